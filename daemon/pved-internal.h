@@ -1,0 +1,82 @@
+/* daemon: what pved's files share: the one context struct, API calls in flight, handler tables, tasks. */
+#pragma once
+
+#include <event2/event.h>
+
+#include "access/access.h"
+#include "api/api.h"
+#include "cluster/cluster.h"
+#include "common/common.h"
+
+typedef struct pved_tasks pved_tasks;
+typedef struct pved_server pved_server;
+
+/* The one context of the pved process. */
+typedef struct pved {
+	struct event_base *base;
+	char *root;         /* the node's root directory, "/" by default; every path is under it */
+	char *node;         /* this node's name */
+	char *listen;       /* ADDR:PORT for pved-api, or NULL for all addresses on 8006 */
+	pve_store *store;   /* etc/pve */
+	pve_routes *routes;
+	pved_tasks *tasks;
+	pved_server *server;
+	time_t started;
+} pved;
+
+/* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
+char *pved_path(const pved *d, const char *rel);
+
+/* ---- API calls ------------------------------------------------------------------------------------------
+ * A handler runs on the main loop with validated, typed parameters and an authenticated caller, whose
+ * permission the route declared has been checked. It answers exactly once, now or later (from a callback),
+ * with pved_call_reply or pved_call_fail. It never blocks the loop: slow work goes to a task or a thread. */
+
+typedef struct pved_call {
+	pved *d;
+	const pve_route *route;
+	cJSON *params;        /* validated: integers and booleans as JSON numbers, path placeholders included */
+	const char *authid;   /* "root@pam", "admin@pve", "user@pve!tokenid" */
+	const char *userid;   /* the user behind authid: "user@pve" */
+	const char *client;   /* the client's address, or "local" */
+	void *priv;           /* the server's own state for this call */
+} pved_call;
+
+typedef void (*pved_handler_fn)(pved_call *c);
+
+typedef struct pved_handler {
+	const char *name; /* the route's "name" */
+	pved_handler_fn fn;
+} pved_handler;
+
+/* Takes data (may be NULL for JSON null). The answer is {"data": data}. */
+void pved_call_reply(pved_call *c, cJSON *data);
+/* As pved_call_reply, with extra top-level members (Proxmox's "total", ...) taken from extra. */
+void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
+/* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
+void pved_call_fail(pved_call *c, pve_error *err);
+/* Parameter accessors: the value or the default when the parameter was not given. */
+const char *pved_call_str(const pved_call *c, const char *name);
+long long pved_call_int(const pved_call *c, const char *name, long long def);
+bool pved_call_has(const pved_call *c, const char *name);
+/* The caller's privileges: may authid use privilege priv on ACL path? root@pam may do everything. */
+bool pved_call_permitted(const pved_call *c, const char *path, const char *priv);
+
+/* Handler tables, one per file, each ended by { NULL, NULL }. */
+extern const pved_handler pved_handlers_node[];
+extern const pved_handler pved_handlers_access[];
+extern const pved_handler pved_handlers_tasks[];
+
+/* ---- tasks ----------------------------------------------------------------------------------------------
+ * A task is a forked worker with a UPID. Its stdout and stderr go to its log file; when fn returns, the
+ * worker writes the final line ("TASK OK", "TASK WARNINGS: n" or "TASK ERROR: message") and exits. */
+
+typedef int (*pved_task_fn)(pved *d, void *userdata, pve_error **err);
+
+int pved_tasks_init(pved *d, pve_error **err);
+void pved_tasks_free(pved_tasks *t);
+/* Forks the worker; on success *ret_upid is its UPID. type: "qmstart"...; id: "100" or "". */
+int pved_task_start(pved *d, const char *type, const char *id, const char *authid, pved_task_fn fn,
+		    void *userdata, char **ret_upid, pve_error **err);
+/* In a worker: a warning line in the log, counted for "TASK WARNINGS: n". */
+void pved_task_warn(const char *fmt, ...) _printf_(1, 2);
