@@ -16,7 +16,7 @@ else
 O ?= build/san
 endif
 
-PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib libwslay uuid
+PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
 	-Wwrite-strings -Werror=implicit-function-declaration
@@ -32,7 +32,7 @@ ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -DPVE_SANITIZE=1
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpam -lcrypt -lm
+LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpam -lcrypt -lm -lpthread
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 SUBSYS := api access cluster kvm lxc net storage common
@@ -48,7 +48,7 @@ $(O)/lib/lib$(1).a: $(call objs,$(call lib_srcs,$(1)))
 endef
 $(foreach d,$(SUBSYS),$(eval $(call subsys_lib,$(d))))
 
-# The route table is data (api/routes/*.json), embedded into the binaries that need it.
+# The route table is data (api/routes/NN-NAME.json), embedded into the binaries that need it.
 ROUTE_JSON := $(sort $(wildcard api/routes/*.json))
 $(O)/gen/routes-data.c: $(ROUTE_JSON) tools/embed-json
 	@mkdir -p $(@D)

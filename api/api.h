@@ -61,7 +61,7 @@ int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, c
 			     const char **ret_body, size_t *ret_body_len, pve_error **err);
 
 /* ---- the route table ----------------------------------------------------------------------------------
- * The routes are JSON data (api/routes/*.json, embedded at build time): a list of objects, each with
+ * The routes are JSON data (api/routes/NN-NAME.json, embedded at build time): a list of objects, each with
  * "path" ("/nodes/{node}/status"), "method", and the fields of Proxmox's API viewer "info" object:
  * "name", "description", "parameters" (a JSON schema of type object), "returns", "permissions",
  * "protected", "proxyto", "allowtoken"; plus pved's own "index" (see below). */
@@ -99,6 +99,6 @@ char **pve_routes_children(const pve_routes *t, const char *path);
 /* The whole table as Proxmox's API viewer data: a tree of {path, text, leaf, children, info:{METHOD:..}}. */
 cJSON *pve_routes_apidoc(const pve_routes *t);
 
-/* The embedded route data (generated from api/routes/*.json: a JSON array per file, concatenated). */
+/* The embedded route data (generated from api/routes/NN-NAME.json: a JSON array per file, concatenated). */
 extern const char pve_routes_json[];
 extern const size_t pve_routes_json_len;

@@ -10,6 +10,9 @@
 
 typedef struct pved_tasks pved_tasks;
 typedef struct pved_server pved_server;
+typedef struct pved_auth pved_auth;
+typedef struct pved_front pved_front;
+typedef struct pved_blocking pved_blocking;
 
 /* The one context of the pved process. */
 typedef struct pved {
@@ -21,11 +24,66 @@ typedef struct pved {
 	pve_routes *routes;
 	pved_tasks *tasks;
 	pved_server *server;
+	pved_auth *auth;
+	pved_front *front;
+	pved_blocking *blocking;
+	char *www;          /* the web interface's static files */
+	char *bindir;       /* where pved-api lives: the directory of pved itself */
 	time_t started;
+	bool stopping;
 } pved;
 
 /* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
 char *pved_path(const pved *d, const char *rel);
+
+/* Runs work(arg) on a worker thread, then done(arg) on the main loop: for calls that block (PAM, crypt). */
+int pved_blocking_init(pved *d, pve_error **err);
+void pved_blocking_free(pved_blocking *b);
+void pved_run_blocking(pved *d, void (*work)(void *arg), void (*done)(void *arg), void *arg);
+
+/* ---- the server: the local socket and the fronts' connections, each request through its checks -------- */
+
+int pved_server_init(pved *d, pve_error **err);
+void pved_server_free(pved_server *s);
+typedef struct pved_conn pved_conn;
+/* Adopts fd (a connected stream socket to a pved-api); on_ready when it reports READY, on_close when the
+ * connection ends (the conn is gone then). */
+pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud), void (*on_close)(void *ud),
+				 void *ud);
+void pved_conn_close(pved_conn *c);
+
+/* ---- the front: pved-api processes, started, restarted and replaced ----------------------------------- */
+
+int pved_front_start(pved *d, pve_error **err);
+/* SIGHUP: a fresh front takes over; the old one drains. */
+void pved_front_reload(pved *d);
+void pved_front_stop(pved *d);
+
+/* ---- authentication and permissions ---------------------------------------------------------------------- */
+
+int pved_auth_init(pved *d, pve_error **err);
+void pved_auth_free(pved_auth *a);
+/* Rereads user.cfg, shadow.cfg, token.cfg and the keys (after a change in the store, or SIGHUP). */
+void pved_auth_reload(pved *d);
+/* Who sent the request: ticket (with CSRF for writes) or API token. *ret_authid is "user@realm" or
+ * "user@realm!token". EACCES (401) on anything invalid. */
+int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken, char **ret_authid,
+		      pve_error **err);
+bool pved_auth_permitted(pved *d, const char *authid, const char *path, const char *priv);
+/* A fresh ticket and CSRF token for userid. */
+char *pved_auth_ticket(pved *d, const char *userid);
+char *pved_auth_csrf(pved *d, const char *userid);
+/* Verifies a ticket (to renew it): returns the userid in it. */
+int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err);
+/* A copy of the pve realm's password hash for userid, or NULL: taken on the loop, checked on a thread. */
+char *pved_auth_shadow_hash(pved *d, const char *userid);
+bool pved_auth_user_enabled(pved *d, const char *userid);
+
+/* ---- first start: keys, certificates, the admin account, storage.cfg ------------------------------------ */
+
+int pved_firststart(pved *d, pve_error **err);
+/* pved --check: parses every config under the root and prints what it understood; 0 when all are fine. */
+int pved_check_configs(pved *d, FILE *out);
 
 /* ---- API calls ------------------------------------------------------------------------------------------
  * A handler runs on the main loop with validated, typed parameters and an authenticated caller, whose
@@ -66,6 +124,7 @@ bool pved_call_permitted(const pved_call *c, const char *path, const char *priv)
 extern const pved_handler pved_handlers_node[];
 extern const pved_handler pved_handlers_access[];
 extern const pved_handler pved_handlers_tasks[];
+extern const pved_handler pved_handlers_cluster[];
 
 /* ---- tasks ----------------------------------------------------------------------------------------------
  * A task is a forked worker with a UPID. Its stdout and stderr go to its log file; when fn returns, the

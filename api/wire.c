@@ -1,0 +1,228 @@
+/* The wire codec: frames between pved-api, pved and pvectl, and the request and response payloads. */
+#include "api/api.h"
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = v >> 8;
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (v >> (8 * i)) & 0xff;
+}
+
+static uint16_t get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pve_wire_header_encode(uint8_t buf[PVE_WIRE_HEADER_SIZE], const pve_wire_header *h)
+{
+	put_u32(buf, h->len);
+	put_u16(buf + 4, h->type);
+	put_u16(buf + 6, h->flags);
+	put_u32(buf + 8, h->id);
+}
+
+int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_header *ret, pve_error **err)
+{
+	pve_wire_header h = {
+		.len = get_u32(buf),
+		.type = get_u16(buf + 4),
+		.flags = get_u16(buf + 6),
+		.id = get_u32(buf + 8),
+	};
+	if (h.len > PVE_WIRE_MAX_FRAME)
+		return pve_error_set(err, EMSGSIZE, "frame of %u bytes exceeds the limit of %u", h.len,
+				     PVE_WIRE_MAX_FRAME);
+	if (h.type < PVE_WIRE_REQUEST || h.type > PVE_WIRE_READY)
+		return pve_error_set(err, EPROTO, "unknown frame type %u", h.type);
+	*ret = h;
+	return 0;
+}
+
+void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id, const void *payload,
+			   size_t len)
+{
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)len, type, flags, id });
+	pve_buf_append(out, hdr, sizeof(hdr));
+	pve_buf_append(out, payload, len);
+}
+
+void pve_wire_append_request(pve_buf *out, uint32_t id, const char *payload, size_t len)
+{
+	pve_wire_append_frame(out, PVE_WIRE_REQUEST, PVE_WIRE_FIN, id, payload, len);
+}
+
+void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason, const char *body,
+			      size_t body_len)
+{
+	size_t rlen = strnlen(reason, 1024);
+	size_t first = PVE_WIRE_MAX_FRAME - 4 - rlen;
+	if (first > body_len)
+		first = body_len;
+
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+	uint8_t head[4];
+	bool fin = first == body_len;
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)(4 + rlen + first), PVE_WIRE_RESPONSE,
+							fin ? PVE_WIRE_FIN : 0, id });
+	put_u16(head, (uint16_t)status);
+	put_u16(head + 2, (uint16_t)rlen);
+	pve_buf_append(out, hdr, sizeof(hdr));
+	pve_buf_append(out, head, sizeof(head));
+	pve_buf_append(out, reason, rlen);
+	pve_buf_append(out, body, first);
+
+	for (size_t off = first; off < body_len;) {
+		size_t n = body_len - off;
+		if (n > PVE_WIRE_MAX_FRAME)
+			n = PVE_WIRE_MAX_FRAME;
+		off += n;
+		pve_wire_append_frame(out, PVE_WIRE_DATA, off == body_len ? PVE_WIRE_FIN : 0, id,
+				      body + off - n, n);
+	}
+}
+
+int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
+			     const char **ret_body, size_t *ret_body_len, pve_error **err)
+{
+	const uint8_t *p = payload;
+	if (len < 4)
+		return pve_error_set(err, EPROTO, "response frame too short");
+	uint16_t status = get_u16(p), rlen = get_u16(p + 2);
+	if (rlen > len - 4)
+		return pve_error_set(err, EPROTO, "response reason overruns its frame");
+	if (status < 100 || status > 599)
+		return pve_error_set(err, EPROTO, "invalid response status %u", status);
+	*ret_status = status;
+	*ret_reason = xstrndup((const char *)p + 4, rlen);
+	*ret_body = (const char *)p + 4 + rlen;
+	*ret_body_len = len - 4 - rlen;
+	return 0;
+}
+
+/* ---- request payloads: a JSON object ---------------------------------------------------------------- */
+
+static void add_opt(cJSON *o, const char *name, const char *value)
+{
+	if (value)
+		cJSON_AddStringToObject(o, name, value);
+}
+
+int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len, pve_error **err)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "method", r->method);
+	cJSON_AddStringToObject(o, "path", r->path);
+	cJSON_AddItemToObject(o, "params",
+			      r->params ? cJSON_Duplicate(r->params, true) : cJSON_CreateObject());
+	add_opt(o, "ticket", r->ticket);
+	add_opt(o, "csrf", r->csrf);
+	add_opt(o, "token", r->token);
+	add_opt(o, "client", r->client);
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!s)
+		abort();
+	size_t len = strlen(s);
+	if (len > PVE_WIRE_MAX_FRAME) {
+		free(s);
+		return pve_error_set(err, EMSGSIZE, "request of %zu bytes exceeds the frame limit", len);
+	}
+	*ret_payload = s;
+	*ret_len = len;
+	return 0;
+}
+
+static int take_str(const cJSON *o, const char *name, bool required, char **ret, pve_error **err)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	if (!v) {
+		if (required)
+			return pve_error_set(err, EPROTO, "request lacks '%s'", name);
+		return 0;
+	}
+	if (!cJSON_IsString(v))
+		return pve_error_set(err, EPROTO, "request field '%s' is not a string", name);
+	*ret = xstrdup(v->valuestring);
+	return 0;
+}
+
+int pve_request_decode(const void *payload, size_t len, pve_request **ret, pve_error **err)
+{
+	if (len > PVE_WIRE_MAX_FRAME)
+		return pve_error_set(err, EMSGSIZE, "request exceeds the frame limit");
+	/* The front parsed the client's JSON with a depth limit; this is our own encoding of it, but it
+	 * crossed a process boundary from the unprivileged side, so parse it with the same care. */
+	int depth = 0, max_depth = 0;
+	bool in_str = false;
+	const char *s = payload;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+		if (in_str) {
+			if (ch == '\\')
+				i++;
+			else if (ch == '"')
+				in_str = false;
+		} else if (ch == '"') {
+			in_str = true;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth > max_depth)
+				max_depth = depth;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		}
+	}
+	if (max_depth > 40)
+		return pve_error_set(err, EPROTO, "request nests too deep");
+	cJSON *o = cJSON_ParseWithLength(payload, len);
+	if (!o || !cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return pve_error_set(err, EPROTO, "request is not a JSON object");
+	}
+	pve_request *r = xcalloc(1, sizeof(*r));
+	int ret_code;
+	if ((ret_code = take_str(o, "method", true, &r->method, err)) < 0 ||
+	    (ret_code = take_str(o, "path", true, &r->path, err)) < 0 ||
+	    (ret_code = take_str(o, "ticket", false, &r->ticket, err)) < 0 ||
+	    (ret_code = take_str(o, "csrf", false, &r->csrf, err)) < 0 ||
+	    (ret_code = take_str(o, "token", false, &r->token, err)) < 0 ||
+	    (ret_code = take_str(o, "client", false, &r->client, err)) < 0) {
+		cJSON_Delete(o);
+		pve_request_free(r);
+		return ret_code;
+	}
+	cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(o, "params");
+	cJSON_Delete(o);
+	if (params && !cJSON_IsObject(params)) {
+		cJSON_Delete(params);
+		pve_request_free(r);
+		return pve_error_set(err, EPROTO, "request parameters are not an object");
+	}
+	r->params = params ? params : cJSON_CreateObject();
+	*ret = r;
+	return 0;
+}
+
+void pve_request_free(pve_request *r)
+{
+	if (!r)
+		return;
+	free(r->method);
+	free(r->path);
+	cJSON_Delete(r->params);
+	free(r->ticket);
+	free(r->csrf);
+	free(r->token);
+	free(r->client);
+	free(r);
+}

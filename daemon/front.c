@@ -1,0 +1,207 @@
+/* The front: pved fork+execs pved-api with one end of a socketpair and its certificate in a memfd,
+ * restarts it when it dies, and on reload lets a fresh one take over while the old one drains. */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "daemon/pved-internal.h"
+
+#define RESTART_DELAY_MAX_SEC 10
+
+typedef struct front_proc front_proc;
+struct front_proc {
+	pved *d;
+	pid_t pid;
+	pved_conn *conn;
+	bool ready;
+	bool retiring; /* replaced by a newer front; draining */
+	front_proc *next;
+};
+
+struct pved_front {
+	front_proc *procs;
+	struct event *sigchld;
+	struct event *restart;
+	int restart_delay;
+};
+
+static void front_spawn(pved *d);
+
+static int cert_memfd(pved *d, pve_error **err)
+{
+	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", d->node);
+	_cleanup_free_ char *key_path = xasprintf("nodes/%s/pve-ssl.key", d->node);
+	_cleanup_free_ char *cert = NULL, *key = NULL;
+	size_t cert_len, key_len;
+	if (pve_store_read(d->store, cert_path, &cert, &cert_len, NULL, err) < 0 ||
+	    pve_store_read(d->store, key_path, &key, &key_len, NULL, err) < 0)
+		return -EIO;
+	/* No CLOEXEC: the child keeps it across exec; the parent closes its copy at once. */
+	_cleanup_close_ int fd = memfd_create("pved-api-cert", 0);
+	if (fd < 0)
+		return pve_error_set(err, errno, "memfd_create: %m");
+	if (write(fd, cert, cert_len) != (ssize_t)cert_len || write(fd, "\n", 1) != 1 ||
+	    write(fd, key, key_len) != (ssize_t)key_len || lseek(fd, 0, SEEK_SET) < 0)
+		return pve_error_set(err, errno, "writing the certificate for pved-api: %m");
+	return TAKE_FD(fd);
+}
+
+static void proc_unlink(pved_front *f, front_proc *p)
+{
+	for (front_proc **q = &f->procs; *q; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			return;
+		}
+}
+
+static void on_ready(void *ud)
+{
+	front_proc *p = ud;
+	pved_front *f = p->d->front;
+	p->ready = true;
+	f->restart_delay = 0;
+	log_info("pved-api %d is serving", (int)p->pid);
+	/* The new front listens (SO_REUSEPORT): the older ones stop accepting and finish what they have. */
+	for (front_proc *o = f->procs; o; o = o->next)
+		if (o != p && !o->retiring) {
+			o->retiring = true;
+			kill(o->pid, SIGTERM);
+		}
+}
+
+static void on_close(void *ud)
+{
+	front_proc *p = ud;
+	p->conn = NULL;
+}
+
+static void restart_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pved *d = arg;
+	if (!d->stopping)
+		front_spawn(d);
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	pved *d = arg;
+	pved_front *f = d->front;
+	for (front_proc *p = f->procs, *next; p; p = next) {
+		next = p->next;
+		int status;
+		if (waitpid(p->pid, &status, WNOHANG) != p->pid)
+			continue;
+		bool expected = p->retiring || d->stopping;
+		if (!expected)
+			log_error("pved-api %d %s %d; restarting it", (int)p->pid,
+				  WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		if (p->conn)
+			pved_conn_close(p->conn);
+		proc_unlink(f, p);
+		free(p);
+		if (!expected) {
+			/* Back off, so a front that cannot start does not spin. */
+			f->restart_delay = f->restart_delay ? f->restart_delay * 2 : 1;
+			if (f->restart_delay > RESTART_DELAY_MAX_SEC)
+				f->restart_delay = RESTART_DELAY_MAX_SEC;
+			struct timeval tv = { f->restart_delay - 1, 200000 };
+			evtimer_add(f->restart, &tv);
+		}
+	}
+}
+
+static void front_spawn(pved *d)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_close_ int certfd = cert_memfd(d, &err);
+	if (certfd < 0) {
+		log_error("cannot start pved-api: %s", err->message);
+		return;
+	}
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_error("cannot start pved-api: socketpair: %m");
+		return;
+	}
+	_cleanup_free_ char *exe = xasprintf("%s/pved-api", d->bindir);
+	_cleanup_free_ char *chroot_dir = pved_path(d, "run/pved-api-root");
+	mkdir(chroot_dir, 0755);
+	char level[16];
+	snprintf(level, sizeof(level), "%d", pve_log_enabled(PVE_LOG_DEBUG) ? PVE_LOG_DEBUG : PVE_LOG_INFO);
+	const char *listen = d->listen ? d->listen : "[::]:8006";
+	const char *sandbox = getenv("PVED_API_NO_SANDBOX") ? "--no-sandbox" : NULL;
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_error("cannot start pved-api: fork: %m");
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (pid == 0) {
+		/* fd 3: the wire to pved; fd 4: the certificate. dup2 clears CLOEXEC on the copies. */
+		if (dup2(sv[1], 3) < 0 || dup2(certfd, 4) < 0)
+			_exit(127);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		execl(exe, "pved-api", "--fd", "3", "--cert-fd", "4", "--www", d->www, "--listen", listen,
+		      "--chroot", chroot_dir, "--log-level", level, sandbox, (char *)NULL);
+		pve_log(PVE_LOG_ERR, "cannot execute %s: %m", exe);
+		_exit(127);
+	}
+	close(sv[1]);
+	front_proc *p = xcalloc(1, sizeof(*p));
+	p->d = d;
+	p->pid = pid;
+	p->conn = pved_server_add_front(d, sv[0], on_ready, on_close, p);
+	p->next = d->front->procs;
+	d->front->procs = p;
+	log_debug("started pved-api %d listening on %s", (int)pid, listen);
+}
+
+int pved_front_start(pved *d, pve_error **err)
+{
+	(void)err;
+	pved_front *f = xcalloc(1, sizeof(*f));
+	f->sigchld = evsignal_new(d->base, SIGCHLD, sigchld_cb, d);
+	evsignal_add(f->sigchld, NULL);
+	f->restart = evtimer_new(d->base, restart_cb, d);
+	d->front = f;
+	front_spawn(d);
+	return 0;
+}
+
+void pved_front_reload(pved *d)
+{
+	if (d->front)
+		front_spawn(d);
+}
+
+void pved_front_stop(pved *d)
+{
+	pved_front *f = d->front;
+	if (!f)
+		return;
+	for (front_proc *p = f->procs; p; p = p->next)
+		kill(p->pid, SIGTERM);
+	/* Their wire closes with pved, so they exit even if the signal was missed; reap what is gone. */
+	for (front_proc *p = f->procs, *next; p; p = next) {
+		next = p->next;
+		waitpid(p->pid, NULL, WNOHANG);
+		if (p->conn)
+			pved_conn_close(p->conn);
+		free(p);
+	}
+	event_free(f->sigchld);
+	event_free(f->restart);
+	free(f);
+	d->front = NULL;
+}

@@ -1,0 +1,252 @@
+"""Integration-test support: a real pved node on a temporary root and a free loopback port, an HTTPS
+client that verifies the node's certificate against its own CA, and the case runner whose lines
+tests/run counts ("ok NAME", "FAIL NAME: why", "skip NAME: why")."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+
+BIN = os.environ.get("PVED_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin")
+TOP = os.environ.get("PVED_TOP") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+
+
+class Skip(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children_of(pid):
+    """The direct children of pid, from /proc (only processes the test itself started descend from it)."""
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+    except FileNotFoundError:
+        pass
+    return kids
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    @property
+    def data(self):
+        return self.json.get("data") if isinstance(self.json, dict) else None
+
+    def __repr__(self):
+        return f"<{self.status} {self.reason}: {self.body[:300]!r}>"
+
+
+class Node:
+    """A pved on a temporary root. Use as a context manager; it stops what it started, by PID."""
+
+    def __init__(self, name="testnode", root=None):
+        self.name = name
+        self.root = root or tempfile.mkdtemp(prefix="pved-test-")
+        self.own_root = root is None
+        self.port = free_port()
+        self.proc = None
+        self.ticket = None
+        self.csrf = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self.own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def path(self, rel):
+        return os.path.join(self.root, rel)
+
+    def start(self, timeout=20):
+        self.log = open(self.path("pved.log") if os.path.isdir(self.root) else os.devnull, "ab")
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "pved"), "--root", self.root, "--listen", f"127.0.0.1:{self.port}",
+             "--node", self.name, "--foreground"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pved exited with {self.proc.returncode}: {self.logtext()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    if os.path.exists(self.path("run/pved.sock")):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"pved did not come up in {timeout} s: {self.logtext()[-2000:]}")
+
+    def logtext(self):
+        try:
+            with open(self.path("pved.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if not self.proc or self.proc.poll() is not None:
+            return
+        fronts = children_of(self.proc.pid)
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        # The fronts leave when pved's socket closes; make sure, by their PIDs.
+        deadline = time.time() + 5
+        for pid in fronts:
+            while time.time() < deadline and os.path.exists(f"/proc/{pid}") and not is_zombie(pid):
+                time.sleep(0.05)
+            if os.path.exists(f"/proc/{pid}") and not is_zombie(pid):
+                os.kill(pid, signal.SIGKILL)
+
+    def front_pids(self):
+        return [p for p in children_of(self.proc.pid) if comm(p) == "pved-api"]
+
+    @property
+    def admin_password(self):
+        with open(self.path("etc/pve/priv/initial-admin-password")) as f:
+            return f.read().strip()
+
+    def ssl_context(self):
+        ctx = ssl.create_default_context(cafile=self.path("etc/pve/pve-root-ca.pem"))
+        return ctx
+
+    def connection(self, timeout=15):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ssl_context(),
+                                           timeout=timeout)
+
+    def request(self, method, path, params=None, ticket=None, csrf=None, token=None, headers=None,
+                body=None, conn=None, json_body=False):
+        """One API call below /api2/json; credentials default to the node's logged-in ticket."""
+        hdrs = dict(headers or {})
+        if ticket is None and token is None and self.ticket:
+            ticket, csrf = self.ticket, self.csrf if csrf is None else csrf
+        if ticket:
+            hdrs["Cookie"] = "PVEAuthCookie=" + urllib.parse.quote(ticket, safe="")
+        if csrf and method != "GET":
+            hdrs["CSRFPreventionToken"] = csrf
+        if token:
+            hdrs["Authorization"] = "PVEAPIToken=" + token
+        url = "/api2/json" + path
+        if params and method in ("GET", "DELETE"):
+            url += "?" + urllib.parse.urlencode(params)
+        elif params is not None and body is None:
+            if json_body:
+                body = json.dumps(params)
+                hdrs["Content-Type"] = "application/json"
+            else:
+                body = urllib.parse.urlencode(params)
+                hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        own = conn is None
+        c = conn or self.connection()
+        try:
+            c.request(method, url, body=body, headers=hdrs)
+            r = c.getresponse()
+            data = r.read()
+            return Response(r.status, r.reason, dict(r.getheaders()), data.decode(errors="replace"))
+        finally:
+            if own:
+                c.close()
+
+    def get(self, path, params=None, **kw):
+        return self.request("GET", path, params, **kw)
+
+    def post(self, path, params=None, **kw):
+        return self.request("POST", path, params, **kw)
+
+    def login(self, user="admin@pve", password=None):
+        r = self.post("/access/ticket", {"username": user,
+                                         "password": password or self.admin_password}, ticket="")
+        assert r.status == 200, r
+        self.ticket = r.data["ticket"]
+        self.csrf = r.data["CSRFPreventionToken"]
+        return r
+
+    def wait_task(self, upid, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.get(f"/nodes/{self.name}/tasks/{urllib.parse.quote(upid, safe='')}/status")
+            assert r.status == 200, r
+            if r.data["status"] == "stopped":
+                return r.data
+            time.sleep(0.1)
+        raise AssertionError(f"task {upid} did not finish in {timeout} s")
+
+
+def is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+CASES = []
+
+
+def case(fn):
+    CASES.append(fn)
+    return fn
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def run(*args):
+    only = sys.argv[1:]
+    failed = 0
+    for fn in CASES:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn(*args)
+            print(f"ok {fn.__name__}", flush=True)
+        except Skip as e:
+            print(f"skip {fn.__name__}: {e}", flush=True)
+        except Exception as e:  # a failing case must not stop the others
+            failed += 1
+            detail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
+            print(f"FAIL {fn.__name__}: {e!r}", flush=True)
+            print(detail, file=sys.stdout, flush=True)
+    return 1 if failed else 0
