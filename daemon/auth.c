@@ -252,6 +252,11 @@ char *pved_auth_csrf(pved *d, const char *userid)
 
 char *pved_auth_shadow_hash(pved *d, const char *userid)
 {
-	const char *hash = pve_shadowcfg_get(d->auth->shadow, userid);
+	/* Proxmox keys shadow.cfg by the user name without "@pve". */
+	const char *at = strrchr(userid, '@');
+	if (!at || strcmp(at, "@pve") != 0)
+		return NULL;
+	_cleanup_free_ char *name = xstrndup(userid, (size_t)(at - userid));
+	const char *hash = pve_shadowcfg_get(d->auth->shadow, name);
 	return hash ? xstrdup(hash) : NULL;
 }

@@ -91,7 +91,8 @@ static int make_admin(pved *d, pve_error **err)
 		shadow = pve_shadowcfg_new();
 	if (r < 0)
 		return r;
-	r = pve_shadowcfg_set(shadow, "admin@pve", hash, err);
+	/* Proxmox keys shadow.cfg by the user name without "@pve". */
+	r = pve_shadowcfg_set(shadow, "admin", hash, err);
 	_cleanup_free_ char *shadow_text = r < 0 ? NULL : pve_shadowcfg_print(shadow);
 	pve_shadowcfg_free(shadow);
 	if (r < 0)

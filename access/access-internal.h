@@ -1,0 +1,47 @@
+/* access: helpers shared by the files of access/ (encodings, randomness, name checks), not exported. */
+#pragma once
+
+#include "access/access.h"
+
+/* Standard base64 of len bytes; without '=' padding when pad is false. */
+char *access_base64(const unsigned char *data, size_t len, bool pad);
+/* Decodes standard base64 (padding optional, no whitespace); returns the length or -1. out must hold
+ * len * 3 / 4 + 3 bytes. */
+ssize_t access_unbase64(const char *s, size_t len, unsigned char *out);
+/* Lower-case hex of len bytes. */
+char *access_hex(const unsigned char *data, size_t len);
+/* Fills buf with len bytes from the kernel's CSPRNG; aborts if it cannot (never expected). */
+void access_random(void *buf, size_t len);
+/* Compares two strings in time that depends only on their lengths. */
+bool access_streq_ct(const char *a, const char *b);
+
+/* Proxmox's name rules (PVE::Auth::Plugin, AccessControl.pm). */
+bool access_valid_realm(const char *s, size_t len);
+/* "user@realm": user matches [^\s:/]+, realm a valid realm, total below 64 characters. */
+bool access_valid_userid(const char *s);
+/* "user@realm!name", name a valid realm-like id. */
+bool access_valid_tokenid(const char *s);
+/* Groups, roles and pools: [A-Za-z0-9._-]+. */
+bool access_valid_id(const char *s);
+
+/* Sorts a string vector in place (strcmp order) and removes duplicates. */
+void access_strv_sort_uniq(char **v);
+/* Splits on ',' (and ';' or whitespace, like PVE::Tools::split_list), dropping empty items. */
+char **access_split_list(const char *s);
+
+/* Privileges as bits: the index into the sorted pve_privileges() (47 < 64). */
+int access_priv_index(const char *priv);
+const char *access_priv_name(int index);
+uint64_t access_privs_mask(const char *const *privs);
+uint64_t access_all_privs(void);
+
+/* A string-keyed hash from keys (not copied) to indices, for the parsers and the compiled permissions. */
+typedef struct access_hmap {
+	const char **keys;
+	size_t *vals;
+	size_t cap, n;
+} access_hmap;
+void access_hmap_put(access_hmap *h, const char *key, size_t val);
+/* Returns true and the value if found. */
+bool access_hmap_get(const access_hmap *h, const char *key, size_t *ret);
+void access_hmap_clear(access_hmap *h);

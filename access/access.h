@@ -1,0 +1,242 @@
+/* access: authentication and authorization as pure functions over text: keys and certificates, tickets,
+ * CSRF tokens, API tokens, passwords (pve and pam realms), user.cfg and permission evaluation. No file I/O
+ * under etc/pve: the daemon moves the bytes, this library parses, verifies, signs and prints. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "common/common.h"
+
+/* ---- keys and certificates ------------------------------------------------------------------------ */
+
+/* A new RSA 2048 key pair as PEM: the private key as PKCS#8, the public key as SubjectPublicKeyInfo. */
+int pve_authkey_generate(char **ret_key_pem, char **ret_pub_pem, pve_error **err);
+
+/* The ticket keys, parsed once: the private key (NULL in a verifier), the current public key and the public
+ * key from before the last rotation (authkey.pub.old, NULL if none; used for verification only). When
+ * pub_pem is NULL and key_pem is given, the public key is taken from the private key. */
+typedef struct pve_authkeys pve_authkeys;
+int pve_authkeys_load(const char *key_pem, const char *pub_pem, const char *old_pub_pem,
+		      pve_authkeys **ret, pve_error **err);
+void pve_authkeys_free(pve_authkeys *k);
+static inline void pve_authkeys_freep(pve_authkeys **k)
+{
+	pve_authkeys_free(*k);
+}
+#define _cleanup_authkeys_ _cleanup_(pve_authkeys_freep)
+
+/* A self-signed CA (RSA 2048, 10 years) with common name cn, e.g. "pved Cluster Manager CA". */
+int pve_ca_create(const char *cn, char **ret_cert_pem, char **ret_key_pem, pve_error **err);
+/* A node certificate signed by the CA (RSA 2048, 2 years, serverAuth), CN = node, subjectAltName with node
+ * and every entry of altnames (NULL-terminated, may be NULL): IP entries for those that parse as IPv4/IPv6
+ * addresses, DNS entries for the rest. */
+int pve_node_cert_create(const char *ca_cert_pem, const char *ca_key_pem, const char *node,
+			 char *const *altnames, char **ret_cert_pem, char **ret_key_pem,
+			 pve_error **err);
+/* The SHA-256 fingerprint of the first certificate in cert_pem, as "AB:CD:...". */
+int pve_cert_fingerprint(const char *cert_pem, char **ret_sha256_colon_hex, pve_error **err);
+
+/* The content for pve-www.key: base64 of 32 random bytes (no newline). */
+int pve_csrf_secret_generate(char **ret, pve_error **err);
+
+/* ---- tickets ----------------------------------------------------------------------------------------- */
+
+#define PVE_TICKET_MAX 4096
+#define PVE_TICKET_MIN_AGE (-300)
+#define PVE_TICKET_MAX_AGE 7200
+
+/* "<prefix>:<data with ':' as %3A>:<8 upper hex now>::<base64 RSA-SHA256 signature>". NULL if k has no
+ * private key or data is too long for a ticket. */
+char *pve_ticket_create(const pve_authkeys *k, const char *prefix, const char *data, time_t now);
+/* Verifies the signature with the current, then the old public key, and the age (now - ticket time) within
+ * [min_age, max_age]. Returns 0 and the unescaped data (and the age) or -EACCES "invalid ticket" /
+ * "ticket expired". ret_data and ret_age may be NULL. */
+int pve_ticket_verify(const pve_authkeys *k, const char *prefix, const char *ticket, time_t now,
+		      int min_age, int max_age, char **ret_data, int *ret_age, pve_error **err);
+
+/* "<8HEX now>:<base64 HMAC-SHA256("<8HEX now>:<userid>", secret) without '=' padding>". */
+char *pve_csrf_create(const char *secret, const char *userid, time_t now);
+/* Valid for age -300..7200 s; -EACCES "invalid csrf token" otherwise. Compares in constant time. */
+int pve_csrf_verify(const char *secret, const char *userid, const char *token, time_t now,
+		    pve_error **err);
+
+/* ---- API tokens -------------------------------------------------------------------------------------- */
+
+/* Parses the value after "PVEAPIToken=": "user@realm!tokenid=SECRET" (or a space for '='). Returns the
+ * userid ("user@realm"), the token name ("tokenid") and the secret; -EINVAL "invalid API token" if
+ * malformed. Any out pointer may be NULL. */
+int pve_token_header_parse(const char *value, char **ret_userid, char **ret_tokenname,
+			   char **ret_secret, pve_error **err);
+
+/* A fresh secret: a random (v4) UUID in lower case. */
+char *pve_token_secret_generate(void);
+/* "$pved-sha256$<16-byte salt hex>$<hex sha256(salt || secret)>". */
+char *pve_token_secret_hash(const char *secret);
+/* Constant time in the secret; false for a malformed hash. */
+bool pve_token_secret_check(const char *hash, const char *secret);
+
+/* priv/token.cfg: lines "<user@realm!tokenid> <hash>". */
+typedef struct pve_tokencfg pve_tokencfg;
+int pve_tokencfg_parse(const char *text, size_t len, pve_tokencfg **ret, pve_error **err);
+pve_tokencfg *pve_tokencfg_new(void);
+/* The stored hash for a full token id, or NULL. */
+const char *pve_tokencfg_get(const pve_tokencfg *c, const char *tokenid);
+/* Adds or replaces; -EINVAL for an invalid token id or a hash with whitespace. */
+int pve_tokencfg_set(pve_tokencfg *c, const char *tokenid, const char *hash, pve_error **err);
+/* Returns true if it was there. */
+bool pve_tokencfg_delete(pve_tokencfg *c, const char *tokenid);
+char *pve_tokencfg_print(const pve_tokencfg *c);
+void pve_tokencfg_free(pve_tokencfg *c);
+
+/* ---- passwords: pve realm (priv/shadow.cfg) and pam realm ------------------------------------------- */
+
+/* crypt(3) SHA-256 ("$5$<16 char salt>$..."); NULL only if crypt fails. */
+char *pve_password_hash(const char *password);
+/* Constant-time compare of crypt(password, hash) with hash; false for a malformed or locked hash. */
+bool pve_password_check(const char *hash, const char *password);
+
+/* priv/shadow.cfg: lines "<userid>:<crypted hash>:". */
+typedef struct pve_shadowcfg pve_shadowcfg;
+int pve_shadowcfg_parse(const char *text, size_t len, pve_shadowcfg **ret, pve_error **err);
+pve_shadowcfg *pve_shadowcfg_new(void);
+const char *pve_shadowcfg_get(const pve_shadowcfg *c, const char *userid);
+int pve_shadowcfg_set(pve_shadowcfg *c, const char *userid, const char *hash, pve_error **err);
+bool pve_shadowcfg_delete(pve_shadowcfg *c, const char *userid);
+char *pve_shadowcfg_print(const pve_shadowcfg *c);
+void pve_shadowcfg_free(pve_shadowcfg *c);
+
+/* Blocking (run it in a thread): pam_authenticate then pam_acct_mgmt for user with password, through the
+ * PAM service (e.g. "pved"). -EACCES "authentication failure" on a wrong password or a refused account. */
+int pve_pam_authenticate(const char *service, const char *user, const char *password,
+			 pve_error **err);
+
+/* ---- user.cfg ---------------------------------------------------------------------------------------- */
+
+#define PVE_USERCFG_MAX_SIZE (1024 * 1024)
+#define PVE_USERCFG_MAX_ENTRIES 100000
+
+typedef struct pve_user {
+	char *userid; /* "name@realm" */
+	bool enable;
+	long long expire; /* epoch seconds, 0 = never */
+	char *firstname, *lastname, *email, *comment, *keys; /* NULL when empty */
+	char **groups; /* the groups listing this user (derived from group lines), NULL-terminated */
+} pve_user;
+
+typedef struct pve_token {
+	char *tokenid; /* full id: "name@realm!tokenname" */
+	long long expire;
+	bool privsep;
+	char *comment;
+} pve_token;
+
+typedef struct pve_group {
+	char *groupid;
+	char **members; /* userids, NULL-terminated */
+	char *comment;
+} pve_group;
+
+typedef struct pve_role {
+	char *roleid;
+	char **privs; /* NULL-terminated */
+} pve_role;
+
+enum pve_acl_type { PVE_ACL_USER, PVE_ACL_GROUP, PVE_ACL_TOKEN };
+
+/* One (path, subject) pair; a user.cfg acl line naming several subjects is split into several entries
+ * and joined again on print. */
+typedef struct pve_acl {
+	char *path;
+	bool propagate;
+	enum pve_acl_type type;
+	char *ugid; /* userid, groupid (without '@') or full token id */
+	char **roles; /* NULL-terminated */
+} pve_acl;
+
+typedef struct pve_pool {
+	char *poolid;
+	char *comment;
+	char **vms; /* vmids as strings, NULL-terminated */
+	char **storage; /* storage ids, NULL-terminated */
+} pve_pool;
+
+typedef struct pve_usercfg {
+	pve_user *users;
+	size_t n_users;
+	pve_token *tokens;
+	size_t n_tokens;
+	pve_group *groups;
+	size_t n_groups;
+	pve_role *roles; /* custom roles only */
+	size_t n_roles;
+	pve_acl *acls;
+	size_t n_acls;
+	pve_pool *pools;
+	size_t n_pools;
+} pve_usercfg;
+
+/* Proxmox's normalize_path: collapses '/'s, drops a trailing '/', adds a leading one; NULL for characters
+ * outside [A-Za-z0-9._-/]. */
+char *pve_acl_path_normalize(const char *path);
+/* A normalized path of a kind Proxmox accepts for ACLs (check_path): /, /access[/groups|realm[/x]],
+ * /nodes[/x], /pool[/a[/b[/c]]], /sdn/..., /storage[/x], /vms[/vmid], /mapping[/type[/id]]. */
+bool pve_acl_path_valid(const char *path);
+
+/* Parses user.cfg. Errors name the line ("user.cfg line 12: ..."); more than 1 MiB or 100,000 entries is
+ * -E2BIG. Like Proxmox, entries that refer to unknown users/groups/roles are dropped rather than failing
+ * the whole file (a file written by hand keeps working); a syntax error fails. */
+int pve_usercfg_parse(const char *text, size_t len, pve_usercfg **ret, pve_error **err);
+pve_usercfg *pve_usercfg_new(void);
+/* Proxmox's order: users, tokens, groups, pools, roles, acls (each sorted, as Proxmox writes them). */
+char *pve_usercfg_print(const pve_usercfg *c);
+void pve_usercfg_free(pve_usercfg *c);
+static inline void pve_usercfg_freep(pve_usercfg **c)
+{
+	pve_usercfg_free(*c);
+}
+#define _cleanup_usercfg_ _cleanup_(pve_usercfg_freep)
+
+pve_user *pve_usercfg_find_user(const pve_usercfg *c, const char *userid);
+pve_token *pve_usercfg_find_token(const pve_usercfg *c, const char *tokenid);
+pve_group *pve_usercfg_find_group(const pve_usercfg *c, const char *groupid);
+pve_role *pve_usercfg_find_role(const pve_usercfg *c, const char *roleid);
+pve_pool *pve_usercfg_find_pool(const pve_usercfg *c, const char *poolid);
+/* Adds a user (enabled, never expiring, other fields NULL); -EEXIST if present, -EINVAL if the userid is
+ * invalid. ret (may be NULL) points into c and is valid until the next change of c. */
+int pve_usercfg_add_user(pve_usercfg *c, const char *userid, pve_user **ret, pve_error **err);
+/* Sets the roles of subject ugid (type) at path: replaces an existing entry (and its propagate flag), adds
+ * one, or removes it when roles is NULL or empty. -EINVAL for a bad path, unknown role, user, group or
+ * token. */
+int pve_usercfg_set_acl(pve_usercfg *c, const char *path, enum pve_acl_type type, const char *ugid,
+			char *const *roles, bool propagate, pve_error **err);
+
+/* exists, enable != 0 and not expired at now; root@pam is always enabled, even if absent. A token id
+ * ("user@realm!name") is enabled when its user is and the token exists and is not expired. */
+bool pve_usercfg_user_enabled(const pve_usercfg *c, const char *userid, time_t now);
+
+/* ---- privileges, roles and permission evaluation --------------------------------------------------- */
+
+/* All privilege names, NULL-terminated, sorted. */
+const char *const *pve_privileges(void);
+bool pve_privilege_valid(const char *priv);
+/* The privileges of a built-in role (NULL-terminated, sorted) or NULL if roleid is not built in. */
+const char *const *pve_builtin_role_privs(const char *roleid);
+/* Built-in role names, NULL-terminated. */
+const char *const *pve_builtin_roles(void);
+
+/* Compiled permissions: built from a pve_usercfg once per change (it copies what it needs; c may be freed
+ * afterwards). Checks compare user and token expiry with time(NULL). */
+typedef struct pve_perms pve_perms;
+int pve_perms_build(const pve_usercfg *c, pve_perms **ret, pve_error **err);
+void pve_perms_free(pve_perms *p);
+static inline void pve_perms_freep(pve_perms **p)
+{
+	pve_perms_free(*p);
+}
+#define _cleanup_perms_ _cleanup_(pve_perms_freep)
+/* authid: "user@realm" or "user@realm!token". False for unknown privileges, disabled or expired users. */
+bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, const char *priv);
+/* The privileges authid has on path (sorted, NULL-terminated, possibly empty; free with strv_free). */
+char **pve_perms_privs(const pve_perms *p, const char *authid, const char *path);

@@ -1,0 +1,85 @@
+/* cluster: the config store, through which every read and write of a file under <root>/etc/pve goes. */
+#pragma once
+
+#include "common/common.h"
+
+/* ---- the config store ----------------------------------------------------------------------------------
+ * Backed by plain files (atomic rename) until pvecfs exists; the backend sits behind an ops table in the
+ * implementation, so callers never see which one is in use.
+ *
+ * Paths are relative to etc/pve: "user.cfg", "priv/shadow.cfg", "nodes/n1/qemu-server/100.conf". Refused
+ * with EINVAL: absolute paths, "..", ".", empty segments, control characters, segments starting with
+ * ".pved-" (the store's own files), and paths longer than PVE_STORE_MAX_PATH. Files under priv/ are 0600,
+ * others 0640; directories under priv/ 0700, others 0755. A file holds at most PVE_STORE_MAX_FILE bytes
+ * (E2BIG), as in pmxcfs. A digest is the 40 lower-case hex characters of the SHA-1 of the file's bytes
+ * (as Proxmox's config GETs return it), NUL-terminated in a char[41]. */
+
+#define PVE_STORE_MAX_PATH 1024
+#define PVE_STORE_MAX_FILE (1024 * 1024)
+#define PVE_STORE_DIGEST_LEN 40
+/* A lock is held while its mtime is younger than this; the holder refreshes it well before. */
+#define PVE_STORE_LOCK_TIMEOUT_SEC 120
+
+typedef struct pve_store pve_store;
+
+/* The store is <root>/etc/pve, created 0755 if missing, with priv/ 0700. Temporary files that a killed
+ * writer left behind are removed. */
+int pve_store_open(const char *root, pve_store **ret, pve_error **err);
+void pve_store_free(pve_store *s);
+/* "<root>/etc/pve": only for the era without the FUSE mount (tests, pved --check). */
+const char *pve_store_dir(const pve_store *s);
+
+/* The SHA-1 digest of data as the store reports it. */
+void pve_store_digest(const void *data, size_t len, char ret_digest[PVE_STORE_DIGEST_LEN + 1]);
+
+/* ENOENT when the file does not exist. *ret_data is NUL-terminated past *ret_len. ret_len and ret_digest
+ * may be NULL. */
+int pve_store_read(pve_store *s, const char *path, char **ret_data, size_t *ret_len,
+		   char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
+/* Replaces the file atomically (temporary file, fsync, rename, fsync of the directory) and creates missing
+ * parent directories. With expected_digest, the file's current digest must match it (a missing file never
+ * matches), else ESTALE "detected modified configuration - file changed by other user? Try again."; the
+ * compare and the replace are atomic against other writers, in this and other processes. */
+int pve_store_write(pve_store *s, const char *path, const void *data, size_t len,
+		    const char *expected_digest, pve_error **err);
+/* As pve_store_write, but EEXIST when the file exists. */
+int pve_store_create(pve_store *s, const char *path, const void *data, size_t len, pve_error **err);
+/* Removes a file or an empty directory; ENOENT when missing, ENOTEMPTY for a directory with entries. */
+int pve_store_delete(pve_store *s, const char *path, pve_error **err);
+/* Atomically; EEXIST when `to` exists (as Proxmox moves a guest's config between nodes); creates missing
+ * parent directories of `to`. */
+int pve_store_rename(pve_store *s, const char *from, const char *to, pve_error **err);
+/* Like mkdir -p; fine when it exists. */
+int pve_store_mkdir(pve_store *s, const char *path, pve_error **err);
+/* The names in dir (NULL or "" for the top), sorted, without names starting with '.'; files and
+ * directories alike. ENOENT, ENOTDIR. */
+int pve_store_list(pve_store *s, const char *dir, char ***ret_names, pve_error **err);
+bool pve_store_exists(pve_store *s, const char *path);
+
+/* ---- locks ---------------------------------------------------------------------------------------------
+ * pmxcfs semantics: a lock is the directory priv/lock/<name>, held while its mtime is younger than
+ * PVE_STORE_LOCK_TIMEOUT_SEC; the holder refreshes it; an expired lock may be taken over by anyone. They
+ * work across processes (pved and its forked task workers). name: one path segment ("file-user.cfg",
+ * "storage-local"). */
+
+typedef struct pve_store_lock pve_store_lock;
+
+/* Waits up to timeout_ms (0: one try) for the lock; EBUSY "can't lock file '...' - got timeout".
+ * (Not named pve_store_lock: C gives the type and a function of that name one namespace.) */
+int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_store_lock **ret,
+			   pve_error **err);
+/* Pushes the expiry out again; EBUSY when the lock expired and someone else took it over. */
+int pve_store_lock_refresh(pve_store_lock *l, pve_error **err);
+/* Releases (unless someone took it over meanwhile) and frees; NULL is fine. */
+void pve_store_unlock(pve_store_lock *l);
+
+/* ---- change watch --------------------------------------------------------------------------------------
+ * An fd (inotify, over every directory of the store, new ones included) that becomes readable when files
+ * change; the daemon puts it in its event loop and calls pve_store_watch_read when it is readable, which
+ * drains it and calls cb once per changed path (relative, as above; a new directory's files are reported
+ * too). After a queue overflow cb gets "" once: anything may have changed. Lock directories and the store's
+ * own temporary files are not reported. The fd belongs to the store: the same one on each call. */
+
+typedef void (*pve_store_watch_fn)(const char *path, void *userdata);
+int pve_store_watch_fd(pve_store *s, pve_error **err);
+int pve_store_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err);

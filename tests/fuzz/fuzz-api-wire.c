@@ -1,0 +1,33 @@
+/* Fuzz target: frames and request payloads as pved reads them from the unprivileged front. */
+#include "api/api.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size >= PVE_WIRE_HEADER_SIZE) {
+		pve_wire_header h;
+		pve_error *err = NULL;
+		if (pve_wire_header_decode(data, &h, &err) == 0 && h.type == PVE_WIRE_RESPONSE) {
+			int status;
+			char *reason = NULL;
+			const char *body;
+			size_t blen;
+			if (pve_wire_response_decode(data + PVE_WIRE_HEADER_SIZE, size - PVE_WIRE_HEADER_SIZE,
+						     &status, &reason, &body, &blen, NULL) == 0)
+				free(reason);
+		}
+		pve_error_free(err);
+	}
+	pve_request *r = NULL;
+	pve_error *err = NULL;
+	if (pve_request_decode(data, size, &r, &err) == 0) {
+		char *payload = NULL;
+		size_t len;
+		if (pve_request_encode(r, &payload, &len, NULL) == 0)
+			free(payload);
+		pve_request_free(r);
+	}
+	pve_error_free(err);
+	return 0;
+}
