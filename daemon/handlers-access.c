@@ -37,15 +37,13 @@ static void login_reply(pved_call *c, const char *userid, bool with_ticket)
 static bool login_privs_ok(pved_call *c, const char *userid)
 {
 	const char *path = pved_call_str(c, "path");
-	const cJSON *privs = cJSON_GetObjectItemCaseSensitive(c->params, "privs");
+	const char *privs = pved_call_str(c, "privs");
 	if (!path || !privs)
 		return true;
-	const cJSON *p;
-	cJSON_ArrayForEach(p, privs)
-		if (!cJSON_IsString(p) || !pved_auth_permitted(c->d, userid, path, p->valuestring))
+	_cleanup_strv_free_ char **list = pve_split_list(privs);
+	for (char **p = list; p && *p; p++)
+		if (!pved_auth_permitted(c->d, userid, path, *p))
 			return false;
-	if (cJSON_IsString(privs))
-		return pved_auth_permitted(c->d, userid, path, privs->valuestring);
 	return true;
 }
 

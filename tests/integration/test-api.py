@@ -89,6 +89,10 @@ def ticket_renewal(n):
     expect(r.status == 200 and r.data["ticket"].startswith("PVE:admin@pve:"), r)
     r = n.post("/access/ticket", {"username": "root@pam", "password": n.ticket}, ticket="")
     expect(r.status == 401, "a ticket renewed for another user")
+    # Verify mode: the ticket is checked for privileges on a path, and no new ticket is made.
+    r = n.post("/access/ticket", {"username": "admin@pve", "password": n.ticket, "path": "/",
+                                  "privs": "Sys.Audit,VM.Allocate"}, ticket="")
+    expect(r.status == 200 and "ticket" not in r.data, r)
 
 
 @case

@@ -1,0 +1,657 @@
+/* pvectl's main(): the command line, the checks against the route table before a call, the call,
+ * its output, and following the task a call started. */
+#include <signal.h>
+#include <time.h>
+
+#include "tools/pvectl-internal.h"
+
+/* A task log is read in pages of this many lines. */
+#define TASK_LOG_PAGE 500
+#define TASK_POLL_NS (200 * 1000 * 1000L)
+/* Parameters on one command line. */
+#define MAX_PARAMS 256
+
+const char *pvectl_verb_method(const char *verb)
+{
+	if (!verb)
+		return NULL;
+	if (strcmp(verb, "get") == 0)
+		return "GET";
+	if (strcmp(verb, "create") == 0)
+		return "POST";
+	if (strcmp(verb, "set") == 0)
+		return "PUT";
+	if (strcmp(verb, "delete") == 0)
+		return "DELETE";
+	return NULL;
+}
+
+char *pvectl_normalize_path(const char *path)
+{
+	pve_buf b = { 0 };
+	const char *p = path;
+	if (strncmp(p, "/api2/json", 10) == 0 && (p[10] == '/' || p[10] == '\0'))
+		p += 10;
+	else if (strncmp(p, "api2/json", 9) == 0 && (p[9] == '/' || p[9] == '\0'))
+		p += 9;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		size_t len = strcspn(p, "/");
+		pve_buf_puts(&b, "/");
+		pve_buf_append(&b, p, len);
+		p += len;
+	}
+	if (!b.len)
+		pve_buf_puts(&b, "/");
+	return pve_buf_steal(&b);
+}
+
+static int usage_error(const char *fmt, ...) _printf_(1, 2);
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pvectl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return PVECTL_EXIT_USAGE;
+}
+
+static int fail(pve_error *e)
+{
+	fprintf(stderr, "pvectl: %s\n", e && e->message ? e->message : "failed");
+	return PVECTL_EXIT_FAIL;
+}
+
+/* Prints an API error as pvesh does: "<status> <message>", then "param: message" for each. */
+static char *trimmed(const char *s)
+{
+	size_t len = strlen(s);
+	while (len && (s[len - 1] == '\n' || s[len - 1] == ' ' || s[len - 1] == '\r'))
+		len--;
+	return xstrndup(s, len);
+}
+
+static int api_error(const pvectl_response *resp)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp->body, "message");
+	_cleanup_free_ char *reason = trimmed(resp->reason ? resp->reason : "");
+	_cleanup_free_ char *msg = trimmed(cJSON_IsString(m) ? m->valuestring : "");
+	/* the reason phrase is the message cut to one line; print the message if it says more */
+	fprintf(stderr, "%d %s\n", resp->status, *reason ? reason : *msg ? msg : "error");
+	if (*reason && *msg && strcmp(reason, msg) != 0)
+		fprintf(stderr, "%s\n", msg);
+	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(resp->body, "errors");
+	const cJSON *e;
+	cJSON_ArrayForEach (e, errors) {
+		_cleanup_free_ char *v = pvectl_value_text(e);
+		_cleanup_free_ char *t = trimmed(v);
+		fprintf(stderr, "%s: %s\n", e->string, t);
+	}
+	return PVECTL_EXIT_FAIL;
+}
+
+static void sleep_poll(void)
+{
+	struct timespec ts = { 0, TASK_POLL_NS };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Prints the log lines after *seen; 0 or an exit code on failure. */
+static int task_log(pvectl *c, const char *log_path, long *seen)
+{
+	for (;;) {
+		cJSON *params = cJSON_CreateObject();
+		_cleanup_free_ char *start = xasprintf("%ld", *seen);
+		_cleanup_free_ char *limit = xasprintf("%d", TASK_LOG_PAGE);
+		cJSON_AddStringToObject(params, "start", start);
+		cJSON_AddStringToObject(params, "limit", limit);
+		pvectl_response resp = { 0 };
+		_cleanup_error_ pve_error *err = NULL;
+		int r = pvectl_call(c, "GET", log_path, params, &resp, &err);
+		cJSON_Delete(params);
+		if (r < 0)
+			return fail(err);
+		if (resp.status != 200) {
+			r = api_error(&resp);
+			pvectl_response_clear(&resp);
+			return r;
+		}
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+		int count = 0;
+		const cJSON *line;
+		cJSON_ArrayForEach (line, data) {
+			const cJSON *n = cJSON_GetObjectItemCaseSensitive(line, "n");
+			const cJSON *t = cJSON_GetObjectItemCaseSensitive(line, "t");
+			count++;
+			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : *seen + 1;
+			/* a start past the end gets {n: <last>, t: "no content"}: skip */
+			if (num <= *seen || !cJSON_IsString(t))
+				continue;
+			printf("%s\n", t->valuestring);
+			*seen = num;
+		}
+		fflush(stdout);
+		pvectl_response_clear(&resp);
+		if (count < TASK_LOG_PAGE)
+			return 0;
+	}
+}
+
+static int wait_task(pvectl *c, const char *upid)
+{
+	pve_upid u;
+	_cleanup_error_ pve_error *perr = NULL;
+	if (pve_upid_parse(upid, &u, &perr) < 0) {
+		fprintf(stderr, "pvectl: cannot follow the task %s: %s\n", upid, perr->message);
+		return PVECTL_EXIT_FAIL;
+	}
+	_cleanup_free_ char *base = xasprintf("/nodes/%s/tasks/%s", u.node, upid);
+	_cleanup_free_ char *log_path = xasprintf("%s/log", base);
+	_cleanup_free_ char *status_path = xasprintf("%s/status", base);
+	long seen = 0;
+	for (;;) {
+		int r = task_log(c, log_path, &seen);
+		if (r)
+			return r;
+		pvectl_response resp = { 0 };
+		_cleanup_error_ pve_error *err = NULL;
+		if (pvectl_call(c, "GET", status_path, NULL, &resp, &err) < 0)
+			return fail(err);
+		if (resp.status != 200) {
+			r = api_error(&resp);
+			pvectl_response_clear(&resp);
+			return r;
+		}
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(data, "status");
+		if (cJSON_IsString(status) && strcmp(status->valuestring, "running") != 0) {
+			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exitstatus");
+			_cleanup_free_ char *exitstatus =
+				xstrdup(cJSON_IsString(ex) ? ex->valuestring : "unknown");
+			pvectl_response_clear(&resp);
+			r = task_log(c, log_path, &seen);
+			if (r)
+				return r;
+			if (strcmp(exitstatus, "OK") == 0 ||
+			    strncmp(exitstatus, "WARNINGS", 8) == 0)
+				return PVECTL_EXIT_OK;
+			fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
+			return PVECTL_EXIT_FAIL;
+		}
+		pvectl_response_clear(&resp);
+		sleep_poll();
+	}
+}
+
+typedef struct cli_param {
+	char *name;
+	char *value; /* NULL: given alone */
+} cli_param;
+
+typedef struct cli {
+	const char *verb;
+	const char *path;
+	const char *extra; /* a third positional word: an error except for man */
+	cli_param params[MAX_PARAMS];
+	size_t n_params;
+	bool verbose;
+	const char *command;
+	bool help;
+} cli;
+
+static bool looks_like_option(const char *s)
+{
+	if (s[0] != '-' || !s[1])
+		return false;
+	/* a negative number is a value */
+	return !(s[1] >= '0' && s[1] <= '9');
+}
+
+static int set_string(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+	return 0;
+}
+
+static int parse_args(pvectl *c, cli *cl, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!looks_like_option(a)) {
+			if (!cl->verb)
+				cl->verb = a;
+			else if (!cl->path)
+				cl->path = a;
+			else if (!cl->extra)
+				cl->extra = a;
+			else
+				return usage_error("unexpected argument '%s'", a);
+			if (cl->verb && strcmp(cl->verb, "bashcomplete") == 0)
+				return 0; /* the rest belongs to the completion */
+			continue;
+		}
+		const char *name = a + (a[1] == '-' ? 2 : 1);
+		const char *eq = strchr(name, '=');
+		_cleanup_free_ char *nm = eq ? xstrndup(name, (size_t)(eq - name)) : xstrdup(name);
+		const char *value = eq ? eq + 1 : NULL;
+		if (!nm[0])
+			return usage_error("empty option name in '%s'", a);
+		if (strcmp(nm, "help") == 0 || strcmp(nm, "h") == 0) {
+			cl->help = true;
+			continue;
+		}
+		if (strcmp(nm, "async") == 0) {
+			c->async = true;
+			continue;
+		}
+		if (strcmp(nm, "verbose") == 0 || strcmp(nm, "v") == 0) {
+			cl->verbose = true;
+			continue;
+		}
+		static const char *const with_value[] = { "output-format", "root",	    "url",
+							  "user",	   "password-file", "token",
+							  "fingerprint",   "command" };
+		bool own = false;
+		for (size_t k = 0; k < ELEMENTSOF(with_value); k++)
+			own |= strcmp(nm, with_value[k]) == 0;
+		if (!value && i + 1 < argc && (own || !looks_like_option(argv[i + 1])))
+			value = argv[++i];
+		if (own && !value)
+			return usage_error("option --%s needs a value", nm);
+		if (strcmp(nm, "output-format") == 0) {
+			if (strcmp(value, "text") == 0)
+				c->output = PVECTL_OUT_TEXT;
+			else if (strcmp(value, "json") == 0)
+				c->output = PVECTL_OUT_JSON;
+			else if (strcmp(value, "json-pretty") == 0)
+				c->output = PVECTL_OUT_JSON_PRETTY;
+			else
+				return usage_error(
+					"--output-format: '%s' is not one of text, json, "
+					"json-pretty",
+					value);
+		} else if (strcmp(nm, "root") == 0) {
+			set_string(&c->root, value);
+		} else if (strcmp(nm, "url") == 0) {
+			set_string(&c->url, value);
+		} else if (strcmp(nm, "user") == 0) {
+			set_string(&c->user, value);
+		} else if (strcmp(nm, "password-file") == 0) {
+			set_string(&c->password_file, value);
+		} else if (strcmp(nm, "token") == 0) {
+			set_string(&c->token, value);
+		} else if (strcmp(nm, "fingerprint") == 0) {
+			free(c->fingerprint);
+			c->fingerprint = pvectl_fingerprint_normalize(value);
+			if (!c->fingerprint)
+				return usage_error(
+					"--fingerprint: '%s' is not a SHA-256 fingerprint "
+					"(32 hex bytes, as AA:BB:...)",
+					value);
+		} else if (strcmp(nm, "command") == 0) {
+			cl->command = value;
+		} else {
+			if (cl->n_params == MAX_PARAMS)
+				return usage_error("more than %d parameters", MAX_PARAMS);
+			cl->params[cl->n_params++] =
+				(cli_param){ TAKE_PTR(nm), value ? xstrdup(value) : NULL };
+		}
+	}
+	return 0;
+}
+
+/* "https://host:port[/]" into host and port. */
+static int parse_url(pvectl *c)
+{
+	const char *u = c->url;
+	if (strncmp(u, "https://", 8) != 0)
+		return usage_error("--url must start with https://");
+	u += 8;
+	const char *host_end, *rest;
+	if (*u == '[') {
+		host_end = strchr(u, ']');
+		if (!host_end)
+			return usage_error("--url: unterminated [ in '%s'", c->url);
+		c->host = xstrndup(u + 1, (size_t)(host_end - u - 1));
+		rest = host_end + 1;
+	} else {
+		size_t len = strcspn(u, ":/");
+		c->host = xstrndup(u, len);
+		rest = u + len;
+	}
+	if (!c->host[0])
+		return usage_error("--url: no host in '%s'", c->url);
+	if (*rest == ':') {
+		size_t len = strcspn(rest + 1, "/");
+		c->port = xstrndup(rest + 1, len);
+		rest += 1 + len;
+	} else {
+		c->port = xstrdup("8006");
+	}
+	char *end;
+	long port = strtol(c->port, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return usage_error("--url: bad port '%s'", c->port);
+	if (*rest && strcmp(rest, "/") != 0)
+		return usage_error("--url takes https://HOST:PORT without a path");
+	return 0;
+}
+
+static bool schema_is(const cJSON *schema, const char *type)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(schema, "type");
+	return cJSON_IsString(t) && strcmp(t->valuestring, type) == 0;
+}
+
+/* Checks the parameters against the route's schema and builds the request's parameter object. */
+static int build_params(const pve_route *r, const char *path, const cJSON *path_params, cli *cl,
+			cJSON **ret)
+{
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(r->parameters, "properties");
+	const cJSON *ap = cJSON_GetObjectItemCaseSensitive(r->parameters, "additionalProperties");
+	bool additional = cJSON_IsTrue(ap) || (cJSON_IsNumber(ap) && ap->valuedouble != 0);
+	cJSON *params = cJSON_CreateObject();
+	for (size_t i = 0; i < cl->n_params; i++) {
+		const cli_param *p = &cl->params[i];
+		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(props, p->name);
+		if (cJSON_GetObjectItemCaseSensitive(path_params, p->name)) {
+			cJSON_Delete(params);
+			return usage_error("parameter '%s' is given by the path '%s'", p->name,
+					   path);
+		}
+		if (!schema && !additional) {
+			cJSON_Delete(params);
+			return usage_error(
+				"unknown parameter '%s' for %s %s (see: pvectl usage %s --verbose)",
+				p->name, r->method, path, path);
+		}
+		const char *value = p->value;
+		if (!value) {
+			if (!schema_is(schema, "boolean")) {
+				cJSON_Delete(params);
+				return usage_error("parameter '%s' needs a value", p->name);
+			}
+			value = "1";
+		}
+		cJSON *prev = cJSON_GetObjectItemCaseSensitive(params, p->name);
+		if (prev) {
+			if (!schema_is(schema, "array")) {
+				cJSON_Delete(params);
+				return usage_error("parameter '%s' is given twice", p->name);
+			}
+			cJSON_AddItemToArray(prev, cJSON_CreateString(value));
+		} else if (schema_is(schema, "array")) {
+			cJSON *arr = cJSON_AddArrayToObject(params, p->name);
+			cJSON_AddItemToArray(arr, cJSON_CreateString(value));
+		} else {
+			cJSON_AddStringToObject(params, p->name, value);
+		}
+	}
+	*ret = params;
+	return 0;
+}
+
+static int no_route(pvectl *c, const char *method, const char *path, bool known)
+{
+	if (!known)
+		return usage_error("no API path '%s' (see: pvectl ls %s)", path, "/");
+	pve_buf have = { 0 };
+	static const char *const all[] = { "GET", "POST", "PUT", "DELETE" };
+	for (size_t i = 0; i < ELEMENTSOF(all); i++)
+		if (pve_routes_match(c->routes, all[i], path, NULL, NULL))
+			pve_buf_printf(&have, "%s%s", have.len ? ", " : "", all[i]);
+	int r = usage_error("no %s method on '%s' (it has %s)", method, path,
+			    have.data ? have.data : "none");
+	pve_buf_free(&have);
+	return r;
+}
+
+static int cmd_call(pvectl *c, cli *cl, const char *method)
+{
+	if (!cl->path)
+		return usage_error("%s needs a PATH", cl->verb);
+	if (cl->extra)
+		return usage_error("unexpected argument '%s'", cl->extra);
+	_cleanup_free_ char *path = pvectl_normalize_path(cl->path);
+	cJSON *path_params = cJSON_CreateObject();
+	bool known = false;
+	const pve_route *r = pve_routes_match(c->routes, method, path, path_params, &known);
+	if (!r) {
+		cJSON_Delete(path_params);
+		return no_route(c, method, path, known);
+	}
+	cJSON *params = NULL;
+	int ex = build_params(r, path, path_params, cl, &params);
+	cJSON_Delete(path_params);
+	if (ex)
+		return ex;
+
+	pvectl_response resp = { 0 };
+	_cleanup_error_ pve_error *err = NULL;
+	int rc = pvectl_call(c, method, path, params, &resp, &err);
+	cJSON_Delete(params);
+	if (rc < 0)
+		return fail(err);
+	if (resp.status != 200) {
+		ex = api_error(&resp);
+		pvectl_response_clear(&resp);
+		return ex;
+	}
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+	if (cJSON_IsString(data) && strncmp(data->valuestring, "UPID:", 5) == 0 && !c->async) {
+		_cleanup_free_ char *upid = xstrdup(data->valuestring);
+		pvectl_response_clear(&resp);
+		return wait_task(c, upid);
+	}
+	pvectl_print_data(stdout, data, cJSON_GetObjectItemCaseSensitive(r->info, "returns"),
+			  c->output);
+	pvectl_response_clear(&resp);
+	return PVECTL_EXIT_OK;
+}
+
+/* The key that names a child in a directory listing: from the returns' child link "{key}", else the
+ * placeholder child's name, else "subdir" as Proxmox's indexes use. */
+static char *child_key(const pve_route *r, char **children)
+{
+	const cJSON *links = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r->info, "returns"), "links");
+	const cJSON *l;
+	cJSON_ArrayForEach (l, links) {
+		const cJSON *rel = cJSON_GetObjectItemCaseSensitive(l, "rel");
+		const cJSON *href = cJSON_GetObjectItemCaseSensitive(l, "href");
+		if (cJSON_IsString(rel) && strcmp(rel->valuestring, "child") == 0 &&
+		    cJSON_IsString(href)) {
+			size_t n = strlen(href->valuestring);
+			if (n > 2 && href->valuestring[0] == '{' && href->valuestring[n - 1] == '}')
+				return xstrndup(href->valuestring + 1, n - 2);
+		}
+	}
+	for (size_t i = 0; children[i]; i++) {
+		size_t n = strlen(children[i]);
+		if (n > 2 && children[i][0] == '{')
+			return xstrndup(children[i] + 1, n - 2);
+	}
+	return xstrdup("subdir");
+}
+
+static int cmd_ls(pvectl *c, cli *cl)
+{
+	if (cl->extra)
+		return usage_error("unexpected argument '%s'", cl->extra);
+	_cleanup_free_ char *path = pvectl_normalize_path(cl->path ? cl->path : "/");
+	bool known = false;
+	const pve_route *r = pve_routes_match(c->routes, "GET", path, NULL, &known);
+	if (!r)
+		return no_route(c, "GET", path, known);
+	_cleanup_strv_free_ char **children = pve_routes_children(c->routes, path);
+	if (!children[0])
+		return usage_error("'%s' has no child entries (see: pvectl usage %s)", path, path);
+	if (cl->n_params)
+		return usage_error("ls takes no parameters ('%s')", cl->params[0].name);
+
+	pvectl_response resp = { 0 };
+	_cleanup_error_ pve_error *err = NULL;
+	if (pvectl_call(c, "GET", path, NULL, &resp, &err) < 0)
+		return fail(err);
+	if (resp.status != 200) {
+		int ex = api_error(&resp);
+		pvectl_response_clear(&resp);
+		return ex;
+	}
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+	if (!cJSON_IsArray(data)) {
+		pvectl_response_clear(&resp);
+		fprintf(stderr, "pvectl: GET %s did not return a list\n", path);
+		return PVECTL_EXIT_FAIL;
+	}
+	_cleanup_free_ char *key = child_key(r, children);
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *item;
+	cJSON_ArrayForEach (item, data) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, key);
+		if (!v || cJSON_IsNull(v) || cJSON_IsObject(v) || cJSON_IsArray(v))
+			continue;
+		_cleanup_free_ char *name = pvectl_value_text(v);
+		if (!name[0] || strchr(name, '/'))
+			continue;
+		_cleanup_free_ char *child =
+			xasprintf("%s/%s", strcmp(path, "/") == 0 ? "" : path, name);
+		_cleanup_free_ char *flags = pvectl_child_flags(c->routes, child);
+		if (c->output == PVECTL_OUT_TEXT) {
+			printf("%-12s %s\n", flags, name);
+		} else {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "name", name);
+			cJSON_AddStringToObject(o, "type", flags);
+			cJSON_AddItemToArray(out, o);
+		}
+	}
+	if (c->output != PVECTL_OUT_TEXT)
+		pvectl_print_data(stdout, out, NULL, c->output);
+	cJSON_Delete(out);
+	pvectl_response_clear(&resp);
+	return PVECTL_EXIT_OK;
+}
+
+static int cmd_apidoc(pvectl *c)
+{
+	cJSON *doc = pve_routes_apidoc(c->routes);
+	pvectl_print_data(stdout, doc, NULL,
+			  c->output == PVECTL_OUT_JSON_PRETTY ? PVECTL_OUT_JSON_PRETTY :
+								PVECTL_OUT_JSON);
+	cJSON_Delete(doc);
+	return PVECTL_EXIT_OK;
+}
+
+static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
+
+static int run(pvectl *c, int argc, char **argv)
+{
+	cli cl = { 0 };
+	int ex = parse_args(c, &cl, argc, argv);
+	if (!ex)
+		ex = dispatch(c, &cl, argc, argv);
+	for (size_t i = 0; i < cl.n_params; i++) {
+		free(cl.params[i].name);
+		free(cl.params[i].value);
+	}
+	return ex;
+}
+
+static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
+{
+	if (!cl->verb) {
+		pvectl_print_help(cl->help ? stdout : stderr);
+		return cl->help ? PVECTL_EXIT_OK : PVECTL_EXIT_USAGE;
+	}
+
+	if (strcmp(cl->verb, "bashcomplete") == 0) {
+		int at = 1;
+		while (at < argc && strcmp(argv[at], "bashcomplete") != 0)
+			at++;
+		return pvectl_cmd_bashcomplete(c, argc - at - 1, argv + at + 1);
+	}
+	if (cl->help && strcmp(cl->verb, "help") != 0) {
+		if (cl->path)
+			return pvectl_cmd_usage(c, cl->path, pvectl_verb_method(cl->verb), true);
+		pvectl_print_help(stdout);
+		return PVECTL_EXIT_OK;
+	}
+	if (c->url && parse_url(c) != 0)
+		return PVECTL_EXIT_USAGE;
+	if (!c->url && (c->user || c->token || c->password_file || c->fingerprint))
+		return usage_error("--user, --password-file, --token and --fingerprint need --url");
+	if (c->user && c->token)
+		return usage_error("give either --user or --token, not both");
+
+	const char *method = pvectl_verb_method(cl->verb);
+	if (method)
+		return cmd_call(c, cl, method);
+	if (strcmp(cl->verb, "ls") == 0)
+		return cmd_ls(c, cl);
+	if (cl->n_params)
+		return usage_error("%s takes no parameter '--%s'", cl->verb, cl->params[0].name);
+	if (strcmp(cl->verb, "usage") == 0) {
+		if (!cl->path)
+			return usage_error("usage needs a PATH");
+		const char *only = NULL;
+		if (cl->command && !(only = pvectl_verb_method(cl->command)))
+			return usage_error("--command: '%s' is not one of get, create, set, delete",
+					   cl->command);
+		return pvectl_cmd_usage(c, cl->path, only, cl->verbose);
+	}
+	if (strcmp(cl->verb, "help") == 0) {
+		if (!cl->path) {
+			pvectl_print_help(stdout);
+			return PVECTL_EXIT_OK;
+		}
+		return pvectl_cmd_usage(c, cl->path, NULL, true);
+	}
+	if (strcmp(cl->verb, "apidoc") == 0)
+		return cmd_apidoc(c);
+	if (strcmp(cl->verb, "man") == 0)
+		return pvectl_cmd_man(c, cl->path);
+	if (strcmp(cl->verb, "completion-script") == 0) {
+		pvectl_print_completion_script(stdout);
+		return PVECTL_EXIT_OK;
+	}
+	return usage_error("unknown verb '%s' (see: pvectl help)", cl->verb);
+}
+
+int main(int argc, char **argv)
+{
+	pvectl c = { 0 };
+	/* a peer that goes away is an error to report, not a signal to die of */
+	signal(SIGPIPE, SIG_IGN);
+	const char *env_root = getenv("PVED_ROOT");
+	c.root = xstrdup(env_root && *env_root ? env_root : "/");
+
+	_cleanup_error_ pve_error *err = NULL;
+	if (pve_routes_load(&c.routes, &err) < 0) {
+		fprintf(stderr, "pvectl: the built-in route table is broken: %s\n", err->message);
+		free(c.root);
+		return PVECTL_EXIT_FAIL;
+	}
+	int ex = run(&c, argc, argv);
+	if (fflush(stdout) != 0 && ex == PVECTL_EXIT_OK)
+		ex = PVECTL_EXIT_FAIL;
+
+	pvectl_transport_done(&c);
+	pve_routes_free(c.routes);
+	free(c.root);
+	free(c.url);
+	free(c.host);
+	free(c.port);
+	free(c.user);
+	free(c.password_file);
+	free(c.token);
+	free(c.fingerprint);
+	return ex;
+}
