@@ -1,0 +1,27 @@
+/* What schema.c, propstr.c and formats.c share: the error-collecting validator core and the property-string
+ * parser it calls for object formats. */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include "common/common.h"
+
+/* Adds msg under path ("_root" for ""), joining with "\n" if the path already has one. */
+void schema_add_error(cJSON *errors, const char *path, const char *fmt, ...) _printf_(3, 4);
+/* Checks one value (NULL or a JSON null when missing) against a property schema, converting it in
+ * place; failures go into errors under path. */
+void schema_check_prop(const cJSON *schema, cJSON *value, const char *path, cJSON *errors);
+/* Checks an object against a map of property schemas. additional: NULL or false -> unknown keys are
+ * errors; true -> allowed; an object -> the schema for them. */
+void schema_check_object(const cJSON *props, cJSON *obj, const cJSON *additional,
+			 bool forbid_unknown, const char *path, cJSON *errors);
+/* The property map of a property-string format ({"type":"object","properties":{..}} or the map itself). */
+const cJSON *propstr_format_props(const cJSON *format);
+/* Parses a property string. On failure returns -EINVAL and either *ret_msg (a message as Proxmox's die
+ * gives it) or *ret_errors ({path.key: msg}); *ret_key names the first bad key when known. */
+int propstr_parse_internal(const char *s, const cJSON *format, const char *path, cJSON **ret_obj,
+			   char **ret_msg, cJSON **ret_errors, char **ret_key);
+/* Proxmox's generate_typetext for a property-string format. */
+char *propstr_typetext(const cJSON *format, bool list_enums);
+/* A number as Perl would print it in a message (100, 0.5, 1e+20). */
+char *schema_number_str(double d);
