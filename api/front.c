@@ -1,0 +1,804 @@
+/* The server loop of pved-api: TLS listeners, client connections (keep-alive, pipelining, timeouts),
+ * static files from the www directory, and the frames to and from pved that carry API requests. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "api/front-internal.h"
+
+#define MAX_CONNS 1024
+#define MAX_LISTENERS 16
+#define REQUEST_TIMEOUT 30 /* s to receive a whole request (slowloris) */
+#define IDLE_TIMEOUT 60 /* s a keep-alive connection may wait for its next request */
+#define WRITE_TIMEOUT 60 /* s a client may take to read what we send */
+#define DRAIN_TIMEOUT 30 /* s after SIGTERM before the last connections are dropped */
+#define MAX_RESPONSE (64u << 20)
+#define FILE_CHUNK (256u << 10)
+#define GZIP_MIN 1024
+
+enum conn_state {
+	C_READING, /* waiting for (more of) a request */
+	C_WAITING, /* the request is with pved */
+	C_WRITING, /* an answer is going out; then READING again, or the end */
+};
+
+struct front;
+
+struct conn {
+	struct front *f;
+	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct event *timer;
+	pve_http_parser *parser;
+	char *client;
+	enum conn_state state;
+	bool timer_for_request; /* the timer runs the 30 s request limit, not the idle one */
+	bool close_after; /* close once the answer is out */
+
+	pve_http_request *req;
+	enum pve_front_target target;
+	uint32_t id; /* the wire id while WAITING */
+	bool have_head; /* the RESPONSE frame came; DATA frames follow */
+	int status;
+	char *reason;
+	pve_buf body;
+
+	int file_fd; /* a static file being sent */
+	off_t file_off, file_size;
+};
+
+struct front {
+	struct event_base *base;
+	SSL_CTX *ssl;
+	struct evconnlistener *listeners[MAX_LISTENERS];
+	size_t n_listeners;
+	bool listeners_paused;
+	struct bufferevent *pved;
+	int www_fd;
+	uint32_t next_id;
+	struct conn *conns;
+	size_t n_conns;
+	bool draining;
+	struct event *sigterm, *sigint, *drain_timer;
+};
+
+static void conn_process(struct conn *c);
+
+/* ---- connections ------------------------------------------------------------------------------------ */
+
+static void reset_answer(struct conn *c)
+{
+	pve_http_request_free(c->req);
+	c->req = NULL;
+	c->id = 0;
+	c->have_head = false;
+	c->status = 0;
+	free(c->reason);
+	c->reason = NULL;
+	pve_buf_free(&c->body);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	c->file_fd = -1;
+}
+
+static void send_frame(struct front *f, uint16_t type, uint32_t id)
+{
+	if (!f->pved)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_frame(&b, type, 0, id, NULL, 0);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void listeners_enable(struct front *f, bool on)
+{
+	if (f->listeners_paused == !on)
+		return;
+	for (size_t i = 0; i < f->n_listeners; i++) {
+		if (on)
+			evconnlistener_enable(f->listeners[i]);
+		else
+			evconnlistener_disable(f->listeners[i]);
+	}
+	f->listeners_paused = !on;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct front *f = c->f;
+	/* pved may drop the work; its answer will find no connection and be dropped too. */
+	if (c->state == C_WAITING && c->id)
+		send_frame(f, PVE_WIRE_CANCEL, c->id);
+	reset_answer(c);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->timer)
+		event_free(c->timer);
+	pve_http_parser_free(c->parser);
+	free(c->client);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	f->n_conns--;
+	if (!f->draining && f->n_conns < MAX_CONNS)
+		listeners_enable(f, true);
+	if (f->draining && f->n_conns == 0)
+		event_base_loopexit(f->base, NULL);
+}
+
+static void arm_timer(struct conn *c, int seconds, bool for_request)
+{
+	struct timeval tv = { .tv_sec = seconds };
+	c->timer_for_request = for_request;
+	evtimer_add(c->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	log_debug("%s: %s timeout, closing", c->client,
+		  c->timer_for_request ? "request" : "keep-alive");
+	conn_free(c);
+}
+
+/* Queues bytes; the write callback sees them out. */
+static void conn_write(struct conn *c, const void *data, size_t len)
+{
+	bufferevent_write(c->bev, data, len);
+}
+
+static void start_writing(struct conn *c)
+{
+	c->state = C_WRITING;
+	evtimer_del(c->timer);
+}
+
+/* An answer with a JSON body; rewritten for /api2/extjs, gzipped when the client takes it. */
+static void send_answer(struct conn *c, int status, const char *reason, const char *body,
+			size_t len)
+{
+	_cleanup_free_ char *ext = NULL;
+	if (c->target == PVE_FRONT_EXTJS) {
+		ext = pve_http_extjs_body(status, reason, body, len);
+		body = ext;
+		len = strlen(ext);
+		status = 200;
+		reason = "OK";
+	}
+	bool gz = false;
+	pve_buf zbuf = { 0 };
+	if (len > GZIP_MIN && c->req &&
+	    pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
+	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
+		gz = true;
+	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
+	c->close_after = !keep;
+	pve_buf head = { 0 };
+	pve_http_response_head(&head, status, reason, "application/json;charset=UTF-8",
+			       gz ? zbuf.len : len, gz, keep, time(NULL));
+	start_writing(c);
+	conn_write(c, head.data, head.len);
+	conn_write(c, gz ? zbuf.data : body, gz ? zbuf.len : len);
+	pve_buf_free(&head);
+	pve_buf_free(&zbuf);
+}
+
+static void send_error(struct conn *c, int status, const char *message, bool close_conn)
+{
+	_cleanup_free_ char *body = pve_http_error_body(message);
+	if (close_conn)
+		c->close_after = true;
+	send_answer(c, status, message, body, strlen(body));
+}
+
+/* The answer is out: next request, or the end. */
+static void answer_done(struct conn *c)
+{
+	reset_answer(c);
+	if (c->close_after || c->f->draining) {
+		conn_free(c);
+		return;
+	}
+	c->state = C_READING;
+	arm_timer(c, IDLE_TIMEOUT, false);
+	conn_process(c);
+}
+
+static void fill_file(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t want = (size_t)(c->file_size - c->file_off);
+	if (want > FILE_CHUNK)
+		want = FILE_CHUNK;
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) {
+		conn_free(c);
+		return;
+	}
+	ssize_t n = pread(c->file_fd, v.iov_base, want, c->file_off);
+	if (n <= 0) {
+		/* The file shrank or failed under us; the length is promised, so end the connection. */
+		conn_free(c);
+		return;
+	}
+	v.iov_len = (size_t)n;
+	evbuffer_commit_space(out, &v, 1);
+	c->file_off += n;
+}
+
+static void on_conn_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (c->state != C_WRITING)
+		return;
+	if (c->file_fd >= 0 && c->file_off < c->file_size) {
+		fill_file(c);
+		return;
+	}
+	answer_done(c);
+}
+
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e;
+		while ((e = bufferevent_get_openssl_error(c->bev)))
+			log_debug("%s: TLS: %s", c->client, ERR_reason_error_string(e));
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_free(c);
+}
+
+/* ---- static files ----------------------------------------------------------------------------------- */
+
+static int open_beneath(int dirfd, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, /* a FIFO must not block */
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	/* Older kernels: walk the components, following no link and no "..". */
+	_cleanup_free_ char *copy = xstrdup(rel);
+	_cleanup_close_ int cur = -1;
+	for (char *p = copy;;) {
+		char *slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (p[0] == '\0' && slash) {
+			p = slash + 1;
+			continue;
+		}
+		if (p[0] == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
+			errno = EACCES;
+			return -1;
+		}
+		int nfd = openat(cur >= 0 ? cur : dirfd, p,
+				 slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC :
+					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (nfd < 0)
+			return -1;
+		closep(&cur);
+		cur = nfd;
+		if (!slash)
+			return TAKE_FD(cur);
+		p = slash + 1;
+	}
+}
+
+static void serve_static(struct conn *c, const char *path)
+{
+	struct front *f = c->f;
+	bool head = strcmp(c->req->method, "HEAD") == 0;
+	if (!head && strcmp(c->req->method, "GET") != 0) {
+		send_error(c, 501, "method not implemented", false);
+		return;
+	}
+	const char *rel = path + (path[0] == '/');
+	if (rel[0] == '\0')
+		rel = "index.html";
+	int fd = f->www_fd >= 0 ? open_beneath(f->www_fd, rel) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		send_error(c, 404, "File not found", false);
+		return;
+	}
+	char date[64], mod[64];
+	pve_http_date(time(NULL), date);
+	pve_http_date(st.st_mtime, mod);
+	bool keep = !c->close_after && !f->draining && c->req->keep_alive;
+	c->close_after = !keep;
+	/* A browser sends back the Last-Modified it got: the same string means the same file. */
+	const char *ims = pve_http_request_header(c->req, "If-Modified-Since");
+	bool unchanged = ims && strcmp(ims, mod) == 0;
+	pve_buf h = { 0 };
+	pve_buf_printf(&h,
+		       "HTTP/1.1 %s\r\n"
+		       "Connection: %s\r\n"
+		       "Date: %s\r\n"
+		       "Last-Modified: %s\r\n"
+		       "Server: pve-api-daemon/3.0\r\n",
+		       unchanged ? "304 Not Modified" : "200 OK", keep ? "Keep-Alive" : "close",
+		       date, mod);
+	if (!unchanged)
+		pve_buf_printf(&h, "Content-Length: %lld\r\nContent-Type: %s\r\n",
+			       (long long)st.st_size, pve_http_mime_type(rel));
+	pve_buf_puts(&h, "\r\n");
+	start_writing(c);
+	conn_write(c, h.data, h.len);
+	pve_buf_free(&h);
+	if (head || unchanged) {
+		close(fd);
+		return;
+	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_size = st.st_size;
+}
+
+/* ---- API requests ------------------------------------------------------------------------------------ */
+
+static void forward_api(struct conn *c, const char *path)
+{
+	struct front *f = c->f;
+	if (!f->pved) {
+		send_error(c, 502, "pved is not available", false);
+		return;
+	}
+	_cleanup_error_ pve_error *err = NULL;
+	pve_request *r = NULL;
+	if (pve_front_build_request(c->req, path, c->client, &r, &err) < 0) {
+		send_error(c, pve_error_http_status(err->code), err->message, false);
+		return;
+	}
+	_cleanup_free_ char *payload = NULL;
+	size_t len = 0;
+	int rc = pve_request_encode(r, &payload, &len, &err);
+	pve_request_free(r);
+	if (rc < 0) {
+		send_error(c, 413, err->message, false);
+		return;
+	}
+	if (++f->next_id == 0)
+		f->next_id = 1;
+	c->id = f->next_id;
+	c->state = C_WAITING;
+	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
+	 * pipelined request waits in the input buffer, bounded by the read watermark. */
+	evtimer_del(c->timer);
+	pve_buf b = { 0 };
+	pve_wire_append_request(&b, c->id, payload, len);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void handle_request(struct conn *c, pve_http_request *req)
+{
+	c->req = req;
+	if (!req->keep_alive)
+		c->close_after = true;
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_free_ char *rest = NULL;
+	int t = pve_front_classify(req->url, &rest, &err);
+	c->target = t < 0 ? PVE_FRONT_API : (enum pve_front_target)t;
+	if (t < 0) {
+		send_error(c, 400, err->message, false);
+		return;
+	}
+	log_debug("%s: %s %s", c->client, req->method, req->url);
+	switch (c->target) {
+	case PVE_FRONT_STATIC:
+		serve_static(c, rest);
+		return;
+	case PVE_FRONT_OTHER: {
+		_cleanup_free_ char *msg = xasprintf("unsupported format '%s'", rest);
+		send_error(c, 501, msg, false);
+		return;
+	}
+	case PVE_FRONT_API:
+	case PVE_FRONT_EXTJS:
+		forward_api(c, rest);
+		return;
+	}
+}
+
+static void conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (c->state == C_READING && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		pve_http_request *req = NULL;
+		int status = 400;
+		_cleanup_error_ pve_error *err = NULL;
+		bool was_started = pve_http_parser_started(c->parser);
+		ssize_t n =
+			pve_http_parser_feed(c->parser, v.iov_base, v.iov_len, &req, &status, &err);
+		if (n < 0) {
+			log_debug("%s: bad request: %s", c->client, err ? err->message : "?");
+			c->target = PVE_FRONT_API;
+			send_error(c, status, err ? err->message : "bad request", true);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		if (req) {
+			handle_request(c, req);
+			continue;
+		}
+		if (!was_started && pve_http_parser_started(c->parser))
+			arm_timer(c, REQUEST_TIMEOUT, true);
+		if (pve_http_parser_take_continue(c->parser))
+			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		if (n == 0)
+			break;
+	}
+}
+
+static void on_conn_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	(void)l;
+	struct front *f = arg;
+	if (f->draining || f->n_conns >= MAX_CONNS) {
+		evutil_closesocket(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	SSL *ssl = SSL_new(f->ssl);
+	if (!ssl) {
+		evutil_closesocket(fd);
+		return;
+	}
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->f = f;
+	c->file_fd = -1;
+	c->client = pve_client_address(sa, (socklen_t)salen);
+	c->parser = pve_http_parser_new();
+	c->bev = bufferevent_openssl_socket_new(f->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	c->timer = evtimer_new(f->base, on_timer, c);
+	c->next = f->conns;
+	if (f->conns)
+		f->conns->prev = c;
+	f->conns = c;
+	f->n_conns++;
+	if (!c->bev || !c->timer) {
+		if (!c->bev)
+			evutil_closesocket(fd);
+		conn_free(c);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_conn_read, on_conn_write, on_conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+	struct timeval wt = { .tv_sec = WRITE_TIMEOUT };
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->state = C_READING;
+	/* The TLS handshake and the first request share the request limit. */
+	arm_timer(c, REQUEST_TIMEOUT, true);
+	if (f->n_conns >= MAX_CONNS)
+		listeners_enable(f, false);
+}
+
+/* ---- frames from pved -------------------------------------------------------------------------------- */
+
+static struct conn *conn_by_id(struct front *f, uint32_t id)
+{
+	for (struct conn *c = f->conns; c; c = c->next)
+		if (c->state == C_WAITING && c->id == id)
+			return c;
+	return NULL;
+}
+
+static void handle_frame(struct front *f, const pve_wire_header *h, const char *payload)
+{
+	if (h->type != PVE_WIRE_RESPONSE && h->type != PVE_WIRE_DATA) {
+		log_debug("ignoring frame type %u from pved", h->type);
+		return;
+	}
+	struct conn *c = conn_by_id(f, h->id);
+	if (!c)
+		return; /* cancelled: the client went away */
+	if (h->type == PVE_WIRE_RESPONSE) {
+		const char *body;
+		size_t blen;
+		_cleanup_error_ pve_error *err = NULL;
+		if (c->have_head || pve_wire_response_decode(payload, h->len, &c->status,
+							     &c->reason, &body, &blen, &err) < 0) {
+			log_warning("bad response frame from pved for request %u", h->id);
+			send_error(c, 502, "bad answer from pved", true);
+			return;
+		}
+		c->have_head = true;
+		pve_buf_append(&c->body, body, blen);
+	} else {
+		if (!c->have_head) {
+			send_error(c, 502, "bad answer from pved", true);
+			return;
+		}
+		pve_buf_append(&c->body, payload, h->len);
+	}
+	if (c->body.len > MAX_RESPONSE) {
+		send_error(c, 502, "answer from pved too large", true);
+		return;
+	}
+	if (h->flags & PVE_WIRE_FIN)
+		send_answer(c, c->status, c->reason, c->body.data ? c->body.data : "", c->body.len);
+}
+
+static void on_pved_read(struct bufferevent *bev, void *arg)
+{
+	struct front *f = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	for (;;) {
+		uint8_t hb[PVE_WIRE_HEADER_SIZE];
+		if (evbuffer_copyout(in, hb, sizeof(hb)) < (ev_ssize_t)sizeof(hb))
+			return;
+		pve_wire_header h;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pve_wire_header_decode(hb, &h, &err) < 0) {
+			log_error("bad frame from pved: %s; exiting", err->message);
+			event_base_loopbreak(f->base);
+			return;
+		}
+		if (evbuffer_get_length(in) < sizeof(hb) + h.len)
+			return;
+		evbuffer_drain(in, sizeof(hb));
+		const char *payload = (const char *)evbuffer_pullup(in, h.len);
+		handle_frame(f, &h, payload ? payload : "");
+		evbuffer_drain(in, h.len);
+	}
+}
+
+static void on_pved_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct front *f = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_info("pved closed the connection; exiting");
+		event_base_loopbreak(f->base);
+	}
+}
+
+/* ---- draining ------------------------------------------------------------------------------------------ */
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct front *f = arg;
+	log_notice("drain timeout with %zu connections left", f->n_conns);
+	event_base_loopexit(f->base, NULL);
+}
+
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	struct front *f = arg;
+	if (f->draining)
+		return;
+	f->draining = true;
+	log_info("draining %zu connections", f->n_conns);
+	for (size_t i = 0; i < f->n_listeners; i++)
+		evconnlistener_free(f->listeners[i]);
+	f->n_listeners = 0;
+	/* Idle keep-alive connections go now; the others end after their answer. */
+	for (struct conn *c = f->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == C_READING && !pve_http_parser_started(c->parser) &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			conn_free(c);
+	}
+	if (f->n_conns == 0) {
+		event_base_loopexit(f->base, NULL);
+		return;
+	}
+	struct timeval tv = { .tv_sec = DRAIN_TIMEOUT };
+	f->drain_timer = evtimer_new(f->base, on_drain_timeout, f);
+	if (f->drain_timer)
+		evtimer_add(f->drain_timer, &tv);
+}
+
+/* ---- setup --------------------------------------------------------------------------------------------- */
+
+static int ssl_ctx_new(const pve_front_options *o, SSL_CTX **ret, pve_error **err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		return pve_error_set(err, ENOMEM, "SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5");
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+	BIO *bio = BIO_new_mem_buf(o->cert_pem, (int)o->cert_pem_len);
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int r = 0;
+	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1) {
+		r = pve_error_set(err, EINVAL, "no usable certificate in the certificate PEM");
+	} else {
+		/* Any further certificates are the chain. */
+		X509 *extra;
+		while ((extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+			if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1)
+				X509_free(extra);
+		ERR_clear_error();
+	}
+	X509_free(cert);
+	BIO_free(bio);
+	if (r == 0) {
+		bio = BIO_new_mem_buf(o->cert_pem, (int)o->cert_pem_len);
+		EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1)
+			r = pve_error_set(err, EINVAL, "no private key matching the certificate");
+		EVP_PKEY_free(key);
+	}
+	if (r < 0) {
+		SSL_CTX_free(ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
+}
+
+static int listen_on(struct front *f, const char *spec, pve_error **err)
+{
+	_cleanup_free_ char *host = NULL;
+	const char *port;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (!end || end[1] != ':')
+			return pve_error_set(err, EINVAL, "bad listen address '%s'", spec);
+		host = xstrndup(spec + 1, (size_t)(end - spec - 1));
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (!colon)
+			return pve_error_set(err, EINVAL, "bad listen address '%s'", spec);
+		host = xstrndup(spec, (size_t)(colon - spec));
+		port = colon + 1;
+	}
+	char *end;
+	long p = strtol(port, &end, 10);
+	if (*port == '\0' || *end || p < 1 || p > 65535)
+		return pve_error_set(err, EINVAL, "bad port in listen address '%s'", spec);
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)p);
+		sl = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)p);
+		sl = sizeof(*in6);
+	} else {
+		return pve_error_set(err, EINVAL, "bad address in listen address '%s'", spec);
+	}
+	if (f->n_listeners >= MAX_LISTENERS)
+		return pve_error_set(err, E2BIG, "too many listen addresses");
+	_cleanup_close_ int fd =
+		socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pve_error_set(err, errno, "socket: %m");
+	int one = 1, zero = 0;
+	/* REUSEPORT: a new front binds while the old one drains. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return pve_error_set(err, errno, "setsockopt: %m");
+	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		return pve_error_set(err, errno, "IPV6_V6ONLY: %m");
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		return pve_error_set(err, errno, "bind %s: %m", spec);
+	if (listen(fd, 511) < 0)
+		return pve_error_set(err, errno, "listen %s: %m", spec);
+	struct evconnlistener *l = evconnlistener_new(
+		f->base, on_accept, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l)
+		return pve_error_set(err, ENOMEM, "evconnlistener_new failed");
+	TAKE_FD(fd);
+	f->listeners[f->n_listeners++] = l;
+	return 0;
+}
+
+int pve_front_run(const pve_front_options *o, pve_error **err)
+{
+	struct front f = { .www_fd = -1 };
+	int r = 0;
+	signal(SIGPIPE, SIG_IGN);
+	f.base = event_base_new();
+	if (!f.base)
+		return pve_error_set(err, ENOMEM, "event_base_new failed");
+	r = ssl_ctx_new(o, &f.ssl, err);
+	for (size_t i = 0; r == 0 && o->listen && o->listen[i]; i++)
+		r = listen_on(&f, o->listen[i], err);
+	if (r == 0 && (!o->listen || !o->listen[0]))
+		r = listen_on(&f, "[::]:8006", err);
+	if (r == 0 && o->www_dir) {
+		f.www_fd = open(o->www_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (f.www_fd < 0)
+			r = pve_error_set(err, errno, "open %s: %m", o->www_dir);
+	}
+	if (r == 0) {
+		f.pved = bufferevent_socket_new(f.base, o->pved_fd, BEV_OPT_CLOSE_ON_FREE);
+		f.sigterm = evsignal_new(f.base, SIGTERM, on_sigterm, &f);
+		f.sigint = evsignal_new(f.base, SIGINT, on_sigterm, &f);
+		if (!f.pved || !f.sigterm || !f.sigint)
+			r = pve_error_set(err, ENOMEM, "libevent setup failed");
+	}
+	if (r == 0) {
+		evutil_make_socket_nonblocking(o->pved_fd);
+		bufferevent_setcb(f.pved, on_pved_read, NULL, on_pved_event, &f);
+		bufferevent_enable(f.pved, EV_READ | EV_WRITE);
+		evsignal_add(f.sigterm, NULL);
+		evsignal_add(f.sigint, NULL);
+		if (!o->no_sandbox)
+			r = pve_front_sandbox(o->chroot_dir, o->user, err);
+	}
+	if (r == 0) {
+		send_frame(&f, PVE_WIRE_READY, 0);
+		log_info("ready, %zu listeners", f.n_listeners);
+		event_base_dispatch(f.base);
+	}
+
+	while (f.conns)
+		conn_free(f.conns);
+	for (size_t i = 0; i < f.n_listeners; i++)
+		evconnlistener_free(f.listeners[i]);
+	if (f.pved)
+		bufferevent_free(f.pved);
+	if (f.sigterm)
+		event_free(f.sigterm);
+	if (f.sigint)
+		event_free(f.sigint);
+	if (f.drain_timer)
+		event_free(f.drain_timer);
+	if (f.www_fd >= 0)
+		close(f.www_fd);
+	SSL_CTX_free(f.ssl);
+	event_base_free(f.base);
+	return r;
+}
