@@ -60,6 +60,11 @@ void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char 
 int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
 			     const char **ret_body, size_t *ret_body_len, pve_error **err);
 
+/* ---- listening sockets --------------------------------------------------------------------------------
+ * "127.0.0.1:8006", "[::1]:8006", "[::]:8006" (dual-stack), "0.0.0.0:8006": a bound, listening,
+ * non-blocking, close-on-exec TCP socket. */
+int pve_listen_socket(const char *spec, pve_error **err);
+
 /* ---- the route table ----------------------------------------------------------------------------------
  * The routes are JSON data (api/routes/NN-NAME.json, embedded at build time): a list of objects, each with
  * "path" ("/nodes/{node}/status"), "method", and the fields of Proxmox's API viewer "info" object:

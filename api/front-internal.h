@@ -132,7 +132,9 @@ typedef struct pve_front_options {
 	const char *cert_pem; /* certificate chain then key */
 	size_t cert_pem_len;
 	const char *www_dir;
-	char **listen; /* "127.0.0.1:8006", "[::]:8006" */
+	char **listen; /* "127.0.0.1:8006", "[::]:8006": bound here (standalone use) */
+	int listen_fds[8]; /* listening sockets pved made and passed on */
+	size_t n_listen_fds;
 	const char *user;
 	const char *chroot_dir;
 	bool no_sandbox;

@@ -681,67 +681,28 @@ static int ssl_ctx_new(const pve_front_options *o, SSL_CTX **ret, pve_error **er
 	return 0;
 }
 
-static int listen_on(struct front *f, const char *spec, pve_error **err)
+static int add_listener(struct front *f, int fd, pve_error **err)
 {
-	_cleanup_free_ char *host = NULL;
-	const char *port;
-	if (spec[0] == '[') {
-		const char *end = strchr(spec, ']');
-		if (!end || end[1] != ':')
-			return pve_error_set(err, EINVAL, "bad listen address '%s'", spec);
-		host = xstrndup(spec + 1, (size_t)(end - spec - 1));
-		port = end + 2;
-	} else {
-		const char *colon = strrchr(spec, ':');
-		if (!colon)
-			return pve_error_set(err, EINVAL, "bad listen address '%s'", spec);
-		host = xstrndup(spec, (size_t)(colon - spec));
-		port = colon + 1;
-	}
-	char *end;
-	long p = strtol(port, &end, 10);
-	if (*port == '\0' || *end || p < 1 || p > 65535)
-		return pve_error_set(err, EINVAL, "bad port in listen address '%s'", spec);
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)p);
-		sl = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)p);
-		sl = sizeof(*in6);
-	} else {
-		return pve_error_set(err, EINVAL, "bad address in listen address '%s'", spec);
-	}
 	if (f->n_listeners >= MAX_LISTENERS)
 		return pve_error_set(err, E2BIG, "too many listen addresses");
-	_cleanup_close_ int fd =
-		socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return pve_error_set(err, errno, "socket: %m");
-	int one = 1, zero = 0;
-	/* REUSEPORT: a new front binds while the old one drains. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
-		return pve_error_set(err, errno, "setsockopt: %m");
-	if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
-		return pve_error_set(err, errno, "IPV6_V6ONLY: %m");
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		return pve_error_set(err, errno, "bind %s: %m", spec);
-	if (listen(fd, 511) < 0)
-		return pve_error_set(err, errno, "listen %s: %m", spec);
+	evutil_make_socket_nonblocking(fd);
 	struct evconnlistener *l = evconnlistener_new(
 		f->base, on_accept, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!l)
 		return pve_error_set(err, ENOMEM, "evconnlistener_new failed");
-	TAKE_FD(fd);
 	f->listeners[f->n_listeners++] = l;
 	return 0;
+}
+
+static int listen_on(struct front *f, const char *spec, pve_error **err)
+{
+	int fd = pve_listen_socket(spec, err);
+	if (fd < 0)
+		return fd;
+	int r = add_listener(f, fd, err);
+	if (r < 0)
+		close(fd);
+	return r;
 }
 
 int pve_front_run(const pve_front_options *o, pve_error **err)
@@ -753,9 +714,11 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	if (!f.base)
 		return pve_error_set(err, ENOMEM, "event_base_new failed");
 	r = ssl_ctx_new(o, &f.ssl, err);
+	for (size_t i = 0; r == 0 && i < o->n_listen_fds; i++)
+		r = add_listener(&f, o->listen_fds[i], err);
 	for (size_t i = 0; r == 0 && o->listen && o->listen[i]; i++)
 		r = listen_on(&f, o->listen[i], err);
-	if (r == 0 && (!o->listen || !o->listen[0]))
+	if (r == 0 && f.n_listeners == 0)
 		r = listen_on(&f, "[::]:8006", err);
 	if (r == 0 && o->www_dir) {
 		f.www_fd = open(o->www_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -9,12 +9,13 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT ...] [--user USER]\n"
+		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT | --listen-fd N ...] [--user USER]\n"
 		"                [--chroot DIR] [--no-sandbox] [--log-level N]\n"
 		"  --fd N         connected socket to pved carrying wire frames\n"
 		"  --cert-fd M    fd to read the node certificate PEM and its key from (then closed)\n"
 		"  --www DIR      static files of the web interface\n"
 		"  --listen A:P   127.0.0.1:8006, [::1]:8006, [::]:8006 (default, dual-stack), 0.0.0.0:8006\n"
+		"  --listen-fd N  a listening socket made by pved (repeatable; pved passes these)\n"
 		"  --user USER    user to run as after start-up (default www-data)\n"
 		"  --chroot DIR   empty directory to chroot into after start-up\n"
 		"  --no-sandbox   keep uid, root directory and syscalls (development only)\n"
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
 		{ "cert-fd", required_argument, NULL, 'c' },
 		{ "www", required_argument, NULL, 'w' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-fd", required_argument, NULL, 'L' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "chroot", required_argument, NULL, 'r' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
@@ -93,6 +95,12 @@ int main(int argc, char **argv)
 			listen = xrealloc(listen, (n_listen + 2) * sizeof(char *));
 			listen[n_listen++] = xstrdup(optarg);
 			listen[n_listen] = NULL;
+			break;
+		case 'L':
+			if (o.n_listen_fds >= ELEMENTSOF(o.listen_fds) ||
+			    parse_fd(optarg, &o.listen_fds[o.n_listen_fds]) < 0)
+				goto bad;
+			o.n_listen_fds++;
 			break;
 		case 'u':
 			o.user = optarg;

@@ -1,5 +1,6 @@
 /* The front: pved fork+execs pved-api with one end of a socketpair and its certificate in a memfd,
  * restarts it when it dies, and on reload lets a fresh one take over while the old one drains. */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -20,8 +21,12 @@ struct front_proc {
 	front_proc *next;
 };
 
+#define MAX_LISTEN 8
+
 struct pved_front {
 	front_proc *procs;
+	int listen_fds[MAX_LISTEN]; /* made once; every front serves the same sockets */
+	size_t n_listen;
 	struct event *sigchld;
 	struct event *restart;
 	int restart_delay;
@@ -64,7 +69,8 @@ static void on_ready(void *ud)
 	p->ready = true;
 	f->restart_delay = 0;
 	log_info("pved-api %d is serving", (int)p->pid);
-	/* The new front listens (SO_REUSEPORT): the older ones stop accepting and finish what they have. */
+	/* The new front accepts on the same sockets: the older ones stop accepting and finish what they
+	 * have. */
 	for (front_proc *o = f->procs; o; o = o->next)
 		if (o != p && !o->retiring) {
 			o->retiring = true;
@@ -134,9 +140,8 @@ static void front_spawn(pved *d)
 	mkdir(chroot_dir, 0755);
 	char level[16];
 	snprintf(level, sizeof(level), "%d", pve_log_enabled(PVE_LOG_DEBUG) ? PVE_LOG_DEBUG : PVE_LOG_INFO);
-	const char *listen = d->listen ? d->listen : "[::]:8006";
 	const char *sandbox = getenv("PVED_API_NO_SANDBOX") ? "--no-sandbox" : NULL;
-
+	pved_front *f = d->front;
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("cannot start pved-api: fork: %m");
@@ -145,15 +150,47 @@ static void front_spawn(pved *d)
 		return;
 	}
 	if (pid == 0) {
-		/* fd 3: the wire to pved; fd 4: the certificate. dup2 clears CLOEXEC on the copies. */
-		if (dup2(sv[1], 3) < 0 || dup2(certfd, 4) < 0)
-			_exit(127);
+		/* fd 3: the wire to pved; fd 4: the certificate; 5...: the listening sockets. They are
+		 * moved out of the way first, so no dup2 overwrites a source still to be copied; dup2
+		 * then clears CLOEXEC on the final copies. */
+		int src[2 + MAX_LISTEN], n_src = 0;
+		src[n_src++] = sv[1];
+		src[n_src++] = certfd;
+		for (size_t i = 0; i < f->n_listen; i++)
+			src[n_src++] = f->listen_fds[i];
+		for (int i = 0; i < n_src; i++)
+			if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0)
+				_exit(127);
+		for (int i = 0; i < n_src; i++)
+			if (dup2(src[i], 3 + i) < 0)
+				_exit(127);
+		const char *argv[16 + 2 * MAX_LISTEN];
+		char fdnames[MAX_LISTEN][16];
+		size_t n = 0;
+		argv[n++] = "pved-api";
+		argv[n++] = "--fd";
+		argv[n++] = "3";
+		argv[n++] = "--cert-fd";
+		argv[n++] = "4";
+		for (size_t i = 0; i < f->n_listen; i++) {
+			snprintf(fdnames[i], sizeof(fdnames[i]), "%zu", 5 + i);
+			argv[n++] = "--listen-fd";
+			argv[n++] = fdnames[i];
+		}
+		argv[n++] = "--www";
+		argv[n++] = d->www;
+		argv[n++] = "--chroot";
+		argv[n++] = chroot_dir;
+		argv[n++] = "--log-level";
+		argv[n++] = level;
+		if (sandbox)
+			argv[n++] = sandbox;
+		argv[n] = NULL;
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		execl(exe, "pved-api", "--fd", "3", "--cert-fd", "4", "--www", d->www, "--listen", listen,
-		      "--chroot", chroot_dir, "--log-level", level, sandbox, (char *)NULL);
+		execv(exe, (char *const *)argv);
 		pve_log(PVE_LOG_ERR, "cannot execute %s: %m", exe);
 		_exit(127);
 	}
@@ -164,13 +201,26 @@ static void front_spawn(pved *d)
 	p->conn = pved_server_add_front(d, sv[0], on_ready, on_close, p);
 	p->next = d->front->procs;
 	d->front->procs = p;
-	log_debug("started pved-api %d listening on %s", (int)pid, listen);
+	log_debug("started pved-api %d", (int)pid);
 }
 
 int pved_front_start(pved *d, pve_error **err)
 {
-	(void)err;
 	pved_front *f = xcalloc(1, sizeof(*f));
+	/* --listen takes one address or several separated by commas. */
+	_cleanup_strv_free_ char **specs = pve_strv_split(d->listen ? d->listen : "[::]:8006", ",");
+	for (char **p = specs; *p; p++) {
+		int fd = strv_length(specs) > MAX_LISTEN ? -E2BIG : pve_listen_socket(*p, err);
+		if (fd < 0) {
+			if (fd == -E2BIG)
+				pve_error_set(err, E2BIG, "at most %d listen addresses", MAX_LISTEN);
+			for (size_t i = 0; i < f->n_listen; i++)
+				close(f->listen_fds[i]);
+			free(f);
+			return fd;
+		}
+		f->listen_fds[f->n_listen++] = fd;
+	}
 	f->sigchld = evsignal_new(d->base, SIGCHLD, sigchld_cb, d);
 	evsignal_add(f->sigchld, NULL);
 	f->restart = evtimer_new(d->base, restart_cb, d);
@@ -202,6 +252,8 @@ void pved_front_stop(pved *d)
 	}
 	event_free(f->sigchld);
 	event_free(f->restart);
+	for (size_t i = 0; i < f->n_listen; i++)
+		close(f->listen_fds[i]);
 	free(f);
 	d->front = NULL;
 }

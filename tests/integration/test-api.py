@@ -411,6 +411,19 @@ def second_pved_refuses(n):
 
 
 @case
+def port_in_use_fails_at_start(n):
+    import tempfile
+    import shutil
+    root = tempfile.mkdtemp(prefix="pved-port-")
+    try:
+        out = subprocess.run([os.path.join(BIN, "pved"), "--root", root, "--listen", f"127.0.0.1:{n.port}",
+                              "--node", "other", "--foreground"], capture_output=True, text=True, timeout=30)
+        expect(out.returncode == 1 and f"127.0.0.1:{n.port}" in out.stderr, out.stderr)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@case
 def pam_realm_login(n):
     user = "pvedt%d" % (os.getpid() % 100000)
     password = "Pw-" + os.urandom(6).hex()
