@@ -4,16 +4,12 @@
 #include <regex.h>
 
 #include "common/common.h"
+#include "common/schema-internal.h"
 
-/* 1 when the whole value matches the POSIX ERE (which must carry its own ^...$). Compiled per call. */
+/* 1 when the whole value matches the POSIX ERE (which must carry its own ^...$). */
 static bool fmt_match(const char *ere, const char *value, bool icase)
 {
-	regex_t re;
-	if (regcomp(&re, ere, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0)) != 0)
-		return false;
-	bool r = regexec(&re, value, 0, NULL, 0) == 0;
-	regfree(&re);
-	return r;
+	return schema_regex_match(ere, icase, value) == 1;
 }
 
 static int fail(char **ret_msg, const char *fmt, ...) _printf_(2, 3);

@@ -25,3 +25,5 @@ int propstr_parse_internal(const char *s, const cJSON *format, const char *path,
 char *propstr_typetext(const cJSON *format, bool list_enums);
 /* A number as Perl would print it in a message (100, 0.5, 1e+20). */
 char *schema_number_str(double d);
+/* 1 when value matches the POSIX ERE, 0 when not, -EINVAL when it does not compile; compiled once. */
+int schema_regex_match(const char *ere, bool icase, const char *value);

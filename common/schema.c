@@ -277,19 +277,13 @@ static char *perl_to_ere(const char *p)
 	return pve_buf_steal(&b);
 }
 
-/* 1 on a match, 0 on none, -EINVAL if the pattern cannot be compiled. Compiled per call: patterns are
- * short, and a cache would be global mutable state. */
+/* 1 on a match, 0 on none, -EINVAL if the pattern cannot be compiled. */
 static int pattern_match(const char *pattern, const char *value)
 {
 	_cleanup_free_ char *ere = perl_to_ere(pattern);
 	if (!ere)
 		return -EINVAL;
-	regex_t re;
-	if (regcomp(&re, ere, REG_EXTENDED | REG_NOSUB) != 0)
-		return -EINVAL;
-	int r = regexec(&re, value, 0, NULL, 0) == 0;
-	regfree(&re);
-	return r;
+	return schema_regex_match(ere, false, value);
 }
 
 /* ---- the checks ---- */

@@ -54,7 +54,31 @@ static void h_node_version(pved_call *c)
 	pved_call_reply(c, version_object());
 }
 
-/* ---- figures from /proc ---------------------------------------------------------------------------------- */
+/* ---- figures from /proc ----------------------------------------------------------------------------------
+ * Read at most once a second and shared by every caller: /proc/stat alone costs more than the rest of a
+ * request, and a CPU usage is only meaningful over an interval, which the sampler defines (the last second
+ * or more) instead of "since whoever asked before". */
+
+#define SAMPLE_INTERVAL_SEC 1
+
+typedef struct meminfo {
+	unsigned long long total, free, available, buffers, cached, swap_total, swap_free;
+} meminfo;
+
+struct pved_node_sample {
+	time_t taken;
+	unsigned long long cpu_total, cpu_idle, cpu_iowait; /* /proc/stat counters at the sample */
+	double cpu, wait;
+	meminfo mem;
+	char loadavg[3][16];
+	double uptime;
+	struct statvfs rootfs;
+	bool rootfs_ok;
+	unsigned long long ksm_shared;
+	cJSON *cpuinfo; /* /proc/cpuinfo does not change while the node runs */
+	char *status_json; /* the status answer of this sample, printed once */
+	size_t status_len;
+};
 
 static int read_small(const char *path, char *buf, size_t size)
 {
@@ -65,10 +89,6 @@ static int read_small(const char *path, char *buf, size_t size)
 	buf[n] = '\0';
 	return (int)n;
 }
-
-typedef struct meminfo {
-	unsigned long long total, free, available, buffers, cached, swap_total, swap_free;
-} meminfo;
 
 static void read_meminfo(meminfo *m)
 {
@@ -96,12 +116,12 @@ static void read_meminfo(meminfo *m)
 	}
 }
 
-/* CPU usage between two calls, from /proc/stat's first line; the first call measures since boot. */
-static void read_cpu(double *ret_cpu, double *ret_wait)
+/* CPU usage since the previous sample, from /proc/stat's first line; the first sample measures since
+ * boot. */
+static void sample_cpu(struct pved_node_sample *s)
 {
-	static unsigned long long prev_total, prev_idle, prev_iowait;
 	char buf[512];
-	*ret_cpu = *ret_wait = 0;
+	s->cpu = s->wait = 0;
 	if (read_small("/proc/stat", buf, sizeof(buf)) < 0)
 		return;
 	unsigned long long v[8] = { 0 };
@@ -112,22 +132,18 @@ static void read_cpu(double *ret_cpu, double *ret_wait)
 	for (size_t i = 0; i < 8; i++)
 		total += v[i];
 	unsigned long long idle = v[3], iowait = v[4];
-	unsigned long long dt = total - prev_total;
+	unsigned long long dt = total - s->cpu_total;
 	if (dt > 0) {
-		*ret_cpu = 1.0 - (double)(idle + iowait - prev_idle - prev_iowait) / (double)dt;
-		*ret_wait = (double)(iowait - prev_iowait) / (double)dt;
+		s->cpu = 1.0 - (double)(idle + iowait - s->cpu_idle - s->cpu_iowait) / (double)dt;
+		s->wait = (double)(iowait - s->cpu_iowait) / (double)dt;
 	}
-	prev_total = total;
-	prev_idle = idle;
-	prev_iowait = iowait;
+	s->cpu_total = total;
+	s->cpu_idle = idle;
+	s->cpu_iowait = iowait;
 }
 
-/* /proc/cpuinfo does not change while the node runs: parse it once. */
-static cJSON *cpuinfo_object(void)
+static cJSON *read_cpuinfo(void)
 {
-	static cJSON *cached;
-	if (cached)
-		return cJSON_Duplicate(cached, true);
 	_cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
 	char line[8192];
 	char model[256] = "", mhz[64] = "", flags[4096] = "";
@@ -169,14 +185,47 @@ static cJSON *cpuinfo_object(void)
 	bool hvm = strstr(flags, " vmx") || strstr(flags, " svm");
 	cJSON_AddStringToObject(o, "hvm", hvm ? "1" : "0");
 	cJSON_AddNumberToObject(o, "user_hz", (double)sysconf(_SC_CLK_TCK));
-	cached = o;
-	return cJSON_Duplicate(cached, true);
+	return o;
 }
 
-static double uptime_seconds(void)
+/* The node's figures, sampled anew when the last sample is a second old. */
+static const struct pved_node_sample *node_sample(pved *d)
 {
-	char buf[128];
-	return read_small("/proc/uptime", buf, sizeof(buf)) > 0 ? strtod(buf, NULL) : 0;
+	struct pved_node_sample *s = d->node_sample;
+	if (!s) {
+		s = d->node_sample = xcalloc(1, sizeof(*s));
+		s->cpuinfo = read_cpuinfo();
+	}
+	time_t now = time(NULL);
+	if (s->taken && now - s->taken < SAMPLE_INTERVAL_SEC)
+		return s;
+	s->taken = now;
+	free(s->status_json);
+	s->status_json = NULL;
+	sample_cpu(s);
+	read_meminfo(&s->mem);
+	char buf[256];
+	memset(s->loadavg, 0, sizeof(s->loadavg));
+	if (read_small("/proc/loadavg", buf, sizeof(buf)) > 0) {
+		char *save = NULL, *tok = strtok_r(buf, " ", &save);
+		for (int i = 0; i < 3 && tok; i++, tok = strtok_r(NULL, " ", &save))
+			snprintf(s->loadavg[i], sizeof(s->loadavg[i]), "%s", tok);
+	}
+	s->uptime = read_small("/proc/uptime", buf, sizeof(buf)) > 0 ? strtod(buf, NULL) : 0;
+	s->rootfs_ok = statvfs(d->root, &s->rootfs) == 0;
+	s->ksm_shared = 0;
+	if (read_small("/sys/kernel/mm/ksm/pages_sharing", buf, sizeof(buf)) > 0)
+		s->ksm_shared = strtoull(buf, NULL, 10) * (unsigned long long)sysconf(_SC_PAGESIZE);
+	return s;
+}
+
+void pved_node_sample_free(struct pved_node_sample *s)
+{
+	if (!s)
+		return;
+	cJSON_Delete(s->cpuinfo);
+	free(s->status_json);
+	free(s);
 }
 
 static void add_mem(cJSON *o, const char *name, unsigned long long total, unsigned long long free_,
@@ -190,39 +239,40 @@ static void add_mem(cJSON *o, const char *name, unsigned long long total, unsign
 		cJSON_AddNumberToObject(m, "available", (double)avail);
 }
 
+static char *status_json(const pved *d, const struct pved_node_sample *s);
+
 static void h_node_status(pved_call *c)
 {
+	struct pved_node_sample *s = (struct pved_node_sample *)node_sample(c->d);
+	if (!s->status_json) {
+		s->status_json = status_json(c->d, s);
+		s->status_len = strlen(s->status_json);
+	}
+	pved_call_reply_json(c, s->status_json, s->status_len);
+}
+
+static char *status_json(const pved *d, const struct pved_node_sample *s)
+{
+	(void)d;
 	cJSON *o = cJSON_CreateObject();
-	double cpu, wait;
-	read_cpu(&cpu, &wait);
-	cJSON_AddNumberToObject(o, "cpu", cpu);
-	cJSON_AddNumberToObject(o, "wait", wait);
+	cJSON_AddNumberToObject(o, "cpu", s->cpu);
+	cJSON_AddNumberToObject(o, "wait", s->wait);
 	cJSON_AddNumberToObject(o, "idle", 0);
-
-	char buf[256];
 	cJSON *load = cJSON_AddArrayToObject(o, "loadavg");
-	if (read_small("/proc/loadavg", buf, sizeof(buf)) > 0) {
-		char *save = NULL, *tok = strtok_r(buf, " ", &save);
-		for (int i = 0; i < 3 && tok; i++, tok = strtok_r(NULL, " ", &save))
-			cJSON_AddItemToArray(load, cJSON_CreateString(tok));
-	}
-
-	meminfo m;
-	read_meminfo(&m);
+	for (int i = 0; i < 3 && s->loadavg[i][0]; i++)
+		cJSON_AddItemToArray(load, cJSON_CreateString(s->loadavg[i]));
 	/* Proxmox counts page cache as free: "used" is what applications hold. */
-	add_mem(o, "memory", m.total, m.available, m.available);
-	add_mem(o, "swap", m.swap_total, m.swap_free, 0);
-
-	struct statvfs sv;
-	if (statvfs(c->d->root, &sv) == 0) {
+	add_mem(o, "memory", s->mem.total, s->mem.available, s->mem.available);
+	add_mem(o, "swap", s->mem.swap_total, s->mem.swap_free, 0);
+	if (s->rootfs_ok) {
 		cJSON *fs = cJSON_AddObjectToObject(o, "rootfs");
-		unsigned long long bs = sv.f_frsize;
-		cJSON_AddNumberToObject(fs, "total", (double)(sv.f_blocks * bs));
-		cJSON_AddNumberToObject(fs, "used", (double)((sv.f_blocks - sv.f_bfree) * bs));
-		cJSON_AddNumberToObject(fs, "free", (double)(sv.f_bfree * bs));
-		cJSON_AddNumberToObject(fs, "avail", (double)(sv.f_bavail * bs));
+		unsigned long long bs = s->rootfs.f_frsize;
+		cJSON_AddNumberToObject(fs, "total", (double)(s->rootfs.f_blocks * bs));
+		cJSON_AddNumberToObject(fs, "used", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+		cJSON_AddNumberToObject(fs, "free", (double)(s->rootfs.f_bfree * bs));
+		cJSON_AddNumberToObject(fs, "avail", (double)(s->rootfs.f_bavail * bs));
 	}
-	cJSON_AddNumberToObject(o, "uptime", (double)(long long)uptime_seconds());
+	cJSON_AddNumberToObject(o, "uptime", (double)(long long)s->uptime);
 
 	struct utsname u;
 	if (uname(&u) == 0) {
@@ -234,19 +284,18 @@ static void h_node_status(pved_call *c)
 		cJSON_AddStringToObject(k, "version", u.version);
 		cJSON_AddStringToObject(k, "machine", u.machine);
 	}
-	cJSON_AddItemToObject(o, "cpuinfo", cpuinfo_object());
+	cJSON_AddItemToObject(o, "cpuinfo", cJSON_Duplicate(s->cpuinfo, true));
 	cJSON *ksm = cJSON_AddObjectToObject(o, "ksm");
-	unsigned long long shared = 0;
-	if (read_small("/sys/kernel/mm/ksm/pages_sharing", buf, sizeof(buf)) > 0)
-		shared = strtoull(buf, NULL, 10) * (unsigned long long)sysconf(_SC_PAGESIZE);
-	cJSON_AddNumberToObject(ksm, "shared", (double)shared);
+	cJSON_AddNumberToObject(ksm, "shared", (double)s->ksm_shared);
 	cJSON_AddStringToObject(o, "pveversion", "pved/" PVED_VERSION);
 	cJSON *boot = cJSON_AddObjectToObject(o, "boot-info");
 	bool efi = access("/sys/firmware/efi", F_OK) == 0;
 	cJSON_AddStringToObject(boot, "mode", efi ? "efi" : "legacy-bios");
 	if (efi)
 		cJSON_AddBoolToObject(boot, "secureboot", false);
-	pved_call_reply(c, o);
+	char *text = pve_json_print(o);
+	cJSON_Delete(o);
+	return text;
 }
 
 static void h_nodes_list(pved_call *c)
@@ -261,19 +310,16 @@ static void h_nodes_list(pved_call *c)
 	/* The figures need Sys.Audit on the node, as in Proxmox; the name and status are for everyone. */
 	_cleanup_free_ char *acl_path = xasprintf("/nodes/%s", c->d->node);
 	if (pved_call_permitted(c, acl_path, "Sys.Audit")) {
-		double cpu, wait;
-		read_cpu(&cpu, &wait);
-		meminfo m;
-		read_meminfo(&m);
-		cJSON_AddNumberToObject(n, "cpu", cpu);
+		const struct pved_node_sample *s = node_sample(c->d);
+		cJSON_AddNumberToObject(n, "cpu", s->cpu);
 		cJSON_AddNumberToObject(n, "maxcpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
-		cJSON_AddNumberToObject(n, "mem", (double)(m.total - m.available));
-		cJSON_AddNumberToObject(n, "maxmem", (double)m.total);
-		cJSON_AddNumberToObject(n, "uptime", (double)(long long)uptime_seconds());
-		struct statvfs sv;
-		if (statvfs(c->d->root, &sv) == 0) {
-			cJSON_AddNumberToObject(n, "disk", (double)((sv.f_blocks - sv.f_bfree) * sv.f_frsize));
-			cJSON_AddNumberToObject(n, "maxdisk", (double)(sv.f_blocks * sv.f_frsize));
+		cJSON_AddNumberToObject(n, "mem", (double)(s->mem.total - s->mem.available));
+		cJSON_AddNumberToObject(n, "maxmem", (double)s->mem.total);
+		cJSON_AddNumberToObject(n, "uptime", (double)(long long)s->uptime);
+		if (s->rootfs_ok) {
+			unsigned long long bs = s->rootfs.f_frsize;
+			cJSON_AddNumberToObject(n, "disk", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+			cJSON_AddNumberToObject(n, "maxdisk", (double)(s->rootfs.f_blocks * bs));
 		}
 	}
 	cJSON_AddStringToObject(n, "level", "");

@@ -29,6 +29,7 @@ typedef struct pved {
 	pved_blocking *blocking;
 	char *www;          /* the web interface's static files */
 	char *bindir;       /* where pved-api lives: the directory of pved itself */
+	struct pved_node_sample *node_sample; /* the node's figures, sampled on demand */
 	time_t started;
 	bool stopping;
 } pved;
@@ -111,6 +112,8 @@ typedef struct pved_handler {
 void pved_call_reply(pved_call *c, cJSON *data);
 /* As pved_call_reply, with extra top-level members (Proxmox's "total", ...) taken from extra. */
 void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
+/* The data already printed as JSON (by the handler's own cache): the answer is {"data": <data_json>}. */
+void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
 /* Parameter accessors: the value or the default when the parameter was not given. */
@@ -119,6 +122,8 @@ long long pved_call_int(const pved_call *c, const char *name, long long def);
 bool pved_call_has(const pved_call *c, const char *name);
 /* The caller's privileges: may authid use privilege priv on ACL path? root@pam may do everything. */
 bool pved_call_permitted(const pved_call *c, const char *path, const char *priv);
+
+void pved_node_sample_free(struct pved_node_sample *s);
 
 /* Handler tables, one per file, each ended by { NULL, NULL }. */
 extern const pved_handler pved_handlers_node[];

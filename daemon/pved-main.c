@@ -265,6 +265,7 @@ int main(int argc, char **argv)
 	pved_tasks_free(d->tasks);
 	pved_auth_free(d->auth);
 	pved_blocking_free(d->blocking);
+	pved_node_sample_free(d->node_sample);
 	if (watch)
 		event_free(watch);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)

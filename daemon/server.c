@@ -171,14 +171,11 @@ static void delayed_send_cb(evutil_socket_t fd, short what, void *arg)
 	call_send(k, &frames);
 }
 
-static void call_respond(call *k, int status, const char *reason, cJSON *body, bool delay)
+static void call_respond_text(call *k, int status, const char *reason, const char *text, size_t len,
+			      bool delay)
 {
-	_cleanup_free_ char *text = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	if (!text)
-		abort();
 	pve_buf frames = { 0 };
-	pve_wire_append_response(&frames, k->id, status, reason, text, strlen(text));
+	pve_wire_append_response(&frames, k->id, status, reason, text, len);
 	if (!delay) {
 		call_send(k, &frames);
 		return;
@@ -187,6 +184,26 @@ static void call_respond(call *k, int status, const char *reason, cJSON *body, b
 	k->delay = evtimer_new(k->conn->srv->d->base, delayed_send_cb, k);
 	struct timeval tv = { AUTH_FAIL_DELAY_SEC, 0 };
 	evtimer_add(k->delay, &tv);
+}
+
+static void call_respond(call *k, int status, const char *reason, cJSON *body, bool delay)
+{
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (!text)
+		abort();
+	call_respond_text(k, status, reason, text, strlen(text), delay);
+}
+
+void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
+{
+	call *k = (call *)c;
+	pve_buf body = { 0 };
+	pve_buf_puts(&body, "{\"data\":");
+	pve_buf_append(&body, data_json, len);
+	pve_buf_puts(&body, "}");
+	call_respond_text(k, 200, "OK", body.data, body.len, false);
+	pve_buf_free(&body);
 }
 
 void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra)
