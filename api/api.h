@@ -15,11 +15,13 @@
 #define PVE_WIRE_MAX_FRAME (1u << 20)
 
 enum pve_wire_type {
-	PVE_WIRE_REQUEST = 1,  /* payload: JSON object, see pve_request */
+	PVE_WIRE_REQUEST = 1, /* payload: JSON object, see pve_request */
 	PVE_WIRE_RESPONSE = 2, /* payload: u16 status, u16 reason length, reason, body bytes */
-	PVE_WIRE_DATA = 3,     /* payload: more body bytes of the response with the same id */
-	PVE_WIRE_CANCEL = 4,   /* empty: the client went away; the request with this id may be dropped */
-	PVE_WIRE_READY = 5,    /* empty, pved-api to pved: listening and sandboxed; an older front may drain */
+	PVE_WIRE_DATA = 3, /* payload: more body bytes of the response with the same id */
+	PVE_WIRE_CANCEL =
+		4, /* empty: the client went away; the request with this id may be dropped */
+	PVE_WIRE_READY =
+		5, /* empty, pved-api to pved: listening and sandboxed; an older front may drain */
 };
 #define PVE_WIRE_FIN 0x1u
 
@@ -32,17 +34,18 @@ typedef struct pve_wire_header {
 
 void pve_wire_header_encode(uint8_t buf[PVE_WIRE_HEADER_SIZE], const pve_wire_header *h);
 /* Refuses (EMSGSIZE, EPROTO) a payload over the limit or an unknown type. */
-int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_header *ret, pve_error **err);
+int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_header *ret,
+			   pve_error **err);
 
 /* A request as the front received it: nothing in it is trusted yet. */
 typedef struct pve_request {
-	char *method;    /* GET, POST, PUT, DELETE */
-	char *path;      /* below /api2/json, starting with '/': "/nodes/n1/status" */
-	cJSON *params;   /* object: query and body parameters, strings or (from a JSON body) JSON values */
-	char *ticket;    /* PVEAuthCookie value, from the cookie or the Authorization header, or NULL */
-	char *csrf;      /* CSRFPreventionToken header, or NULL */
-	char *token;     /* "user@realm!tokenid=SECRET" from Authorization: PVEAPIToken=..., or NULL */
-	char *client;    /* the peer's address, "127.0.0.1" or "::1", or "local" on the unix socket */
+	char *method; /* GET, POST, PUT, DELETE */
+	char *path; /* below /api2/json, starting with '/': "/nodes/n1/status" */
+	cJSON *params; /* object: query and body parameters, strings or (from a JSON body) JSON values */
+	char *ticket; /* PVEAuthCookie value, from the cookie or the Authorization header, or NULL */
+	char *csrf; /* CSRFPreventionToken header, or NULL */
+	char *token; /* "user@realm!tokenid=SECRET" from Authorization: PVEAPIToken=..., or NULL */
+	char *client; /* the peer's address, "127.0.0.1" or "::1", or "local" on the unix socket */
 } pve_request;
 
 /* Encodes into a frame payload; fails with EMSGSIZE when it would not fit in one frame. */
@@ -50,12 +53,12 @@ int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len
 int pve_request_decode(const void *payload, size_t len, pve_request **ret, pve_error **err);
 void pve_request_free(pve_request *r);
 
-void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id, const void *payload,
-			   size_t len);
+void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id,
+			   const void *payload, size_t len);
 void pve_wire_append_request(pve_buf *out, uint32_t id, const char *payload, size_t len);
 /* Appends the frames of a whole response (RESPONSE, then DATA frames as needed, FIN on the last). */
-void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason, const char *body,
-			      size_t body_len);
+void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason,
+			      const char *body, size_t body_len);
 /* Splits a RESPONSE payload; ret_reason is a copy, ret_body points into payload. */
 int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
 			     const char **ret_body, size_t *ret_body_len, pve_error **err);
@@ -72,17 +75,17 @@ int pve_listen_socket(const char *spec, pve_error **err);
  * "protected", "proxyto", "allowtoken"; plus pved's own "index" (see below). */
 
 typedef struct pve_route {
-	const char *method;   /* GET POST PUT DELETE */
-	const char *path;     /* "/nodes/{node}/status" */
-	const char *name;     /* the handler's name: "node_status"; daemon/ binds a handler to it */
-	char **segments;      /* "nodes", "{node}", "status" */
+	const char *method; /* GET POST PUT DELETE */
+	const char *path; /* "/nodes/{node}/status" */
+	const char *name; /* the handler's name: "node_status"; daemon/ binds a handler to it */
+	char **segments; /* "nodes", "{node}", "status" */
 	size_t n_segments;
-	const cJSON *info;    /* the whole entry as published */
+	const cJSON *info; /* the whole entry as published */
 	const cJSON *parameters;
 	const cJSON *permissions;
 	bool protected_;
 	bool allowtoken;
-	const char *proxyto;  /* "node" or NULL */
+	const char *proxyto; /* "node" or NULL */
 } pve_route;
 
 typedef struct pve_routes pve_routes;

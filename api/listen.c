@@ -43,7 +43,8 @@ int pve_listen_socket(const char *spec, pve_error **err)
 	} else {
 		return pve_error_set(err, EINVAL, "bad address in listen address '%s'", spec);
 	}
-	_cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	_cleanup_close_ int fd =
+		socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return pve_error_set(err, errno, "socket: %m");
 	/* No SO_REUSEPORT: another process must never share the port unnoticed. */

@@ -6,9 +6,9 @@
 
 typedef struct route_node route_node;
 struct route_node {
-	char *segment;          /* "nodes", "{node}"; NULL at the root */
-	char *path;             /* "/nodes/{node}" */
-	route_node **children;  /* literals and at most one placeholder, in table order */
+	char *segment; /* "nodes", "{node}"; NULL at the root */
+	char *path; /* "/nodes/{node}" */
+	route_node **children; /* literals and at most one placeholder, in table order */
 	size_t n_children;
 	route_node *placeholder;
 	const pve_route *methods[4]; /* GET POST PUT DELETE */
@@ -100,19 +100,23 @@ static int route_check(pve_route *r, cJSON *entry, size_t index, pve_error **err
 	const cJSON *method = cJSON_GetObjectItemCaseSensitive(entry, "method");
 	const cJSON *name = cJSON_GetObjectItemCaseSensitive(entry, "name");
 	if (!cJSON_IsString(path) || !cJSON_IsString(method) || !cJSON_IsString(name))
-		return pve_error_set(err, EINVAL, "route %zu: needs string 'path', 'method' and 'name'", index);
+		return pve_error_set(err, EINVAL,
+				     "route %zu: needs string 'path', 'method' and 'name'", index);
 	r->path = path->valuestring;
 	r->method = method->valuestring;
 	r->name = name->valuestring;
 	if (method_index(r->method) < 0)
-		return pve_error_set(err, EINVAL, "route %s %s: unknown method", r->method, r->path);
+		return pve_error_set(err, EINVAL, "route %s %s: unknown method", r->method,
+				     r->path);
 	r->segments = split_path(r->path, &r->n_segments);
 	if (!r->segments)
-		return pve_error_set(err, EINVAL, "route %s %s: malformed path", r->method, r->path);
+		return pve_error_set(err, EINVAL, "route %s %s: malformed path", r->method,
+				     r->path);
 
 	r->permissions = cJSON_GetObjectItemCaseSensitive(entry, "permissions");
 	if (!cJSON_IsObject(r->permissions))
-		return pve_error_set(err, EINVAL, "route %s %s: declares no permissions", r->method, r->path);
+		return pve_error_set(err, EINVAL, "route %s %s: declares no permissions", r->method,
+				     r->path);
 	r->parameters = cJSON_GetObjectItemCaseSensitive(entry, "parameters");
 	if (!r->parameters) {
 		/* A route without parameters takes none; say so in the published schema too. */
@@ -124,8 +128,8 @@ static int route_check(pve_route *r, cJSON *entry, size_t index, pve_error **err
 		r->parameters = p;
 	}
 	if (!cJSON_IsObject(r->parameters))
-		return pve_error_set(err, EINVAL, "route %s %s: 'parameters' is not an object", r->method,
-				     r->path);
+		return pve_error_set(err, EINVAL, "route %s %s: 'parameters' is not an object",
+				     r->method, r->path);
 	/* Every placeholder of the path is a declared parameter, so it is validated like the others. */
 	const cJSON *props = cJSON_GetObjectItemCaseSensitive(r->parameters, "properties");
 	for (size_t i = 0; i < r->n_segments; i++) {
@@ -134,7 +138,8 @@ static int route_check(pve_route *r, cJSON *entry, size_t index, pve_error **err
 			continue;
 		_cleanup_free_ char *pname = xstrndup(seg + 1, strlen(seg) - 2);
 		if (!cJSON_GetObjectItemCaseSensitive(props, pname))
-			return pve_error_set(err, EINVAL, "route %s %s: placeholder '%s' is not a parameter",
+			return pve_error_set(err, EINVAL,
+					     "route %s %s: placeholder '%s' is not a parameter",
 					     r->method, r->path, pname);
 	}
 	const cJSON *v;
@@ -158,11 +163,11 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 	/* The data is an array of files, each an array of routes; flatten it. */
 	size_t n = 0;
 	cJSON *file, *entry;
-	cJSON_ArrayForEach(file, data)
-	{
+	cJSON_ArrayForEach (file, data) {
 		if (!cJSON_IsArray(file)) {
 			cJSON_Delete(data);
-			return pve_error_set(err, EINVAL, "route data: each file must hold an array");
+			return pve_error_set(err, EINVAL,
+					     "route data: each file must hold an array");
 		}
 		n += (size_t)cJSON_GetArraySize(file);
 	}
@@ -177,10 +182,8 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 	t->root = xcalloc(1, sizeof(*t->root));
 	t->root->path = xstrdup("");
 	int r = 0;
-	cJSON_ArrayForEach(file, data)
-	{
-		cJSON_ArrayForEach(entry, file)
-		{
+	cJSON_ArrayForEach (file, data) {
+		cJSON_ArrayForEach (entry, file) {
 			pve_route *route = &t->routes[t->n_routes];
 			r = route_check(route, entry, t->n_routes, err);
 			if (r < 0)
@@ -191,16 +194,18 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 				const char *seg = route->segments[i];
 				if (is_placeholder(seg) && node->placeholder &&
 				    strcmp(node->placeholder->segment, seg) != 0) {
-					r = pve_error_set(err, EINVAL, "route %s: placeholder %s clashes with %s",
-							  route->path, seg, node->placeholder->segment);
+					r = pve_error_set(
+						err, EINVAL,
+						"route %s: placeholder %s clashes with %s",
+						route->path, seg, node->placeholder->segment);
 					goto fail;
 				}
 				node = node_child(node, seg, true);
 			}
 			int m = method_index(route->method);
 			if (node->methods[m]) {
-				r = pve_error_set(err, EINVAL, "route %s %s is defined twice", route->method,
-						  route->path);
+				r = pve_error_set(err, EINVAL, "route %s %s is defined twice",
+						  route->method, route->path);
 				goto fail;
 			}
 			node->methods[m] = route;

@@ -31,7 +31,8 @@ void pve_wire_header_encode(uint8_t buf[PVE_WIRE_HEADER_SIZE], const pve_wire_he
 	put_u32(buf + 8, h->id);
 }
 
-int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_header *ret, pve_error **err)
+int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_header *ret,
+			   pve_error **err)
 {
 	pve_wire_header h = {
 		.len = get_u32(buf),
@@ -40,16 +41,16 @@ int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_hea
 		.id = get_u32(buf + 8),
 	};
 	if (h.len > PVE_WIRE_MAX_FRAME)
-		return pve_error_set(err, EMSGSIZE, "frame of %u bytes exceeds the limit of %u", h.len,
-				     PVE_WIRE_MAX_FRAME);
+		return pve_error_set(err, EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
+				     h.len, PVE_WIRE_MAX_FRAME);
 	if (h.type < PVE_WIRE_REQUEST || h.type > PVE_WIRE_READY)
 		return pve_error_set(err, EPROTO, "unknown frame type %u", h.type);
 	*ret = h;
 	return 0;
 }
 
-void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id, const void *payload,
-			   size_t len)
+void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id,
+			   const void *payload, size_t len)
 {
 	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
 	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)len, type, flags, id });
@@ -62,8 +63,8 @@ void pve_wire_append_request(pve_buf *out, uint32_t id, const char *payload, siz
 	pve_wire_append_frame(out, PVE_WIRE_REQUEST, PVE_WIRE_FIN, id, payload, len);
 }
 
-void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason, const char *body,
-			      size_t body_len)
+void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason,
+			      const char *body, size_t body_len)
 {
 	size_t rlen = strnlen(reason, 1024);
 	size_t first = PVE_WIRE_MAX_FRAME - 4 - rlen;
@@ -73,8 +74,9 @@ void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char 
 	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
 	uint8_t head[4];
 	bool fin = first == body_len;
-	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)(4 + rlen + first), PVE_WIRE_RESPONSE,
-							fin ? PVE_WIRE_FIN : 0, id });
+	pve_wire_header_encode(hdr,
+			       &(pve_wire_header){ (uint32_t)(4 + rlen + first), PVE_WIRE_RESPONSE,
+						   fin ? PVE_WIRE_FIN : 0, id });
 	put_u16(head, (uint16_t)status);
 	put_u16(head + 2, (uint16_t)rlen);
 	pve_buf_append(out, hdr, sizeof(hdr));
@@ -136,7 +138,8 @@ int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len
 	size_t len = strlen(s);
 	if (len > PVE_WIRE_MAX_FRAME) {
 		free(s);
-		return pve_error_set(err, EMSGSIZE, "request of %zu bytes exceeds the frame limit", len);
+		return pve_error_set(err, EMSGSIZE, "request of %zu bytes exceeds the frame limit",
+				     len);
 	}
 	*ret_payload = s;
 	*ret_len = len;

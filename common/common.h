@@ -46,17 +46,17 @@ static inline void strv_freep(char ***v);
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Hands ownership on: returns the value and leaves the variable empty, so its cleanup does nothing. */
-#define TAKE_PTR(p)                          \
-	({                                   \
-		__typeof__(p) _tp_ = (p);    \
-		(p) = NULL;                  \
-		_tp_;                        \
+#define TAKE_PTR(p)                       \
+	({                                \
+		__typeof__(p) _tp_ = (p); \
+		(p) = NULL;               \
+		_tp_;                     \
 	})
-#define TAKE_FD(fd)                  \
-	({                           \
-		int _tf_ = (fd);     \
-		(fd) = -1;           \
-		_tf_;                \
+#define TAKE_FD(fd)              \
+	({                       \
+		int _tf_ = (fd); \
+		(fd) = -1;       \
+		_tf_;            \
 	})
 
 /* Allocation failures are not recoverable in a daemon that must not half-apply a change: abort. */
@@ -82,9 +82,9 @@ static inline void strv_freep(char ***v)
  * a message a user can act on. `param` names the API parameter at fault, when there is one. The first
  * error set wins: callers may pass an err that is already set, and it is left alone. */
 typedef struct pve_error {
-	int code;      /* positive errno */
+	int code; /* positive errno */
 	char *message; /* for the user */
-	char *param;   /* the parameter at fault, or NULL */
+	char *param; /* the parameter at fault, or NULL */
 } pve_error;
 
 int pve_error_set(pve_error **err, int code, const char *fmt, ...) _printf_(3, 4);
@@ -106,7 +106,13 @@ int pve_error_http_status(int code);
 
 /* ---- logging --------------------------------------------------------------------------------------- */
 
-enum { PVE_LOG_ERR = 3, PVE_LOG_WARNING = 4, PVE_LOG_NOTICE = 5, PVE_LOG_INFO = 6, PVE_LOG_DEBUG = 7 };
+enum {
+	PVE_LOG_ERR = 3,
+	PVE_LOG_WARNING = 4,
+	PVE_LOG_NOTICE = 5,
+	PVE_LOG_INFO = 6,
+	PVE_LOG_DEBUG = 7
+};
 
 /* label: the process's name in each line ("pved", "pved-api"); to syslog when use_syslog, else stderr. */
 void pve_log_init(const char *label, bool use_syslog, int max_level);

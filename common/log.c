@@ -39,12 +39,16 @@ void pve_log(int level, const char *fmt, ...)
 	if (log_ctx.syslog) {
 		vsyslog(level, fmt, ap);
 	} else {
-		static const char *const names[] = { [PVE_LOG_ERR] = "error", [PVE_LOG_WARNING] = "warning",
-						     [PVE_LOG_NOTICE] = "notice", [PVE_LOG_INFO] = "info",
+		static const char *const names[] = { [PVE_LOG_ERR] = "error",
+						     [PVE_LOG_WARNING] = "warning",
+						     [PVE_LOG_NOTICE] = "notice",
+						     [PVE_LOG_INFO] = "info",
 						     [PVE_LOG_DEBUG] = "debug" };
-		const char *name = level >= PVE_LOG_ERR && level <= PVE_LOG_DEBUG ? names[level] : "log";
+		const char *name = level >= PVE_LOG_ERR && level <= PVE_LOG_DEBUG ? names[level] :
+										    "log";
 		char line[4096];
-		int n = snprintf(line, sizeof(line), "%s[%d]: %s: ", log_ctx.label, (int)getpid(), name);
+		int n = snprintf(line, sizeof(line), "%s[%d]: %s: ", log_ctx.label, (int)getpid(),
+				 name);
 		if (n < 0 || (size_t)n >= sizeof(line))
 			n = 0;
 		int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

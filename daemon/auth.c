@@ -140,7 +140,8 @@ static int rotate_key(pved *d, pve_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *cur = read_opt(d, "authkey.pub");
-	if (cur && (r = pve_store_write(d->store, "authkey.pub.old", cur, strlen(cur), NULL, err)) < 0)
+	if (cur &&
+	    (r = pve_store_write(d->store, "authkey.pub.old", cur, strlen(cur), NULL, err)) < 0)
 		return r;
 	if ((r = pve_store_write(d->store, "priv/authkey.key", key, strlen(key), NULL, err)) < 0 ||
 	    (r = pve_store_write(d->store, "authkey.pub", pub, strlen(pub), NULL, err)) < 0)
@@ -213,7 +214,8 @@ bool pved_auth_user_enabled(pved *d, const char *userid)
 int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err)
 {
 	time_t now = time(NULL);
-	ticket_slot *slot = strlen(ticket) < TICKET_CACHE_MAX_LEN ? cache_slot(d->auth, ticket) : NULL;
+	ticket_slot *slot = strlen(ticket) < TICKET_CACHE_MAX_LEN ? cache_slot(d->auth, ticket) :
+								    NULL;
 	if (slot && slot->userid && now < slot->valid_until && strcmp(slot->ticket, ticket) == 0) {
 		if (!pved_auth_user_enabled(d, slot->userid))
 			return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist",
@@ -223,12 +225,13 @@ int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_
 	}
 	_cleanup_free_ char *userid = NULL;
 	int age = 0;
-	int r = pve_ticket_verify(d->auth->keys, "PVE", ticket, now, PVE_TICKET_MIN_AGE, PVE_TICKET_MAX_AGE,
-				  &userid, &age, err);
+	int r = pve_ticket_verify(d->auth->keys, "PVE", ticket, now, PVE_TICKET_MIN_AGE,
+				  PVE_TICKET_MAX_AGE, &userid, &age, err);
 	if (r < 0)
 		return r;
 	if (!pved_auth_user_enabled(d, userid))
-		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist", userid);
+		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist",
+				     userid);
 	if (slot && age >= 0) {
 		free(slot->userid);
 		snprintf(slot->ticket, sizeof(slot->ticket), "%s", ticket);
@@ -254,14 +257,15 @@ static int auth_token(pved *d, const char *value, char **ret_authid, pve_error *
 	return 0;
 }
 
-int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken, char **ret_authid,
-		      pve_error **err)
+int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken,
+		      char **ret_authid, pve_error **err)
 {
 	if (r->token) {
 		if (!allowtoken)
-			return pve_error_set(err, EACCES,
-					     "URI '%s' not available with API token, need proper ticket.",
-					     r->path);
+			return pve_error_set(
+				err, EACCES,
+				"URI '%s' not available with API token, need proper ticket.",
+				r->path);
 		return auth_token(d, r->token, ret_authid, err);
 	}
 	if (!r->ticket)

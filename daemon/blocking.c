@@ -83,7 +83,8 @@ int pved_blocking_init(pved *d, pve_error **err)
 			d->blocking = b;
 			pved_blocking_free(b);
 			d->blocking = NULL;
-			return pve_error_set(err, r, "cannot start worker threads: %s", strerror(r));
+			return pve_error_set(err, r, "cannot start worker threads: %s",
+					     strerror(r));
 		}
 	}
 	d->blocking = b;

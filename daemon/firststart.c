@@ -23,7 +23,8 @@ static int make_keys(pved *d, pve_error **err)
 	if (!pve_store_exists(d->store, "priv/authkey.key")) {
 		_cleanup_free_ char *key = NULL, *pub = NULL;
 		if ((r = pve_authkey_generate(&key, &pub, err)) < 0 ||
-		    (r = pve_store_write(d->store, "priv/authkey.key", key, strlen(key), NULL, err)) < 0 ||
+		    (r = pve_store_write(d->store, "priv/authkey.key", key, strlen(key), NULL,
+					 err)) < 0 ||
 		    (r = pve_store_write(d->store, "authkey.pub", pub, strlen(pub), NULL, err)) < 0)
 			return r;
 	}
@@ -44,16 +45,19 @@ static int make_certs(pved *d, pve_error **err)
 	_cleanup_free_ char *ca = NULL, *ca_key = NULL;
 	if (!pve_store_exists(d->store, "pve-root-ca.pem")) {
 		if ((r = pve_ca_create("pved Cluster Manager CA", &ca, &ca_key, err)) < 0 ||
-		    (r = pve_store_write(d->store, "priv/pve-root-ca.key", ca_key, strlen(ca_key), NULL, err)) < 0 ||
-		    (r = pve_store_write(d->store, "pve-root-ca.pem", ca, strlen(ca), NULL, err)) < 0)
+		    (r = pve_store_write(d->store, "priv/pve-root-ca.key", ca_key, strlen(ca_key),
+					 NULL, err)) < 0 ||
+		    (r = pve_store_write(d->store, "pve-root-ca.pem", ca, strlen(ca), NULL, err)) <
+			    0)
 			return r;
 	}
 	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", d->node);
 	_cleanup_free_ char *key_path = xasprintf("nodes/%s/pve-ssl.key", d->node);
 	if (pve_store_exists(d->store, cert_path) && pve_store_exists(d->store, key_path))
 		return 0;
-	if (!ca && ((r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0 ||
-		    (r = pve_store_read(d->store, "priv/pve-root-ca.key", &ca_key, NULL, NULL, err)) < 0))
+	if (!ca &&
+	    ((r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0 ||
+	     (r = pve_store_read(d->store, "priv/pve-root-ca.key", &ca_key, NULL, NULL, err)) < 0))
 		return r;
 	char host[256] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -75,7 +79,8 @@ static int make_admin(pved *d, pve_error **err)
 	char *admin_roles[] = { (char *)"Administrator", NULL };
 	/* A new user.cfg has root@pam already. */
 	if ((r = pve_usercfg_add_user(users, "admin@pve", NULL, err)) < 0 ||
-	    (r = pve_usercfg_set_acl(users, "/", PVE_ACL_USER, "admin@pve", admin_roles, true, err)) < 0)
+	    (r = pve_usercfg_set_acl(users, "/", PVE_ACL_USER, "admin@pve", admin_roles, true,
+				     err)) < 0)
 		return r;
 
 	_cleanup_free_ char *password = pve_random_password(ADMIN_PASSWORD_LEN);
@@ -100,8 +105,10 @@ static int make_admin(pved *d, pve_error **err)
 	_cleanup_free_ char *user_text = pve_usercfg_print(users);
 	_cleanup_free_ char *pw_line = xasprintf("%s\n", password);
 	/* The password file first, user.cfg last: user.cfg's presence means the first start completed. */
-	if ((r = pve_store_write(d->store, "priv/initial-admin-password", pw_line, strlen(pw_line), NULL, err)) < 0 ||
-	    (r = pve_store_write(d->store, "priv/shadow.cfg", shadow_text, strlen(shadow_text), NULL, err)) < 0 ||
+	if ((r = pve_store_write(d->store, "priv/initial-admin-password", pw_line, strlen(pw_line),
+				 NULL, err)) < 0 ||
+	    (r = pve_store_write(d->store, "priv/shadow.cfg", shadow_text, strlen(shadow_text),
+				 NULL, err)) < 0 ||
 	    (r = pve_store_create(d->store, "user.cfg", user_text, strlen(user_text), err)) < 0)
 		return r;
 	printf("pved: created admin@pve with password %s (also in %s/priv/initial-admin-password)\n",
@@ -122,8 +129,8 @@ static int make_storage(pved *d, pve_error **err)
 	if (mkdir(vz, 0755) < 0 && errno != EEXIST)
 		return pve_error_set(err, errno, "cannot create %s: %m", vz);
 	/* images and rootdir on local on purpose: a fresh node has no thin pool like Proxmox's local-lvm. */
-	_cleanup_free_ char *cfg = xasprintf("dir: local\n\tpath %s\n\tcontent iso,vztmpl,backup,images,rootdir\n\n",
-					     vz);
+	_cleanup_free_ char *cfg = xasprintf(
+		"dir: local\n\tpath %s\n\tcontent iso,vztmpl,backup,images,rootdir\n\n", vz);
 	return create_missing(d, "storage.cfg", cfg, err);
 }
 
@@ -132,18 +139,20 @@ int pved_firststart(pved *d, pve_error **err)
 	int r;
 	_cleanup_free_ char *qm = xasprintf("nodes/%s/qemu-server", d->node);
 	_cleanup_free_ char *ct = xasprintf("nodes/%s/lxc", d->node);
-	if ((r = pve_store_mkdir(d->store, qm, err)) < 0 || (r = pve_store_mkdir(d->store, ct, err)) < 0 ||
+	if ((r = pve_store_mkdir(d->store, qm, err)) < 0 ||
+	    (r = pve_store_mkdir(d->store, ct, err)) < 0 ||
 	    (r = pve_store_mkdir(d->store, "priv", err)) < 0)
 		return r;
-	if ((r = make_keys(d, err)) < 0 || (r = make_certs(d, err)) < 0 || (r = make_storage(d, err)) < 0 ||
-	    (r = make_admin(d, err)) < 0)
+	if ((r = make_keys(d, err)) < 0 || (r = make_certs(d, err)) < 0 ||
+	    (r = make_storage(d, err)) < 0 || (r = make_admin(d, err)) < 0)
 		return r;
 	return 0;
 }
 
 /* ---- pved --check ---------------------------------------------------------------------------------------- */
 
-static int check_file(pved *d, FILE *out, const char *path, int (*check)(const char *, size_t, FILE *, pve_error **))
+static int check_file(pved *d, FILE *out, const char *path,
+		      int (*check)(const char *, size_t, FILE *, pve_error **))
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
@@ -168,10 +177,12 @@ static int check_usercfg(const char *text, size_t len, FILE *out, pve_error **er
 	int r = pve_usercfg_parse(text, len, &c, err);
 	if (r < 0)
 		return r;
-	fprintf(out, "user.cfg: %zu users, %zu tokens, %zu groups, %zu roles, %zu acl entries, %zu pools\n",
+	fprintf(out,
+		"user.cfg: %zu users, %zu tokens, %zu groups, %zu roles, %zu acl entries, %zu pools\n",
 		c->n_users, c->n_tokens, c->n_groups, c->n_roles, c->n_acls, c->n_pools);
 	for (size_t i = 0; i < c->n_users; i++)
-		fprintf(out, "  user %s%s\n", c->users[i].userid, c->users[i].enable ? "" : " (disabled)");
+		fprintf(out, "  user %s%s\n", c->users[i].userid,
+			c->users[i].enable ? "" : " (disabled)");
 	for (size_t i = 0; i < c->n_acls; i++) {
 		_cleanup_free_ char *roles = pve_strv_join(c->acls[i].roles, ",");
 		fprintf(out, "  acl %s %s %s%s\n", c->acls[i].path, c->acls[i].ugid, roles,

@@ -105,7 +105,8 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		bool expected = p->retiring || d->stopping;
 		if (!expected)
 			log_error("pved-api %d %s %d; restarting it", (int)p->pid,
-				  WIFSIGNALED(status) ? "was killed by signal" : "exited with status",
+				  WIFSIGNALED(status) ? "was killed by signal" :
+							"exited with status",
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		if (p->conn)
 			pved_conn_close(p->conn);
@@ -139,7 +140,8 @@ static void front_spawn(pved *d)
 	_cleanup_free_ char *chroot_dir = pved_path(d, "run/pved-api-root");
 	mkdir(chroot_dir, 0755);
 	char level[16];
-	snprintf(level, sizeof(level), "%d", pve_log_enabled(PVE_LOG_DEBUG) ? PVE_LOG_DEBUG : PVE_LOG_INFO);
+	snprintf(level, sizeof(level), "%d",
+		 pve_log_enabled(PVE_LOG_DEBUG) ? PVE_LOG_DEBUG : PVE_LOG_INFO);
 	const char *sandbox = getenv("PVED_API_NO_SANDBOX") ? "--no-sandbox" : NULL;
 	pved_front *f = d->front;
 	pid_t pid = fork();
@@ -213,7 +215,8 @@ int pved_front_start(pved *d, pve_error **err)
 		int fd = strv_length(specs) > MAX_LISTEN ? -E2BIG : pve_listen_socket(*p, err);
 		if (fd < 0) {
 			if (fd == -E2BIG)
-				pve_error_set(err, E2BIG, "at most %d listen addresses", MAX_LISTEN);
+				pve_error_set(err, E2BIG, "at most %d listen addresses",
+					      MAX_LISTEN);
 			for (size_t i = 0; i < f->n_listen; i++)
 				close(f->listen_fds[i]);
 			free(f);

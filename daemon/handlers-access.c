@@ -61,7 +61,8 @@ static void login_work(void *arg)
 
 static void fail_auth(pved_call *c, const char *userid, const char *why)
 {
-	log_notice("authentication failure; rhost=%s user=%s msg=%s", c->client, userid ? userid : "", why);
+	log_notice("authentication failure; rhost=%s user=%s msg=%s", c->client,
+		   userid ? userid : "", why);
 	pve_error *err = NULL;
 	pve_error_set(&err, EACCES, "authentication failure");
 	pved_call_fail(c, err);

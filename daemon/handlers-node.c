@@ -100,9 +100,12 @@ static void read_meminfo(meminfo *m)
 		const char *name;
 		size_t off;
 	} fields[] = {
-		{ "MemTotal:", offsetof(meminfo, total) },	{ "MemFree:", offsetof(meminfo, free) },
-		{ "MemAvailable:", offsetof(meminfo, available) }, { "Buffers:", offsetof(meminfo, buffers) },
-		{ "Cached:", offsetof(meminfo, cached) },	{ "SwapTotal:", offsetof(meminfo, swap_total) },
+		{ "MemTotal:", offsetof(meminfo, total) },
+		{ "MemFree:", offsetof(meminfo, free) },
+		{ "MemAvailable:", offsetof(meminfo, available) },
+		{ "Buffers:", offsetof(meminfo, buffers) },
+		{ "Cached:", offsetof(meminfo, cached) },
+		{ "SwapTotal:", offsetof(meminfo, swap_total) },
 		{ "SwapFree:", offsetof(meminfo, swap_free) },
 	};
 	for (char *line = buf; line && *line;) {
@@ -110,7 +113,8 @@ static void read_meminfo(meminfo *m)
 		for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 			size_t n = strlen(fields[i].name);
 			if (strncmp(line, fields[i].name, n) == 0)
-				*(unsigned long long *)((char *)m + fields[i].off) = strtoull(line + n, NULL, 10) * 1024;
+				*(unsigned long long *)((char *)m + fields[i].off) =
+					strtoull(line + n, NULL, 10) * 1024;
 		}
 		line = next ? next + 1 : NULL;
 	}
@@ -125,8 +129,8 @@ static void sample_cpu(struct pved_node_sample *s)
 	if (read_small("/proc/stat", buf, sizeof(buf)) < 0)
 		return;
 	unsigned long long v[8] = { 0 };
-	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
-		   &v[5], &v[6], &v[7]) < 5)
+	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) < 5)
 		return;
 	unsigned long long total = 0;
 	for (size_t i = 0; i < 8; i++)
@@ -268,7 +272,8 @@ static char *status_json(const pved *d, const struct pved_node_sample *s)
 		cJSON *fs = cJSON_AddObjectToObject(o, "rootfs");
 		unsigned long long bs = s->rootfs.f_frsize;
 		cJSON_AddNumberToObject(fs, "total", (double)(s->rootfs.f_blocks * bs));
-		cJSON_AddNumberToObject(fs, "used", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+		cJSON_AddNumberToObject(fs, "used",
+					(double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
 		cJSON_AddNumberToObject(fs, "free", (double)(s->rootfs.f_bfree * bs));
 		cJSON_AddNumberToObject(fs, "avail", (double)(s->rootfs.f_bavail * bs));
 	}
@@ -318,7 +323,8 @@ static void h_nodes_list(pved_call *c)
 		cJSON_AddNumberToObject(n, "uptime", (double)(long long)s->uptime);
 		if (s->rootfs_ok) {
 			unsigned long long bs = s->rootfs.f_frsize;
-			cJSON_AddNumberToObject(n, "disk", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+			cJSON_AddNumberToObject(
+				n, "disk", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
 			cJSON_AddNumberToObject(n, "maxdisk", (double)(s->rootfs.f_blocks * bs));
 		}
 	}
@@ -341,7 +347,8 @@ static void h_node_time(pved_call *c)
 	char buf[256] = "";
 	const char *tz = "UTC";
 	_cleanup_free_ char *tzpath = pved_path(c->d, "etc/timezone");
-	if (read_small(tzpath, buf, sizeof(buf)) > 0 || read_small("/etc/timezone", buf, sizeof(buf)) > 0) {
+	if (read_small(tzpath, buf, sizeof(buf)) > 0 ||
+	    read_small("/etc/timezone", buf, sizeof(buf)) > 0) {
 		buf[strcspn(buf, "\n")] = '\0';
 		tz = buf;
 	}
@@ -392,7 +399,8 @@ static int allguests_task(pved *d, void *userdata, pve_error **err)
 			if (!vm_selected(a, vmid))
 				continue;
 			if (a->start && !a->force) {
-				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p), *text = NULL;
+				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p),
+						    *text = NULL;
 				size_t tlen;
 				pve_config *cfg = NULL;
 				if (pve_store_read(d->store, path, &text, &tlen, NULL, NULL) < 0 ||
@@ -407,8 +415,9 @@ static int allguests_task(pved *d, void *userdata, pve_error **err)
 					continue;
 			}
 			n++;
-			pved_task_warn("%s %s: guest %s is not available yet in this version of pved",
-				       k == 0 ? "VM" : "CT", vmid, a->start ? "start" : "shutdown");
+			pved_task_warn(
+				"%s %s: guest %s is not available yet in this version of pved",
+				k == 0 ? "VM" : "CT", vmid, a->start ? "start" : "shutdown");
 		}
 	}
 	if (n == 0)
@@ -426,8 +435,8 @@ static void start_or_stop_all(pved_call *c, bool start)
 		a->only = pve_strv_split(vms, ",; \t");
 	_cleanup_free_ char *upid = NULL;
 	pve_error *err = NULL;
-	int r = pved_task_start(c->d, start ? "startall" : "stopall", "", c->authid, allguests_task, a,
-				&upid, &err);
+	int r = pved_task_start(c->d, start ? "startall" : "stopall", "", c->authid, allguests_task,
+				a, &upid, &err);
 	/* The worker has its own copy of the arguments since the fork. */
 	strv_free(a->only);
 	free(a);

@@ -17,18 +17,18 @@ typedef struct pved_blocking pved_blocking;
 /* The one context of the pved process. */
 typedef struct pved {
 	struct event_base *base;
-	char *root;         /* the node's root directory, "/" by default; every path is under it */
-	char *node;         /* this node's name */
-	char *listen;       /* ADDR:PORT for pved-api, or NULL for all addresses on 8006 */
-	pve_store *store;   /* etc/pve */
+	char *root; /* the node's root directory, "/" by default; every path is under it */
+	char *node; /* this node's name */
+	char *listen; /* ADDR:PORT for pved-api, or NULL for all addresses on 8006 */
+	pve_store *store; /* etc/pve */
 	pve_routes *routes;
 	pved_tasks *tasks;
 	pved_server *server;
 	pved_auth *auth;
 	pved_front *front;
 	pved_blocking *blocking;
-	char *www;          /* the web interface's static files */
-	char *bindir;       /* where pved-api lives: the directory of pved itself */
+	char *www; /* the web interface's static files */
+	char *bindir; /* where pved-api lives: the directory of pved itself */
 	struct pved_node_sample *node_sample; /* the node's figures, sampled on demand */
 	time_t started;
 	bool stopping;
@@ -49,8 +49,8 @@ void pved_server_free(pved_server *s);
 typedef struct pved_conn pved_conn;
 /* Adopts fd (a connected stream socket to a pved-api); on_ready when it reports READY, on_close when the
  * connection ends (the conn is gone then). */
-pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud), void (*on_close)(void *ud),
-				 void *ud);
+pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud),
+				 void (*on_close)(void *ud), void *ud);
 void pved_conn_close(pved_conn *c);
 
 /* ---- the front: pved-api processes, started, restarted and replaced ----------------------------------- */
@@ -68,8 +68,8 @@ void pved_auth_free(pved_auth *a);
 void pved_auth_reload(pved *d);
 /* Who sent the request: ticket (with CSRF for writes) or API token. *ret_authid is "user@realm" or
  * "user@realm!token". EACCES (401) on anything invalid. */
-int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken, char **ret_authid,
-		      pve_error **err);
+int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken,
+		      char **ret_authid, pve_error **err);
 bool pved_auth_permitted(pved *d, const char *authid, const char *path, const char *priv);
 /* A fresh ticket and CSRF token for userid. */
 char *pved_auth_ticket(pved *d, const char *userid);
@@ -94,11 +94,11 @@ int pved_check_configs(pved *d, FILE *out);
 typedef struct pved_call {
 	pved *d;
 	const pve_route *route;
-	cJSON *params;        /* validated: integers and booleans as JSON numbers, path placeholders included */
-	const char *authid;   /* "root@pam", "admin@pve", "user@pve!tokenid" */
-	const char *userid;   /* the user behind authid: "user@pve" */
-	const char *client;   /* the client's address, or "local" */
-	void *priv;           /* the server's own state for this call */
+	cJSON *params; /* validated: integers and booleans as JSON numbers, path placeholders included */
+	const char *authid; /* "root@pam", "admin@pve", "user@pve!tokenid" */
+	const char *userid; /* the user behind authid: "user@pve" */
+	const char *client; /* the client's address, or "local" */
+	void *priv; /* the server's own state for this call */
 } pved_call;
 
 typedef void (*pved_handler_fn)(pved_call *c);

@@ -11,15 +11,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--foreground]\n"
-		   "            [--debug] [--check] [--schema]\n"
-		   "  --root DIR         the node's root: every path pved touches is under it (default /)\n"
-		   "  --listen ADDR:PORT where the HTTPS API listens (default [::]:8006, all addresses)\n"
-		   "  --node NAME        this node's name (default: the host name)\n"
-		   "  --www DIR          the web interface's files\n"
-		   "  --foreground       log to stderr instead of syslog\n"
-		   "  --check            parse and validate every config under the root, print it, exit\n"
-		   "  --schema           print the API schema as JSON and exit\n");
+	fprintf(f,
+		"usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--foreground]\n"
+		"            [--debug] [--check] [--schema]\n"
+		"  --root DIR         the node's root: every path pved touches is under it (default /)\n"
+		"  --listen ADDR:PORT where the HTTPS API listens (default [::]:8006, all addresses)\n"
+		"  --node NAME        this node's name (default: the host name)\n"
+		"  --www DIR          the web interface's files\n"
+		"  --foreground       log to stderr instead of syslog\n"
+		"  --check            parse and validate every config under the root, print it, exit\n"
+		"  --schema           print the API schema as JSON and exit\n");
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -84,8 +85,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void store_changed(const char *path, void *userdata)
 {
 	pved *d = userdata;
-	if (path[0] == '\0' || strcmp(path, "user.cfg") == 0 || strcmp(path, "priv/shadow.cfg") == 0 ||
-	    strcmp(path, "priv/token.cfg") == 0 || strcmp(path, "authkey.pub") == 0)
+	if (path[0] == '\0' || strcmp(path, "user.cfg") == 0 ||
+	    strcmp(path, "priv/shadow.cfg") == 0 || strcmp(path, "priv/token.cfg") == 0 ||
+	    strcmp(path, "authkey.pub") == 0)
 		pved_auth_reload(d);
 }
 
@@ -125,11 +127,16 @@ static char *self_dir(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' }, { "listen", required_argument, NULL, 'l' },
-		{ "node", required_argument, NULL, 'n' }, { "www", required_argument, NULL, 'w' },
-		{ "foreground", no_argument, NULL, 'f' }, { "debug", no_argument, NULL, 'D' },
-		{ "check", no_argument, NULL, 'c' },	  { "schema", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },	  { 0 },
+		{ "root", required_argument, NULL, 'r' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "www", required_argument, NULL, 'w' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "check", no_argument, NULL, 'c' },
+		{ "schema", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
 	};
 	pved ctx = { 0 };
 	pved *d = &ctx;
@@ -174,7 +181,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	pve_log_init("pved", !foreground && !check && !schema, debug ? PVE_LOG_DEBUG : PVE_LOG_INFO);
+	pve_log_init("pved", !foreground && !check && !schema,
+		     debug ? PVE_LOG_DEBUG : PVE_LOG_INFO);
 
 	_cleanup_error_ pve_error *err = NULL;
 	if (pve_routes_load(&d->routes, &err) < 0) {
@@ -236,7 +244,8 @@ int main(int argc, char **argv)
 	d->base = event_base_new();
 	d->started = time(NULL);
 	if (!d->base || pved_blocking_init(d, &err) < 0 || pved_auth_init(d, &err) < 0 ||
-	    pved_tasks_init(d, &err) < 0 || pved_server_init(d, &err) < 0 || pved_front_start(d, &err) < 0) {
+	    pved_tasks_init(d, &err) < 0 || pved_server_init(d, &err) < 0 ||
+	    pved_front_start(d, &err) < 0) {
 		fprintf(stderr, "pved: %s\n", err ? err->message : "cannot start the event loop");
 		return 1;
 	}

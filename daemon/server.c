@@ -20,7 +20,7 @@ struct pved_conn {
 	pved_server *srv;
 	struct bufferevent *bev;
 	bool front;
-	bool root;        /* a local peer with uid 0: root@pam */
+	bool root; /* a local peer with uid 0: root@pam */
 	bool closed;
 	unsigned n_calls; /* calls in flight; the conn lives on until they have answered */
 	call *calls;
@@ -111,8 +111,8 @@ static pved_conn *conn_new(pved_server *srv, int fd, bool front, bool root)
 	return c;
 }
 
-pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud), void (*on_close)(void *ud),
-				 void *ud)
+pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud),
+				 void (*on_close)(void *ud), void *ud)
 {
 	pved_conn *c = conn_new(d->server, fd, true, false);
 	if (!c)
@@ -322,8 +322,7 @@ static int check_expr(const pved_call *c, const cJSON *e, char **ret_what)
 		_cleanup_free_ char *p = expand_path(c, path->valuestring);
 		const cJSON *priv;
 		bool ok = !any;
-		cJSON_ArrayForEach(priv, privs)
-		{
+		cJSON_ArrayForEach (priv, privs) {
 			if (!cJSON_IsString(priv))
 				return -EINVAL;
 			bool has = pved_call_permitted(c, p, priv->valuestring);
@@ -336,7 +335,8 @@ static int check_expr(const pved_call *c, const cJSON *e, char **ret_what)
 			}
 		}
 		if (!ok && any && ret_what && !*ret_what)
-			*ret_what = xasprintf("%s, %s", p, cJSON_GetArrayItem(privs, 0)->valuestring);
+			*ret_what =
+				xasprintf("%s, %s", p, cJSON_GetArrayItem(privs, 0)->valuestring);
 		return ok;
 	}
 	if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
@@ -373,14 +373,16 @@ static bool method_writes(const char *m)
 static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
 {
 	cJSON *p;
-	cJSON_ArrayForEach(p, path_params)
-	{
+	cJSON_ArrayForEach (p, path_params) {
 		const cJSON *given = cJSON_GetObjectItemCaseSensitive(params, p->string);
-		if (given && !(cJSON_IsString(given) && strcmp(given->valuestring, p->valuestring) == 0) &&
-		    !(cJSON_IsNumber(given) && strtoll(p->valuestring, NULL, 10) == (long long)given->valuedouble)) {
+		if (given &&
+		    !(cJSON_IsString(given) && strcmp(given->valuestring, p->valuestring) == 0) &&
+		    !(cJSON_IsNumber(given) &&
+		      strtoll(p->valuestring, NULL, 10) == (long long)given->valuedouble)) {
 			cJSON *errors = cJSON_CreateObject();
-			cJSON_AddStringToObject(errors, p->string,
-						"duplicate parameter (already defined in URI) with conflicting values!");
+			cJSON_AddStringToObject(
+				errors, p->string,
+				"duplicate parameter (already defined in URI) with conflicting values!");
 			call_fail_full(k, 400, "Parameter verification failed.", errors);
 			return false;
 		}
@@ -398,7 +400,8 @@ static void dispatch(call *k)
 
 	cJSON *path_params = cJSON_CreateObject();
 	bool path_known = false;
-	const pve_route *route = pve_routes_match(d->routes, r->method, r->path, path_params, &path_known);
+	const pve_route *route =
+		pve_routes_match(d->routes, r->method, r->path, path_params, &path_known);
 	if (!route) {
 		cJSON_Delete(path_params);
 		fail_msg(k, 501, "Method '%s /api2/json%s' not implemented", r->method, r->path);
@@ -416,13 +419,15 @@ static void dispatch(call *k)
 	const cJSON *user = cJSON_GetObjectItemCaseSensitive(perms, "user");
 	bool world = cJSON_IsString(user) && strcmp(user->valuestring, "world") == 0;
 	if (r->token && !route->allowtoken) {
-		fail_msg(k, 401, "URI '%s' not available with API token, need proper ticket.", r->path);
+		fail_msg(k, 401, "URI '%s' not available with API token, need proper ticket.",
+			 r->path);
 		return;
 	}
 	if (k->conn->root) {
 		k->authid = xstrdup("root@pam");
 	} else if (!world || r->ticket || r->token) {
-		int ret = pved_auth_request(d, r, method_writes(r->method), route->allowtoken, &k->authid, &err);
+		int ret = pved_auth_request(d, r, method_writes(r->method), route->allowtoken,
+					    &k->authid, &err);
 		if (ret < 0 && !world) {
 			fail_msg(k, 401, "%s", err->message);
 			return;
@@ -430,7 +435,8 @@ static void dispatch(call *k)
 	}
 	if (k->authid) {
 		const char *bang = strchr(k->authid, '!');
-		k->userid = bang ? xstrndup(k->authid, (size_t)(bang - k->authid)) : xstrdup(k->authid);
+		k->userid = bang ? xstrndup(k->authid, (size_t)(bang - k->authid)) :
+				   xstrdup(k->authid);
 	}
 	k->pub.authid = k->authid;
 	k->pub.userid = k->userid;
@@ -456,7 +462,8 @@ static void dispatch(call *k)
 		_cleanup_free_ char *what = NULL;
 		int ok = check_expr(&k->pub, check, &what);
 		if (ok < 0) {
-			fail_msg(k, 500, "route %s %s: malformed permission check", route->method, route->path);
+			fail_msg(k, 500, "route %s %s: malformed permission check", route->method,
+				 route->path);
 			return;
 		}
 		if (!ok) {
@@ -534,8 +541,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		pve_wire_header h;
 		_cleanup_error_ pve_error *err = NULL;
 		if (pve_wire_header_decode(raw, &h, &err) < 0) {
-			log_warning("bad frame from %s: %s; closing", c->front ? "pved-api" : "a local client",
-				    err->message);
+			log_warning("bad frame from %s: %s; closing",
+				    c->front ? "pved-api" : "a local client", err->message);
 			pved_conn_close(c);
 			return;
 		}
@@ -558,8 +565,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 
 /* ---- the local socket ------------------------------------------------------------------------------------ */
 
-static void local_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
-			    void *arg)
+static void local_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			    int len, void *arg)
 {
 	(void)l, (void)sa, (void)len;
 	pved_server *srv = arg;

@@ -50,7 +50,8 @@ int main(int argc, char **argv)
 			return 1;
 		for (int j = 0; j < k; j++) {
 			if (names[j]->d_name[0] != '.') {
-				_cleanup_free_ char *p = xasprintf("%s/%s", argv[i], names[j]->d_name);
+				_cleanup_free_ char *p =
+					xasprintf("%s/%s", argv[i], names[j]->d_name);
 				if (run_file(p) < 0)
 					return 1;
 				n++;

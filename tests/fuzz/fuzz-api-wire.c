@@ -13,8 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *reason = NULL;
 			const char *body;
 			size_t blen;
-			if (pve_wire_response_decode(data + PVE_WIRE_HEADER_SIZE, size - PVE_WIRE_HEADER_SIZE,
-						     &status, &reason, &body, &blen, NULL) == 0)
+			if (pve_wire_response_decode(data + PVE_WIRE_HEADER_SIZE,
+						     size - PVE_WIRE_HEADER_SIZE, &status, &reason,
+						     &body, &blen, NULL) == 0)
 				free(reason);
 		}
 		pve_error_free(err);

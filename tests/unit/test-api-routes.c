@@ -10,7 +10,8 @@ static pve_routes *load(const char *json, pve_error **err)
 	return t;
 }
 
-#define NODE_PARAM "\"parameters\":{\"type\":\"object\",\"properties\":{\"node\":{\"type\":\"string\"}}}"
+#define NODE_PARAM \
+	"\"parameters\":{\"type\":\"object\",\"properties\":{\"node\":{\"type\":\"string\"}}}"
 
 static void embedded_table_loads(void)
 {
@@ -40,7 +41,8 @@ static void refuses_bad_tables(void)
 		"[[{\"path\":\"/a\",\"method\":\"GET\",\"name\":\"a\",\"permissions\":{}},"
 		"{\"path\":\"/a\",\"method\":\"GET\",\"name\":\"b\",\"permissions\":{}}]]",
 		"[[{\"path\":\"/n/{node}\",\"method\":\"GET\",\"name\":\"a\",\"permissions\":{}}]]", /* undeclared */
-		"[[{\"path\":\"/n/{node}\",\"method\":\"GET\",\"name\":\"a\",\"permissions\":{}," NODE_PARAM "},"
+		"[[{\"path\":\"/n/{node}\",\"method\":\"GET\",\"name\":\"a\",\"permissions\":{}," NODE_PARAM
+		"},"
 		"{\"path\":\"/n/{other}\",\"method\":\"PUT\",\"name\":\"b\",\"permissions\":{},"
 		"\"parameters\":{\"type\":\"object\",\"properties\":{\"other\":{\"type\":\"string\"}}}}]]",
 		"{}",
@@ -56,12 +58,16 @@ static void refuses_bad_tables(void)
 
 static void matching(void)
 {
-	pve_routes *t = load("[[{\"path\":\"/nodes\",\"method\":\"GET\",\"name\":\"list\",\"permissions\":{}},"
-			     "{\"path\":\"/nodes/{node}\",\"method\":\"GET\",\"name\":\"idx\",\"permissions\":{}," NODE_PARAM "},"
-			     "{\"path\":\"/nodes/{node}/status\",\"method\":\"GET\",\"name\":\"st\",\"permissions\":{}," NODE_PARAM "},"
-			     "{\"path\":\"/nodes/{node}/status\",\"method\":\"POST\",\"name\":\"st2\",\"permissions\":{}," NODE_PARAM "},"
-			     "{\"path\":\"/nodes/local\",\"method\":\"GET\",\"name\":\"lit\",\"permissions\":{}}]]",
-			     NULL);
+	pve_routes *t = load(
+		"[[{\"path\":\"/nodes\",\"method\":\"GET\",\"name\":\"list\",\"permissions\":{}},"
+		"{\"path\":\"/nodes/{node}\",\"method\":\"GET\",\"name\":\"idx\",\"permissions\":{}," NODE_PARAM
+		"},"
+		"{\"path\":\"/nodes/{node}/status\",\"method\":\"GET\",\"name\":\"st\",\"permissions\":{}," NODE_PARAM
+		"},"
+		"{\"path\":\"/nodes/{node}/status\",\"method\":\"POST\",\"name\":\"st2\",\"permissions\":{}," NODE_PARAM
+		"},"
+		"{\"path\":\"/nodes/local\",\"method\":\"GET\",\"name\":\"lit\",\"permissions\":{}}]]",
+		NULL);
 	check(t != NULL);
 	if (!t)
 		return;

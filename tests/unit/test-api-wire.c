@@ -20,7 +20,8 @@ static void header_limits(void)
 	uint8_t buf[PVE_WIRE_HEADER_SIZE];
 	pve_wire_header g;
 	_cleanup_error_ pve_error *err = NULL;
-	pve_wire_header_encode(buf, &(pve_wire_header){ PVE_WIRE_MAX_FRAME + 1, PVE_WIRE_REQUEST, 0, 1 });
+	pve_wire_header_encode(buf, &(pve_wire_header){ PVE_WIRE_MAX_FRAME + 1, PVE_WIRE_REQUEST, 0,
+							1 });
 	check_int(pve_wire_header_decode(buf, &g, &err), -EMSGSIZE);
 	check(err && strstr(err->message, "exceeds"));
 	pve_wire_header_encode(buf, &(pve_wire_header){ 1, 99, 0, 1 });
@@ -31,8 +32,11 @@ static void header_limits(void)
 
 static void request_round_trip(void)
 {
-	pve_request r = { .method = (char *)"POST", .path = (char *)"/nodes/n1/startall",
-			  .ticket = (char *)"PVE:a@pve:0::x", .csrf = (char *)"00:y", .client = (char *)"::1" };
+	pve_request r = { .method = (char *)"POST",
+			  .path = (char *)"/nodes/n1/startall",
+			  .ticket = (char *)"PVE:a@pve:0::x",
+			  .csrf = (char *)"00:y",
+			  .client = (char *)"::1" };
 	r.params = cJSON_CreateObject();
 	cJSON_AddStringToObject(r.params, "force", "1");
 	_cleanup_free_ char *payload = NULL;
@@ -56,8 +60,13 @@ static void request_round_trip(void)
 static void request_decode_refuses(void)
 {
 	static const char *const bad[] = {
-		"", "[]", "{\"method\":1,\"path\":\"/\"}", "{\"path\":\"/\"}", "{\"method\":\"GET\"}",
-		"{\"method\":\"GET\",\"path\":\"/\",\"params\":[]}", "{\"method\":\"GET\",\"path\":\"/\",\"token\":5}",
+		"",
+		"[]",
+		"{\"method\":1,\"path\":\"/\"}",
+		"{\"path\":\"/\"}",
+		"{\"method\":\"GET\"}",
+		"{\"method\":\"GET\",\"path\":\"/\",\"params\":[]}",
+		"{\"method\":\"GET\",\"path\":\"/\",\"token\":5}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_request *d = NULL;
@@ -92,7 +101,8 @@ static char *reassemble(const pve_buf *frames, int *ret_status, size_t *ret_fram
 			_cleanup_free_ char *reason = NULL;
 			const char *b;
 			size_t blen;
-			check(pve_wire_response_decode(p, h.len, ret_status, &reason, &b, &blen, NULL) == 0);
+			check(pve_wire_response_decode(p, h.len, ret_status, &reason, &b, &blen,
+						       NULL) == 0);
 			check_streq(reason, "OK");
 			pve_buf_append(&body, b, blen);
 		} else {
@@ -110,7 +120,8 @@ static char *reassemble(const pve_buf *frames, int *ret_status, size_t *ret_fram
 
 static void response_split_over_frames(void)
 {
-	size_t sizes[] = { 0, 10, PVE_WIRE_MAX_FRAME - 6, PVE_WIRE_MAX_FRAME, 3 * PVE_WIRE_MAX_FRAME + 17 };
+	size_t sizes[] = { 0, 10, PVE_WIRE_MAX_FRAME - 6, PVE_WIRE_MAX_FRAME,
+			   3 * PVE_WIRE_MAX_FRAME + 17 };
 	for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
 		char *body = xmalloc(sizes[i] + 1);
 		for (size_t j = 0; j < sizes[i]; j++)
@@ -122,7 +133,9 @@ static void response_split_over_frames(void)
 		_cleanup_free_ char *got = reassemble(&frames, &status, &n);
 		check_int(status, 200);
 		check(memcmp(got, body, sizes[i]) == 0);
-		check(n == 1 + (sizes[i] + 6 > PVE_WIRE_MAX_FRAME ? (sizes[i] + 6) / PVE_WIRE_MAX_FRAME : 0) ||
+		check(n == 1 + (sizes[i] + 6 > PVE_WIRE_MAX_FRAME ?
+					(sizes[i] + 6) / PVE_WIRE_MAX_FRAME :
+					0) ||
 		      n >= 1);
 		pve_buf_free(&frames);
 		free(body);
@@ -135,11 +148,15 @@ static void response_decode_refuses(void)
 	char *reason = NULL;
 	const char *b;
 	size_t blen;
-	check(pve_wire_response_decode("\xc8\x00", 2, &status, &reason, &b, &blen, NULL) == -EPROTO);
-	check(pve_wire_response_decode("\xc8\x00\x09\x00OK", 6, &status, &reason, &b, &blen, NULL) == -EPROTO);
-	check(pve_wire_response_decode("\x05\x00\x00\x00", 4, &status, &reason, &b, &blen, NULL) == -EPROTO);
+	check(pve_wire_response_decode("\xc8\x00", 2, &status, &reason, &b, &blen, NULL) ==
+	      -EPROTO);
+	check(pve_wire_response_decode("\xc8\x00\x09\x00OK", 6, &status, &reason, &b, &blen,
+				       NULL) == -EPROTO);
+	check(pve_wire_response_decode("\x05\x00\x00\x00", 4, &status, &reason, &b, &blen, NULL) ==
+	      -EPROTO);
 	check(reason == NULL);
 }
 
-TEST_MAIN(TEST(header_round_trip), TEST(header_limits), TEST(request_round_trip), TEST(request_decode_refuses),
-	  TEST(response_split_over_frames), TEST(response_decode_refuses))
+TEST_MAIN(TEST(header_round_trip), TEST(header_limits), TEST(request_round_trip),
+	  TEST(request_decode_refuses), TEST(response_split_over_frames),
+	  TEST(response_decode_refuses))

@@ -26,8 +26,8 @@ static void every_route_has_a_handler(void)
 	for (size_t i = 0; routes && i < pve_routes_count(routes); i++) {
 		const pve_route *r = pve_routes_get(routes, i);
 		if (!has_handler(r->name))
-			test_fail(__FILE__, __LINE__, "route %s %s: no handler named '%s'", r->method, r->path,
-				  r->name);
+			test_fail(__FILE__, __LINE__, "route %s %s: no handler named '%s'",
+				  r->method, r->path, r->name);
 	}
 	pve_routes_free(routes);
 }
@@ -55,15 +55,16 @@ static void every_parameter_schema_is_valid(void)
 	for (size_t i = 0; routes && i < pve_routes_count(routes); i++) {
 		const pve_route *r = pve_routes_get(routes, i);
 		const cJSON *props = cJSON_GetObjectItem(r->parameters, "properties"), *p;
-		cJSON_ArrayForEach(p, props)
-		{
+		cJSON_ArrayForEach (p, props) {
 			const cJSON *fmt = cJSON_GetObjectItem(p, "format");
 			if (cJSON_IsString(fmt) && !pve_format_known(fmt->valuestring))
-				test_fail(__FILE__, __LINE__, "route %s %s: parameter %s: unknown format '%s'",
+				test_fail(__FILE__, __LINE__,
+					  "route %s %s: parameter %s: unknown format '%s'",
 					  r->method, r->path, p->string, fmt->valuestring);
 			const cJSON *type = cJSON_GetObjectItem(p, "type");
 			if (!cJSON_IsString(type))
-				test_fail(__FILE__, __LINE__, "route %s %s: parameter %s has no type", r->method,
+				test_fail(__FILE__, __LINE__,
+					  "route %s %s: parameter %s has no type", r->method,
 					  r->path, p->string);
 		}
 	}

@@ -10,17 +10,17 @@ struct test_case {
 };
 
 /* Fails the running case (it goes on, so one run shows every broken check) and says where. */
-#define check(expr)                                                                       \
-	do {                                                                              \
-		if (!(expr))                                                              \
-			test_fail(__FILE__, __LINE__, "check failed: %s", #expr);         \
+#define check(expr)                                                               \
+	do {                                                                      \
+		if (!(expr))                                                      \
+			test_fail(__FILE__, __LINE__, "check failed: %s", #expr); \
 	} while (0)
-#define check_streq(a, b)                                                                   \
-	do {                                                                                \
-		const char *_a_ = (a), *_b_ = (b);                                          \
-		if (!_a_ || !_b_ || strcmp(_a_, _b_) != 0)                                  \
+#define check_streq(a, b)                                                                  \
+	do {                                                                               \
+		const char *_a_ = (a), *_b_ = (b);                                         \
+		if (!_a_ || !_b_ || strcmp(_a_, _b_) != 0)                                 \
 			test_fail(__FILE__, __LINE__, "%s == \"%s\", expected \"%s\"", #a, \
-				  _a_ ? _a_ : "(null)", _b_ ? _b_ : "(null)");               \
+				  _a_ ? _a_ : "(null)", _b_ ? _b_ : "(null)");             \
 	} while (0)
 #define check_int(a, b)                                                                           \
 	do {                                                                                      \
@@ -36,10 +36,13 @@ void test_skip(const char *fmt, ...) _printf_(1, 2);
 const char *test_tmpdir(void);
 int test_main(int argc, char **argv, const struct test_case *cases, size_t n);
 
-#define TEST_MAIN(...)                                                             \
-	int main(int argc, char **argv)                                            \
-	{                                                                          \
-		static const struct test_case cases_[] = { __VA_ARGS__ };          \
-		return test_main(argc, argv, cases_, ELEMENTSOF(cases_));          \
+#define TEST_MAIN(...)                                                    \
+	int main(int argc, char **argv)                                   \
+	{                                                                 \
+		static const struct test_case cases_[] = { __VA_ARGS__ }; \
+		return test_main(argc, argv, cases_, ELEMENTSOF(cases_)); \
 	}
-#define TEST(fn) { #fn, fn }
+#define TEST(fn)        \
+	{               \
+#fn, fn \
+	}
