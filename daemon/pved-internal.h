@@ -130,6 +130,10 @@ extern const pved_handler pved_handlers_node[];
 extern const pved_handler pved_handlers_access[];
 extern const pved_handler pved_handlers_tasks[];
 extern const pved_handler pved_handlers_cluster[];
+extern const pved_handler pved_handlers_storage[];
+extern const pved_handler pved_handlers_users[];
+/* All of them, NULL-terminated: what the server binds routes to. */
+extern const pved_handler *const pved_handler_tables[];
 
 /* ---- tasks ----------------------------------------------------------------------------------------------
  * A task is a forked worker with a UPID. Its stdout and stderr go to its log file; when fn returns, the

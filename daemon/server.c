@@ -50,11 +50,14 @@ struct pved_server {
 	pved_handler_fn *handlers; /* by route index */
 };
 
-static const pved_handler *const handler_tables[] = {
+const pved_handler *const pved_handler_tables[] = {
 	pved_handlers_node,
 	pved_handlers_access,
 	pved_handlers_tasks,
 	pved_handlers_cluster,
+	pved_handlers_storage,
+	pved_handlers_users,
+	NULL,
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -588,8 +591,8 @@ int pved_server_init(pved *d, pve_error **err)
 	srv->handlers = xcalloc(n ? n : 1, sizeof(*srv->handlers));
 	for (size_t i = 0; i < n; i++) {
 		const pve_route *r = pve_routes_get(d->routes, i);
-		for (size_t t = 0; t < ELEMENTSOF(handler_tables); t++)
-			for (const pved_handler *h = handler_tables[t]; h->name; h++)
+		for (const pved_handler *const *t = pved_handler_tables; *t; t++)
+			for (const pved_handler *h = *t; h->name; h++)
 				if (strcmp(h->name, r->name) == 0)
 					srv->handlers[i] = h->fn;
 		if (!srv->handlers[i])

@@ -3,17 +3,10 @@
 #include "daemon/pved-internal.h"
 #include "tests/unit/test.h"
 
-static const pved_handler *const tables[] = {
-	pved_handlers_node,
-	pved_handlers_access,
-	pved_handlers_tasks,
-	pved_handlers_cluster,
-};
-
 static bool has_handler(const char *name)
 {
-	for (size_t t = 0; t < ELEMENTSOF(tables); t++)
-		for (const pved_handler *h = tables[t]; h->name; h++)
+	for (const pved_handler *const *t = pved_handler_tables; *t; t++)
+		for (const pved_handler *h = *t; h->name; h++)
 			if (strcmp(h->name, name) == 0)
 				return true;
 	return false;
@@ -36,8 +29,8 @@ static void every_handler_has_a_route(void)
 {
 	pve_routes *routes = NULL;
 	check(pve_routes_load(&routes, NULL) == 0);
-	for (size_t t = 0; routes && t < ELEMENTSOF(tables); t++)
-		for (const pved_handler *h = tables[t]; h->name; h++) {
+	for (const pved_handler *const *t = pved_handler_tables; routes && *t; t++)
+		for (const pved_handler *h = *t; h->name; h++) {
 			bool found = false;
 			for (size_t i = 0; i < pve_routes_count(routes); i++)
 				found |= strcmp(pve_routes_get(routes, i)->name, h->name) == 0;
