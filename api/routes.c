@@ -18,6 +18,7 @@ struct pve_routes {
 	cJSON *data; /* owns every cJSON the routes point into */
 	pve_route *routes;
 	size_t n_routes;
+	size_t n_alloc; /* entries allocated; a route that failed its check may hold segments */
 	route_node *root;
 };
 
@@ -179,6 +180,7 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 	pve_routes *t = xcalloc(1, sizeof(*t));
 	t->data = data;
 	t->routes = xcalloc(n, sizeof(*t->routes));
+	t->n_alloc = n;
 	t->root = xcalloc(1, sizeof(*t->root));
 	t->root->path = xstrdup("");
 	int r = 0;
@@ -227,7 +229,7 @@ void pve_routes_free(pve_routes *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n_routes; i++)
+	for (size_t i = 0; i < t->n_alloc; i++)
 		strv_free(t->routes[i].segments);
 	free(t->routes);
 	node_free(t->root);
