@@ -124,8 +124,8 @@ deps:
 	@tools/setup-deps
 
 check: deps
-	$(MAKE) all unit-tests fuzz-targets
-	$(MAKE) SANITIZE=address,undefined unit-tests
+	$(MAKE) -j2 all unit-tests fuzz-targets
+	$(MAKE) -j2 SANITIZE=address,undefined unit-tests
 	tests/run
 
 run: deps all
