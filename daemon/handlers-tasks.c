@@ -46,7 +46,19 @@ static bool may(const pved_call *c, const char *task_user, const char *priv)
 
 /* A task of the call's upid parameter: from the table, or made up from a log file the table forgot.
  * *ret_tmp is set when the task is made up (free it with free_tmp). */
-static const pved_task *call_task(pved_call *c, pved_task **ret_tmp)
+static void free_tmp(pved_task *t)
+{
+	if (!t)
+		return;
+	free(t->upid_str);
+	free(t->status);
+	free(t);
+}
+
+/* The task the call's upid names, when the caller owns it or holds priv on the node (priv NULL: anyone); else the call has
+ * been answered and NULL is returned. *ret_tmp is a stand-in built from the log of a task the table
+ * forgot, to be freed by the caller. */
+static const pved_task *call_task(pved_call *c, const char *priv, pved_task **ret_tmp)
 {
 	*ret_tmp = NULL;
 	const char *s = pved_call_str(c, "upid");
@@ -58,8 +70,12 @@ static const pved_task *call_task(pved_call *c, pved_task **ret_tmp)
 	}
 	pved_tasks_refresh(c->d);
 	const pved_task *t = pved_task_find(c->d, s);
-	if (t)
-		return t;
+	if (t) {
+		if (!priv || may(c, t->upid.user, priv))
+			return t;
+		fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, %s)", c->d->node, priv);
+		return NULL;
+	}
 	if (strcmp(u.node, c->d->node) == 0) {
 		_cleanup_free_ char *log = pved_task_log_path(c->d, &u, s);
 		struct stat st;
@@ -70,21 +86,18 @@ static const pved_task *call_task(pved_call *c, pved_task **ret_tmp)
 			tmp->running = false;
 			tmp->endtime = st.st_mtime;
 			tmp->status = pved_task_read_status(log);
+			if (priv && !may(c, u.user, priv)) {
+				free_tmp(tmp);
+				fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, %s)",
+				     c->d->node, priv);
+				return NULL;
+			}
 			*ret_tmp = tmp;
 			return tmp;
 		}
 	}
 	fail(c, ENOENT, NULL, "no such task");
 	return NULL;
-}
-
-static void free_tmp(pved_task *t)
-{
-	if (!t)
-		return;
-	free(t->upid_str);
-	free(t->status);
-	free(t);
 }
 
 /* ---- GET /nodes/{node}/tasks ---- */
@@ -210,7 +223,7 @@ static void cluster_tasks(pved_call *c)
 static void task_index(pved_call *c)
 {
 	pved_task *tmp;
-	const pved_task *t = call_task(c, &tmp);
+	const pved_task *t = call_task(c, NULL, &tmp);
 	if (!t)
 		return;
 	free_tmp(tmp);
@@ -227,23 +240,12 @@ static void task_index(pved_call *c)
 static void task_status(pved_call *c)
 {
 	pved_task *tmp;
-	const pved_task *t = call_task(c, &tmp);
+	const pved_task *t = call_task(c, "Sys.Audit", &tmp);
 	if (!t)
 		return;
-	if (!may(c, t->upid.user, "Sys.Audit")) {
-		free_tmp(tmp);
-		fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, Sys.Audit)", c->d->node);
-		return;
-	}
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "upid", t->upid_str);
-	cJSON_AddStringToObject(o, "node", t->upid.node);
-	cJSON_AddNumberToObject(o, "pid", t->upid.pid);
-	cJSON_AddNumberToObject(o, "pstart", (double)t->upid.pstart);
-	cJSON_AddNumberToObject(o, "starttime", t->upid.starttime);
-	cJSON_AddStringToObject(o, "type", t->upid.type);
-	cJSON_AddStringToObject(o, "id", t->upid.id);
-	cJSON_AddStringToObject(o, "user", t->upid.user);
+	/* The list entry, with Proxmox's status fields: running or stopped, and the exit status. */
+	cJSON *o = pved_task_to_json(t);
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "status");
 	cJSON_AddStringToObject(o, "status", t->running ? "running" : "stopped");
 	if (!t->running)
 		cJSON_AddStringToObject(o, "exitstatus",
@@ -257,14 +259,9 @@ static void task_status(pved_call *c)
 static void task_log(pved_call *c)
 {
 	pved_task *tmp;
-	const pved_task *t = call_task(c, &tmp);
+	const pved_task *t = call_task(c, "Sys.Audit", &tmp);
 	if (!t)
 		return;
-	if (!may(c, t->upid.user, "Sys.Audit")) {
-		free_tmp(tmp);
-		fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, Sys.Audit)", c->d->node);
-		return;
-	}
 	if (pved_call_int(c, "download", 0)) {
 		free_tmp(tmp);
 		fail(c, ENOSYS, "download", "downloading a task log is not implemented");
@@ -324,15 +321,9 @@ static void task_log(pved_call *c)
 static void task_stop(pved_call *c)
 {
 	pved_task *tmp;
-	const pved_task *t = call_task(c, &tmp);
+	const pved_task *t = call_task(c, "Sys.Modify", &tmp);
 	if (!t)
 		return;
-	if (!may(c, t->upid.user, "Sys.Modify")) {
-		free_tmp(tmp);
-		fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, Sys.Modify)",
-		     c->d->node);
-		return;
-	}
 	if (tmp) { /* a task the table forgot has ended long ago */
 		free_tmp(tmp);
 		pved_call_reply(c, NULL);
