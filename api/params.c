@@ -7,41 +7,16 @@
 
 #include "api/front-internal.h"
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int pve_front_uri_decode(const char *s, size_t len, bool plus_space, bool reject_ctl, char **ret,
 			 pve_error **err)
 {
-	_cleanup_free_ char *out = xmalloc(len + 1);
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '%') {
-			int hi = i + 1 < len ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
-			if (hi < 0 || lo < 0)
-				return pve_error_set(err, EINVAL, "malformed percent-encoding");
-			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		}
-		if (c == '\0')
-			return pve_error_set(err, EINVAL, "NUL character in the request");
-		if (reject_ctl && (c < 0x20 || c == 0x7f))
-			return pve_error_set(err, EINVAL, "control character in the request path");
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
+	_cleanup_free_ char *out = pve_uri_decode(s, len, plus_space);
+	if (!out)
+		return pve_error_set(err, EINVAL, "malformed percent-encoding or NUL character");
+	if (reject_ctl)
+		for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				return pve_error_set(err, EINVAL, "control character in the request path");
 	*ret = TAKE_PTR(out);
 	return 0;
 }
