@@ -3,6 +3,7 @@
 #include <ctype.h>
 
 #include "common/common.h"
+#include "common/schema-internal.h"
 
 enum line_kind { LINE_KV, LINE_COMMENT, LINE_BLANK };
 
@@ -183,17 +184,14 @@ int pve_config_parse(const char *text, size_t len, pve_config **ret, pve_error *
 	size_t pos = 0;
 	int r;
 
-	while (pos < len) {
-		lineno++;
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - line) : len - pos;
-		pos += ll + (nl ? 1 : 0);
-		if (ll > PVE_CONFIG_MAX_LINE)
-			return pve_error_set(err, E2BIG, "line %u: longer than %d bytes", lineno,
-					     PVE_CONFIG_MAX_LINE);
-		if (memchr(line, '\0', ll))
-			return pve_error_set(err, EINVAL, "line %u: contains a NUL byte", lineno);
+	for (;;) {
+		const char *line;
+		size_t ll;
+		r = config_next_line(text, len, &pos, &lineno, &line, &ll, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
 
 		if (ll > 0 && line[0] == '#') {
 			struct cfg_line *l = line_insert(cur, cur->n);
@@ -533,4 +531,24 @@ void pve_config_set_description(pve_config *c, const char *section, const char *
 		if (!*p)
 			break;
 	}
+}
+
+int config_next_line(const char *text, size_t len, size_t *pos, unsigned *lineno,
+		     const char **ret_line, size_t *ret_len, pve_error **err)
+{
+	if (*pos >= len)
+		return 0;
+	(*lineno)++;
+	const char *line = text + *pos;
+	const char *nl = memchr(line, '\n', len - *pos);
+	size_t ll = nl ? (size_t)(nl - line) : len - *pos;
+	*pos += ll + (nl ? 1 : 0);
+	if (ll > PVE_CONFIG_MAX_LINE)
+		return pve_error_set(err, E2BIG, "line %u: longer than %d bytes", *lineno,
+				     PVE_CONFIG_MAX_LINE);
+	if (memchr(line, '\0', ll))
+		return pve_error_set(err, EINVAL, "line %u: contains a NUL byte", *lineno);
+	*ret_line = line;
+	*ret_len = ll;
+	return 1;
 }

@@ -1,5 +1,6 @@
-/* What schema.c, propstr.c and formats.c share: the error-collecting validator core and the property-string
- * parser it calls for object formats. */
+/* What common/'s files share among themselves: the error-collecting validator core and the property-string
+ * parser it calls for object formats (schema.c, propstr.c, formats.c), the regex cache, and the line
+ * reader of the config parsers (config.c, sectioncfg.c). */
 #pragma once
 
 #include <cjson/cJSON.h>
@@ -27,3 +28,7 @@ char *propstr_typetext(const cJSON *format, bool list_enums);
 char *schema_number_str(double d);
 /* 1 when value matches the POSIX ERE, 0 when not, -EINVAL when it does not compile; compiled once. */
 int schema_regex_match(const char *ere, bool icase, const char *value);
+/* The next line of text at *pos (without its newline), counting *lineno; 0 at the end, 1 with a line,
+ * or an error naming the line when it is longer than PVE_CONFIG_MAX_LINE or holds a NUL byte. */
+int config_next_line(const char *text, size_t len, size_t *pos, unsigned *lineno,
+		     const char **ret_line, size_t *ret_len, pve_error **err);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 
 #include "common/common.h"
+#include "common/schema-internal.h"
 
 struct sc_prop {
 	char *key; /* NULL for a `#` line inside the section */
@@ -217,17 +218,14 @@ int pve_sectioncfg_parse(const char *text, size_t len, pve_sectioncfg **ret, pve
 	size_t pos = 0;
 	int r;
 
-	while (pos < len) {
-		lineno++;
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - line) : len - pos;
-		pos += ll + (nl ? 1 : 0);
-		if (ll > PVE_CONFIG_MAX_LINE)
-			return pve_error_set(err, E2BIG, "line %u: longer than %d bytes", lineno,
-					     PVE_CONFIG_MAX_LINE);
-		if (memchr(line, '\0', ll))
-			return pve_error_set(err, EINVAL, "line %u: contains a NUL byte", lineno);
+	for (;;) {
+		const char *line;
+		size_t ll;
+		r = config_next_line(text, len, &pos, &lineno, &line, &ll, err);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
 
 		if (ll > 0 && line[0] == '#') {
 			if (cur) {
