@@ -9,7 +9,10 @@
  * A stream of frames: a 12-byte header (little-endian u32 payload length, u16 type, u16 flags, u32 id)
  * and the payload. The length is checked against PVE_WIRE_MAX_FRAME before anything is read or allocated.
  * A request is one REQUEST frame. A response is a RESPONSE frame (status, reason and the start of the
- * body), followed by DATA frames while the body goes on; the frame that ends it carries PVE_WIRE_FIN. */
+ * body), followed by DATA frames while the body goes on; the frame that ends it carries PVE_WIRE_FIN.
+ * A websocket request answered with status 101 becomes a stream: each websocket message is one DATA
+ * frame with the request's id, both ways; pved ends it with an empty DATA frame carrying FIN, the front
+ * with CANCEL. */
 
 #define PVE_WIRE_HEADER_SIZE 12u
 #define PVE_WIRE_MAX_FRAME (1u << 20)
@@ -46,6 +49,7 @@ typedef struct pve_request {
 	char *csrf; /* CSRFPreventionToken header, or NULL */
 	char *token; /* "user@realm!tokenid=SECRET" from Authorization: PVEAPIToken=..., or NULL */
 	char *client; /* the peer's address, "127.0.0.1" or "::1", or "local" on the unix socket */
+	bool websocket; /* a websocket upgrade: a 101 answer opens a stream of DATA frames both ways */
 } pve_request;
 
 /* Encodes into a frame payload; fails with EMSGSIZE when it would not fit in one frame. */
@@ -59,6 +63,8 @@ void pve_wire_append_request(pve_buf *out, uint32_t id, const char *payload, siz
 /* Appends the frames of a whole response (RESPONSE, then DATA frames as needed, FIN on the last). */
 void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason,
 			      const char *body, size_t body_len);
+/* A RESPONSE frame without a body and without FIN: the start of a stream (status 101). */
+void pve_wire_append_response_head(pve_buf *out, uint32_t id, int status, const char *reason);
 /* Splits a RESPONSE payload; ret_reason is a copy, ret_body points into payload. */
 int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
 			     const char **ret_body, size_t *ret_body_len, pve_error **err);

@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <wslay/wslay.h>
+
 #include "api/front-internal.h"
 
 #define MAX_CONNS 1024
@@ -28,11 +30,14 @@
 #define MAX_RESPONSE (64u << 20)
 #define FILE_CHUNK (256u << 10)
 #define GZIP_MIN 1024
+#define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
+#define WS_MAX_QUEUED (1u << 20)
 
 enum conn_state {
 	C_READING, /* waiting for (more of) a request */
 	C_WAITING, /* the request is with pved */
 	C_WRITING, /* an answer is going out; then READING again, or the end */
+	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
 };
 
 struct front;
@@ -58,6 +63,10 @@ struct conn {
 
 	int file_fd; /* a static file being sent */
 	off_t file_off, file_size;
+
+	bool ws_wanted; /* the request asked for a websocket upgrade */
+	wslay_event_context_ptr ws;
+	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
 };
 
 struct front {
@@ -121,8 +130,10 @@ static void conn_free(struct conn *c)
 {
 	struct front *f = c->f;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
-	if (c->state == C_WAITING && c->id)
+	if ((c->state == C_WAITING || (c->state == C_WEBSOCKET && !c->ws_ended)) && c->id)
 		send_frame(f, PVE_WIRE_CANCEL, c->id);
+	if (c->ws)
+		wslay_event_context_free(c->ws);
 	reset_answer(c);
 	if (c->bev)
 		bufferevent_free(c->bev);
@@ -246,10 +257,16 @@ static void fill_file(struct conn *c)
 	c->file_off += n;
 }
 
+static void ws_pump(struct conn *c);
+
 static void on_conn_write(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
+	if (c->state == C_WEBSOCKET) {
+		ws_pump(c);
+		return;
+	}
 	if (c->state != C_WRITING)
 		return;
 	if (c->file_fd >= 0 && c->file_off < c->file_size) {
@@ -378,6 +395,7 @@ static void forward_api(struct conn *c, const char *path)
 		send_error(c, pve_error_http_status(err->code), err->message, false);
 		return;
 	}
+	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);
 	_cleanup_free_ char *payload = NULL;
 	size_t len = 0;
 	int rc = pve_request_encode(r, &payload, &len, &err);
@@ -465,7 +483,11 @@ static void conn_process(struct conn *c)
 static void on_conn_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	conn_process(arg);
+	struct conn *c = arg;
+	if (c->state == C_WEBSOCKET)
+		ws_pump(c);
+	else
+		conn_process(c);
 }
 
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -516,12 +538,119 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		listeners_enable(f, false);
 }
 
+/* ---- websockets -----------------------------------------------------------------------------------------
+ * After pved accepts an upgrade (status 101), each message from the client goes to pved as a DATA frame and
+ * each DATA frame from pved goes to the client as a binary message; wslay does the framing, masking, pings
+ * and the closing handshake. */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			  void *ud)
+{
+	(void)flags;
+	struct conn *c = ud;
+	int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+	if (n <= 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			  void *ud)
+{
+	(void)ctx, (void)flags;
+	struct conn *c = ud;
+	/* Bounded: a client that stops reading stops the relay until its socket drains. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > WS_MAX_QUEUED) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	bufferevent_write(c->bev, data, len);
+	return (ssize_t)len;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+		      void *ud)
+{
+	(void)ctx;
+	struct conn *c = ud;
+	if (wslay_is_ctrl_frame(arg->opcode) || c->ws_ended || !c->f->pved)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_frame(&b, PVE_WIRE_DATA, 0, c->id, arg->msg, arg->msg_length);
+	bufferevent_write(c->f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+/* Reads what the client sent, writes what is queued, and ends the connection once both sides closed. */
+static void ws_pump(struct conn *c)
+{
+	if (wslay_event_recv(c->ws) != 0 || wslay_event_send(c->ws) != 0) {
+		conn_free(c);
+		return;
+	}
+	if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}
+
+static void ws_upgrade(struct conn *c)
+{
+	_cleanup_free_ char *accept =
+		pve_http_websocket_accept(pve_http_request_header(c->req, "Sec-WebSocket-Key"));
+	const char *proto = pve_http_request_header(c->req, "Sec-WebSocket-Protocol");
+	pve_buf b = { 0 };
+	pve_buf_printf(&b,
+		       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
+		       accept ? accept : "");
+	/* noVNC and xterm.js ask for "binary", as with Proxmox. */
+	if (proto && strstr(proto, "binary"))
+		pve_buf_puts(&b, "Sec-WebSocket-Protocol: binary\r\n");
+	pve_buf_puts(&b, "\r\n");
+	conn_write(c, b.data, b.len);
+	pve_buf_free(&b);
+
+	static const struct wslay_event_callbacks callbacks = {
+		.recv_callback = ws_recv_cb,
+		.send_callback = ws_send_cb,
+		.on_msg_recv_callback = ws_msg_cb,
+	};
+	if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
+		conn_free(c);
+		return;
+	}
+	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+	c->state = C_WEBSOCKET;
+	/* A console may sit idle for hours: no request or keep-alive limit from here on. */
+	evtimer_del(c->timer);
+	free(c->reason);
+	c->reason = NULL;
+	pve_buf_free(&c->body);
+	ws_pump(c);
+}
+
+/* A DATA frame from pved for an upgraded connection: one binary message; FIN ends the stream. */
+static void ws_from_pved(struct conn *c, const pve_wire_header *h, const char *payload)
+{
+	if (h->len > 0) {
+		struct wslay_event_msg m = { WSLAY_BINARY_FRAME, (const uint8_t *)payload, h->len };
+		wslay_event_queue_msg(c->ws, &m);
+	}
+	if (h->flags & PVE_WIRE_FIN) {
+		c->ws_ended = true;
+		wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+	}
+	ws_pump(c);
+}
+
 /* ---- frames from pved -------------------------------------------------------------------------------- */
 
 static struct conn *conn_by_id(struct front *f, uint32_t id)
 {
 	for (struct conn *c = f->conns; c; c = c->next)
-		if (c->state == C_WAITING && c->id == id)
+		if ((c->state == C_WAITING || c->state == C_WEBSOCKET) && c->id == id)
 			return c;
 	return NULL;
 }
@@ -535,6 +664,11 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 	struct conn *c = conn_by_id(f, h->id);
 	if (!c)
 		return; /* cancelled: the client went away */
+	if (c->state == C_WEBSOCKET) {
+		if (h->type == PVE_WIRE_DATA)
+			ws_from_pved(c, h, payload);
+		return;
+	}
 	if (h->type == PVE_WIRE_RESPONSE) {
 		const char *body;
 		size_t blen;
@@ -546,6 +680,10 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			return;
 		}
 		c->have_head = true;
+		if (c->ws_wanted && c->status == 101) {
+			ws_upgrade(c);
+			return;
+		}
 		pve_buf_append(&c->body, body, blen);
 	} else {
 		if (!c->have_head) {

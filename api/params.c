@@ -16,7 +16,8 @@ int pve_front_uri_decode(const char *s, size_t len, bool plus_space, bool reject
 	if (reject_ctl)
 		for (const unsigned char *p = (const unsigned char *)out; *p; p++)
 			if (*p < 0x20 || *p == 0x7f)
-				return pve_error_set(err, EINVAL, "control character in the request path");
+				return pve_error_set(err, EINVAL,
+						     "control character in the request path");
 	*ret = TAKE_PTR(out);
 	return 0;
 }

@@ -94,6 +94,20 @@ void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char 
 	}
 }
 
+void pve_wire_append_response_head(pve_buf *out, uint32_t id, int status, const char *reason)
+{
+	size_t rlen = strnlen(reason, 1024);
+	uint8_t head[4];
+	put_u16(head, (uint16_t)status);
+	put_u16(head + 2, (uint16_t)rlen);
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)(4 + rlen), PVE_WIRE_RESPONSE, 0,
+							id });
+	pve_buf_append(out, hdr, sizeof(hdr));
+	pve_buf_append(out, head, sizeof(head));
+	pve_buf_append(out, reason, rlen);
+}
+
 int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
 			     const char **ret_body, size_t *ret_body_len, pve_error **err)
 {
@@ -131,6 +145,8 @@ int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len
 	add_opt(o, "csrf", r->csrf);
 	add_opt(o, "token", r->token);
 	add_opt(o, "client", r->client);
+	if (r->websocket)
+		cJSON_AddTrueToObject(o, "websocket");
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -204,6 +220,7 @@ int pve_request_decode(const void *payload, size_t len, pve_request **ret, pve_e
 		pve_request_free(r);
 		return ret_code;
 	}
+	r->websocket = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "websocket"));
 	cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(o, "params");
 	cJSON_Delete(o);
 	if (params && !cJSON_IsObject(params)) {

@@ -71,6 +71,10 @@ void pved_auth_reload(pved *d);
 int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken,
 		      char **ret_authid, pve_error **err);
 bool pved_auth_permitted(pved *d, const char *authid, const char *path, const char *priv);
+/* A VNC ticket: short-lived (40 s), bound to authid, the ACL path and the port it opens. */
+char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int port);
+int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
+			       int port, pve_error **err);
 /* A fresh ticket and CSRF token for userid. */
 char *pved_auth_ticket(pved *d, const char *userid);
 char *pved_auth_csrf(pved *d, const char *userid);
@@ -98,6 +102,7 @@ typedef struct pved_call {
 	const char *authid; /* "root@pam", "admin@pve", "user@pve!tokenid" */
 	const char *userid; /* the user behind authid: "user@pve" */
 	const char *client; /* the client's address, or "local" */
+	bool websocket; /* the client asked for a websocket upgrade */
 	void *priv; /* the server's own state for this call */
 } pved_call;
 
@@ -116,6 +121,16 @@ void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
+/* Streams: a websocket call accepted with pved_call_stream_accept is answered 101 and stays open; data
+ * from the client comes to on_data, data to the client goes with pved_call_stream_send. The handler ends
+ * it with pved_call_stream_end; when the client ends it, on_close runs instead, and the call is gone
+ * after either. */
+typedef void (*pved_stream_data_fn)(void *ud, const void *data, size_t len);
+typedef void (*pved_stream_close_fn)(void *ud);
+void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
+			     pved_stream_close_fn on_close, void *ud);
+void pved_call_stream_send(pved_call *c, const void *data, size_t len);
+void pved_call_stream_end(pved_call *c);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);
@@ -132,6 +147,7 @@ extern const pved_handler pved_handlers_tasks[];
 extern const pved_handler pved_handlers_cluster[];
 extern const pved_handler pved_handlers_storage[];
 extern const pved_handler pved_handlers_users[];
+extern const pved_handler pved_handlers_console[];
 /* All of them, NULL-terminated: what the server binds routes to. */
 extern const pved_handler *const pved_handler_tables[];
 

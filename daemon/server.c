@@ -40,6 +40,10 @@ struct call {
 	char *userid;
 	struct event *delay;
 	pve_buf delayed; /* a response held back by the failed-authentication delay */
+	bool streaming; /* accepted websocket: open until one side ends it */
+	pved_stream_data_fn on_data;
+	pved_stream_close_fn on_close;
+	void *stream_ud;
 	call *prev, *next;
 };
 
@@ -51,16 +55,21 @@ struct pved_server {
 };
 
 const pved_handler *const pved_handler_tables[] = {
-	pved_handlers_node,
-	pved_handlers_access,
-	pved_handlers_tasks,
-	pved_handlers_cluster,
-	pved_handlers_storage,
-	pved_handlers_users,
-	NULL,
+	pved_handlers_node,    pved_handlers_access, pved_handlers_tasks,   pved_handlers_cluster,
+	pved_handlers_storage, pved_handlers_users,  pved_handlers_console, NULL,
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void call_free(call *k);
+
+/* The client ended a stream: tell the handler, then drop the call. */
+static void stream_closed(call *k)
+{
+	k->streaming = false;
+	if (k->on_close)
+		k->on_close(k->stream_ud);
+	call_free(k);
+}
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
 /* ---- connections ------------------------------------------------------------------------------------- */
@@ -90,6 +99,15 @@ void pved_conn_close(pved_conn *c)
 	conn_unlink(c);
 	for (call *k = c->calls; k; k = k->next)
 		k->cancelled = true;
+	/* Streams end with their connection; the handlers hear of it and let go of the calls. The
+	 * extra reference keeps the conn while its calls go. */
+	c->n_calls++;
+	for (call *k = c->calls, *next; k; k = next) {
+		next = k->next;
+		if (k->streaming)
+			stream_closed(k);
+	}
+	c->n_calls--;
 	if (c->on_close)
 		c->on_close(c->ud);
 	conn_maybe_free(c);
@@ -196,6 +214,49 @@ static void call_respond(call *k, int status, const char *reason, cJSON *body, b
 	if (!text)
 		abort();
 	call_respond_text(k, status, reason, text, strlen(text), delay);
+}
+
+void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
+			     pved_stream_close_fn on_close, void *ud)
+{
+	call *k = (call *)c;
+	k->streaming = true;
+	k->on_data = on_data;
+	k->on_close = on_close;
+	k->stream_ud = ud;
+	if (k->cancelled || k->conn->closed) {
+		stream_closed(k);
+		return;
+	}
+	pve_buf frames = { 0 };
+	pve_wire_append_response_head(&frames, k->id, 101, "Switching Protocols");
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+}
+
+void pved_call_stream_send(pved_call *c, const void *data, size_t len)
+{
+	call *k = (call *)c;
+	if (k->conn->closed)
+		return;
+	pve_buf frames = { 0 };
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > PVE_WIRE_MAX_FRAME ? PVE_WIRE_MAX_FRAME : len - off;
+		pve_wire_append_frame(&frames, PVE_WIRE_DATA, 0, k->id, (const char *)data + off,
+				      n);
+		off += n;
+	}
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+}
+
+void pved_call_stream_end(pved_call *c)
+{
+	call *k = (call *)c;
+	k->streaming = false;
+	pve_buf frames = { 0 };
+	pve_wire_append_frame(&frames, PVE_WIRE_DATA, PVE_WIRE_FIN, k->id, NULL, 0);
+	call_send(k, &frames);
 }
 
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
@@ -444,6 +505,7 @@ static void dispatch(call *k)
 	k->pub.authid = k->authid;
 	k->pub.userid = k->userid;
 	k->pub.client = r->client ? r->client : "local";
+	k->pub.websocket = r->websocket;
 
 	cJSON *errors = NULL;
 	if (pve_schema_validate_params(route->parameters, k->pub.params, &errors) < 0) {
@@ -519,8 +581,20 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 		break;
 	case PVE_WIRE_CANCEL:
 		for (call *k = c->calls; k; k = k->next)
-			if (k->id == h->id)
+			if (k->id == h->id) {
 				k->cancelled = true;
+				if (k->streaming)
+					stream_closed(k);
+				break;
+			}
+		break;
+	case PVE_WIRE_DATA:
+		/* Data of an open stream; for anything else (a stream just ended) it is dropped. */
+		for (call *k = c->calls; k; k = k->next)
+			if (k->id == h->id && k->streaming) {
+				k->on_data(k->stream_ud, payload, h->len);
+				break;
+			}
 		break;
 	case PVE_WIRE_READY:
 		if (c->front && c->on_ready)
