@@ -212,6 +212,37 @@ int pve_usercfg_add_user(pve_usercfg *c, const char *userid, pve_user **ret, pve
 int pve_usercfg_set_acl(pve_usercfg *c, const char *path, enum pve_acl_type type, const char *ugid,
 			char *const *roles, bool propagate, pve_error **err);
 
+/* Proxmox's update_acl for one role: gives role to subject ugid at path with the propagate flag (moving
+ * it from an entry with the other flag), or takes it away when remove. -EINVAL (with the parameter:
+ * "path", "roles", "users", "groups", "tokens") for a bad path or an unknown role or subject. */
+int pve_usercfg_acl_update(pve_usercfg *c, const char *path, enum pve_acl_type type,
+			   const char *ugid, const char *role, bool propagate, bool remove,
+			   pve_error **err);
+/* Removes a user with its tokens, its and its tokens' ACL entries and its group memberships (the
+ * caller removes its password and token secrets from the priv/ files). -ENOENT if absent. */
+int pve_usercfg_delete_user(pve_usercfg *c, const char *userid, pve_error **err);
+/* Makes the user a member of groups (NULL-terminated, may be NULL): only those, or also those when
+ * append. -ENOENT for an unknown user, -EINVAL (param "groups") for an unknown group, before any change. */
+int pve_usercfg_set_user_groups(pve_usercfg *c, const char *userid, char *const *groups,
+				bool append, pve_error **err);
+/* -EINVAL for an invalid id, -EEXIST if present. comment may be NULL. */
+int pve_usercfg_add_group(pve_usercfg *c, const char *groupid, const char *comment,
+			  pve_error **err);
+/* Removes a group, its ACL entries and its users' membership; -ENOENT if absent. */
+int pve_usercfg_delete_group(pve_usercfg *c, const char *groupid, pve_error **err);
+/* Creates (create: -EEXIST if present) or changes (-ENOENT if absent) a custom role: its privileges become
+ * privs, or privs are added when append. -EINVAL for a built-in role, an invalid id or privilege. */
+int pve_usercfg_set_role(pve_usercfg *c, const char *roleid, char *const *privs, bool create,
+			 bool append, pve_error **err);
+/* Removes a custom role and it from every ACL entry (entries left without roles go). */
+int pve_usercfg_delete_role(pve_usercfg *c, const char *roleid, pve_error **err);
+/* Adds token tokenid ("user@realm!name"); -EINVAL invalid id, -ENOENT unknown user, -EEXIST present.
+ * ret (may be NULL) points into c until its next change. */
+int pve_usercfg_add_token(pve_usercfg *c, const char *tokenid, long long expire, bool privsep,
+			  const char *comment, pve_token **ret, pve_error **err);
+/* Removes the token and its ACL entries (the caller removes its secret); -ENOENT if absent. */
+int pve_usercfg_delete_token(pve_usercfg *c, const char *tokenid, pve_error **err);
+
 /* exists, enable != 0 and not expired at now; root@pam is always enabled, even if absent. A token id
  * ("user@realm!name") is enabled when its user is and the token exists and is not expired. */
 bool pve_usercfg_user_enabled(const pve_usercfg *c, const char *userid, time_t now);

@@ -1066,3 +1066,305 @@ int pve_usercfg_set_acl(pve_usercfg *c, const char *path, enum pve_acl_type type
 			strv_push(&a->roles, xstrdup(*r));
 	return 0;
 }
+
+/* Removes every ACL entry for which drop() is true. */
+static void acls_filter(pve_usercfg *c, bool (*drop)(const pve_acl *a, const void *arg),
+			const void *arg)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < c->n_acls; i++) {
+		if (drop(&c->acls[i], arg))
+			acl_clear(&c->acls[i]);
+		else
+			c->acls[o++] = c->acls[i];
+	}
+	c->n_acls = o;
+}
+
+static void strv_remove_all(char **v, const char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; v && v[i]; i++) {
+		if (strcmp(v[i], s) == 0)
+			free(v[i]);
+		else
+			v[o++] = v[i];
+	}
+	if (v)
+		v[o] = NULL;
+}
+
+/* A token id belongs to userid when it is "userid!name". */
+static bool token_of(const char *tokenid, const char *userid)
+{
+	size_t n = strlen(userid);
+	return strncmp(tokenid, userid, n) == 0 && tokenid[n] == '!';
+}
+
+static bool drop_user_acl(const pve_acl *a, const void *arg)
+{
+	const char *userid = arg;
+	if (a->type == PVE_ACL_USER)
+		return strcmp(a->ugid, userid) == 0;
+	return a->type == PVE_ACL_TOKEN && token_of(a->ugid, userid);
+}
+
+int pve_usercfg_delete_user(pve_usercfg *c, const char *userid, pve_error **err)
+{
+	pve_user *u = pve_usercfg_find_user(c, userid);
+	if (!u)
+		return pve_error_set_param(err, ENOENT, "userid", "no such user ('%s')",
+					   userid ? userid : "");
+	size_t idx = (size_t)(u - c->users);
+	user_clear(u);
+	memmove(&c->users[idx], &c->users[idx + 1], (c->n_users - idx - 1) * sizeof(*u));
+	c->n_users--;
+
+	size_t o = 0;
+	for (size_t i = 0; i < c->n_tokens; i++) {
+		if (token_of(c->tokens[i].tokenid, userid)) {
+			free(c->tokens[i].tokenid);
+			free(c->tokens[i].comment);
+		} else {
+			c->tokens[o++] = c->tokens[i];
+		}
+	}
+	c->n_tokens = o;
+	for (size_t g = 0; g < c->n_groups; g++)
+		strv_remove_all(c->groups[g].members, userid);
+	acls_filter(c, drop_user_acl, userid);
+	return 0;
+}
+
+int pve_usercfg_set_user_groups(pve_usercfg *c, const char *userid, char *const *groups,
+				bool append, pve_error **err)
+{
+	pve_user *u = pve_usercfg_find_user(c, userid);
+	if (!u)
+		return pve_error_set_param(err, ENOENT, "userid", "no such user ('%s')",
+					   userid ? userid : "");
+	for (char *const *g = groups; g && *g; g++)
+		if (!pve_usercfg_find_group(c, *g))
+			return pve_error_set_param(err, EINVAL, "groups", "no such group '%s'", *g);
+	if (!append) {
+		for (size_t g = 0; g < c->n_groups; g++)
+			strv_remove_all(c->groups[g].members, userid);
+		strv_free(u->groups);
+		u->groups = strv_empty();
+	}
+	for (char *const *g = groups; g && *g; g++) {
+		pve_group *grp = pve_usercfg_find_group(c, *g);
+		if (!strv_contains(grp->members, userid))
+			strv_push(&grp->members, xstrdup(userid));
+		if (!strv_contains(u->groups, *g))
+			strv_push(&u->groups, xstrdup(*g));
+	}
+	access_strv_sort_uniq(u->groups);
+	return 0;
+}
+
+int pve_usercfg_add_group(pve_usercfg *c, const char *groupid, const char *comment, pve_error **err)
+{
+	if (!groupid || !access_valid_id(groupid) || strlen(groupid) > 64)
+		return pve_error_set_param(err, EINVAL, "groupid", "invalid group id '%s'",
+					   groupid ? groupid : "");
+	if (pve_usercfg_find_group(c, groupid))
+		return pve_error_set_param(err, EEXIST, "groupid", "group '%s' already exists",
+					   groupid);
+	if (c->n_groups >= PVE_USERCFG_MAX_ENTRIES)
+		return pve_error_set(err, E2BIG, "too many groups");
+	pve_group *g = ARRAY_PUSH(c->groups, c->n_groups);
+	g->groupid = xstrdup(groupid);
+	g->members = strv_empty();
+	g->comment = comment && *comment ? xstrdup(comment) : NULL;
+	return 0;
+}
+
+static bool drop_group_acl(const pve_acl *a, const void *arg)
+{
+	return a->type == PVE_ACL_GROUP && strcmp(a->ugid, arg) == 0;
+}
+
+int pve_usercfg_delete_group(pve_usercfg *c, const char *groupid, pve_error **err)
+{
+	pve_group *g = pve_usercfg_find_group(c, groupid);
+	if (!g)
+		return pve_error_set_param(err, ENOENT, "groupid", "group '%s' does not exist",
+					   groupid ? groupid : "");
+	size_t idx = (size_t)(g - c->groups);
+	free(g->groupid);
+	strv_free(g->members);
+	free(g->comment);
+	memmove(&c->groups[idx], &c->groups[idx + 1], (c->n_groups - idx - 1) * sizeof(*g));
+	c->n_groups--;
+	for (size_t i = 0; i < c->n_users; i++)
+		strv_remove_all(c->users[i].groups, groupid);
+	acls_filter(c, drop_group_acl, groupid);
+	return 0;
+}
+
+int pve_usercfg_set_role(pve_usercfg *c, const char *roleid, char *const *privs, bool create,
+			 bool append, pve_error **err)
+{
+	if (!roleid || !access_valid_id(roleid) || strlen(roleid) > 64)
+		return pve_error_set_param(err, EINVAL, "roleid", "invalid role id '%s'",
+					   roleid ? roleid : "");
+	if (pve_builtin_role_privs(roleid))
+		return pve_error_set_param(err, EINVAL, "roleid",
+					   "cannot modify built-in role '%s'", roleid);
+	for (char *const *p = privs; p && *p; p++)
+		if (!pve_privilege_valid(*p))
+			return pve_error_set_param(err, EINVAL, "privs", "invalid privilege '%s'",
+						   *p);
+	pve_role *r = pve_usercfg_find_role(c, roleid);
+	if (create && r)
+		return pve_error_set_param(err, EEXIST, "roleid", "role '%s' already exists",
+					   roleid);
+	if (!create && !r)
+		return pve_error_set_param(err, ENOENT, "roleid", "role '%s' does not exist",
+					   roleid);
+	if (!r) {
+		if (c->n_roles >= PVE_USERCFG_MAX_ENTRIES)
+			return pve_error_set(err, E2BIG, "too many roles");
+		r = ARRAY_PUSH(c->roles, c->n_roles);
+		r->roleid = xstrdup(roleid);
+		r->privs = strv_empty();
+	} else if (!append) {
+		strv_free(r->privs);
+		r->privs = strv_empty();
+	}
+	for (char *const *p = privs; p && *p; p++)
+		if (!strv_contains(r->privs, *p))
+			strv_push(&r->privs, xstrdup(*p));
+	access_strv_sort_uniq(r->privs);
+	return 0;
+}
+
+int pve_usercfg_delete_role(pve_usercfg *c, const char *roleid, pve_error **err)
+{
+	if (roleid && pve_builtin_role_privs(roleid))
+		return pve_error_set_param(err, EINVAL, "roleid",
+					   "cannot delete built-in role '%s'", roleid);
+	pve_role *r = pve_usercfg_find_role(c, roleid);
+	if (!r)
+		return pve_error_set_param(err, ENOENT, "roleid", "role '%s' does not exist",
+					   roleid ? roleid : "");
+	size_t idx = (size_t)(r - c->roles);
+	free(r->roleid);
+	strv_free(r->privs);
+	memmove(&c->roles[idx], &c->roles[idx + 1], (c->n_roles - idx - 1) * sizeof(*r));
+	c->n_roles--;
+	/* Entries left without a role go, as on the next parse. */
+	for (size_t i = 0; i < c->n_acls; i++)
+		strv_remove_all(c->acls[i].roles, roleid);
+	size_t o = 0;
+	for (size_t i = 0; i < c->n_acls; i++) {
+		if (!c->acls[i].roles || !c->acls[i].roles[0])
+			acl_clear(&c->acls[i]);
+		else
+			c->acls[o++] = c->acls[i];
+	}
+	c->n_acls = o;
+	return 0;
+}
+
+int pve_usercfg_add_token(pve_usercfg *c, const char *tokenid, long long expire, bool privsep,
+			  const char *comment, pve_token **ret, pve_error **err)
+{
+	if (!tokenid || !access_valid_tokenid(tokenid))
+		return pve_error_set_param(err, EINVAL, "tokenid", "invalid token id '%s'",
+					   tokenid ? tokenid : "");
+	_cleanup_free_ char *user = xstrndup(tokenid, (size_t)(strrchr(tokenid, '!') - tokenid));
+	if (!pve_usercfg_find_user(c, user))
+		return pve_error_set_param(err, ENOENT, "userid", "no such user ('%s')", user);
+	if (pve_usercfg_find_token(c, tokenid))
+		return pve_error_set_param(err, EEXIST, "tokenid", "token '%s' already exists",
+					   tokenid);
+	if (expire < 0)
+		return pve_error_set_param(err, EINVAL, "expire", "invalid expire %lld", expire);
+	if (c->n_tokens >= PVE_USERCFG_MAX_ENTRIES)
+		return pve_error_set(err, E2BIG, "too many tokens");
+	pve_token *t = ARRAY_PUSH(c->tokens, c->n_tokens);
+	t->tokenid = xstrdup(tokenid);
+	t->expire = expire;
+	t->privsep = privsep;
+	t->comment = comment && *comment ? xstrdup(comment) : NULL;
+	if (ret)
+		*ret = t;
+	return 0;
+}
+
+static bool drop_token_acl(const pve_acl *a, const void *arg)
+{
+	return a->type == PVE_ACL_TOKEN && strcmp(a->ugid, arg) == 0;
+}
+
+int pve_usercfg_delete_token(pve_usercfg *c, const char *tokenid, pve_error **err)
+{
+	pve_token *t = pve_usercfg_find_token(c, tokenid);
+	if (!t)
+		return pve_error_set_param(err, ENOENT, "tokenid", "no such token '%s'",
+					   tokenid ? tokenid : "");
+	size_t idx = (size_t)(t - c->tokens);
+	free(t->tokenid);
+	free(t->comment);
+	memmove(&c->tokens[idx], &c->tokens[idx + 1], (c->n_tokens - idx - 1) * sizeof(*t));
+	c->n_tokens--;
+	acls_filter(c, drop_token_acl, tokenid);
+	return 0;
+}
+
+int pve_usercfg_acl_update(pve_usercfg *c, const char *path, enum pve_acl_type type,
+			   const char *ugid, const char *role, bool propagate, bool remove,
+			   pve_error **err)
+{
+	if (!path || !pve_acl_path_valid(path))
+		return pve_error_set_param(err, EINVAL, "path", "invalid ACL path '%s'",
+					   path ? path : "");
+	if (!role || (!pve_builtin_role_privs(role) && !pve_usercfg_find_role(c, role)))
+		return pve_error_set_param(err, EINVAL, "roles", "role '%s' does not exist",
+					   role ? role : "");
+	if (!ugid)
+		return pve_error_set(err, EINVAL, "no user, group or token");
+	if (type == PVE_ACL_USER && !pve_usercfg_find_user(c, ugid))
+		return pve_error_set_param(err, EINVAL, "users", "user '%s' does not exist", ugid);
+	if (type == PVE_ACL_GROUP && !pve_usercfg_find_group(c, ugid))
+		return pve_error_set_param(err, EINVAL, "groups", "group '%s' does not exist",
+					   ugid);
+	if (type == PVE_ACL_TOKEN && !pve_usercfg_find_token(c, ugid))
+		return pve_error_set_param(err, EINVAL, "tokens", "token '%s' does not exist",
+					   ugid);
+
+	/* A role has one propagate flag per subject and path: take it out wherever it is. */
+	pve_acl *target = NULL;
+	for (size_t i = 0; i < c->n_acls; i++) {
+		pve_acl *a = &c->acls[i];
+		if (a->type != type || strcmp(a->path, path) != 0 || strcmp(a->ugid, ugid) != 0)
+			continue;
+		strv_remove_all(a->roles, role);
+		if (a->propagate == propagate)
+			target = a;
+	}
+	if (!remove) {
+		if (!target) {
+			if (c->n_acls >= PVE_USERCFG_MAX_ENTRIES)
+				return pve_error_set(err, E2BIG, "too many ACL entries");
+			target = ARRAY_PUSH(c->acls, c->n_acls);
+			target->path = xstrdup(path);
+			target->propagate = propagate;
+			target->type = type;
+			target->ugid = xstrdup(ugid);
+			target->roles = strv_empty();
+		}
+		strv_push(&target->roles, xstrdup(role));
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < c->n_acls; i++) {
+		if (!c->acls[i].roles || !c->acls[i].roles[0])
+			acl_clear(&c->acls[i]);
+		else
+			c->acls[o++] = c->acls[i];
+	}
+	c->n_acls = o;
+	return 0;
+}

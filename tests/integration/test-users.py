@@ -1,0 +1,295 @@
+"""The /access API end to end on a real pved: users with pve passwords, groups, roles, ACLs, API tokens
+with privilege separation, effective permissions and password changes, over HTTPS and with proxmoxer
+(Debian's python3-proxmoxer). Needs root."""
+
+import os
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append("/usr/lib/python3/dist-packages")
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+
+
+def user_cfg(n):
+    with open(n.path("etc/pve/user.cfg")) as f:
+        return f.read()
+
+
+def put(n, path, params, **kw):
+    return n.request("PUT", path, params, **kw)
+
+
+def delete(n, path, params=None, **kw):
+    return n.request("DELETE", path, params, **kw)
+
+
+def as_user(n, user, password):
+    """A second client of the same node, logged in as another user."""
+    other = Node.__new__(Node)
+    other.__dict__.update(n.__dict__)
+    other.ticket = other.csrf = None
+    other.login(user, password)
+    return other
+
+
+@case
+def create_user_and_login(n):
+    r = n.post("/access/users", {"userid": "alice@pve", "password": "alice-secret-1",
+                                 "firstname": "Alice", "email": "alice@example.com",
+                                 "comment": "ops: night"})
+    expect(r.status == 200, r)
+    cfg = user_cfg(n)
+    expect("user:alice@pve:1:0:Alice::alice@example.com:ops%3A night::" in cfg, cfg)
+    with open(n.path("etc/pve/priv/shadow.cfg")) as f:
+        shadow = f.read()
+    expect(shadow.count("\nalice:") + shadow.startswith("alice:") == 1, shadow)
+    expect("alice-secret-1" not in shadow, "password stored in clear")
+    alice = as_user(n, "alice@pve", "alice-secret-1")
+    r = alice.get(f"/nodes/{n.name}/status")
+    expect(r.status == 403, r)
+    # Duplicate.
+    r = n.post("/access/users", {"userid": "alice@pve"})
+    expect(r.status in (400, 409), r)
+    # Listed, with the digest; alice sees only herself.
+    r = n.get("/access/users", {"full": 1})
+    expect(r.status == 200 and {"alice@pve", "admin@pve"} <= {u["userid"] for u in r.data}, r)
+    expect(len(r.json.get("digest", "")) == 40, r.json)
+    r = alice.get("/access/users")
+    expect(r.status == 200 and [u["userid"] for u in r.data] == ["alice@pve"], r)
+    r = n.get("/access/users/alice@pve")
+    expect(r.status == 200 and r.data["firstname"] == "Alice" and r.data["comment"] == "ops: night", r)
+    r = n.get("/access/users/nobody@pve")
+    expect(r.status == 404, r)
+
+
+@case
+def acl_grants_access(n):
+    alice = as_user(n, "alice@pve", "alice-secret-1")
+    r = put(n, "/access/acl", {"path": "/", "roles": "PVEAuditor", "users": "alice@pve"})
+    expect(r.status == 200, r)
+    expect("acl:1:/:alice@pve:PVEAuditor:" in user_cfg(n), user_cfg(n))
+    r = alice.get(f"/nodes/{n.name}/status")
+    expect(r.status == 200, r)
+    r = alice.get("/access/permissions", {"path": "/nodes"})
+    expect(r.status == 200 and r.data["/nodes"].get("Sys.Audit") == 1, r)
+    expect("Sys.Modify" not in r.data["/nodes"], r)
+    r = n.get("/access/acl")
+    expect(any(a["ugid"] == "alice@pve" and a["roleid"] == "PVEAuditor" and a["type"] == "user"
+               and a["propagate"] == 1 for a in r.data), r)
+    # alice may not hand out permissions.
+    r = put(alice, "/access/acl", {"path": "/", "roles": "Administrator", "users": "alice@pve"})
+    expect(r.status == 403, r)
+    r = put(n, "/access/acl", {"path": "/", "roles": "PVEAuditor", "users": "alice@pve", "delete": 1})
+    expect(r.status == 200, r)
+    r = alice.get(f"/nodes/{n.name}/status")
+    expect(r.status == 403, r)
+
+
+@case
+def groups_and_group_acls(n):
+    r = n.post("/access/groups", {"groupid": "ops", "comment": "Operators"})
+    expect(r.status == 200, r)
+    r = n.post("/access/users", {"userid": "bob@pve", "password": "bob-secret-12", "groups": "ops"})
+    expect(r.status == 200, r)
+    expect("group:ops:bob@pve:Operators:" in user_cfg(n), user_cfg(n))
+    bob = as_user(n, "bob@pve", "bob-secret-12")
+    expect(bob.get(f"/nodes/{n.name}/status").status == 403, "bob has access before the ACL")
+    r = put(n, "/access/acl", {"path": "/nodes", "roles": "PVEAuditor", "groups": "ops"})
+    expect(r.status == 200, r)
+    expect(bob.get(f"/nodes/{n.name}/status").status == 200, "group ACL not applied")
+    r = n.get("/access/groups/ops")
+    expect(r.status == 200 and r.data["members"] == ["bob@pve"] and r.data["comment"] == "Operators", r)
+    r = n.get("/access/groups")
+    expect(any(g["groupid"] == "ops" and g["users"] == "bob@pve" for g in r.data), r)
+    # PUT with append adds; without replaces.
+    n.post("/access/groups", {"groupid": "dev"})
+    r = put(n, "/access/users/bob@pve", {"groups": "dev", "append": 1})
+    expect(r.status == 200 and sorted(n.get("/access/users/bob@pve").data["groups"]) == ["dev", "ops"], r)
+    r = put(n, "/access/users/bob@pve", {"groups": "dev"})
+    expect(n.get("/access/users/bob@pve").data["groups"] == ["dev"], r)
+    expect(bob.get(f"/nodes/{n.name}/status").status == 403, "removed from ops but still allowed")
+    r = delete(n, "/access/groups/dev")
+    expect(r.status == 200 and "group:dev" not in user_cfg(n), r)
+    r = delete(n, "/access/groups/ops")
+    expect(r.status == 200 and "@ops" not in user_cfg(n), user_cfg(n))
+
+
+@case
+def roles_crud(n):
+    r = n.get("/access/roles")
+    roles = {x["roleid"]: x for x in r.data}
+    expect(roles["PVEAuditor"].get("special") == 1 and "Sys.Audit" in roles["PVEAuditor"]["privs"], r)
+    r = n.post("/access/roles", {"roleid": "Watcher", "privs": "Sys.Audit,VM.Audit"})
+    expect(r.status == 200 and "role:Watcher:Sys.Audit,VM.Audit:" in user_cfg(n), r)
+    r = n.get("/access/roles/Watcher")
+    expect(r.data == {"Sys.Audit": 1, "VM.Audit": 1}, r)
+    r = put(n, "/access/roles/Watcher", {"privs": "Datastore.Audit", "append": 1})
+    expect(r.status == 200 and "role:Watcher:Datastore.Audit,Sys.Audit,VM.Audit:" in user_cfg(n), r)
+    r = put(n, "/access/roles/PVEAdmin", {"privs": "Sys.Audit"})
+    expect(r.status == 400, r)
+    r = n.post("/access/roles", {"roleid": "Bad", "privs": "Sys.Nothing"})
+    expect(r.status == 400 and "privs" in (r.json.get("errors") or {}), r)
+    r = put(n, "/access/acl", {"path": "/vms", "roles": "Watcher", "users": "alice@pve"})
+    expect(r.status == 200, r)
+    r = delete(n, "/access/roles/Watcher")
+    expect(r.status == 200 and "Watcher" not in user_cfg(n), user_cfg(n))
+
+
+@case
+def tokens_and_privsep(n):
+    r = n.post("/access/users/alice@pve/token/ci", {"comment": "CI"})
+    expect(r.status == 200 and r.data["full-tokenid"] == "alice@pve!ci", r)
+    expect(r.data["info"]["privsep"] == 1, r)
+    value = r.data["value"]
+    with open(n.path("etc/pve/priv/token.cfg")) as f:
+        expect(value not in f.read(), "token secret stored in clear")
+    expect("token:alice@pve!ci:0:1:CI:" in user_cfg(n), user_cfg(n))
+    tok = "alice@pve!ci=" + value
+    r = n.get("/version", ticket="", token=tok)
+    expect(r.status == 200, r)
+    put(n, "/access/acl", {"path": "/", "roles": "PVEAuditor", "users": "alice@pve"})
+    # privsep without its own ACL: nothing.
+    r = n.get(f"/nodes/{n.name}/status", ticket="", token=tok)
+    expect(r.status == 403, r)
+    r = put(n, "/access/acl", {"path": "/", "roles": "PVEAuditor", "tokens": "alice@pve!ci"})
+    expect(r.status == 200, r)
+    r = n.get(f"/nodes/{n.name}/status", ticket="", token=tok)
+    expect(r.status == 200, r)
+    # A token of a non-privsep kind has the user's privileges.
+    r = n.post("/access/users/alice@pve/token/full", {"privsep": 0})
+    full = "alice@pve!full=" + r.data["value"]
+    expect(n.get(f"/nodes/{n.name}/status", ticket="", token=full).status == 200, "privsep=0")
+    r = n.get("/access/users/alice@pve/token")
+    expect(sorted(t["tokenid"] for t in r.data) == ["ci", "full"], r)
+    r = put(n, "/access/users/alice@pve/token/ci", {"comment": "changed"})
+    expect(r.status == 200 and r.data["comment"] == "changed", r)
+    r = n.get("/access/users/alice@pve/token/ci")
+    expect(r.status == 200 and r.data["comment"] == "changed", r)
+    # The token itself may list its user's tokens (userid-param self).
+    r = n.get("/access/users/alice@pve/token", ticket="", token=tok)
+    expect(r.status == 200, r)
+    # Not with a token: password.
+    r = put(n, "/access/password", {"userid": "alice@pve", "password": "x" * 10}, ticket="", token=tok)
+    expect(r.status == 401, r)
+    r = delete(n, "/access/users/alice@pve/token/ci")
+    expect(r.status == 200, r)
+    expect("alice@pve!ci" not in user_cfg(n), user_cfg(n))
+    r = n.get("/version", ticket="", token=tok)
+    expect(r.status == 401, r)
+    delete(n, "/access/users/alice@pve/token/full")
+    put(n, "/access/acl", {"path": "/", "roles": "PVEAuditor", "users": "alice@pve", "delete": 1})
+
+
+@case
+def bad_input_is_400_and_changes_nothing(n):
+    before = user_cfg(n)
+    for path, params, param in [
+            ("/access/users", {"userid": "no-realm"}, "userid"),
+            ("/access/users", {"userid": "x@nosuchrealm"}, "userid"),
+            ("/access/users", {"userid": "carol@pve", "groups": "nosuchgroup"}, "groups"),
+            ("/access/users", {"userid": "carol@pve", "password": "short"}, "password"),
+            ("/access/groups", {"groupid": "bad:name"}, "groupid")]:
+        r = n.post(path, params)
+        expect(r.status == 400 and param in (r.json.get("errors") or {}), (path, params, r))
+    for params, param in [({"path": "/", "roles": "NoSuchRole", "users": "alice@pve"}, "roles"),
+                          ({"path": "/", "roles": "PVEAuditor", "users": "ghost@pve"}, "users"),
+                          ({"path": "/", "roles": "PVEAuditor", "groups": "ghosts"}, "groups"),
+                          ({"path": "/nothing/here", "roles": "PVEAuditor", "users": "alice@pve"}, "path"),
+                          ({"path": "/", "roles": "PVEAuditor", "users": "alice@pve",
+                            "digest": "0" * 40}, "digest")]:
+        r = put(n, "/access/acl", params)
+        expect(r.status == 400 and param in (r.json.get("errors") or {}), (params, r))
+    r = put(n, "/access/users/alice@pve", {"comment": "x", "digest": "1" * 40})
+    expect(r.status == 400 and "digest" in r.json.get("errors", {}), r)
+    expect(user_cfg(n) == before, "user.cfg changed by failed calls")
+    # The right digest works.
+    digest = n.get("/access/users").json["digest"]
+    r = put(n, "/access/users/alice@pve", {"comment": "with digest", "digest": digest})
+    expect(r.status == 200, r)
+
+
+@case
+def password_change(n):
+    alice = as_user(n, "alice@pve", "alice-secret-1")
+    r = put(alice, "/access/password", {"userid": "alice@pve", "password": "alice-secret-2"})
+    expect(r.status == 200, r)
+    as_user(n, "alice@pve", "alice-secret-2")
+    r = n.post("/access/ticket", {"username": "alice@pve", "password": "alice-secret-1"}, ticket="")
+    expect(r.status == 401, r)
+    # alice may not change bob's.
+    r = put(alice, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    expect(r.status == 403, r)
+    r = put(n, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    expect(r.status == 200, r)
+    as_user(n, "bob@pve", "bob-secret-99")
+
+
+@case
+def delete_user_removes_everything(n):
+    n.post("/access/users", {"userid": "dave@pve", "password": "dave-secret-1"})
+    r = n.post("/access/users/dave@pve/token/t1")
+    tok = "dave@pve!t1=" + r.data["value"]
+    put(n, "/access/acl", {"path": "/vms", "roles": "PVEVMUser", "users": "dave@pve",
+                           "tokens": "dave@pve!t1"})
+    r = delete(n, "/access/users/dave@pve")
+    expect(r.status == 200, r)
+    cfg = user_cfg(n)
+    expect("dave" not in cfg, cfg)
+    for rel in ("etc/pve/priv/shadow.cfg", "etc/pve/priv/token.cfg"):
+        with open(n.path(rel)) as f:
+            expect("dave" not in f.read(), rel)
+    expect(n.get("/version", ticket="", token=tok).status == 401, "token still works")
+    r = n.post("/access/ticket", {"username": "dave@pve", "password": "dave-secret-1"}, ticket="")
+    expect(r.status == 401, r)
+
+
+@case
+def permissions_of_others_need_audit(n):
+    alice = as_user(n, "alice@pve", "alice-secret-2")
+    r = alice.get("/access/permissions", {"userid": "admin@pve"})
+    expect(r.status == 403, r)
+    r = n.get("/access/permissions", {"userid": "alice@pve"})
+    expect(r.status == 200 and isinstance(r.data, dict), r)
+    r = n.get("/access/permissions")
+    expect(r.status == 200 and r.data["/"].get("Permissions.Modify") == 1, r)
+
+
+@case
+def proxmoxer_manages_access(n):
+    try:
+        from proxmoxer import ProxmoxAPI
+    except ImportError as e:
+        raise Skip(f"proxmoxer not installed: {e}")
+    import warnings
+    warnings.filterwarnings("ignore")
+    px = ProxmoxAPI("127.0.0.1", port=n.port, user="admin@pve", password=n.admin_password,
+                    verify_ssl=False)
+    px.access.groups.post(groupid="pxgroup", comment="from proxmoxer")
+    px.access.users.post(userid="pxuser@pve", password="pxuser-secret", groups="pxgroup")
+    expect("pxuser@pve" in [u["userid"] for u in px.access.users.get()], "user not listed")
+    px.access.acl.put(path="/storage", roles="PVEDatastoreUser", groups="pxgroup")
+    expect(any(a["ugid"] == "pxgroup" for a in px.access.acl.get()), "acl not listed")
+    tok = px.access.users("pxuser@pve").token("px").post(privsep=0)
+    pt = ProxmoxAPI("127.0.0.1", port=n.port, user="pxuser@pve", token_name="px",
+                    token_value=tok["value"], verify_ssl=False)
+    expect(pt.version.get()["version"], "token login failed")
+    perms = pt.access.permissions.get(path="/storage")
+    expect(perms["/storage"].get("Datastore.Audit") == 1, perms)
+    px.access.users("pxuser@pve").token("px").delete()
+    px.access.users("pxuser@pve").delete()
+    px.access.groups("pxgroup").delete()
+    expect("pxuser" not in user_cfg(n) and "pxgroup" not in user_cfg(n), user_cfg(n))
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        return run(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
