@@ -1,0 +1,902 @@
+/* storage: the dir plugin: a directory laid out as Proxmox's (images/<vmid>/, template/iso/, template/cache/,
+ * dump/, snippets/, import/, private/), images in raw, qcow2 and vmdk through qemu-img. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "storage/storage-internal.h"
+
+/* A listing stops here: a directory can hold more than any answer should. */
+#define DIR_MAX_VOLUMES (1024 * 1024)
+#define NOTES_MAX (64 * 1024)
+
+static const struct {
+	unsigned vtype;
+	const char *subdir;
+} subdirs[] = {
+	{ PVE_CONTENT_IMAGES, "images" },    { PVE_CONTENT_ROOTDIR, "private" },
+	{ PVE_CONTENT_ISO, "template/iso" }, { PVE_CONTENT_VZTMPL, "template/cache" },
+	{ PVE_CONTENT_BACKUP, "dump" },	     { PVE_CONTENT_SNIPPETS, "snippets" },
+	{ PVE_CONTENT_IMPORT, "import" },
+};
+
+static const char *subdir_of(unsigned vtype)
+{
+	for (size_t i = 0; i < ELEMENTSOF(subdirs); i++)
+		if (subdirs[i].vtype == vtype)
+			return subdirs[i].subdir;
+	return NULL;
+}
+
+static int mkdir_p(const char *path, mode_t mode, pve_error **err)
+{
+	_cleanup_free_ char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return pve_error_set(err, errno, "unable to create directory '%s': %m", p);
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return pve_error_set(err, errno, "unable to create directory '%s': %m", p);
+	return 0;
+}
+
+/* Parses volname and gives its file's path. */
+static int dir_parse(const pve_storage *s, const char *volname, pve_volname *v, char **ret_path,
+		     pve_error **err)
+{
+	int r = pve_storage_parse_volname(volname, v, err);
+	if (r < 0)
+		return r;
+	if (!s->path) {
+		pve_volname_clear(v);
+		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
+	}
+	if (ret_path) {
+		if (v->vtype == PVE_CONTENT_IMAGES)
+			*ret_path = xasprintf("%s/images/%lld/%s", s->path, v->vmid, v->name);
+		else if (v->vtype == PVE_CONTENT_ROOTDIR)
+			*ret_path = xasprintf("%s/private/%lld", s->path, v->vmid);
+		else
+			*ret_path = xasprintf("%s/%s/%s", s->path, subdir_of(v->vtype), v->name);
+	}
+	return 0;
+}
+
+static int dir_activate(const pve_storage *s, pve_error **err)
+{
+	struct stat st;
+	if (!s->path)
+		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
+	if (stat(s->path, &st) < 0) {
+		bool mk = pve_storage_option_bool(s, "mkdir", true) &&
+			  pve_storage_option_bool(s, "create-base-path", true);
+		if (!mk)
+			return pve_error_set(
+				err, ENOENT,
+				"unable to activate storage '%s' - directory '%s' does not exist",
+				s->id, s->path);
+		if (mkdir_p(s->path, 0755, err) < 0)
+			return -errno;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return pve_error_set(err, ENOTDIR,
+				     "unable to activate storage '%s' - '%s' is not a directory",
+				     s->id, s->path);
+	}
+	if (pve_storage_option_bool(s, "is_mountpoint", false)) {
+		_cleanup_free_ char *parent = xasprintf("%s/..", s->path);
+		struct stat ps;
+		if (stat(s->path, &st) < 0 || stat(parent, &ps) < 0 || st.st_dev == ps.st_dev)
+			return pve_error_set(
+				err, EIO,
+				"unable to activate storage '%s' - directory is expected to be a mount point but is not mounted: '%s'",
+				s->id, s->path);
+	}
+	if (!pve_storage_option_bool(s, "mkdir", true) ||
+	    !pve_storage_option_bool(s, "create-subdirs", true))
+		return 0;
+	for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+		if (!(s->content & subdirs[i].vtype))
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", s->path, subdirs[i].subdir);
+		if (mkdir_p(p, 0755, err) < 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+static int dir_deactivate(const pve_storage *s, pve_error **err)
+{
+	(void)s;
+	(void)err;
+	return 0;
+}
+
+static int dir_status(const pve_storage *s, pve_storage_status *ret, pve_error **err)
+{
+	struct statvfs v;
+	struct stat st;
+	if (!s->path || stat(s->path, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    statvfs(s->path, &v) < 0) {
+		ret->active = false;
+		return 0;
+	}
+	(void)err;
+	ret->total = (uint64_t)v.f_blocks * v.f_frsize;
+	ret->avail = (uint64_t)v.f_bavail * v.f_frsize;
+	ret->used = ret->total - (uint64_t)v.f_bfree * v.f_frsize;
+	ret->active = true;
+	return 0;
+}
+
+/* ---- image headers: sizes and backing files without running qemu-img for each file in a listing --------- */
+
+static uint64_t be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The virtual size of an image file and, for qcow2, its backing file name. */
+static void image_header(const char *path, const char *fmt, const struct stat *st, uint64_t *size,
+			 char **backing)
+{
+	*size = (uint64_t)st->st_size;
+	if (backing)
+		*backing = NULL;
+	if (streq(fmt, "raw") || streq(fmt, "subvol")) {
+		if (streq(fmt, "subvol"))
+			*size = 0;
+		return;
+	}
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unsigned char h[64];
+	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		return;
+	if (streq(fmt, "qcow2") && memcmp(h, "QFI\xfb", 4) == 0) {
+		*size = be64(h + 24);
+		uint64_t off = be64(h + 8);
+		uint32_t len = be32(h + 16);
+		if (backing && off && len && len < 1024) {
+			char b[1024];
+			if (pread(fd, b, len, (off_t)off) == (ssize_t)len) {
+				b[len] = '\0';
+				if (strlen(b) == len)
+					*backing = xstrdup(b);
+			}
+		}
+	} else if (streq(fmt, "vmdk") && memcmp(h, "KDMV", 4) == 0) {
+		*size = le64(h + 12) * 512;
+	}
+}
+
+/* ---- images ------------------------------------------------------------------------------------------------ */
+
+/* The first free vm-VMID-disk-N (or base-/subvol- prefix) in images/VMID, over every format. */
+static char *find_free_diskname(const char *imgdir, long long vmid, const char *prefix,
+				const char *fmt)
+{
+	_cleanup_(closedirp) DIR *d = opendir(imgdir);
+	bool used[1024] = { false };
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		static const char *const kinds[] = { "vm", "base", "subvol" };
+		for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+			_cleanup_free_ char *p = xasprintf("%s-%lld-disk-", kinds[k], vmid);
+			if (!startswith(e->d_name, p))
+				continue;
+			char *end;
+			unsigned long n = strtoul(e->d_name + strlen(p), &end, 10);
+			if ((*end == '\0' || *end == '.') && n < ELEMENTSOF(used))
+				used[n] = true;
+		}
+	}
+	for (size_t n = 0; n < ELEMENTSOF(used); n++)
+		if (!used[n])
+			return streq(fmt, "subvol") ?
+				       xasprintf("%s-%lld-disk-%zu", "subvol", vmid, n) :
+				       xasprintf("%s-%lld-disk-%zu.%s", prefix, vmid, n, fmt);
+	return NULL;
+}
+
+static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
+			   uint64_t size, char **ret_volname, pve_error **err)
+{
+	if (!s->path)
+		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
+	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
+	if (mkdir_p(imgdir, 0755, err) < 0)
+		return -EIO;
+	_cleanup_free_ char *fname = NULL;
+	if (!name) {
+		fname = find_free_diskname(imgdir, vmid, "vm", fmt);
+		if (!fname)
+			return pve_error_set(
+				err, ENOSPC,
+				"unable to allocate an image name for VM %lld in storage '%s'",
+				vmid, s->id);
+	} else {
+		const char *dot = strrchr(name, '.');
+		if (dot && !streq(dot + 1, fmt))
+			return pve_error_set_param(err, EINVAL, "format",
+						   "different storage formats (%s != %s)", fmt,
+						   dot + 1);
+		fname = dot || streq(fmt, "subvol") ? xstrdup(name) : xasprintf("%s.%s", name, fmt);
+	}
+	if (streq(fmt, "subvol") && strchr(fname, '.'))
+		return pve_error_set_param(err, EINVAL, "filename", "illegal name '%s'", fname);
+	_cleanup_free_ char *path = xasprintf("%s/%s", imgdir, fname);
+	struct stat st;
+	if (lstat(path, &st) == 0)
+		return pve_error_set(err, EEXIST, "disk image '%s' already exists", path);
+	if (streq(fmt, "subvol")) {
+		if (size)
+			return pve_error_set_param(
+				err, EINVAL, "size",
+				"storage '%s': a subvol on a directory storage has no size limit: use size 0",
+				s->id);
+		if (mkdir(path, 0755) < 0)
+			return pve_error_set(err, errno, "unable to create '%s': %m", path);
+	} else if (size == 0) {
+		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
+	} else if (streq(fmt, "raw")) {
+		_cleanup_close_ int fd =
+			open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd < 0)
+			return pve_error_set(err, errno, "unable to create '%s': %m", path);
+		if (ftruncate(fd, (off_t)size) < 0) {
+			int e = errno;
+			unlink(path);
+			return pve_error_set(err, e, "unable to size '%s': %s", path, strerror(e));
+		}
+	} else {
+		_cleanup_free_ char *sz = xasprintf("%llu", (unsigned long long)size);
+		const char *prealloc = pve_storage_option(s, "preallocation");
+		_cleanup_free_ char *opt =
+			xasprintf("preallocation=%s", prealloc ? prealloc : "metadata");
+		const char *argv[] = { "qemu-img", "create", "-q", "-f", fmt,
+				       "-o",	   opt,	     path, sz,	 NULL };
+		if (!streq(fmt, "qcow2")) {
+			argv[5] = path;
+			argv[6] = sz;
+			argv[7] = NULL;
+		}
+		int r = pve_qemu_img(argv, NULL, err);
+		if (r < 0) {
+			unlink(path);
+			return r;
+		}
+	}
+	*ret_volname = xasprintf("%lld/%s", vmid, fname);
+	return 0;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return (flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 ? -1 : 0;
+}
+
+/* Whether a linked clone anywhere in images/ has basevmid/basename as its backing file. */
+static bool base_in_use(const pve_storage *s, long long basevmid, const char *basename)
+{
+	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
+	_cleanup_free_ char *want = xasprintf("../%lld/%s", basevmid, basename);
+	_cleanup_(closedirp) DIR *d = opendir(images);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", images, e->d_name);
+		_cleanup_(closedirp) DIR *d2 = opendir(sub);
+		struct dirent *f;
+		while (d2 && (f = readdir(d2))) {
+			if (!endswith(f->d_name, ".qcow2"))
+				continue;
+			_cleanup_free_ char *p = xasprintf("%s/%s", sub, f->d_name);
+			_cleanup_free_ char *backing = NULL;
+			struct stat st;
+			uint64_t size;
+			if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			image_header(p, "qcow2", &st, &size, &backing);
+			if (backing && streq(backing, want))
+				return true;
+		}
+	}
+	return false;
+}
+
+static int dir_free_image(const pve_storage *s, const char *volname, pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (dir_parse(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return pve_error_set(err, ENOENT, "volume '%s:%s' does not exist", s->id, volname);
+	if (v.vtype == PVE_CONTENT_BACKUP) {
+		_cleanup_free_ char *prot = xasprintf("%s.protected", path);
+		if (access(prot, F_OK) == 0)
+			return pve_error_set(err, EPERM, "volume '%s:%s' is protected", s->id,
+					     volname);
+	}
+	if (v.is_base && base_in_use(s, v.vmid, v.name))
+		return pve_error_set(err, EBUSY, "base volume '%s' is still in use by linked clone",
+				     volname);
+	int r = S_ISDIR(st.st_mode) ? nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) : unlink(path);
+	if (r < 0)
+		return pve_error_set(err, errno, "unable to remove '%s': %m", path);
+	if (v.vtype == PVE_CONTENT_BACKUP) {
+		_cleanup_free_ char *notes = xasprintf("%s.notes", path);
+		unlink(notes);
+	}
+	return 0;
+}
+
+/* ---- listing --------------------------------------------------------------------------------------------- */
+
+typedef struct listing {
+	pve_volume_info *v;
+	size_t n, cap;
+} listing;
+
+static pve_volume_info *listing_add(listing *l)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	pve_volume_info *i = &l->v[l->n++];
+	*i = (pve_volume_info){ 0 };
+	return i;
+}
+
+static void list_images(const pve_storage *s, long long vmid, unsigned content, listing *l)
+{
+	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
+	_cleanup_(closedirp) DIR *d = opendir(images);
+	struct dirent *e;
+	while (d && (e = readdir(d)) && l->n < DIR_MAX_VOLUMES) {
+		long long owner;
+		if (pve_parse_int(e->d_name, PVE_VMID_MIN, PVE_VMID_MAX, &owner) < 0 ||
+		    e->d_name[0] == '0' || e->d_name[0] == '+')
+			continue;
+		if (vmid && owner != vmid)
+			continue;
+		_cleanup_free_ char *sub = xasprintf("%s/%s", images, e->d_name);
+		_cleanup_(closedirp) DIR *d2 = opendir(sub);
+		struct dirent *f;
+		while (d2 && (f = readdir(d2)) && l->n < DIR_MAX_VOLUMES) {
+			if (f->d_name[0] == '.')
+				continue;
+			_cleanup_free_ char *volname = xasprintf("%s/%s", e->d_name, f->d_name);
+			_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+			if (pve_storage_parse_volname(volname, &v, NULL) < 0)
+				continue;
+			unsigned c = streq(v.format, "subvol") ? PVE_CONTENT_ROOTDIR :
+								 PVE_CONTENT_IMAGES;
+			if (!(content & c))
+				continue;
+			_cleanup_free_ char *p = xasprintf("%s/%s", sub, f->d_name);
+			struct stat st;
+			if (lstat(p, &st) < 0)
+				continue;
+			pve_volume_info *i = listing_add(l);
+			char *backing = NULL;
+			image_header(p, v.format, &st, &i->size, &backing);
+			i->used = (uint64_t)st.st_blocks * 512;
+			i->ctime = st.st_ctime;
+			i->vmid = owner;
+			i->content = c;
+			i->format = xstrdup(v.format);
+			_cleanup_(pve_volname_clear) pve_volname bv = { 0 };
+			if (backing && startswith(backing, "../") &&
+			    pve_storage_parse_volname(backing + 3, &bv, NULL) == 0 && bv.is_base &&
+			    !bv.basename) {
+				/* a linked clone: its volid names the base, as Proxmox's */
+				i->volid = xasprintf("%s:%s/%s", s->id, backing + 3, volname);
+				i->parent = backing;
+			} else {
+				i->volid = xasprintf("%s:%s", s->id, volname);
+				free(backing);
+			}
+		}
+	}
+}
+
+static char *read_small_file(const char *path, size_t max)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	char *buf = xmalloc(max + 1);
+	ssize_t n = read(fd, buf, max);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static char *vztmpl_format(const char *name)
+{
+	const char *ext = strrchr(name, '.');
+	return xasprintf("t%s", ext ? ext + 1 : "");
+}
+
+static char *backup_format(const char *name)
+{
+	static const char *const exts[] = { ".vma.", ".tar.", ".vma", ".tar", ".tgz" };
+	for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
+		const char *p = strstr(name, exts[i]);
+		if (p && (i >= 2 ? streq(p, exts[i]) : true))
+			return xstrdup(p + 1);
+	}
+	return xstrdup("unknown");
+}
+
+static void list_files(const pve_storage *s, unsigned vtype, long long vmid, listing *l)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, subdir_of(vtype));
+	const char *prefix = pve_storage_content_name(vtype);
+	_cleanup_(closedirp) DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) && l->n < DIR_MAX_VOLUMES) {
+		const char *n = e->d_name;
+		if (n[0] == '.')
+			continue;
+		_cleanup_free_ char *volname = xasprintf("%s/%s", prefix, n);
+		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+		if (pve_storage_parse_volname(volname, &v, NULL) < 0 || v.vtype != vtype)
+			continue;
+		if (vmid && v.vmid != vmid)
+			continue;
+		_cleanup_free_ char *p = xasprintf("%s/%s", dir, n);
+		struct stat st;
+		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		pve_volume_info *i = listing_add(l);
+		i->volid = xasprintf("%s:%s", s->id, volname);
+		i->size = i->used = (uint64_t)st.st_size;
+		i->ctime = st.st_ctime;
+		i->vmid = v.vmid;
+		i->content = vtype;
+		switch (vtype) {
+		case PVE_CONTENT_ISO:
+			i->format = xstrdup("iso");
+			break;
+		case PVE_CONTENT_VZTMPL:
+			i->format = vztmpl_format(n);
+			break;
+		case PVE_CONTENT_BACKUP: {
+			i->format = backup_format(n);
+			_cleanup_free_ char *np = xasprintf("%s.notes", p);
+			_cleanup_free_ char *pp = xasprintf("%s.protected", p);
+			i->notes = read_small_file(np, NOTES_MAX);
+			i->protected_ = access(pp, F_OK) == 0;
+			break;
+		}
+		case PVE_CONTENT_SNIPPETS:
+			i->format = xstrdup("snippet");
+			break;
+		default: {
+			const char *dot = strrchr(n, '.');
+			i->format = xstrdup(dot ? dot + 1 : "raw");
+		}
+		}
+	}
+}
+
+static int cmp_volid(const void *a, const void *b)
+{
+	return strcmp(((const pve_volume_info *)a)->volid, ((const pve_volume_info *)b)->volid);
+}
+
+static int dir_list_volumes(const pve_storage *s, long long vmid, unsigned content,
+			    pve_volume_info **ret, size_t *ret_n, pve_error **err)
+{
+	if (!s->path)
+		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
+	listing l = { 0 };
+	if (content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR))
+		list_images(s, vmid, content, &l);
+	static const unsigned file_types[] = { PVE_CONTENT_ISO, PVE_CONTENT_VZTMPL,
+					       PVE_CONTENT_BACKUP, PVE_CONTENT_SNIPPETS,
+					       PVE_CONTENT_IMPORT };
+	for (size_t i = 0; i < ELEMENTSOF(file_types); i++)
+		if (content & file_types[i])
+			list_files(s, file_types[i], vmid, &l);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_volid);
+	*ret = l.v;
+	*ret_n = l.n;
+	return 0;
+}
+
+/* ---- single volumes ----------------------------------------------------------------------------------- */
+
+static int dir_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
+		    pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	if (dir_parse(s, volname, &v, ret_path, err) < 0)
+		return -EINVAL;
+	if (snap && !streq_ptr(v.format, "qcow2")) {
+		free(TAKE_PTR(*ret_path));
+		return pve_error_set(err, ENOSYS, "storage '%s': no snapshots for format '%s'",
+				     s->id, v.format ? v.format : "none");
+	}
+	return 0;
+}
+
+/* An image volume that exists, and its path. */
+static int image_volume(const pve_storage *s, const char *volname, pve_volname *v, char **path,
+			pve_error **err)
+{
+	if (dir_parse(s, volname, v, path, err) < 0)
+		return -EINVAL;
+	if (v->vtype != PVE_CONTENT_IMAGES)
+		return pve_error_set(err, EINVAL, "volume '%s' is not a disk image", volname);
+	struct stat st;
+	if (lstat(*path, &st) < 0)
+		return pve_error_set(err, ENOENT, "volume '%s:%s' does not exist", s->id, volname);
+	return 0;
+}
+
+static int dir_volume_size(const pve_storage *s, const char *volname, uint64_t *ret_size,
+			   uint64_t *ret_used, char **ret_format, pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (dir_parse(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return pve_error_set(err, ENOENT, "volume '%s:%s' does not exist", s->id, volname);
+	uint64_t size = (uint64_t)st.st_size;
+	_cleanup_free_ char *fmt = xstrdup(v.format ? v.format : "raw");
+	if (v.vtype == PVE_CONTENT_IMAGES && !S_ISDIR(st.st_mode)) {
+		const char *argv[] = { "qemu-img", "info", "--output=json", "-f", fmt, path, NULL };
+		_cleanup_free_ char *out = NULL;
+		if (pve_qemu_img(argv, &out, err) < 0)
+			return -EIO;
+		_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), 1024 * 1024, 16, err);
+		long long vs;
+		if (!j || !pve_json_int(j, "virtual-size", &vs) || vs < 0)
+			return pve_error_set(err, EIO, "qemu-img info: no size for '%s'", path);
+		size = (uint64_t)vs;
+	} else if (S_ISDIR(st.st_mode)) {
+		size = 0;
+	}
+	if (ret_size)
+		*ret_size = size;
+	if (ret_used)
+		*ret_used = (uint64_t)st.st_blocks * 512;
+	if (ret_format)
+		*ret_format = TAKE_PTR(fmt);
+	return 0;
+}
+
+static int dir_volume_resize(const pve_storage *s, const char *volname, uint64_t size,
+			     pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (!streq(v.format, "raw") && !streq(v.format, "qcow2"))
+		return pve_error_set(err, ENOSYS, "can't resize this image format");
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "can't resize a base image");
+	uint64_t cur;
+	if (dir_volume_size(s, volname, &cur, NULL, NULL, err) < 0)
+		return -EIO;
+	if (size < cur)
+		return pve_error_set_param(err, EINVAL, "size", "shrinking disks is not supported");
+	_cleanup_free_ char *sz = xasprintf("%llu", (unsigned long long)size);
+	const char *argv[] = { "qemu-img", "resize", "-q", "-f", v.format, path, sz, NULL };
+	return pve_qemu_img(argv, NULL, err);
+}
+
+static int snapshot_op(const pve_storage *s, const char *volname, const char *op, const char *snap,
+		       pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (!streq(v.format, "qcow2"))
+		return pve_error_set(err, ENOSYS, "can't snapshot this image format ('%s')",
+				     v.format);
+	const char *argv[] = { "qemu-img", "snapshot", "-q", op, snap, path, NULL };
+	return pve_qemu_img(argv, NULL, err);
+}
+
+static int dir_volume_snapshot(const pve_storage *s, const char *volname, const char *snap,
+			       pve_error **err)
+{
+	return snapshot_op(s, volname, "-c", snap, err);
+}
+
+static int dir_volume_snapshot_rollback(const pve_storage *s, const char *volname, const char *snap,
+					pve_error **err)
+{
+	return snapshot_op(s, volname, "-a", snap, err);
+}
+
+static int dir_volume_snapshot_delete(const pve_storage *s, const char *volname, const char *snap,
+				      pve_error **err)
+{
+	return snapshot_op(s, volname, "-d", snap, err);
+}
+
+static int dir_clone_image(const pve_storage *s, const char *volname, long long vmid,
+			   const char *snap, char **ret_volname, pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (snap)
+		return pve_error_set(err, ENOSYS,
+				     "this storage type does not support clone_image on snapshot");
+	if (streq(v.format, "subvol"))
+		return pve_error_set(
+			err, ENOSYS,
+			"this storage type does not support clone_image on subvolumes");
+	if (!v.is_base || v.basename)
+		return pve_error_set(err, EINVAL, "clone_image only works on base images");
+	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
+	if (mkdir_p(imgdir, 0755, err) < 0)
+		return -EIO;
+	_cleanup_free_ char *name = find_free_diskname(imgdir, vmid, "vm", "qcow2");
+	if (!name)
+		return pve_error_set(err, ENOSPC, "unable to allocate an image name for VM %lld",
+				     vmid);
+	_cleanup_free_ char *target = xasprintf("%s/%s", imgdir, name);
+	_cleanup_free_ char *backing = xasprintf("../%lld/%s", v.vmid, v.name);
+	/* qemu-img opens a relative backing file from the new image's directory */
+	const char *argv[] = { "qemu-img", "create", "-q",    "-b",   backing, "-F",
+			       v.format,   "-f",     "qcow2", target, NULL };
+	if (pve_qemu_img(argv, NULL, err) < 0) {
+		unlink(target);
+		return -EIO;
+	}
+	*ret_volname = xasprintf("%lld/%s/%lld/%s", v.vmid, v.name, vmid, name);
+	return 0;
+}
+
+static int dir_create_base(const pve_storage *s, const char *volname, char **ret_volname,
+			   pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "create_base not possible with base image");
+	if (!startswith(v.name, "vm-"))
+		return pve_error_set(err, EINVAL,
+				     "create_base: volume name '%s' must start with 'vm-'", v.name);
+	_cleanup_free_ char *newname = xasprintf("base-%s", v.name + 3);
+	_cleanup_free_ char *newpath = xasprintf("%s/images/%lld/%s", s->path, v.vmid, newname);
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, newpath, RENAME_NOREPLACE) < 0)
+		return pve_error_set(err, errno, "rename '%s' to '%s' failed: %m", path, newpath);
+	if (!streq(v.format, "subvol"))
+		chmod(newpath, 0444);
+	*ret_volname =
+		v.basename ? xasprintf("%lld/%s/%lld/%s", v.basevmid, v.basename, v.vmid, newname) :
+			     xasprintf("%lld/%s", v.vmid, newname);
+	return 0;
+}
+
+static bool dir_volume_has_feature(const pve_storage *s, pve_volume_feature feature,
+				   const char *volname, const char *snap)
+{
+	(void)s;
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	if (pve_storage_parse_volname(volname, &v, NULL) < 0 || v.vtype != PVE_CONTENT_IMAGES)
+		return false;
+	const char *f = v.format;
+	bool file = streq(f, "qcow2") || streq(f, "raw") || streq(f, "vmdk");
+	bool base = v.is_base, current = !base && !snap;
+	switch (feature) {
+	case PVE_FEATURE_SNAPSHOT:
+		return streq(f, "qcow2") && !base;
+	case PVE_FEATURE_CLONE:
+		return base && !snap && file;
+	case PVE_FEATURE_TEMPLATE:
+		return current && (file || streq(f, "subvol"));
+	case PVE_FEATURE_COPY:
+		return snap ? streq(f, "qcow2") : file;
+	case PVE_FEATURE_SPARSEINIT:
+		return !snap && file;
+	case PVE_FEATURE_RENAME:
+		return current && file;
+	}
+	return false;
+}
+
+static int dir_rename_volume(const pve_storage *s, const char *volname, long long target_vmid,
+			     const char *target_name, char **ret_volname, pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "rename of a base image is not supported");
+	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, target_vmid);
+	if (mkdir_p(imgdir, 0755, err) < 0)
+		return -EIO;
+	_cleanup_free_ char *name = NULL;
+	if (target_name) {
+		long long tv;
+		_cleanup_free_ char *tf = NULL;
+		if (pve_storage_parse_image_name(target_name, true, &tv, NULL, &tf) < 0 ||
+		    tv != target_vmid || !streq(tf, v.format))
+			return pve_error_set_param(err, EINVAL, "target",
+						   "invalid target volume name '%.200s'",
+						   target_name);
+		name = xstrdup(target_name);
+	} else {
+		name = find_free_diskname(imgdir, target_vmid, "vm", v.format);
+		if (!name)
+			return pve_error_set(err, ENOSPC, "no free disk name for VM %lld",
+					     target_vmid);
+	}
+	_cleanup_free_ char *newpath = xasprintf("%s/%s", imgdir, name);
+	if (renameat2(AT_FDCWD, path, AT_FDCWD, newpath, RENAME_NOREPLACE) < 0) {
+		if (errno == EEXIST)
+			return pve_error_set(err, EEXIST,
+					     "rename_volume: target volume '%s' already exists",
+					     name);
+		return pve_error_set(err, errno, "rename '%s' to '%s' failed: %m", path, newpath);
+	}
+	*ret_volname = v.basename ? xasprintf("%lld/%s/%lld/%s", v.basevmid, v.basename,
+					      target_vmid, name) :
+				    xasprintf("%lld/%s", target_vmid, name);
+	return 0;
+}
+
+/* ---- attributes: notes and protection, for backups as in Proxmox ------------------------------------- */
+
+static int backup_volume(const pve_storage *s, const char *volname, const char *attr, char **path,
+			 pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	if (dir_parse(s, volname, &v, path, err) < 0)
+		return -EINVAL;
+	if (!streq(attr, "notes") && !streq(attr, "protected"))
+		return pve_error_set(err, EINVAL, "unknown volume attribute '%.32s'", attr);
+	if (v.vtype != PVE_CONTENT_BACKUP)
+		return -ENOSYS;
+	struct stat st;
+	if (stat(*path, &st) < 0)
+		return pve_error_set(err, ENOENT, "volume '%s:%s' does not exist", s->id, volname);
+	return 0;
+}
+
+static int dir_get_attribute(const pve_storage *s, const char *volname, const char *attr,
+			     char **ret_value, pve_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = backup_volume(s, volname, attr, &path, err);
+	if (r == -ENOSYS)
+		return 0;
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *f = xasprintf("%s.%s", path, attr);
+	if (streq(attr, "notes"))
+		*ret_value = read_small_file(f, NOTES_MAX);
+	else
+		*ret_value = xstrdup(access(f, F_OK) == 0 ? "1" : "0");
+	return 0;
+}
+
+static int dir_set_attribute(const pve_storage *s, const char *volname, const char *attr,
+			     const char *value, pve_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = backup_volume(s, volname, attr, &path, err);
+	if (r == -ENOSYS) {
+		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+		pve_storage_parse_volname(volname, &v, NULL);
+		return pve_error_set_param(err, EINVAL, attr,
+					   "%s is not supported for content type '%s'",
+					   streq(attr, "notes") ? "volume notes" : "protection",
+					   pve_storage_content_name(v.vtype));
+	}
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *f = xasprintf("%s.%s", path, attr);
+	bool set;
+	if (streq(attr, "protected")) {
+		if (pve_parse_bool(value ? value : "0", &set) < 0)
+			return pve_error_set_param(err, EINVAL, "protected", "not a boolean");
+	} else {
+		if (value && strlen(value) > NOTES_MAX)
+			return pve_error_set_param(err, E2BIG, "notes", "notes too long");
+		set = value && *value;
+	}
+	if (!set) {
+		if (unlink(f) < 0 && errno != ENOENT)
+			return pve_error_set(err, errno, "unable to remove '%s': %m", f);
+		return 0;
+	}
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", f, (int)getpid());
+	_cleanup_close_ int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return pve_error_set(err, errno, "unable to write '%s': %m", tmp);
+	const char *data = streq(attr, "notes") ? value : "";
+	size_t len = strlen(data);
+	if (write(fd, data, len) != (ssize_t)len || rename(tmp, f) < 0) {
+		int e = errno ? errno : EIO;
+		unlink(tmp);
+		return pve_error_set(err, e, "unable to write '%s': %s", f, strerror(e));
+	}
+	return 0;
+}
+
+static const char *const dir_formats[] = { "raw", "qcow2", "vmdk", "subvol", NULL };
+static const char *const dir_required[] = { "path", NULL };
+static const char *const dir_options[] = { "path",
+					   "mkdir",
+					   "create-base-path",
+					   "create-subdirs",
+					   "is_mountpoint",
+					   "preallocation",
+					   "content-dirs",
+					   "snapshot-as-volume-chain",
+					   NULL };
+
+const pve_storage_plugin pve_storage_plugin_dir = {
+	.type = "dir",
+	.content_allowed = PVE_CONTENT_ALL,
+	.content_default = PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR,
+	.formats = dir_formats,
+	.default_format = "raw",
+	.required = dir_required,
+	.options = dir_options,
+	.activate = dir_activate,
+	.deactivate = dir_deactivate,
+	.status = dir_status,
+	.alloc_image = dir_alloc_image,
+	.free_image = dir_free_image,
+	.list_volumes = dir_list_volumes,
+	.path = dir_path,
+	.volume_size = dir_volume_size,
+	.volume_resize = dir_volume_resize,
+	.volume_snapshot = dir_volume_snapshot,
+	.volume_snapshot_rollback = dir_volume_snapshot_rollback,
+	.volume_snapshot_delete = dir_volume_snapshot_delete,
+	.clone_image = dir_clone_image,
+	.create_base = dir_create_base,
+	.volume_has_feature = dir_volume_has_feature,
+	.rename_volume = dir_rename_volume,
+	.get_attribute = dir_get_attribute,
+	.set_attribute = dir_set_attribute,
+};

@@ -1,0 +1,22 @@
+/* storage: what the storage files share but do not publish: name checks, option lookups, the plugins. */
+#pragma once
+
+#include "storage/storage.h"
+
+bool pve_storage_volname_safe(const char *name);
+bool pve_storage_name_is_iso(const char *n);
+bool pve_storage_name_is_vztmpl(const char *n);
+bool pve_storage_name_is_backup(const char *n);
+bool pve_storage_name_is_import(const char *n);
+long long pve_storage_backup_vmid(const char *name);
+const char *pve_storage_option(const pve_storage *s, const char *key);
+bool pve_storage_option_bool(const pve_storage *s, const char *key, bool def);
+
+extern const pve_storage_plugin pve_storage_plugin_dir;
+
+#include <dirent.h>
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}

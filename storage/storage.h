@@ -1,0 +1,222 @@
+/* storage: the public header of pved's storage layer: storage.cfg's model, volume IDs and names, the plugin
+ * ops table per storage type, and the calls the API and the guest subsystems make through it. */
+#pragma once
+
+#include <time.h>
+
+#include "common/common.h"
+
+/* ---- content types ---------------------------------------------------------------------------------- */
+
+enum {
+	PVE_CONTENT_IMAGES = 1 << 0,
+	PVE_CONTENT_ROOTDIR = 1 << 1,
+	PVE_CONTENT_ISO = 1 << 2,
+	PVE_CONTENT_VZTMPL = 1 << 3,
+	PVE_CONTENT_BACKUP = 1 << 4,
+	PVE_CONTENT_SNIPPETS = 1 << 5,
+	PVE_CONTENT_IMPORT = 1 << 6,
+	PVE_CONTENT_ALL = (1 << 7) - 1,
+};
+
+/* "images" -> PVE_CONTENT_IMAGES; 0 for an unknown name. */
+unsigned pve_storage_content_from_name(const char *name);
+/* PVE_CONTENT_ISO -> "iso" (one bit); NULL otherwise. */
+const char *pve_storage_content_name(unsigned bit);
+/* "images,rootdir" (any split_list separator) -> mask; "none" or "" -> 0. EINVAL names the bad item. */
+int pve_storage_content_parse(const char *s, unsigned *ret_mask, pve_error **err);
+/* The mask as Proxmox prints it: names sorted, "none" for 0. */
+char *pve_storage_content_print(unsigned mask);
+
+/* ---- volume IDs and names ----------------------------------------------------------------------------
+ * volid = STORAGE:VOLNAME. File storages name volumes by their path below the storage:
+ * "100/vm-100-disk-0.qcow2", "100/base-100-disk-0.qcow2", "100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2"
+ * (a linked clone), "iso/x.iso", "vztmpl/x.tar.zst", "backup/vzdump-qemu-100-....vma.zst", "snippets/x",
+ * "import/x.ova"; block storages by the bare image name: "vm-100-disk-0", "base-100-disk-0",
+ * "base-100-disk-0/vm-101-disk-0", "subvol-101-disk-0". */
+
+#define PVE_VOLNAME_MAX 255
+#define PVE_VMID_MIN 100
+#define PVE_VMID_MAX 999999999
+
+/* Splits at the first ':'; EINVAL "unable to parse volume ID 'x'" for a bad storage ID, an empty name, or a
+ * name that could escape (absolute, "..", NUL or control characters, longer than PVE_VOLNAME_MAX). */
+int pve_storage_volid_split(const char *volid, char **ret_storeid, char **ret_volname,
+			    pve_error **err);
+
+typedef struct pve_volname {
+	unsigned vtype; /* one PVE_CONTENT_* bit */
+	char *name; /* the file or image name: "vm-100-disk-0.qcow2", "x.iso" */
+	long long vmid; /* the owner, 0 if none */
+	char *basename; /* for a linked clone: the base image's name, else NULL */
+	long long basevmid;
+	bool is_base; /* a template's base image */
+	char *format; /* raw, qcow2, vmdk, subvol; NULL for non-image content */
+} pve_volname;
+void pve_volname_clear(pve_volname *v);
+/* A file storage's volume name (Proxmox's Plugin.pm parse_volname); EINVAL "unable to parse directory
+ * volume name 'x'" (and for anything that could escape). */
+int pve_storage_parse_volname(const char *volname, pve_volname *ret, pve_error **err);
+/* An image name: vm-VMID-disk-N, base-VMID-disk-N, subvol-VMID-disk-N, vm-VMID-cloudinit,
+ * vm-VMID-state-SNAP, with ".raw|.qcow2|.vmdk" if with_ext. Sets vmid, is_base and format (from the
+ * extension, or "subvol" / NULL). */
+int pve_storage_parse_image_name(const char *name, bool with_ext, long long *ret_vmid,
+				 bool *ret_is_base, char **ret_format);
+
+/* ---- storages ------------------------------------------------------------------------------------------
+ * A storage is one section of storage.cfg; a pve_storage points into the parsed config, which must outlive
+ * it. */
+
+typedef struct pve_storage_plugin pve_storage_plugin;
+
+typedef struct pve_storage {
+	const char *id;
+	const char *type;
+	const pve_storage_plugin *plugin;
+	const void *section; /* the pve_section */
+	const char *path; /* dir: its path; else NULL */
+	unsigned content;
+	bool shared, disabled;
+} pve_storage;
+
+typedef struct pve_storage_status {
+	uint64_t total, used, avail;
+	bool active;
+} pve_storage_status;
+
+/* One volume of a content listing. */
+typedef struct pve_volume_info {
+	char *volid;
+	char *format; /* raw, qcow2, vmdk, subvol, iso, tzst, vma.zst, txt, ... */
+	uint64_t size, used;
+	time_t ctime;
+	long long vmid; /* 0 if none */
+	unsigned content;
+	char *parent; /* a linked clone's base volname, or NULL */
+	char *notes; /* or NULL */
+	bool protected_;
+} pve_volume_info;
+void pve_volume_info_clear(pve_volume_info *v);
+void pve_volume_infos_free(pve_volume_info *v, size_t n);
+
+/* Features that volume_has_feature answers. */
+typedef enum pve_volume_feature {
+	PVE_FEATURE_SNAPSHOT,
+	PVE_FEATURE_CLONE,
+	PVE_FEATURE_TEMPLATE,
+	PVE_FEATURE_COPY,
+	PVE_FEATURE_SPARSEINIT,
+	PVE_FEATURE_RENAME,
+} pve_volume_feature;
+
+/* One ops table per storage type. A NULL op means "not supported": the pve_storage_* calls below refuse it
+ * with ENOSYS "storage type 'x' does not support <op>". Sizes are bytes. */
+struct pve_storage_plugin {
+	const char *type;
+	unsigned content_allowed, content_default;
+	const char *const *formats; /* NULL-terminated */
+	const char *default_format;
+	bool shared; /* shared by nature (nfs, cifs, iscsi) */
+	const char *const *required; /* properties a section must have, NULL-terminated */
+	const char *const *options; /* properties it may have besides the common ones */
+	const char *unavailable; /* why this type has no ops yet, or NULL */
+
+	int (*activate)(const pve_storage *s, pve_error **err);
+	int (*deactivate)(const pve_storage *s, pve_error **err);
+	int (*status)(const pve_storage *s, pve_storage_status *ret, pve_error **err);
+	/* name NULL: the next free vm-VMID-disk-N. *ret_volname as parse_volname takes it. */
+	int (*alloc_image)(const pve_storage *s, long long vmid, const char *fmt, const char *name,
+			   uint64_t size, char **ret_volname, pve_error **err);
+	int (*free_image)(const pve_storage *s, const char *volname, pve_error **err);
+	/* vmid 0: every guest's; content: a mask of types to list. */
+	int (*list_volumes)(const pve_storage *s, long long vmid, unsigned content,
+			    pve_volume_info **ret, size_t *ret_n, pve_error **err);
+	int (*path)(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
+		    pve_error **err);
+	int (*volume_size)(const pve_storage *s, const char *volname, uint64_t *ret_size,
+			   uint64_t *ret_used, char **ret_format, pve_error **err);
+	int (*volume_resize)(const pve_storage *s, const char *volname, uint64_t size,
+			     pve_error **err);
+	int (*volume_snapshot)(const pve_storage *s, const char *volname, const char *snap,
+			       pve_error **err);
+	int (*volume_snapshot_rollback)(const pve_storage *s, const char *volname, const char *snap,
+					pve_error **err);
+	int (*volume_snapshot_delete)(const pve_storage *s, const char *volname, const char *snap,
+				      pve_error **err);
+	/* A linked clone of the base volname for vmid. */
+	int (*clone_image)(const pve_storage *s, const char *volname, long long vmid,
+			   const char *snap, char **ret_volname, pve_error **err);
+	/* vm-N-disk-M -> base-N-disk-M (read-only from then on). */
+	int (*create_base)(const pve_storage *s, const char *volname, char **ret_volname,
+			   pve_error **err);
+	bool (*volume_has_feature)(const pve_storage *s, pve_volume_feature feature,
+				   const char *volname, const char *snap);
+	/* To another vmid (target_name NULL: the next free name). */
+	int (*rename_volume)(const pve_storage *s, const char *volname, long long target_vmid,
+			     const char *target_name, char **ret_volname, pve_error **err);
+	/* Attributes "notes" and "protected": value NULL reads; *ret_value NULL if unset. */
+	int (*get_attribute)(const pve_storage *s, const char *volname, const char *attr,
+			     char **ret_value, pve_error **err);
+	int (*set_attribute)(const pve_storage *s, const char *volname, const char *attr,
+			     const char *value, pve_error **err);
+};
+
+/* The registry: every type pved knows, implemented or not. NULL if unknown. */
+const pve_storage_plugin *pve_storage_plugin_find(const char *type);
+/* NULL-terminated list of every known plugin. */
+const pve_storage_plugin *const *pve_storage_plugins(void);
+
+/* Checks a section of storage.cfg against its type: known type, required properties, allowed properties
+ * and their values (content types allowed for the type, format, booleans). EINVAL naming the property. */
+int pve_storage_check_section(const void *section, pve_error **err);
+/* Whether a storage.cfg property is a boolean (shared, disable, mkdir, ...): the API prints it as 0/1. */
+bool pve_storage_option_is_bool(const char *key);
+/* Parses storage.cfg and checks each section; EINVAL "storage 'x': message". */
+int pve_storage_cfg_parse(const char *text, size_t len, pve_sectioncfg **ret, pve_error **err);
+/* The storage id in cfg; ENOENT "storage 'x' does not exist" (404, no param). */
+int pve_storage_get(const pve_sectioncfg *cfg, const char *id, pve_storage *ret, pve_error **err);
+/* Whether the storage is enabled on node (no `nodes` list, or node in it). */
+bool pve_storage_on_node(const pve_storage *s, const char *node);
+
+/* ---- operations: check support and arguments, then call the plugin ---------------------------------- */
+
+int pve_storage_activate(const pve_storage *s, pve_error **err);
+int pve_storage_get_status(const pve_storage *s, pve_storage_status *ret, pve_error **err);
+/* Refuses a content type the storage does not hold: EINVAL "storage 'x' does not support content type
+ * 'y'". */
+int pve_storage_check_content(const pve_storage *s, unsigned content, pve_error **err);
+int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
+			    uint64_t size, char **ret_volname, pve_error **err);
+int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
+int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
+			     pve_volume_info **ret, size_t *ret_n, pve_error **err);
+int pve_storage_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
+		     pve_error **err);
+int pve_storage_volume_size(const pve_storage *s, const char *volname, uint64_t *ret_size,
+			    uint64_t *ret_used, char **ret_format, pve_error **err);
+int pve_storage_volume_resize(const pve_storage *s, const char *volname, uint64_t size,
+			      pve_error **err);
+int pve_storage_volume_snapshot(const pve_storage *s, const char *volname, const char *snap,
+				pve_error **err);
+int pve_storage_volume_snapshot_rollback(const pve_storage *s, const char *volname,
+					 const char *snap, pve_error **err);
+int pve_storage_volume_snapshot_delete(const pve_storage *s, const char *volname, const char *snap,
+				       pve_error **err);
+int pve_storage_clone_image(const pve_storage *s, const char *volname, long long vmid,
+			    const char *snap, char **ret_volname, pve_error **err);
+int pve_storage_create_base(const pve_storage *s, const char *volname, char **ret_volname,
+			    pve_error **err);
+bool pve_storage_volume_has_feature(const pve_storage *s, pve_volume_feature feature,
+				    const char *volname, const char *snap);
+int pve_storage_rename_volume(const pve_storage *s, const char *volname, long long target_vmid,
+			      const char *target_name, char **ret_volname, pve_error **err);
+int pve_storage_get_attribute(const pve_storage *s, const char *volname, const char *attr,
+			      char **ret_value, pve_error **err);
+int pve_storage_set_attribute(const pve_storage *s, const char *volname, const char *attr,
+			      const char *value, pve_error **err);
+
+/* ---- qemu-img ----------------------------------------------------------------------------------------- */
+
+/* Runs qemu-img with args (argv[0] is "qemu-img", NULL-terminated), no shell; *ret_out (may be NULL) gets
+ * its stdout. On failure the error holds its stderr. */
+int pve_qemu_img(const char *const argv[], char **ret_out, pve_error **err);

@@ -1,0 +1,418 @@
+/* The storage layer on a real directory: volume names, storage.cfg checks, and the dir plugin driven through
+ * the same table for each image format (allocate, list, path, resize, snapshots, clone from base, free) and
+ * what it must refuse. */
+#include <sys/stat.h>
+
+#include "storage/storage.h"
+#include "tests/unit/test.h"
+
+static void volids_and_names(void)
+{
+	char *sid = NULL, *vn = NULL;
+	check(pve_storage_volid_split("local:100/vm-100-disk-0.qcow2", &sid, &vn, NULL) == 0);
+	check_streq(sid, "local");
+	check_streq(vn, "100/vm-100-disk-0.qcow2");
+	free(sid);
+	free(vn);
+	static const char *const bad[] = { "local",
+					   ":x",
+					   "local:",
+					   "local:/etc/passwd",
+					   "local:../x",
+					   "local:iso/../../x",
+					   "local:a//b",
+					   "lo cal:iso/x.iso",
+					   "local:iso/x\n.iso",
+					   "local:iso/ x.iso" };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		pve_error *err = NULL;
+		check(pve_storage_volid_split(bad[i], NULL, NULL, &err) == -EINVAL);
+		check(err && strstr(err->message, "unable to parse volume ID"));
+		pve_error_free(err);
+	}
+
+	static const struct {
+		const char *volname;
+		unsigned vtype;
+		long long vmid;
+		const char *format;
+		bool base;
+		const char *basename;
+	} good[] = {
+		{ "100/vm-100-disk-0.qcow2", PVE_CONTENT_IMAGES, 100, "qcow2", false, NULL },
+		{ "100/base-100-disk-0.raw", PVE_CONTENT_IMAGES, 100, "raw", true, NULL },
+		{ "100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2", PVE_CONTENT_IMAGES, 101,
+		  "qcow2", false, "base-100-disk-0.qcow2" },
+		{ "101/subvol-101-disk-0.subvol", PVE_CONTENT_IMAGES, 101, "subvol", false, NULL },
+		{ "iso/debian.iso", PVE_CONTENT_ISO, 0, NULL, false, NULL },
+		{ "iso/x.IMG", PVE_CONTENT_ISO, 0, NULL, false, NULL },
+		{ "vztmpl/debian-12.tar.zst", PVE_CONTENT_VZTMPL, 0, NULL, false, NULL },
+		{ "backup/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst", PVE_CONTENT_BACKUP, 100,
+		  NULL, false, NULL },
+		{ "snippets/user.yaml", PVE_CONTENT_SNIPPETS, 0, NULL, false, NULL },
+		{ "import/x.ova", PVE_CONTENT_IMPORT, 0, NULL, false, NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+		pve_volname v = { 0 };
+		check(pve_storage_parse_volname(good[i].volname, &v, NULL) == 0);
+		check_int(v.vtype, good[i].vtype);
+		check_int(v.vmid, good[i].vmid);
+		check(streq_ptr(v.format, good[i].format));
+		check(v.is_base == good[i].base);
+		check(streq_ptr(v.basename, good[i].basename));
+		pve_volname_clear(&v);
+	}
+	static const char *const badnames[] = {
+		"iso/x.txt",
+		"iso/../x.iso",
+		"../iso/x.iso",
+		"100/vm-100-disk-0.exe",
+		"vztmpl/x.tar",
+		"/100/x.raw",
+		"100/../101/x.raw",
+		"iso/a/b.iso",
+		"099/vm-99-disk-0.raw",
+		"iso/.iso",
+		"backup/x.vma.zst/../y",
+		"100/base-100-disk-0.qcow2/101",
+		"100/vm-100-disk-0.qcow2/101/vm-101-disk-0.qcow2",
+		"",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(badnames); i++) {
+		pve_volname v = { 0 };
+		pve_error *err = NULL;
+		int r = pve_storage_parse_volname(badnames[i], &v, &err);
+		if (r != -EINVAL)
+			test_fail(__FILE__, __LINE__, "'%s' accepted", badnames[i]);
+		pve_error_free(err);
+		pve_volname_clear(&v);
+	}
+
+	unsigned m = 0;
+	check(pve_storage_content_parse("iso,vztmpl backup;images", &m, NULL) == 0);
+	_cleanup_free_ char *s = pve_storage_content_print(m);
+	check_streq(s, "backup,images,iso,vztmpl");
+	pve_error *err = NULL;
+	check(pve_storage_content_parse("iso,bogus", &m, &err) == -EINVAL);
+	check(err && streq_ptr(err->param, "content"));
+	pve_error_free(err);
+}
+
+static void storage_cfg(void)
+{
+	const char *good =
+		"dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\n"
+		"lvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n\n"
+		"zfspool: local-zfs\n\tpool rpool/data\n\tsparse\n\tcontent images,rootdir\n";
+	pve_sectioncfg *c = NULL;
+	check(pve_storage_cfg_parse(good, strlen(good), &c, NULL) == 0);
+	pve_storage st;
+	check(pve_storage_get(c, "local", &st, NULL) == 0);
+	check_streq(st.type, "dir");
+	check_streq(st.path, "/var/lib/vz");
+	check_int(st.content, PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL | PVE_CONTENT_BACKUP);
+	pve_error *err = NULL;
+	check(pve_storage_get(c, "nope", &st, &err) == -ENOENT);
+	check(err && strstr(err->message, "storage 'nope' does not exist"));
+	pve_error_free(err);
+	err = NULL;
+	/* a type without ops says why */
+	check(pve_storage_get(c, "local-zfs", &st, NULL) == 0);
+	pve_storage_status ss;
+	check(pve_storage_get_status(&st, &ss, &err) == -ENOSYS);
+	check(err && strstr(err->message, "ZFS is not in Debian main"));
+	pve_error_free(err);
+	pve_sectioncfg_free(c);
+
+	static const char *const bad[] = {
+		"dir: local\n\tcontent iso\n", /* no path */
+		"dir: local\n\tpath /x\n\tcontent bogus\n", /* unknown content */
+		"lvm: l\n\tvgname pve\n\tcontent iso\n", /* content the type can't hold */
+		"dir: local\n\tpath relative\n", /* relative path */
+		"dir: local\n\tpath /x\n\tvgname x\n", /* property of another type */
+		"foo: local\n\tpath /x\n", /* unknown type */
+		"dir: local\n\tpath /x\n\tshared maybe\n", /* not a boolean */
+		"dir: local\n\tpath /x\n\tformat qed\n", /* unknown format */
+		"dir: local\n\tpath /x\n\tprune-backups keep-all=x\n",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		c = NULL;
+		err = NULL;
+		if (pve_storage_cfg_parse(bad[i], strlen(bad[i]), &c, &err) == 0)
+			test_fail(__FILE__, __LINE__, "accepted: %s", bad[i]);
+		else
+			check(err && strstr(err->message, "storage '") == err->message);
+		pve_error_free(err);
+		pve_sectioncfg_free(c);
+	}
+}
+
+static bool have_qemu_img(void)
+{
+	return access("/usr/bin/qemu-img", X_OK) == 0;
+}
+
+/* A dir storage on a temporary directory. */
+static pve_sectioncfg *make_dir_storage(const char *extra, pve_storage *st)
+{
+	_cleanup_free_ char *text =
+		xasprintf("dir: test\n\tpath %s/store\n\tcontent images,rootdir,iso,backup\n%s",
+			  test_tmpdir(), extra);
+	pve_sectioncfg *c = NULL;
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &c, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		return NULL;
+	}
+	check(pve_storage_get(c, "test", st, NULL) == 0);
+	return c;
+}
+
+static bool in_listing(const pve_storage *st, const char *volid, uint64_t *size)
+{
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	bool found = false;
+	check(pve_storage_list_volumes(st, 0, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i].volid, volid)) {
+			found = true;
+			if (size)
+				*size = v[i].size;
+		}
+	pve_volume_infos_free(v, n);
+	return found;
+}
+
+static void dir_plugin_table(void)
+{
+	if (!have_qemu_img())
+		return test_skip("no /usr/bin/qemu-img");
+	pve_storage st;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_dir_storage("", &st);
+	if (!c)
+		return;
+	pve_error *err = NULL;
+	check(pve_storage_activate(&st, &err) == 0);
+	_cleanup_free_ char *imgdir = xasprintf("%s/store/images", test_tmpdir());
+	_cleanup_free_ char *isodir = xasprintf("%s/store/template/iso", test_tmpdir());
+	check(access(imgdir, F_OK) == 0 && access(isodir, F_OK) == 0);
+	pve_storage_status ss;
+	check(pve_storage_get_status(&st, &ss, NULL) == 0);
+	check(ss.active && ss.total > 0 && ss.avail <= ss.total);
+
+	static const struct {
+		const char *fmt;
+		bool snapshots, resize;
+	} formats[] = { { "raw", false, true }, { "qcow2", true, true }, { "vmdk", false, false } };
+	for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
+		const char *fmt = formats[i].fmt;
+		char *vn = NULL;
+		err = NULL;
+		int r = pve_storage_alloc_image(&st, 100, fmt, NULL, 1 << 20, &vn, &err);
+		if (r < 0) {
+			test_fail(__FILE__, __LINE__, "%s: alloc: %s", fmt, err->message);
+			pve_error_free(err);
+			continue;
+		}
+		_cleanup_free_ char *want = xasprintf("100/vm-100-disk-0.%s", fmt);
+		check_streq(vn, want);
+		_cleanup_free_ char *volid = xasprintf("test:%s", vn);
+		uint64_t lsize = 0;
+		check(in_listing(&st, volid, &lsize));
+		check_int(lsize, 1 << 20);
+		char *path = NULL;
+		check(pve_storage_path(&st, vn, NULL, &path, NULL) == 0);
+		_cleanup_free_ char *wantpath = xasprintf("%s/store/images/%s", test_tmpdir(), vn);
+		check_streq(path, wantpath);
+		check(access(path, F_OK) == 0);
+		uint64_t size = 0;
+		char *f = NULL;
+		check(pve_storage_volume_size(&st, vn, &size, NULL, &f, NULL) == 0);
+		check_int(size, 1 << 20);
+		check_streq(f, fmt);
+		free(f);
+
+		err = NULL;
+		r = pve_storage_volume_resize(&st, vn, 2 << 20, &err);
+		check((r == 0) == formats[i].resize);
+		pve_error_free(err);
+		if (formats[i].resize) {
+			check(pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0);
+			check_int(size, 2 << 20);
+			err = NULL;
+			check(pve_storage_volume_resize(&st, vn, 1 << 20, &err) == -EINVAL);
+			check(err && strstr(err->message, "shrinking"));
+			pve_error_free(err);
+		}
+
+		check(pve_storage_volume_has_feature(&st, PVE_FEATURE_SNAPSHOT, vn, NULL) ==
+		      formats[i].snapshots);
+		err = NULL;
+		r = pve_storage_volume_snapshot(&st, vn, "snap1", &err);
+		check((r == 0) == formats[i].snapshots);
+		pve_error_free(err);
+		if (formats[i].snapshots) {
+			check(pve_storage_volume_resize(&st, vn, 3 << 20, NULL) < 0 ||
+			      pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0);
+			check(pve_storage_volume_snapshot_rollback(&st, vn, "snap1", NULL) == 0);
+			check(pve_storage_volume_snapshot_delete(&st, vn, "snap1", NULL) == 0);
+			err = NULL;
+			check(pve_storage_volume_snapshot_rollback(&st, vn, "snap1", &err) < 0);
+			pve_error_free(err);
+			err = NULL;
+			check(pve_storage_volume_snapshot(&st, vn, "../x", &err) == -EINVAL);
+			pve_error_free(err);
+		}
+
+		/* template, then a linked clone of it */
+		char *base = NULL;
+		check(pve_storage_create_base(&st, vn, &base, NULL) == 0);
+		_cleanup_free_ char *wantbase = xasprintf("100/base-100-disk-0.%s", fmt);
+		check_streq(base, wantbase);
+		check(pve_storage_volume_has_feature(&st, PVE_FEATURE_CLONE, base, NULL));
+		char *clone = NULL;
+		err = NULL;
+		r = pve_storage_clone_image(&st, base, 101, NULL, &clone, &err);
+		if (r < 0) {
+			test_fail(__FILE__, __LINE__, "%s: clone: %s", fmt, err->message);
+			pve_error_free(err);
+		} else {
+			_cleanup_free_ char *wantclone =
+				xasprintf("%s/101/vm-101-disk-0.qcow2", base);
+			check_streq(clone, wantclone);
+			_cleanup_free_ char *cvolid = xasprintf("test:%s", clone);
+			check(in_listing(&st, cvolid, NULL));
+			/* the base can't go while the clone uses it */
+			err = NULL;
+			check(pve_storage_free_image(&st, base, &err) == -EBUSY);
+			pve_error_free(err);
+			check(pve_storage_free_image(&st, clone, NULL) == 0);
+		}
+		check(pve_storage_free_image(&st, base, NULL) == 0);
+		check(access(path, F_OK) < 0);
+		check(!in_listing(&st, volid, NULL));
+		err = NULL;
+		check(pve_storage_free_image(&st, base, &err) == -ENOENT);
+		pve_error_free(err);
+		free(clone);
+		free(base);
+		free(path);
+		free(vn);
+	}
+}
+
+static void dir_plugin_refuses(void)
+{
+	pve_storage st;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_dir_storage("\tmkdir 0\n", &st);
+	if (!c)
+		return;
+	pve_error *err = NULL;
+	check(pve_storage_activate(&st, &err) == -ENOENT);
+	check(err && strstr(err->message, "does not exist"));
+	pve_error_free(err);
+	_cleanup_free_ char *p = xasprintf("%s/store", test_tmpdir());
+	check(mkdir(p, 0755) == 0);
+	check(pve_storage_activate(&st, NULL) == 0);
+
+	char *vn = NULL;
+	err = NULL;
+	check(pve_storage_alloc_image(&st, 100, "qed", NULL, 1024, &vn, &err) == -EINVAL);
+	check(err && streq_ptr(err->param, "format"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-101-disk-0", 1024, &vn, &err) ==
+	      -EINVAL);
+	check(err && streq_ptr(err->param, "filename"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-../../x", 1024, &vn, &err) ==
+	      -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-3.qcow2", 1024, &vn, &err) ==
+	      -EINVAL);
+	pve_error_free(err);
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-3", 4096, &vn, NULL) == 0);
+	check_streq(vn, "100/vm-100-disk-3.raw");
+	err = NULL;
+	char *vn2 = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-3", 4096, &vn2, &err) ==
+	      -EEXIST);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_snapshot(&st, vn, "s1", &err) == -ENOSYS);
+	pve_error_free(err);
+	err = NULL;
+	char *clone = NULL;
+	check(pve_storage_clone_image(&st, vn, 101, NULL, &clone, &err) == -EINVAL);
+	check(err && strstr(err->message, "base"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_free_image(&st, "iso/../../x.iso", &err) == -EINVAL);
+	pve_error_free(err);
+
+	/* content the storage does not hold */
+	err = NULL;
+	check(pve_storage_check_content(&st, PVE_CONTENT_VZTMPL, &err) == -EINVAL);
+	check(err && strstr(err->message, "does not support content type 'vztmpl'"));
+	pve_error_free(err);
+
+	/* rename to another guest */
+	char *renamed = NULL;
+	check(pve_storage_rename_volume(&st, vn, 102, NULL, &renamed, NULL) == 0);
+	check_streq(renamed, "102/vm-102-disk-0.raw");
+	check(pve_storage_free_image(&st, renamed, NULL) == 0);
+	free(renamed);
+	free(vn);
+}
+
+static void dir_backup_attributes(void)
+{
+	pve_storage st;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_dir_storage("", &st);
+	if (!c)
+		return;
+	check(pve_storage_activate(&st, NULL) == 0);
+	const char *vn = "backup/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst";
+	_cleanup_free_ char *p = xasprintf(
+		"%s/store/dump/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst", test_tmpdir());
+	FILE *f = fopen(p, "we");
+	check(f != NULL);
+	if (f) {
+		fputs("data", f);
+		fclose(f);
+	}
+	check(pve_storage_set_attribute(&st, vn, "notes", "hello", NULL) == 0);
+	check(pve_storage_set_attribute(&st, vn, "protected", "1", NULL) == 0);
+	char *val = NULL;
+	check(pve_storage_get_attribute(&st, vn, "notes", &val, NULL) == 0);
+	check_streq(val, "hello");
+	free(val);
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	check(pve_storage_list_volumes(&st, 100, PVE_CONTENT_BACKUP, &v, &n, NULL) == 0);
+	check_int(n, 1);
+	if (n == 1) {
+		check_streq(v[0].format, "vma.zst");
+		check_streq(v[0].notes, "hello");
+		check(v[0].protected_);
+		check_int(v[0].vmid, 100);
+	}
+	pve_volume_infos_free(v, n);
+	pve_error *err = NULL;
+	check(pve_storage_free_image(&st, vn, &err) == -EPERM);
+	pve_error_free(err);
+	check(pve_storage_set_attribute(&st, vn, "protected", "0", NULL) == 0);
+	check(pve_storage_free_image(&st, vn, NULL) == 0);
+	_cleanup_free_ char *notes = xasprintf("%s.notes", p);
+	check(access(p, F_OK) < 0 && access(notes, F_OK) < 0);
+	err = NULL;
+	check(pve_storage_set_attribute(&st, "iso/x.iso", "notes", "x", &err) < 0);
+	pve_error_free(err);
+}
+
+TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(dir_plugin_table),
+	  TEST(dir_plugin_refuses), TEST(dir_backup_attributes))
