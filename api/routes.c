@@ -261,6 +261,18 @@ static const route_node *walk(const route_node *n, char **segs, size_t n_segs, c
 			return found;
 	}
 	if (n->placeholder) {
+		/* A placeholder that ends every path through it takes the rest of the path: a volume ID
+		 * such as local:iso/x.iso holds '/'. Its parameter's schema decides what it may hold. */
+		if (n_segs > 1 && n->placeholder->n_children == 0) {
+			if (params) {
+				const char *seg = n->placeholder->segment;
+				_cleanup_free_ char *name = xstrndup(seg + 1, strlen(seg) - 2);
+				_cleanup_free_ char *rest = pve_strv_join(segs, "/");
+				cJSON_DeleteItemFromObjectCaseSensitive(params, name);
+				cJSON_AddStringToObject(params, name, rest);
+			}
+			return n->placeholder;
+		}
 		const route_node *found = walk(n->placeholder, segs + 1, n_segs - 1, params);
 		if (found) {
 			if (params) {

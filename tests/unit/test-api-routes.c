@@ -86,6 +86,9 @@ static void matching(void)
 	check(r && strcmp(r->name, "list") == 0);
 	check(pve_routes_match(t, "GET", "nodes", NULL, NULL) == NULL);
 	check(pve_routes_match(t, "GET", "/nodes//status", NULL, NULL) == NULL);
+	/* A placeholder that ends its paths takes the rest: "/nodes/a/b" is node "a/b" for the index
+	 * route only if {node} had no children; here it has, so nothing matches. */
+	check(pve_routes_match(t, "GET", "/nodes/n1/status/x", NULL, NULL) == NULL);
 	_cleanup_strv_free_ char **kids = pve_routes_children(t, "/nodes/{node}");
 	check(kids && kids[0] && strcmp(kids[0], "status") == 0 && !kids[1]);
 	cJSON *doc = pve_routes_apidoc(t);
@@ -99,4 +102,26 @@ static void matching(void)
 	pve_routes_free(t);
 }
 
-TEST_MAIN(TEST(embedded_table_loads), TEST(refuses_bad_tables), TEST(matching))
+/* A volume ID holds '/': a placeholder at the end of its paths takes the rest of the path. */
+static void last_placeholder_takes_the_rest(void)
+{
+	pve_routes *t = load(
+		"[[{\"path\":\"/c/{volume}\",\"method\":\"GET\",\"name\":\"v\",\"permissions\":{},"
+		"\"parameters\":{\"type\":\"object\",\"properties\":{\"volume\":{\"type\":\"string\"}}}}]]",
+		NULL);
+	check(t != NULL);
+	if (!t)
+		return;
+	cJSON *p = cJSON_CreateObject();
+	check(pve_routes_match(t, "GET", "/c/local:iso/x.iso", p, NULL) != NULL);
+	check_streq(cJSON_GetObjectItem(p, "volume")->valuestring, "local:iso/x.iso");
+	cJSON_Delete(p);
+	p = cJSON_CreateObject();
+	check(pve_routes_match(t, "GET", "/c/local:100/vm-100-disk-0.qcow2", p, NULL) != NULL);
+	check_streq(cJSON_GetObjectItem(p, "volume")->valuestring, "local:100/vm-100-disk-0.qcow2");
+	cJSON_Delete(p);
+	pve_routes_free(t);
+}
+
+TEST_MAIN(TEST(embedded_table_loads), TEST(refuses_bad_tables), TEST(matching),
+	  TEST(last_placeholder_takes_the_rest))
