@@ -90,7 +90,8 @@ static void h_vncwebsocket(pved_call *c)
 	}
 	int port = (int)pved_call_int(c, "port", 0);
 	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
-	if (pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), c->authid, path, port, &err) < 0)
+	if (pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), c->authid, path, port,
+				       &err) < 0)
 		return pved_call_fail(c, err);
 
 	relay *r = xcalloc(1, sizeof(*r));
@@ -102,7 +103,8 @@ static void h_vncwebsocket(pved_call *c)
 	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
 	if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
 		relay_free(r);
-		pve_error_set(&err, ECONNREFUSED, "unable to connect to the console on port %d", port);
+		pve_error_set(&err, ECONNREFUSED, "unable to connect to the console on port %d",
+			      port);
 		return pved_call_fail(c, err);
 	}
 }
@@ -187,13 +189,15 @@ static int read_auth_line(int fd, char **ret_line, pve_buf *rest, pve_error **er
 		}
 		if (b.len > AUTH_LINE_MAX || wait_readable(fd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0) {
 			pve_buf_free(&b);
-			return pve_error_set(err, EACCES, "no authentication from the console client");
+			return pve_error_set(err, EACCES,
+					     "no authentication from the console client");
 		}
 		char buf[512];
 		ssize_t n = read(fd, buf, sizeof(buf));
 		if (n <= 0) {
 			pve_buf_free(&b);
-			return pve_error_set(err, EACCES, "the console client left before authenticating");
+			return pve_error_set(err, EACCES,
+					     "the console client left before authenticating");
 		}
 		pve_buf_append(&b, buf, (size_t)n);
 	}
@@ -250,7 +254,8 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 	shell *s = userdata;
 	_cleanup_close_ int lfd = listen_local(s->port);
 	if (lfd < 0)
-		return pve_error_set(err, -lfd, "cannot listen on port %d: %s", s->port, strerror(-lfd));
+		return pve_error_set(err, -lfd, "cannot listen on port %d: %s", s->port,
+				     strerror(-lfd));
 	printf("starting termproxy on port %d for %s\n", s->port, s->authid);
 	fflush(stdout);
 	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
@@ -290,7 +295,8 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 	}
 	bool ok = xterm_messages(&in, pty);
 	while (ok) {
-		struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pty, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = pty, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -323,8 +329,8 @@ static void h_termproxy(pved_call *c)
 	pve_error *err = NULL;
 	int port = free_console_port();
 	if (port < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d", CONSOLE_PORT_MIN,
-			      CONSOLE_PORT_MAX);
+		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
+			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
 		return pved_call_fail(c, err);
 	}
 	shell s = { .port = port, .authid = (char *)c->authid };
