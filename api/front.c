@@ -207,9 +207,10 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 	pve_buf head = { 0 };
 	pve_http_response_head(&head, status, reason, "application/json;charset=UTF-8",
 			       gz ? zbuf.len : len, gz, keep, time(NULL));
+	/* Head and body in one write: one TLS record and one segment, not two. */
+	pve_buf_append(&head, gz ? zbuf.data : body, gz ? zbuf.len : len);
 	start_writing(c);
 	conn_write(c, head.data, head.len);
-	conn_write(c, gz ? zbuf.data : body, gz ? zbuf.len : len);
 	pve_buf_free(&head);
 	pve_buf_free(&zbuf);
 }
