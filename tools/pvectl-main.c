@@ -143,6 +143,21 @@ static int task_log(pvectl *c, const char *log_path, long *seen)
 	}
 }
 
+/* On a terminal, a line on stderr tells that the task is still at work and for how long; it is wiped
+ * before the next log lines, so they stay clean. */
+static void progress(bool show, const pve_upid *u, time_t started)
+{
+	static const char spin[] = "|/-\\";
+	static unsigned tick;
+	if (!isatty(STDERR_FILENO))
+		return;
+	fputs("\r\033[K", stderr);
+	if (show)
+		fprintf(stderr, "%c %s %s running, %lds", spin[tick++ % 4], u->type, u->id,
+			(long)(time(NULL) - started));
+	fflush(stderr);
+}
+
 static int wait_task(pvectl *c, const char *upid)
 {
 	pve_upid u;
@@ -155,7 +170,9 @@ static int wait_task(pvectl *c, const char *upid)
 	_cleanup_free_ char *log_path = xasprintf("%s/log", base);
 	_cleanup_free_ char *status_path = xasprintf("%s/status", base);
 	long seen = 0;
+	time_t started = time(NULL);
 	for (;;) {
+		progress(false, &u, started);
 		int r = task_log(c, log_path, &seen);
 		if (r)
 			return r;
@@ -185,6 +202,7 @@ static int wait_task(pvectl *c, const char *upid)
 			return PVECTL_EXIT_FAIL;
 		}
 		pvectl_response_clear(&resp);
+		progress(true, &u, started);
 		sleep_poll();
 	}
 }

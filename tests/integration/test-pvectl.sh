@@ -338,4 +338,16 @@ else
 	skip remote-password-prompt "no script(1)"
 fi
 
+# on a terminal, waiting for a task shows progress on stderr and wipes it before each log line
+if command -v script >/dev/null; then
+	got=$(timeout 30 script -qec "$PVECTL --root $root create /nodes/testnode/startall" /dev/null 2>&1)
+	if [[ $got == *$'\r\033[K'* && $got == *"TASK OK"* ]]; then
+		ok task-progress-on-tty
+	else
+		fail task-progress-on-tty "got: $(echo "$got" | cat -A | head -c 300)"
+	fi
+else
+	skip task-progress-on-tty "no script(1)"
+fi
+
 complete_is complete-node-name /nodes/testnode/ -- 4 pvectl --root "$root" get /nodes/t
