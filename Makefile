@@ -32,7 +32,7 @@ ifneq ($(SANITIZE),)
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -DPVE_SANITIZE=1
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpam -lcrypt -lm -lpthread
+LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpam -lcrypt -loath -lm -lpthread -lldap -llber
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 SUBSYS := api access cluster kvm lxc net storage common

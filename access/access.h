@@ -271,3 +271,176 @@ static inline void pve_perms_freep(pve_perms **p)
 bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, const char *priv);
 /* The privileges authid has on path (sorted, NULL-terminated, possibly empty; free with strv_free). */
 char **pve_perms_privs(const pve_perms *p, const char *authid, const char *path);
+
+/* ---- two-factor authentication: TOTP, recovery codes, priv/tfa.cfg ------------------------------------ */
+
+#define PVE_TFACFG_MAX_SIZE (1024 * 1024)
+#define PVE_TFA_RECOVERY_CODES 10
+#define PVE_TOTP_STEP 30
+#define PVE_TOTP_CODE_MAX 16 /* a code buffer: up to 8 digits and the NUL */
+
+/* A TOTP key as an otpauth://totp/LABEL?secret=BASE32[&digits=6..8][&period=N][&algorithm=SHA1|SHA256|
+ * SHA512] URI (what authenticator apps scan). -EINVAL with the reason for anything else, a secret below
+ * 80 bits or above 1024. */
+int pve_totp_check_uri(const char *uri, pve_error **err);
+/* The code for the step that holds now (RFC 6238). */
+int pve_totp_generate(const char *uri, time_t now, char ret_code[PVE_TOTP_CODE_MAX],
+		      pve_error **err);
+/* Accepts code for the step of now, the one before or the one after; a matching step not later than
+ * after_step is a replay: -EACCES "totp code already used". Returns 0 and the step that matched. */
+int pve_totp_verify(const char *uri, const char *code, time_t now, long long after_step,
+		    long long *ret_step, pve_error **err);
+
+/* priv/tfa.cfg, Proxmox's JSON: {"users": {"user@realm": {"totp": [{"id", "description", "created",
+ * "enable", "entry": "otpauth://..."}], "recovery": {"secret", "entries": [hmac hex or null for a used
+ * code], "created"}, "totp-locked", "tfa-locked-until", "totp-last-step"}}}. Members it does not know
+ * (webauthn, u2f, yubico) are kept as they are. */
+typedef struct pve_tfacfg pve_tfacfg;
+/* An empty (or blank) text is an empty configuration; more than 1 MiB is -E2BIG. */
+int pve_tfacfg_parse(const char *text, size_t len, pve_tfacfg **ret, pve_error **err);
+pve_tfacfg *pve_tfacfg_new(void);
+char *pve_tfacfg_print(const pve_tfacfg *c);
+void pve_tfacfg_free(pve_tfacfg *c);
+static inline void pve_tfacfg_freep(pve_tfacfg **c)
+{
+	pve_tfacfg_free(*c);
+}
+#define _cleanup_tfacfg_ _cleanup_(pve_tfacfg_freep)
+
+/* The users with entries, sorted (free with strv_free). */
+char **pve_tfacfg_users(const pve_tfacfg *c);
+/* Whether a login of userid needs a second factor: an enabled TOTP or unused recovery codes. */
+bool pve_tfacfg_needs_tfa(const pve_tfacfg *c, const char *userid);
+/* The entries of userid as the API lists them: [{type, id, description, created[, enable: false]}]. */
+cJSON *pve_tfacfg_list(const pve_tfacfg *c, const char *userid);
+/* One entry as in the list ("recovery" is the recovery codes' id), or NULL. */
+cJSON *pve_tfacfg_get(const pve_tfacfg *c, const char *userid, const char *id);
+void pve_tfacfg_user_locks(const pve_tfacfg *c, const char *userid, bool *ret_totp_locked,
+			   long long *ret_locked_until);
+/* The challenge put into the half ticket: {"totp": bool[, "recovery": [available per code]]}. */
+cJSON *pve_tfacfg_challenge(const pve_tfacfg *c, const char *userid);
+/* Adds a TOTP entry (the URI checked as pve_totp_check_uri, error param "totp"); its new id. */
+int pve_tfacfg_add_totp(pve_tfacfg *c, const char *userid, const char *uri, const char *description,
+			time_t now, char **ret_id, pve_error **err);
+/* New recovery codes (PVE_TFA_RECOVERY_CODES of "xxxx-xxxx-xxxx-xxxx", NULL-terminated, to show once);
+ * only their HMACs are stored. -EEXIST if the user has recovery codes already. */
+int pve_tfacfg_add_recovery(pve_tfacfg *c, const char *userid, time_t now, char ***ret_codes,
+			    pve_error **err);
+/* description NULL: unchanged; enable -1: unchanged. -ENOENT for an unknown entry. */
+int pve_tfacfg_update(pve_tfacfg *c, const char *userid, const char *id, const char *description,
+		      int enable, pve_error **err);
+int pve_tfacfg_delete(pve_tfacfg *c, const char *userid, const char *id, pve_error **err);
+bool pve_tfacfg_delete_user(pve_tfacfg *c, const char *userid);
+/* Checks a login's second factor, "totp:<code>" or "recovery:<code>". On success c changed (the TOTP
+ * step is remembered against replay, the recovery code is used up): the caller writes it back.
+ * -EACCES otherwise. */
+int pve_tfacfg_verify(pve_tfacfg *c, const char *userid, const char *response, time_t now,
+		      pve_error **err);
+
+/* ---- realms: domains.cfg, the ldap and ad realms, realm sync ---------------------------------------- */
+
+#define PVE_DOMAINS_MAX_SIZE (256 * 1024)
+/* Every LDAP call (connect, bind, search) gives up after this long. */
+#define PVE_LDAP_TIMEOUT_MS 5000
+/* A sync refuses directories with more entries than user.cfg may hold. */
+#define PVE_LDAP_MAX_ENTRIES 50000
+
+/* Proxmox's realm id: [A-Za-z][A-Za-z0-9.\-_]+, at most 32 characters. */
+bool pve_realm_id_valid(const char *realm);
+/* One property of a realm of type (pam, pve, ldap, ad, openid) as domains.cfg and the API hold it:
+ * -EINVAL with param = key for a key the type does not have or a malformed value. */
+int pve_realm_check_property(const char *type, const char *key, const char *value, pve_error **err);
+/* domains.cfg (SectionConfig "TYPE: REALM"): every section checked with pve_realm_check_property, known
+ * types only, valid and unique realm ids, pam and pve only as themselves. More than
+ * PVE_DOMAINS_MAX_SIZE is -E2BIG. Errors name the realm. */
+int pve_domains_parse(const char *text, size_t len, pve_sectioncfg **ret, pve_error **err);
+/* The type of realm: from c (may be NULL), "pam" and "pve" always; NULL if unknown. */
+const char *pve_domains_realm_type(const pve_sectioncfg *c, const char *realm);
+
+/* An ldap or ad realm, ready to connect: taken from its domains.cfg section. */
+typedef struct pve_ldap_config {
+	char *realm;
+	bool ad; /* type ad: users bind as user@domain (userPrincipalName) */
+	char *server1, *server2;
+	int port; /* 0: 389, or 636 for ldaps */
+	char *mode; /* ldap, ldaps, ldap+starttls */
+	bool verify; /* check the server's certificate (against capath) */
+	char *capath;
+	char *base_dn, *bind_dn, *bind_password; /* NULL bind_dn: anonymous */
+	char *user_attr; /* default uid, sAMAccountName for ad */
+	char *domain; /* ad */
+	char *filter; /* user filter, applied at login and sync */
+	char **user_classes, **group_classes;
+	char *group_dn, *group_name_attr, *group_filter;
+	/* sync_attributes: pairs "ours=theirs" for firstname, lastname, email, comment, keys */
+	char *attr_map[5];
+	int timeout_ms; /* PVE_LDAP_TIMEOUT_MS unless a test says otherwise */
+} pve_ldap_config;
+
+/* bind_password: the content of priv/realm/<realm>.pw (first line), or NULL. -EINVAL for a section that
+ * is not ldap or ad, or lacks server1 (or base_dn for ldap). */
+int pve_ldap_config_from_section(const pve_section *s, const char *bind_password,
+				 pve_ldap_config **ret, pve_error **err);
+void pve_ldap_config_free(pve_ldap_config *c);
+static inline void pve_ldap_config_freep(pve_ldap_config **c)
+{
+	pve_ldap_config_free(*c);
+}
+#define _cleanup_ldap_config_ _cleanup_(pve_ldap_config_freep)
+
+/* RFC 4515 escaping of a value inside a search filter. */
+char *pve_ldap_filter_escape(const char *value);
+
+/* Blocking (run it on a thread): checks username's password. ldap: binds as bind_dn (or anonymously),
+ * finds the one entry with user_attr=username (and filter) under base_dn, then binds as it. ad: binds as
+ * username@domain. -EACCES "authentication failure" for a wrong password or an unknown user, -EIO when
+ * no server answers. An empty password always fails (an LDAP bind without one is anonymous). */
+int pve_ldap_authenticate(const pve_ldap_config *c, const char *username, const char *password,
+			  pve_error **err);
+
+typedef struct pve_ldap_user {
+	char *userid; /* "name@realm" */
+	char *dn; /* lower case, to match group members */
+	char *fields[5]; /* firstname, lastname, email, comment, keys (NULL when absent) */
+} pve_ldap_user;
+
+typedef struct pve_ldap_group {
+	char *groupid; /* "name-realm" */
+	char **members; /* userids, NULL-terminated */
+} pve_ldap_group;
+
+typedef struct pve_ldap_sync {
+	pve_ldap_user *users;
+	size_t n_users;
+	pve_ldap_group *groups;
+	size_t n_groups;
+	char **warnings; /* entries skipped (names Proxmox would not accept), NULL-terminated */
+} pve_ldap_sync;
+
+/* Blocking: reads the realm's users (user_classes, filter) and, with groups, its groups
+ * (group_classes, group_filter, under group_dn or base_dn) with their members among those users. */
+int pve_ldap_fetch(const pve_ldap_config *c, bool groups, pve_ldap_sync **ret, pve_error **err);
+void pve_ldap_sync_free(pve_ldap_sync *s);
+static inline void pve_ldap_sync_freep(pve_ldap_sync **s)
+{
+	pve_ldap_sync_free(*s);
+}
+#define _cleanup_ldap_sync_ _cleanup_(pve_ldap_sync_freep)
+
+enum { PVE_SYNC_USERS = 1, PVE_SYNC_GROUPS = 2 };
+enum { PVE_VANISHED_ACL = 1, PVE_VANISHED_PROPERTIES = 2, PVE_VANISHED_ENTRY = 4 };
+
+typedef struct pve_realm_sync_opts {
+	int scope; /* PVE_SYNC_USERS | PVE_SYNC_GROUPS */
+	int remove_vanished; /* PVE_VANISHED_* */
+	bool enable_new;
+} pve_realm_sync_opts;
+
+/* Proxmox's parse_sync_opts: each option from the call (NULL / -1 when not given), else from the
+ * realm's sync-defaults-options property string (may be NULL), else its default (remove-vanished
+ * none, enable-new 1). -EINVAL (param "scope") when no scope is given anywhere. */
+int pve_realm_sync_opts_get(const char *defaults, const char *scope, const char *remove_vanished,
+			    int enable_new, pve_realm_sync_opts *ret, pve_error **err);
+/* Proxmox's update_users / update_groups on c for realm; one line per change to log (may be NULL). */
+int pve_realm_sync_apply(pve_usercfg *c, const char *realm, const pve_ldap_sync *s,
+			 const pve_realm_sync_opts *o, FILE *log, pve_error **err);

@@ -12,7 +12,9 @@
  * body), followed by DATA frames while the body goes on; the frame that ends it carries PVE_WIRE_FIN.
  * A websocket request answered with status 101 becomes a stream: each websocket message is one DATA
  * frame with the request's id, both ways; pved ends it with an empty DATA frame carrying FIN, the front
- * with CANCEL. */
+ * with CANCEL. An upload request (pve_request.upload: a POST to .../storage/{storage}/upload) is followed
+ * by its raw body as DATA frames with the request's id, the last one carrying FIN; pved answers with a
+ * RESPONSE as usual, possibly before the body is complete (then the front stops sending it). */
 
 #define PVE_WIRE_HEADER_SIZE 12u
 #define PVE_WIRE_MAX_FRAME (1u << 20)
@@ -50,6 +52,9 @@ typedef struct pve_request {
 	char *token; /* "user@realm!tokenid=SECRET" from Authorization: PVEAPIToken=..., or NULL */
 	char *client; /* the peer's address, "127.0.0.1" or "::1", or "local" on the unix socket */
 	bool websocket; /* a websocket upgrade: a 101 answer opens a stream of DATA frames both ways */
+	bool upload; /* the body follows as DATA frames (see above); not in params */
+	char *upload_type; /* the body's Content-Type header (with the multipart boundary) */
+	uint64_t upload_length; /* its Content-Length */
 } pve_request;
 
 /* Encodes into a frame payload; fails with EMSGSIZE when it would not fit in one frame. */
@@ -68,6 +73,34 @@ void pve_wire_append_response_head(pve_buf *out, uint32_t id, int status, const 
 /* Splits a RESPONSE payload; ret_reason is a copy, ret_body points into payload. */
 int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
 			     const char **ret_body, size_t *ret_body_len, pve_error **err);
+
+/* ---- multipart/form-data (api/multipart.c) -------------------------------------------------------------
+ * An incremental parser for upload bodies: feed it any split of the body; memory stays bounded by the
+ * limits below whatever the size of the parts. */
+
+#define PVE_MULTIPART_MAX_BOUNDARY 70 /* RFC 2046 */
+#define PVE_MULTIPART_MAX_HEADERS 8192 /* one part's header block */
+#define PVE_MULTIPART_MAX_PARTS 32
+
+typedef struct pve_multipart pve_multipart;
+typedef struct pve_multipart_callbacks {
+	/* A part starts: its form field name, its filename and Content-Type (NULL when not given). */
+	int (*part_begin)(void *ud, const char *name, const char *filename,
+			  const char *content_type, pve_error **err);
+	/* Some bytes of its content, in order. */
+	int (*part_data)(void *ud, const void *data, size_t len, pve_error **err);
+	int (*part_end)(void *ud, pve_error **err);
+} pve_multipart_callbacks;
+
+/* The boundary of a "multipart/form-data; boundary=..." Content-Type value; EINVAL for another type or a
+ * missing, empty, overlong or malformed boundary. */
+int pve_multipart_boundary(const char *content_type, char **ret, pve_error **err);
+pve_multipart *pve_multipart_new(const char *boundary, const pve_multipart_callbacks *cb, void *ud);
+/* Parses len more bytes; after an error (malformed input, a limit, a callback's error) every call fails. */
+int pve_multipart_feed(pve_multipart *m, const void *data, size_t len, pve_error **err);
+/* The body ended: EPROTO unless the close delimiter was seen. */
+int pve_multipart_finish(pve_multipart *m, pve_error **err);
+void pve_multipart_free(pve_multipart *m);
 
 /* ---- listening sockets --------------------------------------------------------------------------------
  * "127.0.0.1:8006", "[::1]:8006", "[::]:8006" (dual-stack), "0.0.0.0:8006": a bound, listening,

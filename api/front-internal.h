@@ -34,6 +34,11 @@ typedef struct pve_http_request {
 	size_t body_len;
 	bool keep_alive; /* the connection may carry another request after this one */
 	bool upgrade; /* Connection: upgrade was asked for */
+	/* An upload (POST .../storage/{storage}/upload, the one path that takes a large body): the request
+	 * is delivered after its headers, body empty; the caller takes the next content_length bytes of
+	 * the connection as the body, then feeds the parser again. */
+	bool stream_body;
+	uint64_t content_length;
 } pve_http_request;
 
 void pve_http_request_free(pve_http_request *r);
@@ -56,6 +61,8 @@ bool pve_http_parser_started(const pve_http_parser *p);
 /* True once after the headers of a request that sent "Expect: 100-continue": the caller answers
  * "HTTP/1.1 100 Continue" so the client sends its body. */
 bool pve_http_parser_take_continue(pve_http_parser *p);
+/* Whether an API path (below /api2/json) is the upload path: /nodes/{node}/storage/{storage}/upload. */
+bool pve_http_is_upload_path(const char *path);
 
 /* ---- responses (api/http.c) ------------------------------------------------------------------------ */
 

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -32,6 +33,12 @@
 #define GZIP_MIN 1024
 #define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
 #define WS_MAX_QUEUED (1u << 20)
+/* Uploads: body bytes go to pved in frames of UPLOAD_CHUNK; reading from the client pauses while more
+ * than UPLOAD_HIGH waits for pved, and resumes below UPLOAD_LOW, so memory stays flat at any size. */
+#define UPLOAD_CHUNK (256u << 10)
+#define UPLOAD_HIGH (4u << 20)
+#define UPLOAD_LOW (1u << 20)
+#define UPLOAD_IDLE_TIMEOUT 60 /* s an upload may stall */
 
 enum conn_state {
 	C_READING, /* waiting for (more of) a request */
@@ -67,6 +74,12 @@ struct conn {
 	bool ws_wanted; /* the request asked for a websocket upgrade */
 	wslay_event_context_ptr ws;
 	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
+
+	bool body_pending; /* an upload body is still on the connection, unread */
+	bool uploading; /* ... and goes to pved as DATA frames */
+	bool upload_paused; /* reading stopped until pved's queue drains */
+	bool discarding; /* answered early: the rest of the body is read and dropped */
+	uint64_t upload_left;
 };
 
 struct front {
@@ -81,10 +94,12 @@ struct front {
 	struct conn *conns;
 	size_t n_conns;
 	bool draining;
+	size_t n_upload_paused;
 	struct event *sigterm, *sigint, *drain_timer;
 };
 
 static void conn_process(struct conn *c);
+static void upload_pause(struct conn *c, bool pause);
 
 /* ---- connections ------------------------------------------------------------------------------------ */
 
@@ -103,12 +118,12 @@ static void reset_answer(struct conn *c)
 	c->file_fd = -1;
 }
 
-static void send_frame(struct front *f, uint16_t type, uint32_t id)
+static void send_frame(struct front *f, uint16_t type, uint32_t id, uint16_t flags)
 {
 	if (!f->pved)
 		return;
 	pve_buf b = { 0 };
-	pve_wire_append_frame(&b, type, 0, id, NULL, 0);
+	pve_wire_append_frame(&b, type, flags, id, NULL, 0);
 	bufferevent_write(f->pved, b.data, b.len);
 	pve_buf_free(&b);
 }
@@ -129,9 +144,11 @@ static void listeners_enable(struct front *f, bool on)
 static void conn_free(struct conn *c)
 {
 	struct front *f = c->f;
+	if (c->upload_paused)
+		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
 	if ((c->state == C_WAITING || (c->state == C_WEBSOCKET && !c->ws_ended)) && c->id)
-		send_frame(f, PVE_WIRE_CANCEL, c->id);
+		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
 	reset_answer(c);
@@ -202,6 +219,13 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 	    pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
 	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
 		gz = true;
+	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
+	 * a client that sends all before it reads would not see the answer if we closed. */
+	if (c->body_pending && !c->discarding) {
+		c->discarding = true;
+		upload_pause(c, false);
+	}
+	c->uploading = false;
 	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
 	c->close_after = !keep;
 	pve_buf head = { 0 };
@@ -381,6 +405,117 @@ static void serve_static(struct conn *c, const char *path)
 	c->file_size = st.st_size;
 }
 
+/* ---- uploads --------------------------------------------------------------------------------------------
+ * The body of an upload goes to pved as it arrives, never held: DATA frames with the request's id, an
+ * empty one with FIN at the end. pved may answer at any time; the answer ends the upload. */
+
+static void upload_pause(struct conn *c, bool pause)
+{
+	if (c->upload_paused == pause)
+		return;
+	c->upload_paused = pause;
+	if (pause) {
+		c->f->n_upload_paused++;
+		bufferevent_disable(c->bev, EV_READ);
+	} else {
+		c->f->n_upload_paused--;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+}
+
+static void upload_pump(struct conn *c)
+{
+	struct front *f = c->f;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (!f->pved) {
+		conn_free(c);
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(f->pved);
+	bool moved = false;
+	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
+			upload_pause(c, true);
+			break;
+		}
+		size_t n = evbuffer_get_length(in);
+		if (n > UPLOAD_CHUNK)
+			n = UPLOAD_CHUNK;
+		if (n > c->upload_left)
+			n = (size_t)c->upload_left;
+		uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+		pve_wire_header_encode(hdr,
+				       &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
+		evbuffer_add(out, hdr, sizeof(hdr));
+		/* Moves the chains, no copy. */
+		evbuffer_remove_buffer(in, out, n);
+		c->upload_left -= n;
+		moved = true;
+	}
+	if (c->uploading && c->upload_left == 0) {
+		c->uploading = false;
+		c->body_pending = false;
+		upload_pause(c, false);
+		/* Back to the usual read limit; a pipelined request waits for the answer. */
+		bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
+		evtimer_del(c->timer);
+	} else if (moved) {
+		arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+	}
+}
+
+/* Drops what is left of an answered upload's body; then the connection goes on as usual. */
+static void discard_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t n = evbuffer_get_length(in);
+	if (n > c->upload_left)
+		n = (size_t)c->upload_left;
+	evbuffer_drain(in, n);
+	c->upload_left -= n;
+	if (c->upload_left > 0) {
+		if (n)
+			arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		return;
+	}
+	c->discarding = false;
+	c->body_pending = false;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+	if (c->state == C_READING)
+		arm_timer(c, IDLE_TIMEOUT, false);
+}
+
+static void upload_start(struct conn *c)
+{
+	c->uploading = true;
+	c->body_pending = c->upload_left > 0;
+	const char *expect = pve_http_request_header(c->req, "Expect");
+	if (expect && strcasecmp(expect, "100-continue") == 0 && c->upload_left > 0 &&
+	    c->req->http_minor >= 1)
+		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
+	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
+	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+	upload_pump(c);
+}
+
+/* pved's queue drained below the low mark: paused uploads go on. */
+static void on_pved_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct front *f = arg;
+	if (f->n_upload_paused == 0)
+		return;
+	for (struct conn *c = f->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->upload_paused) {
+			upload_pause(c, false);
+			upload_pump(c);
+		}
+	}
+}
+
 /* ---- API requests ------------------------------------------------------------------------------------ */
 
 static void forward_api(struct conn *c, const char *path)
@@ -397,6 +532,12 @@ static void forward_api(struct conn *c, const char *path)
 		return;
 	}
 	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);
+	if (c->req->stream_body) {
+		const char *ct = pve_http_request_header(c->req, "Content-Type");
+		r->upload = true;
+		r->upload_type = ct ? xstrdup(ct) : NULL;
+		r->upload_length = c->req->content_length;
+	}
 	_cleanup_free_ char *payload = NULL;
 	size_t len = 0;
 	int rc = pve_request_encode(r, &payload, &len, &err);
@@ -416,11 +557,17 @@ static void forward_api(struct conn *c, const char *path)
 	pve_wire_append_request(&b, c->id, payload, len);
 	bufferevent_write(f->pved, b.data, b.len);
 	pve_buf_free(&b);
+	if (c->req->stream_body)
+		upload_start(c);
 }
 
 static void handle_request(struct conn *c, pve_http_request *req)
 {
 	c->req = req;
+	if (req->stream_body) {
+		c->upload_left = req->content_length;
+		c->body_pending = req->content_length > 0;
+	}
 	if (!req->keep_alive)
 		c->close_after = true;
 	_cleanup_error_ pve_error *err = NULL;
@@ -451,6 +598,11 @@ static void handle_request(struct conn *c, pve_http_request *req)
 static void conn_process(struct conn *c)
 {
 	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (c->discarding) {
+		discard_body(c);
+		if (c->discarding)
+			return;
+	}
 	while (c->state == C_READING && evbuffer_get_length(in) > 0) {
 		struct evbuffer_iovec v;
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
@@ -487,6 +639,8 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET)
 		ws_pump(c);
+	else if (c->uploading)
+		upload_pump(c);
 	else
 		conn_process(c);
 }
@@ -873,7 +1027,8 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	}
 	if (r == 0) {
 		evutil_make_socket_nonblocking(o->pved_fd);
-		bufferevent_setcb(f.pved, on_pved_read, NULL, on_pved_event, &f);
+		bufferevent_setcb(f.pved, on_pved_read, on_pved_write, on_pved_event, &f);
+		bufferevent_setwatermark(f.pved, EV_WRITE, UPLOAD_LOW, 0);
 		bufferevent_enable(f.pved, EV_READ | EV_WRITE);
 		evsignal_add(f.sigterm, NULL);
 		evsignal_add(f.sigint, NULL);
@@ -881,7 +1036,7 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 			r = pve_front_sandbox(o->chroot_dir, o->user, err);
 	}
 	if (r == 0) {
-		send_frame(&f, PVE_WIRE_READY, 0);
+		send_frame(&f, PVE_WIRE_READY, 0, 0);
 		log_info("ready, %zu listeners", f.n_listeners);
 		event_base_dispatch(f.base);
 	}

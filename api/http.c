@@ -118,13 +118,46 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
 	return check_line(p);
 }
 
+bool pve_http_is_upload_path(const char *path)
+{
+	/* "/nodes/N/storage/S/upload": five segments, none empty. */
+	static const char *const want[] = { "nodes", NULL, "storage", NULL, "upload" };
+	const char *s = path;
+	for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+		if (*s != '/')
+			return false;
+		s++;
+		size_t n = strcspn(s, "/");
+		if (n == 0 || (want[i] && (strlen(want[i]) != n || strncmp(s, want[i], n) != 0)))
+			return false;
+		s += n;
+	}
+	return *s == '\0';
+}
+
+/* A POST to the upload path: its body is streamed, not held (Proxmox takes large bodies only there). */
+static bool is_upload(pve_http_parser *p)
+{
+	if (p->hp.method != HTTP_POST)
+		return false;
+	_cleanup_free_ char *rest = NULL;
+	_cleanup_free_ char *url = xstrndup(p->url.data ? p->url.data : "", p->url.len);
+	int t = pve_front_classify(url, &rest, NULL);
+	return (t == PVE_FRONT_API || t == PVE_FRONT_EXTJS) && pve_http_is_upload_path(rest);
+}
+
 static int on_headers_complete(http_parser *hp)
 {
 	pve_http_parser *p = parser_of(hp);
 	if ((p->in_value || p->field.len) && commit_header(p) < 0)
 		return -1;
+	/* An upload's body is not ours to read: the request ends with its headers for http-parser (1:
+	 * skip the body), and the caller takes content_length bytes from the connection. */
+	bool upload = !memchr(p->url.data ? p->url.data : "", '\0', p->url.len) && is_upload(p);
+	if (upload && (hp->content_length == ULLONG_MAX || (hp->flags & F_CHUNKED)))
+		return fail(p, 411, EINVAL, "upload without content length header not supported");
 	/* A declared length over the limit is refused before a byte of it is read. */
-	if (hp->content_length != ULLONG_MAX && hp->content_length > PVE_HTTP_MAX_BODY)
+	if (!upload && hp->content_length != ULLONG_MAX && hp->content_length > PVE_HTTP_MAX_BODY)
 		return fail(p, 413, E2BIG, "request body too large (limit 512 KiB)");
 	if (memchr(p->url.data ? p->url.data : "", '\0', p->url.len))
 		return fail(p, 400, EINVAL, "NUL byte in the request URI");
@@ -138,6 +171,12 @@ static int on_headers_complete(http_parser *hp)
 	p->want_continue = expect && strcasecmp(expect, "100-continue") == 0 &&
 			   hp->http_minor >= 1 && hp->content_length != ULLONG_MAX &&
 			   hp->content_length > 0;
+	if (upload) {
+		r->stream_body = true;
+		r->content_length = hp->content_length;
+		p->want_continue = false; /* the caller answers it when it takes the body */
+		return 1;
+	}
 	return 0;
 }
 

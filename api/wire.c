@@ -147,6 +147,11 @@ int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len
 	add_opt(o, "client", r->client);
 	if (r->websocket)
 		cJSON_AddTrueToObject(o, "websocket");
+	if (r->upload) {
+		cJSON_AddTrueToObject(o, "upload");
+		add_opt(o, "upload_type", r->upload_type);
+		cJSON_AddNumberToObject(o, "upload_length", (double)r->upload_length);
+	}
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)
@@ -215,12 +220,21 @@ int pve_request_decode(const void *payload, size_t len, pve_request **ret, pve_e
 	    (ret_code = take_str(o, "ticket", false, &r->ticket, err)) < 0 ||
 	    (ret_code = take_str(o, "csrf", false, &r->csrf, err)) < 0 ||
 	    (ret_code = take_str(o, "token", false, &r->token, err)) < 0 ||
-	    (ret_code = take_str(o, "client", false, &r->client, err)) < 0) {
+	    (ret_code = take_str(o, "client", false, &r->client, err)) < 0 ||
+	    (ret_code = take_str(o, "upload_type", false, &r->upload_type, err)) < 0) {
 		cJSON_Delete(o);
 		pve_request_free(r);
 		return ret_code;
 	}
 	r->websocket = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "websocket"));
+	r->upload = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "upload"));
+	const cJSON *ul = cJSON_GetObjectItemCaseSensitive(o, "upload_length");
+	if (ul && (!cJSON_IsNumber(ul) || ul->valuedouble < 0 || ul->valuedouble > 0x1p53)) {
+		cJSON_Delete(o);
+		pve_request_free(r);
+		return pve_error_set(err, EPROTO, "request field 'upload_length' is not a size");
+	}
+	r->upload_length = ul ? (uint64_t)ul->valuedouble : 0;
 	cJSON *params = cJSON_DetachItemFromObjectCaseSensitive(o, "params");
 	cJSON_Delete(o);
 	if (params && !cJSON_IsObject(params)) {
@@ -244,5 +258,6 @@ void pve_request_free(pve_request *r)
 	free(r->csrf);
 	free(r->token);
 	free(r->client);
+	free(r->upload_type);
 	free(r);
 }

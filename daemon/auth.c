@@ -1,9 +1,12 @@
 /* Authentication and permissions of pved: the keys, user.cfg, shadow.cfg and token.cfg as loaded from the
  * store, checked against each request's ticket, CSRF token or API token. */
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "daemon/pved-internal.h"
+#include <cjson/cJSON.h>
+
+#include "daemon/auth-internal.h"
 
 /* Proxmox rotates the ticket key every 24 hours; tickets signed with the previous key stay valid. */
 #define AUTHKEY_LIFETIME_SEC (24 * 3600)
@@ -12,6 +15,19 @@
  * or users change. */
 #define TICKET_CACHE_SIZE 512
 #define TICKET_CACHE_MAX_LEN 512
+
+/* Failed logins, by "u:<userid>" and "c:<address>": a small open-addressed table (a slot is reused once
+ * its window has passed, or the oldest of its probe range is), so its memory stays fixed whatever a
+ * client sends. */
+#define FAIL_SLOTS 4096
+#define FAIL_PROBE 8
+#define FAIL_KEY_MAX 128
+
+typedef struct fail_slot {
+	char key[FAIL_KEY_MAX];
+	unsigned count;
+	time_t since;
+} fail_slot;
 
 typedef struct ticket_slot {
 	char ticket[TICKET_CACHE_MAX_LEN];
@@ -29,6 +45,8 @@ struct pved_auth {
 	time_t key_time; /* when the current key was made */
 	struct event *rotate;
 	ticket_slot cache[TICKET_CACHE_SIZE];
+	fail_slot fails[FAIL_SLOTS];
+	int fail_window; /* seconds */
 };
 
 static void cache_clear(pved_auth *a)
@@ -178,6 +196,11 @@ int pved_auth_init(pved *d, pve_error **err)
 		d->auth = NULL;
 		return r;
 	}
+	a->fail_window = PVED_LOGIN_FAIL_WINDOW_SEC;
+	const char *w = getenv("PVED_LOGIN_FAIL_WINDOW");
+	long long wv;
+	if (w && pve_parse_int(w, 1, 3600, &wv) == 0)
+		a->fail_window = (int)wv;
 	a->rotate = evtimer_new(d->base, rotate_cb, d);
 	rotate_cb(-1, 0, d);
 	return 0;
@@ -229,6 +252,9 @@ int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_
 				  PVE_TICKET_MAX_AGE, &userid, &age, err);
 	if (r < 0)
 		return r;
+	/* A half ticket of a two-factor login opens nothing but the second step. */
+	if (startswith(userid, "!tfa!"))
+		return pve_error_set(err, EACCES, "ticket needs a second factor");
 	if (!pved_auth_user_enabled(d, userid))
 		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist",
 				     userid);
@@ -341,4 +367,171 @@ int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, 
 	if (strcmp(data, want) != 0)
 		return pve_error_set(err, EACCES, "invalid vnc ticket");
 	return 0;
+}
+
+/* ---- two-factor half tickets ----------------------------------------------------------------------------- */
+
+char *pved_auth_tfa_ticket(pved *d, const char *userid, const cJSON *challenge)
+{
+	_cleanup_json_ cJSON *c = cJSON_Duplicate(challenge, true);
+	cJSON_DeleteItemFromObjectCaseSensitive(c, "user");
+	cJSON_AddStringToObject(c, "user", userid);
+	_cleanup_free_ char *json = pve_json_print(c);
+	_cleanup_free_ char *data = xasprintf("!tfa!%s", json);
+	return pve_ticket_create(d->auth->keys, "PVE", data, time(NULL));
+}
+
+int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	int r = pve_ticket_verify(d->auth->keys, "PVE", ticket, time(NULL), PVE_TICKET_MIN_AGE,
+				  PVED_TFA_TICKET_MAX_AGE, &data, NULL, err);
+	if (r < 0)
+		return r;
+	if (!startswith(data, "!tfa!"))
+		return pve_error_set(err, EACCES, "not a tfa challenge");
+	/* Signed by us: the JSON is ours, but parse it with limits all the same. A full ticket of a user
+	 * named "!tfa!{...}@realm" never passes: a user id ends in its realm, never in a JSON object. */
+	_cleanup_json_ cJSON *c =
+		pve_json_parse(data + 5, strlen(data + 5), PVE_TICKET_MAX, 8, NULL);
+	const char *user = pve_json_str(c, "user");
+	if (!user)
+		return pve_error_set(err, EACCES, "invalid tfa challenge");
+	if (!pved_auth_user_enabled(d, user))
+		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist", user);
+	*ret_userid = xstrdup(user);
+	return 0;
+}
+
+/* ---- failed logins ---------------------------------------------------------------------------------------- */
+
+static fail_slot *fail_find(pved_auth *a, const char *kind, const char *who, time_t now,
+			    bool create)
+{
+	char key[FAIL_KEY_MAX];
+	snprintf(key, sizeof(key), "%s:%s", kind, who ? who : "");
+	uint32_t h = 2166136261u;
+	for (const char *p = key; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	fail_slot *victim = NULL;
+	bool victim_live = false;
+	for (unsigned i = 0; i < FAIL_PROBE; i++) {
+		fail_slot *s = &a->fails[(h + i) % FAIL_SLOTS];
+		bool live = s->key[0] && now < s->since + a->fail_window;
+		if (live && strcmp(s->key, key) == 0)
+			return s;
+		/* A free or expired slot first, else the oldest live one. */
+		if (!live && (!victim || victim_live)) {
+			victim = s;
+			victim_live = false;
+		} else if (live && (!victim || (victim_live && s->since < victim->since))) {
+			victim = s;
+			victim_live = true;
+		}
+	}
+	if (!create)
+		return NULL;
+	snprintf(victim->key, sizeof(victim->key), "%s", key);
+	victim->count = 0;
+	victim->since = now;
+	return victim;
+}
+
+bool pved_auth_login_blocked(pved *d, const char *userid, const char *client)
+{
+	time_t now = time(NULL);
+	const fail_slot *u = fail_find(d->auth, "u", userid, now, false);
+	const fail_slot *c = fail_find(d->auth, "c", client, now, false);
+	return (u && u->count >= PVED_LOGIN_FAIL_MAX_USER) ||
+	       (c && c->count >= PVED_LOGIN_FAIL_MAX_CLIENT);
+}
+
+void pved_auth_login_failed(pved *d, const char *userid, const char *client)
+{
+	time_t now = time(NULL);
+	fail_find(d->auth, "u", userid, now, true)->count++;
+	fail_find(d->auth, "c", client, now, true)->count++;
+}
+
+void pved_auth_login_succeeded(pved *d, const char *userid)
+{
+	fail_slot *u = fail_find(d->auth, "u", userid, time(NULL), false);
+	if (u)
+		*u = (fail_slot){ 0 };
+}
+
+/* ---- the audit log ---------------------------------------------------------------------------------------- */
+
+static void audit_field(pve_buf *b, const char *s, bool spaces)
+{
+	if (!s || !*s)
+		s = "-";
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		pve_buf_append(b, ch < 0x20 || ch == 0x7f || (!spaces && ch == ' ') ? "?" : s, 1);
+	}
+}
+
+void pved_audit(pved *d, const char *client, const char *user, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *event = xvasprintf(fmt, ap);
+	va_end(ap);
+	time_t now = time(NULL);
+	struct tm tm;
+	char when[32];
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	pve_buf b = { 0 };
+	pve_buf_printf(&b, "%s ", when);
+	audit_field(&b, client, false);
+	pve_buf_puts(&b, " ");
+	audit_field(&b, user, false);
+	pve_buf_puts(&b, " ");
+	audit_field(&b, event, true);
+	pve_buf_puts(&b, "\n");
+
+	_cleanup_free_ char *dir = pved_path(d, "var/log/pve");
+	_cleanup_free_ char *path = pved_path(d, "var/log/pve/audit.log");
+	(void)mkdir(dir, 0755);
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	/* One write per line with O_APPEND: lines from the workers never interleave. */
+	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len)
+		log_warning("cannot write the audit log %s: %m", path);
+	pve_buf_free(&b);
+}
+
+void pved_audit_call(const pved_call *c, const char *event)
+{
+	static const char *const keys[] = { "userid",  "tokenid", "groupid", "roleid", "path",
+					    "roles",   "users",	  "groups",  "tokens", "privs",
+					    "privsep", "enable",  "delete",  NULL };
+	pve_buf b = { 0 };
+	pve_buf_puts(&b, event);
+	for (const char *const *k = keys; *k; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, *k);
+		if (cJSON_IsString(v))
+			pve_buf_printf(&b, " %s=%s", *k, v->valuestring);
+		else if (cJSON_IsNumber(v))
+			pve_buf_printf(&b, " %s=%lld", *k, (long long)v->valuedouble);
+	}
+	_cleanup_free_ char *line = pve_buf_steal(&b);
+	pved_audit(c->d, c->client, c->authid, "%s", line);
+}
+
+/* ---- user.cfg lookups for the permission expressions -------------------------------------------------- */
+
+bool pved_auth_user_exists(pved *d, const char *userid)
+{
+	return strcmp(userid, "root@pam") == 0 || pve_usercfg_find_user(d->auth->users, userid);
+}
+
+char **pved_auth_user_groups(pved *d, const char *userid)
+{
+	const pve_user *u = pve_usercfg_find_user(d->auth->users, userid);
+	char **v = xcalloc(strv_length(u ? u->groups : NULL) + 1, sizeof(*v));
+	for (size_t i = 0; u && u->groups && u->groups[i]; i++)
+		v[i] = xstrdup(u->groups[i]);
+	return v;
 }

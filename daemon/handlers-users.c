@@ -1,70 +1,7 @@
 /* The access-control handlers: users, groups, roles, ACLs, tokens, permissions, password. Each change
  * reads user.cfg (and the priv/ files) under the store lock "file-user_cfg", changes it in memory, writes
  * it back against the digest it read and reloads the daemon's access state at once. */
-#include "daemon/pved-internal.h"
-
-/* How long a change waits for another writer of user.cfg (on the loop: kept short). */
-#define USERCFG_LOCK_TIMEOUT_MS 2000
-#define MODIFIED_MSG "detected modified configuration - file changed by other user? Try again."
-
-/* ---- reading and writing user.cfg under the lock ------------------------------------------------------ */
-
-typedef struct ucfg_edit {
-	pve_store_lock *lock;
-	pve_usercfg *cfg;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	bool exists;
-} ucfg_edit;
-
-static void edit_end(ucfg_edit *e)
-{
-	pve_store_unlock(e->lock);
-	pve_usercfg_free(e->cfg);
-	*e = (ucfg_edit){ 0 };
-}
-
-/* Reads user.cfg (a missing one is the empty default); with lock, under the store lock. A "digest"
- * parameter must match the file's. */
-static int usercfg_read(pved_call *c, ucfg_edit *e, bool lock, pve_error **err)
-{
-	*e = (ucfg_edit){ 0 };
-	int r;
-	if (lock && (r = pve_store_lock_acquire(c->d->store, "file-user_cfg",
-						USERCFG_LOCK_TIMEOUT_MS, &e->lock, err)) < 0)
-		return r;
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	r = pve_store_read(c->d->store, "user.cfg", &text, &len, e->digest, NULL);
-	if (r == -ENOENT) {
-		e->cfg = pve_usercfg_new();
-		_cleanup_free_ char *empty = pve_usercfg_print(e->cfg);
-		pve_store_digest(empty, strlen(empty), e->digest);
-	} else if (r < 0) {
-		pve_error_set(err, -r, "cannot read user.cfg");
-		goto fail;
-	} else {
-		e->exists = true;
-		if ((r = pve_usercfg_parse(text, len, &e->cfg, err)) < 0)
-			goto fail;
-	}
-	const char *want = pved_call_str(c, "digest");
-	if (want && strcmp(want, e->digest) != 0) {
-		r = pve_error_set_param(err, EINVAL, "digest", MODIFIED_MSG);
-		goto fail;
-	}
-	return 0;
-fail:
-	edit_end(e);
-	return r;
-}
-
-static int usercfg_commit(pved_call *c, ucfg_edit *e, pve_error **err)
-{
-	_cleanup_free_ char *text = pve_usercfg_print(e->cfg);
-	if (e->exists)
-		return pve_store_write(c->d->store, "user.cfg", text, strlen(text), e->digest, err);
-	return pve_store_create(c->d->store, "user.cfg", text, strlen(text), err);
-}
+#include "daemon/auth-internal.h"
 
 static int shadow_change(pved_call *c, const char *name, const char *hash, pve_error **err)
 {
@@ -132,9 +69,11 @@ static const char *realm_of(const char *userid)
 	return at ? at + 1 : "";
 }
 
-static bool realm_known(const char *realm)
+/* pam, pve and the realms of domains.cfg. */
+static bool realm_known(pved *d, const char *realm)
 {
-	return strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0;
+	_cleanup_free_ char *type = pved_realm_type(d, realm);
+	return type != NULL;
 }
 
 /* ---- permission helpers (Proxmox's userid-group, userid-param, perm-modify) -------------------------- */
@@ -252,20 +191,6 @@ static void set_field(const pved_call *c, const char *name, char **field)
 	*field = *v ? xstrdup(v) : NULL;
 }
 
-/* Ends a change: commits user.cfg, reloads the access state, answers data (or the error). */
-static void finish(pved_call *c, ucfg_edit *e, int r, pve_error *err, cJSON *data)
-{
-	if (r >= 0 && !err)
-		r = usercfg_commit(c, e, &err);
-	edit_end(e);
-	if (r < 0) {
-		cJSON_Delete(data);
-		return pved_call_fail(c, err);
-	}
-	pved_auth_reload(c->d);
-	pved_call_reply(c, data);
-}
-
 /* ---- passwords are hashed on a worker thread (crypt takes milliseconds) -------------------------------- */
 
 typedef struct hashing {
@@ -313,8 +238,8 @@ static void with_hash(pved_call *c, const char *password, void (*next)(pved_call
 static void h_users_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	bool all = any_priv(c, "/access/groups", PRIVS_LIST);
 	bool full = pved_call_int(c, "full", 0);
@@ -345,7 +270,7 @@ static void h_users_index(pved_call *c)
 	}
 	cJSON *extra = cJSON_CreateObject();
 	cJSON_AddStringToObject(extra, "digest", e.digest);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply_with(c, list, extra);
 }
 
@@ -354,8 +279,8 @@ static void user_create(pved_call *c, const char *hash)
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
 	_cleanup_strv_free_ char **groups = param_list(c, "groups");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
 	if (!is_root(c) &&
@@ -375,16 +300,17 @@ static void user_create(pved_call *c, const char *hash)
 		set_field(c, "email", &u->email);
 		set_field(c, "comment", &u->comment);
 		set_field(c, "keys", &u->keys);
-		r = usercfg_commit(c, &e, &err);
+		r = pved_usercfg_commit(c, &e, &err);
 	}
 	if (r >= 0 && hash) {
 		_cleanup_free_ char *name = pve_realm_name(userid);
 		r = shadow_change(c, name, hash, &err);
 	}
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);
 	pved_auth_reload(c->d);
+	pved_audit_call(c, "user create");
 	pved_call_reply(c, NULL);
 }
 
@@ -392,7 +318,7 @@ static void h_users_create(pved_call *c)
 {
 	const char *userid = pved_call_str(c, "userid");
 	pve_error *err = NULL;
-	if (!realm_known(realm_of(userid))) {
+	if (!realm_known(c->d, realm_of(userid))) {
 		pve_error_set_param(&err, EINVAL, "userid", "domain '%s' does not exist",
 				    realm_of(userid));
 		return pved_call_fail(c, err);
@@ -410,17 +336,17 @@ static void h_users_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_user *u = pve_usercfg_find_user(e.cfg, userid);
 	if (!is_root(c) && !user_group_allowed(c, e.cfg, userid, PRIVS_AUDIT)) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		deny(&err, "/access/groups, Sys.Audit");
 		return pved_call_fail(c, err);
 	}
 	if (!u) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
 		return pved_call_fail(c, err);
 	}
@@ -434,7 +360,7 @@ static void h_users_get(pved_call *c)
 		if (token_of(e.cfg->tokens[t].tokenid, userid))
 			cJSON_AddItemToObject(tokens, strrchr(e.cfg->tokens[t].tokenid, '!') + 1,
 					      token_info(&e.cfg->tokens[t], false));
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
@@ -443,8 +369,8 @@ static void h_users_update(pved_call *c)
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
 	_cleanup_strv_free_ char **groups = param_list(c, "groups");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
 	pve_user *u = pve_usercfg_find_user(e.cfg, userid);
@@ -472,15 +398,17 @@ static void h_users_update(pved_call *c)
 		set_field(c, "comment", &u->comment);
 		set_field(c, "keys", &u->keys);
 	}
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "user update");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 static void h_users_delete(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
 	if (!is_root(c) &&
@@ -495,7 +423,7 @@ static void h_users_delete(pved_call *c)
 	if (r >= 0)
 		r = pve_usercfg_delete_user(e.cfg, userid, &err);
 	if (r >= 0)
-		r = usercfg_commit(c, &e, &err);
+		r = pved_usercfg_commit(c, &e, &err);
 	/* The user is gone from user.cfg: what is left in priv/ is unreachable, so a failure there is
 	 * reported but does not undo the deletion. */
 	_cleanup_free_ char *name = pve_realm_name(userid);
@@ -503,10 +431,11 @@ static void h_users_delete(pved_call *c)
 		r = shadow_change(c, name, NULL, &err);
 	if (r >= 0 && tokens[0])
 		r = tokencfg_change(c, tokens, NULL, &err);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);
 	pved_auth_reload(c->d);
+	pved_audit_call(c, "user delete");
 	pved_call_reply(c, NULL);
 }
 
@@ -516,11 +445,11 @@ static void h_tokens_index(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	if (!pve_usercfg_find_user(e.cfg, userid)) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
 		return pved_call_fail(c, err);
 	}
@@ -528,7 +457,7 @@ static void h_tokens_index(pved_call *c)
 	for (size_t t = 0; t < e.cfg->n_tokens; t++)
 		if (token_of(e.cfg->tokens[t].tokenid, userid))
 			cJSON_AddItemToArray(list, token_info(&e.cfg->tokens[t], true));
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, list);
 }
 
@@ -541,12 +470,12 @@ static void h_token_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_token *t = pve_usercfg_find_token(e.cfg, id);
 	cJSON *o = t ? token_info(t, false) : NULL;
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (!o) {
 		pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
 			      pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
@@ -559,8 +488,8 @@ static void h_token_create(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	pve_token *t = NULL;
 	int r = pve_usercfg_add_token(e.cfg, id, pved_call_int(c, "expire", 0),
@@ -568,18 +497,19 @@ static void h_token_create(pved_call *c)
 				      &t, &err);
 	cJSON *info = r >= 0 ? token_info(t, false) : NULL;
 	if (r >= 0)
-		r = usercfg_commit(c, &e, &err);
+		r = pved_usercfg_commit(c, &e, &err);
 	_cleanup_free_ char *secret = pve_token_secret_generate();
 	_cleanup_free_ char *hash = pve_token_secret_hash(secret);
 	char *ids[] = { id, NULL };
 	if (r >= 0)
 		r = tokencfg_change(c, ids, hash, &err);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (r < 0) {
 		cJSON_Delete(info);
 		return pved_call_fail(c, err);
 	}
 	pved_auth_reload(c->d);
+	pved_audit_call(c, "token create");
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "full-tokenid", id);
 	cJSON_AddItemToObject(o, "info", info);
@@ -592,8 +522,8 @@ static void h_token_update(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	pve_token *t = pve_usercfg_find_token(e.cfg, id);
 	int r = 0;
@@ -609,26 +539,29 @@ static void h_token_update(pved_call *c)
 		set_field(c, "comment", &t->comment);
 		info = token_info(t, false);
 	}
-	finish(c, &e, r, err, info);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "token update");
+	pved_usercfg_finish(c, &e, r, err, info);
 }
 
 static void h_token_delete(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_delete_token(e.cfg, id, &err);
 	if (r >= 0)
-		r = usercfg_commit(c, &e, &err);
+		r = pved_usercfg_commit(c, &e, &err);
 	char *ids[] = { id, NULL };
 	if (r >= 0)
 		r = tokencfg_change(c, ids, NULL, &err);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);
 	pved_auth_reload(c->d);
+	pved_audit_call(c, "token delete");
 	pved_call_reply(c, NULL);
 }
 
@@ -637,8 +570,8 @@ static void h_token_delete(pved_call *c)
 static void h_groups_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; i < e.cfg->n_groups; i++) {
@@ -652,30 +585,32 @@ static void h_groups_index(pved_call *c)
 		cJSON_AddStringToObject(o, "users", users);
 		cJSON_AddItemToArray(list, o);
 	}
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, list);
 }
 
 static void h_groups_create(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_add_group(e.cfg, pved_call_str(c, "groupid"),
 				      pved_call_str(c, "comment"), &err);
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "group create");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 static void h_groups_get(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
 	if (!g) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "group '%s' does not exist",
 			      pved_call_str(c, "groupid"));
 		return pved_call_fail(c, err);
@@ -687,15 +622,15 @@ static void h_groups_get(pved_call *c)
 		if (pve_usercfg_find_user(e.cfg, *m))
 			cJSON_AddItemToArray(members, cJSON_CreateString(*m));
 	cJSON_AddStringToObject(o, "digest", e.digest);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
 static void h_groups_update(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
 	int r = 0;
@@ -704,19 +639,23 @@ static void h_groups_update(pved_call *c)
 				  pved_call_str(c, "groupid"));
 	else
 		set_field(c, "comment", &g->comment);
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "group update");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 static void h_groups_delete(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_delete_group(e.cfg, pved_call_str(c, "groupid"), &err);
 	if (r == -ENOENT)
 		err->code = ENOENT;
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "group delete");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 /* ---- /access/roles -------------------------------------------------------------------------------------- */
@@ -735,8 +674,8 @@ static cJSON *role_entry(const char *roleid, const char *const *privs, bool spec
 static void h_roles_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
 	for (const char *const *r = pve_builtin_roles(); *r; r++)
@@ -745,7 +684,7 @@ static void h_roles_index(pved_call *c)
 		cJSON_AddItemToArray(list,
 				     role_entry(e.cfg->roles[i].roleid,
 						(const char *const *)e.cfg->roles[i].privs, false));
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, list);
 }
 
@@ -753,22 +692,22 @@ static void h_roles_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *roleid = pved_call_str(c, "roleid");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *const *privs = pve_builtin_role_privs(roleid);
 	const pve_role *r = privs ? NULL : pve_usercfg_find_role(e.cfg, roleid);
 	if (r)
 		privs = (const char *const *)r->privs;
 	if (!privs) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "role '%s' does not exist", roleid);
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = cJSON_CreateObject();
 	for (; *privs; privs++)
 		cJSON_AddNumberToObject(o, *privs, 1);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
@@ -776,12 +715,14 @@ static void role_set(pved_call *c, bool create)
 {
 	pve_error *err = NULL;
 	_cleanup_strv_free_ char **privs = param_list(c, "privs");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_set_role(e.cfg, pved_call_str(c, "roleid"), privs, create,
 				     !create && pved_call_int(c, "append", 0), &err);
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "role set");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 static void h_roles_create(pved_call *c)
@@ -797,11 +738,13 @@ static void h_roles_update(pved_call *c)
 static void h_roles_delete(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_delete_role(e.cfg, pved_call_str(c, "roleid"), &err);
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "role delete");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 /* ---- /access/acl ---------------------------------------------------------------------------------------- */
@@ -829,8 +772,8 @@ static const char *acl_type_name(enum pve_acl_type t)
 static void h_acl_get(pved_call *c)
 {
 	pve_error *err = NULL;
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; i < e.cfg->n_acls; i++) {
@@ -849,7 +792,7 @@ static void h_acl_get(pved_call *c)
 	}
 	cJSON *extra = cJSON_CreateObject();
 	cJSON_AddStringToObject(extra, "digest", e.digest);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply_with(c, list, extra);
 }
 
@@ -898,8 +841,8 @@ static void h_acl_update(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "users", "no user, group or token given");
 		return pved_call_fail(c, err);
 	}
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
 	for (char **role = roles; r >= 0 && role && *role; role++) {
@@ -920,7 +863,9 @@ static void h_acl_update(pved_call *c)
 			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_TOKEN, *t, *role, propagate,
 						   remove, &err);
 	}
-	finish(c, &e, r, err, NULL);
+	if (r >= 0 && !err)
+		pved_audit_call(c, "acl update");
+	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
 /* ---- /access/permissions -------------------------------------------------------------------------------- */
@@ -963,12 +908,12 @@ static void h_permissions(pved_call *c)
 		deny(&err, "/access, Sys.Audit");
 		return pved_call_fail(c, err);
 	}
-	ucfg_edit e;
-	if (usercfg_read(c, &e, false, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_perms_ pve_perms *perms = NULL;
 	if (pve_perms_build(e.cfg, &perms, &err) < 0) {
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -977,7 +922,7 @@ static void h_permissions(pved_call *c)
 		_cleanup_free_ char *norm = pve_acl_path_normalize(path);
 		if (!norm) {
 			cJSON_Delete(o);
-			edit_end(&e);
+			pved_usercfg_edit_end(&e);
 			pve_error_set_param(&err, EINVAL, "path", "invalid path '%s'", path);
 			return pved_call_fail(c, err);
 		}
@@ -995,7 +940,7 @@ static void h_permissions(pved_call *c)
 			add_perm_path(o, perms, who, p, false);
 		}
 	}
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
@@ -1005,8 +950,8 @@ static void password_store(pved_call *c, const char *hash)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	ucfg_edit e;
-	if (usercfg_read(c, &e, true, &err) < 0)
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
 	_cleanup_free_ char *name = pve_realm_name(userid);
@@ -1014,10 +959,11 @@ static void password_store(pved_call *c, const char *hash)
 		r = pve_error_set_param(&err, EINVAL, "userid", "no such user ('%s')", userid);
 	else
 		r = shadow_change(c, name, hash, &err);
-	edit_end(&e);
+	pved_usercfg_edit_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);
 	pved_auth_reload(c->d);
+	pved_audit_call(c, "password change");
 	pved_call_reply(c, NULL);
 }
 
@@ -1026,12 +972,12 @@ static void h_password(pved_call *c)
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
 	if (strcmp(userid, c->userid) != 0 && !is_root(c)) {
-		ucfg_edit e;
-		if (usercfg_read(c, &e, false, &err) < 0)
+		pved_usercfg_edit e;
+		if (pved_usercfg_read(c, &e, false, &err) < 0)
 			return pved_call_fail(c, err);
 		bool ok = realm_allowed(c, userid) &&
 			  user_group_allowed(c, e.cfg, userid, PRIVS_MODIFY);
-		edit_end(&e);
+		pved_usercfg_edit_end(&e);
 		if (!ok) {
 			deny(&err, "Realm.AllocateUser, User.Modify");
 			return pved_call_fail(c, err);

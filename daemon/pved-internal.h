@@ -84,6 +84,40 @@ int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_
 char *pved_auth_shadow_hash(pved *d, const char *userid);
 bool pved_auth_user_enabled(pved *d, const char *userid);
 
+/* ---- user.cfg and domains.cfg edits (usercfg-edit.c), shared by the access, realm and pool handlers ---- */
+
+struct pved_call;
+
+typedef struct pved_usercfg_edit {
+	pve_store_lock *lock;
+	pve_usercfg *cfg;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	bool exists;
+} pved_usercfg_edit;
+
+/* Reads user.cfg (a missing one is the empty default); with lock, under the store lock "file-user_cfg".
+ * A digest (may be NULL) must match the file's. */
+int pved_usercfg_load(pve_store *store, pved_usercfg_edit *e, bool lock, const char *digest,
+		      pve_error **err);
+/* pved_usercfg_load with the call's store and its "digest" parameter. */
+int pved_usercfg_read(struct pved_call *c, pved_usercfg_edit *e, bool lock, pve_error **err);
+/* Writes e->cfg back against the digest read (or creates the file). */
+int pved_usercfg_store(pve_store *store, pved_usercfg_edit *e, pve_error **err);
+int pved_usercfg_commit(struct pved_call *c, pved_usercfg_edit *e, pve_error **err);
+/* Unlocks and frees. */
+void pved_usercfg_edit_end(pved_usercfg_edit *e);
+/* Ends a change: commits (unless r < 0 or err), ends the edit, reloads the access state, answers data
+ * (or the error). */
+void pved_usercfg_finish(struct pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
+			 cJSON *data);
+/* domains.cfg, parsed and checked (a missing file: no sections); ret_digest may be NULL. */
+int pved_domains_read(pve_store *store, pve_sectioncfg **ret,
+		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
+/* The type of a realm ("pam", "pve", "ldap", "ad", "openid") or NULL if there is no such realm. */
+char *pved_realm_type(pved *d, const char *realm);
+/* An ldap or ad realm's settings with its bind password (priv/realm/<realm>.pw), ready to connect. */
+int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err);
+
 /* ---- first start: keys, certificates, the admin account, storage.cfg ------------------------------------ */
 
 int pved_firststart(pved *d, pve_error **err);
@@ -103,6 +137,11 @@ typedef struct pved_call {
 	const char *userid; /* the user behind authid: "user@pve" */
 	const char *client; /* the client's address, or "local" */
 	bool websocket; /* the client asked for a websocket upgrade */
+	/* An upload (a route marked "upload"): the body follows as a stream (pved_call_stream_receive);
+	 * params then hold only the path and query parameters, not yet validated. */
+	bool upload;
+	const char *upload_type; /* the body's Content-Type, or NULL */
+	uint64_t upload_length;
 	void *priv; /* the server's own state for this call */
 } pved_call;
 
@@ -131,6 +170,11 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void *ud);
 void pved_call_stream_send(pved_call *c, const void *data, size_t len);
 void pved_call_stream_end(pved_call *c);
+/* An upload's body: on_data gets it in order, on_end when it is complete (the handler then answers as
+ * usual), on_close instead if the client went away (the call is gone then). The handler may answer at any
+ * time, which ends the stream; no callback runs after the answer. */
+void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
+			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);
@@ -148,6 +192,11 @@ extern const pved_handler pved_handlers_cluster[];
 extern const pved_handler pved_handlers_storage[];
 extern const pved_handler pved_handlers_users[];
 extern const pved_handler pved_handlers_console[];
+extern const pved_handler pved_handlers_realms[];
+extern const pved_handler pved_handlers_pools[];
+extern const pved_handler pved_handlers_tfa[];
+extern const pved_handler pved_handlers_upload[];
+extern const pved_handler pved_handlers_scan[];
 /* All of them, NULL-terminated: what the server binds routes to. */
 extern const pved_handler *const pved_handler_tables[];
 

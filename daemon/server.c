@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "daemon/pved-internal.h"
+#include "daemon/auth-internal.h"
 
 /* Proxmox delays every failed authentication by 3 s to slow down guessing; the delay is a timer, so
  * other requests go on meanwhile. */
@@ -41,7 +41,9 @@ struct call {
 	struct event *delay;
 	pve_buf delayed; /* a response held back by the failed-authentication delay */
 	bool streaming; /* accepted websocket: open until one side ends it */
+	bool receiving; /* an upload's body: DATA frames until one with FIN */
 	pved_stream_data_fn on_data;
+	pved_stream_close_fn on_end;
 	pved_stream_close_fn on_close;
 	void *stream_ud;
 	call *prev, *next;
@@ -55,8 +57,19 @@ struct pved_server {
 };
 
 const pved_handler *const pved_handler_tables[] = {
-	pved_handlers_node,    pved_handlers_access, pved_handlers_tasks,   pved_handlers_cluster,
-	pved_handlers_storage, pved_handlers_users,  pved_handlers_console, NULL,
+	pved_handlers_node,
+	pved_handlers_access,
+	pved_handlers_tasks,
+	pved_handlers_cluster,
+	pved_handlers_storage,
+	pved_handlers_users,
+	pved_handlers_console,
+	pved_handlers_upload,
+	pved_handlers_tfa,
+	pved_handlers_realms,
+	pved_handlers_pools,
+	pved_handlers_scan,
+	NULL,
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -126,6 +139,8 @@ static pved_conn *conn_new(pved_server *srv, int fd, bool front, bool root)
 		return NULL;
 	}
 	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	/* Reads of up to a frame at a time: an upload's body comes in frames of 256 KiB. */
+	bufferevent_set_max_single_read(c->bev, 256 * 1024);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = srv->conns;
 	srv->conns = c;
@@ -157,6 +172,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 static void call_free(call *k)
 {
 	pved_conn *c = k->conn;
+	k->streaming = k->receiving = false;
 	if (k->prev)
 		k->prev->next = k->next;
 	else
@@ -232,6 +248,20 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_wire_append_response_head(&frames, k->id, 101, "Switching Protocols");
 	bufferevent_write(k->conn->bev, frames.data, frames.len);
 	pve_buf_free(&frames);
+}
+
+void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
+			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud)
+{
+	call *k = (call *)c;
+	k->streaming = true;
+	k->receiving = true;
+	k->on_data = on_data;
+	k->on_end = on_end;
+	k->on_close = on_close;
+	k->stream_ud = ud;
+	if (k->cancelled || k->conn->closed)
+		stream_closed(k);
 }
 
 void pved_call_stream_send(pved_call *c, const void *data, size_t len)
@@ -347,83 +377,33 @@ bool pved_call_permitted(const pved_call *c, const char *path, const char *priv)
 
 /* ---- permission expressions (Proxmox's "check" lists) -------------------------------------------------- */
 
-/* "/vms/{vmid}" with the call's parameters put in. */
-static char *expand_path(const pved_call *c, const char *tmpl)
+static bool check_permitted(void *ud, const char *path, const char *priv)
 {
-	pve_buf b = { 0 };
-	for (const char *p = tmpl; *p;) {
-		const char *open = strchr(p, '{');
-		const char *close = open ? strchr(open, '}') : NULL;
-		if (!open || !close) {
-			pve_buf_puts(&b, p);
-			break;
-		}
-		pve_buf_append(&b, p, (size_t)(open - p));
-		_cleanup_free_ char *name = xstrndup(open + 1, (size_t)(close - open - 1));
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, name);
-		if (cJSON_IsString(v))
-			pve_buf_puts(&b, v->valuestring);
-		else if (cJSON_IsNumber(v))
-			pve_buf_printf(&b, "%lld", (long long)v->valuedouble);
-		p = close + 1;
-	}
-	return pve_buf_steal(&b);
+	return pved_call_permitted(ud, path, priv);
 }
 
-/* Evaluates ["perm", path, [privs], "any", 1], ["and", ...], ["or", ...], ["userid-param", "self"]. */
-static int check_expr(const pved_call *c, const cJSON *e, char **ret_what)
+static bool check_user_exists(void *ud, const char *userid)
 {
-	const cJSON *op = cJSON_GetArrayItem(e, 0);
-	if (!cJSON_IsArray(e) || !cJSON_IsString(op))
-		return -EINVAL;
-	const char *name = op->valuestring;
-	if (strcmp(name, "perm") == 0) {
-		const cJSON *path = cJSON_GetArrayItem(e, 1), *privs = cJSON_GetArrayItem(e, 2);
-		const cJSON *mod = cJSON_GetArrayItem(e, 3);
-		if (!cJSON_IsString(path) || !cJSON_IsArray(privs))
-			return -EINVAL;
-		bool any = cJSON_IsString(mod) && strcmp(mod->valuestring, "any") == 0;
-		_cleanup_free_ char *p = expand_path(c, path->valuestring);
-		const cJSON *priv;
-		bool ok = !any;
-		cJSON_ArrayForEach (priv, privs) {
-			if (!cJSON_IsString(priv))
-				return -EINVAL;
-			bool has = pved_call_permitted(c, p, priv->valuestring);
-			if (any && has)
-				ok = true;
-			if (!any && !has) {
-				ok = false;
-				if (ret_what && !*ret_what)
-					*ret_what = xasprintf("%s, %s", p, priv->valuestring);
-			}
-		}
-		if (!ok && any && ret_what && !*ret_what)
-			*ret_what =
-				xasprintf("%s, %s", p, cJSON_GetArrayItem(privs, 0)->valuestring);
-		return ok;
-	}
-	if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
-		bool is_and = name[0] == 'a';
-		for (int i = 1; i < cJSON_GetArraySize(e); i++) {
-			int r = check_expr(c, cJSON_GetArrayItem(e, i), ret_what);
-			if (r < 0)
-				return r;
-			if (is_and && !r)
-				return 0;
-			if (!is_and && r) {
-				free(*ret_what);
-				*ret_what = NULL;
-				return 1;
-			}
-		}
-		return is_and;
-	}
-	if (strcmp(name, "userid-param") == 0) {
-		const char *u = pved_call_str(c, "userid");
-		return u && strcmp(u, c->userid) == 0;
-	}
-	return -EINVAL;
+	return pved_auth_user_exists(((pved_call *)ud)->d, userid);
+}
+
+static char **check_user_groups(void *ud, const char *userid)
+{
+	return pved_auth_user_groups(((pved_call *)ud)->d, userid);
+}
+
+/* The route's check list for this call (daemon/check.c evaluates it). */
+static int check_expr(pved_call *c, const cJSON *e, char **ret_what)
+{
+	pved_check_env env = {
+		.userid = c->userid ? c->userid : "",
+		.params = c->params,
+		.permitted = check_permitted,
+		.user_exists = check_user_exists,
+		.user_groups = check_user_groups,
+		.ud = c,
+	};
+	return pved_check_eval(&env, e, ret_what);
 }
 
 /* ---- the request pipeline -------------------------------------------------------------------------------- */
@@ -507,8 +487,18 @@ static void dispatch(call *k)
 	k->pub.client = r->client ? r->client : "local";
 	k->pub.websocket = r->websocket;
 
+	/* An upload's parameters come in its body: its handler validates them. Only routes made for it. */
+	const cJSON *takes = cJSON_GetObjectItemCaseSensitive(route->info, "upload");
+	if (r->upload && !cJSON_IsTrue(takes) && !(cJSON_IsNumber(takes) && takes->valueint == 1)) {
+		fail_msg(k, 400, "%s %s takes no upload", r->method, r->path);
+		return;
+	}
+	k->pub.upload = r->upload;
+	k->pub.upload_type = r->upload_type;
+	k->pub.upload_length = r->upload_length;
 	cJSON *errors = NULL;
-	if (pve_schema_validate_params(route->parameters, k->pub.params, &errors) < 0) {
+	if (!r->upload &&
+	    pve_schema_validate_params(route->parameters, k->pub.params, &errors) < 0) {
 		call_fail_full(k, 400, "Parameter verification failed.", errors);
 		return;
 	}
@@ -589,12 +579,34 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 			}
 		break;
 	case PVE_WIRE_DATA:
-		/* Data of an open stream; for anything else (a stream just ended) it is dropped. */
-		for (call *k = c->calls; k; k = k->next)
-			if (k->id == h->id && k->streaming) {
+		/* Data of an open stream; for anything else (a stream just ended) it is dropped. The
+		 * callbacks may answer, which frees the call: nothing touches it after them. */
+		for (call *k = c->calls; k; k = k->next) {
+			if (k->id != h->id || !k->streaming)
+				continue;
+			if (!k->receiving) {
 				k->on_data(k->stream_ud, payload, h->len);
 				break;
 			}
+			void *ud = k->stream_ud;
+			pved_stream_close_fn on_end = k->on_end;
+			bool fin = h->flags & PVE_WIRE_FIN;
+			if (h->len) {
+				/* on_data may answer (an error): then no on_end follows. */
+				uint32_t id = k->id;
+				k->on_data(ud, payload, h->len);
+				bool alive = false;
+				for (call *q = c->calls; q; q = q->next)
+					alive |= q == k && q->id == id && q->streaming;
+				if (!alive)
+					break;
+			}
+			if (fin) {
+				k->streaming = k->receiving = false;
+				on_end(ud);
+			}
+			break;
+		}
 		break;
 	case PVE_WIRE_READY:
 		if (c->front && c->on_ready)

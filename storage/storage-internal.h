@@ -13,6 +13,13 @@ const char *pve_storage_option(const pve_storage *s, const char *key);
 bool pve_storage_option_bool(const pve_storage *s, const char *key, bool def);
 
 extern const pve_storage_plugin pve_storage_plugin_dir;
+/* nfs, cifs, iscsi: storage/plugin-{nfs,cifs,iscsi}.c */
+extern const pve_storage_plugin pve_storage_plugin_nfs;
+extern const pve_storage_plugin pve_storage_plugin_cifs;
+extern const pve_storage_plugin pve_storage_plugin_iscsi;
+extern const pve_storage_plugin pve_storage_plugin_btrfs;
+extern const pve_storage_plugin pve_storage_plugin_lvm;
+extern const pve_storage_plugin pve_storage_plugin_lvmthin;
 
 #include <dirent.h>
 static inline void closedirp(DIR **d)

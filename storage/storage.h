@@ -215,7 +215,21 @@ int pve_storage_get_attribute(const pve_storage *s, const char *volname, const c
 int pve_storage_set_attribute(const pve_storage *s, const char *volname, const char *attr,
 			      const char *value, pve_error **err);
 
-/* ---- qemu-img ----------------------------------------------------------------------------------------- */
+/* ---- scans of local block storage (/nodes/{node}/scan/lvm, .../lvmthin) ------------------------------ */
+
+/* The volume groups: [{"vg": NAME, "size": BYTES, "free": BYTES}], sorted by name. */
+int pve_storage_scan_lvm(cJSON **ret, pve_error **err);
+/* The thin pools of vg: [{"lv": NAME, "lv_size": BYTES, "used": BYTES, "metadata_size": BYTES,
+ * "metadata_used": BYTES}]; EINVAL for a bad vg name, EIO naming lvs' complaint (no such vg). */
+int pve_storage_scan_lvmthin(const char *vg, cJSON **ret, pve_error **err);
+
+/* ---- external tools ----------------------------------------------------------------------------------- */
+
+/* Runs argv[0] (an absolute path, or a name looked up in /usr/sbin, /usr/bin, /sbin, /bin) with argv
+ * (NULL-terminated), no shell, stdin from /dev/null, a fixed environment (PATH, LC_ALL=C). *ret_out (may be
+ * NULL) gets its stdout (at most 4 MiB, else E2BIG). On failure EIO "<name> <argv[1]> failed: <its stderr
+ * on one line>", or ENOENT when the program cannot be run. */
+int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err);
 
 /* Runs qemu-img with args (argv[0] is "qemu-img", NULL-terminated), no shell; *ret_out (may be NULL) gets
  * its stdout. On failure the error holds its stderr. */

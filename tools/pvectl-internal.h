@@ -74,6 +74,15 @@ int pvectl_cmd_bashcomplete(pvectl *c, int argc, char **argv);
 void pvectl_print_completion_script(FILE *f);
 void pvectl_print_help(FILE *f);
 
+/* pvectl-storage.c: pvesm's verbs. words: the verb and its positional words; opts: the --name value
+ * options that are not pvectl's own. */
+typedef struct pvectl_opt {
+	const char *name;
+	const char *value; /* NULL: given alone */
+} pvectl_opt;
+int pvectl_cmd_storage(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
+		       size_t n_opts);
+
 /* pvectl-main.c */
 const char *pvectl_verb_method(const char *verb);
 /* A user's path normalised: a leading '/', no trailing '/', no "/api2/json", no empty segments. */

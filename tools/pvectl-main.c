@@ -216,6 +216,8 @@ typedef struct cli {
 	const char *verb;
 	const char *path;
 	const char *extra; /* a third positional word: an error except for man */
+	const char *more[8]; /* further positional words: for "storage" only */
+	size_t n_more;
 	cli_param params[MAX_PARAMS];
 	size_t n_params;
 	bool verbose;
@@ -249,6 +251,8 @@ static int parse_args(pvectl *c, cli *cl, int argc, char **argv)
 				cl->path = a;
 			else if (!cl->extra)
 				cl->extra = a;
+			else if (cl->n_more < ELEMENTSOF(cl->more))
+				cl->more[cl->n_more++] = a;
 			else
 				return usage_error("unexpected argument '%s'", a);
 			if (cl->verb && strcmp(cl->verb, "bashcomplete") == 0)
@@ -609,6 +613,20 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	if (c->user && c->token)
 		return usage_error("give either --user or --token, not both");
 
+	if (strcmp(cl->verb, "storage") == 0) {
+		const char *words[3 + ELEMENTSOF(cl->more)];
+		size_t n = 0;
+		for (const char *w = cl->path; w && n < 2; w = n == 1 ? cl->extra : NULL)
+			words[n++] = w;
+		for (size_t i = 0; cl->extra && i < cl->n_more; i++)
+			words[n++] = cl->more[i];
+		pvectl_opt opts[MAX_PARAMS];
+		for (size_t i = 0; i < cl->n_params; i++)
+			opts[i] = (pvectl_opt){ cl->params[i].name, cl->params[i].value };
+		return pvectl_cmd_storage(c, words, n, opts, cl->n_params);
+	}
+	if (cl->n_more)
+		return usage_error("unexpected argument '%s'", cl->more[0]);
 	const char *method = pvectl_verb_method(cl->verb);
 	if (method)
 		return cmd_call(c, cl, method);

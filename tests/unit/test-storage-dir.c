@@ -1,9 +1,10 @@
 /* The storage layer on a real directory: volume names, storage.cfg checks, and the dir plugin driven through
- * the same table for each image format (allocate, list, path, resize, snapshots, clone from base, free) and
- * what it must refuse. */
+ * the shared plugin table (storage-plugin-test.h) for each image format, its refusals, and what only the
+ * dir plugin does (mkdir, content directories, backup notes and protection). */
 #include <sys/stat.h>
 
 #include "storage/storage.h"
+#include "tests/unit/storage-plugin-test.h"
 #include "tests/unit/test.h"
 
 static void volids_and_names(void)
@@ -169,22 +170,6 @@ static pve_sectioncfg *make_dir_storage(const char *extra, pve_storage *st)
 	return c;
 }
 
-static bool in_listing(const pve_storage *st, const char *volid, uint64_t *size)
-{
-	pve_volume_info *v = NULL;
-	size_t n = 0;
-	bool found = false;
-	check(pve_storage_list_volumes(st, 0, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
-	for (size_t i = 0; i < n; i++)
-		if (streq(v[i].volid, volid)) {
-			found = true;
-			if (size)
-				*size = v[i].size;
-		}
-	pve_volume_infos_free(v, n);
-	return found;
-}
-
 static void dir_plugin_table(void)
 {
 	if (!have_qemu_img())
@@ -198,109 +183,50 @@ static void dir_plugin_table(void)
 	_cleanup_free_ char *imgdir = xasprintf("%s/store/images", test_tmpdir());
 	_cleanup_free_ char *isodir = xasprintf("%s/store/template/iso", test_tmpdir());
 	check(access(imgdir, F_OK) == 0 && access(isodir, F_OK) == 0);
-	pve_storage_status ss;
-	check(pve_storage_get_status(&st, &ss, NULL) == 0);
-	check(ss.active && ss.total > 0 && ss.avail <= ss.total);
 
-	static const struct {
-		const char *fmt;
-		bool snapshots, resize;
-	} formats[] = { { "raw", false, true }, { "qcow2", true, true }, { "vmdk", false, false } };
-	for (size_t i = 0; i < ELEMENTSOF(formats); i++) {
-		const char *fmt = formats[i].fmt;
-		char *vn = NULL;
-		err = NULL;
-		int r = pve_storage_alloc_image(&st, 100, fmt, NULL, 1 << 20, &vn, &err);
-		if (r < 0) {
-			test_fail(__FILE__, __LINE__, "%s: alloc: %s", fmt, err->message);
-			pve_error_free(err);
-			continue;
-		}
-		_cleanup_free_ char *want = xasprintf("100/vm-100-disk-0.%s", fmt);
-		check_streq(vn, want);
-		_cleanup_free_ char *volid = xasprintf("test:%s", vn);
-		uint64_t lsize = 0;
-		check(in_listing(&st, volid, &lsize));
-		check_int(lsize, 1 << 20);
-		char *path = NULL;
-		check(pve_storage_path(&st, vn, NULL, &path, NULL) == 0);
-		_cleanup_free_ char *wantpath = xasprintf("%s/store/images/%s", test_tmpdir(), vn);
-		check_streq(path, wantpath);
-		check(access(path, F_OK) == 0);
-		uint64_t size = 0;
-		char *f = NULL;
-		check(pve_storage_volume_size(&st, vn, &size, NULL, &f, NULL) == 0);
-		check_int(size, 1 << 20);
-		check_streq(f, fmt);
-		free(f);
-
-		err = NULL;
-		r = pve_storage_volume_resize(&st, vn, 2 << 20, &err);
-		check((r == 0) == formats[i].resize);
-		pve_error_free(err);
-		if (formats[i].resize) {
-			check(pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0);
-			check_int(size, 2 << 20);
-			err = NULL;
-			check(pve_storage_volume_resize(&st, vn, 1 << 20, &err) == -EINVAL);
-			check(err && strstr(err->message, "shrinking"));
-			pve_error_free(err);
-		}
-
-		check(pve_storage_volume_has_feature(&st, PVE_FEATURE_SNAPSHOT, vn, NULL) ==
-		      formats[i].snapshots);
-		err = NULL;
-		r = pve_storage_volume_snapshot(&st, vn, "snap1", &err);
-		check((r == 0) == formats[i].snapshots);
-		pve_error_free(err);
-		if (formats[i].snapshots) {
-			check(pve_storage_volume_resize(&st, vn, 3 << 20, NULL) < 0 ||
-			      pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0);
-			check(pve_storage_volume_snapshot_rollback(&st, vn, "snap1", NULL) == 0);
-			check(pve_storage_volume_snapshot_delete(&st, vn, "snap1", NULL) == 0);
-			err = NULL;
-			check(pve_storage_volume_snapshot_rollback(&st, vn, "snap1", &err) < 0);
-			pve_error_free(err);
-			err = NULL;
-			check(pve_storage_volume_snapshot(&st, vn, "../x", &err) == -EINVAL);
-			pve_error_free(err);
-		}
-
-		/* template, then a linked clone of it */
-		char *base = NULL;
-		check(pve_storage_create_base(&st, vn, &base, NULL) == 0);
-		_cleanup_free_ char *wantbase = xasprintf("100/base-100-disk-0.%s", fmt);
-		check_streq(base, wantbase);
-		check(pve_storage_volume_has_feature(&st, PVE_FEATURE_CLONE, base, NULL));
-		char *clone = NULL;
-		err = NULL;
-		r = pve_storage_clone_image(&st, base, 101, NULL, &clone, &err);
-		if (r < 0) {
-			test_fail(__FILE__, __LINE__, "%s: clone: %s", fmt, err->message);
-			pve_error_free(err);
-		} else {
-			_cleanup_free_ char *wantclone =
-				xasprintf("%s/101/vm-101-disk-0.qcow2", base);
-			check_streq(clone, wantclone);
-			_cleanup_free_ char *cvolid = xasprintf("test:%s", clone);
-			check(in_listing(&st, cvolid, NULL));
-			/* the base can't go while the clone uses it */
-			err = NULL;
-			check(pve_storage_free_image(&st, base, &err) == -EBUSY);
-			pve_error_free(err);
-			check(pve_storage_free_image(&st, clone, NULL) == 0);
-		}
-		check(pve_storage_free_image(&st, base, NULL) == 0);
-		check(access(path, F_OK) < 0);
-		check(!in_listing(&st, volid, NULL));
-		err = NULL;
-		check(pve_storage_free_image(&st, base, &err) == -ENOENT);
-		pve_error_free(err);
-		free(clone);
-		free(base);
-		free(path);
-		free(vn);
+	static const char *const fmts[] = { "raw", "qcow2", "vmdk" };
+	spt_format formats[ELEMENTSOF(fmts)];
+	char *names[ELEMENTSOF(fmts)][5];
+	for (size_t i = 0; i < ELEMENTSOF(fmts); i++) {
+		const char *fmt = fmts[i];
+		bool qcow2 = streq(fmt, "qcow2");
+		names[i][0] = xasprintf("100/vm-100-disk-0.%s", fmt);
+		names[i][1] = xasprintf("%s/store/images/%s", test_tmpdir(), names[i][0]);
+		names[i][2] = xasprintf("100/base-100-disk-0.%s", fmt);
+		names[i][3] = xasprintf("%s/101/vm-101-disk-0.qcow2", names[i][2]);
+		names[i][4] = xasprintf("102/vm-102-disk-0.%s", fmt);
+		formats[i] = (spt_format){
+			.fmt = fmt,
+			.volname = names[i][0],
+			.path = names[i][1],
+			.size = 1 << 20,
+			.grown = streq(fmt, "vmdk") ? 0 : 2 << 20,
+			.snapshots = qcow2,
+			.base = names[i][2],
+			.clone = names[i][3],
+			.base_busy = true,
+			.renamed = names[i][4],
+			.dup_snapshot_gap = qcow2,
+		};
 	}
+	spt_run_table(&st, formats, ELEMENTSOF(formats));
+	for (size_t i = 0; i < ELEMENTSOF(fmts); i++)
+		for (size_t k = 0; k < ELEMENTSOF(names[i]); k++)
+			free(names[i][k]);
+}
+
+static void dir_plugin_refusals(void)
+{
+	pve_storage st;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_dir_storage("", &st);
+	if (!c)
+		return;
+	check(pve_storage_activate(&st, NULL) == 0);
+	spt_refusals(&st, &(spt_names){ .fmt = "raw",
+					.name = "vm-100-disk-7",
+					.volname = "100/vm-100-disk-7.raw",
+					.missing = "100/vm-100-disk-9.raw",
+					.size = 1 << 20 });
 }
 
 static void dir_plugin_refuses(void)
@@ -415,4 +341,4 @@ static void dir_backup_attributes(void)
 }
 
 TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(dir_plugin_table),
-	  TEST(dir_plugin_refuses), TEST(dir_backup_attributes))
+	  TEST(dir_plugin_refusals), TEST(dir_plugin_refuses), TEST(dir_backup_attributes))

@@ -1,0 +1,924 @@
+/* storage: the lvm and lvmthin plugins: disks as logical volumes named vm-VMID-disk-N in the
+ * storage's volume group, thick (lvm: no snapshots, no templates, as Proxmox without volume chains)
+ * or thin in a thin pool (lvmthin: snapshots snap_NAME_SNAP, templates base-VMID-disk-N and their
+ * linked clones base-VMID-disk-N/vm-VMID-disk-M), all through the lvm2 tools and their JSON
+ * reports. */
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+
+#include "storage/storage-internal.h"
+
+/* LVM refuses longer names; reports of a volume group stay far below the runner's limit. */
+#define LV_NAME_MAX 127
+#define LVM_REPORT_MAX (4 * 1024 * 1024)
+#define LVM_MAX_DISKS 4096
+
+/* ---- names ----------------------------------------------------------------------------------- */
+
+/* A VG, pool or LV name lvm2 takes, and that can't be read as an option. */
+static bool lvm_name_ok(const char *n)
+{
+	size_t l = n ? strlen(n) : 0;
+	if (l == 0 || l > LV_NAME_MAX || n[0] == '-' || streq(n, ".") || streq(n, ".."))
+		return false;
+	for (const char *p = n; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+_.-", *p))
+			return false;
+	return true;
+}
+
+static int storage_vg(const pve_storage *s, const char **ret_vg, const char **ret_pool,
+		      pve_error **err)
+{
+	const char *vg = pve_storage_option(s, "vgname");
+	const char *pool = pve_storage_option(s, "thinpool");
+	if (!lvm_name_ok(vg))
+		return pve_error_set(err, EINVAL, "storage '%s': invalid vgname '%.64s'", s->id,
+				     vg ? vg : "");
+	if (ret_pool && !lvm_name_ok(pool))
+		return pve_error_set(err, EINVAL, "storage '%s': invalid thinpool '%.64s'", s->id,
+				     pool ? pool : "");
+	*ret_vg = vg;
+	if (ret_pool)
+		*ret_pool = pool;
+	return 0;
+}
+
+static bool is_thin(const pve_storage *s)
+{
+	return streq(s->type, "lvmthin");
+}
+
+/* A volume name: "vm-100-disk-0", "base-100-disk-0", or for a linked clone (thin)
+ * "base-100-disk-0/vm-101- disk-0". name is the LV. */
+typedef struct lvm_vol {
+	char *name;
+	char *basename; /* or NULL */
+	long long vmid;
+	bool is_base;
+} lvm_vol;
+
+static void lvm_vol_clear(lvm_vol *v)
+{
+	free(v->name);
+	free(v->basename);
+	*v = (lvm_vol){ 0 };
+}
+
+static int lvm_parse(const pve_storage *s, const char *volname, lvm_vol *ret, pve_error **err)
+{
+	lvm_vol v = { 0 };
+	const char *slash = volname ? strchr(volname, '/') : NULL;
+	if (!volname || !pve_storage_volname_safe(volname))
+		goto bad;
+	if (slash) {
+		v.basename = xstrndup(volname, (size_t)(slash - volname));
+		bool base;
+		if (!is_thin(s) || strchr(slash + 1, '/') ||
+		    pve_storage_parse_image_name(v.basename, false, NULL, &base, NULL) < 0 ||
+		    !base || !lvm_name_ok(v.basename))
+			goto bad;
+	}
+	v.name = xstrdup(slash ? slash + 1 : volname);
+	if (startswith(v.name, "subvol-") || !lvm_name_ok(v.name) ||
+	    pve_storage_parse_image_name(v.name, false, &v.vmid, &v.is_base, NULL) < 0)
+		goto bad;
+	*ret = v;
+	return 0;
+bad:
+	lvm_vol_clear(&v);
+	return pve_error_set(err, EINVAL, "unable to parse lvm volume name '%.200s'",
+			     volname ? volname : "");
+}
+
+static char *snap_lv(const char *name, const char *snap)
+{
+	return xasprintf("snap_%s_%s", name, snap);
+}
+
+/* ---- lvm2 reports ---------------------------------------------------------------------------- */
+
+typedef struct lv_info {
+	char *name, *attr, *pool, *origin;
+	uint64_t size;
+	double data_percent;
+} lv_info;
+
+typedef struct lv_list {
+	lv_info *v;
+	size_t n;
+} lv_list;
+
+static void lv_list_clear(lv_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].attr);
+		free(l->v[i].pool);
+		free(l->v[i].origin);
+	}
+	free(l->v);
+	*l = (lv_list){ 0 };
+}
+
+/* report[0][key] of an lvm2 JSON report, an array. */
+static const cJSON *report_rows(const cJSON *j, const char *key)
+{
+	const cJSON *rep = cJSON_GetObjectItemCaseSensitive(j, "report");
+	const cJSON *first = cJSON_IsArray(rep) ? cJSON_GetArrayItem(rep, 0) : NULL;
+	const cJSON *rows = first ? cJSON_GetObjectItemCaseSensitive(first, key) : NULL;
+	return cJSON_IsArray(rows) ? rows : NULL;
+}
+
+static uint64_t row_u64(const cJSON *row, const char *key)
+{
+	const char *v = pve_json_str(row, key);
+	unsigned long long n;
+	return v && pve_parse_uint(v, UINT64_MAX, &n) == 0 ? n : 0;
+}
+
+static int lvs(const char *vg, lv_list *ret, pve_error **err)
+{
+	const char *argv[] = { "lvs",  "--reportformat",
+			       "json", "--units",
+			       "b",    "--nosuffix",
+			       "-o",   "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent",
+			       vg,     NULL };
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, err) < 0)
+		return -EIO;
+	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, err);
+	const cJSON *rows = j ? report_rows(j, "lv") : NULL;
+	if (!rows)
+		return pve_error_set(err, EIO, "lvs: unexpected report for volume group '%s'", vg);
+	lv_list l = { .v = xcalloc((size_t)cJSON_GetArraySize(rows) + 1, sizeof(lv_info)) };
+	const cJSON *row;
+	cJSON_ArrayForEach (row, rows) {
+		const char *name = pve_json_str(row, "lv_name");
+		if (!name)
+			continue;
+		lv_info *i = &l.v[l.n++];
+		i->name = xstrdup(name);
+		const char *a = pve_json_str(row, "lv_attr");
+		i->attr = xstrdup(a ? a : "");
+		a = pve_json_str(row, "pool_lv");
+		i->pool = xstrdup(a ? a : "");
+		a = pve_json_str(row, "origin");
+		i->origin = xstrdup(a ? a : "");
+		i->size = row_u64(row, "lv_size");
+		a = pve_json_str(row, "data_percent");
+		i->data_percent = a && *a ? strtod(a, NULL) : 0;
+	}
+	*ret = l;
+	return 0;
+}
+
+static const lv_info *lv_find(const lv_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (streq(l->v[i].name, name))
+			return &l->v[i];
+	return NULL;
+}
+
+/* Whether an LV is one of this storage's: a thin volume of its pool, or a plain (thick) volume. */
+static bool lv_ours(const pve_storage *s, const lv_info *i, const char *pool)
+{
+	if (is_thin(s))
+		return i->attr[0] == 'V' && streq(i->pool, pool);
+	return i->attr[0] == '-' && !*i->pool;
+}
+
+/* The volume's LV, which must exist in the storage. */
+static int lv_get(const pve_storage *s, const lv_list *l, const lvm_vol *v, const char *pool,
+		  const lv_info **ret, pve_error **err)
+{
+	const lv_info *i = lv_find(l, v->name);
+	if (!i || !lv_ours(s, i, pool))
+		return pve_error_set(err, ENOENT, "volume '%s:%s' does not exist", s->id, v->name);
+	*ret = i;
+	return 0;
+}
+
+static int lv_count_snapshots(const lv_list *l, const char *name)
+{
+	_cleanup_free_ char *prefix = xasprintf("snap_%s_", name);
+	int n = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (startswith(l->v[i].name, prefix))
+			n++;
+	return n;
+}
+
+static char *lv_free_name(const lv_list *l, long long vmid)
+{
+	bool used[LVM_MAX_DISKS] = { false };
+	_cleanup_free_ char *p1 = xasprintf("vm-%lld-disk-", vmid);
+	_cleanup_free_ char *p2 = xasprintf("base-%lld-disk-", vmid);
+	for (size_t i = 0; i < l->n; i++) {
+		const char *n = l->v[i].name;
+		const char *rest = startswith(n, p1) ? n + strlen(p1) :
+				   startswith(n, p2) ? n + strlen(p2) :
+						       NULL;
+		char *end;
+		unsigned long k = rest ? strtoul(rest, &end, 10) : ULONG_MAX;
+		if (rest && *end == '\0' && k < ELEMENTSOF(used))
+			used[k] = true;
+	}
+	for (size_t k = 0; k < ELEMENTSOF(used); k++)
+		if (!used[k])
+			return xasprintf("vm-%lld-disk-%zu", vmid, k);
+	return NULL;
+}
+
+static char *size_kib(uint64_t size)
+{
+	return xasprintf("%lluk", (unsigned long long)((size + 1023) / 1024));
+}
+
+/* ---- storage --------------------------------------------------------------------------------- */
+
+static int lvm_activate(const pve_storage *s, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	const char *vgs[] = { "vgs", "--reportformat", "json", "-o", "vg_name", vg, NULL };
+	pve_error *e = NULL;
+	if (pve_storage_run(vgs, NULL, &e) < 0) {
+		int r = pve_error_set(
+			err, ENOENT,
+			"unable to activate storage '%s' - volume group '%s' not found (%s)", s->id,
+			vg, e->message);
+		pve_error_free(e);
+		return r;
+	}
+	if (!is_thin(s)) {
+		const char *argv[] = { "vgchange", "-aly", vg, NULL };
+		return pve_storage_run(argv, NULL, err);
+	}
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	const lv_info *p = lv_find(&l, pool);
+	if (!p || p->attr[0] != 't')
+		return pve_error_set(
+			err, ENOENT,
+			"unable to activate storage '%s' - no thin pool '%s' in volume group '%s'",
+			s->id, pool, vg);
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, pool);
+	const char *argv[] = { "lvchange", "-ay", lv, NULL };
+	return pve_storage_run(argv, NULL, err);
+}
+
+static int lvm_deactivate(const pve_storage *s, pve_error **err)
+{
+	(void)s;
+	(void)err;
+	return 0;
+}
+
+static int lvm_status(const pve_storage *s, pve_storage_status *ret, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	if (is_thin(s)) {
+		_cleanup_(lv_list_clear) lv_list l = { 0 };
+		const lv_info *p;
+		if (lvs(vg, &l, NULL) < 0 || !(p = lv_find(&l, pool)) || p->attr[0] != 't')
+			return 0; /* inactive */
+		ret->total = p->size;
+		ret->used = (uint64_t)((double)p->size * p->data_percent / 100.0);
+		ret->avail = ret->total - ret->used;
+		ret->active = true;
+		return 0;
+	}
+	const char *argv[] = { "vgs", "--reportformat",	 "json", "--units", "b", "--nosuffix",
+			       "-o",  "vg_size,vg_free", vg,	 NULL };
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, NULL) < 0)
+		return 0;
+	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, NULL);
+	const cJSON *rows = j ? report_rows(j, "vg") : NULL;
+	const cJSON *row = rows ? cJSON_GetArrayItem(rows, 0) : NULL;
+	if (!row)
+		return 0;
+	ret->total = row_u64(row, "vg_size");
+	ret->avail = row_u64(row, "vg_free");
+	ret->used = ret->total > ret->avail ? ret->total - ret->avail : 0;
+	ret->active = true;
+	return 0;
+}
+
+/* ---- volumes --------------------------------------------------------------------------------- */
+
+static int lvm_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
+			   uint64_t size, char **ret_volname, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	if (!streq(fmt, "raw"))
+		return pve_error_set_param(
+			err, EINVAL, "format",
+			"storage '%s': format '%s' on LVM needs snapshot-as-volume-chain, which pved does not support",
+			s->id, fmt);
+	if (size == 0)
+		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	_cleanup_free_ char *lv = NULL;
+	if (name) {
+		lv = endswith(name, ".raw") ? xstrndup(name, strlen(name) - 4) : xstrdup(name);
+		if (strchr(lv, '.') || !startswith(lv, "vm-") || !lvm_name_ok(lv))
+			return pve_error_set_param(err, EINVAL, "filename",
+						   "illegal name '%s' - should be 'vm-%lld-*'",
+						   name, vmid);
+		if (lv_find(&l, lv))
+			return pve_error_set(err, EEXIST, "volume '%s:%s' already exists", s->id,
+					     lv);
+	} else {
+		lv = lv_free_name(&l, vmid);
+		if (!lv)
+			return pve_error_set(
+				err, ENOSPC,
+				"unable to allocate an image name for VM %lld in storage '%s'",
+				vmid, s->id);
+	}
+	_cleanup_free_ char *sz = size_kib(size);
+	if (is_thin(s)) {
+		_cleanup_free_ char *tp = xasprintf("%s/%s", vg, pool);
+		const char *argv[] = { "lvcreate", "-aly", "-Wy",	 "--yes", "-V", sz,
+				       "--name",   lv,	   "--thinpool", tp,	  NULL };
+		if (pve_storage_run(argv, NULL, err) < 0)
+			return -EIO;
+	} else {
+		const char *argv[] = { "lvcreate", "-aly",   "-Wy", "--yes", "--size",
+				       sz,	   "--name", lv,    vg,	     NULL };
+		if (pve_storage_run(argv, NULL, err) < 0)
+			return -EIO;
+	}
+	*ret_volname = TAKE_PTR(lv);
+	return 0;
+}
+
+/* saferemove: the data must not reach the next volume that gets these extents. */
+static int zero_lv(const char *vg, const char *name, pve_error **err)
+{
+	_cleanup_free_ char *dev = xasprintf("/dev/%s/%s", vg, name);
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, name);
+	const char *act[] = { "lvchange", "-ay", lv, NULL };
+	if (pve_storage_run(act, NULL, err) < 0)
+		return -EIO;
+	_cleanup_close_ int fd = open(dev, O_WRONLY | O_CLOEXEC);
+	uint64_t size;
+	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0)
+		return pve_error_set(err, errno, "saferemove: unable to open '%s': %m", dev);
+	/* BLKZEROOUT lets the device do it; plain writes where it can't */
+	uint64_t range[2] = { 0, size };
+	if (ioctl(fd, BLKZEROOUT, range) == 0)
+		return 0;
+	static const char zeros[1 << 16];
+	for (uint64_t off = 0; off < size;) {
+		size_t n = size - off < sizeof(zeros) ? (size_t)(size - off) : sizeof(zeros);
+		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
+		if (w <= 0)
+			return pve_error_set(err, w < 0 ? errno : EIO,
+					     "saferemove: unable to zero '%s'", dev);
+		off += (uint64_t)w;
+	}
+	if (fdatasync(fd) < 0)
+		return pve_error_set(err, errno, "saferemove: unable to sync '%s': %m", dev);
+	return 0;
+}
+
+static int lvm_free_image(const pve_storage *s, const char *volname, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	const lv_info *i;
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	if (lv_get(s, &l, &v, pool, &i, err) < 0)
+		return -ENOENT;
+	if (v.is_base)
+		for (size_t k = 0; k < l.n; k++)
+			if (streq(l.v[k].origin, v.name) && !startswith(l.v[k].name, "snap_"))
+				return pve_error_set(
+					err, EBUSY,
+					"base volume '%s' is still in use by linked clone '%s'",
+					volname, l.v[k].name);
+	if (!is_thin(s) && pve_storage_option_bool(s, "saferemove", false) &&
+	    zero_lv(vg, v.name, err) < 0)
+		return -EIO;
+	/* the volume and its snapshots, in one call */
+	_cleanup_free_ char *prefix = xasprintf("snap_%s_", v.name);
+	size_t n = 0;
+	const char **argv = xcalloc(l.n + 4, sizeof(*argv));
+	char **names = xcalloc(l.n + 1, sizeof(*names));
+	argv[n++] = "lvremove";
+	argv[n++] = "-f";
+	for (size_t k = 0; k < l.n; k++)
+		if (startswith(l.v[k].name, prefix) || streq(l.v[k].name, v.name)) {
+			names[k] = xasprintf("%s/%s", vg, l.v[k].name);
+			argv[n++] = names[k];
+		}
+	argv[n] = NULL;
+	int r = pve_storage_run(argv, NULL, err);
+	for (size_t k = 0; k < l.n; k++)
+		free(names[k]);
+	free(names);
+	free(argv);
+	return r < 0 ? -EIO : 0;
+}
+
+static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned content,
+			    pve_volume_info **ret, size_t *ret_n, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	if (!(content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)))
+		return 0;
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	pve_volume_info *v = xcalloc(l.n + 1, sizeof(*v));
+	size_t n = 0;
+	for (size_t k = 0; k < l.n; k++) {
+		const lv_info *i = &l.v[k];
+		long long owner;
+		bool base;
+		if (!lv_ours(s, i, pool) || startswith(i->name, "subvol-") ||
+		    pve_storage_parse_image_name(i->name, false, &owner, &base, NULL) < 0 ||
+		    (vmid && owner != vmid))
+			continue;
+		pve_volume_info *o = &v[n++];
+		bool clone = *i->origin && startswith(i->origin, "base-");
+		o->volid = clone ? xasprintf("%s:%s/%s", s->id, i->origin, i->name) :
+				   xasprintf("%s:%s", s->id, i->name);
+		o->format = xstrdup("raw");
+		o->size = i->size;
+		o->used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
+				       i->size;
+		o->vmid = owner;
+		o->content = PVE_CONTENT_IMAGES;
+		o->parent = clone ? xstrdup(i->origin) : NULL;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static int lvm_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
+		    pve_error **err)
+{
+	const char *vg;
+	if (storage_vg(s, &vg, NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	if (snap && !is_thin(s))
+		return pve_error_set(err, ENOSYS, "storage '%s': lvm volumes have no snapshots",
+				     s->id);
+	_cleanup_free_ char *sl = snap ? snap_lv(v.name, snap) : NULL;
+	*ret_path = xasprintf("/dev/%s/%s", vg, sl ? sl : v.name);
+	return 0;
+}
+
+static int lvm_volume_size(const pve_storage *s, const char *volname, uint64_t *ret_size,
+			   uint64_t *ret_used, char **ret_format, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	const lv_info *i;
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	if (lv_get(s, &l, &v, pool, &i, err) < 0)
+		return -ENOENT;
+	if (ret_size)
+		*ret_size = i->size;
+	if (ret_used)
+		*ret_used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
+					 i->size;
+	if (ret_format)
+		*ret_format = xstrdup("raw");
+	return 0;
+}
+
+static int lvm_volume_resize(const pve_storage *s, const char *volname, uint64_t size,
+			     pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	const lv_info *i;
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	if (lv_get(s, &l, &v, pool, &i, err) < 0)
+		return -ENOENT;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "can't resize a base image");
+	if (size < i->size)
+		return pve_error_set_param(err, EINVAL, "size", "shrinking disks is not supported");
+	if (size == i->size)
+		return 0;
+	_cleanup_free_ char *sz = size_kib(size);
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, v.name);
+	const char *argv[] = { "lvextend", "--size", sz, lv, NULL };
+	return pve_storage_run(argv, NULL, err);
+}
+
+static bool lvm_volume_has_feature(const pve_storage *s, pve_volume_feature feature,
+				   const char *volname, const char *snap)
+{
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, NULL) < 0)
+		return false;
+	bool base = v.is_base, current = !base && !snap;
+	if (!is_thin(s))
+		return (feature == PVE_FEATURE_COPY && !snap) ||
+		       (feature == PVE_FEATURE_RENAME && current);
+	switch (feature) {
+	case PVE_FEATURE_SNAPSHOT:
+		return current;
+	case PVE_FEATURE_CLONE:
+		return (base && !snap) || (!base && snap);
+	case PVE_FEATURE_TEMPLATE:
+		return current;
+	case PVE_FEATURE_COPY:
+		return true;
+	case PVE_FEATURE_SPARSEINIT:
+		return !snap;
+	case PVE_FEATURE_RENAME:
+		return current;
+	}
+	return false;
+}
+
+static int lvm_rename_volume(const pve_storage *s, const char *volname, long long target_vmid,
+			     const char *target_name, char **ret_volname, pve_error **err)
+{
+	const char *vg, *pool = NULL;
+	if (storage_vg(s, &vg, is_thin(s) ? &pool : NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	const lv_info *i;
+	if (lvs(vg, &l, err) < 0)
+		return -EIO;
+	if (lv_get(s, &l, &v, pool, &i, err) < 0)
+		return -ENOENT;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "rename of a base image is not supported");
+	_cleanup_free_ char *target = NULL;
+	if (target_name) {
+		long long tv;
+		if (pve_storage_parse_image_name(target_name, false, &tv, NULL, NULL) < 0 ||
+		    tv != target_vmid || !startswith(target_name, "vm-") ||
+		    !lvm_name_ok(target_name))
+			return pve_error_set_param(err, EINVAL, "target",
+						   "invalid target volume name '%.200s'",
+						   target_name);
+		if (lv_find(&l, target_name))
+			return pve_error_set(err, EEXIST,
+					     "rename_volume: target volume '%s' already exists",
+					     target_name);
+		target = xstrdup(target_name);
+	} else if (!(target = lv_free_name(&l, target_vmid))) {
+		return pve_error_set(err, ENOSPC, "no free disk name for VM %lld", target_vmid);
+	}
+	const char *argv[] = { "lvrename", vg, v.name, target, NULL };
+	if (pve_storage_run(argv, NULL, err) < 0)
+		return -EIO;
+	/* thin snapshots follow their volume */
+	_cleanup_free_ char *prefix = xasprintf("snap_%s_", v.name);
+	for (size_t k = 0; k < l.n; k++) {
+		if (!startswith(l.v[k].name, prefix))
+			continue;
+		_cleanup_free_ char *nn = snap_lv(target, l.v[k].name + strlen(prefix));
+		const char *a2[] = { "lvrename", vg, l.v[k].name, nn, NULL };
+		if (pve_storage_run(a2, NULL, err) < 0)
+			return -EIO;
+	}
+	*ret_volname = v.basename ? xasprintf("%s/%s", v.basename, target) : TAKE_PTR(target);
+	return 0;
+}
+
+/* ---- lvmthin: snapshots, templates and clones ------------------------------------------------ */
+
+static int thin_volume(const pve_storage *s, const char *volname, const char **vg, lvm_vol *v,
+		       lv_list *l, pve_error **err)
+{
+	const char *pool;
+	if (storage_vg(s, vg, &pool, err) < 0)
+		return -EINVAL;
+	if (lvm_parse(s, volname, v, err) < 0)
+		return -EINVAL;
+	const lv_info *i;
+	if (lvs(*vg, l, err) < 0)
+		return -EIO;
+	return lv_get(s, l, v, pool, &i, err);
+}
+
+static int thin_snapshot(const pve_storage *s, const char *volname, const char *snap,
+			 pve_error **err)
+{
+	const char *vg;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	int r = thin_volume(s, volname, &vg, &v, &l, err);
+	if (r < 0)
+		return r;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "can't snapshot a base image");
+	_cleanup_free_ char *sl = snap_lv(v.name, snap);
+	if (!lvm_name_ok(sl))
+		return pve_error_set_param(err, EINVAL, "snapname", "snapshot name too long");
+	if (lv_find(&l, sl))
+		return pve_error_set(err, EEXIST, "snapshot '%s' of volume '%s' already exists",
+				     snap, volname);
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, v.name);
+	const char *argv[] = { "lvcreate", "-n", sl, "-pr", "-s", lv, NULL };
+	return pve_storage_run(argv, NULL, err);
+}
+
+static int thin_snapshot_get(const pve_storage *s, const lv_list *l, const lvm_vol *v,
+			     const char *snap, char **ret, pve_error **err)
+{
+	_cleanup_free_ char *sl = snap_lv(v->name, snap);
+	if (!lv_find(l, sl))
+		return pve_error_set(err, ENOENT, "snapshot '%s' of volume '%s:%s' does not exist",
+				     snap, s->id, v->name);
+	*ret = TAKE_PTR(sl);
+	return 0;
+}
+
+/* The volume is replaced by a new thin snapshot of the snapshot; the snapshot stays. */
+static int thin_snapshot_rollback(const pve_storage *s, const char *volname, const char *snap,
+				  pve_error **err)
+{
+	const char *vg;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	int r = thin_volume(s, volname, &vg, &v, &l, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *sl = NULL;
+	if (thin_snapshot_get(s, &l, &v, snap, &sl, err) < 0)
+		return -ENOENT;
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, v.name);
+	_cleanup_free_ char *slv = xasprintf("%s/%s", vg, sl);
+	const char *rm[] = { "lvremove", "-f", lv, NULL };
+	if (pve_storage_run(rm, NULL, err) < 0)
+		return -EIO;
+	const char *mk[] = { "lvcreate", "-kn", "-n", v.name, "-s", slv, NULL };
+	return pve_storage_run(mk, NULL, err);
+}
+
+static int thin_snapshot_delete(const pve_storage *s, const char *volname, const char *snap,
+				pve_error **err)
+{
+	const char *vg;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	int r = thin_volume(s, volname, &vg, &v, &l, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *sl = NULL;
+	if (thin_snapshot_get(s, &l, &v, snap, &sl, err) < 0)
+		return -ENOENT;
+	_cleanup_free_ char *slv = xasprintf("%s/%s", vg, sl);
+	const char *rm[] = { "lvremove", "-f", slv, NULL };
+	return pve_storage_run(rm, NULL, err);
+}
+
+static int thin_clone_image(const pve_storage *s, const char *volname, long long vmid,
+			    const char *snap, char **ret_volname, pve_error **err)
+{
+	const char *vg;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	int r = thin_volume(s, volname, &vg, &v, &l, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *src = NULL;
+	if (snap) {
+		if (v.is_base)
+			return pve_error_set(err, EINVAL, "a base image has no snapshots");
+		if (thin_snapshot_get(s, &l, &v, snap, &src, err) < 0)
+			return -ENOENT;
+	} else if (!v.is_base) {
+		return pve_error_set(err, EINVAL, "clone_image only works on base images");
+	} else {
+		src = xstrdup(v.name);
+	}
+	_cleanup_free_ char *name = lv_free_name(&l, vmid);
+	if (!name)
+		return pve_error_set(err, ENOSPC, "unable to allocate an image name for VM %lld",
+				     vmid);
+	_cleanup_free_ char *slv = xasprintf("%s/%s", vg, src);
+	const char *argv[] = { "lvcreate", "-n", name, "-prw", "-kn", "-s", slv, NULL };
+	if (pve_storage_run(argv, NULL, err) < 0)
+		return -EIO;
+	*ret_volname = snap ? TAKE_PTR(name) : xasprintf("%s/%s", v.name, name);
+	return 0;
+}
+
+static int thin_create_base(const pve_storage *s, const char *volname, char **ret_volname,
+			    pve_error **err)
+{
+	const char *vg;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	_cleanup_(lv_list_clear) lv_list l = { 0 };
+	int r = thin_volume(s, volname, &vg, &v, &l, err);
+	if (r < 0)
+		return r;
+	if (v.is_base)
+		return pve_error_set(err, EINVAL, "create_base not possible with base image");
+	if (!startswith(v.name, "vm-"))
+		return pve_error_set(err, EINVAL,
+				     "create_base: volume name '%s' must start with 'vm-'", v.name);
+	if (lv_count_snapshots(&l, v.name))
+		return pve_error_set(err, EBUSY,
+				     "unable to create base volume - '%s' has snapshots", volname);
+	_cleanup_free_ char *newname = xasprintf("base-%s", v.name + 3);
+	if (lv_find(&l, newname))
+		return pve_error_set(err, EEXIST, "volume '%s:%s' already exists", s->id, newname);
+	const char *mv[] = { "lvrename", vg, v.name, newname, NULL };
+	if (pve_storage_run(mv, NULL, err) < 0)
+		return -EIO;
+	/* inactive, read-only and skipped by autoactivation, as Proxmox's templates */
+	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, newname);
+	const char *ch[] = { "lvchange", "-an", "-pr", "-ky", lv, NULL };
+	if (pve_storage_run(ch, NULL, err) < 0)
+		return -EIO;
+	*ret_volname = TAKE_PTR(newname);
+	return 0;
+}
+
+/* ---- scans --------------------------------------------------------------------------------------- */
+
+static int report(const char *const argv[], const char *key, cJSON **ret_json,
+		  const cJSON **ret_rows, pve_error **err)
+{
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, err) < 0)
+		return -EIO;
+	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, err);
+	const cJSON *rows = j ? report_rows(j, key) : NULL;
+	if (!rows)
+		return pve_error_set(err, EIO, "%s: unexpected report", argv[0]);
+	*ret_rows = rows;
+	*ret_json = TAKE_PTR(j);
+	return 0;
+}
+
+static void add_u64(cJSON *o, const char *key, uint64_t v)
+{
+	cJSON_AddItemToObject(o, key, cJSON_CreateNumber((double)v));
+}
+
+int pve_storage_scan_lvm(cJSON **ret, pve_error **err)
+{
+	const char *argv[] = {
+		"vgs",	      "--reportformat", "json",	   "--units", "b",
+		"--nosuffix", "--sort",		"vg_name", "-o",      "vg_name,vg_size,vg_free",
+		NULL
+	};
+	_cleanup_json_ cJSON *j = NULL;
+	const cJSON *rows, *row;
+	if (report(argv, "vg", &j, &rows, err) < 0)
+		return -EIO;
+	cJSON *a = cJSON_CreateArray();
+	cJSON_ArrayForEach (row, rows) {
+		const char *name = pve_json_str(row, "vg_name");
+		if (!name)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "vg", name);
+		add_u64(o, "size", row_u64(row, "vg_size"));
+		add_u64(o, "free", row_u64(row, "vg_free"));
+		cJSON_AddItemToArray(a, o);
+	}
+	*ret = a;
+	return 0;
+}
+
+int pve_storage_scan_lvmthin(const char *vg, cJSON **ret, pve_error **err)
+{
+	if (!lvm_name_ok(vg))
+		return pve_error_set_param(err, EINVAL, "vg", "invalid volume group name '%.64s'",
+					   vg ? vg : "");
+	const char *argv[] = {
+		"lvs",	"--reportformat",
+		"json", "--units",
+		"b",	"--nosuffix",
+		"-S",	"lv_attr=~^t",
+		"-o",	"lv_name,lv_size,data_percent,lv_metadata_size,metadata_percent",
+		vg,	NULL
+	};
+	_cleanup_json_ cJSON *j = NULL;
+	const cJSON *rows, *row;
+	if (report(argv, "lv", &j, &rows, err) < 0)
+		return -EIO;
+	cJSON *a = cJSON_CreateArray();
+	cJSON_ArrayForEach (row, rows) {
+		const char *name = pve_json_str(row, "lv_name");
+		if (!name)
+			continue;
+		uint64_t size = row_u64(row, "lv_size"), msize = row_u64(row, "lv_metadata_size");
+		const char *dp = pve_json_str(row, "data_percent");
+		const char *mp = pve_json_str(row, "metadata_percent");
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "lv", name);
+		add_u64(o, "lv_size", size);
+		add_u64(o, "used", (uint64_t)((double)size * (dp ? strtod(dp, NULL) : 0) / 100.0));
+		add_u64(o, "metadata_size", msize);
+		add_u64(o, "metadata_used",
+			(uint64_t)((double)msize * (mp ? strtod(mp, NULL) : 0) / 100.0));
+		cJSON_AddItemToArray(a, o);
+	}
+	*ret = a;
+	return 0;
+}
+
+static const char *const lvm_formats[] = { "raw", "qcow2", NULL };
+static const char *const thin_formats[] = { "raw", NULL };
+static const char *const lvm_required[] = { "vgname", NULL };
+static const char *const thin_required[] = { "vgname", "thinpool", NULL };
+static const char *const lvm_options[] = { "vgname",	  "base",
+					   "saferemove",  "saferemove_throughput",
+					   "tagged_only", "snapshot-as-volume-chain",
+					   NULL };
+static const char *const thin_options[] = { "vgname", "thinpool", NULL };
+
+const pve_storage_plugin pve_storage_plugin_lvm = {
+	.type = "lvm",
+	.content_allowed = PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR,
+	.content_default = PVE_CONTENT_IMAGES,
+	.formats = lvm_formats,
+	.default_format = "raw",
+	.required = lvm_required,
+	.options = lvm_options,
+	.activate = lvm_activate,
+	.deactivate = lvm_deactivate,
+	.status = lvm_status,
+	.alloc_image = lvm_alloc_image,
+	.free_image = lvm_free_image,
+	.list_volumes = lvm_list_volumes,
+	.path = lvm_path,
+	.volume_size = lvm_volume_size,
+	.volume_resize = lvm_volume_resize,
+	.volume_has_feature = lvm_volume_has_feature,
+	.rename_volume = lvm_rename_volume,
+};
+
+const pve_storage_plugin pve_storage_plugin_lvmthin = {
+	.type = "lvmthin",
+	.content_allowed = PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR,
+	.content_default = PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR,
+	.formats = thin_formats,
+	.default_format = "raw",
+	.required = thin_required,
+	.options = thin_options,
+	.activate = lvm_activate,
+	.deactivate = lvm_deactivate,
+	.status = lvm_status,
+	.alloc_image = lvm_alloc_image,
+	.free_image = lvm_free_image,
+	.list_volumes = lvm_list_volumes,
+	.path = lvm_path,
+	.volume_size = lvm_volume_size,
+	.volume_resize = lvm_volume_resize,
+	.volume_snapshot = thin_snapshot,
+	.volume_snapshot_rollback = thin_snapshot_rollback,
+	.volume_snapshot_delete = thin_snapshot_delete,
+	.clone_image = thin_clone_image,
+	.create_base = thin_create_base,
+	.volume_has_feature = lvm_volume_has_feature,
+	.rename_volume = lvm_rename_volume,
+};

@@ -1,0 +1,339 @@
+/* The table-driven test every storage plugin's unit test runs against its real backend (a
+ * directory, a btrfs file system, a volume group): for each format the plugin allocates, the same
+ * steps (allocate, list, path, size, resize, snapshot with the data checked across a rollback,
+ * template, linked clone, rename, free) with what the plugin claims to support, and the same
+ * refusals. Included by tests/unit/test-storage-*.c. */
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "storage/storage.h"
+#include "tests/unit/test.h"
+
+/* One format of one plugin: what it supports and the names and sizes it must produce. Volumes are
+ * made for VMID 100, clones for 101, renames go to 102. */
+typedef struct spt_format {
+	const char *fmt;
+	const char *volname; /* the first free volume's name, e.g. "100/vm-100-disk-0.raw" */
+	const char *path; /* its path, or NULL not to compare (it must exist in any case) */
+	uint64_t size; /* allocated with this size (a multiple of what the backend rounds to) */
+	uint64_t grown; /* then grown to this; 0: resize must be refused */
+	bool snapshots; /* snapshot, rollback and delete work */
+	bool data; /* the path is the raw data (file or block device): snapshots keep the bytes */
+	bool subvol; /* the path is a directory (a container volume) */
+	const char *base; /* the name after create_base; NULL: templates must be refused */
+	const char *clone; /* the linked clone of base for VMID 101 */
+	bool base_busy; /* the base can't be freed while its clone lives */
+	const char *renamed; /* the name after a rename of volname to VMID 102, or NULL to skip */
+	/* a known gap: a second snapshot of the same name is not refused (dir's qcow2 internal
+	 * snapshots: qemu-img allows duplicate names) */
+	bool dup_snapshot_gap;
+} spt_format;
+
+/* Names for the refusals: a name to allocate, the volname that gives, and a volname that does not
+ * exist. */
+typedef struct spt_names {
+	const char *fmt;
+	const char *name; /* "vm-100-disk-7" */
+	const char *volname; /* what alloc returns for it */
+	const char *missing; /* a well-formed volname that is not there */
+	uint64_t size;
+} spt_names;
+
+static bool spt_in_listing(const pve_storage *st, long long vmid, const char *volid, uint64_t *size)
+{
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	bool found = false;
+	pve_error *err = NULL;
+	if (pve_storage_list_volumes(st, vmid, PVE_CONTENT_ALL, &v, &n, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "list: %s", err->message);
+		pve_error_free(err);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (streq(v[i].volid, volid)) {
+			found = true;
+			if (size)
+				*size = v[i].size;
+		}
+	pve_volume_infos_free(v, n);
+	return found;
+}
+
+/* Writes 8 bytes of marker at the volume's start (or into a file in a subvolume), synced. */
+static bool spt_write(const char *path, bool subvol, const char *marker)
+{
+	_cleanup_free_ char *f = subvol ? xasprintf("%s/marker", path) : xstrdup(path);
+	_cleanup_close_ int fd =
+		open(f, O_WRONLY | O_CLOEXEC | (subvol ? O_CREAT | O_TRUNC : 0), 0644);
+	return fd >= 0 && pwrite(fd, marker, 8, 0) == 8 && fsync(fd) == 0;
+}
+
+static bool spt_has(const char *path, bool subvol, const char *marker)
+{
+	_cleanup_free_ char *f = subvol ? xasprintf("%s/marker", path) : xstrdup(path);
+	_cleanup_close_ int fd = open(f, O_RDONLY | O_CLOEXEC);
+	char buf[8];
+	return fd >= 0 && pread(fd, buf, 8, 0) == 8 && memcmp(buf, marker, 8) == 0;
+}
+
+/* Fails the case with the error's message when r < 0; true if it succeeded. */
+#define spt_ok(what, r, err)                                                      \
+	({                                                                        \
+		int r_ = (r);                                                     \
+		if (r_ < 0)                                                       \
+			test_fail(__FILE__, __LINE__, "%s: %s: %s", f->fmt, what, \
+				  err ? err->message : "(no message)");           \
+		pve_error_free(err);                                              \
+		err = NULL;                                                       \
+		r_ >= 0;                                                          \
+	})
+
+static void spt_snapshots(const pve_storage *st, const spt_format *f, const char *vn,
+			  const char *path)
+{
+	pve_error *err = NULL;
+	int r;
+	check(pve_storage_volume_has_feature(st, PVE_FEATURE_SNAPSHOT, vn, NULL) == f->snapshots);
+	if (!f->snapshots) {
+		check(pve_storage_volume_snapshot(st, vn, "snap1", &err) < 0);
+		check(err != NULL);
+		pve_error_free(err);
+		return;
+	}
+	if (f->data || f->subvol)
+		check(spt_write(path, f->subvol, "before.."));
+	if (!spt_ok("snapshot", pve_storage_volume_snapshot(st, vn, "snap1", &err), err))
+		return;
+	char *spath = NULL;
+	/* block snapshots are not activated (Proxmox's thin snapshots skip activation) */
+	if (pve_storage_path(st, vn, "snap1", &spath, NULL) == 0 &&
+	    (f->subvol || (f->data && !startswith(spath, "/dev/"))))
+		check(access(spath, F_OK) == 0);
+	free(spath);
+	/* twice */
+	r = pve_storage_volume_snapshot(st, vn, "snap1", &err);
+	pve_error_free(err);
+	err = NULL;
+	if (r == 0 && f->dup_snapshot_gap)
+		pve_storage_volume_snapshot_delete(st, vn, "snap1", NULL);
+	else
+		check(r < 0);
+	if (f->data || f->subvol) {
+		check(spt_write(path, f->subvol, "after..."));
+		check(spt_has(path, f->subvol, "after..."));
+	}
+	spt_ok("rollback", pve_storage_volume_snapshot_rollback(st, vn, "snap1", &err), err);
+	if (f->data || f->subvol)
+		check(spt_has(path, f->subvol, "before.."));
+	spt_ok("snapshot delete", pve_storage_volume_snapshot_delete(st, vn, "snap1", &err), err);
+	check(pve_storage_volume_snapshot_rollback(st, vn, "snap1", &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_snapshot_delete(st, vn, "snap1", &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_snapshot(st, vn, "../x", &err) == -EINVAL);
+	pve_error_free(err);
+	/* a snapshot left behind goes with its volume */
+	check(pve_storage_volume_snapshot(st, vn, "keep", NULL) == 0);
+}
+
+/* Template, linked clone, and freeing them in the right order; frees vn (or its base). */
+static void spt_base_clone(const pve_storage *st, const spt_format *f, const char *vn)
+{
+	pve_error *err = NULL;
+	if (!f->base) {
+		check(!pve_storage_volume_has_feature(st, PVE_FEATURE_TEMPLATE, vn, NULL));
+		check(pve_storage_create_base(st, vn, NULL, &err) < 0);
+		pve_error_free(err);
+		err = NULL;
+		spt_ok("free", pve_storage_free_image(st, vn, &err), err);
+		return;
+	}
+	/* a volume with snapshots can't become a template on block storages: drop them first */
+	if (f->snapshots)
+		pve_storage_volume_snapshot_delete(st, vn, "keep", NULL);
+	check(pve_storage_volume_has_feature(st, PVE_FEATURE_TEMPLATE, vn, NULL));
+	char *base = NULL;
+	if (!spt_ok("create_base", pve_storage_create_base(st, vn, &base, &err), err)) {
+		pve_storage_free_image(st, vn, NULL);
+		return;
+	}
+	check_streq(base, f->base);
+	check(pve_storage_volume_has_feature(st, PVE_FEATURE_CLONE, base, NULL));
+	check(!pve_storage_volume_has_feature(st, PVE_FEATURE_SNAPSHOT, base, NULL));
+	check(pve_storage_volume_resize(st, base, f->grown ? f->grown * 2 : f->size * 2, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_create_base(st, base, NULL, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	char *clone = NULL;
+	if (spt_ok("clone", pve_storage_clone_image(st, base, 101, NULL, &clone, &err), err)) {
+		check_streq(clone, f->clone);
+		_cleanup_free_ char *cvolid = xasprintf("%s:%s", st->id, clone);
+		check(spt_in_listing(st, 101, cvolid, NULL));
+		char *cpath = NULL;
+		check(pve_storage_path(st, clone, NULL, &cpath, NULL) == 0);
+		if (cpath && (f->data || f->subvol))
+			check(spt_has(cpath, f->subvol, "before.."));
+		free(cpath);
+		if (f->base_busy) {
+			check(pve_storage_free_image(st, base, &err) == -EBUSY);
+			pve_error_free(err);
+			err = NULL;
+		}
+		spt_ok("free clone", pve_storage_free_image(st, clone, &err), err);
+		free(clone);
+	}
+	spt_ok("free base", pve_storage_free_image(st, base, &err), err);
+	check(pve_storage_free_image(st, base, &err) == -ENOENT);
+	pve_error_free(err);
+	free(base);
+}
+
+static void spt_one_format(const pve_storage *st, const spt_format *f)
+{
+	pve_error *err = NULL;
+	char *vn = NULL;
+	if (!spt_ok("alloc", pve_storage_alloc_image(st, 100, f->fmt, NULL, f->size, &vn, &err),
+		    err))
+		return;
+	check_streq(vn, f->volname);
+	_cleanup_free_ char *volid = xasprintf("%s:%s", st->id, vn);
+	uint64_t lsize = 0;
+	check(spt_in_listing(st, 100, volid, &lsize));
+	check(!spt_in_listing(st, 101, volid, NULL));
+	if (!f->subvol)
+		check_int(lsize, f->size);
+
+	char *path = NULL;
+	spt_ok("path", pve_storage_path(st, vn, NULL, &path, &err), err);
+	if (path && f->path)
+		check_streq(path, f->path);
+	check(path && access(path, F_OK) == 0);
+
+	uint64_t size = 0;
+	char *fmt = NULL;
+	if (spt_ok("size", pve_storage_volume_size(st, vn, &size, NULL, &fmt, &err), err)) {
+		if (!f->subvol)
+			check_int(size, f->size);
+		check_streq(fmt, f->fmt);
+	}
+	free(fmt);
+
+	int r = pve_storage_volume_resize(st, vn, f->grown ? f->grown : f->size * 2, &err);
+	check((r == 0) == (f->grown != 0));
+	pve_error_free(err);
+	err = NULL;
+	if (f->grown && !f->subvol) {
+		check(pve_storage_volume_size(st, vn, &size, NULL, NULL, NULL) == 0);
+		check_int(size, f->grown);
+		check(pve_storage_volume_resize(st, vn, f->size, &err) == -EINVAL);
+		check(err && strstr(err->message, "shrinking"));
+		pve_error_free(err);
+		err = NULL;
+	}
+
+	spt_snapshots(st, f, vn, path);
+
+	if (f->renamed) {
+		char *renamed = NULL;
+		if (spt_ok("rename", pve_storage_rename_volume(st, vn, 102, NULL, &renamed, &err),
+			   err)) {
+			check_streq(renamed, f->renamed);
+			check(!spt_in_listing(st, 0, volid, NULL));
+			_cleanup_free_ char *rvolid = xasprintf("%s:%s", st->id, renamed);
+			check(spt_in_listing(st, 102, rvolid, NULL));
+			/* and back, so the template step has its volume */
+			char *back = NULL;
+			_cleanup_free_ char *stem = NULL;
+			const char *slash = strrchr(f->volname, '/');
+			stem = xstrdup(slash ? slash + 1 : f->volname);
+			spt_ok("rename back",
+			       pve_storage_rename_volume(st, renamed, 100, stem, &back, &err), err);
+			if (back)
+				check_streq(back, f->volname);
+			free(back);
+			free(renamed);
+		}
+	}
+
+	spt_base_clone(st, f, vn);
+	check(!spt_in_listing(st, 0, volid, NULL));
+	check(path && access(path, F_OK) < 0);
+	check(pve_storage_free_image(st, vn, &err) == -ENOENT);
+	pve_error_free(err);
+	free(path);
+	free(vn);
+}
+
+/* The storage must be active and hold no volumes of VMIDs 100-102. */
+_unused_ static void spt_run_table(const pve_storage *st, const spt_format *formats, size_t n)
+{
+	pve_storage_status ss;
+	check(pve_storage_get_status(st, &ss, NULL) == 0);
+	check(ss.active && ss.total > 0 && ss.avail <= ss.total && ss.used <= ss.total);
+	for (size_t i = 0; i < n; i++)
+		spt_one_format(st, &formats[i]);
+}
+
+/* What every plugin must refuse, with nothing changed. */
+_unused_ static void spt_refusals(const pve_storage *st, const spt_names *nm)
+{
+	pve_error *err = NULL;
+	char *vn = NULL;
+	check(pve_storage_alloc_image(st, 100, "qed", NULL, nm->size, &vn, &err) == -EINVAL);
+	check(err && streq_ptr(err->param, "format"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(st, 100, nm->fmt, "vm-101-disk-0", nm->size, &vn, &err) ==
+	      -EINVAL);
+	check(err && streq_ptr(err->param, "filename"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(st, 100, nm->fmt, "vm-100-../../x", nm->size, &vn, &err) ==
+	      -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(st, 100, nm->fmt, NULL, 0, &vn, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_alloc_image(st, 99, nm->fmt, NULL, nm->size, &vn, &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_free_image(st, "../x", &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_free_image(st, nm->missing, &err) == -ENOENT);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_resize(st, nm->missing, nm->size, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+
+	if (pve_storage_alloc_image(st, 100, nm->fmt, nm->name, nm->size, &vn, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "alloc %s: %s", nm->name, err->message);
+		pve_error_free(err);
+		return;
+	}
+	check_streq(vn, nm->volname);
+	char *vn2 = NULL;
+	err = NULL;
+	check(pve_storage_alloc_image(st, 100, nm->fmt, nm->name, nm->size, &vn2, &err) == -EEXIST);
+	pve_error_free(err);
+	err = NULL;
+	char *clone = NULL;
+	check(!pve_storage_volume_has_feature(st, PVE_FEATURE_CLONE, vn, NULL));
+	check(pve_storage_clone_image(st, vn, 101, NULL, &clone, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_clone_image(st, vn, 1, NULL, &clone, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_free_image(st, vn, NULL) == 0);
+	free(vn);
+}

@@ -1,0 +1,265 @@
+/* The lvm and lvmthin plugins on a real volume group: the shared plugin table
+ * (storage-plugin-test.h), the refusals, and saferemove. The volume group (and its thin pool) come
+ * from the environment: PVED_TEST_VG and PVED_TEST_THINPOOL, which tests/storage/lab-storage-lvm.sh
+ * sets up on loop devices in the lab (this host has no device-mapper); without them every case
+ * skips and says so. */
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+
+#include "storage/storage.h"
+#include "tests/unit/storage-plugin-test.h"
+#include "tests/unit/test.h"
+
+#define MIB (1 << 20)
+
+typedef struct lvm_env {
+	pve_sectioncfg *cfg;
+	pve_storage st;
+	const char *vg;
+} lvm_env;
+
+static void env_clear(lvm_env *e)
+{
+	pve_sectioncfg_free(e->cfg);
+	*e = (lvm_env){ 0 };
+}
+
+/* A storage of type on the test's volume group; false with the case skipped or failed. */
+static bool env_setup(lvm_env *e, const char *type, const char *extra)
+{
+	*e = (lvm_env){ 0 };
+	const char *vg = getenv("PVED_TEST_VG");
+	const char *pool = getenv("PVED_TEST_THINPOOL");
+	if (!vg || !*vg)
+		return test_skip("PVED_TEST_VG is not set: needs a volume group (device-mapper), "
+				 "see tests/storage/lab-storage-lvm.sh"),
+		       false;
+	bool thin = streq(type, "lvmthin");
+	if (thin && (!pool || !*pool))
+		return test_skip("PVED_TEST_THINPOOL is not set"), false;
+	_cleanup_free_ char *text =
+		thin ? xasprintf(
+			       "lvmthin: test\n\tvgname %s\n\tthinpool %s\n\tcontent images,rootdir\n%s",
+			       vg, pool, extra) :
+		       xasprintf("lvm: test\n\tvgname %s\n\tcontent images,rootdir\n%s", vg, extra);
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &e->cfg, &err) < 0 ||
+	    pve_storage_get(e->cfg, "test", &e->st, &err) < 0 ||
+	    pve_storage_activate(&e->st, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		env_clear(e);
+		return false;
+	}
+	e->vg = vg;
+	return true;
+}
+
+static void lvm_plugin_table(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvm", ""))
+		return;
+	_cleanup_free_ char *path = xasprintf("/dev/%s/vm-100-disk-0", e.vg);
+	const spt_format formats[] = { {
+		.fmt = "raw",
+		.volname = "vm-100-disk-0",
+		.path = path,
+		.size = 4 * MIB,
+		.grown = 8 * MIB,
+		.snapshots = false, /* thick LVM: no snapshots, no templates, as Proxmox's */
+		.data = true,
+		.renamed = "vm-102-disk-0",
+	} };
+	spt_run_table(&e.st, formats, ELEMENTSOF(formats));
+	env_clear(&e);
+}
+
+static void lvm_plugin_refusals(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvm", ""))
+		return;
+	spt_refusals(&e.st, &(spt_names){ .fmt = "raw",
+					  .name = "vm-100-disk-7",
+					  .volname = "vm-100-disk-7",
+					  .missing = "vm-100-disk-9",
+					  .size = 4 * MIB });
+	pve_error *err = NULL;
+	char *vn = NULL;
+	/* qcow2 on LVM is Proxmox 9's volume chain, which pved does not do */
+	check(pve_storage_alloc_image(&e.st, 100, "qcow2", NULL, 4 * MIB, &vn, &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	/* the API's refusal: no snapshot op for thick volumes */
+	check(pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) == 0);
+	check(!pve_storage_volume_has_feature(&e.st, PVE_FEATURE_SNAPSHOT, vn, NULL));
+	check(pve_storage_volume_snapshot(&e.st, vn, "s1", &err) == -ENOSYS);
+	check(err && strstr(err->message, "does not support"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_create_base(&e.st, vn, NULL, &err) == -ENOSYS);
+	pve_error_free(err);
+	err = NULL;
+	/* a linked-clone name means nothing on thick LVM */
+	check(pve_storage_free_image(&e.st, "base-100-disk-0/vm-101-disk-0", &err) == -EINVAL);
+	pve_error_free(err);
+	check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+	free(vn);
+	/* a volume group that does not exist */
+	lvm_env bad;
+	env_clear(&e);
+	_cleanup_free_ char *text = xstrdup("lvm: nope\n\tvgname pved-no-such-vg\n");
+	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
+	check(pve_storage_cfg_parse(text, strlen(text), &c, NULL) == 0);
+	if (c && pve_storage_get(c, "nope", &bad.st, NULL) == 0) {
+		err = NULL;
+		check(pve_storage_activate(&bad.st, &err) == -ENOENT);
+		check(err && strstr(err->message, "pved-no-such-vg"));
+		pve_error_free(err);
+		pve_storage_status ss;
+		check(pve_storage_get_status(&bad.st, &ss, NULL) == 0 && !ss.active);
+	}
+}
+
+/* saferemove: a freed volume's data does not reach the next volume on its extents. */
+static void lvm_saferemove(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvm", "\tsaferemove 1\n"))
+		return;
+	for (int round = 0; round < 2; round++) {
+		char *vn = NULL, *path = NULL;
+		if (pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) < 0) {
+			test_fail(__FILE__, __LINE__, "alloc failed");
+			break;
+		}
+		check(pve_storage_path(&e.st, vn, NULL, &path, NULL) == 0);
+		if (round == 1)
+			check(!spt_has(path, false, "secret.."));
+		check(spt_write(path, false, "secret.."));
+		check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+		free(path);
+		free(vn);
+	}
+	env_clear(&e);
+}
+
+static void lvmthin_plugin_table(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvmthin", ""))
+		return;
+	_cleanup_free_ char *path = xasprintf("/dev/%s/vm-100-disk-0", e.vg);
+	const spt_format formats[] = { {
+		.fmt = "raw",
+		.volname = "vm-100-disk-0",
+		.path = path,
+		.size = 4 * MIB,
+		.grown = 8 * MIB,
+		.snapshots = true,
+		.data = true,
+		.base = "base-100-disk-0",
+		.clone = "base-100-disk-0/vm-101-disk-0",
+		.base_busy = true,
+		.renamed = "vm-102-disk-0",
+	} };
+	spt_run_table(&e.st, formats, ELEMENTSOF(formats));
+	env_clear(&e);
+}
+
+static void lvmthin_plugin_refusals(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvmthin", ""))
+		return;
+	spt_refusals(&e.st, &(spt_names){ .fmt = "raw",
+					  .name = "vm-100-disk-7",
+					  .volname = "vm-100-disk-7",
+					  .missing = "vm-100-disk-9",
+					  .size = 4 * MIB });
+	pve_error *err = NULL;
+	char *vn = NULL, *base = NULL, *clone = NULL;
+	check(pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) == 0);
+	/* a volume with snapshots can't become a template */
+	check(pve_storage_volume_snapshot(&e.st, vn, "s1", NULL) == 0);
+	check(pve_storage_create_base(&e.st, vn, &base, &err) == -EBUSY);
+	pve_error_free(err);
+	err = NULL;
+	/* a clone from a snapshot is a plain volume */
+	check(pve_storage_volume_has_feature(&e.st, PVE_FEATURE_CLONE, vn, "s1"));
+	if (pve_storage_clone_image(&e.st, vn, 101, "s1", &clone, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+	} else {
+		check_streq(clone, "vm-101-disk-0");
+		check(pve_storage_free_image(&e.st, clone, NULL) == 0);
+	}
+	err = NULL;
+	check(pve_storage_volume_snapshot_rollback(&e.st, vn, "nope", &err) == -ENOENT);
+	pve_error_free(err);
+	/* freeing a volume takes its snapshots along */
+	check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	check(pve_storage_list_volumes(&e.st, 0, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
+	check_int(n, 0);
+	pve_volume_infos_free(v, n);
+	const char *argv[] = { "lvs", "--noheadings", "-o", "lv_name", e.vg, NULL };
+	_cleanup_free_ char *out = NULL;
+	check(pve_storage_run(argv, &out, NULL) == 0);
+	check(out && !strstr(out, "snap_vm-100"));
+	free(vn);
+	free(clone);
+	env_clear(&e);
+}
+
+/* The scans behind /nodes/{node}/scan/lvm and .../lvmthin. */
+static void lvm_scans(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvmthin", ""))
+		return;
+	const char *pool = getenv("PVED_TEST_THINPOOL");
+	cJSON *j = NULL, *it;
+	pve_error *err = NULL;
+	bool found = false;
+	if (pve_storage_scan_lvm(&j, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+	}
+	cJSON_ArrayForEach (it, j) {
+		long long size, avail;
+		if (streq_ptr(pve_json_str(it, "vg"), e.vg) && pve_json_int(it, "size", &size) &&
+		    pve_json_int(it, "free", &avail) && size > 0 && avail < size)
+			found = true;
+	}
+	check(found);
+	pve_json_free(j);
+	j = NULL;
+	found = false;
+	err = NULL;
+	if (pve_storage_scan_lvmthin(e.vg, &j, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+	}
+	check_int(cJSON_GetArraySize(j), 1);
+	cJSON_ArrayForEach (it, j) {
+		long long size;
+		if (streq_ptr(pve_json_str(it, "lv"), pool) && pve_json_int(it, "lv_size", &size) &&
+		    size >= 64 * MIB)
+			found = true;
+	}
+	check(found);
+	pve_json_free(j);
+	err = NULL;
+	check(pve_storage_scan_lvmthin("pved-no-such-vg", &j, &err) == -EIO);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_scan_lvmthin("-x", &j, &err) == -EINVAL);
+	pve_error_free(err);
+	env_clear(&e);
+}
+
+TEST_MAIN(TEST(lvm_plugin_table), TEST(lvm_plugin_refusals), TEST(lvm_saferemove),
+	  TEST(lvmthin_plugin_table), TEST(lvmthin_plugin_refusals), TEST(lvm_scans))

@@ -1,0 +1,329 @@
+/* pvectl storage: pvesm's verbs (add, set, remove, status, list, alloc, free, path, scan, import, export)
+ * as a table of verb -> method, route and positional parameters, each a call through pvectl's transport;
+ * tasks the calls start are followed to their end, as pvesm does. */
+#include <time.h>
+
+#include "tools/pvectl-internal.h"
+
+#define TASK_WAIT_MAX_NS (100 * 1000 * 1000L) /* polls start at 1 ms and double up to this */
+
+/* How a verb finds its way to a route. */
+enum sverb_kind {
+	SV_PLAIN, /* positionals fill the path's placeholders and parameters, in order */
+	SV_VOLUME, /* the first positional is a volume ID: its storage goes into the path */
+	SV_PATH, /* SV_VOLUME, and prints only the "path" of the answer */
+	SV_IMPORT, /* a local file into a storage: download-url from file:// */
+	SV_NOROUTE, /* no route yet */
+};
+
+typedef struct sverb {
+	const char *verb;
+	const char *method;
+	const char *
+		path; /* {node} is this node; other placeholders come from positionals or options */
+	const char *positional[5]; /* parameter names of the positional words, NULL-terminated */
+	enum sverb_kind kind;
+	const char *usage;
+} sverb;
+
+static const sverb verbs[] = {
+	{ "add",
+	  "POST",
+	  "/storage",
+	  { "type", "storage" },
+	  SV_PLAIN,
+	  "add <type> <storage> [--path P] [--content C] [OPTIONS]" },
+	{ "set", "PUT", "/storage/{storage}", { "storage" }, SV_PLAIN, "set <storage> [OPTIONS]" },
+	{ "remove", "DELETE", "/storage/{storage}", { "storage" }, SV_PLAIN, "remove <storage>" },
+	{ "status",
+	  "GET",
+	  "/nodes/{node}/storage",
+	  { NULL },
+	  SV_PLAIN,
+	  "status [--storage S] [--content C] [--enabled 1]" },
+	{ "list",
+	  "GET",
+	  "/nodes/{node}/storage/{storage}/content",
+	  { "storage" },
+	  SV_PLAIN,
+	  "list <storage> [--content C] [--vmid N]" },
+	{ "alloc",
+	  "POST",
+	  "/nodes/{node}/storage/{storage}/content",
+	  { "storage", "vmid", "filename", "size" },
+	  SV_PLAIN,
+	  "alloc <storage> <vmid> <filename> <size> [--format raw|qcow2|vmdk]" },
+	{ "free",
+	  "DELETE",
+	  "/nodes/{node}/storage/{storage}/content/{volume}",
+	  { "volume" },
+	  SV_VOLUME,
+	  "free <volume>" },
+	{ "path",
+	  "GET",
+	  "/nodes/{node}/storage/{storage}/content/{volume}",
+	  { "volume" },
+	  SV_PATH,
+	  "path <volume>" },
+	{ "scan",
+	  "GET",
+	  "/nodes/{node}/scan/{type}",
+	  { "type" },
+	  SV_PLAIN,
+	  "scan <nfs|cifs|iscsi|lvm|lvmthin> [OPTIONS]" },
+	{ "import",
+	  "POST",
+	  "/nodes/{node}/storage/{storage}/download-url",
+	  { "volume", "file" },
+	  SV_IMPORT,
+	  "import <storage>:<iso|vztmpl|import>/<name> <local file> [--checksum ...]" },
+	{ "export", NULL, NULL, { NULL }, SV_NOROUTE, "export <volume> <format> <file>" },
+};
+
+static int usage(const char *fmt, ...) _printf_(1, 2);
+static int usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("pvectl storage: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return PVECTL_EXIT_USAGE;
+}
+
+static void print_usage(FILE *f)
+{
+	fputs("usage: pvectl storage <verb> ...\n", f);
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		fprintf(f, "  pvectl storage %s\n", verbs[i].usage);
+}
+
+static int api_failed(const pvectl_response *r)
+{
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(r->body, "message");
+	fprintf(stderr, "%d %s\n", r->status,
+		cJSON_IsString(msg) ? msg->valuestring :
+		r->reason	    ? r->reason :
+				      "");
+	const cJSON *errors = cJSON_GetObjectItemCaseSensitive(r->body, "errors"), *e;
+	cJSON_ArrayForEach (e, errors)
+		if (cJSON_IsString(e))
+			fprintf(stderr, "%s: %s\n", e->string, e->valuestring);
+	return PVECTL_EXIT_FAIL;
+}
+
+/* This node's name: the first of GET /nodes (a node answers for itself). */
+static int local_node(pvectl *c, char **ret, pve_error **err)
+{
+	pvectl_response resp = { 0 };
+	int r = pvectl_call(c, "GET", "/nodes", NULL, &resp, err);
+	if (r < 0)
+		return r;
+	const cJSON *first =
+		cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp.body, "data"), 0);
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(first, "node");
+	if (resp.status != 200 || !cJSON_IsString(node)) {
+		r = pve_error_set(err, EPROTO, "cannot find this node's name (GET /nodes: %d)",
+				  resp.status);
+	} else {
+		*ret = xstrdup(node->valuestring);
+	}
+	pvectl_response_clear(&resp);
+	return r;
+}
+
+/* Follows a task to its end with short polls (a storage task is often over in milliseconds); prints
+ * its log when it failed. */
+static int follow_task(pvectl *c, const char *node, const char *upid)
+{
+	/* The transport escapes the path. */
+	_cleanup_free_ char *status_path = xasprintf("/nodes/%s/tasks/%s/status", node, upid);
+	long wait_ns = 1000 * 1000L;
+	for (;;) {
+		pvectl_response resp = { 0 };
+		_cleanup_error_ pve_error *err = NULL;
+		if (pvectl_call(c, "GET", status_path, NULL, &resp, &err) < 0) {
+			fprintf(stderr, "pvectl storage: %s\n", err->message);
+			return PVECTL_EXIT_FAIL;
+		}
+		if (resp.status != 200) {
+			int ex = api_failed(&resp);
+			pvectl_response_clear(&resp);
+			return ex;
+		}
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+		const char *st =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "status"));
+		if (st && strcmp(st, "running") != 0) {
+			const char *ex = cJSON_GetStringValue(
+				cJSON_GetObjectItemCaseSensitive(data, "exitstatus"));
+			int rc = PVECTL_EXIT_OK;
+			if (!ex || (strcmp(ex, "OK") != 0 && strncmp(ex, "WARNINGS", 8) != 0)) {
+				fprintf(stderr, "pvectl storage: task failed: %s\n",
+					ex ? ex : "unknown");
+				rc = PVECTL_EXIT_FAIL;
+			}
+			pvectl_response_clear(&resp);
+			return rc;
+		}
+		pvectl_response_clear(&resp);
+		struct timespec ts = { 0, wait_ns };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		if (wait_ns < TASK_WAIT_MAX_NS)
+			wait_ns *= 2;
+	}
+}
+
+/* The route's path with {node} and the placeholders in params put in (the transport escapes it). */
+static int fill_path(const char *tmpl, const char *node, cJSON *params, char **ret)
+{
+	pve_buf b = { 0 };
+	for (const char *p = tmpl; *p;) {
+		const char *open = strchr(p, '{');
+		const char *close = open ? strchr(open, '}') : NULL;
+		if (!open || !close) {
+			pve_buf_puts(&b, p);
+			break;
+		}
+		pve_buf_append(&b, p, (size_t)(open - p));
+		_cleanup_free_ char *name = xstrndup(open + 1, (size_t)(close - open - 1));
+		const char *v = streq(name, "node") ?
+					node :
+					cJSON_GetStringValue(
+						cJSON_GetObjectItemCaseSensitive(params, name));
+		if (!v) {
+			pve_buf_free(&b);
+			return usage("missing <%s>", name);
+		}
+		pve_buf_puts(&b, v);
+		/* A placeholder goes in the path only: the body must not repeat it differently. */
+		if (!streq(name, "node"))
+			cJSON_DeleteItemFromObjectCaseSensitive(params, name);
+		p = close + 1;
+	}
+	*ret = pve_buf_steal(&b);
+	return 0;
+}
+
+static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t n_words,
+		    const pvectl_opt *opts, size_t n_opts)
+{
+	size_t n_pos = 0;
+	while (n_pos < ELEMENTSOF(v->positional) && v->positional[n_pos])
+		n_pos++;
+	if (v->kind == SV_NOROUTE)
+		return usage("%s: pved has no API route for it yet (a volume export stream)",
+			     v->verb);
+	if (n_words != n_pos)
+		return usage("usage: pvectl storage %s", v->usage);
+	if (c->url && v->kind == SV_IMPORT)
+		return usage("import reads a file on the node: use it on the node (no --url)");
+
+	cJSON *params = cJSON_CreateObject();
+	for (size_t i = 0; i < n_pos; i++)
+		cJSON_AddStringToObject(params, v->positional[i], words[i]);
+	for (size_t i = 0; i < n_opts; i++) {
+		if (cJSON_GetObjectItemCaseSensitive(params, opts[i].name)) {
+			cJSON_Delete(params);
+			return usage("parameter '%s' given twice", opts[i].name);
+		}
+		cJSON_AddStringToObject(params, opts[i].name, opts[i].value ? opts[i].value : "1");
+	}
+	if (v->kind == SV_VOLUME || v->kind == SV_PATH) {
+		const char *vol = words[0];
+		const char *colon = strchr(vol, ':');
+		if (!colon || colon == vol) {
+			cJSON_Delete(params);
+			return usage("'%s' is not a volume ID (STORAGE:NAME)", vol);
+		}
+		_cleanup_free_ char *sid = xstrndup(vol, (size_t)(colon - vol));
+		cJSON_AddStringToObject(params, "storage", sid);
+	}
+	if (v->kind == SV_IMPORT) {
+		const char *vol = words[0];
+		const char *colon = strchr(vol, ':');
+		const char *slash = colon ? strchr(colon, '/') : NULL;
+		_cleanup_free_ char *abs = realpath(words[1], NULL);
+		if (!colon || colon == vol || !slash || !slash[1] || !abs) {
+			cJSON_Delete(params);
+			if (!abs)
+				return usage("import: cannot find '%s': %m", words[1]);
+			return usage("import: '%s' is not STORAGE:CONTENT/NAME", vol);
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(params, "volume");
+		cJSON_DeleteItemFromObjectCaseSensitive(params, "file");
+		_cleanup_free_ char *sid = xstrndup(vol, (size_t)(colon - vol));
+		_cleanup_free_ char *content = xstrndup(colon + 1, (size_t)(slash - colon - 1));
+		_cleanup_free_ char *url = xasprintf("file://%s", abs);
+		cJSON_AddStringToObject(params, "storage", sid);
+		cJSON_AddStringToObject(params, "content", content);
+		cJSON_AddStringToObject(params, "filename", slash + 1);
+		cJSON_AddStringToObject(params, "url", url);
+	}
+
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_free_ char *node = NULL, *path = NULL;
+	if (strstr(v->path, "{node}") && local_node(c, &node, &err) < 0) {
+		cJSON_Delete(params);
+		fprintf(stderr, "pvectl storage: %s\n", err->message);
+		return PVECTL_EXIT_FAIL;
+	}
+	int ex = fill_path(v->path, node, params, &path);
+	if (ex) {
+		cJSON_Delete(params);
+		return ex;
+	}
+	if (!pve_routes_match(c->routes, v->method, path, NULL, NULL)) {
+		cJSON_Delete(params);
+		return usage("%s: pved has no API route %s %s yet", v->verb, v->method, v->path);
+	}
+	pvectl_response resp = { 0 };
+	int r = pvectl_call(c, v->method, path, params, &resp, &err);
+	cJSON_Delete(params);
+	if (r < 0) {
+		fprintf(stderr, "pvectl storage: %s\n", err->message);
+		return PVECTL_EXIT_FAIL;
+	}
+	if (resp.status != 200) {
+		ex = api_failed(&resp);
+		pvectl_response_clear(&resp);
+		return ex;
+	}
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
+	ex = PVECTL_EXIT_OK;
+	if (cJSON_IsString(data) && strncmp(data->valuestring, "UPID:", 5) == 0 && !c->async) {
+		ex = follow_task(c, node, data->valuestring);
+	} else if (v->kind == SV_PATH) {
+		const char *p =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "path"));
+		if (p)
+			printf("%s\n", p);
+		else
+			ex = PVECTL_EXIT_FAIL;
+	} else if (streq(v->verb, "alloc") && cJSON_IsString(data)) {
+		printf("successfully created '%s'\n", data->valuestring);
+	} else if (!cJSON_IsNull(data)) {
+		const pve_route *route = pve_routes_match(c->routes, v->method, path, NULL, NULL);
+		pvectl_print_data(stdout, data,
+				  route ? cJSON_GetObjectItemCaseSensitive(route->info, "returns") :
+					  NULL,
+				  c->output);
+	}
+	pvectl_response_clear(&resp);
+	return ex;
+}
+
+int pvectl_cmd_storage(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
+		       size_t n_opts)
+{
+	if (n_words == 0 || streq(words[0], "help")) {
+		print_usage(n_words ? stdout : stderr);
+		return n_words ? PVECTL_EXIT_OK : PVECTL_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+		if (streq(verbs[i].verb, words[0]))
+			return run_verb(c, &verbs[i], words + 1, n_words - 1, opts, n_opts);
+	return usage("unknown verb '%s' (see: pvectl storage help)", words[0]);
+}
