@@ -1,10 +1,12 @@
-/* The storage handlers: /storage (storage.cfg's definitions) and /nodes/{node}/storage (status, content). */
+/* The storage handlers: /storage (storage.cfg's definitions, cifs passwords in priv/storage/<id>.pw) and
+ * /nodes/{node}/storage (status, content). */
 #include "daemon/pved-internal.h"
 #include "storage/storage.h"
 
 #define STORAGE_CFG "storage.cfg"
 #define STORAGE_LOCK "file-storage_cfg"
 #define STORAGE_LOCK_TIMEOUT_MS 5000
+#define PASSWORD_PREFIX "password="
 
 /* storage.cfg as it is now: a missing file is an empty config. Sections are checked one by one where they
  * are used, so one bad section does not hide the others (Proxmox warns and goes on, too). */
@@ -32,6 +34,56 @@ static int load_cfg(pved *d, pve_sectioncfg **ret, char digest[PVE_STORE_DIGEST_
 	if (digest)
 		memcpy(digest, dg, sizeof(dg));
 	return 0;
+}
+
+/* ---- cifs passwords: priv/storage/<id>.pw holds "password=SECRET\n", as Proxmox's CIFSPlugin writes it;
+ * storage.cfg never holds one. The plugin finds it in the in-memory section. */
+
+static char *password_file(const char *id)
+{
+	return xasprintf("priv/storage/%s.pw", id);
+}
+
+static void load_password(pved *d, pve_section *s)
+{
+	if (!s || !streq(pve_section_type(s), "cifs") || pve_section_get(s, "password"))
+		return;
+	_cleanup_free_ char *path = password_file(pve_section_id(s)), *text = NULL;
+	size_t len = 0;
+	if (pve_store_read(d->store, path, &text, &len, NULL, NULL) < 0)
+		return;
+	const char *pw = startswith(text, PASSWORD_PREFIX) ? text + strlen(PASSWORD_PREFIX) : text;
+	_cleanup_free_ char *one = xstrndup(pw, strcspn(pw, "\r\n"));
+	pve_section_set(s, "password", one);
+	explicit_bzero(one, strlen(one));
+	explicit_bzero(text, len);
+}
+
+static int save_password(pved *d, const char *id, const char *pw, pve_error **err)
+{
+	if (strpbrk(pw, "\r\n"))
+		return pve_error_set_param(err, EINVAL, "password", "invalid password");
+	_cleanup_free_ char *path = password_file(id);
+	_cleanup_free_ char *text = xasprintf(PASSWORD_PREFIX "%s\n", pw);
+	int r = pve_store_write(d->store, path, text, strlen(text), NULL, err);
+	explicit_bzero(text, strlen(text));
+	return r;
+}
+
+static int delete_password(pved *d, const char *id, pve_error **err)
+{
+	_cleanup_free_ char *path = password_file(id);
+	pve_error *e = NULL;
+	int r = pve_store_delete(d->store, path, &e);
+	if (r == -ENOENT) {
+		pve_error_free(e);
+		return 0;
+	}
+	if (r < 0 && err)
+		*err = e;
+	else
+		pve_error_free(e);
+	return r;
 }
 
 /* The storage named by the call's `storage`, checked against its type. */
@@ -67,7 +119,8 @@ static cJSON *section_json(const pve_section *s)
 	for (size_t i = 0; i < pve_section_count(s); i++) {
 		const char *k = pve_section_key(s, i), *v = pve_section_value(s, i);
 		bool b;
-		if (!k || cJSON_HasObjectItem(o, k))
+		/* a hand-written storage.cfg may hold one: never shown */
+		if (!k || cJSON_HasObjectItem(o, k) || streq(k, "password"))
 			continue;
 		if (pve_storage_option_is_bool(k) && pve_parse_bool(v, &b) == 0)
 			cJSON_AddNumberToObject(o, k, b);
@@ -169,6 +222,34 @@ static int try_activate(pved *d, pve_sectioncfg *cfg, const char *id, pve_error 
 	return pve_storage_activate(&st, err);
 }
 
+/* As Proxmox's check_config: a network file storage without a path is mounted at /mnt/pve/<id> (below
+ * this node's root). */
+static void default_path(pved *d, pve_section *s)
+{
+	const char *type = pve_section_type(s);
+	if ((!streq(type, "nfs") && !streq(type, "cifs")) || pve_section_get(s, "path"))
+		return;
+	_cleanup_free_ char *rel = xasprintf("mnt/pve/%s", pve_section_id(s));
+	_cleanup_free_ char *path = pved_path(d, rel);
+	pve_section_set(s, "path", path);
+}
+
+/* After the storage was checked and activated: a password given moves to its file, one deleted goes.
+ * One a hand-written storage.cfg held moves to the file, too (the section keeps none). */
+static int store_password(pved_call *c, pve_section *s, bool deleted, pve_error **err)
+{
+	const char *pw = pved_call_str(c, "password");
+	int r = 0;
+	if (!pw && !deleted)
+		pw = pve_section_get(s, "password");
+	if (pw)
+		r = save_password(c->d, pve_section_id(s), pw, err);
+	else if (deleted)
+		r = delete_password(c->d, pve_section_id(s), err);
+	pve_section_delete(s, "password");
+	return r;
+}
+
 static int write_cfg(pved *d, pve_sectioncfg *cfg, const char *expected, pve_error **err)
 {
 	_cleanup_free_ char *text = pve_sectioncfg_print(cfg);
@@ -200,9 +281,11 @@ static void h_storage_create(pved_call *c)
 		pve_error_set_param(&err, EEXIST, "storage", "storage ID '%s' already defined", id);
 		goto fail;
 	}
-	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0 ||
-	    pve_storage_check_section(s, &err) < 0 || try_activate(c->d, cfg, id, &err) < 0 ||
-	    write_cfg(c->d, cfg, digest, &err) < 0)
+	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
+		goto fail;
+	default_path(c->d, s);
+	if (pve_storage_check_section(s, &err) < 0 || try_activate(c->d, cfg, id, &err) < 0 ||
+	    store_password(c, s, false, &err) < 0 || write_cfg(c->d, cfg, digest, &err) < 0)
 		goto fail;
 	pve_store_unlock(lock);
 	return pved_call_reply(c, storage_type_reply(id, type));
@@ -251,8 +334,16 @@ static void h_storage_update(pved_call *c)
 			}
 		pve_section_delete(s, *k);
 	}
-	if (apply_params(c, s, &err) < 0 || pve_storage_check_section(s, &err) < 0 ||
-	    try_activate(c->d, cfg, id, &err) < 0 || write_cfg(c->d, cfg, digest, &err) < 0)
+	bool pw_deleted = false;
+	for (char **k = del; *k; k++)
+		pw_deleted |= streq(*k, "password");
+	if (apply_params(c, s, &err) < 0)
+		goto fail;
+	default_path(c->d, s);
+	if (!pw_deleted)
+		load_password(c->d, s);
+	if (pve_storage_check_section(s, &err) < 0 || try_activate(c->d, cfg, id, &err) < 0 ||
+	    store_password(c, s, pw_deleted, &err) < 0 || write_cfg(c->d, cfg, digest, &err) < 0)
 		goto fail;
 	pve_store_unlock(lock);
 	return pved_call_reply(c, storage_type_reply(id, pve_section_type(s)));
@@ -276,7 +367,7 @@ static void h_storage_delete(pved_call *c)
 		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
 		goto fail;
 	}
-	if (write_cfg(c->d, cfg, digest, &err) < 0)
+	if (write_cfg(c->d, cfg, digest, &err) < 0 || delete_password(c->d, id, &err) < 0)
 		goto fail;
 	pve_store_unlock(lock);
 	return pved_call_reply(c, NULL);
@@ -358,6 +449,7 @@ static int node_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_
 	if (!pve_storage_on_node(st, c->d->node))
 		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'",
 				     st->id, c->d->node);
+	load_password(c->d, pve_sectioncfg_find(cfg, st->id));
 	return 0;
 }
 

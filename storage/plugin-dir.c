@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <cjson/cJSON.h>
+
 #include "storage/storage-internal.h"
 
 /* A listing stops here: a directory can hold more than any answer should. */
@@ -634,9 +636,40 @@ static int snapshot_op(const pve_storage *s, const char *volname, const char *op
 	return pve_qemu_img(argv, NULL, err);
 }
 
+/* qemu-img keeps a second internal snapshot of the same name, which rollback and delete could then
+ * not tell apart: the name is looked up first (qemu-img info lists the snapshots, parseable as JSON). */
+static int snapshot_exists(const char *path, const char *snap, bool *ret, pve_error **err)
+{
+	const char *argv[] = { "qemu-img", "info", "--output=json", "-f", "qcow2", path, NULL };
+	_cleanup_free_ char *out = NULL;
+	if (pve_qemu_img(argv, &out, err) < 0)
+		return -EIO;
+	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), 4 * 1024 * 1024, 16, err);
+	if (!j)
+		return pve_error_set(err, EIO, "qemu-img info: unreadable output for '%s'", path);
+	const cJSON *item;
+	*ret = false;
+	cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "snapshots")) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
+		if (cJSON_IsString(name) && streq(name->valuestring, snap))
+			*ret = true;
+	}
+	return 0;
+}
+
 static int dir_volume_snapshot(const pve_storage *s, const char *volname, const char *snap,
 			       pve_error **err)
 {
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	_cleanup_free_ char *path = NULL;
+	bool exists = false;
+	if (image_volume(s, volname, &v, &path, err) < 0)
+		return -EINVAL;
+	if (streq(v.format, "qcow2") && snapshot_exists(path, snap, &exists, err) < 0)
+		return -EIO;
+	if (exists)
+		return pve_error_set(err, EEXIST, "snapshot '%s' already exists on volume '%s:%s'",
+				     snap, s->id, volname);
 	return snapshot_op(s, volname, "-c", snap, err);
 }
 

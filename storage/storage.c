@@ -526,6 +526,12 @@ int pve_storage_activate(const pve_storage *s, pve_error **err)
 	return s->plugin->activate(s, err);
 }
 
+int pve_storage_deactivate(const pve_storage *s, pve_error **err)
+{
+	NEED(deactivate);
+	return s->plugin->deactivate(s, err);
+}
+
 int pve_storage_get_status(const pve_storage *s, pve_storage_status *ret, pve_error **err)
 {
 	NEED(status);

@@ -181,6 +181,8 @@ bool pve_storage_on_node(const pve_storage *s, const char *node);
 /* ---- operations: check support and arguments, then call the plugin ---------------------------------- */
 
 int pve_storage_activate(const pve_storage *s, pve_error **err);
+/* Undoes activate where the type has something to undo (a mount, an iSCSI session, active LVs). */
+int pve_storage_deactivate(const pve_storage *s, pve_error **err);
 int pve_storage_get_status(const pve_storage *s, pve_storage_status *ret, pve_error **err);
 /* Refuses a content type the storage does not hold: EINVAL "storage 'x' does not support content type
  * 'y'". */

@@ -1,4 +1,4 @@
-"""The scan routes (/nodes/{node}/scan/{nfs,cifs,iscsi}) and network storages over the API on a real pved:
+"""The scan routes (/nodes/{node}/scan/{nfs,cifs,iscsi,lvm,lvmthin}) and network storages over the API on a real pved:
 the index, bad input answered with 400, an unreachable server answered with an error naming it, and,
 where PVE_TEST_* name real servers (tests/storage/lab-storage-net.sh in the lab), the real scans and an
 nfs storage added, used and removed through the API. Needs root."""
@@ -22,7 +22,7 @@ def scan_index(n):
     r = n.get(f"/nodes/{n.name}/scan")
     expect(r.status == 200, r)
     methods = sorted(x["method"] for x in r.data)
-    for m in ("cifs", "iscsi", "nfs"):
+    for m in ("cifs", "iscsi", "lvm", "lvmthin", "nfs"):
         expect(m in methods, methods)
 
 
@@ -36,6 +36,9 @@ def scan_bad_input(n):
         ("cifs", {"server": "x/y"}, "server"),
         ("iscsi", {"portal": "a b"}, "portal"),
         ("iscsi", {"portal": "-p"}, "portal"),
+        ("lvmthin", {}, "vg"),
+        ("lvmthin", {"vg": "-x"}, "vg"),
+        ("lvmthin", {"vg": "a/b"}, "vg"),
     ]:
         r = n.get(f"{base}/{path}", params)
         expect(r.status == 400, (path, params, r))
@@ -52,6 +55,35 @@ def scan_unreachable(n):
     expect(time.monotonic() - t0 < 15, "took too long")
 
 
+def have_device_mapper():
+    if os.path.exists("/dev/mapper/control"):
+        return True
+    with open("/proc/misc") as f:
+        return any(line.split()[1:] == ["device-mapper"] for line in f)
+
+
+@case
+def scan_lvm(n):
+    base = f"/nodes/{n.name}/scan"
+    lvm, thin = n.get(f"{base}/lvm"), n.get(f"{base}/lvmthin", {"vg": "pvedtestnovg"})
+    if not have_device_mapper():
+        for r in (lvm, thin):
+            expect(r.status == 500 and "device-mapper" in text(r), r)
+        return
+    expect(lvm.status == 200 and isinstance(lvm.data, list), lvm)
+    for vg in lvm.data:
+        expect(set(vg) == {"vg", "size", "free"} and vg["free"] <= vg["size"], vg)
+    expect(thin.status >= 500 and "pvedtestnovg" in text(thin), thin)
+    vg = os.environ.get("PVED_TEST_VG")
+    if vg:
+        expect(any(x["vg"] == vg for x in lvm.data), lvm.data)
+        r = n.get(f"{base}/lvmthin", {"vg": vg})
+        expect(r.status == 200 and isinstance(r.data, list), r)
+        pool = os.environ.get("PVED_TEST_THINPOOL")
+        if pool:
+            expect(any(x["lv"] == pool and x["lv_size"] > 0 for x in r.data), r.data)
+
+
 @case
 def storage_unreachable_nothing_changed(n):
     before = n.get("/storage").data
@@ -61,6 +93,83 @@ def storage_unreachable_nothing_changed(n):
     expect(r.status >= 400 and "127.0.0.1" in text(r), r)
     expect(n.get("/storage").data == before, "storage.cfg changed")
     expect(not os.path.exists(mnt), "mount point made")
+
+
+def storage_cfg(n):
+    with open(n.path("etc/pve/storage.cfg")) as f:
+        return f.read()
+
+
+@case
+def netfs_default_path(n):
+    # disabled: nothing to activate, so the definition is saved without a server
+    r = n.post("/storage", {"storage": "nfsdef", "type": "nfs", "server": "127.0.0.1",
+                            "export": "/srv", "disable": 1})
+    expect(r.status == 200, r)
+    r = n.get("/storage/nfsdef")
+    expect(r.status == 200 and r.data.get("path") == n.path("mnt/pve/nfsdef"), r)
+    expect(f"path {n.path('mnt/pve/nfsdef')}\n" in storage_cfg(n), storage_cfg(n))
+    # a definition without one (hand-written) gets it on its next update
+    cfg = storage_cfg(n).replace(f"\tpath {n.path('mnt/pve/nfsdef')}\n", "")
+    with open(n.path("etc/pve/storage.cfg"), "w") as f:
+        f.write(cfg)
+    expect("path" not in n.get("/storage/nfsdef").data, "path still there")
+    r = n.request("PUT", "/storage/nfsdef", {"content": "iso"})
+    expect(r.status == 200, r)
+    expect(n.get("/storage/nfsdef").data.get("path") == n.path("mnt/pve/nfsdef"), "no default path")
+    r = n.post("/storage", {"storage": "nfsown", "type": "nfs", "server": "127.0.0.1",
+                            "export": "/srv", "disable": 1, "path": n.path("elsewhere")})
+    expect(r.status == 200 and n.get("/storage/nfsown").data.get("path") == n.path("elsewhere"), r)
+    for sid in ("nfsdef", "nfsown"):
+        expect(n.request("DELETE", f"/storage/{sid}").status == 200, sid)
+
+
+@case
+def cifs_password_stored_apart(n):
+    pwfile = n.path("etc/pve/priv/storage/cifspw.pw")
+    r = n.post("/storage", {"storage": "cifspw", "type": "cifs", "server": "127.0.0.1",
+                            "share": "data", "username": "u", "password": "s3cr=t pw",
+                            "disable": 1})
+    expect(r.status == 200, r)
+    expect("s3cr" not in storage_cfg(n) and "password" not in storage_cfg(n), storage_cfg(n))
+    with open(pwfile) as f:
+        expect(f.read() == "password=s3cr=t pw\n", "password file")
+    expect(os.stat(pwfile).st_mode & 0o777 == 0o600, oct(os.stat(pwfile).st_mode))
+    for r in (n.get("/storage/cifspw"), n.get("/storage")):
+        expect(r.status == 200 and "s3cr" not in text(r) and "password" not in text(r), r)
+    # an update without one keeps it; with one replaces it; a newline is refused
+    r = n.request("PUT", "/storage/cifspw", {"content": "iso"})
+    expect(r.status == 200, r)
+    with open(pwfile) as f:
+        expect(f.read() == "password=s3cr=t pw\n", "password lost by an update")
+    expect("password" not in storage_cfg(n), storage_cfg(n))
+    r = n.request("PUT", "/storage/cifspw", {"password": "new"})
+    expect(r.status == 200, r)
+    with open(pwfile) as f:
+        expect(f.read() == "password=new\n", "password not replaced")
+    r = n.request("PUT", "/storage/cifspw", {"password": "a\nb"})
+    expect(r.status == 400, r)
+    # enabled, it is activated at once: the dead server fails it, and the error does not show the password
+    r = n.request("PUT", "/storage/cifspw", {"delete": "disable"})
+    expect(r.status >= 500 and "127.0.0.1" in text(r) and "new" not in text(r), r)
+    r = n.request("PUT", "/storage/cifspw", {"delete": "password"})
+    expect(r.status == 200 and not os.path.exists(pwfile), r)
+    r = n.request("PUT", "/storage/cifspw", {"password": "again"})
+    expect(r.status == 200 and os.path.exists(pwfile), r)
+    # one in a hand-written storage.cfg is never shown and moves to the file on the next update
+    cfg = storage_cfg(n).replace("\tusername u\n", "\tusername u\n\tpassword handwritten\n")
+    with open(n.path("etc/pve/storage.cfg"), "w") as f:
+        f.write(cfg)
+    expect("handwritten" not in text(n.get("/storage/cifspw")), "shown")
+    r = n.request("PUT", "/storage/cifspw", {"content": "images"})
+    expect(r.status == 200 and "handwritten" not in storage_cfg(n), (r, storage_cfg(n)))
+    with open(pwfile) as f:
+        expect(f.read() == "password=handwritten\n", "not moved to the file")
+    expect(n.request("DELETE", "/storage/cifspw").status == 200, "delete")
+    expect(not os.path.exists(pwfile), "password file left behind")
+    r = n.post("/storage", {"storage": "nfspw", "type": "nfs", "server": "127.0.0.1",
+                            "export": "/srv", "password": "x", "disable": 1})
+    expect(r.status == 400 and not os.path.exists(n.path("etc/pve/priv/storage/nfspw.pw")), r)
 
 
 @case
@@ -104,6 +213,33 @@ def nfs_storage_over_api(n):
         expect(not os.path.exists(os.path.join(export, "images/100/vm-100-disk-0.qcow2")), "not freed")
     finally:
         n.request("DELETE", "/storage/nfsapi")
+        os.system(f"umount {mnt} 2>/dev/null")
+
+
+@case
+def cifs_storage_over_api(n):
+    env = {k: os.environ.get(f"PVE_TEST_CIFS_{k}") for k in ("SERVER", "SHARE", "USER", "PASSWORD", "DIR")}
+    if not all(env.values()):
+        raise Skip("no SMB server named by PVE_TEST_* (the lab test sets them)")
+    mnt = n.path("mnt/pve/cifsapi")
+    r = n.post("/storage", {"storage": "cifsapi", "type": "cifs", "server": env["SERVER"],
+                            "share": env["SHARE"], "username": env["USER"],
+                            "password": env["PASSWORD"], "content": "images"})
+    expect(r.status == 200, r)
+    try:
+        expect(n.get("/storage/cifsapi").data.get("path") == mnt, "no default path")
+        expect(env["PASSWORD"] not in storage_cfg(n), "password in storage.cfg")
+        # mounted again by the content call: with the password from priv/storage/cifsapi.pw
+        expect(os.system(f"umount {mnt}") == 0, "not mounted by the create")
+        base = f"/nodes/{n.name}/storage/cifsapi/content"
+        r = n.post(base, {"vmid": 100, "filename": "vm-100-disk-0.raw", "size": "1M"})
+        expect(r.status == 200 and r.data == "cifsapi:100/vm-100-disk-0.raw", r)
+        expect(os.path.exists(os.path.join(env["DIR"], "images/100/vm-100-disk-0.raw")), "not on server")
+        r = n.request("DELETE", f"{base}/cifsapi:100%2Fvm-100-disk-0.raw")
+        expect(r.status == 200, r)
+        n.wait_task(r.data)
+    finally:
+        n.request("DELETE", "/storage/cifsapi")
         os.system(f"umount {mnt} 2>/dev/null")
 
 

@@ -26,9 +26,6 @@ typedef struct spt_format {
 	const char *clone; /* the linked clone of base for VMID 101 */
 	bool base_busy; /* the base can't be freed while its clone lives */
 	const char *renamed; /* the name after a rename of volname to VMID 102, or NULL to skip */
-	/* a known gap: a second snapshot of the same name is not refused (dir's qcow2 internal
-	 * snapshots: qemu-img allows duplicate names) */
-	bool dup_snapshot_gap;
 } spt_format;
 
 /* Names for the refusals: a name to allocate, the volname that gives, and a volname that does not
@@ -117,10 +114,7 @@ static void spt_snapshots(const pve_storage *st, const spt_format *f, const char
 	r = pve_storage_volume_snapshot(st, vn, "snap1", &err);
 	pve_error_free(err);
 	err = NULL;
-	if (r == 0 && f->dup_snapshot_gap)
-		pve_storage_volume_snapshot_delete(st, vn, "snap1", NULL);
-	else
-		check(r < 0);
+	check(r < 0);
 	if (f->data || f->subvol) {
 		check(spt_write(path, f->subvol, "after..."));
 		check(spt_has(path, f->subvol, "after..."));

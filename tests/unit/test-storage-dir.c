@@ -206,7 +206,6 @@ static void dir_plugin_table(void)
 			.clone = names[i][3],
 			.base_busy = true,
 			.renamed = names[i][4],
-			.dup_snapshot_gap = qcow2,
 		};
 	}
 	spt_run_table(&st, formats, ELEMENTSOF(formats));
@@ -242,6 +241,7 @@ static void dir_plugin_refuses(void)
 	_cleanup_free_ char *p = xasprintf("%s/store", test_tmpdir());
 	check(mkdir(p, 0755) == 0);
 	check(pve_storage_activate(&st, NULL) == 0);
+	check(pve_storage_deactivate(&st, NULL) == 0);
 
 	char *vn = NULL;
 	err = NULL;

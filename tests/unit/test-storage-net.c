@@ -50,13 +50,12 @@ static bool exists(const char *p)
 	return lstat(p, &st) == 0;
 }
 
-/* storage.h has no pve_storage_deactivate: the table's op directly. */
 static bool deactivate_ok(const pve_storage *s)
 {
 	pve_error *err = NULL;
-	int r = s->plugin->deactivate ? s->plugin->deactivate(s, &err) : -ENOSYS;
+	int r = pve_storage_deactivate(s, &err);
 	if (r < 0)
-		printf("# deactivate %s: %s\n", s->id, err ? err->message : "not supported");
+		printf("# deactivate %s: %s\n", s->id, err ? err->message : "?");
 	pve_error_free(err);
 	return r == 0;
 }
