@@ -228,6 +228,40 @@ static int check_sections(const char *text, size_t len, FILE *out, pve_error **e
 	return 0;
 }
 
+static int check_domains(const char *text, size_t len, FILE *out, pve_error **err)
+{
+	pve_sectioncfg *c = NULL;
+	int r = pve_domains_parse(text, len, &c, err);
+	if (r < 0)
+		return r;
+	size_t n = pve_sectioncfg_count(c);
+	fprintf(out, "domains.cfg: %zu realms\n", n);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %s: %s\n", pve_section_id(pve_sectioncfg_nth(c, i)),
+			pve_section_type(pve_sectioncfg_nth(c, i)));
+	pve_sectioncfg_free(c);
+	return 0;
+}
+
+static int check_tfacfg(const char *text, size_t len, FILE *out, pve_error **err)
+{
+	_cleanup_tfacfg_ pve_tfacfg *c = NULL;
+	int r = pve_tfacfg_parse(text, len, &c, err);
+	if (r < 0)
+		return r;
+	_cleanup_strv_free_ char **users = pve_tfacfg_users(c);
+	size_t locked = 0;
+	for (char **u = users; *u; u++) {
+		bool totp_locked;
+		long long until;
+		pve_tfacfg_user_locks(c, *u, &totp_locked, &until);
+		locked += totp_locked || until > time(NULL);
+	}
+	fprintf(out, "priv/tfa.cfg: %zu users with second factors, %zu locked\n",
+		strv_length(users), locked);
+	return 0;
+}
+
 static int check_config(const char *text, size_t len, FILE *out, pve_error **err)
 {
 	pve_config *c = NULL;
@@ -247,6 +281,8 @@ int pved_check_configs(pved *d, FILE *out)
 	bad |= check_file(d, out, "user.cfg", check_usercfg);
 	bad |= check_file(d, out, "priv/shadow.cfg", check_shadow);
 	bad |= check_file(d, out, "priv/token.cfg", check_tokens);
+	bad |= check_file(d, out, "priv/tfa.cfg", check_tfacfg);
+	bad |= check_file(d, out, "domains.cfg", check_domains);
 	bad |= check_file(d, out, "storage.cfg", check_sections);
 	_cleanup_strv_free_ char **nodes = NULL;
 	if (pve_store_list(d->store, "nodes", &nodes, NULL) == 0) {

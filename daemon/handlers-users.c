@@ -403,6 +403,19 @@ static void h_users_update(pved_call *c)
 	pved_usercfg_finish(c, &e, r, err, NULL);
 }
 
+/* Removes the user's second factors from priv/tfa.cfg, so that a new user of the same name does not
+ * inherit them; no write when the user had none. */
+static int tfacfg_forget(pved_call *c, const char *userid, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	int r = pved_tfacfg_read(c->d, &lock, &tfa, err);
+	if (r >= 0 && pve_tfacfg_delete_user(tfa, userid))
+		r = pved_tfacfg_write(c->d, tfa, err);
+	pve_store_unlock(lock);
+	return r;
+}
+
 static void h_users_delete(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -431,6 +444,8 @@ static void h_users_delete(pved_call *c)
 		r = shadow_change(c, name, NULL, &err);
 	if (r >= 0 && tokens[0])
 		r = tokencfg_change(c, tokens, NULL, &err);
+	if (r >= 0)
+		r = tfacfg_forget(c, userid, &err);
 	pved_usercfg_edit_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);

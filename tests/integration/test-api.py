@@ -457,21 +457,64 @@ def check_mode(n):
                          text=True, timeout=20)
     expect(out.returncode == 0, out.stdout + out.stderr)
     expect("user admin@pve" in out.stdout and "local: dir" in out.stdout, out.stdout)
+    expect("priv/tfa.cfg: " in out.stdout and "domains.cfg: " in out.stdout, out.stdout)
 
 
 @case
 def check_mode_refuses_broken_config(n):
     import tempfile
+    import shutil
+    good_user = "user:admin@pve:1:0:::::::\nacl:1:/:admin@pve:Administrator:\n"
+    cases = [
+        ("user.cfg", good_user + "thisisbroken\n", "line 3"),
+        ("priv/tfa.cfg", '{"users": {"admin@pve": {"totp": "not a list"', ""),
+        ("priv/tfa.cfg", '{"users": {"admin@pve": {"totp-locked": "yes"}}}', ""),
+        ("domains.cfg", "pve: pve\n\nbogus: x\n\tfoo 1\n", ""),
+        ("domains.cfg", "ldap: corp\n\tserver1 ldap.example\n\tnosuchkey 1\n", "corp"),
+    ]
+    for name, text, detail in cases:
+        root = tempfile.mkdtemp(prefix="pved-check-")
+        try:
+            os.makedirs(os.path.join(root, "etc/pve/priv"))
+            with open(os.path.join(root, "etc/pve/user.cfg"), "w") as f:
+                f.write(good_user if name != "user.cfg" else text)
+            if name != "user.cfg":
+                with open(os.path.join(root, "etc/pve", name), "w") as f:
+                    f.write(text)
+            out = subprocess.run([os.path.join(BIN, "pved"), "--root", root, "--check"],
+                                 capture_output=True, text=True, timeout=20)
+            errors = [line for line in out.stdout.splitlines() if "ERROR" in line]
+            expect(out.returncode == 1 and len(errors) == 1 and errors[0].startswith(name + ": ")
+                   and detail in errors[0], (name, text, out.stdout, out.stderr))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@case
+def check_mode_summarises_tfa_and_realms(n):
+    import tempfile
+    import shutil
     root = tempfile.mkdtemp(prefix="pved-check-")
     try:
-        os.makedirs(os.path.join(root, "etc/pve"))
-        with open(os.path.join(root, "etc/pve/user.cfg"), "w") as f:
-            f.write("user:admin@pve:1:0:::::::\nacl:1:/:admin@pve:Administrator:\nthisisbroken\n")
-        out = subprocess.run([os.path.join(BIN, "pved"), "--root", root, "--check"], capture_output=True,
-                             text=True, timeout=20)
-        expect(out.returncode == 1 and "user.cfg" in out.stdout and "line 3" in out.stdout, out.stdout)
+        os.makedirs(os.path.join(root, "etc/pve/priv"))
+        files = {
+            "user.cfg": "user:admin@pve:1:0:::::::\nuser:bob@corp:1:0:::::::\n",
+            "domains.cfg": "pam: pam\n\tcomment Linux PAM\n\npve: pve\n\nldap: corp\n"
+                           "\tserver1 ldap.example\n\tbase_dn dc=example,dc=org\n\tuser_attr uid\n",
+            "priv/tfa.cfg": json.dumps({"users": {
+                "admin@pve": {"totp-locked": True},
+                "bob@corp": {"recovery": {"secret": "00" * 16, "entries": [None],
+                                          "created": 1}}}}),
+        }
+        for name, text in files.items():
+            with open(os.path.join(root, "etc/pve", name), "w") as f:
+                f.write(text)
+        out = subprocess.run([os.path.join(BIN, "pved"), "--root", root, "--check"],
+                             capture_output=True, text=True, timeout=20)
+        expect(out.returncode == 0, out.stdout + out.stderr)
+        expect("domains.cfg: 3 realms" in out.stdout and "  corp: ldap" in out.stdout, out.stdout)
+        expect("priv/tfa.cfg: 2 users with second factors, 1 locked" in out.stdout, out.stdout)
     finally:
-        import shutil
         shutil.rmtree(root, ignore_errors=True)
 
 

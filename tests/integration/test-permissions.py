@@ -3,7 +3,8 @@ caller, with the answer each must get as its declared permissions say:
 
   callers: no credentials, a bad ticket, an expired ticket (signed by the test with the node's key),
            a valid ticket without the CSRF header (writes only), users with NoAccess on /, PVEAuditor on
-           /, PVEVMUser on /vms/100, Administrator on /, a privsep token without ACLs and a non-privsep
+           /, PVEVMUser on /vms/100, PVEVMAdmin on /pool/p1 (a pool with guest 100 as its member),
+           Administrator on /, a privsep token without ACLs and a non-privsep
            token of the Administrator user
   expect:  "world" routes never answer 401 for credentials; "user all" routes answer 401 exactly to the
            callers without valid credentials; "check" routes answer 403 unless the caller's roles hold
@@ -28,6 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import BIN, Node, case, expect, run  # noqa: E402
 
 INVALID = {"zz-matrix-invalid": "1"}
+
+# The members of the pools the matrix creates: an ACL on /pool/<id> also holds on them.
+POOL_MEMBERS = {"/pool/p1": ["/vms/100"]}
 
 # Path placeholders; "upid" is filled in with a real task's.
 PLACEHOLDERS = {
@@ -75,6 +79,8 @@ ROWS = {
     ("GET", "/nodes/{node}/scan/nfs"): {"server": "127.0.0.1"},
     ("GET", "/nodes/{node}/scan/cifs"): {"server": "127.0.0.1"},
     ("GET", "/nodes/{node}/scan/iscsi"): {"portal": "127.0.0.1:1"},
+    ("GET", "/nodes/{node}/scan/lvm"): {},
+    ("GET", "/nodes/{node}/scan/lvmthin"): {"vg": "pve"},
     ("POST", "/nodes/{node}/termproxy"): {},
     ("GET", "/nodes/{node}/vncwebsocket"): {"port": 5900, "vncticket": "PVEVNC:00000000::AAAA"},
     ("GET", "/cluster"): {},
@@ -99,6 +105,7 @@ ROWS = {
     ("POST", "/access/users/{userid}/token/{tokenid}"): {},
     ("PUT", "/access/users/{userid}/token/{tokenid}"): {"comment": "matrix"},
     ("DELETE", "/access/users/{userid}/token/{tokenid}"): {},
+    ("PUT", "/access/users/{userid}/unlock-tfa"): {},
     ("GET", "/access/groups"): {},
     ("POST", "/access/groups"): {"groupid": "mnewgroup"},
     ("GET", "/access/groups/{groupid}"): {},
@@ -137,12 +144,13 @@ ROWS = {
 # made-up VNC ticket), which is not the permission under test.
 HANDLER_REFUSES = {("GET", "/nodes/{node}/vncwebsocket")}
 
-CALLERS = ["none", "bad", "expired", "nocsrf", "noaccess", "auditor", "vmuser", "admin",
+CALLERS = ["none", "bad", "expired", "nocsrf", "noaccess", "auditor", "vmuser", "poolvm", "admin",
            "tok_privsep", "tok_full"]
 USERS = {  # caller -> (userid, role, ACL path)
     "noaccess": ("m-noaccess@pve", "NoAccess", "/"),
     "auditor": ("m-auditor@pve", "PVEAuditor", "/"),
     "vmuser": ("m-vmuser@pve", "PVEVMUser", "/vms/100"),
+    "poolvm": ("m-poolvm@pve", "PVEVMAdmin", "/pool/p1"),
     "admin": ("m-admin@pve", "Administrator", "/"),
 }
 PASSWORD = "matrix-secret-1"
@@ -175,6 +183,8 @@ class World:
             return set()  # tok_privsep: no ACLs of its own
         _, role, acl = USERS[caller]
         if acl == "/" or path == acl or path.startswith(acl + "/"):
+            return set(self.role_privs.get(role, []))
+        if path in POOL_MEMBERS.get(acl, []):
             return set(self.role_privs.get(role, []))
         return set()
 
@@ -229,6 +239,17 @@ def sign_ticket(n, userid, when):
 def setup(n):
     n.login()
     creds = {}
+    # The guest the /vms/100 ACL is about, as a config file, in pool p1 (made through the API).
+    conf = n.path(f"etc/pve/nodes/{n.name}/qemu-server/100.conf")
+    os.makedirs(os.path.dirname(conf), exist_ok=True)
+    with open(conf, "w") as f:
+        f.write("memory: 512\nname: matrix\n")
+    r = n.post("/pools", {"poolid": "p1"})
+    expect(r.status == 200, r)
+    r = n.request("PUT", "/pools", {"poolid": "p1", "vms": "100"})
+    expect(r.status == 200, r)
+    r = n.get("/pools/p1")
+    expect(r.status == 200 and [m.get("vmid") for m in r.data["members"]] == [100], r)
     for caller, (userid, role, path) in USERS.items():
         r = n.post("/access/users", {"userid": userid, "password": PASSWORD})
         expect(r.status == 200, r)
@@ -246,11 +267,6 @@ def setup(n):
     expect(r.status == 200, r)
     r = n.post("/access/groups", {"groupid": "mgroup"})
     expect(r.status == 200, r)
-    # The guest the /vms/100 ACL is about, as a config file.
-    conf = n.path(f"etc/pve/nodes/{n.name}/qemu-server/100.conf")
-    os.makedirs(os.path.dirname(conf), exist_ok=True)
-    with open(conf, "w") as f:
-        f.write("memory: 512\nname: matrix\n")
     creds["none"] = {}
     good = sign_ticket(n, "m-admin@pve", int(time.time()))
     creds["bad"] = {"ticket": good[:-8] + ("AAAAAAA=" if not good.endswith("AAAAAAA=") else "BBBBBBB=")}
@@ -264,7 +280,8 @@ def setup(n):
     expect(r.status == 200 and isinstance(r.data, str) and r.data.startswith("UPID:"), r)
     n.wait_task(r.data)
     placeholders = dict(PLACEHOLDERS, node=n.name, upid=r.data)
-    roles = {x["roleid"]: (x.get("privs") or "").split(",") for x in n.get("/access/roles").data}
+    roles = {x["roleid"]: [p for p in (x.get("privs") or "").split(",") if p]
+             for x in n.get("/access/roles").data}
     return creds, placeholders, World(roles)
 
 
@@ -309,6 +326,16 @@ def call(n, creds, method, url_path, params):
 @case
 def matrix(n):
     creds, placeholders, world = setup(n)
+    # No route's check list names /vms/<id>: the model of the callers' privileges (the pool's ACL
+    # reaching its member guest included) is compared with what pved reports for each caller itself.
+    for caller in USERS:
+        for path in ("/", "/vms/100", "/vms/101", "/pool/p1", "/pool/p2", "/storage/local"):
+            r = call(n, creds[caller], "GET", "/access/permissions", {"path": path})
+            expect(r.status == 200, (caller, path, r))
+            got = {p for p, v in (r.data.get(path) or {}).items() if v is not None}
+            want = world.privs(caller, path)
+            expect(got == want, f"{caller} on {path}: pved reports {sorted(got)}, want {sorted(want)}")
+    expect(world.privs("poolvm", "/vms/100") and not world.privs("poolvm", "/vms/101"), "pool model")
     routes = schema_routes()
     expect(len(routes) > 50, routes)
     missing = [f"{m} {p}" for m, p, _ in routes if (m, p) not in ROWS]

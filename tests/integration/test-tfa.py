@@ -1,8 +1,10 @@
 """Two-factor login end to end on a real pved: TOTP entries (codes from oathtool), Proxmox's two-step
 login with a half ticket, replay and the one-step window, recovery codes used once, the /access/tfa
-API and its permissions, the brute-force limits and the audit log. Needs root and oathtool."""
+API and its permissions, unlocking a locked user, deleting a user with factors, the brute-force
+limits and the audit log. Needs root and oathtool."""
 
 import concurrent.futures
+import json
 import os
 import shutil
 import subprocess
@@ -279,6 +281,82 @@ def audit_log(n):
     expect("acl" in log.splitlines()[-1] and "bob@pve" in log.splitlines()[-1], log[-500:])
     st = os.stat(n.path("var/log/pve/audit.log"))
     expect(st.st_mode & 0o077 == 0, oct(st.st_mode))
+
+
+def tfa_cfg(n):
+    try:
+        with open(n.path("etc/pve/priv/tfa.cfg")) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {"users": {}}
+
+
+@case
+def unlock_tfa(n):
+    r = n.post("/access/users", {"userid": "erin@pve", "password": "erin-secret-1"})
+    expect(r.status == 200, r)
+    r = n.post("/access/tfa/erin@pve", {"type": "totp", "totp": URI, "value": totp(),
+                                        "password": n.admin_password})
+    expect(r.status == 200, r)
+    # Locked as Proxmox locks after too many wrong codes (pved reads the lock, it does not set it).
+    cfg = tfa_cfg(n)
+    cfg["users"]["erin@pve"].update({"totp-locked": True,
+                                     "tfa-locked-until": int(time.time()) + 3600})
+    with open(n.path("etc/pve/priv/tfa.cfg"), "w") as f:
+        json.dump(cfg, f)
+    r = n.get("/access/tfa")
+    erin = next(u for u in r.data if u["userid"] == "erin@pve")
+    expect(erin.get("totp-locked") is True and erin.get("tfa-locked-until", 0) > time.time(), erin)
+    r = login1(n, "erin@pve", "erin-secret-1")
+    expect(r.status == 200 and r.data.get("NeedTFA") == 1, r)
+    r2 = login2(n, "erin@pve", r.data["ticket"], f"totp:{totp()}")
+    expect(r2.status == 401, r2)
+    # bob has no User.Modify: refused, and nothing changes.
+    bob = as_user(n, "bob@pve", "bob-secret-1")
+    r = bob.request("PUT", "/access/users/erin@pve/unlock-tfa", {})
+    expect(r.status == 403, r)
+    expect(tfa_cfg(n)["users"]["erin@pve"].get("totp-locked") is True, tfa_cfg(n))
+    r = n.request("PUT", "/access/users/erin@pve/unlock-tfa", {})
+    expect(r.status == 200 and r.data in (True, 1), r)
+    u = tfa_cfg(n)["users"]["erin@pve"]
+    expect("tfa-locked-until" not in u and not u.get("totp-locked") and len(u["totp"]) == 1, u)
+    r = n.get("/access/tfa")
+    erin = next(u for u in r.data if u["userid"] == "erin@pve")
+    expect("totp-locked" not in erin and "tfa-locked-until" not in erin, erin)
+    r = login1(n, "erin@pve", "erin-secret-1")
+    r2 = login2(n, "erin@pve", r.data["ticket"], f"totp:{totp(30)}")
+    expect(r2.status == 200 and r2.data["ticket"].startswith("PVE:erin@pve:"), r2)
+    # Not locked (any more): false, for a user without entries too.
+    for user in ("erin@pve", "bob@pve"):
+        r = n.request("PUT", f"/access/users/{user}/unlock-tfa", {})
+        expect(r.status == 200 and r.data in (False, 0), r)
+    r = n.request("PUT", "/access/users/nobody@pve/unlock-tfa", {})
+    expect(r.status in (400, 403, 404, 500) and r.status != 200, r)
+    expect("tfa unlocked for user erin@pve" in audit(n), audit(n)[-500:])
+    wait_unblocked()
+
+
+@case
+def delete_user_forgets_tfa(n):
+    r = n.post("/access/users", {"userid": "dave@pve", "password": "dave-secret-1"})
+    expect(r.status == 200, r)
+    r = n.post("/access/tfa/dave@pve", {"type": "recovery", "password": n.admin_password})
+    expect(r.status == 200 and len(r.data["recovery"]) == 10, r)
+    expect("dave@pve" in tfa_cfg(n)["users"], tfa_cfg(n))
+    before = {k: v for k, v in tfa_cfg(n)["users"].items() if k != "dave@pve"}
+    r = n.request("DELETE", "/access/users/dave@pve")
+    expect(r.status == 200, r)
+    expect(tfa_cfg(n)["users"] == before, tfa_cfg(n))
+    # A new user of the same name starts without second factors.
+    r = n.post("/access/users", {"userid": "dave@pve", "password": "dave-secret-2"})
+    expect(r.status == 200, r)
+    r = n.get("/access/tfa/dave@pve")
+    expect(r.status == 200 and r.data == [], r)
+    r = login1(n, "dave@pve", "dave-secret-2")
+    expect(r.status == 200 and "NeedTFA" not in r.data, r)
+    # Deleting a user without entries leaves the file alone.
+    r = n.request("DELETE", "/access/users/dave@pve")
+    expect(r.status == 200 and tfa_cfg(n)["users"] == before, (r, tfa_cfg(n)))
 
 
 def main():
