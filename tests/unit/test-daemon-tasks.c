@@ -325,6 +325,17 @@ static void test_restart(void)
 		teardown(d);
 		return;
 	}
+	/* Let the worker write its first line: one stopped before it wrote anything has an empty log,
+	 * which reads as "unable to read tail", not the "unexpected status" checked below. */
+	{
+		pve_upid ur;
+		check_int(pve_upid_parse(u_run, &ur, NULL), 0);
+		_cleanup_free_ char *run_log = pved_task_log_path(d, &ur, u_run);
+		struct stat st;
+		for (int i = 0; i < 500 && (stat(run_log, &st) < 0 || st.st_size == 0); i++)
+			usleep(20000);
+		check(stat(run_log, &st) == 0 && st.st_size > 0);
+	}
 
 	/* a task of an older pved whose process is gone and whose log has a last line, and one whose pid
 	 * lives but belongs to another process (another start time) */
