@@ -472,22 +472,6 @@ static int btrfs_free_image(const pve_storage *s, const char *volname, pve_error
 
 /* ---- listing --------------------------------------------------------------------------------- */
 
-typedef struct listing {
-	pve_volume_info *v;
-	size_t n, cap;
-} listing;
-
-static pve_volume_info *listing_add(listing *l)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	pve_volume_info *i = &l->v[l->n++];
-	*i = (pve_volume_info){ 0 };
-	return i;
-}
-
 static void list_vmid_dir(const pve_storage *s, const char *images, const char *vmid_s,
 			  long long owner, unsigned content, listing *l)
 {

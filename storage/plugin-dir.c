@@ -358,22 +358,6 @@ static int dir_free_image(const pve_storage *s, const char *volname, pve_error *
 
 /* ---- listing --------------------------------------------------------------------------------------------- */
 
-typedef struct listing {
-	pve_volume_info *v;
-	size_t n, cap;
-} listing;
-
-static pve_volume_info *listing_add(listing *l)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	pve_volume_info *i = &l->v[l->n++];
-	*i = (pve_volume_info){ 0 };
-	return i;
-}
-
 static void list_images(const pve_storage *s, long long vmid, unsigned content, listing *l)
 {
 	_cleanup_free_ char *images = xasprintf("%s/images", s->path);

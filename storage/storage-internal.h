@@ -27,3 +27,11 @@ static inline void closedirp(DIR **d)
 	if (*d)
 		closedir(*d);
 }
+
+/* A growing list of volumes, as the plugins' list_volumes build it. */
+typedef struct listing {
+	pve_volume_info *v;
+	size_t n, cap;
+} listing;
+/* A new zeroed entry at the end. */
+pve_volume_info *listing_add(listing *l);

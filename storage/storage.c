@@ -716,3 +716,14 @@ void pve_volume_infos_free(pve_volume_info *v, size_t n)
 		pve_volume_info_clear(&v[i]);
 	free(v);
 }
+
+pve_volume_info *listing_add(listing *l)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	pve_volume_info *i = &l->v[l->n++];
+	*i = (pve_volume_info){ 0 };
+	return i;
+}
