@@ -70,9 +70,10 @@ $(O)/bin/pved: $(O)/obj/daemon/pved-main.o $(DAEMON_OBJS) $(O)/obj/gen/routes-da
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(O)/obj/daemon/pved-main.o $(DAEMON_OBJS) \
 		$(O)/obj/gen/routes-data.o $(LINK_LIBS)
-$(O)/bin/pved-api: $(O)/obj/api/pved-api-main.o $(LIBFILES)
+# The front needs only the api and common libraries: the less it links, the less it maps.
+$(O)/bin/pved-api: $(O)/obj/api/pved-api-main.o $(O)/lib/libapi.a $(O)/lib/libcommon.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LINK_LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/bin/pvectl: $(call objs,$(wildcard tools/*.c)) $(O)/obj/gen/routes-data.o $(LIBFILES)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(call objs,$(wildcard tools/*.c)) \

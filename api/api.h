@@ -18,6 +18,8 @@
 
 #define PVE_WIRE_HEADER_SIZE 12u
 #define PVE_WIRE_MAX_FRAME (1u << 20)
+/* pved-api runs up to this many worker threads, each with its own wire to pved. */
+#define PVE_FRONT_MAX_WORKERS 8
 
 enum pve_wire_type {
 	PVE_WIRE_REQUEST = 1, /* payload: JSON object, see pve_request */

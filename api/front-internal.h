@@ -134,8 +134,11 @@ int pve_front_seccomp(pve_error **err);
 
 /* ---- the server (api/front.c) ----------------------------------------------------------------------- */
 
+/* Each worker thread has its own event loop and wire to pved and accepts on the same listening sockets,
+ * so the front uses as many cores as pved gives it wires. */
 typedef struct pve_front_options {
-	int pved_fd;
+	int pved_fds[PVE_FRONT_MAX_WORKERS]; /* one connected wire per worker */
+	size_t n_pved_fds;
 	const char *cert_pem; /* certificate chain then key */
 	size_t cert_pem_len;
 	const char *www_dir;
@@ -147,5 +150,6 @@ typedef struct pve_front_options {
 	bool no_sandbox;
 } pve_front_options;
 
-/* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). */
+/* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). The worker
+ * threads start after the sandbox is in place; each reports READY on its own wire. */
 int pve_front_run(const pve_front_options *o, pve_error **err);

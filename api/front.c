@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <strings.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -22,7 +24,7 @@
 
 #include "api/front-internal.h"
 
-#define MAX_CONNS 1024
+#define MAX_CONNS 1024 /* in all, shared out between the workers */
 #define MAX_LISTENERS 16
 #define REQUEST_TIMEOUT 30 /* s to receive a whole request (slowloris) */
 #define IDLE_TIMEOUT 60 /* s a keep-alive connection may wait for its next request */
@@ -82,9 +84,10 @@ struct conn {
 	uint64_t upload_left;
 };
 
+/* One worker: an event loop in its own thread, with its own wire to pved and its own connections. */
 struct front {
 	struct event_base *base;
-	SSL_CTX *ssl;
+	SSL_CTX *ssl; /* shared by the workers */
 	struct evconnlistener *listeners[MAX_LISTENERS];
 	size_t n_listeners;
 	bool listeners_paused;
@@ -92,10 +95,14 @@ struct front {
 	int www_fd;
 	uint32_t next_id;
 	struct conn *conns;
-	size_t n_conns;
+	size_t n_conns, max_conns;
 	bool draining;
 	size_t n_upload_paused;
-	struct event *sigterm, *sigint, *drain_timer;
+	struct event *drain_timer;
+	int wake_fd; /* an eventfd: the first worker tells the others to drain */
+	struct event *wake;
+	pthread_t thread;
+	bool thread_started;
 };
 
 static void conn_process(struct conn *c);
@@ -166,7 +173,7 @@ static void conn_free(struct conn *c)
 		c->next->prev = c->prev;
 	free(c);
 	f->n_conns--;
-	if (!f->draining && f->n_conns < MAX_CONNS)
+	if (!f->draining && f->n_conns < f->max_conns)
 		listeners_enable(f, true);
 	if (f->draining && f->n_conns == 0)
 		event_base_loopexit(f->base, NULL);
@@ -650,7 +657,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	(void)l;
 	struct front *f = arg;
-	if (f->draining || f->n_conns >= MAX_CONNS) {
+	if (f->draining || f->n_conns >= f->max_conns) {
 		evutil_closesocket(fd);
 		return;
 	}
@@ -689,7 +696,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->state = C_READING;
 	/* The TLS handshake and the first request share the request limit. */
 	arm_timer(c, REQUEST_TIMEOUT, true);
-	if (f->n_conns >= MAX_CONNS)
+	if (f->n_conns >= f->max_conns)
 		listeners_enable(f, false);
 }
 
@@ -900,15 +907,12 @@ static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(f->base, NULL);
 }
 
-static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+static void front_drain(struct front *f)
 {
-	(void)sig;
-	(void)what;
-	struct front *f = arg;
 	if (f->draining)
 		return;
 	f->draining = true;
-	log_info("draining %zu connections", f->n_conns);
+	log_debug("draining %zu connections", f->n_conns);
 	for (size_t i = 0; i < f->n_listeners; i++)
 		evconnlistener_free(f->listeners[i]);
 	f->n_listeners = 0;
@@ -927,6 +931,42 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	f->drain_timer = evtimer_new(f->base, on_drain_timeout, f);
 	if (f->drain_timer)
 		evtimer_add(f->drain_timer, &tv);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		front_drain(arg);
+}
+
+/* Wakes another worker's loop from this thread: the eventfd is the only thing the workers share that
+ * changes. */
+static void front_wake(struct front *f)
+{
+	uint64_t one = 1;
+	if (f->wake_fd >= 0 && write(f->wake_fd, &one, sizeof(one)) < 0)
+		log_warning("waking a worker: %m");
+}
+
+typedef struct front_set {
+	struct front *w;
+	size_t n;
+	struct event *sigterm, *sigint;
+} front_set;
+
+/* SIGTERM (pved replaces or stops this front) reaches the first worker, whose loop has the signal
+ * events; it drains itself and tells the others. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	front_set *set = arg;
+	log_info("draining");
+	for (size_t i = 1; i < set->n; i++)
+		front_wake(&set->w[i]);
+	front_drain(&set->w[0]);
 }
 
 /* ---- setup --------------------------------------------------------------------------------------------- */
@@ -987,75 +1027,166 @@ static int add_listener(struct front *f, int fd, pve_error **err)
 	return 0;
 }
 
-static int listen_on(struct front *f, const char *spec, pve_error **err)
+static int bind_listener(const char *spec, int fds[static MAX_LISTENERS], size_t *n,
+			 pve_error **err)
 {
+	if (*n >= MAX_LISTENERS)
+		return pve_error_set(err, E2BIG, "too many listen addresses");
 	int fd = pve_listen_socket(spec, err);
 	if (fd < 0)
 		return fd;
-	int r = add_listener(f, fd, err);
-	if (r < 0)
-		close(fd);
-	return r;
+	fds[(*n)++] = fd;
+	return 0;
+}
+
+/* The listening sockets: those pved passed, and those of --listen, bound here; [::]:8006 if none. *n
+ * counts what is open, also on failure. */
+static int collect_listen_fds(const pve_front_options *o, int fds[static MAX_LISTENERS], size_t *n,
+			      pve_error **err)
+{
+	*n = 0;
+	for (size_t i = 0; i < o->n_listen_fds && *n < MAX_LISTENERS; i++)
+		fds[(*n)++] = o->listen_fds[i];
+	for (size_t i = 0; o->listen && o->listen[i]; i++) {
+		int r = bind_listener(o->listen[i], fds, n, err);
+		if (r < 0)
+			return r;
+	}
+	return *n ? 0 : bind_listener("[::]:8006", fds, n, err);
+}
+
+/* One worker's loop, listeners (its own copies of the listening sockets) and wire. */
+static int worker_init(struct front *f, SSL_CTX *ssl, int www_fd, const int *listen_fds,
+		       size_t n_listen, int pved_fd, size_t max_conns, pve_error **err)
+{
+	f->ssl = ssl;
+	f->www_fd = www_fd;
+	f->max_conns = max_conns;
+	f->wake_fd = -1;
+	f->base = event_base_new();
+	if (!f->base)
+		return pve_error_set(err, ENOMEM, "event_base_new failed");
+	for (size_t i = 0; i < n_listen; i++) {
+		int fd = fcntl(listen_fds[i], F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return pve_error_set(err, errno, "dup of a listening socket: %m");
+		int r = add_listener(f, fd, err);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	evutil_make_socket_nonblocking(pved_fd);
+	f->pved = bufferevent_socket_new(f->base, pved_fd, BEV_OPT_CLOSE_ON_FREE);
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->wake = f->wake_fd >= 0 ?
+			  event_new(f->base, f->wake_fd, EV_READ | EV_PERSIST, on_wake, f) :
+			  NULL;
+	if (!f->pved || !f->wake)
+		return pve_error_set(err, ENOMEM, "libevent setup failed");
+	bufferevent_setcb(f->pved, on_pved_read, on_pved_write, on_pved_event, f);
+	bufferevent_setwatermark(f->pved, EV_WRITE, UPLOAD_LOW, 0);
+	bufferevent_enable(f->pved, EV_READ | EV_WRITE);
+	event_add(f->wake, NULL);
+	return 0;
+}
+
+static void worker_free(struct front *f)
+{
+	while (f->conns)
+		conn_free(f->conns);
+	for (size_t i = 0; i < f->n_listeners; i++)
+		evconnlistener_free(f->listeners[i]);
+	if (f->pved)
+		bufferevent_free(f->pved);
+	if (f->wake)
+		event_free(f->wake);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
+	if (f->drain_timer)
+		event_free(f->drain_timer);
+	if (f->base)
+		event_base_free(f->base);
+}
+
+/* A worker starts serving: it tells pved, then runs its loop. */
+static void *worker_run(void *arg)
+{
+	struct front *f = arg;
+	send_frame(f, PVE_WIRE_READY, 0, 0);
+	event_base_dispatch(f->base);
+	return NULL;
 }
 
 int pve_front_run(const pve_front_options *o, pve_error **err)
 {
-	struct front f = { .www_fd = -1 };
-	int r = 0;
+	size_t n = o->n_pved_fds;
+	if (n == 0 || n > PVE_FRONT_MAX_WORKERS)
+		return pve_error_set(err, EINVAL, "between 1 and %d wires to pved",
+				     PVE_FRONT_MAX_WORKERS);
+	front_set set = { .w = xcalloc(n, sizeof(struct front)), .n = n };
+	SSL_CTX *ssl = NULL;
+	int listen_fds[MAX_LISTENERS], www_fd = -1;
+	size_t n_listen = 0;
 	signal(SIGPIPE, SIG_IGN);
-	f.base = event_base_new();
-	if (!f.base)
-		return pve_error_set(err, ENOMEM, "event_base_new failed");
-	r = ssl_ctx_new(o, &f.ssl, err);
-	for (size_t i = 0; r == 0 && i < o->n_listen_fds; i++)
-		r = add_listener(&f, o->listen_fds[i], err);
-	for (size_t i = 0; r == 0 && o->listen && o->listen[i]; i++)
-		r = listen_on(&f, o->listen[i], err);
-	if (r == 0 && f.n_listeners == 0)
-		r = listen_on(&f, "[::]:8006", err);
+	int r = ssl_ctx_new(o, &ssl, err);
+	if (r == 0)
+		r = collect_listen_fds(o, listen_fds, &n_listen, err);
 	if (r == 0 && o->www_dir) {
-		f.www_fd = open(o->www_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (f.www_fd < 0)
+		www_fd = open(o->www_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (www_fd < 0)
 			r = pve_error_set(err, errno, "open %s: %m", o->www_dir);
 	}
+	size_t inited = 0;
+	for (; r == 0 && inited < n; inited++)
+		r = worker_init(&set.w[inited], ssl, www_fd, listen_fds, n_listen,
+				o->pved_fds[inited], MAX_CONNS / n, err);
+	/* Each worker has its copies now. */
+	for (size_t i = 0; i < n_listen; i++)
+		close(listen_fds[i]);
 	if (r == 0) {
-		f.pved = bufferevent_socket_new(f.base, o->pved_fd, BEV_OPT_CLOSE_ON_FREE);
-		f.sigterm = evsignal_new(f.base, SIGTERM, on_sigterm, &f);
-		f.sigint = evsignal_new(f.base, SIGINT, on_sigterm, &f);
-		if (!f.pved || !f.sigterm || !f.sigint)
+		set.sigterm = evsignal_new(set.w[0].base, SIGTERM, on_sigterm, &set);
+		set.sigint = evsignal_new(set.w[0].base, SIGINT, on_sigterm, &set);
+		if (!set.sigterm || !set.sigint)
 			r = pve_error_set(err, ENOMEM, "libevent setup failed");
 	}
 	if (r == 0) {
-		evutil_make_socket_nonblocking(o->pved_fd);
-		bufferevent_setcb(f.pved, on_pved_read, on_pved_write, on_pved_event, &f);
-		bufferevent_setwatermark(f.pved, EV_WRITE, UPLOAD_LOW, 0);
-		bufferevent_enable(f.pved, EV_READ | EV_WRITE);
-		evsignal_add(f.sigterm, NULL);
-		evsignal_add(f.sigint, NULL);
+		evsignal_add(set.sigterm, NULL);
+		evsignal_add(set.sigint, NULL);
 		if (!o->no_sandbox)
 			r = pve_front_sandbox(o->chroot_dir, o->user, err);
 	}
-	if (r == 0) {
-		send_frame(&f, PVE_WIRE_READY, 0, 0);
-		log_info("ready, %zu listeners", f.n_listeners);
-		event_base_dispatch(f.base);
+	/* No network byte before the sandbox is in place: the threads start after it. */
+	for (size_t i = 1; r == 0 && i < n; i++) {
+		int e = pthread_create(&set.w[i].thread, NULL, worker_run, &set.w[i]);
+		if (e) {
+			r = pve_error_set(err, e, "starting worker %zu: %s", i, strerror(e));
+			break;
+		}
+		set.w[i].thread_started = true;
 	}
-
-	while (f.conns)
-		conn_free(f.conns);
-	for (size_t i = 0; i < f.n_listeners; i++)
-		evconnlistener_free(f.listeners[i]);
-	if (f.pved)
-		bufferevent_free(f.pved);
-	if (f.sigterm)
-		event_free(f.sigterm);
-	if (f.sigint)
-		event_free(f.sigint);
-	if (f.drain_timer)
-		event_free(f.drain_timer);
-	if (f.www_fd >= 0)
-		close(f.www_fd);
-	SSL_CTX_free(f.ssl);
-	event_base_free(f.base);
+	if (r == 0) {
+		log_info("ready, %zu listeners, %zu workers", n_listen, n);
+		worker_run(&set.w[0]);
+	}
+	/* The first loop ended (drained, or pved went away): the others drain too. */
+	for (size_t i = 1; i < n; i++)
+		if (set.w[i].thread_started) {
+			front_wake(&set.w[i]);
+			pthread_join(set.w[i].thread, NULL);
+		}
+	if (set.sigterm)
+		event_free(set.sigterm);
+	if (set.sigint)
+		event_free(set.sigint);
+	for (size_t i = 0; i < inited; i++)
+		worker_free(&set.w[i]);
+	/* A wire whose worker never started is still ours to close. */
+	for (size_t i = inited; i < n; i++)
+		close(o->pved_fds[i]);
+	free(set.w);
+	if (www_fd >= 0)
+		close(www_fd);
+	SSL_CTX_free(ssl);
 	return r;
 }

@@ -11,7 +11,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT | --listen-fd N ...] [--user USER]\n"
 		"                [--chroot DIR] [--no-sandbox] [--log-level N]\n"
-		"  --fd N         connected socket to pved carrying wire frames\n"
+		"  --fd N         connected socket to pved carrying wire frames (repeatable: one per worker thread)\n"
 		"  --cert-fd M    fd to read the node certificate PEM and its key from (then closed)\n"
 		"  --www DIR      static files of the web interface\n"
 		"  --listen A:P   127.0.0.1:8006, [::1]:8006, [::]:8006 (default, dual-stack), 0.0.0.0:8006\n"
@@ -74,15 +74,17 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	pve_front_options o = { .pved_fd = -1, .user = "www-data" };
+	pve_front_options o = { .user = "www-data" };
 	int cert_fd = -1, level = PVE_LOG_INFO, c;
 	_cleanup_strv_free_ char **listen = xcalloc(1, sizeof(char *));
 	size_t n_listen = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'f':
-			if (parse_fd(optarg, &o.pved_fd) < 0)
+			if (o.n_pved_fds >= ELEMENTSOF(o.pved_fds) ||
+			    parse_fd(optarg, &o.pved_fds[o.n_pved_fds]) < 0)
 				goto bad;
+			o.n_pved_fds++;
 			break;
 		case 'c':
 			if (parse_fd(optarg, &cert_fd) < 0)
@@ -121,7 +123,7 @@ int main(int argc, char **argv)
 			goto bad;
 		}
 	}
-	if (optind != argc || o.pved_fd < 0 || cert_fd < 0)
+	if (optind != argc || o.n_pved_fds == 0 || cert_fd < 0)
 		goto bad;
 	o.listen = listen;
 	pve_log_init("pved-api", false, level);

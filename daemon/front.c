@@ -1,22 +1,31 @@
-/* The front: pved fork+execs pved-api with one end of a socketpair and its certificate in a memfd,
- * restarts it when it dies, and on reload lets a fresh one take over while the old one drains. */
+/* The front: pved fork+execs pved-api with one socketpair per worker thread and its certificate in a
+ * memfd, restarts it when it dies, and on reload lets a fresh one take over while the old one drains. */
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "daemon/pved-internal.h"
 
 #define RESTART_DELAY_MAX_SEC 10
 
 typedef struct front_proc front_proc;
+
+/* One worker thread's connection. */
+typedef struct front_wire {
+	front_proc *proc;
+	pved_conn *conn;
+	bool ready;
+} front_wire;
+
 struct front_proc {
 	pved *d;
 	pid_t pid;
-	pved_conn *conn;
-	bool ready;
+	front_wire wires[PVE_FRONT_MAX_WORKERS];
+	unsigned n_wires, n_ready;
 	bool retiring; /* replaced by a newer front; draining */
 	front_proc *next;
 };
@@ -64,9 +73,15 @@ static void proc_unlink(pved_front *f, front_proc *p)
 
 static void on_ready(void *ud)
 {
-	front_proc *p = ud;
+	front_wire *w = ud;
+	front_proc *p = w->proc;
 	pved_front *f = p->d->front;
-	p->ready = true;
+	if (w->ready)
+		return;
+	w->ready = true;
+	/* Serving means every worker is: until then the older fronts go on. */
+	if (++p->n_ready < p->n_wires)
+		return;
 	f->restart_delay = 0;
 	log_info("pved-api %d is serving", (int)p->pid);
 	/* The new front accepts on the same sockets: the older ones stop accepting and finish what they
@@ -80,8 +95,24 @@ static void on_ready(void *ud)
 
 static void on_close(void *ud)
 {
-	front_proc *p = ud;
-	p->conn = NULL;
+	front_wire *w = ud;
+	w->conn = NULL;
+}
+
+static void proc_close_wires(front_proc *p)
+{
+	for (unsigned i = 0; i < p->n_wires; i++)
+		if (p->wires[i].conn)
+			pved_conn_close(p->wires[i].conn);
+}
+
+/* Threads for pved-api: as configured, else one per CPU, between 1 and 4 (pveproxy runs 3 workers). */
+static unsigned front_workers(const pved *d)
+{
+	if (d->api_workers)
+		return d->api_workers;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 4 ? 4 : (unsigned)n;
 }
 
 static void restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -108,8 +139,7 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 				  WIFSIGNALED(status) ? "was killed by signal" :
 							"exited with status",
 				  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-		if (p->conn)
-			pved_conn_close(p->conn);
+		proc_close_wires(p);
 		proc_unlink(f, p);
 		free(p);
 		if (!expected) {
@@ -131,11 +161,17 @@ static void front_spawn(pved *d)
 		log_error("cannot start pved-api: %s", err->message);
 		return;
 	}
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_error("cannot start pved-api: socketpair: %m");
-		return;
-	}
+	unsigned n_wires = front_workers(d);
+	int sv[PVE_FRONT_MAX_WORKERS][2];
+	for (unsigned i = 0; i < n_wires; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv[i]) < 0) {
+			log_error("cannot start pved-api: socketpair: %m");
+			for (unsigned j = 0; j < i; j++) {
+				close(sv[j][0]);
+				close(sv[j][1]);
+			}
+			return;
+		}
 	_cleanup_free_ char *exe = xasprintf("%s/pved-api", d->bindir);
 	_cleanup_free_ char *chroot_dir = pved_path(d, "run/pved-api-root");
 	mkdir(chroot_dir, 0755);
@@ -147,37 +183,41 @@ static void front_spawn(pved *d)
 	pid_t pid = fork();
 	if (pid < 0) {
 		log_error("cannot start pved-api: fork: %m");
-		close(sv[0]);
-		close(sv[1]);
+		for (unsigned i = 0; i < n_wires; i++) {
+			close(sv[i][0]);
+			close(sv[i][1]);
+		}
 		return;
 	}
 	if (pid == 0) {
-		/* fd 3: the wire to pved; fd 4: the certificate; 5...: the listening sockets. They are
-		 * moved out of the way first, so no dup2 overwrites a source still to be copied; dup2
-		 * then clears CLOEXEC on the final copies. */
-		int src[2 + MAX_LISTEN], n_src = 0;
-		src[n_src++] = sv[1];
+		/* fd 3: the first wire to pved; fd 4: the certificate; 5...: the listening sockets; then
+		 * the other workers' wires. They are moved out of the way first, so no dup2 overwrites a
+		 * source still to be copied; dup2 then clears CLOEXEC on the final copies. */
+		int src[2 + MAX_LISTEN + PVE_FRONT_MAX_WORKERS], n_src = 0;
+		src[n_src++] = sv[0][1];
 		src[n_src++] = certfd;
 		for (size_t i = 0; i < f->n_listen; i++)
 			src[n_src++] = f->listen_fds[i];
+		for (unsigned i = 1; i < n_wires; i++)
+			src[n_src++] = sv[i][1];
 		for (int i = 0; i < n_src; i++)
 			if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0)
 				_exit(127);
 		for (int i = 0; i < n_src; i++)
 			if (dup2(src[i], 3 + i) < 0)
 				_exit(127);
-		const char *argv[16 + 2 * MAX_LISTEN];
-		char fdnames[MAX_LISTEN][16];
+		const char *argv[16 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
+		char fdnames[MAX_LISTEN + PVE_FRONT_MAX_WORKERS][16];
 		size_t n = 0;
 		argv[n++] = "pved-api";
 		argv[n++] = "--fd";
 		argv[n++] = "3";
 		argv[n++] = "--cert-fd";
 		argv[n++] = "4";
-		for (size_t i = 0; i < f->n_listen; i++) {
-			snprintf(fdnames[i], sizeof(fdnames[i]), "%zu", 5 + i);
-			argv[n++] = "--listen-fd";
-			argv[n++] = fdnames[i];
+		for (int i = 2; i < n_src; i++) {
+			snprintf(fdnames[i - 2], sizeof(fdnames[i - 2]), "%d", 3 + i);
+			argv[n++] = i < 2 + (int)f->n_listen ? "--listen-fd" : "--fd";
+			argv[n++] = fdnames[i - 2];
 		}
 		argv[n++] = "--www";
 		argv[n++] = d->www;
@@ -196,11 +236,16 @@ static void front_spawn(pved *d)
 		pve_log(PVE_LOG_ERR, "cannot execute %s: %m", exe);
 		_exit(127);
 	}
-	close(sv[1]);
 	front_proc *p = xcalloc(1, sizeof(*p));
 	p->d = d;
 	p->pid = pid;
-	p->conn = pved_server_add_front(d, sv[0], on_ready, on_close, p);
+	p->n_wires = n_wires;
+	for (unsigned i = 0; i < n_wires; i++) {
+		close(sv[i][1]);
+		p->wires[i].proc = p;
+		p->wires[i].conn =
+			pved_server_add_front(d, sv[i][0], on_ready, on_close, &p->wires[i]);
+	}
 	p->next = d->front->procs;
 	d->front->procs = p;
 	log_debug("started pved-api %d", (int)pid);
@@ -249,8 +294,7 @@ void pved_front_stop(pved *d)
 	for (front_proc *p = f->procs, *next; p; p = next) {
 		next = p->next;
 		waitpid(p->pid, NULL, WNOHANG);
-		if (p->conn)
-			pved_conn_close(p->conn);
+		proc_close_wires(p);
 		free(p);
 	}
 	event_free(f->sigchld);

@@ -28,6 +28,7 @@ typedef struct pved {
 	pved_front *front;
 	pved_blocking *blocking;
 	char *www; /* the web interface's static files */
+	unsigned api_workers; /* threads of pved-api, each with its own wire; 0: one per CPU, at most 4 */
 	char *bindir; /* where pved-api lives: the directory of pved itself */
 	struct pved_node_sample *node_sample; /* the node's figures, sampled on demand */
 	time_t started;

@@ -12,12 +12,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--foreground]\n"
-		"            [--debug] [--check] [--schema]\n"
+		"usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--api-workers N]\n"
+		"            [--foreground] [--debug] [--check] [--schema]\n"
 		"  --root DIR         the node's root: every path pved touches is under it (default /)\n"
 		"  --listen ADDR:PORT where the HTTPS API listens (default [::]:8006, all addresses)\n"
 		"  --node NAME        this node's name (default: the host name)\n"
 		"  --www DIR          the web interface's files\n"
+		"  --api-workers N    threads of the HTTPS front, 1-8 (default: one per CPU, at most 4)\n"
 		"  --foreground       log to stderr instead of syslog\n"
 		"  --check            parse and validate every config under the root, print it, exit\n"
 		"  --schema           print the API schema as JSON and exit\n");
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "www", required_argument, NULL, 'w' },
+		{ "api-workers", required_argument, NULL, 'W' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'D' },
 		{ "check", no_argument, NULL, 'c' },
@@ -141,6 +143,7 @@ int main(int argc, char **argv)
 	pved ctx = { 0 };
 	pved *d = &ctx;
 	bool foreground = false, debug = false, check = false, schema = false;
+	long long workers;
 	const char *root = getenv("PVED_ROOT");
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -156,6 +159,14 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			d->www = xstrdup(optarg);
+			break;
+		case 'W':
+			if (pve_parse_int(optarg, 1, PVE_FRONT_MAX_WORKERS, &workers) < 0) {
+				fprintf(stderr, "pved: --api-workers: a number from 1 to %d\n",
+					PVE_FRONT_MAX_WORKERS);
+				return 2;
+			}
+			d->api_workers = (unsigned)workers;
 			break;
 		case 'f':
 			foreground = true;

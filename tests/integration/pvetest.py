@@ -65,8 +65,9 @@ class Response:
 class Node:
     """A pved on a temporary root. Use as a context manager; it stops what it started, by PID."""
 
-    def __init__(self, name="testnode", root=None):
+    def __init__(self, name="testnode", root=None, args=()):
         self.name = name
+        self.args = list(args)
         self.root = root or tempfile.mkdtemp(prefix="pved-test-")
         self.own_root = root is None
         self.port = free_port()
@@ -90,7 +91,7 @@ class Node:
         self.log = open(self.path("pved.log") if os.path.isdir(self.root) else os.devnull, "ab")
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "pved"), "--root", self.root, "--listen", f"127.0.0.1:{self.port}",
-             "--node", self.name, "--foreground"],
+             "--node", self.name, "--foreground", *self.args],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -357,19 +357,58 @@ def invalid_json_body_is_400(n):
     expect(r.status == 400, r)
 
 
+def front_threads(pid):
+    return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+
+
+def thread_is_sandboxed(n, pid, tid):
+    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/task/{tid}/status"))
+    uid = int(status["Uid"].split()[0])
+    import pwd
+    expect(uid == pwd.getpwnam("www-data").pw_uid, f"front thread {tid} runs as uid {uid}")
+    expect(status["Seccomp"].strip() == "2", f"thread {tid}: seccomp mode {status['Seccomp'].strip()}")
+    expect(status["NoNewPrivs"].strip() == "1", f"thread {tid}: no_new_privs not set")
+    root = os.readlink(f"/proc/{pid}/task/{tid}/root")
+    expect(root == n.path("run/pved-api-root"), f"thread {tid}: front's root is {root}")
+
+
 @case
 def front_is_sandboxed(n):
     fronts = n.front_pids()
     expect(len(fronts) == 1, f"fronts: {fronts}")
     pid = fronts[0]
-    status = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
-    uid = int(status["Uid"].split()[0])
-    import pwd
-    expect(uid == pwd.getpwnam("www-data").pw_uid, f"front runs as uid {uid}")
-    expect(status["Seccomp"].strip() == "2", f"seccomp mode {status['Seccomp'].strip()}")
-    expect(status["NoNewPrivs"].strip() == "1", "no_new_privs not set")
-    root = os.readlink(f"/proc/{pid}/root")
-    expect(root == n.path("run/pved-api-root"), f"front's root is {root}")
+    # One worker thread per CPU, at most 4, by default; every one of them in the sandbox.
+    threads = front_threads(pid)
+    expect(len(threads) == min(os.cpu_count(), 4), f"front threads: {threads}")
+    for tid in threads:
+        thread_is_sandboxed(n, pid, tid)
+
+
+@case
+def front_workers_as_configured(n):
+    bad = subprocess.run([os.path.join(BIN, "pved"), "--root", n.root, "--api-workers", "9"],
+                         capture_output=True, text=True, timeout=20)
+    expect(bad.returncode == 2 and "--api-workers" in bad.stderr, bad.stderr)
+    with Node(args=("--api-workers", "3")) as m:
+        m.login()
+        pid = m.front_pids()[0]
+        threads = front_threads(pid)
+        expect(len(threads) == 3, f"front threads: {threads}")
+        for tid in threads:
+            thread_is_sandboxed(m, pid, tid)
+        # Many connections at once: the workers share them, every one is answered.
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(lambda _: m.get("/version").status, range(60)))
+        expect(codes == [200] * 60, f"answers: {codes}")
+        # On SIGHUP a new front with as many workers takes over.
+        m.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while time.time() < deadline and pid in m.front_pids():
+            time.sleep(0.1)
+        expect(pid not in m.front_pids(), "the old front did not retire after SIGHUP")
+        expect(m.get("/version").status == 200, "API after reload")
+        expect(len(front_threads(m.front_pids()[0])) == 3, "new front's threads")
 
 
 @case
