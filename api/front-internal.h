@@ -151,5 +151,6 @@ typedef struct pve_front_options {
 } pve_front_options;
 
 /* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). The worker
- * threads start after the sandbox is in place; each reports READY on its own wire. */
+ * threads exist before the sandbox, so it covers them, and wait until it is in place; each reports READY
+ * on its own wire. */
 int pve_front_run(const pve_front_options *o, pve_error **err);

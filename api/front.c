@@ -103,6 +103,7 @@ struct front {
 	struct event *wake;
 	pthread_t thread;
 	bool thread_started;
+	struct front_set *set;
 };
 
 static void conn_process(struct conn *c);
@@ -954,6 +955,11 @@ typedef struct front_set {
 	struct front *w;
 	size_t n;
 	struct event *sigterm, *sigint;
+	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
+	 * thread after it) but wait here until it is in place: no network byte is handled before. */
+	pthread_mutex_t lock;
+	pthread_cond_t released_cond;
+	bool released, go;
 } front_set;
 
 /* SIGTERM (pved replaces or stops this front) reaches the first worker, whose loop has the signal
@@ -1110,11 +1116,23 @@ static void worker_free(struct front *f)
 }
 
 /* A worker starts serving: it tells pved, then runs its loop. */
-static void *worker_run(void *arg)
+static void worker_run(struct front *f)
 {
-	struct front *f = arg;
 	send_frame(f, PVE_WIRE_READY, 0, 0);
 	event_base_dispatch(f->base);
+}
+
+static void *worker_thread(void *arg)
+{
+	struct front *f = arg;
+	front_set *set = f->set;
+	pthread_mutex_lock(&set->lock);
+	while (!set->released)
+		pthread_cond_wait(&set->released_cond, &set->lock);
+	bool go = set->go;
+	pthread_mutex_unlock(&set->lock);
+	if (go)
+		worker_run(f);
 	return NULL;
 }
 
@@ -1150,21 +1168,29 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 		if (!set.sigterm || !set.sigint)
 			r = pve_error_set(err, ENOMEM, "libevent setup failed");
 	}
-	if (r == 0) {
-		evsignal_add(set.sigterm, NULL);
-		evsignal_add(set.sigint, NULL);
-		if (!o->no_sandbox)
-			r = pve_front_sandbox(o->chroot_dir, o->user, err);
-	}
-	/* No network byte before the sandbox is in place: the threads start after it. */
+	pthread_mutex_init(&set.lock, NULL);
+	pthread_cond_init(&set.released_cond, NULL);
 	for (size_t i = 1; r == 0 && i < n; i++) {
-		int e = pthread_create(&set.w[i].thread, NULL, worker_run, &set.w[i]);
+		set.w[i].set = &set;
+		int e = pthread_create(&set.w[i].thread, NULL, worker_thread, &set.w[i]);
 		if (e) {
 			r = pve_error_set(err, e, "starting worker %zu: %s", i, strerror(e));
 			break;
 		}
 		set.w[i].thread_started = true;
 	}
+	if (r == 0) {
+		evsignal_add(set.sigterm, NULL);
+		evsignal_add(set.sigint, NULL);
+		if (!o->no_sandbox)
+			r = pve_front_sandbox(o->chroot_dir, o->user, err);
+	}
+	/* The threads go on together, into their loops, or out if anything failed. */
+	pthread_mutex_lock(&set.lock);
+	set.released = true;
+	set.go = r == 0;
+	pthread_cond_broadcast(&set.released_cond);
+	pthread_mutex_unlock(&set.lock);
 	if (r == 0) {
 		log_info("ready, %zu listeners, %zu workers", n_listen, n);
 		worker_run(&set.w[0]);
@@ -1175,6 +1201,8 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 			front_wake(&set.w[i]);
 			pthread_join(set.w[i].thread, NULL);
 		}
+	pthread_cond_destroy(&set.released_cond);
+	pthread_mutex_destroy(&set.lock);
 	if (set.sigterm)
 		event_free(set.sigterm);
 	if (set.sigint)

@@ -2,7 +2,6 @@
  * of what libevent, OpenSSL and glibc need to serve connections that are already set up. */
 #include <grp.h>
 #include <pwd.h>
-#include <sched.h>
 #include <seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -80,8 +79,6 @@ static const int allowed[] = {
 	SCMP_SYS(prlimit64),
 	SCMP_SYS(getrlimit),
 	SCMP_SYS(sigaltstack),
-	SCMP_SYS(set_robust_list), /* a new thread's start */
-	SCMP_SYS(rseq),
 };
 
 int pve_front_seccomp(pve_error **err)
@@ -102,14 +99,10 @@ int pve_front_seccomp(pve_error **err)
 	if (r == 0)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				     SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD));
-	/* The worker threads start after the filter: clone may make threads (CLONE_THREAD), not
-	 * processes. clone3 passes its flags in memory the filter cannot read, so it fails with ENOSYS
-	 * and glibc falls back to clone. */
+	/* The worker threads exist already: the filter (and no_new_privs with it) covers them all. No
+	 * thread or process can be made after it. */
 	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-				     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-	if (r == 0)
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+		r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
