@@ -154,21 +154,6 @@ static int read_at(int dirfd, const char *name, const char *path, char **ret_dat
 	return read_fd(fd, path, ret_data, ret_len, err);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t k = write(fd, p, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 static void random_name(char buf[sizeof(TMP_PREFIX) + 16])
 {
 	uint8_t rnd[8] = { 0 };
@@ -249,7 +234,7 @@ static int file_write(pve_store *s, const char *path, const void *data, size_t l
 	_cleanup_close_ int fd = tmp_create(dirfd, file_mode(path), tmp, path, err);
 	if (fd < 0)
 		return fd;
-	int r = write_all(fd, data, len);
+	int r = pve_write_all(fd, data, len);
 	if (r < 0) {
 		r = pve_error_set(err, -r, "can't write '%s': %s", path, strerror(-r));
 		goto fail;
@@ -459,7 +444,7 @@ static int lock_set_owner(int dirfd, const char *name, const char *token, pve_er
 		openat(ld, LOCK_OWNER, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return pve_error_set(err, errno, "can't write lock '%s': %m", name);
-	int r = write_all(fd, token, strlen(token));
+	int r = pve_write_all(fd, token, strlen(token));
 	if (r < 0)
 		return pve_error_set(err, -r, "can't write lock '%s': %s", name, strerror(-r));
 	if (utimensat(dirfd, name, NULL, 0) < 0)

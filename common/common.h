@@ -139,6 +139,14 @@ void pve_buf_printf(pve_buf *b, const char *fmt, ...) _printf_(2, 3);
 char *pve_buf_steal(pve_buf *b);
 void pve_buf_free(pve_buf *b);
 
+/* ---- whole reads and writes on a blocking fd (common/io.c) ------------------------------------------ */
+
+/* Writes all len bytes, again after EINTR and short writes: 0, or a negative errno (-EIO if write
+ * returned 0). */
+int pve_write_all(int fd, const void *data, size_t len);
+/* Reads len bytes, fewer only at the end of the stream: how many came, or a negative errno. */
+ssize_t pve_read_full(int fd, void *buf, size_t len);
+
 /* ==== the sections below are written by their owners; keep each to its own section ==================== */
 
 /* ---- strings and numbers (owner: common strings) --------------------------------------------------- */

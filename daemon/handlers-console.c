@@ -160,21 +160,6 @@ static int wait_readable(int fd, int timeout_ms)
 	return r;
 }
 
-static bool write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* Reads "<user>:<ticket>\n" within the timeout; leaves whatever came after it in rest. */
 static int read_auth_line(int fd, char **ret_line, pve_buf *rest, pve_error **err)
 {
@@ -229,7 +214,7 @@ static bool xterm_messages(pve_buf *in, int pty)
 				return false;
 			if ((size_t)(end - colon - 1) < a)
 				break;
-			if (!write_all(pty, colon + 1, a))
+			if (pve_write_all(pty, colon + 1, a) < 0)
 				return false;
 			off = (size_t)(colon + 1 + a - in->data);
 			continue;
@@ -276,7 +261,7 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 		pve_buf_free(&in);
 		return pve_error_set(err, EACCES, "console authentication failed");
 	}
-	write_all(fd, "OK", 2);
+	(void)pve_write_all(fd, "OK", 2);
 
 	int pty;
 	pid_t pid = forkpty(&pty, NULL, NULL, NULL);
@@ -305,7 +290,7 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 		char buf[8192];
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(pty, buf, sizeof(buf));
-			if (n <= 0 || !write_all(fd, buf, (size_t)n))
+			if (n <= 0 || pve_write_all(fd, buf, (size_t)n) < 0)
 				break;
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -38,41 +38,6 @@ static int parse_body(pvectl_response *r, const char *body, size_t len)
 
 /* ---- transport 1: the local socket ----------------------------------------------------------- */
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* 1 when all len bytes came, 0 on EOF before the first byte, <0 on error or EOF midway. */
-static int read_full(int fd, void *data, size_t len)
-{
-	char *p = data;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, p + got, len - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return got == 0 ? 0 : -EPIPE;
-		got += (size_t)n;
-	}
-	return 1;
-}
-
 static int local_call(pvectl *c, const char *method, const char *path, const cJSON *params,
 		      pvectl_response *ret, pve_error **err)
 {
@@ -108,7 +73,7 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 		return r;
 	pve_buf out = { 0 };
 	pve_wire_append_request(&out, 1, payload, payload_len);
-	r = write_all(fd, out.data, out.len);
+	r = pve_write_all(fd, out.data, out.len);
 	pve_buf_free(&out);
 	if (r < 0)
 		return pve_error_set(err, -r, "sending the request to %s: %s", sock, strerror(-r));
@@ -117,11 +82,11 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 	bool have_head = false;
 	for (;;) {
 		uint8_t hb[PVE_WIRE_HEADER_SIZE];
-		r = read_full(fd, hb, sizeof(hb));
-		if (r <= 0) {
+		ssize_t got = pve_read_full(fd, hb, sizeof(hb));
+		if (got != (ssize_t)sizeof(hb)) {
 			pve_buf_free(&body);
 			return pve_error_set(
-				err, r < 0 ? -r : EPIPE,
+				err, got < 0 ? (int)-got : EPIPE,
 				"pved closed the connection before the response ended");
 		}
 		pve_wire_header h;
@@ -131,7 +96,7 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 			return r;
 		}
 		_cleanup_free_ uint8_t *p = xmalloc(h.len ? h.len : 1);
-		if (h.len && read_full(fd, p, h.len) <= 0) {
+		if (h.len && pve_read_full(fd, p, h.len) != (ssize_t)h.len) {
 			pve_buf_free(&body);
 			return pve_error_set(err, EPIPE,
 					     "pved closed the connection inside a frame");

@@ -1,6 +1,9 @@
-/* Tests of common's strings and numbers, JSON with limits, and UPIDs. */
+/* Tests of common's strings and numbers, whole reads and writes, JSON with limits, and UPIDs. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include "tests/unit/test.h"
 
@@ -322,6 +325,56 @@ static void test_upid(void)
 	}
 }
 
+/* A reader that takes what a pipe brings in odd little pieces, so the writer sees short writes. */
+static void *drain_pipe(void *arg)
+{
+	int fd = *(int *)arg;
+	size_t total = 0;
+	char buf[777];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	return (void *)total;
+}
+
+static void test_whole_io(void)
+{
+	int p[2];
+	check_int(pipe2(p, O_CLOEXEC), 0);
+	size_t len =
+		3u << 20; /* far more than a pipe holds: write_all must go on after short writes */
+	char *data = xmalloc(len);
+	memset(data, 'x', len);
+	pthread_t t;
+	check_int(pthread_create(&t, NULL, drain_pipe, &p[0]), 0);
+	check_int(pve_write_all(p[1], data, len), 0);
+	close(p[1]);
+	void *got;
+	pthread_join(t, &got);
+	check((size_t)got == len);
+	close(p[0]);
+
+	/* read_full: everything asked for, fewer only at the end of the stream. */
+	check_int(pipe2(p, O_CLOEXEC), 0);
+	check_int(pve_write_all(p[1], "hello world", 11), 0);
+	close(p[1]);
+	char buf[32] = { 0 };
+	check_int((int)pve_read_full(p[0], buf, 5), 5);
+	check_streq(buf, "hello");
+	check_int((int)pve_read_full(p[0], buf, sizeof(buf)), 6);
+	check_int((int)pve_read_full(p[0], buf, sizeof(buf)), 0);
+	close(p[0]);
+
+	/* A reader that went away: an error, not a loop. */
+	check_int(pipe2(p, O_CLOEXEC), 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	check_int(pve_write_all(p[1], "x", 1), -EPIPE);
+	close(p[1]);
+	check_int((int)pve_read_full(-1, buf, 1), -EBADF);
+	free(data);
+}
+
 TEST_MAIN(TEST(test_parse_int), TEST(test_parse_double), TEST(test_parse_bool), TEST(test_size),
 	  TEST(test_prefix_suffix), TEST(test_strv), TEST(test_uri), TEST(test_hex_random),
-	  TEST(test_json), TEST(test_upid))
+	  TEST(test_json), TEST(test_upid), TEST(test_whole_io))
