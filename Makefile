@@ -132,9 +132,16 @@ check: deps
 run: deps all
 	PVED_ROOT=$${PVED_ROOT:-/} tools/run-node
 
+# Benchmark programs: tests/bench/NAME.c, each linked with every library, run by the scripts beside them.
+BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(wildcard tests/bench/*.c))
+$(O)/bench/%: $(O)/obj/tests/bench/%.o $(O)/obj/gen/routes-data.o $(LIBFILES)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/obj/gen/routes-data.o $(LINK_LIBS)
+bench-programs: $(BENCH_BINS)
+
 bench: 
 	tools/setup-deps --bench
-	$(MAKE) all
+	$(MAKE) all bench-programs
 	tests/bench/run
 
 format-check:
@@ -154,6 +161,6 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all unit-tests fuzz-targets fuzz all-libs-fuzz deps check run bench format-check install clean
+.PHONY: all unit-tests fuzz-targets fuzz all-libs-fuzz deps check run bench bench-programs format-check install clean
 .DELETE_ON_ERROR:
 -include $(shell find build -name '*.d' 2>/dev/null)

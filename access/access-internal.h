@@ -45,3 +45,26 @@ void access_hmap_put(access_hmap *h, const char *key, size_t val);
 /* Returns true and the value if found. */
 bool access_hmap_get(const access_hmap *h, const char *key, size_t *ret);
 void access_hmap_clear(access_hmap *h);
+
+/* The next line of text from *pos on (which moves past it), without leading and trailing whitespace;
+ * false at the end. */
+bool access_line_next(const char *text, size_t len, size_t *pos, const char **ret_line,
+		      size_t *ret_len);
+
+/* What priv/shadow.cfg and priv/token.cfg hold: one (id, secret hash) per line, looked up by id, printed
+ * sorted by id. The callers check the strings. */
+typedef struct access_kv {
+	char *key, *value;
+} access_kv;
+typedef struct access_kvtab {
+	access_kv *e;
+	size_t n, cap;
+} access_kvtab;
+const char *access_kvtab_get(const access_kvtab *t, const char *key);
+/* Adds or replaces; false (and no change) for a new key when the table holds max entries already. */
+bool access_kvtab_set(access_kvtab *t, const char *key, const char *value, size_t max);
+/* True if key was there. */
+bool access_kvtab_delete(access_kvtab *t, const char *key);
+/* "<key><sep><value><end>" for each entry, sorted by key ("" when empty). */
+char *access_kvtab_print(const access_kvtab *t, const char *sep, const char *end);
+void access_kvtab_clear(access_kvtab *t);

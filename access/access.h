@@ -317,6 +317,9 @@ cJSON *pve_tfacfg_list(const pve_tfacfg *c, const char *userid);
 cJSON *pve_tfacfg_get(const pve_tfacfg *c, const char *userid, const char *id);
 void pve_tfacfg_user_locks(const pve_tfacfg *c, const char *userid, bool *ret_totp_locked,
 			   long long *ret_locked_until);
+/* Clears the user's TOTP lock ("totp-locked") and second-factor lockout ("tfa-locked-until"), as
+ * Proxmox's unlock_tfa; true if either was set (c changed: the caller writes it back). */
+bool pve_tfacfg_unlock_user(pve_tfacfg *c, const char *userid);
 /* The challenge put into the half ticket: {"totp": bool[, "recovery": [available per code]]}. */
 cJSON *pve_tfacfg_challenge(const pve_tfacfg *c, const char *userid);
 /* Adds a TOTP entry (the URI checked as pve_totp_check_uri, error param "totp"); its new id. */

@@ -46,14 +46,8 @@ bool pve_password_check(const char *hash, const char *password)
 
 /* ---- shadow.cfg ------------------------------------------------------------------------------------ */
 
-struct shadow_entry {
-	char *userid;
-	char *hash;
-};
-
 struct pve_shadowcfg {
-	struct shadow_entry *e;
-	size_t n, cap;
+	access_kvtab t; /* userid -> crypt hash */
 };
 
 pve_shadowcfg *pve_shadowcfg_new(void)
@@ -65,26 +59,13 @@ void pve_shadowcfg_free(pve_shadowcfg *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->e[i].userid);
-		free(c->e[i].hash);
-	}
-	free(c->e);
+	access_kvtab_clear(&c->t);
 	free(c);
-}
-
-static struct shadow_entry *shadow_find(const pve_shadowcfg *c, const char *userid)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->e[i].userid, userid) == 0)
-			return &c->e[i];
-	return NULL;
 }
 
 const char *pve_shadowcfg_get(const pve_shadowcfg *c, const char *userid)
 {
-	struct shadow_entry *e = c && userid ? shadow_find(c, userid) : NULL;
-	return e ? e->hash : NULL;
+	return c ? access_kvtab_get(&c->t, userid) : NULL;
 }
 
 /* Keys and hashes: no whitespace, no ':', printable, so a line splits back the same way. */
@@ -107,51 +88,19 @@ int pve_shadowcfg_set(pve_shadowcfg *c, const char *userid, const char *hash, pv
 		return pve_error_set(err, EINVAL, "invalid user name '%s'", userid);
 	if (!shadow_field_ok(hash, 512))
 		return pve_error_set(err, EINVAL, "invalid password hash for '%s'", userid);
-	struct shadow_entry *e = shadow_find(c, userid);
-	if (e) {
-		free(e->hash);
-		e->hash = xstrdup(hash);
-		return 0;
-	}
-	if (c->n >= SHADOW_MAX_ENTRIES)
+	if (!access_kvtab_set(&c->t, userid, hash, SHADOW_MAX_ENTRIES))
 		return pve_error_set(err, E2BIG, "too many users in shadow.cfg");
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 8;
-		c->e = xrealloc(c->e, c->cap * sizeof(*c->e));
-	}
-	c->e[c->n++] = (struct shadow_entry){ xstrdup(userid), xstrdup(hash) };
 	return 0;
 }
 
 bool pve_shadowcfg_delete(pve_shadowcfg *c, const char *userid)
 {
-	struct shadow_entry *e = shadow_find(c, userid);
-	if (!e)
-		return false;
-	free(e->userid);
-	free(e->hash);
-	size_t i = (size_t)(e - c->e);
-	memmove(&c->e[i], &c->e[i + 1], (c->n - i - 1) * sizeof(*c->e));
-	c->n--;
-	return true;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const struct shadow_entry *)a)->userid,
-		      ((const struct shadow_entry *)b)->userid);
+	return access_kvtab_delete(&c->t, userid);
 }
 
 char *pve_shadowcfg_print(const pve_shadowcfg *c)
 {
-	_cleanup_free_ struct shadow_entry *sorted = xmalloc((c->n + 1) * sizeof(*sorted));
-	if (c->n)
-		memcpy(sorted, c->e, c->n * sizeof(*sorted));
-	qsort(sorted, c->n, sizeof(*sorted), cmp_entry);
-	_cleanup_(pve_buf_free) pve_buf b = { 0 };
-	for (size_t i = 0; i < c->n; i++)
-		pve_buf_printf(&b, "%s:%s:\n", sorted[i].userid, sorted[i].hash);
-	return pve_buf_steal(&b);
+	return access_kvtab_print(&c->t, ":", ":\n");
 }
 
 int pve_shadowcfg_parse(const char *text, size_t len, pve_shadowcfg **ret, pve_error **err)
@@ -162,20 +111,11 @@ int pve_shadowcfg_parse(const char *text, size_t len, pve_shadowcfg **ret, pve_e
 	if (memchr(text, 0, len))
 		return pve_error_set(err, EINVAL, "shadow.cfg contains a NUL byte");
 	pve_shadowcfg *c = pve_shadowcfg_new();
-	size_t lineno = 0;
+	size_t lineno = 0, pos = 0, ll;
+	const char *line;
 	int r;
-	for (size_t pos = 0; pos < len;) {
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - line) : len - pos;
-		pos += ll + (nl ? 1 : 0);
+	while (access_line_next(text, len, &pos, &line, &ll)) {
 		lineno++;
-		while (ll && isspace((unsigned char)line[ll - 1]))
-			ll--;
-		while (ll && isspace((unsigned char)*line)) {
-			line++;
-			ll--;
-		}
 		if (ll == 0)
 			continue;
 		/* "<user>:<hash>:" exactly, like Proxmox's m/^\S+:\S+:$/ with one ':' inside. */

@@ -618,6 +618,109 @@ static int search(ldap_conn *k, const char *base, int scope, const char *filter,
 	return 0;
 }
 
+/* RFC 2696 paged results: a directory's size limit (OpenLDAP's olcSizeLimit, AD's MaxPageSize of 1000)
+ * bounds one page, not the search, so a sync sees every entry. */
+#define LDAP_PAGE_SIZE 500
+
+typedef int (*ldap_entry_fn)(ldap_conn *k, LDAPMessage *e, void *ud);
+
+/* One page: its entries go to fn; *cookie becomes the server's cookie for the next page (empty: done). A
+ * server without paging answers everything at once, without a cookie. Returns the LDAP result code. */
+static int search_page(ldap_conn *k, const char *base, const char *filter, char **attrs,
+		       int page_size, struct berval *cookie, LDAPMessage **ret_res)
+{
+	int ms = k->c->timeout_ms > 0 ? k->c->timeout_ms : PVE_LDAP_TIMEOUT_MS;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	LDAPControl *page = NULL;
+	int lerr = ldap_create_page_control(k->ld, (ber_int_t)page_size,
+					    cookie->bv_len ? cookie : NULL, 0, &page);
+	if (lerr != LDAP_SUCCESS)
+		return lerr;
+	LDAPControl *sctrls[] = { page, NULL };
+	*ret_res = NULL;
+	lerr = ldap_search_ext_s(k->ld, base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, sctrls, NULL,
+				 &tv, 0, ret_res);
+	ldap_control_free(page);
+	ber_memfree(cookie->bv_val);
+	*cookie = (struct berval){ 0 };
+	if (lerr != LDAP_SUCCESS)
+		return lerr;
+	LDAPControl **rctrls = NULL;
+	int rc = LDAP_SUCCESS;
+	lerr = ldap_parse_result(k->ld, *ret_res, &rc, NULL, NULL, NULL, &rctrls, 0);
+	if (lerr != LDAP_SUCCESS)
+		return lerr;
+	LDAPControl *resp = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, rctrls, NULL);
+	ber_int_t estimate = 0;
+	if (resp && ldap_parse_pageresponse_control(k->ld, resp, &estimate, cookie) != LDAP_SUCCESS)
+		*cookie = (struct berval){ 0 };
+	ldap_controls_free(rctrls);
+	return rc;
+}
+
+/* A subtree search of every entry that matches, page by page, each entry handed to fn (which returns
+ * negative errno to stop). More than PVE_LDAP_MAX_ENTRIES in all is -E2BIG. */
+static int search_all(ldap_conn *k, const char *base, const char *filter, char **attrs,
+		      ldap_entry_fn fn, void *ud, pve_error **err)
+{
+	struct berval cookie = { 0 };
+	int page_size = LDAP_PAGE_SIZE;
+	size_t total = 0;
+	bool first = true;
+	for (;;) {
+		LDAPMessage *res = NULL;
+		int lerr = search_page(k, base, filter, attrs, page_size, &cookie, &res);
+		int n = res ? ldap_count_entries(k->ld, res) : 0;
+		/* A server whose limit is below our page size fails the first page: with as many
+		 * entries as it allows per search (then ask again from the start with pages of that
+		 * size), or with adminLimitExceeded and none (OpenLDAP's size.pr: halve the page). */
+		if (first && ((lerr == LDAP_SIZELIMIT_EXCEEDED && n > 0 && n < page_size) ||
+			      (lerr == LDAP_ADMINLIMIT_EXCEEDED && page_size > 1))) {
+			ldap_msgfree(res);
+			ber_memfree(cookie.bv_val);
+			cookie = (struct berval){ 0 };
+			page_size = lerr == LDAP_SIZELIMIT_EXCEEDED ? n : page_size / 2;
+			continue;
+		}
+		first = false;
+		if (lerr == LDAP_SIZELIMIT_EXCEEDED) {
+			ldap_msgfree(res);
+			ber_memfree(cookie.bv_val);
+			return pve_error_set(
+				err, E2BIG,
+				"LDAP search under '%s': the server's size limit stops "
+				"the search after %zu entries",
+				base, total + (size_t)n);
+		}
+		if (lerr != LDAP_SUCCESS && lerr != LDAP_NO_SUCH_OBJECT) {
+			ldap_msgfree(res);
+			ber_memfree(cookie.bv_val);
+			return lfail(err, lerr, "LDAP search failed");
+		}
+		total += (size_t)n;
+		if (total > PVE_LDAP_MAX_ENTRIES) {
+			ldap_msgfree(res);
+			ber_memfree(cookie.bv_val);
+			return pve_error_set(err, E2BIG,
+					     "LDAP search under '%s': more than %d entries", base,
+					     PVE_LDAP_MAX_ENTRIES);
+		}
+		int r = 0;
+		for (LDAPMessage *e = ldap_first_entry(k->ld, res); e && r >= 0;
+		     e = ldap_next_entry(k->ld, e))
+			r = fn(k, e, ud);
+		ldap_msgfree(res);
+		if (r < 0) {
+			ber_memfree(cookie.bv_val);
+			return pve_error_set(err, -r, "LDAP search under '%s' failed", base);
+		}
+		if (!cookie.bv_len) {
+			ber_memfree(cookie.bv_val);
+			return 0;
+		}
+	}
+}
+
 /* The first value of attr in entry e, as a C string (NULL when absent, empty or holding a NUL). */
 static char *first_value(LDAP *ld, LDAPMessage *e, const char *attr)
 {
@@ -769,6 +872,48 @@ static void warn(pve_ldap_sync *s, const char *fmt, ...)
 	va_end(ap);
 }
 
+typedef struct fetch_ctx {
+	pve_ldap_sync *s;
+	access_hmap *dns; /* lower-case user DN -> index into s->users */
+	access_hmap seen; /* userid -> index */
+} fetch_ctx;
+
+static int user_entry(ldap_conn *k, LDAPMessage *e, void *ud)
+{
+	fetch_ctx *x = ud;
+	pve_ldap_sync *s = x->s;
+	const pve_ldap_config *c = k->c;
+	_cleanup_free_ char *name = first_value(k->ld, e, c->user_attr);
+	char *d = ldap_get_dn(k->ld, e);
+	_cleanup_free_ char *dn = d ? lowercase(d) : NULL;
+	ldap_memfree(d);
+	if (!name || !dn)
+		return 0;
+	_cleanup_free_ char *userid = xasprintf("%s@%s", name, c->realm);
+	size_t idx;
+	if (!access_valid_userid(userid) || has_ctl(userid)) {
+		warn(s, "value '%s' does not look like a valid user name", userid);
+		return 0;
+	}
+	if (access_hmap_get(&x->seen, userid, &idx))
+		return 0;
+	s->users = xrealloc(s->users, (s->n_users + 1) * sizeof(*s->users));
+	pve_ldap_user *u = &s->users[s->n_users];
+	*u = (pve_ldap_user){ .userid = TAKE_PTR(userid), .dn = TAKE_PTR(dn) };
+	/* The maps keep the strings' pointers, which stay put when the array moves. */
+	access_hmap_put(&x->seen, u->userid, s->n_users);
+	access_hmap_put(x->dns, u->dn, s->n_users);
+	for (size_t f = 0; f < ELEMENTSOF(u->fields); f++) {
+		u->fields[f] = first_value(k->ld, e, c->attr_map[f]);
+		if (u->fields[f] && has_ctl(u->fields[f])) {
+			free(u->fields[f]);
+			u->fields[f] = NULL;
+		}
+	}
+	s->n_users++;
+	return 0;
+}
+
 static int fetch_users(ldap_conn *k, const char *base, pve_ldap_sync *s, access_hmap *dns,
 		       pve_error **err)
 {
@@ -777,44 +922,10 @@ static int fetch_users(ldap_conn *k, const char *base, pve_ldap_sync *s, access_
 	for (size_t i = 0; i < ELEMENTSOF(c->attr_map); i++)
 		attrs[i + 1] = c->attr_map[i];
 	_cleanup_free_ char *filter = class_filter(c->user_classes, c->filter, NULL);
-	LDAPMessage *res = NULL;
-	int r = search(k, base, LDAP_SCOPE_SUBTREE, filter, attrs, PVE_LDAP_MAX_ENTRIES, &res, err);
-	if (r < 0)
-		return r;
-	access_hmap seen = { 0 };
-	for (LDAPMessage *e = ldap_first_entry(k->ld, res); e; e = ldap_next_entry(k->ld, e)) {
-		_cleanup_free_ char *name = first_value(k->ld, e, c->user_attr);
-		char *d = ldap_get_dn(k->ld, e);
-		_cleanup_free_ char *dn = d ? lowercase(d) : NULL;
-		ldap_memfree(d);
-		if (!name || !dn)
-			continue;
-		_cleanup_free_ char *userid = xasprintf("%s@%s", name, c->realm);
-		size_t idx;
-		if (!access_valid_userid(userid) || has_ctl(userid)) {
-			warn(s, "value '%s' does not look like a valid user name", userid);
-			continue;
-		}
-		if (access_hmap_get(&seen, userid, &idx))
-			continue;
-		s->users = xrealloc(s->users, (s->n_users + 1) * sizeof(*s->users));
-		pve_ldap_user *u = &s->users[s->n_users];
-		*u = (pve_ldap_user){ .userid = TAKE_PTR(userid), .dn = TAKE_PTR(dn) };
-		/* The maps keep the strings' pointers, which stay put when the array moves. */
-		access_hmap_put(&seen, u->userid, s->n_users);
-		access_hmap_put(dns, u->dn, s->n_users);
-		for (size_t f = 0; f < ELEMENTSOF(u->fields); f++) {
-			u->fields[f] = first_value(k->ld, e, c->attr_map[f]);
-			if (u->fields[f] && has_ctl(u->fields[f])) {
-				free(u->fields[f]);
-				u->fields[f] = NULL;
-			}
-		}
-		s->n_users++;
-	}
-	ldap_msgfree(res);
-	access_hmap_clear(&seen);
-	return 0;
+	fetch_ctx x = { .s = s, .dns = dns };
+	int r = search_all(k, base, filter, attrs, user_entry, &x, err);
+	access_hmap_clear(&x.seen);
+	return r;
 }
 
 /* A group's name: group_name_attr, else the value of the first RDN (as Proxmox). */
@@ -839,59 +950,58 @@ static char *group_name(ldap_conn *k, LDAPMessage *e, const char *dn)
 	return end > a ? xstrndup(a, (size_t)(end - a)) : NULL;
 }
 
-static int fetch_groups(ldap_conn *k, const char *base, pve_ldap_sync *s, const access_hmap *dns,
+static int group_entry(ldap_conn *k, LDAPMessage *e, void *ud)
+{
+	fetch_ctx *x = ud;
+	pve_ldap_sync *s = x->s;
+	char *d = ldap_get_dn(k->ld, e);
+	_cleanup_free_ char *dn = d ? xstrdup(d) : NULL;
+	ldap_memfree(d);
+	_cleanup_free_ char *name = dn ? group_name(k, e, dn) : NULL;
+	if (!name)
+		return 0;
+	_cleanup_free_ char *groupid = xasprintf("%s-%s", name, k->c->realm);
+	if (!access_valid_id(groupid) || strlen(groupid) > 64) {
+		warn(s, "value '%s' does not look like a valid group name", groupid);
+		return 0;
+	}
+	size_t idx;
+	if (access_hmap_get(&x->seen, groupid, &idx))
+		return 0;
+	char **members = xcalloc(1, sizeof(char *));
+	static const char *const member_attrs[] = { "member", "uniqueMember" };
+	for (size_t a = 0; a < ELEMENTSOF(member_attrs); a++) {
+		struct berval **vals = ldap_get_values_len(k->ld, e, member_attrs[a]);
+		for (size_t v = 0; vals && vals[v]; v++) {
+			if (memchr(vals[v]->bv_val, '\0', vals[v]->bv_len))
+				continue;
+			_cleanup_free_ char *raw = xstrndup(vals[v]->bv_val, vals[v]->bv_len);
+			_cleanup_free_ char *m = lowercase(raw);
+			if (access_hmap_get(x->dns, m, &idx) &&
+			    !sv_contains(members, s->users[idx].userid))
+				sv_push(&members, xstrdup(s->users[idx].userid));
+		}
+		ldap_value_free_len(vals);
+	}
+	s->groups = xrealloc(s->groups, (s->n_groups + 1) * sizeof(*s->groups));
+	s->groups[s->n_groups] =
+		(pve_ldap_group){ .groupid = TAKE_PTR(groupid), .members = members };
+	access_hmap_put(&x->seen, s->groups[s->n_groups].groupid, s->n_groups);
+	s->n_groups++;
+	return 0;
+}
+
+static int fetch_groups(ldap_conn *k, const char *base, pve_ldap_sync *s, access_hmap *dns,
 			pve_error **err)
 {
 	const pve_ldap_config *c = k->c;
 	char *attrs[] = { (char *)"member", (char *)"uniqueMember", c->group_name_attr, NULL };
 	_cleanup_free_ char *filter = class_filter(c->group_classes, c->group_filter, NULL);
-	LDAPMessage *res = NULL;
-	int r = search(k, c->group_dn ? c->group_dn : base, LDAP_SCOPE_SUBTREE, filter, attrs,
-		       PVE_LDAP_MAX_ENTRIES, &res, err);
-	if (r < 0)
-		return r;
-	for (LDAPMessage *e = ldap_first_entry(k->ld, res); e; e = ldap_next_entry(k->ld, e)) {
-		char *d = ldap_get_dn(k->ld, e);
-		_cleanup_free_ char *dn = d ? xstrdup(d) : NULL;
-		ldap_memfree(d);
-		_cleanup_free_ char *name = dn ? group_name(k, e, dn) : NULL;
-		if (!name)
-			continue;
-		_cleanup_free_ char *groupid = xasprintf("%s-%s", name, c->realm);
-		if (!access_valid_id(groupid) || strlen(groupid) > 64) {
-			warn(s, "value '%s' does not look like a valid group name", groupid);
-			continue;
-		}
-		char **members = xcalloc(1, sizeof(char *));
-		static const char *const member_attrs[] = { "member", "uniqueMember" };
-		for (size_t a = 0; a < ELEMENTSOF(member_attrs); a++) {
-			struct berval **vals = ldap_get_values_len(k->ld, e, member_attrs[a]);
-			for (size_t v = 0; vals && vals[v]; v++) {
-				if (memchr(vals[v]->bv_val, '\0', vals[v]->bv_len))
-					continue;
-				_cleanup_free_ char *raw =
-					xstrndup(vals[v]->bv_val, vals[v]->bv_len);
-				_cleanup_free_ char *m = lowercase(raw);
-				size_t idx;
-				if (access_hmap_get(dns, m, &idx) &&
-				    !sv_contains(members, s->users[idx].userid))
-					sv_push(&members, xstrdup(s->users[idx].userid));
-			}
-			ldap_value_free_len(vals);
-		}
-		bool dup = false;
-		for (size_t g = 0; g < s->n_groups; g++)
-			dup |= strcmp(s->groups[g].groupid, groupid) == 0;
-		if (dup) {
-			strv_free(members);
-			continue;
-		}
-		s->groups = xrealloc(s->groups, (s->n_groups + 1) * sizeof(*s->groups));
-		s->groups[s->n_groups++] =
-			(pve_ldap_group){ .groupid = TAKE_PTR(groupid), .members = members };
-	}
-	ldap_msgfree(res);
-	return 0;
+	fetch_ctx x = { .s = s, .dns = dns };
+	int r = search_all(k, c->group_dn ? c->group_dn : base, filter, attrs, group_entry, &x,
+			   err);
+	access_hmap_clear(&x.seen);
+	return r;
 }
 
 int pve_ldap_fetch(const pve_ldap_config *c, bool groups, pve_ldap_sync **ret, pve_error **err)

@@ -469,6 +469,19 @@ void pve_tfacfg_user_locks(const pve_tfacfg *c, const char *userid, bool *ret_to
 	pve_json_int(u, "tfa-locked-until", ret_locked_until);
 }
 
+bool pve_tfacfg_unlock_user(pve_tfacfg *c, const char *userid)
+{
+	cJSON *u = user_of(c, userid);
+	if (!cJSON_IsObject(u))
+		return false;
+	/* A "totp-locked": false is no lock, but goes too: Proxmox leaves the member out when unlocked. */
+	bool was = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(u, "totp-locked")) ||
+		   cJSON_HasObjectItem(u, "tfa-locked-until");
+	cJSON_DeleteItemFromObjectCaseSensitive(u, "totp-locked");
+	cJSON_DeleteItemFromObjectCaseSensitive(u, "tfa-locked-until");
+	return was;
+}
+
 cJSON *pve_tfacfg_challenge(const pve_tfacfg *c, const char *userid)
 {
 	const cJSON *u = user_of(c, userid);

@@ -124,14 +124,8 @@ bool pve_token_secret_check(const char *hash, const char *secret)
 
 /* ---- token.cfg ------------------------------------------------------------------------------------ */
 
-struct tokencfg_entry {
-	char *tokenid;
-	char *hash;
-};
-
 struct pve_tokencfg {
-	struct tokencfg_entry *e;
-	size_t n, cap;
+	access_kvtab t; /* full token id -> secret hash */
 };
 
 pve_tokencfg *pve_tokencfg_new(void)
@@ -143,26 +137,13 @@ void pve_tokencfg_free(pve_tokencfg *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->e[i].tokenid);
-		free(c->e[i].hash);
-	}
-	free(c->e);
+	access_kvtab_clear(&c->t);
 	free(c);
-}
-
-static struct tokencfg_entry *tokencfg_find(const pve_tokencfg *c, const char *tokenid)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->e[i].tokenid, tokenid) == 0)
-			return &c->e[i];
-	return NULL;
 }
 
 const char *pve_tokencfg_get(const pve_tokencfg *c, const char *tokenid)
 {
-	struct tokencfg_entry *e = c && tokenid ? tokencfg_find(c, tokenid) : NULL;
-	return e ? e->hash : NULL;
+	return c ? access_kvtab_get(&c->t, tokenid) : NULL;
 }
 
 int pve_tokencfg_set(pve_tokencfg *c, const char *tokenid, const char *hash, pve_error **err)
@@ -171,51 +152,19 @@ int pve_tokencfg_set(pve_tokencfg *c, const char *tokenid, const char *hash, pve
 		return pve_error_set(err, EINVAL, "invalid token id '%s'", tokenid);
 	if (!*hash || strlen(hash) > 256 || strpbrk(hash, " \t\r\n"))
 		return pve_error_set(err, EINVAL, "invalid token secret hash");
-	struct tokencfg_entry *e = tokencfg_find(c, tokenid);
-	if (e) {
-		free(e->hash);
-		e->hash = xstrdup(hash);
-		return 0;
-	}
-	if (c->n >= TOKENCFG_MAX_ENTRIES)
+	if (!access_kvtab_set(&c->t, tokenid, hash, TOKENCFG_MAX_ENTRIES))
 		return pve_error_set(err, E2BIG, "too many API tokens");
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 8;
-		c->e = xrealloc(c->e, c->cap * sizeof(*c->e));
-	}
-	c->e[c->n++] = (struct tokencfg_entry){ xstrdup(tokenid), xstrdup(hash) };
 	return 0;
 }
 
 bool pve_tokencfg_delete(pve_tokencfg *c, const char *tokenid)
 {
-	struct tokencfg_entry *e = tokencfg_find(c, tokenid);
-	if (!e)
-		return false;
-	free(e->tokenid);
-	free(e->hash);
-	size_t i = (size_t)(e - c->e);
-	memmove(&c->e[i], &c->e[i + 1], (c->n - i - 1) * sizeof(*c->e));
-	c->n--;
-	return true;
-}
-
-static int cmp_entry(const void *a, const void *b)
-{
-	return strcmp(((const struct tokencfg_entry *)a)->tokenid,
-		      ((const struct tokencfg_entry *)b)->tokenid);
+	return access_kvtab_delete(&c->t, tokenid);
 }
 
 char *pve_tokencfg_print(const pve_tokencfg *c)
 {
-	_cleanup_free_ struct tokencfg_entry *sorted = xmalloc((c->n + 1) * sizeof(*sorted));
-	if (c->n)
-		memcpy(sorted, c->e, c->n * sizeof(*sorted));
-	qsort(sorted, c->n, sizeof(*sorted), cmp_entry);
-	_cleanup_(pve_buf_free) pve_buf b = { 0 };
-	for (size_t i = 0; i < c->n; i++)
-		pve_buf_printf(&b, "%s %s\n", sorted[i].tokenid, sorted[i].hash);
-	return pve_buf_steal(&b);
+	return access_kvtab_print(&c->t, " ", "\n");
 }
 
 int pve_tokencfg_parse(const char *text, size_t len, pve_tokencfg **ret, pve_error **err)
@@ -226,21 +175,12 @@ int pve_tokencfg_parse(const char *text, size_t len, pve_tokencfg **ret, pve_err
 	if (memchr(text, 0, len))
 		return pve_error_set(err, EINVAL, "token.cfg contains a NUL byte");
 	pve_tokencfg *c = pve_tokencfg_new();
-	size_t lineno = 0;
+	size_t lineno = 0, pos = 0, ll;
+	const char *line;
 	int r;
-	for (size_t pos = 0; pos < len;) {
-		const char *line = text + pos;
-		const char *nl = memchr(line, '\n', len - pos);
-		size_t ll = nl ? (size_t)(nl - line) : len - pos;
-		pos += ll + (nl ? 1 : 0);
+	while (access_line_next(text, len, &pos, &line, &ll)) {
 		lineno++;
-		/* Trim, skip blank lines and comments. */
-		while (ll && isspace((unsigned char)line[ll - 1]))
-			ll--;
-		while (ll && isspace((unsigned char)*line)) {
-			line++;
-			ll--;
-		}
+		/* Blank lines and comments. */
 		if (ll == 0 || *line == '#')
 			continue;
 		_cleanup_free_ char *l = xstrndup(line, ll);

@@ -280,3 +280,97 @@ void access_hmap_clear(access_hmap *h)
 	free(h->vals);
 	*h = (access_hmap){ 0 };
 }
+
+/* ---- the one-secret-per-line priv/ files -------------------------------------------------------------- */
+
+bool access_line_next(const char *text, size_t len, size_t *pos, const char **ret_line,
+		      size_t *ret_len)
+{
+	if (*pos >= len)
+		return false;
+	const char *line = text + *pos;
+	const char *nl = memchr(line, '\n', len - *pos);
+	size_t ll = nl ? (size_t)(nl - line) : len - *pos;
+	*pos += ll + (nl ? 1 : 0);
+	while (ll && isspace((unsigned char)line[ll - 1]))
+		ll--;
+	while (ll && isspace((unsigned char)*line)) {
+		line++;
+		ll--;
+	}
+	*ret_line = line;
+	*ret_len = ll;
+	return true;
+}
+
+static access_kv *kvtab_find(const access_kvtab *t, const char *key)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->e[i].key, key) == 0)
+			return &t->e[i];
+	return NULL;
+}
+
+const char *access_kvtab_get(const access_kvtab *t, const char *key)
+{
+	const access_kv *e = t && key ? kvtab_find(t, key) : NULL;
+	return e ? e->value : NULL;
+}
+
+bool access_kvtab_set(access_kvtab *t, const char *key, const char *value, size_t max)
+{
+	access_kv *e = kvtab_find(t, key);
+	if (e) {
+		free(e->value);
+		e->value = xstrdup(value);
+		return true;
+	}
+	if (t->n >= max)
+		return false;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 8;
+		t->e = xrealloc(t->e, t->cap * sizeof(*t->e));
+	}
+	t->e[t->n++] = (access_kv){ xstrdup(key), xstrdup(value) };
+	return true;
+}
+
+bool access_kvtab_delete(access_kvtab *t, const char *key)
+{
+	access_kv *e = kvtab_find(t, key);
+	if (!e)
+		return false;
+	free(e->key);
+	free(e->value);
+	size_t i = (size_t)(e - t->e);
+	memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof(*t->e));
+	t->n--;
+	return true;
+}
+
+static int cmp_kv(const void *a, const void *b)
+{
+	return strcmp(((const access_kv *)a)->key, ((const access_kv *)b)->key);
+}
+
+char *access_kvtab_print(const access_kvtab *t, const char *sep, const char *end)
+{
+	_cleanup_free_ access_kv *sorted = xmalloc((t->n + 1) * sizeof(*sorted));
+	if (t->n)
+		memcpy(sorted, t->e, t->n * sizeof(*sorted));
+	qsort(sorted, t->n, sizeof(*sorted), cmp_kv);
+	_cleanup_(pve_buf_free) pve_buf b = { 0 };
+	for (size_t i = 0; i < t->n; i++)
+		pve_buf_printf(&b, "%s%s%s%s", sorted[i].key, sep, sorted[i].value, end);
+	return pve_buf_steal(&b);
+}
+
+void access_kvtab_clear(access_kvtab *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->e[i].key);
+		free(t->e[i].value);
+	}
+	free(t->e);
+	*t = (access_kvtab){ 0 };
+}

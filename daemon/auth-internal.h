@@ -37,8 +37,17 @@ void pved_auth_login_succeeded(pved *d, const char *userid);
  * One line per event: "<UTC time ISO 8601> <client> <user> <event>", control characters replaced. */
 void pved_audit(pved *d, const char *client, const char *user, const char *fmt, ...) _printf_(4, 5);
 /* A change made by an API call: "<event>" and the call's parameters that say what changed (userid,
- * tokenid, groupid, roleid, path, roles, users, groups, tokens, privs, privsep, enable, delete). */
+ * tokenid, groupid, roleid, path, roles, users, groups, tokens, privs, privsep, enable, delete, realm,
+ * type, poolid, vms, storage, scope, remove-vanished, enable-new, dry-run). */
 void pved_audit_call(const pved_call *c, const char *event);
+/* pved_usercfg_finish, with the audit line pved_audit_call(c, event) once the change is written. */
+void pved_usercfg_finish_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
+			       cJSON *data, const char *event);
+/* The end of a change the caller has written itself (user.cfg and priv/ files): ends the edit, then
+ * fails the call with err (r < 0; data freed) or reloads the access state, writes the audit line (event
+ * not NULL) and replies with data. */
+void pved_usercfg_done_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data,
+			     const char *event);
 
 /* ---- permission expressions --------------------------------------------------------------------------
  * Proxmox's check lists, evaluated over callbacks so that the logic is testable without a daemon:

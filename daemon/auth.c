@@ -504,9 +504,12 @@ void pved_audit(pved *d, const char *client, const char *user, const char *fmt, 
 
 void pved_audit_call(const pved_call *c, const char *event)
 {
-	static const char *const keys[] = { "userid",  "tokenid", "groupid", "roleid", "path",
-					    "roles",   "users",	  "groups",  "tokens", "privs",
-					    "privsep", "enable",  "delete",  NULL };
+	static const char *const keys[] = { "userid",	  "tokenid", "groupid", "roleid",
+					    "path",	  "roles",   "users",	"groups",
+					    "tokens",	  "privs",   "privsep", "enable",
+					    "delete",	  "realm",   "type",	"poolid",
+					    "vms",	  "storage", "scope",	"remove-vanished",
+					    "enable-new", "dry-run", NULL };
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, event);
 	for (const char *const *k = keys; *k; k++) {

@@ -2,7 +2,7 @@
  * user.cfg lock against its digest, as Proxmox's PVE::API2::Pool. */
 #include <cjson/cJSON.h>
 
-#include "daemon/pved-internal.h"
+#include "daemon/auth-internal.h"
 
 static const char *const GUEST_KINDS[][2] = { { "qemu-server", "qemu" }, { "lxc", "lxc" } };
 
@@ -155,7 +155,7 @@ static void h_pools_create(pved_call *c)
 				 .vms = xcalloc(1, sizeof(char *)),
 				 .storage = xcalloc(1, sizeof(char *)) };
 	}
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool create");
 }
 
 static void strv_add(char ***v, const char *s)
@@ -291,7 +291,7 @@ static void h_pools_update(pved_call *c)
 		if (r >= 0)
 			r = update_storage(c, p, remove, &err);
 	}
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool update");
 }
 
 static void h_pools_delete(pved_call *c)
@@ -342,7 +342,7 @@ static void h_pools_delete(pved_call *c)
 		memmove(p, p + 1, (e.cfg->n_pools - idx - 1) * sizeof(*p));
 		e.cfg->n_pools--;
 	}
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool delete");
 }
 
 const pved_handler pved_handlers_pools[] = {

@@ -3,7 +3,7 @@
  * ldap or ad directory and merges its users and groups into user.cfg. */
 #include <cjson/cJSON.h>
 
-#include "daemon/pved-internal.h"
+#include "daemon/auth-internal.h"
 
 #define DOMAINS_LOCK_TIMEOUT_MS 2000
 #define MODIFIED_MSG "detected modified configuration - file changed by other user? Try again."
@@ -184,6 +184,7 @@ static void h_domains_create(pved_call *c)
 	if (r < 0)
 		return pved_call_fail(c, err);
 	log_info("realm '%s' (%s) added by %s", realm, type, c->authid);
+	pved_audit_call(c, "realm create");
 	pved_call_reply(c, NULL);
 }
 
@@ -267,6 +268,8 @@ static void h_domains_update(pved_call *c)
 	domains_end(&e);
 	if (r < 0)
 		return pved_call_fail(c, err);
+	pved_audit_call(c, password || delete_pw ? "realm update (bind password changed)" :
+						   "realm update");
 	pved_call_reply(c, NULL);
 }
 
@@ -293,6 +296,7 @@ static void h_domains_delete(pved_call *c)
 	if (r < 0)
 		return pved_call_fail(c, err);
 	log_info("realm '%s' deleted by %s", realm, c->authid);
+	pved_audit_call(c, "realm delete");
 	pved_call_reply(c, NULL);
 }
 
@@ -302,6 +306,7 @@ typedef struct sync_job {
 	pve_ldap_config *cfg;
 	pve_realm_sync_opts opts;
 	bool dry_run;
+	const char *client, *authid; /* for the audit log: the worker is a copy of the caller */
 } sync_job;
 
 /* In the task worker: the directory first (slow, without the lock), then user.cfg under its lock. */
@@ -328,8 +333,11 @@ static int sync_task(pved *d, void *userdata, pve_error **err)
 	r = pve_realm_sync_apply(e.cfg, j->cfg->realm, s, &j->opts, stdout, err);
 	if (r >= 0 && j->dry_run)
 		printf("\nNOTE: Dry test run, changes were NOT written to the configuration.\n");
-	else if (r >= 0 && (r = pved_usercfg_store(d->store, &e, err)) >= 0)
+	else if (r >= 0 && (r = pved_usercfg_store(d->store, &e, err)) >= 0) {
 		printf("successfully updated %s configuration\n", what);
+		pved_audit(d, j->client, j->authid, "realm sync realm=%s: %s written to user.cfg",
+			   j->cfg->realm, what);
+	}
 	pved_usercfg_edit_end(&e);
 	if (r < 0 && err && *err)
 		pve_error_prefix(*err, "syncing %s failed", what);
@@ -351,7 +359,9 @@ static void h_domains_sync(pved_call *c)
 			      type);
 		return pved_call_fail(c, err);
 	}
-	sync_job j = { .dry_run = pved_call_int(c, "dry-run", 0) };
+	sync_job j = { .dry_run = pved_call_int(c, "dry-run", 0),
+		       .client = c->client,
+		       .authid = c->authid };
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	if (pved_domains_read(c->d->store, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
@@ -380,6 +390,8 @@ static void h_domains_sync(pved_call *c)
 	pve_ldap_config_free(j.cfg);
 	if (r < 0)
 		return pved_call_fail(c, err);
+	_cleanup_free_ char *event = xasprintf("realm sync started (%s)", upid);
+	pved_audit_call(c, event);
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 

@@ -317,36 +317,6 @@ static void h_tfa_delete(pved_call *c)
 
 /* ---- /access/users/{userid}/unlock-tfa ---------------------------------------------------------------- */
 
-/* Clears the user's TOTP lock and second-factor lockout; whether either was set. access/ has no call
- * for this, so it goes through the file's JSON form, which keeps every other member as it is. */
-static int tfacfg_unlock(pve_tfacfg **tfa, const char *userid, bool *ret_was_locked,
-			 pve_error **err)
-{
-	bool totp_locked;
-	long long until;
-	pve_tfacfg_user_locks(*tfa, userid, &totp_locked, &until);
-	*ret_was_locked = false;
-	_cleanup_free_ char *text = pve_tfacfg_print(*tfa);
-	_cleanup_json_ cJSON *root = cJSON_Parse(text);
-	cJSON *u = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "users"),
-						    userid);
-	if (!cJSON_IsObject(u))
-		return 0;
-	*ret_was_locked = totp_locked || cJSON_HasObjectItem(u, "tfa-locked-until");
-	if (!*ret_was_locked)
-		return 0;
-	cJSON_DeleteItemFromObjectCaseSensitive(u, "totp-locked");
-	cJSON_DeleteItemFromObjectCaseSensitive(u, "tfa-locked-until");
-	_cleanup_free_ char *out = cJSON_PrintUnformatted(root);
-	pve_tfacfg *c = NULL;
-	int r = pve_tfacfg_parse(out, strlen(out), &c, err);
-	if (r < 0)
-		return r;
-	pve_tfacfg_free(*tfa);
-	*tfa = c;
-	return 1;
-}
-
 static void h_users_unlock_tfa(pved_call *c)
 {
 	_cleanup_error_ pve_error *err = NULL;
@@ -355,7 +325,7 @@ static void h_users_unlock_tfa(pved_call *c)
 	const char *userid = pved_call_str(c, "userid");
 	bool was_locked = false;
 	int r = pved_tfacfg_read(c->d, &lock, &tfa, &err);
-	if (r >= 0 && (r = tfacfg_unlock(&tfa, userid, &was_locked, &err)) > 0)
+	if (r >= 0 && (was_locked = pve_tfacfg_unlock_user(tfa, userid)))
 		r = pved_tfacfg_write(c->d, tfa, &err);
 	pve_store_unlock(lock);
 	if (r < 0)

@@ -76,7 +76,8 @@ static bool realm_known(pved *d, const char *realm)
 	return type != NULL;
 }
 
-/* ---- permission helpers (Proxmox's userid-group, userid-param, perm-modify) -------------------------- */
+/* ---- permission helpers: what the route table's check lists cannot say (the filters of the list
+ * calls, the roles an ACL change may hand out) ---------------------------------------------------------- */
 
 static bool is_root(const pved_call *c)
 {
@@ -111,32 +112,11 @@ static bool user_group_allowed(const pved_call *c, const pve_usercfg *cfg, const
 	return false;
 }
 
-/* userid-group with groups_param: every group named (or /access/groups when none) must allow privs. */
-static bool groups_param_allowed(const pved_call *c, char *const *groups, const char *const *privs)
-{
-	if (any_priv(c, "/access/groups", privs))
-		return true;
-	if (!groups || !groups[0])
-		return false;
-	for (char *const *g = groups; *g; g++)
-		if (!group_allowed(c, *g, privs))
-			return false;
-	return true;
-}
-
-static bool realm_allowed(const pved_call *c, const char *userid)
-{
-	_cleanup_free_ char *path = xasprintf("/access/realm/%s", realm_of(userid));
-	return pved_call_permitted(c, path, "Realm.AllocateUser");
-}
-
 static int deny(pve_error **err, const char *what)
 {
 	return pve_error_set(err, EACCES, "Permission check failed (%s)", what);
 }
 
-static const char *const PRIVS_MODIFY[] = { "User.Modify", NULL };
-static const char *const PRIVS_AUDIT[] = { "Sys.Audit", NULL };
 static const char *const PRIVS_LIST[] = { "User.Modify", "Sys.Audit", NULL };
 
 /* ---- small JSON helpers -------------------------------------------------------------------------------- */
@@ -282,13 +262,9 @@ static void user_create(pved_call *c, const char *hash)
 	pved_usercfg_edit e;
 	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
-	int r = 0;
-	if (!is_root(c) &&
-	    (!realm_allowed(c, userid) || !groups_param_allowed(c, groups, PRIVS_MODIFY)))
-		r = deny(&err, "Realm.AllocateUser, User.Modify");
+	/* The route's check list (userid-param, userid-group with groups_param) allowed the call. */
 	pve_user *u = NULL;
-	if (r >= 0)
-		r = pve_usercfg_add_user(e.cfg, userid, &u, &err);
+	int r = pve_usercfg_add_user(e.cfg, userid, &u, &err);
 	if (r >= 0)
 		r = pve_usercfg_set_user_groups(e.cfg, userid, groups, true, &err);
 	if (r >= 0) {
@@ -306,12 +282,7 @@ static void user_create(pved_call *c, const char *hash)
 		_cleanup_free_ char *name = pve_realm_name(userid);
 		r = shadow_change(c, name, hash, &err);
 	}
-	pved_usercfg_edit_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	pved_auth_reload(c->d);
-	pved_audit_call(c, "user create");
-	pved_call_reply(c, NULL);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "user create");
 }
 
 static void h_users_create(pved_call *c)
@@ -340,11 +311,6 @@ static void h_users_get(pved_call *c)
 	if (pved_usercfg_read(c, &e, false, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_user *u = pve_usercfg_find_user(e.cfg, userid);
-	if (!is_root(c) && !user_group_allowed(c, e.cfg, userid, PRIVS_AUDIT)) {
-		pved_usercfg_edit_end(&e);
-		deny(&err, "/access/groups, Sys.Audit");
-		return pved_call_fail(c, err);
-	}
 	if (!u) {
 		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
@@ -374,10 +340,7 @@ static void h_users_update(pved_call *c)
 		return pved_call_fail(c, err);
 	int r = 0;
 	pve_user *u = pve_usercfg_find_user(e.cfg, userid);
-	if (!is_root(c) && (!user_group_allowed(c, e.cfg, userid, PRIVS_MODIFY) ||
-			    (groups && !groups_param_allowed(c, groups, PRIVS_MODIFY))))
-		r = deny(&err, "/access/groups, User.Modify");
-	else if (!u)
+	if (!u)
 		r = pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
 	else if (pved_call_int(c, "append", 0) && !groups)
 		r = pve_error_set_param(&err, EINVAL, "append",
@@ -398,9 +361,7 @@ static void h_users_update(pved_call *c)
 		set_field(c, "comment", &u->comment);
 		set_field(c, "keys", &u->keys);
 	}
-	if (r >= 0 && !err)
-		pved_audit_call(c, "user update");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "user update");
 }
 
 /* Removes the user's second factors from priv/tfa.cfg, so that a new user of the same name does not
@@ -424,10 +385,7 @@ static void h_users_delete(pved_call *c)
 	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = 0;
-	if (!is_root(c) &&
-	    (!realm_allowed(c, userid) || !user_group_allowed(c, e.cfg, userid, PRIVS_MODIFY)))
-		r = deny(&err, "Realm.AllocateUser, User.Modify");
-	else if (strcmp(userid, "root@pam") == 0)
+	if (strcmp(userid, "root@pam") == 0)
 		r = pve_error_set_param(&err, EINVAL, "userid", "cannot delete user 'root@pam'");
 	_cleanup_strv_free_ char **tokens = xcalloc(e.cfg->n_tokens + 1, sizeof(char *));
 	for (size_t t = 0, n = 0; r >= 0 && t < e.cfg->n_tokens; t++)
@@ -446,12 +404,7 @@ static void h_users_delete(pved_call *c)
 		r = tokencfg_change(c, tokens, NULL, &err);
 	if (r >= 0)
 		r = tfacfg_forget(c, userid, &err);
-	pved_usercfg_edit_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	pved_auth_reload(c->d);
-	pved_audit_call(c, "user delete");
-	pved_call_reply(c, NULL);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "user delete");
 }
 
 /* ---- /access/users/{userid}/token ---------------------------------------------------------------------- */
@@ -518,19 +471,17 @@ static void h_token_create(pved_call *c)
 	char *ids[] = { id, NULL };
 	if (r >= 0)
 		r = tokencfg_change(c, ids, hash, &err);
-	pved_usercfg_edit_end(&e);
-	if (r < 0) {
+	cJSON *o = NULL;
+	if (r >= 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "full-tokenid", id);
+		cJSON_AddItemToObject(o, "info", info);
+		cJSON_AddStringToObject(o, "value", secret);
+	} else {
 		cJSON_Delete(info);
-		return pved_call_fail(c, err);
 	}
-	pved_auth_reload(c->d);
-	pved_audit_call(c, "token create");
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "full-tokenid", id);
-	cJSON_AddItemToObject(o, "info", info);
-	cJSON_AddStringToObject(o, "value", secret);
 	explicit_bzero(secret, strlen(secret));
-	pved_call_reply(c, o);
+	pved_usercfg_done_audit(c, &e, r, err, o, "token create");
 }
 
 static void h_token_update(pved_call *c)
@@ -554,9 +505,7 @@ static void h_token_update(pved_call *c)
 		set_field(c, "comment", &t->comment);
 		info = token_info(t, false);
 	}
-	if (r >= 0 && !err)
-		pved_audit_call(c, "token update");
-	pved_usercfg_finish(c, &e, r, err, info);
+	pved_usercfg_finish_audit(c, &e, r, err, info, "token update");
 }
 
 static void h_token_delete(pved_call *c)
@@ -572,12 +521,7 @@ static void h_token_delete(pved_call *c)
 	char *ids[] = { id, NULL };
 	if (r >= 0)
 		r = tokencfg_change(c, ids, NULL, &err);
-	pved_usercfg_edit_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	pved_auth_reload(c->d);
-	pved_audit_call(c, "token delete");
-	pved_call_reply(c, NULL);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "token delete");
 }
 
 /* ---- /access/groups ------------------------------------------------------------------------------------- */
@@ -612,9 +556,7 @@ static void h_groups_create(pved_call *c)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_add_group(e.cfg, pved_call_str(c, "groupid"),
 				      pved_call_str(c, "comment"), &err);
-	if (r >= 0 && !err)
-		pved_audit_call(c, "group create");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group create");
 }
 
 static void h_groups_get(pved_call *c)
@@ -654,9 +596,7 @@ static void h_groups_update(pved_call *c)
 				  pved_call_str(c, "groupid"));
 	else
 		set_field(c, "comment", &g->comment);
-	if (r >= 0 && !err)
-		pved_audit_call(c, "group update");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group update");
 }
 
 static void h_groups_delete(pved_call *c)
@@ -668,9 +608,7 @@ static void h_groups_delete(pved_call *c)
 	int r = pve_usercfg_delete_group(e.cfg, pved_call_str(c, "groupid"), &err);
 	if (r == -ENOENT)
 		err->code = ENOENT;
-	if (r >= 0 && !err)
-		pved_audit_call(c, "group delete");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group delete");
 }
 
 /* ---- /access/roles -------------------------------------------------------------------------------------- */
@@ -735,9 +673,7 @@ static void role_set(pved_call *c, bool create)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_set_role(e.cfg, pved_call_str(c, "roleid"), privs, create,
 				     !create && pved_call_int(c, "append", 0), &err);
-	if (r >= 0 && !err)
-		pved_audit_call(c, "role set");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role set");
 }
 
 static void h_roles_create(pved_call *c)
@@ -757,9 +693,7 @@ static void h_roles_delete(pved_call *c)
 	if (pved_usercfg_read(c, &e, true, &err) < 0)
 		return pved_call_fail(c, err);
 	int r = pve_usercfg_delete_role(e.cfg, pved_call_str(c, "roleid"), &err);
-	if (r >= 0 && !err)
-		pved_audit_call(c, "role delete");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role delete");
 }
 
 /* ---- /access/acl ---------------------------------------------------------------------------------------- */
@@ -841,11 +775,8 @@ static void h_acl_update(pved_call *c)
 				    pved_call_str(c, "path"));
 		return pved_call_fail(c, err);
 	}
-	if (!is_root(c) && !perm_modify_allowed(c, path)) {
-		_cleanup_free_ char *what = xasprintf("%s, Permissions.Modify", path);
-		deny(&err, what);
-		return pved_call_fail(c, err);
-	}
+	/* The route checked perm-modify on the path; which roles the caller may hand out there is
+	 * not something a check list can say (role_grantable). */
 	_cleanup_strv_free_ char **roles = param_list(c, "roles");
 	_cleanup_strv_free_ char **users = param_list(c, "users");
 	_cleanup_strv_free_ char **groups = param_list(c, "groups");
@@ -878,9 +809,7 @@ static void h_acl_update(pved_call *c)
 			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_TOKEN, *t, *role, propagate,
 						   remove, &err);
 	}
-	if (r >= 0 && !err)
-		pved_audit_call(c, "acl update");
-	pved_usercfg_finish(c, &e, r, err, NULL);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "acl update");
 }
 
 /* ---- /access/permissions -------------------------------------------------------------------------------- */
@@ -974,30 +903,14 @@ static void password_store(pved_call *c, const char *hash)
 		r = pve_error_set_param(&err, EINVAL, "userid", "no such user ('%s')", userid);
 	else
 		r = shadow_change(c, name, hash, &err);
-	pved_usercfg_edit_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	pved_auth_reload(c->d);
-	pved_audit_call(c, "password change");
-	pved_call_reply(c, NULL);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "password change");
 }
 
 static void h_password(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	if (strcmp(userid, c->userid) != 0 && !is_root(c)) {
-		pved_usercfg_edit e;
-		if (pved_usercfg_read(c, &e, false, &err) < 0)
-			return pved_call_fail(c, err);
-		bool ok = realm_allowed(c, userid) &&
-			  user_group_allowed(c, e.cfg, userid, PRIVS_MODIFY);
-		pved_usercfg_edit_end(&e);
-		if (!ok) {
-			deny(&err, "Realm.AllocateUser, User.Modify");
-			return pved_call_fail(c, err);
-		}
-	}
+	/* The route's check list: the caller itself, or Realm.AllocateUser and userid-group. */
 	if (strcmp(realm_of(userid), "pve") != 0) {
 		pve_error_set(&err, ENOSYS, "changing passwords of realm '%s' is not supported",
 			      realm_of(userid));

@@ -3,7 +3,7 @@
  * for the realm checks. */
 #include <cjson/cJSON.h>
 
-#include "daemon/pved-internal.h"
+#include "daemon/auth-internal.h"
 
 /* How long a change waits for another writer of user.cfg (on the loop: kept short). */
 #define USERCFG_LOCK_TIMEOUT_MS 2000
@@ -67,17 +67,31 @@ int pved_usercfg_commit(pved_call *c, pved_usercfg_edit *e, pve_error **err)
 	return pved_usercfg_store(c->d->store, e, err);
 }
 
-void pved_usercfg_finish(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data)
+void pved_usercfg_finish_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
+			       cJSON *data, const char *event)
 {
 	if (r >= 0 && !err)
 		r = pved_usercfg_commit(c, e, &err);
+	pved_usercfg_done_audit(c, e, r, err, data, event);
+}
+
+void pved_usercfg_done_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data,
+			     const char *event)
+{
 	pved_usercfg_edit_end(e);
 	if (r < 0) {
 		cJSON_Delete(data);
 		return pved_call_fail(c, err);
 	}
 	pved_auth_reload(c->d);
+	if (event)
+		pved_audit_call(c, event);
 	pved_call_reply(c, data);
+}
+
+void pved_usercfg_finish(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data)
+{
+	pved_usercfg_finish_audit(c, e, r, err, data, NULL);
 }
 
 int pved_domains_read(pve_store *store, pve_sectioncfg **ret,

@@ -131,6 +131,23 @@ class Node:
             if os.path.exists(f"/proc/{pid}") and not is_zombie(pid):
                 os.kill(pid, signal.SIGKILL)
 
+    def audit_lines(self):
+        """The lines of the node's audit log (none before the first entry)."""
+        try:
+            with open(self.path("var/log/pve/audit.log")) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def audited(self, event, *words, user="admin@pve"):
+        """The audit log has a line by user with event and every word, after the time and client."""
+        for line in self.audit_lines():
+            parts = line.split(" ", 3)
+            if len(parts) == 4 and parts[2] == user and parts[3].startswith(event) and \
+                    all(w in parts[3].split(" ") for w in words):
+                return True
+        return False
+
     def front_pids(self):
         return [p for p in children_of(self.proc.pid) if comm(p) == "pved-api"]
 

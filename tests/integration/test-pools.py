@@ -86,6 +86,16 @@ def pool_lifecycle(n):
     expect(px.pools.get() == [], "pools left")
     expect(status(lambda: px.pools("p1").get()) == 404, "deleted pool still readable")
 
+    # Every change is in the audit log with what it changed; refused ones are not.
+    log = "\n".join(n.audit_lines()[-40:])
+    expect(n.audited("pool create", "poolid=p1"), log)
+    expect(n.audited("pool update", "poolid=p1", "vms=100,101", "storage=local"), log)
+    expect(n.audited("pool update", "poolid=p2", "vms=101"), log)
+    expect(n.audited("pool update", "poolid=p1", "vms=100", "storage=local", "delete=1"), log)
+    expect(n.audited("pool delete", "poolid=p1") and n.audited("pool delete", "poolid=p2"), log)
+    expect(not n.audited("pool update", "poolid=p1", "vms=999"), log)
+    expect(not n.audited("pool create", "poolid=nope/child"), log)
+
 
 @case
 def pool_permissions(n):

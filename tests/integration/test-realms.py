@@ -48,8 +48,9 @@ def ldif_user(uid, given, sn, password, ad=False):
 class Slapd:
     """OpenLDAP on 127.0.0.1:<free port>, everything under a temp dir; stopped by PID."""
 
-    def __init__(self, ad_schema=False):
+    def __init__(self, ad_schema=False, sizelimit=None):
         self.dir = tempfile.mkdtemp(prefix="pved-slapd-")
+        self.sizelimit = sizelimit
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}/"
         self.proc = None
@@ -65,8 +66,10 @@ class Slapd:
             with open(os.path.join(self.dir, "ad.schema"), "w") as f:
                 f.write(AD_SCHEMA)
             includes += f"include {self.dir}/ad.schema\n"
+        # The size limit binds everyone but the rootdn.
+        limit = f"sizelimit {self.sizelimit}\n" if self.sizelimit else ""
         with open(os.path.join(self.dir, "slapd.conf"), "w") as f:
-            f.write(f"""{includes}
+            f.write(f"""{includes}{limit}
 pidfile {self.dir}/slapd.pid
 argsfile {self.dir}/slapd.args
 modulepath /usr/lib/ldap
@@ -290,6 +293,18 @@ def realm_crud(n):
     expect(r.status == 404, r)
     r = n.request("DELETE", "/access/domains/corp")
     expect(r.status == 200, r)
+    # The changes are in the audit log, the passwords are not; refused changes are not logged.
+    log = "\n".join(n.audit_lines())
+    expect(n.audited("realm create", "realm=corp", "type=ldap"), log[-2000:])
+    expect(n.audited("realm update", "realm=corp", "delete=default"), log[-2000:])
+    expect(n.audited("realm create", "realm=tmp1", "type=ad"), log[-2000:])
+    expect(n.audited("realm delete", "realm=tmp1"), log[-2000:])
+    expect(n.audited("realm delete", "realm=corp"), log[-2000:])
+    expect(not n.audited("realm delete", "realm=pam"), log[-2000:])
+    expect(not n.audited("realm delete", "realm=nosuch"), log[-2000:])
+    updates = [line for line in n.audit_lines() if " realm update " in f" {line.split(' ', 3)[3]} "]
+    expect(len(updates) == 1, updates)  # not the one with a stale digest
+    expect("pw-one" not in log, "a bind password in the audit log")
 
 
 @case
@@ -320,6 +335,10 @@ def ldap_sync_and_login(n):
         st, upid = sync(n, "corp")
         expect(st["exitstatus"] == "OK", (st, task_log(n, upid)))
         expect(":auth-realm-sync:corp:" in upid, upid)
+        log = "\n".join(n.audit_lines()[-20:])
+        expect(n.audited(f"realm sync started ({upid})", "realm=corp"), log)
+        expect(n.audited("realm sync realm=corp: users and groups written to user.cfg"), log)
+        expect(ADMIN_PW not in "\n".join(n.audit_lines()), "the bind password in the audit log")
         cfg = user_cfg(n)
         expect("user:alice@corp:1:0:Alice:Liddell:alice@example.com:::" in cfg, cfg)
         expect("user:bob@corp:1:0:Bob:Builder:bob@example.com:::" in cfg, cfg)
@@ -384,6 +403,46 @@ def ldap_sync_and_login(n):
     expect(st["exitstatus"] != "OK", st)
     r = n.request("DELETE", "/access/domains/corp")
     expect(r.status == 200, r)
+
+
+@case
+def ldap_sync_paged(n):
+    """A directory with more users than its size limit: the sync pages (RFC 2696) and gets them all."""
+    count = 130
+    # At most 50 entries per search and per page (a page size above that is refused, as AD's
+    # MaxPageSize does), but no limit on a paged search's total.
+    with Slapd(sizelimit="size.soft=50 size.hard=50 size.pr=50 size.prtotal=unlimited") as ldap:
+        reader_dn = f"cn=reader,{BASE}"
+        ldap.add(f"dn: {reader_dn}\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\n"
+                 f"cn: reader\nuserPassword: reader-pw\n\n" +
+                 "".join(ldif_user(f"u{i:03d}", f"Given{i}", f"Sn{i}", f"pw{i}")
+                         for i in range(count)) +
+                 f"dn: cn=many,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: many\n" +
+                 "".join(f"member: uid=u{i:03d},ou=people,{BASE}\n" for i in range(count)) + "\n")
+        # The limit is real: a plain search as the reader stops at 50.
+        r = subprocess.run(["ldapsearch", "-x", "-H", ldap.url, "-D", reader_dn, "-w", "reader-pw",
+                            "-b", f"ou=people,{BASE}", "(objectClass=inetOrgPerson)", "uid"],
+                           capture_output=True, text=True, timeout=20)
+        expect(r.returncode == 4 and r.stdout.count("\nuid: ") == 50, (r.returncode, r.stderr))
+        r = n.post("/access/domains", {
+            "realm": "big", "type": "ldap", "server1": "127.0.0.1", "port": ldap.port,
+            "base_dn": BASE, "user_attr": "uid", "bind_dn": reader_dn, "password": "reader-pw"})
+        expect(r.status == 200, r)
+        st, upid = sync(n, "big", scope="both")
+        expect(st["exitstatus"] == "OK", (st, task_log(n, upid)))
+        cfg = user_cfg(n)
+        users = [line for line in cfg.splitlines() if line.startswith("user:") and "@big:" in line]
+        expect(len(users) == count, (len(users), cfg[-500:]))
+        group = [line for line in cfg.splitlines() if line.startswith("group:many-big:")]
+        expect(group and group[0].count("@big") == count, group)
+        r = login(n, "u129@big", "pw129")
+        expect(r.status == 200, r)
+    r = n.request("DELETE", "/access/domains/big")
+    expect(r.status == 200, r)
+    # Leave user.cfg small for the cases after this one.
+    for i in range(count):
+        n.request("DELETE", f"/access/users/u{i:03d}@big")
+    n.request("DELETE", "/access/groups/many-big")
 
 
 @case

@@ -60,11 +60,7 @@ def as_user(n, user, password):
 
 
 def audit(n):
-    try:
-        with open(n.path("var/log/pve/audit.log")) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+    return "\n".join(n.audit_lines())
 
 
 def wait_unblocked():

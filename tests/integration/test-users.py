@@ -282,6 +282,57 @@ def proxmoxer_manages_access(n):
     expect("pxuser" not in user_cfg(n) and "pxgroup" not in user_cfg(n), user_cfg(n))
 
 
+@case
+def group_delegated_user_admin(n):
+    """User.Modify on one group (not on /access/groups) and Realm.AllocateUser on the realm: the route
+    table's userid-group checks, as Proxmox declares them for the user routes."""
+    for g in ("gops", "gother"):
+        expect(n.post("/access/groups", {"groupid": g}).status == 200, g)
+    for userid, group in (("carl@pve", None), ("mem1@pve", "gops"), ("out1@pve", "gother")):
+        params = {"userid": userid, "password": "delegate-pw-1"}
+        if group:
+            params["groups"] = group
+        expect(n.post("/access/users", params).status == 200, userid)
+    for path in ("/access/groups/gops", "/access/realm/pve"):
+        r = put(n, "/access/acl", {"path": path, "roles": "PVEUserAdmin,PVEAuditor",
+                                   "users": "carl@pve"})
+        expect(r.status == 200, r)
+    carl = as_user(n, "carl@pve", "delegate-pw-1")
+    # Read: members of the group only; an unknown user is not told apart from a forbidden one.
+    expect(carl.get("/access/users/mem1@pve").status == 200, "member not readable")
+    expect(carl.get("/access/users/out1@pve").status == 403, "non-member readable")
+    expect(carl.get("/access/users/nosuch@pve").status == 403, "unknown user told apart")
+    expect(n.get("/access/users/nosuch@pve").status == 404, "admin not told of an unknown user")
+    # Update: the member, naming only groups carl holds (Proxmox's groups_param 'update' asks for
+    # at least one).
+    r = put(carl, "/access/users/mem1@pve", {"comment": "by carl", "groups": "gops"})
+    expect(r.status == 200, r)
+    expect(put(carl, "/access/users/mem1@pve", {"comment": "x"}).status == 403, "no groups given")
+    expect(put(carl, "/access/users/mem1@pve", {"groups": "gother"}).status == 403, "foreign group")
+    expect(put(carl, "/access/users/out1@pve", {"groups": "gops"}).status == 403, "non-member")
+    # Create: into carl's group only.
+    r = carl.post("/access/users", {"userid": "new1@pve", "groups": "gops"})
+    expect(r.status == 200, r)
+    expect(carl.post("/access/users", {"userid": "new2@pve"}).status == 403, "created groupless")
+    r = carl.post("/access/users", {"userid": "new3@pve", "groups": "gother"})
+    expect(r.status == 403, r)
+    expect("new2@pve" not in user_cfg(n) and "new3@pve" not in user_cfg(n), user_cfg(n))
+    # Password and delete: members only.
+    r = put(carl, "/access/password", {"userid": "mem1@pve", "password": "delegate-pw-2"})
+    expect(r.status == 200, r)
+    r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2"})
+    expect(r.status == 403, r)
+    expect(delete(carl, "/access/users/out1@pve").status == 403, "deleted a non-member")
+    expect(delete(carl, "/access/users/new1@pve").status == 200, "member not deleted")
+    # ACLs: carl holds no Permissions.Modify anywhere.
+    r = put(carl, "/access/acl", {"path": "/", "roles": "PVEAuditor", "users": "mem1@pve"})
+    expect(r.status == 403, r)
+    for userid in ("carl@pve", "mem1@pve", "out1@pve"):
+        delete(n, f"/access/users/{userid}")
+    for g in ("gops", "gother"):
+        delete(n, f"/access/groups/{g}")
+
+
 def main():
     if os.geteuid() != 0:
         print("skip all: needs root")

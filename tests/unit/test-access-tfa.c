@@ -251,5 +251,48 @@ static void cfg_parse(void)
 	check_int(pve_tfacfg_parse(huge, PVE_TFACFG_MAX_SIZE + 1, &c, NULL), -E2BIG);
 }
 
+static void unlock_user(void)
+{
+	const char *text = "{\"users\":{\"a@pve\":{\"totp\":[{\"id\":\"t1\",\"description\":\"x\","
+			   "\"created\":1,\"enable\":true,\"entry\":\"" URI6 "\"}],"
+			   "\"webauthn\":[{\"id\":\"w\"}],\"totp-locked\":true,"
+			   "\"tfa-locked-until\":2000000000},"
+			   "\"b@pve\":{\"totp-locked\":false},\"c@pve\":{\"tfa-locked-until\":5}}}";
+	pve_tfacfg *c = NULL;
+	check_int(pve_tfacfg_parse(text, strlen(text), &c, NULL), 0);
+	bool locked;
+	long long until;
+	pve_tfacfg_user_locks(c, "a@pve", &locked, &until);
+	check(locked);
+	check(until == 2000000000LL);
+	char code[PVE_TOTP_CODE_MAX];
+	check_int(pve_totp_generate(URI6, 1000, code, NULL), 0);
+	_cleanup_free_ char *resp = xasprintf("totp:%s", code);
+	check_int(pve_tfacfg_verify(c, "a@pve", resp, 1000, NULL), -EACCES);
+
+	check(pve_tfacfg_unlock_user(c, "a@pve"));
+	pve_tfacfg_user_locks(c, "a@pve", &locked, &until);
+	check(!locked);
+	check(until == 0);
+	check_int(pve_tfacfg_verify(c, "a@pve", resp, 1000, NULL), 0);
+	/* Nothing else of the user's goes, and a second unlock has nothing to do. */
+	check(!pve_tfacfg_unlock_user(c, "a@pve"));
+	_cleanup_free_ char *out = pve_tfacfg_print(c);
+	check(strstr(out, "\"webauthn\":[{\"id\":\"w\"}]") != NULL);
+	check(strstr(out, "\"t1\"") != NULL);
+	/* false is no lock; a lockout alone is one; unknown users have none. */
+	check(!pve_tfacfg_unlock_user(c, "b@pve"));
+	check(pve_tfacfg_unlock_user(c, "c@pve"));
+	check(!pve_tfacfg_unlock_user(c, "nobody@pve"));
+	_cleanup_free_ char *out2 = pve_tfacfg_print(c);
+	check(strstr(out2, "tfa-locked-until") == NULL);
+	check(strstr(out2, "\"totp-locked\":true") == NULL);
+	/* The result still parses as a tfa.cfg. */
+	pve_tfacfg *c2 = NULL;
+	check_int(pve_tfacfg_parse(out2, strlen(out2), &c2, NULL), 0);
+	pve_tfacfg_free(c2);
+	pve_tfacfg_free(c);
+}
+
 TEST_MAIN(TEST(rfc6238_vectors), TEST(uri_checks), TEST(window_and_replay), TEST(cfg_totp_login),
-	  TEST(recovery_codes), TEST(cfg_parse))
+	  TEST(recovery_codes), TEST(cfg_parse), TEST(unlock_user))
