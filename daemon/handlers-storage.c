@@ -1,5 +1,7 @@
 /* The storage handlers: /storage (storage.cfg's definitions, cifs passwords in priv/storage/<id>.pw) and
- * /nodes/{node}/storage (status, content). */
+ * /nodes/{node}/storage (status, content). Whatever can wait on a server or a tool (activating a storage:
+ * mount, iscsiadm; its status; its content) runs on a worker thread (pved_run_blocking): the config is read
+ * and the permissions are checked on the loop before, the answer is made on the loop after. */
 #include "daemon/pved-internal.h"
 #include "storage/storage.h"
 
@@ -132,6 +134,107 @@ static cJSON *section_json(const pve_section *s)
 	return o;
 }
 
+/* ---- work off the loop ----------------------------------------------------------------------------------- */
+
+/* A storage call's work on a worker thread: it owns the parsed config its storages point into, and touches
+ * neither the call nor the daemon's state; done answers on the loop. */
+typedef struct sjob sjob;
+struct sjob {
+	pved_call *c;
+	pve_sectioncfg *cfg;
+	pve_storage st;
+	pve_store_lock *lock; /* storage.cfg's lock, held across the work (create, update) */
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	void (*work)(sjob *j);
+	void (*done)(sjob *j);
+	pve_error *err;
+	int r;
+	bool activate; /* activate st before the work */
+	/* the call's arguments and results */
+	char *volname;
+	pve_volname v;
+	long long vmid;
+	unsigned content;
+	char *fmt, *name, *path, *notes, *prot;
+	uint64_t size, used;
+	bool set_notes, set_prot;
+	bool pw_deleted;
+	pve_volume_info *vols;
+	size_t n_vols;
+	/* status: one entry per storage */
+	size_t n;
+	pve_storage *sts;
+	pve_storage_status *ss;
+	bool *ok;
+	cJSON **objs;
+	cJSON *reply;
+};
+
+static sjob *sjob_new(pved_call *c, pve_sectioncfg *cfg)
+{
+	sjob *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->cfg = cfg;
+	return j;
+}
+
+static void sjob_free(sjob *j)
+{
+	pve_store_unlock(j->lock);
+	pve_sectioncfg_free(j->cfg);
+	pve_error_free(j->err);
+	free(j->volname);
+	pve_volname_clear(&j->v);
+	free(j->fmt);
+	free(j->name);
+	free(j->path);
+	free(j->notes);
+	free(j->prot);
+	pve_volume_infos_free(j->vols, j->n_vols);
+	free(j->sts);
+	free(j->ss);
+	free(j->ok);
+	free(j->objs);
+	cJSON_Delete(j->reply);
+	free(j);
+}
+
+static void sjob_work(void *arg)
+{
+	sjob *j = arg;
+	if (j->activate) {
+		j->r = pve_storage_activate(&j->st, &j->err);
+		if (j->r < 0)
+			return;
+	}
+	if (j->work)
+		j->work(j);
+}
+
+/* The job's error as the call's answer. */
+static void sjob_fail(sjob *j)
+{
+	pve_error *e = TAKE_PTR(j->err);
+	if (!e)
+		pve_error_set(&e, EIO, "storage '%s': operation failed", j->st.id ? j->st.id : "?");
+	pved_call_fail(j->c, e);
+}
+
+static void sjob_done(void *arg)
+{
+	sjob *j = arg;
+	if (j->r < 0)
+		sjob_fail(j);
+	else
+		j->done(j);
+	sjob_free(j);
+}
+
+static void sjob_run(sjob *j)
+{
+	pved_run_blocking(j->c->d, sjob_work, sjob_done, j);
+}
+
 /* ---- /storage --------------------------------------------------------------------------------------------- */
 
 static void h_storage_index(pved_call *c)
@@ -211,17 +314,6 @@ static int apply_params(pved_call *c, pve_section *s, pve_error **err)
 	return 0;
 }
 
-/* Activates a storage this node uses, to find a wrong path or server before the definition is saved. */
-static int try_activate(pved *d, pve_sectioncfg *cfg, const char *id, pve_error **err)
-{
-	pve_storage st;
-	if (pve_storage_get(cfg, id, &st, err) < 0)
-		return -EINVAL;
-	if (st.disabled || !pve_storage_on_node(&st, d->node) || !st.plugin->activate)
-		return 0;
-	return pve_storage_activate(&st, err);
-}
-
 /* As Proxmox's check_config: a network file storage without a path is mounted at /mnt/pve/<id> (below
  * this node's root). */
 static void default_path(pved *d, pve_section *s)
@@ -265,6 +357,39 @@ static cJSON *storage_type_reply(const char *id, const char *type)
 	return o;
 }
 
+/* After the activation: the password to its file, the definition saved, under the lock still held. */
+static void storage_save_done(sjob *j)
+{
+	pve_error *err = NULL;
+	const char *id = pved_call_str(j->c, "storage");
+	pve_section *s = pve_sectioncfg_find(j->cfg, id);
+	if (store_password(j->c, s, j->pw_deleted, &err) < 0 ||
+	    write_cfg(j->c->d, j->cfg, j->digest, &err) < 0)
+		return pved_call_fail(j->c, err);
+	pve_store_unlock(TAKE_PTR(j->lock));
+	pved_call_reply(j->c, storage_type_reply(id, pve_section_type(s)));
+}
+
+/* Saves a checked definition (cfg and lock taken): first, on a worker, it activates the storage where this
+ * node uses it, to find a wrong path or server before the definition is saved (a mount can wait long on a
+ * server that does not answer). */
+static void storage_save(pved_call *c, pve_sectioncfg *cfg, pve_store_lock *lock,
+			 const char *digest, bool pw_deleted)
+{
+	sjob *j = sjob_new(c, cfg);
+	j->lock = lock;
+	snprintf(j->digest, sizeof(j->digest), "%s", digest);
+	j->pw_deleted = pw_deleted;
+	j->done = storage_save_done;
+	pve_storage st;
+	if (pve_storage_get(cfg, pved_call_str(c, "storage"), &st, NULL) == 0 && !st.disabled &&
+	    pve_storage_on_node(&st, c->d->node) && st.plugin->activate) {
+		j->st = st;
+		j->activate = true;
+	}
+	sjob_run(j);
+}
+
 static void h_storage_create(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -284,11 +409,9 @@ static void h_storage_create(pved_call *c)
 	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
 		goto fail;
 	default_path(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0 || try_activate(c->d, cfg, id, &err) < 0 ||
-	    store_password(c, s, false, &err) < 0 || write_cfg(c->d, cfg, digest, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0)
 		goto fail;
-	pve_store_unlock(lock);
-	return pved_call_reply(c, storage_type_reply(id, type));
+	return storage_save(c, TAKE_PTR(cfg), lock, digest, false);
 fail:
 	pve_store_unlock(lock);
 	pved_call_fail(c, err);
@@ -342,11 +465,9 @@ static void h_storage_update(pved_call *c)
 	default_path(c->d, s);
 	if (!pw_deleted)
 		load_password(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0 || try_activate(c->d, cfg, id, &err) < 0 ||
-	    store_password(c, s, pw_deleted, &err) < 0 || write_cfg(c->d, cfg, digest, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0)
 		goto fail;
-	pve_store_unlock(lock);
-	return pved_call_reply(c, storage_type_reply(id, pve_section_type(s)));
+	return storage_save(c, TAKE_PTR(cfg), lock, digest, pw_deleted);
 fail:
 	pve_store_unlock(lock);
 	pved_call_fail(c, err);
@@ -378,10 +499,9 @@ fail:
 
 /* ---- /nodes/{node}/storage ------------------------------------------------------------------------------ */
 
-static void add_status(cJSON *o, const pve_storage *st)
+/* The status fields of one storage: ok is "enabled and active", with ss its figures. */
+static void add_status(cJSON *o, const pve_storage *st, bool ok, const pve_storage_status *ss)
 {
-	pve_storage_status ss = { 0 };
-	bool ok = !st->disabled && pve_storage_get_status(st, &ss, NULL) == 0 && ss.active;
 	_cleanup_free_ char *content = pve_storage_content_print(st->content);
 	cJSON_AddStringToObject(o, "type", st->type);
 	cJSON_AddStringToObject(o, "content", st->content ? content : "");
@@ -389,28 +509,63 @@ static void add_status(cJSON *o, const pve_storage *st)
 	cJSON_AddNumberToObject(o, "enabled", !st->disabled);
 	cJSON_AddNumberToObject(o, "shared", st->shared);
 	if (ok) {
-		cJSON_AddNumberToObject(o, "total", (double)ss.total);
-		cJSON_AddNumberToObject(o, "used", (double)ss.used);
-		cJSON_AddNumberToObject(o, "avail", (double)ss.avail);
+		cJSON_AddNumberToObject(o, "total", (double)ss->total);
+		cJSON_AddNumberToObject(o, "used", (double)ss->used);
+		cJSON_AddNumberToObject(o, "avail", (double)ss->avail);
 		cJSON_AddNumberToObject(o, "used_fraction",
-					ss.total ? (double)ss.used / (double)ss.total : 0);
+					ss->total ? (double)ss->used / (double)ss->total : 0);
 	}
+}
+
+/* On the worker: each storage's status. A server that does not answer makes its storage inactive
+ * within the plugins' time limits (a probe of a few seconds); the others are not held up by more. */
+static void status_work(sjob *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		j->ok[i] = !j->sts[i].disabled &&
+			   pve_storage_get_status(&j->sts[i], &j->ss[i], NULL) == 0 &&
+			   j->ss[i].active;
+}
+
+/* On the loop: the objects built before get their status. */
+static void status_done(sjob *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		add_status(j->objs[i], &j->sts[i], j->ok[i], &j->ss[i]);
+	pved_call_reply(j->c, TAKE_PTR(j->reply));
+}
+
+/* A status job for up to n storages of cfg (which it takes); reply is the answer to fill. */
+static sjob *status_job(pved_call *c, pve_sectioncfg *cfg, size_t n, cJSON *reply)
+{
+	sjob *j = sjob_new(c, cfg);
+	j->sts = xcalloc(n ? n : 1, sizeof(*j->sts));
+	j->ss = xcalloc(n ? n : 1, sizeof(*j->ss));
+	j->ok = xcalloc(n ? n : 1, sizeof(*j->ok));
+	j->objs = xcalloc(n ? n : 1, sizeof(*j->objs));
+	j->reply = reply;
+	j->work = status_work;
+	j->done = status_done;
+	return j;
 }
 
 static void h_node_storage_index(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
 	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *only = pved_call_str(c, "storage"), *target = pved_call_str(c, "target");
 	unsigned want = 0;
 	if (pved_call_str(c, "content") &&
-	    pve_storage_content_parse(pved_call_str(c, "content"), &want, &err) < 0)
+	    pve_storage_content_parse(pved_call_str(c, "content"), &want, &err) < 0) {
+		pve_sectioncfg_free(cfg);
 		return pved_call_fail(c, err);
+	}
 	bool enabled_only = pved_call_int(c, "enabled", 0);
 	bool formats = pved_call_int(c, "format", 0);
 	cJSON *list = cJSON_CreateArray();
+	sjob *j = status_job(c, cfg, pve_sectioncfg_count(cfg), list);
 	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
 		const pve_section *s = pve_sectioncfg_nth(cfg, i);
 		pve_storage st;
@@ -424,7 +579,6 @@ static void h_node_storage_index(pved_call *c)
 			continue;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "storage", st.id);
-		add_status(o, &st);
 		if (formats) {
 			/* as Proxmox: [ {format: 1, ...}, default ] */
 			cJSON *f = cJSON_AddArrayToObject(o, "format");
@@ -437,8 +591,10 @@ static void h_node_storage_index(pved_call *c)
 				f, cJSON_CreateString(def ? def : st.plugin->default_format));
 		}
 		cJSON_AddItemToArray(list, o);
+		j->sts[j->n] = st;
+		j->objs[j->n++] = o;
 	}
-	pved_call_reply(c, list);
+	sjob_run(j);
 }
 
 /* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. */
@@ -455,34 +611,207 @@ static int node_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_
 
 static void h_node_storage_status(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 || node_storage(c, cfg, &st, &err) < 0)
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0 || node_storage(c, cfg, &st, &err) < 0) {
+		pve_sectioncfg_free(cfg);
 		return pved_call_fail(c, err);
+	}
 	cJSON *o = cJSON_CreateObject();
-	add_status(o, &st);
-	pved_call_reply(c, o);
+	sjob *j = status_job(c, cfg, 1, o);
+	j->sts[0] = st;
+	j->objs[0] = o;
+	j->n = 1;
+	sjob_run(j);
 }
 
-/* An enabled, active storage for content calls. */
-static int content_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_error **err)
+/* An enabled storage for content calls: a job on cfg (which it takes, also on failure) that activates
+ * the storage on the worker before its work. NULL and *err set on failure. */
+static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
 {
-	if (node_storage(c, cfg, st, err) < 0)
-		return -EINVAL;
-	if (st->disabled)
-		return pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled",
-					   st->id);
-	return pve_storage_activate(st, err);
+	pve_storage st;
+	if (node_storage(c, cfg, &st, err) < 0) {
+		pve_sectioncfg_free(cfg);
+		return NULL;
+	}
+	if (st.disabled) {
+		pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", st.id);
+		pve_sectioncfg_free(cfg);
+		return NULL;
+	}
+	sjob *j = sjob_new(c, cfg);
+	j->st = st;
+	j->activate = true;
+	return j;
+}
+
+/* ---- the content listing's JSON, printed straight into a buffer: a listing can hold 10,000s of volumes, and
+ * a cJSON tree of them (an allocation per value, numbers printed and parsed back to check them) cost more
+ * than reading the directories. The output is what cJSON_PrintUnformatted prints for the same values. */
+
+/* Room for n more bytes; the writers below then copy without checking. */
+static char *json_room(pve_buf *b, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	return b->data + b->len;
+}
+
+static void json_raw(pve_buf *b, const char *s, size_t n)
+{
+	memcpy(json_room(b, n), s, n);
+	b->len += n;
+}
+
+/* A JSON string: at most 6 bytes per input byte (\u00XX) plus the quotes. */
+static void json_str(pve_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(s);
+	char *o = json_room(b, len * 6 + 2), *start = o;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char ch = *p;
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			*o++ = (char)ch;
+			continue;
+		}
+		*o++ = '\\';
+		switch (ch) {
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[ch >> 4];
+			o[4] = hex[ch & 0xf];
+			o += 5;
+		}
+	}
+	*o++ = '"';
+	b->len += (size_t)(o - start);
+}
+
+static void json_int(pve_buf *b, long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do
+		d[--i] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		d[--i] = '-';
+	json_raw(b, d + i, sizeof(d) - i);
+}
+
+/* ,"key": (keys are literals: nothing to escape) */
+#define JSON_KEY(b, key) json_raw(b, ",\"" key "\":", sizeof(key) + 3)
+
+static void json_volume(pve_buf *b, const pve_volume_info *v)
+{
+	json_raw(b, "{\"volid\":", 9);
+	json_str(b, v->volid);
+	JSON_KEY(b, "format");
+	json_str(b, v->format);
+	JSON_KEY(b, "size");
+	json_int(b, (long long)v->size);
+	JSON_KEY(b, "used");
+	json_int(b, (long long)v->used);
+	JSON_KEY(b, "ctime");
+	json_int(b, (long long)v->ctime);
+	if (v->vmid) {
+		JSON_KEY(b, "vmid");
+		json_int(b, v->vmid);
+	}
+	JSON_KEY(b, "content");
+	json_str(b, pve_storage_content_name(v->content));
+	if (v->parent) {
+		JSON_KEY(b, "parent");
+		json_str(b, v->parent);
+	}
+	if (v->notes) {
+		JSON_KEY(b, "notes");
+		json_str(b, v->notes);
+	}
+	if (v->content == PVE_CONTENT_BACKUP) {
+		JSON_KEY(b, "protected");
+		json_int(b, v->protected_);
+	}
+	json_raw(b, "}", 1);
+}
+
+static void content_index_work(sjob *j)
+{
+	j->r = pve_storage_list_volumes(&j->st, j->vmid, j->content, &j->vols, &j->n_vols, &j->err);
+}
+
+static void content_index_done(sjob *j)
+{
+	pved_call *c = j->c;
+	pve_storage st = j->st;
+	pve_volume_info *v = TAKE_PTR(j->vols);
+	size_t n = j->n_vols;
+	j->n_vols = 0;
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
+	bool all = pved_call_permitted(c, spath, "Datastore.Allocate");
+	/* volumes come sorted by volid, so one guest's are together: ask once per guest */
+	long long last_vmid = 0;
+	bool last_ok = false;
+	pve_buf out = { 0 };
+	json_room(&out, 160 * n + 2); /* a typical entry's size: no regrowing on the way */
+	json_raw(&out, "[", 1);
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].vmid && !all) {
+			if (v[i].vmid != last_vmid) {
+				_cleanup_free_ char *vp = xasprintf("/vms/%lld", v[i].vmid);
+				last_vmid = v[i].vmid;
+				last_ok = pved_call_permitted(c, vp, "VM.Audit");
+			}
+			if (!last_ok)
+				continue;
+		}
+		if (!first)
+			json_raw(&out, ",", 1);
+		first = false;
+		json_volume(&out, &v[i]);
+	}
+	json_raw(&out, "]", 1);
+	out.data[out.len] = '\0';
+	pve_volume_infos_free(v, n);
+	pved_call_reply_json(c, out.data, out.len);
+	pve_buf_free(&out);
 }
 
 static void h_storage_content_index(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	pve_storage st;
+	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 || content_storage(c, cfg, &st, &err) < 0)
-		return pved_call_fail(c, err);
 	unsigned want = PVE_CONTENT_ALL;
 	const char *ct = pved_call_str(c, "content");
 	if (ct) {
@@ -493,38 +822,16 @@ static void h_storage_content_index(pved_call *c)
 			return pved_call_fail(c, err);
 		}
 	}
-	pve_volume_info *v = NULL;
-	size_t n = 0;
-	if (pve_storage_list_volumes(&st, pved_call_int(c, "vmid", 0), want, &v, &n, &err) < 0)
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
-	bool all = pved_call_permitted(c, spath, "Datastore.Allocate");
-	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].vmid && !all) {
-			_cleanup_free_ char *vp = xasprintf("/vms/%lld", v[i].vmid);
-			if (!pved_call_permitted(c, vp, "VM.Audit"))
-				continue;
-		}
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "volid", v[i].volid);
-		cJSON_AddStringToObject(o, "format", v[i].format);
-		cJSON_AddNumberToObject(o, "size", (double)v[i].size);
-		cJSON_AddNumberToObject(o, "used", (double)v[i].used);
-		cJSON_AddNumberToObject(o, "ctime", (double)v[i].ctime);
-		if (v[i].vmid)
-			cJSON_AddNumberToObject(o, "vmid", (double)v[i].vmid);
-		cJSON_AddStringToObject(o, "content", pve_storage_content_name(v[i].content));
-		if (v[i].parent)
-			cJSON_AddStringToObject(o, "parent", v[i].parent);
-		if (v[i].notes)
-			cJSON_AddStringToObject(o, "notes", v[i].notes);
-		if (v[i].content == PVE_CONTENT_BACKUP)
-			cJSON_AddNumberToObject(o, "protected", v[i].protected_);
-		cJSON_AddItemToArray(list, o);
-	}
-	pve_volume_infos_free(v, n);
-	pved_call_reply(c, list);
+	sjob *j = content_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	j->content = want;
+	j->vmid = pved_call_int(c, "vmid", 0);
+	j->work = content_index_work;
+	j->done = content_index_done;
+	sjob_run(j);
 }
 
 /* Proxmox's size parameter: KiB, or with M or G. */
@@ -544,13 +851,21 @@ static int parse_kib_size(const char *s, uint64_t *ret)
 	return 0;
 }
 
+static void content_create_work(sjob *j)
+{
+	j->r = pve_storage_alloc_image(&j->st, j->vmid, j->fmt, j->name, j->size, &j->volname,
+				       &j->err);
+}
+
+static void content_create_done(sjob *j)
+{
+	_cleanup_free_ char *volid = xasprintf("%s:%s", j->st.id, j->volname);
+	pved_call_reply(j->c, cJSON_CreateString(volid));
+}
+
 static void h_storage_content_create(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	pve_storage st;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 || content_storage(c, cfg, &st, &err) < 0)
-		return pved_call_fail(c, err);
 	const char *name = pved_call_str(c, "filename"), *fmt = pved_call_str(c, "format");
 	uint64_t size;
 	if (parse_kib_size(pved_call_str(c, "size"), &size) < 0) {
@@ -567,12 +882,19 @@ static void h_storage_content_create(pved_call *c)
 		}
 		fmt = dot + 1;
 	}
-	_cleanup_free_ char *volname = NULL;
-	if (pve_storage_alloc_image(&st, pved_call_int(c, "vmid", 0), fmt, name, size, &volname,
-				    &err) < 0)
+	pve_sectioncfg *cfg = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *volid = xasprintf("%s:%s", st.id, volname);
-	pved_call_reply(c, cJSON_CreateString(volid));
+	sjob *j = content_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	j->vmid = pved_call_int(c, "vmid", 0);
+	j->fmt = fmt ? xstrdup(fmt) : NULL;
+	j->name = xstrdup(name);
+	j->size = size;
+	j->work = content_create_work;
+	j->done = content_create_done;
+	sjob_run(j);
 }
 
 /* {volume}: a full volid (whose storage must be {storage}) or a volume name on {storage}. */
@@ -608,64 +930,100 @@ static int call_volume(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, char 
 	return 0;
 }
 
+/* A job on the call's {volume} (cfg taken, also on failure); NULL and *err set on failure. */
+static sjob *volume_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
+{
+	sjob *j = sjob_new(c, cfg);
+	if (call_volume(c, cfg, &j->st, &j->volname, &j->v, err) < 0) {
+		sjob_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void content_info_work(sjob *j)
+{
+	if (pve_storage_path(&j->st, j->volname, NULL, &j->path, &j->err) < 0 ||
+	    pve_storage_volume_size(&j->st, j->volname, &j->size, &j->used, &j->fmt, &j->err) < 0 ||
+	    pve_storage_get_attribute(&j->st, j->volname, "notes", &j->notes, &j->err) < 0 ||
+	    pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0)
+		j->r = -EIO;
+}
+
+static void content_info_done(sjob *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", j->path);
+	cJSON_AddNumberToObject(o, "size", (double)j->size);
+	cJSON_AddNumberToObject(o, "used", (double)j->used);
+	cJSON_AddStringToObject(o, "format", j->fmt ? j->fmt : "raw");
+	if (j->notes)
+		cJSON_AddStringToObject(o, "notes", j->notes);
+	if (j->prot)
+		cJSON_AddNumberToObject(o, "protected", streq(j->prot, "1"));
+	pved_call_reply(j->c, o);
+}
+
 static void h_storage_content_info(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	_cleanup_free_ char *volname = NULL, *path = NULL, *fmt = NULL, *notes = NULL, *prot = NULL;
-	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-	pve_storage st;
+	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	uint64_t size = 0, used = 0;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 ||
-	    call_volume(c, cfg, &st, &volname, &v, &err) < 0)
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	if (!may_see_storage(c, st.id)) {
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	if (!may_see_storage(c, j->st.id)) {
 		pve_error_set(&err, EACCES,
-			      "Permission check failed (/storage/%s, Datastore.Audit)", st.id);
+			      "Permission check failed (/storage/%s, Datastore.Audit)", j->st.id);
+		sjob_free(j);
 		return pved_call_fail(c, err);
 	}
-	if (pve_storage_path(&st, volname, NULL, &path, &err) < 0 ||
-	    pve_storage_volume_size(&st, volname, &size, &used, &fmt, &err) < 0 ||
-	    pve_storage_get_attribute(&st, volname, "notes", &notes, &err) < 0 ||
-	    pve_storage_get_attribute(&st, volname, "protected", &prot, &err) < 0)
-		return pved_call_fail(c, err);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "path", path);
-	cJSON_AddNumberToObject(o, "size", (double)size);
-	cJSON_AddNumberToObject(o, "used", (double)used);
-	cJSON_AddStringToObject(o, "format", fmt);
-	if (notes)
-		cJSON_AddStringToObject(o, "notes", notes);
-	if (prot)
-		cJSON_AddNumberToObject(o, "protected", streq(prot, "1"));
-	pved_call_reply(c, o);
+	j->work = content_info_work;
+	j->done = content_info_done;
+	sjob_run(j);
+}
+
+static void content_update_work(sjob *j)
+{
+	if ((j->set_notes &&
+	     pve_storage_set_attribute(&j->st, j->volname, "notes", j->notes, &j->err) < 0) ||
+	    (j->set_prot &&
+	     pve_storage_set_attribute(&j->st, j->volname, "protected", j->prot, &j->err) < 0))
+		j->r = -EIO;
+}
+
+static void content_update_done(sjob *j)
+{
+	pved_call_reply(j->c, NULL);
 }
 
 static void h_storage_content_update(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	_cleanup_free_ char *volname = NULL;
-	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-	pve_storage st;
+	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 ||
-	    call_volume(c, cfg, &st, &volname, &v, &err) < 0)
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
 	if (!pved_call_permitted(c, spath, "Datastore.Allocate") &&
 	    !pved_call_permitted(c, spath, "Datastore.AllocateSpace")) {
 		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
 			      spath);
+		sjob_free(j);
 		return pved_call_fail(c, err);
 	}
-	if (pved_call_has(c, "notes") &&
-	    pve_storage_set_attribute(&st, volname, "notes", pved_call_str(c, "notes"), &err) < 0)
-		return pved_call_fail(c, err);
-	if (pved_call_has(c, "protected") &&
-	    pve_storage_set_attribute(&st, volname, "protected",
-				      pved_call_int(c, "protected", 0) ? "1" : "0", &err) < 0)
-		return pved_call_fail(c, err);
-	pved_call_reply(c, NULL);
+	j->set_notes = pved_call_has(c, "notes");
+	/* notes set to "" clear them, as before: the plugin takes the value as given */
+	j->notes = j->set_notes && pved_call_str(c, "notes") ? xstrdup(pved_call_str(c, "notes")) :
+							       NULL;
+	j->set_prot = pved_call_has(c, "protected");
+	j->prot = j->set_prot ? xstrdup(pved_call_int(c, "protected", 0) ? "1" : "0") : NULL;
+	j->work = content_update_work;
+	j->done = content_update_done;
+	sjob_run(j);
 }
 
 typedef struct imgdel {
@@ -685,47 +1043,63 @@ static int imgdel_task(pved *d, void *userdata, pve_error **err)
 	return 0;
 }
 
+/* What the task would find out, said now: a missing or protected volume. */
+static void content_delete_work(sjob *j)
+{
+	if (pve_storage_path(&j->st, j->volname, NULL, &j->path, &j->err) < 0) {
+		j->r = -EINVAL;
+		return;
+	}
+	if (access(j->path, F_OK) < 0) {
+		j->r = pve_error_set(&j->err, ENOENT, "volume '%s:%s' does not exist", j->st.id,
+				     j->volname);
+		return;
+	}
+	if (pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0) {
+		j->r = -EIO;
+		return;
+	}
+	if (j->prot && streq(j->prot, "1"))
+		j->r = pve_error_set_param(&j->err, EINVAL, "volume", "volume '%s:%s' is protected",
+					   j->st.id, j->volname);
+}
+
+static void content_delete_done(sjob *j)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = j->v.vmid ? xasprintf("%lld@%s", j->v.vmid, j->st.id) :
+					      xstrdup(j->st.id);
+	imgdel t = { .storage = (char *)j->st.id, .volname = j->volname };
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(j->c->d, "imgdel", id, j->c->authid, imgdel_task, &t, &upid, &err) < 0)
+		return pved_call_fail(j->c, err);
+	pved_call_reply(j->c, cJSON_CreateString(upid));
+}
+
 static void h_storage_content_delete(pved_call *c)
 {
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	_cleanup_free_ char *volname = NULL, *path = NULL, *prot = NULL;
-	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-	pve_storage st;
+	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0 ||
-	    call_volume(c, cfg, &st, &volname, &v, &err) < 0)
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
-	_cleanup_free_ char *vpath = xasprintf("/vms/%lld", v.vmid);
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
+	_cleanup_free_ char *vpath = xasprintf("/vms/%lld", j->v.vmid);
 	bool ok = pved_call_permitted(c, spath, "Datastore.Allocate") ||
-		  (v.vtype == PVE_CONTENT_BACKUP && v.vmid &&
+		  (j->v.vtype == PVE_CONTENT_BACKUP && j->v.vmid &&
 		   pved_call_permitted(c, spath, "Datastore.AllocateSpace") &&
 		   pved_call_permitted(c, vpath, "VM.Backup"));
 	if (!ok) {
 		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.Allocate)",
 			      spath);
+		sjob_free(j);
 		return pved_call_fail(c, err);
 	}
-	/* What the task would find out, said now: a missing or protected volume. */
-	if (pve_storage_path(&st, volname, NULL, &path, &err) < 0)
-		return pved_call_fail(c, err);
-	if (access(path, F_OK) < 0) {
-		pve_error_set(&err, ENOENT, "volume '%s:%s' does not exist", st.id, volname);
-		return pved_call_fail(c, err);
-	}
-	if (pve_storage_get_attribute(&st, volname, "protected", &prot, &err) < 0)
-		return pved_call_fail(c, err);
-	if (prot && streq(prot, "1")) {
-		pve_error_set_param(&err, EINVAL, "volume", "volume '%s:%s' is protected", st.id,
-				    volname);
-		return pved_call_fail(c, err);
-	}
-	_cleanup_free_ char *id = v.vmid ? xasprintf("%lld@%s", v.vmid, st.id) : xstrdup(st.id);
-	imgdel t = { .storage = (char *)st.id, .volname = volname };
-	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start(c->d, "imgdel", id, c->authid, imgdel_task, &t, &upid, &err) < 0)
-		return pved_call_fail(c, err);
-	pved_call_reply(c, cJSON_CreateString(upid));
+	j->work = content_delete_work;
+	j->done = content_delete_done;
+	sjob_run(j);
 }
 
 const pved_handler pved_handlers_storage[] = {

@@ -1,191 +1,21 @@
-/* storage: what nfs, cifs and iscsi share: running their tools with a time limit, checking that a
- * server answers before a mount waits on it, finding mounts, and the dir plugin's ops on a mounted
- * share. */
+/* storage: what nfs, cifs, iscsi and iscsidirect share: checking that a server answers (a
+ * connection, a request of its protocol) before a mount waits on it, iSCSI names and portals, finding
+ * mounts, mounting and unmounting a share, its status without hanging on a dead server, and the dir
+ * plugin's ops on a mounted share. */
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "storage/net-internal.h"
 
-/* What we keep of a tool's output: listings are small; stderr is for one message. */
-#define NET_MAX_OUT (4 * 1024 * 1024)
-#define NET_MAX_ERR (16 * 1024)
-#define NET_ENV_MAX 16
 /* /proc/self/mountinfo on a busy host: thousands of lines at most. */
 #define MOUNTINFO_MAX (16 * 1024 * 1024)
-
-/* ---- running tools --------------------------------------------------------------------------- */
-
-static void drain(int fd, pve_buf *b, size_t max, bool *open_)
-{
-	char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n <= 0) {
-		if (n == 0 || (errno != EINTR && errno != EAGAIN))
-			*open_ = false;
-		return;
-	}
-	if (b->len + (size_t)n <= max)
-		pve_buf_append(b, buf, (size_t)n);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
-/* A tool's stderr on one line: its lines joined by "; ", without mount.cifs's pointer to its manual
- * page, and cut at NET_MSG_MAX. */
-#define NET_MSG_MAX 400
-static char *one_line(const char *msg)
-{
-	pve_buf b = { 0 };
-	_cleanup_strv_free_ char **lines = pve_strv_split(msg, "\n\r");
-	for (char **l = lines; *l && b.len < NET_MSG_MAX; l++) {
-		if (startswith(*l, "Refer to the mount.cifs(8)") || !**l)
-			continue;
-		if (b.len)
-			pve_buf_puts(&b, "; ");
-		pve_buf_puts(&b, *l);
-	}
-	if (!b.data)
-		return xstrdup("");
-	if (b.len > NET_MSG_MAX)
-		b.data[NET_MSG_MAX] = '\0';
-	return pve_buf_steal(&b);
-}
-
-static void child_exec(const char *const argv[], const char *const env[], int out, int errfd)
-{
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-		_exit(127);
-	/* Its own process group, so the time limit ends mount.nfs and friends too. */
-	setpgid(0, 0);
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	const char *envp[NET_ENV_MAX + 3] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C" };
-	size_t n = 2;
-	for (size_t i = 0; env && env[i] && n < NET_ENV_MAX + 2; i++)
-		envp[n++] = env[i];
-	envp[n] = NULL;
-	execve(argv[0], (char *const *)argv, (char *const *)envp);
-	_exit(127);
-}
-
-int pve_net_run(const char *const argv[], const char *const env[], int timeout_ms, char **ret_out,
-		int *ret_status, pve_error **err)
-{
-	const char *tool = base_name(argv[0]);
-	int out[2], errp[2];
-	if (pipe2(out, O_CLOEXEC) < 0)
-		return pve_error_set(err, errno, "%s: pipe: %m", tool);
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		int e = errno;
-		close(out[0]);
-		close(out[1]);
-		return pve_error_set(err, e, "%s: pipe: %s", tool, strerror(e));
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(out[0]);
-		close(out[1]);
-		close(errp[0]);
-		close(errp[1]);
-		return pve_error_set(err, e, "%s: fork: %s", tool, strerror(e));
-	}
-	if (pid == 0)
-		child_exec(argv, env, out[1], errp[1]);
-	setpgid(pid, pid); /* both sides, so the kill below never misses the group */
-	close(out[1]);
-	close(errp[1]);
-	_cleanup_close_ int ofd = out[0], efd = errp[0];
-	pve_buf ob = { 0 }, eb = { 0 };
-	bool oopen = true, eopen = true, timed_out = false;
-	long long deadline = now_ms() + timeout_ms;
-	while (oopen || eopen) {
-		long long left = deadline - now_ms();
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		struct pollfd p[2] = { { .fd = oopen ? ofd : -1, .events = POLLIN },
-				       { .fd = eopen ? efd : -1, .events = POLLIN } };
-		int r = poll(p, 2, (int)left);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (p[0].revents)
-			drain(ofd, &ob, NET_MAX_OUT, &oopen);
-		if (p[1].revents)
-			drain(efd, &eb, NET_MAX_ERR, &eopen);
-	}
-	if (timed_out)
-		kill(-pid, SIGKILL);
-	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = -1;
-			break;
-		}
-	if (timed_out) {
-		pve_buf_free(&ob);
-		pve_buf_free(&eb);
-		return pve_error_set(err, ETIMEDOUT, "%s: no answer within %d s", tool,
-				     timeout_ms / 1000);
-	}
-	bool failed = !WIFEXITED(status) || (!ret_status && WEXITSTATUS(status) != 0);
-	if (failed || (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !eb.len)) {
-		if (!eb.data)
-			pve_buf_puts(&eb, "");
-		_cleanup_free_ char *msg = one_line(eb.data);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*msg)
-			pve_error_set(err, ENOENT, "cannot run %s", argv[0]);
-		else if (WIFSIGNALED(status))
-			pve_error_set(err, EIO, "%s killed by signal %d", tool, WTERMSIG(status));
-		else if (!*msg)
-			pve_error_set(err, EIO, "%s failed with exit code %d", tool,
-				      WEXITSTATUS(status));
-		else
-			pve_error_set(err, EIO, "%s (%s exit code %d)", msg, tool,
-				      WEXITSTATUS(status));
-		pve_buf_free(&ob);
-		pve_buf_free(&eb);
-		return WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
-	}
-	if (ret_status)
-		*ret_status = WEXITSTATUS(status);
-	if (ret_out && ret_status && *ret_status != 0 && eb.len) {
-		/* a caller that takes the status also wants to know why */
-		pve_buf_puts(&ob, "");
-		pve_buf_append(&ob, "\n", 1);
-		pve_buf_append(&ob, eb.data, eb.len);
-	}
-	pve_buf_free(&eb);
-	if (ret_out)
-		*ret_out = ob.data ? pve_buf_steal(&ob) : xstrdup("");
-	else
-		pve_buf_free(&ob);
-	return 0;
-}
 
 /* ---- servers --------------------------------------------------------------------------------- */
 
@@ -255,6 +85,14 @@ int pve_net_option_port(const char *options, int def)
 	return port;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A connected socket to ai within timeout_ms, or -errno. */
 static int connect_one(const struct addrinfo *ai, int timeout_ms)
 {
 	_cleanup_close_ int fd = socket(
@@ -262,7 +100,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-		return 0;
+		return TAKE_FD(fd);
 	if (errno != EINPROGRESS)
 		return -errno;
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
@@ -276,11 +114,13 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms)
 	socklen_t l = sizeof(e);
 	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0)
 		return -errno;
-	return -e;
+	if (e)
+		return -e;
+	return TAKE_FD(fd);
 }
 
-int pve_net_check_connect(const char *id, const char *host, int port, int timeout_ms,
-			  pve_error **err)
+/* A connection to host:port (the first address that answers), or -1 with the error set. */
+static int connect_host(const char *id, const char *host, int port, int timeout_ms, pve_error **err)
 {
 	_cleanup_free_ char *what = id ? xasprintf("storage '%s' is not online: ", id) :
 					 xstrdup("");
@@ -289,20 +129,233 @@ int pve_net_check_connect(const char *id, const char *host, int port, int timeou
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
 	struct addrinfo *res = NULL;
 	int r = getaddrinfo(host, ports, &hints, &res);
-	if (r != 0)
-		return pve_error_set(err, EHOSTUNREACH, "%scannot resolve server '%s': %s", what,
-				     host, gai_strerror(r));
-	int e = -EHOSTUNREACH;
+	if (r != 0) {
+		pve_error_set(err, EHOSTUNREACH, "%scannot resolve server '%s': %s", what, host,
+			      gai_strerror(r));
+		return -1;
+	}
+	int fd = -EHOSTUNREACH;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		e = connect_one(ai, timeout_ms);
-		if (e == 0)
+		fd = connect_one(ai, timeout_ms);
+		if (fd >= 0)
 			break;
 	}
 	freeaddrinfo(res);
-	if (e < 0)
-		return pve_error_set(err, EHOSTUNREACH,
-				     "%scannot connect to server '%s' port %d: %s", what, host,
-				     port, e == -ETIMEDOUT ? "no answer" : strerror(-e));
+	if (fd < 0) {
+		pve_error_set(err, EHOSTUNREACH, "%scannot connect to server '%s' port %d: %s",
+			      what, host, port, fd == -ETIMEDOUT ? "no answer" : strerror(-fd));
+		return -1;
+	}
+	return fd;
+}
+
+int pve_net_check_connect(const char *id, const char *host, int port, int timeout_ms,
+			  pve_error **err)
+{
+	int fd = connect_host(id, host, port, timeout_ms, err);
+	if (fd < 0)
+		return -EHOSTUNREACH;
+	close(fd);
+	return 0;
+}
+
+#define NFS_PROGRAM 100003
+#define RPC_NULL_VERSION 3
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* Sends req to host:port and waits for the server's first bytes: a server that is up answers a
+ * request of its protocol at once (if only to refuse it) or closes the connection; one that takes the
+ * connection and says nothing within timeout_ms counts as down. */
+static int probe(const char *id, const char *host, int port, const void *req, size_t len,
+		 const char *proto, int timeout_ms, pve_error **err)
+{
+	long long deadline = now_ms() + timeout_ms;
+	_cleanup_close_ int fd = connect_host(id, host, port, timeout_ms, err);
+	if (fd < 0)
+		return -EHOSTUNREACH;
+	const char *why = "no answer to";
+	if (send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len) {
+		for (;;) {
+			long long left = deadline - now_ms();
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0)
+				return 0; /* an answer, or the connection closed: someone is there */
+			break;
+		}
+	} else {
+		why = "cannot send";
+	}
+	_cleanup_free_ char *what = id ? xasprintf("storage '%s' is not online: ", id) :
+					 xstrdup("");
+	return pve_error_set(err, EHOSTUNREACH, "%sserver '%s' port %d: %s an %s request", what,
+			     host, port, why, proto);
+}
+
+int pve_net_probe_nfs(const char *id, const char *host, int port, int timeout_ms, pve_error **err)
+{
+	/* RFC 5531 over TCP: a record mark (last fragment, 40 bytes), then the call: xid, CALL,
+	 * RPC version 2, program, version, procedure 0 (NULL), AUTH_NONE credentials and
+	 * verifier. */
+	unsigned char msg[44] = { 0 };
+	put32(msg, 0x80000000u | 40);
+	put32(msg + 4, (uint32_t)now_ms() ^ (uint32_t)getpid());
+	put32(msg + 12, 2);
+	put32(msg + 16, NFS_PROGRAM);
+	put32(msg + 20, RPC_NULL_VERSION);
+	return probe(id, host, port, msg, sizeof(msg), "NFS", timeout_ms, err);
+}
+
+static void put16le(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+int pve_net_probe_smb(const char *id, const char *host, int port, int timeout_ms, pve_error **err)
+{
+	/* [MS-SMB2] NEGOTIATE over direct TCP: a 4-byte length, the 64-byte SMB2 header, the
+	 * 36-byte request and its dialects (2.0.2, 2.1, 3.0, 3.0.2: 3.1.1 would need negotiate
+	 * contexts). */
+	static const uint16_t dialects[] = { 0x0202, 0x0210, 0x0300, 0x0302 };
+	unsigned char msg[4 + 64 + 36 + sizeof(dialects)] = { 0 };
+	put32(msg, (uint32_t)(sizeof(msg) - 4));
+	unsigned char *h = msg + 4, *q = h + 64;
+	memcpy(h, "\xfeSMB", 4);
+	put16le(h + 4, 64); /* StructureSize */
+	put16le(h + 14, 1); /* CreditRequest; Command 0 is NEGOTIATE */
+	put16le(q, 36); /* StructureSize */
+	put16le(q + 2, ELEMENTSOF(dialects));
+	put16le(q + 4, 1); /* SecurityMode: signing enabled */
+	for (size_t i = 0; i < ELEMENTSOF(dialects); i++)
+		put16le(q + 36 + 2 * i, dialects[i]);
+	return probe(id, host, port, msg, sizeof(msg), "SMB", timeout_ms, err);
+}
+
+/* The grandchild of pve_net_statvfs: its pid, then statvfs's answer, into fd. Only
+ * async-signal-safe calls: the parent may have threads. */
+__attribute__((noreturn)) static void statvfs_child(const char *path, int fd)
+{
+	int64_t res[5] = { getpid() };
+	if (write(fd, res, sizeof(res[0])) != (ssize_t)sizeof(res[0]))
+		_exit(1);
+	struct statvfs v;
+	if (statvfs(path, &v) < 0) {
+		res[1] = -errno;
+	} else {
+		res[2] = (int64_t)((uint64_t)v.f_blocks * v.f_frsize);
+		res[3] = (int64_t)((uint64_t)v.f_bavail * v.f_frsize);
+		res[4] = (int64_t)((uint64_t)v.f_bfree * v.f_frsize);
+	}
+	_exit(write(fd, res + 1, 4 * sizeof(res[0])) == 4 * (ssize_t)sizeof(res[0]) ? 0 : 1);
+}
+
+/* Reads exactly len bytes before the deadline. */
+static bool read_until(int fd, void *buf, size_t len, long long deadline)
+{
+	size_t got = 0;
+	while (got < len) {
+		long long left = deadline - now_ms();
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		int r = left > 0 ? poll(&pf, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+int pve_net_statvfs(const char *path, int timeout_ms, pve_storage_status *ret)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	/* A grandchild does the call: the child exits at once and is reaped here, so a grandchild
+	 * stuck on a dead server leaves no zombie behind in this process. */
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		pid_t g = fork();
+		if (g == 0)
+			statvfs_child(path, p[1]);
+		_exit(g < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	_cleanup_close_ int rfd = p[0];
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	long long deadline = now_ms() + timeout_ms;
+	int64_t gpid = 0, res[4];
+	if (!read_until(rfd, &gpid, sizeof(gpid), deadline))
+		return -ETIMEDOUT;
+	if (!read_until(rfd, res, sizeof(res), deadline)) {
+		/* NFS waits are killable: the grandchild goes once the signal lands */
+		if (gpid > 1)
+			kill((pid_t)gpid, SIGKILL);
+		return -ETIMEDOUT;
+	}
+	if (res[0] < 0)
+		return (int)res[0];
+	ret->total = (uint64_t)res[1];
+	ret->avail = (uint64_t)res[2];
+	ret->used = ret->total - (uint64_t)res[3];
+	ret->active = true;
+	return 0;
+}
+
+/* ---- iSCSI names and portals ---------------------------------------------------------------- */
+
+#define ISCSI_NAME_MAX 223 /* RFC 3720's limit on an iSCSI name */
+
+bool pve_net_iscsi_name_ok(const char *t)
+{
+	if (!t || strlen(t) > ISCSI_NAME_MAX ||
+	    !(startswith(t, "iqn.") || startswith(t, "eui.") || startswith(t, "naa.")))
+		return false;
+	for (const char *p = t; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(".-:_", *p)))
+			return false;
+	return true;
+}
+
+int pve_net_iscsi_portal(const char *portal, char **ret_host, int *ret_port, char **ret_portal,
+			 pve_error **err)
+{
+	_cleanup_free_ char *host = NULL;
+	int port = PVE_ISCSI_PORT;
+	if (pve_net_split_hostport(portal, &host, &port, NULL) < 0)
+		return pve_error_set_param(err, EINVAL, "portal", "invalid portal '%.100s'",
+					   portal ? portal : "");
+	if (ret_portal)
+		*ret_portal = strchr(host, ':') ? xasprintf("[%s]:%d", host, port) :
+						  xasprintf("%s:%d", host, port);
+	if (ret_port)
+		*ret_port = port;
+	if (ret_host)
+		*ret_host = TAKE_PTR(host);
 	return 0;
 }
 
@@ -409,19 +462,84 @@ static int mkdir_parents(const char *path, pve_error **err)
 	return 0;
 }
 
+#define NETFS_OPTIONS_MAX 1024
+
+bool pve_netfs_options_ok(const char *options)
+{
+	return options && *options && options[0] != '-' && strlen(options) <= NETFS_OPTIONS_MAX &&
+	       !strpbrk(options, " \t\n\r");
+}
+
+int pve_netfs_server(const pve_storage *s, const pve_netfs *fs, char **ret_host, int *ret_port,
+		     pve_error **err)
+{
+	/* a host name or an address (IPv6 without brackets, as Proxmox's config has it) */
+	const char *server = pve_storage_option(s, "server");
+	if (!server || !pve_net_server_ok(server) || strchr(server, '['))
+		return pve_error_set_param(err, EINVAL, "server",
+					   "storage '%s': invalid server '%.100s'", s->id,
+					   server ? server : "");
+	const char *options = pve_storage_option(s, "options");
+	if (options && !pve_netfs_options_ok(options))
+		return pve_error_set_param(err, EINVAL, "options",
+					   "storage '%s': invalid mount options '%.100s'", s->id,
+					   options);
+	*ret_host = xstrdup(server);
+	*ret_port = pve_net_option_port(options, fs->default_port);
+	return 0;
+}
+
+/* Whether the server answers: a connection, and the type's own probe. */
+static int server_online(const pve_storage *s, const pve_netfs *fs, pve_error **err)
+{
+	_cleanup_free_ char *host = NULL;
+	int port = 0;
+	int r = pve_netfs_server(s, fs, &host, &port, err);
+	if (r < 0)
+		return r;
+	if (fs->probe)
+		return fs->probe(s->id, host, port, PVE_NET_CONNECT_TIMEOUT_MS, err);
+	return pve_net_check_connect(s->id, host, port, PVE_NET_CONNECT_TIMEOUT_MS, err);
+}
+
+/* mount -t TYPE SOURCE PATH [-o OPTIONS], with the type's environment (env1 may be NULL). */
+static int netfs_mount(const pve_storage *s, const pve_netfs *fs, const char *source,
+		       const char *options, const char *env1, pve_error **err)
+{
+	const char *argv[] = { "/usr/bin/mount", "-t",	  fs->fstypes[0],
+			       source,		 s->path, options ? "-o" : NULL,
+			       options,		 NULL };
+	const char *env[] = { env1, NULL };
+	int r = pve_storage_run_ex(argv, env, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
+	if (r < 0 && err && *err)
+		pve_error_prefix(*err, "cannot mount %s", source);
+	return r;
+}
+
+/* A secret's string: erased, then freed. */
+static void erase_freep(char **p)
+{
+	if (*p) {
+		explicit_bzero(*p, strlen(*p));
+		free(*p);
+	}
+}
+
 int pve_netfs_activate(const pve_storage *s, const pve_netfs *fs, pve_error **err)
 {
 	_cleanup_free_ char *b = NULL;
 	pve_storage t;
 	pve_netfs_resolve(s, &t, &b);
 	if (!pve_net_is_mounted(t.path, fs->fstypes)) {
-		_cleanup_free_ char *host = NULL;
-		int port = 0;
-		int r = fs->server(&t, &host, &port, err);
+		int r = server_online(&t, fs, err);
+		if (r < 0)
+			return r == -EINVAL ? r : -EHOSTUNREACH;
+		/* the mount's arguments are checked before anything is created */
+		_cleanup_free_ char *src = NULL, *opts = NULL;
+		_cleanup_(erase_freep) char *env1 = NULL;
+		r = fs->mount_args(&t, &src, &opts, &env1, err);
 		if (r < 0)
 			return r;
-		if (pve_net_check_connect(t.id, host, port, PVE_NET_CONNECT_TIMEOUT_MS, err) < 0)
-			return -EHOSTUNREACH;
 		struct stat st;
 		bool created = false;
 		if (stat(t.path, &st) < 0) {
@@ -443,7 +561,7 @@ int pve_netfs_activate(const pve_storage *s, const pve_netfs *fs, pve_error **er
 				"unable to activate storage '%s' - '%s' is not a directory", t.id,
 				t.path);
 		}
-		r = fs->mount(&t, t.path, err);
+		r = netfs_mount(&t, fs, src, opts, env1, err);
 		if (r < 0) {
 			/* a failed mount leaves nothing behind */
 			if (created)
@@ -464,7 +582,7 @@ int pve_netfs_deactivate(const pve_storage *s, const pve_netfs *fs, pve_error **
 	if (!pve_net_is_mounted(t.path, fs->fstypes))
 		return 0;
 	const char *argv[] = { "/usr/bin/umount", t.path, NULL };
-	int r = pve_net_run(argv, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
+	int r = pve_storage_run_ex(argv, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
 	if (r < 0 && err && *err)
 		pve_error_prefix(*err, "unable to deactivate storage '%s'", t.id);
 	return r;
@@ -473,23 +591,21 @@ int pve_netfs_deactivate(const pve_storage *s, const pve_netfs *fs, pve_error **
 int pve_netfs_status(const pve_storage *s, const pve_netfs *fs, pve_storage_status *ret,
 		     pve_error **err)
 {
+	(void)err;
 	_cleanup_free_ char *b = NULL;
 	pve_storage t;
 	pve_netfs_resolve(s, &t, &b);
-	if (!pve_net_is_mounted(t.path, fs->fstypes)) {
-		ret->active = false;
+	ret->active = false;
+	if (!pve_net_is_mounted(t.path, fs->fstypes))
 		return 0;
-	}
 	/* statvfs on a mount whose server is gone hangs (NFS's hard mounts): ask the server
-	 * first */
-	_cleanup_free_ char *host = NULL;
-	int port = 0;
-	if (fs->server(&t, &host, &port, NULL) < 0 ||
-	    pve_net_check_connect(t.id, host, port, PVE_NET_CONNECT_TIMEOUT_MS, NULL) < 0) {
-		ret->active = false;
+	 * first, and give statvfs a time limit for a server that dies in between */
+	if (server_online(&t, fs, NULL) < 0)
 		return 0;
-	}
-	return pve_storage_plugin_dir.status(&t, ret, err);
+	pve_storage_status st = { 0 };
+	if (pve_net_statvfs(t.path, PVE_NET_STATVFS_TIMEOUT_MS, &st) == 0)
+		*ret = st;
+	return 0;
 }
 
 /* ---- the dir plugin on the mount ------------------------------------------------------------- */

@@ -1,26 +1,33 @@
-/* storage: what the network storages (nfs, cifs, iscsi) share inside storage/: a command runner
- * with a time limit, a TCP reachability check, mount-table lookups, and the dir plugin's ops on a
- * mounted share. */
+/* storage: what the network storages (nfs, cifs, iscsi, iscsidirect) share inside storage/: the
+ * tool runner with a time limit (storage/run.c), server probes, iSCSI names and portals, mount-table
+ * lookups, mounting a share, and the dir plugin's ops on a mounted share. */
 #pragma once
 
 #include "storage/storage-internal.h"
 
-/* The time a command may take before it is killed (mount, iscsiadm, showmount, smbclient). */
-#define PVE_NET_CMD_TIMEOUT_MS (60 * 1000)
-/* The time a server has to accept a TCP connection before it counts as unreachable. */
+/* The time a command may take before it is killed (mount, iscsiadm, showmount, smbclient, iscsi-ls):
+ * a server that answers TCP but nothing else must not hold a worker thread for minutes. */
+#define PVE_NET_CMD_TIMEOUT_MS (30 * 1000)
+/* The time a server has to accept a TCP connection (and answer a probe) before it counts as
+ * unreachable. */
 #define PVE_NET_CONNECT_TIMEOUT_MS 3000
-
-/* Runs argv (argv[0] an absolute path, NULL-terminated) without a shell, in its own process group,
- * killed after timeout_ms. env: extra "NAME=VALUE" entries (NULL-terminated, may be NULL) besides
- * PATH and LC_ALL. *ret_out (may be NULL) gets stdout. ret_status NULL: a non-zero exit is an error
- * (EIO with the command's stderr); else the exit status goes there. ETIMEDOUT when killed. */
-int pve_net_run(const char *const argv[], const char *const env[], int timeout_ms, char **ret_out,
-		int *ret_status, pve_error **err);
+/* The time statvfs on a mounted share may take (a hard NFS mount whose server is gone hangs). */
+#define PVE_NET_STATVFS_TIMEOUT_MS 3000
 
 /* Whether host:port accepts a TCP connection within timeout_ms; EHOSTUNREACH "storage 'id' is not
  * online: cannot connect to server 'host' port N: why" otherwise (id may be NULL for scans). */
 int pve_net_check_connect(const char *id, const char *host, int port, int timeout_ms,
 			  pve_error **err);
+/* Whether an NFS server answers at host:port: a TCP connection and an ONC RPC NULL call to the NFS
+ * program; any answer (even a refusal) or a closed connection counts, silence until timeout_ms does
+ * not. EHOSTUNREACH "storage 'id' is not online: ..." naming the server otherwise (id may be
+ * NULL). */
+int pve_net_probe_nfs(const char *id, const char *host, int port, int timeout_ms, pve_error **err);
+/* The same for an SMB server: an SMB2 NEGOTIATE request. */
+int pve_net_probe_smb(const char *id, const char *host, int port, int timeout_ms, pve_error **err);
+/* statvfs(path) in a child process killed after timeout_ms, so a hung mount cannot hang the
+ * caller: 0 and *ret filled, or -ETIMEDOUT, or the negative errno of statvfs. */
+int pve_net_statvfs(const char *path, int timeout_ms, pve_storage_status *ret);
 /* Splits "host", "host:port", "[v6]" or "[v6]:port"; *ret_port stays as given without a port.
  * EINVAL for anything else. */
 int pve_net_split_hostport(const char *s, char **ret_host, int *ret_port, pve_error **err);
@@ -30,17 +37,36 @@ bool pve_net_server_ok(const char *s);
 /* The port=N in a mount options string, or def. */
 int pve_net_option_port(const char *options, int def);
 
+#define PVE_ISCSI_PORT 3260
+/* An iSCSI name: iqn.YYYY-MM.reverse.domain[:anything], eui.HEX or naa.HEX; no spaces, nothing a
+ * tool could take for an option. */
+bool pve_net_iscsi_name_ok(const char *t);
+/* A portal (host[:port], [v6][:port]; port 3260 by default): its parts and the normalized
+ * "host:port" / "[v6]:port" (each may be NULL). EINVAL (param "portal") otherwise. */
+int pve_net_iscsi_portal(const char *portal, char **ret_host, int *ret_port, char **ret_portal,
+			 pve_error **err);
+
 /* Whether path is a mount point of one of fstypes (NULL-terminated) in /proc/self/mountinfo. */
 bool pve_net_is_mounted(const char *path, const char *const fstypes[]);
 
 /* A mounted file storage: its mount point ("path", or /mnt/pve/<id>) and mount types. */
 typedef struct pve_netfs {
 	const char *const *fstypes;
-	/* Mounts the share at path (which exists): the type's mount command. */
-	int (*mount)(const pve_storage *s, const char *path, pve_error **err);
-	/* Its server and port, checked before mounting. */
-	int (*server)(const pve_storage *s, char **ret_host, int *ret_port, pve_error **err);
+	int default_port; /* the server's port, unless the options say port=N */
+	/* Checks the share's properties and makes mount's source ("server:/export",
+	 * "//server/share/subdir") and option list (NULL for none); *ret_env (may stay NULL) gets
+	 * the environment mount needs (cifs: its password). */
+	int (*mount_args)(const pve_storage *s, char **ret_source, char **ret_options,
+			  char **ret_env, pve_error **err);
+	/* Asks the server whether it serves, beyond a TCP connection (NULL: connecting is all). */
+	int (*probe)(const char *id, const char *host, int port, int timeout_ms, pve_error **err);
 } pve_netfs;
+
+/* The storage's server and port (server, and port=N in its options), checked. */
+int pve_netfs_server(const pve_storage *s, const pve_netfs *fs, char **ret_host, int *ret_port,
+		     pve_error **err);
+/* Whether a storage's "options" (mount options) may go to mount as one argument. */
+bool pve_netfs_options_ok(const char *options);
 
 /* The storage with its path resolved: *ret is s with path set; *ret_buf holds it (free it). */
 void pve_netfs_resolve(const pve_storage *s, pve_storage *ret, char **ret_buf);

@@ -34,7 +34,7 @@ int pve_storage_scan_nfs(const char *server, cJSON **ret, pve_error **err)
 	if (r < 0)
 		return r;
 	const char *argv[] = { "/usr/sbin/showmount", "--no-headers", "--exports", server, NULL };
-	if (pve_net_run(argv, NULL, SCAN_TIMEOUT_MS, &out, NULL, err) < 0) {
+	if (pve_storage_run_ex(argv, NULL, SCAN_TIMEOUT_MS, &out, NULL, err) < 0) {
 		if (err && *err)
 			pve_error_prefix(*err, "scan of NFS server '%s' failed", server);
 		return -EIO;
@@ -89,7 +89,7 @@ int pve_storage_scan_cifs(const char *server, const char *username, const char *
 	/* smbclient takes the password from $PASSWD: never on its command line */
 	penv = xasprintf("PASSWD=%s", password ? password : "");
 	const char *env[] = { username ? penv : NULL, NULL };
-	r = pve_net_run(argv, env, SCAN_TIMEOUT_MS, &out, NULL, err);
+	r = pve_storage_run_ex(argv, env, SCAN_TIMEOUT_MS, &out, NULL, err);
 	explicit_bzero(penv, strlen(penv));
 	if (r < 0) {
 		if (err && *err)
@@ -137,7 +137,7 @@ int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
 	p = strchr(host, ':') ? xasprintf("[%s]:%d", host, port) : xasprintf("%s:%d", host, port);
 	const char *argv[] = { "/usr/sbin/iscsiadm", "--mode",	 "discovery", "--type",
 			       "sendtargets",	     "--portal", p,	      NULL };
-	if (pve_net_run(argv, NULL, SCAN_TIMEOUT_MS, &out, NULL, err) < 0) {
+	if (pve_storage_run_ex(argv, NULL, SCAN_TIMEOUT_MS, &out, NULL, err) < 0) {
 		if (err && *err)
 			pve_error_prefix(*err, "scan of iSCSI portal '%s' failed", p);
 		return -EIO;

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/btrfs.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -334,26 +335,41 @@ static int btrfs_alloc_image(const pve_storage *s, long long vmid, const char *f
 			return pve_error_set_param(err, EINVAL, "filename",
 						   "illegal name '%s' - should be 'vm-%lld-*'",
 						   name, vmid);
-	} else {
-		int n = free_disk_number(imgdir, vmid);
-		if (n < 0)
-			return pve_error_set(
-				err, ENOSPC,
-				"unable to allocate an image name for VM %lld in storage '%s'",
-				vmid, s->id);
-		stem = xasprintf("%s-%lld-disk-%d", raw ? "vm" : "subvol", vmid, n);
+		if (strchr(stem, '@') || strchr(stem, '.'))
+			return pve_error_set_param(err, EINVAL, "filename", "illegal name '%s'",
+						   stem);
 	}
-	if (strchr(stem, '@') || strchr(stem, '.'))
-		return pve_error_set_param(err, EINVAL, "filename", "illegal name '%s'", stem);
 	if (raw && size == 0)
 		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
-	_cleanup_free_ char *sub = raw ? xstrdup(stem) : xasprintf("%s.subvol", stem);
+	/* the name is picked and its subvolume made under a lock on images/VMID (it goes with the
+	 * fd), so concurrent allocations never share a disk number; the subvolume is made only if it
+	 * does not exist */
 	_cleanup_close_ int dfd = open(imgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return pve_error_set(err, errno, "unable to open '%s': %m", imgdir);
-	int r = subvol_create(dfd, sub);
+	if (dfd < 0 || flock(dfd, LOCK_EX) < 0)
+		return pve_error_set(err, errno, "unable to lock '%s': %m", imgdir);
+	_cleanup_free_ char *sub = NULL;
+	int r;
+	for (int tries = 0;; tries++) {
+		if (!name) {
+			int n = free_disk_number(imgdir, vmid);
+			if (n < 0)
+				return pve_error_set(
+					err, ENOSPC,
+					"unable to allocate an image name for VM %lld in storage '%s'",
+					vmid, s->id);
+			free(stem);
+			stem = xasprintf("%s-%lld-disk-%d", raw ? "vm" : "subvol", vmid, n);
+		}
+		free(sub);
+		sub = raw ? xstrdup(stem) : xasprintf("%s.subvol", stem);
+		r = subvol_create(dfd, sub);
+		if (r == -EEXIST && !name && tries < BTRFS_MAX_DISKS)
+			continue;
+		break;
+	}
 	if (r == -EEXIST)
-		return pve_error_set(err, EEXIST, "disk image '%s/%s' already exists", imgdir, sub);
+		return pve_error_set(err, EEXIST, "volume '%s:%lld/%s.%s' already exists", s->id,
+				     vmid, stem, fmt);
 	if (r < 0)
 		return pve_error_set(err, r, "unable to create subvolume '%s/%s': %s", imgdir, sub,
 				     strerror(-r));

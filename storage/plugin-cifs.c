@@ -5,22 +5,13 @@
 
 #define CIFS_PORT 445
 #define CIFS_VALUE_MAX 256
-#define CIFS_OPTIONS_MAX 1024
+#define CIFS_SUBDIR_MAX 4096
 #define CIFS_PASSWORD_MAX 1024
 
 static const char *const cifs_fstypes[] = { "cifs", "smb3", NULL };
 
-static int cifs_server(const pve_storage *s, char **ret_host, int *ret_port, pve_error **err)
-{
-	const char *server = pve_storage_option(s, "server");
-	if (!server || !pve_net_server_ok(server) || strchr(server, '['))
-		return pve_error_set_param(err, EINVAL, "server",
-					   "storage '%s': invalid server '%.100s'", s->id,
-					   server ? server : "");
-	*ret_host = xstrdup(server);
-	*ret_port = pve_net_option_port(pve_storage_option(s, "options"), CIFS_PORT);
-	return 0;
-}
+/* Proxmox's smbversion enum; "default" (and none) lets client and server negotiate SMB2 or later. */
+static const char *const smb_versions[] = { "default", "2.0", "2.1", "3", "3.0", "3.11", NULL };
 
 /* A value that goes into mount's -o list: a ',' or '=' would start another option. */
 static bool option_value_ok(const char *v)
@@ -33,19 +24,28 @@ static bool option_value_ok(const char *v)
 	return true;
 }
 
+/* A directory below the share: "/dir/sub" (Proxmox's form; a missing leading '/' is added). */
 static bool subdir_ok(const char *v)
 {
-	if (!v || strlen(v) > CIFS_VALUE_MAX || strstr(v, ".."))
+	if (!v || !*v || strlen(v) > CIFS_SUBDIR_MAX)
 		return false;
+	_cleanup_strv_free_ char **parts = pve_strv_split(v, "/");
+	for (char **p = parts; *p; p++)
+		if (streq(*p, "..") || streq(*p, "."))
+			return false;
 	for (const char *p = v; *p; p++)
 		if ((unsigned char)*p < ' ' || *p == '\\' || *p == 0x7f)
 			return false;
 	return true;
 }
 
-static int cifs_mount(const pve_storage *s, const char *path, pve_error **err)
+static int cifs_mount_args(const pve_storage *s, char **ret_source, char **ret_options,
+			   char **ret_env, pve_error **err)
 {
-	const char *server = pve_storage_option(s, "server");
+	_cleanup_free_ char *server = NULL;
+	int port;
+	if (pve_netfs_server(s, &pve_netfs_cifs, &server, &port, err) < 0)
+		return -EINVAL;
 	const char *share = pve_storage_option(s, "share");
 	const char *subdir = pve_storage_option(s, "subdir");
 	const char *user = pve_storage_option(s, "username");
@@ -65,29 +65,34 @@ static int cifs_mount(const pve_storage *s, const char *path, pve_error **err)
 	if (domain && !option_value_ok(domain))
 		return pve_error_set_param(err, EINVAL, "domain", "invalid domain '%.100s'",
 					   domain);
-	if (vers && !option_value_ok(vers))
-		return pve_error_set_param(err, EINVAL, "smbversion", "invalid SMB version '%.32s'",
-					   vers);
-	if (options && (options[0] == '-' || strlen(options) > CIFS_OPTIONS_MAX ||
-			strpbrk(options, " \t\n\r")))
-		return pve_error_set_param(err, EINVAL, "options", "invalid mount options '%.100s'",
-					   options);
+	bool vers_known = !vers;
+	for (const char *const *v = smb_versions; vers && *v; v++)
+		vers_known |= streq(vers, *v);
+	if (!vers_known)
+		return pve_error_set_param(
+			err, EINVAL, "smbversion",
+			"invalid SMB version '%.32s' (default, 2.0, 2.1, 3, 3.0 or 3.11)", vers);
 	if (password && (strlen(password) > CIFS_PASSWORD_MAX || strpbrk(password, "\n\r")))
 		return pve_error_set_param(err, EINVAL, "password", "invalid password");
 
-	_cleanup_free_ char *source = subdir ? xasprintf("//%s/%s/%s", server, share,
-							 subdir[0] == '/' ? subdir + 1 : subdir) :
-					       xasprintf("//%s/%s", server, share);
+	/* As Proxmox: //server/share/subdir, [v6] in brackets */
+	_cleanup_free_ char *host = strchr(server, ':') ? xasprintf("[%s]", server) :
+							  xstrdup(server);
+	*ret_source = subdir ? xasprintf("//%s/%s%s%s", host, share, subdir[0] == '/' ? "" : "/",
+					 subdir) :
+			       xasprintf("//%s/%s", host, share);
 	pve_buf o = { 0 };
 	pve_buf_puts(&o, "soft");
-	if (user)
+	/* as Proxmox: a user with a password (priv/storage/<id>.pw), and then the domain, or a
+	 * guest */
+	if (user && password) {
 		pve_buf_printf(&o, ",username=%s", user);
-	else
+		if (domain)
+			pve_buf_printf(&o, ",domain=%s", domain);
+	} else {
 		pve_buf_puts(&o, ",guest,username=guest");
-	if (domain)
-		pve_buf_printf(&o, ",domain=%s", domain);
-	if (vers && !streq(vers, "default"))
-		pve_buf_printf(&o, ",vers=%s", vers);
+	}
+	pve_buf_printf(&o, ",vers=%s", vers ? vers : "default");
 	/* qemu locks bytes of an image and then writes them through another descriptor; with
 	 * byte-range locks sent to the server (SMB's are mandatory), the cifs client refuses that
 	 * write (EACCES: "Could not write qcow2 header"). Locks stay on this node unless the
@@ -102,21 +107,17 @@ static int cifs_mount(const pve_storage *s, const char *path, pve_error **err)
 	for (char **x = ov; *x; x++)
 		if (!streq(*x, "brl"))
 			pve_buf_printf(&o, ",%s", *x);
-	_cleanup_free_ char *opts = pve_buf_steal(&o);
-	_cleanup_free_ char *penv = xasprintf("PASSWD=%s", password ? password : "");
-	const char *env[] = { password ? penv : NULL, NULL };
-	const char *argv[] = { "/usr/bin/mount", "-t", "cifs", source, path, "-o", opts, NULL };
-	int r = pve_net_run(argv, env, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
-	explicit_bzero(penv, strlen(penv));
-	if (r < 0 && err && *err)
-		pve_error_prefix(*err, "mount %s failed", source);
-	return r;
+	*ret_options = pve_buf_steal(&o);
+	/* mount.cifs takes the password from $PASSWD: never on a command line */
+	*ret_env = user && password ? xasprintf("PASSWD=%s", password) : NULL;
+	return 0;
 }
 
 const pve_netfs pve_netfs_cifs = {
 	.fstypes = cifs_fstypes,
-	.mount = cifs_mount,
-	.server = cifs_server,
+	.default_port = CIFS_PORT,
+	.mount_args = cifs_mount_args,
+	.probe = pve_net_probe_smb,
 };
 
 static int cifs_activate(const pve_storage *s, pve_error **err)

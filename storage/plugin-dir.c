@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -157,9 +159,10 @@ static uint64_t le64(const unsigned char *p)
 	return v;
 }
 
-/* The virtual size of an image file and, for qcow2, its backing file name. */
-static void image_header(const char *path, const char *fmt, const struct stat *st, uint64_t *size,
-			 char **backing)
+/* The virtual size of an image file (name relative to dfd, or AT_FDCWD) and, for qcow2, its backing file
+ * name. */
+static void image_header_at(int dfd, const char *name, const char *fmt, const struct stat *st,
+			    uint64_t *size, char **backing)
 {
 	*size = (uint64_t)st->st_size;
 	if (backing)
@@ -169,7 +172,7 @@ static void image_header(const char *path, const char *fmt, const struct stat *s
 			*size = 0;
 		return;
 	}
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	unsigned char h[64];
 	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return;
@@ -188,6 +191,12 @@ static void image_header(const char *path, const char *fmt, const struct stat *s
 	} else if (streq(fmt, "vmdk") && memcmp(h, "KDMV", 4) == 0) {
 		*size = le64(h + 12) * 512;
 	}
+}
+
+static void image_header(const char *path, const char *fmt, const struct stat *st, uint64_t *size,
+			 char **backing)
+{
+	image_header_at(AT_FDCWD, path, fmt, st, size, backing);
 }
 
 /* ---- images ------------------------------------------------------------------------------------------------ */
@@ -213,10 +222,70 @@ static char *find_free_diskname(const char *imgdir, long long vmid, const char *
 	}
 	for (size_t n = 0; n < ELEMENTSOF(used); n++)
 		if (!used[n])
-			return streq(fmt, "subvol") ?
-				       xasprintf("%s-%lld-disk-%zu", "subvol", vmid, n) :
-				       xasprintf("%s-%lld-disk-%zu.%s", prefix, vmid, n, fmt);
+			return xasprintf("%s-%lld-disk-%zu.%s",
+					 streq(fmt, "subvol") ? "subvol" : prefix, vmid, n, fmt);
 	return NULL;
+}
+
+/* The image's file (or a subvol's directory), created only if it does not exist. */
+static int create_exclusive(const char *path, bool subvol)
+{
+	if (subvol)
+		return mkdir(path, 0755) < 0 ? -errno : 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Claims a name in imgdir (the one given, or with name NULL the next free one) by creating its file (a
+ * subvol's directory) exclusively, under a lock on imgdir, so concurrent allocations (threads,
+ * processes) never share a name or a disk number, and an existing volume is never overwritten: the
+ * file is made empty here and filled by the caller. */
+static int claim_name(const pve_storage *s, const char *imgdir, long long vmid, const char *fmt,
+		      const char *name, char **ret_fname, char **ret_path, pve_error **err)
+{
+	bool subvol = streq(fmt, "subvol");
+	_cleanup_free_ char *fname = NULL, *path = NULL;
+	if (name) {
+		const char *dot = strrchr(name, '.');
+		if (dot && !streq(dot + 1, fmt))
+			return pve_error_set_param(err, EINVAL, "format",
+						   "different storage formats (%s != %s)", fmt,
+						   dot + 1);
+		fname = dot ? xstrdup(name) : xasprintf("%s.%s", name, fmt);
+	}
+	/* the lock goes with the fd */
+	_cleanup_close_ int dfd = open(imgdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || flock(dfd, LOCK_EX) < 0)
+		return pve_error_set(err, errno, "unable to lock '%s': %m", imgdir);
+	for (int tries = 0;; tries++) {
+		if (!name) {
+			free(fname);
+			fname = find_free_diskname(imgdir, vmid, "vm", fmt);
+			if (!fname)
+				return pve_error_set(
+					err, ENOSPC,
+					"unable to allocate an image name for VM %lld in storage '%s'",
+					vmid, s->id);
+		}
+		free(path);
+		path = xasprintf("%s/%s", imgdir, fname);
+		int r = create_exclusive(path, subvol);
+		/* made meanwhile by someone not taking the lock: the next name */
+		if (r == -EEXIST && !name && tries < 1024)
+			continue;
+		if (r == -EEXIST)
+			return pve_error_set(err, EEXIST, "volume '%s:%lld/%s' already exists",
+					     s->id, vmid, fname);
+		if (r < 0)
+			return pve_error_set(err, -r, "unable to create '%s': %s", path,
+					     strerror(-r));
+		*ret_fname = TAKE_PTR(fname);
+		*ret_path = TAKE_PTR(path);
+		return 0;
+	}
 }
 
 static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
@@ -224,52 +293,30 @@ static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 {
 	if (!s->path)
 		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
+	bool subvol = streq(fmt, "subvol");
+	if (subvol && size)
+		return pve_error_set_param(
+			err, EINVAL, "size",
+			"storage '%s': a subvol on a directory storage has no size limit: use size 0",
+			s->id);
+	if (!subvol && size == 0)
+		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
 	if (mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
-	_cleanup_free_ char *fname = NULL;
-	if (!name) {
-		fname = find_free_diskname(imgdir, vmid, "vm", fmt);
-		if (!fname)
-			return pve_error_set(
-				err, ENOSPC,
-				"unable to allocate an image name for VM %lld in storage '%s'",
-				vmid, s->id);
-	} else {
-		const char *dot = strrchr(name, '.');
-		if (dot && !streq(dot + 1, fmt))
-			return pve_error_set_param(err, EINVAL, "format",
-						   "different storage formats (%s != %s)", fmt,
-						   dot + 1);
-		fname = dot || streq(fmt, "subvol") ? xstrdup(name) : xasprintf("%s.%s", name, fmt);
-	}
-	if (streq(fmt, "subvol") && strchr(fname, '.'))
-		return pve_error_set_param(err, EINVAL, "filename", "illegal name '%s'", fname);
-	_cleanup_free_ char *path = xasprintf("%s/%s", imgdir, fname);
-	struct stat st;
-	if (lstat(path, &st) == 0)
-		return pve_error_set(err, EEXIST, "disk image '%s' already exists", path);
-	if (streq(fmt, "subvol")) {
-		if (size)
-			return pve_error_set_param(
-				err, EINVAL, "size",
-				"storage '%s': a subvol on a directory storage has no size limit: use size 0",
-				s->id);
-		if (mkdir(path, 0755) < 0)
-			return pve_error_set(err, errno, "unable to create '%s': %m", path);
-	} else if (size == 0) {
-		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
-	} else if (streq(fmt, "raw")) {
-		_cleanup_close_ int fd =
-			open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (fd < 0)
-			return pve_error_set(err, errno, "unable to create '%s': %m", path);
-		if (ftruncate(fd, (off_t)size) < 0) {
+	_cleanup_free_ char *fname = NULL, *path = NULL;
+	int r = claim_name(s, imgdir, vmid, fmt, name, &fname, &path, err);
+	if (r < 0)
+		return r;
+	if (streq(fmt, "raw")) {
+		_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
 			int e = errno;
 			unlink(path);
 			return pve_error_set(err, e, "unable to size '%s': %s", path, strerror(e));
 		}
-	} else {
+	} else if (!subvol) {
+		/* qemu-img writes the image over the empty file that holds the name */
 		_cleanup_free_ char *sz = xasprintf("%llu", (unsigned long long)size);
 		const char *prealloc = pve_storage_option(s, "preallocation");
 		_cleanup_free_ char *opt =
@@ -281,7 +328,7 @@ static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 			argv[6] = sz;
 			argv[7] = NULL;
 		}
-		int r = pve_qemu_img(argv, NULL, err);
+		r = pve_qemu_img(argv, NULL, err);
 		if (r < 0) {
 			unlink(path);
 			return r;
@@ -358,57 +405,146 @@ static int dir_free_image(const pve_storage *s, const char *volname, pve_error *
 
 /* ---- listing --------------------------------------------------------------------------------------------- */
 
+/* A directory below dfd (or AT_FDCWD) for reading, without following a symlink. */
+static DIR *opendir_at(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d)
+		close(fd);
+	return d;
+}
+
+/* One images/VMID directory into the listing. Names are looked up relative to the directory (one path
+ * component per fstatat, not the whole path): with 10,000 images, the stat calls are most of a listing. */
+static void list_image_dir(const pve_storage *s, DIR *d2, const char *owner_name, long long owner,
+			   unsigned content, listing *l)
+{
+	int dfd = dirfd(d2);
+	size_t idlen = strlen(s->id), olen = strlen(owner_name);
+	struct dirent *f;
+	while ((f = readdir(d2)) && l->n < DIR_MAX_VOLUMES) {
+		if (f->d_name[0] == '.')
+			continue;
+		/* "STORE:VMID/NAME": the volid, and the volname inside it */
+		size_t flen = strlen(f->d_name);
+		_cleanup_free_ char *volid = xmalloc(idlen + olen + flen + 3);
+		char *volname = volid + idlen + 1;
+		memcpy(volid, s->id, idlen);
+		volid[idlen] = ':';
+		memcpy(volname, owner_name, olen);
+		volname[olen] = '/';
+		memcpy(volname + olen + 1, f->d_name, flen + 1);
+		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+		if (pve_storage_parse_volname(volname, &v, NULL) < 0)
+			continue;
+		unsigned c = streq(v.format, "subvol") ? PVE_CONTENT_ROOTDIR : PVE_CONTENT_IMAGES;
+		if (!(content & c))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		pve_volume_info *i = listing_add(l);
+		char *backing = NULL;
+		image_header_at(dfd, f->d_name, v.format, &st, &i->size, &backing);
+		i->used = (uint64_t)st.st_blocks * 512;
+		i->ctime = st.st_ctime;
+		i->vmid = owner;
+		i->content = c;
+		i->format = TAKE_PTR(v.format);
+		_cleanup_(pve_volname_clear) pve_volname bv = { 0 };
+		if (backing && startswith(backing, "../") &&
+		    pve_storage_parse_volname(backing + 3, &bv, NULL) == 0 && bv.is_base &&
+		    !bv.basename) {
+			/* a linked clone: its volid names the base, as Proxmox's */
+			i->volid = xasprintf("%s:%s/%s", s->id, backing + 3, volname);
+			i->parent = backing;
+		} else {
+			i->volid = TAKE_PTR(volid);
+			free(backing);
+		}
+	}
+}
+
+/* A share of the images/VMID directories: every step-th from start. */
+typedef struct image_share {
+	const pve_storage *s;
+	int images_fd;
+	char **names;
+	const long long *owners;
+	size_t n, start, step;
+	unsigned content;
+	listing l;
+} image_share;
+
+static void *list_image_share(void *arg)
+{
+	image_share *j = arg;
+	for (size_t k = j->start; k < j->n && j->l.n < DIR_MAX_VOLUMES; k += j->step) {
+		_cleanup_(closedirp) DIR *d2 = opendir_at(j->images_fd, j->names[k]);
+		if (d2)
+			list_image_dir(j->s, d2, j->names[k], j->owners[k], j->content, &j->l);
+	}
+	return NULL;
+}
+
+/* The images in images/VMID/. Where there are several guests, a second thread takes every other directory: a stat per
+ * file is most of a listing's time, and the two halves need nothing from each other. */
 static void list_images(const pve_storage *s, long long vmid, unsigned content, listing *l)
 {
 	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
-	_cleanup_(closedirp) DIR *d = opendir(images);
+	_cleanup_(closedirp) DIR *d = opendir_at(AT_FDCWD, images);
+	if (!d)
+		return;
+	char **names = NULL;
+	long long *owners = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *e;
-	while (d && (e = readdir(d)) && l->n < DIR_MAX_VOLUMES) {
+	while ((e = readdir(d)) && n < DIR_MAX_VOLUMES) {
 		long long owner;
 		if (pve_parse_int(e->d_name, PVE_VMID_MIN, PVE_VMID_MAX, &owner) < 0 ||
 		    e->d_name[0] == '0' || e->d_name[0] == '+')
 			continue;
 		if (vmid && owner != vmid)
 			continue;
-		_cleanup_free_ char *sub = xasprintf("%s/%s", images, e->d_name);
-		_cleanup_(closedirp) DIR *d2 = opendir(sub);
-		struct dirent *f;
-		while (d2 && (f = readdir(d2)) && l->n < DIR_MAX_VOLUMES) {
-			if (f->d_name[0] == '.')
-				continue;
-			_cleanup_free_ char *volname = xasprintf("%s/%s", e->d_name, f->d_name);
-			_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-			if (pve_storage_parse_volname(volname, &v, NULL) < 0)
-				continue;
-			unsigned c = streq(v.format, "subvol") ? PVE_CONTENT_ROOTDIR :
-								 PVE_CONTENT_IMAGES;
-			if (!(content & c))
-				continue;
-			_cleanup_free_ char *p = xasprintf("%s/%s", sub, f->d_name);
-			struct stat st;
-			if (lstat(p, &st) < 0)
-				continue;
-			pve_volume_info *i = listing_add(l);
-			char *backing = NULL;
-			image_header(p, v.format, &st, &i->size, &backing);
-			i->used = (uint64_t)st.st_blocks * 512;
-			i->ctime = st.st_ctime;
-			i->vmid = owner;
-			i->content = c;
-			i->format = xstrdup(v.format);
-			_cleanup_(pve_volname_clear) pve_volname bv = { 0 };
-			if (backing && startswith(backing, "../") &&
-			    pve_storage_parse_volname(backing + 3, &bv, NULL) == 0 && bv.is_base &&
-			    !bv.basename) {
-				/* a linked clone: its volid names the base, as Proxmox's */
-				i->volid = xasprintf("%s:%s/%s", s->id, backing + 3, volname);
-				i->parent = backing;
-			} else {
-				i->volid = xasprintf("%s:%s", s->id, volname);
-				free(backing);
-			}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			names = xrealloc(names, cap * sizeof(*names));
+			owners = xrealloc(owners, cap * sizeof(*owners));
 		}
+		names[n] = xstrdup(e->d_name);
+		owners[n++] = owner;
 	}
+	image_share mine = { s, dirfd(d), names, owners, n, 0, 1, content, *l };
+	image_share other = mine;
+	pthread_t t;
+	bool threaded = n >= 4;
+	if (threaded) {
+		mine.step = other.step = 2;
+		other.start = 1;
+		other.l = (listing){ 0 };
+		threaded = pthread_create(&t, NULL, list_image_share, &other) == 0;
+		if (!threaded)
+			mine.step = 1;
+	}
+	list_image_share(&mine);
+	*l = mine.l;
+	if (threaded) {
+		pthread_join(t, NULL);
+		for (size_t k = 0; k < other.l.n; k++) {
+			if (l->n < DIR_MAX_VOLUMES)
+				*listing_add(l) = other.l.v[k];
+			else
+				pve_volume_info_clear(&other.l.v[k]);
+		}
+		free(other.l.v);
+	}
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
+	free(owners);
 }
 
 static char *read_small_file(const char *path, size_t max)
@@ -688,11 +824,11 @@ static int dir_clone_image(const pve_storage *s, const char *volname, long long 
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
 	if (mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
-	_cleanup_free_ char *name = find_free_diskname(imgdir, vmid, "vm", "qcow2");
-	if (!name)
-		return pve_error_set(err, ENOSPC, "unable to allocate an image name for VM %lld",
-				     vmid);
-	_cleanup_free_ char *target = xasprintf("%s/%s", imgdir, name);
+	/* qemu-img writes the clone over the empty file that holds its name */
+	_cleanup_free_ char *name = NULL, *target = NULL;
+	int r = claim_name(s, imgdir, vmid, "qcow2", NULL, &name, &target, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *backing = xasprintf("../%lld/%s", v.vmid, v.name);
 	/* qemu-img opens a relative backing file from the new image's directory */
 	const char *argv[] = { "qemu-img", "create", "-q",    "-b",   backing, "-F",

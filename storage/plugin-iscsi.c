@@ -1,7 +1,7 @@
 /* storage: the iscsi plugin (Proxmox's kernel iSCSI): pved logs in to `target` at `portal` with
  * open-iscsi and offers the target's LUNs as volumes ("0.0.1.scsi-<id>", the device under
- * /dev/disk/by-id/), which it can neither allocate nor free. Proxmox's "iscsidirect" (libiscsi,
- * QEMU talking to the target itself) is not here. */
+ * /dev/disk/by-id/), which it can neither allocate nor free. Proxmox's "iscsidirect" (QEMU talking
+ * to the target itself) is storage/plugin-iscsidirect.c. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -11,52 +11,17 @@
 #include "storage/net-internal.h"
 #include "storage/storage-net.h"
 
-#define ISCSI_PORT 3260
 #define ISCSIADM "/usr/sbin/iscsiadm"
 #define UDEVADM "/usr/bin/udevadm"
 #define ISCSI_SYSFS "/sys/class/iscsi_session"
 #define SCSI_DEVICES "/sys/bus/scsi/devices"
 #define BY_ID "/dev/disk/by-id"
-#define ISCSI_TARGET_MAX 223 /* RFC 3720's limit on an iSCSI name */
 #define ISCSI_MAX_LUNS 4096
-
-/* An iSCSI name: iqn.YYYY-MM.reverse.domain[:anything], eui.HEX or naa.HEX; no spaces, nothing that
- * iscsiadm could take for an option. */
-static bool target_ok(const char *t)
-{
-	if (!t || strlen(t) > ISCSI_TARGET_MAX ||
-	    !(startswith(t, "iqn.") || startswith(t, "eui.") || startswith(t, "naa.")))
-		return false;
-	for (const char *p = t; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr(".-:_", *p)))
-			return false;
-	return true;
-}
-
-/* The portal as iscsiadm takes it (host:port, [v6]:port) and its parts. */
-static int portal_parse(const char *portal, char **ret_host, int *ret_port, char **ret_portal,
-			pve_error **err)
-{
-	_cleanup_free_ char *host = NULL;
-	int port = ISCSI_PORT;
-	if (pve_net_split_hostport(portal, &host, &port, NULL) < 0)
-		return pve_error_set_param(err, EINVAL, "portal", "invalid portal '%.100s'",
-					   portal ? portal : "");
-	if (ret_portal)
-		*ret_portal = strchr(host, ':') ? xasprintf("[%s]:%d", host, port) :
-						  xasprintf("%s:%d", host, port);
-	if (ret_port)
-		*ret_port = port;
-	if (ret_host)
-		*ret_host = TAKE_PTR(host);
-	return 0;
-}
 
 static int storage_target(const pve_storage *s, const char **ret, pve_error **err)
 {
 	const char *t = pve_storage_option(s, "target");
-	if (!target_ok(t))
+	if (!pve_net_iscsi_name_ok(t))
 		return pve_error_set_param(err, EINVAL, "target",
 					   "storage '%s': invalid target '%.100s'", s->id,
 					   t ? t : "");
@@ -119,7 +84,7 @@ static int iscsi_activate(const pve_storage *s, pve_error **err)
 	_cleanup_strv_free_ char **lines = NULL;
 	int port;
 	if (storage_target(s, &target, err) < 0 ||
-	    portal_parse(pve_storage_option(s, "portal"), &host, &port, &portal, err) < 0)
+	    pve_net_iscsi_portal(pve_storage_option(s, "portal"), &host, &port, &portal, err) < 0)
 		return -EINVAL;
 	if (target_logged_in(target))
 		return 0;
@@ -131,7 +96,7 @@ static int iscsi_activate(const pve_storage *s, pve_error **err)
 		return -EHOSTUNREACH;
 	const char *disc[] = { ISCSIADM,      "--mode",	  "discovery", "--type",
 			       "sendtargets", "--portal", portal,      NULL };
-	if (pve_net_run(disc, NULL, PVE_NET_CMD_TIMEOUT_MS, &out, NULL, err) < 0)
+	if (pve_storage_run_ex(disc, NULL, PVE_NET_CMD_TIMEOUT_MS, &out, NULL, err) < 0)
 		goto fail;
 	bool found = false;
 	lines = pve_strv_split(out, "\n");
@@ -146,13 +111,13 @@ static int iscsi_activate(const pve_storage *s, pve_error **err)
 			s->id, portal, target);
 	const char *login[] = { ISCSIADM, "--mode",  "node", "--targetname", target, "--portal",
 				portal,	  "--login", NULL };
-	if (pve_net_run(login, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err) < 0)
+	if (pve_storage_run_ex(login, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err) < 0)
 		goto fail;
 	/* The LUNs' /dev/disk/by-id links come from udev: wait for it, when it runs. */
 	const char *settle[] = { UDEVADM, "settle", "--timeout=15", NULL };
 	int st;
 	if (access(UDEVADM, X_OK) == 0)
-		pve_net_run(settle, NULL, 20 * 1000, NULL, &st, NULL);
+		pve_storage_run_ex(settle, NULL, 20 * 1000, NULL, &st, NULL);
 	return 0;
 fail:
 	if (err && *err)
@@ -165,13 +130,13 @@ static int iscsi_deactivate(const pve_storage *s, pve_error **err)
 	const char *target;
 	_cleanup_free_ char *portal = NULL;
 	if (storage_target(s, &target, err) < 0 ||
-	    portal_parse(pve_storage_option(s, "portal"), NULL, NULL, &portal, err) < 0)
+	    pve_net_iscsi_portal(pve_storage_option(s, "portal"), NULL, NULL, &portal, err) < 0)
 		return -EINVAL;
 	if (!target_logged_in(target))
 		return 0;
 	const char *logout[] = { ISCSIADM, "--mode",   "node", "--targetname", target, "--portal",
 				 portal,   "--logout", NULL };
-	int r = pve_net_run(logout, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
+	int r = pve_storage_run_ex(logout, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
 	if (r < 0 && err && *err)
 		pve_error_prefix(*err, "unable to deactivate storage '%s'", s->id);
 	return r;

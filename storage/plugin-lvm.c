@@ -340,32 +340,84 @@ static int lvm_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 			return pve_error_set_param(err, EINVAL, "filename",
 						   "illegal name '%s' - should be 'vm-%lld-*'",
 						   name, vmid);
-		if (lv_find(&l, lv))
-			return pve_error_set(err, EEXIST, "volume '%s:%s' already exists", s->id,
-					     lv);
-	} else {
-		lv = lv_free_name(&l, vmid);
-		if (!lv)
-			return pve_error_set(
-				err, ENOSPC,
-				"unable to allocate an image name for VM %lld in storage '%s'",
-				vmid, s->id);
 	}
 	_cleanup_free_ char *sz = size_kib(size);
-	if (is_thin(s)) {
-		_cleanup_free_ char *tp = xasprintf("%s/%s", vg, pool);
-		const char *argv[] = { "lvcreate", "-aly", "-Wy",	 "--yes", "-V", sz,
+	_cleanup_free_ char *tp = is_thin(s) ? xasprintf("%s/%s", vg, pool) : NULL;
+	/* lvcreate refuses a name that exists: a name another allocation took between our lvs and
+	 * our lvcreate makes us look again and take the next */
+	for (int tries = 0;; tries++) {
+		if (name && lv_find(&l, lv))
+			return pve_error_set(err, EEXIST, "volume '%s:%s' already exists", s->id,
+					     lv);
+		if (!name) {
+			free(lv);
+			lv = lv_free_name(&l, vmid);
+			if (!lv)
+				return pve_error_set(
+					err, ENOSPC,
+					"unable to allocate an image name for VM %lld in storage '%s'",
+					vmid, s->id);
+		}
+		const char *thin[] = { "lvcreate", "-aly", "-Wy",	 "--yes", "-V", sz,
 				       "--name",   lv,	   "--thinpool", tp,	  NULL };
-		if (pve_storage_run(argv, NULL, err) < 0)
-			return -EIO;
-	} else {
-		const char *argv[] = { "lvcreate", "-aly",   "-Wy", "--yes", "--size",
-				       sz,	   "--name", lv,    vg,	     NULL };
-		if (pve_storage_run(argv, NULL, err) < 0)
-			return -EIO;
+		const char *thick[] = { "lvcreate", "-aly",   "-Wy", "--yes", "--size",
+					sz,	    "--name", lv,    vg,      NULL };
+		pve_error *e = NULL;
+		if (pve_storage_run(is_thin(s) ? thin : thick, NULL, &e) == 0)
+			break;
+		lv_list_clear(&l);
+		if (tries < 64 && lvs(vg, &l, NULL) == 0 && lv_find(&l, lv)) {
+			pve_error_free(e);
+			continue;
+		}
+		if (err)
+			*err = e;
+		else
+			pve_error_free(e);
+		return -EIO;
 	}
 	*ret_volname = TAKE_PTR(lv);
 	return 0;
+}
+
+/* The LV of a volume or of its thin snapshot, as VG/LV. */
+static int volume_lv(const pve_storage *s, const char *volname, const char *snap, char **ret,
+		     pve_error **err)
+{
+	const char *vg;
+	if (storage_vg(s, &vg, NULL, err) < 0)
+		return -EINVAL;
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	if (snap && !is_thin(s))
+		return pve_error_set(err, ENOSYS, "storage '%s': lvm volumes have no snapshots",
+				     s->id);
+	_cleanup_free_ char *sl = snap ? snap_lv(v.name, snap) : NULL;
+	*ret = xasprintf("%s/%s", vg, sl ? sl : v.name);
+	return 0;
+}
+
+/* Thin snapshots and templates carry the activation-skip flag: -K activates them all the same. */
+static int lvm_activate_volume(const pve_storage *s, const char *volname, const char *snap,
+			       pve_error **err)
+{
+	_cleanup_free_ char *lv = NULL;
+	if (volume_lv(s, volname, snap, &lv, err) < 0)
+		return -EINVAL;
+	const char *thin[] = { "lvchange", "-ay", "-K", lv, NULL };
+	const char *thick[] = { "lvchange", "-aly", lv, NULL };
+	return pve_storage_run(is_thin(s) ? thin : thick, NULL, err);
+}
+
+static int lvm_deactivate_volume(const pve_storage *s, const char *volname, const char *snap,
+				 pve_error **err)
+{
+	_cleanup_free_ char *lv = NULL;
+	if (volume_lv(s, volname, snap, &lv, err) < 0)
+		return -EINVAL;
+	const char *argv[] = { "lvchange", "-an", lv, NULL };
+	return pve_storage_run(argv, NULL, err);
 }
 
 /* saferemove: the data must not reach the next volume that gets these extents. */
@@ -484,17 +536,11 @@ static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 static int lvm_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
 		    pve_error **err)
 {
-	const char *vg;
-	if (storage_vg(s, &vg, NULL, err) < 0)
-		return -EINVAL;
-	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
-	if (lvm_parse(s, volname, &v, err) < 0)
-		return -EINVAL;
-	if (snap && !is_thin(s))
-		return pve_error_set(err, ENOSYS, "storage '%s': lvm volumes have no snapshots",
-				     s->id);
-	_cleanup_free_ char *sl = snap ? snap_lv(v.name, snap) : NULL;
-	*ret_path = xasprintf("/dev/%s/%s", vg, sl ? sl : v.name);
+	_cleanup_free_ char *lv = NULL;
+	int r = volume_lv(s, volname, snap, &lv, err);
+	if (r < 0)
+		return r;
+	*ret_path = xasprintf("/dev/%s", lv);
 	return 0;
 }
 
@@ -895,6 +941,8 @@ const pve_storage_plugin pve_storage_plugin_lvm = {
 	.volume_resize = lvm_volume_resize,
 	.volume_has_feature = lvm_volume_has_feature,
 	.rename_volume = lvm_rename_volume,
+	.activate_volume = lvm_activate_volume,
+	.deactivate_volume = lvm_deactivate_volume,
 };
 
 const pve_storage_plugin pve_storage_plugin_lvmthin = {
@@ -921,4 +969,7 @@ const pve_storage_plugin pve_storage_plugin_lvmthin = {
 	.create_base = thin_create_base,
 	.volume_has_feature = lvm_volume_has_feature,
 	.rename_volume = lvm_rename_volume,
+	.activate_volume = lvm_activate_volume,
+	.deactivate_volume = lvm_deactivate_volume,
+	.new_volumes_read_zero = true,
 };

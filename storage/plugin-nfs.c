@@ -4,73 +4,37 @@
 
 #define NFS_PORT 2049
 #define NFS_EXPORT_MAX 4096
-#define NFS_OPTIONS_MAX 1024
 
 static const char *const nfs_fstypes[] = { "nfs", "nfs4", NULL };
 
-/* The server is a host name or an address (IPv6 without brackets, as Proxmox's config has it). */
-static int nfs_server(const pve_storage *s, char **ret_host, int *ret_port, pve_error **err)
-{
-	const char *server = pve_storage_option(s, "server");
-	if (!server || !pve_net_server_ok(server) || strchr(server, '['))
-		return pve_error_set_param(err, EINVAL, "server",
-					   "storage '%s': invalid server '%.100s'", s->id,
-					   server ? server : "");
-	*ret_host = xstrdup(server);
-	*ret_port = pve_net_option_port(pve_storage_option(s, "options"), NFS_PORT);
-	return 0;
-}
-
 /* Checks what goes into mount's arguments: argv has no shell, but a value must not turn into an
  * option. */
-static int nfs_check(const pve_storage *s, const char **ret_export, const char **ret_options,
-		     pve_error **err)
+static int nfs_mount_args(const pve_storage *s, char **ret_source, char **ret_options,
+			  char **ret_env, pve_error **err)
 {
-	const char *server = pve_storage_option(s, "server");
+	_cleanup_free_ char *server = NULL;
+	int port;
+	if (pve_netfs_server(s, &pve_netfs_nfs, &server, &port, err) < 0)
+		return -EINVAL;
 	const char *export = pve_storage_option(s, "export");
-	const char *options = pve_storage_option(s, "options");
-	if (!server || !pve_net_server_ok(server) || strchr(server, '['))
-		return pve_error_set_param(err, EINVAL, "server", "invalid server '%.100s'",
-					   server ? server : "");
 	if (!export || export[0] != '/' || strlen(export) > NFS_EXPORT_MAX ||
 	    strpbrk(export, "\n\r\t"))
 		return pve_error_set_param(err, EINVAL, "export", "invalid export '%.100s'",
 					   export ? export : "");
-	if (options &&
-	    (options[0] == '-' || strlen(options) > NFS_OPTIONS_MAX || strpbrk(options, " \t\n\r")))
-		return pve_error_set_param(err, EINVAL, "options", "invalid mount options '%.100s'",
-					   options);
-	*ret_export = export;
-	*ret_options = options;
-	return 0;
-}
-
-static int nfs_mount(const pve_storage *s, const char *path, pve_error **err)
-{
-	const char *export = NULL, *options = NULL;
-	if (nfs_check(s, &export, &options, err) < 0)
-		return -EINVAL;
-	const char *server = pve_storage_option(s, "server");
+	const char *options = pve_storage_option(s, "options");
 	/* an IPv6 address goes in brackets: [addr]:/export */
-	_cleanup_free_ char *source = strchr(server, ':') ? xasprintf("[%s]:%s", server, export) :
-							    xasprintf("%s:%s", server, export);
-	const char *argv[8] = { "/usr/bin/mount", "-t", "nfs", source, path };
-	size_t n = 5;
-	if (options) {
-		argv[n++] = "-o";
-		argv[n++] = options;
-	}
-	argv[n] = NULL;
-	int r = pve_net_run(argv, NULL, PVE_NET_CMD_TIMEOUT_MS, NULL, NULL, err);
-	if (r < 0 && err && *err)
-		pve_error_prefix(*err, "mount %s failed", source);
-	return r;
+	*ret_source = strchr(server, ':') ? xasprintf("[%s]:%s", server, export) :
+					    xasprintf("%s:%s", server, export);
+	*ret_options = options ? xstrdup(options) : NULL;
+	*ret_env = NULL;
+	return 0;
 }
 
 const pve_netfs pve_netfs_nfs = {
 	.fstypes = nfs_fstypes,
-	.mount = nfs_mount,
-	.server = nfs_server,
+	.default_port = NFS_PORT,
+	.mount_args = nfs_mount_args,
+	.probe = pve_net_probe_nfs,
 };
 
 static int nfs_activate(const pve_storage *s, pve_error **err)

@@ -23,9 +23,11 @@ static const pve_storage_plugin plugin_zfspool = {
 };
 
 static const pve_storage_plugin *const plugins[] = {
-	&pve_storage_plugin_dir,     &pve_storage_plugin_btrfs, &pve_storage_plugin_lvm,
-	&pve_storage_plugin_lvmthin, &pve_storage_plugin_nfs,	&pve_storage_plugin_cifs,
-	&pve_storage_plugin_iscsi,   &plugin_zfspool,		NULL,
+	&pve_storage_plugin_dir,   &pve_storage_plugin_btrfs,
+	&pve_storage_plugin_lvm,   &pve_storage_plugin_lvmthin,
+	&pve_storage_plugin_nfs,   &pve_storage_plugin_cifs,
+	&pve_storage_plugin_iscsi, &pve_storage_plugin_iscsidirect,
+	&plugin_zfspool,	   NULL,
 };
 
 const pve_storage_plugin *const *pve_storage_plugins(void)

@@ -1,17 +1,22 @@
-/* storage: running the external tools storage plugins need (qemu-img, lvm2, mkfs...): fork and exec
- * without a shell, a fixed environment, stdout kept for the caller and stderr kept for the
- * error. */
+/* storage: the one runner of the external tools storage plugins need (qemu-img, lvm2, mkfs, mount,
+ * iscsiadm, showmount, smbclient...): fork and exec without a shell, in its own process group, a
+ * fixed environment, stdout kept for the caller up to a limit, stderr kept for the error, and an
+ * optional time limit that kills the tool with whatever it started. */
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 
-#include "storage/storage.h"
+#include "storage/net-internal.h"
 
-/* What we keep of a tool's output: reports (qemu-img info, lvs) are small; stderr is for one
- * message. */
+/* What we keep of a tool's output: reports (qemu-img info, lvs, showmount) are small; stderr is for
+ * one message. */
 #define RUN_MAX_OUT (4 * 1024 * 1024)
 #define RUN_MAX_ERR (16 * 1024)
+/* The message taken from stderr, on one line. */
+#define RUN_MSG_MAX 400
+#define RUN_ENV_MAX 16
 
 static void drain(int fd, pve_buf *b, size_t max, bool *open_, bool *overflow)
 {
@@ -28,23 +33,36 @@ static void drain(int fd, pve_buf *b, size_t max, bool *open_, bool *overflow)
 		*overflow = true;
 }
 
-/* The child: stdin from /dev/null, the pipes as stdout and stderr, default signals, then exec. */
-__attribute__((noreturn)) static void child(const char *const argv[], int out, int errfd)
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The child: stdin from /dev/null, the pipes as stdout and stderr, its own process group (so the
+ * time limit ends mount.nfs and friends too), default signals, a fixed environment, then exec. */
+__attribute__((noreturn)) static void child(const char *const argv[], const char *const env[],
+					    int out, int errfd)
 {
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
 		_exit(127);
+	setpgid(0, 0);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	/* lvm2 complains about every inherited fd; it must not read a user's lvm.conf overrides
 	 * from the daemon's environment either, so the environment is fixed */
-	static char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-				      (char *)"LC_ALL=C", (char *)"LVM_SUPPRESS_FD_WARNINGS=1",
-				      NULL };
+	const char *envp[RUN_ENV_MAX + 4] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+					      "LVM_SUPPRESS_FD_WARNINGS=1" };
+	size_t n = 3;
+	for (size_t i = 0; env && env[i] && n < RUN_ENV_MAX + 3; i++)
+		envp[n++] = env[i];
+	envp[n] = NULL;
 	if (strchr(argv[0], '/')) {
-		execve(argv[0], (char *const *)argv, envp);
+		execve(argv[0], (char *const *)argv, (char *const *)envp);
 		_exit(127);
 	}
 	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
@@ -52,15 +70,46 @@ __attribute__((noreturn)) static void child(const char *const argv[], int out, i
 	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirs[i], argv[0]) >= sizeof(path))
 			_exit(127);
-		execve(path, (char *const *)argv, envp);
+		execve(path, (char *const *)argv, (char *const *)envp);
 	}
 	_exit(127);
 }
 
-int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err)
+/* A tool's stderr on one line: its lines (trimmed) joined by "; ", without its own name in front
+ * (qemu-img's "qemu-img: "), without mount.cifs's pointer to its manual page, cut at RUN_MSG_MAX. */
+static char *one_line(const char *msg, const char *name)
+{
+	pve_buf b = { 0 };
+	size_t nl = strlen(name);
+	_cleanup_strv_free_ char **lines = pve_strv_split(msg ? msg : "", "\n\r");
+	for (char **l = lines; *l && b.len < RUN_MSG_MAX; l++) {
+		char *s = *l + strspn(*l, " \t");
+		size_t len = strlen(s);
+		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+			s[--len] = '\0';
+		if (strncmp(s, name, nl) == 0 && s[nl] == ':' && s[nl + 1] == ' ')
+			s += nl + 2;
+		if (!*s || startswith(s, "Refer to the mount.cifs(8)"))
+			continue;
+		if (b.len)
+			pve_buf_puts(&b, "; ");
+		pve_buf_puts(&b, s);
+	}
+	if (!b.data)
+		return xstrdup("");
+	if (b.len > RUN_MSG_MAX)
+		b.data[RUN_MSG_MAX] = '\0';
+	return pve_buf_steal(&b);
+}
+
+int pve_storage_run_ex(const char *const argv[], const char *const env[], int timeout_ms,
+		       char **ret_out, int *ret_status, pve_error **err)
 {
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	const char *verb = argv[1] ? argv[1] : "";
+	/* "lvcreate", "qemu-img create", but "mount", not "mount -t" */
+	_cleanup_free_ char *what = argv[1] && argv[1][0] != '-' && strlen(argv[1]) < 32 ?
+					    xasprintf("%s %s", name, argv[1]) :
+					    xstrdup(name);
 	int out[2], errp[2];
 	if (pipe2(out, O_CLOEXEC) < 0) {
 		int e = errno;
@@ -82,16 +131,27 @@ int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err)
 		return pve_error_set(err, e, "%s: fork: %s", name, strerror(e));
 	}
 	if (pid == 0)
-		child(argv, out[1], errp[1]);
+		child(argv, env, out[1], errp[1]);
+	setpgid(pid, pid); /* both sides, so the kill below never misses the group */
 	close(out[1]);
 	close(errp[1]);
 	_cleanup_close_ int ofd = out[0], efd = errp[0];
 	pve_buf ob = { 0 }, eb = { 0 };
-	bool oopen = true, eopen = true, overflow = false;
+	bool oopen = true, eopen = true, overflow = false, timed_out = false;
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
 	while (oopen || eopen) {
+		int wait = -1;
+		if (deadline) {
+			long long left = deadline - now_ms();
+			if (left <= 0) {
+				timed_out = true;
+				break;
+			}
+			wait = (int)left;
+		}
 		struct pollfd p[2] = { { .fd = oopen ? ofd : -1, .events = POLLIN },
 				       { .fd = eopen ? efd : -1, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, 2, wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -101,39 +161,45 @@ int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err)
 		if (p[1].revents)
 			drain(efd, &eb, RUN_MAX_ERR, &eopen, NULL);
 	}
+	if (timed_out)
+		kill(-pid, SIGKILL);
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			status = -1;
 			break;
 		}
-	if (status != 0 || overflow) {
-		if (!eb.data)
-			pve_buf_puts(&eb, "");
-		/* one line: lvm2 indents each of its messages, qemu-img prefixes its name */
-		char *msg = eb.data;
-		for (char *p = msg; *p; p++)
-			if (*p == '\n' || *p == '\t')
-				*p = ' ';
-		msg += strspn(msg, " ");
-		size_t l = strlen(msg);
-		while (l && msg[l - 1] == ' ')
-			msg[--l] = '\0';
-		size_t nl = strlen(name);
-		if (strncmp(msg, name, nl) == 0 && msg[nl] == ':' && msg[nl + 1] == ' ')
-			msg += nl + 2;
-		int r;
-		if (overflow)
-			r = pve_error_set(err, E2BIG, "%s %s: output larger than %d bytes", name,
-					  verb, RUN_MAX_OUT);
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !*msg)
-			r = pve_error_set(err, ENOENT, "%s %s: cannot run %s", name, verb, argv[0]);
-		else
-			r = pve_error_set(err, EIO, "%s %s failed: %s", name, verb,
-					  *msg ? msg : "unknown error");
+	bool exited = status != -1 && WIFEXITED(status);
+	int code = exited ? WEXITSTATUS(status) : -1;
+	int r = 0;
+	_cleanup_free_ char *msg = one_line(eb.data, name);
+	if (timed_out)
+		r = pve_error_set(err, ETIMEDOUT, "%s: no answer within %d s", what,
+				  (timeout_ms + 999) / 1000);
+	else if (overflow)
+		r = pve_error_set(err, E2BIG, "%s: output larger than %d bytes", what, RUN_MAX_OUT);
+	else if (code == 127 && !*msg)
+		r = pve_error_set(err, ENOENT, "%s: cannot run %s", what, argv[0]);
+	else if (!exited && status != -1 && WIFSIGNALED(status))
+		r = pve_error_set(err, EIO, "%s killed by signal %d", what, WTERMSIG(status));
+	else if (!exited)
+		r = pve_error_set(err, EIO, "%s failed", what);
+	else if (code != 0 && !ret_status)
+		r = *msg ? pve_error_set(err, EIO, "%s failed (exit code %d): %s", what, code,
+					 msg) :
+			   pve_error_set(err, EIO, "%s failed with exit code %d", what, code);
+	if (r < 0) {
 		pve_buf_free(&ob);
 		pve_buf_free(&eb);
 		return r;
+	}
+	if (ret_status)
+		*ret_status = code;
+	if (ret_out && ret_status && code != 0 && eb.len) {
+		/* a caller that takes the status also wants to know why */
+		pve_buf_puts(&ob, "");
+		pve_buf_append(&ob, "\n", 1);
+		pve_buf_append(&ob, eb.data, eb.len);
 	}
 	pve_buf_free(&eb);
 	if (ret_out)
@@ -141,4 +207,9 @@ int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err)
 	else
 		pve_buf_free(&ob);
 	return 0;
+}
+
+int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err)
+{
+	return pve_storage_run_ex(argv, NULL, 0, ret_out, NULL, err);
 }

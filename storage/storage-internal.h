@@ -11,12 +11,15 @@ bool pve_storage_name_is_import(const char *n);
 long long pve_storage_backup_vmid(const char *name);
 const char *pve_storage_option(const pve_storage *s, const char *key);
 bool pve_storage_option_bool(const pve_storage *s, const char *key, bool def);
+/* EINVAL "invalid snapshot name" (param snapname) unless snap is a pve-configid of at most 40. */
+int pve_storage_check_snapname(const char *snap, pve_error **err);
 
 extern const pve_storage_plugin pve_storage_plugin_dir;
 /* nfs, cifs, iscsi: storage/plugin-{nfs,cifs,iscsi}.c */
 extern const pve_storage_plugin pve_storage_plugin_nfs;
 extern const pve_storage_plugin pve_storage_plugin_cifs;
 extern const pve_storage_plugin pve_storage_plugin_iscsi;
+extern const pve_storage_plugin pve_storage_plugin_iscsidirect;
 extern const pve_storage_plugin pve_storage_plugin_btrfs;
 extern const pve_storage_plugin pve_storage_plugin_lvm;
 extern const pve_storage_plugin pve_storage_plugin_lvmthin;

@@ -617,7 +617,7 @@ int pve_storage_volume_resize(const pve_storage *s, const char *volname, uint64_
 	return s->plugin->volume_resize(s, volname, size, err);
 }
 
-static int check_snapname(const char *snap, pve_error **err)
+int pve_storage_check_snapname(const char *snap, pve_error **err)
 {
 	_cleanup_free_ char *msg = NULL;
 	if (!snap || pve_format_check("pve-configid", snap, &msg) < 0 || strlen(snap) > 40)
@@ -630,7 +630,7 @@ int pve_storage_volume_snapshot(const pve_storage *s, const char *volname, const
 				pve_error **err)
 {
 	NEED(volume_snapshot);
-	if (check_snapname(snap, err) < 0)
+	if (pve_storage_check_snapname(snap, err) < 0)
 		return -EINVAL;
 	return s->plugin->volume_snapshot(s, volname, snap, err);
 }
@@ -639,7 +639,7 @@ int pve_storage_volume_snapshot_rollback(const pve_storage *s, const char *volna
 					 const char *snap, pve_error **err)
 {
 	NEED(volume_snapshot_rollback);
-	if (check_snapname(snap, err) < 0)
+	if (pve_storage_check_snapname(snap, err) < 0)
 		return -EINVAL;
 	return s->plugin->volume_snapshot_rollback(s, volname, snap, err);
 }
@@ -648,7 +648,7 @@ int pve_storage_volume_snapshot_delete(const pve_storage *s, const char *volname
 				       pve_error **err)
 {
 	NEED(volume_snapshot_delete);
-	if (check_snapname(snap, err) < 0)
+	if (pve_storage_check_snapname(snap, err) < 0)
 		return -EINVAL;
 	return s->plugin->volume_snapshot_delete(s, volname, snap, err);
 }
@@ -699,6 +699,26 @@ int pve_storage_set_attribute(const pve_storage *s, const char *volname, const c
 {
 	NEED(set_attribute);
 	return s->plugin->set_attribute(s, volname, attr, value, err);
+}
+
+int pve_storage_activate_volume(const pve_storage *s, const char *volname, const char *snap,
+				pve_error **err)
+{
+	if (snap && pve_storage_check_snapname(snap, err) < 0)
+		return -EINVAL;
+	if (!s->plugin->activate_volume)
+		return s->plugin->unavailable ? unsupported(s, "activate_volume", err) : 0;
+	return s->plugin->activate_volume(s, volname, snap, err);
+}
+
+int pve_storage_deactivate_volume(const pve_storage *s, const char *volname, const char *snap,
+				  pve_error **err)
+{
+	if (snap && pve_storage_check_snapname(snap, err) < 0)
+		return -EINVAL;
+	if (!s->plugin->deactivate_volume)
+		return s->plugin->unavailable ? unsupported(s, "deactivate_volume", err) : 0;
+	return s->plugin->deactivate_volume(s, volname, snap, err);
 }
 
 void pve_volume_info_clear(pve_volume_info *v)

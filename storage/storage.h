@@ -159,6 +159,26 @@ struct pve_storage_plugin {
 			     char **ret_value, pve_error **err);
 	int (*set_attribute)(const pve_storage *s, const char *volname, const char *attr,
 			     const char *value, pve_error **err);
+	/* Makes the volume (or its snapshot) usable through its path, and undoes that. NULL: nothing
+	 * to do (files are always usable). */
+	int (*activate_volume)(const pve_storage *s, const char *volname, const char *snap,
+			       pve_error **err);
+	int (*deactivate_volume)(const pve_storage *s, const char *volname, const char *snap,
+				 pve_error **err);
+	/* Export and import streams of the plugin's own (a btrfs send stream, say). NULL: the generic
+	 * FORMAT+size streams of storage/export.c, built on path, volume_size, alloc_image and
+	 * free_image. ret: a NULL-terminated list, best first. */
+	int (*volume_export_formats)(const pve_storage *s, const char *volname, const char *snap,
+				     char ***ret, pve_error **err);
+	int (*volume_import_formats)(const pve_storage *s, const char *volname, char ***ret,
+				     pve_error **err);
+	int (*volume_export)(const pve_storage *s, const char *volname, const char *format,
+			     const char *snap, int out_fd, pve_error **err);
+	int (*volume_import)(const pve_storage *s, const char *volname, const char *format,
+			     int in_fd, bool allow_rename, char **ret_volname, pve_error **err);
+	/* A block volume just allocated reads as zeros (thin volumes): an import may skip zero
+	 * blocks. Files always do. */
+	bool new_volumes_read_zero;
 };
 
 /* The registry: every type pved knows, implemented or not. NULL if unknown. */
@@ -217,6 +237,39 @@ int pve_storage_get_attribute(const pve_storage *s, const char *volname, const c
 int pve_storage_set_attribute(const pve_storage *s, const char *volname, const char *attr,
 			      const char *value, pve_error **err);
 
+/* Makes a volume (or with snap, its snapshot) usable through its path (lvm: lvchange -ay), and undoes
+ * that. A type with nothing to do succeeds. */
+int pve_storage_activate_volume(const pve_storage *s, const char *volname, const char *snap,
+				pve_error **err);
+int pve_storage_deactivate_volume(const pve_storage *s, const char *volname, const char *snap,
+				  pve_error **err);
+
+/* ---- export and import streams (pvesm export / import) ----------------------------------------------
+ * Proxmox's formats: "raw+size", "qcow2+size", "vmdk+size" (an 8-byte little-endian size, then for raw the
+ * disk's bytes, for qcow2 and vmdk the image file as it is) and "tar+size" for subvolumes (the size
+ * limit, 0 for none, then a GNU tar stream). The storage must be active; the calls activate the volume. */
+
+/* An import stream announcing more than this is refused. */
+#define PVE_STORAGE_IMPORT_SIZE_MAX (1ULL << 46)
+
+/* The formats volname (at snapshot snap, or NULL) can be exported in, best first, NULL-terminated; an
+ * empty list when there is none. */
+int pve_storage_volume_export_formats(const pve_storage *s, const char *volname, const char *snap,
+				      char ***ret, pve_error **err);
+/* The formats a volume named volname can be imported from. */
+int pve_storage_volume_import_formats(const pve_storage *s, const char *volname, char ***ret,
+				      pve_error **err);
+/* Writes the volume as a format stream to out_fd (a pipe, a socket or a file). EINVAL for a format the
+ * volume can't be exported in. */
+int pve_storage_volume_export(const pve_storage *s, const char *volname, const char *format,
+			      const char *snap, int out_fd, pve_error **err);
+/* Reads a format stream from in_fd into a new volume named volname (its owner, name and format come from
+ * the name); when that exists, EEXIST "volume 'x' already exists", or with allow_rename the next free
+ * name. *ret_volname: the volume made. On any failure (a bad header, a short stream, no space) nothing
+ * of the new volume is left. */
+int pve_storage_volume_import(const pve_storage *s, const char *volname, const char *format,
+			      int in_fd, bool allow_rename, char **ret_volname, pve_error **err);
+
 /* ---- scans of local block storage (/nodes/{node}/scan/lvm, .../lvmthin) ------------------------------ */
 
 /* The volume groups: [{"vg": NAME, "size": BYTES, "free": BYTES}], sorted by name. */
@@ -232,6 +285,17 @@ int pve_storage_scan_lvmthin(const char *vg, cJSON **ret, pve_error **err);
  * NULL) gets its stdout (at most 4 MiB, else E2BIG). On failure EIO "<name> <argv[1]> failed: <its stderr
  * on one line>", or ENOENT when the program cannot be run. */
 int pve_storage_run(const char *const argv[], char **ret_out, pve_error **err);
+
+/* The storage layer's one tool runner (storage/run.c; pve_storage_run is this with no env, no time
+ * limit, no status): argv (argv[0] an absolute path or a name looked up in /usr/sbin, /usr/bin,
+ * /sbin, /bin; NULL-terminated) runs without a shell, in its own process group, killed with that
+ * group after timeout_ms (0: no limit). env: extra "NAME=VALUE" entries (NULL-terminated, may be
+ * NULL) besides PATH and LC_ALL. *ret_out (may be NULL) gets stdout (at most 4 MiB, else E2BIG).
+ * ret_status NULL: a non-zero exit is an error, EIO "<tool> [<verb>] failed (exit code N): <its
+ * stderr on one line>"; else the exit status goes there. ETIMEDOUT when killed, ENOENT when the
+ * program cannot be run. */
+int pve_storage_run_ex(const char *const argv[], const char *const env[], int timeout_ms,
+		       char **ret_out, int *ret_status, pve_error **err);
 
 /* Runs qemu-img with args (argv[0] is "qemu-img", NULL-terminated), no shell; *ret_out (may be NULL) gets
  * its stdout. On failure the error holds its stderr. */

@@ -1,8 +1,13 @@
-/* pvectl storage: pvesm's verbs (add, set, remove, status, list, alloc, free, path, scan, import, export)
- * as a table of verb -> method, route and positional parameters, each a call through pvectl's transport;
- * tasks the calls start are followed to their end, as pvesm does. */
+/* pvectl storage: pvesm's verbs (add, set, remove, status, list, alloc, free, path, scan, upload) as a
+ * table of verb -> method, route and positional parameters, each a call through pvectl's transport, with
+ * the tasks they start followed to their end as pvesm does; and export and import, which like pvesm's
+ * have no API route: they run here, on the node, reading storage.cfg through the config store. */
+#include <fcntl.h>
+#include <signal.h>
 #include <time.h>
 
+#include "cluster/cluster.h"
+#include "storage/storage.h"
 #include "tools/pvectl-internal.h"
 
 #define TASK_WAIT_MAX_NS (100 * 1000 * 1000L) /* polls start at 1 ms and double up to this */
@@ -12,8 +17,9 @@ enum sverb_kind {
 	SV_PLAIN, /* positionals fill the path's placeholders and parameters, in order */
 	SV_VOLUME, /* the first positional is a volume ID: its storage goes into the path */
 	SV_PATH, /* SV_VOLUME, and prints only the "path" of the answer */
-	SV_IMPORT, /* a local file into a storage: download-url from file:// */
-	SV_NOROUTE, /* no route yet */
+	SV_UPLOAD, /* a local file into a storage: download-url from file:// */
+	SV_EXPORT, /* a volume as a stream, in this process (pvesm export) */
+	SV_IMPORT, /* a stream into a new volume, in this process (pvesm import) */
 };
 
 typedef struct sverb {
@@ -71,13 +77,24 @@ static const sverb verbs[] = {
 	  { "type" },
 	  SV_PLAIN,
 	  "scan <nfs|cifs|iscsi|lvm|lvmthin> [OPTIONS]" },
-	{ "import",
+	{ "upload",
 	  "POST",
 	  "/nodes/{node}/storage/{storage}/download-url",
 	  { "volume", "file" },
+	  SV_UPLOAD,
+	  "upload <storage>:<iso|vztmpl|import>/<name> <local file> [--checksum ...]" },
+	{ "export",
+	  NULL,
+	  NULL,
+	  { "volume", "format", "filename" },
+	  SV_EXPORT,
+	  "export <volume> <raw+size|qcow2+size|vmdk+size|tar+size> <filename|-> [--snapshot S]" },
+	{ "import",
+	  NULL,
+	  NULL,
+	  { "volume", "format", "filename" },
 	  SV_IMPORT,
-	  "import <storage>:<iso|vztmpl|import>/<name> <local file> [--checksum ...]" },
-	{ "export", NULL, NULL, { NULL }, SV_NOROUTE, "export <volume> <format> <file>" },
+	  "import <volume> <raw+size|qcow2+size|vmdk+size|tar+size> <filename|-> [--allow-rename 1]" },
 };
 
 static int usage(const char *fmt, ...) _printf_(1, 2);
@@ -207,19 +224,136 @@ static int fill_path(const char *tmpl, const char *node, cJSON *params, char **r
 	return 0;
 }
 
+/* The storage of a volume ID from <root>/etc/pve/storage.cfg, active. */
+static int local_storage(pvectl *c, const char *volid, pve_sectioncfg **ret_cfg, pve_storage *ret,
+			 char **ret_volname, pve_error **err)
+{
+	_cleanup_free_ char *sid = NULL, *volname = NULL, *text = NULL;
+	if (pve_storage_volid_split(volid, &sid, &volname, err) < 0)
+		return -EINVAL;
+	pve_store *store = NULL;
+	int r = pve_store_open(c->root, &store, err);
+	if (r < 0)
+		return r;
+	size_t len = 0;
+	pve_error *e = NULL;
+	r = pve_store_read(store, "storage.cfg", &text, &len, NULL, &e);
+	pve_store_free(store);
+	if (r == -ENOENT) {
+		pve_error_free(e);
+		return pve_error_set(err, ENOENT, "storage '%s' does not exist", sid);
+	}
+	if (r < 0) {
+		if (err)
+			*err = e;
+		else
+			pve_error_free(e);
+		return r;
+	}
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	if ((r = pve_storage_cfg_parse(text, len, &cfg, err)) < 0 ||
+	    (r = pve_storage_get(cfg, sid, ret, err)) < 0)
+		return r;
+	if (ret->disabled)
+		return pve_error_set(err, EINVAL, "storage '%s' is disabled", sid);
+	if ((r = pve_storage_activate(ret, err)) < 0)
+		return r;
+	*ret_cfg = TAKE_PTR(cfg);
+	*ret_volname = TAKE_PTR(volname);
+	return 0;
+}
+
+/* pvesm export and import: a stream between a volume and a file, stdin or stdout. */
+static int run_stream(pvectl *c, const sverb *v, const char *const *words, const pvectl_opt *opts,
+		      size_t n_opts)
+{
+	bool export = v->kind == SV_EXPORT;
+	const char *snap = NULL;
+	bool allow_rename = false;
+	if (c->url)
+		return usage("%s runs on the node, as pvesm's: no --url", v->verb);
+	for (size_t i = 0; i < n_opts; i++) {
+		const char *n = opts[i].name, *val = opts[i].value ? opts[i].value : "1";
+		bool b = false;
+		if (export && streq(n, "snapshot") && opts[i].value) {
+			snap = val;
+		} else if (!export && streq(n, "allow-rename")) {
+			if (pve_parse_bool(val, &allow_rename) < 0)
+				return usage("--allow-rename: '%s' is not a boolean", val);
+		} else if (streq(n, "with-snapshots")) {
+			if (pve_parse_bool(val, &b) < 0)
+				return usage("--with-snapshots: '%s' is not a boolean", val);
+			if (b)
+				return usage("%s --with-snapshots is not supported", v->verb);
+		} else {
+			return usage(
+				"%s: unknown or unsupported option '--%s' (usage: pvectl storage %s)",
+				v->verb, n, v->usage);
+		}
+	}
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	_cleanup_free_ char *volname = NULL;
+	pve_storage st;
+	if (local_storage(c, words[0], &cfg, &st, &volname, &err) < 0) {
+		fprintf(stderr, "pvectl storage %s: %s\n", v->verb, err->message);
+		return PVECTL_EXIT_FAIL;
+	}
+	const char *file = words[2];
+	bool std = streq(file, "-");
+	int fd = std	? (export ? STDOUT_FILENO : STDIN_FILENO) :
+		 export ? open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) :
+			  open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "pvectl storage %s: unable to open '%s': %m\n", v->verb, file);
+		return PVECTL_EXIT_FAIL;
+	}
+	int r;
+	_cleanup_free_ char *newvol = NULL;
+	if (export) {
+		r = pve_storage_volume_export(&st, volname, words[1], snap, fd, &err);
+	} else {
+		/* an import killed half way would leave its volume: the signals that end a pipeline
+		 * stay blocked to the end of the process (a writer they kill ends our stream, and
+		 * the import cleans up; the tools it runs get them as usual) */
+		sigset_t block;
+		sigemptyset(&block);
+		sigaddset(&block, SIGINT);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGHUP);
+		sigprocmask(SIG_BLOCK, &block, NULL);
+		r = pve_storage_volume_import(&st, volname, words[1], fd, allow_rename, &newvol,
+					      &err);
+	}
+	if (!std && close(fd) < 0 && r >= 0) {
+		r = -errno;
+		pve_error_set(&err, errno, "unable to write '%s': %m", file);
+	}
+	if (r < 0) {
+		/* a partial export file is no export */
+		if (export && !std)
+			unlink(file);
+		fprintf(stderr, "pvectl storage %s: %s\n", v->verb,
+			err ? err->message : strerror(-r));
+		return PVECTL_EXIT_FAIL;
+	}
+	if (!export)
+		printf("successfully imported '%s:%s'\n", st.id, newvol);
+	return PVECTL_EXIT_OK;
+}
+
 static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t n_words,
 		    const pvectl_opt *opts, size_t n_opts)
 {
 	size_t n_pos = 0;
 	while (n_pos < ELEMENTSOF(v->positional) && v->positional[n_pos])
 		n_pos++;
-	if (v->kind == SV_NOROUTE)
-		return usage("%s: pved has no API route for it yet (a volume export stream)",
-			     v->verb);
 	if (n_words != n_pos)
 		return usage("usage: pvectl storage %s", v->usage);
-	if (c->url && v->kind == SV_IMPORT)
-		return usage("import reads a file on the node: use it on the node (no --url)");
+	if (v->kind == SV_EXPORT || v->kind == SV_IMPORT)
+		return run_stream(c, v, words, opts, n_opts);
+	if (c->url && v->kind == SV_UPLOAD)
+		return usage("upload reads a file on the node: use it on the node (no --url)");
 
 	cJSON *params = cJSON_CreateObject();
 	for (size_t i = 0; i < n_pos; i++)
@@ -241,7 +375,7 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		_cleanup_free_ char *sid = xstrndup(vol, (size_t)(colon - vol));
 		cJSON_AddStringToObject(params, "storage", sid);
 	}
-	if (v->kind == SV_IMPORT) {
+	if (v->kind == SV_UPLOAD) {
 		const char *vol = words[0];
 		const char *colon = strchr(vol, ':');
 		const char *slash = colon ? strchr(colon, '/') : NULL;
@@ -249,8 +383,8 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		if (!colon || colon == vol || !slash || !slash[1] || !abs) {
 			cJSON_Delete(params);
 			if (!abs)
-				return usage("import: cannot find '%s': %m", words[1]);
-			return usage("import: '%s' is not STORAGE:CONTENT/NAME", vol);
+				return usage("upload: cannot find '%s': %m", words[1]);
+			return usage("upload: '%s' is not STORAGE:CONTENT/NAME", vol);
 		}
 		cJSON_DeleteItemFromObjectCaseSensitive(params, "volume");
 		cJSON_DeleteItemFromObjectCaseSensitive(params, "file");

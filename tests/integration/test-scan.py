@@ -4,7 +4,9 @@ where PVE_TEST_* name real servers (tests/storage/lab-storage-net.sh in the lab)
 nfs storage added, used and removed through the API. Needs root."""
 
 import os
+import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +100,108 @@ def storage_unreachable_nothing_changed(n):
 def storage_cfg(n):
     with open(n.path("etc/pve/storage.cfg")) as f:
         return f.read()
+
+
+class SilentServer:
+    """A TCP server on loopback that accepts connections and never answers: a dead NFS server whose
+    machine is still up. Closed (by the test) at the end."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+                self.conns.append(c)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@case
+def dead_server_does_not_block(n):
+    """A storage whose server takes connections and answers nothing: adding it fails within seconds,
+    naming the server, while the API keeps answering at once (the activation runs off pved's loop);
+    the status list shows it inactive and the others as they are."""
+    dead = SilentServer()
+    try:
+        result = {}
+
+        def add():
+            t0 = time.monotonic()
+            result["r"] = n.post("/storage", {"storage": "nfsdead", "type": "nfs",
+                                              "server": "127.0.0.1", "export": "/srv",
+                                              "options": f"vers=4.2,port={dead.port}",
+                                              "path": n.path("mnt/pve/nfsdead")})
+            result["t"] = time.monotonic() - t0
+
+        t = threading.Thread(target=add)
+        t.start()
+        slowest, calls = 0.0, 0
+        while t.is_alive():
+            t0 = time.monotonic()
+            r = n.get("/version")
+            slowest = max(slowest, time.monotonic() - t0)
+            calls += 1
+            expect(r.status == 200, r)
+            time.sleep(0.05)
+        t.join()
+        r = result["r"]
+        print(f"# dead server: answer in {result['t']:.1f} s ({text(r)[:160]}); /version {calls} "
+              f"times, slowest {slowest * 1000:.0f} ms")
+        expect(r.status >= 400 and "'127.0.0.1'" in text(r) and "not online" in text(r), r)
+        expect(result["t"] < 10, f"took {result['t']:.1f} s")
+        expect(calls >= 3 and slowest < 1.0, f"/version answered in {slowest:.2f} s while it waited")
+        expect(n.get("/storage/nfsdead").status == 404, "nfsdead saved")
+        expect(not os.path.exists(n.path("mnt/pve/nfsdead")), "mount point made")
+        # the same for an SMB server
+        t0 = time.monotonic()
+        r = n.post("/storage", {"storage": "cifsdead", "type": "cifs", "server": "127.0.0.1",
+                                "share": "s", "options": f"port={dead.port}",
+                                "path": n.path("mnt/pve/cifsdead")})
+        expect(r.status >= 400 and "'127.0.0.1'" in text(r) and "not online" in text(r), r)
+        expect(time.monotonic() - t0 < 10, "cifs took too long")
+        expect(n.get("/storage/cifsdead").status == 404, "cifsdead saved")
+
+        # one written by hand, as if it had been added while the server was up
+        cfg = storage_cfg(n)
+        with open(n.path("etc/pve/storage.cfg"), "a") as f:
+            f.write(f"\nnfs: nfsdead\n\tserver 127.0.0.1\n\texport /srv\n"
+                    f"\tpath {n.path('mnt/pve/nfsdead')}\n\toptions port={dead.port}\n")
+        try:
+            t0 = time.monotonic()
+            r = n.get(f"/nodes/{n.name}/storage")
+            took = time.monotonic() - t0
+            expect(r.status == 200, r)
+            by = {x["storage"]: x for x in r.data}
+            expect(by.get("nfsdead", {}).get("active") == 0, by.get("nfsdead"))
+            expect(by.get("local", {}).get("active") == 1, by.get("local"))
+            expect(took < 5, f"status list took {took:.1f} s")
+            # its content: the clear error, and the loop free meanwhile
+            t0 = time.monotonic()
+            r = n.get(f"/nodes/{n.name}/storage/nfsdead/content")
+            expect(r.status >= 400 and "'127.0.0.1'" in text(r), r)
+            expect(time.monotonic() - t0 < 10, "content took too long")
+        finally:
+            with open(n.path("etc/pve/storage.cfg"), "w") as f:
+                f.write(cfg)
+    finally:
+        dead.close()
 
 
 @case
@@ -241,6 +345,61 @@ def cifs_storage_over_api(n):
     finally:
         n.request("DELETE", "/storage/cifsapi")
         os.system(f"umount {mnt} 2>/dev/null")
+
+
+@case
+def cifs_options_over_api(n):
+    """domain, smbversion and subdir as Proxmox has them: checked by the route, kept in storage.cfg."""
+    base = {"type": "cifs", "server": "127.0.0.1", "share": "s", "disable": 1}
+    for params, param in [({"smbversion": "1.0"}, "smbversion"), ({"subdir": "rel"}, "subdir"),
+                          ({"domain": "x" * 300}, "domain")]:
+        r = n.post("/storage", dict(base, storage="cifsbad", **params))
+        expect(r.status == 400 and param in (r.json.get("errors") or {}), (params, r))
+    expect(n.get("/storage/cifsbad").status == 404, "cifsbad saved")
+    r = n.post("/storage", dict(base, storage="cifsopt", smbversion="3.11", subdir="/a/b",
+                                domain="WORKGROUP", username="u"))
+    expect(r.status == 200, r)
+    r = n.get("/storage/cifsopt")
+    expect(r.status == 200 and r.data.get("smbversion") == "3.11" and r.data.get("subdir") == "/a/b"
+           and r.data.get("domain") == "WORKGROUP", r)
+    r = n.request("PUT", "/storage/cifsopt", {"smbversion": "default", "delete": "subdir"})
+    expect(r.status == 200, r)
+    r = n.get("/storage/cifsopt")
+    expect(r.data.get("smbversion") == "default" and "subdir" not in r.data, r)
+    expect(n.request("DELETE", "/storage/cifsopt").status == 200, "delete")
+    # iscsidirect: a type of its own, portal and target required
+    r = n.post("/storage", {"storage": "idbad", "type": "iscsidirect", "portal": "127.0.0.1",
+                            "disable": 1})
+    expect(r.status == 400, r)
+    r = n.post("/storage", {"storage": "iddis", "type": "iscsidirect", "portal": "127.0.0.1",
+                            "target": "iqn.2026-11.test:x", "disable": 1})
+    expect(r.status == 200, r)
+    r = n.get(f"/nodes/{n.name}/storage", {"storage": "iddis"})
+    expect(r.status == 200 and r.data and r.data[0]["type"] == "iscsidirect"
+           and r.data[0]["shared"] == 1 and r.data[0]["active"] == 0, r)
+    expect(n.request("DELETE", "/storage/iddis").status == 200, "delete")
+
+
+@case
+def iscsidirect_over_api(n):
+    portal, target = os.environ.get("PVE_TEST_ISCSI_PORTAL"), os.environ.get("PVE_TEST_ISCSI_TARGET")
+    if not (portal and target):
+        raise Skip("no iSCSI target named by PVE_TEST_* (the lab test sets them)")
+    r = n.post("/storage", {"storage": "idapi", "type": "iscsidirect", "portal": portal,
+                            "target": target})
+    expect(r.status == 200, r)
+    try:
+        r = n.get(f"/nodes/{n.name}/storage/idapi/status")
+        expect(r.status == 200 and r.data.get("active") == 1 and r.data.get("total", 0) > 0, r)
+        r = n.get(f"/nodes/{n.name}/storage/idapi/content")
+        expect(r.status == 200 and [x["volid"] for x in r.data] == ["idapi:lun1"], r)
+        size = int(os.environ.get("PVE_TEST_ISCSI_LUN_SIZE", "0"))
+        expect(r.data and r.data[0]["size"] == size and r.data[0]["format"] == "raw", r)
+        r = n.post(f"/nodes/{n.name}/storage/idapi/content", {"vmid": 100, "filename": "vm-100-disk-0",
+                                                               "size": "1M"})
+        expect(r.status >= 400 and "can't allocate space in iscsi storage" in text(r), r)
+    finally:
+        n.request("DELETE", "/storage/idapi")
 
 
 def main():

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Lab test of the nfs, cifs and iscsi storage plugins against real servers this script starts inside the
+# Lab test of the nfs, cifs, iscsi and iscsidirect storage plugins against real servers this script starts inside the
 # lab VM, on loopback only: an NFS server (nfsd, rpcbind, rpc.mountd; a tmpfs exported to 127.0.0.1), an
 # SMB server (smbd with its own config, a share and a user), an iSCSI target (tgtd, one LUN on a file) with
 # iscsid and udevd for the initiator side. Then tests/unit/test-storage-net runs against them. Everything

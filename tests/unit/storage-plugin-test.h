@@ -331,3 +331,210 @@ _unused_ static void spt_refusals(const pve_storage *st, const spt_names *nm)
 	check(pve_storage_free_image(st, vn, NULL) == 0);
 	free(vn);
 }
+
+/* ---- export and import between two storages ---------------------------------------------------------- */
+
+/* One transfer: a volume allocated on src (VMID 100), exported as format, imported on dst as target. */
+typedef struct spt_xfer {
+	const pve_storage *src;
+	const char *fmt;
+	uint64_t size;
+	const char *format;
+	const pve_storage *dst;
+	const char *target; /* the volume name to import as (VMID 103) */
+	const char *renamed; /* what a second import of the same name with allow_rename gives */
+} spt_xfer;
+
+/* Whether the first n bytes of two files or devices are the same (n 0: the whole files, same size). */
+static bool spt_same_bytes(const char *a, const char *b, uint64_t n)
+{
+	_cleanup_close_ int fa = open(a, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int fb = open(b, O_RDONLY | O_CLOEXEC);
+	struct stat sa, sb;
+	if (fa < 0 || fb < 0 || fstat(fa, &sa) < 0 || fstat(fb, &sb) < 0)
+		return false;
+	if (n == 0) {
+		if (sa.st_size != sb.st_size)
+			return false;
+		n = (uint64_t)sa.st_size;
+	}
+	static char ba[65536], bb[65536];
+	for (uint64_t off = 0; off < n;) {
+		size_t k = n - off < sizeof(ba) ? (size_t)(n - off) : sizeof(ba);
+		if (pread(fa, ba, k, (off_t)off) != (ssize_t)k ||
+		    pread(fb, bb, k, (off_t)off) != (ssize_t)k || memcmp(ba, bb, k) != 0)
+			return false;
+		off += k;
+	}
+	return true;
+}
+
+static size_t spt_count(const pve_storage *st, long long vmid)
+{
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	if (pve_storage_list_volumes(st, vmid, PVE_CONTENT_ALL, &v, &n, NULL) < 0)
+		return (size_t)-1;
+	pve_volume_infos_free(v, n);
+	return n;
+}
+
+/* A file holding bytes [0, len) of another, or with a header and body of our own. */
+static char *spt_stream_file(const char *name, const char *from, size_t len, const void *data,
+			     size_t dlen)
+{
+	char *p = xasprintf("%s/%s", test_tmpdir(), name);
+	_cleanup_close_ int fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (from) {
+		_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+		_cleanup_free_ char *buf = xmalloc(len ? len : 1);
+		if (in < 0 || pread(in, buf, len, 0) != (ssize_t)len ||
+		    write(fd, buf, len) != (ssize_t)len)
+			test_fail(__FILE__, __LINE__, "copy of %s failed", from);
+	}
+	if (data && write(fd, data, dlen) != (ssize_t)dlen)
+		test_fail(__FILE__, __LINE__, "write of %s failed", p);
+	return p;
+}
+
+/* Imports the stream in file as target on dst; the result (and *err) as the call returns them. */
+static int spt_import_file(const pve_storage *dst, const char *target, const char *format,
+			   const char *file, bool allow_rename, char **ret, pve_error **err)
+{
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return pve_storage_volume_import(dst, target, format, fd, allow_rename, ret, err);
+}
+
+/* A stream import must refuse, leaving no volume of VMID 103 behind. */
+static void spt_import_refused(const spt_xfer *x, const char *what, const char *format,
+			       const char *file)
+{
+	size_t before = spt_count(x->dst, 103);
+	char *vn = NULL;
+	pve_error *err = NULL;
+	int r = spt_import_file(x->dst, x->target, format, file, false, &vn, &err);
+	if (r >= 0) {
+		test_fail(__FILE__, __LINE__, "%s -> %s: %s stream accepted as %s", x->fmt,
+			  x->target, what, vn);
+		pve_storage_free_image(x->dst, vn, NULL);
+	} else if (!err || !err->message[0]) {
+		test_fail(__FILE__, __LINE__, "%s: no message", what);
+	}
+	pve_error_free(err);
+	free(vn);
+	if (spt_count(x->dst, 103) != before)
+		test_fail(__FILE__, __LINE__, "%s -> %s: a %s stream left a volume", x->fmt,
+			  x->target, what);
+}
+
+_unused_ static void spt_export_import(const spt_xfer *x)
+{
+	const spt_format fx = { .fmt = x->fmt };
+	const spt_format *f = &fx;
+	pve_error *err = NULL;
+	char *vn = NULL;
+	if (!spt_ok("alloc", pve_storage_alloc_image(x->src, 100, x->fmt, NULL, x->size, &vn, &err),
+		    err))
+		return;
+	_cleanup_free_ char *spath = NULL;
+	spt_ok("path", pve_storage_path(x->src, vn, NULL, &spath, &err), err);
+	bool subvol = streq(x->fmt, "subvol"), raw = streq(x->fmt, "raw");
+	if (spath && raw) {
+		/* a pattern at the start, the middle and the end */
+		_cleanup_close_ int fd = open(spath, O_WRONLY | O_CLOEXEC);
+		check(fd >= 0 && pwrite(fd, "start...", 8, 0) == 8 &&
+		      pwrite(fd, "middle..", 8, (off_t)x->size / 2) == 8 &&
+		      pwrite(fd, "end.....", 8, (off_t)x->size - 8) == 8 && fsync(fd) == 0);
+	} else if (spath && subvol) {
+		check(spt_write(spath, true, "subvol.."));
+	}
+
+	char **formats = NULL;
+	if (spt_ok("export formats",
+		   pve_storage_volume_export_formats(x->src, vn, NULL, &formats, &err), err))
+		check(formats && formats[0] && streq(formats[0], x->format));
+	strv_free(formats);
+	_cleanup_free_ char *stream = xasprintf("%s/stream.%s", test_tmpdir(), x->format);
+	{
+		_cleanup_close_ int out =
+			open(stream, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		check(out >= 0);
+		spt_ok("export", pve_storage_volume_export(x->src, vn, x->format, NULL, out, &err),
+		       err);
+	}
+	/* the header: the virtual size for raw, the file's for images */
+	struct stat st;
+	unsigned char h[8] = { 0 };
+	_cleanup_close_ int sfd = open(stream, O_RDONLY | O_CLOEXEC);
+	check(sfd >= 0 && fstat(sfd, &st) == 0 && pread(sfd, h, 8, 0) == 8);
+	uint64_t hsize = 0;
+	for (int i = 7; i >= 0; i--)
+		hsize = hsize << 8 | h[i];
+	if (raw)
+		check(hsize == x->size && (uint64_t)st.st_size == x->size + 8);
+	else if (!subvol)
+		check((uint64_t)st.st_size == hsize + 8);
+
+	char *imported = NULL;
+	if (spt_ok("import",
+		   spt_import_file(x->dst, x->target, x->format, stream, false, &imported, &err),
+		   err)) {
+		check_streq(imported, x->target);
+		_cleanup_free_ char *dpath = NULL;
+		spt_ok("path", pve_storage_path(x->dst, imported, NULL, &dpath, &err), err);
+		if (dpath && subvol)
+			check(spt_has(dpath, true, "subvol.."));
+		else if (dpath)
+			check(spt_same_bytes(spath, dpath, raw ? x->size : 0));
+		uint64_t size = 0;
+		if (!subvol &&
+		    pve_storage_volume_size(x->dst, imported, &size, NULL, NULL, NULL) == 0)
+			check(size >= x->size);
+
+		/* the name is taken now: refused, or the next with allow_rename */
+		char *again = NULL;
+		check(spt_import_file(x->dst, x->target, x->format, stream, false, &again, &err) ==
+		      -EEXIST);
+		check(err && strstr(err->message, "already exists"));
+		pve_error_free(err);
+		err = NULL;
+		if (spt_ok("import --allow-rename",
+			   spt_import_file(x->dst, x->target, x->format, stream, true, &again,
+					   &err),
+			   err)) {
+			check_streq(again, x->renamed);
+			spt_ok("free renamed", pve_storage_free_image(x->dst, again, &err), err);
+		}
+		free(again);
+		spt_ok("free imported", pve_storage_free_image(x->dst, imported, &err), err);
+	}
+	free(imported);
+
+	/* what must be refused, leaving nothing behind */
+	/* a tar stream cut in its end blocks still holds every file: cut it in the first header */
+	_cleanup_free_ char *half =
+		spt_stream_file("half", stream, subvol ? 8 + 300 : (size_t)st.st_size / 2, NULL, 0);
+	spt_import_refused(x, "truncated", x->format, half);
+	if (!subvol) {
+		_cleanup_free_ char *more =
+			spt_stream_file("more", stream, (size_t)st.st_size, "x", 1);
+		spt_import_refused(x, "overlong", x->format, more);
+	}
+	_cleanup_free_ char *tiny = spt_stream_file("tiny", NULL, 0, "\1\0\0", 3);
+	spt_import_refused(x, "3-byte", x->format, tiny);
+	static const unsigned char huge[8] = { 0, 0, 0, 0, 0, 0, 1, 0 }; /* 2^48 */
+	_cleanup_free_ char *big = spt_stream_file("big", NULL, 0, huge, sizeof(huge));
+	spt_import_refused(x, "oversized", x->format, big);
+	spt_import_refused(x, "wrong-format", subvol ? "raw+size" : "tar+size", stream);
+	spt_import_refused(x, "unknown-format", "zfs", stream);
+	if (!raw && !subvol) {
+		/* an image stream that is no image */
+		unsigned char bad[8 + 4096] = { 0, 16 };
+		_cleanup_free_ char *junk = spt_stream_file("junk", NULL, 0, bad, sizeof(bad));
+		spt_import_refused(x, "junk", x->format, junk);
+	}
+	spt_ok("free source", pve_storage_free_image(x->src, vn, &err), err);
+	free(vn);
+}

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "storage/storage.h"
 #include "tests/unit/storage-plugin-test.h"
@@ -290,4 +291,106 @@ static void btrfs_plugin_extras(void)
 	fs_teardown(&fs);
 }
 
-TEST_MAIN(TEST(btrfs_plugin_table), TEST(btrfs_plugin_refusals), TEST(btrfs_plugin_extras))
+/* Streams between btrfs and a dir storage, both ways, raw and subvol, and a snapshot's export. */
+static void btrfs_export_import(void)
+{
+	if (access("/bin/tar", X_OK) < 0)
+		return test_skip("no /bin/tar");
+	btrfs_fs fs;
+	if (!fs_setup(&fs))
+		return;
+	_cleanup_free_ char *text =
+		xasprintf("dir: plain\n\tpath %s/plain\n\tcontent images,rootdir\n", test_tmpdir());
+	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
+	pve_storage d;
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &c, &err) < 0 ||
+	    pve_storage_get(c, "plain", &d, &err) < 0 || pve_storage_activate(&d, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		fs_teardown(&fs);
+		return;
+	}
+	const spt_xfer xfers[] = {
+		{ &d, "raw", 4 << 20, "raw+size", &fs.st, "103/vm-103-disk-0.raw",
+		  "103/vm-103-disk-1.raw" },
+		{ &fs.st, "raw", 4 << 20, "raw+size", &d, "103/vm-103-disk-0.raw",
+		  "103/vm-103-disk-1.raw" },
+		{ &fs.st, "subvol", 0, "tar+size", &d, "103/subvol-103-disk-0.subvol",
+		  "103/subvol-103-disk-1.subvol" },
+		{ &d, "subvol", 0, "tar+size", &fs.st, "103/subvol-103-disk-0.subvol",
+		  "103/subvol-103-disk-1.subvol" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(xfers); i++)
+		spt_export_import(&xfers[i]);
+
+	/* a snapshot exports as it was */
+	char *vn = NULL, *path = NULL, *imp = NULL, *ipath = NULL;
+	check(pve_storage_alloc_image(&fs.st, 100, "raw", NULL, 4 << 20, &vn, NULL) == 0);
+	check(pve_storage_path(&fs.st, vn, NULL, &path, NULL) == 0);
+	check(path && spt_write(path, false, "snapdata"));
+	check(pve_storage_volume_snapshot(&fs.st, vn, "s1", NULL) == 0);
+	check(path && spt_write(path, false, "newdata."));
+	_cleanup_free_ char *stream = xasprintf("%s/snap.stream", test_tmpdir());
+	_cleanup_close_ int fd = open(stream, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(pve_storage_volume_export(&fs.st, vn, "raw+size", "s1", fd, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(lseek(fd, 0, SEEK_SET) == 0);
+	check(pve_storage_volume_import(&d, "103/vm-103-disk-0.raw", "raw+size", fd, false, &imp,
+					&err) == 0);
+	pve_error_free(err);
+	if (imp && pve_storage_path(&d, imp, NULL, &ipath, NULL) == 0)
+		check(spt_has(ipath, false, "snapdata"));
+	if (imp)
+		check(pve_storage_free_image(&d, imp, NULL) == 0);
+	check(pve_storage_free_image(&fs.st, vn, NULL) == 0);
+	free(vn);
+	free(path);
+	free(imp);
+	free(ipath);
+	fs_teardown(&fs);
+}
+
+/* Two processes allocating 20 volumes each at once: 40 distinct names. */
+static void btrfs_alloc_concurrent(void)
+{
+	btrfs_fs fs;
+	if (!fs_setup(&fs))
+		return;
+	int p[2];
+	check(pipe2(p, O_CLOEXEC) == 0);
+	pid_t pids[2];
+	for (int k = 0; k < 2; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			for (int i = 0; i < 20; i++) {
+				char *vn = NULL;
+				if (pve_storage_alloc_image(&fs.st, 100, "raw", NULL, 4096, &vn,
+							    NULL) < 0)
+					_exit(1);
+				dprintf(p[1], "%s\n", vn);
+			}
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	for (int k = 0; k < 2; k++) {
+		int status;
+		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	char buf[4096];
+	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	size_t lines = 0;
+	for (char *l = buf; (l = strchr(l, '\n')); l++)
+		lines++;
+	check_int(lines, 40);
+	check_int(spt_count(&fs.st, 100), 40);
+	fs_teardown(&fs);
+}
+
+TEST_MAIN(TEST(btrfs_plugin_table), TEST(btrfs_plugin_refusals), TEST(btrfs_plugin_extras),
+	  TEST(btrfs_export_import), TEST(btrfs_alloc_concurrent))

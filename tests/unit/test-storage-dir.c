@@ -2,6 +2,7 @@
  * the shared plugin table (storage-plugin-test.h) for each image format, its refusals, and what only the
  * dir plugin does (mkdir, content directories, backup notes and protection). */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "storage/storage.h"
 #include "tests/unit/storage-plugin-test.h"
@@ -295,6 +296,198 @@ static void dir_plugin_refuses(void)
 	free(vn);
 }
 
+/* Two dir storages of one storage.cfg: test (store/) and test2 (store2/). */
+static pve_sectioncfg *make_two_dir_storages(pve_storage *a, pve_storage *b)
+{
+	_cleanup_free_ char *text =
+		xasprintf("dir: test\n\tpath %s/store\n\tcontent images,rootdir\n\n"
+			  "dir: test2\n\tpath %s/store2\n\tcontent images,rootdir\n",
+			  test_tmpdir(), test_tmpdir());
+	pve_sectioncfg *c = NULL;
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &c, &err) < 0 ||
+	    pve_storage_get(c, "test", a, &err) < 0 || pve_storage_get(c, "test2", b, &err) < 0 ||
+	    pve_storage_activate(a, &err) < 0 || pve_storage_activate(b, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		pve_sectioncfg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void dir_export_import(void)
+{
+	if (!have_qemu_img())
+		return test_skip("no /usr/bin/qemu-img");
+	if (access("/bin/tar", X_OK) < 0)
+		return test_skip("no /bin/tar");
+	pve_storage a, b;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_two_dir_storages(&a, &b);
+	if (!c)
+		return;
+	const spt_xfer xfers[] = {
+		{ &a, "raw", 3 << 20, "raw+size", &b, "103/vm-103-disk-0.raw",
+		  "103/vm-103-disk-1.raw" },
+		{ &a, "qcow2", 2 << 20, "qcow2+size", &b, "103/vm-103-disk-0.qcow2",
+		  "103/vm-103-disk-1.qcow2" },
+		{ &a, "vmdk", 2 << 20, "vmdk+size", &b, "103/vm-103-disk-0.vmdk",
+		  "103/vm-103-disk-1.vmdk" },
+		{ &a, "subvol", 0, "tar+size", &b, "103/subvol-103-disk-0.subvol",
+		  "103/subvol-103-disk-1.subvol" },
+		/* and into the same storage */
+		{ &a, "raw", 1 << 20, "raw+size", &a, "103/vm-103-disk-0.raw",
+		  "103/vm-103-disk-1.raw" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(xfers); i++)
+		spt_export_import(&xfers[i]);
+}
+
+/* A qcow2 snapshot exports as it was, flattened; a linked clone exports standing alone. */
+static void dir_export_snapshot_and_clone(void)
+{
+	if (!have_qemu_img())
+		return test_skip("no /usr/bin/qemu-img");
+	pve_storage a, b;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_two_dir_storages(&a, &b);
+	if (!c)
+		return;
+	pve_error *err = NULL;
+	char *vn = NULL, *base = NULL, *clone = NULL, *imp = NULL;
+	check(pve_storage_alloc_image(&a, 100, "qcow2", NULL, 1 << 20, &vn, NULL) == 0);
+	check(pve_storage_volume_snapshot(&a, vn, "s1", NULL) == 0);
+	char **formats = NULL;
+	check(pve_storage_volume_export_formats(&a, vn, "s1", &formats, NULL) == 0);
+	check(formats && formats[0] && streq(formats[0], "qcow2+size"));
+	strv_free(formats);
+	_cleanup_free_ char *stream = xasprintf("%s/snap.stream", test_tmpdir());
+	_cleanup_close_ int out = open(stream, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(pve_storage_volume_export(&a, vn, "qcow2+size", "s1", out, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(lseek(out, 0, SEEK_SET) == 0);
+	check(pve_storage_volume_import(&b, "103/vm-103-disk-0.qcow2", "qcow2+size", out, false,
+					&imp, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check_streq(imp, "103/vm-103-disk-0.qcow2");
+	/* no temporary file stays next to the volume */
+	_cleanup_free_ char *imgdir = xasprintf("%s/store/images/100", test_tmpdir());
+	check(spt_count(&a, 100) == 1);
+	check(pve_storage_free_image(&b, imp, NULL) == 0);
+	free(imp);
+	imp = NULL;
+	check(pve_storage_volume_export(&a, vn, "qcow2+size", "nosuch", out, &err) < 0);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_export(&a, vn, "raw+size", NULL, out, &err) == -EINVAL);
+	check(err && strstr(err->message, "available: qcow2+size"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_snapshot_delete(&a, vn, "s1", NULL) == 0);
+	check(pve_storage_volume_export(&a, "100/vm-100-disk-9.raw", "raw+size", NULL, out, &err) ==
+	      -ENOENT);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_import_formats(&b, "103/vm-103-disk-0.vmdk", &formats, NULL) == 0);
+	check(formats && formats[0] && streq(formats[0], "vmdk+size") && !formats[1]);
+	strv_free(formats);
+	check(pve_storage_volume_import_formats(&b, "iso/x.iso", &formats, &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+
+	/* a linked clone */
+	check(pve_storage_create_base(&a, vn, &base, NULL) == 0);
+	check(base && pve_storage_clone_image(&a, base, 101, NULL, &clone, NULL) == 0);
+	check(ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0);
+	check(clone && pve_storage_volume_export(&a, clone, "qcow2+size", NULL, out, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(lseek(out, 0, SEEK_SET) == 0);
+	check(pve_storage_volume_import(&b, "103/vm-103-disk-0.qcow2", "qcow2+size", out, false,
+					&imp, &err) == 0);
+	pve_error_free(err);
+	if (imp)
+		check(pve_storage_free_image(&b, imp, NULL) == 0);
+	free(imp);
+	if (clone)
+		check(pve_storage_free_image(&a, clone, NULL) == 0);
+	if (base)
+		check(pve_storage_free_image(&a, base, NULL) == 0);
+	free(clone);
+	free(base);
+	free(vn);
+}
+
+/* Two processes allocating 20 volumes each on one storage at once: 40 distinct names, none
+ * overwritten. */
+static void dir_alloc_concurrent(void)
+{
+	pve_storage st;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = make_dir_storage("", &st);
+	if (!c)
+		return;
+	check(pve_storage_activate(&st, NULL) == 0);
+	int pipes[2][2];
+	pid_t pids[2];
+	for (int k = 0; k < 2; k++) {
+		check(pipe2(pipes[k], O_CLOEXEC) == 0);
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			FILE *f = fdopen(pipes[k][1], "w");
+			for (int i = 0; i < 20; i++) {
+				char *vn = NULL;
+				if (pve_storage_alloc_image(&st, 100, "raw", NULL, 4096, &vn,
+							    NULL) < 0)
+					_exit(1);
+				fprintf(f, "%s\n", vn);
+				free(vn);
+			}
+			fclose(f);
+			_exit(0);
+		}
+		close(pipes[k][1]);
+	}
+	char *names[64];
+	size_t n = 0;
+	for (int k = 0; k < 2; k++) {
+		FILE *f = fdopen(pipes[k][0], "r");
+		char line[256];
+		while (f && fgets(line, sizeof(line), f) && n < ELEMENTSOF(names)) {
+			line[strcspn(line, "\n")] = '\0';
+			names[n++] = xstrdup(line);
+		}
+		if (f)
+			fclose(f);
+		int status;
+		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	check_int(n, 40);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (streq(names[i], names[j]))
+				test_fail(__FILE__, __LINE__, "%s allocated twice", names[i]);
+	check_int(spt_count(&st, 100), 40);
+	for (size_t i = 0; i < n; i++) {
+		check(pve_storage_free_image(&st, names[i], NULL) == 0);
+		free(names[i]);
+	}
+	/* an explicit name that exists is refused, the volume untouched */
+	char *vn = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-5", 4096, &vn, NULL) == 0);
+	char *vn2 = NULL;
+	pve_error *err = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-5", 8192, &vn2, &err) ==
+	      -EEXIST);
+	check(err && strstr(err->message, "volume 'test:100/vm-100-disk-5.raw' already exists"));
+	pve_error_free(err);
+	uint64_t size = 0;
+	check(pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0 && size == 4096);
+	check(pve_storage_free_image(&st, vn, NULL) == 0);
+	free(vn);
+}
+
 static void dir_backup_attributes(void)
 {
 	pve_storage st;
@@ -341,4 +534,5 @@ static void dir_backup_attributes(void)
 }
 
 TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(dir_plugin_table),
-	  TEST(dir_plugin_refusals), TEST(dir_plugin_refuses), TEST(dir_backup_attributes))
+	  TEST(dir_plugin_refusals), TEST(dir_plugin_refuses), TEST(dir_backup_attributes),
+	  TEST(dir_export_import), TEST(dir_export_snapshot_and_clone), TEST(dir_alloc_concurrent))

@@ -5,12 +5,25 @@
  * skips and says so. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 
 #include "storage/storage.h"
 #include "tests/unit/storage-plugin-test.h"
 #include "tests/unit/test.h"
 
 #define MIB (1 << 20)
+
+static ssize_t read_full_fd(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
 
 typedef struct lvm_env {
 	pve_sectioncfg *cfg;
@@ -261,5 +274,194 @@ static void lvm_scans(void)
 	env_clear(&e);
 }
 
+/* A dir storage beside the volume group, for streams between the two. */
+static pve_sectioncfg *plain_dir(pve_storage *d)
+{
+	_cleanup_free_ char *text =
+		xasprintf("dir: plain\n\tpath %s/plain\n\tcontent images,rootdir\n", test_tmpdir());
+	pve_sectioncfg *c = NULL;
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &c, &err) < 0 ||
+	    pve_storage_get(c, "plain", d, &err) < 0 || pve_storage_activate(d, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		pve_sectioncfg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void export_import(const char *type)
+{
+	lvm_env e;
+	if (!env_setup(&e, type, ""))
+		return;
+	pve_storage d;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = plain_dir(&d);
+	if (!c) {
+		env_clear(&e);
+		return;
+	}
+	const spt_xfer xfers[] = {
+		{ &e.st, "raw", 4 * MIB, "raw+size", &d, "103/vm-103-disk-0.raw",
+		  "103/vm-103-disk-1.raw" },
+		{ &d, "raw", 4 * MIB, "raw+size", &e.st, "vm-103-disk-0", "vm-103-disk-1" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(xfers); i++)
+		spt_export_import(&xfers[i]);
+	env_clear(&e);
+}
+
+static void lvm_export_import(void)
+{
+	export_import("lvm");
+}
+
+static void lvmthin_export_import(void)
+{
+	export_import("lvmthin");
+}
+
+/* activate_volume and deactivate_volume: the device node comes and goes; a thin snapshot (which
+ * skips activation) too, and its export reads it as it was. */
+static void lvm_activation(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvm", ""))
+		return;
+	pve_error *err = NULL;
+	char *vn = NULL, *path = NULL;
+	check(pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) == 0);
+	check(pve_storage_path(&e.st, vn, NULL, &path, NULL) == 0);
+	check(path && access(path, F_OK) == 0);
+	check(pve_storage_deactivate_volume(&e.st, vn, NULL, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(path && access(path, F_OK) < 0);
+	check(pve_storage_activate_volume(&e.st, vn, NULL, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(path && access(path, F_OK) == 0);
+	check(pve_storage_activate_volume(&e.st, vn, "s1", &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_activate_volume(&e.st, "vm-100-../x", NULL, &err) == -EINVAL);
+	pve_error_free(err);
+	check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+	free(vn);
+	free(path);
+	env_clear(&e);
+}
+
+static void lvmthin_activation(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvmthin", ""))
+		return;
+	pve_storage d;
+	_cleanup_sectioncfg_ pve_sectioncfg *c = plain_dir(&d);
+	if (!c) {
+		env_clear(&e);
+		return;
+	}
+	pve_error *err = NULL;
+	char *vn = NULL, *path = NULL, *spath = NULL, *imp = NULL, *ipath = NULL;
+	check(pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) == 0);
+	check(pve_storage_path(&e.st, vn, NULL, &path, NULL) == 0);
+	check(path && spt_write(path, false, "snapdata"));
+	check(pve_storage_volume_snapshot(&e.st, vn, "s1", NULL) == 0);
+	check(path && spt_write(path, false, "newdata."));
+	check(pve_storage_path(&e.st, vn, "s1", &spath, NULL) == 0);
+	/* a thin snapshot is not active until asked */
+	check(spath && access(spath, F_OK) < 0);
+	check(pve_storage_activate_volume(&e.st, vn, "s1", &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(spath && spt_has(spath, false, "snapdata"));
+	check(pve_storage_deactivate_volume(&e.st, vn, "s1", &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(spath && access(spath, F_OK) < 0);
+
+	/* its export: activated for the export, inactive after */
+	_cleanup_free_ char *stream = xasprintf("%s/snap.stream", test_tmpdir());
+	_cleanup_close_ int fd = open(stream, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(pve_storage_volume_export(&e.st, vn, "raw+size", "s1", fd, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(spath && access(spath, F_OK) < 0);
+	check(lseek(fd, 0, SEEK_SET) == 0);
+	check(pve_storage_volume_import(&d, "103/vm-103-disk-0.raw", "raw+size", fd, false, &imp,
+					&err) == 0);
+	pve_error_free(err);
+	if (imp && pve_storage_path(&d, imp, NULL, &ipath, NULL) == 0)
+		check(spt_has(ipath, false, "snapdata"));
+	if (imp)
+		check(pve_storage_free_image(&d, imp, NULL) == 0);
+
+	/* the volume itself */
+	check(pve_storage_deactivate_volume(&e.st, vn, NULL, NULL) == 0);
+	check(path && access(path, F_OK) < 0);
+	check(pve_storage_activate_volume(&e.st, vn, NULL, NULL) == 0);
+	check(path && spt_has(path, false, "newdata."));
+	check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+	free(vn);
+	free(path);
+	free(spath);
+	free(imp);
+	free(ipath);
+	env_clear(&e);
+}
+
+/* Two processes allocating at once on one volume group: distinct names, no failure. */
+static void lvm_alloc_concurrent(void)
+{
+	lvm_env e;
+	if (!env_setup(&e, "lvmthin", ""))
+		return;
+	int p[2];
+	check(pipe2(p, O_CLOEXEC) == 0);
+	pid_t pids[2];
+	for (int k = 0; k < 2; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			for (int i = 0; i < 5; i++) {
+				char *vn = NULL;
+				pve_error *err = NULL;
+				if (pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn,
+							    &err) < 0) {
+					dprintf(p[1], "error %s\n", err->message);
+					_exit(1);
+				}
+				dprintf(p[1], "%s\n", vn);
+			}
+			_exit(0);
+		}
+	}
+	close(p[1]);
+	for (int k = 0; k < 2; k++) {
+		int status;
+		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	char buf[4096];
+	ssize_t n = read_full_fd(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	buf[n > 0 ? n : 0] = '\0';
+	if (strstr(buf, "error"))
+		test_fail(__FILE__, __LINE__, "%s", buf);
+	check_int(spt_count(&e.st, 100), 10);
+	pve_volume_info *v = NULL;
+	size_t nv = 0;
+	if (pve_storage_list_volumes(&e.st, 100, PVE_CONTENT_ALL, &v, &nv, NULL) == 0)
+		for (size_t i = 0; i < nv; i++)
+			check(pve_storage_free_image(&e.st, strchr(v[i].volid, ':') + 1, NULL) ==
+			      0);
+	pve_volume_infos_free(v, nv);
+	env_clear(&e);
+}
+
 TEST_MAIN(TEST(lvm_plugin_table), TEST(lvm_plugin_refusals), TEST(lvm_saferemove),
-	  TEST(lvmthin_plugin_table), TEST(lvmthin_plugin_refusals), TEST(lvm_scans))
+	  TEST(lvmthin_plugin_table), TEST(lvmthin_plugin_refusals), TEST(lvm_scans),
+	  TEST(lvm_export_import), TEST(lvmthin_export_import), TEST(lvm_activation),
+	  TEST(lvmthin_activation), TEST(lvm_alloc_concurrent))

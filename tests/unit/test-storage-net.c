@@ -2,6 +2,9 @@
  * unreachable server fails (anywhere), and against real servers (the lab:
  * tests/storage/lab-storage-net.sh starts them and names them in PVE_TEST_* variables): mount,
  * status, allocate/list/free on the share, LUNs and their paths, the scans, unmount and logout. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -48,6 +51,38 @@ static bool exists(const char *p)
 {
 	struct stat st;
 	return lstat(p, &st) == 0;
+}
+
+/* The source and the super options of the mount at path in /proc/self/mountinfo (the last one). */
+static char *mountinfo_field(const char *path, bool want_source)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	char *found = NULL;
+	while (f && fgets(line, sizeof(line), f)) {
+		_cleanup_strv_free_ char **fld = pve_strv_split(line, " \n");
+		size_t nf = 0, dash = 0;
+		while (fld[nf])
+			nf++;
+		for (size_t i = 6; i < nf && !dash; i++)
+			if (streq(fld[i], "-"))
+				dash = i;
+		if (nf < 7 || !dash || dash + 3 >= nf || !streq(fld[4], path))
+			continue;
+		free(found);
+		found = xstrdup(fld[want_source ? dash + 2 : dash + 3]);
+	}
+	return found;
+}
+
+static char *mount_source(const char *path)
+{
+	return mountinfo_field(path, true);
+}
+
+static char *mount_options(const char *path)
+{
+	return mountinfo_field(path, false);
 }
 
 static bool deactivate_ok(const pve_storage *s)
@@ -257,6 +292,116 @@ static void iscsi_refuses(void)
 	netcfg_clear(&n);
 }
 
+/* iscsidirect: names, paths, refusals, and an unreachable portal, all without a target. */
+static void iscsidirect_refuses(void)
+{
+	netcfg n;
+	if (!make_storage(&n,
+			  "iscsidirect: d0\n\tportal 127.0.0.1:1\n\ttarget iqn.2026-11.test:t1\n",
+			  "d0"))
+		return;
+	check(n.st.shared);
+	check_int(n.st.content, PVE_CONTENT_IMAGES);
+	char *p = NULL;
+	check(pve_storage_path(&n.st, "lun3", NULL, &p, NULL) == 0);
+	check_streq(p, "iscsi://127.0.0.1:1/iqn.2026-11.test:t1/3");
+	free(p);
+	static const char *const bad[] = { "lun",  "lun-1", "lun01",	"3",
+					   "lunx", "lun1 ", "lun99999", "../lun1" };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		pve_error *err = NULL;
+		p = NULL;
+		check(pve_storage_path(&n.st, bad[i], NULL, &p, &err) == -EINVAL);
+		check(!p);
+		pve_error_free(err);
+	}
+	pve_error *err = NULL;
+	check(pve_storage_path(&n.st, "lun1", "snap", &p, &err) == -EINVAL);
+	pve_error_free(err);
+	err = NULL;
+	char *vol = NULL;
+	check(pve_storage_alloc_image(&n.st, 100, NULL, NULL, 1 << 20, &vol, &err) < 0);
+	check(err && strstr(err->message, "can't allocate space in iscsi storage"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_free_image(&n.st, "lun1", &err) < 0);
+	check(err && strstr(err->message, "can't free space in iscsi storage"));
+	pve_error_free(err);
+	err = NULL;
+	check(pve_storage_volume_snapshot(&n.st, "lun1", "s1", &err) == -ENOSYS);
+	pve_error_free(err);
+	check(pve_storage_volume_has_feature(&n.st, PVE_FEATURE_COPY, "lun1", NULL));
+	check(!pve_storage_volume_has_feature(&n.st, PVE_FEATURE_CLONE, "lun1", NULL));
+	/* nothing listens there: a clear error naming the portal, inactive, at once */
+	err = NULL;
+	time_t t0 = time(NULL);
+	check(pve_storage_activate(&n.st, &err) == -EHOSTUNREACH);
+	check(err && strstr(err->message, "'127.0.0.1' port 1"));
+	pve_error_free(err);
+	err = NULL;
+	pve_volume_info *v = NULL;
+	size_t nv = 0;
+	check(pve_storage_list_volumes(&n.st, 0, PVE_CONTENT_IMAGES, &v, &nv, &err) ==
+	      -EHOSTUNREACH);
+	pve_error_free(err);
+	pve_storage_status ss;
+	check(pve_storage_get_status(&n.st, &ss, NULL) == 0);
+	check(!ss.active);
+	check(time(NULL) - t0 < 10);
+	netcfg_clear(&n);
+	/* a bad target or portal is refused before anything runs */
+	static const char *const badcfg[] = {
+		"iscsidirect: d1\n\tportal 127.0.0.1\n\ttarget --x\n",
+		"iscsidirect: d1\n\tportal -p\n\ttarget iqn.2026-11.test:t1\n",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(badcfg); i++) {
+		if (!make_storage(&n, badcfg[i], "d1"))
+			continue;
+		err = NULL;
+		check(pve_storage_activate(&n.st, &err) == -EINVAL);
+		pve_error_free(err);
+		netcfg_clear(&n);
+	}
+}
+
+/* An NFS or SMB server whose machine takes the connection but never answers: the probe gives up
+ * within its time limit, naming the server. */
+static void net_probe_silent(void)
+{
+	_cleanup_close_ int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	check(l >= 0 && bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 4) == 0 &&
+	      getsockname(l, (struct sockaddr *)&a, &al) == 0);
+	int port = ntohs(a.sin_port);
+	pve_error *err = NULL;
+	time_t t0 = time(NULL);
+	check(pve_net_probe_nfs("n1", "127.0.0.1", port, 1000, &err) == -EHOSTUNREACH);
+	check(time(NULL) - t0 < 4);
+	check(err && strstr(err->message, "storage 'n1' is not online") &&
+	      strstr(err->message, "'127.0.0.1'") && strstr(err->message, "no answer"));
+	if (err)
+		printf("# %s\n", err->message);
+	pve_error_free(err);
+	err = NULL;
+	t0 = time(NULL);
+	check(pve_net_probe_smb("c1", "127.0.0.1", port, 1000, &err) == -EHOSTUNREACH);
+	check(time(NULL) - t0 < 4);
+	check(err && strstr(err->message, "storage 'c1' is not online") &&
+	      strstr(err->message, "no answer to an SMB request"));
+	if (err)
+		printf("# %s\n", err->message);
+	pve_error_free(err);
+	err = NULL;
+	check(pve_net_probe_nfs(NULL, "127.0.0.1", 1, 1000, &err) == -EHOSTUNREACH);
+	pve_error_free(err);
+	/* statvfs with a time limit, on something that answers */
+	pve_storage_status st = { 0 };
+	check(pve_net_statvfs("/", 3000, &st) == 0);
+	check(st.active && st.total > 0 && st.avail <= st.total);
+	check(pve_net_statvfs("/nonexistent/x", 3000, &st) == -ENOENT);
+}
+
 /* ---- against real servers -------------------------------------------------------------------- */
 
 static bool in_listing(const pve_storage *st, const char *volid, uint64_t *size)
@@ -394,6 +539,51 @@ static void cifs_real(void)
 		server, share, user, pw, mnt_dir());
 	netfs_table(text, "smb1", cifs_types, dir);
 
+	/* a directory below the share, SMB 3 asked for: mounted as //server/share/subdir */
+	_cleanup_free_ char *subdir = xasprintf("%s/pvesub", dir);
+	check(mkdir(subdir, 0777) == 0 || errno == EEXIST);
+	_cleanup_free_ char *sub = xasprintf(
+		"cifs: smb3\n\tserver %s\n\tshare %s\n\tusername %s\n\tpassword %s\n\tsmbversion 3\n"
+		"\tsubdir /pvesub\n\tpath %s/mnt-sub\n\tcontent images\n",
+		server, share, user, pw, mnt_dir());
+	netcfg ns;
+	if (make_storage(&ns, sub, "smb3")) {
+		pve_error *err = NULL;
+		if (pve_storage_activate(&ns.st, &err) < 0) {
+			test_fail(__FILE__, __LINE__, "activate subdir: %s",
+				  err ? err->message : "?");
+			pve_error_free(err);
+		} else {
+			_cleanup_free_ char *src = xasprintf("//%s/%s/pvesub", server, share);
+			_cleanup_free_ char *opts = mount_options(ns.st.path);
+			check(opts && strstr(opts, "vers=3"));
+			printf("# subdir mount: %s\n", opts ? opts : "?");
+			_cleanup_free_ char *srcseen = mount_source(ns.st.path);
+			check_streq(srcseen, src);
+			char *vol = NULL;
+			check(pve_storage_alloc_image(&ns.st, 101, "raw", NULL, 1 << 20, &vol,
+						      NULL) == 0);
+			_cleanup_free_ char *there =
+				xasprintf("%s/images/%s", subdir, vol ? vol : "?");
+			check(exists(there));
+			check(pve_storage_free_image(&ns.st, vol, NULL) == 0);
+			free(vol);
+			check(deactivate_ok(&ns.st));
+		}
+		netcfg_clear(&ns);
+	}
+	/* an SMB version Proxmox does not know is refused before anything runs */
+	_cleanup_free_ char *badv = xasprintf(
+		"cifs: smb4\n\tserver %s\n\tshare %s\n\tsmbversion 1.0\n\tpath %s/mnt-v1\n", server,
+		share, mnt_dir());
+	if (make_storage(&ns, badv, "smb4")) {
+		pve_error *err = NULL;
+		check(pve_storage_activate(&ns.st, &err) == -EINVAL);
+		check(err && err->param && streq(err->param, "smbversion"));
+		pve_error_free(err);
+		netcfg_clear(&ns);
+	}
+
 	/* a wrong password: refused, nothing mounted, the mount point not left behind */
 	_cleanup_free_ char *bad = xasprintf(
 		"cifs: smb2\n\tserver %s\n\tshare %s\n\tusername %s\n\tpassword wrong-%s\n"
@@ -506,37 +696,126 @@ static void iscsi_real(void)
 	netcfg_clear(&n);
 }
 
+/* iscsidirect against the lab's tgt target: the LUN listed as lun<N> with its size, its URL, the
+ * status from the LUN sizes, and no kernel session made on the way. */
+static void iscsidirect_real(void)
+{
+	const char *portal = getenv("PVE_TEST_ISCSI_PORTAL"),
+		   *target = getenv("PVE_TEST_ISCSI_TARGET");
+	const char *lunsize = getenv("PVE_TEST_ISCSI_LUN_SIZE");
+	if (!portal || !target || !lunsize) {
+		test_skip("no iSCSI target: PVE_TEST_ISCSI_{PORTAL,TARGET,LUN_SIZE} unset "
+			  "(tests/storage/lab-storage-net.sh sets them in the lab)");
+		return;
+	}
+	if (access("/usr/bin/iscsi-ls", X_OK) < 0) {
+		test_fail(__FILE__, __LINE__,
+			  "no /usr/bin/iscsi-ls (libiscsi-bin, tools/setup-deps)");
+		return;
+	}
+	_cleanup_free_ char *text =
+		xasprintf("iscsidirect: ld1\n\tportal %s\n\ttarget %s\n", portal, target);
+	netcfg n;
+	if (!make_storage(&n, text, "ld1"))
+		return;
+	unsigned long long want = strtoull(lunsize, NULL, 10);
+	pve_error *err = NULL;
+	check(pve_storage_activate(&n.st, &err) == 0);
+	pve_error_free(err);
+	pve_storage_status ss;
+	check(pve_storage_get_status(&n.st, &ss, NULL) == 0);
+	/* iscsi-ls's figures, a little short: the last block's address times the block size, cut
+	 * to a whole MiB */
+	check(ss.active);
+	check(ss.total <= want && ss.total >= want - (2 << 20));
+	pve_volume_info *v = NULL;
+	size_t nv = 0;
+	err = NULL;
+	check(pve_storage_list_volumes(&n.st, 0, PVE_CONTENT_IMAGES, &v, &nv, &err) == 0);
+	if (err)
+		printf("# list: %s\n", err->message);
+	pve_error_free(err);
+	check_int(nv, 1);
+	for (size_t i = 0; i < nv; i++) {
+		printf("# LUN %s size %llu\n", v[i].volid, (unsigned long long)v[i].size);
+		check_streq(v[i].volid, "ld1:lun1");
+		check_int(v[i].size, want);
+		check_streq(v[i].format, "raw");
+	}
+	pve_volume_infos_free(v, nv);
+	char *p = NULL;
+	check(pve_storage_path(&n.st, "lun1", NULL, &p, NULL) == 0);
+	_cleanup_free_ char *url = xasprintf("iscsi://%s/%s/1", portal, target);
+	check_streq(p, url);
+	free(p);
+	uint64_t sz = 0;
+	check(pve_storage_volume_size(&n.st, "lun1", &sz, NULL, NULL, NULL) == 0);
+	check_int(sz, want);
+	err = NULL;
+	check(pve_storage_volume_size(&n.st, "lun7", &sz, NULL, NULL, &err) == -ENOENT);
+	pve_error_free(err);
+	/* a target the portal does not have */
+	_cleanup_free_ char *other = xasprintf(
+		"iscsidirect: ld2\n\tportal %s\n\ttarget iqn.2026-11.test:none\n", portal);
+	netcfg o;
+	if (make_storage(&o, other, "ld2")) {
+		err = NULL;
+		v = NULL;
+		check(pve_storage_list_volumes(&o.st, 0, PVE_CONTENT_IMAGES, &v, &nv, &err) < 0);
+		check(err && strstr(err->message, "offers no target"));
+		pve_error_free(err);
+		netcfg_clear(&o);
+	}
+	/* QEMU reaches the LUN itself: no kernel session of this target */
+	static const char *const sess = "/sys/class/iscsi_session";
+	_cleanup_(closedirp) DIR *d = opendir(sess);
+	struct dirent *e;
+	bool session = false;
+	while (d && (e = readdir(d))) {
+		_cleanup_free_ char *tp = xasprintf("%s/%s/targetname", sess, e->d_name);
+		_cleanup_fclose_ FILE *f = fopen(tp, "re");
+		char line[256] = "";
+		if (f && fgets(line, sizeof(line), f) && startswith(line, target))
+			session = true;
+	}
+	check(!session);
+	check(deactivate_ok(&n.st));
+	netcfg_clear(&n);
+}
+
 /* The tool runner: output, a failure's message, the exit status when asked for, the time limit. */
 static void net_runner(void)
 {
 	char *out = NULL;
 	pve_error *err = NULL;
 	const char *echo[] = { "/bin/sh", "-c", "echo hello; echo warn >&2", NULL };
-	check(pve_net_run(echo, NULL, 5000, &out, NULL, NULL) == 0);
+	check(pve_storage_run_ex(echo, NULL, 5000, &out, NULL, NULL) == 0);
 	check_streq(out, "hello\n");
 	free(out);
 	const char *fails[] = { "/bin/sh", "-c", "echo one >&2; echo two >&2; exit 3", NULL };
-	check(pve_net_run(fails, NULL, 5000, NULL, NULL, &err) == -EIO);
+	check(pve_storage_run_ex(fails, NULL, 5000, NULL, NULL, &err) == -EIO);
 	check(err && strstr(err->message, "one; two") && strstr(err->message, "exit code 3"));
+	if (err)
+		printf("# %s\n", err->message);
 	pve_error_free(err);
 	err = NULL;
 	int st = -1;
-	check(pve_net_run(fails, NULL, 5000, NULL, &st, &err) == 0);
+	check(pve_storage_run_ex(fails, NULL, 5000, NULL, &st, &err) == 0);
 	check_int(st, 3);
 	check(!err);
 	const char *envtest[] = { "/bin/sh", "-c", "test \"$PASSWD\" = s3cret", NULL };
 	const char *env[] = { "PASSWD=s3cret", NULL };
-	check(pve_net_run(envtest, env, 5000, NULL, NULL, NULL) == 0);
-	check(pve_net_run(envtest, NULL, 5000, NULL, NULL, NULL) == -EIO);
+	check(pve_storage_run_ex(envtest, env, 5000, NULL, NULL, NULL) == 0);
+	check(pve_storage_run_ex(envtest, NULL, 5000, NULL, NULL, NULL) == -EIO);
 	/* killed at the limit, with what it started */
 	const char *slow[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
 	time_t t0 = time(NULL);
-	check(pve_net_run(slow, NULL, 300, NULL, NULL, &err) == -ETIMEDOUT);
+	check(pve_storage_run_ex(slow, NULL, 300, NULL, NULL, &err) == -ETIMEDOUT);
 	check(time(NULL) - t0 < 5);
 	pve_error_free(err);
 	err = NULL;
 	const char *missing[] = { "/nonexistent/tool", NULL };
-	check(pve_net_run(missing, NULL, 5000, NULL, NULL, &err) == -ENOENT);
+	check(pve_storage_run_ex(missing, NULL, 5000, NULL, NULL, &err) == -ENOENT);
 	pve_error_free(err);
 }
 
@@ -577,5 +856,6 @@ static void net_addresses(void)
 }
 
 TEST_MAIN(TEST(net_runner), TEST(net_addresses), TEST(net_cfg_checks), TEST(net_unmounted_refused),
-	  TEST(net_unreachable), TEST(net_bad_values), TEST(iscsi_refuses), TEST(nfs_real),
-	  TEST(cifs_real), TEST(iscsi_real))
+	  TEST(net_unreachable), TEST(net_bad_values), TEST(iscsi_refuses),
+	  TEST(iscsidirect_refuses), TEST(net_probe_silent), TEST(nfs_real), TEST(cifs_real),
+	  TEST(iscsi_real), TEST(iscsidirect_real))
