@@ -921,7 +921,7 @@ static int call_volume(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, char 
 		return pve_error_set_param(err, EINVAL, "storage", "no storage given");
 	if (node_storage(c, cfg, st, err) < 0)
 		return -EINVAL;
-	if (pve_storage_parse_volname(vname, ret_parsed, err) < 0) {
+	if (pve_storage_volume_parse(st, vname, ret_parsed, err) < 0) {
 		if (err && *err && !(*err)->param)
 			(*err)->param = xstrdup("volume");
 		return -EINVAL;
@@ -1050,12 +1050,15 @@ static void content_delete_work(sjob *j)
 		j->r = -EINVAL;
 		return;
 	}
-	if (access(j->path, F_OK) < 0) {
+	/* A path can be a URL (iscsidirect): then the task finds out. */
+	if (j->path[0] == '/' && access(j->path, F_OK) < 0) {
 		j->r = pve_error_set(&j->err, ENOENT, "volume '%s:%s' does not exist", j->st.id,
 				     j->volname);
 		return;
 	}
-	if (pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0) {
+	/* A type that keeps no attributes has no protected volumes. */
+	if (j->st.plugin->get_attribute &&
+	    pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0) {
 		j->r = -EIO;
 		return;
 	}

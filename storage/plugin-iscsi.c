@@ -176,6 +176,17 @@ bad:
 			     volname ? volname : "");
 }
 
+static int iscsi_parse_volname(const pve_storage *s, const char *volname, pve_volname *ret,
+			       pve_error **err)
+{
+	(void)s;
+	const char *name;
+	if (iscsi_parse(volname, &name, err) < 0)
+		return -EINVAL;
+	pve_storage_lun_volname(volname, ret);
+	return 0;
+}
+
 static int iscsi_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
 		      pve_error **err)
 {
@@ -354,6 +365,7 @@ const pve_storage_plugin pve_storage_plugin_iscsi = {
 	.activate = iscsi_activate,
 	.deactivate = iscsi_deactivate,
 	.status = iscsi_status,
+	.parse_volname = iscsi_parse_volname,
 	.list_volumes = iscsi_list_volumes,
 	.path = iscsi_path,
 	.volume_size = iscsi_volume_size,

@@ -45,6 +45,17 @@ static int parse_volname(const char *volname, int *ret, pve_error **err)
 	return 0;
 }
 
+static int iscsidirect_parse_volname(const pve_storage *s, const char *volname, pve_volname *ret,
+				     pve_error **err)
+{
+	(void)s;
+	int n;
+	if (parse_volname(volname, &n, err) < 0)
+		return -EINVAL;
+	pve_storage_lun_volname(volname, ret);
+	return 0;
+}
+
 /* iscsi-ls prints sizes cut to an integer of a unit: "(Size:64M)". */
 static bool parse_size(const char *s, uint64_t *ret)
 {
@@ -333,6 +344,7 @@ const pve_storage_plugin pve_storage_plugin_iscsidirect = {
 	.status = iscsidirect_status,
 	.alloc_image = iscsidirect_alloc_image,
 	.free_image = iscsidirect_free_image,
+	.parse_volname = iscsidirect_parse_volname,
 	.list_volumes = iscsidirect_list_volumes,
 	.path = iscsidirect_path,
 	.volume_size = iscsidirect_volume_size,

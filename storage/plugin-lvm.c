@@ -95,6 +95,26 @@ bad:
 			     volname ? volname : "");
 }
 
+static int lvm_parse_volname(const pve_storage *s, const char *volname, pve_volname *ret,
+			     pve_error **err)
+{
+	_cleanup_(lvm_vol_clear) lvm_vol v = { 0 };
+	if (lvm_parse(s, volname, &v, err) < 0)
+		return -EINVAL;
+	*ret = (pve_volname){
+		.vtype = PVE_CONTENT_IMAGES,
+		.name = TAKE_PTR(v.name),
+		.vmid = v.vmid,
+		.is_base = v.is_base,
+		.format = xstrdup("raw"),
+	};
+	if (v.basename) {
+		pve_storage_parse_image_name(v.basename, false, &ret->basevmid, NULL, NULL);
+		ret->basename = TAKE_PTR(v.basename);
+	}
+	return 0;
+}
+
 static char *snap_lv(const char *name, const char *snap)
 {
 	return xasprintf("snap_%s_%s", name, snap);
@@ -935,6 +955,7 @@ const pve_storage_plugin pve_storage_plugin_lvm = {
 	.status = lvm_status,
 	.alloc_image = lvm_alloc_image,
 	.free_image = lvm_free_image,
+	.parse_volname = lvm_parse_volname,
 	.list_volumes = lvm_list_volumes,
 	.path = lvm_path,
 	.volume_size = lvm_volume_size,
@@ -958,6 +979,7 @@ const pve_storage_plugin pve_storage_plugin_lvmthin = {
 	.status = lvm_status,
 	.alloc_image = lvm_alloc_image,
 	.free_image = lvm_free_image,
+	.parse_volname = lvm_parse_volname,
 	.list_volumes = lvm_list_volumes,
 	.path = lvm_path,
 	.volume_size = lvm_volume_size,

@@ -4,6 +4,8 @@
 #include "storage/storage.h"
 
 bool pve_storage_volname_safe(const char *name);
+/* A LUN's volume name as parsed: an image of no guest, raw. */
+void pve_storage_lun_volname(const char *volname, pve_volname *ret);
 bool pve_storage_name_is_iso(const char *n);
 bool pve_storage_name_is_vztmpl(const char *n);
 bool pve_storage_name_is_backup(const char *n);

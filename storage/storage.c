@@ -596,6 +596,23 @@ int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned cont
 	return s->plugin->list_volumes(s, vmid, content & s->content, ret, ret_n, err);
 }
 
+void pve_storage_lun_volname(const char *volname, pve_volname *ret)
+{
+	*ret = (pve_volname){
+		.vtype = PVE_CONTENT_IMAGES,
+		.name = xstrdup(volname),
+		.format = xstrdup("raw"),
+	};
+}
+
+int pve_storage_volume_parse(const pve_storage *s, const char *volname, pve_volname *ret,
+			     pve_error **err)
+{
+	if (s->plugin->parse_volname)
+		return s->plugin->parse_volname(s, volname, ret, err);
+	return pve_storage_parse_volname(volname, ret, err);
+}
+
 int pve_storage_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
 		     pve_error **err)
 {

@@ -121,6 +121,10 @@ struct pve_storage_plugin {
 	const char *const *options; /* properties it may have besides the common ones */
 	const char *unavailable; /* why this type has no ops yet, or NULL */
 
+	/* A volume name of this type (block storages name volumes their own way); NULL: a file storage's
+	 * name, pve_storage_parse_volname. */
+	int (*parse_volname)(const pve_storage *s, const char *volname, pve_volname *ret,
+			     pve_error **err);
 	int (*activate)(const pve_storage *s, pve_error **err);
 	int (*deactivate)(const pve_storage *s, pve_error **err);
 	int (*status)(const pve_storage *s, pve_storage_status *ret, pve_error **err);
@@ -212,6 +216,10 @@ int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fm
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
 int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
 			     pve_volume_info **ret, size_t *ret_n, pve_error **err);
+/* A volume name on s, as its type names volumes: "100/vm-100-disk-0.raw" on dir, "vm-100-disk-0" on
+ * lvm, "lun1" on iscsidirect. EINVAL "unable to parse ... volume name 'x'". */
+int pve_storage_volume_parse(const pve_storage *s, const char *volname, pve_volname *ret,
+			     pve_error **err);
 int pve_storage_path(const pve_storage *s, const char *volname, const char *snap, char **ret_path,
 		     pve_error **err);
 int pve_storage_volume_size(const pve_storage *s, const char *volname, uint64_t *ret_size,

@@ -395,6 +395,17 @@ def iscsidirect_over_api(n):
         expect(r.status == 200 and [x["volid"] for x in r.data] == ["idapi:lun1"], r)
         size = int(os.environ.get("PVE_TEST_ISCSI_LUN_SIZE", "0"))
         expect(r.data and r.data[0]["size"] == size and r.data[0]["format"] == "raw", r)
+        # A LUN is addressed by its own kind of name, as a volid and as a name on the storage.
+        for vol in ("idapi:lun1", "lun1"):
+            r = n.get(f"/nodes/{n.name}/storage/idapi/content/{vol}")
+            expect(r.status == 200 and r.data.get("size") == size and r.data.get("format") == "raw", r)
+        r = n.get(f"/nodes/{n.name}/storage/idapi/content/idapi:100%2Fvm-100-disk-0.raw")
+        expect(r.status == 400 and "unable to parse" in text(r), r)
+        # As Proxmox: the delete is a task, which refuses.
+        r = n.request("DELETE", f"/nodes/{n.name}/storage/idapi/content/idapi:lun1")
+        expect(r.status == 200, r)
+        st = n.wait_task(r.data, timeout=120)
+        expect(st.get("exitstatus", "").startswith("can't free space in iscsi storage"), st)
         r = n.post(f"/nodes/{n.name}/storage/idapi/content", {"vmid": 100, "filename": "vm-100-disk-0",
                                                                "size": "1M"})
         expect(r.status >= 400 and "can't allocate space in iscsi storage" in text(r), r)

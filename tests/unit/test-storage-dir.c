@@ -533,6 +533,64 @@ static void dir_backup_attributes(void)
 	pve_error_free(err);
 }
 
+/* Each type names its volumes its own way; the API parses them through the storage's type. */
+static void volume_names_by_type(void)
+{
+	const char *cfg =
+		"dir: local\n\tpath /var/lib/vz\n\tcontent images\n\n"
+		"lvm: thick\n\tvgname pve\n\tcontent images\n\n"
+		"lvmthin: thin\n\tthinpool data\n\tvgname pve\n\tcontent images\n\n"
+		"iscsi: lunsk\n\tportal 127.0.0.1\n\ttarget iqn.2003-01.org.example:t1\n\n"
+		"iscsidirect: lunsd\n\tportal 127.0.0.1\n\ttarget iqn.2003-01.org.example:t1\n";
+	pve_sectioncfg *c = NULL;
+	check(pve_storage_cfg_parse(cfg, strlen(cfg), &c, NULL) == 0);
+	static const struct {
+		const char *storage, *volname;
+		long long vmid;
+		bool ok, is_base;
+		const char *basename, *format;
+	} cases[] = {
+		{ "local", "100/vm-100-disk-0.qcow2", 100, true, false, NULL, "qcow2" },
+		{ "local", "vm-100-disk-0", 0, false, false, NULL, NULL },
+		{ "thick", "vm-100-disk-0", 100, true, false, NULL, "raw" },
+		{ "thick", "100/vm-100-disk-0.raw", 0, false, false, NULL, NULL },
+		{ "thick", "base-100-disk-0/vm-101-disk-0", 0, false, false, NULL, NULL },
+		{ "thin", "base-100-disk-0", 100, true, true, NULL, "raw" },
+		{ "thin", "base-100-disk-0/vm-101-disk-0", 101, true, false, "base-100-disk-0",
+		  "raw" },
+		{ "thin", "../vm-100-disk-0", 0, false, false, NULL, NULL },
+		{ "lunsk", "0.0.1.scsi-36001405abcdef", 0, true, false, NULL, "raw" },
+		{ "lunsk", "lun1", 0, false, false, NULL, NULL },
+		{ "lunsd", "lun1", 0, true, false, NULL, "raw" },
+		{ "lunsd", "lun01", 0, false, false, NULL, NULL },
+		{ "lunsd", "100/vm-100-disk-0.raw", 0, false, false, NULL, NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		pve_storage st;
+		check(pve_storage_get(c, cases[i].storage, &st, NULL) == 0);
+		pve_volname v = { 0 };
+		pve_error *err = NULL;
+		int r = pve_storage_volume_parse(&st, cases[i].volname, &v, &err);
+		if (!cases[i].ok) {
+			check(r == -EINVAL && err && strstr(err->message, "unable to parse"));
+			pve_error_free(err);
+			continue;
+		}
+		check_int(r, 0);
+		check_int(v.vtype, PVE_CONTENT_IMAGES);
+		check(v.vmid == cases[i].vmid);
+		check(v.is_base == cases[i].is_base);
+		check_streq(v.format, cases[i].format);
+		if (cases[i].basename)
+			check_streq(v.basename, cases[i].basename);
+		else
+			check(!v.basename);
+		pve_volname_clear(&v);
+	}
+	pve_sectioncfg_free(c);
+}
+
 TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(dir_plugin_table),
 	  TEST(dir_plugin_refusals), TEST(dir_plugin_refuses), TEST(dir_backup_attributes),
-	  TEST(dir_export_import), TEST(dir_export_snapshot_and_clone), TEST(dir_alloc_concurrent))
+	  TEST(dir_export_import), TEST(dir_export_snapshot_and_clone), TEST(dir_alloc_concurrent),
+	  TEST(volume_names_by_type))
