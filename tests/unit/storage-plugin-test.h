@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "storage/storage.h"
 #include "tests/unit/test.h"
@@ -377,6 +378,65 @@ static size_t spt_count(const pve_storage *st, long long vmid)
 		return (size_t)-1;
 	pve_volume_infos_free(v, n);
 	return n;
+}
+
+/* Two processes allocating per_child volumes each for vmid on st at once: every allocation succeeds,
+ * no name is given twice, and st then holds 2 * per_child volumes of vmid. Frees them. */
+static void spt_alloc_concurrent(const pve_storage *st, long long vmid, const char *fmt,
+				 uint64_t size, int per_child)
+{
+	int pipes[2][2];
+	pid_t pids[2];
+	for (int k = 0; k < 2; k++) {
+		check(pipe2(pipes[k], O_CLOEXEC) == 0);
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			FILE *f = fdopen(pipes[k][1], "w");
+			for (int i = 0; i < per_child; i++) {
+				char *vn = NULL;
+				pve_error *err = NULL;
+				if (pve_storage_alloc_image(st, vmid, fmt, NULL, size, &vn, &err) <
+				    0) {
+					fprintf(f, "error %s\n", err->message);
+					fclose(f);
+					_exit(1);
+				}
+				fprintf(f, "%s\n", vn);
+				free(vn);
+			}
+			fclose(f);
+			_exit(0);
+		}
+		close(pipes[k][1]);
+	}
+	char *names[128];
+	size_t n = 0;
+	for (int k = 0; k < 2; k++) {
+		FILE *f = fdopen(pipes[k][0], "r");
+		char line[512];
+		while (f && fgets(line, sizeof(line), f) && n < ELEMENTSOF(names)) {
+			line[strcspn(line, "\n")] = '\0';
+			if (startswith(line, "error "))
+				test_fail(__FILE__, __LINE__, "%s", line);
+			else
+				names[n++] = xstrdup(line);
+		}
+		if (f)
+			fclose(f);
+		int status;
+		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
+		      WEXITSTATUS(status) == 0);
+	}
+	check_int(n, 2 * per_child);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (streq(names[i], names[j]))
+				test_fail(__FILE__, __LINE__, "%s allocated twice", names[i]);
+	check_int(spt_count(st, vmid), 2 * per_child);
+	for (size_t i = 0; i < n; i++) {
+		check(pve_storage_free_image(st, names[i], NULL) == 0);
+		free(names[i]);
+	}
 }
 
 /* A file holding bytes [0, len) of another, or with a header and body of our own. */

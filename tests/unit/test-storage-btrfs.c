@@ -358,37 +358,7 @@ static void btrfs_alloc_concurrent(void)
 	btrfs_fs fs;
 	if (!fs_setup(&fs))
 		return;
-	int p[2];
-	check(pipe2(p, O_CLOEXEC) == 0);
-	pid_t pids[2];
-	for (int k = 0; k < 2; k++) {
-		pids[k] = fork();
-		if (pids[k] == 0) {
-			for (int i = 0; i < 20; i++) {
-				char *vn = NULL;
-				if (pve_storage_alloc_image(&fs.st, 100, "raw", NULL, 4096, &vn,
-							    NULL) < 0)
-					_exit(1);
-				dprintf(p[1], "%s\n", vn);
-			}
-			_exit(0);
-		}
-	}
-	close(p[1]);
-	for (int k = 0; k < 2; k++) {
-		int status;
-		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
-		      WEXITSTATUS(status) == 0);
-	}
-	char buf[4096];
-	ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-	close(p[0]);
-	buf[n > 0 ? n : 0] = '\0';
-	size_t lines = 0;
-	for (char *l = buf; (l = strchr(l, '\n')); l++)
-		lines++;
-	check_int(lines, 40);
-	check_int(spt_count(&fs.st, 100), 40);
+	spt_alloc_concurrent(&fs.st, 100, "raw", 4096, 20);
 	fs_teardown(&fs);
 }
 

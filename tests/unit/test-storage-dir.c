@@ -428,64 +428,7 @@ static void dir_alloc_concurrent(void)
 	if (!c)
 		return;
 	check(pve_storage_activate(&st, NULL) == 0);
-	int pipes[2][2];
-	pid_t pids[2];
-	for (int k = 0; k < 2; k++) {
-		check(pipe2(pipes[k], O_CLOEXEC) == 0);
-		pids[k] = fork();
-		if (pids[k] == 0) {
-			FILE *f = fdopen(pipes[k][1], "w");
-			for (int i = 0; i < 20; i++) {
-				char *vn = NULL;
-				if (pve_storage_alloc_image(&st, 100, "raw", NULL, 4096, &vn,
-							    NULL) < 0)
-					_exit(1);
-				fprintf(f, "%s\n", vn);
-				free(vn);
-			}
-			fclose(f);
-			_exit(0);
-		}
-		close(pipes[k][1]);
-	}
-	char *names[64];
-	size_t n = 0;
-	for (int k = 0; k < 2; k++) {
-		FILE *f = fdopen(pipes[k][0], "r");
-		char line[256];
-		while (f && fgets(line, sizeof(line), f) && n < ELEMENTSOF(names)) {
-			line[strcspn(line, "\n")] = '\0';
-			names[n++] = xstrdup(line);
-		}
-		if (f)
-			fclose(f);
-		int status;
-		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
-		      WEXITSTATUS(status) == 0);
-	}
-	check_int(n, 40);
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (streq(names[i], names[j]))
-				test_fail(__FILE__, __LINE__, "%s allocated twice", names[i]);
-	check_int(spt_count(&st, 100), 40);
-	for (size_t i = 0; i < n; i++) {
-		check(pve_storage_free_image(&st, names[i], NULL) == 0);
-		free(names[i]);
-	}
-	/* an explicit name that exists is refused, the volume untouched */
-	char *vn = NULL;
-	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-5", 4096, &vn, NULL) == 0);
-	char *vn2 = NULL;
-	pve_error *err = NULL;
-	check(pve_storage_alloc_image(&st, 100, "raw", "vm-100-disk-5", 8192, &vn2, &err) ==
-	      -EEXIST);
-	check(err && strstr(err->message, "volume 'test:100/vm-100-disk-5.raw' already exists"));
-	pve_error_free(err);
-	uint64_t size = 0;
-	check(pve_storage_volume_size(&st, vn, &size, NULL, NULL, NULL) == 0 && size == 4096);
-	check(pve_storage_free_image(&st, vn, NULL) == 0);
-	free(vn);
+	spt_alloc_concurrent(&st, 100, "raw", 4096, 20);
 }
 
 static void dir_backup_attributes(void)

@@ -13,18 +13,6 @@
 
 #define MIB (1 << 20)
 
-static ssize_t read_full_fd(int fd, char *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 typedef struct lvm_env {
 	pve_sectioncfg *cfg;
 	pve_storage st;
@@ -419,45 +407,7 @@ static void lvm_alloc_concurrent(void)
 	lvm_env e;
 	if (!env_setup(&e, "lvmthin", ""))
 		return;
-	int p[2];
-	check(pipe2(p, O_CLOEXEC) == 0);
-	pid_t pids[2];
-	for (int k = 0; k < 2; k++) {
-		pids[k] = fork();
-		if (pids[k] == 0) {
-			for (int i = 0; i < 5; i++) {
-				char *vn = NULL;
-				pve_error *err = NULL;
-				if (pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn,
-							    &err) < 0) {
-					dprintf(p[1], "error %s\n", err->message);
-					_exit(1);
-				}
-				dprintf(p[1], "%s\n", vn);
-			}
-			_exit(0);
-		}
-	}
-	close(p[1]);
-	for (int k = 0; k < 2; k++) {
-		int status;
-		check(waitpid(pids[k], &status, 0) == pids[k] && WIFEXITED(status) &&
-		      WEXITSTATUS(status) == 0);
-	}
-	char buf[4096];
-	ssize_t n = read_full_fd(p[0], buf, sizeof(buf) - 1);
-	close(p[0]);
-	buf[n > 0 ? n : 0] = '\0';
-	if (strstr(buf, "error"))
-		test_fail(__FILE__, __LINE__, "%s", buf);
-	check_int(spt_count(&e.st, 100), 10);
-	pve_volume_info *v = NULL;
-	size_t nv = 0;
-	if (pve_storage_list_volumes(&e.st, 100, PVE_CONTENT_ALL, &v, &nv, NULL) == 0)
-		for (size_t i = 0; i < nv; i++)
-			check(pve_storage_free_image(&e.st, strchr(v[i].volid, ':') + 1, NULL) ==
-			      0);
-	pve_volume_infos_free(v, nv);
+	spt_alloc_concurrent(&e.st, 100, "raw", 4 * MIB, 5);
 	env_clear(&e);
 }
 
