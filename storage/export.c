@@ -240,34 +240,13 @@ static int run_with_fds(const char *const argv[], int in_fd, int out_fd, pve_err
 
 /* ---- formats ------------------------------------------------------------------------------------- */
 
-static uint64_t get_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t get_be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Whether a qcow2 file names a backing file (a linked clone): its bytes alone are not the disk. */
 static bool qcow2_has_backing(const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	unsigned char h[20];
 	return fd >= 0 && pread(fd, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-	       memcmp(h, "QFI\xfb", 4) == 0 && get_be64(h + 8) != 0;
+	       memcmp(h, "QFI\xfb", 4) == 0 && pve_get_be64(h + 8) != 0;
 }
 
 /* The volume's format and size limit, and whether it is a subvolume; for export. */
@@ -530,29 +509,29 @@ static int check_image_head(xfmt xf, const unsigned char *h, size_t n, uint64_t 
 	if (xf == XF_QCOW2) {
 		if (n < 104 || memcmp(h, "QFI\xfb", 4) != 0)
 			return pve_error_set(err, EINVAL, "import stream is not a qcow2 image");
-		uint32_t version = get_be32(h + 4);
+		uint32_t version = pve_get_be32(h + 4);
 		if (version < 2 || version > 3)
 			return pve_error_set(err, EINVAL, "unsupported qcow2 version %u", version);
 		/* a backing file or an external data file would make the new volume read another
 		 * file of this host */
-		if (get_be64(h + 8) != 0)
+		if (pve_get_be64(h + 8) != 0)
 			return pve_error_set(err, EINVAL,
 					     "import stream is a qcow2 image with a backing file");
 		/* incompatible features: dirty, corrupt, compression type and extended L2 are
 		 * the image's own business; an external data file (bit 2) or one we don't know is
 		 * refused */
-		if (version == 3 && (get_be64(h + 72) & ~(uint64_t)0x1b))
+		if (version == 3 && (pve_get_be64(h + 72) & ~(uint64_t)0x1b))
 			return pve_error_set(
 				err, EINVAL,
 				"import stream is a qcow2 image with unsupported features (an external data file?)");
-		*ret_vsize = get_be64(h + 24);
+		*ret_vsize = pve_get_be64(h + 24);
 	} else if (xf == XF_VMDK) {
 		/* only hosted sparse extents, which hold their own data: a descriptor file names
 		 * others */
 		if (n < 512 || memcmp(h, "KDMV", 4) != 0)
 			return pve_error_set(err, EINVAL,
 					     "import stream is not a sparse (hosted) vmdk image");
-		*ret_vsize = get_le64(h + 12) * 512;
+		*ret_vsize = pve_get_le64(h + 12) * 512;
 	}
 	if ((xf == XF_QCOW2 || xf == XF_VMDK) &&
 	    (*ret_vsize == 0 || *ret_vsize > PVE_STORAGE_IMPORT_SIZE_MAX))
@@ -698,7 +677,7 @@ int pve_storage_volume_import(const pve_storage *s, const char *volname, const c
 				     strerror((int)-got));
 	if (got < (ssize_t)sizeof(h))
 		return pve_error_set(err, EINVAL, "import stream too short: no size header");
-	uint64_t size = get_le64(h);
+	uint64_t size = pve_get_le64(h);
 	if (size > PVE_STORAGE_IMPORT_SIZE_MAX)
 		return pve_error_set(err, EFBIG,
 				     "import stream size %llu is over the limit of %llu",

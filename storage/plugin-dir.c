@@ -140,25 +140,6 @@ static int dir_status(const pve_storage *s, pve_storage_status *ret, pve_error *
 
 /* ---- image headers: sizes and backing files without running qemu-img for each file in a listing --------- */
 
-static uint64_t be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-static uint64_t le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The virtual size of an image file (name relative to dfd, or AT_FDCWD) and, for qcow2, its backing file
  * name. */
 static void image_header_at(int dfd, const char *name, const char *fmt, const struct stat *st,
@@ -177,9 +158,9 @@ static void image_header_at(int dfd, const char *name, const char *fmt, const st
 	if (fd < 0 || pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return;
 	if (streq(fmt, "qcow2") && memcmp(h, "QFI\xfb", 4) == 0) {
-		*size = be64(h + 24);
-		uint64_t off = be64(h + 8);
-		uint32_t len = be32(h + 16);
+		*size = pve_get_be64(h + 24);
+		uint64_t off = pve_get_be64(h + 8);
+		uint32_t len = pve_get_be32(h + 16);
 		if (backing && off && len && len < 1024) {
 			char b[1024];
 			if (pread(fd, b, len, (off_t)off) == (ssize_t)len) {
@@ -189,7 +170,7 @@ static void image_header_at(int dfd, const char *name, const char *fmt, const st
 			}
 		}
 	} else if (streq(fmt, "vmdk") && memcmp(h, "KDMV", 4) == 0) {
-		*size = le64(h + 12) * 512;
+		*size = pve_get_le64(h + 12) * 512;
 	}
 }
 

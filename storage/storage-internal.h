@@ -4,6 +4,23 @@
 #include "storage/storage.h"
 
 bool pve_storage_volname_safe(const char *name);
+/* Fixed-width integers in image headers (qcow2 is big-endian, vmdk and the +size streams little). */
+static inline uint32_t pve_get_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t pve_get_be64(const unsigned char *p)
+{
+	return (uint64_t)pve_get_be32(p) << 32 | pve_get_be32(p + 4);
+}
+static inline uint64_t pve_get_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
 /* A LUN's volume name as parsed: an image of no guest, raw. */
 void pve_storage_lun_volname(const char *volname, pve_volname *ret);
 bool pve_storage_name_is_iso(const char *n);
