@@ -56,37 +56,20 @@ static int iscsidirect_parse_volname(const pve_storage *s, const char *volname, 
 	return 0;
 }
 
-/* iscsi-ls prints sizes cut to an integer of a unit: "(Size:64M)". */
+/* iscsi-ls prints sizes cut to an integer of a unit, kilo in lower case: "(Size:64M)", "(Size:512k)";
+ * s is what follows "(Size:". */
 static bool parse_size(const char *s, uint64_t *ret)
 {
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	size_t len = strcspn(s, ")"), digits = strspn(s, "0123456789");
+	char tok[32];
+	if (s[len] != ')' || digits == 0 || len >= sizeof(tok) ||
+	    (digits != len && (digits + 1 != len || !strchr("kMGT", s[digits]))))
 		return false;
-	unsigned shift;
-	switch (*end) {
-	case 'k':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		shift = 0;
-		if (*end != ')')
-			return false;
-	}
-	if (v > (UINT64_MAX >> shift))
-		return false;
-	*ret = (uint64_t)v << shift;
-	return true;
+	memcpy(tok, s, len);
+	tok[len] = '\0';
+	if (tok[len - 1] == 'k')
+		tok[len - 1] = 'K';
+	return pve_parse_size(tok, ret) == 0;
 }
 
 /* The exact size of LUN n (iscsi-ls's figure is the last block's address times the block size, cut to
