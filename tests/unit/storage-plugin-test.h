@@ -439,6 +439,29 @@ static void spt_alloc_concurrent(const pve_storage *st, long long vmid, const ch
 	}
 }
 
+/* Exports snapshot snap of src's volume vn as raw+size and imports it on the dir storage dst: the copy
+ * holds what vn held when the snapshot was taken ("snapdata", written with spt_write), and is freed
+ * again. */
+_unused_ static void spt_snapshot_copy(const pve_storage *src, const char *vn, const char *snap,
+				       const pve_storage *dst)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *stream = xasprintf("%s/snap.stream", test_tmpdir());
+	_cleanup_free_ char *imp = NULL, *ipath = NULL;
+	_cleanup_close_ int fd = open(stream, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	check(pve_storage_volume_export(src, vn, "raw+size", snap, fd, &err) == 0);
+	pve_error_free(err);
+	err = NULL;
+	check(lseek(fd, 0, SEEK_SET) == 0);
+	check(pve_storage_volume_import(dst, "103/vm-103-disk-0.raw", "raw+size", fd, false, &imp,
+					&err) == 0);
+	pve_error_free(err);
+	if (imp && pve_storage_path(dst, imp, NULL, &ipath, NULL) == 0)
+		check(spt_has(ipath, false, "snapdata"));
+	if (imp)
+		check(pve_storage_free_image(dst, imp, NULL) == 0);
+}
+
 /* A file holding bytes [0, len) of another, or with a header and body of our own. */
 static char *spt_stream_file(const char *name, const char *from, size_t len, const void *data,
 			     size_t dlen)
