@@ -213,18 +213,24 @@ static int check_tokens(const char *text, size_t len, FILE *out, pve_error **err
 	return 0;
 }
 
+/* A section config's summary: "storage.cfg: 2 storages", then "  ID: TYPE" per section; frees c. */
+static void print_sections(FILE *out, const char *file, const char *what, pve_sectioncfg *c)
+{
+	size_t n = pve_sectioncfg_count(c);
+	fprintf(out, "%s: %zu %s\n", file, n, what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %s: %s\n", pve_section_id(pve_sectioncfg_nth(c, i)),
+			pve_section_type(pve_sectioncfg_nth(c, i)));
+	pve_sectioncfg_free(c);
+}
+
 static int check_sections(const char *text, size_t len, FILE *out, pve_error **err)
 {
 	pve_sectioncfg *c = NULL;
 	int r = pve_sectioncfg_parse(text, len, &c, err);
 	if (r < 0)
 		return r;
-	size_t n = pve_sectioncfg_count(c);
-	fprintf(out, "storage.cfg: %zu storages\n", n);
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %s: %s\n", pve_section_id(pve_sectioncfg_nth(c, i)),
-			pve_section_type(pve_sectioncfg_nth(c, i)));
-	pve_sectioncfg_free(c);
+	print_sections(out, "storage.cfg", "storages", c);
 	return 0;
 }
 
@@ -234,12 +240,7 @@ static int check_domains(const char *text, size_t len, FILE *out, pve_error **er
 	int r = pve_domains_parse(text, len, &c, err);
 	if (r < 0)
 		return r;
-	size_t n = pve_sectioncfg_count(c);
-	fprintf(out, "domains.cfg: %zu realms\n", n);
-	for (size_t i = 0; i < n; i++)
-		fprintf(out, "  %s: %s\n", pve_section_id(pve_sectioncfg_nth(c, i)),
-			pve_section_type(pve_sectioncfg_nth(c, i)));
-	pve_sectioncfg_free(c);
+	print_sections(out, "domains.cfg", "realms", c);
 	return 0;
 }
 
