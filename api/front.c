@@ -942,8 +942,8 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 		front_drain(arg);
 }
 
-/* Wakes another worker's loop from this thread: the eventfd is the only thing the workers share that
- * changes. */
+/* Wakes another worker's loop from this thread through that worker's eventfd: a libevent base is
+ * touched only by the thread that runs it. */
 static void front_wake(struct front *f)
 {
 	uint64_t one = 1;
