@@ -29,6 +29,8 @@ enum pve_wire_type {
 		4, /* empty: the client went away; the request with this id may be dropped */
 	PVE_WIRE_READY =
 		5, /* empty, pved-api to pved: listening and sandboxed; an older front may drain */
+	PVE_WIRE_CONTINUE =
+		6, /* empty, pved to pved-api: the upload with this id may send its body now */
 };
 #define PVE_WIRE_FIN 0x1u
 

@@ -79,6 +79,7 @@ struct conn {
 
 	bool body_pending; /* an upload body is still on the connection, unread */
 	bool uploading; /* ... and goes to pved as DATA frames */
+	bool upload_held; /* ... once pved says CONTINUE: it prepares the target first */
 	bool upload_paused; /* reading stopped until pved's queue drains */
 	bool discarding; /* answered early: the rest of the body is read and dropped */
 	uint64_t upload_left;
@@ -233,7 +234,7 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 		c->discarding = true;
 		upload_pause(c, false);
 	}
-	c->uploading = false;
+	c->uploading = c->upload_held = false;
 	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
 	c->close_after = !keep;
 	pve_buf head = { 0 };
@@ -414,8 +415,9 @@ static void serve_static(struct conn *c, const char *path)
 }
 
 /* ---- uploads --------------------------------------------------------------------------------------------
- * The body of an upload goes to pved as it arrives, never held: DATA frames with the request's id, an
- * empty one with FIN at the end. pved may answer at any time; the answer ends the upload. */
+ * The body of an upload goes to pved as DATA frames with the request's id, an empty one with FIN at the
+ * end, once pved has sent CONTINUE for it: until then at most UPLOAD_CHUNK of it is read. pved may answer
+ * at any time instead; the answer ends the upload. */
 
 static void upload_pause(struct conn *c, bool pause)
 {
@@ -441,6 +443,8 @@ static void upload_pump(struct conn *c)
 	}
 	struct evbuffer *out = bufferevent_get_output(f->pved);
 	bool moved = false;
+	if (c->upload_held)
+		return;
 	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
 		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
 			upload_pause(c, true);
@@ -497,14 +501,24 @@ static void discard_body(struct conn *c)
 static void upload_start(struct conn *c)
 {
 	c->uploading = true;
+	c->upload_held = true;
 	c->body_pending = c->upload_left > 0;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
+	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
+	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+}
+
+/* pved is ready for the body: a client that asked to be told (Expect: 100-continue) is told now, so
+ * one whose upload pved refuses first sends nothing. */
+static void upload_continue(struct conn *c)
+{
+	if (!c->uploading || !c->upload_held)
+		return;
+	c->upload_held = false;
 	const char *expect = pve_http_request_header(c->req, "Expect");
 	if (expect && strcasecmp(expect, "100-continue") == 0 && c->upload_left > 0 &&
 	    c->req->http_minor >= 1)
 		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
-	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
-	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
 	upload_pump(c);
 }
 
@@ -820,13 +834,19 @@ static struct conn *conn_by_id(struct front *f, uint32_t id)
 
 static void handle_frame(struct front *f, const pve_wire_header *h, const char *payload)
 {
-	if (h->type != PVE_WIRE_RESPONSE && h->type != PVE_WIRE_DATA) {
+	if (h->type != PVE_WIRE_RESPONSE && h->type != PVE_WIRE_DATA &&
+	    h->type != PVE_WIRE_CONTINUE) {
 		log_debug("ignoring frame type %u from pved", h->type);
 		return;
 	}
 	struct conn *c = conn_by_id(f, h->id);
 	if (!c)
 		return; /* cancelled: the client went away */
+	if (h->type == PVE_WIRE_CONTINUE) {
+		if (c->state == C_WAITING)
+			upload_continue(c);
+		return;
+	}
 	if (c->state == C_WEBSOCKET) {
 		if (h->type == PVE_WIRE_DATA)
 			ws_from_pved(c, h, payload);

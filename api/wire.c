@@ -43,7 +43,7 @@ int pve_wire_header_decode(const uint8_t buf[PVE_WIRE_HEADER_SIZE], pve_wire_hea
 	if (h.len > PVE_WIRE_MAX_FRAME)
 		return pve_error_set(err, EMSGSIZE, "frame of %u bytes exceeds the limit of %u",
 				     h.len, PVE_WIRE_MAX_FRAME);
-	if (h.type < PVE_WIRE_REQUEST || h.type > PVE_WIRE_READY)
+	if (h.type < PVE_WIRE_REQUEST || h.type > PVE_WIRE_CONTINUE)
 		return pve_error_set(err, EPROTO, "unknown frame type %u", h.type);
 	*ret = h;
 	return 0;

@@ -2,6 +2,8 @@
  * /nodes/{node}/storage (status, content). Whatever can wait on a server or a tool (activating a storage:
  * mount, iscsiadm; its status; its content) runs on a worker thread (pved_run_blocking): the config is read
  * and the permissions are checked on the loop before, the answer is made on the loop after. */
+#include <pthread.h>
+
 #include "daemon/pved-internal.h"
 #include "storage/storage.h"
 
@@ -9,6 +11,7 @@
 #define STORAGE_LOCK "file-storage_cfg"
 #define STORAGE_LOCK_TIMEOUT_MS 5000
 #define PASSWORD_PREFIX "password="
+#define STATUS_THREADS 16 /* storages on servers asked at once in a status list */
 
 /* storage.cfg as it is now: a missing file is an empty config. Sections are checked one by one where they
  * are used, so one bad section does not hide the others (Proxmox warns and goes on, too). */
@@ -517,14 +520,50 @@ static void add_status(cJSON *o, const pve_storage *st, bool ok, const pve_stora
 	}
 }
 
+/* One storage's status, true if it is active. It is activated first, as Proxmox's storage_info does: a
+ * network storage is mounted again once its server is back. */
+static bool status_one(const pve_storage *st, pve_storage_status *ss)
+{
+	if (st->disabled || pve_storage_activate(st, NULL) < 0)
+		return false;
+	return pve_storage_get_status(st, ss, NULL) == 0 && ss->active;
+}
+
+typedef struct status_thread {
+	sjob *j;
+	size_t i;
+	pthread_t t;
+	bool started;
+} status_thread;
+
+static void *status_thread_run(void *arg)
+{
+	status_thread *t = arg;
+	t->j->ok[t->i] = status_one(&t->j->sts[t->i], &t->j->ss[t->i]);
+	return NULL;
+}
+
 /* On the worker: each storage's status. A server that does not answer makes its storage inactive
- * within the plugins' time limits (a probe of a few seconds); the others are not held up by more. */
+ * within the plugins' time limits (a probe of a few seconds). Storages on a server each ask on a thread
+ * of their own, so several dead servers cost one probe's time, not one each; local ones are asked
+ * here, meanwhile. */
 static void status_work(sjob *j)
 {
+	_cleanup_free_ status_thread *ts = xcalloc(j->n ? j->n : 1, sizeof(*ts));
+	size_t n_threads = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		status_thread *t = &ts[i];
+		*t = (status_thread){ .j = j, .i = i };
+		if (j->sts[i].plugin->shared && !j->sts[i].disabled && n_threads < STATUS_THREADS)
+			t->started = pthread_create(&t->t, NULL, status_thread_run, t) == 0;
+		n_threads += t->started;
+	}
 	for (size_t i = 0; i < j->n; i++)
-		j->ok[i] = !j->sts[i].disabled &&
-			   pve_storage_get_status(&j->sts[i], &j->ss[i], NULL) == 0 &&
-			   j->ss[i].active;
+		if (!ts[i].started)
+			j->ok[i] = status_one(&j->sts[i], &j->ss[i]);
+	for (size_t i = 0; i < j->n; i++)
+		if (ts[i].started)
+			pthread_join(ts[i].t, NULL);
 }
 
 /* On the loop: the objects built before get their status. */

@@ -16,6 +16,8 @@
 
 /* ---- shared pieces ------------------------------------------------------------------------------------- */
 
+/* The storage to write to, enabled on this node; its activation (a mount, for a network storage) is the
+ * caller's, off the loop: see prepare_storage. */
 static int load_storage(pved *d, const char *id, pve_sectioncfg **ret_cfg, pve_storage *st,
 			pve_error **err)
 {
@@ -38,9 +40,21 @@ static int load_storage(pved *d, const char *id, pve_sectioncfg **ret_cfg, pve_s
 				     d->node);
 	if (st->disabled)
 		return pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", id);
+	*ret_cfg = TAKE_PTR(cfg);
+	return 0;
+}
+
+/* On the blocking pool: activates st and checks that size bytes fit on it. */
+static int prepare_storage(const pve_storage *st, uint64_t size, pve_error **err)
+{
 	if (pve_storage_activate(st, err) < 0)
 		return -EIO;
-	*ret_cfg = TAKE_PTR(cfg);
+	struct statvfs sv;
+	if (st->path && statvfs(st->path, &sv) == 0 && size > (uint64_t)sv.f_bavail * sv.f_frsize)
+		return pve_error_set(err, ENOSPC,
+				     "not enough space on storage '%s': %" PRIu64
+				     " bytes needed, %" PRIu64 " available",
+				     st->id, size, (uint64_t)sv.f_bavail * sv.f_frsize);
 	return 0;
 }
 
@@ -213,6 +227,8 @@ typedef struct upload {
 	uint64_t size;
 	bool failed;
 	bool preallocated; /* blocks reserved past what gets written: trimmed at the end */
+	int prepared; /* prepare_storage's result */
+	pve_error *err; /* ... and error */
 } upload;
 
 static void upload_free(upload *u)
@@ -226,6 +242,7 @@ static void upload_free(upload *u)
 	free(u->path);
 	free(u->volid);
 	EVP_MD_CTX_free(u->md);
+	pve_error_free(u->err);
 	free(u);
 }
 
@@ -404,6 +421,22 @@ static void upload_on_end(void *ud)
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 
+/* On the blocking pool: the storage is activated, and the upload refused if it cannot fit (no limit but
+ * the space there is), before a byte of the body is sent. */
+static void upload_prepare(void *arg)
+{
+	upload *u = arg;
+	u->prepared = prepare_storage(&u->st, u->c->upload_length, &u->err);
+}
+
+static void upload_prepared(void *arg)
+{
+	upload *u = arg;
+	if (u->prepared < 0)
+		return upload_fail(u, TAKE_PTR(u->err));
+	pved_call_stream_receive(u->c, upload_on_data, upload_on_end, upload_on_close, u);
+}
+
 static void h_storage_upload(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -419,19 +452,9 @@ static void h_storage_upload(pved_call *c)
 	if (pve_multipart_boundary(c->upload_type, &boundary, &err) < 0 ||
 	    load_storage(c->d, id ? id : "", &u->cfg, &u->st, &err) < 0)
 		return upload_fail(u, err);
-	/* No limit but the space there is: refused now, before a byte of the body is read. */
-	struct statvfs sv;
-	if (u->st.path && statvfs(u->st.path, &sv) == 0 &&
-	    c->upload_length > (uint64_t)sv.f_bavail * sv.f_frsize) {
-		pve_error_set(&err, ENOSPC,
-			      "not enough space on storage '%s': upload of %" PRIu64
-			      " bytes, %" PRIu64 " available",
-			      u->st.id, c->upload_length, (uint64_t)sv.f_bavail * sv.f_frsize);
-		return upload_fail(u, err);
-	}
 	u->params = cJSON_Duplicate(c->params, true);
 	u->mp = pve_multipart_new(boundary, &mp_callbacks, u);
-	pved_call_stream_receive(c, upload_on_data, upload_on_end, upload_on_close, u);
+	pved_run_blocking(c->d, upload_prepare, upload_prepared, u);
 }
 
 /* ---- download-url from a file on this node ---------------------------------------------------------- */
@@ -516,12 +539,60 @@ static int download_task(pved *d, void *userdata, pve_error **err)
 	return 0;
 }
 
+/* A download-url call while its storage is prepared on the blocking pool. */
+typedef struct download_job {
+	pved_call *c;
+	pve_sectioncfg *cfg;
+	pve_storage st;
+	const char *source; /* in the call's parameters */
+	uint64_t size;
+	char *path, *volid;
+	int r;
+	pve_error *err;
+} download_job;
+
+static void download_job_free(download_job *j)
+{
+	pve_sectioncfg_free(j->cfg);
+	free(j->path);
+	free(j->volid);
+	pve_error_free(j->err);
+	free(j);
+}
+
+static void download_prepare(void *arg)
+{
+	download_job *j = arg;
+	pved_call *c = j->c;
+	j->r = prepare_storage(&j->st, j->size, &j->err);
+	if (j->r == 0)
+		j->r = target_path(&j->st, pved_call_str(c, "content"),
+				   pved_call_str(c, "filename"), &j->path, &j->volid, &j->err);
+}
+
+static void download_prepared(void *arg)
+{
+	download_job *j = arg;
+	pved_call *c = j->c;
+	_cleanup_free_ char *upid = NULL;
+	pve_error *err = TAKE_PTR(j->err);
+	download t = {
+		.source = (char *)j->source,
+		.path = j->path,
+		.algorithm = pved_call_str(c, "checksum-algorithm"),
+		.expected = pved_call_str(c, "checksum"),
+	};
+	if (j->r < 0 || pved_task_start(c->d, "download", j->st.id, c->authid, download_task, &t,
+					&upid, &err) < 0)
+		pved_call_fail(c, err);
+	else
+		pved_call_reply(c, cJSON_CreateString(upid));
+	download_job_free(j);
+}
+
 static void h_storage_download_url(pved_call *c)
 {
 	pve_error *err = NULL;
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	pve_storage st;
-	_cleanup_free_ char *path = NULL, *volid = NULL, *upid = NULL;
 	const char *url = pved_call_str(c, "url");
 	/* A file:// URL reads any file on the node: what root may do and nobody else. */
 	if (strncmp(url, "file://", 7) != 0) {
@@ -549,26 +620,15 @@ static void h_storage_download_url(pved_call *c)
 				    source);
 		return pved_call_fail(c, err);
 	}
-	const char *alg = pved_call_str(c, "checksum-algorithm");
-	if (load_storage(c->d, pved_call_str(c, "storage"), &cfg, &st, &err) < 0 ||
-	    target_path(&st, pved_call_str(c, "content"), pved_call_str(c, "filename"), &path,
-			&volid, &err) < 0)
-		return pved_call_fail(c, err);
-	struct statvfs sv;
-	if (st.path && statvfs(st.path, &sv) == 0 &&
-	    (uint64_t)sst.st_size > (uint64_t)sv.f_bavail * sv.f_frsize) {
-		pve_error_set(&err, ENOSPC, "not enough space on storage '%s'", st.id);
+	download_job *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->source = source;
+	j->size = (uint64_t)sst.st_size;
+	if (load_storage(c->d, pved_call_str(c, "storage"), &j->cfg, &j->st, &err) < 0) {
+		download_job_free(j);
 		return pved_call_fail(c, err);
 	}
-	download t = {
-		.source = (char *)source,
-		.path = path,
-		.algorithm = alg,
-		.expected = pved_call_str(c, "checksum"),
-	};
-	if (pved_task_start(c->d, "download", st.id, c->authid, download_task, &t, &upid, &err) < 0)
-		return pved_call_fail(c, err);
-	pved_call_reply(c, cJSON_CreateString(upid));
+	pved_run_blocking(c->d, download_prepare, download_prepared, j);
 }
 
 const pved_handler pved_handlers_upload[] = {

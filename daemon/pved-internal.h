@@ -173,7 +173,8 @@ void pved_call_stream_send(pved_call *c, const void *data, size_t len);
 void pved_call_stream_end(pved_call *c);
 /* An upload's body: on_data gets it in order, on_end when it is complete (the handler then answers as
  * usual), on_close instead if the client went away (the call is gone then). The handler may answer at any
- * time, which ends the stream; no callback runs after the answer. */
+ * time, which ends the stream; no callback runs after the answer. The front sends none of the body before
+ * this call (it tells the front to), so a handler may first prepare its target off the loop. */
 void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
 			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud);
 /* Parameter accessors: the value or the default when the parameter was not given. */

@@ -260,8 +260,15 @@ void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
 	k->on_end = on_end;
 	k->on_close = on_close;
 	k->stream_ud = ud;
-	if (k->cancelled || k->conn->closed)
+	if (k->cancelled || k->conn->closed) {
 		stream_closed(k);
+		return;
+	}
+	/* The front holds the body back until now: nothing of it arrives before the handlers above. */
+	pve_buf frames = { 0 };
+	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, 0, k->id, NULL, 0);
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
 }
 
 void pved_call_stream_send(pved_call *c, const void *data, size_t len)

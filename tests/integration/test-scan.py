@@ -5,9 +5,11 @@ nfs storage added, used and removed through the API. Needs root."""
 
 import os
 import socket
+import ssl
 import sys
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
@@ -178,20 +180,26 @@ def dead_server_does_not_block(n):
         expect(time.monotonic() - t0 < 10, "cifs took too long")
         expect(n.get("/storage/cifsdead").status == 404, "cifsdead saved")
 
-        # one written by hand, as if it had been added while the server was up
+        # two written by hand, as if they had been added while the server was up
         cfg = storage_cfg(n)
         with open(n.path("etc/pve/storage.cfg"), "a") as f:
-            f.write(f"\nnfs: nfsdead\n\tserver 127.0.0.1\n\texport /srv\n"
+            f.write(f"\nnfs: nfsdead\n\tserver 127.0.0.1\n\texport /srv\n\tcontent iso\n"
                     f"\tpath {n.path('mnt/pve/nfsdead')}\n\toptions port={dead.port}\n")
+            f.write(f"\ncifs: cifsdead\n\tserver 127.0.0.1\n\tshare s\n"
+                    f"\tpath {n.path('mnt/pve/cifsdead')}\n\toptions port={dead.port}\n")
         try:
+            # both servers are asked at once: one probe's time (3 s), not two
             t0 = time.monotonic()
             r = n.get(f"/nodes/{n.name}/storage")
             took = time.monotonic() - t0
             expect(r.status == 200, r)
             by = {x["storage"]: x for x in r.data}
             expect(by.get("nfsdead", {}).get("active") == 0, by.get("nfsdead"))
+            expect(by.get("cifsdead", {}).get("active") == 0, by.get("cifsdead"))
             expect(by.get("local", {}).get("active") == 1, by.get("local"))
+            print(f"# status list with two dead servers: {took:.1f} s")
             expect(took < 5, f"status list took {took:.1f} s")
+            upload_to_dead_storage(n)
             # its content: the clear error, and the loop free meanwhile
             t0 = time.monotonic()
             r = n.get(f"/nodes/{n.name}/storage/nfsdead/content")
@@ -202,6 +210,47 @@ def dead_server_does_not_block(n):
                 f.write(cfg)
     finally:
         dead.close()
+
+
+def upload_to_dead_storage(n):
+    """An upload to a storage whose server is dead: the error names the server, no byte of the body is
+    asked for (the answer comes instead of 100 Continue), and the API answers meanwhile."""
+    ctx = ssl.create_default_context(cafile=n.path("etc/pve/pve-root-ca.pem"))
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", n.port), timeout=30),
+                        server_hostname="127.0.0.1")
+    b = "pvedtestboundary"
+    body_len = 1 << 20
+    head = (f"POST /api2/json/nodes/{n.name}/storage/nfsdead/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Cookie: PVEAuthCookie={urllib.parse.quote(n.ticket, safe='')}\r\n"
+            f"CSRFPreventionToken: {n.csrf}\r\nExpect: 100-continue\r\n"
+            f"Content-Type: multipart/form-data; boundary={b}\r\nContent-Length: {body_len}\r\n\r\n")
+    result = {}
+
+    def wait_answer():
+        t0 = time.monotonic()
+        s.sendall(head.encode())
+        result["answer"] = s.recv(4096).decode(errors="replace")
+        result["t"] = time.monotonic() - t0
+
+    try:
+        t = threading.Thread(target=wait_answer)
+        t.start()
+        slowest, calls = 0.0, 0
+        while t.is_alive():
+            t0 = time.monotonic()
+            expect(n.get("/version").status == 200, "/version failed")
+            slowest = max(slowest, time.monotonic() - t0)
+            calls += 1
+            time.sleep(0.05)
+        t.join()
+    finally:
+        s.close()
+    answer = result.get("answer", "")
+    print(f"# upload to a dead server: answer in {result.get('t', 0):.1f} s; /version {calls} times, "
+          f"slowest {slowest * 1000:.0f} ms")
+    expect(answer.startswith("HTTP/1.1 5") or answer.startswith("HTTP/1.1 4"), answer[:200])
+    expect("127.0.0.1" in answer, answer[:300])
+    expect(calls >= 3 and slowest < 1.0, f"/version answered in {slowest:.2f} s while it waited")
 
 
 @case

@@ -24,6 +24,10 @@ static void header_limits(void)
 							1 });
 	check_int(pve_wire_header_decode(buf, &g, &err), -EMSGSIZE);
 	check(err && strstr(err->message, "exceeds"));
+	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_CONTINUE, 0, 1 });
+	check_int(pve_wire_header_decode(buf, &g, NULL), 0);
+	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_CONTINUE + 1, 0, 1 });
+	check_int(pve_wire_header_decode(buf, &g, NULL), -EPROTO);
 	pve_wire_header_encode(buf, &(pve_wire_header){ 1, 99, 0, 1 });
 	check_int(pve_wire_header_decode(buf, &g, NULL), -EPROTO);
 	pve_wire_header_encode(buf, &(pve_wire_header){ 0, 0, 0, 1 });
