@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "daemon/pved-internal.h"
+#include "storage/storage.h"
 
 #define ADMIN_PASSWORD_LEN 20
 
@@ -224,10 +225,12 @@ static void print_sections(FILE *out, const char *file, const char *what, pve_se
 	pve_sectioncfg_free(c);
 }
 
-static int check_sections(const char *text, size_t len, FILE *out, pve_error **err)
+/* storage.cfg with each definition checked as the API would use it (a known type, its required
+ * properties, values of the right format). */
+static int check_storage(const char *text, size_t len, FILE *out, pve_error **err)
 {
 	pve_sectioncfg *c = NULL;
-	int r = pve_sectioncfg_parse(text, len, &c, err);
+	int r = pve_storage_cfg_parse(text, len, &c, err);
 	if (r < 0)
 		return r;
 	print_sections(out, "storage.cfg", "storages", c);
@@ -284,7 +287,7 @@ int pved_check_configs(pved *d, FILE *out)
 	bad |= check_file(d, out, "priv/token.cfg", check_tokens);
 	bad |= check_file(d, out, "priv/tfa.cfg", check_tfacfg);
 	bad |= check_file(d, out, "domains.cfg", check_domains);
-	bad |= check_file(d, out, "storage.cfg", check_sections);
+	bad |= check_file(d, out, "storage.cfg", check_storage);
 	_cleanup_strv_free_ char **nodes = NULL;
 	if (pve_store_list(d->store, "nodes", &nodes, NULL) == 0) {
 		for (char **n = nodes; *n; n++) {

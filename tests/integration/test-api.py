@@ -510,6 +510,9 @@ def check_mode_refuses_broken_config(n):
         ("priv/tfa.cfg", '{"users": {"admin@pve": {"totp-locked": "yes"}}}', ""),
         ("domains.cfg", "pve: pve\n\nbogus: x\n\tfoo 1\n", ""),
         ("domains.cfg", "ldap: corp\n\tserver1 ldap.example\n\tnosuchkey 1\n", "corp"),
+        ("storage.cfg", "dir: local\n\tpath /var/lib/vz\n\nbogus: odd\n\tpath /x\n", "odd"),
+        ("storage.cfg", "nfs: share\n\texport /srv\n\tpath /mnt/pve/share\n", "server"),
+        ("storage.cfg", "dir: local\n\tpath /var/lib/vz\n\tcontent images,nonsense\n", "local"),
     ]
     for name, text, detail in cases:
         root = tempfile.mkdtemp(prefix="pved-check-")
