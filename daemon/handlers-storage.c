@@ -806,7 +806,8 @@ static void json_volume(pve_buf *b, const pve_volume_info *v)
 
 static void content_index_work(sjob *j)
 {
-	j->r = pve_storage_list_volumes(&j->st, j->vmid, j->content, &j->vols, &j->n_vols, &j->err);
+	j->r = pve_storage_list_volumes_cached(j->c->d->list_cache, &j->st, j->vmid, j->content,
+					       &j->vols, &j->n_vols, &j->err);
 }
 
 static void content_index_done(sjob *j)

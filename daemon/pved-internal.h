@@ -27,6 +27,8 @@ typedef struct pved {
 	pved_auth *auth;
 	pved_front *front;
 	pved_blocking *blocking;
+	/* content listings of local dir storages, kept by inotify (the blocking pool's threads list) */
+	struct pve_storage_list_cache *list_cache;
 	char *www; /* the web interface's static files */
 	unsigned api_workers; /* threads of pved-api, each with its own wire; 0: one per CPU, at most 4 */
 	char *bindir; /* where pved-api lives: the directory of pved itself */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "daemon/pved-internal.h"
+#include "storage/storage.h"
 
 static void usage(FILE *f)
 {
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d->base = event_base_new();
 	d->started = time(NULL);
+	d->list_cache = pve_storage_list_cache_new();
 	if (!d->base || pved_blocking_init(d, &err) < 0 || pved_auth_init(d, &err) < 0 ||
 	    pved_tasks_init(d, &err) < 0 || pved_server_init(d, &err) < 0 ||
 	    pved_front_start(d, &err) < 0) {
@@ -285,6 +287,7 @@ int main(int argc, char **argv)
 	pved_tasks_free(d->tasks);
 	pved_auth_free(d->auth);
 	pved_blocking_free(d->blocking);
+	pve_storage_list_cache_free(d->list_cache);
 	pved_node_sample_free(d->node_sample);
 	if (watch)
 		event_free(watch);

@@ -12,8 +12,6 @@
 
 #include "storage/storage-internal.h"
 
-/* A listing stops here: a directory can hold more than any answer should. */
-#define DIR_MAX_VOLUMES (1024 * 1024)
 #define NOTES_MAX (64 * 1024)
 
 static const struct {
@@ -386,8 +384,7 @@ static int dir_free_image(const pve_storage *s, const char *volname, pve_error *
 
 /* ---- listing --------------------------------------------------------------------------------------------- */
 
-/* A directory below dfd (or AT_FDCWD) for reading, without following a symlink. */
-static DIR *opendir_at(int dfd, const char *name)
+DIR *pve_dir_opendir_at(int dfd, const char *name)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -398,13 +395,16 @@ static DIR *opendir_at(int dfd, const char *name)
 	return d;
 }
 
-/* One images/VMID directory into the listing. Names are looked up relative to the directory (one path
- * component per fstatat, not the whole path): with 10,000 images, the stat calls are most of a listing. */
-static void list_image_dir(const pve_storage *s, DIR *d2, const char *owner_name, long long owner,
-			   unsigned content, listing *l)
+/* Names are looked up relative to the directory (one path component per fstatat, not the whole path):
+ * with 10,000 images, the stat calls are most of a listing. */
+void pve_dir_list_image_dir(const pve_storage *s, DIR *d2, const char *owner_name, long long owner,
+			    unsigned content, listing *l, bool *ret_watchable)
 {
 	int dfd = dirfd(d2);
 	size_t idlen = strlen(s->id), olen = strlen(owner_name);
+	struct stat dst;
+	if (ret_watchable)
+		*ret_watchable = fstat(dfd, &dst) == 0;
 	struct dirent *f;
 	while ((f = readdir(d2)) && l->n < DIR_MAX_VOLUMES) {
 		if (f->d_name[0] == '.')
@@ -427,6 +427,11 @@ static void list_image_dir(const pve_storage *s, DIR *d2, const char *owner_name
 		struct stat st;
 		if (fstatat(dfd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		/* What a directory (a subvol), a device or a file of another mount reports can change
+		 * with no event on this directory's inotify watch. */
+		if (ret_watchable &&
+		    ((!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) || st.st_dev != dst.st_dev))
+			*ret_watchable = false;
 		pve_volume_info *i = listing_add(l);
 		char *backing = NULL;
 		image_header_at(dfd, f->d_name, v.format, &st, &i->size, &backing);
@@ -464,9 +469,10 @@ static void *list_image_share(void *arg)
 {
 	image_share *j = arg;
 	for (size_t k = j->start; k < j->n && j->l.n < DIR_MAX_VOLUMES; k += j->step) {
-		_cleanup_(closedirp) DIR *d2 = opendir_at(j->images_fd, j->names[k]);
+		_cleanup_(closedirp) DIR *d2 = pve_dir_opendir_at(j->images_fd, j->names[k]);
 		if (d2)
-			list_image_dir(j->s, d2, j->names[k], j->owners[k], j->content, &j->l);
+			pve_dir_list_image_dir(j->s, d2, j->names[k], j->owners[k], j->content,
+					       &j->l, NULL);
 	}
 	return NULL;
 }
@@ -476,7 +482,7 @@ static void *list_image_share(void *arg)
 static void list_images(const pve_storage *s, long long vmid, unsigned content, listing *l)
 {
 	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
-	_cleanup_(closedirp) DIR *d = opendir_at(AT_FDCWD, images);
+	_cleanup_(closedirp) DIR *d = pve_dir_opendir_at(AT_FDCWD, images);
 	if (!d)
 		return;
 	char **names = NULL;

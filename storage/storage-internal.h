@@ -57,3 +57,15 @@ typedef struct listing {
 } listing;
 /* A new zeroed entry at the end. */
 pve_volume_info *listing_add(listing *l);
+
+/* A listing of a dir storage stops here: a directory can hold more than any answer should. */
+#define DIR_MAX_VOLUMES (1024 * 1024)
+/* A directory below dfd (or AT_FDCWD) for reading, without following a symlink; NULL on failure. */
+DIR *pve_dir_opendir_at(int dfd, const char *name);
+/* One images/VMID directory d2 (named owner_name, of guest owner) into l: the images and containers
+ * content asks for, in directory order, while l holds fewer than DIR_MAX_VOLUMES. *ret_watchable
+ * (may be NULL): false if something reported could change with no inotify event on d2 (a subvol
+ * directory, anything but a regular file or symlink, a file of another mount), so that a cache must
+ * not keep it. */
+void pve_dir_list_image_dir(const pve_storage *s, DIR *d2, const char *owner_name, long long owner,
+			    unsigned content, listing *l, bool *ret_watchable);

@@ -216,6 +216,18 @@ int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fm
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
 int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
 			     pve_volume_info **ret, size_t *ret_n, pve_error **err);
+
+/* Image listings of local dir storages (not shared, on ext2/3/4, xfs, btrfs or tmpfs), kept by
+ * inotify (storage/list-cache.c): a listing re-reads only the images/VMID directories that changed.
+ * One per process (pved's); thread-safe. */
+typedef struct pve_storage_list_cache pve_storage_list_cache;
+pve_storage_list_cache *pve_storage_list_cache_new(void);
+void pve_storage_list_cache_free(pve_storage_list_cache *c);
+/* As pve_storage_list_volumes (the same results in the same order), through the cache where s can
+ * be cached; c may be NULL (then it is exactly pve_storage_list_volumes). */
+int pve_storage_list_volumes_cached(pve_storage_list_cache *c, const pve_storage *s, long long vmid,
+				    unsigned content, pve_volume_info **ret, size_t *ret_n,
+				    pve_error **err);
 /* A volume name on s, as its type names volumes: "100/vm-100-disk-0.raw" on dir, "vm-100-disk-0" on
  * lvm, "lun1" on iscsidirect. EINVAL "unable to parse ... volume name 'x'". */
 int pve_storage_volume_parse(const pve_storage *s, const char *volname, pve_volname *ret,
