@@ -385,10 +385,7 @@ static int list_cached(cstore *cs, const pve_storage *s, long long vmid, unsigne
 	struct dirent *e;
 	while (d && (e = readdir(d)) && nnames < DIR_MAX_VOLUMES) {
 		long long owner;
-		if (pve_parse_int(e->d_name, PVE_VMID_MIN, PVE_VMID_MAX, &owner) < 0 ||
-		    e->d_name[0] == '0' || e->d_name[0] == '+')
-			continue;
-		if (vmid && owner != vmid)
+		if (!pve_dir_guest_dir(e->d_name, vmid, &owner))
 			continue;
 		nnames++;
 		cdir *x = find_dir(cs, e->d_name);

@@ -384,6 +384,14 @@ static int dir_free_image(const pve_storage *s, const char *volname, pve_error *
 
 /* ---- listing --------------------------------------------------------------------------------------------- */
 
+bool pve_dir_guest_dir(const char *name, long long vmid, long long *ret_owner)
+{
+	if (pve_parse_int(name, PVE_VMID_MIN, PVE_VMID_MAX, ret_owner) < 0 || name[0] == '0' ||
+	    name[0] == '+')
+		return false;
+	return !vmid || *ret_owner == vmid;
+}
+
 DIR *pve_dir_opendir_at(int dfd, const char *name)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -491,10 +499,7 @@ static void list_images(const pve_storage *s, long long vmid, unsigned content, 
 	struct dirent *e;
 	while ((e = readdir(d)) && n < DIR_MAX_VOLUMES) {
 		long long owner;
-		if (pve_parse_int(e->d_name, PVE_VMID_MIN, PVE_VMID_MAX, &owner) < 0 ||
-		    e->d_name[0] == '0' || e->d_name[0] == '+')
-			continue;
-		if (vmid && owner != vmid)
+		if (!pve_dir_guest_dir(e->d_name, vmid, &owner))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;

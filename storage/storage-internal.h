@@ -60,6 +60,9 @@ pve_volume_info *listing_add(listing *l);
 
 /* A listing of a dir storage stops here: a directory can hold more than any answer should. */
 #define DIR_MAX_VOLUMES (1024 * 1024)
+/* Whether name in images/ is a guest's directory ("100": no sign, no leading zero) whose guest vmid
+ * asks for (0: any); its VMID in *ret_owner. */
+bool pve_dir_guest_dir(const char *name, long long vmid, long long *ret_owner);
 /* A directory below dfd (or AT_FDCWD) for reading, without following a symlink; NULL on failure. */
 DIR *pve_dir_opendir_at(int dfd, const char *name);
 /* One images/VMID directory d2 (named owner_name, of guest owner) into l: the images and containers

@@ -10,30 +10,8 @@
 #include <sys/wait.h>
 
 #include "storage/storage.h"
+#include "tests/unit/storage-image-files.h"
 #include "tests/unit/test.h"
-
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-/* A file with a qcow2 header: virtual size, and a backing file name if given. */
-static void write_qcow2(const char *path, uint64_t vsize, const char *backing)
-{
-	unsigned char h[512] = { 'Q', 'F', 'I', 0xfb };
-	put_be(h + 4, 3, 4);
-	put_be(h + 24, vsize, 8);
-	if (backing) {
-		put_be(h + 8, 256, 8);
-		put_be(h + 16, strlen(backing), 4);
-		memcpy(h + 256, backing, strlen(backing));
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	check(fd >= 0);
-	check(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
-	close(fd);
-}
 
 static void write_raw(const char *path, off_t size)
 {
@@ -160,9 +138,9 @@ static void build(const char *top)
 		}
 	}
 	snprintf(p, sizeof(p), "%s/images/100/base-100-disk-7.qcow2", top);
-	write_qcow2(p, 1u << 30, NULL);
+	sif_write_qcow2(p, 1u << 30, NULL);
 	snprintf(p, sizeof(p), "%s/images/101/vm-101-disk-8.qcow2", top);
-	write_qcow2(p, 1u << 30, "../100/base-100-disk-7.qcow2");
+	sif_write_qcow2(p, 1u << 30, "../100/base-100-disk-7.qcow2");
 	mkdirf("%s/images/103/subvol-103-disk-0.subvol", top);
 	mkdirf("%s/template", top);
 	mkdirf("%s/template/iso", top);
@@ -252,7 +230,7 @@ static void follows_changes(void)
 	n -= 4;
 	mkdirf("%s/images/102", top);
 	_cleanup_free_ char *f10 = pathf("%s/images/102/vm-102-disk-9.qcow2", top);
-	write_qcow2(f10, 5ull << 30, NULL);
+	sif_write_qcow2(f10, 5ull << 30, NULL);
 	SAME_ALL(++n);
 	/* a file replaced by another through a rename */
 	_cleanup_free_ char *f11 = pathf("%s/images/104/tmp", top);

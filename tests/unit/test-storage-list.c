@@ -5,33 +5,11 @@
 #include <sys/stat.h>
 
 #include "storage/storage.h"
+#include "tests/unit/storage-image-files.h"
 #include "tests/unit/test.h"
 
 #define GUESTS 13
 #define DISKS 7
-
-static void put_be(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-/* A file with a qcow2 header: virtual size, and a backing file name if given. */
-static void write_qcow2(const char *path, uint64_t vsize, const char *backing)
-{
-	unsigned char h[512] = { 'Q', 'F', 'I', 0xfb };
-	put_be(h + 4, 3, 4);
-	put_be(h + 24, vsize, 8);
-	if (backing) {
-		put_be(h + 8, 256, 8);
-		put_be(h + 16, strlen(backing), 4);
-		memcpy(h + 256, backing, strlen(backing));
-	}
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	check(fd >= 0);
-	check(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
-	close(fd);
-}
 
 static void write_vmdk(const char *path, uint64_t sectors)
 {
@@ -102,7 +80,7 @@ static expect *build(const char *top, size_t *ret_n)
 			if (k % 3 == 0)
 				write_raw(p, (off_t)size);
 			else if (k % 3 == 1)
-				write_qcow2(p, size, NULL);
+				sif_write_qcow2(p, size, NULL);
 			else
 				write_vmdk(p, size / 512);
 			add(e, &n, p, v, fmt, k % 3 == 2 ? size / 512 * 512 : size, vmid,
@@ -128,11 +106,11 @@ static expect *build(const char *top, size_t *ret_n)
 	check(mkdir(p, 0755) == 0);
 	/* a base and its linked clone */
 	snprintf(p, sizeof(p), "%s/images/100/base-100-disk-0.qcow2", top);
-	write_qcow2(p, 1u << 30, NULL);
+	sif_write_qcow2(p, 1u << 30, NULL);
 	add(e, &n, p, "st:100/base-100-disk-0.qcow2", "qcow2", 1u << 30, 100, PVE_CONTENT_IMAGES,
 	    NULL);
 	snprintf(p, sizeof(p), "%s/images/101/vm-101-disk-9.qcow2", top);
-	write_qcow2(p, 1u << 30, "../100/base-100-disk-0.qcow2");
+	sif_write_qcow2(p, 1u << 30, "../100/base-100-disk-0.qcow2");
 	add(e, &n, p, "st:100/base-100-disk-0.qcow2/101/vm-101-disk-9.qcow2", "qcow2", 1u << 30,
 	    101, PVE_CONTENT_IMAGES, "../100/base-100-disk-0.qcow2");
 	qsort(e, n, sizeof(*e), cmp_expect);
@@ -221,7 +199,7 @@ static void list_few_guests(void)
 	snprintf(p, sizeof(p), "%s/images/200/vm-200-disk-1.raw", top);
 	write_raw(p, 3 << 20);
 	snprintf(p, sizeof(p), "%s/images/200/vm-200-disk-0.qcow2", top);
-	write_qcow2(p, 5ull << 40, NULL);
+	sif_write_qcow2(p, 5ull << 40, NULL);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
 	if (open_storage(top, &cfg, &st) < 0)
