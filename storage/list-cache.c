@@ -32,6 +32,8 @@
 #include "storage/storage-internal.h"
 
 #define CACHE_MAX_STORES 64
+/* Volumes kept per storage (about 150 bytes each): what a listing needs beyond them it reads. */
+#define CACHE_MAX_VOLUMES (100 * 1000)
 /* A storage not listed for this long gives its place to a new one when the cache is full. */
 #define CACHE_IDLE_SECS (10 * 60)
 /* A directory is re-read at least this often, events or not (see above). */
@@ -441,6 +443,18 @@ static int list_cached(cstore *cs, const pve_storage *s, long long vmid, unsigne
 			o->format = v->format ? xstrdup(v->format) : NULL;
 			o->parent = v->parent ? xstrdup(v->parent) : NULL;
 			o->notes = v->notes ? xstrdup(v->notes) : NULL;
+		}
+	}
+	/* pved keeps at most CACHE_MAX_VOLUMES of a storage; directories past them are read each time */
+	size_t held = 0;
+	for (size_t i = 0; i < cs->n; i++) {
+		cdir *x = cs->dirs[i];
+		held += x->n;
+		if (held > CACHE_MAX_VOLUMES) {
+			forget(cs, x);
+			pve_volume_infos_free(x->v, x->n);
+			x->v = NULL;
+			x->n = 0;
 		}
 	}
 	return 1;
