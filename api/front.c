@@ -210,6 +210,13 @@ static void start_writing(struct conn *c)
 	evtimer_del(c->timer);
 }
 
+/* The request waits for "100 Continue" before it sends its body. */
+static bool expects_continue(const struct conn *c)
+{
+	const char *expect = pve_http_request_header(c->req, "Expect");
+	return expect && strcasecmp(expect, "100-continue") == 0 && c->req->http_minor >= 1;
+}
+
 /* An answer with a JSON body; rewritten for /api2/extjs, gzipped when the client takes it. */
 static void send_answer(struct conn *c, int status, const char *reason, const char *body,
 			size_t len)
@@ -229,8 +236,12 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
 		gz = true;
 	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
-	 * a client that sends all before it reads would not see the answer if we closed. */
-	if (c->body_pending && !c->discarding) {
+	 * a client that sends all before it reads would not see the answer if we closed. One answered
+	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
+	 * drop, and nothing tells where its next request would begin, so the connection ends. */
+	if (c->body_pending && c->upload_held && expects_continue(c))
+		c->close_after = true;
+	else if (c->body_pending && !c->discarding) {
 		c->discarding = true;
 		upload_pause(c, false);
 	}
@@ -441,10 +452,10 @@ static void upload_pump(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	struct evbuffer *out = bufferevent_get_output(f->pved);
-	bool moved = false;
 	if (c->upload_held)
 		return;
+	struct evbuffer *out = bufferevent_get_output(f->pved);
+	bool moved = false;
 	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
 		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
 			upload_pause(c, true);
@@ -515,9 +526,7 @@ static void upload_continue(struct conn *c)
 	if (!c->uploading || !c->upload_held)
 		return;
 	c->upload_held = false;
-	const char *expect = pve_http_request_header(c->req, "Expect");
-	if (expect && strcasecmp(expect, "100-continue") == 0 && c->upload_left > 0 &&
-	    c->req->http_minor >= 1)
+	if (expects_continue(c) && c->upload_left > 0)
 		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	upload_pump(c);
 }

@@ -250,6 +250,8 @@ def upload_to_dead_storage(n):
           f"slowest {slowest * 1000:.0f} ms")
     expect(answer.startswith("HTTP/1.1 5") or answer.startswith("HTTP/1.1 4"), answer[:200])
     expect("127.0.0.1" in answer, answer[:300])
+    # no body was read, so the connection cannot carry another request
+    expect("\r\nconnection: close\r\n" in answer.lower(), answer[:300])
     expect(calls >= 3 and slowest < 1.0, f"/version answered in {slowest:.2f} s while it waited")
 
 
