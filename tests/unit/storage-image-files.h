@@ -1,10 +1,12 @@
-/* Image files written byte by byte for the listing tests: a header is all a listing reads, and a
- * test needs many of them faster than qemu-img makes them. Included by tests/unit/test-storage-*.c. */
+/* What the listing tests share: a dir storage on a test directory, and image files written byte by
+ * byte (a header is all a listing reads, and a test needs many of them faster than qemu-img makes
+ * them). Included by tests/unit/test-storage-list*.c. */
 #pragma once
 
 #include <fcntl.h>
 #include <stdint.h>
 
+#include "storage/storage.h"
 #include "tests/unit/test.h"
 
 static inline void sif_put_be(unsigned char *p, uint64_t v, int n)
@@ -28,4 +30,21 @@ static inline void sif_write_qcow2(const char *path, uint64_t vsize, const char 
 	check(fd >= 0);
 	check(write(fd, h, sizeof(h)) == (ssize_t)sizeof(h));
 	close(fd);
+}
+
+/* A dir storage "st" at top with content images, rootdir, iso and backup, and extra properties
+ * ("\tshared 1\n"); -1 (the test failed) if it can't be made. */
+static inline int sif_open_storage(const char *top, const char *extra, pve_sectioncfg **cfg,
+				   pve_storage *st)
+{
+	_cleanup_free_ char *text = xasprintf(
+		"dir: st\n\tpath %s\n\tcontent images,rootdir,iso,backup\n%s", top, extra);
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), cfg, &err) < 0 ||
+	    pve_storage_get(*cfg, "st", st, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		return -1;
+	}
+	return 0;
 }

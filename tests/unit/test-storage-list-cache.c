@@ -42,20 +42,6 @@ static void mkdirf(const char *fmt, ...)
 	check(mkdir(p, 0755) == 0);
 }
 
-static int open_storage(const char *top, const char *extra, pve_sectioncfg **cfg, pve_storage *st)
-{
-	_cleanup_free_ char *text = xasprintf(
-		"dir: st\n\tpath %s\n\tcontent images,rootdir,iso,backup\n%s", top, extra);
-	pve_error *err = NULL;
-	if (pve_storage_cfg_parse(text, strlen(text), cfg, &err) < 0 ||
-	    pve_storage_get(*cfg, "st", st, &err) < 0) {
-		test_fail(__FILE__, __LINE__, "%s", err->message);
-		pve_error_free(err);
-		return -1;
-	}
-	return 0;
-}
-
 /* Whether inotify sees every change under path's file system (else the cache lists without
  * caching). */
 static bool cacheable_fs(const char *path)
@@ -164,7 +150,7 @@ static void follows_changes(void)
 	build(top);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, "", &cfg, &st) < 0)
+	if (sif_open_storage(top, "", &cfg, &st) < 0)
 		return;
 	pve_storage_list_cache *c = pve_storage_list_cache_new();
 	size_t n = 6 * 3 + 2 + 1 + 1;
@@ -281,7 +267,7 @@ static void caches(void)
 	check(link(f, hlink) == 0);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, "", &cfg, &st) < 0)
+	if (sif_open_storage(top, "", &cfg, &st) < 0)
 		return;
 	pve_storage_list_cache *c = pve_storage_list_cache_new();
 	const char *volid = "st:300/vm-300-disk-0.raw";
@@ -319,7 +305,7 @@ static void caches(void)
 	/* a shared storage is not cached */
 	pve_sectioncfg *cfg2 = NULL;
 	pve_storage st2;
-	if (open_storage(top, "\tshared 1\n", &cfg2, &st2) == 0) {
+	if (sif_open_storage(top, "\tshared 1\n", &cfg2, &st2) == 0) {
 		check(size_of(c, &st2, volid) == 2 << 20);
 		check(truncate(hlink, 3 << 20) == 0);
 		check(size_of(c, &st2, volid) == 3 << 20);
@@ -334,7 +320,7 @@ static void caches(void)
 	write_raw(h, 5 << 20);
 	pve_sectioncfg *cfg3 = NULL;
 	pve_storage st3;
-	if (open_storage(top2, "", &cfg3, &st3) == 0) {
+	if (sif_open_storage(top2, "", &cfg3, &st3) == 0) {
 		check(size_of(c, &st3, volid) == 5 << 20);
 		same(c, &st3, 0, PVE_CONTENT_ALL, NULL);
 		pve_sectioncfg_free(cfg3);
@@ -350,7 +336,7 @@ static void null_cache(void)
 	build(top);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, "", &cfg, &st) < 0)
+	if (sif_open_storage(top, "", &cfg, &st) < 0)
 		return;
 	size_t n = 0;
 	same(NULL, &st, 0, PVE_CONTENT_ALL, &n);
@@ -391,7 +377,7 @@ static void concurrent(void)
 	build(top);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, "", &cfg, &st) < 0)
+	if (sif_open_storage(top, "", &cfg, &st) < 0)
 		return;
 	race r = { .c = pve_storage_list_cache_new(), .st = &st, .top = top };
 	pthread_t t[2];

@@ -118,20 +118,6 @@ static expect *build(const char *top, size_t *ret_n)
 	return e;
 }
 
-static int open_storage(const char *top, pve_sectioncfg **cfg, pve_storage *st)
-{
-	_cleanup_free_ char *text =
-		xasprintf("dir: st\n\tpath %s\n\tcontent images,rootdir,iso\n", top);
-	pve_error *err = NULL;
-	if (pve_storage_cfg_parse(text, strlen(text), cfg, &err) < 0 ||
-	    pve_storage_get(*cfg, "st", st, &err) < 0) {
-		test_fail(__FILE__, __LINE__, "%s", err->message);
-		pve_error_free(err);
-		return -1;
-	}
-	return 0;
-}
-
 /* The listing for (vmid, content) equals the expected entries that pass the same filter, in order. */
 static void compare(const pve_storage *st, const expect *e, size_t n, long long vmid,
 		    unsigned content)
@@ -173,7 +159,7 @@ static void list_many_guests(void)
 	expect *e = build(top, &n);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, &cfg, &st) == 0) {
+	if (sif_open_storage(top, "", &cfg, &st) == 0) {
 		check_int(n, GUESTS * (DISKS + 1) + 2);
 		compare(&st, e, n, 0, PVE_CONTENT_ALL);
 		compare(&st, e, n, 0, PVE_CONTENT_IMAGES);
@@ -202,7 +188,7 @@ static void list_few_guests(void)
 	sif_write_qcow2(p, 5ull << 40, NULL);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
-	if (open_storage(top, &cfg, &st) < 0)
+	if (sif_open_storage(top, "", &cfg, &st) < 0)
 		return;
 	pve_volume_info *v = NULL;
 	size_t got = 0;
