@@ -34,6 +34,16 @@ EOF
 
 pv() { "$PVECTL" --root "$root" storage "$@"; }
 why() { echo "exit $rc; stderr: $(head -c 300 "$out/stderr" | tr '\n' ' ')"; }
+# The command before (its exit status in rc) was refused: exit 1, MESSAGE in its stderr, and nothing at
+# PATH (if given) left behind.
+refused() {
+	local name=$1 message=$2 path=${3:-}
+	if [[ $rc -eq 1 ]] && grep -q "$message" "$out/stderr" && [[ -z $path || ! -e $path ]]; then
+		ok "$name"
+	else
+		fail "$name" "$(why)"
+	fi
+}
 
 # ---- raw+size through a pipe ---------------------------------------------------------------------------
 
@@ -86,11 +96,7 @@ fi
 
 head -c 100000 "$out/stream" | pv import other:100/vm-100-disk-5.raw raw+size - >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "ended before" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-5.raw ]]; then
-	ok import-truncated
-else
-	fail import-truncated "$(why)"
-fi
+refused import-truncated "ended before" "$root/b/images/100/vm-100-disk-5.raw"
 
 # killed half way (a signal that ends a pipeline): it waits for the stream's end, then cleans up
 {
@@ -102,51 +108,27 @@ sleep 0.7
 kill -TERM "$ipid" 2>/dev/null
 wait "$ipid"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "ended before" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-7.raw ]]; then
-	ok import-signalled
-else
-	fail import-signalled "$(why)"
-fi
+refused import-signalled "ended before" "$root/b/images/100/vm-100-disk-7.raw"
 
 printf 'abc' | pv import other:100/vm-100-disk-5.raw raw+size - >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "no size header" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-5.raw ]]; then
-	ok import-no-header
-else
-	fail import-no-header "$(why)"
-fi
+refused import-no-header "no size header" "$root/b/images/100/vm-100-disk-5.raw"
 
 printf '\0\0\0\0\0\0\0\1' | pv import other:100/vm-100-disk-5.raw raw+size - >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "over the limit" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-5.raw ]]; then
-	ok import-size-limit
-else
-	fail import-size-limit "$(why)"
-fi
+refused import-size-limit "over the limit" "$root/b/images/100/vm-100-disk-5.raw"
 
 pv import other:100/vm-100-disk-5.qcow2 raw+size "$out/stream" >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "does not fit" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-5.qcow2 ]]; then
-	ok import-wrong-format
-else
-	fail import-wrong-format "$(why)"
-fi
+refused import-wrong-format "does not fit" "$root/b/images/100/vm-100-disk-5.qcow2"
 
 pv export local:100/vm-100-disk-0.raw qcow2+size "$out/bad" >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "available: raw+size" "$out/stderr" && [[ ! -e $out/bad ]]; then
-	ok export-wrong-format
-else
-	fail export-wrong-format "$(why)"
-fi
+refused export-wrong-format "available: raw+size" "$out/bad"
 
 pv export nosuch:100/vm-100-disk-0.raw raw+size - >/dev/null 2>"$out/stderr"
 rc=$?
-if [[ $rc -eq 1 ]] && grep -q "storage 'nosuch' does not exist" "$out/stderr"; then
-	ok export-unknown-storage
-else
-	fail export-unknown-storage "$(why)"
-fi
+refused export-unknown-storage "storage 'nosuch' does not exist"
 
 "$PVECTL" --root "$root" --url https://127.0.0.1:1 storage export local:100/vm-100-disk-0.raw raw+size - \
 	>/dev/null 2>"$out/stderr"
@@ -188,11 +170,7 @@ if [[ -x /usr/bin/qemu-img ]]; then
 		cat "$out/evil.qcow2"
 	} | pv import other:100/vm-100-disk-3.qcow2 qcow2+size - >/dev/null 2>"$out/stderr"
 	rc=$?
-	if [[ $rc -eq 1 ]] && grep -q "backing file" "$out/stderr" && [[ ! -e $root/b/images/100/vm-100-disk-3.qcow2 ]]; then
-		ok import-qcow2-backing-refused
-	else
-		fail import-qcow2-backing-refused "$(why)"
-	fi
+	refused import-qcow2-backing-refused "backing file" "$root/b/images/100/vm-100-disk-3.qcow2"
 else
 	skip pipe-qcow2 "no /usr/bin/qemu-img"
 fi

@@ -617,16 +617,25 @@ static void cifs_real(void)
 	cJSON_Delete(r);
 }
 
+/* The lab's tgt target (tests/storage/lab-storage-net.sh names it); false, and the test skipped,
+ * without one. */
+static bool iscsi_env(const char **portal, const char **target, const char **lunsize)
+{
+	*portal = getenv("PVE_TEST_ISCSI_PORTAL");
+	*target = getenv("PVE_TEST_ISCSI_TARGET");
+	*lunsize = getenv("PVE_TEST_ISCSI_LUN_SIZE");
+	if (*portal && *target && *lunsize)
+		return true;
+	test_skip("no iSCSI target: PVE_TEST_ISCSI_{PORTAL,TARGET,LUN_SIZE} unset "
+		  "(tests/storage/lab-storage-net.sh sets them in the lab)");
+	return false;
+}
+
 static void iscsi_real(void)
 {
-	const char *portal = getenv("PVE_TEST_ISCSI_PORTAL"),
-		   *target = getenv("PVE_TEST_ISCSI_TARGET");
-	const char *lunsize = getenv("PVE_TEST_ISCSI_LUN_SIZE");
-	if (!portal || !target || !lunsize) {
-		test_skip("no iSCSI target: PVE_TEST_ISCSI_{PORTAL,TARGET,LUN_SIZE} unset "
-			  "(tests/storage/lab-storage-net.sh sets them in the lab)");
+	const char *portal, *target, *lunsize;
+	if (!iscsi_env(&portal, &target, &lunsize))
 		return;
-	}
 	pve_error *err = NULL;
 	cJSON *r = NULL;
 	if (pve_storage_scan_iscsi(portal, &r, &err) < 0) {
@@ -700,14 +709,9 @@ static void iscsi_real(void)
  * status from the LUN sizes, and no kernel session made on the way. */
 static void iscsidirect_real(void)
 {
-	const char *portal = getenv("PVE_TEST_ISCSI_PORTAL"),
-		   *target = getenv("PVE_TEST_ISCSI_TARGET");
-	const char *lunsize = getenv("PVE_TEST_ISCSI_LUN_SIZE");
-	if (!portal || !target || !lunsize) {
-		test_skip("no iSCSI target: PVE_TEST_ISCSI_{PORTAL,TARGET,LUN_SIZE} unset "
-			  "(tests/storage/lab-storage-net.sh sets them in the lab)");
+	const char *portal, *target, *lunsize;
+	if (!iscsi_env(&portal, &target, &lunsize))
 		return;
-	}
 	if (access("/usr/bin/iscsi-ls", X_OK) < 0) {
 		test_fail(__FILE__, __LINE__,
 			  "no /usr/bin/iscsi-ls (libiscsi-bin, tools/setup-deps)");
