@@ -35,6 +35,7 @@ endif
 LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lhttp_parser -lwslay -lpam -lcrypt -loath -lm -lpthread -lldap -llber
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
+# front/ is pved-api's own library; daemon/ (pved) is one folder per API area, linked as objects.
 SUBSYS := api access cluster kvm lxc net storage common
 lib_srcs = $(filter-out %-main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(1))
@@ -46,10 +47,11 @@ $(O)/lib/lib$(1).a: $(call objs,$(call lib_srcs,$(1)))
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach d,$(SUBSYS),$(eval $(call subsys_lib,$(d))))
+$(foreach d,$(SUBSYS) front,$(eval $(call subsys_lib,$(d))))
 
-# The route table is data (api/routes/NN-NAME.json), embedded into the binaries that need it.
-ROUTE_JSON := $(sort $(wildcard api/routes/*.json))
+# The route table is data (api/routes/AREA/NN-NAME.json), embedded into the binaries that need it, in
+# the order of the NN prefixes across areas (directory indexes list children in table order).
+ROUTE_JSON := $(shell ls api/routes/*/*.json | awk -F/ '{ print $$NF " " $$0 }' | sort | cut -d' ' -f2)
 $(O)/gen/routes-data.c: $(ROUTE_JSON) tools/embed-json
 	@mkdir -p $(@D)
 	tools/embed-json pve_routes_json $(ROUTE_JSON) >$@.tmp && mv $@.tmp $@
@@ -61,17 +63,17 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-DAEMON_OBJS := $(call objs,$(call lib_srcs,daemon))
+DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl
 
 all: $(BINS)
 
-$(O)/bin/pved: $(O)/obj/daemon/pved-main.o $(DAEMON_OBJS) $(O)/obj/gen/routes-data.o $(LIBFILES)
+$(O)/bin/pved: $(O)/obj/daemon/core/pved-main.o $(DAEMON_OBJS) $(O)/obj/gen/routes-data.o $(LIBFILES)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(O)/obj/daemon/pved-main.o $(DAEMON_OBJS) \
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(O)/obj/daemon/core/pved-main.o $(DAEMON_OBJS) \
 		$(O)/obj/gen/routes-data.o $(LINK_LIBS)
-# The front needs only the api and common libraries: the less it links, the less it maps.
-$(O)/bin/pved-api: $(O)/obj/api/pved-api-main.o $(O)/lib/libapi.a $(O)/lib/libcommon.a
+# The front needs only its own, the api and the common libraries: the less it links, the less it maps.
+$(O)/bin/pved-api: $(O)/obj/front/pved-api-main.o $(O)/lib/libfront.a $(O)/lib/libapi.a $(O)/lib/libcommon.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 $(O)/bin/pvectl: $(call objs,$(wildcard tools/*.c)) $(O)/obj/gen/routes-data.o $(LIBFILES)
@@ -86,14 +88,16 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 HARNESS := $(O)/obj/tests/unit/harness.o
 subsys_of = $(word 2,$(subst -, ,$(notdir $(1))))
+# The libraries a subsystem's tests link: its own, what it builds on, common.
+sub_libs = $(O)/lib/lib$(1).a $(if $(filter front,$(1)),$(O)/lib/libapi.a) $(O)/lib/libcommon.a
 unit_deps = $(if $(filter daemon,$(call subsys_of,$(1))),$(DAEMON_OBJS) $(LIBFILES),\
-	$(O)/lib/lib$(call subsys_of,$(1)).a $(O)/lib/libcommon.a)
+	$(call sub_libs,$(call subsys_of,$(1))))
 .SECONDEXPANSION:
 $(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(HARNESS) $(O)/obj/gen/routes-data.o $$(call unit_deps,$$@)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(HARNESS) $(O)/obj/gen/routes-data.o \
 		$(if $(filter daemon,$(call subsys_of,$@)),$(DAEMON_OBJS) $(LINK_LIBS),\
-		$(O)/lib/lib$(call subsys_of,$@).a $(O)/lib/libcommon.a $(LIBS))
+		$(call sub_libs,$(call subsys_of,$@)) $(LIBS))
 unit-tests: $(UNIT_BINS)
 
 # Fuzz targets: tests/fuzz/fuzz-*.c. `make check` builds them with the standalone driver and runs each
@@ -104,7 +108,7 @@ $(O)/fuzz/fuzz-%: $(O)/obj/tests/fuzz/fuzz-%.o $(O)/obj/tests/fuzz/driver-main.o
 		$$(call unit_deps,$$@)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/obj/tests/fuzz/driver-main.o $(O)/obj/gen/routes-data.o \
-		$(O)/lib/lib$(call subsys_of,$@).a $(O)/lib/libcommon.a $(LIBS)
+		$(call sub_libs,$(call subsys_of,$@)) $(LIBS)
 fuzz-targets: $(FUZZ_BINS)
 
 LIBFUZZER_DIR := build/libfuzzer
@@ -113,12 +117,12 @@ fuzz:
 	@for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		clang -fsanitize=fuzzer,address,undefined -I. $(shell $(PKG_CONFIG) --cflags $(PKGS)) -o $(LIBFUZZER_DIR)/$$n $$f \
-			build/san/obj/gen/routes-data.o $(foreach d,$(SUBSYS),build/san/lib/lib$(d).a) $(LIBS) || exit 1; \
+			build/san/obj/gen/routes-data.o $(foreach d,front $(SUBSYS),build/san/lib/lib$(d).a) $(LIBS) || exit 1; \
 		mkdir -p $(LIBFUZZER_DIR)/corpus-$$n; \
 		echo "fuzzing $$n for $${FUZZ_SECONDS:-60} s"; \
 		$(LIBFUZZER_DIR)/$$n -max_total_time=$${FUZZ_SECONDS:-60} $(LIBFUZZER_DIR)/corpus-$$n tests/fuzz/samples/$${n#fuzz-} || exit 1; \
 	done
-all-libs-fuzz: $(LIBFILES) $(O)/obj/gen/routes-data.o
+all-libs-fuzz: $(LIBFILES) $(O)/lib/libfront.a $(O)/obj/gen/routes-data.o
 	@mkdir -p $(LIBFUZZER_DIR)
 
 deps:

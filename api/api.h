@@ -112,15 +112,16 @@ void pve_multipart_free(pve_multipart *m);
 int pve_listen_socket(const char *spec, pve_error **err);
 
 /* ---- the route table ----------------------------------------------------------------------------------
- * The routes are JSON data (api/routes/NN-NAME.json, embedded at build time): a list of objects, each with
- * "path" ("/nodes/{node}/status"), "method", and the fields of Proxmox's API viewer "info" object:
- * "name", "description", "parameters" (a JSON schema of type object), "returns", "permissions",
+ * The routes are JSON data (api/routes/AREA/NN-NAME.json, embedded at build time): a list of objects,
+ * each with "path" ("/nodes/{node}/status"), "method", and the fields of Proxmox's API viewer "info"
+ * object: "name", "description", "parameters" (a JSON schema of type object), "returns", "permissions",
  * "protected", "proxyto", "allowtoken"; plus pved's own "index" (see below). */
 
 typedef struct pve_route {
 	const char *method; /* GET POST PUT DELETE */
 	const char *path; /* "/nodes/{node}/status" */
 	const char *name; /* the handler's name: "node_status"; daemon/ binds a handler to it */
+	const char *area; /* the daemon area that serves it (its folder in api/routes/), or NULL */
 	char **segments; /* "nodes", "{node}", "status" */
 	size_t n_segments;
 	const cJSON *info; /* the whole entry as published */
@@ -150,6 +151,6 @@ char **pve_routes_children(const pve_routes *t, const char *path);
 /* The whole table as Proxmox's API viewer data: a tree of {path, text, leaf, children, info:{METHOD:..}}. */
 cJSON *pve_routes_apidoc(const pve_routes *t);
 
-/* The embedded route data (generated from api/routes/NN-NAME.json: a JSON array per file, concatenated). */
+/* The embedded route data (generated from api/routes/AREA/NN-NAME.json by tools/embed-json). */
 extern const char pve_routes_json[];
 extern const size_t pve_routes_json_len;

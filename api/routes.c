@@ -154,6 +154,12 @@ static int route_check(pve_route *r, cJSON *entry, size_t index, pve_error **err
 	return 0;
 }
 
+/* A file of the route data: a bare array of routes, or an object naming the area that serves them. */
+static cJSON *file_routes(cJSON *file)
+{
+	return cJSON_IsObject(file) ? cJSON_GetObjectItemCaseSensitive(file, "routes") : file;
+}
+
 int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_error **err)
 {
 	cJSON *data = cJSON_ParseWithLength(json, len);
@@ -161,16 +167,17 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 		cJSON_Delete(data);
 		return pve_error_set(err, EINVAL, "route data is not a JSON array");
 	}
-	/* The data is an array of files, each an array of routes; flatten it. */
+	/* The data is an array of files, each an array of routes or {"area": AREA, "routes": [...]}
+	 * (tools/embed-json names each file's area); flatten it. */
 	size_t n = 0;
 	cJSON *file, *entry;
 	cJSON_ArrayForEach (file, data) {
-		if (!cJSON_IsArray(file)) {
+		if (!cJSON_IsArray(file_routes(file))) {
 			cJSON_Delete(data);
 			return pve_error_set(err, EINVAL,
 					     "route data: each file must hold an array");
 		}
-		n += (size_t)cJSON_GetArraySize(file);
+		n += (size_t)cJSON_GetArraySize(file_routes(file));
 	}
 	if (n > MAX_ROUTES) {
 		cJSON_Delete(data);
@@ -185,11 +192,13 @@ int pve_routes_load_json(const char *json, size_t len, pve_routes **ret, pve_err
 	t->root->path = xstrdup("");
 	int r = 0;
 	cJSON_ArrayForEach (file, data) {
-		cJSON_ArrayForEach (entry, file) {
+		const cJSON *area = cJSON_GetObjectItemCaseSensitive(file, "area");
+		cJSON_ArrayForEach (entry, file_routes(file)) {
 			pve_route *route = &t->routes[t->n_routes];
 			r = route_check(route, entry, t->n_routes, err);
 			if (r < 0)
 				goto fail;
+			route->area = cJSON_IsString(area) ? area->valuestring : NULL;
 			t->n_routes++;
 			route_node *node = t->root;
 			for (size_t i = 0; i < route->n_segments; i++) {

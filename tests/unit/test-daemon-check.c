@@ -1,7 +1,7 @@
 /* Unit tests for daemon/check.c: Proxmox's permission expressions over a made-up permission table. */
 #include <cjson/cJSON.h>
 
-#include "daemon/auth-internal.h"
+#include "daemon/core/auth-internal.h"
 #include "tests/unit/test.h"
 
 /* "path priv" pairs the caller holds; users with their groups. */

@@ -1,42 +1,92 @@
-/* Every route in the table has a handler in pved, and every handler a route: a route cannot be added
- * without its code, nor code left without its route. */
-#include "daemon/pved-internal.h"
+/* Every route in the table has a handler in its area, and every handler a route: a route cannot be
+ * added without its code, nor code left without its route. */
+#include "daemon/core/pved.h"
 #include "tests/unit/test.h"
 
-static bool has_handler(const char *name)
-{
-	for (const pved_handler *const *t = pved_handler_tables; *t; t++)
-		for (const pved_handler *h = *t; h->name; h++)
-			if (strcmp(h->name, name) == 0)
-				return true;
-	return false;
-}
-
-static void every_route_has_a_handler(void)
+static void the_table_binds(void)
 {
 	pve_routes *routes = NULL;
 	check(pve_routes_load(&routes, NULL) == 0);
-	for (size_t i = 0; routes && i < pve_routes_count(routes); i++) {
-		const pve_route *r = pve_routes_get(routes, i);
-		if (!has_handler(r->name))
-			test_fail(__FILE__, __LINE__, "route %s %s: no handler named '%s'",
-				  r->method, r->path, r->name);
-	}
+	pved_handler_fn *fns = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	if (pved_areas_bind(routes, pved_areas, &fns, &err) < 0)
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+	for (size_t i = 0; fns && i < pve_routes_count(routes); i++)
+		check(fns[i] != NULL);
+	free(fns);
 	pve_routes_free(routes);
 }
 
-static void every_handler_has_a_route(void)
+static void h_dummy(pved_call *c)
 {
+	(void)c;
+}
+
+/* A small table of two areas' routes, bound to handlers laid out as each case says. */
+static int bind_case(const pved_handler *core, const pved_handler *storage, char **ret_msg)
+{
+	static const char json[] =
+		"[{\"area\":\"core\",\"routes\":[{\"path\":\"/\",\"method\":\"GET\","
+		"\"name\":\"index\",\"permissions\":{\"user\":\"all\"}}]},"
+		"{\"area\":\"storage\",\"routes\":[{\"path\":\"/storage\",\"method\":\"GET\","
+		"\"name\":\"storage_index\",\"permissions\":{\"user\":\"all\"}}]}]";
 	pve_routes *routes = NULL;
-	check(pve_routes_load(&routes, NULL) == 0);
-	for (const pved_handler *const *t = pved_handler_tables; routes && *t; t++)
-		for (const pved_handler *h = *t; h->name; h++) {
-			bool found = false;
-			for (size_t i = 0; i < pve_routes_count(routes); i++)
-				found |= strcmp(pve_routes_get(routes, i)->name, h->name) == 0;
-			if (!found)
-				test_fail(__FILE__, __LINE__, "handler '%s' has no route", h->name);
-		}
+	_cleanup_error_ pve_error *err = NULL;
+	check(pve_routes_load_json(json, strlen(json), &routes, &err) == 0);
+	const pved_area a_core = { .name = "core",
+				   .handlers = (const pved_handler *const[]){ core, NULL } };
+	const pved_area a_storage = { .name = "storage",
+				      .handlers = (const pved_handler *const[]){ storage, NULL } };
+	const pved_area *const areas[] = { &a_core, &a_storage, NULL };
+	pved_handler_fn *fns = NULL;
+	int r = routes ? pved_areas_bind(routes, areas, &fns, &err) : -EINVAL;
+	*ret_msg = err ? xstrdup(err->message) : NULL;
+	free(fns);
+	pve_routes_free(routes);
+	return r;
+}
+
+/* pved refuses to start on a route without a handler, a handler without a route, a name served twice,
+ * and a route served by another area than its folder's; core's generic handlers serve any area. */
+static void binding_refuses_what_does_not_fit(void)
+{
+	static const pved_handler none[] = { { NULL, NULL } };
+	static const pved_handler index_only[] = { { "index", h_dummy }, { NULL, NULL } };
+	static const pved_handler both[] = { { "index", h_dummy },
+					     { "storage_index", h_dummy },
+					     { NULL, NULL } };
+	static const pved_handler storage_index[] = { { "storage_index", h_dummy },
+						      { NULL, NULL } };
+	static const pved_handler stray[] = { { "storage_index", h_dummy },
+					      { "storage_gone", h_dummy },
+					      { NULL, NULL } };
+	_cleanup_free_ char *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *m5 = NULL;
+	check(bind_case(index_only, storage_index, &m1) == 0);
+	check(bind_case(both, none, &m2) == 0); /* core may serve any area's route */
+	check(bind_case(index_only, none, &m3) == -ENOENT);
+	check(m3 && strstr(m3, "GET /storage: no handler 'storage_index'"));
+	check(bind_case(index_only, stray, &m4) == -ENOENT);
+	check(m4 && strstr(m4, "handler 'storage_gone' of area 'storage' has no route"));
+	check(bind_case(index_only,
+			(const pved_handler[]){ { "storage_index", h_dummy },
+						{ "index", h_dummy },
+						{ NULL, NULL } },
+			&m5) == -EEXIST);
+	check(m5 && strstr(m5, "'index' is served twice"));
+	/* storage's route served by a third area's handler. */
+	pve_routes *routes = NULL;
+	static const char json[] = "[{\"area\":\"storage\",\"routes\":[{\"path\":\"/storage\","
+				   "\"method\":\"GET\",\"name\":\"storage_index\","
+				   "\"permissions\":{\"user\":\"all\"}}]}]";
+	check(pve_routes_load_json(json, strlen(json), &routes, NULL) == 0);
+	const pved_area a_nodes = {
+		.name = "nodes", .handlers = (const pved_handler *const[]){ storage_index, NULL }
+	};
+	const pved_area *const areas[] = { &a_nodes, NULL };
+	pved_handler_fn *fns = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check(pved_areas_bind(routes, areas, &fns, &err) == -EINVAL);
+	check(err && strstr(err->message, "(api/routes/storage/) is served by area 'nodes'"));
 	pve_routes_free(routes);
 }
 
@@ -64,5 +114,5 @@ static void every_parameter_schema_is_valid(void)
 	pve_routes_free(routes);
 }
 
-TEST_MAIN(TEST(every_route_has_a_handler), TEST(every_handler_has_a_route),
+TEST_MAIN(TEST(the_table_binds), TEST(binding_refuses_what_does_not_fit),
 	  TEST(every_parameter_schema_is_valid))

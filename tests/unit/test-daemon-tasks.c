@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "daemon/tasks-internal.h"
+#include "daemon/core/tasks-internal.h"
 #include "tests/unit/test.h"
 
 static pved *setup(void)

@@ -1,0 +1,405 @@
+/* The realm handlers: /access/domains/{realm} (domains.cfg, changed under the store lock "file-domains_cfg"
+ * against its digest; bind passwords in priv/realm/<realm>.pw) and the realm sync task, which reads an
+ * ldap or ad directory and merges its users and groups into user.cfg. */
+#include <cjson/cJSON.h>
+
+#include "daemon/access/access-internal.h"
+
+#define DOMAINS_LOCK_TIMEOUT_MS 2000
+#define MODIFIED_MSG "detected modified configuration - file changed by other user? Try again."
+
+/* Parameters that are not realm properties stored in domains.cfg. */
+static bool not_a_property(const char *key)
+{
+	static const char *const skip[] = { "realm", "type", "password", "digest", "delete" };
+	for (size_t i = 0; i < ELEMENTSOF(skip); i++)
+		if (strcmp(key, skip[i]) == 0)
+			return true;
+	return false;
+}
+
+typedef struct domains_edit {
+	pve_store_lock *lock;
+	pve_sectioncfg *cfg;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+} domains_edit;
+
+static void domains_end(domains_edit *e)
+{
+	pve_store_unlock(e->lock);
+	pve_sectioncfg_free(e->cfg);
+	*e = (domains_edit){ 0 };
+}
+
+static int domains_begin(pved_call *c, domains_edit *e, pve_error **err)
+{
+	*e = (domains_edit){ 0 };
+	int r = pve_store_lock_acquire(c->d->store, "file-domains_cfg", DOMAINS_LOCK_TIMEOUT_MS,
+				       &e->lock, err);
+	if (r < 0)
+		return r;
+	if ((r = pved_domains_read(c->d->store, &e->cfg, e->digest, err)) < 0) {
+		domains_end(e);
+		return r;
+	}
+	const char *want = pved_call_str(c, "digest");
+	if (want && strcmp(want, e->digest) != 0) {
+		domains_end(e);
+		return pve_error_set_param(err, EINVAL, "digest", MODIFIED_MSG);
+	}
+	return 0;
+}
+
+static int domains_commit(pved_call *c, domains_edit *e, pve_error **err)
+{
+	_cleanup_free_ char *text = pve_sectioncfg_print(e->cfg);
+	/* The digest of a missing file is that of "": write only if it is still missing. */
+	if (!pve_store_exists(c->d->store, "domains.cfg"))
+		return pve_store_create(c->d->store, "domains.cfg", text, strlen(text), err);
+	return pve_store_write(c->d->store, "domains.cfg", text, strlen(text), e->digest, err);
+}
+
+/* Sets (password) or removes (NULL) the realm's bind password. */
+static int password_change(pved_call *c, const char *realm, const char *password, pve_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("priv/realm/%s.pw", realm);
+	if (!password) {
+		int r = pve_store_delete(c->d->store, path, NULL);
+		return r == -ENOENT ? 0 :
+		       r < 0	    ? pve_error_set(err, -r, "cannot remove %s", path) :
+				      0;
+	}
+	_cleanup_free_ char *text = xasprintf("%s\n", password);
+	int r = pve_store_write(c->d->store, path, text, strlen(text), NULL, err);
+	explicit_bzero(text, strlen(text));
+	return r;
+}
+
+/* The call's properties onto section s (each checked for the realm's type). */
+static int apply_params(pved_call *c, pve_section *s, pve_error **err)
+{
+	const char *type = pve_section_type(s);
+	const cJSON *p;
+	cJSON_ArrayForEach (p, c->params) {
+		if (not_a_property(p->string))
+			continue;
+		_cleanup_free_ char *v = NULL;
+		if (cJSON_IsString(p))
+			v = xstrdup(p->valuestring);
+		else if (cJSON_IsNumber(p))
+			v = xasprintf("%lld", (long long)p->valuedouble);
+		else
+			continue;
+		int r = pve_realm_check_property(type, p->string, v, err);
+		if (r < 0)
+			return r;
+		if (pve_section_set(s, p->string, v) < 0)
+			return pve_error_set_param(err, EINVAL, p->string, "invalid value");
+	}
+	return 0;
+}
+
+/* Proxmox's required options: server1 for ldap and ad, base_dn and user_attr for ldap, domain for ad. */
+static int check_required(const pve_section *s, pve_error **err)
+{
+	const char *type = pve_section_type(s);
+	const char *need[3] = { NULL };
+	if (strcmp(type, "ldap") == 0) {
+		need[0] = "server1";
+		need[1] = "base_dn";
+		need[2] = "user_attr";
+	} else if (strcmp(type, "ad") == 0) {
+		need[0] = "server1";
+		need[1] = "domain";
+	}
+	for (size_t i = 0; i < ELEMENTSOF(need) && need[i]; i++)
+		if (!pve_section_get(s, need[i]))
+			return pve_error_set_param(err, EINVAL, need[i], "property is missing");
+	return 0;
+}
+
+/* Only one realm is the default. */
+static void clear_defaults(pve_sectioncfg *cfg, const pve_section *keep)
+{
+	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
+		pve_section *s = pve_sectioncfg_nth(cfg, i);
+		if (s != keep)
+			pve_section_delete(s, "default");
+	}
+}
+
+static bool is_default(const pve_section *s)
+{
+	bool b = false;
+	const char *v = pve_section_get(s, "default");
+	return v && pve_parse_bool(v, &b) == 0 && b;
+}
+
+static bool directory_type(const char *type)
+{
+	return strcmp(type, "ldap") == 0 || strcmp(type, "ad") == 0;
+}
+
+static void h_domains_create(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *realm = pved_call_str(c, "realm");
+	const char *type = pved_call_str(c, "type");
+	const char *password = pved_call_str(c, "password");
+	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0) {
+		pve_error_set_param(&err, EINVAL, "realm", "unable to use reserved name '%s'",
+				    realm);
+		return pved_call_fail(c, err);
+	}
+	if (strcmp(type, "pam") == 0 || strcmp(type, "pve") == 0) {
+		pve_error_set_param(&err, EINVAL, "type", "unable to create builtin type '%s'",
+				    type);
+		return pved_call_fail(c, err);
+	}
+	if (strcmp(type, "openid") == 0) {
+		pve_error_set_param(&err, ENOSYS, "type",
+				    "realms of type 'openid' are not supported");
+		return pved_call_fail(c, err);
+	}
+	domains_edit e;
+	if (domains_begin(c, &e, &err) < 0)
+		return pved_call_fail(c, err);
+	pve_section *s = NULL;
+	int r = 0;
+	if (pve_sectioncfg_find(e.cfg, realm))
+		r = pve_error_set(&err, EEXIST, "domain '%s' already exists", realm);
+	if (r >= 0)
+		r = pve_sectioncfg_add(e.cfg, type, realm, &s, &err);
+	if (r >= 0)
+		r = apply_params(c, s, &err);
+	if (r >= 0)
+		r = check_required(s, &err);
+	if (r >= 0 && is_default(s))
+		clear_defaults(e.cfg, s);
+	if (r >= 0 && directory_type(type))
+		r = password_change(c, realm, password, &err);
+	if (r >= 0)
+		r = domains_commit(c, &e, &err);
+	domains_end(&e);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	log_info("realm '%s' (%s) added by %s", realm, type, c->authid);
+	pved_audit_call(c, "realm create");
+	pved_call_reply(c, NULL);
+}
+
+static void h_domains_read(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *realm = pved_call_str(c, "realm");
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	if (pved_domains_read(c->d->store, &cfg, digest, &err) < 0)
+		return pved_call_fail(c, err);
+	const pve_section *s = pve_sectioncfg_find(cfg, realm);
+	const char *type = pve_domains_realm_type(cfg, realm);
+	if (!type) {
+		pve_error_set(&err, ENOENT, "domain '%s' does not exist", realm);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", type);
+	if (!s && strcmp(realm, "pam") == 0)
+		cJSON_AddStringToObject(o, "comment", "Linux PAM standard authentication");
+	else if (!s)
+		cJSON_AddStringToObject(o, "comment", "pved authentication server");
+	for (size_t i = 0; s && i < pve_section_count(s); i++) {
+		const char *k = pve_section_key(s, i), *v = pve_section_value(s, i);
+		long long n;
+		bool b;
+		/* Numbers and flags as JSON numbers, like Proxmox's typed config. */
+		if (strcmp(k, "port") == 0 && pve_parse_int(v, 1, 65535, &n) == 0)
+			cJSON_AddNumberToObject(o, k, (double)n);
+		else if ((strcmp(k, "default") == 0 || strcmp(k, "secure") == 0 ||
+			  strcmp(k, "verify") == 0 || strcmp(k, "case-sensitive") == 0) &&
+			 pve_parse_bool(v, &b) == 0)
+			cJSON_AddNumberToObject(o, k, b ? 1 : 0);
+		else
+			cJSON_AddStringToObject(o, k, v);
+	}
+	cJSON_AddStringToObject(o, "digest", digest);
+	pved_call_reply(c, o);
+}
+
+static void h_domains_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *realm = pved_call_str(c, "realm");
+	domains_edit e;
+	if (domains_begin(c, &e, &err) < 0)
+		return pved_call_fail(c, err);
+	pve_section *s = pve_sectioncfg_find(e.cfg, realm);
+	int r = 0;
+	/* pam and pve may get a comment or the default flag: a section of their own. */
+	if (!s && (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0))
+		r = pve_sectioncfg_add(e.cfg, realm, realm, &s, &err);
+	else if (!s)
+		r = pve_error_set(&err, ENOENT, "domain '%s' does not exist", realm);
+	bool delete_pw = false;
+	_cleanup_strv_free_ char **del = pve_split_list(pved_call_str(c, "delete") ?: "");
+	for (char **k = del; r >= 0 && *k; k++) {
+		if (strcmp(*k, "password") == 0)
+			delete_pw = true;
+		else
+			pve_section_delete(s, *k);
+	}
+	if (r >= 0)
+		r = apply_params(c, s, &err);
+	if (r >= 0)
+		r = check_required(s, &err);
+	if (r >= 0 && is_default(s))
+		clear_defaults(e.cfg, s);
+	const char *password = pved_call_str(c, "password");
+	if (r >= 0 && (password || delete_pw)) {
+		if (!directory_type(pve_section_type(s)))
+			r = pve_error_set_param(&err, EINVAL, "password",
+						"realms of type '%s' have no bind password",
+						pve_section_type(s));
+		else
+			r = password_change(c, realm, password, &err);
+	}
+	if (r >= 0)
+		r = domains_commit(c, &e, &err);
+	domains_end(&e);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	pved_audit_call(c, password || delete_pw ? "realm update (bind password changed)" :
+						   "realm update");
+	pved_call_reply(c, NULL);
+}
+
+static void h_domains_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *realm = pved_call_str(c, "realm");
+	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0) {
+		pve_error_set_param(&err, EINVAL, "realm", "cannot delete built-in realm '%s'",
+				    realm);
+		return pved_call_fail(c, err);
+	}
+	domains_edit e;
+	if (domains_begin(c, &e, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = 0;
+	if (!pve_sectioncfg_remove(e.cfg, realm))
+		r = pve_error_set(&err, ENOENT, "authentication domain '%s' does not exist", realm);
+	if (r >= 0)
+		r = password_change(c, realm, NULL, &err);
+	if (r >= 0)
+		r = domains_commit(c, &e, &err);
+	domains_end(&e);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	log_info("realm '%s' deleted by %s", realm, c->authid);
+	pved_audit_call(c, "realm delete");
+	pved_call_reply(c, NULL);
+}
+
+/* ---- sync ----------------------------------------------------------------------------------------------- */
+
+typedef struct sync_job {
+	pve_ldap_config *cfg;
+	pve_realm_sync_opts opts;
+	bool dry_run;
+	const char *client, *authid; /* for the audit log: the worker is a copy of the caller */
+} sync_job;
+
+/* In the task worker: the directory first (slow, without the lock), then user.cfg under its lock. */
+static int sync_task(pved *d, void *userdata, pve_error **err)
+{
+	sync_job *j = userdata;
+	bool groups = j->opts.scope & PVE_SYNC_GROUPS;
+	const char *what = j->opts.scope == (PVE_SYNC_USERS | PVE_SYNC_GROUPS) ?
+				   "users and groups" :
+			   groups ? "groups" :
+				    "users";
+	printf("%sstarting sync for realm %s\n", j->dry_run ? "(dry test run) " : "",
+	       j->cfg->realm);
+	_cleanup_ldap_sync_ pve_ldap_sync *s = NULL;
+	int r = pve_ldap_fetch(j->cfg, groups, &s, err);
+	if (r < 0)
+		return r;
+	for (char **w = s->warnings; w && *w; w++)
+		pved_task_warn("%s", *w);
+	pved_usercfg_edit e;
+	if ((r = pved_usercfg_load(d->store, &e, true, NULL, err)) < 0)
+		return r;
+	printf("got data from server, updating %s\n", what);
+	r = pve_realm_sync_apply(e.cfg, j->cfg->realm, s, &j->opts, stdout, err);
+	if (r >= 0 && j->dry_run)
+		printf("\nNOTE: Dry test run, changes were NOT written to the configuration.\n");
+	else if (r >= 0 && (r = pved_usercfg_store(d->store, &e, err)) >= 0) {
+		printf("successfully updated %s configuration\n", what);
+		pved_audit(d, j->client, j->authid, "realm sync realm=%s: %s written to user.cfg",
+			   j->cfg->realm, what);
+	}
+	pved_usercfg_edit_end(&e);
+	if (r < 0 && err && *err)
+		pve_error_prefix(*err, "syncing %s failed", what);
+	return r;
+}
+
+static void h_domains_sync(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *realm = pved_call_str(c, "realm");
+	_cleanup_free_ char *type = pved_realm_type(c->d, realm);
+	if (!type) {
+		pve_error_set_param(&err, EINVAL, "realm", "Realm does not exist.");
+		return pved_call_fail(c, err);
+	}
+	if (!directory_type(type)) {
+		pve_error_set(&err, EINVAL,
+			      "Cannot sync realm type '%s'! Only LDAP/AD realms can be synced.",
+			      type);
+		return pved_call_fail(c, err);
+	}
+	sync_job j = { .dry_run = pved_call_int(c, "dry-run", 0),
+		       .client = c->client,
+		       .authid = c->authid };
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	if (pved_domains_read(c->d->store, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	const pve_section *s = pve_sectioncfg_find(cfg, realm);
+	const char *rv = pved_call_str(c, "remove-vanished");
+	_cleanup_free_ char *legacy = NULL;
+	if (!rv && (pved_call_int(c, "full", 0) || pved_call_int(c, "purge", 0))) {
+		/* The deprecated flags, mapped as Proxmox does. */
+		legacy = xasprintf("%s%s", pved_call_int(c, "full", 0) ? "entry;properties" : "",
+				   pved_call_int(c, "purge", 0) ?
+					   (pved_call_int(c, "full", 0) ? ";acl" : "acl") :
+					   "");
+		rv = legacy;
+	}
+	if (pve_realm_sync_opts_get(
+		    s ? pve_section_get(s, "sync-defaults-options") : NULL,
+		    pved_call_str(c, "scope"), rv,
+		    pved_call_has(c, "enable-new") ? (int)pved_call_int(c, "enable-new", 1) : -1,
+		    &j.opts, &err) < 0)
+		return pved_call_fail(c, err);
+	if (pved_realm_ldap_config(c->d, realm, &j.cfg, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = NULL;
+	int r = pved_task_start(c->d, j.dry_run ? "auth-realm-sync-test" : "auth-realm-sync", realm,
+				c->authid, sync_task, &j, &upid, &err);
+	pve_ldap_config_free(j.cfg);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *event = xasprintf("realm sync started (%s)", upid);
+	pved_audit_call(c, event);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+const pved_handler pved_handlers_realms[] = {
+	{ "access_domains_create", h_domains_create },
+	{ "access_domains_read", h_domains_read },
+	{ "access_domains_update", h_domains_update },
+	{ "access_domains_delete", h_domains_delete },
+	{ "access_domains_sync", h_domains_sync },
+	{ NULL, NULL },
+};

@@ -1,0 +1,347 @@
+/* The /access/tfa handlers: users' TOTP entries and recovery codes in priv/tfa.cfg, changed under the
+ * store lock "file-tfa_cfg" and, unless root@pam asks, only after the caller's password checked again. */
+#include <cjson/cJSON.h>
+
+#include "daemon/access/access-internal.h"
+
+#define TFACFG_PATH "priv/tfa.cfg"
+#define TFACFG_LOCK_TIMEOUT_MS 2000
+
+int pved_tfacfg_read(pved *d, pve_store_lock **ret_lock, pve_tfacfg **ret, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	int r;
+	if (ret_lock && (r = pve_store_lock_acquire(d->store, "file-tfa_cfg",
+						    TFACFG_LOCK_TIMEOUT_MS, &lock, err)) < 0)
+		return r;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	r = pve_store_read(d->store, TFACFG_PATH, &text, &len, NULL, NULL);
+	if (r == -ENOENT) {
+		*ret = pve_tfacfg_new();
+		r = 0;
+	} else if (r < 0) {
+		r = pve_error_set(err, -r, "cannot read tfa.cfg");
+	} else {
+		r = pve_tfacfg_parse(text, len, ret, err);
+	}
+	if (r < 0)
+		pve_store_unlock(lock);
+	else if (ret_lock)
+		*ret_lock = lock;
+	return r;
+}
+
+int pved_tfacfg_write(pved *d, const pve_tfacfg *c, pve_error **err)
+{
+	_cleanup_free_ char *text = pve_tfacfg_print(c);
+	return pve_store_write(d->store, TFACFG_PATH, text, strlen(text), NULL, err);
+}
+
+static void fail(pved_call *c, int code, const char *fmt, ...) _printf_(3, 4);
+static void fail(pved_call *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pve_error *err = NULL;
+	pve_error_setv(&err, code, fmt, ap);
+	va_end(ap);
+	pved_call_fail(c, err);
+}
+
+/* ---- who may see whose entries ----------------------------------------------------------------------- */
+
+static bool env_permitted(void *ud, const char *path, const char *priv)
+{
+	return pved_call_permitted(ud, path, priv);
+}
+
+static bool env_user_exists(void *ud, const char *userid)
+{
+	return pved_auth_user_exists(((pved_call *)ud)->d, userid);
+}
+
+static char **env_user_groups(void *ud, const char *userid)
+{
+	return pved_auth_user_groups(((pved_call *)ud)->d, userid);
+}
+
+/* The read permission of the routes, for one user of the list. */
+static bool may_read(pved_call *c, const char *userid)
+{
+	if (strcmp(c->authid, "root@pam") == 0)
+		return true;
+	_cleanup_json_ cJSON *params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "userid", userid);
+	_cleanup_json_ cJSON *expr = cJSON_Parse(
+		"[\"or\",[\"userid-param\",\"self\"],[\"userid-group\",[\"User.Modify\",\"Sys.Audit\"]]]");
+	pved_check_env env = {
+		.userid = c->userid,
+		.params = params,
+		.permitted = env_permitted,
+		.user_exists = env_user_exists,
+		.user_groups = env_user_groups,
+		.ud = c,
+	};
+	return pved_check_eval(&env, expr, NULL) == 1;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------------- */
+
+static void h_tfa_list(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	cJSON *list = cJSON_CreateArray();
+	_cleanup_strv_free_ char **users = pve_tfacfg_users(tfa);
+	for (char **u = users; *u; u++) {
+		if (!may_read(c, *u))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "userid", *u);
+		cJSON_AddItemToObject(o, "entries", pve_tfacfg_list(tfa, *u));
+		bool locked;
+		long long until;
+		pve_tfacfg_user_locks(tfa, *u, &locked, &until);
+		if (locked)
+			cJSON_AddBoolToObject(o, "totp-locked", true);
+		if (until > time(NULL))
+			cJSON_AddNumberToObject(o, "tfa-locked-until", (double)until);
+		cJSON_AddItemToArray(list, o);
+	}
+	pved_call_reply(c, list);
+}
+
+static void h_tfa_user_list(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	pved_call_reply(c, pve_tfacfg_list(tfa, pved_call_str(c, "userid")));
+}
+
+static void h_tfa_get(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	const char *id = pved_call_str(c, "id");
+	cJSON *e = pve_tfacfg_get(tfa, pved_call_str(c, "userid"), id);
+	if (!e)
+		return fail(c, ENOENT, "no such tfa entry '%s'", id);
+	pved_call_reply(c, e);
+}
+
+/* ---- changes: the caller's password first ------------------------------------------------------------ */
+
+typedef struct pwcheck {
+	pved_call *call;
+	void (*then)(pved_call *c);
+	char *userid;
+	char *password;
+	char *hash;
+	pve_error *err;
+} pwcheck;
+
+static void pwcheck_work(void *arg)
+{
+	pwcheck *p = arg;
+	const char *at = strrchr(p->userid, '@');
+	if (at && strcmp(at, "@pam") == 0) {
+		_cleanup_free_ char *name = xstrndup(p->userid, (size_t)(at - p->userid));
+		pve_pam_authenticate("pved", name, p->password, &p->err);
+	} else if (!p->hash || !pve_password_check(p->hash, p->password)) {
+		pve_error_set(&p->err, EACCES, "authentication failure");
+	}
+}
+
+static void pwcheck_done(void *arg)
+{
+	pwcheck *p = arg;
+	pved_call *c = p->call;
+	if (p->err) {
+		pved_auth_login_failed(c->d, p->userid, c->client);
+		pved_audit(c->d, c->client, p->userid, "tfa change refused: wrong password");
+		fail(c, EACCES, "authentication failure");
+	} else {
+		p->then(c);
+	}
+	pve_error_free(p->err);
+	explicit_bzero(p->password, strlen(p->password));
+	free(p->password);
+	free(p->userid);
+	free(p->hash);
+	free(p);
+}
+
+/* Proxmox's rules: only root@pam changes root@pam's factors; anybody else proves to be at the keyboard
+ * with their own password (counted like a failed login). */
+static void with_password(pved_call *c, void (*then)(pved_call *c))
+{
+	const char *userid = pved_call_str(c, "userid");
+	bool root = strcmp(c->authid, "root@pam") == 0;
+	if (strcmp(userid, "root@pam") == 0 && !root)
+		return fail(c, EACCES, "Permission check failed (only root may change root's TFA)");
+	if (root)
+		return then(c);
+	const char *password = pved_call_str(c, "password");
+	if (!password) {
+		pve_error *err = NULL;
+		pve_error_set_param(&err, EINVAL, "password", "missing password");
+		return pved_call_fail(c, err);
+	}
+	if (pved_auth_login_blocked(c->d, c->userid, c->client))
+		return fail(c, EACCES, "authentication failure");
+	pwcheck *p = xcalloc(1, sizeof(*p));
+	p->call = c;
+	p->then = then;
+	p->userid = xstrdup(c->userid);
+	p->password = xstrdup(password);
+	p->hash = pved_auth_shadow_hash(c->d, c->userid);
+	pved_run_blocking(c->d, pwcheck_work, pwcheck_done, p);
+}
+
+typedef int (*tfa_change_fn)(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err);
+
+static void change(pved_call *c, tfa_change_fn fn, const char *what)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	pve_store_lock *lock = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	cJSON *data = NULL;
+	int r = pved_tfacfg_read(c->d, &lock, &tfa, &err);
+	if (r >= 0 && (r = fn(c, tfa, &data, &err)) >= 0)
+		r = pved_tfacfg_write(c->d, tfa, &err);
+	pve_store_unlock(lock);
+	if (r < 0) {
+		cJSON_Delete(data);
+		return pved_call_fail(c, TAKE_PTR(err));
+	}
+	pved_audit(c->d, c->client, c->authid, "tfa %s for user %s", what,
+		   pved_call_str(c, "userid"));
+	pved_call_reply(c, data);
+}
+
+static int do_add(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+{
+	const char *userid = pved_call_str(c, "userid");
+	const char *type = pved_call_str(c, "type");
+	if (!pved_auth_user_exists(c->d, userid))
+		return pve_error_set(err, ENOENT, "no such user ('%s')", userid);
+	time_t now = time(NULL);
+	if (strcmp(type, "totp") == 0) {
+		const char *uri = pved_call_str(c, "totp"), *value = pved_call_str(c, "value");
+		if (!uri)
+			return pve_error_set_param(err, EINVAL, "totp", "missing totp URI");
+		if (!value)
+			return pve_error_set_param(err, EINVAL, "value", "missing current code");
+		int r = pve_totp_check_uri(uri, err);
+		if (r < 0) {
+			if (err && *err && !(*err)->param)
+				(*err)->param = xstrdup("totp");
+			return r;
+		}
+		/* The code shows that the user's authenticator holds the same secret. */
+		if (pve_totp_verify(uri, value, now, -1, NULL, NULL) < 0)
+			return pve_error_set_param(err, EINVAL, "value", "TOTP code mismatch");
+		_cleanup_free_ char *id = NULL;
+		if ((r = pve_tfacfg_add_totp(tfa, userid, uri, pved_call_str(c, "description"), now,
+					     &id, err)) < 0)
+			return r;
+		*ret_data = cJSON_CreateObject();
+		cJSON_AddStringToObject(*ret_data, "id", id);
+		return 0;
+	}
+	if (strcmp(type, "recovery") == 0) {
+		_cleanup_strv_free_ char **codes = NULL;
+		int r = pve_tfacfg_add_recovery(tfa, userid, now, &codes, err);
+		if (r < 0)
+			return r;
+		*ret_data = cJSON_CreateObject();
+		cJSON_AddStringToObject(*ret_data, "id", "recovery");
+		cJSON *list = cJSON_AddArrayToObject(*ret_data, "recovery");
+		for (char **p = codes; *p; p++)
+			cJSON_AddItemToArray(list, cJSON_CreateString(*p));
+		return 0;
+	}
+	return pve_error_set_param(err, EINVAL, "type", "type '%s' is not supported by pved", type);
+}
+
+static void add_then(pved_call *c)
+{
+	change(c, do_add, "entry added");
+}
+
+static void h_tfa_add(pved_call *c)
+{
+	with_password(c, add_then);
+}
+
+static int do_update(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+{
+	(void)ret_data;
+	int enable = pved_call_has(c, "enable") ? (int)pved_call_int(c, "enable", 1) != 0 : -1;
+	return pve_tfacfg_update(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"),
+				 pved_call_str(c, "description"), enable, err);
+}
+
+static void update_then(pved_call *c)
+{
+	change(c, do_update, "entry updated");
+}
+
+static void h_tfa_update(pved_call *c)
+{
+	with_password(c, update_then);
+}
+
+static int do_delete(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+{
+	(void)ret_data;
+	return pve_tfacfg_delete(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"), err);
+}
+
+static void delete_then(pved_call *c)
+{
+	change(c, do_delete, "entry deleted");
+}
+
+static void h_tfa_delete(pved_call *c)
+{
+	with_password(c, delete_then);
+}
+
+/* ---- /access/users/{userid}/unlock-tfa ---------------------------------------------------------------- */
+
+static void h_users_unlock_tfa(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	pve_store_lock *lock = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	bool was_locked = false;
+	int r = pved_tfacfg_read(c->d, &lock, &tfa, &err);
+	if (r >= 0 && (was_locked = pve_tfacfg_unlock_user(tfa, userid)))
+		r = pved_tfacfg_write(c->d, tfa, &err);
+	pve_store_unlock(lock);
+	if (r < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	if (was_locked)
+		pved_audit(c->d, c->client, c->authid, "tfa unlocked for user %s", userid);
+	pved_call_reply(c, cJSON_CreateBool(was_locked));
+}
+
+const pved_handler pved_handlers_tfa[] = {
+	{ "access_tfa_list", h_tfa_list },
+	{ "access_tfa_user_list", h_tfa_user_list },
+	{ "access_tfa_add", h_tfa_add },
+	{ "access_tfa_get", h_tfa_get },
+	{ "access_tfa_update", h_tfa_update },
+	{ "access_tfa_delete", h_tfa_delete },
+	{ "access_users_unlock_tfa", h_users_unlock_tfa },
+	{ NULL, NULL },
+};

@@ -1,0 +1,305 @@
+/* The /access handlers of the foundation: login (tickets, with the two-step TFA login and the brute-force
+ * limits), the realm list. */
+#include <cjson/cJSON.h>
+
+#include "daemon/access/access-internal.h"
+
+typedef struct login {
+	pved_call *call;
+	char *userid;
+	char *password;
+	char *hash; /* pve realm: the stored hash, copied on the loop */
+	pve_ldap_config *ldap; /* ldap and ad realms: the realm's settings, read on the loop */
+	pve_error *err;
+} login;
+
+static void login_free(login *l)
+{
+	free(l->userid);
+	if (l->password)
+		explicit_bzero(l->password, strlen(l->password));
+	free(l->password);
+	free(l->hash);
+	pve_ldap_config_free(l->ldap);
+	pve_error_free(l->err);
+	free(l);
+}
+
+static void login_reply(pved_call *c, const char *userid, bool with_ticket)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "username", userid);
+	if (with_ticket) {
+		_cleanup_free_ char *ticket = pved_auth_ticket(c->d, userid);
+		_cleanup_free_ char *csrf = pved_auth_csrf(c->d, userid);
+		cJSON_AddStringToObject(data, "ticket", ticket);
+		cJSON_AddStringToObject(data, "CSRFPreventionToken", csrf);
+	}
+	pved_call_reply(c, data);
+}
+
+/* Verify mode (path and privs given): answers whether the user holds every privilege there. */
+static bool login_privs_ok(pved_call *c, const char *userid)
+{
+	const char *path = pved_call_str(c, "path");
+	const char *privs = pved_call_str(c, "privs");
+	if (!path || !privs)
+		return true;
+	_cleanup_strv_free_ char **list = pve_split_list(privs);
+	for (char **p = list; p && *p; p++)
+		if (!pved_auth_permitted(c->d, userid, path, *p))
+			return false;
+	return true;
+}
+
+static void login_work(void *arg)
+{
+	login *l = arg;
+	const char *realm = strrchr(l->userid, '@') + 1;
+	if (l->ldap) {
+		/* Bind and search, each limited to PVE_LDAP_TIMEOUT_MS. */
+		_cleanup_free_ char *name = xstrndup(l->userid, (size_t)(realm - 1 - l->userid));
+		pve_ldap_authenticate(l->ldap, name, l->password, &l->err);
+	} else if (strcmp(realm, "pam") == 0) {
+		_cleanup_free_ char *name = xstrndup(l->userid, (size_t)(realm - 1 - l->userid));
+		pve_pam_authenticate("pved", name, l->password, &l->err);
+	} else if (!l->hash || !pve_password_check(l->hash, l->password)) {
+		pve_error_set(&l->err, EACCES, "authentication failure");
+	}
+}
+
+static void fail_auth(pved_call *c, const char *userid, const char *why);
+
+/* Checks a second-factor response for userid against tfa.cfg, read and written back under its lock (a
+ * used recovery code and the last TOTP step must stick). */
+static int tfa_check(pved_call *c, const char *userid, const char *response, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	int r = pved_tfacfg_read(c->d, &lock, &tfa, err);
+	if (r < 0)
+		return r;
+	if ((r = pve_tfacfg_verify(tfa, userid, response, time(NULL), err)) >= 0)
+		r = pved_tfacfg_write(c->d, tfa, err);
+	pve_store_unlock(lock);
+	return r;
+}
+
+/* The second step: the half ticket from the first, the response in "password". */
+static void login_second_step(pved_call *c, const char *userid)
+{
+	_cleanup_free_ char *ticket_user = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	const char *challenge = pved_call_str(c, "tfa-challenge");
+	if (pved_auth_verify_tfa_ticket(c->d, challenge, &ticket_user, &err) < 0)
+		return fail_auth(c, userid, err->message);
+	if (strcmp(ticket_user, userid) != 0)
+		return fail_auth(c, userid, "tfa challenge of another user");
+	if (tfa_check(c, userid, pved_call_str(c, "password"), &err) < 0)
+		return fail_auth(c, userid, err->message);
+	log_info("successful auth for user '%s' (second factor)", userid);
+	pved_auth_login_succeeded(c->d, userid);
+	pved_audit(c->d, c->client, userid, "login ok (second factor)");
+	login_reply(c, userid, true);
+}
+
+static void fail_auth(pved_call *c, const char *userid, const char *why)
+{
+	log_notice("authentication failure; rhost=%s user=%s msg=%s", c->client,
+		   userid ? userid : "", why);
+	pved_auth_login_failed(c->d, userid, c->client);
+	pved_audit(c->d, c->client, userid, "login failed: %s", why);
+	pve_error *err = NULL;
+	pve_error_set(&err, EACCES, "authentication failure");
+	pved_call_fail(c, err);
+}
+
+/* The user passed the password: a full ticket, or the half ticket of a two-factor login. An "otp"
+ * parameter answers the second factor at once (Proxmox's older one-step login). */
+static void login_granted(pved_call *c, const char *userid)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0) {
+		log_error("cannot read tfa.cfg: %s", err->message);
+		return fail_auth(c, userid, "cannot read the TFA configuration");
+	}
+	if (pve_tfacfg_needs_tfa(tfa, userid)) {
+		const char *otp = pved_call_str(c, "otp");
+		if (!otp) {
+			_cleanup_json_ cJSON *challenge = pve_tfacfg_challenge(tfa, userid);
+			_cleanup_free_ char *half = pved_auth_tfa_ticket(c->d, userid, challenge);
+			_cleanup_free_ char *csrf = pved_auth_csrf(c->d, userid);
+			pved_audit(c->d, c->client, userid,
+				   "login: password ok, second factor needed");
+			cJSON *data = cJSON_CreateObject();
+			cJSON_AddStringToObject(data, "username", userid);
+			cJSON_AddStringToObject(data, "ticket", half);
+			cJSON_AddStringToObject(data, "CSRFPreventionToken", csrf);
+			cJSON_AddNumberToObject(data, "NeedTFA", 1);
+			return pved_call_reply(c, data);
+		}
+		_cleanup_free_ char *resp = xasprintf("totp:%s", otp);
+		pve_tfacfg_free(TAKE_PTR(tfa));
+		if (tfa_check(c, userid, resp, &err) < 0)
+			return fail_auth(c, userid, err->message);
+	}
+	log_info("successful auth for user '%s'", userid);
+	pved_auth_login_succeeded(c->d, userid);
+	pved_audit(c->d, c->client, userid, "login ok");
+	login_reply(c, userid, true);
+}
+
+static void login_done(void *arg)
+{
+	login *l = arg;
+	pved_call *c = l->call;
+	/* The user may have been disabled while the password was checked. */
+	if (!l->err && !pved_auth_user_enabled(c->d, l->userid))
+		pve_error_set(&l->err, EACCES, "user disabled");
+	if (l->err) {
+		fail_auth(c, l->userid, l->err->message);
+	} else if (!login_privs_ok(c, l->userid)) {
+		fail_auth(c, l->userid, "permission check failed");
+	} else if (pved_call_has(c, "path")) {
+		/* Verify mode: no ticket comes out of it. */
+		login_reply(c, l->userid, false);
+	} else {
+		login_granted(c, l->userid);
+	}
+	login_free(l);
+}
+
+static void h_access_ticket(pved_call *c)
+{
+	const char *username = pved_call_str(c, "username");
+	const char *password = pved_call_str(c, "password");
+	const char *realm = pved_call_str(c, "realm");
+	_cleanup_free_ char *userid = NULL;
+	if (strchr(username, '@'))
+		userid = xstrdup(username);
+	else if (realm)
+		userid = xasprintf("%s@%s", username, realm);
+	else
+		return fail_auth(c, username, "no realm");
+
+	/* Past the limit nothing is checked: the answer is the same 401, after the same delay. */
+	if (pved_auth_login_blocked(c->d, userid, c->client)) {
+		log_notice("authentication refused; rhost=%s user=%s msg=too many failures",
+			   c->client, userid);
+		pved_audit(c->d, c->client, userid, "login refused: too many failures");
+		pve_error *err = NULL;
+		pve_error_set(&err, EACCES, "authentication failure");
+		return pved_call_fail(c, err);
+	}
+	if (pved_call_has(c, "tfa-challenge"))
+		return login_second_step(c, userid);
+
+	/* A still valid ticket renews itself (the web interface does so every few minutes). */
+	if (strncmp(password, "PVE:", 4) == 0) {
+		_cleanup_free_ char *ticket_user = NULL;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pved_auth_verify_ticket(c->d, password, &ticket_user, &err) < 0)
+			return fail_auth(c, userid, err->message);
+		if (strcmp(ticket_user, userid) != 0)
+			return fail_auth(c, userid, "ticket of another user");
+		if (!login_privs_ok(c, userid))
+			return fail_auth(c, userid, "permission check failed");
+		return login_reply(c, userid, !pved_call_has(c, "path"));
+	}
+
+	if (!pved_auth_user_enabled(c->d, userid))
+		return fail_auth(c, userid, "no such user or user disabled");
+	const char *at = strrchr(userid, '@');
+	pve_ldap_config *ldap = NULL;
+	if (strcmp(at, "@pam") != 0 && strcmp(at, "@pve") != 0) {
+		/* Users of ldap and ad realms exist in user.cfg (added or synced) and log in there. */
+		_cleanup_free_ char *type = pved_realm_type(c->d, at + 1);
+		_cleanup_error_ pve_error *err = NULL;
+		if (!type || (strcmp(type, "ldap") != 0 && strcmp(type, "ad") != 0))
+			return fail_auth(c, userid, "unknown realm");
+		if (pved_realm_ldap_config(c->d, at + 1, &ldap, &err) < 0)
+			return fail_auth(c, userid, err->message);
+	}
+
+	login *l = xcalloc(1, sizeof(*l));
+	l->ldap = ldap;
+	l->call = c;
+	l->userid = TAKE_PTR(userid);
+	l->password = xstrdup(password);
+	l->hash = pved_auth_shadow_hash(c->d, l->userid);
+	/* PAM and crypt take milliseconds to seconds: never on the loop. */
+	pved_run_blocking(c->d, login_work, login_done, l);
+}
+
+static void h_access_ticket_dummy(pved_call *c)
+{
+	pved_call_reply(c, NULL);
+}
+
+static void add_realm(cJSON *list, const char *realm, const char *type, const char *comment)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "realm", realm);
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "comment", comment);
+	cJSON_AddItemToArray(list, o);
+}
+
+/* pam and pve are built in, as in Proxmox (domains.cfg may give them a comment or the default flag);
+ * the others come from domains.cfg. */
+static void h_access_domains(pved_call *c)
+{
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	if (pved_domains_read(c->d->store, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	cJSON *list = cJSON_CreateArray();
+	static const char *const builtin[][2] = {
+		{ "pam", "Linux PAM standard authentication" },
+		{ "pve", "pved authentication server" },
+	};
+	bool have_default = false;
+	for (size_t i = 0; i < ELEMENTSOF(builtin) + pve_sectioncfg_count(cfg); i++) {
+		const pve_section *s = NULL;
+		const char *realm, *type, *comment = NULL;
+		if (i < ELEMENTSOF(builtin)) {
+			realm = type = builtin[i][0];
+			s = pve_sectioncfg_find(cfg, realm);
+			comment = builtin[i][1];
+		} else {
+			s = pve_sectioncfg_nth(cfg, i - ELEMENTSOF(builtin));
+			realm = pve_section_id(s);
+			type = pve_section_type(s);
+			if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0)
+				continue;
+		}
+		if (s && pve_section_get(s, "comment"))
+			comment = pve_section_get(s, "comment");
+		add_realm(list, realm, type, comment);
+		cJSON *o = cJSON_GetArrayItem(list, cJSON_GetArraySize(list) - 1);
+		bool def = false;
+		if (s && pve_section_get(s, "default") &&
+		    pve_parse_bool(pve_section_get(s, "default"), &def) == 0 && def &&
+		    !have_default) {
+			cJSON_AddNumberToObject(o, "default", 1);
+			have_default = true;
+		}
+		const char *tfa = s ? pve_section_get(s, "tfa") : NULL;
+		if (tfa) {
+			/* "type=oath,..." or a bare "oath" */
+			const char *t = startswith(tfa, "type=") ? tfa + 5 : tfa;
+			_cleanup_free_ char *name = xstrndup(t, strcspn(t, ","));
+			if (strcmp(name, "oath") == 0 || strcmp(name, "yubico") == 0)
+				cJSON_AddStringToObject(o, "tfa", name);
+		}
+	}
+	pved_call_reply(c, list);
+}
+
+const pved_handler pved_handlers_access[] = {
+	{ "access_ticket", h_access_ticket },
+	{ "access_ticket_dummy", h_access_ticket_dummy },
+	{ "access_domains", h_access_domains },
+	{ NULL, NULL },
+};

@@ -1,0 +1,948 @@
+/* The access-control handlers: users, groups, roles, ACLs, tokens, permissions, password. Each change
+ * reads user.cfg (and the priv/ files) under the store lock "file-user_cfg", changes it in memory, writes
+ * it back against the digest it read and reloads the daemon's access state at once. */
+#include "daemon/access/access-internal.h"
+
+static int shadow_change(pved_call *c, const char *name, const char *hash, pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	pve_shadowcfg *s = NULL;
+	int r = pve_store_read(c->d->store, "priv/shadow.cfg", &text, &len, NULL, NULL);
+	if (r == -ENOENT)
+		s = pve_shadowcfg_new();
+	else if (r < 0)
+		return pve_error_set(err, -r, "cannot read shadow.cfg");
+	else if ((r = pve_shadowcfg_parse(text, len, &s, err)) < 0)
+		return r;
+	r = 0;
+	if (hash)
+		r = pve_shadowcfg_set(s, name, hash, err);
+	else
+		pve_shadowcfg_delete(s, name);
+	_cleanup_free_ char *out = r < 0 ? NULL : pve_shadowcfg_print(s);
+	pve_shadowcfg_free(s);
+	if (r < 0)
+		return r;
+	return pve_store_write(c->d->store, "priv/shadow.cfg", out, strlen(out), NULL, err);
+}
+
+/* Sets (hash) or removes (NULL) the secret of each token in ids. */
+static int tokencfg_change(pved_call *c, char *const *ids, const char *hash, pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	pve_tokencfg *t = NULL;
+	int r = pve_store_read(c->d->store, "priv/token.cfg", &text, &len, NULL, NULL);
+	if (r == -ENOENT)
+		t = pve_tokencfg_new();
+	else if (r < 0)
+		return pve_error_set(err, -r, "cannot read token.cfg");
+	else if ((r = pve_tokencfg_parse(text, len, &t, err)) < 0)
+		return r;
+	r = 0;
+	for (char *const *id = ids; r >= 0 && id && *id; id++) {
+		if (hash)
+			r = pve_tokencfg_set(t, *id, hash, err);
+		else
+			pve_tokencfg_delete(t, *id);
+	}
+	_cleanup_free_ char *out = r < 0 ? NULL : pve_tokencfg_print(t);
+	pve_tokencfg_free(t);
+	if (r < 0)
+		return r;
+	return pve_store_write(c->d->store, "priv/token.cfg", out, strlen(out), NULL, err);
+}
+
+/* "name" of "name@pve": how Proxmox keys shadow.cfg. NULL for other realms. */
+static char *pve_realm_name(const char *userid)
+{
+	const char *at = strrchr(userid, '@');
+	if (!at || strcmp(at, "@pve") != 0)
+		return NULL;
+	return xstrndup(userid, (size_t)(at - userid));
+}
+
+static const char *realm_of(const char *userid)
+{
+	const char *at = strrchr(userid, '@');
+	return at ? at + 1 : "";
+}
+
+/* pam, pve and the realms of domains.cfg. */
+static bool realm_known(pved *d, const char *realm)
+{
+	_cleanup_free_ char *type = pved_realm_type(d, realm);
+	return type != NULL;
+}
+
+/* ---- permission helpers: what the route table's check lists cannot say (the filters of the list
+ * calls, the roles an ACL change may hand out) ---------------------------------------------------------- */
+
+static bool is_root(const pved_call *c)
+{
+	return strcmp(c->authid, "root@pam") == 0;
+}
+
+static bool any_priv(const pved_call *c, const char *path, const char *const *privs)
+{
+	for (; *privs; privs++)
+		if (pved_call_permitted(c, path, *privs))
+			return true;
+	return false;
+}
+
+/* May the caller use privs on /access/groups/GROUP for group g? */
+static bool group_allowed(const pved_call *c, const char *g, const char *const *privs)
+{
+	_cleanup_free_ char *path = xasprintf("/access/groups/%s", g);
+	return any_priv(c, path, privs);
+}
+
+/* userid-group: any of privs on /access/groups, or on a group that userid belongs to. */
+static bool user_group_allowed(const pved_call *c, const pve_usercfg *cfg, const char *userid,
+			       const char *const *privs)
+{
+	if (any_priv(c, "/access/groups", privs))
+		return true;
+	const pve_user *u = pve_usercfg_find_user(cfg, userid);
+	for (char **g = u ? u->groups : NULL; g && *g; g++)
+		if (group_allowed(c, *g, privs))
+			return true;
+	return false;
+}
+
+static int deny(pve_error **err, const char *what)
+{
+	return pve_error_set(err, EACCES, "Permission check failed (%s)", what);
+}
+
+static const char *const PRIVS_LIST[] = { "User.Modify", "Sys.Audit", NULL };
+
+/* ---- small JSON helpers -------------------------------------------------------------------------------- */
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v && *v)
+		cJSON_AddStringToObject(o, k, v);
+}
+
+static cJSON *token_info(const pve_token *t, bool with_name)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (with_name)
+		cJSON_AddStringToObject(o, "tokenid", strrchr(t->tokenid, '!') + 1);
+	cJSON_AddNumberToObject(o, "expire", (double)t->expire);
+	cJSON_AddNumberToObject(o, "privsep", t->privsep ? 1 : 0);
+	add_str(o, "comment", t->comment);
+	return o;
+}
+
+static bool token_of(const char *tokenid, const char *userid)
+{
+	size_t n = strlen(userid);
+	return strncmp(tokenid, userid, n) == 0 && tokenid[n] == '!';
+}
+
+static void user_fields(cJSON *o, const pve_user *u)
+{
+	cJSON_AddNumberToObject(o, "enable", u->enable ? 1 : 0);
+	cJSON_AddNumberToObject(o, "expire", (double)u->expire);
+	add_str(o, "firstname", u->firstname);
+	add_str(o, "lastname", u->lastname);
+	add_str(o, "email", u->email);
+	add_str(o, "comment", u->comment);
+	add_str(o, "keys", u->keys);
+}
+
+static char **param_list(const pved_call *c, const char *name)
+{
+	const char *v = pved_call_str(c, name);
+	return v ? pve_split_list(v) : NULL;
+}
+
+/* Replaces a text field with the parameter's value when given ("" clears it). */
+static void set_field(const pved_call *c, const char *name, char **field)
+{
+	const char *v = pved_call_str(c, name);
+	if (!v)
+		return;
+	free(*field);
+	*field = *v ? xstrdup(v) : NULL;
+}
+
+/* ---- passwords are hashed on a worker thread (crypt takes milliseconds) -------------------------------- */
+
+typedef struct hashing {
+	pved_call *call;
+	char *password;
+	char *hash;
+	void (*next)(pved_call *c, const char *hash);
+} hashing;
+
+static void hash_work(void *arg)
+{
+	hashing *h = arg;
+	h->hash = pve_password_hash(h->password);
+}
+
+static void hash_done(void *arg)
+{
+	hashing *h = arg;
+	if (!h->hash) {
+		pve_error *err = NULL;
+		pve_error_set(&err, EIO, "cannot hash the password");
+		pved_call_fail(h->call, err);
+	} else {
+		h->next(h->call, h->hash);
+	}
+	explicit_bzero(h->password, strlen(h->password));
+	free(h->password);
+	free(h->hash);
+	free(h);
+}
+
+static void with_hash(pved_call *c, const char *password, void (*next)(pved_call *, const char *))
+{
+	if (!password)
+		return next(c, NULL);
+	hashing *h = xcalloc(1, sizeof(*h));
+	h->call = c;
+	h->password = xstrdup(password);
+	h->next = next;
+	pved_run_blocking(c->d, hash_work, hash_done, h);
+}
+
+/* ---- /access/users -------------------------------------------------------------------------------------- */
+
+static void h_users_index(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	bool all = any_priv(c, "/access/groups", PRIVS_LIST);
+	bool full = pved_call_int(c, "full", 0);
+	bool has_enabled = pved_call_has(c, "enabled");
+	bool enabled = pved_call_int(c, "enabled", 0);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < e.cfg->n_users; i++) {
+		const pve_user *u = &e.cfg->users[i];
+		if (!all && strcmp(u->userid, c->userid) != 0 &&
+		    !user_group_allowed(c, e.cfg, u->userid, PRIVS_LIST))
+			continue;
+		if (has_enabled && u->enable != enabled)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "userid", u->userid);
+		user_fields(o, u);
+		cJSON_AddStringToObject(o, "realm-type", realm_of(u->userid));
+		if (full) {
+			_cleanup_free_ char *groups = pve_strv_join(u->groups, ",");
+			add_str(o, "groups", groups);
+			cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
+			for (size_t t = 0; t < e.cfg->n_tokens; t++)
+				if (token_of(e.cfg->tokens[t].tokenid, u->userid))
+					cJSON_AddItemToArray(tokens,
+							     token_info(&e.cfg->tokens[t], true));
+		}
+		cJSON_AddItemToArray(list, o);
+	}
+	cJSON *extra = cJSON_CreateObject();
+	cJSON_AddStringToObject(extra, "digest", e.digest);
+	pved_usercfg_edit_end(&e);
+	pved_call_reply_with(c, list, extra);
+}
+
+static void user_create(pved_call *c, const char *hash)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	/* The route's check list (userid-param, userid-group with groups_param) allowed the call. */
+	pve_user *u = NULL;
+	int r = pve_usercfg_add_user(e.cfg, userid, &u, &err);
+	if (r >= 0)
+		r = pve_usercfg_set_user_groups(e.cfg, userid, groups, true, &err);
+	if (r >= 0) {
+		u = pve_usercfg_find_user(e.cfg, userid);
+		u->enable = pved_call_int(c, "enable", 1);
+		u->expire = pved_call_int(c, "expire", 0);
+		set_field(c, "firstname", &u->firstname);
+		set_field(c, "lastname", &u->lastname);
+		set_field(c, "email", &u->email);
+		set_field(c, "comment", &u->comment);
+		set_field(c, "keys", &u->keys);
+		r = pved_usercfg_commit(c, &e, &err);
+	}
+	if (r >= 0 && hash) {
+		_cleanup_free_ char *name = pve_realm_name(userid);
+		r = shadow_change(c, name, hash, &err);
+	}
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "user create");
+}
+
+static void h_users_create(pved_call *c)
+{
+	const char *userid = pved_call_str(c, "userid");
+	pve_error *err = NULL;
+	if (!realm_known(c->d, realm_of(userid))) {
+		pve_error_set_param(&err, EINVAL, "userid", "domain '%s' does not exist",
+				    realm_of(userid));
+		return pved_call_fail(c, err);
+	}
+	const char *password = pved_call_str(c, "password");
+	if (password && strcmp(realm_of(userid), "pve") != 0) {
+		pve_error_set_param(&err, EINVAL, "password",
+				    "cannot set passwords of realm '%s' here", realm_of(userid));
+		return pved_call_fail(c, err);
+	}
+	with_hash(c, password, user_create);
+}
+
+static void h_users_get(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	const pve_user *u = pve_usercfg_find_user(e.cfg, userid);
+	if (!u) {
+		pved_usercfg_edit_end(&e);
+		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	user_fields(o, u);
+	cJSON *groups = cJSON_AddArrayToObject(o, "groups");
+	for (char **g = u->groups; g && *g; g++)
+		cJSON_AddItemToArray(groups, cJSON_CreateString(*g));
+	cJSON *tokens = cJSON_AddObjectToObject(o, "tokens");
+	for (size_t t = 0; t < e.cfg->n_tokens; t++)
+		if (token_of(e.cfg->tokens[t].tokenid, userid))
+			cJSON_AddItemToObject(tokens, strrchr(e.cfg->tokens[t].tokenid, '!') + 1,
+					      token_info(&e.cfg->tokens[t], false));
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, o);
+}
+
+static void h_users_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = 0;
+	pve_user *u = pve_usercfg_find_user(e.cfg, userid);
+	if (!u)
+		r = pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
+	else if (pved_call_int(c, "append", 0) && !groups)
+		r = pve_error_set_param(&err, EINVAL, "append",
+					"parameter 'append' requires "
+					"'groups'");
+	if (r >= 0 && groups)
+		r = pve_usercfg_set_user_groups(e.cfg, userid, groups,
+						pved_call_int(c, "append", 0), &err);
+	if (r >= 0) {
+		u = pve_usercfg_find_user(e.cfg, userid);
+		if (pved_call_has(c, "enable"))
+			u->enable = pved_call_int(c, "enable", 1);
+		if (pved_call_has(c, "expire"))
+			u->expire = pved_call_int(c, "expire", 0);
+		set_field(c, "firstname", &u->firstname);
+		set_field(c, "lastname", &u->lastname);
+		set_field(c, "email", &u->email);
+		set_field(c, "comment", &u->comment);
+		set_field(c, "keys", &u->keys);
+	}
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "user update");
+}
+
+/* Removes the user's second factors from priv/tfa.cfg, so that a new user of the same name does not
+ * inherit them; no write when the user had none. */
+static int tfacfg_forget(pved_call *c, const char *userid, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
+	int r = pved_tfacfg_read(c->d, &lock, &tfa, err);
+	if (r >= 0 && pve_tfacfg_delete_user(tfa, userid))
+		r = pved_tfacfg_write(c->d, tfa, err);
+	pve_store_unlock(lock);
+	return r;
+}
+
+static void h_users_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = 0;
+	if (strcmp(userid, "root@pam") == 0)
+		r = pve_error_set_param(&err, EINVAL, "userid", "cannot delete user 'root@pam'");
+	_cleanup_strv_free_ char **tokens = xcalloc(e.cfg->n_tokens + 1, sizeof(char *));
+	for (size_t t = 0, n = 0; r >= 0 && t < e.cfg->n_tokens; t++)
+		if (token_of(e.cfg->tokens[t].tokenid, userid))
+			tokens[n++] = xstrdup(e.cfg->tokens[t].tokenid);
+	if (r >= 0)
+		r = pve_usercfg_delete_user(e.cfg, userid, &err);
+	if (r >= 0)
+		r = pved_usercfg_commit(c, &e, &err);
+	/* The user is gone from user.cfg: what is left in priv/ is unreachable, so a failure there is
+	 * reported but does not undo the deletion. */
+	_cleanup_free_ char *name = pve_realm_name(userid);
+	if (r >= 0 && name)
+		r = shadow_change(c, name, NULL, &err);
+	if (r >= 0 && tokens[0])
+		r = tokencfg_change(c, tokens, NULL, &err);
+	if (r >= 0)
+		r = tfacfg_forget(c, userid, &err);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "user delete");
+}
+
+/* ---- /access/users/{userid}/token ---------------------------------------------------------------------- */
+
+static void h_tokens_index(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	if (!pve_usercfg_find_user(e.cfg, userid)) {
+		pved_usercfg_edit_end(&e);
+		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
+		return pved_call_fail(c, err);
+	}
+	cJSON *list = cJSON_CreateArray();
+	for (size_t t = 0; t < e.cfg->n_tokens; t++)
+		if (token_of(e.cfg->tokens[t].tokenid, userid))
+			cJSON_AddItemToArray(list, token_info(&e.cfg->tokens[t], true));
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, list);
+}
+
+static char *full_tokenid(const pved_call *c)
+{
+	return xasprintf("%s!%s", pved_call_str(c, "userid"), pved_call_str(c, "tokenid"));
+}
+
+static void h_token_get(pved_call *c)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = full_tokenid(c);
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	const pve_token *t = pve_usercfg_find_token(e.cfg, id);
+	cJSON *o = t ? token_info(t, false) : NULL;
+	pved_usercfg_edit_end(&e);
+	if (!o) {
+		pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
+			      pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
+		return pved_call_fail(c, err);
+	}
+	pved_call_reply(c, o);
+}
+
+static void h_token_create(pved_call *c)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = full_tokenid(c);
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	pve_token *t = NULL;
+	int r = pve_usercfg_add_token(e.cfg, id, pved_call_int(c, "expire", 0),
+				      pved_call_int(c, "privsep", 1), pved_call_str(c, "comment"),
+				      &t, &err);
+	cJSON *info = r >= 0 ? token_info(t, false) : NULL;
+	if (r >= 0)
+		r = pved_usercfg_commit(c, &e, &err);
+	_cleanup_free_ char *secret = pve_token_secret_generate();
+	_cleanup_free_ char *hash = pve_token_secret_hash(secret);
+	char *ids[] = { id, NULL };
+	if (r >= 0)
+		r = tokencfg_change(c, ids, hash, &err);
+	cJSON *o = NULL;
+	if (r >= 0) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "full-tokenid", id);
+		cJSON_AddItemToObject(o, "info", info);
+		cJSON_AddStringToObject(o, "value", secret);
+	} else {
+		cJSON_Delete(info);
+	}
+	explicit_bzero(secret, strlen(secret));
+	pved_usercfg_done_audit(c, &e, r, err, o, "token create");
+}
+
+static void h_token_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = full_tokenid(c);
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	pve_token *t = pve_usercfg_find_token(e.cfg, id);
+	int r = 0;
+	cJSON *info = NULL;
+	if (!t) {
+		r = pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
+				  pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
+	} else {
+		if (pved_call_has(c, "expire"))
+			t->expire = pved_call_int(c, "expire", 0);
+		if (pved_call_has(c, "privsep"))
+			t->privsep = pved_call_int(c, "privsep", 1);
+		set_field(c, "comment", &t->comment);
+		info = token_info(t, false);
+	}
+	pved_usercfg_finish_audit(c, &e, r, err, info, "token update");
+}
+
+static void h_token_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = full_tokenid(c);
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = pve_usercfg_delete_token(e.cfg, id, &err);
+	if (r >= 0)
+		r = pved_usercfg_commit(c, &e, &err);
+	char *ids[] = { id, NULL };
+	if (r >= 0)
+		r = tokencfg_change(c, ids, NULL, &err);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "token delete");
+}
+
+/* ---- /access/groups ------------------------------------------------------------------------------------- */
+
+static void h_groups_index(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < e.cfg->n_groups; i++) {
+		const pve_group *g = &e.cfg->groups[i];
+		if (!group_allowed(c, g->groupid, PRIVS_LIST))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "groupid", g->groupid);
+		add_str(o, "comment", g->comment);
+		_cleanup_free_ char *users = pve_strv_join(g->members, ",");
+		cJSON_AddStringToObject(o, "users", users);
+		cJSON_AddItemToArray(list, o);
+	}
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, list);
+}
+
+static void h_groups_create(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = pve_usercfg_add_group(e.cfg, pved_call_str(c, "groupid"),
+				      pved_call_str(c, "comment"), &err);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group create");
+}
+
+static void h_groups_get(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	const pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
+	if (!g) {
+		pved_usercfg_edit_end(&e);
+		pve_error_set(&err, ENOENT, "group '%s' does not exist",
+			      pved_call_str(c, "groupid"));
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	add_str(o, "comment", g->comment);
+	cJSON *members = cJSON_AddArrayToObject(o, "members");
+	for (char **m = g->members; m && *m; m++)
+		if (pve_usercfg_find_user(e.cfg, *m))
+			cJSON_AddItemToArray(members, cJSON_CreateString(*m));
+	cJSON_AddStringToObject(o, "digest", e.digest);
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, o);
+}
+
+static void h_groups_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
+	int r = 0;
+	if (!g)
+		r = pve_error_set(&err, ENOENT, "group '%s' does not exist",
+				  pved_call_str(c, "groupid"));
+	else
+		set_field(c, "comment", &g->comment);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group update");
+}
+
+static void h_groups_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = pve_usercfg_delete_group(e.cfg, pved_call_str(c, "groupid"), &err);
+	if (r == -ENOENT)
+		err->code = ENOENT;
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group delete");
+}
+
+/* ---- /access/roles -------------------------------------------------------------------------------------- */
+
+static cJSON *role_entry(const char *roleid, const char *const *privs, bool special)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "roleid", roleid);
+	_cleanup_free_ char *joined = pve_strv_join((char *const *)privs, ",");
+	cJSON_AddStringToObject(o, "privs", joined);
+	if (special)
+		cJSON_AddNumberToObject(o, "special", 1);
+	return o;
+}
+
+static void h_roles_index(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	cJSON *list = cJSON_CreateArray();
+	for (const char *const *r = pve_builtin_roles(); *r; r++)
+		cJSON_AddItemToArray(list, role_entry(*r, pve_builtin_role_privs(*r), true));
+	for (size_t i = 0; i < e.cfg->n_roles; i++)
+		cJSON_AddItemToArray(list,
+				     role_entry(e.cfg->roles[i].roleid,
+						(const char *const *)e.cfg->roles[i].privs, false));
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, list);
+}
+
+static void h_roles_get(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *roleid = pved_call_str(c, "roleid");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	const char *const *privs = pve_builtin_role_privs(roleid);
+	const pve_role *r = privs ? NULL : pve_usercfg_find_role(e.cfg, roleid);
+	if (r)
+		privs = (const char *const *)r->privs;
+	if (!privs) {
+		pved_usercfg_edit_end(&e);
+		pve_error_set(&err, ENOENT, "role '%s' does not exist", roleid);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	for (; *privs; privs++)
+		cJSON_AddNumberToObject(o, *privs, 1);
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, o);
+}
+
+static void role_set(pved_call *c, bool create)
+{
+	pve_error *err = NULL;
+	_cleanup_strv_free_ char **privs = param_list(c, "privs");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = pve_usercfg_set_role(e.cfg, pved_call_str(c, "roleid"), privs, create,
+				     !create && pved_call_int(c, "append", 0), &err);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role set");
+}
+
+static void h_roles_create(pved_call *c)
+{
+	role_set(c, true);
+}
+
+static void h_roles_update(pved_call *c)
+{
+	role_set(c, false);
+}
+
+static void h_roles_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = pve_usercfg_delete_role(e.cfg, pved_call_str(c, "roleid"), &err);
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role delete");
+}
+
+/* ---- /access/acl ---------------------------------------------------------------------------------------- */
+
+/* Proxmox's check_perm_modify: Permissions.Modify on the path, or the allocation privilege of its kind. */
+static bool perm_modify_allowed(const pved_call *c, const char *path)
+{
+	if (pved_call_permitted(c, path, "Permissions.Modify"))
+		return true;
+	const char *alt = NULL;
+	if (strncmp(path, "/storage/", 9) == 0 && path[9])
+		alt = "Datastore.Allocate";
+	else if (strncmp(path, "/vms/", 5) == 0 && path[5])
+		alt = "VM.Allocate";
+	else if (strncmp(path, "/pool/", 6) == 0 && path[6])
+		alt = "Pool.Allocate";
+	return alt && pved_call_permitted(c, path, alt);
+}
+
+static const char *acl_type_name(enum pve_acl_type t)
+{
+	return t == PVE_ACL_USER ? "user" : t == PVE_ACL_GROUP ? "group" : "token";
+}
+
+static void h_acl_get(pved_call *c)
+{
+	pve_error *err = NULL;
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < e.cfg->n_acls; i++) {
+		const pve_acl *a = &e.cfg->acls[i];
+		if (!perm_modify_allowed(c, a->path))
+			continue;
+		for (char **r = a->roles; r && *r; r++) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "path", a->path);
+			cJSON_AddStringToObject(o, "type", acl_type_name(a->type));
+			cJSON_AddStringToObject(o, "ugid", a->ugid);
+			cJSON_AddStringToObject(o, "roleid", *r);
+			cJSON_AddNumberToObject(o, "propagate", a->propagate ? 1 : 0);
+			cJSON_AddItemToArray(list, o);
+		}
+	}
+	cJSON *extra = cJSON_CreateObject();
+	cJSON_AddStringToObject(extra, "digest", e.digest);
+	pved_usercfg_edit_end(&e);
+	pved_call_reply_with(c, list, extra);
+}
+
+/* Without Permissions.Modify (perm-modify through VM.Allocate and the like) a caller hands out or takes
+ * away only roles whose privileges it holds itself on the path. */
+static int role_grantable(const pved_call *c, const pve_usercfg *cfg, const char *path,
+			  const char *role, bool remove, pve_error **err)
+{
+	if (pved_call_permitted(c, path, "Permissions.Modify"))
+		return 0;
+	const char *const *privs = pve_builtin_role_privs(role);
+	const pve_role *r = privs ? NULL : pve_usercfg_find_role(cfg, role);
+	if (r)
+		privs = (const char *const *)r->privs;
+	for (; privs && *privs; privs++)
+		if (!pved_call_permitted(c, path, *privs))
+			return pve_error_set_param(
+				err, EINVAL, "roles",
+				"Cannot %s role '%s' - requires "
+				"'Permissions.Modify' or superset of privileges.",
+				remove ? "remove" : "add", role);
+	return 0;
+}
+
+static void h_acl_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *path = pve_acl_path_normalize(pved_call_str(c, "path"));
+	if (!path || !pve_acl_path_valid(path)) {
+		pve_error_set_param(&err, EINVAL, "path", "invalid ACL path '%s'",
+				    pved_call_str(c, "path"));
+		return pved_call_fail(c, err);
+	}
+	/* The route checked perm-modify on the path; which roles the caller may hand out there is
+	 * not something a check list can say (role_grantable). */
+	_cleanup_strv_free_ char **roles = param_list(c, "roles");
+	_cleanup_strv_free_ char **users = param_list(c, "users");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	_cleanup_strv_free_ char **tokens = param_list(c, "tokens");
+	bool propagate = pved_call_int(c, "propagate", 1);
+	bool remove = pved_call_int(c, "delete", 0);
+	if (!users && !groups && !tokens) {
+		pve_error_set_param(&err, EINVAL, "users", "no user, group or token given");
+		return pved_call_fail(c, err);
+	}
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = 0;
+	for (char **role = roles; r >= 0 && role && *role; role++) {
+		if (!pve_builtin_role_privs(*role) && !pve_usercfg_find_role(e.cfg, *role)) {
+			r = pve_error_set_param(&err, EINVAL, "roles", "role '%s' does not exist",
+						*role);
+			break;
+		}
+		if (!is_root(c))
+			r = role_grantable(c, e.cfg, path, *role, remove, &err);
+		for (char **g = groups; r >= 0 && g && *g; g++)
+			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_GROUP, *g, *role, propagate,
+						   remove, &err);
+		for (char **u = users; r >= 0 && u && *u; u++)
+			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_USER, *u, *role, propagate,
+						   remove, &err);
+		for (char **t = tokens; r >= 0 && t && *t; t++)
+			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_TOKEN, *t, *role, propagate,
+						   remove, &err);
+	}
+	pved_usercfg_finish_audit(c, &e, r, err, NULL, "acl update");
+}
+
+/* ---- /access/permissions -------------------------------------------------------------------------------- */
+
+static void add_perm_path(cJSON *o, const pve_perms *perms, const char *authid, const char *path,
+			  bool keep_empty)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, path))
+		return;
+	bool root = strcmp(authid, "root@pam") == 0;
+	_cleanup_strv_free_ char **privs = root ? NULL : pve_perms_privs(perms, authid, path);
+	cJSON *p = cJSON_CreateObject();
+	if (root)
+		for (const char *const *pr = pve_privileges(); *pr; pr++)
+			cJSON_AddNumberToObject(p, *pr, 1);
+	for (char **pr = privs; pr && *pr; pr++)
+		cJSON_AddNumberToObject(p, *pr, 1);
+	if (!keep_empty && !cJSON_GetArraySize(p)) {
+		cJSON_Delete(p);
+		return;
+	}
+	cJSON_AddItemToObject(o, path, p);
+}
+
+static void h_permissions(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *who = pved_call_str(c, "userid");
+	if (!who)
+		who = c->authid;
+	_cleanup_free_ char *msg = NULL;
+	if (pve_format_check(strchr(who, '!') ? "pve-tokenid" : "pve-userid", who, &msg) < 0) {
+		pve_error_set_param(&err, EINVAL, "userid", "%s", msg ? msg : "invalid user id");
+		return pved_call_fail(c, err);
+	}
+	/* Everyone may see their own permissions and those of their tokens. */
+	bool own = strcmp(who, c->authid) == 0 || strcmp(who, c->userid) == 0 ||
+		   token_of(who, c->userid);
+	if (!own && !pved_call_permitted(c, "/access", "Sys.Audit")) {
+		deny(&err, "/access, Sys.Audit");
+		return pved_call_fail(c, err);
+	}
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, false, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_perms_ pve_perms *perms = NULL;
+	if (pve_perms_build(e.cfg, &perms, &err) < 0) {
+		pved_usercfg_edit_end(&e);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	const char *path = pved_call_str(c, "path");
+	if (path) {
+		_cleanup_free_ char *norm = pve_acl_path_normalize(path);
+		if (!norm) {
+			cJSON_Delete(o);
+			pved_usercfg_edit_end(&e);
+			pve_error_set_param(&err, EINVAL, "path", "invalid path '%s'", path);
+			return pved_call_fail(c, err);
+		}
+		add_perm_path(o, perms, who, norm, true);
+	} else {
+		static const char *const top[] = { "/",	       "/access", "/access/groups",
+						   "/nodes",   "/pool",	  "/sdn",
+						   "/storage", "/vms",	  "/mapping" };
+		for (size_t i = 0; i < ELEMENTSOF(top); i++)
+			add_perm_path(o, perms, who, top[i], false);
+		for (size_t i = 0; i < e.cfg->n_acls; i++)
+			add_perm_path(o, perms, who, e.cfg->acls[i].path, false);
+		for (size_t i = 0; i < e.cfg->n_pools; i++) {
+			_cleanup_free_ char *p = xasprintf("/pool/%s", e.cfg->pools[i].poolid);
+			add_perm_path(o, perms, who, p, false);
+		}
+	}
+	pved_usercfg_edit_end(&e);
+	pved_call_reply(c, o);
+}
+
+/* ---- /access/password ----------------------------------------------------------------------------------- */
+
+static void password_store(pved_call *c, const char *hash)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	pved_usercfg_edit e;
+	if (pved_usercfg_read(c, &e, true, &err) < 0)
+		return pved_call_fail(c, err);
+	int r = 0;
+	_cleanup_free_ char *name = pve_realm_name(userid);
+	if (!pve_usercfg_find_user(e.cfg, userid))
+		r = pve_error_set_param(&err, EINVAL, "userid", "no such user ('%s')", userid);
+	else
+		r = shadow_change(c, name, hash, &err);
+	pved_usercfg_done_audit(c, &e, r, err, NULL, "password change");
+}
+
+static void h_password(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	/* The route's check list: the caller itself, or Realm.AllocateUser and userid-group. */
+	if (strcmp(realm_of(userid), "pve") != 0) {
+		pve_error_set(&err, ENOSYS, "changing passwords of realm '%s' is not supported",
+			      realm_of(userid));
+		return pved_call_fail(c, err);
+	}
+	with_hash(c, pved_call_str(c, "password"), password_store);
+}
+
+const pved_handler pved_handlers_users[] = {
+	{ "access_users_index", h_users_index },
+	{ "access_users_create", h_users_create },
+	{ "access_users_get", h_users_get },
+	{ "access_users_update", h_users_update },
+	{ "access_users_delete", h_users_delete },
+	{ "access_tokens_index", h_tokens_index },
+	{ "access_token_get", h_token_get },
+	{ "access_token_create", h_token_create },
+	{ "access_token_update", h_token_update },
+	{ "access_token_delete", h_token_delete },
+	{ "access_groups_index", h_groups_index },
+	{ "access_groups_create", h_groups_create },
+	{ "access_groups_get", h_groups_get },
+	{ "access_groups_update", h_groups_update },
+	{ "access_groups_delete", h_groups_delete },
+	{ "access_roles_index", h_roles_index },
+	{ "access_roles_create", h_roles_create },
+	{ "access_roles_get", h_roles_get },
+	{ "access_roles_update", h_roles_update },
+	{ "access_roles_delete", h_roles_delete },
+	{ "access_acl_get", h_acl_get },
+	{ "access_acl_update", h_acl_update },
+	{ "access_permissions", h_permissions },
+	{ "access_password", h_password },
+	{ NULL, NULL },
+};

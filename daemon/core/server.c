@@ -1,0 +1,700 @@
+/* The server: frames from the local socket and the fronts, and each request through route, authentication,
+ * validation, permission and handler, answered in Proxmox's envelope. */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "daemon/core/auth-internal.h"
+
+/* Proxmox delays every failed authentication by 3 s to slow down guessing; the delay is a timer, so
+ * other requests go on meanwhile. */
+#define AUTH_FAIL_DELAY_SEC 3
+#define MAX_CALLS_PER_CONN 4096
+
+typedef struct call call;
+
+struct pved_conn {
+	pved_server *srv;
+	struct bufferevent *bev;
+	bool front;
+	bool root; /* a local peer with uid 0: root@pam */
+	bool closed;
+	unsigned n_calls; /* calls in flight; the conn lives on until they have answered */
+	call *calls;
+	void (*on_ready)(void *ud);
+	void (*on_close)(void *ud);
+	void *ud;
+	pved_conn *next;
+};
+
+struct call {
+	pved_call pub;
+	pved_conn *conn;
+	uint32_t id;
+	bool cancelled;
+	pve_request *req;
+	char *authid;
+	char *userid;
+	struct event *delay;
+	pve_buf delayed; /* a response held back by the failed-authentication delay */
+	bool streaming; /* accepted websocket: open until one side ends it */
+	bool receiving; /* an upload's body: DATA frames until one with FIN */
+	pved_stream_data_fn on_data;
+	pved_stream_close_fn on_end;
+	pved_stream_close_fn on_close;
+	void *stream_ud;
+	call *prev, *next;
+};
+
+struct pved_server {
+	pved *d;
+	struct evconnlistener *local;
+	pved_conn *conns;
+	pved_handler_fn *handlers; /* by route index */
+};
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void call_free(call *k);
+
+/* The client ended a stream: tell the handler, then drop the call. */
+static void stream_closed(call *k)
+{
+	k->streaming = false;
+	if (k->on_close)
+		k->on_close(k->stream_ud);
+	call_free(k);
+}
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* ---- connections ------------------------------------------------------------------------------------- */
+
+static void conn_unlink(pved_conn *c)
+{
+	for (pved_conn **p = &c->srv->conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+}
+
+static void conn_maybe_free(pved_conn *c)
+{
+	if (c->closed && c->n_calls == 0)
+		free(c);
+}
+
+void pved_conn_close(pved_conn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	conn_unlink(c);
+	for (call *k = c->calls; k; k = k->next)
+		k->cancelled = true;
+	/* Streams end with their connection; the handlers hear of it and let go of the calls. The
+	 * extra reference keeps the conn while its calls go. */
+	c->n_calls++;
+	for (call *k = c->calls, *next; k; k = next) {
+		next = k->next;
+		if (k->streaming)
+			stream_closed(k);
+	}
+	c->n_calls--;
+	if (c->on_close)
+		c->on_close(c->ud);
+	conn_maybe_free(c);
+}
+
+static pved_conn *conn_new(pved_server *srv, int fd, bool front, bool root)
+{
+	pved_conn *c = xcalloc(1, sizeof(*c));
+	c->srv = srv;
+	c->front = front;
+	c->root = root;
+	c->bev = bufferevent_socket_new(srv->d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	/* Reads of up to a frame at a time: an upload's body comes in frames of 256 KiB. */
+	bufferevent_set_max_single_read(c->bev, 256 * 1024);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = srv->conns;
+	srv->conns = c;
+	return c;
+}
+
+pved_conn *pved_server_add_front(pved *d, int fd, void (*on_ready)(void *ud),
+				 void (*on_close)(void *ud), void *ud)
+{
+	pved_conn *c = conn_new(d->server, fd, true, false);
+	if (!c)
+		return NULL;
+	c->on_ready = on_ready;
+	c->on_close = on_close;
+	c->ud = ud;
+	return c;
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	pved_conn *c = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		pved_conn_close(c);
+}
+
+/* ---- answering ----------------------------------------------------------------------------------------- */
+
+static void call_free(call *k)
+{
+	pved_conn *c = k->conn;
+	k->streaming = k->receiving = false;
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		c->calls = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	c->n_calls--;
+	if (k->delay)
+		event_free(k->delay);
+	pve_buf_free(&k->delayed);
+	pve_request_free(k->req);
+	cJSON_Delete(k->pub.params);
+	free(k->authid);
+	free(k->userid);
+	free(k);
+	conn_maybe_free(c);
+}
+
+static void call_send(call *k, pve_buf *frames)
+{
+	if (!k->cancelled && !k->conn->closed)
+		bufferevent_write(k->conn->bev, frames->data, frames->len);
+	pve_buf_free(frames);
+	call_free(k);
+}
+
+static void delayed_send_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	call *k = arg;
+	pve_buf frames = k->delayed;
+	k->delayed = (pve_buf){ 0 };
+	call_send(k, &frames);
+}
+
+static void call_respond_text(call *k, int status, const char *reason, const char *text, size_t len,
+			      bool delay)
+{
+	pve_buf frames = { 0 };
+	pve_wire_append_response(&frames, k->id, status, reason, text, len);
+	if (!delay) {
+		call_send(k, &frames);
+		return;
+	}
+	k->delayed = frames;
+	k->delay = evtimer_new(k->conn->srv->d->base, delayed_send_cb, k);
+	struct timeval tv = { AUTH_FAIL_DELAY_SEC, 0 };
+	evtimer_add(k->delay, &tv);
+}
+
+static void call_respond(call *k, int status, const char *reason, cJSON *body, bool delay)
+{
+	_cleanup_free_ char *text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (!text)
+		abort();
+	call_respond_text(k, status, reason, text, strlen(text), delay);
+}
+
+void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
+			     pved_stream_close_fn on_close, void *ud)
+{
+	call *k = (call *)c;
+	k->streaming = true;
+	k->on_data = on_data;
+	k->on_close = on_close;
+	k->stream_ud = ud;
+	if (k->cancelled || k->conn->closed) {
+		stream_closed(k);
+		return;
+	}
+	pve_buf frames = { 0 };
+	pve_wire_append_response_head(&frames, k->id, 101, "Switching Protocols");
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+}
+
+void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
+			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud)
+{
+	call *k = (call *)c;
+	k->streaming = true;
+	k->receiving = true;
+	k->on_data = on_data;
+	k->on_end = on_end;
+	k->on_close = on_close;
+	k->stream_ud = ud;
+	if (k->cancelled || k->conn->closed) {
+		stream_closed(k);
+		return;
+	}
+	/* The front holds the body back until now: nothing of it arrives before the handlers above. */
+	pve_buf frames = { 0 };
+	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, 0, k->id, NULL, 0);
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+}
+
+void pved_call_stream_send(pved_call *c, const void *data, size_t len)
+{
+	call *k = (call *)c;
+	if (k->conn->closed)
+		return;
+	pve_buf frames = { 0 };
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > PVE_WIRE_MAX_FRAME ? PVE_WIRE_MAX_FRAME : len - off;
+		pve_wire_append_frame(&frames, PVE_WIRE_DATA, 0, k->id, (const char *)data + off,
+				      n);
+		off += n;
+	}
+	bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+}
+
+void pved_call_stream_end(pved_call *c)
+{
+	call *k = (call *)c;
+	k->streaming = false;
+	pve_buf frames = { 0 };
+	pve_wire_append_frame(&frames, PVE_WIRE_DATA, PVE_WIRE_FIN, k->id, NULL, 0);
+	call_send(k, &frames);
+}
+
+void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
+{
+	call *k = (call *)c;
+	pve_buf body = { 0 };
+	pve_buf_puts(&body, "{\"data\":");
+	pve_buf_append(&body, data_json, len);
+	pve_buf_puts(&body, "}");
+	call_respond_text(k, 200, "OK", body.data, body.len, false);
+	pve_buf_free(&body);
+}
+
+void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra)
+{
+	call *k = (call *)c;
+	cJSON *body = extra ? extra : cJSON_CreateObject();
+	cJSON_AddItemToObject(body, "data", data ? data : cJSON_CreateNull());
+	call_respond(k, 200, "OK", body, false);
+}
+
+void pved_call_reply(pved_call *c, cJSON *data)
+{
+	pved_call_reply_with(c, data, NULL);
+}
+
+/* Proxmox's error envelope: the message is the reason phrase and "message"; "errors" for parameters. */
+static void call_fail_full(call *k, int status, const char *message, cJSON *errors)
+{
+	cJSON *body = cJSON_CreateObject();
+	cJSON_AddNullToObject(body, "data");
+	_cleanup_free_ char *m = xasprintf("%s\n", message);
+	cJSON_AddStringToObject(body, "message", m);
+	if (errors)
+		cJSON_AddItemToObject(body, "errors", errors);
+	call_respond(k, status, message, body, status == 401);
+}
+
+void pved_call_fail(pved_call *c, pve_error *err)
+{
+	call *k = (call *)c;
+	int status = pve_error_http_status(err->code);
+	if (err->code == EACCES && !k->authid)
+		status = 401;
+	cJSON *errors = NULL;
+	if (err->param) {
+		errors = cJSON_CreateObject();
+		cJSON_AddStringToObject(errors, err->param, err->message);
+		status = 400;
+	}
+	call_fail_full(k, status, errors ? "Parameter verification failed." : err->message, errors);
+	pve_error_free(err);
+}
+
+static void fail_msg(call *k, int status, const char *fmt, ...) _printf_(3, 4);
+static void fail_msg(call *k, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *m = xvasprintf(fmt, ap);
+	va_end(ap);
+	call_fail_full(k, status, m, NULL);
+}
+
+/* ---- parameter access for handlers ---------------------------------------------------------------------- */
+
+const char *pved_call_str(const pved_call *c, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+long long pved_call_int(const pved_call *c, const char *name, long long def)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, name);
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : def;
+}
+
+bool pved_call_has(const pved_call *c, const char *name)
+{
+	return cJSON_GetObjectItemCaseSensitive(c->params, name) != NULL;
+}
+
+bool pved_call_permitted(const pved_call *c, const char *path, const char *priv)
+{
+	return pved_auth_permitted(c->d, c->authid, path, priv);
+}
+
+/* ---- permission expressions (Proxmox's "check" lists) -------------------------------------------------- */
+
+static bool check_permitted(void *ud, const char *path, const char *priv)
+{
+	return pved_call_permitted(ud, path, priv);
+}
+
+static bool check_user_exists(void *ud, const char *userid)
+{
+	return pved_auth_user_exists(((pved_call *)ud)->d, userid);
+}
+
+static char **check_user_groups(void *ud, const char *userid)
+{
+	return pved_auth_user_groups(((pved_call *)ud)->d, userid);
+}
+
+/* The route's check list for this call (daemon/core/check.c evaluates it). */
+static int check_expr(pved_call *c, const cJSON *e, char **ret_what)
+{
+	pved_check_env env = {
+		.userid = c->userid ? c->userid : "",
+		.params = c->params,
+		.permitted = check_permitted,
+		.user_exists = check_user_exists,
+		.user_groups = check_user_groups,
+		.ud = c,
+	};
+	return pved_check_eval(&env, e, ret_what);
+}
+
+/* ---- the request pipeline -------------------------------------------------------------------------------- */
+
+static bool method_writes(const char *m)
+{
+	return strcmp(m, "GET") != 0;
+}
+
+/* Path placeholders are parameters too; a body or query value that disagrees is an error, as in Proxmox. */
+static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
+{
+	cJSON *p;
+	cJSON_ArrayForEach (p, path_params) {
+		const cJSON *given = cJSON_GetObjectItemCaseSensitive(params, p->string);
+		if (given &&
+		    !(cJSON_IsString(given) && strcmp(given->valuestring, p->valuestring) == 0) &&
+		    !(cJSON_IsNumber(given) &&
+		      strtoll(p->valuestring, NULL, 10) == (long long)given->valuedouble)) {
+			cJSON *errors = cJSON_CreateObject();
+			cJSON_AddStringToObject(
+				errors, p->string,
+				"duplicate parameter (already defined in URI) with conflicting values!");
+			call_fail_full(k, 400, "Parameter verification failed.", errors);
+			return false;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(params, p->string);
+		cJSON_AddStringToObject(params, p->string, p->valuestring);
+	}
+	return true;
+}
+
+static void dispatch(call *k)
+{
+	pved *d = k->conn->srv->d;
+	pve_request *r = k->req;
+	_cleanup_error_ pve_error *err = NULL;
+
+	cJSON *path_params = cJSON_CreateObject();
+	bool path_known = false;
+	const pve_route *route =
+		pve_routes_match(d->routes, r->method, r->path, path_params, &path_known);
+	if (!route) {
+		cJSON_Delete(path_params);
+		fail_msg(k, 501, "Method '%s /api2/json%s' not implemented", r->method, r->path);
+		return;
+	}
+	k->pub.route = route;
+	k->pub.params = TAKE_PTR(r->params);
+	bool merged = merge_path_params(k, k->pub.params, path_params);
+	cJSON_Delete(path_params);
+	if (!merged)
+		return;
+
+	/* Authentication: "world" routes need none; root on the local socket is root@pam. */
+	const cJSON *perms = route->permissions;
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(perms, "user");
+	bool world = cJSON_IsString(user) && strcmp(user->valuestring, "world") == 0;
+	if (r->token && !route->allowtoken) {
+		fail_msg(k, 401, "URI '%s' not available with API token, need proper ticket.",
+			 r->path);
+		return;
+	}
+	if (k->conn->root) {
+		k->authid = xstrdup("root@pam");
+	} else if (!world || r->ticket || r->token) {
+		int ret = pved_auth_request(d, r, method_writes(r->method), route->allowtoken,
+					    &k->authid, &err);
+		if (ret < 0 && !world) {
+			fail_msg(k, 401, "%s", err->message);
+			return;
+		}
+	}
+	if (k->authid) {
+		const char *bang = strchr(k->authid, '!');
+		k->userid = bang ? xstrndup(k->authid, (size_t)(bang - k->authid)) :
+				   xstrdup(k->authid);
+	}
+	k->pub.authid = k->authid;
+	k->pub.userid = k->userid;
+	k->pub.client = r->client ? r->client : "local";
+	k->pub.websocket = r->websocket;
+
+	/* An upload's parameters come in its body: its handler validates them. Only routes made for it. */
+	const cJSON *takes = cJSON_GetObjectItemCaseSensitive(route->info, "upload");
+	if (r->upload && !cJSON_IsTrue(takes) && !(cJSON_IsNumber(takes) && takes->valueint == 1)) {
+		fail_msg(k, 400, "%s %s takes no upload", r->method, r->path);
+		return;
+	}
+	k->pub.upload = r->upload;
+	k->pub.upload_type = r->upload_type;
+	k->pub.upload_length = r->upload_length;
+	cJSON *errors = NULL;
+	if (!r->upload &&
+	    pve_schema_validate_params(route->parameters, k->pub.params, &errors) < 0) {
+		call_fail_full(k, 400, "Parameter verification failed.", errors);
+		return;
+	}
+
+	/* Only this node exists until clustering: any other {node} is unknown. */
+	if (route->proxyto) {
+		const char *node = pved_call_str(&k->pub, route->proxyto);
+		if (node && strcmp(node, d->node) != 0) {
+			fail_msg(k, 404, "no such cluster node '%s'", node);
+			return;
+		}
+	}
+
+	const cJSON *check = cJSON_GetObjectItemCaseSensitive(perms, "check");
+	if (check && strcmp(k->authid ? k->authid : "", "root@pam") != 0) {
+		_cleanup_free_ char *what = NULL;
+		int ok = check_expr(&k->pub, check, &what);
+		if (ok < 0) {
+			fail_msg(k, 500, "route %s %s: malformed permission check", route->method,
+				 route->path);
+			return;
+		}
+		if (!ok) {
+			fail_msg(k, 403, "Permission check failed (%s)", what ? what : "denied");
+			return;
+		}
+	}
+
+	pved_handler_fn fn = k->conn->srv->handlers[route - pve_routes_get(d->routes, 0)];
+	if (pve_log_enabled(PVE_LOG_DEBUG))
+		log_debug("%s %s %s by %s", k->pub.client, r->method, r->path,
+			  k->authid ? k->authid : "(anonymous)");
+	fn(&k->pub);
+}
+
+static void handle_request(pved_conn *c, const pve_wire_header *h, const void *payload)
+{
+	call *k = xcalloc(1, sizeof(*k));
+	k->pub.d = c->srv->d;
+	k->pub.priv = k;
+	k->conn = c;
+	k->id = h->id;
+	k->next = c->calls;
+	if (c->calls)
+		c->calls->prev = k;
+	c->calls = k;
+	c->n_calls++;
+
+	_cleanup_error_ pve_error *err = NULL;
+	if (c->n_calls > MAX_CALLS_PER_CONN) {
+		fail_msg(k, 503, "too many requests in flight");
+		return;
+	}
+	if (pve_request_decode(payload, h->len, &k->req, &err) < 0) {
+		fail_msg(k, 400, "%s", err->message);
+		return;
+	}
+	dispatch(k);
+}
+
+static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *payload)
+{
+	switch (h->type) {
+	case PVE_WIRE_REQUEST:
+		handle_request(c, h, payload);
+		break;
+	case PVE_WIRE_CANCEL:
+		for (call *k = c->calls; k; k = k->next)
+			if (k->id == h->id) {
+				k->cancelled = true;
+				if (k->streaming)
+					stream_closed(k);
+				break;
+			}
+		break;
+	case PVE_WIRE_DATA:
+		/* Data of an open stream; for anything else (a stream just ended) it is dropped. The
+		 * callbacks may answer, which frees the call: nothing touches it after them. */
+		for (call *k = c->calls; k; k = k->next) {
+			if (k->id != h->id || !k->streaming)
+				continue;
+			if (!k->receiving) {
+				k->on_data(k->stream_ud, payload, h->len);
+				break;
+			}
+			void *ud = k->stream_ud;
+			pved_stream_close_fn on_end = k->on_end;
+			bool fin = h->flags & PVE_WIRE_FIN;
+			if (h->len) {
+				/* on_data may answer (an error): then no on_end follows. */
+				uint32_t id = k->id;
+				k->on_data(ud, payload, h->len);
+				bool alive = false;
+				for (call *q = c->calls; q; q = q->next)
+					alive |= q == k && q->id == id && q->streaming;
+				if (!alive)
+					break;
+			}
+			if (fin) {
+				k->streaming = k->receiving = false;
+				on_end(ud);
+			}
+			break;
+		}
+		break;
+	case PVE_WIRE_READY:
+		if (c->front && c->on_ready)
+			c->on_ready(c->ud);
+		break;
+	default:
+		log_warning("unexpected frame type %u from %s; closing", h->type,
+			    c->front ? "pved-api" : "a local client");
+		pved_conn_close(c);
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	pved_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	for (;;) {
+		uint8_t raw[PVE_WIRE_HEADER_SIZE];
+		if (evbuffer_copyout(in, raw, sizeof(raw)) < (ssize_t)sizeof(raw))
+			return;
+		pve_wire_header h;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pve_wire_header_decode(raw, &h, &err) < 0) {
+			log_warning("bad frame from %s: %s; closing",
+				    c->front ? "pved-api" : "a local client", err->message);
+			pved_conn_close(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < PVE_WIRE_HEADER_SIZE + h.len)
+			return;
+		evbuffer_drain(in, PVE_WIRE_HEADER_SIZE);
+		_cleanup_free_ uint8_t *payload = xmalloc(h.len + 1);
+		evbuffer_remove(in, payload, h.len);
+		payload[h.len] = 0;
+		/* A handler may close the connection; keep it alive until this loop is done with it. */
+		c->n_calls++;
+		handle_frame(c, &h, payload);
+		c->n_calls--;
+		if (c->closed) {
+			conn_maybe_free(c);
+			return;
+		}
+	}
+}
+
+/* ---- the local socket ------------------------------------------------------------------------------------ */
+
+static void local_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			    int len, void *arg)
+{
+	(void)l, (void)sa, (void)len;
+	pved_server *srv = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		close(fd);
+		return;
+	}
+	conn_new(srv, fd, false, cred.uid == 0);
+}
+
+int pved_server_init(pved *d, pve_error **err)
+{
+	_cleanup_free_ pved_server *srv = xcalloc(1, sizeof(*srv));
+	srv->d = d;
+
+	int r = pved_areas_bind(d->routes, pved_areas, &srv->handlers, err);
+	if (r < 0)
+		return r;
+
+	_cleanup_free_ char *path = pved_path(d, "run/pved.sock");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		free(srv->handlers);
+		return pve_error_set(err, ENAMETOOLONG, "socket path '%s' is too long", path);
+	}
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	/* Root only: the socket grants root@pam to whoever can connect with uid 0, and nothing to others. */
+	mode_t old = umask(0077);
+	srv->local = evconnlistener_new_bind(d->base, local_accept_cb, srv,
+					     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 64,
+					     (struct sockaddr *)&sun, sizeof(sun));
+	int saved = errno;
+	umask(old);
+	if (!srv->local) {
+		free(srv->handlers);
+		return pve_error_set(err, saved, "cannot listen on %s: %s", path, strerror(saved));
+	}
+	d->server = TAKE_PTR(srv);
+	return 0;
+}
+
+void pved_server_free(pved_server *s)
+{
+	if (!s)
+		return;
+	if (s->local)
+		evconnlistener_free(s->local);
+	while (s->conns)
+		pved_conn_close(s->conns);
+	free(s->handlers);
+	free(s);
+}

@@ -1,0 +1,340 @@
+/* Consoles: the node shell (termproxy, spoken to by xterm.js) and vncwebsocket, which relays an upgraded
+ * websocket to a console's port on localhost. Guest consoles use the same relay when guests arrive. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "daemon/nodes/nodes-internal.h"
+
+/* Proxmox hands out console ports from 5900 up. */
+#define CONSOLE_PORT_MIN 5900
+#define CONSOLE_PORT_MAX 5999
+/* The client has this long to connect to a console, and then to say who it is. */
+#define CONSOLE_CONNECT_TIMEOUT_MS 10000
+#define AUTH_LINE_MAX 4096
+#define RELAY_CHUNK (64 * 1024)
+
+/* ---- vncwebsocket: the relay ---------------------------------------------------------------------------- */
+
+typedef struct relay {
+	pved_call *call;
+	struct bufferevent *bev;
+	bool accepted;
+} relay;
+
+static void relay_free(relay *r)
+{
+	if (r->bev)
+		bufferevent_free(r->bev);
+	free(r);
+}
+
+static void relay_data(void *ud, const void *data, size_t len)
+{
+	relay *r = ud;
+	bufferevent_write(r->bev, data, len);
+}
+
+static void relay_closed(void *ud)
+{
+	relay_free(ud);
+}
+
+static void relay_read(struct bufferevent *bev, void *arg)
+{
+	relay *r = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char buf[RELAY_CHUNK];
+	int n;
+	while ((n = evbuffer_remove(in, buf, sizeof(buf))) > 0)
+		pved_call_stream_send(r->call, buf, (size_t)n);
+}
+
+static void relay_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	relay *r = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		r->accepted = true;
+		pved_call_stream_accept(r->call, relay_data, relay_closed, r);
+		return;
+	}
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	if (!r->accepted) {
+		pve_error *err = NULL;
+		pve_error_set(&err, ECONNREFUSED, "unable to connect to the console");
+		pved_call_fail(r->call, err);
+	} else {
+		relay_read(r->bev, r);
+		pved_call_stream_end(r->call);
+	}
+	relay_free(r);
+}
+
+static void h_vncwebsocket(pved_call *c)
+{
+	pve_error *err = NULL;
+	if (!c->websocket) {
+		pve_error_set(&err, EINVAL, "websocket upgrade required");
+		return pved_call_fail(c, err);
+	}
+	int port = (int)pved_call_int(c, "port", 0);
+	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
+	if (pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), c->authid, path, port,
+				       &err) < 0)
+		return pved_call_fail(c, err);
+
+	relay *r = xcalloc(1, sizeof(*r));
+	r->call = c;
+	r->bev = bufferevent_socket_new(c->d->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bufferevent_setcb(r->bev, relay_read, NULL, relay_event, r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		relay_free(r);
+		pve_error_set(&err, ECONNREFUSED, "unable to connect to the console on port %d",
+			      port);
+		return pved_call_fail(c, err);
+	}
+}
+
+/* ---- termproxy: the node shell ---------------------------------------------------------------------------
+ * A task listens on a port on localhost for the relay's connection. The first line must be
+ * "<user>:<vncticket>\n" (xterm.js sends it first, as for Proxmox's termproxy), answered "OK"; then a
+ * login runs on a pty, and the client's messages are "0:<len>:<data>" (input), "1:<cols>:<rows>:" (resize)
+ * and "2" (ping). */
+
+typedef struct shell {
+	int port;
+	char *authid;
+	char *path;
+} shell;
+
+static int listen_local(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 1) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int free_console_port(void)
+{
+	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
+		int fd = listen_local(port);
+		if (fd >= 0) {
+			close(fd);
+			return port;
+		}
+	}
+	return -EADDRINUSE;
+}
+
+static int wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Reads "<user>:<ticket>\n" within the timeout; leaves whatever came after it in rest. */
+static int read_auth_line(int fd, char **ret_line, pve_buf *rest, pve_error **err)
+{
+	pve_buf b = { 0 };
+	for (;;) {
+		char *nl = b.data ? memchr(b.data, '\n', b.len) : NULL;
+		if (nl) {
+			pve_buf_append(rest, nl + 1, b.len - (size_t)(nl + 1 - b.data));
+			*nl = '\0';
+			*ret_line = pve_buf_steal(&b);
+			return 0;
+		}
+		if (b.len > AUTH_LINE_MAX || wait_readable(fd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0) {
+			pve_buf_free(&b);
+			return pve_error_set(err, EACCES,
+					     "no authentication from the console client");
+		}
+		char buf[512];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			pve_buf_free(&b);
+			return pve_error_set(err, EACCES,
+					     "the console client left before authenticating");
+		}
+		pve_buf_append(&b, buf, (size_t)n);
+	}
+}
+
+/* Consumes complete xterm.js messages from in; input goes to the pty. Returns false on a malformed
+ * message. */
+static bool xterm_messages(pve_buf *in, int pty)
+{
+	size_t off = 0;
+	while (off < in->len) {
+		const char *p = in->data + off, *end = in->data + in->len;
+		if (*p == '2') { /* ping */
+			off++;
+			continue;
+		}
+		if ((*p != '0' && *p != '1') || end - p < 2)
+			break;
+		if (p[1] != ':')
+			return false;
+		char *colon;
+		unsigned long a = strtoul(p + 2, &colon, 10);
+		if (colon >= end)
+			break;
+		if (*colon != ':')
+			return false;
+		if (*p == '0') {
+			if (a > RELAY_CHUNK)
+				return false;
+			if ((size_t)(end - colon - 1) < a)
+				break;
+			if (pve_write_all(pty, colon + 1, a) < 0)
+				return false;
+			off = (size_t)(colon + 1 + a - in->data);
+			continue;
+		}
+		char *colon2;
+		unsigned long rows = strtoul(colon + 1, &colon2, 10);
+		if (colon2 >= end)
+			break;
+		if (*colon2 != ':')
+			return false;
+		struct winsize ws = { .ws_col = (unsigned short)a, .ws_row = (unsigned short)rows };
+		ioctl(pty, TIOCSWINSZ, &ws);
+		off = (size_t)(colon2 + 1 - in->data);
+	}
+	memmove(in->data, in->data + off, in->len - off);
+	in->len -= off;
+	return true;
+}
+
+static int shell_task(pved *d, void *userdata, pve_error **err)
+{
+	shell *s = userdata;
+	_cleanup_close_ int lfd = listen_local(s->port);
+	if (lfd < 0)
+		return pve_error_set(err, -lfd, "cannot listen on port %d: %s", s->port,
+				     strerror(-lfd));
+	printf("starting termproxy on port %d for %s\n", s->port, s->authid);
+	fflush(stdout);
+	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
+		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
+				     CONSOLE_CONNECT_TIMEOUT_MS / 1000);
+	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return pve_error_set(err, errno, "accept: %m");
+	_cleanup_free_ char *line = NULL;
+	pve_buf in = { 0 };
+	int r = read_auth_line(fd, &line, &in, err);
+	if (r < 0)
+		return r;
+	char *colon = strchr(line, ':');
+	if (!colon || (size_t)(colon - line) != strlen(s->authid) ||
+	    strncmp(line, s->authid, (size_t)(colon - line)) != 0 ||
+	    pved_auth_verify_vncticket(d, colon + 1, s->authid, s->path, s->port, err) < 0) {
+		pve_buf_free(&in);
+		return pve_error_set(err, EACCES, "console authentication failed");
+	}
+	(void)pve_write_all(fd, "OK", 2);
+
+	int pty;
+	pid_t pid = forkpty(&pty, NULL, NULL, NULL);
+	if (pid < 0) {
+		pve_buf_free(&in);
+		return pve_error_set(err, errno, "forkpty: %m");
+	}
+	if (pid == 0) {
+		setenv("TERM", "xterm-256color", 1);
+		/* root@pam gets the root shell, as in Proxmox; anyone else logs in as a system user. */
+		if (strcmp(s->authid, "root@pam") == 0)
+			execl("/bin/login", "login", "-f", "root", (char *)NULL);
+		else
+			execl("/bin/login", "login", (char *)NULL);
+		_exit(127);
+	}
+	bool ok = xterm_messages(&in, pty);
+	while (ok) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = pty, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		char buf[8192];
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(pty, buf, sizeof(buf));
+			if (n <= 0 || pve_write_all(fd, buf, (size_t)n) < 0)
+				break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(fd, buf, sizeof(buf));
+			if (n <= 0 || in.len + (size_t)n > 2 * RELAY_CHUNK)
+				break;
+			pve_buf_append(&in, buf, (size_t)n);
+			ok = xterm_messages(&in, pty);
+		}
+	}
+	pve_buf_free(&in);
+	close(pty);
+	kill(pid, SIGHUP);
+	waitpid(pid, NULL, 0);
+	printf("console closed\n");
+	return 0;
+}
+
+static void h_termproxy(pved_call *c)
+{
+	pve_error *err = NULL;
+	int port = free_console_port();
+	if (port < 0) {
+		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
+			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+		return pved_call_fail(c, err);
+	}
+	shell s = { .port = port, .authid = (char *)c->authid };
+	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
+	s.path = path;
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(c->d, "vncshell", "", c->authid, shell_task, &s, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *ticket = pved_auth_vncticket(c->d, c->authid, path, port);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "port", port);
+	cJSON_AddStringToObject(o, "ticket", ticket);
+	cJSON_AddStringToObject(o, "upid", upid);
+	cJSON_AddStringToObject(o, "user", c->userid);
+	pved_call_reply(c, o);
+}
+
+const pved_handler pved_handlers_console[] = {
+	{ "node_termproxy", h_termproxy },
+	{ "node_vncwebsocket", h_vncwebsocket },
+	{ NULL, NULL },
+};

@@ -1,0 +1,423 @@
+/* The node handlers of the foundation: the node's version, the node list and the node's status
+ * from /proc and statfs, its time, and the start-all and stop-all tasks. */
+#include <sys/statvfs.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "daemon/nodes/nodes-internal.h"
+
+static void h_node_version(pved_call *c)
+{
+	pved_call_reply(c, pved_version_object());
+}
+
+/* ---- figures from /proc ----------------------------------------------------------------------------------
+ * Read at most once a second and shared by every caller: /proc/stat alone costs more than the rest of a
+ * request, and a CPU usage is only meaningful over an interval, which the sampler defines (the last second
+ * or more) instead of "since whoever asked before". */
+
+#define SAMPLE_INTERVAL_SEC 1
+
+typedef struct meminfo {
+	unsigned long long total, free, available, buffers, cached, swap_total, swap_free;
+} meminfo;
+
+struct pved_node_sample {
+	time_t taken;
+	unsigned long long cpu_total, cpu_idle, cpu_iowait; /* /proc/stat counters at the sample */
+	double cpu, wait;
+	meminfo mem;
+	char loadavg[3][16];
+	double uptime;
+	struct statvfs rootfs;
+	bool rootfs_ok;
+	unsigned long long ksm_shared;
+	cJSON *cpuinfo; /* /proc/cpuinfo does not change while the node runs */
+	char *status_json; /* the status answer of this sample, printed once */
+	size_t status_len;
+};
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static void read_meminfo(meminfo *m)
+{
+	char buf[8192];
+	*m = (meminfo){ 0 };
+	if (read_small("/proc/meminfo", buf, sizeof(buf)) < 0)
+		return;
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "MemTotal:", offsetof(meminfo, total) },
+		{ "MemFree:", offsetof(meminfo, free) },
+		{ "MemAvailable:", offsetof(meminfo, available) },
+		{ "Buffers:", offsetof(meminfo, buffers) },
+		{ "Cached:", offsetof(meminfo, cached) },
+		{ "SwapTotal:", offsetof(meminfo, swap_total) },
+		{ "SwapFree:", offsetof(meminfo, swap_free) },
+	};
+	for (char *line = buf; line && *line;) {
+		char *next = strchr(line, '\n');
+		for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+			size_t n = strlen(fields[i].name);
+			if (strncmp(line, fields[i].name, n) == 0)
+				*(unsigned long long *)((char *)m + fields[i].off) =
+					strtoull(line + n, NULL, 10) * 1024;
+		}
+		line = next ? next + 1 : NULL;
+	}
+}
+
+/* CPU usage since the previous sample, from /proc/stat's first line; the first sample measures since
+ * boot. */
+static void sample_cpu(struct pved_node_sample *s)
+{
+	char buf[512];
+	s->cpu = s->wait = 0;
+	if (read_small("/proc/stat", buf, sizeof(buf)) < 0)
+		return;
+	unsigned long long v[8] = { 0 };
+	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]) < 5)
+		return;
+	unsigned long long total = 0;
+	for (size_t i = 0; i < 8; i++)
+		total += v[i];
+	unsigned long long idle = v[3], iowait = v[4];
+	unsigned long long dt = total - s->cpu_total;
+	if (dt > 0) {
+		s->cpu = 1.0 - (double)(idle + iowait - s->cpu_idle - s->cpu_iowait) / (double)dt;
+		s->wait = (double)(iowait - s->cpu_iowait) / (double)dt;
+	}
+	s->cpu_total = total;
+	s->cpu_idle = idle;
+	s->cpu_iowait = iowait;
+}
+
+static cJSON *read_cpuinfo(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
+	char line[8192];
+	char model[256] = "", mhz[64] = "", flags[4096] = "";
+	int cpus = 0, sockets = 0, cores = 0;
+	long last_phys = -1;
+	while (f && fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		char *val = colon + 1 + (colon[1] == ' ');
+		val[strcspn(val, "\n")] = '\0';
+		if (strncmp(line, "processor", 9) == 0)
+			cpus++;
+		else if (strncmp(line, "model name", 10) == 0 && !model[0])
+			snprintf(model, sizeof(model), "%s", val);
+		else if (strncmp(line, "cpu MHz", 7) == 0 && !mhz[0])
+			snprintf(mhz, sizeof(mhz), "%s", val);
+		else if (strncmp(line, "flags", 5) == 0 && !flags[0])
+			snprintf(flags, sizeof(flags), "%s", val);
+		else if (strncmp(line, "physical id", 11) == 0) {
+			long id = strtol(val, NULL, 10);
+			if (id != last_phys && id + 1 > sockets)
+				sockets = (int)id + 1;
+			last_phys = id;
+		} else if (strncmp(line, "cpu cores", 9) == 0 && !cores)
+			cores = atoi(val);
+	}
+	if (!sockets)
+		sockets = 1;
+	if (!cores)
+		cores = cpus / sockets;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "model", model);
+	cJSON_AddNumberToObject(o, "cpus", cpus);
+	cJSON_AddNumberToObject(o, "sockets", sockets);
+	cJSON_AddNumberToObject(o, "cores", cores);
+	cJSON_AddStringToObject(o, "mhz", mhz);
+	cJSON_AddStringToObject(o, "flags", flags);
+	bool hvm = strstr(flags, " vmx") || strstr(flags, " svm");
+	cJSON_AddStringToObject(o, "hvm", hvm ? "1" : "0");
+	cJSON_AddNumberToObject(o, "user_hz", (double)sysconf(_SC_CLK_TCK));
+	return o;
+}
+
+/* The node's figures, sampled anew when the last sample is a second old. */
+static const struct pved_node_sample *node_sample(pved *d)
+{
+	struct pved_node_sample *s = d->node_sample;
+	if (!s) {
+		s = d->node_sample = xcalloc(1, sizeof(*s));
+		s->cpuinfo = read_cpuinfo();
+	}
+	time_t now = time(NULL);
+	if (s->taken && now - s->taken < SAMPLE_INTERVAL_SEC)
+		return s;
+	s->taken = now;
+	free(s->status_json);
+	s->status_json = NULL;
+	sample_cpu(s);
+	read_meminfo(&s->mem);
+	char buf[256];
+	memset(s->loadavg, 0, sizeof(s->loadavg));
+	if (read_small("/proc/loadavg", buf, sizeof(buf)) > 0) {
+		char *save = NULL, *tok = strtok_r(buf, " ", &save);
+		for (int i = 0; i < 3 && tok; i++, tok = strtok_r(NULL, " ", &save))
+			snprintf(s->loadavg[i], sizeof(s->loadavg[i]), "%s", tok);
+	}
+	s->uptime = read_small("/proc/uptime", buf, sizeof(buf)) > 0 ? strtod(buf, NULL) : 0;
+	s->rootfs_ok = statvfs(d->root, &s->rootfs) == 0;
+	s->ksm_shared = 0;
+	if (read_small("/sys/kernel/mm/ksm/pages_sharing", buf, sizeof(buf)) > 0)
+		s->ksm_shared = strtoull(buf, NULL, 10) * (unsigned long long)sysconf(_SC_PAGESIZE);
+	return s;
+}
+
+void pved_node_sample_free(struct pved_node_sample *s)
+{
+	if (!s)
+		return;
+	cJSON_Delete(s->cpuinfo);
+	free(s->status_json);
+	free(s);
+}
+
+static void add_mem(cJSON *o, const char *name, unsigned long long total, unsigned long long free_,
+		    unsigned long long avail)
+{
+	cJSON *m = cJSON_AddObjectToObject(o, name);
+	cJSON_AddNumberToObject(m, "total", (double)total);
+	cJSON_AddNumberToObject(m, "used", (double)(total - free_));
+	cJSON_AddNumberToObject(m, "free", (double)free_);
+	if (avail)
+		cJSON_AddNumberToObject(m, "available", (double)avail);
+}
+
+static char *status_json(const pved *d, const struct pved_node_sample *s);
+
+static void h_node_status(pved_call *c)
+{
+	struct pved_node_sample *s = (struct pved_node_sample *)node_sample(c->d);
+	if (!s->status_json) {
+		s->status_json = status_json(c->d, s);
+		s->status_len = strlen(s->status_json);
+	}
+	pved_call_reply_json(c, s->status_json, s->status_len);
+}
+
+static char *status_json(const pved *d, const struct pved_node_sample *s)
+{
+	(void)d;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "cpu", s->cpu);
+	cJSON_AddNumberToObject(o, "wait", s->wait);
+	cJSON_AddNumberToObject(o, "idle", 0);
+	cJSON *load = cJSON_AddArrayToObject(o, "loadavg");
+	for (int i = 0; i < 3 && s->loadavg[i][0]; i++)
+		cJSON_AddItemToArray(load, cJSON_CreateString(s->loadavg[i]));
+	/* Proxmox counts page cache as free: "used" is what applications hold. */
+	add_mem(o, "memory", s->mem.total, s->mem.available, s->mem.available);
+	add_mem(o, "swap", s->mem.swap_total, s->mem.swap_free, 0);
+	if (s->rootfs_ok) {
+		cJSON *fs = cJSON_AddObjectToObject(o, "rootfs");
+		unsigned long long bs = s->rootfs.f_frsize;
+		cJSON_AddNumberToObject(fs, "total", (double)(s->rootfs.f_blocks * bs));
+		cJSON_AddNumberToObject(fs, "used",
+					(double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+		cJSON_AddNumberToObject(fs, "free", (double)(s->rootfs.f_bfree * bs));
+		cJSON_AddNumberToObject(fs, "avail", (double)(s->rootfs.f_bavail * bs));
+	}
+	cJSON_AddNumberToObject(o, "uptime", (double)(long long)s->uptime);
+
+	struct utsname u;
+	if (uname(&u) == 0) {
+		_cleanup_free_ char *kv = xasprintf("%s %s %s", u.sysname, u.release, u.version);
+		cJSON_AddStringToObject(o, "kversion", kv);
+		cJSON *k = cJSON_AddObjectToObject(o, "current-kernel");
+		cJSON_AddStringToObject(k, "sysname", u.sysname);
+		cJSON_AddStringToObject(k, "release", u.release);
+		cJSON_AddStringToObject(k, "version", u.version);
+		cJSON_AddStringToObject(k, "machine", u.machine);
+	}
+	cJSON_AddItemToObject(o, "cpuinfo", cJSON_Duplicate(s->cpuinfo, true));
+	cJSON *ksm = cJSON_AddObjectToObject(o, "ksm");
+	cJSON_AddNumberToObject(ksm, "shared", (double)s->ksm_shared);
+	cJSON_AddStringToObject(o, "pveversion", "pved/" PVED_VERSION);
+	cJSON *boot = cJSON_AddObjectToObject(o, "boot-info");
+	bool efi = access("/sys/firmware/efi", F_OK) == 0;
+	cJSON_AddStringToObject(boot, "mode", efi ? "efi" : "legacy-bios");
+	if (efi)
+		cJSON_AddBoolToObject(boot, "secureboot", false);
+	char *text = pve_json_print(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+static void h_nodes_list(pved_call *c)
+{
+	cJSON *list = cJSON_CreateArray();
+	cJSON *n = cJSON_CreateObject();
+	_cleanup_free_ char *id = xasprintf("node/%s", c->d->node);
+	cJSON_AddStringToObject(n, "id", id);
+	cJSON_AddStringToObject(n, "type", "node");
+	cJSON_AddStringToObject(n, "node", c->d->node);
+	cJSON_AddStringToObject(n, "status", "online");
+	/* The figures need Sys.Audit on the node, as in Proxmox; the name and status are for everyone. */
+	_cleanup_free_ char *acl_path = xasprintf("/nodes/%s", c->d->node);
+	if (pved_call_permitted(c, acl_path, "Sys.Audit")) {
+		const struct pved_node_sample *s = node_sample(c->d);
+		cJSON_AddNumberToObject(n, "cpu", s->cpu);
+		cJSON_AddNumberToObject(n, "maxcpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
+		cJSON_AddNumberToObject(n, "mem", (double)(s->mem.total - s->mem.available));
+		cJSON_AddNumberToObject(n, "maxmem", (double)s->mem.total);
+		cJSON_AddNumberToObject(n, "uptime", (double)(long long)s->uptime);
+		if (s->rootfs_ok) {
+			unsigned long long bs = s->rootfs.f_frsize;
+			cJSON_AddNumberToObject(
+				n, "disk", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+			cJSON_AddNumberToObject(n, "maxdisk", (double)(s->rootfs.f_blocks * bs));
+		}
+	}
+	cJSON_AddStringToObject(n, "level", "");
+	_cleanup_free_ char *path = xasprintf("nodes/%s/pve-ssl.pem", c->d->node);
+	_cleanup_free_ char *pem = NULL;
+	_cleanup_free_ char *fp = NULL;
+	if (pve_store_read(c->d->store, path, &pem, NULL, NULL, NULL) == 0 &&
+	    pve_cert_fingerprint(pem, &fp, NULL) == 0)
+		cJSON_AddStringToObject(n, "ssl_fingerprint", fp);
+	cJSON_AddItemToArray(list, n);
+	pved_call_reply(c, list);
+}
+
+static void h_node_time(pved_call *c)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	char buf[256] = "";
+	const char *tz = "UTC";
+	_cleanup_free_ char *tzpath = pved_path(c->d, "etc/timezone");
+	if (read_small(tzpath, buf, sizeof(buf)) > 0 ||
+	    read_small("/etc/timezone", buf, sizeof(buf)) > 0) {
+		buf[strcspn(buf, "\n")] = '\0';
+		tz = buf;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "timezone", tz);
+	cJSON_AddNumberToObject(o, "time", (double)now);
+	cJSON_AddNumberToObject(o, "localtime", (double)(now + tm.tm_gmtoff));
+	pved_call_reply(c, o);
+}
+
+/* ---- start all / stop all ----------------------------------------------------------------------------------
+ * The task walks this node's guest configs. Starting and stopping guests arrives with the guest subsystems;
+ * until then each guest that would be acted on is reported as a warning, so nothing is claimed that did not
+ * happen. */
+
+typedef struct allguests {
+	bool start;
+	bool force;
+	char **only; /* vmids from "vms", or NULL */
+} allguests;
+
+static bool vm_selected(const allguests *a, const char *vmid)
+{
+	if (!a->only)
+		return true;
+	for (char **p = a->only; *p; p++)
+		if (strcmp(*p, vmid) == 0)
+			return true;
+	return false;
+}
+
+static int allguests_task(pved *d, void *userdata, pve_error **err)
+{
+	(void)err;
+	allguests *a = userdata;
+	static const char *const kinds[] = { "qemu-server", "lxc" };
+	int n = 0;
+	for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
+		_cleanup_free_ char *dir = xasprintf("nodes/%s/%s", d->node, kinds[k]);
+		_cleanup_strv_free_ char **names = NULL;
+		if (pve_store_list(d->store, dir, &names, NULL) < 0)
+			continue;
+		for (char **p = names; *p; p++) {
+			size_t len = strlen(*p);
+			if (len < 6 || strcmp(*p + len - 5, ".conf") != 0)
+				continue;
+			_cleanup_free_ char *vmid = xstrndup(*p, len - 5);
+			if (!vm_selected(a, vmid))
+				continue;
+			if (a->start && !a->force) {
+				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p),
+						    *text = NULL;
+				size_t tlen;
+				pve_config *cfg = NULL;
+				if (pve_store_read(d->store, path, &text, &tlen, NULL, NULL) < 0 ||
+				    pve_config_parse(text, tlen, &cfg, NULL) < 0)
+					continue;
+				const char *onboot = pve_config_get(cfg, NULL, "onboot");
+				bool on = false;
+				if (onboot)
+					pve_parse_bool(onboot, &on);
+				pve_config_free(cfg);
+				if (!on)
+					continue;
+			}
+			n++;
+			pved_task_warn(
+				"%s %s: guest %s is not available yet in this version of pved",
+				k == 0 ? "VM" : "CT", vmid, a->start ? "start" : "shutdown");
+		}
+	}
+	if (n == 0)
+		printf("no guests to %s\n", a->start ? "start" : "stop");
+	return 0;
+}
+
+static void start_or_stop_all(pved_call *c, bool start)
+{
+	allguests *a = xcalloc(1, sizeof(*a));
+	a->start = start;
+	a->force = pved_call_int(c, "force", 0) != 0;
+	const char *vms = pved_call_str(c, "vms");
+	if (vms)
+		a->only = pve_strv_split(vms, ",; \t");
+	_cleanup_free_ char *upid = NULL;
+	pve_error *err = NULL;
+	int r = pved_task_start(c->d, start ? "startall" : "stopall", "", c->authid, allguests_task,
+				a, &upid, &err);
+	/* The worker has its own copy of the arguments since the fork. */
+	strv_free(a->only);
+	free(a);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+static void h_startall(pved_call *c)
+{
+	start_or_stop_all(c, true);
+}
+
+static void h_stopall(pved_call *c)
+{
+	start_or_stop_all(c, false);
+}
+
+const pved_handler pved_handlers_node[] = {
+	{ "nodes_list", h_nodes_list },
+	{ "node_status", h_node_status },
+	{ "node_version", h_node_version },
+	{ "node_time", h_node_time },
+	{ "node_startall", h_startall },
+	{ "node_stopall", h_stopall },
+	{ NULL, NULL },
+};

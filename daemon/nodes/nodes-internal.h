@@ -1,0 +1,11 @@
+/* daemon/nodes: the handler tables of the nodes area's files. */
+#pragma once
+
+#include "daemon/core/pved.h"
+
+extern const pved_handler pved_handlers_node[];
+extern const pved_handler pved_handlers_tasks[];
+extern const pved_handler pved_handlers_console[];
+extern const pved_handler pved_handlers_scan[];
+
+void pved_node_sample_free(struct pved_node_sample *s);

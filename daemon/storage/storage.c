@@ -1,0 +1,1162 @@
+/* The storage handlers: /storage (storage.cfg's definitions, cifs passwords in priv/storage/<id>.pw) and
+ * /nodes/{node}/storage (status, content). Whatever can wait on a server or a tool (activating a storage:
+ * mount, iscsiadm; its status; its content) runs on a worker thread (pved_run_blocking): the config is read
+ * and the permissions are checked on the loop before, the answer is made on the loop after. */
+#include <pthread.h>
+
+#include "daemon/storage/storage-internal.h"
+#include "storage/storage.h"
+
+#define STORAGE_CFG "storage.cfg"
+#define STORAGE_LOCK "file-storage_cfg"
+#define STORAGE_LOCK_TIMEOUT_MS 5000
+#define PASSWORD_PREFIX "password="
+#define STATUS_THREADS 16 /* storages on servers asked at once in a status list */
+
+/* storage.cfg as it is now: a missing file is an empty config. Sections are checked one by one where they
+ * are used, so one bad section does not hide the others (Proxmox warns and goes on, too). */
+static int load_cfg(pved *d, pve_sectioncfg **ret, char digest[PVE_STORE_DIGEST_LEN + 1],
+		    pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char dg[PVE_STORE_DIGEST_LEN + 1];
+	int r = pve_store_read(d->store, STORAGE_CFG, &text, &len, dg, NULL);
+	if (r == -ENOENT) {
+		*ret = pve_sectioncfg_new();
+		if (digest)
+			digest[0] = '\0';
+		return 0;
+	}
+	if (r < 0)
+		return pve_error_set(err, -r, "unable to read storage.cfg: %s", strerror(-r));
+	r = pve_sectioncfg_parse(text, len, ret, err);
+	if (r < 0) {
+		if (err && *err)
+			pve_error_prefix(*err, "storage.cfg: ");
+		return r;
+	}
+	if (digest)
+		memcpy(digest, dg, sizeof(dg));
+	return 0;
+}
+
+/* ---- cifs passwords: priv/storage/<id>.pw holds "password=SECRET\n", as Proxmox's CIFSPlugin writes it;
+ * storage.cfg never holds one. The plugin finds it in the in-memory section. */
+
+static char *password_file(const char *id)
+{
+	return xasprintf("priv/storage/%s.pw", id);
+}
+
+static void load_password(pved *d, pve_section *s)
+{
+	if (!s || !streq(pve_section_type(s), "cifs") || pve_section_get(s, "password"))
+		return;
+	_cleanup_free_ char *path = password_file(pve_section_id(s)), *text = NULL;
+	size_t len = 0;
+	if (pve_store_read(d->store, path, &text, &len, NULL, NULL) < 0)
+		return;
+	const char *pw = startswith(text, PASSWORD_PREFIX) ? text + strlen(PASSWORD_PREFIX) : text;
+	_cleanup_free_ char *one = xstrndup(pw, strcspn(pw, "\r\n"));
+	pve_section_set(s, "password", one);
+	explicit_bzero(one, strlen(one));
+	explicit_bzero(text, len);
+}
+
+static int save_password(pved *d, const char *id, const char *pw, pve_error **err)
+{
+	if (strpbrk(pw, "\r\n"))
+		return pve_error_set_param(err, EINVAL, "password", "invalid password");
+	_cleanup_free_ char *path = password_file(id);
+	_cleanup_free_ char *text = xasprintf(PASSWORD_PREFIX "%s\n", pw);
+	int r = pve_store_write(d->store, path, text, strlen(text), NULL, err);
+	explicit_bzero(text, strlen(text));
+	return r;
+}
+
+static int delete_password(pved *d, const char *id, pve_error **err)
+{
+	_cleanup_free_ char *path = password_file(id);
+	pve_error *e = NULL;
+	int r = pve_store_delete(d->store, path, &e);
+	if (r == -ENOENT) {
+		pve_error_free(e);
+		return 0;
+	}
+	if (r < 0 && err)
+		*err = e;
+	else
+		pve_error_free(e);
+	return r;
+}
+
+/* The storage named by the call's `storage`, checked against its type. */
+static int call_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_error **err)
+{
+	const char *id = pved_call_str(c, "storage");
+	int r = pve_storage_get(cfg, id, st, err);
+	if (r < 0)
+		return r;
+	pve_error *e = NULL;
+	if (pve_storage_check_section(st->section, &e) < 0) {
+		r = pve_error_set(err, EINVAL, "storage '%s' has an invalid configuration: %s%s%s",
+				  id, e->param ? e->param : "", e->param ? ": " : "", e->message);
+		pve_error_free(e);
+		return r;
+	}
+	return 0;
+}
+
+static bool may_see_storage(pved_call *c, const char *id)
+{
+	_cleanup_free_ char *path = xasprintf("/storage/%s", id);
+	return pved_call_permitted(c, path, "Datastore.Audit") ||
+	       pved_call_permitted(c, path, "Datastore.AllocateSpace");
+}
+
+/* A section as the API shows it: every property, booleans as 0/1 numbers. */
+static cJSON *section_json(const pve_section *s)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "storage", pve_section_id(s));
+	cJSON_AddStringToObject(o, "type", pve_section_type(s));
+	for (size_t i = 0; i < pve_section_count(s); i++) {
+		const char *k = pve_section_key(s, i), *v = pve_section_value(s, i);
+		bool b;
+		/* a hand-written storage.cfg may hold one: never shown */
+		if (!k || cJSON_HasObjectItem(o, k) || streq(k, "password"))
+			continue;
+		if (pve_storage_option_is_bool(k) && pve_parse_bool(v, &b) == 0)
+			cJSON_AddNumberToObject(o, k, b);
+		else if (streq(k, "max-protected-backups"))
+			cJSON_AddNumberToObject(o, k, strtod(v, NULL));
+		else
+			cJSON_AddStringToObject(o, k, v);
+	}
+	return o;
+}
+
+/* ---- work off the loop ----------------------------------------------------------------------------------- */
+
+/* A storage call's work on a worker thread: it owns the parsed config its storages point into, and touches
+ * neither the call nor the daemon's state; done answers on the loop. */
+typedef struct sjob sjob;
+struct sjob {
+	pved_call *c;
+	pve_sectioncfg *cfg;
+	pve_storage st;
+	pve_store_lock *lock; /* storage.cfg's lock, held across the work (create, update) */
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	void (*work)(sjob *j);
+	void (*done)(sjob *j);
+	pve_error *err;
+	int r;
+	bool activate; /* activate st before the work */
+	/* the call's arguments and results */
+	char *volname;
+	pve_volname v;
+	long long vmid;
+	unsigned content;
+	char *fmt, *name, *path, *notes, *prot;
+	uint64_t size, used;
+	bool set_notes, set_prot;
+	bool pw_deleted;
+	pve_volume_info *vols;
+	size_t n_vols;
+	/* status: one entry per storage */
+	size_t n;
+	pve_storage *sts;
+	pve_storage_status *ss;
+	bool *ok;
+	cJSON **objs;
+	cJSON *reply;
+};
+
+static sjob *sjob_new(pved_call *c, pve_sectioncfg *cfg)
+{
+	sjob *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	j->cfg = cfg;
+	return j;
+}
+
+static void sjob_free(sjob *j)
+{
+	pve_store_unlock(j->lock);
+	pve_sectioncfg_free(j->cfg);
+	pve_error_free(j->err);
+	free(j->volname);
+	pve_volname_clear(&j->v);
+	free(j->fmt);
+	free(j->name);
+	free(j->path);
+	free(j->notes);
+	free(j->prot);
+	pve_volume_infos_free(j->vols, j->n_vols);
+	free(j->sts);
+	free(j->ss);
+	free(j->ok);
+	free(j->objs);
+	cJSON_Delete(j->reply);
+	free(j);
+}
+
+static void sjob_work(void *arg)
+{
+	sjob *j = arg;
+	if (j->activate) {
+		j->r = pve_storage_activate(&j->st, &j->err);
+		if (j->r < 0)
+			return;
+	}
+	if (j->work)
+		j->work(j);
+}
+
+/* The job's error as the call's answer. */
+static void sjob_fail(sjob *j)
+{
+	pve_error *e = TAKE_PTR(j->err);
+	if (!e)
+		pve_error_set(&e, EIO, "storage '%s': operation failed", j->st.id ? j->st.id : "?");
+	pved_call_fail(j->c, e);
+}
+
+static void sjob_done(void *arg)
+{
+	sjob *j = arg;
+	if (j->r < 0)
+		sjob_fail(j);
+	else
+		j->done(j);
+	sjob_free(j);
+}
+
+static void sjob_run(sjob *j)
+{
+	pved_run_blocking(j->c->d, sjob_work, sjob_done, j);
+}
+
+/* ---- /storage --------------------------------------------------------------------------------------------- */
+
+static void h_storage_index(pved_call *c)
+{
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, digest, &err) < 0)
+		return pved_call_fail(c, err);
+	const char *type = pved_call_str(c, "type");
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
+		const pve_section *s = pve_sectioncfg_nth(cfg, i);
+		if (type && !streq(type, pve_section_type(s)))
+			continue;
+		if (!may_see_storage(c, pve_section_id(s)))
+			continue;
+		cJSON *o = section_json(s);
+		cJSON_AddStringToObject(o, "digest", digest);
+		cJSON_AddItemToArray(list, o);
+	}
+	pved_call_reply(c, list);
+}
+
+static void h_storage_read(pved_call *c)
+{
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, digest, &err) < 0)
+		return pved_call_fail(c, err);
+	const char *id = pved_call_str(c, "storage");
+	const pve_section *s = pve_sectioncfg_find(cfg, id);
+	if (!s) {
+		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = section_json(s);
+	cJSON_AddStringToObject(o, "digest", digest);
+	pved_call_reply(c, o);
+}
+
+/* Parameters that are not storage.cfg properties. */
+static bool is_call_param(const char *k)
+{
+	static const char *const names[] = { "storage", "type", "digest", "delete", "node" };
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (streq(k, names[i]))
+			return true;
+	return false;
+}
+
+/* Copies the call's properties into the section: booleans as 1/0, content normalized. */
+static int apply_params(pved_call *c, pve_section *s, pve_error **err)
+{
+	const cJSON *p;
+	cJSON_ArrayForEach (p, c->params) {
+		if (is_call_param(p->string))
+			continue;
+		_cleanup_free_ char *v = NULL;
+		if (cJSON_IsNumber(p))
+			v = xasprintf("%lld", (long long)p->valuedouble);
+		else if (cJSON_IsString(p))
+			v = xstrdup(p->valuestring);
+		else
+			continue;
+		if (streq(p->string, "content")) {
+			unsigned mask;
+			if (pve_storage_content_parse(v, &mask, err) < 0)
+				return -EINVAL;
+			free(v);
+			v = pve_storage_content_print(mask);
+		}
+		if (pve_section_set(s, p->string, v) < 0)
+			return pve_error_set_param(err, EINVAL, p->string, "invalid value");
+	}
+	return 0;
+}
+
+/* As Proxmox's check_config: a network file storage without a path is mounted at /mnt/pve/<id> (below
+ * this node's root). */
+static void default_path(pved *d, pve_section *s)
+{
+	const char *type = pve_section_type(s);
+	if ((!streq(type, "nfs") && !streq(type, "cifs")) || pve_section_get(s, "path"))
+		return;
+	_cleanup_free_ char *rel = xasprintf("mnt/pve/%s", pve_section_id(s));
+	_cleanup_free_ char *path = pved_path(d, rel);
+	pve_section_set(s, "path", path);
+}
+
+/* After the storage was checked and activated: a password given moves to its file, one deleted goes.
+ * One a hand-written storage.cfg held moves to the file, too (the section keeps none). */
+static int store_password(pved_call *c, pve_section *s, bool deleted, pve_error **err)
+{
+	const char *pw = pved_call_str(c, "password");
+	int r = 0;
+	if (!pw && !deleted)
+		pw = pve_section_get(s, "password");
+	if (pw)
+		r = save_password(c->d, pve_section_id(s), pw, err);
+	else if (deleted)
+		r = delete_password(c->d, pve_section_id(s), err);
+	pve_section_delete(s, "password");
+	return r;
+}
+
+static int write_cfg(pved *d, pve_sectioncfg *cfg, const char *expected, pve_error **err)
+{
+	_cleanup_free_ char *text = pve_sectioncfg_print(cfg);
+	return pve_store_write(d->store, STORAGE_CFG, text, strlen(text),
+			       expected && *expected ? expected : NULL, err);
+}
+
+static cJSON *storage_type_reply(const char *id, const char *type)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "storage", id);
+	cJSON_AddStringToObject(o, "type", type);
+	return o;
+}
+
+/* After the activation: the password to its file, the definition saved, under the lock still held. */
+static void storage_save_done(sjob *j)
+{
+	pve_error *err = NULL;
+	const char *id = pved_call_str(j->c, "storage");
+	pve_section *s = pve_sectioncfg_find(j->cfg, id);
+	if (store_password(j->c, s, j->pw_deleted, &err) < 0 ||
+	    write_cfg(j->c->d, j->cfg, j->digest, &err) < 0)
+		return pved_call_fail(j->c, err);
+	pve_store_unlock(TAKE_PTR(j->lock));
+	pved_call_reply(j->c, storage_type_reply(id, pve_section_type(s)));
+}
+
+/* Saves a checked definition (cfg and lock taken): first, on a worker, it activates the storage where this
+ * node uses it, to find a wrong path or server before the definition is saved (a mount can wait long on a
+ * server that does not answer). */
+static void storage_save(pved_call *c, pve_sectioncfg *cfg, pve_store_lock *lock,
+			 const char *digest, bool pw_deleted)
+{
+	sjob *j = sjob_new(c, cfg);
+	j->lock = lock;
+	snprintf(j->digest, sizeof(j->digest), "%s", digest);
+	j->pw_deleted = pw_deleted;
+	j->done = storage_save_done;
+	pve_storage st;
+	if (pve_storage_get(cfg, pved_call_str(c, "storage"), &st, NULL) == 0 && !st.disabled &&
+	    pve_storage_on_node(&st, c->d->node) && st.plugin->activate) {
+		j->st = st;
+		j->activate = true;
+	}
+	sjob_run(j);
+}
+
+static void h_storage_create(pved_call *c)
+{
+	pve_error *err = NULL;
+	pve_store_lock *lock = NULL;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	const char *id = pved_call_str(c, "storage"), *type = pved_call_str(c, "type");
+	pve_section *s = NULL;
+	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
+				   &err) < 0 ||
+	    load_cfg(c->d, &cfg, digest, &err) < 0)
+		goto fail;
+	if (pve_sectioncfg_find(cfg, id)) {
+		pve_error_set_param(&err, EEXIST, "storage", "storage ID '%s' already defined", id);
+		goto fail;
+	}
+	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
+		goto fail;
+	default_path(c->d, s);
+	if (pve_storage_check_section(s, &err) < 0)
+		goto fail;
+	return storage_save(c, TAKE_PTR(cfg), lock, digest, false);
+fail:
+	pve_store_unlock(lock);
+	pved_call_fail(c, err);
+}
+
+static void h_storage_update(pved_call *c)
+{
+	pve_error *err = NULL;
+	pve_store_lock *lock = NULL;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	_cleanup_strv_free_ char **del = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	const char *id = pved_call_str(c, "storage"), *want = pved_call_str(c, "digest");
+	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
+				   &err) < 0 ||
+	    load_cfg(c->d, &cfg, digest, &err) < 0)
+		goto fail;
+	if (want && !streq(want, digest)) {
+		pve_error_set_param(
+			&err, EINVAL, "digest",
+			"detected modified configuration - file changed by other user? Try again.");
+		goto fail;
+	}
+	pve_section *s = pve_sectioncfg_find(cfg, id);
+	if (!s) {
+		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
+		goto fail;
+	}
+	const pve_storage_plugin *pl = pve_storage_plugin_find(pve_section_type(s));
+	del = pve_split_list(pved_call_str(c, "delete") ? pved_call_str(c, "delete") : "");
+	for (char **k = del; *k; k++) {
+		if (pved_call_has(c, *k)) {
+			pve_error_set_param(&err, EINVAL, "delete",
+					    "cannot set and delete property '%s' at the same time",
+					    *k);
+			goto fail;
+		}
+		for (const char *const *r = pl ? pl->required : NULL; r && *r; r++)
+			if (streq(*r, *k)) {
+				pve_error_set_param(&err, EINVAL, "delete",
+						    "cannot delete required option '%s'", *k);
+				goto fail;
+			}
+		pve_section_delete(s, *k);
+	}
+	bool pw_deleted = false;
+	for (char **k = del; *k; k++)
+		pw_deleted |= streq(*k, "password");
+	if (apply_params(c, s, &err) < 0)
+		goto fail;
+	default_path(c->d, s);
+	if (!pw_deleted)
+		load_password(c->d, s);
+	if (pve_storage_check_section(s, &err) < 0)
+		goto fail;
+	return storage_save(c, TAKE_PTR(cfg), lock, digest, pw_deleted);
+fail:
+	pve_store_unlock(lock);
+	pved_call_fail(c, err);
+}
+
+static void h_storage_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	pve_store_lock *lock = NULL;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	const char *id = pved_call_str(c, "storage");
+	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
+				   &err) < 0 ||
+	    load_cfg(c->d, &cfg, digest, &err) < 0)
+		goto fail;
+	if (!pve_sectioncfg_remove(cfg, id)) {
+		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
+		goto fail;
+	}
+	if (write_cfg(c->d, cfg, digest, &err) < 0 || delete_password(c->d, id, &err) < 0)
+		goto fail;
+	pve_store_unlock(lock);
+	return pved_call_reply(c, NULL);
+fail:
+	pve_store_unlock(lock);
+	pved_call_fail(c, err);
+}
+
+/* ---- /nodes/{node}/storage ------------------------------------------------------------------------------ */
+
+/* The status fields of one storage: ok is "enabled and active", with ss its figures. */
+static void add_status(cJSON *o, const pve_storage *st, bool ok, const pve_storage_status *ss)
+{
+	_cleanup_free_ char *content = pve_storage_content_print(st->content);
+	cJSON_AddStringToObject(o, "type", st->type);
+	cJSON_AddStringToObject(o, "content", st->content ? content : "");
+	cJSON_AddNumberToObject(o, "active", ok);
+	cJSON_AddNumberToObject(o, "enabled", !st->disabled);
+	cJSON_AddNumberToObject(o, "shared", st->shared);
+	if (ok) {
+		cJSON_AddNumberToObject(o, "total", (double)ss->total);
+		cJSON_AddNumberToObject(o, "used", (double)ss->used);
+		cJSON_AddNumberToObject(o, "avail", (double)ss->avail);
+		cJSON_AddNumberToObject(o, "used_fraction",
+					ss->total ? (double)ss->used / (double)ss->total : 0);
+	}
+}
+
+/* One storage's status, true if it is active. It is activated first, as Proxmox's storage_info does: a
+ * network storage is mounted again once its server is back. */
+static bool status_one(const pve_storage *st, pve_storage_status *ss)
+{
+	if (st->disabled || pve_storage_activate(st, NULL) < 0)
+		return false;
+	return pve_storage_get_status(st, ss, NULL) == 0 && ss->active;
+}
+
+typedef struct status_thread {
+	sjob *j;
+	size_t i;
+	pthread_t t;
+	bool started;
+} status_thread;
+
+static void *status_thread_run(void *arg)
+{
+	status_thread *t = arg;
+	t->j->ok[t->i] = status_one(&t->j->sts[t->i], &t->j->ss[t->i]);
+	return NULL;
+}
+
+/* On the worker: each storage's status. A server that does not answer makes its storage inactive
+ * within the plugins' time limits (a probe of a few seconds). Storages on a server each ask on a thread
+ * of their own, so several dead servers cost one probe's time, not one each; local ones are asked
+ * here, meanwhile. */
+static void status_work(sjob *j)
+{
+	_cleanup_free_ status_thread *ts = xcalloc(j->n ? j->n : 1, sizeof(*ts));
+	size_t n_threads = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		status_thread *t = &ts[i];
+		*t = (status_thread){ .j = j, .i = i };
+		if (j->sts[i].plugin->shared && !j->sts[i].disabled && n_threads < STATUS_THREADS)
+			t->started = pthread_create(&t->t, NULL, status_thread_run, t) == 0;
+		n_threads += t->started;
+	}
+	for (size_t i = 0; i < j->n; i++)
+		if (!ts[i].started)
+			j->ok[i] = status_one(&j->sts[i], &j->ss[i]);
+	for (size_t i = 0; i < j->n; i++)
+		if (ts[i].started)
+			pthread_join(ts[i].t, NULL);
+}
+
+/* On the loop: the objects built before get their status. */
+static void status_done(sjob *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		add_status(j->objs[i], &j->sts[i], j->ok[i], &j->ss[i]);
+	pved_call_reply(j->c, TAKE_PTR(j->reply));
+}
+
+/* A status job for up to n storages of cfg (which it takes); reply is the answer to fill. */
+static sjob *status_job(pved_call *c, pve_sectioncfg *cfg, size_t n, cJSON *reply)
+{
+	sjob *j = sjob_new(c, cfg);
+	j->sts = xcalloc(n ? n : 1, sizeof(*j->sts));
+	j->ss = xcalloc(n ? n : 1, sizeof(*j->ss));
+	j->ok = xcalloc(n ? n : 1, sizeof(*j->ok));
+	j->objs = xcalloc(n ? n : 1, sizeof(*j->objs));
+	j->reply = reply;
+	j->work = status_work;
+	j->done = status_done;
+	return j;
+}
+
+static void h_node_storage_index(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	const char *only = pved_call_str(c, "storage"), *target = pved_call_str(c, "target");
+	unsigned want = 0;
+	if (pved_call_str(c, "content") &&
+	    pve_storage_content_parse(pved_call_str(c, "content"), &want, &err) < 0) {
+		pve_sectioncfg_free(cfg);
+		return pved_call_fail(c, err);
+	}
+	bool enabled_only = pved_call_int(c, "enabled", 0);
+	bool formats = pved_call_int(c, "format", 0);
+	cJSON *list = cJSON_CreateArray();
+	sjob *j = status_job(c, cfg, pve_sectioncfg_count(cfg), list);
+	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
+		const pve_section *s = pve_sectioncfg_nth(cfg, i);
+		pve_storage st;
+		if (pve_storage_check_section(s, NULL) < 0 ||
+		    pve_storage_get(cfg, pve_section_id(s), &st, NULL) < 0)
+			continue;
+		if ((only && !streq(only, st.id)) || !pve_storage_on_node(&st, c->d->node) ||
+		    (enabled_only && st.disabled) || (want && !(st.content & want)) ||
+		    (target && !streq(target, c->d->node) && !st.shared) ||
+		    !may_see_storage(c, st.id))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "storage", st.id);
+		if (formats) {
+			/* as Proxmox: [ {format: 1, ...}, default ] */
+			cJSON *f = cJSON_AddArrayToObject(o, "format");
+			cJSON *sup = cJSON_CreateObject();
+			for (const char *const *p = st.plugin->formats; p && *p; p++)
+				cJSON_AddNumberToObject(sup, *p, 1);
+			cJSON_AddItemToArray(f, sup);
+			const char *def = pve_section_get(s, "format");
+			cJSON_AddItemToArray(
+				f, cJSON_CreateString(def ? def : st.plugin->default_format));
+		}
+		cJSON_AddItemToArray(list, o);
+		j->sts[j->n] = st;
+		j->objs[j->n++] = o;
+	}
+	sjob_run(j);
+}
+
+/* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. */
+static int node_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_error **err)
+{
+	if (call_storage(c, cfg, st, err) < 0)
+		return -EINVAL;
+	if (!pve_storage_on_node(st, c->d->node))
+		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'",
+				     st->id, c->d->node);
+	load_password(c->d, pve_sectioncfg_find(cfg, st->id));
+	return 0;
+}
+
+static void h_node_storage_status(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_storage st;
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0 || node_storage(c, cfg, &st, &err) < 0) {
+		pve_sectioncfg_free(cfg);
+		return pved_call_fail(c, err);
+	}
+	cJSON *o = cJSON_CreateObject();
+	sjob *j = status_job(c, cfg, 1, o);
+	j->sts[0] = st;
+	j->objs[0] = o;
+	j->n = 1;
+	sjob_run(j);
+}
+
+/* An enabled storage for content calls: a job on cfg (which it takes, also on failure) that activates
+ * the storage on the worker before its work. NULL and *err set on failure. */
+static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
+{
+	pve_storage st;
+	if (node_storage(c, cfg, &st, err) < 0) {
+		pve_sectioncfg_free(cfg);
+		return NULL;
+	}
+	if (st.disabled) {
+		pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", st.id);
+		pve_sectioncfg_free(cfg);
+		return NULL;
+	}
+	sjob *j = sjob_new(c, cfg);
+	j->st = st;
+	j->activate = true;
+	return j;
+}
+
+/* ---- the content listing's JSON, printed straight into a buffer: a listing can hold 10,000s of volumes, and
+ * a cJSON tree of them (an allocation per value, numbers printed and parsed back to check them) cost more
+ * than reading the directories. The output is what cJSON_PrintUnformatted prints for the same values. */
+
+/* Room for n more bytes; the writers below then copy without checking. */
+static char *json_room(pve_buf *b, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	return b->data + b->len;
+}
+
+static void json_raw(pve_buf *b, const char *s, size_t n)
+{
+	memcpy(json_room(b, n), s, n);
+	b->len += n;
+}
+
+/* A JSON string: at most 6 bytes per input byte (\u00XX) plus the quotes. */
+static void json_str(pve_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t len = strlen(s);
+	char *o = json_room(b, len * 6 + 2), *start = o;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char ch = *p;
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			*o++ = (char)ch;
+			continue;
+		}
+		*o++ = '\\';
+		switch (ch) {
+		case '"':
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		default:
+			memcpy(o, "u00", 3);
+			o[3] = hex[ch >> 4];
+			o[4] = hex[ch & 0xf];
+			o += 5;
+		}
+	}
+	*o++ = '"';
+	b->len += (size_t)(o - start);
+}
+
+static void json_int(pve_buf *b, long long v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	do
+		d[--i] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		d[--i] = '-';
+	json_raw(b, d + i, sizeof(d) - i);
+}
+
+/* ,"key": (keys are literals: nothing to escape) */
+#define JSON_KEY(b, key) json_raw(b, ",\"" key "\":", sizeof(key) + 3)
+
+static void json_volume(pve_buf *b, const pve_volume_info *v)
+{
+	json_raw(b, "{\"volid\":", 9);
+	json_str(b, v->volid);
+	JSON_KEY(b, "format");
+	json_str(b, v->format);
+	JSON_KEY(b, "size");
+	json_int(b, (long long)v->size);
+	JSON_KEY(b, "used");
+	json_int(b, (long long)v->used);
+	JSON_KEY(b, "ctime");
+	json_int(b, (long long)v->ctime);
+	if (v->vmid) {
+		JSON_KEY(b, "vmid");
+		json_int(b, v->vmid);
+	}
+	JSON_KEY(b, "content");
+	json_str(b, pve_storage_content_name(v->content));
+	if (v->parent) {
+		JSON_KEY(b, "parent");
+		json_str(b, v->parent);
+	}
+	if (v->notes) {
+		JSON_KEY(b, "notes");
+		json_str(b, v->notes);
+	}
+	if (v->content == PVE_CONTENT_BACKUP) {
+		JSON_KEY(b, "protected");
+		json_int(b, v->protected_);
+	}
+	json_raw(b, "}", 1);
+}
+
+static void content_index_work(sjob *j)
+{
+	j->r = pve_storage_list_volumes_cached(j->c->d->list_cache, &j->st, j->vmid, j->content,
+					       &j->vols, &j->n_vols, &j->err);
+}
+
+static void content_index_done(sjob *j)
+{
+	pved_call *c = j->c;
+	pve_storage st = j->st;
+	pve_volume_info *v = TAKE_PTR(j->vols);
+	size_t n = j->n_vols;
+	j->n_vols = 0;
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
+	bool all = pved_call_permitted(c, spath, "Datastore.Allocate");
+	/* volumes come sorted by volid, so one guest's are together: ask once per guest */
+	long long last_vmid = 0;
+	bool last_ok = false;
+	pve_buf out = { 0 };
+	json_room(&out, 160 * n + 2); /* a typical entry's size: no regrowing on the way */
+	json_raw(&out, "[", 1);
+	bool first = true;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].vmid && !all) {
+			if (v[i].vmid != last_vmid) {
+				_cleanup_free_ char *vp = xasprintf("/vms/%lld", v[i].vmid);
+				last_vmid = v[i].vmid;
+				last_ok = pved_call_permitted(c, vp, "VM.Audit");
+			}
+			if (!last_ok)
+				continue;
+		}
+		if (!first)
+			json_raw(&out, ",", 1);
+		first = false;
+		json_volume(&out, &v[i]);
+	}
+	json_raw(&out, "]", 1);
+	out.data[out.len] = '\0';
+	pve_volume_infos_free(v, n);
+	pved_call_reply_json(c, out.data, out.len);
+	pve_buf_free(&out);
+}
+
+static void h_storage_content_index(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	unsigned want = PVE_CONTENT_ALL;
+	const char *ct = pved_call_str(c, "content");
+	if (ct) {
+		want = pve_storage_content_from_name(ct);
+		if (!want) {
+			pve_error_set_param(&err, EINVAL, "content", "invalid content type '%s'",
+					    ct);
+			return pved_call_fail(c, err);
+		}
+	}
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = content_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	j->content = want;
+	j->vmid = pved_call_int(c, "vmid", 0);
+	j->work = content_index_work;
+	j->done = content_index_done;
+	sjob_run(j);
+}
+
+/* Proxmox's size parameter: KiB, or with M or G. */
+static int parse_kib_size(const char *s, uint64_t *ret)
+{
+	unsigned long long n;
+	size_t len = strlen(s);
+	unsigned shift = 10;
+	if (len && (s[len - 1] == 'M' || s[len - 1] == 'G')) {
+		shift = s[len - 1] == 'M' ? 20 : 30;
+		len--;
+	}
+	_cleanup_free_ char *digits = xstrndup(s, len);
+	if (pve_parse_uint(digits, UINT64_MAX >> 30, &n) < 0)
+		return -EINVAL;
+	*ret = (uint64_t)n << shift;
+	return 0;
+}
+
+static void content_create_work(sjob *j)
+{
+	j->r = pve_storage_alloc_image(&j->st, j->vmid, j->fmt, j->name, j->size, &j->volname,
+				       &j->err);
+}
+
+static void content_create_done(sjob *j)
+{
+	_cleanup_free_ char *volid = xasprintf("%s:%s", j->st.id, j->volname);
+	pved_call_reply(j->c, cJSON_CreateString(volid));
+}
+
+static void h_storage_content_create(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *name = pved_call_str(c, "filename"), *fmt = pved_call_str(c, "format");
+	uint64_t size;
+	if (parse_kib_size(pved_call_str(c, "size"), &size) < 0) {
+		pve_error_set_param(&err, EINVAL, "size", "unable to parse size '%s'",
+				    pved_call_str(c, "size"));
+		return pved_call_fail(c, err);
+	}
+	const char *dot = strrchr(name, '.');
+	if (dot && (streq(dot, ".raw") || streq(dot, ".qcow2") || streq(dot, ".vmdk"))) {
+		if (fmt && !streq(fmt, dot + 1)) {
+			pve_error_set_param(&err, EINVAL, "format",
+					    "different storage formats (%s != %s)", fmt, dot + 1);
+			return pved_call_fail(c, err);
+		}
+		fmt = dot + 1;
+	}
+	pve_sectioncfg *cfg = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = content_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	j->vmid = pved_call_int(c, "vmid", 0);
+	j->fmt = fmt ? xstrdup(fmt) : NULL;
+	j->name = xstrdup(name);
+	j->size = size;
+	j->work = content_create_work;
+	j->done = content_create_done;
+	sjob_run(j);
+}
+
+/* {volume}: a full volid (whose storage must be {storage}) or a volume name on {storage}. */
+static int call_volume(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, char **ret_volname,
+		       pve_volname *ret_parsed, pve_error **err)
+{
+	const char *vol = pved_call_str(c, "volume"), *sid = pved_call_str(c, "storage");
+	_cleanup_free_ char *vsid = NULL, *vname = NULL;
+	if (strchr(vol, ':')) {
+		if (pve_storage_volid_split(vol, &vsid, &vname, err) < 0) {
+			if (err && *err && !(*err)->param)
+				(*err)->param = xstrdup("volume");
+			return -EINVAL;
+		}
+		if (sid && !streq(sid, vsid))
+			return pve_error_set_param(err, EINVAL, "volume",
+						   "volume '%s' is not on storage '%s'", vol, sid);
+		cJSON_DeleteItemFromObjectCaseSensitive(c->params, "storage");
+		cJSON_AddStringToObject(c->params, "storage", vsid);
+	} else {
+		vname = xstrdup(vol);
+	}
+	if (!pved_call_str(c, "storage"))
+		return pve_error_set_param(err, EINVAL, "storage", "no storage given");
+	if (node_storage(c, cfg, st, err) < 0)
+		return -EINVAL;
+	if (pve_storage_volume_parse(st, vname, ret_parsed, err) < 0) {
+		if (err && *err && !(*err)->param)
+			(*err)->param = xstrdup("volume");
+		return -EINVAL;
+	}
+	*ret_volname = TAKE_PTR(vname);
+	return 0;
+}
+
+/* A job on the call's {volume} (cfg taken, also on failure); NULL and *err set on failure. */
+static sjob *volume_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
+{
+	sjob *j = sjob_new(c, cfg);
+	if (call_volume(c, cfg, &j->st, &j->volname, &j->v, err) < 0) {
+		sjob_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void content_info_work(sjob *j)
+{
+	if (pve_storage_path(&j->st, j->volname, NULL, &j->path, &j->err) < 0 ||
+	    pve_storage_volume_size(&j->st, j->volname, &j->size, &j->used, &j->fmt, &j->err) < 0 ||
+	    pve_storage_get_attribute(&j->st, j->volname, "notes", &j->notes, &j->err) < 0 ||
+	    pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0)
+		j->r = -EIO;
+}
+
+static void content_info_done(sjob *j)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "path", j->path);
+	cJSON_AddNumberToObject(o, "size", (double)j->size);
+	cJSON_AddNumberToObject(o, "used", (double)j->used);
+	cJSON_AddStringToObject(o, "format", j->fmt ? j->fmt : "raw");
+	if (j->notes)
+		cJSON_AddStringToObject(o, "notes", j->notes);
+	if (j->prot)
+		cJSON_AddNumberToObject(o, "protected", streq(j->prot, "1"));
+	pved_call_reply(j->c, o);
+}
+
+static void h_storage_content_info(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	if (!may_see_storage(c, j->st.id)) {
+		pve_error_set(&err, EACCES,
+			      "Permission check failed (/storage/%s, Datastore.Audit)", j->st.id);
+		sjob_free(j);
+		return pved_call_fail(c, err);
+	}
+	j->work = content_info_work;
+	j->done = content_info_done;
+	sjob_run(j);
+}
+
+static void content_update_work(sjob *j)
+{
+	if ((j->set_notes &&
+	     pve_storage_set_attribute(&j->st, j->volname, "notes", j->notes, &j->err) < 0) ||
+	    (j->set_prot &&
+	     pve_storage_set_attribute(&j->st, j->volname, "protected", j->prot, &j->err) < 0))
+		j->r = -EIO;
+}
+
+static void content_update_done(sjob *j)
+{
+	pved_call_reply(j->c, NULL);
+}
+
+static void h_storage_content_update(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
+	if (!pved_call_permitted(c, spath, "Datastore.Allocate") &&
+	    !pved_call_permitted(c, spath, "Datastore.AllocateSpace")) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
+			      spath);
+		sjob_free(j);
+		return pved_call_fail(c, err);
+	}
+	j->set_notes = pved_call_has(c, "notes");
+	/* notes set to "" clear them, as before: the plugin takes the value as given */
+	j->notes = j->set_notes && pved_call_str(c, "notes") ? xstrdup(pved_call_str(c, "notes")) :
+							       NULL;
+	j->set_prot = pved_call_has(c, "protected");
+	j->prot = j->set_prot ? xstrdup(pved_call_int(c, "protected", 0) ? "1" : "0") : NULL;
+	j->work = content_update_work;
+	j->done = content_update_done;
+	sjob_run(j);
+}
+
+typedef struct imgdel {
+	char *storage, *volname;
+} imgdel;
+
+/* The task: storage.cfg is read again, as the definition may have changed since the call. */
+static int imgdel_task(pved *d, void *userdata, pve_error **err)
+{
+	imgdel *t = userdata;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_storage st;
+	if (load_cfg(d, &cfg, NULL, err) < 0 || pve_storage_get(cfg, t->storage, &st, err) < 0 ||
+	    pve_storage_free_image(&st, t->volname, err) < 0)
+		return -EIO;
+	printf("Removed volume '%s:%s'\n", t->storage, t->volname);
+	return 0;
+}
+
+/* What the task would find out, said now: a missing or protected volume. */
+static void content_delete_work(sjob *j)
+{
+	if (pve_storage_path(&j->st, j->volname, NULL, &j->path, &j->err) < 0) {
+		j->r = -EINVAL;
+		return;
+	}
+	/* A path can be a URL (iscsidirect): then the task finds out. */
+	if (j->path[0] == '/' && access(j->path, F_OK) < 0) {
+		j->r = pve_error_set(&j->err, ENOENT, "volume '%s:%s' does not exist", j->st.id,
+				     j->volname);
+		return;
+	}
+	/* A type that keeps no attributes has no protected volumes. */
+	if (j->st.plugin->get_attribute &&
+	    pve_storage_get_attribute(&j->st, j->volname, "protected", &j->prot, &j->err) < 0) {
+		j->r = -EIO;
+		return;
+	}
+	if (j->prot && streq(j->prot, "1"))
+		j->r = pve_error_set_param(&j->err, EINVAL, "volume", "volume '%s:%s' is protected",
+					   j->st.id, j->volname);
+}
+
+static void content_delete_done(sjob *j)
+{
+	pve_error *err = NULL;
+	_cleanup_free_ char *id = j->v.vmid ? xasprintf("%lld@%s", j->v.vmid, j->st.id) :
+					      xstrdup(j->st.id);
+	imgdel t = { .storage = (char *)j->st.id, .volname = j->volname };
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(j->c->d, "imgdel", id, j->c->authid, imgdel_task, &t, &upid, &err) < 0)
+		return pved_call_fail(j->c, err);
+	pved_call_reply(j->c, cJSON_CreateString(upid));
+}
+
+static void h_storage_content_delete(pved_call *c)
+{
+	pve_sectioncfg *cfg = NULL;
+	pve_error *err = NULL;
+	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = volume_job(c, cfg, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
+	_cleanup_free_ char *vpath = xasprintf("/vms/%lld", j->v.vmid);
+	bool ok = pved_call_permitted(c, spath, "Datastore.Allocate") ||
+		  (j->v.vtype == PVE_CONTENT_BACKUP && j->v.vmid &&
+		   pved_call_permitted(c, spath, "Datastore.AllocateSpace") &&
+		   pved_call_permitted(c, vpath, "VM.Backup"));
+	if (!ok) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.Allocate)",
+			      spath);
+		sjob_free(j);
+		return pved_call_fail(c, err);
+	}
+	j->work = content_delete_work;
+	j->done = content_delete_done;
+	sjob_run(j);
+}
+
+const pved_handler pved_handlers_storage[] = {
+	{ "storage_index", h_storage_index },
+	{ "storage_create", h_storage_create },
+	{ "storage_read", h_storage_read },
+	{ "storage_update", h_storage_update },
+	{ "storage_delete", h_storage_delete },
+	{ "node_storage_index", h_node_storage_index },
+	{ "node_storage_status", h_node_storage_status },
+	{ "storage_content_index", h_storage_content_index },
+	{ "storage_content_create", h_storage_content_create },
+	{ "storage_content_info", h_storage_content_info },
+	{ "storage_content_update", h_storage_content_update },
+	{ "storage_content_delete", h_storage_content_delete },
+	{ NULL, NULL },
+};

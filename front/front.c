@@ -1,0 +1,1249 @@
+/* The server loop of pved-api: TLS listeners, client connections (keep-alive, pipelining, timeouts),
+ * static files from the www directory, and the frames to and from pved that carry API requests. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <strings.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <wslay/wslay.h>
+
+#include "front/front-internal.h"
+
+#define MAX_CONNS 1024 /* in all, shared out between the workers */
+#define MAX_LISTENERS 16
+#define REQUEST_TIMEOUT 30 /* s to receive a whole request (slowloris) */
+#define IDLE_TIMEOUT 60 /* s a keep-alive connection may wait for its next request */
+#define WRITE_TIMEOUT 60 /* s a client may take to read what we send */
+#define DRAIN_TIMEOUT 30 /* s after SIGTERM before the last connections are dropped */
+#define MAX_RESPONSE (64u << 20)
+#define FILE_CHUNK (256u << 10)
+#define GZIP_MIN 1024
+#define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
+#define WS_MAX_QUEUED (1u << 20)
+/* Uploads: body bytes go to pved in frames of UPLOAD_CHUNK; reading from the client pauses while more
+ * than UPLOAD_HIGH waits for pved, and resumes below UPLOAD_LOW, so memory stays flat at any size. */
+#define UPLOAD_CHUNK (256u << 10)
+#define UPLOAD_HIGH (4u << 20)
+#define UPLOAD_LOW (1u << 20)
+#define UPLOAD_IDLE_TIMEOUT 60 /* s an upload may stall */
+
+enum conn_state {
+	C_READING, /* waiting for (more of) a request */
+	C_WAITING, /* the request is with pved */
+	C_WRITING, /* an answer is going out; then READING again, or the end */
+	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
+};
+
+struct front;
+
+struct conn {
+	struct front *f;
+	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct event *timer;
+	pve_http_parser *parser;
+	char *client;
+	enum conn_state state;
+	bool timer_for_request; /* the timer runs the 30 s request limit, not the idle one */
+	bool close_after; /* close once the answer is out */
+
+	pve_http_request *req;
+	enum pve_front_target target;
+	uint32_t id; /* the wire id while WAITING */
+	bool have_head; /* the RESPONSE frame came; DATA frames follow */
+	int status;
+	char *reason;
+	pve_buf body;
+
+	int file_fd; /* a static file being sent */
+	off_t file_off, file_size;
+
+	bool ws_wanted; /* the request asked for a websocket upgrade */
+	wslay_event_context_ptr ws;
+	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
+
+	bool body_pending; /* an upload body is still on the connection, unread */
+	bool uploading; /* ... and goes to pved as DATA frames */
+	bool upload_held; /* ... once pved says CONTINUE: it prepares the target first */
+	bool upload_paused; /* reading stopped until pved's queue drains */
+	bool discarding; /* answered early: the rest of the body is read and dropped */
+	uint64_t upload_left;
+};
+
+/* One worker: an event loop in its own thread, with its own wire to pved and its own connections. */
+struct front {
+	struct event_base *base;
+	SSL_CTX *ssl; /* shared by the workers */
+	struct evconnlistener *listeners[MAX_LISTENERS];
+	size_t n_listeners;
+	bool listeners_paused;
+	struct bufferevent *pved;
+	int www_fd;
+	uint32_t next_id;
+	struct conn *conns;
+	size_t n_conns, max_conns;
+	bool draining;
+	size_t n_upload_paused;
+	struct event *drain_timer;
+	int wake_fd; /* an eventfd: the first worker tells the others to drain */
+	struct event *wake;
+	pthread_t thread;
+	bool thread_started;
+	struct front_set *set;
+};
+
+static void conn_process(struct conn *c);
+static void upload_pause(struct conn *c, bool pause);
+
+/* ---- connections ------------------------------------------------------------------------------------ */
+
+static void reset_answer(struct conn *c)
+{
+	pve_http_request_free(c->req);
+	c->req = NULL;
+	c->id = 0;
+	c->have_head = false;
+	c->status = 0;
+	free(c->reason);
+	c->reason = NULL;
+	pve_buf_free(&c->body);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	c->file_fd = -1;
+}
+
+static void send_frame(struct front *f, uint16_t type, uint32_t id, uint16_t flags)
+{
+	if (!f->pved)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_frame(&b, type, flags, id, NULL, 0);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void listeners_enable(struct front *f, bool on)
+{
+	if (f->listeners_paused == !on)
+		return;
+	for (size_t i = 0; i < f->n_listeners; i++) {
+		if (on)
+			evconnlistener_enable(f->listeners[i]);
+		else
+			evconnlistener_disable(f->listeners[i]);
+	}
+	f->listeners_paused = !on;
+}
+
+static void conn_free(struct conn *c)
+{
+	struct front *f = c->f;
+	if (c->upload_paused)
+		f->n_upload_paused--;
+	/* pved may drop the work; its answer will find no connection and be dropped too. */
+	if ((c->state == C_WAITING || (c->state == C_WEBSOCKET && !c->ws_ended)) && c->id)
+		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+	if (c->ws)
+		wslay_event_context_free(c->ws);
+	reset_answer(c);
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->timer)
+		event_free(c->timer);
+	pve_http_parser_free(c->parser);
+	free(c->client);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		f->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+	f->n_conns--;
+	if (!f->draining && f->n_conns < f->max_conns)
+		listeners_enable(f, true);
+	if (f->draining && f->n_conns == 0)
+		event_base_loopexit(f->base, NULL);
+}
+
+static void arm_timer(struct conn *c, int seconds, bool for_request)
+{
+	struct timeval tv = { .tv_sec = seconds };
+	c->timer_for_request = for_request;
+	evtimer_add(c->timer, &tv);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct conn *c = arg;
+	log_debug("%s: %s timeout, closing", c->client,
+		  c->timer_for_request ? "request" : "keep-alive");
+	conn_free(c);
+}
+
+/* Queues bytes; the write callback sees them out. */
+static void conn_write(struct conn *c, const void *data, size_t len)
+{
+	bufferevent_write(c->bev, data, len);
+}
+
+static void start_writing(struct conn *c)
+{
+	c->state = C_WRITING;
+	evtimer_del(c->timer);
+}
+
+/* The request waits for "100 Continue" before it sends its body. */
+static bool expects_continue(const struct conn *c)
+{
+	const char *expect = pve_http_request_header(c->req, "Expect");
+	return expect && strcasecmp(expect, "100-continue") == 0 && c->req->http_minor >= 1;
+}
+
+/* An answer with a JSON body; rewritten for /api2/extjs, gzipped when the client takes it. */
+static void send_answer(struct conn *c, int status, const char *reason, const char *body,
+			size_t len)
+{
+	_cleanup_free_ char *ext = NULL;
+	if (c->target == PVE_FRONT_EXTJS) {
+		ext = pve_http_extjs_body(status, reason, body, len);
+		body = ext;
+		len = strlen(ext);
+		status = 200;
+		reason = "OK";
+	}
+	bool gz = false;
+	pve_buf zbuf = { 0 };
+	if (len > GZIP_MIN && c->req &&
+	    pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
+	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
+		gz = true;
+	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
+	 * a client that sends all before it reads would not see the answer if we closed. One answered
+	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
+	 * drop, and nothing tells where its next request would begin, so the connection ends. */
+	if (c->body_pending && c->upload_held && expects_continue(c))
+		c->close_after = true;
+	else if (c->body_pending && !c->discarding) {
+		c->discarding = true;
+		upload_pause(c, false);
+	}
+	c->uploading = c->upload_held = false;
+	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
+	c->close_after = !keep;
+	pve_buf head = { 0 };
+	pve_http_response_head(&head, status, reason, "application/json;charset=UTF-8",
+			       gz ? zbuf.len : len, gz, keep, time(NULL));
+	/* Head and body in one write: one TLS record and one segment, not two. */
+	pve_buf_append(&head, gz ? zbuf.data : body, gz ? zbuf.len : len);
+	start_writing(c);
+	conn_write(c, head.data, head.len);
+	pve_buf_free(&head);
+	pve_buf_free(&zbuf);
+}
+
+static void send_error(struct conn *c, int status, const char *message, bool close_conn)
+{
+	_cleanup_free_ char *body = pve_http_error_body(message);
+	if (close_conn)
+		c->close_after = true;
+	send_answer(c, status, message, body, strlen(body));
+}
+
+/* The answer is out: next request, or the end. */
+static void answer_done(struct conn *c)
+{
+	reset_answer(c);
+	if (c->close_after || c->f->draining) {
+		conn_free(c);
+		return;
+	}
+	c->state = C_READING;
+	arm_timer(c, IDLE_TIMEOUT, false);
+	conn_process(c);
+}
+
+static void fill_file(struct conn *c)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t want = (size_t)(c->file_size - c->file_off);
+	if (want > FILE_CHUNK)
+		want = FILE_CHUNK;
+	struct evbuffer_iovec v;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1) {
+		conn_free(c);
+		return;
+	}
+	ssize_t n = pread(c->file_fd, v.iov_base, want, c->file_off);
+	if (n <= 0) {
+		/* The file shrank or failed under us; the length is promised, so end the connection. */
+		conn_free(c);
+		return;
+	}
+	v.iov_len = (size_t)n;
+	evbuffer_commit_space(out, &v, 1);
+	c->file_off += n;
+}
+
+static void ws_pump(struct conn *c);
+
+static void on_conn_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (c->state == C_WEBSOCKET) {
+		ws_pump(c);
+		return;
+	}
+	if (c->state != C_WRITING)
+		return;
+	if (c->file_fd >= 0 && c->file_off < c->file_size) {
+		fill_file(c);
+		return;
+	}
+	answer_done(c);
+}
+
+static void on_conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e;
+		while ((e = bufferevent_get_openssl_error(c->bev)))
+			log_debug("%s: TLS: %s", c->client, ERR_reason_error_string(e));
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_free(c);
+}
+
+/* ---- static files ----------------------------------------------------------------------------------- */
+
+static int open_beneath(int dirfd, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, /* a FIFO must not block */
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+	/* Older kernels: walk the components, following no link and no "..". */
+	_cleanup_free_ char *copy = xstrdup(rel);
+	_cleanup_close_ int cur = -1;
+	for (char *p = copy;;) {
+		char *slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (p[0] == '\0' && slash) {
+			p = slash + 1;
+			continue;
+		}
+		if (p[0] == '\0' || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
+			errno = EACCES;
+			return -1;
+		}
+		int nfd = openat(cur >= 0 ? cur : dirfd, p,
+				 slash ? O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC :
+					 O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (nfd < 0)
+			return -1;
+		closep(&cur);
+		cur = nfd;
+		if (!slash)
+			return TAKE_FD(cur);
+		p = slash + 1;
+	}
+}
+
+static void serve_static(struct conn *c, const char *path)
+{
+	struct front *f = c->f;
+	bool head = strcmp(c->req->method, "HEAD") == 0;
+	if (!head && strcmp(c->req->method, "GET") != 0) {
+		send_error(c, 501, "method not implemented", false);
+		return;
+	}
+	const char *rel = path + (path[0] == '/');
+	if (rel[0] == '\0')
+		rel = "index.html";
+	int fd = f->www_fd >= 0 ? open_beneath(f->www_fd, rel) : -1;
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		send_error(c, 404, "File not found", false);
+		return;
+	}
+	char date[64], mod[64];
+	pve_http_date(time(NULL), date);
+	pve_http_date(st.st_mtime, mod);
+	bool keep = !c->close_after && !f->draining && c->req->keep_alive;
+	c->close_after = !keep;
+	/* A browser sends back the Last-Modified it got: the same string means the same file. */
+	const char *ims = pve_http_request_header(c->req, "If-Modified-Since");
+	bool unchanged = ims && strcmp(ims, mod) == 0;
+	pve_buf h = { 0 };
+	pve_buf_printf(&h,
+		       "HTTP/1.1 %s\r\n"
+		       "Connection: %s\r\n"
+		       "Date: %s\r\n"
+		       "Last-Modified: %s\r\n"
+		       "Server: pve-api-daemon/3.0\r\n",
+		       unchanged ? "304 Not Modified" : "200 OK", keep ? "Keep-Alive" : "close",
+		       date, mod);
+	if (!unchanged)
+		pve_buf_printf(&h, "Content-Length: %lld\r\nContent-Type: %s\r\n",
+			       (long long)st.st_size, pve_http_mime_type(rel));
+	pve_buf_puts(&h, "\r\n");
+	start_writing(c);
+	conn_write(c, h.data, h.len);
+	pve_buf_free(&h);
+	if (head || unchanged) {
+		close(fd);
+		return;
+	}
+	c->file_fd = fd;
+	c->file_off = 0;
+	c->file_size = st.st_size;
+}
+
+/* ---- uploads --------------------------------------------------------------------------------------------
+ * The body of an upload goes to pved as DATA frames with the request's id, an empty one with FIN at the
+ * end, once pved has sent CONTINUE for it: until then at most UPLOAD_CHUNK of it is read. pved may answer
+ * at any time instead; the answer ends the upload. */
+
+static void upload_pause(struct conn *c, bool pause)
+{
+	if (c->upload_paused == pause)
+		return;
+	c->upload_paused = pause;
+	if (pause) {
+		c->f->n_upload_paused++;
+		bufferevent_disable(c->bev, EV_READ);
+	} else {
+		c->f->n_upload_paused--;
+		bufferevent_enable(c->bev, EV_READ);
+	}
+}
+
+static void upload_pump(struct conn *c)
+{
+	struct front *f = c->f;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (!f->pved) {
+		conn_free(c);
+		return;
+	}
+	if (c->upload_held)
+		return;
+	struct evbuffer *out = bufferevent_get_output(f->pved);
+	bool moved = false;
+	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
+		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
+			upload_pause(c, true);
+			break;
+		}
+		size_t n = evbuffer_get_length(in);
+		if (n > UPLOAD_CHUNK)
+			n = UPLOAD_CHUNK;
+		if (n > c->upload_left)
+			n = (size_t)c->upload_left;
+		uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+		pve_wire_header_encode(hdr,
+				       &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
+		evbuffer_add(out, hdr, sizeof(hdr));
+		/* Moves the chains, no copy. */
+		evbuffer_remove_buffer(in, out, n);
+		c->upload_left -= n;
+		moved = true;
+	}
+	if (c->uploading && c->upload_left == 0) {
+		c->uploading = false;
+		c->body_pending = false;
+		upload_pause(c, false);
+		/* Back to the usual read limit; a pipelined request waits for the answer. */
+		bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
+		evtimer_del(c->timer);
+	} else if (moved) {
+		arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+	}
+}
+
+/* Drops what is left of an answered upload's body; then the connection goes on as usual. */
+static void discard_body(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t n = evbuffer_get_length(in);
+	if (n > c->upload_left)
+		n = (size_t)c->upload_left;
+	evbuffer_drain(in, n);
+	c->upload_left -= n;
+	if (c->upload_left > 0) {
+		if (n)
+			arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		return;
+	}
+	c->discarding = false;
+	c->body_pending = false;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+	if (c->state == C_READING)
+		arm_timer(c, IDLE_TIMEOUT, false);
+}
+
+static void upload_start(struct conn *c)
+{
+	c->uploading = true;
+	c->upload_held = true;
+	c->body_pending = c->upload_left > 0;
+	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
+	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
+	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+}
+
+/* pved is ready for the body: a client that asked to be told (Expect: 100-continue) is told now, so
+ * one whose upload pved refuses first sends nothing. */
+static void upload_continue(struct conn *c)
+{
+	if (!c->uploading || !c->upload_held)
+		return;
+	c->upload_held = false;
+	if (expects_continue(c) && c->upload_left > 0)
+		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	upload_pump(c);
+}
+
+/* pved's queue drained below the low mark: paused uploads go on. */
+static void on_pved_write(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct front *f = arg;
+	if (f->n_upload_paused == 0)
+		return;
+	for (struct conn *c = f->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->upload_paused) {
+			upload_pause(c, false);
+			upload_pump(c);
+		}
+	}
+}
+
+/* ---- API requests ------------------------------------------------------------------------------------ */
+
+static void forward_api(struct conn *c, const char *path)
+{
+	struct front *f = c->f;
+	if (!f->pved) {
+		send_error(c, 502, "pved is not available", false);
+		return;
+	}
+	_cleanup_error_ pve_error *err = NULL;
+	pve_request *r = NULL;
+	if (pve_front_build_request(c->req, path, c->client, &r, &err) < 0) {
+		send_error(c, pve_error_http_status(err->code), err->message, false);
+		return;
+	}
+	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);
+	if (c->req->stream_body) {
+		const char *ct = pve_http_request_header(c->req, "Content-Type");
+		r->upload = true;
+		r->upload_type = ct ? xstrdup(ct) : NULL;
+		r->upload_length = c->req->content_length;
+	}
+	_cleanup_free_ char *payload = NULL;
+	size_t len = 0;
+	int rc = pve_request_encode(r, &payload, &len, &err);
+	pve_request_free(r);
+	if (rc < 0) {
+		send_error(c, 413, err->message, false);
+		return;
+	}
+	if (++f->next_id == 0)
+		f->next_id = 1;
+	c->id = f->next_id;
+	c->state = C_WAITING;
+	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
+	 * pipelined request waits in the input buffer, bounded by the read watermark. */
+	evtimer_del(c->timer);
+	pve_buf b = { 0 };
+	pve_wire_append_request(&b, c->id, payload, len);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+	if (c->req->stream_body)
+		upload_start(c);
+}
+
+static void handle_request(struct conn *c, pve_http_request *req)
+{
+	c->req = req;
+	if (req->stream_body) {
+		c->upload_left = req->content_length;
+		c->body_pending = req->content_length > 0;
+	}
+	if (!req->keep_alive)
+		c->close_after = true;
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_free_ char *rest = NULL;
+	int t = pve_front_classify(req->url, &rest, &err);
+	c->target = t < 0 ? PVE_FRONT_API : (enum pve_front_target)t;
+	if (t < 0) {
+		send_error(c, 400, err->message, false);
+		return;
+	}
+	log_debug("%s: %s %s", c->client, req->method, req->url);
+	switch (c->target) {
+	case PVE_FRONT_STATIC:
+		serve_static(c, rest);
+		return;
+	case PVE_FRONT_OTHER: {
+		_cleanup_free_ char *msg = xasprintf("unsupported format '%s'", rest);
+		send_error(c, 501, msg, false);
+		return;
+	}
+	case PVE_FRONT_API:
+	case PVE_FRONT_EXTJS:
+		forward_api(c, rest);
+		return;
+	}
+}
+
+static void conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	if (c->discarding) {
+		discard_body(c);
+		if (c->discarding)
+			return;
+	}
+	while (c->state == C_READING && evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		pve_http_request *req = NULL;
+		int status = 400;
+		_cleanup_error_ pve_error *err = NULL;
+		bool was_started = pve_http_parser_started(c->parser);
+		ssize_t n =
+			pve_http_parser_feed(c->parser, v.iov_base, v.iov_len, &req, &status, &err);
+		if (n < 0) {
+			log_debug("%s: bad request: %s", c->client, err ? err->message : "?");
+			c->target = PVE_FRONT_API;
+			send_error(c, status, err ? err->message : "bad request", true);
+			return;
+		}
+		evbuffer_drain(in, (size_t)n);
+		if (req) {
+			handle_request(c, req);
+			continue;
+		}
+		if (!was_started && pve_http_parser_started(c->parser))
+			arm_timer(c, REQUEST_TIMEOUT, true);
+		if (pve_http_parser_take_continue(c->parser))
+			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+		if (n == 0)
+			break;
+	}
+}
+
+static void on_conn_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (c->state == C_WEBSOCKET)
+		ws_pump(c);
+	else if (c->uploading)
+		upload_pump(c);
+	else
+		conn_process(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	(void)l;
+	struct front *f = arg;
+	if (f->draining || f->n_conns >= f->max_conns) {
+		evutil_closesocket(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	SSL *ssl = SSL_new(f->ssl);
+	if (!ssl) {
+		evutil_closesocket(fd);
+		return;
+	}
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->f = f;
+	c->file_fd = -1;
+	c->client = pve_client_address(sa, (socklen_t)salen);
+	c->parser = pve_http_parser_new();
+	c->bev = bufferevent_openssl_socket_new(f->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	c->timer = evtimer_new(f->base, on_timer, c);
+	c->next = f->conns;
+	if (f->conns)
+		f->conns->prev = c;
+	f->conns = c;
+	f->n_conns++;
+	if (!c->bev || !c->timer) {
+		if (!c->bev)
+			evutil_closesocket(fd);
+		conn_free(c);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, on_conn_read, on_conn_write, on_conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
+	struct timeval wt = { .tv_sec = WRITE_TIMEOUT };
+	bufferevent_set_timeouts(c->bev, NULL, &wt);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->state = C_READING;
+	/* The TLS handshake and the first request share the request limit. */
+	arm_timer(c, REQUEST_TIMEOUT, true);
+	if (f->n_conns >= f->max_conns)
+		listeners_enable(f, false);
+}
+
+/* ---- websockets -----------------------------------------------------------------------------------------
+ * After pved accepts an upgrade (status 101), each message from the client goes to pved as a DATA frame and
+ * each DATA frame from pved goes to the client as a binary message; wslay does the framing, masking, pings
+ * and the closing handshake. */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			  void *ud)
+{
+	(void)flags;
+	struct conn *c = ud;
+	int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+	if (n <= 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	return n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			  void *ud)
+{
+	(void)ctx, (void)flags;
+	struct conn *c = ud;
+	/* Bounded: a client that stops reading stops the relay until its socket drains. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > WS_MAX_QUEUED) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	bufferevent_write(c->bev, data, len);
+	return (ssize_t)len;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+		      void *ud)
+{
+	(void)ctx;
+	struct conn *c = ud;
+	if (wslay_is_ctrl_frame(arg->opcode) || c->ws_ended || !c->f->pved)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_frame(&b, PVE_WIRE_DATA, 0, c->id, arg->msg, arg->msg_length);
+	bufferevent_write(c->f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+/* Reads what the client sent, writes what is queued, and ends the connection once both sides closed. */
+static void ws_pump(struct conn *c)
+{
+	if (wslay_event_recv(c->ws) != 0 || wslay_event_send(c->ws) != 0) {
+		conn_free(c);
+		return;
+	}
+	if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws) &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_free(c);
+}
+
+static void ws_upgrade(struct conn *c)
+{
+	_cleanup_free_ char *accept =
+		pve_http_websocket_accept(pve_http_request_header(c->req, "Sec-WebSocket-Key"));
+	const char *proto = pve_http_request_header(c->req, "Sec-WebSocket-Protocol");
+	pve_buf b = { 0 };
+	pve_buf_printf(&b,
+		       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+		       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
+		       accept ? accept : "");
+	/* noVNC and xterm.js ask for "binary", as with Proxmox. */
+	if (proto && strstr(proto, "binary"))
+		pve_buf_puts(&b, "Sec-WebSocket-Protocol: binary\r\n");
+	pve_buf_puts(&b, "\r\n");
+	conn_write(c, b.data, b.len);
+	pve_buf_free(&b);
+
+	static const struct wslay_event_callbacks callbacks = {
+		.recv_callback = ws_recv_cb,
+		.send_callback = ws_send_cb,
+		.on_msg_recv_callback = ws_msg_cb,
+	};
+	if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
+		conn_free(c);
+		return;
+	}
+	wslay_event_config_set_max_recv_msg_length(c->ws, WS_MAX_MESSAGE);
+	c->state = C_WEBSOCKET;
+	/* A console may sit idle for hours: no request or keep-alive limit from here on. */
+	evtimer_del(c->timer);
+	free(c->reason);
+	c->reason = NULL;
+	pve_buf_free(&c->body);
+	ws_pump(c);
+}
+
+/* A DATA frame from pved for an upgraded connection: one binary message; FIN ends the stream. */
+static void ws_from_pved(struct conn *c, const pve_wire_header *h, const char *payload)
+{
+	if (h->len > 0) {
+		struct wslay_event_msg m = { WSLAY_BINARY_FRAME, (const uint8_t *)payload, h->len };
+		wslay_event_queue_msg(c->ws, &m);
+	}
+	if (h->flags & PVE_WIRE_FIN) {
+		c->ws_ended = true;
+		wslay_event_queue_close(c->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+	}
+	ws_pump(c);
+}
+
+/* ---- frames from pved -------------------------------------------------------------------------------- */
+
+static struct conn *conn_by_id(struct front *f, uint32_t id)
+{
+	for (struct conn *c = f->conns; c; c = c->next)
+		if ((c->state == C_WAITING || c->state == C_WEBSOCKET) && c->id == id)
+			return c;
+	return NULL;
+}
+
+static void handle_frame(struct front *f, const pve_wire_header *h, const char *payload)
+{
+	if (h->type != PVE_WIRE_RESPONSE && h->type != PVE_WIRE_DATA &&
+	    h->type != PVE_WIRE_CONTINUE) {
+		log_debug("ignoring frame type %u from pved", h->type);
+		return;
+	}
+	struct conn *c = conn_by_id(f, h->id);
+	if (!c)
+		return; /* cancelled: the client went away */
+	if (h->type == PVE_WIRE_CONTINUE) {
+		if (c->state == C_WAITING)
+			upload_continue(c);
+		return;
+	}
+	if (c->state == C_WEBSOCKET) {
+		if (h->type == PVE_WIRE_DATA)
+			ws_from_pved(c, h, payload);
+		return;
+	}
+	if (h->type == PVE_WIRE_RESPONSE) {
+		const char *body;
+		size_t blen;
+		_cleanup_error_ pve_error *err = NULL;
+		if (c->have_head || pve_wire_response_decode(payload, h->len, &c->status,
+							     &c->reason, &body, &blen, &err) < 0) {
+			log_warning("bad response frame from pved for request %u", h->id);
+			send_error(c, 502, "bad answer from pved", true);
+			return;
+		}
+		c->have_head = true;
+		if (c->ws_wanted && c->status == 101) {
+			ws_upgrade(c);
+			return;
+		}
+		pve_buf_append(&c->body, body, blen);
+	} else {
+		if (!c->have_head) {
+			send_error(c, 502, "bad answer from pved", true);
+			return;
+		}
+		pve_buf_append(&c->body, payload, h->len);
+	}
+	if (c->body.len > MAX_RESPONSE) {
+		send_error(c, 502, "answer from pved too large", true);
+		return;
+	}
+	if (h->flags & PVE_WIRE_FIN)
+		send_answer(c, c->status, c->reason, c->body.data ? c->body.data : "", c->body.len);
+}
+
+static void on_pved_read(struct bufferevent *bev, void *arg)
+{
+	struct front *f = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	for (;;) {
+		uint8_t hb[PVE_WIRE_HEADER_SIZE];
+		if (evbuffer_copyout(in, hb, sizeof(hb)) < (ev_ssize_t)sizeof(hb))
+			return;
+		pve_wire_header h;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pve_wire_header_decode(hb, &h, &err) < 0) {
+			log_error("bad frame from pved: %s; exiting", err->message);
+			event_base_loopbreak(f->base);
+			return;
+		}
+		if (evbuffer_get_length(in) < sizeof(hb) + h.len)
+			return;
+		evbuffer_drain(in, sizeof(hb));
+		const char *payload = (const char *)evbuffer_pullup(in, h.len);
+		handle_frame(f, &h, payload ? payload : "");
+		evbuffer_drain(in, h.len);
+	}
+}
+
+static void on_pved_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct front *f = arg;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_info("pved closed the connection; exiting");
+		event_base_loopbreak(f->base);
+	}
+}
+
+/* ---- draining ------------------------------------------------------------------------------------------ */
+
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct front *f = arg;
+	log_notice("drain timeout with %zu connections left", f->n_conns);
+	event_base_loopexit(f->base, NULL);
+}
+
+static void front_drain(struct front *f)
+{
+	if (f->draining)
+		return;
+	f->draining = true;
+	log_debug("draining %zu connections", f->n_conns);
+	for (size_t i = 0; i < f->n_listeners; i++)
+		evconnlistener_free(f->listeners[i]);
+	f->n_listeners = 0;
+	/* Idle keep-alive connections go now; the others end after their answer. */
+	for (struct conn *c = f->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == C_READING && !pve_http_parser_started(c->parser) &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			conn_free(c);
+	}
+	if (f->n_conns == 0) {
+		event_base_loopexit(f->base, NULL);
+		return;
+	}
+	struct timeval tv = { .tv_sec = DRAIN_TIMEOUT };
+	f->drain_timer = evtimer_new(f->base, on_drain_timeout, f);
+	if (f->drain_timer)
+		evtimer_add(f->drain_timer, &tv);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	uint64_t v;
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		front_drain(arg);
+}
+
+/* Wakes another worker's loop from this thread through that worker's eventfd: a libevent base is
+ * touched only by the thread that runs it. */
+static void front_wake(struct front *f)
+{
+	uint64_t one = 1;
+	if (f->wake_fd >= 0 && write(f->wake_fd, &one, sizeof(one)) < 0)
+		log_warning("waking a worker: %m");
+}
+
+typedef struct front_set {
+	struct front *w;
+	size_t n;
+	struct event *sigterm, *sigint;
+	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
+	 * thread after it) but wait here until it is in place: no network byte is handled before. */
+	pthread_mutex_t lock;
+	pthread_cond_t released_cond;
+	bool released, go;
+} front_set;
+
+/* SIGTERM (pved replaces or stops this front) reaches the first worker, whose loop has the signal
+ * events; it drains itself and tells the others. */
+static void on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	front_set *set = arg;
+	log_info("draining");
+	for (size_t i = 1; i < set->n; i++)
+		front_wake(&set->w[i]);
+	front_drain(&set->w[0]);
+}
+
+/* ---- setup --------------------------------------------------------------------------------------------- */
+
+static int ssl_ctx_new(const pve_front_options *o, SSL_CTX **ret, pve_error **err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx)
+		return pve_error_set(err, ENOMEM, "SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5");
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+	BIO *bio = BIO_new_mem_buf(o->cert_pem, (int)o->cert_pem_len);
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int r = 0;
+	if (!cert || SSL_CTX_use_certificate(ctx, cert) != 1) {
+		r = pve_error_set(err, EINVAL, "no usable certificate in the certificate PEM");
+	} else {
+		/* Any further certificates are the chain. */
+		X509 *extra;
+		while ((extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+			if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1)
+				X509_free(extra);
+		ERR_clear_error();
+	}
+	X509_free(cert);
+	BIO_free(bio);
+	if (r == 0) {
+		bio = BIO_new_mem_buf(o->cert_pem, (int)o->cert_pem_len);
+		EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (!key || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1)
+			r = pve_error_set(err, EINVAL, "no private key matching the certificate");
+		EVP_PKEY_free(key);
+	}
+	if (r < 0) {
+		SSL_CTX_free(ctx);
+		return r;
+	}
+	*ret = ctx;
+	return 0;
+}
+
+static int add_listener(struct front *f, int fd, pve_error **err)
+{
+	if (f->n_listeners >= MAX_LISTENERS)
+		return pve_error_set(err, E2BIG, "too many listen addresses");
+	evutil_make_socket_nonblocking(fd);
+	struct evconnlistener *l = evconnlistener_new(
+		f->base, on_accept, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l)
+		return pve_error_set(err, ENOMEM, "evconnlistener_new failed");
+	f->listeners[f->n_listeners++] = l;
+	return 0;
+}
+
+static int bind_listener(const char *spec, int fds[static MAX_LISTENERS], size_t *n,
+			 pve_error **err)
+{
+	if (*n >= MAX_LISTENERS)
+		return pve_error_set(err, E2BIG, "too many listen addresses");
+	int fd = pve_listen_socket(spec, err);
+	if (fd < 0)
+		return fd;
+	fds[(*n)++] = fd;
+	return 0;
+}
+
+/* The listening sockets: those pved passed, and those of --listen, bound here; [::]:8006 if none. *n
+ * counts what is open, also on failure. */
+static int collect_listen_fds(const pve_front_options *o, int fds[static MAX_LISTENERS], size_t *n,
+			      pve_error **err)
+{
+	*n = 0;
+	for (size_t i = 0; i < o->n_listen_fds && *n < MAX_LISTENERS; i++)
+		fds[(*n)++] = o->listen_fds[i];
+	for (size_t i = 0; o->listen && o->listen[i]; i++) {
+		int r = bind_listener(o->listen[i], fds, n, err);
+		if (r < 0)
+			return r;
+	}
+	return *n ? 0 : bind_listener("[::]:8006", fds, n, err);
+}
+
+/* One worker's loop, listeners (its own copies of the listening sockets) and wire. */
+static int worker_init(struct front *f, SSL_CTX *ssl, int www_fd, const int *listen_fds,
+		       size_t n_listen, int pved_fd, size_t max_conns, pve_error **err)
+{
+	f->ssl = ssl;
+	f->www_fd = www_fd;
+	f->max_conns = max_conns;
+	f->wake_fd = -1;
+	f->base = event_base_new();
+	if (!f->base)
+		return pve_error_set(err, ENOMEM, "event_base_new failed");
+	for (size_t i = 0; i < n_listen; i++) {
+		int fd = fcntl(listen_fds[i], F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return pve_error_set(err, errno, "dup of a listening socket: %m");
+		int r = add_listener(f, fd, err);
+		if (r < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	evutil_make_socket_nonblocking(pved_fd);
+	f->pved = bufferevent_socket_new(f->base, pved_fd, BEV_OPT_CLOSE_ON_FREE);
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->wake = f->wake_fd >= 0 ?
+			  event_new(f->base, f->wake_fd, EV_READ | EV_PERSIST, on_wake, f) :
+			  NULL;
+	if (!f->pved || !f->wake)
+		return pve_error_set(err, ENOMEM, "libevent setup failed");
+	bufferevent_setcb(f->pved, on_pved_read, on_pved_write, on_pved_event, f);
+	bufferevent_setwatermark(f->pved, EV_WRITE, UPLOAD_LOW, 0);
+	bufferevent_enable(f->pved, EV_READ | EV_WRITE);
+	event_add(f->wake, NULL);
+	return 0;
+}
+
+static void worker_free(struct front *f)
+{
+	while (f->conns)
+		conn_free(f->conns);
+	for (size_t i = 0; i < f->n_listeners; i++)
+		evconnlistener_free(f->listeners[i]);
+	if (f->pved)
+		bufferevent_free(f->pved);
+	if (f->wake)
+		event_free(f->wake);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
+	if (f->drain_timer)
+		event_free(f->drain_timer);
+	if (f->base)
+		event_base_free(f->base);
+}
+
+/* A worker starts serving: it tells pved, then runs its loop. */
+static void worker_run(struct front *f)
+{
+	send_frame(f, PVE_WIRE_READY, 0, 0);
+	event_base_dispatch(f->base);
+}
+
+static void *worker_thread(void *arg)
+{
+	struct front *f = arg;
+	front_set *set = f->set;
+	pthread_mutex_lock(&set->lock);
+	while (!set->released)
+		pthread_cond_wait(&set->released_cond, &set->lock);
+	bool go = set->go;
+	pthread_mutex_unlock(&set->lock);
+	if (go)
+		worker_run(f);
+	return NULL;
+}
+
+int pve_front_run(const pve_front_options *o, pve_error **err)
+{
+	size_t n = o->n_pved_fds;
+	if (n == 0 || n > PVE_FRONT_MAX_WORKERS)
+		return pve_error_set(err, EINVAL, "between 1 and %d wires to pved",
+				     PVE_FRONT_MAX_WORKERS);
+	front_set set = { .w = xcalloc(n, sizeof(struct front)), .n = n };
+	SSL_CTX *ssl = NULL;
+	int listen_fds[MAX_LISTENERS], www_fd = -1;
+	size_t n_listen = 0;
+	signal(SIGPIPE, SIG_IGN);
+	int r = ssl_ctx_new(o, &ssl, err);
+	if (r == 0)
+		r = collect_listen_fds(o, listen_fds, &n_listen, err);
+	if (r == 0 && o->www_dir) {
+		www_fd = open(o->www_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (www_fd < 0)
+			r = pve_error_set(err, errno, "open %s: %m", o->www_dir);
+	}
+	size_t inited = 0;
+	for (; r == 0 && inited < n; inited++)
+		r = worker_init(&set.w[inited], ssl, www_fd, listen_fds, n_listen,
+				o->pved_fds[inited], MAX_CONNS / n, err);
+	/* Each worker has its copies now. */
+	for (size_t i = 0; i < n_listen; i++)
+		close(listen_fds[i]);
+	if (r == 0) {
+		set.sigterm = evsignal_new(set.w[0].base, SIGTERM, on_sigterm, &set);
+		set.sigint = evsignal_new(set.w[0].base, SIGINT, on_sigterm, &set);
+		if (!set.sigterm || !set.sigint)
+			r = pve_error_set(err, ENOMEM, "libevent setup failed");
+	}
+	pthread_mutex_init(&set.lock, NULL);
+	pthread_cond_init(&set.released_cond, NULL);
+	for (size_t i = 1; r == 0 && i < n; i++) {
+		set.w[i].set = &set;
+		int e = pthread_create(&set.w[i].thread, NULL, worker_thread, &set.w[i]);
+		if (e) {
+			r = pve_error_set(err, e, "starting worker %zu: %s", i, strerror(e));
+			break;
+		}
+		set.w[i].thread_started = true;
+	}
+	if (r == 0) {
+		evsignal_add(set.sigterm, NULL);
+		evsignal_add(set.sigint, NULL);
+		if (!o->no_sandbox)
+			r = pve_front_sandbox(o->chroot_dir, o->user, err);
+	}
+	/* The threads go on together, into their loops, or out if anything failed. */
+	pthread_mutex_lock(&set.lock);
+	set.released = true;
+	set.go = r == 0;
+	pthread_cond_broadcast(&set.released_cond);
+	pthread_mutex_unlock(&set.lock);
+	if (r == 0) {
+		log_info("ready, %zu listeners, %zu workers", n_listen, n);
+		worker_run(&set.w[0]);
+	}
+	/* The first loop ended (drained, or pved went away): the others drain too. */
+	for (size_t i = 1; i < n; i++)
+		if (set.w[i].thread_started) {
+			front_wake(&set.w[i]);
+			pthread_join(set.w[i].thread, NULL);
+		}
+	pthread_cond_destroy(&set.released_cond);
+	pthread_mutex_destroy(&set.lock);
+	if (set.sigterm)
+		event_free(set.sigterm);
+	if (set.sigint)
+		event_free(set.sigint);
+	for (size_t i = 0; i < inited; i++)
+		worker_free(&set.w[i]);
+	/* A wire whose worker never started is still ours to close. */
+	for (size_t i = inited; i < n; i++)
+		close(o->pved_fds[i]);
+	free(set.w);
+	if (www_fd >= 0)
+		close(www_fd);
+	SSL_CTX_free(ssl);
+	return r;
+}
