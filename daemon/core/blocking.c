@@ -106,6 +106,12 @@ void pved_blocking_free(pved_blocking *b)
 		b->head = j->next;
 		free(j);
 	}
+	/* Jobs that finished but whose done the loop never ran: their callers are going away too. */
+	job *finished[64];
+	ssize_t n;
+	while ((n = read(b->pipe[0], finished, sizeof(finished))) > 0)
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(job *); i++)
+			free(finished[i]);
 	event_free(b->ev);
 	close(b->pipe[0]);
 	close(b->pipe[1]);
