@@ -1,0 +1,127 @@
+/* Config-file edits under etc/pve: the store lock taken without waiting on the loop, the digest
+ * checked, the file parsed, changed, printed and written back, the lock released, the caller told. */
+#include <event2/event.h>
+#include <time.h>
+
+#include "daemon/core/pved.h"
+
+/* Tries again after 10 ms, doubling up to this: a held lock is usually a change of another process
+ * that takes milliseconds, and a lock held for seconds costs a try per this many ms. */
+#define RETRY_MAX_MS 200
+
+typedef struct edit_job {
+	pved *d;
+	pved_cfgedit e;
+	char *digest;
+	void *ud;
+	struct event *timer;
+	uint64_t deadline_ms;
+	unsigned delay_ms;
+} edit_job;
+
+int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
+		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	int r = pve_store_read(d->store, f->path, &text, &len, digest, NULL);
+	if (r == -ENOENT) {
+		text = xstrdup("");
+		len = 0;
+		pve_store_digest("", 0, digest);
+	} else if (r < 0) {
+		return pve_error_set(err, -r, "unable to read %s: %s", f->path, strerror(-r));
+	}
+	pve_error *perr = NULL;
+	r = f->parse(text, len, ret_cfg, &perr);
+	if (r < 0) {
+		/* The server's own file is broken: not the client's error. */
+		r = pve_error_set(err, EIO, "%s: %s", f->path,
+				  perr ? perr->message : "parse error");
+		pve_error_free(perr);
+		return r;
+	}
+	if (ret_digest)
+		memcpy(ret_digest, digest, sizeof(digest));
+	return 0;
+}
+
+/* The edit with the lock held. */
+static int apply(edit_job *j, pve_error **err)
+{
+	const pved_cfgfile *f = j->e.file;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	void *cfg = NULL;
+	int r = pved_cfgfile_read(j->d, f, &cfg, digest, err);
+	if (r < 0)
+		return r;
+	bool exists = pve_store_exists(j->d->store, f->path);
+	if (j->digest && strcmp(j->digest, digest) != 0)
+		r = pve_error_set_param(err, EINVAL, "digest", PVED_CFGEDIT_MODIFIED);
+	if (r >= 0)
+		r = j->e.change(j->d, cfg, j->ud, err);
+	if (r == 0) {
+		_cleanup_free_ char *text = f->print(cfg);
+		r = exists ?
+			    pve_store_write(j->d->store, f->path, text, strlen(text), digest, err) :
+			    pve_store_create(j->d->store, f->path, text, strlen(text), err);
+	}
+	if (r >= 0 && j->e.after)
+		r = j->e.after(j->d, cfg, j->ud, err);
+	f->free(cfg);
+	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void job_end(edit_job *j, int r, pve_error *err)
+{
+	if (j->timer)
+		event_free(j->timer);
+	j->e.done(j->d, j->ud, r, err);
+	free(j->digest);
+	free(j);
+}
+
+static void attempt(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	edit_job *j = arg;
+	pve_store_lock *lock = NULL;
+	pve_error *err = NULL;
+	int r = pve_store_lock_acquire(j->d->store, j->e.file->lock, 0, &lock, &err);
+	if (r == -EBUSY && now_ms() < j->deadline_ms) {
+		pve_error_free(err);
+		if (!j->timer)
+			j->timer = evtimer_new(j->d->base, attempt, j);
+		struct timeval tv = { 0, (suseconds_t)j->delay_ms * 1000 };
+		j->delay_ms = j->delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : j->delay_ms * 2;
+		evtimer_add(j->timer, &tv);
+		return;
+	}
+	if (r >= 0) {
+		r = apply(j, &err);
+		pve_store_unlock(lock);
+	}
+	job_end(j, r, err);
+}
+
+void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud)
+{
+	edit_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->e = *e;
+	j->digest = e->digest ? xstrdup(e->digest) : NULL;
+	j->e.digest = NULL;
+	j->ud = ud;
+	j->deadline_ms = now_ms() + (uint64_t)(e->timeout_ms > 0 ? e->timeout_ms :
+								   PVED_CFGEDIT_LOCK_TIMEOUT_MS);
+	j->delay_ms = 10;
+	attempt(-1, 0, j);
+}
