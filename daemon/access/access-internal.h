@@ -55,3 +55,4 @@ extern const pved_handler pved_handlers_users[];
 extern const pved_handler pved_handlers_tfa[];
 extern const pved_handler pved_handlers_realms[];
 extern const pved_handler pved_handlers_pools[];
+extern const pved_task_kind pved_tasks_realms[];

@@ -302,26 +302,51 @@ static void h_domains_delete(pved_call *c)
 
 /* ---- sync ----------------------------------------------------------------------------------------------- */
 
-typedef struct sync_job {
-	pve_ldap_config *cfg;
-	pve_realm_sync_opts opts;
-	bool dry_run;
-	const char *client, *authid; /* for the audit log: the worker is a copy of the caller */
-} sync_job;
-
-/* In the task worker: the directory first (slow, without the lock), then user.cfg under its lock. */
-static int sync_task(pved *d, void *userdata, pve_error **err)
+/* The sync options of a realm: its sync-defaults-options under what the call gives. enable_new < 0: not
+ * given. */
+static int sync_opts(pved *d, const char *realm, const char *scope, const char *remove_vanished,
+		     int enable_new, pve_realm_sync_opts *ret, pve_error **err)
 {
-	sync_job *j = userdata;
-	bool groups = j->opts.scope & PVE_SYNC_GROUPS;
-	const char *what = j->opts.scope == (PVE_SYNC_USERS | PVE_SYNC_GROUPS) ?
-				   "users and groups" :
-			   groups ? "groups" :
-				    "users";
-	printf("%sstarting sync for realm %s\n", j->dry_run ? "(dry test run) " : "",
-	       j->cfg->realm);
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	int r = pved_domains_read(d->store, &cfg, NULL, err);
+	if (r < 0)
+		return r;
+	const pve_section *s = pve_sectioncfg_find(cfg, realm);
+	return pve_realm_sync_opts_get(s ? pve_section_get(s, "sync-defaults-options") : NULL,
+				       scope, remove_vanished, enable_new, ret, err);
+}
+
+static const char *arg_str(const cJSON *args, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* In the task worker: the directory first (slow, without the lock), then user.cfg under its lock.
+ * args: {realm, scope, remove-vanished, enable-new (-1: not given), dry-run, client, authid}. */
+static int sync_task(pved *d, const cJSON *args, pve_error **err)
+{
+	const char *realm = arg_str(args, "realm");
+	const cJSON *en = cJSON_GetObjectItemCaseSensitive(args, "enable-new");
+	bool dry_run = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "dry-run"));
+	if (!realm)
+		return pve_error_set(err, EINVAL, "the sync task lacks its realm");
+	pve_realm_sync_opts opts;
+	int r = sync_opts(d, realm, arg_str(args, "scope"), arg_str(args, "remove-vanished"),
+			  cJSON_IsNumber(en) ? en->valueint : -1, &opts, err);
+	if (r < 0)
+		return r;
+	pve_ldap_config *cfg = NULL;
+	if ((r = pved_realm_ldap_config(d, realm, &cfg, err)) < 0)
+		return r;
+	bool groups = opts.scope & PVE_SYNC_GROUPS;
+	const char *what = opts.scope == (PVE_SYNC_USERS | PVE_SYNC_GROUPS) ? "users and groups" :
+			   groups					    ? "groups" :
+									      "users";
+	printf("%sstarting sync for realm %s\n", dry_run ? "(dry test run) " : "", realm);
 	_cleanup_ldap_sync_ pve_ldap_sync *s = NULL;
-	int r = pve_ldap_fetch(j->cfg, groups, &s, err);
+	r = pve_ldap_fetch(cfg, groups, &s, err);
+	pve_ldap_config_free(cfg);
 	if (r < 0)
 		return r;
 	for (char **w = s->warnings; w && *w; w++)
@@ -330,13 +355,13 @@ static int sync_task(pved *d, void *userdata, pve_error **err)
 	if ((r = pved_usercfg_load(d->store, &e, true, NULL, err)) < 0)
 		return r;
 	printf("got data from server, updating %s\n", what);
-	r = pve_realm_sync_apply(e.cfg, j->cfg->realm, s, &j->opts, stdout, err);
-	if (r >= 0 && j->dry_run)
+	r = pve_realm_sync_apply(e.cfg, realm, s, &opts, stdout, err);
+	if (r >= 0 && dry_run)
 		printf("\nNOTE: Dry test run, changes were NOT written to the configuration.\n");
 	else if (r >= 0 && (r = pved_usercfg_store(d->store, &e, err)) >= 0) {
 		printf("successfully updated %s configuration\n", what);
-		pved_audit(d, j->client, j->authid, "realm sync realm=%s: %s written to user.cfg",
-			   j->cfg->realm, what);
+		pved_audit(d, arg_str(args, "client"), arg_str(args, "authid"),
+			   "realm sync realm=%s: %s written to user.cfg", realm, what);
 	}
 	pved_usercfg_edit_end(&e);
 	if (r < 0 && err && *err)
@@ -359,13 +384,7 @@ static void h_domains_sync(pved_call *c)
 			      type);
 		return pved_call_fail(c, err);
 	}
-	sync_job j = { .dry_run = pved_call_int(c, "dry-run", 0),
-		       .client = c->client,
-		       .authid = c->authid };
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	if (pved_domains_read(c->d->store, &cfg, NULL, &err) < 0)
-		return pved_call_fail(c, err);
-	const pve_section *s = pve_sectioncfg_find(cfg, realm);
+	bool dry_run = pved_call_int(c, "dry-run", 0);
 	const char *rv = pved_call_str(c, "remove-vanished");
 	_cleanup_free_ char *legacy = NULL;
 	if (!rv && (pved_call_int(c, "full", 0) || pved_call_int(c, "purge", 0))) {
@@ -376,24 +395,39 @@ static void h_domains_sync(pved_call *c)
 					   "");
 		rv = legacy;
 	}
-	if (pve_realm_sync_opts_get(
-		    s ? pve_section_get(s, "sync-defaults-options") : NULL,
-		    pved_call_str(c, "scope"), rv,
-		    pved_call_has(c, "enable-new") ? (int)pved_call_int(c, "enable-new", 1) : -1,
-		    &j.opts, &err) < 0)
+	int enable_new = pved_call_has(c, "enable-new") ? (int)pved_call_int(c, "enable-new", 1) :
+							  -1;
+	/* Bad options and a realm that cannot be reached are the call's errors, not the task's. */
+	pve_realm_sync_opts opts;
+	pve_ldap_config *cfg = NULL;
+	if (sync_opts(c->d, realm, pved_call_str(c, "scope"), rv, enable_new, &opts, &err) < 0 ||
+	    pved_realm_ldap_config(c->d, realm, &cfg, &err) < 0)
 		return pved_call_fail(c, err);
-	if (pved_realm_ldap_config(c->d, realm, &j.cfg, &err) < 0)
-		return pved_call_fail(c, err);
+	pve_ldap_config_free(cfg);
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "realm", realm);
+	if (pved_call_str(c, "scope"))
+		cJSON_AddStringToObject(args, "scope", pved_call_str(c, "scope"));
+	if (rv)
+		cJSON_AddStringToObject(args, "remove-vanished", rv);
+	cJSON_AddNumberToObject(args, "enable-new", enable_new);
+	cJSON_AddBoolToObject(args, "dry-run", dry_run);
+	cJSON_AddStringToObject(args, "client", c->client);
+	cJSON_AddStringToObject(args, "authid", c->authid);
 	_cleanup_free_ char *upid = NULL;
-	int r = pved_task_start(c->d, j.dry_run ? "auth-realm-sync-test" : "auth-realm-sync", realm,
-				c->authid, sync_task, &j, &upid, &err);
-	pve_ldap_config_free(j.cfg);
-	if (r < 0)
+	if (pved_task_start(c->d, dry_run ? "auth-realm-sync-test" : "auth-realm-sync", realm,
+			    c->authid, args, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *event = xasprintf("realm sync started (%s)", upid);
 	pved_audit_call(c, event);
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
+
+const pved_task_kind pved_tasks_realms[] = {
+	{ "auth-realm-sync", sync_task },
+	{ "auth-realm-sync-test", sync_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_realms[] = {
 	{ "access_domains_create", h_domains_create },

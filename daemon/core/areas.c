@@ -73,15 +73,15 @@ int pved_areas_bind(const pve_routes *routes, const pved_area *const *areas,
 
 int pved_areas_init(pved *d, pve_error **err)
 {
-	for (size_t i = 0; pved_areas[i]; i++) {
-		const pved_area *a = pved_areas[i];
+	for (size_t i = 0; d->areas[i]; i++) {
+		const pved_area *a = d->areas[i];
 		int r = a->init ? a->init(d, err) : 0;
 		if (r >= 0)
 			continue;
 		pve_error_prefix(err ? *err : NULL, "area %s", a->name);
 		while (i-- > 0)
-			if (pved_areas[i]->stop)
-				pved_areas[i]->stop(d);
+			if (d->areas[i]->stop)
+				d->areas[i]->stop(d);
 		return r;
 	}
 	return 0;
@@ -89,14 +89,14 @@ int pved_areas_init(pved *d, pve_error **err)
 
 void pved_areas_reload(pved *d)
 {
-	for (const pved_area *const *a = pved_areas; *a; a++)
+	for (const pved_area *const *a = d->areas; *a; a++)
 		if ((*a)->reload)
 			(*a)->reload(d);
 }
 
 void pved_areas_config_changed(pved *d, const char *path)
 {
-	for (const pved_area *const *a = pved_areas; *a; a++)
+	for (const pved_area *const *a = d->areas; *a; a++)
 		if ((*a)->config_changed)
 			(*a)->config_changed(d, path);
 }
@@ -104,9 +104,9 @@ void pved_areas_config_changed(pved *d, const char *path)
 void pved_areas_stop(pved *d)
 {
 	size_t n = 0;
-	while (pved_areas[n])
+	while (d->areas[n])
 		n++;
 	while (n-- > 0)
-		if (pved_areas[n]->stop)
-			pved_areas[n]->stop(d);
+		if (d->areas[n]->stop)
+			d->areas[n]->stop(d);
 }

@@ -74,26 +74,39 @@ static char *read_opt(pved *d, const char *path)
 	return data;
 }
 
-static int load_keys(pved *d, pved_auth *a, pve_error **err)
+/* The ticket keys from the store; with ret_www, the CSRF secret too. */
+static int read_keys(pved *d, pve_authkeys **ret_keys, char **ret_www, pve_error **err)
 {
 	_cleanup_free_ char *key = read_opt(d, "priv/authkey.key");
 	_cleanup_free_ char *pub = read_opt(d, "authkey.pub");
 	_cleanup_free_ char *old = read_opt(d, "authkey.pub.old");
-	_cleanup_free_ char *www = read_opt(d, "pve-www.key");
-	if (!key || !pub || !www)
+	_cleanup_free_ char *www = ret_www ? read_opt(d, "pve-www.key") : NULL;
+	if (!key || !pub || (ret_www && !www))
 		return pve_error_set(err, ENOENT, "the node's keys are missing under %s",
 				     pve_store_dir(d->store));
+	int r = pve_authkeys_load(key, pub, old, ret_keys, err);
+	if (r < 0)
+		return r;
+	if (ret_www) {
+		/* Proxmox's secret is the HMAC key file's content without its line end. */
+		www[strcspn(www, "\n")] = '\0';
+		*ret_www = TAKE_PTR(www);
+	}
+	return 0;
+}
+
+static int load_keys(pved *d, pved_auth *a, pve_error **err)
+{
 	pve_authkeys *k;
-	int r = pve_authkeys_load(key, pub, old, &k, err);
+	char *www;
+	int r = read_keys(d, &k, &www, err);
 	if (r < 0)
 		return r;
 	pve_authkeys_free(a->keys);
 	a->keys = k;
 	cache_clear(a);
 	free(a->csrf_secret);
-	/* Proxmox's secret is the HMAC key file's content without its line end. */
-	www[strcspn(www, "\n")] = '\0';
-	a->csrf_secret = TAKE_PTR(www);
+	a->csrf_secret = www;
 
 	_cleanup_free_ char *path = xasprintf("%s/authkey.pub", pve_store_dir(d->store));
 	struct stat st;
@@ -358,9 +371,16 @@ char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int por
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
 			       int port, pve_error **err)
 {
+	/* A task worker (the console) has no auth state: it reads the keys from the store. */
+	_cleanup_authkeys_ pve_authkeys *own = NULL;
+	if (!d->auth) {
+		int r = read_keys(d, &own, NULL, err);
+		if (r < 0)
+			return r;
+	}
 	_cleanup_free_ char *data = NULL;
-	int r = pve_ticket_verify(d->auth->keys, "PVEVNC", ticket, time(NULL), VNC_TICKET_MIN_AGE,
-				  VNC_TICKET_MAX_AGE, &data, NULL, err);
+	int r = pve_ticket_verify(d->auth ? d->auth->keys : own, "PVEVNC", ticket, time(NULL),
+				  VNC_TICKET_MIN_AGE, VNC_TICKET_MAX_AGE, &data, NULL, err);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *want = vnc_data(authid, path, port);

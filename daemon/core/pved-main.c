@@ -123,6 +123,10 @@ static char *self_dir(void)
 
 int main(int argc, char **argv)
 {
+	/* A task worker pved spawned: nothing below (options, the root's lock) is its business. */
+	if (argc == 2 && strcmp(argv[1], "--task-worker") == 0)
+		pved_task_worker_main(pved_areas);
+
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	pved ctx = { 0 };
+	pved ctx = { .areas = pved_areas };
 	pved *d = &ctx;
 	bool foreground = false, debug = false, check = false, schema = false;
 	long long workers;

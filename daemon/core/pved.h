@@ -15,7 +15,10 @@ typedef struct pved_front pved_front;
 typedef struct pved_blocking pved_blocking;
 
 /* The one context of the pved process. */
+typedef struct pved_area pved_area;
+
 typedef struct pved {
+	const pved_area *const *areas; /* pved_areas; a test's own list in unit tests */
 	struct event_base *base;
 	char *root; /* the node's root directory, "/" by default; every path is under it */
 	char *node; /* this node's name */
@@ -92,6 +95,51 @@ bool pved_auth_user_enabled(pved *d, const char *userid);
 #define PVED_VERSION "0.1.0"
 cJSON *pved_version_object(void);
 
+/* ---- config-file edits (cfgedit.c) ------------------------------------------------------------------------
+ * Every change of a file under etc/pve goes one way: take the file's store lock without waiting on the
+ * loop (a timer tries again until the timeout), read the file with its digest, check the client's digest,
+ * parse, change, print, write against the digest read, unlock, answer. A file that fails to parse is the
+ * server's fault: EIO (500), naming the file and the parser's line. */
+
+/* How long an edit waits for another holder of the lock, as Proxmox's cfs_lock_file. */
+#define PVED_CFGEDIT_LOCK_TIMEOUT_MS 10000
+#define PVED_CFGEDIT_MODIFIED \
+	"detected modified configuration - file changed by other user? Try again."
+
+typedef struct pved_cfgfile {
+	const char *path; /* relative to etc/pve: "storage.cfg" */
+	const char *lock; /* the store lock that guards it: "file-storage_cfg" */
+	/* Parses the file's text ("" when it does not exist) into *ret. */
+	int (*parse)(const char *text, size_t len, void **ret, pve_error **err);
+	/* Prints it back: a new string. */
+	char *(*print)(const void *cfg);
+	void (*free)(void *cfg);
+} pved_cfgfile;
+
+/* Reads and parses the file without the lock (for GETs); ret_digest (may be NULL) is what an edit checks
+ * a client's digest against: the SHA-1 of the file's bytes, of "" when it does not exist. */
+int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
+		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
+
+/* What PVED_CFGEDIT_KEEP from change means: nothing to write, the edit ends well. */
+#define PVED_CFGEDIT_KEEP 1
+
+typedef struct pved_cfgedit {
+	const pved_cfgfile *file;
+	const char *digest; /* the client's (copied), or NULL */
+	int timeout_ms; /* 0: PVED_CFGEDIT_LOCK_TIMEOUT_MS */
+	/* With the lock held and the file parsed: changes cfg. < 0 (with err): nothing is written; 0: cfg
+	 * is written back; PVED_CFGEDIT_KEEP: nothing to write. */
+	int (*change)(pved *d, void *cfg, void *ud, pve_error **err);
+	/* After the write, still under the lock (may be NULL): what else the change writes (priv/ files). */
+	int (*after)(pved *d, void *cfg, void *ud, pve_error **err);
+	/* The end, with the lock released: r < 0 with err (taken), or r >= 0. Always called once. */
+	void (*done)(pved *d, void *ud, int r, pve_error *err);
+} pved_cfgedit;
+
+/* Starts the edit (e is copied); done may run before this returns (the lock was free). */
+void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud);
+
 /* ---- first start: keys, certificates, the admin account, storage.cfg ------------------------------------ */
 
 int pved_firststart(pved *d, pve_error **err);
@@ -157,15 +205,55 @@ bool pved_call_has(const pved_call *c, const char *name);
 /* The caller's privileges: may authid use privilege priv on ACL path? root@pam may do everything. */
 bool pved_call_permitted(const pved_call *c, const char *path, const char *priv);
 
+/* ---- tasks ----------------------------------------------------------------------------------------------
+ * A task is a worker process with a UPID: pved spawns itself as `pved --task-worker` (a fresh process
+ * image: nothing of pved's threads, locks or loop is in it) and passes the task's parameters over a pipe.
+ * The worker opens the store, runs the function its area registered for the task's type with the
+ * parameters, with stdout and stderr going to the task log, then writes the final line ("TASK OK",
+ * "TASK WARNINGS: n" or "TASK ERROR: message") and exits. */
+
+/* A task's body, run in the worker. d has root, node, areas and the store; no loop, no auth, no tasks.
+ * args is what pved_task_start was given. */
+typedef int (*pved_task_fn)(pved *d, const cJSON *args, pve_error **err);
+
+/* The task types an area runs, by their UPID type ("vncshell", "imgdel"). */
+typedef struct pved_task_kind {
+	const char *type;
+	pved_task_fn run;
+} pved_task_kind;
+
+/* Parameters of a task are at most this big: they travel through a pipe that never blocks pved. */
+#define PVED_TASK_MAX_ARGS (60 * 1024)
+
+int pved_tasks_init(pved *d, pve_error **err);
+void pved_tasks_free(pved_tasks *t);
+/* Starts a worker for the task type (an area's pved_task_kind) with args (taken; NULL for none); on
+ * success *ret_upid is its UPID. id: "100" or "". */
+int pved_task_start(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
+		    char **ret_upid, pve_error **err);
+/* At most this many fds go to a worker; the worker finds fds[i] at PVED_TASK_FD(i). */
+#define PVED_TASK_MAX_FDS 4
+#define PVED_TASK_FD(i) (3 + (i))
+/* pved_task_start, handing the worker copies of fds (a listening socket pved made, so the port is
+ * taken before the UPID is answered). */
+int pved_task_start_fds(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
+			const int *fds, size_t n_fds, char **ret_upid, pve_error **err);
+/* main() of `pved --task-worker`: reads the task from stdin, runs it with the kinds of areas, exits. */
+_Noreturn void pved_task_worker_main(const pved_area *const *areas);
+/* In a worker: a warning line in the log, counted for "TASK WARNINGS: n". */
+void pved_task_warn(const char *fmt, ...) _printf_(1, 2);
+
 /* ---- areas ----------------------------------------------------------------------------------------------
  * An API area is one folder of daemon/ (daemon/qemu/, daemon/storage/, ...) whose routes live in
  * api/routes/<name>/. It exports one pved_area; daemon/core/areas.c lists them, one line each. pved binds
  * every route to the handler of its name and refuses to start when a route has no handler, a handler
  * has no route, or two handlers share a name. Every hook may be NULL. */
-typedef struct pved_area {
+struct pved_area {
 	const char *name; /* "storage": its routes are api/routes/storage/ */
 	/* Its files' handler tables, NULL-terminated; each table ends with { NULL, NULL }. */
 	const pved_handler *const *handlers;
+	/* Its files' tables of the task types it runs, NULL-terminated, each ended by { NULL, NULL }. */
+	const pved_task_kind *const *tasks;
 	/* At start, in list order, before the server and the front: the area's own state. */
 	int (*init)(pved *d, pve_error **err);
 	/* SIGHUP. */
@@ -174,7 +262,7 @@ typedef struct pved_area {
 	void (*config_changed)(pved *d, const char *path);
 	/* At exit, in reverse list order, after the front and the server have stopped. */
 	void (*stop)(pved *d);
-} pved_area;
+};
 
 /* Every area, NULL-terminated (daemon/core/areas.c). */
 extern const pved_area *const pved_areas[];
@@ -191,17 +279,3 @@ int pved_areas_init(pved *d, pve_error **err);
 void pved_areas_reload(pved *d);
 void pved_areas_config_changed(pved *d, const char *path);
 void pved_areas_stop(pved *d);
-
-/* ---- tasks ----------------------------------------------------------------------------------------------
- * A task is a forked worker with a UPID. Its stdout and stderr go to its log file; when fn returns, the
- * worker writes the final line ("TASK OK", "TASK WARNINGS: n" or "TASK ERROR: message") and exits. */
-
-typedef int (*pved_task_fn)(pved *d, void *userdata, pve_error **err);
-
-int pved_tasks_init(pved *d, pve_error **err);
-void pved_tasks_free(pved_tasks *t);
-/* Forks the worker; on success *ret_upid is its UPID. type: "qmstart"...; id: "100" or "". */
-int pved_task_start(pved *d, const char *type, const char *id, const char *authid, pved_task_fn fn,
-		    void *userdata, char **ret_upid, pve_error **err);
-/* In a worker: a warning line in the log, counted for "TASK WARNINGS: n". */
-void pved_task_warn(const char *fmt, ...) _printf_(1, 2);

@@ -660,7 +660,7 @@ int pved_server_init(pved *d, pve_error **err)
 	_cleanup_free_ pved_server *srv = xcalloc(1, sizeof(*srv));
 	srv->d = d;
 
-	int r = pved_areas_bind(d->routes, pved_areas, &srv->handlers, err);
+	int r = pved_areas_bind(d->routes, d->areas, &srv->handlers, err);
 	if (r < 0)
 		return r;
 

@@ -1,9 +1,10 @@
-/* Tasks: forked workers with a UPID, their logs and the active and index files, as Proxmox keeps them. */
+/* Tasks: workers (`pved --task-worker`, spawned) with a UPID, their logs and the active and index files, as Proxmox keeps them. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -544,74 +545,53 @@ void pved_task_warn(const char *fmt, ...)
 	fflush(stderr);
 }
 
-static void close_fds_from(int first)
+/* ---- the worker: `pved --task-worker` ---- */
+
+static const pved_task_kind *find_kind(const pved_area *const *areas, const char *type)
 {
-	if (close_range((unsigned)first, ~0U, 0) == 0)
-		return;
-	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (int fd = first; fd < max; fd++)
-		close(fd);
+	for (const pved_area *const *a = areas; a && *a; a++)
+		for (const pved_task_kind *const *t = (*a)->tasks; t && *t; t++)
+			for (const pved_task_kind *k = *t; k->type; k++)
+				if (strcmp(k->type, type) == 0)
+					return k;
+	return NULL;
 }
 
-/* In the forked child: never returns. */
-static _Noreturn void worker_main(pved *d, int upid_fd, pved_task_fn fn, void *userdata)
+/* The task's parameters from stdin, as the parent wrote them: {root, node, upid, debug, args}. */
+static cJSON *read_order(void)
 {
-	setsid(); /* its own process group: stopping the task stops everything it started */
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-
-	/* the parent sends the UPID when it has recorded the task; EOF means it gave up */
-	char upid[512];
+	char *buf = xmalloc(PVED_TASK_MAX_ARGS + 1);
 	size_t len = 0;
 	for (;;) {
-		ssize_t k = read(upid_fd, upid + len, sizeof(upid) - 1 - len);
+		ssize_t k = read(STDIN_FILENO, buf + len, PVED_TASK_MAX_ARGS + 1 - len);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k <= 0)
 			break;
 		len += (size_t)k;
-		if (len >= sizeof(upid) - 1)
+		if (len > PVED_TASK_MAX_ARGS)
 			break;
 	}
-	upid[len] = '\0';
-	pve_upid u;
-	if (len == 0 || pve_upid_parse(upid, &u, NULL) < 0)
-		_exit(127);
-	_cleanup_free_ char *log = pved_task_log_path(d, &u, upid);
-	/* read: its last byte */
-	int fd = open(log, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		_exit(127);
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
-	    dup2(fd, STDERR_FILENO) < 0)
-		_exit(127);
+	cJSON *o = len > 0 && len <= PVED_TASK_MAX_ARGS ? cJSON_ParseWithLength(buf, len) : NULL;
+	free(buf);
+	return o;
+}
 
-	/* the parent's fds are not the worker's business; the store is opened afresh, and the parent's
-	 * event loop and task table are not usable here */
-	pve_store_free(d->store);
-	d->store = NULL;
-	close_fds_from(3);
-	d->base = NULL;
-	d->tasks = NULL;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	setvbuf(stderr, NULL, _IOLBF, 0);
-	worker_warnings = 0;
+static const char *order_str(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
 
-	pve_error *err = NULL;
-	int r = pve_store_open(d->root, &d->store, &err);
-	if (r == 0)
-		r = fn(d, userdata, &err);
+/* Ends the worker: the final line after whatever the task printed, on a line of its own. */
+static _Noreturn void worker_exit(int r, pve_error *err)
+{
 	fflush(stdout);
 	fflush(stderr);
-	char *final;
+	_cleanup_free_ char *final = NULL;
 	if (r < 0) {
-		char *msg = xstrdup(err && err->message ? err->message : strerror(-r));
+		_cleanup_free_ char *msg =
+			xstrdup(err && err->message ? err->message : strerror(-r));
 		for (char *p = msg; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
@@ -630,6 +610,41 @@ static _Noreturn void worker_main(pved *d, int upid_fd, pved_task_fn fn, void *u
 	_exit(r < 0 ? 1 : 0);
 }
 
+_Noreturn void pved_task_worker_main(const pved_area *const *areas)
+{
+	cJSON *order = read_order();
+	const char *root = order_str(order, "root"), *node = order_str(order, "node");
+	const char *upid = order_str(order, "upid");
+	pve_upid u;
+	if (!root || !node || !upid || pve_upid_parse(upid, &u, NULL) < 0) {
+		fprintf(stderr, "pved --task-worker: no task on stdin (pved starts it)\n");
+		_exit(127);
+	}
+	bool debug = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(order, "debug"));
+	pve_log_init("pved-task", true, debug ? PVE_LOG_DEBUG : PVE_LOG_INFO);
+	pved d = { .areas = areas, .root = xstrdup(root), .node = xstrdup(node) };
+	_cleanup_free_ char *log = pved_task_log_path(&d, &u, upid);
+	/* read too: the final line looks at its last byte */
+	int fd = open(log, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+	    dup2(fd, STDERR_FILENO) < 0)
+		_exit(127);
+	close(fd);
+	close(null);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	pve_error *err = NULL;
+	const pved_task_kind *kind = find_kind(areas, u.type);
+	int r = kind ? 0 : pve_error_set(&err, EINVAL, "unknown task type '%s'", u.type);
+	if (r == 0)
+		r = pve_store_open(d.root, &d.store, &err);
+	if (r == 0)
+		r = kind->run(&d, cJSON_GetObjectItemCaseSensitive(order, "args"), &err);
+	worker_exit(r, err);
+}
+
 static bool valid_word(const char *s, size_t max, bool empty_ok)
 {
 	if (!s || (!*s && !empty_ok) || strlen(s) >= max)
@@ -640,9 +655,52 @@ static bool valid_word(const char *s, size_t max, bool empty_ok)
 	return true;
 }
 
-int pved_task_start(pved *d, const char *type, const char *id, const char *authid, pved_task_fn fn,
-		    void *userdata, char **ret_upid, pve_error **err)
+/* Spawns `pved --task-worker` (the binary this process runs, through /proc/self/exe) in a session of
+ * its own, with a clean signal state, the read end of the order pipe as stdin, fds at PVED_TASK_FD(i)
+ * and no other fd. posix_spawn runs nothing of ours between fork and exec, which is what a threaded
+ * process may do. fds must not lie in PVED_TASK_FD's range (the caller moves them above it). */
+static int spawn_worker(int order_fd, const int *fds, size_t n_fds, pid_t *ret_pid)
 {
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, order_fd, STDIN_FILENO);
+	for (size_t i = 0; i < n_fds; i++)
+		posix_spawn_file_actions_adddup2(&fa, fds[i], PVED_TASK_FD((int)i));
+	posix_spawn_file_actions_addclosefrom_np(&fa, PVED_TASK_FD((int)n_fds));
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	char *const argv[] = { (char *)"pved", (char *)"--task-worker", NULL };
+	int r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return -r;
+}
+
+int pved_task_start(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
+		    char **ret_upid, pve_error **err)
+{
+	return pved_task_start_fds(d, type, id, authid, args, NULL, 0, ret_upid, err);
+}
+
+static void close_all(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+int pved_task_start_fds(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
+			const int *fds, size_t n_fds, char **ret_upid, pve_error **err)
+{
+	_cleanup_json_ cJSON *order = cJSON_CreateObject();
+	cJSON_AddItemToObject(order, "args", args ? args : cJSON_CreateObject());
 	pved_tasks *t = d->tasks;
 	if (!t)
 		return pve_error_set(err, EINVAL, "tasks can't be started here");
@@ -653,26 +711,36 @@ int pved_task_start(pved *d, const char *type, const char *id, const char *authi
 	    !valid_word(authid, sizeof(u.user), false) ||
 	    !valid_word(d->node, sizeof(u.node), false))
 		return pve_error_set(err, EINVAL, "invalid task type, id, user or node name");
+	if (!find_kind(d->areas, type))
+		return pve_error_set(err, EINVAL, "no area runs tasks of type '%s'", type);
+	if (n_fds > PVED_TASK_MAX_FDS)
+		return pve_error_set(err, EINVAL, "a task takes at most %d fds", PVED_TASK_MAX_FDS);
+	/* Copies above the range the worker's fds go to, so no dup2 overwrites another's source. */
+	int high[PVED_TASK_MAX_FDS];
+	for (size_t i = 0; i < n_fds; i++) {
+		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, PVED_TASK_FD(PVED_TASK_MAX_FDS));
+		if (high[i] < 0) {
+			int e = errno;
+			close_all(high, i);
+			return pve_error_set(err, e, "can't start task: %s", strerror(e));
+		}
+	}
 
+	/* The order is written at once into an empty pipe, which holds 64 KiB: the write never waits. */
 	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return pve_error_set(err, errno, "can't start task: %m");
-	fflush(stdout); /* else the child would write our buffered output again */
-	fflush(stderr);
-	time_t now = time(NULL);
-	pid_t pid = fork();
-	if (pid < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		int e = errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return pve_error_set(err, e, "can't start task: fork: %s", strerror(e));
+		close_all(high, n_fds);
+		return pve_error_set(err, e, "can't start task: %s", strerror(e));
 	}
-	if (pid == 0) {
-		close(pipefd[1]);
-		worker_main(d, pipefd[0], fn, userdata);
-	}
-	close(pipefd[0]);
-	_cleanup_close_ int wfd = pipefd[1];
+	_cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
+	time_t now = time(NULL);
+	pid_t pid;
+	int r = spawn_worker(rfd, high, n_fds, &pid);
+	close_all(high, n_fds);
+	if (r < 0)
+		return pve_error_set(err, -r, "can't start task: %s", strerror(-r));
+	close(TAKE_FD(rfd));
 
 	snprintf(u.node, sizeof(u.node), "%s", d->node);
 	u.pid = (uint32_t)pid;
@@ -681,31 +749,44 @@ int pved_task_start(pved *d, const char *type, const char *id, const char *authi
 	snprintf(u.id, sizeof(u.id), "%s", id);
 	snprintf(u.user, sizeof(u.user), "%s", authid);
 	/* the child is not reaped before we return: it's there */
-	int r = proc_starttime(pid, &u.pstart);
-	char *upid = r == 0 ? pve_upid_format(&u) : NULL;
+	r = proc_starttime(pid, &u.pstart);
+	_cleanup_free_ char *upid = r == 0 ? pve_upid_format(&u) : NULL;
 	_cleanup_free_ char *log = upid ? pved_task_log_path(d, &u, upid) : NULL;
 	_cleanup_close_ int lfd =
 		log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640) : -1;
-	if (lfd < 0) {
-		int e = r < 0 ? -r : errno ? errno : EIO;
-		/* closing the pipe without a UPID makes the child exit before it runs anything */
-		close(TAKE_FD(wfd));
-		waitpid(pid, NULL, 0);
-		free(upid);
-		return pve_error_set(err, e, "can't start task: can't create its log: %s",
-				     strerror(e));
+	int e = r < 0 ? -r : lfd < 0 ? errno : 0;
+	if (!e) {
+		cJSON_AddStringToObject(order, "root", d->root);
+		cJSON_AddStringToObject(order, "node", d->node);
+		cJSON_AddStringToObject(order, "upid", upid);
+		cJSON_AddBoolToObject(order, "debug", pve_log_enabled(PVE_LOG_DEBUG));
+		_cleanup_free_ char *text = cJSON_PrintUnformatted(order);
+		size_t len = text ? strlen(text) : 0;
+		if (len > PVED_TASK_MAX_ARGS)
+			e = E2BIG;
+		else if (pve_write_all(wfd, text, len) < 0)
+			e = errno;
 	}
+	if (e) {
+		/* The worker has run nothing of the task: it waits for the order. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		if (lfd >= 0)
+			unlink(log);
+		return pve_error_set(err, e, "can't start task: %s",
+				     e == E2BIG ? "its parameters are too large" : strerror(e));
+	}
+	close(TAKE_FD(wfd));
 	pved_task *task = xcalloc(1, sizeof(*task));
-	task->upid_str = upid;
+	task->upid_str = TAKE_PTR(upid);
 	task->upid = u;
 	task->running = true;
 	task->ours = true;
 	add(t, task);
 	write_active(t);
-	(void)!write(wfd, upid, strlen(upid));
-	log_debug("task %s started", upid);
+	log_debug("task %s started", task->upid_str);
 	if (ret_upid)
-		*ret_upid = xstrdup(upid);
+		*ret_upid = xstrdup(task->upid_str);
 	return 0;
 }
 

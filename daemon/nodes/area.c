@@ -5,6 +5,8 @@ static const pved_handler *const handlers[] = {
 	pved_handlers_node, pved_handlers_tasks, pved_handlers_console, pved_handlers_scan, NULL,
 };
 
+static const pved_task_kind *const tasks[] = { pved_tasks_node, pved_tasks_console, NULL };
+
 static void nodes_stop(pved *d)
 {
 	pved_node_sample_free(d->node_sample);
@@ -14,5 +16,6 @@ static void nodes_stop(pved *d)
 const pved_area pved_area_nodes = {
 	.name = "nodes",
 	.handlers = handlers,
+	.tasks = tasks,
 	.stop = nodes_stop,
 };

@@ -115,12 +115,6 @@ static void h_vncwebsocket(pved_call *c)
  * login runs on a pty, and the client's messages are "0:<len>:<data>" (input), "1:<cols>:<rows>:" (resize)
  * and "2" (ping). */
 
-typedef struct shell {
-	int port;
-	char *authid;
-	char *path;
-} shell;
-
 static int listen_local(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -138,13 +132,15 @@ static int listen_local(int port)
 	return fd;
 }
 
-static int free_console_port(void)
+/* A listening socket on the first free console port: made by pved, so the port is taken before the
+ * client is told it, and handed to the task. */
+static int listen_console_port(int *ret_port)
 {
 	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
 		int fd = listen_local(port);
 		if (fd >= 0) {
-			close(fd);
-			return port;
+			*ret_port = port;
+			return fd;
 		}
 	}
 	return -EADDRINUSE;
@@ -234,13 +230,20 @@ static bool xterm_messages(pve_buf *in, int pty)
 	return true;
 }
 
-static int shell_task(pved *d, void *userdata, pve_error **err)
+/* The listening socket is PVED_TASK_FD(0).
+ * args: {"port": the console port, "authid": who may connect, "path": the ACL path of its ticket} */
+static int shell_task(pved *d, const cJSON *args, pve_error **err)
 {
-	shell *s = userdata;
-	_cleanup_close_ int lfd = listen_local(s->port);
-	if (lfd < 0)
-		return pve_error_set(err, -lfd, "cannot listen on port %d: %s", s->port,
-				     strerror(-lfd));
+	const cJSON *jport = cJSON_GetObjectItemCaseSensitive(args, "port");
+	const cJSON *jauthid = cJSON_GetObjectItemCaseSensitive(args, "authid");
+	const cJSON *jpath = cJSON_GetObjectItemCaseSensitive(args, "path");
+	if (!cJSON_IsNumber(jport) || !cJSON_IsString(jauthid) || !cJSON_IsString(jpath))
+		return pve_error_set(err, EINVAL, "the console task lacks its port, user or path");
+	const struct {
+		int port;
+		const char *authid, *path;
+	} s_ = { jport->valueint, jauthid->valuestring, jpath->valuestring }, *s = &s_;
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
 	printf("starting termproxy on port %d for %s\n", s->port, s->authid);
 	fflush(stdout);
 	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
@@ -312,17 +315,20 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 static void h_termproxy(pved_call *c)
 {
 	pve_error *err = NULL;
-	int port = free_console_port();
-	if (port < 0) {
+	int port;
+	_cleanup_close_ int lfd = listen_console_port(&port);
+	if (lfd < 0) {
 		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
 			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
 		return pved_call_fail(c, err);
 	}
-	shell s = { .port = port, .authid = (char *)c->authid };
 	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
-	s.path = path;
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "port", port);
+	cJSON_AddStringToObject(args, "authid", c->authid);
+	cJSON_AddStringToObject(args, "path", path);
 	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start(c->d, "vncshell", "", c->authid, shell_task, &s, &upid, &err) < 0)
+	if (pved_task_start_fds(c->d, "vncshell", "", c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(c->d, c->authid, path, port);
 	cJSON *o = cJSON_CreateObject();
@@ -332,6 +338,11 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddStringToObject(o, "user", c->userid);
 	pved_call_reply(c, o);
 }
+
+const pved_task_kind pved_tasks_console[] = {
+	{ "vncshell", shell_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_console[] = {
 	{ "node_termproxy", h_termproxy },

@@ -321,26 +321,26 @@ static void h_node_time(pved_call *c)
  * until then each guest that would be acted on is reported as a warning, so nothing is claimed that did not
  * happen. */
 
-typedef struct allguests {
-	bool start;
-	bool force;
-	char **only; /* vmids from "vms", or NULL */
-} allguests;
-
-static bool vm_selected(const allguests *a, const char *vmid)
+/* Whether vmid is in the "vms" list (all when there is none). */
+static bool vm_selected(char **only, const char *vmid)
 {
-	if (!a->only)
+	if (!only)
 		return true;
-	for (char **p = a->only; *p; p++)
+	for (char **p = only; *p; p++)
 		if (strcmp(*p, vmid) == 0)
 			return true;
 	return false;
 }
 
-static int allguests_task(pved *d, void *userdata, pve_error **err)
+/* args: {"start": bool, "force": bool, "vms": "100,101" (optional)} */
+static int allguests_task(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)err;
-	allguests *a = userdata;
+	bool start = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "start"));
+	bool force = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "force"));
+	const cJSON *vms = cJSON_GetObjectItemCaseSensitive(args, "vms");
+	_cleanup_strv_free_ char **only =
+		cJSON_IsString(vms) ? pve_strv_split(vms->valuestring, ",; \t") : NULL;
 	static const char *const kinds[] = { "qemu-server", "lxc" };
 	int n = 0;
 	for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
@@ -353,9 +353,9 @@ static int allguests_task(pved *d, void *userdata, pve_error **err)
 			if (len < 6 || strcmp(*p + len - 5, ".conf") != 0)
 				continue;
 			_cleanup_free_ char *vmid = xstrndup(*p, len - 5);
-			if (!vm_selected(a, vmid))
+			if (!vm_selected(only, vmid))
 				continue;
-			if (a->start && !a->force) {
+			if (start && !force) {
 				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p),
 						    *text = NULL;
 				size_t tlen;
@@ -374,30 +374,26 @@ static int allguests_task(pved *d, void *userdata, pve_error **err)
 			n++;
 			pved_task_warn(
 				"%s %s: guest %s is not available yet in this version of pved",
-				k == 0 ? "VM" : "CT", vmid, a->start ? "start" : "shutdown");
+				k == 0 ? "VM" : "CT", vmid, start ? "start" : "shutdown");
 		}
 	}
 	if (n == 0)
-		printf("no guests to %s\n", a->start ? "start" : "stop");
+		printf("no guests to %s\n", start ? "start" : "stop");
 	return 0;
 }
 
 static void start_or_stop_all(pved_call *c, bool start)
 {
-	allguests *a = xcalloc(1, sizeof(*a));
-	a->start = start;
-	a->force = pved_call_int(c, "force", 0) != 0;
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddBoolToObject(args, "start", start);
+	cJSON_AddBoolToObject(args, "force", pved_call_int(c, "force", 0) != 0);
 	const char *vms = pved_call_str(c, "vms");
 	if (vms)
-		a->only = pve_strv_split(vms, ",; \t");
+		cJSON_AddStringToObject(args, "vms", vms);
 	_cleanup_free_ char *upid = NULL;
 	pve_error *err = NULL;
-	int r = pved_task_start(c->d, start ? "startall" : "stopall", "", c->authid, allguests_task,
-				a, &upid, &err);
-	/* The worker has its own copy of the arguments since the fork. */
-	strv_free(a->only);
-	free(a);
-	if (r < 0)
+	if (pved_task_start(c->d, start ? "startall" : "stopall", "", c->authid, args, &upid,
+			    &err) < 0)
 		return pved_call_fail(c, err);
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
@@ -411,6 +407,12 @@ static void h_stopall(pved_call *c)
 {
 	start_or_stop_all(c, false);
 }
+
+const pved_task_kind pved_tasks_node[] = {
+	{ "startall", allguests_task },
+	{ "stopall", allguests_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_node[] = {
 	{ "nodes_list", h_nodes_list },

@@ -7,5 +7,7 @@ extern const pved_handler pved_handlers_node[];
 extern const pved_handler pved_handlers_tasks[];
 extern const pved_handler pved_handlers_console[];
 extern const pved_handler pved_handlers_scan[];
+extern const pved_task_kind pved_tasks_node[];
+extern const pved_task_kind pved_tasks_console[];
 
 void pved_node_sample_free(struct pved_node_sample *s);

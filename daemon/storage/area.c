@@ -9,6 +9,8 @@ static const pved_handler *const handlers[] = {
 	NULL,
 };
 
+static const pved_task_kind *const tasks[] = { pved_tasks_storage, pved_tasks_upload, NULL };
+
 static int storage_init(pved *d, pve_error **err)
 {
 	(void)err;
@@ -25,6 +27,7 @@ static void storage_stop(pved *d)
 const pved_area pved_area_storage = {
 	.name = "storage",
 	.handlers = handlers,
+	.tasks = tasks,
 	.init = storage_init,
 	.stop = storage_stop,
 };

@@ -5,3 +5,5 @@
 
 extern const pved_handler pved_handlers_storage[];
 extern const pved_handler pved_handlers_upload[];
+extern const pved_task_kind pved_tasks_storage[];
+extern const pved_task_kind pved_tasks_upload[];

@@ -1066,14 +1066,17 @@ static void h_storage_content_update(pved_call *c)
 	sjob_run(j);
 }
 
-typedef struct imgdel {
-	char *storage, *volname;
-} imgdel;
-
-/* The task: storage.cfg is read again, as the definition may have changed since the call. */
-static int imgdel_task(pved *d, void *userdata, pve_error **err)
+/* The task: storage.cfg is read again, as the definition may have changed since the call.
+ * args: {storage, volname} */
+static int imgdel_task(pved *d, const cJSON *args, pve_error **err)
 {
-	imgdel *t = userdata;
+	const cJSON *jst = cJSON_GetObjectItemCaseSensitive(args, "storage");
+	const cJSON *jvol = cJSON_GetObjectItemCaseSensitive(args, "volname");
+	if (!cJSON_IsString(jst) || !cJSON_IsString(jvol))
+		return pve_error_set(err, EINVAL, "the task lacks its storage or volume");
+	const struct {
+		const char *storage, *volname;
+	} t_ = { jst->valuestring, jvol->valuestring }, *t = &t_;
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	pve_storage st;
 	if (load_cfg(d, &cfg, NULL, err) < 0 || pve_storage_get(cfg, t->storage, &st, err) < 0 ||
@@ -1112,9 +1115,11 @@ static void content_delete_done(sjob *j)
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = j->v.vmid ? xasprintf("%lld@%s", j->v.vmid, j->st.id) :
 					      xstrdup(j->st.id);
-	imgdel t = { .storage = (char *)j->st.id, .volname = j->volname };
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "storage", j->st.id);
+	cJSON_AddStringToObject(args, "volname", j->volname);
 	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start(j->c->d, "imgdel", id, j->c->authid, imgdel_task, &t, &upid, &err) < 0)
+	if (pved_task_start(j->c->d, "imgdel", id, j->c->authid, args, &upid, &err) < 0)
 		return pved_call_fail(j->c, err);
 	pved_call_reply(j->c, cJSON_CreateString(upid));
 }
@@ -1144,6 +1149,11 @@ static void h_storage_content_delete(pved_call *c)
 	j->done = content_delete_done;
 	sjob_run(j);
 }
+
+const pved_task_kind pved_tasks_storage[] = {
+	{ "imgdel", imgdel_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_storage[] = {
 	{ "storage_index", h_storage_index },

@@ -187,24 +187,26 @@ static int params_error(cJSON *errors, pve_error **err)
 
 /* ---- the imgcopy task: reports what the upload did ------------------------------------------------------ */
 
-typedef struct copy_result {
-	const char *source, *target;
-	uint64_t size;
-	const char *algorithm, *expected, *got; /* NULL without a checksum */
-	const char *error; /* NULL on success */
-} copy_result;
-
-static int report_task(pved *d, void *userdata, pve_error **err)
+static const char *arg_str(const cJSON *args, const char *name)
 {
-	copy_result *c = userdata;
-	printf("starting file import from: %s\n", c->source);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* args: {source, target, size, algorithm and got (with a checksum), error (on failure)} */
+static int report_task(pved *d, const cJSON *args, pve_error **err)
+{
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(args, "size");
+	printf("starting file import from: %s\n", arg_str(args, "source"));
 	printf("target node: %s\n", d->node);
-	printf("target file: %s\n", c->target);
-	printf("file size is: %" PRIu64 "\n", c->size);
-	if (c->algorithm)
-		printf("calculated checksum (%s): %s\n", c->algorithm, c->got);
-	if (c->error)
-		return pve_error_set(err, EIO, "%s", c->error);
+	printf("target file: %s\n", arg_str(args, "target"));
+	printf("file size is: %" PRIu64 "\n",
+	       cJSON_IsNumber(size) ? (uint64_t)size->valuedouble : 0);
+	if (arg_str(args, "algorithm"))
+		printf("calculated checksum (%s): %s\n", arg_str(args, "algorithm"),
+		       arg_str(args, "got"));
+	if (arg_str(args, "error"))
+		return pve_error_set(err, EIO, "%s", arg_str(args, "error"));
 	printf("finished file import successfully\n");
 	return 0;
 }
@@ -402,17 +404,18 @@ static void upload_on_end(void *ud)
 		msg = xstrdup(err->message);
 		pve_error_free(TAKE_PTR(err));
 	}
-	copy_result res = {
-		.source = "upload",
-		.target = u->path,
-		.size = u->size,
-		.algorithm = u->algorithm,
-		.expected = u->expected,
-		.got = got,
-		.error = msg,
-	};
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "source", "upload");
+	cJSON_AddStringToObject(args, "target", u->path);
+	cJSON_AddNumberToObject(args, "size", (double)u->size);
+	if (u->algorithm && got) {
+		cJSON_AddStringToObject(args, "algorithm", u->algorithm);
+		cJSON_AddStringToObject(args, "got", got);
+	}
+	if (msg)
+		cJSON_AddStringToObject(args, "error", msg);
 	_cleanup_free_ char *upid = NULL;
-	int r = pved_task_start(c->d, "imgcopy", "", c->authid, report_task, &res, &upid, &err);
+	int r = pved_task_start(c->d, "imgcopy", "", c->authid, args, &upid, &err);
 	if (r < 0 && !msg)
 		unlink(u->path);
 	upload_free(u);
@@ -459,15 +462,17 @@ static void h_storage_upload(pved_call *c)
 
 /* ---- download-url from a file on this node ---------------------------------------------------------- */
 
-typedef struct download {
-	char *source, *path;
-	const char *algorithm, *expected;
-} download;
-
-static int download_task(pved *d, void *userdata, pve_error **err)
+/* args: {source, path, algorithm and expected (with a checksum)} */
+static int download_task(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)d;
-	download *t = userdata;
+	const struct {
+		const char *source, *path, *algorithm, *expected;
+	} t_ = { arg_str(args, "source"), arg_str(args, "path"), arg_str(args, "algorithm"),
+		 arg_str(args, "expected") },
+	  *t = &t_;
+	if (!t->source || !t->path || (t->algorithm && !t->expected))
+		return pve_error_set(err, EINVAL, "the download task lacks its source or target");
 	printf("downloading %s to %s\n", t->source, t->path);
 	_cleanup_close_ int in = open(t->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
@@ -576,14 +581,19 @@ static void download_prepared(void *arg)
 	pved_call *c = j->c;
 	_cleanup_free_ char *upid = NULL;
 	pve_error *err = TAKE_PTR(j->err);
-	download t = {
-		.source = (char *)j->source,
-		.path = j->path,
-		.algorithm = pved_call_str(c, "checksum-algorithm"),
-		.expected = pved_call_str(c, "checksum"),
-	};
-	if (j->r < 0 || pved_task_start(c->d, "download", j->st.id, c->authid, download_task, &t,
-					&upid, &err) < 0)
+	cJSON *args = NULL;
+	if (j->r == 0) {
+		args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "source", j->source);
+		cJSON_AddStringToObject(args, "path", j->path);
+		if (pved_call_str(c, "checksum-algorithm")) {
+			cJSON_AddStringToObject(args, "algorithm",
+						pved_call_str(c, "checksum-algorithm"));
+			cJSON_AddStringToObject(args, "expected", pved_call_str(c, "checksum"));
+		}
+	}
+	if (j->r < 0 ||
+	    pved_task_start(c->d, "download", j->st.id, c->authid, args, &upid, &err) < 0)
 		pved_call_fail(c, err);
 	else
 		pved_call_reply(c, cJSON_CreateString(upid));
@@ -630,6 +640,12 @@ static void h_storage_download_url(pved_call *c)
 	}
 	pved_run_blocking(c->d, download_prepare, download_prepared, j);
 }
+
+const pved_task_kind pved_tasks_upload[] = {
+	{ "imgcopy", report_task },
+	{ "download", download_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_upload[] = {
 	{ "storage_upload", h_storage_upload },

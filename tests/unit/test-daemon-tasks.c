@@ -1,7 +1,10 @@
-/* Tests of pved's tasks: real forked workers, their logs, the index and active files, and a restart. */
+/* Tests of pved's tasks: real workers (this test program spawned as `--task-worker`, as pved spawns
+ * itself), their logs, the index and active files, a restart, and workers started while other threads
+ * are busy. */
 #include <cjson/cJSON.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -9,9 +12,12 @@
 #include "daemon/core/tasks-internal.h"
 #include "tests/unit/test.h"
 
+static const pved_area *const test_areas[2];
+
 static pved *setup(void)
 {
 	pved *d = xcalloc(1, sizeof(*d));
+	d->areas = test_areas;
 	d->base = event_base_new();
 	d->root = xstrdup(test_tmpdir());
 	d->node = xstrdup("n1");
@@ -93,30 +99,30 @@ static const char *status_of(pved *d, const char *upid)
 	return t && !t->running ? t->status : NULL;
 }
 
-/* ---- task bodies ---- */
+/* ---- task bodies: run in the spawned worker ---- */
 
-static int fn_ok(pved *d, void *userdata, pve_error **err)
+static int fn_ok(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)err;
-	printf("hello from %s\n", (const char *)userdata);
-	printf("node %s, base %s, tasks %s\n", d->node, d->base ? "set" : "NULL",
-	       d->tasks ? "set" : "NULL");
+	printf("hello from %s\n", cJSON_GetStringValue(cJSON_GetObjectItem(args, "who")));
+	printf("node %s, base %s, tasks %s, auth %s\n", d->node, d->base ? "set" : "NULL",
+	       d->tasks ? "set" : "NULL", d->auth ? "set" : "NULL");
 	/* the store works in the worker (opened afresh) */
 	if (pve_store_write(d->store, "from-task", "x", 1, NULL, err) < 0)
 		return -EIO;
 	return 0;
 }
 
-static int fn_fail(pved *d, void *userdata, pve_error **err)
+static int fn_fail(pved *d, const cJSON *args, pve_error **err)
 {
-	(void)d, (void)userdata;
+	(void)d, (void)args;
 	fprintf(stderr, "about to fail\n");
 	return pve_error_set(err, EIO, "disk on fire\nreally");
 }
 
-static int fn_warn(pved *d, void *userdata, pve_error **err)
+static int fn_warn(pved *d, const cJSON *args, pve_error **err)
 {
-	(void)d, (void)userdata, (void)err;
+	(void)d, (void)args, (void)err;
 	pved_task_warn("careful %d", 1);
 	printf("in between");
 	pved_task_warn("twice");
@@ -124,10 +130,10 @@ static int fn_warn(pved *d, void *userdata, pve_error **err)
 	return 0;
 }
 
-static int fn_sleep(pved *d, void *userdata, pve_error **err)
+static int fn_sleep(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)d, (void)err;
-	if (userdata)
+	if (cJSON_IsTrue(cJSON_GetObjectItem(args, "ignore")))
 		signal(SIGTERM, SIG_IGN);
 	printf("sleeping\n");
 	fflush(stdout);
@@ -140,16 +146,55 @@ static int fn_sleep(pved *d, void *userdata, pve_error **err)
 	return 0;
 }
 
-static int fn_fds(pved *d, void *userdata, pve_error **err)
+static int fn_fds(pved *d, const cJSON *args, pve_error **err)
 {
-	(void)d, (void)userdata, (void)err;
+	(void)d, (void)args, (void)err;
 	int open_fds = 0;
 	for (int fd = 3; fd < 1024; fd++)
 		if (fcntl(fd, F_GETFD) >= 0)
 			open_fds++;
-	/* the store's fd only */
+	/* the store's fd only: nothing of the parent's */
 	printf("fds %d\n", open_fds);
 	return 0;
+}
+
+static pthread_mutex_t busy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Takes the lock the blocking pool's threads hold in test_many_while_busy: a fresh process image has it
+ * free; a child only forked from the busy process would often find it held forever. */
+static int fn_quick(pved *d, const cJSON *args, pve_error **err)
+{
+	(void)d, (void)err;
+	pthread_mutex_lock(&busy_lock);
+	printf("task %d\n", cJSON_GetObjectItem(args, "n")->valueint);
+	pthread_mutex_unlock(&busy_lock);
+	return 0;
+}
+
+/* Writes to the fd it was given, and tells which fds it has. */
+static int fn_given_fd(pved *d, const cJSON *args, pve_error **err)
+{
+	(void)d, (void)args, (void)err;
+	(void)!write(PVED_TASK_FD(0), "hi", 2);
+	close(PVED_TASK_FD(0));
+	printf("fd 4 %s\n", fcntl(PVED_TASK_FD(1), F_GETFD) >= 0 ? "open" : "closed");
+	return 0;
+}
+
+static const pved_task_kind test_kinds[] = {
+	{ "vncshell", fn_given_fd }, { "qmstart", fn_ok },    { "vzdump", fn_fail },
+	{ "qmstop", fn_warn },	     { "srvreload", fn_fds }, { "qmigrate", fn_sleep },
+	{ "qmsuspend", fn_sleep },   { "imgcopy", fn_quick }, { NULL, NULL },
+};
+static const pved_area test_area = { .name = "test",
+				     .tasks = (const pved_task_kind *const[]){ test_kinds, NULL } };
+static const pved_area *const test_areas[2] = { &test_area, NULL };
+
+static cJSON *args_str(const char *key, const char *value)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, key, value);
+	return o;
 }
 
 /* ---- tests ---- */
@@ -160,13 +205,12 @@ static void test_run_tasks(void)
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_free_ char *u_ok = NULL, *u_fail = NULL, *u_warn = NULL, *u_fds = NULL;
 
-	check_int(pved_task_start(d, "qmstart", "100", "root@pam", fn_ok, (void *)"the test", &u_ok,
-				  &err),
+	check_int(pved_task_start(d, "qmstart", "100", "root@pam", args_str("who", "the test"),
+				  &u_ok, &err),
 		  0);
-	check_int(pved_task_start(d, "vzdump", "", "admin@pve", fn_fail, NULL, &u_fail, &err), 0);
-	check_int(pved_task_start(d, "qmstop", "101", "user@pve!tok", fn_warn, NULL, &u_warn, &err),
-		  0);
-	check_int(pved_task_start(d, "srvreload", "", "root@pam", fn_fds, NULL, &u_fds, &err), 0);
+	check_int(pved_task_start(d, "vzdump", "", "admin@pve", NULL, &u_fail, &err), 0);
+	check_int(pved_task_start(d, "qmstop", "101", "user@pve!tok", NULL, &u_warn, &err), 0);
+	check_int(pved_task_start(d, "srvreload", "", "root@pam", NULL, &u_fds, &err), 0);
 	if (!u_ok || !u_fail || !u_warn || !u_fds) {
 		teardown(d);
 		return;
@@ -199,7 +243,8 @@ static void test_run_tasks(void)
 	check(wait_task(d, u_fds, 10));
 
 	_cleanup_free_ char *log = log_of(d, u_ok);
-	check_streq(log, "hello from the test\nnode n1, base NULL, tasks NULL\nTASK OK\n");
+	check_streq(log,
+		    "hello from the test\nnode n1, base NULL, tasks NULL, auth NULL\nTASK OK\n");
 	check_streq(status_of(d, u_ok), "OK");
 	check(pve_store_exists(d->store, "from-task"));
 
@@ -249,11 +294,24 @@ static void test_run_tasks(void)
 
 	/* bad arguments */
 	char *none = NULL;
-	check_int(pved_task_start(d, "a:b", "", "root@pam", fn_ok, NULL, &none, &err), -EINVAL);
+	check_int(pved_task_start(d, "a:b", "", "root@pam", NULL, &none, &err), -EINVAL);
 	pve_error_freep(&err);
-	check_int(pved_task_start(d, "qmstart", "1 2", "root@pam", fn_ok, NULL, &none, &err),
-		  -EINVAL);
+	check_int(pved_task_start(d, "qmstart", "1 2", "root@pam", NULL, &none, &err), -EINVAL);
 	pve_error_freep(&err);
+	/* a type no area runs */
+	check_int(pved_task_start(d, "qmclone", "100", "root@pam", NULL, &none, &err), -EINVAL);
+	check(err && strstr(err->message, "'qmclone'"));
+	pve_error_freep(&err);
+	/* parameters over the pipe's size are refused, and nothing is left running */
+	size_t before = pved_tasks_count(d);
+	_cleanup_free_ char *big = xmalloc(PVED_TASK_MAX_ARGS + 2);
+	memset(big, 'x', PVED_TASK_MAX_ARGS + 1);
+	big[PVED_TASK_MAX_ARGS + 1] = '\0';
+	check_int(pved_task_start(d, "qmstart", "100", "root@pam", args_str("who", big), &none,
+				  &err),
+		  -E2BIG);
+	pve_error_freep(&err);
+	check_int(pved_tasks_count(d), before);
 	check(!none);
 	teardown(d);
 }
@@ -263,10 +321,10 @@ static void test_stop(void)
 	pved *d = setup();
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_free_ char *u1 = NULL, *u2 = NULL;
-	check_int(pved_task_start(d, "qmstart", "100", "root@pam", fn_sleep, NULL, &u1, &err), 0);
-	check_int(pved_task_start(d, "qmstart", "101", "root@pam", fn_sleep, (void *)"ignore", &u2,
-				  &err),
-		  0);
+	check_int(pved_task_start(d, "qmigrate", "100", "root@pam", NULL, &u1, &err), 0);
+	cJSON *ignore = cJSON_CreateObject();
+	cJSON_AddTrueToObject(ignore, "ignore");
+	check_int(pved_task_start(d, "qmsuspend", "101", "root@pam", ignore, &u2, &err), 0);
 	if (!u1 || !u2) {
 		teardown(d);
 		return;
@@ -313,14 +371,13 @@ static void test_restart(void)
 	pved *d = setup();
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_free_ char *u_ok = NULL, *u_fail = NULL, *u_run = NULL;
-	check_int(pved_task_start(d, "qmstart", "100", "root@pam", fn_ok, (void *)"x", &u_ok, &err),
+	check_int(pved_task_start(d, "qmstart", "100", "root@pam", args_str("who", "x"), &u_ok,
+				  &err),
 		  0);
-	check_int(pved_task_start(d, "vzdump", "100", "admin@pve", fn_fail, NULL, &u_fail, &err),
-		  0);
+	check_int(pved_task_start(d, "vzdump", "100", "admin@pve", NULL, &u_fail, &err), 0);
 	check(wait_task(d, u_ok, 10));
 	check(wait_task(d, u_fail, 10));
-	check_int(pved_task_start(d, "qmigrate", "100", "root@pam", fn_sleep, NULL, &u_run, &err),
-		  0);
+	check_int(pved_task_start(d, "qmigrate", "100", "root@pam", NULL, &u_run, &err), 0);
 	if (!u_ok || !u_fail || !u_run) {
 		teardown(d);
 		return;
@@ -449,4 +506,96 @@ static void test_status_helpers(void)
 	check_streq(s, "late");
 }
 
-TEST_MAIN(TEST(test_run_tasks), TEST(test_stop), TEST(test_restart), TEST(test_status_helpers))
+/* A worker gets the fds it is handed, at PVED_TASK_FD(i), and no other. */
+static void test_passes_fds(void)
+{
+	pved *d = setup();
+	_cleanup_error_ pve_error *err = NULL;
+	int p[2];
+	check_int(pipe2(p, O_CLOEXEC), 0);
+	_cleanup_free_ char *upid = NULL;
+	check_int(pved_task_start_fds(d, "vncshell", "", "root@pam", NULL, &p[1], 1, &upid, &err),
+		  0);
+	close(p[1]);
+	char buf[8] = "";
+	check_int(read(p[0], buf, sizeof(buf)), 2);
+	check_streq(buf, "hi");
+	close(p[0]);
+	check(upid && wait_task(d, upid, 10));
+	_cleanup_free_ char *log = upid ? log_of(d, upid) : NULL;
+	check_streq(log, "fd 4 closed\nTASK OK\n");
+	int many[PVED_TASK_MAX_FDS + 1] = { 0, 0, 0, 0, 0 };
+	char *none = NULL;
+	check_int(pved_task_start_fds(d, "vncshell", "", "root@pam", NULL, many, ELEMENTSOF(many),
+				      &none, &err),
+		  -EINVAL);
+	teardown(d);
+}
+
+/* ---- workers started while other threads are busy ---- */
+
+static volatile bool busy_stop;
+
+/* On the blocking pool: holds a lock, the allocator and stdio most of the time, as slow storage or LDAP
+ * work would; a worker forked (without exec) at the wrong moment would inherit them held. */
+static void busy_work(void *arg)
+{
+	(void)arg;
+	while (!busy_stop) {
+		pthread_mutex_lock(&busy_lock);
+		for (int i = 0; i < 100; i++)
+			free(xmalloc(1000 + (size_t)i * 100));
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%d", rand());
+		pthread_mutex_unlock(&busy_lock);
+	}
+}
+
+static void busy_done(void *arg)
+{
+	(void)arg;
+}
+
+static void test_many_while_busy(void)
+{
+	pved *d = setup();
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(pved_blocking_init(d, &err), 0);
+	busy_stop = false;
+	for (int i = 0; i < 4; i++)
+		pved_run_blocking(d, busy_work, busy_done, NULL);
+	enum { N = 200 };
+	char *upids[N] = { 0 };
+	for (int i = 0; i < N; i++) {
+		cJSON *args = cJSON_CreateObject();
+		cJSON_AddNumberToObject(args, "n", i);
+		check_int(pved_task_start(d, "imgcopy", "", "root@pam", args, &upids[i], &err), 0);
+	}
+	int ok = 0;
+	for (int i = 0; i < N; i++) {
+		if (upids[i] && wait_task(d, upids[i], 30) &&
+		    streq_ptr(status_of(d, upids[i]), "OK"))
+			ok++;
+	}
+	check_int(ok, N);
+	_cleanup_free_ char *log = upids[N - 1] ? log_of(d, upids[N - 1]) : NULL;
+	check_streq(log, "task 199\nTASK OK\n");
+	for (int i = 0; i < N; i++)
+		free(upids[i]);
+	busy_stop = true;
+	pved_blocking_free(d->blocking);
+	teardown(d);
+}
+
+int main(int argc, char **argv)
+{
+	/* Spawned by pved_task_start through /proc/self/exe: this program is the worker. */
+	if (argc == 2 && strcmp(argv[1], "--task-worker") == 0)
+		pved_task_worker_main(test_areas);
+	static const struct test_case cases[] = {
+		TEST(test_run_tasks),	    TEST(test_stop),
+		TEST(test_restart),	    TEST(test_passes_fds),
+		TEST(test_many_while_busy), TEST(test_status_helpers),
+	};
+	return test_main(argc, argv, cases, ELEMENTSOF(cases));
+}
