@@ -77,6 +77,8 @@ int pve_error_http_status(int code)
 		return 413;
 	case ENOSYS:
 		return 501;
+	case EAGAIN:
+		return 503;
 	default:
 		return 500;
 	}

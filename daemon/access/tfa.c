@@ -159,6 +159,16 @@ static void pwcheck_work(void *arg)
 	}
 }
 
+static void pwcheck_free(pwcheck *p)
+{
+	pve_error_free(p->err);
+	explicit_bzero(p->password, strlen(p->password));
+	free(p->password);
+	free(p->userid);
+	free(p->hash);
+	free(p);
+}
+
 static void pwcheck_done(void *arg)
 {
 	pwcheck *p = arg;
@@ -170,12 +180,7 @@ static void pwcheck_done(void *arg)
 	} else {
 		p->then(c);
 	}
-	pve_error_free(p->err);
-	explicit_bzero(p->password, strlen(p->password));
-	free(p->password);
-	free(p->userid);
-	free(p->hash);
-	free(p);
+	pwcheck_free(p);
 }
 
 /* Proxmox's rules: only root@pam changes root@pam's factors; anybody else proves to be at the keyboard
@@ -202,7 +207,11 @@ static void with_password(pved_call *c, void (*then)(pved_call *c))
 	p->userid = xstrdup(c->userid);
 	p->password = xstrdup(password);
 	p->hash = pved_auth_shadow_hash(c->d, c->userid);
-	pved_run_blocking(c->d, pwcheck_work, pwcheck_done, p);
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, pwcheck_work, pwcheck_done, p, &err) < 0) {
+		pwcheck_free(p);
+		pved_call_fail(c, err);
+	}
 }
 
 typedef int (*tfa_change_fn)(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err);

@@ -229,7 +229,11 @@ static void h_access_ticket(pved_call *c)
 	l->password = xstrdup(password);
 	l->hash = pved_auth_shadow_hash(c->d, l->userid);
 	/* PAM and crypt take milliseconds to seconds: never on the loop. */
-	pved_run_blocking(c->d, login_work, login_done, l);
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, login_work, login_done, l, &err) < 0) {
+		login_free(l);
+		pved_call_fail(c, err);
+	}
 }
 
 static void h_access_ticket_dummy(pved_call *c)

@@ -186,6 +186,14 @@ static void hash_work(void *arg)
 	h->hash = pve_password_hash(h->password);
 }
 
+static void hashing_free(hashing *h)
+{
+	explicit_bzero(h->password, strlen(h->password));
+	free(h->password);
+	free(h->hash);
+	free(h);
+}
+
 static void hash_done(void *arg)
 {
 	hashing *h = arg;
@@ -196,10 +204,7 @@ static void hash_done(void *arg)
 	} else {
 		h->next(h->call, h->hash);
 	}
-	explicit_bzero(h->password, strlen(h->password));
-	free(h->password);
-	free(h->hash);
-	free(h);
+	hashing_free(h);
 }
 
 static void with_hash(pved_call *c, const char *password, void (*next)(pved_call *, const char *))
@@ -210,7 +215,11 @@ static void with_hash(pved_call *c, const char *password, void (*next)(pved_call
 	h->call = c;
 	h->password = xstrdup(password);
 	h->next = next;
-	pved_run_blocking(c->d, hash_work, hash_done, h);
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, hash_work, hash_done, h, &err) < 0) {
+		hashing_free(h);
+		pved_call_fail(c, err);
+	}
 }
 
 /* ---- /access/users -------------------------------------------------------------------------------------- */

@@ -30,8 +30,7 @@ typedef struct pved {
 	pved_auth *auth;
 	pved_front *front;
 	pved_blocking *blocking;
-	/* content listings of local dir storages, kept by inotify (the blocking pool's threads list) */
-	struct pve_storage_list_cache *list_cache;
+	struct pved_storage_state *storage; /* the storage area's own (daemon/storage/) */
 	char *www; /* the web interface's static files */
 	unsigned api_workers; /* threads of pved-api, each with its own wire; 0: one per CPU, at most 4 */
 	char *bindir; /* where pved-api lives: the directory of pved itself */
@@ -43,10 +42,23 @@ typedef struct pved {
 /* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
 char *pved_path(const pved *d, const char *rel);
 
-/* Runs work(arg) on a worker thread, then done(arg) on the main loop: for calls that block (PAM, crypt). */
+/* ---- work that blocks: bounded queues, each with threads of its own ----------------------------------------
+ * Calls that may wait (PAM and password hashes, storage tools, mounts and servers, scans of remote
+ * servers) run on a thread of their queue; done then runs on the loop. The queues are apart so that slow
+ * storage never holds up a login; each holds at most its limit of waiting jobs and refuses more. */
+typedef enum pved_queue {
+	PVED_QUEUE_AUTH, /* logins, password and TFA checks */
+	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets */
+	PVED_QUEUE_SCAN, /* asking remote servers what they offer */
+	PVED_QUEUE_COUNT,
+} pved_queue;
+
 int pved_blocking_init(pved *d, pve_error **err);
 void pved_blocking_free(pved_blocking *b);
-void pved_run_blocking(pved *d, void (*work)(void *arg), void (*done)(void *arg), void *arg);
+/* Queues work(arg), then done(arg) on the loop. A queue at its limit refuses: EAGAIN (answered 503),
+ * and neither runs. */
+int pved_run_blocking(pved *d, pved_queue q, void (*work)(void *arg), void (*done)(void *arg),
+		      void *arg, pve_error **err);
 
 /* ---- the server: the local socket and the fronts' connections, each request through its checks -------- */
 

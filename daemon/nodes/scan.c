@@ -63,6 +63,17 @@ static void scan_work(void *arg)
 	}
 }
 
+static void scan_free(scan *s)
+{
+	free(s->arg);
+	free(s->username);
+	if (s->password)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->domain);
+	free(s);
+}
+
 static void scan_done(void *arg)
 {
 	scan *s = arg;
@@ -74,13 +85,7 @@ static void scan_done(void *arg)
 			pve_error_set(&s->err, EIO, "scan failed");
 		pved_call_fail(s->call, s->err);
 	}
-	free(s->arg);
-	free(s->username);
-	if (s->password)
-		explicit_bzero(s->password, strlen(s->password));
-	free(s->password);
-	free(s->domain);
-	free(s);
+	scan_free(s);
 }
 
 static void start_scan(pved_call *c, scan_kind kind, const char *arg)
@@ -92,7 +97,11 @@ static void start_scan(pved_call *c, scan_kind kind, const char *arg)
 		s->password = dup_or_null(pved_call_str(c, "password"));
 		s->domain = dup_or_null(pved_call_str(c, "domain"));
 	}
-	pved_run_blocking(c->d, scan_work, scan_done, s);
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_SCAN, scan_work, scan_done, s, &err) < 0) {
+		scan_free(s);
+		pved_call_fail(c, err);
+	}
 }
 
 static void h_scan_nfs(pved_call *c)

@@ -1,7 +1,6 @@
 /* The storage area: /storage and a node's storages, their content and uploads. Its state is the listing
- * cache of local dir storages. */
+ * cache of local dir storages and the activations under way. */
 #include "daemon/storage/storage-internal.h"
-#include "storage/storage.h"
 
 static const pved_handler *const handlers[] = {
 	pved_handlers_storage,
@@ -14,14 +13,59 @@ static const pved_task_kind *const tasks[] = { pved_tasks_storage, pved_tasks_up
 static int storage_init(pved *d, pve_error **err)
 {
 	(void)err;
-	d->list_cache = pve_storage_list_cache_new();
+	struct pved_storage_state *s = xcalloc(1, sizeof(*s));
+	s->list_cache = pve_storage_list_cache_new();
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	d->storage = s;
 	return 0;
 }
 
 static void storage_stop(pved *d)
 {
-	pve_storage_list_cache_free(d->list_cache);
-	d->list_cache = NULL;
+	struct pved_storage_state *s = d->storage;
+	if (!s)
+		return;
+	pve_storage_list_cache_free(s->list_cache);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	d->storage = NULL;
+}
+
+/* The slot of id among those being activated, or NULL (under s->lock). */
+static char **activating(struct pved_storage_state *s, const char *id)
+{
+	for (size_t i = 0; i < PVED_STORAGE_MAX_ACTIVATING; i++)
+		if (s->activating[i] && streq(s->activating[i], id))
+			return &s->activating[i];
+	return NULL;
+}
+
+int pved_storage_activate(pved *d, const pve_storage *st, pve_error **err)
+{
+	struct pved_storage_state *s = d->storage;
+	pthread_mutex_lock(&s->lock);
+	char **slot = NULL;
+	for (;;) {
+		bool busy = activating(s, st->id) != NULL;
+		for (size_t i = 0; i < PVED_STORAGE_MAX_ACTIVATING && !slot; i++)
+			if (!s->activating[i])
+				slot = &s->activating[i];
+		if (!busy && slot)
+			break;
+		slot = NULL;
+		pthread_cond_wait(&s->cond, &s->lock);
+	}
+	*slot = xstrdup(st->id);
+	pthread_mutex_unlock(&s->lock);
+	int r = pve_storage_activate(st, err);
+	pthread_mutex_lock(&s->lock);
+	free(*slot);
+	*slot = NULL;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 const pved_area pved_area_storage = {

@@ -206,7 +206,7 @@ static void sjob_work(void *arg)
 {
 	sjob *j = arg;
 	if (j->activate) {
-		j->r = pve_storage_activate(&j->st, &j->err);
+		j->r = pved_storage_activate(j->c->d, &j->st, &j->err);
 		if (j->r < 0)
 			return;
 	}
@@ -235,7 +235,11 @@ static void sjob_done(void *arg)
 
 static void sjob_run(sjob *j)
 {
-	pved_run_blocking(j->c->d, sjob_work, sjob_done, j);
+	pve_error *err = NULL;
+	if (pved_run_blocking(j->c->d, PVED_QUEUE_STORAGE, sjob_work, sjob_done, j, &err) < 0) {
+		pved_call_fail(j->c, err);
+		sjob_free(j);
+	}
 }
 
 /* ---- /storage --------------------------------------------------------------------------------------------- */
@@ -522,9 +526,9 @@ static void add_status(cJSON *o, const pve_storage *st, bool ok, const pve_stora
 
 /* One storage's status, true if it is active. It is activated first, as Proxmox's storage_info does: a
  * network storage is mounted again once its server is back. */
-static bool status_one(const pve_storage *st, pve_storage_status *ss)
+static bool status_one(pved *d, const pve_storage *st, pve_storage_status *ss)
 {
-	if (st->disabled || pve_storage_activate(st, NULL) < 0)
+	if (st->disabled || pved_storage_activate(d, st, NULL) < 0)
 		return false;
 	return pve_storage_get_status(st, ss, NULL) == 0 && ss->active;
 }
@@ -539,7 +543,7 @@ typedef struct status_thread {
 static void *status_thread_run(void *arg)
 {
 	status_thread *t = arg;
-	t->j->ok[t->i] = status_one(&t->j->sts[t->i], &t->j->ss[t->i]);
+	t->j->ok[t->i] = status_one(t->j->c->d, &t->j->sts[t->i], &t->j->ss[t->i]);
 	return NULL;
 }
 
@@ -560,7 +564,7 @@ static void status_work(sjob *j)
 	}
 	for (size_t i = 0; i < j->n; i++)
 		if (!ts[i].started)
-			j->ok[i] = status_one(&j->sts[i], &j->ss[i]);
+			j->ok[i] = status_one(j->c->d, &j->sts[i], &j->ss[i]);
 	for (size_t i = 0; i < j->n; i++)
 		if (ts[i].started)
 			pthread_join(ts[i].t, NULL);
@@ -806,8 +810,8 @@ static void json_volume(pve_buf *b, const pve_volume_info *v)
 
 static void content_index_work(sjob *j)
 {
-	j->r = pve_storage_list_volumes_cached(j->c->d->list_cache, &j->st, j->vmid, j->content,
-					       &j->vols, &j->n_vols, &j->err);
+	j->r = pve_storage_list_volumes_cached(j->c->d->storage->list_cache, &j->st, j->vmid,
+					       j->content, &j->vols, &j->n_vols, &j->err);
 }
 
 static void content_index_done(sjob *j)

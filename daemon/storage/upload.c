@@ -44,10 +44,10 @@ static int load_storage(pved *d, const char *id, pve_sectioncfg **ret_cfg, pve_s
 	return 0;
 }
 
-/* On the blocking pool: activates st and checks that size bytes fit on it. */
-static int prepare_storage(const pve_storage *st, uint64_t size, pve_error **err)
+/* On the storage queue: activates st and checks that size bytes fit on it. */
+static int prepare_storage(pved *d, const pve_storage *st, uint64_t size, pve_error **err)
 {
-	if (pve_storage_activate(st, err) < 0)
+	if (pved_storage_activate(d, st, err) < 0)
 		return -EIO;
 	struct statvfs sv;
 	if (st->path && statvfs(st->path, &sv) == 0 && size > (uint64_t)sv.f_bavail * sv.f_frsize)
@@ -429,7 +429,7 @@ static void upload_on_end(void *ud)
 static void upload_prepare(void *arg)
 {
 	upload *u = arg;
-	u->prepared = prepare_storage(&u->st, u->c->upload_length, &u->err);
+	u->prepared = prepare_storage(u->c->d, &u->st, u->c->upload_length, &u->err);
 }
 
 static void upload_prepared(void *arg)
@@ -457,7 +457,9 @@ static void h_storage_upload(pved_call *c)
 		return upload_fail(u, err);
 	u->params = cJSON_Duplicate(c->params, true);
 	u->mp = pve_multipart_new(boundary, &mp_callbacks, u);
-	pved_run_blocking(c->d, upload_prepare, upload_prepared, u);
+	if (pved_run_blocking(c->d, PVED_QUEUE_STORAGE, upload_prepare, upload_prepared, u, &err) <
+	    0)
+		upload_fail(u, err);
 }
 
 /* ---- download-url from a file on this node ---------------------------------------------------------- */
@@ -569,7 +571,7 @@ static void download_prepare(void *arg)
 {
 	download_job *j = arg;
 	pved_call *c = j->c;
-	j->r = prepare_storage(&j->st, j->size, &j->err);
+	j->r = prepare_storage(j->c->d, &j->st, j->size, &j->err);
 	if (j->r == 0)
 		j->r = target_path(&j->st, pved_call_str(c, "content"),
 				   pved_call_str(c, "filename"), &j->path, &j->volid, &j->err);
@@ -638,7 +640,11 @@ static void h_storage_download_url(pved_call *c)
 		download_job_free(j);
 		return pved_call_fail(c, err);
 	}
-	pved_run_blocking(c->d, download_prepare, download_prepared, j);
+	if (pved_run_blocking(c->d, PVED_QUEUE_STORAGE, download_prepare, download_prepared, j,
+			      &err) < 0) {
+		download_job_free(j);
+		pved_call_fail(c, err);
+	}
 }
 
 const pved_task_kind pved_tasks_upload[] = {

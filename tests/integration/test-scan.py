@@ -372,6 +372,43 @@ def nfs_storage_over_api(n):
 
 
 @case
+def nfs_concurrent_activations_mount_once(n):
+    """Requests that each activate one nfs storage at the same moment mount it once: pved activates a
+    storage one job at a time (lab: real nfsd)."""
+    server, export = os.environ.get("PVE_TEST_NFS_SERVER"), os.environ.get("PVE_TEST_NFS_EXPORT")
+    if not (server and export):
+        raise Skip("no NFS server named by PVE_TEST_* (the lab test sets them)")
+    mnt = n.path("mnt/pve/nfsrace")
+    r = n.post("/storage", {"storage": "nfsrace", "type": "nfs", "server": server, "export": export,
+                            "path": mnt, "content": "images,iso"})
+    expect(r.status == 200, r)
+    try:
+        for attempt in range(3):
+            # unmounted, then asked for by eight requests at once
+            while os.system(f"umount {mnt} 2>/dev/null") == 0:
+                pass
+            base = f"/nodes/{n.name}/storage/nfsrace"
+            paths = [f"{base}/status", f"{base}/content"] * 4
+            results = [None] * len(paths)
+
+            def ask(i):
+                results[i] = n.get(paths[i])
+            threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(paths))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            expect(all(r is not None and r.status == 200 for r in results), results)
+            with open("/proc/mounts") as f:
+                mounts = [line for line in f if line.split()[1] == mnt]
+            expect(len(mounts) == 1, f"attempt {attempt}: mounted {len(mounts)} times: {mounts}")
+    finally:
+        n.request("DELETE", "/storage/nfsrace")
+        while os.system(f"umount {mnt} 2>/dev/null") == 0:
+            pass
+
+
+@case
 def cifs_storage_over_api(n):
     env = {k: os.environ.get(f"PVE_TEST_CIFS_{k}") for k in ("SERVER", "SHARE", "USER", "PASSWORD", "DIR")}
     if not all(env.values()):

@@ -562,8 +562,14 @@ static void test_many_while_busy(void)
 	_cleanup_error_ pve_error *err = NULL;
 	check_int(pved_blocking_init(d, &err), 0);
 	busy_stop = false;
-	for (int i = 0; i < 4; i++)
-		pved_run_blocking(d, busy_work, busy_done, NULL);
+	/* every thread of every queue */
+	for (int i = 0; i < 8; i++)
+		check_int(pved_run_blocking(d,
+					    i < 4 ? PVED_QUEUE_STORAGE :
+					    i < 6 ? PVED_QUEUE_AUTH :
+						    PVED_QUEUE_SCAN,
+					    busy_work, busy_done, NULL, &err),
+			  0);
 	enum { N = 200 };
 	char *upids[N] = { 0 };
 	for (int i = 0; i < N; i++) {
