@@ -16,7 +16,7 @@ else
 O ?= build/san
 endif
 
-PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid
+PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef \
 	-Wwrite-strings -Werror=implicit-function-declaration

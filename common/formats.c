@@ -1,15 +1,14 @@
 /* Named value formats of the schema (pve-vmid, pve-node, mac-addr, ...), with Proxmox's messages. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <regex.h>
 
 #include "common/common.h"
 #include "common/schema-internal.h"
 
-/* 1 when the whole value matches the POSIX ERE (which must carry its own ^...$). */
-static bool fmt_match(const char *ere, const char *value, bool icase)
+/* 1 when the whole value matches the pattern (its own ^...$ are harmless beside the matcher's). */
+static bool fmt_match(const char *pattern, const char *value, bool icase)
 {
-	return schema_regex_match(ere, icase, value) == 1;
+	return schema_regex_match(pattern, icase, value) == 1;
 }
 
 static int fail(char **ret_msg, const char *fmt, ...) _printf_(2, 3);

@@ -26,8 +26,9 @@ int propstr_parse_internal(const char *s, const cJSON *format, const char *path,
 char *propstr_typetext(const cJSON *format, bool list_enums);
 /* A number as Perl would print it in a message (100, 0.5, 1e+20). */
 char *schema_number_str(double d);
-/* 1 when value matches the POSIX ERE, 0 when not, -EINVAL when it does not compile; compiled once. */
-int schema_regex_match(const char *ere, bool icase, const char *value);
+/* 1 when the whole value matches the Perl-style pattern (m/^(?:PATTERN)$/, '$' only at the very end),
+ * 0 when not, -EINVAL when it does not compile; compiled once. */
+int schema_regex_match(const char *pattern, bool icase, const char *value);
 /* The next line of text at *pos (without its newline), counting *lineno; 0 at the end, 1 with a line,
  * or an error naming the line when it is longer than PVE_CONFIG_MAX_LINE or holds a NUL byte. */
 int config_next_line(const char *text, size_t len, size_t *pos, unsigned *lineno,

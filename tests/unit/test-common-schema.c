@@ -192,6 +192,21 @@ static void test_check_value(void)
 		{ "a.*?b", "axxb", true },
 		{ "abc", "xabcx", false },
 		{ "a|b", "ab", false },
+		/* Perl's dialect, which POSIX ERE lacks: lookahead, \b, lazy and possessive quantifiers */
+		{ "(?!root@pam)[^@]+@pam", "root@pam", false },
+		{ "(?!root@pam)[^@]+@pam", "bob@pam", true },
+		{ "\\bx\\b.*", "x y", true },
+		{ "a++b", "aaab", true },
+		/* a trailing newline, which Perl's $ would let through */
+		{ "\\d+", "123\n", false },
+		/* a top-level alternation is anchored as a whole (Proxmox's remove-vanished pattern) */
+		{ "(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none", "acl;entry",
+		  true },
+		{ "(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none", "acljunk",
+		  false },
+		{ "(?:(?:(?:acl|properties|entry);)*(?:acl|properties|entry))|none", "none", true },
+		/* catastrophic backtracking gives up instead of spinning */
+		{ "(a+)+b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(pats); i++) {
 		cJSON *ps = cJSON_CreateObject();
