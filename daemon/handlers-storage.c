@@ -424,6 +424,15 @@ static cJSON *storage_type_reply(const char *id, const char *type)
 	return o;
 }
 
+/* A path given for a storage, before anything is made there (dir activation creates it, nfs and cifs
+ * mount over it): never the node's root, etc/pve or a system directory. An update checks only a path
+ * it is given, so a storage.cfg written by hand keeps working until its path is edited. */
+static int check_path(pved_call *c, const pve_section *s, pve_error **err)
+{
+	const char *path = pve_section_get(s, "path");
+	return path ? pve_storage_check_path(path, c->d->root, err) : 0;
+}
+
 /* After the activation: the password to its file, the definition saved, under the lock still held. */
 static void storage_save_done(sjob *j)
 {
@@ -476,7 +485,7 @@ static void h_storage_create(pved_call *c)
 	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
 		goto fail;
 	default_path(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0 || check_path(c, s, &err) < 0)
 		goto fail;
 	return storage_save(c, TAKE_PTR(cfg), lock, digest, false);
 fail:
@@ -532,7 +541,8 @@ static void h_storage_update(pved_call *c)
 	default_path(c->d, s);
 	if (!pw_deleted)
 		load_password(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0 ||
+	    (pved_call_has(c, "path") && check_path(c, s, &err) < 0))
 		goto fail;
 	return storage_save(c, TAKE_PTR(cfg), lock, digest, pw_deleted);
 fail:
