@@ -72,6 +72,12 @@ int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_s
 int pve_store_lock_refresh(pve_store_lock *l, pve_error **err);
 /* Releases (unless someone took it over meanwhile) and frees; NULL is fine. */
 void pve_store_unlock(pve_store_lock *l);
+/* A lock records its holder's pid and start time (/proc/PID/stat's starttime, so a reused pid is not
+ * taken for the holder). For the one process that owns the root (pved, holding run/pved.pid's flock)
+ * at its start: removes the locks whose holder is gone (killed mid-edit), which would otherwise refuse
+ * everyone until they expire. Locks of live holders, and locks that record no holder, stay. Returns how
+ * many were removed; *ret_cleared (may be NULL) gets their names. */
+int pve_store_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err);
 
 /* ---- change watch --------------------------------------------------------------------------------------
  * An fd (inotify, over every directory of the store, new ones included) that becomes readable when files

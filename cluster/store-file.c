@@ -1,6 +1,7 @@
 /* The config store's plain-file backend: files under <root>/etc/pve, replaced by atomic rename. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/random.h>
@@ -419,7 +420,66 @@ static bool file_exists(pve_store *s, const char *path)
 	return fstatat(FS(s)->rootfd, path, &st, 0) == 0;
 }
 
-/* ---- locks ---- */
+static bool is_dir_at(int dirfd, const struct dirent *de)
+{
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	struct stat st;
+	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---- locks ----
+ * A lock's owner file holds "<token> <pid> <starttime>\n": the token tells one acquisition from another
+ * (a process may hold several locks), pid and /proc/PID/stat's starttime name the process that holds it,
+ * so that the node's pved can clear at start the locks of holders that died (kill -9 mid-edit) rather
+ * than answer 409 until they expire; the start time tells a reused pid from the holder. */
+
+/* Field 22 of /proc/PID/stat; -ENOENT when there is no such process or it is a zombie (dead, not yet
+ * reaped), other negative errnos when it cannot be told. */
+static int proc_starttime(pid_t pid, unsigned long long *ret)
+{
+	char path[32], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	/* the command name (field 2) may hold spaces and ')': the other fields follow the last ')' */
+	char *p = strrchr(buf, ')'), *save = NULL;
+	if (!p)
+		return -EIO;
+	const char *tok = strtok_r(p + 1, " ", &save);
+	if (!tok || strchr("ZX", tok[0]))
+		return tok ? -ENOENT : -EIO;
+	for (int field = 4; field <= 22 && tok; field++)
+		tok = strtok_r(NULL, " ", &save);
+	unsigned long long v;
+	if (!tok || pve_parse_uint(tok, ULLONG_MAX, &v) < 0)
+		return -EIO;
+	*ret = v;
+	return 0;
+}
+
+/* This process as a lock's holder, "<pid> <starttime>"; NULL if /proc cannot tell (the lock then records
+ * no holder and only expires). */
+static char *holder_self(void)
+{
+	unsigned long long start;
+	pid_t pid = getpid();
+	if (proc_starttime(pid, &start) < 0)
+		return NULL;
+	return xasprintf("%d %llu", (int)pid, start);
+}
+
+static bool token_matches(const char *owner, size_t len, const char *token)
+{
+	size_t tl = strlen(token);
+	return len >= tl && memcmp(owner, token, tl) == 0 &&
+	       (len == tl || owner[tl] == ' ' || owner[tl] == '\n');
+}
 
 static bool lock_owned(int dirfd, const char *name, const char *token)
 {
@@ -431,7 +491,7 @@ static bool lock_owned(int dirfd, const char *name, const char *token)
 	size_t len = 0;
 	if (read_at(ld, LOCK_OWNER, name, &owner, &len, NULL) < 0)
 		return false;
-	return len == strlen(token) && memcmp(owner, token, len) == 0;
+	return token_matches(owner, len, token);
 }
 
 static int lock_set_owner(int dirfd, const char *name, const char *token, pve_error **err)
@@ -444,12 +504,92 @@ static int lock_set_owner(int dirfd, const char *name, const char *token, pve_er
 		openat(ld, LOCK_OWNER, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return pve_error_set(err, errno, "can't write lock '%s': %m", name);
-	int r = pve_write_all(fd, token, strlen(token));
+	_cleanup_free_ char *holder = holder_self();
+	_cleanup_free_ char *text = holder ? xasprintf("%s %s\n", token, holder) : xstrdup(token);
+	int r = pve_write_all(fd, text, strlen(text));
 	if (r < 0)
 		return pve_error_set(err, -r, "can't write lock '%s': %s", name, strerror(-r));
 	if (utimensat(dirfd, name, NULL, 0) < 0)
 		return pve_error_set(err, errno, "can't touch lock '%s': %m", name);
 	return 0;
+}
+
+/* Is the lock in ld held by a process that is gone? Called under the store lock, under which every
+ * owner file is written: a missing or empty one means its writer died between mkdir and write. An
+ * owner without a holder (written where /proc could not tell) is never taken for stale. */
+static bool lock_stale(int ld, const char *name)
+{
+	_cleanup_free_ char *owner = NULL;
+	size_t len = 0;
+	pve_error *e = NULL;
+	int r = read_at(ld, LOCK_OWNER, name, &owner, &len, &e);
+	pve_error_free(e);
+	if (r == -ENOENT || (r == 0 && len == 0))
+		return true;
+	if (r < 0)
+		return false;
+	int pid;
+	unsigned long long start, now_start;
+	if (sscanf(owner, "%*s %d %llu", &pid, &start) != 2 || pid <= 0)
+		return false;
+	r = proc_starttime(pid, &now_start);
+	if (r == -ENOENT || r == -ESRCH)
+		return true;
+	return r == 0 && now_start != start;
+}
+
+static int file_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err)
+{
+	file_store *fs = FS(s);
+	pve_error *e = NULL;
+	_cleanup_close_ int dirfd = open_dir(fs, LOCK_DIR, strlen(LOCK_DIR), false, &e);
+	if (dirfd < 0) {
+		int code = e->code;
+		if (code == ENOENT) {
+			pve_error_free(e);
+			return 0; /* no lock was ever taken */
+		}
+		if (err)
+			*err = e;
+		else
+			pve_error_free(e);
+		return -code;
+	}
+	_cleanup_close_ int lockfd = store_lock_take(fs, "locks", err);
+	if (lockfd < 0)
+		return lockfd;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		return pve_error_set(err, saved, "can't read '%s': %s", LOCK_DIR, strerror(saved));
+	}
+	char **cleared = NULL;
+	size_t n = 0, seen = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && seen++ < MAX_LIST) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    !is_dir_at(dirfd, de))
+			continue;
+		_cleanup_close_ int ld =
+			openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (ld < 0 || !lock_stale(ld, de->d_name))
+			continue;
+		(void)unlinkat(ld, LOCK_OWNER, 0);
+		if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0)
+			continue;
+		cleared = xrealloc(cleared, (n + 2) * sizeof(*cleared));
+		cleared[n++] = xstrdup(de->d_name);
+		cleared[n] = NULL;
+	}
+	closedir(d);
+	if (ret_cleared)
+		*ret_cleared = cleared;
+	else
+		strv_free(cleared);
+	return (int)n;
 }
 
 static int file_lock_try(pve_store *s, const char *name, const char *token, pve_error **err)
@@ -509,14 +649,6 @@ static void file_lock_release(pve_store *s, const char *name, const char *token)
 }
 
 /* ---- walking the tree ---- */
-
-static bool is_dir_at(int dirfd, const struct dirent *de)
-{
-	if (de->d_type != DT_UNKNOWN)
-		return de->d_type == DT_DIR;
-	struct stat st;
-	return fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* Removes the temporary files of writers that died: a live writer holds its file's flock. */
 static void cleanup_tmp(int dirfd, int depth)
@@ -839,6 +971,7 @@ const pve_store_ops pve_store_file_ops = {
 	.lock_try = file_lock_try,
 	.lock_refresh = file_lock_refresh,
 	.lock_release = file_lock_release,
+	.locks_clear_stale = file_locks_clear_stale,
 	.watch_fd = file_watch_fd,
 	.watch_read = file_watch_read,
 };

@@ -281,6 +281,15 @@ void pve_store_unlock(pve_store_lock *l)
 	free(l);
 }
 
+int pve_store_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err)
+{
+	if (ret_cleared)
+		*ret_cleared = NULL;
+	if (!s->ops->locks_clear_stale)
+		return 0;
+	return s->ops->locks_clear_stale(s, ret_cleared, err);
+}
+
 /* ---- watch ---- */
 
 int pve_store_watch_fd(pve_store *s, pve_error **err)

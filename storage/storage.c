@@ -435,6 +435,107 @@ int pve_storage_check_section(const void *section, pve_error **err)
 	return 0;
 }
 
+/* ---- storage paths ---------------------------------------------------------------------------------------
+ * pved creates directories in a dir storage's path at once (images, template/iso, dump, ...), writes
+ * uploads there and mounts nfs and cifs shares over theirs: a storage at /etc, inside the config store
+ * or over /usr would write into (or hide) the system. Relative to a root ("" is the root itself). */
+
+/* Never a storage, nor anything inside. */
+static const char *const path_refused_tree[] = {
+	"bin",	     "boot",	  "dev",	 "etc",		"lib",
+	"lib32",     "lib64",	  "libx32",	 "proc",	"run",
+	"sbin",	     "sys",	  "usr/bin",	 "usr/include", "usr/lib",
+	"usr/lib32", "usr/lib64", "usr/libexec", "usr/libx32",	"usr/sbin",
+	"usr/share", "var/lock",  "var/log",	 "var/run",	NULL,
+};
+
+/* Never a storage itself, but what is inside may be (/var/lib/vz, /mnt/x, /srv/x, /home/x). */
+static const char *const path_refused_exact[] = {
+	"",    "home",	    "media", "mnt",	  "mnt/pve", "opt",	  "root",    "srv", "tmp",
+	"usr", "usr/local", "var",   "var/cache", "var/lib", "var/spool", "var/tmp", NULL,
+};
+
+/* "/" and segments joined by one '/', no trailing one; NULL for a "." or ".." segment. */
+static char *path_normalize(const char *p)
+{
+	pve_buf b = { 0 };
+	while (*p) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if (!n)
+			break;
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			pve_buf_free(&b);
+			return NULL;
+		}
+		pve_buf_puts(&b, "/");
+		pve_buf_append(&b, p, n);
+		p += n;
+	}
+	if (!b.len)
+		pve_buf_puts(&b, "/");
+	return pve_buf_steal(&b);
+}
+
+/* path below base ("" for base itself), or NULL; both normalized. */
+static const char *path_below(const char *path, const char *base)
+{
+	if (streq(base, "/"))
+		return path + 1;
+	size_t n = strlen(base);
+	if (strncmp(path, base, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return NULL;
+	return path[n] ? path + n + 1 : path + n;
+}
+
+/* rel is path below base ("/" or the node's root). */
+static int path_refused(const char *path, const char *rel, const char *base, pve_error **err)
+{
+	const char *sep = streq(base, "/") ? "" : "/";
+	if (!*rel)
+		return pve_error_set_param(err, EINVAL, "path", "'%s' is %s", path,
+					   *sep ? "the node's root directory" :
+						  "the root directory");
+	if (streq(rel, "etc/pve") || startswith(rel, "etc/pve/"))
+		return pve_error_set_param(err, EINVAL, "path",
+					   "'%s' is %sthe configuration store %s%setc/pve", path,
+					   rel[7] ? "inside " : "", base, sep);
+	for (const char *const *t = path_refused_tree; *t; t++) {
+		size_t n = strlen(*t);
+		if (strncmp(rel, *t, n) != 0 || (rel[n] != '\0' && rel[n] != '/'))
+			continue;
+		if (!rel[n])
+			return pve_error_set_param(err, EINVAL, "path",
+						   "'%s' is a system directory", path);
+		return pve_error_set_param(err, EINVAL, "path",
+					   "'%s' is inside the system directory %s%s%s", path, base,
+					   sep, *t);
+	}
+	for (const char *const *e = path_refused_exact; *e; e++)
+		if (streq(rel, *e))
+			return pve_error_set_param(err, EINVAL, "path",
+						   "'%s' is a system directory", path);
+	return 0;
+}
+
+int pve_storage_check_path(const char *path, const char *root, pve_error **err)
+{
+	if (!path || path[0] != '/' || strlen(path) > 4096)
+		return pve_error_set_param(err, EINVAL, "path", "path must be absolute");
+	_cleanup_free_ char *p = path_normalize(path);
+	if (!p)
+		return pve_error_set_param(err, EINVAL, "path",
+					   "'%.200s' has a '.' or '..' segment", path);
+	_cleanup_free_ char *r = path_normalize(root && *root ? root : "/");
+	const char *rel = path_below(p, "/");
+	if (path_refused(p, rel, "/", err) < 0)
+		return -EINVAL;
+	if (r && !streq(r, "/") && (rel = path_below(p, r)) && path_refused(p, rel, r, err) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 int pve_storage_cfg_parse(const char *text, size_t len, pve_sectioncfg **ret, pve_error **err)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;

@@ -193,6 +193,13 @@ const pve_storage_plugin *const *pve_storage_plugins(void);
 /* Checks a section of storage.cfg against its type: known type, required properties, allowed properties
  * and their values (content types allowed for the type, format, booleans). EINVAL naming the property. */
 int pve_storage_check_section(const void *section, pve_error **err);
+/* A storage's path (dir, btrfs; nfs and cifs mount points) on the node with root `root` ("/" or the
+ * node's --root): EINVAL naming "path" for a path with "." or ".." segments, the file system's or the
+ * node's root, a system directory (/etc, /usr, /var, /home, /tmp, ...) and anything inside those no
+ * storage may write into (/bin, /boot, /dev, /etc with etc/pve, /lib*, /proc, /run, /sbin, /sys,
+ * /usr/{bin,lib,sbin,share,...}, /var/log, ...), each both below / and below root. /var/lib/vz, /mnt/x,
+ * /srv/x are fine. Lexical: symbolic links are not followed. */
+int pve_storage_check_path(const char *path, const char *root, pve_error **err);
 /* Whether a storage.cfg property is a boolean (shared, disable, mkdir, ...): the API prints it as 0/1. */
 bool pve_storage_option_is_bool(const char *key);
 /* Parses storage.cfg and checks each section; EINVAL "storage 'x': message". */

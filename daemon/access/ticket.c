@@ -98,7 +98,7 @@ static void login_second_step(pved_call *c, const char *userid)
 	if (tfa_check(c, userid, pved_call_str(c, "password"), &err) < 0)
 		return fail_auth(c, userid, err->message);
 	log_info("successful auth for user '%s' (second factor)", userid);
-	pved_auth_login_succeeded(c->d, userid);
+	pved_auth_login_succeeded(c->d, userid, c->client);
 	pved_audit(c->d, c->client, userid, "login ok (second factor)");
 	login_reply(c, userid, true);
 }
@@ -145,7 +145,7 @@ static void login_granted(pved_call *c, const char *userid)
 			return fail_auth(c, userid, err->message);
 	}
 	log_info("successful auth for user '%s'", userid);
-	pved_auth_login_succeeded(c->d, userid);
+	pved_auth_login_succeeded(c->d, userid, c->client);
 	pved_audit(c->d, c->client, userid, "login ok");
 	login_reply(c, userid, true);
 }
@@ -170,44 +170,12 @@ static void login_done(void *arg)
 	login_free(l);
 }
 
-static void h_access_ticket(pved_call *c)
+/* The password (or second factor) is checked: on a thread for PAM, crypt and LDAP. Takes userid. */
+static void login_check(pved_call *c, char *userid_owned)
 {
-	const char *username = pved_call_str(c, "username");
-	const char *password = pved_call_str(c, "password");
-	const char *realm = pved_call_str(c, "realm");
-	_cleanup_free_ char *userid = NULL;
-	if (strchr(username, '@'))
-		userid = xstrdup(username);
-	else if (realm)
-		userid = xasprintf("%s@%s", username, realm);
-	else
-		return fail_auth(c, username, "no realm");
-
-	/* Past the limit nothing is checked: the answer is the same 401, after the same delay. */
-	if (pved_auth_login_blocked(c->d, userid, c->client)) {
-		log_notice("authentication refused; rhost=%s user=%s msg=too many failures",
-			   c->client, userid);
-		pved_audit(c->d, c->client, userid, "login refused: too many failures");
-		pve_error *err = NULL;
-		pve_error_set(&err, EACCES, "authentication failure");
-		return pved_call_fail(c, err);
-	}
+	_cleanup_free_ char *userid = userid_owned;
 	if (pved_call_has(c, "tfa-challenge"))
 		return login_second_step(c, userid);
-
-	/* A still valid ticket renews itself (the web interface does so every few minutes). */
-	if (strncmp(password, "PVE:", 4) == 0) {
-		_cleanup_free_ char *ticket_user = NULL;
-		_cleanup_error_ pve_error *err = NULL;
-		if (pved_auth_verify_ticket(c->d, password, &ticket_user, &err) < 0)
-			return fail_auth(c, userid, err->message);
-		if (strcmp(ticket_user, userid) != 0)
-			return fail_auth(c, userid, "ticket of another user");
-		if (!login_privs_ok(c, userid))
-			return fail_auth(c, userid, "permission check failed");
-		return login_reply(c, userid, !pved_call_has(c, "path"));
-	}
-
 	if (!pved_auth_user_enabled(c->d, userid))
 		return fail_auth(c, userid, "no such user or user disabled");
 	const char *at = strrchr(userid, '@');
@@ -226,7 +194,7 @@ static void h_access_ticket(pved_call *c)
 	l->ldap = ldap;
 	l->call = c;
 	l->userid = TAKE_PTR(userid);
-	l->password = xstrdup(password);
+	l->password = xstrdup(pved_call_str(c, "password"));
 	l->hash = pved_auth_shadow_hash(c->d, l->userid);
 	/* PAM and crypt take milliseconds to seconds: never on the loop. */
 	pve_error *err = NULL;
@@ -234,6 +202,75 @@ static void h_access_ticket(pved_call *c)
 		login_free(l);
 		pved_call_fail(c, err);
 	}
+}
+
+/* An attempt past the brute-force limits, waiting for its turn. */
+typedef struct login_wait {
+	pved_call *call;
+	char *userid;
+	struct event *timer;
+} login_wait;
+
+static void login_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	login_wait *w = arg;
+	pved_call *c = w->call;
+	char *userid = w->userid;
+	event_free(w->timer);
+	free(w);
+	login_check(c, userid);
+}
+
+static void h_access_ticket(pved_call *c)
+{
+	const char *username = pved_call_str(c, "username");
+	const char *password = pved_call_str(c, "password");
+	const char *realm = pved_call_str(c, "realm");
+	_cleanup_free_ char *userid = NULL;
+	if (strchr(username, '@'))
+		userid = xstrdup(username);
+	else if (realm)
+		userid = xasprintf("%s@%s", username, realm);
+	else
+		return fail_auth(c, username, "no realm");
+
+	/* A still valid ticket renews itself (the web interface does so every few minutes). A ticket
+	 * cannot be guessed: its renewal never waits for anybody's failures. */
+	if (!pved_call_has(c, "tfa-challenge") && strncmp(password, "PVE:", 4) == 0) {
+		_cleanup_free_ char *ticket_user = NULL;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pved_auth_verify_ticket(c->d, password, &ticket_user, &err) < 0)
+			return fail_auth(c, userid, err->message);
+		if (strcmp(ticket_user, userid) != 0)
+			return fail_auth(c, userid, "ticket of another user");
+		if (!login_privs_ok(c, userid))
+			return fail_auth(c, userid, "permission check failed");
+		return login_reply(c, userid, !pved_call_has(c, "path"));
+	}
+
+	/* Past the limits of this user from this address (or of this address), the attempt waits for
+	 * its turn and is checked then; the same user elsewhere is not slowed down. */
+	long long delay = pved_auth_login_delay(c->d, userid, c->client);
+	if (delay < 0) {
+		log_notice("authentication refused; rhost=%s user=%s msg=too many failures",
+			   c->client, userid);
+		pved_audit(c->d, c->client, userid, "login refused: too many failures");
+		pve_error *err = NULL;
+		pve_error_set(&err, EACCES, "authentication failure");
+		return pved_call_fail(c, err);
+	}
+	if (delay == 0)
+		return login_check(c, TAKE_PTR(userid));
+	log_notice("authentication delayed %lld ms; rhost=%s user=%s msg=too many failures", delay,
+		   c->client, userid);
+	pved_audit(c->d, c->client, userid, "login delayed %lld ms: too many failures", delay);
+	login_wait *w = xcalloc(1, sizeof(*w));
+	w->call = c;
+	w->userid = TAKE_PTR(userid);
+	w->timer = evtimer_new(c->d->base, login_wait_cb, w);
+	struct timeval tv = { delay / 1000, (delay % 1000) * 1000 };
+	evtimer_add(w->timer, &tv);
 }
 
 static void h_access_ticket_dummy(pved_call *c)

@@ -20,18 +20,54 @@ int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, 
 int pved_tfacfg_read(pved *d, pve_store_lock **ret_lock, pve_tfacfg **ret, pve_error **err);
 int pved_tfacfg_write(pved *d, const pve_tfacfg *c, pve_error **err);
 
-/* ---- brute force --------------------------------------------------------------------------------------
- * Failed logins are counted per user and per client address in a fixed window (60 s; the environment
- * variable PVED_LOGIN_FAIL_WINDOW, read at start, may set 1..3600 s for tests). Past the limit, logins
- * for that user or from that address are refused without checking anything until the window ends. */
-#define PVED_LOGIN_FAIL_MAX_USER 5
-#define PVED_LOGIN_FAIL_MAX_CLIENT 10
+/* ---- brute force ----------------------------------------------------------------------------------------
+ * Failed logins are counted per (user, client address) and per client address (an IPv6 address by its
+ * /64, which one client holds whole) in a fixed window (60 s; the environment variable
+ * PVED_LOGIN_FAIL_WINDOW, read at start, may set 1..3600 s for tests). Past a limit nothing is refused:
+ * each further attempt of that pair or address waits for its turn (a timer, never the loop), turns
+ * spaced 1 s, 2 s, 4 s ... up to 30 s apart, and is then checked as usual. So guessing from one address
+ * slows to a few tries a minute, while the user logs in at once from anywhere else (and a valid ticket
+ * renews itself without waiting). An attempt whose turn would come more than 60 s ahead is refused
+ * unchecked: the waiting attempts of one pair or address stay few.
+ *
+ * The counters live in two fixed tables (their memory stays fixed whatever clients send), hashed with
+ * HMAC-SHA256 under a key drawn at start, so nobody can choose names that meet in the table. A counter
+ * past its limit is never evicted for a new one. When every slot a new (user, address) could take holds
+ * such a counter, its failure still counts for the address; when the address cannot get a slot either
+ * (thousands of addresses past their limits at once), the failure goes uncounted and pved logs a warning
+ * once a window. */
+#define PVED_LOGIN_FAIL_MAX_USER 5 /* per (user, address) */
+#define PVED_LOGIN_FAIL_MAX_CLIENT 10 /* per address */
 #define PVED_LOGIN_FAIL_WINDOW_SEC 60
+#define PVED_LOGIN_DELAY_FIRST_MS 1000
+#define PVED_LOGIN_DELAY_MAX_MS 30000
+#define PVED_LOGIN_QUEUE_MAX_MS 60000
+/* An address past its limit fills about 3 pair slots a window (10 free failures, then turns), so the
+ * pair table takes ~2700 such addresses at once; 40 bytes a slot. */
+#define PVED_LOGIN_PAIR_SLOTS 8192
+#define PVED_LOGIN_ADDR_SLOTS 4096
 
+typedef struct pved_login_limits pved_login_limits;
+/* NULL only without kernel randomness for the key. */
+pved_login_limits *pved_login_limits_new(int window_sec, pve_error **err);
+void pved_login_limits_free(pved_login_limits *l);
+/* Called as an attempt arrives (now_ms: CLOCK_MONOTONIC): 0 to check it at once, else how many ms it
+ * waits for its turn (taken now), or -1 when it is refused unchecked (turn too far ahead). */
+long long pved_login_limits_delay(pved_login_limits *l, const char *userid, const char *client,
+				  uint64_t now_ms);
+/* Is the pair or the address past its limit? */
+bool pved_login_limits_over(pved_login_limits *l, const char *userid, const char *client,
+			    uint64_t now_ms);
+void pved_login_limits_failed(pved_login_limits *l, const char *userid, const char *client,
+			      uint64_t now_ms);
+/* Forgets the pair's failures (not the address's). */
+void pved_login_limits_succeeded(pved_login_limits *l, const char *userid, const char *client);
+
+/* The same on the daemon's tables, now. */
+long long pved_auth_login_delay(pved *d, const char *userid, const char *client);
 bool pved_auth_login_blocked(pved *d, const char *userid, const char *client);
 void pved_auth_login_failed(pved *d, const char *userid, const char *client);
-/* Forgets the user's failures (not the address's). */
-void pved_auth_login_succeeded(pved *d, const char *userid);
+void pved_auth_login_succeeded(pved *d, const char *userid, const char *client);
 
 /* ---- the audit log: <root>/var/log/pve/audit.log ---------------------------------------------------------
  * One line per event: "<UTC time ISO 8601> <client> <user> <event>", control characters replaced. */

@@ -1,10 +1,13 @@
 /* Authentication and permissions of pved: the keys, user.cfg, shadow.cfg and token.cfg as loaded from the
  * store, checked against each request's ticket, CSRF token or API token. */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "daemon/core/auth-internal.h"
 
@@ -15,19 +18,6 @@
  * or users change. */
 #define TICKET_CACHE_SIZE 512
 #define TICKET_CACHE_MAX_LEN 512
-
-/* Failed logins, by "u:<userid>" and "c:<address>": a small open-addressed table (a slot is reused once
- * its window has passed, or the oldest of its probe range is), so its memory stays fixed whatever a
- * client sends. */
-#define FAIL_SLOTS 4096
-#define FAIL_PROBE 8
-#define FAIL_KEY_MAX 128
-
-typedef struct fail_slot {
-	char key[FAIL_KEY_MAX];
-	unsigned count;
-	time_t since;
-} fail_slot;
 
 typedef struct ticket_slot {
 	char ticket[TICKET_CACHE_MAX_LEN];
@@ -45,8 +35,7 @@ struct pved_auth {
 	time_t key_time; /* when the current key was made */
 	struct event *rotate;
 	ticket_slot cache[TICKET_CACHE_SIZE];
-	fail_slot fails[FAIL_SLOTS];
-	int fail_window; /* seconds */
+	pved_login_limits *limits;
 };
 
 static void cache_clear(pved_auth *a)
@@ -209,11 +198,17 @@ int pved_auth_init(pved *d, pve_error **err)
 		d->auth = NULL;
 		return r;
 	}
-	a->fail_window = PVED_LOGIN_FAIL_WINDOW_SEC;
+	int window = PVED_LOGIN_FAIL_WINDOW_SEC;
 	const char *w = getenv("PVED_LOGIN_FAIL_WINDOW");
 	long long wv;
 	if (w && pve_parse_int(w, 1, 3600, &wv) == 0)
-		a->fail_window = (int)wv;
+		window = (int)wv;
+	a->limits = pved_login_limits_new(window, err);
+	if (!a->limits) {
+		pved_auth_free(a);
+		d->auth = NULL;
+		return -EIO;
+	}
 	a->rotate = evtimer_new(d->base, rotate_cb, d);
 	rotate_cb(-1, 0, d);
 	return 0;
@@ -232,6 +227,7 @@ void pved_auth_free(pved_auth *a)
 	pve_perms_free(a->perms);
 	pve_shadowcfg_free(a->shadow);
 	pve_tokencfg_free(a->tokens);
+	pved_login_limits_free(a->limits);
 	free(a);
 }
 
@@ -425,59 +421,236 @@ int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, 
 
 /* ---- failed logins ---------------------------------------------------------------------------------------- */
 
-static fail_slot *fail_find(pved_auth *a, const char *kind, const char *who, time_t now,
-			    bool create)
+typedef struct fail_slot {
+	uint64_t id[2]; /* the key's HMAC: the key itself is not kept */
+	uint64_t since_ms; /* the window's start; 0: free */
+	uint64_t turn_ms; /* the last turn given past the limit */
+	uint32_t count; /* failures in the window */
+	uint32_t over; /* turns given past the limit */
+} fail_slot;
+
+typedef struct fail_table {
+	fail_slot *slots;
+	size_t n;
+	unsigned max; /* the limit */
+} fail_table;
+
+struct pved_login_limits {
+	unsigned char key[32];
+	uint64_t window_ms;
+	fail_table pairs, addrs;
+	uint64_t warned_ms; /* the last "failure not counted" warning */
+};
+
+#define FAIL_PROBE 8
+
+pved_login_limits *pved_login_limits_new(int window_sec, pve_error **err)
 {
-	char key[FAIL_KEY_MAX];
-	snprintf(key, sizeof(key), "%s:%s", kind, who ? who : "");
-	uint32_t h = 2166136261u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (uint8_t)*p) * 16777619u;
+	pved_login_limits *l = xcalloc(1, sizeof(*l));
+	if (pve_random_bytes(l->key, sizeof(l->key), err) < 0) {
+		free(l);
+		return NULL;
+	}
+	l->window_ms = (uint64_t)window_sec * 1000;
+	l->pairs = (fail_table){ xcalloc(PVED_LOGIN_PAIR_SLOTS, sizeof(fail_slot)),
+				 PVED_LOGIN_PAIR_SLOTS, PVED_LOGIN_FAIL_MAX_USER };
+	l->addrs = (fail_table){ xcalloc(PVED_LOGIN_ADDR_SLOTS, sizeof(fail_slot)),
+				 PVED_LOGIN_ADDR_SLOTS, PVED_LOGIN_FAIL_MAX_CLIENT };
+	return l;
+}
+
+void pved_login_limits_free(pved_login_limits *l)
+{
+	if (!l)
+		return;
+	explicit_bzero(l->key, sizeof(l->key));
+	free(l->pairs.slots);
+	free(l->addrs.slots);
+	free(l);
+}
+
+/* The address as counted: an IPv6 address by its /64 (one client holds a whole /64), others as given
+ * ("127.0.0.1", "local"). */
+static void addr_key(pve_buf *b, const char *client)
+{
+	struct in6_addr a6;
+	if (client && inet_pton(AF_INET6, client, &a6) == 1 && !IN6_IS_ADDR_V4MAPPED(&a6)) {
+		pve_buf_append(b, "6", 1);
+		pve_buf_append(b, a6.s6_addr, 8);
+		return;
+	}
+	pve_buf_puts(b, "a");
+	pve_buf_puts(b, client ? client : "");
+}
+
+/* HMAC-SHA256(key, kind '\0' userid '\0' address) cut to 128 bits: with a secret key nobody can
+ * find names that meet in the table offline; 128 bits never collide by chance. */
+static void fail_id(const pved_login_limits *l, const char *userid, const char *client,
+		    uint64_t ret[2])
+{
+	pve_buf b = { 0 };
+	if (userid) {
+		pve_buf_puts(&b, "u");
+		pve_buf_append(&b, "", 1);
+		pve_buf_puts(&b, userid);
+		pve_buf_append(&b, "", 1);
+	}
+	addr_key(&b, client);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned md_len = 0;
+	if (!HMAC(EVP_sha256(), l->key, (int)sizeof(l->key), (const unsigned char *)b.data, b.len,
+		  md, &md_len))
+		abort(); /* SHA-256 is always there; nothing sane is left to do without it */
+	memcpy(ret, md, 2 * sizeof(uint64_t));
+	pve_buf_free(&b);
+}
+
+static bool slot_live(const pved_login_limits *l, const fail_slot *s, uint64_t now)
+{
+	return s->since_ms && (now < s->since_ms + l->window_ms || s->turn_ms > now);
+}
+
+/* The slot counting id, or with create a fresh one for it: a free or dead slot first, else the oldest
+ * live one under the limit; a slot past the limit is never taken. NULL if none is found. */
+static fail_slot *fail_find(const pved_login_limits *l, fail_table *t, const uint64_t id[2],
+			    uint64_t now, bool create)
+{
 	fail_slot *victim = NULL;
 	bool victim_live = false;
 	for (unsigned i = 0; i < FAIL_PROBE; i++) {
-		fail_slot *s = &a->fails[(h + i) % FAIL_SLOTS];
-		bool live = s->key[0] && now < s->since + a->fail_window;
-		if (live && strcmp(s->key, key) == 0)
-			return s;
-		/* A free or expired slot first, else the oldest live one. */
+		fail_slot *s = &t->slots[(id[0] + i) % t->n];
+		bool live = slot_live(l, s, now);
+		if (s->since_ms && s->id[0] == id[0] && s->id[1] == id[1]) {
+			if (live)
+				return s;
+			if (!create)
+				return NULL;
+			victim = s; /* its own dead slot: start afresh there */
+			victim_live = false;
+			break;
+		}
 		if (!live && (!victim || victim_live)) {
 			victim = s;
 			victim_live = false;
-		} else if (live && (!victim || (victim_live && s->since < victim->since))) {
+		} else if (live && s->count < t->max &&
+			   (!victim || (victim_live && s->since_ms < victim->since_ms))) {
 			victim = s;
 			victim_live = true;
 		}
 	}
-	if (!create)
+	if (!create || !victim)
 		return NULL;
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	victim->count = 0;
-	victim->since = now;
+	*victim = (fail_slot){ .id = { id[0], id[1] }, .since_ms = now ? now : 1 };
 	return victim;
+}
+
+/* The wait before an attempt counted in s (NULL: none) may be checked, taking its turn: 0 under the
+ * limit, -1 when the turn would come too far ahead. */
+static long long take_turn(fail_slot *s, unsigned max, uint64_t now)
+{
+	if (!s || s->count < max)
+		return 0;
+	uint64_t start = s->turn_ms > now ? s->turn_ms : now;
+	if (start - now > PVED_LOGIN_QUEUE_MAX_MS)
+		return -1;
+	uint64_t step = (uint64_t)PVED_LOGIN_DELAY_FIRST_MS << (s->over < 16 ? s->over : 16);
+	if (step > PVED_LOGIN_DELAY_MAX_MS)
+		step = PVED_LOGIN_DELAY_MAX_MS;
+	s->turn_ms = start + step;
+	s->over++;
+	return (long long)(s->turn_ms - now);
+}
+
+long long pved_login_limits_delay(pved_login_limits *l, const char *userid, const char *client,
+				  uint64_t now_ms)
+{
+	uint64_t pid[2], aid[2];
+	fail_id(l, userid ? userid : "", client, pid);
+	fail_id(l, NULL, client, aid);
+	fail_slot *p = fail_find(l, &l->pairs, pid, now_ms, false);
+	fail_slot *a = fail_find(l, &l->addrs, aid, now_ms, false);
+	/* a refusal takes no turn, or refused attempts would push the others' turns further out */
+	uint64_t p_turn = p ? p->turn_ms : 0, a_turn = a ? a->turn_ms : 0;
+	unsigned p_over = p ? p->over : 0, a_over = a ? a->over : 0;
+	long long dp = take_turn(p, l->pairs.max, now_ms);
+	long long da = take_turn(a, l->addrs.max, now_ms);
+	if (dp < 0 || da < 0) {
+		if (p)
+			p->turn_ms = p_turn, p->over = p_over;
+		if (a)
+			a->turn_ms = a_turn, a->over = a_over;
+		return -1;
+	}
+	return dp > da ? dp : da;
+}
+
+bool pved_login_limits_over(pved_login_limits *l, const char *userid, const char *client,
+			    uint64_t now_ms)
+{
+	uint64_t pid[2], aid[2];
+	fail_id(l, userid ? userid : "", client, pid);
+	fail_id(l, NULL, client, aid);
+	const fail_slot *p = fail_find(l, &l->pairs, pid, now_ms, false);
+	const fail_slot *a = fail_find(l, &l->addrs, aid, now_ms, false);
+	return (p && p->count >= l->pairs.max) || (a && a->count >= l->addrs.max);
+}
+
+void pved_login_limits_failed(pved_login_limits *l, const char *userid, const char *client,
+			      uint64_t now_ms)
+{
+	uint64_t pid[2], aid[2];
+	fail_id(l, userid ? userid : "", client, pid);
+	fail_id(l, NULL, client, aid);
+	fail_slot *p = fail_find(l, &l->pairs, pid, now_ms, true);
+	fail_slot *a = fail_find(l, &l->addrs, aid, now_ms, true);
+	if (p)
+		p->count++;
+	if (a)
+		a->count++;
+	if (!a && now_ms - l->warned_ms >= l->window_ms) {
+		l->warned_ms = now_ms;
+		log_warning("failed login of '%s' from %s not counted: every slot it could take "
+			    "holds an address past its limit",
+			    userid ? userid : "", client ? client : "");
+	}
+}
+
+void pved_login_limits_succeeded(pved_login_limits *l, const char *userid, const char *client)
+{
+	uint64_t pid[2];
+	fail_id(l, userid ? userid : "", client, pid);
+	for (unsigned i = 0; i < FAIL_PROBE; i++) {
+		fail_slot *s = &l->pairs.slots[(pid[0] + i) % l->pairs.n];
+		if (s->since_ms && s->id[0] == pid[0] && s->id[1] == pid[1])
+			*s = (fail_slot){ 0 };
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+long long pved_auth_login_delay(pved *d, const char *userid, const char *client)
+{
+	return pved_login_limits_delay(d->auth->limits, userid, client, mono_ms());
 }
 
 bool pved_auth_login_blocked(pved *d, const char *userid, const char *client)
 {
-	time_t now = time(NULL);
-	const fail_slot *u = fail_find(d->auth, "u", userid, now, false);
-	const fail_slot *c = fail_find(d->auth, "c", client, now, false);
-	return (u && u->count >= PVED_LOGIN_FAIL_MAX_USER) ||
-	       (c && c->count >= PVED_LOGIN_FAIL_MAX_CLIENT);
+	return pved_login_limits_over(d->auth->limits, userid, client, mono_ms());
 }
 
 void pved_auth_login_failed(pved *d, const char *userid, const char *client)
 {
-	time_t now = time(NULL);
-	fail_find(d->auth, "u", userid, now, true)->count++;
-	fail_find(d->auth, "c", client, now, true)->count++;
+	pved_login_limits_failed(d->auth->limits, userid, client, mono_ms());
 }
 
-void pved_auth_login_succeeded(pved *d, const char *userid)
+void pved_auth_login_succeeded(pved *d, const char *userid, const char *client)
 {
-	fail_slot *u = fail_find(d->auth, "u", userid, time(NULL), false);
-	if (u)
-		*u = (fail_slot){ 0 };
+	pved_login_limits_succeeded(d->auth->limits, userid, client);
 }
 
 /* ---- the audit log ---------------------------------------------------------------------------------------- */

@@ -241,6 +241,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pved: %s\n", err->message);
 		return 1;
 	}
+	/* The root is ours now: store locks whose holder died (a pved killed mid-edit) would refuse every
+	 * edit of their file for up to 120 s. Before serving, clear those whose holder is gone. */
+	_cleanup_strv_free_ char **stale = NULL;
+	if (pve_store_locks_clear_stale(d->store, &stale, &err) < 0) {
+		log_warning("cannot clear stale config locks: %s", err->message);
+		pve_error_free(TAKE_PTR(err));
+	}
+	for (char **p = stale; p && *p; p++)
+		log_info("cleared the lock '%s': its holder is gone", *p);
 	if (pved_firststart(d, &err) < 0) {
 		fprintf(stderr, "pved: first start of the node failed: %s\n", err->message);
 		return 1;

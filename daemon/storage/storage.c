@@ -115,6 +115,70 @@ static bool may_see_storage(pved_call *c, const char *id)
 	       pved_call_permitted(c, path, "Datastore.AllocateSpace");
 }
 
+/* ---- volume access: Proxmox's check_volume_access (PVE/Storage.pm) ----------------------------------------
+ * Datastore.Allocate on the storage opens every volume on it. Without it: ISOs, container templates and
+ * imports need Datastore.AllocateSpace or Datastore.Audit on the storage; a guest's backup needs
+ * Datastore.AllocateSpace there and VM.Backup on the guest; a guest's disk needs Datastore.Audit there
+ * and VM.Config.Disk on the guest; anything else (snippets, volumes of no guest) nobody else. */
+
+typedef struct volume_access {
+	pved_call *c;
+	const char *sid;
+	bool allocate, space, audit; /* the caller's privileges on /storage/<sid> */
+	long long vmid; /* the guest whose answers follow (a listing asks once per guest) */
+	bool backup_ok, disk_ok;
+} volume_access;
+
+static void volume_access_init(volume_access *a, pved_call *c, const char *sid)
+{
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", sid);
+	*a = (volume_access){ .c = c, .sid = sid };
+	a->allocate = pved_call_permitted(c, spath, "Datastore.Allocate");
+	a->space = pved_call_permitted(c, spath, "Datastore.AllocateSpace");
+	a->audit = pved_call_permitted(c, spath, "Datastore.Audit");
+}
+
+static bool volume_access_ok(volume_access *a, unsigned vtype, long long ownervm)
+{
+	if (a->allocate)
+		return true;
+	if (vtype & (PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL | PVE_CONTENT_IMPORT))
+		return a->space || a->audit;
+	if (!ownervm || !(vtype & (PVE_CONTENT_BACKUP | PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)))
+		return false;
+	if (ownervm != a->vmid) {
+		_cleanup_free_ char *vpath = xasprintf("/vms/%lld", ownervm);
+		a->vmid = ownervm;
+		a->backup_ok = pved_call_permitted(a->c, vpath, "VM.Backup");
+		a->disk_ok = pved_call_permitted(a->c, vpath, "VM.Config.Disk");
+	}
+	if (vtype == PVE_CONTENT_BACKUP)
+		return a->space && a->backup_ok;
+	return a->audit && a->disk_ok;
+}
+
+/* The call's one volume (volname, parsed into v) on storage sid: 0, or EACCES naming what is missing. */
+static int check_volume_access(pved_call *c, const char *sid, const char *volname,
+			       const pve_volname *v, pve_error **err)
+{
+	volume_access a;
+	volume_access_init(&a, c, sid);
+	if (volume_access_ok(&a, v->vtype, v->vmid))
+		return 0;
+	if (v->vtype & (PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL | PVE_CONTENT_IMPORT))
+		return pve_error_set(err, EACCES,
+				     "Permission check failed (/storage/%s, Datastore.Audit)", sid);
+	if (v->vmid && v->vtype == PVE_CONTENT_BACKUP)
+		return pve_error_set(err, EACCES, "Permission check failed (%s)",
+				     !a.space ? "Datastore.AllocateSpace on the storage" :
+						"VM.Backup on the guest");
+	if (v->vmid && (v->vtype & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)))
+		return pve_error_set(err, EACCES, "Permission check failed (%s)",
+				     !a.audit ? "Datastore.Audit on the storage" :
+						"VM.Config.Disk on the guest");
+	return pve_error_set(err, EACCES, "missing privileges to access %s:%s", sid, volname);
+}
+
 /* A section as the API shows it: every property, booleans as 0/1 numbers. */
 static cJSON *section_json(const pve_section *s)
 {
@@ -364,6 +428,15 @@ static cJSON *storage_type_reply(const char *id, const char *type)
 	return o;
 }
 
+/* A path given for a storage, before anything is made there (dir activation creates it, nfs and cifs
+ * mount over it): never the node's root, etc/pve or a system directory. An update checks only a path
+ * it is given, so a storage.cfg written by hand keeps working until its path is edited. */
+static int check_path(pved_call *c, const pve_section *s, pve_error **err)
+{
+	const char *path = pve_section_get(s, "path");
+	return path ? pve_storage_check_path(path, c->d->root, err) : 0;
+}
+
 /* After the activation: the password to its file, the definition saved, under the lock still held. */
 static void storage_save_done(sjob *j)
 {
@@ -416,7 +489,7 @@ static void h_storage_create(pved_call *c)
 	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
 		goto fail;
 	default_path(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0 || check_path(c, s, &err) < 0)
 		goto fail;
 	return storage_save(c, TAKE_PTR(cfg), lock, digest, false);
 fail:
@@ -472,7 +545,8 @@ static void h_storage_update(pved_call *c)
 	default_path(c->d, s);
 	if (!pw_deleted)
 		load_password(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0)
+	if (pve_storage_check_section(s, &err) < 0 ||
+	    (pved_call_has(c, "path") && check_path(c, s, &err) < 0))
 		goto fail;
 	return storage_save(c, TAKE_PTR(cfg), lock, digest, pw_deleted);
 fail:
@@ -821,25 +895,16 @@ static void content_index_done(sjob *j)
 	pve_volume_info *v = TAKE_PTR(j->vols);
 	size_t n = j->n_vols;
 	j->n_vols = 0;
-	_cleanup_free_ char *spath = xasprintf("/storage/%s", st.id);
-	bool all = pved_call_permitted(c, spath, "Datastore.Allocate");
-	/* volumes come sorted by volid, so one guest's are together: ask once per guest */
-	long long last_vmid = 0;
-	bool last_ok = false;
+	/* volumes come sorted by volid, so one guest's are together: the guest is asked once */
+	volume_access a;
+	volume_access_init(&a, c, st.id);
 	pve_buf out = { 0 };
 	json_room(&out, 160 * n + 2); /* a typical entry's size: no regrowing on the way */
 	json_raw(&out, "[", 1);
 	bool first = true;
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].vmid && !all) {
-			if (v[i].vmid != last_vmid) {
-				_cleanup_free_ char *vp = xasprintf("/vms/%lld", v[i].vmid);
-				last_vmid = v[i].vmid;
-				last_ok = pved_call_permitted(c, vp, "VM.Audit");
-			}
-			if (!last_ok)
-				continue;
-		}
+		if (!volume_access_ok(&a, v[i].content, v[i].vmid))
+			continue;
 		if (!first)
 			json_raw(&out, ",", 1);
 		first = false;
@@ -1017,9 +1082,7 @@ static void h_storage_content_info(pved_call *c)
 	sjob *j = volume_job(c, cfg, &err);
 	if (!j)
 		return pved_call_fail(c, err);
-	if (!may_see_storage(c, j->st.id)) {
-		pve_error_set(&err, EACCES,
-			      "Permission check failed (/storage/%s, Datastore.Audit)", j->st.id);
+	if (check_volume_access(c, j->st.id, j->volname, &j->v, &err) < 0) {
 		sjob_free(j);
 		return pved_call_fail(c, err);
 	}
@@ -1051,11 +1114,7 @@ static void h_storage_content_update(pved_call *c)
 	sjob *j = volume_job(c, cfg, &err);
 	if (!j)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
-	if (!pved_call_permitted(c, spath, "Datastore.Allocate") &&
-	    !pved_call_permitted(c, spath, "Datastore.AllocateSpace")) {
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-			      spath);
+	if (check_volume_access(c, j->st.id, j->volname, &j->v, &err) < 0) {
 		sjob_free(j);
 		return pved_call_fail(c, err);
 	}
@@ -1137,15 +1196,21 @@ static void h_storage_content_delete(pved_call *c)
 	sjob *j = volume_job(c, cfg, &err);
 	if (!j)
 		return pved_call_fail(c, err);
+	/* Proxmox's delete: a guest's backup goes with Datastore.AllocateSpace and VM.Backup on the
+	 * guest (Datastore.Allocate alone does not do), anything else with Datastore.Allocate. That
+	 * implies check_volume_access, which Proxmox does not call here. */
 	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
 	_cleanup_free_ char *vpath = xasprintf("/vms/%lld", j->v.vmid);
-	bool ok = pved_call_permitted(c, spath, "Datastore.Allocate") ||
-		  (j->v.vtype == PVE_CONTENT_BACKUP && j->v.vmid &&
-		   pved_call_permitted(c, spath, "Datastore.AllocateSpace") &&
-		   pved_call_permitted(c, vpath, "VM.Backup"));
-	if (!ok) {
+	bool backup = j->v.vtype == PVE_CONTENT_BACKUP && j->v.vmid;
+	if (backup && !pved_call_permitted(c, spath, "Datastore.AllocateSpace"))
+		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
+			      spath);
+	else if (backup && !pved_call_permitted(c, vpath, "VM.Backup"))
+		pve_error_set(&err, EACCES, "Permission check failed (%s, VM.Backup)", vpath);
+	else if (!backup && !pved_call_permitted(c, spath, "Datastore.Allocate"))
 		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.Allocate)",
 			      spath);
+	if (err) {
 		sjob_free(j);
 		return pved_call_fail(c, err);
 	}

@@ -2,6 +2,11 @@
  * target (raw+size, qcow2+size or vmdk+size on a dir storage in a temporary directory), the rest is
  * the stream. Whatever it holds, the import either makes a volume that frees cleanly or fails with a
  * message and leaves no volume behind. (tar+size is left out: it runs GNU tar on the input as root.) */
+/* memfd_create, MFD_CLOEXEC and nftw's FTW_DP are GNU and XSI extensions: the Makefile's builds pass
+ * -D_GNU_SOURCE, `make fuzz`'s clang line does not. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <ftw.h>
 #include <sys/mman.h>
 

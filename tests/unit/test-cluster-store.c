@@ -651,6 +651,109 @@ static void test_locks(void)
 	pve_store_free(s);
 }
 
+static char *read_file_str(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	char buf[256];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return xstrdup(buf);
+}
+
+static void write_file_str(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	check(f != NULL);
+	if (!f)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Locks record their holder; at a pved's start the locks of holders that are gone are cleared (a kill -9
+ * mid-edit must not refuse edits for 120 s), those of live holders and those that record none stay. */
+static void test_stale_locks(void)
+{
+	pve_store *s = open_store();
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_strv_free_ char **cleared = NULL;
+
+	/* nothing locked yet: nothing to clear */
+	check_int(pve_store_locks_clear_stale(s, &cleared, &err), 0);
+	check(!cleared);
+
+	/* a child takes a lock and dies without releasing it, as a killed pved would */
+	pid_t pid = fork();
+	if (pid == 0) {
+		pve_store_lock *l = NULL;
+		_exit(pve_store_lock_acquire(s, "file-storage_cfg", 0, &l, NULL) == 0 ? 0 : 1);
+	}
+	int st;
+	check_int(waitpid(pid, &st, 0), pid);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	_cleanup_free_ char *owner_path = path_in(s, "priv/lock/file-storage_cfg/owner");
+	_cleanup_free_ char *owner = read_file_str(owner_path);
+	_cleanup_free_ char *want_pid = xasprintf(" %d ", (int)pid);
+	check(owner && strstr(owner, want_pid));
+	pve_store_lock *l = NULL;
+	check_int(pve_store_lock_acquire(s, "file-storage_cfg", 0, &l, &err), -EBUSY);
+	pve_error_freep(&err);
+
+	/* a live holder's lock (this process) */
+	pve_store_lock *mine = NULL;
+	check_int(pve_store_lock_acquire(s, "file-user_cfg", 0, &mine, &err), 0);
+	/* a live pid with another start time: the pid was reused, the holder is gone */
+	pve_store_lock *reused = NULL;
+	check_int(pve_store_lock_acquire(s, "file-tfa_cfg", 0, &reused, &err), 0);
+	_cleanup_free_ char *reused_path = path_in(s, "priv/lock/file-tfa_cfg/owner");
+	_cleanup_free_ char *reused_owner = read_file_str(reused_path);
+	unsigned long long start = 0;
+	char tok[64];
+	int opid = 0;
+	check(reused_owner && sscanf(reused_owner, "%63s %d %llu", tok, &opid, &start) == 3 &&
+	      opid == getpid());
+	_cleanup_free_ char *forged = xasprintf("%s %d %llu\n", tok, (int)getpid(), start + 1);
+	write_file_str(reused_path, forged);
+	/* a lock that records no holder (only a token): it can only expire */
+	_cleanup_free_ char *old_dir = path_in(s, "priv/lock/file-domains_cfg");
+	_cleanup_free_ char *old_owner = path_in(s, "priv/lock/file-domains_cfg/owner");
+	check_int(mkdir(old_dir, 0700), 0);
+	write_file_str(old_owner, "0123456789abcdef0123456789abcdef");
+	/* a lock dir whose owner was never written (its maker died between mkdir and write) */
+	_cleanup_free_ char *empty_dir = path_in(s, "priv/lock/storage-local");
+	check_int(mkdir(empty_dir, 0700), 0);
+
+	check_int(pve_store_locks_clear_stale(s, &cleared, &err), 3);
+	check_int(strv_length(cleared), 3);
+	bool got_dead = false, got_reused = false, got_empty = false;
+	for (char **p = cleared; p && *p; p++) {
+		got_dead |= streq(*p, "file-storage_cfg");
+		got_reused |= streq(*p, "file-tfa_cfg");
+		got_empty |= streq(*p, "storage-local");
+	}
+	check(got_dead && got_reused && got_empty);
+	check(!pve_store_exists(s, "priv/lock/file-storage_cfg"));
+	check(pve_store_exists(s, "priv/lock/file-user_cfg"));
+	check(pve_store_exists(s, "priv/lock/file-domains_cfg"));
+
+	/* the dead holder's lock is free at once; the live holder's is not */
+	check_int(pve_store_lock_acquire(s, "file-storage_cfg", 0, &l, &err), 0);
+	pve_store_unlock(l);
+	check_int(pve_store_lock_acquire(s, "file-user_cfg", 0, &l, &err), -EBUSY);
+	pve_error_freep(&err);
+	check_int(pve_store_lock_refresh(mine, &err), 0);
+	pve_store_unlock(mine);
+	check(!pve_store_exists(s, "priv/lock/file-user_cfg"));
+	/* the holder whose lock was cleared learns it lost it */
+	check_int(pve_store_lock_refresh(reused, &err), -EBUSY);
+	pve_error_freep(&err);
+	pve_store_unlock(reused);
+	pve_store_free(s);
+}
+
 typedef struct seen {
 	char **v;
 	size_t n;
@@ -764,4 +867,4 @@ static void test_watch(void)
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
 	  TEST(test_concurrent_digest), TEST(test_never_torn), TEST(test_crash_safety),
-	  TEST(test_locks), TEST(test_watch))
+	  TEST(test_locks), TEST(test_stale_locks), TEST(test_watch))

@@ -533,7 +533,74 @@ static void volume_names_by_type(void)
 	pve_sectioncfg_free(c);
 }
 
-TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(dir_plugin_table),
+/* Where a storage may be: never a root, the config store or a system directory, below / and below the
+ * node's root alike; what is inside /var/lib, /mnt, /srv, /home and other roots is fine. */
+static void storage_paths(void)
+{
+	static const struct {
+		const char *path, *root;
+		bool ok;
+	} cases[] = {
+		{ "/var/lib/vz", "/", true },
+		{ "/mnt/x", "/", true },
+		{ "/mnt/pve/nfs1", "/", true },
+		{ "/srv/images", "/", true },
+		{ "/home/backup", "/", true },
+		{ "/data", "/", true },
+		{ "/var/lib/vz/", "/", true },
+		{ "/tmp/pved-test-1/var/lib/vz", "/tmp/pved-test-1", true },
+		{ "/tmp/pved-test-1/stor1", "/tmp/pved-test-1", true },
+		{ "/tmp/pved-test-1/mnt/pve/x", "/tmp/pved-test-1/", true },
+		{ "/tmp/other/etc", "/tmp/pved-test-1", true }, /* another tree's etc */
+		{ "/etcetera", "/", true },
+		{ "/", "/", false },
+		{ "//", "/", false },
+		{ "/etc", "/", false },
+		{ "/etc/", "/", false },
+		{ "/etc/cron.d", "/", false },
+		{ "/etc/pve", "/", false },
+		{ "/etc/pve/priv", "/", false },
+		{ "/bin", "/", false },
+		{ "/boot/efi", "/", false },
+		{ "/dev/shm/x", "/", false },
+		{ "/lib64", "/", false },
+		{ "/proc/1", "/", false },
+		{ "/run", "/", false },
+		{ "/sbin", "/", false },
+		{ "/sys/fs", "/", false },
+		{ "/usr", "/", false },
+		{ "/usr/lib/x", "/", false },
+		{ "/var", "/", false },
+		{ "/var/lib", "/", false },
+		{ "/var/log/pve", "/", false },
+		{ "/tmp", "/", false },
+		{ "/mnt", "/", false },
+		{ "/mnt/pve", "/", false },
+		{ "/mnt/x/../../etc", "/", false },
+		{ "/mnt/./x", "/", false },
+		{ "/tmp/pved-test-1", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/etc", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/etc/pve", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/etc/pve/nodes/n1", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/var", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/run/pved-api-root", "/tmp/pved-test-1", false },
+		{ "/tmp/pved-test-1/usr", "/tmp/pved-test-1", false },
+		{ "relative", "/", false },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		pve_error *err = NULL;
+		int r = pve_storage_check_path(cases[i].path, cases[i].root, &err);
+		if ((r == 0) != cases[i].ok)
+			test_fail(__FILE__, __LINE__, "'%s' below '%s': %s", cases[i].path,
+				  cases[i].root, err ? err->message : "accepted");
+		if (r < 0)
+			check(err && err->param && streq(err->param, "path"));
+		pve_error_free(err);
+	}
+}
+
+TEST_MAIN(TEST(volids_and_names), TEST(storage_cfg), TEST(storage_paths), TEST(dir_plugin_table),
 	  TEST(dir_plugin_refusals), TEST(dir_plugin_refuses), TEST(dir_backup_attributes),
 	  TEST(dir_export_import), TEST(dir_export_snapshot_and_clone), TEST(dir_alloc_concurrent),
 	  TEST(volume_names_by_type))
