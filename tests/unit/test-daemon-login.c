@@ -1,6 +1,6 @@
 /* Unit tests for the brute-force limits of daemon/auth.c: counters per (user, address) and per address
  * in keyed tables, turns past the limits, no eviction of a counter past its limit. Time is passed in. */
-#include "daemon/auth-internal.h"
+#include "daemon/core/auth-internal.h"
 #include "tests/unit/test.h"
 
 #define T0 1000000 /* ms: any start */
