@@ -1,5 +1,6 @@
 /* Config-file edits under etc/pve: the store lock taken without waiting on the loop, the digest
- * checked, the file parsed, changed, printed and written back, the lock released, the caller told. */
+ * checked, the file parsed and changed, what blocks checked on a queue, the file printed and written
+ * back, the lock released, the caller told. */
 #include <event2/event.h>
 #include <time.h>
 
@@ -17,6 +18,13 @@ typedef struct edit_job {
 	struct event *timer;
 	uint64_t deadline_ms;
 	unsigned delay_ms;
+	/* with the lock held: */
+	pve_store_lock *lock;
+	void *cfg;
+	char file_digest[PVE_STORE_DIGEST_LEN + 1];
+	bool exists;
+	int r; /* the check's result, and its error */
+	pve_error *err;
 } edit_job;
 
 int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
@@ -47,32 +55,6 @@ int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
 	return 0;
 }
 
-/* The edit with the lock held. */
-static int apply(edit_job *j, pve_error **err)
-{
-	const pved_cfgfile *f = j->e.file;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	void *cfg = NULL;
-	int r = pved_cfgfile_read(j->d, f, &cfg, digest, err);
-	if (r < 0)
-		return r;
-	bool exists = pve_store_exists(j->d->store, f->path);
-	if (j->digest && strcmp(j->digest, digest) != 0)
-		r = pve_error_set_param(err, EINVAL, "digest", PVED_CFGEDIT_MODIFIED);
-	if (r >= 0)
-		r = j->e.change(j->d, cfg, j->ud, err);
-	if (r == 0) {
-		_cleanup_free_ char *text = f->print(cfg);
-		r = exists ?
-			    pve_store_write(j->d->store, f->path, text, strlen(text), digest, err) :
-			    pve_store_create(j->d->store, f->path, text, strlen(text), err);
-	}
-	if (r >= 0 && j->e.after)
-		r = j->e.after(j->d, cfg, j->ud, err);
-	f->free(cfg);
-	return r;
-}
-
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -84,9 +66,62 @@ static void job_end(edit_job *j, int r, pve_error *err)
 {
 	if (j->timer)
 		event_free(j->timer);
+	if (j->cfg)
+		j->e.file->free(j->cfg);
+	pve_store_unlock(j->lock);
 	j->e.done(j->d, j->ud, r, err);
 	free(j->digest);
 	free(j);
+}
+
+/* The rest, on the loop, after the check: what else the change writes, then the file itself. */
+static void finish(edit_job *j)
+{
+	const pved_cfgfile *f = j->e.file;
+	pve_error *err = NULL;
+	int r = j->e.also ? j->e.also(j->d, j->cfg, j->ud, &err) : 0;
+	if (r >= 0) {
+		_cleanup_free_ char *text = f->print(j->cfg);
+		r = j->exists ? pve_store_write(j->d->store, f->path, text, strlen(text),
+						j->file_digest, &err) :
+				pve_store_create(j->d->store, f->path, text, strlen(text), &err);
+	}
+	job_end(j, r, err);
+}
+
+static void check_work(void *arg)
+{
+	edit_job *j = arg;
+	j->r = j->e.check(j->cfg, j->ud, &j->err);
+}
+
+static void check_done(void *arg)
+{
+	edit_job *j = arg;
+	if (j->r < 0)
+		return job_end(j, j->r, TAKE_PTR(j->err));
+	finish(j);
+}
+
+/* With the lock held: read, the client's digest, the change; then the check, or straight on. */
+static void apply(edit_job *j)
+{
+	const pved_cfgfile *f = j->e.file;
+	pve_error *err = NULL;
+	int r = pved_cfgfile_read(j->d, f, &j->cfg, j->file_digest, &err);
+	if (r < 0)
+		return job_end(j, r, err);
+	j->exists = pve_store_exists(j->d->store, f->path);
+	if (j->digest && strcmp(j->digest, j->file_digest) != 0)
+		r = pve_error_set_param(&err, EINVAL, "digest", PVED_CFGEDIT_MODIFIED);
+	else
+		r = j->e.change(j->d, j->cfg, j->ud, &err);
+	if (r != 0)
+		return job_end(j, r, err);
+	if (!j->e.check)
+		return finish(j);
+	if (pved_run_blocking(j->d, j->e.queue, check_work, check_done, j, &err) < 0)
+		return job_end(j, -EAGAIN, err);
 }
 
 static void attempt(evutil_socket_t fd, short what, void *arg)
@@ -105,11 +140,10 @@ static void attempt(evutil_socket_t fd, short what, void *arg)
 		evtimer_add(j->timer, &tv);
 		return;
 	}
-	if (r >= 0) {
-		r = apply(j, &err);
-		pve_store_unlock(lock);
-	}
-	job_end(j, r, err);
+	if (r < 0)
+		return job_end(j, r, err);
+	j->lock = lock;
+	apply(j);
 }
 
 void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud)

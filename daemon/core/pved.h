@@ -110,8 +110,9 @@ cJSON *pved_version_object(void);
 /* ---- config-file edits (cfgedit.c) ------------------------------------------------------------------------
  * Every change of a file under etc/pve goes one way: take the file's store lock without waiting on the
  * loop (a timer tries again until the timeout), read the file with its digest, check the client's digest,
- * parse, change, print, write against the digest read, unlock, answer. A file that fails to parse is the
- * server's fault: EIO (500), naming the file and the parser's line. */
+ * parse, change, check what blocks on a queue, write what else belongs to it, print, write against the
+ * digest read, unlock, answer. A file that fails to parse is the server's fault: EIO (500), naming the
+ * file and the parser's line. */
 
 /* How long an edit waits for another holder of the lock, as Proxmox's cfs_lock_file. */
 #define PVED_CFGEDIT_LOCK_TIMEOUT_MS 10000
@@ -143,8 +144,13 @@ typedef struct pved_cfgedit {
 	/* With the lock held and the file parsed: changes cfg. < 0 (with err): nothing is written; 0: cfg
 	 * is written back; PVED_CFGEDIT_KEEP: nothing to write. */
 	int (*change)(pved *d, void *cfg, void *ud, pve_error **err);
-	/* After the write, still under the lock (may be NULL): what else the change writes (priv/ files). */
-	int (*after)(pved *d, void *cfg, void *ud, pve_error **err);
+	/* Optional, after change: work that blocks (activating the storage the change defines), on a
+	 * thread of queue, the lock still held. A failure writes nothing. */
+	int (*check)(void *cfg, void *ud, pve_error **err);
+	pved_queue queue;
+	/* Optional, on the loop before the write: what else belongs to the change (priv/ files). A failure
+	 * writes nothing more. */
+	int (*also)(pved *d, void *cfg, void *ud, pve_error **err);
 	/* The end, with the lock released: r < 0 with err (taken), or r >= 0. Always called once. */
 	void (*done)(pved *d, void *ud, int r, pve_error *err);
 } pved_cfgedit;

@@ -8,37 +8,39 @@
 #include "storage/storage.h"
 
 #define STORAGE_CFG "storage.cfg"
-#define STORAGE_LOCK "file-storage_cfg"
-#define STORAGE_LOCK_TIMEOUT_MS 5000
 #define PASSWORD_PREFIX "password="
 #define STATUS_THREADS 16 /* storages on servers asked at once in a status list */
 
 /* storage.cfg as it is now: a missing file is an empty config. Sections are checked one by one where they
  * are used, so one bad section does not hide the others (Proxmox warns and goes on, too). */
+static int cfg_parse(const char *text, size_t len, void **ret, pve_error **err)
+{
+	return pve_sectioncfg_parse(text, len, (pve_sectioncfg **)ret, err);
+}
+
+static char *cfg_print(const void *cfg)
+{
+	return pve_sectioncfg_print(cfg);
+}
+
+static void cfg_free(void *cfg)
+{
+	pve_sectioncfg_free(cfg);
+}
+
+/* storage.cfg, under the store lock "file-storage_cfg" for changes. */
+static const pved_cfgfile storage_cfg = {
+	.path = STORAGE_CFG,
+	.lock = "file-storage_cfg",
+	.parse = cfg_parse,
+	.print = cfg_print,
+	.free = cfg_free,
+};
+
 static int load_cfg(pved *d, pve_sectioncfg **ret, char digest[PVE_STORE_DIGEST_LEN + 1],
 		    pve_error **err)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	char dg[PVE_STORE_DIGEST_LEN + 1];
-	int r = pve_store_read(d->store, STORAGE_CFG, &text, &len, dg, NULL);
-	if (r == -ENOENT) {
-		*ret = pve_sectioncfg_new();
-		if (digest)
-			digest[0] = '\0';
-		return 0;
-	}
-	if (r < 0)
-		return pve_error_set(err, -r, "unable to read storage.cfg: %s", strerror(-r));
-	r = pve_sectioncfg_parse(text, len, ret, err);
-	if (r < 0) {
-		if (err && *err)
-			pve_error_prefix(*err, "storage.cfg: ");
-		return r;
-	}
-	if (digest)
-		memcpy(digest, dg, sizeof(dg));
-	return 0;
+	return pved_cfgfile_read(d, &storage_cfg, (void **)ret, digest, err);
 }
 
 /* ---- cifs passwords: priv/storage/<id>.pw holds "password=SECRET\n", as Proxmox's CIFSPlugin writes it;
@@ -210,8 +212,6 @@ struct sjob {
 	pved_call *c;
 	pve_sectioncfg *cfg;
 	pve_storage st;
-	pve_store_lock *lock; /* storage.cfg's lock, held across the work (create, update) */
-	char digest[PVE_STORE_DIGEST_LEN + 1];
 	void (*work)(sjob *j);
 	void (*done)(sjob *j);
 	pve_error *err;
@@ -225,7 +225,6 @@ struct sjob {
 	char *fmt, *name, *path, *notes, *prot;
 	uint64_t size, used;
 	bool set_notes, set_prot;
-	bool pw_deleted;
 	pve_volume_info *vols;
 	size_t n_vols;
 	/* status: one entry per storage */
@@ -247,7 +246,6 @@ static sjob *sjob_new(pved_call *c, pve_sectioncfg *cfg)
 
 static void sjob_free(sjob *j)
 {
-	pve_store_unlock(j->lock);
 	pve_sectioncfg_free(j->cfg);
 	pve_error_free(j->err);
 	free(j->volname);
@@ -413,13 +411,6 @@ static int store_password(pved_call *c, pve_section *s, bool deleted, pve_error 
 	return r;
 }
 
-static int write_cfg(pved *d, pve_sectioncfg *cfg, const char *expected, pve_error **err)
-{
-	_cleanup_free_ char *text = pve_sectioncfg_print(cfg);
-	return pve_store_write(d->store, STORAGE_CFG, text, strlen(text),
-			       expected && *expected ? expected : NULL, err);
-}
-
 static cJSON *storage_type_reply(const char *id, const char *type)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -437,145 +428,162 @@ static int check_path(pved_call *c, const pve_section *s, pve_error **err)
 	return path ? pve_storage_check_path(path, c->d->root, err) : 0;
 }
 
-/* After the activation: the password to its file, the definition saved, under the lock still held. */
-static void storage_save_done(sjob *j)
+/* ---- changes of storage.cfg: each a pved_cfgedit ---- */
+
+typedef struct storage_edit {
+	pved_call *c;
+	char *type; /* the storage's type, for the answer */
+	bool pw_deleted;
+	pve_storage st; /* what the check activates, when this node uses it */
+	bool activate;
+} storage_edit;
+
+/* The storage as the change defines it, to be activated by the check where this node uses it: a wrong
+ * path or server is found before the definition is saved. */
+static int plan_activation(storage_edit *e, pve_sectioncfg *cfg)
 {
-	pve_error *err = NULL;
-	const char *id = pved_call_str(j->c, "storage");
-	pve_section *s = pve_sectioncfg_find(j->cfg, id);
-	if (store_password(j->c, s, j->pw_deleted, &err) < 0 ||
-	    write_cfg(j->c->d, j->cfg, j->digest, &err) < 0)
-		return pved_call_fail(j->c, err);
-	pve_store_unlock(TAKE_PTR(j->lock));
-	pved_call_reply(j->c, storage_type_reply(id, pve_section_type(s)));
+	pve_storage st;
+	const char *id = pved_call_str(e->c, "storage");
+	const pve_section *s = pve_sectioncfg_find(cfg, id);
+	e->type = s ? xstrdup(pve_section_type(s)) : NULL;
+	if (pve_storage_get(cfg, id, &st, NULL) == 0 && !st.disabled &&
+	    pve_storage_on_node(&st, e->c->d->node) && st.plugin->activate) {
+		e->st = st;
+		e->activate = true;
+	}
+	return 0;
 }
 
-/* Saves a checked definition (cfg and lock taken): first, on a worker, it activates the storage where this
- * node uses it, to find a wrong path or server before the definition is saved (a mount can wait long on a
- * server that does not answer). */
-static void storage_save(pved_call *c, pve_sectioncfg *cfg, pve_store_lock *lock,
-			 const char *digest, bool pw_deleted)
+/* On the storage queue, storage.cfg's lock held: a mount may wait long on a server that does not
+ * answer. */
+static int activate_check(void *cfg, void *ud, pve_error **err)
 {
-	sjob *j = sjob_new(c, cfg);
-	j->lock = lock;
-	snprintf(j->digest, sizeof(j->digest), "%s", digest);
-	j->pw_deleted = pw_deleted;
-	j->done = storage_save_done;
-	pve_storage st;
-	if (pve_storage_get(cfg, pved_call_str(c, "storage"), &st, NULL) == 0 && !st.disabled &&
-	    pve_storage_on_node(&st, c->d->node) && st.plugin->activate) {
-		j->st = st;
-		j->activate = true;
-	}
-	sjob_run(j);
+	(void)cfg;
+	storage_edit *e = ud;
+	return e->activate ? pved_storage_activate(e->c->d, &e->st, err) : 0;
+}
+
+/* Before storage.cfg is written: a password given moves to its file, one deleted (or of a storage
+ * deleted) goes. */
+static int password_also(pved *d, void *cfg, void *ud, pve_error **err)
+{
+	storage_edit *e = ud;
+	const char *id = pved_call_str(e->c, "storage");
+	pve_section *s = pve_sectioncfg_find(cfg, id);
+	return s ? store_password(e->c, s, e->pw_deleted, err) : delete_password(d, id, err);
+}
+
+static void saved(pved *d, void *ud, int r, pve_error *err)
+{
+	(void)d;
+	storage_edit *e = ud;
+	pved_call *c = e->c;
+	_cleanup_free_ char *type = e->type;
+	free(e);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	if (!type) /* deleted */
+		return pved_call_reply(c, NULL);
+	pved_call_reply(c, storage_type_reply(pved_call_str(c, "storage"), type));
+}
+
+static void storage_edit_run(pved_call *c, int (*change)(pved *, void *, void *, pve_error **),
+			     bool check)
+{
+	storage_edit *e = xcalloc(1, sizeof(*e));
+	e->c = c;
+	pved_cfgedit ce = {
+		.file = &storage_cfg,
+		.digest = pved_call_str(c, "digest"),
+		.change = change,
+		.check = check ? activate_check : NULL,
+		.queue = PVED_QUEUE_STORAGE,
+		.also = password_also,
+		.done = saved,
+	};
+	pved_cfgedit_run(c->d, &ce, e);
+}
+
+static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
+{
+	(void)d;
+	storage_edit *e = ud;
+	pved_call *c = e->c;
+	pve_sectioncfg *cfg = cfgp;
+	const char *id = pved_call_str(c, "storage"), *type = pved_call_str(c, "type");
+	pve_section *s = NULL;
+	if (pve_sectioncfg_find(cfg, id))
+		return pve_error_set_param(err, EEXIST, "storage",
+					   "storage ID '%s' already defined", id);
+	if (pve_sectioncfg_add(cfg, type, id, &s, err) < 0 || apply_params(c, s, err) < 0)
+		return -EINVAL;
+	default_path(c->d, s);
+	if (pve_storage_check_section(s, err) < 0 || check_path(c, s, err) < 0)
+		return -EINVAL;
+	return plan_activation(e, cfg);
 }
 
 static void h_storage_create(pved_call *c)
 {
-	pve_error *err = NULL;
-	pve_store_lock *lock = NULL;
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	const char *id = pved_call_str(c, "storage"), *type = pved_call_str(c, "type");
-	pve_section *s = NULL;
-	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
-				   &err) < 0 ||
-	    load_cfg(c->d, &cfg, digest, &err) < 0)
-		goto fail;
-	if (pve_sectioncfg_find(cfg, id)) {
-		pve_error_set_param(&err, EEXIST, "storage", "storage ID '%s' already defined", id);
-		goto fail;
+	storage_edit_run(c, create_change, true);
+}
+
+static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
+{
+	(void)d;
+	storage_edit *e = ud;
+	pved_call *c = e->c;
+	pve_sectioncfg *cfg = cfgp;
+	const char *id = pved_call_str(c, "storage");
+	pve_section *s = pve_sectioncfg_find(cfg, id);
+	if (!s)
+		return pve_error_set(err, ENOENT, "storage '%s' does not exist", id);
+	const pve_storage_plugin *pl = pve_storage_plugin_find(pve_section_type(s));
+	_cleanup_strv_free_ char **del =
+		pve_split_list(pved_call_str(c, "delete") ? pved_call_str(c, "delete") : "");
+	for (char **k = del; *k; k++) {
+		if (pved_call_has(c, *k))
+			return pve_error_set_param(
+				err, EINVAL, "delete",
+				"cannot set and delete property '%s' at the same time", *k);
+		for (const char *const *r = pl ? pl->required : NULL; r && *r; r++)
+			if (streq(*r, *k))
+				return pve_error_set_param(err, EINVAL, "delete",
+							   "cannot delete required option '%s'",
+							   *k);
+		pve_section_delete(s, *k);
+		e->pw_deleted |= streq(*k, "password");
 	}
-	if (pve_sectioncfg_add(cfg, type, id, &s, &err) < 0 || apply_params(c, s, &err) < 0)
-		goto fail;
+	if (apply_params(c, s, err) < 0)
+		return -EINVAL;
 	default_path(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0 || check_path(c, s, &err) < 0)
-		goto fail;
-	return storage_save(c, TAKE_PTR(cfg), lock, digest, false);
-fail:
-	pve_store_unlock(lock);
-	pved_call_fail(c, err);
+	if (!e->pw_deleted)
+		load_password(c->d, s);
+	if (pve_storage_check_section(s, err) < 0 ||
+	    (pved_call_has(c, "path") && check_path(c, s, err) < 0))
+		return -EINVAL;
+	return plan_activation(e, cfg);
 }
 
 static void h_storage_update(pved_call *c)
 {
-	pve_error *err = NULL;
-	pve_store_lock *lock = NULL;
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	_cleanup_strv_free_ char **del = NULL;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	const char *id = pved_call_str(c, "storage"), *want = pved_call_str(c, "digest");
-	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
-				   &err) < 0 ||
-	    load_cfg(c->d, &cfg, digest, &err) < 0)
-		goto fail;
-	if (want && !streq(want, digest)) {
-		pve_error_set_param(
-			&err, EINVAL, "digest",
-			"detected modified configuration - file changed by other user? Try again.");
-		goto fail;
-	}
-	pve_section *s = pve_sectioncfg_find(cfg, id);
-	if (!s) {
-		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
-		goto fail;
-	}
-	const pve_storage_plugin *pl = pve_storage_plugin_find(pve_section_type(s));
-	del = pve_split_list(pved_call_str(c, "delete") ? pved_call_str(c, "delete") : "");
-	for (char **k = del; *k; k++) {
-		if (pved_call_has(c, *k)) {
-			pve_error_set_param(&err, EINVAL, "delete",
-					    "cannot set and delete property '%s' at the same time",
-					    *k);
-			goto fail;
-		}
-		for (const char *const *r = pl ? pl->required : NULL; r && *r; r++)
-			if (streq(*r, *k)) {
-				pve_error_set_param(&err, EINVAL, "delete",
-						    "cannot delete required option '%s'", *k);
-				goto fail;
-			}
-		pve_section_delete(s, *k);
-	}
-	bool pw_deleted = false;
-	for (char **k = del; *k; k++)
-		pw_deleted |= streq(*k, "password");
-	if (apply_params(c, s, &err) < 0)
-		goto fail;
-	default_path(c->d, s);
-	if (!pw_deleted)
-		load_password(c->d, s);
-	if (pve_storage_check_section(s, &err) < 0 ||
-	    (pved_call_has(c, "path") && check_path(c, s, &err) < 0))
-		goto fail;
-	return storage_save(c, TAKE_PTR(cfg), lock, digest, pw_deleted);
-fail:
-	pve_store_unlock(lock);
-	pved_call_fail(c, err);
+	storage_edit_run(c, update_change, true);
+}
+
+static int delete_change(pved *d, void *cfgp, void *ud, pve_error **err)
+{
+	(void)d;
+	storage_edit *e = ud;
+	const char *id = pved_call_str(e->c, "storage");
+	if (!pve_sectioncfg_remove(cfgp, id))
+		return pve_error_set(err, ENOENT, "storage '%s' does not exist", id);
+	e->pw_deleted = true;
+	return 0;
 }
 
 static void h_storage_delete(pved_call *c)
 {
-	pve_error *err = NULL;
-	pve_store_lock *lock = NULL;
-	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	const char *id = pved_call_str(c, "storage");
-	if (pve_store_lock_acquire(c->d->store, STORAGE_LOCK, STORAGE_LOCK_TIMEOUT_MS, &lock,
-				   &err) < 0 ||
-	    load_cfg(c->d, &cfg, digest, &err) < 0)
-		goto fail;
-	if (!pve_sectioncfg_remove(cfg, id)) {
-		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
-		goto fail;
-	}
-	if (write_cfg(c->d, cfg, digest, &err) < 0 || delete_password(c->d, id, &err) < 0)
-		goto fail;
-	pve_store_unlock(lock);
-	return pved_call_reply(c, NULL);
-fail:
-	pve_store_unlock(lock);
-	pved_call_fail(c, err);
+	storage_edit_run(c, delete_change, false);
 }
 
 /* ---- /nodes/{node}/storage ------------------------------------------------------------------------------ */

@@ -255,5 +255,75 @@ static void test_digest_parse_and_failures(void)
 	teardown(d);
 }
 
+/* The check runs on a queue's thread with the lock held (the loop goes on); its failure writes nothing,
+ * and neither does a failing also; a good also is written before the file. */
+static int slow_check(void *cfg, void *ud, pve_error **err)
+{
+	edit *e = ud;
+	usleep(300000);
+	if (strstr(((lines *)cfg)->text, "bad"))
+		return pve_error_set(err, EHOSTUNREACH, "server '%s' does not answer", e->line);
+	return 0;
+}
+
+static int also_side(pved *d, void *cfg, void *ud, pve_error **err)
+{
+	(void)cfg;
+	edit *e = ud;
+	if (streq(e->line, "side-fails"))
+		return pve_error_set(err, EIO, "side file");
+	/* the main file is not written yet */
+	_cleanup_free_ char *main_text = content(d);
+	_cleanup_free_ char *side = xasprintf("before: %s", main_text ? main_text : "(none)");
+	return pve_store_write(d->store, "side.cfg", side, strlen(side), NULL, err);
+}
+
+static void start_checked(pved *d, edit *e)
+{
+	pved_cfgedit ce = { .file = &lines_file,
+			    .change = change,
+			    .check = slow_check,
+			    .queue = PVED_QUEUE_STORAGE,
+			    .also = also_side,
+			    .done = done };
+	pved_cfgedit_run(d, &ce, e);
+}
+
+static void test_check_and_also(void)
+{
+	pved *d = setup();
+	check_int(pved_blocking_init(d, NULL), 0);
+	edit e = { .line = "good" };
+	start_checked(d, &e);
+	check(!e.done);
+	/* the lock is held while the check runs */
+	pve_store_lock *l = NULL;
+	check_int(pve_store_lock_acquire(d->store, "file-test_cfg", 0, &l, NULL), -EBUSY);
+	unsigned ticks = run_until(d, &e, 3000);
+	check(e.done && e.r == 0);
+	check(ticks >= 10); /* the loop went on meanwhile */
+	_cleanup_free_ char *text = content(d), *side = NULL;
+	check_streq(text, "good\n");
+	check_int(pve_store_read(d->store, "side.cfg", &side, NULL, NULL, NULL), 0);
+	check_streq(side, "before: (none)");
+
+	edit f = { .line = "bad" }, g = { .line = "side-fails" };
+	start_checked(d, &f);
+	run_until(d, &f, 3000);
+	check(f.done && f.r == -EHOSTUNREACH);
+	check_streq(f.message, "server 'bad' does not answer");
+	start_checked(d, &g);
+	run_until(d, &g, 3000);
+	check(g.done && g.r == -EIO);
+	free(text);
+	text = content(d);
+	check_streq(text, "good\n");
+	check_int(pve_store_lock_acquire(d->store, "file-test_cfg", 0, &l, NULL), 0);
+	pve_store_unlock(l);
+	edit_clear(&e), edit_clear(&f), edit_clear(&g);
+	pved_blocking_free(d->blocking);
+	teardown(d);
+}
+
 TEST_MAIN(TEST(test_new_file_and_free_lock), TEST(test_waits_without_blocking),
-	  TEST(test_digest_parse_and_failures))
+	  TEST(test_digest_parse_and_failures), TEST(test_check_and_also))
