@@ -246,7 +246,7 @@ static bool hex_ok(const char *s, size_t want)
 
 static int check_user(const char *userid, const cJSON *u, pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set(err, EINVAL, "tfa.cfg: invalid user id '%.64s'", userid);
 	if (!cJSON_IsObject(u))
 		return pve_error_set(err, EINVAL, "tfa.cfg: user '%s' is not an object", userid);
@@ -515,7 +515,7 @@ static int check_description(const char *d, pve_error **err)
 int pve_tfacfg_add_totp(pve_tfacfg *c, const char *userid, const char *uri, const char *description,
 			time_t now, char **ret_id, pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set_param(err, EINVAL, "userid", "invalid user id");
 	int r = check_description(description, err);
 	if (r < 0)
@@ -567,7 +567,7 @@ static char *recovery_hash(const char *secret_hex, const char *code)
 int pve_tfacfg_add_recovery(pve_tfacfg *c, const char *userid, time_t now, char ***ret_codes,
 			    pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set_param(err, EINVAL, "userid", "invalid user id");
 	cJSON *u = user_get(c, userid);
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(u, "recovery");

@@ -93,6 +93,9 @@ static int f_realm(const char *v, char **m)
 	return 0;
 }
 
+/* The one definition of a userid ("name@realm"); access/ checks user.cfg, tokens and realm syncs with it.
+ * Proxmox's user part is [^\s:/]+; pved also refuses '!', which separates a token's name from its user:
+ * "admin@pve!x@pve" would otherwise be a user whose tokens and whose self checks look like admin@pve's. */
 static int f_userid(const char *v, char **m)
 {
 	size_t len = strlen(v);
@@ -104,17 +107,18 @@ static int f_userid(const char *v, char **m)
 	if (!at || at == v || (size_t)(at - v) > 60 || has_ctrl(v))
 		return fail(m, "value '%s' does not look like a valid user name", v);
 	for (const char *p = v; p < at; p++)
-		if (isspace((unsigned char)*p) || *p == ':' || *p == '/')
+		if (isspace((unsigned char)*p) || *p == ':' || *p == '/' || *p == '!')
 			return fail(m, "value '%s' does not look like a valid user name", v);
 	if (!fmt_match(REALM_RE, at + 1, false))
 		return fail(m, "value '%s' does not look like a valid user name", v);
 	return 0;
 }
 
-/* Either a bare token name (as in /access/users/{userid}/token/{tokenid}) or a full user@realm!name. */
+/* Either a bare token name (as in /access/users/{userid}/token/{tokenid}) or a full user@realm!name:
+ * neither part holds a '!', so the first one splits them. */
 static int f_tokenid(const char *v, char **m)
 {
-	const char *bang = strrchr(v, '!');
+	const char *bang = strchr(v, '!');
 	if (!bang) {
 		if (!fmt_match(TOKEN_NAME_RE, v, false))
 			return fail(m, "value '%s' does not look like a valid token ID", v);

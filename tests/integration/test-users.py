@@ -2,13 +2,16 @@
 with privilege separation, effective permissions and password changes, over HTTPS and with proxmoxer
 (Debian's python3-proxmoxer). Needs root."""
 
+import base64
 import os
+import subprocess
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.append("/usr/lib/python3/dist-packages")
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
 
 
 def user_cfg(n):
@@ -331,6 +334,96 @@ def group_delegated_user_admin(n):
         delete(n, f"/access/users/{userid}")
     for g in ("gops", "gother"):
         delete(n, f"/access/groups/{g}")
+
+
+def sign_ticket(n, userid, when=None):
+    """A ticket for userid signed with the node's own key, as only pved could make one."""
+    plain = f"PVE:{userid}:{int(when or time.time()):08X}"
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", n.path("etc/pve/priv/authkey.key")],
+                         input=plain.encode(), check=True, capture_output=True).stdout
+    return plain + "::" + base64.b64encode(sig).decode()
+
+
+def wait_for(cond, what, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(what)
+
+
+@case
+def bang_userids_refused(n):
+    """B1: a userid never holds a '!'. A delegated user admin (Realm.AllocateUser on the realm,
+    User.Modify on one group) cannot create "admin@pve!x@pve", which pved once took for admin@pve (the
+    part before the '!') in its self checks; user.cfg holding one does not load."""
+    expect(n.post("/access/groups", {"groupid": "gbang"}).status == 200, "group")
+    expect(n.post("/access/users", {"userid": "deleg@pve", "password": "deleg-pw-1"}).status == 200,
+           "deleg")
+    for path in ("/access/groups/gbang", "/access/realm/pve"):
+        r = put(n, "/access/acl", {"path": path, "roles": "PVEUserAdmin", "users": "deleg@pve"})
+        expect(r.status == 200, r)
+    deleg = as_user(n, "deleg@pve", "deleg-pw-1")
+    # The control: a plain name in deleg's group is allowed.
+    r = deleg.post("/access/users", {"userid": "plain1@pve", "groups": "gbang"})
+    expect(r.status == 200, r)
+    before = user_cfg(n)
+    for userid in ("admin@pve!x@pve", "deleg@pve!x@pve", "root@pam!x@pve", "a!b@pve"):
+        r = deleg.post("/access/users", {"userid": userid, "groups": "gbang",
+                                         "password": "bang-pw-123"})
+        expect(r.status == 400 and "userid" in (r.json.get("errors") or {}), (userid, r))
+        r = n.post("/access/users", {"userid": userid, "password": "bang-pw-123"})
+        expect(r.status == 400 and "userid" in (r.json.get("errors") or {}), (userid, r))
+    # Nor can anything be done to such a name elsewhere in the API.
+    for method, path, params in (
+            ("POST", "/access/users/admin@pve!x@pve/token/tk", {"privsep": 0}),
+            ("PUT", "/access/password", {"userid": "admin@pve!x@pve", "password": "bang-pw-123",
+                                         "confirmation-password": n.admin_password}),
+            ("PUT", "/access/acl", {"path": "/", "roles": "Administrator",
+                                    "users": "admin@pve!x@pve"})):
+        r = n.request(method, urllib.parse.quote(path, safe="/@!"), params)
+        expect(r.status == 400, (method, path, r))
+    expect(user_cfg(n) == before, user_cfg(n))
+
+    # Planted by hand (with a password and a group), user.cfg does not load: pved keeps what it had
+    # and says why; `pved --check` names the line. Proxmox's parser takes the name, but pved's
+    # identities never hold a '!'.
+    with open(n.path("etc/pve/priv/shadow.cfg")) as f:
+        shadow = f.read()
+    hashed = [line for line in shadow.splitlines() if line.startswith("deleg:")][0].split(":")[1]
+    planted = before + "user:admin@pve!x@pve:1:0::::::\n"
+    try:
+        with open(n.path("etc/pve/priv/shadow.cfg"), "a") as f:
+            f.write(f"admin@pve!x:{hashed}:\n")
+        with open(n.path("etc/pve/user.cfg.new"), "w") as f:
+            f.write(planted)
+        os.rename(n.path("etc/pve/user.cfg.new"), n.path("etc/pve/user.cfg"))
+        wait_for(lambda: "keeping the previous access configuration" in n.logtext(),
+                 "pved did not say it kept its configuration: " + n.logtext()[-500:])
+        expect("invalid user id 'admin@pve!x@pve'" in n.logtext(), n.logtext()[-500:])
+        out = subprocess.run([os.path.join(BIN, "pved"), "--root", n.root, "--check"],
+                             capture_output=True, text=True, timeout=20)
+        expect(out.returncode != 0 and "admin@pve!x@pve" in out.stdout + out.stderr,
+               out.stdout + out.stderr)
+        r = n.post("/access/ticket", {"username": "admin@pve!x@pve", "password": "deleg-pw-1"},
+                   ticket="")
+        expect(r.status == 401, r)
+        # Even a ticket signed for the name opens nothing, as admin@pve or as anyone.
+        t = sign_ticket(n, "admin@pve!x@pve")
+        r = n.get("/access/permissions", ticket=t)
+        expect(r.status == 401, r)
+        # What was loaded before still works.
+        expect(as_user(n, "deleg@pve", "deleg-pw-1").get("/version").status == 200, "deleg")
+    finally:
+        with open(n.path("etc/pve/priv/shadow.cfg"), "w") as f:
+            f.write(shadow)
+        with open(n.path("etc/pve/user.cfg.new"), "w") as f:
+            f.write(before)
+        os.rename(n.path("etc/pve/user.cfg.new"), n.path("etc/pve/user.cfg"))
+    for userid in ("plain1@pve", "deleg@pve"):
+        delete(n, f"/access/users/{userid}")
+    delete(n, "/access/groups/gbang")
 
 
 def main():

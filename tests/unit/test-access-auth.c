@@ -274,6 +274,7 @@ static void token_header(void)
 		"root@pam!tt!uu=s",
 		"root@pam!tt\t=s",
 		"root@pam!t=s",
+		"admin@pve!x@pve!tok=s", /* a userid never holds a '!' */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *e = NULL;

@@ -114,6 +114,11 @@ static void usercfg_errors(void)
 		"user:alice@pve:1:0:::::\nacl:1:/v ms:alice@pve:NoAccess:\n",
 		"user:alice@pve:1:0:::::\npool:p1::10x::\n",
 		"user:alice@pve:1:0:::::\ngroup:bad/group:::\n",
+		/* A '!' is never part of a userid: such a user, its tokens and ACLs do not load. */
+		"user:alice@pve:1:0:::::\nuser:alice@pve!x@pve:1:0::\n",
+		"user:alice@pve:1:0:::::\ntoken:alice@pve!x@pve!t:0:0::\n",
+		"user:alice@pve:1:0:::::\nacl:1:/:alice@pve!x@pve:Administrator:\n",
+		"user:alice@pve:1:0:::::\nacl:1:/:alice@pve!t!u:Administrator:\n",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *err = NULL;
@@ -137,6 +142,50 @@ static void usercfg_errors(void)
 		pve_buf_puts(&many, "group:g:::\n");
 	check_int(pve_usercfg_parse(many.data, many.len, &c, &err), -E2BIG);
 	pve_error_free(err);
+}
+
+static void identities(void)
+{
+	static const char *const users[] = { "root@pam", "a.b-c_d@pve", "x@ldap-1", "a@b@pve" };
+	static const char *const tokens[] = { "root@pam!t1", "a.b@pve!ci-1", "a@b@pve!x.y" };
+	static const char *const neither[] = {
+		"",	   "@pve",     "a@",	      "a@p",	     "a b@pve",
+		"a:b@pve", "a/b@pve",  "a@pve!x@pve", "a!@pve",	     "!a@pve",
+		"a@pve!",  "a@pve!1t", "a@pve!t!u",   "a@pve!t@pve", "a@pve!x@pve!t",
+		"a\t@pve", "a@pve\n",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(users); i++) {
+		check(pve_userid_valid(users[i]));
+		check(!pve_tokenid_valid(users[i]));
+		_cleanup_free_ char *u = pve_authid_user(users[i]);
+		check_streq(u, users[i]);
+		check(pve_authid_of_user(users[i], users[i]));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(tokens); i++) {
+		check(!pve_userid_valid(tokens[i]));
+		check(pve_tokenid_valid(tokens[i]));
+	}
+	_cleanup_free_ char *owner = pve_authid_user("a@b@pve!x.y");
+	check_streq(owner, "a@b@pve");
+	check(pve_authid_of_user("a@b@pve!x.y", "a@b@pve"));
+	check(!pve_authid_of_user("a@b@pve!x.y", "a@b"));
+	check(!pve_authid_of_user("a@pve", "a@pvx"));
+	check(!pve_authid_of_user("a@pve!t", "a@pve!t@pve"));
+	for (size_t i = 0; i < ELEMENTSOF(neither); i++) {
+		if (pve_userid_valid(neither[i]) || pve_tokenid_valid(neither[i]))
+			test_fail(__FILE__, __LINE__, "accepted '%s'", neither[i]);
+		_cleanup_free_ char *u = pve_authid_user(neither[i]);
+		check(u == NULL);
+	}
+	/* The API's format and user.cfg's parser are the same definition. */
+	for (size_t i = 0; i < ELEMENTSOF(neither); i++)
+		check(pve_format_check("pve-userid", neither[i], NULL) < 0);
+	_cleanup_free_ char *msg = NULL;
+	check_int(pve_format_check("pve-userid", "admin@pve!x@pve", &msg), -EINVAL);
+	check_streq(msg, "value 'admin@pve!x@pve' does not look like a valid user name");
+	check(pve_format_check("pve-tokenid", "admin@pve!x@pve!t", NULL) < 0);
+	check(pve_format_check("pve-tokenid", "admin@pve!tk", NULL) == 0);
+	check(pve_format_check("pve-tokenid", "tk", NULL) == 0);
 }
 
 static void privileges_and_roles(void)
@@ -356,4 +405,5 @@ static void permissions(void)
 }
 
 TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_errors),
-	  TEST(privileges_and_roles), TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))
+	  TEST(identities), TEST(privileges_and_roles),
+	  TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))
