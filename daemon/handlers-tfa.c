@@ -76,7 +76,7 @@ static bool may_read(pved_call *c, const char *userid)
 	_cleanup_json_ cJSON *expr = cJSON_Parse(
 		"[\"or\",[\"userid-param\",\"self\"],[\"userid-group\",[\"User.Modify\",\"Sys.Audit\"]]]");
 	pved_check_env env = {
-		.userid = c->userid,
+		.authid = c->authid,
 		.params = params,
 		.permitted = env_permitted,
 		.user_exists = env_user_exists,

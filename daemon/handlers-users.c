@@ -138,10 +138,10 @@ static cJSON *token_info(const pve_token *t, bool with_name)
 	return o;
 }
 
+/* A token of userid (a token id whose user is userid; not userid itself). */
 static bool token_of(const char *tokenid, const char *userid)
 {
-	size_t n = strlen(userid);
-	return strncmp(tokenid, userid, n) == 0 && tokenid[n] == '!';
+	return pve_tokenid_valid(tokenid) && pve_authid_of_user(tokenid, userid);
 }
 
 static void user_fields(cJSON *o, const pve_user *u)
@@ -228,7 +228,7 @@ static void h_users_index(pved_call *c)
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; i < e.cfg->n_users; i++) {
 		const pve_user *u = &e.cfg->users[i];
-		if (!all && strcmp(u->userid, c->userid) != 0 &&
+		if (!all && strcmp(u->userid, c->authid) != 0 &&
 		    !user_group_allowed(c, e.cfg, u->userid, PRIVS_LIST))
 			continue;
 		if (has_enabled && u->enable != enabled)
@@ -845,9 +845,9 @@ static void h_permissions(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "userid", "%s", msg ? msg : "invalid user id");
 		return pved_call_fail(c, err);
 	}
-	/* Everyone may see their own permissions and those of their tokens. */
-	bool own = strcmp(who, c->authid) == 0 || strcmp(who, c->userid) == 0 ||
-		   token_of(who, c->userid);
+	/* Everyone may see their own permissions and a user those of their tokens; a token is not its
+	 * user (nor its sibling tokens). */
+	bool own = strcmp(who, c->authid) == 0 || token_of(who, c->authid);
 	if (!own && !pved_call_permitted(c, "/access", "Sys.Audit")) {
 		deny(&err, "/access, Sys.Audit");
 		return pved_call_fail(c, err);
