@@ -144,6 +144,19 @@ static bool token_of(const char *tokenid, const char *userid)
 	return pve_tokenid_valid(tokenid) && pve_authid_of_user(tokenid, userid);
 }
 
+/* Tokens never make, change or remove tokens: a token of either kind could otherwise give itself (or a
+ * new token) its user's whole privileges, and tokens outlive the sessions that make them. */
+static bool refuse_token_caller(pved_call *c)
+{
+	if (!pve_tokenid_valid(c->authid))
+		return false;
+	pve_error *err = NULL;
+	pve_error_set(&err, EACCES,
+		      "Permission check failed (API tokens cannot manage API tokens)");
+	pved_call_fail(c, err);
+	return true;
+}
+
 static void user_fields(cJSON *o, const pve_user *u)
 {
 	cJSON_AddNumberToObject(o, "enable", u->enable ? 1 : 0);
@@ -454,6 +467,8 @@ static void h_token_get(pved_call *c)
 
 static void h_token_create(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;
@@ -486,6 +501,8 @@ static void h_token_create(pved_call *c)
 
 static void h_token_update(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;
@@ -510,6 +527,8 @@ static void h_token_update(pved_call *c)
 
 static void h_token_delete(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;

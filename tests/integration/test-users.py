@@ -427,6 +427,105 @@ def bang_userids_refused(n):
     delete(n, "/access/groups/gbang")
 
 
+def token_mgmt_refused(n, tok, owner, label):
+    """Every way a token could change tokens, its user's password or its user's second factors."""
+    cfg = user_cfg(n)
+    tfa = open(n.path("etc/pve/priv/tfa.cfg")).read() if os.path.exists(
+        n.path("etc/pve/priv/tfa.cfg")) else ""
+    for method, path, params, want in (
+            ("POST", f"/access/users/{owner}/token/made", {"privsep": 0}, 403),
+            ("POST", f"/access/users/{owner}/token/made", {"privsep": 1}, 403),
+            ("PUT", f"/access/users/{owner}/token/sep", {"privsep": 0}, 403),
+            ("PUT", f"/access/users/{owner}/token/full", {"privsep": 1}, 403),
+            ("PUT", f"/access/users/{owner}/token/sep", {"comment": "x"}, 403),
+            ("DELETE", f"/access/users/{owner}/token/full", None, 403),
+            ("DELETE", f"/access/users/{owner}/token/sep", None, 403),
+            ("POST", f"/access/users/other@pve/token/made", {"privsep": 0}, 403),
+            ("PUT", "/access/password", {"userid": owner, "password": "taken-over-1",
+                                         "confirmation-password": "tokpw-alice-1"}, 401),
+            ("POST", f"/access/tfa/{owner}", {"type": "recovery", "password": "tokpw-alice-1"}, 401),
+            ("DELETE", f"/access/tfa/{owner}/recovery", {"password": "tokpw-alice-1"}, 401)):
+        r = n.request(method, path, params, ticket="", token=tok)
+        expect(r.status == want, (label, method, path, params, r))
+    expect(user_cfg(n) == cfg, (label, "user.cfg changed", user_cfg(n)))
+    now_tfa = open(n.path("etc/pve/priv/tfa.cfg")).read() if os.path.exists(
+        n.path("etc/pve/priv/tfa.cfg")) else ""
+    expect(now_tfa == tfa, (label, "tfa.cfg changed"))
+
+
+@case
+def tokens_never_manage_tokens(n):
+    """B2: a privsep=1 token once passed "self" as its user: it made a privsep=0 token (or set its own
+    privsep to 0) and had all its user's privileges. Tokens of both kinds now never make, change or
+    delete tokens, nor change their user's password or second factors; "self" is the whole token id.
+    Proxmox compares "self" the same way; beyond it, Proxmox lets a token with User.Modify manage tokens
+    (its own ACL, or its user's for privsep=0): pved does not, not even then."""
+    for userid in ("tokuser@pve", "other@pve"):
+        r = n.post("/access/users", {"userid": userid, "password": "tokpw-alice-1"})
+        expect(r.status == 200, r)
+    toks = {}
+    for name, privsep in (("sep", 1), ("full", 0)):
+        r = n.post(f"/access/users/tokuser@pve/token/{name}", {"privsep": privsep})
+        expect(r.status == 200, r)
+        toks[name] = f"{r.data['full-tokenid']}={r.data['value']}"
+    # Without any privilege: the route's check already refuses (self is the whole id).
+    token_mgmt_refused(n, toks["sep"], "tokuser@pve", "privsep=1, no ACL")
+    token_mgmt_refused(n, toks["full"], "tokuser@pve", "privsep=0, no ACL")
+    r = n.get("/access/users/tokuser@pve/token", ticket="", token=toks["sep"])
+    expect(r.status == 403, r)
+    # With User.Modify everywhere (the user's ACL for privsep=0, the token's own for privsep=1),
+    # which passes the route's check: the handler still refuses tokens.
+    for params in ({"users": "tokuser@pve"}, {"tokens": "tokuser@pve!sep"}):
+        r = put(n, "/access/acl", dict(params, path="/", roles="PVEUserAdmin"))
+        expect(r.status == 200, r)
+    token_mgmt_refused(n, toks["sep"], "tokuser@pve", "privsep=1, User.Modify")
+    token_mgmt_refused(n, toks["full"], "tokuser@pve", "privsep=0, User.Modify")
+    r = n.get("/access/users/tokuser@pve/token", ticket="", token=toks["sep"])
+    expect(r.status == 200 and sorted(t["tokenid"] for t in r.data) == ["full", "sep"], r)
+    # The user itself (a ticket) manages its own tokens; a privsep=0 token made by the user works.
+    me = as_user(n, "tokuser@pve", "tokpw-alice-1")
+    r = me.post("/access/users/tokuser@pve/token/mine", {"privsep": 1})
+    expect(r.status == 200, r)
+    r = put(me, "/access/users/tokuser@pve/token/mine", {"comment": "by the user"})
+    expect(r.status == 200, r)
+    expect(delete(me, "/access/users/tokuser@pve/token/mine").status == 200, "delete own token")
+    for params in ({"users": "tokuser@pve"}, {"tokens": "tokuser@pve!sep"}):
+        put(n, "/access/acl", dict(params, path="/", roles="PVEUserAdmin", delete=1))
+
+    # Permissions: a token sees its own, not its user's nor a sibling's; the user sees its tokens'.
+    for who, want in (("tokuser@pve!sep", 200), ("tokuser@pve", 403), ("tokuser@pve!full", 403)):
+        r = n.get("/access/permissions", {"userid": who}, ticket="", token=toks["sep"])
+        expect(r.status == want, (who, r))
+    for who in ("tokuser@pve", "tokuser@pve!sep", "tokuser@pve!full"):
+        r = me.get("/access/permissions", {"userid": who})
+        expect(r.status == 200, (who, r))
+    r = me.get("/access/permissions", {"userid": "other@pve"})
+    expect(r.status == 403, r)
+    # The user list shows a token no user unless it may see them.
+    r = n.get("/access/users", ticket="", token=toks["sep"])
+    expect(r.status == 200 and r.data == [], r)
+    r = me.get("/access/users")
+    expect(r.status == 200 and [u["userid"] for u in r.data] == ["tokuser@pve"], r)
+
+    # Tasks: a user owns its tokens' tasks; a token only its own.
+    r = put(n, "/access/acl", {"path": "/", "roles": "PVEVMAdmin", "users": "tokuser@pve"})
+    expect(r.status == 200, r)
+    r = n.post(f"/nodes/{n.name}/startall", {}, ticket="", token=toks["full"])
+    expect(r.status == 200, r)
+    upid = r.data
+    n.wait_task(upid)
+    put(n, "/access/acl", {"path": "/", "roles": "PVEVMAdmin", "users": "tokuser@pve", "delete": 1})
+    q = urllib.parse.quote(upid, safe="")
+    for client, kw, want in ((me, {}, 200), (n, {"ticket": "", "token": toks["full"]}, 200),
+                             (n, {"ticket": "", "token": toks["sep"]}, 403),
+                             (as_user(n, "other@pve", "tokpw-alice-1"), {}, 403)):
+        r = client.get(f"/nodes/{n.name}/tasks/{q}/status", **kw)
+        expect(r.status == want, (kw, r))
+    for userid in ("tokuser@pve", "other@pve"):
+        delete(n, f"/access/users/{userid}")
+
+
+
 def main():
     if os.geteuid() != 0:
         print("skip all: needs root")
