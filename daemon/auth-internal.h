@@ -20,6 +20,13 @@ int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, 
 int pved_tfacfg_read(pved *d, pve_store_lock **ret_lock, pve_tfacfg **ret, pve_error **err);
 int pved_tfacfg_write(pved *d, const pve_tfacfg *c, pve_error **err);
 
+/* Proxmox's reauth_user_for_user_modification, for a change to the user the "userid" parameter names:
+ * only root@pam changes root@pam; any other caller gives its own password in the parameter param, checked
+ * off the loop against its realm (pve, pam, ldap, ad) and, when wrong, counted like a failed login and
+ * audited as "<what> refused" (403 "authentication failure"). A token is refused. then(c) runs when all
+ * is well; else the call is answered. */
+void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)(pved_call *c));
+
 /* ---- brute force --------------------------------------------------------------------------------------
  * Failed logins are counted per user and per client address in a fixed window (60 s; the environment
  * variable PVED_LOGIN_FAIL_WINDOW, read at start, may set 1..3600 s for tests). Past the limit, logins

@@ -925,6 +925,11 @@ static void password_store(pved_call *c, const char *hash)
 	pved_usercfg_done_audit(c, &e, r, err, NULL, "password change");
 }
 
+static void password_confirmed(pved_call *c)
+{
+	with_hash(c, pved_call_str(c, "password"), password_store);
+}
+
 static void h_password(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -935,7 +940,9 @@ static void h_password(pved_call *c)
 			      realm_of(userid));
 		return pved_call_fail(c, err);
 	}
-	with_hash(c, pved_call_str(c, "password"), password_store);
+	/* As Proxmox: whoever is not root@pam confirms with their own current password, so a
+	 * ticket left in a browser does not let anyone take over the account. */
+	pved_reauth(c, "confirmation-password", "password change", password_confirmed);
 }
 
 const pved_handler pved_handlers_users[] = {

@@ -216,15 +216,18 @@ def bad_input_is_400_and_changes_nothing(n):
 @case
 def password_change(n):
     alice = as_user(n, "alice@pve", "alice-secret-1")
-    r = put(alice, "/access/password", {"userid": "alice@pve", "password": "alice-secret-2"})
+    r = put(alice, "/access/password", {"userid": "alice@pve", "password": "alice-secret-2",
+                                         "confirmation-password": "alice-secret-1"})
     expect(r.status == 200, r)
     as_user(n, "alice@pve", "alice-secret-2")
     r = n.post("/access/ticket", {"username": "alice@pve", "password": "alice-secret-1"}, ticket="")
     expect(r.status == 401, r)
     # alice may not change bob's.
-    r = put(alice, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    r = put(alice, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99",
+                                         "confirmation-password": "alice-secret-2"})
     expect(r.status == 403, r)
-    r = put(n, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    r = put(n, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99",
+                                     "confirmation-password": n.admin_password})
     expect(r.status == 200, r)
     as_user(n, "bob@pve", "bob-secret-99")
 
@@ -322,9 +325,11 @@ def group_delegated_user_admin(n):
     expect(r.status == 403, r)
     expect("new2@pve" not in user_cfg(n) and "new3@pve" not in user_cfg(n), user_cfg(n))
     # Password and delete: members only.
-    r = put(carl, "/access/password", {"userid": "mem1@pve", "password": "delegate-pw-2"})
+    r = put(carl, "/access/password", {"userid": "mem1@pve", "password": "delegate-pw-2",
+                                        "confirmation-password": "delegate-pw-1"})
     expect(r.status == 200, r)
-    r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2"})
+    r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2",
+                                        "confirmation-password": "delegate-pw-1"})
     expect(r.status == 403, r)
     expect(delete(carl, "/access/users/out1@pve").status == 403, "deleted a non-member")
     expect(delete(carl, "/access/users/new1@pve").status == 200, "member not deleted")
@@ -524,6 +529,48 @@ def tokens_never_manage_tokens(n):
     for userid in ("tokuser@pve", "other@pve"):
         delete(n, f"/access/users/{userid}")
 
+
+@case
+def password_confirmation(n):
+    """PUT /access/password: whoever is not root@pam confirms with their own current password
+    (Proxmox's confirmation-password, checked against the caller's realm), not the target's."""
+    for userid, pw in (("conf@pve", "conf-pw-1"), ("conft@pve", "conft-pw-1")):
+        expect(n.post("/access/users", {"userid": userid, "password": pw}).status == 200, userid)
+    me = as_user(n, "conf@pve", "conf-pw-1")
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2"})
+    expect(r.status == 400 and (r.json.get("errors") or {}).get("confirmation-password")
+           == "password is required to modify user", r)
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2",
+                                     "confirmation-password": "not-my-pw"})
+    expect(r.status == 403 and r.json.get("message", "").startswith("authentication failure"), r)
+    expect(n.audited("password change refused: wrong password", user="conf@pve"), n.audit_lines()[-3:])
+    # Nothing changed: the old password still logs in, the new one does not.
+    as_user(n, "conf@pve", "conf-pw-1")
+    r = n.post("/access/ticket", {"username": "conf@pve", "password": "conf-pw-2"}, ticket="")
+    expect(r.status == 401, r)
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2",
+                                     "confirmation-password": "conf-pw-1"})
+    expect(r.status == 200, r)
+    as_user(n, "conf@pve", "conf-pw-2")
+    # An administrator confirms with its own password, never the target's.
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2"})
+    expect(r.status == 400 and "confirmation-password" in (r.json.get("errors") or {}), r)
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2",
+                                    "confirmation-password": "conft-pw-1"})
+    expect(r.status == 403, r)
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2",
+                                    "confirmation-password": n.admin_password})
+    expect(r.status == 200, r)
+    as_user(n, "conft@pve", "conft-pw-2")
+    # root@pam (pvectl on the local socket) needs none.
+    pvectl = os.path.join(BIN, "pvectl")
+    out = subprocess.run([pvectl, "--root", n.root, "set", "/access/password", "--userid",
+                          "conft@pve", "--password", "conft-pw-3"],
+                         capture_output=True, text=True, timeout=20)
+    expect(out.returncode == 0, out.stdout + out.stderr)
+    as_user(n, "conft@pve", "conft-pw-3")
+    for userid in ("conf@pve", "conft@pve"):
+        delete(n, f"/access/users/{userid}")
 
 
 def main():
