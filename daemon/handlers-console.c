@@ -312,6 +312,12 @@ static int shell_task(pved *d, void *userdata, pve_error **err)
 static void h_termproxy(pved_call *c)
 {
 	pve_error *err = NULL;
+	/* The node shell is for the node's own (pam) users, as the route says: a user of another realm
+	 * has no account on the node to log in with, and tokens no login at all. */
+	if (!pve_userid_valid(c->authid) || !endswith(c->authid, "@pam")) {
+		pve_error_set(&err, EACCES, "Permission check failed (realm != pam)");
+		return pved_call_fail(c, err);
+	}
 	int port = free_console_port();
 	if (port < 0) {
 		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
@@ -329,7 +335,7 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddNumberToObject(o, "port", port);
 	cJSON_AddStringToObject(o, "ticket", ticket);
 	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->userid);
+	cJSON_AddStringToObject(o, "user", c->authid);
 	pved_call_reply(c, o);
 }
 
