@@ -132,15 +132,19 @@ static bool storeid_ok(const char *s)
 
 /* ---- text fields: PVE::Tools encode_text / decode_text -------------------------------------------- */
 
-/* Escapes control characters, ':', '%' and bytes >= 0x7f (Proxmox leaves '%' alone; escaping it makes a
- * literal "%41" survive a round trip). */
+/* Escapes control characters, ':', '%' and bytes >= 0x7f (as Proxmox's encode_text; escaping '%' makes a
+ * literal "%41" survive a round trip), and a space at either end, which the parser's trimming of each
+ * field would otherwise drop. */
 static void encode_text(pve_buf *b, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p < 0x20 || *p >= 0x7f || *p == ':' || *p == '%')
-			pve_buf_printf(b, "%%%02X", *p);
+	const unsigned char *t = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)t);
+	for (size_t i = 0; i < n; i++) {
+		bool edge = t[i] == ' ' && (i == 0 || i == n - 1);
+		if (t[i] < 0x20 || t[i] >= 0x7f || t[i] == ':' || t[i] == '%' || edge)
+			pve_buf_printf(b, "%%%02X", t[i]);
 		else
-			pve_buf_append(b, p, 1);
+			pve_buf_append(b, &t[i], 1);
 	}
 }
 
