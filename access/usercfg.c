@@ -458,6 +458,26 @@ static int parse_token(struct parser *p, char **f, size_t nf)
 	return 0;
 }
 
+/* Appends to *v the items of list for which ok() holds and that *v does not hold yet. Through a hash: a
+ * group synced from a directory lists thousands of members, and a scan per member took seconds. */
+static void strv_add_new(char ***v, char *const *list, bool (*ok)(const char *s))
+{
+	size_t n = strv_length(*v), add = strv_length(list);
+	access_hmap seen = { 0 };
+	for (size_t i = 0; i < n; i++)
+		access_hmap_put(&seen, (*v)[i], i);
+	*v = xrealloc(*v, (n + add + 1) * sizeof(char *));
+	for (char *const *m = list; *m; m++) {
+		if (!ok(*m) || access_hmap_get(&seen, *m, NULL))
+			continue;
+		(*v)[n] = xstrdup(*m);
+		access_hmap_put(&seen, (*v)[n], n);
+		n++;
+	}
+	(*v)[n] = NULL;
+	access_hmap_clear(&seen);
+}
+
 static int parse_group(struct parser *p, char **f, size_t nf)
 {
 	const char *groupid = nf > 0 ? f[0] : "";
@@ -478,13 +498,9 @@ static int parse_group(struct parser *p, char **f, size_t nf)
 		free(g->comment);
 		g->comment = comment;
 	}
+	/* Invalid names are dropped; members that are not (yet) users are kept, like Proxmox. */
 	_cleanup_strv_free_ char **members = access_split_list(nf > 1 ? f[1] : "");
-	for (char **m = members; *m; m++) {
-		/* Invalid names are dropped; members that are not (yet) users are kept, like Proxmox. */
-		if (!pve_userid_valid(*m) || strv_contains(g->members, *m))
-			continue;
-		strv_push(&g->members, xstrdup(*m));
-	}
+	strv_add_new(&g->members, members, pve_userid_valid);
 	return 0;
 }
 
@@ -552,12 +568,10 @@ static int parse_pool(struct parser *p, char **f, size_t nf)
 		access_hmap_put(&p->vms, vmid, 0);
 	}
 	_cleanup_strv_free_ char **stores = access_split_list(nf > 3 ? f[3] : "");
-	for (char **s = stores; *s; s++) {
+	for (char **s = stores; *s; s++)
 		if (!storeid_ok(*s))
 			return perr(p, "invalid storage '%s' in pool '%s'", *s, poolid);
-		if (!strv_contains(pool->storage, *s))
-			strv_push(&pool->storage, xstrdup(*s));
-	}
+	strv_add_new(&pool->storage, stores, storeid_ok);
 	return 0;
 }
 

@@ -105,6 +105,23 @@ static void usercfg_normalizes(void)
 			 "acl:1:/vms/100:alice@pve:PVEVMUser:\n");
 }
 
+/* A group's members and a pool's storages once each, across lines too, in the order first given. */
+static void usercfg_dedups_lists(void)
+{
+	const char *in = "group:g:b@pve,a@pve,b@pve,x/y@pve::\n"
+			 "group:g:c@pve,a@pve::\n"
+			 "pool:p:::s2,s1,s2:\n"
+			 "pool:p:::s1,s3:\n";
+	_cleanup_usercfg_ pve_usercfg *c = NULL;
+	check_int(pve_usercfg_parse(in, strlen(in), &c, NULL), 0);
+	pve_group *g = c ? pve_usercfg_find_group(c, "g") : NULL;
+	_cleanup_free_ char *members = g ? pve_strv_join(g->members, ",") : NULL;
+	check_streq(members, "b@pve,a@pve,c@pve");
+	pve_pool *p = c ? pve_usercfg_find_pool(c, "p") : NULL;
+	_cleanup_free_ char *stores = p ? pve_strv_join(p->storage, ",") : NULL;
+	check_streq(stores, "s2,s1,s3");
+}
+
 static void usercfg_errors(void)
 {
 	static const char *const bad[] = {
@@ -442,6 +459,6 @@ static void permissions(void)
 	check_int(strv_length(all), 47);
 }
 
-TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_errors),
-	  TEST(usercfg_print_parses_back), TEST(identities), TEST(privileges_and_roles),
-	  TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))
+TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_dedups_lists),
+	  TEST(usercfg_errors), TEST(usercfg_print_parses_back), TEST(identities),
+	  TEST(privileges_and_roles), TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))
