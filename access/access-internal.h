@@ -17,10 +17,6 @@ bool access_streq_ct(const char *a, const char *b);
 
 /* Proxmox's name rules (PVE::Auth::Plugin, AccessControl.pm). */
 bool access_valid_realm(const char *s, size_t len);
-/* "user@realm": user matches [^\s:/]+, realm a valid realm, total below 64 characters. */
-bool access_valid_userid(const char *s);
-/* "user@realm!name", name a valid realm-like id. */
-bool access_valid_tokenid(const char *s);
 /* Groups, roles and pools: [A-Za-z0-9._-]+. */
 bool access_valid_id(const char *s);
 

@@ -9,6 +9,18 @@
 
 #include "common/common.h"
 
+/* ---- identities ---------------------------------------------------------------------------------------
+ * A userid is "name@realm" as common's pve-userid format defines it: the name holds no whitespace, ':',
+ * '/' or '!'. A token id is "userid!tokenname", tokenname as Proxmox's token regex. An authid, whom a
+ * request comes from, is either. Identities are compared whole: a token is never its user. */
+
+bool pve_userid_valid(const char *s);
+bool pve_tokenid_valid(const char *s);
+/* The user an authid acts for: a copy of a valid userid, the owner of a valid token id, NULL else. */
+char *pve_authid_user(const char *authid);
+/* authid is userid itself or one of its tokens. */
+bool pve_authid_of_user(const char *authid, const char *userid);
+
 /* ---- keys and certificates ------------------------------------------------------------------------ */
 
 /* A new RSA 2048 key pair as PEM: the private key as PKCS#8, the public key as SubjectPublicKeyInfo. */

@@ -265,12 +265,11 @@ int pve_perms_build(const pve_usercfg *c, pve_perms **ret, pve_error **err)
 	p->tokens = xcalloc(c->n_tokens + 1, sizeof(*p->tokens));
 	for (size_t i = 0; i < c->n_tokens; i++) {
 		const pve_token *t = &c->tokens[i];
-		const char *bang = strrchr(t->tokenid, '!');
-		if (!bang || access_hmap_get(&p->token_map, t->tokenid, NULL))
-			continue;
-		_cleanup_free_ char *owner = xstrndup(t->tokenid, (size_t)(bang - t->tokenid));
+		_cleanup_free_ char *owner =
+			pve_tokenid_valid(t->tokenid) ? pve_authid_user(t->tokenid) : NULL;
 		size_t ui;
-		if (!access_hmap_get(&p->user_map, owner, &ui))
+		if (!owner || access_hmap_get(&p->token_map, t->tokenid, NULL) ||
+		    !access_hmap_get(&p->user_map, owner, &ui))
 			continue;
 		p->tokens[p->n_tokens] =
 			(struct ctoken){ xstrdup(t->tokenid), (uint32_t)ui, t->expire, t->privsep };

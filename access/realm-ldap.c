@@ -891,7 +891,7 @@ static int user_entry(ldap_conn *k, LDAPMessage *e, void *ud)
 		return 0;
 	_cleanup_free_ char *userid = xasprintf("%s@%s", name, c->realm);
 	size_t idx;
-	if (!access_valid_userid(userid) || has_ctl(userid)) {
+	if (!pve_userid_valid(userid) || has_ctl(userid)) {
 		warn(s, "value '%s' does not look like a valid user name", userid);
 		return 0;
 	}

@@ -1,6 +1,7 @@
 /* access/tfa.c: two-factor authentication: priv/tfa.cfg in Proxmox's JSON shape, TOTP (RFC 6238, through
  * liboath) with a one-step window and replay protection, and single-use recovery codes stored hashed. */
 #include <ctype.h>
+#include <math.h>
 
 #include <cjson/cJSON.h>
 #include <liboath/oath.h>
@@ -221,10 +222,17 @@ static bool is_str(const cJSON *o, const char *key, size_t max, bool optional)
 	return cJSON_IsString(v) && strlen(v->valuestring) <= max;
 }
 
-static bool is_num(const cJSON *o, const char *key, bool optional)
+/* Steps and times are whole numbers that a double holds exactly: anything else would not print back as
+ * itself (cJSON prints an overflowing "56e66666" as null, which no longer parses). */
+static bool is_int(const cJSON *o, const char *key, bool optional)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return v ? cJSON_IsNumber(v) : optional;
+	if (!v)
+		return optional;
+	if (!cJSON_IsNumber(v))
+		return false;
+	double d = v->valuedouble;
+	return isfinite(d) && d == floor(d) && fabs(d) <= 9007199254740992.0;
 }
 
 static bool is_bool(const cJSON *o, const char *key)
@@ -246,7 +254,7 @@ static bool hex_ok(const char *s, size_t want)
 
 static int check_user(const char *userid, const cJSON *u, pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set(err, EINVAL, "tfa.cfg: invalid user id '%.64s'", userid);
 	if (!cJSON_IsObject(u))
 		return pve_error_set(err, EINVAL, "tfa.cfg: user '%s' is not an object", userid);
@@ -259,7 +267,7 @@ static int check_user(const char *userid, const cJSON *u, pve_error **err)
 		cJSON_ArrayForEach (e, totps) {
 			if (!cJSON_IsObject(e) || !is_str(e, "id", TFA_ID_MAX, false) ||
 			    !is_str(e, "description", TFA_DESCRIPTION_MAX, true) ||
-			    !is_num(e, "created", true) || !is_bool(e, "enable") ||
+			    !is_int(e, "created", true) || !is_bool(e, "enable") ||
 			    !is_str(e, "entry", TOTP_URI_MAX, false))
 				return pve_error_set(err, EINVAL,
 						     "tfa.cfg: user '%s': bad totp entry", userid);
@@ -274,7 +282,7 @@ static int check_user(const char *userid, const cJSON *u, pve_error **err)
 			  strlen(secret->valuestring) <= 2 * TOTP_SECRET_MAX &&
 			  cJSON_IsArray(entries) &&
 			  cJSON_GetArraySize(entries) <= TFA_MAX_ENTRIES &&
-			  is_num(rec, "created", true);
+			  is_int(rec, "created", true);
 		const cJSON *e;
 		const cJSON *list = ok ? entries : NULL;
 		cJSON_ArrayForEach (e, list)
@@ -284,8 +292,8 @@ static int check_user(const char *userid, const cJSON *u, pve_error **err)
 			return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad recovery entry",
 					     userid);
 	}
-	if (!is_num(u, "totp-last-step", true) || !is_bool(u, "totp-locked") ||
-	    !is_num(u, "tfa-locked-until", true))
+	if (!is_int(u, "totp-last-step", true) || !is_bool(u, "totp-locked") ||
+	    !is_int(u, "tfa-locked-until", true))
 		return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad lock fields", userid);
 	return 0;
 }
@@ -515,7 +523,7 @@ static int check_description(const char *d, pve_error **err)
 int pve_tfacfg_add_totp(pve_tfacfg *c, const char *userid, const char *uri, const char *description,
 			time_t now, char **ret_id, pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set_param(err, EINVAL, "userid", "invalid user id");
 	int r = check_description(description, err);
 	if (r < 0)
@@ -567,7 +575,7 @@ static char *recovery_hash(const char *secret_hex, const char *code)
 int pve_tfacfg_add_recovery(pve_tfacfg *c, const char *userid, time_t now, char ***ret_codes,
 			    pve_error **err)
 {
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return pve_error_set_param(err, EINVAL, "userid", "invalid user id");
 	cJSON *u = user_get(c, userid);
 	const cJSON *old = cJSON_GetObjectItemCaseSensitive(u, "recovery");

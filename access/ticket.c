@@ -130,9 +130,12 @@ int pve_ticket_verify(const pve_authkeys *k, const char *prefix, const char *tic
 	if (len <= plen || strncmp(ticket, prefix, plen) != 0 || ticket[plen] != ':')
 		return pve_error_set(err, EACCES, "invalid ticket");
 
-	/* The signature has no ':', so it follows the last "::". */
+	/* The signature has no ':', so it follows the last "::", which must come after the prefix's
+	 * ':' (in "PVE::x" the only "::" is that one): every length below is then a difference of
+	 * positions in the right order. */
+	const char *body = ticket + plen + 1;
 	const char *sep = NULL;
-	for (const char *p = ticket + plen; (p = strstr(p, "::")); p++)
+	for (const char *p = body; (p = strstr(p, "::")); p++)
 		sep = p;
 	if (!sep)
 		return pve_error_set(err, EACCES, "invalid ticket");
@@ -144,8 +147,7 @@ int pve_ticket_verify(const pve_authkeys *k, const char *prefix, const char *tic
 	/* plain = "<prefix>:[<data>:]<8 hex>" */
 	const char *plain = ticket;
 	size_t plain_len = (size_t)(sep - ticket);
-	const char *body = ticket + plen + 1;
-	size_t body_len = plain_len - plen - 1;
+	size_t body_len = (size_t)(sep - body);
 	if (body_len < 8)
 		return pve_error_set(err, EACCES, "invalid ticket");
 	const char *ts = body + body_len - 8;

@@ -37,9 +37,9 @@ int pve_token_header_parse(const char *value, char **ret_userid, char **ret_toke
 			return pve_error_set(err, EINVAL, "invalid API token: bad secret");
 
 	_cleanup_free_ char *tokenid = xstrndup(value, (size_t)(sep - value));
-	if (!access_valid_tokenid(tokenid))
+	if (!pve_tokenid_valid(tokenid))
 		return pve_error_set(err, EINVAL, "invalid API token id");
-	char *bang = strrchr(tokenid, '!');
+	char *bang = strchr(tokenid, '!');
 
 	if (ret_userid)
 		*ret_userid = xstrndup(tokenid, (size_t)(bang - tokenid));
@@ -148,7 +148,7 @@ const char *pve_tokencfg_get(const pve_tokencfg *c, const char *tokenid)
 
 int pve_tokencfg_set(pve_tokencfg *c, const char *tokenid, const char *hash, pve_error **err)
 {
-	if (!access_valid_tokenid(tokenid))
+	if (!pve_tokenid_valid(tokenid))
 		return pve_error_set(err, EINVAL, "invalid token id '%s'", tokenid);
 	if (!*hash || strlen(hash) > 256 || strpbrk(hash, " \t\r\n"))
 		return pve_error_set(err, EINVAL, "invalid token secret hash");

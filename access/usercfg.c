@@ -132,15 +132,19 @@ static bool storeid_ok(const char *s)
 
 /* ---- text fields: PVE::Tools encode_text / decode_text -------------------------------------------- */
 
-/* Escapes control characters, ':', '%' and bytes >= 0x7f (Proxmox leaves '%' alone; escaping it makes a
- * literal "%41" survive a round trip). */
+/* Escapes control characters, ':', '%' and bytes >= 0x7f (as Proxmox's encode_text; escaping '%' makes a
+ * literal "%41" survive a round trip), and a space at either end, which the parser's trimming of each
+ * field would otherwise drop. */
 static void encode_text(pve_buf *b, const char *s)
 {
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p < 0x20 || *p >= 0x7f || *p == ':' || *p == '%')
-			pve_buf_printf(b, "%%%02X", *p);
+	const unsigned char *t = (const unsigned char *)(s ? s : "");
+	size_t n = strlen((const char *)t);
+	for (size_t i = 0; i < n; i++) {
+		bool edge = t[i] == ' ' && (i == 0 || i == n - 1);
+		if (t[i] < 0x20 || t[i] >= 0x7f || t[i] == ':' || t[i] == '%' || edge)
+			pve_buf_printf(b, "%%%02X", t[i]);
 		else
-			pve_buf_append(b, p, 1);
+			pve_buf_append(b, &t[i], 1);
 	}
 }
 
@@ -330,9 +334,8 @@ bool pve_usercfg_user_enabled(const pve_usercfg *c, const char *userid, time_t n
 {
 	if (!userid)
 		return false;
-	const char *bang = strrchr(userid, '!');
-	if (bang && access_valid_tokenid(userid)) {
-		_cleanup_free_ char *user = xstrndup(userid, (size_t)(bang - userid));
+	if (pve_tokenid_valid(userid)) {
+		_cleanup_free_ char *user = pve_authid_user(userid);
 		const pve_token *t = pve_usercfg_find_token(c, userid);
 		if (!t || (t->expire && t->expire < (long long)now))
 			return false;
@@ -399,7 +402,7 @@ static bool role_exists(struct parser *p, const char *roleid)
 static int parse_user(struct parser *p, char **f, size_t nf)
 {
 	const char *userid = nf > 0 ? f[0] : "";
-	if (!access_valid_userid(userid))
+	if (!pve_userid_valid(userid))
 		return perr(p, "invalid user id '%s'", userid);
 	long long expire;
 	if (!parse_epoch(nf > 2 ? f[2] : "", &expire))
@@ -430,12 +433,12 @@ static int parse_user(struct parser *p, char **f, size_t nf)
 static int parse_token(struct parser *p, char **f, size_t nf)
 {
 	const char *tokenid = nf > 0 ? f[0] : "";
-	if (!access_valid_tokenid(tokenid))
+	if (!pve_tokenid_valid(tokenid))
 		return perr(p, "invalid token id '%s'", tokenid);
 	long long expire;
 	if (!parse_epoch(nf > 1 ? f[1] : "", &expire))
 		return perr(p, "invalid expire '%s' for token '%s'", f[1], tokenid);
-	_cleanup_free_ char *user = xstrndup(tokenid, (size_t)(strrchr(tokenid, '!') - tokenid));
+	_cleanup_free_ char *user = pve_authid_user(tokenid);
 	if (!access_hmap_get(&p->users, user, NULL))
 		return 0; /* the owner does not exist: dropped, as Proxmox does */
 
@@ -453,6 +456,26 @@ static int parse_token(struct parser *p, char **f, size_t nf)
 	t->privsep = truthy(nf > 2 ? f[2] : "");
 	t->comment = decode_text(nf > 3 ? f[3] : "");
 	return 0;
+}
+
+/* Appends to *v the items of list for which ok() holds and that *v does not hold yet. Through a hash: a
+ * group synced from a directory lists thousands of members, and a scan per member took seconds. */
+static void strv_add_new(char ***v, char *const *list, bool (*ok)(const char *s))
+{
+	size_t n = strv_length(*v), add = strv_length(list);
+	access_hmap seen = { 0 };
+	for (size_t i = 0; i < n; i++)
+		access_hmap_put(&seen, (*v)[i], i);
+	*v = xrealloc(*v, (n + add + 1) * sizeof(char *));
+	for (char *const *m = list; *m; m++) {
+		if (!ok(*m) || access_hmap_get(&seen, *m, NULL))
+			continue;
+		(*v)[n] = xstrdup(*m);
+		access_hmap_put(&seen, (*v)[n], n);
+		n++;
+	}
+	(*v)[n] = NULL;
+	access_hmap_clear(&seen);
 }
 
 static int parse_group(struct parser *p, char **f, size_t nf)
@@ -475,13 +498,9 @@ static int parse_group(struct parser *p, char **f, size_t nf)
 		free(g->comment);
 		g->comment = comment;
 	}
+	/* Invalid names are dropped; members that are not (yet) users are kept, like Proxmox. */
 	_cleanup_strv_free_ char **members = access_split_list(nf > 1 ? f[1] : "");
-	for (char **m = members; *m; m++) {
-		/* Invalid names are dropped; members that are not (yet) users are kept, like Proxmox. */
-		if (!access_valid_userid(*m) || strv_contains(g->members, *m))
-			continue;
-		strv_push(&g->members, xstrdup(*m));
-	}
+	strv_add_new(&g->members, members, pve_userid_valid);
 	return 0;
 }
 
@@ -549,12 +568,10 @@ static int parse_pool(struct parser *p, char **f, size_t nf)
 		access_hmap_put(&p->vms, vmid, 0);
 	}
 	_cleanup_strv_free_ char **stores = access_split_list(nf > 3 ? f[3] : "");
-	for (char **s = stores; *s; s++) {
+	for (char **s = stores; *s; s++)
 		if (!storeid_ok(*s))
 			return perr(p, "invalid storage '%s' in pool '%s'", *s, poolid);
-		if (!strv_contains(pool->storage, *s))
-			strv_push(&pool->storage, xstrdup(*s));
-	}
+	strv_add_new(&pool->storage, stores, storeid_ok);
 	return 0;
 }
 
@@ -618,7 +635,7 @@ static int parse_acl(struct parser *p, char **f, size_t nf)
 		const char *ug = *s;
 		if (ug[0] == '@' && access_valid_id(ug + 1))
 			continue;
-		if (access_valid_userid(ug) || access_valid_tokenid(ug))
+		if (pve_userid_valid(ug) || pve_tokenid_valid(ug))
 			continue;
 		return perr(p, "invalid user or group '%s' in ACL", ug);
 	}
@@ -632,7 +649,7 @@ static int parse_acl(struct parser *p, char **f, size_t nf)
 			const char *ug = *s;
 			if (ug[0] == '@') {
 				parser_acl_add(p, path, PVE_ACL_GROUP, ug + 1, propagate, *r);
-			} else if (access_valid_userid(ug)) {
+			} else if (pve_userid_valid(ug)) {
 				parser_acl_add(p, path, PVE_ACL_USER, ug, propagate, *r);
 			} else if (access_hmap_get(&p->tokens, ug, NULL)) {
 				/* Token ACLs count only for tokens that exist. */
@@ -990,7 +1007,7 @@ char *pve_usercfg_print(const pve_usercfg *c)
 
 int pve_usercfg_add_user(pve_usercfg *c, const char *userid, pve_user **ret, pve_error **err)
 {
-	if (!userid || !access_valid_userid(userid))
+	if (!userid || !pve_userid_valid(userid))
 		return pve_error_set_param(err, EINVAL, "userid", "invalid user id '%s'",
 					   userid ? userid : "");
 	if (pve_usercfg_find_user(c, userid))
@@ -1094,19 +1111,12 @@ static void strv_remove_all(char **v, const char *s)
 		v[o] = NULL;
 }
 
-/* A token id belongs to userid when it is "userid!name". */
-static bool token_of(const char *tokenid, const char *userid)
-{
-	size_t n = strlen(userid);
-	return strncmp(tokenid, userid, n) == 0 && tokenid[n] == '!';
-}
-
 static bool drop_user_acl(const pve_acl *a, const void *arg)
 {
 	const char *userid = arg;
 	if (a->type == PVE_ACL_USER)
 		return strcmp(a->ugid, userid) == 0;
-	return a->type == PVE_ACL_TOKEN && token_of(a->ugid, userid);
+	return a->type == PVE_ACL_TOKEN && pve_authid_of_user(a->ugid, userid);
 }
 
 int pve_usercfg_delete_user(pve_usercfg *c, const char *userid, pve_error **err)
@@ -1122,7 +1132,7 @@ int pve_usercfg_delete_user(pve_usercfg *c, const char *userid, pve_error **err)
 
 	size_t o = 0;
 	for (size_t i = 0; i < c->n_tokens; i++) {
-		if (token_of(c->tokens[i].tokenid, userid)) {
+		if (pve_authid_of_user(c->tokens[i].tokenid, userid)) {
 			free(c->tokens[i].tokenid);
 			free(c->tokens[i].comment);
 		} else {
@@ -1271,10 +1281,10 @@ int pve_usercfg_delete_role(pve_usercfg *c, const char *roleid, pve_error **err)
 int pve_usercfg_add_token(pve_usercfg *c, const char *tokenid, long long expire, bool privsep,
 			  const char *comment, pve_token **ret, pve_error **err)
 {
-	if (!tokenid || !access_valid_tokenid(tokenid))
+	if (!tokenid || !pve_tokenid_valid(tokenid))
 		return pve_error_set_param(err, EINVAL, "tokenid", "invalid token id '%s'",
 					   tokenid ? tokenid : "");
-	_cleanup_free_ char *user = xstrndup(tokenid, (size_t)(strrchr(tokenid, '!') - tokenid));
+	_cleanup_free_ char *user = pve_authid_user(tokenid);
 	if (!pve_usercfg_find_user(c, user))
 		return pve_error_set_param(err, ENOENT, "userid", "no such user ('%s')", user);
 	if (pve_usercfg_find_token(c, tokenid))

@@ -133,32 +133,31 @@ bool access_valid_realm(const char *s, size_t len)
 	return true;
 }
 
-bool access_valid_userid(const char *s)
+bool pve_userid_valid(const char *s)
 {
-	size_t len = strlen(s);
-	if (len >= 64)
-		return false;
-	/* The user part is greedy in Proxmox's regex, so the realm follows the last '@'. */
-	const char *at = strrchr(s, '@');
-	if (!at || at == s)
-		return false;
-	for (const char *p = s; p < at; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (isspace(c) || c == ':' || c == '/' || c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return access_valid_realm(at + 1, strlen(at + 1));
+	/* common's pve-userid format is the definition, so the API and user.cfg agree. */
+	return s && pve_format_check("pve-userid", s, NULL) == 0;
 }
 
-bool access_valid_tokenid(const char *s)
+bool pve_tokenid_valid(const char *s)
 {
-	const char *bang = strrchr(s, '!');
-	if (!bang)
-		return false;
-	if (!access_valid_realm(bang + 1, strlen(bang + 1)))
-		return false;
-	_cleanup_free_ char *user = xstrndup(s, (size_t)(bang - s));
-	return access_valid_userid(user);
+	/* The format also takes a bare token name, which is not a token id. */
+	return s && strchr(s, '!') && pve_format_check("pve-tokenid", s, NULL) == 0;
+}
+
+char *pve_authid_user(const char *authid)
+{
+	if (pve_userid_valid(authid))
+		return xstrdup(authid);
+	if (pve_tokenid_valid(authid))
+		return xstrndup(authid, (size_t)(strchr(authid, '!') - authid));
+	return NULL;
+}
+
+bool pve_authid_of_user(const char *authid, const char *userid)
+{
+	_cleanup_free_ char *owner = pve_authid_user(authid);
+	return owner && userid && strcmp(owner, userid) == 0;
 }
 
 bool access_valid_id(const char *s)

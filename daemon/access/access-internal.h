@@ -50,6 +50,13 @@ void pved_usercfg_finish_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_er
 void pved_usercfg_done_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data,
 			     const char *event);
 
+/* Proxmox's reauth_user_for_user_modification, for a change to the user the "userid" parameter names:
+ * only root@pam changes root@pam; any other caller gives its own password in the parameter param, checked
+ * off the loop against its realm (pve, pam, ldap, ad) and, when wrong, counted like a failed login and
+ * audited as "<what> refused" (403 "authentication failure"). A token is refused. then(c) runs when all
+ * is well; else the call is answered. */
+void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)(pved_call *c));
+
 extern const pved_handler pved_handlers_access[];
 extern const pved_handler pved_handlers_users[];
 extern const pved_handler pved_handlers_tfa[];

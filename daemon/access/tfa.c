@@ -76,7 +76,7 @@ static bool may_read(pved_call *c, const char *userid)
 	_cleanup_json_ cJSON *expr = cJSON_Parse(
 		"[\"or\",[\"userid-param\",\"self\"],[\"userid-group\",[\"User.Modify\",\"Sys.Audit\"]]]");
 	pved_check_env env = {
-		.userid = c->userid,
+		.authid = c->authid,
 		.params = params,
 		.permitted = env_permitted,
 		.user_exists = env_user_exists,
@@ -138,78 +138,96 @@ static void h_tfa_get(pved_call *c)
 
 /* ---- changes: the caller's password first ------------------------------------------------------------ */
 
-typedef struct pwcheck {
+typedef struct reauth {
 	pved_call *call;
 	void (*then)(pved_call *c);
-	char *userid;
+	const char *what; /* the change, for the audit log: "tfa change" */
+	char *userid; /* the caller */
 	char *password;
-	char *hash;
+	char *hash; /* pve realm: the stored hash, copied on the loop */
+	pve_ldap_config *ldap; /* ldap and ad realms: the realm's settings, read on the loop */
 	pve_error *err;
-} pwcheck;
+} reauth;
 
-static void pwcheck_work(void *arg)
+static void reauth_work(void *arg)
 {
-	pwcheck *p = arg;
+	reauth *p = arg;
 	const char *at = strrchr(p->userid, '@');
-	if (at && strcmp(at, "@pam") == 0) {
-		_cleanup_free_ char *name = xstrndup(p->userid, (size_t)(at - p->userid));
+	_cleanup_free_ char *name = xstrndup(p->userid, (size_t)(at - p->userid));
+	if (p->ldap)
+		pve_ldap_authenticate(p->ldap, name, p->password, &p->err);
+	else if (strcmp(at, "@pam") == 0)
 		pve_pam_authenticate("pved", name, p->password, &p->err);
-	} else if (!p->hash || !pve_password_check(p->hash, p->password)) {
+	else if (!p->hash || !pve_password_check(p->hash, p->password))
 		pve_error_set(&p->err, EACCES, "authentication failure");
-	}
 }
 
-static void pwcheck_free(pwcheck *p)
+static void reauth_free(reauth *p)
 {
 	pve_error_free(p->err);
 	explicit_bzero(p->password, strlen(p->password));
 	free(p->password);
 	free(p->userid);
 	free(p->hash);
+	pve_ldap_config_free(p->ldap);
 	free(p);
 }
 
-static void pwcheck_done(void *arg)
+static void reauth_done(void *arg)
 {
-	pwcheck *p = arg;
+	reauth *p = arg;
 	pved_call *c = p->call;
 	if (p->err) {
 		pved_auth_login_failed(c->d, p->userid, c->client);
-		pved_audit(c->d, c->client, p->userid, "tfa change refused: wrong password");
+		pved_audit(c->d, c->client, p->userid, "%s refused: wrong password", p->what);
 		fail(c, EACCES, "authentication failure");
 	} else {
 		p->then(c);
 	}
-	pwcheck_free(p);
+	reauth_free(p);
 }
 
-/* Proxmox's rules: only root@pam changes root@pam's factors; anybody else proves to be at the keyboard
- * with their own password (counted like a failed login). */
-static void with_password(pved_call *c, void (*then)(pved_call *c))
+void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)(pved_call *c))
 {
 	const char *userid = pved_call_str(c, "userid");
 	bool root = strcmp(c->authid, "root@pam") == 0;
-	if (strcmp(userid, "root@pam") == 0 && !root)
-		return fail(c, EACCES, "Permission check failed (only root may change root's TFA)");
+	if (userid && strcmp(userid, "root@pam") == 0 && !root)
+		return fail(c, EACCES,
+			    "Permission check failed (only root@pam may change root@pam)");
 	if (root)
 		return then(c);
-	const char *password = pved_call_str(c, "password");
+	/* A token has no password to give: it never changes what its user alone may (the routes
+	 * refuse tokens too). */
+	if (!pve_userid_valid(c->authid))
+		return fail(c, EACCES, "Permission check failed (not with an API token)");
+	const char *password = pved_call_str(c, param);
 	if (!password) {
 		pve_error *err = NULL;
-		pve_error_set_param(&err, EINVAL, "password", "missing password");
+		pve_error_set_param(&err, EINVAL, param, "password is required to modify user");
 		return pved_call_fail(c, err);
 	}
-	if (pved_auth_login_blocked(c->d, c->userid, c->client))
+	if (pved_auth_login_blocked(c->d, c->authid, c->client))
 		return fail(c, EACCES, "authentication failure");
-	pwcheck *p = xcalloc(1, sizeof(*p));
+	const char *realm = strrchr(c->authid, '@') + 1;
+	pve_ldap_config *ldap = NULL;
+	if (strcmp(realm, "pam") != 0 && strcmp(realm, "pve") != 0) {
+		_cleanup_free_ char *type = pved_realm_type(c->d, realm);
+		_cleanup_error_ pve_error *err = NULL;
+		if (!type || (strcmp(type, "ldap") != 0 && strcmp(type, "ad") != 0) ||
+		    pved_realm_ldap_config(c->d, realm, &ldap, &err) < 0)
+			return fail(c, EACCES, "authentication failure");
+	}
+	reauth *p = xcalloc(1, sizeof(*p));
 	p->call = c;
 	p->then = then;
-	p->userid = xstrdup(c->userid);
+	p->what = what;
+	p->userid = xstrdup(c->authid);
 	p->password = xstrdup(password);
-	p->hash = pved_auth_shadow_hash(c->d, c->userid);
+	p->hash = pved_auth_shadow_hash(c->d, c->authid);
+	p->ldap = ldap;
 	pve_error *err = NULL;
-	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, pwcheck_work, pwcheck_done, p, &err) < 0) {
-		pwcheck_free(p);
+	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, reauth_work, reauth_done, p, &err) < 0) {
+		reauth_free(p);
 		pved_call_fail(c, err);
 	}
 }
@@ -287,7 +305,7 @@ static void add_then(pved_call *c)
 
 static void h_tfa_add(pved_call *c)
 {
-	with_password(c, add_then);
+	pved_reauth(c, "password", "tfa change", add_then);
 }
 
 static int do_update(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
@@ -305,7 +323,7 @@ static void update_then(pved_call *c)
 
 static void h_tfa_update(pved_call *c)
 {
-	with_password(c, update_then);
+	pved_reauth(c, "password", "tfa change", update_then);
 }
 
 static int do_delete(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
@@ -321,7 +339,7 @@ static void delete_then(pved_call *c)
 
 static void h_tfa_delete(pved_call *c)
 {
-	with_password(c, delete_then);
+	pved_reauth(c, "password", "tfa change", delete_then);
 }
 
 /* ---- /access/users/{userid}/unlock-tfa ---------------------------------------------------------------- */

@@ -138,10 +138,23 @@ static cJSON *token_info(const pve_token *t, bool with_name)
 	return o;
 }
 
+/* A token of userid (a token id whose user is userid; not userid itself). */
 static bool token_of(const char *tokenid, const char *userid)
 {
-	size_t n = strlen(userid);
-	return strncmp(tokenid, userid, n) == 0 && tokenid[n] == '!';
+	return pve_tokenid_valid(tokenid) && pve_authid_of_user(tokenid, userid);
+}
+
+/* Tokens never make, change or remove tokens: a token of either kind could otherwise give itself (or a
+ * new token) its user's whole privileges, and tokens outlive the sessions that make them. */
+static bool refuse_token_caller(pved_call *c)
+{
+	if (!pve_tokenid_valid(c->authid))
+		return false;
+	pve_error *err = NULL;
+	pve_error_set(&err, EACCES,
+		      "Permission check failed (API tokens cannot manage API tokens)");
+	pved_call_fail(c, err);
+	return true;
 }
 
 static void user_fields(cJSON *o, const pve_user *u)
@@ -237,7 +250,7 @@ static void h_users_index(pved_call *c)
 	cJSON *list = cJSON_CreateArray();
 	for (size_t i = 0; i < e.cfg->n_users; i++) {
 		const pve_user *u = &e.cfg->users[i];
-		if (!all && strcmp(u->userid, c->userid) != 0 &&
+		if (!all && strcmp(u->userid, c->authid) != 0 &&
 		    !user_group_allowed(c, e.cfg, u->userid, PRIVS_LIST))
 			continue;
 		if (has_enabled && u->enable != enabled)
@@ -463,6 +476,8 @@ static void h_token_get(pved_call *c)
 
 static void h_token_create(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;
@@ -495,6 +510,8 @@ static void h_token_create(pved_call *c)
 
 static void h_token_update(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;
@@ -519,6 +536,8 @@ static void h_token_update(pved_call *c)
 
 static void h_token_delete(pved_call *c)
 {
+	if (refuse_token_caller(c))
+		return;
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	pved_usercfg_edit e;
@@ -854,9 +873,9 @@ static void h_permissions(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "userid", "%s", msg ? msg : "invalid user id");
 		return pved_call_fail(c, err);
 	}
-	/* Everyone may see their own permissions and those of their tokens. */
-	bool own = strcmp(who, c->authid) == 0 || strcmp(who, c->userid) == 0 ||
-		   token_of(who, c->userid);
+	/* Everyone may see their own permissions and a user those of their tokens; a token is not its
+	 * user (nor its sibling tokens). */
+	bool own = strcmp(who, c->authid) == 0 || token_of(who, c->authid);
 	if (!own && !pved_call_permitted(c, "/access", "Sys.Audit")) {
 		deny(&err, "/access, Sys.Audit");
 		return pved_call_fail(c, err);
@@ -915,6 +934,11 @@ static void password_store(pved_call *c, const char *hash)
 	pved_usercfg_done_audit(c, &e, r, err, NULL, "password change");
 }
 
+static void password_confirmed(pved_call *c)
+{
+	with_hash(c, pved_call_str(c, "password"), password_store);
+}
+
 static void h_password(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -925,7 +949,9 @@ static void h_password(pved_call *c)
 			      realm_of(userid));
 		return pved_call_fail(c, err);
 	}
-	with_hash(c, pved_call_str(c, "password"), password_store);
+	/* As Proxmox: whoever is not root@pam confirms with their own current password, so a
+	 * ticket left in a browser does not let anyone take over the account. */
+	pved_reauth(c, "confirmation-password", "password change", password_confirmed);
 }
 
 const pved_handler pved_handlers_users[] = {

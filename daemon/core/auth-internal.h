@@ -82,6 +82,7 @@ void pved_audit_call(const pved_call *c, const char *event);
  *   ["perm", path, [privs] (, "any", 1)]          every (or any) privilege on the path ({param}s put in)
  *   ["and", e...], ["or", e...]
  *   ["userid-param", "self"]                      the userid parameter names an existing user: the caller
+ *                                                 itself (never a token of it)
  *   ["userid-param", "Realm.AllocateUser"]        Realm.AllocateUser on /access/realm/<its realm>
  *   ["userid-group", [privs] (, "groups_param", "create"|"update")]
  *                                                 any of privs on /access/groups, or else on a group of the
@@ -91,7 +92,7 @@ void pved_audit_call(const pved_call *c, const char *event);
  *                                                 Datastore.Allocate (/storage/x), Pool.Allocate
  *                                                 (/pool/x), Mapping.Modify (/mapping/type/x) there */
 typedef struct pved_check_env {
-	const char *userid; /* the caller's user ("user@realm"; for a token, its owner) */
+	const char *authid; /* the caller, whole: "user@realm" or a token's "user@realm!name" */
 	const cJSON *params;
 	bool (*permitted)(void *ud, const char *path, const char *priv);
 	bool (*user_exists)(void *ud, const char *userid);

@@ -82,8 +82,10 @@ static int check_userid_param(const pved_check_env *env, const cJSON *e, char **
 	const char *userid = param_str(env, "userid");
 	const char *at = userid ? strrchr(userid, '@') : NULL;
 	if (strcmp(sub->valuestring, "self") == 0) {
+		/* Whole identities, as Proxmox compares them: a token is not its user, and no part of
+		 * an id stands for the whole. */
 		if (!userid || !env->user_exists(env->ud, userid) ||
-		    strcmp(userid, env->userid) != 0) {
+		    strcmp(userid, env->authid) != 0) {
 			if (ret_what && !*ret_what)
 				*ret_what = xstrdup("not the user itself");
 			return 0;

@@ -387,7 +387,7 @@ static char **check_user_groups(void *ud, const char *userid)
 static int check_expr(pved_call *c, const cJSON *e, char **ret_what)
 {
 	pved_check_env env = {
-		.userid = c->userid ? c->userid : "",
+		.authid = c->authid ? c->authid : "",
 		.params = c->params,
 		.permitted = check_permitted,
 		.user_exists = check_user_exists,
@@ -469,9 +469,13 @@ static void dispatch(call *k)
 		}
 	}
 	if (k->authid) {
-		const char *bang = strchr(k->authid, '!');
-		k->userid = bang ? xstrndup(k->authid, (size_t)(bang - k->authid)) :
-				   xstrdup(k->authid);
+		/* The user behind a token only for a real token id: a '!' elsewhere in an id must
+		 * never make another user of it. */
+		k->userid = pve_authid_user(k->authid);
+		if (!k->userid) {
+			fail_msg(k, 401, "invalid user id '%s'", k->authid);
+			return;
+		}
 	}
 	k->pub.authid = k->authid;
 	k->pub.userid = k->userid;

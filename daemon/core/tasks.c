@@ -834,20 +834,16 @@ int pved_task_stop(pved *d, const char *upid, pve_error **err)
 	return 0;
 }
 
-/* A user owns the tasks of their tokens too; a token only its own. */
+/* Proxmox's check_task_user: a user owns the tasks of their tokens too; a token only its own. Whole
+ * identities are compared: the task's user is split only when it is a real token id. */
 bool pved_task_owned_by(const char *authid, const char *task_user)
 {
 	if (!authid)
 		return false;
-	const char *tbang = strchr(task_user, '!');
-	const char *cbang = strchr(authid, '!');
-	size_t tlen = tbang ? (size_t)(tbang - task_user) : strlen(task_user);
-	size_t clen = cbang ? (size_t)(cbang - authid) : strlen(authid);
-	if (tlen != clen || strncmp(task_user, authid, tlen) != 0)
-		return false;
-	if (!cbang)
+	if (strcmp(task_user, authid) == 0)
 		return true;
-	return tbang && strcmp(tbang, cbang) == 0;
+	return pve_userid_valid(authid) && pve_tokenid_valid(task_user) &&
+	       pve_authid_of_user(task_user, authid);
 }
 
 int pved_task_cmp_newest(const void *a, const void *b)

@@ -315,6 +315,12 @@ static int shell_task(pved *d, const cJSON *args, pve_error **err)
 static void h_termproxy(pved_call *c)
 {
 	pve_error *err = NULL;
+	/* The node shell is for the node's own (pam) users, as the route says: a user of another realm
+	 * has no account on the node to log in with, and tokens no login at all. */
+	if (!pve_userid_valid(c->authid) || !endswith(c->authid, "@pam")) {
+		pve_error_set(&err, EACCES, "Permission check failed (realm != pam)");
+		return pved_call_fail(c, err);
+	}
 	int port;
 	_cleanup_close_ int lfd = listen_console_port(&port);
 	if (lfd < 0) {
@@ -335,7 +341,7 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddNumberToObject(o, "port", port);
 	cJSON_AddStringToObject(o, "ticket", ticket);
 	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->userid);
+	cJSON_AddStringToObject(o, "user", c->authid);
 	pved_call_reply(c, o);
 }
 

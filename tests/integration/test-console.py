@@ -1,5 +1,7 @@
 """Websockets end to end: the node shell (termproxy) reached through vncwebsocket over TLS, as the web
-interface's xterm.js reaches it, with a small RFC 6455 client written here. Needs root."""
+interface's xterm.js reaches it, with a small RFC 6455 client written here. The shell is for users of
+the pam realm (a throwaway system user, removed at the end); others are refused. Needs root and
+useradd."""
 
 import base64
 import hashlib
@@ -8,12 +10,13 @@ import re
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, case, expect, run  # noqa: E402
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -95,9 +98,21 @@ class WebSocket:
 
 
 def termproxy(n):
+    if not n.pam_user:
+        raise Skip("no throwaway pam user (useradd failed)")
     r = n.post(f"/nodes/{n.name}/termproxy", {})
     expect(r.status == 200 and r.data["port"] >= 5900, r)
     return r.data
+
+
+@case
+def node_shell_is_for_pam_users(n):
+    """Sys.Console on the node is not enough: a pve user (and a token, and admin@pve with every
+    privilege) has no account on the node to log in with. Proxmox refused non-pam realms here until
+    pve-manager 8.1; pved's route still says "Restricted to users on realm 'pam'"."""
+    for who, creds in n.others.items():
+        r = n.request("POST", f"/nodes/{n.name}/termproxy", {}, **creds)
+        expect(r.status == 403 and "realm" in r.reason, (who, r))
 
 
 @case
@@ -109,7 +124,7 @@ def node_shell_over_websocket(n):
         expect(ws.accepted, ws.head)
         ws.send(f"{tp['user']}:{tp['ticket']}\n".encode())
         ws.read_until(rb"OK")
-        # admin@pve is not root@pam: the shell asks for a system login, as Proxmox's does.
+        # A pam user who is not root@pam: the shell asks for a system login, as Proxmox's does.
         ws.read_until(rb"login: ")
         ws.send(b"1:100:30:")
         ws.send(b"2")
@@ -155,7 +170,39 @@ def main():
         return 0
     with Node() as n:
         n.login()
-        return run(n)
+        r = n.post("/access/roles", {"roleid": "Shell", "privs": "Sys.Console"})
+        expect(r.status == 200, r)
+        # The other callers the shell refuses, each with Sys.Console on the node.
+        r = n.post("/access/users", {"userid": "shpve@pve", "password": "shpve-pw-1"})
+        expect(r.status == 200, r)
+        r = n.post("/access/users/admin@pve/token/sh", {"privsep": 0})
+        expect(r.status == 200, r)
+        tok = f"{r.data['full-tokenid']}={r.data['value']}"
+        r = n.request("PUT", "/access/acl", {"path": f"/nodes/{n.name}", "roles": "Shell",
+                                             "users": "shpve@pve"})
+        expect(r.status == 200, r)
+        t = n.post("/access/ticket", {"username": "shpve@pve", "password": "shpve-pw-1"},
+                   ticket="").data
+        n.others = {"admin@pve": {"ticket": n.ticket, "csrf": n.csrf},
+                    "shpve@pve": {"ticket": t["ticket"], "csrf": t["CSRFPreventionToken"]},
+                    "admin@pve!sh": {"ticket": "", "token": tok}}
+        # The shell's user: a throwaway system user in the pam realm, with Sys.Console there.
+        user = "pvedsh%d" % (os.getpid() % 100000)
+        password = "Pw-" + os.urandom(6).hex()
+        n.pam_user = None
+        try:
+            if subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", user]).returncode == 0:
+                subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+                n.pam_user = f"{user}@pam"
+                expect(n.post("/access/users", {"userid": n.pam_user}).status == 200, "pam user")
+                r = n.request("PUT", "/access/acl", {"path": f"/nodes/{n.name}", "roles": "Shell",
+                                                     "users": n.pam_user})
+                expect(r.status == 200, r)
+                n.login(n.pam_user, password)
+            return run(n)
+        finally:
+            if n.pam_user:
+                subprocess.run(["userdel", user], stderr=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

@@ -205,7 +205,8 @@ class World:
         if op == "userid-param":
             userid = params.get("userid", "")
             if e[1] == "self":
-                return userid == self.userid(caller)
+                # The whole identity: a token is never the user it belongs to.
+                return not caller.startswith("tok_") and userid == self.userid(caller)
             realm = userid.rsplit("@", 1)[-1]
             return "Realm.AllocateUser" in self.privs(caller, f"/access/realm/{realm}")
         if op == "userid-group":

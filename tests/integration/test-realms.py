@@ -406,6 +406,38 @@ def ldap_sync_and_login(n):
 
 
 @case
+def ldap_sync_skips_bang_names(n):
+    """A directory name with a '!' would make "admin@pve!x@dir", a userid whose part before the '!'
+    names another user: the sync skips it with a warning in the task log and writes the rest."""
+    with Slapd() as ldap:
+        ldap.add(ldif_user("admin@pve!x", "Bang", "User", "bang-pw") +
+                 ldif_user("plain", "Plain", "User", "plain-pw") +
+                 f"dn: cn=bangs,ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: bangs\n"
+                 f"member: uid=admin@pve!x,ou=people,{BASE}\n"
+                 f"member: uid=plain,ou=people,{BASE}\n\n")
+        r = n.post("/access/domains", {
+            "realm": "bangdir", "type": "ldap", "server1": "127.0.0.1", "port": ldap.port,
+            "base_dn": BASE, "user_attr": "uid", "bind_dn": ADMIN_DN, "password": ADMIN_PW})
+        expect(r.status == 200, r)
+        try:
+            st, upid = sync(n, "bangdir", scope="both")
+            log = task_log(n, upid)
+            expect("admin@pve!x@bangdir" in log and "does not look like a valid user name" in log,
+                   log)
+            expect(st["exitstatus"] != "OK" and "WARNINGS" in st["exitstatus"], (st, log))
+            cfg = user_cfg(n)
+            expect("user:plain@bangdir:" in cfg, cfg)
+            expect("!x@bangdir" not in cfg, cfg)
+            expect("group:bangs-bangdir:plain@bangdir::" in cfg, cfg)
+            r = login(n, "admin@pve!x@bangdir", "bang-pw")
+            expect(r.status == 401, r)
+        finally:
+            for path in ("/access/users/plain@bangdir", "/access/groups/bangs-bangdir",
+                         "/access/domains/bangdir"):
+                n.request("DELETE", path)
+
+
+@case
 def ldap_sync_paged(n):
     """A directory with more users than its size limit: the sync pages (RFC 2696) and gets them all."""
     count = 130

@@ -2,13 +2,16 @@
 with privilege separation, effective permissions and password changes, over HTTPS and with proxmoxer
 (Debian's python3-proxmoxer). Needs root."""
 
+import base64
 import os
+import subprocess
 import sys
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.append("/usr/lib/python3/dist-packages")
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
 
 
 def user_cfg(n):
@@ -166,9 +169,10 @@ def tokens_and_privsep(n):
     expect(r.status == 200 and r.data["comment"] == "changed", r)
     r = n.get("/access/users/alice@pve/token/ci")
     expect(r.status == 200 and r.data["comment"] == "changed", r)
-    # The token itself may list its user's tokens (userid-param self).
+    # A token is not its user: "self" is the whole token id, as Proxmox compares it, so without
+    # User.Modify it may not even list its user's tokens.
     r = n.get("/access/users/alice@pve/token", ticket="", token=tok)
-    expect(r.status == 200, r)
+    expect(r.status == 403, r)
     # Not with a token: password.
     r = put(n, "/access/password", {"userid": "alice@pve", "password": "x" * 10}, ticket="", token=tok)
     expect(r.status == 401, r)
@@ -212,15 +216,18 @@ def bad_input_is_400_and_changes_nothing(n):
 @case
 def password_change(n):
     alice = as_user(n, "alice@pve", "alice-secret-1")
-    r = put(alice, "/access/password", {"userid": "alice@pve", "password": "alice-secret-2"})
+    r = put(alice, "/access/password", {"userid": "alice@pve", "password": "alice-secret-2",
+                                         "confirmation-password": "alice-secret-1"})
     expect(r.status == 200, r)
     as_user(n, "alice@pve", "alice-secret-2")
     r = n.post("/access/ticket", {"username": "alice@pve", "password": "alice-secret-1"}, ticket="")
     expect(r.status == 401, r)
     # alice may not change bob's.
-    r = put(alice, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    r = put(alice, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99",
+                                         "confirmation-password": "alice-secret-2"})
     expect(r.status == 403, r)
-    r = put(n, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99"})
+    r = put(n, "/access/password", {"userid": "bob@pve", "password": "bob-secret-99",
+                                     "confirmation-password": n.admin_password})
     expect(r.status == 200, r)
     as_user(n, "bob@pve", "bob-secret-99")
 
@@ -318,9 +325,11 @@ def group_delegated_user_admin(n):
     expect(r.status == 403, r)
     expect("new2@pve" not in user_cfg(n) and "new3@pve" not in user_cfg(n), user_cfg(n))
     # Password and delete: members only.
-    r = put(carl, "/access/password", {"userid": "mem1@pve", "password": "delegate-pw-2"})
+    r = put(carl, "/access/password", {"userid": "mem1@pve", "password": "delegate-pw-2",
+                                        "confirmation-password": "delegate-pw-1"})
     expect(r.status == 200, r)
-    r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2"})
+    r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2",
+                                        "confirmation-password": "delegate-pw-1"})
     expect(r.status == 403, r)
     expect(delete(carl, "/access/users/out1@pve").status == 403, "deleted a non-member")
     expect(delete(carl, "/access/users/new1@pve").status == 200, "member not deleted")
@@ -331,6 +340,237 @@ def group_delegated_user_admin(n):
         delete(n, f"/access/users/{userid}")
     for g in ("gops", "gother"):
         delete(n, f"/access/groups/{g}")
+
+
+def sign_ticket(n, userid, when=None):
+    """A ticket for userid signed with the node's own key, as only pved could make one."""
+    plain = f"PVE:{userid}:{int(when or time.time()):08X}"
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", n.path("etc/pve/priv/authkey.key")],
+                         input=plain.encode(), check=True, capture_output=True).stdout
+    return plain + "::" + base64.b64encode(sig).decode()
+
+
+def wait_for(cond, what, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(what)
+
+
+@case
+def bang_userids_refused(n):
+    """B1: a userid never holds a '!'. A delegated user admin (Realm.AllocateUser on the realm,
+    User.Modify on one group) cannot create "admin@pve!x@pve", which pved once took for admin@pve (the
+    part before the '!') in its self checks; user.cfg holding one does not load."""
+    expect(n.post("/access/groups", {"groupid": "gbang"}).status == 200, "group")
+    expect(n.post("/access/users", {"userid": "deleg@pve", "password": "deleg-pw-1"}).status == 200,
+           "deleg")
+    for path in ("/access/groups/gbang", "/access/realm/pve"):
+        r = put(n, "/access/acl", {"path": path, "roles": "PVEUserAdmin", "users": "deleg@pve"})
+        expect(r.status == 200, r)
+    deleg = as_user(n, "deleg@pve", "deleg-pw-1")
+    # The control: a plain name in deleg's group is allowed.
+    r = deleg.post("/access/users", {"userid": "plain1@pve", "groups": "gbang"})
+    expect(r.status == 200, r)
+    before = user_cfg(n)
+    for userid in ("admin@pve!x@pve", "deleg@pve!x@pve", "root@pam!x@pve", "a!b@pve"):
+        r = deleg.post("/access/users", {"userid": userid, "groups": "gbang",
+                                         "password": "bang-pw-123"})
+        expect(r.status == 400 and "userid" in (r.json.get("errors") or {}), (userid, r))
+        r = n.post("/access/users", {"userid": userid, "password": "bang-pw-123"})
+        expect(r.status == 400 and "userid" in (r.json.get("errors") or {}), (userid, r))
+    # Nor can anything be done to such a name elsewhere in the API.
+    for method, path, params in (
+            ("POST", "/access/users/admin@pve!x@pve/token/tk", {"privsep": 0}),
+            ("PUT", "/access/password", {"userid": "admin@pve!x@pve", "password": "bang-pw-123",
+                                         "confirmation-password": n.admin_password}),
+            ("PUT", "/access/acl", {"path": "/", "roles": "Administrator",
+                                    "users": "admin@pve!x@pve"})):
+        r = n.request(method, urllib.parse.quote(path, safe="/@!"), params)
+        expect(r.status == 400, (method, path, r))
+    expect(user_cfg(n) == before, user_cfg(n))
+
+    # Planted by hand (with a password and a group), user.cfg does not load: pved keeps what it had
+    # and says why; `pved --check` names the line. Proxmox's parser takes the name, but pved's
+    # identities never hold a '!'.
+    with open(n.path("etc/pve/priv/shadow.cfg")) as f:
+        shadow = f.read()
+    hashed = [line for line in shadow.splitlines() if line.startswith("deleg:")][0].split(":")[1]
+    planted = before + "user:admin@pve!x@pve:1:0::::::\n"
+    try:
+        with open(n.path("etc/pve/priv/shadow.cfg"), "a") as f:
+            f.write(f"admin@pve!x:{hashed}:\n")
+        with open(n.path("etc/pve/user.cfg.new"), "w") as f:
+            f.write(planted)
+        os.rename(n.path("etc/pve/user.cfg.new"), n.path("etc/pve/user.cfg"))
+        wait_for(lambda: "keeping the previous access configuration" in n.logtext(),
+                 "pved did not say it kept its configuration: " + n.logtext()[-500:])
+        expect("invalid user id 'admin@pve!x@pve'" in n.logtext(), n.logtext()[-500:])
+        out = subprocess.run([os.path.join(BIN, "pved"), "--root", n.root, "--check"],
+                             capture_output=True, text=True, timeout=20)
+        expect(out.returncode != 0 and "admin@pve!x@pve" in out.stdout + out.stderr,
+               out.stdout + out.stderr)
+        r = n.post("/access/ticket", {"username": "admin@pve!x@pve", "password": "deleg-pw-1"},
+                   ticket="")
+        expect(r.status == 401, r)
+        # Even a ticket signed for the name opens nothing, as admin@pve or as anyone.
+        t = sign_ticket(n, "admin@pve!x@pve")
+        r = n.get("/access/permissions", ticket=t)
+        expect(r.status == 401, r)
+        # What was loaded before still works.
+        expect(as_user(n, "deleg@pve", "deleg-pw-1").get("/version").status == 200, "deleg")
+    finally:
+        with open(n.path("etc/pve/priv/shadow.cfg"), "w") as f:
+            f.write(shadow)
+        with open(n.path("etc/pve/user.cfg.new"), "w") as f:
+            f.write(before)
+        os.rename(n.path("etc/pve/user.cfg.new"), n.path("etc/pve/user.cfg"))
+    for userid in ("plain1@pve", "deleg@pve"):
+        delete(n, f"/access/users/{userid}")
+    delete(n, "/access/groups/gbang")
+
+
+def token_mgmt_refused(n, tok, owner, label):
+    """Every way a token could change tokens, its user's password or its user's second factors."""
+    cfg = user_cfg(n)
+    tfa = open(n.path("etc/pve/priv/tfa.cfg")).read() if os.path.exists(
+        n.path("etc/pve/priv/tfa.cfg")) else ""
+    for method, path, params, want in (
+            ("POST", f"/access/users/{owner}/token/made", {"privsep": 0}, 403),
+            ("POST", f"/access/users/{owner}/token/made", {"privsep": 1}, 403),
+            ("PUT", f"/access/users/{owner}/token/sep", {"privsep": 0}, 403),
+            ("PUT", f"/access/users/{owner}/token/full", {"privsep": 1}, 403),
+            ("PUT", f"/access/users/{owner}/token/sep", {"comment": "x"}, 403),
+            ("DELETE", f"/access/users/{owner}/token/full", None, 403),
+            ("DELETE", f"/access/users/{owner}/token/sep", None, 403),
+            ("POST", f"/access/users/other@pve/token/made", {"privsep": 0}, 403),
+            ("PUT", "/access/password", {"userid": owner, "password": "taken-over-1",
+                                         "confirmation-password": "tokpw-alice-1"}, 401),
+            ("POST", f"/access/tfa/{owner}", {"type": "recovery", "password": "tokpw-alice-1"}, 401),
+            ("DELETE", f"/access/tfa/{owner}/recovery", {"password": "tokpw-alice-1"}, 401)):
+        r = n.request(method, path, params, ticket="", token=tok)
+        expect(r.status == want, (label, method, path, params, r))
+    expect(user_cfg(n) == cfg, (label, "user.cfg changed", user_cfg(n)))
+    now_tfa = open(n.path("etc/pve/priv/tfa.cfg")).read() if os.path.exists(
+        n.path("etc/pve/priv/tfa.cfg")) else ""
+    expect(now_tfa == tfa, (label, "tfa.cfg changed"))
+
+
+@case
+def tokens_never_manage_tokens(n):
+    """B2: a privsep=1 token once passed "self" as its user: it made a privsep=0 token (or set its own
+    privsep to 0) and had all its user's privileges. Tokens of both kinds now never make, change or
+    delete tokens, nor change their user's password or second factors; "self" is the whole token id.
+    Proxmox compares "self" the same way; beyond it, Proxmox lets a token with User.Modify manage tokens
+    (its own ACL, or its user's for privsep=0): pved does not, not even then."""
+    for userid in ("tokuser@pve", "other@pve"):
+        r = n.post("/access/users", {"userid": userid, "password": "tokpw-alice-1"})
+        expect(r.status == 200, r)
+    toks = {}
+    for name, privsep in (("sep", 1), ("full", 0)):
+        r = n.post(f"/access/users/tokuser@pve/token/{name}", {"privsep": privsep})
+        expect(r.status == 200, r)
+        toks[name] = f"{r.data['full-tokenid']}={r.data['value']}"
+    # Without any privilege: the route's check already refuses (self is the whole id).
+    token_mgmt_refused(n, toks["sep"], "tokuser@pve", "privsep=1, no ACL")
+    token_mgmt_refused(n, toks["full"], "tokuser@pve", "privsep=0, no ACL")
+    r = n.get("/access/users/tokuser@pve/token", ticket="", token=toks["sep"])
+    expect(r.status == 403, r)
+    # With User.Modify everywhere (the user's ACL for privsep=0, the token's own for privsep=1),
+    # which passes the route's check: the handler still refuses tokens.
+    for params in ({"users": "tokuser@pve"}, {"tokens": "tokuser@pve!sep"}):
+        r = put(n, "/access/acl", dict(params, path="/", roles="PVEUserAdmin"))
+        expect(r.status == 200, r)
+    token_mgmt_refused(n, toks["sep"], "tokuser@pve", "privsep=1, User.Modify")
+    token_mgmt_refused(n, toks["full"], "tokuser@pve", "privsep=0, User.Modify")
+    r = n.get("/access/users/tokuser@pve/token", ticket="", token=toks["sep"])
+    expect(r.status == 200 and sorted(t["tokenid"] for t in r.data) == ["full", "sep"], r)
+    # The user itself (a ticket) manages its own tokens; a privsep=0 token made by the user works.
+    me = as_user(n, "tokuser@pve", "tokpw-alice-1")
+    r = me.post("/access/users/tokuser@pve/token/mine", {"privsep": 1})
+    expect(r.status == 200, r)
+    r = put(me, "/access/users/tokuser@pve/token/mine", {"comment": "by the user"})
+    expect(r.status == 200, r)
+    expect(delete(me, "/access/users/tokuser@pve/token/mine").status == 200, "delete own token")
+    for params in ({"users": "tokuser@pve"}, {"tokens": "tokuser@pve!sep"}):
+        put(n, "/access/acl", dict(params, path="/", roles="PVEUserAdmin", delete=1))
+
+    # Permissions: a token sees its own, not its user's nor a sibling's; the user sees its tokens'.
+    for who, want in (("tokuser@pve!sep", 200), ("tokuser@pve", 403), ("tokuser@pve!full", 403)):
+        r = n.get("/access/permissions", {"userid": who}, ticket="", token=toks["sep"])
+        expect(r.status == want, (who, r))
+    for who in ("tokuser@pve", "tokuser@pve!sep", "tokuser@pve!full"):
+        r = me.get("/access/permissions", {"userid": who})
+        expect(r.status == 200, (who, r))
+    r = me.get("/access/permissions", {"userid": "other@pve"})
+    expect(r.status == 403, r)
+    # The user list shows a token no user unless it may see them.
+    r = n.get("/access/users", ticket="", token=toks["sep"])
+    expect(r.status == 200 and r.data == [], r)
+    r = me.get("/access/users")
+    expect(r.status == 200 and [u["userid"] for u in r.data] == ["tokuser@pve"], r)
+
+    # Tasks: a user owns its tokens' tasks; a token only its own.
+    r = put(n, "/access/acl", {"path": "/", "roles": "PVEVMAdmin", "users": "tokuser@pve"})
+    expect(r.status == 200, r)
+    r = n.post(f"/nodes/{n.name}/startall", {}, ticket="", token=toks["full"])
+    expect(r.status == 200, r)
+    upid = r.data
+    n.wait_task(upid)
+    put(n, "/access/acl", {"path": "/", "roles": "PVEVMAdmin", "users": "tokuser@pve", "delete": 1})
+    q = urllib.parse.quote(upid, safe="")
+    for client, kw, want in ((me, {}, 200), (n, {"ticket": "", "token": toks["full"]}, 200),
+                             (n, {"ticket": "", "token": toks["sep"]}, 403),
+                             (as_user(n, "other@pve", "tokpw-alice-1"), {}, 403)):
+        r = client.get(f"/nodes/{n.name}/tasks/{q}/status", **kw)
+        expect(r.status == want, (kw, r))
+    for userid in ("tokuser@pve", "other@pve"):
+        delete(n, f"/access/users/{userid}")
+
+
+@case
+def password_confirmation(n):
+    """PUT /access/password: whoever is not root@pam confirms with their own current password
+    (Proxmox's confirmation-password, checked against the caller's realm), not the target's."""
+    for userid, pw in (("conf@pve", "conf-pw-1"), ("conft@pve", "conft-pw-1")):
+        expect(n.post("/access/users", {"userid": userid, "password": pw}).status == 200, userid)
+    me = as_user(n, "conf@pve", "conf-pw-1")
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2"})
+    expect(r.status == 400 and (r.json.get("errors") or {}).get("confirmation-password")
+           == "password is required to modify user", r)
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2",
+                                     "confirmation-password": "not-my-pw"})
+    expect(r.status == 403 and r.json.get("message", "").startswith("authentication failure"), r)
+    expect(n.audited("password change refused: wrong password", user="conf@pve"), n.audit_lines()[-3:])
+    # Nothing changed: the old password still logs in, the new one does not.
+    as_user(n, "conf@pve", "conf-pw-1")
+    r = n.post("/access/ticket", {"username": "conf@pve", "password": "conf-pw-2"}, ticket="")
+    expect(r.status == 401, r)
+    r = put(me, "/access/password", {"userid": "conf@pve", "password": "conf-pw-2",
+                                     "confirmation-password": "conf-pw-1"})
+    expect(r.status == 200, r)
+    as_user(n, "conf@pve", "conf-pw-2")
+    # An administrator confirms with its own password, never the target's.
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2"})
+    expect(r.status == 400 and "confirmation-password" in (r.json.get("errors") or {}), r)
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2",
+                                    "confirmation-password": "conft-pw-1"})
+    expect(r.status == 403, r)
+    r = put(n, "/access/password", {"userid": "conft@pve", "password": "conft-pw-2",
+                                    "confirmation-password": n.admin_password})
+    expect(r.status == 200, r)
+    as_user(n, "conft@pve", "conft-pw-2")
+    # root@pam (pvectl on the local socket) needs none.
+    pvectl = os.path.join(BIN, "pvectl")
+    out = subprocess.run([pvectl, "--root", n.root, "set", "/access/password", "--userid",
+                          "conft@pve", "--password", "conft-pw-3"],
+                         capture_output=True, text=True, timeout=20)
+    expect(out.returncode == 0, out.stdout + out.stderr)
+    as_user(n, "conft@pve", "conft-pw-3")
+    for userid in ("conf@pve", "conft@pve"):
+        delete(n, f"/access/users/{userid}")
 
 
 def main():

@@ -154,6 +154,13 @@ static void ticket_rejects(void)
 		"PVE:6553F100::!!!!",
 		"XPVE:a@pve:6553F100::AAAA",
 		"PVE:a b@pve:6553F100::AAAA",
+		/* The only "::" is the prefix's ':' and the next: no body at all, nothing to count
+		 * back from (the length once underflowed). */
+		"PVE::==",
+		"PVE::",
+		"PVE:::",
+		"PVE:::AAAA",
+		"PVE::6553F100::AAAA",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(junk); i++) {
 		check_int(pve_ticket_verify(k, "PVE", junk[i], now, -300, 7200, NULL, NULL, &err),
@@ -274,6 +281,7 @@ static void token_header(void)
 		"root@pam!tt!uu=s",
 		"root@pam!tt\t=s",
 		"root@pam!t=s",
+		"admin@pve!x@pve!tok=s", /* a userid never holds a '!' */
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *e = NULL;

@@ -105,6 +105,23 @@ static void usercfg_normalizes(void)
 			 "acl:1:/vms/100:alice@pve:PVEVMUser:\n");
 }
 
+/* A group's members and a pool's storages once each, across lines too, in the order first given. */
+static void usercfg_dedups_lists(void)
+{
+	const char *in = "group:g:b@pve,a@pve,b@pve,x/y@pve::\n"
+			 "group:g:c@pve,a@pve::\n"
+			 "pool:p:::s2,s1,s2:\n"
+			 "pool:p:::s1,s3:\n";
+	_cleanup_usercfg_ pve_usercfg *c = NULL;
+	check_int(pve_usercfg_parse(in, strlen(in), &c, NULL), 0);
+	pve_group *g = c ? pve_usercfg_find_group(c, "g") : NULL;
+	_cleanup_free_ char *members = g ? pve_strv_join(g->members, ",") : NULL;
+	check_streq(members, "b@pve,a@pve,c@pve");
+	pve_pool *p = c ? pve_usercfg_find_pool(c, "p") : NULL;
+	_cleanup_free_ char *stores = p ? pve_strv_join(p->storage, ",") : NULL;
+	check_streq(stores, "s2,s1,s3");
+}
+
 static void usercfg_errors(void)
 {
 	static const char *const bad[] = {
@@ -114,6 +131,11 @@ static void usercfg_errors(void)
 		"user:alice@pve:1:0:::::\nacl:1:/v ms:alice@pve:NoAccess:\n",
 		"user:alice@pve:1:0:::::\npool:p1::10x::\n",
 		"user:alice@pve:1:0:::::\ngroup:bad/group:::\n",
+		/* A '!' is never part of a userid: such a user, its tokens and ACLs do not load. */
+		"user:alice@pve:1:0:::::\nuser:alice@pve!x@pve:1:0::\n",
+		"user:alice@pve:1:0:::::\ntoken:alice@pve!x@pve!t:0:0::\n",
+		"user:alice@pve:1:0:::::\nacl:1:/:alice@pve!x@pve:Administrator:\n",
+		"user:alice@pve:1:0:::::\nacl:1:/:alice@pve!t!u:Administrator:\n",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *err = NULL;
@@ -137,6 +159,88 @@ static void usercfg_errors(void)
 		pve_buf_puts(&many, "group:g:::\n");
 	check_int(pve_usercfg_parse(many.data, many.len, &c, &err), -E2BIG);
 	pve_error_free(err);
+}
+
+/* What the parser reads is what it prints: fields that would change on the way (spaces at the ends of a
+ * text, broken escapes, a decoded NUL, high bytes), ACL paths with empty components, unknown roles. */
+static void usercfg_print_parses_back(void)
+{
+	static const char *const in[] = {
+		"user:a@pve:1:0:%20%3A%ZZ%:::::\n",
+		"user:a@pve:1:0:x%20:%20%20y%20%20:e@x::k:\n",
+		"user:a@pve:1:0:%00abc:a%00b:::%4:\n",
+		"user:a@pve:1:0:::::\ngroup:g:a@pve:c\xc3\xa9%0a%:\n",
+		"user:a@pve:1:0:::::\ntoken:a@pve!tk:0:1:%20c :\npool:p/q/r:%20::local:\n",
+		"user:a@pve:1:0:::::\ngroup:g:::\nacl:1:/vms//100/:@g,a@pve:PVEVMUser,NoSuch:\n",
+		"user:a@pve:1:0:::::\nacl:1://:a@pve:NoSuch:\nacl:0:/storage/:a@pve:PVEAuditor:\n",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(in); i++) {
+		_cleanup_error_ pve_error *err = NULL;
+		_cleanup_usercfg_ pve_usercfg *c = NULL, *c2 = NULL;
+		if (pve_usercfg_parse(in[i], strlen(in[i]), &c, &err) < 0) {
+			test_fail(__FILE__, __LINE__, "%zu: %s", i, err->message);
+			continue;
+		}
+		_cleanup_free_ char *out = pve_usercfg_print(c);
+		if (pve_usercfg_parse(out, strlen(out), &c2, &err) < 0) {
+			test_fail(__FILE__, __LINE__, "%zu: printed %s does not parse: %s", i, out,
+				  err->message);
+			continue;
+		}
+		_cleanup_free_ char *out2 = pve_usercfg_print(c2);
+		check_streq(out2, out);
+	}
+	/* The values themselves survive, spaces at the ends included. */
+	const char *txt = "user:a@pve:1:0:%20x%20:::%20%20:\n";
+	_cleanup_usercfg_ pve_usercfg *c = NULL;
+	check_int(pve_usercfg_parse(txt, strlen(txt), &c, NULL), 0);
+	pve_user *u = c ? pve_usercfg_find_user(c, "a@pve") : NULL;
+	check_streq(u ? u->firstname : NULL, " x ");
+	check_streq(u ? u->comment : NULL, "  ");
+}
+
+static void identities(void)
+{
+	static const char *const users[] = { "root@pam", "a.b-c_d@pve", "x@ldap-1", "a@b@pve" };
+	static const char *const tokens[] = { "root@pam!t1", "a.b@pve!ci-1", "a@b@pve!x.y" };
+	static const char *const neither[] = {
+		"",	   "@pve",     "a@",	      "a@p",	     "a b@pve",
+		"a:b@pve", "a/b@pve",  "a@pve!x@pve", "a!@pve",	     "!a@pve",
+		"a@pve!",  "a@pve!1t", "a@pve!t!u",   "a@pve!t@pve", "a@pve!x@pve!t",
+		"a\t@pve", "a@pve\n",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(users); i++) {
+		check(pve_userid_valid(users[i]));
+		check(!pve_tokenid_valid(users[i]));
+		_cleanup_free_ char *u = pve_authid_user(users[i]);
+		check_streq(u, users[i]);
+		check(pve_authid_of_user(users[i], users[i]));
+	}
+	for (size_t i = 0; i < ELEMENTSOF(tokens); i++) {
+		check(!pve_userid_valid(tokens[i]));
+		check(pve_tokenid_valid(tokens[i]));
+	}
+	_cleanup_free_ char *owner = pve_authid_user("a@b@pve!x.y");
+	check_streq(owner, "a@b@pve");
+	check(pve_authid_of_user("a@b@pve!x.y", "a@b@pve"));
+	check(!pve_authid_of_user("a@b@pve!x.y", "a@b"));
+	check(!pve_authid_of_user("a@pve", "a@pvx"));
+	check(!pve_authid_of_user("a@pve!t", "a@pve!t@pve"));
+	for (size_t i = 0; i < ELEMENTSOF(neither); i++) {
+		if (pve_userid_valid(neither[i]) || pve_tokenid_valid(neither[i]))
+			test_fail(__FILE__, __LINE__, "accepted '%s'", neither[i]);
+		_cleanup_free_ char *u = pve_authid_user(neither[i]);
+		check(u == NULL);
+	}
+	/* The API's format and user.cfg's parser are the same definition. */
+	for (size_t i = 0; i < ELEMENTSOF(neither); i++)
+		check(pve_format_check("pve-userid", neither[i], NULL) < 0);
+	_cleanup_free_ char *msg = NULL;
+	check_int(pve_format_check("pve-userid", "admin@pve!x@pve", &msg), -EINVAL);
+	check_streq(msg, "value 'admin@pve!x@pve' does not look like a valid user name");
+	check(pve_format_check("pve-tokenid", "admin@pve!x@pve!t", NULL) < 0);
+	check(pve_format_check("pve-tokenid", "admin@pve!tk", NULL) == 0);
+	check(pve_format_check("pve-tokenid", "tk", NULL) == 0);
 }
 
 static void privileges_and_roles(void)
@@ -355,5 +459,6 @@ static void permissions(void)
 	check_int(strv_length(all), 47);
 }
 
-TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_errors),
+TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_dedups_lists),
+	  TEST(usercfg_errors), TEST(usercfg_print_parses_back), TEST(identities),
 	  TEST(privileges_and_roles), TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))

@@ -239,6 +239,13 @@ static void cfg_parse(void)
 		"{\"users\":{\"a@pve\":{\"recovery\":{\"secret\":\"00\",\"entries\":[\"ab\"]}}}}",
 		"{\"users\":{\"a@pve\":{\"totp-locked\":1}}}",
 		"{\"users\":",
+		/* Numbers that would not print back as themselves (inf prints as null). */
+		"{\"users\":{\"a@pve\":{\"totp-last-step\":56e66666}}}",
+		"{\"users\":{\"a@pve\":{\"totp-last-step\":1.5}}}",
+		"{\"users\":{\"a@pve\":{\"tfa-locked-until\":-1e300}}}",
+		/* Not a userid: a '!' never belongs to one. */
+		"{\"users\":{\"a@pve!x@pve\":{}}}",
+		"{\"users\":{\"a@pve!tok\":{}}}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		check_int(pve_tfacfg_parse(bad[i], strlen(bad[i]), &c, &err), -EINVAL);
