@@ -331,6 +331,13 @@ def group_delegated_user_admin(n):
     r = put(carl, "/access/password", {"userid": "out1@pve", "password": "delegate-pw-2",
                                         "confirmation-password": "delegate-pw-1"})
     expect(r.status == 403, r)
+    # Tokens: of members only (Proxmox's userid-group; there is no ACL path /access/users/...).
+    r = carl.post("/access/users/mem1@pve/token/t1", {"privsep": 1})
+    expect(r.status == 200 and r.data.get("full-tokenid") == "mem1@pve!t1", r)
+    expect(carl.get("/access/users/mem1@pve/token").status == 200, "member's tokens not listed")
+    expect(carl.post("/access/users/out1@pve/token/t1", {}).status == 403, "non-member's token")
+    expect(carl.get("/access/users/out1@pve/token").status == 403, "non-member's tokens listed")
+    expect(delete(carl, "/access/users/mem1@pve/token/t1").status == 200, "member's token kept")
     expect(delete(carl, "/access/users/out1@pve").status == 403, "deleted a non-member")
     expect(delete(carl, "/access/users/new1@pve").status == 200, "member not deleted")
     # ACLs: carl holds no Permissions.Modify anywhere.
