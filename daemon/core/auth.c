@@ -264,6 +264,9 @@ int pved_auth_verify_ticket(pved *d, const char *ticket, char **ret_userid, pve_
 	/* A half ticket of a two-factor login opens nothing but the second step. */
 	if (startswith(userid, "!tfa!"))
 		return pve_error_set(err, EACCES, "ticket needs a second factor");
+	/* Tickets are for users: a token authenticates with its secret, never with a ticket. */
+	if (!pve_userid_valid(userid))
+		return pve_error_set(err, EACCES, "invalid ticket");
 	if (!pved_auth_user_enabled(d, userid))
 		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist",
 				     userid);

@@ -357,6 +357,20 @@ def sign_ticket(n, userid, when=None):
     return plain + "::" + base64.b64encode(sig).decode()
 
 
+@case
+def ticket_of_a_token_id_opens_nothing(n):
+    """A ticket names a user: one signed for a token id (only pved could make it) is refused, as a
+    token authenticates with its secret only."""
+    expect(n.post("/access/users/admin@pve/token/tk", {"privsep": 0}).status == 200, "token")
+    try:
+        r = n.get("/access/permissions", ticket=sign_ticket(n, "admin@pve!tk"))
+        expect(r.status == 401, r)
+        expect(n.get("/access/permissions", ticket=sign_ticket(n, "admin@pve")).status == 200,
+               "a ticket signed for the user itself")
+    finally:
+        n.request("DELETE", "/access/users/admin@pve/token/tk")
+
+
 def wait_for(cond, what, timeout=5):
     deadline = time.time() + timeout
     while time.time() < deadline:
