@@ -15,6 +15,9 @@
 #define PVE_HTTP_MAX_URL 8192
 #define PVE_HTTP_MAX_BODY (512 * 1024)
 #define PVE_HTTP_MAX_JSON_DEPTH 32
+/* Parameters of a query string or a body, each value of a repeated key counted: pved takes at most
+ * PVE_SCHEMA_MAX_PARAMS; the front stops decoding past it, so a body of many keys costs nothing. */
+#define PVE_HTTP_MAX_PARAMS PVE_SCHEMA_MAX_PARAMS
 
 /* ---- requests (api/http.c) ------------------------------------------------------------------------- */
 
@@ -68,8 +71,9 @@ bool pve_http_is_upload_path(const char *path);
 
 /* The standard reason phrase of a status, or "Unknown". */
 const char *pve_http_status_text(int status);
-/* A reason phrase safe in a status line: control characters and CR/LF dropped, spaces collapsed, at
- * most 256 bytes; the standard phrase when nothing is left. */
+/* A reason phrase safe in a status line: printable ASCII only (control characters, CR/LF and every byte
+ * over 0x7e dropped: a reason may quote what a client sent), spaces collapsed, at most 256 bytes; the
+ * standard phrase when nothing is left. */
 char *pve_http_reason_sanitize(int status, const char *reason);
 /* RFC 7231 date: "Tue, 24 Nov 2026 13:26:28 GMT". */
 void pve_http_date(time_t t, char buf[static 64]);
@@ -82,6 +86,9 @@ void pve_http_response_head(pve_buf *out, int status, const char *reason, const 
 			    size_t content_length, bool gzip, bool keep_alive, time_t now);
 /* Proxmox's error envelope: {"data":null,"message":"..."}. */
 char *pve_http_error_body(const char *message);
+/* ... for a parameter at fault: {"data":null,"errors":{"param":"message"},"message":"Parameter
+ * verification failed.\n"}, as pved answers. */
+char *pve_http_param_error_body(const char *param, const char *message);
 /* Rewrites a json-format answer into the ExtJS form: {"success":..,"status":..,"message":..,"data":..}. */
 char *pve_http_extjs_body(int status, const char *reason, const char *body, size_t len);
 /* Content-Type for a static file, by its extension. */
@@ -97,10 +104,12 @@ bool pve_http_is_websocket(const pve_http_request *r);
  * encoded NUL; reject_ctl also refuses control characters (for paths). */
 int pve_front_uri_decode(const char *s, size_t len, bool plus_space, bool reject_ctl, char **ret,
 			 pve_error **err);
-/* Adds the pairs of an "a=1&b=2" string to params (an object): a key seen twice becomes an array of
- * strings; "_dc" is dropped. */
+/* Adds the pairs of an "a=1&b=2" string to params (an object), in time linear in len: a key seen twice
+ * becomes an array of strings; "_dc" is dropped. Refuses (EINVAL) a malformed escape, a NUL, invalid
+ * UTF-8 (naming the parameter in err->param) and more than PVE_HTTP_MAX_PARAMS values in params. */
 int pve_params_parse_urlencoded(const char *s, size_t len, cJSON *params, pve_error **err);
-/* A JSON object body (at most PVE_HTTP_MAX_JSON_DEPTH deep); returns the object. */
+/* A JSON object body (at most PVE_HTTP_MAX_JSON_DEPTH deep, PVE_HTTP_MAX_PARAMS members, strictly UTF-8,
+ * no NUL, nothing after it: pve_json_parse's rules); returns the object. */
 int pve_params_parse_json(const char *s, size_t len, cJSON **ret, pve_error **err);
 /* The uri-decoded value of cookie name in a Cookie header, or NULL. */
 char *pve_cookie_get(const char *cookie_header, const char *name);

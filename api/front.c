@@ -267,6 +267,19 @@ static void send_error(struct conn *c, int status, const char *message, bool clo
 	send_answer(c, status, message, body, strlen(body));
 }
 
+/* A refusal of the front's own: a parameter at fault is named in "errors", as pved names it. */
+static void send_pve_error(struct conn *c, const pve_error *err, bool close_conn)
+{
+	if (!err->param) {
+		send_error(c, pve_error_http_status(err->code), err->message, close_conn);
+		return;
+	}
+	_cleanup_free_ char *body = pve_http_param_error_body(err->param, err->message);
+	if (close_conn)
+		c->close_after = true;
+	send_answer(c, 400, "Parameter verification failed.", body, strlen(body));
+}
+
 /* The answer is out: next request, or the end. */
 static void answer_done(struct conn *c)
 {
@@ -559,7 +572,7 @@ static void forward_api(struct conn *c, const char *path)
 	_cleanup_error_ pve_error *err = NULL;
 	pve_request *r = NULL;
 	if (pve_front_build_request(c->req, path, c->client, &r, &err) < 0) {
-		send_error(c, pve_error_http_status(err->code), err->message, false);
+		send_pve_error(c, err, false);
 		return;
 	}
 	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);

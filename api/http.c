@@ -359,7 +359,7 @@ char *pve_http_reason_sanitize(int status, const char *reason)
 	bool space = false;
 	for (const unsigned char *s = (const unsigned char *)(reason ? reason : "");
 	     *s && b.len < 256; s++) {
-		if (*s < 0x20 || *s == 0x7f || *s == ' ') {
+		if (*s < 0x20 || *s >= 0x7f || *s == ' ') {
 			/* Line breaks and tabs become one space; other control characters go. */
 			if (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
 				space = b.len > 0;
@@ -482,6 +482,20 @@ char *pve_http_error_body(const char *message)
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNullToObject(o, "data");
 	cJSON_AddStringToObject(o, "message", message ? message : "");
+	char *s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!s)
+		abort();
+	return s;
+}
+
+char *pve_http_param_error_body(const char *param, const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNullToObject(o, "data");
+	cJSON *errors = cJSON_AddObjectToObject(o, "errors");
+	cJSON_AddStringToObject(errors, param, message ? message : "");
+	cJSON_AddStringToObject(o, "message", "Parameter verification failed.\n");
 	char *s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (!s)

@@ -167,6 +167,9 @@ int pve_request_encode(const pve_request *r, char **ret_payload, size_t *ret_len
 	return 0;
 }
 
+/* The front's JSON depth limit plus the request's own envelope. */
+#define PVE_HTTP_WIRE_MAX_DEPTH 40
+
 static int take_str(const cJSON *o, const char *name, bool required, char **ret, pve_error **err)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -185,33 +188,15 @@ int pve_request_decode(const void *payload, size_t len, pve_request **ret, pve_e
 {
 	if (len > PVE_WIRE_MAX_FRAME)
 		return pve_error_set(err, EMSGSIZE, "request exceeds the frame limit");
-	/* The front parsed the client's JSON with a depth limit; this is our own encoding of it, but it
-	 * crossed a process boundary from the unprivileged side, so parse it with the same care. */
-	int depth = 0, max_depth = 0;
-	bool in_str = false;
-	const char *s = payload;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		if (in_str) {
-			if (ch == '\\')
-				i++;
-			else if (ch == '"')
-				in_str = false;
-		} else if (ch == '"') {
-			in_str = true;
-		} else if (ch == '{' || ch == '[') {
-			if (++depth > max_depth)
-				max_depth = depth;
-		} else if (ch == '}' || ch == ']') {
-			depth--;
-		}
-	}
-	if (max_depth > 40)
-		return pve_error_set(err, EPROTO, "request nests too deep");
-	cJSON *o = cJSON_ParseWithLength(payload, len);
+	/* Our own encoding, but it crossed a process boundary from the unprivileged side (or came from
+	 * a local client, which no front checked): the common reader's rules again, so every string
+	 * pved takes from here is UTF-8 without a NUL. */
+	_cleanup_error_ pve_error *e = NULL;
+	cJSON *o = pve_json_parse(payload, len, PVE_WIRE_MAX_FRAME, PVE_HTTP_WIRE_MAX_DEPTH, &e);
 	if (!o || !cJSON_IsObject(o)) {
 		cJSON_Delete(o);
-		return pve_error_set(err, EPROTO, "request is not a JSON object");
+		return pve_error_set(err, EPROTO, "request is not a JSON object%s%s", e ? ": " : "",
+				     e ? e->message : "");
 	}
 	pve_request *r = xcalloc(1, sizeof(*r));
 	int ret_code;

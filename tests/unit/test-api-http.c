@@ -273,6 +273,11 @@ static void test_reason_sanitize(void)
 	longr[sizeof(longr) - 1] = '\0';
 	_cleanup_free_ char *e = pve_http_reason_sanitize(200, longr);
 	check_int(strlen(e), 256);
+	/* A reason quoting client bytes keeps printable ASCII only. */
+	_cleanup_free_ char *f = pve_http_reason_sanitize(501, "no '/caf\xc3\xa9\xff\x80'");
+	check_streq(f, "no '/caf'");
+	_cleanup_free_ char *g = pve_http_reason_sanitize(400, "\xff\xfe");
+	check_streq(g, "Bad Request");
 }
 
 static void test_response_head(void)

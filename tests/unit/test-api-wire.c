@@ -71,6 +71,11 @@ static void request_decode_refuses(void)
 		"{\"method\":\"GET\"}",
 		"{\"method\":\"GET\",\"path\":\"/\",\"params\":[]}",
 		"{\"method\":\"GET\",\"path\":\"/\",\"token\":5}",
+		/* pved re-checks what the front (or no front, on the local socket) sent. */
+		"{\"method\":\"GET\",\"path\":\"/\",\"params\":{\"c\":\"\xff\"}}",
+		"{\"method\":\"GET\",\"path\":\"/\",\"params\":{\"c\":\"a\\u0000b\"}}",
+		"{\"method\":\"GET\",\"path\":\"/\xc0\xaf\"}",
+		"{\"method\":\"GET\",\"path\":\"/\"} {}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_request *d = NULL;
