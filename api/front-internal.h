@@ -157,6 +157,10 @@ typedef struct pve_front_options {
 	const char *user;
 	const char *chroot_dir;
 	bool no_sandbox;
+	/* Limits; 0: the default. */
+	size_t max_conns; /* in all (1024) */
+	unsigned max_per_client; /* from one address, an IPv6 one by its /64 (64) */
+	int first_byte_timeout; /* s to a completed handshake and a request's first byte (5) */
 } pve_front_options;
 
 /* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). The worker

@@ -25,9 +25,24 @@
 #include "api/front-internal.h"
 
 #define MAX_CONNS 1024 /* in all, shared out between the workers */
+/* Connections per client address (an IPv6 client: per /64), over all workers: one client holding idle
+ * connections must not take them all. pved may set another (pved-api --max-per-client). */
+#define MAX_PER_CLIENT 64
 #define MAX_LISTENERS 16
+/* s from the accept to a completed TLS handshake and the first byte of a request: a client holding
+ * connections open without a word loses them soon. */
+#define FIRST_BYTE_TIMEOUT 5
 #define REQUEST_TIMEOUT 30 /* s to receive a whole request (slowloris) */
 #define IDLE_TIMEOUT 60 /* s a keep-alive connection may wait for its next request */
+/* A refused request whose body may still be coming (a 413) is answered, then its body read and dropped
+ * for a while before the close, as nginx's lingering_close does: a client that writes its whole body
+ * before it reads (python-requests, urllib) would otherwise see a reset instead of the answer. */
+#define LINGER_TIME 10 /* s at most after the answer */
+#define LINGER_IDLE 2 /* s without a byte: the client has stopped */
+#define LINGER_MAX (64u << 20) /* bytes at most */
+/* The rest of an upload answered early is dropped and the connection goes on, if it comes in time. */
+#define DISCARD_TIME 30
+#define DISCARD_IDLE 5
 #define WRITE_TIMEOUT 60 /* s a client may take to read what we send */
 #define DRAIN_TIMEOUT 30 /* s after SIGTERM before the last connections are dropped */
 #define MAX_RESPONSE (64u << 20)
@@ -44,12 +59,21 @@
 
 enum conn_state {
 	C_READING, /* waiting for (more of) a request */
+	C_LINGER, /* answered with an error: the rest of the input is dropped until the client stops */
 	C_WAITING, /* the request is with pved */
 	C_WRITING, /* an answer is going out; then READING again, or the end */
 	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
 };
 
 struct front;
+
+/* Connections per client address, shared by the workers, which accept on the same sockets. */
+#define CLIENT_BUCKETS 256
+typedef struct client_count {
+	uint8_t key[16];
+	unsigned n;
+	struct client_count *next;
+} client_count;
 
 struct conn {
 	struct front *f;
@@ -59,8 +83,15 @@ struct conn {
 	pve_http_parser *parser;
 	char *client;
 	enum conn_state state;
-	bool timer_for_request; /* the timer runs the 30 s request limit, not the idle one */
+	const char *timer_what; /* what the timer limits, for the log */
 	bool close_after; /* close once the answer is out */
+	bool linger_after; /* ... lingering first: the request's body may still be coming */
+	uint8_t client_key[16]; /* counted under this key in the front set's table */
+	bool counted;
+	unsigned served; /* requests answered */
+	uint64_t idle_seq; /* when it last became idle: the oldest idle one goes first */
+	struct timespec deadline; /* lingering or discarding ends by then */
+	uint64_t linger_bytes;
 
 	pve_http_request *req;
 	enum pve_front_target target;
@@ -97,6 +128,7 @@ struct front {
 	uint32_t next_id;
 	struct conn *conns;
 	size_t n_conns, max_conns;
+	uint64_t idle_seq;
 	bool draining;
 	size_t n_upload_paused;
 	struct event *drain_timer;
@@ -107,10 +139,78 @@ struct front {
 	struct front_set *set;
 };
 
+typedef struct front_set {
+	struct front *w;
+	size_t n;
+	struct event *sigterm, *sigint;
+	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
+	 * thread after it) but wait here until it is in place: no network byte is handled before. */
+	pthread_mutex_t lock;
+	pthread_cond_t released_cond;
+	bool released, go;
+	pthread_mutex_t clients_lock;
+	client_count *clients[CLIENT_BUCKETS];
+	unsigned max_per_client;
+	int first_byte_timeout;
+} front_set;
+
 static void conn_process(struct conn *c);
 static void upload_pause(struct conn *c, bool pause);
 
 /* ---- connections ------------------------------------------------------------------------------------ */
+
+/* The key a client is counted under: an IPv4 address (as IPv4-mapped IPv6), or an IPv6 /64, which one
+ * host usually has whole. */
+static void client_key(const struct sockaddr *sa, socklen_t len, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		memcpy(key, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+	}
+}
+
+static client_count **client_slot(front_set *set, const uint8_t key[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	client_count **p = &set->clients[h % CLIENT_BUCKETS];
+	while (*p && memcmp((*p)->key, key, 16) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Counts a new connection of the client; false when it holds its share already. */
+static bool client_take(front_set *set, const uint8_t key[16])
+{
+	pthread_mutex_lock(&set->clients_lock);
+	client_count **p = client_slot(set, key);
+	bool ok = !*p || (*p)->n < set->max_per_client;
+	if (ok && !*p) {
+		*p = xcalloc(1, sizeof(**p));
+		memcpy((*p)->key, key, 16);
+	}
+	if (ok)
+		(*p)->n++;
+	pthread_mutex_unlock(&set->clients_lock);
+	return ok;
+}
+
+static void client_put(front_set *set, const uint8_t key[16])
+{
+	pthread_mutex_lock(&set->clients_lock);
+	client_count **p = client_slot(set, key);
+	if (*p && --(*p)->n == 0) {
+		client_count *gone = *p;
+		*p = gone->next;
+		free(gone);
+	}
+	pthread_mutex_unlock(&set->clients_lock);
+}
 
 static void reset_answer(struct conn *c)
 {
@@ -167,6 +267,8 @@ static void conn_free(struct conn *c)
 		event_free(c->timer);
 	pve_http_parser_free(c->parser);
 	free(c->client);
+	if (c->counted)
+		client_put(f->set, c->client_key);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -181,11 +283,47 @@ static void conn_free(struct conn *c)
 		event_base_loopexit(f->base, NULL);
 }
 
-static void arm_timer(struct conn *c, int seconds, bool for_request)
+static void arm_timer(struct conn *c, int seconds, const char *what)
 {
 	struct timeval tv = { .tv_sec = seconds };
-	c->timer_for_request = for_request;
+	c->timer_what = what;
 	evtimer_add(c->timer, &tv);
+}
+
+static void set_deadline(struct conn *c, int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += seconds;
+}
+
+static bool past_deadline(const struct conn *c)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > c->deadline.tv_sec ||
+	       (now.tv_sec == c->deadline.tv_sec && now.tv_nsec >= c->deadline.tv_nsec);
+}
+
+/* A keep-alive connection waiting for its next request, with nothing of it read yet. */
+static bool conn_idle(const struct conn *c)
+{
+	return c->state == C_READING && c->served && !c->discarding &&
+	       !pve_http_parser_started(c->parser) &&
+	       evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+}
+
+/* All connections are taken: the one idle the longest makes room for a new one. */
+static bool evict_idle(struct front *f)
+{
+	struct conn *oldest = NULL;
+	for (struct conn *c = f->conns; c; c = c->next)
+		if (conn_idle(c) && (!oldest || c->idle_seq < oldest->idle_seq))
+			oldest = c;
+	if (!oldest)
+		return false;
+	log_debug("%s: idle keep-alive connection dropped to make room", oldest->client);
+	conn_free(oldest);
+	return true;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -193,8 +331,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct conn *c = arg;
-	log_debug("%s: %s timeout, closing", c->client,
-		  c->timer_for_request ? "request" : "keep-alive");
+	log_debug("%s: %s timeout, closing", c->client, c->timer_what ? c->timer_what : "?");
 	conn_free(c);
 }
 
@@ -243,6 +380,8 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 		c->close_after = true;
 	else if (c->body_pending && !c->discarding) {
 		c->discarding = true;
+		set_deadline(c, DISCARD_TIME);
+		arm_timer(c, DISCARD_IDLE, "discarded upload");
 		upload_pause(c, false);
 	}
 	c->uploading = c->upload_held = false;
@@ -280,16 +419,46 @@ static void send_pve_error(struct conn *c, const pve_error *err, bool close_conn
 	send_answer(c, 400, "Parameter verification failed.", body, strlen(body));
 }
 
+/* Drops what the client still sends after an error answer; the end comes with its EOF, a pause, the
+ * deadline or the byte limit. */
+static void linger_read(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t n = evbuffer_get_length(in);
+	evbuffer_drain(in, n);
+	c->linger_bytes += n;
+	if (c->linger_bytes > LINGER_MAX || past_deadline(c)) {
+		conn_free(c);
+		return;
+	}
+	if (n)
+		arm_timer(c, LINGER_IDLE, "lingering close");
+}
+
 /* The answer is out: next request, or the end. */
 static void answer_done(struct conn *c)
 {
+	struct front *f = c->f;
 	reset_answer(c);
-	if (c->close_after || c->f->draining) {
+	c->served++;
+	if (c->close_after && c->linger_after && !f->draining) {
+		c->state = C_LINGER;
+		set_deadline(c, LINGER_TIME);
+		arm_timer(c, LINGER_IDLE, "lingering close");
+		bufferevent_enable(c->bev, EV_READ);
+		linger_read(c);
+		return;
+	}
+	if (c->close_after || f->draining) {
 		conn_free(c);
 		return;
 	}
 	c->state = C_READING;
-	arm_timer(c, IDLE_TIMEOUT, false);
+	c->idle_seq = ++f->idle_seq;
+	arm_timer(c, IDLE_TIMEOUT, "keep-alive");
+	/* An idle connection may make room: accept again if that stopped for want of it. */
+	if (f->listeners_paused)
+		listeners_enable(f, true);
 	conn_process(c);
 }
 
@@ -497,7 +666,7 @@ static void upload_pump(struct conn *c)
 		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
 		evtimer_del(c->timer);
 	} else if (moved) {
-		arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		arm_timer(c, UPLOAD_IDLE_TIMEOUT, "upload");
 	}
 }
 
@@ -511,15 +680,20 @@ static void discard_body(struct conn *c)
 	evbuffer_drain(in, n);
 	c->upload_left -= n;
 	if (c->upload_left > 0) {
-		if (n)
-			arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		if (past_deadline(c)) {
+			log_debug("%s: the rest of an answered upload is too slow; closing",
+				  c->client);
+			conn_free(c);
+		} else if (n) {
+			arm_timer(c, DISCARD_IDLE, "discarded upload");
+		}
 		return;
 	}
 	c->discarding = false;
 	c->body_pending = false;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
 	if (c->state == C_READING)
-		arm_timer(c, IDLE_TIMEOUT, false);
+		arm_timer(c, IDLE_TIMEOUT, "keep-alive");
 }
 
 static void upload_start(struct conn *c)
@@ -529,7 +703,7 @@ static void upload_start(struct conn *c)
 	c->body_pending = c->upload_left > 0;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
 	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
-	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+	arm_timer(c, UPLOAD_IDLE_TIMEOUT, "upload");
 }
 
 /* pved is ready for the body: a client that asked to be told (Expect: 100-continue) is told now, so
@@ -660,6 +834,7 @@ static void conn_process(struct conn *c)
 		if (n < 0) {
 			log_debug("%s: bad request: %s", c->client, err ? err->message : "?");
 			c->target = PVE_FRONT_API;
+			c->linger_after = true;
 			send_error(c, status, err ? err->message : "bad request", true);
 			return;
 		}
@@ -669,7 +844,7 @@ static void conn_process(struct conn *c)
 			continue;
 		}
 		if (!was_started && pve_http_parser_started(c->parser))
-			arm_timer(c, REQUEST_TIMEOUT, true);
+			arm_timer(c, REQUEST_TIMEOUT, "request");
 		if (pve_http_parser_take_continue(c->parser))
 			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		if (n == 0)
@@ -683,6 +858,8 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET)
 		ws_pump(c);
+	else if (c->state == C_LINGER)
+		linger_read(c);
 	else if (c->uploading)
 		upload_pump(c);
 	else
@@ -694,19 +871,37 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	(void)l;
 	struct front *f = arg;
-	if (f->draining || f->n_conns >= f->max_conns) {
+	if (f->draining) {
 		evutil_closesocket(fd);
+		return;
+	}
+	uint8_t key[16];
+	client_key(sa, (socklen_t)salen, key);
+	if (!client_take(f->set, key)) {
+		log_debug("a client holds %u connections already; refusing another",
+			  f->set->max_per_client);
+		evutil_closesocket(fd);
+		return;
+	}
+	/* All taken: an idle keep-alive connection makes room, else this one waits in the backlog. */
+	if (f->n_conns >= f->max_conns && !evict_idle(f)) {
+		client_put(f->set, key);
+		evutil_closesocket(fd);
+		listeners_enable(f, false);
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	SSL *ssl = SSL_new(f->ssl);
 	if (!ssl) {
+		client_put(f->set, key);
 		evutil_closesocket(fd);
 		return;
 	}
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->f = f;
+	memcpy(c->client_key, key, 16);
+	c->counted = true;
 	c->file_fd = -1;
 	c->client = pve_client_address(sa, (socklen_t)salen);
 	c->parser = pve_http_parser_new();
@@ -731,10 +926,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_set_timeouts(c->bev, NULL, &wt);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_READING;
-	/* The TLS handshake and the first request share the request limit. */
-	arm_timer(c, REQUEST_TIMEOUT, true);
-	if (f->n_conns >= f->max_conns)
-		listeners_enable(f, false);
+	arm_timer(c, f->set->first_byte_timeout, "handshake and first byte");
 }
 
 /* ---- websockets -----------------------------------------------------------------------------------------
@@ -959,11 +1151,12 @@ static void front_drain(struct front *f)
 	for (size_t i = 0; i < f->n_listeners; i++)
 		evconnlistener_free(f->listeners[i]);
 	f->n_listeners = 0;
-	/* Idle keep-alive connections go now; the others end after their answer. */
+	/* Idle connections go now; the others end after their answer. */
 	for (struct conn *c = f->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->state == C_READING && !pve_http_parser_started(c->parser) &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if ((c->state == C_READING && !pve_http_parser_started(c->parser) &&
+		     evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) ||
+		    c->state == C_LINGER)
 			conn_free(c);
 	}
 	if (f->n_conns == 0) {
@@ -992,17 +1185,6 @@ static void front_wake(struct front *f)
 	if (f->wake_fd >= 0 && write(f->wake_fd, &one, sizeof(one)) < 0)
 		log_warning("waking a worker: %m");
 }
-
-typedef struct front_set {
-	struct front *w;
-	size_t n;
-	struct event *sigterm, *sigint;
-	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
-	 * thread after it) but wait here until it is in place: no network byte is handled before. */
-	pthread_mutex_t lock;
-	pthread_cond_t released_cond;
-	bool released, go;
-} front_set;
 
 /* SIGTERM (pved replaces or stops this front) reaches the first worker, whose loop has the signal
  * events; it drains itself and tells the others. */
@@ -1104,9 +1286,11 @@ static int collect_listen_fds(const pve_front_options *o, int fds[static MAX_LIS
 }
 
 /* One worker's loop, listeners (its own copies of the listening sockets) and wire. */
-static int worker_init(struct front *f, SSL_CTX *ssl, int www_fd, const int *listen_fds,
-		       size_t n_listen, int pved_fd, size_t max_conns, pve_error **err)
+static int worker_init(struct front *f, front_set *set, SSL_CTX *ssl, int www_fd,
+		       const int *listen_fds, size_t n_listen, int pved_fd, size_t max_conns,
+		       pve_error **err)
 {
+	f->set = set;
 	f->ssl = ssl;
 	f->www_fd = www_fd;
 	f->max_conns = max_conns;
@@ -1184,7 +1368,15 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	if (n == 0 || n > PVE_FRONT_MAX_WORKERS)
 		return pve_error_set(err, EINVAL, "between 1 and %d wires to pved",
 				     PVE_FRONT_MAX_WORKERS);
-	front_set set = { .w = xcalloc(n, sizeof(struct front)), .n = n };
+	front_set set = {
+		.w = xcalloc(n, sizeof(struct front)),
+		.n = n,
+		.max_per_client = o->max_per_client ? o->max_per_client : MAX_PER_CLIENT,
+		.first_byte_timeout = o->first_byte_timeout ? o->first_byte_timeout :
+							      FIRST_BYTE_TIMEOUT,
+	};
+	size_t max_conns = o->max_conns ? o->max_conns : MAX_CONNS;
+	pthread_mutex_init(&set.clients_lock, NULL);
 	SSL_CTX *ssl = NULL;
 	int listen_fds[MAX_LISTENERS], www_fd = -1;
 	size_t n_listen = 0;
@@ -1199,8 +1391,8 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	}
 	size_t inited = 0;
 	for (; r == 0 && inited < n; inited++)
-		r = worker_init(&set.w[inited], ssl, www_fd, listen_fds, n_listen,
-				o->pved_fds[inited], MAX_CONNS / n, err);
+		r = worker_init(&set.w[inited], &set, ssl, www_fd, listen_fds, n_listen,
+				o->pved_fds[inited], max_conns / n ? max_conns / n : 1, err);
 	/* Each worker has its copies now. */
 	for (size_t i = 0; i < n_listen; i++)
 		close(listen_fds[i]);
@@ -1213,7 +1405,6 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	pthread_mutex_init(&set.lock, NULL);
 	pthread_cond_init(&set.released_cond, NULL);
 	for (size_t i = 1; r == 0 && i < n; i++) {
-		set.w[i].set = &set;
 		int e = pthread_create(&set.w[i].thread, NULL, worker_thread, &set.w[i]);
 		if (e) {
 			r = pve_error_set(err, e, "starting worker %zu: %s", i, strerror(e));
@@ -1251,6 +1442,13 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 		event_free(set.sigint);
 	for (size_t i = 0; i < inited; i++)
 		worker_free(&set.w[i]);
+	for (size_t i = 0; i < CLIENT_BUCKETS; i++)
+		while (set.clients[i]) {
+			client_count *next = set.clients[i]->next;
+			free(set.clients[i]);
+			set.clients[i] = next;
+		}
+	pthread_mutex_destroy(&set.clients_lock);
 	/* A wire whose worker never started is still ours to close. */
 	for (size_t i = inited; i < n; i++)
 		close(o->pved_fds[i]);

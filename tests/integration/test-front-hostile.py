@@ -18,9 +18,11 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
 
-# Settings pved passes on to pved-api (daemon/front.c): small enough for a test to reach.
-PER_CLIENT = 16
-MAX_CONNS = 64 # in all, with one worker
+# The second node's front: one worker, the default limits (1024 connections, 64 per address) but a
+# shorter first-byte timeout, which pved passes on to pved-api from its environment (daemon/front.c).
+CONN_NODE = None
+MAX_CONNS = 1024
+PER_CLIENT = 64
 FIRST_BYTE_TIMEOUT = 2
 
 
@@ -136,7 +138,8 @@ def many_keys_do_not_stall_others(n):
             except OSError as e:
                 answers.append((str(e).encode(), {}, b""))
 
-    threads = [threading.Thread(target=hostile) for _ in range(2)]
+    # More than the front has workers, so each has one to chew on.
+    threads = [threading.Thread(target=hostile) for _ in range(4)]
     for th in threads:
         th.start()
     time.sleep(0.3)
@@ -222,13 +225,129 @@ def reason_phrase_is_ascii(n):
     expect(status.startswith(b"HTTP/1.1 400 ") and all(0x20 <= b < 0x7f for b in status), status)
 
 
+# ---- connections -------------------------------------------------------------------------------------
+
+def raise_fd_limit():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 8192)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < 4096:
+        raise Skip(f"only {want} file descriptors")
+
+
+def still_open(socks):
+    """The sockets the server has not closed (nothing to read, no error)."""
+    import select
+    p = select.poll()
+    for s in socks:
+        p.register(s, select.POLLIN)
+    closed = {fd for fd, ev in p.poll(0) if ev & (select.POLLIN | select.POLLHUP | select.POLLERR)}
+    return [s for s in socks if s.fileno() not in closed]
+
+
+@case
+def one_address_cannot_take_all(n):
+    m = CONN_NODE
+    raise_fd_limit()
+    socks = []
+    try:
+        # More connections than the whole front takes, from one address, saying nothing.
+        for _ in range(MAX_CONNS + 100):
+            s = socket.socket()
+            s.setblocking(False)
+            s.bind(("127.0.0.1", 0))
+            s.connect_ex(("127.0.0.1", m.port))
+            socks.append(s)
+        time.sleep(1)
+        held = len(still_open(socks))
+        secs, status = timed_get(m, "/", source="127.0.0.2", timeout=3)
+        expect(status.startswith(b"HTTP/1.1 200"), status)
+        expect(secs < 0.5, f"the probe from 127.0.0.2 took {secs:.2f} s")
+        expect(held <= PER_CLIENT, f"{held} connections held from one address")
+        # Those that never sent a byte are gone after the first-byte timeout.
+        time.sleep(FIRST_BYTE_TIMEOUT + 1.5)
+        left = len(still_open(socks))
+        expect(left == 0, f"{left} silent connections still open")
+        print(f"# {len(socks)} silent connections from one address: {held} held, then none; probe "
+              f"{secs * 1000:.0f} ms", flush=True)
+    finally:
+        for s in socks:
+            s.close()
+
+
+@case
+def idle_keepalives_make_room(n):
+    m = CONN_NODE
+    raise_fd_limit()
+    conns = []
+    try:
+        # More idle keep-alive connections than the front takes (from 17 addresses, within each
+        # one's share), each after one answered request.
+        req = b"GET /api2/json/access/ticket HTTP/1.1\r\nHost: x\r\n\r\n"
+        for i in range(MAX_CONNS + 30):
+            t = tls_connect(m, source=f"127.0.1.{10 + i // (PER_CLIENT - 2)}", timeout=3)
+            t.sendall(req)
+            status, _, _ = read_response(t)
+            expect(status.startswith(b"HTTP/1.1 200"), status)
+            conns.append(t)
+        secs, status = timed_get(m, "/", source="127.0.0.2", timeout=3)
+        expect(status.startswith(b"HTTP/1.1 200") and secs < 0.5, f"{status} after {secs:.2f} s")
+        time.sleep(0.2)
+        open_now = set(id(t) for t in still_open(conns))
+        dropped = [i for i, t in enumerate(conns) if id(t) not in open_now]
+        # The oldest went, as many as needed; the newest stay.
+        expect(len(dropped) >= 31, f"{len(dropped)} dropped")
+        expect(max(dropped) < 100, f"a recent connection was dropped: {dropped[-5:]}")
+        print(f"# {len(conns)} idle keep-alives: {len(dropped)} oldest dropped for newcomers", flush=True)
+    finally:
+        for t in conns:
+            t.close()
+
+
+# ---- 413 with a lingering close -------------------------------------------------------------------------
+
+@case
+def oversized_body_413_reaches_a_writing_client(n):
+    import http.client
+    body = b"a" * (2 << 20)
+    for headers in ({"Content-Length": str(len(body))}, {"Transfer-Encoding": "chunked"}):
+        c = http.client.HTTPSConnection("127.0.0.1", n.port, context=tls_context(n), timeout=15)
+        try:
+            # http.client writes the whole body before it reads, as requests and urllib do.
+            if "Content-Length" in headers:
+                c.request("POST", "/api2/json/access/ticket", body=body,
+                          headers={"Content-Type": "application/x-www-form-urlencoded", **headers})
+            else:
+                c.request("POST", "/api2/json/access/ticket", body=iter([body[i:i + 65536] for i in
+                                                                         range(0, len(body), 65536)]),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"},
+                          encode_chunked=True)
+            r = c.getresponse()
+            expect(r.status == 413, f"{headers}: {r.status}")
+            r.read()
+        finally:
+            c.close()
+
+
 def main():
     if os.geteuid() != 0:
         print("skip integration-front-hostile: needs root")
         return 0
-    with Node() as n:
-        n.login()
-        return run(n)
+    global CONN_NODE
+    os.environ["PVED_API_FIRST_BYTE_TIMEOUT"] = str(FIRST_BYTE_TIMEOUT)
+    try:
+        CONN_NODE = Node(name="connnode", args=["--api-workers", "1"])
+        CONN_NODE.start()
+    finally:
+        del os.environ["PVED_API_FIRST_BYTE_TIMEOUT"]
+    try:
+        with Node() as n:
+            n.login()
+            return run(n)
+    finally:
+        CONN_NODE.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
