@@ -81,9 +81,23 @@ void pve_http_date(time_t t, char buf[static 64]);
 bool pve_http_accepts_gzip(const char *accept_encoding);
 /* Appends data compressed in gzip format to out. */
 int pve_http_gzip(const void *data, size_t len, pve_buf *out, pve_error **err);
-/* The status line and headers of an API answer, up to and including the empty line. */
+/* gzip as a stream, for an answer that arrives in pieces: each write appends what zlib has ready (maybe
+ * nothing); the one with finish appends the rest and the trailer. Its state is about 256 KiB. */
+typedef struct pve_http_gzip_stream pve_http_gzip_stream;
+pve_http_gzip_stream *pve_http_gzip_stream_new(void);
+int pve_http_gzip_stream_write(pve_http_gzip_stream *z, const void *data, size_t len, bool finish,
+			       pve_buf *out, pve_error **err);
+void pve_http_gzip_stream_free(pve_http_gzip_stream *z);
+/* One chunk of chunked transfer encoding; len 0 appends the last chunk (and the empty trailer). */
+void pve_http_chunk(pve_buf *out, const void *data, size_t len);
+/* The status line and headers of an API answer, up to and including the empty line. content_length
+ * PVE_HTTP_NO_LENGTH: none (chunked, or until the connection ends). */
+#define PVE_HTTP_NO_LENGTH (-1)
+#define PVE_HTTP_HEAD_GZIP 0x1u
+#define PVE_HTTP_HEAD_KEEP_ALIVE 0x2u
+#define PVE_HTTP_HEAD_CHUNKED 0x4u
 void pve_http_response_head(pve_buf *out, int status, const char *reason, const char *content_type,
-			    size_t content_length, bool gzip, bool keep_alive, time_t now);
+			    int64_t content_length, unsigned flags, time_t now);
 /* Proxmox's error envelope: {"data":null,"message":"..."}. */
 char *pve_http_error_body(const char *message);
 /* ... for a parameter at fault: {"data":null,"errors":{"param":"message"},"message":"Parameter

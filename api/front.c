@@ -45,7 +45,15 @@
 #define DISCARD_IDLE 5
 #define WRITE_TIMEOUT 60 /* s a client may take to read what we send */
 #define DRAIN_TIMEOUT 30 /* s after SIGTERM before the last connections are dropped */
-#define MAX_RESPONSE (64u << 20)
+/* Answers stream from pved to the client: pved may send FRONT_WINDOW bytes of a body ahead, and more is
+ * granted as the client's output drains below STREAM_LOW, so a client that does not read costs about
+ * their sum here (and pved stops producing). */
+#define FRONT_WINDOW (128u << 10)
+#define STREAM_LOW (32u << 10)
+#define NOTSENT_LOWAT (128 << 10)
+/* An answer rewritten for /api2/extjs is held whole (the rewrite needs all of it), so it is bounded:
+ * the ExtJS format serves the web interface's forms, whose answers are small. */
+#define EXTJS_MAX (4u << 20)
 #define FILE_CHUNK (256u << 10)
 #define GZIP_MIN 1024
 #define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
@@ -61,6 +69,7 @@ enum conn_state {
 	C_READING, /* waiting for (more of) a request */
 	C_LINGER, /* answered with an error: the rest of the input is dropped until the client stops */
 	C_WAITING, /* the request is with pved */
+	C_STREAMING, /* the answer's head went out; its body comes from pved as the window allows */
 	C_WRITING, /* an answer is going out; then READING again, or the end */
 	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
 };
@@ -99,7 +108,13 @@ struct conn {
 	bool have_head; /* the RESPONSE frame came; DATA frames follow */
 	int status;
 	char *reason;
-	pve_buf body;
+	pve_buf body; /* an answer held whole (ExtJS) */
+	/* A streamed answer: its announced length (or PVE_WIRE_NO_LENGTH), what came of it, how it is
+	 * framed to the client, and the bytes taken from the window and not yet granted again. */
+	uint64_t resp_total, resp_got;
+	enum { OUT_LENGTH, OUT_CHUNKED, OUT_UNTIL_CLOSE } out_mode;
+	pve_http_gzip_stream *gz;
+	uint32_t unacked;
 
 	int file_fd; /* a static file being sent */
 	off_t file_off, file_size;
@@ -156,6 +171,7 @@ typedef struct front_set {
 
 static void conn_process(struct conn *c);
 static void upload_pause(struct conn *c, bool pause);
+static void answer_done(struct conn *c);
 
 /* ---- connections ------------------------------------------------------------------------------------ */
 
@@ -222,6 +238,10 @@ static void reset_answer(struct conn *c)
 	free(c->reason);
 	c->reason = NULL;
 	pve_buf_free(&c->body);
+	pve_http_gzip_stream_free(c->gz);
+	c->gz = NULL;
+	c->resp_total = c->resp_got = 0;
+	c->unacked = 0;
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	c->file_fd = -1;
@@ -256,7 +276,9 @@ static void conn_free(struct conn *c)
 	if (c->upload_paused)
 		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
-	if ((c->state == C_WAITING || (c->state == C_WEBSOCKET && !c->ws_ended)) && c->id)
+	if ((c->state == C_WAITING || c->state == C_STREAMING ||
+	     (c->state == C_WEBSOCKET && !c->ws_ended)) &&
+	    c->id)
 		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
@@ -354,7 +376,30 @@ static bool expects_continue(const struct conn *c)
 	return expect && strcasecmp(expect, "100-continue") == 0 && c->req->http_minor >= 1;
 }
 
-/* An answer with a JSON body; rewritten for /api2/extjs, gzipped when the client takes it. */
+/* What follows an answer: keep-alive, the rest of an upload's body read and dropped, or the end. */
+static bool answer_keep(struct conn *c)
+{
+	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
+	 * a client that sends all before it reads would not see the answer if we closed. One answered
+	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
+	 * drop, and nothing tells where its next request would begin, so the connection ends. */
+	if (c->body_pending && c->upload_held && expects_continue(c))
+		c->close_after = true;
+	else if (c->body_pending && !c->discarding) {
+		c->discarding = true;
+		set_deadline(c, DISCARD_TIME);
+		arm_timer(c, DISCARD_IDLE, "discarded upload");
+		upload_pause(c, false);
+	}
+	c->uploading = c->upload_held = false;
+	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
+	c->close_after = !keep;
+	return keep;
+}
+
+static const char json_type[] = "application/json;charset=UTF-8";
+
+/* An answer with a JSON body, whole; rewritten for /api2/extjs, gzipped when the client takes it. */
 static void send_answer(struct conn *c, int status, const char *reason, const char *body,
 			size_t len)
 {
@@ -372,30 +417,120 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 	    pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
 	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
 		gz = true;
-	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
-	 * a client that sends all before it reads would not see the answer if we closed. One answered
-	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
-	 * drop, and nothing tells where its next request would begin, so the connection ends. */
-	if (c->body_pending && c->upload_held && expects_continue(c))
-		c->close_after = true;
-	else if (c->body_pending && !c->discarding) {
-		c->discarding = true;
-		set_deadline(c, DISCARD_TIME);
-		arm_timer(c, DISCARD_IDLE, "discarded upload");
-		upload_pause(c, false);
-	}
-	c->uploading = c->upload_held = false;
-	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
-	c->close_after = !keep;
+	bool keep = answer_keep(c);
 	pve_buf head = { 0 };
-	pve_http_response_head(&head, status, reason, "application/json;charset=UTF-8",
-			       gz ? zbuf.len : len, gz, keep, time(NULL));
+	pve_http_response_head(
+		&head, status, reason, json_type, (int64_t)(gz ? zbuf.len : len),
+		(gz ? PVE_HTTP_HEAD_GZIP : 0) | (keep ? PVE_HTTP_HEAD_KEEP_ALIVE : 0), time(NULL));
 	/* Head and body in one write: one TLS record and one segment, not two. */
 	pve_buf_append(&head, gz ? zbuf.data : body, gz ? zbuf.len : len);
 	start_writing(c);
 	conn_write(c, head.data, head.len);
 	pve_buf_free(&head);
 	pve_buf_free(&zbuf);
+}
+
+/* ---- streamed answers ----------------------------------------------------------------------------------
+ * The head goes out when pved's RESPONSE frame comes: Content-Length when it tells the body's length and
+ * the body is not gzipped, else chunked (HTTP/1.0: until the connection ends). The body follows as it
+ * arrives, through a gzip stream when the client takes gzip; what pved sent is granted again (a WINDOW
+ * frame) once the client's output is below STREAM_LOW. */
+
+static void send_window(struct conn *c, uint32_t grant)
+{
+	struct front *f = c->f;
+	if (!f->pved || !grant)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_window(&b, c->id, grant);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void maybe_grant(struct conn *c)
+{
+	if (c->unacked && evbuffer_get_length(bufferevent_get_output(c->bev)) <= STREAM_LOW) {
+		send_window(c, c->unacked);
+		c->unacked = 0;
+	}
+}
+
+static void stream_begin(struct conn *c, int status, const char *reason, uint64_t total)
+{
+	bool gz = total == PVE_WIRE_NO_LENGTH || total > GZIP_MIN;
+	gz = gz && pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
+	     (c->gz = pve_http_gzip_stream_new());
+	int64_t len = PVE_HTTP_NO_LENGTH;
+	unsigned flags = gz ? PVE_HTTP_HEAD_GZIP : 0;
+	if (!gz && total != PVE_WIRE_NO_LENGTH) {
+		c->out_mode = OUT_LENGTH;
+		len = (int64_t)total;
+	} else if (c->req->http_major == 1 && c->req->http_minor >= 1) {
+		c->out_mode = OUT_CHUNKED;
+		flags |= PVE_HTTP_HEAD_CHUNKED;
+	} else {
+		c->out_mode = OUT_UNTIL_CLOSE;
+		c->close_after = true;
+	}
+	if (answer_keep(c))
+		flags |= PVE_HTTP_HEAD_KEEP_ALIVE;
+	c->resp_total = total;
+	c->resp_got = 0;
+	pve_buf head = { 0 };
+	pve_http_response_head(&head, status, reason, json_type, len, flags, time(NULL));
+	start_writing(c);
+	c->state = C_STREAMING;
+	conn_write(c, head.data, head.len);
+	pve_buf_free(&head);
+	/* The write callback runs as the output drains below the low mark: more is granted then. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, STREAM_LOW, 0);
+}
+
+/* Body bytes of a streamed answer; fin: the last. */
+static void stream_data(struct conn *c, const char *data, size_t len, uint16_t flags)
+{
+	bool fin = flags & PVE_WIRE_FIN;
+	c->resp_got += len;
+	if ((flags & PVE_WIRE_ABORT) ||
+	    (c->resp_total != PVE_WIRE_NO_LENGTH &&
+	     (c->resp_got > c->resp_total || (fin && c->resp_got != c->resp_total)))) {
+		/* The client must not take a cut answer as whole: no last chunk, no more bytes. */
+		log_warning("%s: answer from pved %s; closing", c->client,
+			    flags & PVE_WIRE_ABORT ? "cut short" : "differs from its length");
+		conn_free(c);
+		return;
+	}
+	pve_buf out = { 0 };
+	if (c->gz && pve_http_gzip_stream_write(c->gz, data, len, fin, &out, NULL) < 0) {
+		pve_buf_free(&out);
+		conn_free(c);
+		return;
+	}
+	const char *bytes = c->gz ? out.data : data;
+	size_t n = c->gz ? out.len : len;
+	if (c->out_mode == OUT_CHUNKED) {
+		pve_buf framed = { 0 };
+		if (n)
+			pve_http_chunk(&framed, bytes, n);
+		if (fin)
+			pve_http_chunk(&framed, NULL, 0);
+		if (framed.len)
+			conn_write(c, framed.data, framed.len);
+		pve_buf_free(&framed);
+	} else if (n) {
+		conn_write(c, bytes, n);
+	}
+	pve_buf_free(&out);
+	if (fin) {
+		/* Nothing is owed to pved any more; the answer ends when the output has drained. */
+		c->state = C_WRITING;
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			answer_done(c);
+		return;
+	}
+	c->unacked += (uint32_t)len;
+	maybe_grant(c);
 }
 
 static void send_error(struct conn *c, int status, const char *message, bool close_conn)
@@ -492,6 +627,10 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET) {
 		ws_pump(c);
+		return;
+	}
+	if (c->state == C_STREAMING) {
+		maybe_grant(c);
 		return;
 	}
 	if (c->state != C_WRITING)
@@ -750,6 +889,7 @@ static void forward_api(struct conn *c, const char *path)
 		return;
 	}
 	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);
+	r->window = FRONT_WINDOW;
 	if (c->req->stream_body) {
 		const char *ct = pve_http_request_header(c->req, "Content-Type");
 		r->upload = true;
@@ -892,6 +1032,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Writable only while little is unsent: what a client has not yet taken waits here, within the
+	 * answer's window, rather than in a send buffer the kernel grows to megabytes for a client that
+	 * does not read. What is in flight is not limited, so a fast client's throughput is not. */
+	int lowat = NOTSENT_LOWAT;
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	SSL *ssl = SSL_new(f->ssl);
 	if (!ssl) {
 		client_put(f->set, key);
@@ -1041,7 +1186,8 @@ static void ws_from_pved(struct conn *c, const pve_wire_header *h, const char *p
 static struct conn *conn_by_id(struct front *f, uint32_t id)
 {
 	for (struct conn *c = f->conns; c; c = c->next)
-		if ((c->state == C_WAITING || c->state == C_WEBSOCKET) && c->id == id)
+		if ((c->state == C_WAITING || c->state == C_STREAMING || c->state == C_WEBSOCKET) &&
+		    c->id == id)
 			return c;
 	return NULL;
 }
@@ -1066,13 +1212,23 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			ws_from_pved(c, h, payload);
 		return;
 	}
+	if (c->state == C_STREAMING) {
+		if (h->type == PVE_WIRE_DATA)
+			stream_data(c, payload, h->len, h->flags);
+		else
+			conn_free(c); /* a second RESPONSE: nothing sane follows */
+		return;
+	}
 	if (h->type == PVE_WIRE_RESPONSE) {
 		const char *body;
 		size_t blen;
+		uint64_t total;
 		_cleanup_error_ pve_error *err = NULL;
-		if (c->have_head || pve_wire_response_decode(payload, h->len, &c->status,
-							     &c->reason, &body, &blen, &err) < 0) {
+		if (c->have_head ||
+		    pve_wire_response_decode(payload, h->len, h->flags, &c->status, &c->reason,
+					     &total, &body, &blen, &err) < 0) {
 			log_warning("bad response frame from pved for request %u", h->id);
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 			send_error(c, 502, "bad answer from pved", true);
 			return;
 		}
@@ -1081,20 +1237,43 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			ws_upgrade(c);
 			return;
 		}
+		/* A whole answer in one frame goes out as before (Content-Length, gzip in one piece);
+		 * so does an ExtJS one, held whole for its rewrite. Others stream. */
+		if (c->target != PVE_FRONT_EXTJS && !(h->flags & PVE_WIRE_FIN)) {
+			_cleanup_free_ char *reason = xstrdup(c->reason);
+			stream_begin(c, c->status, reason, total);
+			stream_data(c, body, blen, h->flags);
+			return;
+		}
+		if (total != PVE_WIRE_NO_LENGTH && total > EXTJS_MAX) {
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+			send_error(c, 502, "answer too large for the ExtJS format", true);
+			return;
+		}
 		pve_buf_append(&c->body, body, blen);
 	} else {
 		if (!c->have_head) {
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 			send_error(c, 502, "bad answer from pved", true);
 			return;
 		}
 		pve_buf_append(&c->body, payload, h->len);
 	}
-	if (c->body.len > MAX_RESPONSE) {
-		send_error(c, 502, "answer from pved too large", true);
+	if ((h->flags & PVE_WIRE_ABORT) || c->body.len > EXTJS_MAX) {
+		if (!(h->flags & PVE_WIRE_FIN))
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+		send_error(c, 502,
+			   h->flags & PVE_WIRE_ABORT ? "answer from pved cut short" :
+						       "answer too large for the ExtJS format",
+			   true);
 		return;
 	}
-	if (h->flags & PVE_WIRE_FIN)
+	if (h->flags & PVE_WIRE_FIN) {
 		send_answer(c, c->status, c->reason, c->body.data ? c->body.data : "", c->body.len);
+		return;
+	}
+	/* Held whole, within EXTJS_MAX: the window opens again at once. */
+	send_window(c, h->type == PVE_WIRE_DATA ? h->len : (uint32_t)c->body.len);
 }
 
 static void on_pved_read(struct bufferevent *bev, void *arg)

@@ -163,6 +163,13 @@ void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
+/* A long answer made as it goes (a task log), status 200 and no length: produce appends about room more
+ * bytes of the body and returns 1 once the body is complete, 0 when more follows (it must append
+ * something), or < 0 with *err to cut it short. It is called only while the client's window is open, so
+ * a client that does not read stops it. free_ud runs once, when the answer has ended either way. */
+typedef int (*pved_produce_fn)(void *ud, pve_buf *out, size_t room, pve_error **err);
+void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
+			    void *ud);
 /* Streams: a websocket call accepted with pved_call_stream_accept is answered 101 and stays open; data
  * from the client comes to on_data, data to the client goes with pved_call_stream_send. The handler ends
  * it with pved_call_stream_end; when the client ends it, on_close runs instead, and the call is gone

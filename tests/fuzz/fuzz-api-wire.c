@@ -13,9 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *reason = NULL;
 			const char *body;
 			size_t blen;
+			uint64_t total;
 			if (pve_wire_response_decode(data + PVE_WIRE_HEADER_SIZE,
-						     size - PVE_WIRE_HEADER_SIZE, &status, &reason,
-						     &body, &blen, NULL) == 0)
+						     size - PVE_WIRE_HEADER_SIZE, h.flags, &status,
+						     &reason, &total, &body, &blen, NULL) == 0)
 				free(reason);
 		}
 		pve_error_free(err);

@@ -30,8 +30,14 @@ def tls_context(n):
     return ssl.create_default_context(cafile=n.path("etc/pve/pve-root-ca.pem"))
 
 
-def tls_connect(n, source="127.0.0.1", timeout=10):
-    s = socket.create_connection(("127.0.0.1", n.port), timeout=timeout, source_address=(source, 0))
+def tls_connect(n, source="127.0.0.1", timeout=10, rcvbuf=None):
+    s = socket.socket()
+    if rcvbuf:
+        # A small receive window: the kernel holds little of what such a client does not read.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.bind((source, 0))
+    s.connect(("127.0.0.1", n.port))
     return tls_context(n).wrap_socket(s, server_hostname="127.0.0.1")
 
 
@@ -93,6 +99,12 @@ def rss_kib(pid):
     return 0
 
 
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def front_pid(n):
     for _ in range(50):
         pids = n.front_pids()
@@ -135,6 +147,7 @@ def many_keys_do_not_stall_others(n):
                           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
                 answers.append(read_response(t))
                 t.close()
+                time.sleep(0.1) # a stream of them, not a flood of this test's own making
             except OSError as e:
                 answers.append((str(e).encode(), {}, b""))
 
@@ -223,6 +236,85 @@ def reason_phrase_is_ascii(n):
     status, _, body = read_response(t)
     t.close()
     expect(status.startswith(b"HTTP/1.1 400 ") and all(0x20 <= b < 0x7f for b in status), status)
+
+
+# ---- large answers to clients that do not read -----------------------------------------------------------
+
+def make_log(n, lines):
+    """A finished task's log of the given lines, as pved would find it: (upid, path)."""
+    start = 0x66DC5987
+    upid = f"UPID:{n.name}:0000ABCD:00000001:{start:08X}:hostile:1:root@pam:"
+    path = n.path(f"var/log/pve/tasks/{start & 0xf:X}/{upid}")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("".join(line + "\n" for line in lines))
+    return upid, path
+
+
+@case
+def large_answers_to_clients_that_do_not_read(n):
+    # About 5 MB of log: each line with some escaping and some UTF-8.
+    lines = [f"line {i}: copying block {i * 4096:#x} \"\u00e9t\u00e9\" \t tab " + "x" * (i % 37)
+             for i in range(70000)]
+    lines.append("TASK OK")
+    upid, path = make_log(n, lines)
+    size = os.path.getsize(path)
+    q = urllib.parse.quote(upid, safe="")
+    url = f"/api2/json/nodes/{n.name}/tasks/{q}/log?limit=0"
+    front = front_pid(n)
+    base = {"pved-api": rss_kib(front), "pved": rss_kib(n.proc.pid)}
+    peak = dict(base)
+    socks = []
+    try:
+        # 300 clients ask and never read (from several addresses: each has its share of connections).
+        for i in range(300):
+            t = tls_connect(n, source=f"127.0.2.{1 + i // 30}", rcvbuf=16384)
+            gz = "Accept-Encoding: gzip\r\n" if i % 2 else ""
+            t.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\n{auth_header(n)}{gz}\r\n".encode())
+            socks.append(t)
+        # Until the front has filled what the clients' windows take and has nothing more to do.
+        deadline, last, still = time.time() + 30, -1, 0
+        while time.time() < deadline and still < 5:
+            peak = {k: max(peak[k], rss_kib(p)) for k, p in (("pved-api", front), ("pved", n.proc.pid))}
+            cpu = cpu_ticks(front) + cpu_ticks(n.proc.pid)
+            still = still + 1 if cpu == last else 0
+            last = cpu
+            time.sleep(0.1)
+        # Meanwhile the node answers others, quickly.
+        t0 = time.time()
+        v = n.get("/version")
+        expect(v.status == 200 and time.time() - t0 < 1, f"{v} after {time.time() - t0:.2f} s")
+        # A client that reads gets all of it, byte for byte, plain and gzipped.
+        for enc in ("", "gzip"):
+            c = tls_connect(n)
+            gz = "Accept-Encoding: gzip\r\n" if enc else ""
+            c.sendall(f"GET {url} HTTP/1.1\r\nHost: x\r\n{auth_header(n)}{gz}Connection: close\r\n\r\n"
+                      .encode())
+            status, headers, body = read_response(c, limit=1 << 30)
+            c.close()
+            expect(status.startswith(b"HTTP/1.1 200"), status)
+            expect(headers.get("transfer-encoding") == "chunked", headers)
+            if enc:
+                expect(headers.get("content-encoding") == "gzip", headers)
+                body = gzip.decompress(body)
+            got = json.loads(body)
+            expect(got["total"] == len(lines), got["total"])
+            expect([d["t"] for d in got["data"]] == lines, "the lines differ")
+            expect([d["n"] for d in got["data"]] == list(range(1, len(lines) + 1)), "numbering")
+        # A page of it: the same lines.
+        r = n.get(f"/nodes/{n.name}/tasks/{q}/log", {"start": 100, "limit": 3})
+        expect([d["t"] for d in r.data] == lines[100:103] and r.json["total"] == len(lines), r)
+    finally:
+        for t in socks:
+            t.close()
+    grow = {k: (peak[k] - base[k]) / 1024 for k in base}
+    print(f"# 300 clients not reading a {size / 1e6:.1f} MB task log: RSS growth pved-api "
+          f"{grow['pved-api']:.0f} MiB, pved {grow['pved']:.0f} MiB", flush=True)
+    expect(grow["pved-api"] < 150, f"pved-api grew {grow['pved-api']:.0f} MiB")
+    expect(grow["pved"] < 150, f"pved grew {grow['pved']:.0f} MiB")
+    # Once they are gone, pved holds none of their answers.
+    time.sleep(0.5)
+    expect(n.get("/version").status == 200, "after")
 
 
 # ---- connections -------------------------------------------------------------------------------------
