@@ -124,11 +124,19 @@ struct conn {
 	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
 
 	bool body_pending; /* an upload body is still on the connection, unread */
-	bool uploading; /* ... and goes to pved as DATA frames */
+	bool uploading; /* ... and is parsed here, its form going to pved as frames */
 	bool upload_held; /* ... once pved says CONTINUE: it prepares the target first */
 	bool upload_paused; /* reading stopped until pved's queue drains */
 	bool discarding; /* answered early: the rest of the body is read and dropped */
 	uint64_t upload_left;
+	/* The upload's multipart body, parsed here: the text field being read, whether the file part
+	 * came and is going on, and its bytes from one read, sent to pved as one DATA frame. */
+	pve_multipart *mp;
+	char *boundary;
+	char *field_name;
+	pve_buf field;
+	bool in_file, had_file;
+	struct evbuffer *file_bytes;
 };
 
 /* One worker: an event loop in its own thread, with its own wire to pved and its own connections. */
@@ -240,6 +248,17 @@ static void reset_answer(struct conn *c)
 	pve_buf_free(&c->body);
 	pve_http_gzip_stream_free(c->gz);
 	c->gz = NULL;
+	pve_multipart_free(c->mp);
+	c->mp = NULL;
+	free(c->boundary);
+	c->boundary = NULL;
+	free(c->field_name);
+	c->field_name = NULL;
+	pve_buf_free(&c->field);
+	c->in_file = c->had_file = false;
+	if (c->file_bytes)
+		evbuffer_free(c->file_bytes);
+	c->file_bytes = NULL;
 	c->resp_total = c->resp_got = 0;
 	c->unacked = 0;
 	if (c->file_fd >= 0)
@@ -747,9 +766,10 @@ static void serve_static(struct conn *c, const char *path)
 }
 
 /* ---- uploads --------------------------------------------------------------------------------------------
- * The body of an upload goes to pved as DATA frames with the request's id, an empty one with FIN at the
- * end, once pved has sent CONTINUE for it: until then at most UPLOAD_CHUNK of it is read. pved may answer
- * at any time instead; the answer ends the upload. */
+ * The multipart body of an upload is parsed here, unprivileged, once pved has sent CONTINUE for it (until
+ * then at most UPLOAD_CHUNK of it is read): pved gets the text fields as FIELD frames, the file part as a
+ * FILE frame and its bytes as DATA frames, then an empty DATA frame with FIN. pved parses no multipart.
+ * It may answer at any time instead; the answer ends the upload. A malformed body is answered here. */
 
 static void upload_pause(struct conn *c, bool pause)
 {
@@ -765,6 +785,107 @@ static void upload_pause(struct conn *c, bool pause)
 	}
 }
 
+static struct evbuffer *pved_out(struct conn *c)
+{
+	return bufferevent_get_output(c->f->pved);
+}
+
+static int mp_begin(void *ud, const char *name, const char *filename, const char *ctype,
+		    pve_error **err)
+{
+	struct conn *c = ud;
+	if (strlen(name) > PVE_WIRE_MAX_FIELD_NAME || !pve_utf8_valid(name, strlen(name)))
+		return pve_error_set(err, EINVAL, "invalid form field name");
+	if (filename) {
+		if (c->had_file)
+			return pve_error_set(err, EINVAL, "more than one file in the upload");
+		if (strlen(filename) > PVE_WIRE_MAX_FILENAME ||
+		    !pve_utf8_valid(filename, strlen(filename)))
+			return pve_error_set_param(err, EINVAL, "filename", "invalid file name");
+		/* A type is only passed on: anything unfit is as none. */
+		if (ctype && (strlen(ctype) > PVE_WIRE_MAX_FIELD_VALUE ||
+			      !pve_utf8_valid(ctype, strlen(ctype))))
+			ctype = NULL;
+		c->had_file = c->in_file = true;
+		pve_buf b = { 0 };
+		pve_wire_append_file(&b, c->id, name, filename, ctype);
+		evbuffer_add(pved_out(c), b.data, b.len);
+		pve_buf_free(&b);
+		return 0;
+	}
+	if (c->had_file)
+		return pve_error_set(err, EINVAL, "form field '%s' after the file", name);
+	free(c->field_name);
+	c->field_name = xstrdup(name);
+	c->field.len = 0;
+	return 0;
+}
+
+static int mp_data(void *ud, const void *data, size_t len, pve_error **err)
+{
+	struct conn *c = ud;
+	if (c->in_file) {
+		evbuffer_add(c->file_bytes, data, len);
+		return 0;
+	}
+	if (c->field.len + len > PVE_WIRE_MAX_FIELD_VALUE)
+		return pve_error_set_param(err, E2BIG, c->field_name,
+					   "value too long (at most %d bytes)",
+					   PVE_WIRE_MAX_FIELD_VALUE);
+	pve_buf_append(&c->field, data, len);
+	return 0;
+}
+
+static int mp_end(void *ud, pve_error **err)
+{
+	struct conn *c = ud;
+	if (c->in_file) {
+		c->in_file = false;
+		return 0;
+	}
+	const char *v = c->field.data ? c->field.data : "";
+	if (memchr(v, '\0', c->field.len))
+		return pve_error_set_param(err, EINVAL, c->field_name,
+					   "NUL character in the value");
+	if (!pve_utf8_valid(v, c->field.len))
+		return pve_error_set_param(err, EINVAL, c->field_name, "value is not valid UTF-8");
+	pve_buf b = { 0 };
+	pve_wire_append_field(&b, c->id, c->field_name, v, c->field.len);
+	evbuffer_add(pved_out(c), b.data, b.len);
+	pve_buf_free(&b);
+	return 0;
+}
+
+static const pve_multipart_callbacks mp_callbacks = {
+	.part_begin = mp_begin,
+	.part_data = mp_data,
+	.part_end = mp_end,
+};
+
+/* The file bytes of one read go to pved as one frame: moved, not copied. */
+static void flush_file_bytes(struct conn *c)
+{
+	size_t n = evbuffer_get_length(c->file_bytes);
+	if (!n)
+		return;
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
+	evbuffer_add(pved_out(c), hdr, sizeof(hdr));
+	evbuffer_add_buffer(pved_out(c), c->file_bytes);
+}
+
+/* The body is not a form we can pass on: answered here (400, or 413 for a limit), pved drops its
+ * side. */
+static void upload_refuse(struct conn *c, const pve_error *err)
+{
+	log_debug("%s: upload refused: %s", c->client, err->message);
+	send_frame(c->f, PVE_WIRE_CANCEL, c->id, 0);
+	if (err->param)
+		send_pve_error(c, err, false);
+	else
+		send_error(c, err->code == E2BIG ? 413 : 400, err->message, false);
+}
+
 static void upload_pump(struct conn *c)
 {
 	struct front *f = c->f;
@@ -775,10 +896,9 @@ static void upload_pump(struct conn *c)
 	}
 	if (c->upload_held)
 		return;
-	struct evbuffer *out = bufferevent_get_output(f->pved);
 	bool moved = false;
 	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
-		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
+		if (evbuffer_get_length(pved_out(c)) > UPLOAD_HIGH) {
 			upload_pause(c, true);
 			break;
 		}
@@ -787,23 +907,38 @@ static void upload_pump(struct conn *c)
 			n = UPLOAD_CHUNK;
 		if (n > c->upload_left)
 			n = (size_t)c->upload_left;
-		uint8_t hdr[PVE_WIRE_HEADER_SIZE];
-		pve_wire_header_encode(hdr,
-				       &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
-		evbuffer_add(out, hdr, sizeof(hdr));
-		/* Moves the chains, no copy. */
-		evbuffer_remove_buffer(in, out, n);
-		c->upload_left -= n;
+		struct evbuffer_iovec v[16];
+		int k = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, ELEMENTSOF(v));
+		size_t fed = 0;
+		_cleanup_error_ pve_error *err = NULL;
+		int r = 0;
+		for (int i = 0; i < k && i < (int)ELEMENTSOF(v) && fed < n && r == 0; i++) {
+			size_t take = v[i].iov_len < n - fed ? v[i].iov_len : n - fed;
+			r = pve_multipart_feed(c->mp, v[i].iov_base, take, &err);
+			fed += take;
+		}
+		evbuffer_drain(in, fed);
+		c->upload_left -= fed;
+		if (r < 0) {
+			upload_refuse(c, err);
+			return;
+		}
+		flush_file_bytes(c);
 		moved = true;
 	}
 	if (c->uploading && c->upload_left == 0) {
+		_cleanup_error_ pve_error *err = NULL;
 		c->uploading = false;
 		c->body_pending = false;
 		upload_pause(c, false);
 		/* Back to the usual read limit; a pipelined request waits for the answer. */
 		bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
-		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
 		evtimer_del(c->timer);
+		if (pve_multipart_finish(c->mp, &err) < 0) {
+			upload_refuse(c, err);
+			return;
+		}
+		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
 	} else if (moved) {
 		arm_timer(c, UPLOAD_IDLE_TIMEOUT, "upload");
 	}
@@ -837,6 +972,10 @@ static void discard_body(struct conn *c)
 
 static void upload_start(struct conn *c)
 {
+	c->mp = pve_multipart_new(c->boundary, &mp_callbacks, c);
+	c->file_bytes = evbuffer_new();
+	if (!c->file_bytes)
+		abort();
 	c->uploading = true;
 	c->upload_held = true;
 	c->body_pending = c->upload_left > 0;
@@ -892,6 +1031,13 @@ static void forward_api(struct conn *c, const char *path)
 	r->window = FRONT_WINDOW;
 	if (c->req->stream_body) {
 		const char *ct = pve_http_request_header(c->req, "Content-Type");
+		/* The body is parsed here: one that is no form is refused before pved hears of it. */
+		if (pve_multipart_boundary(ct, &c->boundary, &err) < 0) {
+			pve_request_free(r);
+			pve_error_prefix(err, "upload needs a multipart/form-data body");
+			send_pve_error(c, err, false);
+			return;
+		}
 		r->upload = true;
 		r->upload_type = ct ? xstrdup(ct) : NULL;
 		r->upload_length = c->req->content_length;

@@ -1,6 +1,7 @@
-/* The upload handlers: .../storage/{storage}/upload (a multipart body streamed to a file in the storage,
- * checksummed on the way, linked into place only when complete and verified) and download-url for
- * file:// URLs (a copy from a file on this node, as a task, with the same verification). */
+/* The upload handlers: .../storage/{storage}/upload (a form that pved-api parsed, its file streamed to a
+ * file in the storage, checksummed on the way, linked into place only when complete and verified) and
+ * download-url for file:// URLs (a copy from a file on this node, as a task, with the same
+ * verification). */
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <strings.h>
@@ -11,7 +12,6 @@
 #include "storage/storage.h"
 
 #define STORAGE_CFG "storage.cfg"
-#define MAX_FIELD 4096 /* a text field of the form */
 #define COPY_CHUNK (1u << 20)
 
 /* ---- shared pieces ------------------------------------------------------------------------------------- */
@@ -215,17 +215,13 @@ typedef struct upload {
 	pved_call *c;
 	pve_sectioncfg *cfg;
 	pve_storage st;
-	pve_multipart *mp;
 	cJSON *params; /* path and query parameters, then the form's text fields */
-	pve_buf field; /* the text field being read */
-	char *field_name;
-	bool in_file, had_file;
+	bool had_file;
 	tmpfile_t tmp;
 	char *path, *volid;
 	EVP_MD_CTX *md;
 	const char *algorithm, *expected;
-	uint64_t size;
-	bool failed;
+	uint64_t size; /* file bytes written */
 	bool preallocated; /* blocks reserved past what gets written: trimmed at the end */
 	int prepared; /* prepare_storage's result */
 	pve_error *err; /* ... and error */
@@ -235,125 +231,13 @@ static void upload_free(upload *u)
 {
 	tmpfile_discard(&u->tmp);
 	pve_sectioncfg_free(u->cfg);
-	pve_multipart_free(u->mp);
 	cJSON_Delete(u->params);
-	pve_buf_free(&u->field);
-	free(u->field_name);
 	free(u->path);
 	free(u->volid);
 	EVP_MD_CTX_free(u->md);
 	pve_error_free(u->err);
 	free(u);
 }
-
-/* The file part begins: every other field has come (the form puts the file last, as browsers, curl -F
- * and python-requests do), so the parameters are complete and checked now. */
-static int file_begin(upload *u, const char *filename, pve_error **err)
-{
-	if (u->had_file)
-		return pve_error_set(err, EINVAL, "more than one file in the upload");
-	u->had_file = true;
-	const char *base = filename;
-	for (const char *p = filename; *p; p++)
-		if (*p == '/' || *p == '\\')
-			base = p + 1;
-	cJSON_DeleteItemFromObjectCaseSensitive(u->params, "filename");
-	cJSON_AddStringToObject(u->params, "filename", base);
-	cJSON *errors = NULL;
-	if (pve_schema_validate_params(u->c->route->parameters, u->params, &errors) < 0)
-		return params_error(errors, err);
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(u->params, "checksum-algorithm");
-	if (cJSON_IsString(v)) {
-		u->algorithm = v->valuestring;
-		u->expected = cJSON_GetStringValue(
-			cJSON_GetObjectItemCaseSensitive(u->params, "checksum"));
-		const EVP_MD *md = checksum_md(u->algorithm);
-		if (!md || !u->expected)
-			return pve_error_set_param(err, EINVAL, "checksum-algorithm",
-						   "unsupported checksum algorithm");
-		u->md = EVP_MD_CTX_new();
-		if (!u->md || EVP_DigestInit_ex(u->md, md, NULL) != 1)
-			return pve_error_set(err, ENOMEM, "digest setup failed");
-	}
-	const char *content =
-		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u->params, "content"));
-	if (target_path(&u->st, content, base, &u->path, &u->volid, err) < 0 ||
-	    tmpfile_open(u->path, &u->tmp, err) < 0)
-		return -EINVAL;
-	/* The body's length bounds the file's: reserving its blocks at once makes each page written
-	 * cheaper (ext4's delayed allocation per page went from a fifth of pved's time in an upload to
-	 * an eighth). Where the file system cannot, the writes allocate as they go. */
-	if (u->c->upload_length &&
-	    fallocate(u->tmp.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)u->c->upload_length) == 0)
-		u->preallocated = true;
-	u->in_file = true;
-	return 0;
-}
-
-static int mp_begin(void *ud, const char *name, const char *filename, const char *ctype,
-		    pve_error **err)
-{
-	(void)ctype;
-	upload *u = ud;
-	if (filename)
-		return file_begin(u, filename, err);
-	if (u->had_file)
-		return pve_error_set(err, EINVAL, "form field '%s' after the file", name);
-	free(u->field_name);
-	u->field_name = xstrdup(name);
-	u->field.len = 0;
-	return 0;
-}
-
-static int mp_data(void *ud, const void *data, size_t len, pve_error **err)
-{
-	upload *u = ud;
-	if (!u->in_file) {
-		if (u->field.len + len > MAX_FIELD)
-			return pve_error_set(err, E2BIG, "form field '%s' too long", u->field_name);
-		pve_buf_append(&u->field, data, len);
-		return 0;
-	}
-	if (u->md && EVP_DigestUpdate(u->md, data, len) != 1)
-		return pve_error_set(err, EIO, "digest failed");
-	int r = pve_write_all(u->tmp.fd, data, len);
-	if (r < 0)
-		return pve_error_set(err, -r, "unable to write '%s': %s", u->path, strerror(-r));
-	u->size += len;
-	return 0;
-}
-
-static int mp_end(void *ud, pve_error **err)
-{
-	upload *u = ud;
-	if (u->in_file) {
-		u->in_file = false;
-		return 0;
-	}
-	pve_buf_append(&u->field, "", 0);
-	if (memchr(u->field.data, '\0', u->field.len))
-		return pve_error_set(err, EINVAL, "NUL byte in form field '%s'", u->field_name);
-	/* tmpfilename is pveproxy's business: ignored, as a client's value is in Proxmox. */
-	if (streq(u->field_name, "tmpfilename"))
-		return 0;
-	/* A field also in the path or query must agree with it; the URI's value stays. */
-	const cJSON *have = cJSON_GetObjectItemCaseSensitive(u->params, u->field_name);
-	if (have) {
-		if (!cJSON_IsString(have) || !streq(have->valuestring, u->field.data))
-			return pve_error_set_param(
-				err, EINVAL, u->field_name,
-				"duplicate parameter (already defined in URI) with conflicting values!");
-		return 0;
-	}
-	cJSON_AddStringToObject(u->params, u->field_name, u->field.data);
-	return 0;
-}
-
-static const pve_multipart_callbacks mp_callbacks = {
-	.part_begin = mp_begin,
-	.part_data = mp_data,
-	.part_end = mp_end,
-};
 
 static void upload_fail(upload *u, pve_error *err)
 {
@@ -362,28 +246,109 @@ static void upload_fail(upload *u, pve_error *err)
 	pved_call_fail(c, err);
 }
 
-static void upload_on_data(void *ud, const void *data, size_t len)
+/* The file part begins: every other field has come (the front refuses a field after the file), so the
+ * parameters are complete and checked now. */
+static void form_file(void *ud, const char *name, const char *filename, const char *ctype)
+{
+	(void)name, (void)ctype;
+	upload *u = ud;
+	pve_error *err = NULL;
+	u->had_file = true;
+	const char *base = filename;
+	for (const char *p = filename; *p; p++)
+		if (*p == '/' || *p == '\\')
+			base = p + 1;
+	cJSON_DeleteItemFromObjectCaseSensitive(u->params, "filename");
+	cJSON_AddStringToObject(u->params, "filename", base);
+	cJSON *errors = NULL;
+	if (pve_schema_validate_params(u->c->route->parameters, u->params, &errors) < 0) {
+		params_error(errors, &err);
+		return upload_fail(u, err);
+	}
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(u->params, "checksum-algorithm");
+	if (cJSON_IsString(v)) {
+		u->algorithm = v->valuestring;
+		u->expected = cJSON_GetStringValue(
+			cJSON_GetObjectItemCaseSensitive(u->params, "checksum"));
+		const EVP_MD *md = checksum_md(u->algorithm);
+		if (!md || !u->expected) {
+			pve_error_set_param(&err, EINVAL, "checksum-algorithm",
+					    "unsupported checksum algorithm");
+			return upload_fail(u, err);
+		}
+		u->md = EVP_MD_CTX_new();
+		if (!u->md || EVP_DigestInit_ex(u->md, md, NULL) != 1) {
+			pve_error_set(&err, ENOMEM, "digest setup failed");
+			return upload_fail(u, err);
+		}
+	}
+	const char *content =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u->params, "content"));
+	if (target_path(&u->st, content, base, &u->path, &u->volid, &err) < 0 ||
+	    tmpfile_open(u->path, &u->tmp, &err) < 0)
+		return upload_fail(u, err);
+	/* The body's length bounds the file's: reserving its blocks at once makes each page written
+	 * cheaper (ext4's delayed allocation per page went from a fifth of pved's time in an upload to
+	 * an eighth). Where the file system cannot, the writes allocate as they go. */
+	if (u->c->upload_length &&
+	    fallocate(u->tmp.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)u->c->upload_length) == 0)
+		u->preallocated = true;
+}
+
+static void form_field(void *ud, const char *name, const char *value)
 {
 	upload *u = ud;
 	pve_error *err = NULL;
-	if (pve_multipart_feed(u->mp, data, len, &err) < 0)
-		upload_fail(u, err);
+	/* tmpfilename is pveproxy's business: ignored, as a client's value is in Proxmox. */
+	if (streq(name, "tmpfilename"))
+		return;
+	/* A field also in the path or query must agree with it; the URI's value stays. */
+	const cJSON *have = cJSON_GetObjectItemCaseSensitive(u->params, name);
+	if (have) {
+		if (!cJSON_IsString(have) || !streq(have->valuestring, value)) {
+			pve_error_set_param(
+				&err, EINVAL, name,
+				"duplicate parameter (already defined in URI) with conflicting values!");
+			upload_fail(u, err);
+		}
+		return;
+	}
+	if (cJSON_GetArraySize(u->params) >= PVE_SCHEMA_MAX_PARAMS) {
+		pve_error_set(&err, EINVAL, "too many parameters (at most %d)",
+			      PVE_SCHEMA_MAX_PARAMS);
+		return upload_fail(u, err);
+	}
+	cJSON_AddStringToObject(u->params, name, value);
 }
 
-static void upload_on_close(void *ud)
+static void form_data(void *ud, const void *data, size_t len)
 {
 	upload *u = ud;
-	log_debug("upload to %s cancelled by the client", u->path ? u->path : "(not started)");
+	pve_error *err = NULL;
+	if (u->md && EVP_DigestUpdate(u->md, data, len) != 1) {
+		pve_error_set(&err, EIO, "digest failed");
+		return upload_fail(u, err);
+	}
+	int r = pve_write_all(u->tmp.fd, data, len);
+	if (r < 0) {
+		pve_error_set(&err, -r, "unable to write '%s': %s", u->path, strerror(-r));
+		return upload_fail(u, err);
+	}
+	u->size += len;
+}
+
+static void form_close(void *ud)
+{
+	upload *u = ud;
+	log_debug("upload to %s ended early", u->path ? u->path : "(not started)");
 	upload_free(u);
 }
 
-static void upload_on_end(void *ud)
+static void form_end(void *ud)
 {
 	upload *u = ud;
 	pved_call *c = u->c;
 	pve_error *err = NULL;
-	if (pve_multipart_finish(u->mp, &err) < 0)
-		return upload_fail(u, err);
 	if (!u->had_file) {
 		pve_error_set_param(&err, EINVAL, "filename", "no file in the upload");
 		return upload_fail(u, err);
@@ -421,6 +386,14 @@ static void upload_on_end(void *ud)
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 
+static const pved_form_callbacks form_callbacks = {
+	.field = form_field,
+	.file = form_file,
+	.data = form_data,
+	.end = form_end,
+	.close = form_close,
+};
+
 /* On the blocking pool: the storage is activated, and the upload refused if it cannot fit (no limit but
  * the space there is), before a byte of the body is sent. */
 static void upload_prepare(void *arg)
@@ -434,7 +407,7 @@ static void upload_prepared(void *arg)
 	upload *u = arg;
 	if (u->prepared < 0)
 		return upload_fail(u, TAKE_PTR(u->err));
-	pved_call_stream_receive(u->c, upload_on_data, upload_on_end, upload_on_close, u);
+	pved_call_receive_form(u->c, &form_callbacks, u);
 }
 
 static void h_storage_upload(pved_call *c)
@@ -447,13 +420,10 @@ static void h_storage_upload(pved_call *c)
 	upload *u = xcalloc(1, sizeof(*u));
 	u->c = c;
 	u->tmp.fd = -1;
-	_cleanup_free_ char *boundary = NULL;
 	const char *id = pved_call_str(c, "storage");
-	if (pve_multipart_boundary(c->upload_type, &boundary, &err) < 0 ||
-	    load_storage(c->d, id ? id : "", &u->cfg, &u->st, &err) < 0)
+	if (load_storage(c->d, id ? id : "", &u->cfg, &u->st, &err) < 0)
 		return upload_fail(u, err);
 	u->params = cJSON_Duplicate(c->params, true);
-	u->mp = pve_multipart_new(boundary, &mp_callbacks, u);
 	pved_run_blocking(c->d, upload_prepare, upload_prepared, u);
 }
 

@@ -180,12 +180,20 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void *ud);
 void pved_call_stream_send(pved_call *c, const void *data, size_t len);
 void pved_call_stream_end(pved_call *c);
-/* An upload's body: on_data gets it in order, on_end when it is complete (the handler then answers as
- * usual), on_close instead if the client went away (the call is gone then). The handler may answer at any
- * time, which ends the stream; no callback runs after the answer. The front sends none of the body before
- * this call (it tells the front to), so a handler may first prepare its target off the loop. */
-void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
-			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud);
+/* An upload's form, as pved-api parsed it (pved parses no multipart): field for each text field, then
+ * file when the file part begins, data for its bytes in order, end when the form is complete (the handler
+ * then answers as usual); close instead if the client went away or the form was malformed (the call is
+ * gone then, answered by the server). Names and values are UTF-8 without NUL. The handler may answer at
+ * any time, which ends the stream; no callback runs after the answer. The front sends none of the body
+ * before this call (it tells the front to), so a handler may first prepare its target off the loop. */
+typedef struct pved_form_callbacks {
+	void (*field)(void *ud, const char *name, const char *value);
+	void (*file)(void *ud, const char *name, const char *filename, const char *content_type);
+	void (*data)(void *ud, const void *data, size_t len);
+	void (*end)(void *ud);
+	void (*close)(void *ud);
+} pved_form_callbacks;
+void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);

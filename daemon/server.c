@@ -57,9 +57,10 @@ struct call {
 	bool produced_all;
 	uint64_t window;
 	bool streaming; /* accepted websocket: open until one side ends it */
-	bool receiving; /* an upload's body: DATA frames until one with FIN */
+	bool receiving; /* an upload's form: FIELD, FILE and DATA frames until one with FIN */
+	const pved_form_callbacks *form;
+	bool form_file; /* its file part began */
 	pved_stream_data_fn on_data;
-	pved_stream_close_fn on_end;
 	pved_stream_close_fn on_close;
 	void *stream_ud;
 	call *prev, *next;
@@ -386,15 +387,13 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_buf_free(&frames);
 }
 
-void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
-			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud)
+void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud)
 {
 	call *k = (call *)c;
 	k->streaming = true;
 	k->receiving = true;
-	k->on_data = on_data;
-	k->on_end = on_end;
-	k->on_close = on_close;
+	k->form = cb;
+	k->on_close = cb->close;
 	k->stream_ud = ud;
 	if (k->cancelled || k->conn->closed) {
 		stream_closed(k);
@@ -405,6 +404,70 @@ void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
 	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, 0, k->id, NULL, 0);
 	bufferevent_write(k->conn->bev, frames.data, frames.len);
 	pve_buf_free(&frames);
+}
+
+/* The call of an open stream with this id, if any. */
+static call *stream_call(pved_conn *c, uint32_t id)
+{
+	for (call *k = c->calls; k; k = k->next)
+		if (k->id == id && k->streaming)
+			return k;
+	return NULL;
+}
+
+/* A form frame out of place or malformed: the handler lets go of the call, which is answered 400. */
+static void form_refuse(call *k, pve_error *err)
+{
+	k->streaming = k->receiving = false;
+	k->form->close(k->stream_ud);
+	pved_call_fail(&k->pub, err);
+}
+
+/* A frame of an upload's form. The callbacks may answer, which frees the call: nothing touches it
+ * after one unless it is still there. */
+static void form_frame(pved_conn *c, call *k, const pve_wire_header *h, const void *payload)
+{
+	pve_error *err = NULL;
+	void *ud = k->stream_ud;
+	const pved_form_callbacks *cb = k->form;
+	uint32_t id = k->id;
+	if (h->type == PVE_WIRE_FIELD) {
+		_cleanup_free_ char *name = NULL, *value = NULL;
+		if (pve_wire_field_decode(payload, h->len, &name, &value, &err) < 0)
+			return form_refuse(k, err);
+		if (k->form_file) {
+			pve_error_set(&err, EINVAL, "form field '%s' after the file", name);
+			return form_refuse(k, err);
+		}
+		cb->field(ud, name, value);
+		return;
+	}
+	if (h->type == PVE_WIRE_FILE) {
+		_cleanup_free_ char *name = NULL, *filename = NULL, *type = NULL;
+		if (pve_wire_file_decode(payload, h->len, &name, &filename, &type, &err) < 0)
+			return form_refuse(k, err);
+		if (k->form_file) {
+			pve_error_set(&err, EINVAL, "more than one file in the upload");
+			return form_refuse(k, err);
+		}
+		k->form_file = true;
+		cb->file(ud, name, filename, type);
+		return;
+	}
+	bool fin = h->flags & PVE_WIRE_FIN;
+	if (h->len) {
+		if (!k->form_file) {
+			pve_error_set(&err, EPROTO, "upload data before its file part");
+			return form_refuse(k, err);
+		}
+		cb->data(ud, payload, h->len);
+		if (stream_call(c, id) != k)
+			return; /* answered (an error): no end follows */
+	}
+	if (fin) {
+		k->streaming = k->receiving = false;
+		cb->end(ud);
+	}
 }
 
 void pved_call_stream_send(pved_call *c, const void *data, size_t len)
@@ -750,35 +813,18 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 		break;
 	}
 	case PVE_WIRE_DATA:
-		/* Data of an open stream; for anything else (a stream just ended) it is dropped. The
-		 * callbacks may answer, which frees the call: nothing touches it after them. */
-		for (call *k = c->calls; k; k = k->next) {
-			if (k->id != h->id || !k->streaming)
-				continue;
-			if (!k->receiving) {
-				k->on_data(k->stream_ud, payload, h->len);
-				break;
-			}
-			void *ud = k->stream_ud;
-			pved_stream_close_fn on_end = k->on_end;
-			bool fin = h->flags & PVE_WIRE_FIN;
-			if (h->len) {
-				/* on_data may answer (an error): then no on_end follows. */
-				uint32_t id = k->id;
-				k->on_data(ud, payload, h->len);
-				bool alive = false;
-				for (call *q = c->calls; q; q = q->next)
-					alive |= q == k && q->id == id && q->streaming;
-				if (!alive)
-					break;
-			}
-			if (fin) {
-				k->streaming = k->receiving = false;
-				on_end(ud);
-			}
+	case PVE_WIRE_FIELD:
+	case PVE_WIRE_FILE: {
+		/* Data of an open stream; for anything else (a stream just ended) it is dropped. */
+		call *k = stream_call(c, h->id);
+		if (!k)
 			break;
-		}
+		if (k->receiving)
+			form_frame(c, k, h, payload);
+		else if (h->type == PVE_WIRE_DATA)
+			k->on_data(k->stream_ud, payload, h->len);
 		break;
+	}
 	case PVE_WIRE_READY:
 		if (c->front && c->on_ready)
 			c->on_ready(c->ud);

@@ -317,6 +317,96 @@ def download_url_from_file(n):
     expect(sorted(listing(n)) == sorted(set(listing(n))) and "x.iso" not in listing(n), listing(n))
 
 
+# ---- the form is parsed in pved-api --------------------------------------------------------------------
+
+def raw_upload(n, body, boundary, extra_headers=""):
+    """POSTs body as an upload; returns (status line, parsed JSON or None)."""
+    import json
+    s = raw_upload_conn(n)
+    try:
+        h = auth_headers(n)
+        head = (f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Cookie: {h['Cookie']}\r\nCSRFPreventionToken: {h['CSRFPreventionToken']}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n{extra_headers}\r\n")
+        s.sendall(head.encode() + body)
+        resp = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            resp += d
+    finally:
+        s.close()
+    head, _, rest = resp.partition(b"\r\n\r\n")
+    try:
+        return head.split(b"\r\n")[0], json.loads(rest)
+    except ValueError:
+        return head.split(b"\r\n")[0], None
+
+
+@case
+def malformed_forms_refused_by_the_front(n):
+    before = listing(n)
+    b = "xyzBOUNDARYzyx"
+    part = lambda name, value, extra="": (f"--{b}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n"
+                                          .encode() + value + b"\r\n")
+    file_part = (f"--{b}\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"f.iso\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n").encode() + b"data\r\n"
+    end = f"--{b}--\r\n".encode()
+    for body, want, param in [
+        (part("content", b"iso\x00x") + file_part + end, 400, "content"),    # NUL
+        (part("content", b"iso\xff") + file_part + end, 400, "content"),     # invalid UTF-8
+        (part("content", b"x" * 5000) + file_part + end, 400, "content"),     # a field too long
+        (part("content", b"iso") + file_part + part("checksum", b"ab") + end, 400, None),  # after the file
+        (part("content", b"iso") + file_part + file_part + end, 400, None),  # two files
+        (part("content", b"iso") + file_part, 400, None),                     # no close delimiter
+        (b"no multipart at all", 400, None),
+    ]:
+        status, j = raw_upload(n, body, b)
+        expect(status.startswith(b"HTTP/1.1 %d" % want), f"{body[:80]!r}: {status} {j}")
+        if param:
+            expect(j and param in (j.get("errors") or {}), f"{body[:80]!r}: {j}")
+    # Not a form at all: refused before pved hears of it.
+    status, j = raw_upload(n, b"abc", "x", extra_headers="")
+    s = raw_upload_conn(n)
+    h = auth_headers(n)
+    s.sendall((f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: x\r\n"
+               f"Cookie: {h['Cookie']}\r\nContent-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+               "Connection: close\r\n\r\nabc").encode())
+    resp = s.recv(65536)
+    s.close()
+    expect(resp.startswith(b"HTTP/1.1 400"), resp[:200])
+    expect(listing(n) == before, listing(n))
+    expect(not open_fds_deleted(n.proc.pid), open_fds_deleted(n.proc.pid))
+
+
+@case
+def pved_checks_form_frames_itself(n):
+    """The local socket has no front: pved re-checks the frames of a form."""
+    import json
+    import struct
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(n.path("run/pved.sock"))
+    payload = json.dumps({"method": "POST", "path": f"/nodes/{n.name}/storage/local/upload", "params": {},
+                          "upload": True, "upload_length": 100, "window": 1 << 20}).encode()
+    s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 9) + payload)
+    hdr = s.recv(12, socket.MSG_WAITALL)
+    ln, typ, flags, _ = struct.unpack("<IHHI", hdr)
+    expect(typ == 6, f"frame type {typ}, not CONTINUE")
+    field = struct.pack("<H", 7) + b"content" + b"iso\xff"
+    s.sendall(struct.pack("<IHHI", len(field), 8, 0, 9) + field)
+    hdr = s.recv(12, socket.MSG_WAITALL)
+    ln, typ, flags, _ = struct.unpack("<IHHI", hdr)
+    p = s.recv(ln, socket.MSG_WAITALL)
+    s.close()
+    expect(typ == 2, f"frame type {typ}, not RESPONSE")
+    status, rlen = struct.unpack("<HH", p[:4])
+    body = json.loads(p[4 + rlen + (8 if flags & 2 else 0):])
+    expect(status == 400 and "content" in body.get("errors", {}), (status, body))
+
+
 def local_call(n, method, path, params):
     """One call over the node's local socket (root@pam), in pved's wire format."""
     import json
