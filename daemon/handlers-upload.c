@@ -2,6 +2,7 @@
  * file in the storage, checksummed on the way, linked into place only when complete and verified) and
  * download-url for file:// URLs (a copy from a file on this node, as a task, with the same
  * verification). */
+#include <event2/event.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <strings.h>
@@ -13,6 +14,16 @@
 
 #define STORAGE_CFG "storage.cfg"
 #define COPY_CHUNK (1u << 20)
+/* An upload's blocks are reserved ahead of its writes (ext4's delayed allocation per page cost a fifth
+ * of pved's time in an upload, an eighth with the blocks reserved), but never more than it has written
+ * so far and at most RESERVE_AHEAD: a client that declares a large body and trickles it holds no space
+ * it has not earned, where the storage shares a file system with etc/pve. */
+#define RESERVE_AHEAD (64ull << 20)
+/* After UPLOAD_RATE_GRACE s an upload must have averaged UPLOAD_MIN_RATE bytes/s, else it ends with 408:
+ * a byte now and then would hold its connection and its partial file for ever. The environment may set
+ * others (PVED_UPLOAD_MIN_RATE, PVED_UPLOAD_RATE_GRACE; tests make them small). */
+#define UPLOAD_MIN_RATE (64u << 10)
+#define UPLOAD_RATE_GRACE 60
 
 /* ---- shared pieces ------------------------------------------------------------------------------------- */
 
@@ -222,13 +233,20 @@ typedef struct upload {
 	EVP_MD_CTX *md;
 	const char *algorithm, *expected;
 	uint64_t size; /* file bytes written */
-	bool preallocated; /* blocks reserved past what gets written: trimmed at the end */
+	uint64_t reserved; /* bytes reserved ahead (fallocate, size kept) */
+	bool no_reserve; /* the file system cannot */
 	int prepared; /* prepare_storage's result */
 	pve_error *err; /* ... and error */
+	struct event *rate_timer;
+	struct timespec started;
+	uint64_t min_rate;
+	long grace;
 } upload;
 
 static void upload_free(upload *u)
 {
+	if (u->rate_timer)
+		event_free(u->rate_timer);
 	tmpfile_discard(&u->tmp);
 	pve_sectioncfg_free(u->cfg);
 	cJSON_Delete(u->params);
@@ -239,11 +257,18 @@ static void upload_free(upload *u)
 	free(u);
 }
 
+/* Ends the upload with err: no space is the client's to fix (413, a smaller file or another storage:
+ * Proxmox answers 500 for a failed write), too slow is 408. */
 static void upload_fail(upload *u, pve_error *err)
 {
 	pved_call *c = u->c;
 	upload_free(u);
-	pved_call_fail(c, err);
+	if (err->code == ENOSPC || err->code == EDQUOT)
+		pved_call_fail_status(c, 413, err);
+	else if (err->code == ETIMEDOUT)
+		pved_call_fail_status(c, 408, err);
+	else
+		pved_call_fail(c, err);
 }
 
 /* The file part begins: every other field has come (the front refuses a field after the file), so the
@@ -287,12 +312,6 @@ static void form_file(void *ud, const char *name, const char *filename, const ch
 	if (target_path(&u->st, content, base, &u->path, &u->volid, &err) < 0 ||
 	    tmpfile_open(u->path, &u->tmp, &err) < 0)
 		return upload_fail(u, err);
-	/* The body's length bounds the file's: reserving its blocks at once makes each page written
-	 * cheaper (ext4's delayed allocation per page went from a fifth of pved's time in an upload to
-	 * an eighth). Where the file system cannot, the writes allocate as they go. */
-	if (u->c->upload_length &&
-	    fallocate(u->tmp.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)u->c->upload_length) == 0)
-		u->preallocated = true;
 }
 
 static void form_field(void *ud, const char *name, const char *value)
@@ -321,6 +340,33 @@ static void form_field(void *ud, const char *name, const char *value)
 	cJSON_AddStringToObject(u->params, name, value);
 }
 
+/* Reserves the blocks of the next writes, within what has been written and RESERVE_AHEAD (see there),
+ * never past the declared length. */
+static int reserve(upload *u, uint64_t end, pve_error **err)
+{
+	if (u->no_reserve || end <= u->reserved)
+		return 0;
+	uint64_t ahead = end < RESERVE_AHEAD ? end : RESERVE_AHEAD;
+	uint64_t to = end + ahead;
+	if (u->c->upload_length && to > u->c->upload_length)
+		to = u->c->upload_length > end ? u->c->upload_length : end;
+	int fd = u->tmp.fd;
+	off_t from = (off_t)u->reserved;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, from, (off_t)(to - u->reserved)) == 0) {
+		u->reserved = to;
+		return 0;
+	}
+	if (errno != ENOSPC && errno != EDQUOT) {
+		u->no_reserve = true; /* the file system cannot: the writes allocate as they go */
+		return 0;
+	}
+	/* No room ahead: is there for what comes now? */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, from, (off_t)(end - u->reserved)) < 0)
+		return pve_error_set(err, errno, "not enough space on storage '%s'", u->st.id);
+	u->reserved = end;
+	return 0;
+}
+
 static void form_data(void *ud, const void *data, size_t len)
 {
 	upload *u = ud;
@@ -329,9 +375,14 @@ static void form_data(void *ud, const void *data, size_t len)
 		pve_error_set(&err, EIO, "digest failed");
 		return upload_fail(u, err);
 	}
+	if (reserve(u, u->size + len, &err) < 0)
+		return upload_fail(u, err);
 	int r = pve_write_all(u->tmp.fd, data, len);
 	if (r < 0) {
-		pve_error_set(&err, -r, "unable to write '%s': %s", u->path, strerror(-r));
+		if (r == -ENOSPC || r == -EDQUOT)
+			pve_error_set(&err, -r, "not enough space on storage '%s'", u->st.id);
+		else
+			pve_error_set(&err, -r, "unable to write '%s': %s", u->path, strerror(-r));
 		return upload_fail(u, err);
 	}
 	u->size += len;
@@ -356,7 +407,7 @@ static void form_end(void *ud)
 	_cleanup_free_ char *got = u->md ? digest_hex(u->md) : NULL;
 	_cleanup_free_ char *msg = NULL;
 	/* the multipart framing's share of the reservation, past the end of the file */
-	if (u->preallocated && ftruncate(u->tmp.fd, (off_t)u->size) < 0)
+	if (u->reserved > u->size && ftruncate(u->tmp.fd, (off_t)u->size) < 0)
 		msg = xasprintf("unable to write '%s': %m", u->path);
 	if (msg) {
 		tmpfile_discard(&u->tmp);
@@ -394,6 +445,34 @@ static const pved_form_callbacks form_callbacks = {
 	.close = form_close,
 };
 
+/* Every second after the grace: an upload below the minimum average rate ends (408). */
+static void rate_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	upload *u = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double secs = (double)(now.tv_sec - u->started.tv_sec) +
+		      (double)(now.tv_nsec - u->started.tv_nsec) / 1e9;
+	if (secs > 0 && (double)u->size / secs < (double)u->min_rate) {
+		pve_error *err = NULL;
+		pve_error_set(&err, ETIMEDOUT,
+			      "upload too slow: %" PRIu64 " bytes in %.0f s (at least %" PRIu64
+			      " bytes/s after %ld s)",
+			      u->size, secs, u->min_rate, u->grace);
+		return upload_fail(u, err);
+	}
+	struct timeval tv = { 1, 0 };
+	evtimer_add(u->rate_timer, &tv);
+}
+
+static long env_number(const char *name, long def)
+{
+	const char *v = getenv(name);
+	long long n;
+	return v && pve_parse_int(v, 0, 1L << 40, &n) == 0 ? (long)n : def;
+}
+
 /* On the blocking pool: the storage is activated, and the upload refused if it cannot fit (no limit but
  * the space there is), before a byte of the body is sent. */
 static void upload_prepare(void *arg)
@@ -407,6 +486,15 @@ static void upload_prepared(void *arg)
 	upload *u = arg;
 	if (u->prepared < 0)
 		return upload_fail(u, TAKE_PTR(u->err));
+	u->min_rate = (uint64_t)env_number("PVED_UPLOAD_MIN_RATE", UPLOAD_MIN_RATE);
+	u->grace = env_number("PVED_UPLOAD_RATE_GRACE", UPLOAD_RATE_GRACE);
+	clock_gettime(CLOCK_MONOTONIC, &u->started);
+	if (u->min_rate) {
+		u->rate_timer = evtimer_new(u->c->d->base, rate_check, u);
+		struct timeval tv = { u->grace, 0 };
+		if (u->rate_timer)
+			evtimer_add(u->rate_timer, &tv);
+	}
 	pved_call_receive_form(u->c, &form_callbacks, u);
 }
 
@@ -552,8 +640,10 @@ static void download_prepared(void *arg)
 		.algorithm = pved_call_str(c, "checksum-algorithm"),
 		.expected = pved_call_str(c, "checksum"),
 	};
-	if (j->r < 0 || pved_task_start(c->d, "download", j->st.id, c->authid, download_task, &t,
-					&upid, &err) < 0)
+	if (j->r < 0 && err && err->code == ENOSPC)
+		pved_call_fail_status(c, 413, err); /* as an upload's */
+	else if (j->r < 0 || pved_task_start(c->d, "download", j->st.id, c->authid, download_task,
+					     &t, &upid, &err) < 0)
 		pved_call_fail(c, err);
 	else
 		pved_call_reply(c, cJSON_CreateString(upid));

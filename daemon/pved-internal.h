@@ -194,6 +194,8 @@ typedef struct pved_form_callbacks {
 	void (*close)(void *ud);
 } pved_form_callbacks;
 void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
+/* As pved_call_fail, with the HTTP status given (408 for a stalled upload, 413 for no space). */
+void pved_call_fail_status(pved_call *c, int status, pve_error *err);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);

@@ -550,6 +550,12 @@ void pved_call_fail(pved_call *c, pve_error *err)
 	pve_error_free(err);
 }
 
+void pved_call_fail_status(pved_call *c, int status, pve_error *err)
+{
+	call_fail_full((call *)c, status, err->message, NULL);
+	pve_error_free(err);
+}
+
 static void fail_msg(call *k, int status, const char *fmt, ...) _printf_(3, 4);
 static void fail_msg(call *k, int status, const char *fmt, ...)
 {

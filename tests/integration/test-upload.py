@@ -407,6 +407,145 @@ def pved_checks_form_frames_itself(n):
     expect(status == 400 and "content" in body.get("errors", {}), (status, body))
 
 
+# ---- space and time on a small file system ----------------------------------------------------------------
+
+TMPFS = None
+
+
+class TmpfsNode:
+    """A node whose root is a small tmpfs the test mounts (and unmounts): etc/pve and the local storage
+    share it. Uploads there must average 64 KiB/s after 3 s."""
+
+    def __init__(self, size_mib=48):
+        import tempfile
+        self.mnt = tempfile.mkdtemp(prefix="pved-tmpfs-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            raise Skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        os.environ.update(PVED_UPLOAD_MIN_RATE="65536", PVED_UPLOAD_RATE_GRACE="3")
+        try:
+            self.node = Node(name="tmpfsnode", root=self.mnt)
+            self.node.start()
+        except Exception:
+            self.close()
+            raise
+        finally:
+            del os.environ["PVED_UPLOAD_MIN_RATE"], os.environ["PVED_UPLOAD_RATE_GRACE"]
+        self.node.login()
+
+    def free(self):
+        st = os.statvfs(self.mnt)
+        return st.f_bavail * st.f_frsize
+
+    def close(self):
+        node = getattr(self, "node", None)
+        if node:
+            node.stop()
+            if getattr(node, "log", None):
+                node.log.close()  # it lives on the tmpfs
+        r = subprocess.run(["umount", self.mnt], capture_output=True, text=True)
+        if r.returncode == 0:
+            os.rmdir(self.mnt)
+        else:
+            print(f"# cannot unmount {self.mnt}: {r.stderr.strip()}", flush=True)
+
+
+def tmpfs_node():
+    global TMPFS
+    if TMPFS is None:
+        TMPFS = TmpfsNode()
+    return TMPFS
+
+
+def start_trickle(m, declared):
+    """An upload that declares `declared` bytes and sends only its form's start: (socket, bytes sent)."""
+    b, pre, post = multipart_parts("filename", "trickle.iso", {"content": "iso"})
+    s = raw_upload_conn(m)
+    s.settimeout(15)
+    send_head(m, s, b, declared)
+    s.sendall(pre + b"\0" * 1024)
+    return s
+
+
+def read_status(s):
+    resp = b""
+    while b"\r\n" not in resp:
+        d = s.recv(65536)
+        if not d:
+            break
+        resp += d
+    return resp.split(b"\r\n")[0]
+
+
+@case
+def trickling_upload_holds_no_space(n):
+    t = tmpfs_node()
+    m = t.node
+    free = t.free()
+    # All the free space, declared: it passes the check, and must not be taken before it comes.
+    s = start_trickle(m, free)
+    try:
+        time.sleep(0.8)
+        expect(t.free() > free - (2 << 20), f"{(free - t.free()) >> 20} MiB held by a 1 KiB upload")
+        # Config writes on the same file system go on.
+        r = m.post("/pools", {"poolid": "whiletrickling", "comment": "x" * 2000})
+        expect(r.status == 200, r)
+        expect(any(p["poolid"] == "whiletrickling" for p in m.get("/pools").data), "pool")
+        # After the grace (3 s here) an upload this slow ends with 408.
+        status = read_status(s)
+        expect(status.startswith(b"HTTP/1.1 408"), status)
+    finally:
+        s.close()
+    deadline = time.time() + 5
+    while time.time() < deadline and t.free() < free - (1 << 20):
+        time.sleep(0.1)
+    expect(t.free() >= free - (1 << 20), "the partial file's space was not returned")
+    expect(not os.path.exists(os.path.join(m.path("var/lib/vz/template/iso"), "trickle.iso")), "file left")
+
+
+@case
+def upload_beyond_free_space_is_413(n):
+    t = tmpfs_node()
+    m = t.node
+    # Declared larger than the file system: refused before the body (pved answers 413, as for any
+    # payload too large for its target; Proxmox answers 500 when the write fails).
+    b, pre, post = multipart_parts("filename", "big.iso", {"content": "iso"})
+    s = raw_upload_conn(m)
+    try:
+        send_head(m, s, b, t.free() + (8 << 20))
+        status = read_status(s)
+    finally:
+        s.close()
+    expect(status.startswith(b"HTTP/1.1 413"), status)
+    # Space that goes while the body comes: the write fails, 413 as well, nothing left.
+    size = 16 << 20
+    s = raw_upload_conn(m)
+    filler = os.path.join(t.mnt, "filler")
+    try:
+        send_head(m, s, b, len(pre) + size + len(post))
+        s.sendall(pre)
+        with open(filler, "wb") as f:  # the space goes elsewhere meanwhile
+            f.write(b"\0" * (t.free() - (4 << 20)))
+        chunk = b"\1" * (1 << 20)
+        status = b""
+        try:
+            for _ in range(size >> 20):
+                s.sendall(chunk)
+            s.sendall(post)
+        except OSError:
+            pass
+        status = read_status(s)
+    finally:
+        s.close()
+        os.unlink(filler)
+    expect(status.startswith(b"HTTP/1.1 413"), status)
+    expect("big.iso" not in os.listdir(m.path("var/lib/vz/template/iso")), "file left")
+    r = m.post("/pools", {"poolid": "afterfull"})
+    expect(r.status == 200, r)
+
+
 def local_call(n, method, path, params):
     """One call over the node's local socket (root@pam), in pved's wire format."""
     import json
@@ -443,9 +582,13 @@ def main():
     if os.geteuid() != 0:
         print("skip integration-upload: needs root")
         return 0
-    with Node() as n:
-        n.login()
-        return run(n)
+    try:
+        with Node() as n:
+            n.login()
+            return run(n)
+    finally:
+        if TMPFS:
+            TMPFS.close()
 
 
 if __name__ == "__main__":
