@@ -52,8 +52,11 @@
 #define STREAM_LOW (32u << 10)
 #define NOTSENT_LOWAT (128 << 10)
 /* An answer rewritten for /api2/extjs is held whole (the rewrite needs all of it), so it is bounded:
- * the ExtJS format serves the web interface's forms, whose answers are small. */
+ * the ExtJS format serves the web interface's forms, whose answers are small. What all of a worker's
+ * connections hold so, until their clients have taken it, is bounded too; past that such an answer is
+ * refused (503) rather than held. */
 #define EXTJS_MAX (4u << 20)
+#define HELD_BUDGET (64u << 20)
 #define FILE_CHUNK (256u << 10)
 #define GZIP_MIN 1024
 #define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
@@ -109,6 +112,7 @@ struct conn {
 	int status;
 	char *reason;
 	pve_buf body; /* an answer held whole (ExtJS) */
+	size_t held; /* its bytes, counted in the worker's budget until the answer is out */
 	/* A streamed answer: its announced length (or PVE_WIRE_NO_LENGTH), what came of it, how it is
 	 * framed to the client, and the bytes taken from the window and not yet granted again. */
 	uint64_t resp_total, resp_got;
@@ -152,6 +156,7 @@ struct front {
 	struct conn *conns;
 	size_t n_conns, max_conns;
 	uint64_t idle_seq;
+	size_t held; /* bytes of answers held whole, over its connections (HELD_BUDGET) */
 	bool draining;
 	size_t n_upload_paused;
 	struct event *drain_timer;
@@ -246,6 +251,8 @@ static void reset_answer(struct conn *c)
 	free(c->reason);
 	c->reason = NULL;
 	pve_buf_free(&c->body);
+	c->f->held -= c->held;
+	c->held = 0;
 	pve_http_gzip_stream_free(c->gz);
 	c->gz = NULL;
 	pve_multipart_free(c->mp);
@@ -1365,9 +1372,9 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			conn_free(c); /* a second RESPONSE: nothing sane follows */
 		return;
 	}
+	const char *body;
+	size_t blen;
 	if (h->type == PVE_WIRE_RESPONSE) {
-		const char *body;
-		size_t blen;
 		uint64_t total;
 		_cleanup_error_ pve_error *err = NULL;
 		if (c->have_head ||
@@ -1396,30 +1403,36 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			send_error(c, 502, "answer too large for the ExtJS format", true);
 			return;
 		}
-		pve_buf_append(&c->body, body, blen);
+	} else if (!c->have_head) {
+		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+		send_error(c, 502, "bad answer from pved", true);
+		return;
 	} else {
-		if (!c->have_head) {
-			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
-			send_error(c, 502, "bad answer from pved", true);
-			return;
-		}
-		pve_buf_append(&c->body, payload, h->len);
+		body = payload;
+		blen = h->len;
 	}
-	if ((h->flags & PVE_WIRE_ABORT) || c->body.len > EXTJS_MAX) {
-		if (!(h->flags & PVE_WIRE_FIN))
-			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
-		send_error(c, 502,
-			   h->flags & PVE_WIRE_ABORT ? "answer from pved cut short" :
-						       "answer too large for the ExtJS format",
-			   true);
+	if (h->flags & PVE_WIRE_ABORT) {
+		send_error(c, 502, "answer from pved cut short", true);
 		return;
 	}
+	if (c->body.len + blen > EXTJS_MAX || f->held + blen > HELD_BUDGET) {
+		if (!(h->flags & PVE_WIRE_FIN))
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+		if (c->body.len + blen > EXTJS_MAX)
+			send_error(c, 502, "answer too large for the ExtJS format", true);
+		else
+			send_error(c, 503, "too many large answers at once; try again", true);
+		return;
+	}
+	pve_buf_append(&c->body, body, blen);
+	c->held += blen;
+	f->held += blen;
 	if (h->flags & PVE_WIRE_FIN) {
 		send_answer(c, c->status, c->reason, c->body.data ? c->body.data : "", c->body.len);
 		return;
 	}
-	/* Held whole, within EXTJS_MAX: the window opens again at once. */
-	send_window(c, h->type == PVE_WIRE_DATA ? h->len : (uint32_t)c->body.len);
+	/* Held whole, within its bounds: the window opens again at once. */
+	send_window(c, (uint32_t)blen);
 }
 
 static void on_pved_read(struct bufferevent *bev, void *arg)

@@ -240,9 +240,8 @@ def reason_phrase_is_ascii(n):
 
 # ---- large answers to clients that do not read -----------------------------------------------------------
 
-def make_log(n, lines):
+def make_log(n, lines, start=0x66DC5987):
     """A finished task's log of the given lines, as pved would find it: (upid, path)."""
-    start = 0x66DC5987
     upid = f"UPID:{n.name}:0000ABCD:00000001:{start:08X}:hostile:1:root@pam:"
     path = n.path(f"var/log/pve/tasks/{start & 0xf:X}/{upid}")
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -315,6 +314,74 @@ def large_answers_to_clients_that_do_not_read(n):
     # Once they are gone, pved holds none of their answers.
     time.sleep(0.5)
     expect(n.get("/version").status == 200, "after")
+
+
+@case
+def streamed_answer_framing(n):
+    lines = [f"entry {i} " + "y" * (i % 50) for i in range(20000)]
+    upid, _ = make_log(n, lines)
+    q = urllib.parse.quote(upid, safe="")
+    log = f"/api2/json/nodes/{n.name}/tasks/{q}/log?limit=0"
+    # Chunked, then the connection goes on.
+    t = tls_connect(n)
+    try:
+        t.sendall(f"GET {log} HTTP/1.1\r\nHost: x\r\n{auth_header(n)}\r\n".encode())
+        status, headers, body = read_response(t)
+        expect(headers.get("transfer-encoding") == "chunked", headers)
+        expect(json.loads(body)["total"] == len(lines), "total")
+        t.sendall(f"GET /api2/json/version HTTP/1.1\r\nHost: x\r\n{auth_header(n)}\r\n".encode())
+        status, headers, body = read_response(t)
+        expect(status.startswith(b"HTTP/1.1 200") and json.loads(body)["data"]["version"], status)
+    finally:
+        t.close()
+    # HTTP/1.0 has no chunks: the body ends with the connection.
+    t = tls_connect(n)
+    try:
+        t.sendall(f"GET {log} HTTP/1.0\r\n{auth_header(n)}\r\n".encode())
+        status, headers, body = read_response(t, limit=1 << 30)
+        expect("transfer-encoding" not in headers and "content-length" not in headers, headers)
+        expect(json.loads(body)["total"] == len(lines), "total")
+    finally:
+        t.close()
+    # A long answer whose length pved knows: Content-Length, unless gzipped.
+    iso = n.path("var/lib/vz/template/iso")
+    os.makedirs(iso, exist_ok=True)
+    for i in range(2500):
+        open(os.path.join(iso, f"image-with-a-long-name-{i:05d}.iso"), "w").close()
+    try:
+        for gz in ("", "Accept-Encoding: gzip\r\n"):
+            t = tls_connect(n)
+            t.sendall(f"GET /api2/json/nodes/{n.name}/storage/local/content?content=iso HTTP/1.1\r\n"
+                      f"Host: x\r\n{auth_header(n)}{gz}Connection: close\r\n\r\n".encode())
+            status, headers, body = read_response(t)
+            t.close()
+            if gz:
+                expect(headers.get("transfer-encoding") == "chunked", headers)
+                body = gzip.decompress(body)
+            else:
+                expect(int(headers.get("content-length", 0)) == len(body) > 256 * 1024, headers)
+            expect(len(json.loads(body)["data"]) == 2500, "listing")
+    finally:
+        for i in range(2500):
+            os.unlink(os.path.join(iso, f"image-with-a-long-name-{i:05d}.iso"))
+    # ExtJS answers are held whole for their rewrite: a page is fine, megabytes are refused.
+    t = tls_connect(n)
+    t.sendall(f"GET /api2/extjs/nodes/{n.name}/tasks/{q}/log?limit=10 HTTP/1.1\r\nHost: x\r\n"
+              f"{auth_header(n)}Connection: close\r\n\r\n".encode())
+    status, headers, body = read_response(t)
+    t.close()
+    j = json.loads(body)
+    expect(status.startswith(b"HTTP/1.1 200") and j["success"] == 1 and len(j["data"]) == 10, j)
+    big = [f"{i} " + "z" * 200 for i in range(30000)]
+    upid2, _ = make_log(n, big, start=0x66DC5988)
+    t = tls_connect(n)
+    t.sendall(f"GET /api2/extjs/nodes/{n.name}/tasks/{urllib.parse.quote(upid2, safe='')}/log?limit=0 "
+              f"HTTP/1.1\r\nHost: x\r\n{auth_header(n)}Connection: close\r\n\r\n".encode())
+    status, headers, body = read_response(t)
+    t.close()
+    # (ExtJS answers are all 200: the status is in the body.)
+    j = json.loads(body)
+    expect(j["success"] == 0 and j["status"] == 502 and "too large" in j["message"], j)
 
 
 # ---- connections -------------------------------------------------------------------------------------
