@@ -414,7 +414,6 @@ static bool answer_keep(struct conn *c)
 	else if (c->body_pending && !c->discarding) {
 		c->discarding = true;
 		set_deadline(c, DISCARD_TIME);
-		arm_timer(c, DISCARD_IDLE, "discarded upload");
 		upload_pause(c, false);
 	}
 	c->uploading = c->upload_held = false;

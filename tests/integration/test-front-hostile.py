@@ -99,6 +99,11 @@ def rss_kib(pid):
     return 0
 
 
+def sanitized(pid):
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -309,8 +314,12 @@ def large_answers_to_clients_that_do_not_read(n):
     grow = {k: (peak[k] - base[k]) / 1024 for k in base}
     print(f"# 300 clients not reading a {size / 1e6:.1f} MB task log: RSS growth pved-api "
           f"{grow['pved-api']:.0f} MiB, pved {grow['pved']:.0f} MiB", flush=True)
-    expect(grow["pved-api"] < 150, f"pved-api grew {grow['pved-api']:.0f} MiB")
-    expect(grow["pved"] < 150, f"pved grew {grow['pved']:.0f} MiB")
+    if sanitized(front):
+        # ASan keeps freed memory in its quarantine (256 MiB): RSS says nothing of our bound there.
+        print("# the RSS bound is not checked under AddressSanitizer", flush=True)
+    else:
+        expect(grow["pved-api"] < 150, f"pved-api grew {grow['pved-api']:.0f} MiB")
+        expect(grow["pved"] < 150, f"pved grew {grow['pved']:.0f} MiB")
     # Once they are gone, pved holds none of their answers.
     time.sleep(0.5)
     expect(n.get("/version").status == 200, "after")
