@@ -418,6 +418,8 @@ static call *stream_call(pved_conn *c, uint32_t id)
 /* A form frame out of place or malformed: the handler lets go of the call, which is answered 400. */
 static void form_refuse(call *k, pve_error *err)
 {
+	if (err->code == EPROTO)
+		err->code = EINVAL; /* bad input from the client's side: 400 */
 	k->streaming = k->receiving = false;
 	k->form->close(k->stream_ud);
 	pved_call_fail(&k->pub, err);
