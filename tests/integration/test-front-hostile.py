@@ -223,6 +223,41 @@ def invalid_utf8_refused(n):
     n.request("DELETE", "/pools/u2")
 
 
+def local_request(n, payload):
+    """One raw REQUEST frame on the node's local socket (root@pam, no front): (status, body)."""
+    import struct
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(n.path("run/pved.sock"))
+    try:
+        s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 5) + payload)
+        body, status = b"", None
+        while True:
+            hdr = s.recv(12, socket.MSG_WAITALL)
+            ln, typ, flags, _ = struct.unpack("<IHHI", hdr)
+            p = s.recv(ln, socket.MSG_WAITALL) if ln else b""
+            if typ == 2:
+                status, rlen = struct.unpack("<HH", p[:4])
+                p = p[4 + rlen + (8 if flags & 2 else 0):]
+            body += p
+            if flags & 1:
+                return status, json.loads(body)
+    finally:
+        s.close()
+
+
+@case
+def pved_rechecks_what_no_front_checked(n):
+    before = pools(n)
+    for comment in (b'"caf\xc3"', b'"a\\u0000b"'):
+        payload = b'{"method":"POST","path":"/pools","params":{"poolid":"l1","comment":' + comment + b'}}'
+        status, body = local_request(n, payload)
+        expect(status == 400, f"{payload}: {status} {body}")
+    status, body = local_request(n, b'{"method":"GET","path":"/version"} trailing')
+    expect(status == 400, f"trailing: {status} {body}")
+    expect(pools(n) == before, "a pool was created")
+
+
 @case
 def reason_phrase_is_ascii(n):
     # pved's message quotes the path; the status line must not carry the client's bytes.
