@@ -173,7 +173,7 @@ typedef struct pve_front_options {
 	bool no_sandbox;
 	/* Limits; 0: the default. */
 	size_t max_conns; /* in all (1024) */
-	unsigned max_per_client; /* from one address, an IPv6 one by its /64 (64) */
+	unsigned max_per_client; /* from one address, an IPv6 one by its /64 (128) */
 	int first_byte_timeout; /* s to a completed handshake and a request's first byte (5) */
 } pve_front_options;
 

@@ -26,8 +26,11 @@
 
 #define MAX_CONNS 1024 /* in all, shared out between the workers */
 /* Connections per client address (an IPv6 client: per /64), over all workers: one client holding idle
- * connections must not take them all. pved may set another (pved-api --max-per-client). */
-#define MAX_PER_CLIENT 64
+ * connections must not take them all. Twice what one busy client opens at once (wrk -c64, the permission
+ * matrix's 64 threads, a NATed office), since a connection its client closed counts until we read its
+ * end; one address still holds an eighth of MAX_CONNS at most. pved may set another
+ * (pved-api --max-per-client). */
+#define MAX_PER_CLIENT 128
 #define MAX_LISTENERS 16
 /* s from the accept to a completed TLS handshake and the first byte of a request: a client holding
  * connections open without a word loses them soon. */
@@ -360,12 +363,14 @@ static bool conn_idle(const struct conn *c)
 	       evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
 }
 
-/* All connections are taken: the one idle the longest makes room for a new one. */
-static bool evict_idle(struct front *f)
+/* All connections are taken (of a client, when key is given): the one idle the longest makes room for a
+ * new one. */
+static bool evict_idle(struct front *f, const uint8_t *key)
 {
 	struct conn *oldest = NULL;
 	for (struct conn *c = f->conns; c; c = c->next)
-		if (conn_idle(c) && (!oldest || c->idle_seq < oldest->idle_seq))
+		if (conn_idle(c) && (!key || memcmp(c->client_key, key, 16) == 0) &&
+		    (!oldest || c->idle_seq < oldest->idle_seq))
 			oldest = c;
 	if (!oldest)
 		return false;
@@ -978,7 +983,8 @@ static void discard_body(struct conn *c)
 
 static void upload_start(struct conn *c)
 {
-	c->mp = pve_multipart_new(c->boundary, &mp_callbacks, c);
+	if (c->boundary)
+		c->mp = pve_multipart_new(c->boundary, &mp_callbacks, c);
 	c->file_bytes = evbuffer_new();
 	if (!c->file_bytes)
 		abort();
@@ -997,6 +1003,18 @@ static void upload_continue(struct conn *c)
 	if (!c->uploading || !c->upload_held)
 		return;
 	c->upload_held = false;
+	if (!c->mp) {
+		_cleanup_error_ pve_error *err = NULL;
+		_cleanup_free_ char *b = NULL;
+		if (pve_multipart_boundary(pve_http_request_header(c->req, "Content-Type"), &b,
+					   &err) == 0 ||
+		    !err)
+			pve_error_set(&err, EINVAL, "malformed multipart boundary");
+		pve_error_prefix(err, "upload needs a multipart/form-data body");
+		c->upload_held = true; /* nothing of the body was asked for */
+		upload_refuse(c, err);
+		return;
+	}
 	if (expects_continue(c) && c->upload_left > 0)
 		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	upload_pump(c);
@@ -1037,13 +1055,9 @@ static void forward_api(struct conn *c, const char *path)
 	r->window = FRONT_WINDOW;
 	if (c->req->stream_body) {
 		const char *ct = pve_http_request_header(c->req, "Content-Type");
-		/* The body is parsed here: one that is no form is refused before pved hears of it. */
-		if (pve_multipart_boundary(ct, &c->boundary, &err) < 0) {
-			pve_request_free(r);
-			pve_error_prefix(err, "upload needs a multipart/form-data body");
-			send_pve_error(c, err, false);
-			return;
-		}
+		/* The body is parsed here; one that is no form is refused when pved asks for it, so
+		 * authentication and permission are answered first, as Proxmox does. */
+		(void)pve_multipart_boundary(ct, &c->boundary, NULL);
 		r->upload = true;
 		r->upload_type = ct ? xstrdup(ct) : NULL;
 		r->upload_length = c->req->content_length;
@@ -1169,14 +1183,15 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	}
 	uint8_t key[16];
 	client_key(sa, (socklen_t)salen, key);
-	if (!client_take(f->set, key)) {
+	/* A client at its share: its own idle keep-alive connection (here) makes room, else no more. */
+	if (!client_take(f->set, key) && !(evict_idle(f, key) && client_take(f->set, key))) {
 		log_debug("a client holds %u connections already; refusing another",
 			  f->set->max_per_client);
 		evutil_closesocket(fd);
 		return;
 	}
 	/* All taken: an idle keep-alive connection makes room, else this one waits in the backlog. */
-	if (f->n_conns >= f->max_conns && !evict_idle(f)) {
+	if (f->n_conns >= f->max_conns && !evict_idle(f, NULL)) {
 		client_put(f->set, key);
 		evutil_closesocket(fd);
 		listeners_enable(f, false);

@@ -22,7 +22,7 @@ static void usage(FILE *out)
 		"  --no-sandbox   keep uid, root directory and syscalls (development only)\n"
 		"  --log-level N  3 errors ... 7 debug (default 6)\n"
 		"  --max-conns N  connections in all (default 1024)\n"
-		"  --max-per-client N  connections from one address, an IPv6 one by its /64 (default 64)\n"
+		"  --max-per-client N  connections from one address, an IPv6 one by its /64 (default 128)\n"
 		"  --first-byte-timeout S  seconds from a connection to its first request byte (default 5)\n");
 }
 

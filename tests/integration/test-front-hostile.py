@@ -18,11 +18,11 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
 
-# The second node's front: one worker, the default limits (1024 connections, 64 per address) but a
+# The second node's front: one worker, the default limits (1024 connections, 128 per address) but a
 # shorter first-byte timeout, which pved passes on to pved-api from its environment (daemon/front.c).
 CONN_NODE = None
 MAX_CONNS = 1024
-PER_CLIENT = 64
+PER_CLIENT = 128
 FIRST_BYTE_TIMEOUT = 2
 
 
@@ -504,6 +504,30 @@ def idle_keepalives_make_room(n):
         expect(len(dropped) >= 31, f"{len(dropped)} dropped")
         expect(max(dropped) < 100, f"a recent connection was dropped: {dropped[-5:]}")
         print(f"# {len(conns)} idle keep-alives: {len(dropped)} oldest dropped for newcomers", flush=True)
+    finally:
+        for t in conns:
+            t.close()
+
+
+@case
+def own_idle_keepalive_makes_room(n):
+    m = CONN_NODE
+    raise_fd_limit()
+    conns = []
+    try:
+        # One address at its share, every connection idle after a request: one more still gets in,
+        # in place of that address's oldest.
+        req = b"GET /api2/json/access/ticket HTTP/1.1\r\nHost: x\r\n\r\n"
+        for _ in range(PER_CLIENT + 1):
+            t = tls_connect(m, source="127.0.3.1", timeout=3)
+            t.sendall(req)
+            status, _, _ = read_response(t)
+            expect(status.startswith(b"HTTP/1.1 200"), status)
+            conns.append(t)
+        time.sleep(0.2)
+        alive = set(id(t) for t in still_open(conns))
+        dropped = [i for i, t in enumerate(conns) if id(t) not in alive]
+        expect(dropped == [0], f"dropped {dropped}")
     finally:
         for t in conns:
             t.close()

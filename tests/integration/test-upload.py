@@ -367,16 +367,17 @@ def malformed_forms_refused_by_the_front(n):
         expect(status.startswith(b"HTTP/1.1 %d" % want), f"{body[:80]!r}: {status} {j}")
         if param:
             expect(j and param in (j.get("errors") or {}), f"{body[:80]!r}: {j}")
-    # Not a form at all: refused before pved hears of it.
-    status, j = raw_upload(n, b"abc", "x", extra_headers="")
-    s = raw_upload_conn(n)
+    # Not a form at all: 400, once authentication and permission are answered (401 without them).
     h = auth_headers(n)
-    s.sendall((f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: x\r\n"
-               f"Cookie: {h['Cookie']}\r\nContent-Type: application/octet-stream\r\nContent-Length: 3\r\n"
-               "Connection: close\r\n\r\nabc").encode())
-    resp = s.recv(65536)
-    s.close()
-    expect(resp.startswith(b"HTTP/1.1 400"), resp[:200])
+    for creds, want in ((f"Cookie: {h['Cookie']}\r\nCSRFPreventionToken: {h['CSRFPreventionToken']}\r\n",
+                         b"HTTP/1.1 400"), ("", b"HTTP/1.1 401")):
+        s = raw_upload_conn(n)
+        s.sendall((f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: x\r\n{creds}"
+                   "Content-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+                   "Connection: close\r\n\r\nabc").encode())
+        resp = s.recv(65536)
+        s.close()
+        expect(resp.startswith(want), resp[:200])
     expect(listing(n) == before, listing(n))
     expect(not open_fds_deleted(n.proc.pid), open_fds_deleted(n.proc.pid))
 
