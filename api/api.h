@@ -8,8 +8,14 @@
 /* ---- wire format ------------------------------------------------------------------------------------
  * A stream of frames: a 12-byte header (little-endian u32 payload length, u16 type, u16 flags, u32 id)
  * and the payload. The length is checked against PVE_WIRE_MAX_FRAME before anything is read or allocated.
- * A request is one REQUEST frame. A response is a RESPONSE frame (status, reason and the start of the
- * body), followed by DATA frames while the body goes on; the frame that ends it carries PVE_WIRE_FIN.
+ * A request is one REQUEST frame. A response is a RESPONSE frame (status, reason, the body's length when
+ * known, and the start of the body), followed by DATA frames while the body goes on; the frame that ends
+ * it carries PVE_WIRE_FIN (and PVE_WIRE_ABORT when the body was cut short: the client must not take it
+ * as complete).
+ * Flow control: pved sends an answer's body bytes (in the RESPONSE and DATA frames) only within the
+ * window its client granted, the request's "window" (PVE_WIRE_DEFAULT_WINDOW if none) plus every WINDOW
+ * frame since; the front grants more as its client drains what it has, so a client that does not read
+ * costs a bounded amount on both sides and pved stops producing. Websocket streams are outside it.
  * A websocket request answered with status 101 becomes a stream: each websocket message is one DATA
  * frame with the request's id, both ways; pved ends it with an empty DATA frame carrying FIN, the front
  * with CANCEL. An upload request (pve_request.upload: a POST to .../storage/{storage}/upload) is followed
@@ -31,8 +37,15 @@ enum pve_wire_type {
 		5, /* empty, pved-api to pved: listening and sandboxed; an older front may drain */
 	PVE_WIRE_CONTINUE =
 		6, /* empty, pved to pved-api: the upload with this id may send its body now */
+	PVE_WIRE_WINDOW = 7, /* u32: more bytes of its answer's body pved may send for this id */
+	PVE_WIRE_FIELD = 8, /* an upload's form field: u16 name length, name, value */
+	PVE_WIRE_FILE =
+		9, /* an upload's file part: three u16-length strings: name, filename, type */
 };
 #define PVE_WIRE_FIN 0x1u
+#define PVE_WIRE_LENGTH 0x2u /* RESPONSE: a u64 body length follows the reason */
+#define PVE_WIRE_ABORT 0x4u /* with FIN: the body is incomplete */
+#define PVE_WIRE_DEFAULT_WINDOW (1u << 20)
 
 typedef struct pve_wire_header {
 	uint32_t len;
@@ -59,6 +72,7 @@ typedef struct pve_request {
 	bool upload; /* the body follows as DATA frames (see above); not in params */
 	char *upload_type; /* the body's Content-Type header (with the multipart boundary) */
 	uint64_t upload_length; /* its Content-Length */
+	uint32_t window; /* bytes of the answer's body pved may send before a WINDOW frame; 0: default */
 } pve_request;
 
 /* Encodes into a frame payload; fails with EMSGSIZE when it would not fit in one frame. */
@@ -69,14 +83,43 @@ void pve_request_free(pve_request *r);
 void pve_wire_append_frame(pve_buf *out, uint16_t type, uint16_t flags, uint32_t id,
 			   const void *payload, size_t len);
 void pve_wire_append_request(pve_buf *out, uint32_t id, const char *payload, size_t len);
-/* Appends the frames of a whole response (RESPONSE, then DATA frames as needed, FIN on the last). */
+/* Appends the frames of a whole response (RESPONSE with the length, then DATA frames as needed, FIN on
+ * the last), whatever the window: for tests and for answers known to be small. */
 void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason,
 			      const char *body, size_t body_len);
+/* A RESPONSE frame: total is the body's length, or PVE_WIRE_NO_LENGTH; body the first len bytes of it
+ * (at most pve_wire_response_room); fin when nothing follows. */
+#define PVE_WIRE_NO_LENGTH UINT64_MAX
+void pve_wire_append_response_start(pve_buf *out, uint32_t id, int status, const char *reason,
+				    uint64_t total, const void *body, size_t len, bool fin);
+/* The most body bytes a RESPONSE frame with this reason can carry. */
+size_t pve_wire_response_room(const char *reason);
 /* A RESPONSE frame without a body and without FIN: the start of a stream (status 101). */
 void pve_wire_append_response_head(pve_buf *out, uint32_t id, int status, const char *reason);
-/* Splits a RESPONSE payload; ret_reason is a copy, ret_body points into payload. */
-int pve_wire_response_decode(const void *payload, size_t len, int *ret_status, char **ret_reason,
-			     const char **ret_body, size_t *ret_body_len, pve_error **err);
+/* Splits a RESPONSE payload (flags from its header); ret_reason is a copy, ret_body points into
+ * payload, *ret_total is the announced length or PVE_WIRE_NO_LENGTH. */
+int pve_wire_response_decode(const void *payload, size_t len, uint16_t flags, int *ret_status,
+			     char **ret_reason, uint64_t *ret_total, const char **ret_body,
+			     size_t *ret_body_len, pve_error **err);
+void pve_wire_append_window(pve_buf *out, uint32_t id, uint32_t grant);
+int pve_wire_window_decode(const void *payload, size_t len, uint32_t *ret, pve_error **err);
+
+/* An upload's form as the front parsed it: its text fields (FIELD frames), then the file part (FILE),
+ * whose bytes follow as DATA frames, then an empty DATA frame with FIN. Names and values are checked
+ * again when decoded: UTF-8, no NUL, within the limits. */
+#define PVE_WIRE_MAX_FIELD_NAME 256
+#define PVE_WIRE_MAX_FIELD_VALUE 4096
+#define PVE_WIRE_MAX_FILENAME 1024
+void pve_wire_append_field(pve_buf *out, uint32_t id, const char *name, const char *value,
+			   size_t value_len);
+/* ret_name and ret_value are copies. */
+int pve_wire_field_decode(const void *payload, size_t len, char **ret_name, char **ret_value,
+			  pve_error **err);
+void pve_wire_append_file(pve_buf *out, uint32_t id, const char *name, const char *filename,
+			  const char *content_type);
+/* ret_type is NULL when the part gave none. */
+int pve_wire_file_decode(const void *payload, size_t len, char **ret_name, char **ret_filename,
+			 char **ret_type, pve_error **err);
 
 /* ---- multipart/form-data (api/multipart.c) -------------------------------------------------------------
  * An incremental parser for upload bodies: feed it any split of the body; memory stays bounded by the

@@ -288,6 +288,18 @@ static ssize_t scan(pve_multipart *m, const char *d, size_t n)
 	return r < 0 ? r : (ssize_t)n;
 }
 
+/* The parser's error, with the parameter a callback named. */
+static int report(const pve_multipart *m, pve_error **err)
+{
+	if (!m->err)
+		return -EINVAL;
+	if (m->err->param)
+		pve_error_set_param(err, m->err->code, m->err->param, "%s", m->err->message);
+	else
+		pve_error_set(err, m->err->code, "%s", m->err->message);
+	return -m->err->code;
+}
+
 int pve_multipart_feed(pve_multipart *m, const void *data, size_t len, pve_error **err)
 {
 	const char *d = data;
@@ -360,21 +372,15 @@ int pve_multipart_feed(pve_multipart *m, const void *data, size_t len, pve_error
 			break;
 		}
 	}
-	if (m->state == MP_DEAD) {
-		if (err && !*err && m->err)
-			pve_error_set(err, m->err->code, "%s", m->err->message);
-		return -(m->err ? m->err->code : EINVAL);
-	}
+	if (m->state == MP_DEAD)
+		return report(m, err);
 	return 0;
 }
 
 int pve_multipart_finish(pve_multipart *m, pve_error **err)
 {
-	if (m->state == MP_DEAD) {
-		if (err && !*err && m->err)
-			pve_error_set(err, m->err->code, "%s", m->err->message);
-		return -(m->err ? m->err->code : EINVAL);
-	}
+	if (m->state == MP_DEAD)
+		return report(m, err);
 	if (m->state != MP_EPILOGUE)
 		return pve_error_set(err, EPROTO, "multipart body ended early");
 	return 0;

@@ -191,9 +191,19 @@ char *pve_random_password(size_t len);
 /* ---- JSON with limits (owner: common json) --------------------------------------------------------- */
 
 typedef struct cJSON cJSON;
-/* Parses exactly len bytes (NUL bytes inside are an error). E2BIG if len > max_len; EINVAL if nested
- * deeper than max_depth (checked before cJSON recurses) or not JSON ("invalid JSON at offset N"). */
+/* The one reader of JSON text from outside. Parses exactly len bytes: E2BIG if len > max_len; EINVAL if
+ * nested deeper than max_depth (checked before cJSON recurses), not strictly UTF-8, holding a NUL (a raw
+ * byte or \u0000, which would cut a string short), not JSON, or followed by anything but whitespace. */
 cJSON *pve_json_parse(const char *s, size_t len, size_t max_len, int max_depth, pve_error **err);
+/* PVE_JSON_NAME_MEMBER: invalid UTF-8 or a NUL inside a member of a top-level object names that member
+ * as err->param (a request body's parameter). */
+#define PVE_JSON_NAME_MEMBER 0x1u
+cJSON *pve_json_parse_ex(const char *s, size_t len, size_t max_len, int max_depth, unsigned flags,
+			 pve_error **err);
+/* Whether len bytes are well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or values past
+ * U+10FFFF); NUL bytes are the caller's business. The prefix form returns how many bytes are. */
+bool pve_utf8_valid(const char *s, size_t len);
+size_t pve_utf8_valid_prefix(const char *s, size_t len);
 /* Unformatted; never NULL (aborts on OOM). */
 char *pve_json_print(const cJSON *v);
 /* obj[key] when it is a string, else NULL. */

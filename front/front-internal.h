@@ -15,6 +15,9 @@
 #define PVE_HTTP_MAX_URL 8192
 #define PVE_HTTP_MAX_BODY (512 * 1024)
 #define PVE_HTTP_MAX_JSON_DEPTH 32
+/* Parameters of a query string or a body, each value of a repeated key counted: pved takes at most
+ * PVE_SCHEMA_MAX_PARAMS; the front stops decoding past it, so a body of many keys costs nothing. */
+#define PVE_HTTP_MAX_PARAMS PVE_SCHEMA_MAX_PARAMS
 
 /* ---- requests (api/http.c) ------------------------------------------------------------------------- */
 
@@ -68,8 +71,9 @@ bool pve_http_is_upload_path(const char *path);
 
 /* The standard reason phrase of a status, or "Unknown". */
 const char *pve_http_status_text(int status);
-/* A reason phrase safe in a status line: control characters and CR/LF dropped, spaces collapsed, at
- * most 256 bytes; the standard phrase when nothing is left. */
+/* A reason phrase safe in a status line: printable ASCII only (control characters, CR/LF and every byte
+ * over 0x7e dropped: a reason may quote what a client sent), spaces collapsed, at most 256 bytes; the
+ * standard phrase when nothing is left. */
 char *pve_http_reason_sanitize(int status, const char *reason);
 /* RFC 7231 date: "Tue, 24 Nov 2026 13:26:28 GMT". */
 void pve_http_date(time_t t, char buf[static 64]);
@@ -77,11 +81,28 @@ void pve_http_date(time_t t, char buf[static 64]);
 bool pve_http_accepts_gzip(const char *accept_encoding);
 /* Appends data compressed in gzip format to out. */
 int pve_http_gzip(const void *data, size_t len, pve_buf *out, pve_error **err);
-/* The status line and headers of an API answer, up to and including the empty line. */
+/* gzip as a stream, for an answer that arrives in pieces: each write appends what zlib has ready (maybe
+ * nothing); the one with finish appends the rest and the trailer. Its state is about 256 KiB. */
+typedef struct pve_http_gzip_stream pve_http_gzip_stream;
+pve_http_gzip_stream *pve_http_gzip_stream_new(void);
+int pve_http_gzip_stream_write(pve_http_gzip_stream *z, const void *data, size_t len, bool finish,
+			       pve_buf *out, pve_error **err);
+void pve_http_gzip_stream_free(pve_http_gzip_stream *z);
+/* One chunk of chunked transfer encoding; len 0 appends the last chunk (and the empty trailer). */
+void pve_http_chunk(pve_buf *out, const void *data, size_t len);
+/* The status line and headers of an API answer, up to and including the empty line. content_length
+ * PVE_HTTP_NO_LENGTH: none (chunked, or until the connection ends). */
+#define PVE_HTTP_NO_LENGTH (-1)
+#define PVE_HTTP_HEAD_GZIP 0x1u
+#define PVE_HTTP_HEAD_KEEP_ALIVE 0x2u
+#define PVE_HTTP_HEAD_CHUNKED 0x4u
 void pve_http_response_head(pve_buf *out, int status, const char *reason, const char *content_type,
-			    size_t content_length, bool gzip, bool keep_alive, time_t now);
+			    int64_t content_length, unsigned flags, time_t now);
 /* Proxmox's error envelope: {"data":null,"message":"..."}. */
 char *pve_http_error_body(const char *message);
+/* ... for a parameter at fault: {"data":null,"errors":{"param":"message"},"message":"Parameter
+ * verification failed.\n"}, as pved answers. */
+char *pve_http_param_error_body(const char *param, const char *message);
 /* Rewrites a json-format answer into the ExtJS form: {"success":..,"status":..,"message":..,"data":..}. */
 char *pve_http_extjs_body(int status, const char *reason, const char *body, size_t len);
 /* Content-Type for a static file, by its extension. */
@@ -97,10 +118,12 @@ bool pve_http_is_websocket(const pve_http_request *r);
  * encoded NUL; reject_ctl also refuses control characters (for paths). */
 int pve_front_uri_decode(const char *s, size_t len, bool plus_space, bool reject_ctl, char **ret,
 			 pve_error **err);
-/* Adds the pairs of an "a=1&b=2" string to params (an object): a key seen twice becomes an array of
- * strings; "_dc" is dropped. */
+/* Adds the pairs of an "a=1&b=2" string to params (an object), in time linear in len: a key seen twice
+ * becomes an array of strings; "_dc" is dropped. Refuses (EINVAL) a malformed escape, a NUL, invalid
+ * UTF-8 (naming the parameter in err->param) and more than PVE_HTTP_MAX_PARAMS values in params. */
 int pve_params_parse_urlencoded(const char *s, size_t len, cJSON *params, pve_error **err);
-/* A JSON object body (at most PVE_HTTP_MAX_JSON_DEPTH deep); returns the object. */
+/* A JSON object body (at most PVE_HTTP_MAX_JSON_DEPTH deep, PVE_HTTP_MAX_PARAMS members, strictly UTF-8,
+ * no NUL, nothing after it: pve_json_parse's rules); returns the object. */
 int pve_params_parse_json(const char *s, size_t len, cJSON **ret, pve_error **err);
 /* The uri-decoded value of cookie name in a Cookie header, or NULL. */
 char *pve_cookie_get(const char *cookie_header, const char *name);
@@ -148,6 +171,10 @@ typedef struct pve_front_options {
 	const char *user;
 	const char *chroot_dir;
 	bool no_sandbox;
+	/* Limits; 0: the default. */
+	size_t max_conns; /* in all (1024) */
+	unsigned max_per_client; /* from one address, an IPv6 one by its /64 (128) */
+	int first_byte_timeout; /* s to a completed handshake and a request's first byte (5) */
 } pve_front_options;
 
 /* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). The worker

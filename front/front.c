@@ -25,12 +25,41 @@
 #include "front/front-internal.h"
 
 #define MAX_CONNS 1024 /* in all, shared out between the workers */
+/* Connections per client address (an IPv6 client: per /64), over all workers: one client holding idle
+ * connections must not take them all. Twice what one busy client opens at once (wrk -c64, the permission
+ * matrix's 64 threads, a NATed office), since a connection its client closed counts until we read its
+ * end; one address still holds an eighth of MAX_CONNS at most. pved may set another
+ * (pved-api --max-per-client). */
+#define MAX_PER_CLIENT 128
 #define MAX_LISTENERS 16
+/* s from the accept to a completed TLS handshake and the first byte of a request: a client holding
+ * connections open without a word loses them soon. */
+#define FIRST_BYTE_TIMEOUT 5
 #define REQUEST_TIMEOUT 30 /* s to receive a whole request (slowloris) */
 #define IDLE_TIMEOUT 60 /* s a keep-alive connection may wait for its next request */
+/* A refused request whose body may still be coming (a 413) is answered, then its body read and dropped
+ * for a while before the close, as nginx's lingering_close does: a client that writes its whole body
+ * before it reads (python-requests, urllib) would otherwise see a reset instead of the answer. */
+#define LINGER_TIME 10 /* s at most after the answer */
+#define LINGER_IDLE 2 /* s without a byte: the client has stopped */
+#define LINGER_MAX (64u << 20) /* bytes at most */
+/* The rest of an upload answered early is dropped and the connection goes on, if it comes in time. */
+#define DISCARD_TIME 30
+#define DISCARD_IDLE 5
 #define WRITE_TIMEOUT 60 /* s a client may take to read what we send */
 #define DRAIN_TIMEOUT 30 /* s after SIGTERM before the last connections are dropped */
-#define MAX_RESPONSE (64u << 20)
+/* Answers stream from pved to the client: pved may send FRONT_WINDOW bytes of a body ahead, and more is
+ * granted as the client's output drains below STREAM_LOW, so a client that does not read costs about
+ * their sum here (and pved stops producing). */
+#define FRONT_WINDOW (128u << 10)
+#define STREAM_LOW (32u << 10)
+#define NOTSENT_LOWAT (128 << 10)
+/* An answer rewritten for /api2/extjs is held whole (the rewrite needs all of it), so it is bounded:
+ * the ExtJS format serves the web interface's forms, whose answers are small. What all of a worker's
+ * connections hold so, until their clients have taken it, is bounded too; past that such an answer is
+ * refused (503) rather than held. */
+#define EXTJS_MAX (4u << 20)
+#define HELD_BUDGET (64u << 20)
 #define FILE_CHUNK (256u << 10)
 #define GZIP_MIN 1024
 #define WS_MAX_MESSAGE (PVE_WIRE_MAX_FRAME - 64) /* one message travels in one frame to pved */
@@ -44,12 +73,22 @@
 
 enum conn_state {
 	C_READING, /* waiting for (more of) a request */
+	C_LINGER, /* answered with an error: the rest of the input is dropped until the client stops */
 	C_WAITING, /* the request is with pved */
+	C_STREAMING, /* the answer's head went out; its body comes from pved as the window allows */
 	C_WRITING, /* an answer is going out; then READING again, or the end */
 	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
 };
 
 struct front;
+
+/* Connections per client address, shared by the workers, which accept on the same sockets. */
+#define CLIENT_BUCKETS 256
+typedef struct client_count {
+	uint8_t key[16];
+	unsigned n;
+	struct client_count *next;
+} client_count;
 
 struct conn {
 	struct front *f;
@@ -59,8 +98,15 @@ struct conn {
 	pve_http_parser *parser;
 	char *client;
 	enum conn_state state;
-	bool timer_for_request; /* the timer runs the 30 s request limit, not the idle one */
+	const char *timer_what; /* what the timer limits, for the log */
 	bool close_after; /* close once the answer is out */
+	bool linger_after; /* ... lingering first: the request's body may still be coming */
+	uint8_t client_key[16]; /* counted under this key in the front set's table */
+	bool counted;
+	unsigned served; /* requests answered */
+	uint64_t idle_seq; /* when it last became idle: the oldest idle one goes first */
+	struct timespec deadline; /* lingering or discarding ends by then */
+	uint64_t linger_bytes;
 
 	pve_http_request *req;
 	enum pve_front_target target;
@@ -68,7 +114,14 @@ struct conn {
 	bool have_head; /* the RESPONSE frame came; DATA frames follow */
 	int status;
 	char *reason;
-	pve_buf body;
+	pve_buf body; /* an answer held whole (ExtJS) */
+	size_t held; /* its bytes, counted in the worker's budget until the answer is out */
+	/* A streamed answer: its announced length (or PVE_WIRE_NO_LENGTH), what came of it, how it is
+	 * framed to the client, and the bytes taken from the window and not yet granted again. */
+	uint64_t resp_total, resp_got;
+	enum { OUT_LENGTH, OUT_CHUNKED, OUT_UNTIL_CLOSE } out_mode;
+	pve_http_gzip_stream *gz;
+	uint32_t unacked;
 
 	int file_fd; /* a static file being sent */
 	off_t file_off, file_size;
@@ -78,11 +131,19 @@ struct conn {
 	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
 
 	bool body_pending; /* an upload body is still on the connection, unread */
-	bool uploading; /* ... and goes to pved as DATA frames */
+	bool uploading; /* ... and is parsed here, its form going to pved as frames */
 	bool upload_held; /* ... once pved says CONTINUE: it prepares the target first */
 	bool upload_paused; /* reading stopped until pved's queue drains */
 	bool discarding; /* answered early: the rest of the body is read and dropped */
 	uint64_t upload_left;
+	/* The upload's multipart body, parsed here: the text field being read, whether the file part
+	 * came and is going on, and its bytes from one read, sent to pved as one DATA frame. */
+	pve_multipart *mp;
+	char *boundary;
+	char *field_name;
+	pve_buf field;
+	bool in_file, had_file;
+	struct evbuffer *file_bytes;
 };
 
 /* One worker: an event loop in its own thread, with its own wire to pved and its own connections. */
@@ -97,6 +158,8 @@ struct front {
 	uint32_t next_id;
 	struct conn *conns;
 	size_t n_conns, max_conns;
+	uint64_t idle_seq;
+	size_t held; /* bytes of answers held whole, over its connections (HELD_BUDGET) */
 	bool draining;
 	size_t n_upload_paused;
 	struct event *drain_timer;
@@ -107,10 +170,79 @@ struct front {
 	struct front_set *set;
 };
 
+typedef struct front_set {
+	struct front *w;
+	size_t n;
+	struct event *sigterm, *sigint;
+	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
+	 * thread after it) but wait here until it is in place: no network byte is handled before. */
+	pthread_mutex_t lock;
+	pthread_cond_t released_cond;
+	bool released, go;
+	pthread_mutex_t clients_lock;
+	client_count *clients[CLIENT_BUCKETS];
+	unsigned max_per_client;
+	int first_byte_timeout;
+} front_set;
+
 static void conn_process(struct conn *c);
 static void upload_pause(struct conn *c, bool pause);
+static void answer_done(struct conn *c);
 
 /* ---- connections ------------------------------------------------------------------------------------ */
+
+/* The key a client is counted under: an IPv4 address (as IPv4-mapped IPv6), or an IPv6 /64, which one
+ * host usually has whole. */
+static void client_key(const struct sockaddr *sa, socklen_t len, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		memcpy(key, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
+	}
+}
+
+static client_count **client_slot(front_set *set, const uint8_t key[16])
+{
+	uint32_t h = 2166136261u;
+	for (int i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 16777619u;
+	client_count **p = &set->clients[h % CLIENT_BUCKETS];
+	while (*p && memcmp((*p)->key, key, 16) != 0)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Counts a new connection of the client; false when it holds its share already. */
+static bool client_take(front_set *set, const uint8_t key[16])
+{
+	pthread_mutex_lock(&set->clients_lock);
+	client_count **p = client_slot(set, key);
+	bool ok = !*p || (*p)->n < set->max_per_client;
+	if (ok && !*p) {
+		*p = xcalloc(1, sizeof(**p));
+		memcpy((*p)->key, key, 16);
+	}
+	if (ok)
+		(*p)->n++;
+	pthread_mutex_unlock(&set->clients_lock);
+	return ok;
+}
+
+static void client_put(front_set *set, const uint8_t key[16])
+{
+	pthread_mutex_lock(&set->clients_lock);
+	client_count **p = client_slot(set, key);
+	if (*p && --(*p)->n == 0) {
+		client_count *gone = *p;
+		*p = gone->next;
+		free(gone);
+	}
+	pthread_mutex_unlock(&set->clients_lock);
+}
 
 static void reset_answer(struct conn *c)
 {
@@ -122,6 +254,23 @@ static void reset_answer(struct conn *c)
 	free(c->reason);
 	c->reason = NULL;
 	pve_buf_free(&c->body);
+	c->f->held -= c->held;
+	c->held = 0;
+	pve_http_gzip_stream_free(c->gz);
+	c->gz = NULL;
+	pve_multipart_free(c->mp);
+	c->mp = NULL;
+	free(c->boundary);
+	c->boundary = NULL;
+	free(c->field_name);
+	c->field_name = NULL;
+	pve_buf_free(&c->field);
+	c->in_file = c->had_file = false;
+	if (c->file_bytes)
+		evbuffer_free(c->file_bytes);
+	c->file_bytes = NULL;
+	c->resp_total = c->resp_got = 0;
+	c->unacked = 0;
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	c->file_fd = -1;
@@ -156,7 +305,9 @@ static void conn_free(struct conn *c)
 	if (c->upload_paused)
 		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
-	if ((c->state == C_WAITING || (c->state == C_WEBSOCKET && !c->ws_ended)) && c->id)
+	if ((c->state == C_WAITING || c->state == C_STREAMING ||
+	     (c->state == C_WEBSOCKET && !c->ws_ended)) &&
+	    c->id)
 		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 	if (c->ws)
 		wslay_event_context_free(c->ws);
@@ -167,6 +318,8 @@ static void conn_free(struct conn *c)
 		event_free(c->timer);
 	pve_http_parser_free(c->parser);
 	free(c->client);
+	if (c->counted)
+		client_put(f->set, c->client_key);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -181,11 +334,49 @@ static void conn_free(struct conn *c)
 		event_base_loopexit(f->base, NULL);
 }
 
-static void arm_timer(struct conn *c, int seconds, bool for_request)
+static void arm_timer(struct conn *c, int seconds, const char *what)
 {
 	struct timeval tv = { .tv_sec = seconds };
-	c->timer_for_request = for_request;
+	c->timer_what = what;
 	evtimer_add(c->timer, &tv);
+}
+
+static void set_deadline(struct conn *c, int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += seconds;
+}
+
+static bool past_deadline(const struct conn *c)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > c->deadline.tv_sec ||
+	       (now.tv_sec == c->deadline.tv_sec && now.tv_nsec >= c->deadline.tv_nsec);
+}
+
+/* A keep-alive connection waiting for its next request, with nothing of it read yet. */
+static bool conn_idle(const struct conn *c)
+{
+	return c->state == C_READING && c->served && !c->discarding &&
+	       !pve_http_parser_started(c->parser) &&
+	       evbuffer_get_length(bufferevent_get_input(c->bev)) == 0;
+}
+
+/* All connections are taken (of a client, when key is given): the one idle the longest makes room for a
+ * new one. */
+static bool evict_idle(struct front *f, const uint8_t *key)
+{
+	struct conn *oldest = NULL;
+	for (struct conn *c = f->conns; c; c = c->next)
+		if (conn_idle(c) && (!key || memcmp(c->client_key, key, 16) == 0) &&
+		    (!oldest || c->idle_seq < oldest->idle_seq))
+			oldest = c;
+	if (!oldest)
+		return false;
+	log_debug("%s: idle keep-alive connection dropped to make room", oldest->client);
+	conn_free(oldest);
+	return true;
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -193,8 +384,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct conn *c = arg;
-	log_debug("%s: %s timeout, closing", c->client,
-		  c->timer_for_request ? "request" : "keep-alive");
+	log_debug("%s: %s timeout, closing", c->client, c->timer_what ? c->timer_what : "?");
 	conn_free(c);
 }
 
@@ -217,7 +407,29 @@ static bool expects_continue(const struct conn *c)
 	return expect && strcasecmp(expect, "100-continue") == 0 && c->req->http_minor >= 1;
 }
 
-/* An answer with a JSON body; rewritten for /api2/extjs, gzipped when the client takes it. */
+/* What follows an answer: keep-alive, the rest of an upload's body read and dropped, or the end. */
+static bool answer_keep(struct conn *c)
+{
+	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
+	 * a client that sends all before it reads would not see the answer if we closed. One answered
+	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
+	 * drop, and nothing tells where its next request would begin, so the connection ends. */
+	if (c->body_pending && c->upload_held && expects_continue(c))
+		c->close_after = true;
+	else if (c->body_pending && !c->discarding) {
+		c->discarding = true;
+		set_deadline(c, DISCARD_TIME);
+		upload_pause(c, false);
+	}
+	c->uploading = c->upload_held = false;
+	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
+	c->close_after = !keep;
+	return keep;
+}
+
+static const char json_type[] = "application/json;charset=UTF-8";
+
+/* An answer with a JSON body, whole; rewritten for /api2/extjs, gzipped when the client takes it. */
 static void send_answer(struct conn *c, int status, const char *reason, const char *body,
 			size_t len)
 {
@@ -235,28 +447,120 @@ static void send_answer(struct conn *c, int status, const char *reason, const ch
 	    pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
 	    pve_http_gzip(body, len, &zbuf, NULL) == 0)
 		gz = true;
-	/* An upload answered before its body was all read (an error): the rest is read and dropped, as
-	 * a client that sends all before it reads would not see the answer if we closed. One answered
-	 * before pved asked for the body, whose client waits for 100 Continue, sends none: nothing to
-	 * drop, and nothing tells where its next request would begin, so the connection ends. */
-	if (c->body_pending && c->upload_held && expects_continue(c))
-		c->close_after = true;
-	else if (c->body_pending && !c->discarding) {
-		c->discarding = true;
-		upload_pause(c, false);
-	}
-	c->uploading = c->upload_held = false;
-	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
-	c->close_after = !keep;
+	bool keep = answer_keep(c);
 	pve_buf head = { 0 };
-	pve_http_response_head(&head, status, reason, "application/json;charset=UTF-8",
-			       gz ? zbuf.len : len, gz, keep, time(NULL));
+	pve_http_response_head(
+		&head, status, reason, json_type, (int64_t)(gz ? zbuf.len : len),
+		(gz ? PVE_HTTP_HEAD_GZIP : 0) | (keep ? PVE_HTTP_HEAD_KEEP_ALIVE : 0), time(NULL));
 	/* Head and body in one write: one TLS record and one segment, not two. */
 	pve_buf_append(&head, gz ? zbuf.data : body, gz ? zbuf.len : len);
 	start_writing(c);
 	conn_write(c, head.data, head.len);
 	pve_buf_free(&head);
 	pve_buf_free(&zbuf);
+}
+
+/* ---- streamed answers ----------------------------------------------------------------------------------
+ * The head goes out when pved's RESPONSE frame comes: Content-Length when it tells the body's length and
+ * the body is not gzipped, else chunked (HTTP/1.0: until the connection ends). The body follows as it
+ * arrives, through a gzip stream when the client takes gzip; what pved sent is granted again (a WINDOW
+ * frame) once the client's output is below STREAM_LOW. */
+
+static void send_window(struct conn *c, uint32_t grant)
+{
+	struct front *f = c->f;
+	if (!f->pved || !grant)
+		return;
+	pve_buf b = { 0 };
+	pve_wire_append_window(&b, c->id, grant);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void maybe_grant(struct conn *c)
+{
+	if (c->unacked && evbuffer_get_length(bufferevent_get_output(c->bev)) <= STREAM_LOW) {
+		send_window(c, c->unacked);
+		c->unacked = 0;
+	}
+}
+
+static void stream_begin(struct conn *c, int status, const char *reason, uint64_t total)
+{
+	bool gz = total == PVE_WIRE_NO_LENGTH || total > GZIP_MIN;
+	gz = gz && pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
+	     (c->gz = pve_http_gzip_stream_new());
+	int64_t len = PVE_HTTP_NO_LENGTH;
+	unsigned flags = gz ? PVE_HTTP_HEAD_GZIP : 0;
+	if (!gz && total != PVE_WIRE_NO_LENGTH) {
+		c->out_mode = OUT_LENGTH;
+		len = (int64_t)total;
+	} else if (c->req->http_major == 1 && c->req->http_minor >= 1) {
+		c->out_mode = OUT_CHUNKED;
+		flags |= PVE_HTTP_HEAD_CHUNKED;
+	} else {
+		c->out_mode = OUT_UNTIL_CLOSE;
+		c->close_after = true;
+	}
+	if (answer_keep(c))
+		flags |= PVE_HTTP_HEAD_KEEP_ALIVE;
+	c->resp_total = total;
+	c->resp_got = 0;
+	pve_buf head = { 0 };
+	pve_http_response_head(&head, status, reason, json_type, len, flags, time(NULL));
+	start_writing(c);
+	c->state = C_STREAMING;
+	conn_write(c, head.data, head.len);
+	pve_buf_free(&head);
+	/* The write callback runs as the output drains below the low mark: more is granted then. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, STREAM_LOW, 0);
+}
+
+/* Body bytes of a streamed answer; fin: the last. */
+static void stream_data(struct conn *c, const char *data, size_t len, uint16_t flags)
+{
+	bool fin = flags & PVE_WIRE_FIN;
+	c->resp_got += len;
+	if ((flags & PVE_WIRE_ABORT) ||
+	    (c->resp_total != PVE_WIRE_NO_LENGTH &&
+	     (c->resp_got > c->resp_total || (fin && c->resp_got != c->resp_total)))) {
+		/* The client must not take a cut answer as whole: no last chunk, no more bytes. */
+		log_warning("%s: answer from pved %s; closing", c->client,
+			    flags & PVE_WIRE_ABORT ? "cut short" : "differs from its length");
+		conn_free(c);
+		return;
+	}
+	pve_buf out = { 0 };
+	if (c->gz && pve_http_gzip_stream_write(c->gz, data, len, fin, &out, NULL) < 0) {
+		pve_buf_free(&out);
+		conn_free(c);
+		return;
+	}
+	const char *bytes = c->gz ? out.data : data;
+	size_t n = c->gz ? out.len : len;
+	if (c->out_mode == OUT_CHUNKED) {
+		pve_buf framed = { 0 };
+		if (n)
+			pve_http_chunk(&framed, bytes, n);
+		if (fin)
+			pve_http_chunk(&framed, NULL, 0);
+		if (framed.len)
+			conn_write(c, framed.data, framed.len);
+		pve_buf_free(&framed);
+	} else if (n) {
+		conn_write(c, bytes, n);
+	}
+	pve_buf_free(&out);
+	if (fin) {
+		/* Nothing is owed to pved any more; the answer ends when the output has drained. */
+		c->state = C_WRITING;
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			answer_done(c);
+		return;
+	}
+	c->unacked += (uint32_t)len;
+	maybe_grant(c);
 }
 
 static void send_error(struct conn *c, int status, const char *message, bool close_conn)
@@ -267,16 +571,59 @@ static void send_error(struct conn *c, int status, const char *message, bool clo
 	send_answer(c, status, message, body, strlen(body));
 }
 
+/* A refusal of the front's own: a parameter at fault is named in "errors", as pved names it. */
+static void send_pve_error(struct conn *c, const pve_error *err, bool close_conn)
+{
+	if (!err->param) {
+		send_error(c, pve_error_http_status(err->code), err->message, close_conn);
+		return;
+	}
+	_cleanup_free_ char *body = pve_http_param_error_body(err->param, err->message);
+	if (close_conn)
+		c->close_after = true;
+	send_answer(c, 400, "Parameter verification failed.", body, strlen(body));
+}
+
+/* Drops what the client still sends after an error answer; the end comes with its EOF, a pause, the
+ * deadline or the byte limit. */
+static void linger_read(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	size_t n = evbuffer_get_length(in);
+	evbuffer_drain(in, n);
+	c->linger_bytes += n;
+	if (c->linger_bytes > LINGER_MAX || past_deadline(c)) {
+		conn_free(c);
+		return;
+	}
+	if (n)
+		arm_timer(c, LINGER_IDLE, "lingering close");
+}
+
 /* The answer is out: next request, or the end. */
 static void answer_done(struct conn *c)
 {
+	struct front *f = c->f;
 	reset_answer(c);
-	if (c->close_after || c->f->draining) {
+	c->served++;
+	if (c->close_after && c->linger_after && !f->draining) {
+		c->state = C_LINGER;
+		set_deadline(c, LINGER_TIME);
+		arm_timer(c, LINGER_IDLE, "lingering close");
+		bufferevent_enable(c->bev, EV_READ);
+		linger_read(c);
+		return;
+	}
+	if (c->close_after || f->draining) {
 		conn_free(c);
 		return;
 	}
 	c->state = C_READING;
-	arm_timer(c, IDLE_TIMEOUT, false);
+	c->idle_seq = ++f->idle_seq;
+	arm_timer(c, IDLE_TIMEOUT, "keep-alive");
+	/* An idle connection may make room: accept again if that stopped for want of it. */
+	if (f->listeners_paused)
+		listeners_enable(f, true);
 	conn_process(c);
 }
 
@@ -310,6 +657,10 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET) {
 		ws_pump(c);
+		return;
+	}
+	if (c->state == C_STREAMING) {
+		maybe_grant(c);
 		return;
 	}
 	if (c->state != C_WRITING)
@@ -426,9 +777,10 @@ static void serve_static(struct conn *c, const char *path)
 }
 
 /* ---- uploads --------------------------------------------------------------------------------------------
- * The body of an upload goes to pved as DATA frames with the request's id, an empty one with FIN at the
- * end, once pved has sent CONTINUE for it: until then at most UPLOAD_CHUNK of it is read. pved may answer
- * at any time instead; the answer ends the upload. */
+ * The multipart body of an upload is parsed here, unprivileged, once pved has sent CONTINUE for it (until
+ * then at most UPLOAD_CHUNK of it is read): pved gets the text fields as FIELD frames, the file part as a
+ * FILE frame and its bytes as DATA frames, then an empty DATA frame with FIN. pved parses no multipart.
+ * It may answer at any time instead; the answer ends the upload. A malformed body is answered here. */
 
 static void upload_pause(struct conn *c, bool pause)
 {
@@ -444,6 +796,107 @@ static void upload_pause(struct conn *c, bool pause)
 	}
 }
 
+static struct evbuffer *pved_out(struct conn *c)
+{
+	return bufferevent_get_output(c->f->pved);
+}
+
+static int mp_begin(void *ud, const char *name, const char *filename, const char *ctype,
+		    pve_error **err)
+{
+	struct conn *c = ud;
+	if (strlen(name) > PVE_WIRE_MAX_FIELD_NAME || !pve_utf8_valid(name, strlen(name)))
+		return pve_error_set(err, EINVAL, "invalid form field name");
+	if (filename) {
+		if (c->had_file)
+			return pve_error_set(err, EINVAL, "more than one file in the upload");
+		if (strlen(filename) > PVE_WIRE_MAX_FILENAME ||
+		    !pve_utf8_valid(filename, strlen(filename)))
+			return pve_error_set_param(err, EINVAL, "filename", "invalid file name");
+		/* A type is only passed on: anything unfit is as none. */
+		if (ctype && (strlen(ctype) > PVE_WIRE_MAX_FIELD_VALUE ||
+			      !pve_utf8_valid(ctype, strlen(ctype))))
+			ctype = NULL;
+		c->had_file = c->in_file = true;
+		pve_buf b = { 0 };
+		pve_wire_append_file(&b, c->id, name, filename, ctype);
+		evbuffer_add(pved_out(c), b.data, b.len);
+		pve_buf_free(&b);
+		return 0;
+	}
+	if (c->had_file)
+		return pve_error_set(err, EINVAL, "form field '%s' after the file", name);
+	free(c->field_name);
+	c->field_name = xstrdup(name);
+	c->field.len = 0;
+	return 0;
+}
+
+static int mp_data(void *ud, const void *data, size_t len, pve_error **err)
+{
+	struct conn *c = ud;
+	if (c->in_file) {
+		evbuffer_add(c->file_bytes, data, len);
+		return 0;
+	}
+	if (c->field.len + len > PVE_WIRE_MAX_FIELD_VALUE)
+		return pve_error_set_param(err, E2BIG, c->field_name,
+					   "value too long (at most %d bytes)",
+					   PVE_WIRE_MAX_FIELD_VALUE);
+	pve_buf_append(&c->field, data, len);
+	return 0;
+}
+
+static int mp_end(void *ud, pve_error **err)
+{
+	struct conn *c = ud;
+	if (c->in_file) {
+		c->in_file = false;
+		return 0;
+	}
+	const char *v = c->field.data ? c->field.data : "";
+	if (memchr(v, '\0', c->field.len))
+		return pve_error_set_param(err, EINVAL, c->field_name,
+					   "NUL character in the value");
+	if (!pve_utf8_valid(v, c->field.len))
+		return pve_error_set_param(err, EINVAL, c->field_name, "value is not valid UTF-8");
+	pve_buf b = { 0 };
+	pve_wire_append_field(&b, c->id, c->field_name, v, c->field.len);
+	evbuffer_add(pved_out(c), b.data, b.len);
+	pve_buf_free(&b);
+	return 0;
+}
+
+static const pve_multipart_callbacks mp_callbacks = {
+	.part_begin = mp_begin,
+	.part_data = mp_data,
+	.part_end = mp_end,
+};
+
+/* The file bytes of one read go to pved as one frame: moved, not copied. */
+static void flush_file_bytes(struct conn *c)
+{
+	size_t n = evbuffer_get_length(c->file_bytes);
+	if (!n)
+		return;
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
+	evbuffer_add(pved_out(c), hdr, sizeof(hdr));
+	evbuffer_add_buffer(pved_out(c), c->file_bytes);
+}
+
+/* The body is not a form we can pass on: answered here (400, or 413 for a limit), pved drops its
+ * side. */
+static void upload_refuse(struct conn *c, const pve_error *err)
+{
+	log_debug("%s: upload refused: %s", c->client, err->message);
+	send_frame(c->f, PVE_WIRE_CANCEL, c->id, 0);
+	if (err->param)
+		send_pve_error(c, err, false);
+	else
+		send_error(c, err->code == E2BIG ? 413 : 400, err->message, false);
+}
+
 static void upload_pump(struct conn *c)
 {
 	struct front *f = c->f;
@@ -454,10 +907,9 @@ static void upload_pump(struct conn *c)
 	}
 	if (c->upload_held)
 		return;
-	struct evbuffer *out = bufferevent_get_output(f->pved);
 	bool moved = false;
 	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
-		if (evbuffer_get_length(out) > UPLOAD_HIGH) {
+		if (evbuffer_get_length(pved_out(c)) > UPLOAD_HIGH) {
 			upload_pause(c, true);
 			break;
 		}
@@ -466,25 +918,40 @@ static void upload_pump(struct conn *c)
 			n = UPLOAD_CHUNK;
 		if (n > c->upload_left)
 			n = (size_t)c->upload_left;
-		uint8_t hdr[PVE_WIRE_HEADER_SIZE];
-		pve_wire_header_encode(hdr,
-				       &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
-		evbuffer_add(out, hdr, sizeof(hdr));
-		/* Moves the chains, no copy. */
-		evbuffer_remove_buffer(in, out, n);
-		c->upload_left -= n;
+		struct evbuffer_iovec v[16];
+		int k = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, ELEMENTSOF(v));
+		size_t fed = 0;
+		_cleanup_error_ pve_error *err = NULL;
+		int r = 0;
+		for (int i = 0; i < k && i < (int)ELEMENTSOF(v) && fed < n && r == 0; i++) {
+			size_t take = v[i].iov_len < n - fed ? v[i].iov_len : n - fed;
+			r = pve_multipart_feed(c->mp, v[i].iov_base, take, &err);
+			fed += take;
+		}
+		evbuffer_drain(in, fed);
+		c->upload_left -= fed;
+		if (r < 0) {
+			upload_refuse(c, err);
+			return;
+		}
+		flush_file_bytes(c);
 		moved = true;
 	}
 	if (c->uploading && c->upload_left == 0) {
+		_cleanup_error_ pve_error *err = NULL;
 		c->uploading = false;
 		c->body_pending = false;
 		upload_pause(c, false);
 		/* Back to the usual read limit; a pipelined request waits for the answer. */
 		bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
-		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
 		evtimer_del(c->timer);
+		if (pve_multipart_finish(c->mp, &err) < 0) {
+			upload_refuse(c, err);
+			return;
+		}
+		send_frame(f, PVE_WIRE_DATA, c->id, PVE_WIRE_FIN);
 	} else if (moved) {
-		arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		arm_timer(c, UPLOAD_IDLE_TIMEOUT, "upload");
 	}
 }
 
@@ -498,25 +965,35 @@ static void discard_body(struct conn *c)
 	evbuffer_drain(in, n);
 	c->upload_left -= n;
 	if (c->upload_left > 0) {
-		if (n)
-			arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+		if (past_deadline(c)) {
+			log_debug("%s: the rest of an answered upload is too slow; closing",
+				  c->client);
+			conn_free(c);
+		} else if (n) {
+			arm_timer(c, DISCARD_IDLE, "discarded upload");
+		}
 		return;
 	}
 	c->discarding = false;
 	c->body_pending = false;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
 	if (c->state == C_READING)
-		arm_timer(c, IDLE_TIMEOUT, false);
+		arm_timer(c, IDLE_TIMEOUT, "keep-alive");
 }
 
 static void upload_start(struct conn *c)
 {
+	if (c->boundary)
+		c->mp = pve_multipart_new(c->boundary, &mp_callbacks, c);
+	c->file_bytes = evbuffer_new();
+	if (!c->file_bytes)
+		abort();
 	c->uploading = true;
 	c->upload_held = true;
 	c->body_pending = c->upload_left > 0;
 	bufferevent_setwatermark(c->bev, EV_READ, 0, UPLOAD_CHUNK);
 	bufferevent_set_max_single_read(c->bev, UPLOAD_CHUNK);
-	arm_timer(c, UPLOAD_IDLE_TIMEOUT, true);
+	arm_timer(c, UPLOAD_IDLE_TIMEOUT, "upload");
 }
 
 /* pved is ready for the body: a client that asked to be told (Expect: 100-continue) is told now, so
@@ -526,6 +1003,18 @@ static void upload_continue(struct conn *c)
 	if (!c->uploading || !c->upload_held)
 		return;
 	c->upload_held = false;
+	if (!c->mp) {
+		_cleanup_error_ pve_error *err = NULL;
+		_cleanup_free_ char *b = NULL;
+		if (pve_multipart_boundary(pve_http_request_header(c->req, "Content-Type"), &b,
+					   &err) == 0 ||
+		    !err)
+			pve_error_set(&err, EINVAL, "malformed multipart boundary");
+		pve_error_prefix(err, "upload needs a multipart/form-data body");
+		c->upload_held = true; /* nothing of the body was asked for */
+		upload_refuse(c, err);
+		return;
+	}
 	if (expects_continue(c) && c->upload_left > 0)
 		conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	upload_pump(c);
@@ -559,12 +1048,16 @@ static void forward_api(struct conn *c, const char *path)
 	_cleanup_error_ pve_error *err = NULL;
 	pve_request *r = NULL;
 	if (pve_front_build_request(c->req, path, c->client, &r, &err) < 0) {
-		send_error(c, pve_error_http_status(err->code), err->message, false);
+		send_pve_error(c, err, false);
 		return;
 	}
 	r->websocket = c->ws_wanted = pve_http_is_websocket(c->req);
+	r->window = FRONT_WINDOW;
 	if (c->req->stream_body) {
 		const char *ct = pve_http_request_header(c->req, "Content-Type");
+		/* The body is parsed here; one that is no form is refused when pved asks for it, so
+		 * authentication and permission are answered first, as Proxmox does. */
+		(void)pve_multipart_boundary(ct, &c->boundary, NULL);
 		r->upload = true;
 		r->upload_type = ct ? xstrdup(ct) : NULL;
 		r->upload_length = c->req->content_length;
@@ -647,6 +1140,7 @@ static void conn_process(struct conn *c)
 		if (n < 0) {
 			log_debug("%s: bad request: %s", c->client, err ? err->message : "?");
 			c->target = PVE_FRONT_API;
+			c->linger_after = true;
 			send_error(c, status, err ? err->message : "bad request", true);
 			return;
 		}
@@ -656,7 +1150,7 @@ static void conn_process(struct conn *c)
 			continue;
 		}
 		if (!was_started && pve_http_parser_started(c->parser))
-			arm_timer(c, REQUEST_TIMEOUT, true);
+			arm_timer(c, REQUEST_TIMEOUT, "request");
 		if (pve_http_parser_take_continue(c->parser))
 			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		if (n == 0)
@@ -670,6 +1164,8 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET)
 		ws_pump(c);
+	else if (c->state == C_LINGER)
+		linger_read(c);
 	else if (c->uploading)
 		upload_pump(c);
 	else
@@ -681,19 +1177,43 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 {
 	(void)l;
 	struct front *f = arg;
-	if (f->draining || f->n_conns >= f->max_conns) {
+	if (f->draining) {
 		evutil_closesocket(fd);
+		return;
+	}
+	uint8_t key[16];
+	client_key(sa, (socklen_t)salen, key);
+	/* A client at its share: its own idle keep-alive connection (here) makes room, else no more. */
+	if (!client_take(f->set, key) && !(evict_idle(f, key) && client_take(f->set, key))) {
+		log_debug("a client holds %u connections already; refusing another",
+			  f->set->max_per_client);
+		evutil_closesocket(fd);
+		return;
+	}
+	/* All taken: an idle keep-alive connection makes room, else this one waits in the backlog. */
+	if (f->n_conns >= f->max_conns && !evict_idle(f, NULL)) {
+		client_put(f->set, key);
+		evutil_closesocket(fd);
+		listeners_enable(f, false);
 		return;
 	}
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Writable only while little is unsent: what a client has not yet taken waits here, within the
+	 * answer's window, rather than in a send buffer the kernel grows to megabytes for a client that
+	 * does not read. What is in flight is not limited, so a fast client's throughput is not. */
+	int lowat = NOTSENT_LOWAT;
+	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
 	SSL *ssl = SSL_new(f->ssl);
 	if (!ssl) {
+		client_put(f->set, key);
 		evutil_closesocket(fd);
 		return;
 	}
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->f = f;
+	memcpy(c->client_key, key, 16);
+	c->counted = true;
 	c->file_fd = -1;
 	c->client = pve_client_address(sa, (socklen_t)salen);
 	c->parser = pve_http_parser_new();
@@ -718,10 +1238,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_set_timeouts(c->bev, NULL, &wt);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_READING;
-	/* The TLS handshake and the first request share the request limit. */
-	arm_timer(c, REQUEST_TIMEOUT, true);
-	if (f->n_conns >= f->max_conns)
-		listeners_enable(f, false);
+	arm_timer(c, f->set->first_byte_timeout, "handshake and first byte");
 }
 
 /* ---- websockets -----------------------------------------------------------------------------------------
@@ -836,7 +1353,8 @@ static void ws_from_pved(struct conn *c, const pve_wire_header *h, const char *p
 static struct conn *conn_by_id(struct front *f, uint32_t id)
 {
 	for (struct conn *c = f->conns; c; c = c->next)
-		if ((c->state == C_WAITING || c->state == C_WEBSOCKET) && c->id == id)
+		if ((c->state == C_WAITING || c->state == C_STREAMING || c->state == C_WEBSOCKET) &&
+		    c->id == id)
 			return c;
 	return NULL;
 }
@@ -861,13 +1379,23 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			ws_from_pved(c, h, payload);
 		return;
 	}
+	if (c->state == C_STREAMING) {
+		if (h->type == PVE_WIRE_DATA)
+			stream_data(c, payload, h->len, h->flags);
+		else
+			conn_free(c); /* a second RESPONSE: nothing sane follows */
+		return;
+	}
+	const char *body;
+	size_t blen;
 	if (h->type == PVE_WIRE_RESPONSE) {
-		const char *body;
-		size_t blen;
+		uint64_t total;
 		_cleanup_error_ pve_error *err = NULL;
-		if (c->have_head || pve_wire_response_decode(payload, h->len, &c->status,
-							     &c->reason, &body, &blen, &err) < 0) {
+		if (c->have_head ||
+		    pve_wire_response_decode(payload, h->len, h->flags, &c->status, &c->reason,
+					     &total, &body, &blen, &err) < 0) {
 			log_warning("bad response frame from pved for request %u", h->id);
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 			send_error(c, 502, "bad answer from pved", true);
 			return;
 		}
@@ -876,20 +1404,49 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			ws_upgrade(c);
 			return;
 		}
-		pve_buf_append(&c->body, body, blen);
-	} else {
-		if (!c->have_head) {
-			send_error(c, 502, "bad answer from pved", true);
+		/* A whole answer in one frame goes out as before (Content-Length, gzip in one piece);
+		 * so does an ExtJS one, held whole for its rewrite. Others stream. */
+		if (c->target != PVE_FRONT_EXTJS && !(h->flags & PVE_WIRE_FIN)) {
+			_cleanup_free_ char *reason = xstrdup(c->reason);
+			stream_begin(c, c->status, reason, total);
+			stream_data(c, body, blen, h->flags);
 			return;
 		}
-		pve_buf_append(&c->body, payload, h->len);
+		if (total != PVE_WIRE_NO_LENGTH && total > EXTJS_MAX) {
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+			send_error(c, 502, "answer too large for the ExtJS format", true);
+			return;
+		}
+	} else if (!c->have_head) {
+		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+		send_error(c, 502, "bad answer from pved", true);
+		return;
+	} else {
+		body = payload;
+		blen = h->len;
 	}
-	if (c->body.len > MAX_RESPONSE) {
-		send_error(c, 502, "answer from pved too large", true);
+	if (h->flags & PVE_WIRE_ABORT) {
+		send_error(c, 502, "answer from pved cut short", true);
 		return;
 	}
-	if (h->flags & PVE_WIRE_FIN)
+	if (c->body.len + blen > EXTJS_MAX || f->held + blen > HELD_BUDGET) {
+		if (!(h->flags & PVE_WIRE_FIN))
+			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
+		if (c->body.len + blen > EXTJS_MAX)
+			send_error(c, 502, "answer too large for the ExtJS format", true);
+		else
+			send_error(c, 503, "too many large answers at once; try again", true);
+		return;
+	}
+	pve_buf_append(&c->body, body, blen);
+	c->held += blen;
+	f->held += blen;
+	if (h->flags & PVE_WIRE_FIN) {
 		send_answer(c, c->status, c->reason, c->body.data ? c->body.data : "", c->body.len);
+		return;
+	}
+	/* Held whole, within its bounds: the window opens again at once. */
+	send_window(c, (uint32_t)blen);
 }
 
 static void on_pved_read(struct bufferevent *bev, void *arg)
@@ -946,11 +1503,12 @@ static void front_drain(struct front *f)
 	for (size_t i = 0; i < f->n_listeners; i++)
 		evconnlistener_free(f->listeners[i]);
 	f->n_listeners = 0;
-	/* Idle keep-alive connections go now; the others end after their answer. */
+	/* Idle connections go now; the others end after their answer. */
 	for (struct conn *c = f->conns, *next; c; c = next) {
 		next = c->next;
-		if (c->state == C_READING && !pve_http_parser_started(c->parser) &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		if ((c->state == C_READING && !pve_http_parser_started(c->parser) &&
+		     evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) ||
+		    c->state == C_LINGER)
 			conn_free(c);
 	}
 	if (f->n_conns == 0) {
@@ -979,17 +1537,6 @@ static void front_wake(struct front *f)
 	if (f->wake_fd >= 0 && write(f->wake_fd, &one, sizeof(one)) < 0)
 		log_warning("waking a worker: %m");
 }
-
-typedef struct front_set {
-	struct front *w;
-	size_t n;
-	struct event *sigterm, *sigint;
-	/* The workers' threads exist before the sandbox (so it covers them, and nothing may create a
-	 * thread after it) but wait here until it is in place: no network byte is handled before. */
-	pthread_mutex_t lock;
-	pthread_cond_t released_cond;
-	bool released, go;
-} front_set;
 
 /* SIGTERM (pved replaces or stops this front) reaches the first worker, whose loop has the signal
  * events; it drains itself and tells the others. */
@@ -1091,9 +1638,11 @@ static int collect_listen_fds(const pve_front_options *o, int fds[static MAX_LIS
 }
 
 /* One worker's loop, listeners (its own copies of the listening sockets) and wire. */
-static int worker_init(struct front *f, SSL_CTX *ssl, int www_fd, const int *listen_fds,
-		       size_t n_listen, int pved_fd, size_t max_conns, pve_error **err)
+static int worker_init(struct front *f, front_set *set, SSL_CTX *ssl, int www_fd,
+		       const int *listen_fds, size_t n_listen, int pved_fd, size_t max_conns,
+		       pve_error **err)
 {
+	f->set = set;
 	f->ssl = ssl;
 	f->www_fd = www_fd;
 	f->max_conns = max_conns;
@@ -1171,7 +1720,15 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	if (n == 0 || n > PVE_FRONT_MAX_WORKERS)
 		return pve_error_set(err, EINVAL, "between 1 and %d wires to pved",
 				     PVE_FRONT_MAX_WORKERS);
-	front_set set = { .w = xcalloc(n, sizeof(struct front)), .n = n };
+	front_set set = {
+		.w = xcalloc(n, sizeof(struct front)),
+		.n = n,
+		.max_per_client = o->max_per_client ? o->max_per_client : MAX_PER_CLIENT,
+		.first_byte_timeout = o->first_byte_timeout ? o->first_byte_timeout :
+							      FIRST_BYTE_TIMEOUT,
+	};
+	size_t max_conns = o->max_conns ? o->max_conns : MAX_CONNS;
+	pthread_mutex_init(&set.clients_lock, NULL);
 	SSL_CTX *ssl = NULL;
 	int listen_fds[MAX_LISTENERS], www_fd = -1;
 	size_t n_listen = 0;
@@ -1186,8 +1743,8 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	}
 	size_t inited = 0;
 	for (; r == 0 && inited < n; inited++)
-		r = worker_init(&set.w[inited], ssl, www_fd, listen_fds, n_listen,
-				o->pved_fds[inited], MAX_CONNS / n, err);
+		r = worker_init(&set.w[inited], &set, ssl, www_fd, listen_fds, n_listen,
+				o->pved_fds[inited], max_conns / n ? max_conns / n : 1, err);
 	/* Each worker has its copies now. */
 	for (size_t i = 0; i < n_listen; i++)
 		close(listen_fds[i]);
@@ -1200,7 +1757,6 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	pthread_mutex_init(&set.lock, NULL);
 	pthread_cond_init(&set.released_cond, NULL);
 	for (size_t i = 1; r == 0 && i < n; i++) {
-		set.w[i].set = &set;
 		int e = pthread_create(&set.w[i].thread, NULL, worker_thread, &set.w[i]);
 		if (e) {
 			r = pve_error_set(err, e, "starting worker %zu: %s", i, strerror(e));
@@ -1238,6 +1794,13 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 		event_free(set.sigint);
 	for (size_t i = 0; i < inited; i++)
 		worker_free(&set.w[i]);
+	for (size_t i = 0; i < CLIENT_BUCKETS; i++)
+		while (set.clients[i]) {
+			client_count *next = set.clients[i]->next;
+			free(set.clients[i]);
+			set.clients[i] = next;
+		}
+	pthread_mutex_destroy(&set.clients_lock);
 	/* A wire whose worker never started is still ours to close. */
 	for (size_t i = inited; i < n; i++)
 		close(o->pved_fds[i]);

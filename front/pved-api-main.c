@@ -10,7 +10,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT | --listen-fd N ...] [--user USER]\n"
-		"                [--chroot DIR] [--no-sandbox] [--log-level N]\n"
+		"                [--chroot DIR] [--no-sandbox] [--log-level N] [--max-conns N] [--max-per-client N]\n"
+		"                [--first-byte-timeout S]\n"
 		"  --fd N         connected socket to pved carrying wire frames (repeatable: one per worker thread)\n"
 		"  --cert-fd M    fd to read the node certificate PEM and its key from (then closed)\n"
 		"  --www DIR      static files of the web interface\n"
@@ -19,7 +20,10 @@ static void usage(FILE *out)
 		"  --user USER    user to run as after start-up (default www-data)\n"
 		"  --chroot DIR   empty directory to chroot into after start-up\n"
 		"  --no-sandbox   keep uid, root directory and syscalls (development only)\n"
-		"  --log-level N  3 errors ... 7 debug (default 6)\n");
+		"  --log-level N  3 errors ... 7 debug (default 6)\n"
+		"  --max-conns N  connections in all (default 1024)\n"
+		"  --max-per-client N  connections from one address, an IPv6 one by its /64 (default 128)\n"
+		"  --first-byte-timeout S  seconds from a connection to its first request byte (default 5)\n");
 }
 
 static int parse_fd(const char *s, int *ret)
@@ -30,6 +34,18 @@ static int parse_fd(const char *s, int *ret)
 	if (errno || *s == '\0' || *end || v < 0 || v > 65535)
 		return -EINVAL;
 	*ret = (int)v;
+	return 0;
+}
+
+/* A number from 1 to max. */
+static int parse_limit(const char *s, long max, long *ret)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *s == '\0' || *end || v < 1 || v > max)
+		return -EINVAL;
+	*ret = v;
 	return 0;
 }
 
@@ -71,6 +87,9 @@ int main(int argc, char **argv)
 		{ "chroot", required_argument, NULL, 'r' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
 		{ "log-level", required_argument, NULL, 'v' },
+		{ "max-conns", required_argument, NULL, 'M' },
+		{ "max-per-client", required_argument, NULL, 'P' },
+		{ "first-byte-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -116,6 +135,20 @@ int main(int argc, char **argv)
 		case 'v':
 			level = atoi(optarg);
 			break;
+		case 'M':
+		case 'P':
+		case 'T': {
+			long v;
+			if (parse_limit(optarg, c == 'T' ? 3600 : 1 << 20, &v) < 0)
+				goto bad;
+			if (c == 'M')
+				o.max_conns = (size_t)v;
+			else if (c == 'P')
+				o.max_per_client = (unsigned)v;
+			else
+				o.first_byte_timeout = (int)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

@@ -65,6 +65,9 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 		.path = (char *)path,
 		.params = (cJSON *)params,
 		.client = (char *)"local",
+		/* The whole answer at once, as far as pvectl takes one: it reads every frame as it
+		 * comes, so no WINDOW frame is needed below that. */
+		.window = PVECTL_MAX_BODY + (1u << 20),
 	};
 	_cleanup_free_ char *payload = NULL;
 	size_t payload_len;
@@ -112,8 +115,9 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 			}
 			const char *b;
 			size_t blen;
-			r = pve_wire_response_decode(p, h.len, &ret->status, &ret->reason, &b,
-						     &blen, err);
+			uint64_t total;
+			r = pve_wire_response_decode(p, h.len, h.flags, &ret->status, &ret->reason,
+						     &total, &b, &blen, err);
 			if (r < 0) {
 				pve_buf_free(&body);
 				return r;
@@ -131,6 +135,10 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 			pve_buf_free(&body);
 			return pve_error_set(err, EFBIG, "response exceeds %u MiB",
 					     PVECTL_MAX_BODY >> 20);
+		}
+		if (h.flags & PVE_WIRE_ABORT) {
+			pve_buf_free(&body);
+			return pve_error_set(err, EIO, "pved cut the response short");
 		}
 		if (h.flags & PVE_WIRE_FIN)
 			break;

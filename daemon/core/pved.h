@@ -200,6 +200,13 @@ void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
+/* A long answer made as it goes (a task log), status 200 and no length: produce appends about room more
+ * bytes of the body and returns 1 once the body is complete, 0 when more follows (it must append
+ * something), or < 0 with *err to cut it short. It is called only while the client's window is open, so
+ * a client that does not read stops it. free_ud runs once, when the answer has ended either way. */
+typedef int (*pved_produce_fn)(void *ud, pve_buf *out, size_t room, pve_error **err);
+void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
+			    void *ud);
 /* Streams: a websocket call accepted with pved_call_stream_accept is answered 101 and stays open; data
  * from the client comes to on_data, data to the client goes with pved_call_stream_send. The handler ends
  * it with pved_call_stream_end; when the client ends it, on_close runs instead, and the call is gone
@@ -210,12 +217,22 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void *ud);
 void pved_call_stream_send(pved_call *c, const void *data, size_t len);
 void pved_call_stream_end(pved_call *c);
-/* An upload's body: on_data gets it in order, on_end when it is complete (the handler then answers as
- * usual), on_close instead if the client went away (the call is gone then). The handler may answer at any
- * time, which ends the stream; no callback runs after the answer. The front sends none of the body before
- * this call (it tells the front to), so a handler may first prepare its target off the loop. */
-void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
-			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud);
+/* An upload's form, as pved-api parsed it (pved parses no multipart): field for each text field, then
+ * file when the file part begins, data for its bytes in order, end when the form is complete (the handler
+ * then answers as usual); close instead if the client went away or the form was malformed (the call is
+ * gone then, answered by the server). Names and values are UTF-8 without NUL. The handler may answer at
+ * any time, which ends the stream; no callback runs after the answer. The front sends none of the body
+ * before this call (it tells the front to), so a handler may first prepare its target off the loop. */
+typedef struct pved_form_callbacks {
+	void (*field)(void *ud, const char *name, const char *value);
+	void (*file)(void *ud, const char *name, const char *filename, const char *content_type);
+	void (*data)(void *ud, const void *data, size_t len);
+	void (*end)(void *ud);
+	void (*close)(void *ud);
+} pved_form_callbacks;
+void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
+/* As pved_call_fail, with the HTTP status given (408 for a stalled upload, 413 for no space). */
+void pved_call_fail_status(pved_call *c, int status, pve_error *err);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);

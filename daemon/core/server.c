@@ -13,6 +13,10 @@
  * other requests go on meanwhile. */
 #define AUTH_FAIL_DELAY_SEC 3
 #define MAX_CALLS_PER_CONN 4096
+/* An answer's body goes out in DATA frames of at most this, as the client's window allows; a producer
+ * (pved_call_reply_stream) makes at most this much ahead of what may be sent. */
+#define STREAM_FRAME (256u << 10)
+#define STREAM_CHUNK (64u << 10)
 
 typedef struct call call;
 
@@ -38,12 +42,25 @@ struct call {
 	pve_request *req;
 	char *authid;
 	char *userid;
-	struct event *delay;
-	pve_buf delayed; /* a response held back by the failed-authentication delay */
+	struct event *delay; /* holds the answer back: the failed-authentication delay */
+	/* The answer, sent within the window the client grants (its request's "window", then WINDOW
+	 * frames): the bytes made and not yet sent, and the producer of the rest, if any. */
+	bool answering;
+	bool head_sent;
+	int status;
+	char *reason;
+	pve_buf pending;
+	size_t pending_off;
+	pved_produce_fn produce;
+	void (*produce_free)(void *ud);
+	void *produce_ud;
+	bool produced_all;
+	uint64_t window;
 	bool streaming; /* accepted websocket: open until one side ends it */
-	bool receiving; /* an upload's body: DATA frames until one with FIN */
+	bool receiving; /* an upload's form: FIELD, FILE and DATA frames until one with FIN */
+	const pved_form_callbacks *form;
+	bool form_file; /* its file part began */
 	pved_stream_data_fn on_data;
-	pved_stream_close_fn on_end;
 	pved_stream_close_fn on_close;
 	void *stream_ud;
 	call *prev, *next;
@@ -103,6 +120,8 @@ void pved_conn_close(pved_conn *c)
 		next = k->next;
 		if (k->streaming)
 			stream_closed(k);
+		else if (k->answering)
+			call_free(k); /* waiting for a window that will not come */
 	}
 	c->n_calls--;
 	if (c->on_close)
@@ -166,7 +185,10 @@ static void call_free(call *k)
 	c->n_calls--;
 	if (k->delay)
 		event_free(k->delay);
-	pve_buf_free(&k->delayed);
+	if (k->produce_free)
+		k->produce_free(k->produce_ud);
+	free(k->reason);
+	pve_buf_free(&k->pending);
 	pve_request_free(k->req);
 	cJSON_Delete(k->pub.params);
 	free(k->authid);
@@ -175,45 +197,160 @@ static void call_free(call *k)
 	conn_maybe_free(c);
 }
 
-static void call_send(call *k, pve_buf *frames)
+/* Sends what the window allows of the answer: the RESPONSE frame first (with the length when all of the
+ * body is made by then), then DATA frames; the call ends with the frame carrying FIN. A producer is asked
+ * for more only while the window is open, so a client that does not read stops it. */
+static void call_pump(call *k)
 {
-	if (!k->cancelled && !k->conn->closed)
-		bufferevent_write(k->conn->bev, frames->data, frames->len);
-	pve_buf_free(frames);
-	call_free(k);
+	if (k->cancelled || k->conn->closed) {
+		call_free(k);
+		return;
+	}
+	if (k->delay && evtimer_pending(k->delay, NULL))
+		return;
+	pve_buf frames = { 0 };
+	bool done = false;
+	for (;;) {
+		while (!k->produced_all && k->pending.len - k->pending_off < STREAM_CHUNK &&
+		       (!k->head_sent || k->window > k->pending.len - k->pending_off)) {
+			if (k->pending_off) {
+				memmove(k->pending.data, k->pending.data + k->pending_off,
+					k->pending.len - k->pending_off);
+				k->pending.len -= k->pending_off;
+				k->pending_off = 0;
+			}
+			size_t before = k->pending.len;
+			_cleanup_error_ pve_error *err = NULL;
+			int r = k->produce(k->produce_ud, &k->pending, STREAM_CHUNK, &err);
+			if (r > 0)
+				k->produced_all = true;
+			if (r < 0 || (r == 0 && k->pending.len == before)) {
+				log_warning("answer of %s cut short: %s",
+					    k->req ? k->req->path : "a request",
+					    err ? err->message : "its producer stalled");
+				if (!k->head_sent) {
+					/* Nothing went out yet: an error answer instead. */
+					k->pending.len = k->pending_off = 0;
+					pve_buf_puts(&k->pending, "{\"data\":null,\"message\":"
+								  "\"internal error\\n\"}");
+					free(k->reason);
+					k->reason = xstrdup("internal error");
+					k->status = 500;
+					k->produced_all = true;
+					break;
+				}
+				pve_wire_append_frame(&frames, PVE_WIRE_DATA,
+						      PVE_WIRE_FIN | PVE_WIRE_ABORT, k->id, NULL,
+						      0);
+				done = true;
+				goto out;
+			}
+		}
+		size_t avail = k->pending.len - k->pending_off;
+		const char *at = k->pending.data + k->pending_off;
+		if (!k->head_sent) {
+			size_t n = avail;
+			if (n > k->window)
+				n = (size_t)k->window;
+			if (n > pve_wire_response_room(k->reason))
+				n = pve_wire_response_room(k->reason);
+			bool fin = k->produced_all && n == avail;
+			pve_wire_append_response_start(&frames, k->id, k->status, k->reason,
+						       k->produced_all ? avail : PVE_WIRE_NO_LENGTH,
+						       at, n, fin);
+			k->head_sent = true;
+			k->pending_off += n;
+			k->window -= n;
+			if (fin) {
+				done = true;
+				break;
+			}
+			continue;
+		}
+		if (avail == 0 && k->produced_all) {
+			pve_wire_append_frame(&frames, PVE_WIRE_DATA, PVE_WIRE_FIN, k->id, NULL, 0);
+			done = true;
+			break;
+		}
+		if (k->window == 0 || avail == 0)
+			break;
+		size_t n = avail;
+		if (n > k->window)
+			n = (size_t)k->window;
+		if (n > STREAM_FRAME)
+			n = STREAM_FRAME;
+		bool fin = k->produced_all && n == avail;
+		pve_wire_append_frame(&frames, PVE_WIRE_DATA, fin ? PVE_WIRE_FIN : 0, k->id, at, n);
+		k->pending_off += n;
+		k->window -= n;
+		if (fin) {
+			done = true;
+			break;
+		}
+	}
+out:
+	/* A call that waits for its window holds no sent bytes. */
+	if (k->pending_off == k->pending.len) {
+		pve_buf_free(&k->pending);
+		k->pending_off = 0;
+	}
+	if (frames.len)
+		bufferevent_write(k->conn->bev, frames.data, frames.len);
+	pve_buf_free(&frames);
+	if (done)
+		call_free(k);
 }
 
 static void delayed_send_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	call *k = arg;
-	pve_buf frames = k->delayed;
-	k->delayed = (pve_buf){ 0 };
-	call_send(k, &frames);
+	call_pump(k);
 }
 
-static void call_respond_text(call *k, int status, const char *reason, const char *text, size_t len,
-			      bool delay)
+/* The answer: body is taken over; delay holds it back for the failed-authentication delay. */
+static void call_answer(call *k, int status, const char *reason, pve_buf *body, bool delay)
 {
-	pve_buf frames = { 0 };
-	pve_wire_append_response(&frames, k->id, status, reason, text, len);
-	if (!delay) {
-		call_send(k, &frames);
+	k->answering = true;
+	k->status = status;
+	k->reason = xstrdup(reason);
+	pve_buf_free(&k->pending);
+	k->pending = *body;
+	*body = (pve_buf){ 0 };
+	k->pending_off = 0;
+	k->produced_all = true;
+	if (delay) {
+		k->delay = evtimer_new(k->conn->srv->d->base, delayed_send_cb, k);
+		struct timeval tv = { AUTH_FAIL_DELAY_SEC, 0 };
+		evtimer_add(k->delay, &tv);
 		return;
 	}
-	k->delayed = frames;
-	k->delay = evtimer_new(k->conn->srv->d->base, delayed_send_cb, k);
-	struct timeval tv = { AUTH_FAIL_DELAY_SEC, 0 };
-	evtimer_add(k->delay, &tv);
+	call_pump(k);
 }
 
 static void call_respond(call *k, int status, const char *reason, cJSON *body, bool delay)
 {
-	_cleanup_free_ char *text = cJSON_PrintUnformatted(body);
+	char *text = cJSON_PrintUnformatted(body);
 	cJSON_Delete(body);
 	if (!text)
 		abort();
-	call_respond_text(k, status, reason, text, strlen(text), delay);
+	/* Taken over as it is, no copy: the answer may be large. */
+	size_t len = strlen(text);
+	pve_buf b = { .data = text, .len = len, .cap = len + 1 };
+	call_answer(k, status, reason, &b, delay);
+}
+
+void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
+			    void *ud)
+{
+	call *k = (call *)c;
+	k->answering = true;
+	k->status = 200;
+	k->reason = xstrdup("OK");
+	k->produce = produce;
+	k->produce_free = free_ud;
+	k->produce_ud = ud;
+	call_pump(k);
 }
 
 void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
@@ -234,15 +371,13 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_buf_free(&frames);
 }
 
-void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
-			      pved_stream_close_fn on_end, pved_stream_close_fn on_close, void *ud)
+void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud)
 {
 	call *k = (call *)c;
 	k->streaming = true;
 	k->receiving = true;
-	k->on_data = on_data;
-	k->on_end = on_end;
-	k->on_close = on_close;
+	k->form = cb;
+	k->on_close = cb->close;
 	k->stream_ud = ud;
 	if (k->cancelled || k->conn->closed) {
 		stream_closed(k);
@@ -253,6 +388,72 @@ void pved_call_stream_receive(pved_call *c, pved_stream_data_fn on_data,
 	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, 0, k->id, NULL, 0);
 	bufferevent_write(k->conn->bev, frames.data, frames.len);
 	pve_buf_free(&frames);
+}
+
+/* The call of an open stream with this id, if any. */
+static call *stream_call(pved_conn *c, uint32_t id)
+{
+	for (call *k = c->calls; k; k = k->next)
+		if (k->id == id && k->streaming)
+			return k;
+	return NULL;
+}
+
+/* A form frame out of place or malformed: the handler lets go of the call, which is answered 400. */
+static void form_refuse(call *k, pve_error *err)
+{
+	if (err->code == EPROTO)
+		err->code = EINVAL; /* bad input from the client's side: 400 */
+	k->streaming = k->receiving = false;
+	k->form->close(k->stream_ud);
+	pved_call_fail(&k->pub, err);
+}
+
+/* A frame of an upload's form. The callbacks may answer, which frees the call: nothing touches it
+ * after one unless it is still there. */
+static void form_frame(pved_conn *c, call *k, const pve_wire_header *h, const void *payload)
+{
+	pve_error *err = NULL;
+	void *ud = k->stream_ud;
+	const pved_form_callbacks *cb = k->form;
+	uint32_t id = k->id;
+	if (h->type == PVE_WIRE_FIELD) {
+		_cleanup_free_ char *name = NULL, *value = NULL;
+		if (pve_wire_field_decode(payload, h->len, &name, &value, &err) < 0)
+			return form_refuse(k, err);
+		if (k->form_file) {
+			pve_error_set(&err, EINVAL, "form field '%s' after the file", name);
+			return form_refuse(k, err);
+		}
+		cb->field(ud, name, value);
+		return;
+	}
+	if (h->type == PVE_WIRE_FILE) {
+		_cleanup_free_ char *name = NULL, *filename = NULL, *type = NULL;
+		if (pve_wire_file_decode(payload, h->len, &name, &filename, &type, &err) < 0)
+			return form_refuse(k, err);
+		if (k->form_file) {
+			pve_error_set(&err, EINVAL, "more than one file in the upload");
+			return form_refuse(k, err);
+		}
+		k->form_file = true;
+		cb->file(ud, name, filename, type);
+		return;
+	}
+	bool fin = h->flags & PVE_WIRE_FIN;
+	if (h->len) {
+		if (!k->form_file) {
+			pve_error_set(&err, EPROTO, "upload data before its file part");
+			return form_refuse(k, err);
+		}
+		cb->data(ud, payload, h->len);
+		if (stream_call(c, id) != k)
+			return; /* answered (an error): no end follows */
+	}
+	if (fin) {
+		k->streaming = k->receiving = false;
+		cb->end(ud);
+	}
 }
 
 void pved_call_stream_send(pved_call *c, const void *data, size_t len)
@@ -275,9 +476,13 @@ void pved_call_stream_end(pved_call *c)
 {
 	call *k = (call *)c;
 	k->streaming = false;
-	pve_buf frames = { 0 };
-	pve_wire_append_frame(&frames, PVE_WIRE_DATA, PVE_WIRE_FIN, k->id, NULL, 0);
-	call_send(k, &frames);
+	if (!k->cancelled && !k->conn->closed) {
+		pve_buf frames = { 0 };
+		pve_wire_append_frame(&frames, PVE_WIRE_DATA, PVE_WIRE_FIN, k->id, NULL, 0);
+		bufferevent_write(k->conn->bev, frames.data, frames.len);
+		pve_buf_free(&frames);
+	}
+	call_free(k);
 }
 
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
@@ -287,8 +492,7 @@ void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
 	pve_buf_puts(&body, "{\"data\":");
 	pve_buf_append(&body, data_json, len);
 	pve_buf_puts(&body, "}");
-	call_respond_text(k, 200, "OK", body.data, body.len, false);
-	pve_buf_free(&body);
+	call_answer(k, 200, "OK", &body, false);
 }
 
 void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra)
@@ -329,6 +533,12 @@ void pved_call_fail(pved_call *c, pve_error *err)
 		status = 400;
 	}
 	call_fail_full(k, status, errors ? "Parameter verification failed." : err->message, errors);
+	pve_error_free(err);
+}
+
+void pved_call_fail_status(pved_call *c, int status, pve_error *err)
+{
+	call_fail_full((call *)c, status, err->message, NULL);
 	pve_error_free(err);
 }
 
@@ -547,10 +757,13 @@ static void handle_request(pved_conn *c, const pve_wire_header *h, const void *p
 		fail_msg(k, 503, "too many requests in flight");
 		return;
 	}
+	k->window = PVE_WIRE_DEFAULT_WINDOW;
 	if (pve_request_decode(payload, h->len, &k->req, &err) < 0) {
 		fail_msg(k, 400, "%s", err->message);
 		return;
 	}
+	if (k->req->window)
+		k->window = k->req->window;
 	dispatch(k);
 }
 
@@ -566,39 +779,44 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 				k->cancelled = true;
 				if (k->streaming)
 					stream_closed(k);
+				else if (k->answering)
+					call_free(k);
 				break;
 			}
 		break;
-	case PVE_WIRE_DATA:
-		/* Data of an open stream; for anything else (a stream just ended) it is dropped. The
-		 * callbacks may answer, which frees the call: nothing touches it after them. */
-		for (call *k = c->calls; k; k = k->next) {
-			if (k->id != h->id || !k->streaming)
-				continue;
-			if (!k->receiving) {
-				k->on_data(k->stream_ud, payload, h->len);
-				break;
-			}
-			void *ud = k->stream_ud;
-			pved_stream_close_fn on_end = k->on_end;
-			bool fin = h->flags & PVE_WIRE_FIN;
-			if (h->len) {
-				/* on_data may answer (an error): then no on_end follows. */
-				uint32_t id = k->id;
-				k->on_data(ud, payload, h->len);
-				bool alive = false;
-				for (call *q = c->calls; q; q = q->next)
-					alive |= q == k && q->id == id && q->streaming;
-				if (!alive)
-					break;
-			}
-			if (fin) {
-				k->streaming = k->receiving = false;
-				on_end(ud);
-			}
+	case PVE_WIRE_WINDOW: {
+		uint32_t grant;
+		_cleanup_error_ pve_error *err = NULL;
+		if (pve_wire_window_decode(payload, h->len, &grant, &err) < 0) {
+			log_warning("bad window frame from %s: %s; closing",
+				    c->front ? "pved-api" : "a local client", err->message);
+			pved_conn_close(c);
 			break;
 		}
+		for (call *k = c->calls; k; k = k->next)
+			if (k->id == h->id) {
+				/* Bounded, so no sum of grants wraps. */
+				if (k->window + grant <= (1ull << 40))
+					k->window += grant;
+				if (k->answering && !k->streaming)
+					call_pump(k);
+				break;
+			}
 		break;
+	}
+	case PVE_WIRE_DATA:
+	case PVE_WIRE_FIELD:
+	case PVE_WIRE_FILE: {
+		/* Data of an open stream; for anything else (a stream just ended) it is dropped. */
+		call *k = stream_call(c, h->id);
+		if (!k)
+			break;
+		if (k->receiving)
+			form_frame(c, k, h, payload);
+		else if (h->type == PVE_WIRE_DATA)
+			k->on_data(k->stream_ud, payload, h->len);
+		break;
+	}
 	case PVE_WIRE_READY:
 		if (c->front && c->on_ready)
 			c->on_ready(c->ud);

@@ -216,7 +216,7 @@ static void front_spawn(pved *d)
 		for (int i = 0; i < n_src; i++)
 			if (dup2(src[i], 3 + i) < 0)
 				_exit(127);
-		const char *argv[16 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
+		const char *argv[24 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
 		char fdnames[MAX_LISTEN + PVE_FRONT_MAX_WORKERS][16];
 		size_t n = 0;
 		argv[n++] = "pved-api";
@@ -235,6 +235,19 @@ static void front_spawn(pved *d)
 		argv[n++] = chroot_dir;
 		argv[n++] = "--log-level";
 		argv[n++] = level;
+		/* The front's connection limits, from the environment (tests make them small). */
+		static const char *const limits[][2] = {
+			{ "PVED_API_MAX_CONNS", "--max-conns" },
+			{ "PVED_API_MAX_PER_CLIENT", "--max-per-client" },
+			{ "PVED_API_FIRST_BYTE_TIMEOUT", "--first-byte-timeout" },
+		};
+		for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+			const char *v = getenv(limits[i][0]);
+			if (v && *v) {
+				argv[n++] = limits[i][1];
+				argv[n++] = v;
+			}
+		}
 		if (sandbox)
 			argv[n++] = sandbox;
 		argv[n] = NULL;

@@ -206,8 +206,147 @@ static void task_status(pved_call *c)
 	pved_call_reply(c, o);
 }
 
-/* Proxmox's dump_logfile: lines from index start (0-based), limit of them (0: all), numbered from 1;
- * total is the number of lines; an empty log reads as one line "no content". */
+/* ---- GET /nodes/{node}/tasks/{upid}/log ----
+ * Proxmox's dump_logfile: lines from index start (0-based), limit of them (0: all), numbered from 1;
+ * total is the number of lines; an empty log reads as one line "no content". The answer is made as it
+ * goes out (pved_call_reply_stream): a log of any size costs a read buffer and a chunk of answer, and a
+ * client that stops reading stops the reading of the file. */
+
+typedef struct log_stream {
+	int fd; /* -1: the file could not be opened (open_errno) */
+	int open_errno;
+	long long start, limit;
+	bool to_end;
+	long long count; /* lines seen */
+	bool begun, any;
+	pve_buf line; /* the current line, at most MAX_LOG_LINE bytes of it */
+	char buf[16 * 1024];
+} log_stream;
+
+static void log_stream_free(void *ud)
+{
+	log_stream *ls = ud;
+	if (ls->fd >= 0)
+		close(ls->fd);
+	pve_buf_free(&ls->line);
+	free(ls);
+}
+
+/* A JSON string of bytes as a log holds them: invalid UTF-8 and NUL become U+FFFD, so the answer is
+ * valid JSON whatever a task printed. */
+static void json_string(pve_buf *out, const char *s, size_t len)
+{
+	pve_buf_puts(out, "\"");
+	for (size_t i = 0; i < len;) {
+		/* A run of bytes that need nothing goes in one piece. */
+		size_t run = i;
+		while (run < len && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x7f &&
+		       s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			pve_buf_append(out, s + i, run - i);
+			i = run;
+			continue;
+		}
+		unsigned char ch = (unsigned char)s[i];
+		if (ch >= 0x80) {
+			size_t n = ch >= 0xf0 ? 4 : ch >= 0xe0 ? 3 : 2;
+			if (n <= len - i && pve_utf8_valid(s + i, n)) {
+				pve_buf_append(out, s + i, n);
+				i += n;
+			} else {
+				pve_buf_puts(out, "\xef\xbf\xbd");
+				i++;
+			}
+			continue;
+		}
+		if (ch == '"' || ch == '\\')
+			pve_buf_printf(out, "\\%c", ch);
+		else if (ch == '\n')
+			pve_buf_puts(out, "\\n");
+		else if (ch == '\t')
+			pve_buf_puts(out, "\\t");
+		else if (ch == 0)
+			pve_buf_puts(out, "\xef\xbf\xbd");
+		else if (ch < 0x20 || ch == 0x7f)
+			pve_buf_printf(out, "\\u%04x", ch);
+		else
+			pve_buf_append(out, s + i, 1);
+		i++;
+	}
+	pve_buf_puts(out, "\"");
+}
+
+static void log_item(log_stream *ls, pve_buf *out, long long n, const char *text, size_t len)
+{
+	pve_buf_printf(out, "%s{\"n\":%lld,\"t\":", ls->any ? "," : "", n);
+	json_string(out, text, len);
+	pve_buf_puts(out, "}");
+	ls->any = true;
+}
+
+/* A whole line (without its newline) was read. */
+static void log_line(log_stream *ls, pve_buf *out)
+{
+	size_t len = ls->line.len;
+	ls->line.len = 0;
+	if (ls->count++ < ls->start)
+		return;
+	if (!ls->to_end) {
+		if (ls->limit <= 0)
+			return; /* counted for total, not shown */
+		ls->limit--;
+	}
+	while (len > 0 && ls->line.data[len - 1] == '\r')
+		len--;
+	log_item(ls, out, ls->count, ls->line.data ? ls->line.data : "", len);
+}
+
+static int log_produce(void *ud, pve_buf *out, size_t room, pve_error **err)
+{
+	log_stream *ls = ud;
+	if (!ls->begun) {
+		ls->begun = true;
+		pve_buf_puts(out, "{\"data\":[");
+		if (ls->fd < 0) {
+			_cleanup_free_ char *msg =
+				xasprintf("unable to open file - %s", strerror(ls->open_errno));
+			log_item(ls, out, ++ls->count, msg, strlen(msg));
+			pve_buf_printf(out, "],\"total\":%lld}", ls->count);
+			return 1;
+		}
+	}
+	while (out->len < room) {
+		ssize_t n = read(ls->fd, ls->buf, sizeof(ls->buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pve_error_set(err, errno, "reading the task log: %m");
+		if (n == 0) {
+			if (ls->line.len)
+				log_line(ls, out);
+			if (!ls->count)
+				log_item(ls, out, ++ls->count, "no content", 10);
+			pve_buf_printf(out, "],\"total\":%lld}", ls->count);
+			return 1;
+		}
+		for (const char *p = ls->buf, *end = ls->buf + n; p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t take = (size_t)((nl ? nl : end) - p);
+			/* Longer lines are cut in the answer (the log keeps them). */
+			if (ls->line.len + take > MAX_LOG_LINE)
+				take = ls->line.len < MAX_LOG_LINE ? MAX_LOG_LINE - ls->line.len :
+								     0;
+			pve_buf_append(&ls->line, p, take);
+			if (!nl)
+				break;
+			log_line(ls, out);
+			p = nl + 1;
+		}
+	}
+	return 0;
+}
+
 static void task_log(pved_call *c)
 {
 	pved_task *tmp;
@@ -219,55 +358,15 @@ static void task_log(pved_call *c)
 		fail(c, ENOSYS, "download", "downloading a task log is not implemented");
 		return;
 	}
-	long long start = pved_call_int(c, "start", 0);
-	long long limit = pved_call_int(c, "limit", 50);
-	bool to_end = limit == 0;
+	log_stream *ls = xcalloc(1, sizeof(*ls));
+	ls->start = pved_call_int(c, "start", 0);
+	ls->limit = pved_call_int(c, "limit", 50);
+	ls->to_end = ls->limit == 0;
 	_cleanup_free_ char *path = pved_task_log_path(c->d, &t->upid, t->upid_str);
 	free_tmp(tmp);
-	cJSON *list = cJSON_CreateArray();
-	long long count = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	if (!f) {
-		if (fd >= 0)
-			close(fd);
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "n", ++count);
-		_cleanup_free_ char *msg = xasprintf("unable to open file - %s", strerror(errno));
-		cJSON_AddStringToObject(o, "t", msg);
-		cJSON_AddItemToArray(list, o);
-	} else {
-		_cleanup_free_ char *line = NULL;
-		size_t cap = 0;
-		ssize_t len;
-		while ((len = getline(&line, &cap, f)) >= 0) {
-			if (count++ < start)
-				continue;
-			if (!to_end) {
-				if (limit <= 0)
-					continue;
-				limit--;
-			}
-			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-				line[--len] = '\0';
-			if (len > MAX_LOG_LINE)
-				line[MAX_LOG_LINE] = '\0';
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddNumberToObject(o, "n", (double)count);
-			cJSON_AddStringToObject(o, "t", line);
-			cJSON_AddItemToArray(list, o);
-		}
-		fclose(f);
-		if (!count) {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddNumberToObject(o, "n", ++count);
-			cJSON_AddStringToObject(o, "t", "no content");
-			cJSON_AddItemToArray(list, o);
-		}
-	}
-	cJSON *extra = cJSON_CreateObject();
-	cJSON_AddNumberToObject(extra, "total", (double)count);
-	pved_call_reply_with(c, list, extra);
+	ls->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ls->open_errno = errno;
+	pved_call_reply_stream(c, log_produce, log_stream_free, ls);
 }
 
 static void task_stop(pved_call *c)

@@ -1,6 +1,8 @@
-/* The upload handlers: .../storage/{storage}/upload (a multipart body streamed to a file in the storage,
- * checksummed on the way, linked into place only when complete and verified) and download-url for
- * file:// URLs (a copy from a file on this node, as a task, with the same verification). */
+/* The upload handlers: .../storage/{storage}/upload (a form that pved-api parsed, its file streamed to a
+ * file in the storage, checksummed on the way, linked into place only when complete and verified) and
+ * download-url for file:// URLs (a copy from a file on this node, as a task, with the same
+ * verification). */
+#include <event2/event.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <strings.h>
@@ -11,8 +13,17 @@
 #include "storage/storage.h"
 
 #define STORAGE_CFG "storage.cfg"
-#define MAX_FIELD 4096 /* a text field of the form */
 #define COPY_CHUNK (1u << 20)
+/* An upload's blocks are reserved ahead of its writes (ext4's delayed allocation per page cost a fifth
+ * of pved's time in an upload, an eighth with the blocks reserved), but never more than it has written
+ * so far and at most RESERVE_AHEAD: a client that declares a large body and trickles it holds no space
+ * it has not earned, where the storage shares a file system with etc/pve. */
+#define RESERVE_AHEAD (64ull << 20)
+/* After UPLOAD_RATE_GRACE s an upload must have averaged UPLOAD_MIN_RATE bytes/s, else it ends with 408:
+ * a byte now and then would hold its connection and its partial file for ever. The environment may set
+ * others (PVED_UPLOAD_MIN_RATE, PVED_UPLOAD_RATE_GRACE; tests make them small). */
+#define UPLOAD_MIN_RATE (64u << 10)
+#define UPLOAD_RATE_GRACE 60
 
 /* ---- shared pieces ------------------------------------------------------------------------------------- */
 
@@ -217,30 +228,30 @@ typedef struct upload {
 	pved_call *c;
 	pve_sectioncfg *cfg;
 	pve_storage st;
-	pve_multipart *mp;
 	cJSON *params; /* path and query parameters, then the form's text fields */
-	pve_buf field; /* the text field being read */
-	char *field_name;
-	bool in_file, had_file;
+	bool had_file;
 	tmpfile_t tmp;
 	char *path, *volid;
 	EVP_MD_CTX *md;
 	const char *algorithm, *expected;
-	uint64_t size;
-	bool failed;
-	bool preallocated; /* blocks reserved past what gets written: trimmed at the end */
+	uint64_t size; /* file bytes written */
+	uint64_t reserved; /* bytes reserved ahead (fallocate, size kept) */
+	bool no_reserve; /* the file system cannot */
 	int prepared; /* prepare_storage's result */
 	pve_error *err; /* ... and error */
+	struct event *rate_timer;
+	struct timespec started;
+	uint64_t min_rate;
+	long grace;
 } upload;
 
 static void upload_free(upload *u)
 {
+	if (u->rate_timer)
+		event_free(u->rate_timer);
 	tmpfile_discard(&u->tmp);
 	pve_sectioncfg_free(u->cfg);
-	pve_multipart_free(u->mp);
 	cJSON_Delete(u->params);
-	pve_buf_free(&u->field);
-	free(u->field_name);
 	free(u->path);
 	free(u->volid);
 	EVP_MD_CTX_free(u->md);
@@ -248,12 +259,27 @@ static void upload_free(upload *u)
 	free(u);
 }
 
-/* The file part begins: every other field has come (the form puts the file last, as browsers, curl -F
- * and python-requests do), so the parameters are complete and checked now. */
-static int file_begin(upload *u, const char *filename, pve_error **err)
+/* Ends the upload with err: no space is the client's to fix (413, a smaller file or another storage:
+ * Proxmox answers 500 for a failed write), too slow is 408. */
+static void upload_fail(upload *u, pve_error *err)
 {
-	if (u->had_file)
-		return pve_error_set(err, EINVAL, "more than one file in the upload");
+	pved_call *c = u->c;
+	upload_free(u);
+	if (err->code == ENOSPC || err->code == EDQUOT)
+		pved_call_fail_status(c, 413, err);
+	else if (err->code == ETIMEDOUT)
+		pved_call_fail_status(c, 408, err);
+	else
+		pved_call_fail(c, err);
+}
+
+/* The file part begins: every other field has come (the front refuses a field after the file), so the
+ * parameters are complete and checked now. */
+static void form_file(void *ud, const char *name, const char *filename, const char *ctype)
+{
+	(void)name, (void)ctype;
+	upload *u = ud;
+	pve_error *err = NULL;
 	u->had_file = true;
 	const char *base = filename;
 	for (const char *p = filename; *p; p++)
@@ -262,130 +288,120 @@ static int file_begin(upload *u, const char *filename, pve_error **err)
 	cJSON_DeleteItemFromObjectCaseSensitive(u->params, "filename");
 	cJSON_AddStringToObject(u->params, "filename", base);
 	cJSON *errors = NULL;
-	if (pve_schema_validate_params(u->c->route->parameters, u->params, &errors) < 0)
-		return params_error(errors, err);
+	if (pve_schema_validate_params(u->c->route->parameters, u->params, &errors) < 0) {
+		params_error(errors, &err);
+		return upload_fail(u, err);
+	}
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(u->params, "checksum-algorithm");
 	if (cJSON_IsString(v)) {
 		u->algorithm = v->valuestring;
 		u->expected = cJSON_GetStringValue(
 			cJSON_GetObjectItemCaseSensitive(u->params, "checksum"));
 		const EVP_MD *md = checksum_md(u->algorithm);
-		if (!md || !u->expected)
-			return pve_error_set_param(err, EINVAL, "checksum-algorithm",
-						   "unsupported checksum algorithm");
+		if (!md || !u->expected) {
+			pve_error_set_param(&err, EINVAL, "checksum-algorithm",
+					    "unsupported checksum algorithm");
+			return upload_fail(u, err);
+		}
 		u->md = EVP_MD_CTX_new();
-		if (!u->md || EVP_DigestInit_ex(u->md, md, NULL) != 1)
-			return pve_error_set(err, ENOMEM, "digest setup failed");
+		if (!u->md || EVP_DigestInit_ex(u->md, md, NULL) != 1) {
+			pve_error_set(&err, ENOMEM, "digest setup failed");
+			return upload_fail(u, err);
+		}
 	}
 	const char *content =
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u->params, "content"));
-	if (target_path(&u->st, content, base, &u->path, &u->volid, err) < 0 ||
-	    tmpfile_open(u->path, &u->tmp, err) < 0)
-		return -EINVAL;
-	/* The body's length bounds the file's: reserving its blocks at once makes each page written
-	 * cheaper (ext4's delayed allocation per page went from a fifth of pved's time in an upload to
-	 * an eighth). Where the file system cannot, the writes allocate as they go. */
-	if (u->c->upload_length &&
-	    fallocate(u->tmp.fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)u->c->upload_length) == 0)
-		u->preallocated = true;
-	u->in_file = true;
-	return 0;
-}
-
-static int mp_begin(void *ud, const char *name, const char *filename, const char *ctype,
-		    pve_error **err)
-{
-	(void)ctype;
-	upload *u = ud;
-	if (filename)
-		return file_begin(u, filename, err);
-	if (u->had_file)
-		return pve_error_set(err, EINVAL, "form field '%s' after the file", name);
-	free(u->field_name);
-	u->field_name = xstrdup(name);
-	u->field.len = 0;
-	return 0;
-}
-
-static int mp_data(void *ud, const void *data, size_t len, pve_error **err)
-{
-	upload *u = ud;
-	if (!u->in_file) {
-		if (u->field.len + len > MAX_FIELD)
-			return pve_error_set(err, E2BIG, "form field '%s' too long", u->field_name);
-		pve_buf_append(&u->field, data, len);
-		return 0;
-	}
-	if (u->md && EVP_DigestUpdate(u->md, data, len) != 1)
-		return pve_error_set(err, EIO, "digest failed");
-	int r = pve_write_all(u->tmp.fd, data, len);
-	if (r < 0)
-		return pve_error_set(err, -r, "unable to write '%s': %s", u->path, strerror(-r));
-	u->size += len;
-	return 0;
-}
-
-static int mp_end(void *ud, pve_error **err)
-{
-	upload *u = ud;
-	if (u->in_file) {
-		u->in_file = false;
-		return 0;
-	}
-	pve_buf_append(&u->field, "", 0);
-	if (memchr(u->field.data, '\0', u->field.len))
-		return pve_error_set(err, EINVAL, "NUL byte in form field '%s'", u->field_name);
-	/* tmpfilename is pveproxy's business: ignored, as a client's value is in Proxmox. */
-	if (streq(u->field_name, "tmpfilename"))
-		return 0;
-	/* A field also in the path or query must agree with it; the URI's value stays. */
-	const cJSON *have = cJSON_GetObjectItemCaseSensitive(u->params, u->field_name);
-	if (have) {
-		if (!cJSON_IsString(have) || !streq(have->valuestring, u->field.data))
-			return pve_error_set_param(
-				err, EINVAL, u->field_name,
-				"duplicate parameter (already defined in URI) with conflicting values!");
-		return 0;
-	}
-	cJSON_AddStringToObject(u->params, u->field_name, u->field.data);
-	return 0;
-}
-
-static const pve_multipart_callbacks mp_callbacks = {
-	.part_begin = mp_begin,
-	.part_data = mp_data,
-	.part_end = mp_end,
-};
-
-static void upload_fail(upload *u, pve_error *err)
-{
-	pved_call *c = u->c;
-	upload_free(u);
-	pved_call_fail(c, err);
-}
-
-static void upload_on_data(void *ud, const void *data, size_t len)
-{
-	upload *u = ud;
-	pve_error *err = NULL;
-	if (pve_multipart_feed(u->mp, data, len, &err) < 0)
-		upload_fail(u, err);
-}
-
-static void upload_on_close(void *ud)
-{
-	upload *u = ud;
-	log_debug("upload to %s cancelled by the client", u->path ? u->path : "(not started)");
-	upload_free(u);
-}
-
-static void upload_on_end(void *ud)
-{
-	upload *u = ud;
-	pved_call *c = u->c;
-	pve_error *err = NULL;
-	if (pve_multipart_finish(u->mp, &err) < 0)
+	if (target_path(&u->st, content, base, &u->path, &u->volid, &err) < 0 ||
+	    tmpfile_open(u->path, &u->tmp, &err) < 0)
 		return upload_fail(u, err);
+}
+
+static void form_field(void *ud, const char *name, const char *value)
+{
+	upload *u = ud;
+	pve_error *err = NULL;
+	/* tmpfilename is pveproxy's business: ignored, as a client's value is in Proxmox. */
+	if (streq(name, "tmpfilename"))
+		return;
+	/* A field also in the path or query must agree with it; the URI's value stays. */
+	const cJSON *have = cJSON_GetObjectItemCaseSensitive(u->params, name);
+	if (have) {
+		if (!cJSON_IsString(have) || !streq(have->valuestring, value)) {
+			pve_error_set_param(
+				&err, EINVAL, name,
+				"duplicate parameter (already defined in URI) with conflicting values!");
+			upload_fail(u, err);
+		}
+		return;
+	}
+	if (cJSON_GetArraySize(u->params) >= PVE_SCHEMA_MAX_PARAMS) {
+		pve_error_set(&err, EINVAL, "too many parameters (at most %d)",
+			      PVE_SCHEMA_MAX_PARAMS);
+		return upload_fail(u, err);
+	}
+	cJSON_AddStringToObject(u->params, name, value);
+}
+
+/* Reserves the blocks of the next writes, within what has been written and RESERVE_AHEAD (see there),
+ * never past the declared length. */
+static int reserve(upload *u, uint64_t end, pve_error **err)
+{
+	if (u->no_reserve || end <= u->reserved)
+		return 0;
+	uint64_t ahead = end < RESERVE_AHEAD ? end : RESERVE_AHEAD;
+	uint64_t to = end + ahead;
+	if (u->c->upload_length && to > u->c->upload_length)
+		to = u->c->upload_length > end ? u->c->upload_length : end;
+	int fd = u->tmp.fd;
+	off_t from = (off_t)u->reserved;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, from, (off_t)(to - u->reserved)) == 0) {
+		u->reserved = to;
+		return 0;
+	}
+	if (errno != ENOSPC && errno != EDQUOT) {
+		u->no_reserve = true; /* the file system cannot: the writes allocate as they go */
+		return 0;
+	}
+	/* No room ahead: is there for what comes now? */
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, from, (off_t)(end - u->reserved)) < 0)
+		return pve_error_set(err, errno, "not enough space on storage '%s'", u->st.id);
+	u->reserved = end;
+	return 0;
+}
+
+static void form_data(void *ud, const void *data, size_t len)
+{
+	upload *u = ud;
+	pve_error *err = NULL;
+	if (u->md && EVP_DigestUpdate(u->md, data, len) != 1) {
+		pve_error_set(&err, EIO, "digest failed");
+		return upload_fail(u, err);
+	}
+	if (reserve(u, u->size + len, &err) < 0)
+		return upload_fail(u, err);
+	int r = pve_write_all(u->tmp.fd, data, len);
+	if (r < 0) {
+		if (r == -ENOSPC || r == -EDQUOT)
+			pve_error_set(&err, -r, "not enough space on storage '%s'", u->st.id);
+		else
+			pve_error_set(&err, -r, "unable to write '%s': %s", u->path, strerror(-r));
+		return upload_fail(u, err);
+	}
+	u->size += len;
+}
+
+static void form_close(void *ud)
+{
+	upload *u = ud;
+	log_debug("upload to %s ended early", u->path ? u->path : "(not started)");
+	upload_free(u);
+}
+
+static void form_end(void *ud)
+{
+	upload *u = ud;
+	pved_call *c = u->c;
+	pve_error *err = NULL;
 	if (!u->had_file) {
 		pve_error_set_param(&err, EINVAL, "filename", "no file in the upload");
 		return upload_fail(u, err);
@@ -393,7 +409,7 @@ static void upload_on_end(void *ud)
 	_cleanup_free_ char *got = u->md ? digest_hex(u->md) : NULL;
 	_cleanup_free_ char *msg = NULL;
 	/* the multipart framing's share of the reservation, past the end of the file */
-	if (u->preallocated && ftruncate(u->tmp.fd, (off_t)u->size) < 0)
+	if (u->reserved > u->size && ftruncate(u->tmp.fd, (off_t)u->size) < 0)
 		msg = xasprintf("unable to write '%s': %m", u->path);
 	if (msg) {
 		tmpfile_discard(&u->tmp);
@@ -424,6 +440,42 @@ static void upload_on_end(void *ud)
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 
+static const pved_form_callbacks form_callbacks = {
+	.field = form_field,
+	.file = form_file,
+	.data = form_data,
+	.end = form_end,
+	.close = form_close,
+};
+
+/* Every second after the grace: an upload below the minimum average rate ends (408). */
+static void rate_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	upload *u = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double secs = (double)(now.tv_sec - u->started.tv_sec) +
+		      (double)(now.tv_nsec - u->started.tv_nsec) / 1e9;
+	if (secs > 0 && (double)u->size / secs < (double)u->min_rate) {
+		pve_error *err = NULL;
+		pve_error_set(&err, ETIMEDOUT,
+			      "upload too slow: %" PRIu64 " bytes in %.0f s (at least %" PRIu64
+			      " bytes/s after %ld s)",
+			      u->size, secs, u->min_rate, u->grace);
+		return upload_fail(u, err);
+	}
+	struct timeval tv = { 1, 0 };
+	evtimer_add(u->rate_timer, &tv);
+}
+
+static long env_number(const char *name, long def)
+{
+	const char *v = getenv(name);
+	long long n;
+	return v && pve_parse_int(v, 0, 1L << 40, &n) == 0 ? (long)n : def;
+}
+
 /* On the blocking pool: the storage is activated, and the upload refused if it cannot fit (no limit but
  * the space there is), before a byte of the body is sent. */
 static void upload_prepare(void *arg)
@@ -437,7 +489,16 @@ static void upload_prepared(void *arg)
 	upload *u = arg;
 	if (u->prepared < 0)
 		return upload_fail(u, TAKE_PTR(u->err));
-	pved_call_stream_receive(u->c, upload_on_data, upload_on_end, upload_on_close, u);
+	u->min_rate = (uint64_t)env_number("PVED_UPLOAD_MIN_RATE", UPLOAD_MIN_RATE);
+	u->grace = env_number("PVED_UPLOAD_RATE_GRACE", UPLOAD_RATE_GRACE);
+	clock_gettime(CLOCK_MONOTONIC, &u->started);
+	if (u->min_rate) {
+		u->rate_timer = evtimer_new(u->c->d->base, rate_check, u);
+		struct timeval tv = { u->grace, 0 };
+		if (u->rate_timer)
+			evtimer_add(u->rate_timer, &tv);
+	}
+	pved_call_receive_form(u->c, &form_callbacks, u);
 }
 
 static void h_storage_upload(pved_call *c)
@@ -450,13 +511,10 @@ static void h_storage_upload(pved_call *c)
 	upload *u = xcalloc(1, sizeof(*u));
 	u->c = c;
 	u->tmp.fd = -1;
-	_cleanup_free_ char *boundary = NULL;
 	const char *id = pved_call_str(c, "storage");
-	if (pve_multipart_boundary(c->upload_type, &boundary, &err) < 0 ||
-	    load_storage(c->d, id ? id : "", &u->cfg, &u->st, &err) < 0)
+	if (load_storage(c->d, id ? id : "", &u->cfg, &u->st, &err) < 0)
 		return upload_fail(u, err);
 	u->params = cJSON_Duplicate(c->params, true);
-	u->mp = pve_multipart_new(boundary, &mp_callbacks, u);
 	if (pved_run_blocking(c->d, PVED_QUEUE_STORAGE, upload_prepare, upload_prepared, u, &err) <
 	    0)
 		upload_fail(u, err);
@@ -594,8 +652,10 @@ static void download_prepared(void *arg)
 			cJSON_AddStringToObject(args, "expected", pved_call_str(c, "checksum"));
 		}
 	}
-	if (j->r < 0 ||
-	    pved_task_start(c->d, "download", j->st.id, c->authid, args, &upid, &err) < 0)
+	if (j->r < 0 && err && err->code == ENOSPC)
+		pved_call_fail_status(c, 413, err); /* as an upload's */
+	else if (j->r < 0 ||
+		 pved_task_start(c->d, "download", j->st.id, c->authid, args, &upid, &err) < 0)
 		pved_call_fail(c, err);
 	else
 		pved_call_reply(c, cJSON_CreateString(upid));

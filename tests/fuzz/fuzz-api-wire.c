@@ -1,4 +1,5 @@
-/* Fuzz target: frames and request payloads as pved reads them from the unprivileged front. */
+/* Fuzz target: frames and request payloads as pved reads them from the unprivileged front: responses,
+ * requests, an upload's form frames and window grants. */
 #include "api/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -13,11 +14,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char *reason = NULL;
 			const char *body;
 			size_t blen;
+			uint64_t total;
 			if (pve_wire_response_decode(data + PVE_WIRE_HEADER_SIZE,
-						     size - PVE_WIRE_HEADER_SIZE, &status, &reason,
-						     &body, &blen, NULL) == 0)
+						     size - PVE_WIRE_HEADER_SIZE, h.flags, &status,
+						     &reason, &total, &body, &blen, NULL) == 0)
 				free(reason);
 		}
+		/* The frames of an upload's form and window grants, as pved decodes them. */
+		const uint8_t *p = data + PVE_WIRE_HEADER_SIZE;
+		size_t n = size - PVE_WIRE_HEADER_SIZE;
+		char *a = NULL, *b = NULL, *c = NULL;
+		if (pve_wire_field_decode(p, n, &a, &b, NULL) == 0) {
+			if (!pve_utf8_valid(a, strlen(a)) || !pve_utf8_valid(b, strlen(b)))
+				abort();
+			free(a);
+			free(b);
+		}
+		a = b = NULL;
+		if (pve_wire_file_decode(p, n, &a, &b, &c, NULL) == 0) {
+			free(a);
+			free(b);
+			free(c);
+		}
+		uint32_t grant;
+		(void)pve_wire_window_decode(p, n, &grant, NULL);
 		pve_error_free(err);
 	}
 	pve_request *r = NULL;

@@ -14,7 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 8) {
 	case 0: {
 		cJSON *o = cJSON_CreateObject();
-		pve_params_parse_urlencoded((const char *)data + 1, len, o, NULL);
+		/* Whatever passes holds only UTF-8 strings. */
+		if (pve_params_parse_urlencoded((const char *)data + 1, len, o, NULL) == 0) {
+			char *t = cJSON_PrintUnformatted(o);
+			if (!t || !pve_utf8_valid(t, strlen(t)))
+				abort();
+			free(t);
+		}
 		cJSON_Delete(o);
 		break;
 	}
@@ -47,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 5: {
 		char *r = pve_http_reason_sanitize(200, s);
+		/* Printable ASCII only, whatever the client sent. */
 		for (const char *p = r; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 				abort();
 		if (strlen(r) > 256)
 			abort();

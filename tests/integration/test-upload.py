@@ -317,13 +317,244 @@ def download_url_from_file(n):
     expect(sorted(listing(n)) == sorted(set(listing(n))) and "x.iso" not in listing(n), listing(n))
 
 
+# ---- the form is parsed in pved-api --------------------------------------------------------------------
+
+def raw_upload(n, body, boundary, extra_headers=""):
+    """POSTs body as an upload; returns (status line, parsed JSON or None)."""
+    import json
+    s = raw_upload_conn(n)
+    try:
+        h = auth_headers(n)
+        head = (f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Cookie: {h['Cookie']}\r\nCSRFPreventionToken: {h['CSRFPreventionToken']}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n"
+                f"Connection: close\r\n{extra_headers}\r\n")
+        s.sendall(head.encode() + body)
+        resp = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            resp += d
+    finally:
+        s.close()
+    head, _, rest = resp.partition(b"\r\n\r\n")
+    try:
+        return head.split(b"\r\n")[0], json.loads(rest)
+    except ValueError:
+        return head.split(b"\r\n")[0], None
+
+
+@case
+def malformed_forms_refused_by_the_front(n):
+    before = listing(n)
+    b = "xyzBOUNDARYzyx"
+    part = lambda name, value, extra="": (f"--{b}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n"
+                                          .encode() + value + b"\r\n")
+    file_part = (f"--{b}\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"f.iso\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n").encode() + b"data\r\n"
+    end = f"--{b}--\r\n".encode()
+    for body, want, param in [
+        (part("content", b"iso\x00x") + file_part + end, 400, "content"),    # NUL
+        (part("content", b"iso\xff") + file_part + end, 400, "content"),     # invalid UTF-8
+        (part("content", b"x" * 5000) + file_part + end, 400, "content"),     # a field too long
+        (part("content", b"iso") + file_part + part("checksum", b"ab") + end, 400, None),  # after the file
+        (part("content", b"iso") + file_part + file_part + end, 400, None),  # two files
+        (part("content", b"iso") + file_part, 400, None),                     # no close delimiter
+        (b"no multipart at all", 400, None),
+    ]:
+        status, j = raw_upload(n, body, b)
+        expect(status.startswith(b"HTTP/1.1 %d" % want), f"{body[:80]!r}: {status} {j}")
+        if param:
+            expect(j and param in (j.get("errors") or {}), f"{body[:80]!r}: {j}")
+    # Not a form at all: 400, once authentication and permission are answered (401 without them).
+    h = auth_headers(n)
+    for creds, want in ((f"Cookie: {h['Cookie']}\r\nCSRFPreventionToken: {h['CSRFPreventionToken']}\r\n",
+                         b"HTTP/1.1 400"), ("", b"HTTP/1.1 401")):
+        s = raw_upload_conn(n)
+        s.sendall((f"POST /api2/json/nodes/{n.name}/storage/local/upload HTTP/1.1\r\nHost: x\r\n{creds}"
+                   "Content-Type: application/octet-stream\r\nContent-Length: 3\r\n"
+                   "Connection: close\r\n\r\nabc").encode())
+        resp = s.recv(65536)
+        s.close()
+        expect(resp.startswith(want), resp[:200])
+    expect(listing(n) == before, listing(n))
+    expect(not open_fds_deleted(n.proc.pid), open_fds_deleted(n.proc.pid))
+
+
+@case
+def pved_checks_form_frames_itself(n):
+    """The local socket has no front: pved re-checks the frames of a form."""
+    import json
+    import struct
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(n.path("run/pved.sock"))
+    payload = json.dumps({"method": "POST", "path": f"/nodes/{n.name}/storage/local/upload", "params": {},
+                          "upload": True, "upload_length": 100, "window": 1 << 20}).encode()
+    s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 9) + payload)
+    hdr = s.recv(12, socket.MSG_WAITALL)
+    ln, typ, flags, _ = struct.unpack("<IHHI", hdr)
+    expect(typ == 6, f"frame type {typ}, not CONTINUE")
+    field = struct.pack("<H", 7) + b"content" + b"iso\xff"
+    s.sendall(struct.pack("<IHHI", len(field), 8, 0, 9) + field)
+    hdr = s.recv(12, socket.MSG_WAITALL)
+    ln, typ, flags, _ = struct.unpack("<IHHI", hdr)
+    p = s.recv(ln, socket.MSG_WAITALL)
+    s.close()
+    expect(typ == 2, f"frame type {typ}, not RESPONSE")
+    status, rlen = struct.unpack("<HH", p[:4])
+    body = json.loads(p[4 + rlen + (8 if flags & 2 else 0):])
+    expect(status == 400 and "content" in body.get("errors", {}), (status, body))
+
+
+# ---- space and time on a small file system ----------------------------------------------------------------
+
+TMPFS = None
+
+
+class TmpfsNode:
+    """A node whose root is a small tmpfs the test mounts (and unmounts): etc/pve and the local storage
+    share it. Uploads there must average 64 KiB/s after 3 s."""
+
+    def __init__(self, size_mib=48):
+        import tempfile
+        self.mnt = tempfile.mkdtemp(prefix="pved-tmpfs-")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", self.mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            os.rmdir(self.mnt)
+            raise Skip(f"cannot mount a tmpfs: {r.stderr.strip()}")
+        os.environ.update(PVED_UPLOAD_MIN_RATE="65536", PVED_UPLOAD_RATE_GRACE="3")
+        try:
+            self.node = Node(name="tmpfsnode", root=self.mnt)
+            self.node.start()
+        except Exception:
+            self.close()
+            raise
+        finally:
+            del os.environ["PVED_UPLOAD_MIN_RATE"], os.environ["PVED_UPLOAD_RATE_GRACE"]
+        self.node.login()
+
+    def free(self):
+        st = os.statvfs(self.mnt)
+        return st.f_bavail * st.f_frsize
+
+    def close(self):
+        node = getattr(self, "node", None)
+        if node:
+            node.stop()
+            if getattr(node, "log", None):
+                node.log.close()  # it lives on the tmpfs
+        r = subprocess.run(["umount", self.mnt], capture_output=True, text=True)
+        if r.returncode == 0:
+            os.rmdir(self.mnt)
+        else:
+            print(f"# cannot unmount {self.mnt}: {r.stderr.strip()}", flush=True)
+
+
+def tmpfs_node():
+    global TMPFS
+    if TMPFS is None:
+        TMPFS = TmpfsNode()
+    return TMPFS
+
+
+def start_trickle(m, declared):
+    """An upload that declares `declared` bytes and sends only its form's start: (socket, bytes sent)."""
+    b, pre, post = multipart_parts("filename", "trickle.iso", {"content": "iso"})
+    s = raw_upload_conn(m)
+    s.settimeout(15)
+    send_head(m, s, b, declared)
+    s.sendall(pre + b"\0" * 1024)
+    return s
+
+
+def read_status(s):
+    resp = b""
+    while b"\r\n" not in resp:
+        d = s.recv(65536)
+        if not d:
+            break
+        resp += d
+    return resp.split(b"\r\n")[0]
+
+
+@case
+def trickling_upload_holds_no_space(n):
+    t = tmpfs_node()
+    m = t.node
+    free = t.free()
+    # All the free space, declared: it passes the check, and must not be taken before it comes.
+    s = start_trickle(m, free)
+    try:
+        time.sleep(0.8)
+        expect(t.free() > free - (2 << 20), f"{(free - t.free()) >> 20} MiB held by a 1 KiB upload")
+        # Config writes on the same file system go on.
+        r = m.post("/pools", {"poolid": "whiletrickling", "comment": "x" * 2000})
+        expect(r.status == 200, r)
+        expect(any(p["poolid"] == "whiletrickling" for p in m.get("/pools").data), "pool")
+        # After the grace (3 s here) an upload this slow ends with 408.
+        status = read_status(s)
+        expect(status.startswith(b"HTTP/1.1 408"), status)
+    finally:
+        s.close()
+    deadline = time.time() + 5
+    while time.time() < deadline and t.free() < free - (1 << 20):
+        time.sleep(0.1)
+    expect(t.free() >= free - (1 << 20), "the partial file's space was not returned")
+    expect(not os.path.exists(os.path.join(m.path("var/lib/vz/template/iso"), "trickle.iso")), "file left")
+
+
+@case
+def upload_beyond_free_space_is_413(n):
+    t = tmpfs_node()
+    m = t.node
+    # Declared larger than the file system: refused before the body (pved answers 413, as for any
+    # payload too large for its target; Proxmox answers 500 when the write fails).
+    b, pre, post = multipart_parts("filename", "big.iso", {"content": "iso"})
+    s = raw_upload_conn(m)
+    try:
+        send_head(m, s, b, t.free() + (8 << 20))
+        status = read_status(s)
+    finally:
+        s.close()
+    expect(status.startswith(b"HTTP/1.1 413"), status)
+    # Space that goes while the body comes: the write fails, 413 as well, nothing left.
+    size = 16 << 20
+    s = raw_upload_conn(m)
+    filler = os.path.join(t.mnt, "filler")
+    try:
+        send_head(m, s, b, len(pre) + size + len(post))
+        s.sendall(pre)
+        with open(filler, "wb") as f:  # the space goes elsewhere meanwhile
+            f.write(b"\0" * (t.free() - (4 << 20)))
+        chunk = b"\1" * (1 << 20)
+        status = b""
+        try:
+            for _ in range(size >> 20):
+                s.sendall(chunk)
+            s.sendall(post)
+        except OSError:
+            pass
+        status = read_status(s)
+    finally:
+        s.close()
+        os.unlink(filler)
+    expect(status.startswith(b"HTTP/1.1 413"), status)
+    expect("big.iso" not in os.listdir(m.path("var/lib/vz/template/iso")), "file left")
+    r = m.post("/pools", {"poolid": "afterfull"})
+    expect(r.status == 200, r)
+
+
 def local_call(n, method, path, params):
     """One call over the node's local socket (root@pam), in pved's wire format."""
     import json
     import struct
     s = socket.socket(socket.AF_UNIX)
     s.connect(n.path("run/pved.sock"))
-    payload = json.dumps({"method": method, "path": path, "params": params}).encode()
+    # A window as large as any answer here: no WINDOW frames needed.
+    payload = json.dumps({"method": method, "path": path, "params": params, "window": 1 << 24}).encode()
     s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 7) + payload)
     buf, body, status = b"", b"", None
     while True:
@@ -338,7 +569,8 @@ def local_call(n, method, path, params):
         p, buf = buf[12:12 + ln], buf[12 + ln:]
         if typ == 2:
             status, rlen = struct.unpack("<HH", p[:4])
-            body += p[4 + rlen:]
+            # flag 2: the body's length (u64) follows the reason
+            body += p[4 + rlen + (8 if flags & 2 else 0):]
         else:
             body += p
         if flags & 1:
@@ -351,9 +583,13 @@ def main():
     if os.geteuid() != 0:
         print("skip integration-upload: needs root")
         return 0
-    with Node() as n:
-        n.login()
-        return run(n)
+    try:
+        with Node() as n:
+            n.login()
+            return run(n)
+    finally:
+        if TMPFS:
+            TMPFS.close()
 
 
 if __name__ == "__main__":

@@ -24,9 +24,9 @@ static void header_limits(void)
 							1 });
 	check_int(pve_wire_header_decode(buf, &g, &err), -EMSGSIZE);
 	check(err && strstr(err->message, "exceeds"));
-	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_CONTINUE, 0, 1 });
+	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_FILE, 0, 1 });
 	check_int(pve_wire_header_decode(buf, &g, NULL), 0);
-	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_CONTINUE + 1, 0, 1 });
+	pve_wire_header_encode(buf, &(pve_wire_header){ 0, PVE_WIRE_FILE + 1, 0, 1 });
 	check_int(pve_wire_header_decode(buf, &g, NULL), -EPROTO);
 	pve_wire_header_encode(buf, &(pve_wire_header){ 1, 99, 0, 1 });
 	check_int(pve_wire_header_decode(buf, &g, NULL), -EPROTO);
@@ -71,6 +71,11 @@ static void request_decode_refuses(void)
 		"{\"method\":\"GET\"}",
 		"{\"method\":\"GET\",\"path\":\"/\",\"params\":[]}",
 		"{\"method\":\"GET\",\"path\":\"/\",\"token\":5}",
+		/* pved re-checks what the front (or no front, on the local socket) sent. */
+		"{\"method\":\"GET\",\"path\":\"/\",\"params\":{\"c\":\"\xff\"}}",
+		"{\"method\":\"GET\",\"path\":\"/\",\"params\":{\"c\":\"a\\u0000b\"}}",
+		"{\"method\":\"GET\",\"path\":\"/\xc0\xaf\"}",
+		"{\"method\":\"GET\",\"path\":\"/\"} {}",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_request *d = NULL;
@@ -92,7 +97,8 @@ static void request_decode_refuses(void)
 }
 
 /* Walks the frames in buf: returns the body reassembled from RESPONSE and DATA frames. */
-static char *reassemble(const pve_buf *frames, int *ret_status, size_t *ret_frames)
+static char *reassemble(const pve_buf *frames, int *ret_status, uint64_t *ret_total,
+			size_t *ret_frames)
 {
 	pve_buf body = { 0 };
 	size_t off = 0, n = 0;
@@ -105,9 +111,12 @@ static char *reassemble(const pve_buf *frames, int *ret_status, size_t *ret_fram
 			_cleanup_free_ char *reason = NULL;
 			const char *b;
 			size_t blen;
-			check(pve_wire_response_decode(p, h.len, ret_status, &reason, &b, &blen,
-						       NULL) == 0);
+			uint64_t total;
+			check(pve_wire_response_decode(p, h.len, h.flags, ret_status, &reason,
+						       &total, &b, &blen, NULL) == 0);
 			check_streq(reason, "OK");
+			check(h.flags & PVE_WIRE_LENGTH);
+			*ret_total = total;
 			pve_buf_append(&body, b, blen);
 		} else {
 			check_int(h.type, PVE_WIRE_DATA);
@@ -134,13 +143,12 @@ static void response_split_over_frames(void)
 		pve_wire_append_response(&frames, 7, 200, "OK", body, sizes[i]);
 		int status = 0;
 		size_t n = 0;
-		_cleanup_free_ char *got = reassemble(&frames, &status, &n);
+		uint64_t total = 0;
+		_cleanup_free_ char *got = reassemble(&frames, &status, &total, &n);
 		check_int(status, 200);
+		check(total == sizes[i]);
 		check(memcmp(got, body, sizes[i]) == 0);
-		check(n == 1 + (sizes[i] + 6 > PVE_WIRE_MAX_FRAME ?
-					(sizes[i] + 6) / PVE_WIRE_MAX_FRAME :
-					0) ||
-		      n >= 1);
+		check(n >= 1);
 		pve_buf_free(&frames);
 		free(body);
 	}
@@ -152,15 +160,99 @@ static void response_decode_refuses(void)
 	char *reason = NULL;
 	const char *b;
 	size_t blen;
-	check(pve_wire_response_decode("\xc8\x00", 2, &status, &reason, &b, &blen, NULL) ==
-	      -EPROTO);
-	check(pve_wire_response_decode("\xc8\x00\x09\x00OK", 6, &status, &reason, &b, &blen,
+	uint64_t total;
+	check(pve_wire_response_decode("\xc8\x00", 2, 0, &status, &reason, &total, &b, &blen,
 				       NULL) == -EPROTO);
-	check(pve_wire_response_decode("\x05\x00\x00\x00", 4, &status, &reason, &b, &blen, NULL) ==
-	      -EPROTO);
+	check(pve_wire_response_decode("\xc8\x00\x09\x00OK", 6, 0, &status, &reason, &total, &b,
+				       &blen, NULL) == -EPROTO);
+	check(pve_wire_response_decode("\x05\x00\x00\x00", 4, 0, &status, &reason, &total, &b,
+				       &blen, NULL) == -EPROTO);
+	/* A length that the frame overruns, a length cut short. */
+	check(pve_wire_response_decode("\xc8\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00"
+				       "ab",
+				       14, PVE_WIRE_LENGTH, &status, &reason, &total, &b, &blen,
+				       NULL) == -EPROTO);
+	check(pve_wire_response_decode("\xc8\x00\x00\x00\x01\x00", 6, PVE_WIRE_LENGTH, &status,
+				       &reason, &total, &b, &blen, NULL) == -EPROTO);
 	check(reason == NULL);
+}
+
+/* A streamed answer's start: no length; a window frame; an upload's form frames and their checks. */
+static void stream_and_form_frames(void)
+{
+	pve_buf f = { 0 };
+	pve_wire_append_response_start(&f, 3, 200, "OK", PVE_WIRE_NO_LENGTH, "{\"da", 4, false);
+	pve_wire_header h;
+	check(pve_wire_header_decode((const uint8_t *)f.data, &h, NULL) == 0);
+	check(!(h.flags & (PVE_WIRE_FIN | PVE_WIRE_LENGTH)));
+	int status;
+	_cleanup_free_ char *reason = NULL;
+	const char *b;
+	size_t blen;
+	uint64_t total;
+	check(pve_wire_response_decode(f.data + PVE_WIRE_HEADER_SIZE, h.len, h.flags, &status,
+				       &reason, &total, &b, &blen, NULL) == 0);
+	check(total == PVE_WIRE_NO_LENGTH && blen == 4 && memcmp(b, "{\"da", 4) == 0);
+	pve_buf_free(&f);
+
+	pve_wire_append_window(&f, 9, 131072);
+	check(pve_wire_header_decode((const uint8_t *)f.data, &h, NULL) == 0);
+	check_int(h.type, PVE_WIRE_WINDOW);
+	uint32_t grant = 0;
+	check(pve_wire_window_decode(f.data + PVE_WIRE_HEADER_SIZE, h.len, &grant, NULL) == 0);
+	check_int(grant, 131072);
+	check(pve_wire_window_decode("abc", 3, &grant, NULL) == -EPROTO);
+	pve_buf_free(&f);
+
+	pve_wire_append_field(&f, 4, "content", "iso", 3);
+	check(pve_wire_header_decode((const uint8_t *)f.data, &h, NULL) == 0);
+	_cleanup_free_ char *name = NULL, *value = NULL;
+	check(pve_wire_field_decode(f.data + PVE_WIRE_HEADER_SIZE, h.len, &name, &value, NULL) ==
+	      0);
+	check_streq(name, "content");
+	check_streq(value, "iso");
+	pve_buf_free(&f);
+	_cleanup_error_ pve_error *err = NULL;
+	char *n2 = NULL, *v2 = NULL;
+	check(pve_wire_field_decode("\x01\x00"
+				    "a\xff",
+				    4, &n2, &v2, &err) == -EINVAL);
+	check_streq(err ? err->param : NULL, "a");
+	pve_error_freep(&err);
+	check(pve_wire_field_decode("\x01\x00"
+				    "ab\x00"
+				    "c",
+				    5, &n2, &v2, &err) == -EINVAL);
+	pve_error_freep(&err);
+	check(pve_wire_field_decode("\x05\x00"
+				    "ab",
+				    4, &n2, &v2, &err) == -EPROTO);
+	pve_error_freep(&err);
+	check(n2 == NULL && v2 == NULL);
+
+	pve_wire_append_file(&f, 4, "filename", "x.iso", NULL);
+	check(pve_wire_header_decode((const uint8_t *)f.data, &h, NULL) == 0);
+	check_int(h.type, PVE_WIRE_FILE);
+	_cleanup_free_ char *fname = NULL, *ffile = NULL, *ftype = NULL;
+	check(pve_wire_file_decode(f.data + PVE_WIRE_HEADER_SIZE, h.len, &fname, &ffile, &ftype,
+				   NULL) == 0);
+	check_streq(fname, "filename");
+	check_streq(ffile, "x.iso");
+	check(ftype == NULL);
+	pve_buf_free(&f);
+	char *a = NULL, *c = NULL, *t = NULL;
+	check(pve_wire_file_decode("\x01\x00"
+				   "n\x02\x00\xc3(\x00\x00",
+				   9, &a, &c, &t, &err) == -EINVAL);
+	pve_error_freep(&err);
+	check(pve_wire_file_decode("\x01\x00"
+				   "n\x01\x00"
+				   "x\x00\x00"
+				   "z",
+				   10, &a, &c, &t, &err) == -EPROTO);
+	check(a == NULL && c == NULL && t == NULL);
 }
 
 TEST_MAIN(TEST(header_round_trip), TEST(header_limits), TEST(request_round_trip),
 	  TEST(request_decode_refuses), TEST(response_split_over_frames),
-	  TEST(response_decode_refuses))
+	  TEST(response_decode_refuses), TEST(stream_and_form_frames))

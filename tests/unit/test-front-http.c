@@ -273,13 +273,18 @@ static void test_reason_sanitize(void)
 	longr[sizeof(longr) - 1] = '\0';
 	_cleanup_free_ char *e = pve_http_reason_sanitize(200, longr);
 	check_int(strlen(e), 256);
+	/* A reason quoting client bytes keeps printable ASCII only. */
+	_cleanup_free_ char *f = pve_http_reason_sanitize(501, "no '/caf\xc3\xa9\xff\x80'");
+	check_streq(f, "no '/caf'");
+	_cleanup_free_ char *g = pve_http_reason_sanitize(400, "\xff\xfe");
+	check_streq(g, "Bad Request");
 }
 
 static void test_response_head(void)
 {
 	pve_buf b = { 0 };
-	pve_http_response_head(&b, 401, "no ticket\n", "application/json;charset=UTF-8", 42, true,
-			       false, 1795526788);
+	pve_http_response_head(&b, 401, "no ticket\n", "application/json;charset=UTF-8", 42,
+			       PVE_HTTP_HEAD_GZIP, 1795526788);
 	check(strncmp(b.data, "HTTP/1.1 401 no ticket\r\n", 24) == 0);
 	check(strstr(b.data, "\r\nContent-Length: 42\r\n") != NULL);
 	check(strstr(b.data, "\r\nConnection: close\r\n") != NULL);
@@ -320,6 +325,51 @@ static void test_gzip_roundtrip(void)
 	free(out);
 	pve_buf_free(&in);
 	pve_buf_free(&z);
+}
+
+/* A streamed answer's head: no length, chunked; the chunks; gzip fed in pieces inflates to the whole. */
+static void test_streamed_answer(void)
+{
+	pve_buf b = { 0 };
+	pve_http_response_head(&b, 200, "OK", "application/json", PVE_HTTP_NO_LENGTH,
+			       PVE_HTTP_HEAD_CHUNKED | PVE_HTTP_HEAD_KEEP_ALIVE, 1795526788);
+	check(strstr(b.data, "\r\nTransfer-Encoding: chunked\r\n") != NULL);
+	check(strstr(b.data, "Content-Length") == NULL);
+	check(strstr(b.data, "\r\nConnection: Keep-Alive\r\n") != NULL);
+	pve_buf_free(&b);
+	pve_http_chunk(&b, "hello", 5);
+	pve_http_chunk(&b, "0123456789abcdefg", 17);
+	pve_http_chunk(&b, NULL, 0);
+	check_streq(b.data, "5\r\nhello\r\n11\r\n0123456789abcdefg\r\n0\r\n\r\n");
+	pve_buf_free(&b);
+
+	pve_buf in = { 0 };
+	for (int i = 0; i < 50000; i++)
+		pve_buf_printf(&in, "{\"n\":%d,\"t\":\"line %d\"},", i, i * 7);
+	pve_http_gzip_stream *z = pve_http_gzip_stream_new();
+	check(z != NULL);
+	pve_buf out = { 0 };
+	for (size_t off = 0; off < in.len; off += 65536) {
+		size_t n = in.len - off < 65536 ? in.len - off : 65536;
+		check_int(pve_http_gzip_stream_write(z, in.data + off, n, false, &out, NULL), 0);
+	}
+	check_int(pve_http_gzip_stream_write(z, NULL, 0, true, &out, NULL), 0);
+	pve_http_gzip_stream_free(z);
+	check(out.len > 10 && out.len < in.len);
+	z_stream zs = { 0 };
+	check_int(inflateInit2(&zs, 15 + 16), Z_OK);
+	char *dec = xmalloc(in.len + 16);
+	zs.next_in = (Bytef *)out.data;
+	zs.avail_in = (uInt)out.len;
+	zs.next_out = (Bytef *)dec;
+	zs.avail_out = (uInt)(in.len + 16);
+	check_int(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	check_int(zs.total_out, in.len);
+	check(memcmp(dec, in.data, in.len) == 0);
+	inflateEnd(&zs);
+	free(dec);
+	pve_buf_free(&in);
+	pve_buf_free(&out);
 }
 
 static void test_accepts_gzip(void)
@@ -396,5 +446,5 @@ TEST_MAIN(TEST(test_simple_get), TEST(test_keep_alive_rules), TEST(test_header_c
 	  TEST(test_header_line_limit), TEST(test_url_limit), TEST(test_body_limit),
 	  TEST(test_chunked_body), TEST(test_pipelining), TEST(test_malformed),
 	  TEST(test_expect_continue), TEST(test_reason_sanitize), TEST(test_response_head),
-	  TEST(test_gzip_roundtrip), TEST(test_accepts_gzip), TEST(test_websocket_accept),
-	  TEST(test_extjs_body), TEST(test_error_body_and_mime))
+	  TEST(test_gzip_roundtrip), TEST(test_streamed_answer), TEST(test_accepts_gzip),
+	  TEST(test_websocket_accept), TEST(test_extjs_body), TEST(test_error_body_and_mime))

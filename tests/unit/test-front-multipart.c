@@ -8,6 +8,7 @@ typedef struct collect {
 	pve_buf log; /* "[name|filename|type]content;" per part */
 	unsigned begins, ends;
 	bool fail_data; /* part_data fails: the parser must stop */
+	bool fail_end; /* part_end fails naming the part's field */
 } collect;
 
 static int c_begin(void *ud, const char *name, const char *filename, const char *ctype,
@@ -31,8 +32,9 @@ static int c_data(void *ud, const void *data, size_t len, pve_error **err)
 
 static int c_end(void *ud, pve_error **err)
 {
-	(void)err;
 	collect *c = ud;
+	if (c->fail_end)
+		return pve_error_set_param(err, EINVAL, "content", "value is not valid UTF-8");
 	c->ends++;
 	pve_buf_puts(&c->log, ";");
 	return 0;
@@ -70,6 +72,17 @@ static int run(const char *in, size_t len, size_t chunk, collect *c, pve_error *
 		r = pve_multipart_finish(m, err);
 	pve_multipart_free(m);
 	return r;
+}
+
+/* A callback's error reaches the caller whole: code, message and the parameter it names. */
+static void callback_error_names_its_parameter(void)
+{
+	collect c = { .fail_end = true };
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(run(body, sizeof(body) - 1, 7, &c, &err), -EINVAL);
+	check(err && streq(err->message, "value is not valid UTF-8"));
+	check_streq(err ? err->param : NULL, "content");
+	pve_buf_free(&c.log);
 }
 
 static void parses_any_split(void)
@@ -239,6 +252,7 @@ static void http_parser_streams_upload_bodies(void)
 	check(!pve_http_is_upload_path("/nodes/a/storage/b/content"));
 }
 
-TEST_MAIN(TEST(parses_any_split), TEST(starts_without_preamble_and_handles_empty_parts),
-	  TEST(boundary_from_content_type), TEST(refuses_malformed_and_oversized),
-	  TEST(streams_large_content), TEST(http_parser_streams_upload_bodies))
+TEST_MAIN(TEST(parses_any_split), TEST(callback_error_names_its_parameter),
+	  TEST(starts_without_preamble_and_handles_empty_parts), TEST(boundary_from_content_type),
+	  TEST(refuses_malformed_and_oversized), TEST(streams_large_content),
+	  TEST(http_parser_streams_upload_bodies))

@@ -2,6 +2,7 @@
  * repeated keys, _dc, request targets, the ticket cookie, Authorization headers and client addresses. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include "front/front-internal.h"
 #include "tests/unit/test.h"
@@ -75,6 +76,114 @@ static void test_urlencoded(void)
 	check(pve_params_parse_urlencoded("ok=1&bad=%G0", 12, p, &err) == -EINVAL);
 	check(err && strstr(err->message, "bad") != NULL);
 	cJSON_Delete(p);
+}
+
+/* Many keys: refused past the limit, and fast (the lookup per key used to be linear). */
+static void test_urlencoded_many(void)
+{
+	pve_buf b = { 0 };
+	for (int i = 0; i < 100000; i++)
+		pve_buf_printf(&b, "%sk%d=v", i ? "&" : "", i);
+	cJSON *p = cJSON_CreateObject();
+	_cleanup_error_ pve_error *err = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	check_int(pve_params_parse_urlencoded(b.data, b.len, p, &err), -EINVAL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	check(err && strstr(err->message, "too many parameters"));
+	check(t1.tv_sec - t0.tv_sec < 1);
+	cJSON_Delete(p);
+	pve_buf_free(&b);
+	pve_error_freep(&err);
+
+	/* At the limit: distinct keys and one repeated key both pass, one more value fails. */
+	for (int i = 0; i < PVE_HTTP_MAX_PARAMS; i++)
+		pve_buf_printf(&b, "%sk%d=%d", i ? "&" : "", i % 200, i);
+	p = cJSON_CreateObject();
+	check_int(pve_params_parse_urlencoded(b.data, b.len, p, NULL), 0);
+	check_int(cJSON_GetArraySize(p), 200);
+	check_int(cJSON_GetArraySize(cJSON_GetObjectItem(p, "k3")), 2);
+	check_streq(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "k3"), 1)->valuestring, "203");
+	cJSON_Delete(p);
+	pve_buf_puts(&b, "&k0=x");
+	p = cJSON_CreateObject();
+	check_int(pve_params_parse_urlencoded(b.data, b.len, p, &err), -EINVAL);
+	cJSON_Delete(p);
+	pve_buf_free(&b);
+	pve_error_freep(&err);
+
+	/* A JSON body: the same limit on members. */
+	pve_buf_puts(&b, "{");
+	for (int i = 0; i <= PVE_HTTP_MAX_PARAMS; i++)
+		pve_buf_printf(&b, "%s\"k%d\":1", i ? "," : "", i);
+	pve_buf_puts(&b, "}");
+	p = NULL;
+	check_int(pve_params_parse_json(b.data, b.len, &p, &err), -EINVAL);
+	check(err && strstr(err->message, "too many parameters"));
+	pve_buf_free(&b);
+}
+
+/* Invalid UTF-8 and NUL are refused, naming the parameter; so is JSON with trailing data. */
+static void test_utf8_and_nul(void)
+{
+	static const struct {
+		const char *in, *param;
+	} form[] = {
+		{ "a=1&comment=%FF", "comment" },
+		{ "comment=caf%C3", "comment" },
+		{ "comment=\xc0\xaf", "comment" },
+		{ "x=%ED%A0%80", "x" },
+		{ "c%FF=1", NULL },
+		{ "comment=a%00b", "comment" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(form); i++) {
+		cJSON *p = cJSON_CreateObject();
+		_cleanup_error_ pve_error *err = NULL;
+		check_int(pve_params_parse_urlencoded(form[i].in, strlen(form[i].in), p, &err),
+			  -EINVAL);
+		check(err != NULL);
+		if (form[i].param)
+			check_streq(err ? err->param : NULL, form[i].param);
+		else
+			check(err && !err->param);
+		cJSON_Delete(p);
+	}
+	cJSON *p = cJSON_CreateObject();
+	check_int(pve_params_parse_urlencoded("c=caf%C3%A9", 11, p, NULL), 0);
+	check_streq(cJSON_GetObjectItem(p, "c")->valuestring, "caf\xc3\xa9");
+	cJSON_Delete(p);
+
+	static const struct {
+		const char *in, *param;
+	} json[] = {
+		{ "{\"comment\":\"\xff\"}", "comment" },
+		{ "{\"a\":1,\"comment\":\"x\\u0000y\"}", "comment" },
+		{ "{\"a\":1} {\"b\":2}", NULL },
+		{ "{\"a\":1}garbage", NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(json); i++) {
+		cJSON *o = NULL;
+		_cleanup_error_ pve_error *err = NULL;
+		check_int(pve_params_parse_json(json[i].in, strlen(json[i].in), &o, &err), -EINVAL);
+		check(o == NULL && err != NULL);
+		if (json[i].param)
+			check_streq(err ? err->param : NULL, json[i].param);
+		else
+			check(err && !err->param);
+	}
+
+	/* Credentials and paths reach pved as JSON strings: UTF-8 only. */
+	const char *hdrs[] = { "CSRFPreventionToken", "x\xff", NULL };
+	pve_http_request *h = make_req("GET", "/api2/json/version", NULL, NULL, hdrs);
+	pve_request *r = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(pve_front_build_request(h, "/version", "c", &r, &err), -EINVAL);
+	check(r == NULL && err && strstr(err->message, "CSRF"));
+	pve_http_request_free(h);
+	char *rest = NULL;
+	check(pve_front_classify("/api2/json/caf%C3", &rest, NULL) < 0);
+	check(pve_front_classify("/api2/json/caf%C3%A9", &rest, NULL) == PVE_FRONT_API);
+	free(rest);
 }
 
 static void test_json_body(void)
@@ -311,7 +420,7 @@ static void test_client_address(void)
 	check_streq(d, "unknown");
 }
 
-TEST_MAIN(TEST(test_uri_decode), TEST(test_urlencoded), TEST(test_json_body),
-	  TEST(test_query_over_form_body), TEST(test_json_request), TEST(test_bad_requests),
-	  TEST(test_credentials), TEST(test_auth_header), TEST(test_cookie), TEST(test_classify),
-	  TEST(test_client_address))
+TEST_MAIN(TEST(test_uri_decode), TEST(test_urlencoded), TEST(test_urlencoded_many),
+	  TEST(test_utf8_and_nul), TEST(test_json_body), TEST(test_query_over_form_body),
+	  TEST(test_json_request), TEST(test_bad_requests), TEST(test_credentials),
+	  TEST(test_auth_header), TEST(test_cookie), TEST(test_classify), TEST(test_client_address))
