@@ -148,6 +148,34 @@ int pve_front_classify(const char *url, char **ret_rest, pve_error **err);
 int pve_front_build_request(const pve_http_request *h, const char *path, const char *client,
 			    pve_request **ret, pve_error **err);
 
+/* ---- multipart/form-data (front/multipart.c) -------------------------------------------------------------
+ * An incremental parser for upload bodies: feed it any split of the body; memory stays bounded by the
+ * limits below whatever the size of the parts. */
+
+#define PVE_MULTIPART_MAX_BOUNDARY 70 /* RFC 2046 */
+#define PVE_MULTIPART_MAX_HEADERS 8192 /* one part's header block */
+#define PVE_MULTIPART_MAX_PARTS 32
+
+typedef struct pve_multipart pve_multipart;
+typedef struct pve_multipart_callbacks {
+	/* A part starts: its form field name, its filename and Content-Type (NULL when not given). */
+	int (*part_begin)(void *ud, const char *name, const char *filename,
+			  const char *content_type, pve_error **err);
+	/* Some bytes of its content, in order. */
+	int (*part_data)(void *ud, const void *data, size_t len, pve_error **err);
+	int (*part_end)(void *ud, pve_error **err);
+} pve_multipart_callbacks;
+
+/* The boundary of a "multipart/form-data; boundary=..." Content-Type value; EINVAL for another type or a
+ * missing, empty, overlong or malformed boundary. */
+int pve_multipart_boundary(const char *content_type, char **ret, pve_error **err);
+pve_multipart *pve_multipart_new(const char *boundary, const pve_multipart_callbacks *cb, void *ud);
+/* Parses len more bytes; after an error (malformed input, a limit, a callback's error) every call fails. */
+int pve_multipart_feed(pve_multipart *m, const void *data, size_t len, pve_error **err);
+/* The body ended: EPROTO unless the close delimiter was seen. */
+int pve_multipart_finish(pve_multipart *m, pve_error **err);
+void pve_multipart_free(pve_multipart *m);
+
 /* ---- the sandbox (api/sandbox.c) -------------------------------------------------------------------- */
 
 /* As root: chroots into chroot_dir (when not NULL) and drops to user's uid, gid and no groups. Then,

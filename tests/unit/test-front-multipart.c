@@ -1,6 +1,5 @@
 /* The multipart/form-data parser: parts and content whatever the split of the input, the boundary from
  * the Content-Type, and the limits and malformed bodies it refuses. */
-#include "api/api.h"
 #include "front/front-internal.h"
 #include "tests/unit/test.h"
 

@@ -1,7 +1,7 @@
 /* Fuzz target: the multipart/form-data parser of uploads, fed the input in pieces whose sizes the input
  * chooses, and the Content-Type boundary parser. Input: one byte of split size, then a body whose
  * boundary is "XyZ" (the samples), or, with the first byte's top bit set, a Content-Type value. */
-#include "api/api.h"
+#include "front/front-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
  * headers, so an upload of any size passes through in constant memory. */
 #include <strings.h>
 
-#include "api/api.h"
+#include "front/front-internal.h"
 
 enum mp_state {
 	MP_PREAMBLE, /* before the first delimiter */
