@@ -1,10 +1,11 @@
 /* storage: the scans behind /nodes/{node}/scan/{nfs,cifs,iscsi}: what an NFS server exports, what
  * shares an SMB server offers, what targets an iSCSI portal has, each through the system's tool. */
 #include "storage/net-internal.h"
+#include "storage/net-scan-internal.h"
 #include "storage/storage-net.h"
 
 #define SCAN_TIMEOUT_MS PVE_NET_CMD_TIMEOUT_MS
-#define SCAN_MAX_ENTRIES 4096
+#define SCAN_MAX_ENTRIES PVE_SCAN_MAX_ENTRIES
 #define RPCBIND_PORT 111
 #define SMB_PORT 445
 #define ISCSI_PORT 3260
@@ -39,6 +40,12 @@ int pve_storage_scan_nfs(const char *server, cJSON **ret, pve_error **err)
 			pve_error_prefix(*err, "scan of NFS server '%s' failed", server);
 		return -EIO;
 	}
+	*ret = pve_scan_parse_nfs(out);
+	return 0;
+}
+
+cJSON *pve_scan_parse_nfs(char *out)
+{
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
 	int n = 0;
@@ -55,8 +62,7 @@ int pve_storage_scan_nfs(const char *server, cJSON **ret, pve_error **err)
 		cJSON_AddItemToArray(list, o);
 		n++;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }
 
 int pve_storage_scan_cifs(const char *server, const char *username, const char *password,
@@ -96,6 +102,16 @@ int pve_storage_scan_cifs(const char *server, const char *username, const char *
 			pve_error_prefix(*err, "scan of SMB server '%s' failed", server);
 		return -EIO;
 	}
+	cJSON *list = pve_scan_parse_cifs(out);
+	if (!list)
+		return pve_error_set(err, EIO, "scan of SMB server '%s' failed: no share list",
+				     server);
+	*ret = list;
+	return 0;
+}
+
+cJSON *pve_scan_parse_cifs(char *out)
+{
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
 	int cnt = 0;
@@ -118,11 +134,9 @@ int pve_storage_scan_cifs(const char *server, const char *username, const char *
 	if (!listed) {
 		/* smbclient exits 0 when only the share listing (an RPC call) failed */
 		cJSON_Delete(list);
-		return pve_error_set(err, EIO, "scan of SMB server '%s' failed: no share list",
-				     server);
+		return NULL;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }
 
 int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
@@ -142,6 +156,12 @@ int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
 			pve_error_prefix(*err, "scan of iSCSI portal '%s' failed", p);
 		return -EIO;
 	}
+	*ret = pve_scan_parse_iscsi(out);
+	return 0;
+}
+
+cJSON *pve_scan_parse_iscsi(char *out)
+{
 	/* "ADDR:PORT,TPGT TARGET" per portal and target; a target behind several portals gets them
 	 * joined by ',' as Proxmox does */
 	cJSON *list = cJSON_CreateArray();
@@ -172,6 +192,5 @@ int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
 		cJSON_AddItemToArray(list, o);
 		n++;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }
