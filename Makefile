@@ -110,6 +110,8 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
+# What pvectl's fuzz targets link: the files that stand without pvectl's main.
+PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl
 
 all: $(BINS)
@@ -130,38 +132,41 @@ $(O)/bin/pvectl: $(call objs,$(wildcard tools/*.c)) $(O)/obj/gen/routes-data.o $
 		$(O)/obj/gen/routes-data.o $(LINK_LIBS)
 
 # Unit tests: tests/unit/test-SUBSYS-NAME.c, each one program linked with its subsystem's library, common
-# and the route data (test-daemon-*: with pved's objects and every library), so a half-written folder
-# does not stop the tests of another.
+# and the route data (test-daemon-*: with pved's objects and every library; test-pvectl-*: with
+# PVECTL_OBJS and every library), so a half-written folder does not stop the tests of another.
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 HARNESS := $(O)/obj/tests/unit/harness.o
 subsys_of = $(word 2,$(subst -, ,$(notdir $(1))))
 # The libraries a subsystem's tests link: its own, what it builds on, common.
 sub_libs = $(O)/lib/lib$(1).a $(if $(filter front,$(1)),$(O)/lib/libapi.a) $(O)/lib/libcommon.a
-unit_deps = $(if $(filter daemon,$(call subsys_of,$(1))),$(DAEMON_OBJS) $(LIBFILES),\
+extra_objs = $(strip $(if $(filter pvectl,$(call subsys_of,$(1))),$(PVECTL_OBJS),\
+	$(if $(filter daemon,$(call subsys_of,$(1))),$(DAEMON_OBJS))))
+# What a test or fuzz target program depends on, and what its link line names.
+test_deps = $(if $(call extra_objs,$(1)),$(call extra_objs,$(1)) $(LIBFILES),\
 	$(call sub_libs,$(call subsys_of,$(1))))
+test_link = $(if $(call extra_objs,$(1)),$(call extra_objs,$(1)) $(LINK_LIBS),\
+	$(call sub_libs,$(call subsys_of,$(1))) $(LIBS))
 .SECONDEXPANSION:
-$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(HARNESS) $(O)/obj/gen/routes-data.o $$(call unit_deps,$$@) \
+$(O)/tests/test-%: $(O)/obj/tests/unit/test-%.o $(HARNESS) $(O)/obj/gen/routes-data.o $$(call test_deps,$$@) \
 		$(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(HARNESS) $(O)/obj/gen/routes-data.o \
-		$(if $(filter daemon,$(call subsys_of,$@)),$(DAEMON_OBJS) $(LINK_LIBS),\
-		$(call sub_libs,$(call subsys_of,$@)) $(LIBS))
+		$(call test_link,$@)
 unit-tests: $(UNIT_BINS)
 
-# Fuzz targets: tests/fuzz/fuzz-SUBSYS-NAME.c, linked as the unit tests are (fuzz-daemon-*: with pved's
-# objects). `make check` builds them with the standalone driver, plain and sanitized, and runs each over
-# its samples (tests/fuzz/samples/SUBSYS-NAME/); `make fuzz` builds everything again with clang and
-# libFuzzer's instrumentation into build/fuzz-clang and fuzzes each target for FUZZ_SECONDS (60).
+# Fuzz targets: tests/fuzz/fuzz-SUBSYS-NAME.c, linked as the unit tests are. `make check` builds them
+# with the standalone driver, plain and sanitized, and runs each over its samples
+# (tests/fuzz/samples/SUBSYS-NAME/); `make fuzz` builds everything again with clang and libFuzzer's
+# instrumentation into build/fuzz-clang and fuzzes each target for FUZZ_SECONDS (60).
 # (WERROR=0 there: clang warns about what gcc, the build that gates, does not.)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 $(O)/fuzz/fuzz-%: $(O)/obj/tests/fuzz/fuzz-%.o $(FUZZ_MAIN) $(O)/obj/gen/routes-data.o \
-		$$(call unit_deps,$$@) $(FLAGS_STAMP)
+		$$(call test_deps,$$@) $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $< $(FUZZ_MAIN) $(O)/obj/gen/routes-data.o \
-		$(if $(filter daemon,$(call subsys_of,$@)),$(DAEMON_OBJS) $(LINK_LIBS),\
-		$(call sub_libs,$(call subsys_of,$@)) $(LIBS))
+		$(call test_link,$@)
 fuzz-targets: $(FUZZ_BINS)
 
 FUZZ_O := build/fuzz-clang
