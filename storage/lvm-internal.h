@@ -12,7 +12,7 @@
 typedef struct lv_info {
 	char *name, *attr, *pool, *origin;
 	uint64_t size;
-	double data_percent;
+	double data_percent; /* 0..100 */
 } lv_info;
 
 typedef struct lv_list {
@@ -32,5 +32,5 @@ bool pve_lvm_parse_vg_space(const char *out, size_t len, uint64_t *ret_size, uin
  * used, metadata_size, metadata_used}]. */
 int pve_lvm_parse_scan_vgs(const char *out, size_t len, cJSON **ret, pve_error **err);
 int pve_lvm_parse_scan_thin(const char *out, size_t len, cJSON **ret, pve_error **err);
-/* size * percent / 100 (lvm2 prints the percentage as text). */
+/* size * percent / 100, percent (lvm2 prints it as text) held to 0..100, the result to size. */
 uint64_t pve_lvm_percent_of(uint64_t size, const char *percent);

@@ -150,15 +150,26 @@ static uint64_t row_u64(const cJSON *row, const char *key)
 	return v && pve_parse_uint(v, UINT64_MAX, &n) == 0 ? n : 0;
 }
 
-/* A percentage as lvm2 prints it ("12.50", "" for none). */
+/* A percentage as lvm2 prints it ("12.50", "" for none), held to 0..100: a NaN or an out-of-range
+ * double must never reach a conversion to an integer, which is undefined behaviour. */
 static double percent_value(const char *s)
 {
-	return s && *s ? strtod(s, NULL) : 0;
+	double v = s && *s ? strtod(s, NULL) : 0;
+	if (!(v > 0)) /* NaN too */
+		return 0;
+	return v > 100 ? 100 : v;
+}
+
+/* (double)size may round above size (from 2^53 on): the result is held to size. */
+static uint64_t part_of(uint64_t size, double percent)
+{
+	double used = (double)size * percent / 100.0;
+	return used >= (double)size ? size : (uint64_t)used;
 }
 
 uint64_t pve_lvm_percent_of(uint64_t size, const char *percent)
 {
-	return (uint64_t)((double)size * percent_value(percent) / 100.0);
+	return part_of(size, percent_value(percent));
 }
 
 static int lvs(const char *vg, lv_list *ret, pve_error **err)
@@ -317,7 +328,7 @@ static int lvm_status(const pve_storage *s, pve_storage_status *ret, pve_error *
 		if (lvs(vg, &l, NULL) < 0 || !(p = lv_find(&l, pool)) || p->attr[0] != 't')
 			return 0; /* inactive */
 		ret->total = p->size;
-		ret->used = (uint64_t)((double)p->size * p->data_percent / 100.0);
+		ret->used = part_of(p->size, p->data_percent);
 		ret->avail = ret->total - ret->used;
 		ret->active = true;
 		return 0;
@@ -552,8 +563,7 @@ static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 				   xasprintf("%s:%s", s->id, i->name);
 		o->format = xstrdup("raw");
 		o->size = i->size;
-		o->used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
-				       i->size;
+		o->used = is_thin(s) ? part_of(i->size, i->data_percent) : i->size;
 		o->vmid = owner;
 		o->content = PVE_CONTENT_IMAGES;
 		o->parent = clone ? xstrdup(i->origin) : NULL;
@@ -592,8 +602,7 @@ static int lvm_volume_size(const pve_storage *s, const char *volname, uint64_t *
 	if (ret_size)
 		*ret_size = i->size;
 	if (ret_used)
-		*ret_used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
-					 i->size;
+		*ret_used = is_thin(s) ? part_of(i->size, i->data_percent) : i->size;
 	if (ret_format)
 		*ret_format = xstrdup("raw");
 	return 0;
