@@ -6,6 +6,10 @@
 
 #define SCAN_TIMEOUT_MS PVE_NET_CMD_TIMEOUT_MS
 #define SCAN_MAX_ENTRIES PVE_SCAN_MAX_ENTRIES
+/* A portal's discovery answer is read only this far: each line is looked up among the targets so far,
+ * and a target's portals are joined into one string. */
+#define ISCSI_MAX_LINES (4 * SCAN_MAX_ENTRIES)
+#define ISCSI_MAX_PORTALS PVE_SCAN_MAX_PORTALS
 #define RPCBIND_PORT 111
 #define SMB_PORT 445
 #define ISCSI_PORT 3260
@@ -166,11 +170,12 @@ cJSON *pve_scan_parse_iscsi(char *out)
 	 * joined by ',' as Proxmox does */
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
-	int n = 0;
-	for (char **l = lines; *l && n < SCAN_MAX_ENTRIES; l++) {
+	int n = 0, read = 0;
+	for (char **l = lines; *l && n < SCAN_MAX_ENTRIES && read < ISCSI_MAX_LINES; l++) {
 		char *sp = strchr(*l, ' ');
 		if (!sp)
 			continue;
+		read++;
 		*sp = '\0';
 		const char *target = trim(sp + 1);
 		char *comma = strrchr(*l, ',');
@@ -181,8 +186,15 @@ cJSON *pve_scan_parse_iscsi(char *out)
 			if (streq_ptr(pve_json_str(e, "target"), target))
 				found = e;
 		if (found) {
-			_cleanup_free_ char *joined =
-				xasprintf("%s,%s", pve_json_str(found, "portal"), *l);
+			const char *portals = pve_json_str(found, "portal");
+			size_t k = 1;
+			for (const char *c = portals; (c = strchr(c, ',')); c++)
+				k++;
+			/* Joining each repeat anew costs the string's length: without a cap, a portal
+			 * answering one target a hundred thousand times holds a worker for minutes. */
+			if (k >= ISCSI_MAX_PORTALS)
+				continue;
+			_cleanup_free_ char *joined = xasprintf("%s,%s", portals, *l);
 			cJSON_ReplaceItemInObject(found, "portal", cJSON_CreateString(joined));
 			continue;
 		}

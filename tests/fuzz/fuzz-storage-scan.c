@@ -1,6 +1,6 @@
 /* Fuzzes the parsers of the scan tools' output (storage/net-scan.c), which a remote NFS, SMB or iSCSI
  * server controls: the first byte picks the parser, the rest is the output. Every answer must be an
- * array of objects with string fields, within the entry limit. */
+ * array of objects with string fields, within the entry and portal limits. */
 #include "common/common.h"
 #include "storage/net-scan-internal.h"
 
@@ -35,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	default:
 		check(list = pve_scan_parse_iscsi(out), "target", "portal");
+		/* a target's portals are capped: joining them is quadratic */
+		const cJSON *e;
+		cJSON_ArrayForEach (e, list) {
+			size_t k = 1;
+			for (const char *c = pve_json_str(e, "portal"); (c = strchr(c, ',')); c++)
+				k++;
+			if (k > PVE_SCAN_MAX_PORTALS)
+				abort();
+		}
 		break;
 	}
 	return 0;
