@@ -181,6 +181,9 @@ cJSON *pve_scan_parse_iscsi(char *out)
 		char *comma = strrchr(*l, ',');
 		if (comma)
 			*comma = '\0';
+		/* iscsiadm's ADDR:PORT holds no ','; the joined list and its cap count on that */
+		if (strchr(*l, ','))
+			continue;
 		cJSON *found = NULL, *e;
 		cJSON_ArrayForEach (e, list)
 			if (streq_ptr(pve_json_str(e, "target"), target))
