@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "storage/qemu-img-internal.h"
 #include "storage/storage-internal.h"
 
 #define COPY_BUF (1024 * 1024)
@@ -543,28 +544,18 @@ static int check_image_head(xfmt xf, const unsigned char *h, size_t n, uint64_t 
 /* After an image file arrived: qemu-img must read it as fmt, standing alone. */
 static int check_image_file(const char *path, const char *fmt, pve_error **err)
 {
-	const char *argv[] = { "qemu-img", "info", "--output=json", "-f", fmt, path, NULL };
-	_cleanup_free_ char *out = NULL;
-	if (pve_qemu_img(argv, &out, err) < 0)
+	_cleanup_(pve_qemu_img_info_clear) pve_qemu_img_info i = { 0 };
+	if (pve_qemu_img_read_info(path, fmt, &i, err) < 0)
 		return -EIO;
-	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), 4 * 1024 * 1024, 32, err);
-	if (!j)
-		return -EIO;
-	const char *f = pve_json_str(j, "format");
-	if (!f || !streq(f, fmt))
+	if (!i.format || !streq(i.format, fmt))
 		return pve_error_set(err, EINVAL, "imported image is not %s", fmt);
-	if (cJSON_GetObjectItemCaseSensitive(j, "backing-filename"))
+	if (i.backing_file)
 		return pve_error_set(err, EINVAL, "imported image has a backing file");
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(j, "format-specific");
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(spec, "data");
-	if (cJSON_GetObjectItemCaseSensitive(data, "data-file"))
+	if (i.data_file)
 		return pve_error_set(err, EINVAL, "imported image has an external data file");
-	const cJSON *e;
-	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(data, "extents")) {
-		const char *fn = pve_json_str(e, "filename");
-		if (!fn || !streq(fn, path))
+	for (char **fn = i.extents; *fn; fn++)
+		if (!streq(*fn, path))
 			return pve_error_set(err, EINVAL, "imported vmdk image names other files");
-	}
 	return 0;
 }
 

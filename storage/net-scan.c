@@ -1,10 +1,15 @@
 /* storage: the scans behind /nodes/{node}/scan/{nfs,cifs,iscsi}: what an NFS server exports, what
  * shares an SMB server offers, what targets an iSCSI portal has, each through the system's tool. */
 #include "storage/net-internal.h"
+#include "storage/net-scan-internal.h"
 #include "storage/storage-net.h"
 
 #define SCAN_TIMEOUT_MS PVE_NET_CMD_TIMEOUT_MS
-#define SCAN_MAX_ENTRIES 4096
+#define SCAN_MAX_ENTRIES PVE_SCAN_MAX_ENTRIES
+/* A portal's discovery answer is read only this far: each line is looked up among the targets so far,
+ * and a target's portals are joined into one string. */
+#define ISCSI_MAX_LINES (4 * SCAN_MAX_ENTRIES)
+#define ISCSI_MAX_PORTALS PVE_SCAN_MAX_PORTALS
 #define RPCBIND_PORT 111
 #define SMB_PORT 445
 #define ISCSI_PORT 3260
@@ -39,6 +44,12 @@ int pve_storage_scan_nfs(const char *server, cJSON **ret, pve_error **err)
 			pve_error_prefix(*err, "scan of NFS server '%s' failed", server);
 		return -EIO;
 	}
+	*ret = pve_scan_parse_nfs(out);
+	return 0;
+}
+
+cJSON *pve_scan_parse_nfs(char *out)
+{
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
 	int n = 0;
@@ -55,8 +66,7 @@ int pve_storage_scan_nfs(const char *server, cJSON **ret, pve_error **err)
 		cJSON_AddItemToArray(list, o);
 		n++;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }
 
 int pve_storage_scan_cifs(const char *server, const char *username, const char *password,
@@ -96,6 +106,16 @@ int pve_storage_scan_cifs(const char *server, const char *username, const char *
 			pve_error_prefix(*err, "scan of SMB server '%s' failed", server);
 		return -EIO;
 	}
+	cJSON *list = pve_scan_parse_cifs(out);
+	if (!list)
+		return pve_error_set(err, EIO, "scan of SMB server '%s' failed: no share list",
+				     server);
+	*ret = list;
+	return 0;
+}
+
+cJSON *pve_scan_parse_cifs(char *out)
+{
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
 	int cnt = 0;
@@ -118,11 +138,9 @@ int pve_storage_scan_cifs(const char *server, const char *username, const char *
 	if (!listed) {
 		/* smbclient exits 0 when only the share listing (an RPC call) failed */
 		cJSON_Delete(list);
-		return pve_error_set(err, EIO, "scan of SMB server '%s' failed: no share list",
-				     server);
+		return NULL;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }
 
 int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
@@ -142,27 +160,44 @@ int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
 			pve_error_prefix(*err, "scan of iSCSI portal '%s' failed", p);
 		return -EIO;
 	}
+	*ret = pve_scan_parse_iscsi(out);
+	return 0;
+}
+
+cJSON *pve_scan_parse_iscsi(char *out)
+{
 	/* "ADDR:PORT,TPGT TARGET" per portal and target; a target behind several portals gets them
 	 * joined by ',' as Proxmox does */
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **lines = pve_strv_split(out, "\n");
-	int n = 0;
-	for (char **l = lines; *l && n < SCAN_MAX_ENTRIES; l++) {
+	int n = 0, read = 0;
+	for (char **l = lines; *l && n < SCAN_MAX_ENTRIES && read < ISCSI_MAX_LINES; l++) {
 		char *sp = strchr(*l, ' ');
 		if (!sp)
 			continue;
+		read++;
 		*sp = '\0';
 		const char *target = trim(sp + 1);
 		char *comma = strrchr(*l, ',');
 		if (comma)
 			*comma = '\0';
+		/* iscsiadm's ADDR:PORT holds no ','; the joined list and its cap count on that */
+		if (strchr(*l, ','))
+			continue;
 		cJSON *found = NULL, *e;
 		cJSON_ArrayForEach (e, list)
 			if (streq_ptr(pve_json_str(e, "target"), target))
 				found = e;
 		if (found) {
-			_cleanup_free_ char *joined =
-				xasprintf("%s,%s", pve_json_str(found, "portal"), *l);
+			const char *portals = pve_json_str(found, "portal");
+			size_t k = 1;
+			for (const char *c = portals; (c = strchr(c, ',')); c++)
+				k++;
+			/* Joining each repeat anew costs the string's length: without a cap, a portal
+			 * answering one target a hundred thousand times holds a worker for minutes. */
+			if (k >= ISCSI_MAX_PORTALS)
+				continue;
+			_cleanup_free_ char *joined = xasprintf("%s,%s", portals, *l);
 			cJSON_ReplaceItemInObject(found, "portal", cJSON_CreateString(joined));
 			continue;
 		}
@@ -172,6 +207,5 @@ int pve_storage_scan_iscsi(const char *portal, cJSON **ret, pve_error **err)
 		cJSON_AddItemToArray(list, o);
 		n++;
 	}
-	*ret = list;
-	return 0;
+	return list;
 }

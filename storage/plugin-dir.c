@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "storage/qemu-img-internal.h"
 #include "storage/storage-internal.h"
 
 #define NOTES_MAX (64 * 1024)
@@ -692,15 +693,10 @@ static int dir_volume_size(const pve_storage *s, const char *volname, uint64_t *
 	uint64_t size = (uint64_t)st.st_size;
 	_cleanup_free_ char *fmt = xstrdup(v.format ? v.format : "raw");
 	if (v.vtype == PVE_CONTENT_IMAGES && !S_ISDIR(st.st_mode)) {
-		const char *argv[] = { "qemu-img", "info", "--output=json", "-f", fmt, path, NULL };
-		_cleanup_free_ char *out = NULL;
-		if (pve_qemu_img(argv, &out, err) < 0)
-			return -EIO;
-		_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), 1024 * 1024, 16, err);
-		long long vs;
-		if (!j || !pve_json_int(j, "virtual-size", &vs) || vs < 0)
+		_cleanup_(pve_qemu_img_info_clear) pve_qemu_img_info i = { 0 };
+		if (pve_qemu_img_read_info(path, fmt, &i, err) < 0 || i.virtual_size < 0)
 			return pve_error_set(err, EIO, "qemu-img info: no size for '%s'", path);
-		size = (uint64_t)vs;
+		size = (uint64_t)i.virtual_size;
 	} else if (S_ISDIR(st.st_mode)) {
 		size = 0;
 	}
@@ -752,20 +748,12 @@ static int snapshot_op(const pve_storage *s, const char *volname, const char *op
  * not tell apart: the name is looked up first (qemu-img info lists the snapshots, parseable as JSON). */
 static int snapshot_exists(const char *path, const char *snap, bool *ret, pve_error **err)
 {
-	const char *argv[] = { "qemu-img", "info", "--output=json", "-f", "qcow2", path, NULL };
-	_cleanup_free_ char *out = NULL;
-	if (pve_qemu_img(argv, &out, err) < 0)
+	_cleanup_(pve_qemu_img_info_clear) pve_qemu_img_info i = { 0 };
+	if (pve_qemu_img_read_info(path, "qcow2", &i, err) < 0)
 		return -EIO;
-	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), 4 * 1024 * 1024, 16, err);
-	if (!j)
-		return pve_error_set(err, EIO, "qemu-img info: unreadable output for '%s'", path);
-	const cJSON *item;
 	*ret = false;
-	cJSON_ArrayForEach (item, cJSON_GetObjectItemCaseSensitive(j, "snapshots")) {
-		const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
-		if (cJSON_IsString(name) && streq(name->valuestring, snap))
-			*ret = true;
-	}
+	for (char **n = i.snapshots; *n; n++)
+		*ret |= streq(*n, snap);
 	return 0;
 }
 

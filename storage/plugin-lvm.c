@@ -10,11 +10,11 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 
+#include "storage/lvm-internal.h"
 #include "storage/storage-internal.h"
 
-/* LVM refuses longer names; reports of a volume group stay far below the runner's limit. */
+/* LVM refuses longer names. */
 #define LV_NAME_MAX 127
-#define LVM_REPORT_MAX (4 * 1024 * 1024)
 #define LVM_MAX_DISKS 4096
 
 /* ---- names ----------------------------------------------------------------------------------- */
@@ -122,18 +122,7 @@ static char *snap_lv(const char *name, const char *snap)
 
 /* ---- lvm2 reports ---------------------------------------------------------------------------- */
 
-typedef struct lv_info {
-	char *name, *attr, *pool, *origin;
-	uint64_t size;
-	double data_percent;
-} lv_info;
-
-typedef struct lv_list {
-	lv_info *v;
-	size_t n;
-} lv_list;
-
-static void lv_list_clear(lv_list *l)
+void lv_list_clear(lv_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].name);
@@ -161,6 +150,28 @@ static uint64_t row_u64(const cJSON *row, const char *key)
 	return v && pve_parse_uint(v, UINT64_MAX, &n) == 0 ? n : 0;
 }
 
+/* A percentage as lvm2 prints it ("12.50", "" for none), held to 0..100: a NaN or an out-of-range
+ * double must never reach a conversion to an integer, which is undefined behaviour. */
+static double percent_value(const char *s)
+{
+	double v = s && *s ? strtod(s, NULL) : 0;
+	if (!(v > 0)) /* NaN too */
+		return 0;
+	return v > 100 ? 100 : v;
+}
+
+/* (double)size may round above size (from 2^53 on): the result is held to size. */
+static uint64_t part_of(uint64_t size, double percent)
+{
+	double used = (double)size * percent / 100.0;
+	return used >= (double)size ? size : (uint64_t)used;
+}
+
+uint64_t pve_lvm_percent_of(uint64_t size, const char *percent)
+{
+	return part_of(size, percent_value(percent));
+}
+
 static int lvs(const char *vg, lv_list *ret, pve_error **err)
 {
 	const char *argv[] = { "lvs",  "--reportformat",
@@ -171,7 +182,12 @@ static int lvs(const char *vg, lv_list *ret, pve_error **err)
 	_cleanup_free_ char *out = NULL;
 	if (pve_storage_run(argv, &out, err) < 0)
 		return -EIO;
-	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, err);
+	return pve_lvm_parse_lvs(out, strlen(out), vg, ret, err);
+}
+
+int pve_lvm_parse_lvs(const char *out, size_t len, const char *vg, lv_list *ret, pve_error **err)
+{
+	_cleanup_json_ cJSON *j = pve_json_parse(out, len, LVM_REPORT_MAX, 16, err);
 	const cJSON *rows = j ? report_rows(j, "lv") : NULL;
 	if (!rows)
 		return pve_error_set(err, EIO, "lvs: unexpected report for volume group '%s'", vg);
@@ -190,8 +206,7 @@ static int lvs(const char *vg, lv_list *ret, pve_error **err)
 		a = pve_json_str(row, "origin");
 		i->origin = xstrdup(a ? a : "");
 		i->size = row_u64(row, "lv_size");
-		a = pve_json_str(row, "data_percent");
-		i->data_percent = a && *a ? strtod(a, NULL) : 0;
+		i->data_percent = percent_value(pve_json_str(row, "data_percent"));
 	}
 	*ret = l;
 	return 0;
@@ -313,7 +328,7 @@ static int lvm_status(const pve_storage *s, pve_storage_status *ret, pve_error *
 		if (lvs(vg, &l, NULL) < 0 || !(p = lv_find(&l, pool)) || p->attr[0] != 't')
 			return 0; /* inactive */
 		ret->total = p->size;
-		ret->used = (uint64_t)((double)p->size * p->data_percent / 100.0);
+		ret->used = part_of(p->size, p->data_percent);
 		ret->avail = ret->total - ret->used;
 		ret->active = true;
 		return 0;
@@ -321,18 +336,24 @@ static int lvm_status(const pve_storage *s, pve_storage_status *ret, pve_error *
 	const char *argv[] = { "vgs", "--reportformat",	 "json", "--units", "b", "--nosuffix",
 			       "-o",  "vg_size,vg_free", vg,	 NULL };
 	_cleanup_free_ char *out = NULL;
-	if (pve_storage_run(argv, &out, NULL) < 0)
+	if (pve_storage_run(argv, &out, NULL) < 0 ||
+	    !pve_lvm_parse_vg_space(out, strlen(out), &ret->total, &ret->avail))
 		return 0;
-	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, NULL);
-	const cJSON *rows = j ? report_rows(j, "vg") : NULL;
-	const cJSON *row = rows ? cJSON_GetArrayItem(rows, 0) : NULL;
-	if (!row)
-		return 0;
-	ret->total = row_u64(row, "vg_size");
-	ret->avail = row_u64(row, "vg_free");
 	ret->used = ret->total > ret->avail ? ret->total - ret->avail : 0;
 	ret->active = true;
 	return 0;
+}
+
+bool pve_lvm_parse_vg_space(const char *out, size_t len, uint64_t *ret_size, uint64_t *ret_free)
+{
+	_cleanup_json_ cJSON *j = pve_json_parse(out, len, LVM_REPORT_MAX, 16, NULL);
+	const cJSON *rows = j ? report_rows(j, "vg") : NULL;
+	const cJSON *row = rows ? cJSON_GetArrayItem(rows, 0) : NULL;
+	if (!row)
+		return false;
+	*ret_size = row_u64(row, "vg_size");
+	*ret_free = row_u64(row, "vg_free");
+	return true;
 }
 
 /* ---- volumes --------------------------------------------------------------------------------- */
@@ -542,8 +563,7 @@ static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 				   xasprintf("%s:%s", s->id, i->name);
 		o->format = xstrdup("raw");
 		o->size = i->size;
-		o->used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
-				       i->size;
+		o->used = is_thin(s) ? part_of(i->size, i->data_percent) : i->size;
 		o->vmid = owner;
 		o->content = PVE_CONTENT_IMAGES;
 		o->parent = clone ? xstrdup(i->origin) : NULL;
@@ -582,8 +602,7 @@ static int lvm_volume_size(const pve_storage *s, const char *volname, uint64_t *
 	if (ret_size)
 		*ret_size = i->size;
 	if (ret_used)
-		*ret_used = is_thin(s) ? (uint64_t)((double)i->size * i->data_percent / 100.0) :
-					 i->size;
+		*ret_used = is_thin(s) ? part_of(i->size, i->data_percent) : i->size;
 	if (ret_format)
 		*ret_format = xstrdup("raw");
 	return 0;
@@ -848,16 +867,13 @@ static int thin_create_base(const pve_storage *s, const char *volname, char **re
 
 /* ---- scans --------------------------------------------------------------------------------------- */
 
-static int report(const char *const argv[], const char *key, cJSON **ret_json,
+static int report(const char *out, size_t len, const char *tool, const char *key, cJSON **ret_json,
 		  const cJSON **ret_rows, pve_error **err)
 {
-	_cleanup_free_ char *out = NULL;
-	if (pve_storage_run(argv, &out, err) < 0)
-		return -EIO;
-	_cleanup_json_ cJSON *j = pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, err);
+	_cleanup_json_ cJSON *j = pve_json_parse(out, len, LVM_REPORT_MAX, 16, err);
 	const cJSON *rows = j ? report_rows(j, key) : NULL;
 	if (!rows)
-		return pve_error_set(err, EIO, "%s: unexpected report", argv[0]);
+		return pve_error_set(err, EIO, "%s: unexpected report", tool);
 	*ret_rows = rows;
 	*ret_json = TAKE_PTR(j);
 	return 0;
@@ -875,9 +891,17 @@ int pve_storage_scan_lvm(cJSON **ret, pve_error **err)
 		"--nosuffix", "--sort",		"vg_name", "-o",      "vg_name,vg_size,vg_free",
 		NULL
 	};
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, err) < 0)
+		return -EIO;
+	return pve_lvm_parse_scan_vgs(out, strlen(out), ret, err);
+}
+
+int pve_lvm_parse_scan_vgs(const char *out, size_t len, cJSON **ret, pve_error **err)
+{
 	_cleanup_json_ cJSON *j = NULL;
 	const cJSON *rows, *row;
-	if (report(argv, "vg", &j, &rows, err) < 0)
+	if (report(out, len, "vgs", "vg", &j, &rows, err) < 0)
 		return -EIO;
 	cJSON *a = cJSON_CreateArray();
 	cJSON_ArrayForEach (row, rows) {
@@ -907,9 +931,17 @@ int pve_storage_scan_lvmthin(const char *vg, cJSON **ret, pve_error **err)
 		"-o",	"lv_name,lv_size,data_percent,lv_metadata_size,metadata_percent",
 		vg,	NULL
 	};
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, err) < 0)
+		return -EIO;
+	return pve_lvm_parse_scan_thin(out, strlen(out), ret, err);
+}
+
+int pve_lvm_parse_scan_thin(const char *out, size_t len, cJSON **ret, pve_error **err)
+{
 	_cleanup_json_ cJSON *j = NULL;
 	const cJSON *rows, *row;
-	if (report(argv, "lv", &j, &rows, err) < 0)
+	if (report(out, len, "lvs", "lv", &j, &rows, err) < 0)
 		return -EIO;
 	cJSON *a = cJSON_CreateArray();
 	cJSON_ArrayForEach (row, rows) {
@@ -922,10 +954,9 @@ int pve_storage_scan_lvmthin(const char *vg, cJSON **ret, pve_error **err)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "lv", name);
 		add_u64(o, "lv_size", size);
-		add_u64(o, "used", (uint64_t)((double)size * (dp ? strtod(dp, NULL) : 0) / 100.0));
+		add_u64(o, "used", pve_lvm_percent_of(size, dp));
 		add_u64(o, "metadata_size", msize);
-		add_u64(o, "metadata_used",
-			(uint64_t)((double)msize * (mp ? strtod(mp, NULL) : 0) / 100.0));
+		add_u64(o, "metadata_used", pve_lvm_percent_of(msize, mp));
 		cJSON_AddItemToArray(a, o);
 	}
 	*ret = a;

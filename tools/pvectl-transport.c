@@ -14,10 +14,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tools/pvectl-http-internal.h"
 #include "tools/pvectl-internal.h"
 
-/* An HTTP response head larger than this is refused: ours are a few hundred bytes. */
-#define HTTP_MAX_HEAD (64u << 10)
 /* The password or token read from a file or the terminal. */
 #define SECRET_MAX 4096
 
@@ -387,46 +386,6 @@ static void form_encode(pve_buf *b, const cJSON *params)
 	}
 }
 
-/* Decodes the whole chunks in raw[*pos..]: 1 after the last, 0 when more is needed, <0 on error. */
-static int chunked_step(const char *raw, size_t len, size_t *pos, pve_buf *out)
-{
-	for (;;) {
-		const char *line = raw + *pos;
-		size_t avail = len - *pos;
-		const char *eol = memmem(line, avail, "\r\n", 2);
-		if (!eol)
-			return avail > 1024 ? -EPROTO : 0;
-		char *end;
-		errno = 0;
-		unsigned long long sz = strtoull(line, &end, 16);
-		if (end == line || errno || (end != eol && *end != ';' && *end != ' '))
-			return -EPROTO;
-		if (sz > PVECTL_MAX_BODY || out->len + sz > PVECTL_MAX_BODY)
-			return -EFBIG;
-		size_t head = (size_t)(eol + 2 - line);
-		if (sz == 0)
-			return 1; /* trailers, if any, are of no interest */
-		if (avail < head + sz + 2)
-			return 0;
-		if (memcmp(line + head + sz, "\r\n", 2) != 0)
-			return -EPROTO;
-		pve_buf_append(out, line + head, sz);
-		*pos += head + sz + 2;
-	}
-}
-
-static bool header_is(const char *line, const char *name, const char **ret_value)
-{
-	size_t n = strlen(name);
-	if (strncasecmp(line, name, n) != 0 || line[n] != ':')
-		return false;
-	const char *v = line + n + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	*ret_value = v;
-	return true;
-}
-
 static int http_exchange(pvectl *c, const char *method, const char *path, const cJSON *params,
 			 bool with_auth, pvectl_response *ret, pve_error **err)
 {
@@ -475,110 +434,34 @@ static int http_exchange(pvectl *c, const char *method, const char *path, const 
 		return r;
 	}
 
-	/* the head */
-	pve_buf raw = { 0 };
-	char *head_end = NULL;
-	while (!(head_end = raw.data ? memmem(raw.data, raw.len, "\r\n\r\n", 4) : NULL)) {
-		if (raw.len > HTTP_MAX_HEAD) {
-			r = pve_error_set(err, EPROTO, "response head exceeds %u bytes",
-					  HTTP_MAX_HEAD);
-			goto out;
-		}
-		r = ssl_read_some(&hc, &raw, HTTP_MAX_HEAD, err);
-		if (r == 0)
-			r = pve_error_set(err, EPIPE,
-					  "%s:%s closed the connection without a response", c->host,
-					  c->port);
-		if (r < 0)
-			goto out;
-	}
-	*head_end = '\0';
-	size_t body_start = (size_t)(head_end + 4 - raw.data);
-
-	char *save = NULL;
-	char *line = strtok_r(raw.data, "\r\n", &save);
-	int status = 0, consumed = 0;
-	if (!line || sscanf(line, "HTTP/1.%*1[01] %3d %n", &status, &consumed) < 1 ||
-	    status < 100 || status > 599) {
-		r = pve_error_set(err, EPROTO, "malformed HTTP status line");
-		goto out;
-	}
-	ret->status = status;
-	ret->reason = xstrdup(consumed ? line + consumed : "");
-	long long content_length = -1;
-	bool chunked = false;
-	while ((line = strtok_r(NULL, "\r\n", &save))) {
-		const char *v;
-		if (header_is(line, "Content-Length", &v)) {
-			char *end;
-			errno = 0;
-			content_length = strtoll(v, &end, 10);
-			if (errno || end == v || content_length < 0) {
-				r = pve_error_set(err, EPROTO, "malformed Content-Length");
-				goto out;
-			}
-		} else if (header_is(line, "Transfer-Encoding", &v)) {
-			chunked = strcasestr(v, "chunked") != NULL;
-		}
-	}
-	if (content_length > (long long)PVECTL_MAX_BODY) {
-		r = pve_error_set(err, EFBIG, "response of %lld bytes exceeds %u MiB",
-				  content_length, PVECTL_MAX_BODY >> 20);
-		goto out;
-	}
-
-	/* the body: move what came with the head to the front, then read until it is complete */
-	pve_buf body = { 0 };
-	pve_buf_append(&body, raw.data + body_start, raw.len - body_start);
-	pve_buf_free(&raw);
-	pve_buf decoded = { 0 };
-	size_t pos = 0;
+	/* The response, framed by http-parser (Content-Length, chunked, or up to the close). */
+	pvectl_http h;
+	pvectl_http_init(&h, PVECTL_MAX_BODY);
+	pve_buf chunk = { 0 };
 	for (;;) {
-		if (chunked) {
-			r = chunked_step(body.data ? body.data : "", body.len, &pos, &decoded);
-			if (r < 0) {
-				r = pve_error_set(err, -r,
-						  r == -EFBIG ? "response exceeds the size limit" :
-								"malformed chunked response");
-				break;
-			}
-			if (r == 1) {
-				r = 0;
-				break;
-			}
-		} else if (content_length >= 0 && body.len >= (size_t)content_length) {
-			body.len = (size_t)content_length;
-			r = 0;
-			break;
-		}
-		if (body.len > PVECTL_MAX_BODY + (1u << 20)) {
-			r = pve_error_set(err, EFBIG, "response exceeds %u MiB",
-					  PVECTL_MAX_BODY >> 20);
-			break;
-		}
-		r = ssl_read_some(&hc, &body, PVECTL_MAX_BODY, err);
+		chunk.len = 0;
+		r = ssl_read_some(&hc, &chunk, 16384, err);
 		if (r < 0)
 			break;
-		if (r == 0) {
-			if (chunked || content_length >= 0)
-				r = pve_error_set(
-					err, EPIPE,
-					"the connection closed before the response ended");
-			break; /* neither: the body ends with the connection */
+		r = pvectl_http_feed(&h, chunk.data, chunk.len, err);
+		if (r != 0)
+			break;
+	}
+	if (r == 1) {
+		ret->status = h.status;
+		ret->reason = xstrndup(h.reason.data ? h.reason.data : "", h.reason.len);
+		parse_body(ret, h.body.data, h.body.len);
+		r = 0;
+	} else if (r == -EPIPE && h.seen == 0) {
+		if (err) {
+			pve_error_free(*err);
+			*err = NULL;
 		}
+		r = pve_error_set(err, EPIPE, "%s:%s closed the connection without a response",
+				  c->host, c->port);
 	}
-	if (r == 0) {
-		if (chunked)
-			parse_body(ret, decoded.data, decoded.len);
-		else
-			parse_body(ret, body.data, body.len);
-	}
-	pve_buf_free(&decoded);
-	pve_buf_free(&body);
-	https_conn_close(&hc);
-	return r < 0 ? r : 0;
-out:
-	pve_buf_free(&raw);
+	pve_buf_free(&chunk);
+	pvectl_http_clear(&h);
 	https_conn_close(&hc);
 	return r;
 }

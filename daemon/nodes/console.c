@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pty.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "daemon/nodes/console-internal.h"
 #include "daemon/nodes/nodes-internal.h"
 
 /* Proxmox hands out console ports from 5900 up. */
@@ -21,7 +23,7 @@
 /* The client has this long to connect to a console, and then to say who it is. */
 #define CONSOLE_CONNECT_TIMEOUT_MS 10000
 #define AUTH_LINE_MAX 4096
-#define RELAY_CHUNK (64 * 1024)
+#define RELAY_CHUNK XTERM_INPUT_MAX
 
 /* ---- vncwebsocket: the relay ---------------------------------------------------------------------------- */
 
@@ -184,49 +186,88 @@ static int read_auth_line(int fd, char **ret_line, pve_buf *rest, pve_error **er
 	}
 }
 
+/* A decimal field of at most 10 digits and at most max, ended by ':': 1 and the position after the
+ * ':' in *pos, 0 when the buffer ends first, -EBADMSG otherwise. strtoul would read on past the
+ * message's end (the buffer keeps stale bytes there once consumed messages are moved out) and take
+ * signs and blanks. */
+static int xterm_field(const char *buf, size_t len, size_t *pos, unsigned long max,
+		       unsigned long *ret)
+{
+	unsigned long v = 0;
+	size_t i = *pos;
+	for (; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
+		if (i - *pos >= 10)
+			return -EBADMSG;
+		v = v * 10 + (unsigned long)(buf[i] - '0');
+		if (v > max)
+			return -EBADMSG;
+	}
+	if (i == len)
+		return 0;
+	if (i == *pos || buf[i] != ':')
+		return -EBADMSG;
+	*pos = i + 1;
+	*ret = v;
+	return 1;
+}
+
+ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret)
+{
+	if (len == 0)
+		return 0;
+	if (buf[0] == '2') {
+		*ret = (xterm_msg){ .type = XTERM_PING };
+		return 1;
+	}
+	if (buf[0] != '0' && buf[0] != '1')
+		return -EBADMSG;
+	if (len < 2)
+		return 0;
+	if (buf[1] != ':')
+		return -EBADMSG;
+	size_t pos = 2;
+	unsigned long a, b;
+	int r;
+	if (buf[0] == '0') {
+		if ((r = xterm_field(buf, len, &pos, XTERM_INPUT_MAX, &a)) <= 0)
+			return r;
+		if (len - pos < a)
+			return 0;
+		*ret = (xterm_msg){ .type = XTERM_INPUT, .data = buf + pos, .len = a };
+		return (ssize_t)(pos + a);
+	}
+	if ((r = xterm_field(buf, len, &pos, USHRT_MAX, &a)) <= 0 ||
+	    (r = xterm_field(buf, len, &pos, USHRT_MAX, &b)) <= 0)
+		return r;
+	*ret = (xterm_msg){ .type = XTERM_RESIZE, .cols = (unsigned)a, .rows = (unsigned)b };
+	return (ssize_t)pos;
+}
+
 /* Consumes complete xterm.js messages from in; input goes to the pty. Returns false on a malformed
  * message. */
 static bool xterm_messages(pve_buf *in, int pty)
 {
 	size_t off = 0;
 	while (off < in->len) {
-		const char *p = in->data + off, *end = in->data + in->len;
-		if (*p == '2') { /* ping */
-			off++;
-			continue;
+		xterm_msg m;
+		ssize_t n = pved_xterm_msg_parse(in->data + off, in->len - off, &m);
+		if (n < 0)
+			return false;
+		if (n == 0)
+			break;
+		off += (size_t)n;
+		if (m.type == XTERM_INPUT && pve_write_all(pty, m.data, m.len) < 0)
+			return false;
+		if (m.type == XTERM_RESIZE) {
+			struct winsize ws = { .ws_col = (unsigned short)m.cols,
+					      .ws_row = (unsigned short)m.rows };
+			ioctl(pty, TIOCSWINSZ, &ws);
 		}
-		if ((*p != '0' && *p != '1') || end - p < 2)
-			break;
-		if (p[1] != ':')
-			return false;
-		char *colon;
-		unsigned long a = strtoul(p + 2, &colon, 10);
-		if (colon >= end)
-			break;
-		if (*colon != ':')
-			return false;
-		if (*p == '0') {
-			if (a > RELAY_CHUNK)
-				return false;
-			if ((size_t)(end - colon - 1) < a)
-				break;
-			if (pve_write_all(pty, colon + 1, a) < 0)
-				return false;
-			off = (size_t)(colon + 1 + a - in->data);
-			continue;
-		}
-		char *colon2;
-		unsigned long rows = strtoul(colon + 1, &colon2, 10);
-		if (colon2 >= end)
-			break;
-		if (*colon2 != ':')
-			return false;
-		struct winsize ws = { .ws_col = (unsigned short)a, .ws_row = (unsigned short)rows };
-		ioctl(pty, TIOCSWINSZ, &ws);
-		off = (size_t)(colon2 + 1 - in->data);
 	}
-	memmove(in->data, in->data + off, in->len - off);
-	in->len -= off;
+	if (off > 0) {
+		memmove(in->data, in->data + off, in->len - off);
+		in->len -= off;
+	}
 	return true;
 }
 

@@ -1,3 +1,5 @@
+# exclusive: the Samba AD DC needs the fixed ports 389, 636 and 88 on 127.0.0.1
+# timeout: 900
 """LDAP and AD realms end to end on a real pved: realm CRUD in domains.cfg, sync of users and groups into
 user.cfg, and login with directory passwords. The directories are real servers the test starts on
 loopback and stops by PID: OpenLDAP's slapd (a free port, its own config and mdb database in a temp dir)

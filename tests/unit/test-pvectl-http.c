@@ -1,0 +1,87 @@
+/* pvectl's HTTP response parser (tools/pvectl-http.c): the framings a server may use, in any pieces,
+ * and the limits on the head and the body. */
+#include "tests/unit/test.h"
+#include "tools/pvectl-http-internal.h"
+
+/* Feeds text in pieces of step bytes, then the close; the parser's result. */
+static int feed(pvectl_http *h, const char *text, size_t step, pve_error **err)
+{
+	size_t len = strlen(text);
+	for (size_t off = 0; off < len; off += step) {
+		size_t n = len - off < step ? len - off : step;
+		int r = pvectl_http_feed(h, text + off, n, err);
+		if (r != 0)
+			return r;
+	}
+	return pvectl_http_feed(h, NULL, 0, err);
+}
+
+static void expect_body(const char *text, int status, const char *reason, const char *body)
+{
+	for (size_t step = 1; step <= strlen(text); step = step * 2 + 1) {
+		pvectl_http h;
+		pvectl_http_init(&h, 1024);
+		_cleanup_error_ pve_error *err = NULL;
+		check_int(feed(&h, text, step, &err), 1);
+		check_int(h.status, status);
+		check(h.reason.len == strlen(reason) &&
+		      memcmp(h.reason.data, reason, h.reason.len) == 0);
+		check(h.body.len == strlen(body) &&
+		      (h.body.len == 0 || memcmp(h.body.data, body, h.body.len) == 0));
+		pvectl_http_clear(&h);
+	}
+}
+
+static void expect_error(const char *text, int code, const char *message, size_t max_body)
+{
+	pvectl_http h;
+	pvectl_http_init(&h, max_body);
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(feed(&h, text, 7, &err), -code);
+	check(err && strstr(err->message, message));
+	pvectl_http_clear(&h);
+}
+
+static void test_framings(void)
+{
+	expect_body("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"data\":null}", 200, "OK",
+		    "{\"data\":null}");
+	/* chunk extensions and trailers are allowed and dropped */
+	expect_body("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5\r\n{\"dat\r\n8;x=1\r\na\":null}\r\n0\r\nX-T: 1\r\n\r\n",
+		    200, "OK", "{\"data\":null}");
+	/* neither: the body ends with the connection */
+	expect_body("HTTP/1.0 401 permission denied\r\nServer: x\r\n\r\n{}", 401,
+		    "permission denied", "{}");
+	/* after the response nothing is read: the request said Connection: close */
+	expect_body("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 500 x\r\n\r\n", 200,
+		    "OK", "{}");
+	expect_body("HTTP/1.1 204 No Content\r\n\r\n", 204, "No Content", "");
+}
+
+static void test_errors(void)
+{
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", EPIPE,
+		     "closed before the response ended", 1024);
+	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", EPIPE,
+		     "closed before the response ended", 1024);
+	expect_error("", EPIPE, "without a response", 1024);
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n", EFBIG,
+		     "response of 2048 bytes exceeds", 1024);
+	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "800\r\n",
+		     EFBIG, "exceeds", 1024);
+	expect_error("FTP/1.1 200 OK\r\n\r\n", EPROTO, "malformed HTTP response", 1024);
+	expect_error("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", EPROTO, "malformed", 1024);
+
+	/* a head over 64 KiB */
+	pve_buf b = { 0 };
+	pve_buf_puts(&b, "HTTP/1.1 200 OK\r\n");
+	for (int i = 0; i < 1100; i++)
+		pve_buf_printf(&b, "X-Pad-%d: %060d\r\n", i, 0);
+	pve_buf_puts(&b, "\r\n");
+	expect_error(b.data, EPROTO, "head exceeds", 1024);
+	pve_buf_free(&b);
+}
+
+TEST_MAIN(TEST(test_framings), TEST(test_errors))
