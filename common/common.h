@@ -147,6 +147,24 @@ int pve_write_all(int fd, const void *data, size_t len);
 /* Reads len bytes, fewer only at the end of the stream: how many came, or a negative errno. */
 ssize_t pve_read_full(int fd, void *buf, size_t len);
 
+/* ---- starting programs (common/io.c) ---------------------------------------------------------------- */
+
+#define PVE_SPAWN_MAX_FDS 32
+typedef struct pve_spawn_opts {
+	const char *
+		path; /* an absolute path, or a bare name searched in /usr/sbin:/usr/bin:/sbin:/bin */
+	char *const *argv;
+	char *const *envp; /* NULL: this process's environment */
+	int stdin_fd, stdout_fd, stderr_fd; /* -1: this process's own */
+	const int *fds; /* fds[i] becomes fd 3 + i in the child; it gets no other fd */
+	size_t n_fds;
+	bool new_session; /* setsid */
+	bool new_group; /* a process group of its own (its pid) */
+} pve_spawn_opts;
+/* Starts a program as a fresh process image with posix_spawn, which runs nothing of ours between fork
+ * and exec, as a process with threads requires; every signal at its default and unblocked. */
+int pve_spawn(const pve_spawn_opts *o, pid_t *ret_pid, pve_error **err);
+
 /* ==== the sections below are written by their owners; keep each to its own section ==================== */
 
 /* ---- strings and numbers (owner: common strings) --------------------------------------------------- */

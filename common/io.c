@@ -1,4 +1,8 @@
-/* common: whole reads and writes on blocking file descriptors, past EINTR and short transfers. */
+/* common: whole reads and writes on blocking file descriptors, past EINTR and short transfers; starting
+ * programs. */
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -33,4 +37,76 @@ ssize_t pve_read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+/* The program's path: a bare name is looked up in the system's directories, not in $PATH. */
+static int spawn_path(const char *name, char buf[static 4096], const char **ret)
+{
+	if (strchr(name, '/')) {
+		*ret = name;
+		return 0;
+	}
+	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+		if ((size_t)snprintf(buf, 4096, "%s/%s", dirs[i], name) >= 4096)
+			return -ENAMETOOLONG;
+		if (access(buf, X_OK) == 0) {
+			*ret = buf;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int pve_spawn(const pve_spawn_opts *o, pid_t *ret_pid, pve_error **err)
+{
+	if (o->n_fds > PVE_SPAWN_MAX_FDS)
+		return pve_error_set(err, EINVAL, "at most %d fds for a child", PVE_SPAWN_MAX_FDS);
+	char buf[4096];
+	const char *path;
+	int r = spawn_path(o->path, buf, &path);
+	if (r < 0)
+		return pve_error_set(err, -r, "cannot run %s: %s", o->path, strerror(-r));
+	/* Copies above the range the child's fds go to, so no dup2 overwrites another's source. */
+	int high[PVE_SPAWN_MAX_FDS];
+	size_t n_high = 0;
+	for (; n_high < o->n_fds; n_high++) {
+		high[n_high] = fcntl(o->fds[n_high], F_DUPFD_CLOEXEC, 3 + PVE_SPAWN_MAX_FDS);
+		if (high[n_high] < 0) {
+			r = -errno;
+			break;
+		}
+	}
+	if (r == 0) {
+		posix_spawn_file_actions_t fa;
+		posix_spawnattr_t attr;
+		sigset_t none, all;
+		sigemptyset(&none);
+		sigfillset(&all);
+		posix_spawn_file_actions_init(&fa);
+		posix_spawnattr_init(&attr);
+		const int std[3] = { o->stdin_fd, o->stdout_fd, o->stderr_fd };
+		for (int i = 0; i < 3; i++)
+			if (std[i] >= 0)
+				posix_spawn_file_actions_adddup2(&fa, std[i], i);
+		for (size_t i = 0; i < o->n_fds; i++)
+			posix_spawn_file_actions_adddup2(&fa, high[i], 3 + (int)i);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 3 + (int)o->n_fds);
+		short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+		if (o->new_session)
+			flags |= POSIX_SPAWN_SETSID;
+		else if (o->new_group)
+			flags |= POSIX_SPAWN_SETPGROUP; /* group 0: the child's own pid */
+		posix_spawnattr_setflags(&attr, flags);
+		posix_spawnattr_setsigmask(&attr, &none);
+		posix_spawnattr_setsigdefault(&attr, &all);
+		r = -posix_spawn(ret_pid, path, &fa, &attr, o->argv, o->envp ? o->envp : environ);
+		posix_spawn_file_actions_destroy(&fa);
+		posix_spawnattr_destroy(&attr);
+	}
+	for (size_t i = 0; i < n_high; i++)
+		close(high[i]);
+	if (r < 0)
+		return pve_error_set(err, -r, "cannot start %s: %s", path, strerror(-r));
+	return 0;
 }

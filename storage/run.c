@@ -40,41 +40,6 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The child: stdin from /dev/null, the pipes as stdout and stderr, its own process group (so the
- * time limit ends mount.nfs and friends too), default signals, a fixed environment, then exec. */
-__attribute__((noreturn)) static void child(const char *const argv[], const char *const env[],
-					    int out, int errfd)
-{
-	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
-		_exit(127);
-	setpgid(0, 0);
-	sigset_t all;
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	/* lvm2 complains about every inherited fd; it must not read a user's lvm.conf overrides
-	 * from the daemon's environment either, so the environment is fixed */
-	const char *envp[RUN_ENV_MAX + 4] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
-					      "LVM_SUPPRESS_FD_WARNINGS=1" };
-	size_t n = 3;
-	for (size_t i = 0; env && env[i] && n < RUN_ENV_MAX + 3; i++)
-		envp[n++] = env[i];
-	envp[n] = NULL;
-	if (strchr(argv[0], '/')) {
-		execve(argv[0], (char *const *)argv, (char *const *)envp);
-		_exit(127);
-	}
-	static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/sbin", "/bin" };
-	char path[4096];
-	for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dirs[i], argv[0]) >= sizeof(path))
-			_exit(127);
-		execve(path, (char *const *)argv, (char *const *)envp);
-	}
-	_exit(127);
-}
-
 /* A tool's stderr on one line: its lines (trimmed) joined by "; ", without its own name in front
  * (qemu-img's "qemu-img: "), without mount.cifs's pointer to its manual page, cut at RUN_MSG_MAX. */
 static char *one_line(const char *msg, const char *name)
@@ -121,18 +86,37 @@ int pve_storage_run_ex(const char *const argv[], const char *const env[], int ti
 		close(out[1]);
 		return pve_error_set(err, e, "%s: pipe: %s", name, strerror(e));
 	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
+	/* stdin from /dev/null, the pipes as stdout and stderr, a process group of its own (so the time
+	 * limit ends mount.nfs and friends too). lvm2 complains about every inherited fd; it must not read
+	 * a user's lvm.conf overrides from the daemon's environment either, so the environment is fixed. */
+	const char *envp[RUN_ENV_MAX + 4] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C",
+					      "LVM_SUPPRESS_FD_WARNINGS=1" };
+	size_t n_env = 3;
+	for (size_t i = 0; env && env[i] && n_env < RUN_ENV_MAX + 3; i++)
+		envp[n_env++] = env[i];
+	envp[n_env] = NULL;
+	_cleanup_close_ int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pve_spawn_opts so = { .path = argv[0],
+			      .argv = (char *const *)argv,
+			      .envp = (char *const *)envp,
+			      .stdin_fd = devnull,
+			      .stdout_fd = out[1],
+			      .stderr_fd = errp[1],
+			      .new_group = true };
+	pid_t pid;
+	pve_error *serr = NULL;
+	int sr = devnull < 0 ? -errno : pve_spawn(&so, &pid, &serr);
+	if (sr < 0) {
 		close(out[0]);
 		close(out[1]);
 		close(errp[0]);
 		close(errp[1]);
-		return pve_error_set(err, e, "%s: fork: %s", name, strerror(e));
+		pve_error_free(serr);
+		/* as a shell answers a command it cannot find */
+		if (sr == -ENOENT)
+			return pve_error_set(err, ENOENT, "%s: cannot run %s", what, argv[0]);
+		return pve_error_set(err, -sr, "%s: cannot start: %s", name, strerror(-sr));
 	}
-	if (pid == 0)
-		child(argv, env, out[1], errp[1]);
-	setpgid(pid, pid); /* both sides, so the kill below never misses the group */
 	close(out[1]);
 	close(errp[1]);
 	_cleanup_close_ int ofd = out[0], efd = errp[0];

@@ -267,7 +267,7 @@ void pved_tasks_free(pved_tasks *t);
 int pved_task_start(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
 		    char **ret_upid, pve_error **err);
 /* At most this many fds go to a worker; the worker finds fds[i] at PVED_TASK_FD(i). */
-#define PVED_TASK_MAX_FDS 4
+#define PVED_TASK_MAX_FDS PVE_SPAWN_MAX_FDS
 #define PVED_TASK_FD(i) (3 + (i))
 /* pved_task_start, handing the worker copies of fds (a listening socket pved made, so the port is
  * taken before the UPID is answered). */

@@ -190,74 +190,65 @@ static void front_spawn(pved *d)
 		 pve_log_enabled(PVE_LOG_DEBUG) ? PVE_LOG_DEBUG : PVE_LOG_INFO);
 	const char *sandbox = getenv("PVED_API_NO_SANDBOX") ? "--no-sandbox" : NULL;
 	pved_front *f = d->front;
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error("cannot start pved-api: fork: %m");
+	/* fd 3: the first wire to pved; fd 4: the certificate; 5...: the listening sockets; then the
+	 * other workers' wires. */
+	int fds[2 + MAX_LISTEN + PVE_FRONT_MAX_WORKERS], n_fds = 0;
+	fds[n_fds++] = sv[0][1];
+	fds[n_fds++] = certfd;
+	for (size_t i = 0; i < f->n_listen; i++)
+		fds[n_fds++] = f->listen_fds[i];
+	for (unsigned i = 1; i < n_wires; i++)
+		fds[n_fds++] = sv[i][1];
+	const char *argv[24 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
+	char fdnames[MAX_LISTEN + PVE_FRONT_MAX_WORKERS][16];
+	size_t n = 0;
+	argv[n++] = "pved-api";
+	argv[n++] = "--fd";
+	argv[n++] = "3";
+	argv[n++] = "--cert-fd";
+	argv[n++] = "4";
+	for (int i = 2; i < n_fds; i++) {
+		snprintf(fdnames[i - 2], sizeof(fdnames[i - 2]), "%d", 3 + i);
+		argv[n++] = i < 2 + (int)f->n_listen ? "--listen-fd" : "--fd";
+		argv[n++] = fdnames[i - 2];
+	}
+	argv[n++] = "--www";
+	argv[n++] = d->www;
+	argv[n++] = "--chroot";
+	argv[n++] = chroot_dir;
+	argv[n++] = "--log-level";
+	argv[n++] = level;
+	/* The front's connection limits, from the environment (tests make them small). */
+	static const char *const limits[][2] = {
+		{ "PVED_API_MAX_CONNS", "--max-conns" },
+		{ "PVED_API_MAX_PER_CLIENT", "--max-per-client" },
+		{ "PVED_API_FIRST_BYTE_TIMEOUT", "--first-byte-timeout" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
+		const char *v = getenv(limits[i][0]);
+		if (v && *v) {
+			argv[n++] = limits[i][1];
+			argv[n++] = v;
+		}
+	}
+	if (sandbox)
+		argv[n++] = sandbox;
+	argv[n] = NULL;
+	pid_t pid;
+	pve_spawn_opts so = { .path = exe,
+			      .argv = (char *const *)argv,
+			      .stdin_fd = -1,
+			      .stdout_fd = -1,
+			      .stderr_fd = -1,
+			      .fds = fds,
+			      .n_fds = (size_t)n_fds };
+	if (pve_spawn(&so, &pid, &err) < 0) {
+		log_error("cannot start pved-api: %s", err->message);
 		for (unsigned i = 0; i < n_wires; i++) {
 			close(sv[i][0]);
 			close(sv[i][1]);
 		}
 		return;
-	}
-	if (pid == 0) {
-		/* fd 3: the first wire to pved; fd 4: the certificate; 5...: the listening sockets; then
-		 * the other workers' wires. They are moved out of the way first, so no dup2 overwrites a
-		 * source still to be copied; dup2 then clears CLOEXEC on the final copies. */
-		int src[2 + MAX_LISTEN + PVE_FRONT_MAX_WORKERS], n_src = 0;
-		src[n_src++] = sv[0][1];
-		src[n_src++] = certfd;
-		for (size_t i = 0; i < f->n_listen; i++)
-			src[n_src++] = f->listen_fds[i];
-		for (unsigned i = 1; i < n_wires; i++)
-			src[n_src++] = sv[i][1];
-		for (int i = 0; i < n_src; i++)
-			if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 64)) < 0)
-				_exit(127);
-		for (int i = 0; i < n_src; i++)
-			if (dup2(src[i], 3 + i) < 0)
-				_exit(127);
-		const char *argv[24 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
-		char fdnames[MAX_LISTEN + PVE_FRONT_MAX_WORKERS][16];
-		size_t n = 0;
-		argv[n++] = "pved-api";
-		argv[n++] = "--fd";
-		argv[n++] = "3";
-		argv[n++] = "--cert-fd";
-		argv[n++] = "4";
-		for (int i = 2; i < n_src; i++) {
-			snprintf(fdnames[i - 2], sizeof(fdnames[i - 2]), "%d", 3 + i);
-			argv[n++] = i < 2 + (int)f->n_listen ? "--listen-fd" : "--fd";
-			argv[n++] = fdnames[i - 2];
-		}
-		argv[n++] = "--www";
-		argv[n++] = d->www;
-		argv[n++] = "--chroot";
-		argv[n++] = chroot_dir;
-		argv[n++] = "--log-level";
-		argv[n++] = level;
-		/* The front's connection limits, from the environment (tests make them small). */
-		static const char *const limits[][2] = {
-			{ "PVED_API_MAX_CONNS", "--max-conns" },
-			{ "PVED_API_MAX_PER_CLIENT", "--max-per-client" },
-			{ "PVED_API_FIRST_BYTE_TIMEOUT", "--first-byte-timeout" },
-		};
-		for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
-			const char *v = getenv(limits[i][0]);
-			if (v && *v) {
-				argv[n++] = limits[i][1];
-				argv[n++] = v;
-			}
-		}
-		if (sandbox)
-			argv[n++] = sandbox;
-		argv[n] = NULL;
-		sigset_t all;
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execv(exe, (char *const *)argv);
-		pve_log(PVE_LOG_ERR, "cannot execute %s: %m", exe);
-		_exit(127);
 	}
 	front_proc *p = xcalloc(1, sizeof(*p));
 	p->d = d;

@@ -4,7 +4,6 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -655,45 +654,10 @@ static bool valid_word(const char *s, size_t max, bool empty_ok)
 	return true;
 }
 
-/* Spawns `pved --task-worker` (the binary this process runs, through /proc/self/exe) in a session of
- * its own, with a clean signal state, the read end of the order pipe as stdin, fds at PVED_TASK_FD(i)
- * and no other fd. posix_spawn runs nothing of ours between fork and exec, which is what a threaded
- * process may do. fds must not lie in PVED_TASK_FD's range (the caller moves them above it). */
-static int spawn_worker(int order_fd, const int *fds, size_t n_fds, pid_t *ret_pid)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, order_fd, STDIN_FILENO);
-	for (size_t i = 0; i < n_fds; i++)
-		posix_spawn_file_actions_adddup2(&fa, fds[i], PVED_TASK_FD((int)i));
-	posix_spawn_file_actions_addclosefrom_np(&fa, PVED_TASK_FD((int)n_fds));
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	char *const argv[] = { (char *)"pved", (char *)"--task-worker", NULL };
-	int r = posix_spawn(ret_pid, "/proc/self/exe", &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	return -r;
-}
-
 int pved_task_start(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
 		    char **ret_upid, pve_error **err)
 {
 	return pved_task_start_fds(d, type, id, authid, args, NULL, 0, ret_upid, err);
-}
-
-static void close_all(int *fds, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
 }
 
 int pved_task_start_fds(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
@@ -713,33 +677,28 @@ int pved_task_start_fds(pved *d, const char *type, const char *id, const char *a
 		return pve_error_set(err, EINVAL, "invalid task type, id, user or node name");
 	if (!find_kind(d->areas, type))
 		return pve_error_set(err, EINVAL, "no area runs tasks of type '%s'", type);
-	if (n_fds > PVED_TASK_MAX_FDS)
-		return pve_error_set(err, EINVAL, "a task takes at most %d fds", PVED_TASK_MAX_FDS);
-	/* Copies above the range the worker's fds go to, so no dup2 overwrites another's source. */
-	int high[PVED_TASK_MAX_FDS];
-	for (size_t i = 0; i < n_fds; i++) {
-		high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, PVED_TASK_FD(PVED_TASK_MAX_FDS));
-		if (high[i] < 0) {
-			int e = errno;
-			close_all(high, i);
-			return pve_error_set(err, e, "can't start task: %s", strerror(e));
-		}
-	}
 
 	/* The order is written at once into an empty pipe, which holds 64 KiB: the write never waits. */
 	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0) {
-		int e = errno;
-		close_all(high, n_fds);
-		return pve_error_set(err, e, "can't start task: %s", strerror(e));
-	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return pve_error_set(err, errno, "can't start task: %m");
 	_cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
 	time_t now = time(NULL);
 	pid_t pid;
-	int r = spawn_worker(rfd, high, n_fds, &pid);
-	close_all(high, n_fds);
+	/* The binary this process runs, through /proc/self/exe, in a session of its own: stopping the
+	 * task stops everything it started. */
+	char *const argv[] = { (char *)"pved", (char *)"--task-worker", NULL };
+	pve_spawn_opts so = { .path = "/proc/self/exe",
+			      .argv = argv,
+			      .stdin_fd = rfd,
+			      .stdout_fd = -1,
+			      .stderr_fd = -1,
+			      .fds = fds,
+			      .n_fds = n_fds,
+			      .new_session = true };
+	int r = pve_spawn(&so, &pid, err);
 	if (r < 0)
-		return pve_error_set(err, -r, "can't start task: %s", strerror(-r));
+		return r;
 	close(TAKE_FD(rfd));
 
 	snprintf(u.node, sizeof(u.node), "%s", d->node);

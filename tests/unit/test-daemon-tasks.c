@@ -524,7 +524,7 @@ static void test_passes_fds(void)
 	check(upid && wait_task(d, upid, 10));
 	_cleanup_free_ char *log = upid ? log_of(d, upid) : NULL;
 	check_streq(log, "fd 4 closed\nTASK OK\n");
-	int many[PVED_TASK_MAX_FDS + 1] = { 0, 0, 0, 0, 0 };
+	int many[PVED_TASK_MAX_FDS + 1] = { 0 };
 	char *none = NULL;
 	check_int(pved_task_start_fds(d, "vncshell", "", "root@pam", NULL, many, ELEMENTSOF(many),
 				      &none, &err),
