@@ -203,6 +203,7 @@ typedef struct pve_front_options {
 	size_t max_conns; /* in all (1024) */
 	unsigned max_per_client; /* from one address, an IPv6 one by its /64 (128) */
 	int first_byte_timeout; /* s to a completed handshake and a request's first byte (5) */
+	int request_timeout; /* s from a request's first byte to its last (30) */
 } pve_front_options;
 
 /* Runs pved-api until SIGTERM has drained it (0) or pved went away (0) or setup failed (< 0). The worker

@@ -183,6 +183,7 @@ typedef struct front_set {
 	client_count *clients[CLIENT_BUCKETS];
 	unsigned max_per_client;
 	int first_byte_timeout;
+	int request_timeout;
 } front_set;
 
 static void conn_process(struct conn *c);
@@ -1150,7 +1151,7 @@ static void conn_process(struct conn *c)
 			continue;
 		}
 		if (!was_started && pve_http_parser_started(c->parser))
-			arm_timer(c, REQUEST_TIMEOUT, "request");
+			arm_timer(c, c->f->set->request_timeout, "request");
 		if (pve_http_parser_take_continue(c->parser))
 			conn_write(c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 		if (n == 0)
@@ -1726,6 +1727,7 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 		.max_per_client = o->max_per_client ? o->max_per_client : MAX_PER_CLIENT,
 		.first_byte_timeout = o->first_byte_timeout ? o->first_byte_timeout :
 							      FIRST_BYTE_TIMEOUT,
+		.request_timeout = o->request_timeout ? o->request_timeout : REQUEST_TIMEOUT,
 	};
 	size_t max_conns = o->max_conns ? o->max_conns : MAX_CONNS;
 	pthread_mutex_init(&set.clients_lock, NULL);

@@ -11,7 +11,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT | --listen-fd N ...] [--user USER]\n"
 		"                [--chroot DIR] [--no-sandbox] [--log-level N] [--max-conns N] [--max-per-client N]\n"
-		"                [--first-byte-timeout S]\n"
+		"                [--first-byte-timeout S] [--request-timeout S]\n"
 		"  --fd N         connected socket to pved carrying wire frames (repeatable: one per worker thread)\n"
 		"  --cert-fd M    fd to read the node certificate PEM and its key from (then closed)\n"
 		"  --www DIR      static files of the web interface\n"
@@ -23,7 +23,8 @@ static void usage(FILE *out)
 		"  --log-level N  3 errors ... 7 debug (default 6)\n"
 		"  --max-conns N  connections in all (default 1024)\n"
 		"  --max-per-client N  connections from one address, an IPv6 one by its /64 (default 128)\n"
-		"  --first-byte-timeout S  seconds from a connection to its first request byte (default 5)\n");
+		"  --first-byte-timeout S  seconds from a connection to its first request byte (default 5)\n"
+		"  --request-timeout S  seconds from a request's first byte to its last (default 30)\n");
 }
 
 static int parse_fd(const char *s, int *ret)
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'M' },
 		{ "max-per-client", required_argument, NULL, 'P' },
 		{ "first-byte-timeout", required_argument, NULL, 'T' },
+		{ "request-timeout", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -137,16 +139,19 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 		case 'P':
-		case 'T': {
+		case 'T':
+		case 'R': {
 			long v;
-			if (parse_limit(optarg, c == 'T' ? 3600 : 1 << 20, &v) < 0)
+			if (parse_limit(optarg, c == 'T' || c == 'R' ? 3600 : 1 << 20, &v) < 0)
 				goto bad;
 			if (c == 'M')
 				o.max_conns = (size_t)v;
 			else if (c == 'P')
 				o.max_per_client = (unsigned)v;
-			else
+			else if (c == 'T')
 				o.first_byte_timeout = (int)v;
+			else
+				o.request_timeout = (int)v;
 			break;
 		}
 		case 'h':

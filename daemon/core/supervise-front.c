@@ -223,6 +223,7 @@ static void front_spawn(pved *d)
 		{ "PVED_API_MAX_CONNS", "--max-conns" },
 		{ "PVED_API_MAX_PER_CLIENT", "--max-per-client" },
 		{ "PVED_API_FIRST_BYTE_TIMEOUT", "--first-byte-timeout" },
+		{ "PVED_API_REQUEST_TIMEOUT", "--request-timeout" },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(limits); i++) {
 		const char *v = getenv(limits[i][0]);
