@@ -1,38 +1,68 @@
-/* daemon/access: what the access area's files share: user.cfg and domains.cfg edits, and their handler
- * tables. */
+/* daemon/access: what the access area's files share: user.cfg, domains.cfg and priv/tfa.cfg as
+ * pved_cfgedit files, the edits the handlers make of them, and their handler tables. */
 #pragma once
 
 #include "daemon/core/auth-internal.h"
 
-/* ---- user.cfg and domains.cfg edits (usercfg-edit.c), shared by the access, realm and pool handlers ---- */
+/* ---- the area's config files (usercfg-edit.c) ------------------------------------------------------------
+ * Each is changed only through pved_cfgedit (the store lock taken on timers, never waited for on the loop)
+ * and read for GETs with pved_cfgfile_read: the digest a GET answers is the one an edit checks. A file
+ * that does not parse is the server's error (EIO, 500), naming the file and the line. */
 
-struct pved_call;
+/* user.cfg (a pve_usercfg), under the store lock "file-user_cfg". */
+extern const pved_cfgfile pved_usercfg_file;
+/* domains.cfg (a pve_sectioncfg, checked as pve_domains_parse checks it), under "file-domains_cfg". */
+extern const pved_cfgfile pved_domains_file;
+/* priv/tfa.cfg (a pve_tfacfg), under "file-tfa_cfg". */
+extern const pved_cfgfile pved_tfacfg_file;
 
-typedef struct pved_usercfg_edit {
-	pve_store_lock *lock;
-	pve_usercfg *cfg;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	bool exists;
-} pved_usercfg_edit;
-
-/* Reads user.cfg (a missing one is the empty default); with lock, under the store lock "file-user_cfg".
- * A digest (may be NULL) must match the file's. */
-int pved_usercfg_load(pve_store *store, pved_usercfg_edit *e, bool lock, const char *digest,
+/* The files read without the lock; ret_digest may be NULL. */
+int pved_usercfg_read(pved *d, pve_usercfg **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
 		      pve_error **err);
-/* pved_usercfg_load with the call's store and its "digest" parameter. */
-int pved_usercfg_read(struct pved_call *c, pved_usercfg_edit *e, bool lock, pve_error **err);
-/* Writes e->cfg back against the digest read (or creates the file). */
-int pved_usercfg_store(pve_store *store, pved_usercfg_edit *e, pve_error **err);
-int pved_usercfg_commit(struct pved_call *c, pved_usercfg_edit *e, pve_error **err);
-/* Unlocks and frees. */
-void pved_usercfg_edit_end(pved_usercfg_edit *e);
-/* Ends a change: commits (unless r < 0 or err), ends the edit, reloads the access state, answers data
- * (or the error). */
-void pved_usercfg_finish(struct pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
-			 cJSON *data);
-/* domains.cfg, parsed and checked (a missing file: no sections); ret_digest may be NULL. */
-int pved_domains_read(pve_store *store, pve_sectioncfg **ret,
-		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
+int pved_domains_read(pved *d, pve_sectioncfg **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
+		      pve_error **err);
+int pved_tfacfg_read(pved *d, pve_tfacfg **ret, pve_error **err);
+
+/* ---- a call's change of one of them ------------------------------------------------------------------- */
+
+typedef struct pved_access_edit pved_access_edit;
+/* Returns as pved_cfgedit's change: < 0 with err, 0 (write the file) or PVED_CFGEDIT_KEEP. */
+typedef int (*pved_access_edit_fn)(pved_access_edit *e, void *cfg, pve_error **err);
+
+struct pved_access_edit {
+	pved_call *c;
+	/* On the loop, the file locked and parsed. */
+	pved_access_edit_fn change;
+	/* Optional (change may clear it): the priv/ files that go with the change, written under the
+	 * same lock before the file itself, and after a change that keeps the file too. */
+	pved_access_edit_fn also;
+	/* Optional: the end, the lock released; NULL is pved_usercfg_answer. Takes err. */
+	void (*done)(pved_access_edit *e, int r, pve_error *err);
+	const char *event; /* the audit line of pved_usercfg_answer, or the done's own use */
+	cJSON *data; /* the answer pved_usercfg_answer gives; freed after done unless taken */
+	char *secret; /* a password hash, a token secret's hash or a TFA response: wiped when freed */
+	char **ids; /* token ids for also, or the user a TFA response is checked for */
+};
+
+/* A new edit for the call (its other members zero). */
+pved_access_edit *pved_access_edit_new(pved_call *c, pved_access_edit_fn change, const char *event);
+/* Runs e (taken: freed after its done) on file f, refused when digest (may be NULL) is not the file's. */
+void pved_access_edit_run(pved_access_edit *e, const pved_cfgfile *f, const char *digest);
+/* The common case: a change of user.cfg against the call's "digest", answered by pved_usercfg_answer. */
+void pved_usercfg_change(pved_call *c, pved_access_edit_fn change, const char *event);
+/* The end of a user.cfg change: fails the call with err (r < 0), or reloads the access state, writes the
+ * audit line e->event (if any) and replies e->data. */
+void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err);
+
+/* The same edit, waiting for the lock (up to PVED_CFGEDIT_LOCK_TIMEOUT_MS): only for a task worker, a
+ * process of its own whose waiting delays nobody; never on the loop. change returns as pved_cfgedit's;
+ * the result is that of change (PVED_CFGEDIT_KEEP: nothing written) or of the write. */
+int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
+			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
+			       void *ud, pve_error **err);
+
+/* ---- realms ------------------------------------------------------------------------------------------- */
+
 /* The type of a realm ("pam", "pve", "ldap", "ad", "openid") or NULL if there is no such realm. */
 char *pved_realm_type(pved *d, const char *realm);
 /* An ldap or ad realm's settings with its bind password (priv/realm/<realm>.pw), ready to connect. */
@@ -40,15 +70,6 @@ int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pv
 
 /* The API level pved follows and its own version, as /version and /nodes/{node}/version answer them. */
 cJSON *pved_version_object(void);
-
-/* pved_usercfg_finish, with the audit line pved_audit_call(c, event) once the change is written. */
-void pved_usercfg_finish_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
-			       cJSON *data, const char *event);
-/* The end of a change the caller has written itself (user.cfg and priv/ files): ends the edit, then
- * fails the call with err (r < 0; data freed) or reloads the access state, writes the audit line (event
- * not NULL) and replies with data. */
-void pved_usercfg_done_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data,
-			     const char *event);
 
 /* Proxmox's reauth_user_for_user_modification, for a change to the user the "userid" parameter names:
  * only root@pam changes root@pam; any other caller gives its own password in the parameter param, checked

@@ -76,14 +76,13 @@ static bool audit_allowed(const pved_call *c, const char *poolid)
 static void h_pools_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *want = pved_call_str(c, "poolid");
 	const char *type = pved_call_str(c, "type");
-	if (want && (!pve_usercfg_find_pool(e.cfg, want) || !audit_allowed(c, want))) {
-		bool exists = pve_usercfg_find_pool(e.cfg, want);
-		pved_usercfg_edit_end(&e);
+	if (want && (!pve_usercfg_find_pool(cfg, want) || !audit_allowed(c, want))) {
+		bool exists = pve_usercfg_find_pool(cfg, want);
 		if (exists)
 			pve_error_set(&err, EACCES,
 				      "Permission check failed (/pool/%s, Pool.Audit)", want);
@@ -92,8 +91,8 @@ static void h_pools_index(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < e.cfg->n_pools; i++) {
-		const pve_pool *p = &e.cfg->pools[i];
+	for (size_t i = 0; i < cfg->n_pools; i++) {
+		const pve_pool *p = &cfg->pools[i];
 		if (want ? strcmp(want, p->poolid) != 0 : !audit_allowed(c, p->poolid))
 			continue;
 		cJSON *o = cJSON_CreateObject();
@@ -104,20 +103,18 @@ static void h_pools_index(pved_call *c)
 			cJSON_AddItemToObject(o, "members", pool_members(c->d, p, type));
 		cJSON_AddItemToArray(list, o);
 	}
-	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, list);
 }
 
 static void h_pools_read(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *poolid = pved_call_str(c, "poolid");
-	const pve_pool *p = pve_usercfg_find_pool(e.cfg, poolid);
+	const pve_pool *p = pve_usercfg_find_pool(cfg, poolid);
 	if (!p) {
-		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "pool '%s' does not exist", poolid);
 		return pved_call_fail(c, err);
 	}
@@ -125,37 +122,39 @@ static void h_pools_read(pved_call *c)
 	if (p->comment)
 		cJSON_AddStringToObject(o, "comment", p->comment);
 	cJSON_AddItemToObject(o, "members", pool_members(c->d, p, pved_call_str(c, "type")));
-	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
-static void h_pools_create(pved_call *c)
+static int pool_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
 {
-	pve_error *err = NULL;
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
 	const char *poolid = pved_call_str(c, "poolid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
 	int r = 0;
 	const char *slash = strrchr(poolid, '/');
 	_cleanup_free_ char *parent = slash ? xstrndup(poolid, (size_t)(slash - poolid)) : NULL;
-	if (pve_usercfg_find_pool(e.cfg, poolid))
-		r = pve_error_set_param(&err, EEXIST, "poolid", "pool '%s' already exists", poolid);
-	else if (parent && !pve_usercfg_find_pool(e.cfg, parent))
-		r = pve_error_set_param(&err, EINVAL, "poolid", "parent '%s' does not exist",
+	if (pve_usercfg_find_pool(cfg, poolid))
+		r = pve_error_set_param(err, EEXIST, "poolid", "pool '%s' already exists", poolid);
+	else if (parent && !pve_usercfg_find_pool(cfg, parent))
+		r = pve_error_set_param(err, EINVAL, "poolid", "parent '%s' does not exist",
 					parent);
-	else if (e.cfg->n_pools >= PVE_USERCFG_MAX_ENTRIES)
-		r = pve_error_set(&err, E2BIG, "too many pools");
+	else if (cfg->n_pools >= PVE_USERCFG_MAX_ENTRIES)
+		r = pve_error_set(err, E2BIG, "too many pools");
 	if (r >= 0) {
-		e.cfg->pools = xrealloc(e.cfg->pools, (e.cfg->n_pools + 1) * sizeof(pve_pool));
-		pve_pool *p = &e.cfg->pools[e.cfg->n_pools++];
+		cfg->pools = xrealloc(cfg->pools, (cfg->n_pools + 1) * sizeof(pve_pool));
+		pve_pool *p = &cfg->pools[cfg->n_pools++];
 		const char *comment = pved_call_str(c, "comment");
 		*p = (pve_pool){ .poolid = xstrdup(poolid),
 				 .comment = comment && *comment ? xstrdup(comment) : NULL,
 				 .vms = xcalloc(1, sizeof(char *)),
 				 .storage = xcalloc(1, sizeof(char *)) };
 	}
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool create");
+	return r < 0 ? r : 0;
+}
+
+static void h_pools_create(pved_call *c)
+{
+	pved_usercfg_change(c, pool_create_change, "pool create");
 }
 
 static void strv_add(char ***v, const char *s)
@@ -269,80 +268,86 @@ static int update_storage(pved_call *c, pve_pool *p, bool remove, pve_error **er
 	return 0;
 }
 
-static void h_pools_update(pved_call *c)
+static int pool_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 {
-	pve_error *err = NULL;
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
 	const char *poolid = pved_call_str(c, "poolid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_pool *p = pve_usercfg_find_pool(e.cfg, poolid);
+	pve_pool *p = pve_usercfg_find_pool(cfg, poolid);
 	int r = 0;
 	bool remove = pved_call_int(c, "delete", 0);
 	if (!p) {
-		r = pve_error_set(&err, ENOENT, "pool '%s' does not exist", poolid);
+		r = pve_error_set(err, ENOENT, "pool '%s' does not exist", poolid);
 	} else {
 		const char *comment = pved_call_str(c, "comment");
 		if (comment) {
 			free(p->comment);
 			p->comment = *comment ? xstrdup(comment) : NULL;
 		}
-		r = update_vms(c, e.cfg, p, remove, &err);
+		r = update_vms(c, cfg, p, remove, err);
 		if (r >= 0)
-			r = update_storage(c, p, remove, &err);
+			r = update_storage(c, p, remove, err);
 	}
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool update");
+	return r < 0 ? r : 0;
 }
 
-static void h_pools_delete(pved_call *c)
+static void h_pools_update(pved_call *c)
 {
-	pve_error *err = NULL;
+	pved_usercfg_change(c, pool_update_change, "pool update");
+}
+
+static int pool_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
 	const char *poolid = pved_call_str(c, "poolid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_pool *p = pve_usercfg_find_pool(e.cfg, poolid);
+	pve_pool *p = pve_usercfg_find_pool(cfg, poolid);
 	int r = 0;
 	_cleanup_free_ char *sub = xasprintf("%s/", poolid);
 	if (!p)
-		r = pve_error_set(&err, ENOENT, "delete pool failed: pool '%s' does not exist",
+		r = pve_error_set(err, ENOENT, "delete pool failed: pool '%s' does not exist",
 				  poolid);
-	for (size_t i = 0; r >= 0 && i < e.cfg->n_pools; i++)
-		if (startswith(e.cfg->pools[i].poolid, sub))
+	for (size_t i = 0; r >= 0 && i < cfg->n_pools; i++)
+		if (startswith(cfg->pools[i].poolid, sub))
 			r = pve_error_set(
-				&err, EINVAL,
+				err, EINVAL,
 				"delete pool failed: pool '%s' is not empty (contains pool '%s')",
-				poolid, e.cfg->pools[i].poolid);
+				poolid, cfg->pools[i].poolid);
 	if (r >= 0 && ((p->vms && p->vms[0]) || (p->storage && p->storage[0])))
-		r = pve_error_set(&err, EINVAL, "delete pool failed: pool '%s' is not empty",
+		r = pve_error_set(err, EINVAL, "delete pool failed: pool '%s' is not empty",
 				  poolid);
 	if (r >= 0) {
 		/* The pool's ACL entries go with it. */
 		_cleanup_free_ char *path = xasprintf("/pool/%s", poolid);
-		for (size_t i = 0; r >= 0 && i < e.cfg->n_acls;) {
-			const pve_acl *a = &e.cfg->acls[i];
+		for (size_t i = 0; r >= 0 && i < cfg->n_acls;) {
+			const pve_acl *a = &cfg->acls[i];
 			if (strcmp(a->path, path) != 0) {
 				i++;
 				continue;
 			}
 			_cleanup_free_ char *ugid = xstrdup(a->ugid);
-			size_t before = e.cfg->n_acls;
-			r = pve_usercfg_set_acl(e.cfg, path, a->type, ugid, NULL, false, &err);
-			if (e.cfg->n_acls == before)
+			size_t before = cfg->n_acls;
+			r = pve_usercfg_set_acl(cfg, path, a->type, ugid, NULL, false, err);
+			if (cfg->n_acls == before)
 				i++;
 		}
 	}
 	if (r >= 0) {
-		p = pve_usercfg_find_pool(e.cfg, poolid);
-		size_t idx = (size_t)(p - e.cfg->pools);
+		p = pve_usercfg_find_pool(cfg, poolid);
+		size_t idx = (size_t)(p - cfg->pools);
 		free(p->poolid);
 		free(p->comment);
 		strv_free(p->vms);
 		strv_free(p->storage);
-		memmove(p, p + 1, (e.cfg->n_pools - idx - 1) * sizeof(*p));
-		e.cfg->n_pools--;
+		memmove(p, p + 1, (cfg->n_pools - idx - 1) * sizeof(*p));
+		cfg->n_pools--;
 	}
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "pool delete");
+	return r < 0 ? r : 0;
+}
+
+static void h_pools_delete(pved_call *c)
+{
+	pved_usercfg_change(c, pool_delete_change, "pool delete");
 }
 
 const pved_handler pved_handlers_pools[] = {

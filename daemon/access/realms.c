@@ -5,9 +5,6 @@
 
 #include "daemon/access/access-internal.h"
 
-#define DOMAINS_LOCK_TIMEOUT_MS 2000
-#define MODIFIED_MSG "detected modified configuration - file changed by other user? Try again."
-
 /* Parameters that are not realm properties stored in domains.cfg. */
 static bool not_a_property(const char *key)
 {
@@ -18,61 +15,52 @@ static bool not_a_property(const char *key)
 	return false;
 }
 
-typedef struct domains_edit {
-	pve_store_lock *lock;
-	pve_sectioncfg *cfg;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-} domains_edit;
-
-static void domains_end(domains_edit *e)
-{
-	pve_store_unlock(e->lock);
-	pve_sectioncfg_free(e->cfg);
-	*e = (domains_edit){ 0 };
-}
-
-static int domains_begin(pved_call *c, domains_edit *e, pve_error **err)
-{
-	*e = (domains_edit){ 0 };
-	int r = pve_store_lock_acquire(c->d->store, "file-domains_cfg", DOMAINS_LOCK_TIMEOUT_MS,
-				       &e->lock, err);
-	if (r < 0)
-		return r;
-	if ((r = pved_domains_read(c->d->store, &e->cfg, e->digest, err)) < 0) {
-		domains_end(e);
-		return r;
-	}
-	const char *want = pved_call_str(c, "digest");
-	if (want && strcmp(want, e->digest) != 0) {
-		domains_end(e);
-		return pve_error_set_param(err, EINVAL, "digest", MODIFIED_MSG);
-	}
-	return 0;
-}
-
-static int domains_commit(pved_call *c, domains_edit *e, pve_error **err)
-{
-	_cleanup_free_ char *text = pve_sectioncfg_print(e->cfg);
-	/* The digest of a missing file is that of "": write only if it is still missing. */
-	if (!pve_store_exists(c->d->store, "domains.cfg"))
-		return pve_store_create(c->d->store, "domains.cfg", text, strlen(text), err);
-	return pve_store_write(c->d->store, "domains.cfg", text, strlen(text), e->digest, err);
-}
-
 /* Sets (password) or removes (NULL) the realm's bind password. */
-static int password_change(pved_call *c, const char *realm, const char *password, pve_error **err)
+static int password_change(pved *d, const char *realm, const char *password, pve_error **err)
 {
 	_cleanup_free_ char *path = xasprintf("priv/realm/%s.pw", realm);
 	if (!password) {
-		int r = pve_store_delete(c->d->store, path, NULL);
+		int r = pve_store_delete(d->store, path, NULL);
 		return r == -ENOENT ? 0 :
 		       r < 0	    ? pve_error_set(err, -r, "cannot remove %s", path) :
 				      0;
 	}
 	_cleanup_free_ char *text = xasprintf("%s\n", password);
-	int r = pve_store_write(c->d->store, path, text, strlen(text), NULL, err);
+	int r = pve_store_write(d->store, path, text, strlen(text), NULL, err);
 	explicit_bzero(text, strlen(text));
 	return r;
+}
+
+/* The realm's bind password as the call gives it (none: removed), before domains.cfg names the realm or
+ * once it no longer does. */
+static int password_also(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	(void)cfg;
+	return password_change(e->c->d, pved_call_str(e->c, "realm"),
+			       pved_call_str(e->c, "password"), err);
+}
+
+static void realm_done(pved_access_edit *e, int r, pve_error *err)
+{
+	pved_call *c = e->c;
+	if (r < 0)
+		return pved_call_fail(c, err);
+	const char *realm = pved_call_str(c, "realm");
+	if (streq(e->event, "realm create"))
+		log_info("realm '%s' (%s) added by %s", realm, pved_call_str(c, "type"), c->authid);
+	else if (streq(e->event, "realm delete"))
+		log_info("realm '%s' deleted by %s", realm, c->authid);
+	pved_audit_call(c, e->event);
+	pved_call_reply(c, NULL);
+}
+
+/* A change of domains.cfg against the call's digest; its bind password with it. */
+static void realm_change(pved_call *c, pved_access_edit_fn change, const char *event)
+{
+	pved_access_edit *e = pved_access_edit_new(c, change, event);
+	e->also = password_also;
+	e->done = realm_done;
+	pved_access_edit_run(e, &pved_domains_file, pved_call_str(c, "digest"));
 }
 
 /* The call's properties onto section s (each checked for the realm's type). */
@@ -140,12 +128,30 @@ static bool directory_type(const char *type)
 	return strcmp(type, "ldap") == 0 || strcmp(type, "ad") == 0;
 }
 
+static int create_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	pved_call *c = e->c;
+	const char *realm = pved_call_str(c, "realm");
+	const char *type = pved_call_str(c, "type");
+	pve_section *s = NULL;
+	int r;
+	if (pve_sectioncfg_find(cfg, realm))
+		return pve_error_set(err, EEXIST, "domain '%s' already exists", realm);
+	if ((r = pve_sectioncfg_add(cfg, type, realm, &s, err)) < 0 ||
+	    (r = apply_params(c, s, err)) < 0 || (r = check_required(s, err)) < 0)
+		return r;
+	if (is_default(s))
+		clear_defaults(cfg, s);
+	if (!directory_type(type))
+		e->also = NULL;
+	return 0;
+}
+
 static void h_domains_create(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *realm = pved_call_str(c, "realm");
 	const char *type = pved_call_str(c, "type");
-	const char *password = pved_call_str(c, "password");
 	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0) {
 		pve_error_set_param(&err, EINVAL, "realm", "unable to use reserved name '%s'",
 				    realm);
@@ -161,31 +167,7 @@ static void h_domains_create(pved_call *c)
 				    "realms of type 'openid' are not supported");
 		return pved_call_fail(c, err);
 	}
-	domains_edit e;
-	if (domains_begin(c, &e, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_section *s = NULL;
-	int r = 0;
-	if (pve_sectioncfg_find(e.cfg, realm))
-		r = pve_error_set(&err, EEXIST, "domain '%s' already exists", realm);
-	if (r >= 0)
-		r = pve_sectioncfg_add(e.cfg, type, realm, &s, &err);
-	if (r >= 0)
-		r = apply_params(c, s, &err);
-	if (r >= 0)
-		r = check_required(s, &err);
-	if (r >= 0 && is_default(s))
-		clear_defaults(e.cfg, s);
-	if (r >= 0 && directory_type(type))
-		r = password_change(c, realm, password, &err);
-	if (r >= 0)
-		r = domains_commit(c, &e, &err);
-	domains_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	log_info("realm '%s' (%s) added by %s", realm, type, c->authid);
-	pved_audit_call(c, "realm create");
-	pved_call_reply(c, NULL);
+	realm_change(c, create_change, "realm create");
 }
 
 static void h_domains_read(pved_call *c)
@@ -194,7 +176,7 @@ static void h_domains_read(pved_call *c)
 	const char *realm = pved_call_str(c, "realm");
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	char digest[PVE_STORE_DIGEST_LEN + 1];
-	if (pved_domains_read(c->d->store, &cfg, digest, &err) < 0)
+	if (pved_domains_read(c->d, &cfg, digest, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_section *s = pve_sectioncfg_find(cfg, realm);
 	const char *type = pve_domains_realm_type(cfg, realm);
@@ -226,51 +208,55 @@ static void h_domains_read(pved_call *c)
 	pved_call_reply(c, o);
 }
 
-static void h_domains_update(pved_call *c)
+static int update_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	pve_error *err = NULL;
+	pved_call *c = e->c;
 	const char *realm = pved_call_str(c, "realm");
-	domains_edit e;
-	if (domains_begin(c, &e, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_section *s = pve_sectioncfg_find(e.cfg, realm);
-	int r = 0;
+	pve_section *s = pve_sectioncfg_find(cfg, realm);
+	int r;
 	/* pam and pve may get a comment or the default flag: a section of their own. */
-	if (!s && (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0))
-		r = pve_sectioncfg_add(e.cfg, realm, realm, &s, &err);
-	else if (!s)
-		r = pve_error_set(&err, ENOENT, "domain '%s' does not exist", realm);
+	if (!s && (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0)) {
+		if ((r = pve_sectioncfg_add(cfg, realm, realm, &s, err)) < 0)
+			return r;
+	} else if (!s) {
+		return pve_error_set(err, ENOENT, "domain '%s' does not exist", realm);
+	}
 	bool delete_pw = false;
 	_cleanup_strv_free_ char **del = pve_split_list(pved_call_str(c, "delete") ?: "");
-	for (char **k = del; r >= 0 && *k; k++) {
+	for (char **k = del; *k; k++) {
 		if (strcmp(*k, "password") == 0)
 			delete_pw = true;
 		else
 			pve_section_delete(s, *k);
 	}
-	if (r >= 0)
-		r = apply_params(c, s, &err);
-	if (r >= 0)
-		r = check_required(s, &err);
-	if (r >= 0 && is_default(s))
-		clear_defaults(e.cfg, s);
-	const char *password = pved_call_str(c, "password");
-	if (r >= 0 && (password || delete_pw)) {
-		if (!directory_type(pve_section_type(s)))
-			r = pve_error_set_param(&err, EINVAL, "password",
-						"realms of type '%s' have no bind password",
-						pve_section_type(s));
-		else
-			r = password_change(c, realm, password, &err);
+	if ((r = apply_params(c, s, err)) < 0 || (r = check_required(s, err)) < 0)
+		return r;
+	if (is_default(s))
+		clear_defaults(cfg, s);
+	if (!pved_call_has(c, "password") && !delete_pw) {
+		e->also = NULL;
+		return 0;
 	}
-	if (r >= 0)
-		r = domains_commit(c, &e, &err);
-	domains_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	pved_audit_call(c, password || delete_pw ? "realm update (bind password changed)" :
-						   "realm update");
-	pved_call_reply(c, NULL);
+	if (!directory_type(pve_section_type(s)))
+		return pve_error_set_param(err, EINVAL, "password",
+					   "realms of type '%s' have no bind password",
+					   pve_section_type(s));
+	e->event = "realm update (bind password changed)";
+	return 0;
+}
+
+static void h_domains_update(pved_call *c)
+{
+	realm_change(c, update_change, "realm update");
+}
+
+static int delete_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	const char *realm = pved_call_str(e->c, "realm");
+	if (!pve_sectioncfg_remove(cfg, realm))
+		return pve_error_set(err, ENOENT, "authentication domain '%s' does not exist",
+				     realm);
+	return 0;
 }
 
 static void h_domains_delete(pved_call *c)
@@ -282,22 +268,7 @@ static void h_domains_delete(pved_call *c)
 				    realm);
 		return pved_call_fail(c, err);
 	}
-	domains_edit e;
-	if (domains_begin(c, &e, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = 0;
-	if (!pve_sectioncfg_remove(e.cfg, realm))
-		r = pve_error_set(&err, ENOENT, "authentication domain '%s' does not exist", realm);
-	if (r >= 0)
-		r = password_change(c, realm, NULL, &err);
-	if (r >= 0)
-		r = domains_commit(c, &e, &err);
-	domains_end(&e);
-	if (r < 0)
-		return pved_call_fail(c, err);
-	log_info("realm '%s' deleted by %s", realm, c->authid);
-	pved_audit_call(c, "realm delete");
-	pved_call_reply(c, NULL);
+	realm_change(c, delete_change, "realm delete");
 }
 
 /* ---- sync ----------------------------------------------------------------------------------------------- */
@@ -308,7 +279,7 @@ static int sync_opts(pved *d, const char *realm, const char *scope, const char *
 		     int enable_new, pve_realm_sync_opts *ret, pve_error **err)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
-	int r = pved_domains_read(d->store, &cfg, NULL, err);
+	int r = pved_domains_read(d, &cfg, NULL, err);
 	if (r < 0)
 		return r;
 	const pve_section *s = pve_sectioncfg_find(cfg, realm);
@@ -320,6 +291,29 @@ static const char *arg_str(const cJSON *args, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+typedef struct sync_run {
+	const char *realm;
+	const pve_ldap_sync *s;
+	const pve_realm_sync_opts *opts;
+	const char *what;
+	bool dry_run;
+} sync_run;
+
+/* What the directory gave, merged into user.cfg under its lock; a dry run writes nothing. */
+static int sync_change(pved *d, void *cfg, void *ud, pve_error **err)
+{
+	(void)d;
+	sync_run *run = ud;
+	printf("got data from server, updating %s\n", run->what);
+	int r = pve_realm_sync_apply(cfg, run->realm, run->s, run->opts, stdout, err);
+	if (r < 0)
+		return r;
+	if (!run->dry_run)
+		return 0;
+	printf("\nNOTE: Dry test run, changes were NOT written to the configuration.\n");
+	return PVED_CFGEDIT_KEEP;
 }
 
 /* In the task worker: the directory first (slow, without the lock), then user.cfg under its lock.
@@ -351,22 +345,16 @@ static int sync_task(pved *d, const cJSON *args, pve_error **err)
 		return r;
 	for (char **w = s->warnings; w && *w; w++)
 		pved_task_warn("%s", *w);
-	pved_usercfg_edit e;
-	if ((r = pved_usercfg_load(d->store, &e, true, NULL, err)) < 0)
-		return r;
-	printf("got data from server, updating %s\n", what);
-	r = pve_realm_sync_apply(e.cfg, realm, s, &opts, stdout, err);
-	if (r >= 0 && dry_run)
-		printf("\nNOTE: Dry test run, changes were NOT written to the configuration.\n");
-	else if (r >= 0 && (r = pved_usercfg_store(d->store, &e, err)) >= 0) {
+	sync_run run = { realm, s, &opts, what, dry_run };
+	r = pved_cfgfile_edit_blocking(d, &pved_usercfg_file, sync_change, &run, err);
+	if (r == 0) {
 		printf("successfully updated %s configuration\n", what);
 		pved_audit(d, arg_str(args, "client"), arg_str(args, "authid"),
 			   "realm sync realm=%s: %s written to user.cfg", realm, what);
 	}
-	pved_usercfg_edit_end(&e);
 	if (r < 0 && err && *err)
 		pve_error_prefix(*err, "syncing %s failed", what);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static void h_domains_sync(pved_call *c)

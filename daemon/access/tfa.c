@@ -4,40 +4,6 @@
 
 #include "daemon/access/access-internal.h"
 
-#define TFACFG_PATH "priv/tfa.cfg"
-#define TFACFG_LOCK_TIMEOUT_MS 2000
-
-int pved_tfacfg_read(pved *d, pve_store_lock **ret_lock, pve_tfacfg **ret, pve_error **err)
-{
-	pve_store_lock *lock = NULL;
-	int r;
-	if (ret_lock && (r = pve_store_lock_acquire(d->store, "file-tfa_cfg",
-						    TFACFG_LOCK_TIMEOUT_MS, &lock, err)) < 0)
-		return r;
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	r = pve_store_read(d->store, TFACFG_PATH, &text, &len, NULL, NULL);
-	if (r == -ENOENT) {
-		*ret = pve_tfacfg_new();
-		r = 0;
-	} else if (r < 0) {
-		r = pve_error_set(err, -r, "cannot read tfa.cfg");
-	} else {
-		r = pve_tfacfg_parse(text, len, ret, err);
-	}
-	if (r < 0)
-		pve_store_unlock(lock);
-	else if (ret_lock)
-		*ret_lock = lock;
-	return r;
-}
-
-int pved_tfacfg_write(pved *d, const pve_tfacfg *c, pve_error **err)
-{
-	_cleanup_free_ char *text = pve_tfacfg_print(c);
-	return pve_store_write(d->store, TFACFG_PATH, text, strlen(text), NULL, err);
-}
-
 static void fail(pved_call *c, int code, const char *fmt, ...) _printf_(3, 4);
 static void fail(pved_call *c, int code, const char *fmt, ...)
 {
@@ -92,7 +58,7 @@ static void h_tfa_list(pved_call *c)
 {
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+	if (pved_tfacfg_read(c->d, &tfa, &err) < 0)
 		return pved_call_fail(c, TAKE_PTR(err));
 	cJSON *list = cJSON_CreateArray();
 	_cleanup_strv_free_ char **users = pve_tfacfg_users(tfa);
@@ -118,7 +84,7 @@ static void h_tfa_user_list(pved_call *c)
 {
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+	if (pved_tfacfg_read(c->d, &tfa, &err) < 0)
 		return pved_call_fail(c, TAKE_PTR(err));
 	pved_call_reply(c, pve_tfacfg_list(tfa, pved_call_str(c, "userid")));
 }
@@ -127,7 +93,7 @@ static void h_tfa_get(pved_call *c)
 {
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0)
+	if (pved_tfacfg_read(c->d, &tfa, &err) < 0)
 		return pved_call_fail(c, TAKE_PTR(err));
 	const char *id = pved_call_str(c, "id");
 	cJSON *e = pve_tfacfg_get(tfa, pved_call_str(c, "userid"), id);
@@ -232,29 +198,27 @@ void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)
 	}
 }
 
-typedef int (*tfa_change_fn)(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err);
-
-static void change(pved_call *c, tfa_change_fn fn, const char *what)
+/* The end of a change of a user's entries: the audit line names the change (e->event) and the user. */
+static void changed(pved_access_edit *e, int r, pve_error *err)
 {
-	_cleanup_error_ pve_error *err = NULL;
-	pve_store_lock *lock = NULL;
-	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	cJSON *data = NULL;
-	int r = pved_tfacfg_read(c->d, &lock, &tfa, &err);
-	if (r >= 0 && (r = fn(c, tfa, &data, &err)) >= 0)
-		r = pved_tfacfg_write(c->d, tfa, &err);
-	pve_store_unlock(lock);
-	if (r < 0) {
-		cJSON_Delete(data);
-		return pved_call_fail(c, TAKE_PTR(err));
-	}
-	pved_audit(c->d, c->client, c->authid, "tfa %s for user %s", what,
+	pved_call *c = e->c;
+	if (r < 0)
+		return pved_call_fail(c, err);
+	pved_audit(c->d, c->client, c->authid, "tfa %s for user %s", e->event,
 		   pved_call_str(c, "userid"));
-	pved_call_reply(c, data);
+	pved_call_reply(c, TAKE_PTR(e->data));
 }
 
-static int do_add(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+static void change(pved_call *c, pved_access_edit_fn fn, const char *what)
 {
+	pved_access_edit *e = pved_access_edit_new(c, fn, what);
+	e->done = changed;
+	pved_access_edit_run(e, &pved_tfacfg_file, NULL);
+}
+
+static int do_add(pved_access_edit *e, void *tfa, pve_error **err)
+{
+	pved_call *c = e->c;
 	const char *userid = pved_call_str(c, "userid");
 	const char *type = pved_call_str(c, "type");
 	if (!pved_auth_user_exists(c->d, userid))
@@ -279,8 +243,8 @@ static int do_add(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **e
 		if ((r = pve_tfacfg_add_totp(tfa, userid, uri, pved_call_str(c, "description"), now,
 					     &id, err)) < 0)
 			return r;
-		*ret_data = cJSON_CreateObject();
-		cJSON_AddStringToObject(*ret_data, "id", id);
+		e->data = cJSON_CreateObject();
+		cJSON_AddStringToObject(e->data, "id", id);
 		return 0;
 	}
 	if (strcmp(type, "recovery") == 0) {
@@ -288,9 +252,9 @@ static int do_add(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **e
 		int r = pve_tfacfg_add_recovery(tfa, userid, now, &codes, err);
 		if (r < 0)
 			return r;
-		*ret_data = cJSON_CreateObject();
-		cJSON_AddStringToObject(*ret_data, "id", "recovery");
-		cJSON *list = cJSON_AddArrayToObject(*ret_data, "recovery");
+		e->data = cJSON_CreateObject();
+		cJSON_AddStringToObject(e->data, "id", "recovery");
+		cJSON *list = cJSON_AddArrayToObject(e->data, "recovery");
 		for (char **p = codes; *p; p++)
 			cJSON_AddItemToArray(list, cJSON_CreateString(*p));
 		return 0;
@@ -308,12 +272,13 @@ static void h_tfa_add(pved_call *c)
 	pved_reauth(c, "password", "tfa change", add_then);
 }
 
-static int do_update(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+static int do_update(pved_access_edit *e, void *tfa, pve_error **err)
 {
-	(void)ret_data;
+	pved_call *c = e->c;
 	int enable = pved_call_has(c, "enable") ? (int)pved_call_int(c, "enable", 1) != 0 : -1;
-	return pve_tfacfg_update(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"),
-				 pved_call_str(c, "description"), enable, err);
+	int r = pve_tfacfg_update(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"),
+				  pved_call_str(c, "description"), enable, err);
+	return r < 0 ? r : 0;
 }
 
 static void update_then(pved_call *c)
@@ -326,10 +291,11 @@ static void h_tfa_update(pved_call *c)
 	pved_reauth(c, "password", "tfa change", update_then);
 }
 
-static int do_delete(pved_call *c, pve_tfacfg *tfa, cJSON **ret_data, pve_error **err)
+static int do_delete(pved_access_edit *e, void *tfa, pve_error **err)
 {
-	(void)ret_data;
-	return pve_tfacfg_delete(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"), err);
+	pved_call *c = e->c;
+	int r = pve_tfacfg_delete(tfa, pved_call_str(c, "userid"), pved_call_str(c, "id"), err);
+	return r < 0 ? r : 0;
 }
 
 static void delete_then(pved_call *c)
@@ -344,22 +310,30 @@ static void h_tfa_delete(pved_call *c)
 
 /* ---- /access/users/{userid}/unlock-tfa ---------------------------------------------------------------- */
 
+/* A user that was not locked: nothing to write. */
+static int unlock_change(pved_access_edit *e, void *tfa, pve_error **err)
+{
+	(void)err;
+	return pve_tfacfg_unlock_user(tfa, pved_call_str(e->c, "userid")) ? 0 : PVED_CFGEDIT_KEEP;
+}
+
+static void unlocked(pved_access_edit *e, int r, pve_error *err)
+{
+	pved_call *c = e->c;
+	if (r < 0)
+		return pved_call_fail(c, err);
+	bool was_locked = r != PVED_CFGEDIT_KEEP;
+	if (was_locked)
+		pved_audit(c->d, c->client, c->authid, "tfa unlocked for user %s",
+			   pved_call_str(c, "userid"));
+	pved_call_reply(c, cJSON_CreateBool(was_locked));
+}
+
 static void h_users_unlock_tfa(pved_call *c)
 {
-	_cleanup_error_ pve_error *err = NULL;
-	pve_store_lock *lock = NULL;
-	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	const char *userid = pved_call_str(c, "userid");
-	bool was_locked = false;
-	int r = pved_tfacfg_read(c->d, &lock, &tfa, &err);
-	if (r >= 0 && (was_locked = pve_tfacfg_unlock_user(tfa, userid)))
-		r = pved_tfacfg_write(c->d, tfa, &err);
-	pve_store_unlock(lock);
-	if (r < 0)
-		return pved_call_fail(c, TAKE_PTR(err));
-	if (was_locked)
-		pved_audit(c->d, c->client, c->authid, "tfa unlocked for user %s", userid);
-	pved_call_reply(c, cJSON_CreateBool(was_locked));
+	pved_access_edit *e = pved_access_edit_new(c, unlock_change, NULL);
+	e->done = unlocked;
+	pved_access_edit_run(e, &pved_tfacfg_file, NULL);
 }
 
 const pved_handler pved_handlers_tfa[] = {

@@ -70,19 +70,41 @@ static void login_work(void *arg)
 
 static void fail_auth(pved_call *c, const char *userid, const char *why);
 
-/* Checks a second-factor response for userid against tfa.cfg, read and written back under its lock (a
- * used recovery code and the last TOTP step must stick). */
-static int tfa_check(pved_call *c, const char *userid, const char *response, pve_error **err)
+/* A login that passed: the ticket, the user's failures forgotten, the audit line. */
+static void login_ok(pved_call *c, const char *userid, bool second_step)
 {
-	pve_store_lock *lock = NULL;
-	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	int r = pved_tfacfg_read(c->d, &lock, &tfa, err);
+	log_info("successful auth for user '%s'%s", userid, second_step ? " (second factor)" : "");
+	pved_auth_login_succeeded(c->d, userid, c->client);
+	pved_audit(c->d, c->client, userid, second_step ? "login ok (second factor)" : "login ok");
+	login_reply(c, userid, true);
+}
+
+/* e->ids[0] the user, e->secret the response: a used recovery code and the last TOTP step must stick,
+ * so the response is checked in an edit of tfa.cfg. */
+static int tfa_verify_change(pved_access_edit *e, void *tfa, pve_error **err)
+{
+	int r = pve_tfacfg_verify(tfa, e->ids[0], e->secret, time(NULL), err);
+	return r < 0 ? r : 0;
+}
+
+static void tfa_verified(pved_access_edit *e, int r, pve_error *err)
+{
+	_cleanup_error_ pve_error *verr = err;
 	if (r < 0)
-		return r;
-	if ((r = pve_tfacfg_verify(tfa, userid, response, time(NULL), err)) >= 0)
-		r = pved_tfacfg_write(c->d, tfa, err);
-	pve_store_unlock(lock);
-	return r;
+		return fail_auth(e->c, e->ids[0], verr->message);
+	login_ok(e->c, e->ids[0], e->event != NULL);
+}
+
+/* Checks a second-factor response for userid, then ends the login; event "second factor" for the second
+ * step of a two-step login, NULL for the one-step "otp". */
+static void tfa_check(pved_call *c, const char *userid, const char *response, const char *event)
+{
+	pved_access_edit *e = pved_access_edit_new(c, tfa_verify_change, event);
+	e->done = tfa_verified;
+	e->ids = xcalloc(2, sizeof(char *));
+	e->ids[0] = xstrdup(userid);
+	e->secret = xstrdup(response);
+	pved_access_edit_run(e, &pved_tfacfg_file, NULL);
 }
 
 /* The second step: the half ticket from the first, the response in "password". */
@@ -95,12 +117,7 @@ static void login_second_step(pved_call *c, const char *userid)
 		return fail_auth(c, userid, err->message);
 	if (strcmp(ticket_user, userid) != 0)
 		return fail_auth(c, userid, "tfa challenge of another user");
-	if (tfa_check(c, userid, pved_call_str(c, "password"), &err) < 0)
-		return fail_auth(c, userid, err->message);
-	log_info("successful auth for user '%s' (second factor)", userid);
-	pved_auth_login_succeeded(c->d, userid, c->client);
-	pved_audit(c->d, c->client, userid, "login ok (second factor)");
-	login_reply(c, userid, true);
+	tfa_check(c, userid, pved_call_str(c, "password"), "second factor");
 }
 
 static void fail_auth(pved_call *c, const char *userid, const char *why)
@@ -120,7 +137,7 @@ static void login_granted(pved_call *c, const char *userid)
 {
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	if (pved_tfacfg_read(c->d, NULL, &tfa, &err) < 0) {
+	if (pved_tfacfg_read(c->d, &tfa, &err) < 0) {
 		log_error("cannot read tfa.cfg: %s", err->message);
 		return fail_auth(c, userid, "cannot read the TFA configuration");
 	}
@@ -140,14 +157,11 @@ static void login_granted(pved_call *c, const char *userid)
 			return pved_call_reply(c, data);
 		}
 		_cleanup_free_ char *resp = xasprintf("totp:%s", otp);
-		pve_tfacfg_free(TAKE_PTR(tfa));
-		if (tfa_check(c, userid, resp, &err) < 0)
-			return fail_auth(c, userid, err->message);
+		tfa_check(c, userid, resp, NULL);
+		explicit_bzero(resp, strlen(resp));
+		return;
 	}
-	log_info("successful auth for user '%s'", userid);
-	pved_auth_login_succeeded(c->d, userid, c->client);
-	pved_audit(c->d, c->client, userid, "login ok");
-	login_reply(c, userid, true);
+	login_ok(c, userid, false);
 }
 
 static void login_done(void *arg)
@@ -293,7 +307,7 @@ static void h_access_domains(pved_call *c)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (pved_domains_read(c->d->store, &cfg, NULL, &err) < 0)
+	if (pved_domains_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
 	static const char *const builtin[][2] = {

@@ -1,124 +1,225 @@
-/* Reading and writing user.cfg for the access handlers (users, pools, realm sync): under the store lock
- * "file-user_cfg", against the digest read, then the daemon's access state reloaded; and domains.cfg, read
- * for the realm checks. */
+/* The access area's config files (user.cfg, domains.cfg, priv/tfa.cfg) as pved_cfgedit files, the
+ * changes the access, realm, pool and TFA handlers make of them for a call, the one blocking edit of the
+ * realm sync task, and the realm lookups. */
 #include <cjson/cJSON.h>
 
 #include "daemon/access/access-internal.h"
 
-/* How long a change waits for another writer of user.cfg (on the loop: kept short). */
-#define USERCFG_LOCK_TIMEOUT_MS 2000
-#define MODIFIED_MSG "detected modified configuration - file changed by other user? Try again."
-
-void pved_usercfg_edit_end(pved_usercfg_edit *e)
+/* The parsers name their file ("user.cfg line 3: ...", "tfa.cfg: : invalid JSON ..."), and cfgedit puts
+ * the path before a parse error: the name goes once, as "user.cfg: line 3: ...". */
+static int parsed(int r, const char *name, pve_error **err)
 {
-	pve_store_unlock(e->lock);
-	pve_usercfg_free(e->cfg);
-	*e = (pved_usercfg_edit){ 0 };
-}
-
-int pved_usercfg_load(pve_store *store, pved_usercfg_edit *e, bool lock, const char *digest,
-		      pve_error **err)
-{
-	*e = (pved_usercfg_edit){ 0 };
-	int r;
-	if (lock && (r = pve_store_lock_acquire(store, "file-user_cfg", USERCFG_LOCK_TIMEOUT_MS,
-						&e->lock, err)) < 0)
+	if (r >= 0 || !err || !*err || !startswith((*err)->message, name))
 		return r;
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	r = pve_store_read(store, "user.cfg", &text, &len, e->digest, NULL);
-	if (r == -ENOENT) {
-		e->cfg = pve_usercfg_new();
-		_cleanup_free_ char *empty = pve_usercfg_print(e->cfg);
-		pve_store_digest(empty, strlen(empty), e->digest);
-	} else if (r < 0) {
-		pve_error_set(err, -r, "cannot read user.cfg");
-		goto fail;
-	} else {
-		e->exists = true;
-		if ((r = pve_usercfg_parse(text, len, &e->cfg, err)) < 0)
-			goto fail;
-	}
-	if (digest && strcmp(digest, e->digest) != 0) {
-		r = pve_error_set_param(err, EINVAL, "digest", MODIFIED_MSG);
-		goto fail;
-	}
-	return 0;
-fail:
-	pved_usercfg_edit_end(e);
+	const char *m = (*err)->message + strlen(name);
+	if (*m != ':' && !startswith(m, " line "))
+		return r;
+	char *rest = xstrdup(m + strspn(m, ": "));
+	free((*err)->message);
+	(*err)->message = rest;
 	return r;
 }
 
-int pved_usercfg_read(pved_call *c, pved_usercfg_edit *e, bool lock, pve_error **err)
+static int usercfg_parse(const char *text, size_t len, void **ret, pve_error **err)
 {
-	return pved_usercfg_load(c->d->store, e, lock, pved_call_str(c, "digest"), err);
+	return parsed(pve_usercfg_parse(text, len, (pve_usercfg **)ret, err), "user.cfg", err);
 }
 
-int pved_usercfg_store(pve_store *store, pved_usercfg_edit *e, pve_error **err)
+static char *usercfg_print(const void *cfg)
 {
-	_cleanup_free_ char *text = pve_usercfg_print(e->cfg);
-	if (e->exists)
-		return pve_store_write(store, "user.cfg", text, strlen(text), e->digest, err);
-	return pve_store_create(store, "user.cfg", text, strlen(text), err);
+	return pve_usercfg_print(cfg);
 }
 
-int pved_usercfg_commit(pved_call *c, pved_usercfg_edit *e, pve_error **err)
+static void usercfg_free(void *cfg)
 {
-	return pved_usercfg_store(c->d->store, e, err);
+	pve_usercfg_free(cfg);
 }
 
-void pved_usercfg_finish_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err,
-			       cJSON *data, const char *event)
+const pved_cfgfile pved_usercfg_file = {
+	.path = "user.cfg",
+	.lock = "file-user_cfg",
+	.parse = usercfg_parse,
+	.print = usercfg_print,
+	.free = usercfg_free,
+};
+
+static int domains_parse(const char *text, size_t len, void **ret, pve_error **err)
 {
-	if (r >= 0 && !err)
-		r = pved_usercfg_commit(c, e, &err);
-	pved_usercfg_done_audit(c, e, r, err, data, event);
+	return parsed(pve_domains_parse(text, len, (pve_sectioncfg **)ret, err), "domains.cfg",
+		      err);
 }
 
-void pved_usercfg_done_audit(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data,
-			     const char *event)
+static char *domains_print(const void *cfg)
 {
-	pved_usercfg_edit_end(e);
-	if (r < 0) {
-		cJSON_Delete(data);
+	return pve_sectioncfg_print(cfg);
+}
+
+static void domains_free(void *cfg)
+{
+	pve_sectioncfg_free(cfg);
+}
+
+const pved_cfgfile pved_domains_file = {
+	.path = "domains.cfg",
+	.lock = "file-domains_cfg",
+	.parse = domains_parse,
+	.print = domains_print,
+	.free = domains_free,
+};
+
+static int tfacfg_parse(const char *text, size_t len, void **ret, pve_error **err)
+{
+	return parsed(pve_tfacfg_parse(text, len, (pve_tfacfg **)ret, err), "tfa.cfg", err);
+}
+
+static char *tfacfg_print(const void *cfg)
+{
+	return pve_tfacfg_print(cfg);
+}
+
+static void tfacfg_free(void *cfg)
+{
+	pve_tfacfg_free(cfg);
+}
+
+const pved_cfgfile pved_tfacfg_file = {
+	.path = "priv/tfa.cfg",
+	.lock = "file-tfa_cfg",
+	.parse = tfacfg_parse,
+	.print = tfacfg_print,
+	.free = tfacfg_free,
+};
+
+int pved_usercfg_read(pved *d, pve_usercfg **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
+		      pve_error **err)
+{
+	return pved_cfgfile_read(d, &pved_usercfg_file, (void **)ret, ret_digest, err);
+}
+
+int pved_domains_read(pved *d, pve_sectioncfg **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
+		      pve_error **err)
+{
+	return pved_cfgfile_read(d, &pved_domains_file, (void **)ret, ret_digest, err);
+}
+
+int pved_tfacfg_read(pved *d, pve_tfacfg **ret, pve_error **err)
+{
+	return pved_cfgfile_read(d, &pved_tfacfg_file, (void **)ret, NULL, err);
+}
+
+/* ---- a call's change ------------------------------------------------------------------------------------ */
+
+pved_access_edit *pved_access_edit_new(pved_call *c, pved_access_edit_fn change, const char *event)
+{
+	pved_access_edit *e = xcalloc(1, sizeof(*e));
+	e->c = c;
+	e->change = change;
+	e->event = event;
+	return e;
+}
+
+static int edit_change(pved *d, void *cfg, void *ud, pve_error **err)
+{
+	(void)d;
+	pved_access_edit *e = ud;
+	int r = e->change(e, cfg, err);
+	/* cfgedit writes nothing after a change that keeps the file, not even the side files: those of
+	 * such a change (a new password beside an unchanged user.cfg) are written here, under the lock. */
+	if (r == PVED_CFGEDIT_KEEP && e->also && (r = e->also(e, cfg, err)) >= 0)
+		r = PVED_CFGEDIT_KEEP;
+	return r;
+}
+
+/* The priv/ files go before the file that names their entries. A failure in between then leaves a secret
+ * nothing names (a password hash or token secret of an entry user.cfg lacks, a bind password of a realm
+ * domains.cfg lacks): it opens nothing, and the next create of that entry writes it anew. The other
+ * order could leave a deleted user's password hash behind for a user of the same name created later. */
+static int edit_also(pved *d, void *cfg, void *ud, pve_error **err)
+{
+	(void)d;
+	pved_access_edit *e = ud;
+	return e->also ? e->also(e, cfg, err) : 0;
+}
+
+static void edit_done(pved *d, void *ud, int r, pve_error *err)
+{
+	(void)d;
+	pved_access_edit *e = ud;
+	if (r < 0 && !err)
+		pve_error_set(&err, -r, "%s", strerror(-r));
+	if (e->done)
+		e->done(e, r, err);
+	else
+		pved_usercfg_answer(e, r, err);
+	cJSON_Delete(e->data);
+	if (e->secret)
+		explicit_bzero(e->secret, strlen(e->secret));
+	free(e->secret);
+	strv_free(e->ids);
+	free(e);
+}
+
+void pved_access_edit_run(pved_access_edit *e, const pved_cfgfile *f, const char *digest)
+{
+	pved_cfgedit ce = {
+		.file = f,
+		.digest = digest,
+		.change = edit_change,
+		.also = edit_also,
+		.done = edit_done,
+	};
+	pved_cfgedit_run(e->c->d, &ce, e);
+}
+
+void pved_usercfg_change(pved_call *c, pved_access_edit_fn change, const char *event)
+{
+	pved_access_edit_run(pved_access_edit_new(c, change, event), &pved_usercfg_file,
+			     pved_call_str(c, "digest"));
+}
+
+void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err)
+{
+	pved_call *c = e->c;
+	if (r < 0)
 		return pved_call_fail(c, err);
-	}
 	pved_auth_reload(c->d);
-	if (event)
-		pved_audit_call(c, event);
-	pved_call_reply(c, data);
+	if (e->event)
+		pved_audit_call(c, e->event);
+	pved_call_reply(c, TAKE_PTR(e->data));
 }
 
-void pved_usercfg_finish(pved_call *c, pved_usercfg_edit *e, int r, pve_error *err, cJSON *data)
+int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
+			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
+			       void *ud, pve_error **err)
 {
-	pved_usercfg_finish_audit(c, e, r, err, data, NULL);
-}
-
-int pved_domains_read(pve_store *store, pve_sectioncfg **ret,
-		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	int r = pve_store_read(store, "domains.cfg", &text, &len, digest, NULL);
-	if (r == -ENOENT) {
-		pve_store_digest("", 0, digest);
-		*ret = pve_sectioncfg_new();
-	} else if (r < 0) {
-		return pve_error_set(err, -r, "cannot read domains.cfg");
-	} else if ((r = pve_domains_parse(text, len, ret, err)) < 0) {
+	pve_store_lock *lock = NULL;
+	int r = pve_store_lock_acquire(d->store, f->lock, PVED_CFGEDIT_LOCK_TIMEOUT_MS, &lock, err);
+	if (r < 0)
 		return r;
+	void *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	r = pved_cfgfile_read(d, f, &cfg, digest, err);
+	bool exists = pve_store_exists(d->store, f->path);
+	if (r >= 0)
+		r = change(d, cfg, ud, err);
+	if (r == 0) {
+		_cleanup_free_ char *text = f->print(cfg);
+		r = exists ? pve_store_write(d->store, f->path, text, strlen(text), digest, err) :
+			     pve_store_create(d->store, f->path, text, strlen(text), err);
 	}
-	if (ret_digest)
-		memcpy(ret_digest, digest, sizeof(digest));
-	return 0;
+	if (cfg)
+		f->free(cfg);
+	pve_store_unlock(lock);
+	return r;
 }
+
+/* ---- realms ----------------------------------------------------------------------------------------- */
 
 char *pved_realm_type(pved *d, const char *realm)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
 	_cleanup_error_ pve_error *err = NULL;
-	if (pved_domains_read(d->store, &c, NULL, &err) < 0)
+	if (pved_domains_read(d, &c, NULL, &err) < 0)
 		log_warning("%s", err->message);
 	const char *t = pve_domains_realm_type(c, realm);
 	return t ? xstrdup(t) : NULL;
@@ -127,7 +228,7 @@ char *pved_realm_type(pved *d, const char *realm)
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
-	int r = pved_domains_read(d->store, &c, NULL, err);
+	int r = pved_domains_read(d, &c, NULL, err);
 	if (r < 0)
 		return r;
 	const pve_section *s = pve_sectioncfg_find(c, realm);

@@ -3,12 +3,14 @@
  * it back against the digest it read and reloads the daemon's access state at once. */
 #include "daemon/access/access-internal.h"
 
-static int shadow_change(pved_call *c, const char *name, const char *hash, pve_error **err)
+/* Sets (hash) or removes (NULL) the password hash of name in priv/shadow.cfg; a removal of what is not
+ * there writes nothing. */
+static int shadow_change(pved *d, const char *name, const char *hash, pve_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	pve_shadowcfg *s = NULL;
-	int r = pve_store_read(c->d->store, "priv/shadow.cfg", &text, &len, NULL, NULL);
+	int r = pve_store_read(d->store, "priv/shadow.cfg", &text, &len, NULL, NULL);
 	if (r == -ENOENT)
 		s = pve_shadowcfg_new();
 	else if (r < 0)
@@ -16,24 +18,25 @@ static int shadow_change(pved_call *c, const char *name, const char *hash, pve_e
 	else if ((r = pve_shadowcfg_parse(text, len, &s, err)) < 0)
 		return r;
 	r = 0;
+	bool changed = true;
 	if (hash)
 		r = pve_shadowcfg_set(s, name, hash, err);
 	else
-		pve_shadowcfg_delete(s, name);
-	_cleanup_free_ char *out = r < 0 ? NULL : pve_shadowcfg_print(s);
+		changed = pve_shadowcfg_delete(s, name);
+	_cleanup_free_ char *out = r < 0 || !changed ? NULL : pve_shadowcfg_print(s);
 	pve_shadowcfg_free(s);
-	if (r < 0)
+	if (r < 0 || !changed)
 		return r;
-	return pve_store_write(c->d->store, "priv/shadow.cfg", out, strlen(out), NULL, err);
+	return pve_store_write(d->store, "priv/shadow.cfg", out, strlen(out), NULL, err);
 }
 
 /* Sets (hash) or removes (NULL) the secret of each token in ids. */
-static int tokencfg_change(pved_call *c, char *const *ids, const char *hash, pve_error **err)
+static int tokencfg_change(pved *d, char *const *ids, const char *hash, pve_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	pve_tokencfg *t = NULL;
-	int r = pve_store_read(c->d->store, "priv/token.cfg", &text, &len, NULL, NULL);
+	int r = pve_store_read(d->store, "priv/token.cfg", &text, &len, NULL, NULL);
 	if (r == -ENOENT)
 		t = pve_tokencfg_new();
 	else if (r < 0)
@@ -51,7 +54,7 @@ static int tokencfg_change(pved_call *c, char *const *ids, const char *hash, pve
 	pve_tokencfg_free(t);
 	if (r < 0)
 		return r;
-	return pve_store_write(c->d->store, "priv/token.cfg", out, strlen(out), NULL, err);
+	return pve_store_write(d->store, "priv/token.cfg", out, strlen(out), NULL, err);
 }
 
 /* "name" of "name@pve": how Proxmox keys shadow.cfg. NULL for other realms. */
@@ -184,6 +187,21 @@ static void set_field(const pved_call *c, const char *name, char **field)
 	*field = *v ? xstrdup(v) : NULL;
 }
 
+/* The call's fields onto user u: all of them for a new user (the defaults where not given), only those
+ * given for an update. */
+static void user_set_fields(const pved_call *c, pve_user *u, bool create)
+{
+	if (create || pved_call_has(c, "enable"))
+		u->enable = pved_call_int(c, "enable", 1);
+	if (create || pved_call_has(c, "expire"))
+		u->expire = pved_call_int(c, "expire", 0);
+	set_field(c, "firstname", &u->firstname);
+	set_field(c, "lastname", &u->lastname);
+	set_field(c, "email", &u->email);
+	set_field(c, "comment", &u->comment);
+	set_field(c, "keys", &u->keys);
+}
+
 /* ---- passwords are hashed on a worker thread (crypt takes milliseconds) -------------------------------- */
 
 typedef struct hashing {
@@ -240,18 +258,19 @@ static void with_hash(pved_call *c, const char *password, void (*next)(pved_call
 static void h_users_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	if (pved_usercfg_read(c->d, &cfg, digest, &err) < 0)
 		return pved_call_fail(c, err);
 	bool all = any_priv(c, "/access/groups", PRIVS_LIST);
 	bool full = pved_call_int(c, "full", 0);
 	bool has_enabled = pved_call_has(c, "enabled");
 	bool enabled = pved_call_int(c, "enabled", 0);
 	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < e.cfg->n_users; i++) {
-		const pve_user *u = &e.cfg->users[i];
+	for (size_t i = 0; i < cfg->n_users; i++) {
+		const pve_user *u = &cfg->users[i];
 		if (!all && strcmp(u->userid, c->authid) != 0 &&
-		    !user_group_allowed(c, e.cfg, u->userid, PRIVS_LIST))
+		    !user_group_allowed(c, cfg, u->userid, PRIVS_LIST))
 			continue;
 		if (has_enabled && u->enable != enabled)
 			continue;
@@ -263,48 +282,47 @@ static void h_users_index(pved_call *c)
 			_cleanup_free_ char *groups = pve_strv_join(u->groups, ",");
 			add_str(o, "groups", groups);
 			cJSON *tokens = cJSON_AddArrayToObject(o, "tokens");
-			for (size_t t = 0; t < e.cfg->n_tokens; t++)
-				if (token_of(e.cfg->tokens[t].tokenid, u->userid))
+			for (size_t t = 0; t < cfg->n_tokens; t++)
+				if (token_of(cfg->tokens[t].tokenid, u->userid))
 					cJSON_AddItemToArray(tokens,
-							     token_info(&e.cfg->tokens[t], true));
+							     token_info(&cfg->tokens[t], true));
 		}
 		cJSON_AddItemToArray(list, o);
 	}
 	cJSON *extra = cJSON_CreateObject();
-	cJSON_AddStringToObject(extra, "digest", e.digest);
-	pved_usercfg_edit_end(&e);
+	cJSON_AddStringToObject(extra, "digest", digest);
 	pved_call_reply_with(c, list, extra);
+}
+
+/* The password hash of a pve user (e->secret; NULL removes one left behind), before user.cfg names it. */
+static int shadow_also(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	(void)cfg;
+	_cleanup_free_ char *name = pve_realm_name(pved_call_str(e->c, "userid"));
+	return name ? shadow_change(e->c->d, name, e->secret, err) : 0;
+}
+
+static int user_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
+	const char *userid = pved_call_str(c, "userid");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	/* The route's check list (userid-param, userid-group with groups_param) allowed the call. */
+	int r;
+	if ((r = pve_usercfg_add_user(cfg, userid, NULL, err)) < 0 ||
+	    (r = pve_usercfg_set_user_groups(cfg, userid, groups, true, err)) < 0)
+		return r;
+	user_set_fields(c, pve_usercfg_find_user(cfg, userid), true);
+	return 0;
 }
 
 static void user_create(pved_call *c, const char *hash)
 {
-	pve_error *err = NULL;
-	const char *userid = pved_call_str(c, "userid");
-	_cleanup_strv_free_ char **groups = param_list(c, "groups");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	/* The route's check list (userid-param, userid-group with groups_param) allowed the call. */
-	pve_user *u = NULL;
-	int r = pve_usercfg_add_user(e.cfg, userid, &u, &err);
-	if (r >= 0)
-		r = pve_usercfg_set_user_groups(e.cfg, userid, groups, true, &err);
-	if (r >= 0) {
-		u = pve_usercfg_find_user(e.cfg, userid);
-		u->enable = pved_call_int(c, "enable", 1);
-		u->expire = pved_call_int(c, "expire", 0);
-		set_field(c, "firstname", &u->firstname);
-		set_field(c, "lastname", &u->lastname);
-		set_field(c, "email", &u->email);
-		set_field(c, "comment", &u->comment);
-		set_field(c, "keys", &u->keys);
-		r = pved_usercfg_commit(c, &e, &err);
-	}
-	if (r >= 0 && hash) {
-		_cleanup_free_ char *name = pve_realm_name(userid);
-		r = shadow_change(c, name, hash, &err);
-	}
-	pved_usercfg_done_audit(c, &e, r, err, NULL, "user create");
+	pved_access_edit *e = pved_access_edit_new(c, user_create_change, "user create");
+	e->also = shadow_also;
+	e->secret = hash ? xstrdup(hash) : NULL;
+	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
 }
 
 static void h_users_create(pved_call *c)
@@ -329,12 +347,11 @@ static void h_users_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	const pve_user *u = pve_usercfg_find_user(e.cfg, userid);
+	const pve_user *u = pve_usercfg_find_user(cfg, userid);
 	if (!u) {
-		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
 		return pved_call_fail(c, err);
 	}
@@ -344,89 +361,93 @@ static void h_users_get(pved_call *c)
 	for (char **g = u->groups; g && *g; g++)
 		cJSON_AddItemToArray(groups, cJSON_CreateString(*g));
 	cJSON *tokens = cJSON_AddObjectToObject(o, "tokens");
-	for (size_t t = 0; t < e.cfg->n_tokens; t++)
-		if (token_of(e.cfg->tokens[t].tokenid, userid))
-			cJSON_AddItemToObject(tokens, strrchr(e.cfg->tokens[t].tokenid, '!') + 1,
-					      token_info(&e.cfg->tokens[t], false));
-	pved_usercfg_edit_end(&e);
+	for (size_t t = 0; t < cfg->n_tokens; t++)
+		if (token_of(cfg->tokens[t].tokenid, userid))
+			cJSON_AddItemToObject(tokens, strrchr(cfg->tokens[t].tokenid, '!') + 1,
+					      token_info(&cfg->tokens[t], false));
 	pved_call_reply(c, o);
+}
+
+static int user_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
+	const char *userid = pved_call_str(c, "userid");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	if (!pve_usercfg_find_user(cfg, userid))
+		return pve_error_set(err, ENOENT, "no such user ('%s')", userid);
+	if (pved_call_int(c, "append", 0) && !groups)
+		return pve_error_set_param(err, EINVAL, "append",
+					   "parameter 'append' requires "
+					   "'groups'");
+	int r;
+	if (groups && (r = pve_usercfg_set_user_groups(cfg, userid, groups,
+						       pved_call_int(c, "append", 0), err)) < 0)
+		return r;
+	user_set_fields(c, pve_usercfg_find_user(cfg, userid), false);
+	return 0;
 }
 
 static void h_users_update(pved_call *c)
 {
-	pve_error *err = NULL;
-	const char *userid = pved_call_str(c, "userid");
-	_cleanup_strv_free_ char **groups = param_list(c, "groups");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = 0;
-	pve_user *u = pve_usercfg_find_user(e.cfg, userid);
-	if (!u)
-		r = pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
-	else if (pved_call_int(c, "append", 0) && !groups)
-		r = pve_error_set_param(&err, EINVAL, "append",
-					"parameter 'append' requires "
-					"'groups'");
-	if (r >= 0 && groups)
-		r = pve_usercfg_set_user_groups(e.cfg, userid, groups,
-						pved_call_int(c, "append", 0), &err);
-	if (r >= 0) {
-		u = pve_usercfg_find_user(e.cfg, userid);
-		if (pved_call_has(c, "enable"))
-			u->enable = pved_call_int(c, "enable", 1);
-		if (pved_call_has(c, "expire"))
-			u->expire = pved_call_int(c, "expire", 0);
-		set_field(c, "firstname", &u->firstname);
-		set_field(c, "lastname", &u->lastname);
-		set_field(c, "email", &u->email);
-		set_field(c, "comment", &u->comment);
-		set_field(c, "keys", &u->keys);
-	}
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "user update");
+	pved_usercfg_change(c, user_update_change, "user update");
 }
 
-/* Removes the user's second factors from priv/tfa.cfg, so that a new user of the same name does not
- * inherit them; no write when the user had none. */
-static int tfacfg_forget(pved_call *c, const char *userid, pve_error **err)
+/* tfa.cfg has a lock of its own: the user's second factors go in an edit of their own once user.cfg is
+ * written (a failure there is reported; the factors left over would only ask a later user of the same
+ * name for more, never for less). No write when the user had none. */
+static int tfa_forget_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	pve_store_lock *lock = NULL;
-	_cleanup_tfacfg_ pve_tfacfg *tfa = NULL;
-	int r = pved_tfacfg_read(c->d, &lock, &tfa, err);
-	if (r >= 0 && pve_tfacfg_delete_user(tfa, userid))
-		r = pved_tfacfg_write(c->d, tfa, err);
-	pve_store_unlock(lock);
-	return r;
+	(void)err;
+	return pve_tfacfg_delete_user(cfg, pved_call_str(e->c, "userid")) ? 0 : PVED_CFGEDIT_KEEP;
+}
+
+static void user_deleted(pved_access_edit *e, int r, pve_error *err)
+{
+	if (r < 0)
+		return pved_call_fail(e->c, err);
+	pved_audit_call(e->c, "user delete");
+	pved_call_reply(e->c, NULL);
+}
+
+static void user_delete_written(pved_access_edit *e, int r, pve_error *err)
+{
+	pved_call *c = e->c;
+	if (r < 0)
+		return pved_call_fail(c, err);
+	pved_auth_reload(c->d);
+	pved_access_edit *t = pved_access_edit_new(c, tfa_forget_change, NULL);
+	t->done = user_deleted;
+	pved_access_edit_run(t, &pved_tfacfg_file, NULL);
+}
+
+/* The user's password hash and its tokens' secrets (e->ids) go before the user. */
+static int user_delete_also(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	int r = shadow_also(e, cfg, err);
+	return r < 0 || !e->ids[0] ? r : tokencfg_change(e->c->d, e->ids, NULL, err);
+}
+
+static int user_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
+{
+	pve_usercfg *cfg = cfgp;
+	const char *userid = pved_call_str(e->c, "userid");
+	if (strcmp(userid, "root@pam") == 0)
+		return pve_error_set_param(err, EINVAL, "userid", "cannot delete user 'root@pam'");
+	e->ids = xcalloc(cfg->n_tokens + 1, sizeof(char *));
+	for (size_t t = 0, n = 0; t < cfg->n_tokens; t++)
+		if (token_of(cfg->tokens[t].tokenid, userid))
+			e->ids[n++] = xstrdup(cfg->tokens[t].tokenid);
+	int r = pve_usercfg_delete_user(cfg, userid, err);
+	return r < 0 ? r : 0;
 }
 
 static void h_users_delete(pved_call *c)
 {
-	pve_error *err = NULL;
-	const char *userid = pved_call_str(c, "userid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = 0;
-	if (strcmp(userid, "root@pam") == 0)
-		r = pve_error_set_param(&err, EINVAL, "userid", "cannot delete user 'root@pam'");
-	_cleanup_strv_free_ char **tokens = xcalloc(e.cfg->n_tokens + 1, sizeof(char *));
-	for (size_t t = 0, n = 0; r >= 0 && t < e.cfg->n_tokens; t++)
-		if (token_of(e.cfg->tokens[t].tokenid, userid))
-			tokens[n++] = xstrdup(e.cfg->tokens[t].tokenid);
-	if (r >= 0)
-		r = pve_usercfg_delete_user(e.cfg, userid, &err);
-	if (r >= 0)
-		r = pved_usercfg_commit(c, &e, &err);
-	/* The user is gone from user.cfg: what is left in priv/ is unreachable, so a failure there is
-	 * reported but does not undo the deletion. */
-	_cleanup_free_ char *name = pve_realm_name(userid);
-	if (r >= 0 && name)
-		r = shadow_change(c, name, NULL, &err);
-	if (r >= 0 && tokens[0])
-		r = tokencfg_change(c, tokens, NULL, &err);
-	if (r >= 0)
-		r = tfacfg_forget(c, userid, &err);
-	pved_usercfg_done_audit(c, &e, r, err, NULL, "user delete");
+	pved_access_edit *e = pved_access_edit_new(c, user_delete_change, NULL);
+	e->also = user_delete_also;
+	e->done = user_delete_written;
+	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
 }
 
 /* ---- /access/users/{userid}/token ---------------------------------------------------------------------- */
@@ -435,19 +456,17 @@ static void h_tokens_index(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	if (!pve_usercfg_find_user(e.cfg, userid)) {
-		pved_usercfg_edit_end(&e);
+	if (!pve_usercfg_find_user(cfg, userid)) {
 		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
 		return pved_call_fail(c, err);
 	}
 	cJSON *list = cJSON_CreateArray();
-	for (size_t t = 0; t < e.cfg->n_tokens; t++)
-		if (token_of(e.cfg->tokens[t].tokenid, userid))
-			cJSON_AddItemToArray(list, token_info(&e.cfg->tokens[t], true));
-	pved_usercfg_edit_end(&e);
+	for (size_t t = 0; t < cfg->n_tokens; t++)
+		if (token_of(cfg->tokens[t].tokenid, userid))
+			cJSON_AddItemToArray(list, token_info(&cfg->tokens[t], true));
 	pved_call_reply(c, list);
 }
 
@@ -460,12 +479,11 @@ static void h_token_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	const pve_token *t = pve_usercfg_find_token(e.cfg, id);
+	const pve_token *t = pve_usercfg_find_token(cfg, id);
 	cJSON *o = t ? token_info(t, false) : NULL;
-	pved_usercfg_edit_end(&e);
 	if (!o) {
 		pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
 			      pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
@@ -474,82 +492,80 @@ static void h_token_get(pved_call *c)
 	pved_call_reply(c, o);
 }
 
-static void h_token_create(pved_call *c)
+/* The secrets of the tokens e->ids: set to e->secret's hash, or removed (NULL), before user.cfg. */
+static int tokens_also(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	(void)cfg;
+	return tokencfg_change(e->c->d, e->ids, e->secret, err);
+}
+
+/* A token with a new secret: the hash goes to token.cfg, the secret itself only into the answer. */
+static int token_create_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_token *t = NULL;
+	int r = pve_usercfg_add_token(cfg, e->ids[0], pved_call_int(c, "expire", 0),
+				      pved_call_int(c, "privsep", 1), pved_call_str(c, "comment"),
+				      &t, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *secret = pve_token_secret_generate();
+	e->secret = pve_token_secret_hash(secret);
+	e->data = cJSON_CreateObject();
+	cJSON_AddStringToObject(e->data, "full-tokenid", e->ids[0]);
+	cJSON_AddItemToObject(e->data, "info", token_info(t, false));
+	cJSON_AddStringToObject(e->data, "value", secret);
+	explicit_bzero(secret, strlen(secret));
+	return 0;
+}
+
+static int token_update_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_token *t = pve_usercfg_find_token(cfg, e->ids[0]);
+	if (!t)
+		return pve_error_set(err, ENOENT, "no such token '%s' for user '%s'",
+				     pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
+	if (pved_call_has(c, "expire"))
+		t->expire = pved_call_int(c, "expire", 0);
+	if (pved_call_has(c, "privsep"))
+		t->privsep = pved_call_int(c, "privsep", 1);
+	set_field(c, "comment", &t->comment);
+	e->data = token_info(t, false);
+	return 0;
+}
+
+static int token_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	int r = pve_usercfg_delete_token(cfg, e->ids[0], err);
+	return r < 0 ? r : 0;
+}
+
+/* A change of the token the call names (tokens never manage tokens). */
+static void token_change(pved_call *c, pved_access_edit_fn change, bool secret, const char *event)
 {
 	if (refuse_token_caller(c))
 		return;
-	pve_error *err = NULL;
-	_cleanup_free_ char *id = full_tokenid(c);
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_token *t = NULL;
-	int r = pve_usercfg_add_token(e.cfg, id, pved_call_int(c, "expire", 0),
-				      pved_call_int(c, "privsep", 1), pved_call_str(c, "comment"),
-				      &t, &err);
-	cJSON *info = r >= 0 ? token_info(t, false) : NULL;
-	if (r >= 0)
-		r = pved_usercfg_commit(c, &e, &err);
-	_cleanup_free_ char *secret = pve_token_secret_generate();
-	_cleanup_free_ char *hash = pve_token_secret_hash(secret);
-	char *ids[] = { id, NULL };
-	if (r >= 0)
-		r = tokencfg_change(c, ids, hash, &err);
-	cJSON *o = NULL;
-	if (r >= 0) {
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "full-tokenid", id);
-		cJSON_AddItemToObject(o, "info", info);
-		cJSON_AddStringToObject(o, "value", secret);
-	} else {
-		cJSON_Delete(info);
-	}
-	explicit_bzero(secret, strlen(secret));
-	pved_usercfg_done_audit(c, &e, r, err, o, "token create");
+	pved_access_edit *e = pved_access_edit_new(c, change, event);
+	e->ids = xcalloc(2, sizeof(char *));
+	e->ids[0] = full_tokenid(c);
+	e->also = secret ? tokens_also : NULL;
+	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
+}
+
+static void h_token_create(pved_call *c)
+{
+	token_change(c, token_create_change, true, "token create");
 }
 
 static void h_token_update(pved_call *c)
 {
-	if (refuse_token_caller(c))
-		return;
-	pve_error *err = NULL;
-	_cleanup_free_ char *id = full_tokenid(c);
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_token *t = pve_usercfg_find_token(e.cfg, id);
-	int r = 0;
-	cJSON *info = NULL;
-	if (!t) {
-		r = pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
-				  pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
-	} else {
-		if (pved_call_has(c, "expire"))
-			t->expire = pved_call_int(c, "expire", 0);
-		if (pved_call_has(c, "privsep"))
-			t->privsep = pved_call_int(c, "privsep", 1);
-		set_field(c, "comment", &t->comment);
-		info = token_info(t, false);
-	}
-	pved_usercfg_finish_audit(c, &e, r, err, info, "token update");
+	token_change(c, token_update_change, false, "token update");
 }
 
 static void h_token_delete(pved_call *c)
 {
-	if (refuse_token_caller(c))
-		return;
-	pve_error *err = NULL;
-	_cleanup_free_ char *id = full_tokenid(c);
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = pve_usercfg_delete_token(e.cfg, id, &err);
-	if (r >= 0)
-		r = pved_usercfg_commit(c, &e, &err);
-	char *ids[] = { id, NULL };
-	if (r >= 0)
-		r = tokencfg_change(c, ids, NULL, &err);
-	pved_usercfg_done_audit(c, &e, r, err, NULL, "token delete");
+	token_change(c, token_delete_change, true, "token delete");
 }
 
 /* ---- /access/groups ------------------------------------------------------------------------------------- */
@@ -557,12 +573,12 @@ static void h_token_delete(pved_call *c)
 static void h_groups_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < e.cfg->n_groups; i++) {
-		const pve_group *g = &e.cfg->groups[i];
+	for (size_t i = 0; i < cfg->n_groups; i++) {
+		const pve_group *g = &cfg->groups[i];
 		if (!group_allowed(c, g->groupid, PRIVS_LIST))
 			continue;
 		cJSON *o = cJSON_CreateObject();
@@ -572,30 +588,30 @@ static void h_groups_index(pved_call *c)
 		cJSON_AddStringToObject(o, "users", users);
 		cJSON_AddItemToArray(list, o);
 	}
-	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, list);
+}
+
+static int group_create_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	int r = pve_usercfg_add_group(cfg, pved_call_str(e->c, "groupid"),
+				      pved_call_str(e->c, "comment"), err);
+	return r < 0 ? r : 0;
 }
 
 static void h_groups_create(pved_call *c)
 {
-	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = pve_usercfg_add_group(e.cfg, pved_call_str(c, "groupid"),
-				      pved_call_str(c, "comment"), &err);
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group create");
+	pved_usercfg_change(c, group_create_change, "group create");
 }
 
 static void h_groups_get(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	if (pved_usercfg_read(c->d, &cfg, digest, &err) < 0)
 		return pved_call_fail(c, err);
-	const pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
+	const pve_group *g = pve_usercfg_find_group(cfg, pved_call_str(c, "groupid"));
 	if (!g) {
-		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "group '%s' does not exist",
 			      pved_call_str(c, "groupid"));
 		return pved_call_fail(c, err);
@@ -604,39 +620,38 @@ static void h_groups_get(pved_call *c)
 	add_str(o, "comment", g->comment);
 	cJSON *members = cJSON_AddArrayToObject(o, "members");
 	for (char **m = g->members; m && *m; m++)
-		if (pve_usercfg_find_user(e.cfg, *m))
+		if (pve_usercfg_find_user(cfg, *m))
 			cJSON_AddItemToArray(members, cJSON_CreateString(*m));
-	cJSON_AddStringToObject(o, "digest", e.digest);
-	pved_usercfg_edit_end(&e);
+	cJSON_AddStringToObject(o, "digest", digest);
 	pved_call_reply(c, o);
+}
+
+static int group_update_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	pve_group *g = pve_usercfg_find_group(cfg, pved_call_str(e->c, "groupid"));
+	if (!g)
+		return pve_error_set(err, ENOENT, "group '%s' does not exist",
+				     pved_call_str(e->c, "groupid"));
+	set_field(e->c, "comment", &g->comment);
+	return 0;
 }
 
 static void h_groups_update(pved_call *c)
 {
-	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	pve_group *g = pve_usercfg_find_group(e.cfg, pved_call_str(c, "groupid"));
-	int r = 0;
-	if (!g)
-		r = pve_error_set(&err, ENOENT, "group '%s' does not exist",
-				  pved_call_str(c, "groupid"));
-	else
-		set_field(c, "comment", &g->comment);
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group update");
+	pved_usercfg_change(c, group_update_change, "group update");
+}
+
+static int group_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	int r = pve_usercfg_delete_group(cfg, pved_call_str(e->c, "groupid"), err);
+	if (r == -ENOENT)
+		(*err)->code = ENOENT;
+	return r < 0 ? r : 0;
 }
 
 static void h_groups_delete(pved_call *c)
 {
-	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = pve_usercfg_delete_group(e.cfg, pved_call_str(c, "groupid"), &err);
-	if (r == -ENOENT)
-		err->code = ENOENT;
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "group delete");
+	pved_usercfg_change(c, group_delete_change, "group delete");
 }
 
 /* ---- /access/roles -------------------------------------------------------------------------------------- */
@@ -655,17 +670,16 @@ static cJSON *role_entry(const char *roleid, const char *const *privs, bool spec
 static void h_roles_index(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
 	for (const char *const *r = pve_builtin_roles(); *r; r++)
 		cJSON_AddItemToArray(list, role_entry(*r, pve_builtin_role_privs(*r), true));
-	for (size_t i = 0; i < e.cfg->n_roles; i++)
+	for (size_t i = 0; i < cfg->n_roles; i++)
 		cJSON_AddItemToArray(list,
-				     role_entry(e.cfg->roles[i].roleid,
-						(const char *const *)e.cfg->roles[i].privs, false));
-	pved_usercfg_edit_end(&e);
+				     role_entry(cfg->roles[i].roleid,
+						(const char *const *)cfg->roles[i].privs, false));
 	pved_call_reply(c, list);
 }
 
@@ -673,55 +687,61 @@ static void h_roles_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	const char *roleid = pved_call_str(c, "roleid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *const *privs = pve_builtin_role_privs(roleid);
-	const pve_role *r = privs ? NULL : pve_usercfg_find_role(e.cfg, roleid);
+	const pve_role *r = privs ? NULL : pve_usercfg_find_role(cfg, roleid);
 	if (r)
 		privs = (const char *const *)r->privs;
 	if (!privs) {
-		pved_usercfg_edit_end(&e);
 		pve_error_set(&err, ENOENT, "role '%s' does not exist", roleid);
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = cJSON_CreateObject();
 	for (; *privs; privs++)
 		cJSON_AddNumberToObject(o, *privs, 1);
-	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
-static void role_set(pved_call *c, bool create)
+static int role_set(pved_access_edit *e, pve_usercfg *cfg, bool create, pve_error **err)
 {
-	pve_error *err = NULL;
+	pved_call *c = e->c;
 	_cleanup_strv_free_ char **privs = param_list(c, "privs");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = pve_usercfg_set_role(e.cfg, pved_call_str(c, "roleid"), privs, create,
-				     !create && pved_call_int(c, "append", 0), &err);
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role set");
+	int r = pve_usercfg_set_role(cfg, pved_call_str(c, "roleid"), privs, create,
+				     !create && pved_call_int(c, "append", 0), err);
+	return r < 0 ? r : 0;
+}
+
+static int role_create_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	return role_set(e, cfg, true, err);
+}
+
+static int role_update_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	return role_set(e, cfg, false, err);
 }
 
 static void h_roles_create(pved_call *c)
 {
-	role_set(c, true);
+	pved_usercfg_change(c, role_create_change, "role set");
 }
 
 static void h_roles_update(pved_call *c)
 {
-	role_set(c, false);
+	pved_usercfg_change(c, role_update_change, "role set");
+}
+
+static int role_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	int r = pve_usercfg_delete_role(cfg, pved_call_str(e->c, "roleid"), err);
+	return r < 0 ? r : 0;
 }
 
 static void h_roles_delete(pved_call *c)
 {
-	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = pve_usercfg_delete_role(e.cfg, pved_call_str(c, "roleid"), &err);
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "role delete");
+	pved_usercfg_change(c, role_delete_change, "role delete");
 }
 
 /* ---- /access/acl ---------------------------------------------------------------------------------------- */
@@ -749,12 +769,13 @@ static const char *acl_type_name(enum pve_acl_type t)
 static void h_acl_get(pved_call *c)
 {
 	pve_error *err = NULL;
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	if (pved_usercfg_read(c->d, &cfg, digest, &err) < 0)
 		return pved_call_fail(c, err);
 	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < e.cfg->n_acls; i++) {
-		const pve_acl *a = &e.cfg->acls[i];
+	for (size_t i = 0; i < cfg->n_acls; i++) {
+		const pve_acl *a = &cfg->acls[i];
 		if (!perm_modify_allowed(c, a->path))
 			continue;
 		for (char **r = a->roles; r && *r; r++) {
@@ -768,8 +789,7 @@ static void h_acl_get(pved_call *c)
 		}
 	}
 	cJSON *extra = cJSON_CreateObject();
-	cJSON_AddStringToObject(extra, "digest", e.digest);
-	pved_usercfg_edit_end(&e);
+	cJSON_AddStringToObject(extra, "digest", digest);
 	pved_call_reply_with(c, list, extra);
 }
 
@@ -794,6 +814,37 @@ static int role_grantable(const pved_call *c, const pve_usercfg *cfg, const char
 	return 0;
 }
 
+static int acl_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
+{
+	pved_call *c = e->c;
+	pve_usercfg *cfg = cfgp;
+	_cleanup_free_ char *path = pve_acl_path_normalize(pved_call_str(c, "path"));
+	_cleanup_strv_free_ char **roles = param_list(c, "roles");
+	_cleanup_strv_free_ char **users = param_list(c, "users");
+	_cleanup_strv_free_ char **groups = param_list(c, "groups");
+	_cleanup_strv_free_ char **tokens = param_list(c, "tokens");
+	bool propagate = pved_call_int(c, "propagate", 1);
+	bool remove = pved_call_int(c, "delete", 0);
+	int r = 0;
+	for (char **role = roles; r >= 0 && role && *role; role++) {
+		if (!pve_builtin_role_privs(*role) && !pve_usercfg_find_role(cfg, *role))
+			return pve_error_set_param(err, EINVAL, "roles", "role '%s' does not exist",
+						   *role);
+		if (!is_root(c))
+			r = role_grantable(c, cfg, path, *role, remove, err);
+		for (char **g = groups; r >= 0 && g && *g; g++)
+			r = pve_usercfg_acl_update(cfg, path, PVE_ACL_GROUP, *g, *role, propagate,
+						   remove, err);
+		for (char **u = users; r >= 0 && u && *u; u++)
+			r = pve_usercfg_acl_update(cfg, path, PVE_ACL_USER, *u, *role, propagate,
+						   remove, err);
+		for (char **t = tokens; r >= 0 && t && *t; t++)
+			r = pve_usercfg_acl_update(cfg, path, PVE_ACL_TOKEN, *t, *role, propagate,
+						   remove, err);
+	}
+	return r < 0 ? r : 0;
+}
+
 static void h_acl_update(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -805,39 +856,12 @@ static void h_acl_update(pved_call *c)
 	}
 	/* The route checked perm-modify on the path; which roles the caller may hand out there is
 	 * not something a check list can say (role_grantable). */
-	_cleanup_strv_free_ char **roles = param_list(c, "roles");
-	_cleanup_strv_free_ char **users = param_list(c, "users");
-	_cleanup_strv_free_ char **groups = param_list(c, "groups");
-	_cleanup_strv_free_ char **tokens = param_list(c, "tokens");
-	bool propagate = pved_call_int(c, "propagate", 1);
-	bool remove = pved_call_int(c, "delete", 0);
-	if (!users && !groups && !tokens) {
+	if (!pved_call_has(c, "users") && !pved_call_has(c, "groups") &&
+	    !pved_call_has(c, "tokens")) {
 		pve_error_set_param(&err, EINVAL, "users", "no user, group or token given");
 		return pved_call_fail(c, err);
 	}
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = 0;
-	for (char **role = roles; r >= 0 && role && *role; role++) {
-		if (!pve_builtin_role_privs(*role) && !pve_usercfg_find_role(e.cfg, *role)) {
-			r = pve_error_set_param(&err, EINVAL, "roles", "role '%s' does not exist",
-						*role);
-			break;
-		}
-		if (!is_root(c))
-			r = role_grantable(c, e.cfg, path, *role, remove, &err);
-		for (char **g = groups; r >= 0 && g && *g; g++)
-			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_GROUP, *g, *role, propagate,
-						   remove, &err);
-		for (char **u = users; r >= 0 && u && *u; u++)
-			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_USER, *u, *role, propagate,
-						   remove, &err);
-		for (char **t = tokens; r >= 0 && t && *t; t++)
-			r = pve_usercfg_acl_update(e.cfg, path, PVE_ACL_TOKEN, *t, *role, propagate,
-						   remove, &err);
-	}
-	pved_usercfg_finish_audit(c, &e, r, err, NULL, "acl update");
+	pved_usercfg_change(c, acl_update_change, "acl update");
 }
 
 /* ---- /access/permissions -------------------------------------------------------------------------------- */
@@ -880,12 +904,11 @@ static void h_permissions(pved_call *c)
 		deny(&err, "/access, Sys.Audit");
 		return pved_call_fail(c, err);
 	}
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, false, &err) < 0)
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_perms_ pve_perms *perms = NULL;
-	if (pve_perms_build(e.cfg, &perms, &err) < 0) {
-		pved_usercfg_edit_end(&e);
+	if (pve_perms_build(cfg, &perms, &err) < 0) {
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -894,7 +917,6 @@ static void h_permissions(pved_call *c)
 		_cleanup_free_ char *norm = pve_acl_path_normalize(path);
 		if (!norm) {
 			cJSON_Delete(o);
-			pved_usercfg_edit_end(&e);
 			pve_error_set_param(&err, EINVAL, "path", "invalid path '%s'", path);
 			return pved_call_fail(c, err);
 		}
@@ -905,33 +927,33 @@ static void h_permissions(pved_call *c)
 						   "/storage", "/vms",	  "/mapping" };
 		for (size_t i = 0; i < ELEMENTSOF(top); i++)
 			add_perm_path(o, perms, who, top[i], false);
-		for (size_t i = 0; i < e.cfg->n_acls; i++)
-			add_perm_path(o, perms, who, e.cfg->acls[i].path, false);
-		for (size_t i = 0; i < e.cfg->n_pools; i++) {
-			_cleanup_free_ char *p = xasprintf("/pool/%s", e.cfg->pools[i].poolid);
+		for (size_t i = 0; i < cfg->n_acls; i++)
+			add_perm_path(o, perms, who, cfg->acls[i].path, false);
+		for (size_t i = 0; i < cfg->n_pools; i++) {
+			_cleanup_free_ char *p = xasprintf("/pool/%s", cfg->pools[i].poolid);
 			add_perm_path(o, perms, who, p, false);
 		}
 	}
-	pved_usercfg_edit_end(&e);
 	pved_call_reply(c, o);
 }
 
 /* ---- /access/password ----------------------------------------------------------------------------------- */
 
+/* user.cfg stays as it is: the new hash goes to shadow.cfg (e->also) under its lock. */
+static int password_change(pved_access_edit *e, void *cfg, pve_error **err)
+{
+	const char *userid = pved_call_str(e->c, "userid");
+	if (!pve_usercfg_find_user(cfg, userid))
+		return pve_error_set_param(err, EINVAL, "userid", "no such user ('%s')", userid);
+	return PVED_CFGEDIT_KEEP;
+}
+
 static void password_store(pved_call *c, const char *hash)
 {
-	pve_error *err = NULL;
-	const char *userid = pved_call_str(c, "userid");
-	pved_usercfg_edit e;
-	if (pved_usercfg_read(c, &e, true, &err) < 0)
-		return pved_call_fail(c, err);
-	int r = 0;
-	_cleanup_free_ char *name = pve_realm_name(userid);
-	if (!pve_usercfg_find_user(e.cfg, userid))
-		r = pve_error_set_param(&err, EINVAL, "userid", "no such user ('%s')", userid);
-	else
-		r = shadow_change(c, name, hash, &err);
-	pved_usercfg_done_audit(c, &e, r, err, NULL, "password change");
+	pved_access_edit *e = pved_access_edit_new(c, password_change, "password change");
+	e->also = shadow_also;
+	e->secret = hash ? xstrdup(hash) : NULL;
+	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
 }
 
 static void password_confirmed(pved_call *c)

@@ -1,5 +1,5 @@
 /* daemon: the parts of authentication that the login, TFA and access handlers share beyond
- * daemon/core/pved.h: two-factor half tickets, priv/tfa.cfg access, brute-force limits, the audit log and
+ * daemon/core/pved.h: two-factor half tickets, brute-force limits, the audit log and
  * the core of the permission expressions ("check" lists). */
 #pragma once
 
@@ -14,11 +14,6 @@
 char *pved_auth_tfa_ticket(pved *d, const char *userid, const cJSON *challenge);
 /* Verifies a half ticket (signature and the short lifetime) and returns its user. EACCES otherwise. */
 int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err);
-
-/* priv/tfa.cfg from the store (a missing file is empty). With ret_lock, under the store lock
- * "file-tfa_cfg" (waits up to 2 s); the caller unlocks with pve_store_unlock. */
-int pved_tfacfg_read(pved *d, pve_store_lock **ret_lock, pve_tfacfg **ret, pve_error **err);
-int pved_tfacfg_write(pved *d, const pve_tfacfg *c, pve_error **err);
 
 /* ---- brute force ----------------------------------------------------------------------------------------
  * Failed logins are counted per (user, client address) and per client address (an IPv6 address by its
