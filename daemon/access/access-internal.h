@@ -54,13 +54,6 @@ void pved_usercfg_change(pved_call *c, pved_access_edit_fn change, const char *e
  * audit line e->event (if any) and replies e->data. */
 void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err);
 
-/* The same edit, waiting for the lock (up to PVED_CFGEDIT_LOCK_TIMEOUT_MS): only for a task worker, a
- * process of its own whose waiting delays nobody; never on the loop. change returns as pved_cfgedit's;
- * the result is that of change (PVED_CFGEDIT_KEEP: nothing written) or of the write. */
-int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
-			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
-			       void *ud, pve_error **err);
-
 /* ---- realms ------------------------------------------------------------------------------------------- */
 
 /* The type of a realm ("pam", "pve", "ldap", "ad", "openid") or NULL if there is no such realm. */

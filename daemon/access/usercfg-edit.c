@@ -122,12 +122,7 @@ static int edit_change(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
 	pved_access_edit *e = ud;
-	int r = e->change(e, cfg, err);
-	/* cfgedit writes nothing after a change that keeps the file, not even the side files: those of
-	 * such a change (a new password beside an unchanged user.cfg) are written here, under the lock. */
-	if (r == PVED_CFGEDIT_KEEP && e->also && (r = e->also(e, cfg, err)) >= 0)
-		r = PVED_CFGEDIT_KEEP;
-	return r;
+	return e->change(e, cfg, err);
 }
 
 /* The priv/ files go before the file that names their entries. A failure in between then leaves a secret
@@ -186,31 +181,6 @@ void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err)
 	if (e->event)
 		pved_audit_call(c, e->event);
 	pved_call_reply(c, TAKE_PTR(e->data));
-}
-
-int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
-			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
-			       void *ud, pve_error **err)
-{
-	pve_store_lock *lock = NULL;
-	int r = pve_store_lock_acquire(d->store, f->lock, PVED_CFGEDIT_LOCK_TIMEOUT_MS, &lock, err);
-	if (r < 0)
-		return r;
-	void *cfg = NULL;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	r = pved_cfgfile_read(d, f, &cfg, digest, err);
-	bool exists = pve_store_exists(d->store, f->path);
-	if (r >= 0)
-		r = change(d, cfg, ud, err);
-	if (r == 0) {
-		_cleanup_free_ char *text = f->print(cfg);
-		r = exists ? pve_store_write(d->store, f->path, text, strlen(text), digest, err) :
-			     pve_store_create(d->store, f->path, text, strlen(text), err);
-	}
-	if (cfg)
-		f->free(cfg);
-	pve_store_unlock(lock);
-	return r;
 }
 
 /* ---- realms ----------------------------------------------------------------------------------------- */

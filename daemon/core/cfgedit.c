@@ -23,6 +23,7 @@ typedef struct edit_job {
 	void *cfg;
 	char file_digest[PVE_STORE_DIGEST_LEN + 1];
 	bool exists;
+	bool keep; /* the change left the file as it was */
 	int r; /* the check's result, and its error */
 	pve_error *err;
 } edit_job;
@@ -80,7 +81,9 @@ static void finish(edit_job *j)
 	const pved_cfgfile *f = j->e.file;
 	pve_error *err = NULL;
 	int r = j->e.also ? j->e.also(j->d, j->cfg, j->ud, &err) : 0;
-	if (r >= 0) {
+	if (r >= 0 && j->keep)
+		r = PVED_CFGEDIT_KEEP;
+	else if (r >= 0) {
 		_cleanup_free_ char *text = f->print(j->cfg);
 		r = j->exists ? pve_store_write(j->d->store, f->path, text, strlen(text),
 						j->file_digest, &err) :
@@ -116,9 +119,10 @@ static void apply(edit_job *j)
 		r = pve_error_set_param(&err, EINVAL, "digest", PVED_CFGEDIT_MODIFIED);
 	else
 		r = j->e.change(j->d, j->cfg, j->ud, &err);
-	if (r != 0)
+	if (r < 0)
 		return job_end(j, r, err);
-	if (!j->e.check)
+	j->keep = r == PVED_CFGEDIT_KEEP;
+	if (j->keep || !j->e.check)
 		return finish(j);
 	if (pved_run_blocking(j->d, j->e.queue, check_work, check_done, j, &err) < 0)
 		return job_end(j, -EAGAIN, err);
@@ -158,4 +162,29 @@ void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud)
 								   PVED_CFGEDIT_LOCK_TIMEOUT_MS);
 	j->delay_ms = 10;
 	attempt(-1, 0, j);
+}
+
+int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
+			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
+			       void *ud, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	int r = pve_store_lock_acquire(d->store, f->lock, PVED_CFGEDIT_LOCK_TIMEOUT_MS, &lock, err);
+	if (r < 0)
+		return r;
+	void *cfg = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	r = pved_cfgfile_read(d, f, &cfg, digest, err);
+	bool exists = pve_store_exists(d->store, f->path);
+	if (r >= 0)
+		r = change(d, cfg, ud, err);
+	if (r == 0) {
+		_cleanup_free_ char *text = f->print(cfg);
+		r = exists ? pve_store_write(d->store, f->path, text, strlen(text), digest, err) :
+			     pve_store_create(d->store, f->path, text, strlen(text), err);
+	}
+	if (cfg)
+		f->free(cfg);
+	pve_store_unlock(lock);
+	return r;
 }

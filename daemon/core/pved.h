@@ -142,7 +142,7 @@ typedef struct pved_cfgedit {
 	const char *digest; /* the client's (copied), or NULL */
 	int timeout_ms; /* 0: PVED_CFGEDIT_LOCK_TIMEOUT_MS */
 	/* With the lock held and the file parsed: changes cfg. < 0 (with err): nothing is written; 0: cfg
-	 * is written back; PVED_CFGEDIT_KEEP: nothing to write. */
+	 * is written back; PVED_CFGEDIT_KEEP: the file stays as it was (also still runs, check does not). */
 	int (*change)(pved *d, void *cfg, void *ud, pve_error **err);
 	/* Optional, after change: work that blocks (activating the storage the change defines), on a
 	 * thread of queue, the lock still held. A failure writes nothing. */
@@ -157,6 +157,12 @@ typedef struct pved_cfgedit {
 
 /* Starts the edit (e is copied); done may run before this returns (the lock was free). */
 void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud);
+/* The same edit, waiting for the lock (up to PVED_CFGEDIT_LOCK_TIMEOUT_MS): only for a task worker, a
+ * process of its own whose waiting delays nobody; never on the loop. change returns as pved_cfgedit's;
+ * the result is that of change (PVED_CFGEDIT_KEEP: nothing written) or of the write. */
+int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
+			       int (*change)(pved *d, void *cfg, void *ud, pve_error **err),
+			       void *ud, pve_error **err);
 
 /* ---- first start: keys, certificates, the admin account, storage.cfg ------------------------------------ */
 

@@ -318,9 +318,18 @@ static void test_check_and_also(void)
 	free(text);
 	text = content(d);
 	check_streq(text, "good\n");
+	/* a change that keeps the file still writes its side files, and skips the check */
+	pve_store_delete(d->store, "side.cfg", NULL);
+	edit h = { .line = "keep" };
+	start_checked(d, &h);
+	check(h.done && h.r == PVED_CFGEDIT_KEEP);
+	free(side);
+	side = NULL;
+	check_int(pve_store_read(d->store, "side.cfg", &side, NULL, NULL, NULL), 0);
+	check_streq(side, "before: good\n");
 	check_int(pve_store_lock_acquire(d->store, "file-test_cfg", 0, &l, NULL), 0);
 	pve_store_unlock(l);
-	edit_clear(&e), edit_clear(&f), edit_clear(&g);
+	edit_clear(&e), edit_clear(&f), edit_clear(&g), edit_clear(&h);
 	pved_blocking_free(d->blocking);
 	teardown(d);
 }
