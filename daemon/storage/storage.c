@@ -1048,14 +1048,26 @@ static int call_volume(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, char 
 }
 
 /* A job on the call's {volume} (cfg taken, also on failure); NULL and *err set on failure. */
-static sjob *volume_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
+/* A job on the call's volume, once storage.cfg is read and may_touch (the caller's right to it) allows;
+ * NULL and *err set otherwise. */
+static sjob *volume_job(pved_call *c, int (*may_touch)(pved_call *c, sjob *j, pve_error **err),
+			pve_error **err)
 {
+	pve_sectioncfg *cfg = NULL;
+	if (load_cfg(c->d, &cfg, NULL, err) < 0)
+		return NULL;
 	sjob *j = sjob_new(c, cfg);
-	if (call_volume(c, cfg, &j->st, &j->volname, &j->v, err) < 0) {
+	if (call_volume(c, cfg, &j->st, &j->volname, &j->v, err) < 0 || may_touch(c, j, err) < 0) {
 		sjob_free(j);
 		return NULL;
 	}
 	return j;
+}
+
+/* Proxmox's check_volume_access, for reading or changing one volume. */
+static int may_access(pved_call *c, sjob *j, pve_error **err)
+{
+	return check_volume_access(c, j->st.id, j->volname, &j->v, err);
 }
 
 static void content_info_work(sjob *j)
@@ -1083,17 +1095,10 @@ static void content_info_done(sjob *j)
 
 static void h_storage_content_info(pved_call *c)
 {
-	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
-		return pved_call_fail(c, err);
-	sjob *j = volume_job(c, cfg, &err);
+	sjob *j = volume_job(c, may_access, &err);
 	if (!j)
 		return pved_call_fail(c, err);
-	if (check_volume_access(c, j->st.id, j->volname, &j->v, &err) < 0) {
-		sjob_free(j);
-		return pved_call_fail(c, err);
-	}
 	j->work = content_info_work;
 	j->done = content_info_done;
 	sjob_run(j);
@@ -1115,17 +1120,10 @@ static void content_update_done(sjob *j)
 
 static void h_storage_content_update(pved_call *c)
 {
-	pve_sectioncfg *cfg = NULL;
 	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
-		return pved_call_fail(c, err);
-	sjob *j = volume_job(c, cfg, &err);
+	sjob *j = volume_job(c, may_access, &err);
 	if (!j)
 		return pved_call_fail(c, err);
-	if (check_volume_access(c, j->st.id, j->volname, &j->v, &err) < 0) {
-		sjob_free(j);
-		return pved_call_fail(c, err);
-	}
 	j->set_notes = pved_call_has(c, "notes");
 	/* notes set to "" clear them, as before: the plugin takes the value as given */
 	j->notes = j->set_notes && pved_call_str(c, "notes") ? xstrdup(pved_call_str(c, "notes")) :
@@ -1195,33 +1193,32 @@ static void content_delete_done(sjob *j)
 	pved_call_reply(j->c, cJSON_CreateString(upid));
 }
 
-static void h_storage_content_delete(pved_call *c)
+/* Proxmox's delete: a guest's backup goes with Datastore.AllocateSpace and VM.Backup on the guest
+ * (Datastore.Allocate alone does not do), anything else with Datastore.Allocate. That implies
+ * check_volume_access, which Proxmox does not call here. */
+static int may_delete(pved_call *c, sjob *j, pve_error **err)
 {
-	pve_sectioncfg *cfg = NULL;
-	pve_error *err = NULL;
-	if (load_cfg(c->d, &cfg, NULL, &err) < 0)
-		return pved_call_fail(c, err);
-	sjob *j = volume_job(c, cfg, &err);
-	if (!j)
-		return pved_call_fail(c, err);
-	/* Proxmox's delete: a guest's backup goes with Datastore.AllocateSpace and VM.Backup on the
-	 * guest (Datastore.Allocate alone does not do), anything else with Datastore.Allocate. That
-	 * implies check_volume_access, which Proxmox does not call here. */
 	_cleanup_free_ char *spath = xasprintf("/storage/%s", j->st.id);
 	_cleanup_free_ char *vpath = xasprintf("/vms/%lld", j->v.vmid);
 	bool backup = j->v.vtype == PVE_CONTENT_BACKUP && j->v.vmid;
 	if (backup && !pved_call_permitted(c, spath, "Datastore.AllocateSpace"))
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-			      spath);
-	else if (backup && !pved_call_permitted(c, vpath, "VM.Backup"))
-		pve_error_set(&err, EACCES, "Permission check failed (%s, VM.Backup)", vpath);
-	else if (!backup && !pved_call_permitted(c, spath, "Datastore.Allocate"))
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.Allocate)",
-			      spath);
-	if (err) {
-		sjob_free(j);
+		return pve_error_set(err, EACCES,
+				     "Permission check failed (%s, Datastore.AllocateSpace)",
+				     spath);
+	if (backup && !pved_call_permitted(c, vpath, "VM.Backup"))
+		return pve_error_set(err, EACCES, "Permission check failed (%s, VM.Backup)", vpath);
+	if (!backup && !pved_call_permitted(c, spath, "Datastore.Allocate"))
+		return pve_error_set(err, EACCES,
+				     "Permission check failed (%s, Datastore.Allocate)", spath);
+	return 0;
+}
+
+static void h_storage_content_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	sjob *j = volume_job(c, may_delete, &err);
+	if (!j)
 		return pved_call_fail(c, err);
-	}
 	j->work = content_delete_work;
 	j->done = content_delete_done;
 	sjob_run(j);
