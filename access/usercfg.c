@@ -250,33 +250,12 @@ void pve_usercfg_free(pve_usercfg *c)
 		&(arr)[(n)++];                                       \
 	})
 
-static void strv_push(char ***v, char *s)
-{
-	size_t n = strv_length(*v);
-	*v = xrealloc(*v, (n + 2) * sizeof(char *));
-	(*v)[n] = s;
-	(*v)[n + 1] = NULL;
-}
-
-static bool strv_contains(char *const *v, const char *s)
-{
-	for (; v && *v; v++)
-		if (strcmp(*v, s) == 0)
-			return true;
-	return false;
-}
-
-static char **strv_empty(void)
-{
-	return xcalloc(1, sizeof(char *));
-}
-
 static pve_user *user_push(pve_usercfg *c, const char *userid)
 {
 	pve_user *u = ARRAY_PUSH(c->users, c->n_users);
 	u->userid = xstrdup(userid);
 	u->enable = true;
-	u->groups = strv_empty();
+	u->groups = strv_new();
 	return u;
 }
 
@@ -415,7 +394,7 @@ static int parse_user(struct parser *p, char **f, size_t nf)
 		u = &p->c->users[idx];
 		_cleanup_free_ char *id = TAKE_PTR(u->userid);
 		user_clear(u);
-		*u = (pve_user){ .userid = TAKE_PTR(id), .groups = strv_empty() };
+		*u = (pve_user){ .userid = TAKE_PTR(id), .groups = strv_new() };
 	} else {
 		u = user_push(p->c, userid);
 		access_hmap_put(&p->users, u->userid, p->c->n_users - 1);
@@ -490,7 +469,7 @@ static int parse_group(struct parser *p, char **f, size_t nf)
 	} else {
 		g = ARRAY_PUSH(p->c->groups, p->c->n_groups);
 		g->groupid = xstrdup(groupid);
-		g->members = strv_empty();
+		g->members = strv_new();
 		access_hmap_put(&p->groups, g->groupid, p->c->n_groups - 1);
 	}
 	char *comment = decode_text(nf > 2 ? f[2] : "");
@@ -519,7 +498,7 @@ static int parse_role(struct parser *p, char **f, size_t nf)
 	} else {
 		r = ARRAY_PUSH(p->c->roles, p->c->n_roles);
 		r->roleid = xstrdup(roleid);
-		r->privs = strv_empty();
+		r->privs = strv_new();
 		access_hmap_put(&p->roles, r->roleid, p->c->n_roles - 1);
 	}
 	_cleanup_strv_free_ char **privs = access_split_list(nf > 1 ? f[1] : "");
@@ -541,8 +520,8 @@ static int parse_pool(struct parser *p, char **f, size_t nf)
 	} else {
 		pool = ARRAY_PUSH(p->c->pools, p->c->n_pools);
 		pool->poolid = xstrdup(poolid);
-		pool->vms = strv_empty();
-		pool->storage = strv_empty();
+		pool->vms = strv_new();
+		pool->storage = strv_new();
 		access_hmap_put(&p->pools, pool->poolid, p->c->n_pools - 1);
 	}
 	char *comment = decode_text(nf > 1 ? f[1] : "");
@@ -575,18 +554,6 @@ static int parse_pool(struct parser *p, char **f, size_t nf)
 	return 0;
 }
 
-static bool strv_remove(char **v, const char *s)
-{
-	for (size_t i = 0; v && v[i]; i++) {
-		if (strcmp(v[i], s) == 0) {
-			free(v[i]);
-			memmove(&v[i], &v[i + 1], (strv_length(v + i + 1) + 1) * sizeof(char *));
-			return true;
-		}
-	}
-	return false;
-}
-
 static char *acl_key(const char *path, enum pve_acl_type type, const char *ugid, bool propagate)
 {
 	return xasprintf("%s\n%d\n%s\n%d", path, (int)type, ugid, propagate ? 1 : 0);
@@ -613,7 +580,7 @@ static void parser_acl_add(struct parser *p, const char *path, enum pve_acl_type
 		a->propagate = propagate;
 		a->type = type;
 		a->ugid = xstrdup(ugid);
-		a->roles = strv_empty();
+		a->roles = strv_new();
 		strv_push(&p->acl_keys, key);
 		access_hmap_put(&p->acls, key, p->c->n_acls - 1);
 	}
@@ -675,7 +642,7 @@ static void usercfg_finish(pve_usercfg *c)
 	access_hmap users = { 0 };
 	for (size_t i = 0; i < c->n_users; i++) {
 		strv_free(c->users[i].groups);
-		c->users[i].groups = strv_empty();
+		c->users[i].groups = strv_new();
 		access_hmap_put(&users, c->users[i].userid, i);
 	}
 	for (size_t g = 0; g < c->n_groups; g++) {
@@ -726,7 +693,7 @@ int pve_usercfg_parse(const char *text, size_t len, pve_usercfg **ret, pve_error
 		return pve_error_set(err, EINVAL, "user.cfg contains a NUL byte");
 
 	struct parser p = { .c = pve_usercfg_new(), .err = err };
-	p.acl_keys = strv_empty();
+	p.acl_keys = strv_new();
 	access_hmap_put(&p.users, p.c->users[0].userid, 0);
 	size_t entries = 0;
 	int r = 0;
@@ -1077,7 +1044,7 @@ int pve_usercfg_set_acl(pve_usercfg *c, const char *path, enum pve_acl_type type
 	a->propagate = propagate;
 	a->type = type;
 	a->ugid = xstrdup(ugid);
-	a->roles = strv_empty();
+	a->roles = strv_new();
 	for (char *const *r = roles; *r; r++)
 		if (!strv_contains(a->roles, *r))
 			strv_push(&a->roles, xstrdup(*r));
@@ -1096,19 +1063,6 @@ static void acls_filter(pve_usercfg *c, bool (*drop)(const pve_acl *a, const voi
 			c->acls[o++] = c->acls[i];
 	}
 	c->n_acls = o;
-}
-
-static void strv_remove_all(char **v, const char *s)
-{
-	size_t o = 0;
-	for (size_t i = 0; v && v[i]; i++) {
-		if (strcmp(v[i], s) == 0)
-			free(v[i]);
-		else
-			v[o++] = v[i];
-	}
-	if (v)
-		v[o] = NULL;
 }
 
 static bool drop_user_acl(const pve_acl *a, const void *arg)
@@ -1141,7 +1095,7 @@ int pve_usercfg_delete_user(pve_usercfg *c, const char *userid, pve_error **err)
 	}
 	c->n_tokens = o;
 	for (size_t g = 0; g < c->n_groups; g++)
-		strv_remove_all(c->groups[g].members, userid);
+		strv_remove(c->groups[g].members, userid);
 	acls_filter(c, drop_user_acl, userid);
 	return 0;
 }
@@ -1158,9 +1112,9 @@ int pve_usercfg_set_user_groups(pve_usercfg *c, const char *userid, char *const 
 			return pve_error_set_param(err, EINVAL, "groups", "no such group '%s'", *g);
 	if (!append) {
 		for (size_t g = 0; g < c->n_groups; g++)
-			strv_remove_all(c->groups[g].members, userid);
+			strv_remove(c->groups[g].members, userid);
 		strv_free(u->groups);
-		u->groups = strv_empty();
+		u->groups = strv_new();
 	}
 	for (char *const *g = groups; g && *g; g++) {
 		pve_group *grp = pve_usercfg_find_group(c, *g);
@@ -1185,7 +1139,7 @@ int pve_usercfg_add_group(pve_usercfg *c, const char *groupid, const char *comme
 		return pve_error_set(err, E2BIG, "too many groups");
 	pve_group *g = ARRAY_PUSH(c->groups, c->n_groups);
 	g->groupid = xstrdup(groupid);
-	g->members = strv_empty();
+	g->members = strv_new();
 	g->comment = comment && *comment ? xstrdup(comment) : NULL;
 	return 0;
 }
@@ -1208,7 +1162,7 @@ int pve_usercfg_delete_group(pve_usercfg *c, const char *groupid, pve_error **er
 	memmove(&c->groups[idx], &c->groups[idx + 1], (c->n_groups - idx - 1) * sizeof(*g));
 	c->n_groups--;
 	for (size_t i = 0; i < c->n_users; i++)
-		strv_remove_all(c->users[i].groups, groupid);
+		strv_remove(c->users[i].groups, groupid);
 	acls_filter(c, drop_group_acl, groupid);
 	return 0;
 }
@@ -1238,10 +1192,10 @@ int pve_usercfg_set_role(pve_usercfg *c, const char *roleid, char *const *privs,
 			return pve_error_set(err, E2BIG, "too many roles");
 		r = ARRAY_PUSH(c->roles, c->n_roles);
 		r->roleid = xstrdup(roleid);
-		r->privs = strv_empty();
+		r->privs = strv_new();
 	} else if (!append) {
 		strv_free(r->privs);
-		r->privs = strv_empty();
+		r->privs = strv_new();
 	}
 	for (char *const *p = privs; p && *p; p++)
 		if (!strv_contains(r->privs, *p))
@@ -1266,7 +1220,7 @@ int pve_usercfg_delete_role(pve_usercfg *c, const char *roleid, pve_error **err)
 	c->n_roles--;
 	/* Entries left without a role go, as on the next parse. */
 	for (size_t i = 0; i < c->n_acls; i++)
-		strv_remove_all(c->acls[i].roles, roleid);
+		strv_remove(c->acls[i].roles, roleid);
 	size_t o = 0;
 	for (size_t i = 0; i < c->n_acls; i++) {
 		if (!c->acls[i].roles || !c->acls[i].roles[0])
@@ -1351,7 +1305,7 @@ int pve_usercfg_acl_update(pve_usercfg *c, const char *path, enum pve_acl_type t
 		pve_acl *a = &c->acls[i];
 		if (a->type != type || strcmp(a->path, path) != 0 || strcmp(a->ugid, ugid) != 0)
 			continue;
-		strv_remove_all(a->roles, role);
+		strv_remove(a->roles, role);
 		if (a->propagate == propagate)
 			target = a;
 	}
@@ -1364,7 +1318,7 @@ int pve_usercfg_acl_update(pve_usercfg *c, const char *path, enum pve_acl_type t
 			target->propagate = propagate;
 			target->type = type;
 			target->ugid = xstrdup(ugid);
-			target->roles = strv_empty();
+			target->roles = strv_new();
 		}
 		strv_push(&target->roles, xstrdup(role));
 	}

@@ -217,13 +217,6 @@ bool pve_store_exists(pve_store *s, const char *path)
 
 /* ---- locks ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_store_lock **ret,
 			   pve_error **err)
 {
@@ -240,13 +233,13 @@ int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_s
 	l->s = s;
 	l->name = xstrdup(name);
 
-	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int64_t deadline = pve_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	unsigned delay_ms = 5;
 	for (;;) {
 		int r = s->ops->lock_try(s, name, l->token, err);
 		if (r == 0)
 			break;
-		if (r != -EBUSY || now_ms() >= deadline) {
+		if (r != -EBUSY || pve_now_ms() >= deadline) {
 			free(l->name);
 			free(l);
 			if (r == -EBUSY)
@@ -256,7 +249,7 @@ int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_s
 					name);
 			return r;
 		}
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - pve_now_ms();
 		unsigned d = delay_ms < left ? delay_ms : (unsigned)(left > 0 ? left : 1);
 		struct timespec ts = { .tv_sec = d / 1000, .tv_nsec = (long)(d % 1000) * 1000000 };
 		nanosleep(&ts, NULL);

@@ -72,3 +72,41 @@ size_t strv_length(char *const *v)
 		n++;
 	return n;
 }
+
+char **strv_new(void)
+{
+	return xcalloc(1, sizeof(char *));
+}
+
+void strv_push(char ***v, char *s)
+{
+	size_t n = strv_length(*v);
+	*v = xrealloc(*v, (n + 2) * sizeof(char *));
+	(*v)[n] = s;
+	(*v)[n + 1] = NULL;
+}
+
+bool strv_contains(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+bool strv_remove(char **v, const char *s)
+{
+	bool found = false;
+	size_t o = 0;
+	for (size_t i = 0; v && v[i]; i++) {
+		if (strcmp(v[i], s) == 0) {
+			free(v[i]);
+			found = true;
+		} else {
+			v[o++] = v[i];
+		}
+	}
+	if (v)
+		v[o] = NULL;
+	return found;
+}

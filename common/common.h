@@ -71,6 +71,12 @@ char *xvasprintf(const char *fmt, va_list ap) _printf_(1, 0);
 /* NULL-terminated string vectors. */
 void strv_free(char **v);
 size_t strv_length(char *const *v);
+/* An empty vector; one more string at the end (taken); whether one equals s; every one equal to s
+ * removed (true if there was one). */
+char **strv_new(void);
+void strv_push(char ***v, char *s);
+bool strv_contains(char *const *v, const char *s);
+bool strv_remove(char **v, const char *s);
 static inline void strv_freep(char ***v)
 {
 	strv_free(*v);
@@ -146,6 +152,10 @@ void pve_buf_free(pve_buf *b);
 int pve_write_all(int fd, const void *data, size_t len);
 /* Reads len bytes, fewer only at the end of the stream: how many came, or a negative errno. */
 ssize_t pve_read_full(int fd, void *buf, size_t len);
+/* Creates path and its missing parents (mode for each): 0, or an error naming the one that failed. */
+int pve_mkdir_p(const char *path, mode_t mode, pve_error **err);
+/* CLOCK_MONOTONIC, in milliseconds. */
+int64_t pve_now_ms(void);
 
 /* ---- starting programs (common/io.c) ---------------------------------------------------------------- */
 

@@ -85,13 +85,6 @@ int pve_net_option_port(const char *options, int def)
 	return port;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A connected socket to ai within timeout_ms, or -errno. */
 static int connect_one(const struct addrinfo *ai, int timeout_ms)
 {
@@ -176,14 +169,14 @@ static void put32(unsigned char *p, uint32_t v)
 static int probe(const char *id, const char *host, int port, const void *req, size_t len,
 		 const char *proto, int timeout_ms, pve_error **err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pve_now_ms() + timeout_ms;
 	_cleanup_close_ int fd = connect_host(id, host, port, timeout_ms, err);
 	if (fd < 0)
 		return -EHOSTUNREACH;
 	const char *why = "no answer to";
 	if (send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len) {
 		for (;;) {
-			long long left = deadline - now_ms();
+			long long left = deadline - pve_now_ms();
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 			int r = left > 0 ? poll(&p, 1, (int)left) : 0;
 			if (r < 0 && errno == EINTR)
@@ -208,7 +201,7 @@ int pve_net_probe_nfs(const char *id, const char *host, int port, int timeout_ms
 	 * verifier. */
 	unsigned char msg[44] = { 0 };
 	put32(msg, 0x80000000u | 40);
-	put32(msg + 4, (uint32_t)now_ms() ^ (uint32_t)getpid());
+	put32(msg + 4, (uint32_t)pve_now_ms() ^ (uint32_t)getpid());
 	put32(msg + 12, 2);
 	put32(msg + 16, NFS_PROGRAM);
 	put32(msg + 20, RPC_NULL_VERSION);
@@ -264,7 +257,7 @@ static bool read_until(int fd, void *buf, size_t len, long long deadline)
 {
 	size_t got = 0;
 	while (got < len) {
-		long long left = deadline - now_ms();
+		long long left = deadline - pve_now_ms();
 		struct pollfd pf = { .fd = fd, .events = POLLIN };
 		int r = left > 0 ? poll(&pf, 1, (int)left) : 0;
 		if (r < 0 && errno == EINTR)
@@ -306,7 +299,7 @@ int pve_net_statvfs(const char *path, int timeout_ms, pve_storage_status *ret)
 	_cleanup_close_ int rfd = p[0];
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = pve_now_ms() + timeout_ms;
 	int64_t gpid = 0, res[4];
 	if (!read_until(rfd, &gpid, sizeof(gpid), deadline))
 		return -ETIMEDOUT;
@@ -448,20 +441,6 @@ int pve_netfs_need_mounted(const pve_storage *s, const pve_netfs *fs, pve_error 
 	return 0;
 }
 
-static int mkdir_parents(const char *path, pve_error **err)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	for (char *c = p + 1; *c; c++) {
-		if (*c != '/')
-			continue;
-		*c = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return pve_error_set(err, errno, "unable to create directory '%s': %m", p);
-		*c = '/';
-	}
-	return 0;
-}
-
 #define NETFS_OPTIONS_MAX 1024
 
 bool pve_netfs_options_ok(const char *options)
@@ -549,7 +528,9 @@ int pve_netfs_activate(const pve_storage *s, const pve_netfs *fs, pve_error **er
 					err, ENOENT,
 					"unable to activate storage '%s' - directory '%s' does not exist",
 					t.id, t.path);
-			if (mkdir_parents(t.path, err) < 0)
+			_cleanup_free_ char *parent =
+				xstrndup(t.path, (size_t)(strrchr(t.path, '/') - t.path));
+			if (*parent && pve_mkdir_p(parent, 0755, err) < 0)
 				return -EIO;
 			if (mkdir(t.path, 0755) < 0)
 				return pve_error_set(err, errno,

@@ -102,25 +102,6 @@ static bool is_subvol(int dirfd, const char *name)
 
 /* ---- names and paths ------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *path, mode_t mode, pve_error **err)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s)
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			int e = errno;
-			return pve_error_set(err, e, "unable to create directory '%s': %s", p,
-					     strerror(e));
-		}
-		if (!c)
-			return 0;
-		*s = c;
-	}
-}
-
 /* An image volume of this storage: "VMID/vm-VMID-disk-N.raw", "VMID/subvol-VMID-disk-N.subvol", and
  * linked clones "BASEVMID/base-...raw/VMID/vm-...raw". sub is the subvolume's name in
  * images/VMID. */
@@ -279,7 +260,7 @@ static int btrfs_activate(const pve_storage *s, pve_error **err)
 		if (!(s->content & subdirs[i].vtype))
 			continue;
 		_cleanup_free_ char *p = xasprintf("%s/%s", s->path, subdirs[i].subdir);
-		if (mkdir_p(p, 0755, err) < 0)
+		if (pve_mkdir_p(p, 0755, err) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -317,7 +298,7 @@ static int btrfs_alloc_image(const pve_storage *s, long long vmid, const char *f
 		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
 	bool raw = streq(fmt, "raw");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *stem = NULL;
 	if (name) {
@@ -768,7 +749,7 @@ static int btrfs_clone_image(const pve_storage *s, const char *volname, long lon
 	if (dfd < 0)
 		return dfd;
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	int n = free_disk_number(imgdir, vmid);
 	if (n < 0)
@@ -897,7 +878,7 @@ static int btrfs_rename_volume(const pve_storage *s, const char *volname, long l
 	if (b.v.is_base)
 		return pve_error_set(err, EINVAL, "rename of a base image is not supported");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, target_vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *stem = NULL;
 	if (target_name) {

@@ -33,22 +33,6 @@ static const char *subdir_of(unsigned vtype)
 	return NULL;
 }
 
-static int mkdir_p(const char *path, mode_t mode, pve_error **err)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return pve_error_set(err, errno, "unable to create directory '%s': %m", p);
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return pve_error_set(err, errno, "unable to create directory '%s': %m", p);
-	return 0;
-}
-
 /* Parses volname and gives its file's path. */
 static int dir_parse(const pve_storage *s, const char *volname, pve_volname *v, char **ret_path,
 		     pve_error **err)
@@ -84,7 +68,7 @@ static int dir_activate(const pve_storage *s, pve_error **err)
 				err, ENOENT,
 				"unable to activate storage '%s' - directory '%s' does not exist",
 				s->id, s->path);
-		if (mkdir_p(s->path, 0755, err) < 0)
+		if (pve_mkdir_p(s->path, 0755, err) < 0)
 			return -errno;
 	} else if (!S_ISDIR(st.st_mode)) {
 		return pve_error_set(err, ENOTDIR,
@@ -107,7 +91,7 @@ static int dir_activate(const pve_storage *s, pve_error **err)
 		if (!(s->content & subdirs[i].vtype))
 			continue;
 		_cleanup_free_ char *p = xasprintf("%s/%s", s->path, subdirs[i].subdir);
-		if (mkdir_p(p, 0755, err) < 0)
+		if (pve_mkdir_p(p, 0755, err) < 0)
 			return -EIO;
 	}
 	return 0;
@@ -282,7 +266,7 @@ static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 	if (!subvol && size == 0)
 		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *fname = NULL, *path = NULL;
 	int r = claim_name(s, imgdir, vmid, fmt, name, &fname, &path, err);
@@ -802,7 +786,7 @@ static int dir_clone_image(const pve_storage *s, const char *volname, long long 
 	if (!v.is_base || v.basename)
 		return pve_error_set(err, EINVAL, "clone_image only works on base images");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	/* qemu-img writes the clone over the empty file that holds its name */
 	_cleanup_free_ char *name = NULL, *target = NULL;
@@ -882,7 +866,7 @@ static int dir_rename_volume(const pve_storage *s, const char *volname, long lon
 	if (v.is_base)
 		return pve_error_set(err, EINVAL, "rename of a base image is not supported");
 	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, target_vmid);
-	if (mkdir_p(imgdir, 0755, err) < 0)
+	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *name = NULL;
 	if (target_name) {

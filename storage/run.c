@@ -33,13 +33,6 @@ static void drain(int fd, pve_buf *b, size_t max, bool *open_, bool *overflow)
 		*overflow = true;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A tool's stderr on one line: its lines (trimmed) joined by "; ", without its own name in front
  * (qemu-img's "qemu-img: "), without mount.cifs's pointer to its manual page, cut at RUN_MSG_MAX. */
 static char *one_line(const char *msg, const char *name)
@@ -122,11 +115,11 @@ int pve_storage_run_ex(const char *const argv[], const char *const env[], int ti
 	_cleanup_close_ int ofd = out[0], efd = errp[0];
 	pve_buf ob = { 0 }, eb = { 0 };
 	bool oopen = true, eopen = true, overflow = false, timed_out = false;
-	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms > 0 ? pve_now_ms() + timeout_ms : 0;
 	while (oopen || eopen) {
 		int wait = -1;
 		if (deadline) {
-			long long left = deadline - now_ms();
+			long long left = deadline - pve_now_ms();
 			if (left <= 0) {
 				timed_out = true;
 				break;

@@ -143,14 +143,6 @@ static int cmp_row(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
-static bool strv_contains(char **v, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return true;
-	return false;
-}
-
 static void print_object(FILE *f, const cJSON *o)
 {
 	size_t n = (size_t)cJSON_GetArraySize(o);
@@ -209,7 +201,7 @@ static void print_list(FILE *f, const cJSON *a, const cJSON *returns)
 		n_cols = 0;
 		cJSON_ArrayForEach (it, a)
 			cJSON_ArrayForEach (p, it)
-				if (!strv_contains(cols, n_cols, p->string))
+				if (!strv_contains(cols, p->string)) /* cols is NULL-terminated */
 					cols[n_cols++] = p->string;
 	}
 	qsort_r(cols, n_cols, sizeof(char *), cmp_column, (void *)props);

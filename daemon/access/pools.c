@@ -157,31 +157,6 @@ static void h_pools_create(pved_call *c)
 	pved_usercfg_change(c, pool_create_change, "pool create");
 }
 
-static void strv_add(char ***v, const char *s)
-{
-	size_t n = strv_length(*v);
-	*v = xrealloc(*v, (n + 2) * sizeof(char *));
-	(*v)[n] = xstrdup(s);
-	(*v)[n + 1] = NULL;
-}
-
-static bool strv_drop(char **v, const char *s)
-{
-	bool found = false;
-	size_t o = 0;
-	for (size_t i = 0; v && v[i]; i++) {
-		if (strcmp(v[i], s) == 0) {
-			free(v[i]);
-			found = true;
-		} else {
-			v[o++] = v[i];
-		}
-	}
-	if (v)
-		v[o] = NULL;
-	return found;
-}
-
 static pve_pool *pool_of_vm(pve_usercfg *cfg, const char *vmid)
 {
 	for (size_t i = 0; i < cfg->n_pools; i++)
@@ -210,7 +185,7 @@ static int update_vms(pved_call *c, pve_usercfg *cfg, pve_pool *p, bool remove, 
 			return pve_error_set(err, EACCES,
 					     "Permission check failed (%s, VM.Allocate)", path);
 		if (remove) {
-			if (!strv_drop(p->vms, vmid))
+			if (!strv_remove(p->vms, vmid))
 				return pve_error_set_param(err, EINVAL, "vms",
 							   "VM %s is not a pool member", vmid);
 			continue;
@@ -233,9 +208,9 @@ static int update_vms(pved_call *c, pve_usercfg *cfg, pve_pool *p, bool remove, 
 				return pve_error_set(err, EACCES,
 						     "Permission check failed (%s, Pool.Allocate)",
 						     old_path);
-			strv_drop(old->vms, vmid);
+			strv_remove(old->vms, vmid);
 		}
-		strv_add(&p->vms, vmid);
+		strv_push(&p->vms, xstrdup(vmid));
 	}
 	return 0;
 }
@@ -250,7 +225,7 @@ static int update_storage(pved_call *c, pve_pool *p, bool remove, pve_error **er
 					     "Permission check failed (%s, Datastore.Allocate)",
 					     path);
 		if (remove) {
-			if (!strv_drop(p->storage, *s))
+			if (!strv_remove(p->storage, *s))
 				return pve_error_set_param(err, EINVAL, "storage",
 							   "Storage '%s' is not a pool member", *s);
 			continue;
@@ -263,7 +238,7 @@ static int update_storage(pved_call *c, pve_pool *p, bool remove, pve_error **er
 				return pve_error_set_param(err, EINVAL, "storage",
 							   "Storage '%s' is already a pool member",
 							   *s);
-		strv_add(&p->storage, *s);
+		strv_push(&p->storage, xstrdup(*s));
 	}
 	return 0;
 }

@@ -629,26 +629,19 @@ void pved_login_limits_succeeded(pved_login_limits *l, const char *userid, const
 	}
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 long long pved_auth_login_delay(pved *d, const char *userid, const char *client)
 {
-	return pved_login_limits_delay(d->auth->limits, userid, client, mono_ms());
+	return pved_login_limits_delay(d->auth->limits, userid, client, pve_now_ms());
 }
 
 bool pved_auth_login_blocked(pved *d, const char *userid, const char *client)
 {
-	return pved_login_limits_over(d->auth->limits, userid, client, mono_ms());
+	return pved_login_limits_over(d->auth->limits, userid, client, pve_now_ms());
 }
 
 void pved_auth_login_failed(pved *d, const char *userid, const char *client)
 {
-	pved_login_limits_failed(d->auth->limits, userid, client, mono_ms());
+	pved_login_limits_failed(d->auth->limits, userid, client, pve_now_ms());
 }
 
 void pved_auth_login_succeeded(pved *d, const char *userid, const char *client)

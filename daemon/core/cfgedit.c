@@ -16,7 +16,7 @@ typedef struct edit_job {
 	char *digest;
 	void *ud;
 	struct event *timer;
-	uint64_t deadline_ms;
+	int64_t deadline_ms;
 	unsigned delay_ms;
 	/* with the lock held: */
 	pve_store_lock *lock;
@@ -54,13 +54,6 @@ int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
 	if (ret_digest)
 		memcpy(ret_digest, digest, sizeof(digest));
 	return 0;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void job_end(edit_job *j, int r, pve_error *err)
@@ -135,7 +128,7 @@ static void attempt(evutil_socket_t fd, short what, void *arg)
 	pve_store_lock *lock = NULL;
 	pve_error *err = NULL;
 	int r = pve_store_lock_acquire(j->d->store, j->e.file->lock, 0, &lock, &err);
-	if (r == -EBUSY && now_ms() < j->deadline_ms) {
+	if (r == -EBUSY && pve_now_ms() < j->deadline_ms) {
 		pve_error_free(err);
 		if (!j->timer)
 			j->timer = evtimer_new(j->d->base, attempt, j);
@@ -158,8 +151,9 @@ void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud)
 	j->digest = e->digest ? xstrdup(e->digest) : NULL;
 	j->e.digest = NULL;
 	j->ud = ud;
-	j->deadline_ms = now_ms() + (uint64_t)(e->timeout_ms > 0 ? e->timeout_ms :
-								   PVED_CFGEDIT_LOCK_TIMEOUT_MS);
+	j->deadline_ms =
+		pve_now_ms() +
+		(uint64_t)(e->timeout_ms > 0 ? e->timeout_ms : PVED_CFGEDIT_LOCK_TIMEOUT_MS);
 	j->delay_ms = 10;
 	attempt(-1, 0, j);
 }

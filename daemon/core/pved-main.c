@@ -24,28 +24,13 @@ static void usage(FILE *f)
 		"  --schema           print the API schema as JSON and exit\n");
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = '\0';
-			if (mkdir(p, mode) < 0 && errno != EEXIST)
-				return -errno;
-			*s = '/';
-		}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* run/pved.pid, locked for as long as pved runs: a second pved on the same root refuses to start. */
 static int lock_pidfile(pved *d, pve_error **err)
 {
 	_cleanup_free_ char *run = pved_path(d, "run");
-	int r = mkdir_p(run, 0755);
+	int r = pve_mkdir_p(run, 0755, err);
 	if (r < 0)
-		return pve_error_set(err, -r, "cannot create %s: %s", run, strerror(-r));
+		return r;
 	_cleanup_free_ char *path = pved_path(d, "run/pved.pid");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -257,7 +242,7 @@ int main(int argc, char **argv)
 	static const char *const rundirs[] = { "run/qemu-server", "run/lxc", "var/log/pve/tasks" };
 	for (size_t i = 0; i < ELEMENTSOF(rundirs); i++) {
 		_cleanup_free_ char *p = pved_path(d, rundirs[i]);
-		mkdir_p(p, 0755);
+		pve_mkdir_p(p, 0755, NULL);
 	}
 
 	signal(SIGPIPE, SIG_IGN);

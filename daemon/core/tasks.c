@@ -469,35 +469,17 @@ static void load(pved_tasks *t)
 
 /* ---- init and free ---- */
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int pved_tasks_init(pved *d, pve_error **err)
 {
 	pved_tasks *t = xcalloc(1, sizeof(*t));
 	t->d = d;
 	t->dir = pved_path(d, TASKS_DIR);
-	int r = mkdir_p(t->dir, 0755);
+	int r = 0;
 	for (unsigned i = 0; r == 0 && i < 16; i++) {
 		_cleanup_free_ char *sub = xasprintf("%s/%X", t->dir, i);
-		if (mkdir(sub, 0755) < 0 && errno != EEXIST)
-			r = -errno;
+		r = pve_mkdir_p(sub, 0755, err);
 	}
 	if (r < 0) {
-		r = pve_error_set(err, -r, "can't create %s: %s", t->dir, strerror(-r));
 		free(t->dir);
 		free(t);
 		return r;
