@@ -20,6 +20,12 @@ typedef struct pved_task {
 	struct event *kill_timer;
 } pved_task;
 
+/* A line of the index file ("UPID ENDHEX status") or of the active file (the same with " 0|1", or a
+ * bare UPID for a running task), as a task (status NULL when running); NULL for a malformed line. The
+ * line is changed in place. */
+pved_task *pved_task_parse_line(char *line, bool active);
+void pved_task_free(pved_task *t);
+
 /* Takes note of tasks of an earlier pved that have ended meanwhile (checked through /proc). */
 void pved_tasks_refresh(pved *d);
 /* All known tasks, oldest first (by when they were recorded). */

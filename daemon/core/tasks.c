@@ -36,7 +36,7 @@ static unsigned worker_warnings;
 
 /* ---- small helpers ---- */
 
-static void task_free(pved_task *t)
+void pved_task_free(pved_task *t)
 {
 	if (!t)
 		return;
@@ -172,7 +172,7 @@ static void add(pved_tasks *t, pved_task *task)
 	if (t->n >= PVED_TASKS_MAX_ARCHIVE) {
 		for (size_t i = 0; i < t->n; i++)
 			if (!t->v[i]->running) {
-				task_free(t->v[i]);
+				pved_task_free(t->v[i]);
 				memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
 				t->n--;
 				break;
@@ -353,8 +353,7 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 
 /* ---- loading after a restart ---- */
 
-/* "UPID ENDHEX status" (index) or that with " 0|1" (active); NULL status for a running task. */
-static pved_task *parse_line(char *line, bool active)
+pved_task *pved_task_parse_line(char *line, bool active)
 {
 	char *sp = strchr(line, ' ');
 	if (sp)
@@ -373,7 +372,7 @@ static pved_task *parse_line(char *line, bool active)
 	errno = 0;
 	unsigned long long endtime = strtoull(sp + 1, &end, 16);
 	if (errno || end == sp + 1 || *end != ' ' || !end[1]) {
-		task_free(task);
+		pved_task_free(task);
 		return NULL;
 	}
 	char *status = end + 1;
@@ -428,12 +427,12 @@ static void load(pved_tasks *t)
 			*next++ = '\0';
 		else
 			next = line + strlen(line);
-		pved_task *task = parse_line(line, false);
+		pved_task *task = pved_task_parse_line(line, false);
 		if (!task)
 			continue;
 		pved_task *old = find(t, task->upid_str);
 		if (old) {
-			task_free(task);
+			pved_task_free(task);
 			continue;
 		}
 		add(t, task);
@@ -446,11 +445,11 @@ static void load(pved_tasks *t)
 			*next++ = '\0';
 		else
 			next = line + strlen(line);
-		pved_task *task = parse_line(line, true);
+		pved_task *task = pved_task_parse_line(line, true);
 		if (!task)
 			continue;
 		if (find(t, task->upid_str)) { /* already archived */
-			task_free(task);
+			pved_task_free(task);
 			continue;
 		}
 		add(t, task);
@@ -504,7 +503,7 @@ void pved_tasks_free(pved_tasks *t)
 	if (t->sigchld)
 		event_free(t->sigchld);
 	for (size_t i = 0; i < t->n; i++)
-		task_free(t->v[i]);
+		pved_task_free(t->v[i]);
 	free(t->v);
 	free(t->dir);
 	if (t->d && t->d->tasks == t)

@@ -30,17 +30,6 @@ static bool may(const pved_call *c, const char *task_user, const char *priv)
 	return pved_call_permitted(c, path, priv);
 }
 
-/* A task of the call's upid parameter: from the table, or made up from a log file the table forgot.
- * *ret_tmp is set when the task is made up (free it with free_tmp). */
-static void free_tmp(pved_task *t)
-{
-	if (!t)
-		return;
-	free(t->upid_str);
-	free(t->status);
-	free(t);
-}
-
 /* The task the call's upid names, when the caller owns it or holds priv on the node (priv NULL: anyone); else the call has
  * been answered and NULL is returned. *ret_tmp is a stand-in built from the log of a task the table
  * forgot, to be freed by the caller. */
@@ -73,7 +62,7 @@ static const pved_task *call_task(pved_call *c, const char *priv, pved_task **re
 			tmp->endtime = st.st_mtime;
 			tmp->status = pved_task_read_status(log);
 			if (priv && !may(c, u.user, priv)) {
-				free_tmp(tmp);
+				pved_task_free(tmp);
 				fail(c, EACCES, NULL, "Permission check failed (/nodes/%s, %s)",
 				     c->d->node, priv);
 				return NULL;
@@ -178,7 +167,7 @@ static void task_index(pved_call *c)
 	const pved_task *t = call_task(c, NULL, &tmp);
 	if (!t)
 		return;
-	free_tmp(tmp);
+	pved_task_free(tmp);
 	cJSON *list = cJSON_CreateArray();
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "name", "log");
@@ -202,7 +191,7 @@ static void task_status(pved_call *c)
 	if (!t->running)
 		cJSON_AddStringToObject(o, "exitstatus",
 					t->status ? t->status : "unexpected status");
-	free_tmp(tmp);
+	pved_task_free(tmp);
 	pved_call_reply(c, o);
 }
 
@@ -354,7 +343,7 @@ static void task_log(pved_call *c)
 	if (!t)
 		return;
 	if (pved_call_int(c, "download", 0)) {
-		free_tmp(tmp);
+		pved_task_free(tmp);
 		fail(c, ENOSYS, "download", "downloading a task log is not implemented");
 		return;
 	}
@@ -363,7 +352,7 @@ static void task_log(pved_call *c)
 	ls->limit = pved_call_int(c, "limit", 50);
 	ls->to_end = ls->limit == 0;
 	_cleanup_free_ char *path = pved_task_log_path(c->d, &t->upid, t->upid_str);
-	free_tmp(tmp);
+	pved_task_free(tmp);
 	ls->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	ls->open_errno = errno;
 	pved_call_reply_stream(c, log_produce, log_stream_free, ls);
@@ -376,7 +365,7 @@ static void task_stop(pved_call *c)
 	if (!t)
 		return;
 	if (tmp) { /* a task the table forgot has ended long ago */
-		free_tmp(tmp);
+		pved_task_free(tmp);
 		pved_call_reply(c, NULL);
 		return;
 	}
