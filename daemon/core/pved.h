@@ -1,4 +1,5 @@
-/* daemon: what pved's files share: the one context struct, API calls in flight, handler tables, tasks. */
+/* daemon/core: what pved's core offers its areas: the one context struct, the blocking queues, the server
+ * and API calls, authentication, config-file edits, tasks and the area contract. */
 #pragma once
 
 #include <event2/event.h>
@@ -14,9 +15,9 @@ typedef struct pved_auth pved_auth;
 typedef struct pved_front pved_front;
 typedef struct pved_blocking pved_blocking;
 
-/* The one context of the pved process. */
 typedef struct pved_area pved_area;
 
+/* The one context of the pved process. */
 typedef struct pved {
 	const pved_area *const *areas; /* pved_areas; a test's own list in unit tests */
 	struct event_base *base;
