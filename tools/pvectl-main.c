@@ -382,7 +382,7 @@ static int build_params(const pve_route *r, const char *path, const cJSON *path_
 	cJSON *params = cJSON_CreateObject();
 	for (size_t i = 0; i < cl->n_params; i++) {
 		const cli_param *p = &cl->params[i];
-		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(props, p->name);
+		const cJSON *schema = pve_schema_property(props, p->name);
 		if (cJSON_GetObjectItemCaseSensitive(path_params, p->name)) {
 			cJSON_Delete(params);
 			return usage_error("parameter '%s' is given by the path '%s'", p->name,
