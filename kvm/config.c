@@ -31,8 +31,9 @@ int kvm_config_check(const pve_config *c, const char *section, const kvm_schema 
 		const char *v = pve_config_get(c, section, *k);
 		if (streq(*k, "delete")) {
 			if (!pending) {
-				cJSON_AddStringToObject(errors, *k,
-							"property 'delete' is only allowed in [PENDING]");
+				cJSON_AddStringToObject(
+					errors, *k,
+					"property 'delete' is only allowed in [PENDING]");
 				continue;
 			}
 			_cleanup_strv_free_ char **items = pve_split_list(v);
@@ -217,17 +218,17 @@ cJSON *kvm_config_pending_json(const pve_config *c, const kvm_schema *s, const c
 	_cleanup_free_ bool *used = xcalloc(nd + 1, sizeof(bool));
 
 	/* the deletion request of key: 0 none, 1 delete, 2 forced */
-#define DELETE_OF(key)                                                               \
-	({                                                                           \
-		int _d_ = 0;                                                         \
-		for (size_t _i_ = 0; _i_ < nd; _i_++) {                              \
+#define DELETE_OF(key)                                                                     \
+	({                                                                                 \
+		int _d_ = 0;                                                               \
+		for (size_t _i_ = 0; _i_ < nd; _i_++) {                                    \
 			const char *_k_ = dels[_i_][0] == '!' ? dels[_i_] + 1 : dels[_i_]; \
-			if (streq(_k_, key)) {                                       \
-				_d_ = dels[_i_][0] == '!' ? 2 : 1;                   \
-				used[_i_] = true;                                    \
-			}                                                            \
-		}                                                                    \
-		_d_;                                                                 \
+			if (streq(_k_, key)) {                                             \
+				_d_ = dels[_i_][0] == '!' ? 2 : 1;                         \
+				used[_i_] = true;                                          \
+			}                                                                  \
+		}                                                                          \
+		_d_;                                                                       \
 	})
 
 	_cleanup_free_ char *descr = pve_config_get_description(c, NULL);
@@ -342,8 +343,8 @@ static bool volume_referenced(const pve_config *c, const char *volid, const char
 			if (!kvm_drive_key(*k, true, NULL, NULL) && !streq(*k, "vmstate"))
 				continue;
 			const char *v = pve_config_get(c, sec, *k);
-			_cleanup_free_ char *vol =
-				streq(*k, "vmstate") ? xstrdup(v) : drive_volume(*k, v);
+			_cleanup_free_ char *vol = streq(*k, "vmstate") ? xstrdup(v) :
+									  drive_volume(*k, v);
 			if (vol && streq(vol, volid))
 				return true;
 		}
@@ -407,9 +408,8 @@ void kvm_config_apply_pending(pve_config *c, char ***ret_destroy)
 			continue;
 		_cleanup_free_ char *old = xstrdup(oldv);
 		pve_config_delete(c, NULL, key);
-		_cleanup_free_ char *vol = kvm_drive_key(key, true, NULL, NULL) ?
-						   drive_volume(key, old) :
-						   NULL;
+		_cleanup_free_ char *vol =
+			kvm_drive_key(key, true, NULL, NULL) ? drive_volume(key, old) : NULL;
 		if (!vol)
 			continue;
 		/* A forced deletion and a deleted unused disk destroy the volume; a plain deletion

@@ -164,7 +164,8 @@ int kvm_drive_parse(const kvm_schema *s, const char *key, const char *value, kvm
 		cJSON_Delete(opts);
 		return pve_error_set_param(err, EINVAL, key, "invalid size '%s'", size);
 	}
-	if (d.cdrom && (bus == KVM_BUS_VIRTIO || bus == KVM_BUS_EFIDISK || bus == KVM_BUS_TPMSTATE)) {
+	if (d.cdrom &&
+	    (bus == KVM_BUS_VIRTIO || bus == KVM_BUS_EFIDISK || bus == KVM_BUS_TPMSTATE)) {
 		cJSON_Delete(opts);
 		return pve_error_set_param(err, EINVAL, key, "%s can't be a CD-ROM",
 					   kvm_bus_name(bus));

@@ -48,8 +48,8 @@ const cJSON *kvm_schema_props(const kvm_schema *s);
 /* Checks value for key as Proxmox's check_type and the key's format do: 0, or EINVAL with the key as
  * param and Proxmox's message ("unknown setting 'x'", "value does not look like a valid ...").
  * *ret_typed (may be NULL) gets the value converted (booleans and integers as numbers). */
-int kvm_config_check_value(const kvm_schema *s, const char *key, const char *value, cJSON **ret_typed,
-			   pve_error **err);
+int kvm_config_check_value(const kvm_schema *s, const char *key, const char *value,
+			   cJSON **ret_typed, pve_error **err);
 
 /* ---- the VM config file -------------------------------------------------------------------------------
  * <root>/etc/pve/nodes/<node>/qemu-server/<vmid>.conf: pve_config's `key: value` lines with the main
@@ -191,7 +191,9 @@ typedef struct kvm_cmdline_info {
 	const char *qemu; /* the binary: /usr/bin/qemu-system-x86_64 */
 	bool kvm; /* use KVM (else TCG) */
 	bool allow_args; /* the config's `args` are used (root set them); refused otherwise */
-	const char *ovmf_code; /* OVMF's code image, for bios: ovmf */
+	/* OVMF's code image, for bios: ovmf; without an efidisk0 the VM boots with throw-away EFI
+	 * variables in <run>/<vmid>.efivars, which the caller copies from OVMF's template first. */
+	const char *ovmf_code;
 	const char *machine; /* a machine to force, or NULL */
 	/* The path and format of a volume ID (or absolute path) as storage/ resolves it. */
 	int (*resolve)(void *ud, const char *volid, char **ret_path, char **ret_format,
@@ -202,6 +204,8 @@ typedef struct kvm_cmdline_info {
 	/* Tap fds of the NICs (index: net[n]) that the caller opened (kvm_tap_open), or -1; a NIC with
 	 * a bridge and no fd gets `ifname=tap<vmid>i<n>` only (showcmd). */
 	const int *tap_fds;
+	/* Told what the command line leaves out or works around (may be NULL). */
+	void (*warn)(void *ud, const char *msg);
 } kvm_cmdline_info;
 
 /* The argv (NULL-terminated) for the config's main section. EINVAL naming the key at fault. */
@@ -298,8 +302,8 @@ typedef struct kvm_qmp_callbacks {
 typedef void (*kvm_qmp_reply_fn)(void *ud, const cJSON *ret, const pve_error *err);
 
 /* Starts connecting to path; 0 with *ret, or a negative errno (ENOENT, ECONNREFUSED: no QEMU listens). */
-int kvm_qmp_connect(struct event_base *base, const char *path, const kvm_qmp_callbacks *cb, void *ud,
-		    kvm_qmp **ret, pve_error **err);
+int kvm_qmp_connect(struct event_base *base, const char *path, const kvm_qmp_callbacks *cb,
+		    void *ud, kvm_qmp **ret, pve_error **err);
 /* Queues a command (args taken, may be NULL); fn runs once with the reply, or with an error when
  * timeout_ms (0: 10 s) passes first, which also closes the connection (a QEMU that does not answer is
  * hung). Fails (fn not called) only on a dead client. */

@@ -18,7 +18,7 @@
 
 /* Real mode at 0x1000: mov ecx, N; 1: dec ecx; jnz 1b; mov al, '*'; mov dx, 0x3f8; out dx, al; hlt */
 static const unsigned char guest_code[] = {
-	0x66, 0xb9, 0, 0, 0, 0, /* mov ecx, imm32 (patched) */
+	0x66, 0xb9, 0,	  0, 0, 0, /* mov ecx, imm32 (patched) */
 	0x66, 0x49, /* dec ecx */
 	0x75, 0xfc, /* jnz -4 */
 	0xb0, '*', /* mov al, '*' */
@@ -142,8 +142,7 @@ static double run_guest(probe_vm *p, unsigned long n, kvm_probe_result *ret)
 			return t_io;
 		default:
 			snprintf(ret->detail, sizeof(ret->detail),
-				 "the test guest stopped with exit reason %u",
-				 p->run->exit_reason);
+				 "the test guest stopped with exit reason %u", p->run->exit_reason);
 			return -EIO;
 		}
 	}
@@ -218,7 +217,8 @@ void kvm_probe(const char *path, kvm_probe_result *ret)
 	if (ret->percent > 100.0)
 		ret->percent = 100.0;
 	ret->state = ret->percent >= KVM_OK_PERCENT ? KVM_STATE_OK : KVM_STATE_DEGRADED;
-	snprintf(ret->detail, sizeof(ret->detail),
-		 "a %lu-iteration loop took %.3f ms in a KVM guest and %.3f ms on the host (%.3g%%)",
-		 n, guest, host, ret->percent);
+	snprintf(
+		ret->detail, sizeof(ret->detail),
+		"a %lu-iteration loop took %.3f ms in a KVM guest and %.3f ms on the host (%.3g%%)",
+		n, guest, host, ret->percent);
 }

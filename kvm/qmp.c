@@ -273,7 +273,8 @@ static void capabilities_done(void *ud, const cJSON *ret, const pve_error *err)
 	(void)ret;
 	if (err) {
 		if (q->state != QMP_DEAD)
-			qmp_die(q, err->code, "QMP %s: qmp_capabilities: %s", q->path, err->message);
+			qmp_die(q, err->code, "QMP %s: qmp_capabilities: %s", q->path,
+				err->message);
 		return;
 	}
 	q->state = QMP_READY;
@@ -400,8 +401,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 			strerror(errno ? errno : EIO));
 }
 
-int kvm_qmp_connect(struct event_base *base, const char *path, const kvm_qmp_callbacks *cb, void *ud,
-		    kvm_qmp **ret, pve_error **err)
+int kvm_qmp_connect(struct event_base *base, const char *path, const kvm_qmp_callbacks *cb,
+		    void *ud, kvm_qmp **ret, pve_error **err)
 {
 	int fd;
 	int r = unix_socket(path, true, &fd, err);

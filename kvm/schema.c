@@ -13,8 +13,18 @@ struct kvm_schema {
 
 /* Parameters of POST /nodes/{node}/qemu that steer the call and never land in the config. */
 static const char *const api_only[] = {
-	"node",	   "vmid", "archive", "storage",    "force",		    "unique",
-	"pool",	   "start", "bwlimit", "live-restore", "import-working-storage", "ha-managed",
+	"node",
+	"vmid",
+	"archive",
+	"storage",
+	"force",
+	"unique",
+	"pool",
+	"start",
+	"bwlimit",
+	"live-restore",
+	"import-working-storage",
+	"ha-managed",
 };
 
 /* Keys Proxmox writes for itself (snapshots, the running machine, creation info): in every config,
@@ -200,7 +210,8 @@ static bool bootdev_valid(const char *dev)
 	for (size_t i = 0; i < ELEMENTSOF(fam); i++) {
 		size_t n = strlen(fam[i].prefix);
 		long long idx;
-		if (strncmp(dev, fam[i].prefix, n) == 0 && dev[n] && (dev[n] != '0' || !dev[n + 1]) &&
+		if (strncmp(dev, fam[i].prefix, n) == 0 && dev[n] &&
+		    (dev[n] != '0' || !dev[n + 1]) &&
 		    pve_parse_int(dev + n, 0, fam[i].count - 1, &idx) == 0)
 			return true;
 	}
@@ -255,8 +266,8 @@ static int check_named(const kvm_schema *s, const char *format, const char *valu
 	return -ENOENT;
 }
 
-int kvm_config_check_value(const kvm_schema *s, const char *key, const char *value, cJSON **ret_typed,
-			   pve_error **err)
+int kvm_config_check_value(const kvm_schema *s, const char *key, const char *value,
+			   cJSON **ret_typed, pve_error **err)
 {
 	const cJSON *prop = kvm_schema_key(s, key);
 	if (!prop || streq(key, "description"))
@@ -318,7 +329,9 @@ int kvm_hotplug_parse(const char *value, unsigned *ret)
 	}
 	if (streq(value, "1"))
 		value = "network,disk,usb";
-	static const char *const names[] = { "network", "disk", "cpu", "memory", "usb", "cloudinit" };
+	static const char *const names[] = {
+		"network", "disk", "cpu", "memory", "usb", "cloudinit"
+	};
 	unsigned f = 0;
 	_cleanup_strv_free_ char **items = pve_split_list(value);
 	if (!items[0])
