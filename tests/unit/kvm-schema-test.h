@@ -16,7 +16,8 @@ static inline kvm_schema *test_kvm_schema(void)
 		cJSON_ArrayForEach (route, cJSON_GetObjectItem(area, "routes")) {
 			const char *path = pve_json_str(route, "path"),
 				   *method = pve_json_str(route, "method");
-			if (path && method && streq(path, "/nodes/{node}/qemu") && streq(method, "POST"))
+			if (path && method && streq(path, "/nodes/{node}/qemu") &&
+			    streq(method, "POST"))
 				s = kvm_schema_new(cJSON_GetObjectItem(
 					cJSON_GetObjectItem(route, "parameters"), "properties"));
 		}

@@ -72,11 +72,13 @@ static void test_check_errors(void)
 	check_streq(pve_json_str(errors, "bogus"), "unknown setting 'bogus'");
 	check(pve_json_str(errors, "net0") != NULL);
 	check(pve_json_str(errors, "scsi0") && strstr(pve_json_str(errors, "scsi0"), "cache"));
-	check_streq(pve_json_str(errors, "hotplug"), "invalid format - unable to parse hotplug option");
+	check_streq(pve_json_str(errors, "hotplug"),
+		    "invalid format - unable to parse hotplug option");
 	check_streq(pve_json_str(errors, "boot"), "invalid format - invalid boot device 'floppy'");
 	check(pve_json_str(errors, "ostype") != NULL);
 	check(pve_json_str(errors, "cpu") != NULL);
-	check_streq(pve_json_str(errors, "delete"), "property 'delete' is only allowed in [PENDING]");
+	check_streq(pve_json_str(errors, "delete"),
+		    "property 'delete' is only allowed in [PENDING]");
 	check_int(cJSON_GetArraySize(errors), 9);
 	cJSON_Delete(errors);
 	pve_config_free(c);
@@ -90,13 +92,14 @@ static void test_check_errors(void)
 	check_streq(e->message, "invalid format - unable to parse volume ID 'nostorage'");
 	pve_error_free(e);
 	check_int(kvm_config_check_value(schema, "scsi0", "local:32", NULL, NULL), 0);
-	check_int(kvm_config_check_value(schema, "virtio0", "local:0,import-from=local:import/x.qcow2",
-					 NULL, NULL),
+	check_int(kvm_config_check_value(schema, "virtio0",
+					 "local:0,import-from=local:import/x.qcow2", NULL, NULL),
 		  0);
 	check_int(kvm_config_check_value(schema, "affinity", "0,2-3", NULL, NULL), 0);
 	check_int(kvm_config_check_value(schema, "affinity", "3-1", NULL, NULL), -EINVAL);
 	check_int(kvm_config_check_value(schema, "net31", "e1000,bridge=vmbr0", NULL, NULL), 0);
-	check_int(kvm_config_check_value(schema, "net32", "e1000,bridge=vmbr0", NULL, NULL), -EINVAL);
+	check_int(kvm_config_check_value(schema, "net32", "e1000,bridge=vmbr0", NULL, NULL),
+		  -EINVAL);
 	check_int(kvm_config_check_value(schema, "ipconfig0", "ip=10.0.0.2/24,gw=10.0.0.1", NULL,
 					 NULL),
 		  0);
@@ -202,9 +205,10 @@ static void test_pending(void)
 static void test_drives(void)
 {
 	kvm_drive d;
-	check_int(kvm_drive_parse(schema, "scsi3",
-				  "local:100/vm-100-disk-0.qcow2,cache=writeback,ssd=1,size=34359738368",
-				  &d, NULL),
+	check_int(kvm_drive_parse(
+			  schema, "scsi3",
+			  "local:100/vm-100-disk-0.qcow2,cache=writeback,ssd=1,size=34359738368",
+			  &d, NULL),
 		  0);
 	check_streq(d.key, "scsi3");
 	check_int(d.bus, KVM_BUS_SCSI);
@@ -225,7 +229,8 @@ static void test_drives(void)
 	check(d.cdrom);
 	check_streq(d.file, "none");
 	kvm_drive_clear(&d);
-	check_int(kvm_drive_parse(schema, "virtio0", "local:iso/x.iso,media=cdrom", &d, NULL), -EINVAL);
+	check_int(kvm_drive_parse(schema, "virtio0", "local:iso/x.iso,media=cdrom", &d, NULL),
+		  -EINVAL);
 	check_int(kvm_drive_parse(schema, "scsi31", "local:1", &d, NULL), -EINVAL);
 	check_int(kvm_drive_parse(schema, "scsi01", "local:1", &d, NULL), -EINVAL);
 
@@ -245,8 +250,8 @@ static void test_drives(void)
 static void test_nets(void)
 {
 	kvm_net n;
-	check_int(kvm_net_parse(schema, "net1", "virtio=BC:24:11:2C:69:EC,bridge=vmbr0,tag=5,firewall=1",
-				&n, NULL),
+	check_int(kvm_net_parse(schema, "net1",
+				"virtio=BC:24:11:2C:69:EC,bridge=vmbr0,tag=5,firewall=1", &n, NULL),
 		  0);
 	check_streq(n.model, "virtio");
 	check_streq(n.macaddr, "BC:24:11:2C:69:EC");

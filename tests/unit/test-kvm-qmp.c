@@ -48,8 +48,13 @@ static void test_parse(void)
 	check_streq(pve_json_str(m.value, "reason"), "guest-shutdown");
 	kvm_qmp_msg_clear(&m);
 
-	static const char *const bad[] = { "[]", "{}", "{\"event\": 3}", "{\"error\": {}}",
-					   "{\"QMP\": 1}", "{\"return\": 1", "nonsense",
+	static const char *const bad[] = { "[]",
+					   "{}",
+					   "{\"event\": 3}",
+					   "{\"error\": {}}",
+					   "{\"QMP\": 1}",
+					   "{\"return\": 1",
+					   "nonsense",
 					   "{\"event\":\"\"}" };
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *e = NULL;
@@ -97,7 +102,8 @@ static void *mon_run(void *arg)
 		while ((nl = strchr(buf, '\n'))) {
 			*nl = '\0';
 			cJSON *req = cJSON_Parse(buf);
-			const char *cmd = pve_json_str(req, "execute"), *id = pve_json_str(req, "id");
+			const char *cmd = pve_json_str(req, "execute"),
+				   *id = pve_json_str(req, "id");
 			m->commands++;
 			char out[512];
 			if (cmd && streq(cmd, "die")) {
@@ -106,8 +112,9 @@ static void *mon_run(void *arg)
 				return NULL;
 			}
 			if (cmd && streq(cmd, "query-status"))
-				mon_send(fd, "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 1, "
-					     "\"microseconds\": 0}}\r\n");
+				mon_send(fd,
+					 "{\"event\": \"STOP\", \"timestamp\": {\"seconds\": 1, "
+					 "\"microseconds\": 0}}\r\n");
 			if (cmd && streq(cmd, "bad"))
 				snprintf(out, sizeof(out),
 					 "{\"error\": {\"class\": \"GenericError\", \"desc\": "
@@ -328,7 +335,7 @@ static void test_sync(void)
 static const char *qemu_binary(void)
 {
 	return access("/usr/bin/qemu-system-x86_64", X_OK) == 0 ? "/usr/bin/qemu-system-x86_64" :
-								    NULL;
+								  NULL;
 }
 
 static pid_t start_qemu(const char *sock)
