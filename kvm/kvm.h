@@ -43,6 +43,9 @@ static inline void kvm_schema_freep(kvm_schema **s)
 /* The property schema of a config key ("net3" finds "net[n]"), or NULL when it is no config key. The
  * alias "cdrom" is a key of its own (ide2 in the file). */
 const cJSON *kvm_schema_key(const kvm_schema *s, const char *key);
+/* Whether a named format of the create route's parameters is one kvm/ checks (pve-qm-boot, pve-cpuset,
+ * ...): common's validator does not know them. */
+bool kvm_format_known(const char *name);
 /* The config keys as an object of property schemas (families folded): GET .../config's answer shape. */
 const cJSON *kvm_schema_props(const kvm_schema *s);
 /* Checks value for key as Proxmox's check_type and the key's format do: 0, or EINVAL with the key as

@@ -169,6 +169,19 @@ const cJSON *kvm_schema_named_format(const kvm_schema *s, const char *name)
 	return cJSON_GetObjectItemCaseSensitive(s->formats, name);
 }
 
+bool kvm_format_known(const char *name)
+{
+	static const char *const by_hand[] = {
+		"pve-cpuset", "pve-hotplug-features",	  "pve-qm-bootdisk",
+		"pve-qm-ide", "pve-volume-id-or-qm-path", "pve-volume-id-or-absolute-path",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(by_hand); i++)
+		if (streq(name, by_hand[i]))
+			return true;
+	_cleanup_json_ cJSON *formats = cJSON_Parse(named_formats);
+	return cJSON_GetObjectItemCaseSensitive(formats, name) != NULL;
+}
+
 /* ---- named formats checked by hand ---------------------------------------------------------------- */
 
 /* pve-cpuset: "0,5,8-11" (Proxmox's CpuSet parser: ids up to 8191, ranges ascending). */
