@@ -91,7 +91,8 @@ int kvm_cgroup_create(const char *root, long long vmid, unsigned cpuunits, doubl
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 			int e = errno;
 			*p = c;
-			return pve_error_set(err, e, "can't create cgroup %s: %s", path, strerror(e));
+			return pve_error_set(err, e, "can't create cgroup %s: %s", path,
+					     strerror(e));
 		}
 		*p = c;
 		if (!c)

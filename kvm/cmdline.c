@@ -154,7 +154,8 @@ static int firmware(ctx *x)
 	if (!efi) {
 		/* Proxmox boots such a VM with throw-away EFI variables, and says so */
 		warn(x, "no efidisk configured! Using temporary efivars disk.");
-		_cleanup_free_ char *vars = kvm_run_path(x->info->run_dir, x->info->vmid, "efivars");
+		_cleanup_free_ char *vars =
+			kvm_run_path(x->info->run_dir, x->info->vmid, "efivars");
 		_cleanup_free_ char *ev = qemu_escape(vars);
 		add(x->b, "-drive");
 		addf(x->b, "if=pflash,unit=1,id=drive-efidisk0,format=raw,file=%s", ev);
@@ -173,7 +174,10 @@ static int firmware(ctx *x)
 	_cleanup_free_ char *ep = qemu_escape(path);
 	add(x->b, "-drive");
 	addf(x->b, "if=pflash,unit=1,id=drive-efidisk0,format=%s,file=%s",
-	     d.format ? d.format : format ? format : "raw", ep);
+	     d.format ? d.format :
+	     format   ? format :
+			"raw",
+	     ep);
 	kvm_drive_clear(&d);
 	return 0;
 }
@@ -214,8 +218,9 @@ static int cpu(ctx *x)
 	}
 	if (streq(model, "host") && !x->info->kvm) {
 		pve_buf_free(&b);
-		return pve_error_set_param(x->err, EINVAL, "cpu",
-					   "CPU model 'host' needs KVM, and this VM runs without it");
+		return pve_error_set_param(
+			x->err, EINVAL, "cpu",
+			"CPU model 'host' needs KVM, and this VM runs without it");
 	}
 	pve_buf_puts(&b, model);
 	const char *flags = o ? pve_json_str(o, "flags") : NULL;
@@ -281,7 +286,7 @@ static int drive_backend(ctx *x, const kvm_drive *d, const char *path, const cha
 			pve_buf_printf(&b, ",detect-zeroes=%s",
 				       cJSON_IsNumber(dz) && dz->valuedouble == 0 ? "off" :
 				       discard && streq(discard, "on")		  ? "unmap" :
-											    "on");
+										    "on");
 		if (opt_bool(d->opts, "ro", false) || d->cdrom)
 			pve_buf_puts(&b, ",readonly=on");
 		const char *rerror = pve_json_str(d->opts, "rerror"),
@@ -290,8 +295,8 @@ static int drive_backend(ctx *x, const kvm_drive *d, const char *path, const cha
 			pve_buf_printf(&b, ",rerror=%s", rerror);
 		if (werror)
 			pve_buf_printf(&b, ",werror=%s", werror);
-		static const char *const throttles[] = { "bps",	   "bps_rd", "bps_wr", "iops",
-							 "iops_rd", "iops_wr" };
+		static const char *const throttles[] = { "bps",	 "bps_rd",  "bps_wr",
+							 "iops", "iops_rd", "iops_wr" };
 		for (size_t i = 0; i < ELEMENTSOF(throttles); i++) {
 			long long n;
 			if (pve_json_int(d->opts, throttles[i], &n) && n > 0) {
@@ -420,12 +425,13 @@ static int drives(ctx *x)
 					add(x->b, "-object");
 					addf(x->b, "iothread,id=iothread-virtioscsi%d", ctl);
 					add(x->b, "-device");
-					addf(x->b, "%s,id=virtioscsi%d,iothread=iothread-virtioscsi%d",
+					addf(x->b,
+					     "%s,id=virtioscsi%d,iothread=iothread-virtioscsi%d",
 					     type, ctl, ctl);
 				} else {
 					add(x->b, "-device");
-					addf(x->b, "%s,id=%s%d", type, single ? "virtioscsi" : "scsihw",
-					     ctl);
+					addf(x->b, "%s,id=%s%d", type,
+					     single ? "virtioscsi" : "scsihw", ctl);
 				}
 			}
 			_cleanup_free_ char *path = NULL, *format = NULL;
@@ -494,26 +500,28 @@ static int nics(ctx *x)
 						   n.model);
 		pve_buf nd = { 0 };
 		if (n.bridge[0]) {
-			if (!x->info->bridge_exists || !x->info->bridge_exists(x->info->ud, n.bridge)) {
+			if (!x->info->bridge_exists ||
+			    !x->info->bridge_exists(x->info->ud, n.bridge)) {
 				pve_buf_free(&nd);
 				return pve_error_set_param(x->err, EINVAL, key,
 							   "bridge '%s' does not exist", n.bridge);
 			}
 			if (x->info->tap_fds && x->info->tap_fds[i] >= 0)
-				pve_buf_printf(&nd, "type=tap,id=%s,fd=%d", key, x->info->tap_fds[i]);
+				pve_buf_printf(&nd, "type=tap,id=%s,fd=%d", key,
+					       x->info->tap_fds[i]);
 			else
 				pve_buf_printf(&nd,
 					       "type=tap,id=%s,ifname=tap%lldi%d,script=no,"
 					       "downscript=no",
 					       key, x->info->vmid, i);
 			if (n.tag)
-				warn(x, "%s: VLAN tag %d is not applied yet (bridge VLANs come with "
-					"the network area)",
+				warn(x,
+				     "%s: VLAN tag %d is not applied yet (bridge VLANs come with "
+				     "the network area)",
 				     key, n.tag);
 		} else {
 			/* no bridge: QEMU's user-mode network, as Proxmox does */
-			pve_buf_printf(&nd, "type=user,id=%s,hostname=%s", key,
-				       name ? name : "vm");
+			pve_buf_printf(&nd, "type=user,id=%s,hostname=%s", key, name ? name : "vm");
 		}
 		add2(x->b, "-netdev", nd.data);
 		pve_buf_free(&nd);
@@ -555,10 +563,14 @@ static int vga_and_consoles(ctx *x)
 	} else {
 		static const struct {
 			const char *type, *device;
-		} map[] = { { "std", "VGA" },	     { "cirrus", "cirrus-vga" },
-			    { "vmware", "vmware-svga" }, { "virtio", "virtio-vga" },
-			    { "virtio-gl", "virtio-vga-gl" }, { "qxl", "qxl-vga" },
-			    { "qxl2", "qxl-vga" },	     { "qxl3", "qxl-vga" },
+		} map[] = { { "std", "VGA" },
+			    { "cirrus", "cirrus-vga" },
+			    { "vmware", "vmware-svga" },
+			    { "virtio", "virtio-vga" },
+			    { "virtio-gl", "virtio-vga-gl" },
+			    { "qxl", "qxl-vga" },
+			    { "qxl2", "qxl-vga" },
+			    { "qxl3", "qxl-vga" },
 			    { "qxl4", "qxl-vga" } };
 		const char *dev = NULL;
 		for (size_t i = 0; i < ELEMENTSOF(map) && !dev; i++)
@@ -584,7 +596,8 @@ static int vga_and_consoles(ctx *x)
 		add(x->b, "-vnc");
 		addf(x->b, "unix:%s,password=on", ev);
 	}
-	bool tablet = kvm_config_bool(x->c, NULL, "tablet", !serial_console && !streq(type, "none"));
+	bool tablet =
+		kvm_config_bool(x->c, NULL, "tablet", !serial_console && !streq(type, "none"));
 	if (tablet) {
 		if (x->q35) {
 			add2(x->b, "-device", "ich9-usb-ehci1,id=ehci");
@@ -685,8 +698,8 @@ static int misc(ctx *x)
 		bool b64 = opt_bool(sm, "base64", false);
 		pve_buf b = { 0 };
 		pve_buf_puts(&b, "type=1");
-		static const char *const keys[] = { "family",  "manufacturer", "product", "serial",
-						    "sku",     "uuid",	       "version" };
+		static const char *const keys[] = { "family", "manufacturer", "product", "serial",
+						    "sku",    "uuid",	      "version" };
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 			const char *v = pve_json_str(sm, keys[i]);
 			if (!v || !*v)
@@ -759,12 +772,12 @@ static int refuse_unsupported(ctx *x)
 	static const struct {
 		const char *prefix;
 		const char *what;
-	} keys[] = { { "hostpci", "PCI passthrough" },	  { "usb", "USB devices" },
-		     { "virtiofs", "virtiofs" },	  { "tpmstate0", "a TPM" },
-		     { "amd-sev", "AMD SEV" },		  { "intel-tdx", "Intel TDX" },
-		     { "ivshmem", "ivshmem" },		  { "parallel", "parallel ports" },
-		     { "audio0", "audio devices" },	  { "numa", "NUMA nodes" },
-		     { "hugepages", "huge pages" },	  { "spice_enhancements", "SPICE" } };
+	} keys[] = { { "hostpci", "PCI passthrough" }, { "usb", "USB devices" },
+		     { "virtiofs", "virtiofs" },       { "tpmstate0", "a TPM" },
+		     { "amd-sev", "AMD SEV" },	       { "intel-tdx", "Intel TDX" },
+		     { "ivshmem", "ivshmem" },	       { "parallel", "parallel ports" },
+		     { "audio0", "audio devices" },    { "numa", "NUMA nodes" },
+		     { "hugepages", "huge pages" },    { "spice_enhancements", "SPICE" } };
 	_cleanup_strv_free_ char **all = pve_config_keys(x->c, NULL);
 	for (char **k = all; *k; k++)
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {

@@ -38,7 +38,8 @@ static int proc_stat_fields(pid_t pid, char *buf, size_t size, char **fields, si
 	p++;
 	size_t k = 0;
 	char *save = NULL;
-	for (char *t = strtok_r(p, " \n", &save); t && k < nfields; t = strtok_r(NULL, " \n", &save))
+	for (char *t = strtok_r(p, " \n", &save); t && k < nfields;
+	     t = strtok_r(NULL, " \n", &save))
 		fields[k++] = t;
 	return k == nfields ? 0 : -EIO;
 }

@@ -66,24 +66,25 @@ static bool has(char **argv, const char *opt, const char *val)
 
 static void test_full(void)
 {
-	pve_config *c = conf("name: web1\n"
-			     "memory: 2048\n"
-			     "sockets: 2\n"
-			     "cores: 2\n"
-			     "cpu: x86-64-v2-AES,flags=+aes;-pcid\n"
-			     "agent: 1\n"
-			     "boot: order=scsi0;ide2;net0\n"
-			     "ide2: local:iso/debian.iso,media=cdrom\n"
-			     "scsihw: virtio-scsi-single\n"
-			     "scsi0: local:100/vm-100-disk-0.qcow2,iothread=1,discard=on,ssd=1,size=8G\n"
-			     "virtio1: local:100/vm-100-disk-1.raw,cache=writeback,size=1G\n"
-			     "sata0: local:100/vm-100-disk-2.raw,size=1G\n"
-			     "net0: virtio=BC:24:11:00:00:01,bridge=vmbr0\n"
-			     "net1: e1000=BC:24:11:00:00:02\n"
-			     "serial0: socket\n"
-			     "smbios1: uuid=b3247ab1-1a2b-4c5d-8e9f-0123456789ab\n"
-			     "vmgenid: 7079e97c-1a2b-4c5d-8e9f-0123456789ab\n"
-			     "balloon: 0\n");
+	pve_config *c =
+		conf("name: web1\n"
+		     "memory: 2048\n"
+		     "sockets: 2\n"
+		     "cores: 2\n"
+		     "cpu: x86-64-v2-AES,flags=+aes;-pcid\n"
+		     "agent: 1\n"
+		     "boot: order=scsi0;ide2;net0\n"
+		     "ide2: local:iso/debian.iso,media=cdrom\n"
+		     "scsihw: virtio-scsi-single\n"
+		     "scsi0: local:100/vm-100-disk-0.qcow2,iothread=1,discard=on,ssd=1,size=8G\n"
+		     "virtio1: local:100/vm-100-disk-1.raw,cache=writeback,size=1G\n"
+		     "sata0: local:100/vm-100-disk-2.raw,size=1G\n"
+		     "net0: virtio=BC:24:11:00:00:01,bridge=vmbr0\n"
+		     "net1: e1000=BC:24:11:00:00:02\n"
+		     "serial0: socket\n"
+		     "smbios1: uuid=b3247ab1-1a2b-4c5d-8e9f-0123456789ab\n"
+		     "vmgenid: 7079e97c-1a2b-4c5d-8e9f-0123456789ab\n"
+		     "balloon: 0\n");
 	char **argv = NULL;
 	pve_error *e = NULL;
 	kvm_cmdline_info i = info(false);
@@ -102,7 +103,8 @@ static void test_full(void)
 	}
 	check_streq(argv[0], "/usr/bin/qemu-system-x86_64");
 	check(has(argv, "-name", "web1,debug-threads=on"));
-	check(has(argv, "-chardev", "socket,id=qmp,path=/run/qemu-server/100.qmp,server=on,wait=off"));
+	check(has(argv, "-chardev",
+		  "socket,id=qmp,path=/run/qemu-server/100.qmp,server=on,wait=off"));
 	check(has(argv, "-chardev",
 		  "socket,id=qmp-pved,path=/run/qemu-server/100.pved.qmp,server=on,wait=off"));
 	check(has(argv, "-pidfile", "/run/qemu-server/100.pid"));
@@ -119,9 +121,9 @@ static void test_full(void)
 	check(has(argv, "-drive",
 		  "file=/img/iso/debian.iso,if=none,id=drive-ide2,media=cdrom,format=raw,"
 		  "cache.direct=off,aio=io_uring,readonly=on"));
-	check(has(argv, "-device", "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=101"));
 	check(has(argv, "-device",
-		  "virtio-scsi-pci,id=virtioscsi0,iothread=iothread-virtioscsi0"));
+		  "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=101"));
+	check(has(argv, "-device", "virtio-scsi-pci,id=virtioscsi0,iothread=iothread-virtioscsi0"));
 	check(has(argv, "-drive",
 		  "file=/img/100/vm-100-disk-0.qcow2,if=none,id=drive-scsi0,format=qcow2,"
 		  "cache.direct=on,aio=io_uring,discard=unmap,detect-zeroes=unmap"));
@@ -147,8 +149,9 @@ static void test_full(void)
 
 static void test_defaults_and_q35(void)
 {
-	pve_config *c = conf("machine: q35\nide0: none,media=cdrom\nide1: local:iso/a.iso,media=cdrom\n"
-			     "kvm: 0\nargs: -S -global 'kvm-pit.lost_tick_policy=discard'\n");
+	pve_config *c =
+		conf("machine: q35\nide0: none,media=cdrom\nide1: local:iso/a.iso,media=cdrom\n"
+		     "kvm: 0\nargs: -S -global 'kvm-pit.lost_tick_policy=discard'\n");
 	char **argv = NULL;
 	kvm_cmdline_info i = info(true);
 	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
@@ -159,7 +162,8 @@ static void test_defaults_and_q35(void)
 	check(has(argv, "-smp", "1,sockets=1,cores=1,maxcpus=1"));
 	check(has(argv, "-drive", "if=none,id=drive-ide0,media=cdrom"));
 	/* q35: ide1 is bus 2, unit 0 */
-	check(has(argv, "-device", "ide-cd,bus=ide.2,unit=0,drive=drive-ide1,id=ide1,bootindex=101"));
+	check(has(argv, "-device",
+		  "ide-cd,bus=ide.2,unit=0,drive=drive-ide1,id=ide1,bootindex=101"));
 	check(has(argv, "-device", "usb-tablet,id=tablet,bus=ehci.0,port=1"));
 	check(has(argv, "-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"));
 	check(has(argv, "-global", "kvm-pit.lost_tick_policy=discard"));
@@ -177,7 +181,8 @@ static void test_errors(void)
 		{ "net0: virtio=BC:24:11:00:00:01,bridge=vmbr9\n", "net0",
 		  "bridge 'vmbr9' does not exist" },
 		{ "scsi0: local:4\n", "scsi0", "scsi0: the disk 'local:4' was never allocated" },
-		{ "hostpci0: 01:00.0\n", "hostpci0", "hostpci0: PCI passthrough are not supported by pved yet" },
+		{ "hostpci0: 01:00.0\n", "hostpci0",
+		  "hostpci0: PCI passthrough are not supported by pved yet" },
 		{ "cpu: host\n", "cpu", "CPU model 'host' needs KVM, and this VM runs without it" },
 		{ "virtio0: gone:1/vm-1-disk-0.raw\n", NULL, "storage 'gone' does not exist" },
 		{ "args: -foo 'bar\n", "args", "unbalanced quotes in args" },
@@ -221,15 +226,17 @@ static int real_resolve(void *ud, const char *volid, char **ret_path, char **ret
 
 static void test_real_qemu(void)
 {
-	if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 || access("/usr/bin/qemu-img", X_OK) != 0)
+	if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 ||
+	    access("/usr/bin/qemu-img", X_OK) != 0)
 		return test_skip("no qemu-system-x86_64 or qemu-img");
 	const char *dir = test_tmpdir();
 	_cleanup_free_ char *img = xasprintf("%s/disk.qcow2", dir);
 	_cleanup_free_ char *cmd = xasprintf("/usr/bin/qemu-img create -q -f qcow2 %s 64M", img);
 	check(system(cmd) == 0);
-	pve_config *c = conf("name: t1\nmemory: 64\nagent: 1\nserial0: socket\nscsihw: virtio-scsi-pci\n"
-			     "scsi0: xx:disk.qcow2,size=64M\nide2: none,media=cdrom\nnet0: e1000\n"
-			     "vga: std\nargs: -S\n");
+	pve_config *c =
+		conf("name: t1\nmemory: 64\nagent: 1\nserial0: socket\nscsihw: virtio-scsi-pci\n"
+		     "scsi0: xx:disk.qcow2,size=64M\nide2: none,media=cdrom\nnet0: e1000\n"
+		     "vga: std\nargs: -S\n");
 	kvm_cmdline_info i = info(false);
 	i.run_dir = dir;
 	i.resolve = real_resolve;

@@ -11,7 +11,8 @@ static pid_t spawn(const char *pidfile_arg)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", "sleep 30; :", "x", "-pidfile", pidfile_arg, (char *)NULL);
+		execl("/bin/sh", "sh", "-c", "sleep 30; :", "x", "-pidfile", pidfile_arg,
+		      (char *)NULL);
 		_exit(127);
 	}
 	return pid;
