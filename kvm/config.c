@@ -157,8 +157,21 @@ void kvm_pending_delete_remove(pve_config *c, const char *key)
 	keys[w] = NULL;
 	write_deletes(c, keys, f);
 	/* an empty [PENDING] goes away: nothing is pending */
-	_cleanup_strv_free_ char **left = pve_config_keys(c, KVM_SECTION_PENDING);
-	if (!left[0])
+	kvm_pending_drop_if_empty(c);
+}
+
+bool kvm_pending_empty(const pve_config *c)
+{
+	if (!pve_config_has_section(c, KVM_SECTION_PENDING))
+		return true;
+	_cleanup_strv_free_ char **keys = pve_config_keys(c, KVM_SECTION_PENDING);
+	_cleanup_free_ char *descr = pve_config_get_description(c, KVM_SECTION_PENDING);
+	return !keys[0] && !descr;
+}
+
+void kvm_pending_drop_if_empty(pve_config *c)
+{
+	if (pve_config_has_section(c, KVM_SECTION_PENDING) && kvm_pending_empty(c))
 		pve_config_delete_section(c, KVM_SECTION_PENDING);
 }
 
@@ -189,17 +202,17 @@ cJSON *kvm_config_to_json(const pve_config *c, const char *section, const kvm_sc
 		cJSON_AddStringToObject(o, "description", descr ? descr : dkey);
 	if (!pending || section)
 		return o;
+	/* a pending description is the [PENDING] section's comment lines, as Proxmox writes it */
+	_cleanup_free_ char *pdescr = pve_config_get_description(c, KVM_SECTION_PENDING);
+	if (pdescr) {
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "description");
+		cJSON_AddStringToObject(o, "description", pdescr);
+	}
 	_cleanup_strv_free_ char **pkeys = pve_config_keys(c, KVM_SECTION_PENDING);
 	for (char **k = pkeys; *k; k++) {
-		if (streq(*k, "delete"))
+		if (streq(*k, "delete") || streq(*k, "description"))
 			continue;
-		const char *v = pve_config_get(c, KVM_SECTION_PENDING, *k);
-		if (streq(*k, "description")) {
-			cJSON_DeleteItemFromObjectCaseSensitive(o, "description");
-			cJSON_AddStringToObject(o, "description", v);
-			continue;
-		}
-		add_typed(o, s, *k, v);
+		add_typed(o, s, *k, pve_config_get(c, KVM_SECTION_PENDING, *k));
 	}
 	_cleanup_strv_free_ char **dels = kvm_pending_deletes(c, NULL);
 	for (char **k = dels; *k; k++)
@@ -232,11 +245,12 @@ cJSON *kvm_config_pending_json(const pve_config *c, const kvm_schema *s, const c
 	})
 
 	_cleanup_free_ char *descr = pve_config_get_description(c, NULL);
-	if (descr) {
+	_cleanup_free_ char *pd = pve_config_get_description(c, KVM_SECTION_PENDING);
+	if (descr || pd) {
 		cJSON *item = cJSON_CreateObject();
 		cJSON_AddStringToObject(item, "key", "description");
-		cJSON_AddStringToObject(item, "value", descr);
-		const char *pd = pve_config_get(c, KVM_SECTION_PENDING, "description");
+		if (descr)
+			cJSON_AddStringToObject(item, "value", descr);
 		if (pd)
 			cJSON_AddStringToObject(item, "pending", pd);
 		int d = DELETE_OF("description");
@@ -271,8 +285,7 @@ cJSON *kvm_config_pending_json(const pve_config *c, const kvm_schema *s, const c
 		cJSON_AddItemToArray(list, item);
 	}
 	for (char **k = pkeys; *k; k++) {
-		if (streq(*k, "delete") || pve_config_get(c, NULL, *k) ||
-		    (streq(*k, "description") && descr))
+		if (streq(*k, "delete") || pve_config_get(c, NULL, *k) || streq(*k, "description"))
 			continue;
 		const char *pv = pve_config_get(c, KVM_SECTION_PENDING, *k);
 		cJSON *item = cJSON_CreateObject();
@@ -370,6 +383,9 @@ void kvm_config_apply_pending(pve_config *c, char ***ret_destroy)
 {
 	size_t nd = 0;
 	char **destroy = xcalloc(1, sizeof(char *));
+	_cleanup_free_ char *pdescr = pve_config_get_description(c, KVM_SECTION_PENDING);
+	if (pdescr)
+		pve_config_set_description(c, NULL, pdescr);
 	_cleanup_strv_free_ char **pkeys = pve_config_keys(c, KVM_SECTION_PENDING);
 	for (char **k = pkeys; *k; k++) {
 		if (streq(*k, "delete"))

@@ -80,6 +80,10 @@ cJSON *kvm_config_to_json(const pve_config *c, const char *section, const kvm_sc
 cJSON *kvm_config_pending_json(const pve_config *c, const kvm_schema *s, const char *digest);
 /* The `delete:` list of [PENDING]: keys with an optional '!' (force) prefix. */
 char **kvm_pending_deletes(const pve_config *c, bool *ret_force_of_each);
+/* Whether [PENDING] holds nothing (no keys, no description); an empty one is dropped. A pending
+ * description is the section's comment lines, as Proxmox writes it. */
+bool kvm_pending_empty(const pve_config *c);
+void kvm_pending_drop_if_empty(pve_config *c);
 /* Records key in [PENDING]'s delete list (force: with '!'), or removes it from there. */
 void kvm_pending_delete_add(pve_config *c, const char *key, bool force);
 void kvm_pending_delete_remove(pve_config *c, const char *key);

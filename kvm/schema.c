@@ -283,9 +283,10 @@ int kvm_config_check_value(const kvm_schema *s, const char *key, const char *val
 			   cJSON **ret_typed, pve_error **err)
 {
 	const cJSON *prop = kvm_schema_key(s, key);
-	if (!prop || streq(key, "description"))
+	if (!prop)
 		return pve_error_set_param(err, EINVAL, key, "unknown setting '%s'", key);
-	if (strpbrk(value, "\r\n"))
+	/* a description is text of many lines, kept as comment lines */
+	if (strpbrk(value, "\r\n") && !streq(key, "description"))
 		return pve_error_set_param(err, EINVAL, key, "property contains a line feed");
 	cJSON *v = cJSON_CreateString(value);
 	if (!v)
