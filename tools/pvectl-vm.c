@@ -124,8 +124,8 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 	/* as the next start runs it: with the pending changes */
 	if (pve_config_has_section(conf, KVM_SECTION_PENDING))
 		kvm_config_apply_pending(conf, NULL);
-	_cleanup_free_ char *rundir = xasprintf("%s%srun/qemu-server", c->root,
-						endswith(c->root, "/") ? "" : "/");
+	_cleanup_free_ char *rundir =
+		xasprintf("%s%srun/qemu-server", c->root, endswith(c->root, "/") ? "" : "/");
 	const char *bios = pve_config_get(conf, NULL, "bios");
 	const char *efi = pve_config_get(conf, NULL, "efidisk0");
 	_cleanup_free_ char *code =

@@ -95,9 +95,9 @@ static void pools_load(pved *d)
 static const char *pool_of(const struct pved_qemu_state *q, long long vmid)
 {
 	vm_pool key = { .vmid = vmid };
-	const vm_pool *p = q->n_pools ? bsearch(&key, q->pools, q->n_pools, sizeof(*q->pools),
-						pool_cmp) :
-					NULL;
+	const vm_pool *p =
+		q->n_pools ? bsearch(&key, q->pools, q->n_pools, sizeof(*q->pools), pool_cmp) :
+			     NULL;
 	return p ? p->pool : NULL;
 }
 

@@ -10,8 +10,8 @@
 
 /* ---- the config file ------------------------------------------------------------------------------- */
 
-int qemu_conf_load(pved *d, long long vmid, pve_config **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
-		   pve_error **err)
+int qemu_conf_load(pved *d, long long vmid, pve_config **ret,
+		   char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
 {
 	_cleanup_free_ char *path = qemu_conf_path(d, vmid), *text = NULL;
 	size_t len = 0;
@@ -72,23 +72,26 @@ static bool family(const char *key, const char *prefix)
 /* NULL: root only. "": checked elsewhere (drives, serial ports, tags). */
 static const char *key_privilege(const char *key)
 {
-	static const char *const cpu[] = { "cores",  "cpu",	"runningcpu", "cpulimit", "cpuunits",
-					   "numa",   "smp",	"sockets",    "vcpus",	  "affinity",
-					   NULL };
+	static const char *const cpu[] = { "cores",    "cpu",	   "runningcpu", "cpulimit",
+					   "cpuunits", "numa",	   "smp",	 "sockets",
+					   "vcpus",    "affinity", NULL };
 	static const char *const memory[] = { "memory", "balloon", "shares", "allow-ksm", NULL };
-	static const char *const hwtype[] = { "acpi",	"hotplug", "kvm",    "machine",
-					      "runningmachine", "scsihw", "smbios1", "tablet",
-					      "vga",	"watchdog", "audio0", "rng0", NULL };
-	static const char *const general[] = { "agent",	   "autostart", "bios",	      "description",
-					       "keyboard", "localtime", "migrate_downtime",
-					       "migrate_speed", "name", "onboot", "ostype",
-					       "protection", "reboot", "startdate", "startup", "tdf",
-					       "template", "hookscript", "vmgenid", "meta", NULL };
-	static const char *const disk[] = { "boot", "bootdisk", "vmstatestorage", "efidisk0",
-					    "tpmstate0", NULL };
-	static const char *const cloudinit[] = { "cicustom",  "cipassword", "citype",
-						 "ciuser",    "ciupgrade",  "nameserver",
-						 "searchdomain", "sshkeys", NULL };
+	static const char *const hwtype[] = {
+		"acpi",	  "hotplug", "kvm",	 "machine", "runningmachine", "scsihw", "smbios1",
+		"tablet", "vga",     "watchdog", "audio0",  "rng0",	      NULL
+	};
+	static const char *const general[] = {
+		"agent",     "autostart",	 "bios",	  "description", "keyboard",
+		"localtime", "migrate_downtime", "migrate_speed", "name",	 "onboot",
+		"ostype",    "protection",	 "reboot",	  "startdate",	 "startup",
+		"tdf",	     "template",	 "hookscript",	  "vmgenid",	 "meta",
+		NULL
+	};
+	static const char *const disk[] = { "boot",	"bootdisk",  "vmstatestorage",
+					    "efidisk0", "tpmstate0", NULL };
+	static const char *const cloudinit[] = { "cicustom",	 "cipassword", "citype",
+						 "ciuser",	 "ciupgrade",  "nameserver",
+						 "searchdomain", "sshkeys",    NULL };
 	if (kvm_drive_key(key, true, NULL, NULL) || streq(key, "cdrom") || family(key, "serial") ||
 	    family(key, "usb") || family(key, "hostpci") || family(key, "virtiofs") ||
 	    streq(key, "tags"))
@@ -126,7 +129,8 @@ static bool vm_permitted(pved_call *c, long long vmid, const char *pool, const c
 }
 
 /* Each key's privilege on the VM (or its pool). */
-int qemu_check_keys_perm(pved_call *c, long long vmid, const char *pool, char **keys, pve_error **err)
+int qemu_check_keys_perm(pved_call *c, long long vmid, const char *pool, char **keys,
+			 pve_error **err)
 {
 	if (streq(c->authid, "root@pam"))
 		return 0;
@@ -157,6 +161,18 @@ int qemu_check_keys_perm(pved_call *c, long long vmid, const char *pool, char **
 static bool is_new_disk(const char *file)
 {
 	return kvm_drive_alloc_request(file, NULL, NULL) == 1;
+}
+
+/* Whether a volume of a local file storage is missing: a stat, which does not wait on a server. On other
+ * storages a missing volume is found by the task that uses it. */
+static bool local_volume_missing(const pve_storage *st, const char *volname)
+{
+	if (st->shared || !st->path || !(streq(st->type, "dir") || streq(st->type, "btrfs")))
+		return false;
+	_cleanup_free_ char *path = NULL;
+	if (pve_storage_path(st, volname, NULL, &path, NULL) < 0)
+		return false;
+	return access(path, F_OK) != 0;
 }
 
 /* Drives, NICs, serial ports and the rest, as Proxmox's create and update check them before they lock:
@@ -208,9 +224,10 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 			bool alloc = kvm_drive_alloc_request(drv.file, NULL, &want) == 1;
 			int r = 0;
 			if (src && (!alloc || want != 0))
-				r = pve_error_set_param(err, EINVAL, key,
-							"'import-from' requires special syntax - use "
-							"<storage ID>:0,import-from=<source>");
+				r = pve_error_set_param(
+					err, EINVAL, key,
+					"'import-from' requires special syntax - use "
+					"<storage ID>:0,import-from=<source>");
 			else if (alloc && drv.cdrom)
 				r = pve_error_set_param(err, EINVAL, key,
 							"a CD-ROM can't be a new disk");
@@ -224,7 +241,8 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 						"no storage ID specified (and no default storage)");
 				else if (pve_storage_get(scfg, store, &st, NULL) < 0)
 					r = pve_error_set_param(err, EINVAL, sid ? key : "storage",
-								"storage '%s' does not exist", store);
+								"storage '%s' does not exist",
+								store);
 				else if (!(st.content & PVE_CONTENT_IMAGES))
 					r = pve_error_set_param(
 						err, EINVAL, sid ? key : "storage",
@@ -264,9 +282,15 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 					r = pve_error_set_param(
 						err, EINVAL, key,
 						"explicit 'media=cdrom' is required for iso images");
+				else if (local_volume_missing(&st, volname))
+					r = pve_error_set_param(err, EINVAL, key,
+								"volume '%s' does not exist",
+								drv.file);
 				pve_volname_clear(&vn);
-			} else if (streq(drv.file, "cdrom") && !pved_call_permitted(c, "/", "Sys.Console")) {
-				r = pve_error_set(err, EACCES, "Permission check failed (/, Sys.Console)");
+			} else if (streq(drv.file, "cdrom") &&
+				   !pved_call_permitted(c, "/", "Sys.Console")) {
+				r = pve_error_set(err, EACCES,
+						  "Permission check failed (/, Sys.Console)");
 			}
 			/* the privilege the drive itself needs */
 			if (r == 0 && !root) {
@@ -291,19 +315,23 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 								"%s has wrong type - needs to be "
 								"'images' or 'import'",
 								src);
+				else if (local_volume_missing(&st, svol))
+					r = pve_error_set_param(err, EINVAL, key,
+								"volume '%s' does not exist", src);
 				pve_volname_clear(&vn);
 			} else if (r == 0 && src && !root) {
-				r = pve_error_set(err, EACCES,
-						  "only root can import from arbitrary filesystem paths");
+				r = pve_error_set(
+					err, EACCES,
+					"only root can import from arbitrary filesystem paths");
 			}
 			kvm_drive_clear(&drv);
 			if (r < 0)
 				return r;
 		} else if (family(key, "serial")) {
 			if (!streq(v, "socket") && !root)
-				return pve_error_set(err, EACCES,
-						     "only root can set '%s' config for real devices",
-						     key);
+				return pve_error_set(
+					err, EACCES,
+					"only root can set '%s' config for real devices", key);
 			if (!root && !vm_permitted(c, vmid, pool, "VM.Config.HWType"))
 				return pve_error_set(err, EACCES,
 						     "Permission check failed (/vms/%lld, "
@@ -349,11 +377,13 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
  * also while the VM runs. */
 static bool fast_plug(const char *key)
 {
-	static const char *const keys[] = { "description", "hookscript", "lock", "migrate_downtime",
-					    "migrate_speed", "name", "onboot", "protection", "shares",
-					    "startup", "tags", "vmstatestorage", "cicustom",
-					    "cipassword", "citype", "ciuser", "ciupgrade",
-					    "nameserver", "searchdomain", "sshkeys", NULL };
+	static const char *const keys[] = { "description",	"hookscript",	 "lock",
+					    "migrate_downtime", "migrate_speed", "name",
+					    "onboot",		"protection",	 "shares",
+					    "startup",		"tags",		 "vmstatestorage",
+					    "cicustom",		"cipassword",	 "citype",
+					    "ciuser",		"ciupgrade",	 "nameserver",
+					    "searchdomain",	"sshkeys",	 NULL };
 	return in(key, keys) || family(key, "ipconfig");
 }
 
@@ -407,27 +437,30 @@ static void cleanup_pending(pve_config *c)
 		if (cur && streq(cur, pve_config_get(c, KVM_SECTION_PENDING, *k)))
 			pve_config_delete(c, KVM_SECTION_PENDING, *k);
 	}
+	_cleanup_free_ char *cur_descr = pve_config_get_description(c, NULL);
+	_cleanup_free_ char *pend_descr = pve_config_get_description(c, KVM_SECTION_PENDING);
+	if (pend_descr && streq_ptr(cur_descr, pend_descr))
+		pve_config_set_description(c, KVM_SECTION_PENDING, NULL);
 	_cleanup_strv_free_ char **dels = kvm_pending_deletes(c, NULL);
 	for (char **k = dels; *k; k++)
-		if (!pve_config_get(c, NULL, *k) && !streq(*k, "description"))
+		if (!pve_config_get(c, NULL, *k) && !(streq(*k, "description") && cur_descr))
 			kvm_pending_delete_remove(c, *k);
-	_cleanup_strv_free_ char **left = pve_config_keys(c, KVM_SECTION_PENDING);
-	if (!left[0])
-		pve_config_delete_section(c, KVM_SECTION_PENDING);
+	kvm_pending_drop_if_empty(c);
 }
 
 /* Applies the fast-plug options of [PENDING] to the main section (a running VM). */
 static void apply_fast_plug(pve_config *c)
 {
+	_cleanup_free_ char *descr = pve_config_get_description(c, KVM_SECTION_PENDING);
+	if (descr) {
+		pve_config_set_description(c, NULL, descr);
+		pve_config_set_description(c, KVM_SECTION_PENDING, NULL);
+	}
 	_cleanup_strv_free_ char **keys = pve_config_keys(c, KVM_SECTION_PENDING);
 	for (char **k = keys; *k; k++) {
 		if (streq(*k, "delete") || !fast_plug(*k))
 			continue;
-		const char *v = pve_config_get(c, KVM_SECTION_PENDING, *k);
-		if (streq(*k, "description"))
-			pve_config_set_description(c, NULL, v);
-		else
-			pve_config_set(c, NULL, *k, v);
+		pve_config_set(c, NULL, *k, pve_config_get(c, KVM_SECTION_PENDING, *k));
 		pve_config_delete(c, KVM_SECTION_PENDING, *k);
 	}
 	_cleanup_strv_free_ char **dels = kvm_pending_deletes(c, NULL);
@@ -439,9 +472,7 @@ static void apply_fast_plug(pve_config *c)
 		pve_config_delete(c, NULL, *k);
 		kvm_pending_delete_remove(c, *k);
 	}
-	_cleanup_strv_free_ char **left = pve_config_keys(c, KVM_SECTION_PENDING);
-	if (!left[0])
-		pve_config_delete_section(c, KVM_SECTION_PENDING);
+	kvm_pending_drop_if_empty(c);
 }
 
 static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_error **err)
@@ -467,9 +498,8 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 	for (char **k = u->delete; k && *k; k++) {
 		const char *cur = pve_config_get(c, NULL, *k);
 		const char *pend = pve_config_get(c, KVM_SECTION_PENDING, *k);
-		_cleanup_free_ char *descr = streq(*k, "description") ?
-						     pve_config_get_description(c, NULL) :
-						     NULL;
+		_cleanup_free_ char *descr =
+			streq(*k, "description") ? pve_config_get_description(c, NULL) : NULL;
 		if (!cur && !pend && !descr) {
 			printf("cannot delete '%s' - not set in current configuration!\n", *k);
 			continue;
@@ -482,12 +512,15 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 				pve_config_set(c, NULL, ukey, vol);
 		}
 		pve_config_delete(c, KVM_SECTION_PENDING, *k);
+		if (streq(*k, "description"))
+			pve_config_set_description(c, KVM_SECTION_PENDING, NULL);
 		if (startswith(*k, "unused") && cur) {
 			if (qemu_conf_protected(c))
-				return pve_error_set(err, EINVAL,
-						     "can't remove unused disk '%s' - protection mode "
-						     "enabled",
-						     cur);
+				return pve_error_set(
+					err, EINVAL,
+					"can't remove unused disk '%s' - protection mode "
+					"enabled",
+					cur);
 			_cleanup_free_ char *vol = unused_volume(cur);
 			destroy_add(u, vol);
 			pve_config_delete(c, NULL, *k);
@@ -495,7 +528,8 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 		}
 		if (kvm_drive_key(*k, false, NULL, NULL) && qemu_conf_protected(c))
 			return pve_error_set(err, EINVAL,
-					     "can't remove drive '%s' - protection mode enabled", *k);
+					     "can't remove drive '%s' - protection mode enabled",
+					     *k);
 		if (streq(*k, "tags") || (!cur && !descr)) {
 			pve_config_delete(c, NULL, *k);
 			continue;
@@ -521,7 +555,8 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 			/* every boot device must exist (or come with this change) */
 			const char *order = strstr(v, "order=");
 			if (order) {
-				_cleanup_free_ char *list = xstrndup(order + 6, strcspn(order + 6, ","));
+				_cleanup_free_ char *list =
+					xstrndup(order + 6, strcspn(order + 6, ","));
 				_cleanup_strv_free_ char **devs = pve_strv_split(list, ";");
 				for (char **dv = devs; *dv; dv++) {
 					bool exists = pve_config_get(c, NULL, *dv) ||
@@ -548,13 +583,13 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 			}
 		}
 		if (streq(k, "description"))
-			pve_config_set(c, KVM_SECTION_PENDING, k, v);
+			pve_config_set_description(c, KVM_SECTION_PENDING, v);
 		else if (pve_config_set(c, KVM_SECTION_PENDING, k, v) < 0)
 			return pve_error_set_param(err, EINVAL, k, "invalid value");
 		kvm_pending_delete_remove(c, k);
 	}
 	cleanup_pending(c);
-	if (pve_config_has_section(c, KVM_SECTION_PENDING)) {
+	if (!kvm_pending_empty(c)) {
 		if (u->running) {
 			apply_fast_plug(c);
 		} else {
@@ -583,9 +618,10 @@ cJSON *qemu_config_params(pved *d, const cJSON *params)
 		if (cJSON_IsString(p)) {
 			cJSON_AddStringToObject(o, p->string, p->valuestring);
 		} else if (cJSON_IsNumber(p)) {
-			_cleanup_free_ char *t = p->valuedouble == (double)(long long)p->valuedouble ?
-							 xasprintf("%lld", (long long)p->valuedouble) :
-							 xasprintf("%.17g", p->valuedouble);
+			_cleanup_free_ char *t =
+				p->valuedouble == (double)(long long)p->valuedouble ?
+					xasprintf("%lld", (long long)p->valuedouble) :
+					xasprintf("%.17g", p->valuedouble);
 			cJSON_AddStringToObject(o, p->string, t);
 		}
 	}
@@ -622,39 +658,45 @@ static int update_precheck(pved_call *c, cJSON **ret_keys, pve_error **err)
 	_cleanup_json_ cJSON *params = qemu_config_params(d, c->params);
 	long long vmid = pved_call_int(c, "vmid", 0);
 	if (pved_call_int(c, "skiplock", 0) && !streq(c->authid, "root@pam"))
-		return pve_error_set_param(err, EINVAL, "skiplock", "Only root may use this option.");
+		return pve_error_set_param(err, EINVAL, "skiplock",
+					   "Only root may use this option.");
 	const kvm_schema *s = qemu_schema(d);
 	const char *del = pved_call_str(c, "delete"), *rev = pved_call_str(c, "revert");
 	_cleanup_strv_free_ char **dels = pve_split_list(del ? del : "");
 	_cleanup_strv_free_ char **revs = pve_split_list(rev ? rev : "");
 	for (char **k = revs; *k; k++) {
 		if (!kvm_schema_key(s, *k) && !streq(*k, "description"))
-			return pve_error_set_param(err, EINVAL, "revert", "unknown option '%s'", *k);
+			return pve_error_set_param(err, EINVAL, "revert", "unknown option '%s'",
+						   *k);
 		if (cJSON_HasObjectItem(params, *k))
-			return pve_error_set_param(err, EINVAL, "delete",
-						   "you can't use '-%s' and -revert %s' at the same "
-						   "time",
-						   *k, *k);
+			return pve_error_set_param(
+				err, EINVAL, "delete",
+				"you can't use '-%s' and -revert %s' at the same "
+				"time",
+				*k, *k);
 	}
 	for (char **k = dels; *k; k++) {
 		const char *key = streq(*k, "cdrom") ? "ide2" : *k;
 		if (cJSON_HasObjectItem(params, key))
-			return pve_error_set_param(err, EINVAL, "delete",
-						   "you can't use '-%s' and -delete %s' at the same "
-						   "time",
-						   key, key);
+			return pve_error_set_param(
+				err, EINVAL, "delete",
+				"you can't use '-%s' and -delete %s' at the same "
+				"time",
+				key, key);
 		for (char **r = revs; *r; r++)
 			if (streq(*r, key))
-				return pve_error_set_param(err, EINVAL, "revert",
-							   "you can't use '-delete %s' and -revert %s' "
-							   "at the same time",
-							   key, key);
+				return pve_error_set_param(
+					err, EINVAL, "revert",
+					"you can't use '-delete %s' and -revert %s' "
+					"at the same time",
+					key, key);
 		if (!kvm_schema_key(s, key) && !streq(key, "description"))
-			return pve_error_set_param(err, EINVAL, "delete", "unknown option '%s'", key);
+			return pve_error_set_param(err, EINVAL, "delete", "unknown option '%s'",
+						   key);
 	}
 	/* the privileges of what changes */
-	_cleanup_strv_free_ char **keys = xcalloc((size_t)cJSON_GetArraySize(params) + 1,
-						   sizeof(char *));
+	_cleanup_strv_free_ char **keys =
+		xcalloc((size_t)cJSON_GetArraySize(params) + 1, sizeof(char *));
 	size_t n = 0;
 	const cJSON *p;
 	cJSON_ArrayForEach (p, params)
@@ -784,8 +826,8 @@ static int put_check(void *cfg, void *ud, pve_error **err)
 	r = qemu_disks_allocate(j->d, j->scfg, j->vmid, cfg, NULL, NULL, &made, err);
 	if (r >= 0) {
 		char **more = NULL;
-		r = qemu_disks_allocate(j->d, j->scfg, j->vmid, cfg, KVM_SECTION_PENDING, NULL, &more,
-					err);
+		r = qemu_disks_allocate(j->d, j->scfg, j->vmid, cfg, KVM_SECTION_PENDING, NULL,
+					&more, err);
 		size_t n = strv_length(made), m = strv_length(more);
 		made = xrealloc(made, (n + m + 1) * sizeof(char *));
 		memcpy(made + n, more, (m + 1) * sizeof(char *));
@@ -910,7 +952,8 @@ static void h_config_post(pved_call *c)
 	}
 	update_clear(&u);
 	cJSON *args = cJSON_CreateObject();
-	static const char *const copy[] = { "vmid", "digest", "delete", "revert", "force", "skiplock" };
+	static const char *const copy[] = { "vmid",   "digest", "delete",
+					    "revert", "force",	"skiplock" };
 	for (size_t i = 0; i < ELEMENTSOF(copy); i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, copy[i]);
 		if (v)

@@ -63,8 +63,8 @@ static void h_create(pved_call *c)
 	if (storage) {
 		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
 		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-			pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-				      acl);
+			pve_error_set(&err, EACCES,
+				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
 			return pved_call_fail(c, err);
 		}
 	}
@@ -92,9 +92,10 @@ static void h_create(pved_call *c)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *owner = vmid_owner(d, vmid);
 	if (owner) {
-		pve_error_set_param(&err, EINVAL, "vmid",
-				    "unable to create VM %lld - VM %lld already exists on node '%s'",
-				    vmid, vmid, owner);
+		pve_error_set_param(
+			&err, EINVAL, "vmid",
+			"unable to create VM %lld - VM %lld already exists on node '%s'", vmid,
+			vmid, owner);
 		return pved_call_fail(c, err);
 	}
 	/* the vmid is ours from here: a config that holds the lock only */
@@ -205,7 +206,8 @@ static void remove_from_pools(pved *d, long long vmid)
 		}
 		if (changed) {
 			_cleanup_free_ char *out = pve_usercfg_print(u);
-			if (pve_store_write(d->store, "user.cfg", out, strlen(out), digest, NULL) == 0)
+			if (pve_store_write(d->store, "user.cfg", out, strlen(out), digest, NULL) ==
+			    0)
 				printf("removed VM %lld from its pool\n", vmid);
 		}
 	}
@@ -292,8 +294,8 @@ static int task_create(pved *d, const cJSON *args, pve_error **err)
 	char **made = NULL;
 	r = qemu_storage_cfg(d, &scfg, err);
 	if (r >= 0)
-		r = qemu_disks_allocate(d, scfg, vmid, c, NULL, pve_json_str(args, "storage"), &made,
-					err);
+		r = qemu_disks_allocate(d, scfg, vmid, c, NULL, pve_json_str(args, "storage"),
+					&made, err);
 	if (r >= 0 && !pve_config_get(c, NULL, "boot")) {
 		/* Proxmox's default: the first disk, the first CD-ROM, the first NIC */
 		_cleanup_strv_free_ char **order = kvm_config_boot_order(c, s);
@@ -410,7 +412,7 @@ static char **config_volumes(const pve_config *c)
 			} else if (kvm_drive_key(*k, true, NULL, NULL)) {
 				if (strstr(val, "media=cdrom"))
 					continue;
-				const char *f = startswith(val, "file=")     ? val + 5 :
+				const char *f = startswith(val, "file=")   ? val + 5 :
 						startswith(val, "volume=") ? val + 7 :
 									     val;
 				vol = xstrndup(f, strcspn(f, ","));
@@ -498,7 +500,8 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 			size_t n = 0;
 			pve_error *e = NULL;
 			if (pve_storage_activate(&st, &e) < 0 ||
-			    pve_storage_list_volumes(&st, vmid, PVE_CONTENT_IMAGES, &list, &n, &e) < 0) {
+			    pve_storage_list_volumes(&st, vmid, PVE_CONTENT_IMAGES, &list, &n, &e) <
+				    0) {
 				pved_task_warn("can't list storage '%s': %s", sid, e->message);
 				pve_error_free(e);
 				continue;

@@ -20,8 +20,8 @@ int qemu_storage_cfg(pved *d, pve_sectioncfg **ret, pve_error **err)
 }
 
 /* The storage of a volume ID, enabled on this node. */
-static int volume_storage(pved *d, const pve_sectioncfg *scfg, const char *volid, pve_storage *ret_st,
-			  char **ret_volname, pve_error **err)
+static int volume_storage(pved *d, const pve_sectioncfg *scfg, const char *volid,
+			  pve_storage *ret_st, char **ret_volname, pve_error **err)
 {
 	_cleanup_free_ char *sid = NULL, *volname = NULL;
 	int r = pve_storage_volid_split(volid, &sid, &volname, err);
@@ -63,35 +63,36 @@ int qemu_volume_path(pved *d, const pve_sectioncfg *scfg, const char *volid, cha
 		pve_volname_clear(&v);
 		return r;
 	}
-	*ret_format = xstrdup(v.format && !streq(v.format, "subvol") ? v.format : "raw");
+	const char *fmt = v.format && !streq(v.format, "subvol") ? v.format : "raw";
+	/* an import is named by its format, as in Proxmox: disk.qcow2, disk.vmdk, disk.raw */
+	if (v.vtype == PVE_CONTENT_IMPORT && !v.format)
+		fmt = endswith(volname, ".qcow2") ? "qcow2" :
+		      endswith(volname, ".vmdk")  ? "vmdk" :
+						    "raw";
+	*ret_format = xstrdup(fmt);
 	pve_volname_clear(&v);
 	*ret_path = TAKE_PTR(path);
 	return 0;
 }
 
-/* The virtual size of an image (a volume or a path), from storage/ or qemu-img. */
+/* The virtual size of an image (a volume or a path) from qemu-img: storage/ tells a file's size, which for
+ * a qcow2 in an import directory is not the disk's. */
 static int image_size(pved *d, const pve_sectioncfg *scfg, const char *src, uint64_t *ret,
 		      pve_error **err)
 {
-	if (src[0] != '/') {
-		pve_storage st;
-		_cleanup_free_ char *volname = NULL, *fmt = NULL;
-		int r = volume_storage(d, scfg, src, &st, &volname, err);
-		if (r >= 0)
-			r = pve_storage_activate(&st, err);
-		if (r >= 0)
-			r = pve_storage_volume_size(&st, volname, ret, NULL, &fmt, err);
+	_cleanup_free_ char *path = NULL, *fmt = NULL;
+	int r = qemu_volume_path(d, scfg, src, &path, &fmt, err);
+	if (r < 0)
 		return r;
-	}
-	const char *argv[] = { "qemu-img", "info", "--output=json", src, NULL };
+	const char *argv[] = { "qemu-img", "info", "--output=json", path, NULL };
 	_cleanup_free_ char *out = NULL;
-	int r = pve_qemu_img(argv, &out, err);
+	r = pve_qemu_img(argv, &out, err);
 	if (r < 0)
 		return r;
 	_cleanup_json_ cJSON *info = cJSON_Parse(out);
 	long long size;
 	if (!pve_json_int(info, "virtual-size", &size) || size < 0)
-		return pve_error_set(err, EIO, "qemu-img info %s: no virtual size", src);
+		return pve_error_set(err, EIO, "qemu-img info %s: no virtual size", path);
 	*ret = (uint64_t)size;
 	return 0;
 }

@@ -50,7 +50,8 @@ int qemu_lock_wait(pved *d, long long vmid, int timeout_ms, int *ret_fd, pve_err
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return pve_error_set(err, errno, "can't lock file '%s' - %m", path);
 		if (now_ms() >= deadline)
-			return pve_error_set(err, EBUSY, "can't lock file '%s' - got timeout", path);
+			return pve_error_set(err, EBUSY, "can't lock file '%s' - got timeout",
+					     path);
 		usleep(RETRY_MS * 1000);
 	}
 	*ret_fd = TAKE_FD(fd);

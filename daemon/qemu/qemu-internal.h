@@ -36,6 +36,7 @@ typedef struct qemu_vm {
 	char *running_machine, *running_qemu;
 	struct event *retry; /* reconnecting to the monitor, or watching for a QEMU to appear */
 	unsigned retries;
+	double expect_until; /* a pid file appeared: its QEMU is looked for until then (monotonic) */
 	uint64_t cpu_ticks; /* at the last sample */
 	double sample_at; /* monotonic seconds */
 	double cpu; /* share of one CPU per CPU of the VM, as Proxmox: 0..1 */
@@ -99,8 +100,8 @@ void qemu_lock_async(pved *d, long long vmid, qemu_lock_fn done, void *ud);
 /* ---- the config file (config.c) ---- */
 
 /* Reads and parses the VM's config: ENOENT "Configuration file '...' does not exist". */
-int qemu_conf_load(pved *d, long long vmid, pve_config **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
-		   pve_error **err);
+int qemu_conf_load(pved *d, long long vmid, pve_config **ret,
+		   char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
 /* Writes it back; expected_digest (may be NULL) guards against a change meanwhile. */
 int qemu_conf_write(pved *d, long long vmid, const pve_config *c, const char *expected_digest,
 		    pve_error **err);
@@ -111,7 +112,8 @@ bool qemu_conf_protected(const pve_config *c);
 cJSON *qemu_config_params(pved *d, const cJSON *params);
 /* Each key's privilege on /vms/<vmid> (or /pool/<pool>), as Proxmox's check_vm_modify_config_perm;
  * root@pam passes. EACCES naming what is missing. */
-int qemu_check_keys_perm(pved_call *c, long long vmid, const char *pool, char **keys, pve_error **err);
+int qemu_check_keys_perm(pved_call *c, long long vmid, const char *pool, char **keys,
+			 pve_error **err);
 /* The values a create or an update sets, checked before anything is locked (storages that exist and
  * hold images, volumes of the right content, bridges that exist, root-only keys; each failure names its
  * key); cdrom becomes ide2, a NIC without a MAC address gets one, vmgenid 1 a UUID. */

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -95,8 +96,7 @@ static bool param_set(pved_call *c, const char *name)
 	       !(cJSON_IsString(v) && !*v->valuestring);
 }
 
-static void start_task(pved_call *c, const char *type, const char *const *root_only,
-		       cJSON *extra)
+static void start_task(pved_call *c, const char *type, const char *const *root_only, cJSON *extra)
 {
 	pved *d = c->d;
 	pve_error *err = NULL;
@@ -138,12 +138,13 @@ static cJSON *kvm_args(pved *d)
 static void h_start(pved_call *c)
 {
 	static const char *const root_only[] = { "stateuri",	      "skiplock",
-						  "migratedfrom",      "migration_type",
-						  "migration_network", "targetstorage",
-						  "force-cpu",	      "with-conntrack-state",
-						  "nets-host-mtu",     NULL };
+						 "migratedfrom",      "migration_type",
+						 "migration_network", "targetstorage",
+						 "force-cpu",	      "with-conntrack-state",
+						 "nets-host-mtu",     NULL };
 	pve_error *err = NULL;
-	static const char *const migration[] = { "stateuri", "migratedfrom", "targetstorage", NULL };
+	static const char *const migration[] = { "stateuri", "migratedfrom", "targetstorage",
+						 NULL };
 	for (const char *const *p = migration; *p; p++)
 		if (param_set(c, *p) && streq(c->authid, "root@pam")) {
 			pve_error_set_param(&err, EINVAL, *p,
@@ -164,7 +165,8 @@ static void h_stop(pved_call *c)
 		snprintf(id, sizeof(id), "%lld", vmid);
 		for (size_t i = 0; i < pved_tasks_count(d); i++) {
 			const pved_task *t = pved_tasks_nth(d, i);
-			if (t->running && streq(t->upid.type, "qmshutdown") && streq(t->upid.id, id)) {
+			if (t->running && streq(t->upid.type, "qmshutdown") &&
+			    streq(t->upid.id, id)) {
 				log_info("overruling shutdown task %s", t->upid_str);
 				pved_task_stop(d, t->upid_str, NULL);
 			}
@@ -310,9 +312,10 @@ static int choose_accel(const pve_config *c, const cJSON *args, bool *ret_kvm, p
 			return 0;
 		}
 		if (access("/dev/kvm", R_OK | W_OK) != 0)
-			return pve_error_set(err, EINVAL,
-					     "KVM virtualisation configured, but not available. "
-					     "Either disable in VM configuration or enable in BIOS.");
+			return pve_error_set(
+				err, EINVAL,
+				"KVM virtualisation configured, but not available. "
+				"Either disable in VM configuration or enable in BIOS.");
 		*ret_kvm = true;
 		return 0;
 	}
@@ -327,17 +330,38 @@ static int choose_accel(const pve_config *c, const cJSON *args, bool *ret_kvm, p
 			       cJSON_IsNumber(pct) ? pct->valuedouble : 0.0);
 	else
 		pved_task_warn("KVM is %s on this node: the VM runs with TCG",
-			       state && streq(state, "absent") ? "not available" : "not probed yet");
+			       state && streq(state, "absent") ? "not available" :
+								 "not probed yet");
 	*ret_kvm = false;
 	return 0;
+}
+
+/* Every signal's default action and none blocked, for QEMU. The raw syscall, because glibc refuses to
+ * touch its internal signals 32 and 33, and posix_spawn (which made this worker from the threaded pved)
+ * leaves them ignored: an exec keeps that, and glibc delivers SIGEV_THREAD timers through signal 32. */
+static void reset_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		uint64_t mask;
+	} dfl = { .handler = SIG_DFL };
+	for (int sig = 1; sig < 65; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 /* Files a QEMU killed with -9 left behind; QEMU makes them anew. */
 static void remove_run_files(const char *rundir, long long vmid)
 {
-	static const char *const files[] = { "pid",	"qmp",	   "pved.qmp", "vnc",
-					     "qga",	"serial0", "serial1",  "serial2",
-					     "serial3", "efivars" };
+	static const char *const files[] = {
+		"pid",	   "qmp",     "pved.qmp", "vnc",     "qga",
+		"serial0", "serial1", "serial2",  "serial3", "efivars"
+	};
 	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
 		_cleanup_free_ char *p = kvm_run_path(rundir, vmid, files[i]);
 		unlink(p);
@@ -473,6 +497,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			for (int i = 0; i < KVM_MAX_NETS; i++)
 				if (taps[i] >= 0)
 					fcntl(taps[i], F_SETFD, 0);
+			reset_signals();
 			execv(argv[0], argv);
 			fprintf(stderr, "can't run %s: %m\n", argv[0]);
 			_exit(127);
@@ -482,9 +507,9 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 				;
 			/* with -daemonize, this process exits once QEMU runs (or failed) */
 			if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-				r = pve_error_set(err, EIO,
-						  "start failed: QEMU exited with code %d",
-						  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+				r = pve_error_set(
+					err, EIO, "start failed: QEMU exited with code %d",
+					WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		}
 	}
 	for (int i = 0; i < KVM_MAX_NETS; i++)
@@ -497,7 +522,8 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		return r;
 	}
 	if (!find_qemu(d, vmid, &p))
-		return pve_error_set(err, EIO, "start failed: QEMU's pid file names no running QEMU");
+		return pve_error_set(err, EIO,
+				     "start failed: QEMU's pid file names no running QEMU");
 	printf("VM %lld started with PID %d (%s)\n", vmid, (int)p.pid, kvm ? "KVM" : "TCG");
 	return 0;
 }
@@ -579,7 +605,8 @@ static int vm_stop_locked(pved *d, long long vmid, const cJSON *args, bool shutd
 		kill(p.pid, SIGTERM);
 	} else if (!wait_gone(&p, (int)timeout * 1000)) {
 		if (!force)
-			return pve_error_set(err, ETIMEDOUT, "VM quit/powerdown failed - got timeout");
+			return pve_error_set(err, ETIMEDOUT,
+					     "VM quit/powerdown failed - got timeout");
 		pved_task_warn("VM still running - terminating now with SIGTERM");
 		kill(p.pid, SIGTERM);
 	} else {
@@ -657,7 +684,8 @@ static int simple_command(pved *d, const cJSON *args, const char *what, pve_erro
 		if (r < 0)
 			return r;
 		/* a guest suspended itself (S3) wakes up; a paused VM continues */
-		cmd = streq_ptr(pve_json_str(ret, "status"), "suspended") ? "system_wakeup" : "cont";
+		cmd = streq_ptr(pve_json_str(ret, "status"), "suspended") ? "system_wakeup" :
+									    "cont";
 		cJSON_Delete(ret);
 	}
 	r = monitor_command(d, vmid, cmd, NULL, 10000, NULL, err);
@@ -688,15 +716,16 @@ int qemu_vm_start(pved *d, long long vmid, const cJSON *args, pve_error **err)
 }
 
 const pved_task_kind pved_tasks_qemu_status[] = {
-	{ "qmstart", task_start },	 { "qmstop", task_stop },	  { "qmshutdown", task_shutdown },
-	{ "qmreboot", task_reboot },	 { "qmreset", task_reset },	  { "qmsuspend", task_suspend },
+	{ "qmstart", task_start },	 { "qmstop", task_stop },
+	{ "qmshutdown", task_shutdown }, { "qmreboot", task_reboot },
+	{ "qmreset", task_reset },	 { "qmsuspend", task_suspend },
 	{ "qmresume", task_resume },	 { NULL, NULL },
 };
 
 const pved_handler pved_handlers_qemu_status[] = {
-	{ "qemu_vmlist", h_vmlist },	   { "qemu_status_current", h_status_current },
-	{ "qemu_start", h_start },	   { "qemu_stop", h_stop },
-	{ "qemu_shutdown", h_shutdown },   { "qemu_reboot", h_reboot },
-	{ "qemu_reset", h_reset },	   { "qemu_suspend", h_suspend },
-	{ "qemu_resume", h_resume },	   { NULL, NULL },
+	{ "qemu_vmlist", h_vmlist },	 { "qemu_status_current", h_status_current },
+	{ "qemu_start", h_start },	 { "qemu_stop", h_stop },
+	{ "qemu_shutdown", h_shutdown }, { "qemu_reboot", h_reboot },
+	{ "qemu_reset", h_reset },	 { "qemu_suspend", h_suspend },
+	{ "qemu_resume", h_resume },	 { NULL, NULL },
 };

@@ -423,8 +423,8 @@ static void qmp_closed(void *ud, const pve_error *err)
 		return;
 	}
 	if (err)
-		log_warning("VM %lld: the QEMU monitor does not answer (%s): reconnecting", vm->vmid,
-			    err->message);
+		log_warning("VM %lld: the QEMU monitor does not answer (%s): reconnecting",
+			    vm->vmid, err->message);
 	vm_attach_soon(d, vm, 0);
 }
 
@@ -439,8 +439,14 @@ void qemu_vm_check_running(pved *d, qemu_vm *vm)
 		return;
 	}
 	kvm_proc p;
-	if (kvm_proc_find(d->qemu->run_dir, vm->vmid, &p) != 1)
+	if (kvm_proc_find(d->qemu->run_dir, vm->vmid, &p) != 1) {
+		/* a pid file that just appeared is empty until QEMU writes its pid (and QEMU keeps it
+		 * open, so no close is seen): look again shortly, for a while */
+		if (mono_now() < vm->expect_until)
+			vm_attach_soon(d, vm, 50);
 		return;
+	}
+	vm->expect_until = 0;
 	vm->proc = p;
 	vm->retries = 0;
 	snprintf(vm->qmpstatus, sizeof(vm->qmpstatus), "running");
@@ -484,6 +490,8 @@ static void run_watch_cb(evutil_socket_t fd, short what, void *arg)
 				if (qemu_vm_running(vm) && !kvm_proc_alive(&vm->proc))
 					vm_stopped(d, vm);
 			} else {
+				if (!qemu_vm_running(vm))
+					vm->expect_until = mono_now() + ATTACH_GIVE_UP_MS / 1000.0;
 				qemu_vm_check_running(d, vm);
 			}
 		}
@@ -568,7 +576,8 @@ static void health_cb(evutil_socket_t fd, short what, void *arg)
 		if (kvm_qmp_is_ready(vm->qmp))
 			kvm_qmp_command(vm->qmp, "query-status", NULL, QEMU_HEALTH_TIMEOUT_MS,
 					status_reply, vm, NULL);
-		else if (qemu_vm_running(vm) && !vm->qmp && !(vm->retry && evtimer_pending(vm->retry, NULL)))
+		else if (qemu_vm_running(vm) && !vm->qmp &&
+			 !(vm->retry && evtimer_pending(vm->retry, NULL)))
 			qemu_vm_check_running(d, vm);
 	}
 }
@@ -580,12 +589,13 @@ void qemu_runtime_start(pved *d)
 	if (q->run_watch >= 0 &&
 	    inotify_add_watch(q->run_watch, q->run_dir,
 			      IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_CREATE) >= 0) {
-		q->run_watch_ev = event_new(d->base, q->run_watch, EV_READ | EV_PERSIST,
-					    run_watch_cb, d);
+		q->run_watch_ev =
+			event_new(d->base, q->run_watch, EV_READ | EV_PERSIST, run_watch_cb, d);
 		event_add(q->run_watch_ev, NULL);
 	} else {
-		log_warning("no watch on %s (%m): VMs started elsewhere are seen at the next sample",
-			    q->run_dir);
+		log_warning(
+			"no watch on %s (%m): VMs started elsewhere are seen at the next sample",
+			q->run_dir);
 	}
 	struct timeval tv = { QEMU_SAMPLE_INTERVAL_SEC, 0 };
 	q->sampler = event_new(d->base, -1, EV_PERSIST, sample_cb, d);
@@ -637,7 +647,8 @@ static void common_fields(pve_buf *b, const qemu_vm *vm)
 	json_str(b, "name", vm->name ? vm->name : name);
 	pve_buf_printf(b, ",\"cpus\":%d,\"maxmem\":%llu,\"mem\":%llu,\"maxdisk\":%llu,\"disk\":0",
 		       vm->cpus, (unsigned long long)vm->maxmem,
-		       (unsigned long long)(running ? vm->mem : 0), (unsigned long long)vm->maxdisk);
+		       (unsigned long long)(running ? vm->mem : 0),
+		       (unsigned long long)vm->maxdisk);
 	pve_buf_printf(b, ",\"cpu\":%.6g,\"uptime\":%llu,\"netin\":%llu,\"netout\":%llu",
 		       running ? vm->cpu : 0.0, (unsigned long long)uptime_of(vm),
 		       (unsigned long long)vm->netin, (unsigned long long)vm->netout);
@@ -692,8 +703,8 @@ const char *qemu_vm_resource_json(pved *d, qemu_vm *vm)
 	pve_buf_printf(&b, ",\"maxcpu\":%d,\"cpu\":%.6g,\"maxmem\":%llu,\"mem\":%llu", vm->cpus,
 		       running ? vm->cpu : 0.0, (unsigned long long)vm->maxmem,
 		       (unsigned long long)(running ? vm->mem : 0));
-	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":0,\"uptime\":%llu", (unsigned long long)vm->maxdisk,
-		       (unsigned long long)uptime_of(vm));
+	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":0,\"uptime\":%llu",
+		       (unsigned long long)vm->maxdisk, (unsigned long long)uptime_of(vm));
 	pve_buf_printf(&b, ",\"netin\":%llu,\"netout\":%llu,\"diskread\":0,\"diskwrite\":0",
 		       (unsigned long long)vm->netin, (unsigned long long)vm->netout);
 	if (vm->lock)
@@ -718,7 +729,9 @@ cJSON *qemu_vm_status_json(pved *d, qemu_vm *vm)
 	bool running = qemu_vm_running(vm);
 	/* qmpstatus as Proxmox: the monitor's run state, or the status when it has none */
 	json_str(&b, "qmpstatus",
-		 running && kvm_qmp_is_ready(vm->qmp) ? vm->qmpstatus : running ? "running" : "stopped");
+		 running && kvm_qmp_is_ready(vm->qmp) ? vm->qmpstatus :
+		 running			      ? "running" :
+							"stopped");
 	if (running && vm->running_machine)
 		json_str(&b, "running-machine", vm->running_machine);
 	if (running && vm->running_qemu)
