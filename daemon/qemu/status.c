@@ -269,6 +269,12 @@ static int resolve_volume(void *ud, const char *volid, char **ret_path, char **r
 			  pve_error **err)
 {
 	start_ctx *x = ud;
+	/* storage.cfg is read when a volume needs it: a VM without disks starts without it */
+	if (!x->scfg && volid[0] != '/') {
+		int r = qemu_storage_cfg(x->d, &x->scfg, err);
+		if (r < 0)
+			return r;
+	}
 	return qemu_volume_path(x->d, x->scfg, volid, ret_path, ret_format, err);
 }
 
@@ -385,9 +391,6 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 	if (find_qemu(d, vmid, &p))
 		return pve_error_set(err, EINVAL, "VM %lld already running", vmid);
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
-	r = qemu_storage_cfg(d, &scfg, err);
-	if (r < 0)
-		return r;
 	if (pve_config_has_section(c, KVM_SECTION_PENDING)) {
 		char **destroy = NULL;
 		kvm_config_apply_pending(c, &destroy);
@@ -397,7 +400,8 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			return r;
 		}
 		printf("applied the pending changes\n");
-		qemu_disks_free(d, scfg, destroy, true);
+		if (destroy[0] && qemu_storage_cfg(d, &scfg, NULL) == 0)
+			qemu_disks_free(d, scfg, destroy, true);
 		strv_free(destroy);
 	}
 	bool kvm = false;
@@ -440,7 +444,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			r = copy_file(OVMF_DIR "/OVMF_VARS_4M.fd", vars, err);
 		}
 	}
-	start_ctx x = { .d = d, .scfg = scfg };
+	start_ctx x = { .d = d, .scfg = TAKE_PTR(scfg) };
 	kvm_cmdline_info info = {
 		.vmid = vmid,
 		.run_dir = rundir,
@@ -516,6 +520,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		if (taps[i] >= 0)
 			close(taps[i]);
 	strv_free(argv);
+	pve_sectioncfg_free(x.scfg);
 	if (r < 0) {
 		if (cgroup)
 			(void)kvm_cgroup_remove(d->root, vmid);
