@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "access/access.h"
+#include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/qemu-internal.h"
 
 /* ---- the config file ------------------------------------------------------------------------------- */
@@ -932,6 +933,35 @@ static void h_config_put(pved_call *c)
 
 /* ---- POST: a qmconfig task ------------------------------------------------------------------------- */
 
+/* background_delay: the answer waits for the task, at most that long, on a timer (Proxmox sleeps). */
+typedef struct post_wait {
+	pved_call *c;
+	char *upid;
+	long long vmid;
+	time_t until;
+	struct event *timer;
+} post_wait;
+
+static void post_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	post_wait *w = arg;
+	const pved_task *t = pved_task_find(w->c->d, w->upid);
+	if (t && t->running && time(NULL) < w->until)
+		return;
+	pve_error *err = NULL;
+	if (t && !t->running && !streq(pved_task_status_type(t->status), "ok") &&
+	    !streq(pved_task_status_type(t->status), "warning")) {
+		pve_error_set(&err, EIO, "failed to update VM %lld: %s", w->vmid, t->status);
+		pved_call_fail(w->c, err);
+	} else {
+		pved_call_reply(w->c, cJSON_CreateString(w->upid));
+	}
+	event_free(w->timer);
+	free(w->upid);
+	free(w);
+}
+
 static void h_config_post(pved_call *c)
 {
 	pved *d = c->d;
@@ -963,7 +993,17 @@ static void h_config_post(pved_call *c)
 	_cleanup_free_ char *id = xasprintf("%lld", vmid), *upid = NULL;
 	if (pved_task_start(d, "qmconfig", id, c->authid, args, &upid, &err) < 0)
 		return pved_call_fail(c, err);
-	pved_call_reply(c, cJSON_CreateString(upid));
+	long long delay = pved_call_int(c, "background_delay", 0);
+	if (delay <= 0)
+		return pved_call_reply(c, cJSON_CreateString(upid));
+	post_wait *w = xcalloc(1, sizeof(*w));
+	w->c = c;
+	w->upid = TAKE_PTR(upid);
+	w->vmid = vmid;
+	w->until = time(NULL) + delay;
+	w->timer = event_new(d->base, -1, EV_PERSIST, post_wait_cb, w);
+	struct timeval tv = { 0, 50 * 1000 };
+	event_add(w->timer, &tv);
 }
 
 /* The worker: the same update, its disks allocated here, the config written against the digest read. */

@@ -7,6 +7,7 @@ import fcntl
 import os
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, case, expect, run  # noqa: E402
@@ -148,6 +149,11 @@ def protected_vm_is_not_destroyed(n):
     expect(r.status >= 400 and "protection mode enabled" in r.json["message"], r)
     expect(os.path.exists(conf_path(n, 201)) and images(n, 201), "the VM went")
     expect(n.request("PUT", f"{path}/config", {"delete": "protection"}).status == 200, "")
+    # background_delay: answered once the task is over
+    r = n.post(f"{path}/config", {"onboot": 1, "background_delay": 10})
+    expect(r.status == 200 and r.data.startswith("UPID:"), r)
+    st = n.get(f"/nodes/{n.name}/tasks/{urllib.parse.quote(r.data, safe='')}/status").data
+    expect(st["status"] == "stopped" and st["exitstatus"] == "OK", st)
 
 
 @case
@@ -165,6 +171,10 @@ def locked_vm(n):
     expect(r.status == 409 and r.json["message"].startswith("VM is locked (backup)"), r)
     st = task(n, n.post(f"{path}/status/start"), ok=False)
     expect(st["exitstatus"] == "VM is locked (backup)", st)
+    # background_delay: the answer waits for the task, and tells its failure
+    r = n.post(f"{path}/config", {"cores": 3, "background_delay": 10})
+    expect(r.status == 500 and "failed to update VM 201: VM is locked (backup)" in r.json["message"],
+           r)
     r = n.request("DELETE", path)
     expect(r.status == 409, r)
     with open(conf_path(n, 201), "w") as f:
