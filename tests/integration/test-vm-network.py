@@ -53,6 +53,14 @@ def nic_on_a_bridge(root):
     ip("-n", NS, "link", "set", "vmbr0", "up")
     pvectl(root, "create", f"/nodes/{node}/qemu", "--vmid", "400", "--memory", "64", "--vga",
            "none", "--net0", "virtio=BC:24:11:AA:BB:01,bridge=vmbr0", "--kvm", "0")
+    # showcmd: the line a start runs, without opening taps (their names instead); in the
+    # namespace, whose bridges it checks
+    r = subprocess.run(["ip", "netns", "exec", NS, os.path.join(BIN, "pvectl"), "--root", root, "vm",
+                        "showcmd", "400"], capture_output=True, text=True)
+    expect(r.returncode == 0 and r.stdout.startswith("/usr/bin/qemu-system-x86_64 ") and
+           "-netdev type=tap,id=net0,ifname=tap400i0,script=no,downscript=no" in r.stdout and
+           "virtio-net-pci,netdev=net0,id=net0,mac=BC:24:11:AA:BB:01" in r.stdout and
+           "-machine type=pc,accel=tcg" in r.stdout, f"{r.stdout} {r.stderr}")
     pvectl(root, "create", f"/nodes/{node}/qemu/400/status/start")
     tap = link("tap400i0")
     expect(tap and tap.get("master") == "vmbr0", f"tap400i0: {tap}")
