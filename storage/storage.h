@@ -276,6 +276,10 @@ int pve_storage_check_content(const pve_storage *s, unsigned content, pve_error 
 int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
 			    uint64_t size, char **ret_volname, pve_error **err);
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
+/* The volumes of the content types asked for that the storage holds, sorted by volid, as Proxmox's
+ * list_volumes: a guest's images are "rootdir" when it is one of s->containers, else "images" (a
+ * subvol too); vmid (0: all) keeps that guest's images and backups and every snippet and import,
+ * but no ISO or template. */
 int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
 			     pve_volume_info **ret, size_t *ret_n, pve_error **err);
 
