@@ -72,6 +72,8 @@ ROWS = {
     ("GET", "/nodes/{node}/storage/{storage}/content/{volume}"): {},
     ("PUT", "/nodes/{node}/storage/{storage}/content/{volume}"): {},
     ("DELETE", "/nodes/{node}/storage/{storage}/content/{volume}"): {},
+    ("GET", "/nodes/{node}/storage/{storage}/prunebackups"): {"prune-backups": "keep-all=1"},
+    ("DELETE", "/nodes/{node}/storage/{storage}/prunebackups"): {"prune-backups": "keep-all=1"},
     ("POST", "/nodes/{node}/storage/{storage}/upload"): {"content": "iso", "filename": "m.iso"},
     ("POST", "/nodes/{node}/storage/{storage}/download-url"): {
         "url": "http://127.0.0.1:9/m.iso", "content": "iso", "filename": "m.iso"},
