@@ -336,6 +336,71 @@ void kvm_qmp_sync_set_event_cb(kvm_qmp_sync *q,
 			       void *ud);
 void kvm_qmp_sync_close(kvm_qmp_sync *q);
 
+/* ---- the guest agent (kvm/qga.c) ---------------------------------------------------------------------
+ * qemu-ga speaks QMP's JSON over the VM's virtio-serial port, which QEMU serves as <run>/<vmid>.qga to one
+ * client at a time: no greeting, no ids, no events, and the answer to a command a former client gave up
+ * on may still come. So a client first sends 0xFF (the agent drops any partial input) and
+ * guest-sync-delimited with a random id; the agent answers 0xFF and {"return": id}, and everything before
+ * that is skipped. Then commands, one at a time, each answered {"return": ...} or {"error": {...}};
+ * guest-shutdown and the suspend commands are not answered when they work. As in Proxmox, an agent that
+ * does not answer the sync within 3 s "is not running". */
+
+/* exec-status carries up to 16 MiB of each of stdout and stderr, base64: room for both. */
+#define KVM_QGA_MAX_LINE (48 * 1024 * 1024)
+#define KVM_QGA_SYNC_TIMEOUT_MS 3000
+#define KVM_QGA_NOT_RUNNING "QEMU guest agent is not running"
+
+/* The reader of what the agent sends: bytes in, messages out. */
+typedef struct kvm_qga_reader {
+	pve_buf buf;
+	size_t off; /* consumed bytes at the start of buf */
+	long long sync_id;
+	bool synced;
+} kvm_qga_reader;
+
+void kvm_qga_reader_init(kvm_qga_reader *r, long long sync_id);
+void kvm_qga_reader_add(kvm_qga_reader *r, const void *data, size_t len);
+/* The next message: 1 with *ret (a RETURN or an ERROR, to clear), 2 when the sync was answered, 0 when
+ * more bytes are needed, < 0 (EPROTO, E2BIG) on what no agent sends. Until the sync's answer, all else
+ * is skipped. */
+int kvm_qga_reader_next(kvm_qga_reader *r, kvm_qmp_msg *ret, pve_error **err);
+void kvm_qga_reader_clear(kvm_qga_reader *r);
+
+/* How long Proxmox waits for a command's answer (5 s; fsfreeze-freeze an hour, fstrim and shutdown 10
+ * minutes, fsfreeze-thaw 3). command with its "guest-" prefix. */
+int kvm_qga_timeout_ms(const char *command);
+
+/* The asynchronous client, on a libevent loop: one connection, the sync first, then the commands in
+ * order. A command that times out, or a connection that breaks, fails it and every one queued after it;
+ * a failed sync fails them all with KVM_QGA_NOT_RUNNING. */
+typedef struct kvm_qga kvm_qga;
+/* m: the answer (RETURN or ERROR); err: why there is none. For a KVM_QGA_NO_REPLY command both are
+ * NULL once it is sent. Neither outlives the call, which may free the client. Called once per command,
+ * also when the client is freed (err then says so). */
+typedef void (*kvm_qga_reply_fn)(void *ud, const kvm_qmp_msg *m, const pve_error *err);
+enum {
+	KVM_QGA_NO_REPLY = 1 << 0, /* guest-shutdown, guest-suspend-*: done once sent */
+};
+/* name: for messages ("VM 100"). ENOENT, ECONNREFUSED: no agent socket (the VM runs without one). */
+int kvm_qga_open(struct event_base *base, const char *path, const char *name, kvm_qga **ret,
+		 pve_error **err);
+/* Queues a command (args taken, may be NULL); timeout_ms 0: kvm_qga_timeout_ms(command). */
+void kvm_qga_command(kvm_qga *q, const char *command, cJSON *args, int timeout_ms, unsigned flags,
+		     kvm_qga_reply_fn fn, void *ud);
+/* Fails what is pending (each fn runs with an error) and frees; NULL is fine. */
+void kvm_qga_free(kvm_qga *q);
+
+/* One command through the asynchronous client on a loop of its own, for task workers: *ret_return (may
+ * be NULL) gets a copy of "return" (NULL for a no-reply command); an error answer is EIO "Agent error:
+ * desc". */
+int kvm_qga_run(const char *path, const char *name, const char *command, cJSON *args,
+		int timeout_ms, unsigned flags, cJSON **ret_return, pve_error **err);
+
+/* Base64 as the agent carries file contents and output (RFC 4648, padding required, whitespace
+ * refused). decode: NULL when s is no base64; *ret_len gets the length. */
+char *kvm_base64_encode(const void *data, size_t len);
+char *kvm_base64_decode(const char *s, size_t len, size_t *ret_len);
+
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 
 typedef struct kvm_proc {
