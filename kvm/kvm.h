@@ -401,6 +401,62 @@ int kvm_qga_run(const char *path, const char *name, const char *command, cJSON *
 char *kvm_base64_encode(const void *data, size_t len);
 char *kvm_base64_decode(const char *s, size_t len, size_t *ret_len);
 
+/* ---- cloud-init (kvm/cloudinit.c) --------------------------------------------------------------------
+ * The files Proxmox's Cloudinit.pm writes on a VM's cloud-init drive, byte for byte (the instance id is
+ * a hash of them): NoCloud (label cidata: user-data, network-config, meta-data, vendor-data),
+ * ConfigDrive v2 (config-2: openstack/latest/{user_data,meta_data.json,vendor_data.json},
+ * openstack/content/0000, cloudbase-init's variant for Windows guests) and OpenNebula (CONTEXT:
+ * context.sh), and the ISO9660 image they go on. */
+
+/* The drive holds 4 MiB; the files stay below 3 MiB. */
+#define KVM_CI_DISK_SIZE (4 * 1024 * 1024)
+#define KVM_CI_MAX_FILES (3 * 1024 * 1024)
+/* A snippet of cicustom is read up to this size, as Proxmox's. */
+#define KVM_CI_MAX_SNIPPET (1024 * 1024)
+
+/* The node's resolver, for VMs that set neither searchdomain nor nameserver. */
+typedef struct kvm_ci_dns {
+	const char *search; /* blank-separated, or NULL */
+	const char *nameservers[3];
+} kvm_ci_dns;
+
+/* cicustom's parts, in its order of keys. */
+enum { KVM_CI_USER, KVM_CI_NETWORK, KVM_CI_META, KVM_CI_VENDOR, KVM_CI_CUSTOM_COUNT };
+
+typedef struct kvm_ci_file {
+	const char *path; /* below the image's root: "user-data", "openstack/content/0000" */
+	char *content;
+	size_t len;
+} kvm_ci_file;
+typedef struct kvm_ci_files {
+	const char *label; /* the volume label guests look for */
+	kvm_ci_file files[4];
+	size_t n;
+} kvm_ci_files;
+
+bool kvm_ostype_windows(const char *ostype);
+/* citype, or Proxmox's default for the ostype: "nocloud", "configdrive2" (Windows), "opennebula". */
+const char *kvm_cloudinit_format(const pve_config *c);
+/* The #cloud-config user data (mask_password: the password as stars, for a dump). */
+char *kvm_cloudinit_user_data(const pve_config *c, long long vmid, bool mask_password);
+/* The network config of the config's format: NoCloud's version 1, or ENI. EINVAL for a NIC without a MAC
+ * address or an IPv4 address that is no CIDR. */
+int kvm_cloudinit_network(const pve_config *c, const kvm_schema *s, const kvm_ci_dns *host,
+			  char **ret, pve_error **err);
+/* The meta data: its instance id is the SHA-1 of user and network as they go on the drive. */
+char *kvm_cloudinit_meta_data(const pve_config *c, const char *user, const char *network);
+/* Every file of the drive; custom: cicustom's snippets as read (NULL where none), which replace the
+ * generated ones. EINVAL when they are too big together. */
+int kvm_cloudinit_files(const pve_config *c, const kvm_schema *s, long long vmid,
+			const kvm_ci_dns *host, const char *const custom[KVM_CI_CUSTOM_COUNT],
+			kvm_ci_files *ret, pve_error **err);
+void kvm_ci_files_clear(kvm_ci_files *f);
+/* The ISO image of the files, at out_path, padded to size (the volume's): the files are written below
+ * workdir (a private directory of the caller's) and genisoimage (or xorriso) runs with Proxmox's options.
+ * Blocks. */
+int kvm_cloudinit_iso(const kvm_ci_files *f, const char *workdir, const char *out_path,
+		      uint64_t size, pve_error **err);
+
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 
 typedef struct kvm_proc {
