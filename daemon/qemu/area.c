@@ -11,6 +11,7 @@ static const pved_handler *const handlers[] = {
 	pved_handlers_qemu_config,
 	pved_handlers_qemu_status,
 	pved_handlers_qemu_create,
+	pved_handlers_qemu_agent,
 	NULL,
 };
 

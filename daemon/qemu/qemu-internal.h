@@ -142,11 +142,20 @@ void qemu_disks_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool wa
  * (skiplock, kvm_state, kvm_percent). */
 int qemu_vm_start(pved *d, long long vmid, const cJSON *args, pve_error **err);
 
+/* ---- the guest agent (agent.c) ---- */
+
+/* Whether an `agent:` value enables the agent ("1", "enabled=1,...", "0,type=isa"). */
+bool qemu_agent_enabled(const char *value);
+/* guest-shutdown through the agent, in a task worker: 0 once sent, or KVM_QGA_NOT_RUNNING when the
+ * agent does not answer its sync. */
+int qemu_agent_shutdown(pved *d, long long vmid, pve_error **err);
+
 /* ---- tables ---- */
 
 extern const pved_handler pved_handlers_qemu_config[];
 extern const pved_handler pved_handlers_qemu_status[];
 extern const pved_handler pved_handlers_qemu_create[];
+extern const pved_handler pved_handlers_qemu_agent[];
 extern const pved_task_kind pved_tasks_qemu_config[];
 extern const pved_task_kind pved_tasks_qemu_status[];
 extern const pved_task_kind pved_tasks_qemu_create[];

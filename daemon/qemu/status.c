@@ -589,7 +589,19 @@ static int vm_stop_locked(pved *d, long long vmid, const cJSON *args, bool shutd
 			return pve_error_set(err, EINVAL, "VM is paused - cannot shutdown");
 		}
 		cJSON_Delete(ret);
-		r = monitor_command(d, vmid, "system_powerdown", NULL, 10000, NULL, &e);
+		/* as Proxmox: through the guest agent when it is enabled and answers, else ACPI */
+		r = -1;
+		if (qemu_agent_enabled(pve_config_get(c, NULL, "agent"))) {
+			pve_error *ae = NULL;
+			r = qemu_agent_shutdown(d, vmid, &ae);
+			if (r < 0)
+				pved_task_warn("QEMU Guest Agent is not running - %s", ae->message);
+			else
+				printf("shutdown through the guest agent\n");
+			pve_error_free(ae);
+		}
+		if (r < 0)
+			r = monitor_command(d, vmid, "system_powerdown", NULL, 10000, NULL, &e);
 	} else {
 		r = monitor_command(d, vmid, "quit", NULL, 10000, NULL, &e);
 	}
