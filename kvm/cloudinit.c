@@ -525,6 +525,67 @@ char *kvm_cloudinit_meta_data(const pve_config *c, const char *user, const char 
 	return text;
 }
 
+int kvm_cloudinit_dump(const pve_config *c, const kvm_schema *s, long long vmid,
+		       const kvm_ci_dns *host, const char *type, bool mask_password, char **ret,
+		       pve_error **err)
+{
+	const char *format = kvm_cloudinit_format(c);
+	bool nocloud = streq(format, "nocloud");
+	if (streq(type, "user")) {
+		*ret = kvm_cloudinit_user_data(c, vmid, mask_password);
+		return 0;
+	}
+	/* Proxmox dumps the plain ENI and meta data for every other format, Windows' too */
+	_cleanup_free_ char *network = NULL;
+	int r = nocloud ? nocloud_network(c, s, host, &network, err) :
+			  eni_network(c, s, host, false, &network, err);
+	if (r < 0)
+		return r;
+	if (streq(type, "network")) {
+		*ret = TAKE_PTR(network);
+		return 0;
+	}
+	/* the instance id from the real password, as on the drive */
+	_cleanup_free_ char *user = kvm_cloudinit_user_data(c, vmid, false);
+	_cleanup_free_ char *id = sha1_hex(user, network);
+	*ret = nocloud ? xasprintf("instance-id: %s\n", id) :
+			 xasprintf("{\n     \"uuid\": \"%s\",\n     \"network_config\": { "
+				   "\"content_path\": \"/content/0000\" }\n}\n",
+				   id);
+	return 0;
+}
+
+bool kvm_volume_is_cloudinit(const char *file)
+{
+	/* Proxmox's drive_is_cloudinit: [:/](vm-<id>-)?cloudinit(.<format>)? at the end */
+	if (!file)
+		return false;
+	const char *p = strrchr(file, ':'), *slash = strrchr(file, '/');
+	if (!p || (slash && slash > p))
+		p = slash;
+	if (!p)
+		return false;
+	p++;
+	if (startswith(p, "vm-")) {
+		const char *q = p + 3;
+		size_t digits = strspn(q, "0123456789");
+		if (digits > 0 && q[digits] == '-')
+			p = q + digits + 1;
+	}
+	if (!startswith(p, "cloudinit"))
+		return false;
+	p += 9;
+	if (!*p)
+		return true;
+	static const char *const formats[] = {
+		".raw", ".qcow", ".qcow2", ".qed", ".vmdk", ".cloop"
+	};
+	for (size_t i = 0; i < ELEMENTSOF(formats); i++)
+		if (streq(p, formats[i]))
+			return true;
+	return false;
+}
+
 /* ---- the drive's files ------------------------------------------------------------------------- */
 
 void kvm_ci_files_clear(kvm_ci_files *f)

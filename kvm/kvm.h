@@ -445,6 +445,13 @@ int kvm_cloudinit_network(const pve_config *c, const kvm_schema *s, const kvm_ci
 			  char **ret, pve_error **err);
 /* The meta data: its instance id is the SHA-1 of user and network as they go on the drive. */
 char *kvm_cloudinit_meta_data(const pve_config *c, const char *user, const char *network);
+/* GET .../cloudinit/dump's text of type "user", "network" or "meta", as Proxmox's
+ * dump_cloudinit_config (which dumps ENI and ConfigDrive's meta data for every format but NoCloud). */
+int kvm_cloudinit_dump(const pve_config *c, const kvm_schema *s, long long vmid,
+		       const kvm_ci_dns *host, const char *type, bool mask_password, char **ret,
+		       pve_error **err);
+/* Whether a drive's file is a cloud-init volume (or asks for one: "local:cloudinit"). */
+bool kvm_volume_is_cloudinit(const char *file);
 /* Every file of the drive; custom: cicustom's snippets as read (NULL where none), which replace the
  * generated ones. EINVAL when they are too big together. */
 int kvm_cloudinit_files(const pve_config *c, const kvm_schema *s, long long vmid,

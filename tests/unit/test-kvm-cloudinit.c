@@ -239,5 +239,41 @@ static void test_iso(void)
 	check(access(files, F_OK) != 0);
 }
 
+/* GET .../cloudinit/dump: the drive's texts; ENI and ConfigDrive's meta data for configdrive2 */
+static void test_dump(void)
+{
+	_cleanup_kvm_schema_ kvm_schema *s = test_kvm_schema();
+	_cleanup_config_ pve_config *c = conf(conf_text);
+	_cleanup_free_ char *user = NULL, *net = NULL, *meta = NULL, *masked = NULL;
+	check_int(kvm_cloudinit_dump(c, s, 100, NULL, "user", false, &user, NULL), 0);
+	check_streq(user, user_data);
+	check_int(kvm_cloudinit_dump(c, s, 100, NULL, "user", true, &masked, NULL), 0);
+	check(strstr(masked, "password: **********\n") != NULL);
+	check_int(kvm_cloudinit_dump(c, s, 100, NULL, "network", false, &net, NULL), 0);
+	check_streq(net, nocloud_net);
+	check_int(kvm_cloudinit_dump(c, s, 100, NULL, "meta", false, &meta, NULL), 0);
+	check_streq(meta, "instance-id: b8cfef142b5f0d6409b1c33186d1f5d0e8203570\n");
+	_cleanup_free_ char *text = xasprintf("%scitype: configdrive2\n", conf_text);
+	_cleanup_config_ pve_config *cd = conf(text);
+	_cleanup_free_ char *eni = NULL, *cdmeta = NULL;
+	check_int(kvm_cloudinit_dump(cd, s, 100, NULL, "network", false, &eni, NULL), 0);
+	check_streq(eni, eni_net);
+	check_int(kvm_cloudinit_dump(cd, s, 100, NULL, "meta", true, &cdmeta, NULL), 0);
+	check(strstr(cdmeta, "2dffe8e06f7c6856def4d777272604c9180a995a") != NULL);
+}
+
+/* Proxmox's drive_is_cloudinit on a drive's file */
+static void test_volume_is_cloudinit(void)
+{
+	check(kvm_volume_is_cloudinit("local:cloudinit"));
+	check(kvm_volume_is_cloudinit("local:100/vm-100-cloudinit.qcow2"));
+	check(kvm_volume_is_cloudinit("local-lvm:vm-100-cloudinit"));
+	check(kvm_volume_is_cloudinit("/var/lib/vz/images/100/vm-100-cloudinit.raw"));
+	check(!kvm_volume_is_cloudinit("local:100/vm-100-disk-0.qcow2"));
+	check(!kvm_volume_is_cloudinit("local:100/vm-100-cloudinit.iso"));
+	check(!kvm_volume_is_cloudinit("local:iso/cloudinit-x.iso"));
+	check(!kvm_volume_is_cloudinit(NULL));
+}
+
 TEST_MAIN(TEST(test_nocloud), TEST(test_configdrive2), TEST(test_order_and_host_dns),
-	  TEST(test_custom), TEST(test_iso))
+	  TEST(test_custom), TEST(test_iso), TEST(test_dump), TEST(test_volume_is_cloudinit))
