@@ -10,9 +10,9 @@
 #include "daemon/qemu/qemu-internal.h"
 
 /* The options Proxmox's GET .../cloudinit lists (its $cloudinitoptions), sorted. */
-static const char *const ci_options[] = { "cicustom",	"cipassword",	"citype",  "ciupgrade",
-					  "ciuser",	"nameserver",	"searchdomain", "sshkeys",
-					  NULL };
+static const char *const ci_options[] = { "cicustom",	  "cipassword", "citype",
+					  "ciupgrade",	  "ciuser",	"nameserver",
+					  "searchdomain", "sshkeys",	NULL };
 
 static bool family(const char *key, const char *prefix)
 {
@@ -188,8 +188,9 @@ static int read_snippets(pved *d, const pve_sectioncfg *scfg, const pve_config *
 	if (!v)
 		return 0;
 	_cleanup_json_ cJSON *o = NULL;
-	int r = pve_propstr_parse(v, cJSON_GetObjectItemCaseSensitive(
-					     kvm_schema_key(qemu_schema(d), "cicustom"), "format"),
+	int r = pve_propstr_parse(v,
+				  cJSON_GetObjectItemCaseSensitive(
+					  kvm_schema_key(qemu_schema(d), "cicustom"), "format"),
 				  &o, NULL);
 	if (r < 0 || !o) {
 		/* the format is a named one: parse by hand, it is four plain keys */
@@ -219,7 +220,8 @@ static int read_snippets(pved *d, const pve_sectioncfg *scfg, const pve_config *
 			r = pve_storage_get(scfg, sid, &st, err);
 		if (r >= 0 && (pve_storage_volume_parse(&st, volname, &vn, NULL) < 0 ||
 			       vn.vtype != PVE_CONTENT_SNIPPETS))
-			r = pve_error_set(err, EINVAL, "%s is not in the snippets directory", volid);
+			r = pve_error_set(err, EINVAL, "%s is not in the snippets directory",
+					  volid);
 		pve_volname_clear(&vn);
 		_cleanup_free_ char *path = NULL;
 		if (r >= 0)
@@ -261,8 +263,8 @@ static int make_files(pved *d, const pve_sectioncfg *scfg, long long vmid, const
 	kvm_ci_dns dns;
 	read_resolver(d, &res, &dns);
 	if (r >= 0)
-		r = kvm_cloudinit_files(c, qemu_schema(d), vmid, &dns,
-					(const char *const *)custom, ret, err);
+		r = kvm_cloudinit_files(c, qemu_schema(d), vmid, &dns, (const char *const *)custom,
+					ret, err);
 	resolver_clear(&res);
 	for (size_t i = 0; i < KVM_CI_CUSTOM_COUNT; i++)
 		free(custom[i]);
@@ -328,8 +330,8 @@ static int write_image(pved *d, const pve_sectioncfg *scfg, long long vmid, cons
 	r = kvm_cloudinit_iso(&files, tmpl, iso, size, err);
 	kvm_ci_files_clear(&files);
 	if (r >= 0) {
-		const char *argv[] = { "qemu-img", "convert", "-n",  "-f", "raw",
-				       "-O",	   vfmt,      iso,   path, NULL };
+		const char *argv[] = { "qemu-img", "convert", "-n", "-f", "raw",
+				       "-O",	   vfmt,      iso,  path, NULL };
 		r = pve_qemu_img(argv, NULL, err);
 	}
 	unlink(iso);
@@ -375,9 +377,8 @@ void qemu_cloudinit_record(pve_config *c, const char *key, const char *old, cons
 	if (!qemu_cloudinit_recorded_key(key))
 		return;
 	const char *sec = KVM_SECTION_CLOUDINIT;
-	_cleanup_free_ char *recorded = pve_config_get(c, sec, key) ?
-						xstrdup(pve_config_get(c, sec, key)) :
-						NULL;
+	_cleanup_free_ char *recorded =
+		pve_config_get(c, sec, key) ? xstrdup(pve_config_get(c, sec, key)) : NULL;
 	const char *a = pve_config_get(c, sec, "added");
 	_cleanup_strv_free_ char **added = pve_split_list(a ? a : "");
 	bool was_added = strv_contains(added, key);
@@ -428,10 +429,13 @@ static void h_pending(pved_call *c)
 	if (qemu_conf_load(d, vmid, &conf, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *sec = KVM_SECTION_CLOUDINIT;
-#define CURRENT(k) (streq((k), "cipassword") && pve_config_get(conf, NULL, k) ? "**********" : \
-								 pve_config_get(conf, NULL, k))
-#define RECORDED(k) (streq((k), "cipassword") && pve_config_get(conf, sec, k) ? "**********" : \
-								 pve_config_get(conf, sec, k))
+#define CURRENT(k)                                                   \
+	(streq((k), "cipassword") && pve_config_get(conf, NULL, k) ? \
+		 "**********" :                                      \
+		 pve_config_get(conf, NULL, k))
+#define RECORDED(k)                                                                \
+	(streq((k), "cipassword") && pve_config_get(conf, sec, k) ? "**********" : \
+								    pve_config_get(conf, sec, k))
 	cJSON *res = cJSON_CreateArray();
 	const char *added_text = pve_config_get(conf, sec, "added");
 	_cleanup_strv_free_ char **added = pve_split_list(added_text ? added_text : "");

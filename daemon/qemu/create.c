@@ -88,7 +88,8 @@ static void h_create(pved_call *c)
 	cJSON_ArrayForEach (p, keys)
 		names[k++] = xstrdup(p->string);
 	if (qemu_check_keys_perm(c, vmid, pool, names, &err) < 0 ||
-	    qemu_check_values(c, vmid, pool, keys, storage, &err) < 0)
+	    qemu_check_values(c, vmid, pool, keys, storage, &err) < 0 ||
+	    qemu_cloudinit_check_keys(NULL, keys, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *owner = vmid_owner(d, vmid);
 	if (owner) {

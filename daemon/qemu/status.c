@@ -404,6 +404,13 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			qemu_disks_free(d, scfg, destroy, true);
 		strv_free(destroy);
 	}
+	/* the cloud-init drive's image from the config as it starts, as Proxmox's at each start */
+	bool ci_changed = false;
+	r = qemu_cloudinit_generate(d, vmid, c, &ci_changed, err);
+	if (r >= 0 && ci_changed)
+		r = qemu_conf_write(d, vmid, c, NULL, err);
+	if (r < 0)
+		return r;
 	bool kvm = false;
 	r = choose_accel(c, args, &kvm, err);
 	if (r < 0)
