@@ -4,7 +4,9 @@ ciuser, cipassword (stored hashed), sshkeys and ipconfig0 gives the guest the VM
 user (in /etc/passwd, its key in authorized_keys, both read through the agent) and the address; a change
 of a running VM is listed by GET .../cloudinit as pending and goes onto the drive with PUT .../cloudinit;
 citype=configdrive2 with another user is on the drive at the next start (the guest reads a config-2
-drive). GET .../cloudinit/dump's user, network and meta. Refusals: a cloud-init key on a VM without a
+drive); cicustom with a user-data snippet uploaded through the storage upload endpoint (content
+snippets, refused while the storage does not hold snippets) replaces the generated user data. GET
+.../cloudinit/dump's user, network and meta. Refusals: a cloud-init key on a VM without a
 cloud-init drive (create and update: 400 naming the key, nothing changed), a second cloud-init drive.
 Runs as root; every QEMU is stopped by PID at the end."""
 
@@ -209,6 +211,48 @@ def configdrive2_at_the_next_start(n):
         expect(line == "GUEST-CLOUDINIT hostname=ci-cd2 user=cd2user ip=10.66.0.5/24", line)
         expect(read_file(n, "/run/cloudinit/source").startswith("configdrive2 "), "not config-2")
         expect(KEY in read_file(n, "/home/cd2user/.ssh/authorized_keys"), "no key")
+    finally:
+        stop(n)
+
+
+SNIPPET = """#cloud-config
+hostname: snip-host
+user: snipuser
+ssh_authorized_keys:
+  - %s
+""" % KEY
+
+
+def upload(n, content, filename, data):
+    import requests
+    return requests.post(
+        f"https://127.0.0.1:{n.port}/api2/json/nodes/{n.name}/storage/local/upload",
+        headers={"Cookie": "PVEAuthCookie=" + urllib.parse.quote(n.ticket, safe=""),
+                 "CSRFPreventionToken": n.csrf},
+        verify=n.path("etc/pve/pve-root-ca.pem"), data={"content": content},
+        files={"filename": (filename, data, "application/octet-stream")})
+
+
+@case
+def cicustom_with_an_uploaded_snippet(n):
+    need_guest()
+    # the storage must hold snippets first, as for every content type
+    r = upload(n, "snippets", "user.yaml", SNIPPET.encode())
+    expect(r.status_code == 400 and "content" in r.text, f"{r.status_code} {r.text}")
+    r = n.request("PUT", "/storage/local", {"content": "iso,vztmpl,backup,images,snippets"})
+    expect(r.status == 200, r)
+    r = upload(n, "snippets", "user.yaml", SNIPPET.encode())
+    expect(r.status_code == 200, f"{r.status_code} {r.text}")
+    expect(n.wait_task(r.json()["data"], 30)["exitstatus"] == "OK", "upload task")
+    expect(os.path.exists(n.path("var/lib/vz/snippets/user.yaml")), "no snippet file")
+    expect(put(n, {"cicustom": "user=local:snippets/user.yaml"}).status == 200, "cicustom")
+    # as Proxmox's, the dump shows the generated user data, not the snippet that replaces it
+    user = n.get(f"/nodes/{n.name}/qemu/{VMID}/cloudinit/dump", {"type": "user"}).data
+    expect("user: tester" in user, user)
+    line = boot(n)
+    try:
+        expect(line == "GUEST-CLOUDINIT hostname=snip-host user=snipuser ip=10.66.0.5/24", line)
+        expect(KEY in read_file(n, "/home/snipuser/.ssh/authorized_keys"), "no key")
     finally:
         stop(n)
 
