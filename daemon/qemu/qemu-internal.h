@@ -182,6 +182,8 @@ extern const pved_handler pved_handlers_qemu_status[];
 extern const pved_handler pved_handlers_qemu_create[];
 extern const pved_handler pved_handlers_qemu_agent[];
 extern const pved_handler pved_handlers_qemu_cloudinit[];
+extern const pved_handler pved_handlers_qemu_console[];
+extern const pved_task_kind pved_tasks_qemu_console[];
 extern const pved_task_kind pved_tasks_qemu_config[];
 extern const pved_task_kind pved_tasks_qemu_status[];
 extern const pved_task_kind pved_tasks_qemu_create[];
