@@ -560,6 +560,41 @@ bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, c
 	return (authid_privs(p, authid, path) >> bit) & 1;
 }
 
+/* Whether an ACL entry is set at n or anywhere below it. */
+static bool has_entries_below(const struct node *n)
+{
+	for (size_t i = 0; i < n->n_children; i++)
+		if (n->children[i].n_ents || has_entries_below(&n->children[i]))
+			return true;
+	return false;
+}
+
+bool pve_perms_children_uniform(const pve_perms *p, const char *authid, const char *parent,
+				const char *priv, bool *ret_allowed)
+{
+	const char *comp[PATH_MAX_DEPTH];
+	size_t len[PATH_MAX_DEPTH], n;
+	if (!p || !path_split(parent, comp, len, &n) || n + 1 >= PATH_MAX_DEPTH)
+		return false;
+	const struct node *node = &p->root;
+	for (size_t i = 0; i < n && node; i++)
+		node = node_find(node, comp[i], len[i]);
+	if (node && has_entries_below(node))
+		return false;
+	/* Pools give roles to their member guests and storages, path by path. */
+	if (n == 1 && ((len[0] == 3 && memcmp(comp[0], "vms", 3) == 0) ||
+		       (len[0] == 7 && memcmp(comp[0], "storage", 7) == 0))) {
+		char type = comp[0][0] == 'v' ? 'v' : 's';
+		for (size_t i = 0; i < p->n_members; i++)
+			if (p->members[i].key[0] == type)
+				return false;
+	}
+	/* Any child answers for all: one with a name no ACL or pool can name. */
+	_cleanup_free_ char *child = xasprintf("%s/%s", streq(parent, "/") ? "" : parent, "-");
+	*ret_allowed = pve_perms_check(p, authid, child, priv);
+	return true;
+}
+
 /* The privileges of the roles the ACLs alone give (Proxmox's roles()). */
 static uint64_t acl_privs(const pve_perms *p, const char *authid, const char *path)
 {

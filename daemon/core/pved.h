@@ -97,6 +97,9 @@ void pved_auth_reload(pved *d);
 int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken,
 		      char **ret_authid, pve_error **err);
 bool pved_auth_permitted(pved *d, const char *authid, const char *path, const char *priv);
+/* pve_perms_children_uniform for authid (root@pam: everything, everywhere). */
+bool pved_auth_children_uniform(pved *d, const char *authid, const char *parent, const char *priv,
+				bool *ret_allowed);
 /* A VNC ticket: short-lived (40 s), bound to authid, the ACL path and the port it opens. */
 char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int port);
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,

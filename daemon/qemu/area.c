@@ -177,11 +177,11 @@ void qemu_resources(pved_call *c, const char *type, pve_buf *out)
 	pved *d = c->d;
 	if (!d->qemu || (type && !streq(type, "vm")))
 		return;
+	qemu_audit audit;
+	qemu_audit_init(&audit, c);
 	for (size_t i = 0; i < d->qemu->n; i++) {
 		qemu_vm *vm = d->qemu->vms[i];
-		char acl[64];
-		snprintf(acl, sizeof(acl), "/vms/%lld", vm->vmid);
-		if (!pved_call_permitted(c, acl, "VM.Audit"))
+		if (!qemu_audit_may(&audit, vm->vmid))
 			continue;
 		const char *text = qemu_vm_resource_json(d, vm);
 		if (out->len)

@@ -36,11 +36,11 @@ static void h_vmlist(pved_call *c)
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, "[");
 	bool first = true;
+	qemu_audit audit;
+	qemu_audit_init(&audit, c);
 	for (size_t i = 0; d->qemu && i < d->qemu->n; i++) {
 		qemu_vm *vm = d->qemu->vms[i];
-		char acl[64];
-		snprintf(acl, sizeof(acl), "/vms/%lld", vm->vmid);
-		if (!pved_call_permitted(c, acl, "VM.Audit"))
+		if (!qemu_audit_may(&audit, vm->vmid))
 			continue;
 		if (!first)
 			pve_buf_puts(&b, ",");
