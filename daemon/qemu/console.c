@@ -76,7 +76,8 @@ static void relay_raw(int a, int b)
 {
 	char buf[64 * 1024];
 	for (;;) {
-		struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+		struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+				       { .fd = b, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -123,7 +124,8 @@ static int vncproxy_task(pved *d, const cJSON *args, pve_error **err)
 	long long vmid = 0, port = 0;
 	const char *password = pve_json_str(args, "password");
 	if (!pve_json_int(args, "vmid", &vmid) || !pve_json_int(args, "port", &port) || !password)
-		return pve_error_set(err, EINVAL, "the console task lacks its VM, port or password");
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its VM, port or password");
 	printf("starting vnc proxy on port %lld\n", port);
 	fflush(stdout);
 	/* as Proxmox: the password is the ticket, and a new connection must come within 30 s */
@@ -179,8 +181,8 @@ static void h_vncproxy(pved_call *c)
 	const char *vga = pve_config_get(conf, NULL, "vga");
 	if (vga && (startswith(vga, "serial") || strstr(vga, "type=serial"))) {
 		/* Proxmox runs vncterm on the serial port here, which pved does not have */
-		pve_error_set_param(&err, EINVAL, "vmid",
-				    "the VM's display is a serial port: use termproxy");
+		pve_error_set(&err, EINVAL, "VM %lld's display is a serial port: use termproxy",
+			      vmid);
 		return pved_call_fail(c, err);
 	}
 	if (vga && (streq(vga, "none") || strstr(vga, "type=none"))) {
@@ -298,8 +300,8 @@ static void h_termproxy(pved_call *c)
 	}
 	const char *v = pve_config_get(conf, NULL, serial);
 	if (!v) {
-		pve_error_set_param(&err, EINVAL, "serial", "serial interface '%s' is not configured",
-				    serial);
+		pve_error_set_param(&err, EINVAL, "serial",
+				    "serial interface '%s' is not configured", serial);
 		return pved_call_fail(c, err);
 	}
 	if (!streq(v, "socket")) {
@@ -353,7 +355,8 @@ static void hmp_done(void *ud, const cJSON *ret, const pve_error *err)
 	const char *text = cJSON_IsString(ret) ? ret->valuestring : "";
 	if (kind == HMP_MONITOR) {
 		/* as Proxmox: a failure is the answer's text, not an error */
-		_cleanup_free_ char *s = err ? xasprintf("ERROR: %s\n", err->message) : xstrdup(text);
+		_cleanup_free_ char *s = err ? xasprintf("ERROR: %s\n", err->message) :
+					       xstrdup(text);
 		return pved_call_reply(c, cJSON_CreateString(s));
 	}
 	pve_error *e = NULL;
