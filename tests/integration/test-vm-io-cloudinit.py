@@ -9,6 +9,7 @@ snippets, refused while the storage does not hold snippets) replaces the generat
 .../cloudinit/dump's user, network and meta. Refusals: a cloud-init key on a VM without a
 cloud-init drive (create and update: 400 naming the key, nothing changed), a second cloud-init drive.
 Runs as root; every QEMU is stopped by PID at the end."""
+# timeout: 600 (three guest boots, each up to a minute when the machine is loaded)
 
 import os
 import signal
