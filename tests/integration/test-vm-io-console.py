@@ -3,7 +3,8 @@ websockets as the web interface's noVNC and xterm.js reach them: the serial term
 the guest's boot up to GUEST-READY and runs a command in its shell; vncproxy's port through
 vncwebsocket speaks RFB 3.8 with VNC authentication, the VNC ticket as the password (QMP set_password),
 and delivers a framebuffer update. A bad ticket opens nothing. monitor: `info version` for a user with
-Sys.Audit on the VM, anything else refused to them (Sys.Modify on /), a second line refused; sendkey and
+Sys.Audit on the VM, `stop` refused to them (Sys.Modify on /), root's commands and unlisted ones
+refused to the administrator (Proxmox 9's table), a second line refused; sendkey and
 its bad key; spiceproxy answers as Proxmox's for a VM without SPICE; the consoles of a stopped VM are
 refused. Runs as root; every QEMU is stopped by PID at the end."""
 
@@ -213,8 +214,13 @@ def monitor_and_its_refusals(n):
                   **creds)
     expect(r.status == 200 and "running" in r.data, r)
     r = n.request("POST", f"/nodes/{n.name}/qemu/{VMID}/monitor", {"command": "stop"}, **creds)
-    expect(r.status == 403, r)
+    expect(r.status == 403 and "Sys.Modify" in r.reason, r)
     expect(wait_status(n, VMID, "running")["qmpstatus"] == "running", "the VM was stopped")
+    # Proxmox 9's table: root's commands, and those it does not know, even for the administrator
+    r = n.post(f"/nodes/{n.name}/qemu/{VMID}/monitor", {"command": "device_add e1000"})
+    expect(r.status == 403 and "root-only command 'device_add'" in r.reason, r)
+    r = n.post(f"/nodes/{n.name}/qemu/{VMID}/monitor", {"command": "nosuchcmd"})
+    expect(r.status == 403 and "limiting to root user" in r.reason, r)
 
 
 @case
