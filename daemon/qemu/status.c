@@ -602,7 +602,7 @@ static int vm_stop_locked(pved *d, long long vmid, const cJSON *args, bool shutd
 			pve_error *ae = NULL;
 			r = qemu_agent_shutdown(d, vmid, &ae);
 			if (r < 0)
-				pved_task_warn("QEMU Guest Agent is not running - %s", ae->message);
+				printf("%s: shutdown through ACPI\n", ae->message);
 			else
 				printf("shutdown through the guest agent\n");
 			pve_error_free(ae);

@@ -204,6 +204,11 @@ def refusals(n):
     failed(agent(n, "get-host-name", vmid=502), "QEMU guest agent is not running")
     took = time.time() - t0
     expect(took < 10, f"the answer took {took:.1f} s")
+    # a shutdown falls back to ACPI, as Proxmox's (which this guestless VM ignores)
+    r = n.post(f"/nodes/{n.name}/qemu/502/status/shutdown", {"timeout": 3})
+    task(n, r, ok=False)
+    log = vmlib.task_log(n, r.data)
+    expect("QEMU guest agent is not running: shutdown through ACPI" in log, log)
     task(n, n.post(f"/nodes/{n.name}/qemu/502/status/stop"))
 
 
