@@ -588,8 +588,7 @@ static void h_sendkey(pved_call *c)
 	_cleanup_config_ pve_config *conf = running_conf(c, vmid, &vm);
 	if (!conf)
 		return;
-	if (!skiplock && qemu_conf_check_lock(conf, &err) < 0)
-		return pved_call_fail(c, err);
+	/* Proxmox's vm_sendkey checks no config lock (skiplock is only refused to others) */
 	_cleanup_free_ char *line = xasprintf("sendkey %s", key);
 	hmp(c, vm, HMP_SENDKEY, line);
 }
