@@ -123,6 +123,10 @@ void pve_shadowcfg_free(pve_shadowcfg *c);
  * PAM service (e.g. "pved"). -EACCES "authentication failure" on a wrong password or a refused account. */
 int pve_pam_authenticate(const char *service, const char *user, const char *password,
 			 pve_error **err);
+/* Blocking (run it in a thread): sets the system password of user (a pam realm user) to password, as
+ * Proxmox's PAM plugin does (usermod -p with a crypt SHA-256 hash): here `chpasswd -e`, the hash on its
+ * standard input, so neither the password nor its hash is in a command line. At most 20 s. */
+int pve_pam_set_password(const char *user, const char *password, pve_error **err);
 
 /* ---- user.cfg ---------------------------------------------------------------------------------------- */
 

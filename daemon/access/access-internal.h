@@ -42,6 +42,10 @@ struct pved_access_edit {
 	cJSON *data; /* the answer pved_usercfg_answer gives; freed after done unless taken */
 	char *secret; /* a password hash, a token secret's hash or a TFA response: wiped when freed */
 	char **ids; /* token ids for also, or the user a TFA response is checked for */
+	/* Proxmox's errmsg of lock_user_config(sub {...}, "create user failed"): what the change fails
+	 * with is answered as Proxmox's locked code dies, a 500 "create user failed: <message>" (see
+	 * pved_error_wrap). NULL: the change's error as it is. */
+	const char *failed;
 };
 
 /* A new edit for the call (its other members zero). */
@@ -53,6 +57,11 @@ void pved_usercfg_change(pved_call *c, pved_access_edit_fn change, const char *e
 /* The end of a user.cfg change: fails the call with err (r < 0), or reloads the access state, writes the
  * audit line e->event (if any) and replies e->data. */
 void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err);
+
+/* A plain error as Proxmox's handlers die outside a lock: 500 with the message alone. */
+void pved_access_fail_plain(pved_call *c, const char *fmt, ...) _printf_(2, 3);
+/* The same as an error (EIO: 500) for a change to return. */
+int pved_access_error_plain(pve_error **err, const char *fmt, ...) _printf_(2, 3);
 
 /* ---- realms ------------------------------------------------------------------------------------------- */
 

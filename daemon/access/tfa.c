@@ -98,7 +98,7 @@ static void h_tfa_get(pved_call *c)
 	const char *id = pved_call_str(c, "id");
 	cJSON *e = pve_tfacfg_get(tfa, pved_call_str(c, "userid"), id);
 	if (!e)
-		return fail(c, ENOENT, "no such tfa entry '%s'", id);
+		return fail(c, ENOENT, "No such tfa entry '%s'", id);
 	pved_call_reply(c, e);
 }
 

@@ -118,11 +118,33 @@ pved_access_edit *pved_access_edit_new(pved_call *c, pved_access_edit_fn change,
 	return e;
 }
 
+int pved_access_error_plain(pve_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = pve_error_setv(err, EIO, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void pved_access_fail_plain(pved_call *c, const char *fmt, ...)
+{
+	pve_error *err = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	pve_error_setv(&err, EIO, fmt, ap);
+	va_end(ap);
+	pved_call_fail(c, err);
+}
+
 static int edit_change(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
 	pved_access_edit *e = ud;
-	return e->change(e, cfg, err);
+	int r = e->change(e, cfg, err);
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
 }
 
 /* The priv/ files go before the file that names their entries. A failure in between then leaves a secret
@@ -133,7 +155,10 @@ static int edit_also(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
 	pved_access_edit *e = ud;
-	return e->also ? e->also(e, cfg, err) : 0;
+	int r = e->also ? e->also(e, cfg, err) : 0;
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
 }
 
 static void edit_done(pved *d, void *ud, int r, pve_error *err)

@@ -238,6 +238,14 @@ typedef struct pved_form_callbacks {
 	void (*close)(void *ud);
 } pved_form_callbacks;
 void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
+/* What Proxmox's lock_user_config, lock_storage_config and the like make of an error of the code they
+ * run, `die "$errmsg: $err"`: a plain error (EIO: 500) whose text is errmsg, ": " and the error as Perl
+ * prints it: a parameter error as "400 Parameter verification failed.\nPARAM: MESSAGE", a permission
+ * error as "403 MESSAGE", anything else (and a digest mismatch, which Proxmox dies with plainly) as its
+ * message. Telmate's client matches on these texts. errmsg NULL: err stays as it is. */
+void pved_error_wrap(pve_error *err, const char *errmsg);
+/* Proxmox's raise_param_exc with several parameters: 400 with errors (taken), {param: message}. */
+void pved_call_fail_errors(pved_call *c, cJSON *errors);
 /* As pved_call_fail, with the HTTP status given (408 for a stalled upload, 413 for no space). */
 void pved_call_fail_status(pved_call *c, int status, pve_error *err);
 /* Parameter accessors: the value or the default when the parameter was not given. */

@@ -517,7 +517,9 @@ static void call_fail_full(call *k, int status, const char *message, cJSON *erro
 	cJSON_AddStringToObject(body, "message", m);
 	if (errors)
 		cJSON_AddItemToObject(body, "errors", errors);
-	call_respond(k, status, message, body, status == 401);
+	/* The reason phrase is the message's first line, as Proxmox's server takes it. */
+	_cleanup_free_ char *reason = xstrndup(message, strcspn(message, "\n"));
+	call_respond(k, status, reason, body, status == 401);
 }
 
 void pved_call_fail(pved_call *c, pve_error *err)
@@ -534,6 +536,11 @@ void pved_call_fail(pved_call *c, pve_error *err)
 	}
 	call_fail_full(k, status, errors ? "Parameter verification failed." : err->message, errors);
 	pve_error_free(err);
+}
+
+void pved_call_fail_errors(pved_call *c, cJSON *errors)
+{
+	call_fail_full((call *)c, 400, "Parameter verification failed.", errors);
 }
 
 void pved_call_fail_status(pved_call *c, int status, pve_error *err)
