@@ -25,6 +25,84 @@ static void login_free(login *l)
 	free(l);
 }
 
+static void cap_set(cJSON *cap, const char *area, const char *priv)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(cap, area);
+	if (o && !cJSON_GetObjectItemCaseSensitive(o, priv))
+		cJSON_AddNumberToObject(o, priv, 1);
+}
+
+/* Proxmox's compute_api_permission: per area of the web interface, the privileges the user holds
+ * somewhere in it (on the area's top path or any ACL path below it), so the interface shows only what
+ * may work. Privileges on a pool count for guests and storage. */
+static cJSON *capabilities(pved *d, const char *userid)
+{
+	static const struct {
+		const char *area;
+		const char *prefixes[4];
+	} areas[] = {
+		{ "vms", { "VM.", "Permissions.Modify" } },
+		{ "access", { "User.", "Group.", "Permissions.Modify" } },
+		{ "storage", { "Datastore.", "Permissions.Modify" } },
+		{ "nodes", { "Sys.", "Permissions.Modify" } },
+		{ "sdn", { "SDN.", "Permissions.Modify" } },
+		{ "dc", { "Sys.Audit", "Sys.Modify", "SDN." } },
+		{ "mapping", { "Mapping.", "Permissions.Modify" } },
+	};
+	static const char *const required[] = { "/",	    "/nodes", "/access/groups", "/vms",
+						"/storage", "/sdn",   "/mapping" };
+	cJSON *cap = cJSON_CreateObject();
+	for (size_t i = 0; i < ELEMENTSOF(areas); i++)
+		cJSON_AddObjectToObject(cap, areas[i].area);
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	_cleanup_perms_ pve_perms *perms = NULL;
+	if (pved_usercfg_read(d, &cfg, NULL, &err) < 0 || pve_perms_build(cfg, &perms, &err) < 0) {
+		log_warning("capabilities of %s: %s", userid, err->message);
+		return cap;
+	}
+	bool root = strcmp(userid, "root@pam") == 0;
+	_cleanup_strv_free_ char **paths = strv_new();
+	for (size_t i = 0; i < ELEMENTSOF(required); i++)
+		strv_push(&paths, xstrdup(required[i]));
+	for (size_t i = 0; i < cfg->n_acls; i++)
+		if (!strv_contains(paths, cfg->acls[i].path))
+			strv_push(&paths, xstrdup(cfg->acls[i].path));
+	for (char **p = paths; *p; p++) {
+		_cleanup_strv_free_ char **privs = NULL;
+		if (root) {
+			privs = strv_new();
+			for (const char *const *pr = pve_builtin_role_privs("Administrator"); *pr;
+			     pr++)
+				strv_push(&privs, xstrdup(*pr));
+		} else {
+			privs = pve_perms_privs(perms, userid, *p);
+		}
+		/* The area is the path's first component ("/" is the datacenter's). */
+		size_t n = strcspn(*p + 1, "/");
+		_cleanup_free_ char *top = n ? xstrndup(*p + 1, n) : xstrdup("dc");
+		bool pool = strcmp(top, "pool") == 0;
+		for (char **pr = privs; pr && *pr; pr++) {
+			if (pool) {
+				if (startswith(*pr, "VM.") || streq(*pr, "Permissions.Modify"))
+					cap_set(cap, "vms", *pr);
+				if (startswith(*pr, "Datastore.") ||
+				    streq(*pr, "Permissions.Modify"))
+					cap_set(cap, "storage", *pr);
+				continue;
+			}
+			for (size_t i = 0; i < ELEMENTSOF(areas); i++) {
+				if (strcmp(areas[i].area, top) != 0)
+					continue;
+				for (const char *const *pre = areas[i].prefixes; *pre; pre++)
+					if (startswith(*pr, *pre))
+						cap_set(cap, top, *pr);
+			}
+		}
+	}
+	return cap;
+}
+
 static void login_reply(pved_call *c, const char *userid, bool with_ticket)
 {
 	cJSON *data = cJSON_CreateObject();
@@ -35,6 +113,8 @@ static void login_reply(pved_call *c, const char *userid, bool with_ticket)
 		cJSON_AddStringToObject(data, "ticket", ticket);
 		cJSON_AddStringToObject(data, "CSRFPreventionToken", csrf);
 	}
+	/* No clustername: a standalone node has none, and Proxmox leaves it out then. */
+	cJSON_AddItemToObject(data, "cap", capabilities(c->d, userid));
 	pved_call_reply(c, data);
 }
 
