@@ -214,6 +214,11 @@ void pved_call_fail(pved_call *c, pve_error *err);
 typedef int (*pved_produce_fn)(void *ud, pve_buf *out, size_t room, pve_error **err);
 void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
 			    void *ud);
+/* As pved_call_reply_stream, with a file as the body instead of JSON (Proxmox's "download" answers):
+ * content_type, the name a browser saves it as (may be NULL) and, with gzip, gzip-encoded by the front
+ * whatever the client asked, as Proxmox sends a task log over 1 KiB. Printable ASCII without quotes. */
+void pved_call_reply_file(pved_call *c, const char *content_type, const char *filename, bool gzip,
+			  pved_produce_fn produce, void (*free_ud)(void *ud), void *ud);
 /* Streams: a websocket call accepted with pved_call_stream_accept is answered 101 and stays open; data
  * from the client comes to on_data, data to the client goes with pved_call_stream_send. The handler ends
  * it with pved_call_stream_end; when the client ends it, on_close runs instead, and the call is gone
