@@ -425,7 +425,7 @@ static void h_access_domains(pved_call *c)
 			/* "type=oath,..." or a bare "oath" */
 			const char *t = startswith(tfa, "type=") ? tfa + 5 : tfa;
 			_cleanup_free_ char *name = xstrndup(t, strcspn(t, ","));
-			if (strcmp(name, "oath") == 0 || strcmp(name, "yubico") == 0)
+			if (strcmp(name, "oath") == 0)
 				cJSON_AddStringToObject(o, "tfa", name);
 		}
 	}
