@@ -159,11 +159,22 @@ static void login_ok(pved_call *c, const char *userid, bool second_step)
 	login_reply(c, userid, true);
 }
 
-/* e->ids[0] the user, e->secret the response: a used recovery code and the last TOTP step must stick,
+/* e->ids[0] the user, e->ids[1] the webauthn challenge of the half ticket (or none), e->secret the
+ * response: a used recovery code, the last TOTP step, a webauthn counter and used challenge must stick,
  * so the response is checked in an edit of tfa.cfg. */
 static int tfa_verify_change(pved_access_edit *e, void *tfa, pve_error **err)
 {
-	int r = pve_tfacfg_verify(tfa, e->ids[0], e->secret, time(NULL), err);
+	int r;
+	if (startswith(e->secret, "webauthn:")) {
+		pve_webauthn_config wa = { 0 };
+		r = pved_webauthn_config(e->c->d, &wa, err);
+		if (r == 0)
+			r = pve_tfacfg_verify_webauthn(tfa, e->ids[0], &wa, e->ids[1],
+						       e->secret + 9, time(NULL), err);
+		pve_webauthn_config_clear(&wa);
+	} else {
+		r = pve_tfacfg_verify(tfa, e->ids[0], e->secret, time(NULL), err);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -177,12 +188,14 @@ static void tfa_verified(pved_access_edit *e, int r, pve_error *err)
 
 /* Checks a second-factor response for userid, then ends the login; event "second factor" for the second
  * step of a two-step login, NULL for the one-step "otp". */
-static void tfa_check(pved_call *c, const char *userid, const char *response, const char *event)
+static void tfa_check(pved_call *c, const char *userid, const char *response, const char *event,
+		      const char *webauthn_challenge)
 {
 	pved_access_edit *e = pved_access_edit_new(c, tfa_verify_change, event);
 	e->done = tfa_verified;
-	e->ids = xcalloc(2, sizeof(char *));
+	e->ids = xcalloc(3, sizeof(char *));
 	e->ids[0] = xstrdup(userid);
+	e->ids[1] = webauthn_challenge ? xstrdup(webauthn_challenge) : NULL;
 	e->secret = xstrdup(response);
 	pved_access_edit_run(e, &pved_tfacfg_file, NULL);
 }
@@ -192,12 +205,15 @@ static void login_second_step(pved_call *c, const char *userid)
 {
 	_cleanup_free_ char *ticket_user = NULL;
 	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_json_ cJSON *data = NULL;
 	const char *challenge = pved_call_str(c, "tfa-challenge");
-	if (pved_auth_verify_tfa_ticket(c->d, challenge, &ticket_user, &err) < 0)
+	if (pved_auth_verify_tfa_ticket(c->d, challenge, &ticket_user, &data, &err) < 0)
 		return fail_auth(c, userid, err->message);
 	if (strcmp(ticket_user, userid) != 0)
 		return fail_auth(c, userid, "tfa challenge of another user");
-	tfa_check(c, userid, pved_call_str(c, "password"), "second factor");
+	const cJSON *wa = cJSON_GetObjectItemCaseSensitive(data, "webauthn");
+	tfa_check(c, userid, pved_call_str(c, "password"), "second factor",
+		  pve_json_str(cJSON_GetObjectItemCaseSensitive(wa, "publicKey"), "challenge"));
 }
 
 static void fail_auth(pved_call *c, const char *userid, const char *why)
@@ -225,6 +241,12 @@ static void login_granted(pved_call *c, const char *userid)
 		const char *otp = pved_call_str(c, "otp");
 		if (!otp) {
 			_cleanup_json_ cJSON *challenge = pve_tfacfg_challenge(tfa, userid);
+			/* A security key's challenge too, when the node has a webauthn setting. */
+			pve_webauthn_config wa = { 0 };
+			_cleanup_error_ pve_error *werr = NULL;
+			if (pved_webauthn_config(c->d, &wa, &werr) == 0)
+				pve_tfacfg_challenge_webauthn(tfa, userid, &wa, challenge);
+			pve_webauthn_config_clear(&wa);
 			_cleanup_free_ char *half = pved_auth_tfa_ticket(c->d, userid, challenge);
 			_cleanup_free_ char *csrf = pved_auth_csrf(c->d, userid);
 			pved_audit(c->d, c->client, userid,
@@ -237,7 +259,7 @@ static void login_granted(pved_call *c, const char *userid)
 			return pved_call_reply(c, data);
 		}
 		_cleanup_free_ char *resp = xasprintf("totp:%s", otp);
-		tfa_check(c, userid, resp, NULL);
+		tfa_check(c, userid, resp, NULL, NULL);
 		explicit_bzero(resp, strlen(resp));
 		return;
 	}

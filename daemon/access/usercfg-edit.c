@@ -220,6 +220,27 @@ char *pved_realm_type(pved *d, const char *realm)
 	return t ? xstrdup(t) : NULL;
 }
 
+int pved_webauthn_config(pved *d, pve_webauthn_config *ret, pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL);
+	if (r < 0 && r != -ENOENT)
+		return pve_error_set(err, -r, "cannot read datacenter.cfg");
+	size_t pos = 0;
+	while (text && pos < len) {
+		size_t n = strcspn(text + pos, "\n");
+		_cleanup_free_ char *line = xstrndup(text + pos, n);
+		pos += n + 1;
+		if (!startswith(line, "webauthn:"))
+			continue;
+		const char *v = line + 9;
+		v += strspn(v, " \t");
+		return pve_webauthn_config_parse(v, ret, err);
+	}
+	return pve_error_set(err, ENOENT, "webauthn not configured");
+}
+
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
