@@ -94,9 +94,10 @@ int pve_webauthn_config_parse(const char *value, pve_webauthn_config *ret, pve_e
 		}
 		*eq = '\0';
 		const char *v = eq + 1;
-		char **slot = streq(kv, "rp") ? &c.rp : streq(kv, "origin") ? &c.origin :
-			      streq(kv, "id")				 ? &c.id :
-										   NULL;
+		char **slot = streq(kv, "rp")	  ? &c.rp :
+			      streq(kv, "origin") ? &c.origin :
+			      streq(kv, "id")	  ? &c.id :
+						    NULL;
 		/* allow-subdomains and what later versions add change nothing here. */
 		if (!slot)
 			continue;
@@ -164,7 +165,8 @@ static cbor_item_t *map_int(const cbor_item_t *map, int64_t k)
 		if (cbor_isa_uint(key))
 			v = cbor_get_int(key) > INT64_MAX ? INT64_MIN : (int64_t)cbor_get_int(key);
 		else if (cbor_isa_negint(key))
-			v = cbor_get_int(key) >= INT64_MAX ? INT64_MIN : -1 - (int64_t)cbor_get_int(key);
+			v = cbor_get_int(key) >= INT64_MAX ? INT64_MIN :
+							     -1 - (int64_t)cbor_get_int(key);
 		else
 			continue;
 		if (v == k)
@@ -192,6 +194,8 @@ static cbor_item_t *map_str(const cbor_item_t *map, const char *k)
 
 static bool int_value(const cbor_item_t *i, int64_t *ret)
 {
+	if (!i)
+		return false;
 	if (cbor_isa_uint(i) && cbor_get_int(i) <= INT64_MAX) {
 		*ret = (int64_t)cbor_get_int(i);
 		return true;
@@ -212,10 +216,54 @@ static bool bytes_value(const cbor_item_t *i, const unsigned char **ret, size_t 
 	return true;
 }
 
+/* libcbor's cbor_load allocates an array or map of the size its header declares before it reads a
+ * member: eight bytes could ask for gigabytes. Each header is checked first with the streaming
+ * decoder: a collection declares no more members than bytes are left to hold them, and the items are
+ * few. */
+typedef struct cbor_scan {
+	size_t left; /* bytes from the header being decoded on */
+	size_t items;
+	bool bad;
+} cbor_scan;
+
+#define CBOR_MAX_ITEMS 1024
+
+static void scan_array(void *ctx, size_t n)
+{
+	cbor_scan *s = ctx;
+	s->bad |= n > s->left;
+}
+
+static void scan_map(void *ctx, size_t n)
+{
+	cbor_scan *s = ctx;
+	s->bad |= n > s->left / 2;
+}
+
+static int cbor_prescan(const unsigned char *data, size_t len, pve_error **err)
+{
+	struct cbor_callbacks cb = cbor_empty_callbacks;
+	cb.array_start = scan_array;
+	cb.map_start = scan_map;
+	cbor_scan s = { 0 };
+	for (size_t pos = 0; pos < len;) {
+		s.left = len - pos;
+		struct cbor_decoder_result r = cbor_stream_decode(data + pos, len - pos, &cb, &s);
+		if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
+			return pve_error_set(err, EINVAL, "invalid CBOR at byte %zu", pos);
+		pos += r.read;
+		if (s.bad || ++s.items > CBOR_MAX_ITEMS)
+			return pve_error_set(err, EINVAL, "invalid CBOR at byte %zu", pos);
+	}
+	return 0;
+}
+
 /* One CBOR item from the start of data (len bytes), its size in *ret_used. */
 static cbor_item_t *load_one(const unsigned char *data, size_t len, size_t *ret_used,
 			     pve_error **err)
 {
+	if (cbor_prescan(data, len, err) < 0)
+		return NULL;
 	struct cbor_load_result res;
 	cbor_item_t *i = cbor_load(data, len, &res);
 	if (!i || res.error.code != CBOR_ERR_NONE) {
@@ -267,8 +315,9 @@ int access_webauthn_cose_key(const unsigned char *cose, size_t len, EVP_PKEY **r
 		memcpy(point + 1, x, 32);
 		memcpy(point + 33, y, 32);
 		OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-		if (bld && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-							   "prime256v1", 0) &&
+		if (bld &&
+		    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1",
+						    0) &&
 		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point,
 						     sizeof(point)))
 			k = pkey_from("EC", bld);
@@ -352,7 +401,8 @@ static int parse_auth_data(const unsigned char *ad, size_t len, const char *rp_i
 	if (CRYPTO_memcmp(ad, want, RP_ID_HASH_LEN) != 0)
 		return pve_error_set(err, EACCES, "authenticator data is not for '%s'", rp_id);
 	auth_data a = { .flags = ad[32] };
-	a.counter = (uint32_t)ad[33] << 24 | (uint32_t)ad[34] << 16 | (uint32_t)ad[35] << 8 | ad[36];
+	a.counter = (uint32_t)ad[33] << 24 | (uint32_t)ad[34] << 16 | (uint32_t)ad[35] << 8 |
+		    ad[36];
 	if (!(a.flags & FLAG_UP))
 		return pve_error_set(err, EACCES, "the user was not present");
 	if (attested) {
@@ -388,8 +438,8 @@ void pve_webauthn_credential_clear(pve_webauthn_credential *c)
 }
 
 int pve_webauthn_parse_attestation(const unsigned char *att, size_t len,
-				   const unsigned char *client_data, size_t cd_len, const char *rp_id,
-				   pve_webauthn_credential *ret, pve_error **err)
+				   const unsigned char *client_data, size_t cd_len,
+				   const char *rp_id, pve_webauthn_credential *ret, pve_error **err)
 {
 	if (len > PVE_WEBAUTHN_MAX_ATTESTATION)
 		return pve_error_set(err, E2BIG, "attestation object too long");
@@ -405,7 +455,8 @@ int pve_webauthn_parse_attestation(const unsigned char *att, size_t len,
 	if (!fmt || !cbor_isa_string(fmt) || !cbor_string_is_definite(fmt) || !stmt ||
 	    !cbor_isa_map(stmt) || !cbor_map_is_definite(stmt) ||
 	    !bytes_value(map_str(obj, "authData"), &ad, &adl))
-		return pve_error_set(err, EINVAL, "attestation object lacks fmt, attStmt or authData");
+		return pve_error_set(err, EINVAL,
+				     "attestation object lacks fmt, attStmt or authData");
 	auth_data a;
 	int r = parse_auth_data(ad, adl, rp_id, true, &a, err);
 	if (r < 0)
@@ -434,8 +485,9 @@ int pve_webauthn_parse_attestation(const unsigned char *att, size_t len,
 			return -EINVAL;
 		unsigned char cdh[SHA256_DIGEST_LENGTH];
 		SHA256(client_data, cd_len, cdh);
-		r = kalg != alg ? pve_error_set(err, EINVAL, "attestation alg differs from the key's") :
-				  verify_sig(k, kalg, ad, adl, cdh, sizeof(cdh), sig, sl, err);
+		r = kalg != alg ?
+			    pve_error_set(err, EINVAL, "attestation alg differs from the key's") :
+			    verify_sig(k, kalg, ad, adl, cdh, sizeof(cdh), sig, sl, err);
 		EVP_PKEY_free(k);
 		if (r < 0)
 			return r;
