@@ -489,6 +489,9 @@ char *pve_ldap_filter_escape(const char *value);
  * finds the one entry with user_attr=username (and filter) under base_dn, then binds as it. ad: binds as
  * username@domain. -EACCES "authentication failure" for a wrong password or an unknown user, -EIO when
  * no server answers. An empty password always fails (an LDAP bind without one is anonymous). */
+/* Blocking: Proxmox's check_connection, a connection to the realm's server and its service bind (bind_dn
+ * with its password, or anonymous), each step within the realm's time limit. */
+int pve_ldap_check_connection(const pve_ldap_config *c, pve_error **err);
 int pve_ldap_authenticate(const pve_ldap_config *c, const char *username, const char *password,
 			  pve_error **err);
 

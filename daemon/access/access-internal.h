@@ -46,6 +46,12 @@ struct pved_access_edit {
 	 * with is answered as Proxmox's locked code dies, a 500 "create user failed: <message>" (see
 	 * pved_error_wrap). NULL: the change's error as it is. */
 	const char *failed;
+	/* Optional, set before the run: work that blocks, on the login queue with the lock held,
+	 * after change (a realm's connection check); its error is prefixed as change's. priv is for
+	 * it (freed with priv_free). */
+	int (*check)(pved_access_edit *e, pve_error **err);
+	void *priv;
+	void (*priv_free)(void *priv);
 };
 
 /* A new edit for the call (its other members zero). */

@@ -8,7 +8,8 @@
 /* Parameters that are not realm properties stored in domains.cfg. */
 static bool not_a_property(const char *key)
 {
-	static const char *const skip[] = { "realm", "type", "password", "digest", "delete" };
+	static const char *const skip[] = { "realm",  "type",	"password",
+					    "digest", "delete", "check-connection" };
 	for (size_t i = 0; i < ELEMENTSOF(skip); i++)
 		if (strcmp(key, skip[i]) == 0)
 			return true;
@@ -54,6 +55,13 @@ static void realm_done(pved_access_edit *e, int r, pve_error *err)
 	pved_call_reply(c, NULL);
 }
 
+/* check-connection: Proxmox's check_connection of an ldap or ad realm, off the loop with the lock held,
+ * with the settings the change made (e->priv) and the call's or the stored bind password. */
+static int connection_check(pved_access_edit *e, pve_error **err)
+{
+	return e->priv ? pve_ldap_check_connection(e->priv, err) : 0;
+}
+
 /* A change of domains.cfg against the call's digest; its bind password with it. failed: Proxmox's errmsg
  * of lock_domain_config, which prefixes the change's errors. */
 static void realm_change(pved_call *c, pved_access_edit_fn change, const char *event,
@@ -63,6 +71,9 @@ static void realm_change(pved_call *c, pved_access_edit_fn change, const char *e
 	e->also = password_also;
 	e->done = realm_done;
 	e->failed = failed;
+	/* The check's hop to a thread only for a call that asks for it. */
+	if (pved_call_int(c, "check-connection", 0))
+		e->check = connection_check;
 	pved_access_edit_run(e, &pved_domains_file, pved_call_str(c, "digest"));
 }
 
@@ -110,6 +121,40 @@ static int check_required(const pve_section *s, pve_error **err)
 	return 0;
 }
 
+static void ldap_config_free(void *p)
+{
+	pve_ldap_config_free(p);
+}
+
+static int plan_connection_check(pved_access_edit *e, const pve_section *s, pve_error **err)
+{
+	pved_call *c = e->c;
+	if (!pved_call_int(c, "check-connection", 0))
+		return 0;
+	const char *type = pve_section_type(s);
+	if (strcmp(type, "ldap") != 0 && strcmp(type, "ad") != 0)
+		return pved_access_error_plain(
+			err,
+			"'check-connection' parameter can only be set for realms of type 'ldap' or 'ad'");
+	_cleanup_free_ char *stored = NULL;
+	const char *pw = pved_call_str(c, "password");
+	if (!pw) {
+		_cleanup_free_ char *path = xasprintf("priv/realm/%s.pw", pve_section_id(s));
+		if (pve_store_read(c->d->store, path, &stored, NULL, NULL, NULL) >= 0 && stored)
+			stored[strcspn(stored, "\r\n")] = '\0';
+		pw = stored;
+	}
+	pve_ldap_config *cfg = NULL;
+	int r = pve_ldap_config_from_section(s, pw, &cfg, err);
+	if (stored)
+		explicit_bzero(stored, strlen(stored));
+	if (r < 0)
+		return r;
+	e->priv = cfg;
+	e->priv_free = ldap_config_free;
+	return 0;
+}
+
 /* Only one realm is the default. */
 static void clear_defaults(pve_sectioncfg *cfg, const pve_section *keep)
 {
@@ -152,7 +197,7 @@ static int create_change(pved_access_edit *e, void *cfg, pve_error **err)
 		clear_defaults(cfg, s);
 	if (!directory_type(type))
 		e->also = NULL;
-	return 0;
+	return plan_connection_check(e, s, err);
 }
 
 static void h_domains_create(pved_call *c)
@@ -229,6 +274,8 @@ static int update_change(pved_access_edit *e, void *cfg, pve_error **err)
 		return r;
 	if (is_default(s))
 		clear_defaults(cfg, s);
+	if ((r = plan_connection_check(e, s, err)) < 0)
+		return r;
 	if (!pved_call_has(c, "password") && !delete_pw) {
 		e->also = NULL;
 		return 0;

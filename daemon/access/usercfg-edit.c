@@ -161,6 +161,16 @@ static int edit_also(pved *d, void *cfg, void *ud, pve_error **err)
 	return r;
 }
 
+static int edit_check(void *cfg, void *ud, pve_error **err)
+{
+	(void)cfg;
+	pved_access_edit *e = ud;
+	int r = e->check ? e->check(e, err) : 0;
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
+}
+
 static void edit_done(pved *d, void *ud, int r, pve_error *err)
 {
 	(void)d;
@@ -176,6 +186,8 @@ static void edit_done(pved *d, void *ud, int r, pve_error *err)
 		explicit_bzero(e->secret, strlen(e->secret));
 	free(e->secret);
 	strv_free(e->ids);
+	if (e->priv_free)
+		e->priv_free(e->priv);
 	free(e);
 }
 
@@ -185,6 +197,8 @@ void pved_access_edit_run(pved_access_edit *e, const pved_cfgfile *f, const char
 		.file = f,
 		.digest = digest,
 		.change = edit_change,
+		.check = e->check ? edit_check : NULL,
+		.queue = PVED_QUEUE_AUTH,
 		.also = edit_also,
 		.done = edit_done,
 	};

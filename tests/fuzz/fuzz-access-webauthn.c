@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 1;
 	size_t left = size - 1;
 	pve_webauthn_credential c = { 0 };
-	pve_webauthn_config wa = { .rp = (char *)"pve", .origin = (char *)"http://localhost",
+	pve_webauthn_config wa = { .rp = (char *)"pve",
+				   .origin = (char *)"http://localhost",
 				   .id = (char *)"localhost" };
 	switch (mode % 6) {
 	case 0:

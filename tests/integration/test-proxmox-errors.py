@@ -134,6 +134,18 @@ def realms(n):
     plain(n.post("/access/domains", {"realm": "pve", "type": "ldap", "server1": "localhost",
                                      "base_dn": "dc=x", "user_attr": "uid"}), 500,
           "add auth server failed: domain 'pve' already exists")
+    # check-connection: only for ldap and ad, and a server that does not answer adds no realm.
+    plain(n.request("PUT", "/access/domains/pve", {"comment": "x", "check-connection": 1}), 500,
+          "update auth server failed: 'check-connection' parameter can only be set for realms of "
+          "type 'ldap' or 'ad'")
+    r = n.post("/access/domains", {"realm": "deadldap", "type": "ldap", "server1": "127.0.0.1",
+                                   "port": 1, "base_dn": "dc=x", "user_attr": "uid",
+                                   "check-connection": 1})
+    expect(r.status == 500 and r.reason.startswith("add auth server failed: "), r)
+    expect(n.get("/access/domains/deadldap").status == 500, "realm added without a server")
+    r = n.post("/access/domains", {"realm": "lateldap", "type": "ldap", "server1": "127.0.0.1",
+                                   "port": 1, "base_dn": "dc=x", "user_attr": "uid"})
+    expect(r.status == 200, r)
 
 
 @case
