@@ -74,7 +74,7 @@ int pved_access_error_plain(pve_error **err, const char *fmt, ...) _printf_(2, 3
 /* The type of a realm ("pam", "pve", "ldap", "ad", "openid") or NULL if there is no such realm. */
 char *pved_realm_type(pved *d, const char *realm);
 /* datacenter.cfg's "webauthn:" settings (relying party id, name and origin), as Proxmox keeps them;
- * -ENOENT "webauthn not configured" when there are none. */
+ * -EIO "webauthn not configured" (a 500, as Proxmox answers) when there are none. */
 int pved_webauthn_config(pved *d, pve_webauthn_config *ret, pve_error **err);
 /* An ldap or ad realm's settings with its bind password (priv/realm/<realm>.pw), ready to connect. */
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err);

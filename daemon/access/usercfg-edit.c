@@ -252,7 +252,7 @@ int pved_webauthn_config(pved *d, pve_webauthn_config *ret, pve_error **err)
 		v += strspn(v, " \t");
 		return pve_webauthn_config_parse(v, ret, err);
 	}
-	return pve_error_set(err, ENOENT, "webauthn not configured");
+	return pve_error_set(err, EIO, "webauthn not configured");
 }
 
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err)
