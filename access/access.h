@@ -287,6 +287,21 @@ static inline void pve_perms_freep(pve_perms **p)
 bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, const char *priv);
 /* The privileges authid has on path (sorted, NULL-terminated, possibly empty; free with strv_free). */
 char **pve_perms_privs(const pve_perms *p, const char *authid, const char *path);
+/* Whether pve_perms_check gives the same answer for every child "<parent>/<name>" of parent: no ACL is
+ * set anywhere below parent and, for /vms and /storage, no pool has a member there. Then *ret_allowed
+ * is that answer, and a list of thousands of guests costs one check instead of one per guest. */
+bool pve_perms_children_uniform(const pve_perms *p, const char *authid, const char *parent,
+				const char *priv, bool *ret_allowed);
+/* Proxmox's permissions(authid, path) as GET /access/permissions shows it: {"Priv": propagate}, 1
+ * when a propagating ACL gives it, 0 when only non-propagating ACLs or pools do (a token of privilege
+ * separation: 1 when it is 1 for both the token and its user). Unlike pve_perms_check, a disabled or
+ * expired user (or an expired token) keeps its privileges here, as Proxmox lists them; logins and
+ * checks refuse such users elsewhere. */
+cJSON *pve_perms_path_map(const pve_perms *p, const char *authid, const char *path);
+/* The privileges of the roles the ACLs alone give authid on path, Proxmox's roles(): no pool counts,
+ * a token of privilege separation has its own (not cut to its user's), and a user's being disabled
+ * does not matter. What a check uses is pve_perms_check. */
+char **pve_perms_acl_privs(const pve_perms *p, const char *authid, const char *path);
 
 /* ---- two-factor authentication: TOTP, recovery codes, priv/tfa.cfg ------------------------------------ */
 

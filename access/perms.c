@@ -1,13 +1,17 @@
 /* access/perms.c: permission evaluation: user.cfg compiled once into a tree of ACL paths whose entries hold
  * privilege bitmasks, so a check is a walk down a few nodes with binary searches. */
+#include <cjson/cJSON.h>
+
 #include "access/access-internal.h"
 
 #define PATH_MAX_DEPTH 16
 
-/* A set of roles reduced to what evaluation needs: their privileges, whether NoAccess is among them, and
+/* A set of roles reduced to what evaluation needs: their privileges, those of the roles among them that
+ * propagate (Proxmox reports a privilege's propagate flag), whether NoAccess is among them, and
  * whether there is any role at all (an empty custom role still replaces inherited roles). */
 struct rset {
 	uint64_t mask;
+	uint64_t pmask;
 	bool noaccess;
 	bool any;
 };
@@ -72,6 +76,7 @@ struct pve_perms {
 static void rset_add(struct rset *s, const struct rset *r)
 {
 	s->mask |= r->mask;
+	s->pmask |= r->pmask;
 	s->noaccess |= r->noaccess;
 	s->any |= r->any;
 }
@@ -319,8 +324,11 @@ int pve_perms_build(const pve_usercfg *c, pve_perms **ret, pve_error **err)
 		}
 		struct acl_ent *e = &node->ents[node->n_ents++];
 		*e = (struct acl_ent){ .kind = kind, .subj = (uint32_t)subj, .all = roles };
-		if (a->propagate)
+		if (a->propagate) {
+			roles.pmask = roles.mask;
 			e->prop = roles;
+			e->all.pmask = roles.mask;
+		}
 	}
 	child_maps_free(&p->root);
 	node_finish(&p->root);
@@ -457,8 +465,9 @@ static struct rset walk(const pve_perms *p, uint32_t kind, uint32_t subj, const 
 	return cur;
 }
 
-/* Privileges of one subject on a path, with the roles its pools give to member guests and storages. */
-static uint64_t subject_privs(const pve_perms *p, uint32_t kind, uint32_t subj, const char *path)
+/* Privileges of one subject on a path, with the roles its pools give to member guests and storages
+ * (those never propagate: they count in mask, not in pmask). */
+static struct rset subject_rset(const pve_perms *p, uint32_t kind, uint32_t subj, const char *path)
 {
 	struct rset r = walk(p, kind, subj, path);
 
@@ -495,7 +504,10 @@ static uint64_t subject_privs(const pve_perms *p, uint32_t kind, uint32_t subj, 
 			}
 		}
 	}
-	return r.noaccess ? 0 : r.mask;
+	if (r.noaccess)
+		r.mask = r.pmask = 0;
+	r.pmask &= r.mask;
+	return r;
 }
 
 static bool expired(long long expire)
@@ -503,32 +515,41 @@ static bool expired(long long expire)
 	return expire && expire < (long long)time(NULL);
 }
 
-static uint64_t user_privs(const pve_perms *p, uint32_t ui, const char *path)
+/* A user's privileges (and which propagate); live: a disabled or expired user has none. */
+static struct rset user_rset(const pve_perms *p, uint32_t ui, const char *path, bool live)
 {
 	if (ui == p->root_user)
-		return access_all_privs();
+		return (struct rset){ .mask = access_all_privs(), .pmask = access_all_privs() };
 	const struct cuser *u = &p->users[ui];
-	if (!u->enable || expired(u->expire))
-		return 0;
-	return subject_privs(p, SUBJ_USER, ui, path);
+	if (live && (!u->enable || expired(u->expire)))
+		return (struct rset){ 0 };
+	return subject_rset(p, SUBJ_USER, ui, path);
+}
+
+/* A token of privilege separation has what it and its user both have; a propagate flag holds when
+ * both hold it, as Proxmox intersects them (root@pam's own tokens: only theirs). */
+static struct rset authid_rset(const pve_perms *p, const char *authid, const char *path, bool live)
+{
+	if (!p || !authid || !path)
+		return (struct rset){ 0 };
+	size_t idx;
+	if (access_hmap_get(&p->user_map, authid, &idx))
+		return user_rset(p, (uint32_t)idx, path, live);
+	if (!access_hmap_get(&p->token_map, authid, &idx))
+		return (struct rset){ 0 };
+	const struct ctoken *t = &p->tokens[idx];
+	if (live && expired(t->expire))
+		return (struct rset){ 0 };
+	struct rset up = user_rset(p, t->user, path, live);
+	if (!t->privsep || !up.mask)
+		return up;
+	struct rset tp = subject_rset(p, SUBJ_TOKEN, (uint32_t)idx, path);
+	return (struct rset){ .mask = up.mask & tp.mask, .pmask = up.pmask & tp.pmask };
 }
 
 static uint64_t authid_privs(const pve_perms *p, const char *authid, const char *path)
 {
-	if (!p || !authid || !path)
-		return 0;
-	size_t idx;
-	if (access_hmap_get(&p->user_map, authid, &idx))
-		return user_privs(p, (uint32_t)idx, path);
-	if (!access_hmap_get(&p->token_map, authid, &idx))
-		return 0;
-	const struct ctoken *t = &p->tokens[idx];
-	if (expired(t->expire))
-		return 0;
-	uint64_t up = user_privs(p, t->user, path);
-	if (!t->privsep || !up)
-		return up;
-	return up & subject_privs(p, SUBJ_TOKEN, (uint32_t)idx, path);
+	return authid_rset(p, authid, path, true).mask;
 }
 
 bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, const char *priv)
@@ -539,13 +560,90 @@ bool pve_perms_check(const pve_perms *p, const char *authid, const char *path, c
 	return (authid_privs(p, authid, path) >> bit) & 1;
 }
 
-char **pve_perms_privs(const pve_perms *p, const char *authid, const char *path)
+/* Whether an ACL entry is set at n or anywhere below it. */
+static bool has_entries_below(const struct node *n)
 {
-	uint64_t m = authid_privs(p, authid, path);
+	for (size_t i = 0; i < n->n_children; i++)
+		if (n->children[i].n_ents || has_entries_below(&n->children[i]))
+			return true;
+	return false;
+}
+
+bool pve_perms_children_uniform(const pve_perms *p, const char *authid, const char *parent,
+				const char *priv, bool *ret_allowed)
+{
+	const char *comp[PATH_MAX_DEPTH];
+	size_t len[PATH_MAX_DEPTH], n;
+	if (!p || !path_split(parent, comp, len, &n) || n + 1 >= PATH_MAX_DEPTH)
+		return false;
+	const struct node *node = &p->root;
+	for (size_t i = 0; i < n && node; i++)
+		node = node_find(node, comp[i], len[i]);
+	if (node && has_entries_below(node))
+		return false;
+	/* Pools give roles to their member guests and storages, path by path. */
+	if (n == 1 && ((len[0] == 3 && memcmp(comp[0], "vms", 3) == 0) ||
+		       (len[0] == 7 && memcmp(comp[0], "storage", 7) == 0))) {
+		char type = comp[0][0] == 'v' ? 'v' : 's';
+		for (size_t i = 0; i < p->n_members; i++)
+			if (p->members[i].key[0] == type)
+				return false;
+	}
+	/* Any child answers for all: one with a name no ACL or pool can name. */
+	_cleanup_free_ char *child = xasprintf("%s/%s", streq(parent, "/") ? "" : parent, "-");
+	*ret_allowed = pve_perms_check(p, authid, child, priv);
+	return true;
+}
+
+/* The privileges of the roles the ACLs alone give (Proxmox's roles()). */
+static uint64_t acl_privs(const pve_perms *p, const char *authid, const char *path)
+{
+	size_t idx;
+	if (!p || !authid || !path)
+		return 0;
+	if (access_hmap_get(&p->token_map, authid, &idx)) {
+		const struct ctoken *t = &p->tokens[idx];
+		if (!t->privsep)
+			return t->user == p->root_user ? access_all_privs() :
+							 acl_privs(p, p->users[t->user].id, path);
+		struct rset r = walk(p, SUBJ_TOKEN, (uint32_t)idx, path);
+		return r.noaccess ? 0 : r.mask;
+	}
+	if (!access_hmap_get(&p->user_map, authid, &idx))
+		return 0;
+	if (idx == p->root_user)
+		return access_all_privs();
+	struct rset r = walk(p, SUBJ_USER, (uint32_t)idx, path);
+	return r.noaccess ? 0 : r.mask;
+}
+
+static char **privs_strv(uint64_t m)
+{
 	char **v = xcalloc(65, sizeof(char *));
 	size_t n = 0;
 	for (int i = 0; i < 64; i++)
 		if ((m >> i) & 1)
 			v[n++] = xstrdup(access_priv_name(i));
 	return v;
+}
+
+char **pve_perms_acl_privs(const pve_perms *p, const char *authid, const char *path)
+{
+	return privs_strv(acl_privs(p, authid, path));
+}
+
+cJSON *pve_perms_path_map(const pve_perms *p, const char *authid, const char *path)
+{
+	struct rset r = authid_rset(p, authid, path, false);
+	cJSON *o = cJSON_CreateObject();
+	for (int i = 0; i < 64; i++)
+		if ((r.mask >> i) & 1)
+			cJSON_AddNumberToObject(o, access_priv_name(i),
+						(double)((r.pmask >> i) & 1));
+	return o;
+}
+
+char **pve_perms_privs(const pve_perms *p, const char *authid, const char *path)
+{
+	return privs_strv(authid_privs(p, authid, path));
 }

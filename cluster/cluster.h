@@ -74,10 +74,13 @@ int pve_store_lock_refresh(pve_store_lock *l, pve_error **err);
 void pve_store_unlock(pve_store_lock *l);
 /* A lock records its holder's pid and start time (/proc/PID/stat's starttime, so a reused pid is not
  * taken for the holder). For the one process that owns the root (pved, holding run/pved.pid's flock)
- * at its start: removes the locks whose holder is gone (killed mid-edit), which would otherwise refuse
- * everyone until they expire. Locks of live holders, and locks that record no holder, stay. Returns how
- * many were removed; *ret_cleared (may be NULL) gets their names. */
-int pve_store_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err);
+ * at its start: removes what processes killed mid-edit left behind, the temporary files of writers
+ * (a live writer holds its file's flock) and the locks whose holder is gone, which would otherwise
+ * refuse everyone until they expire. Locks of live holders, and locks that record no holder, stay.
+ * Returns how many locks were removed; *ret_cleared (may be NULL) gets their names. Opening a store
+ * does none of this: task workers and pvectl open it often, and a walk of a tree with thousands of
+ * guest configs costs each of them. */
+int pve_store_recover(pve_store *s, char ***ret_cleared, pve_error **err);
 
 /* ---- change watch --------------------------------------------------------------------------------------
  * An fd (inotify, over every directory of the store, new ones included) that becomes readable when files

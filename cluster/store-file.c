@@ -538,9 +538,46 @@ static bool lock_stale(int ld, const char *name)
 	return r == 0 && now_start != start;
 }
 
-static int file_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err)
+/* ---- walking the tree ---- */
+
+/* Removes the temporary files of writers that died: a live writer holds its file's flock. */
+static void cleanup_tmp(int dirfd, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (is_dir_at(dirfd, de)) {
+			_cleanup_close_ int sub = openat(
+				dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (sub >= 0)
+				cleanup_tmp(sub, depth + 1);
+			continue;
+		}
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
+			continue;
+		_cleanup_close_ int tfd =
+			openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		if (tfd >= 0 && flock(tfd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static int file_recover(pve_store *s, char ***ret_cleared, pve_error **err)
 {
 	file_store *fs = FS(s);
+	cleanup_tmp(fs->rootfd, 0);
 	pve_error *e = NULL;
 	_cleanup_close_ int dirfd = open_dir(fs, LOCK_DIR, strlen(LOCK_DIR), false, &e);
 	if (dirfd < 0) {
@@ -648,42 +685,6 @@ static void file_lock_release(pve_store *s, const char *name, const char *token)
 	unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-/* ---- walking the tree ---- */
-
-/* Removes the temporary files of writers that died: a live writer holds its file's flock. */
-static void cleanup_tmp(int dirfd, int depth)
-{
-	if (depth > MAX_DEPTH)
-		return;
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (is_dir_at(dirfd, de)) {
-			_cleanup_close_ int sub = openat(
-				dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-			if (sub >= 0)
-				cleanup_tmp(sub, depth + 1);
-			continue;
-		}
-		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) != 0)
-			continue;
-		_cleanup_close_ int tfd =
-			openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-		if (tfd >= 0 && flock(tfd, LOCK_EX | LOCK_NB) == 0)
-			unlinkat(dirfd, de->d_name, 0);
-	}
-	closedir(d);
-}
-
 /* ---- open and free ---- */
 
 static int file_open(pve_store *s, const char *root, pve_error **err)
@@ -708,7 +709,6 @@ static int file_open(pve_store *s, const char *root, pve_error **err)
 		return pve_error_set(err, errno, "can't create '%s/priv': %m", dir);
 	if (fchmodat(fd, "priv", 0700, 0) < 0)
 		return pve_error_set(err, errno, "can't set the mode of '%s/priv': %m", dir);
-	cleanup_tmp(fd, 0);
 
 	file_store *fs = xcalloc(1, sizeof(*fs));
 	fs->rootfd = TAKE_FD(fd);
@@ -971,7 +971,7 @@ const pve_store_ops pve_store_file_ops = {
 	.lock_try = file_lock_try,
 	.lock_refresh = file_lock_refresh,
 	.lock_release = file_lock_release,
-	.locks_clear_stale = file_locks_clear_stale,
+	.recover = file_recover,
 	.watch_fd = file_watch_fd,
 	.watch_read = file_watch_read,
 };

@@ -25,7 +25,7 @@ typedef struct pve_store_ops {
 	int (*lock_refresh)(pve_store *s, const char *name, const char *token, pve_error **err);
 	void (*lock_release)(pve_store *s, const char *name, const char *token);
 	/* Removes the locks whose holder is gone; returns how many, their names in *ret_cleared. */
-	int (*locks_clear_stale)(pve_store *s, char ***ret_cleared, pve_error **err);
+	int (*recover)(pve_store *s, char ***ret_cleared, pve_error **err);
 	int (*watch_fd)(pve_store *s, pve_error **err);
 	int (*watch_read)(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err);
 } pve_store_ops;

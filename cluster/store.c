@@ -274,13 +274,13 @@ void pve_store_unlock(pve_store_lock *l)
 	free(l);
 }
 
-int pve_store_locks_clear_stale(pve_store *s, char ***ret_cleared, pve_error **err)
+int pve_store_recover(pve_store *s, char ***ret_cleared, pve_error **err)
 {
 	if (ret_cleared)
 		*ret_cleared = NULL;
-	if (!s->ops->locks_clear_stale)
+	if (!s->ops->recover)
 		return 0;
-	return s->ops->locks_clear_stale(s, ret_cleared, err);
+	return s->ops->recover(s, ret_cleared, err);
 }
 
 /* ---- watch ---- */

@@ -354,6 +354,10 @@ int pve_schema_check_value(const cJSON *prop_schema, cJSON *value, char **ret_ms
 char *pve_schema_typetext(const cJSON *prop_schema);
 /* Whether a property may be left out: optional, or has a default. */
 bool pve_schema_is_optional(const cJSON *prop_schema);
+/* The schema of parameter name in a map of property schemas. Besides plain names this resolves an
+ * indexed family as Proxmox's API viewer folds it: "net[n]" with "count": 32 stands for net0 .. net31
+ * (no leading zeros); "net[n]" itself is no parameter. NULL when there is none. */
+const cJSON *pve_schema_property(const cJSON *props, const char *name);
 
 /* A named format (pve-vmid, pve-node, ...; a `-list` suffix checks each item of a split_list, an
  * `-opt` suffix allows ""): 0, -EINVAL with *ret_msg (Proxmox's words, without "invalid format - "), or

@@ -42,6 +42,30 @@ bool pve_schema_is_optional(const cJSON *prop_schema)
 	       cJSON_GetObjectItemCaseSensitive(prop_schema, "default") != NULL;
 }
 
+const cJSON *pve_schema_property(const cJSON *props, const char *name)
+{
+	size_t len = strlen(name), d = len;
+	if (!name[0] || strchr(name, '['))
+		return NULL;
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(props, name);
+	if (p)
+		return p;
+	while (d > 0 && isdigit((unsigned char)name[d - 1]))
+		d--;
+	/* A family's index has at most 4 digits and no leading zero: "net01" is not net1. */
+	if (d == 0 || d == len || len - d > 4 || (name[d] == '0' && len - d > 1))
+		return NULL;
+	char family[256];
+	if (d + 4 > sizeof(family))
+		return NULL;
+	snprintf(family, sizeof(family), "%.*s[n]", (int)d, name);
+	p = cJSON_GetObjectItemCaseSensitive(props, family);
+	double count;
+	if (!p || !num_attr(p, "count", &count) || atoi(name + d) >= count)
+		return NULL;
+	return p;
+}
+
 char *schema_number_str(double d)
 {
 	if (d == floor(d) && fabs(d) < 1e15)
@@ -434,6 +458,9 @@ void schema_check_object(const cJSON *props, cJSON *obj, const cJSON *additional
 	}
 	const cJSON *ps;
 	cJSON_ArrayForEach (ps, props) {
+		/* A family ("net[n]") is checked below, with the members present. */
+		if (ps->string && strchr(ps->string, '['))
+			continue;
 		cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, ps->string);
 		_cleanup_free_ char *p = join_path(path, ps->string);
 		if (v && cJSON_IsNull(v) && !streq_ptr(str_attr(ps, "type"), "null")) {
@@ -443,12 +470,20 @@ void schema_check_object(const cJSON *props, cJSON *obj, const cJSON *additional
 		}
 		schema_check_prop(ps, v, p, errors);
 	}
-	cJSON *v;
-	cJSON_ArrayForEach (v, obj) {
+	cJSON *v, *next;
+	for (v = obj->child; v; v = next) {
+		next = v->next;
 		if (!v->string)
 			continue;
 		_cleanup_free_ char *p = join_path(path, v->string);
-		const cJSON *sub = cJSON_GetObjectItemCaseSensitive(props, v->string);
+		const cJSON *sub = pve_schema_property(props, v->string);
+		if (sub && sub->string && strchr(sub->string, '[')) {
+			if (cJSON_IsNull(v)) /* a JSON null is an absent parameter */
+				cJSON_Delete(cJSON_DetachItemViaPointer(obj, v));
+			else
+				schema_check_prop(sub, v, p, errors);
+			continue;
+		}
 		if (sub) {
 			const char *req = str_attr(sub, "requires");
 			if (req && !cJSON_GetObjectItemCaseSensitive(obj, req)) {

@@ -320,7 +320,8 @@ static void rebuild(cstore *cs, const pve_storage *s, int images_fd, dev_t image
 {
 	for (size_t k = 0; k < n; k++) {
 		cdir *d = stale[k];
-		_cleanup_free_ char *p = xasprintf("%s/images/%s", s->path, d->name);
+		_cleanup_free_ char *images = pve_storage_subdir(s, PVE_CONTENT_IMAGES);
+		_cleanup_free_ char *p = xasprintf("%s/%s", images, d->name);
 		int wd = inotify_add_watch(cs->ifd, p, WATCH_MASK);
 		if (wd >= 0 && wd != d->wd) {
 			/* the same inode under another name (a bind mount): one watch, one owner */
@@ -369,7 +370,7 @@ static void rebuild(cstore *cs, const pve_storage *s, int images_fd, dev_t image
 static int list_cached(cstore *cs, const pve_storage *s, long long vmid, unsigned content,
 		       listing *l)
 {
-	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
+	_cleanup_free_ char *images = pve_storage_subdir(s, PVE_CONTENT_IMAGES);
 	_cleanup_(closedirp) DIR *d = pve_dir_opendir_at(AT_FDCWD, images);
 	struct statfs sf;
 	struct stat ist;
@@ -433,10 +434,9 @@ static int list_cached(cstore *cs, const pve_storage *s, long long vmid, unsigne
 		cdir *x = cs->dirs[i];
 		if (!x->seen)
 			continue;
-		for (size_t k = 0; k < x->n && l->n < DIR_MAX_VOLUMES; k++) {
+		/* images and containers alike: the caller tells them apart */
+		for (size_t k = 0; k < x->n && l->n < DIR_MAX_VOLUMES && content; k++) {
 			const pve_volume_info *v = &x->v[k];
-			if (!(content & v->content))
-				continue;
 			pve_volume_info *o = listing_add(l);
 			*o = *v;
 			o->volid = xstrdup(v->volid);
@@ -499,6 +499,7 @@ int pve_storage_list_volumes_cached(pve_storage_list_cache *c, const pve_storage
 			pve_volume_info_clear(&o[k]);
 		free(o);
 	}
+	pve_storage_listing_classify(s, content, l.v, &l.n);
 	/* the directories come out in volid order; linked clones ("STORE:base-...") and other
 	 * content do not */
 	bool sorted = true;

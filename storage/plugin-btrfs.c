@@ -488,8 +488,7 @@ static void list_vmid_dir(const pve_storage *s, const char *images, const char *
 		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
 		if (pve_storage_parse_volname(volname, &v, NULL) < 0 || v.vmid != owner)
 			continue;
-		unsigned c = raw ? PVE_CONTENT_IMAGES : PVE_CONTENT_ROOTDIR;
-		if (!(content & c))
+		if (!(content & IMAGE_CONTENT))
 			continue;
 		struct stat st;
 		_cleanup_free_ char *file = raw ? xasprintf("%s/disk.raw", n) : xstrdup(n);
@@ -513,7 +512,8 @@ static void list_vmid_dir(const pve_storage *s, const char *images, const char *
 		}
 		i->ctime = st.st_ctime;
 		i->vmid = owner;
-		i->content = c;
+		/* images or rootdir: the guest's type decides (pve_storage_listing_classify) */
+		i->content = PVE_CONTENT_IMAGES;
 		i->format = xstrdup(raw ? "raw" : "subvol");
 		_cleanup_free_ char *base = read_base(dfd, n);
 		_cleanup_(pve_volname_clear) pve_volname bv = { 0 };

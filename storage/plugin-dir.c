@@ -15,25 +15,19 @@
 
 #define NOTES_MAX (64 * 1024)
 
-static const struct {
-	unsigned vtype;
-	const char *subdir;
-} subdirs[] = {
-	{ PVE_CONTENT_IMAGES, "images" },    { PVE_CONTENT_ROOTDIR, "private" },
-	{ PVE_CONTENT_ISO, "template/iso" }, { PVE_CONTENT_VZTMPL, "template/cache" },
-	{ PVE_CONTENT_BACKUP, "dump" },	     { PVE_CONTENT_SNIPPETS, "snippets" },
-	{ PVE_CONTENT_IMPORT, "import" },
-};
+/* The content types with a directory of their own. */
+static const unsigned vtypes[] = { PVE_CONTENT_IMAGES, PVE_CONTENT_ROOTDIR, PVE_CONTENT_ISO,
+				   PVE_CONTENT_VZTMPL, PVE_CONTENT_BACKUP,  PVE_CONTENT_SNIPPETS,
+				   PVE_CONTENT_IMPORT };
 
-static const char *subdir_of(unsigned vtype)
+/* images/VMID (or its content-dirs override). */
+static char *image_dir(const pve_storage *s, long long vmid)
 {
-	for (size_t i = 0; i < ELEMENTSOF(subdirs); i++)
-		if (subdirs[i].vtype == vtype)
-			return subdirs[i].subdir;
-	return NULL;
+	_cleanup_free_ char *images = pve_storage_subdir(s, PVE_CONTENT_IMAGES);
+	return xasprintf("%s/%lld", images, vmid);
 }
 
-/* Parses volname and gives its file's path. */
+/* Parses volname and gives its file's path (Proxmox's filesystem_path). */
 static int dir_parse(const pve_storage *s, const char *volname, pve_volname *v, char **ret_path,
 		     pve_error **err)
 {
@@ -45,12 +39,13 @@ static int dir_parse(const pve_storage *s, const char *volname, pve_volname *v, 
 		return pve_error_set(err, EINVAL, "storage '%s' has no path", s->id);
 	}
 	if (ret_path) {
+		_cleanup_free_ char *dir = pve_storage_subdir(s, v->vtype);
 		if (v->vtype == PVE_CONTENT_IMAGES)
-			*ret_path = xasprintf("%s/images/%lld/%s", s->path, v->vmid, v->name);
+			*ret_path = xasprintf("%s/%lld/%s", dir, v->vmid, v->name);
 		else if (v->vtype == PVE_CONTENT_ROOTDIR)
-			*ret_path = xasprintf("%s/private/%lld", s->path, v->vmid);
+			*ret_path = xasprintf("%s/%lld", dir, v->vmid);
 		else
-			*ret_path = xasprintf("%s/%s/%s", s->path, subdir_of(v->vtype), v->name);
+			*ret_path = xasprintf("%s/%s", dir, v->name);
 	}
 	return 0;
 }
@@ -87,10 +82,10 @@ static int dir_activate(const pve_storage *s, pve_error **err)
 	if (!pve_storage_option_bool(s, "mkdir", true) ||
 	    !pve_storage_option_bool(s, "create-subdirs", true))
 		return 0;
-	for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
-		if (!(s->content & subdirs[i].vtype))
+	for (size_t i = 0; i < ELEMENTSOF(vtypes); i++) {
+		if (!(s->content & vtypes[i]))
 			continue;
-		_cleanup_free_ char *p = xasprintf("%s/%s", s->path, subdirs[i].subdir);
+		_cleanup_free_ char *p = pve_storage_subdir(s, vtypes[i]);
 		if (pve_mkdir_p(p, 0755, err) < 0)
 			return -EIO;
 	}
@@ -265,7 +260,7 @@ static int dir_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 			s->id);
 	if (!subvol && size == 0)
 		return pve_error_set_param(err, EINVAL, "size", "size must be greater than 0");
-	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
+	_cleanup_free_ char *imgdir = image_dir(s, vmid);
 	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *fname = NULL, *path = NULL;
@@ -312,7 +307,7 @@ static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *
 /* Whether a linked clone anywhere in images/ has basevmid/basename as its backing file. */
 static bool base_in_use(const pve_storage *s, long long basevmid, const char *basename)
 {
-	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
+	_cleanup_free_ char *images = pve_storage_subdir(s, PVE_CONTENT_IMAGES);
 	_cleanup_free_ char *want = xasprintf("../%lld/%s", basevmid, basename);
 	_cleanup_(closedirp) DIR *d = opendir(images);
 	struct dirent *e;
@@ -360,10 +355,9 @@ static int dir_free_image(const pve_storage *s, const char *volname, pve_error *
 	int r = S_ISDIR(st.st_mode) ? nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) : unlink(path);
 	if (r < 0)
 		return pve_error_set(err, errno, "unable to remove '%s': %m", path);
-	if (v.vtype == PVE_CONTENT_BACKUP) {
-		_cleanup_free_ char *notes = xasprintf("%s.notes", path);
-		unlink(notes);
-	}
+	/* its notes and its log go with a backup, as with Proxmox's archive_remove */
+	if (v.vtype == PVE_CONTENT_BACKUP)
+		pve_storage_archive_remove_auxiliaries(path);
 	return 0;
 }
 
@@ -412,10 +406,8 @@ void pve_dir_list_image_dir(const pve_storage *s, DIR *d2, const char *owner_nam
 		volname[olen] = '/';
 		memcpy(volname + olen + 1, f->d_name, flen + 1);
 		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-		if (pve_storage_parse_volname(volname, &v, NULL) < 0)
-			continue;
-		unsigned c = streq(v.format, "subvol") ? PVE_CONTENT_ROOTDIR : PVE_CONTENT_IMAGES;
-		if (!(content & c))
+		if (!(content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)) ||
+		    pve_storage_parse_volname(volname, &v, NULL) < 0)
 			continue;
 		struct stat st;
 		if (fstatat(dfd, f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -431,19 +423,20 @@ void pve_dir_list_image_dir(const pve_storage *s, DIR *d2, const char *owner_nam
 		i->used = (uint64_t)st.st_blocks * 512;
 		i->ctime = st.st_ctime;
 		i->vmid = owner;
-		i->content = c;
+		/* images or rootdir: the guest's type decides, later (pve_storage_listing_classify) */
+		i->content = PVE_CONTENT_IMAGES;
 		i->format = TAKE_PTR(v.format);
-		_cleanup_(pve_volname_clear) pve_volname bv = { 0 };
-		if (backing && startswith(backing, "../") &&
-		    pve_storage_parse_volname(backing + 3, &bv, NULL) == 0 && bv.is_base &&
-		    !bv.basename) {
-			/* a linked clone: its volid names the base, as Proxmox's */
-			i->volid = xasprintf("%s:%s/%s", s->id, backing + 3, volname);
-			i->parent = backing;
-		} else {
+		/* A backing file "../BASEVMID/BASENAME" makes a linked clone, whose volid names the
+		 * base, as Proxmox's; any backing file is the parent. */
+		_cleanup_free_ char *linked = backing && startswith(backing, "../") ?
+						      xasprintf("%s/%s", backing + 3, volname) :
+						      NULL;
+		_cleanup_(pve_volname_clear) pve_volname lv = { 0 };
+		if (linked && pve_storage_parse_volname(linked, &lv, NULL) == 0 && lv.basename)
+			i->volid = xasprintf("%s:%s", s->id, linked);
+		else
 			i->volid = TAKE_PTR(volid);
-			free(backing);
-		}
+		i->parent = backing;
 	}
 }
 
@@ -474,7 +467,7 @@ static void *list_image_share(void *arg)
  * file is most of a listing's time, and the two halves need nothing from each other. */
 static void list_images(const pve_storage *s, long long vmid, unsigned content, listing *l)
 {
-	_cleanup_free_ char *images = xasprintf("%s/images", s->path);
+	_cleanup_free_ char *images = pve_storage_subdir(s, PVE_CONTENT_IMAGES);
 	_cleanup_(closedirp) DIR *d = pve_dir_opendir_at(AT_FDCWD, images);
 	if (!d)
 		return;
@@ -539,73 +532,114 @@ static char *read_small_file(const char *path, size_t max)
 	return buf;
 }
 
+/* The first line of a small file (Proxmox lists a backup's notes so), or NULL. */
+static char *read_first_line(const char *path)
+{
+	char *all = read_small_file(path, NOTES_MAX);
+	if (all)
+		all[strcspn(all, "\n")] = '\0';
+	return all;
+}
+
+/* As Proxmox's listing: "tar" for a plain tar, "t" and the compressor's extension else ("tgz",
+ * "tzst"). */
 static char *vztmpl_format(const char *name)
 {
 	const char *ext = strrchr(name, '.');
-	return xasprintf("t%s", ext ? ext + 1 : "");
+	if (!ext || strcasecmp(ext, ".tar") == 0)
+		return xstrdup(ext ? ext + 1 : "tar");
+	return xasprintf("t%s", ext + 1);
 }
 
-static char *backup_format(const char *name)
+/* Proxmox's filter of backups by guest: the name holds "-VMID-" between other characters. */
+static bool backup_of(const char *name, long long vmid)
 {
-	static const char *const exts[] = { ".vma.", ".tar.", ".vma", ".tar", ".tgz" };
-	for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
-		const char *p = strstr(name, exts[i]);
-		if (p && (i >= 2 ? streq(p, exts[i]) : true))
-			return xstrdup(p + 1);
-	}
-	return xstrdup("unknown");
+	char needle[32];
+	snprintf(needle, sizeof(needle), "-%lld-", vmid);
+	size_t nl = strlen(needle);
+	for (const char *p = strstr(name, needle); p; p = strstr(p + 1, needle))
+		if (p > name && p[-1] != ' ' && p[nl] && p[nl] != ' ')
+			return true;
+	return false;
 }
 
+/* The VMID a backup's name shows without a filter: the first "-VMID-" (three to nine digits, no
+ * leading zero) with something before the extension, or 0. */
+static long long backup_name_vmid(const char *name, const char *ext)
+{
+	size_t stem = strlen(name) - strlen(ext) - 1;
+	for (const char *p = strchr(name, '-'); p; p = strchr(p + 1, '-')) {
+		size_t n = strspn(p + 1, "0123456789");
+		if (n >= 3 && n <= 9 && p[1] != '0' && p[1 + n] == '-' &&
+		    (size_t)(p - name) + n + 3 <= stem)
+			return strtoll(p + 1, NULL, 10);
+	}
+	return 0;
+}
+
+/* One file of a content directory, as Proxmox's get_subdir_files reports it. */
+static void list_file(const pve_storage *s, unsigned vtype, long long vmid, const char *dir,
+		      const char *n, listing *l)
+{
+	const char *prefix = pve_storage_content_name(vtype);
+	_cleanup_free_ char *volname = xasprintf("%s/%s", prefix, n);
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	if (pve_storage_parse_volname(volname, &v, NULL) < 0 || v.vtype != vtype)
+		return;
+	/* the listing names no disk inside an OVA, nor an import name with spaces */
+	if (vtype == PVE_CONTENT_IMPORT && !pve_storage_name_is_import(n))
+		return;
+	const char *bext = vtype == PVE_CONTENT_BACKUP ? pve_storage_backup_ext(n) : NULL;
+	if (bext && vmid && !backup_of(n, vmid))
+		return;
+	_cleanup_free_ char *p = xasprintf("%s/%s", dir, n);
+	struct stat st;
+	if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	pve_volume_info *i = listing_add(l);
+	i->volid = xasprintf("%s:%s", s->id, volname);
+	i->size = (uint64_t)st.st_size;
+	i->ctime = st.st_ctime;
+	i->content = vtype;
+	switch (vtype) {
+	case PVE_CONTENT_ISO:
+		i->format = xstrdup("iso");
+		break;
+	case PVE_CONTENT_VZTMPL:
+		i->format = vztmpl_format(n);
+		break;
+	case PVE_CONTENT_BACKUP: {
+		i->format = xstrdup(bext);
+		_cleanup_(pve_archive_info_clear) pve_archive_info a = { 0 };
+		bool known = pve_storage_archive_info(n, &a, NULL) == 0;
+		/* the time in a standard name: a copied backup keeps its time */
+		if (known && a.is_std_name)
+			i->ctime = a.ctime;
+		i->subtype = known ? a.type : "unknown";
+		i->vmid = vmid ? vmid : backup_name_vmid(n, bext);
+		_cleanup_free_ char *np = xasprintf("%s.notes", p);
+		_cleanup_free_ char *pp = xasprintf("%s.protected", p);
+		i->notes = read_first_line(np);
+		i->protected_ = access(pp, F_OK) == 0;
+		break;
+	}
+	case PVE_CONTENT_SNIPPETS:
+		i->format = xstrdup("snippet");
+		break;
+	default:
+		i->format = TAKE_PTR(v.format);
+	}
+}
+
+/* One content directory (Proxmox's get_subdir_files). */
 static void list_files(const pve_storage *s, unsigned vtype, long long vmid, listing *l)
 {
-	_cleanup_free_ char *dir = xasprintf("%s/%s", s->path, subdir_of(vtype));
-	const char *prefix = pve_storage_content_name(vtype);
-	_cleanup_(closedirp) DIR *d = opendir(dir);
+	_cleanup_free_ char *dir = pve_storage_subdir(s, vtype);
+	_cleanup_(closedirp) DIR *d = dir ? opendir(dir) : NULL;
 	struct dirent *e;
-	while (d && (e = readdir(d)) && l->n < DIR_MAX_VOLUMES) {
-		const char *n = e->d_name;
-		if (n[0] == '.')
-			continue;
-		_cleanup_free_ char *volname = xasprintf("%s/%s", prefix, n);
-		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
-		if (pve_storage_parse_volname(volname, &v, NULL) < 0 || v.vtype != vtype)
-			continue;
-		if (vmid && v.vmid != vmid)
-			continue;
-		_cleanup_free_ char *p = xasprintf("%s/%s", dir, n);
-		struct stat st;
-		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		pve_volume_info *i = listing_add(l);
-		i->volid = xasprintf("%s:%s", s->id, volname);
-		i->size = i->used = (uint64_t)st.st_size;
-		i->ctime = st.st_ctime;
-		i->vmid = v.vmid;
-		i->content = vtype;
-		switch (vtype) {
-		case PVE_CONTENT_ISO:
-			i->format = xstrdup("iso");
-			break;
-		case PVE_CONTENT_VZTMPL:
-			i->format = vztmpl_format(n);
-			break;
-		case PVE_CONTENT_BACKUP: {
-			i->format = backup_format(n);
-			_cleanup_free_ char *np = xasprintf("%s.notes", p);
-			_cleanup_free_ char *pp = xasprintf("%s.protected", p);
-			i->notes = read_small_file(np, NOTES_MAX);
-			i->protected_ = access(pp, F_OK) == 0;
-			break;
-		}
-		case PVE_CONTENT_SNIPPETS:
-			i->format = xstrdup("snippet");
-			break;
-		default: {
-			const char *dot = strrchr(n, '.');
-			i->format = xstrdup(dot ? dot + 1 : "raw");
-		}
-		}
-	}
+	while (d && (e = readdir(d)) && l->n < DIR_MAX_VOLUMES)
+		if (e->d_name[0] != '.')
+			list_file(s, vtype, vmid, dir, e->d_name, l);
 }
 
 static int cmp_volid(const void *a, const void *b)
@@ -621,12 +655,16 @@ static int dir_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 	listing l = { 0 };
 	if (content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR))
 		list_images(s, vmid, content, &l);
+	/* As Proxmox's: templates and ISOs are no guest's, so a guest's listing has none; snippets
+	 * and imports are in every listing; backups are the guest's own. */
 	static const unsigned file_types[] = { PVE_CONTENT_ISO, PVE_CONTENT_VZTMPL,
 					       PVE_CONTENT_BACKUP, PVE_CONTENT_SNIPPETS,
 					       PVE_CONTENT_IMPORT };
-	for (size_t i = 0; i < ELEMENTSOF(file_types); i++)
-		if (content & file_types[i])
+	for (size_t i = 0; i < ELEMENTSOF(file_types); i++) {
+		bool guest_free = file_types[i] & (PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL);
+		if ((content & file_types[i]) && !(vmid && guest_free))
 			list_files(s, file_types[i], vmid, &l);
+	}
 	if (l.n)
 		qsort(l.v, l.n, sizeof(*l.v), cmp_volid);
 	*ret = l.v;
@@ -642,10 +680,10 @@ static int dir_path(const pve_storage *s, const char *volname, const char *snap,
 	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
 	if (dir_parse(s, volname, &v, ret_path, err) < 0)
 		return -EINVAL;
+	/* qcow2 snapshots are inside the file: the same path */
 	if (snap && !streq_ptr(v.format, "qcow2")) {
 		free(TAKE_PTR(*ret_path));
-		return pve_error_set(err, ENOSYS, "storage '%s': no snapshots for format '%s'",
-				     s->id, v.format ? v.format : "none");
+		return pve_error_set(err, ENOSYS, "can't snapshot this image format");
 	}
 	return 0;
 }
@@ -785,7 +823,7 @@ static int dir_clone_image(const pve_storage *s, const char *volname, long long 
 			"this storage type does not support clone_image on subvolumes");
 	if (!v.is_base || v.basename)
 		return pve_error_set(err, EINVAL, "clone_image only works on base images");
-	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, vmid);
+	_cleanup_free_ char *imgdir = image_dir(s, vmid);
 	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	/* qemu-img writes the clone over the empty file that holds its name */
@@ -818,7 +856,8 @@ static int dir_create_base(const pve_storage *s, const char *volname, char **ret
 		return pve_error_set(err, EINVAL,
 				     "create_base: volume name '%s' must start with 'vm-'", v.name);
 	_cleanup_free_ char *newname = xasprintf("base-%s", v.name + 3);
-	_cleanup_free_ char *newpath = xasprintf("%s/images/%lld/%s", s->path, v.vmid, newname);
+	_cleanup_free_ char *imgdir = image_dir(s, v.vmid);
+	_cleanup_free_ char *newpath = xasprintf("%s/%s", imgdir, newname);
 	if (renameat2(AT_FDCWD, path, AT_FDCWD, newpath, RENAME_NOREPLACE) < 0)
 		return pve_error_set(err, errno, "rename '%s' to '%s' failed: %m", path, newpath);
 	if (!streq(v.format, "subvol"))
@@ -865,7 +904,7 @@ static int dir_rename_volume(const pve_storage *s, const char *volname, long lon
 		return -EINVAL;
 	if (v.is_base)
 		return pve_error_set(err, EINVAL, "rename of a base image is not supported");
-	_cleanup_free_ char *imgdir = xasprintf("%s/images/%lld", s->path, target_vmid);
+	_cleanup_free_ char *imgdir = image_dir(s, target_vmid);
 	if (pve_mkdir_p(imgdir, 0755, err) < 0)
 		return -EIO;
 	_cleanup_free_ char *name = NULL;

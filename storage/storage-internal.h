@@ -25,9 +25,16 @@ static inline uint64_t pve_get_le64(const unsigned char *p)
 void pve_storage_lun_volname(const char *volname, pve_volname *ret);
 bool pve_storage_name_is_iso(const char *n);
 bool pve_storage_name_is_vztmpl(const char *n);
-bool pve_storage_name_is_backup(const char *n);
+/* A backup archive's extension as Proxmox's BACKUP_EXT_RE_2 takes it ("vma.zst", "tgz"), or NULL. */
+const char *pve_storage_backup_ext(const char *n);
 bool pve_storage_name_is_import(const char *n);
 long long pve_storage_backup_vmid(const char *name);
+/* pve_storage_get_subdir of a content bit (a single one); NULL if s has no path. */
+char *pve_storage_subdir(const pve_storage *s, unsigned vtype);
+/* A listing's images as Proxmox's list_volumes calls them: a container's "rootdir", every other one
+ * "images" (s->containers); those content does not ask for are dropped. */
+void pve_storage_listing_classify(const pve_storage *s, unsigned content, pve_volume_info *v,
+				  size_t *n);
 const char *pve_storage_option(const pve_storage *s, const char *key);
 bool pve_storage_option_bool(const pve_storage *s, const char *key, bool def);
 /* EINVAL "invalid snapshot name" (param snapname) unless snap is a pve-configid of at most 40. */

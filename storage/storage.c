@@ -71,14 +71,15 @@ char *pve_storage_content_print(unsigned mask)
 /* ---- volume IDs and names -------------------------------------------------------------------------------- */
 
 /* A name below a storage that cannot leave it: relative, no "." or ".." segment, no empty segment, no
- * control characters or whitespace, bounded. */
+ * control characters, bounded. A space is a character like any other (Proxmox names an OVA's disk
+ * "import/x.ova/OS disk.vmdk"); which names may hold one is parse_volname's business. */
 bool pve_storage_volname_safe(const char *name)
 {
 	size_t len = strlen(name);
 	if (len == 0 || len > PVE_VOLNAME_MAX || name[0] == '/')
 		return false;
 	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || isspace((unsigned char)*p))
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return false;
 	for (const char *seg = name; seg;) {
 		const char *slash = strchr(seg, '/');
@@ -185,39 +186,91 @@ int pve_storage_parse_image_name(const char *name, bool with_ext, long long *ret
 	return 0;
 }
 
-static bool name_has_ext_ci(const char *name, const char *const *exts)
+/* ---- file storages' volume names: Proxmox's parse_volname (Plugin.pm), rule by rule ------------------- */
+
+/* Proxmox's SAFE_CHAR_CLASS_RE ([a-zA-Z0-9\-\.\+\=\_]), with a space when space. */
+static bool safe_chars(const char *s, size_t n, bool space)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && !strchr("-.+=_", c) && !(space && c == ' '))
+			return false;
+	}
+	return true;
+}
+
+/* name is STEM.EXT with a non-empty STEM and EXT one of exts (NULL-terminated; case-insensitive
+ * when ci); the matching extension, or NULL. */
+static const char *ext_match(const char *name, const char *const *exts, bool ci)
 {
 	size_t len = strlen(name);
 	for (const char *const *e = exts; *e; e++) {
 		size_t el = strlen(*e);
-		if (len > el && strcasecmp(name + len - el, *e) == 0)
-			return true;
+		if (len > el + 1 && name[len - el - 1] == '.' &&
+		    (ci ? strcasecmp(name + len - el, *e) : strcmp(name + len - el, *e)) == 0)
+			return *e;
 	}
-	return false;
+	return NULL;
 }
 
-static const char *const iso_exts[] = { ".iso", ".img", NULL };
-static const char *const vztmpl_exts[] = { ".tar.gz", ".tar.xz", ".tar.zst", ".tar.bz2", NULL };
-static const char *const backup_exts[] = { ".tgz",     ".tar",	   ".tar.gz",  ".tar.lzo",
-					   ".tar.zst", ".tar.bz2", ".vma",     ".vma.gz",
-					   ".vma.lzo", ".vma.zst", ".vma.bz2", NULL };
-static const char *const import_exts[] = { ".ova", ".ovf", ".qcow2", ".raw", ".vmdk", NULL };
+static const char *const image_exts[] = { "raw", "qcow2", "vmdk", "subvol", NULL };
+static const char *const iso_exts[] = { "iso", "img", NULL };
+/* VZTMPL_EXT_RE_1: a plain tar or a compressed one */
+static const char *const vztmpl_exts[] = { "tar", "tar.gz", "tar.xz", "tar.zst", "tar.bz2", NULL };
+/* BACKUP_EXT_RE_2, shortest first: the extension Proxmox's greedy match takes is the shortest that
+ * fits (".tar" in "x.vma.tar"). */
+static const char *const backup_exts[] = { "tgz",     "tar",	 "vma",	    "tar.gz",
+					   "vma.gz",  "tar.lzo", "tar.zst", "tar.bz2",
+					   "vma.lzo", "vma.zst", "vma.bz2", NULL };
+static const char *const import_exts[] = { "ova", "ovf", "qcow2", "raw", "vmdk", NULL };
+static const char *const ova_content_exts[] = { "qcow2", "raw", "vmdk", NULL };
+
+/* A file name of no '/' with one of exts. */
+static const char *file_ext(const char *name, const char *const *exts, bool ci)
+{
+	return strchr(name, '/') ? NULL : ext_match(name, exts, ci);
+}
 
 bool pve_storage_name_is_iso(const char *n)
 {
-	return name_has_ext_ci(n, iso_exts);
+	return file_ext(n, iso_exts, true) != NULL;
 }
+
 bool pve_storage_name_is_vztmpl(const char *n)
 {
-	return name_has_ext_ci(n, vztmpl_exts);
+	return file_ext(n, vztmpl_exts, true) != NULL;
 }
-bool pve_storage_name_is_backup(const char *n)
+
+const char *pve_storage_backup_ext(const char *n)
 {
-	return name_has_ext_ci(n, backup_exts);
+	return file_ext(n, backup_exts, false);
 }
+
+/* An import name: "x.ova", "x.ovf", "x.qcow2", "x.raw", "x.vmdk" (space: with spaces, as a volume
+ * name may; the listing and path_to_volume_id take none) or a disk inside an OVA, "x.ova/disk.vmdk"
+ * (format "ova+vmdk"). The format, or NULL. */
+static char *import_format(const char *n, bool space)
+{
+	const char *ova = strstr(n, ".ova/");
+	if (ova && space) {
+		const char *inner = ova + 5;
+		const char *e = file_ext(inner, ova_content_exts, false);
+		if (e && safe_chars(n, (size_t)(ova - n), true) && ova > n &&
+		    safe_chars(inner, strlen(inner) - strlen(e) - 1, true))
+			return xasprintf("ova+%s", e);
+	}
+	const char *e = file_ext(n, import_exts, false);
+	if (!e || !safe_chars(n, strlen(n) - strlen(e) - 1, space))
+		return NULL;
+	return xstrdup(e);
+}
+
 bool pve_storage_name_is_import(const char *n)
 {
-	return name_has_ext_ci(n, import_exts);
+	_cleanup_free_ char *f = import_format(n, false);
+	return f != NULL;
 }
 
 /* The VMID in vzdump-(qemu|lxc|openvz)-VMID-..., or 0. */
@@ -230,97 +283,277 @@ long long pve_storage_backup_vmid(const char *name)
 		const char *p = name + strlen(kinds[i]);
 		size_t n = strspn(p, "0123456789");
 		long long vmid;
-		if (p[n] == '-' && parse_vmid(p, n, &vmid))
+		if (p[n] == '-' && p[n + 1] && parse_vmid(p, n, &vmid))
 			return vmid;
 	}
 	return 0;
 }
 
-/* "<vmid>/<name>" with name an image file owned by... whatever the directory says, as Proxmox. */
-static int parse_image_dir(const char *vmid_s, size_t vmid_len, const char *name,
-			   long long *ret_vmid, char **ret_format, bool *ret_is_base)
+/* Proxmox's parse_name_dir: an image file name, "vm-100-disk-0.qcow2", "base-100-disk-0.raw",
+ * "subvol-100-disk-0.subvol", or any other name without '/' or whitespace and with an image
+ * extension; snap-*.qcow2 are a volume's snapshots, not volumes. Errors name the file part. */
+static int parse_name_dir(const char *name, char **ret_format, bool *ret_is_base, pve_error **err)
 {
-	if (!parse_vmid(vmid_s, vmid_len, ret_vmid))
-		return -EINVAL;
-	if (strchr(name, '/'))
-		return -EINVAL;
-	const char *dot = strrchr(name, '.');
-	if (!dot || dot == name)
-		return -EINVAL;
-	static const char *const fmts[] = { "raw", "qcow2", "vmdk", "subvol" };
-	for (size_t i = 0; i < ELEMENTSOF(fmts); i++)
-		if (streq(dot + 1, fmts[i])) {
-			*ret_format = xstrdup(fmts[i]);
-			*ret_is_base = startswith(name, "base-");
-			return 0;
+	const char *fmt = strpbrk(name, "/ \t\n\v\f\r") ? NULL : ext_match(name, image_exts, false);
+	/* vm-, base-, subvol- with a number, then '-' and more before the extension */
+	const char *num = startswith(name, "vm-")     ? name + 3 :
+			  startswith(name, "base-")   ? name + 5 :
+			  startswith(name, "subvol-") ? name + 7 :
+							NULL;
+	size_t nd = num ? strspn(num, "0123456789") : 0;
+	bool prefixed = fmt && nd && num[nd] == '-' &&
+			(size_t)(num + nd + 1 - name) < strlen(name) - strlen(fmt) - 1;
+	if (!prefixed && startswith(name, "snap-") && endswith(name, ".qcow2"))
+		return pve_error_set(err, EINVAL, "'%.300s' is a snapshot filename, not a volume!",
+				     name);
+	if (!fmt)
+		return pve_error_set(err, EINVAL, "unable to parse volume filename '%.300s'", name);
+	/* the prefixed names and the others alike: base- makes a base */
+	if (ret_format)
+		*ret_format = xstrdup(fmt);
+	if (ret_is_base)
+		*ret_is_base = startswith(name, "base-");
+	return 0;
+}
+
+/* Where "VMID/BASE/VMID/NAME" splits: Proxmox's ^(\d+)/(\S+)/(\d+)/(\S+)$ takes the last "/DIGITS/" in
+ * rest that leaves both sides non-empty. Returns the offset of its first '/', or 0 (none). */
+static size_t linked_split(const char *rest, size_t *ret_digits)
+{
+	size_t found = 0;
+	for (size_t i = 1; rest[i]; i++) {
+		if (rest[i] != '/')
+			continue;
+		size_t n = strspn(rest + i + 1, "0123456789");
+		if (n && rest[i + 1 + n] == '/' && rest[i + 2 + n]) {
+			found = i;
+			*ret_digits = n;
 		}
-	return -EINVAL;
+	}
+	return found;
+}
+
+/* The images forms: "VMID/NAME" and a linked clone's "BASEVMID/BASENAME/VMID/NAME". 1 when volname is
+ * one (or a failed one: *err set, -EINVAL), 0 when it is none of them. */
+static int parse_images_volname(const char *volname, pve_volname *v, pve_error **err)
+{
+	size_t dlen = strspn(volname, "0123456789");
+	if (!dlen || volname[dlen] != '/' || !volname[dlen + 1] || strpbrk(volname, " "))
+		return 0;
+	const char *rest = volname + dlen + 1;
+	size_t n2 = 0, split = linked_split(rest, &n2);
+	if (split) {
+		_cleanup_free_ char *base = xstrndup(rest, split);
+		_cleanup_free_ char *bfmt = NULL;
+		if (parse_name_dir(base, &bfmt, NULL, err) < 0)
+			return -EINVAL;
+		const char *name = rest + split + 2 + n2;
+		if (parse_name_dir(name, &v->format, &v->is_base, err) < 0)
+			return -EINVAL;
+		if (!parse_vmid(volname, dlen, &v->basevmid) ||
+		    !parse_vmid(rest + split + 1, n2, &v->vmid))
+			return pve_error_set(err, EINVAL,
+					     "unable to parse directory volume name '%.300s'",
+					     volname);
+		v->basename = TAKE_PTR(base);
+		v->name = xstrdup(name);
+	} else {
+		if (parse_name_dir(rest, &v->format, &v->is_base, err) < 0)
+			return -EINVAL;
+		if (!parse_vmid(volname, dlen, &v->vmid))
+			return pve_error_set(err, EINVAL,
+					     "unable to parse directory volume name '%.300s'",
+					     volname);
+		v->name = xstrdup(rest);
+	}
+	v->vtype = PVE_CONTENT_IMAGES;
+	return 1;
 }
 
 int pve_storage_parse_volname(const char *volname, pve_volname *ret, pve_error **err)
 {
 	pve_volname v = { 0 };
-	_cleanup_free_ char *dir = NULL;
+	const char *rest;
 	if (!volname || !pve_storage_volname_safe(volname))
 		goto bad;
-	const char *slash = strchr(volname, '/');
-	if (!slash)
-		goto bad;
-	size_t dlen = (size_t)(slash - volname);
-	const char *rest = slash + 1;
-	if (isdigit((unsigned char)volname[0])) {
-		/* 100/vm-100-disk-0.qcow2 or 100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2 */
-		const char *s2 = strchr(rest, '/');
-		if (!s2) {
-			if (parse_image_dir(volname, dlen, rest, &v.vmid, &v.format, &v.is_base) <
-			    0)
-				goto bad;
-			v.name = xstrdup(rest);
-		} else {
-			const char *s3 = strchr(s2 + 1, '/');
-			if (!s3)
-				goto bad;
-			_cleanup_free_ char *base = xstrndup(rest, (size_t)(s2 - rest));
-			_cleanup_free_ char *bfmt = NULL;
-			bool bbase;
-			if (parse_image_dir(volname, dlen, base, &v.basevmid, &bfmt, &bbase) < 0 ||
-			    !bbase)
-				goto bad;
-			if (parse_image_dir(s2 + 1, (size_t)(s3 - s2 - 1), s3 + 1, &v.vmid,
-					    &v.format, &v.is_base) < 0)
-				goto bad;
-			v.basename = TAKE_PTR(base);
-			v.name = xstrdup(s3 + 1);
-		}
-		v.vtype = PVE_CONTENT_IMAGES;
+	int r = parse_images_volname(volname, &v, err);
+	if (r < 0) {
+		pve_volname_clear(&v);
+		return r;
+	}
+	if (r > 0) {
 		*ret = v;
 		return 0;
 	}
-	if (strchr(rest, '/'))
-		goto bad;
-	dir = xstrndup(volname, dlen);
-	if (streq(dir, "iso") && pve_storage_name_is_iso(rest))
+	if ((rest = startswith(volname, "iso/") ? volname + 4 : NULL) &&
+	    pve_storage_name_is_iso(rest)) {
 		v.vtype = PVE_CONTENT_ISO;
-	else if (streq(dir, "vztmpl") && pve_storage_name_is_vztmpl(rest))
+	} else if ((rest = startswith(volname, "vztmpl/") ? volname + 7 : NULL) &&
+		   pve_storage_name_is_vztmpl(rest)) {
 		v.vtype = PVE_CONTENT_VZTMPL;
-	else if (streq(dir, "backup") && pve_storage_name_is_backup(rest)) {
+	} else if ((rest = startswith(volname, "backup/") ? volname + 7 : NULL) &&
+		   pve_storage_backup_ext(rest)) {
 		v.vtype = PVE_CONTENT_BACKUP;
 		v.vmid = pve_storage_backup_vmid(rest);
-	} else if (streq(dir, "snippets"))
+	} else if ((rest = startswith(volname, "snippets/") ? volname + 9 : NULL) && *rest &&
+		   !strchr(rest, '/')) {
 		v.vtype = PVE_CONTENT_SNIPPETS;
-	else if (streq(dir, "import") && pve_storage_name_is_import(rest))
+	} else if ((rest = startswith(volname, "import/") ? volname + 7 : NULL) &&
+		   (v.format = import_format(rest, true))) {
 		v.vtype = PVE_CONTENT_IMPORT;
-	else if (streq(dir, "rootdir") && parse_vmid(rest, strlen(rest), &v.vmid))
+	} else if ((rest = startswith(volname, "rootdir/") ? volname + 8 : NULL) &&
+		   parse_vmid(rest, strlen(rest), &v.vmid)) {
+		/* pved's own: a container's directory in private/ */
 		v.vtype = PVE_CONTENT_ROOTDIR;
-	else
+	} else {
 		goto bad;
+	}
 	v.name = xstrdup(rest);
+	if (!v.format)
+		v.format = xstrdup("raw");
 	*ret = v;
 	return 0;
 bad:
 	pve_volname_clear(&v);
 	return pve_error_set(err, EINVAL, "unable to parse directory volume name '%.300s'",
 			     volname ? volname : "");
+}
+
+/* ---- backup archives: Proxmox's archive_info, archive_remove ----------------------------------------- */
+
+void pve_archive_info_clear(pve_archive_info *a)
+{
+	free(a->filename);
+	free(a->logfilename);
+	free(a->notesfilename);
+	*a = (pve_archive_info){ 0 };
+}
+
+/* Proxmox's decompressor_info: the command that writes an archive's content to stdout (tar's
+ * options to read it directly). */
+static const char *const *decompressor(const char *format, const char *comp)
+{
+	static const char *const tar_gz[] = { "tar", "-z", NULL };
+	static const char *const tar_lzo[] = { "tar", "--lzop", NULL };
+	static const char *const tar_zst[] = { "tar", "--zstd", NULL };
+	static const char *const tar_bz2[] = { "tar", "--bzip2", NULL };
+	static const char *const zcat[] = { "zcat", NULL };
+	static const char *const lzop[] = { "lzop", "-d", "-c", NULL };
+	static const char *const zstd[] = { "zstd", "-q", "-d", "-c", NULL };
+	static const char *const bzcat[] = { "bzcat", "-q", NULL };
+	static const struct {
+		const char *format, *comp;
+		const char *const *argv;
+	} table[] = {
+		{ "tar", "gz", tar_gz },   { "tar", "lzo", tar_lzo }, { "tar", "zst", tar_zst },
+		{ "tar", "bz2", tar_bz2 }, { "vma", "gz", zcat },     { "vma", "lzo", lzop },
+		{ "vma", "zst", zstd },	   { "vma", "bz2", bzcat },
+	};
+	for (size_t i = 0; comp && i < ELEMENTSOF(table); i++)
+		if (streq(table[i].format, format) && streq(table[i].comp, comp))
+			return table[i].argv;
+	return NULL;
+}
+
+/* n decimal digits at s into *ret. */
+static bool digits(const char *s, size_t n, int *ret)
+{
+	int v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+		v = v * 10 + (s[i] - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+int pve_storage_archive_info(const char *archive, pve_archive_info *ret, pve_error **err)
+{
+	static const char *const types[] = { "lxc", "openvz", "qemu" };
+	const char *slash = archive ? strrchr(archive, '/') : NULL;
+	const char *name = slash ? slash + 1 : archive;
+	const char *type = NULL, *rest = NULL, *ext;
+	for (size_t i = 0; name && i < ELEMENTSOF(types) && !type; i++) {
+		_cleanup_free_ char *prefix = xasprintf("vzdump-%s-", types[i]);
+		if (startswith(name, prefix)) {
+			type = types[i];
+			rest = name + strlen(prefix);
+		}
+	}
+	/* ^vzdump-TYPE-.+\.EXT$: something between the type and the extension */
+	ext = type ? pve_storage_backup_ext(name) : NULL;
+	if (!ext || strlen(rest) < strlen(ext) + 2)
+		return pve_error_set(err, EINVAL,
+				     "ERROR: couldn't determine archive info from '%.300s'",
+				     archive ? archive : "");
+	pve_archive_info a = { .type = type, .filename = xstrdup(name) };
+	const char *dot = strchr(ext, '.');
+	if (streq(ext, "tgz")) {
+		a.format = "tar";
+		a.compression = "gz";
+	} else {
+		a.format = startswith(ext, "vma") ? "vma" : "tar";
+		a.compression = dot ? dot + 1 : NULL;
+	}
+	/* the names compressors know: the same strings, kept static */
+	static const char *const comps[] = { "gz", "lzo", "zst", "bz2" };
+	for (size_t i = 0; a.compression && i < ELEMENTSOF(comps); i++)
+		if (streq(a.compression, comps[i]))
+			a.compression = comps[i];
+	a.decompressor = decompressor(a.format, a.compression);
+
+	/* The standard name: vzdump-TYPE-VMID-YYYY_MM_DD-HH_MM_SS.EXT, VMID [1-9][0-9]{2,8} */
+	size_t stem = strlen(rest) - strlen(ext) - 1;
+	size_t vlen = strspn(rest, "0123456789");
+	int y, mo, d, h, mi, s;
+	const char *t = rest + vlen + 1;
+	if (vlen >= 3 && vlen <= 9 && rest[0] != '0' && rest[vlen] == '-' &&
+	    stem == vlen + 1 + 19 && digits(t, 4, &y) && t[4] == '_' && digits(t + 5, 2, &mo) &&
+	    t[7] == '_' && digits(t + 8, 2, &d) && t[10] == '-' && digits(t + 11, 2, &h) &&
+	    t[13] == '_' && digits(t + 14, 2, &mi) && t[16] == '_' && digits(t + 17, 2, &s)) {
+		/* Proxmox's timelocal: the node's time zone */
+		struct tm tm = { .tm_year = y - 1900,
+				 .tm_mon = mo - 1,
+				 .tm_mday = d,
+				 .tm_hour = h,
+				 .tm_min = mi,
+				 .tm_sec = s,
+				 .tm_isdst = -1 };
+		a.ctime = mktime(&tm);
+		a.vmid = strtoll(rest, NULL, 10);
+		a.logfilename = xasprintf("%.*s.log", (int)(strlen(name) - strlen(ext) - 1), name);
+		a.notesfilename = xasprintf("%s.notes", name);
+		a.is_std_name = true;
+	}
+	*ret = a;
+	return 0;
+}
+
+int pve_storage_archive_remove(const char *path, pve_error **err)
+{
+	_cleanup_free_ char *prot = xasprintf("%s.protected", path);
+	if (access(prot, F_OK) == 0)
+		return pve_error_set(err, EPERM, "cannot remove protected archive '%s'", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return pve_error_set(err, errno, "removing archive %s failed: %m", path);
+	pve_storage_archive_remove_auxiliaries(path);
+	return 0;
+}
+
+void pve_storage_archive_remove_auxiliaries(const char *path)
+{
+	_cleanup_(pve_archive_info_clear) pve_archive_info a = { 0 };
+	_cleanup_free_ char *notes = xasprintf("%s.notes", path);
+	/* the notes of any archive go with it (Proxmox names them only for standard names) */
+	unlink(notes);
+	if (pve_storage_archive_info(path, &a, NULL) < 0 || !a.logfilename)
+		return;
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *log =
+		slash ? xasprintf("%.*s/%s", (int)(slash - path), path, a.logfilename) :
+			xstrdup(a.logfilename);
+	unlink(log);
 }
 
 /* ---- the registry and storage.cfg --------------------------------------------------------------------- */
@@ -357,24 +590,90 @@ bool pve_storage_option_is_bool(const char *key)
 	return in_list(bool_options, key);
 }
 
-static int check_prune_backups(const char *v, pve_error **err)
+/* ---- content directories: Proxmox's get_subdir, with storage.cfg's content-dirs overrides ----------- */
+
+static const struct {
+	unsigned vtype;
+	const char *subdir;
+} default_subdirs[] = {
+	{ PVE_CONTENT_IMAGES, "images" },    { PVE_CONTENT_ROOTDIR, "private" },
+	{ PVE_CONTENT_ISO, "template/iso" }, { PVE_CONTENT_VZTMPL, "template/cache" },
+	{ PVE_CONTENT_BACKUP, "dump" },	     { PVE_CONTENT_SNIPPETS, "snippets" },
+	{ PVE_CONTENT_IMPORT, "import" },
+};
+
+/* Proxmox's verify_dir_override: "TYPE=PATH", PATH relative to the storage's path, without ".." (no
+ * two dots in a row) and not ending in '.', shorter than 1023 with each part shorter than 255. */
+static bool dir_override_valid(const char *item, unsigned *ret_vtype, const char **ret_path)
 {
-	static const char *const keys[] = { "keep-all",	   "keep-last",	  "keep-hourly",
-					    "keep-daily",  "keep-weekly", "keep-monthly",
-					    "keep-yearly", NULL };
-	_cleanup_strv_free_ char **items = pve_strv_split(v, ",");
+	const char *eq = strchr(item, '=');
+	if (!eq || eq == item)
+		return false;
+	_cleanup_free_ char *type = xstrndup(item, (size_t)(eq - item));
+	unsigned bit = pve_storage_content_from_name(type);
+	const char *p = eq + 1;
+	size_t len = strlen(p);
+	if (!bit || !len || len >= 1023 || strstr(p, "..") || p[len - 1] == '.')
+		return false;
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	for (const char *seg = p; seg;) {
+		const char *slash = strchr(seg, '/');
+		if ((slash ? (size_t)(slash - seg) : strlen(seg)) >= 255)
+			return false;
+		seg = slash ? slash + 1 : NULL;
+	}
+	*ret_vtype = bit;
+	*ret_path = p;
+	return true;
+}
+
+static int check_content_dirs(const char *v, pve_error **err)
+{
+	_cleanup_strv_free_ char **items = pve_split_list(v);
 	for (char **p = items; *p; p++) {
-		char *eq = strchr(*p, '=');
-		long long n;
-		if (!eq)
-			goto bad;
-		*eq = '\0';
-		if (!in_list(keys, *p) || pve_parse_int(eq + 1, 0, 1000000, &n) < 0)
-			goto bad;
+		unsigned bit;
+		const char *path;
+		if (!dir_override_valid(*p, &bit, &path))
+			return pve_error_set_param(err, EINVAL, "content-dirs",
+						   "invalid override '%.200s'", *p);
 	}
 	return 0;
-bad:
-	return pve_error_set_param(err, EINVAL, "prune-backups", "invalid format - '%.200s'", v);
+}
+
+int pve_storage_get_subdir(const pve_storage *s, const char *vtype, char **ret_path,
+			   pve_error **err)
+{
+	if (!s->path || !*s->path)
+		return pve_error_set(err, EINVAL, "storage definition has no path");
+	unsigned bit = pve_storage_content_from_name(vtype);
+	const char *sub = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(default_subdirs); i++)
+		if (default_subdirs[i].vtype == bit)
+			sub = default_subdirs[i].subdir;
+	if (!sub)
+		return pve_error_set(err, EINVAL, "unknown vtype '%.64s'", vtype ? vtype : "");
+	/* an override for a type the storage's type cannot hold is ignored, as Proxmox warns and
+	 * drops it */
+	_cleanup_strv_free_ char **items = pve_split_list(pve_storage_option(s, "content-dirs"));
+	const char *over = NULL;
+	for (char **p = items; *p; p++) {
+		unsigned b;
+		const char *path;
+		if (dir_override_valid(*p, &b, &path) && b == bit &&
+		    (!s->plugin || (s->plugin->content_allowed & b)))
+			over = path;
+	}
+	*ret_path = xasprintf("%s/%s", s->path, over ? over : sub);
+	return 0;
+}
+
+char *pve_storage_subdir(const pve_storage *s, unsigned vtype)
+{
+	char *p = NULL;
+	pve_storage_get_subdir(s, pve_storage_content_name(vtype), &p, NULL);
+	return p;
 }
 
 int pve_storage_check_section(const void *section, pve_error **err)
@@ -428,7 +727,11 @@ int pve_storage_check_section(const void *section, pve_error **err)
 			if (pve_format_check("pve-node-list", v, &msg) < 0)
 				return pve_error_set_param(err, EINVAL, "nodes", "%s", msg);
 		} else if (streq(k, "prune-backups")) {
-			if (check_prune_backups(v, err) < 0)
+			pve_prune_keep keep;
+			if (pve_storage_prune_parse(v, &keep, err) < 0)
+				return -EINVAL;
+		} else if (streq(k, "content-dirs")) {
+			if (check_content_dirs(v, err) < 0)
 				return -EINVAL;
 		}
 	}
@@ -594,12 +897,12 @@ bool pve_storage_on_node(const pve_storage *s, const char *node)
 
 const char *pve_storage_option(const pve_storage *s, const char *key)
 {
-	return pve_section_get(s->section, key);
+	return s->section ? pve_section_get(s->section, key) : NULL;
 }
 
 bool pve_storage_option_bool(const pve_storage *s, const char *key, bool def)
 {
-	const char *v = pve_section_get(s->section, key);
+	const char *v = pve_storage_option(s, key);
 	bool b;
 	if (!v || pve_parse_bool(v, &b) < 0)
 		return def;
@@ -688,13 +991,153 @@ int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error 
 	return s->plugin->free_image(s, volname, err);
 }
 
+static int cmp_vmid(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+void pve_storage_listing_classify(const pve_storage *s, unsigned content, pve_volume_info *v,
+				  size_t *n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < *n; i++) {
+		if (v[i].content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)) {
+			bool ct = v[i].vmid && s->containers &&
+				  bsearch(&v[i].vmid, s->containers, s->n_containers,
+					  sizeof(*s->containers), cmp_vmid);
+			v[i].content = ct ? PVE_CONTENT_ROOTDIR : PVE_CONTENT_IMAGES;
+		}
+		if (!(v[i].content & content)) {
+			pve_volume_info_clear(&v[i]);
+			continue;
+		}
+		v[o++] = v[i];
+	}
+	*n = o;
+}
+
 int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
 			     pve_volume_info **ret, size_t *ret_n, pve_error **err)
 {
 	NEED(list_volumes);
 	*ret = NULL;
 	*ret_n = 0;
-	return s->plugin->list_volumes(s, vmid, content & s->content, ret, ret_n, err);
+	content &= s->content;
+	/* which of the images are a container's the plugin does not know: it lists them all */
+	unsigned ask = content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR) ?
+			       content | PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR :
+			       content;
+	int r = s->plugin->list_volumes(s, vmid, ask, ret, ret_n, err);
+	if (r < 0)
+		return r;
+	pve_storage_listing_classify(s, content, *ret, ret_n);
+	return 0;
+}
+
+/* ---- path_to_volume_id --------------------------------------------------------------------------- */
+
+/* path below dir: "dir/NAME" with NAME of no '/'; NAME, or NULL. */
+static const char *file_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1] ||
+	    strchr(path + n + 1, '/'))
+		return NULL;
+	return path + n + 1;
+}
+
+/* The image volume at path (dir/VMID/NAME) of s, from the listing of that guest's images. */
+static char *image_volid_at(const pve_storage *s, const char *path, const char *imgdir)
+{
+	size_t n = strlen(imgdir);
+	if (strncmp(path, imgdir, n) != 0 || path[n] != '/')
+		return NULL;
+	const char *rest = path + n + 1;
+	size_t dl = strspn(rest, "0123456789");
+	long long vmid;
+	if (rest[dl] != '/' || !parse_vmid(rest, dl, &vmid) || !rest[dl + 1] ||
+	    strpbrk(rest + dl + 1, "/ \t\n"))
+		return NULL;
+	pve_volume_info *v = NULL;
+	size_t nv = 0;
+	if (!s->plugin->list_volumes ||
+	    s->plugin->list_volumes(s, vmid, PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR, &v, &nv,
+				    NULL) < 0)
+		return NULL;
+	char *found = NULL;
+	for (size_t i = 0; i < nv && !found; i++) {
+		_cleanup_free_ char *vpath = NULL;
+		const char *volname = strchr(v[i].volid, ':') + 1;
+		if (pve_storage_path(s, volname, NULL, &vpath, NULL) == 0 && streq(vpath, path))
+			found = xstrdup(v[i].volid);
+	}
+	pve_volume_infos_free(v, nv);
+	return found;
+}
+
+int pve_storage_path_to_volume_id(const pve_sectioncfg *cfg, const char *path, unsigned *ret_vtype,
+				  char **ret_volid, pve_error **err)
+{
+	*ret_vtype = 0;
+	*ret_volid = NULL;
+	_cleanup_free_ char *sid = NULL, *volname = NULL;
+	if (path && path[0] != '/' && pve_storage_volid_split(path, &sid, &volname, NULL) == 0) {
+		pve_storage st;
+		_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+		if (pve_storage_get(cfg, sid, &st, NULL) < 0 || !st.path)
+			return 0;
+		if (pve_storage_volume_parse(&st, volname, &v, err) < 0)
+			return -EINVAL;
+		*ret_vtype = v.vtype;
+		*ret_volid = xstrdup(path);
+		return 0;
+	}
+	if (!path || path[0] != '/')
+		return 0;
+	/* Proxmox's abs_path: a path that does not exist (an unmounted share) is taken as it is */
+	_cleanup_free_ char *real = realpath(path, NULL);
+	const char *p = real ? real : path;
+	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
+		pve_storage st;
+		if (pve_storage_get(cfg, pve_section_id(pve_sectioncfg_nth(cfg, i)), &st, NULL) <
+			    0 ||
+		    !st.path)
+			continue;
+		_cleanup_free_ char *imgdir = pve_storage_subdir(&st, PVE_CONTENT_IMAGES);
+		_cleanup_free_ char *isodir = pve_storage_subdir(&st, PVE_CONTENT_ISO);
+		_cleanup_free_ char *tmpldir = pve_storage_subdir(&st, PVE_CONTENT_VZTMPL);
+		_cleanup_free_ char *backupdir = pve_storage_subdir(&st, PVE_CONTENT_BACKUP);
+		_cleanup_free_ char *snippetsdir = pve_storage_subdir(&st, PVE_CONTENT_SNIPPETS);
+		_cleanup_free_ char *importdir = pve_storage_subdir(&st, PVE_CONTENT_IMPORT);
+		const char *name;
+		char *volid = NULL;
+		unsigned vtype = 0;
+		if ((volid = image_volid_at(&st, p, imgdir))) {
+			vtype = PVE_CONTENT_IMAGES;
+		} else if ((name = file_below(p, isodir)) && pve_storage_name_is_iso(name)) {
+			vtype = PVE_CONTENT_ISO;
+			volid = xasprintf("%s:iso/%s", st.id, name);
+		} else if ((name = file_below(p, tmpldir)) && pve_storage_name_is_vztmpl(name)) {
+			vtype = PVE_CONTENT_VZTMPL;
+			volid = xasprintf("%s:vztmpl/%s", st.id, name);
+		} else if ((name = file_below(p, backupdir)) && pve_storage_backup_ext(name)) {
+			vtype = PVE_CONTENT_BACKUP;
+			volid = xasprintf("%s:backup/%s", st.id, name);
+		} else if ((name = file_below(p, snippetsdir))) {
+			vtype = PVE_CONTENT_SNIPPETS;
+			volid = xasprintf("%s:snippets/%s", st.id, name);
+		} else if ((name = file_below(p, importdir)) && pve_storage_name_is_import(name)) {
+			vtype = PVE_CONTENT_IMPORT;
+			volid = xasprintf("%s:import/%s", st.id, name);
+		}
+		if (volid) {
+			*ret_vtype = vtype;
+			*ret_volid = volid;
+			return 0;
+		}
+	}
+	return 0;
 }
 
 void pve_storage_lun_volname(const char *volname, pve_volname *ret)

@@ -40,7 +40,8 @@ char *pve_storage_content_print(unsigned mask);
 #define PVE_VMID_MAX 999999999
 
 /* Splits at the first ':'; EINVAL "unable to parse volume ID 'x'" for a bad storage ID, an empty name, or a
- * name that could escape (absolute, "..", NUL or control characters, longer than PVE_VOLNAME_MAX). */
+ * name that could escape (absolute, "..", NUL or control characters, longer than PVE_VOLNAME_MAX). A
+ * space is allowed (Proxmox names an OVA's disk "import/x.ova/OS disk.vmdk"). */
 int pve_storage_volid_split(const char *volid, char **ret_storeid, char **ret_volname,
 			    pve_error **err);
 
@@ -51,12 +52,45 @@ typedef struct pve_volname {
 	char *basename; /* for a linked clone: the base image's name, else NULL */
 	long long basevmid;
 	bool is_base; /* a template's base image */
-	char *format; /* raw, qcow2, vmdk, subvol; NULL for non-image content */
+	/* images: raw, qcow2, vmdk, subvol; import: ova, ovf, qcow2, raw, vmdk or, for a disk inside
+	 * an OVA, ova+qcow2, ova+raw, ova+vmdk; else raw (as Proxmox's parse_volname) */
+	char *format;
 } pve_volname;
 void pve_volname_clear(pve_volname *v);
-/* A file storage's volume name (Proxmox's Plugin.pm parse_volname); EINVAL "unable to parse directory
- * volume name 'x'" (and for anything that could escape). */
+/* A file storage's volume name, as Proxmox's Plugin.pm parse_volname accepts it: "VMID/NAME.FMT" (any
+ * name without whitespace with an image extension; snap-*.qcow2 are snapshots), a linked clone's
+ * "BASEVMID/BASENAME/VMID/NAME" (the base a base- or vm- image), "iso/x.iso|img", "vztmpl/x.tar[.gz|
+ * .xz|.zst|.bz2]", "backup/x.tgz|tar[.C]|vma[.C]" (vmid from vzdump-TYPE-VMID-...), "snippets/x",
+ * "import/x.ova|ovf|qcow2|raw|vmdk", "import/x.ova/disk.qcow2|raw|vmdk" (spaces allowed in import
+ * names). EINVAL "unable to parse volume filename 'PART'" for a bad image part of a VMID/ name,
+ * "'PART' is a snapshot filename, not a volume!", else "unable to parse directory volume name 'x'"
+ * (and for anything that could escape). */
 int pve_storage_parse_volname(const char *volname, pve_volname *ret, pve_error **err);
+
+/* ---- backup archives ---------------------------------------------------------------------------------- */
+
+/* What a vzdump archive's name says (Proxmox's archive_info). */
+typedef struct pve_archive_info {
+	char *filename; /* the archive's file name, without directories */
+	const char *type; /* "qemu", "lxc" or "openvz" */
+	const char *format; /* "tar" or "vma" */
+	const char *compression; /* "gz", "lzo", "zst", "bz2", or NULL */
+	const char *const *decompressor; /* the command that uncompresses it (argv), or NULL */
+	/* vzdump-TYPE-VMID-YYYY_MM_DD-HH_MM_SS.EXT, VMID in [100, 999999999]: the fields below */
+	bool is_std_name;
+	char *logfilename, *notesfilename; /* "<name without EXT>.log", "<name>.notes" */
+	long long vmid;
+	time_t ctime; /* the time in the name, in the node's time zone */
+} pve_archive_info;
+void pve_archive_info_clear(pve_archive_info *a);
+/* archive: a file name or a path (only its last part counts): vzdump-(qemu|lxc|openvz)-*.(tgz|tar|vma)
+ * [.gz|.lzo|.zst|.bz2]; EINVAL "ERROR: couldn't determine archive info from 'x'" else. */
+int pve_storage_archive_info(const char *archive, pve_archive_info *ret, pve_error **err);
+/* Removes a backup archive (a missing one is fine) and the .notes and .log that go with it (Proxmox's
+ * archive_remove); EPERM "cannot remove protected archive 'x'" when x.protected exists. */
+int pve_storage_archive_remove(const char *path, pve_error **err);
+/* Only the .notes and .log of an archive. */
+void pve_storage_archive_remove_auxiliaries(const char *path);
 /* An image name: vm-VMID-disk-N, base-VMID-disk-N, subvol-VMID-disk-N, vm-VMID-cloudinit,
  * vm-VMID-state-SNAP, with ".raw|.qcow2|.vmdk" if with_ext. Sets vmid, is_base and format (from the
  * extension, or "subvol" / NULL). */
@@ -77,6 +111,11 @@ typedef struct pve_storage {
 	const char *path; /* dir: its path; else NULL */
 	unsigned content;
 	bool shared, disabled;
+	/* The containers' VMIDs, sorted (n_containers of them), as the caller knows them from the
+	 * guests' configs: a listing calls a container's disks "rootdir" and every other image
+	 * "images", as Proxmox decides by its vmlist. NULL: no guest is a container. */
+	const long long *containers;
+	size_t n_containers;
 } pve_storage;
 
 typedef struct pve_storage_status {
@@ -84,17 +123,20 @@ typedef struct pve_storage_status {
 	bool active;
 } pve_storage_status;
 
-/* One volume of a content listing. */
+/* One volume of a content listing, as Proxmox's list_volumes reports it. */
 typedef struct pve_volume_info {
 	char *volid;
-	char *format; /* raw, qcow2, vmdk, subvol, iso, tzst, vma.zst, txt, ... */
-	uint64_t size, used;
-	time_t ctime;
+	char *format; /* raw, qcow2, vmdk, subvol, iso, tar, tgz, tzst, vma.zst, snippet, ova, ... */
+	uint64_t size;
+	uint64_t used; /* images only */
+	time_t ctime; /* a backup's: the time in its name when it has one */
 	long long vmid; /* 0 if none */
 	unsigned content;
-	char *parent; /* a linked clone's base volname, or NULL */
-	char *notes; /* or NULL */
+	char *parent; /* an image's backing file as the image names it ("../100/base-100-disk-0.qcow2"),
+		       * or NULL */
+	char *notes; /* a backup's notes (the first line), or NULL */
 	bool protected_;
+	const char *subtype; /* backups: "qemu", "lxc", "openvz" or "unknown"; else NULL */
 } pve_volume_info;
 void pve_volume_info_clear(pve_volume_info *v);
 void pve_volume_infos_free(pve_volume_info *v, size_t n);
@@ -208,6 +250,19 @@ int pve_storage_cfg_parse(const char *text, size_t len, pve_sectioncfg **ret, pv
 int pve_storage_get(const pve_sectioncfg *cfg, const char *id, pve_storage *ret, pve_error **err);
 /* Whether the storage is enabled on node (no `nodes` list, or node in it). */
 bool pve_storage_on_node(const pve_storage *s, const char *node);
+/* The directory of content type vtype ("images", "rootdir", "iso", "vztmpl", "backup", "snippets",
+ * "import") of a storage with a path: PATH/images, PATH/private, PATH/template/iso,
+ * PATH/template/cache, PATH/dump, PATH/snippets, PATH/import, or what storage.cfg's content-dirs
+ * ("backup=backups,iso=isos") says instead (Proxmox's get_subdir). EINVAL "storage definition has no
+ * path", "unknown vtype 'x'". */
+int pve_storage_get_subdir(const pve_storage *s, const char *vtype, char **ret_path,
+			   pve_error **err);
+/* Proxmox's path_to_volume_id: the volume a file's path names on one of cfg's storages with a path
+ * (images by listing the guest's directory, so a linked clone's base is in its volid), or a volume ID
+ * given as path when its storage exists. *ret_vtype 0 and *ret_volid NULL when none does (also
+ * success). The path is resolved (realpath) first when it exists. */
+int pve_storage_path_to_volume_id(const pve_sectioncfg *cfg, const char *path, unsigned *ret_vtype,
+				  char **ret_volid, pve_error **err);
 
 /* ---- operations: check support and arguments, then call the plugin ---------------------------------- */
 
@@ -221,6 +276,10 @@ int pve_storage_check_content(const pve_storage *s, unsigned content, pve_error 
 int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
 			    uint64_t size, char **ret_volname, pve_error **err);
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
+/* The volumes of the content types asked for that the storage holds, sorted by volid, as Proxmox's
+ * list_volumes: a guest's images are "rootdir" when it is one of s->containers, else "images" (a
+ * subvol too); vmid (0: all) keeps that guest's images and backups and every snippet and import,
+ * but no ISO or template. */
 int pve_storage_list_volumes(const pve_storage *s, long long vmid, unsigned content,
 			     pve_volume_info **ret, size_t *ret_n, pve_error **err);
 
@@ -270,6 +329,53 @@ int pve_storage_activate_volume(const pve_storage *s, const char *volname, const
 				pve_error **err);
 int pve_storage_deactivate_volume(const pve_storage *s, const char *volname, const char *snap,
 				  pve_error **err);
+
+/* ---- prune-backups: which backups to keep ---------------------------------------------------------- */
+
+/* The retention options: keep the last N backups, the newest of each of the last N hours, days, ISO
+ * weeks, months, years (0: the option is not set), or all. */
+typedef struct pve_prune_keep {
+	bool all;
+	long long last, hourly, daily, weekly, monthly, yearly;
+} pve_prune_keep;
+/* The prune-backups property string ("keep-last=3,keep-daily=7", "keep-all=1"); as Proxmox, nothing
+ * to keep by count is keep-all. EINVAL (param "prune-backups") for a bad string and for keep-all with
+ * other options. */
+int pve_storage_prune_parse(const char *s, pve_prune_keep *ret, pve_error **err);
+
+typedef enum pve_prune_mark {
+	PVE_PRUNE_KEEP = 1,
+	PVE_PRUNE_REMOVE,
+	PVE_PRUNE_PROTECTED, /* protected backups are never removed */
+	PVE_PRUNE_RENAMED, /* nor those without a standard name */
+} pve_prune_mark;
+/* "keep", "remove", "protected", "renamed". */
+const char *pve_prune_mark_name(pve_prune_mark m);
+
+typedef struct pve_prune_entry {
+	char *volid;
+	time_t ctime; /* the time in a standard name, else the listing's */
+	const char *type; /* "qemu", "lxc", "openvz" or "unknown" */
+	long long vmid; /* 0 if none */
+	pve_prune_mark mark;
+} pve_prune_entry;
+void pve_prune_entries_free(pve_prune_entry *e, size_t n);
+
+/* Proxmox's prune_backups selection over a backup listing (volid, ctime, vmid, protected_ of each):
+ * the backups of type (NULL: any), each guest's (by type and VMID) marked on their own, in the
+ * listing's order. vmid (0: any) is what the listing was made for; EIO if a backup of a standard
+ * name belongs to another. */
+int pve_storage_prune_select(const pve_volume_info *backups, size_t n, const pve_prune_keep *keep,
+			     long long vmid, const char *type, pve_prune_entry **ret, size_t *ret_n,
+			     pve_error **err);
+/* Lists s's backups (of vmid, 0: all) and selects as above, with keep or, when NULL, the storage's
+ * prune-backups option (EINVAL "no prune-backups options configured for storage 'x'"); unless
+ * dry_run, removes those marked "remove" (with their .notes and .log), writing "removing backup 'x'"
+ * and each failure to log (may be NULL): EIO "error pruning backups - check log" when one failed. The
+ * storage must be active. ret may be NULL. */
+int pve_storage_prune_backups(const pve_storage *s, const pve_prune_keep *keep, long long vmid,
+			      const char *type, bool dry_run, FILE *log, pve_prune_entry **ret,
+			      size_t *ret_n, pve_error **err);
 
 /* ---- export and import streams (pvesm export / import) ----------------------------------------------
  * Proxmox's formats: "raw+size", "qcow2+size", "vmdk+size" (an 8-byte little-endian size, then for raw the

@@ -82,6 +82,9 @@ typedef struct pvectl_opt {
 } pvectl_opt;
 int pvectl_cmd_storage(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
 		       size_t n_opts);
+/* pvectl-vm.c: qm's verbs (showcmd). */
+int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
+		  size_t n_opts);
 
 /* pvectl-main.c */
 const char *pvectl_verb_method(const char *verb);

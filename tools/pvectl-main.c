@@ -382,7 +382,7 @@ static int build_params(const pve_route *r, const char *path, const cJSON *path_
 	cJSON *params = cJSON_CreateObject();
 	for (size_t i = 0; i < cl->n_params; i++) {
 		const cli_param *p = &cl->params[i];
-		const cJSON *schema = cJSON_GetObjectItemCaseSensitive(props, p->name);
+		const cJSON *schema = pve_schema_property(props, p->name);
 		if (cJSON_GetObjectItemCaseSensitive(path_params, p->name)) {
 			cJSON_Delete(params);
 			return usage_error("parameter '%s' is given by the path '%s'", p->name,
@@ -613,7 +613,7 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	if (c->user && c->token)
 		return usage_error("give either --user or --token, not both");
 
-	if (strcmp(cl->verb, "storage") == 0) {
+	if (strcmp(cl->verb, "storage") == 0 || strcmp(cl->verb, "vm") == 0) {
 		const char *words[3 + ELEMENTSOF(cl->more)];
 		size_t n = 0;
 		for (const char *w = cl->path; w && n < 2; w = n == 1 ? cl->extra : NULL)
@@ -623,6 +623,8 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 		pvectl_opt opts[MAX_PARAMS];
 		for (size_t i = 0; i < cl->n_params; i++)
 			opts[i] = (pvectl_opt){ cl->params[i].name, cl->params[i].value };
+		if (strcmp(cl->verb, "vm") == 0)
+			return pvectl_cmd_vm(c, words, n, opts, cl->n_params);
 		return pvectl_cmd_storage(c, words, n, opts, cl->n_params);
 	}
 	if (cl->n_more)

@@ -1,7 +1,8 @@
-/* pvectl storage: pvesm's verbs (add, set, remove, status, list, alloc, free, path, scan, upload) as a
- * table of verb -> method, route and positional parameters, each a call through pvectl's transport, with
- * the tasks they start followed to their end as pvesm does; and export and import, which like pvesm's
- * have no API route: they run here, on the node, reading storage.cfg through the config store. */
+/* pvectl storage: pvesm's verbs (add, set, remove, status, list, alloc, free, scan, upload,
+ * prune-backups) as a table of verb -> method, route and positional parameters, each a call through
+ * pvectl's transport, with the tasks they start followed to their end as pvesm does; and path, export
+ * and import, which like pvesm's have no API route: they run here, on the node, reading storage.cfg
+ * through the config store. */
 #include <fcntl.h>
 #include <signal.h>
 #include <time.h>
@@ -16,7 +17,8 @@
 enum sverb_kind {
 	SV_PLAIN, /* positionals fill the path's placeholders and parameters, in order */
 	SV_VOLUME, /* the first positional is a volume ID: its storage goes into the path */
-	SV_PATH, /* SV_VOLUME, and prints only the "path" of the answer */
+	SV_PATH, /* a volume's path, computed here from storage.cfg (pvesm path) */
+	SV_PRUNE, /* prune-backups: the keep options make the prune-backups parameter */
 	SV_UPLOAD, /* a local file into a storage: download-url from file:// */
 	SV_EXPORT, /* a volume as a stream, in this process (pvesm export) */
 	SV_IMPORT, /* a stream into a new volume, in this process (pvesm import) */
@@ -65,12 +67,15 @@ static const sverb verbs[] = {
 	  { "volume" },
 	  SV_VOLUME,
 	  "free <volume>" },
-	{ "path",
+	{ "path", NULL, NULL, { "volume" }, SV_PATH, "path <volume>" },
+	{ "prune-backups",
 	  "GET",
-	  "/nodes/{node}/storage/{storage}/content/{volume}",
-	  { "volume" },
-	  SV_PATH,
-	  "path <volume>" },
+	  "/nodes/{node}/storage/{storage}/prunebackups",
+	  { "storage" },
+	  SV_PRUNE,
+	  "prune-backups <storage> [--dry-run 1] [--keep-last N] [--keep-hourly N] [--keep-daily N] "
+	  "[--keep-weekly N] [--keep-monthly N] [--keep-yearly N] [--keep-all 1] [--type qemu|lxc] "
+	  "[--vmid N]" },
 	{ "scan",
 	  "GET",
 	  "/nodes/{node}/scan/{type}",
@@ -224,9 +229,9 @@ static int fill_path(const char *tmpl, const char *node, cJSON *params, char **r
 	return 0;
 }
 
-/* The storage of a volume ID from <root>/etc/pve/storage.cfg, active. */
-static int local_storage(pvectl *c, const char *volid, pve_sectioncfg **ret_cfg, pve_storage *ret,
-			 char **ret_volname, pve_error **err)
+/* The storage of a volume ID from <root>/etc/pve/storage.cfg (not activated). */
+static int local_storage_cfg(pvectl *c, const char *volid, pve_sectioncfg **ret_cfg,
+			     pve_storage *ret, char **ret_volname, pve_error **err)
 {
 	_cleanup_free_ char *sid = NULL, *volname = NULL, *text = NULL;
 	if (pve_storage_volid_split(volid, &sid, &volname, err) < 0)
@@ -254,13 +259,48 @@ static int local_storage(pvectl *c, const char *volid, pve_sectioncfg **ret_cfg,
 	if ((r = pve_storage_cfg_parse(text, len, &cfg, err)) < 0 ||
 	    (r = pve_storage_get(cfg, sid, ret, err)) < 0)
 		return r;
+	*ret_cfg = TAKE_PTR(cfg);
+	*ret_volname = TAKE_PTR(volname);
+	return 0;
+}
+
+/* The storage of a volume ID, enabled and active. */
+static int local_storage(pvectl *c, const char *volid, pve_sectioncfg **ret_cfg, pve_storage *ret,
+			 char **ret_volname, pve_error **err)
+{
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	_cleanup_free_ char *volname = NULL;
+	int r = local_storage_cfg(c, volid, &cfg, ret, &volname, err);
+	if (r < 0)
+		return r;
 	if (ret->disabled)
-		return pve_error_set(err, EINVAL, "storage '%s' is disabled", sid);
+		return pve_error_set(err, EINVAL, "storage '%s' is disabled", ret->id);
 	if ((r = pve_storage_activate(ret, err)) < 0)
 		return r;
 	*ret_cfg = TAKE_PTR(cfg);
 	*ret_volname = TAKE_PTR(volname);
 	return 0;
+}
+
+/* pvesm path: the path computed from storage.cfg, as the storage names it, without activating the
+ * storage or looking at the file (a missing or empty image has a path as well). */
+static int run_path(pvectl *c, const sverb *v, const char *const *words, size_t n_opts)
+{
+	if (c->url)
+		return usage("%s runs on the node, as pvesm's: no --url", v->verb);
+	if (n_opts)
+		return usage("usage: pvectl storage %s", v->usage);
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	_cleanup_free_ char *volname = NULL, *path = NULL;
+	pve_storage st;
+	if (local_storage_cfg(c, words[0], &cfg, &st, &volname, &err) < 0 ||
+	    pve_storage_path(&st, volname, NULL, &path, &err) < 0) {
+		fprintf(stderr, "pvectl storage %s: %s\n", v->verb, err->message);
+		return PVECTL_EXIT_FAIL;
+	}
+	printf("%s\n", path);
+	return PVECTL_EXIT_OK;
 }
 
 /* pvesm export and import: a stream between a volume and a file, stdin or stdout. */
@@ -342,6 +382,112 @@ static int run_stream(pvectl *c, const sverb *v, const char *const *words, const
 	return PVECTL_EXIT_OK;
 }
 
+/* pvesm prune-backups: the keep options become the prune-backups parameter, --dry-run a GET (the
+ * preview) instead of the DELETE (the task). */
+static int prune_params(cJSON *params, const char **ret_method)
+{
+	static const char *const keeps[] = { "keep-all",   "keep-daily",   "keep-hourly",
+					     "keep-last",  "keep-monthly", "keep-weekly",
+					     "keep-yearly" };
+	pve_buf b = { 0 };
+	for (size_t i = 0; i < ELEMENTSOF(keeps); i++) {
+		const char *val =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, keeps[i]));
+		if (!val)
+			continue;
+		if (strpbrk(val, ",="))
+			return usage("--%s: '%s' is not a number", keeps[i], val);
+		pve_buf_printf(&b, "%s%s=%s", b.len ? "," : "", keeps[i], val);
+		cJSON_DeleteItemFromObjectCaseSensitive(params, keeps[i]);
+	}
+	if (b.len)
+		cJSON_AddStringToObject(params, "prune-backups", b.data);
+	pve_buf_free(&b);
+	bool dry = false;
+	const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "dry-run"));
+	if (d && pve_parse_bool(d, &dry) < 0)
+		return usage("--dry-run: '%s' is not a boolean", d);
+	cJSON_DeleteItemFromObjectCaseSensitive(params, "dry-run");
+	*ret_method = dry ? "GET" : "DELETE";
+	return 0;
+}
+
+/* (vmid, ctime) order, backups of no guest first, as pvesm sorts them. */
+static int cmp_prune(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	const cJSON *vx = cJSON_GetObjectItemCaseSensitive(x, "vmid");
+	const cJSON *vy = cJSON_GetObjectItemCaseSensitive(y, "vmid");
+	if (!cJSON_IsNumber(vx) != !cJSON_IsNumber(vy))
+		return cJSON_IsNumber(vx) ? 1 : -1;
+	if (cJSON_IsNumber(vx) && vx->valuedouble != vy->valuedouble)
+		return vx->valuedouble < vy->valuedouble ? -1 : 1;
+	double cx = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(x, "ctime"));
+	double cy = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(y, "ctime"));
+	return cx < cy ? -1 : cx > cy;
+}
+
+/* pvesm's preview table. */
+static void print_prune_list(const cJSON *list)
+{
+	int n = cJSON_GetArraySize(list);
+	if (n <= 0) {
+		printf("No backups found\n");
+		return;
+	}
+	printf("NOTE: this is only a preview and might not be what a subsequent\n"
+	       "prune call does if backups are removed/added in the meantime.\n\n");
+	const cJSON **v = xcalloc((size_t)n, sizeof(*v));
+	int maxlen = 0;
+	for (int i = 0; i < n; i++) {
+		v[i] = cJSON_GetArrayItem(list, i);
+		const char *volid =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v[i], "volid"));
+		if (volid && (int)strlen(volid) > maxlen)
+			maxlen = (int)strlen(volid);
+	}
+	maxlen += 1;
+	qsort(v, (size_t)n, sizeof(*v), cmp_prune);
+	printf("%-*s %15s %10s\n", maxlen, "Backup", "Backup-ID", "Prune-Mark");
+	for (int i = 0; i < n; i++) {
+		const char *volid =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v[i], "volid"));
+		const char *type =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v[i], "type"));
+		const char *mark =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(v[i], "mark"));
+		const cJSON *vmid = cJSON_GetObjectItemCaseSensitive(v[i], "vmid");
+		_cleanup_free_ char *id = cJSON_IsNumber(vmid) ?
+						  xasprintf("%s/%lld", type ? type : "",
+							    (long long)vmid->valuedouble) :
+						  xstrdup(type ? type : "");
+		printf("%-*s %15s %10s\n", maxlen, volid ? volid : "", id, mark ? mark : "");
+	}
+	free(v);
+}
+
+/* A task's log lines, as pvesm shows a prune's removals in the foreground. */
+static void print_task_log(pvectl *c, const char *node, const char *upid)
+{
+	_cleanup_free_ char *path = xasprintf("/nodes/%s/tasks/%s/log", node, upid);
+	cJSON *params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "limit", "100000");
+	pvectl_response resp = { 0 };
+	_cleanup_error_ pve_error *err = NULL;
+	if (pvectl_call(c, "GET", path, params, &resp, &err) == 0 && resp.status == 200) {
+		const cJSON *line;
+		cJSON_ArrayForEach (line, cJSON_GetObjectItemCaseSensitive(resp.body, "data")) {
+			const char *t =
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(line, "t"));
+			/* the worker's own first and last lines are the task's, not the prune's */
+			if (t && !startswith(t, "TASK ") && !strstr(t, "starting task"))
+				printf("%s\n", t);
+		}
+	}
+	cJSON_Delete(params);
+	pvectl_response_clear(&resp);
+}
+
 static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t n_words,
 		    const pvectl_opt *opts, size_t n_opts)
 {
@@ -352,6 +498,8 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		return usage("usage: pvectl storage %s", v->usage);
 	if (v->kind == SV_EXPORT || v->kind == SV_IMPORT)
 		return run_stream(c, v, words, opts, n_opts);
+	if (v->kind == SV_PATH)
+		return run_path(c, v, words, n_opts);
 	if (c->url && v->kind == SV_UPLOAD)
 		return usage("upload reads a file on the node: use it on the node (no --url)");
 
@@ -365,7 +513,15 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		}
 		cJSON_AddStringToObject(params, opts[i].name, opts[i].value ? opts[i].value : "1");
 	}
-	if (v->kind == SV_VOLUME || v->kind == SV_PATH) {
+	const char *method = v->method;
+	if (v->kind == SV_PRUNE) {
+		int ex = prune_params(params, &method);
+		if (ex) {
+			cJSON_Delete(params);
+			return ex;
+		}
+	}
+	if (v->kind == SV_VOLUME) {
 		const char *vol = words[0];
 		const char *colon = strchr(vol, ':');
 		if (!colon || colon == vol) {
@@ -409,12 +565,12 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		cJSON_Delete(params);
 		return ex;
 	}
-	if (!pve_routes_match(c->routes, v->method, path, NULL, NULL)) {
+	if (!pve_routes_match(c->routes, method, path, NULL, NULL)) {
 		cJSON_Delete(params);
-		return usage("%s: pved has no API route %s %s yet", v->verb, v->method, v->path);
+		return usage("%s: pved has no API route %s %s yet", v->verb, method, v->path);
 	}
 	pvectl_response resp = { 0 };
-	int r = pvectl_call(c, v->method, path, params, &resp, &err);
+	int r = pvectl_call(c, method, path, params, &resp, &err);
 	cJSON_Delete(params);
 	if (r < 0) {
 		fprintf(stderr, "pvectl storage: %s\n", err->message);
@@ -429,17 +585,14 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 	ex = PVECTL_EXIT_OK;
 	if (cJSON_IsString(data) && strncmp(data->valuestring, "UPID:", 5) == 0 && !c->async) {
 		ex = follow_task(c, node, data->valuestring);
-	} else if (v->kind == SV_PATH) {
-		const char *p =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(data, "path"));
-		if (p)
-			printf("%s\n", p);
-		else
-			ex = PVECTL_EXIT_FAIL;
+		if (v->kind == SV_PRUNE)
+			print_task_log(c, node, data->valuestring);
+	} else if (v->kind == SV_PRUNE) {
+		print_prune_list(data);
 	} else if (streq(v->verb, "alloc") && cJSON_IsString(data)) {
 		printf("successfully created '%s'\n", data->valuestring);
 	} else if (!cJSON_IsNull(data)) {
-		const pve_route *route = pve_routes_match(c->routes, v->method, path, NULL, NULL);
+		const pve_route *route = pve_routes_match(c->routes, method, path, NULL, NULL);
 		pvectl_print_data(stdout, data,
 				  route ? cJSON_GetObjectItemCaseSensitive(route->info, "returns") :
 					  NULL,

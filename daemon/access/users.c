@@ -1081,19 +1081,13 @@ static void h_acl_update(pved_call *c)
 
 /* ---- /access/permissions -------------------------------------------------------------------------------- */
 
+/* One path of the answer; keep_empty: also when nothing is granted there (a path asked for). */
 static void add_perm_path(cJSON *o, const pve_perms *perms, const char *authid, const char *path,
 			  bool keep_empty)
 {
 	if (cJSON_GetObjectItemCaseSensitive(o, path))
 		return;
-	bool root = strcmp(authid, "root@pam") == 0;
-	_cleanup_strv_free_ char **privs = root ? NULL : pve_perms_privs(perms, authid, path);
-	cJSON *p = cJSON_CreateObject();
-	if (root)
-		for (const char *const *pr = pve_privileges(); *pr; pr++)
-			cJSON_AddNumberToObject(p, *pr, 1);
-	for (char **pr = privs; pr && *pr; pr++)
-		cJSON_AddNumberToObject(p, *pr, 1);
+	cJSON *p = pve_perms_path_map(perms, authid, path);
 	if (!keep_empty && !cJSON_GetArraySize(p)) {
 		cJSON_Delete(p);
 		return;
@@ -1101,6 +1095,23 @@ static void add_perm_path(cJSON *o, const pve_perms *perms, const char *authid, 
 	cJSON_AddItemToObject(o, path, p);
 }
 
+/* An ACL path and every path above it (Proxmox's ACL tree has a node for each). */
+static void add_acl_tree_path(cJSON *o, const pve_perms *perms, const char *authid,
+			      const char *path)
+{
+	_cleanup_free_ char *p = pve_acl_path_normalize(path);
+	if (!p)
+		return;
+	for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		add_perm_path(o, perms, authid, p, false);
+		*slash = '/';
+	}
+	add_perm_path(o, perms, authid, p, false);
+}
+
+/* Proxmox's rule: the caller itself, or a user asking for one of its tokens; anyone else (a token
+ * asking for its user or a sibling included) needs Sys.Audit on /access. */
 static void h_permissions(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -1112,9 +1123,8 @@ static void h_permissions(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "userid", "%s", msg ? msg : "invalid user id");
 		return pved_call_fail(c, err);
 	}
-	/* Everyone may see their own permissions and a user those of their tokens; a token is not its
-	 * user (nor its sibling tokens). */
-	bool own = strcmp(who, c->authid) == 0 || token_of(who, c->authid);
+	bool own = strcmp(who, c->authid) == 0 ||
+		   (!pve_tokenid_valid(c->authid) && token_of(who, c->authid));
 	if (!own && !pved_call_permitted(c, "/access", "Sys.Audit")) {
 		deny(&err, "/access, Sys.Audit");
 		return pved_call_fail(c, err);
@@ -1127,8 +1137,9 @@ static void h_permissions(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = cJSON_CreateObject();
+	/* "" is no path, as Proxmox reads it: the whole tree */
 	const char *path = pved_call_str(c, "path");
-	if (path) {
+	if (path && *path) {
 		_cleanup_free_ char *norm = pve_acl_path_normalize(path);
 		if (!norm) {
 			cJSON_Delete(o);
@@ -1137,16 +1148,26 @@ static void h_permissions(pved_call *c)
 		}
 		add_perm_path(o, perms, who, norm, true);
 	} else {
-		static const char *const top[] = { "/",	       "/access", "/access/groups",
-						   "/nodes",   "/pool",	  "/sdn",
-						   "/storage", "/vms",	  "/mapping" };
+		/* Proxmox's get_effective_permissions: the top paths, every node of the ACL tree,
+		 * the pools and the guests and storages in them */
+		static const char *const top[] = { "/",	    "/access", "/access/groups", "/nodes",
+						   "/pool", "/sdn",    "/storage",	 "/vms" };
 		for (size_t i = 0; i < ELEMENTSOF(top); i++)
 			add_perm_path(o, perms, who, top[i], false);
 		for (size_t i = 0; i < cfg->n_acls; i++)
-			add_perm_path(o, perms, who, cfg->acls[i].path, false);
+			add_acl_tree_path(o, perms, who, cfg->acls[i].path);
 		for (size_t i = 0; i < cfg->n_pools; i++) {
-			_cleanup_free_ char *p = xasprintf("/pool/%s", cfg->pools[i].poolid);
-			add_perm_path(o, perms, who, p, false);
+			const pve_pool *pool = &cfg->pools[i];
+			_cleanup_free_ char *p = xasprintf("/pool/%s", pool->poolid);
+			add_acl_tree_path(o, perms, who, p);
+			for (char **v = pool->vms; v && *v; v++) {
+				_cleanup_free_ char *vp = xasprintf("/vms/%s", *v);
+				add_perm_path(o, perms, who, vp, false);
+			}
+			for (char **st = pool->storage; st && *st; st++) {
+				_cleanup_free_ char *sp = xasprintf("/storage/%s", *st);
+				add_perm_path(o, perms, who, sp, false);
+			}
 		}
 	}
 	pved_call_reply(c, o);

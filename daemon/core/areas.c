@@ -8,6 +8,7 @@ const pved_area *const pved_areas[] = {
 	&pved_area_nodes, /* /nodes */
 	&pved_area_cluster, /* /cluster */
 	&pved_area_storage, /* /storage, /nodes/{node}/storage */
+	&pved_area_qemu, /* /nodes/{node}/qemu */
 	NULL,
 };
 

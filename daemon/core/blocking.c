@@ -24,6 +24,7 @@ static const struct {
 	[PVED_QUEUE_AUTH] = { "login", 2, 256 },
 	[PVED_QUEUE_STORAGE] = { "storage", 4, 256 },
 	[PVED_QUEUE_SCAN] = { "scan", 2, 32 },
+	[PVED_QUEUE_GUEST] = { "guest", 2, 256 },
 };
 
 #define MAX_THREADS 4

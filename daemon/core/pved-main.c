@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 	/* The root is ours now: store locks whose holder died (a pved killed mid-edit) would refuse every
 	 * edit of their file for up to 120 s. Before serving, clear those whose holder is gone. */
 	_cleanup_strv_free_ char **stale = NULL;
-	if (pve_store_locks_clear_stale(d->store, &stale, &err) < 0) {
+	if (pve_store_recover(d->store, &stale, &err) < 0) {
 		log_warning("cannot clear stale config locks: %s", err->message);
 		pve_error_free(TAKE_PTR(err));
 	}

@@ -36,6 +36,12 @@ typedef struct pved {
 	unsigned api_workers; /* threads of pved-api, each with its own wire; 0: one per CPU, at most 4 */
 	char *bindir; /* where pved-api lives: the directory of pved itself */
 	struct pved_node_sample *node_sample; /* the node's figures, sampled on demand */
+	struct pved_qemu_state *qemu; /* the qemu area's own (daemon/qemu/) */
+	/* The /dev/kvm probe's verdict, which the node's status reports (daemon/qemu/ fills it at start,
+	 * off the loop): "ok", "degraded" or "absent"; NULL until known. kvm_percent: the probe guest's
+	 * speed as a share of the host's. */
+	const char *kvm_state;
+	double kvm_percent;
 	time_t started;
 	bool stopping;
 } pved;
@@ -51,6 +57,7 @@ typedef enum pved_queue {
 	PVED_QUEUE_AUTH, /* logins, password and TFA checks */
 	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets */
 	PVED_QUEUE_SCAN, /* asking remote servers what they offer */
+	PVED_QUEUE_GUEST, /* guests' own work: the /dev/kvm probe, disk allocations of config edits */
 	PVED_QUEUE_COUNT,
 } pved_queue;
 
@@ -90,6 +97,9 @@ void pved_auth_reload(pved *d);
 int pved_auth_request(pved *d, const pve_request *r, bool needs_csrf, bool allowtoken,
 		      char **ret_authid, pve_error **err);
 bool pved_auth_permitted(pved *d, const char *authid, const char *path, const char *priv);
+/* pve_perms_children_uniform for authid (root@pam: everything, everywhere). */
+bool pved_auth_children_uniform(pved *d, const char *authid, const char *parent, const char *priv,
+				bool *ret_allowed);
 /* A VNC ticket: short-lived (40 s), bound to authid, the ACL path and the port it opens. */
 char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int port);
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
@@ -315,6 +325,11 @@ struct pved_area {
 	void (*reload)(pved *d);
 	/* A file under etc/pve changed (path relative to it; "" when anything may have changed). */
 	void (*config_changed)(pved *d, const char *path);
+	/* GET /cluster/resources: appends the area's resources of type ("vm", "node", "storage", or
+	 * NULL for all) that the caller may see, as Proxmox's entries: JSON objects, each after a comma
+	 * when out is not empty. From memory: it never waits. Text, not cJSON: 10,000 VMs are answered
+	 * from entries printed once. */
+	void (*resources)(pved_call *c, const char *type, pve_buf *out);
 	/* At exit, in reverse list order, after the front and the server have stopped. */
 	void (*stop)(pved *d);
 };
@@ -322,7 +337,7 @@ struct pved_area {
 /* Every area, NULL-terminated (daemon/core/areas.c). */
 extern const pved_area *const pved_areas[];
 extern const pved_area pved_area_core, pved_area_access, pved_area_nodes, pved_area_cluster,
-	pved_area_storage;
+	pved_area_storage, pved_area_qemu;
 
 /* Binds each route to its handler, which must belong to the route's area (or to core, whose generic
  * handlers such as "index" serve every area); fails naming the first route without a handler, handler

@@ -17,13 +17,26 @@
 /* Index files past this are read from their last part only. */
 #define MAX_INDEX_READ (8 * 1024 * 1024)
 
+/* A worker spawned ahead, waiting for its order on the pipe: a task starts without waiting for an exec
+ * and a dynamic link (several ms), and the next one is spawned after the answer has gone. */
+typedef struct warm_worker {
+	pid_t pid; /* 0: none */
+	uint64_t pstart;
+	int order_fd; /* the pipe's write end */
+} warm_worker;
+
 struct pved_tasks {
 	pved *d;
 	char *dir; /* <root>/var/log/pve/tasks */
 	struct event *sigchld;
 	pved_task **v;
 	size_t n, cap;
+	warm_worker warm;
+	struct event *rewarm; /* spawns the next warm worker off the path of the call that used one */
 };
+
+static void warm_end(pved_tasks *t);
+static void rewarm_cb(evutil_socket_t fd, short what, void *arg);
 
 typedef struct kill_ctx {
 	pved *d;
@@ -338,6 +351,11 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
 	pved_tasks *t = arg;
+	/* the worker spawned ahead died before it had a task: the next task spawns its own */
+	if (t->warm.pid && waitpid(t->warm.pid, NULL, WNOHANG) == t->warm.pid) {
+		close(t->warm.order_fd);
+		t->warm = (warm_worker){ 0 };
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		pved_task *task = t->v[i];
 		if (!task->running || !task->ours)
@@ -491,6 +509,9 @@ int pved_tasks_init(pved *d, pve_error **err)
 		free(t);
 		return pve_error_set(err, EIO, "can't watch SIGCHLD for tasks");
 	}
+	t->rewarm = event_new(d->base, -1, 0, rewarm_cb, t);
+	if (t->rewarm) /* the first task too finds one waiting */
+		event_active(t->rewarm, 0, 0);
 	d->tasks = t;
 	load(t);
 	return 0;
@@ -500,6 +521,9 @@ void pved_tasks_free(pved_tasks *t)
 {
 	if (!t)
 		return;
+	warm_end(t);
+	if (t->rewarm)
+		event_free(t->rewarm);
 	if (t->sigchld)
 		event_free(t->sigchld);
 	for (size_t i = 0; i < t->n; i++)
@@ -538,7 +562,7 @@ static const pved_task_kind *find_kind(const pved_area *const *areas, const char
 }
 
 /* The task's parameters from stdin, as the parent wrote them: {root, node, upid, debug, args}. */
-static cJSON *read_order(void)
+static cJSON *read_order(bool *ret_empty)
 {
 	char *buf = xmalloc(PVED_TASK_MAX_ARGS + 1);
 	size_t len = 0;
@@ -554,6 +578,7 @@ static cJSON *read_order(void)
 	}
 	cJSON *o = len > 0 && len <= PVED_TASK_MAX_ARGS ? cJSON_ParseWithLength(buf, len) : NULL;
 	free(buf);
+	*ret_empty = len == 0;
 	return o;
 }
 
@@ -592,7 +617,11 @@ static _Noreturn void worker_exit(int r, pve_error *err)
 
 _Noreturn void pved_task_worker_main(const pved_area *const *areas)
 {
-	cJSON *order = read_order();
+	bool empty;
+	cJSON *order = read_order(&empty);
+	/* A worker spawned ahead whose pved ended before it had a task: nothing to say. */
+	if (empty)
+		_exit(0);
 	const char *root = order_str(order, "root"), *node = order_str(order, "node");
 	const char *upid = order_str(order, "upid");
 	pve_upid u;
@@ -641,6 +670,66 @@ int pved_task_start(pved *d, const char *type, const char *id, const char *authi
 	return pved_task_start_fds(d, type, id, authid, args, NULL, 0, ret_upid, err);
 }
 
+/* Spawns `pved --task-worker` (the binary this process runs, through /proc/self/exe) in a session of
+ * its own, so stopping the task stops everything it started, with the read end of a new pipe as stdin:
+ * *ret_order_fd is the write end. */
+static int spawn_worker(const int *fds, size_t n_fds, pid_t *ret_pid, uint64_t *ret_pstart,
+			int *ret_order_fd, pve_error **err)
+{
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return pve_error_set(err, errno, "can't start task: %m");
+	_cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
+	char *const argv[] = { (char *)"pved", (char *)"--task-worker", NULL };
+	pve_spawn_opts so = { .path = "/proc/self/exe",
+			      .argv = argv,
+			      .stdin_fd = rfd,
+			      .stdout_fd = -1,
+			      .stderr_fd = -1,
+			      .fds = fds,
+			      .n_fds = n_fds,
+			      .new_session = true };
+	pid_t pid;
+	int r = pve_spawn(&so, &pid, err);
+	if (r < 0)
+		return r;
+	/* the child is not reaped before we return: it's there */
+	r = proc_starttime(pid, ret_pstart);
+	if (r < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return pve_error_set(err, -r, "can't start task: %s", strerror(-r));
+	}
+	*ret_pid = pid;
+	*ret_order_fd = TAKE_FD(wfd);
+	return 0;
+}
+
+/* Ends the warm worker: with its pipe closed, it reads the end and exits at once. */
+static void warm_end(pved_tasks *t)
+{
+	if (!t->warm.pid)
+		return;
+	close(t->warm.order_fd);
+	waitpid(t->warm.pid, NULL, 0);
+	t->warm = (warm_worker){ 0 };
+}
+
+static void rewarm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pved_tasks *t = arg;
+	if (t->warm.pid)
+		return;
+	_cleanup_error_ pve_error *err = NULL;
+	warm_worker w;
+	if (spawn_worker(NULL, 0, &w.pid, &w.pstart, &w.order_fd, &err) < 0) {
+		log_warning("no task worker spawned ahead: %s", err->message);
+		return;
+	}
+	t->warm = w;
+}
+
 int pved_task_start_fds(pved *d, const char *type, const char *id, const char *authid, cJSON *args,
 			const int *fds, size_t n_fds, char **ret_upid, pve_error **err)
 {
@@ -659,28 +748,22 @@ int pved_task_start_fds(pved *d, const char *type, const char *id, const char *a
 	if (!find_kind(d->areas, type))
 		return pve_error_set(err, EINVAL, "no area runs tasks of type '%s'", type);
 
-	/* The order is written at once into an empty pipe, which holds 64 KiB: the write never waits. */
-	int pipefd[2];
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return pve_error_set(err, errno, "can't start task: %m");
-	_cleanup_close_ int rfd = pipefd[0], wfd = pipefd[1];
+	/* The order is written at once into an empty pipe, which holds 64 KiB: the write never waits. A
+	 * task handed fds needs a worker spawned with them; any other takes the one spawned ahead. */
 	time_t now = time(NULL);
 	pid_t pid;
-	/* The binary this process runs, through /proc/self/exe, in a session of its own: stopping the
-	 * task stops everything it started. */
-	char *const argv[] = { (char *)"pved", (char *)"--task-worker", NULL };
-	pve_spawn_opts so = { .path = "/proc/self/exe",
-			      .argv = argv,
-			      .stdin_fd = rfd,
-			      .stdout_fd = -1,
-			      .stderr_fd = -1,
-			      .fds = fds,
-			      .n_fds = n_fds,
-			      .new_session = true };
-	int r = pve_spawn(&so, &pid, err);
-	if (r < 0)
+	int r;
+	_cleanup_close_ int wfd = -1;
+	if (n_fds == 0 && t->warm.pid) {
+		pid = t->warm.pid;
+		u.pstart = t->warm.pstart;
+		wfd = t->warm.order_fd;
+		t->warm = (warm_worker){ 0 };
+	} else if ((r = spawn_worker(fds, n_fds, &pid, &u.pstart, &wfd, err)) < 0) {
 		return r;
-	close(TAKE_FD(rfd));
+	}
+	if (t->rewarm)
+		event_active(t->rewarm, 0, 0);
 
 	snprintf(u.node, sizeof(u.node), "%s", d->node);
 	u.pid = (uint32_t)pid;
@@ -688,13 +771,11 @@ int pved_task_start_fds(pved *d, const char *type, const char *id, const char *a
 	snprintf(u.type, sizeof(u.type), "%s", type);
 	snprintf(u.id, sizeof(u.id), "%s", id);
 	snprintf(u.user, sizeof(u.user), "%s", authid);
-	/* the child is not reaped before we return: it's there */
-	r = proc_starttime(pid, &u.pstart);
-	_cleanup_free_ char *upid = r == 0 ? pve_upid_format(&u) : NULL;
-	_cleanup_free_ char *log = upid ? pved_task_log_path(d, &u, upid) : NULL;
+	_cleanup_free_ char *upid = pve_upid_format(&u);
+	_cleanup_free_ char *log = pved_task_log_path(d, &u, upid);
 	_cleanup_close_ int lfd =
-		log ? open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640) : -1;
-	int e = r < 0 ? -r : lfd < 0 ? errno : 0;
+		open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int e = lfd < 0 ? errno : 0;
 	if (!e) {
 		cJSON_AddStringToObject(order, "root", d->root);
 		cJSON_AddStringToObject(order, "node", d->node);

@@ -18,4 +18,5 @@ const pved_area pved_area_nodes = {
 	.handlers = handlers,
 	.tasks = tasks,
 	.stop = nodes_stop,
+	.resources = pved_node_resources,
 };

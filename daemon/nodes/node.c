@@ -215,7 +215,6 @@ static void h_node_status(pved_call *c)
 
 static char *status_json(const pved *d, const struct pved_node_sample *s)
 {
-	(void)d;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "cpu", s->cpu);
 	cJSON_AddNumberToObject(o, "wait", s->wait);
@@ -251,6 +250,13 @@ static char *status_json(const pved *d, const struct pved_node_sample *s)
 	cJSON *ksm = cJSON_AddObjectToObject(o, "ksm");
 	cJSON_AddNumberToObject(ksm, "shared", (double)s->ksm_shared);
 	cJSON_AddStringToObject(o, "pveversion", "pved/" PVED_VERSION);
+	/* The /dev/kvm probe's verdict (daemon/qemu/ runs it at start): "ok" when a test guest runs at
+	 * KVM_OK_PERCENT of the host's speed or more, "degraded" when it runs slower (a software KVM),
+	 * "absent" when /dev/kvm or an ioctl fails; kvm-percent is the speed measured. */
+	if (d->kvm_state) {
+		cJSON_AddStringToObject(o, "kvm", d->kvm_state);
+		cJSON_AddNumberToObject(o, "kvm-percent", d->kvm_percent);
+	}
 	cJSON *boot = cJSON_AddObjectToObject(o, "boot-info");
 	bool efi = access("/sys/firmware/efi", F_OK) == 0;
 	cJSON_AddStringToObject(boot, "mode", efi ? "efi" : "legacy-bios");
@@ -295,6 +301,44 @@ static void h_nodes_list(pved_call *c)
 		cJSON_AddStringToObject(n, "ssl_fingerprint", fp);
 	cJSON_AddItemToArray(list, n);
 	pved_call_reply(c, list);
+}
+
+/* GET /cluster/resources: this node's entry (the resources hook of the nodes area). */
+void pved_node_resources(pved_call *c, const char *type, pve_buf *out)
+{
+	if (type && !streq(type, "node"))
+		return;
+	pved *d = c->d;
+	cJSON *n = cJSON_CreateObject();
+	_cleanup_free_ char *id = xasprintf("node/%s", d->node);
+	cJSON_AddStringToObject(n, "id", id);
+	cJSON_AddStringToObject(n, "type", "node");
+	cJSON_AddStringToObject(n, "node", d->node);
+	cJSON_AddStringToObject(n, "status", "online");
+	cJSON_AddStringToObject(n, "level", "");
+	_cleanup_free_ char *acl_path = xasprintf("/nodes/%s", d->node);
+	if (pved_call_permitted(c, acl_path, "Sys.Audit")) {
+		const struct pved_node_sample *s = node_sample(d);
+		cJSON_AddNumberToObject(n, "cpu", s->cpu);
+		cJSON_AddNumberToObject(n, "maxcpu", (double)sysconf(_SC_NPROCESSORS_ONLN));
+		cJSON_AddNumberToObject(n, "mem", (double)(s->mem.total - s->mem.available));
+		cJSON_AddNumberToObject(n, "maxmem", (double)s->mem.total);
+		cJSON_AddNumberToObject(n, "uptime", (double)(long long)s->uptime);
+		if (s->rootfs_ok) {
+			unsigned long long bs = s->rootfs.f_frsize;
+			cJSON_AddNumberToObject(
+				n, "disk", (double)((s->rootfs.f_blocks - s->rootfs.f_bfree) * bs));
+			cJSON_AddNumberToObject(n, "maxdisk", (double)(s->rootfs.f_blocks * bs));
+		}
+	}
+	/* cgroup-mode: 2 on a pure cgroup v2 host, 1 on a hybrid or v1 one (this build machine) */
+	cJSON_AddNumberToObject(n, "cgroup-mode",
+				access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 ? 2 : 1);
+	_cleanup_free_ char *t = pve_json_print(n);
+	cJSON_Delete(n);
+	if (out->len)
+		pve_buf_puts(out, ",");
+	pve_buf_puts(out, t);
 }
 
 static void h_node_time(pved_call *c)

@@ -11,3 +11,4 @@ extern const pved_task_kind pved_tasks_node[];
 extern const pved_task_kind pved_tasks_console[];
 
 void pved_node_sample_free(struct pved_node_sample *s);
+void pved_node_resources(pved_call *c, const char *type, pve_buf *out);

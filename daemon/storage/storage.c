@@ -227,6 +227,14 @@ struct sjob {
 	bool set_notes, set_prot;
 	pve_volume_info *vols;
 	size_t n_vols;
+	long long *containers; /* st.containers points here */
+	size_t n_containers;
+	/* prune-backups */
+	pve_prune_keep keep;
+	bool keep_given;
+	char *type;
+	pve_prune_entry *prune;
+	size_t n_prune;
 	/* status: one entry per storage */
 	size_t n;
 	pve_storage *sts;
@@ -256,6 +264,9 @@ static void sjob_free(sjob *j)
 	free(j->notes);
 	free(j->prot);
 	pve_volume_infos_free(j->vols, j->n_vols);
+	free(j->containers);
+	free(j->type);
+	pve_prune_entries_free(j->prune, j->n_prune);
 	free(j->sts);
 	free(j->ss);
 	free(j->ok);
@@ -793,6 +804,47 @@ static void h_node_storage_status(pved_call *c)
 
 /* An enabled storage for content calls: a job on cfg (which it takes, also on failure) that activates
  * the storage on the worker before its work. NULL and *err set on failure. */
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The containers of every node (nodes/NODE/lxc/VMID.conf), sorted: a listing calls their disks
+ * "rootdir", as Proxmox's vmlist makes it. Read on the loop, before the job. */
+static void load_containers(pved *d, long long **ret, size_t *ret_n)
+{
+	_cleanup_strv_free_ char **nodes = NULL;
+	long long *v = NULL;
+	size_t n = 0, cap = 0;
+	if (pve_store_list(d->store, "nodes", &nodes, NULL) < 0)
+		nodes = NULL;
+	for (char **node = nodes; node && *node; node++) {
+		_cleanup_free_ char *dir = xasprintf("nodes/%s/lxc", *node);
+		_cleanup_strv_free_ char **confs = NULL;
+		if (pve_store_list(d->store, dir, &confs, NULL) < 0)
+			continue;
+		for (char **f = confs; *f; f++) {
+			const char *dot = strrchr(*f, '.');
+			long long vmid;
+			if (!dot || !streq(dot, ".conf"))
+				continue;
+			_cleanup_free_ char *id = xstrndup(*f, (size_t)(dot - *f));
+			if (pve_parse_int(id, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				v = xrealloc(v, cap * sizeof(*v));
+			}
+			v[n++] = vmid;
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_ll);
+	*ret = v;
+	*ret_n = n;
+}
+
 static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
 {
 	pve_storage st;
@@ -808,6 +860,9 @@ static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
 	sjob *j = sjob_new(c, cfg);
 	j->st = st;
 	j->activate = true;
+	load_containers(c->d, &j->containers, &j->n_containers);
+	j->st.containers = j->containers;
+	j->st.n_containers = j->n_containers;
 	return j;
 }
 
@@ -897,6 +952,8 @@ static void json_int(pve_buf *b, long long v)
 /* ,"key": (keys are literals: nothing to escape) */
 #define JSON_KEY(b, key) json_raw(b, ",\"" key "\":", sizeof(key) + 3)
 
+/* One volume with the fields Proxmox's listing has: used only for images, ctime when known, protected
+ * only when set, a backup's subtype. */
 static void json_volume(pve_buf *b, const pve_volume_info *v)
 {
 	json_raw(b, "{\"volid\":", 9);
@@ -905,10 +962,14 @@ static void json_volume(pve_buf *b, const pve_volume_info *v)
 	json_str(b, v->format);
 	JSON_KEY(b, "size");
 	json_int(b, (long long)v->size);
-	JSON_KEY(b, "used");
-	json_int(b, (long long)v->used);
-	JSON_KEY(b, "ctime");
-	json_int(b, (long long)v->ctime);
+	if (v->content & (PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR)) {
+		JSON_KEY(b, "used");
+		json_int(b, (long long)v->used);
+	}
+	if (v->ctime) {
+		JSON_KEY(b, "ctime");
+		json_int(b, (long long)v->ctime);
+	}
 	if (v->vmid) {
 		JSON_KEY(b, "vmid");
 		json_int(b, v->vmid);
@@ -923,9 +984,13 @@ static void json_volume(pve_buf *b, const pve_volume_info *v)
 		JSON_KEY(b, "notes");
 		json_str(b, v->notes);
 	}
-	if (v->content == PVE_CONTENT_BACKUP) {
+	if (v->subtype) {
+		JSON_KEY(b, "subtype");
+		json_str(b, v->subtype);
+	}
+	if (v->protected_) {
 		JSON_KEY(b, "protected");
-		json_int(b, v->protected_);
+		json_int(b, 1);
 	}
 	json_raw(b, "}", 1);
 }
@@ -1264,8 +1329,163 @@ static void h_storage_content_delete(pved_call *c)
 	sjob_run(j);
 }
 
+/* ---- prune-backups: /nodes/{node}/storage/{storage}/prunebackups, as Proxmox's PruneBackups.pm ---- */
+
+/* What Proxmox's prune_backups checks before it lists: the storage holds backups, and there are
+ * retention options (the call's, else the storage's prune-backups). */
+static int prune_options(sjob *j, const char *given, pve_error **err)
+{
+	if (given && pve_storage_prune_parse(given, &j->keep, err) < 0)
+		return -EINVAL;
+	if (!(j->st.content & PVE_CONTENT_BACKUP))
+		return pve_error_set_param(err, EINVAL, "storage",
+					   "storage '%s' does not support backups", j->st.id);
+	if (given)
+		return 0;
+	const char *opt = pve_section_get(j->st.section, "prune-backups");
+	if (!opt)
+		return pve_error_set_param(err, EINVAL, "prune-backups",
+					   "no prune-backups options configured for storage '%s'",
+					   j->st.id);
+	return pve_storage_prune_parse(opt, &j->keep, err);
+}
+
+/* A prune job on the call's storage, its options checked; NULL and *err set on failure. */
+static sjob *prune_job(pved_call *c, pve_error **err)
+{
+	pve_sectioncfg *cfg = NULL;
+	if (load_cfg(c->d, &cfg, NULL, err) < 0)
+		return NULL;
+	sjob *j = content_job(c, cfg, err);
+	if (!j)
+		return NULL;
+	j->vmid = pved_call_int(c, "vmid", 0);
+	j->type = pved_call_str(c, "type") ? xstrdup(pved_call_str(c, "type")) : NULL;
+	if (prune_options(j, pved_call_str(c, "prune-backups"), err) < 0) {
+		sjob_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void prune_dryrun_work(sjob *j)
+{
+	j->r = pve_storage_prune_backups(&j->st, &j->keep, j->vmid, j->type, true, NULL, &j->prune,
+					 &j->n_prune, &j->err);
+}
+
+static void prune_dryrun_done(sjob *j)
+{
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < j->n_prune; i++) {
+		const pve_prune_entry *e = &j->prune[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "volid", e->volid);
+		cJSON_AddNumberToObject(o, "ctime", (double)e->ctime);
+		cJSON_AddStringToObject(o, "mark", pve_prune_mark_name(e->mark));
+		cJSON_AddStringToObject(o, "type", e->type);
+		if (e->vmid)
+			cJSON_AddNumberToObject(o, "vmid", (double)e->vmid);
+		cJSON_AddItemToArray(list, o);
+	}
+	pved_call_reply(j->c, list);
+}
+
+/* The route checks Datastore.Audit or Datastore.AllocateSpace: what would go is no secret to whoever
+ * may look at the storage. */
+static void h_prunebackups_dryrun(pved_call *c)
+{
+	pve_error *err = NULL;
+	sjob *j = prune_job(c, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	j->work = prune_dryrun_work;
+	j->done = prune_dryrun_done;
+	sjob_run(j);
+}
+
+/* The task: storage.cfg read again, the storage activated, the backups listed, marked and removed;
+ * each removal in the log. args: {storage, vmid?, type?, prune-backups?} */
+static int prune_task(pved *d, const cJSON *args, pve_error **err)
+{
+	const char *sid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "storage"));
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "type"));
+	const char *given =
+		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(args, "prune-backups"));
+	const cJSON *jv = cJSON_GetObjectItemCaseSensitive(args, "vmid");
+	long long vmid = cJSON_IsNumber(jv) ? (long long)jv->valuedouble : 0;
+	if (!sid)
+		return pve_error_set(err, EINVAL, "the task lacks its storage");
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_storage st;
+	pve_prune_keep keep;
+	if (load_cfg(d, &cfg, NULL, err) < 0 || pve_storage_get(cfg, sid, &st, err) < 0)
+		return -EIO;
+	if (st.disabled)
+		return pve_error_set(err, EINVAL, "storage '%s' is disabled", sid);
+	if (given && pve_storage_prune_parse(given, &keep, err) < 0)
+		return -EINVAL;
+	if (pve_storage_activate(&st, err) < 0)
+		return -EIO;
+	return pve_storage_prune_backups(&st, given ? &keep : NULL, vmid, type, false, stdout, NULL,
+					 NULL, err);
+}
+
+/* Proxmox's rule: with a guest, Datastore.AllocateSpace on the storage and VM.Backup on the guest;
+ * without, Datastore.Allocate on the storage. */
+static int may_prune(pved_call *c, pve_error **err)
+{
+	_cleanup_free_ char *spath = xasprintf("/storage/%s", pved_call_str(c, "storage"));
+	long long vmid = pved_call_int(c, "vmid", 0);
+	if (vmid) {
+		_cleanup_free_ char *vpath = xasprintf("/vms/%lld", vmid);
+		if (!pved_call_permitted(c, spath, "Datastore.AllocateSpace"))
+			return pve_error_set(
+				err, EACCES,
+				"Permission check failed (%s, Datastore.AllocateSpace)", spath);
+		if (!pved_call_permitted(c, vpath, "VM.Backup"))
+			return pve_error_set(err, EACCES, "Permission check failed (%s, VM.Backup)",
+					     vpath);
+		return 0;
+	}
+	if (!pved_call_permitted(c, spath, "Datastore.Allocate"))
+		return pve_error_set(err, EACCES,
+				     "Permission check failed (%s, Datastore.Allocate)", spath);
+	return 0;
+}
+
+static void h_prunebackups_delete(pved_call *c)
+{
+	pve_error *err = NULL;
+	pve_prune_keep keep;
+	const char *given = pved_call_str(c, "prune-backups");
+	/* a bad option is the caller's 400 before the permission check, as in Proxmox */
+	if ((given && pve_storage_prune_parse(given, &keep, &err) < 0) || may_prune(c, &err) < 0)
+		return pved_call_fail(c, err);
+	sjob *j = prune_job(c, &err);
+	if (!j)
+		return pved_call_fail(c, err);
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "storage", j->st.id);
+	if (j->vmid)
+		cJSON_AddNumberToObject(args, "vmid", (double)j->vmid);
+	if (j->type)
+		cJSON_AddStringToObject(args, "type", j->type);
+	if (given)
+		cJSON_AddStringToObject(args, "prune-backups", given);
+	_cleanup_free_ char *id = j->vmid ? xasprintf("%lld@%s", j->vmid, j->st.id) :
+					    xstrdup(j->st.id);
+	_cleanup_free_ char *upid = NULL;
+	int r = pved_task_start(c->d, "prunebackups", id, c->authid, args, &upid, &err);
+	sjob_free(j);
+	if (r < 0)
+		return pved_call_fail(c, err);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
 const pved_task_kind pved_tasks_storage[] = {
 	{ "imgdel", imgdel_task },
+	{ "prunebackups", prune_task },
 	{ NULL, NULL },
 };
 
@@ -1282,5 +1502,7 @@ const pved_handler pved_handlers_storage[] = {
 	{ "storage_content_info", h_storage_content_info },
 	{ "storage_content_update", h_storage_content_update },
 	{ "storage_content_delete", h_storage_content_delete },
+	{ "storage_prunebackups_dryrun", h_prunebackups_dryrun },
+	{ "storage_prunebackups_delete", h_prunebackups_delete },
 	{ NULL, NULL },
 };

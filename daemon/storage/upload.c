@@ -85,7 +85,9 @@ static int target_path(const pve_storage *st, const char *content, const char *f
 					   content);
 	if (pve_storage_check_content(st, bit, err) < 0)
 		return -EINVAL;
-	if (!filename[0] || strchr(filename, '/') || streq(filename, ".") || streq(filename, ".."))
+	/* a volume name may hold a space now (an OVA's disks), an uploaded file's name still not */
+	if (!filename[0] || strpbrk(filename, "/ ") || streq(filename, ".") ||
+	    streq(filename, ".."))
 		return pve_error_set_param(err, EINVAL, "filename", "invalid filename '%s'",
 					   filename);
 	_cleanup_free_ char *volname = xasprintf("%s/%s", content, filename);

@@ -40,10 +40,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	pve_volname v = { 0 };
 	if (pve_storage_parse_volname(s, &v, NULL) == 0) {
+		/* a name holds a '/' only as a disk inside an OVA: "x.ova/disk.vmdk" */
+		bool ova = v.vtype == PVE_CONTENT_IMPORT && v.format &&
+			   startswith(v.format, "ova+");
 		if (s[0] == '/' || strncmp(s, "../", 3) == 0 || strstr(s, "/../") ||
-		    strstr(s, "//") || !v.name || strchr(v.name, '/'))
+		    strstr(s, "//") || !v.name || !v.format ||
+		    (strchr(v.name, '/') && (!ova || strchr(strchr(v.name, '/') + 1, '/'))))
 			abort();
 		pve_volname_clear(&v);
+	}
+	/* and as a backup archive's name */
+	pve_archive_info a = { 0 };
+	if (pve_storage_archive_info(s, &a, NULL) == 0) {
+		if (!a.filename || !a.type || !a.format || (a.is_std_name && !a.logfilename))
+			abort();
+		pve_archive_info_clear(&a);
 	}
 	char *sid = NULL, *vn = NULL;
 	if (pve_storage_volid_split(s, &sid, &vn, NULL) == 0) {

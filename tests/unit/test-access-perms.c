@@ -459,6 +459,53 @@ static void permissions(void)
 	check_int(strv_length(all), 47);
 }
 
+static pve_perms *perms_of(const char *cfg)
+{
+	_cleanup_usercfg_ pve_usercfg *c = NULL;
+	pve_perms *p = NULL;
+	check_int(pve_usercfg_parse(cfg, strlen(cfg), &c, NULL), 0);
+	check_int(c ? pve_perms_build(c, &p, NULL) : -1, 0);
+	return p;
+}
+
+/* Whether every guest (or storage) below a path gets one answer: only when no ACL and no pool sets
+ * anything below it; then the answer is the one a check of any child gives. */
+static void children_uniform(void)
+{
+	const char *base = "user:alice@pve:1:0:::::\nuser:bob@pve:1:0:::::\n"
+			   "acl:1:/:alice@pve:PVEAuditor:\n";
+	_cleanup_perms_ pve_perms *p = perms_of(base);
+	bool allowed = false;
+	check(pve_perms_children_uniform(p, "alice@pve", "/vms", "VM.Audit", &allowed) && allowed);
+	check(pve_perms_children_uniform(p, "bob@pve", "/vms", "VM.Audit", &allowed) && !allowed);
+	check(pve_perms_children_uniform(p, "alice@pve", "/vms", "VM.PowerMgmt", &allowed) &&
+	      !allowed);
+	check(pve_perms_children_uniform(p, "nobody@pve", "/vms", "VM.Audit", &allowed) &&
+	      !allowed);
+
+	/* an ACL on one guest, whoever it names, or below it */
+	_cleanup_free_ char *one = xasprintf("%sacl:0:/vms/100:bob@pve:PVEVMUser:\n", base);
+	_cleanup_perms_ pve_perms *p1 = perms_of(one);
+	check(!pve_perms_children_uniform(p1, "alice@pve", "/vms", "VM.Audit", &allowed));
+	check(pve_perms_children_uniform(p1, "alice@pve", "/storage", "Datastore.Audit",
+					 &allowed) &&
+	      allowed);
+	/* a pool with a guest in it: its roles reach that guest */
+	_cleanup_free_ char *pooled = xasprintf("%spool:p1::100::\n", base);
+	_cleanup_perms_ pve_perms *p2 = perms_of(pooled);
+	check(!pve_perms_children_uniform(p2, "bob@pve", "/vms", "VM.Audit", &allowed));
+	check(pve_perms_children_uniform(p2, "bob@pve", "/storage", "Datastore.Audit", &allowed) &&
+	      !allowed);
+	/* where it is uniform, the answer is every child's */
+	for (const char *const *u = (const char *const[]){ "alice@pve", "bob@pve", NULL }; *u;
+	     u++) {
+		check(pve_perms_children_uniform(p, *u, "/vms", "VM.Audit", &allowed));
+		check(allowed == pve_perms_check(p, *u, "/vms/100", "VM.Audit"));
+		check(allowed == pve_perms_check(p, *u, "/vms/999999", "VM.Audit"));
+	}
+}
+
 TEST_MAIN(TEST(usercfg_roundtrip), TEST(usercfg_normalizes), TEST(usercfg_dedups_lists),
 	  TEST(usercfg_errors), TEST(usercfg_print_parses_back), TEST(identities),
-	  TEST(privileges_and_roles), TEST(user_enabled), TEST(usercfg_changes), TEST(permissions))
+	  TEST(privileges_and_roles), TEST(user_enabled), TEST(usercfg_changes), TEST(permissions),
+	  TEST(children_uniform))

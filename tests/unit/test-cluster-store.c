@@ -539,7 +539,8 @@ static void test_crash_safety(void)
 	check_int(pve_store_list(s, "nodes/n1/qemu-server", &names, &err), 0);
 	check_int(strv_length(names), 1);
 
-	/* a live writer's temporary file (flock'ed) survives an open; a dead one's does not */
+	/* the root's owner recovers at its start: a live writer's temporary file (flock'ed) survives, a
+	 * dead one's does not; a mere open (a task worker, pvectl) walks nothing */
 	int live_fd = -1;
 	{
 		_cleanup_free_ char *live = path_in(s, "nodes/.pved-tmp-live");
@@ -547,10 +548,13 @@ static void test_crash_safety(void)
 		check(live_fd >= 0 && flock(live_fd, LOCK_EX) == 0);
 	}
 	pve_store *s2 = open_store();
+	check_int(count_tmp_files(pve_store_dir(s)), 2);
+	check_int(pve_store_recover(s2, NULL, NULL), 0);
 	check_int(count_tmp_files(pve_store_dir(s)), 1);
 	pve_store_free(s2);
 	close(live_fd);
 	s2 = open_store();
+	check_int(pve_store_recover(s2, NULL, NULL), 0);
 	check_int(count_tmp_files(pve_store_dir(s)), 0);
 	free(cur);
 	cur = read_str(s2, "nodes/n1/qemu-server/100.conf");
@@ -682,7 +686,7 @@ static void test_stale_locks(void)
 	_cleanup_strv_free_ char **cleared = NULL;
 
 	/* nothing locked yet: nothing to clear */
-	check_int(pve_store_locks_clear_stale(s, &cleared, &err), 0);
+	check_int(pve_store_recover(s, &cleared, &err), 0);
 	check(!cleared);
 
 	/* a child takes a lock and dies without releasing it, as a killed pved would */
@@ -726,7 +730,7 @@ static void test_stale_locks(void)
 	_cleanup_free_ char *empty_dir = path_in(s, "priv/lock/storage-local");
 	check_int(mkdir(empty_dir, 0700), 0);
 
-	check_int(pve_store_locks_clear_stale(s, &cleared, &err), 3);
+	check_int(pve_store_recover(s, &cleared, &err), 3);
 	check_int(strv_length(cleared), 3);
 	bool got_dead = false, got_reused = false, got_empty = false;
 	for (char **p = cleared; p && *p; p++) {

@@ -512,5 +512,43 @@ static void test_propstr(void)
 	cJSON_Delete(net);
 }
 
-TEST_MAIN(TEST(test_validate_ok), TEST(test_validate_errors), TEST(test_check_value),
-	  TEST(test_typetext), TEST(test_formats), TEST(test_propstr))
+/* Indexed families as Proxmox's API viewer folds them: "net[n]" with a count stands for net0 .. netN-1. */
+static void test_families(void)
+{
+	cJSON *schema = J("{\"type\":\"object\",\"additionalProperties\":0,\"properties\":{"
+			  "\"net[n]\":{\"type\":\"string\",\"optional\":1,\"count\":32,"
+			  "\"format\":{\"bridge\":{\"type\":\"string\",\"default_key\":1}}},"
+			  "\"unused[n]\":{\"type\":\"integer\",\"optional\":1,\"count\":256},"
+			  "\"name\":{\"type\":\"string\",\"optional\":1}}}");
+	const cJSON *props = cJSON_GetObjectItem(schema, "properties");
+	check(pve_schema_property(props, "net0") == cJSON_GetObjectItem(props, "net[n]"));
+	check(pve_schema_property(props, "net31") != NULL);
+	check(pve_schema_property(props, "net32") == NULL);
+	check(pve_schema_property(props, "net01") == NULL);
+	check(pve_schema_property(props, "net") == NULL);
+	check(pve_schema_property(props, "net[n]") == NULL);
+	check(pve_schema_property(props, "unused255") != NULL);
+	check(pve_schema_property(props, "name") != NULL);
+
+	cJSON *errors = NULL;
+	cJSON *p = J("{\"net0\":\"vmbr0\",\"net31\":\"vmbr1\",\"unused7\":\"3\",\"net2\":null}");
+	check_int(pve_schema_validate_params(schema, p, &errors), 0);
+	check(cJSON_IsNumber(cJSON_GetObjectItem(p, "unused7")));
+	check(!cJSON_GetObjectItem(p, "net2"));
+	cJSON_Delete(p);
+
+	p = J("{\"net32\":\"vmbr0\",\"net[n]\":\"x\",\"unused1\":\"a\",\"net1\":\"bridge=a,x=1\"}");
+	check_int(pve_schema_validate_params(schema, p, &errors), -EINVAL);
+	check_streq(pve_json_str(errors, "net32"),
+		    "property is not defined in schema and the schema does not allow additional "
+		    "properties");
+	check(pve_json_str(errors, "net[n]") != NULL);
+	check_streq(pve_json_str(errors, "unused1"), "type check ('integer') failed - got 'a'");
+	check(pve_json_str(errors, "net1") != NULL);
+	cJSON_Delete(errors);
+	cJSON_Delete(p);
+	cJSON_Delete(schema);
+}
+
+TEST_MAIN(TEST(test_validate_ok), TEST(test_families), TEST(test_validate_errors),
+	  TEST(test_check_value), TEST(test_typetext), TEST(test_formats), TEST(test_propstr))

@@ -506,6 +506,51 @@ static void test_status_helpers(void)
 	check_streq(s, "late");
 }
 
+/* This process's children, from /proc (pids, up to max). */
+static size_t children(pid_t *out, size_t max)
+{
+	_cleanup_free_ char *path =
+		xasprintf("/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+	_cleanup_free_ char *text = slurp(path);
+	size_t n = 0;
+	for (char *p = text; p && *p && n < max;) {
+		char *end;
+		long v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		out[n++] = (pid_t)v;
+		p = end;
+	}
+	return n;
+}
+
+/* A worker is spawned ahead of the next task, after the one that used the last: the next task takes
+ * it, and a task handed fds gets its own. */
+static void test_warm_worker(void)
+{
+	pved *d = setup();
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_free_ char *u1 = NULL, *u2 = NULL;
+	check_int(pved_task_start(d, "qmstart", "1", "root@pam", args_str("who", "one"), &u1, &err),
+		  0);
+	check(u1 && wait_task(d, u1, 10));
+	pid_t kids[8];
+	size_t n = children(kids, 8);
+	check_int(n, 1); /* the worker of task 1 is reaped; the one spawned ahead waits */
+	check_int(pved_task_start(d, "qmstart", "2", "root@pam", args_str("who", "two"), &u2, &err),
+		  0);
+	pve_upid u;
+	check(u2 && pve_upid_parse(u2, &u, NULL) == 0 && n == 1 && (pid_t)u.pid == kids[0]);
+	check(wait_task(d, u2, 10));
+	_cleanup_free_ char *log = log_of(d, u2);
+	check(log && startswith(log, "hello from two\n"));
+	/* freeing the table ends the one spawned ahead: no child is left */
+	pved_tasks_free(d->tasks);
+	check_int(children(kids, 8), 0);
+	d->tasks = NULL;
+	teardown(d);
+}
+
 /* A worker gets the fds it is handed, at PVED_TASK_FD(i), and no other. */
 static void test_passes_fds(void)
 {
@@ -599,9 +644,9 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--task-worker") == 0)
 		pved_task_worker_main(test_areas);
 	static const struct test_case cases[] = {
-		TEST(test_run_tasks),	    TEST(test_stop),
-		TEST(test_restart),	    TEST(test_passes_fds),
-		TEST(test_many_while_busy), TEST(test_status_helpers),
+		TEST(test_run_tasks),	   TEST(test_stop),	   TEST(test_restart),
+		TEST(test_passes_fds),	   TEST(test_warm_worker), TEST(test_many_while_busy),
+		TEST(test_status_helpers),
 	};
 	return test_main(argc, argv, cases, ELEMENTSOF(cases));
 }

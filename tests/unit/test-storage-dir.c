@@ -25,7 +25,7 @@ static void volids_and_names(void)
 					   "local:a//b",
 					   "lo cal:iso/x.iso",
 					   "local:iso/x\n.iso",
-					   "local:iso/ x.iso" };
+					   "local:iso/x\t.iso" };
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
 		pve_error *err = NULL;
 		check(pve_storage_volid_split(bad[i], NULL, NULL, &err) == -EINVAL);
@@ -46,13 +46,18 @@ static void volids_and_names(void)
 		{ "100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2", PVE_CONTENT_IMAGES, 101,
 		  "qcow2", false, "base-100-disk-0.qcow2" },
 		{ "101/subvol-101-disk-0.subvol", PVE_CONTENT_IMAGES, 101, "subvol", false, NULL },
-		{ "iso/debian.iso", PVE_CONTENT_ISO, 0, NULL, false, NULL },
-		{ "iso/x.IMG", PVE_CONTENT_ISO, 0, NULL, false, NULL },
-		{ "vztmpl/debian-12.tar.zst", PVE_CONTENT_VZTMPL, 0, NULL, false, NULL },
+		/* a linked clone of a vm- image (Proxmox's parse_volname_test) */
+		{ "100/vm-100-disk-0.qcow2/101/vm-101-disk-0.qcow2", PVE_CONTENT_IMAGES, 101,
+		  "qcow2", false, "vm-100-disk-0.qcow2" },
+		{ "iso/debian.iso", PVE_CONTENT_ISO, 0, "raw", false, NULL },
+		{ "iso/x.IMG", PVE_CONTENT_ISO, 0, "raw", false, NULL },
+		{ "iso/ x.iso", PVE_CONTENT_ISO, 0, "raw", false, NULL },
+		{ "vztmpl/debian-12.tar.zst", PVE_CONTENT_VZTMPL, 0, "raw", false, NULL },
+		{ "vztmpl/x.tar", PVE_CONTENT_VZTMPL, 0, "raw", false, NULL },
 		{ "backup/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst", PVE_CONTENT_BACKUP, 100,
-		  NULL, false, NULL },
-		{ "snippets/user.yaml", PVE_CONTENT_SNIPPETS, 0, NULL, false, NULL },
-		{ "import/x.ova", PVE_CONTENT_IMPORT, 0, NULL, false, NULL },
+		  "raw", false, NULL },
+		{ "snippets/user.yaml", PVE_CONTENT_SNIPPETS, 0, "raw", false, NULL },
+		{ "import/x.ova", PVE_CONTENT_IMPORT, 0, "ova", false, NULL },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(good); i++) {
 		pve_volname v = { 0 };
@@ -69,7 +74,7 @@ static void volids_and_names(void)
 		"iso/../x.iso",
 		"../iso/x.iso",
 		"100/vm-100-disk-0.exe",
-		"vztmpl/x.tar",
+		"vztmpl/x.tar.lzo",
 		"/100/x.raw",
 		"100/../101/x.raw",
 		"iso/a/b.iso",
@@ -77,7 +82,8 @@ static void volids_and_names(void)
 		"iso/.iso",
 		"backup/x.vma.zst/../y",
 		"100/base-100-disk-0.qcow2/101",
-		"100/vm-100-disk-0.qcow2/101/vm-101-disk-0.qcow2",
+		"100/vm-100-disk-0.qcow2/101/snap-a-vm-101-disk-0.qcow2",
+		"100/vm 100.raw",
 		"",
 	};
 	for (size_t i = 0; i < ELEMENTSOF(badnames); i++) {

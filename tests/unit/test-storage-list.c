@@ -1,6 +1,7 @@
 /* The dir plugin's image listing against what the files on disk say: many guests (the listing splits their
- * directories between two threads), every image kind, names it must skip, filters, order, and the
- * sizes read from qcow2 and vmdk headers and from stat. */
+ * directories between two threads), every image kind, names it must skip, filters, order, the sizes
+ * read from qcow2 and vmdk headers and from stat, and images or rootdir by the guest's type (the even
+ * VMIDs are containers here), as Proxmox decides. */
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -28,6 +29,12 @@ static void write_raw(const char *path, off_t size)
 	check(fd >= 0);
 	check(ftruncate(fd, size) == 0);
 	close(fd);
+}
+
+/* The guests taken for containers: every even VMID. */
+static unsigned kind(long long vmid)
+{
+	return vmid % 2 == 0 ? PVE_CONTENT_ROOTDIR : PVE_CONTENT_IMAGES;
 }
 
 typedef struct expect {
@@ -84,12 +91,12 @@ static expect *build(const char *top, size_t *ret_n)
 			else
 				write_vmdk(p, size / 512);
 			add(e, &n, p, v, fmt, k % 3 == 2 ? size / 512 * 512 : size, vmid,
-			    PVE_CONTENT_IMAGES, NULL);
+			    kind(vmid), NULL);
 		}
 		snprintf(p, sizeof(p), "%s/images/%lld/subvol-%lld-disk-0.subvol", top, vmid, vmid);
 		check(mkdir(p, 0755) == 0);
 		snprintf(v, sizeof(v), "st:%lld/subvol-%lld-disk-0.subvol", vmid, vmid);
-		add(e, &n, p, v, "subvol", 0, vmid, PVE_CONTENT_ROOTDIR, NULL);
+		add(e, &n, p, v, "subvol", 0, vmid, kind(vmid), NULL);
 		/* skipped: hidden, not an image name, no extension */
 		static const char *const junk[] = { ".hidden.raw", "notes.txt", "vm-100-disk-9" };
 		for (size_t j = 0; j < ELEMENTSOF(junk); j++) {
@@ -107,12 +114,11 @@ static expect *build(const char *top, size_t *ret_n)
 	/* a base and its linked clone */
 	snprintf(p, sizeof(p), "%s/images/100/base-100-disk-0.qcow2", top);
 	sif_write_qcow2(p, 1u << 30, NULL);
-	add(e, &n, p, "st:100/base-100-disk-0.qcow2", "qcow2", 1u << 30, 100, PVE_CONTENT_IMAGES,
-	    NULL);
+	add(e, &n, p, "st:100/base-100-disk-0.qcow2", "qcow2", 1u << 30, 100, kind(100), NULL);
 	snprintf(p, sizeof(p), "%s/images/101/vm-101-disk-9.qcow2", top);
 	sif_write_qcow2(p, 1u << 30, "../100/base-100-disk-0.qcow2");
 	add(e, &n, p, "st:100/base-100-disk-0.qcow2/101/vm-101-disk-9.qcow2", "qcow2", 1u << 30,
-	    101, PVE_CONTENT_IMAGES, "../100/base-100-disk-0.qcow2");
+	    101, kind(101), "../100/base-100-disk-0.qcow2");
 	qsort(e, n, sizeof(*e), cmp_expect);
 	*ret_n = n;
 	return e;
@@ -159,7 +165,14 @@ static void list_many_guests(void)
 	expect *e = build(top, &n);
 	pve_sectioncfg *cfg = NULL;
 	pve_storage st;
+	long long cts[GUESTS];
+	size_t n_cts = 0;
+	for (long long vmid = 100; vmid < 100 + GUESTS; vmid++)
+		if (kind(vmid) == PVE_CONTENT_ROOTDIR)
+			cts[n_cts++] = vmid;
 	if (sif_open_storage(top, "", &cfg, &st) == 0) {
+		st.containers = cts;
+		st.n_containers = n_cts;
 		check_int(n, GUESTS * (DISKS + 1) + 2);
 		compare(&st, e, n, 0, PVE_CONTENT_ALL);
 		compare(&st, e, n, 0, PVE_CONTENT_IMAGES);

@@ -1,0 +1,158 @@
+"""What the VM tests (test-vm-*.py) share: the test guest, tasks followed to their end, a VM's serial
+console read as it boots, and the QEMUs of a node's root stopped by PID, also when a test fails
+(guests outlive pved by design, so stopping the node does not stop them)."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+
+from pvetest import TOP, Skip, expect
+
+BUILD = os.path.join(TOP, "tools", "guest", "build-test-guest")
+GUEST_DIR = os.path.join(TOP, "build", "test-guest")
+QEMU = shutil.which("qemu-system-x86_64")
+# A guest under TCG is ready in 3-15 s here; more while other builds run.
+READY_LIMIT = 120
+
+
+def need_root_and_qemu():
+    if os.geteuid() != 0:
+        raise Skip("needs root")
+    if not QEMU:
+        raise Skip("no qemu-system-x86_64 (package qemu-system-x86)")
+
+
+def guest_image():
+    """The test guest's directory (built once, then reused), or Skip."""
+    need_root_and_qemu()
+    r = subprocess.run([BUILD, GUEST_DIR], capture_output=True, text=True)
+    if r.returncode == 77:
+        raise Skip("test guest: " + r.stderr.strip())
+    expect(r.returncode == 0, f"build-test-guest: {r.returncode} {r.stdout} {r.stderr}")
+    return GUEST_DIR
+
+
+def q(s):
+    return urllib.parse.quote(s, safe="")
+
+
+def task(n, r, timeout=180, ok=True):
+    """Follows the UPID a call answered to its end; the exit status (expected 'OK' when ok)."""
+    expect(r.status == 200 and isinstance(r.data, str) and r.data.startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout)
+    if ok:
+        expect(st.get("exitstatus") == "OK" or str(st.get("exitstatus", "")).startswith("WARNINGS"),
+               f"task {r.data}: {st} {task_log(n, r.data)}")
+    return st
+
+
+def task_log(n, upid):
+    r = n.get(f"/nodes/{n.name}/tasks/{q(upid)}/log", {"limit": 500})
+    return "\n".join(line["t"] for line in (r.data or []))
+
+
+def status(n, vmid):
+    r = n.get(f"/nodes/{n.name}/qemu/{vmid}/status/current")
+    expect(r.status == 200, r)
+    return r.data
+
+
+def wait_status(n, vmid, want, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = status(n, vmid)
+        if st["status"] == want:
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"VM {vmid} not {want} in {timeout} s: {status(n, vmid)}")
+
+
+def qemu_pid(root, vmid):
+    try:
+        with open(os.path.join(root, "run/qemu-server", f"{vmid}.pid")) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_gone(pid, timeout=30):
+    deadline = time.time() + timeout
+    while alive(pid) and time.time() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def kill_vms(root):
+    """Every QEMU of this node's root, by the PID in its pid file, when its command line names the
+    root (so nothing else is ever hit)."""
+    rundir = os.path.join(root, "run/qemu-server")
+    if not os.path.isdir(rundir):
+        return
+    for name in os.listdir(rundir):
+        if not name.endswith(".pid"):
+            continue
+        pid = qemu_pid(root, name[:-4])
+        if not pid:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if rundir.encode() in cmd:
+            os.kill(pid, signal.SIGKILL)
+            wait_gone(pid, 5)
+
+
+class Serial:
+    """A VM's serial0 socket, read in the background; QEMU drops the output while no one listens,
+    so it is connected right after the start."""
+
+    def __init__(self, root, vmid, timeout=10):
+        path = os.path.join(root, "run/qemu-server", f"{vmid}.serial0")
+        deadline = time.time() + timeout
+        self.sock = socket.socket(socket.AF_UNIX)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.02)
+        self.sock.settimeout(0.5)
+        self.out = b""
+
+    def wait(self, pattern, timeout=READY_LIMIT, since=0):
+        rx = re.compile(pattern.encode())
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.out, since)
+            if m:
+                return m
+            if time.time() > deadline:
+                raise AssertionError(f"no {pattern!r} on serial0 in {timeout} s: "
+                                     f"{self.out[-800:].decode(errors='replace')}")
+            try:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise AssertionError(f"serial0 closed: {self.out[-800:]!r}")
+                self.out += chunk
+            except socket.timeout:
+                pass
+
+    def close(self):
+        self.sock.close()

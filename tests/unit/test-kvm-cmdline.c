@@ -1,0 +1,299 @@
+/* Tests of the QEMU command line: what a config turns into (machine, CPU, memory, drives on each bus,
+ * NICs, consoles, the agent, the monitors), the errors that name a key (a missing bridge, a disk never
+ * allocated, devices pved does not drive), and a real QEMU accepting a generated command line. */
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "tests/unit/kvm-schema-test.h"
+#include "tests/unit/test.h"
+
+static kvm_schema *schema;
+
+static int fake_resolve(void *ud, const char *volid, char **ret_path, char **ret_format,
+			pve_error **err)
+{
+	(void)ud;
+	if (startswith(volid, "gone:"))
+		return pve_error_set(err, ENOENT, "storage 'gone' does not exist");
+	const char *name = strchr(volid, ':') + 1;
+	*ret_path = xasprintf("/img/%s", name);
+	*ret_format = endswith(name, ".qcow2") ? xstrdup("qcow2") : xstrdup("raw");
+	return 0;
+}
+
+static bool fake_bridge(void *ud, const char *bridge)
+{
+	(void)ud;
+	return streq(bridge, "vmbr0");
+}
+
+static int warnings;
+static void count_warn(void *ud, const char *msg)
+{
+	(void)ud, (void)msg;
+	warnings++;
+}
+
+static kvm_cmdline_info info(bool kvm)
+{
+	return (kvm_cmdline_info){ .vmid = 100,
+				   .run_dir = "/run/qemu-server",
+				   .qemu = "/usr/bin/qemu-system-x86_64",
+				   .kvm = kvm,
+				   .allow_args = true,
+				   .resolve = fake_resolve,
+				   .bridge_exists = fake_bridge,
+				   .warn = count_warn };
+}
+
+static pve_config *conf(const char *text)
+{
+	pve_config *c = NULL;
+	if (kvm_config_parse(text, strlen(text), &c, NULL) < 0)
+		abort();
+	return c;
+}
+
+/* Whether argv holds opt immediately followed by val. */
+static bool has(char **argv, const char *opt, const char *val)
+{
+	for (char **a = argv; *a && a[1]; a++)
+		if (streq(a[0], opt) && streq(a[1], val))
+			return true;
+	return false;
+}
+
+static void test_full(void)
+{
+	pve_config *c =
+		conf("name: web1\n"
+		     "memory: 2048\n"
+		     "sockets: 2\n"
+		     "cores: 2\n"
+		     "cpu: x86-64-v2-AES,flags=+aes;-pcid\n"
+		     "agent: 1\n"
+		     "boot: order=scsi0;ide2;net0\n"
+		     "ide2: local:iso/debian.iso,media=cdrom\n"
+		     "scsihw: virtio-scsi-single\n"
+		     "scsi0: local:100/vm-100-disk-0.qcow2,iothread=1,discard=on,ssd=1,size=8G\n"
+		     "virtio1: local:100/vm-100-disk-1.raw,cache=writeback,size=1G\n"
+		     "sata0: local:100/vm-100-disk-2.raw,size=1G\n"
+		     "net0: virtio=BC:24:11:00:00:01,bridge=vmbr0\n"
+		     "net1: e1000=BC:24:11:00:00:02\n"
+		     "serial0: socket\n"
+		     "smbios1: uuid=b3247ab1-1a2b-4c5d-8e9f-0123456789ab\n"
+		     "vmgenid: 7079e97c-1a2b-4c5d-8e9f-0123456789ab\n"
+		     "balloon: 0\n");
+	char **argv = NULL;
+	pve_error *e = NULL;
+	kvm_cmdline_info i = info(false);
+	int fds[KVM_MAX_NETS];
+	for (int k = 0; k < KVM_MAX_NETS; k++)
+		fds[k] = -1;
+	fds[0] = 17;
+	i.tap_fds = fds;
+	int r = kvm_cmdline_build(c, schema, &i, &argv, &e);
+	check_int(r, 0);
+	if (r < 0) {
+		printf("# %s\n", e->message);
+		pve_error_free(e);
+		pve_config_free(c);
+		return;
+	}
+	check_streq(argv[0], "/usr/bin/qemu-system-x86_64");
+	check(has(argv, "-name", "web1,debug-threads=on"));
+	check(has(argv, "-chardev",
+		  "socket,id=qmp,path=/run/qemu-server/100.qmp,server=on,wait=off"));
+	check(has(argv, "-chardev",
+		  "socket,id=qmp-pved,path=/run/qemu-server/100.pved.qmp,server=on,wait=off"));
+	check(has(argv, "-pidfile", "/run/qemu-server/100.pid"));
+	check(has(argv, "-smp", "4,sockets=2,cores=2,maxcpus=4"));
+	check(has(argv, "-cpu", "x86-64-v2-AES,+aes,-pcid"));
+	check(has(argv, "-m", "2048"));
+	check(has(argv, "-machine", "type=pc,accel=tcg"));
+	check(has(argv, "-smbios", "type=1,uuid=b3247ab1-1a2b-4c5d-8e9f-0123456789ab"));
+	check(has(argv, "-device", "vmgenid,guid=7079e97c-1a2b-4c5d-8e9f-0123456789ab"));
+	check(has(argv, "-vnc", "unix:/run/qemu-server/100.vnc,password=on"));
+	check(has(argv, "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"));
+	check(has(argv, "-chardev",
+		  "socket,id=serial0,path=/run/qemu-server/100.serial0,server=on,wait=off"));
+	check(has(argv, "-drive",
+		  "file=/img/iso/debian.iso,if=none,id=drive-ide2,media=cdrom,format=raw,"
+		  "cache.direct=off,aio=io_uring,readonly=on"));
+	check(has(argv, "-device",
+		  "ide-cd,bus=ide.1,unit=0,drive=drive-ide2,id=ide2,bootindex=101"));
+	check(has(argv, "-device", "virtio-scsi-pci,id=virtioscsi0,iothread=iothread-virtioscsi0"));
+	check(has(argv, "-drive",
+		  "file=/img/100/vm-100-disk-0.qcow2,if=none,id=drive-scsi0,format=qcow2,"
+		  "cache.direct=on,aio=io_uring,discard=unmap,detect-zeroes=unmap"));
+	check(has(argv, "-device",
+		  "scsi-hd,bus=virtioscsi0.0,channel=0,scsi-id=0,lun=0,drive=drive-scsi0,id=scsi0,"
+		  "rotation_rate=1,bootindex=100,write-cache=on"));
+	check(has(argv, "-device", "virtio-blk-pci,drive=drive-virtio1,id=virtio1,write-cache=on"));
+	check(has(argv, "-device", "ahci,id=ahci0,multifunction=on"));
+	check(has(argv, "-device", "ide-hd,bus=ahci0.0,drive=drive-sata0,id=sata0"));
+	check(has(argv, "-netdev", "type=tap,id=net0,fd=17"));
+	check(has(argv, "-device",
+		  "virtio-net-pci,netdev=net0,id=net0,mac=BC:24:11:00:00:01,bootindex=102"));
+	check(has(argv, "-netdev", "type=user,id=net1,hostname=web1"));
+	check(has(argv, "-device", "e1000,netdev=net1,id=net1,mac=BC:24:11:00:00:02"));
+	for (char **a = argv; *a; a++)
+		check(!strstr(*a, "balloon"));
+	char *q = kvm_cmdline_quote(argv);
+	check(strstr(q, "-cpu x86-64-v2-AES,+aes,-pcid ") != NULL);
+	free(q);
+	strv_free(argv);
+	pve_config_free(c);
+}
+
+static void test_defaults_and_q35(void)
+{
+	pve_config *c =
+		conf("machine: q35\nide0: none,media=cdrom\nide1: local:iso/a.iso,media=cdrom\n"
+		     "kvm: 0\nargs: -S -global 'kvm-pit.lost_tick_policy=discard'\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(true);
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-machine", "type=q35,accel=kvm"));
+	check(has(argv, "-cpu", "kvm64"));
+	check(has(argv, "-m", "512"));
+	check(has(argv, "-name", "vm100,debug-threads=on"));
+	check(has(argv, "-smp", "1,sockets=1,cores=1,maxcpus=1"));
+	check(has(argv, "-drive", "if=none,id=drive-ide0,media=cdrom"));
+	/* q35: ide1 is bus 2, unit 0 */
+	check(has(argv, "-device",
+		  "ide-cd,bus=ide.2,unit=0,drive=drive-ide1,id=ide1,bootindex=101"));
+	check(has(argv, "-device", "usb-tablet,id=tablet,bus=ehci.0,port=1"));
+	check(has(argv, "-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=on"));
+	check(has(argv, "-global", "kvm-pit.lost_tick_policy=discard"));
+	size_t n = strv_length(argv);
+	check_streq(argv[n - 3], "-S");
+	strv_free(argv);
+	pve_config_free(c);
+}
+
+static void test_errors(void)
+{
+	static const struct {
+		const char *conf, *param, *msg;
+	} cases[] = {
+		{ "net0: virtio=BC:24:11:00:00:01,bridge=vmbr9\n", "net0",
+		  "bridge 'vmbr9' does not exist" },
+		{ "scsi0: local:4\n", "scsi0", "scsi0: the disk 'local:4' was never allocated" },
+		{ "hostpci0: 01:00.0\n", "hostpci0",
+		  "hostpci0: PCI passthrough are not supported by pved yet" },
+		{ "cpu: host\n", "cpu", "CPU model 'host' needs KVM, and this VM runs without it" },
+		{ "virtio0: gone:1/vm-1-disk-0.raw\n", NULL, "storage 'gone' does not exist" },
+		{ "args: -foo 'bar\n", "args", "unbalanced quotes in args" },
+		{ "bios: ovmf\n", "bios", NULL },
+	};
+	for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+		pve_config *c = conf(cases[k].conf);
+		char **argv = NULL;
+		pve_error *e = NULL;
+		kvm_cmdline_info i = info(false);
+		check(kvm_cmdline_build(c, schema, &i, &argv, &e) < 0);
+		check(e != NULL);
+		if (e) {
+			if (cases[k].param)
+				check_streq(e->param, cases[k].param);
+			if (cases[k].msg)
+				check_streq(e->message, cases[k].msg);
+		}
+		pve_error_free(e);
+		pve_config_free(c);
+	}
+	warnings = 0;
+	pve_config *c = conf("net0: virtio,bridge=vmbr0,tag=7\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-netdev", "type=tap,id=net0,ifname=tap100i0,script=no,downscript=no"));
+	check_int(warnings, 1);
+	strv_free(argv);
+	pve_config_free(c);
+}
+
+static int real_resolve(void *ud, const char *volid, char **ret_path, char **ret_format,
+			pve_error **err)
+{
+	(void)err;
+	*ret_path = xasprintf("%s/%s", (const char *)ud, strchr(volid, ':') + 1);
+	*ret_format = xstrdup("qcow2");
+	return 0;
+}
+
+static void test_real_qemu(void)
+{
+	if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 ||
+	    access("/usr/bin/qemu-img", X_OK) != 0)
+		return test_skip("no qemu-system-x86_64 or qemu-img");
+	const char *dir = test_tmpdir();
+	_cleanup_free_ char *img = xasprintf("%s/disk.qcow2", dir);
+	_cleanup_free_ char *cmd = xasprintf("/usr/bin/qemu-img create -q -f qcow2 %s 64M", img);
+	check(system(cmd) == 0);
+	pve_config *c =
+		conf("name: t1\nmemory: 64\nagent: 1\nserial0: socket\nscsihw: virtio-scsi-pci\n"
+		     "scsi0: xx:disk.qcow2,size=64M\nide2: none,media=cdrom\nnet0: e1000\n"
+		     "vga: std\nargs: -S\n");
+	kvm_cmdline_info i = info(false);
+	i.run_dir = dir;
+	i.resolve = real_resolve;
+	i.ud = (void *)dir;
+	char **argv = NULL;
+	pve_error *e = NULL;
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, &e), 0);
+	if (e) {
+		printf("# %s\n", e->message);
+		pve_error_free(e);
+		pve_config_free(c);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int st = 0;
+	waitpid(pid, &st, 0);
+	/* -daemonize: the first process exits 0 once QEMU runs */
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	kvm_proc p = { 0 };
+	check_int(kvm_proc_find(dir, 100, &p), 1);
+	check(kvm_proc_alive(&p));
+	_cleanup_free_ char *sock = kvm_run_path(dir, 100, "qmp");
+	kvm_qmp_sync *q = NULL;
+	check_int(kvm_qmp_sync_open(sock, 5000, &q, NULL), 0);
+	if (!q) {
+		strv_free(argv);
+		pve_config_free(c);
+		return;
+	}
+	cJSON *ret = NULL;
+	check_int(kvm_qmp_sync_command(q, "query-status", NULL, 5000, &ret, NULL), 0);
+	check_streq(pve_json_str(ret, "status"), "prelaunch");
+	cJSON_Delete(ret);
+	/* pved's own monitor serves at the same time */
+	_cleanup_free_ char *psock = kvm_run_path(dir, 100, "pved.qmp");
+	kvm_qmp_sync *q2 = NULL;
+	check_int(kvm_qmp_sync_open(psock, 5000, &q2, NULL), 0);
+	check_int(kvm_qmp_sync_command(q2, "quit", NULL, 5000, NULL, NULL), 0);
+	kvm_qmp_sync_close(q2);
+	kvm_qmp_sync_close(q);
+	for (int k = 0; k < 200 && kvm_proc_alive(&p); k++)
+		usleep(10000);
+	check(!kvm_proc_alive(&p));
+	if (kvm_proc_alive(&p))
+		kill(p.pid, SIGKILL);
+	strv_free(argv);
+	pve_config_free(c);
+}
+
+static void test_setup(void)
+{
+	schema = test_kvm_schema();
+}
+
+TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
+	  TEST(test_real_qemu))
