@@ -95,12 +95,17 @@ def upload_with_requests(n):
     # The volume is listed as content.
     c = n.get(f"/nodes/{n.name}/storage/local/content", {"content": "iso"})
     expect(any(v["volid"] == "local:iso/req.iso" for v in c.data), c)
-    # The same name again is refused, the file stays.
-    with open(src, "rb") as f:
+    # The same name again replaces the file, as Proxmox's upload does (Ansible's proxmox_template
+    # with force: true relies on it).
+    src2 = n.path("src-1m.iso")
+    digest2 = make_file(src2, MIB)
+    with open(src2, "rb") as f:
         r = requests.post(upload_url(n), headers=auth_headers(n), verify=n.path("etc/pve/pve-root-ca.pem"),
                           data={"content": "iso"}, files={"filename": ("req.iso", f)})
-    expect(r.status_code == 409, f"{r.status_code} {r.text}")
-    expect(sha256_file(path) == digest, "existing file changed")
+    expect(r.status_code == 200, f"{r.status_code} {r.text}")
+    expect(task_ok(n, r.json()["data"])[0] == "OK", r.text)
+    expect(sha256_file(path) == digest2, "existing file not replaced")
+    expect(listing(n) == ["req.iso"], listing(n))
 
 
 @case
@@ -147,7 +152,7 @@ def bad_requests_refused(n):
     for data, files, storage, want in [
         ({"content": "iso"}, {"filename": ("x.txt", b"abc")}, "local", 400),
         ({"content": "images"}, {"filename": ("x.iso", b"abc")}, "local", 400),
-        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 404),
+        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 500),
         ({"content": "iso", "filename": "x.iso"}, None, "local", 400),
         ({"content": "iso", "checksum": "ab"}, {"filename": ("x.iso", b"abc")}, "local", 400),
         ({"content": "iso"}, {"filename": ("../../x.iso", b"abc")}, "local", 200),
