@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect, node_main  # noqa: E402
 
 
 def module(n, name, **args):
@@ -117,14 +117,5 @@ def storage_and_tasks_info(n):
     expect([t["upid"] for t in res["proxmox_tasks"]] == [up[0]["upid"]], res)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

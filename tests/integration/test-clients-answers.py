@@ -8,49 +8,17 @@ throwaway system user the test creates and removes). Needs root."""
 
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import pwd
 import shutil
-import socket
-import struct
 import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
-
-
-def local_call(n, method, path, params):
-    """One call over the node's local socket (root@pam), in pved's wire format."""
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(n.path("run/pved.sock"))
-    payload = json.dumps({"method": method, "path": path, "params": params,
-                          "window": 1 << 24}).encode()
-    s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 7) + payload)
-    buf, body, status = b"", b"", None
-    while True:
-        while len(buf) < 12:
-            d = s.recv(65536)
-            if not d:
-                raise AssertionError("pved closed the socket")
-            buf += d
-        ln, typ, flags, _ = struct.unpack("<IHHI", buf[:12])
-        while len(buf) < 12 + ln:
-            buf += s.recv(65536)
-        p, buf = buf[12:12 + ln], buf[12 + ln:]
-        if typ == 2:
-            status, rlen = struct.unpack("<HH", p[:4])
-            body += p[4 + rlen + (8 if flags & 2 else 0):]
-        else:
-            body += p
-        if flags & 1:
-            break
-    s.close()
-    return status, json.loads(body)
+from pvetest import Skip, case, expect, node_main  # noqa: E402
 
 
 def task_status(n, upid):
@@ -95,11 +63,11 @@ def query_url_metadata(n):
     with open(src, "wb") as f:
         f.write(b"x" * 12345)
     path = f"/nodes/{n.name}/query-url-metadata"
-    st, body = local_call(n, "GET", path, {"url": "file://" + src})
+    st, body = n.local_call("GET", path, {"url": "file://" + src})
     expect(st == 200, body)
     expect(body["data"] == {"filename": "meta-src.iso", "size": 12345,
                             "mimetype": "application/x-iso9660-image"}, body)
-    st, body = local_call(n, "GET", path, {"url": "file:///nonexistent/x.iso"})
+    st, body = n.local_call("GET", path, {"url": "file:///nonexistent/x.iso"})
     expect(st == 500 and "does not exist" in body["message"], body)
     # Not root@pam: a file:// URL reads any file, as download-url refuses it too.
     r = n.get(path, {"url": "file://" + src})
@@ -128,7 +96,7 @@ def download_url_compressed(n):
         compress(kind, raw, comp)
         with open(comp, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        st, body = local_call(n, "POST", base, {
+        st, body = n.local_call("POST", base, {
             "url": "file://" + comp, "content": "iso", "filename": f"unpacked-{kind}.iso",
             "compression": kind, "checksum": digest, "checksum-algorithm": "sha256"})
         expect(st == 200, body)
@@ -141,12 +109,12 @@ def download_url_compressed(n):
     with open(comp, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     want = hashlib.sha256(data).hexdigest()
-    st, body = local_call(n, "POST", base, {"url": "file://" + raw, "content": "iso",
+    st, body = n.local_call("POST", base, {"url": "file://" + raw, "content": "iso",
                                             "filename": "unpacked-gz.iso", "checksum": want,
                                             "checksum-algorithm": "sha256"})
     expect(st == 200 and task_status(n, body["data"]) == "OK", body)
     # A vztmpl is not decompressed (Proxmox: iso only).
-    st, body = local_call(n, "POST", base, {"url": "file://" + comp, "content": "vztmpl",
+    st, body = n.local_call("POST", base, {"url": "file://" + comp, "content": "vztmpl",
                                             "filename": "t.tar.gz", "compression": "gz"})
     expect(st == 200, body)
     status = task_status(n, body["data"])
@@ -159,7 +127,7 @@ def task_log_download(n):
     src = n.path("log-src.iso")
     with open(src, "wb") as f:
         f.write(b"y" * 1000)
-    st, body = local_call(n, "POST", f"/nodes/{n.name}/storage/local/download-url",
+    st, body = n.local_call("POST", f"/nodes/{n.name}/storage/local/download-url",
                           {"url": "file://" + src, "content": "iso", "filename": "log-src.iso"})
     expect(st == 200, body)
     upid = body["data"]
@@ -234,12 +202,12 @@ def pam_password_change(n):
     try:
         userid = f"{name}@pam"
         # Created with a password: the system user gets it (Proxmox's usermod; chpasswd here).
-        st, body = local_call(n, "POST", "/access/users", {"userid": userid,
+        st, body = n.local_call("POST", "/access/users", {"userid": userid,
                                                            "password": "first-pass-1"})
         expect(st == 200, body)
         expect(pam_login(n, userid, "first-pass-1").status == 200, "login with the first password")
         # root@pam changes it.
-        st, body = local_call(n, "PUT", "/access/password", {"userid": userid,
+        st, body = n.local_call("PUT", "/access/password", {"userid": userid,
                                                             "password": "second-pass-2"})
         expect(st == 200, body)
         expect(pam_login(n, userid, "first-pass-1").status == 401, "old password still works")
@@ -258,7 +226,7 @@ def pam_password_change(n):
         expect(r.status == 403, r)
         expect(pam_login(n, userid, "third-pass-3").status == 200, "changed by a non-root")
         # A system user that does not exist: chpasswd fails, named as Proxmox names it.
-        st, body = local_call(n, "POST", "/access/users", {"userid": "nosuchsysuser@pam",
+        st, body = n.local_call("POST", "/access/users", {"userid": "nosuchsysuser@pam",
                                                            "password": "whatever-1"})
         expect(st == 500 and body["message"].startswith("create user failed: change password "
                                                         "failed"), body)
@@ -266,14 +234,5 @@ def pam_password_change(n):
         subprocess.run(["userdel", name], check=False)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

@@ -12,7 +12,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, case, expect, run  # noqa: E402
+from pvetest import case, expect, node_main  # noqa: E402
 
 
 def plain(r, status, text):
@@ -190,14 +190,5 @@ def storage(n):
           f"storage 'elsewhere' is not available on node '{n.name}'")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.append("/usr/lib/python3/dist-packages")
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect, node_main  # noqa: E402
 
 
 def api(n, **kw):
@@ -94,14 +94,5 @@ def upload_twice(n):
     expect(log and "n" in log[0] and "t" in log[0], log)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

@@ -11,7 +11,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.append("/usr/lib/python3/dist-packages")
-from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Node, Skip, case, expect, node_main  # noqa: E402
 
 
 def user_cfg(n):
@@ -593,14 +593,5 @@ def password_confirmation(n):
         delete(n, f"/access/users/{userid}")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())
