@@ -16,7 +16,7 @@ else
 O ?= build/san
 endif
 
-PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8
+PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
@@ -29,6 +29,8 @@ NEED_CONFIG := $(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all))
 # missing library stops the build in tools/gen-config with its name. The file is remade when a package
 # is installed or removed (dpkg's status file changes) or PKG_CONFIG_PATH changes.
 CONFIG_MK := build/config.mk
+# The config's rule below is the first in this file: without this, a plain `make` would only remake it.
+.DEFAULT_GOAL := all
 ifneq ($(NEED_CONFIG),)
 include $(CONFIG_MK)
 ifneq ($(CONFIG_KEY),$(PKG_CONFIG_PATH))

@@ -12,6 +12,11 @@ ssize_t access_unbase64(const char *s, size_t len, unsigned char *out);
 char *access_hex(const unsigned char *data, size_t len);
 /* Fills buf with len bytes from the kernel's CSPRNG; aborts if it cannot (never expected). */
 void access_random(void *buf, size_t len);
+/* A COSE_Key (RFC 9053) at the start of cose: ES256 (P-256), RS256 or EdDSA (Ed25519). Returns the
+ * bytes it takes, its key (ret may be NULL) and algorithm; -EINVAL for anything else. */
+typedef struct evp_pkey_st EVP_PKEY;
+int access_webauthn_cose_key(const unsigned char *cose, size_t len, EVP_PKEY **ret, int *ret_alg,
+			     pve_error **err);
 /* Compares two strings in time that depends only on their lengths. */
 bool access_streq_ct(const char *a, const char *b);
 

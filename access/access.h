@@ -123,6 +123,10 @@ void pve_shadowcfg_free(pve_shadowcfg *c);
  * PAM service (e.g. "pved"). -EACCES "authentication failure" on a wrong password or a refused account. */
 int pve_pam_authenticate(const char *service, const char *user, const char *password,
 			 pve_error **err);
+/* Blocking (run it in a thread): sets the system password of user (a pam realm user) to password, as
+ * Proxmox's PAM plugin does (usermod -p with a crypt SHA-256 hash): here `chpasswd -e`, the hash on its
+ * standard input, so neither the password nor its hash is in a command line. At most 20 s. */
+int pve_pam_set_password(const char *user, const char *password, pve_error **err);
 
 /* ---- user.cfg ---------------------------------------------------------------------------------------- */
 
@@ -367,6 +371,81 @@ bool pve_tfacfg_delete_user(pve_tfacfg *c, const char *userid);
 int pve_tfacfg_verify(pve_tfacfg *c, const char *userid, const char *response, time_t now,
 		      pve_error **err);
 
+/* ---- WebAuthn (access/webauthn.c) -------------------------------------------------------------------------
+ * A relying party's checks: the client's clientDataJSON, the authenticator's attestation object (CBOR)
+ * and assertions, COSE public keys. Every input is untrusted and bounded. */
+
+#define PVE_WEBAUTHN_MAX_CLIENT_DATA 4096
+#define PVE_WEBAUTHN_MAX_ATTESTATION 8192
+#define PVE_WEBAUTHN_MAX_AUTH_DATA 4096
+#define PVE_WEBAUTHN_MAX_COSE_KEY 2048
+#define PVE_WEBAUTHN_MAX_CRED_ID 1023 /* the spec's limit */
+#define PVE_WEBAUTHN_MAX_SIGNATURE 1024
+#define PVE_COSE_ES256 (-7)
+#define PVE_COSE_EDDSA (-8)
+#define PVE_COSE_RS256 (-257)
+
+/* Base64url without padding; decoding takes at most max bytes (E2BIG beyond, EINVAL if malformed). */
+char *pve_base64url(const unsigned char *data, size_t len);
+int pve_unbase64url(const char *s, size_t max, unsigned char **ret, size_t *ret_len,
+		    pve_error **err);
+
+/* datacenter.cfg's "webauthn: rp=NAME,origin=https://HOST:8006,id=HOST" (Proxmox's property string;
+ * rp defaults to id). */
+typedef struct pve_webauthn_config {
+	char *rp, *origin, *id;
+} pve_webauthn_config;
+int pve_webauthn_config_parse(const char *value, pve_webauthn_config *ret, pve_error **err);
+void pve_webauthn_config_clear(pve_webauthn_config *c);
+
+/* clientDataJSON: its type ("webauthn.create" or "webauthn.get"), challenge (base64url, compared in
+ * constant time) and origin must be the ones given. -EACCES when they differ. */
+int pve_webauthn_check_client_data(const unsigned char *data, size_t len, const char *type,
+				   const char *challenge, const char *origin, pve_error **err);
+
+/* A new credential, from an attestation object ("none", or "packed" self attestation whose signature
+ * over authData and the hash of clientDataJSON is checked), for rp_id, with the user present. */
+typedef struct pve_webauthn_credential {
+	unsigned char *cred_id, *cose; /* the credential id and its COSE public key */
+	size_t cred_id_len, cose_len;
+	uint32_t counter;
+} pve_webauthn_credential;
+int pve_webauthn_parse_attestation(const unsigned char *att, size_t len,
+				   const unsigned char *client_data, size_t cd_len,
+				   const char *rp_id, pve_webauthn_credential *ret,
+				   pve_error **err);
+void pve_webauthn_credential_clear(pve_webauthn_credential *c);
+
+/* An assertion: authenticator data for rp_id with the user present, signed (over it and the hash of
+ * clientDataJSON) by the credential's COSE key; its signature counter. */
+int pve_webauthn_verify_assertion(const unsigned char *cose, size_t cose_len, const char *rp_id,
+				  const unsigned char *auth_data, size_t ad_len,
+				  const unsigned char *client_data, size_t cd_len,
+				  const unsigned char *sig, size_t sig_len, uint32_t *ret_counter,
+				  pve_error **err);
+
+/* WebAuthn entries in tfa.cfg ("webauthn": [{id, description, created, enable, "credential": {"cred_id",
+ * "cose" (base64url), "counter"}}]). Registration: a challenge (PublicKeyCredentialCreationOptions as
+ * JSON text; the user's pending registration is kept in the file), then the browser's answer to it
+ * (PublicKeyCredential JSON with base64url members) makes the entry; errors name "challenge" or
+ * "value". */
+int pve_tfacfg_webauthn_challenge(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+				  time_t now, char **ret_challenge, pve_error **err);
+int pve_tfacfg_webauthn_register(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+				 const char *challenge, const char *response,
+				 const char *description, time_t now, char **ret_id,
+				 pve_error **err);
+/* Adds "webauthn": {"publicKey": PublicKeyCredentialRequestOptions} with a fresh challenge to a login's
+ * challenge object, when the user has an enabled credential and wa is given. */
+void pve_tfacfg_challenge_webauthn(const pve_tfacfg *c, const char *userid,
+				   const pve_webauthn_config *wa, cJSON *challenge);
+/* A login's "webauthn:<PublicKeyCredential JSON>" answer to challenge (the base64url one of the half
+ * ticket): origin, rp id, signature, a growing counter, and the challenge not used before. On success c
+ * changed (counter, used challenge): the caller writes it back. -EACCES otherwise. */
+int pve_tfacfg_verify_webauthn(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+			       const char *challenge, const char *response, time_t now,
+			       pve_error **err);
+
 /* ---- realms: domains.cfg, the ldap and ad realms, realm sync ---------------------------------------- */
 
 #define PVE_DOMAINS_MAX_SIZE (256 * 1024)
@@ -425,6 +504,9 @@ char *pve_ldap_filter_escape(const char *value);
  * finds the one entry with user_attr=username (and filter) under base_dn, then binds as it. ad: binds as
  * username@domain. -EACCES "authentication failure" for a wrong password or an unknown user, -EIO when
  * no server answers. An empty password always fails (an LDAP bind without one is anonymous). */
+/* Blocking: Proxmox's check_connection, a connection to the realm's server and its service bind (bind_dn
+ * with its password, or anonymous), each step within the realm's time limit. */
+int pve_ldap_check_connection(const pve_ldap_config *c, pve_error **err);
 int pve_ldap_authenticate(const pve_ldap_config *c, const char *username, const char *password,
 			  pve_error **err);
 

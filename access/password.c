@@ -2,7 +2,11 @@
  * realm (a PAM conversation through the system's stack). */
 #include <crypt.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <security/pam_appl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "access/access-internal.h"
 
@@ -217,4 +221,56 @@ int pve_pam_authenticate(const char *service, const char *user, const char *pass
 		r = pve_error_set(err, EACCES, "authentication failure (%s)", pam_strerror(h, rc));
 	pam_end(h, rc);
 	return r;
+}
+
+/* chpasswd waits for the shadow file's lock (lckpwdf: 15 s at most); a little more, then it is killed. */
+#define CHPASSWD_TIMEOUT_MS 20000
+
+int pve_pam_set_password(const char *user, const char *password, pve_error **err)
+{
+	if (!user || !*user || strlen(user) > 64 || strpbrk(user, " \t\r\n:/"))
+		return pve_error_set(err, EINVAL, "invalid user name");
+	_cleanup_free_ char *hash = pve_password_hash(password);
+	if (!hash)
+		return pve_error_set(err, EINVAL, "cannot hash the password");
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return pve_error_set(err, errno, "pipe: %m");
+	char *const argv[] = { (char *)"chpasswd", (char *)"-e", NULL };
+	pve_spawn_opts so = {
+		.path = "chpasswd", .argv = argv, .stdin_fd = p[0], .stdout_fd = -1, .stderr_fd = -1
+	};
+	pid_t pid;
+	int r = pve_spawn(&so, &pid, err);
+	close(p[0]);
+	if (r < 0) {
+		close(p[1]);
+		return r;
+	}
+	/* "user:hash\n" is far less than a pipe holds: the write never waits. */
+	_cleanup_free_ char *line = xasprintf("%s:%s\n", user, hash);
+	ssize_t n = write(p[1], line, strlen(line));
+	explicit_bzero(line, strlen(line));
+	explicit_bzero(hash, strlen(hash));
+	close(p[1]);
+	int status = 0;
+	int64_t deadline = pve_now_ms() + CHPASSWD_TIMEOUT_MS;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (pve_now_ms() > deadline) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return pve_error_set(err, ETIMEDOUT, "change password failed: timeout");
+		}
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	}
+	if (n < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		/* Proxmox's run_command(errmsg => 'change password failed'). */
+		return pve_error_set(err, EIO, "change password failed: chpasswd %s %d",
+				     WIFEXITED(status) ? "exited with" : "killed by signal",
+				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return 0;
 }

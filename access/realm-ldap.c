@@ -772,6 +772,17 @@ static char *class_filter(char *const *classes, const char *extra, const char *m
 	return pve_buf_steal(&b);
 }
 
+int pve_ldap_check_connection(const pve_ldap_config *c, pve_error **err)
+{
+	ldap_conn k;
+	int r = conn_open(c, &k, err);
+	if (r < 0)
+		return r;
+	r = service_bind(&k, err);
+	conn_close(&k);
+	return r;
+}
+
 int pve_ldap_authenticate(const pve_ldap_config *c, const char *username, const char *password,
 			  pve_error **err)
 {

@@ -21,6 +21,10 @@
 #define TOTP_SECRET_MAX 128
 #define RECOVERY_SECRET_LEN 32
 #define RECOVERY_CODE_MAX 64
+#define WEBAUTHN_CHALLENGE_LEN 32
+#define WEBAUTHN_TIMEOUT 60 /* s, for the browser and for the challenge kept */
+#define WEBAUTHN_B64_MAX 4096 /* a stored credential id or COSE key, base64url */
+#define WEBAUTHN_USED_MAX 64 /* challenges remembered against a replay, per user */
 
 struct pve_tfacfg {
 	cJSON *root; /* validated by pve_tfacfg_parse: {"users": {userid: {...}}, ...} */
@@ -292,6 +296,39 @@ static int check_user(const char *userid, const cJSON *u, pve_error **err)
 			return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad recovery entry",
 					     userid);
 	}
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(u, "webauthn");
+	if (was) {
+		if (!cJSON_IsArray(was) || cJSON_GetArraySize(was) > TFA_MAX_ENTRIES)
+			return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad webauthn list",
+					     userid);
+		const cJSON *e;
+		cJSON_ArrayForEach (e, was) {
+			/* Entries in another shape (Proxmox's webauthn-rs state) stay as they are
+			 * and serve no login. */
+			if (!cJSON_IsObject(e) || !is_str(e, "id", TFA_ID_MAX, false) ||
+			    !is_str(e, "description", TFA_DESCRIPTION_MAX, true) ||
+			    !is_int(e, "created", true) || !is_bool(e, "enable"))
+				return pve_error_set(err, EINVAL,
+						     "tfa.cfg: user '%s': bad webauthn entry",
+						     userid);
+		}
+	}
+	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(u, "webauthn-reg");
+	if (reg && (!cJSON_IsObject(reg) || !is_str(reg, "challenge", 128, false) ||
+		    !is_int(reg, "created", false)))
+		return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad webauthn-reg", userid);
+	const cJSON *used = cJSON_GetObjectItemCaseSensitive(u, "webauthn-used");
+	if (used) {
+		bool ok = cJSON_IsArray(used) && cJSON_GetArraySize(used) <= WEBAUTHN_USED_MAX;
+		const cJSON *e;
+		const cJSON *items = ok ? used : NULL;
+		cJSON_ArrayForEach (e, items)
+			ok = ok && cJSON_IsObject(e) && is_str(e, "challenge", 128, false) &&
+			     is_int(e, "until", false);
+		if (!ok)
+			return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad webauthn-used",
+					     userid);
+	}
 	if (!is_int(u, "totp-last-step", true) || !is_bool(u, "totp-locked") ||
 	    !is_int(u, "tfa-locked-until", true))
 		return pve_error_set(err, EINVAL, "tfa.cfg: user '%s': bad lock fields", userid);
@@ -420,10 +457,29 @@ char **pve_tfacfg_users(const pve_tfacfg *c)
 	return v;
 }
 
+/* A webauthn entry in pved's shape: {"credential": {"cred_id", "cose" (base64url), "counter"}}. */
+static const cJSON *webauthn_credential(const cJSON *e)
+{
+	const cJSON *cr = cJSON_GetObjectItemCaseSensitive(e, "credential");
+	if (!cJSON_IsObject(cr) || !is_str(cr, "cred_id", WEBAUTHN_B64_MAX, false) ||
+	    !is_str(cr, "cose", WEBAUTHN_B64_MAX, false) || !is_int(cr, "counter", false))
+		return NULL;
+	return cr;
+}
+
+static size_t webauthn_enabled(const cJSON *u)
+{
+	const cJSON *e;
+	size_t n = 0;
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn"))
+		n += entry_enabled(e) && webauthn_credential(e);
+	return n;
+}
+
 bool pve_tfacfg_needs_tfa(const pve_tfacfg *c, const char *userid)
 {
 	const cJSON *u = user_of(c, userid);
-	return u && (totp_enabled(u) > 0 || recovery_left(u) > 0);
+	return u && (totp_enabled(u) > 0 || recovery_left(u) > 0 || webauthn_enabled(u) > 0);
 }
 
 static cJSON *entry_info(const char *type, const cJSON *e)
@@ -449,6 +505,8 @@ cJSON *pve_tfacfg_list(const pve_tfacfg *c, const char *userid)
 	const cJSON *e;
 	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "totp"))
 		cJSON_AddItemToArray(list, entry_info("totp", e));
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn"))
+		cJSON_AddItemToArray(list, entry_info("webauthn", e));
 	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(u, "recovery");
 	if (cJSON_IsObject(rec))
 		cJSON_AddItemToArray(list, entry_info("recovery", rec));
@@ -465,6 +523,9 @@ cJSON *pve_tfacfg_get(const pve_tfacfg *c, const char *userid, const char *id)
 	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "totp"))
 		if (streq_ptr(pve_json_str(e, "id"), id))
 			return entry_info("totp", e);
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn"))
+		if (streq_ptr(pve_json_str(e, "id"), id))
+			return entry_info("webauthn", e);
 	return NULL;
 }
 
@@ -605,11 +666,12 @@ int pve_tfacfg_add_recovery(pve_tfacfg *c, const char *userid, time_t now, char 
 	return 0;
 }
 
-static cJSON *find_totp(cJSON *u, const char *id, int *ret_index)
+/* An entry of the list kind ("totp", "webauthn") by its id. */
+static cJSON *find_entry(cJSON *u, const char *kind, const char *id, int *ret_index)
 {
 	int i = 0;
 	cJSON *e;
-	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "totp")) {
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, kind)) {
 		if (streq_ptr(pve_json_str(e, "id"), id)) {
 			if (ret_index)
 				*ret_index = i;
@@ -633,7 +695,9 @@ int pve_tfacfg_update(pve_tfacfg *c, const char *userid, const char *id, const c
 {
 	cJSON *u = user_of(c, userid);
 	cJSON *e = strcmp(id, "recovery") == 0 ? cJSON_GetObjectItemCaseSensitive(u, "recovery") :
-						 find_totp(u, id, NULL);
+						 find_entry(u, "totp", id, NULL);
+	if (!e)
+		e = find_entry(u, "webauthn", id, NULL);
 	if (!cJSON_IsObject(e))
 		return pve_error_set(err, ENOENT, "no such tfa entry '%s'", id);
 	int r = check_description(description, err);
@@ -652,7 +716,8 @@ static void drop_if_empty(pve_tfacfg *c, const char *userid)
 	cJSON *u = user_of(c, userid);
 	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(u, "recovery");
 	if (u && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(u, "totp")) == 0 &&
-	    (!rec || cJSON_IsNull(rec)) && !cJSON_GetObjectItemCaseSensitive(u, "webauthn") &&
+	    (!rec || cJSON_IsNull(rec)) &&
+	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(u, "webauthn")) == 0 &&
 	    !cJSON_GetObjectItemCaseSensitive(u, "u2f") &&
 	    !cJSON_GetObjectItemCaseSensitive(u, "yubico"))
 		cJSON_DeleteItemFromObjectCaseSensitive(users_of(c), userid);
@@ -667,8 +732,10 @@ int pve_tfacfg_delete(pve_tfacfg *c, const char *userid, const char *id, pve_err
 		if (!cJSON_IsObject(rec))
 			return pve_error_set(err, ENOENT, "no such tfa entry '%s'", id);
 		cJSON_DeleteItemFromObjectCaseSensitive(u, "recovery");
-	} else if (find_totp(u, id, &idx)) {
+	} else if (find_entry(u, "totp", id, &idx)) {
 		cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(u, "totp"), idx);
+	} else if (find_entry(u, "webauthn", id, &idx)) {
+		cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(u, "webauthn"), idx);
 	} else {
 		return pve_error_set(err, ENOENT, "no such tfa entry '%s'", id);
 	}
@@ -753,4 +820,277 @@ int pve_tfacfg_verify(pve_tfacfg *c, const char *userid, const char *response, t
 	if (strncmp(response, "recovery:", 9) == 0)
 		return verify_recovery(u, response + 9, err);
 	return pve_error_set(err, EACCES, "unsupported second factor response");
+}
+
+/* ---- WebAuthn entries ------------------------------------------------------------------------------------- */
+
+static char *random_challenge(void)
+{
+	unsigned char raw[WEBAUTHN_CHALLENGE_LEN];
+	access_random(raw, sizeof(raw));
+	return pve_base64url(raw, sizeof(raw));
+}
+
+/* The credentials of u as [{"type": "public-key", "id": ...}] (excludeCredentials, allowCredentials). */
+static cJSON *credential_list(const cJSON *u, bool enabled_only)
+{
+	cJSON *list = cJSON_CreateArray();
+	const cJSON *e;
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn")) {
+		const cJSON *cr = webauthn_credential(e);
+		if (!cr || (enabled_only && !entry_enabled(e)))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "type", "public-key");
+		cJSON_AddStringToObject(o, "id", pve_json_str(cr, "cred_id"));
+		cJSON_AddItemToArray(list, o);
+	}
+	return list;
+}
+
+int pve_tfacfg_webauthn_challenge(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+				  time_t now, char **ret_challenge, pve_error **err)
+{
+	if (!pve_userid_valid(userid))
+		return pve_error_set_param(err, EINVAL, "userid", "invalid user id");
+	cJSON *u = user_get(c, userid);
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(u, "webauthn")) >= TFA_MAX_ENTRIES)
+		return pve_error_set(err, ENOSPC, "user '%s' has %d webauthn entries already",
+				     userid, TFA_MAX_ENTRIES);
+	_cleanup_free_ char *challenge = random_challenge();
+	_cleanup_free_ char *handle = pve_base64url((const unsigned char *)userid, strlen(userid));
+	/* PublicKeyCredentialCreationOptions as webauthn-rs serializes them for Proxmox's web
+	 * interface: binary members in base64url. */
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	cJSON *pk = cJSON_AddObjectToObject(o, "publicKey");
+	cJSON *rp = cJSON_AddObjectToObject(pk, "rp");
+	cJSON_AddStringToObject(rp, "name", wa->rp);
+	cJSON_AddStringToObject(rp, "id", wa->id);
+	cJSON *user = cJSON_AddObjectToObject(pk, "user");
+	cJSON_AddStringToObject(user, "id", handle);
+	cJSON_AddStringToObject(user, "name", userid);
+	cJSON_AddStringToObject(user, "displayName", userid);
+	cJSON_AddStringToObject(pk, "challenge", challenge);
+	cJSON *params = cJSON_AddArrayToObject(pk, "pubKeyCredParams");
+	static const int algs[] = { PVE_COSE_ES256, PVE_COSE_EDDSA, PVE_COSE_RS256 };
+	for (size_t i = 0; i < ELEMENTSOF(algs); i++) {
+		cJSON *a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "type", "public-key");
+		cJSON_AddNumberToObject(a, "alg", algs[i]);
+		cJSON_AddItemToArray(params, a);
+	}
+	cJSON_AddNumberToObject(pk, "timeout", WEBAUTHN_TIMEOUT * 1000);
+	cJSON_AddStringToObject(pk, "attestation", "none");
+	cJSON_AddItemToObject(pk, "excludeCredentials", credential_list(u, false));
+	cJSON *sel = cJSON_AddObjectToObject(pk, "authenticatorSelection");
+	cJSON_AddBoolToObject(sel, "requireResidentKey", false);
+	cJSON_AddStringToObject(sel, "userVerification", "discouraged");
+	/* One registration at a time: a new challenge replaces the last. */
+	cJSON *reg = cJSON_CreateObject();
+	cJSON_AddStringToObject(reg, "challenge", challenge);
+	cJSON_AddNumberToObject(reg, "created", (double)now);
+	set_member(u, "webauthn-reg", reg);
+	*ret_challenge = pve_json_print(o);
+	return 0;
+}
+
+/* The members of a browser's PublicKeyCredential JSON (Proxmox's web interface sends binary members in
+ * base64url): rawId and those of "response" named in names, decoded. */
+static int credential_json(const char *json, const char *const *names, unsigned char **ret,
+			   size_t *ret_len, char **ret_raw_id, pve_error **err)
+{
+	_cleanup_json_ cJSON *o = pve_json_parse(json, strlen(json), 16384, 4, err);
+	if (!cJSON_IsObject(o))
+		return pve_error_set(err, EINVAL, "the webauthn response is not a JSON object");
+	const char *type = pve_json_str(o, "type"), *raw = pve_json_str(o, "rawId");
+	const cJSON *resp = cJSON_GetObjectItemCaseSensitive(o, "response");
+	if (!type || !streq(type, "public-key") || !raw || !cJSON_IsObject(resp))
+		return pve_error_set(err, EINVAL,
+				     "the webauthn response lacks type, rawId or response");
+	size_t i = 0;
+	int r = 0;
+	for (; names[i] && r == 0; i++) {
+		const char *v = pve_json_str(resp, names[i]);
+		r = v ? pve_unbase64url(v, PVE_WEBAUTHN_MAX_ATTESTATION, &ret[i], &ret_len[i],
+					err) :
+			pve_error_set(err, EINVAL, "the webauthn response lacks %s", names[i]);
+	}
+	if (r < 0) {
+		while (i-- > 1)
+			free(ret[i - 1]);
+		return r;
+	}
+	*ret_raw_id = xstrdup(raw);
+	return 0;
+}
+
+static void free_parts(unsigned char **parts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(parts[i]);
+}
+
+int pve_tfacfg_webauthn_register(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+				 const char *challenge, const char *response,
+				 const char *description, time_t now, char **ret_id,
+				 pve_error **err)
+{
+	int r = check_description(description, err);
+	if (r < 0)
+		return r;
+	cJSON *u = user_of(c, userid);
+	const cJSON *reg = cJSON_GetObjectItemCaseSensitive(u, "webauthn-reg");
+	long long created = 0;
+	pve_json_int(reg, "created", &created);
+	/* The challenge the client answers is the one it was given, and the last one made. */
+	_cleanup_json_ cJSON *given = pve_json_parse(challenge, strlen(challenge), 8192, 6, NULL);
+	const char *want =
+		pve_json_str(cJSON_GetObjectItemCaseSensitive(given, "publicKey"), "challenge");
+	const char *kept = pve_json_str(reg, "challenge");
+	if (!want || !kept || !access_streq_ct(want, kept))
+		return pve_error_set_param(err, EINVAL, "challenge",
+					   "no such webauthn registration challenge");
+	if (now - created > 5 * WEBAUTHN_TIMEOUT || now < created)
+		return pve_error_set_param(err, EINVAL, "challenge",
+					   "the webauthn registration challenge has expired");
+	static const char *const names[] = { "clientDataJSON", "attestationObject", NULL };
+	unsigned char *parts[2] = { NULL, NULL };
+	size_t lens[2] = { 0, 0 };
+	_cleanup_free_ char *raw_id = NULL;
+	if ((r = credential_json(response, names, parts, lens, &raw_id, err)) < 0)
+		return r;
+	pve_webauthn_credential cred = { 0 };
+	r = pve_webauthn_check_client_data(parts[0], lens[0], "webauthn.create", kept, wa->origin,
+					   err);
+	if (r == 0)
+		r = pve_webauthn_parse_attestation(parts[1], lens[1], parts[0], lens[0], wa->id,
+						   &cred, err);
+	free_parts(parts, 2);
+	if (r < 0) {
+		if (err && *err && !(*err)->param)
+			(*err)->param = xstrdup("value");
+		return r;
+	}
+	_cleanup_free_ char *cred_id = pve_base64url(cred.cred_id, cred.cred_id_len);
+	_cleanup_free_ char *cose = pve_base64url(cred.cose, cred.cose_len);
+	uint32_t counter = cred.counter;
+	pve_webauthn_credential_clear(&cred);
+	if (!streq(cred_id, raw_id))
+		return pve_error_set_param(err, EINVAL, "value",
+					   "rawId is not the credential's id");
+	const cJSON *e;
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn")) {
+		const cJSON *cr = webauthn_credential(e);
+		if (cr && streq(pve_json_str(cr, "cred_id"), cred_id))
+			return pve_error_set_param(err, EINVAL, "value",
+						   "this authenticator is registered already");
+	}
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(u, "webauthn");
+	if (!list)
+		list = cJSON_AddArrayToObject(u, "webauthn");
+	_cleanup_free_ char *uuid = pve_token_secret_generate();
+	char *id = xasprintf("webauthn-%s", uuid);
+	cJSON *entry = cJSON_CreateObject();
+	cJSON_AddStringToObject(entry, "id", id);
+	cJSON_AddStringToObject(entry, "description", description ? description : "");
+	cJSON_AddNumberToObject(entry, "created", (double)now);
+	cJSON_AddBoolToObject(entry, "enable", true);
+	cJSON *cr = cJSON_AddObjectToObject(entry, "credential");
+	cJSON_AddStringToObject(cr, "cred_id", cred_id);
+	cJSON_AddStringToObject(cr, "cose", cose);
+	cJSON_AddNumberToObject(cr, "counter", counter);
+	cJSON_AddItemToArray(list, entry);
+	cJSON_DeleteItemFromObjectCaseSensitive(u, "webauthn-reg");
+	if (ret_id)
+		*ret_id = id;
+	else
+		free(id);
+	return 0;
+}
+
+void pve_tfacfg_challenge_webauthn(const pve_tfacfg *c, const char *userid,
+				   const pve_webauthn_config *wa, cJSON *challenge)
+{
+	const cJSON *u = user_of(c, userid);
+	if (!wa || webauthn_enabled(u) == 0)
+		return;
+	_cleanup_free_ char *ch = random_challenge();
+	cJSON *w = cJSON_AddObjectToObject(challenge, "webauthn");
+	cJSON *pk = cJSON_AddObjectToObject(w, "publicKey");
+	cJSON_AddStringToObject(pk, "challenge", ch);
+	cJSON_AddNumberToObject(pk, "timeout", WEBAUTHN_TIMEOUT * 1000);
+	cJSON_AddStringToObject(pk, "rpId", wa->id);
+	cJSON_AddItemToObject(pk, "allowCredentials", credential_list(u, true));
+	cJSON_AddStringToObject(pk, "userVerification", "discouraged");
+}
+
+int pve_tfacfg_verify_webauthn(pve_tfacfg *c, const char *userid, const pve_webauthn_config *wa,
+			       const char *challenge, const char *response, time_t now,
+			       pve_error **err)
+{
+	cJSON *u = user_of(c, userid);
+	if (!u || !wa || !challenge || webauthn_enabled(u) == 0)
+		return pve_error_set(err, EACCES, "no webauthn second factor");
+	/* A challenge answers once (it lives in the half ticket, which could be sent again). */
+	cJSON *used = cJSON_GetObjectItemCaseSensitive(u, "webauthn-used");
+	for (int i = cJSON_GetArraySize(used) - 1; i >= 0; i--) {
+		const cJSON *e = cJSON_GetArrayItem(used, i);
+		long long until = 0;
+		pve_json_int(e, "until", &until);
+		if (until < now)
+			cJSON_DeleteItemFromArray(used, i);
+		else if (streq_ptr(pve_json_str(e, "challenge"), challenge))
+			return pve_error_set(err, EACCES, "webauthn challenge already used");
+	}
+	static const char *const names[] = { "clientDataJSON", "authenticatorData", "signature",
+					     NULL };
+	unsigned char *parts[3] = { NULL, NULL, NULL };
+	size_t lens[3] = { 0, 0, 0 };
+	_cleanup_free_ char *raw_id = NULL;
+	int r = credential_json(response, names, parts, lens, &raw_id, err);
+	if (r < 0)
+		return r == -EACCES ? r : pve_error_set(err, EACCES, "invalid webauthn response");
+	cJSON *entry = NULL, *cr = NULL;
+	cJSON *e;
+	cJSON_ArrayForEach (e, cJSON_GetObjectItemCaseSensitive(u, "webauthn")) {
+		cJSON *x = (cJSON *)webauthn_credential(e);
+		if (x && entry_enabled(e) && streq(pve_json_str(x, "cred_id"), raw_id)) {
+			entry = e;
+			cr = x;
+		}
+	}
+	unsigned char *cose = NULL;
+	size_t cose_len = 0;
+	uint32_t counter = 0;
+	if (!entry)
+		r = pve_error_set(err, EACCES, "unknown webauthn credential");
+	if (r == 0)
+		r = pve_webauthn_check_client_data(parts[0], lens[0], "webauthn.get", challenge,
+						   wa->origin, err);
+	if (r == 0)
+		r = pve_unbase64url(pve_json_str(cr, "cose"), PVE_WEBAUTHN_MAX_COSE_KEY, &cose,
+				    &cose_len, err);
+	if (r == 0)
+		r = pve_webauthn_verify_assertion(cose, cose_len, wa->id, parts[1], lens[1],
+						  parts[0], lens[0], parts[2], lens[2], &counter,
+						  err);
+	free(cose);
+	free_parts(parts, 3);
+	if (r < 0)
+		return r == -EACCES ? r : pve_error_set(err, EACCES, "invalid webauthn response");
+	/* A counter that does not grow means a cloned authenticator (both zero: one without). */
+	long long stored = 0;
+	pve_json_int(cr, "counter", &stored);
+	if ((stored || counter) && (long long)counter <= stored)
+		return pve_error_set(err, EACCES, "webauthn signature counter went back");
+	set_member(cr, "counter", cJSON_CreateNumber(counter));
+	if (!used)
+		used = cJSON_AddArrayToObject(u, "webauthn-used");
+	if (cJSON_GetArraySize(used) >= WEBAUTHN_USED_MAX)
+		cJSON_DeleteItemFromArray(used, 0);
+	cJSON *mark = cJSON_CreateObject();
+	cJSON_AddStringToObject(mark, "challenge", challenge);
+	cJSON_AddNumberToObject(mark, "until", (double)(now + 2 * WEBAUTHN_TIMEOUT + 120));
+	cJSON_AddItemToArray(used, mark);
+	return 0;
 }

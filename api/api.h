@@ -45,6 +45,11 @@ enum pve_wire_type {
 #define PVE_WIRE_FIN 0x1u
 #define PVE_WIRE_LENGTH 0x2u /* RESPONSE: a u64 body length follows the reason */
 #define PVE_WIRE_ABORT 0x4u /* with FIN: the body is incomplete */
+/* RESPONSE: the body is a file, not JSON: a u16 length and the file's description follow the reason
+ * (and the length): its Content-Type, a NUL, the name to save it as (Content-Disposition), a NUL, and
+ * "gzip" when it goes out gzip-encoded whatever the client asked (Proxmox's task log download). */
+#define PVE_WIRE_FILE_BODY 0x8u
+#define PVE_WIRE_MAX_FILE_META 1024
 #define PVE_WIRE_DEFAULT_WINDOW (1u << 20)
 
 typedef struct pve_wire_header {
@@ -92,6 +97,20 @@ void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char 
 #define PVE_WIRE_NO_LENGTH UINT64_MAX
 void pve_wire_append_response_start(pve_buf *out, uint32_t id, int status, const char *reason,
 				    uint64_t total, const void *body, size_t len, bool fin);
+/* The same with a file's description (PVE_WIRE_FILE_BODY; meta of meta_len bytes, at most
+ * PVE_WIRE_MAX_FILE_META; NULL: a JSON answer). */
+void pve_wire_append_response_start_file(pve_buf *out, uint32_t id, int status, const char *reason,
+					 uint64_t total, const char *meta, size_t meta_len,
+					 const void *body, size_t len, bool fin);
+/* A file's description: type and name printable ASCII without '"', at most 255 bytes each. */
+typedef struct pve_wire_file_meta {
+	char *content_type;
+	char *filename;
+	bool gzip;
+} pve_wire_file_meta;
+void pve_wire_file_meta_clear(pve_wire_file_meta *m);
+/* Encodes m into a new string of *ret_len bytes (with NULs inside). */
+char *pve_wire_file_meta_encode(const pve_wire_file_meta *m, size_t *ret_len);
 /* The most body bytes a RESPONSE frame with this reason can carry. */
 size_t pve_wire_response_room(const char *reason);
 /* A RESPONSE frame without a body and without FIN: the start of a stream (status 101). */
@@ -101,6 +120,12 @@ void pve_wire_append_response_head(pve_buf *out, uint32_t id, int status, const 
 int pve_wire_response_decode(const void *payload, size_t len, uint16_t flags, int *ret_status,
 			     char **ret_reason, uint64_t *ret_total, const char **ret_body,
 			     size_t *ret_body_len, pve_error **err);
+/* The same, also giving a file body's description (zeroed when the answer is JSON); ret_meta may be NULL
+ * to skip it. */
+int pve_wire_response_decode_file(const void *payload, size_t len, uint16_t flags, int *ret_status,
+				  char **ret_reason, uint64_t *ret_total,
+				  pve_wire_file_meta *ret_meta, const char **ret_body,
+				  size_t *ret_body_len, pve_error **err);
 void pve_wire_append_window(pve_buf *out, uint32_t id, uint32_t grant);
 int pve_wire_window_decode(const void *payload, size_t len, uint32_t *ret, pve_error **err);
 

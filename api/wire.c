@@ -84,19 +84,23 @@ static size_t reason_len(const char *reason)
 
 size_t pve_wire_response_room(const char *reason)
 {
-	return PVE_WIRE_MAX_FRAME - 4 - reason_len(reason) - 8;
+	return PVE_WIRE_MAX_FRAME - 4 - reason_len(reason) - 8 - 2 - PVE_WIRE_MAX_FILE_META;
 }
 
-void pve_wire_append_response_start(pve_buf *out, uint32_t id, int status, const char *reason,
-				    uint64_t total, const void *body, size_t len, bool fin)
+void pve_wire_append_response_start_file(pve_buf *out, uint32_t id, int status, const char *reason,
+					 uint64_t total, const char *meta, size_t meta_len,
+					 const void *body, size_t len, bool fin)
 {
 	size_t rlen = reason_len(reason);
 	bool sized = total != PVE_WIRE_NO_LENGTH;
-	uint8_t hdr[PVE_WIRE_HEADER_SIZE], head[4], size[8];
-	uint16_t flags = (fin ? PVE_WIRE_FIN : 0) | (sized ? PVE_WIRE_LENGTH : 0);
-	pve_wire_header_encode(hdr,
-			       &(pve_wire_header){ (uint32_t)(4 + rlen + (sized ? 8 : 0) + len),
-						   PVE_WIRE_RESPONSE, flags, id });
+	if (meta_len > PVE_WIRE_MAX_FILE_META)
+		meta_len = PVE_WIRE_MAX_FILE_META;
+	uint8_t hdr[PVE_WIRE_HEADER_SIZE], head[4], size[8], mlen[2];
+	uint16_t flags = (fin ? PVE_WIRE_FIN : 0) | (sized ? PVE_WIRE_LENGTH : 0) |
+			 (meta ? PVE_WIRE_FILE_BODY : 0);
+	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)(4 + rlen + (sized ? 8 : 0) +
+								   (meta ? 2 + meta_len : 0) + len),
+							PVE_WIRE_RESPONSE, flags, id });
 	put_u16(head, (uint16_t)status);
 	put_u16(head + 2, (uint16_t)rlen);
 	pve_buf_append(out, hdr, sizeof(hdr));
@@ -106,7 +110,69 @@ void pve_wire_append_response_start(pve_buf *out, uint32_t id, int status, const
 		put_u64(size, total);
 		pve_buf_append(out, size, sizeof(size));
 	}
+	if (meta) {
+		put_u16(mlen, (uint16_t)meta_len);
+		pve_buf_append(out, mlen, sizeof(mlen));
+		pve_buf_append(out, meta, meta_len);
+	}
 	pve_buf_append(out, body, len);
+}
+
+void pve_wire_append_response_start(pve_buf *out, uint32_t id, int status, const char *reason,
+				    uint64_t total, const void *body, size_t len, bool fin)
+{
+	pve_wire_append_response_start_file(out, id, status, reason, total, NULL, 0, body, len,
+					    fin);
+}
+
+void pve_wire_file_meta_clear(pve_wire_file_meta *m)
+{
+	free(m->content_type);
+	free(m->filename);
+	*m = (pve_wire_file_meta){ 0 };
+}
+
+char *pve_wire_file_meta_encode(const pve_wire_file_meta *m, size_t *ret_len)
+{
+	char *s = xasprintf("%s%c%s%c%s", m->content_type ? m->content_type : "", 0,
+			    m->filename ? m->filename : "", 0, m->gzip ? "gzip" : "");
+	size_t a = strlen(s), b = strlen(s + a + 1), c = strlen(s + a + 1 + b + 1);
+	*ret_len = a + 1 + b + 1 + c;
+	return s;
+}
+
+/* A header value the front writes as it is: printable ASCII, no quote (it goes inside one). */
+static bool meta_value_ok(const char *s, size_t n)
+{
+	if (n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] >= 0x7f || s[i] == '"' || s[i] == '\\')
+			return false;
+	return true;
+}
+
+static int meta_decode(const uint8_t *p, size_t n, pve_wire_file_meta *m, pve_error **err)
+{
+	const char *s = (const char *)p, *end = s + n;
+	const char *parts[3];
+	size_t lens[3];
+	for (int i = 0; i < 3; i++) {
+		const char *z = i < 2 ? memchr(s, 0, (size_t)(end - s)) : end;
+		if (!z)
+			return pve_error_set(err, EPROTO, "file description malformed");
+		parts[i] = s;
+		lens[i] = (size_t)(z - s);
+		if (!meta_value_ok(parts[i], lens[i]))
+			return pve_error_set(err, EPROTO, "file description malformed");
+		s = z < end ? z + 1 : end;
+	}
+	if (!lens[0] || (lens[2] && (lens[2] != 4 || memcmp(parts[2], "gzip", 4) != 0)))
+		return pve_error_set(err, EPROTO, "file description malformed");
+	m->content_type = xstrndup(parts[0], lens[0]);
+	m->filename = lens[1] ? xstrndup(parts[1], lens[1]) : NULL;
+	m->gzip = lens[2] != 0;
+	return 0;
 }
 
 void pve_wire_append_response(pve_buf *out, uint32_t id, int status, const char *reason,
@@ -136,6 +202,15 @@ int pve_wire_response_decode(const void *payload, size_t len, uint16_t flags, in
 			     char **ret_reason, uint64_t *ret_total, const char **ret_body,
 			     size_t *ret_body_len, pve_error **err)
 {
+	return pve_wire_response_decode_file(payload, len, flags, ret_status, ret_reason, ret_total,
+					     NULL, ret_body, ret_body_len, err);
+}
+
+int pve_wire_response_decode_file(const void *payload, size_t len, uint16_t flags, int *ret_status,
+				  char **ret_reason, uint64_t *ret_total,
+				  pve_wire_file_meta *ret_meta, const char **ret_body,
+				  size_t *ret_body_len, pve_error **err)
+{
 	const uint8_t *p = payload;
 	if (len < 4)
 		return pve_error_set(err, EPROTO, "response frame too short");
@@ -151,9 +226,25 @@ int pve_wire_response_decode(const void *payload, size_t len, uint16_t flags, in
 			return pve_error_set(err, EPROTO, "response length overruns its frame");
 		total = get_u64(p + off);
 		off += 8;
-		if (total == PVE_WIRE_NO_LENGTH || total < len - off)
-			return pve_error_set(err, EPROTO, "response longer than its length");
 	}
+	pve_wire_file_meta meta = { 0 };
+	if (flags & PVE_WIRE_FILE_BODY) {
+		if (len - off < 2)
+			return pve_error_set(err, EPROTO, "file description overruns its frame");
+		size_t mlen = get_u16(p + off);
+		off += 2;
+		if (mlen > PVE_WIRE_MAX_FILE_META || mlen > len - off)
+			return pve_error_set(err, EPROTO, "file description overruns its frame");
+		if (ret_meta && meta_decode(p + off, mlen, &meta, err) < 0)
+			return -EPROTO;
+		off += mlen;
+	}
+	if ((flags & PVE_WIRE_LENGTH) && (total == PVE_WIRE_NO_LENGTH || total < len - off)) {
+		pve_wire_file_meta_clear(&meta);
+		return pve_error_set(err, EPROTO, "response longer than its length");
+	}
+	if (ret_meta)
+		*ret_meta = meta;
 	*ret_status = status;
 	*ret_reason = xstrndup((const char *)p + 4, rlen);
 	*ret_total = total;

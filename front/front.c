@@ -486,11 +486,16 @@ static void maybe_grant(struct conn *c)
 	}
 }
 
-static void stream_begin(struct conn *c, int status, const char *reason, uint64_t total)
+/* file: a file answer's description (pved's PVE_WIRE_FILE_BODY), or NULL for JSON. */
+static void stream_begin(struct conn *c, int status, const char *reason, uint64_t total,
+			 const pve_wire_file_meta *file)
 {
 	bool gz = total == PVE_WIRE_NO_LENGTH || total > GZIP_MIN;
-	gz = gz && pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding")) &&
-	     (c->gz = pve_http_gzip_stream_new());
+	gz = gz && pve_http_accepts_gzip(pve_http_request_header(c->req, "Accept-Encoding"));
+	/* A file pved wants gzip-encoded goes so, whatever the client asked (Proxmox's task log). */
+	if (file)
+		gz = file->gzip;
+	gz = gz && (c->gz = pve_http_gzip_stream_new());
 	int64_t len = PVE_HTTP_NO_LENGTH;
 	unsigned flags = gz ? PVE_HTTP_HEAD_GZIP : 0;
 	if (!gz && total != PVE_WIRE_NO_LENGTH) {
@@ -508,7 +513,15 @@ static void stream_begin(struct conn *c, int status, const char *reason, uint64_
 	c->resp_total = total;
 	c->resp_got = 0;
 	pve_buf head = { 0 };
-	pve_http_response_head(&head, status, reason, json_type, len, flags, time(NULL));
+	pve_http_response_head(&head, status, reason, file ? file->content_type : json_type, len,
+			       flags, time(NULL));
+	if (file && file->filename && head.len >= 2) {
+		/* Before the head's closing empty line; the name is printable ASCII without quotes
+		 * (pve_wire_response_decode_file checked it). */
+		head.len -= 2;
+		pve_buf_printf(&head, "Content-Disposition: attachment; filename=\"%s\"\r\n\r\n",
+			       file->filename);
+	}
 	start_writing(c);
 	c->state = C_STREAMING;
 	conn_write(c, head.data, head.len);
@@ -1392,9 +1405,10 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 	if (h->type == PVE_WIRE_RESPONSE) {
 		uint64_t total;
 		_cleanup_error_ pve_error *err = NULL;
+		_cleanup_(pve_wire_file_meta_clear) pve_wire_file_meta file = { 0 };
 		if (c->have_head ||
-		    pve_wire_response_decode(payload, h->len, h->flags, &c->status, &c->reason,
-					     &total, &body, &blen, &err) < 0) {
+		    pve_wire_response_decode_file(payload, h->len, h->flags, &c->status, &c->reason,
+						  &total, &file, &body, &blen, &err) < 0) {
 			log_warning("bad response frame from pved for request %u", h->id);
 			send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 			send_error(c, 502, "bad answer from pved", true);
@@ -1406,10 +1420,12 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			return;
 		}
 		/* A whole answer in one frame goes out as before (Content-Length, gzip in one piece);
-		 * so does an ExtJS one, held whole for its rewrite. Others stream. */
-		if (c->target != PVE_FRONT_EXTJS && !(h->flags & PVE_WIRE_FIN)) {
+		 * so does an ExtJS one, held whole for its rewrite. Others stream, and so does a file
+		 * in any format (it is no JSON to rewrite). */
+		if (file.content_type ||
+		    (c->target != PVE_FRONT_EXTJS && !(h->flags & PVE_WIRE_FIN))) {
 			_cleanup_free_ char *reason = xstrdup(c->reason);
-			stream_begin(c, c->status, reason, total);
+			stream_begin(c, c->status, reason, total, file.content_type ? &file : NULL);
 			stream_data(c, body, blen, h->flags);
 			return;
 		}

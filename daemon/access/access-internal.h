@@ -42,6 +42,16 @@ struct pved_access_edit {
 	cJSON *data; /* the answer pved_usercfg_answer gives; freed after done unless taken */
 	char *secret; /* a password hash, a token secret's hash or a TFA response: wiped when freed */
 	char **ids; /* token ids for also, or the user a TFA response is checked for */
+	/* Proxmox's errmsg of lock_user_config(sub {...}, "create user failed"): what the change fails
+	 * with is answered as Proxmox's locked code dies, a 500 "create user failed: <message>" (see
+	 * pved_error_wrap). NULL: the change's error as it is. */
+	const char *failed;
+	/* Optional, set before the run: work that blocks, on the login queue with the lock held,
+	 * after change (a realm's connection check); its error is prefixed as change's. priv is for
+	 * it (freed with priv_free). */
+	int (*check)(pved_access_edit *e, pve_error **err);
+	void *priv;
+	void (*priv_free)(void *priv);
 };
 
 /* A new edit for the call (its other members zero). */
@@ -54,10 +64,18 @@ void pved_usercfg_change(pved_call *c, pved_access_edit_fn change, const char *e
  * audit line e->event (if any) and replies e->data. */
 void pved_usercfg_answer(pved_access_edit *e, int r, pve_error *err);
 
+/* A plain error as Proxmox's handlers die outside a lock: 500 with the message alone. */
+void pved_access_fail_plain(pved_call *c, const char *fmt, ...) _printf_(2, 3);
+/* The same as an error (EIO: 500) for a change to return. */
+int pved_access_error_plain(pve_error **err, const char *fmt, ...) _printf_(2, 3);
+
 /* ---- realms ------------------------------------------------------------------------------------------- */
 
 /* The type of a realm ("pam", "pve", "ldap", "ad", "openid") or NULL if there is no such realm. */
 char *pved_realm_type(pved *d, const char *realm);
+/* datacenter.cfg's "webauthn:" settings (relying party id, name and origin), as Proxmox keeps them;
+ * -EIO "webauthn not configured" (a 500, as Proxmox answers) when there are none. */
+int pved_webauthn_config(pved *d, pve_webauthn_config *ret, pve_error **err);
 /* An ldap or ad realm's settings with its bind password (priv/realm/<realm>.pw), ready to connect. */
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err);
 

@@ -87,7 +87,7 @@ static void h_pools_index(pved_call *c)
 			pve_error_set(&err, EACCES,
 				      "Permission check failed (/pool/%s, Pool.Audit)", want);
 		else
-			pve_error_set(&err, ENOENT, "pool '%s' does not exist", want);
+			pved_access_error_plain(&err, "pool '%s' does not exist", want);
 		return pved_call_fail(c, err);
 	}
 	cJSON *list = cJSON_CreateArray();
@@ -114,10 +114,8 @@ static void h_pools_read(pved_call *c)
 		return pved_call_fail(c, err);
 	const char *poolid = pved_call_str(c, "poolid");
 	const pve_pool *p = pve_usercfg_find_pool(cfg, poolid);
-	if (!p) {
-		pve_error_set(&err, ENOENT, "pool '%s' does not exist", poolid);
-		return pved_call_fail(c, err);
-	}
+	if (!p)
+		return pved_access_fail_plain(c, "pool '%s' does not exist", poolid);
 	cJSON *o = cJSON_CreateObject();
 	if (p->comment)
 		cJSON_AddStringToObject(o, "comment", p->comment);
@@ -134,10 +132,10 @@ static int pool_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	const char *slash = strrchr(poolid, '/');
 	_cleanup_free_ char *parent = slash ? xstrndup(poolid, (size_t)(slash - poolid)) : NULL;
 	if (pve_usercfg_find_pool(cfg, poolid))
-		r = pve_error_set_param(err, EEXIST, "poolid", "pool '%s' already exists", poolid);
+		r = pved_access_error_plain(err, "pool '%s' already exists", poolid);
 	else if (parent && !pve_usercfg_find_pool(cfg, parent))
-		r = pve_error_set_param(err, EINVAL, "poolid", "parent '%s' does not exist",
-					parent);
+		r = pved_access_error_plain(err, "parent '%s' of pool '%s' does not exist", parent,
+					    poolid);
 	else if (cfg->n_pools >= PVE_USERCFG_MAX_ENTRIES)
 		r = pve_error_set(err, E2BIG, "too many pools");
 	if (r >= 0) {
@@ -152,9 +150,18 @@ static int pool_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	return r < 0 ? r : 0;
 }
 
+/* A change of user.cfg whose errors Proxmox prefixes with failed. */
+static void pool_change(pved_call *c, pved_access_edit_fn change, const char *event,
+			const char *failed)
+{
+	pved_access_edit *e = pved_access_edit_new(c, change, event);
+	e->failed = failed;
+	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
+}
+
 static void h_pools_create(pved_call *c)
 {
-	pved_usercfg_change(c, pool_create_change, "pool create");
+	pool_change(c, pool_create_change, "pool create", "create pool failed");
 }
 
 static pve_pool *pool_of_vm(pve_usercfg *cfg, const char *vmid)
@@ -186,21 +193,21 @@ static int update_vms(pved_call *c, pve_usercfg *cfg, pve_pool *p, bool remove, 
 					     "Permission check failed (%s, VM.Allocate)", path);
 		if (remove) {
 			if (!strv_remove(p->vms, vmid))
-				return pve_error_set_param(err, EINVAL, "vms",
-							   "VM %s is not a pool member", vmid);
+				return pved_access_error_plain(err, "VM %s is not a pool member",
+							       vmid);
 			continue;
 		}
+		/* Proxmox adds any number; a guest that is not there has no place in a pool. */
 		if (!guest_find(c->d, vmid, NULL, NULL))
-			return pve_error_set_param(err, EINVAL, "vms", "VM %s does not exist",
-						   vmid);
+			return pved_access_error_plain(err, "VM %s does not exist", vmid);
 		pve_pool *old = pool_of_vm(cfg, vmid);
 		if (old == p)
-			continue;
+			return pved_access_error_plain(err, "VM %s is already a pool member", vmid);
 		if (old) {
 			_cleanup_free_ char *old_path = xasprintf("/pool/%s", old->poolid);
 			if (!pved_call_int(c, "allow-move", 0))
-				return pve_error_set_param(
-					err, EINVAL, "vms",
+				return pved_access_error_plain(
+					err,
 					"VM %s belongs already to pool '%s' and 'allow-move' is not set",
 					vmid, old->poolid);
 			if (strcmp(c->authid, "root@pam") != 0 &&
@@ -226,18 +233,16 @@ static int update_storage(pved_call *c, pve_pool *p, bool remove, pve_error **er
 					     path);
 		if (remove) {
 			if (!strv_remove(p->storage, *s))
-				return pve_error_set_param(err, EINVAL, "storage",
-							   "Storage '%s' is not a pool member", *s);
+				return pved_access_error_plain(
+					err, "Storage '%s' is not a pool member", *s);
 			continue;
 		}
-		if (!storage_exists(c->d, *s))
-			return pve_error_set_param(err, EINVAL, "storage",
-						   "Storage '%s' does not exist", *s);
 		for (char **m = p->storage; m && *m; m++)
 			if (strcmp(*m, *s) == 0)
-				return pve_error_set_param(err, EINVAL, "storage",
-							   "Storage '%s' is already a pool member",
-							   *s);
+				return pved_access_error_plain(
+					err, "Storage '%s' is already a pool member", *s);
+		if (!storage_exists(c->d, *s))
+			return pved_access_error_plain(err, "Storage '%s' does not exist", *s);
 		strv_push(&p->storage, xstrdup(*s));
 	}
 	return 0;
@@ -252,7 +257,7 @@ static int pool_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	int r = 0;
 	bool remove = pved_call_int(c, "delete", 0);
 	if (!p) {
-		r = pve_error_set(err, ENOENT, "pool '%s' does not exist", poolid);
+		r = pved_access_error_plain(err, "pool '%s' does not exist", poolid);
 	} else {
 		const char *comment = pved_call_str(c, "comment");
 		if (comment) {
@@ -268,7 +273,7 @@ static int pool_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 
 static void h_pools_update(pved_call *c)
 {
-	pved_usercfg_change(c, pool_update_change, "pool update");
+	pool_change(c, pool_update_change, "pool update", "update pools failed");
 }
 
 static int pool_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
@@ -280,17 +285,21 @@ static int pool_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	int r = 0;
 	_cleanup_free_ char *sub = xasprintf("%s/", poolid);
 	if (!p)
-		r = pve_error_set(err, ENOENT, "delete pool failed: pool '%s' does not exist",
-				  poolid);
+		r = pved_access_error_plain(err, "pool '%s' does not exist", poolid);
 	for (size_t i = 0; r >= 0 && i < cfg->n_pools; i++)
 		if (startswith(cfg->pools[i].poolid, sub))
-			r = pve_error_set(
-				err, EINVAL,
-				"delete pool failed: pool '%s' is not empty (contains pool '%s')",
-				poolid, cfg->pools[i].poolid);
-	if (r >= 0 && ((p->vms && p->vms[0]) || (p->storage && p->storage[0])))
-		r = pve_error_set(err, EINVAL, "delete pool failed: pool '%s' is not empty",
-				  poolid);
+			r = pved_access_error_plain(err,
+						    "pool '%s' is not empty (contains pool '%s')",
+						    poolid, cfg->pools[i].poolid);
+	/* Proxmox passes over destroyed guests and removed storages. */
+	for (char **v = r >= 0 ? p->vms : NULL; v && *v && r >= 0; v++)
+		if (guest_find(c->d, *v, NULL, NULL))
+			r = pved_access_error_plain(err, "pool '%s' is not empty (contains VM %s)",
+						    poolid, *v);
+	for (char **st = r >= 0 ? p->storage : NULL; st && *st && r >= 0; st++)
+		if (storage_exists(c->d, *st))
+			r = pved_access_error_plain(
+				err, "pool '%s' is not empty (contains storage '%s')", poolid, *st);
 	if (r >= 0) {
 		/* The pool's ACL entries go with it. */
 		_cleanup_free_ char *path = xasprintf("/pool/%s", poolid);
@@ -322,7 +331,7 @@ static int pool_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
 
 static void h_pools_delete(pved_call *c)
 {
-	pved_usercfg_change(c, pool_delete_change, "pool delete");
+	pool_change(c, pool_delete_change, "pool delete", "delete pool failed");
 }
 
 const pved_handler pved_handlers_pools[] = {

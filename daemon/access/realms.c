@@ -8,7 +8,8 @@
 /* Parameters that are not realm properties stored in domains.cfg. */
 static bool not_a_property(const char *key)
 {
-	static const char *const skip[] = { "realm", "type", "password", "digest", "delete" };
+	static const char *const skip[] = { "realm",  "type",	"password",
+					    "digest", "delete", "check-connection" };
 	for (size_t i = 0; i < ELEMENTSOF(skip); i++)
 		if (strcmp(key, skip[i]) == 0)
 			return true;
@@ -54,12 +55,25 @@ static void realm_done(pved_access_edit *e, int r, pve_error *err)
 	pved_call_reply(c, NULL);
 }
 
-/* A change of domains.cfg against the call's digest; its bind password with it. */
-static void realm_change(pved_call *c, pved_access_edit_fn change, const char *event)
+/* check-connection: Proxmox's check_connection of an ldap or ad realm, off the loop with the lock held,
+ * with the settings the change made (e->priv) and the call's or the stored bind password. */
+static int connection_check(pved_access_edit *e, pve_error **err)
+{
+	return e->priv ? pve_ldap_check_connection(e->priv, err) : 0;
+}
+
+/* A change of domains.cfg against the call's digest; its bind password with it. failed: Proxmox's errmsg
+ * of lock_domain_config, which prefixes the change's errors. */
+static void realm_change(pved_call *c, pved_access_edit_fn change, const char *event,
+			 const char *failed)
 {
 	pved_access_edit *e = pved_access_edit_new(c, change, event);
 	e->also = password_also;
 	e->done = realm_done;
+	e->failed = failed;
+	/* The check's hop to a thread only for a call that asks for it. */
+	if (pved_call_int(c, "check-connection", 0))
+		e->check = connection_check;
 	pved_access_edit_run(e, &pved_domains_file, pved_call_str(c, "digest"));
 }
 
@@ -102,7 +116,42 @@ static int check_required(const pve_section *s, pve_error **err)
 	}
 	for (size_t i = 0; i < ELEMENTSOF(need) && need[i]; i++)
 		if (!pve_section_get(s, need[i]))
-			return pve_error_set_param(err, EINVAL, need[i], "property is missing");
+			return pve_error_set_param(err, EINVAL, need[i],
+						   "property is missing and it is not optional");
+	return 0;
+}
+
+static void ldap_config_free(void *p)
+{
+	pve_ldap_config_free(p);
+}
+
+static int plan_connection_check(pved_access_edit *e, const pve_section *s, pve_error **err)
+{
+	pved_call *c = e->c;
+	if (!pved_call_int(c, "check-connection", 0))
+		return 0;
+	const char *type = pve_section_type(s);
+	if (strcmp(type, "ldap") != 0 && strcmp(type, "ad") != 0)
+		return pved_access_error_plain(
+			err,
+			"'check-connection' parameter can only be set for realms of type 'ldap' or 'ad'");
+	_cleanup_free_ char *stored = NULL;
+	const char *pw = pved_call_str(c, "password");
+	if (!pw) {
+		_cleanup_free_ char *path = xasprintf("priv/realm/%s.pw", pve_section_id(s));
+		if (pve_store_read(c->d->store, path, &stored, NULL, NULL, NULL) >= 0 && stored)
+			stored[strcspn(stored, "\r\n")] = '\0';
+		pw = stored;
+	}
+	pve_ldap_config *cfg = NULL;
+	int r = pve_ldap_config_from_section(s, pw, &cfg, err);
+	if (stored)
+		explicit_bzero(stored, strlen(stored));
+	if (r < 0)
+		return r;
+	e->priv = cfg;
+	e->priv_free = ldap_config_free;
 	return 0;
 }
 
@@ -135,8 +184,12 @@ static int create_change(pved_access_edit *e, void *cfg, pve_error **err)
 	const char *type = pved_call_str(c, "type");
 	pve_section *s = NULL;
 	int r;
-	if (pve_sectioncfg_find(cfg, realm))
-		return pve_error_set(err, EEXIST, "domain '%s' already exists", realm);
+	/* pam and pve are always there, as in Proxmox's domains.cfg. */
+	if (pve_sectioncfg_find(cfg, realm) || strcmp(realm, "pam") == 0 ||
+	    strcmp(realm, "pve") == 0)
+		return pved_access_error_plain(err, "domain '%s' already exists", realm);
+	if (strcmp(type, "pam") == 0 || strcmp(type, "pve") == 0)
+		return pved_access_error_plain(err, "unable to create builtin type '%s'", type);
 	if ((r = pve_sectioncfg_add(cfg, type, realm, &s, err)) < 0 ||
 	    (r = apply_params(c, s, err)) < 0 || (r = check_required(s, err)) < 0)
 		return r;
@@ -144,30 +197,12 @@ static int create_change(pved_access_edit *e, void *cfg, pve_error **err)
 		clear_defaults(cfg, s);
 	if (!directory_type(type))
 		e->also = NULL;
-	return 0;
+	return plan_connection_check(e, s, err);
 }
 
 static void h_domains_create(pved_call *c)
 {
-	pve_error *err = NULL;
-	const char *realm = pved_call_str(c, "realm");
-	const char *type = pved_call_str(c, "type");
-	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0) {
-		pve_error_set_param(&err, EINVAL, "realm", "unable to use reserved name '%s'",
-				    realm);
-		return pved_call_fail(c, err);
-	}
-	if (strcmp(type, "pam") == 0 || strcmp(type, "pve") == 0) {
-		pve_error_set_param(&err, EINVAL, "type", "unable to create builtin type '%s'",
-				    type);
-		return pved_call_fail(c, err);
-	}
-	if (strcmp(type, "openid") == 0) {
-		pve_error_set_param(&err, ENOSYS, "type",
-				    "realms of type 'openid' are not supported");
-		return pved_call_fail(c, err);
-	}
-	realm_change(c, create_change, "realm create");
+	realm_change(c, create_change, "realm create", "add auth server failed");
 }
 
 static void h_domains_read(pved_call *c)
@@ -180,10 +215,8 @@ static void h_domains_read(pved_call *c)
 		return pved_call_fail(c, err);
 	const pve_section *s = pve_sectioncfg_find(cfg, realm);
 	const char *type = pve_domains_realm_type(cfg, realm);
-	if (!type) {
-		pve_error_set(&err, ENOENT, "domain '%s' does not exist", realm);
-		return pved_call_fail(c, err);
-	}
+	if (!type)
+		return pved_access_fail_plain(c, "domain '%s' does not exist", realm);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "type", type);
 	if (!s && strcmp(realm, "pam") == 0)
@@ -219,7 +252,15 @@ static int update_change(pved_access_edit *e, void *cfg, pve_error **err)
 		if ((r = pve_sectioncfg_add(cfg, realm, realm, &s, err)) < 0)
 			return r;
 	} else if (!s) {
-		return pve_error_set(err, ENOENT, "domain '%s' does not exist", realm);
+		return pved_access_error_plain(err, "domain '%s' does not exist", realm);
+	}
+	if (!pved_call_has(c, "delete") && !pved_call_has(c, "password")) {
+		bool any = false;
+		const cJSON *p;
+		cJSON_ArrayForEach (p, c->params)
+			any = any || !not_a_property(p->string);
+		if (!any)
+			return pved_access_error_plain(err, "no options specified");
 	}
 	bool delete_pw = false;
 	_cleanup_strv_free_ char **del = pve_split_list(pved_call_str(c, "delete") ?: "");
@@ -233,6 +274,8 @@ static int update_change(pved_access_edit *e, void *cfg, pve_error **err)
 		return r;
 	if (is_default(s))
 		clear_defaults(cfg, s);
+	if ((r = plan_connection_check(e, s, err)) < 0)
+		return r;
 	if (!pved_call_has(c, "password") && !delete_pw) {
 		e->also = NULL;
 		return 0;
@@ -247,28 +290,24 @@ static int update_change(pved_access_edit *e, void *cfg, pve_error **err)
 
 static void h_domains_update(pved_call *c)
 {
-	realm_change(c, update_change, "realm update");
+	realm_change(c, update_change, "realm update", "update auth server failed");
 }
 
 static int delete_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
 	const char *realm = pved_call_str(e->c, "realm");
+	/* Proxmox's domains.cfg always holds them again on its next read. */
+	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0)
+		return pved_access_error_plain(err, "cannot delete built-in realm '%s'", realm);
 	if (!pve_sectioncfg_remove(cfg, realm))
-		return pve_error_set(err, ENOENT, "authentication domain '%s' does not exist",
-				     realm);
+		return pved_access_error_plain(err, "authentication domain '%s' does not exist",
+					       realm);
 	return 0;
 }
 
 static void h_domains_delete(pved_call *c)
 {
-	pve_error *err = NULL;
-	const char *realm = pved_call_str(c, "realm");
-	if (strcmp(realm, "pam") == 0 || strcmp(realm, "pve") == 0) {
-		pve_error_set_param(&err, EINVAL, "realm", "cannot delete built-in realm '%s'",
-				    realm);
-		return pved_call_fail(c, err);
-	}
-	realm_change(c, delete_change, "realm delete");
+	realm_change(c, delete_change, "realm delete", "delete auth server failed");
 }
 
 /* ---- sync ----------------------------------------------------------------------------------------------- */
@@ -366,12 +405,9 @@ static void h_domains_sync(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "realm", "Realm does not exist.");
 		return pved_call_fail(c, err);
 	}
-	if (!directory_type(type)) {
-		pve_error_set(&err, EINVAL,
-			      "Cannot sync realm type '%s'! Only LDAP/AD realms can be synced.",
-			      type);
-		return pved_call_fail(c, err);
-	}
+	if (!directory_type(type))
+		return pved_access_fail_plain(
+			c, "Cannot sync realm type '%s'! Only LDAP/AD realms can be synced.", type);
 	bool dry_run = pved_call_int(c, "dry-run", 0);
 	const char *rv = pved_call_str(c, "remove-vanished");
 	_cleanup_free_ char *legacy = NULL;

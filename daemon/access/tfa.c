@@ -98,7 +98,7 @@ static void h_tfa_get(pved_call *c)
 	const char *id = pved_call_str(c, "id");
 	cJSON *e = pve_tfacfg_get(tfa, pved_call_str(c, "userid"), id);
 	if (!e)
-		return fail(c, ENOENT, "no such tfa entry '%s'", id);
+		return fail(c, ENOENT, "No such tfa entry '%s'", id);
 	pved_call_reply(c, e);
 }
 
@@ -258,6 +258,35 @@ static int do_add(pved_access_edit *e, void *tfa, pve_error **err)
 		for (char **p = codes; *p; p++)
 			cJSON_AddItemToArray(list, cJSON_CreateString(*p));
 		return 0;
+	}
+	if (strcmp(type, "webauthn") == 0) {
+		/* Two calls, as Proxmox's: without a value the challenge for the browser, then its
+		 * answer with the challenge it answers. */
+		pve_webauthn_config wa = { 0 };
+		int r = pved_webauthn_config(c->d, &wa, err);
+		const char *challenge = pved_call_str(c, "challenge");
+		const char *value = pved_call_str(c, "value");
+		_cleanup_free_ char *out = NULL;
+		if (r == 0 && !value) {
+			r = pve_tfacfg_webauthn_challenge(tfa, userid, &wa, now, &out, err);
+			if (r == 0) {
+				e->data = cJSON_CreateObject();
+				cJSON_AddStringToObject(e->data, "challenge", out);
+			}
+		} else if (r == 0 && !challenge) {
+			r = pve_error_set_param(err, EINVAL, "challenge",
+						"missing the webauthn challenge");
+		} else if (r == 0) {
+			r = pve_tfacfg_webauthn_register(tfa, userid, &wa, challenge, value,
+							 pved_call_str(c, "description"), now, &out,
+							 err);
+			if (r == 0) {
+				e->data = cJSON_CreateObject();
+				cJSON_AddStringToObject(e->data, "id", out);
+			}
+		}
+		pve_webauthn_config_clear(&wa);
+		return r;
 	}
 	return pve_error_set_param(err, EINVAL, "type", "type '%s' is not supported by pved", type);
 }

@@ -25,6 +25,84 @@ static void login_free(login *l)
 	free(l);
 }
 
+static void cap_set(cJSON *cap, const char *area, const char *priv)
+{
+	cJSON *o = cJSON_GetObjectItemCaseSensitive(cap, area);
+	if (o && !cJSON_GetObjectItemCaseSensitive(o, priv))
+		cJSON_AddNumberToObject(o, priv, 1);
+}
+
+/* Proxmox's compute_api_permission: per area of the web interface, the privileges the user holds
+ * somewhere in it (on the area's top path or any ACL path below it), so the interface shows only what
+ * may work. Privileges on a pool count for guests and storage. */
+static cJSON *capabilities(pved *d, const char *userid)
+{
+	static const struct {
+		const char *area;
+		const char *prefixes[4];
+	} areas[] = {
+		{ "vms", { "VM.", "Permissions.Modify" } },
+		{ "access", { "User.", "Group.", "Permissions.Modify" } },
+		{ "storage", { "Datastore.", "Permissions.Modify" } },
+		{ "nodes", { "Sys.", "Permissions.Modify" } },
+		{ "sdn", { "SDN.", "Permissions.Modify" } },
+		{ "dc", { "Sys.Audit", "Sys.Modify", "SDN." } },
+		{ "mapping", { "Mapping.", "Permissions.Modify" } },
+	};
+	static const char *const required[] = { "/",	    "/nodes", "/access/groups", "/vms",
+						"/storage", "/sdn",   "/mapping" };
+	cJSON *cap = cJSON_CreateObject();
+	for (size_t i = 0; i < ELEMENTSOF(areas); i++)
+		cJSON_AddObjectToObject(cap, areas[i].area);
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	_cleanup_perms_ pve_perms *perms = NULL;
+	if (pved_usercfg_read(d, &cfg, NULL, &err) < 0 || pve_perms_build(cfg, &perms, &err) < 0) {
+		log_warning("capabilities of %s: %s", userid, err->message);
+		return cap;
+	}
+	bool root = strcmp(userid, "root@pam") == 0;
+	_cleanup_strv_free_ char **paths = strv_new();
+	for (size_t i = 0; i < ELEMENTSOF(required); i++)
+		strv_push(&paths, xstrdup(required[i]));
+	for (size_t i = 0; i < cfg->n_acls; i++)
+		if (!strv_contains(paths, cfg->acls[i].path))
+			strv_push(&paths, xstrdup(cfg->acls[i].path));
+	for (char **p = paths; *p; p++) {
+		_cleanup_strv_free_ char **privs = NULL;
+		if (root) {
+			privs = strv_new();
+			for (const char *const *pr = pve_builtin_role_privs("Administrator"); *pr;
+			     pr++)
+				strv_push(&privs, xstrdup(*pr));
+		} else {
+			privs = pve_perms_privs(perms, userid, *p);
+		}
+		/* The area is the path's first component ("/" is the datacenter's). */
+		size_t n = strcspn(*p + 1, "/");
+		_cleanup_free_ char *top = n ? xstrndup(*p + 1, n) : xstrdup("dc");
+		bool pool = strcmp(top, "pool") == 0;
+		for (char **pr = privs; pr && *pr; pr++) {
+			if (pool) {
+				if (startswith(*pr, "VM.") || streq(*pr, "Permissions.Modify"))
+					cap_set(cap, "vms", *pr);
+				if (startswith(*pr, "Datastore.") ||
+				    streq(*pr, "Permissions.Modify"))
+					cap_set(cap, "storage", *pr);
+				continue;
+			}
+			for (size_t i = 0; i < ELEMENTSOF(areas); i++) {
+				if (strcmp(areas[i].area, top) != 0)
+					continue;
+				for (const char *const *pre = areas[i].prefixes; *pre; pre++)
+					if (startswith(*pr, *pre))
+						cap_set(cap, top, *pr);
+			}
+		}
+	}
+	return cap;
+}
+
 static void login_reply(pved_call *c, const char *userid, bool with_ticket)
 {
 	cJSON *data = cJSON_CreateObject();
@@ -35,6 +113,8 @@ static void login_reply(pved_call *c, const char *userid, bool with_ticket)
 		cJSON_AddStringToObject(data, "ticket", ticket);
 		cJSON_AddStringToObject(data, "CSRFPreventionToken", csrf);
 	}
+	/* No clustername: a standalone node has none, and Proxmox leaves it out then. */
+	cJSON_AddItemToObject(data, "cap", capabilities(c->d, userid));
 	pved_call_reply(c, data);
 }
 
@@ -79,11 +159,22 @@ static void login_ok(pved_call *c, const char *userid, bool second_step)
 	login_reply(c, userid, true);
 }
 
-/* e->ids[0] the user, e->secret the response: a used recovery code and the last TOTP step must stick,
+/* e->ids[0] the user, e->ids[1] the webauthn challenge of the half ticket (or none), e->secret the
+ * response: a used recovery code, the last TOTP step, a webauthn counter and used challenge must stick,
  * so the response is checked in an edit of tfa.cfg. */
 static int tfa_verify_change(pved_access_edit *e, void *tfa, pve_error **err)
 {
-	int r = pve_tfacfg_verify(tfa, e->ids[0], e->secret, time(NULL), err);
+	int r;
+	if (startswith(e->secret, "webauthn:")) {
+		pve_webauthn_config wa = { 0 };
+		r = pved_webauthn_config(e->c->d, &wa, err);
+		if (r == 0)
+			r = pve_tfacfg_verify_webauthn(tfa, e->ids[0], &wa, e->ids[1],
+						       e->secret + 9, time(NULL), err);
+		pve_webauthn_config_clear(&wa);
+	} else {
+		r = pve_tfacfg_verify(tfa, e->ids[0], e->secret, time(NULL), err);
+	}
 	return r < 0 ? r : 0;
 }
 
@@ -97,12 +188,14 @@ static void tfa_verified(pved_access_edit *e, int r, pve_error *err)
 
 /* Checks a second-factor response for userid, then ends the login; event "second factor" for the second
  * step of a two-step login, NULL for the one-step "otp". */
-static void tfa_check(pved_call *c, const char *userid, const char *response, const char *event)
+static void tfa_check(pved_call *c, const char *userid, const char *response, const char *event,
+		      const char *webauthn_challenge)
 {
 	pved_access_edit *e = pved_access_edit_new(c, tfa_verify_change, event);
 	e->done = tfa_verified;
-	e->ids = xcalloc(2, sizeof(char *));
+	e->ids = xcalloc(3, sizeof(char *));
 	e->ids[0] = xstrdup(userid);
+	e->ids[1] = webauthn_challenge ? xstrdup(webauthn_challenge) : NULL;
 	e->secret = xstrdup(response);
 	pved_access_edit_run(e, &pved_tfacfg_file, NULL);
 }
@@ -112,12 +205,15 @@ static void login_second_step(pved_call *c, const char *userid)
 {
 	_cleanup_free_ char *ticket_user = NULL;
 	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_json_ cJSON *data = NULL;
 	const char *challenge = pved_call_str(c, "tfa-challenge");
-	if (pved_auth_verify_tfa_ticket(c->d, challenge, &ticket_user, &err) < 0)
+	if (pved_auth_verify_tfa_ticket(c->d, challenge, &ticket_user, &data, &err) < 0)
 		return fail_auth(c, userid, err->message);
 	if (strcmp(ticket_user, userid) != 0)
 		return fail_auth(c, userid, "tfa challenge of another user");
-	tfa_check(c, userid, pved_call_str(c, "password"), "second factor");
+	const cJSON *wa = cJSON_GetObjectItemCaseSensitive(data, "webauthn");
+	tfa_check(c, userid, pved_call_str(c, "password"), "second factor",
+		  pve_json_str(cJSON_GetObjectItemCaseSensitive(wa, "publicKey"), "challenge"));
 }
 
 static void fail_auth(pved_call *c, const char *userid, const char *why)
@@ -145,6 +241,12 @@ static void login_granted(pved_call *c, const char *userid)
 		const char *otp = pved_call_str(c, "otp");
 		if (!otp) {
 			_cleanup_json_ cJSON *challenge = pve_tfacfg_challenge(tfa, userid);
+			/* A security key's challenge too, when the node has a webauthn setting. */
+			pve_webauthn_config wa = { 0 };
+			_cleanup_error_ pve_error *werr = NULL;
+			if (pved_webauthn_config(c->d, &wa, &werr) == 0)
+				pve_tfacfg_challenge_webauthn(tfa, userid, &wa, challenge);
+			pve_webauthn_config_clear(&wa);
 			_cleanup_free_ char *half = pved_auth_tfa_ticket(c->d, userid, challenge);
 			_cleanup_free_ char *csrf = pved_auth_csrf(c->d, userid);
 			pved_audit(c->d, c->client, userid,
@@ -157,7 +259,7 @@ static void login_granted(pved_call *c, const char *userid)
 			return pved_call_reply(c, data);
 		}
 		_cleanup_free_ char *resp = xasprintf("totp:%s", otp);
-		tfa_check(c, userid, resp, NULL);
+		tfa_check(c, userid, resp, NULL, NULL);
 		explicit_bzero(resp, strlen(resp));
 		return;
 	}
@@ -345,7 +447,7 @@ static void h_access_domains(pved_call *c)
 			/* "type=oath,..." or a bare "oath" */
 			const char *t = startswith(tfa, "type=") ? tfa + 5 : tfa;
 			_cleanup_free_ char *name = xstrndup(t, strcspn(t, ","));
-			if (strcmp(name, "oath") == 0 || strcmp(name, "yubico") == 0)
+			if (strcmp(name, "oath") == 0)
 				cJSON_AddStringToObject(o, "tfa", name);
 		}
 	}

@@ -118,11 +118,33 @@ pved_access_edit *pved_access_edit_new(pved_call *c, pved_access_edit_fn change,
 	return e;
 }
 
+int pved_access_error_plain(pve_error **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = pve_error_setv(err, EIO, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void pved_access_fail_plain(pved_call *c, const char *fmt, ...)
+{
+	pve_error *err = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	pve_error_setv(&err, EIO, fmt, ap);
+	va_end(ap);
+	pved_call_fail(c, err);
+}
+
 static int edit_change(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
 	pved_access_edit *e = ud;
-	return e->change(e, cfg, err);
+	int r = e->change(e, cfg, err);
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
 }
 
 /* The priv/ files go before the file that names their entries. A failure in between then leaves a secret
@@ -133,7 +155,20 @@ static int edit_also(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
 	pved_access_edit *e = ud;
-	return e->also ? e->also(e, cfg, err) : 0;
+	int r = e->also ? e->also(e, cfg, err) : 0;
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
+}
+
+static int edit_check(void *cfg, void *ud, pve_error **err)
+{
+	(void)cfg;
+	pved_access_edit *e = ud;
+	int r = e->check ? e->check(e, err) : 0;
+	if (r < 0 && err)
+		pved_error_wrap(*err, e->failed);
+	return r;
 }
 
 static void edit_done(pved *d, void *ud, int r, pve_error *err)
@@ -151,6 +186,8 @@ static void edit_done(pved *d, void *ud, int r, pve_error *err)
 		explicit_bzero(e->secret, strlen(e->secret));
 	free(e->secret);
 	strv_free(e->ids);
+	if (e->priv_free)
+		e->priv_free(e->priv);
 	free(e);
 }
 
@@ -160,6 +197,8 @@ void pved_access_edit_run(pved_access_edit *e, const pved_cfgfile *f, const char
 		.file = f,
 		.digest = digest,
 		.change = edit_change,
+		.check = e->check ? edit_check : NULL,
+		.queue = PVED_QUEUE_AUTH,
 		.also = edit_also,
 		.done = edit_done,
 	};
@@ -193,6 +232,27 @@ char *pved_realm_type(pved *d, const char *realm)
 		log_warning("%s", err->message);
 	const char *t = pve_domains_realm_type(c, realm);
 	return t ? xstrdup(t) : NULL;
+}
+
+int pved_webauthn_config(pved *d, pve_webauthn_config *ret, pve_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL);
+	if (r < 0 && r != -ENOENT)
+		return pve_error_set(err, -r, "cannot read datacenter.cfg");
+	size_t pos = 0;
+	while (text && pos < len) {
+		size_t n = strcspn(text + pos, "\n");
+		_cleanup_free_ char *line = xstrndup(text + pos, n);
+		pos += n + 1;
+		if (!startswith(line, "webauthn:"))
+			continue;
+		const char *v = line + 9;
+		v += strspn(v, " \t");
+		return pve_webauthn_config_parse(v, ret, err);
+	}
+	return pve_error_set(err, EIO, "webauthn not configured");
 }
 
 int pved_realm_ldap_config(pved *d, const char *realm, pve_ldap_config **ret, pve_error **err)

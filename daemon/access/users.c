@@ -72,13 +72,6 @@ static const char *realm_of(const char *userid)
 	return at ? at + 1 : "";
 }
 
-/* pam, pve and the realms of domains.cfg. */
-static bool realm_known(pved *d, const char *realm)
-{
-	_cleanup_free_ char *type = pved_realm_type(d, realm);
-	return type != NULL;
-}
-
 /* ---- permission helpers: what the route table's check lists cannot say (the filters of the list
  * calls, the roles an ACL change may hand out) ---------------------------------------------------------- */
 
@@ -253,6 +246,64 @@ static void with_hash(pved_call *c, const char *password, void (*next)(pved_call
 	}
 }
 
+/* ---- a pam user's system password, set on a worker thread (chpasswd) -------------------------------------- */
+
+typedef struct pam_setting {
+	pved_call *call;
+	char *user; /* the system user: the name of "name@pam" */
+	char *password;
+	const char *failed; /* Proxmox's errmsg around the setting, or NULL */
+	void (*then)(pved_call *c);
+	pve_error *err;
+} pam_setting;
+
+static void pam_set_work(void *arg)
+{
+	pam_setting *p = arg;
+	pve_pam_set_password(p->user, p->password, &p->err);
+}
+
+static void pam_setting_free(pam_setting *p)
+{
+	explicit_bzero(p->password, strlen(p->password));
+	free(p->password);
+	free(p->user);
+	pve_error_free(p->err);
+	free(p);
+}
+
+static void pam_set_done(void *arg)
+{
+	pam_setting *p = arg;
+	pved_call *c = p->call;
+	if (p->err) {
+		pved_error_wrap(p->err, p->failed);
+		pved_call_fail(c, TAKE_PTR(p->err));
+	} else {
+		p->then(c);
+	}
+	pam_setting_free(p);
+}
+
+/* Sets the system password of the pam user "userid" to "password", then runs then(c); a failure answers
+ * the call (prefixed with failed, as Proxmox's lock wrapper does, when it is not NULL). */
+static void pved_pam_password_set(pved_call *c, const char *failed, void (*then)(pved_call *c))
+{
+	const char *userid = pved_call_str(c, "userid");
+	const char *at = strrchr(userid, '@');
+	pam_setting *p = xcalloc(1, sizeof(*p));
+	p->call = c;
+	p->user = xstrndup(userid, (size_t)(at - userid));
+	p->password = xstrdup(pved_call_str(c, "password"));
+	p->failed = failed;
+	p->then = then;
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_AUTH, pam_set_work, pam_set_done, p, &err) < 0) {
+		pam_setting_free(p);
+		pved_call_fail(c, err);
+	}
+}
+
 /* ---- /access/users -------------------------------------------------------------------------------------- */
 
 static void h_users_index(pved_call *c)
@@ -302,6 +353,15 @@ static int shadow_also(pved_access_edit *e, void *cfg, pve_error **err)
 	return name ? shadow_change(e->c->d, name, e->secret, err) : 0;
 }
 
+/* Proxmox's "no such group 'G'" for the first of groups that user.cfg lacks. */
+static int groups_exist(const pve_usercfg *cfg, char *const *groups, pve_error **err)
+{
+	for (char *const *g = groups; g && *g; g++)
+		if (!pve_usercfg_find_group(cfg, *g))
+			return pved_access_error_plain(err, "no such group '%s'", *g);
+	return 0;
+}
+
 static int user_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
 {
 	pved_call *c = e->c;
@@ -310,6 +370,10 @@ static int user_create_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	_cleanup_strv_free_ char **groups = param_list(c, "groups");
 	/* The route's check list (userid-param, userid-group with groups_param) allowed the call. */
 	int r;
+	if (pve_usercfg_find_user(cfg, userid))
+		return pved_access_error_plain(err, "user '%s' already exists", userid);
+	if ((r = groups_exist(cfg, groups, err)) < 0)
+		return r;
 	if ((r = pve_usercfg_add_user(cfg, userid, NULL, err)) < 0 ||
 	    (r = pve_usercfg_set_user_groups(cfg, userid, groups, true, err)) < 0)
 		return r;
@@ -322,25 +386,47 @@ static void user_create(pved_call *c, const char *hash)
 	pved_access_edit *e = pved_access_edit_new(c, user_create_change, "user create");
 	e->also = shadow_also;
 	e->secret = hash ? xstrdup(hash) : NULL;
-	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
+	e->failed = "create user failed";
+	pved_access_edit_run(e, &pved_usercfg_file, NULL);
 }
 
+static void user_create_pam_set(pved_call *c)
+{
+	user_create(c, NULL);
+}
+
+/* Proxmox's domain_set_password: a pve user's hash goes to shadow.cfg, a pam user's password to the
+ * system (chpasswd), other realms keep theirs. The check of the realm and the setting come before the
+ * user is added, as in Proxmox (a password refused adds no user). */
 static void h_users_create(pved_call *c)
 {
 	const char *userid = pved_call_str(c, "userid");
-	pve_error *err = NULL;
-	if (!realm_known(c->d, realm_of(userid))) {
+	const char *password = pved_call_str(c, "password");
+	/* Proxmox adds a user of a realm that does not exist (who can never log in); pved refuses,
+	 * naming the parameter. */
+	_cleanup_free_ char *type = pved_realm_type(c->d, realm_of(userid));
+	if (!type) {
+		pve_error *err = NULL;
 		pve_error_set_param(&err, EINVAL, "userid", "domain '%s' does not exist",
 				    realm_of(userid));
 		return pved_call_fail(c, err);
 	}
-	const char *password = pved_call_str(c, "password");
-	if (password && strcmp(realm_of(userid), "pve") != 0) {
-		pve_error_set_param(&err, EINVAL, "password",
-				    "cannot set passwords of realm '%s' here", realm_of(userid));
+	if (!password)
+		return user_create(c, NULL);
+	if (strcmp(type, "pve") == 0)
+		return with_hash(c, password, user_create);
+	if (strcmp(type, "pam") != 0)
+		return pved_access_fail_plain(
+			c, "create user failed: can't set password on auth type '%s'", type);
+	/* A pam user: the system's password is set first, so the user must not exist yet. */
+	pve_error *err = NULL;
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	}
-	with_hash(c, password, user_create);
+	if (pve_usercfg_find_user(cfg, userid))
+		return pved_access_fail_plain(c, "create user failed: user '%s' already exists",
+					      userid);
+	pved_pam_password_set(c, "create user failed", user_create_pam_set);
 }
 
 static void h_users_get(pved_call *c)
@@ -351,10 +437,8 @@ static void h_users_get(pved_call *c)
 	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_user *u = pve_usercfg_find_user(cfg, userid);
-	if (!u) {
-		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
-		return pved_call_fail(c, err);
-	}
+	if (!u)
+		return pved_access_fail_plain(c, "no such user ('%s')", userid);
 	cJSON *o = cJSON_CreateObject();
 	user_fields(o, u);
 	cJSON *groups = cJSON_AddArrayToObject(o, "groups");
@@ -375,12 +459,11 @@ static int user_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	const char *userid = pved_call_str(c, "userid");
 	_cleanup_strv_free_ char **groups = param_list(c, "groups");
 	if (!pve_usercfg_find_user(cfg, userid))
-		return pve_error_set(err, ENOENT, "no such user ('%s')", userid);
-	if (pved_call_int(c, "append", 0) && !groups)
-		return pve_error_set_param(err, EINVAL, "append",
-					   "parameter 'append' requires "
-					   "'groups'");
-	int r;
+		return pved_access_error_plain(err, "no such user ('%s')", userid);
+	/* The route's schema: "append" requires "groups". */
+	int r = groups_exist(cfg, groups, err);
+	if (r < 0)
+		return r;
 	if (groups && (r = pve_usercfg_set_user_groups(cfg, userid, groups,
 						       pved_call_int(c, "append", 0), err)) < 0)
 		return r;
@@ -390,7 +473,9 @@ static int user_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 
 static void h_users_update(pved_call *c)
 {
-	pved_usercfg_change(c, user_update_change, "user update");
+	pved_access_edit *e = pved_access_edit_new(c, user_update_change, "user update");
+	e->failed = "update user failed";
+	pved_access_edit_run(e, &pved_usercfg_file, NULL);
 }
 
 /* tfa.cfg has a lock of its own: the user's second factors go in an edit of their own once user.cfg is
@@ -432,8 +517,12 @@ static int user_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
 {
 	pve_usercfg *cfg = cfgp;
 	const char *userid = pved_call_str(e->c, "userid");
+	/* Proxmox would delete it; without root@pam nobody could manage the node locally. */
 	if (strcmp(userid, "root@pam") == 0)
-		return pve_error_set_param(err, EINVAL, "userid", "cannot delete user 'root@pam'");
+		return pved_access_error_plain(err, "cannot delete user 'root@pam'");
+	/* Gone meanwhile: as for root@pam below, nothing to do. */
+	if (!pve_usercfg_find_user(cfg, userid))
+		return PVED_CFGEDIT_KEEP;
 	e->ids = xcalloc(cfg->n_tokens + 1, sizeof(char *));
 	for (size_t t = 0, n = 0; t < cfg->n_tokens; t++)
 		if (token_of(cfg->tokens[t].tokenid, userid))
@@ -444,10 +533,23 @@ static int user_delete_change(pved_access_edit *e, void *cfgp, pve_error **err)
 
 static void h_users_delete(pved_call *c)
 {
+	/* Proxmox: a user that does not exist fails the permission check of anyone but root@pam
+	 * (check_user_exist dies: a 500), while root@pam's delete goes through and changes nothing. */
+	const char *userid = pved_call_str(c, "userid");
+	pve_error *err = NULL;
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (!pve_usercfg_find_user(cfg, userid) && strcmp(userid, "root@pam") != 0) {
+		if (!is_root(c))
+			return pved_access_fail_plain(c, "no such user ('%s')", userid);
+		return pved_call_reply(c, NULL);
+	}
 	pved_access_edit *e = pved_access_edit_new(c, user_delete_change, NULL);
 	e->also = user_delete_also;
 	e->done = user_delete_written;
-	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
+	e->failed = "delete user failed";
+	pved_access_edit_run(e, &pved_usercfg_file, NULL);
 }
 
 /* ---- /access/users/{userid}/token ---------------------------------------------------------------------- */
@@ -459,10 +561,8 @@ static void h_tokens_index(pved_call *c)
 	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
 	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	if (!pve_usercfg_find_user(cfg, userid)) {
-		pve_error_set(&err, ENOENT, "no such user ('%s')", userid);
-		return pved_call_fail(c, err);
-	}
+	if (!pve_usercfg_find_user(cfg, userid))
+		return pved_access_fail_plain(c, "no such user ('%s')", userid);
 	cJSON *list = cJSON_CreateArray();
 	for (size_t t = 0; t < cfg->n_tokens; t++)
 		if (token_of(cfg->tokens[t].tokenid, userid))
@@ -475,21 +575,27 @@ static char *full_tokenid(const pved_call *c)
 	return xasprintf("%s!%s", pved_call_str(c, "userid"), pved_call_str(c, "tokenid"));
 }
 
+/* Proxmox's check_token_exist: "no such user ('U')" or "no such token 'T' for user 'U'". */
+static int token_exists(const pved_call *c, const pve_usercfg *cfg, pve_error **err)
+{
+	const char *userid = pved_call_str(c, "userid");
+	if (!pve_usercfg_find_user(cfg, userid))
+		return pved_access_error_plain(err, "no such user ('%s')", userid);
+	_cleanup_free_ char *id = full_tokenid(c);
+	if (!pve_usercfg_find_token(cfg, id))
+		return pved_access_error_plain(err, "no such token '%s' for user '%s'",
+					       pved_call_str(c, "tokenid"), userid);
+	return 0;
+}
+
 static void h_token_get(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_free_ char *id = full_tokenid(c);
 	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
-	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0 || token_exists(c, cfg, &err) < 0)
 		return pved_call_fail(c, err);
-	const pve_token *t = pve_usercfg_find_token(cfg, id);
-	cJSON *o = t ? token_info(t, false) : NULL;
-	if (!o) {
-		pve_error_set(&err, ENOENT, "no such token '%s' for user '%s'",
-			      pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
-		return pved_call_fail(c, err);
-	}
-	pved_call_reply(c, o);
+	pved_call_reply(c, token_info(pve_usercfg_find_token(cfg, id), false));
 }
 
 /* The secrets of the tokens e->ids: set to e->secret's hash, or removed (NULL), before user.cfg. */
@@ -504,6 +610,11 @@ static int token_create_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
 	pved_call *c = e->c;
 	pve_token *t = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	if (!pve_usercfg_find_user(cfg, userid))
+		return pved_access_error_plain(err, "no such user ('%s')", userid);
+	if (pve_usercfg_find_token(cfg, e->ids[0]))
+		return pved_access_error_plain(err, "Token already exists.");
 	int r = pve_usercfg_add_token(cfg, e->ids[0], pved_call_int(c, "expire", 0),
 				      pved_call_int(c, "privsep", 1), pved_call_str(c, "comment"),
 				      &t, err);
@@ -522,10 +633,18 @@ static int token_create_change(pved_access_edit *e, void *cfg, pve_error **err)
 static int token_update_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
 	pved_call *c = e->c;
+	int r = token_exists(c, cfg, err);
+	if (r < 0)
+		return r;
 	pve_token *t = pve_usercfg_find_token(cfg, e->ids[0]);
-	if (!t)
-		return pve_error_set(err, ENOENT, "no such token '%s' for user '%s'",
-				     pved_call_str(c, "tokenid"), pved_call_str(c, "userid"));
+	_cleanup_strv_free_ char **del = param_list(c, "delete");
+	for (char **k = del; k && *k; k++) {
+		if (strcmp(*k, "comment") != 0)
+			return pve_error_set_param(err, EINVAL, "delete", "unknown option '%s'",
+						   *k);
+		free(t->comment);
+		t->comment = NULL;
+	}
 	if (pved_call_has(c, "expire"))
 		t->expire = pved_call_int(c, "expire", 0);
 	if (pved_call_has(c, "privsep"))
@@ -537,35 +656,58 @@ static int token_update_change(pved_access_edit *e, void *cfg, pve_error **err)
 
 static int token_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	int r = pve_usercfg_delete_token(cfg, e->ids[0], err);
+	int r = token_exists(e->c, cfg, err);
+	if (r < 0)
+		return r;
+	r = pve_usercfg_delete_token(cfg, e->ids[0], err);
 	return r < 0 ? r : 0;
 }
 
-/* A change of the token the call names (tokens never manage tokens). */
-static void token_change(pved_call *c, pved_access_edit_fn change, bool secret, const char *event)
+/* A change of the token the call names (tokens never manage tokens). As Proxmox, the user (create) or
+ * the token (update, delete) is looked up before the lock, where its absence is a plain 500, and
+ * again under it, where the error carries the call's failed prefix. */
+static void token_change(pved_call *c, pved_access_edit_fn change, bool secret, const char *event,
+			 const char *failed)
 {
 	if (refuse_token_caller(c))
 		return;
+	pve_error *err = NULL;
+	_cleanup_usercfg_ pve_usercfg *cfg = NULL;
+	if (pved_usercfg_read(c->d, &cfg, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (change == token_create_change) {
+		_cleanup_free_ char *id = full_tokenid(c);
+		const char *userid = pved_call_str(c, "userid");
+		if (!pve_usercfg_find_user(cfg, userid))
+			return pved_access_fail_plain(c, "no such user ('%s')", userid);
+		if (pve_usercfg_find_token(cfg, id)) {
+			pve_error_set_param(&err, EINVAL, "tokenid", "Token already exists.");
+			return pved_call_fail(c, err);
+		}
+	} else if (token_exists(c, cfg, &err) < 0) {
+		return pved_call_fail(c, err);
+	}
 	pved_access_edit *e = pved_access_edit_new(c, change, event);
 	e->ids = xcalloc(2, sizeof(char *));
 	e->ids[0] = full_tokenid(c);
 	e->also = secret ? tokens_also : NULL;
-	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
+	e->failed = failed;
+	pved_access_edit_run(e, &pved_usercfg_file, NULL);
 }
 
 static void h_token_create(pved_call *c)
 {
-	token_change(c, token_create_change, true, "token create");
+	token_change(c, token_create_change, true, "token create", "generating token failed");
 }
 
 static void h_token_update(pved_call *c)
 {
-	token_change(c, token_update_change, false, "token update");
+	token_change(c, token_update_change, false, "token update", "updating token info failed");
 }
 
 static void h_token_delete(pved_call *c)
 {
-	token_change(c, token_delete_change, true, "token delete");
+	token_change(c, token_delete_change, true, "token delete", "deleting token failed");
 }
 
 /* ---- /access/groups ------------------------------------------------------------------------------------- */
@@ -591,16 +733,27 @@ static void h_groups_index(pved_call *c)
 	pved_call_reply(c, list);
 }
 
+/* A change of user.cfg answered with Proxmox's texts: its errors prefixed with failed. */
+static void usercfg_change_failing(pved_call *c, pved_access_edit_fn change, const char *event,
+				   const char *failed)
+{
+	pved_access_edit *e = pved_access_edit_new(c, change, event);
+	e->failed = failed;
+	pved_access_edit_run(e, &pved_usercfg_file, NULL);
+}
+
 static int group_create_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	int r = pve_usercfg_add_group(cfg, pved_call_str(e->c, "groupid"),
-				      pved_call_str(e->c, "comment"), err);
+	const char *groupid = pved_call_str(e->c, "groupid");
+	if (pve_usercfg_find_group(cfg, groupid))
+		return pved_access_error_plain(err, "group '%s' already exists", groupid);
+	int r = pve_usercfg_add_group(cfg, groupid, pved_call_str(e->c, "comment"), err);
 	return r < 0 ? r : 0;
 }
 
 static void h_groups_create(pved_call *c)
 {
-	pved_usercfg_change(c, group_create_change, "group create");
+	usercfg_change_failing(c, group_create_change, "group create", "create group failed");
 }
 
 static void h_groups_get(pved_call *c)
@@ -611,11 +764,9 @@ static void h_groups_get(pved_call *c)
 	if (pved_usercfg_read(c->d, &cfg, digest, &err) < 0)
 		return pved_call_fail(c, err);
 	const pve_group *g = pve_usercfg_find_group(cfg, pved_call_str(c, "groupid"));
-	if (!g) {
-		pve_error_set(&err, ENOENT, "group '%s' does not exist",
-			      pved_call_str(c, "groupid"));
-		return pved_call_fail(c, err);
-	}
+	if (!g)
+		return pved_access_fail_plain(c, "group '%s' does not exist",
+					      pved_call_str(c, "groupid"));
 	cJSON *o = cJSON_CreateObject();
 	add_str(o, "comment", g->comment);
 	cJSON *members = cJSON_AddArrayToObject(o, "members");
@@ -630,28 +781,29 @@ static int group_update_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
 	pve_group *g = pve_usercfg_find_group(cfg, pved_call_str(e->c, "groupid"));
 	if (!g)
-		return pve_error_set(err, ENOENT, "group '%s' does not exist",
-				     pved_call_str(e->c, "groupid"));
+		return pved_access_error_plain(err, "group '%s' does not exist",
+					       pved_call_str(e->c, "groupid"));
 	set_field(e->c, "comment", &g->comment);
 	return 0;
 }
 
 static void h_groups_update(pved_call *c)
 {
-	pved_usercfg_change(c, group_update_change, "group update");
+	usercfg_change_failing(c, group_update_change, "group update", "update group failed");
 }
 
 static int group_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	int r = pve_usercfg_delete_group(cfg, pved_call_str(e->c, "groupid"), err);
-	if (r == -ENOENT)
-		(*err)->code = ENOENT;
+	const char *groupid = pved_call_str(e->c, "groupid");
+	if (!pve_usercfg_find_group(cfg, groupid))
+		return pved_access_error_plain(err, "group '%s' does not exist", groupid);
+	int r = pve_usercfg_delete_group(cfg, groupid, err);
 	return r < 0 ? r : 0;
 }
 
 static void h_groups_delete(pved_call *c)
 {
-	pved_usercfg_change(c, group_delete_change, "group delete");
+	usercfg_change_failing(c, group_delete_change, "group delete", "delete group failed");
 }
 
 /* ---- /access/roles -------------------------------------------------------------------------------------- */
@@ -694,10 +846,8 @@ static void h_roles_get(pved_call *c)
 	const pve_role *r = privs ? NULL : pve_usercfg_find_role(cfg, roleid);
 	if (r)
 		privs = (const char *const *)r->privs;
-	if (!privs) {
-		pve_error_set(&err, ENOENT, "role '%s' does not exist", roleid);
-		return pved_call_fail(c, err);
-	}
+	if (!privs)
+		return pved_access_fail_plain(c, "role '%s' does not exist", roleid);
 	cJSON *o = cJSON_CreateObject();
 	for (; *privs; privs++)
 		cJSON_AddNumberToObject(o, *privs, 1);
@@ -707,6 +857,12 @@ static void h_roles_get(pved_call *c)
 static int role_set(pved_access_edit *e, pve_usercfg *cfg, bool create, pve_error **err)
 {
 	pved_call *c = e->c;
+	const char *roleid = pved_call_str(c, "roleid");
+	bool exists = pve_builtin_role_privs(roleid) || pve_usercfg_find_role(cfg, roleid);
+	if (create && exists)
+		return pved_access_error_plain(err, "role '%s' already exists", roleid);
+	if (!create && !exists)
+		return pved_access_error_plain(err, "role '%s' does not exist", roleid);
 	_cleanup_strv_free_ char **privs = param_list(c, "privs");
 	int r = pve_usercfg_set_role(cfg, pved_call_str(c, "roleid"), privs, create,
 				     !create && pved_call_int(c, "append", 0), err);
@@ -723,25 +879,62 @@ static int role_update_change(pved_access_edit *e, void *cfg, pve_error **err)
 	return role_set(e, cfg, false, err);
 }
 
+/* Proxmox's pve-priv-list format: an unknown privilege is the parameter's error, before any lock. */
+static bool privs_valid(pved_call *c)
+{
+	_cleanup_strv_free_ char **privs = param_list(c, "privs");
+	for (char **p = privs; p && *p; p++)
+		if (!pve_privilege_valid(*p)) {
+			pve_error *err = NULL;
+			pve_error_set_param(&err, EINVAL, "privs", "invalid privilege '%s'", *p);
+			pved_call_fail(c, err);
+			return false;
+		}
+	return true;
+}
+
 static void h_roles_create(pved_call *c)
 {
-	pved_usercfg_change(c, role_create_change, "role set");
+	const char *roleid = pved_call_str(c, "roleid");
+	if (!privs_valid(c))
+		return;
+	if (strncasecmp(roleid, "PVE", 3) == 0) {
+		pve_error *err = NULL;
+		pve_error_set_param(
+			&err, EINVAL, "roleid",
+			"cannot use role ID starting with the (case-insensitive) 'PVE' namespace");
+		return pved_call_fail(c, err);
+	}
+	usercfg_change_failing(c, role_create_change, "role set", "create role failed");
 }
 
 static void h_roles_update(pved_call *c)
 {
-	pved_usercfg_change(c, role_update_change, "role set");
+	const char *roleid = pved_call_str(c, "roleid");
+	if (pve_builtin_role_privs(roleid))
+		return pved_access_fail_plain(c, "auto-generated role '%s' cannot be modified",
+					      roleid);
+	if (!privs_valid(c))
+		return;
+	usercfg_change_failing(c, role_update_change, "role set", "update role failed");
 }
 
 static int role_delete_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
-	int r = pve_usercfg_delete_role(cfg, pved_call_str(e->c, "roleid"), err);
+	const char *roleid = pved_call_str(e->c, "roleid");
+	if (!pve_usercfg_find_role(cfg, roleid))
+		return pved_access_error_plain(err, "role '%s' does not exist", roleid);
+	int r = pve_usercfg_delete_role(cfg, roleid, err);
 	return r < 0 ? r : 0;
 }
 
 static void h_roles_delete(pved_call *c)
 {
-	pved_usercfg_change(c, role_delete_change, "role delete");
+	const char *roleid = pved_call_str(c, "roleid");
+	if (pve_builtin_role_privs(roleid))
+		return pved_access_fail_plain(c, "auto-generated role '%s' cannot be deleted",
+					      roleid);
+	usercfg_change_failing(c, role_delete_change, "role delete", "delete role failed");
 }
 
 /* ---- /access/acl ---------------------------------------------------------------------------------------- */
@@ -807,7 +1000,7 @@ static int role_grantable(const pved_call *c, const pve_usercfg *cfg, const char
 	for (; privs && *privs; privs++)
 		if (!pved_call_permitted(c, path, *privs))
 			return pve_error_set_param(
-				err, EINVAL, "roles",
+				err, EINVAL, "role",
 				"Cannot %s role '%s' - requires "
 				"'Permissions.Modify' or superset of privileges.",
 				remove ? "remove" : "add", role);
@@ -826,12 +1019,28 @@ static int acl_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 	bool propagate = pved_call_int(c, "propagate", 1);
 	bool remove = pved_call_int(c, "delete", 0);
 	int r = 0;
+	/* Proxmox's order and texts: each role, then its groups, users and tokens. */
 	for (char **role = roles; r >= 0 && role && *role; role++) {
 		if (!pve_builtin_role_privs(*role) && !pve_usercfg_find_role(cfg, *role))
-			return pve_error_set_param(err, EINVAL, "roles", "role '%s' does not exist",
-						   *role);
+			return pved_access_error_plain(err, "role '%s' does not exist", *role);
 		if (!is_root(c))
 			r = role_grantable(c, cfg, path, *role, remove, err);
+		for (char **g = groups; r >= 0 && g && *g; g++)
+			if (!pve_usercfg_find_group(cfg, *g))
+				return pved_access_error_plain(err, "group '%s' does not exist",
+							       *g);
+		for (char **u = users; r >= 0 && u && *u; u++)
+			if (!pve_usercfg_find_user(cfg, *u))
+				return pved_access_error_plain(err, "user '%s' does not exist", *u);
+		for (char **t = tokens; r >= 0 && t && *t; t++) {
+			_cleanup_free_ char *user = xstrndup(*t, strcspn(*t, "!"));
+			if (!pve_usercfg_find_user(cfg, user))
+				return pved_access_error_plain(err, "no such user ('%s')", user);
+			if (!pve_usercfg_find_token(cfg, *t))
+				return pved_access_error_plain(err,
+							       "no such token '%s' for user '%s'",
+							       strchr(*t, '!') + 1, user);
+		}
 		for (char **g = groups; r >= 0 && g && *g; g++)
 			r = pve_usercfg_acl_update(cfg, path, PVE_ACL_GROUP, *g, *role, propagate,
 						   remove, err);
@@ -848,6 +1057,17 @@ static int acl_update_change(pved_access_edit *e, void *cfgp, pve_error **err)
 static void h_acl_update(pved_call *c)
 {
 	pve_error *err = NULL;
+	/* Proxmox names all three. */
+	if (!pved_call_has(c, "users") && !pved_call_has(c, "groups") &&
+	    !pved_call_has(c, "tokens")) {
+		cJSON *errors = cJSON_CreateObject();
+		static const char *const which[] = { "users", "groups", "tokens" };
+		for (size_t i = 0; i < ELEMENTSOF(which); i++)
+			cJSON_AddStringToObject(
+				errors, which[i],
+				"either 'users', 'groups' or 'tokens' is required.");
+		return pved_call_fail_errors(c, errors);
+	}
 	_cleanup_free_ char *path = pve_acl_path_normalize(pved_call_str(c, "path"));
 	if (!path || !pve_acl_path_valid(path)) {
 		pve_error_set_param(&err, EINVAL, "path", "invalid ACL path '%s'",
@@ -856,12 +1076,7 @@ static void h_acl_update(pved_call *c)
 	}
 	/* The route checked perm-modify on the path; which roles the caller may hand out there is
 	 * not something a check list can say (role_grantable). */
-	if (!pved_call_has(c, "users") && !pved_call_has(c, "groups") &&
-	    !pved_call_has(c, "tokens")) {
-		pve_error_set_param(&err, EINVAL, "users", "no user, group or token given");
-		return pved_call_fail(c, err);
-	}
-	pved_usercfg_change(c, acl_update_change, "acl update");
+	usercfg_change_failing(c, acl_update_change, "acl update", "ACL update failed");
 }
 
 /* ---- /access/permissions -------------------------------------------------------------------------------- */
@@ -965,7 +1180,7 @@ static int password_change(pved_access_edit *e, void *cfg, pve_error **err)
 {
 	const char *userid = pved_call_str(e->c, "userid");
 	if (!pve_usercfg_find_user(cfg, userid))
-		return pve_error_set_param(err, EINVAL, "userid", "no such user ('%s')", userid);
+		return pved_access_error_plain(err, "no such user ('%s')", userid);
 	return PVED_CFGEDIT_KEEP;
 }
 
@@ -977,21 +1192,41 @@ static void password_store(pved_call *c, const char *hash)
 	pved_access_edit_run(e, &pved_usercfg_file, pved_call_str(c, "digest"));
 }
 
+static void pam_password_done(pved_call *c)
+{
+	pved_audit_call(c, "password change");
+	pved_call_reply(c, NULL);
+}
+
+/* Proxmox's domain_set_password, by the realm's type: pve (shadow.cfg), pam (the system's password),
+ * anything else refused. */
 static void password_confirmed(pved_call *c)
 {
-	with_hash(c, pved_call_str(c, "password"), password_store);
+	const char *userid = pved_call_str(c, "userid");
+	_cleanup_free_ char *type = pved_realm_type(c->d, realm_of(userid));
+	if (!type)
+		return pved_access_fail_plain(c, "auth domain '%s' does not exist",
+					      realm_of(userid));
+	if (strcmp(type, "pve") == 0)
+		return with_hash(c, pved_call_str(c, "password"), password_store);
+	if (strcmp(type, "pam") != 0)
+		return pved_access_fail_plain(c, "can't set password on auth type '%s'", type);
+	/* Nobody but root@pam changes another system user's password. */
+	if (!is_root(c) && strcmp(c->authid, userid) != 0) {
+		pve_error *err = NULL;
+		pve_error_set(&err, EACCES, "Permission check failed");
+		return pved_call_fail(c, err);
+	}
+	pved_pam_password_set(c, NULL, pam_password_done);
 }
 
 static void h_password(pved_call *c)
 {
-	pve_error *err = NULL;
 	const char *userid = pved_call_str(c, "userid");
-	/* The route's check list: the caller itself, or Realm.AllocateUser and userid-group. */
-	if (strcmp(realm_of(userid), "pve") != 0) {
-		pve_error_set(&err, ENOSYS, "changing passwords of realm '%s' is not supported",
-			      realm_of(userid));
-		return pved_call_fail(c, err);
-	}
+	/* The route's check list: the caller itself, or Realm.AllocateUser and userid-group.
+	 * Proxmox's reauth_user_for_user_modification first looks the user up. */
+	if (!pved_auth_user_exists(c->d, userid))
+		return pved_access_fail_plain(c, "no such user ('%s')", userid);
 	/* As Proxmox: whoever is not root@pam confirms with their own current password, so a
 	 * ticket left in a browser does not let anyone take over the account. */
 	pved_reauth(c, "confirmation-password", "password change", password_confirmed);

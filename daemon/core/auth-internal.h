@@ -12,8 +12,10 @@
 
 /* "PVE:!tfa!<challenge JSON with the userid in "user">:<time>::<signature>". */
 char *pved_auth_tfa_ticket(pved *d, const char *userid, const cJSON *challenge);
-/* Verifies a half ticket (signature and the short lifetime) and returns its user. EACCES otherwise. */
-int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err);
+/* Verifies a half ticket (signature and the short lifetime) and returns its user and, when ret_challenge
+ * is not NULL, the challenge object it carries. EACCES otherwise. */
+int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid,
+				cJSON **ret_challenge, pve_error **err);
 
 /* ---- brute force ----------------------------------------------------------------------------------------
  * Failed logins are counted per (user, client address) and per client address (an IPv6 address by its

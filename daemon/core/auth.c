@@ -411,7 +411,8 @@ char *pved_auth_tfa_ticket(pved *d, const char *userid, const cJSON *challenge)
 	return pve_ticket_create(d->auth->keys, "PVE", data, time(NULL));
 }
 
-int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, pve_error **err)
+int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid,
+				cJSON **ret_challenge, pve_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	int r = pve_ticket_verify(d->auth->keys, "PVE", ticket, time(NULL), PVE_TICKET_MIN_AGE,
@@ -430,6 +431,8 @@ int pved_auth_verify_tfa_ticket(pved *d, const char *ticket, char **ret_userid, 
 	if (!pved_auth_user_enabled(d, user))
 		return pve_error_set(err, EACCES, "user '%s' is disabled or does not exist", user);
 	*ret_userid = xstrdup(user);
+	if (ret_challenge)
+		*ret_challenge = TAKE_PTR(c);
 	return 0;
 }
 

@@ -224,6 +224,11 @@ void pved_call_fail(pved_call *c, pve_error *err);
 typedef int (*pved_produce_fn)(void *ud, pve_buf *out, size_t room, pve_error **err);
 void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
 			    void *ud);
+/* As pved_call_reply_stream, with a file as the body instead of JSON (Proxmox's "download" answers):
+ * content_type, the name a browser saves it as (may be NULL) and, with gzip, gzip-encoded by the front
+ * whatever the client asked, as Proxmox sends a task log over 1 KiB. Printable ASCII without quotes. */
+void pved_call_reply_file(pved_call *c, const char *content_type, const char *filename, bool gzip,
+			  pved_produce_fn produce, void (*free_ud)(void *ud), void *ud);
 /* Streams: a websocket call accepted with pved_call_stream_accept is answered 101 and stays open; data
  * from the client comes to on_data, data to the client goes with pved_call_stream_send. The handler ends
  * it with pved_call_stream_end; when the client ends it, on_close runs instead, and the call is gone
@@ -248,6 +253,14 @@ typedef struct pved_form_callbacks {
 	void (*close)(void *ud);
 } pved_form_callbacks;
 void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
+/* What Proxmox's lock_user_config, lock_storage_config and the like make of an error of the code they
+ * run, `die "$errmsg: $err"`: a plain error (EIO: 500) whose text is errmsg, ": " and the error as Perl
+ * prints it: a parameter error as "400 Parameter verification failed.\nPARAM: MESSAGE", a permission
+ * error as "403 MESSAGE", anything else (and a digest mismatch, which Proxmox dies with plainly) as its
+ * message. Telmate's client matches on these texts. errmsg NULL: err stays as it is. */
+void pved_error_wrap(pve_error *err, const char *errmsg);
+/* Proxmox's raise_param_exc with several parameters: 400 with errors (taken), {param: message}. */
+void pved_call_fail_errors(pved_call *c, cJSON *errors);
 /* As pved_call_fail, with the HTTP status given (408 for a stalled upload, 413 for no space). */
 void pved_call_fail_status(pved_call *c, int status, pve_error *err);
 /* Parameter accessors: the value or the default when the parameter was not given. */

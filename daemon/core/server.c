@@ -49,6 +49,8 @@ struct call {
 	bool head_sent;
 	int status;
 	char *reason;
+	char *file_meta; /* a file answer's description (PVE_WIRE_FILE_BODY), or NULL: JSON */
+	size_t file_meta_len;
 	pve_buf pending;
 	size_t pending_off;
 	pved_produce_fn produce;
@@ -188,6 +190,7 @@ static void call_free(call *k)
 	if (k->produce_free)
 		k->produce_free(k->produce_ud);
 	free(k->reason);
+	free(k->file_meta);
 	pve_buf_free(&k->pending);
 	pve_request_free(k->req);
 	cJSON_Delete(k->pub.params);
@@ -236,6 +239,8 @@ static void call_pump(call *k)
 					free(k->reason);
 					k->reason = xstrdup("internal error");
 					k->status = 500;
+					free(k->file_meta);
+					k->file_meta = NULL;
 					k->produced_all = true;
 					break;
 				}
@@ -255,9 +260,10 @@ static void call_pump(call *k)
 			if (n > pve_wire_response_room(k->reason))
 				n = pve_wire_response_room(k->reason);
 			bool fin = k->produced_all && n == avail;
-			pve_wire_append_response_start(&frames, k->id, k->status, k->reason,
-						       k->produced_all ? avail : PVE_WIRE_NO_LENGTH,
-						       at, n, fin);
+			pve_wire_append_response_start_file(
+				&frames, k->id, k->status, k->reason,
+				k->produced_all ? avail : PVE_WIRE_NO_LENGTH, k->file_meta,
+				k->file_meta_len, at, n, fin);
 			k->head_sent = true;
 			k->pending_off += n;
 			k->window -= n;
@@ -351,6 +357,15 @@ void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_u
 	k->produce_free = free_ud;
 	k->produce_ud = ud;
 	call_pump(k);
+}
+
+void pved_call_reply_file(pved_call *c, const char *content_type, const char *filename, bool gzip,
+			  pved_produce_fn produce, void (*free_ud)(void *ud), void *ud)
+{
+	call *k = (call *)c;
+	pve_wire_file_meta m = { (char *)content_type, (char *)filename, gzip };
+	k->file_meta = pve_wire_file_meta_encode(&m, &k->file_meta_len);
+	pved_call_reply_stream(c, produce, free_ud, ud);
 }
 
 void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
@@ -517,7 +532,9 @@ static void call_fail_full(call *k, int status, const char *message, cJSON *erro
 	cJSON_AddStringToObject(body, "message", m);
 	if (errors)
 		cJSON_AddItemToObject(body, "errors", errors);
-	call_respond(k, status, message, body, status == 401);
+	/* The reason phrase is the message's first line, as Proxmox's server takes it. */
+	_cleanup_free_ char *reason = xstrndup(message, strcspn(message, "\n"));
+	call_respond(k, status, reason, body, status == 401);
 }
 
 void pved_call_fail(pved_call *c, pve_error *err)
@@ -534,6 +551,11 @@ void pved_call_fail(pved_call *c, pve_error *err)
 	}
 	call_fail_full(k, status, errors ? "Parameter verification failed." : err->message, errors);
 	pve_error_free(err);
+}
+
+void pved_call_fail_errors(pved_call *c, cJSON *errors)
+{
+	call_fail_full((call *)c, 400, "Parameter verification failed.", errors);
 }
 
 void pved_call_fail_status(pved_call *c, int status, pve_error *err)

@@ -10,3 +10,22 @@ char *pved_path(const pved *d, const char *rel)
 		return xasprintf("%s%s", d->root, rel);
 	return xasprintf("%s/%s", d->root, rel);
 }
+
+void pved_error_wrap(pve_error *err, const char *errmsg)
+{
+	if (!err || !errmsg)
+		return;
+	char *m;
+	if (err->param && strcmp(err->param, "digest") != 0)
+		m = xasprintf("%s: 400 Parameter verification failed.\n%s: %s", errmsg, err->param,
+			      err->message);
+	else if (err->code == EACCES || err->code == EPERM)
+		m = xasprintf("%s: 403 %s", errmsg, err->message);
+	else
+		m = xasprintf("%s: %s", errmsg, err->message);
+	free(err->message);
+	err->message = m;
+	free(err->param);
+	err->param = NULL;
+	err->code = EIO;
+}

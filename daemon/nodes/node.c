@@ -1,5 +1,6 @@
 /* The node handlers of the foundation: the node's version, the node list and the node's status
  * from /proc and statfs, its time, and the start-all and stop-all tasks. */
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -360,6 +361,70 @@ static void h_node_time(pved_call *c)
 	pved_call_reply(c, o);
 }
 
+/* ---- query-url-metadata --------------------------------------------------------------------------------- */
+
+/* The type LWP's file:// answers give (its media types table) for the names a storage holds. */
+static const char *mimetype_of(const char *name)
+{
+	static const char *const types[][2] = {
+		{ ".iso", "application/x-iso9660-image" },
+		{ ".img", "application/octet-stream" },
+		{ ".raw", "application/octet-stream" },
+		{ ".qcow2", "application/octet-stream" },
+		{ ".vmdk", "application/octet-stream" },
+		{ ".ova", "application/x-tar" },
+		{ ".tar", "application/x-tar" },
+		{ ".gz", "application/x-gzip" },
+		{ ".tgz", "application/x-gtar-compressed" },
+		{ ".xz", "application/x-xz" },
+		{ ".zst", "application/zstd" },
+		{ ".lzo", "application/x-lzop" },
+		{ ".bz2", "application/x-bzip2" },
+		{ ".txt", "text/plain" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(types); i++)
+		if (endswith(name, types[i][0]))
+			return types[i][1];
+	return "application/octet-stream";
+}
+
+/* Proxmox asks the server with a HEAD request; this node reaches no server, so it answers file:// URLs
+ * (a file on the node, as download-url takes them; for root@pam, who may read any file) from the file
+ * itself, as LWP's file protocol does: its size, its name and the type its extension gives. */
+static void h_query_url_metadata(pved_call *c)
+{
+	pve_error *err = NULL;
+	const char *url = pved_call_str(c, "url");
+	if (!startswith(url, "file://")) {
+		pve_error_set_param(
+			&err, EINVAL, "url",
+			"only file:// URLs are supported: this node reaches no network");
+		return pved_call_fail(c, err);
+	}
+	if (strcmp(c->authid, "root@pam") != 0) {
+		pve_error_set(&err, EACCES, "file:// URLs are allowed for root@pam only");
+		return pved_call_fail(c, err);
+	}
+	const char *path = url + 7;
+	if (path[0] != '/' || strchr(path, '%') || strchr(path, '?') || strchr(path, '#')) {
+		pve_error_set_param(&err, EINVAL, "url", "invalid file URL '%s'", url);
+		return pved_call_fail(c, err);
+	}
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		/* LWP's answer for a file:// URL it cannot read, in Proxmox's message. */
+		pve_error_set(&err, EIO, "invalid server response: '404 File `%s' does not exist'",
+			      path);
+		return pved_call_fail(c, err);
+	}
+	const char *slash = strrchr(path, '/');
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "filename", slash + 1);
+	cJSON_AddNumberToObject(o, "size", (double)st.st_size);
+	cJSON_AddStringToObject(o, "mimetype", mimetype_of(slash + 1));
+	pved_call_reply(c, o);
+}
+
 /* ---- start all / stop all ----------------------------------------------------------------------------------
  * The task walks this node's guest configs. Starting and stopping guests arrives with the guest subsystems;
  * until then each guest that would be acted on is reported as a warning, so nothing is claimed that did not
@@ -463,6 +528,7 @@ const pved_handler pved_handlers_node[] = {
 	{ "node_status", h_node_status },
 	{ "node_version", h_node_version },
 	{ "node_time", h_node_time },
+	{ "node_query_url_metadata", h_query_url_metadata },
 	{ "node_startall", h_startall },
 	{ "node_stopall", h_stopall },
 	{ NULL, NULL },

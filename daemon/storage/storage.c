@@ -349,7 +349,8 @@ static void h_storage_read(pved_call *c)
 	const char *id = pved_call_str(c, "storage");
 	const pve_section *s = pve_sectioncfg_find(cfg, id);
 	if (!s) {
-		pve_error_set(&err, ENOENT, "storage '%s' does not exist", id);
+		/* Proxmox's storage_config dies: a plain 500. */
+		pve_error_set(&err, EIO, "storage '%s' does not exist", id);
 		return pved_call_fail(c, err);
 	}
 	cJSON *o = section_json(s);
@@ -447,7 +448,21 @@ typedef struct storage_edit {
 	bool pw_deleted;
 	pve_storage st; /* what the check activates, when this node uses it */
 	bool activate;
+	/* Proxmox's errmsg of lock_storage_config ("create storage failed"), which prefixes what the
+	 * locked code dies with; params_outside: parameter errors are Proxmox's check_config before
+	 * the lock (create), which keeps them 400 with "errors". */
+	const char *failed;
+	bool params_outside;
 } storage_edit;
+
+/* What the locked code fails with, as Proxmox's lock_storage_config answers it; the lock not taken in
+ * time, a full queue and a storage.cfg that does not parse stay pved's own answers. */
+static int failed(storage_edit *e, int r, pve_error **err)
+{
+	if (r < 0 && err && *err && !(e->params_outside && (*err)->param))
+		pved_error_wrap(*err, e->failed);
+	return r;
+}
 
 /* The storage as the change defines it, to be activated by the check where this node uses it: a wrong
  * path or server is found before the definition is saved. */
@@ -471,7 +486,7 @@ static int activate_check(void *cfg, void *ud, pve_error **err)
 {
 	(void)cfg;
 	storage_edit *e = ud;
-	return e->activate ? pved_storage_activate(e->c->d, &e->st, err) : 0;
+	return failed(e, e->activate ? pved_storage_activate(e->c->d, &e->st, err) : 0, err);
 }
 
 /* Before storage.cfg is written: a password given moves to its file, one deleted (or of a storage
@@ -481,7 +496,9 @@ static int password_also(pved *d, void *cfg, void *ud, pve_error **err)
 	storage_edit *e = ud;
 	const char *id = pved_call_str(e->c, "storage");
 	pve_section *s = pve_sectioncfg_find(cfg, id);
-	return s ? store_password(e->c, s, e->pw_deleted, err) : delete_password(d, id, err);
+	return failed(e,
+		      s ? store_password(e->c, s, e->pw_deleted, err) : delete_password(d, id, err),
+		      err);
 }
 
 static void saved(pved *d, void *ud, int r, pve_error *err)
@@ -498,11 +515,15 @@ static void saved(pved *d, void *ud, int r, pve_error *err)
 	pved_call_reply(c, storage_type_reply(pved_call_str(c, "storage"), type));
 }
 
+static int create_change(pved *d, void *cfgp, void *ud, pve_error **err);
+
 static void storage_edit_run(pved_call *c, int (*change)(pved *, void *, void *, pve_error **),
-			     bool check)
+			     bool check, const char *failed_msg)
 {
 	storage_edit *e = xcalloc(1, sizeof(*e));
 	e->c = c;
+	e->failed = failed_msg;
+	e->params_outside = change == create_change;
 	pved_cfgedit ce = {
 		.file = &storage_cfg,
 		.digest = pved_call_str(c, "digest"),
@@ -515,7 +536,7 @@ static void storage_edit_run(pved_call *c, int (*change)(pved *, void *, void *,
 	pved_cfgedit_run(c->d, &ce, e);
 }
 
-static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
+static int create_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 {
 	(void)d;
 	storage_edit *e = ud;
@@ -524,8 +545,7 @@ static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	const char *id = pved_call_str(c, "storage"), *type = pved_call_str(c, "type");
 	pve_section *s = NULL;
 	if (pve_sectioncfg_find(cfg, id))
-		return pve_error_set_param(err, EEXIST, "storage",
-					   "storage ID '%s' already defined", id);
+		return pve_error_set(err, EEXIST, "storage ID '%s' already defined", id);
 	if (pve_sectioncfg_add(cfg, type, id, &s, err) < 0 || apply_params(c, s, err) < 0)
 		return -EINVAL;
 	default_path(c->d, s);
@@ -534,12 +554,17 @@ static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	return plan_activation(e, cfg);
 }
 
-static void h_storage_create(pved_call *c)
+static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
 {
-	storage_edit_run(c, create_change, true);
+	return failed(ud, create_change_locked(d, cfgp, ud, err), err);
 }
 
-static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
+static void h_storage_create(pved_call *c)
+{
+	storage_edit_run(c, create_change, true, "create storage failed");
+}
+
+static int update_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 {
 	(void)d;
 	storage_edit *e = ud;
@@ -553,15 +578,15 @@ static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	_cleanup_strv_free_ char **del =
 		pve_split_list(pved_call_str(c, "delete") ? pved_call_str(c, "delete") : "");
 	for (char **k = del; *k; k++) {
+		/* Proxmox's texts; it dies with them (a 500 under "update storage failed"). */
 		if (pved_call_has(c, *k))
-			return pve_error_set_param(
-				err, EINVAL, "delete",
-				"cannot set and delete property '%s' at the same time", *k);
+			return pve_error_set(
+				err, EINVAL,
+				"cannot set and delete property '%s' at the same time!", *k);
 		for (const char *const *r = pl ? pl->required : NULL; r && *r; r++)
 			if (streq(*r, *k))
-				return pve_error_set_param(err, EINVAL, "delete",
-							   "cannot delete required option '%s'",
-							   *k);
+				return pve_error_set(err, EINVAL,
+						     "unable to delete required option '%s'", *k);
 		pve_section_delete(s, *k);
 		e->pw_deleted |= streq(*k, "password");
 	}
@@ -576,12 +601,17 @@ static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	return plan_activation(e, cfg);
 }
 
-static void h_storage_update(pved_call *c)
+static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
 {
-	storage_edit_run(c, update_change, true);
+	return failed(ud, update_change_locked(d, cfgp, ud, err), err);
 }
 
-static int delete_change(pved *d, void *cfgp, void *ud, pve_error **err)
+static void h_storage_update(pved_call *c)
+{
+	storage_edit_run(c, update_change, true, "update storage failed");
+}
+
+static int delete_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 {
 	(void)d;
 	storage_edit *e = ud;
@@ -592,9 +622,14 @@ static int delete_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	return 0;
 }
 
+static int delete_change(pved *d, void *cfgp, void *ud, pve_error **err)
+{
+	return failed(ud, delete_change_locked(d, cfgp, ud, err), err);
+}
+
 static void h_storage_delete(pved_call *c)
 {
-	storage_edit_run(c, delete_change, false);
+	storage_edit_run(c, delete_change, false, "delete storage failed");
 }
 
 /* ---- /nodes/{node}/storage ------------------------------------------------------------------------------ */
@@ -733,14 +768,19 @@ static void h_node_storage_index(pved_call *c)
 	sjob_run(j);
 }
 
-/* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. */
+/* The storage of a /nodes/{node}/storage/{storage}/... call: defined, used on this node. Proxmox's
+ * storage_check_node dies for either: a plain 500. */
 static int node_storage(pved_call *c, pve_sectioncfg *cfg, pve_storage *st, pve_error **err)
 {
-	if (call_storage(c, cfg, st, err) < 0)
+	int r = call_storage(c, cfg, st, err);
+	if (r < 0) {
+		if (r == -ENOENT && err && *err)
+			(*err)->code = EIO;
 		return -EINVAL;
+	}
 	if (!pve_storage_on_node(st, c->d->node))
-		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'",
-				     st->id, c->d->node);
+		return pve_error_set(err, EIO, "storage '%s' is not available on node '%s'", st->id,
+				     c->d->node);
 	load_password(c->d, pve_sectioncfg_find(cfg, st->id));
 	return 0;
 }
@@ -813,7 +853,7 @@ static sjob *content_job(pved_call *c, pve_sectioncfg *cfg, pve_error **err)
 		return NULL;
 	}
 	if (st.disabled) {
-		pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", st.id);
+		pve_error_set(err, EIO, "storage '%s' is disabled", st.id);
 		pve_sectioncfg_free(cfg);
 		return NULL;
 	}

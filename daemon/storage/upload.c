@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 
 #include "daemon/storage/storage-internal.h"
 #include "storage/storage.h"
@@ -35,22 +36,26 @@ static int load_storage(pved *d, const char *id, pve_sectioncfg **ret_cfg, pve_s
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r = pve_store_read(d->store, STORAGE_CFG, &text, &len, NULL, NULL);
+	/* Proxmox's storage_check_enabled dies for these: plain 500s. */
 	if (r == -ENOENT)
-		return pve_error_set(err, ENOENT, "storage '%s' does not exist", id);
+		return pve_error_set(err, EIO, "storage '%s' does not exist", id);
 	if (r < 0)
 		return pve_error_set(err, -r, "unable to read storage.cfg: %s", strerror(-r));
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
 	if (pve_sectioncfg_parse(text, len, &cfg, err) < 0)
 		return -EINVAL;
-	if (pve_storage_get(cfg, id, st, err) < 0)
+	if (pve_storage_get(cfg, id, st, err) < 0) {
+		if (err && *err)
+			(*err)->code = EIO;
 		return -ENOENT;
+	}
 	if (pve_storage_check_section(st->section, err) < 0)
 		return -EINVAL;
 	if (!pve_storage_on_node(st, d->node))
-		return pve_error_set(err, ENOENT, "storage '%s' is not available on node '%s'", id,
+		return pve_error_set(err, EIO, "storage '%s' is not available on node '%s'", id,
 				     d->node);
 	if (st->disabled)
-		return pve_error_set_param(err, EINVAL, "storage", "storage '%s' is disabled", id);
+		return pve_error_set(err, EIO, "storage '%s' is disabled", id);
 	*ret_cfg = TAKE_PTR(cfg);
 	return 0;
 }
@@ -69,10 +74,10 @@ static int prepare_storage(pved *d, const pve_storage *st, uint64_t size, pve_er
 	return 0;
 }
 
-/* The target of content/filename on the storage: checks the content type, the name (a plain file name
- * with the type's extension) and that nothing is there yet. */
+/* The target of content/filename on the storage: checks the content type and the name (a plain file
+ * name with the type's extension); unless replace, also that nothing is there yet. */
 static int target_path(const pve_storage *st, const char *content, const char *filename,
-		       char **ret_path, char **ret_volid, pve_error **err)
+		       bool replace, char **ret_path, char **ret_volid, pve_error **err)
 {
 	unsigned bit = pve_storage_content_from_name(content);
 	/* snippets beyond Proxmox (which has no way to upload them): cicustom's files and hookscripts */
@@ -96,7 +101,7 @@ static int target_path(const pve_storage *st, const char *content, const char *f
 	_cleanup_free_ char *path = NULL;
 	if (pve_storage_path(st, volname, NULL, &path, err) < 0)
 		return -EINVAL;
-	if (access(path, F_OK) == 0)
+	if (!replace && access(path, F_OK) == 0)
 		return pve_error_set(err, EEXIST, "refusing to override existing file '%s'", path);
 	*ret_path = TAKE_PTR(path);
 	*ret_volid = xasprintf("%s:%s", st->id, volname);
@@ -149,12 +154,43 @@ static void tmpfile_discard(tmpfile_t *t)
 	t->named = NULL;
 }
 
-/* Gives the file its final name; never replaces one that appeared meanwhile. */
-static int tmpfile_commit(tmpfile_t *t, const char *path, pve_error **err)
+/* An unnamed file gets a hidden name beside path, for a rename over what is there. */
+static int tmpfile_name(tmpfile_t *t, const char *path, pve_error **err)
+{
+	_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", t->fd);
+	for (unsigned i = 0; i < 16; i++) {
+		unsigned char rnd[6];
+		if (getentropy(rnd, sizeof(rnd)) < 0)
+			return pve_error_set(err, errno, "getentropy: %m");
+		_cleanup_free_ char *name = xasprintf("%s.tmp_upl.%02x%02x%02x%02x%02x%02x", path,
+						      rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+						      rnd[5]);
+		if (linkat(t->fd, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0 ||
+		    (errno != EEXIST &&
+		     linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0)) {
+			t->named = TAKE_PTR(name);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return pve_error_set(err, errno, "unable to move into place '%s': %m",
+					     path);
+	}
+	return pve_error_set(err, EEXIST, "unable to move into place '%s'", path);
+}
+
+/* Gives the file its final name. With replace, a file already there is replaced at once (a rename: a
+ * reader sees the old file or the new one, never half of it), as Proxmox's upload overwrites; without,
+ * one that appeared meanwhile is never replaced. */
+static int tmpfile_commit(tmpfile_t *t, const char *path, bool replace, pve_error **err)
 {
 	int r = 0;
+	if (replace && !t->named && tmpfile_name(t, path, err) < 0) {
+		tmpfile_discard(t);
+		return -EIO;
+	}
 	if (t->named) {
-		if (renameat2(AT_FDCWD, t->named, AT_FDCWD, path, RENAME_NOREPLACE) < 0)
+		if (renameat2(AT_FDCWD, t->named, AT_FDCWD, path, replace ? 0 : RENAME_NOREPLACE) <
+		    0)
 			r = pve_error_set(err, errno, "unable to move into place '%s': %m", path);
 	} else if (linkat(t->fd, "", AT_FDCWD, path, AT_EMPTY_PATH) < 0) {
 		_cleanup_free_ char *proc = xasprintf("/proc/self/fd/%d", t->fd);
@@ -315,7 +351,9 @@ static void form_file(void *ud, const char *name, const char *filename, const ch
 	}
 	const char *content =
 		cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u->params, "content"));
-	if (target_path(&u->st, content, base, &u->path, &u->volid, &err) < 0 ||
+	/* As Proxmox: an upload replaces a file of the same name (Ansible's proxmox_template with
+	 * force: true relies on it). */
+	if (target_path(&u->st, content, base, true, &u->path, &u->volid, &err) < 0 ||
 	    tmpfile_open(u->path, &u->tmp, &err) < 0)
 		return upload_fail(u, err);
 }
@@ -420,7 +458,7 @@ static void form_end(void *ud)
 	} else if (got && strcasecmp(got, u->expected) != 0) {
 		msg = xasprintf("checksum mismatch: got '%s' != expect '%s'", got, u->expected);
 		tmpfile_discard(&u->tmp);
-	} else if (tmpfile_commit(&u->tmp, u->path, &err) < 0) {
+	} else if (tmpfile_commit(&u->tmp, u->path, true, &err) < 0) {
 		msg = xstrdup(err->message);
 		pve_error_free(TAKE_PTR(err));
 	}
@@ -526,18 +564,157 @@ static void h_storage_upload(pved_call *c)
 
 /* ---- download-url from a file on this node ---------------------------------------------------------- */
 
-/* args: {source, path, algorithm and expected (with a checksum)} */
+/* The hash of the file at path, as hex. */
+static int file_hash(const char *path, const char *algorithm, char **ret, pve_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return pve_error_set(err, errno, "unable to open '%s': %m", path);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || EVP_DigestInit_ex(md, checksum_md(algorithm), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return pve_error_set(err, ENOMEM, "digest setup failed");
+	}
+	_cleanup_free_ char *buf = xmalloc(COPY_CHUNK);
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, COPY_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = pve_error_set(err, errno, "read of '%s' failed: %m", path);
+		if (n <= 0)
+			break;
+		EVP_DigestUpdate(md, buf, (size_t)n);
+	}
+	if (r == 0)
+		*ret = digest_hex(md);
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* Proxmox's decompressor_info for 'iso': the tool that writes the data of the file named last to its
+ * standard output. */
+static const char *const *decompressor(const char *compression)
+{
+	static const char *const gz[] = { "zcat", NULL };
+	static const char *const lzo[] = { "lzop", "-d", "-c", NULL };
+	static const char *const zst[] = { "zstd", "-q", "-d", "-c", NULL };
+	static const char *const bz2[] = { "bzcat", "-q", NULL };
+	return streq(compression, "gz")	 ? gz :
+	       streq(compression, "lzo") ? lzo :
+	       streq(compression, "zst") ? zst :
+	       streq(compression, "bz2") ? bz2 :
+					   NULL;
+}
+
+/* Runs the decompressor for compression on source, its output into fd. */
+static int decompress(const char *compression, const char *source, int fd, pve_error **err)
+{
+	const char *const *tool = decompressor(compression);
+	if (!tool)
+		return pve_error_set(err, EINVAL, "no decompression method found");
+	char *argv[8];
+	size_t n = 0;
+	for (; tool[n]; n++)
+		argv[n] = (char *)tool[n];
+	argv[n++] = (char *)source;
+	argv[n] = NULL;
+	pve_spawn_opts so = {
+		.path = argv[0], .argv = argv, .stdin_fd = -1, .stdout_fd = fd, .stderr_fd = -1
+	};
+	pid_t pid;
+	if (pve_spawn(&so, &pid, err) < 0)
+		return -EIO;
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return pve_error_set(err, errno, "waitpid: %m");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return pve_error_set(err, EIO, "command '%s' failed: %s %d", argv[0],
+				     WIFEXITED(status) ? "exit code" : "got signal",
+				     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return 0;
+}
+
+/* A compressed source: its checksum (the downloaded file's, as in Proxmox), then its data through the
+ * decompressor into the new file. */
+static int download_decompressed(const char *source, const char *path, const char *algorithm,
+				 const char *expected, const char *compression, pve_error **err)
+{
+	int r = 0;
+	if (algorithm) {
+		_cleanup_free_ char *got = NULL;
+		printf("calculating checksum...");
+		fflush(stdout);
+		r = file_hash(source, algorithm, &got, err);
+		if (r == 0 && strcasecmp(got, expected) != 0) {
+			printf("\n");
+			return pve_error_set(err, EINVAL,
+					     "checksum mismatch: got '%s' != expect '%s'", got,
+					     expected);
+		}
+		if (r < 0)
+			return r;
+		printf("OK, checksum verified\n");
+	}
+	tmpfile_t tmp = { .fd = -1 };
+	if (tmpfile_open(path, &tmp, err) < 0)
+		return -EIO;
+	printf("decompressing %s (%s)\n", source, compression);
+	fflush(stdout);
+	if (decompress(compression, source, tmp.fd, err) < 0) {
+		tmpfile_discard(&tmp);
+		return -EIO;
+	}
+	struct stat st;
+	uint64_t size = fstat(tmp.fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	if (tmpfile_commit(&tmp, path, false, err) < 0)
+		return -EIO;
+	printf("decompressed to %" PRIu64 " bytes\n", size);
+	return 0;
+}
+
+/* args: {source, path, content, algorithm and expected (with a checksum), compression} */
 static int download_task(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)d;
 	const struct {
-		const char *source, *path, *algorithm, *expected;
-	} t_ = { arg_str(args, "source"), arg_str(args, "path"), arg_str(args, "algorithm"),
-		 arg_str(args, "expected") },
+		const char *source, *path, *algorithm, *expected, *compression, *content;
+	} t_ = { arg_str(args, "source"),      arg_str(args, "path"),
+		 arg_str(args, "algorithm"),   arg_str(args, "expected"),
+		 arg_str(args, "compression"), arg_str(args, "content") },
 	  *t = &t_;
 	if (!t->source || !t->path || (t->algorithm && !t->expected))
 		return pve_error_set(err, EINVAL, "the download task lacks its source or target");
 	printf("downloading %s to %s\n", t->source, t->path);
+	/* Proxmox's download_file_from_url: a file already there is kept when it has the checksum
+	 * asked for, and is never replaced. */
+	if (access(t->path, F_OK) == 0) {
+		if (!t->algorithm)
+			return pve_error_set(err, EEXIST, "refusing to override existing file '%s'",
+					     t->path);
+		printf("calculating checksum of existing file...");
+		fflush(stdout);
+		_cleanup_free_ char *have = NULL;
+		if (file_hash(t->path, t->algorithm, &have, err) < 0)
+			return -EIO;
+		if (strcasecmp(have, t->expected) == 0) {
+			printf("OK, got correct file already, no need to download\n");
+			return 0;
+		}
+		printf("\n");
+		return pve_error_set(err, EINVAL,
+				     "checksum mismatch: got '%s' != expect '%s', aborting", have,
+				     t->expected);
+	}
+	if (t->compression) {
+		if (t->content && !streq(t->content, "iso"))
+			return pve_error_set(err, EINVAL, "decompression not supported for %s",
+					     t->content);
+		return download_decompressed(t->source, t->path, t->algorithm, t->expected,
+					     t->compression, err);
+	}
 	_cleanup_close_ int in = open(t->source, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
 	if (in < 0 || fstat(in, &st) < 0)
@@ -602,7 +779,7 @@ static int download_task(pved *d, const cJSON *args, pve_error **err)
 		tmpfile_discard(&tmp);
 		return r;
 	}
-	if (tmpfile_commit(&tmp, t->path, err) < 0)
+	if (tmpfile_commit(&tmp, t->path, false, err) < 0)
 		return -EIO;
 	printf("downloaded %" PRIu64 " bytes\n", total);
 	return 0;
@@ -634,9 +811,12 @@ static void download_prepare(void *arg)
 	download_job *j = arg;
 	pved_call *c = j->c;
 	j->r = prepare_storage(j->c->d, &j->st, j->size, &j->err);
+	/* With a checksum, a file already there is the task's to compare (Proxmox keeps a matching
+	 * one); without, it is refused now. */
 	if (j->r == 0)
 		j->r = target_path(&j->st, pved_call_str(c, "content"),
-				   pved_call_str(c, "filename"), &j->path, &j->volid, &j->err);
+				   pved_call_str(c, "filename"), pved_call_has(c, "checksum"),
+				   &j->path, &j->volid, &j->err);
 }
 
 static void download_prepared(void *arg)
@@ -650,6 +830,10 @@ static void download_prepared(void *arg)
 		args = cJSON_CreateObject();
 		cJSON_AddStringToObject(args, "source", j->source);
 		cJSON_AddStringToObject(args, "path", j->path);
+		cJSON_AddStringToObject(args, "content", pved_call_str(c, "content"));
+		if (pved_call_str(c, "compression"))
+			cJSON_AddStringToObject(args, "compression",
+						pved_call_str(c, "compression"));
 		if (pved_call_str(c, "checksum-algorithm")) {
 			cJSON_AddStringToObject(args, "algorithm",
 						pved_call_str(c, "checksum-algorithm"));
@@ -684,10 +868,6 @@ static void h_storage_download_url(pved_call *c)
 	if (source[0] != '/' || strstr(source, "/../") || strchr(source, '%') ||
 	    strchr(source, '?') || strchr(source, '#')) {
 		pve_error_set_param(&err, EINVAL, "url", "invalid file URL '%s'", url);
-		return pved_call_fail(c, err);
-	}
-	if (pved_call_has(c, "compression")) {
-		pve_error_set_param(&err, ENOSYS, "compression", "decompression is not supported");
 		return pved_call_fail(c, err);
 	}
 	struct stat sst;

@@ -23,7 +23,7 @@ from pvetest import Node, Skip, case, expect, run  # noqa: E402
 CONN_NODE = None
 MAX_CONNS = 1024
 PER_CLIENT = 128
-FIRST_BYTE_TIMEOUT = 2
+FIRST_BYTE_TIMEOUT = 4  # above the 3 s the surplus may take to be refused on a loaded machine
 
 
 def tls_context(n):
@@ -463,8 +463,14 @@ def one_address_cannot_take_all(n):
             s.bind(("127.0.0.1", 0))
             s.connect_ex(("127.0.0.1", m.port))
             socks.append(s)
+        # The front refuses the surplus as it accepts them: on a loaded machine draining the
+        # kernel's backlog takes a while, still well within the first-byte timeout.
+        deadline = time.monotonic() + 3
         time.sleep(1)
         held = len(still_open(socks))
+        while held > PER_CLIENT and time.monotonic() < deadline:
+            time.sleep(0.2)
+            held = len(still_open(socks))
         secs, status = timed_get(m, "/", source="127.0.0.2", timeout=3)
         expect(status.startswith(b"HTTP/1.1 200"), status)
         expect(secs < 0.5, f"the probe from 127.0.0.2 took {secs:.2f} s")

@@ -77,6 +77,7 @@ ROWS = {
     ("POST", "/nodes/{node}/storage/{storage}/upload"): {"content": "iso", "filename": "m.iso"},
     ("POST", "/nodes/{node}/storage/{storage}/download-url"): {
         "url": "http://127.0.0.1:9/m.iso", "content": "iso", "filename": "m.iso"},
+    ("GET", "/nodes/{node}/query-url-metadata"): {"url": "http://127.0.0.1:9/m.iso"},
     ("GET", "/nodes/{node}/scan"): {},
     ("GET", "/nodes/{node}/scan/nfs"): {"server": "127.0.0.1"},
     ("GET", "/nodes/{node}/scan/cifs"): {"server": "127.0.0.1"},

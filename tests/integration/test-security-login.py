@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, case, expect, run  # noqa: E402
+from pvetest import case, expect, node_main  # noqa: E402
 
 # The limits as daemon/auth-internal.h sets them.
 MAX_PER_PAIR = 5
@@ -98,14 +98,5 @@ def colliding_names_do_not_evict_a_counter(n):
     expect(took >= FIRST_TURN - 0.1, f"admin's counter was evicted (answered in {took:.2f} s)")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, case, children_of, expect, is_zombie, run  # noqa: E402
+from pvetest import Node, case, children_of, expect, is_zombie, node_main  # noqa: E402
 
 PASSWORD = "storage-sec-1"
 BACKUP = "vzdump-qemu-100-2025_01_01-00_00_00.vma.zst"
@@ -253,14 +253,5 @@ def stale_lock_after_kill9(n):
     expect(n.request("DELETE", "/storage/afterkill").status == 200, "delete")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        return run(n)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(node_main())

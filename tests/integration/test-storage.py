@@ -81,13 +81,14 @@ def storage_crud(n):
     expect(r.status >= 400 and "digest" in r.body, r)
     expect(cfg_text(n) == before, "changed by a stale digest")
     r = n.request("PUT", "/storage/store1", {"delete": "path"})
-    expect(r.status == 400, r)
+    expect(r.status == 500 and r.reason == "update storage failed: unable to delete required "
+           "option 'path'", r)
 
     r = n.request("DELETE", "/storage/store1")
     expect(r.status == 200, r)
     expect("store1" not in cfg_text(n), cfg_text(n))
     r = n.get("/storage/store1")
-    expect(r.status == 404 and "does not exist" in r.body, r)
+    expect(r.status == 500 and r.reason == "storage 'store1' does not exist", r)
 
 
 @case
@@ -179,7 +180,7 @@ def content_bad_input(n):
     expect(tree(n.path("var/lib/vz")) == listing, "files changed by bad input")
 
     r = n.get(f"/nodes/{n.name}/storage/nope/content")
-    expect(r.status == 404 and "storage 'nope' does not exist" in r.body, r)
+    expect(r.status == 500 and r.reason == "storage 'nope' does not exist", r)
     # a storage that does not hold images
     path = n.path("srv/isos")
     r = n.post("/storage", {"storage": "isos", "type": "dir", "path": path, "content": "iso"})

@@ -95,12 +95,17 @@ def upload_with_requests(n):
     # The volume is listed as content.
     c = n.get(f"/nodes/{n.name}/storage/local/content", {"content": "iso"})
     expect(any(v["volid"] == "local:iso/req.iso" for v in c.data), c)
-    # The same name again is refused, the file stays.
-    with open(src, "rb") as f:
+    # The same name again replaces the file, as Proxmox's upload does (Ansible's proxmox_template
+    # with force: true relies on it).
+    src2 = n.path("src-1m.iso")
+    digest2 = make_file(src2, MIB)
+    with open(src2, "rb") as f:
         r = requests.post(upload_url(n), headers=auth_headers(n), verify=n.path("etc/pve/pve-root-ca.pem"),
                           data={"content": "iso"}, files={"filename": ("req.iso", f)})
-    expect(r.status_code == 409, f"{r.status_code} {r.text}")
-    expect(sha256_file(path) == digest, "existing file changed")
+    expect(r.status_code == 200, f"{r.status_code} {r.text}")
+    expect(task_ok(n, r.json()["data"])[0] == "OK", r.text)
+    expect(sha256_file(path) == digest2, "existing file not replaced")
+    expect(listing(n) == ["req.iso"], listing(n))
 
 
 @case
@@ -147,7 +152,7 @@ def bad_requests_refused(n):
     for data, files, storage, want in [
         ({"content": "iso"}, {"filename": ("x.txt", b"abc")}, "local", 400),
         ({"content": "images"}, {"filename": ("x.iso", b"abc")}, "local", 400),
-        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 404),
+        ({"content": "iso"}, {"filename": ("x.iso", b"abc")}, "nosuch", 500),
         ({"content": "iso", "filename": "x.iso"}, None, "local", 400),
         ({"content": "iso", "checksum": "ab"}, {"filename": ("x.iso", b"abc")}, "local", 400),
         ({"content": "iso"}, {"filename": ("../../x.iso", b"abc")}, "local", 200),
@@ -297,13 +302,13 @@ def download_url_from_file(n):
     r = n.post(base, {"url": "file://" + src, "content": "iso", "filename": "dl.iso"})
     expect(r.status == 403, r)
     # root@pam: over the local socket.
-    r = local_call(n, "POST", base, {"url": "file://" + src, "content": "iso", "filename": "dl.iso",
+    r = n.local_call("POST", base, {"url": "file://" + src, "content": "iso", "filename": "dl.iso",
                                      "checksum": digest, "checksum-algorithm": "sha256"})
     expect(r[0] == 200, r)
     expect(task_ok(n, r[1]["data"])[0] == "OK", r)
     expect(sha256_file(os.path.join(iso_dir(n), "dl.iso")) == digest, "content differs")
     # A wrong checksum: task error, no file.
-    r = local_call(n, "POST", base, {"url": "file://" + src, "content": "iso", "filename": "dl2.iso",
+    r = n.local_call("POST", base, {"url": "file://" + src, "content": "iso", "filename": "dl2.iso",
                                      "checksum": "1" * 64, "checksum-algorithm": "sha256"})
     expect(r[0] == 200, r)
     status = task_ok(n, r[1]["data"])[0]
@@ -312,7 +317,7 @@ def download_url_from_file(n):
     # Not a file URL, not a file, an existing target.
     for url, fn in [("https://example.com/x.iso", "x.iso"), ("file:///nonexistent/x.iso", "x.iso"),
                     ("file://" + src, "dl.iso"), ("file://relative/x.iso", "x.iso")]:
-        r = local_call(n, "POST", base, {"url": url, "content": "iso", "filename": fn})
+        r = n.local_call("POST", base, {"url": url, "content": "iso", "filename": fn})
         expect(r[0] in (400, 409), r)
     expect(sorted(listing(n)) == sorted(set(listing(n))) and "x.iso" not in listing(n), listing(n))
 
@@ -545,38 +550,6 @@ def upload_beyond_free_space_is_413(n):
     expect("big.iso" not in os.listdir(m.path("var/lib/vz/template/iso")), "file left")
     r = m.post("/pools", {"poolid": "afterfull"})
     expect(r.status == 200, r)
-
-
-def local_call(n, method, path, params):
-    """One call over the node's local socket (root@pam), in pved's wire format."""
-    import json
-    import struct
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(n.path("run/pved.sock"))
-    # A window as large as any answer here: no WINDOW frames needed.
-    payload = json.dumps({"method": method, "path": path, "params": params, "window": 1 << 24}).encode()
-    s.sendall(struct.pack("<IHHI", len(payload), 1, 1, 7) + payload)
-    buf, body, status = b"", b"", None
-    while True:
-        while len(buf) < 12:
-            d = s.recv(65536)
-            if not d:
-                raise AssertionError("pved closed the socket")
-            buf += d
-        ln, typ, flags, _ = struct.unpack("<IHHI", buf[:12])
-        while len(buf) < 12 + ln:
-            buf += s.recv(65536)
-        p, buf = buf[12:12 + ln], buf[12 + ln:]
-        if typ == 2:
-            status, rlen = struct.unpack("<HH", p[:4])
-            # flag 2: the body's length (u64) follows the reason
-            body += p[4 + rlen + (8 if flags & 2 else 0):]
-        else:
-            body += p
-        if flags & 1:
-            break
-    s.close()
-    return status, json.loads(body)
 
 
 def main():
