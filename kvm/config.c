@@ -424,6 +424,19 @@ void kvm_config_apply_pending(pve_config *c, char ***ret_destroy)
 			continue;
 		_cleanup_free_ char *old = xstrdup(oldv);
 		pve_config_delete(c, NULL, key);
+		/* a cloud-init drive's volume goes with the drive, as Proxmox's: the config is its content */
+		if (kvm_drive_key(key, false, NULL, NULL)) {
+			const char *f = startswith(old, "file=") ? old + 5 : old;
+			_cleanup_free_ char *file = xstrndup(f, strcspn(f, ","));
+			if (kvm_volume_is_cloudinit(file)) {
+				if (strchr(file, ':') && !volume_referenced(c, file, NULL)) {
+					destroy = xrealloc(destroy, (nd + 2) * sizeof(char *));
+					destroy[nd++] = TAKE_PTR(file);
+					destroy[nd] = NULL;
+				}
+				continue;
+			}
+		}
 		_cleanup_free_ char *vol =
 			kvm_drive_key(key, true, NULL, NULL) ? drive_volume(key, old) : NULL;
 		if (!vol)

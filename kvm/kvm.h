@@ -336,6 +336,134 @@ void kvm_qmp_sync_set_event_cb(kvm_qmp_sync *q,
 			       void *ud);
 void kvm_qmp_sync_close(kvm_qmp_sync *q);
 
+/* ---- the guest agent (kvm/qga.c) ---------------------------------------------------------------------
+ * qemu-ga speaks QMP's JSON over the VM's virtio-serial port, which QEMU serves as <run>/<vmid>.qga to one
+ * client at a time: no greeting, no ids, no events, and the answer to a command a former client gave up
+ * on may still come. So a client first sends 0xFF (the agent drops any partial input) and
+ * guest-sync-delimited with a random id; the agent answers 0xFF and {"return": id}, and everything before
+ * that is skipped. Then commands, one at a time, each answered {"return": ...} or {"error": {...}};
+ * guest-shutdown and the suspend commands are not answered when they work. As in Proxmox, an agent that
+ * does not answer the sync within 3 s "is not running". */
+
+/* exec-status carries up to 16 MiB of each of stdout and stderr, base64: room for both. */
+#define KVM_QGA_MAX_LINE (48 * 1024 * 1024)
+#define KVM_QGA_SYNC_TIMEOUT_MS 3000
+#define KVM_QGA_NOT_RUNNING "QEMU guest agent is not running"
+
+/* The reader of what the agent sends: bytes in, messages out. */
+typedef struct kvm_qga_reader {
+	pve_buf buf;
+	size_t off; /* consumed bytes at the start of buf */
+	long long sync_id;
+	bool synced;
+} kvm_qga_reader;
+
+void kvm_qga_reader_init(kvm_qga_reader *r, long long sync_id);
+void kvm_qga_reader_add(kvm_qga_reader *r, const void *data, size_t len);
+/* The next message: 1 with *ret (a RETURN or an ERROR, to clear), 2 when the sync was answered, 0 when
+ * more bytes are needed, < 0 (EPROTO, E2BIG) on what no agent sends. Until the sync's answer, all else
+ * is skipped. */
+int kvm_qga_reader_next(kvm_qga_reader *r, kvm_qmp_msg *ret, pve_error **err);
+void kvm_qga_reader_clear(kvm_qga_reader *r);
+
+/* How long Proxmox waits for a command's answer (5 s; fsfreeze-freeze an hour, fstrim and shutdown 10
+ * minutes, fsfreeze-thaw 3). command with its "guest-" prefix. */
+int kvm_qga_timeout_ms(const char *command);
+
+/* The asynchronous client, on a libevent loop: one connection, the sync first, then the commands in
+ * order. A command that times out, or a connection that breaks, fails it and every one queued after it;
+ * a failed sync fails them all with KVM_QGA_NOT_RUNNING. */
+typedef struct kvm_qga kvm_qga;
+/* m: the answer (RETURN or ERROR); err: why there is none. For a KVM_QGA_NO_REPLY command both are
+ * NULL once it is sent. Neither outlives the call, which may free the client. Called once per command,
+ * also when the client is freed (err then says so). */
+typedef void (*kvm_qga_reply_fn)(void *ud, const kvm_qmp_msg *m, const pve_error *err);
+enum {
+	KVM_QGA_NO_REPLY = 1 << 0, /* guest-shutdown, guest-suspend-*: done once sent */
+};
+/* name: for messages ("VM 100"). ENOENT, ECONNREFUSED: no agent socket (the VM runs without one). */
+int kvm_qga_open(struct event_base *base, const char *path, const char *name, kvm_qga **ret,
+		 pve_error **err);
+/* Queues a command (args taken, may be NULL); timeout_ms 0: kvm_qga_timeout_ms(command). */
+void kvm_qga_command(kvm_qga *q, const char *command, cJSON *args, int timeout_ms, unsigned flags,
+		     kvm_qga_reply_fn fn, void *ud);
+/* Fails what is pending (each fn runs with an error) and frees; NULL is fine. */
+void kvm_qga_free(kvm_qga *q);
+
+/* One command through the asynchronous client on a loop of its own, for task workers: *ret_return (may
+ * be NULL) gets a copy of "return" (NULL for a no-reply command); an error answer is EIO "Agent error:
+ * desc". */
+int kvm_qga_run(const char *path, const char *name, const char *command, cJSON *args,
+		int timeout_ms, unsigned flags, cJSON **ret_return, pve_error **err);
+
+/* Base64 as the agent carries file contents and output (RFC 4648, padding required, whitespace
+ * refused). decode: NULL when s is no base64; *ret_len gets the length. */
+char *kvm_base64_encode(const void *data, size_t len);
+char *kvm_base64_decode(const char *s, size_t len, size_t *ret_len);
+
+/* ---- cloud-init (kvm/cloudinit.c) --------------------------------------------------------------------
+ * The files Proxmox's Cloudinit.pm writes on a VM's cloud-init drive, byte for byte (the instance id is
+ * a hash of them): NoCloud (label cidata: user-data, network-config, meta-data, vendor-data),
+ * ConfigDrive v2 (config-2: openstack/latest/{user_data,meta_data.json,vendor_data.json},
+ * openstack/content/0000, cloudbase-init's variant for Windows guests) and OpenNebula (CONTEXT:
+ * context.sh), and the ISO9660 image they go on. */
+
+/* The drive holds 4 MiB; the files stay below 3 MiB. */
+#define KVM_CI_DISK_SIZE (4 * 1024 * 1024)
+#define KVM_CI_MAX_FILES (3 * 1024 * 1024)
+/* A snippet of cicustom is read up to this size, as Proxmox's. */
+#define KVM_CI_MAX_SNIPPET (1024 * 1024)
+
+/* The node's resolver, for VMs that set neither searchdomain nor nameserver. */
+typedef struct kvm_ci_dns {
+	const char *search; /* blank-separated, or NULL */
+	const char *nameservers[3];
+} kvm_ci_dns;
+
+/* cicustom's parts, in its order of keys. */
+enum { KVM_CI_USER, KVM_CI_NETWORK, KVM_CI_META, KVM_CI_VENDOR, KVM_CI_CUSTOM_COUNT };
+
+typedef struct kvm_ci_file {
+	const char *path; /* below the image's root: "user-data", "openstack/content/0000" */
+	char *content;
+	size_t len;
+} kvm_ci_file;
+typedef struct kvm_ci_files {
+	const char *label; /* the volume label guests look for */
+	kvm_ci_file files[4];
+	size_t n;
+} kvm_ci_files;
+
+bool kvm_ostype_windows(const char *ostype);
+/* citype, or Proxmox's default for the ostype: "nocloud", "configdrive2" (Windows), "opennebula". */
+const char *kvm_cloudinit_format(const pve_config *c);
+/* The #cloud-config user data (mask_password: the password as stars, for a dump). */
+char *kvm_cloudinit_user_data(const pve_config *c, long long vmid, bool mask_password);
+/* The network config of the config's format: NoCloud's version 1, or ENI. EINVAL for a NIC without a MAC
+ * address or an IPv4 address that is no CIDR. */
+int kvm_cloudinit_network(const pve_config *c, const kvm_schema *s, const kvm_ci_dns *host,
+			  char **ret, pve_error **err);
+/* The meta data: its instance id is the SHA-1 of user and network as they go on the drive. */
+char *kvm_cloudinit_meta_data(const pve_config *c, const char *user, const char *network);
+/* GET .../cloudinit/dump's text of type "user", "network" or "meta", as Proxmox's
+ * dump_cloudinit_config (which dumps ENI and ConfigDrive's meta data for every format but NoCloud). */
+int kvm_cloudinit_dump(const pve_config *c, const kvm_schema *s, long long vmid,
+		       const kvm_ci_dns *host, const char *type, bool mask_password, char **ret,
+		       pve_error **err);
+/* Whether a drive's file is a cloud-init volume (or asks for one: "local:cloudinit"). */
+bool kvm_volume_is_cloudinit(const char *file);
+/* Every file of the drive; custom: cicustom's snippets as read (NULL where none), which replace the
+ * generated ones. EINVAL when they are too big together. */
+int kvm_cloudinit_files(const pve_config *c, const kvm_schema *s, long long vmid,
+			const kvm_ci_dns *host, const char *const custom[KVM_CI_CUSTOM_COUNT],
+			kvm_ci_files *ret, pve_error **err);
+void kvm_ci_files_clear(kvm_ci_files *f);
+/* The ISO image of the files, at out_path, padded to size (the volume's): the files are written below
+ * workdir (a private directory of the caller's) and genisoimage (or xorriso) runs with Proxmox's options.
+ * Blocks. */
+int kvm_cloudinit_iso(const kvm_ci_files *f, const char *workdir, const char *out_path,
+		      uint64_t size, pve_error **err);
+
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 
 typedef struct kvm_proc {

@@ -23,3 +23,26 @@ typedef struct xterm_msg {
 /* Parses the message at the start of buf[0..len): returns the bytes it takes (> 0) and fills ret, 0
  * when the message is not complete yet, -EBADMSG when it is malformed (the console then closes). */
 ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret);
+
+/* ---- shared with the VMs' consoles (daemon/qemu/console.c) ---- */
+
+#include "daemon/core/pved.h"
+
+/* Proxmox hands out console ports from 5900 up. */
+#define CONSOLE_PORT_MIN 5900
+#define CONSOLE_PORT_MAX 5999
+
+/* A listening socket on localhost at the first free console port: made by pved, so the port is taken
+ * before the client is told it, and handed to the task. -EADDRINUSE when all are taken. */
+int pved_console_listen(int *ret_port);
+/* vncwebsocket: checks the call's vncticket against path and port, then relays the upgraded websocket
+ * to the port on localhost. Answers the call. */
+void pved_console_websocket(pved_call *c, const char *path);
+/* In a console task: waits for the client on the listening socket, reads its "<user>:<vncticket>\n"
+ * (checked against authid, path and port) and answers "OK"; *ret_fd is the connection, rest what came
+ * after the line. */
+int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, const char *path,
+			      int *ret_fd, pve_buf *rest, pve_error **err);
+/* Relays until either side ends: the client's xterm.js messages (in: what came already) to target,
+ * target's output to the client as it is. */
+void pved_console_xterm_relay(int fd, int target, pve_buf *in);

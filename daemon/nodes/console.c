@@ -17,9 +17,6 @@
 #include "daemon/nodes/console-internal.h"
 #include "daemon/nodes/nodes-internal.h"
 
-/* Proxmox hands out console ports from 5900 up. */
-#define CONSOLE_PORT_MIN 5900
-#define CONSOLE_PORT_MAX 5999
 /* The client has this long to connect to a console, and then to say who it is. */
 #define CONSOLE_CONNECT_TIMEOUT_MS 10000
 #define AUTH_LINE_MAX 4096
@@ -83,7 +80,7 @@ static void relay_event(struct bufferevent *bev, short what, void *arg)
 	relay_free(r);
 }
 
-static void h_vncwebsocket(pved_call *c)
+void pved_console_websocket(pved_call *c, const char *path)
 {
 	pve_error *err = NULL;
 	if (!c->websocket) {
@@ -91,7 +88,6 @@ static void h_vncwebsocket(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	int port = (int)pved_call_int(c, "port", 0);
-	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
 	if (pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), c->authid, path, port,
 				       &err) < 0)
 		return pved_call_fail(c, err);
@@ -109,6 +105,12 @@ static void h_vncwebsocket(pved_call *c)
 			      port);
 		return pved_call_fail(c, err);
 	}
+}
+
+static void h_vncwebsocket(pved_call *c)
+{
+	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
+	pved_console_websocket(c, path);
 }
 
 /* ---- termproxy: the node shell ---------------------------------------------------------------------------
@@ -134,9 +136,7 @@ static int listen_local(int port)
 	return fd;
 }
 
-/* A listening socket on the first free console port: made by pved, so the port is taken before the
- * client is told it, and handed to the task. */
-static int listen_console_port(int *ret_port)
+int pved_console_listen(int *ret_port)
 {
 	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
 		int fd = listen_local(port);
@@ -243,8 +243,8 @@ ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret)
 	return (ssize_t)pos;
 }
 
-/* Consumes complete xterm.js messages from in; input goes to the pty. Returns false on a malformed
- * message. */
+/* Consumes complete xterm.js messages from in; input goes to the pty (or a VM's serial port, where the
+ * resize fails and does no harm). Returns false on a malformed message. */
 static bool xterm_messages(pve_buf *in, int pty)
 {
 	size_t off = 0;
@@ -287,25 +287,11 @@ static int shell_task(pved *d, const cJSON *args, pve_error **err)
 	_cleanup_close_ int lfd = PVED_TASK_FD(0);
 	printf("starting termproxy on port %d for %s\n", s->port, s->authid);
 	fflush(stdout);
-	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
-		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
-				     CONSOLE_CONNECT_TIMEOUT_MS / 1000);
-	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0)
-		return pve_error_set(err, errno, "accept: %m");
-	_cleanup_free_ char *line = NULL;
+	_cleanup_close_ int fd = -1;
 	pve_buf in = { 0 };
-	int r = read_auth_line(fd, &line, &in, err);
+	int r = pved_console_xterm_accept(d, lfd, s->port, s->authid, s->path, &fd, &in, err);
 	if (r < 0)
 		return r;
-	char *colon = strchr(line, ':');
-	if (!colon || (size_t)(colon - line) != strlen(s->authid) ||
-	    strncmp(line, s->authid, (size_t)(colon - line)) != 0 ||
-	    pved_auth_verify_vncticket(d, colon + 1, s->authid, s->path, s->port, err) < 0) {
-		pve_buf_free(&in);
-		return pve_error_set(err, EACCES, "console authentication failed");
-	}
-	(void)pve_write_all(fd, "OK", 2);
 
 	int pty;
 	pid_t pid = forkpty(&pty, NULL, NULL, NULL);
@@ -322,10 +308,46 @@ static int shell_task(pved *d, const cJSON *args, pve_error **err)
 			execl("/bin/login", "login", (char *)NULL);
 		_exit(127);
 	}
-	bool ok = xterm_messages(&in, pty);
+	pved_console_xterm_relay(fd, pty, &in);
+	pve_buf_free(&in);
+	close(pty);
+	kill(pid, SIGHUP);
+	waitpid(pid, NULL, 0);
+	printf("console closed\n");
+	return 0;
+}
+
+int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, const char *path,
+			      int *ret_fd, pve_buf *rest, pve_error **err)
+{
+	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
+		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
+				     CONSOLE_CONNECT_TIMEOUT_MS / 1000);
+	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return pve_error_set(err, errno, "accept: %m");
+	_cleanup_free_ char *line = NULL;
+	int r = read_auth_line(fd, &line, rest, err);
+	if (r < 0)
+		return r;
+	char *colon = strchr(line, ':');
+	if (!colon || (size_t)(colon - line) != strlen(authid) ||
+	    strncmp(line, authid, (size_t)(colon - line)) != 0 ||
+	    pved_auth_verify_vncticket(d, colon + 1, authid, path, port, err) < 0) {
+		pve_buf_free(rest);
+		return pve_error_set(err, EACCES, "console authentication failed");
+	}
+	(void)pve_write_all(fd, "OK", 2);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+void pved_console_xterm_relay(int fd, int target, pve_buf *in)
+{
+	bool ok = xterm_messages(in, target);
 	while (ok) {
 		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
-				       { .fd = pty, .events = POLLIN } };
+				       { .fd = target, .events = POLLIN } };
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -333,24 +355,18 @@ static int shell_task(pved *d, const cJSON *args, pve_error **err)
 		}
 		char buf[8192];
 		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t n = read(pty, buf, sizeof(buf));
+			ssize_t n = read(target, buf, sizeof(buf));
 			if (n <= 0 || pve_write_all(fd, buf, (size_t)n) < 0)
 				break;
 		}
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(fd, buf, sizeof(buf));
-			if (n <= 0 || in.len + (size_t)n > 2 * RELAY_CHUNK)
+			if (n <= 0 || in->len + (size_t)n > 2 * RELAY_CHUNK)
 				break;
-			pve_buf_append(&in, buf, (size_t)n);
-			ok = xterm_messages(&in, pty);
+			pve_buf_append(in, buf, (size_t)n);
+			ok = xterm_messages(in, target);
 		}
 	}
-	pve_buf_free(&in);
-	close(pty);
-	kill(pid, SIGHUP);
-	waitpid(pid, NULL, 0);
-	printf("console closed\n");
-	return 0;
 }
 
 static void h_termproxy(pved_call *c)
@@ -363,7 +379,7 @@ static void h_termproxy(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	int port;
-	_cleanup_close_ int lfd = listen_console_port(&port);
+	_cleanup_close_ int lfd = pved_console_listen(&port);
 	if (lfd < 0) {
 		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
 			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);

@@ -11,11 +11,15 @@ static const pved_handler *const handlers[] = {
 	pved_handlers_qemu_config,
 	pved_handlers_qemu_status,
 	pved_handlers_qemu_create,
+	pved_handlers_qemu_agent,
+	pved_handlers_qemu_cloudinit,
+	pved_handlers_qemu_console,
 	NULL,
 };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_qemu_config, pved_tasks_qemu_status,
-					       pved_tasks_qemu_create, NULL };
+					       pved_tasks_qemu_create, pved_tasks_qemu_console,
+					       NULL };
 
 /* ---- the probe ---- */
 

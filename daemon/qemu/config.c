@@ -222,18 +222,23 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 			_cleanup_free_ char *sid = NULL, *volname = NULL;
 			const char *src = pve_json_str(drv.opts, "import-from");
 			uint64_t want = 1;
-			bool alloc = kvm_drive_alloc_request(drv.file, NULL, &want) == 1;
+			/* STORAGE:cloudinit asks for the VM's cloud-init volume, a CD-ROM */
+			bool ci = qemu_cloudinit_request(drv.file);
+			bool alloc = ci || kvm_drive_alloc_request(drv.file, NULL, &want) == 1;
 			int r = 0;
 			if (src && (!alloc || want != 0))
 				r = pve_error_set_param(
 					err, EINVAL, key,
 					"'import-from' requires special syntax - use "
 					"<storage ID>:0,import-from=<source>");
-			else if (alloc && drv.cdrom)
+			else if (alloc && drv.cdrom && !ci)
 				r = pve_error_set_param(err, EINVAL, key,
 							"a CD-ROM can't be a new disk");
 			else if (alloc) {
-				kvm_drive_alloc_request(drv.file, &sid, NULL);
+				if (ci)
+					sid = xstrndup(drv.file, strcspn(drv.file, ":"));
+				else
+					kvm_drive_alloc_request(drv.file, &sid, NULL);
 				const char *store = sid ? sid : default_storage;
 				pve_storage st;
 				if (!store)
@@ -476,6 +481,15 @@ static void apply_fast_plug(pve_config *c)
 	kvm_pending_drop_if_empty(c);
 }
 
+/* A key's value before an update, for cloud-init's record of what the drive holds. */
+static void ci_remember(cJSON *old, const pve_config *c, const char *key)
+{
+	if (!qemu_cloudinit_recorded_key(key) || cJSON_HasObjectItem(old, key))
+		return;
+	const char *v = pve_config_get(c, NULL, key);
+	cJSON_AddItemToObject(old, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
+}
+
 static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_error **err)
 {
 	(void)s;
@@ -484,6 +498,17 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 		int r = qemu_conf_check_lock(c, err);
 		if (r < 0)
 			return r;
+	}
+	/* cloud-init: the values the drive's image holds, to record what changes ([special:cloudinit]) */
+	_cleanup_json_ cJSON *ci_old = cJSON_CreateObject();
+	if (qemu_cloudinit_drive(c, NULL)) {
+		const cJSON *sp;
+		cJSON_ArrayForEach (sp, u->set)
+			ci_remember(ci_old, c, sp->string);
+		for (char **k = u->revert; k && *k; k++)
+			ci_remember(ci_old, c, *k);
+		for (char **k = u->delete; k && *k; k++)
+			ci_remember(ci_old, c, *k);
 	}
 	/* reverts: back to the main value, or a pending-only key goes */
 	for (char **k = u->revert; k && *k; k++) {
@@ -601,6 +626,13 @@ static int update_apply(pve_config *c, const kvm_schema *s, qemu_update *u, pve_
 			strv_free(destroy);
 		}
 	}
+	const cJSON *o;
+	cJSON_ArrayForEach (o, ci_old) {
+		const char *old = cJSON_IsString(o) ? o->valuestring : NULL;
+		const char *now = pve_config_get(c, NULL, o->string);
+		if (!streq_ptr(old, now))
+			qemu_cloudinit_record(c, o->string, old, now);
+	}
 	_cleanup_free_ char *after = pve_config_print(c);
 	u->changed = !streq(before, after);
 	return 0;
@@ -708,6 +740,11 @@ static int update_precheck(pved_call *c, cJSON **ret_keys, pve_error **err)
 		r = qemu_check_keys_perm(c, vmid, NULL, keys, err);
 	if (r >= 0)
 		r = qemu_check_values(c, vmid, NULL, params, NULL, err);
+	if (r >= 0) {
+		_cleanup_config_ pve_config *conf = NULL;
+		if (qemu_conf_load(d, vmid, &conf, NULL, NULL) == 0)
+			r = qemu_cloudinit_check_keys(conf, params, err);
+	}
 	if (r >= 0)
 		*ret_keys = TAKE_PTR(params);
 	return r;

@@ -88,7 +88,8 @@ static void h_create(pved_call *c)
 	cJSON_ArrayForEach (p, keys)
 		names[k++] = xstrdup(p->string);
 	if (qemu_check_keys_perm(c, vmid, pool, names, &err) < 0 ||
-	    qemu_check_values(c, vmid, pool, keys, storage, &err) < 0)
+	    qemu_check_values(c, vmid, pool, keys, storage, &err) < 0 ||
+	    qemu_cloudinit_check_keys(NULL, keys, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *owner = vmid_owner(d, vmid);
 	if (owner) {
@@ -410,12 +411,13 @@ static char **config_volumes(const pve_config *c)
 			if (streq(*k, "vmstate")) {
 				vol = xstrdup(val);
 			} else if (kvm_drive_key(*k, true, NULL, NULL)) {
-				if (strstr(val, "media=cdrom"))
-					continue;
 				const char *f = startswith(val, "file=")   ? val + 5 :
 						startswith(val, "volume=") ? val + 7 :
 									     val;
 				vol = xstrndup(f, strcspn(f, ","));
+				/* a CD-ROM's medium is not the VM's; its cloud-init drive is */
+				if (strstr(val, "media=cdrom") && !kvm_volume_is_cloudinit(vol))
+					continue;
 			}
 			if (!vol || vol[0] == '/' || !strchr(vol, ':') || streq(vol, "none") ||
 			    kvm_drive_alloc_request(vol, NULL, NULL))

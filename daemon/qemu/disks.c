@@ -114,6 +114,17 @@ static int allocate_one(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 	int r = kvm_drive_parse(s, key, pve_config_get(c, section, key), &drv, err);
 	if (r < 0)
 		return r;
+	if (qemu_cloudinit_request(drv.file)) {
+		_cleanup_free_ char *volid = NULL, *value = NULL;
+		r = qemu_cloudinit_allocate(d, scfg, vmid, c, section, key, &drv, &volid, &value,
+					    err);
+		kvm_drive_clear(&drv);
+		if (r < 0)
+			return r;
+		made_add(made, n_made, volid);
+		pve_config_set(c, section, key, value);
+		return 0;
+	}
 	_cleanup_free_ char *sid = NULL;
 	uint64_t bytes = 0;
 	if (drv.cdrom || !kvm_drive_alloc_request(drv.file, &sid, &bytes)) {

@@ -150,11 +150,48 @@ void qemu_disks_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool wa
  * (skiplock, kvm_state, kvm_percent). */
 int qemu_vm_start(pved *d, long long vmid, const cJSON *args, pve_error **err);
 
+/* ---- the guest agent (agent.c) ---- */
+
+/* Whether an `agent:` value enables the agent ("1", "enabled=1,...", "0,type=isa"). */
+bool qemu_agent_enabled(const char *value);
+/* guest-shutdown through the agent, in a task worker: 0 once sent, or KVM_QGA_NOT_RUNNING when the
+ * agent does not answer its sync. */
+int qemu_agent_shutdown(pved *d, long long vmid, pve_error **err);
+
+/* ---- cloud-init (cloudinit.c) ---- */
+
+/* Whether a key is one of the cloud-init options (cicustom, ciuser, ipconfigN...). */
+bool qemu_cloudinit_key(const char *key);
+/* The drive key of the config section's cloud-init drive ("ide2"), or NULL. Static storage. */
+const char *qemu_cloudinit_drive(const pve_config *c, const char *section);
+/* Whether a drive's file asks for a new cloud-init volume: "STORAGE:cloudinit". */
+bool qemu_cloudinit_request(const char *file);
+/* A cloud-init option set on a VM that has (and gets) no cloud-init drive: EINVAL naming it. c: the
+ * config as it is (NULL at a create). */
+int qemu_cloudinit_check_keys(const pve_config *c, const cJSON *set, pve_error **err);
+/* Allocates the cloud-init volume a "STORAGE:cloudinit" drive asks for (in a task worker); the drive's
+ * value to store. */
+int qemu_cloudinit_allocate(pved *d, const pve_sectioncfg *scfg, long long vmid, pve_config *c,
+			    const char *section, const char *key, kvm_drive *drv, char **ret_volid,
+			    char **ret_value, pve_error **err);
+/* Writes the image of the config's cloud-init drive (at a start; blocks) and drops
+ * [special:cloudinit]; *ret_changed when the config must be written. */
+int qemu_cloudinit_generate(pved *d, long long vmid, pve_config *c, bool *ret_changed,
+			    pve_error **err);
+/* Whether a key's changes are recorded in [special:cloudinit]: the options, name, the NICs. */
+bool qemu_cloudinit_recorded_key(const char *key);
+/* Records a change of key (old/new: NULL when unset) the image does not hold yet. */
+void qemu_cloudinit_record(pve_config *c, const char *key, const char *old, const char *new_);
+
 /* ---- tables ---- */
 
 extern const pved_handler pved_handlers_qemu_config[];
 extern const pved_handler pved_handlers_qemu_status[];
 extern const pved_handler pved_handlers_qemu_create[];
+extern const pved_handler pved_handlers_qemu_agent[];
+extern const pved_handler pved_handlers_qemu_cloudinit[];
+extern const pved_handler pved_handlers_qemu_console[];
+extern const pved_task_kind pved_tasks_qemu_console[];
 extern const pved_task_kind pved_tasks_qemu_config[];
 extern const pved_task_kind pved_tasks_qemu_status[];
 extern const pved_task_kind pved_tasks_qemu_create[];

@@ -404,6 +404,13 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			qemu_disks_free(d, scfg, destroy, true);
 		strv_free(destroy);
 	}
+	/* the cloud-init drive's image from the config as it starts, as Proxmox's at each start */
+	bool ci_changed = false;
+	r = qemu_cloudinit_generate(d, vmid, c, &ci_changed, err);
+	if (r >= 0 && ci_changed)
+		r = qemu_conf_write(d, vmid, c, NULL, err);
+	if (r < 0)
+		return r;
 	bool kvm = false;
 	r = choose_accel(c, args, &kvm, err);
 	if (r < 0)
@@ -589,7 +596,19 @@ static int vm_stop_locked(pved *d, long long vmid, const cJSON *args, bool shutd
 			return pve_error_set(err, EINVAL, "VM is paused - cannot shutdown");
 		}
 		cJSON_Delete(ret);
-		r = monitor_command(d, vmid, "system_powerdown", NULL, 10000, NULL, &e);
+		/* as Proxmox: through the guest agent when it is enabled and answers, else ACPI */
+		r = -1;
+		if (qemu_agent_enabled(pve_config_get(c, NULL, "agent"))) {
+			pve_error *ae = NULL;
+			r = qemu_agent_shutdown(d, vmid, &ae);
+			if (r < 0)
+				printf("%s: shutdown through ACPI\n", ae->message);
+			else
+				printf("shutdown through the guest agent\n");
+			pve_error_free(ae);
+		}
+		if (r < 0)
+			r = monitor_command(d, vmid, "system_powerdown", NULL, 10000, NULL, &e);
 	} else {
 		r = monitor_command(d, vmid, "quit", NULL, 10000, NULL, &e);
 	}

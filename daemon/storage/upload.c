@@ -80,7 +80,9 @@ static int target_path(const pve_storage *st, const char *content, const char *f
 		       bool replace, char **ret_path, char **ret_volid, pve_error **err)
 {
 	unsigned bit = pve_storage_content_from_name(content);
-	if (!bit || !(bit & (PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL | PVE_CONTENT_IMPORT)))
+	/* snippets beyond Proxmox (which has no way to upload them): cicustom's files and hookscripts */
+	if (!bit || !(bit & (PVE_CONTENT_ISO | PVE_CONTENT_VZTMPL | PVE_CONTENT_IMPORT |
+			     PVE_CONTENT_SNIPPETS)))
 		return pve_error_set_param(err, EINVAL, "content", "invalid content type '%s'",
 					   content);
 	if (pve_storage_check_content(st, bit, err) < 0)

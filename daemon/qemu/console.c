@@ -1,0 +1,640 @@
+/* A VM's consoles as Proxmox's API2/Qemu.pm offers them: vncproxy (a task relays one connection on a
+ * console port to QEMU's VNC socket, whose password QMP's set_password makes the VNC ticket), vncwebsocket
+ * (the node console's relay, with the VM's ticket path), termproxy (a serial port in the node shell's
+ * xterm.js session), monitor (HMP through QMP's human-monitor-command), sendkey and spiceproxy.
+ * The relay and the xterm.js code are the node console's (daemon/nodes/console.c), not copies. */
+#include <cjson/cJSON.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "daemon/nodes/console-internal.h"
+#include "daemon/qemu/qemu-internal.h"
+
+/* The client has this long to connect to a console task's port, as the node shell's. */
+#define VNC_CONNECT_TIMEOUT_MS 10000
+/* A sendkey's key: QEMU's names joined by '-' ("ctrl-alt-delete"); HMP takes the rest of its line. */
+#define SENDKEY_MAX 128
+
+/* The config of a VM that runs: NULL after answering the call (no such VM, not running). */
+static pve_config *running_conf(pved_call *c, long long vmid, qemu_vm **ret_vm)
+{
+	pved *d = c->d;
+	pve_error *err = NULL;
+	pve_config *conf = NULL;
+	if (qemu_conf_load(d, vmid, &conf, NULL, &err) < 0) {
+		pved_call_fail(c, err);
+		return NULL;
+	}
+	qemu_vm *vm = qemu_vm_find(d, vmid);
+	if (!vm) {
+		qemu_vm_refresh(d, vmid);
+		vm = qemu_vm_find(d, vmid);
+	}
+	if (vm)
+		qemu_vm_check_running(d, vm);
+	if (!vm || !qemu_vm_running(vm)) {
+		pve_config_free(conf);
+		pve_error_set(&err, EINVAL, "VM %lld not running", vmid);
+		pved_call_fail(c, err);
+		return NULL;
+	}
+	if (ret_vm)
+		*ret_vm = vm;
+	return conf;
+}
+
+static int connect_unix(const char *path, pve_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return pve_error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pve_error_set(err, errno, "socket: %m");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return pve_error_set(err, e, "unable to connect to %s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
+static int wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Bytes both ways until either side ends. */
+static void relay_raw(int a, int b)
+{
+	char buf[64 * 1024];
+	for (;;) {
+		struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+				       { .fd = b, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			ssize_t n = read(p[i].fd, buf, sizeof(buf));
+			if (n <= 0 || pve_write_all(p[1 - i].fd, buf, (size_t)n) < 0)
+				return;
+		}
+	}
+}
+
+/* A QMP command on the VM's monitor, in a task worker. */
+static int monitor(pved *d, long long vmid, const char *cmd, cJSON *args, pve_error **err)
+{
+	_cleanup_free_ char *rundir = qemu_run_dir(d);
+	_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, "qmp");
+	kvm_qmp_sync *q = NULL;
+	int r = kvm_qmp_sync_open(sock, 10000, &q, err);
+	if (r < 0) {
+		cJSON_Delete(args);
+		return r;
+	}
+	r = kvm_qmp_sync_command(q, cmd, args, 10000, NULL, err);
+	kvm_qmp_sync_close(q);
+	return r;
+}
+
+/* ---- vncproxy ------------------------------------------------------------------------------------------ */
+
+/* The listening socket is PVED_TASK_FD(0). args: {"vmid", "port", "password"}; with "serial", a
+ * termproxy's. */
+static int termproxy_task(pved *d, const cJSON *args, pve_error **err);
+
+static int vncproxy_task(pved *d, const cJSON *args, pve_error **err)
+{
+	/* both are Proxmox's "vncproxy" tasks */
+	if (pve_json_str(args, "serial"))
+		return termproxy_task(d, args, err);
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long vmid = 0, port = 0;
+	const char *password = pve_json_str(args, "password");
+	if (!pve_json_int(args, "vmid", &vmid) || !pve_json_int(args, "port", &port) || !password)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its VM, port or password");
+	printf("starting vnc proxy on port %lld\n", port);
+	fflush(stdout);
+	/* as Proxmox: the password is the ticket, and a new connection must come within 30 s */
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "protocol", "vnc");
+	cJSON_AddStringToObject(a, "password", password);
+	int r = monitor(d, vmid, "set_password", a, err);
+	if (r >= 0) {
+		a = cJSON_CreateObject();
+		cJSON_AddStringToObject(a, "protocol", "vnc");
+		cJSON_AddStringToObject(a, "time", "+30");
+		r = monitor(d, vmid, "expire_password", a, err);
+	}
+	if (r < 0)
+		return r;
+	if (wait_readable(lfd, VNC_CONNECT_TIMEOUT_MS) <= 0)
+		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
+				     VNC_CONNECT_TIMEOUT_MS / 1000);
+	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return pve_error_set(err, errno, "accept: %m");
+	_cleanup_free_ char *rundir = qemu_run_dir(d);
+	_cleanup_free_ char *path = kvm_run_path(rundir, vmid, "vnc");
+	_cleanup_close_ int vnc = connect_unix(path, err);
+	if (vnc < 0)
+		return vnc;
+	relay_raw(fd, vnc);
+	printf("console closed\n");
+	return 0;
+}
+
+/* 8 printable characters, as Proxmox's generate-password. */
+static char *random_password(void)
+{
+	unsigned char raw[8];
+	if (pve_random_bytes(raw, sizeof(raw), NULL) < 0)
+		return NULL;
+	char *p = xmalloc(sizeof(raw) + 1);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		p[i] = (char)('!' + raw[i] % ('~' - '!' + 1));
+	p[sizeof(raw)] = '\0';
+	return p;
+}
+
+static void h_vncproxy(pved_call *c)
+{
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *conf = running_conf(c, vmid, NULL);
+	if (!conf)
+		return;
+	const char *vga = pve_config_get(conf, NULL, "vga");
+	if (vga && (startswith(vga, "serial") || strstr(vga, "type=serial"))) {
+		/* Proxmox runs vncterm on the serial port here, which pved does not have */
+		pve_error_set(&err, EINVAL, "VM %lld's display is a serial port: use termproxy",
+			      vmid);
+		return pved_call_fail(c, err);
+	}
+	if (vga && (streq(vga, "none") || strstr(vga, "type=none"))) {
+		pve_error_set(&err, EINVAL, "VM %lld has no display (vga: none)", vmid);
+		return pved_call_fail(c, err);
+	}
+	int port;
+	_cleanup_close_ int lfd = pved_console_listen(&port);
+	if (lfd < 0) {
+		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
+			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
+	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
+	bool generate = pved_call_int(c, "generate-password", 0) != 0;
+	_cleanup_free_ char *password = generate ? random_password() : xstrdup(ticket);
+	if (!password) {
+		pve_error_set(&err, EIO, "no random bytes for the password");
+		return pved_call_fail(c, err);
+	}
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
+	cJSON_AddNumberToObject(args, "port", port);
+	cJSON_AddStringToObject(args, "password", password);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *cert = NULL;
+	size_t certlen = 0;
+	(void)pve_store_read(d->store, "pve-root-ca.pem", &cert, &certlen, NULL, NULL);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "cert", cert ? cert : "");
+	cJSON_AddNumberToObject(o, "port", port);
+	cJSON_AddStringToObject(o, "ticket", ticket);
+	cJSON_AddStringToObject(o, "upid", upid);
+	cJSON_AddStringToObject(o, "user", c->authid);
+	if (generate)
+		cJSON_AddStringToObject(o, "password", password);
+	pved_call_reply(c, o);
+}
+
+/* ---- vncwebsocket ------------------------------------------------------------------------------------ */
+
+static void h_vncwebsocket(pved_call *c)
+{
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *conf = NULL;
+	if (qemu_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
+	pved_console_websocket(c, path);
+}
+
+/* ---- termproxy: a serial port -------------------------------------------------------------------------- */
+
+/* The listening socket is PVED_TASK_FD(0). args: {"vmid", "port", "authid", "path", "serial"}. */
+static int termproxy_task(pved *d, const cJSON *args, pve_error **err)
+{
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long vmid = 0, port = 0;
+	const char *authid = pve_json_str(args, "authid"), *path = pve_json_str(args, "path");
+	const char *serial = pve_json_str(args, "serial");
+	if (!pve_json_int(args, "vmid", &vmid) || !pve_json_int(args, "port", &port) || !authid ||
+	    !path || !serial)
+		return pve_error_set(err, EINVAL, "the console task lacks its VM, port or user");
+	printf("starting termproxy on port %lld for %s (%s)\n", port, authid, serial);
+	fflush(stdout);
+	_cleanup_close_ int fd = -1;
+	pve_buf in = { 0 };
+	int r = pved_console_xterm_accept(d, lfd, (int)port, authid, path, &fd, &in, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *rundir = qemu_run_dir(d);
+	_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, serial);
+	_cleanup_close_ int sfd = connect_unix(sock, err);
+	if (sfd < 0) {
+		pve_buf_free(&in);
+		return sfd;
+	}
+	pved_console_xterm_relay(fd, sfd, &in);
+	pve_buf_free(&in);
+	printf("console closed\n");
+	return 0;
+}
+
+static void h_termproxy(pved_call *c)
+{
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *conf = running_conf(c, vmid, NULL);
+	if (!conf)
+		return;
+	/* as Proxmox's: the parameter, else a serial display, else the first serial port */
+	char serial[16] = "";
+	const char *want = pved_call_str(c, "serial");
+	const char *vga = pve_config_get(conf, NULL, "vga");
+	if (want)
+		snprintf(serial, sizeof(serial), "%s", want);
+	else if (vga && startswith(vga, "serial") && vga[6] >= '0' && vga[6] <= '3')
+		snprintf(serial, sizeof(serial), "serial%c", vga[6]);
+	for (int i = 0; i < KVM_MAX_SERIAL && !serial[0]; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "serial%d", i);
+		if (pve_config_get(conf, NULL, key))
+			snprintf(serial, sizeof(serial), "%s", key);
+	}
+	if (!serial[0]) {
+		pve_error_set(&err, EINVAL, "unable to find a serial interface");
+		return pved_call_fail(c, err);
+	}
+	const char *v = pve_config_get(conf, NULL, serial);
+	if (!v) {
+		pve_error_set_param(&err, EINVAL, "serial",
+				    "serial interface '%s' is not configured", serial);
+		return pved_call_fail(c, err);
+	}
+	if (!streq(v, "socket")) {
+		pve_error_set_param(&err, EINVAL, "serial", "wrong serial type on interface '%s'",
+				    serial);
+		return pved_call_fail(c, err);
+	}
+	int port;
+	_cleanup_close_ int lfd = pved_console_listen(&port);
+	if (lfd < 0) {
+		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
+			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
+	cJSON_AddNumberToObject(args, "port", port);
+	cJSON_AddStringToObject(args, "authid", c->authid);
+	cJSON_AddStringToObject(args, "path", path);
+	cJSON_AddStringToObject(args, "serial", serial);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "port", port);
+	cJSON_AddStringToObject(o, "ticket", ticket);
+	cJSON_AddStringToObject(o, "upid", upid);
+	cJSON_AddStringToObject(o, "user", c->authid);
+	pved_call_reply(c, o);
+}
+
+/* ---- monitor, sendkey, spiceproxy: QMP on pved's own connection ------------------------------------- */
+
+typedef enum { HMP_MONITOR, HMP_SENDKEY } hmp_kind;
+
+typedef struct hmp_call {
+	pved_call *c;
+	hmp_kind kind;
+} hmp_call;
+
+static void hmp_done(void *ud, const cJSON *ret, const pve_error *err)
+{
+	hmp_call *h = ud;
+	pved_call *c = h->c;
+	hmp_kind kind = h->kind;
+	free(h);
+	const char *text = cJSON_IsString(ret) ? ret->valuestring : "";
+	if (kind == HMP_MONITOR) {
+		/* as Proxmox: a failure is the answer's text, not an error */
+		_cleanup_free_ char *s = err ? xasprintf("ERROR: %s\n", err->message) :
+					       xstrdup(text);
+		return pved_call_reply(c, cJSON_CreateString(s));
+	}
+	pve_error *e = NULL;
+	if (err)
+		pve_error_set(&e, err->code ? err->code : EIO, "%s", err->message);
+	else if (*text)
+		/* HMP's sendkey answers nothing, or why it did not send */
+		pve_error_set(&e, EIO, "%s", text);
+	if (e)
+		return pved_call_fail(c, e);
+	pved_call_reply(c, NULL);
+}
+
+static void hmp(pved_call *c, qemu_vm *vm, hmp_kind kind, const char *line)
+{
+	pve_error *err = NULL;
+	if (!vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
+		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", vm->vmid);
+		return pved_call_fail(c, err);
+	}
+	hmp_call *h = xcalloc(1, sizeof(*h));
+	h->c = c;
+	h->kind = kind;
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "command-line", line);
+	if (kvm_qmp_command(vm->qmp, "human-monitor-command", a, 25000, hmp_done, h, &err) < 0) {
+		free(h);
+		pved_call_fail(c, err);
+	}
+}
+
+/* What a monitor command needs beyond the route's Sys.Audit, by its name: Proxmox's table
+ * (API2/Qemu/HMPPerms.pm). A command it does not list is root's. */
+typedef enum { HMP_ANYONE, HMP_MODIFY, HMP_ROOT } hmp_perm;
+
+typedef struct hmp_rule {
+	const char *name;
+	hmp_perm perm;
+} hmp_rule;
+
+/* sorted by name (strcmp), for bsearch */
+static const hmp_rule hmp_rules[] = {
+	{ "?", HMP_ANYONE },
+	{ "announce_self", HMP_MODIFY },
+	{ "backup", HMP_ROOT },
+	{ "backup_cancel", HMP_MODIFY },
+	{ "balloon", HMP_MODIFY },
+	{ "block_job_cancel", HMP_MODIFY },
+	{ "block_job_complete", HMP_MODIFY },
+	{ "block_job_pause", HMP_MODIFY },
+	{ "block_job_resume", HMP_MODIFY },
+	{ "block_job_set_speed", HMP_MODIFY },
+	{ "block_resize", HMP_MODIFY },
+	{ "block_set_io_throttle", HMP_MODIFY },
+	{ "block_stream", HMP_ROOT },
+	{ "boot_set", HMP_MODIFY },
+	{ "c", HMP_MODIFY },
+	{ "calc_dirty_rate", HMP_MODIFY },
+	{ "cancel_vcpu_dirty_limit", HMP_MODIFY },
+	{ "change", HMP_ROOT },
+	{ "chardev-add", HMP_ROOT },
+	{ "chardev-change", HMP_ROOT },
+	{ "chardev-remove", HMP_ROOT },
+	{ "chardev-send-break", HMP_MODIFY },
+	{ "client_migrate_info", HMP_ROOT },
+	{ "closefd", HMP_MODIFY },
+	{ "commit", HMP_MODIFY },
+	{ "cont", HMP_MODIFY },
+	{ "cpu", HMP_MODIFY },
+	{ "delvm", HMP_MODIFY },
+	{ "device_add", HMP_ROOT },
+	{ "device_del", HMP_ROOT },
+	{ "drive_add", HMP_ROOT },
+	{ "drive_backup", HMP_ROOT },
+	{ "drive_del", HMP_ROOT },
+	{ "drive_mirror", HMP_ROOT },
+	{ "dump-guest-memory", HMP_ROOT },
+	{ "dumpdtb", HMP_ROOT },
+	{ "eject", HMP_MODIFY },
+	{ "exit_preconfig", HMP_MODIFY },
+	{ "expire_password", HMP_MODIFY },
+	{ "gdbserver", HMP_ROOT },
+	{ "getfd", HMP_MODIFY },
+	{ "gpa2hpa", HMP_MODIFY },
+	{ "gpa2hva", HMP_MODIFY },
+	{ "gva2gpa", HMP_MODIFY },
+	{ "help", HMP_ANYONE },
+	{ "hostfwd_add", HMP_ROOT },
+	{ "hostfwd_remove", HMP_ROOT },
+	{ "i", HMP_MODIFY },
+	{ "info", HMP_ANYONE },
+	{ "loadvm", HMP_MODIFY },
+	{ "log", HMP_MODIFY },
+	{ "logfile", HMP_ROOT },
+	{ "mce", HMP_ROOT },
+	{ "memsave", HMP_ROOT },
+	{ "migrate", HMP_ROOT },
+	{ "migrate_cancel", HMP_MODIFY },
+	{ "migrate_continue", HMP_MODIFY },
+	{ "migrate_incoming", HMP_ROOT },
+	{ "migrate_pause", HMP_MODIFY },
+	{ "migrate_recover", HMP_ROOT },
+	{ "migrate_set_capability", HMP_MODIFY },
+	{ "migrate_set_parameter", HMP_MODIFY },
+	{ "migrate_start_postcopy", HMP_MODIFY },
+	{ "mouse_button", HMP_MODIFY },
+	{ "mouse_move", HMP_MODIFY },
+	{ "mouse_set", HMP_MODIFY },
+	{ "nbd_server_add", HMP_ROOT },
+	{ "nbd_server_remove", HMP_ROOT },
+	{ "nbd_server_start", HMP_ROOT },
+	{ "nbd_server_stop", HMP_ROOT },
+	{ "netdev_add", HMP_ROOT },
+	{ "netdev_del", HMP_ROOT },
+	{ "nmi", HMP_ROOT },
+	{ "o", HMP_ROOT },
+	{ "object_add", HMP_ROOT },
+	{ "object_del", HMP_ROOT },
+	{ "one-insn-per-tb", HMP_MODIFY },
+	{ "p", HMP_MODIFY },
+	{ "pcie_aer_inject_error", HMP_ROOT },
+	{ "pmemsave", HMP_ROOT },
+	{ "print", HMP_MODIFY },
+	{ "q", HMP_MODIFY },
+	{ "qemu-io", HMP_MODIFY },
+	{ "qom-get", HMP_MODIFY },
+	{ "qom-list", HMP_MODIFY },
+	{ "qom-set", HMP_ROOT },
+	{ "quit", HMP_MODIFY },
+	{ "replay_break", HMP_MODIFY },
+	{ "replay_delete_break", HMP_MODIFY },
+	{ "replay_seek", HMP_MODIFY },
+	{ "ringbuf_read", HMP_MODIFY },
+	{ "ringbuf_write", HMP_MODIFY },
+	{ "s", HMP_MODIFY },
+	{ "savevm", HMP_MODIFY },
+	{ "savevm-end", HMP_ROOT },
+	{ "savevm-start", HMP_ROOT },
+	{ "screendump", HMP_ROOT },
+	{ "sendkey", HMP_MODIFY },
+	{ "set_link", HMP_MODIFY },
+	{ "set_password", HMP_MODIFY },
+	{ "set_vcpu_dirty_limit", HMP_MODIFY },
+	{ "snapshot_blkdev", HMP_ROOT },
+	{ "snapshot_blkdev_internal", HMP_MODIFY },
+	{ "snapshot_delete_blkdev_internal", HMP_MODIFY },
+	{ "stop", HMP_MODIFY },
+	{ "stopcapture", HMP_MODIFY },
+	{ "sum", HMP_MODIFY },
+	{ "sync-profile", HMP_MODIFY },
+	{ "system_powerdown", HMP_MODIFY },
+	{ "system_reset", HMP_MODIFY },
+	{ "system_wakeup", HMP_MODIFY },
+	{ "trace-event", HMP_MODIFY },
+	{ "watchdog_action", HMP_ROOT },
+	{ "wavcapture", HMP_ROOT },
+	{ "x", HMP_MODIFY },
+	{ "x_colo_lost_heartbeat", HMP_MODIFY },
+	{ "xen-event-inject", HMP_ROOT },
+	{ "xen-event-list", HMP_ROOT },
+	{ "xp", HMP_MODIFY },
+};
+
+static int hmp_rule_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const hmp_rule *)elem)->name);
+}
+
+static void h_monitor(pved_call *c)
+{
+	long long vmid = pved_call_int(c, "vmid", 0);
+	const char *cmd = pved_call_str(c, "command");
+	pve_error *err = NULL;
+	/* one line: HMP would take what follows a line break as more of the command */
+	if (strpbrk(cmd, "\r\n")) {
+		pve_error_set_param(&err, EINVAL, "command", "the command must be a single line");
+		return pved_call_fail(c, err);
+	}
+	const char *p = cmd + strspn(cmd, " \t");
+	size_t len = strcspn(p, " \t");
+	if (!len) {
+		pve_error_set(&err, EINVAL, "unexpected command '%s'", cmd);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *name = xstrndup(p, len);
+	const hmp_rule *rule =
+		bsearch(name, hmp_rules, ELEMENTSOF(hmp_rules), sizeof(hmp_rules[0]), hmp_rule_cmp);
+	bool root = streq(c->authid, "root@pam");
+	if (!rule && !root) {
+		pve_error_set(
+			&err, EACCES,
+			"command '%s' non-existent or not assigned a required permission yet, "
+			"limiting to root user",
+			name);
+		return pved_call_fail(c, err);
+	}
+	if (rule && rule->perm == HMP_ROOT && !root) {
+		pve_error_set(&err, EACCES, "root-only command '%s'", name);
+		return pved_call_fail(c, err);
+	}
+	if (rule && rule->perm == HMP_MODIFY && !pved_call_permitted(c, "/", "Sys.Modify")) {
+		pve_error_set(&err, EACCES, "Permission check failed (/, Sys.Modify)");
+		return pved_call_fail(c, err);
+	}
+	qemu_vm *vm = NULL;
+	_cleanup_config_ pve_config *conf = running_conf(c, vmid, &vm);
+	if (!conf)
+		return;
+	hmp(c, vm, HMP_MONITOR, cmd);
+}
+
+static void h_sendkey(pved_call *c)
+{
+	long long vmid = pved_call_int(c, "vmid", 0);
+	const char *key = pved_call_str(c, "key");
+	pve_error *err = NULL;
+	bool skiplock = pved_call_int(c, "skiplock", 0) != 0;
+	if (skiplock && !streq(c->authid, "root@pam")) {
+		pve_error_set_param(&err, EINVAL, "skiplock", "Only root may use this option.");
+		return pved_call_fail(c, err);
+	}
+	/* QEMU's key names joined by '-': nothing else reaches the monitor's line */
+	if (!*key || strlen(key) > SENDKEY_MAX ||
+	    key[strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0') {
+		pve_error_set_param(&err, EINVAL, "key", "invalid key '%s'", key);
+		return pved_call_fail(c, err);
+	}
+	qemu_vm *vm = NULL;
+	_cleanup_config_ pve_config *conf = running_conf(c, vmid, &vm);
+	if (!conf)
+		return;
+	/* Proxmox's vm_sendkey checks no config lock (skiplock is only refused to others) */
+	_cleanup_free_ char *line = xasprintf("sendkey %s", key);
+	hmp(c, vm, HMP_SENDKEY, line);
+}
+
+static void spice_done(void *ud, const cJSON *ret, const pve_error *err)
+{
+	pved_call *c = ud;
+	pve_error *e = NULL;
+	/* pved starts no VM with SPICE (Debian's QEMU needs qemu-system-modules-spice for it): the
+	 * answers of Proxmox's spice_port for a QEMU without SPICE, and for a VM without a port */
+	(void)ret;
+	if (err)
+		pve_error_set(&e, EIO, "VM %lld qmp command 'query-spice' failed - %s",
+			      pved_call_int(c, "vmid", 0), err->message);
+	else
+		pve_error_set(&e, EIO, "no spice port");
+	pved_call_fail(c, e);
+}
+
+static void h_spiceproxy(pved_call *c)
+{
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	qemu_vm *vm = NULL;
+	_cleanup_config_ pve_config *conf = running_conf(c, vmid, &vm);
+	if (!conf)
+		return;
+	if (!vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
+		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", vmid);
+		return pved_call_fail(c, err);
+	}
+	if (kvm_qmp_command(vm->qmp, "query-spice", NULL, 10000, spice_done, c, &err) < 0)
+		pved_call_fail(c, err);
+}
+
+const pved_task_kind pved_tasks_qemu_console[] = {
+	{ "vncproxy", vncproxy_task },
+	{ NULL, NULL },
+};
+
+const pved_handler pved_handlers_qemu_console[] = {
+	{ "qemu_vncproxy", h_vncproxy },
+	{ "qemu_vncwebsocket", h_vncwebsocket },
+	{ "qemu_termproxy", h_termproxy },
+	{ "qemu_monitor", h_monitor },
+	{ "qemu_sendkey", h_sendkey },
+	{ "qemu_spiceproxy", h_spiceproxy },
+	{ NULL, NULL },
+};
