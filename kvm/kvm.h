@@ -336,6 +336,21 @@ void kvm_qmp_sync_set_event_cb(kvm_qmp_sync *q,
 			       void *ud);
 void kvm_qmp_sync_close(kvm_qmp_sync *q);
 
+/* Block jobs and nodes through the blocking client (kvm/blockjob.c). */
+typedef void (*kvm_job_progress_fn)(void *ud, const char *status, long long current,
+				    long long total);
+/* Runs command (args taken, may be NULL; "job-id" is added) and polls query-jobs until the job
+ * concludes (dismissed then; its error is EIO) or is "ready" (a mirror: 0, the caller completes it),
+ * at most timeout_ms (ETIMEDOUT, the job cancelled). progress (may be NULL) sees each poll. */
+int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const char *job_id,
+		     int timeout_ms, kvm_job_progress_fn progress, void *ud, pve_error **err);
+/* The node name of the medium in drive-<key> (query-block); ENOENT when there is none. */
+int kvm_qmp_drive_node(kvm_qmp_sync *q, const char *key, char **ret_node, pve_error **err);
+/* Opens an image file as a node of its own (blockdev-add: format over a file), and closes it. */
+int kvm_qmp_image_add(kvm_qmp_sync *q, const char *node, const char *path, const char *format,
+		      pve_error **err);
+int kvm_qmp_image_del(kvm_qmp_sync *q, const char *node, pve_error **err);
+
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 
 typedef struct kvm_proc {

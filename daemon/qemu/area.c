@@ -5,17 +5,19 @@
 #include <sys/stat.h>
 
 #include "access/access.h"
-#include "daemon/qemu/qemu-internal.h"
+#include "daemon/qemu/ops-internal.h"
 
 static const pved_handler *const handlers[] = {
 	pved_handlers_qemu_config,
 	pved_handlers_qemu_status,
 	pved_handlers_qemu_create,
+	pved_handlers_qemu_snapshot,
 	NULL,
 };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_qemu_config, pved_tasks_qemu_status,
-					       pved_tasks_qemu_create, NULL };
+					       pved_tasks_qemu_create, pved_tasks_qemu_snapshot,
+					       NULL };
 
 /* ---- the probe ---- */
 

@@ -404,6 +404,9 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			qemu_disks_free(d, scfg, destroy, true);
 		strv_free(destroy);
 	}
+	/* a rollback to a snapshot with RAM starts QEMU paused, then loads the state over QMP */
+	if (arg_bool(args, "paused"))
+		pve_config_set(c, NULL, "freeze", "1");
 	bool kvm = false;
 	r = choose_accel(c, args, &kvm, err);
 	if (r < 0)

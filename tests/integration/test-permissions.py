@@ -45,6 +45,7 @@ PLACEHOLDERS = {
     "id": "recovery",
     "realm": "pve",
     "poolid": "p1",
+    "snapname": "msnap",
 }
 
 # (method, path) -> the parameters of a valid request besides the path's placeholders. Writes are only
@@ -102,6 +103,13 @@ ROWS = {
     ("POST", "/nodes/{node}/qemu/{vmid}/status/reboot"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/status/suspend"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/status/resume"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/snapshot"): {"snapname": "msnap"},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}"): {},
+    ("DELETE", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {},
+    ("PUT", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {"description": "m"},
+    ("POST", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback"): {},
     ("GET", "/cluster"): {},
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/tasks"): {},

@@ -1,0 +1,259 @@
+"""VM operations on a real pved with the test guest under TCG (a PVH direct kernel boot, a qcow2 disk
+on the local dir storage): snapshots of a stopped VM (qemu-img's internal snapshots) and of a running
+one with its RAM (QEMU's snapshot-save into a state volume) and without (one transaction of internal
+snapshots), a rollback that brings the guest's RAM back (a marker written in the guest's shell before
+the snapshot is read after it), snapshot config and description, deletions that leave no state volume
+and no snapshot in the image; names and states Proxmox refuses: a 400 naming the parameter and nothing
+changed. Runs as root; every QEMU is stopped by PID at the end."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+import vmlib  # noqa: E402
+from vmlib import Serial, status, task, wait_status  # noqa: E402
+
+BIN = os.environ.get("PVED_BIN", os.path.join(vmlib.TOP, "build", "bin"))
+state = {}
+
+
+def conf_text(n, vmid):
+    with open(n.path(f"etc/pve/nodes/{n.name}/qemu-server/{vmid}.conf")) as f:
+        return f.read()
+
+
+def images(n, vmid):
+    d = n.path(f"var/lib/vz/images/{vmid}")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def image_snapshots(n, vmid, name):
+    r = subprocess.run(["qemu-img", "snapshot", "-U", "-l", n.path(f"var/lib/vz/images/{vmid}/{name}")],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, r.stderr)
+    return [line.split()[1] for line in r.stdout.splitlines()[2:] if line.strip()]
+
+
+def refused(r, param, words=None, status=400):
+    expect(r.status == status, r)
+    if param:
+        errors = (r.json or {}).get("errors") or {}
+        expect(param in errors, f"errors do not name {param}: {r}")
+        if words:
+            expect(words in errors[param], f"{param}: {errors[param]!r} lacks {words!r}")
+    elif words:
+        expect(words in (r.json or {}).get("message", ""), f"message lacks {words!r}: {r}")
+
+
+def pvectl(n, *args):
+    r = subprocess.run([os.path.join(BIN, "pvectl"), "--root", n.root, *args],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, f"pvectl {args}: {r.stdout} {r.stderr}")
+    return r.stdout
+
+
+def need(key):
+    if key not in state:
+        raise Skip(state.get("why", f"no {key}"))
+    return state[key]
+
+
+def snaps(n, vmid):
+    r = n.get(f"/nodes/{n.name}/qemu/{vmid}/snapshot")
+    expect(r.status == 200, r)
+    return {s["name"]: s for s in r.data}
+
+
+def shell(serial, command, answer, timeout=30):
+    """Runs a command in the guest's serial shell; the first match of answer after it."""
+    mark = len(serial.out)
+    serial.sock.sendall(command.encode() + b"\n")
+    return serial.wait(answer, timeout=timeout, since=mark)
+
+
+def guest_args():
+    g = vmlib.guest_image()
+    with open(os.path.join(g, "cmdline")) as f:
+        cmdline = f.read().strip()
+    return f"-kernel {g}/vmlinux -initrd {g}/initrd.gz -append '{cmdline}'"
+
+
+@case
+def setup_guest(n):
+    try:
+        args = guest_args()
+    except Skip as e:
+        state["why"] = str(e)
+        raise
+    # args is root's: set through the node's local socket, where the caller is root@pam
+    pvectl(n, "create", f"/nodes/{n.name}/qemu", "--vmid", "200", "--name", "ops",
+           "--memory", "192", "--serial0", "socket", "--agent", "1", "--scsihw", "virtio-scsi-pci",
+           "--scsi0", "local:1,format=qcow2", f"--args={args}")
+    deadline = time.time() + 30
+    while n.get(f"/nodes/{n.name}/qemu/200/config").data.get("lock") and time.time() < deadline:
+        time.sleep(0.1)
+    expect(images(n, 200) == ["vm-200-disk-0.qcow2"], images(n, 200))
+    state["vm"] = 200
+
+
+@case
+def snapshot_of_a_stopped_vm(n):
+    need("vm")
+    r = n.post(f"/nodes/{n.name}/qemu/200/snapshot", {"snapname": "s1", "description": "first"})
+    task(n, r)
+    log = vmlib.task_log(n, r.data)
+    expect(r.data.split(":")[5] == "qmsnapshot", r.data)
+    s = snaps(n, 200)
+    expect(set(s) == {"s1", "current"}, s)
+    expect(s["s1"]["description"] == "first" and s["s1"]["vmstate"] == 0, s["s1"])
+    expect(abs(s["s1"]["snaptime"] - time.time()) < 120 and "parent" not in s["s1"], s["s1"])
+    expect(s["current"]["parent"] == "s1" and s["current"]["description"] == "You are here!",
+           s["current"])
+    expect(s["current"]["running"] == 0 and len(s["current"]["digest"]) == 40, s["current"])
+    text = conf_text(n, 200)
+    expect("\n[s1]\n#first\n" in text and "parent: s1\n" in text and "lock:" not in text, text)
+    expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == ["s1"], log)
+    r = n.get(f"/nodes/{n.name}/qemu/200/snapshot/s1/config")
+    expect(r.status == 200 and r.data["scsi0"].startswith("local:200/vm-200-disk-0.qcow2"), r)
+    expect(r.data["description"] == "first" and r.data["memory"] == "192", r.data)
+    expect("snapstate" not in r.data, r.data)
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/200/snapshot/s1/config",
+                  {"description": "first, renamed"})
+    expect(r.status == 200, r)
+    expect(snaps(n, 200)["s1"]["description"] == "first, renamed", snaps(n, 200))
+    r = n.get(f"/nodes/{n.name}/qemu/200/snapshot/s1")
+    expect(r.status == 200 and r.data == [{"cmd": "rollback"}, {"cmd": "config"}], r)
+
+
+@case
+def snapshot_bad_input(n):
+    need("vm")
+    before = conf_text(n, 200)
+    base = f"/nodes/{n.name}/qemu/200/snapshot"
+    refused(n.post(base, {"snapname": "current"}), "snapname", "reserved")
+    refused(n.post(base, {"snapname": "pending"}), "snapname", "reserved")
+    refused(n.post(base, {"snapname": "1abc"}), "snapname")
+    refused(n.post(base, {"snapname": "a" * 41}), "snapname")
+    refused(n.post(base, {"snapname": "s1"}), "snapname", "already used")
+    refused(n.post(f"{base}/nope/rollback"), None, "snapshot 'nope' does not exist", 404)
+    refused(n.request("DELETE", f"{base}/nope"), None, "does not exist", 404)
+    refused(n.get(f"{base}/nope/config"), None, "does not exist", 404)
+    refused(n.post(f"/nodes/{n.name}/qemu/999/snapshot", {"snapname": "xy"}), None,
+            "does not exist", 404)
+    expect(conf_text(n, 200) == before, "a refused call changed the config")
+    expect(images(n, 200) == ["vm-200-disk-0.qcow2"], images(n, 200))
+    expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == ["s1"], "")
+
+
+@case
+def snapshot_with_ram_and_rollback(n):
+    need("vm")
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/status/start"))
+    serial = Serial(n.root, 200)
+    try:
+        serial.wait(r"GUEST-READY qga=on")
+        shell(serial, "echo MARK-before > /tmp/mark; echo wrote-$(cat /tmp/mark)",
+              r"wrote-MARK-before")
+        t0 = time.time()
+        task(n, n.post(f"/nodes/{n.name}/qemu/200/snapshot",
+                       {"snapname": "s2", "vmstate": 1}), timeout=300)
+        print(f"# snapshot with 192 MiB of RAM under TCG: {time.time() - t0:.1f} s", flush=True)
+        expect(status(n, 200)["qmpstatus"] == "running", status(n, 200))
+        shell(serial, "echo MARK-after > /tmp/mark; echo wrote-$(cat /tmp/mark)",
+              r"wrote-MARK-after")
+    finally:
+        serial.close()
+    s = snaps(n, 200)
+    expect(s["s2"]["vmstate"] == 1 and s["s2"]["parent"] == "s1", s)
+    expect(s["current"]["parent"] == "s2" and s["current"]["running"] == 1, s)
+    vmstate = n.get(f"/nodes/{n.name}/qemu/200/snapshot/s2/config").data["vmstate"]
+    expect(vmstate == "local:200/vm-200-state-s2.qcow2", vmstate)
+    expect("vm-200-state-s2.qcow2" in images(n, 200), images(n, 200))
+    pid = status(n, 200)["pid"]
+
+    t0 = time.time()
+    r = n.post(f"/nodes/{n.name}/qemu/200/snapshot/s2/rollback")
+    task(n, r, timeout=300)
+    print(f"# rollback with RAM: {time.time() - t0:.1f} s", flush=True)
+    expect(vmlib.wait_gone(pid, 5), "the old QEMU still runs")
+    st = wait_status(n, 200, "running")
+    deadline = time.time() + 10
+    while status(n, 200).get("qmpstatus") != "running" and time.time() < deadline:
+        time.sleep(0.1)
+    expect(status(n, 200)["qmpstatus"] == "running", status(n, 200))
+    serial = Serial(n.root, 200)
+    state["serial"] = serial
+    m = shell(serial, "echo got-$(cat /tmp/mark)", r"got-(MARK-\w+)")
+    expect(m.group(1) == b"MARK-before", f"the guest's RAM did not come back: {m.group(0)}")
+    text = conf_text(n, 200)
+    expect("lock:" not in text and re.search(r"^parent: s2$", text, re.M), text)
+    expect(st["pid"] != pid, st)
+
+
+@case
+def snapshot_of_a_running_vm_without_ram(n):
+    need("serial")
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/snapshot", {"snapname": "s3"}))
+    s = snaps(n, 200)
+    expect(s["s3"]["vmstate"] == 0 and s["s3"]["parent"] == "s2", s)
+    expect("vm-200-state-s3.qcow2" not in images(n, 200), images(n, 200))
+    # the running QEMU's image: listed with -U (QEMU holds its lock)
+    expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == ["s1", "s2", "s3"], "")
+
+
+@case
+def delete_snapshots_of_a_running_vm(n):
+    need("serial")
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/200/snapshot/s2"))
+    s = snaps(n, 200)
+    expect("s2" not in s and s["s3"]["parent"] == "s1", s)
+    expect(images(n, 200) == ["vm-200-disk-0.qcow2"], f"the state volume stayed: {images(n, 200)}")
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/200/snapshot/s3"))
+    s = snaps(n, 200)
+    expect(set(s) == {"s1", "current"} and s["current"]["parent"] == "s1", s)
+    expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == ["s1"], "")
+    shell(state["serial"], "echo alive-$((6*7))", r"alive-42")
+
+
+@case
+def rollback_and_delete_of_a_stopped_vm(n):
+    need("vm")
+    serial = state.pop("serial", None)
+    if serial:
+        serial.close()
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/status/stop"))
+    wait_status(n, 200, "stopped")
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/200/config", {"memory": 256})
+    expect(r.status == 200, r)
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/snapshot/s1/rollback"))
+    expect(status(n, 200)["status"] == "stopped", "a rollback without RAM started the VM")
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c["memory"] == "192" and "lock" not in c, c)
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/200/snapshot/s1"))
+    s = snaps(n, 200)
+    expect(list(s) == ["current"] and "parent" not in s["current"], s)
+    text = conf_text(n, 200)
+    expect("[" not in text and "parent:" not in text, text)
+    expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == [], "")
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip integration-vm-ops: needs root")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    with Node() as n:
+        try:
+            n.login()
+            return run(n)
+        finally:
+            vmlib.kill_vms(n.root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
