@@ -21,7 +21,7 @@ static int job_state(kvm_qmp_sync *q, const char *job_id, cJSON **ret, pve_error
 	if (r < 0)
 		return r;
 	cJSON *j, *found = NULL;
-	cJSON_ArrayForEach(j, jobs)
+	cJSON_ArrayForEach (j, jobs)
 		if (streq_ptr(pve_json_str(j, "id"), job_id)) {
 			found = cJSON_Duplicate(j, true);
 			break;
@@ -90,7 +90,7 @@ int kvm_qmp_drive_node(kvm_qmp_sync *q, const char *key, char **ret_node, pve_er
 	_cleanup_free_ char *dev = xasprintf("drive-%s", key);
 	const cJSON *b;
 	const char *node = NULL;
-	cJSON_ArrayForEach(b, blocks)
+	cJSON_ArrayForEach (b, blocks)
 		if (streq_ptr(pve_json_str(b, "device"), dev)) {
 			node = pve_json_str(cJSON_GetObjectItemCaseSensitive(b, "inserted"),
 					    "node-name");

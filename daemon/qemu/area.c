@@ -8,16 +8,13 @@
 #include "daemon/qemu/ops-internal.h"
 
 static const pved_handler *const handlers[] = {
-	pved_handlers_qemu_config,
-	pved_handlers_qemu_status,
-	pved_handlers_qemu_create,
-	pved_handlers_qemu_snapshot,
-	NULL,
+	pved_handlers_qemu_config,   pved_handlers_qemu_status, pved_handlers_qemu_create,
+	pved_handlers_qemu_snapshot, pved_handlers_qemu_clone,	NULL,
 };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_qemu_config, pved_tasks_qemu_status,
 					       pved_tasks_qemu_create, pved_tasks_qemu_snapshot,
-					       NULL };
+					       pved_tasks_qemu_clone,  NULL };
 
 /* ---- the probe ---- */
 

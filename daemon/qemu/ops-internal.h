@@ -37,4 +37,6 @@ int qemu_ops_set_lock(pved *d, long long vmid, const char *what, pve_error **err
 void qemu_ops_add_kvm_args(pved *d, cJSON *args);
 
 extern const pved_handler pved_handlers_qemu_snapshot[];
+extern const pved_handler pved_handlers_qemu_clone[];
+extern const pved_task_kind pved_tasks_qemu_clone[];
 extern const pved_task_kind pved_tasks_qemu_snapshot[];

@@ -144,6 +144,9 @@ int qemu_disks_allocate(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 /* Frees volumes (best effort; failures are task warnings when warn, else ignored). */
 void qemu_disks_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool warn);
 
+/* Adds vmid to pool in user.cfg (create.c; blocking). */
+int qemu_pool_add(pved *d, long long vmid, const char *pool, pve_error **err);
+
 /* ---- starting (status.c; in a task worker) ---- */
 
 /* Starts the VM's QEMU (pending changes applied first); the caller holds the VM's lock. args: the task's

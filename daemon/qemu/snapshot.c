@@ -441,7 +441,7 @@ static int live_disk_snapshots(pved *d, const pve_config *c, long long vmid, con
 /* Keys a snapshot does not copy from the main section (Proxmox's __snapshot_copy_config). */
 static bool copied(const char *key)
 {
-	static const char *const skip[] = { "snapstate", "snaptime", "vmstate", "lock",
+	static const char *const skip[] = { "snapstate", "snaptime",	   "vmstate",	 "lock",
 					    "digest",	 "runningmachine", "runningcpu", NULL };
 	for (const char *const *s = skip; *s; s++)
 		if (streq(key, *s))
@@ -640,8 +640,7 @@ static int task_rollback(pved *d, const cJSON *args, pve_error **err)
 			return pve_error_set(
 				err, EINVAL,
 				"unable to rollback to incomplete snapshot (snapstate = %s)", st);
-		if (!qemu_ops_has_feature(d, scfg, c, a.snapname, PVE_FEATURE_SNAPSHOT,
-					  a.snapname))
+		if (!qemu_ops_has_feature(d, scfg, c, a.snapname, PVE_FEATURE_SNAPSHOT, a.snapname))
 			return pve_error_set(err, EINVAL, "snapshot feature is not available");
 		const char *vs = pve_config_get(c, a.snapname, "vmstate");
 		state = vs ? xstrdup(vs) : NULL;
@@ -796,7 +795,8 @@ static int task_delsnapshot(pved *d, const cJSON *args, pve_error **err)
 				_cleanup_free_ char *dev = xasprintf("drive-%s", live);
 				cJSON_AddStringToObject(qa, "device", dev);
 				cJSON_AddStringToObject(qa, "name", a.snapname);
-				r = kvm_qmp_sync_command(q, "blockdev-snapshot-delete-internal-sync",
+				r = kvm_qmp_sync_command(q,
+							 "blockdev-snapshot-delete-internal-sync",
 							 qa, 60000, NULL, &e);
 				kvm_qmp_sync_close(q);
 			}
@@ -839,7 +839,8 @@ static int task_delsnapshot(pved *d, const cJSON *args, pve_error **err)
 	_cleanup_free_ char *parent = pv ? xstrdup(pv) : NULL;
 	_cleanup_strv_free_ char **secs = pve_config_sections(c2);
 	for (char **s = secs; *s; s++) {
-		if (!snapshot_section(*s) || !streq_ptr(pve_config_get(c2, *s, "parent"), a.snapname))
+		if (!snapshot_section(*s) ||
+		    !streq_ptr(pve_config_get(c2, *s, "parent"), a.snapname))
 			continue;
 		if (parent)
 			pve_config_set(c2, *s, "parent", parent);

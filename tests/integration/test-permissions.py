@@ -110,6 +110,8 @@ ROWS = {
     ("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {},
     ("PUT", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {"description": "m"},
     ("POST", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/template"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/clone"): {"newid": 190},
     ("GET", "/cluster"): {},
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/tasks"): {},

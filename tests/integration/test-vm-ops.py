@@ -242,6 +242,133 @@ def rollback_and_delete_of_a_stopped_vm(n):
     expect(image_snapshots(n, 200, "vm-200-disk-0.qcow2") == [], "")
 
 
+def wait_unlocked(n, vmid, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        c = n.get(f"/nodes/{n.name}/qemu/{vmid}/config").data
+        if c and not c.get("lock"):
+            return c
+        time.sleep(0.1)
+    raise AssertionError(f"VM {vmid} still locked")
+
+
+def backing(n, path):
+    r = subprocess.run(["qemu-img", "info", "-U", "--output=json", n.path(path)],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, r.stderr)
+    import json
+    return json.loads(r.stdout).get("backing-filename")
+
+
+@case
+def template(n):
+    try:
+        args = guest_args()
+    except Skip as e:
+        state["why"] = str(e)
+        raise
+    pvectl(n, "create", f"/nodes/{n.name}/qemu", "--vmid", "300", "--name", "tmpl",
+           "--memory", "160", "--serial0", "socket", "--scsihw", "virtio-scsi-pci",
+           "--net0", "virtio", "--scsi0", "local:1,format=qcow2", f"--args={args}")
+    src = wait_unlocked(n, 300)
+    # a mark on the disk that every clone must show the guest
+    # and 32 MiB of data, so that a full copy takes a while and parallel clones overlap
+    r = subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 16",
+                        "-c", "write -P 0x33 1M 32M",
+                        n.path("var/lib/vz/images/300/vm-300-disk-0.qcow2")],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, r.stderr)
+    r = n.post(f"/nodes/{n.name}/qemu/300/template")
+    task(n, r)
+    expect(r.data.split(":")[5] == "qmtemplate", r.data)
+    c = n.get(f"/nodes/{n.name}/qemu/300/config").data
+    expect(c["template"] == 1 and c["scsi0"].startswith("local:300/base-300-disk-0.qcow2,"), c)
+    expect(images(n, 300) == ["base-300-disk-0.qcow2"], images(n, 300))
+    mode = os.stat(n.path("var/lib/vz/images/300/base-300-disk-0.qcow2")).st_mode & 0o777
+    expect(mode == 0o444, oct(mode))
+    refused(n.post(f"/nodes/{n.name}/qemu/300/template"), None,
+            "you can't convert a template to a template")
+    r = n.post(f"/nodes/{n.name}/qemu/300/status/start")
+    st = task(n, r, ok=False)
+    expect(st["exitstatus"] != "OK", st)
+    state["template"] = src["net0"]
+
+
+@case
+def linked_and_full_clone(n):
+    net0 = need("template")
+    r = n.post(f"/nodes/{n.name}/qemu/300/clone", {"newid": 301, "name": "linked"})
+    task(n, r)
+    expect(r.data.split(":")[5:7] == ["qmclone", "300"], r.data)
+    c = n.get(f"/nodes/{n.name}/qemu/301/config").data
+    expect(c["scsi0"].startswith("local:300/base-300-disk-0.qcow2/301/vm-301-disk-0.qcow2,"), c)
+    expect(c["name"] == "linked" and "template" not in c and "lock" not in c, c)
+    expect(c["net0"] != net0 and c["net0"].startswith("virtio=BC:24:11:"), (c["net0"], net0))
+    expect(backing(n, "var/lib/vz/images/301/vm-301-disk-0.qcow2") ==
+           "../300/base-300-disk-0.qcow2", "the linked clone has no backing file")
+    r = n.post(f"/nodes/{n.name}/qemu/300/clone", {"newid": 302, "full": 1,
+                                                   "description": "a full copy"})
+    task(n, r)
+    c = n.get(f"/nodes/{n.name}/qemu/302/config").data
+    expect(c["scsi0"].startswith("local:302/vm-302-disk-0.qcow2,"), c)
+    expect(c["name"] == "Copy-of-VM-tmpl" and c["description"] == "a full copy", c)
+    expect(backing(n, "var/lib/vz/images/302/vm-302-disk-0.qcow2") is None, "a full clone is backed")
+    state["clones"] = True
+
+
+@case
+def clones_boot(n):
+    need("clones")
+    for vmid in (301, 302):
+        task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/start"))
+        serial = Serial(n.root, vmid)
+        try:
+            serial.wait(r"GUEST-READY")
+            m = shell(serial, "echo disk-$(head -c 16 /dev/sda)-end", r"disk-(\w*)-end")
+            expect(m.group(1) == b"Z" * 16, f"VM {vmid}: the template's disk is not seen: {m.group(0)}")
+        finally:
+            serial.close()
+        task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/stop"))
+
+
+@case
+def ten_parallel_full_clones(n):
+    need("clones")
+    t0 = time.time()
+    upids = {}
+    for vmid in range(310, 320):
+        r = n.post(f"/nodes/{n.name}/qemu/300/clone", {"newid": vmid, "full": 1})
+        expect(r.status == 200, r)
+        upids[vmid] = r.data
+    for vmid, upid in upids.items():
+        st = n.wait_task(upid, 300)
+        expect(st.get("exitstatus") == "OK", f"clone {vmid}: {st} {vmlib.task_log(n, upid)}")
+    print(f"# 10 full clones of one template started at once: {time.time() - t0:.1f} s",
+          flush=True)
+    for vmid in upids:
+        expect(images(n, vmid) == [f"vm-{vmid}-disk-0.qcow2"], images(n, vmid))
+        c = n.get(f"/nodes/{n.name}/qemu/{vmid}/config").data
+        expect(c["scsi0"].startswith(f"local:{vmid}/vm-{vmid}-disk-0.qcow2,"), c)
+
+
+@case
+def clone_bad_input(n):
+    need("clones")
+    before = conf_text(n, 301)
+    base = f"/nodes/{n.name}/qemu/300/clone"
+    refused(n.post(base, {"newid": 301}), "newid", "already exists")
+    refused(n.post(base, {"newid": 300}), "newid")
+    refused(n.post(base, {"newid": 330, "target": "elsewhere"}), "target")
+    refused(n.post(base, {"newid": 330, "storage": "nostore"}), "storage")
+    refused(n.post(base, {"newid": 330, "full": 0, "format": "raw"}), "format")
+    refused(n.post(f"/nodes/{n.name}/qemu/301/clone", {"newid": 330, "full": 0}), "full")
+    refused(n.post(base, {"newid": 330, "snapname": "nosnap"}), "snapname")
+    expect(conf_text(n, 301) == before, "a refused clone changed VM 301")
+    expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/330.conf")),
+           "a refused clone left a config")
+    expect(images(n, 330) == [], images(n, 330))
+
+
 def main():
     if os.geteuid() != 0:
         print("skip integration-vm-ops: needs root")
