@@ -40,6 +40,14 @@ int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const ch
 	int r = kvm_qmp_sync_command(q, command, args, 10000, NULL, err);
 	if (r < 0)
 		return r;
+	return kvm_qmp_sync_job_wait(q, command, job_id, true, timeout_ms, progress, ud, err);
+}
+
+int kvm_qmp_sync_job_wait(kvm_qmp_sync *q, const char *command, const char *job_id,
+			  bool until_ready, int timeout_ms, kvm_job_progress_fn progress, void *ud,
+			  pve_error **err)
+{
+	int r;
 	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		cJSON *j = NULL;
@@ -65,7 +73,7 @@ int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const ch
 			return r;
 		}
 		/* a mirror waits in "ready" for its completion by the caller */
-		if (streq_ptr(status, "ready")) {
+		if (until_ready && streq_ptr(status, "ready")) {
 			cJSON_Delete(j);
 			return 0;
 		}
@@ -79,6 +87,29 @@ int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const ch
 		}
 		usleep(100 * 1000);
 	}
+}
+
+int kvm_qmp_drive_size(kvm_qmp_sync *q, const char *key, uint64_t *ret, pve_error **err)
+{
+	cJSON *blocks = NULL;
+	int r = kvm_qmp_sync_command(q, "query-block", NULL, 10000, &blocks, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *dev = xasprintf("drive-%s", key);
+	const cJSON *b;
+	long long size = -1;
+	cJSON_ArrayForEach (b, blocks)
+		if (streq_ptr(pve_json_str(b, "device"), dev)) {
+			const cJSON *in = cJSON_GetObjectItemCaseSensitive(b, "inserted");
+			pve_json_int(cJSON_GetObjectItemCaseSensitive(in, "image"), "virtual-size",
+				     &size);
+			break;
+		}
+	cJSON_Delete(blocks);
+	if (size < 0)
+		return pve_error_set(err, ENOENT, "VM has no image size for drive '%s'", key);
+	*ret = (uint64_t)size;
+	return 0;
 }
 
 int kvm_qmp_drive_node(kvm_qmp_sync *q, const char *key, char **ret_node, pve_error **err)

@@ -344,8 +344,17 @@ typedef void (*kvm_job_progress_fn)(void *ud, const char *status, long long curr
  * at most timeout_ms (ETIMEDOUT, the job cancelled). progress (may be NULL) sees each poll. */
 int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const char *job_id,
 		     int timeout_ms, kvm_job_progress_fn progress, void *ud, pve_error **err);
+/* Polls an existing job (of command, for messages) as kvm_qmp_sync_job does; until_ready false:
+ * past "ready" to its end (a mirror after block-job-complete). Jobs must be made with auto-dismiss
+ * off (drive-mirror's default is on) so that their end is seen. */
+int kvm_qmp_sync_job_wait(kvm_qmp_sync *q, const char *command, const char *job_id,
+			  bool until_ready, int timeout_ms, kvm_job_progress_fn progress, void *ud,
+			  pve_error **err);
 /* The node name of the medium in drive-<key> (query-block); ENOENT when there is none. */
 int kvm_qmp_drive_node(kvm_qmp_sync *q, const char *key, char **ret_node, pve_error **err);
+/* The virtual size of the image in drive-<key>, as the running QEMU has it (qemu-img can't open an image
+ * QEMU holds). */
+int kvm_qmp_drive_size(kvm_qmp_sync *q, const char *key, uint64_t *ret, pve_error **err);
 /* Opens an image file as a node of its own (blockdev-add: format over a file), and closes it. */
 int kvm_qmp_image_add(kvm_qmp_sync *q, const char *node, const char *path, const char *format,
 		      pve_error **err);

@@ -184,27 +184,6 @@ static bool arg_bool(const cJSON *args, const char *name)
 	return (cJSON_IsNumber(v) && v->valuedouble != 0) || cJSON_IsTrue(v);
 }
 
-/* A drive value with its volume (and size, format) replaced. */
-static char *drive_with(pved *d, const char *key, const char *value, const char *volid,
-			uint64_t size, const char *format)
-{
-	const kvm_schema *s = qemu_schema(d);
-	kvm_drive drv;
-	if (kvm_drive_parse(s, key, value, &drv, NULL) < 0)
-		return NULL;
-	cJSON_ReplaceItemInObjectCaseSensitive(drv.opts, "file", cJSON_CreateString(volid));
-	if (size) {
-		_cleanup_free_ char *sz = pve_format_size(size);
-		cJSON_DeleteItemFromObjectCaseSensitive(drv.opts, "size");
-		cJSON_AddStringToObject(drv.opts, "size", sz);
-	}
-	if (format && drv.format && !streq(drv.format, format))
-		cJSON_DeleteItemFromObjectCaseSensitive(drv.opts, "format");
-	char *out = kvm_drive_print(s, &drv);
-	kvm_drive_clear(&drv);
-	return out;
-}
-
 static int task_template(pved *d, const cJSON *args, pve_error **err)
 {
 	long long vmid = 0;
@@ -237,7 +216,8 @@ static int task_template(pved *d, const cJSON *args, pve_error **err)
 		if (r < 0)
 			return r;
 		pve_volname vn = { 0 };
-		bool base = pve_storage_volume_parse(&v.st, v.volname, &vn, NULL) == 0 && vn.is_base;
+		bool base = pve_storage_volume_parse(&v.st, v.volname, &vn, NULL) == 0 &&
+			    vn.is_base;
 		pve_volname_clear(&vn);
 		if (base) {
 			qemu_vol_clear(&v);
@@ -255,7 +235,7 @@ static int task_template(pved *d, const cJSON *args, pve_error **err)
 		if (r < 0)
 			return r;
 		printf("%s: %s is now the base image %s\n", *k, volid, newvol);
-		_cleanup_free_ char *nv = drive_with(d, *k, value, newvol, 0, NULL);
+		_cleanup_free_ char *nv = qemu_ops_drive_with(d, *k, value, newvol, 0, NULL);
 		if (!nv)
 			return pve_error_set(err, EIO, "%s: can't print the drive", *k);
 		pve_config_set(c, NULL, *k, nv);
@@ -302,10 +282,9 @@ static int strcmp_p(const void *a, const void *b)
 /* Keys a clone does not take from its source. */
 static bool cloned(const char *key)
 {
-	static const char *const skip[] = { "lock",	"template",	  "parent",
-					    "snaptime", "snapstate",	  "vmstate",
-					    "digest",	"runningmachine", "runningcpu",
-					    NULL };
+	static const char *const skip[] = { "lock",	  "template", "parent", "snaptime",
+					    "snapstate",  "vmstate",  "digest", "runningmachine",
+					    "runningcpu", NULL };
 	for (const char *const *s = skip; *s; s++)
 		if (streq(key, *s))
 			return false;
@@ -352,7 +331,8 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	if (r < 0)
 		return r;
 	if (!x->full) {
-		if (!pve_storage_volume_has_feature(&src.st, PVE_FEATURE_CLONE, src.volname, NULL)) {
+		if (!pve_storage_volume_has_feature(&src.st, PVE_FEATURE_CLONE, src.volname,
+						    NULL)) {
 			qemu_vol_clear(&src);
 			return pve_error_set(err, EINVAL,
 					     "linked clone feature is not supported for drive '%s'",
@@ -370,8 +350,8 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	}
 	if (!pve_storage_volume_has_feature(&src.st, PVE_FEATURE_COPY, src.volname, x->snap)) {
 		qemu_vol_clear(&src);
-		return pve_error_set(err, EINVAL, "Full clone feature is not supported for drive '%s'",
-				     key);
+		return pve_error_set(err, EINVAL,
+				     "Full clone feature is not supported for drive '%s'", key);
 	}
 	_cleanup_free_ char *src_path = NULL, *src_fmt = NULL;
 	uint64_t size = 0;
@@ -411,8 +391,8 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	if (r >= 0) {
 		printf("%s: copying %s to %s\n", key, volid, nv);
 		fflush(stdout);
-		_cleanup_free_ char *snapopt =
-			x->snap ? xasprintf("snapshot.name=%s", x->snap) : NULL;
+		_cleanup_free_ char *snapopt = x->snap ? xasprintf("snapshot.name=%s", x->snap) :
+							 NULL;
 		const char *argv[16];
 		size_t k = 0;
 		argv[k++] = "qemu-img";
@@ -465,7 +445,8 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 	if (r >= 0 && x.snap && !pve_config_has_section(src, x.snap))
 		r = pve_error_set(err, ENOENT, "snapshot '%s' does not exist", x.snap);
 	if (r >= 0 && !x.snap && qemu_ops_running(d, x.vmid, NULL))
-		r = pve_error_set(err, EINVAL, "clone of a running VM is not supported by pved yet");
+		r = pve_error_set(err, EINVAL,
+				  "clone of a running VM is not supported by pved yet");
 	if (r >= 0) {
 		printf("create %s clone of VM %lld%s%s as VM %lld\n", x.full ? "full" : "linked",
 		       x.vmid, x.snap ? " snapshot " : "", x.snap ? x.snap : "", x.newid);
@@ -484,17 +465,18 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 				uint64_t size = 0;
 				r = copy_disk(&x, *k, volid, &nv, &size, &fmt, err);
 				if (r >= 0)
-					out = drive_with(d, *k, value, nv, size, fmt);
+					out = qemu_ops_drive_with(d, *k, value, nv, size, fmt);
 				if (r >= 0 && !out)
-					r = pve_error_set(err, EIO, "%s: can't print the drive", *k);
+					r = pve_error_set(err, EIO, "%s: can't print the drive",
+							  *k);
 			} else if (startswith(*k, "net")) {
 				out = net_new_mac(d, *k, value);
 			} else if (streq(*k, "smbios1")) {
 				/* a new UUID, the rest of smbios1 kept */
 				_cleanup_free_ char *u = kvm_uuid_new();
 				const char *rest = strstr(value, "uuid=");
-				out = rest ? xasprintf("%.*suuid=%s%s", (int)(rest - value), value, u,
-						       rest + 5 + strcspn(rest + 5, ",")) :
+				out = rest ? xasprintf("%.*suuid=%s%s", (int)(rest - value), value,
+						       u, rest + 5 + strcspn(rest + 5, ",")) :
 					     xasprintf("%s,uuid=%s", value, u);
 			} else if (streq(*k, "vmgenid")) {
 				out = kvm_uuid_new();
@@ -507,9 +489,9 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 	}
 	if (r >= 0) {
 		const char *oldname = pve_config_get(src, NULL, "name");
-		_cleanup_free_ char *nm = name      ? xstrdup(name) :
-					  oldname   ? xasprintf("Copy-of-VM-%s", oldname) :
-						      xasprintf("Copy-of-VM-%lld", x.vmid);
+		_cleanup_free_ char *nm = name	  ? xstrdup(name) :
+					  oldname ? xasprintf("Copy-of-VM-%s", oldname) :
+						    xasprintf("Copy-of-VM-%lld", x.vmid);
 		pve_config_set(nc, NULL, "name", nm);
 		_cleanup_free_ char *od = pve_config_get_description(src, x.snap);
 		if (descr || od)

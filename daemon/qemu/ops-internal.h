@@ -19,6 +19,10 @@ int qemu_vol_open(pved *d, const pve_sectioncfg *scfg, const char *volid, qemu_v
 char **qemu_ops_disk_keys(const pve_config *c, const char *section, bool with_unused);
 /* The volume ID (or path) of a drive value; NULL for a bad one. */
 char *qemu_ops_drive_volid(pved *d, const char *key, const char *value);
+/* A drive value with its volume replaced, and its size (when not 0); a format option that differs from
+ * format (when given) dropped. NULL for a bad value. */
+char *qemu_ops_drive_with(pved *d, const char *key, const char *value, const char *volid,
+			  uint64_t size, const char *format);
 /* Whether every disk of section has the storage feature (snapshot: at snap). */
 bool qemu_ops_has_feature(pved *d, const pve_sectioncfg *scfg, const pve_config *c,
 			  const char *section, pve_volume_feature f, const char *snap);
@@ -39,4 +43,6 @@ void qemu_ops_add_kvm_args(pved *d, cJSON *args);
 extern const pved_handler pved_handlers_qemu_snapshot[];
 extern const pved_handler pved_handlers_qemu_clone[];
 extern const pved_task_kind pved_tasks_qemu_clone[];
+extern const pved_handler pved_handlers_qemu_diskops[];
+extern const pved_task_kind pved_tasks_qemu_diskops[];
 extern const pved_task_kind pved_tasks_qemu_snapshot[];

@@ -50,6 +50,26 @@ char *qemu_ops_drive_volid(pved *d, const char *key, const char *value)
 	return v;
 }
 
+char *qemu_ops_drive_with(pved *d, const char *key, const char *value, const char *volid,
+			  uint64_t size, const char *format)
+{
+	const kvm_schema *s = qemu_schema(d);
+	kvm_drive drv;
+	if (kvm_drive_parse(s, key, value, &drv, NULL) < 0)
+		return NULL;
+	cJSON_ReplaceItemInObjectCaseSensitive(drv.opts, "file", cJSON_CreateString(volid));
+	if (size) {
+		_cleanup_free_ char *sz = pve_format_size(size);
+		cJSON_DeleteItemFromObjectCaseSensitive(drv.opts, "size");
+		cJSON_AddStringToObject(drv.opts, "size", sz);
+	}
+	if (format && drv.format && !streq(drv.format, format))
+		cJSON_DeleteItemFromObjectCaseSensitive(drv.opts, "format");
+	char *out = kvm_drive_print(s, &drv);
+	kvm_drive_clear(&drv);
+	return out;
+}
+
 char **qemu_ops_disk_keys(const pve_config *c, const char *section, bool with_unused)
 {
 	_cleanup_strv_free_ char **keys = pve_config_keys(c, section);

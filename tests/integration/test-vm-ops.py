@@ -1,10 +1,15 @@
+# timeout: 600
 """VM operations on a real pved with the test guest under TCG (a PVH direct kernel boot, a qcow2 disk
 on the local dir storage): snapshots of a stopped VM (qemu-img's internal snapshots) and of a running
 one with its RAM (QEMU's snapshot-save into a state volume) and without (one transaction of internal
 snapshots), a rollback that brings the guest's RAM back (a marker written in the guest's shell before
 the snapshot is read after it), snapshot config and description, deletions that leave no state volume
 and no snapshot in the image; names and states Proxmox refuses: a 400 naming the parameter and nothing
-changed. Runs as root; every QEMU is stopped by PID at the end."""
+changed. Templates, linked and full clones (booted: the guest reads the template's disk), ten full
+clones of one template started at once; a disk grown while the VM runs (the guest sees the new size),
+moved to another dir storage by drive-mirror while it runs (the guest's writes land in the new volume)
+and back by qemu-img while stopped; unlink, feature. Five guest boots: the limit is 600 s for a loaded
+machine. Runs as root; every QEMU is stopped by PID at the end."""
 
 import os
 import re
@@ -188,7 +193,7 @@ def snapshot_with_ram_and_rollback(n):
     expect(status(n, 200)["qmpstatus"] == "running", status(n, 200))
     serial = Serial(n.root, 200)
     state["serial"] = serial
-    m = shell(serial, "echo got-$(cat /tmp/mark)", r"got-(MARK-\w+)")
+    m = shell(serial, "echo got-$(cat /tmp/mark)", r"got-(MARK-\w+)\r?\n")
     expect(m.group(1) == b"MARK-before", f"the guest's RAM did not come back: {m.group(0)}")
     text = conf_text(n, 200)
     expect("lock:" not in text and re.search(r"^parent: s2$", text, re.M), text)
@@ -367,6 +372,121 @@ def clone_bad_input(n):
     expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/330.conf")),
            "a refused clone left a config")
     expect(images(n, 330) == [], images(n, 330))
+
+
+def guest_sectors(serial):
+    m = shell(serial, "echo sectors-$(cat /sys/block/sda/size)", r"sectors-(\d+)\r?\n")
+    return int(m.group(1))
+
+
+def wait_sectors(serial, want):
+    deadline = time.time() + 20
+    while guest_sectors(serial) != want and time.time() < deadline:
+        time.sleep(0.5)
+    got = guest_sectors(serial)
+    expect(got == want, f"the guest sees {got} sectors, not {want}: {serial.out[-600:]!r}")
+
+
+@case
+def resize_a_running_vm(n):
+    need("vm")
+    c = wait_unlocked(n, 200)
+    expect(c["scsi0"].endswith("size=1G"), c)
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/status/start"))
+    serial = Serial(n.root, 200)
+    state["serial"] = serial
+    serial.wait(r"GUEST-READY")
+    wait_sectors(serial, 2097152)
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/200/resize", {"disk": "scsi0", "size": "+512M"})
+    task(n, r)
+    expect(r.data.split(":")[5] == "resize", r.data)
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c["scsi0"].endswith("size=1536M"), c)
+    wait_sectors(serial, 3145728)
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/200/resize", {"disk": "scsi0", "size": "2G"})
+    task(n, r)
+    expect(n.get(f"/nodes/{n.name}/qemu/200/config").data["scsi0"].endswith("size=2G"), "")
+    wait_sectors(serial, 4194304)
+
+
+@case
+def resize_bad_input(n):
+    need("vm")
+    before = conf_text(n, 200)
+    path = f"/nodes/{n.name}/qemu/200/resize"
+    refused(n.request("PUT", path, {"disk": "scsi0", "size": "1G"}), "size", "shrinking")
+    refused(n.request("PUT", path, {"disk": "scsi0", "size": "-1G"}), "size")
+    refused(n.request("PUT", path, {"disk": "scsi0", "size": "10P"}), "size")
+    refused(n.request("PUT", path, {"disk": "scsi5", "size": "+1G"}), "disk", "does not exist")
+    refused(n.request("PUT", path, {"disk": "scsi0", "size": "+1G", "digest": "0" * 40}), "digest")
+    expect(conf_text(n, 200) == before, "a refused resize changed the config")
+
+
+@case
+def move_disk_of_a_running_vm(n):
+    need("vm")
+    serial = need("serial")
+    os.makedirs(n.path("srv/second"), exist_ok=True)
+    r = n.post("/storage", {"storage": "second", "type": "dir", "path": n.path("srv/second"),
+                            "content": "images"})
+    expect(r.status == 200, r)
+    r = n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "second",
+                                                      "delete": 1})
+    task(n, r, timeout=300)
+    expect(r.data.split(":")[5] == "qmmove", r.data)
+    log = vmlib.task_log(n, r.data)
+    expect("drive-mirror" in log, log)
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c["scsi0"].startswith("second:200/vm-200-disk-0.qcow2,") and "unused0" not in c, c)
+    expect(images(n, 200) == [], f"the source stayed: {images(n, 200)}")
+    expect(os.listdir(n.path("srv/second/images/200")) == ["vm-200-disk-0.qcow2"], "")
+    expect(guest_sectors(serial) == 4194304, "the guest lost its disk")
+    # the guest's disk is the new volume: what the guest writes lands there
+    shell(serial, "echo MOVED-DISK-MARK | dd of=/dev/sda bs=512 seek=8 conv=fsync 2>/dev/null;"
+          " echo written-$?", r"written-0")
+
+    pid = status(n, 200)["pid"]
+    files = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    files = [f for f in files if "/images/" in f]
+    expect(files == [n.path("srv/second/images/200/vm-200-disk-0.qcow2")], files)
+
+
+@case
+def move_disk_of_a_stopped_vm_and_unlink(n):
+    need("vm")
+    serial = state.pop("serial", None)
+    if serial:
+        serial.close()
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/status/stop"))
+    wait_status(n, 200, "stopped")
+    r = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", "read -v 4096 16",
+                        n.path("srv/second/images/200/vm-200-disk-0.qcow2")],
+                       capture_output=True)
+    data = r.stdout
+    # qemu-io's dump: the bytes of "MOVED-DISK-MARK"
+    expect(b"4d 4f 56 45 44 2d 44 49 53 4b 2d 4d 41 52 4b" in data, data)
+    r = n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "local",
+                                                      "format": "raw"})
+    task(n, r)
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c["scsi0"].startswith("local:200/vm-200-disk-0.raw,"), c)
+    expect(c["unused0"] == "second:200/vm-200-disk-0.qcow2", c)
+    with open(n.path("var/lib/vz/images/200/vm-200-disk-0.raw"), "rb") as f:
+        f.seek(8 * 512)
+        expect(f.read(15) == b"MOVED-DISK-MARK", "the copy lost the guest's data")
+    refused(n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "local",
+                                                          "format": "raw"}), "storage", "same")
+    refused(n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "nope"}),
+            "storage")
+    r = n.get(f"/nodes/{n.name}/qemu/200/feature", {"feature": "snapshot"})
+    expect(r.status == 200 and r.data == {"hasFeature": 0, "nodes": [n.name]}, r)
+    r = n.get(f"/nodes/{n.name}/qemu/200/feature", {"feature": "copy"})
+    expect(r.status == 200 and r.data["hasFeature"] == 1, r)
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/200/unlink", {"idlist": "unused0"})
+    expect(r.status == 200, r)
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect("unused0" not in c, c)
+    expect(os.listdir(n.path("srv/second/images/200")) == [], "the unlinked volume stayed")
 
 
 def main():
