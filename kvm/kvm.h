@@ -218,6 +218,9 @@ typedef struct kvm_cmdline_info {
 /* The argv (NULL-terminated) for the config's main section. EINVAL naming the key at fault. */
 int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdline_info *info,
 		      char ***ret_argv, pve_error **err);
+/* The options of argv that belong to key, as pairs (NULL-terminated: "-drive", "...,id=drive-scsi1",
+ * "-device", "...,id=scsi1", ...): what hot-plug adds to a running QEMU. */
+char **kvm_cmdline_pick(char *const *argv, const char *key);
 /* The argv as a shell would read it (each word quoted where needed), for showcmd. */
 char *kvm_cmdline_quote(char *const *argv);
 
@@ -327,6 +330,8 @@ int kvm_qmp_sync_open(const char *path, int timeout_ms, kvm_qmp_sync **ret, pve_
 /* *ret_return (may be NULL) gets a copy of "return". An error reply is EIO with QEMU's desc. */
 int kvm_qmp_sync_command(kvm_qmp_sync *q, const char *command, cJSON *args, int timeout_ms,
 			 cJSON **ret_return, pve_error **err);
+/* Hands QEMU an fd under a name (getfd, the fd passed with SCM_RIGHTS): a tap for netdev_add. */
+int kvm_qmp_sync_getfd(kvm_qmp_sync *q, const char *fdname, int fd, pve_error **err);
 /* Waits up to timeout_ms for the event (or for the connection's end, which is also success when
  * eof_ok): 0 when it came, ETIMEDOUT. */
 int kvm_qmp_sync_wait_event(kvm_qmp_sync *q, const char *event, bool eof_ok, int timeout_ms,

@@ -210,7 +210,8 @@ static bool used_by_snapshot(pved *d, const pve_config *c, const char *volid)
 			continue;
 		_cleanup_strv_free_ char **keys = qemu_ops_disk_keys(c, *s, false);
 		for (char **k = keys; *k; k++) {
-			_cleanup_free_ char *v = qemu_ops_drive_volid(d, *k, pve_config_get(c, *s, *k));
+			_cleanup_free_ char *v =
+				qemu_ops_drive_volid(d, *k, pve_config_get(c, *s, *k));
 			if (v && streq(v, volid))
 				return true;
 		}
@@ -228,8 +229,9 @@ static int move_check(pved *d, const pve_config *c, const char *digest, const cJ
 		return r;
 	long long tv = 0;
 	if (pve_json_int(args, "target-vmid", &tv) && tv != arg_vmid_of(args))
-		return pve_error_set_param(err, EINVAL, "target-vmid",
-					   "moving a disk to another VM is not supported by pved yet");
+		return pve_error_set_param(
+			err, EINVAL, "target-vmid",
+			"moving a disk to another VM is not supported by pved yet");
 	const char *td = pve_json_str(args, "target-disk");
 	if (td && !streq(td, disk))
 		return pve_error_set_param(err, EINVAL, "target-disk",
@@ -424,12 +426,12 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 	if (r >= 0 && running) {
 		r = mirror(d, vmid, disk, dst_path, fmt, err);
 	} else if (r >= 0) {
-		const char *argv[] = { "qemu-img", "convert", "-n",   "-f",	    src_fmt,
+		const char *argv[] = { "qemu-img", "convert", "-n",	"-f",	  src_fmt,
 				       "-O",	   fmt,	      src_path, dst_path, NULL };
 		r = pve_qemu_img(argv, NULL, err);
 	}
-	_cleanup_free_ char *nv =
-		r >= 0 ? qemu_ops_drive_with(d, disk, value, newvol, 0, fmt) : NULL;
+	_cleanup_free_ char *nv = r >= 0 ? qemu_ops_drive_with(d, disk, value, newvol, 0, fmt) :
+					   NULL;
 	if (r >= 0 && !nv)
 		r = pve_error_set(err, EIO, "%s: can't print the drive", disk);
 	if (r >= 0) {
@@ -546,7 +548,9 @@ const pved_task_kind pved_tasks_qemu_diskops[] = {
 };
 
 const pved_handler pved_handlers_qemu_diskops[] = {
-	{ "qemu_resize", h_resize },	     { "qemu_move_disk", h_move_disk },
-	{ "qemu_unlink", h_unlink },	     { "qemu_feature", h_feature },
+	{ "qemu_resize", h_resize },
+	{ "qemu_move_disk", h_move_disk },
+	{ "qemu_unlink", h_unlink },
+	{ "qemu_feature", h_feature },
 	{ NULL, NULL },
 };

@@ -451,6 +451,60 @@ def move_disk_of_a_running_vm(n):
     expect(files == [n.path("srv/second/images/200/vm-200-disk-0.qcow2")], files)
 
 
+def guest_has(serial, path):
+    m = shell(serial, f"echo has-$(test -e {path} && echo Y || echo N)", r"has-([YN])\r?\n")
+    return m.group(1) == b"Y"
+
+
+def wait_guest(serial, path, want, timeout=20):
+    deadline = time.time() + timeout
+    while guest_has(serial, path) != want and time.time() < deadline:
+        time.sleep(0.5)
+    expect(guest_has(serial, path) == want,
+           f"the guest {'lacks' if want else 'still has'} {path}: {serial.out[-400:]!r}")
+
+
+@case
+def hotplug_disks_and_a_nic(n):
+    need("vm")
+    serial = need("serial")
+    path = f"/nodes/{n.name}/qemu/200/config"
+    r = n.request("PUT", path, {"scsi1": "local:1,format=qcow2", "virtio1": "local:1",
+                                "net1": "virtio"})
+    expect(r.status == 200, r)
+    c = n.get(path, {"current": 1}).data
+    expect(c["scsi1"].startswith("local:200/vm-200-disk-") and "size=1G" in c["scsi1"], c)
+    expect(c["virtio1"].startswith("local:200/vm-200-disk-") and c["net1"].startswith("virtio="),
+           c)
+    expect(n.get(f"/nodes/{n.name}/qemu/200/pending").data == [] or
+           not any("pending" in p for p in n.get(f"/nodes/{n.name}/qemu/200/pending").data),
+           "a hot-plugged device stayed pending")
+    wait_guest(serial, "/sys/block/sdb", True)
+    wait_guest(serial, "/sys/block/vda", True)
+    # the VM has no other NIC: the guest calls this one eth0
+    wait_guest(serial, "/sys/class/net/eth0", True)
+    # what the defaults do not hot-plug stays pending, the answer as Proxmox's: no error
+    r = n.request("PUT", path, {"cores": 2})
+    expect(r.status == 200 and r.data is None, r)
+    p = {e["key"]: e for e in n.get(f"/nodes/{n.name}/qemu/200/pending").data}
+    expect(p["cores"].get("pending") == 2, p.get("cores"))
+    m = shell(serial, "echo cpus-$(nproc)", r"cpus-(\d+)\r?\n")
+    expect(m.group(1) == b"1", "a CPU was plugged")
+    r = n.request("PUT", path, {"revert": "cores"})
+    expect(r.status == 200, r)
+    # and out again: the volumes freed (forced), the guest without them
+    before = images(n, 200)
+    r = n.request("PUT", path, {"delete": "scsi1,virtio1,net1", "force": 1})
+    expect(r.status == 200, r)
+    c = n.get(path).data
+    expect(not any(k in c for k in ("scsi1", "virtio1", "net1", "unused0")), c)
+    wait_guest(serial, "/sys/block/sdb", False)
+    wait_guest(serial, "/sys/block/vda", False)
+    wait_guest(serial, "/sys/class/net/eth0", False)
+    expect(len(images(n, 200)) == len(before) - 2, (before, images(n, 200)))
+    expect("[PENDING]" not in conf_text(n, 200), conf_text(n, 200))
+
+
 @case
 def move_disk_of_a_stopped_vm_and_unlink(n):
     need("vm")
