@@ -13,6 +13,7 @@ machine. Runs as root; every QEMU is stopped by PID at the end."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -541,6 +542,109 @@ def move_disk_of_a_stopped_vm_and_unlink(n):
     c = n.get(f"/nodes/{n.name}/qemu/200/config").data
     expect("unused0" not in c, c)
     expect(os.listdir(n.path("srv/second/images/200")) == [], "the unlinked volume stayed")
+
+
+PLAYBOOK = """
+- hosts: localhost
+  gather_facts: false
+  vars:
+    api: &api
+      api_host: "127.0.0.1:{port}"
+      api_user: admin@pve
+      api_password: "{password}"
+      validate_certs: false
+  tasks:
+    - name: a disk
+      community.general.proxmox_disk:
+        <<: *api
+        vmid: 400
+        disk: scsi1
+        storage: local
+        size: 1
+        format: qcow2
+        state: present
+    - name: grown
+      community.general.proxmox_disk:
+        <<: *api
+        vmid: 400
+        disk: scsi1
+        size: +1G
+        state: resized
+    - name: a snapshot
+      community.general.proxmox_snap:
+        <<: *api
+        vmid: 400
+        snapname: ans1
+        description: from ansible
+        state: present
+    - name: the snapshot again changes nothing
+      community.general.proxmox_snap:
+        <<: *api
+        vmid: 400
+        snapname: ans1
+        state: present
+      register: again
+    - assert:
+        that: not again.changed
+    - name: rolled back
+      community.general.proxmox_snap:
+        <<: *api
+        vmid: 400
+        snapname: ans1
+        state: rollback
+    - name: the snapshot removed
+      community.general.proxmox_snap:
+        <<: *api
+        vmid: 400
+        snapname: ans1
+        state: absent
+    - name: moved
+      community.general.proxmox_disk:
+        <<: *api
+        vmid: 400
+        disk: scsi1
+        target_storage: second
+        delete_moved: true
+        state: moved
+        timeout: 120
+    - name: gone
+      community.general.proxmox_disk:
+        <<: *api
+        vmid: 400
+        disk: scsi1
+        state: absent
+"""
+
+
+@case
+def ansible_snap_and_disk(n):
+    play = shutil.which("ansible-playbook")
+    if not play:
+        raise Skip("no ansible-playbook (Debian's ansible)")
+    if not os.path.isdir(n.path("srv/second")):
+        os.makedirs(n.path("srv/second"))
+        r = n.post("/storage", {"storage": "second", "type": "dir", "path": n.path("srv/second"),
+                                "content": "images"})
+        expect(r.status == 200, r)
+    task(n, n.post(f"/nodes/{n.name}/qemu", {"vmid": 400, "name": "ans", "memory": 64,
+                                             "scsi0": "local:1,format=qcow2"}))
+    d = n.path("ansible")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "play.yml"), "w") as f:
+        f.write(PLAYBOOK.format(port=n.port, password=n.admin_password))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env.update({"ANSIBLE_LOCAL_TEMP": d, "ANSIBLE_REMOTE_TEMP": d, "HOME": d,
+                "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3", "PYTHONWARNINGS": "ignore"})
+    r = subprocess.run([play, "-i", "localhost,", "-c", "local", os.path.join(d, "play.yml")],
+                       capture_output=True, text=True, env=env, timeout=240)
+    expect(r.returncode == 0, f"ansible-playbook: {r.stdout[-3000:]} {r.stderr[-1000:]}")
+    expect("failed=0" in r.stdout, r.stdout[-1500:])
+    c = n.get(f"/nodes/{n.name}/qemu/400/config").data
+    expect("scsi1" not in c and "parent" not in c, c)
+    expect(list(snaps(n, 400)) == ["current"], snaps(n, 400))
+    expect(images(n, 400) == ["vm-400-disk-0.qcow2"], images(n, 400))
+    expect(os.listdir(n.path("srv/second/images/400")) == [], "the moved disk stayed")
 
 
 def main():
