@@ -4,7 +4,8 @@
  * (a qcow2 over its backing file), full copies otherwise or when asked. The new VM's id is reserved on
  * the loop by a config holding `lock: clone`; the source is held by a shared per-VM lock for the copy, so
  * any number of clones of one template run at once, and each volume is allocated under a lock of its
- * storage's image directory for the moment it takes to claim its name, never for the copy. */
+ * storage's image directory for the moment it takes to claim its name, never for the copy. A running VM's
+ * disks are copied by QEMU's drive-mirror, cancelled once ready so that QEMU stays on its own disk. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -119,12 +120,6 @@ static void h_clone(pved_call *c)
 	}
 	if (!snapname && qemu_conf_check_lock(conf, &err) < 0)
 		return pved_call_fail(c, err);
-	if (qemu_ops_running(d, vmid, NULL) && !snapname) {
-		pve_error_set(&err, EINVAL,
-			      "clone of a running VM is not supported by pved yet: clone a "
-			      "snapshot of it, or stop it");
-		return pved_call_fail(c, err);
-	}
 	if (storage) {
 		_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 		pve_storage st;
@@ -311,7 +306,7 @@ typedef struct clone_ctx {
 	long long vmid, newid;
 	const char *snap; /* the snapshot copied, or NULL */
 	const char *storage, *format;
-	bool full;
+	bool full, running;
 	char **made;
 	size_t n_made;
 } clone_ctx;
@@ -356,8 +351,22 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	_cleanup_free_ char *src_path = NULL, *src_fmt = NULL;
 	uint64_t size = 0;
 	r = pve_storage_path(&src.st, src.volname, NULL, &src_path, err);
-	if (r >= 0)
+	if (r >= 0 && x->running) {
+		/* QEMU holds the image: it tells the size, the name the format */
+		kvm_qmp_sync *q = NULL;
+		r = qemu_ops_monitor(x->d, x->vmid, &q, err);
+		if (r >= 0)
+			r = kvm_qmp_drive_size(q, key, &size, err);
+		kvm_qmp_sync_close(q);
+		pve_volname vn = { 0 };
+		if (r >= 0)
+			r = pve_storage_volume_parse(&src.st, src.volname, &vn, err);
+		if (r >= 0)
+			src_fmt = xstrdup(vn.format ? vn.format : "raw");
+		pve_volname_clear(&vn);
+	} else if (r >= 0) {
 		r = pve_storage_volume_size(&src.st, src.volname, &size, NULL, &src_fmt, err);
+	}
 	const char *sid = x->storage ? x->storage : src.sid;
 	pve_storage dst;
 	if (r >= 0)
@@ -388,7 +397,11 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	made_add(x, nv);
 	_cleanup_free_ char *dst_path = NULL;
 	r = pve_storage_path(&dst, volname, NULL, &dst_path, err);
-	if (r >= 0) {
+	if (r >= 0 && x->running) {
+		printf("%s: copying %s to %s by drive-mirror\n", key, volid, nv);
+		fflush(stdout);
+		r = qemu_ops_mirror(x->d, x->vmid, key, dst_path, fmt, false, err);
+	} else if (r >= 0) {
 		printf("%s: copying %s to %s\n", key, volid, nv);
 		fflush(stdout);
 		_cleanup_free_ char *snapopt = x->snap ? xasprintf("snapshot.name=%s", x->snap) :
@@ -444,9 +457,8 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 		r = qemu_conf_check_lock(src, err);
 	if (r >= 0 && x.snap && !pve_config_has_section(src, x.snap))
 		r = pve_error_set(err, ENOENT, "snapshot '%s' does not exist", x.snap);
-	if (r >= 0 && !x.snap && qemu_ops_running(d, x.vmid, NULL))
-		r = pve_error_set(err, EINVAL,
-				  "clone of a running VM is not supported by pved yet");
+	/* a running VM's disks are copied by QEMU (drive-mirror); a snapshot's are on disk */
+	x.running = r >= 0 && !x.snap && qemu_ops_running(d, x.vmid, NULL);
 	if (r >= 0) {
 		printf("create %s clone of VM %lld%s%s as VM %lld\n", x.full ? "full" : "linked",
 		       x.vmid, x.snap ? " snapshot " : "", x.snap ? x.snap : "", x.newid);

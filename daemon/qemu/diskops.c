@@ -9,9 +9,6 @@
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/ops-internal.h"
 
-/* A mirror copies the whole disk: as long as that takes. */
-#define MIRROR_TIMEOUT_MS (6 * 60 * 60 * 1000)
-
 static bool arg_bool(const cJSON *args, const char *name)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, name);
@@ -299,60 +296,6 @@ static void h_move_disk(pved_call *c)
 	start(c, "qmmove", cJSON_Duplicate(c->params, true));
 }
 
-static void mirror_progress(void *ud, const char *status, long long cur, long long total)
-{
-	int *last = ud;
-	if (total <= 0)
-		return;
-	int pct = (int)(cur * 100 / total);
-	if (pct / 10 > *last / 10 || (streq(status, "ready") && *last < 100)) {
-		printf("drive-mirror: transferred %lld of %lld bytes (%d%%)%s\n", cur, total, pct,
-		       streq(status, "ready") ? ", ready" : "");
-		fflush(stdout);
-		*last = streq(status, "ready") ? 100 : pct;
-	}
-}
-
-/* The running QEMU's disk copied to path by drive-mirror, then switched over to it. */
-static int mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
-		  pve_error **err)
-{
-	kvm_qmp_sync *q = NULL;
-	int r = qemu_ops_monitor(d, vmid, &q, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *dev = xasprintf("drive-%s", disk);
-	_cleanup_free_ char *job = xasprintf("mirror-%s", disk);
-	cJSON *a = cJSON_CreateObject();
-	cJSON_AddStringToObject(a, "device", dev);
-	cJSON_AddStringToObject(a, "target", path);
-	cJSON_AddStringToObject(a, "format", fmt);
-	cJSON_AddStringToObject(a, "mode", "existing");
-	cJSON_AddStringToObject(a, "sync", "full");
-	cJSON_AddFalseToObject(a, "auto-dismiss");
-	int last = -1;
-	r = kvm_qmp_sync_job(q, "drive-mirror", a, job, MIRROR_TIMEOUT_MS, mirror_progress, &last,
-			     err);
-	if (r >= 0) {
-		cJSON *ca = cJSON_CreateObject();
-		cJSON_AddStringToObject(ca, "device", job);
-		r = kvm_qmp_sync_command(q, "block-job-complete", ca, 10000, NULL, err);
-		if (r >= 0)
-			r = kvm_qmp_sync_job_wait(q, "drive-mirror", job, false, 60000, NULL, NULL,
-						  err);
-	}
-	if (r < 0) {
-		cJSON *ca = cJSON_CreateObject();
-		cJSON_AddStringToObject(ca, "id", job);
-		(void)kvm_qmp_sync_command(q, "job-cancel", ca, 10000, NULL, NULL);
-		ca = cJSON_CreateObject();
-		cJSON_AddStringToObject(ca, "id", job);
-		(void)kvm_qmp_sync_command(q, "job-dismiss", ca, 10000, NULL, NULL);
-	}
-	kvm_qmp_sync_close(q);
-	return r;
-}
-
 static int task_move(pved *d, const cJSON *args, pve_error **err)
 {
 	long long vmid = arg_vmid_of(args);
@@ -424,7 +367,7 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 	printf("moving disk %s (%s) to %s\n", disk, volid, newvol);
 	fflush(stdout);
 	if (r >= 0 && running) {
-		r = mirror(d, vmid, disk, dst_path, fmt, err);
+		r = qemu_ops_mirror(d, vmid, disk, dst_path, fmt, true, err);
 	} else if (r >= 0) {
 		const char *argv[] = { "qemu-img", "convert", "-n",	"-f",	  src_fmt,
 				       "-O",	   fmt,	      src_path, dst_path, NULL };

@@ -23,8 +23,7 @@ typedef struct hp_ctx {
 	kvm_qmp_sync *q;
 } hp_ctx;
 
-static int resolve(void *ud, const char *volid, char **ret_path, char **ret_format,
-		   pve_error **err)
+static int resolve(void *ud, const char *volid, char **ret_path, char **ret_format, pve_error **err)
 {
 	hp_ctx *x = ud;
 	return qemu_volume_path(x->d, x->scfg, volid, ret_path, ret_format, err);
@@ -101,8 +100,7 @@ static int plug(hp_ctx *x, const pve_config *c, const char *key, pve_error **err
 	bool nic = startswith(key, "net");
 	kvm_net n = { 0 };
 	if (nic) {
-		r = kvm_net_parse(qemu_schema(x->d), key,
-				  pve_config_get(next, NULL, key), &n, err);
+		r = kvm_net_parse(qemu_schema(x->d), key, pve_config_get(next, NULL, key), &n, err);
 		if (r >= 0 && n.bridge[0]) {
 			taps[n.index] = kvm_tap_open(x->vmid, n.index, n.bridge, err);
 			r = taps[n.index] < 0 ? taps[n.index] : 0;
@@ -140,9 +138,8 @@ static int plug(hp_ctx *x, const pve_config *c, const char *key, pve_error **err
 		r = hmp(x->q, line, false, err);
 		if (r < 0) {
 			/* what was added for the device goes again */
-			_cleanup_free_ char *undo =
-				nic ? xasprintf("netdev_del %s", key) :
-				      xasprintf("drive_del drive-%s", key);
+			_cleanup_free_ char *undo = nic ? xasprintf("netdev_del %s", key) :
+							  xasprintf("drive_del drive-%s", key);
 			(void)hmp(x->q, undo, false, NULL);
 		}
 	}
@@ -187,7 +184,8 @@ static bool pluggable(const char *key, unsigned features)
 	if (startswith(key, "net") && kvm_drive_key(key, false, NULL, NULL) == false)
 		return (features & KVM_HOTPLUG_NETWORK) != 0;
 	if (kvm_drive_key(key, false, &bus, NULL))
-		return (features & KVM_HOTPLUG_DISK) && (bus == KVM_BUS_SCSI || bus == KVM_BUS_VIRTIO);
+		return (features & KVM_HOTPLUG_DISK) &&
+		       (bus == KVM_BUS_SCSI || bus == KVM_BUS_VIRTIO);
 	return false;
 }
 
@@ -221,9 +219,8 @@ int qemu_hotplug_pending(pved *d, long long vmid, pve_config *c, const pve_secti
 		const char *cur = pve_config_get(c, NULL, key);
 		if (!cur || !pluggable(key, features))
 			continue;
-		_cleanup_free_ char *volid = startswith(key, "net") ?
-						     NULL :
-						     qemu_ops_drive_volid(d, key, cur);
+		_cleanup_free_ char *volid =
+			startswith(key, "net") ? NULL : qemu_ops_drive_volid(d, key, cur);
 		pve_error *e = NULL;
 		if (unplug(&x, key, &e) < 0) {
 			fail_key(err, key, e);

@@ -33,6 +33,12 @@ int qemu_ops_monitor(pved *d, long long vmid, kvm_qmp_sync **ret, pve_error **er
 /* Stops a running QEMU (quit, then SIGTERM and SIGKILL if it lingers). */
 int qemu_ops_stop(pved *d, long long vmid, pve_error **err);
 
+/* The running QEMU's disk copied by drive-mirror to path (an existing image of format fmt); then with
+ * pivot QEMU switches to the copy (move_disk), without it QEMU stays on its disk and the copy is the
+ * disk at the moment the mirror was ready (a clone). */
+int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
+		    bool pivot, pve_error **err);
+
 /* Sets (what non-NULL) or clears the config's `lock:` under the per-VM lock; with what, the config
  * must not be locked already (unless by what when again is true). */
 int qemu_ops_set_lock(pved *d, long long vmid, const char *what, pve_error **err);

@@ -181,6 +181,65 @@ int qemu_ops_set_lock(pved *d, long long vmid, const char *what, pve_error **err
 	return qemu_conf_write(d, vmid, c, digest, err);
 }
 
+/* A mirror copies the whole disk: as long as that takes. */
+#define MIRROR_TIMEOUT_MS (6 * 60 * 60 * 1000)
+
+static void mirror_progress(void *ud, const char *status, long long cur, long long total)
+{
+	int *last = ud;
+	if (total <= 0)
+		return;
+	int pct = (int)(cur * 100 / total);
+	if (pct / 10 > *last / 10 || (streq(status, "ready") && *last < 100)) {
+		printf("drive-mirror: transferred %lld of %lld bytes (%d%%)%s\n", cur, total, pct,
+		       streq(status, "ready") ? ", ready" : "");
+		fflush(stdout);
+		*last = streq(status, "ready") ? 100 : pct;
+	}
+}
+
+int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
+		    bool pivot, pve_error **err)
+{
+	kvm_qmp_sync *q = NULL;
+	int r = qemu_ops_monitor(d, vmid, &q, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *dev = xasprintf("drive-%s", disk);
+	_cleanup_free_ char *job = xasprintf("mirror-%s", disk);
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "device", dev);
+	cJSON_AddStringToObject(a, "target", path);
+	cJSON_AddStringToObject(a, "format", fmt);
+	cJSON_AddStringToObject(a, "mode", "existing");
+	cJSON_AddStringToObject(a, "sync", "full");
+	cJSON_AddFalseToObject(a, "auto-dismiss");
+	int last = -1;
+	r = kvm_qmp_sync_job(q, "drive-mirror", a, job, MIRROR_TIMEOUT_MS, mirror_progress, &last,
+			     err);
+	if (r >= 0) {
+		/* complete: QEMU switches to the copy; cancel once ready: the copy is done and
+		 * QEMU stays on its disk (a clone) */
+		cJSON *ca = cJSON_CreateObject();
+		cJSON_AddStringToObject(ca, "device", job);
+		r = kvm_qmp_sync_command(q, pivot ? "block-job-complete" : "block-job-cancel", ca,
+					 10000, NULL, err);
+		if (r >= 0)
+			r = kvm_qmp_sync_job_wait(q, "drive-mirror", job, false, 60000, NULL, NULL,
+						  err);
+	}
+	if (r < 0) {
+		cJSON *ca = cJSON_CreateObject();
+		cJSON_AddStringToObject(ca, "id", job);
+		(void)kvm_qmp_sync_command(q, "job-cancel", ca, 10000, NULL, NULL);
+		ca = cJSON_CreateObject();
+		cJSON_AddStringToObject(ca, "id", job);
+		(void)kvm_qmp_sync_command(q, "job-dismiss", ca, 10000, NULL, NULL);
+	}
+	kvm_qmp_sync_close(q);
+	return r;
+}
+
 void qemu_ops_add_kvm_args(pved *d, cJSON *args)
 {
 	cJSON_AddStringToObject(args, "kvm_state", d->kvm_state ? d->kvm_state : "unknown");

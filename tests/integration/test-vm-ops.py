@@ -452,6 +452,27 @@ def move_disk_of_a_running_vm(n):
     expect(files == [n.path("srv/second/images/200/vm-200-disk-0.qcow2")], files)
 
 
+@case
+def clone_of_a_running_vm(n):
+    need("vm")
+    need("serial")
+    pid = status(n, 200)["pid"]
+    r = n.post(f"/nodes/{n.name}/qemu/200/clone", {"newid": 210, "name": "live-copy"})
+    task(n, r, timeout=300)
+    expect("drive-mirror" in vmlib.task_log(n, r.data), vmlib.task_log(n, r.data))
+    c = n.get(f"/nodes/{n.name}/qemu/210/config").data
+    expect(c["scsi0"].startswith("second:210/vm-210-disk-0.qcow2,") and "size=2G" in c["scsi0"], c)
+    # the copy holds what the guest wrote; the VM runs on, on its own disk
+    r = subprocess.run(["qemu-io", "-f", "qcow2", "-r", "-c", "read -v 4096 16",
+                        n.path("srv/second/images/210/vm-210-disk-0.qcow2")], capture_output=True)
+    expect(b"4d 4f 56 45 44 2d 44 49 53 4b 2d 4d 41 52 4b" in r.stdout, r.stdout)
+    expect(status(n, 200)["pid"] == pid and status(n, 200)["qmpstatus"] == "running", "")
+    files = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    files = [f for f in files if "/images/" in f]
+    expect(files == [n.path("srv/second/images/200/vm-200-disk-0.qcow2")], files)
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/210", {"purge": 1}))
+
+
 def guest_has(serial, path):
     m = shell(serial, f"echo has-$(test -e {path} && echo Y || echo N)", r"has-([YN])\r?\n")
     return m.group(1) == b"Y"
