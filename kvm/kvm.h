@@ -365,6 +365,12 @@ int kvm_qmp_image_add(kvm_qmp_sync *q, const char *node, const char *path, const
 		      pve_error **err);
 int kvm_qmp_image_del(kvm_qmp_sync *q, const char *node, pve_error **err);
 
+/* One command to the guest agent on its socket (<run>/<vmid>.qga), after a guest-sync-delimited
+ * (kvm/agent.c): args taken (may be NULL); *ret (may be NULL) gets "return". ETIMEDOUT "guest agent not
+ * running - got timeout" when no agent answers in timeout_ms; an error answer is EIO. */
+int kvm_agent_command(const char *path, const char *command, cJSON *args, int timeout_ms,
+		      cJSON **ret, pve_error **err);
+
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 
 typedef struct kvm_proc {

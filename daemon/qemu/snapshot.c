@@ -411,6 +411,40 @@ static int state_job(pved *d, const pve_sectioncfg *scfg, const pve_config *c, c
 	return r;
 }
 
+/* Whether the config's agent is on and may freeze the guest's file systems (agent: 1, or
+ * enabled=1 without freeze-fs=0 / freeze-fs-on-backup=0). */
+static bool agent_freezes(const pve_config *c)
+{
+	const char *v = pve_config_get(c, NULL, "agent");
+	if (!v)
+		return false;
+	_cleanup_strv_free_ char **parts = pve_split_list(v);
+	bool on = false, freeze = true;
+	for (char **p = parts; *p; p++) {
+		if (streq(*p, "1") || streq(*p, "enabled=1"))
+			on = true;
+		if (streq(*p, "freeze-fs=0") || streq(*p, "freeze-fs-on-backup=0"))
+			freeze = false;
+	}
+	return on && freeze;
+}
+
+/* guest-fsfreeze-freeze or -thaw; a failure is a warning, as in Proxmox. */
+static void agent_freeze(pved *d, long long vmid, bool freeze)
+{
+	_cleanup_free_ char *rundir = qemu_run_dir(d);
+	_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, "qga");
+	const char *cmd = freeze ? "guest-fsfreeze-freeze" : "guest-fsfreeze-thaw";
+	printf("issuing guest-agent '%s' command\n", freeze ? "fs-freeze" : "fs-thaw");
+	fflush(stdout);
+	pve_error *e = NULL;
+	/* a freeze may take a while in a busy guest: Proxmox waits an hour; a thaw is quick */
+	if (kvm_agent_command(sock, cmd, NULL, freeze ? 3600 * 1000 : 10000, NULL, &e) < 0) {
+		pved_task_warn("%s problems - %s", cmd, e->message);
+		pve_error_free(e);
+	}
+}
+
 /* The disks of a running VM without the RAM: one transaction of internal snapshots, so they are taken
  * at one instant; the guest's file systems frozen around it when the agent is on. */
 static int live_disk_snapshots(pved *d, const pve_config *c, long long vmid, const char *snapname,
@@ -420,6 +454,9 @@ static int live_disk_snapshots(pved *d, const pve_config *c, long long vmid, con
 	int r = qemu_ops_monitor(d, vmid, &q, err);
 	if (r < 0)
 		return r;
+	bool freeze = agent_freezes(c);
+	if (freeze)
+		agent_freeze(d, vmid, true);
 	_cleanup_strv_free_ char **keys = qemu_ops_disk_keys(c, NULL, false);
 	cJSON *actions = cJSON_CreateArray();
 	for (char **k = keys; *k; k++) {
@@ -435,6 +472,8 @@ static int live_disk_snapshots(pved *d, const pve_config *c, long long vmid, con
 	cJSON_AddItemToObject(args, "actions", actions);
 	r = kvm_qmp_sync_command(q, "transaction", args, 60000, NULL, err);
 	kvm_qmp_sync_close(q);
+	if (freeze)
+		agent_freeze(d, vmid, false);
 	return r;
 }
 

@@ -204,7 +204,12 @@ def snapshot_with_ram_and_rollback(n):
 @case
 def snapshot_of_a_running_vm_without_ram(n):
     need("serial")
-    task(n, n.post(f"/nodes/{n.name}/qemu/200/snapshot", {"snapname": "s3"}))
+    r = n.post(f"/nodes/{n.name}/qemu/200/snapshot", {"snapname": "s3"})
+    st = task(n, r)
+    # the agent is on: the guest's file systems frozen around the disks' snapshots
+    log = vmlib.task_log(n, r.data)
+    expect("issuing guest-agent 'fs-freeze' command" in log and "'fs-thaw'" in log, log)
+    expect(st["exitstatus"] == "OK", f"the agent did not answer: {log}")
     s = snaps(n, 200)
     expect(s["s3"]["vmstate"] == 0 and s["s3"]["parent"] == "s2", s)
     expect("vm-200-state-s3.qcow2" not in images(n, 200), images(n, 200))
