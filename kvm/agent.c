@@ -49,11 +49,13 @@ static int next_line(agent *a, char **ret, size_t *ret_len, pve_error **err)
 			return 0;
 		}
 		if (a->in.len > AGENT_MAX_LINE)
-			return pve_error_set(err, E2BIG, "guest agent: an answer longer than %d bytes",
+			return pve_error_set(err, E2BIG,
+					     "guest agent: an answer longer than %d bytes",
 					     AGENT_MAX_LINE);
 		uint64_t now = mono_ms();
 		if (now >= a->deadline)
-			return pve_error_set(err, ETIMEDOUT, "guest agent not running - got timeout");
+			return pve_error_set(err, ETIMEDOUT,
+					     "guest agent not running - got timeout");
 		struct pollfd p = { .fd = a->fd, .events = POLLIN };
 		int n = poll(&p, 1, (int)(a->deadline - now));
 		if (n < 0 && errno == EINTR)

@@ -39,6 +39,17 @@ int qemu_ops_stop(pved *d, long long vmid, pve_error **err);
 int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
 		    bool pivot, pve_error **err);
 
+/* A RAM state volume (snapshot.c): a qcow2 vm-VMID-state-NAME on storage (NULL: vmstatestorage, else the
+ * first disk's storage, else local) that keeps the RAM in an internal snapshot; upstream QEMU has no
+ * Proxmox state file. */
+int qemu_ops_state_alloc(pved *d, const pve_sectioncfg *scfg, const pve_config *c, long long vmid,
+			 const char *name, const char *storage, char **ret_volid, pve_error **err);
+/* Saves the running VM's RAM (QEMU's snapshot-save job, tag) into the state volume, with_disks also the
+ * disks of section (one instant); load: snapshot-load into a QEMU started paused. */
+int qemu_ops_state_job(pved *d, const pve_sectioncfg *scfg, const pve_config *c,
+		       const char *section, long long vmid, const char *tag,
+		       const char *state_volid, bool load, bool with_disks, pve_error **err);
+
 /* Sets (what non-NULL) or clears the config's `lock:` under the per-VM lock; with what, the config
  * must not be locked already (unless by what when again is true). */
 int qemu_ops_set_lock(pved *d, long long vmid, const char *what, pve_error **err);

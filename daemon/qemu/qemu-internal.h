@@ -156,6 +156,11 @@ int qemu_hotplug_pending(pved *d, long long vmid, pve_config *c, const pve_secti
 
 /* ---- starting (status.c; in a task worker) ---- */
 
+/* Suspend to disk (suspend.c; task workers): the RAM into a state volume, `lock: suspended`, QEMU
+ * stopped; and the way back for a QEMU just started paused, the per-VM lock held. */
+int qemu_suspend_todisk(pved *d, long long vmid, const cJSON *args, pve_error **err);
+int qemu_resume_from_disk(pved *d, long long vmid, pve_error **err);
+
 /* Starts the VM's QEMU (pending changes applied first); the caller holds the VM's lock. args: the task's
  * (skiplock, kvm_state, kvm_percent). */
 int qemu_vm_start(pved *d, long long vmid, const cJSON *args, pve_error **err);

@@ -287,8 +287,10 @@ static void args_read(const cJSON *args, snap_args *ret)
 
 /* The storage for a RAM state: vmstatestorage, else the first disk's, else local (Proxmox's
  * find_vmstate_storage, without its shared-storage preference: pved has one node). */
-static char *state_storage(pved *d, const pve_config *c)
+static char *state_storage(pved *d, const pve_config *c, const char *storage)
 {
+	if (storage)
+		return xstrdup(storage);
 	const char *v = pve_config_get(c, NULL, "vmstatestorage");
 	if (v)
 		return xstrdup(v);
@@ -302,12 +304,13 @@ static char *state_storage(pved *d, const pve_config *c)
 	return xstrdup("local");
 }
 
-/* A qcow2 volume that holds the RAM in its internal snapshot named snapname. Its virtual size is
- * what Proxmox sizes a state file by (twice the RAM): qcow2 keeps the state beyond it, sparse. */
-static int state_alloc(pved *d, const pve_sectioncfg *scfg, const pve_config *c, long long vmid,
-		       const char *snapname, char **ret_volid, pve_error **err)
+/* Its virtual size is what Proxmox sizes a state file by (twice the RAM): qcow2 keeps the state beyond
+ * it, sparse. */
+int qemu_ops_state_alloc(pved *d, const pve_sectioncfg *scfg, const pve_config *c, long long vmid,
+			 const char *snapname, const char *storage, char **ret_volid,
+			 pve_error **err)
 {
-	_cleanup_free_ char *sid = state_storage(d, c);
+	_cleanup_free_ char *sid = state_storage(d, c, storage);
 	pve_storage st;
 	int r = pve_storage_get(scfg, sid, &st, err);
 	if (r >= 0)
@@ -368,10 +371,9 @@ static void job_progress(void *ud, const char *status, long long cur, long long 
 		*last = pct;
 }
 
-/* The RAM and every disk, by QEMU's snapshot-save job (load: snapshot-load into a paused QEMU). */
-static int state_job(pved *d, const pve_sectioncfg *scfg, const pve_config *c, const char *section,
-		     long long vmid, const char *snapname, const char *state_volid, bool load,
-		     pve_error **err)
+int qemu_ops_state_job(pved *d, const pve_sectioncfg *scfg, const pve_config *c,
+		       const char *section, long long vmid, const char *snapname,
+		       const char *state_volid, bool load, bool with_disks, pve_error **err)
 {
 	_cleanup_free_ char *path = NULL, *fmt = NULL;
 	int r = qemu_volume_path(d, scfg, state_volid, &path, &fmt, err);
@@ -386,7 +388,8 @@ static int state_job(pved *d, const pve_sectioncfg *scfg, const pve_config *c, c
 		kvm_qmp_sync_close(q);
 		return r;
 	}
-	_cleanup_strv_free_ char **keys = qemu_ops_disk_keys(c, section, false);
+	_cleanup_strv_free_ char **keys = with_disks ? qemu_ops_disk_keys(c, section, false) :
+						       xcalloc(1, sizeof(char *));
 	cJSON *nodes = NULL;
 	r = disk_nodes(d, q, c, keys, STATE_NODE, &nodes, err);
 	if (r >= 0) {
@@ -522,7 +525,7 @@ static int task_snapshot(pved *d, const cJSON *args, pve_error **err)
 			return pve_error_set(err, EINVAL, "snapshot feature is not available");
 		running = qemu_ops_running(d, a.vmid, NULL);
 		if (a.vmstate && running) {
-			r = state_alloc(d, scfg, c, a.vmid, a.snapname, &state, err);
+			r = qemu_ops_state_alloc(d, scfg, c, a.vmid, a.snapname, NULL, &state, err);
 			if (r < 0)
 				return r;
 		}
@@ -556,7 +559,8 @@ static int task_snapshot(pved *d, const cJSON *args, pve_error **err)
 	_cleanup_strv_free_ char **keys = r >= 0 ? qemu_ops_disk_keys(c, NULL, false) : NULL;
 	size_t done = 0;
 	if (r >= 0 && state)
-		r = state_job(d, scfg, c, NULL, a.vmid, a.snapname, state, false, err);
+		r = qemu_ops_state_job(d, scfg, c, NULL, a.vmid, a.snapname, state, false, true,
+				       err);
 	else if (r >= 0 && running && keys[0])
 		r = live_disk_snapshots(d, c, a.vmid, a.snapname, err);
 	else
@@ -757,7 +761,8 @@ static int task_rollback(pved *d, const cJSON *args, pve_error **err)
 		}
 	}
 	if (r >= 0 && state) {
-		r = state_job(d, scfg, c, a.snapname, a.vmid, a.snapname, state, true, err);
+		r = qemu_ops_state_job(d, scfg, c, a.snapname, a.vmid, a.snapname, state, true,
+				       true, err);
 		kvm_qmp_sync *q = NULL;
 		if (r >= 0 && (r = qemu_ops_monitor(d, a.vmid, &q, err)) >= 0) {
 			r = kvm_qmp_sync_command(q, "cont", NULL, 10000, NULL, err);

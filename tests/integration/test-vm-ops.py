@@ -533,6 +533,39 @@ def hotplug_disks_and_a_nic(n):
 
 
 @case
+def suspend_to_disk_and_resume(n):
+    need("vm")
+    serial = state.pop("serial")
+    try:
+        shell(serial, "echo MARK-asleep > /tmp/mark; echo wrote-$(cat /tmp/mark)",
+              r"wrote-MARK-asleep")
+        pid = status(n, 200)["pid"]
+        r = n.post(f"/nodes/{n.name}/qemu/200/status/suspend", {"todisk": 1})
+        task(n, r, timeout=300)
+    finally:
+        serial.close()
+    expect(vmlib.wait_gone(pid, 10), "QEMU still runs after a suspend to disk")
+    wait_status(n, 200, "stopped")
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c.get("lock") == "suspended" and c["vmstate"].startswith("local:200/vm-200-state-suspend-"),
+           c)
+    state_file = c["vmstate"].split("/", 1)[1]
+    expect(state_file in images(n, 200), images(n, 200))
+    refused(n.request("PUT", f"/nodes/{n.name}/qemu/200/config", {"name": "x"}), None,
+            "VM is locked (suspended)", 409)
+    r = n.post(f"/nodes/{n.name}/qemu/200/status/resume")
+    task(n, r, timeout=300)
+    wait_status(n, 200, "running")
+    serial = Serial(n.root, 200)
+    state["serial"] = serial
+    m = shell(serial, "echo got-$(cat /tmp/mark)", r"got-(MARK-\w+)\r?\n")
+    expect(m.group(1) == b"MARK-asleep", f"the guest's RAM did not come back: {m.group(0)}")
+    c = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect("lock" not in c and "vmstate" not in c, c)
+    expect(state_file not in images(n, 200), f"the state volume stayed: {images(n, 200)}")
+
+
+@case
 def move_disk_of_a_stopped_vm_and_unlink(n):
     need("vm")
     serial = state.pop("serial", None)
