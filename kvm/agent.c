@@ -26,26 +26,32 @@ typedef struct agent {
 	uint64_t deadline;
 } agent;
 
-/* The next line (without its newline and leading 0xFF bytes), into *ret (owned by a). */
+int kvm_agent_parse_line(const char *line, size_t len, kvm_qmp_msg *ret, pve_error **err)
+{
+	/* guest-sync-delimited's answer follows a 0xFF; a line may end in \r */
+	while (len && (unsigned char)*line == 0xff)
+		line++, len--;
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (!len)
+		return pve_error_set(err, EINVAL, "guest agent: an empty line");
+	if (len > AGENT_MAX_LINE)
+		return pve_error_set(err, E2BIG, "guest agent: an answer longer than %d bytes",
+				     AGENT_MAX_LINE);
+	return kvm_qmp_parse(line, len, ret, err);
+}
+
+/* The next line (without its newline), into *ret (owned by the caller). */
 static int next_line(agent *a, char **ret, size_t *ret_len, pve_error **err)
 {
 	for (;;) {
 		char *nl = a->in.len ? memchr(a->in.data, '\n', a->in.len) : NULL;
 		if (nl) {
 			size_t len = (size_t)(nl - a->in.data);
-			char *line = xstrndup(a->in.data, len);
+			*ret = xstrndup(a->in.data, len);
+			*ret_len = len;
 			memmove(a->in.data, nl + 1, a->in.len - len - 1);
 			a->in.len -= len + 1;
-			char *p = line;
-			while (*p == '\xff')
-				p++;
-			size_t l = strlen(p);
-			while (l && (p[l - 1] == '\r' || p[l - 1] == ' '))
-				l--;
-			memmove(line, p, l);
-			line[l] = '\0';
-			*ret = line;
-			*ret_len = l;
 			return 0;
 		}
 		if (a->in.len > AGENT_MAX_LINE)
@@ -98,7 +104,7 @@ static int answer(agent *a, const char *command, cJSON **ret, pve_error **err)
 		if (r < 0)
 			return r;
 		kvm_qmp_msg m;
-		if (!len || kvm_qmp_parse(line, len, &m, NULL) < 0)
+		if (kvm_agent_parse_line(line, len, &m, NULL) < 0)
 			continue;
 		if (m.kind == KVM_QMP_ERROR) {
 			r = pve_error_set(err, EIO, "guest agent command '%s' failed - %s", command,

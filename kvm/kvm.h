@@ -370,6 +370,8 @@ int kvm_qmp_image_del(kvm_qmp_sync *q, const char *node, pve_error **err);
  * running - got timeout" when no agent answers in timeout_ms; an error answer is EIO. */
 int kvm_agent_command(const char *path, const char *command, cJSON *args, int timeout_ms,
 		      cJSON **ret, pve_error **err);
+/* One line of the agent's (a 0xFF before it and a \r after it allowed), as kvm_qmp_parse reads it. */
+int kvm_agent_parse_line(const char *line, size_t len, kvm_qmp_msg *ret, pve_error **err);
 
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 

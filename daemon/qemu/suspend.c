@@ -28,8 +28,7 @@ static int qmp(pved *d, long long vmid, const char *cmd, pve_error **err)
 }
 
 /* Sets or removes the suspend keys under the per-VM lock. */
-static int set_keys(pved *d, long long vmid, const char *lock, const char *vmstate,
-		    pve_error **err)
+static int set_keys(pved *d, long long vmid, const char *lock, const char *vmstate, pve_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	int r = qemu_lock_wait(d, vmid, QEMU_LOCK_TIMEOUT_MS, &fd, err);
@@ -92,7 +91,8 @@ int qemu_suspend_todisk(pved *d, long long vmid, const cJSON *args, pve_error **
 	/* paused first: nothing the guest does after the save reaches its disks */
 	r = qmp(d, vmid, "stop", err);
 	if (r >= 0)
-		r = qemu_ops_state_job(d, scfg, c, NULL, vmid, SUSPEND_TAG, state, false, false, err);
+		r = qemu_ops_state_job(d, scfg, c, NULL, vmid, SUSPEND_TAG, state, false, false,
+				       err);
 	if (r < 0) {
 		(void)qmp(d, vmid, "cont", NULL);
 		char *v[] = { state, NULL };
