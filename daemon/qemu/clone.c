@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <time.h>
 
+#include "access/access.h"
 #include "cluster/cluster.h"
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/ops-internal.h"
@@ -81,6 +82,16 @@ static char *vmid_owner(pved *d, long long vmid)
 	return NULL;
 }
 
+static bool pool_exists(pved *d, const char *pool)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (pve_store_read(d->store, "user.cfg", &text, &len, NULL, NULL) < 0)
+		return false;
+	_cleanup_usercfg_ pve_usercfg *u = NULL;
+	return pve_usercfg_parse(text, len, &u, NULL) == 0 && pve_usercfg_find_pool(u, pool);
+}
+
 static void h_clone(pved_call *c)
 {
 	pved *d = c->d;
@@ -138,6 +149,11 @@ static void h_clone(pved_call *c)
 				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
 			return pved_call_fail(c, err);
 		}
+	}
+	const char *pool = pved_call_str(c, "pool");
+	if (pool && !pool_exists(d, pool)) {
+		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
+		return pved_call_fail(c, err);
 	}
 	_cleanup_free_ char *owner = vmid_owner(d, newid);
 	if (owner) {

@@ -374,6 +374,7 @@ def clone_bad_input(n):
     refused(n.post(base, {"newid": 330, "full": 0, "format": "raw"}), "format")
     refused(n.post(f"/nodes/{n.name}/qemu/301/clone", {"newid": 330, "full": 0}), "full")
     refused(n.post(base, {"newid": 330, "snapname": "nosnap"}), "snapname")
+    refused(n.post(base, {"newid": 330, "pool": "nopool"}), "pool")
     expect(conf_text(n, 301) == before, "a refused clone changed VM 301")
     expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/330.conf")),
            "a refused clone left a config")
