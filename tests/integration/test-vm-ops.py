@@ -11,6 +11,7 @@ moved to another dir storage by drive-mirror while it runs (the guest's writes l
 and back by qemu-img while stopped; unlink, feature. Five guest boots: the limit is 600 s for a loaded
 machine. Runs as root; every QEMU is stopped by PID at the end."""
 
+import json
 import os
 import re
 import shutil
@@ -267,7 +268,6 @@ def backing(n, path):
     r = subprocess.run(["qemu-img", "info", "-U", "--output=json", n.path(path)],
                        capture_output=True, text=True)
     expect(r.returncode == 0, r.stderr)
-    import json
     return json.loads(r.stdout).get("backing-filename")
 
 
