@@ -323,6 +323,7 @@ typedef struct clone_ctx {
 	const char *snap; /* the snapshot copied, or NULL */
 	const char *storage, *format;
 	bool full, running;
+	long long bwlimit; /* KiB/s, 0: none */
 	char **made;
 	size_t n_made;
 } clone_ctx;
@@ -416,17 +417,19 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	if (r >= 0 && x->running) {
 		printf("%s: copying %s to %s by drive-mirror\n", key, volid, nv);
 		fflush(stdout);
-		r = qemu_ops_mirror(x->d, x->vmid, key, dst_path, fmt, false, err);
+		r = qemu_ops_mirror(x->d, x->vmid, key, dst_path, fmt, false, x->bwlimit, err);
 	} else if (r >= 0) {
 		printf("%s: copying %s to %s\n", key, volid, nv);
 		fflush(stdout);
 		_cleanup_free_ char *snapopt = x->snap ? xasprintf("snapshot.name=%s", x->snap) :
 							 NULL;
-		const char *argv[16];
+		const char *argv[18];
+		char rate[32];
 		size_t k = 0;
 		argv[k++] = "qemu-img";
 		argv[k++] = "convert";
 		argv[k++] = "-n"; /* the target exists: write into it */
+		qemu_ops_rate_arg(x->bwlimit, rate, argv, &k);
 		argv[k++] = "-f";
 		argv[k++] = src_fmt ? src_fmt : "raw";
 		if (snapopt) {
@@ -458,6 +461,7 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 	x.storage = pve_json_str(args, "storage");
 	x.format = pve_json_str(args, "format");
 	x.full = arg_bool(args, "full");
+	pve_json_int(args, "bwlimit", &x.bwlimit);
 	const char *name = pve_json_str(args, "name"), *descr = pve_json_str(args, "description");
 	const char *pool = pve_json_str(args, "pool");
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;

@@ -301,6 +301,8 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 	long long vmid = arg_vmid_of(args);
 	const char *disk = pve_json_str(args, "disk"), *storage = pve_json_str(args, "storage");
 	bool del = arg_bool(args, "delete");
+	long long bwlimit = 0;
+	pve_json_int(args, "bwlimit", &bwlimit);
 	/* held for the copy, as Proxmox's move_disk holds its config lock */
 	_cleanup_close_ int lock = -1;
 	int r = qemu_lock_wait(d, vmid, QEMU_LOCK_TIMEOUT_MS, &lock, err);
@@ -367,10 +369,22 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 	printf("moving disk %s (%s) to %s\n", disk, volid, newvol);
 	fflush(stdout);
 	if (r >= 0 && running) {
-		r = qemu_ops_mirror(d, vmid, disk, dst_path, fmt, true, err);
+		r = qemu_ops_mirror(d, vmid, disk, dst_path, fmt, true, bwlimit, err);
 	} else if (r >= 0) {
-		const char *argv[] = { "qemu-img", "convert", "-n",	"-f",	  src_fmt,
-				       "-O",	   fmt,	      src_path, dst_path, NULL };
+		const char *argv[16];
+		char rate[32];
+		size_t k = 0;
+		argv[k++] = "qemu-img";
+		argv[k++] = "convert";
+		argv[k++] = "-n"; /* the target exists: write into it */
+		qemu_ops_rate_arg(bwlimit, rate, argv, &k);
+		argv[k++] = "-f";
+		argv[k++] = src_fmt;
+		argv[k++] = "-O";
+		argv[k++] = fmt;
+		argv[k++] = src_path;
+		argv[k++] = dst_path;
+		argv[k] = NULL;
 		r = pve_qemu_img(argv, NULL, err);
 	}
 	_cleanup_free_ char *nv = r >= 0 ? qemu_ops_drive_with(d, disk, value, newvol, 0, fmt) :

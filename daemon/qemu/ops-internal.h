@@ -35,9 +35,12 @@ int qemu_ops_stop(pved *d, long long vmid, pve_error **err);
 
 /* The running QEMU's disk copied by drive-mirror to path (an existing image of format fmt); then with
  * pivot QEMU switches to the copy (move_disk), without it QEMU stays on its disk and the copy is the
- * disk at the moment the mirror was ready (a clone). */
+ * disk at the moment the mirror was ready (a clone). bwlimit_kib (0: none) is the
+ * mirror's speed. */
 int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
-		    bool pivot, pve_error **err);
+		    bool pivot, long long bwlimit_kib, pve_error **err);
+/* bwlimit (KiB/s, 0: none) as qemu-img convert's -r (bytes/s) into argv at *k; rate is its buffer. */
+void qemu_ops_rate_arg(long long bwlimit_kib, char rate[32], const char **argv, size_t *k);
 
 /* A RAM state volume (snapshot.c): a qcow2 vm-VMID-state-NAME on storage (NULL: vmstatestorage, else the
  * first disk's storage, else local) that keeps the RAM in an internal snapshot; upstream QEMU has no

@@ -199,7 +199,7 @@ static void mirror_progress(void *ud, const char *status, long long cur, long lo
 }
 
 int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path, const char *fmt,
-		    bool pivot, pve_error **err)
+		    bool pivot, long long bwlimit_kib, pve_error **err)
 {
 	kvm_qmp_sync *q = NULL;
 	int r = qemu_ops_monitor(d, vmid, &q, err);
@@ -214,6 +214,8 @@ int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path,
 	cJSON_AddStringToObject(a, "mode", "existing");
 	cJSON_AddStringToObject(a, "sync", "full");
 	cJSON_AddFalseToObject(a, "auto-dismiss");
+	if (bwlimit_kib > 0)
+		cJSON_AddNumberToObject(a, "speed", (double)bwlimit_kib * 1024);
 	int last = -1;
 	r = kvm_qmp_sync_job(q, "drive-mirror", a, job, MIRROR_TIMEOUT_MS, mirror_progress, &last,
 			     err);
@@ -238,6 +240,15 @@ int qemu_ops_mirror(pved *d, long long vmid, const char *disk, const char *path,
 	}
 	kvm_qmp_sync_close(q);
 	return r;
+}
+
+void qemu_ops_rate_arg(long long bwlimit_kib, char rate[32], const char **argv, size_t *k)
+{
+	if (bwlimit_kib <= 0)
+		return;
+	snprintf(rate, 32, "%lld", bwlimit_kib * 1024);
+	argv[(*k)++] = "-r";
+	argv[(*k)++] = rate;
 }
 
 void qemu_ops_add_kvm_args(pved *d, cJSON *args)

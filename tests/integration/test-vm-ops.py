@@ -317,7 +317,8 @@ def linked_and_full_clone(n):
     expect(c["net0"] != net0 and c["net0"].startswith("virtio=BC:24:11:"), (c["net0"], net0))
     expect(backing(n, "var/lib/vz/images/301/vm-301-disk-0.qcow2") ==
            "../300/base-300-disk-0.qcow2", "the linked clone has no backing file")
-    r = n.post(f"/nodes/{n.name}/qemu/300/clone", {"newid": 302, "full": 1,
+    # bwlimit is qemu-img convert's rate limit (1 GiB/s: no wait here, but taken)
+    r = n.post(f"/nodes/{n.name}/qemu/300/clone", {"newid": 302, "full": 1, "bwlimit": 1048576,
                                                    "description": "a full copy"})
     task(n, r)
     c = n.get(f"/nodes/{n.name}/qemu/302/config").data
@@ -438,7 +439,7 @@ def move_disk_of_a_running_vm(n):
                             "content": "images"})
     expect(r.status == 200, r)
     r = n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "second",
-                                                      "delete": 1})
+                                                      "delete": 1, "bwlimit": 1048576})
     task(n, r, timeout=300)
     expect(r.data.split(":")[5] == "qmmove", r.data)
     log = vmlib.task_log(n, r.data)
@@ -582,7 +583,7 @@ def move_disk_of_a_stopped_vm_and_unlink(n):
     # qemu-io's dump: the bytes of "MOVED-DISK-MARK"
     expect(b"4d 4f 56 45 44 2d 44 49 53 4b 2d 4d 41 52 4b" in data, data)
     r = n.post(f"/nodes/{n.name}/qemu/200/move_disk", {"disk": "scsi0", "storage": "local",
-                                                      "format": "raw"})
+                                                      "format": "raw", "bwlimit": 1048576})
     task(n, r)
     c = n.get(f"/nodes/{n.name}/qemu/200/config").data
     expect(c["scsi0"].startswith("local:200/vm-200-disk-0.raw,"), c)
