@@ -224,11 +224,6 @@ static int move_check(pved *d, const pve_config *c, const char *digest, const cJ
 	int r = disk_check(c, digest, pve_json_str(args, "digest"), false, disk, "move", err);
 	if (r < 0)
 		return r;
-	long long tv = 0;
-	if (pve_json_int(args, "target-vmid", &tv) && tv != arg_vmid_of(args))
-		return pve_error_set_param(
-			err, EINVAL, "target-vmid",
-			"moving a disk to another VM is not supported by pved yet");
 	const char *td = pve_json_str(args, "target-disk");
 	if (td && !streq(td, disk))
 		return pve_error_set_param(err, EINVAL, "target-disk",
@@ -276,15 +271,163 @@ static int move_check(pved *d, const pve_config *c, const char *digest, const cJ
 	return 0;
 }
 
+/* ---- move_disk to another VM (Proxmox's reassign): the volume renamed to the target's, the key moved
+ * from one config to the other; both VMs stopped ---- */
+
+static bool reassign_target(const cJSON *args, long long *ret)
+{
+	long long tv = 0;
+	if (!pve_json_int(args, "target-vmid", &tv) || tv == arg_vmid_of(args))
+		return false;
+	*ret = tv;
+	return true;
+}
+
+static int reassign_check(pved *d, const pve_config *src, const char *digest, long long target,
+			  const pve_config *dst, const char *tdigest, const cJSON *args,
+			  const pve_sectioncfg *scfg, pve_error **err)
+{
+	const char *disk = pve_json_str(args, "disk");
+	int r = disk_check(src, digest, pve_json_str(args, "digest"), false, disk, "move", err);
+	if (r < 0)
+		return r;
+	if (pve_json_str(args, "storage") || pve_json_str(args, "format"))
+		return pve_error_set_param(
+			err, EINVAL, "target-vmid",
+			"'target-vmid' can't be used with 'storage' or 'format'");
+	const char *want = pve_json_str(args, "target-digest");
+	if (want && !streq(want, tdigest))
+		return pve_error_set_param(err, EINVAL, "target-digest", PVED_CFGEDIT_MODIFIED);
+	if ((r = qemu_conf_check_lock(dst, err)) < 0)
+		return r;
+	const char *td = pve_json_str(args, "target-disk");
+	if (!td)
+		td = disk;
+	if (!kvm_drive_key(td, false, NULL, NULL))
+		return pve_error_set_param(err, EINVAL, "target-disk", "invalid disk key '%s'", td);
+	if (pve_config_get(dst, NULL, td) || pve_config_get(dst, KVM_SECTION_PENDING, td))
+		return pve_error_set_param(err, EINVAL, "target-disk",
+					   "key '%s' is already in use in VM %lld", td, target);
+	if (kvm_config_bool(src, NULL, "template", false) ||
+	    kvm_config_bool(dst, NULL, "template", false))
+		return pve_error_set_param(err, EINVAL, "target-vmid",
+					   "can't reassign disks of templates");
+	_cleanup_free_ char *volid = qemu_ops_drive_volid(d, disk, pve_config_get(src, NULL, disk));
+	if (!volid || volid[0] == '/')
+		return pve_error_set_param(err, EINVAL, "disk", "disk '%s' has no volume", disk);
+	if (used_by_snapshot(d, src, volid))
+		return pve_error_set_param(err, EINVAL, "disk",
+					   "can't reassign a disk that is part of a snapshot");
+	if (qemu_ops_running(d, arg_vmid_of(args), NULL) || qemu_ops_running(d, target, NULL))
+		return pve_error_set_param(err, EINVAL, "target-vmid",
+					   "reassigning a disk of a running VM is not supported by "
+					   "pved yet");
+	_cleanup_free_ char *sid = xstrndup(volid, strcspn(volid, ":"));
+	pve_storage st;
+	if (pve_storage_get(scfg, sid, &st, NULL) < 0 ||
+	    !pve_storage_volume_has_feature(&st, PVE_FEATURE_RENAME, volid + strlen(sid) + 1, NULL))
+		return pve_error_set_param(err, EINVAL, "disk",
+					   "storage '%s' can't rename volume '%s'", sid, volid);
+	return 0;
+}
+
+static void h_reassign(pved_call *c, long long target, const pve_config *src, const char *digest,
+		       const pve_sectioncfg *scfg)
+{
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *dst = NULL;
+	char tdigest[PVE_STORE_DIGEST_LEN + 1];
+	if (qemu_conf_load(c->d, target, &dst, tdigest, &err) < 0 ||
+	    reassign_check(c->d, src, digest, target, dst, tdigest, c->params, scfg, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *acl = xasprintf("/vms/%lld", target);
+	if (!pved_call_permitted(c, acl, "VM.Config.Disk")) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, VM.Config.Disk)", acl);
+		return pved_call_fail(c, err);
+	}
+	start(c, "qmmove", cJSON_Duplicate(c->params, true));
+}
+
+static int task_reassign(pved *d, long long target, const cJSON *args, pve_error **err)
+{
+	long long vmid = arg_vmid_of(args);
+	const char *disk = pve_json_str(args, "disk");
+	const char *td = pve_json_str(args, "target-disk");
+	if (!td)
+		td = disk;
+	/* both per-VM locks, the lower vmid first so two reassigns never wait on each other */
+	_cleanup_close_ int l1 = -1, l2 = -1;
+	int r = qemu_lock_wait(d, vmid < target ? vmid : target, QEMU_LOCK_TIMEOUT_MS, &l1, err);
+	if (r >= 0)
+		r = qemu_lock_wait(d, vmid < target ? target : vmid, QEMU_LOCK_TIMEOUT_MS, &l2,
+				   err);
+	_cleanup_config_ pve_config *src = NULL, *dst = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1], tdigest[PVE_STORE_DIGEST_LEN + 1];
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if (r >= 0)
+		r = qemu_conf_load(d, vmid, &src, digest, err);
+	if (r >= 0)
+		r = qemu_conf_load(d, target, &dst, tdigest, err);
+	if (r >= 0)
+		r = qemu_storage_cfg(d, &scfg, err);
+	if (r >= 0)
+		r = reassign_check(d, src, digest, target, dst, tdigest, args, scfg, err);
+	if (r < 0)
+		return r;
+	const char *value = pve_config_get(src, NULL, disk);
+	_cleanup_free_ char *volid = qemu_ops_drive_volid(d, disk, value);
+	qemu_vol v;
+	r = qemu_vol_open(d, scfg, volid, &v, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *newname = NULL;
+	r = pve_storage_rename_volume(&v.st, v.volname, target, NULL, &newname, err);
+	if (r < 0) {
+		qemu_vol_clear(&v);
+		return r;
+	}
+	_cleanup_free_ char *newvol = xasprintf("%s:%s", v.sid, newname);
+	printf("reassigning %s (%s) of VM %lld to %s of VM %lld as %s\n", disk, volid, vmid, td,
+	       target, newvol);
+	_cleanup_free_ char *nv = qemu_ops_drive_with(d, td, value, newvol, 0, NULL);
+	if (!nv)
+		r = pve_error_set(err, EINVAL, "the drive '%s' can't be '%s'", disk, td);
+	if (r >= 0) {
+		pve_config_set(dst, NULL, td, nv);
+		r = qemu_conf_write(d, target, dst, tdigest, err);
+	}
+	if (r >= 0) {
+		pve_config_delete(src, NULL, disk);
+		r = qemu_conf_write(d, vmid, src, digest, err);
+		if (r < 0) {
+			pve_config_delete(dst, NULL, td);
+			(void)qemu_conf_write(d, target, dst, NULL, NULL);
+		}
+	}
+	if (r < 0) {
+		/* the volume goes back to its VM, under its old name */
+		_cleanup_free_ char *back = NULL;
+		const char *base = strrchr(v.volname, '/');
+		(void)pve_storage_rename_volume(&v.st, newname, vmid, base ? base + 1 : v.volname,
+						&back, NULL);
+	}
+	qemu_vol_clear(&v);
+	return r;
+}
+
 static void h_move_disk(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_config_ pve_config *conf = NULL;
 	char digest[PVE_STORE_DIGEST_LEN + 1];
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	long long target;
 	if (qemu_conf_load(c->d, pved_call_int(c, "vmid", 0), &conf, digest, &err) < 0 ||
-	    qemu_storage_cfg(c->d, &scfg, &err) < 0 ||
-	    move_check(c->d, conf, digest, c->params, scfg, &err) < 0)
+	    qemu_storage_cfg(c->d, &scfg, &err) < 0)
+		return pved_call_fail(c, err);
+	if (reassign_target(c->params, &target))
+		return h_reassign(c, target, conf, digest, scfg);
+	if (move_check(c->d, conf, digest, c->params, scfg, &err) < 0)
 		return pved_call_fail(c, err);
 	const char *storage = pved_call_str(c, "storage");
 	_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
@@ -298,7 +441,9 @@ static void h_move_disk(pved_call *c)
 
 static int task_move(pved *d, const cJSON *args, pve_error **err)
 {
-	long long vmid = arg_vmid_of(args);
+	long long vmid = arg_vmid_of(args), target;
+	if (reassign_target(args, &target))
+		return task_reassign(d, target, args, err);
 	const char *disk = pve_json_str(args, "disk"), *storage = pve_json_str(args, "storage");
 	bool del = arg_bool(args, "delete");
 	long long bwlimit = 0;

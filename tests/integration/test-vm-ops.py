@@ -606,6 +606,38 @@ def move_disk_of_a_stopped_vm_and_unlink(n):
     expect(os.listdir(n.path("srv/second/images/200")) == [], "the unlinked volume stayed")
 
 
+@case
+def reassign_a_disk_to_another_vm(n):
+    need("vm")
+    wait_status(n, 200, "stopped")
+    task(n, n.post(f"/nodes/{n.name}/qemu", {"vmid": 201, "memory": 64, "virtio1": "local:1"}))
+    before = (conf_text(n, 200), conf_text(n, 201))
+    base = f"/nodes/{n.name}/qemu/200/move_disk"
+    refused(n.post(base, {"disk": "scsi0", "target-vmid": 201, "target-disk": "virtio1"}),
+            "target-disk", "already in use")
+    refused(n.post(base, {"disk": "scsi0", "target-vmid": 201, "storage": "local"}),
+            "target-vmid")
+    refused(n.post(base, {"disk": "scsi0", "target-vmid": 201, "target-digest": "0" * 40}),
+            "target-digest")
+    refused(n.post(base, {"disk": "scsi0", "target-vmid": 999}), None, "does not exist", 404)
+    expect((conf_text(n, 200), conf_text(n, 201)) == before, "a refused reassign changed a config")
+    r = n.post(base, {"disk": "scsi0", "target-vmid": 201, "target-disk": "virtio0"})
+    task(n, r)
+    c200 = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    c201 = n.get(f"/nodes/{n.name}/qemu/201/config").data
+    expect("scsi0" not in c200, c200)
+    expect(c201["virtio0"].startswith("local:201/vm-201-disk-1.raw,") and "size=2G" in c201["virtio0"],
+           c201)
+    expect("vm-201-disk-1.raw" in images(n, 201) and "vm-200-disk-0.raw" not in images(n, 200),
+           (images(n, 200), images(n, 201)))
+    # and back, as it was
+    task(n, n.post(f"/nodes/{n.name}/qemu/201/move_disk",
+                   {"disk": "virtio0", "target-vmid": 200, "target-disk": "scsi0"}))
+    expect(n.get(f"/nodes/{n.name}/qemu/200/config").data["scsi0"].startswith(
+        "local:200/vm-200-disk-0.raw,"), n.get(f"/nodes/{n.name}/qemu/200/config").data)
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/201", {"purge": 1}))
+
+
 PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
