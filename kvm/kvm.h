@@ -218,6 +218,9 @@ typedef struct kvm_cmdline_info {
 /* The argv (NULL-terminated) for the config's main section. EINVAL naming the key at fault. */
 int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdline_info *info,
 		      char ***ret_argv, pve_error **err);
+/* The options of argv that belong to key, as pairs (NULL-terminated: "-drive", "...,id=drive-scsi1",
+ * "-device", "...,id=scsi1", ...): what hot-plug adds to a running QEMU. */
+char **kvm_cmdline_pick(char *const *argv, const char *key);
 /* The argv as a shell would read it (each word quoted where needed), for showcmd. */
 char *kvm_cmdline_quote(char *const *argv);
 
@@ -327,6 +330,8 @@ int kvm_qmp_sync_open(const char *path, int timeout_ms, kvm_qmp_sync **ret, pve_
 /* *ret_return (may be NULL) gets a copy of "return". An error reply is EIO with QEMU's desc. */
 int kvm_qmp_sync_command(kvm_qmp_sync *q, const char *command, cJSON *args, int timeout_ms,
 			 cJSON **ret_return, pve_error **err);
+/* Hands QEMU an fd under a name (getfd, the fd passed with SCM_RIGHTS): a tap for netdev_add. */
+int kvm_qmp_sync_getfd(kvm_qmp_sync *q, const char *fdname, int fd, pve_error **err);
 /* Waits up to timeout_ms for the event (or for the connection's end, which is also success when
  * eof_ok): 0 when it came, ETIMEDOUT. */
 int kvm_qmp_sync_wait_event(kvm_qmp_sync *q, const char *event, bool eof_ok, int timeout_ms,
@@ -463,6 +468,30 @@ void kvm_ci_files_clear(kvm_ci_files *f);
  * Blocks. */
 int kvm_cloudinit_iso(const kvm_ci_files *f, const char *workdir, const char *out_path,
 		      uint64_t size, pve_error **err);
+
+/* Block jobs and nodes through the blocking client (kvm/blockjob.c). */
+typedef void (*kvm_job_progress_fn)(void *ud, const char *status, long long current,
+				    long long total);
+/* Runs command (args taken, may be NULL; "job-id" is added) and polls query-jobs until the job
+ * concludes (dismissed then; its error is EIO) or is "ready" (a mirror: 0, the caller completes it),
+ * at most timeout_ms (ETIMEDOUT, the job cancelled). progress (may be NULL) sees each poll. */
+int kvm_qmp_sync_job(kvm_qmp_sync *q, const char *command, cJSON *args, const char *job_id,
+		     int timeout_ms, kvm_job_progress_fn progress, void *ud, pve_error **err);
+/* Polls an existing job (of command, for messages) as kvm_qmp_sync_job does; until_ready false:
+ * past "ready" to its end (a mirror after block-job-complete). Jobs must be made with auto-dismiss
+ * off (drive-mirror's default is on) so that their end is seen. */
+int kvm_qmp_sync_job_wait(kvm_qmp_sync *q, const char *command, const char *job_id,
+			  bool until_ready, int timeout_ms, kvm_job_progress_fn progress, void *ud,
+			  pve_error **err);
+/* The node name of the medium in drive-<key> (query-block); ENOENT when there is none. */
+int kvm_qmp_drive_node(kvm_qmp_sync *q, const char *key, char **ret_node, pve_error **err);
+/* The virtual size of the image in drive-<key>, as the running QEMU has it (qemu-img can't open an image
+ * QEMU holds). */
+int kvm_qmp_drive_size(kvm_qmp_sync *q, const char *key, uint64_t *ret, pve_error **err);
+/* Opens an image file as a node of its own (blockdev-add: format over a file), and closes it. */
+int kvm_qmp_image_add(kvm_qmp_sync *q, const char *node, const char *path, const char *format,
+		      pve_error **err);
+int kvm_qmp_image_del(kvm_qmp_sync *q, const char *node, pve_error **err);
 
 /* ---- QEMU processes --------------------------------------------------------------------------------- */
 

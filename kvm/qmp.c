@@ -591,17 +591,10 @@ void kvm_qmp_sync_set_event_cb(kvm_qmp_sync *q,
 	q->event_ud = ud;
 }
 
-int kvm_qmp_sync_command(kvm_qmp_sync *q, const char *command, cJSON *args, int timeout_ms,
-			 cJSON **ret_return, pve_error **err)
+/* The reply to the command sent with id. */
+static int sync_reply(kvm_qmp_sync *q, const char *command, const char *id, int timeout_ms,
+		      cJSON **ret_return, pve_error **err)
 {
-	if (timeout_ms <= 0)
-		timeout_ms = DEFAULT_TIMEOUT_MS;
-	char id[24];
-	snprintf(id, sizeof(id), "pved-%lu", ++q->next_id);
-	_cleanup_free_ char *line = command_text(command, args, id);
-	if (pve_write_all(q->fd, line, strlen(line)) < 0)
-		return pve_error_set(err, EPIPE, "VM qmp command '%s' failed - %s", command,
-				     "QEMU closed the connection");
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 	for (;;) {
 		kvm_qmp_msg m;
@@ -630,6 +623,53 @@ int kvm_qmp_sync_command(kvm_qmp_sync *q, const char *command, cJSON *args, int 
 		}
 		kvm_qmp_msg_clear(&m);
 	}
+}
+
+int kvm_qmp_sync_command(kvm_qmp_sync *q, const char *command, cJSON *args, int timeout_ms,
+			 cJSON **ret_return, pve_error **err)
+{
+	if (timeout_ms <= 0)
+		timeout_ms = DEFAULT_TIMEOUT_MS;
+	char id[24];
+	snprintf(id, sizeof(id), "pved-%lu", ++q->next_id);
+	_cleanup_free_ char *line = command_text(command, args, id);
+	if (pve_write_all(q->fd, line, strlen(line)) < 0)
+		return pve_error_set(err, EPIPE, "VM qmp command '%s' failed - %s", command,
+				     "QEMU closed the connection");
+	return sync_reply(q, command, id, timeout_ms, ret_return, err);
+}
+
+int kvm_qmp_sync_getfd(kvm_qmp_sync *q, const char *fdname, int fd, pve_error **err)
+{
+	char id[24];
+	snprintf(id, sizeof(id), "pved-%lu", ++q->next_id);
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "fdname", fdname);
+	_cleanup_free_ char *line = command_text("getfd", args, id);
+	/* the fd rides on the command's bytes (SCM_RIGHTS); QEMU takes it with the command */
+	struct iovec iov = { .iov_base = line, .iov_len = strlen(line) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ssize_t n;
+	do
+		n = sendmsg(q->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 || (size_t)n != iov.iov_len)
+		return pve_error_set(err, EPIPE, "VM qmp command 'getfd' failed - %s",
+				     "QEMU closed the connection");
+	return sync_reply(q, "getfd", id, DEFAULT_TIMEOUT_MS, NULL, err);
 }
 
 int kvm_qmp_sync_wait_event(kvm_qmp_sync *q, const char *event, bool eof_ok, int timeout_ms,

@@ -32,6 +32,7 @@ static const char *const api_only[] = {
 static const char internal_keys[] =
 	"{\"parent\":{\"type\":\"string\",\"format\":\"pve-configid\",\"optional\":1,\"maxLength\":40},"
 	"\"snaptime\":{\"type\":\"integer\",\"minimum\":0,\"optional\":1},"
+	"\"snapstate\":{\"type\":\"string\",\"enum\":[\"prepare\",\"delete\"],\"optional\":1},"
 	"\"vmstate\":{\"type\":\"string\",\"format\":\"pve-volume-id\",\"optional\":1},"
 	"\"runningmachine\":{\"type\":\"string\",\"optional\":1,\"maxLength\":40},"
 	"\"runningcpu\":{\"type\":\"string\",\"optional\":1,\"pattern\":\"[^\\\\s]+\"},"

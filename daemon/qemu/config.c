@@ -806,6 +806,7 @@ typedef struct put_job {
 	char **made; /* volumes allocated by the check, freed if the write fails */
 	pve_sectioncfg *scfg;
 	pved *d;
+	pve_error *hotplug_err; /* a device that stayed pending: the answer, once written */
 } put_job;
 
 static int file_parse(const char *text, size_t len, void **ret, pve_error **err)
@@ -835,6 +836,7 @@ static void put_job_free(put_job *j)
 	update_clear(&j->u);
 	strv_free(j->made);
 	pve_sectioncfg_free(j->scfg);
+	pve_error_free(j->hotplug_err);
 	free(j);
 }
 
@@ -877,6 +879,11 @@ static int put_check(void *cfg, void *ud, pve_error **err)
 		return r;
 	}
 	j->made = made;
+	/* a running VM: what can be hot-plugged goes in now; a failure is the answer, after the
+	 * write, with the change kept pending (Proxmox's order) */
+	if (j->u.running)
+		(void)qemu_hotplug_pending(j->d, j->vmid, cfg, j->scfg, &j->u.destroy,
+					   &j->hotplug_err);
 	return 0;
 }
 
@@ -905,10 +912,14 @@ static void put_done(pved *d, void *ud, int r, pve_error *err)
 			qemu_disks_free(d, j->scfg, j->made, false);
 	}
 	qemu_vm_refresh(d, j->vmid);
-	if (r < 0)
+	if (r < 0) {
 		pved_call_fail(c, err);
-	else
+	} else if (j->hotplug_err) {
+		pved_call_fail(c, j->hotplug_err);
+		j->hotplug_err = NULL;
+	} else {
 		pved_call_reply(c, NULL);
+	}
 	if (r >= 0 && j->u.destroy && j->u.destroy[0] &&
 	    pved_run_blocking(d, PVED_QUEUE_GUEST, destroy_work, destroy_done, j, NULL) == 0)
 		return;
@@ -1081,8 +1092,23 @@ static int task_config(pved *d, const cJSON *args, pve_error **err)
 		r = qemu_disks_allocate(d, scfg, vmid, c, NULL, NULL, &made, err);
 	if (r >= 0)
 		r = qemu_disks_allocate(d, scfg, vmid, c, KVM_SECTION_PENDING, NULL, &more, err);
+	pve_error *hotplug_err = NULL;
+	if (r >= 0 && u.running)
+		(void)qemu_hotplug_pending(d, vmid, c, scfg, &u.destroy, &hotplug_err);
 	if (r >= 0)
 		r = qemu_conf_write(d, vmid, c, digest, err);
+	if (r >= 0 && hotplug_err) {
+		qemu_disks_free(d, scfg, u.destroy, true);
+		strv_free(made);
+		strv_free(more);
+		update_clear(&u);
+		if (err && !*err)
+			*err = hotplug_err;
+		else
+			pve_error_free(hotplug_err);
+		return -EINVAL;
+	}
+	pve_error_free(hotplug_err);
 	if (r < 0) {
 		qemu_disks_free(d, scfg, made, true);
 		qemu_disks_free(d, scfg, more, true);

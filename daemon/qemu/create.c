@@ -148,7 +148,7 @@ static char *qemu_version(void)
 }
 
 /* Adds vmid to pool in user.cfg, under user.cfg's store lock. */
-static int add_to_pool(pved *d, long long vmid, const char *pool, pve_error **err)
+int qemu_pool_add(pved *d, long long vmid, const char *pool, pve_error **err)
 {
 	pve_store_lock *lock = NULL;
 	int r = pve_store_lock_acquire(d->store, "file-user_cfg", 10000, &lock, err);
@@ -344,7 +344,7 @@ static int task_create(pved *d, const cJSON *args, pve_error **err)
 	printf("created VM %lld\n", vmid);
 	const char *pool = pve_json_str(args, "pool");
 	pve_error *e = NULL;
-	if (pool && add_to_pool(d, vmid, pool, &e) < 0) {
+	if (pool && qemu_pool_add(d, vmid, pool, &e) < 0) {
 		pved_task_warn("can't add VM %lld to pool '%s': %s", vmid, pool, e->message);
 		pve_error_free(e);
 	}

@@ -144,7 +144,22 @@ int qemu_disks_allocate(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 /* Frees volumes (best effort; failures are task warnings when warn, else ignored). */
 void qemu_disks_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool warn);
 
+/* Adds vmid to pool in user.cfg (create.c; blocking). */
+int qemu_pool_add(pved *d, long long vmid, const char *pool, pve_error **err);
+
+/* Hot-plugs what [PENDING] holds into the VM's running QEMU (hotplug.c; blocking): new NICs and scsi or
+ * virtio disks in, deleted ones out (a forced deletion's volume added to *ret_destroy), each moved to
+ * the main section; the rest stays pending. 0 when the VM does not run. A device that fails stays
+ * pending: EINVAL naming the first such key ("hotplug problem - ..."), the others still done. */
+int qemu_hotplug_pending(pved *d, long long vmid, pve_config *c, const pve_sectioncfg *scfg,
+			 char ***ret_destroy, pve_error **err);
+
 /* ---- starting (status.c; in a task worker) ---- */
+
+/* Suspend to disk (suspend.c; task workers): the RAM into a state volume, `lock: suspended`, QEMU
+ * stopped; and the way back for a QEMU just started paused, the per-VM lock held. */
+int qemu_suspend_todisk(pved *d, long long vmid, const cJSON *args, pve_error **err);
+int qemu_resume_from_disk(pved *d, long long vmid, pve_error **err);
 
 /* Starts the VM's QEMU (pending changes applied first); the caller holds the VM's lock. args: the task's
  * (skiplock, kvm_state, kvm_percent). */

@@ -205,12 +205,14 @@ static void h_suspend(pved_call *c)
 {
 	static const char *const root_only[] = { "skiplock", NULL };
 	pve_error *err = NULL;
-	if (pved_call_int(c, "todisk", 0)) {
-		/* Proxmox saves the RAM to a state volume and stops the VM; pved cannot resume such a
-		 * VM yet, so it refuses rather than leaving a VM it can't bring back */
-		pve_error_set_param(&err, EINVAL, "todisk",
-				    "suspend to disk is not supported by pved yet");
-		return pved_call_fail(c, err);
+	const char *storage = pved_call_str(c, "statestorage");
+	if (pved_call_int(c, "todisk", 0) && storage) {
+		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
+		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
+			pve_error_set(&err, EACCES,
+				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
+			return pved_call_fail(c, err);
+		}
 	}
 	start_task(c, "qmsuspend", root_only, NULL);
 }
@@ -218,7 +220,8 @@ static void h_suspend(pved_call *c)
 static void h_resume(pved_call *c)
 {
 	static const char *const root_only[] = { "skiplock", "nocheck", NULL };
-	start_task(c, "qmresume", root_only, NULL);
+	/* a VM suspended to disk resumes by a start */
+	start_task(c, "qmresume", root_only, kvm_args(c->d));
 }
 
 /* ---- in the worker --------------------------------------------------------------------------------- */
@@ -383,7 +386,10 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 	int r = qemu_conf_load(d, vmid, &c, digest, err);
 	if (r < 0)
 		return r;
-	if (!arg_bool(args, "skiplock") && (r = qemu_conf_check_lock(c, err)) < 0)
+	/* suspended to disk: the start brings the saved RAM back */
+	bool from_disk = streq_ptr(pve_config_get(c, NULL, "lock"), "suspended") &&
+			 pve_config_get(c, NULL, "vmstate");
+	if (!from_disk && !arg_bool(args, "skiplock") && (r = qemu_conf_check_lock(c, err)) < 0)
 		return r;
 	if (kvm_config_bool(c, NULL, "template", false))
 		return pve_error_set(err, EINVAL, "you can't start a vm if it's a template");
@@ -411,6 +417,9 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		r = qemu_conf_write(d, vmid, c, NULL, err);
 	if (r < 0)
 		return r;
+	/* a rollback to a snapshot with RAM starts QEMU paused, then loads the state over QMP */
+	if (arg_bool(args, "paused") || from_disk)
+		pve_config_set(c, NULL, "freeze", "1");
 	bool kvm = false;
 	r = choose_accel(c, args, &kvm, err);
 	if (r < 0)
@@ -537,7 +546,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		return pve_error_set(err, EIO,
 				     "start failed: QEMU's pid file names no running QEMU");
 	printf("VM %lld started with PID %d (%s)\n", vmid, (int)p.pid, kvm ? "KVM" : "TCG");
-	return 0;
+	return from_disk ? qemu_resume_from_disk(d, vmid, err) : 0;
 }
 
 static int task_start(pved *d, const cJSON *args, pve_error **err)
@@ -725,11 +734,25 @@ static int task_reset(pved *d, const cJSON *args, pve_error **err)
 
 static int task_suspend(pved *d, const cJSON *args, pve_error **err)
 {
+	if (arg_bool(args, "todisk"))
+		return qemu_suspend_todisk(d, arg_vmid(args), args, err);
 	return simple_command(d, args, "stop", err);
 }
 
 static int task_resume(pved *d, const cJSON *args, pve_error **err)
 {
+	long long vmid = arg_vmid(args);
+	_cleanup_config_ pve_config *c = NULL;
+	int r = qemu_conf_load(d, vmid, &c, NULL, err);
+	if (r < 0)
+		return r;
+	kvm_proc p;
+	if (streq_ptr(pve_config_get(c, NULL, "lock"), "suspended") &&
+	    pve_config_get(c, NULL, "vmstate") && !find_qemu(d, vmid, &p)) {
+		_cleanup_close_ int lock = -1;
+		r = locked(d, args, &lock, err);
+		return r < 0 ? r : vm_start_locked(d, vmid, args, err);
+	}
 	return simple_command(d, args, "resume", err);
 }
 

@@ -45,6 +45,7 @@ PLACEHOLDERS = {
     "id": "recovery",
     "realm": "pve",
     "poolid": "p1",
+    "snapname": "msnap",
 }
 
 # (method, path) -> the parameters of a valid request besides the path's placeholders. Writes are only
@@ -103,6 +104,19 @@ ROWS = {
     ("POST", "/nodes/{node}/qemu/{vmid}/status/reboot"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/status/suspend"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/status/resume"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/snapshot"): {"snapname": "msnap"},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}"): {},
+    ("DELETE", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {},
+    ("PUT", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config"): {"description": "m"},
+    ("POST", "/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/template"): {},
+    ("POST", "/nodes/{node}/qemu/{vmid}/clone"): {"newid": 190},
+    ("PUT", "/nodes/{node}/qemu/{vmid}/resize"): {"disk": "scsi0", "size": "+1G"},
+    ("POST", "/nodes/{node}/qemu/{vmid}/move_disk"): {"disk": "scsi0", "storage": "local"},
+    ("PUT", "/nodes/{node}/qemu/{vmid}/unlink"): {"idlist": "unused0"},
+    ("GET", "/nodes/{node}/qemu/{vmid}/feature"): {"feature": "snapshot"},
     ("GET", "/cluster"): {},
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/tasks"): {},
