@@ -332,6 +332,7 @@ struct pved_area {
 extern const pved_area *const pved_areas[];
 extern const pved_area pved_area_core, pved_area_access, pved_area_nodes, pved_area_cluster,
 	pved_area_storage, pved_area_qemu;
+extern const pved_area pved_area_network;
 
 /* Binds each route to its handler, which must belong to the route's area (or to core, whose generic
  * handlers such as "index" serve every area); fails naming the first route without a handler, handler
