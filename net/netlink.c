@@ -392,8 +392,10 @@ static int link_set(nlctx *ctx, const link_state *l, unsigned mtu, int master, b
 		nla_put_u32(msg, IFLA_MASTER, (uint32_t)master);
 	int r = nl_call(ctx, msg);
 	if (r < 0)
-		return nl_fail(ctx, r, err, "setting %s%s%s of '%s'", want_mtu ? "mtu " : "",
-			       want_master ? "master " : "", want_up ? "up" : "", l->name);
+		return nl_fail(ctx, r, err, "setting %s%s%s%s%s of '%s'", want_mtu ? "mtu" : "",
+			       want_mtu && want_master ? ", " : "", want_master ? "master" : "",
+			       (want_mtu || want_master) && want_up ? ", " : "",
+			       want_up ? "up" : "", l->name);
 	if (want_mtu)
 		logf_(ctx, "%s: mtu %u", l->name, mtu);
 	if (want_master)
@@ -756,17 +758,29 @@ static int apply(nlctx *ctx, const pve_net_config *old, const pve_net_config *cf
 				}
 				if (pl->master == l->index)
 					continue;
-				/* a bond takes only slaves that are down */
-				if (streq(w.type, "bond"))
+				/* a bond takes only slaves that are down, and opens them itself */
+				bool bond = streq(w.type, "bond");
+				if (bond)
 					r = link_down(ctx, pl, err);
+				if (bond && r >= 0)
+					pl->flags &= ~(unsigned)IFF_UP;
 				if (r >= 0)
-					r = link_set(ctx, pl, 0, l->index, true, err);
+					r = link_set(ctx, pl, 0, l->index, !bond, err);
 				if (r >= 0 && streq(w.type, "bridge") && w.vlan_aware)
 					r = port_vids(ctx, pl, pve_json_str(d, "bridge_vids"), err);
 			}
 			if (r >= 0)
 				r = reread(ctx, &ls, err);
 			l = find(&ls, *n);
+		}
+		if (r >= 0 && l) {
+			long long a = 0;
+			bool up = pve_json_int(d, "autostart", &a) && a;
+			/* a VLAN is up only on a raw device that is up, as ifupdown2 brings up the
+			 * devices below the ones it starts */
+			link_state *raw = streq(w.type, "vlan") ? find(&ls, w.raw) : NULL;
+			if (up && raw)
+				r = link_set(ctx, raw, 0, -1, true, err);
 		}
 		if (r >= 0 && l) {
 			long long a = 0;
