@@ -158,6 +158,36 @@ static void attach(void)
 	ns_down();
 }
 
+static void attach_tag(void)
+{
+	if (!ns_up())
+		return;
+	if (sh("ip -n %s link add utbr5 type bridge vlan_filtering 1 2>/dev/null", ns) != 0) {
+		ns_down();
+		test_skip(
+			"no bridge VLAN filtering in this kernel (tests/lab/lab-network.sh runs this "
+			"case in the lab)");
+		return;
+	}
+	_cleanup_free_ char *path = xasprintf("/run/netns/%s", ns);
+	pve_error *err = NULL;
+	check(pve_net_attach(path, "ut0a", "utbr5", 0, 10, &err) == 0);
+	if (err)
+		test_fail(__FILE__, __LINE__, "attach: %s", err->message);
+	/* the guest's VLAN: 10, untagged to the guest and its PVID; VLAN 1 gone */
+	_cleanup_free_ char *cmd = xasprintf("bridge -n %s -color=never vlan show dev ut0a", ns);
+	FILE *f = popen(cmd, "r");
+	char buf[4096] = "";
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		pclose(f);
+	check(strstr(buf, "10 PVID Egress Untagged") != NULL);
+	check(!strstr(buf, " 1 PVID"));
+	pve_error_free(err);
+	ns_down();
+}
+
 static void kernel_refusal_named(void)
 {
 	if (!ns_up())
@@ -185,4 +215,5 @@ static void kernel_refusal_named(void)
 	ns_down();
 }
 
-TEST_MAIN(TEST(apply_idempotent_and_back), TEST(attach), TEST(kernel_refusal_named))
+TEST_MAIN(TEST(apply_idempotent_and_back), TEST(attach), TEST(attach_tag),
+	  TEST(kernel_refusal_named))
