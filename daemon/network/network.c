@@ -188,8 +188,9 @@ static char *diff_text(const char *a, const char *b)
 		m--;
 	pve_buf out = { 0 };
 	pve_buf_printf(&out, "--- /%s\n+++ /%s\n@@ -1,%zu +1,%zu @@\n", IFACES, IFACES_NEW, n, m);
-	/* the longest common subsequence, for files of up to 2,000 lines each (4 MB of table) */
-	if (n <= 2000 && m <= 2000) {
+	/* the longest common subsequence, for files of up to 1,000 lines each (2 MB of table, a few
+	 * ms on the loop); longer ones are shown as replaced whole */
+	if (n <= 1000 && m <= 1000) {
 		uint16_t *t = xcalloc((n + 1) * (m + 1), sizeof(*t));
 #define T(i, k) t[(i) * (m + 1) + (k)]
 		for (size_t i = n; i-- > 0;)
