@@ -331,19 +331,52 @@ static void h_index(pved_call *c)
 
 /* ---- GET /nodes/{node}/network/{iface} ----------------------------------------------------------------- */
 
+/* A NIC of the kernel that the file does not name, as Proxmox lists it. */
+static cJSON *plain_nic(void)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "type", "eth");
+	cJSON_AddStringToObject(o, "method", "manual");
+	cJSON_AddStringToObject(o, "method6", "manual");
+	cJSON *fam = cJSON_AddArrayToObject(o, "families");
+	cJSON_AddItemToArray(fam, cJSON_CreateString("inet"));
+	cJSON_AddNumberToObject(o, "exists", 1);
+	return o;
+}
+
+static void config_done(void *arg)
+{
+	list_job *j = arg;
+	pved_call *c = j->c;
+	pve_error *err = TAKE_PTR(j->err);
+	ssize_t i = j->r >= 0 ? links_find(&j->l, pved_call_str(c, "iface")) : -1;
+	bool nic = i >= 0 && j->l.phys[i];
+	links_clear(&j->l);
+	free(j);
+	if (!err && !nic)
+		pve_error_set_param(&err, EINVAL, "iface", "interface does not exist");
+	if (!nic)
+		return pved_call_fail(c, err);
+	pve_error_free(err);
+	pved_call_reply(c, plain_nic());
+}
+
 static void h_config(pved_call *c)
 {
 	pve_error *err = NULL;
 	_cleanup_net_config_ pve_net_config *cfg = NULL;
 	if (pved_cfgfile_read(c->d, &ifaces_file, (void **)&cfg, NULL, &err) < 0)
 		return pved_call_fail(c, err);
-	const char *iface = pved_call_str(c, "iface");
-	cJSON *o = pve_net_iface_describe(cfg, iface, NULL, NULL);
-	if (!o) {
-		pve_error_set_param(&err, EINVAL, "iface", "interface does not exist");
-		return pved_call_fail(c, err);
+	cJSON *o = pve_net_iface_describe(cfg, pved_call_str(c, "iface"), NULL, NULL);
+	if (o)
+		return pved_call_reply(c, o);
+	/* not in the file: a NIC of the kernel, as Proxmox counts them among the interfaces */
+	list_job *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	if (pved_run_blocking(c->d, PVED_QUEUE_SCAN, list_work, config_done, j, &err) < 0) {
+		free(j);
+		pved_call_fail(c, err);
 	}
-	pved_call_reply(c, o);
 }
 
 /* ---- edits: POST, PUT and DELETE of an interface ------------------------------------------------------ */
@@ -355,6 +388,7 @@ typedef struct net_edit {
 	char **need;
 	char **need_param;
 	char **need_msg;
+	const char *absent; /* a new interface: not a NIC of the kernel either */
 } net_edit;
 
 static void net_edit_free(net_edit *e)
@@ -377,16 +411,22 @@ static int ports_check(void *cfg, void *ud, pve_error **err)
 {
 	(void)cfg;
 	net_edit *e = ud;
-	if (!e->need || !e->need[0])
+	if ((!e->need || !e->need[0]) && !e->absent)
 		return 0;
 	_cleanup_(links_clear) links l = { 0 };
 	int r = pve_net_links(pved_network_netns(), &l.names, &l.up, &l.phys, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; e->need[i]; i++)
-		if (links_find(&l, e->need[i]) < 0)
+	ssize_t a = e->absent ? links_find(&l, e->absent) : -1;
+	if (a >= 0 && l.phys[a])
+		return pve_error_set_param(err, EINVAL, "iface", "interface already exists");
+	for (size_t i = 0; e->need && e->need[i]; i++) {
+		ssize_t k = links_find(&l, e->need[i]);
+		/* an interface itself (not a port) must be a NIC: Proxmox counts no other link */
+		if (k < 0 || (streq(e->need_param[i], "iface") && !l.phys[k]))
 			return pve_error_set_param(err, EINVAL, e->need_param[i], "%s",
 						   e->need_msg[i]);
+	}
 	return 0;
 }
 
@@ -697,6 +737,7 @@ static int create_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	const char *iface = pved_call_str(e->c, "iface"), *type = pved_call_str(e->c, "type");
 	if (pve_net_config_has(cfg, iface))
 		return pve_error_set_param(err, EINVAL, "iface", "interface already exists");
+	e->absent = iface;
 	if (pve_net_iface_add(cfg, iface, pved_call_int(e->c, "autostart", 0) != 0, err) < 0)
 		return -EINVAL;
 	return apply_params(e, cfg, iface, type, true, err);
@@ -714,8 +755,12 @@ static int update_change(pved *d, void *cfgp, void *ud, pve_error **err)
 	pved_call *c = e->c;
 	pve_net_config *cfg = cfgp;
 	const char *iface = pved_call_str(c, "iface");
-	if (!pve_net_config_has(cfg, iface))
-		return pve_error_set_param(err, EINVAL, "iface", "interface does not exist");
+	/* a NIC the file does not name gets a stanza, if the kernel has it (the check asks) */
+	if (!pve_net_config_has(cfg, iface)) {
+		if (pve_net_iface_add(cfg, iface, false, err) < 0)
+			return -EINVAL;
+		need(e, iface, "iface", xstrdup("interface does not exist"));
+	}
 	/* an interface named only on an auto line gets a stanza of its own */
 	_cleanup_json_ cJSON *o = pve_net_iface_describe(cfg, iface, NULL, NULL);
 	if (!pve_json_int(o, "priority", &(long long){ 0 }) &&

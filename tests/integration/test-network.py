@@ -171,6 +171,11 @@ def bad_changes_refused_nothing_written(n):
     expect(r.status == 400 and "iface" in r.json.get("errors", {}), r)
     r = n.get(BASE + "/nosuch9")
     expect(r.status == 400 and "interface does not exist" in r.json["errors"]["iface"], r)
+    # a link of the kernel that is no NIC (a veth) and not in the file is no interface, as in Proxmox
+    r = n.request("PUT", BASE + "/nt0a", {"type": "eth", "mtu": 1500})
+    expect(r.status == 400 and "interface does not exist" in r.json["errors"]["iface"], r)
+    r = n.get(BASE + "/nt0a")
+    expect(r.status == 400 and "interface does not exist" in r.json["errors"]["iface"], r)
     ok(n.request("DELETE", BASE), "revert")
     expect(link("vmbr2") is None and link("vmbr3") is None, "applied")
 
