@@ -372,11 +372,16 @@ static int link_delete(nlctx *ctx, const link_state *l, pve_error **err)
 	return 0;
 }
 
-/* Sets what differs of mtu (0: leave), master (-1: leave, 0: none) and up. */
-static int link_set(nlctx *ctx, const link_state *l, unsigned mtu, int master, bool up,
-		    pve_error **err)
+static const link_state nomaster;
+#define NOMASTER (&nomaster)
+
+/* Sets what differs of mtu (0: leave), master and up. */
+static int link_set(nlctx *ctx, const link_state *l, unsigned mtu, const link_state *master,
+		    bool up, pve_error **err)
 {
-	bool want_mtu = mtu && l->mtu != mtu, want_master = master >= 0 && l->master != master;
+	/* master: NULL leaves it, NOMASTER releases the link */
+	int mi = master == NOMASTER ? 0 : master ? master->index : -1;
+	bool want_mtu = mtu && l->mtu != mtu, want_master = mi >= 0 && l->master != mi;
 	bool want_up = up && !(l->flags & IFF_UP);
 	if (!want_mtu && !want_master && !want_up)
 		return 0;
@@ -389,7 +394,7 @@ static int link_set(nlctx *ctx, const link_state *l, unsigned mtu, int master, b
 	if (want_mtu)
 		nla_put_u32(msg, IFLA_MTU, mtu);
 	if (want_master)
-		nla_put_u32(msg, IFLA_MASTER, (uint32_t)master);
+		nla_put_u32(msg, IFLA_MASTER, (uint32_t)mi);
 	int r = nl_call(ctx, msg);
 	if (r < 0)
 		return nl_fail(ctx, r, err, "setting %s%s%s%s%s of '%s'", want_mtu ? "mtu" : "",
@@ -398,8 +403,10 @@ static int link_set(nlctx *ctx, const link_state *l, unsigned mtu, int master, b
 			       want_up ? "up" : "", l->name);
 	if (want_mtu)
 		logf_(ctx, "%s: mtu %u", l->name, mtu);
-	if (want_master)
-		logf_(ctx, "%s: master %d", l->name, master);
+	if (want_master && mi)
+		logf_(ctx, "%s: master %s", l->name, master->name);
+	else if (want_master)
+		logf_(ctx, "%s: released", l->name);
 	if (want_up)
 		logf_(ctx, "%s: up", l->name);
 	return 0;
@@ -745,8 +752,7 @@ static int apply(nlctx *ctx, const pve_net_config *old, const pve_net_config *cf
 			for (char **p = oports; *p && r >= 0; p++) {
 				link_state *pl = find(&ls, *p);
 				if (!strv_contains(ports, *p) && pl && pl->master == l->index) {
-					r = link_set(ctx, pl, 0, 0, false, err);
-					logf_(ctx, "%s: released from %s", *p, *n);
+					r = link_set(ctx, pl, 0, NOMASTER, false, err);
 				}
 			}
 			for (char **p = ports; *p && r >= 0; p++) {
@@ -765,7 +771,7 @@ static int apply(nlctx *ctx, const pve_net_config *old, const pve_net_config *cf
 				if (bond && r >= 0)
 					pl->flags &= ~(unsigned)IFF_UP;
 				if (r >= 0)
-					r = link_set(ctx, pl, 0, l->index, !bond, err);
+					r = link_set(ctx, pl, 0, l, !bond, err);
 				if (r >= 0 && streq(w.type, "bridge") && w.vlan_aware)
 					r = port_vids(ctx, pl, pve_json_str(d, "bridge_vids"), err);
 			}
@@ -780,12 +786,12 @@ static int apply(nlctx *ctx, const pve_net_config *old, const pve_net_config *cf
 			 * devices below the ones it starts */
 			link_state *raw = streq(w.type, "vlan") ? find(&ls, w.raw) : NULL;
 			if (up && raw)
-				r = link_set(ctx, raw, 0, -1, true, err);
+				r = link_set(ctx, raw, 0, NULL, true, err);
 		}
 		if (r >= 0 && l) {
 			long long a = 0;
 			bool up = pve_json_int(d, "autostart", &a) && a;
-			r = link_set(ctx, l, (unsigned)w.mtu, -1, up, err);
+			r = link_set(ctx, l, (unsigned)w.mtu, NULL, up, err);
 		}
 	}
 	if (r >= 0)
@@ -866,7 +872,7 @@ int pve_net_attach(const char *netns, const char *ifname, const char *bridge, un
 	else if (!port)
 		r = pve_error_set(err, ENOENT, "interface '%s' does not exist", ifname);
 	if (r >= 0)
-		r = link_set(&ctx, port, mtu ? mtu : br->mtu, br->index, true, err);
+		r = link_set(&ctx, port, mtu ? mtu : br->mtu, br, true, err);
 	if (r >= 0 && tag && br->have_br && br->br_vlan_filtering) {
 		/* the guest's frames untagged on the wire are its tag on the bridge, as Proxmox's
 		 * tap_plug does it: VLAN 1 out, the tag in as PVID, untagged */
