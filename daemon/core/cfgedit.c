@@ -34,7 +34,10 @@ int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	char digest[PVE_STORE_DIGEST_LEN + 1];
-	int r = pve_store_read(d->store, f->path, &text, &len, digest, NULL);
+	int r = f->read ? f->read(d, &text, &len, digest, err) :
+			  pve_store_read(d->store, f->path, &text, &len, digest, NULL);
+	if (r < 0 && f->read)
+		return r;
 	if (r == -ENOENT) {
 		text = xstrdup("");
 		len = 0;
@@ -78,7 +81,8 @@ static void finish(edit_job *j)
 		r = PVED_CFGEDIT_KEEP;
 	else if (r >= 0) {
 		_cleanup_free_ char *text = f->print(j->cfg);
-		r = j->exists ? pve_store_write(j->d->store, f->path, text, strlen(text),
+		r = f->write  ? f->write(j->d, text, strlen(text), j->file_digest, &err) :
+		    j->exists ? pve_store_write(j->d->store, f->path, text, strlen(text),
 						j->file_digest, &err) :
 				pve_store_create(j->d->store, f->path, text, strlen(text), &err);
 	}
@@ -174,8 +178,9 @@ int pved_cfgfile_edit_blocking(pved *d, const pved_cfgfile *f,
 		r = change(d, cfg, ud, err);
 	if (r == 0) {
 		_cleanup_free_ char *text = f->print(cfg);
-		r = exists ? pve_store_write(d->store, f->path, text, strlen(text), digest, err) :
-			     pve_store_create(d->store, f->path, text, strlen(text), err);
+		r = f->write ? f->write(d, text, strlen(text), digest, err) :
+		    exists   ? pve_store_write(d->store, f->path, text, strlen(text), digest, err) :
+			       pve_store_create(d->store, f->path, text, strlen(text), err);
 	}
 	if (cfg)
 		f->free(cfg);

@@ -138,6 +138,13 @@ typedef struct pved_cfgfile {
 	/* Prints it back: a new string. */
 	char *(*print)(const void *cfg);
 	void (*free)(void *cfg);
+	/* Optional, for a file outside etc/pve (the node's etc/network/interfaces): read and write it
+	 * through these instead of the store; the store lock still guards it. read fills the text ("" and
+	 * the digest of "" when there is none); write replaces it if its digest is still expected. */
+	int (*read)(pved *d, char **ret_text, size_t *ret_len,
+		    char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
+	int (*write)(pved *d, const char *text, size_t len, const char *expected_digest,
+		     pve_error **err);
 } pved_cfgfile;
 
 /* Reads and parses the file without the lock (for GETs); ret_digest (may be NULL) is what an edit checks
@@ -338,6 +345,7 @@ struct pved_area {
 extern const pved_area *const pved_areas[];
 extern const pved_area pved_area_core, pved_area_access, pved_area_nodes, pved_area_cluster,
 	pved_area_storage, pved_area_qemu;
+extern const pved_area pved_area_network;
 
 /* Binds each route to its handler, which must belong to the route's area (or to core, whose generic
  * handlers such as "index" serve every area); fails naming the first route without a handler, handler

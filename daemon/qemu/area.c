@@ -8,26 +8,17 @@
 #include "daemon/qemu/ops-internal.h"
 
 static const pved_handler *const handlers[] = {
-	pved_handlers_qemu_config,
-	pved_handlers_qemu_status,
-	pved_handlers_qemu_create,
-	pved_handlers_qemu_agent,
-	pved_handlers_qemu_cloudinit,
-	pved_handlers_qemu_console,
-	pved_handlers_qemu_snapshot,
-	pved_handlers_qemu_clone,
-	pved_handlers_qemu_diskops,
-	NULL,
+	pved_handlers_qemu_config,    pved_handlers_qemu_status,
+	pved_handlers_qemu_create,    pved_handlers_qemu_agent,
+	pved_handlers_qemu_cloudinit, pved_handlers_qemu_console,
+	pved_handlers_qemu_snapshot,  pved_handlers_qemu_clone,
+	pved_handlers_qemu_diskops,   NULL,
 };
 
-static const pved_task_kind *const tasks[] = { pved_tasks_qemu_config,
-					       pved_tasks_qemu_status,
-					       pved_tasks_qemu_create,
-					       pved_tasks_qemu_console,
-					       pved_tasks_qemu_snapshot,
-					       pved_tasks_qemu_clone,
-					       pved_tasks_qemu_diskops,
-					       NULL };
+static const pved_task_kind *const tasks[] = { pved_tasks_qemu_config,	 pved_tasks_qemu_status,
+					       pved_tasks_qemu_create,	 pved_tasks_qemu_console,
+					       pved_tasks_qemu_snapshot, pved_tasks_qemu_clone,
+					       pved_tasks_qemu_diskops,	 NULL };
 
 /* ---- the probe ---- */
 

@@ -443,7 +443,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 						n.bridge);
 			break;
 		}
-		taps[i] = kvm_tap_open(vmid, i, n.bridge, err);
+		taps[i] = kvm_tap_open(vmid, i, n.bridge, n.mtu, n.tag, err);
 		if (taps[i] < 0)
 			r = taps[i];
 	}

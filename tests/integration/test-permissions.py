@@ -46,6 +46,7 @@ PLACEHOLDERS = {
     "realm": "pve",
     "poolid": "p1",
     "snapname": "msnap",
+    "iface": "vmbr9",
 }
 
 # (method, path) -> the parameters of a valid request besides the path's placeholders. Writes are only
@@ -173,6 +174,13 @@ ROWS = {
     ("GET", "/storage/{storage}"): {},
     ("PUT", "/storage/{storage}"): {"disable": 0},
     ("DELETE", "/storage/{storage}"): {},
+    ("GET", "/nodes/{node}/network"): {},
+    ("POST", "/nodes/{node}/network"): {"iface": "vmbr9", "type": "bridge"},
+    ("PUT", "/nodes/{node}/network"): {},
+    ("DELETE", "/nodes/{node}/network"): {},
+    ("GET", "/nodes/{node}/network/{iface}"): {},
+    ("PUT", "/nodes/{node}/network/{iface}"): {"type": "bridge"},
+    ("DELETE", "/nodes/{node}/network/{iface}"): {},
 }
 
 # Allowed callers of these routes may still be refused by the handler for what the request holds (a

@@ -334,5 +334,85 @@ static void test_check_and_also(void)
 	teardown(d);
 }
 
-TEST_MAIN(TEST(test_new_file_and_free_lock), TEST(test_waits_without_blocking),
-	  TEST(test_digest_parse_and_failures), TEST(test_check_and_also))
+/* A file outside etc/pve (as the node's interfaces file): read and written through the hooks, under
+ * the same lock; write gets the digest of what the edit read. */
+static char outside_digest[PVE_STORE_DIGEST_LEN + 1];
+
+static char *outside_path(pved *d)
+{
+	return xasprintf("%s/outside.cfg", d->root);
+}
+
+static int outside_read(pved *d, char **ret_text, size_t *ret_len,
+			char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
+{
+	(void)err;
+	_cleanup_free_ char *path = outside_path(d);
+	FILE *f = fopen(path, "re");
+	char buf[4096];
+	size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+	if (f)
+		fclose(f);
+	*ret_text = xstrndup(buf, n);
+	*ret_len = n;
+	pve_store_digest(buf, n, ret_digest);
+	return 0;
+}
+
+static int outside_write(pved *d, const char *text, size_t len, const char *expected_digest,
+			 pve_error **err)
+{
+	(void)err;
+	snprintf(outside_digest, sizeof(outside_digest), "%s", expected_digest);
+	_cleanup_free_ char *path = outside_path(d);
+	FILE *f = fopen(path, "we");
+	fwrite(text, 1, len, f);
+	fclose(f);
+	return 0;
+}
+
+static const pved_cfgfile outside_file = {
+	.path = "/outside.cfg",
+	.lock = "file-outside_cfg",
+	.parse = lines_parse,
+	.print = lines_print,
+	.free = lines_free,
+	.read = outside_read,
+	.write = outside_write,
+};
+
+static void test_file_outside_the_store(void)
+{
+	pved *d = setup();
+	edit e = { .line = "one" };
+	pved_cfgedit ce = { .file = &outside_file, .change = change, .done = done };
+	pved_cfgedit_run(d, &ce, &e);
+	check(e.done && e.r == 0);
+	char empty[PVE_STORE_DIGEST_LEN + 1];
+	pve_store_digest("", 0, empty);
+	check_streq(outside_digest, empty);
+	_cleanup_free_ char *path = outside_path(d);
+	FILE *f = fopen(path, "re");
+	char buf[64] = "";
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	check_streq(buf, "one\n");
+	check(!pve_store_exists(d->store, "outside.cfg"));
+	/* a broken file is the server's error, named */
+	f = fopen(path, "we");
+	fputs("!\n", f);
+	fclose(f);
+	edit g = { .line = "two" };
+	pved_cfgedit_run(d, &ce, &g);
+	check(g.done && g.r == -EIO);
+	check(g.message && strstr(g.message, "/outside.cfg: line 1"));
+	edit_clear(&e);
+	edit_clear(&g);
+	teardown(d);
+}
+
+TEST_MAIN(TEST(test_new_file_and_free_lock), TEST(test_file_outside_the_store),
+	  TEST(test_waits_without_blocking), TEST(test_digest_parse_and_failures),
+	  TEST(test_check_and_also))
