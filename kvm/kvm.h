@@ -228,11 +228,10 @@ char *kvm_cmdline_quote(char *const *argv);
 
 /* Whether a bridge of that name exists (/sys/class/net/NAME/bridge). */
 bool kvm_bridge_exists(const char *bridge);
-/* Creates the tap tap<vmid>i<n> (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR) and puts it on the bridge with
- * pve_net_attach: MTU mtu (0 or 1: the bridge's), VLAN tag (0: none; the bridge must be VLAN aware), up;
- * returns its fd (QEMU gets it as `-netdev tap,fd=N`; the tap goes away with QEMU's last fd), or a
- * negative errno. */
-int kvm_tap_open(long long vmid, int index, const char *bridge, int mtu, int tag, pve_error **err);
+/* Creates the tap tap<vmid>i<n> (IFF_TAP, IFF_NO_PI, IFF_VNET_HDR), its name in ret_name, and returns its
+ * fd (QEMU gets it as `-netdev tap,fd=N`; the tap goes away with QEMU's last fd), or a negative errno.
+ * It is on no bridge and down: the caller attaches it (daemon/qemu's qemu_tap_plug). */
+int kvm_tap_open(long long vmid, int index, char ret_name[static 16], pve_error **err);
 
 /* ---- /dev/kvm ------------------------------------------------------------------------------------------
  * The probe opens /dev/kvm, checks KVM_GET_API_VERSION (12), creates a VM with one page of memory and a

@@ -102,7 +102,7 @@ static int plug(hp_ctx *x, const pve_config *c, const char *key, pve_error **err
 	if (nic) {
 		r = kvm_net_parse(qemu_schema(x->d), key, pve_config_get(next, NULL, key), &n, err);
 		if (r >= 0 && n.bridge[0]) {
-			taps[n.index] = kvm_tap_open(x->vmid, n.index, n.bridge, n.mtu, n.tag, err);
+			taps[n.index] = qemu_tap_plug(x->vmid, key, &n, err);
 			r = taps[n.index] < 0 ? taps[n.index] : 0;
 		}
 		if (r < 0)

@@ -161,6 +161,10 @@ int qemu_hotplug_pending(pved *d, long long vmid, pve_config *c, const pve_secti
 int qemu_suspend_todisk(pved *d, long long vmid, const cJSON *args, pve_error **err);
 int qemu_resume_from_disk(pved *d, long long vmid, pve_error **err);
 
+/* The tap of NIC key (n as kvm_net_parse read it) made and put on its bridge in pved's namespace, up,
+ * with the NIC's MTU and VLAN tag: its fd, or a negative errno (a missing bridge names key). */
+int qemu_tap_plug(long long vmid, const char *key, const kvm_net *n, pve_error **err);
+
 /* Starts the VM's QEMU (pending changes applied first); the caller holds the VM's lock. args: the task's
  * (skiplock, kvm_state, kvm_percent). */
 int qemu_vm_start(pved *d, long long vmid, const cJSON *args, pve_error **err);

@@ -12,6 +12,7 @@
 
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/qemu-internal.h"
+#include "net/net.h"
 
 #define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 #define OVMF_DIR "/usr/share/OVMF"
@@ -377,6 +378,23 @@ static void remove_run_files(const char *rundir, long long vmid)
 	}
 }
 
+int qemu_tap_plug(long long vmid, const char *key, const kvm_net *n, pve_error **err)
+{
+	if (!kvm_bridge_exists(n->bridge))
+		return pve_error_set_param(err, EINVAL, key, "bridge '%s' does not exist",
+					   n->bridge);
+	char name[16];
+	_cleanup_close_ int fd = kvm_tap_open(vmid, n->index, name, err);
+	if (fd < 0)
+		return fd;
+	/* mtu=1 (or none) is the bridge's, as Proxmox's tap_plug does */
+	int r = pve_net_attach(NULL, name, n->bridge, n->mtu > 1 ? (unsigned)n->mtu : 0,
+			       n->tag > 0 ? (unsigned)n->tag : 0, err);
+	if (r < 0)
+		return r;
+	return TAKE_FD(fd);
+}
+
 /* Starts the VM's QEMU. The caller holds the VM's lock. */
 static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error **err)
 {
@@ -438,12 +456,7 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		kvm_net n;
 		if (!v || kvm_net_parse(s, key, v, &n, NULL) < 0 || !n.bridge[0])
 			continue;
-		if (!kvm_bridge_exists(n.bridge)) {
-			r = pve_error_set_param(err, EINVAL, key, "bridge '%s' does not exist",
-						n.bridge);
-			break;
-		}
-		taps[i] = kvm_tap_open(vmid, i, n.bridge, n.mtu, n.tag, err);
+		taps[i] = qemu_tap_plug(vmid, key, &n, err);
 		if (taps[i] < 0)
 			r = taps[i];
 	}
