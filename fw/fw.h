@@ -213,5 +213,41 @@ int pve_fw_apply(const pve_fw_ruleset *rs, pve_error **err);
  * previous ruleset must be the one applied (old), which says what to remove. */
 int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsigned vmid,
 		       pve_error **err);
+/* Compares the ruleset with the kernel's table: chains and their rule counts, sets and their
+ * element counts. 0 when they agree, 1 when not, with what differs, line by line, in the report. */
+int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err);
 /* Removes the table (when there). */
 int pve_fw_remove(const char *table, pve_error **err);
+
+/* ----- Loading a node's firewall configuration ----- */
+
+/* Where the files come from (the config store, in pved and pvectl): read gives -ENOENT for a file
+ * that is not there; list gives the names in a directory (none when it is missing). Paths are
+ * relative to etc/pve. */
+typedef struct {
+	int (*read)(void *ctx, const char *path, char **ret_text, size_t *ret_len, pve_error **err);
+	int (*list)(void *ctx, const char *dir, char ***ret_names, pve_error **err);
+	void *ctx;
+} pve_fw_source;
+
+/* A node's firewall files and its guests' NICs (from nodes/<node>/qemu-server/<vmid>.conf: netN
+ * with firewall=1, its MAC; the tap is tap<vmid>i<N>), ready to compile. */
+typedef struct {
+	pve_fw_file *cluster;
+	pve_fw_file *host;
+	pve_fw_guest *guests;
+	size_t n_guests;
+	pve_fw_input input;
+} pve_fw_config;
+
+#define PVE_FW_MAX_GUESTS 100000
+int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config **ret,
+		       pve_error **err);
+void pve_fw_config_free(pve_fw_config *c);
+static inline void pve_fw_config_freep(pve_fw_config **p)
+{
+	pve_fw_config_free(*p);
+}
+#define _cleanup_fw_config_ _cleanup_(pve_fw_config_freep)
+/* The NICs of a guest config's netN values ("virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1"). */
+int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, pve_fw_nic **ret, size_t *ret_n);
