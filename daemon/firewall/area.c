@@ -101,7 +101,9 @@ static void apply_done(void *arg)
 		log_info("firewall: ruleset applied (%zu guests)",
 			 pve_fw_ruleset_guest_count(j->result));
 	} else {
-		/* The kernel kept what it had; the next change tries again. */
+		/* The kernel kept what it had (or, when one of several guests failed, has the others'
+		 * new parts): the next apply replaces the whole table. */
+		s->all = true;
 		s->last_error = xstrdup(j->err->message);
 		log_error("firewall: %s", j->err->message);
 	}
