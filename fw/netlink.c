@@ -635,6 +635,25 @@ static const fw_set *set_of(const pve_fw_ruleset *rs, const char *name)
 	return NULL;
 }
 
+/* The guest's map elements in s, in order, are the same in both rulesets. */
+static bool same_elems(const fw_set *a, const fw_set *b, unsigned vmid)
+{
+	size_t i = 0, j = 0;
+	for (;;) {
+		while (i < a->n_elems && a->elems[i].vmid != vmid)
+			i++;
+		while (j < b->n_elems && b->elems[j].vmid != vmid)
+			j++;
+		if (i == a->n_elems || j == b->n_elems)
+			return i == a->n_elems && j == b->n_elems;
+		if (!streq(a->elems[i].ifname, b->elems[j].ifname) ||
+		    !streq(a->elems[i].chain, b->elems[j].chain))
+			return false;
+		i++;
+		j++;
+	}
+}
+
 int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsigned vmid,
 		       pve_error **err)
 {
@@ -643,11 +662,14 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 		return pve_fw_apply(rs, err);
 	batch b;
 	batch_begin(&b, rs->table);
-	/* The guest's map elements go first: they reference its chains. */
-	for (size_t i = 0; i < old->n_sets; i++)
-		if (old->sets[i].type == FW_SET_VMAP)
-			add_elems_msgs(&b, old->sets[i].name, 0, NFT_MSG_DELSETELEM, NULL, 0, 0,
-				       old->sets[i].elems, old->sets[i].n_elems, vmid);
+	/* The guest's map elements go first when they change: they reference its chains. */
+	for (size_t i = 0; i < old->n_sets; i++) {
+		const fw_set *s = &old->sets[i], *n = set_of(rs, s->name);
+		if (s->type == FW_SET_VMAP && !(n && same_elems(s, n, vmid)))
+			add_elems_msgs(&b, s->name, 0, NFT_MSG_DELSETELEM, NULL, 0, 0, s->elems,
+				       s->n_elems, vmid);
+	}
+	/* Chains it keeps are flushed and filled again, chains it lost deleted, new ones made. */
 	for (size_t i = 0; i < old->n_chains; i++) {
 		const fw_chain *c = &old->chains[i];
 		if (c->vmid != vmid)
@@ -656,30 +678,45 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 		if (!chain_of(rs, c->name))
 			add_chain(&b, c, NFT_MSG_DELCHAIN);
 	}
+	/* Sets it keeps lose their elements (a DELSETELEM without elements flushes) and get the new
+	 * ones; sets it lost go, new ones are made. */
 	for (size_t i = 0; i < old->n_sets; i++) {
 		const fw_set *s = &old->sets[i];
 		if (s->vmid != vmid)
 			continue;
 		struct nftnl_set *ns = set_new(&b, s->name);
-		struct nlmsghdr *nlh = hdr(&b, NFT_MSG_DELSET, 0);
-		nftnl_set_nlmsg_build_payload(nlh, ns);
+		bool keep = set_of(rs, s->name) != NULL;
+		struct nlmsghdr *nlh = hdr(&b, keep ? NFT_MSG_DELSETELEM : NFT_MSG_DELSET, 0);
+		if (keep)
+			nftnl_set_elems_nlmsg_build_payload(nlh, ns);
+		else
+			nftnl_set_nlmsg_build_payload(nlh, ns);
 		nftnl_set_free(ns);
 		msg_done(&b, nlh, xasprintf("set %s", s->name));
 	}
 	for (size_t i = 0; i < rs->n_chains; i++)
 		if (rs->chains[i].vmid == vmid && !chain_of(old, rs->chains[i].name))
 			add_chain(&b, &rs->chains[i], NFT_MSG_NEWCHAIN);
-	for (size_t i = 0; i < rs->n_sets; i++)
-		if (rs->sets[i].vmid == vmid)
-			add_named_set(&b, &rs->sets[i], 0);
+	for (size_t i = 0; i < rs->n_sets; i++) {
+		const fw_set *s = &rs->sets[i];
+		if (s->vmid != vmid)
+			continue;
+		if (!set_of(old, s->name))
+			add_named_set(&b, s, 0);
+		else
+			add_elems_msgs(&b, s->name, 0, NFT_MSG_NEWSETELEM, s->ranges, s->n_ranges,
+				       s->type == FW_SET_ADDR6 ? 16 : 4, NULL, 0, 0);
+	}
 	for (size_t i = 0; i < rs->n_chains; i++)
 		if (rs->chains[i].vmid == vmid)
 			for (size_t j = 0; j < rs->chains[i].n_rules; j++)
 				add_rule(&b, rs, &rs->chains[i], &rs->chains[i].rules[j], j);
-	for (size_t i = 0; i < rs->n_sets; i++)
-		if (rs->sets[i].type == FW_SET_VMAP)
-			add_elems_msgs(&b, rs->sets[i].name, 0, NFT_MSG_NEWSETELEM, NULL, 0, 0,
-				       rs->sets[i].elems, rs->sets[i].n_elems, vmid);
+	for (size_t i = 0; i < rs->n_sets; i++) {
+		const fw_set *s = &rs->sets[i], *o = set_of(old, s->name);
+		if (s->type == FW_SET_VMAP && !(o && same_elems(o, s, vmid)))
+			add_elems_msgs(&b, s->name, 0, NFT_MSG_NEWSETELEM, NULL, 0, 0, s->elems,
+				       s->n_elems, vmid);
+	}
 	size_t before = b.buf.len;
 	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
 	ack_last(&b, last_msg(&b, before));
