@@ -797,10 +797,12 @@ static int parse_line(pve_fw_file *f, enum section *sec, char *line, size_t *n_e
 			if (r < 0)
 				return r;
 			const char *sl = strchr(norm, '/');
-			if (sl && strspn(sl + 1, "0") == strlen(sl + 1))
+			if (sl && strspn(sl + 1, "0") == strlen(sl + 1)) {
+				free(norm);
 				return pve_error_set(
 					err, EINVAL,
 					"a zero prefix is not allowed in ipset entries");
+			}
 		} else {
 			const char *n = cidr;
 			if (startswith(n, "dc/") || startswith(n, "guest/"))

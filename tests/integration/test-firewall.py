@@ -4,7 +4,8 @@ Rules are set through the API (pvectl over pved's socket, which crosses namespac
 namespaces is allowed and dropped exactly as the rules say: TCP, UDP, ICMP, IPv4 and IPv6, macros,
 aliases, ipsets with nomatch, groups, default policies, forward rules, host rules, ipfilter and
 macfilter against spoofing. Bad input is a 400 naming the parameter with nothing changed; a ruleset
-the compiler refuses leaves the previous one in force and the API says why. Runs as root; namespaces,
+the compiler refuses leaves the previous one in force and the API says why; a guest whose tap
+goes and comes back keeps its rules. Runs as root; namespaces,
 processes and files are removed by the test, also when it fails."""
 
 import json
@@ -395,6 +396,31 @@ def broken_ruleset_keeps_previous():
     api("set", f"{vm_fw(101)}/options", policy_in="DROP")
     ok, text = in_sync()
     expect(ok, f"after the repair: {text}")
+
+
+@case
+def restarted_guest_keeps_its_rules():
+    # A guest that stops and starts again gets a new tap of the same name: the verdict maps match
+    # by name, so its rules hold from the first packet, with nothing applied again.
+    reset_guest(100, [{"type": "in", "action": "ACCEPT", "macro": "SSH"}])
+    sh("ip", "-n", HOST, "link", "del", "tap100i0")
+    sh("ip", "-n", HOST, "link", "add", "tap100i0", "type", "veth", "peer", "name", "eth0",
+       "netns", G100)
+    sh("ip", "-n", G100, "link", "set", "eth0", "address", "02:00:00:00:01:00")
+    sh("ip", "-n", HOST, "addr", "add", "10.100.0.1/24", "dev", "tap100i0")
+    sh("ip", "-n", HOST, "addr", "add", "fd00:100::1/64", "dev", "tap100i0", "nodad")
+    sh("ip", "-n", G100, "addr", "add", "10.100.0.2/24", "dev", "eth0")
+    sh("ip", "-n", G100, "addr", "add", "10.100.0.3/24", "dev", "eth0")
+    sh("ip", "-n", G100, "addr", "add", "fd00:100::2/64", "dev", "eth0", "nodad")
+    sh("ip", "-n", HOST, "link", "set", "tap100i0", "up")
+    sh("ip", "-n", G100, "link", "set", "eth0", "up")
+    sh("ip", "-n", G100, "route", "add", "default", "via", "10.100.0.1")
+    sh("ip", "-n", G100, "-6", "route", "add", "default", "via", "fd00:100::1")
+    ping(G100, "10.100.0.1")
+    expect_traffic(G101, [("tcp", "10.100.0.2", 22, None, True),
+                          ("tcp", "10.100.0.2", 80, None, False)])
+    ok, text = in_sync()
+    expect(ok, f"after the guest's restart: {text}")
 
 
 @case
