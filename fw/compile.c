@@ -843,6 +843,55 @@ static int compile_guest(ctx *c, const pve_fw_guest *g, pve_error **err)
 	return 0;
 }
 
+/* Rules with short lists become one rule per combination: a list in the kernel is an anonymous set,
+ * and each one bound in a batch costs the kernel a walk of the whole transaction
+ * (__nft_set_trans_bind), so thousands of them make a big ruleset's batch quadratic. Values in one
+ * list are disjoint after merging, so a packet matches at most one of the rules made. */
+#define EXPAND_MAX 16
+
+static void expand_lists(pve_fw_ruleset *rs)
+{
+	for (size_t ci = 0; ci < rs->n_chains; ci++) {
+		fw_chain *c = &rs->chains[ci];
+		fw_rule *out = NULL;
+		size_t n_out = 0;
+		for (size_t ri = 0; ri < c->n_rules; ri++) {
+			fw_rule *r = &c->rules[ri];
+			size_t product = 1;
+			for (size_t m = 0; m < r->n_m; m++)
+				if (!r->m[m].name && r->m[m].n_ranges > 1)
+					product *= r->m[m].n_ranges;
+			if (product == 1 || product > EXPAND_MAX) {
+				out = xrealloc(out, (n_out + 1) * sizeof(*out));
+				out[n_out++] = *r;
+				continue;
+			}
+			out = xrealloc(out, (n_out + product) * sizeof(*out));
+			for (size_t k = 0; k < product; k++) {
+				fw_rule *e = &out[n_out++];
+				*e = (fw_rule){ .verdict = r->verdict };
+				e->target = r->target ? xstrdup(r->target) : NULL;
+				e->log_prefix = r->log_prefix ? xstrdup(r->log_prefix) : NULL;
+				rule_copy_matches(e, r);
+				size_t rest = k;
+				for (size_t m = 0; m < e->n_m; m++) {
+					fw_match *x = &e->m[m];
+					if (x->name || x->n_ranges < 2)
+						continue;
+					fw_range pick = x->ranges[rest % x->n_ranges];
+					rest /= x->n_ranges;
+					x->ranges[0] = pick;
+					x->n_ranges = 1;
+				}
+			}
+			rule_free(r);
+		}
+		free(c->rules);
+		c->rules = out;
+		c->n_rules = n_out;
+	}
+}
+
 /* ----- The table ----- */
 
 int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err)
@@ -998,6 +1047,7 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 		if (ret2 < 0)
 			return ret2;
 	}
+	expand_lists(rs);
 	*ret = TAKE_PTR(rs);
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fw/fw-internal.h"
 
@@ -35,6 +36,7 @@ typedef struct {
 	pve_buf buf;
 	uint32_t seq0, seq;
 	uint32_t set_id;
+	uint64_t nonce; /* random: the batch's anonymous set names differ from those in the table */
 	const char *table;
 	/* What each message is about, for the error: indexed by seq - seq0. */
 	char **what;
@@ -79,6 +81,8 @@ static void batch_begin(batch *b, const char *table)
 {
 	*b = (batch){ .table = table };
 	b->seq0 = b->seq = (uint32_t)time(NULL);
+	if (pve_random_bytes(&b->nonce, sizeof(b->nonce), NULL) < 0)
+		b->nonce = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
 	struct nlmsghdr *nlh = nftnl_batch_begin(msg_room(b), b->seq);
 	msg_done(b, nlh, xstrdup("batch"));
 }
@@ -339,20 +343,26 @@ static void e_ranges(batch *b, struct nftnl_rule *r, const fw_range *v, size_t n
 		nftnl_rule_add_expr(r, e);
 		return;
 	}
-	/* The anonymous set goes into the batch before the rule that binds it. */
+	/* The anonymous set goes into the batch before the rule that binds it. It has a name of its
+	 * own: for "__set%d" the kernel finds a free number by scanning every set of the table, for
+	 * each new one, which makes a ruleset of thousands of lists take seconds. The batch's seq
+	 * keeps the names apart from those of the sets still in the table. */
 	uint32_t id = ++b->set_id;
-	struct nftnl_set *s = set_new(b, "__set%d");
+	char name[40];
+	snprintf(name, sizeof(name), "__set%016llx_%u", (unsigned long long)b->nonce, id);
+	struct nftnl_set *s = set_new(b, name);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS,
 			  NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, (uint32_t)keylen);
-	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWSET, NLM_F_CREATE);
+	/* EXCL: a name taken after all is an error, never another set's elements. */
+	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWSET, NLM_F_CREATE | NLM_F_EXCL);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	msg_done(b, nlh, xstrdup("anonymous set"));
-	add_elems_msgs(b, "__set%d", id, NFT_MSG_NEWSETELEM, v, n, keylen, NULL, 0, 0);
-	e_lookup(r, "__set%d", id, neg, false);
+	add_elems_msgs(b, name, id, NFT_MSG_NEWSETELEM, v, n, keylen, NULL, 0, 0);
+	e_lookup(r, name, id, neg, false);
 }
 
 static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, const fw_rule *fr,

@@ -44,8 +44,8 @@ static char *guest_text(unsigned vmid, unsigned variant)
 			 "OUT DROP -dest 172.16.0.0/12,192.0.2.0/24\n"
 			 "OUT ACCEPT -p tcp -dport 443\n"
 			 "IN ACCEPT -p tcp -dport %u -source 10.%u.0.0/16\n",
-			 vmid / 250, vmid % 250, vmid % 250, 10000 + vmid + variant, 20000 + variant,
-			 vmid / 250);
+			 vmid / 250, vmid % 250, vmid % 250, 10000 + vmid + variant,
+			 20000 + variant, vmid / 250);
 }
 
 int main(int argc, char **argv)
@@ -57,20 +57,24 @@ int main(int argc, char **argv)
 	const char *dir = argv[1];
 	unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 1000;
 	unsigned reps = argc > 3 ? (unsigned)atoi(argv[3]) : 20;
-	pve_fw_file *cluster =
-		parse(PVE_FW_CLUSTER, "[OPTIONS]\nenable: 1\n[IPSET management]\n10.0.0.0/24\n"
-				      "[RULES]\nIN SSH(ACCEPT) -source +management\n");
+	pve_fw_file *cluster = parse(PVE_FW_CLUSTER,
+				     "[OPTIONS]\nenable: 1\n[IPSET management]\n10.0.0.0/24\n"
+				     "[RULES]\nIN SSH(ACCEPT) -source +management\n");
 	pve_fw_guest *guests = xcalloc(n, sizeof(*guests));
 	double t0 = now_ms();
 	for (unsigned i = 0; i < n; i++) {
 		unsigned vmid = 100 + i;
 		char *text = guest_text(vmid, 0);
 		pve_fw_nic *nic = xcalloc(1, sizeof(*nic));
-		*nic = (pve_fw_nic){ .index = 0, .firewall = true, .has_mac = true,
-				     .mac = { 0x02, 0, 0, (uint8_t)(vmid >> 8), (uint8_t)vmid, 0 } };
+		*nic = (pve_fw_nic){ .index = 0,
+				     .firewall = true,
+				     .has_mac = true,
+				     .mac = { 0x02, 0, 0, (uint8_t)(vmid >> 8), (uint8_t)vmid,
+					      0 } };
 		snprintf(nic->ifname, sizeof(nic->ifname), "tap%ui0", vmid);
-		guests[i] = (pve_fw_guest){ .vmid = vmid, .nics = nic, .n_nics = 1,
-					    .fw = parse(PVE_FW_VM, text) };
+		guests[i] = (pve_fw_guest){
+			.vmid = vmid, .nics = nic, .n_nics = 1, .fw = parse(PVE_FW_VM, text)
+		};
 		free(text);
 	}
 	double t_parse = now_ms() - t0;
