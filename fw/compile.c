@@ -45,9 +45,11 @@ static fw_chain *add_base_chain(pve_fw_ruleset *rs, const char *name, int hook, 
 	return c;
 }
 
+/* From the end: the chain or set asked for is nearly always one just made (the guest's), and a
+ * search from the start made compiling 1,000 guests quadratic. */
 static fw_chain *find_chain(pve_fw_ruleset *rs, const char *name)
 {
-	for (size_t i = 0; i < rs->n_chains; i++)
+	for (size_t i = rs->n_chains; i-- > 0;)
 		if (streq(rs->chains[i].name, name))
 			return &rs->chains[i];
 	return NULL;
@@ -55,7 +57,7 @@ static fw_chain *find_chain(pve_fw_ruleset *rs, const char *name)
 
 static fw_set *find_set(const pve_fw_ruleset *rs, const char *name)
 {
-	for (size_t i = 0; i < rs->n_sets; i++)
+	for (size_t i = rs->n_sets; i-- > 0;)
 		if (streq(rs->sets[i].name, name))
 			return &rs->sets[i];
 	return NULL;

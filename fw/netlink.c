@@ -52,7 +52,8 @@ static void *msg_room(batch *b)
 		b->buf.data = xrealloc(b->buf.data, cap);
 		b->buf.cap = cap;
 	}
-	memset(b->buf.data + b->buf.len, 0, MSG_ROOM);
+	/* libmnl writes the header and zeroes attribute padding itself: no need to clear the room
+	 * (clearing 256 KiB per message was most of a 20,000-message batch's own time). */
 	return b->buf.data + b->buf.len;
 }
 
@@ -768,19 +769,26 @@ typedef struct {
 	char **names;
 	size_t *counts;
 	size_t n;
+	size_t last;
 } name_counts;
 
 static size_t *count_of(name_counts *nc, const char *name, bool add)
 {
+	/* A dump lists a chain's rules one after another: the last name found is the likely one. */
+	if (nc->n && streq(nc->names[nc->last], name))
+		return &nc->counts[nc->last];
 	for (size_t i = 0; i < nc->n; i++)
-		if (streq(nc->names[i], name))
+		if (streq(nc->names[i], name)) {
+			nc->last = i;
 			return &nc->counts[i];
+		}
 	if (!add)
 		return NULL;
 	nc->names = xrealloc(nc->names, (nc->n + 1) * sizeof(*nc->names));
 	nc->counts = xrealloc(nc->counts, (nc->n + 1) * sizeof(*nc->counts));
 	nc->names[nc->n] = xstrdup(name);
 	nc->counts[nc->n] = 0;
+	nc->last = nc->n;
 	return &nc->counts[nc->n++];
 }
 
