@@ -1009,6 +1009,38 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	set_verdict(add_rule(find_chain(rs, "output")), FW_V_JUMP, "host-out");
 	set_verdict(add_rule(find_chain(rs, "forward")), FW_V_JUMP, "host-forward");
 	if (host_on) {
+		/* Proxmox's management access first, so a DROP policy never locks the administrators
+		 * out: the ipset "management" and the alias "local_network" reach the API (8006),
+		 * SSH, SPICE (3128) and VNC (5900-5999). */
+		static const unsigned mgmt_ports[][2] = {
+			{ 22, 22 }, { 3128, 3128 }, { 5900, 5999 }, { 8006, 8006 }
+		};
+		const pve_fw_alias *ln = pve_fw_find_alias(cl, "local_network");
+		for (int src = 0; src < 2; src++) {
+			addr_spec a = { 0 };
+			if (src == 0 && !pve_fw_find_ipset(cl, "management"))
+				continue;
+			if (src == 1 && !ln)
+				continue;
+			int r2 = compile_addr(&c, "source",
+					      src == 0 ? "+dc/management" : "dc/local_network", &a,
+					      err);
+			if (r2 < 0)
+				return r2;
+			for (int fam = 4; fam <= 6; fam += 2) {
+				if (a.family && a.family != fam)
+					continue;
+				for (size_t p = 0; p < ELEMENTSOF(mgmt_ports); p++) {
+					fw_rule *mr = add_rule(find_chain(rs, "host-in"));
+					match_value(mr, FW_M_NFPROTO, (unsigned)fam);
+					match_value(mr, FW_M_L4PROTO, 6);
+					match_addr(mr, &a, true, fam);
+					match_port(mr, false, mgmt_ports[p][0], mgmt_ports[p][1]);
+					set_verdict(mr, FW_V_ACCEPT, NULL);
+				}
+			}
+			free(a.ranges);
+		}
 		const pve_fw_file *files[2] = { host, cl };
 		for (int f = 0; f < 2; f++) {
 			if (!files[f])

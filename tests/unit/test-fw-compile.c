@@ -233,4 +233,26 @@ static void test_apply_atomic(void)
 	setup_clear(&c);
 }
 
-TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_apply_atomic))
+/* A DROP policy never locks the administrators out: the management ipset and local_network reach
+ * the API, SSH, SPICE and VNC before any rule. */
+static void test_management(void)
+{
+	setup s;
+	setup_init(&s,
+		   "[OPTIONS]\nenable: 1\n[ALIASES]\nlocal_network 192.168.7.0/24\n"
+		   "[IPSET management]\n10.7.0.5\n[RULES]\nIN DROP -p tcp -dport 8006\n",
+		   "[OPTIONS]\nenable: 0\n", "tap100i0");
+	_cleanup_free_ char *t = compile_text(&s);
+	check_has(t, "\tchain host-in {\n\t\tmeta nfproto ipv4 meta l4proto tcp ip saddr "
+		     "@v4-dc-management th dport 22 accept\n");
+	check_has(t, "meta nfproto ipv4 meta l4proto tcp ip saddr 192.168.7.0/24 th dport 8006 "
+		     "accept\n");
+	check_has(t,
+		  "meta nfproto ipv4 meta l4proto tcp ip saddr 192.168.7.0/24 th dport 5900-5999 "
+		  "accept\n");
+	check_has(t, "meta l4proto tcp th dport 8006 drop\n\t\tdrop\n\t}\n");
+	setup_clear(&s);
+}
+
+TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
+	  TEST(test_apply_atomic))
