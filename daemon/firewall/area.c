@@ -48,6 +48,13 @@ static void apply_work(void *arg)
 	if (!j->all && j->old && pve_fw_ruleset_enabled(j->old) && pve_fw_ruleset_enabled(rs)) {
 		for (size_t i = 0; i < j->n_vmids && r >= 0; i++)
 			r = pve_fw_apply_guest(j->old, rs, j->vmids[i], &j->err);
+		/* The kernel's table is not what pved put there (someone flushed it, or an earlier
+		 * guest of this list went in): the whole table, once. */
+		if (r < 0) {
+			pve_error_free(j->err);
+			j->err = NULL;
+			r = pve_fw_apply(rs, &j->err);
+		}
 	} else if (!pve_fw_ruleset_enabled(rs) && !j->old) {
 		r = pve_fw_remove(NULL, &j->err);
 	} else {
