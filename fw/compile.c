@@ -26,6 +26,7 @@ typedef struct {
 	const pve_fw_guest *guest; /* while compiling a guest */
 	const pve_fw_file *local; /* the file whose ipsets and aliases a rule sees */
 	const char *where; /* "cluster.fw", "host.fw", "100.fw" for errors */
+	size_t vm_in, vm_out; /* the verdict maps' indices in rs->sets */
 } ctx;
 
 static fw_chain *add_chain(pve_fw_ruleset *rs, const char *name, unsigned vmid)
@@ -45,21 +46,13 @@ static fw_chain *add_base_chain(pve_fw_ruleset *rs, const char *name, int hook, 
 	return c;
 }
 
-/* From the end: the chain or set asked for is nearly always one just made (the guest's), and a
- * search from the start made compiling 1,000 guests quadratic. */
+/* From the end: the chain asked for is nearly always one just made (the guest's), and a search
+ * from the start made compiling 1,000 guests quadratic. */
 static fw_chain *find_chain(pve_fw_ruleset *rs, const char *name)
 {
 	for (size_t i = rs->n_chains; i-- > 0;)
 		if (streq(rs->chains[i].name, name))
 			return &rs->chains[i];
-	return NULL;
-}
-
-static fw_set *find_set(const pve_fw_ruleset *rs, const char *name)
-{
-	for (size_t i = rs->n_sets; i-- > 0;)
-		if (streq(rs->sets[i].name, name))
-			return &rs->sets[i];
 	return NULL;
 }
 
@@ -312,13 +305,25 @@ static int compile_addr(ctx *c, const char *param, const char *spec, addr_spec *
 		for (char *p = lname; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		ipset_set_names(vmid, lname, ret->set4, ret->set6, sizeof(ret->set4));
-		char n4[128], n6[128];
-		snprintf(n4, sizeof(n4), "%s-nomatch", ret->set4);
-		snprintf(n6, sizeof(n6), "%s-nomatch", ret->set6);
-		if (find_set(c->rs, n4))
-			snprintf(ret->nomatch4, sizeof(ret->nomatch4), "%s", n4);
-		if (find_set(c->rs, n6))
-			snprintf(ret->nomatch6, sizeof(ret->nomatch6), "%s", n6);
+		/* The nomatch twins exist when the ipset has such entries of their family (asked of
+		 * the file: a search through thousands of sets for each rule was the compile's time). */
+		const pve_fw_ipset *ips = pve_fw_find_ipset(vmid ? c->local : c->in->cluster, name);
+		for (size_t i = 0; ips && i < ips->n_entries; i++) {
+			const pve_fw_ipset_entry *e = &ips->entries[i];
+			if (!e->nomatch)
+				continue;
+			const char *cidr = e->cidr;
+			if (isalpha((unsigned char)cidr[0]) && !strchr(cidr, ':')) {
+				const pve_fw_alias *a = resolve_alias(c, cidr);
+				cidr = a ? a->cidr : "";
+			}
+			if (strchr(cidr, ':'))
+				snprintf(ret->nomatch6, sizeof(ret->nomatch6), "%s-nomatch",
+					 ret->set6);
+			else if (*cidr)
+				snprintf(ret->nomatch4, sizeof(ret->nomatch4), "%s-nomatch",
+					 ret->set4);
+		}
 		return 0;
 	}
 	_cleanup_strv_free_ char **elems = pve_strv_split(spec, ",");
@@ -828,7 +833,7 @@ static int compile_guest(ctx *c, const pve_fw_guest *g, pve_error **err)
 	add_policy(find_chain(c->rs, out), pout ? pout : "ACCEPT",
 		   pve_fw_option_get(fw, "log_level_out"), g->vmid, out);
 
-	fw_set *vin = find_set(c->rs, "vm-in"), *vout = find_set(c->rs, "vm-out");
+	fw_set *vin = &c->rs->sets[c->vm_in], *vout = &c->rs->sets[c->vm_out];
 	for (size_t i = 0; i < g->n_nics; i++) {
 		if (!g->nics[i].firewall)
 			continue;
@@ -930,7 +935,9 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 			return r;
 	}
 	add_set(rs, "vm-in", FW_SET_VMAP, 0);
+	c.vm_in = rs->n_sets - 1;
 	add_set(rs, "vm-out", FW_SET_VMAP, 0);
+	c.vm_out = rs->n_sets - 1;
 
 	/* do-reject: TCP gets a reset, the rest ICMP port unreachable (Proxmox's PVEFW-reject). */
 	fw_chain *rej = add_chain(rs, "do-reject", 0);

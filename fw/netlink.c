@@ -675,8 +675,11 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 	batch_begin(&b, rs->table);
 	/* The guest's map elements go first when they change: they reference its chains. */
 	for (size_t i = 0; i < old->n_sets; i++) {
-		const fw_set *s = &old->sets[i], *n = set_of(rs, s->name);
-		if (s->type == FW_SET_VMAP && !(n && same_elems(s, n, vmid)))
+		const fw_set *s = &old->sets[i];
+		if (s->type != FW_SET_VMAP)
+			continue;
+		const fw_set *n = set_of(rs, s->name);
+		if (!(n && same_elems(s, n, vmid)))
 			add_elems_msgs(&b, s->name, 0, NFT_MSG_DELSETELEM, NULL, 0, 0, s->elems,
 				       s->n_elems, vmid);
 	}
@@ -723,8 +726,11 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 			for (size_t j = 0; j < rs->chains[i].n_rules; j++)
 				add_rule(&b, rs, &rs->chains[i], &rs->chains[i].rules[j], j);
 	for (size_t i = 0; i < rs->n_sets; i++) {
-		const fw_set *s = &rs->sets[i], *o = set_of(old, s->name);
-		if (s->type == FW_SET_VMAP && !(o && same_elems(o, s, vmid)))
+		const fw_set *s = &rs->sets[i];
+		if (s->type != FW_SET_VMAP)
+			continue;
+		const fw_set *o = set_of(old, s->name);
+		if (!(o && same_elems(o, s, vmid)))
 			add_elems_msgs(&b, s->name, 0, NFT_MSG_NEWSETELEM, NULL, 0, 0, s->elems,
 				       s->n_elems, vmid);
 	}
