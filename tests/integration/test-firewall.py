@@ -437,6 +437,67 @@ def table_flushed_behind_pveds_back():
 
 
 @case
+def api_edits():
+    # Macros and references.
+    macros = json.loads(api("get", "/cluster/firewall/macros").stdout)
+    expect(len(macros) == 86 and {"macro": "SSH", "descr": "Secure shell traffic"} in macros,
+           macros[:3])
+    refs = json.loads(api("get", f"{vm_fw(100)}/refs").stdout)
+    expect({"type": "ipset", "name": "local6", "ref": "+guest/local6", "scope": "guest"} in
+           [{k: r[k] for k in ("type", "name", "ref", "scope")} for r in refs], refs)
+    expect(any(r["ref"] == "dc/peer" for r in refs), refs)
+    # Aliases: rename and change, read, delete.
+    api("set", "/cluster/firewall/aliases/peer", cidr="10.101.0.2", rename="peer2",
+        comment="renamed")
+    a = json.loads(api("get", "/cluster/firewall/aliases/peer2").stdout)
+    expect(a["cidr"] == "10.101.0.2" and a["comment"] == "renamed", a)
+    out = api_fails("get", "/cluster/firewall/aliases/peer")
+    expect("no such alias" in out, out)
+    # Rules: update, delete a property, move.
+    reset_guest(100, [{"type": "in", "action": "ACCEPT", "macro": "SSH", "comment": "first"},
+                      {"type": "in", "action": "DROP", "proto": "udp", "dport": "53"}])
+    api("set", f"{vm_fw(100)}/rules/1", dport="54", comment="second", log="info")
+    api("set", f"{vm_fw(100)}/rules/1", delete="comment,log")
+    rules = json.loads(api("get", f"{vm_fw(100)}/rules").stdout)
+    expect([(r["pos"], r.get("macro"), r.get("dport"), r.get("comment"), r.get("log"))
+            for r in rules] == [(0, "SSH", None, "first", None), (1, None, "54", None, None)],
+           rules)
+    api("set", f"{vm_fw(100)}/rules/1", moveto=0)
+    rules = json.loads(api("get", f"{vm_fw(100)}/rules").stdout)
+    expect([r.get("dport") for r in rules] == ["54", None], rules)
+    out = api_fails("get", f"{vm_fw(100)}/rules/5")
+    expect("no rule at position 5" in out, out)
+    # IPSets: entries changed and removed, the set renamed, refused while not empty.
+    api("set", "/cluster/firewall/ipset/friends/10.101.0.2", nomatch=0, comment="now a match")
+    e = json.loads(api("get", "/cluster/firewall/ipset/friends/10.101.0.2").stdout)
+    expect(e.get("nomatch") is None and e["comment"] == "now a match", e)
+    out = api_fails("delete", "/cluster/firewall/ipset/friends")
+    expect("is not empty" in out, out)
+    out = api_fails("create", "/cluster/firewall/ipset/friends", cidr="10.101.0.2")
+    expect("already exists" in out, out)
+    api("create", "/cluster/firewall/ipset", name="friends2", rename="friends")
+    names = [x["name"] for x in json.loads(api("get", "/cluster/firewall/ipset").stdout)]
+    expect("friends2" in names and "friends" not in names, names)
+    api("delete", "/cluster/firewall/ipset/friends2/10.101.0.2")
+    api("delete", "/cluster/firewall/ipset/friends2", force=1)
+    # Groups: a used group cannot go; an empty one can.
+    out = api_fails("delete", "/cluster/firewall/groups/web")
+    expect("not empty" in out, out)
+    api("create", "/cluster/firewall/groups", group="spare")
+    api("delete", "/cluster/firewall/groups/spare")
+    groups = [g["group"] for g in json.loads(api("get", "/cluster/firewall/groups").stdout)]
+    expect(groups == ["web"], groups)
+    # Host options, read back as Proxmox types them.
+    api("set", f"/nodes/{NODE}/firewall/options", nf_conntrack_max=196608, log_level_in="info")
+    o = json.loads(api("get", f"/nodes/{NODE}/firewall/options").stdout)
+    expect(o["nf_conntrack_max"] == 196608 and o["log_level_in"] == "info" and o["digest"], o)
+    out = api_fails("set", f"/nodes/{NODE}/firewall/options", nf_conntrack_helpers="bogus")
+    expect("nf_conntrack_helpers" in out, out)
+    ok, text = in_sync()
+    expect(ok, f"after the edits: {text}")
+
+
+@case
 def compile_prints_nft():
     r = subprocess.run([os.path.join(BIN, "pvectl"), "--root", state["root"], "firewall",
                         "compile"], capture_output=True, text=True)
