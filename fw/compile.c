@@ -174,19 +174,16 @@ static bool key_inc(uint8_t *k, size_t len)
 	return false;
 }
 
-static size_t cmp_keylen;
-static int cmp_range(const void *a, const void *b)
+static int cmp_range(const void *a, const void *b, void *keylen)
 {
-	return key_cmp(((const fw_range *)a)->lo, ((const fw_range *)b)->lo, cmp_keylen);
+	return key_cmp(((const fw_range *)a)->lo, ((const fw_range *)b)->lo, *(size_t *)keylen);
 }
 
 void fw_ranges_merge(fw_range **ranges, size_t *n, size_t keylen)
 {
 	if (*n < 2)
 		return;
-	/* qsort has no context argument; keylen is the same for the whole call. */
-	cmp_keylen = keylen;
-	qsort(*ranges, *n, sizeof(**ranges), cmp_range);
+	qsort_r(*ranges, *n, sizeof(**ranges), cmp_range, &keylen);
 	size_t out = 0;
 	for (size_t i = 1; i < *n; i++) {
 		fw_range *last = &(*ranges)[out];

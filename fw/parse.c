@@ -165,16 +165,42 @@ static const opt_def *opts_of(pve_fw_kind kind)
 	return kind == PVE_FW_CLUSTER ? cluster_opts : kind == PVE_FW_HOST ? host_opts : vm_opts;
 }
 
+static const char *const cluster_opt_names[] = { "enable",     "ebtables",	 "policy_in",
+						 "policy_out", "policy_forward", "log_ratelimit",
+						 NULL };
+static const char *const host_opt_names[] = { "enable",
+					      "nosmurfs",
+					      "tcpflags",
+					      "ndp",
+					      "log_nf_conntrack",
+					      "nf_conntrack_allow_invalid",
+					      "protection_synflood",
+					      "nftables",
+					      "log_level_in",
+					      "log_level_out",
+					      "log_level_forward",
+					      "tcp_flags_log_level",
+					      "smurf_log_level",
+					      "nf_conntrack_helpers",
+					      "nf_conntrack_max",
+					      "nf_conntrack_tcp_timeout_established",
+					      "nf_conntrack_tcp_timeout_syn_recv",
+					      "protection_synflood_rate",
+					      "protection_synflood_burst",
+					      "protection_limit",
+					      NULL };
+static const char *const vm_opt_names[] = {
+	"enable",	    "dhcp",	 "ndp",	       "radv",
+	"macfilter",	    "ipfilter",	 "ips",	       "log_level_in",
+	"log_level_out",    "policy_in", "policy_out", "ips_queues",
+	"layer2_protocols", NULL
+};
+
 const char *const *pve_fw_option_names(pve_fw_kind kind)
 {
-	static const char *names[3][32];
-	const char **n = names[kind];
-	/* Filled on every call with the same constant pointers: no state that changes. */
-	size_t i = 0;
-	for (const opt_def *d = opts_of(kind); d->name; d++)
-		n[i++] = d->name;
-	n[i] = NULL;
-	return n;
+	return kind == PVE_FW_CLUSTER ? cluster_opt_names :
+	       kind == PVE_FW_HOST    ? host_opt_names :
+					vm_opt_names;
 }
 
 static const char *const log_levels[] = { "emerg",  "alert", "crit",  "err",   "warning",

@@ -258,5 +258,24 @@ static void test_options(void)
 	check_streq(s, "[OPTIONS]\n\npolicy_forward: DROP\n\n");
 }
 
+/* Every option name the API lists is one the parser takes, at every level. */
+static void test_option_names(void)
+{
+	for (int k = PVE_FW_CLUSTER; k <= PVE_FW_VM; k++) {
+		size_t n = 0;
+		for (const char *const *p = pve_fw_option_names(k); *p; p++, n++) {
+			char *v = NULL;
+			const char *value = strstr(*p, "policy")	      ? "DROP" :
+					    strstr(*p, "log_level")	      ? "info" :
+					    streq(*p, "nf_conntrack_helpers") ? "ftp" :
+										"1";
+			if (pve_fw_option_check(k, *p, value, &v, NULL) < 0)
+				test_fail(__FILE__, __LINE__, "kind %d: option %s refused", k, *p);
+			free(v);
+		}
+		check_int(n, k == PVE_FW_CLUSTER ? 6 : k == PVE_FW_HOST ? 20 : 13);
+	}
+}
+
 TEST_MAIN(TEST(test_round_trip), TEST(test_vm_and_host), TEST(test_bad_files), TEST(test_verify),
-	  TEST(test_macros), TEST(test_options))
+	  TEST(test_macros), TEST(test_options), TEST(test_option_names))
