@@ -17,7 +17,7 @@ O ?= build/san
 endif
 
 PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor \
-	libnl-route-3.0
+	libnl-route-3.0 libnftnl libmnl
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
@@ -92,7 +92,7 @@ endif
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 # front/ is pved-api's own library; daemon/ (pved) is one folder per API area, linked as objects.
-SUBSYS := api access cluster kvm lxc net storage common
+SUBSYS := api access cluster kvm lxc net storage fw common
 lib_srcs = $(filter-out %-main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBFILES := $(foreach d,$(SUBSYS),$(O)/lib/lib$(d).a)

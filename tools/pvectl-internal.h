@@ -86,6 +86,10 @@ int pvectl_cmd_storage(pvectl *c, const char *const *words, size_t n_words, cons
 int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
 		  size_t n_opts);
 
+/* pvectl-firewall.c: firewall compile|status. */
+int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
+			size_t n_opts);
+
 /* pvectl-main.c */
 const char *pvectl_verb_method(const char *verb);
 /* A user's path normalised: a leading '/', no trailing '/', no "/api2/json", no empty segments. */

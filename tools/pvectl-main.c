@@ -613,7 +613,8 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	if (c->user && c->token)
 		return usage_error("give either --user or --token, not both");
 
-	if (strcmp(cl->verb, "storage") == 0 || strcmp(cl->verb, "vm") == 0) {
+	if (strcmp(cl->verb, "storage") == 0 || strcmp(cl->verb, "vm") == 0 ||
+	    strcmp(cl->verb, "firewall") == 0) {
 		const char *words[3 + ELEMENTSOF(cl->more)];
 		size_t n = 0;
 		for (const char *w = cl->path; w && n < 2; w = n == 1 ? cl->extra : NULL)
@@ -625,6 +626,8 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 			opts[i] = (pvectl_opt){ cl->params[i].name, cl->params[i].value };
 		if (strcmp(cl->verb, "vm") == 0)
 			return pvectl_cmd_vm(c, words, n, opts, cl->n_params);
+		if (strcmp(cl->verb, "firewall") == 0)
+			return pvectl_cmd_firewall(c, words, n, opts, cl->n_params);
 		return pvectl_cmd_storage(c, words, n, opts, cl->n_params);
 	}
 	if (cl->n_more)

@@ -1,0 +1,108 @@
+/* What the firewall's files share inside fw/. */
+#pragma once
+
+#include "fw/fw.h"
+
+bool pve_fw_log_level_valid(const char *s);
+bool pve_fw_name_valid(const char *s, size_t max);
+int pve_fw_parse_addr_elem(const char *s, int *ret_family, pve_error **err);
+
+/* ----- The compiled ruleset: one representation printed as nft text (nft-text.c) and sent as
+ * netlink messages (netlink.c), so what `pvectl firewall compile` prints is what is applied. ----- */
+
+/* A closed interval of big-endian keys (addresses, ports), len bytes of lo and hi used. */
+typedef struct {
+	uint8_t lo[16];
+	uint8_t hi[16];
+} fw_range;
+
+typedef enum {
+	FW_M_IIFNAME, /* name */
+	FW_M_OIFNAME,
+	FW_M_NFPROTO, /* value: 4 or 6 */
+	FW_M_L4PROTO, /* value: protocol number */
+	FW_M_ADDR, /* family, src, neg; set name or ranges */
+	FW_M_PORT, /* src; ranges (2-byte keys) */
+	FW_M_ICMP, /* family (4: icmp, 6: icmpv6), value: type, code (-1 any) */
+	FW_M_CT_STATE, /* value: mask of NF_CT_STATE bits the state must have one of */
+	FW_M_ETHER_SADDR_NE, /* mac */
+	FW_M_IFNAME_VMAP, /* iif (src) or oif name looked up in the verdict map name */
+} fw_match_kind;
+
+typedef struct {
+	fw_match_kind kind;
+	bool src;
+	bool neg;
+	int family;
+	unsigned value;
+	int code;
+	char *name;
+	fw_range *ranges;
+	size_t n_ranges;
+	uint8_t mac[6];
+} fw_match;
+
+typedef enum {
+	FW_V_NONE,
+	FW_V_ACCEPT,
+	FW_V_DROP,
+	FW_V_RETURN,
+	FW_V_JUMP,
+	FW_V_REJECT_TCP, /* reject with tcp reset (after meta l4proto tcp) */
+	FW_V_REJECT, /* reject with icmpx port-unreachable */
+} fw_verdict;
+
+typedef struct {
+	fw_match *m;
+	size_t n_m;
+	char *log_prefix; /* NULL: no log statement; logged with the rate limit of log_ratelimit */
+	fw_verdict verdict;
+	char *target; /* FW_V_JUMP */
+} fw_rule;
+
+typedef struct {
+	char *name;
+	bool base;
+	int hook; /* NF_INET_* */
+	int prio;
+	fw_rule *rules;
+	size_t n_rules;
+	unsigned vmid; /* the guest it belongs to, 0: the table's own */
+} fw_chain;
+
+typedef enum { FW_SET_ADDR4, FW_SET_ADDR6, FW_SET_VMAP } fw_set_type;
+
+typedef struct {
+	char ifname[16];
+	char chain[64];
+	unsigned vmid;
+} fw_vmap_elem;
+
+typedef struct {
+	char *name;
+	fw_set_type type;
+	fw_range *ranges; /* addresses, merged and sorted */
+	size_t n_ranges;
+	fw_vmap_elem *elems; /* FW_SET_VMAP */
+	size_t n_elems;
+	unsigned vmid; /* the guest it belongs to, 0: the table's own */
+} fw_set;
+
+struct pve_fw_ruleset {
+	char *table;
+	bool enabled;
+	unsigned nflog_group;
+	unsigned log_rate; /* per second */
+	unsigned log_burst;
+	fw_set *sets;
+	size_t n_sets;
+	fw_chain *chains;
+	size_t n_chains;
+	size_t n_guests;
+};
+
+/* Interval helpers shared by the printers. */
+size_t fw_key_len(int family); /* 4, 16 */
+void fw_ranges_merge(fw_range **ranges, size_t *n, size_t keylen);
+/* The prefix length when [lo, hi] is one CIDR network, else -1. */
+int fw_range_prefix(const fw_range *r, size_t keylen);

@@ -1,0 +1,258 @@
+/* The compiler: small rulesets in nft syntax, errors naming file and parameter, and (as root, in a
+ * network namespace of its own) the netlink batch: applied whole, refused whole, one guest replaced. */
+#include <sched.h>
+#include <unistd.h>
+
+#include "fw/fw.h"
+#include "tests/unit/test.h"
+
+static pve_fw_file *parse(pve_fw_kind kind, const char *text)
+{
+	pve_fw_file *f = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	if (pve_fw_parse(kind, text, strlen(text), &f, &err) < 0)
+		test_fail(__FILE__, __LINE__, "parse failed: %s", err->message);
+	return f;
+}
+
+static const char cluster_text[] = "[OPTIONS]\nenable: 1\n"
+				   "[ALIASES]\ngw 10.0.1.1\n"
+				   "[IPSET mgmt]\n10.0.0.0/8\n!10.9.9.9\n"
+				   "[RULES]\nIN SSH(ACCEPT) -source +mgmt\n"
+				   "[group web]\nIN HTTP(ACCEPT)\n";
+
+typedef struct {
+	pve_fw_file *cluster, *host, *vm;
+	pve_fw_nic nic;
+	pve_fw_guest guest;
+	pve_fw_input in;
+} setup;
+
+static void setup_init(setup *s, const char *cluster, const char *vm, const char *ifname)
+{
+	*s = (setup){ 0 };
+	s->cluster = cluster ? parse(PVE_FW_CLUSTER, cluster) : NULL;
+	s->vm = parse(PVE_FW_VM, vm);
+	s->nic = (pve_fw_nic){
+		.index = 0, .firewall = true, .has_mac = true, .mac = { 0x02, 0, 0, 0, 0x01, 0x00 }
+	};
+	snprintf(s->nic.ifname, sizeof(s->nic.ifname), "%s", ifname);
+	s->guest = (pve_fw_guest){ .vmid = 100, .nics = &s->nic, .n_nics = 1, .fw = s->vm };
+	s->in = (pve_fw_input){
+		.cluster = s->cluster, .guests = &s->guest, .n_guests = 1, .table = "pved-fw-test"
+	};
+}
+
+static void setup_clear(setup *s)
+{
+	pve_fw_file_free(s->cluster);
+	pve_fw_file_free(s->vm);
+}
+
+static char *compile_text(setup *s)
+{
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	if (pve_fw_compile(&s->in, &rs, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "compile: %s", err->message);
+		return xstrdup("");
+	}
+	return pve_fw_ruleset_nft(rs);
+}
+
+static void check_has(const char *text, const char *line)
+{
+	if (!strstr(text, line))
+		test_fail(__FILE__, __LINE__, "no line '%s' in:\n%s", line, text);
+}
+
+static void test_guest_chains(void)
+{
+	setup s;
+	setup_init(
+		&s, cluster_text,
+		"[OPTIONS]\nenable: 1\nipfilter: 1\npolicy_in: REJECT\nlog_level_in: info\n"
+		"[IPSET ipfilter-net0]\n10.0.1.2\n"
+		"[RULES]\nIN ACCEPT -source gw -p tcp -dport 22\nIN DNS(ACCEPT) -i net0\n"
+		"GROUP web\nOUT DROP -dest 10.0.2.0/24,10.0.3.5,10.0.2.7\n"
+		"IN ACCEPT -source 10.0.0.1,10.0.0.0/24,10.0.1.0/24 -p udp -sport 1000:2000,2001\n"
+		"IN ACCEPT -source 10.5.0.1,10.5.0.3,10.5.0.5 -p tcp -dport 1,3,5,7,9,11\n"
+		"|IN DROP\n",
+		"tap100i0");
+	_cleanup_free_ char *t = compile_text(&s);
+	check_has(t, "\t\telements = { \"tap100i0\" : jump guest-100-in }\n");
+	check_has(t, "\t\tiifname vmap @vm-out\n");
+	check_has(t, "\tchain guest-100-in {\n");
+	/* aliases resolve, macros expand per NIC, groups are jumps */
+	check_has(t,
+		  "\t\tmeta nfproto ipv4 meta l4proto tcp ip saddr 10.0.1.1 th dport 22 accept\n");
+	check_has(t, "\t\toifname \"tap100i0\" meta l4proto udp th dport 53 accept\n");
+	check_has(t, "\t\toifname \"tap100i0\" meta l4proto tcp th dport 53 accept\n");
+	check_has(t, "\t\tjump group-web-in\n");
+	/* lists merge into one interval where they touch; short lists become a rule per value (an
+	 * anonymous set costs the kernel a walk of the batch), longer ones stay sets */
+	check_has(t, "\t\tmeta nfproto ipv4 ip daddr 10.0.2.0/24 drop\n"
+		     "\t\tmeta nfproto ipv4 ip daddr 10.0.3.5 drop\n");
+	check_has(t, "ip saddr 10.0.0.0/23 th sport 1000-2001 accept\n");
+	check_has(t, "ip saddr { 10.5.0.1, 10.5.0.3, 10.5.0.5 } th dport { 1, 3, 5, 7, 9, 11 } "
+		     "accept\n");
+	/* spoofing: the MAC, the ipfilter set (and link-local IPv6) */
+	check_has(t, "\t\tiifname \"tap100i0\" ether saddr != 02:00:00:00:01:00 drop\n");
+	check_has(t, "\t\tiifname \"tap100i0\" meta nfproto ipv4 ip saddr != "
+		     "@v4-guest-100-ipfilter-net0 drop\n");
+	check_has(t, "ip6 saddr != @v6-guest-100-ipfilter-net0 ip6 saddr != fe80::/10 drop\n");
+	/* the policy, logged with the rate limit, and REJECT through do-reject */
+	check_has(t, "\t\tlimit rate 1/second burst 5 packets log prefix \":100:info:guest-100-in: "
+		     "policy REJECT: \" group 0\n\t\tjump do-reject\n\t}\n");
+	/* cluster ipsets with a nomatch twin */
+	check_has(t, "ip saddr @v4-dc-mgmt ip saddr != @v4-dc-mgmt-nomatch th dport 22 accept\n");
+	check_has(t, "\tset v4-dc-mgmt-nomatch {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+		     "\t\telements = { 10.9.9.9 }\n");
+	check(!strstr(t, "DROP\n"));
+	setup_clear(&s);
+}
+
+static void test_disabled(void)
+{
+	setup s;
+	setup_init(&s, "[OPTIONS]\nenable: 0\n", "[OPTIONS]\nenable: 1\n", "tap100i0");
+	_cleanup_free_ char *t = compile_text(&s);
+	check_streq(t, "table inet pved-fw-test\ndelete table inet pved-fw-test\n");
+	setup_clear(&s);
+	/* A guest with its firewall off has no chains and no map element. */
+	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 0\n[RULES]\nIN DROP\n", "tap100i0");
+	_cleanup_free_ char *t2 = compile_text(&s);
+	check(!strstr(t2, "guest-100"));
+	setup_clear(&s);
+}
+
+static void test_errors(void)
+{
+	struct {
+		const char *vm, *param, *msg;
+	} cases[] = {
+		{ "[OPTIONS]\nenable: 1\n[RULES]\nIN Nope(ACCEPT)\n", "macro",
+		  "100.fw: rule 'IN Nope(ACCEPT)': macro: unknown macro 'Nope'" },
+		{ "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -p tcp -dport 9:1\n", "dport",
+		  "100.fw: rule 'IN ACCEPT -p tcp -dport 9:1': dport: backwards range '9:1' not "
+		  "allowed, did you mean '1:9'?" },
+		{ "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -source +nope\n", "source",
+		  "100.fw: rule 'IN ACCEPT -source +nope': source: no such ipset 'nope'" },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		setup s;
+		setup_init(&s, cluster_text, cases[i].vm, "tap100i0");
+		pve_fw_ruleset *rs = NULL;
+		_cleanup_error_ pve_error *err = NULL;
+		check(pve_fw_compile(&s.in, &rs, &err) < 0);
+		check_streq(err ? err->param : NULL, cases[i].param);
+		check_streq(err ? err->message : NULL, cases[i].msg);
+		pve_fw_ruleset_free(rs);
+		setup_clear(&s);
+	}
+}
+
+/* As root, in a network namespace of the test's own (gone when the process ends). */
+static bool own_netns(void)
+{
+	if (geteuid() != 0) {
+		test_skip("needs root for a network namespace");
+		return false;
+	}
+	static bool done;
+	if (!done && unshare(CLONE_NEWNET) < 0) {
+		test_skip("unshare(CLONE_NEWNET): %m");
+		return false;
+	}
+	done = true;
+	return true;
+}
+
+static void test_apply_atomic(void)
+{
+	if (!own_netns())
+		return;
+	setup a;
+	setup_init(&a, cluster_text,
+		   "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -p tcp -dport 22,80\n", "tap100i0");
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rsa = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check(pve_fw_compile(&a.in, &rsa, &err) == 0);
+	if (!rsa)
+		return;
+	if (pve_fw_apply(rsa, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "apply: %s", err->message);
+		return;
+	}
+	_cleanup_free_ char *rep = NULL;
+	check_int(pve_fw_status(rsa, &rep, NULL), 0);
+	check_streq(rep, "");
+
+	/* Two guests on one interface: the kernel refuses the second map element, and the whole
+	 * batch with it; the first ruleset stays as it was. */
+	setup b;
+	setup_init(&b, cluster_text, "[OPTIONS]\nenable: 1\n[RULES]\nIN DROP\n", "tap100i0");
+	pve_fw_guest two[2] = { b.guest, b.guest };
+	two[1].vmid = 101;
+	b.in.guests = two;
+	b.in.n_guests = 2;
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rsb = NULL;
+	check(pve_fw_compile(&b.in, &rsb, NULL) == 0);
+	_cleanup_error_ pve_error *e2 = NULL;
+	check(rsb && pve_fw_apply(rsb, &e2) < 0);
+	check(e2 && strstr(e2->message, "nftables refused the ruleset (elements of set vm-in)"));
+	_cleanup_free_ char *rep2 = NULL;
+	check_int(pve_fw_status(rsa, &rep2, NULL), 0);
+
+	/* One guest replaced: only its chain changes. */
+	setup c;
+	setup_init(&c, cluster_text,
+		   "[OPTIONS]\nenable: 1\n[IPSET peers]\n10.1.0.0/16\n10.3.0.1\n"
+		   "[RULES]\nIN ACCEPT -source +peers\nIN DROP -p udp\nIN Ping(ACCEPT)\n"
+		   "IN ACCEPT -source 10.5.0.1,10.5.0.3 -p tcp -dport 1,3,5,7,9,11,13,15,17\n",
+		   "tap100i0");
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rsc = NULL;
+	check(pve_fw_compile(&c.in, &rsc, NULL) == 0);
+	_cleanup_error_ pve_error *e3 = NULL;
+	if (rsc && pve_fw_apply_guest(rsa, rsc, 100, &e3) < 0)
+		test_fail(__FILE__, __LINE__, "apply_guest: %s", e3->message);
+	_cleanup_free_ char *rep3 = NULL;
+	check_int(pve_fw_status(rsc, &rep3, NULL), 0);
+	check_streq(rep3, "");
+	_cleanup_free_ char *rep4 = NULL;
+	check_int(pve_fw_status(rsa, &rep4, NULL), 1);
+	if (!rep4 || !strstr(rep4, "chain guest-100-in: 7 rules, the kernel has 11\n"))
+		test_fail(__FILE__, __LINE__, "report: %s", rep4 ? rep4 : "(null)");
+
+	check(pve_fw_remove("pved-fw-test", NULL) == 0);
+	_cleanup_free_ char *rep5 = NULL;
+	check_int(pve_fw_status(rsa, &rep5, NULL), 1);
+	check_streq(rep5, "table pved-fw-test: missing in the kernel\n");
+	setup_clear(&a);
+	setup_clear(&b);
+	setup_clear(&c);
+}
+
+/* A DROP policy never locks the administrators out: the management ipset and local_network reach
+ * the API, SSH, SPICE and VNC before any rule. */
+static void test_management(void)
+{
+	setup s;
+	setup_init(&s,
+		   "[OPTIONS]\nenable: 1\n[ALIASES]\nlocal_network 192.168.7.0/24\n"
+		   "[IPSET management]\n10.7.0.5\n[RULES]\nIN DROP -p tcp -dport 8006\n",
+		   "[OPTIONS]\nenable: 0\n", "tap100i0");
+	_cleanup_free_ char *t = compile_text(&s);
+	check_has(t, "\tchain host-in {\n\t\tmeta nfproto ipv4 meta l4proto tcp ip saddr "
+		     "@v4-dc-management th dport 22 accept\n");
+	check_has(t, "meta nfproto ipv4 meta l4proto tcp ip saddr 192.168.7.0/24 th dport 8006 "
+		     "accept\n");
+	check_has(t,
+		  "meta nfproto ipv4 meta l4proto tcp ip saddr 192.168.7.0/24 th dport 5900-5999 "
+		  "accept\n");
+	check_has(t, "meta l4proto tcp th dport 8006 drop\n\t\tdrop\n\t}\n");
+	setup_clear(&s);
+}
+
+TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
+	  TEST(test_apply_atomic))
