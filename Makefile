@@ -237,6 +237,10 @@ install: all
 	$(O)/bin/pvectl completion-script >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvectl
 	$(O)/bin/pvectl man pvectl >$(DESTDIR)$(PREFIX)/share/man/man1/pvectl.1
 	$(O)/bin/pvectl man pved >$(DESTDIR)$(PREFIX)/share/man/man8/pved.8
+ifneq ($(NO_COMPAT_NAMES),1)
+	# the names scripts written for a Proxmox host call; pvectl acts on the name it was run by
+	for n in pvesh qm pct; do ln -sfn pvectl $(DESTDIR)$(PREFIX)/bin/$$n; done
+endif
 
 clean:
 	rm -rf build

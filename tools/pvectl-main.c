@@ -102,12 +102,40 @@ static void sleep_poll(void)
 		;
 }
 
-/* Prints the log lines after *seen; 0 or an exit code on failure. */
-static int task_log(pvectl *c, const char *log_path, long *seen)
+/* Where a task's log has been printed to, and how its last printed line read. */
+typedef struct task_follow {
+	long seen; /* lines printed */
+	bool last_is_status; /* the last line printed was "TASK OK", "TASK ERROR: ..." */
+} task_follow;
+
+/* Proxmox's dump_logfile answers an empty log (and one it cannot open) with a single made-up line
+ * numbered 1: {"n": 1, "t": "no content"}. While the task runs that means "nothing yet": printing it
+ * and counting it as line 1 would skip the task's real first line when it comes. */
+static bool placeholder_page(const cJSON *body, long start)
+{
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(body, "total");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "data");
+	if (start != 0 || !cJSON_IsNumber(total) || total->valuedouble != 1 ||
+	    cJSON_GetArraySize(data) != 1)
+		return false;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, 0), "t");
+	return cJSON_IsString(t) && (streq(t->valuestring, "no content") ||
+				     startswith(t->valuestring, "unable to open file - "));
+}
+
+static bool is_status_line(const char *s)
+{
+	return streq(s, "TASK OK") || startswith(s, "TASK ERROR: ") ||
+	       startswith(s, "TASK WARNINGS: ");
+}
+
+/* Prints the log lines after f->seen; 0 or an exit code on failure. running: the task had not
+ * stopped when the last status was read, so an empty log may still fill. */
+static int task_log(pvectl *c, const char *log_path, task_follow *f, bool running)
 {
 	for (;;) {
 		cJSON *params = cJSON_CreateObject();
-		_cleanup_free_ char *start = xasprintf("%ld", *seen);
+		_cleanup_free_ char *start = xasprintf("%ld", f->seen);
 		_cleanup_free_ char *limit = xasprintf("%d", TASK_LOG_PAGE);
 		cJSON_AddStringToObject(params, "start", start);
 		cJSON_AddStringToObject(params, "limit", limit);
@@ -122,6 +150,10 @@ static int task_log(pvectl *c, const char *log_path, long *seen)
 			pvectl_response_clear(&resp);
 			return r;
 		}
+		if (running && placeholder_page(resp.body, f->seen)) {
+			pvectl_response_clear(&resp);
+			return 0;
+		}
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
 		int count = 0;
 		const cJSON *line;
@@ -129,12 +161,12 @@ static int task_log(pvectl *c, const char *log_path, long *seen)
 			const cJSON *n = cJSON_GetObjectItemCaseSensitive(line, "n");
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(line, "t");
 			count++;
-			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : *seen + 1;
-			/* a start past the end gets {n: <last>, t: "no content"}: skip */
-			if (num <= *seen || !cJSON_IsString(t))
+			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : f->seen + 1;
+			if (num <= f->seen || !cJSON_IsString(t))
 				continue;
 			printf("%s\n", t->valuestring);
-			*seen = num;
+			f->seen = num;
+			f->last_is_status = is_status_line(t->valuestring);
 		}
 		fflush(stdout);
 		pvectl_response_clear(&resp);
@@ -158,6 +190,8 @@ static void progress(bool show, const pve_upid *u, time_t started)
 	fflush(stderr);
 }
 
+/* Follows a task as pvesh does: its log from where the last read ended while the status says running,
+ * then, once it has stopped, the rest of the log, which ends with the task's status line. */
 static int wait_task(pvectl *c, const char *upid)
 {
 	pve_upid u;
@@ -169,11 +203,11 @@ static int wait_task(pvectl *c, const char *upid)
 	_cleanup_free_ char *base = xasprintf("/nodes/%s/tasks/%s", u.node, upid);
 	_cleanup_free_ char *log_path = xasprintf("%s/log", base);
 	_cleanup_free_ char *status_path = xasprintf("%s/status", base);
-	long seen = 0;
+	task_follow f = { 0 };
 	time_t started = time(NULL);
 	for (;;) {
 		progress(false, &u, started);
-		int r = task_log(c, log_path, &seen);
+		int r = task_log(c, log_path, &f, true);
 		if (r)
 			return r;
 		pvectl_response resp = { 0 };
@@ -192,11 +226,21 @@ static int wait_task(pvectl *c, const char *upid)
 			_cleanup_free_ char *exitstatus =
 				xstrdup(cJSON_IsString(ex) ? ex->valuestring : "unknown");
 			pvectl_response_clear(&resp);
-			r = task_log(c, log_path, &seen);
+			/* stopped: the log is whole now, whatever it holds */
+			r = task_log(c, log_path, &f, false);
 			if (r)
 				return r;
-			if (strcmp(exitstatus, "OK") == 0 ||
-			    strncmp(exitstatus, "WARNINGS", 8) == 0)
+			bool ok = streq(exitstatus, "OK") || startswith(exitstatus, "WARNINGS");
+			/* a log cut short (a worker killed with its node) still ends with the status */
+			if (!f.last_is_status) {
+				if (streq(exitstatus, "OK"))
+					printf("TASK OK\n");
+				else if (startswith(exitstatus, "WARNINGS: "))
+					printf("TASK %s\n", exitstatus);
+				else
+					printf("TASK ERROR: %s\n", exitstatus);
+			}
+			if (ok)
 				return PVECTL_EXIT_OK;
 			fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
 			return PVECTL_EXIT_FAIL;
