@@ -16,7 +16,7 @@ else
 O ?= build/san
 endif
 
-PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor
+PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor yaml-0.1
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
@@ -120,7 +120,7 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 # What pvectl's fuzz targets link: the files that stand without pvectl's main.
-PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o
+PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl
 
 all: $(BINS)
