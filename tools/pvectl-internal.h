@@ -32,6 +32,7 @@ typedef struct pvectl {
 	/* run as pvesh: the options are pvesh's alone (no --url, --user...: the API's parameters of those
 	 * names reach the API, as on a Proxmox host) */
 	bool as_pvesh;
+	bool as_qm; /* run as qm: a task's log without its status line, qm's own listings */
 
 	/* transport 1: the node's local socket */
 	char *root;
@@ -111,7 +112,12 @@ int pvectl_cmd_storage(pvectl *c, const char *const *words, size_t n_words, cons
 int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
 		  size_t n_opts);
 
+/* qm's verbs: the API's calls through pvectl_run, qm's own listings (list, config, status, pending). */
+int pvectl_qm(pvectl *c, int argc, char **argv);
+
 /* pvectl-main.c */
+/* pvectl's command line (argv[0] is the program), as main runs it. */
+int pvectl_run(pvectl *c, int argc, char **argv);
 const char *pvectl_verb_method(const char *verb);
 /* A user's path normalised: a leading '/', no trailing '/', no "/api2/json", no empty segments. */
 char *pvectl_normalize_path(const char *path);

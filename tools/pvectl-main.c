@@ -164,9 +164,11 @@ static int task_log(pvectl *c, const char *log_path, task_follow *f, bool runnin
 			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : f->seen + 1;
 			if (num <= f->seen || !cJSON_IsString(t))
 				continue;
-			printf("%s\n", t->valuestring);
 			f->seen = num;
 			f->last_is_status = is_status_line(t->valuestring);
+			/* qm prints what the task printed; its end is in the exit status */
+			if (!c->as_qm || !f->last_is_status)
+				printf("%s\n", t->valuestring);
 		}
 		fflush(stdout);
 		pvectl_response_clear(&resp);
@@ -232,7 +234,7 @@ static int wait_task(pvectl *c, const char *upid)
 				return r;
 			bool ok = streq(exitstatus, "OK") || startswith(exitstatus, "WARNINGS");
 			/* a log cut short (a worker killed with its node) still ends with the status */
-			if (!f.last_is_status) {
+			if (!f.last_is_status && !c->as_qm) {
 				if (streq(exitstatus, "OK"))
 					printf("TASK OK\n");
 				else if (startswith(exitstatus, "WARNINGS: "))
@@ -242,7 +244,10 @@ static int wait_task(pvectl *c, const char *upid)
 			}
 			if (ok)
 				return PVECTL_EXIT_OK;
-			fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
+			if (c->as_qm)
+				fprintf(stderr, "%s\n", exitstatus);
+			else
+				fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
 			return PVECTL_EXIT_FAIL;
 		}
 		pvectl_response_clear(&resp);
@@ -669,8 +674,9 @@ static int cmd_apidoc(pvectl *c)
 }
 
 static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
+#define run pvectl_run
 
-static int run(pvectl *c, int argc, char **argv)
+int pvectl_run(pvectl *c, int argc, char **argv)
 {
 	cli cl = { .noborder = -1, .noheader = -1 };
 	int ex = parse_args(c, &cl, argc, argv);
@@ -773,12 +779,8 @@ static int run_as(pvectl *c, const char *name, int argc, char **argv)
 		return PVECTL_EXIT_FAIL;
 	}
 	if (streq(name, "qm")) {
-		_cleanup_free_ char **vargv = xcalloc((size_t)argc + 2, sizeof(char *));
-		vargv[0] = argv[0];
-		vargv[1] = (char *)"vm";
-		for (int i = 1; i < argc; i++)
-			vargv[i + 1] = argv[i];
-		return run(c, argc + 1, vargv);
+		c->as_qm = true;
+		return pvectl_qm(c, argc, argv);
 	}
 	c->as_pvesh = streq(name, "pvesh");
 	return run(c, argc, argv);
