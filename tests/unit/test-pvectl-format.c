@@ -167,7 +167,8 @@ static void list_terminal_width(void)
 static void multiline_and_scalars(void)
 {
 	pvectl_format f = fmt(false);
-	_cleanup_free_ char *s = print("{\"a\": \"one\\ntwo\", \"b\": \"x\"}", NULL, &f, NULL, 0, NULL);
+	_cleanup_free_ char *s =
+		print("{\"a\": \"one\\ntwo\", \"b\": \"x\"}", NULL, &f, NULL, 0, NULL);
 	check_streq(s, "+-----+-------+\n"
 		       "| key | value |\n"
 		       "+=====+=======+\n"
@@ -198,10 +199,9 @@ static void ls_form(void)
 	static const char *const cols[] = { "capabilities", "name" };
 	pvectl_format f = fmt(true);
 	f.noborder = f.noheader = true;
-	_cleanup_free_ char *s =
-		print("[{\"name\": \"version\", \"capabilities\": \"-r---\"},"
-		      " {\"name\": \"access\", \"capabilities\": \"Dr---\"}]",
-		      NULL, &f, cols, 2, "name");
+	_cleanup_free_ char *s = print("[{\"name\": \"version\", \"capabilities\": \"-r---\"},"
+				       " {\"name\": \"access\", \"capabilities\": \"Dr---\"}]",
+				       NULL, &f, cols, 2, "name");
 	check_streq(s, "Dr---        access\n"
 		       "-r---        version\n");
 }
@@ -235,10 +235,11 @@ static void yaml_form(void)
 {
 	pvectl_format f = fmt(true);
 	f.output = PVECTL_OUT_YAML;
-	_cleanup_free_ char *s = print("{\"a\": \"1\", \"b\": 1, \"c\": \"\", \"d\": true, \"e\": null,"
-				       " \"f\": \"x: y\", \"g\": [1, \"2\"], \"h\": {\"k\": \"v\"},"
-				       " \"i\": \"null\", \"j\": \"plain text\"}",
-				       NULL, &f, NULL, 0, NULL);
+	_cleanup_free_ char *s =
+		print("{\"a\": \"1\", \"b\": 1, \"c\": \"\", \"d\": true, \"e\": null,"
+		      " \"f\": \"x: y\", \"g\": [1, \"2\"], \"h\": {\"k\": \"v\"},"
+		      " \"i\": \"null\", \"j\": \"plain text\"}",
+		      NULL, &f, NULL, 0, NULL);
 	check_streq(s, "---\n"
 		       "a: '1'\n"
 		       "b: 1\n"
@@ -264,8 +265,10 @@ static void renderers(void)
 	static const struct {
 		double v;
 		const char *bytes;
-	} b[] = { { 0, "0.00 B" },	    { 1023, "1023.00 B" },
-		  { 1024, "1.00 KiB" },	    { 536870912, "512.00 MiB" },
+	} b[] = { { 0, "0.00 B" },
+		  { 1023, "1023.00 B" },
+		  { 1024, "1.00 KiB" },
+		  { 536870912, "512.00 MiB" },
 		  { 25275838464.0, "23.54 GiB" } };
 	for (size_t i = 0; i < ELEMENTSOF(b); i++) {
 		_cleanup_free_ char *s = pvectl_render_bytes(b[i].v);
@@ -274,9 +277,15 @@ static void renderers(void)
 	static const struct {
 		double v;
 		const char *text;
-	} d[] = { { 0, "0s" },		  { 0.4, "0s" },	   { 59, "59s" },
-		  { 3600, "1h" },	  { 3725, "1h 2m 5s" },	   { 90061, "1d 1h 1m" },
-		  { 694861, "1w 1d 1h" }, { 604800, "1w" },	   { 86400 + 5, "1d" } };
+	} d[] = { { 0, "0s" },
+		  { 0.4, "0s" },
+		  { 59, "59s" },
+		  { 3600, "1h" },
+		  { 3725, "1h 2m 5s" },
+		  { 90061, "1d 1h 1m" },
+		  { 694861, "1w 1d 1h" },
+		  { 604800, "1w" },
+		  { 86400 + 5, "1d" } };
 	for (size_t i = 0; i < ELEMENTSOF(d); i++) {
 		_cleanup_free_ char *s = pvectl_render_duration(d[i].v);
 		check_streq(s, d[i].text);
