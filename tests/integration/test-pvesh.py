@@ -33,12 +33,19 @@ def sh(n, name, *args, env=None, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
+def make_install(dest, *more):
+    """make install of the build PVED_BIN names (the sanitizer build's with its flags) into dest."""
+    out = os.path.relpath(os.path.dirname(os.path.abspath(BIN)), os.path.abspath(TOP))
+    flags = [f"O={out}"] + (["SANITIZE=address,undefined"] if out.endswith("/san") else [])
+    return subprocess.run(["make", "-s", "install", f"DESTDIR={dest}", *flags, *more], cwd=TOP,
+                          capture_output=True, text=True)
+
+
 @case
 def make_install_names(n):
     dest = tempfile.mkdtemp(prefix="pved-pvesh-")
     state["cleanup"] = dest
-    p = subprocess.run(["make", "-s", "install", f"DESTDIR={dest}"], cwd=TOP,
-                       capture_output=True, text=True)
+    p = make_install(dest)
     if p.returncode != 0:
         state["why"] = "make install failed"
         raise AssertionError(f"make install: {p.stderr[-500:]}")
@@ -50,8 +57,7 @@ def make_install_names(n):
     # and not with NO_COMPAT_NAMES=1
     bare = tempfile.mkdtemp(prefix="pved-pvesh-bare-")
     try:
-        p = subprocess.run(["make", "-s", "install", f"DESTDIR={bare}", "NO_COMPAT_NAMES=1"],
-                           cwd=TOP, capture_output=True, text=True)
+        p = make_install(bare, "NO_COMPAT_NAMES=1")
         expect(p.returncode == 0, p.stderr[-500:])
         for name in ("pvesh", "qm", "pct"):
             expect(not os.path.lexists(os.path.join(bare, "usr/local/bin", name)),
