@@ -240,6 +240,7 @@ install: all
 ifneq ($(NO_COMPAT_NAMES),1)
 	# the names scripts written for a Proxmox host call; pvectl acts on the name it was run by
 	for n in pvesh qm pct; do ln -sfn pvectl $(DESTDIR)$(PREFIX)/bin/$$n; done
+	ln -sfn pvectl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvesh
 endif
 
 clean:

@@ -50,10 +50,15 @@ def make_install_names(n):
         state["why"] = "make install failed"
         raise AssertionError(f"make install: {p.stderr[-500:]}")
     state["dest"] = dest
-    for name in ("pvesh", "qm", "pct"):
-        path = os.path.join(dest, "usr/local/bin", name)
+    for name in ("bin/pvesh", "bin/qm", "bin/pct", "share/bash-completion/completions/pvesh"):
+        path = os.path.join(dest, "usr/local", name)
         expect(os.path.islink(path) and os.readlink(path) == "pvectl",
                f"{name}: {os.readlink(path) if os.path.islink(path) else 'not a link'}")
+    # bash completes pvesh as pvectl, through the installed name
+    script = os.path.join(dest, "usr/local/share/bash-completion/completions/pvesh")
+    p = subprocess.run(["bash", "-c", 'source "$1"; complete -p pvesh', "_", script],
+                       capture_output=True, text=True)
+    expect(p.returncode == 0 and "_pvectl" in p.stdout, f"complete -p pvesh: {p.stdout!r}")
     # and not with NO_COMPAT_NAMES=1
     bare = tempfile.mkdtemp(prefix="pved-pvesh-bare-")
     try:
