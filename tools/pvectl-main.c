@@ -302,8 +302,13 @@ static int take_output_options(pvectl *c, cli *cl, const cJSON *props)
 			continue;
 		}
 		bool v = true;
-		if (p->value && pve_parse_bool(p->value, &v) < 0)
-			return usage_error("--%s: '%s' is not a boolean", p->name, p->value);
+		if (p->value && pve_parse_bool(p->value, &v) < 0) {
+			int ex = usage_error("--%s: '%s' is not a boolean", p->name, p->value);
+			/* the rest stays in the list, each entry once, for the caller to free */
+			memmove(&cl->params[k], p, (cl->n_params - i) * sizeof(*p));
+			cl->n_params = k + (cl->n_params - i);
+			return ex;
+		}
 		if (streq(p->name, "noborder"))
 			cl->noborder = v;
 		else if (streq(p->name, "noheader"))
@@ -674,7 +679,6 @@ static int cmd_apidoc(pvectl *c)
 }
 
 static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
-#define run pvectl_run
 
 int pvectl_run(pvectl *c, int argc, char **argv)
 {
@@ -783,7 +787,7 @@ static int run_as(pvectl *c, const char *name, int argc, char **argv)
 		return pvectl_qm(c, argc, argv);
 	}
 	c->as_pvesh = streq(name, "pvesh");
-	return run(c, argc, argv);
+	return pvectl_run(c, argc, argv);
 }
 
 int main(int argc, char **argv)

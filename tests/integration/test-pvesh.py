@@ -230,6 +230,15 @@ def output_quiet(n):
 
 
 @case
+def output_option_not_boolean(n):
+    # refused before any call; the parameters around it are freed once each (a double free before)
+    rc, out, err = sh(n, "pvesh", "get", "/version", "--a", "1", "--noborder", "1", "--b", "2",
+                      "--quiet=maybe", "--c", "3")
+    expect(rc == 2 and "--quiet: 'maybe' is not a boolean" in err and "Sanitizer" not in err,
+           f"{rc} {err!r}")
+
+
+@case
 def output_ls_sorted(n):
     out = pvesh_out(n, "ls", f"/nodes/{n.name}")
     lines = out.splitlines()
