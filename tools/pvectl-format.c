@@ -110,7 +110,7 @@ static double num_value(const cJSON *v)
 /* Perl's "$x" of a number: integers whole, others with 15 significant digits. */
 static char *num_text(double d)
 {
-	if (isfinite(d) && d == trunc(d) && fabs(d) < 1e15)
+	if (isfinite(d) && d == trunc(d) && fabs(d) < 1e17)
 		return xasprintf("%.0f", d);
 	if (isinf(d))
 		return xstrdup(d < 0 ? "-Inf" : "Inf");
@@ -550,9 +550,10 @@ static void print_text(FILE *fp, const cJSON *data, const cJSON *schema, const p
 	const char *type = schema_type(schema);
 	/* the schema's word where the data agree with it, else the data's own type */
 	const char *guess = cJSON_IsObject(data) ? "object" : cJSON_IsArray(data) ? "array" : NULL;
-	if (!type ||
-	    ((streq(type, "object") || streq(type, "array")) && guess && !streq(type, guess)) ||
-	    (guess && !streq(type, "object") && !streq(type, "array")))
+	bool structured = type && (streq(type, "object") || streq(type, "array"));
+	bool none = !data || cJSON_IsNull(data);
+	if (!type || (structured && !none && (!guess || !streq(type, guess))) ||
+	    (!structured && guess))
 		type = guess ? guess : "string";
 	if (streq(type, "object")) {
 		const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema, "properties");

@@ -188,6 +188,9 @@ static void multiline_and_scalars(void)
 	check_streq(u, "UPID:n:1\n");
 	_cleanup_free_ char *v = print("true", NULL, &f, NULL, 0, NULL);
 	check_streq(v, "1\n");
+	/* a scalar where the schema promised an object: printed as it is, not dropped */
+	_cleanup_free_ char *x = print("\"text\"", "{\"type\": \"object\"}", &f, NULL, 0, NULL);
+	check_streq(x, "text\n");
 	/* nothing for a null result */
 	_cleanup_free_ char *w = print("null", "{\"type\": \"null\"}", &f, NULL, 0, NULL);
 	check_streq(w, "");
