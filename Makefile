@@ -17,7 +17,7 @@ O ?= build/san
 endif
 
 PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor \
-	libnl-route-3.0 libnftnl libmnl
+	libnl-route-3.0 libnftnl libmnl yaml-0.1
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
@@ -121,7 +121,7 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 # What pvectl's fuzz targets link: the files that stand without pvectl's main.
-PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o
+PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl
 
 all: $(BINS)
@@ -238,6 +238,11 @@ install: all
 	$(O)/bin/pvectl completion-script >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvectl
 	$(O)/bin/pvectl man pvectl >$(DESTDIR)$(PREFIX)/share/man/man1/pvectl.1
 	$(O)/bin/pvectl man pved >$(DESTDIR)$(PREFIX)/share/man/man8/pved.8
+ifneq ($(NO_COMPAT_NAMES),1)
+	# the names scripts written for a Proxmox host call; pvectl acts on the name it was run by
+	for n in pvesh qm pct; do ln -sfn pvectl $(DESTDIR)$(PREFIX)/bin/$$n; done
+	ln -sfn pvectl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvesh
+endif
 
 clean:
 	rm -rf build

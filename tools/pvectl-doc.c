@@ -484,7 +484,8 @@ void pvectl_print_completion_script(FILE *f)
 	      "\t\tcompopt -o nospace\n"
 	      "\tfi\n"
 	      "}\n"
-	      "complete -o default -F _pvectl pvectl\n",
+	      "# pvesh is pvectl under pvesh's name (make install links it)\n"
+	      "complete -o default -F _pvectl pvectl pvesh\n",
 	      f);
 }
 

@@ -102,12 +102,40 @@ static void sleep_poll(void)
 		;
 }
 
-/* Prints the log lines after *seen; 0 or an exit code on failure. */
-static int task_log(pvectl *c, const char *log_path, long *seen)
+/* Where a task's log has been printed to, and how its last printed line read. */
+typedef struct task_follow {
+	long seen; /* lines printed */
+	bool last_is_status; /* the last line printed was "TASK OK", "TASK ERROR: ..." */
+} task_follow;
+
+/* Proxmox's dump_logfile answers an empty log (and one it cannot open) with a single made-up line
+ * numbered 1: {"n": 1, "t": "no content"}. While the task runs that means "nothing yet": printing it
+ * and counting it as line 1 would skip the task's real first line when it comes. */
+static bool placeholder_page(const cJSON *body, long start)
+{
+	const cJSON *total = cJSON_GetObjectItemCaseSensitive(body, "total");
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(body, "data");
+	if (start != 0 || !cJSON_IsNumber(total) || total->valuedouble != 1 ||
+	    cJSON_GetArraySize(data) != 1)
+		return false;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(data, 0), "t");
+	return cJSON_IsString(t) && (streq(t->valuestring, "no content") ||
+				     startswith(t->valuestring, "unable to open file - "));
+}
+
+static bool is_status_line(const char *s)
+{
+	return streq(s, "TASK OK") || startswith(s, "TASK ERROR: ") ||
+	       startswith(s, "TASK WARNINGS: ");
+}
+
+/* Prints the log lines after f->seen; 0 or an exit code on failure. running: the task had not
+ * stopped when the last status was read, so an empty log may still fill. */
+static int task_log(pvectl *c, const char *log_path, task_follow *f, bool running)
 {
 	for (;;) {
 		cJSON *params = cJSON_CreateObject();
-		_cleanup_free_ char *start = xasprintf("%ld", *seen);
+		_cleanup_free_ char *start = xasprintf("%ld", f->seen);
 		_cleanup_free_ char *limit = xasprintf("%d", TASK_LOG_PAGE);
 		cJSON_AddStringToObject(params, "start", start);
 		cJSON_AddStringToObject(params, "limit", limit);
@@ -122,6 +150,10 @@ static int task_log(pvectl *c, const char *log_path, long *seen)
 			pvectl_response_clear(&resp);
 			return r;
 		}
+		if (running && placeholder_page(resp.body, f->seen)) {
+			pvectl_response_clear(&resp);
+			return 0;
+		}
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
 		int count = 0;
 		const cJSON *line;
@@ -129,12 +161,14 @@ static int task_log(pvectl *c, const char *log_path, long *seen)
 			const cJSON *n = cJSON_GetObjectItemCaseSensitive(line, "n");
 			const cJSON *t = cJSON_GetObjectItemCaseSensitive(line, "t");
 			count++;
-			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : *seen + 1;
-			/* a start past the end gets {n: <last>, t: "no content"}: skip */
-			if (num <= *seen || !cJSON_IsString(t))
+			long num = cJSON_IsNumber(n) ? (long)n->valuedouble : f->seen + 1;
+			if (num <= f->seen || !cJSON_IsString(t))
 				continue;
-			printf("%s\n", t->valuestring);
-			*seen = num;
+			f->seen = num;
+			f->last_is_status = is_status_line(t->valuestring);
+			/* qm prints what the task printed; its end is in the exit status */
+			if (!c->as_qm || !f->last_is_status)
+				printf("%s\n", t->valuestring);
 		}
 		fflush(stdout);
 		pvectl_response_clear(&resp);
@@ -158,6 +192,8 @@ static void progress(bool show, const pve_upid *u, time_t started)
 	fflush(stderr);
 }
 
+/* Follows a task as pvesh does: its log from where the last read ended while the status says running,
+ * then, once it has stopped, the rest of the log, which ends with the task's status line. */
 static int wait_task(pvectl *c, const char *upid)
 {
 	pve_upid u;
@@ -169,11 +205,11 @@ static int wait_task(pvectl *c, const char *upid)
 	_cleanup_free_ char *base = xasprintf("/nodes/%s/tasks/%s", u.node, upid);
 	_cleanup_free_ char *log_path = xasprintf("%s/log", base);
 	_cleanup_free_ char *status_path = xasprintf("%s/status", base);
-	long seen = 0;
+	task_follow f = { 0 };
 	time_t started = time(NULL);
 	for (;;) {
 		progress(false, &u, started);
-		int r = task_log(c, log_path, &seen);
+		int r = task_log(c, log_path, &f, true);
 		if (r)
 			return r;
 		pvectl_response resp = { 0 };
@@ -192,13 +228,26 @@ static int wait_task(pvectl *c, const char *upid)
 			_cleanup_free_ char *exitstatus =
 				xstrdup(cJSON_IsString(ex) ? ex->valuestring : "unknown");
 			pvectl_response_clear(&resp);
-			r = task_log(c, log_path, &seen);
+			/* stopped: the log is whole now, whatever it holds */
+			r = task_log(c, log_path, &f, false);
 			if (r)
 				return r;
-			if (strcmp(exitstatus, "OK") == 0 ||
-			    strncmp(exitstatus, "WARNINGS", 8) == 0)
+			bool ok = streq(exitstatus, "OK") || startswith(exitstatus, "WARNINGS");
+			/* a log cut short (a worker killed with its node) still ends with the status */
+			if (!f.last_is_status && !c->as_qm) {
+				if (streq(exitstatus, "OK"))
+					printf("TASK OK\n");
+				else if (startswith(exitstatus, "WARNINGS: "))
+					printf("TASK %s\n", exitstatus);
+				else
+					printf("TASK ERROR: %s\n", exitstatus);
+			}
+			if (ok)
 				return PVECTL_EXIT_OK;
-			fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
+			if (c->as_qm)
+				fprintf(stderr, "%s\n", exitstatus);
+			else
+				fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
 			return PVECTL_EXIT_FAIL;
 		}
 		pvectl_response_clear(&resp);
@@ -223,6 +272,7 @@ typedef struct cli {
 	bool verbose;
 	const char *command;
 	bool help;
+	int noborder, noheader; /* -1: not given (pvesh's ls and the rest differ) */
 } cli;
 
 static bool looks_like_option(const char *s)
@@ -231,6 +281,49 @@ static bool looks_like_option(const char *s)
 		return false;
 	/* a negative number is a value */
 	return !(s[1] >= '0' && s[1] <= '9');
+}
+
+/* pvesh's standard output options that are yes or no: "--noborder" alone, or "--noborder 0" */
+static bool is_output_flag(const char *name)
+{
+	return streq(name, "noborder") || streq(name, "noheader") || streq(name, "quiet") ||
+	       streq(name, "human-readable");
+}
+
+/* Takes pvesh's output options out of the parameters, but for those the route itself has (as pvesh
+ * adds only those the path's schema lacks). props: the route's parameter properties, or NULL. */
+static int take_output_options(pvectl *c, cli *cl, const cJSON *props)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cl->n_params; i++) {
+		cli_param *p = &cl->params[i];
+		if (!is_output_flag(p->name) || pve_schema_property(props, p->name)) {
+			cl->params[k++] = *p;
+			continue;
+		}
+		bool v = true;
+		if (p->value && pve_parse_bool(p->value, &v) < 0) {
+			int ex = usage_error("--%s: '%s' is not a boolean", p->name, p->value);
+			/* the rest stays in the list, each entry once, for the caller to free */
+			memmove(&cl->params[k], p, (cl->n_params - i) * sizeof(*p));
+			cl->n_params = k + (cl->n_params - i);
+			return ex;
+		}
+		if (streq(p->name, "noborder"))
+			cl->noborder = v;
+		else if (streq(p->name, "noheader"))
+			cl->noheader = v;
+		else if (streq(p->name, "quiet"))
+			c->fmt.quiet = v;
+		else
+			c->fmt.human = v;
+		free(p->name);
+		free(p->value);
+	}
+	cl->n_params = k;
+	c->fmt.noborder = cl->noborder > 0;
+	c->fmt.noheader = cl->noheader > 0;
+	return 0;
 }
 
 static int set_string(char **dst, const char *v)
@@ -283,22 +376,33 @@ static int parse_args(pvectl *c, cli *cl, int argc, char **argv)
 		bool own = false;
 		for (size_t k = 0; k < ELEMENTSOF(with_value); k++)
 			own |= strcmp(nm, with_value[k]) == 0;
-		if (!value && i + 1 < argc && (own || !looks_like_option(argv[i + 1])))
+		if (c->as_pvesh && own && !streq(nm, "output-format") && !streq(nm, "command"))
+			own = false;
+		bool flag;
+		if (!value && i + 1 < argc && (own || !looks_like_option(argv[i + 1])) &&
+		    (!is_output_flag(nm) || pve_parse_bool(argv[i + 1], &flag) == 0))
 			value = argv[++i];
 		if (own && !value)
 			return usage_error("option --%s needs a value", nm);
 		if (strcmp(nm, "output-format") == 0) {
 			if (strcmp(value, "text") == 0)
-				c->output = PVECTL_OUT_TEXT;
+				c->fmt.output = PVECTL_OUT_TEXT;
 			else if (strcmp(value, "json") == 0)
-				c->output = PVECTL_OUT_JSON;
+				c->fmt.output = PVECTL_OUT_JSON;
 			else if (strcmp(value, "json-pretty") == 0)
-				c->output = PVECTL_OUT_JSON_PRETTY;
+				c->fmt.output = PVECTL_OUT_JSON_PRETTY;
+			else if (strcmp(value, "yaml") == 0)
+				c->fmt.output = PVECTL_OUT_YAML;
 			else
 				return usage_error(
 					"--output-format: '%s' is not one of text, json, "
-					"json-pretty",
+					"json-pretty, yaml",
 					value);
+		} else if (!own) {
+			if (cl->n_params == MAX_PARAMS)
+				return usage_error("more than %d parameters", MAX_PARAMS);
+			cl->params[cl->n_params++] =
+				(cli_param){ TAKE_PTR(nm), value ? xstrdup(value) : NULL };
 		} else if (strcmp(nm, "root") == 0) {
 			set_string(&c->root, value);
 		} else if (strcmp(nm, "url") == 0) {
@@ -319,11 +423,6 @@ static int parse_args(pvectl *c, cli *cl, int argc, char **argv)
 					value);
 		} else if (strcmp(nm, "command") == 0) {
 			cl->command = value;
-		} else {
-			if (cl->n_params == MAX_PARAMS)
-				return usage_error("more than %d parameters", MAX_PARAMS);
-			cl->params[cl->n_params++] =
-				(cli_param){ TAKE_PTR(nm), value ? xstrdup(value) : NULL };
 		}
 	}
 	return 0;
@@ -449,8 +548,14 @@ static int cmd_call(pvectl *c, cli *cl, const char *method)
 		cJSON_Delete(path_params);
 		return no_route(c, method, path, known);
 	}
+	int ex = take_output_options(c, cl,
+				     cJSON_GetObjectItemCaseSensitive(r->parameters, "properties"));
+	if (ex) {
+		cJSON_Delete(path_params);
+		return ex;
+	}
 	cJSON *params = NULL;
-	int ex = build_params(r, path, path_params, cl, &params);
+	ex = build_params(r, path, path_params, cl, &params);
 	cJSON_Delete(path_params);
 	if (ex)
 		return ex;
@@ -473,7 +578,7 @@ static int cmd_call(pvectl *c, cli *cl, const char *method)
 		return wait_task(c, upid);
 	}
 	pvectl_print_data(stdout, data, cJSON_GetObjectItemCaseSensitive(r->info, "returns"),
-			  c->output);
+			  &c->fmt);
 	pvectl_response_clear(&resp);
 	return PVECTL_EXIT_OK;
 }
@@ -546,17 +651,17 @@ static int cmd_ls(pvectl *c, cli *cl)
 		_cleanup_free_ char *child =
 			xasprintf("%s/%s", strcmp(path, "/") == 0 ? "" : path, name);
 		_cleanup_free_ char *flags = pvectl_child_flags(c->routes, child);
-		if (c->output == PVECTL_OUT_TEXT) {
-			printf("%-12s %s\n", flags, name);
-		} else {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "name", name);
-			cJSON_AddStringToObject(o, "type", flags);
-			cJSON_AddItemToArray(out, o);
-		}
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", name);
+		cJSON_AddStringToObject(o, "capabilities", flags);
+		cJSON_AddItemToArray(out, o);
 	}
-	if (c->output != PVECTL_OUT_TEXT)
-		pvectl_print_data(stdout, out, NULL, c->output);
+	/* as pvesh ls: sorted by name, without border and header unless asked */
+	pvectl_format f = c->fmt;
+	f.noborder = cl->noborder != 0;
+	f.noheader = cl->noheader != 0;
+	static const char *const cols[] = { "capabilities", "name" };
+	pvectl_print_result(stdout, out, NULL, cols, 2, "name", &f);
 	cJSON_Delete(out);
 	pvectl_response_clear(&resp);
 	return PVECTL_EXIT_OK;
@@ -565,18 +670,19 @@ static int cmd_ls(pvectl *c, cli *cl)
 static int cmd_apidoc(pvectl *c)
 {
 	cJSON *doc = pve_routes_apidoc(c->routes);
-	pvectl_print_data(stdout, doc, NULL,
-			  c->output == PVECTL_OUT_JSON_PRETTY ? PVECTL_OUT_JSON_PRETTY :
-								PVECTL_OUT_JSON);
+	pvectl_format f = c->fmt;
+	if (f.output == PVECTL_OUT_TEXT)
+		f.output = PVECTL_OUT_JSON;
+	pvectl_print_data(stdout, doc, NULL, &f);
 	cJSON_Delete(doc);
 	return PVECTL_EXIT_OK;
 }
 
 static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
 
-static int run(pvectl *c, int argc, char **argv)
+int pvectl_run(pvectl *c, int argc, char **argv)
 {
-	cli cl = { 0 };
+	cli cl = { .noborder = -1, .noheader = -1 };
 	int ex = parse_args(c, &cl, argc, argv);
 	if (!ex)
 		ex = dispatch(c, &cl, argc, argv);
@@ -613,6 +719,12 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	if (c->user && c->token)
 		return usage_error("give either --user or --token, not both");
 
+	const char *method = pvectl_verb_method(cl->verb);
+	if (!method) {
+		int ex = take_output_options(c, cl, NULL);
+		if (ex)
+			return ex;
+	}
 	if (strcmp(cl->verb, "storage") == 0 || strcmp(cl->verb, "vm") == 0 ||
 	    strcmp(cl->verb, "firewall") == 0) {
 		const char *words[3 + ELEMENTSOF(cl->more)];
@@ -632,7 +744,6 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	}
 	if (cl->n_more)
 		return usage_error("unexpected argument '%s'", cl->more[0]);
-	const char *method = pvectl_verb_method(cl->verb);
 	if (method)
 		return cmd_call(c, cl, method);
 	if (strcmp(cl->verb, "ls") == 0)
@@ -666,9 +777,26 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	return usage_error("unknown verb '%s' (see: pvectl help)", cl->verb);
 }
 
+/* qm's words as pvectl vm's; pct has nothing to map onto yet. */
+static int run_as(pvectl *c, const char *name, int argc, char **argv)
+{
+	if (streq(name, "pct")) {
+		fprintf(stderr, "pct: containers are not served by pved yet (there is no "
+				"/nodes/{node}/lxc API); nothing was done\n");
+		return PVECTL_EXIT_FAIL;
+	}
+	if (streq(name, "qm")) {
+		c->as_qm = true;
+		return pvectl_qm(c, argc, argv);
+	}
+	c->as_pvesh = streq(name, "pvesh");
+	return pvectl_run(c, argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	pvectl c = { 0 };
+	pvectl_format_init(&c.fmt);
 	/* a peer that goes away is an error to report, not a signal to die of */
 	signal(SIGPIPE, SIG_IGN);
 	const char *env_root = getenv("PVED_ROOT");
@@ -680,7 +808,10 @@ int main(int argc, char **argv)
 		free(c.root);
 		return PVECTL_EXIT_FAIL;
 	}
-	int ex = run(&c, argc, argv);
+	/* installed also as pvesh, qm and pct: the name it was run by says which habits to follow */
+	const char *name = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+	name = name ? name + 1 : argc > 0 && argv[0] ? argv[0] : "pvectl";
+	int ex = run_as(&c, name, argc, argv);
 	if (fflush(stdout) != 0 && ex == PVECTL_EXIT_OK)
 		ex = PVECTL_EXIT_FAIL;
 

@@ -596,7 +596,7 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		pvectl_print_data(stdout, data,
 				  route ? cJSON_GetObjectItemCaseSensitive(route->info, "returns") :
 					  NULL,
-				  c->output);
+				  &c->fmt);
 	}
 	pvectl_response_clear(&resp);
 	return ex;

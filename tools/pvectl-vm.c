@@ -1,6 +1,7 @@
-/* pvectl vm: qm's verbs. showcmd prints the QEMU command line a start of the VM would run, computed here
- * on the node as qm showcmd does: the config read through the config store, volumes resolved through
- * storage/, the line built by kvm/ (the one place that builds it). */
+/* pvectl vm and qm: qm's verbs. qm's calls go through pvectl's own (pvesh's) path; list, config,
+ * status and pending print as qm does. showcmd prints the QEMU command line a start of the VM would
+ * run, computed here on the node as qm showcmd does: the config read through the config store,
+ * volumes resolved through storage/, the line built by kvm/ (the one place that builds it). */
 #include <cjson/cJSON.h>
 
 #include "cluster/cluster.h"
@@ -186,4 +187,425 @@ int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pve
 		return showcmd(c, words[1], pretty);
 	fprintf(stderr, "usage: pvectl vm showcmd <vmid> [--pretty]\n");
 	return PVECTL_EXIT_USAGE;
+}
+
+/* ---- qm ---- */
+
+/* qm's verbs that are one API call each: the pvesh verb and the path below /nodes/{node}/qemu. */
+static const struct qm_call {
+	const char *verb;
+	const char *pvesh; /* get, create, set, delete */
+	const char *path; /* "": the qemu list itself (create); else appended after the VM ID */
+} qm_calls[] = {
+	{ "create", "create", "" },
+	{ "destroy", "delete", "/" },
+	{ "set", "set", "/config" },
+	{ "start", "create", "/status/start" },
+	{ "stop", "create", "/status/stop" },
+	{ "shutdown", "create", "/status/shutdown" },
+	{ "reboot", "create", "/status/reboot" },
+	{ "reset", "create", "/status/reset" },
+	{ "suspend", "create", "/status/suspend" },
+	{ "resume", "create", "/status/resume" },
+};
+
+static void qm_usage(FILE *f)
+{
+	fputs("USAGE: qm <command> [ARGS] [OPTIONS]\n"
+	      "  qm list [--full]\n"
+	      "  qm create <vmid> [OPTIONS]      qm destroy <vmid> [--purge]\n"
+	      "  qm config <vmid> [--current]    qm set <vmid> [OPTIONS]\n"
+	      "  qm pending <vmid>               qm status <vmid> [--verbose]\n"
+	      "  qm start|stop|shutdown|reboot|reset|suspend|resume <vmid> [OPTIONS]\n"
+	      "  qm showcmd <vmid> [--pretty]\n"
+	      "The options are the API's (see: pvesh usage /nodes/NODE/qemu/VMID/...).\n",
+	      f);
+}
+
+/* The node pvectl speaks to (the local socket's node). */
+static char *local_node(pvectl *c)
+{
+	_cleanup_json_ cJSON *nodes = get_data(c, "/nodes");
+	const char *node = pve_json_str(cJSON_GetArrayItem(nodes, 0), "node");
+	return node ? xstrdup(node) : NULL;
+}
+
+/* A GET with the given string parameters (NULL-terminated name, value pairs). */
+static cJSON *get_with(pvectl *c, const char *path, const char *const *kv)
+{
+	_cleanup_json_ cJSON *params = cJSON_CreateObject();
+	for (; kv && kv[0]; kv += 2)
+		cJSON_AddStringToObject(params, kv[0], kv[1]);
+	pvectl_response resp = { 0 };
+	_cleanup_error_ pve_error *err = NULL;
+	if (pvectl_call(c, "GET", path, params, &resp, &err) < 0) {
+		fprintf(stderr, "%s\n", err->message);
+		return NULL;
+	}
+	cJSON *data = resp.status == 200 ?
+			      cJSON_DetachItemFromObjectCaseSensitive(resp.body, "data") :
+			      NULL;
+	if (!data) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp.body, "message");
+		const char *msg = cJSON_IsString(m) ? m->valuestring : "";
+		if (!*msg)
+			msg = resp.reason ? resp.reason : "failed";
+		size_t len = strlen(msg);
+		while (len && msg[len - 1] == '\n')
+			len--;
+		fprintf(stderr, "%.*s\n", (int)len, msg);
+	}
+	pvectl_response_clear(&resp);
+	return data;
+}
+
+static double json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	return cJSON_IsString(v) ? strtod(v->valuestring, NULL) : 0;
+}
+
+static bool truthy_json(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v);
+	if (cJSON_IsNumber(v))
+		return v->valuedouble != 0;
+	return cJSON_IsString(v) && v->valuestring[0] && !streq(v->valuestring, "0");
+}
+
+/* Perl's "$v" of a JSON value (JSON's booleans as 1 and 0). */
+static char *perl_text(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return xstrdup(cJSON_IsTrue(v) ? "1" : "0");
+	return pvectl_value_text(v);
+}
+
+/* PVE::Tools::encode_text: control and high-bit bytes and ':' as %XX, as qm prints a description. */
+static char *encode_text(const char *s)
+{
+	pve_buf b = { 0 };
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == ':')
+			pve_buf_printf(&b, "%%%02X", *p);
+		else
+			pve_buf_append(&b, p, 1);
+	}
+	if (!b.len)
+		pve_buf_puts(&b, "");
+	return pve_buf_steal(&b);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* An object's members sorted by name (borrowed). */
+static const cJSON **sorted_members(const cJSON *o, size_t *ret_n)
+{
+	size_t n = (size_t)cJSON_GetArraySize(o), k = 0;
+	const cJSON **items = xcalloc(n + 1, sizeof(*items));
+	const cJSON *it;
+	cJSON_ArrayForEach (it, o)
+		items[k++] = it;
+	qsort(items, k, sizeof(*items), cmp_key);
+	*ret_n = k;
+	return items;
+}
+
+static int cmp_vmid(const void *a, const void *b)
+{
+	double x = json_num(*(const cJSON *const *)a, "vmid");
+	double y = json_num(*(const cJSON *const *)b, "vmid");
+	return x < y ? -1 : x > y;
+}
+
+static int qm_list(pvectl *c, const char *node, bool full)
+{
+	_cleanup_free_ char *path = xasprintf("/nodes/%s/qemu", node);
+	static const char *const with_full[] = { "full", "1", NULL };
+	_cleanup_json_ cJSON *list = get_with(c, path, full ? with_full : NULL);
+	if (!list)
+		return PVECTL_EXIT_FAIL;
+	size_t n = (size_t)cJSON_GetArraySize(list), k = 0;
+	if (n == 0)
+		return PVECTL_EXIT_OK;
+	_cleanup_free_ const cJSON **vms = xcalloc(n, sizeof(*vms));
+	const cJSON *it;
+	cJSON_ArrayForEach (it, list)
+		vms[k++] = it;
+	qsort(vms, k, sizeof(*vms), cmp_vmid);
+	printf("%10s %-20s %-10s %-10s %12s %-10s\n", "VMID", "NAME", "STATUS", "MEM(MB)",
+	       "BOOTDISK(GB)", "PID");
+	for (size_t i = 0; i < k; i++) {
+		const char *name = pve_json_str(vms[i], "name");
+		const char *st = pve_json_str(vms[i], "qmpstatus");
+		if (!st || !*st)
+			st = pve_json_str(vms[i], "status");
+		_cleanup_free_ char *vmid =
+			perl_text(cJSON_GetObjectItemCaseSensitive(vms[i], "vmid"));
+		cJSON *mem = cJSON_CreateNumber(json_num(vms[i], "maxmem") / (1024 * 1024));
+		cJSON *pid = cJSON_CreateNumber(json_num(vms[i], "pid"));
+		_cleanup_free_ char *mem_text = perl_text(mem), *pid_text = perl_text(pid);
+		cJSON_Delete(mem);
+		cJSON_Delete(pid);
+		printf("%10s %-20s %-10s %-10s %12.2f %-10s\n", vmid, name ? name : "",
+		       st ? st : "", mem_text, json_num(vms[i], "maxdisk") / (1024.0 * 1024 * 1024),
+		       pid_text);
+	}
+	return PVECTL_EXIT_OK;
+}
+
+static int qm_config(pvectl *c, const char *base, bool current, const char *snapshot)
+{
+	_cleanup_free_ char *path = xasprintf("%s/config", base);
+	const char *kv[5] = { NULL };
+	size_t k = 0;
+	if (current)
+		kv[k++] = "current", kv[k++] = "1";
+	if (snapshot)
+		kv[k++] = "snapshot", kv[k++] = snapshot;
+	_cleanup_json_ cJSON *conf = get_with(c, path, kv);
+	if (!conf)
+		return PVECTL_EXIT_FAIL;
+	size_t n;
+	_cleanup_free_ const cJSON **items = sorted_members(conf, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (streq(items[i]->string, "digest"))
+			continue;
+		_cleanup_free_ char *v = perl_text(items[i]);
+		if (streq(items[i]->string, "description")) {
+			char *e = encode_text(v);
+			free(v);
+			v = e;
+		}
+		printf("%s: %s\n", items[i]->string, v);
+	}
+	return PVECTL_EXIT_OK;
+}
+
+/* qm's print_recursive_hash, for status --verbose. */
+static void print_recursive(const char *prefix, const cJSON *v, const char *key)
+{
+	_cleanup_free_ char *deeper = xasprintf("\t%s", prefix);
+	if (cJSON_IsObject(v)) {
+		if (key)
+			printf("%s%s:\n", prefix, key);
+		size_t n;
+		_cleanup_free_ const cJSON **items = sorted_members(v, &n);
+		for (size_t i = 0; i < n; i++)
+			print_recursive(deeper, items[i], items[i]->string);
+	} else if (cJSON_IsArray(v)) {
+		if (!key)
+			return;
+		printf("%s%s:\n", prefix, key);
+		const cJSON *it;
+		cJSON_ArrayForEach (it, v)
+			print_recursive(deeper, it, NULL);
+	} else if (v && !cJSON_IsNull(v)) {
+		_cleanup_free_ char *t = perl_text(v);
+		if (key)
+			printf("%s%s: %s\n", prefix, key, t);
+		else
+			printf("%s%s\n", prefix, t);
+	}
+}
+
+static int qm_status(pvectl *c, const char *base, bool verbose)
+{
+	_cleanup_free_ char *path = xasprintf("%s/status/current", base);
+	_cleanup_json_ cJSON *st = get_with(c, path, NULL);
+	if (!st)
+		return PVECTL_EXIT_FAIL;
+	if (!verbose) {
+		const char *s = pve_json_str(st, "qmpstatus");
+		if (!s || !*s)
+			s = pve_json_str(st, "status");
+		printf("status: %s\n", s && *s ? s : "unknown");
+		return PVECTL_EXIT_OK;
+	}
+	size_t n;
+	_cleanup_free_ const cJSON **items = sorted_members(st, &n);
+	for (size_t i = 0; i < n; i++)
+		if (!streq(items[i]->string, "cpu") && !streq(items[i]->string, "relcpu"))
+			print_recursive("", items[i], items[i]->string);
+	return PVECTL_EXIT_OK;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+	const char *x = pve_json_str(*(const cJSON *const *)a, "key");
+	const char *y = pve_json_str(*(const cJSON *const *)b, "key");
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+/* PVE::GuestHelpers::format_pending: cur/new/del lines. */
+static int qm_pending(pvectl *c, const char *base)
+{
+	_cleanup_free_ char *path = xasprintf("%s/pending", base);
+	_cleanup_json_ cJSON *list = get_with(c, path, NULL);
+	if (!list)
+		return PVECTL_EXIT_FAIL;
+	size_t n = (size_t)cJSON_GetArraySize(list), k = 0;
+	_cleanup_free_ const cJSON **items = xcalloc(n + 1, sizeof(*items));
+	const cJSON *it;
+	cJSON_ArrayForEach (it, list)
+		items[k++] = it;
+	qsort(items, k, sizeof(*items), cmp_pending);
+	for (size_t i = 0; i < k; i++) {
+		const char *key = pve_json_str(items[i], "key");
+		if (!key || streq(key, "digest"))
+			continue;
+		const cJSON *vj = cJSON_GetObjectItemCaseSensitive(items[i], "value");
+		const cJSON *pj = cJSON_GetObjectItemCaseSensitive(items[i], "pending");
+		bool has_v = vj && !cJSON_IsNull(vj), has_p = pj && !cJSON_IsNull(pj);
+		_cleanup_free_ char *v = has_v ? perl_text(vj) : NULL;
+		_cleanup_free_ char *p = has_p ? perl_text(pj) : NULL;
+		if (streq(key, "description")) {
+			char *e = v ? encode_text(v) : NULL;
+			free(v);
+			v = e;
+			e = p ? encode_text(p) : NULL;
+			free(p);
+			p = e;
+		}
+		if (v) {
+			if (truthy_json(cJSON_GetObjectItemCaseSensitive(items[i], "delete")))
+				printf("del %s: %s\n", key, v);
+			else
+				printf("cur %s: %s\n", key, v);
+			if (p && !truthy_json(cJSON_GetObjectItemCaseSensitive(items[i], "delete")))
+				printf("new %s: %s\n", key, p);
+		} else if (p) {
+			printf("new %s: %s\n", key, p);
+		}
+	}
+	return PVECTL_EXIT_OK;
+}
+
+/* qm's own options for the listings: --name or --name=value or --name value (value options only). */
+typedef struct qm_opts {
+	bool full, current, verbose;
+	const char *snapshot;
+} qm_opts;
+
+static int qm_parse_opts(const char *verb, int argc, char **argv, qm_opts *o)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-') {
+			fprintf(stderr, "qm %s: unexpected argument '%s'\n", verb, a);
+			return PVECTL_EXIT_USAGE;
+		}
+		const char *name = a + (a[1] == '-' ? 2 : 1);
+		const char *eq = strchr(name, '=');
+		_cleanup_free_ char *nm = eq ? xstrndup(name, (size_t)(eq - name)) : xstrdup(name);
+		const char *value = eq ? eq + 1 : NULL;
+		bool on = true;
+		if (streq(nm, "snapshot")) {
+			if (!value && i + 1 < argc)
+				value = argv[++i];
+			if (!value) {
+				fprintf(stderr, "qm %s: --snapshot needs a name\n", verb);
+				return PVECTL_EXIT_USAGE;
+			}
+			o->snapshot = value;
+			continue;
+		}
+		if (!value && i + 1 < argc && pve_parse_bool(argv[i + 1], &on) == 0)
+			i++;
+		else if (value && pve_parse_bool(value, &on) < 0) {
+			fprintf(stderr, "qm %s: --%s: '%s' is not a boolean\n", verb, nm, value);
+			return PVECTL_EXIT_USAGE;
+		}
+		if (streq(nm, "full") && streq(verb, "list"))
+			o->full = on;
+		else if (streq(nm, "current") && streq(verb, "config"))
+			o->current = on;
+		else if (streq(nm, "verbose") && streq(verb, "status"))
+			o->verbose = on;
+		else {
+			fprintf(stderr, "qm %s: unknown option '--%s'\n", verb, nm);
+			return PVECTL_EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+int pvectl_qm(pvectl *c, int argc, char **argv)
+{
+	if (argc < 2 || streq(argv[1], "help") || streq(argv[1], "--help")) {
+		qm_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? PVECTL_EXIT_USAGE : PVECTL_EXIT_OK;
+	}
+	const char *verb = argv[1];
+	if (streq(verb, "showcmd")) {
+		_cleanup_free_ char **v = xcalloc((size_t)argc + 2, sizeof(char *));
+		v[0] = argv[0];
+		v[1] = (char *)"vm";
+		for (int i = 1; i < argc; i++)
+			v[i + 1] = argv[i];
+		return pvectl_run(c, argc + 1, v);
+	}
+	bool listing = streq(verb, "list") || streq(verb, "config") || streq(verb, "status") ||
+		       streq(verb, "pending");
+	const struct qm_call *call = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(qm_calls); i++)
+		if (streq(qm_calls[i].verb, verb))
+			call = &qm_calls[i];
+	if (!listing && !call) {
+		fprintf(stderr,
+			"qm: unknown command '%s' (pved serves: list, create, destroy, config, "
+			"set, pending, status, start, stop, shutdown, reboot, reset, suspend, "
+			"resume, showcmd)\n",
+			verb);
+		return PVECTL_EXIT_USAGE;
+	}
+	int first_opt = 2;
+	long long vmid = 0;
+	if (!streq(verb, "list")) {
+		if (argc < 3 || pve_parse_int(argv[2], PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0) {
+			fprintf(stderr, "qm %s: '%s' is no VM ID\n", verb, argc < 3 ? "" : argv[2]);
+			return PVECTL_EXIT_USAGE;
+		}
+		first_opt = 3;
+	}
+	_cleanup_free_ char *node = local_node(c);
+	if (!node)
+		return PVECTL_EXIT_FAIL;
+	_cleanup_free_ char *base = xasprintf("/nodes/%s/qemu/%lld", node, vmid);
+	if (listing) {
+		qm_opts o = { 0 };
+		int ex = qm_parse_opts(verb, argc - first_opt, argv + first_opt, &o);
+		if (ex)
+			return ex;
+		if (streq(verb, "list"))
+			return qm_list(c, node, o.full);
+		if (streq(verb, "config"))
+			return qm_config(c, base, o.current, o.snapshot);
+		if (streq(verb, "status"))
+			return qm_status(c, base, o.verbose);
+		return qm_pending(c, base);
+	}
+	/* one API call, as pvesh makes it: its parameters checked against the route, a task followed */
+	_cleanup_free_ char *path =
+		*call->path ? xasprintf("%s%s", base, streq(call->path, "/") ? "" : call->path) :
+			      xasprintf("/nodes/%s/qemu", node);
+	_cleanup_free_ char *vmid_text = xasprintf("%lld", vmid);
+	_cleanup_free_ char **v = xcalloc((size_t)argc + 6, sizeof(char *));
+	int n = 0;
+	v[n++] = argv[0];
+	v[n++] = (char *)call->pvesh;
+	v[n++] = path;
+	if (!*call->path) {
+		v[n++] = (char *)"--vmid";
+		v[n++] = vmid_text;
+	}
+	for (int i = first_opt; i < argc; i++)
+		v[n++] = argv[i];
+	return pvectl_run(c, n, v);
 }

@@ -82,7 +82,7 @@ else
 	fail path-param-twice "$(why)"
 fi
 
-run get /version --output-format yaml
+run get /version --output-format xml
 if [[ $rc -eq 2 ]]; then ok bad-output-format; else fail bad-output-format "$(why)"; fi
 
 run apidoc
