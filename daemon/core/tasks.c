@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -617,6 +618,8 @@ static _Noreturn void worker_exit(int r, pve_error *err)
 
 _Noreturn void pved_task_worker_main(const pved_area *const *areas)
 {
+	/* spawned through /proc/self/exe, it would be "exe" in ps and top */
+	(void)prctl(PR_SET_NAME, "pved-task", 0, 0, 0);
 	bool empty;
 	cJSON *order = read_order(&empty);
 	/* A worker spawned ahead whose pved ended before it had a task: nothing to say. */
