@@ -974,6 +974,19 @@ int pvectl_qm(pvectl *c, int argc, char **argv)
 	for (size_t i = 0; i < ELEMENTSOF(qm_calls); i++)
 		if (streq(qm_calls[i].verb, verb))
 			call = &qm_calls[i];
+	/* qm's verbs pved's qm does not serve: said so, not taken for a typing mistake */
+	static const char *const unserved[] = { "terminal",	  "vncproxy",	 "wait",
+						"unlock",	  "migrate",	 "remote-migrate",
+						"importdisk",	  "disk import", "importovf",
+						"import",	  "rescan",	 "disk rescan",
+						"cleanup",	  "mtunnel",	 "nbdstop",
+						"enroll-efi-keys" };
+	for (size_t i = 0; i < ELEMENTSOF(unserved); i++)
+		if (streq(unserved[i], verb)) {
+			fprintf(stderr, "qm %s: not served by pved's qm yet; nothing was done\n",
+				verb);
+			return PVECTL_EXIT_FAIL;
+		}
 	if (!listing && !call) {
 		fprintf(stderr,
 			"qm: unknown command '%s' (pved serves: list, create, destroy, config, set, "

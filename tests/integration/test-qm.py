@@ -3,7 +3,7 @@
 install links it), on VMs created through the API: snapshot, listsnapshot (qm's tree, "current" under
 the newest snapshot), rollback, delsnapshot, disk resize and its alias resize, move-disk to another
 storage and disk move back, clone, template, unlink, cloudinit dump|pending|update, sendkey refused on a
-stopped VM; bad words refused as usage mistakes (exit 2) before any call, the API's refusals passed on
+stopped VM; qm's verbs pved does not serve (terminal) said so; bad words refused as usage mistakes (exit 2) before any call, the API's refusals passed on
 (exit 1). One guest boot (the test guest with its agent): guest cmd ping and get-osinfo (qm's JSON),
 guest exec with its exit code and output, and monitor reading HMP commands from a pipe. Runs as root;
 every QEMU is stopped by PID at the end."""
@@ -137,6 +137,8 @@ def cloudinit_and_sendkey(n):
     expect(rc == 1 and "not running" in err, (rc, out, err))
     rc, out, err = qm(n, "disk", "frobnicate", "300")
     expect(rc == 2 and "unknown command" in err, (rc, out, err))
+    rc, out, err = qm(n, "terminal", "300")
+    expect(rc == 1 and "not served" in err, (rc, out, err))
 
 
 @case
