@@ -4,6 +4,11 @@
  * volumes resolved through storage/, the line built by kvm/ (the one place that builds it). */
 #include <cjson/cJSON.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+
 #include "cluster/cluster.h"
 #include "kvm/kvm.h"
 #include "storage/storage.h"
@@ -245,6 +250,7 @@ static void qm_usage(FILE *f)
 	      "  qm disk move|move-disk <vmid> <disk> [<storage>] [OPTIONS]\n"
 	      "  qm disk unlink|unlink <vmid> --idlist DISKS [--force]\n"
 	      "  qm sendkey <vmid> <key>                   qm monitor <vmid>\n"
+	      "  qm terminal <vmid> [--iface serialN] [--escape ^O]\n"
 	      "  qm guest cmd <vmid> <command>             qm guest exec <vmid> [--] [<args>...]\n"
 	      "  qm guest exec-status <vmid> <pid>         qm guest passwd <vmid> <username>\n"
 	      "  qm cloudinit dump <vmid> user|network|meta\n"
@@ -865,6 +871,155 @@ static int qm_monitor(pvectl *c, const char *base, long long vmid)
 	return PVECTL_EXIT_OK;
 }
 
+/* qm terminal VMID [--iface serialN] [--escape ^O|0xNN|N]: as qm's, which runs socat between the
+ * serial socket and the terminal: the VM's serial socket on this node's root, stdin to it (raw when
+ * it is a terminal), its output to stdout; the escape character typed (Ctrl+O; 0: none) ends it,
+ * as the end of either side does (after stdin's end, the guest's answer is read for half a second,
+ * as socat's -t). Only on the node: the socket is a local file. */
+static int qm_terminal(pvectl *c, const char *base, long long vmid, int argc, char **argv)
+{
+	const char *iface = NULL, *escape_text = "^O";
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *name = strncmp(a, "--", 2) == 0 ? a + 2 : NULL, *eq = NULL;
+		if (name)
+			eq = strchr(name, '=');
+		_cleanup_free_ char *nm = !name ? NULL :
+					  eq	? xstrndup(name, (size_t)(eq - name)) :
+						  xstrdup(name);
+		const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+		if (!nm || !value || (!streq(nm, "iface") && !streq(nm, "escape"))) {
+			fprintf(stderr, "qm terminal: unexpected argument '%s'\n", a);
+			return PVECTL_EXIT_USAGE;
+		}
+		if (!eq)
+			i++;
+		if (streq(nm, "iface"))
+			iface = value;
+		else
+			escape_text = value;
+	}
+	long long escape = -1;
+	if (escape_text[0] == '^' && escape_text[1] >= 0x40 && escape_text[1] <= 0x7a &&
+	    !escape_text[2])
+		escape = escape_text[1] & 0x1f;
+	else if ((strncmp(escape_text, "0x", 2) == 0 || strncmp(escape_text, "0X", 2) == 0) &&
+		 escape_text[2] &&
+		 strspn(escape_text + 2, "0123456789abcdefABCDEF") == strlen(escape_text + 2) &&
+		 strlen(escape_text) <= 4)
+		escape = strtol(escape_text + 2, NULL, 16);
+	else if (pve_parse_int(escape_text, 0, 255, &escape) < 0)
+		escape = -1;
+	if (escape < 0 || escape > 255) {
+		fprintf(stderr, "invalid escape character definition: %s\n", escape_text);
+		return PVECTL_EXIT_USAGE;
+	}
+	if (c->url) {
+		fprintf(stderr,
+			"qm terminal runs on the node (without --url): the serial socket is "
+			"a local file\n");
+		return PVECTL_EXIT_USAGE;
+	}
+	_cleanup_free_ char *conf_path = xasprintf("%s/config", base);
+	_cleanup_json_ cJSON *conf = NULL;
+	if (call_with(c, "GET", conf_path, NULL, &conf) < 0)
+		return PVECTL_EXIT_FAIL;
+	static const char *const serials[] = { "serial0", "serial1", "serial2", "serial3" };
+	if (iface) {
+		bool known = false;
+		for (size_t i = 0; i < ELEMENTSOF(serials); i++)
+			known = known || streq(serials[i], iface);
+		const char *v = pve_json_str(conf, iface);
+		if (!known || !v) {
+			fprintf(stderr, "serial interface '%s' is not configured\n", iface);
+			return PVECTL_EXIT_FAIL;
+		}
+		if (!streq(v, "socket")) {
+			fprintf(stderr, "wrong serial type on interface '%s'\n", iface);
+			return PVECTL_EXIT_FAIL;
+		}
+	} else {
+		for (size_t i = 0; i < ELEMENTSOF(serials) && !iface; i++) {
+			const char *v = pve_json_str(conf, serials[i]);
+			if (v && streq(v, "socket"))
+				iface = serials[i];
+		}
+		if (!iface) {
+			fprintf(stderr, "unable to find a serial interface\n");
+			return PVECTL_EXIT_FAIL;
+		}
+	}
+	_cleanup_free_ char *st_path = xasprintf("%s/status/current", base);
+	_cleanup_json_ cJSON *st = NULL;
+	if (call_with(c, "GET", st_path, NULL, &st) < 0)
+		return PVECTL_EXIT_FAIL;
+	const char *status = pve_json_str(st, "status");
+	if (!status || !streq(status, "running")) {
+		fprintf(stderr, "VM %lld not running\n", vmid);
+		return PVECTL_EXIT_FAIL;
+	}
+	_cleanup_free_ char *sock_path = xasprintf("%s%srun/qemu-server/%lld.%s", c->root,
+						   endswith(c->root, "/") ? "" : "/", vmid, iface);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "qm terminal: the socket path %s is too long\n", sock_path);
+		return PVECTL_EXIT_FAIL;
+	}
+	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "qm terminal: %s: %s\n", sock_path, strerror(errno));
+		return PVECTL_EXIT_FAIL;
+	}
+	if (escape)
+		printf("starting serial terminal on interface %s (press Ctrl+%c to exit)\n", iface,
+		       (int)(escape + 0x40));
+	else
+		printf("starting serial terminal on interface %s\n", iface);
+	fflush(stdout);
+	struct termios saved;
+	bool raw = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+	if (raw) {
+		struct termios t = saved;
+		cfmakeraw(&t);
+		tcsetattr(STDIN_FILENO, TCSANOW, &t);
+	}
+	bool in_open = true;
+	int linger_ms = 500;
+	char buf[4096];
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+				       { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN } };
+		int r = poll(p, 2, in_open ? -1 : linger_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (p[0].revents) {
+			ssize_t got = read(fd, buf, sizeof(buf));
+			if (got <= 0 || pve_write_all(STDOUT_FILENO, buf, (size_t)got) < 0)
+				break;
+		}
+		if (p[1].revents) {
+			ssize_t got = read(STDIN_FILENO, buf, sizeof(buf));
+			if (got <= 0) {
+				in_open = false;
+				shutdown(fd, SHUT_WR);
+				continue;
+			}
+			char *esc = escape ? memchr(buf, (int)escape, (size_t)got) : NULL;
+			size_t len = esc ? (size_t)(esc - buf) : (size_t)got;
+			if (len && pve_write_all(fd, buf, len) < 0)
+				break;
+			if (esc)
+				break;
+		}
+	}
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	return PVECTL_EXIT_OK;
+}
+
 static int qm_cloudinit_dump(pvectl *c, const char *base, const char *type)
 {
 	if (!type) {
@@ -961,12 +1116,12 @@ int pvectl_qm(pvectl *c, int argc, char **argv)
 	}
 	if (!verb)
 		verb = xstrdup(argv[1]);
-	static const char *const own[] = {
-		"list",		  "config",	      "status",
-		"pending",	  "listsnapshot",     "monitor",
-		"guest cmd",	  "guest exec",	      "guest exec-status",
-		"cloudinit dump", "cloudinit pending"
-	};
+	static const char *const own[] = { "terminal",	     "list",
+					   "config",	     "status",
+					   "pending",	     "listsnapshot",
+					   "monitor",	     "guest cmd",
+					   "guest exec",     "guest exec-status",
+					   "cloudinit dump", "cloudinit pending" };
 	bool listing = false;
 	for (size_t i = 0; i < ELEMENTSOF(own); i++)
 		listing = listing || streq(own[i], verb);
@@ -975,12 +1130,11 @@ int pvectl_qm(pvectl *c, int argc, char **argv)
 		if (streq(qm_calls[i].verb, verb))
 			call = &qm_calls[i];
 	/* qm's verbs pved's qm does not serve: said so, not taken for a typing mistake */
-	static const char *const unserved[] = { "terminal",	  "vncproxy",	 "wait",
-						"unlock",	  "migrate",	 "remote-migrate",
-						"importdisk",	  "disk import", "importovf",
-						"import",	  "rescan",	 "disk rescan",
-						"cleanup",	  "mtunnel",	 "nbdstop",
-						"enroll-efi-keys" };
+	static const char *const unserved[] = {
+		"vncproxy",    "wait",	      "unlock",	   "migrate", "remote-migrate",
+		"importdisk",  "disk import", "importovf", "import",  "rescan",
+		"disk rescan", "cleanup",     "mtunnel",   "nbdstop", "enroll-efi-keys"
+	};
 	for (size_t i = 0; i < ELEMENTSOF(unserved); i++)
 		if (streq(unserved[i], verb)) {
 			fprintf(stderr, "qm %s: not served by pved's qm yet; nothing was done\n",
@@ -991,7 +1145,7 @@ int pvectl_qm(pvectl *c, int argc, char **argv)
 		fprintf(stderr,
 			"qm: unknown command '%s' (pved serves: list, create, destroy, config, set, "
 			"pending, status, start, stop, shutdown, reboot, reset, suspend, resume, "
-			"showcmd, snapshot, listsnapshot, rollback, delsnapshot, clone, template, "
+			"showcmd, terminal, snapshot, listsnapshot, rollback, delsnapshot, clone, template, "
 			"resize, move-disk, unlink, disk move|resize|unlink, sendkey, monitor, guest "
 			"cmd|exec|exec-status|passwd, cloudinit dump|pending|update)\n",
 			verb);
@@ -1016,6 +1170,8 @@ int pvectl_qm(pvectl *c, int argc, char **argv)
 		return qm_listsnapshot(c, base);
 	if (streq(verb, "monitor"))
 		return qm_monitor(c, base, vmid);
+	if (streq(verb, "terminal"))
+		return qm_terminal(c, base, vmid, argc - first_opt, argv + first_opt);
 	if (streq(verb, "guest cmd"))
 		return qm_guest_cmd(c, base, word);
 	if (streq(verb, "guest exec"))

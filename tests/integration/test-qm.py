@@ -1,16 +1,19 @@
 # timeout: 300
-"""qm's verbs beyond the lifecycle against a real node, through a `qm` name linked to pvectl (as make
-install links it), on VMs created through the API: snapshot, listsnapshot (qm's tree, "current" under
-the newest snapshot), rollback, delsnapshot, disk resize and its alias resize, move-disk to another
-storage and disk move back, clone, template, unlink, cloudinit dump|pending|update, sendkey refused on a
-stopped VM; qm's verbs pved does not serve (terminal) said so; bad words refused as usage mistakes (exit 2) before any call, the API's refusals passed on
-(exit 1). One guest boot (the test guest with its agent): guest cmd ping and get-osinfo (qm's JSON),
-guest exec with its exit code and output, and monitor reading HMP commands from a pipe. Runs as root;
-every QEMU is stopped by PID at the end."""
+"""qm's verbs beyond the lifecycle against a real node, through a `qm` name linked to pvectl (as
+make install links it), on VMs created through the API: snapshot, listsnapshot (qm's tree, "current"
+under the newest snapshot), rollback, delsnapshot, disk resize and its alias resize, move-disk to
+another storage and disk move back, clone, template, unlink, cloudinit dump|pending|update, sendkey
+refused on a stopped VM; qm's verbs pved does not serve (vncproxy) said so; bad words refused as
+usage mistakes (exit 2) before any call, the API's refusals passed on (exit 1). One guest boot (the
+test guest with its agent): guest cmd ping and get-osinfo (qm's JSON), guest exec with its exit code
+and output, monitor reading HMP commands from a pipe, and terminal: a command typed into the guest's
+serial shell, its answer read, the escape character (Ctrl+O) ending it. Runs as root; every QEMU is
+stopped by PID at the end."""
 
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -137,8 +140,10 @@ def cloudinit_and_sendkey(n):
     expect(rc == 1 and "not running" in err, (rc, out, err))
     rc, out, err = qm(n, "disk", "frobnicate", "300")
     expect(rc == 2 and "unknown command" in err, (rc, out, err))
-    rc, out, err = qm(n, "terminal", "300")
+    rc, out, err = qm(n, "vncproxy", "300")
     expect(rc == 1 and "not served" in err, (rc, out, err))
+    rc, out, err = qm(n, "terminal", "300")
+    expect(rc == 1 and "unable to find a serial interface" in err, (rc, out, err))
 
 
 @case
@@ -172,7 +177,38 @@ def guest_agent_and_monitor(n):
     out = ok(n, "monitor", "302", stdin="info status\n\nquit\ninfo status\n")
     expect(out.startswith("Entering QEMU Monitor for VM 302 - type 'help' for help\n"), out)
     expect(out.count("VM status: running") == 1, out)
+    terminal(n)
     ok(n, "stop", "302")
+
+
+def terminal(n):
+    e = dict(os.environ, PVED_ROOT=n.root, LC_ALL="C.UTF-8")
+    p = subprocess.Popen([state["qm"], "terminal", "302"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+    try:
+        out = b""
+        deadline = time.time() + 30
+        sent = 0
+        os.set_blocking(p.stdout.fileno(), False)
+        while b"TERM-42" not in out and time.time() < deadline and p.poll() is None:
+            if time.time() > sent + 3:  # again, in case the shell ate the first one
+                p.stdin.write(b"echo TERM-$((6*7))\n")
+                p.stdin.flush()
+                sent = time.time()
+            r, _, _ = select.select([p.stdout], [], [], 0.2)
+            if r:
+                out += p.stdout.read() or b""
+        expect(out.startswith(b"starting serial terminal on interface serial0 "
+                              b"(press Ctrl+O to exit)\n"),
+               (out[:200], p.poll(), p.stderr.read() if p.poll() is not None else ""))
+        expect(b"TERM-42" in out, out[-500:])
+        p.stdin.write(b"\x0f")
+        p.stdin.flush()
+        expect(p.wait(10) == 0, p.stderr.read())
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def main():

@@ -1,10 +1,11 @@
 # timeout: 300
-"""Ansible's community.general proxmox_kvm, proxmox_snap and proxmox_nic (Debian's ansible, unchanged)
-against a real node, as a playbook written for Proxmox runs them: a VM created (no disk: the test
-guest boots from its initrd), started, snapshotted while it runs, stopped (an ACPI shutdown the guest
-answers), a NIC added to the stopped VM (on an empty bridge the test makes), changed, the same change again reported unchanged, removed,
-the snapshot removed and the VM destroyed. The API's view is checked between the playbooks. One guest
-boot; runs as root; every QEMU is stopped by PID at the end."""
+"""Ansible's community.general proxmox_kvm, proxmox_snap and proxmox_nic (Debian's ansible,
+unchanged) against a real node, as a playbook written for Proxmox runs them: a VM created (no disk:
+the test guest boots from its initrd), started, snapshotted while it runs, stopped (an ACPI shutdown
+the guest answers), a NIC added to the stopped VM (on an empty bridge the test makes), changed, the
+same change again reported unchanged, removed, the snapshot removed and the VM destroyed. The API's
+view is checked between the playbooks. One guest boot; runs as root; every QEMU is stopped by PID at
+the end."""
 
 import os
 import shutil
