@@ -712,8 +712,7 @@ PLAYBOOK = """
 
 @case
 def ansible_snap_and_disk(n):
-    play = shutil.which("ansible-playbook")
-    if not play:
+    if not shutil.which("ansible-playbook"):
         raise Skip("no ansible-playbook (Debian's ansible)")
     if not os.path.isdir(n.path("srv/second")):
         os.makedirs(n.path("srv/second"))
@@ -722,18 +721,7 @@ def ansible_snap_and_disk(n):
         expect(r.status == 200, r)
     task(n, n.post(f"/nodes/{n.name}/qemu", {"vmid": 400, "name": "ans", "memory": 64,
                                              "scsi0": "local:1,format=qcow2"}))
-    d = n.path("ansible")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "play.yml"), "w") as f:
-        f.write(PLAYBOOK.format(port=n.port, password=n.admin_password))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
-    env.update({"ANSIBLE_LOCAL_TEMP": d, "ANSIBLE_REMOTE_TEMP": d, "HOME": d,
-                "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3", "PYTHONWARNINGS": "ignore"})
-    r = subprocess.run([play, "-i", "localhost,", "-c", "local", os.path.join(d, "play.yml")],
-                       capture_output=True, text=True, env=env, timeout=240)
-    expect(r.returncode == 0, f"ansible-playbook: {r.stdout[-3000:]} {r.stderr[-1000:]}")
-    expect("failed=0" in r.stdout, r.stdout[-1500:])
+    vmlib.playbook(n, PLAYBOOK.format(port=n.port, password=n.admin_password))
     c = n.get(f"/nodes/{n.name}/qemu/400/config").data
     expect("scsi1" not in c and "parent" not in c, c)
     expect(list(snaps(n, 400)) == ["current"], snaps(n, 400))

@@ -37,6 +37,29 @@ def guest_image():
     return GUEST_DIR
 
 
+def playbook(n, text, timeout=240):
+    """Runs an Ansible playbook (Debian's ansible-playbook) on localhost against node n, or Skip; its
+    output. The certificate is not checked (validate_certs: false in the playbook): the machine's
+    REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE would win over it, so they are dropped."""
+    play = shutil.which("ansible-playbook")
+    if not play:
+        raise Skip("no ansible-playbook (Debian's ansible)")
+    d = n.path("ansible")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "play.yml")
+    with open(path, "w") as f:
+        f.write(text)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env.update({"ANSIBLE_LOCAL_TEMP": d, "ANSIBLE_REMOTE_TEMP": d, "HOME": d,
+                "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3", "PYTHONWARNINGS": "ignore"})
+    r = subprocess.run([play, "-i", "localhost,", "-c", "local", path],
+                       capture_output=True, text=True, env=env, timeout=timeout)
+    expect(r.returncode == 0, f"ansible-playbook: {r.stdout[-3000:]} {r.stderr[-1000:]}")
+    expect("failed=0" in r.stdout, r.stdout[-1500:])
+    return r.stdout
+
+
 def q(s):
     return urllib.parse.quote(s, safe="")
 
