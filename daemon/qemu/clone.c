@@ -67,31 +67,6 @@ static void h_template(pved_call *c)
 	start(c, "qmtemplate", vmid, cJSON_Duplicate(c->params, true));
 }
 
-/* The node holding a config of vmid (a VM or a container), or NULL. */
-static char *vmid_owner(pved *d, long long vmid)
-{
-	_cleanup_strv_free_ char **nodes = NULL;
-	if (pve_store_list(d->store, "nodes", &nodes, NULL) < 0)
-		return NULL;
-	for (char **n = nodes; *n; n++) {
-		_cleanup_free_ char *qm = xasprintf("nodes/%s/qemu-server/%lld.conf", *n, vmid);
-		_cleanup_free_ char *ct = xasprintf("nodes/%s/lxc/%lld.conf", *n, vmid);
-		if (pve_store_exists(d->store, qm) || pve_store_exists(d->store, ct))
-			return xstrdup(*n);
-	}
-	return NULL;
-}
-
-static bool pool_exists(pved *d, const char *pool)
-{
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	if (pve_store_read(d->store, "user.cfg", &text, &len, NULL, NULL) < 0)
-		return false;
-	_cleanup_usercfg_ pve_usercfg *u = NULL;
-	return pve_usercfg_parse(text, len, &u, NULL) == 0 && pve_usercfg_find_pool(u, pool);
-}
-
 static void h_clone(pved_call *c)
 {
 	pved *d = c->d;
@@ -151,11 +126,11 @@ static void h_clone(pved_call *c)
 		}
 	}
 	const char *pool = pved_call_str(c, "pool");
-	if (pool && !pool_exists(d, pool)) {
+	if (pool && !qemu_pool_exists(d, pool)) {
 		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
 		return pved_call_fail(c, err);
 	}
-	_cleanup_free_ char *owner = vmid_owner(d, newid);
+	_cleanup_free_ char *owner = qemu_vmid_owner(d, newid);
 	if (owner) {
 		pve_error_set_param(&err, EINVAL, "newid", "VM %lld already exists on node '%s'",
 				    newid, owner);

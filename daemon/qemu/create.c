@@ -10,8 +10,7 @@
 
 #define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 
-/* The node holding a guest with this id (a VM or a container, on any node), or NULL. */
-static char *vmid_owner(pved *d, long long vmid)
+char *qemu_vmid_owner(pved *d, long long vmid)
 {
 	_cleanup_strv_free_ char **nodes = NULL;
 	if (pve_store_list(d->store, "nodes", &nodes, NULL) < 0)
@@ -25,7 +24,7 @@ static char *vmid_owner(pved *d, long long vmid)
 	return NULL;
 }
 
-static bool pool_exists(pved *d, const char *pool)
+bool qemu_pool_exists(pved *d, const char *pool)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
@@ -56,7 +55,7 @@ static void h_create(pved_call *c)
 				    "live-restore needs a backup archive to restore");
 		return pved_call_fail(c, err);
 	}
-	if (pool && !pool_exists(d, pool)) {
+	if (pool && !qemu_pool_exists(d, pool)) {
 		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
 		return pved_call_fail(c, err);
 	}
@@ -91,7 +90,7 @@ static void h_create(pved_call *c)
 	    qemu_check_values(c, vmid, pool, keys, storage, &err) < 0 ||
 	    qemu_cloudinit_check_keys(NULL, keys, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *owner = vmid_owner(d, vmid);
+	_cleanup_free_ char *owner = qemu_vmid_owner(d, vmid);
 	if (owner) {
 		pve_error_set_param(
 			&err, EINVAL, "vmid",

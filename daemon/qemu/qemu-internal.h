@@ -146,6 +146,10 @@ void qemu_disks_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool wa
 
 /* Adds vmid to pool in user.cfg (create.c; blocking). */
 int qemu_pool_add(pved *d, long long vmid, const char *pool, pve_error **err);
+/* The node holding a guest with this id (a VM or a container, on any node), or NULL. */
+char *qemu_vmid_owner(pved *d, long long vmid);
+/* Whether user.cfg has the pool. */
+bool qemu_pool_exists(pved *d, const char *pool);
 
 /* Hot-plugs what [PENDING] holds into the VM's running QEMU (hotplug.c; blocking): new NICs and scsi or
  * virtio disks in, deleted ones out (a forced deletion's volume added to *ret_destroy), each moved to

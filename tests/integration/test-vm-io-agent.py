@@ -7,14 +7,13 @@ VM whose agent does not answer (Proxmox's "QEMU guest agent is not running", aft
 exec without a command. Runs as root; every QEMU is stopped by PID at the end."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import Serial, task, wait_status  # noqa: E402
 
@@ -222,18 +221,5 @@ def shutdown_through_the_agent(n):
     expect(vmlib.wait_gone(state["pid"], 10), "QEMU still runs")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip integration-vm-io-agent: needs root")
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Node() as n:
-        try:
-            n.login()
-            return run(n)
-        finally:
-            vmlib.kill_vms(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.vm_main("integration-vm-io-agent"))

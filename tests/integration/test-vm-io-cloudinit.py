@@ -12,14 +12,13 @@ Runs as root; every QEMU is stopped by PID at the end."""
 # timeout: 600 (three guest boots, each up to a minute when the machine is loaded)
 
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import Serial, task, wait_status  # noqa: E402
 
@@ -265,18 +264,5 @@ def cicustom_with_an_uploaded_snippet(n):
         stop(n)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip integration-vm-io-cloudinit: needs root")
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Node() as n:
-        try:
-            n.login()
-            return run(n)
-        finally:
-            vmlib.kill_vms(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.vm_main("integration-vm-io-cloudinit"))

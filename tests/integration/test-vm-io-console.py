@@ -11,7 +11,6 @@ refused. Runs as root; every QEMU is stopped by PID at the end."""
 import importlib.util
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvetest  # noqa: E402
-from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import task, wait_status  # noqa: E402
 
@@ -242,18 +241,5 @@ def spiceproxy_without_spice(n):
     expect(r.status == 500 and ("spice" in msg), r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip integration-vm-io-console: needs root")
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Node() as n:
-        try:
-            n.login()
-            return run(n)
-        finally:
-            vmlib.kill_vms(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.vm_main("integration-vm-io-console"))

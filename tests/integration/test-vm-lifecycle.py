@@ -6,12 +6,11 @@ destroy. Runs as root; every QEMU is stopped by PID at the end."""
 
 import os
 import shutil
-import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import Serial, status, task, wait_status  # noqa: E402
 
@@ -246,18 +245,5 @@ def destroy(n):
     expect(n.get(f"/nodes/{n.name}/qemu").data == [], "VMs listed after their destruction")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip integration-vm-lifecycle: needs root")
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Node() as n:
-        try:
-            n.login()
-            return run(n)
-        finally:
-            vmlib.kill_vms(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.vm_main("integration-vm-lifecycle"))

@@ -15,13 +15,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import Serial, status, task, wait_status  # noqa: E402
 
@@ -729,18 +728,5 @@ def ansible_snap_and_disk(n):
     expect(os.listdir(n.path("srv/second/images/400")) == [], "the moved disk stayed")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip integration-vm-ops: needs root")
-        return 0
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    with Node() as n:
-        try:
-            n.login()
-            return run(n)
-        finally:
-            vmlib.kill_vms(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.vm_main("integration-vm-ops"))

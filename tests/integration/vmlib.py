@@ -8,10 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 
-from pvetest import TOP, Skip, expect
+from pvetest import TOP, Node, Skip, expect, run
 
 BUILD = os.path.join(TOP, "tools", "guest", "build-test-guest")
 GUEST_DIR = os.path.join(TOP, "build", "test-guest")
@@ -179,3 +180,18 @@ class Serial:
 
     def close(self):
         self.sock.close()
+
+
+def vm_main(name):
+    """The VM tests' main: as root, one node logged in as admin@pve, every case run, and every QEMU the
+    node started killed by its PID at the end, also when a case fails or the runner stops the test."""
+    if os.geteuid() != 0:
+        print(f"skip {name}: needs root")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    with Node() as n:
+        try:
+            n.login()
+            return run(n)
+        finally:
+            kill_vms(n.root)
