@@ -343,22 +343,8 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	_cleanup_free_ char *src_path = NULL, *src_fmt = NULL;
 	uint64_t size = 0;
 	r = pve_storage_path(&src.st, src.volname, NULL, &src_path, err);
-	if (r >= 0 && x->running) {
-		/* QEMU holds the image: it tells the size, the name the format */
-		kvm_qmp_sync *q = NULL;
-		r = qemu_ops_monitor(x->d, x->vmid, &q, err);
-		if (r >= 0)
-			r = kvm_qmp_drive_size(q, key, &size, err);
-		kvm_qmp_sync_close(q);
-		pve_volname vn = { 0 };
-		if (r >= 0)
-			r = pve_storage_volume_parse(&src.st, src.volname, &vn, err);
-		if (r >= 0)
-			src_fmt = xstrdup(vn.format ? vn.format : "raw");
-		pve_volname_clear(&vn);
-	} else if (r >= 0) {
-		r = pve_storage_volume_size(&src.st, src.volname, &size, NULL, &src_fmt, err);
-	}
+	if (r >= 0)
+		r = qemu_ops_disk_size(x->d, x->vmid, key, &src, x->running, &size, &src_fmt, err);
 	const char *sid = x->storage ? x->storage : src.sid;
 	pve_storage dst;
 	if (r >= 0)

@@ -474,22 +474,8 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 	pve_storage dst;
 	bool running = qemu_ops_running(d, vmid, NULL);
 	r = pve_storage_path(&src.st, src.volname, NULL, &src_path, err);
-	if (r >= 0 && running) {
-		/* QEMU holds the image: it tells the size, the name the format */
-		kvm_qmp_sync *q = NULL;
-		r = qemu_ops_monitor(d, vmid, &q, err);
-		if (r >= 0)
-			r = kvm_qmp_drive_size(q, disk, &size, err);
-		kvm_qmp_sync_close(q);
-		pve_volname vn = { 0 };
-		if (r >= 0)
-			r = pve_storage_volume_parse(&src.st, src.volname, &vn, err);
-		if (r >= 0)
-			src_fmt = xstrdup(vn.format ? vn.format : "raw");
-		pve_volname_clear(&vn);
-	} else if (r >= 0) {
-		r = pve_storage_volume_size(&src.st, src.volname, &size, NULL, &src_fmt, err);
-	}
+	if (r >= 0)
+		r = qemu_ops_disk_size(d, vmid, disk, &src, running, &size, &src_fmt, err);
 	if (r >= 0)
 		r = pve_storage_get(scfg, storage, &dst, err);
 	if (r >= 0)

@@ -27,6 +27,11 @@ char *qemu_ops_drive_with(pved *d, const char *key, const char *value, const cha
 bool qemu_ops_has_feature(pved *d, const pve_sectioncfg *scfg, const pve_config *c,
 			  const char *section, pve_volume_feature f, const char *snap);
 
+/* The size and format of drive key's volume v: asked of QEMU when it runs (it holds the image), else of
+ * the storage. */
+int qemu_ops_disk_size(pved *d, long long vmid, const char *key, const qemu_vol *v, bool running,
+		       uint64_t *ret_size, char **ret_format, pve_error **err);
+
 /* The VM's QEMU, when one runs. */
 bool qemu_ops_running(pved *d, long long vmid, kvm_proc *ret);
 int qemu_ops_monitor(pved *d, long long vmid, kvm_qmp_sync **ret, pve_error **err);

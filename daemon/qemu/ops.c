@@ -33,6 +33,26 @@ int qemu_vol_open(pved *d, const pve_sectioncfg *scfg, const char *volid, qemu_v
 	return 0;
 }
 
+int qemu_ops_disk_size(pved *d, long long vmid, const char *key, const qemu_vol *v, bool running,
+		       uint64_t *ret_size, char **ret_format, pve_error **err)
+{
+	if (!running)
+		return pve_storage_volume_size(&v->st, v->volname, ret_size, NULL, ret_format, err);
+	/* QEMU holds the image: it tells the size, the name the format */
+	kvm_qmp_sync *q = NULL;
+	int r = qemu_ops_monitor(d, vmid, &q, err);
+	if (r >= 0)
+		r = kvm_qmp_drive_size(q, key, ret_size, err);
+	kvm_qmp_sync_close(q);
+	pve_volname vn = { 0 };
+	if (r >= 0)
+		r = pve_storage_volume_parse(&v->st, v->volname, &vn, err);
+	if (r >= 0)
+		*ret_format = xstrdup(vn.format ? vn.format : "raw");
+	pve_volname_clear(&vn);
+	return r;
+}
+
 char *qemu_ops_drive_volid(pved *d, const char *key, const char *value)
 {
 	if (kvm_drive_key(key, false, NULL, NULL) == false) {
