@@ -1,0 +1,197 @@
+/* lxc: the public header of pved's container runtime: a container's spec and its start (namespaces,
+ * id maps, the rootfs and pivot_root, /dev, /proc and /sys with their masks, devpts and the console,
+ * capabilities, seccomp, cgroup v2), its state, stop, freeze and exec; the rootfs made from a template
+ * archive (tar through libarchive, OCI image archives), and the per-OS set-up Proxmox does in a new
+ * container. No liblxc and no lxc tools. A library: it includes common/ and system libraries only
+ * (libcap, libseccomp, libarchive); daemon/lxc/ combines it with storage/, net/ and the config store and
+ * resolves a pct config into an lxc_spec.
+ *
+ * Three parts, each in its own files:
+ * - the runtime (start.c, mounts.c, idmap.c, cgroup.c, seccomp.c, caps.c, console.c, exec.c, and the
+ *   per-container monitor, tools' pved-ctmon): everything from an lxc_spec to a running init and back;
+ * - the rootfs (template.c, oci.c, setup.c): what a create writes into the new volume;
+ * - daemon/lxc/ (not here): the pct config, the API, tasks, volumes, bridges.
+ * Each part may add to its own section of this header. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/common.h"
+
+/* ---- limits and families (Proxmox's LXC/Config.pm) ------------------------------------------------------ */
+
+#define LXC_MAX_MOUNT_POINTS 256 /* mp0..mp255 */
+#define LXC_MAX_NICS 32		 /* net0..net31 */
+#define LXC_MAX_UNUSED 256
+#define LXC_MAX_DEVS 256	/* dev0..dev255 */
+#define LXC_MAX_IDMAPS 32
+#define LXC_MAX_ENV 256
+#define LXC_MAX_ARGS 256
+
+/* Proxmox's default map of an unprivileged container: ids 0..65535 inside are 100000.. outside. */
+#define LXC_UNPRIV_BASE 100000u
+#define LXC_UNPRIV_COUNT 65536u
+
+/* ---- the spec: what a start needs, resolved by daemon/lxc from the config ------------------------------ */
+
+typedef struct lxc_idmap {
+	char kind; /* 'u' or 'g' */
+	uint32_t inside, outside, count;
+} lxc_idmap;
+
+typedef struct lxc_mount {
+	char *source; /* host path: a mounted volume's directory, a bind source, a device */
+	char *target; /* absolute path inside the container; the rootfs is not one of these */
+	bool ro;
+	unsigned long flags; /* MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_NOATIME from mountoptions */
+} lxc_mount;
+
+typedef struct lxc_nic {
+	char name[16];	    /* inside: "eth0" */
+	char host_name[16]; /* "veth<vmid>i<n>" */
+	char hwaddr[18];    /* "BC:24:11:..." */
+	unsigned mtu;	    /* 0: the bridge's */
+	/* Addresses set inside before the init runs: a CIDR, "dhcp" (a client is run inside), "manual" or
+	 * "" (none); IPv6 also "auto". gw/gw6: a default route, or "". */
+	char ip[64], gw[48], ip6[64], gw6[48];
+	bool link_down;
+} lxc_nic;
+
+typedef struct lxc_dev {
+	char *path; /* /dev/x on the host, made the same path inside */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	bool deny_write;
+} lxc_dev;
+
+typedef struct lxc_spec {
+	long long vmid;
+	char *run_dir; /* <root>/run/lxc: the container's pid, console socket and state files */
+	char *rootfs;  /* host path of the mounted rootfs (daemon/lxc mounts the volume) */
+	char *hostname;
+	bool unprivileged;
+	lxc_idmap idmaps[LXC_MAX_IDMAPS]; /* the defaults above when unprivileged and none given */
+	size_t n_idmaps;
+	/* features */
+	bool nesting, keyctl, fuse, mknod, force_rw_sys;
+	char **mount_fstypes; /* features' mount=nfs;cifs, NULL-terminated, may be NULL */
+	/* limits; 0 / -1 as noted: unlimited */
+	uint64_t memory_bytes; /* memory.max; 0: none */
+	int64_t swap_bytes;    /* memory.swap.max; -1: none */
+	uint64_t cpu_quota_us; /* cpu.max's quota over a 100000 us period; 0: max */
+	unsigned cpu_weight;   /* cpu.weight (cpuunits); 0: the default */
+	uint64_t pids_max;     /* 0: max */
+	char *cpuset;	       /* cpuset.cpus, or NULL */
+	/* the init: argv[0] is a path inside the container ("/sbin/init", an entrypoint) */
+	char **argv;
+	char **env; /* KEY=VALUE, NULL-terminated; the runtime adds container=lxc */
+	char *cwd;  /* NULL: "/" */
+	unsigned tty_count; /* /dev/tty1..N (Proxmox's tty, default 2) */
+	char *cmode;	    /* "tty", "console", "shell": what the console attaches to */
+	lxc_mount *mounts;
+	size_t n_mounts;
+	lxc_nic nics[LXC_MAX_NICS];
+	size_t n_nics;
+	lxc_dev *devs;
+	size_t n_devs;
+	char *cgroup_parent; /* below the cgroup2 mount; NULL: "lxc.slice" (pved-<hash>.slice/ for a root
+			      * other than /, as kvm/cgroup.c does) */
+	char *log_path;	     /* the monitor's log (start errors after the exec of the init), or NULL */
+} lxc_spec;
+
+void lxc_spec_free(lxc_spec *s);
+static inline void lxc_spec_freep(lxc_spec **s)
+{
+	lxc_spec_free(*s);
+}
+#define _cleanup_lxc_spec_ _cleanup_(lxc_spec_freep)
+
+/* ---- the runtime ------------------------------------------------------------------------------------------
+ * lxc_start runs in a task worker (never in pved's loop): it makes the container's namespaces, its init
+ * and the per-container monitor (pved-ctmon, tiny: the init's parent, holding the console), checks every
+ * step, and returns once the init has been exec'd, or fails with what failed (a missing cgroup
+ * controller by name, a bad id map, a mount) and nothing left behind. The container outlives the worker
+ * and pved. Host-side veths (`host_name`) exist, down, when it returns; the caller puts them on their
+ * bridges (net/'s pve_net_attach) and then calls lxc_start_finish, which lets the init run. */
+
+typedef struct lxc_running {
+	pid_t init_pid;		/* in the host's pid namespace */
+	unsigned long long starttime; /* /proc/<pid>/stat's, to tell a reused pid */
+	pid_t monitor_pid;
+} lxc_running;
+
+int lxc_start(const lxc_spec *s, lxc_running *ret, pve_error **err);
+/* Lets the init exec after the caller's set-up (bridges); on error the container is stopped. */
+int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err);
+
+/* The container's state from its run files: 1 running (r filled), 0 stopped, negative errno. Cheap
+ * enough for pved's loop (a pid file, a stat of /proc/<pid>). */
+int lxc_state(const char *run_dir, long long vmid, lxc_running *ret);
+
+/* Stops it: with force, cgroup.kill (or SIGKILL to the init when the cgroup cannot); else SIGPWR/SIGTERM
+ * to the init (what it takes for a clean shutdown), then after timeout_s kill. Waits for its end
+ * (task workers only). Leaves the cgroup and the run files removed. */
+int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, pve_error **err);
+
+/* cgroup.freeze; thaw with freeze false. */
+int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err);
+
+typedef struct lxc_stats {
+	uint64_t cpu_usec; /* cpu.stat usage_usec */
+	uint64_t mem_bytes, mem_max, swap_bytes, swap_max;
+	uint64_t pids;
+} lxc_stats;
+/* From the container's cgroup files (those missing are 0). */
+int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err);
+
+/* Runs a command inside a running container (pct exec, enter, push and pull, the exec API): a process
+ * spawned (never a fork of pved) that joins the init's namespaces and cgroup, with the container's
+ * capabilities, seccomp and id map, as uid/gid inside, in cwd, with env. The fds are its stdin,
+ * stdout, stderr (-1: /dev/null; a pty's slave for an interactive session). */
+typedef struct lxc_exec_opts {
+	char *const *argv;
+	char *const *env; /* NULL: PATH and TERM defaults */
+	const char *cwd;  /* NULL: "/" */
+	uid_t uid;
+	gid_t gid;
+	int fd_in, fd_out, fd_err;
+} lxc_exec_opts;
+int lxc_exec_spawn(const char *run_dir, long long vmid, const lxc_exec_opts *o, pid_t *ret_pid,
+		   pve_error **err);
+
+/* The console: a unix socket in run_dir that the monitor serves; each client gets the console (cmode)
+ * until it leaves, and leaving never stops the container. */
+char *lxc_console_path(const char *run_dir, long long vmid, unsigned tty);
+
+/* ---- the rootfs: templates, OCI images, the per-OS set-up ------------------------------------------------ */
+
+/* Unpacks a template archive (tar, .tar.gz, .tar.xz, .tar.zst) into dir, which must be empty: no entry
+ * outside dir (absolute paths, `..`, links pointing out are refused or made safe), no device nodes,
+ * for an unprivileged container no setuid bits kept and ownership shifted by the id map. */
+int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
+			 pve_error **err);
+
+/* An OCI image archive (oci-archive or docker-archive tar): its layers unpacked in order with
+ * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI). */
+int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
+		    cJSON **ret_cfg, pve_error **err);
+bool lxc_oci_is_image(const char *archive);
+
+/* The ostype of an unpacked rootfs, as Proxmox detects it ("debian", "ubuntu", "alpine", "unmanaged"...). */
+const char *lxc_ostype_detect(const char *dir);
+
+/* Proxmox's set-up of a new or changed container for its OS: hostname, /etc/hosts, network config of
+ * the NICs, nameserver and searchdomain, root password (a crypt hash), ssh keys. */
+typedef struct lxc_setup {
+	const char *ostype;
+	const char *hostname;
+	const char *nameserver, *searchdomain;
+	const char *root_password_hash; /* crypt(3) */
+	const char *ssh_keys;
+	const lxc_nic *nics;
+	size_t n_nics;
+} lxc_setup;
+int lxc_setup_rootfs(const char *dir, const lxc_setup *s, pve_error **err);
