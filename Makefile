@@ -23,7 +23,7 @@ PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_app
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
 
 # The goals that only call tools/setup-deps and then make again: they must not need the libraries yet.
-SETUP_GOALS := deps run check bench fuzz clean format-check
+SETUP_GOALS := deps run check bench fuzz clean format-check deb
 NEED_CONFIG := $(filter-out $(SETUP_GOALS),$(or $(MAKECMDGOALS),all))
 
 # The library flags are asked of pkg-config once the packages are there, not while make parses: a
@@ -234,20 +234,36 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	cp -R www/. $(DESTDIR)$(PREFIX)/share/pved/www/
-	install -m 0644 tools/systemd/pved.service $(DESTDIR)/lib/systemd/system/
+	sed 's,/usr/local/bin/,$(PREFIX)/bin/,' tools/systemd/pved.service \
+		>$(DESTDIR)/lib/systemd/system/pved.service
 	$(O)/bin/pvectl completion-script >$(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvectl
 	$(O)/bin/pvectl man pvectl >$(DESTDIR)$(PREFIX)/share/man/man1/pvectl.1
 	$(O)/bin/pvectl man pved >$(DESTDIR)$(PREFIX)/share/man/man8/pved.8
 ifneq ($(NO_COMPAT_NAMES),1)
 	# the names scripts written for a Proxmox host call; pvectl acts on the name it was run by
-	for n in pvesh qm pct; do ln -sfn pvectl $(DESTDIR)$(PREFIX)/bin/$$n; done
+	for n in pvesh qm pct; do \
+		ln -sfn pvectl $(DESTDIR)$(PREFIX)/bin/$$n; \
+		echo '.so man1/pvectl.1' >$(DESTDIR)$(PREFIX)/share/man/man1/$$n.1; \
+	done
 	ln -sfn pvectl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/pvesh
 endif
+	echo '.so man8/pved.8' >$(DESTDIR)$(PREFIX)/share/man/man8/pved-api.8
+
+# The Debian package, build/deb/pved_VERSION_amd64.deb (debian/rules: Debian's build flags, its own
+# build directory), checked by lintian. Not through dpkg-buildpackage, which writes beside the checkout.
+deb:
+	tools/setup-deps --deb
+	dpkg-checkbuilddeps
+	rm -rf build/deb debian/pved debian/.debhelper debian/files debian/*.substvars \
+		debian/debhelper-build-stamp
+	debian/rules build
+	fakeroot debian/rules binary
+	lintian --fail-on error build/deb/pved_*_amd64.deb
 
 clean:
 	rm -rf build
 
-.PHONY: all unit-tests fuzz-targets fuzz deps check run bench bench-programs format-check install clean
+.PHONY: all unit-tests fuzz-targets fuzz deps check run bench bench-programs format-check install clean deb
 .DELETE_ON_ERROR:
 ifneq ($(NEED_CONFIG),)
 -include $(shell find $(O)/obj -name '*.d' 2>/dev/null)

@@ -1,7 +1,10 @@
 #!/bin/bash
 # The fresh-machine tier: on a pristine Debian 12 (debootstrap minbase, plus make: what README asks a
-# newcomer to have) with a copy of the checkout and nothing else, a newcomer's `make run` installs, builds and starts a node on a root that does not
-# exist yet, admin@pve logs in with the printed password, and `make` then builds with exit 0.
+# newcomer to have) with a copy of the checkout and nothing else, a newcomer's `make run` installs,
+# builds and starts a node on a root that does not exist yet, admin@pve logs in with the printed
+# password, `make` then builds with exit 0, and `make deb` makes the package lintian passes. The package
+# is then installed with apt into a second pristine Debian 12 (bookworm-backports added, for QEMU 10, as
+# README says), where the installed pved starts and admin@pve logs in: its Depends are enough.
 # The minbase tree is cached as a tarball (PVED_FRESH_CACHE, /var/cache/pved-fresh) for a week; the
 # packages `make run` installs are not: installing them is what this proves.
 # timeout: 1800
@@ -41,10 +44,12 @@ fi
 work=""
 runner=""
 cleanup() {
-	# The node and make run in their own process group, led by the PID written to node.pid.
-	if [ -n "$work" ] && [ -s "$work/node.pid" ]; then
-		kill -TERM -- "-$(cat "$work/node.pid")" 2>/dev/null
-	fi
+	# Each node (and make run) runs in its own process group, led by the PID in node.pid, node2.pid.
+	for pidfile in "$work/node.pid" "$work/node2.pid"; do
+		if [ -n "$work" ] && [ -s "$pidfile" ]; then
+			kill -TERM -- "-$(cat "$pidfile")" 2>/dev/null
+		fi
+	done
 	if [ -n "$runner" ]; then
 		for _ in $(seq 50); do
 			kill -0 "$runner" 2>/dev/null || break
@@ -124,6 +129,8 @@ echo "make run exited $?" >>"$work/run.log"
 while [ ! -e "$work/node.done" ]; do sleep 0.2; done
 newcomer make >"$work/make.log" 2>&1 </dev/null
 echo $? >"$work/make.rc"
+newcomer "make deb" >"$work/deb.log" 2>&1 </dev/null
+echo $? >"$work/deb.rc"
 umount -R "$root/sys" "$root/dev" "$root/proc"
 EOF
 setsid unshare -m --propagation private /bin/bash "$work/inner.sh" "$root" "$work" "$port" \
@@ -165,4 +172,76 @@ else
 	echo "FAIL fresh-make: make exited ${rc:-nothing}"
 	tail -n 30 "$work/make.log" | sed 's/^/  | /'
 fi
+say "make deb done"
+deb=$(ls "$root"/root/pved/build/deb/pved_*_amd64.deb 2>/dev/null | head -n 1)
+rc=$(cat "$work/deb.rc" 2>/dev/null)
+if [ "$rc" = 0 ] && [ -n "$deb" ]; then
+	echo "ok fresh-make-deb: make deb built $(basename "$deb") on the fresh machine; lintian reports no error"
+else
+	echo "FAIL fresh-make-deb: make deb exited ${rc:-nothing}"
+	tail -n 30 "$work/deb.log" | sed 's/^/  | /'
+	exit 0
+fi
+
+# The package on a second pristine machine: apt installs it with what its Depends name, nothing else.
+root2=$work/root2
+mkdir "$root2"
+tar -C "$root2" -xf "$tarball"
+cp /etc/resolv.conf "$root2/etc/resolv.conf"
+cp "$deb" "$root2/root/"
+printf 'deb %s bookworm-backports main\n' "$mirror" >"$root2/etc/apt/sources.list.d/backports.list"
+port2=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$work/inner2.sh" <<'EOF'
+set -u
+root=$1 work=$2 port=$3 deb=$4
+mount -t proc proc "$root/proc"
+mount --rbind /dev "$root/dev"
+mount --rbind /sys "$root/sys"
+mount -t tmpfs tmpfs "$root/run"
+admin() {
+	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c "$1"
+}
+# (no init system in a chroot: policy-rc.d tells the maintainer scripts not to start the unit)
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+admin "apt-get update -q && apt-get install -y -q -t bookworm-backports ./root/$deb" \
+	>"$work/install.log" 2>&1
+echo $? >"$work/install.rc"
+if [ "$(cat "$work/install.rc")" = 0 ]; then
+	# what pved.service runs, on a port of the test's
+	(exec setsid sh -c "echo \$\$ >$work/node2.pid.tmp && mv $work/node2.pid.tmp $work/node2.pid &&
+		exec chroot $root /usr/bin/pved --foreground --listen 127.0.0.1:$port" \
+		>"$work/node2.log" 2>&1 </dev/null) &
+	wait $!
+fi
+while [ ! -e "$work/node2.done" ]; do sleep 0.2; done
+umount -R "$root/run" "$root/sys" "$root/dev" "$root/proc"
+EOF
+setsid unshare -m --propagation private /bin/bash "$work/inner2.sh" "$root2" "$work" "$port2" \
+	"$(basename "$deb")" >"$work/inner2.log" 2>&1 </dev/null &
+runner=$!
+password=""
+for _ in $(seq 1500); do
+	[ -s "$work/install.rc" ] && [ "$(cat "$work/install.rc")" != 0 ] && break
+	password=$(sed -n 's/^pved: created admin@pve with password \([^ ]*\) .*/\1/p' "$work/node2.log" 2>/dev/null)
+	[ -n "$password" ] && curl -ksf -o /dev/null --max-time 2 "https://127.0.0.1:$port2/" && break
+	kill -0 "$runner" 2>/dev/null || break
+	sleep 0.4
+done
+answer=$(curl -ks --max-time 10 -d username=admin@pve --data-urlencode "password=$password" \
+	"https://127.0.0.1:$port2/api2/json/access/ticket" 2>&1)
+if [ "$(cat "$work/install.rc" 2>/dev/null)" != 0 ]; then
+	echo "FAIL fresh-deb-install: apt-get install of the package failed"
+	tail -n 30 "$work/install.log" | sed 's/^/  | /'
+elif [ -n "$password" ] && echo "$answer" | grep -q '"ticket":"PVE:admin@pve:'; then
+	echo "ok fresh-deb-install: apt installed the package on a pristine Debian 12; its pved started and admin@pve logged in"
+else
+	echo "FAIL fresh-deb-install: the installed pved did not answer a login (answer: ${answer:0:200})"
+	tail -n 30 "$work/node2.log" | sed 's/^/  | /'
+fi
+if [ -s "$work/node2.pid" ]; then kill -TERM -- "-$(cat "$work/node2.pid")" 2>/dev/null; fi
+touch "$work/node2.done"
+wait "$runner"
+runner=""
 say "done"
