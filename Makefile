@@ -249,13 +249,13 @@ ifneq ($(NO_COMPAT_NAMES),1)
 endif
 	echo '.so man8/pved.8' >$(DESTDIR)$(PREFIX)/share/man/man8/pved-api.8
 
-# The Debian package, build/deb/pved_VERSION_amd64.deb (debian/rules: Debian's build flags, its own
-# build directory), checked by lintian. Not through dpkg-buildpackage, which writes beside the checkout.
+# The Debian package, build/deb/pved_VERSION_amd64.deb, of make's own build (debian/rules), checked by
+# lintian. Not through dpkg-buildpackage, which writes beside the checkout.
 deb:
 	tools/setup-deps --deb
 	dpkg-checkbuilddeps
 	rm -rf build/deb debian/pved debian/.debhelper debian/files debian/*.substvars \
-		debian/debhelper-build-stamp
+		debian/*.debhelper debian/*.debhelper.log debian/debhelper-build-stamp
 	debian/rules build
 	fakeroot debian/rules binary
 	lintian --fail-on error build/deb/pved_*_amd64.deb
