@@ -4,17 +4,6 @@
 
 #include "daemon/access/access-internal.h"
 
-static void fail(pved_call *c, int code, const char *fmt, ...) _printf_(3, 4);
-static void fail(pved_call *c, int code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	pve_error *err = NULL;
-	pve_error_setv(&err, code, fmt, ap);
-	va_end(ap);
-	pved_call_fail(c, err);
-}
-
 /* ---- who may see whose entries ----------------------------------------------------------------------- */
 
 static bool env_permitted(void *ud, const char *path, const char *priv)
@@ -98,8 +87,55 @@ static void h_tfa_get(pved_call *c)
 	const char *id = pved_call_str(c, "id");
 	cJSON *e = pve_tfacfg_get(tfa, pved_call_str(c, "userid"), id);
 	if (!e)
-		return fail(c, ENOENT, "No such tfa entry '%s'", id);
+		return pved_call_failf(c, ENOENT, "No such tfa entry '%s'", id);
 	pved_call_reply(c, e);
+}
+
+/* GET /access/users/{userid}/tfa, Proxmox's older view: the TFA type the user's realm enforces (its
+ * domains.cfg `tfa` property's type) and, with multiple, the types the user has entries of. Proxmox's
+ * code answers those as `user` while its schema calls them `types`: both are given, so clients written
+ * against either work. Without multiple, `user` would be a pre-7.0 tfa.cfg's single type, which
+ * tfa.cfg no longer has. */
+static void h_users_tfa_type(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	const char *userid = pved_call_str(c, "userid");
+	const char *realm = strrchr(userid, '@');
+	_cleanup_sectioncfg_ pve_sectioncfg *domains = NULL;
+	if (pved_domains_read(c->d, &domains, NULL, &err) < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	/* (pam and pve are always there, whether domains.cfg names them or not) */
+	pve_section *s = realm ? pve_sectioncfg_find(domains, realm + 1) : NULL;
+	if (!s && realm && !streq(realm + 1, "pam") && !streq(realm + 1, "pve"))
+		return pved_call_failf(c, EIO, "auth domain '%s' does not exist", realm + 1);
+	cJSON *res = cJSON_CreateObject();
+	const char *tfa = s ? pve_section_get(s, "tfa") : NULL;
+	const char *type = tfa ? strstr(tfa, "type=") : NULL;
+	if (type) {
+		type += strlen("type=");
+		_cleanup_free_ char *t = strndup(type, strcspn(type, ","));
+		cJSON_AddStringToObject(res, "realm", t);
+	}
+	if (pved_call_int(c, "multiple", 0)) {
+		_cleanup_tfacfg_ pve_tfacfg *cfg = NULL;
+		if (pved_tfacfg_read(c->d, &cfg, &err) < 0) {
+			cJSON_Delete(res);
+			return pved_call_fail(c, TAKE_PTR(err));
+		}
+		_cleanup_json_ cJSON *entries = pve_tfacfg_list(cfg, userid);
+		cJSON *types = cJSON_AddArrayToObject(res, "types");
+		const cJSON *e;
+		cJSON_ArrayForEach(e, entries) {
+			const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
+			bool seen = false;
+			const cJSON *x;
+			cJSON_ArrayForEach(x, types) seen = seen || streq_ptr(x->valuestring, t);
+			if (t && !seen)
+				cJSON_AddItemToArray(types, cJSON_CreateString(t));
+		}
+		cJSON_AddItemToObject(res, "user", cJSON_Duplicate(types, true));
+	}
+	pved_call_reply(c, res);
 }
 
 /* ---- changes: the caller's password first ------------------------------------------------------------ */
@@ -146,7 +182,7 @@ static void reauth_done(void *arg)
 	if (p->err) {
 		pved_auth_login_failed(c->d, p->userid, c->client);
 		pved_audit(c->d, c->client, p->userid, "%s refused: wrong password", p->what);
-		fail(c, EACCES, "authentication failure");
+		pved_call_failf(c, EACCES, "authentication failure");
 	} else {
 		p->then(c);
 	}
@@ -158,14 +194,14 @@ void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)
 	const char *userid = pved_call_str(c, "userid");
 	bool root = strcmp(c->authid, "root@pam") == 0;
 	if (userid && strcmp(userid, "root@pam") == 0 && !root)
-		return fail(c, EACCES,
+		return pved_call_failf(c, EACCES,
 			    "Permission check failed (only root@pam may change root@pam)");
 	if (root)
 		return then(c);
 	/* A token has no password to give: it never changes what its user alone may (the routes
 	 * refuse tokens too). */
 	if (!pve_userid_valid(c->authid))
-		return fail(c, EACCES, "Permission check failed (not with an API token)");
+		return pved_call_failf(c, EACCES, "Permission check failed (not with an API token)");
 	const char *password = pved_call_str(c, param);
 	if (!password) {
 		pve_error *err = NULL;
@@ -173,7 +209,7 @@ void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)
 		return pved_call_fail(c, err);
 	}
 	if (pved_auth_login_blocked(c->d, c->authid, c->client))
-		return fail(c, EACCES, "authentication failure");
+		return pved_call_failf(c, EACCES, "authentication failure");
 	const char *realm = strrchr(c->authid, '@') + 1;
 	pve_ldap_config *ldap = NULL;
 	if (strcmp(realm, "pam") != 0 && strcmp(realm, "pve") != 0) {
@@ -181,7 +217,7 @@ void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)
 		_cleanup_error_ pve_error *err = NULL;
 		if (!type || (strcmp(type, "ldap") != 0 && strcmp(type, "ad") != 0) ||
 		    pved_realm_ldap_config(c->d, realm, &ldap, &err) < 0)
-			return fail(c, EACCES, "authentication failure");
+			return pved_call_failf(c, EACCES, "authentication failure");
 	}
 	reauth *p = xcalloc(1, sizeof(*p));
 	p->call = c;
@@ -373,5 +409,6 @@ const pved_handler pved_handlers_tfa[] = {
 	{ "access_tfa_update", h_tfa_update },
 	{ "access_tfa_delete", h_tfa_delete },
 	{ "access_users_unlock_tfa", h_users_unlock_tfa },
+	{ "access_users_tfa_type", h_users_tfa_type },
 	{ NULL, NULL },
 };

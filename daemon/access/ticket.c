@@ -405,6 +405,32 @@ static void add_realm(cJSON *list, const char *realm, const char *type, const ch
 
 /* pam and pve are built in, as in Proxmox (domains.cfg may give them a comment or the default flag);
  * the others come from domains.cfg. */
+/* POST /access/vncticket: whether a VNC ticket is authid's for path and whether authid has every one of
+ * privs there, for a console proxy that holds a ticket it did not make. Anyone may ask (Proxmox's
+ * "world"): the answer is yes (null) or 403, and tells nothing a ticket holder does not know. pved's
+ * tickets are bound to the port they open as well, so one without port does not verify. */
+static void h_access_vncticket_verify(pved_call *c)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	const char *authid = pved_call_str(c, "authid");
+	_cleanup_free_ char *path = pve_acl_path_normalize(pved_call_str(c, "path"));
+	if (!path) {
+		pve_error_set_param(&err, EINVAL, "path", "invalid ACL path");
+		return pved_call_fail(c, TAKE_PTR(err));
+	}
+	int port = pved_call_has(c, "port") ? (int)pved_call_int(c, "port", 0) : -1;
+	if (port < 0 || pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), authid, path,
+						   port, &err) < 0)
+		return pved_call_failf(c, EPERM, "permission denied - invalid vnc ticket");
+	_cleanup_strv_free_ char **privs = pve_split_list(pved_call_str(c, "privs"));
+	bool all = privs && privs[0];
+	for (char **p = privs; all && *p; p++)
+		all = pved_auth_permitted(c->d, authid, path, *p);
+	if (!all)
+		return pved_call_failf(c, EPERM, "no permission (%s, %s)", path, pved_call_str(c, "privs"));
+	pved_call_reply(c, cJSON_CreateNull());
+}
+
 static void h_access_domains(pved_call *c)
 {
 	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
@@ -458,5 +484,6 @@ const pved_handler pved_handlers_access[] = {
 	{ "access_ticket", h_access_ticket },
 	{ "access_ticket_dummy", h_access_ticket_dummy },
 	{ "access_domains", h_access_domains },
+	{ "access_vncticket_verify", h_access_vncticket_verify },
 	{ NULL, NULL },
 };

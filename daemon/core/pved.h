@@ -225,6 +225,8 @@ void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
+/* pved_call_fail with an error made here: code (an errno) and the message. */
+void pved_call_failf(pved_call *c, int code, const char *fmt, ...) _printf_(3, 4);
 /* A long answer made as it goes (a task log), status 200 and no length: produce appends about room more
  * bytes of the body and returns 1 once the body is complete, 0 when more follows (it must append
  * something), or < 0 with *err to cut it short. It is called only while the client's window is open, so

@@ -553,6 +553,16 @@ void pved_call_fail(pved_call *c, pve_error *err)
 	pve_error_free(err);
 }
 
+void pved_call_failf(pved_call *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	pve_error *err = NULL;
+	pve_error_setv(&err, code, fmt, ap);
+	va_end(ap);
+	pved_call_fail(c, err);
+}
+
 void pved_call_fail_errors(pved_call *c, cJSON *errors)
 {
 	call_fail_full((call *)c, 400, "Parameter verification failed.", errors);

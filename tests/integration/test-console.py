@@ -157,6 +157,28 @@ def vncwebsocket_refuses_a_bad_ticket(n):
 
 
 @case
+def vncticket_verified_for_a_proxy(n):
+    """POST /access/vncticket, which a console proxy calls with a ticket it was handed: yes (null) only
+    for the ticket's own authid, path and port, and only when authid holds privs there."""
+    tp = termproxy(n)
+    path = f"/nodes/{n.name}"
+    good = {"authid": n.pam_user, "vncticket": tp["ticket"], "path": path, "privs": "Sys.Console",
+            "port": tp["port"]}
+    r = n.post("/access/vncticket", good)
+    expect(r.status == 200 and r.data is None, r)
+    # Anyone may ask (Proxmox's "world"): no credentials needed.
+    r = n.request("POST", "/access/vncticket", good, ticket="")
+    expect(r.status == 200, r)
+    for change in ({"authid": "root@pam"}, {"path": "/vms/100"}, {"port": tp["port"] ^ 1},
+                   {"vncticket": tp["ticket"] + "x"}, {"privs": "Sys.Console,Sys.Modify"}):
+        r = n.post("/access/vncticket", dict(good, **change))
+        expect(r.status == 403, (change, r))
+    r = n.post("/access/vncticket", {k: v for k, v in good.items() if k != "port"})
+    expect(r.status == 403 and "invalid vnc ticket" in r.reason, r)
+    n.wait_task(tp["upid"], timeout=30)
+
+
+@case
 def vncwebsocket_needs_an_upgrade(n):
     tp = termproxy(n)
     r = n.get(f"/nodes/{n.name}/vncwebsocket", {"port": tp["port"], "vncticket": tp["ticket"]})

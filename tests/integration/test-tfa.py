@@ -180,6 +180,38 @@ def recovery_codes(n):
     wait_unblocked()
 
 
+@case
+def users_tfa_types(n):
+    """GET /access/users/{userid}/tfa, the older view: the types a user has entries of (with multiple,
+    as Proxmox answers them under `user`, and as its schema names them under `types`) and the type
+    the user's realm enforces."""
+    r = n.get("/access/users/alice@pve/tfa", {"multiple": 1})
+    expect(r.status == 200 and sorted(r.data["types"]) == ["recovery", "totp"]
+           and sorted(r.data["user"]) == ["recovery", "totp"] and "realm" not in r.data, r)
+    r = n.get("/access/users/bob@pve/tfa", {"multiple": 1})
+    expect(r.status == 200 and r.data == {"types": [], "user": []}, r)
+    r = n.get("/access/users/alice@pve/tfa")
+    expect(r.status == 200 and r.data == {}, r)
+    r = n.post("/access/domains", {"realm": "tfaldap", "type": "ldap", "server1": "127.0.0.1",
+                                   "base_dn": "dc=example,dc=org", "user_attr": "uid",
+                                   "tfa": "type=oath,step=30"})
+    expect(r.status == 200, r)
+    expect(n.post("/access/users", {"userid": "someone@tfaldap"}).status == 200, "ldap user")
+    r = n.get("/access/users/someone@tfaldap/tfa")
+    expect(r.status == 200 and r.data == {"realm": "oath"}, r)
+    # A user of a realm that does not exist is no user: the permission check refuses first.
+    r = n.get("/access/users/someone@nosuchrealm/tfa")
+    expect(r.status == 403, r)
+    # Only the user itself, or who may see users (User.Modify or Sys.Audit on its groups).
+    bob = as_user(n, "bob@pve", "bob-secret-1")
+    r = bob.get("/access/users/alice@pve/tfa")
+    expect(r.status == 403, r)
+    r = bob.get("/access/users/bob@pve/tfa")
+    expect(r.status == 200, r)
+    expect(n.request("DELETE", "/access/users/someone@tfaldap").status == 200, "ldap user removed")
+    expect(n.request("DELETE", "/access/domains/tfaldap").status == 200, "realm removed")
+
+
 def as_user_tfa(n):
     """alice, logged in through both steps."""
     r = login1(n, "alice@pve", "alice-secret-1")
