@@ -125,11 +125,13 @@ static void h_users_tfa_type(pved_call *c)
 		_cleanup_json_ cJSON *entries = pve_tfacfg_list(cfg, userid);
 		cJSON *types = cJSON_AddArrayToObject(res, "types");
 		const cJSON *e;
-		cJSON_ArrayForEach(e, entries) {
-			const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
+		cJSON_ArrayForEach (e, entries) {
+			const char *t =
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
 			bool seen = false;
 			const cJSON *x;
-			cJSON_ArrayForEach(x, types) seen = seen || streq_ptr(x->valuestring, t);
+			cJSON_ArrayForEach (x, types)
+				seen = seen || streq_ptr(x->valuestring, t);
 			if (t && !seen)
 				cJSON_AddItemToArray(types, cJSON_CreateString(t));
 		}
@@ -194,14 +196,15 @@ void pved_reauth(pved_call *c, const char *param, const char *what, void (*then)
 	const char *userid = pved_call_str(c, "userid");
 	bool root = strcmp(c->authid, "root@pam") == 0;
 	if (userid && strcmp(userid, "root@pam") == 0 && !root)
-		return pved_call_failf(c, EACCES,
-			    "Permission check failed (only root@pam may change root@pam)");
+		return pved_call_failf(
+			c, EACCES, "Permission check failed (only root@pam may change root@pam)");
 	if (root)
 		return then(c);
 	/* A token has no password to give: it never changes what its user alone may (the routes
 	 * refuse tokens too). */
 	if (!pve_userid_valid(c->authid))
-		return pved_call_failf(c, EACCES, "Permission check failed (not with an API token)");
+		return pved_call_failf(c, EACCES,
+				       "Permission check failed (not with an API token)");
 	const char *password = pved_call_str(c, param);
 	if (!password) {
 		pve_error *err = NULL;

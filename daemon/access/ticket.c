@@ -419,15 +419,16 @@ static void h_access_vncticket_verify(pved_call *c)
 		return pved_call_fail(c, TAKE_PTR(err));
 	}
 	int port = pved_call_has(c, "port") ? (int)pved_call_int(c, "port", 0) : -1;
-	if (port < 0 || pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), authid, path,
-						   port, &err) < 0)
+	if (port < 0 || pved_auth_verify_vncticket(c->d, pved_call_str(c, "vncticket"), authid,
+						   path, port, &err) < 0)
 		return pved_call_failf(c, EPERM, "permission denied - invalid vnc ticket");
 	_cleanup_strv_free_ char **privs = pve_split_list(pved_call_str(c, "privs"));
 	bool all = privs && privs[0];
 	for (char **p = privs; all && *p; p++)
 		all = pved_auth_permitted(c->d, authid, path, *p);
 	if (!all)
-		return pved_call_failf(c, EPERM, "no permission (%s, %s)", path, pved_call_str(c, "privs"));
+		return pved_call_failf(c, EPERM, "no permission (%s, %s)", path,
+				       pved_call_str(c, "privs"));
 	pved_call_reply(c, cJSON_CreateNull());
 }
 
