@@ -121,6 +121,7 @@ typedef struct lxc_running {
 	pid_t init_pid;		/* in the host's pid namespace */
 	unsigned long long starttime; /* /proc/<pid>/stat's, to tell a reused pid */
 	pid_t monitor_pid;
+	int sync_fd; /* lxc_start's line to the starter, for lxc_start_finish (which closes it) */
 } lxc_running;
 
 int lxc_start(const lxc_spec *s, lxc_running *ret, pve_error **err);
