@@ -17,7 +17,8 @@ static void usage(void)
 		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
-		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --idmap u:IN:OUT:N\n");
+		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --idmap u:IN:OUT:N\n"
+		"         --nic NAME,HOST_NAME[,CIDR[,GW[,MAC]]]\n");
 	exit(2);
 }
 
@@ -58,7 +59,8 @@ int main(int argc, char **argv)
 		{ "stop", no_argument, 0, 'S' },	   { "force", no_argument, 0, 'f' },
 		{ "timeout", required_argument, 0, 't' },  { "freeze", no_argument, 0, 'F' },
 		{ "thaw", no_argument, 0, 'T' },	   { "state", no_argument, 0, 'Q' },
-		{ "user", required_argument, 0, 'u' },	   { 0, 0, 0, 0 }
+		{ "user", required_argument, 0, 'u' },	   { "nic", required_argument, 0, 'N' },
+		{ 0, 0, 0, 0 }
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -98,6 +100,23 @@ int main(int argc, char **argv)
 			s->mounts[s->n_mounts++] = (lxc_mount){ .source = xstrdup(v[0]),
 								.target = xstrdup(v[1]),
 								.ro = n == 3 && streq(v[2], "ro") };
+			break;
+		}
+		case 'N': {
+			/* NAME,HOST_NAME[,CIDR[,GW[,MAC]]] */
+			_cleanup_strv_free_ char **v = pve_strv_split(optarg, ",");
+			size_t n = strv_length(v);
+			if (n < 2 || n > 5 || s->n_nics >= LXC_MAX_NICS)
+				usage();
+			lxc_nic *nic = &s->nics[s->n_nics++];
+			snprintf(nic->name, sizeof(nic->name), "%s", v[0]);
+			snprintf(nic->host_name, sizeof(nic->host_name), "%s", v[1]);
+			if (n > 2)
+				snprintf(nic->ip, sizeof(nic->ip), "%s", v[2]);
+			if (n > 3)
+				snprintf(nic->gw, sizeof(nic->gw), "%s", v[3]);
+			if (n > 4)
+				snprintf(nic->hwaddr, sizeof(nic->hwaddr), "%s", v[4]);
 			break;
 		}
 		case 'i': {
