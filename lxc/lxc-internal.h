@@ -37,6 +37,9 @@ int lxc_cgroup_write(const char *dir, const char *file, const char *value);
  * waits for it to empty and removes it and its children. */
 int lxc_cgroup_destroy(const char *dir);
 
+/* devices.c: the device allow list, a BPF program on the container's cgroup */
+int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **err);
+
 /* caps.c: the kept set and its application (bounding set, then the process's own sets) */
 uint64_t lxc_caps_keep(const lxc_spec *s);
 int lxc_caps_apply(uint64_t keep, pve_error **err);

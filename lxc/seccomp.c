@@ -1,8 +1,8 @@
 /* The seccomp filter: LXC's default profile (common.seccomp: kexec_load, open_by_handle_at,
  * init_module, finit_module, delete_module fail with EPERM; umount2 with MNT_FORCE with EACCES),
  * Proxmox's keyctl rule (ENOSYS unless the keyctl feature, so systemd falls back), and mknod of
- * character and block devices (EPERM unless the mknod feature): without a device cgroup this is what
- * keeps a host disk's node out of a container. */
+ * character and block devices (EPERM unless the mknod feature), behind the device cgroup program
+ * (devices.c) that would refuse opening such a node anyway. */
 #include <sys/mount.h>
 #include <sys/stat.h>
 

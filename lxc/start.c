@@ -258,6 +258,8 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 	if (!cg || lxc_cgroup_create(s, cg, &err) < 0)
 		goto fail;
 	cg_made = true;
+	if (lxc_devices_attach(s, cg, &err) < 0)
+		goto fail;
 	nsdir = xasprintf("%s/ns", cg);
 	cgfd = open(nsdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0) {
