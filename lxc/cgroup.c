@@ -20,8 +20,8 @@ char *lxc_cgroup_dir(const lxc_spec *s, pve_error **err)
 	}
 	const char *parent = s->cgroup_parent ? s->cgroup_parent : "lxc.slice";
 	if (parent[0] == '/' || strstr(parent, "..")) {
-		pve_error_set(err, EINVAL, "cgroup parent '%s' is not a path below the cgroup2 mount",
-			      parent);
+		pve_error_set(err, EINVAL,
+			      "cgroup parent '%s' is not a path below the cgroup2 mount", parent);
 		return NULL;
 	}
 	return xasprintf("%s/%s/%lld", mount, parent, s->vmid);
@@ -80,10 +80,11 @@ int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 			if (!has_controller(up, want[i].ctrl)) {
 				int e = ENOTSUP;
 				*p = c;
-				return pve_error_set(err, e,
-						     "%s needs the cgroup controller '%s', which %s "
-						     "does not have",
-						     want[i].what, want[i].ctrl, up);
+				return pve_error_set(
+					err, e,
+					"%s needs the cgroup controller '%s', which %s "
+					"does not have",
+					want[i].what, want[i].ctrl, up);
 			}
 			_cleanup_free_ char *v = xasprintf("+%s", want[i].ctrl);
 			(void)lxc_cgroup_write(up, "cgroup.subtree_control", v);
@@ -91,7 +92,8 @@ int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 			int e = errno;
 			*p = c;
-			return pve_error_set(err, e, "can't create cgroup %s: %s", path, strerror(e));
+			return pve_error_set(err, e, "can't create cgroup %s: %s", path,
+					     strerror(e));
 		}
 		*p = c;
 		if (!c)
@@ -146,11 +148,13 @@ int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 	uid_t u = lxc_idmap_root(s, 'u');
 	gid_t g = lxc_idmap_root(s, 'g');
 	if (u || g) {
-		const char *own[] = { "", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads" };
+		const char *own[] = { "", "/cgroup.procs", "/cgroup.subtree_control",
+				      "/cgroup.threads" };
 		for (size_t i = 0; i < ELEMENTSOF(own); i++) {
 			_cleanup_free_ char *f = xasprintf("%s%s", v, own[i]);
 			if (chown(f, u, g) < 0 && errno != ENOENT)
-				return pve_error_set(err, errno, "can't hand %s to the container: %s", f,
+				return pve_error_set(err, errno,
+						     "can't hand %s to the container: %s", f,
 						     strerror(errno));
 		}
 	}

@@ -3,7 +3,7 @@
  * raw system calls only; the starter has done every set-up that needs libcap, libseccomp or libnl.
  *
  *   pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID   (fd 3: the console's pty master, fd 4: the
- *       listening console socket) stays the init's parent, serves the console, reaps the init, then
+ *       listening console socket, fd 5: the starter's line to lxc_start_finish, told one byte) stays the init's parent, serves the console, reaps the init, then
  *       kills what is left in the cgroup, removes it and the run files, and exits with the init's
  *       status (128+N for a signal N).
  *   pved-ctmon exec RUN_DIR VMID UID GID CWD -- ARGV... (stdio: the command's; env: the command's)
@@ -192,6 +192,10 @@ static int monitor(int argc, char **argv)
 	const char *vmid = argv[2], *run_dir = argv[3], *cg = argv[4];
 	pid_t init = (pid_t)strtol(argv[5], NULL, 10);
 	int master = 3, lfd = 4, client = -1;
+	/* tell the starter's caller that the monitor runs (lxc_start_finish waits for this byte) */
+	if (write(5, "M", 1) < 0 && errno != EBADF)
+		logmsg("can't tell the caller");
+	close(5);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -369,7 +373,8 @@ static int exec_mode(int argc, char **argv)
 		if (!(caps & (1ull << c)))
 			prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+	    setresuid(uid, uid, uid) < 0) {
 		logmsg("can't take the user's ids in the container");
 		_exit(125);
 	}

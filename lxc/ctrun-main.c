@@ -46,47 +46,102 @@ int main(int argc, char **argv)
 	unsigned timeout = 10;
 	uid_t uid = 0;
 	gid_t gid = 0;
-	static const struct option opts[] = {
-		{ "unprivileged", no_argument, 0, 'U' }, { "rootfs", required_argument, 0, 'r' },
-		{ "hostname", required_argument, 0, 'h' }, { "memory", required_argument, 0, 'm' },
-		{ "swap", required_argument, 0, 's' },	   { "cpu-quota", required_argument, 0, 'c' },
-		{ "pids", required_argument, 0, 'p' },	   { "vmid", required_argument, 0, 'v' },
-		{ "run-dir", required_argument, 0, 'R' },  { "cgroup-parent", required_argument, 0, 'g' },
-		{ "env", required_argument, 0, 'e' },	   { "cwd", required_argument, 0, 'w' },
-		{ "mount", required_argument, 0, 'M' },	   { "keyctl", no_argument, 0, 'k' },
-		{ "mknod", no_argument, 0, 'n' },	   { "idmap", required_argument, 0, 'i' },
-		{ "detach", no_argument, 0, 'd' },	   { "exec", no_argument, 0, 'x' },
-		{ "stop", no_argument, 0, 'S' },	   { "force", no_argument, 0, 'f' },
-		{ "timeout", required_argument, 0, 't' },  { "freeze", no_argument, 0, 'F' },
-		{ "thaw", no_argument, 0, 'T' },	   { "state", no_argument, 0, 'Q' },
-		{ "user", required_argument, 0, 'u' },	   { "nic", required_argument, 0, 'N' },
-		{ 0, 0, 0, 0 }
-	};
+	static const struct option opts[] = { { "unprivileged", no_argument, 0, 'U' },
+					      { "rootfs", required_argument, 0, 'r' },
+					      { "hostname", required_argument, 0, 'h' },
+					      { "memory", required_argument, 0, 'm' },
+					      { "swap", required_argument, 0, 's' },
+					      { "cpu-quota", required_argument, 0, 'c' },
+					      { "pids", required_argument, 0, 'p' },
+					      { "vmid", required_argument, 0, 'v' },
+					      { "run-dir", required_argument, 0, 'R' },
+					      { "cgroup-parent", required_argument, 0, 'g' },
+					      { "env", required_argument, 0, 'e' },
+					      { "cwd", required_argument, 0, 'w' },
+					      { "mount", required_argument, 0, 'M' },
+					      { "keyctl", no_argument, 0, 'k' },
+					      { "mknod", no_argument, 0, 'n' },
+					      { "idmap", required_argument, 0, 'i' },
+					      { "detach", no_argument, 0, 'd' },
+					      { "exec", no_argument, 0, 'x' },
+					      { "stop", no_argument, 0, 'S' },
+					      { "force", no_argument, 0, 'f' },
+					      { "timeout", required_argument, 0, 't' },
+					      { "freeze", no_argument, 0, 'F' },
+					      { "thaw", no_argument, 0, 'T' },
+					      { "state", no_argument, 0, 'Q' },
+					      { "user", required_argument, 0, 'u' },
+					      { "nic", required_argument, 0, 'N' },
+					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (c) {
-		case 'U': s->unprivileged = true; break;
-		case 'r': free(s->rootfs), s->rootfs = xstrdup(optarg); break;
-		case 'h': free(s->hostname), s->hostname = xstrdup(optarg); break;
-		case 'm': s->memory_bytes = num(optarg); break;
-		case 's': s->swap_bytes = (int64_t)num(optarg); break;
-		case 'c': s->cpu_quota_us = num(optarg); break;
-		case 'p': s->pids_max = num(optarg); break;
-		case 'v': s->vmid = (long long)num(optarg); break;
-		case 'R': free(s->run_dir), s->run_dir = xstrdup(optarg); break;
-		case 'g': free(s->cgroup_parent), s->cgroup_parent = xstrdup(optarg); break;
-		case 'e': strv_push(&s->env, xstrdup(optarg)); break;
-		case 'w': free(s->cwd), s->cwd = xstrdup(optarg); break;
-		case 'k': s->keyctl = true; break;
-		case 'n': s->mknod = true; break;
-		case 'd': mode = O_DETACH; break;
-		case 'x': mode = O_EXEC; break;
-		case 'S': mode = O_STOP; break;
-		case 'f': force = true; break;
-		case 't': timeout = (unsigned)num(optarg); break;
-		case 'F': mode = O_FREEZE; break;
-		case 'T': mode = O_THAW; break;
-		case 'Q': mode = O_STATE; break;
+		case 'U':
+			s->unprivileged = true;
+			break;
+		case 'r':
+			free(s->rootfs), s->rootfs = xstrdup(optarg);
+			break;
+		case 'h':
+			free(s->hostname), s->hostname = xstrdup(optarg);
+			break;
+		case 'm':
+			s->memory_bytes = num(optarg);
+			break;
+		case 's':
+			s->swap_bytes = (int64_t)num(optarg);
+			break;
+		case 'c':
+			s->cpu_quota_us = num(optarg);
+			break;
+		case 'p':
+			s->pids_max = num(optarg);
+			break;
+		case 'v':
+			s->vmid = (long long)num(optarg);
+			break;
+		case 'R':
+			free(s->run_dir), s->run_dir = xstrdup(optarg);
+			break;
+		case 'g':
+			free(s->cgroup_parent), s->cgroup_parent = xstrdup(optarg);
+			break;
+		case 'e':
+			strv_push(&s->env, xstrdup(optarg));
+			break;
+		case 'w':
+			free(s->cwd), s->cwd = xstrdup(optarg);
+			break;
+		case 'k':
+			s->keyctl = true;
+			break;
+		case 'n':
+			s->mknod = true;
+			break;
+		case 'd':
+			mode = O_DETACH;
+			break;
+		case 'x':
+			mode = O_EXEC;
+			break;
+		case 'S':
+			mode = O_STOP;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 't':
+			timeout = (unsigned)num(optarg);
+			break;
+		case 'F':
+			mode = O_FREEZE;
+			break;
+		case 'T':
+			mode = O_THAW;
+			break;
+		case 'Q':
+			mode = O_STATE;
+			break;
 		case 'u':
 			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2)
 				usage();
@@ -128,15 +183,22 @@ int main(int argc, char **argv)
 			s->idmaps[s->n_idmaps++] = (lxc_idmap){ kind, in, out, cnt };
 			break;
 		}
-		default: usage();
+		default:
+			usage();
 		}
 	}
 	_cleanup_(pve_error_freep) pve_error *err = NULL;
 	int r = 0;
 	switch (mode) {
-	case O_STOP: r = lxc_stop(s->run_dir, s->vmid, force, timeout, &err); break;
-	case O_FREEZE: r = lxc_freeze(s->run_dir, s->vmid, true, &err); break;
-	case O_THAW: r = lxc_freeze(s->run_dir, s->vmid, false, &err); break;
+	case O_STOP:
+		r = lxc_stop(s->run_dir, s->vmid, force, timeout, &err);
+		break;
+	case O_FREEZE:
+		r = lxc_freeze(s->run_dir, s->vmid, true, &err);
+		break;
+	case O_THAW:
+		r = lxc_freeze(s->run_dir, s->vmid, false, &err);
+		break;
 	case O_STATE: {
 		lxc_running run;
 		r = lxc_state(s->run_dir, s->vmid, &run);
@@ -147,8 +209,13 @@ int main(int argc, char **argv)
 	case O_EXEC: {
 		if (optind >= argc)
 			usage();
-		lxc_exec_opts o = { .argv = argv + optind, .cwd = s->cwd, .uid = uid, .gid = gid,
-				    .fd_in = 0, .fd_out = 1, .fd_err = 2 };
+		lxc_exec_opts o = { .argv = argv + optind,
+				    .cwd = s->cwd,
+				    .uid = uid,
+				    .gid = gid,
+				    .fd_in = 0,
+				    .fd_out = 1,
+				    .fd_err = 2 };
 		pid_t pid;
 		r = lxc_exec_spawn(s->run_dir, s->vmid, &o, &pid, &err);
 		if (r < 0)

@@ -15,8 +15,9 @@
 
 static struct bpf_insn insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
 {
-	return (struct bpf_insn){ .code = code, .dst_reg = dst, .src_reg = src, .off = off,
-				  .imm = imm };
+	return (struct bpf_insn){
+		.code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm
+	};
 }
 
 int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **err)
@@ -24,9 +25,9 @@ int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **er
 	struct {
 		int type, major, minor;
 	} allow[9 + LXC_MAX_DEVS] = {
-		{ BPF_DEVCG_DEV_CHAR, 1, 3 },	{ BPF_DEVCG_DEV_CHAR, 1, 5 },
-		{ BPF_DEVCG_DEV_CHAR, 1, 7 },	{ BPF_DEVCG_DEV_CHAR, 1, 8 },
-		{ BPF_DEVCG_DEV_CHAR, 1, 9 },	{ BPF_DEVCG_DEV_CHAR, 5, ANY_MINOR },
+		{ BPF_DEVCG_DEV_CHAR, 1, 3 },		{ BPF_DEVCG_DEV_CHAR, 1, 5 },
+		{ BPF_DEVCG_DEV_CHAR, 1, 7 },		{ BPF_DEVCG_DEV_CHAR, 1, 8 },
+		{ BPF_DEVCG_DEV_CHAR, 1, 9 },		{ BPF_DEVCG_DEV_CHAR, 5, ANY_MINOR },
 		{ BPF_DEVCG_DEV_CHAR, 136, ANY_MINOR }, { BPF_DEVCG_DEV_CHAR, 10, 229 },
 	};
 	size_t n = 8;
@@ -35,9 +36,11 @@ int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **er
 		struct stat st;
 		if (!s->devs[i].path || stat(s->devs[i].path, &st) < 0)
 			return pve_error_set(err, errno, "device %s: %s",
-					     s->devs[i].path ? s->devs[i].path : "", strerror(errno));
+					     s->devs[i].path ? s->devs[i].path : "",
+					     strerror(errno));
 		if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-			return pve_error_set(err, EINVAL, "%s is not a device node", s->devs[i].path);
+			return pve_error_set(err, EINVAL, "%s is not a device node",
+					     s->devs[i].path);
 		allow[n++] = (typeof(allow[0])){ S_ISCHR(st.st_mode) ? BPF_DEVCG_DEV_CHAR :
 								       BPF_DEVCG_DEV_BLOCK,
 						 (int)major(st.st_rdev), (int)minor(st.st_rdev) };
@@ -53,7 +56,8 @@ int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **er
 		bool any = allow[i].minor == ANY_MINOR;
 		int16_t skip = any ? 3 : 4; /* the rest of this rule */
 		prog[k++] = insn(BPF_JMP | BPF_JNE | BPF_K, 2, 0, skip, allow[i].type);
-		prog[k++] = insn(BPF_JMP | BPF_JNE | BPF_K, 4, 0, (int16_t)(skip - 1), allow[i].major);
+		prog[k++] =
+			insn(BPF_JMP | BPF_JNE | BPF_K, 4, 0, (int16_t)(skip - 1), allow[i].major);
 		if (!any)
 			prog[k++] = insn(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 2, allow[i].minor);
 		prog[k++] = insn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);

@@ -37,7 +37,8 @@ int lxc_exec_spawn(const char *run_dir, long long vmid, const lxc_exec_opts *o, 
 	argv[n++] = (char *)"--";
 	for (size_t i = 0; i < argc; i++)
 		argv[n++] = o->argv[i];
-	static char path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	static char path_env[] =
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		    term_env[] = "TERM=linux", ct_env[] = "container=lxc";
 	char *const def_env[] = { path_env, term_env, ct_env, NULL };
 	posix_spawn_file_actions_t fa;
@@ -49,8 +50,8 @@ int lxc_exec_spawn(const char *run_dir, long long vmid, const lxc_exec_opts *o, 
 		if (fds[i] >= 0)
 			posix_spawn_file_actions_adddup2(&fa, fds[i], i);
 		else
-			posix_spawn_file_actions_addopen(&fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY,
-							 0);
+			posix_spawn_file_actions_addopen(&fa, i, "/dev/null",
+							 i ? O_WRONLY : O_RDONLY, 0);
 	}
 	/* a helper that must not keep the caller's signal mask or handlers */
 	sigset_t none, all;

@@ -36,8 +36,8 @@ static int write_map(pid_t pid, char kind, const lxc_idmap *m, size_t n, pve_err
 		if (!m[i].count || m[i].inside + (uint64_t)m[i].count - 1 > UINT32_MAX - 1 ||
 		    m[i].outside + (uint64_t)m[i].count - 1 > UINT32_MAX - 1) {
 			pve_buf_free(&b);
-			return pve_error_set(err, EINVAL, "id map %c %u %u %u is out of range", kind,
-					     m[i].inside, m[i].outside, m[i].count);
+			return pve_error_set(err, EINVAL, "id map %c %u %u %u is out of range",
+					     kind, m[i].inside, m[i].outside, m[i].count);
 		}
 		/* the kernel refuses overlaps too, but with EINVAL and no word of which */
 		for (size_t j = 0; j < i; j++) {
@@ -48,14 +48,15 @@ static int write_map(pid_t pid, char kind, const lxc_idmap *m, size_t n, pve_err
 			if (in || out) {
 				pve_buf_free(&b);
 				return pve_error_set(err, EINVAL,
-						     "id maps %c %u %u %u and %c %u %u %u overlap", kind,
-						     m[j].inside, m[j].outside, m[j].count, kind,
-						     m[i].inside, m[i].outside, m[i].count);
+						     "id maps %c %u %u %u and %c %u %u %u overlap",
+						     kind, m[j].inside, m[j].outside, m[j].count,
+						     kind, m[i].inside, m[i].outside, m[i].count);
 			}
 		}
 		pve_buf_printf(&b, "%u %u %u\n", m[i].inside, m[i].outside, m[i].count);
 	}
-	_cleanup_free_ char *path = xasprintf("/proc/%d/%s_map", (int)pid, kind == 'u' ? "uid" : "gid");
+	_cleanup_free_ char *path =
+		xasprintf("/proc/%d/%s_map", (int)pid, kind == 'u' ? "uid" : "gid");
 	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
 	int r = 0;
 	if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len) {

@@ -16,10 +16,17 @@
 #include "lxc/lxc-internal.h"
 
 /* Shown as /dev/null (files) or an empty read-only tmpfs (directories): crun's and LXC's lists. */
-static const char *const masked[] = { "/proc/acpi",	   "/proc/kcore",	"/proc/keys",
-				      "/proc/latency_stats", "/proc/timer_list",	"/proc/timer_stats",
-				      "/proc/sched_debug",   "/proc/scsi",		"/proc/sysrq-trigger",
-				      "/sys/firmware",	   "/sys/devices/virtual/powercap" };
+static const char *const masked[] = { "/proc/acpi",
+				      "/proc/kcore",
+				      "/proc/keys",
+				      "/proc/latency_stats",
+				      "/proc/timer_list",
+				      "/proc/timer_stats",
+				      "/proc/sched_debug",
+				      "/proc/scsi",
+				      "/proc/sysrq-trigger",
+				      "/sys/firmware",
+				      "/sys/devices/virtual/powercap" };
 /* Read-only: the kernel's global knobs; /proc/sys/net is made writable again (it is the netns's). */
 static const char *const readonly[] = { "/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq",
 					"/proc/sys" };
@@ -62,7 +69,8 @@ static int make_beneath(int rootfd, const char *path, bool dir, pve_error **err)
 			}
 		} else {
 			int f = openat(pfd, slash + 1,
-				       O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+				       O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+				       0644);
 			if (f < 0 && errno != EEXIST) {
 				fd = -errno;
 				goto out;
@@ -146,7 +154,8 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 		if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
 			continue;
 		/* a user namespace may not mknod: there the host's node is bound in */
-		if (!s->unprivileged && mknodat(devfd, dev_nodes[i], S_IFCHR | 0666, st.st_rdev) == 0 &&
+		if (!s->unprivileged &&
+		    mknodat(devfd, dev_nodes[i], S_IFCHR | 0666, st.st_rdev) == 0 &&
 		    fchmodat(devfd, dev_nodes[i], 0666, 0) == 0)
 			continue;
 		r = mount_beneath(rootfd, host, in, NULL, MS_BIND, NULL, false, err);
@@ -164,8 +173,10 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 		if (r < 0)
 			return r;
 	}
-	const char *links[][2] = { { "pts/ptmx", "ptmx" },	       { "/proc/self/fd", "fd" },
-				   { "/proc/self/fd/0", "stdin" },   { "/proc/self/fd/1", "stdout" },
+	const char *links[][2] = { { "pts/ptmx", "ptmx" },
+				   { "/proc/self/fd", "fd" },
+				   { "/proc/self/fd/0", "stdin" },
+				   { "/proc/self/fd/1", "stdout" },
 				   { "/proc/self/fd/2", "stderr" } };
 	for (size_t i = 0; i < ELEMENTSOF(links); i++)
 		if (symlinkat(links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST)
@@ -192,7 +203,8 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 				     strerror(-master));
 	int unlock = 0;
 	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		return pve_error_set(err, errno, "can't unlock the console pty: %s", strerror(errno));
+		return pve_error_set(err, errno, "can't unlock the console pty: %s",
+				     strerror(errno));
 	_cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (slave < 0)
 		return pve_error_set(err, errno, "can't open the console pty: %s", strerror(errno));
@@ -222,14 +234,16 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 		const lxc_mount *m = &s->mounts[i];
 		struct stat st;
 		if (!m->target || m->target[0] != '/' || !m->source)
-			return pve_error_set(err, EINVAL, "mount point %zu has no absolute target", i);
+			return pve_error_set(err, EINVAL, "mount point %zu has no absolute target",
+					     i);
 		if (stat(m->source, &st) < 0)
 			return pve_error_set(err, errno, "mount source %s: %s", m->source,
 					     strerror(errno));
 		r = mount_beneath(rootfd, m->source, m->target, NULL, MS_BIND | MS_REC, NULL,
 				  S_ISDIR(st.st_mode), err);
 		if (r == 0 && (m->ro || m->flags))
-			r = remount_beneath(rootfd, m->target, (m->ro ? MS_RDONLY : 0) | m->flags, err);
+			r = remount_beneath(rootfd, m->target, (m->ro ? MS_RDONLY : 0) | m->flags,
+					    err);
 		if (r < 0)
 			return r;
 	}
@@ -238,8 +252,8 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 	if (r < 0)
 		return r;
 	unsigned long sysro = (s->force_rw_sys && !s->unprivileged) ? 0 : MS_RDONLY;
-	r = mount_beneath(rootfd, "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | sysro,
-			  NULL, true, err);
+	r = mount_beneath(rootfd, "sysfs", "/sys", "sysfs",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC | sysro, NULL, true, err);
 	if (r < 0)
 		return r;
 	/* the cgroup namespace's root is the container's own ns cgroup: nothing above it shows */
@@ -256,11 +270,11 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 			continue;
 		if (dir)
 			r = mount_beneath(rootfd, "tmpfs", masked[i], "tmpfs",
-					  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", true,
-					  err);
+					  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0",
+					  true, err);
 		else
-			r = mount_beneath(rootfd, "/dev/null", masked[i], NULL, MS_BIND, NULL, false,
-					  err);
+			r = mount_beneath(rootfd, "/dev/null", masked[i], NULL, MS_BIND, NULL,
+					  false, err);
 		if (r < 0)
 			return r;
 	}
@@ -273,7 +287,8 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 		if (!exists_beneath(rootfd, readonly[i], &dir))
 			continue;
 		_cleanup_free_ char *host = xasprintf("%s%s", s->rootfs, readonly[i]);
-		r = mount_beneath(rootfd, host, readonly[i], NULL, MS_BIND | MS_REC, NULL, dir, err);
+		r = mount_beneath(rootfd, host, readonly[i], NULL, MS_BIND | MS_REC, NULL, dir,
+				  err);
 		if (r == 0)
 			r = remount_beneath(rootfd, readonly[i], MS_RDONLY, err);
 		if (r < 0)

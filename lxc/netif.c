@@ -51,7 +51,8 @@ int lxc_nics_create(const lxc_spec *s, pid_t child, pve_error **err)
 			if (nl_addr_parse(n->hwaddr, AF_LLC, &a) < 0) {
 				rtnl_link_put(peer);
 				rtnl_link_put(link);
-				return pve_error_set(err, EINVAL, "bad MAC address '%s'", n->hwaddr);
+				return pve_error_set(err, EINVAL, "bad MAC address '%s'",
+						     n->hwaddr);
 			}
 			rtnl_link_set_addr(peer, a);
 			nl_addr_put(a);
@@ -61,8 +62,8 @@ int lxc_nics_create(const lxc_spec *s, pid_t child, pve_error **err)
 		rtnl_link_put(link);
 		if (r < 0)
 			return pve_error_set(err, r == -NLE_EXIST ? EEXIST : EIO,
-					     "can't create veth %s for %s: %s", n->host_name, n->name,
-					     nl_geterror(r));
+					     "can't create veth %s for %s: %s", n->host_name,
+					     n->name, nl_geterror(r));
 	}
 	return 0;
 }
@@ -122,7 +123,8 @@ static int add_gw(struct nl_sock *sk, int index, const char *gw, int family, pve
 	if (dst)
 		nl_addr_put(dst);
 	if (r < 0)
-		return pve_error_set(err, EIO, "can't add the route via %s: %s", gw, nl_geterror(r));
+		return pve_error_set(err, EIO, "can't add the route via %s: %s", gw,
+				     nl_geterror(r));
 	return 0;
 }
 
@@ -136,7 +138,8 @@ int lxc_nics_configure(const lxc_spec *s, pve_error **err)
 		const lxc_nic *n = &s->nics[i];
 		int index = (int)if_nametoindex(n->name);
 		if (!index)
-			return pve_error_set(err, ENODEV, "%s is missing in the container", n->name);
+			return pve_error_set(err, ENODEV, "%s is missing in the container",
+					     n->name);
 		/* dhcp and auto are the init's business (its network config, written by the set-up) */
 		if (strchr(n->ip, '/'))
 			r = add_addr(sk, index, n->ip, n->name, err);

@@ -16,9 +16,9 @@ scmp_filter_ctx lxc_seccomp_build(const lxc_spec *s, pve_error **err)
 		return NULL;
 	}
 	int r = 0;
-	const int eperm[] = { SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load),
+	const int eperm[] = { SCMP_SYS(kexec_load),	   SCMP_SYS(kexec_file_load),
 			      SCMP_SYS(open_by_handle_at), SCMP_SYS(init_module),
-			      SCMP_SYS(finit_module), SCMP_SYS(delete_module) };
+			      SCMP_SYS(finit_module),	   SCMP_SYS(delete_module) };
 	for (size_t i = 0; i < ELEMENTSOF(eperm) && r == 0; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), eperm[i], 0);
 	if (r == 0)
@@ -32,7 +32,8 @@ scmp_filter_ctx lxc_seccomp_build(const lxc_spec *s, pve_error **err)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknod), 1,
 					     SCMP_A1(SCMP_CMP_MASKED_EQ, S_IFMT, modes[i]));
 			if (r == 0)
-				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+				r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat),
+						     1,
 						     SCMP_A2(SCMP_CMP_MASKED_EQ, S_IFMT, modes[i]));
 		}
 	}

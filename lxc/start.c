@@ -57,7 +57,8 @@ void lxc_spec_free(lxc_spec *s)
 	free(s);
 }
 
-static int send_msg(int fd, int type, int code, pid_t pid, pid_t pid2, const char *text, int pass_fd)
+static int send_msg(int fd, int type, int code, pid_t pid, pid_t pid2, const char *text,
+		    int pass_fd)
 {
 	start_msg m = { .type = type, .code = code, .pid = pid, .pid2 = pid2 };
 	if (text)
@@ -94,7 +95,9 @@ static int recv_msg(int fd, start_msg *m, int *ret_fd)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 	do
@@ -131,7 +134,9 @@ static char **build_env(const lxc_spec *s)
 		strv_push(&env, xstrdup(*e));
 	}
 	if (!path)
-		strv_push(&env, xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+		strv_push(
+			&env,
+			xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 	if (!term)
 		strv_push(&env, xstrdup("TERM=linux"));
 	if (!container)
@@ -141,7 +146,8 @@ static char **build_env(const lxc_spec *s)
 
 /* The init, in its new namespaces: everything that can fail is done and reported before the caller's
  * go, so a start either ends with the init's exec or with an error naming the step. */
-static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx, bool inherit_stdio)
+static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx,
+				bool inherit_stdio)
 {
 	pve_error *err = NULL;
 	start_msg m;
@@ -164,7 +170,8 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 		_cleanup_free_ char *def = xasprintf("CT%lld", s->vmid);
 		const char *h = s->hostname && *s->hostname ? s->hostname : def;
 		if (sethostname(h, strlen(h)) < 0) {
-			pve_error_set(&err, errno, "can't set the hostname %s: %s", h, strerror(errno));
+			pve_error_set(&err, errno, "can't set the hostname %s: %s", h,
+				      strerror(errno));
 			goto fail;
 		}
 	}
@@ -205,7 +212,8 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 	(void)syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
 	environ = build_env(s);
 	execvp(s->argv[0], s->argv);
-	pve_error_set(&err, errno, "can't run %s in the container: %s", s->argv[0], strerror(errno));
+	pve_error_set(&err, errno, "can't run %s in the container: %s", s->argv[0],
+		      strerror(errno));
 fail:
 	send_error(sock, err);
 	_exit(127);
@@ -314,8 +322,10 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		pve_error_set(&err, m.code > 0 ? m.code : EIO, "%s", m.text);
 		goto fail;
 	}
-	lxc_runinfo ri = { .init_pid = pid, .starttime = lxc_proc_starttime(pid),
-			   .monitor_pid = getpid(), .caps = lxc_caps_keep(s),
+	lxc_runinfo ri = { .init_pid = pid,
+			   .starttime = lxc_proc_starttime(pid),
+			   .monitor_pid = getpid(),
+			   .caps = lxc_caps_keep(s),
 			   .userns = s->unprivileged };
 	snprintf(ri.cgroup, sizeof(ri.cgroup), "%s", cg);
 	if (lxc_runinfo_write(s->run_dir, s->vmid, &ri, &err) < 0)
@@ -348,9 +358,14 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		char vmid[32], ipid[32];
 		snprintf(vmid, sizeof(vmid), "%lld", s->vmid);
 		snprintf(ipid, sizeof(ipid), "%d", (int)pid);
-		/* the monitor's fds: 3 the console's master, 4 its listening socket */
-		if (dup2(master, 3) < 0 || dup2(lfd, 4) < 0)
-			goto fail_quiet;
+		/* the monitor's fds: 3 the console's master, 4 its listening socket, 5 the line to the
+		 * caller, on which it says it runs */
+		int hi[3] = { fcntl(master, F_DUPFD_CLOEXEC, 10), fcntl(lfd, F_DUPFD_CLOEXEC, 10),
+			      fcntl(wsock, F_DUPFD_CLOEXEC, 10) };
+		/* (moved up first: any of them may sit on 3..5 already) */
+		for (int i = 0; i < 3; i++)
+			if (hi[i] < 0 || dup2(hi[i], 3 + i) < 0)
+				goto fail_quiet;
 		if (!foreground) {
 			int nul = open(s->log_path ? s->log_path : "/dev/null",
 				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -362,12 +377,11 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 				dup2(nul, 2);
 			}
 		}
-		(void)syscall(SYS_close_range, 5, ~0u, 0);
+		(void)syscall(SYS_close_range, 6, ~0u, 0);
 		char name[] = "pved-ctmon", verb[] = "monitor";
 		char *argv[] = { name, verb, vmid, s->run_dir, cg, ipid, NULL };
 		execv(mon, argv);
 		pve_error_set(&err, errno, "can't run %s: %s", mon, strerror(errno));
-		/* too late to tell the caller: the monitor's own cleanup is done here */
 	}
 fail_quiet:
 fail:
@@ -386,8 +400,9 @@ fail:
 int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error **err)
 {
 	if (!s->rootfs || !s->run_dir || !s->argv || !s->argv[0])
-		return pve_error_set(err, EINVAL, "a container needs a rootfs, a run directory and an "
-						  "init");
+		return pve_error_set(err, EINVAL,
+				     "a container needs a rootfs, a run directory and an "
+				     "init");
 	if (strv_length(s->argv) > LXC_MAX_ARGS || strv_length(s->env) > LXC_MAX_ENV)
 		return pve_error_set(err, E2BIG, "too many arguments or environment variables");
 	if (s->n_nics > LXC_MAX_NICS || s->n_mounts > LXC_MAX_MOUNT_POINTS ||
@@ -456,5 +471,16 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
 		return pve_error_set(err, EIO, "CT %lld's starter died", s->vmid);
 	if (m.type != MSG_STARTED)
 		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
-	return 0;
+	/* then the monitor's one byte once it runs, or the starter's error when its exec failed */
+	ssize_t n;
+	do
+		n = recv(fd, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 1)
+		return 0;
+	if (n == (ssize_t)sizeof(m) && m.type == MSG_ERROR) {
+		m.text[sizeof(m.text) - 1] = '\0';
+		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
+	}
+	return pve_error_set(err, EIO, "CT %lld's monitor did not start", s->vmid);
 }

@@ -111,11 +111,12 @@ int lxc_runinfo_write(const char *run_dir, long long vmid, const lxc_runinfo *ri
 {
 	_cleanup_free_ char *path = lxc_run_file(run_dir, vmid, "pid");
 	_cleanup_free_ char *tmp = lxc_run_file(run_dir, vmid, "pid.tmp");
-	_cleanup_free_ char *text = xasprintf("init %d %llu\nmonitor %d\ncgroup %s\ncaps %" PRIu64
-					      "\nuserns %d\n",
-					      (int)ri->init_pid, ri->starttime, (int)ri->monitor_pid,
-					      ri->cgroup, ri->caps, ri->userns ? 1 : 0);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	_cleanup_free_ char *text =
+		xasprintf("init %d %llu\nmonitor %d\ncgroup %s\ncaps %" PRIu64 "\nuserns %d\n",
+			  (int)ri->init_pid, ri->starttime, (int)ri->monitor_pid, ri->cgroup,
+			  ri->caps, ri->userns ? 1 : 0);
+	_cleanup_close_ int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 || pve_write_all(fd, text, strlen(text)) < 0 || rename(tmp, path) < 0) {
 		int e = errno;
 		(void)unlink(tmp);
@@ -155,8 +156,10 @@ int lxc_state(const char *run_dir, long long vmid, lxc_running *ret)
 	lxc_runinfo ri;
 	int r = running_info(run_dir, vmid, &ri);
 	if (r == 1 && ret)
-		*ret = (lxc_running){ .init_pid = ri.init_pid, .starttime = ri.starttime,
-				      .monitor_pid = ri.monitor_pid, .sync_fd = -1 };
+		*ret = (lxc_running){ .init_pid = ri.init_pid,
+				      .starttime = ri.starttime,
+				      .monitor_pid = ri.monitor_pid,
+				      .sync_fd = -1 };
 	return r;
 }
 
@@ -204,7 +207,8 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
 	lxc_runinfo ri;
 	int r = running_info(run_dir, vmid, &ri);
 	if (r < 0)
-		return pve_error_set(err, -r, "can't read CT %lld's run file: %s", vmid, strerror(-r));
+		return pve_error_set(err, -r, "can't read CT %lld's run file: %s", vmid,
+				     strerror(-r));
 	if (r == 0)
 		return pve_error_set(err, ENOENT, "CT %lld is not running", vmid);
 	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, ri.init_pid, 0);
@@ -220,8 +224,8 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
 		if (!ri.cgroup[0] || lxc_cgroup_write(ri.cgroup, "cgroup.kill", "1") < 0)
 			(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 		if (!wait_pidfd(pidfd, 10000))
-			return pve_error_set(err, ETIMEDOUT, "CT %lld's init did not end after SIGKILL",
-					     vmid);
+			return pve_error_set(err, ETIMEDOUT,
+					     "CT %lld's init did not end after SIGKILL", vmid);
 	}
 	/* the monitor reaps the init and removes what is left; a dead monitor leaves it to us */
 	_cleanup_free_ char *pidfile = lxc_run_file(run_dir, vmid, "pid");
