@@ -1,6 +1,7 @@
 /* pved-ctrun: the runtime alone, for tests and the bench. Runs a container in the foreground like
  * `crun run` and exits with its status; also starts one detached, execs into, stops or freezes one. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -14,7 +15,8 @@ static void usage(void)
 		"usage: pved-ctrun [OPTIONS] -- CMD [ARG...]     run a container, exit with its status\n"
 		"       pved-ctrun --detach [OPTIONS] -- CMD...  start it, print the init's pid\n"
 		"       pved-ctrun --exec [--user UID:GID] [--cwd DIR] --vmid N -- CMD...\n"
-		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state --vmid N\n"
+		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state | --stats\n"
+		"                  --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
 		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --idmap u:IN:OUT:N\n"
@@ -34,7 +36,7 @@ static unsigned long long num(const char *s)
 
 int main(int argc, char **argv)
 {
-	enum { O_RUN, O_DETACH, O_EXEC, O_STOP, O_FREEZE, O_THAW, O_STATE } mode = O_RUN;
+	enum { O_RUN, O_DETACH, O_EXEC, O_STOP, O_FREEZE, O_THAW, O_STATE, O_STATS } mode = O_RUN;
 	lxc_spec *s = xcalloc(1, sizeof(*s));
 	_cleanup_lxc_spec_ lxc_spec *spec = s;
 	s->vmid = 900000 + getpid() % 100000;
@@ -72,6 +74,7 @@ int main(int argc, char **argv)
 					      { "state", no_argument, 0, 'Q' },
 					      { "user", required_argument, 0, 'u' },
 					      { "nic", required_argument, 0, 'N' },
+					      { "stats", no_argument, 0, 'A' },
 					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -142,6 +145,9 @@ int main(int argc, char **argv)
 		case 'Q':
 			mode = O_STATE;
 			break;
+		case 'A':
+			mode = O_STATS;
+			break;
 		case 'u':
 			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2)
 				usage();
@@ -205,6 +211,16 @@ int main(int argc, char **argv)
 		if (r >= 0)
 			printf(r ? "running %d\n" : "stopped\n", (int)run.init_pid);
 		return r < 0 ? 1 : 0;
+	}
+	case O_STATS: {
+		lxc_stats st;
+		r = lxc_stats_read(s->run_dir, s->vmid, &st, &err);
+		if (r == 0)
+			printf("cpu_usec %" PRIu64 "\nmem_bytes %" PRIu64 "\nmem_max %" PRIu64
+			       "\nswap_bytes %" PRIu64 "\nswap_max %" PRIu64 "\npids %" PRIu64 "\n",
+			       st.cpu_usec, st.mem_bytes, st.mem_max, st.swap_bytes, st.swap_max,
+			       st.pids);
+		break;
 	}
 	case O_EXEC: {
 		if (optind >= argc)
