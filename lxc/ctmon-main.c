@@ -2,7 +2,7 @@
  * ten KiB of RSS: the issue wants no per-container helper above 200 KiB), so it uses the C library and
  * raw system calls only; the starter has done every set-up that needs libcap, libseccomp or libnl.
  *
- *   pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID   (fd 3: the console's pty master, fd 4: the
+ *   pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID [HOST_VETH...]   (fd 3: the console's pty master, fd 4: the
  *       listening console socket, fd 5: the starter's line to lxc_start_finish, told one byte) stays the init's parent, serves the console, reaps the init, then
  *       kills what is left in the cgroup, removes it and the run files, and exits with the init's
  *       status (128+N for a signal N).
@@ -186,9 +186,48 @@ static void destroy_cgroup(const char *cg)
 	rm_tree(cg, 0);
 }
 
+/* Deletes a host veth by name (RTM_DELLINK): its peer went with the container's netns, which the
+ * kernel tears down asynchronously; a new start of the same container must find the name free. */
+static void del_link(const char *name)
+{
+	/* rtnetlink's layout, spelled out: musl-gcc sees no kernel headers */
+	struct {
+		uint32_t len;
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		/* struct ifinfomsg */
+		uint8_t family, pad;
+		uint16_t iftype;
+		int32_t index;
+		uint32_t ifflags, change;
+		/* struct rtattr IFLA_IFNAME */
+		uint16_t rta_len, rta_type;
+		char name[16];
+	} req;
+	size_t n = strlen(name);
+	if (n >= sizeof(req.name))
+		return;
+	memset(&req, 0, sizeof(req));
+	/* the header, ifinfomsg and the attribute aligned to 4, nothing after it */
+	req.len = (uint32_t)(32 + ((4 + n + 1 + 3) & ~3u));
+	req.type = 17; /* RTM_DELLINK */
+	req.flags = 1 | 4; /* NLM_F_REQUEST | NLM_F_ACK */
+	req.rta_type = 3; /* IFLA_IFNAME */
+	req.rta_len = (uint16_t)(4 + n + 1); /* RTA_LENGTH */
+	memcpy(req.name, name, n);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+	if (fd < 0)
+		return;
+	if (send(fd, &req, req.len, 0) >= 0) {
+		char ack[512];
+		(void)recv(fd, ack, sizeof(ack), 0);
+	}
+	close(fd);
+}
+
 static int monitor(int argc, char **argv)
 {
-	if (argc != 6)
+	if (argc < 6)
 		return 2;
 	const char *vmid = argv[2], *run_dir = argv[3], *cg = argv[4];
 	pid_t init = (pid_t)strtol(argv[5], NULL, 10);
@@ -257,6 +296,8 @@ static int monitor(int argc, char **argv)
 	if (client >= 0)
 		close(client);
 	destroy_cgroup(cg);
+	for (int i = 6; i < argc; i++)
+		del_link(argv[i]);
 	const char *suffixes[] = { "console", "bpf", "pid" };
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
 		char p[PATH_MAX];
@@ -402,7 +443,7 @@ int main(int argc, char **argv)
 		return monitor(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return exec_mode(argc, argv);
-	dprintf(2, "usage: pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID\n"
+	dprintf(2, "usage: pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID [HOST_VETH...]\n"
 		   "       pved-ctmon exec RUN_DIR VMID UID GID CWD -- ARGV...\n");
 	return 2;
 }

@@ -249,9 +249,9 @@ int main(int argc, char **argv)
 		for (int i = optind; i < argc; i++)
 			strv_push(&s->argv, xstrdup(argv[i]));
 		lxc_running run;
-		r = lxc_start_ex(s, mode == O_RUN, &run, &err);
-		if (r == 0)
-			r = lxc_start_finish(s, &run, &err);
+		/* pved-ctrun's NICs go on no bridge: the init runs as soon as it is set up */
+		r = lxc_start_ex(s, (mode == O_RUN ? LXC_START_FOREGROUND : 0) | LXC_START_NOWAIT,
+				 &run, &err);
 		if (r < 0)
 			break;
 		if (mode == O_DETACH) {

@@ -64,6 +64,9 @@ uid_t lxc_idmap_root(const lxc_spec *s, char kind);
 /* The helper binary pved-ctmon: beside the running program's, or $PVED_CTMON. */
 char *lxc_ctmon_path(void);
 
-/* start.c: foreground keeps the monitor a child of the caller (pved-ctrun waits for it and gets the
- * init's exit status from it). */
-int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error **err);
+/* start.c: LXC_START_FOREGROUND keeps the monitor a child of the caller (pved-ctrun waits for it and
+ * gets the init's exit status from it) and gives the init the caller's stdio; LXC_START_NOWAIT lets the
+ * init exec as soon as it is set up (no lxc_start_finish: nothing to put on bridges), which saves two
+ * round trips between the processes of a start. */
+enum { LXC_START_FOREGROUND = 1, LXC_START_NOWAIT = 2 };
+int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err);

@@ -144,18 +144,24 @@ static char **build_env(const lxc_spec *s)
 	return env;
 }
 
+/* Whether the init must wait for its parent's work (id maps, veths) before its own set-up. */
+static bool needs_parent(const lxc_spec *s)
+{
+	return s->unprivileged || s->n_nics > 0;
+}
+
 /* The init, in its new namespaces: everything that can fail is done and reported before the caller's
  * go, so a start either ends with the init's exec or with an error naming the step. */
-static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx,
-				bool inherit_stdio)
+static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx, unsigned flags)
 {
 	pve_error *err = NULL;
 	start_msg m;
 	int master = -1, slave = -1;
-	if (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO)
-		_exit(1);
+	bool inherit_stdio = flags & LXC_START_FOREGROUND;
 	/* the parent's death ends a start that is not finished yet */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (needs_parent(s) && (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO))
+		_exit(1);
 	if (s->unprivileged) {
 		if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
 			pve_error_set(&err, errno, "can't become root in the user namespace: %s",
@@ -196,7 +202,7 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 	if (send_msg(sock, MSG_READY, 0, 0, 0, NULL, master) < 0)
 		_exit(1);
 	close(master);
-	if (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO)
+	if (!(flags & LXC_START_NOWAIT) && (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO))
 		_exit(1);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		pve_error_set(&err, errno, "can't set no_new_privs: %s", strerror(errno));
@@ -248,8 +254,9 @@ static void remove_run_files(const char *run_dir, long long vmid)
 }
 
 /* The starter: runs in a process of its own and ends in the monitor's exec or _exit. */
-static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground)
+static _Noreturn void starter_main(const lxc_spec *s, int wsock, unsigned flags)
 {
+	bool foreground = flags & LXC_START_FOREGROUND;
 	pve_error *err = NULL;
 	_cleanup_free_ char *cg = NULL;
 	pid_t pid = -1;
@@ -292,11 +299,13 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		pve_error_set(&err, errno, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-			 CLONE_NEWCGROUP | CLONE_INTO_CGROUP;
+	uint64_t cflags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+			  CLONE_NEWCGROUP | CLONE_INTO_CGROUP;
 	if (s->unprivileged)
-		flags |= CLONE_NEWUSER;
-	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd };
+		cflags |= CLONE_NEWUSER;
+	struct clone_args ca = { .flags = cflags,
+				 .exit_signal = SIGCHLD,
+				 .cgroup = (uint64_t)cgfd };
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
 		pve_error_set(&err, errno, "can't make the container's namespaces: %s",
@@ -305,7 +314,7 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 	}
 	if (pid == 0) {
 		close(csock[0]);
-		init_main(s, csock[1], ctx, foreground);
+		init_main(s, csock[1], ctx, flags);
 	}
 	close(csock[1]);
 	csock[1] = -1;
@@ -313,7 +322,7 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		goto fail;
 	if (lxc_nics_create(s, pid, &err) < 0)
 		goto fail;
-	if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0 ||
+	if ((needs_parent(s) && send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0) ||
 	    recv_msg(csock[0], &m, &master) < 0) {
 		pve_error_set(&err, EIO, "the container's init died during its set-up");
 		goto fail;
@@ -336,14 +345,16 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		if (lfd < 0)
 			goto fail;
 	}
-	if (send_msg(wsock, MSG_READY, 0, pid, getpid(), NULL, -1) < 0)
-		goto fail_quiet;
-	/* the caller's bridges, then its go (lxc_start_finish); its end ends the start */
-	if (recv_msg(wsock, &m, NULL) < 0 || m.type != MSG_GO)
-		goto fail_quiet;
-	if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0) {
-		pve_error_set(&err, EIO, "the container's init died before its exec");
-		goto fail;
+	if (!(flags & LXC_START_NOWAIT)) {
+		if (send_msg(wsock, MSG_READY, 0, pid, getpid(), NULL, -1) < 0)
+			goto fail_quiet;
+		/* the caller's bridges, then its go (lxc_start_finish); its end ends the start */
+		if (recv_msg(wsock, &m, NULL) < 0 || m.type != MSG_GO)
+			goto fail_quiet;
+		if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0) {
+			pve_error_set(&err, EIO, "the container's init died before its exec");
+			goto fail;
+		}
 	}
 	int r = recv_msg(csock[0], &m, NULL);
 	if (r == 0) {
@@ -379,7 +390,10 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		}
 		(void)syscall(SYS_close_range, 6, ~0u, 0);
 		char name[] = "pved-ctmon", verb[] = "monitor";
-		char *argv[] = { name, verb, vmid, s->run_dir, cg, ipid, NULL };
+		/* the host veths too: their peers die with the netns, but only some time after */
+		char *argv[7 + LXC_MAX_NICS] = { name, verb, vmid, s->run_dir, cg, ipid };
+		for (size_t i = 0; i < s->n_nics && i < LXC_MAX_NICS; i++)
+			argv[6 + i] = (char *)s->nics[i].host_name;
 		execv(mon, argv);
 		pve_error_set(&err, errno, "can't run %s: %s", mon, strerror(errno));
 	}
@@ -397,8 +411,11 @@ fail:
 	_exit(1);
 }
 
-int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error **err)
+static int wait_monitor(int fd, long long vmid, pve_error **err);
+
+int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err)
 {
+	bool foreground = flags & LXC_START_FOREGROUND;
 	if (!s->rootfs || !s->run_dir || !s->argv || !s->argv[0])
 		return pve_error_set(err, EINVAL,
 				     "a container needs a rootfs, a run directory and an "
@@ -433,14 +450,15 @@ int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error
 			if (p != 0)
 				_exit(p < 0);
 		}
-		starter_main(s, sv[1], foreground);
+		starter_main(s, sv[1], flags);
 	}
 	close(sv[1]);
 	if (!foreground)
 		(void)waitpid(pid, NULL, 0);
 	start_msg m;
 	int r = recv_msg(sv[0], &m, NULL);
-	if (r < 0 || m.type != MSG_READY) {
+	int want = flags & LXC_START_NOWAIT ? MSG_STARTED : MSG_READY;
+	if (r < 0 || m.type != want) {
 		close(sv[0]);
 		if (foreground)
 			(void)waitpid(pid, NULL, 0);
@@ -452,12 +470,18 @@ int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error
 	ret->monitor_pid = m.pid2;
 	ret->starttime = lxc_proc_starttime(m.pid);
 	ret->sync_fd = sv[0];
+	if (flags & LXC_START_NOWAIT) {
+		r = wait_monitor(sv[0], s->vmid, err);
+		close(sv[0]);
+		ret->sync_fd = -1;
+		return r;
+	}
 	return 0;
 }
 
 int lxc_start(const lxc_spec *s, lxc_running *ret, pve_error **err)
 {
-	return lxc_start_ex(s, false, ret, err);
+	return lxc_start_ex(s, 0, ret, err);
 }
 
 int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
@@ -471,7 +495,14 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
 		return pve_error_set(err, EIO, "CT %lld's starter died", s->vmid);
 	if (m.type != MSG_STARTED)
 		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
-	/* then the monitor's one byte once it runs, or the starter's error when its exec failed */
+	return wait_monitor(fd, s->vmid, err);
+}
+
+/* After the starter's STARTED: the monitor's one byte once it runs, or the starter's error when its
+ * exec failed. */
+static int wait_monitor(int fd, long long vmid, pve_error **err)
+{
+	start_msg m;
 	ssize_t n;
 	do
 		n = recv(fd, &m, sizeof(m), 0);
@@ -482,5 +513,5 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
 		m.text[sizeof(m.text) - 1] = '\0';
 		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
 	}
-	return pve_error_set(err, EIO, "CT %lld's monitor did not start", s->vmid);
+	return pve_error_set(err, EIO, "CT %lld's monitor did not start", vmid);
 }
