@@ -248,23 +248,19 @@ int main(int argc, char **argv)
 			usage();
 		for (int i = optind; i < argc; i++)
 			strv_push(&s->argv, xstrdup(argv[i]));
-		lxc_running run;
+		if (mode == O_RUN) {
+			/* this process becomes the monitor, which exits with the init's status */
+			fflush(stdout);
+			r = lxc_run_foreground(s, &err);
+			break;
+		}
 		/* pved-ctrun's NICs go on no bridge: the init runs as soon as it is set up */
-		r = lxc_start_ex(s, (mode == O_RUN ? LXC_START_FOREGROUND : 0) | LXC_START_NOWAIT,
-				 &run, &err);
+		lxc_running run;
+		r = lxc_start_ex(s, LXC_START_NOWAIT, &run, &err);
 		if (r < 0)
 			break;
-		if (mode == O_DETACH) {
-			printf("%d\n", (int)run.init_pid);
-			return 0;
-		}
-		/* the monitor (our child) exits with the init's status */
-		signal(SIGINT, SIG_IGN);
-		int st;
-		while (waitpid(run.monitor_pid, &st, 0) < 0)
-			if (errno != EINTR)
-				return 125;
-		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		printf("%d\n", (int)run.init_pid);
+		return 0;
 	}
 	}
 	if (r < 0) {

@@ -70,3 +70,6 @@ char *lxc_ctmon_path(void);
  * round trips between the processes of a start. */
 enum { LXC_START_FOREGROUND = 1, LXC_START_NOWAIT = 2 };
 int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err);
+/* pved-ctrun's run, as `crun run`: the caller becomes the starter and then the monitor, which exits
+ * with the init's status; returns only when the spec is refused before anything was made. */
+int lxc_run_foreground(const lxc_spec *s, pve_error **err);

@@ -372,11 +372,15 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, unsigned flags)
 		/* the monitor's fds: 3 the console's master, 4 its listening socket, 5 the line to the
 		 * caller, on which it says it runs */
 		int hi[3] = { fcntl(master, F_DUPFD_CLOEXEC, 10), fcntl(lfd, F_DUPFD_CLOEXEC, 10),
-			      fcntl(wsock, F_DUPFD_CLOEXEC, 10) };
+			      wsock >= 0 ? fcntl(wsock, F_DUPFD_CLOEXEC, 10) : -1 };
 		/* (moved up first: any of them may sit on 3..5 already) */
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 2; i++)
 			if (hi[i] < 0 || dup2(hi[i], 3 + i) < 0)
 				goto fail_quiet;
+		if (wsock < 0)
+			close(5);
+		else if (hi[2] < 0 || dup2(hi[2], 5) < 0)
+			goto fail_quiet;
 		if (!foreground) {
 			int nul = open(s->log_path ? s->log_path : "/dev/null",
 				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -406,20 +410,20 @@ fail:
 	if (cg_made)
 		(void)lxc_cgroup_destroy(cg);
 	remove_run_files(s->run_dir, s->vmid);
+	if (wsock < 0) {
+		fprintf(stderr, "pved-ctrun: %s\n", err ? err->message : "the start failed");
+		_exit(125);
+	}
 	if (err)
 		send_error(wsock, err);
 	_exit(1);
 }
 
-static int wait_monitor(int fd, long long vmid, pve_error **err);
-
-int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err)
+static int check_spec(const lxc_spec *s, pve_error **err)
 {
-	bool foreground = flags & LXC_START_FOREGROUND;
 	if (!s->rootfs || !s->run_dir || !s->argv || !s->argv[0])
 		return pve_error_set(err, EINVAL,
-				     "a container needs a rootfs, a run directory and an "
-				     "init");
+				     "a container needs a rootfs, a run directory and an init");
 	if (strv_length(s->argv) > LXC_MAX_ARGS || strv_length(s->env) > LXC_MAX_ENV)
 		return pve_error_set(err, E2BIG, "too many arguments or environment variables");
 	if (s->n_nics > LXC_MAX_NICS || s->n_mounts > LXC_MAX_MOUNT_POINTS ||
@@ -431,6 +435,25 @@ int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error 
 	lxc_running cur;
 	if (lxc_state(s->run_dir, s->vmid, &cur) == 1)
 		return pve_error_set(err, EEXIST, "CT %lld is already running", s->vmid);
+	return 0;
+}
+
+int lxc_run_foreground(const lxc_spec *s, pve_error **err)
+{
+	int r = check_spec(s, err);
+	if (r < 0)
+		return r;
+	starter_main(s, -1, LXC_START_FOREGROUND | LXC_START_NOWAIT);
+}
+
+static int wait_monitor(int fd, long long vmid, pve_error **err);
+
+int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err)
+{
+	bool foreground = flags & LXC_START_FOREGROUND;
+	int r = check_spec(s, err);
+	if (r < 0)
+		return r;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return pve_error_set(err, errno, "socketpair: %s", strerror(errno));
@@ -456,7 +479,7 @@ int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error 
 	if (!foreground)
 		(void)waitpid(pid, NULL, 0);
 	start_msg m;
-	int r = recv_msg(sv[0], &m, NULL);
+	r = recv_msg(sv[0], &m, NULL);
 	int want = flags & LXC_START_NOWAIT ? MSG_STARTED : MSG_READY;
 	if (r < 0 || m.type != want) {
 		close(sv[0]);
