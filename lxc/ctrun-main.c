@@ -19,7 +19,8 @@ static void usage(void)
 		"                  --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
-		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --idmap u:IN:OUT:N\n"
+		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --nesting --fuse\n"
+		"         --idmap u:IN:OUT:N\n"
 		"         --nic NAME,HOST_NAME[,CIDR[,GW[,MAC]]]\n");
 	exit(2);
 }
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
 					      { "user", required_argument, 0, 'u' },
 					      { "nic", required_argument, 0, 'N' },
 					      { "stats", no_argument, 0, 'A' },
+					      { "nesting", no_argument, 0, 'G' },
+					      { "fuse", no_argument, 0, 'E' },
 					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -147,6 +150,12 @@ int main(int argc, char **argv)
 			break;
 		case 'A':
 			mode = O_STATS;
+			break;
+		case 'G':
+			s->nesting = true;
+			break;
+		case 'E':
+			s->fuse = true;
 			break;
 		case 'u':
 			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2)

@@ -162,6 +162,12 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 		if (r < 0)
 			return r;
 	}
+	if (s->fuse) {
+		r = mount_beneath(rootfd, "/dev/fuse", "/dev/fuse", NULL, MS_BIND, NULL, false,
+				  err);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < s->n_devs; i++) {
 		const lxc_dev *d = &s->devs[i];
 		if (!d->path || d->path[0] != '/' || strstr(d->path, ".."))
@@ -264,6 +270,11 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 	r = setup_dev(s, rootfd, ret_master, ret_slave, err);
 	if (r < 0)
 		return r;
+	/* Proxmox's nesting exposes /proc and /sys as they are (its documentation says so): a nested
+	 * runtime can only mount its own proc where no mount hides part of this one. The user
+	 * namespace still guards the host's knobs; a privileged container keeps its masks. */
+	if (s->nesting && s->unprivileged)
+		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
 		bool dir;
 		if (!exists_beneath(rootfd, masked[i], &dir))

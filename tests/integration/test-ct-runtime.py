@@ -196,6 +196,33 @@ def sys_readonly(c):
 
 
 @case
+def nesting(c):
+    """nesting (unprivileged): /proc without masks, so a nested runtime can mount its own proc; the
+    host's knobs stay out of reach. Without it, the masks make that mount fail."""
+    # (writing the host's own value back: harmless if the write went through)
+    script = ("mount -t proc proc /mnt && echo NESTED-PROC; "
+              "v=$(cat /proc/sys/kernel/panic); echo $v > /proc/sys/kernel/panic && echo WROTE; true")
+    r = c.sh(script, "--unprivileged", "--nesting")
+    expect("NESTED-PROC" in out(r), f"nesting: no proc mount inside: {r.stderr!r}")
+    expect("WROTE" not in out(r), "nesting: a host-wide /proc/sys knob was written")
+
+
+@case
+def unprivileged_unmasked_still_guarded(c):
+    """The masks of an unprivileged container are made in its own user namespace, so its root can
+    take them away (as under LXC without AppArmor): what they hide must stay guarded all the same."""
+    r = c.sh("umount /proc/kcore /proc/sysrq-trigger /proc/keys /proc/timer_list 2>/dev/null; "
+             "umount /proc/sys 2>/dev/null; "
+             "head -c 1 /proc/kcore >/dev/null 2>&1 && echo KCORE; "
+             "echo h > /proc/sysrq-trigger 2>/dev/null && echo SYSRQ; "
+             "v=$(cat /proc/sys/kernel/panic); echo $v > /proc/sys/kernel/panic 2>/dev/null && echo PANIC; "
+             "true", "--unprivileged")
+    o = out(r)
+    expect(r.returncode == 0 and not any(w in o for w in ("KCORE", "SYSRQ", "PANIC")),
+           f"unmasked host files reached: {o!r}")
+
+
+@case
 def modules_blocked(c):
     for opt in ((), ("--unprivileged",)):
         r = c.sh("head -c 4096 /dev/urandom > /tmp/x.ko; insmod /tmp/x.ko; echo rc=$?; "
