@@ -164,7 +164,10 @@ int lxc_exec_spawn(const char *run_dir, long long vmid, const lxc_exec_opts *o, 
 		   pve_error **err);
 
 /* The console: a unix socket in run_dir that the monitor serves; each client gets the console (cmode)
- * until it leaves, and leaving never stops the container. */
+ * until it leaves, and leaving never stops the container. The protocol: a plain byte stream both ways
+ * from the first byte, no header; one client at a time, and a new client takes the console over (the
+ * one before is disconnected); a client that does not read for 2 s is dropped. Every tty number gives
+ * the same socket: the runtime makes one console (/dev/console) per container. */
 char *lxc_console_path(const char *run_dir, long long vmid, unsigned tty);
 
 /* ---- the rootfs: templates, OCI images, the per-OS set-up ------------------------------------------------ */
