@@ -384,6 +384,22 @@ static int exec_mode(int argc, char **argv)
 	}
 	char procs[PATH_MAX + 32], me[32];
 	snprintf(procs, sizeof(procs), "%s/ns/cgroup.procs", cg);
+	/* the init's own cgroup when it made some below ns (systemd's init.scope): ns itself then
+	 * has controllers for its children and takes no process */
+	char icg[PATH_MAX], vm_ns[64];
+	snprintf(path, sizeof(path), "/proc/%ld/cgroup", init);
+	snprintf(vm_ns, sizeof(vm_ns), "/%s/ns/", vmid);
+	if (read_file(path, icg, sizeof(icg)) > 0) {
+		/* the cgroup2 line; a hybrid host lists its v1 hierarchies first */
+		char *v2 = !strncmp(icg, "0::/", 4) ? icg : strstr(icg, "\n0::/");
+		v2 = v2 && *v2 == '\n' ? v2 + 1 : v2;
+		if (v2)
+			v2[strcspn(v2, "\n")] = '\0';
+		char *rel = v2 ? strstr(v2, vm_ns) : NULL;
+		if (rel && !strstr(rel, "..") && !strchr(rel, '\\'))
+			snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", cg,
+				 rel + strlen(vm_ns) - 4);
+	}
 	snprintf(me, sizeof(me), "%d", (int)getpid());
 	if (cg[0] && write_file(procs, me) < 0) {
 		logmsg("can't join the container's cgroup");

@@ -263,9 +263,11 @@ int main(int argc, char **argv)
 			r = lxc_run_foreground(s, &err);
 			break;
 		}
-		/* pved-ctrun's NICs go on no bridge: the init runs as soon as it is set up */
+		/* detached, as pved starts one: lxc_start, then (here no bridges) lxc_start_finish */
 		lxc_running run;
-		r = lxc_start_ex(s, LXC_START_NOWAIT, &run, &err);
+		r = lxc_start(s, &run, &err);
+		if (r == 0)
+			r = lxc_start_finish(s, &run, &err);
 		if (r < 0)
 			break;
 		printf("%d\n", (int)run.init_pid);

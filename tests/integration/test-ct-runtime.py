@@ -425,6 +425,22 @@ def exec_in_container(c):
 
 
 @case
+def exec_joins_the_inits_cgroup(c):
+    """An init that made its own cgroup (systemd's init.scope): exec joins that one, not ns, which
+    may not hold processes once it has children with controllers."""
+    vmid, _ = c.detach(init=("/bin/sh", "-c", "mkdir /sys/fs/cgroup/init.scope && "
+                             "echo $$ > /sys/fs/cgroup/init.scope/cgroup.procs && exec sleep 1000"))
+    time.sleep(0.3)
+    r = subprocess.run([CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--exec", "--",
+                        "/bin/cat", "/proc/self/cgroup"], capture_output=True, timeout=10)
+    v2 = [line for line in out(r).splitlines() if line.startswith("0::")]
+    expect(v2 == ["0::/init.scope"], f"exec's cgroup: {out(r)!r} {r.stderr!r}")
+    subprocess.run([CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--stop", "--force"],
+                   timeout=20)
+    expect(c.wait_gone(vmid) == [], f"left behind: {c.left_behind(vmid)}")
+
+
+@case
 def stop_graceful(c):
     vmid, init = c.detach()
     mark = os.path.join(c.rootfs, "shutdown-ran")
