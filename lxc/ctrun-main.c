@@ -19,7 +19,7 @@ static void usage(void)
 		"                  --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
-		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --nesting --fuse\n"
+		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --nesting --fuse --tty N\n"
 		"         --idmap u:IN:OUT:N\n"
 		"         --nic NAME,HOST_NAME[,CIDR[,GW[,MAC]]]\n");
 	exit(2);
@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 					      { "stats", no_argument, 0, 'A' },
 					      { "nesting", no_argument, 0, 'G' },
 					      { "fuse", no_argument, 0, 'E' },
+					      { "tty", required_argument, 0, 'Y' },
 					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -156,6 +157,9 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			s->fuse = true;
+			break;
+		case 'Y':
+			s->tty_count = (unsigned)num(optarg);
 			break;
 		case 'u':
 			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2)

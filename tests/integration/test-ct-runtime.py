@@ -400,6 +400,26 @@ def console_attach_detach(c):
 
 
 @case
+def tty_consoles(c):
+    """tty 2: /dev/tty1 and tty2 are ptys of the container, each served on its own socket
+    (VMID.ttyN), and systemd's container_ttys names them."""
+    vmid, init = c.detach("--unprivileged", "--tty", "2", init=(
+        "/bin/sh", "-c", "(while :; do sh </dev/tty1 >/dev/tty1 2>&1; done) & exec sleep 1000"))
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(os.path.join(c.run_dir, f"{vmid}.tty1"))
+    s.sendall(b"echo tty-$((5*5))-$(ls /dev/tty2 | wc -l)\n")
+    got = console_read(s, b"tty-25-1")
+    expect(b"tty-25-1" in got, f"tty1: {got!r}")
+    s.close()
+    with open(f"/proc/{init}/environ", "rb") as f:
+        env = f.read().split(b"\0")
+    expect(b"container_ttys=tty1 tty2" in env, f"environment: {env}")
+    subprocess.run([CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--stop", "--force"],
+                   timeout=20)
+    expect(c.wait_gone(vmid) == [], f"left behind: {c.left_behind(vmid)}")
+
+
+@case
 def exec_in_container(c):
     vmid, _ = c.detach("--unprivileged")
     base = [CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--exec"]
