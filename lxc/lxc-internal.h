@@ -27,7 +27,7 @@ int lxc_runinfo_write(const char *run_dir, long long vmid, const lxc_runinfo *ri
 /* 0 and *ret filled, -ENOENT without a pid file, -EINVAL when it is not one of ours. */
 int lxc_runinfo_read(const char *run_dir, long long vmid, lxc_runinfo *ret);
 int lxc_runinfo_parse(const char *text, size_t len, lxc_runinfo *ret);
-/* /proc/<pid>/stat's starttime, 0 when the process is gone. */
+/* /proc/<pid>/stat's starttime, 0 when the process is gone or a zombie. */
 unsigned long long lxc_proc_starttime(pid_t pid);
 
 /* cgroup.c: the container's cgroup below the cgroup2 mount */

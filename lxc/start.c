@@ -306,7 +306,16 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, unsigned flags)
 	if (pve_mkdir_p(s->run_dir, 0755, &err) < 0)
 		goto fail;
 	cg = lxc_cgroup_dir(s, &err);
-	if (!cg || lxc_cgroup_create(s, cg, &err) < 0)
+	if (!cg)
+		goto fail;
+	/* one left by a container whose monitor died (the state said stopped): its processes and its
+	 * device program go, or a second program would stack on the first */
+	if (lxc_cgroup_destroy(cg) < 0) {
+		pve_error_set(&err, EBUSY, "CT %lld's old cgroup %s cannot be removed", s->vmid,
+			      cg);
+		goto fail;
+	}
+	if (lxc_cgroup_create(s, cg, &err) < 0)
 		goto fail;
 	cg_made = true;
 	if (lxc_devices_attach(s, cg, &err) < 0)

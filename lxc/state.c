@@ -52,7 +52,8 @@ unsigned long long lxc_proc_starttime(pid_t pid)
 	buf[n] = '\0';
 	/* after the comm's closing paren: state is field 3, starttime field 22 */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	/* a zombie has ended: one nobody reaps (its monitor died) must not look running */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return 0;
 	p++;
 	for (int field = 3; field < 22 && p; field++)

@@ -508,6 +508,21 @@ def monitor_cleans_up_after_init_death(c):
 
 
 @case
+def restart_after_monitor_death(c):
+    """Monitor and init killed at once (a host crash in miniature): the run files and the cgroup stay;
+    the next start of the same CT finds it stopped, replaces both and runs."""
+    vmid, init = c.detach("--unprivileged", init=("/bin/sh", "-c", "sleep 1000 & exec sleep 1000"))
+    mon = int(c.runinfo(vmid)["monitor"])
+    os.kill(mon, signal.SIGKILL)
+    os.kill(init, signal.SIGKILL)
+    time.sleep(0.2)
+    expect(os.path.isdir(c.cgroup(vmid)), "the cgroup went without its monitor")
+    r = c.ctrun("--unprivileged", "--", "/bin/sh", "-c", "ps -o pid | wc -l", vmid=vmid)
+    expect(r.returncode == 0 and int(out(r)) <= 4, f"restart: {r.returncode} {out(r)!r} {r.stderr!r}")
+    expect(c.wait_gone(vmid) == [], f"left behind: {c.left_behind(vmid)}")
+
+
+@case
 def veth_nic(c):
     vmid = c.next_vmid()
     host = f"veth{vmid}i0"
