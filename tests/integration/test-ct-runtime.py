@@ -523,6 +523,32 @@ def restart_after_monitor_death(c):
 
 
 @case
+def freeze_and_stats(c):
+    """cgroup.freeze is cgroup2's own (no controller needed): a ticking init stops and goes on after
+    the thaw; the stats read the cgroup's cpu.stat."""
+    vmid, _ = c.detach(init=("/bin/sh", "-c",
+                             "while :; do date +%s%N > /tmp/tick; usleep 20000; done"))
+    tick = os.path.join(c.rootfs, "tmp/tick")
+    time.sleep(0.3)
+    base = [CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid)]
+    r = subprocess.run(base + ["--freeze"], capture_output=True, timeout=20)
+    expect(r.returncode == 0, f"freeze: {r.stderr!r}")
+    a = open(tick).read()
+    time.sleep(0.3)
+    expect(open(tick).read() == a, "the container went on while frozen")
+    with open(os.path.join(c.cgroup(vmid), "cgroup.events")) as f:
+        expect("frozen 1" in f.read(), "cgroup.events does not say frozen")
+    r = subprocess.run(base + ["--thaw"], capture_output=True, timeout=20)
+    time.sleep(0.3)
+    expect(r.returncode == 0 and open(tick).read() != a, f"no tick after the thaw: {r.stderr!r}")
+    r = subprocess.run(base + ["--stats"], capture_output=True, timeout=20)
+    stats = dict(line.split() for line in out(r).splitlines())
+    expect(int(stats.get("cpu_usec", 0)) > 0, f"stats: {out(r)!r}")
+    subprocess.run(base + ["--stop", "--force"], timeout=20)
+    expect(c.wait_gone(vmid) == [], f"left behind: {c.left_behind(vmid)}")
+
+
+@case
 def veth_nic(c):
     vmid = c.next_vmid()
     host = f"veth{vmid}i0"
