@@ -388,7 +388,95 @@ static void test_volume_full(void)
 	check(umount(root) == 0);
 }
 
+/* Runs cmd (a template builder) once: the templates are cached in build/ct-templates/. */
+static char *cached_template(const char *name, const char *builder)
+{
+	char *path = xasprintf("build/ct-templates/%s", name);
+	if (access(path, R_OK) == 0 || !builder)
+		return path;
+	(void)mkdir("build", 0755);
+	(void)mkdir("build/ct-templates", 0755);
+	_cleanup_free_ char *cmd = xasprintf("%s %s", builder, path);
+	if (system(cmd) != 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* mk-busybox-template's rootfs, unprivileged: the container's root owns it, the applets are links to
+ * /bin/busybox, and its os-release makes it unmanaged (no set-up writes anything). */
+static void test_busybox_template(void)
+{
+	if (access("tools/ct/mk-busybox-template", X_OK) < 0 || access("/bin/busybox", X_OK) < 0) {
+		test_skip(
+			"tools/ct/mk-busybox-template or busybox-static missing (run from the checkout)");
+		return;
+	}
+	_cleanup_free_ char *tmpl =
+		cached_template("busybox-pved_1.35_amd64.tar.zst", "tools/ct/mk-busybox-template");
+	check(tmpl != NULL);
+	if (!tmpl)
+		return;
+	_cleanup_free_ char *root = mkroot("root");
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(lxc_template_extract(tmpl, root, unpriv, 2, &err), 0);
+	struct stat st;
+	_cleanup_free_ char *bb = xasprintf("%s/bin/busybox", root);
+	check(stat(bb, &st) == 0 && st.st_uid == 100000 && (st.st_mode & 0111));
+	_cleanup_free_ char *ls = xasprintf("%s/bin/ls", root);
+	char t[64] = { 0 };
+	check(readlink(ls, t, sizeof(t) - 1) > 0);
+	check_streq(t, "/bin/busybox");
+	check_streq(lxc_ostype_detect(root), "unmanaged");
+	lxc_setup s = { .hostname = "bb", .nameserver = "1.1.1.1" };
+	check_int(lxc_setup_rootfs(root, &s, &err), 0);
+	_cleanup_free_ char *hnp = xasprintf("%s/etc/hostname", root);
+	_cleanup_free_ char *hn = slurp(hnp);
+	check_streq(hn, "busybox\n");
+}
+
+/* mk-debian-template's rootfs (built once, a minute, with the mirror), unprivileged: detected as
+ * debian 12, setuid programs of the container's root kept, and Proxmox's set-up written into it. */
+static void test_debian_template(void)
+{
+	_cleanup_free_ char *tmpl = cached_template("debian-12-pved_12_amd64.tar.zst", NULL);
+	if (access(tmpl, R_OK) < 0) {
+		test_skip(
+			"no %s: build it with tools/ct/mk-debian-template %s (a minute, needs the "
+			"Debian mirror)",
+			tmpl, tmpl);
+		return;
+	}
+	_cleanup_free_ char *root = mkroot("root");
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(lxc_template_extract(tmpl, root, unpriv, 2, &err), 0);
+	if (err)
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+	struct stat st;
+	_cleanup_free_ char *pw = xasprintf("%s/usr/bin/passwd", root);
+	check(stat(pw, &st) == 0 && st.st_uid == 100000 && (st.st_mode & S_ISUID));
+	check_streq(lxc_ostype_detect(root), "debian");
+	lxc_nic nic = { .name = "eth0", .ip = "10.0.3.2/24", .gw = "10.0.3.1", .ip6 = "auto" };
+	lxc_setup s = { .hostname = "deb",
+			.nameserver = "10.0.3.1",
+			.searchdomain = "lan",
+			.root_password_hash = "$6$x$y",
+			.nics = &nic,
+			.n_nics = 1 };
+	check_int(lxc_setup_rootfs(root, &s, &err), 0);
+	_cleanup_free_ char *ifp = xasprintf("%s/etc/network/interfaces", root);
+	_cleanup_free_ char *ifs = slurp(ifp);
+	check(ifs &&
+	      strstr(ifs, "iface eth0 inet static\n\taddress 10.0.3.2/24\n\tgateway 10.0.3.1\n"));
+	_cleanup_free_ char *sh = xasprintf("%s/etc/shadow", root);
+	check(stat(sh, &st) == 0 && st.st_uid == 100000);
+	_cleanup_free_ char *shadow = slurp(sh);
+	check(shadow && startswith(shadow, "root:$6$x$y:"));
+}
+
 TEST_MAIN(TEST(test_basic), TEST(test_compressions), TEST(test_unprivileged_shift),
 	  TEST(test_absolute_stripped), TEST(test_dotdot_refused), TEST(test_symlink_parent),
 	  TEST(test_symlink_overwrite), TEST(test_hardlink_out), TEST(test_devices_skipped),
-	  TEST(test_not_empty), TEST(test_not_an_archive), TEST(test_volume_full))
+	  TEST(test_not_empty), TEST(test_not_an_archive), TEST(test_volume_full),
+	  TEST(test_busybox_template), TEST(test_debian_template))
