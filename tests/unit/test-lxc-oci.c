@@ -271,7 +271,37 @@ static void test_not_an_image(void)
 	_cleanup_free_ char *root = mkroot("root");
 	_cleanup_error_ pve_error *err = NULL;
 	check(lxc_oci_extract(p, root, NULL, 0, NULL, &err) < 0);
-	check(err && strstr(err->message, "manifest.json"));
+	check(err && strstr(err->message, "not an OCI image archive"));
+}
+
+/* A template is told from an image by its first entry, not read through to the end: one that holds a
+ * manifest.json further on is still a template. */
+static void test_template_with_manifest(void)
+{
+	_cleanup_free_ char *p = xasprintf("%s/big.tar.gz", test_tmpdir());
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_add_filter(a, ARCHIVE_FILTER_GZIP);
+	check(archive_write_open_filename(a, p) == ARCHIVE_OK);
+	static char junk[1 << 16];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7919 % 251);
+	for (int f = 0; f < 2; f++) {
+		struct archive_entry *ae = archive_entry_new();
+		archive_entry_set_pathname(ae, f ? "manifest.json" : "./bin/big");
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, f ? 2 : 1 << 20);
+		check(archive_write_header(a, ae) == ARCHIVE_OK);
+		for (int i = 0; i < (f ? 0 : 16); i++)
+			archive_write_data(a, junk, sizeof(junk));
+		if (f)
+			archive_write_data(a, "[]", 2);
+		archive_entry_free(ae);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	check(!lxc_oci_is_image(p));
 }
 
 static void test_json_limits(void)
@@ -344,5 +374,5 @@ static void test_mk_oci_app(void)
 }
 
 TEST_MAIN(TEST(test_oci_archive), TEST(test_docker_archive), TEST(test_bad_digest),
-	  TEST(test_whiteout_through_symlink), TEST(test_not_an_image), TEST(test_json_limits),
-	  TEST(test_mk_oci_app))
+	  TEST(test_whiteout_through_symlink), TEST(test_not_an_image),
+	  TEST(test_template_with_manifest), TEST(test_json_limits), TEST(test_mk_oci_app))
