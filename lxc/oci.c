@@ -592,9 +592,7 @@ int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps,
 	u.whiteouts = true;
 	for (size_t i = 0; i < m.n_layers && r == 0; i++) {
 		r = apply_layer(&u, archive, &m.layers[i], docker ? diff_ids[i] : NULL, i, err);
-		for (size_t j = 0; j < u.n_layer_paths; j++)
-			free(u.layer_paths[j]);
-		u.n_layer_paths = 0;
+		lxc_unpack_next_layer(&u);
 	}
 	if (r < 0)
 		lxc_unpack_clear(u.root_fd);

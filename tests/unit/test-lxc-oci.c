@@ -28,7 +28,7 @@ typedef struct blob {
 
 static blob tar_mem(int filter, const ent *ents)
 {
-	size_t cap = 1 << 20, used = 0;
+	size_t cap = 16 << 20, used = 0;
 	char *buf = xmalloc(cap);
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
@@ -373,6 +373,34 @@ static void test_mk_oci_app(void)
 	}
 }
 
+/* A hostile layer: hundreds of entries in one directory, then tens of thousands of opaque markers for
+ * it. Each marker after the first finds the directory done; a search of the layer's entries per child
+ * per marker would take minutes. */
+static void test_many_opaque_markers(void)
+{
+	enum { FILES = 300, MARKERS = 20000 };
+	ent *l2 = xcalloc(FILES + MARKERS + 1, sizeof(ent));
+	char **names = xcalloc(FILES, sizeof(char *));
+	for (size_t i = 0; i < FILES; i++) {
+		names[i] = xasprintf("opt/data/f%zu", i);
+		l2[i] = (ent){ AE_IFREG, names[i], "x" };
+	}
+	for (size_t i = 0; i < MARKERS; i++)
+		l2[FILES + i] = (ent){ AE_IFREG, "opt/data/.wh..wh..opq", "" };
+	_cleanup_free_ char *img = make_oci(layer1, l2, false);
+	_cleanup_free_ char *root = mkroot("root");
+	_cleanup_json_ cJSON *cfg = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(lxc_oci_extract(img, root, NULL, 0, &cfg, &err), 0);
+	check(!exists_in(root, "opt/data/old"));
+	check(exists_in(root, "opt/data/f0") && exists_in(root, "opt/data/f299"));
+	for (size_t i = 0; i < FILES; i++)
+		free(names[i]);
+	free(names);
+	free(l2);
+}
+
 TEST_MAIN(TEST(test_oci_archive), TEST(test_docker_archive), TEST(test_bad_digest),
 	  TEST(test_whiteout_through_symlink), TEST(test_not_an_image),
-	  TEST(test_template_with_manifest), TEST(test_json_limits), TEST(test_mk_oci_app))
+	  TEST(test_template_with_manifest), TEST(test_json_limits), TEST(test_many_opaque_markers),
+	  TEST(test_mk_oci_app))
