@@ -18,6 +18,10 @@ typedef struct lxc_unpack {
 	uint64_t bytes; /* file data written so far, over every layer */
 	size_t entries;
 	bool whiteouts; /* OCI layers: .wh.NAME and .wh..wh..opq are acted on, not written */
+	/* Templates, as Proxmox's tar --skip-old-files: an entry whose name exists already is skipped
+	 * (a directory over a directory still sets its mode); OCI layers replace instead. */
+	bool keep_old;
+	bool saw_sbin; /* an sbin directory, symlink or hard link at the top */
 	/* OCI: a hash set of what the current layer made (which an opaque whiteout keeps) and of the
 	 * directories it already made opaque */
 	char **layer_set;

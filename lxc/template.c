@@ -421,9 +421,14 @@ static int unpack_entry(lxc_unpack *u, struct archive *a, struct archive_entry *
 				     what, raw);
 	mode_t type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
-	/* Devices are the runtime's to make (its minimal /dev); sockets belong to a running system. */
+	/* Devices are the runtime's to make (its minimal /dev); sockets belong to a running system.
+	 * Whatever a template has below dev/ goes too, as Proxmox's tar excludes dev's contents. */
 	if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK))
 		return 0;
+	if (startswith(path, "dev/"))
+		return 0;
+	if (streq(path, "sbin") && (hardlink || type == AE_IFDIR || type == AE_IFLNK))
+		u->saw_sbin = true;
 
 	mode_t perm = archive_entry_perm(e) & 07777;
 	uint32_t uid = (uint32_t)archive_entry_uid(e), gid = (uint32_t)archive_entry_gid(e);
@@ -478,6 +483,10 @@ static int unpack_entry(lxc_unpack *u, struct archive *a, struct archive_entry *
 		layer_set_add(u, xstrdup(path));
 
 	bool is_dir = !hardlink && type == AE_IFDIR;
+	struct stat old;
+	if (u->keep_old && fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(is_dir && S_ISDIR(old.st_mode)))
+		return 0;
 	int r = make_room(pfd, name, is_dir);
 	if (r < 0)
 		return pve_error_set(err, -r, "%s: cannot replace '%s': %s", what, path,
@@ -595,11 +604,18 @@ int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *
 		lxc_unpack_done(&u);
 		return pve_error_set(err, ENOMEM, "libarchive: out of memory");
 	}
+	u.keep_old = true;
 	if (archive_read_open_fd(a, afd, 64 * 1024) != ARCHIVE_OK)
 		r = pve_error_set(err, EINVAL, "template '%s': %s", archive,
 				  archive_error_string(a));
 	else
 		r = lxc_unpack_archive(&u, a, archive, err);
+	/* Proxmox's check of a template: a root filesystem has an sbin and more than a few entries. */
+	if (r == 0 && !u.saw_sbin)
+		r = pve_error_set(err, EINVAL,
+				  "no 'sbin' directory (or link) found in archive '%s'", archive);
+	if (r == 0 && u.entries < 10)
+		r = pve_error_set(err, EINVAL, "less than 10 members in archive '%s'", archive);
 	archive_read_free(a);
 	if (r < 0 && u.entries == 0 && err && *err && (*err)->code == EINVAL)
 		pve_error_prefix(*err, "not a template archive: ");

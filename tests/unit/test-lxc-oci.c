@@ -234,8 +234,9 @@ static void test_bad_digest(void)
 	check(!exists_in(root, "etc"));
 }
 
-/* A lower layer's symlink to a host directory, then a whiteout and an opaque marker through it: the
- * host directory's files stay. */
+/* A lower layer's symlinks to a host directory and a host file, then a file over the second (it
+ * replaces the symlink, never writes through it) and a whiteout and an opaque marker through the
+ * first: the host's files stay as they were. */
 static void test_whiteout_through_symlink(void)
 {
 	_cleanup_free_ char *host = xasprintf("%s/hostdir", test_tmpdir());
@@ -243,8 +244,11 @@ static void test_whiteout_through_symlink(void)
 	_cleanup_free_ char *victim = xasprintf("%s/victim", host);
 	_cleanup_close_ int fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	check(fd >= 0);
-	const ent l1[] = { { AE_IFLNK, "etc", host }, { 0, NULL, NULL } };
+	const ent l1[] = { { AE_IFLNK, "etc", host },
+			   { AE_IFLNK, "f", victim },
+			   { 0, NULL, NULL } };
 	const ent l2[] = {
+		{ AE_IFREG, "f", "replaced\n" },
 		{ AE_IFREG, "etc/.wh.victim", "" },
 		{ AE_IFREG, "etc/.wh..wh..opq", "" },
 		{ 0, NULL, NULL },
@@ -255,7 +259,7 @@ static void test_whiteout_through_symlink(void)
 	_cleanup_error_ pve_error *err = NULL;
 	(void)lxc_oci_extract(img, root, NULL, 0, &cfg, &err);
 	struct stat st;
-	check(stat(victim, &st) == 0);
+	check(stat(victim, &st) == 0 && st.st_size == 0);
 }
 
 static void test_not_an_image(void)
