@@ -180,7 +180,9 @@ int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *
 			 pve_error **err);
 
 /* An OCI image archive (oci-archive or docker-archive tar): its layers unpacked in order with
- * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI). */
+ * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI).
+ * ret_cfg's members, each present only when the image sets it: "entrypoint", "cmd", "env" (arrays of
+ * strings), "workdir", "user" (strings). Both extracts leave dir empty again when they fail. */
 int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
 		    cJSON **ret_cfg, pve_error **err);
 bool lxc_oci_is_image(const char *archive);
@@ -189,7 +191,13 @@ bool lxc_oci_is_image(const char *archive);
 const char *lxc_ostype_detect(const char *dir);
 
 /* Proxmox's set-up of a new or changed container for its OS: hostname, /etc/hosts, network config of
- * the NICs, nameserver and searchdomain, root password (a crypt hash), ssh keys. */
+ * the NICs, nameserver and searchdomain, root password (a crypt hash), ssh keys.
+ * ostype NULL: lxc_ostype_detect's; "unmanaged" writes nothing. nameserver/searchdomain NULL: the
+ * host's resolv.conf, as Proxmox. root_password_hash NULL leaves root's password as it is (Proxmox's
+ * create without a password locks it: pass "*"); ssh_keys go into a "# --- BEGIN PVE ---" section of
+ * root's authorized_keys. New files belong to the owner of dir itself (the shifted root of an
+ * unprivileged container). Call it again before each start with the current config: it replaces its
+ * own sections and stanzas. */
 typedef struct lxc_setup {
 	const char *ostype;
 	const char *hostname;
