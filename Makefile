@@ -223,6 +223,7 @@ check:
 	tools/setup-deps --test
 	$(MAKE) -j2 all unit-tests fuzz-targets
 	$(MAKE) -j2 SANITIZE=address,undefined unit-tests fuzz-targets
+	tools/ct/cache-templates build/ct-templates
 	tests/run
 
 # Installs what building and running need, builds on every CPU (unless -j was given), starts a node.
