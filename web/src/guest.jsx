@@ -1,6 +1,6 @@
 // Guests (VMs and containers, which share Proxmox's shapes): summary, console, hardware/resources and
 // options with pending changes, cloud-init, snapshots, firewall, task history; create, clone, template.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, del, get, post, put } from './api.js';
 import { CrudGrid, FirewallOptions, FirewallRules } from './common.jsx';
 import { Lazy } from './lazy.jsx';
@@ -40,6 +40,7 @@ function Summary({ type, node, vmid }) {
 	const cfg = useApi(`${b}/config`);
 	const cpu = useSamples(s && s.status === 'running' ? s.cpu : undefined);
 	const mem = useSamples(s && s.status === 'running' ? s.mem : undefined);
+	useEffect(() => { if (s) performance.mark('guest-status'); }, [s]);
 	return (
 		<div class="summary">
 			<ErrorBox error={error} />
