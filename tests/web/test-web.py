@@ -163,6 +163,10 @@ def main():
         if not ok:
             print(f"skip web: no {what}")
             return 0
+    v = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if int(v.lstrip("v").split(".")[0] or 0) < 20:
+        print(f"skip web: node {v}: playwright-core needs 20 or later (Debian 12's is 18: NodeSource's)")
+        return 0
     try:
         guest = vmlib.guest_image()
     except Skip as e:
