@@ -388,7 +388,7 @@ await step('task-log', page, async () => {
 await step('container', page, async () => {
 	const r = await apiCall(page, 'GET', `/nodes/${node}/lxc`);
 	if (r.status === 404 || r.status === 501) return { skip: `the node does not serve /nodes/${node}/lxc yet (${r.status})` };
-	if (!cfg.ct_template) return { skip: 'no container template on the node' };
+	if (!cfg.ct_template) return { skip: 'no container template: set PVED_WEB_CT_TEMPLATE to a vztmpl file' };
 	await page.locator(`.tree [data-id="node/${node}"]`).click();
 	await button(page, 'Create CT').click();
 	await fill(page, { vmid: cfg.ctid, hostname: 'webct', ostemplate: cfg.ct_template, password: cfg.webuser_password });

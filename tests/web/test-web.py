@@ -198,6 +198,13 @@ def main():
                 r = n.request("POST", f"/nodes/{n.name}/qemu", {"vmid": OTHER, "name": "other", "memory": 128})
                 expect(r.status == 200, r)
                 n.wait_task(r.data)
+                # A container template, once the container work provides one (the busybox template).
+                tpl = os.environ.get("PVED_WEB_CT_TEMPLATE")
+                if tpl and os.path.isfile(tpl):
+                    cache = n.path("var/lib/vz/template/cache")
+                    os.makedirs(cache, exist_ok=True)
+                    shutil.copyfile(tpl, os.path.join(cache, os.path.basename(tpl)))
+                    state["ct_template"] = f"local:vztmpl/{os.path.basename(tpl)}"
                 ok = browser_steps(n, f"{pam_user}@pam" if made_user else "nobody@pam", iso)
                 state["vm_running"] = ok and vmlib.status(n, VMID).get("status") == "running"
                 if state["vm_running"]:
