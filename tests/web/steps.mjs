@@ -247,6 +247,21 @@ await step('node-shell', null, async () => {
 	}
 }, ['login']);
 
+await step('network-pending-revert', page, async () => {
+	// A bridge added is a pending change, shown as the diff; Revert drops it (Apply would change the
+	// host's network, which a test leaves alone).
+	await page.evaluate((h) => { location.hash = encodeURIComponent(h); }, `node/${node}`);
+	await tab(page, 'Network');
+	await button(page, 'Create').click();
+	await fill(page, { iface: 'vmbr97', type: 'bridge', comments: 'web' });
+	await submit(page);
+	await page.locator('[data-testid=network-changes]', { hasText: 'vmbr97' }).waitFor();
+	await page.screenshot({ path: join(cfg.artifacts, 'network-pending.png') });
+	await button(page, 'Revert').click();
+	await page.locator('[data-testid=network-changes]').waitFor({ state: 'detached' });
+	await row(page, 'vmbr97').waitFor({ state: 'detached' });
+}, ['login']);
+
 const vmid = cfg.vmid;
 out.vmid = vmid;
 await step('create-vm', page, async () => {

@@ -41,7 +41,9 @@ function Summary({ node }) {
 const IFACE_TYPES = ['bridge', 'eth', 'alias', 'vlan', 'bond', 'OVSBridge'];
 function Network({ node }) {
 	const base = `/nodes/${node}/network`;
-	const { data, error, reload } = useApi(base);
+	const { data: whole, error, reload } = useApi(base, null, null, { whole: true });
+	const data = whole && whole.data;
+	const changes = whole && whole.changes;
 	const [sel, setSel] = useState(null);
 	const [dlg, setDlg] = useState(null);
 	const [err, setErr] = useState(null);
@@ -75,9 +77,8 @@ function Network({ node }) {
 					{ key: 'autostart', label: 'Autostart', render: (v) => (Number(v) ? 'Yes' : 'No') },
 					{ key: 'bridge_ports', label: 'Ports/Slaves', render: (v, r) => v || r.slaves || '' },
 					{ key: 'cidr', label: 'CIDR' }, { key: 'gateway', label: 'Gateway' },
-					{ key: 'pending', label: 'Pending', render: (v, r) => (r.changes || (r.pending ? 'pending' : '')) },
 					{ key: 'comments', label: 'Comment' }]} />
-			{data && data.changes && <pre class="pending-diff">{data.changes}</pre>}
+			{changes && <><h4>Pending changes (apply or revert)</h4><pre class="pending-diff" data-testid="network-changes">{changes}</pre></>}
 			{dlg === 'create' && <FormDialog title="Create interface" onClose={() => setDlg(null)}
 				fields={[{ name: 'iface', label: 'Name', required: true },
 					{ name: 'type', label: 'Type', type: 'select', required: true, options: IFACE_TYPES }, ...f]}

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from './api.js';
 
 // GET path (again every `every` ms when given); reload() after a change.
-export function useApi(path, params, every) {
+export function useApi(path, params, every, opts) {
 	const [state, setState] = useState({ data: null, error: null, loading: true });
 	const key = path + JSON.stringify(params || {});
 	const gen = useRef(0);
@@ -12,7 +12,7 @@ export function useApi(path, params, every) {
 		if (!path) return;
 		const g = ++gen.current;
 		try {
-			const data = await api('GET', path, params);
+			const data = await api('GET', path, params, opts);
 			if (g === gen.current) setState({ data, error: null, loading: false });
 		} catch (e) {
 			if (g === gen.current) setState((s) => ({ data: s.data, error: e, loading: false }));
