@@ -100,6 +100,16 @@ export async function login(username, password, realm) {
 	return { tfa: false };
 }
 
+// A ticket lives 2 hours: the page renews it with itself as the password, as Proxmox's does, well
+// before that (every 15 minutes while open).
+export async function renewTicket() {
+	const m = document.cookie.match(/(?:^|;\s*)PVEAuthCookie=([^;]*)/);
+	if (!m || !session.username) return;
+	const data = await api('POST', '/access/ticket',
+		{ username: session.username, password: decodeURIComponent(m[1]) }, { noLogout: true });
+	setTicket(data);
+}
+
 // The second step: the half ticket as tfa-challenge, the TOTP (or recovery) code in the password.
 export async function loginTfa(username, challenge, kind, code) {
 	const data = await api('POST', '/access/ticket',

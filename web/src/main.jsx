@@ -2,7 +2,7 @@
 // console URL (/?console=kvm&novnc=1&vmid=N&node=NAME) opens a console page instead.
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { get, loadSession, login, loginTfa, logout, session, setLogoutHandler } from './api.js';
+import { get, loadSession, login, loginTfa, logout, renewTicket, session, setLogoutHandler } from './api.js';
 import { ErrorBox } from './ui.jsx';
 import { TaskBar, TaskHost } from './tasks.jsx';
 import { Content } from './content.jsx';
@@ -221,7 +221,8 @@ function Shell() {
 		poll();
 		pollPools();
 		const tp = setInterval(pollPools, 10000);
-		return () => { stop = true; clearTimeout(t); clearInterval(tp); };
+		const tr = setInterval(() => renewTicket().catch(() => {}), 15 * 60 * 1000);
+		return () => { stop = true; clearTimeout(t); clearInterval(tp); clearInterval(tr); };
 	}, []);
 	const item = (resources || []).find((r) => r.id === sel) ||
 		(sel.startsWith('pool/') ? { id: sel, type: 'pool', pool: sel.slice(5) } : null) ||
