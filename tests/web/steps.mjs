@@ -389,6 +389,23 @@ await step('every-panel', page, async () => {
 	if (bad.length) throw new Error(bad.slice(0, 4).join('; '));
 }, ['create-vm']);
 
+await step('clone-and-template', page, async () => {
+	// The second VM (made by test-web.py, stopped) cloned in the browser, the clone made a template.
+	await page.evaluate((h) => { location.hash = encodeURIComponent(h); }, `qemu/${cfg.other_vmid}`);
+	await button(page, 'Clone').click();
+	await dialog(page).locator('input[name=newid]').waitFor();
+	await fill(page, { newid: cfg.clone_vmid, name: 'webclone' });
+	await submit(page);
+	await waitTaskViewerDone(page);
+	await closeTaskViewers(page);
+	await page.locator(`.tree [data-id="qemu/${cfg.clone_vmid}"]`).click();
+	await button(page, 'Convert to template').click();
+	await dialog(page).getByRole('button', { name: 'Yes' }).click();
+	await waitTaskViewerDone(page);
+	await closeTaskViewers(page);
+	await page.locator(`.tree [data-id="qemu/${cfg.clone_vmid}"].st-template`).waitFor({ timeout: 10000 });
+}, ['login']);
+
 await step('task-log', page, async () => {
 	await page.evaluate((h) => { location.hash = encodeURIComponent(h); }, `qemu/${vmid}`);
 	await tab(page, 'Task history');

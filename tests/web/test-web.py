@@ -29,7 +29,7 @@ import vmlib  # noqa: E402
 
 ARTIFACTS = os.path.join(TOP, "build", "test-artifacts", "web")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-VMID, OTHER, CTID = 9301, 9302, 9303
+VMID, OTHER, CTID, CLONE = 9301, 9302, 9303, 9304
 state = {}
 
 
@@ -138,7 +138,7 @@ def browser_steps(n, pam_user, iso):
         "top": TOP, "url": f"https://127.0.0.1:{n.port}", "node": n.name, "chromium": CHROMIUM,
         "admin_password": n.admin_password, "pam_user": pam_user, "pam_password": state["pw"],
         "webuser_password": state["pw"], "iso": iso, "iso_name": os.path.basename(iso),
-        "vmid": VMID, "ctid": CTID, "ct_template": state.get("ct_template"), "artifacts": ARTIFACTS,
+        "vmid": VMID, "ctid": CTID, "other_vmid": OTHER, "clone_vmid": CLONE, "ct_template": state.get("ct_template"), "artifacts": ARTIFACTS,
         "out": os.path.join(n.root, "web-out.json"),
     }
     p = subprocess.run(["node", os.path.join(HERE, "steps.mjs")], env={**os.environ, "WEB_TEST": json.dumps(cfg)},
