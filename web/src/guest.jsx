@@ -38,8 +38,8 @@ function Summary({ type, node, vmid }) {
 	const b = gbase(type, node, vmid);
 	const { data: s, error } = useApi(`${b}/status/current`, null, 3000);
 	const cfg = useApi(`${b}/config`);
-	const cpu = useSamples(s && s.status === 'running' ? s.cpu : undefined);
-	const mem = useSamples(s && s.status === 'running' ? s.mem : undefined);
+	const cpu = useSamples(s && s.status === 'running' ? s.cpu : undefined, s);
+	const mem = useSamples(s && s.status === 'running' ? s.mem : undefined, s);
 	useEffect(() => { if (s) performance.mark('guest-status'); }, [s]);
 	return (
 		<div class="summary">

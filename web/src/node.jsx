@@ -9,8 +9,8 @@ import { Bar, Confirm, ErrorBox, FormDialog, Grid, KV, Spark, Tabs, Toolbar, fmt
 
 function Summary({ node }) {
 	const { data: s, error } = useApi(`/nodes/${node}/status`, null, 3000);
-	const cpu = useSamples(s && s.cpu);
-	const mem = useSamples(s && s.memory && s.memory.used);
+	const cpu = useSamples(s && s.cpu, s);
+	const mem = useSamples(s && s.memory && s.memory.used, s);
 	if (error && error.status === 403)
 		return <p class="notice" data-testid="no-audit">You lack Sys.Audit on this node: no figures to show.</p>;
 	return (
@@ -213,7 +213,7 @@ export function StoragePanel({ node, storage }) {
 
 function StorageSummary({ node, storage }) {
 	const { data, error } = useApi(`/nodes/${node}/storage/${storage}/status`, null, 5000);
-	const used = useSamples(data && data.used);
+	const used = useSamples(data && data.used, data);
 	return (
 		<div>
 			<ErrorBox error={error} />

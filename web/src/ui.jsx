@@ -279,13 +279,14 @@ export function Bar({ value, max }) {
 	return <span class="bar" title={fmtPct(p)}><span style={`width:${(p * 100).toFixed(1)}%`} /></span>;
 }
 
-// Keeps the last `n` values of a polled figure.
-export function useSamples(value, n = 60) {
+// Keeps the last `n` values of a polled figure: one per answer (`from`, the answer's object), so
+// a figure that stays the same is still a sample.
+export function useSamples(value, from, n = 60) {
 	const ref = useRef([]);
 	const last = useRef(undefined);
-	if (value !== undefined && value !== null && value !== last.current) {
+	if (value !== undefined && value !== null && from !== last.current) {
 		ref.current = [...ref.current.slice(-(n - 1)), Number(value)];
-		last.current = value;
+		last.current = from;
 	}
 	return ref.current;
 }
