@@ -155,6 +155,8 @@ await step('pool-user-acl', page, async () => {
 	await fill(page, { poolid: 'webpool', comment: 'made in the browser' });
 	await submit(page);
 	await row(page, 'webpool').waitFor();
+	// The tree looks again after a change, not at its next poll (pools: every 10 s).
+	await page.locator('.tree [data-id="pool/webpool"]').waitFor({ timeout: 3000 });
 	await tab(page, 'Permissions');
 	await tab(page, 'Users');
 	await button(page, 'Add').click();

@@ -82,6 +82,8 @@ export async function api(method, path, params, opts = {}) {
 		const msg = (body && body.message) || r.statusText || `HTTP ${r.status}`;
 		throw new ApiError(r.status, msg.trim(), body && body.errors);
 	}
+	// A change anywhere: the tree and the task list look again at once instead of at their next poll.
+	if (method !== 'GET') dispatchEvent(new Event('pved-changed'));
 	// Some answers say more beside "data" (the network's pending "changes"): opts.whole keeps them.
 	if (opts.whole) return body;
 	return body ? body.data : null;

@@ -203,8 +203,15 @@ function Shell() {
 	const [filter, setFilter] = useState('');
 	const [sel, setSel] = useHashSel();
 	useEffect(() => {
-		let stop = false, t;
+		let stop = false, t, busy = false, again = false;
+		// One poll at a time: one asked for while another runs follows it at once.
 		const poll = async () => {
+			if (busy) {
+				again = true;
+				return;
+			}
+			busy = true;
+			clearTimeout(t);
 			try {
 				const r = await (firstResources || get('/cluster/resources'));
 				firstResources = null;
@@ -215,14 +222,30 @@ function Shell() {
 			} catch (e) {
 				if (!stop) setErr(e);
 			}
-			if (!stop) t = setTimeout(poll, document.hidden ? 10000 : 3000);
+			busy = false;
+			if (!stop) t = setTimeout(poll, again ? 0 : document.hidden ? 10000 : 3000);
+			again = false;
 		};
 		const pollPools = () => get('/pools').then((p) => stop || setPools(p || [])).catch(() => {});
 		poll();
 		pollPools();
 		const tp = setInterval(pollPools, 10000);
 		const tr = setInterval(() => renewTicket().catch(() => {}), 15 * 60 * 1000);
-		return () => { stop = true; clearTimeout(t); clearInterval(tp); clearInterval(tr); };
+		// After a change, once its task has had a moment: a new guest or pool shows up at once.
+		let soon = null;
+		const changed = () => {
+			clearTimeout(soon);
+			soon = setTimeout(() => { poll(); pollPools(); }, 700);
+		};
+		addEventListener('pved-changed', changed);
+		return () => {
+			stop = true;
+			clearTimeout(t);
+			clearTimeout(soon);
+			clearInterval(tp);
+			clearInterval(tr);
+			removeEventListener('pved-changed', changed);
+		};
 	}, []);
 	const item = (resources || []).find((r) => r.id === sel) ||
 		(sel.startsWith('pool/') ? { id: sel, type: 'pool', pool: sel.slice(5) } : null) ||
