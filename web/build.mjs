@@ -2,8 +2,8 @@
 // loaded chunks for the consoles (noVNC, xterm.js), one stylesheet, index.html. The output depends only
 // on the sources and the locked packages: no timestamps, no absolute paths, content-hashed chunk names.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -14,7 +14,7 @@ mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out))
 	rmSync(join(out, f), { recursive: true, force: true });
 
-await esbuild.build({
+const result = await esbuild.build({
 	absWorkingDir: here,
 	entryPoints: { app: 'src/main.jsx' },
 	bundle: true,
@@ -32,5 +32,13 @@ await esbuild.build({
 	assetNames: '[name]-[hash]',
 	charset: 'utf8',
 	logLevel: 'warning',
+	metafile: true,
 });
-cpSync(join(here, 'src', 'index.html'), join(out, 'index.html'));
+
+// The chunks the entry imports statically are fetched with it, not after it has been parsed.
+const outputs = result.metafile.outputs;
+const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint === 'src/main.jsx');
+const preload = outputs[entry].imports.filter((i) => i.kind === 'import-statement')
+	.map((i) => `<link rel="modulepreload" href="/${basename(i.path)}">`).join('\n');
+const html = readFileSync(join(here, 'src', 'index.html'), 'utf8').replace('<!-- modulepreload -->', preload);
+writeFileSync(join(out, 'index.html'), html);
