@@ -316,7 +316,7 @@ export function CreateCt({ node, onClose, onSel }) {
 				{ name: 'password', label: 'Root password', type: 'password' },
 				{ name: 'ssh-public-keys', label: 'SSH public keys', type: 'textarea' },
 				{ name: 'ostemplate', label: 'Template', type: 'select', options: tpl.vols, required: true },
-				{ name: 'oci', label: 'or OCI image reference (e.g. docker.io/library/busybox:latest)' },
+				{ name: 'oci', label: 'or pull an OCI image (e.g. docker.io/library/busybox:latest)' },
 				{ name: 'storage', label: 'Root disk storage', type: 'select', options: rootdir.storages },
 				{ name: 'disksize', label: 'Disk size (GiB)', type: 'number' },
 				{ name: 'cores', label: 'Cores', type: 'number' },
@@ -334,12 +334,39 @@ export function CreateCt({ node, onClose, onSel }) {
 				delete p.disksize;
 				delete p.oci;
 				delete p.storage;
-				if (v.oci) p.ostemplate = v.oci;
+				if (v.oci) {
+					// Proxmox's way: the image is pulled into a storage as a template first.
+					const st = tpl.storages[0];
+					if (!st) throw new Error('no storage for container templates');
+					const filename = ociFilename(v.oci);
+					const upid = await post(`/nodes/${node}/storage/${st}/oci-registry-pull`, { reference: v.oci, filename });
+					showTask(upid);
+					await waitTask(node, upid);
+					p.ostemplate = `${st}:vztmpl/${filename}`;
+				}
 				p.rootfs = `${v.storage || rootdir.storages[0]}:${v.disksize || 1}`;
 				showTask(await post(`/nodes/${node}/lxc`, p));
 				onSel && onSel(`lxc/${v.vmid}`);
 			}} />
 	);
+}
+
+// The template's name for an OCI reference: "docker.io/library/busybox:latest" -> "busybox_latest.tar".
+export function ociFilename(ref) {
+	const last = ref.split('/').pop().replace(/@.*/, '');
+	return `${last.replace(':', '_').replace(/[^A-Za-z0-9._-]/g, '_')}.tar`;
+}
+
+// Waits for a task to stop; fails with its exit status unless OK.
+export async function waitTask(node, upid) {
+	for (;;) {
+		const st = await get(`/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`);
+		if (st.status !== 'running') {
+			if (st.exitstatus !== 'OK') throw new Error(`task failed: ${st.exitstatus}`);
+			return st;
+		}
+		await new Promise((r) => setTimeout(r, 1000));
+	}
 }
 
 // Bulk start and stop of a node's guests (Proxmox's startall/stopall, optionally for chosen VMIDs).

@@ -126,6 +126,7 @@ export function StorageContent({ node, storage }) {
 			<Toolbar>
 				<button disabled={!up.length} onClick={() => setDlg('upload')}>Upload</button>
 				<button disabled={!up.length} onClick={() => setDlg('url')}>Download from URL</button>
+				<button disabled={!content.includes('vztmpl')} onClick={() => setDlg('oci')}>Pull from OCI registry</button>
 				<button disabled={!row} onClick={() => setDlg('delete')}>Remove</button>
 				<button class="right" onClick={reload}>Reload</button>
 			</Toolbar>
@@ -145,6 +146,10 @@ export function StorageContent({ node, storage }) {
 					{ name: 'verify-certificates', label: 'Verify certificates', type: 'bool' }]}
 				initial={{ content: up[0], 'verify-certificates': 1 }}
 				onSubmit={async (v) => { showTask(await post(`${base}/download-url`, v)); reload(); }} />}
+			{dlg === 'oci' && <FormDialog title="Pull from OCI registry" onClose={() => setDlg(null)}
+				fields={[{ name: 'reference', label: 'Reference', required: true, placeholder: 'docker.io/library/busybox:latest' },
+					{ name: 'filename', label: 'File name' }]}
+				onSubmit={async (v) => { showTask(await post(`${base}/oci-registry-pull`, v)); reload(); }} />}
 			{dlg === 'delete' && row && <Confirm text={`Remove ${row.volid}?`} onClose={() => setDlg(null)}
 				onYes={async () => { showTask(await del(`${base}/content/${encodeURIComponent(row.volid)}`)); setSel(null); reload(); }} />}
 		</div>
