@@ -129,9 +129,11 @@ all: $(BINS) www/index.html
 # The web interface: web/ is its source, www/ what pved-api serves (pved finds www/ beside build/bin,
 # installed in share/pved/www). npm ci installs exactly the lockfile's packages (scripts off: none of
 # them needs one), again only when the lockfile changes; esbuild's output depends on nothing but the
-# sources. Without npm, www/ gets the page saying the interface is not built.
+# sources. Without npm (or with WEB=0, for a machine that has npm but no registry), www/ gets the page
+# saying the interface is not built.
 WEB_SRCS := $(wildcard web/src/*) web/build.mjs web/package.json
-ifneq ($(shell command -v npm 2>/dev/null),)
+WEB ?= $(if $(shell command -v npm 2>/dev/null),1,0)
+ifeq ($(WEB),1)
 www/index.html: $(WEB_SRCS) web/node_modules/.ci-stamp
 	cd web && node build.mjs ../www
 web/node_modules/.ci-stamp: web/package-lock.json
