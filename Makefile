@@ -126,7 +126,26 @@ DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl $(O)/bin/pved-ctmon $(O)/bin/pved-ctrun
 
-all: $(BINS)
+all: $(BINS) www/index.html
+
+# The web interface: web/ is its source, www/ what pved-api serves (pved finds www/ beside build/bin,
+# installed in share/pved/www). npm ci installs exactly the lockfile's packages (scripts off: none of
+# them needs one), again only when the lockfile changes; esbuild's output depends on nothing but the
+# sources. Without npm (or with WEB=0, for a machine that has npm but no registry), www/ gets the page
+# saying the interface is not built.
+WEB_SRCS := $(wildcard web/src/*) web/build.mjs web/package.json
+WEB ?= $(if $(shell command -v npm 2>/dev/null),1,0)
+ifeq ($(WEB),1)
+www/index.html: $(WEB_SRCS) web/node_modules/.ci-stamp
+	cd web && node build.mjs ../www
+web/node_modules/.ci-stamp: web/package-lock.json
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+else
+www/index.html: web/placeholder.html
+	@mkdir -p $(@D)
+	cp $< $@
+endif
 
 $(O)/bin/pved: $(O)/obj/daemon/core/pved-main.o $(DAEMON_OBJS) $(O)/obj/gen/routes-data.o $(LIBFILES) \
 		$(FLAGS_STAMP)
@@ -280,7 +299,7 @@ deb:
 	lintian --fail-on error build/deb/pved_*_amd64.deb
 
 clean:
-	rm -rf build
+	rm -rf build www web/node_modules
 
 .PHONY: all unit-tests fuzz-targets fuzz deps check run bench bench-programs format-check install clean deb
 .DELETE_ON_ERROR:
