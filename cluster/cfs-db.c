@@ -10,14 +10,13 @@ struct cfs_db {
 	sqlite3_stmt *put, *del, *begin, *commit, *rollback;
 };
 
-static const char schema[] =
-	"CREATE TABLE IF NOT EXISTS tree (inode INTEGER PRIMARY KEY NOT NULL,"
-	" parent INTEGER NOT NULL CHECK(typeof(parent)=='integer'),"
-	" version INTEGER NOT NULL CHECK(typeof(version)=='integer'),"
-	" writer INTEGER NOT NULL CHECK(typeof(writer)=='integer'),"
-	" mtime INTEGER NOT NULL CHECK(typeof(mtime)=='integer'),"
-	" type INTEGER NOT NULL CHECK(typeof(type)=='integer'),"
-	" name TEXT NOT NULL, data BLOB);";
+static const char schema[] = "CREATE TABLE IF NOT EXISTS tree (inode INTEGER PRIMARY KEY NOT NULL,"
+			     " parent INTEGER NOT NULL CHECK(typeof(parent)=='integer'),"
+			     " version INTEGER NOT NULL CHECK(typeof(version)=='integer'),"
+			     " writer INTEGER NOT NULL CHECK(typeof(writer)=='integer'),"
+			     " mtime INTEGER NOT NULL CHECK(typeof(mtime)=='integer'),"
+			     " type INTEGER NOT NULL CHECK(typeof(type)=='integer'),"
+			     " name TEXT NOT NULL, data BLOB);";
 
 /* pmxcfs's type values: a directory is DT_DIR (4), a file DT_REG (8). */
 #define ROW_DIR 4
@@ -40,7 +39,8 @@ int cfs_db_open(const char *path, cfs_db **ret, pve_error **err)
 {
 	cfs_db *db = xcalloc(1, sizeof(*db));
 	int rc = sqlite3_open_v2(path, &db->h,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
 	if (rc != SQLITE_OK)
 		goto fail;
 	(void)chmod(path, 0600);
@@ -52,13 +52,15 @@ int cfs_db_open(const char *path, cfs_db **ret, pve_error **err)
 			       NULL, NULL, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_exec(db->h, schema, NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;
-	if ((rc = sqlite3_prepare_v2(db->h,
-				     "REPLACE INTO tree (inode, parent, version, writer, mtime, type,"
-				     " name, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
-				     -1, &db->put, NULL)) != SQLITE_OK ||
+	if ((rc = sqlite3_prepare_v2(
+		     db->h,
+		     "REPLACE INTO tree (inode, parent, version, writer, mtime, type,"
+		     " name, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
+		     -1, &db->put, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(db->h, "DELETE FROM tree WHERE inode = ?1", -1, &db->del,
 				     NULL)) != SQLITE_OK ||
-	    (rc = sqlite3_prepare_v2(db->h, "BEGIN IMMEDIATE", -1, &db->begin, NULL)) != SQLITE_OK ||
+	    (rc = sqlite3_prepare_v2(db->h, "BEGIN IMMEDIATE", -1, &db->begin, NULL)) !=
+		    SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(db->h, "COMMIT", -1, &db->commit, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_prepare_v2(db->h, "ROLLBACK", -1, &db->rollback, NULL)) != SQLITE_OK)
 		goto fail;

@@ -36,25 +36,25 @@ enum {
  * in that order, each as long as the header says. The receiver checks every length against the frame
  * and the limits before it looks at a byte (cfs_msg_decode). */
 enum cfs_op {
-	CFS_OP_READ = 1,   /* path -> data, version */
-	CFS_OP_STAT,	   /* path -> flags CFS_F_DIR, version */
-	CFS_OP_LIST,	   /* path ("" top) -> data: names, each NUL-terminated */
-	CFS_OP_WRITE,	   /* path, data, tag: expected digest or "", flags CFS_F_EXCL */
-	CFS_OP_DELETE,	   /* path: a file or an empty directory */
-	CFS_OP_RENAME,	   /* path -> path2, EEXIST when path2 exists */
-	CFS_OP_MKDIR,	   /* path, like mkdir -p */
-	CFS_OP_LOCK,	   /* path: lock name, tag: token (empty from FUSE's mkdir) */
-	CFS_OP_UNLOCK,	   /* path, tag: release if it still carries tag */
+	CFS_OP_READ = 1, /* path -> data, version */
+	CFS_OP_STAT, /* path -> flags CFS_F_DIR, version */
+	CFS_OP_LIST, /* path ("" top) -> data: names, each NUL-terminated */
+	CFS_OP_WRITE, /* path, data, tag: expected digest or "", flags CFS_F_EXCL */
+	CFS_OP_DELETE, /* path: a file or an empty directory */
+	CFS_OP_RENAME, /* path -> path2, EEXIST when path2 exists */
+	CFS_OP_MKDIR, /* path, like mkdir -p */
+	CFS_OP_LOCK, /* path: lock name, tag: token (empty from FUSE's mkdir) */
+	CFS_OP_UNLOCK, /* path, tag: release if it still carries tag */
 	CFS_OP_LOCK_REFRESH, /* path, tag */
-	CFS_OP_WRITE_AT,   /* FUSE: path, data at offset arg (extends the file) */
-	CFS_OP_TRUNCATE,   /* FUSE: path to arg bytes */
-	CFS_OP_CREATE,	   /* FUSE: an empty file, EEXIST when it exists */
-	CFS_OP_MTIME,	   /* FUSE utime: path, arg: the new mtime (a lock's refresh) */
-	CFS_OP_WATCH,	   /* subscribe this connection to CFS_OP_NOTIFY */
-	CFS_OP_NOTIFY,	   /* pushed: path changed ("" for anything) */
-	CFS_OP_REPLY,	   /* result (negative errno), data, version */
-	CFS_OP_STATE,	   /* CPG sync: version arg, tag: tree digest, data: the view it answers */
-	CFS_OP_UPDATE,	   /* CPG sync: the leader's tree (cfs_tree_serialize) */
+	CFS_OP_WRITE_AT, /* FUSE: path, data at offset arg (extends the file) */
+	CFS_OP_TRUNCATE, /* FUSE: path to arg bytes */
+	CFS_OP_CREATE, /* FUSE: an empty file, EEXIST when it exists */
+	CFS_OP_MTIME, /* FUSE utime: path, arg: the new mtime (a lock's refresh) */
+	CFS_OP_WATCH, /* subscribe this connection to CFS_OP_NOTIFY */
+	CFS_OP_NOTIFY, /* pushed: path changed ("" for anything) */
+	CFS_OP_REPLY, /* result (negative errno), data, version */
+	CFS_OP_STATE, /* CPG sync: version arg, tag: tree digest, data: the view it answers */
+	CFS_OP_UPDATE, /* CPG sync: the leader's tree (cfs_tree_serialize) */
 	CFS_OP_MAX,
 };
 

@@ -234,7 +234,8 @@ bool cfs_tree_vmid_taken(cfs_tree *t, const char *vmid, const char *except_path)
 	for (size_t i = 0; i < nodes->n_kids; i++) {
 		static const char *const kinds[] = { "qemu-server", "lxc" };
 		for (size_t k = 0; k < ELEMENTSOF(kinds); k++) {
-			cfs_node *n = cfs_node_child(cfs_node_child(nodes->kids[i], kinds[k]), file);
+			cfs_node *n =
+				cfs_node_child(cfs_node_child(nodes->kids[i], kinds[k]), file);
 			if (!n || n->dir)
 				continue;
 			_cleanup_free_ char *p = cfs_node_path(n);
@@ -284,8 +285,9 @@ static int touch(cfs_tree *t, cfs_node *n, int64_t now)
 	return t->db ? cfs_db_put(t->db, n) : 0;
 }
 
-/* mkdir -p; the limits were checked. */
-static int make_dirs(cfs_tree *t, const char *path, bool self, int64_t now, cfs_node **ret)
+/* mkdir -p; the limits were checked. Each new directory is a change of its own. */
+static int make_dirs(cfs_tree *t, const char *path, bool self, int64_t now, cfs_node **ret,
+		     char ***changed)
 {
 	_cleanup_free_ char *copy = xstrdup(path);
 	cfs_node *n = t->root;
@@ -301,6 +303,7 @@ static int make_dirs(cfs_tree *t, const char *path, bool self, int64_t now, cfs_
 			kid_link(n, k);
 			ino_put(t, k);
 			t->n_entries++;
+			strv_push(changed, cfs_node_path(k));
 			int r = touch(t, k, now);
 			if (r < 0)
 				return r;
@@ -385,12 +388,11 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 			return -EISDIR;
 		if (n && excl)
 			return -EEXIST;
-		if (m->op == CFS_OP_WRITE && m->tag && *m->tag &&
-		    (!n || ({
-			     char d[PVE_STORE_DIGEST_LEN + 1];
-			     digest_of(n, d);
-			     strcasecmp(d, m->tag) != 0;
-		     })))
+		if (m->op == CFS_OP_WRITE && m->tag && *m->tag && (!n || ({
+			    char d[PVE_STORE_DIGEST_LEN + 1];
+			    digest_of(n, d);
+			    strcasecmp(d, m->tag) != 0;
+		    })))
 			return -ESTALE;
 		if (!n && guest_refused(t, path, NULL))
 			return -EEXIST;
@@ -401,7 +403,7 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 			return r;
 		if (!n) {
 			cfs_node *dir;
-			if ((r = make_dirs(t, path, false, now, &dir)) < 0)
+			if ((r = make_dirs(t, path, false, now, &dir, changed)) < 0)
 				return r;
 			n = node_alloc(t->next_inode++, base_name(path), false);
 			kid_link(dir, n);
@@ -421,7 +423,8 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 		uint64_t end = m->op == CFS_OP_TRUNCATE ? m->arg : m->arg + m->data_len;
 		if (m->arg > CFS_MAX_FILE || end > CFS_MAX_FILE)
 			return -EFBIG;
-		uint64_t new_size = m->op == CFS_OP_TRUNCATE ? end : (end > n->size ? end : n->size);
+		uint64_t new_size = m->op == CFS_OP_TRUNCATE ? end :
+							       (end > n->size ? end : n->size);
 		if ((r = check_space(t, 0, n->size, new_size)) < 0)
 			return r;
 		char *buf = xcalloc(1, new_size + 1);
@@ -459,7 +462,7 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 		if ((r = check_space(t, missing, 0, 0)) < 0)
 			return r;
 		cfs_node *dir;
-		if ((r = make_dirs(t, to, false, now, &dir)) < 0)
+		if ((r = make_dirs(t, to, false, now, &dir, changed)) < 0)
 			return r;
 		kid_unlink(n);
 		free(n->name);
@@ -486,7 +489,7 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 			return r;
 		if ((r = check_space(t, missing, 0, 0)) < 0)
 			return r;
-		if ((r = make_dirs(t, path, true, now, &n)) < 0)
+		if ((r = make_dirs(t, path, true, now, &n, changed)) < 0)
 			return -EIO;
 		strv_push(changed, xstrdup(path));
 		return 1;
@@ -500,7 +503,7 @@ static int apply_one(cfs_tree *t, const cfs_msg *m, int64_t now, char ***changed
 				return r;
 			if ((r = check_space(t, missing, 0, 0)) < 0)
 				return r;
-			if ((r = make_dirs(t, lp, true, now, &n)) < 0)
+			if ((r = make_dirs(t, lp, true, now, &n, changed)) < 0)
 				return -EIO;
 		}
 		set_data(t, n, m->tag, strlen(m->tag));
@@ -709,8 +712,8 @@ int cfs_tree_replace(cfs_tree *t, const uint8_t *data, size_t len)
 		_cleanup_free_ char *name = xstrndup((const char *)p, nl);
 		p += nl;
 		cfs_node *pn = cfs_tree_by_inode(nt, parent);
-		if (strlen(name) != nl || !cfs_path_valid(name, false) || strchr(name, '/') || !pn ||
-		    !pn->dir || cfs_node_child(pn, name) || cfs_tree_by_inode(nt, ino) ||
+		if (strlen(name) != nl || !cfs_path_valid(name, false) || strchr(name, '/') ||
+		    !pn || !pn->dir || cfs_node_child(pn, name) || cfs_tree_by_inode(nt, ino) ||
 		    nt->total_bytes + sz > CFS_MAX_TOTAL)
 			goto bad;
 		cfs_node *n = node_alloc(ino, name, dir);

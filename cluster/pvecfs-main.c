@@ -36,8 +36,14 @@ struct client {
 	client *next;
 };
 
-enum done_kind { DONE_CLIENT, DONE_FUSE_ERR, DONE_FUSE_WRITE, DONE_FUSE_ENTRY, DONE_FUSE_CREATE,
-		 DONE_FUSE_ATTR };
+enum done_kind {
+	DONE_CLIENT,
+	DONE_FUSE_ERR,
+	DONE_FUSE_WRITE,
+	DONE_FUSE_ENTRY,
+	DONE_FUSE_CREATE,
+	DONE_FUSE_ATTR
+};
 
 typedef struct pending pending;
 struct pending {
@@ -91,7 +97,7 @@ typedef struct cfsd {
 	uint32_t leader_nodeid, leader_pid;
 	char leader_digest[65];
 	outmsg *queued, **queued_tail; /* changes delivered during a sync, applied after it */
-	outmsg *outq, **outq_tail;     /* messages corosync asked us to send again */
+	outmsg *outq, **outq_tail; /* messages corosync asked us to send again */
 	pending *pend;
 	uint64_t next_id;
 	char names[MAX_MEMBERS][64]; /* nodeid -> name, learned from the state messages */
@@ -114,8 +120,13 @@ static void client_send(client *c, const cfs_msg *m)
 static void reply_client(client *c, uint64_t creq, int result, const void *data, size_t len,
 			 uint64_t version, uint32_t flags)
 {
-	cfs_msg m = { .op = CFS_OP_REPLY, .reqid = creq, .result = result, .data = data,
-		      .data_len = len, .version = version, .flags = flags };
+	cfs_msg m = { .op = CFS_OP_REPLY,
+		      .reqid = creq,
+		      .result = result,
+		      .data = data,
+		      .data_len = len,
+		      .version = version,
+		      .flags = flags };
 	client_send(c, &m);
 }
 
@@ -203,8 +214,9 @@ static void vmlist_rec(cfs_node *n, pve_buf *b, bool *first)
 		const char *type;
 		if (!cfs_path_guest(p, &vmid, &type, &node))
 			continue;
-		pve_buf_printf(b, "%s\n\"%s\": { \"node\": \"%s\", \"type\": \"%s\", \"version\": %llu }",
-			       *first ? "" : ",", vmid, node, type, (unsigned long long)k->version);
+		pve_buf_printf(
+			b, "%s\n\"%s\": { \"node\": \"%s\", \"type\": \"%s\", \"version\": %llu }",
+			*first ? "" : ",", vmid, node, type, (unsigned long long)k->version);
 		*first = false;
 	}
 }
@@ -232,10 +244,12 @@ static char *virtual_content(cfsd *d, uint64_t ino)
 				       d->cluster_name, v, d->n_members, d->quorate ? 1 : 0);
 			for (size_t i = 0; i < d->n_members; i++) {
 				const char *nm = name_of(d, d->members[i].nodeid);
-				_cleanup_free_ char *fallback = xasprintf("node%u", d->members[i].nodeid);
-				pve_buf_printf(&b,
-					       "%s\n  \"%s\": { \"id\": %u, \"online\": 1, \"ip\": \"\"}",
-					       i ? "," : "", nm ? nm : fallback, d->members[i].nodeid);
+				_cleanup_free_ char *fallback =
+					xasprintf("node%u", d->members[i].nodeid);
+				pve_buf_printf(
+					&b,
+					"%s\n  \"%s\": { \"id\": %u, \"online\": 1, \"ip\": \"\"}",
+					i ? "," : "", nm ? nm : fallback, d->members[i].nodeid);
 			}
 			pve_buf_puts(&b, "\n  }");
 		}
@@ -654,8 +668,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			st.st_ino = k->inode;
 			st.st_mode = k->dir ? S_IFDIR : S_IFREG;
 		}
-		size_t need = fuse_add_direntry(req, buf + used, size - used, name, &st,
-						(off_t)(i + 1));
+		size_t need =
+			fuse_add_direntry(req, buf + used, size - used, name, &st, (off_t)(i + 1));
 		if (need > size - used)
 			break;
 		used += need;
@@ -728,8 +742,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	_cleanup_free_ char *path = cfs_node_path(n);
-	cfs_msg m = { .op = CFS_OP_WRITE_AT, .path = path, .arg = (uint64_t)off,
-		      .data = (const uint8_t *)buf, .data_len = size };
+	cfs_msg m = { .op = CFS_OP_WRITE_AT,
+		      .path = path,
+		      .arg = (uint64_t)off,
+		      .data = (const uint8_t *)buf,
+		      .data_len = size };
 	pending *p = pending_new(DONE_FUSE_WRITE);
 	p->freq = req;
 	p->wsize = size;
@@ -843,7 +860,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	cfsd *d = req_d(req);
 	cfs_node *n = cfs_tree_by_inode(d->tree, ino);
 	if (!n) {
-		fuse_reply_err(req, (ino >= CFS_INO_MEMBERS && ino <= CFS_INO_LXC) ? EACCES : ENOENT);
+		fuse_reply_err(req,
+			       (ino >= CFS_INO_MEMBERS && ino <= CFS_INO_LXC) ? EACCES : ENOENT);
 		return;
 	}
 	/* modes and owners are the tree's (pmxcfs has no chmod or chown): a change of them is
@@ -950,6 +968,15 @@ static void queue_delivered(cfsd *d, const void *msg, size_t len, uint32_t nodei
 	d->queued_tail = &o->next;
 }
 
+/* What the file backend makes at its open, and pmxcfs at its start: priv/ (root's alone). */
+static void ensure_layout(cfsd *d)
+{
+	if (cfs_tree_lookup(d->tree, "priv") || !writable(d))
+		return;
+	cfs_msg m = { .op = CFS_OP_MKDIR, .path = "priv" };
+	submit(d, &m, pending_new(DONE_CLIENT));
+}
+
 static void sync_done(cfsd *d)
 {
 	d->syncing = false;
@@ -968,6 +995,7 @@ static void sync_done(cfsd *d)
 		free(o);
 	}
 	d->queued_tail = &d->queued;
+	ensure_layout(d);
 }
 
 static member *member_of(cfsd *d, uint32_t nodeid, uint32_t pid)
@@ -1022,8 +1050,11 @@ static void sync_decide(cfsd *d)
 	if (lead->nodeid == d->nodeid && lead->pid == d->pid) {
 		pve_buf b = { 0 };
 		cfs_tree_serialize(d->tree, &b);
-		cfs_msg m = { .op = CFS_OP_UPDATE, .tag = lead->digest, .path = d->view,
-			      .data = (const uint8_t *)b.data, .data_len = b.len };
+		cfs_msg m = { .op = CFS_OP_UPDATE,
+			      .tag = lead->digest,
+			      .path = d->view,
+			      .data = (const uint8_t *)b.data,
+			      .data_len = b.len };
 		log_info("pvecfs: sending the tree (%zu bytes, version %llu) to the members", b.len,
 			 (unsigned long long)d->tree->version);
 		cpg_send(d, &m);
@@ -1110,8 +1141,11 @@ static void on_confchg(cpg_handle_t h, const struct cpg_name *group,
 	d->wait_update = false;
 	char digest[65];
 	cfs_tree_digest(d->tree, digest);
-	cfs_msg m = { .op = CFS_OP_STATE, .version = d->tree->version, .tag = digest,
-		      .path = d->view, .path2 = d->node };
+	cfs_msg m = { .op = CFS_OP_STATE,
+		      .version = d->tree->version,
+		      .tag = digest,
+		      .path = d->view,
+		      .path2 = d->node };
 	cpg_send(d, &m);
 }
 
@@ -1202,7 +1236,7 @@ static int import_rec(cfs_tree *t, const char *base, const char *rel, pve_error 
 		    startswith(de->d_name, ".pved-"))
 			continue;
 		_cleanup_free_ char *sub = *rel ? xasprintf("%s/%s", rel, de->d_name) :
-						 xstrdup(de->d_name);
+						  xstrdup(de->d_name);
 		_cleanup_free_ char *fp = xasprintf("%s/%s", base, sub);
 		struct stat st;
 		if (lstat(fp, &st) < 0 || !cfs_path_valid(sub, false))
@@ -1251,7 +1285,8 @@ static int import_plain(cfsd *d, const char *dbpath, pve_error **err)
 	struct stat st;
 	if (stat(d->mnt, &st) == 0 && S_ISDIR(st.st_mode))
 		r = import_rec(t, d->mnt, "", err);
-	if (r == 0 && (cfs_db_begin(db) < 0 || cfs_db_put_version(db, t) < 0 || cfs_db_commit(db) < 0))
+	if (r == 0 &&
+	    (cfs_db_begin(db) < 0 || cfs_db_put_version(db, t) < 0 || cfs_db_commit(db) < 0))
 		r = pve_error_set(err, EIO, "can't write '%s'", tmp);
 	size_t n = t->n_entries - 1;
 	cfs_tree_free(t);
@@ -1261,8 +1296,8 @@ static int import_plain(cfsd *d, const char *dbpath, pve_error **err)
 	if (rename(tmp, dbpath) < 0)
 		return pve_error_set(err, errno, "can't rename '%s': %m", tmp);
 	if (n) {
-		_cleanup_free_ char *aside = xasprintf("%s/var/lib/pve-cluster/imported-etc-pve",
-						       d->root);
+		_cleanup_free_ char *aside =
+			xasprintf("%s/var/lib/pve-cluster/imported-etc-pve", d->root);
 		if (rename(d->mnt, aside) < 0 || mkdir(d->mnt, 0755) < 0)
 			return pve_error_set(err, errno, "can't move '%s' aside: %m", d->mnt);
 	}
@@ -1280,14 +1315,20 @@ static int listen_socket(cfsd *d, pve_error **err)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return pve_error_set(err, ENAMETOOLONG, "socket path '%s' is too long", path);
-	strcpy(sa.sun_path, path);
+	/* bound under a temporary name and renamed when listening: a store that finds the socket can
+	 * connect to it */
+	_cleanup_free_ char *tmp = xasprintf("%s.new", path);
+	if (strlen(tmp) >= sizeof(sa.sun_path))
+		return pve_error_set(err, ENAMETOOLONG, "socket path '%s' is too long", tmp);
+	strcpy(sa.sun_path, tmp);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return pve_error_set(err, errno, "socket: %m");
-	(void)unlink(path);
+	(void)unlink(tmp);
 	/* root only: the socket writes priv/ */
 	mode_t old = umask(0077);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0 ||
+	    rename(tmp, path) < 0) {
 		int e = errno;
 		umask(old);
 		close(fd);
@@ -1312,7 +1353,8 @@ static void loop(cfsd *d)
 		nfds_t n = 0;
 		pf[n++] = (struct pollfd){ .fd = d->sfd, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->lfd, .events = POLLIN };
-		pf[n++] = (struct pollfd){ .fd = d->se ? fuse_session_fd(d->se) : -1, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = d->se ? fuse_session_fd(d->se) : -1,
+					   .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->cpg_fd : -1, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->q_fd : -1, .events = POLLIN };
 		nfds_t first = n;
@@ -1372,9 +1414,12 @@ static void loop(cfsd *d)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, 'r' },  { "node", required_argument, NULL, 'n' },
-		{ "cluster", no_argument, NULL, 'c' },	   { "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },	   { "help", no_argument, NULL, 'h' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "cluster", no_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	cfsd d = { .lfd = -1, .sfd = -1, .cpg_fd = -1, .q_fd = -1 };
@@ -1450,6 +1495,8 @@ int main(int argc, char **argv)
 	/* the socket last: a store that finds it finds the mount too */
 	if (listen_socket(&d, &err) < 0)
 		goto fail;
+	if (!d.cluster)
+		ensure_layout(&d);
 	log_info("pvecfs: serving '%s'%s", d.mnt, d.cluster ? " (cluster)" : " (local)");
 	loop(&d);
 

@@ -8,8 +8,12 @@ static int64_t clock_ms = 1000000;
 static int change(cfs_tree *t, uint32_t op, const char *path, const char *path2, const char *data,
 		  const char *tag)
 {
-	cfs_msg m = { .op = op, .path = path, .path2 = path2, .tag = tag ? tag : "",
-		      .data = (const uint8_t *)data, .data_len = data ? strlen(data) : 0,
+	cfs_msg m = { .op = op,
+		      .path = path,
+		      .path2 = path2,
+		      .tag = tag ? tag : "",
+		      .data = (const uint8_t *)data,
+		      .data_len = data ? strlen(data) : 0,
 		      .time = clock_ms };
 	return cfs_tree_apply(t, &m);
 }
@@ -27,20 +31,25 @@ static void test_changes(void)
 	check_streq(content(t, "user.cfg"), "a\n");
 	check_int(t->version, 1);
 	/* parents made on the way */
-	check_int(change(t, CFS_OP_WRITE, "nodes/n1/qemu-server/100.conf", NULL, "cores: 1\n", NULL),
+	check_int(change(t, CFS_OP_WRITE, "nodes/n1/qemu-server/100.conf", NULL, "cores: 1\n",
+			 NULL),
 		  0);
 	check(cfs_tree_lookup(t, "nodes/n1")->dir);
 	/* digest guard */
 	char d[41];
 	pve_store_digest("a\n", 2, d);
-	check_int(change(t, CFS_OP_WRITE, "user.cfg", NULL, "b\n", "0000000000000000000000000000000000000000"),
+	check_int(change(t, CFS_OP_WRITE, "user.cfg", NULL, "b\n",
+			 "0000000000000000000000000000000000000000"),
 		  -ESTALE);
 	check_streq(content(t, "user.cfg"), "a\n");
 	check_int(change(t, CFS_OP_WRITE, "user.cfg", NULL, "b\n", d), 0);
 	check_streq(content(t, "user.cfg"), "b\n");
 	uint64_t v = t->version;
 	/* refused changes change nothing, not even the version */
-	cfs_msg ex = { .op = CFS_OP_WRITE, .flags = CFS_F_EXCL, .path = "user.cfg", .tag = "",
+	cfs_msg ex = { .op = CFS_OP_WRITE,
+		       .flags = CFS_F_EXCL,
+		       .path = "user.cfg",
+		       .tag = "",
 		       .time = clock_ms };
 	check_int(cfs_tree_apply(t, &ex), -EEXIST);
 	check_int(change(t, CFS_OP_DELETE, "nodes", NULL, NULL, NULL), -ENOTEMPTY);
@@ -57,8 +66,12 @@ static void test_changes(void)
 	check_int(change(t, CFS_OP_RENAME, "user.cfg", "nodes/n2/qemu-server/100.conf", NULL, NULL),
 		  -EEXIST);
 	/* FUSE-style writes at offsets and truncation */
-	cfs_msg w = { .op = CFS_OP_WRITE_AT, .path = "user.cfg", .arg = 4,
-		      .data = (const uint8_t *)"zz", .data_len = 2, .time = clock_ms };
+	cfs_msg w = { .op = CFS_OP_WRITE_AT,
+		      .path = "user.cfg",
+		      .arg = 4,
+		      .data = (const uint8_t *)"zz",
+		      .data_len = 2,
+		      .time = clock_ms };
 	check_int(cfs_tree_apply(t, &w), 0);
 	check_int(cfs_tree_lookup(t, "user.cfg")->size, 6);
 	check(memcmp(content(t, "user.cfg"), "b\n\0\0zz", 6) == 0);
@@ -75,7 +88,8 @@ static void test_vmid_unique(void)
 	cfs_tree *t = cfs_tree_new();
 	check_int(change(t, CFS_OP_WRITE, "nodes/n1/qemu-server/100.conf", NULL, "", NULL), 0);
 	check_int(change(t, CFS_OP_WRITE, "nodes/n2/lxc/100.conf", NULL, "", NULL), -EEXIST);
-	check_int(change(t, CFS_OP_WRITE, "nodes/n2/qemu-server/100.conf", NULL, "", NULL), -EEXIST);
+	check_int(change(t, CFS_OP_WRITE, "nodes/n2/qemu-server/100.conf", NULL, "", NULL),
+		  -EEXIST);
 	check_int(change(t, CFS_OP_CREATE, "nodes/n1/lxc/100.conf", NULL, NULL, NULL), -EEXIST);
 	/* the same file may be rewritten, and moved between nodes */
 	check_int(change(t, CFS_OP_WRITE, "nodes/n1/qemu-server/100.conf", NULL, "x", NULL), 0);
@@ -103,8 +117,12 @@ static void test_limits(void)
 	check(!cfs_tree_lookup(t, "big"));
 	data[CFS_MAX_FILE] = '\0';
 	check_int(change(t, CFS_OP_WRITE, "big", NULL, data, NULL), 0);
-	cfs_msg w = { .op = CFS_OP_WRITE_AT, .path = "big", .arg = CFS_MAX_FILE,
-		      .data = (const uint8_t *)"x", .data_len = 1, .time = clock_ms };
+	cfs_msg w = { .op = CFS_OP_WRITE_AT,
+		      .path = "big",
+		      .arg = CFS_MAX_FILE,
+		      .data = (const uint8_t *)"x",
+		      .data_len = 1,
+		      .time = clock_ms };
 	check_int(cfs_tree_apply(t, &w), -EFBIG);
 	/* the total: files of 4 MiB up to 512 MiB, the next one refused whole */
 	t->total_bytes = CFS_MAX_TOTAL - 10;
@@ -230,8 +248,12 @@ static void test_serialize(void)
 static void test_decode(void)
 {
 	pve_buf b = { 0 };
-	cfs_msg m = { .op = CFS_OP_WRITE, .path = "user.cfg", .tag = "d", .reqid = 9,
-		      .data = (const uint8_t *)"abc", .data_len = 3 };
+	cfs_msg m = { .op = CFS_OP_WRITE,
+		      .path = "user.cfg",
+		      .tag = "d",
+		      .reqid = 9,
+		      .data = (const uint8_t *)"abc",
+		      .data_len = 3 };
 	cfs_msg_encode(&b, &m);
 	cfs_msg r;
 	uint8_t *buf = xmalloc(b.len);

@@ -1,0 +1,368 @@
+/* cluster: the config store's pvecfs backend: every operation one request over pvecfs's unix socket,
+ * answered once the change is applied (in a cluster: once the cluster's order delivered it back). */
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "cluster/cfs-internal.h"
+#include "cluster/store-internal.h"
+
+typedef struct cfs_conn {
+	int fd, watch_fd;
+	pid_t pid; /* a forked child gets its own connection: requests on a shared one would mix */
+	uint64_t next_req;
+	char *sock;
+	/* the watch connection's partial frame */
+	uint8_t *wbuf;
+	size_t wlen, wcap;
+} cfs_conn;
+
+static int connect_sock(const char *path, int flags)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Is pvecfs serving root: 1 with its socket connected in *ret_fd, 0 when this root never ran it (no
+ * database: the plain files are the store), an error when it did but is not running now. */
+int pve_store_cfs_probe(const char *root, int *ret_fd, pve_error **err)
+{
+	_cleanup_free_ char *sock = cfs_socket_path(root);
+	int fd = connect_sock(sock, 0);
+	if (fd >= 0) {
+		*ret_fd = fd;
+		return 1;
+	}
+	_cleanup_free_ char *db = cfs_db_path(root);
+	if (access(db, F_OK) < 0)
+		return 0;
+	/* the files live in pvecfs's database now: the directory under the mount is not the store */
+	return pve_error_set(err, ECONNREFUSED,
+			     "the config filesystem (pvecfs) of '%s' is not running", root);
+}
+
+/* One request, its reply; notifications never come on this connection. */
+static int call(pve_store *s, cfs_msg *m, uint8_t **ret_frame, cfs_msg *ret, pve_error **err)
+{
+	cfs_conn *c = s->priv;
+	if (c->pid != getpid()) {
+		int fd = connect_sock(c->sock, 0);
+		if (fd < 0)
+			return pve_error_set(err, -fd, "can't connect to the config filesystem: %s",
+					     strerror(-fd));
+		/* the parent's fd stays open for the parent: closing it here would not free it */
+		c->fd = fd;
+		c->pid = getpid();
+	}
+	m->reqid = ++c->next_req;
+	pve_buf b = { 0 };
+	cfs_msg_encode(&b, m);
+	int r = pve_write_all(c->fd, b.data, b.len);
+	pve_buf_free(&b);
+	if (r < 0)
+		return pve_error_set(err, EIO, "config filesystem: can't send a request: %s",
+				     strerror(-r));
+	uint8_t hdr[CFS_MSG_HEADER];
+	ssize_t got = pve_read_full(c->fd, hdr, sizeof(hdr));
+	if (got != (ssize_t)sizeof(hdr))
+		return pve_error_set(err, EIO, "config filesystem: the connection closed");
+	size_t fl = cfs_msg_frame_len(hdr, sizeof(hdr));
+	if (fl < CFS_MSG_HEADER || fl > CFS_MAX_REQUEST)
+		return pve_error_set(err, EIO, "config filesystem: a bad reply");
+	uint8_t *frame = xmalloc(fl);
+	memcpy(frame, hdr, sizeof(hdr));
+	got = pve_read_full(c->fd, frame + sizeof(hdr), fl - sizeof(hdr));
+	if (got != (ssize_t)(fl - sizeof(hdr)) ||
+	    cfs_msg_decode(frame, fl, CFS_MAX_REQUEST, ret) < 0 || ret->op != CFS_OP_REPLY ||
+	    ret->reqid != m->reqid) {
+		free(frame);
+		return pve_error_set(err, EIO, "config filesystem: a bad reply");
+	}
+	*ret_frame = frame;
+	return ret->result;
+}
+
+/* The file backend's messages for the same errors, so callers and users see no difference. */
+static int fail(pve_error **err, int r, const char *path, const char *to)
+{
+	switch (-r) {
+	case ENOENT:
+		return to ? pve_error_set(err, ENOENT, "can't rename '%s': it does not exist", path) :
+			    pve_error_set(err, ENOENT, "'%s' does not exist", path);
+	case EEXIST:
+		return to ? pve_error_set(err, EEXIST, "can't rename '%s' to '%s': target exists",
+					  path, to) :
+			    pve_error_set(err, EEXIST, "'%s' already exists", path);
+	case ESTALE:
+		return pve_error_set(
+			err, ESTALE,
+			"detected modified configuration - file changed by other user? Try again.");
+	case EISDIR:
+		return pve_error_set(err, EISDIR, "'%s' is a directory", path);
+	case ENOTDIR:
+		return pve_error_set(err, ENOTDIR, "'%s': a parent is not a directory", path);
+	case ENOTEMPTY:
+		return pve_error_set(err, ENOTEMPTY, "directory '%s' is not empty", path);
+	case EACCES:
+		/* pmxcfs's refusal without quorum, as Proxmox's API words it */
+		return pve_error_set(err, EACCES, "cluster not ready - no quorum?");
+	case EFBIG:
+		return pve_error_set(err, E2BIG, "'%s' is larger than %u bytes", path, CFS_MAX_FILE);
+	case ENOSPC:
+		return pve_error_set(err, ENOSPC,
+				     "'%s': the config filesystem is full (%llu MiB or %u entries)",
+				     path, CFS_MAX_TOTAL >> 20, CFS_MAX_ENTRIES);
+	case EBUSY:
+		return -EBUSY;
+	default:
+		return pve_error_set(err, -r, "config filesystem: '%s': %s", path, strerror(-r));
+	}
+}
+
+static int cfs_open(pve_store *s, const char *root, pve_error **err)
+{
+	(void)err;
+	/* store.c hands over the probed socket in s->priv */
+	cfs_conn *c = xcalloc(1, sizeof(*c));
+	c->fd = (int)(intptr_t)s->priv;
+	c->watch_fd = -1;
+	c->pid = getpid();
+	c->sock = cfs_socket_path(root);
+	s->priv = c;
+	s->dir = xasprintf("%s/etc/pve", root);
+	return 0;
+}
+
+static void cfs_free(pve_store *s)
+{
+	cfs_conn *c = s->priv;
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->watch_fd >= 0)
+		close(c->watch_fd);
+	free(c->sock);
+	free(c->wbuf);
+	free(c);
+}
+
+static int cfs_read(pve_store *s, const char *path, char **ret_data, size_t *ret_len,
+		    pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_READ, .path = path }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r < 0)
+		return frame ? fail(err, r, path, NULL) : r;
+	if (rep.data_len > PVE_STORE_MAX_FILE)
+		return pve_error_set(err, E2BIG, "'%s' is larger than %d bytes", path,
+				     PVE_STORE_MAX_FILE);
+	char *data = xmalloc(rep.data_len + 1);
+	if (rep.data_len)
+		memcpy(data, rep.data, rep.data_len);
+	data[rep.data_len] = '\0';
+	*ret_data = data;
+	*ret_len = rep.data_len;
+	return 0;
+}
+
+static int simple(pve_store *s, cfs_msg *m, const char *to, pve_error **err)
+{
+	cfs_msg rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, m, &frame, &rep, err);
+	if (r < 0)
+		return frame ? fail(err, r, m->path, to) : r;
+	return 0;
+}
+
+static int cfs_write(pve_store *s, const char *path, const void *data, size_t len,
+		     const char *expected_digest, bool exclusive, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_WRITE, .path = path, .tag = expected_digest,
+		      .flags = exclusive ? CFS_F_EXCL : 0, .data = data, .data_len = len };
+	return simple(s, &m, NULL, err);
+}
+
+static int cfs_remove(pve_store *s, const char *path, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_DELETE, .path = path };
+	return simple(s, &m, NULL, err);
+}
+
+static int cfs_rename(pve_store *s, const char *from, const char *to, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_RENAME, .path = from, .path2 = to };
+	return simple(s, &m, to, err);
+}
+
+static int cfs_mkdir(pve_store *s, const char *path, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_MKDIR, .path = path };
+	return simple(s, &m, NULL, err);
+}
+
+static int cfs_list(pve_store *s, const char *dir, char ***ret_names, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_LIST, .path = dir ? dir : "" }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r < 0) {
+		if (!frame)
+			return r;
+		if (r == -ENOENT)
+			return pve_error_set(err, ENOENT, "directory '%s' does not exist",
+					     dir ? dir : "");
+		if (r == -ENOTDIR)
+			return pve_error_set(err, ENOTDIR, "'%s' is not a directory", dir);
+		return fail(err, r, dir ? dir : "", NULL);
+	}
+	char **names = strv_new();
+	for (size_t pos = 0; pos < rep.data_len;) {
+		const char *nm = (const char *)rep.data + pos;
+		size_t n = strnlen(nm, rep.data_len - pos);
+		if (n == rep.data_len - pos)
+			break; /* no NUL: pvecfs always ends each name with one */
+		strv_push(&names, xstrndup(nm, n));
+		pos += n + 1;
+	}
+	*ret_names = names;
+	return 0;
+}
+
+static bool cfs_exists(pve_store *s, const char *path)
+{
+	cfs_msg m = { .op = CFS_OP_STAT, .path = path }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	return call(s, &m, &frame, &rep, NULL) == 0;
+}
+
+static int cfs_lock_try(pve_store *s, const char *name, const char *token, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_LOCK, .path = name, .tag = token };
+	return simple(s, &m, NULL, err);
+}
+
+static int cfs_lock_refresh(pve_store *s, const char *name, const char *token, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_LOCK_REFRESH, .path = name, .tag = token };
+	int r = simple(s, &m, NULL, err);
+	if (r == -EBUSY)
+		return pve_error_set(err, EBUSY, "lock '%s' expired and was taken over", name);
+	return r;
+}
+
+static void cfs_lock_release(pve_store *s, const char *name, const char *token)
+{
+	cfs_msg m = { .op = CFS_OP_UNLOCK, .path = name, .tag = token };
+	(void)simple(s, &m, NULL, NULL);
+}
+
+static int cfs_watch_fd(pve_store *s, pve_error **err)
+{
+	cfs_conn *c = s->priv;
+	if (c->watch_fd >= 0)
+		return c->watch_fd;
+	int fd = connect_sock(c->sock, 0);
+	if (fd < 0)
+		return pve_error_set(err, -fd, "can't watch the config filesystem: %s",
+				     strerror(-fd));
+	pve_buf b = { 0 };
+	cfs_msg m = { .op = CFS_OP_WATCH, .reqid = 1 };
+	cfs_msg_encode(&b, &m);
+	int r = pve_write_all(fd, b.data, b.len);
+	pve_buf_free(&b);
+	uint8_t hdr[CFS_MSG_HEADER + 3];
+	/* the subscription's reply has no strings or data: exactly the header and three NULs */
+	if (r < 0 || pve_read_full(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr)) {
+		close(fd);
+		return pve_error_set(err, EIO, "can't watch the config filesystem");
+	}
+	int fl = fcntl(fd, F_GETFL);
+	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	c->watch_fd = fd;
+	return fd;
+}
+
+static int cfs_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err)
+{
+	cfs_conn *c = s->priv;
+	if (c->watch_fd < 0)
+		return pve_error_set(err, EBADF, "the config store is not watched");
+	/* each path once per drain, as the file backend reports it */
+	_cleanup_strv_free_ char **seen = NULL;
+	for (;;) {
+		if (c->wcap - c->wlen < 65536) {
+			c->wcap = c->wcap ? c->wcap * 2 : 131072;
+			c->wbuf = xrealloc(c->wbuf, c->wcap);
+		}
+		ssize_t got = read(c->watch_fd, c->wbuf + c->wlen, c->wcap - c->wlen);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN)
+			break;
+		if (got <= 0) {
+			/* pvecfs went away: whoever restarts it changes what it likes */
+			close(c->watch_fd);
+			c->watch_fd = -1;
+			cb("", userdata);
+			return 0;
+		}
+		c->wlen += (size_t)got;
+		size_t pos = 0;
+		for (;;) {
+			size_t fl = cfs_msg_frame_len(c->wbuf + pos, c->wlen - pos);
+			if (fl == 0 || c->wlen - pos < fl)
+				break;
+			cfs_msg m;
+			if (fl < CFS_MSG_HEADER || fl > CFS_MAX_REQUEST ||
+			    cfs_msg_decode(c->wbuf + pos, fl, CFS_MAX_REQUEST, &m) < 0) {
+				c->wlen = 0;
+				cb("", userdata);
+				return 0;
+			}
+			/* lock directories are no change of configuration (as in the file backend) */
+			if (m.op == CFS_OP_NOTIFY && !startswith(m.path, "priv/lock/") &&
+			    strcmp(m.path, "priv/lock") != 0 && !strv_contains(seen, m.path))
+				strv_push(&seen, xstrdup(m.path));
+			pos += fl;
+		}
+		memmove(c->wbuf, c->wbuf + pos, c->wlen - pos);
+		c->wlen -= pos;
+	}
+	for (size_t i = 0; seen && seen[i]; i++)
+		cb(seen[i], userdata);
+	return 0;
+}
+
+const pve_store_ops pve_store_cfs_ops = {
+	.name = "pvecfs",
+	.open = cfs_open,
+	.free = cfs_free,
+	.read = cfs_read,
+	.write = cfs_write,
+	.remove = cfs_remove,
+	.rename = cfs_rename,
+	.mkdir = cfs_mkdir,
+	.list = cfs_list,
+	.exists = cfs_exists,
+	.lock_try = cfs_lock_try,
+	.lock_refresh = cfs_lock_refresh,
+	.lock_release = cfs_lock_release,
+	.recover = NULL,
+	.watch_fd = cfs_watch_fd,
+	.watch_read = cfs_watch_read,
+};
