@@ -99,7 +99,8 @@ static int fail(pve_error **err, int r, const char *path, const char *to)
 {
 	switch (-r) {
 	case ENOENT:
-		return to ? pve_error_set(err, ENOENT, "can't rename '%s': it does not exist", path) :
+		return to ? pve_error_set(err, ENOENT, "can't rename '%s': it does not exist",
+					  path) :
 			    pve_error_set(err, ENOENT, "'%s' does not exist", path);
 	case EEXIST:
 		return to ? pve_error_set(err, EEXIST, "can't rename '%s' to '%s': target exists",
@@ -119,7 +120,8 @@ static int fail(pve_error **err, int r, const char *path, const char *to)
 		/* pmxcfs's refusal without quorum, as Proxmox's API words it */
 		return pve_error_set(err, EACCES, "cluster not ready - no quorum?");
 	case EFBIG:
-		return pve_error_set(err, E2BIG, "'%s' is larger than %u bytes", path, CFS_MAX_FILE);
+		return pve_error_set(err, E2BIG, "'%s' is larger than %u bytes", path,
+				     CFS_MAX_FILE);
 	case ENOSPC:
 		return pve_error_set(err, ENOSPC,
 				     "'%s': the config filesystem is full (%llu MiB or %u entries)",
@@ -192,8 +194,12 @@ static int simple(pve_store *s, cfs_msg *m, const char *to, pve_error **err)
 static int cfs_write(pve_store *s, const char *path, const void *data, size_t len,
 		     const char *expected_digest, bool exclusive, pve_error **err)
 {
-	cfs_msg m = { .op = CFS_OP_WRITE, .path = path, .tag = expected_digest,
-		      .flags = exclusive ? CFS_F_EXCL : 0, .data = data, .data_len = len };
+	cfs_msg m = { .op = CFS_OP_WRITE,
+		      .path = path,
+		      .tag = expected_digest,
+		      .flags = exclusive ? CFS_F_EXCL : 0,
+		      .data = data,
+		      .data_len = len };
 	return simple(s, &m, NULL, err);
 }
 
