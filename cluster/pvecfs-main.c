@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -1461,9 +1462,21 @@ int main(int argc, char **argv)
 	_cleanup_error_ pve_error *err = NULL;
 	_cleanup_free_ char *dbdir = xasprintf("%s/var/lib/pve-cluster", d.root);
 	_cleanup_free_ char *dbpath = cfs_db_path(d.root);
+	_cleanup_free_ char *pidpath = xasprintf("%s/run/pvecfs.pid", d.root);
+	_cleanup_free_ char *rundir = xasprintf("%s/run", d.root);
 	struct stat st;
 	if (pve_mkdir_p(dbdir, 0700, &err) < 0 || pve_mkdir_p(d.mnt, 0755, &err) < 0)
 		goto fail;
+	/* one pvecfs per root: a second would mount over the first and take its socket */
+	if (pve_mkdir_p(rundir, 0755, &err) < 0)
+		goto fail;
+	int pidfd = open(pidpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (pidfd < 0 || flock(pidfd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "pvecfs: another pvecfs serves '%s'\n", d.root);
+		return 1;
+	}
+	if (ftruncate(pidfd, 0) == 0)
+		dprintf(pidfd, "%d\n", (int)getpid());
 	if (stat(d.mnt, &st) < 0 && errno == ENOTCONN)
 		(void)umount2(d.mnt, MNT_DETACH);
 	if (access(dbpath, F_OK) < 0 && import_plain(&d, dbpath, &err) < 0)

@@ -53,44 +53,89 @@ int pve_store_cfs_probe(const char *root, int *ret_fd, pve_error **err)
 			     "the config filesystem (pvecfs) of '%s' is not running", root);
 }
 
-/* One request, its reply; notifications never come on this connection. */
-static int call(pve_store *s, cfs_msg *m, uint8_t **ret_frame, cfs_msg *ret, pve_error **err)
+/* send(MSG_NOSIGNAL): a store user that did not ignore SIGPIPE is not killed by a pvecfs restart */
+static int send_all(int fd, const void *data, size_t len)
 {
-	cfs_conn *c = s->priv;
-	if (c->pid != getpid()) {
-		int fd = connect_sock(c->sock, 0);
-		if (fd < 0)
-			return pve_error_set(err, -fd, "can't connect to the config filesystem: %s",
-					     strerror(-fd));
-		/* the parent's fd stays open for the parent: closing it here would not free it */
-		c->fd = fd;
-		c->pid = getpid();
+	const char *p = data;
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
 	}
-	m->reqid = ++c->next_req;
-	pve_buf b = { 0 };
-	cfs_msg_encode(&b, m);
-	int r = pve_write_all(c->fd, b.data, b.len);
-	pve_buf_free(&b);
-	if (r < 0)
-		return pve_error_set(err, EIO, "config filesystem: can't send a request: %s",
-				     strerror(-r));
+	return 0;
+}
+
+static int reconnect(cfs_conn *c, pve_error **err)
+{
+	int fd = connect_sock(c->sock, 0);
+	if (fd < 0)
+		return pve_error_set(err, -fd, "can't connect to the config filesystem: %s",
+				     strerror(-fd));
+	/* a forked child leaves the parent's fd open for the parent: closing it would not free it */
+	if (c->pid == getpid() && c->fd >= 0)
+		close(c->fd);
+	c->fd = fd;
+	c->pid = getpid();
+	return 0;
+}
+
+/* One try: -EPIPE when the request never left (pvecfs restarted since the last one), -ECONNRESET
+ * when the connection closed before the reply. */
+static int call_once(cfs_conn *c, const pve_buf *req, uint64_t reqid, uint8_t **ret_frame,
+		     cfs_msg *ret)
+{
+	if (send_all(c->fd, req->data, req->len) < 0)
+		return -EPIPE;
 	uint8_t hdr[CFS_MSG_HEADER];
 	ssize_t got = pve_read_full(c->fd, hdr, sizeof(hdr));
 	if (got != (ssize_t)sizeof(hdr))
-		return pve_error_set(err, EIO, "config filesystem: the connection closed");
+		return -ECONNRESET;
 	size_t fl = cfs_msg_frame_len(hdr, sizeof(hdr));
 	if (fl < CFS_MSG_HEADER || fl > CFS_MAX_REQUEST)
-		return pve_error_set(err, EIO, "config filesystem: a bad reply");
+		return -EBADMSG;
 	uint8_t *frame = xmalloc(fl);
 	memcpy(frame, hdr, sizeof(hdr));
 	got = pve_read_full(c->fd, frame + sizeof(hdr), fl - sizeof(hdr));
-	if (got != (ssize_t)(fl - sizeof(hdr)) ||
-	    cfs_msg_decode(frame, fl, CFS_MAX_REQUEST, ret) < 0 || ret->op != CFS_OP_REPLY ||
-	    ret->reqid != m->reqid) {
+	if (got != (ssize_t)(fl - sizeof(hdr))) {
 		free(frame);
-		return pve_error_set(err, EIO, "config filesystem: a bad reply");
+		return -ECONNRESET;
+	}
+	if (cfs_msg_decode(frame, fl, CFS_MAX_REQUEST, ret) < 0 || ret->op != CFS_OP_REPLY ||
+	    ret->reqid != reqid) {
+		free(frame);
+		return -EBADMSG;
 	}
 	*ret_frame = frame;
+	return 0;
+}
+
+/* One request, its reply; notifications never come on this connection. Returns the reply's result;
+ * *ret_frame is set when a reply came (so an error is pvecfs's answer, not the connection's). */
+static int call(pve_store *s, cfs_msg *m, uint8_t **ret_frame, cfs_msg *ret, pve_error **err)
+{
+	cfs_conn *c = s->priv;
+	int r;
+	if (c->pid != getpid() && (r = reconnect(c, err)) < 0)
+		return r;
+	m->reqid = ++c->next_req;
+	pve_buf b = { 0 };
+	cfs_msg_encode(&b, m);
+	r = call_once(c, &b, m->reqid, ret_frame, ret);
+	/* pvecfs was restarted (pved does that): a request that never reached it, or one that changes
+	 * nothing, is sent again on a new connection; a change whose fate is unknown is not */
+	if (r == -EPIPE || (r == -ECONNRESET && !cfs_op_mutates(m->op))) {
+		if (reconnect(c, NULL) == 0)
+			r = call_once(c, &b, m->reqid, ret_frame, ret);
+	}
+	pve_buf_free(&b);
+	if (r == -EPIPE || r == -ECONNRESET)
+		return pve_error_set(err, EIO, "the config filesystem (pvecfs) is not answering");
+	if (r < 0)
+		return pve_error_set(err, EIO, "config filesystem: a bad reply");
 	return ret->result;
 }
 
@@ -289,7 +334,7 @@ static int cfs_watch_fd(pve_store *s, pve_error **err)
 	pve_buf b = { 0 };
 	cfs_msg m = { .op = CFS_OP_WATCH, .reqid = 1 };
 	cfs_msg_encode(&b, &m);
-	int r = pve_write_all(fd, b.data, b.len);
+	int r = send_all(fd, b.data, b.len);
 	pve_buf_free(&b);
 	uint8_t hdr[CFS_MSG_HEADER + 3];
 	/* the subscription's reply has no strings or data: exactly the header and three NULs */

@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+# timeout: 120
+"""A standalone node on pvecfs (pved --pvecfs): its first start moves its plain files into pvecfs's
+database, its API writes land in pvecfs (and show through the FUSE mount), and a pvecfs killed with -9
+is restarted by pved while the API goes on."""
+
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import pvetest  # noqa: E402
+from pvetest import Node, Skip, case, expect  # noqa: E402
+
+
+def pvecfs_pid(n):
+    for pid in pvetest.children_of(n.proc.pid):
+        if pvetest.comm(pid) == "pvecfs" and not pvetest.is_zombie(pid):
+            return pid
+    return None
+
+
+@case
+def imported_and_served(n):
+    expect(os.path.exists(n.path("var/lib/pve-cluster/config.db")), "pvecfs's database exists")
+    with open(n.path("proc/mounts") if False else "/proc/mounts") as f:
+        expect(any(line.split()[1] == n.path("etc/pve") for line in f), "etc/pve is a mount")
+    r = n.post("/pools", {"poolid": "cfspool"})
+    expect(r.status == 200, f"create a pool: {r.status} {r.body[:200]}")
+    with open(n.path("etc/pve/user.cfg")) as f:
+        expect("cfspool" in f.read(), "the API's write is in pvecfs, read through the mount")
+
+
+@case
+def restarted_after_kill9(n):
+    pid = pvecfs_pid(n)
+    expect(pid, "pved runs a pvecfs")
+    os.kill(pid, signal.SIGKILL)
+    end = time.monotonic() + 15
+    new = None
+    while time.monotonic() < end:
+        new = pvecfs_pid(n)
+        if new and new != pid and os.path.exists(n.path("run/pvecfs.sock")):
+            r = n.get("/pools")
+            if r.status == 200:
+                break
+        time.sleep(0.1)
+    expect(new and new != pid, "pved started a new pvecfs")
+    r = n.post("/pools", {"poolid": "afterkill"})
+    expect(r.status == 200, f"writes work again: {r.status} {r.body[:200]}")
+    r = n.get("/pools")
+    ids = [p["poolid"] for p in r.data]
+    expect("cfspool" in ids and "afterkill" in ids, f"nothing lost: {ids}")
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        print("skip all: no /dev/fuse")
+        return 0
+    with Node(args=["--pvecfs"]) as n:
+        n.login()
+        return pvetest.run(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
