@@ -55,8 +55,14 @@ enum cfs_op {
 	CFS_OP_REPLY, /* result (negative errno), data, version */
 	CFS_OP_STATE, /* CPG sync: version arg, tag: tree digest, data: the view it answers */
 	CFS_OP_UPDATE, /* CPG sync: the leader's tree (cfs_tree_serialize) */
+	CFS_OP_SET_STATUS, /* volatile: path: key, data: value; to every node, never to disk */
+	CFS_OP_GET_STATUS, /* path: node name, path2: key -> data */
 	CFS_OP_MAX,
 };
+
+/* Volatile status (the second CPG group): per node, at most this many keys of this size. */
+#define CFS_MAX_STATUS_KEYS 256
+#define CFS_MAX_STATUS_VALUE (64 * 1024)
 
 #define CFS_F_EXCL 0x1
 #define CFS_F_DIR 0x2

@@ -25,6 +25,7 @@
 #define MAX_CLIENTS 256
 #define MAX_MEMBERS 64
 #define CPG_GROUP "pvecfs_v1"
+#define CPG_KV_GROUP "pvecfs_kv_v1"
 
 typedef struct client client;
 struct client {
@@ -73,6 +74,16 @@ typedef struct member {
 	char name[64];
 } member;
 
+/* One node's volatile status value (the second CPG group): RAM only. */
+typedef struct status_entry status_entry;
+struct status_entry {
+	uint32_t nodeid;
+	char *node, *key;
+	uint8_t *data;
+	size_t len;
+	status_entry *next;
+};
+
 typedef struct cfsd {
 	char *root, *node, *mnt;
 	cfs_tree *tree;
@@ -105,6 +116,9 @@ typedef struct cfsd {
 	uint32_t name_ids[MAX_MEMBERS];
 	size_t n_names;
 	char cluster_name[64];
+	cpg_handle_t kv; /* the volatile status group */
+	int kv_fd;
+	status_entry *status;
 } cfsd;
 
 static volatile sig_atomic_t quit;
@@ -403,6 +417,76 @@ static pending *pending_new(enum done_kind kind)
 	return p;
 }
 
+/* ---- volatile status ---- */
+
+static size_t status_count(cfsd *d, uint32_t nodeid)
+{
+	size_t n = 0;
+	for (status_entry *e = d->status; e; e = e->next)
+		n += e->nodeid == nodeid;
+	return n;
+}
+
+static void status_set(cfsd *d, uint32_t nodeid, const char *node, const char *key,
+		       const uint8_t *data, size_t len)
+{
+	status_entry *e;
+	for (e = d->status; e; e = e->next)
+		if (e->nodeid == nodeid && strcmp(e->key, key) == 0)
+			break;
+	if (!e) {
+		/* a peer past its share of keys is not remembered beyond it */
+		if (status_count(d, nodeid) >= CFS_MAX_STATUS_KEYS)
+			return;
+		e = xcalloc(1, sizeof(*e));
+		e->nodeid = nodeid;
+		e->key = xstrdup(key);
+		e->next = d->status;
+		d->status = e;
+	}
+	free(e->node);
+	e->node = xstrdup(node);
+	free(e->data);
+	e->data = xmalloc(len ? len : 1);
+	if (len)
+		memcpy(e->data, data, len);
+	e->len = len;
+}
+
+static void status_drop_gone(cfsd *d, const struct cpg_address *members, size_t n)
+{
+	for (status_entry **pp = &d->status; *pp;) {
+		status_entry *e = *pp;
+		bool here = e->nodeid == d->nodeid;
+		for (size_t i = 0; i < n && !here; i++)
+			here = members[i].nodeid == e->nodeid;
+		if (here) {
+			pp = &e->next;
+			continue;
+		}
+		*pp = e->next;
+		free(e->node);
+		free(e->key);
+		free(e->data);
+		free(e);
+	}
+}
+
+static void kv_send(cfsd *d, const char *key, const uint8_t *data, size_t len)
+{
+	pve_buf b = { 0 };
+	cfs_msg m = { .op = CFS_OP_SET_STATUS,
+		      .path = key,
+		      .path2 = d->node,
+		      .data = data,
+		      .data_len = len };
+	cfs_msg_encode(&b, &m);
+	struct iovec iov = { .iov_base = b.data, .iov_len = b.len };
+	/* volatile: a value corosync has no room for now is sent again with the next update */
+	(void)cpg_mcast_joined(d->kv, CPG_TYPE_AGREED, &iov, 1);
+	pve_buf_free(&b);
+}
+
 /* ---- the socket ---- */
 
 static void client_request(cfsd *d, client *c, cfs_msg *m)
@@ -410,6 +494,34 @@ static void client_request(cfsd *d, client *c, cfs_msg *m)
 	if (m->op == CFS_OP_WATCH) {
 		c->watch = true;
 		reply_client(c, m->reqid, 0, NULL, 0, d->tree->version, 0);
+		return;
+	}
+	if (m->op == CFS_OP_SET_STATUS) {
+		if (!cfs_path_valid(m->path, false) || strchr(m->path, '/') ||
+		    m->data_len > CFS_MAX_STATUS_VALUE) {
+			reply_client(c, m->reqid, -EINVAL, NULL, 0, 0, 0);
+			return;
+		}
+		bool known = false;
+		for (status_entry *e = d->status; e && !known; e = e->next)
+			known = e->nodeid == d->nodeid && strcmp(e->key, m->path) == 0;
+		if (!known && status_count(d, d->nodeid) >= CFS_MAX_STATUS_KEYS) {
+			reply_client(c, m->reqid, -ENOSPC, NULL, 0, 0, 0);
+			return;
+		}
+		status_set(d, d->nodeid, d->node, m->path, m->data, m->data_len);
+		if (d->cluster)
+			kv_send(d, m->path, m->data, m->data_len);
+		reply_client(c, m->reqid, 0, NULL, 0, 0, 0);
+		return;
+	}
+	if (m->op == CFS_OP_GET_STATUS) {
+		for (status_entry *e = d->status; e; e = e->next)
+			if (strcmp(e->node, m->path) == 0 && strcmp(e->key, m->path2) == 0) {
+				reply_client(c, m->reqid, 0, e->data, e->len, 0, 0);
+				return;
+			}
+		reply_client(c, m->reqid, -ENOENT, NULL, 0, 0, 0);
 		return;
 	}
 	if (cfs_op_mutates(m->op)) {
@@ -1163,6 +1275,41 @@ static void on_quorum(quorum_handle_t h, uint32_t quorate, uint64_t ring_seq, ui
 	d->quorate = quorate;
 }
 
+static void on_kv_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t nodeid,
+			  uint32_t pid, void *msg, size_t len)
+{
+	(void)group;
+	(void)pid;
+	cfsd *d = NULL;
+	cpg_context_get(h, (void **)&d);
+	cfs_msg m;
+	if (nodeid == d->nodeid || cfs_msg_decode(msg, len, CFS_MAX_STATUS_VALUE + 4096, &m) < 0 ||
+	    m.op != CFS_OP_SET_STATUS || !cfs_path_valid(m.path, false) ||
+	    !cfs_path_valid(m.path2, false) || strchr(m.path, '/') || strchr(m.path2, '/'))
+		return;
+	status_set(d, nodeid, m.path2, m.path, m.data, m.data_len);
+}
+
+/* A member left: its values go; a member came: it hears ours again (pmxcfs's kvstore does the same). */
+static void on_kv_confchg(cpg_handle_t h, const struct cpg_name *group,
+			  const struct cpg_address *members, size_t n_members,
+			  const struct cpg_address *left, size_t n_left,
+			  const struct cpg_address *joined, size_t n_joined)
+{
+	(void)group;
+	(void)left;
+	(void)n_left;
+	cfsd *d = NULL;
+	cpg_context_get(h, (void **)&d);
+	status_drop_gone(d, members, n_members);
+	if (n_joined == 0)
+		return;
+	(void)joined;
+	for (status_entry *e = d->status; e; e = e->next)
+		if (e->nodeid == d->nodeid)
+			kv_send(d, e->key, e->data, e->len);
+}
+
 static int cluster_start(cfsd *d, pve_error **err)
 {
 	static cpg_callbacks_t cb = { .cpg_deliver_fn = on_deliver, .cpg_confchg_fn = on_confchg };
@@ -1217,6 +1364,25 @@ static int cluster_start(cfsd *d, pve_error **err)
 		return pve_error_set(err, EIO, "can't join the CPG group: error %d", rc);
 	cpg_fd_get(d->cpg, &d->cpg_fd);
 	quorum_fd_get(d->q, &d->q_fd);
+
+	static cpg_callbacks_t kvcb = { .cpg_deliver_fn = on_kv_deliver,
+					.cpg_confchg_fn = on_kv_confchg };
+	if ((rc = cpg_initialize(&d->kv, &kvcb)) != CS_OK)
+		return pve_error_set(err, ECONNREFUSED, "can't connect to corosync (cpg: error %d)",
+				     rc);
+	cpg_context_set(d->kv, d);
+	group.length = strlen(CPG_KV_GROUP);
+	memcpy(group.value, CPG_KV_GROUP, group.length);
+	for (int i = 0; i < 100; i++) {
+		rc = cpg_join(d->kv, &group);
+		if (rc != CS_ERR_TRY_AGAIN)
+			break;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	if (rc != CS_OK)
+		return pve_error_set(err, EIO, "can't join the status CPG group: error %d", rc);
+	cpg_fd_get(d->kv, &d->kv_fd);
 	/* until the first membership arrives, nothing is applied */
 	d->syncing = true;
 	return 0;
@@ -1358,6 +1524,7 @@ static void loop(cfsd *d)
 					   .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->cpg_fd : -1, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->q_fd : -1, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->kv_fd : -1, .events = POLLIN };
 		nfds_t first = n;
 		for (client *c = d->clients; c; c = c->next) {
 			map[n] = c;
@@ -1397,6 +1564,11 @@ static void loop(cfsd *d)
 				log_error("pvecfs: corosync's quorum went away");
 				return;
 			}
+			if (pf[5].revents &&
+			    cpg_dispatch(d->kv, CS_DISPATCH_ALL) == CS_ERR_LIBRARY) {
+				log_error("pvecfs: corosync went away");
+				return;
+			}
 			cpg_flush(d);
 		}
 		for (nfds_t i = first; i < n; i++) {
@@ -1423,7 +1595,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	cfsd d = { .lfd = -1, .sfd = -1, .cpg_fd = -1, .q_fd = -1 };
+	cfsd d = { .lfd = -1, .sfd = -1, .cpg_fd = -1, .q_fd = -1, .kv_fd = -1 };
 	bool debug = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -1520,6 +1692,7 @@ int main(int argc, char **argv)
 	fuse_session_destroy(d.se);
 	if (d.cluster) {
 		cpg_finalize(d.cpg);
+		cpg_finalize(d.kv);
 		quorum_finalize(d.q);
 	}
 	cfs_db_free(d.tree->db);

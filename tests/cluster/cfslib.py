@@ -21,7 +21,8 @@ from pvetest import Skip, case, expect, run  # noqa: E402,F401
 BIN = pvetest.BIN
 
 OP = {"READ": 1, "STAT": 2, "LIST": 3, "WRITE": 4, "DELETE": 5, "RENAME": 6, "MKDIR": 7,
-      "LOCK": 8, "UNLOCK": 9, "LOCK_REFRESH": 10, "REPLY": 17}
+      "LOCK": 8, "UNLOCK": 9, "LOCK_REFRESH": 10, "REPLY": 17, "SET_STATUS": 20,
+      "GET_STATUS": 21}
 HDR = struct.Struct("<IIIiQQqQHHHHQ")
 EACCES, EEXIST, ENOENT = 13, 17, 2
 

@@ -117,6 +117,32 @@ def fuse_read_and_write(cl):
 
 
 @case
+def volatile_status(cl):
+    n1, n2, n3 = cl.nodes
+    c = n1.client()
+    try:
+        c.call("SET_STATUS", "static-info", data=b'{"cpus":2}' + b"\xfe-status-marker")
+    finally:
+        c.close()
+    end = time.monotonic() + 5
+    for nd in (n2, n3):
+        while True:
+            c = nd.client()
+            try:
+                got = c.call("GET_STATUS", "node1", "static-info")
+                break
+            except CfsError:
+                expect(time.monotonic() < end, f"{nd.name} never heard node1's status")
+                time.sleep(0.05)
+            finally:
+                c.close()
+        expect(got.startswith(b'{"cpus":2}'), f"{nd.name} reads node1's status: {got!r}")
+    for nd in cl.nodes:
+        with open(nd.db, "rb") as f:
+            expect(b"status-marker" not in f.read(), "status never goes to the database")
+
+
+@case
 def lose_one_node_rest_writable(cl):
     n1, n2, n3 = cl.nodes
     t0 = time.monotonic()
