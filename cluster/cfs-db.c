@@ -48,7 +48,7 @@ int cfs_db_open(const char *path, cfs_db **ret, pve_error **err)
 	 * last commits, never half of one (as pmxcfs runs it) */
 	if ((rc = sqlite3_exec(db->h,
 			       "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-			       "PRAGMA busy_timeout=10000;",
+			       "PRAGMA busy_timeout=10000; PRAGMA wal_autocheckpoint=8192;",
 			       NULL, NULL, NULL)) != SQLITE_OK ||
 	    (rc = sqlite3_exec(db->h, schema, NULL, NULL, NULL)) != SQLITE_OK)
 		goto fail;

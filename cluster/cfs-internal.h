@@ -124,6 +124,7 @@ typedef struct cfs_tree {
 	cfs_node **ino_tab;
 	size_t ino_cap;
 	cfs_db *db; /* NULL: RAM only (tests) */
+	bool batch, batch_dirty; /* inside cfs_tree_batch_begin/end */
 	cfs_tree_change_fn on_change;
 	void *userdata;
 } cfs_tree;
@@ -139,6 +140,10 @@ char *cfs_node_path(const cfs_node *n);
  * one, the database (if any) has the change in one transaction, and on_change is called. Fails with a
  * negative errno and changes nothing. ret_data (may be NULL) gets nothing today. */
 int cfs_tree_apply(cfs_tree *t, const cfs_msg *m);
+/* Changes applied between these share one transaction (each still whole or absent after a crash);
+ * whoever acknowledges them does so after the end. */
+void cfs_tree_batch_begin(cfs_tree *t);
+void cfs_tree_batch_end(cfs_tree *t);
 /* The tree's digest: SHA-256 over every entry (path, type, mtime, data) in order, as 64 hex. */
 void cfs_tree_digest(cfs_tree *t, char ret[65]);
 /* The whole tree as bytes (version, next inode, mtime, entries in parent-first order), and back. */

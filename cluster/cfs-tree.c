@@ -573,7 +573,8 @@ int cfs_tree_apply(cfs_tree *t, const cfs_msg *m)
 	int64_t now = m->time / 1000;
 	_cleanup_strv_free_ char **changed = NULL;
 
-	if (t->db && cfs_db_begin(t->db) < 0)
+	bool own = t->db && !t->batch; /* in a batch the caller's transaction holds the change */
+	if (own && cfs_db_begin(t->db) < 0)
 		return -EIO;
 	int r = apply_one(t, m, now, &changed);
 	if (r == -EIO) {
@@ -583,13 +584,14 @@ int cfs_tree_apply(cfs_tree *t, const cfs_msg *m)
 	}
 	if (r <= 0) {
 		/* validation refused before any change: the transaction holds nothing */
-		if (t->db)
+		if (own)
 			cfs_db_rollback(t->db);
 		return r;
 	}
 	t->version++;
 	t->mtime = now;
-	if (t->db && (cfs_db_put_version(t->db, t) < 0 || cfs_db_commit(t->db) < 0)) {
+	t->batch_dirty = true;
+	if (own && (cfs_db_put_version(t->db, t) < 0 || cfs_db_commit(t->db) < 0)) {
 		/* RAM is ahead of the disk now; the daemon stops rather than acknowledge a change the
 		 * database does not hold (it reloads the last commit, or resyncs, at its next start) */
 		log_error("pvecfs: the database refused a change; stopping");
@@ -599,6 +601,29 @@ int cfs_tree_apply(cfs_tree *t, const cfs_msg *m)
 		for (size_t i = 0; changed && changed[i]; i++)
 			t->on_change(changed[i], t->userdata);
 	return 0;
+}
+
+void cfs_tree_batch_begin(cfs_tree *t)
+{
+	if (!t->db || t->batch)
+		return;
+	if (cfs_db_begin(t->db) < 0) {
+		log_error("pvecfs: the database refused a transaction; stopping");
+		_exit(1);
+	}
+	t->batch = true;
+	t->batch_dirty = false;
+}
+
+void cfs_tree_batch_end(cfs_tree *t)
+{
+	if (!t->batch)
+		return;
+	t->batch = false;
+	if ((t->batch_dirty && cfs_db_put_version(t->db, t) < 0) || cfs_db_commit(t->db) < 0) {
+		log_error("pvecfs: the database refused a change; stopping");
+		_exit(1);
+	}
 }
 
 /* ---- digest and serialized form ---- */
@@ -732,10 +757,10 @@ int cfs_tree_replace(cfs_tree *t, const uint8_t *data, size_t len)
 	nt->mtime = (int64_t)mtime;
 
 	if (t->db) {
-		if (cfs_db_begin(t->db) < 0)
+		if (!t->batch && cfs_db_begin(t->db) < 0)
 			goto bad;
 		if (cfs_db_clear(t->db) < 0 || persist_all_rec(t->db, nt->root) < 0 ||
-		    cfs_db_put_version(t->db, nt) < 0 || cfs_db_commit(t->db) < 0) {
+		    cfs_db_put_version(t->db, nt) < 0 || (!t->batch && cfs_db_commit(t->db) < 0)) {
 			log_error("pvecfs: the database refused the synced tree; stopping");
 			_exit(1);
 		}

@@ -57,6 +57,7 @@ struct pending {
 	struct fuse_file_info fi;
 	size_t wsize;
 	char *path; /* what to stat for an entry or attr reply */
+	int result; /* a deferred answer's */
 	pending *next;
 };
 
@@ -112,6 +113,9 @@ typedef struct cfsd {
 	outmsg *outq, **outq_tail; /* messages corosync asked us to send again */
 	pending *pend;
 	uint64_t next_id;
+	/* while a batch of deliveries shares one transaction: answers wait for its commit */
+	bool defer;
+	pending *done;
 	char names[MAX_MEMBERS][64]; /* nodeid -> name, learned from the state messages */
 	uint32_t name_ids[MAX_MEMBERS];
 	size_t n_names;
@@ -1065,7 +1069,13 @@ static void apply_delivered(cfsd *d, const cfs_msg *m, uint32_t nodeid, uint32_t
 		if ((*pp)->id == m->reqid) {
 			pending *p = *pp;
 			*pp = p->next;
-			complete(d, p, r);
+			if (d->defer) {
+				p->result = r;
+				p->next = d->done;
+				d->done = p;
+			} else {
+				complete(d, p, r);
+			}
 			return;
 		}
 	}
@@ -1554,10 +1564,32 @@ static void loop(cfsd *d)
 			}
 		}
 		if (d->cluster) {
-			if (pf[3].revents &&
-			    cpg_dispatch(d->cpg, CS_DISPATCH_ALL) == CS_ERR_LIBRARY) {
-				log_error("pvecfs: corosync went away");
-				return;
+			if (pf[3].revents) {
+				/* what one dispatch delivers is committed at once, then answered */
+				cfs_tree_batch_begin(d->tree);
+				d->defer = true;
+				cs_error_t rc = cpg_dispatch(d->cpg, CS_DISPATCH_ALL);
+				cfs_tree_batch_end(d->tree);
+				d->defer = false;
+				pending *done = d->done;
+				d->done = NULL;
+				/* in delivery order: the list was built backwards */
+				pending *rev = NULL;
+				while (done) {
+					pending *nx = done->next;
+					done->next = rev;
+					rev = done;
+					done = nx;
+				}
+				while (rev) {
+					pending *nx = rev->next;
+					complete(d, rev, rev->result);
+					rev = nx;
+				}
+				if (rc == CS_ERR_LIBRARY) {
+					log_error("pvecfs: corosync went away");
+					return;
+				}
 			}
 			if (pf[4].revents &&
 			    quorum_dispatch(d->q, CS_DISPATCH_ALL) == CS_ERR_LIBRARY) {
