@@ -2,6 +2,8 @@
  * answered once the change is applied (in a cluster: once the cluster's order delivered it back). */
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -9,7 +11,9 @@
 #include "cluster/store-internal.h"
 
 typedef struct cfs_conn {
-	int fd, watch_fd;
+	int fd;
+	int watch_fd, wsock,
+		wtimer; /* the epoll set the caller polls, the socket, the retry timer */
 	pid_t pid; /* a forked child gets its own connection: requests on a shared one would mix */
 	uint64_t next_req;
 	char *sock;
@@ -184,7 +188,7 @@ static int cfs_open(pve_store *s, const char *root, pve_error **err)
 	/* store.c hands over the probed socket in s->priv */
 	cfs_conn *c = xcalloc(1, sizeof(*c));
 	c->fd = (int)(intptr_t)s->priv;
-	c->watch_fd = -1;
+	c->watch_fd = c->wsock = c->wtimer = -1;
 	c->pid = getpid();
 	c->sock = cfs_socket_path(root);
 	s->priv = c;
@@ -201,6 +205,10 @@ static void cfs_free(pve_store *s)
 		close(c->fd);
 	if (c->watch_fd >= 0)
 		close(c->watch_fd);
+	if (c->wsock >= 0)
+		close(c->wsock);
+	if (c->wtimer >= 0)
+		close(c->wtimer);
 	free(c->sock);
 	free(c->wbuf);
 	free(c);
@@ -322,15 +330,13 @@ static void cfs_lock_release(pve_store *s, const char *name, const char *token)
 	(void)simple(s, &m, NULL, NULL);
 }
 
-static int cfs_watch_fd(pve_store *s, pve_error **err)
+/* The watch fd is an epoll set holding the subscribed socket and a retry timer: when pvecfs restarts,
+ * the socket is replaced inside the set and the fd the caller polls stays the same. */
+static int watch_subscribe(cfs_conn *c)
 {
-	cfs_conn *c = s->priv;
-	if (c->watch_fd >= 0)
-		return c->watch_fd;
 	int fd = connect_sock(c->sock, 0);
 	if (fd < 0)
-		return pve_error_set(err, -fd, "can't watch the config filesystem: %s",
-				     strerror(-fd));
+		return fd;
 	pve_buf b = { 0 };
 	cfs_msg m = { .op = CFS_OP_WATCH, .reqid = 1 };
 	cfs_msg_encode(&b, &m);
@@ -340,12 +346,54 @@ static int cfs_watch_fd(pve_store *s, pve_error **err)
 	/* the subscription's reply has no strings or data: exactly the header and three NULs */
 	if (r < 0 || pve_read_full(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr)) {
 		close(fd);
-		return pve_error_set(err, EIO, "can't watch the config filesystem");
+		return -EIO;
 	}
 	int fl = fcntl(fd, F_GETFL);
 	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	c->watch_fd = fd;
-	return fd;
+	struct epoll_event ev = { .events = EPOLLIN };
+	if (epoll_ctl(c->watch_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	c->wsock = fd;
+	c->wlen = 0;
+	return 0;
+}
+
+static void watch_retry_later(cfs_conn *c)
+{
+	struct itimerspec its = { .it_value = { 0, 500 * 1000 * 1000 } };
+	(void)timerfd_settime(c->wtimer, 0, &its, NULL);
+}
+
+static int cfs_watch_fd(pve_store *s, pve_error **err)
+{
+	cfs_conn *c = s->priv;
+	if (c->watch_fd >= 0)
+		return c->watch_fd;
+	c->watch_fd = epoll_create1(EPOLL_CLOEXEC);
+	c->wtimer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	struct epoll_event ev = { .events = EPOLLIN };
+	if (c->watch_fd < 0 || c->wtimer < 0 ||
+	    epoll_ctl(c->watch_fd, EPOLL_CTL_ADD, c->wtimer, &ev) < 0) {
+		int e = errno;
+		if (c->watch_fd >= 0)
+			close(c->watch_fd);
+		if (c->wtimer >= 0)
+			close(c->wtimer);
+		c->watch_fd = c->wtimer = -1;
+		return pve_error_set(err, e, "can't watch the config filesystem: %m");
+	}
+	int r = watch_subscribe(c);
+	if (r < 0) {
+		close(c->watch_fd);
+		close(c->wtimer);
+		c->watch_fd = c->wtimer = -1;
+		return pve_error_set(err, -r, "can't watch the config filesystem: %s",
+				     strerror(-r));
+	}
+	return c->watch_fd;
 }
 
 static int cfs_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err)
@@ -353,6 +401,17 @@ static int cfs_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, p
 	cfs_conn *c = s->priv;
 	if (c->watch_fd < 0)
 		return pve_error_set(err, EBADF, "the config store is not watched");
+	uint64_t ticks;
+	(void)!read(c->wtimer, &ticks, sizeof(ticks));
+	if (c->wsock < 0) {
+		/* pvecfs is being restarted: subscribe again when it is back, and then anything may
+		 * have changed meanwhile */
+		if (watch_subscribe(c) < 0)
+			watch_retry_later(c);
+		else
+			cb("", userdata);
+		return 0;
+	}
 	/* each path once per drain, as the file backend reports it */
 	_cleanup_strv_free_ char **seen = NULL;
 	for (;;) {
@@ -360,15 +419,16 @@ static int cfs_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, p
 			c->wcap = c->wcap ? c->wcap * 2 : 131072;
 			c->wbuf = xrealloc(c->wbuf, c->wcap);
 		}
-		ssize_t got = read(c->watch_fd, c->wbuf + c->wlen, c->wcap - c->wlen);
+		ssize_t got = read(c->wsock, c->wbuf + c->wlen, c->wcap - c->wlen);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0 && errno == EAGAIN)
 			break;
 		if (got <= 0) {
-			/* pvecfs went away: whoever restarts it changes what it likes */
-			close(c->watch_fd);
-			c->watch_fd = -1;
+			/* pvecfs went away (closing the socket takes it out of the set) */
+			close(c->wsock);
+			c->wsock = -1;
+			watch_retry_later(c);
 			cb("", userdata);
 			return 0;
 		}

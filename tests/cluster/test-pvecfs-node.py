@@ -55,6 +55,18 @@ def restarted_after_kill9(n):
     r = n.get("/pools")
     ids = [p["poolid"] for p in r.data]
     expect("cfspool" in ids and "afterkill" in ids, f"nothing lost: {ids}")
+    # pved's change watch follows the new pvecfs: an edit behind pved's back reaches its cache
+    with open(n.path("etc/pve/user.cfg")) as f:
+        text = f.read()
+    with open(n.path("etc/pve/user.cfg"), "w") as f:
+        f.write(text + "pool:bymount::::\n")
+    end = time.monotonic() + 10
+    while True:
+        ids = [p["poolid"] for p in n.get("/pools").data]
+        if "bymount" in ids:
+            break
+        expect(time.monotonic() < end, f"pved never saw the edit made through the mount: {ids}")
+        time.sleep(0.1)
 
 
 def main():
