@@ -917,6 +917,44 @@ static char *pvecfs_bin(void)
 	return NULL;
 }
 
+static pid_t cfs_pid;
+
+/* Starts pvecfs on cfs_root and waits until its socket answers. */
+static bool start_pvecfs(const char *bin)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* a test that dies takes its pvecfs along (which unmounts) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0 && !getenv("PVED_TEST_VERBOSE"))
+			dup2(null, 2);
+		execl(bin, "pvecfs", "--root", cfs_root, "--node", "n1", (char *)NULL);
+		_exit(127);
+	}
+	cfs_pid = pid;
+	_cleanup_free_ char *sock = xasprintf("%s/run/pvecfs.sock", cfs_root);
+	for (int i = 0; i < 500; i++) {
+		pve_store *s = NULL;
+		if (access(sock, F_OK) == 0 && pve_store_open(cfs_root, &s, NULL) == 0) {
+			pve_store_free(s);
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+static void stop_pvecfs(int sig)
+{
+	if (cfs_pid > 0) {
+		kill(cfs_pid, sig);
+		int st;
+		waitpid(cfs_pid, &st, 0);
+	}
+	cfs_pid = 0;
+}
+
 static void run_pvecfs(void (*fn)(void))
 {
 	_cleanup_free_ char *bin = pvecfs_bin();
@@ -934,36 +972,52 @@ static void run_pvecfs(void (*fn)(void))
 		return;
 	}
 	cfs_root = tmpl;
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* a test that dies takes its pvecfs along (which unmounts) */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (null >= 0 && !getenv("PVED_TEST_VERBOSE"))
-			dup2(null, 2);
-		execl(bin, "pvecfs", "--root", tmpl, "--node", "n1", (char *)NULL);
-		_exit(127);
-	}
-	_cleanup_free_ char *sock = xasprintf("%s/run/pvecfs.sock", tmpl);
-	bool up = false;
-	for (int i = 0; i < 500 && !up; i++) {
-		up = access(sock, F_OK) == 0;
-		if (!up)
-			usleep(10000);
-	}
-	if (up)
+	if (start_pvecfs(bin))
 		fn();
 	else
 		test_fail(__FILE__, __LINE__, "pvecfs did not start");
-	kill(pid, SIGTERM);
-	int st;
-	waitpid(pid, &st, 0);
+	stop_pvecfs(SIGTERM);
 	_cleanup_free_ char *mnt = xasprintf("%s/etc/pve", tmpl);
 	(void)umount2(mnt, MNT_DETACH);
 	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", tmpl);
 	if (system(rm) != 0)
 		test_fail(__FILE__, __LINE__, "can't remove %s", tmpl);
 	cfs_root = NULL;
+}
+
+/* pvecfs killed and started again (pved does that): the same watch fd reports "" once the new one
+ * is there, and then the changes made through it. */
+static void test_watch_restart(void)
+{
+	pve_store *s = open_store();
+	_cleanup_error_ pve_error *err = NULL;
+	int fd = pve_store_watch_fd(s, &err);
+	check(fd >= 0);
+	stop_pvecfs(SIGKILL);
+	_cleanup_free_ char *mnt = xasprintf("%s/etc/pve", cfs_root);
+	(void)umount2(mnt, MNT_DETACH);
+	_cleanup_free_ char *bin = pvecfs_bin();
+	check(start_pvecfs(bin));
+	pve_store *s2 = open_store();
+	seen sn = { 0 };
+	bool got = false;
+	for (int i = 0; i < 40 && !got; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) == 1)
+			check_int(pve_store_watch_read(s, on_change, &sn, &err), 0);
+		check_int(pve_store_write(s2, "user.cfg", "x", 1, NULL, &err), 0);
+		got = seen_has(&sn, "user.cfg");
+	}
+	check(seen_has(&sn, ""));
+	check(got);
+	seen_reset(&sn);
+	pve_store_free(s2);
+	pve_store_free(s);
+}
+
+static void test_watch_restart_pvecfs(void)
+{
+	run_pvecfs(test_watch_restart);
 }
 
 #define PVECFS_CASE(name)               \
@@ -991,4 +1045,5 @@ TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(
 	  TEST(test_read_write_pvecfs), TEST(test_digest_guard_pvecfs), TEST(test_create_pvecfs),
 	  TEST(test_delete_pvecfs), TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
 	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
-	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs))
+	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
+	  TEST(test_watch_restart_pvecfs))
