@@ -1049,6 +1049,7 @@ static int fuse_start(cfsd *d, pve_error **err)
 			 NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, argv);
 	d->se = fuse_session_new(&args, &fuse_ops, sizeof(fuse_ops), d);
+	fuse_opt_free_args(&args);
 	if (!d->se)
 		return pve_error_set(err, EIO, "can't start FUSE");
 	if (fuse_session_mount(d->se, d->mnt) != 0)
@@ -1726,6 +1727,16 @@ int main(int argc, char **argv)
 		cpg_finalize(d.cpg);
 		cpg_finalize(d.kv);
 		quorum_finalize(d.q);
+	}
+	while (d.clients)
+		client_drop(&d, d.clients);
+	while (d.status) {
+		status_entry *e = d.status;
+		d.status = e->next;
+		free(e->node);
+		free(e->key);
+		free(e->data);
+		free(e);
 	}
 	cfs_db_free(d.tree->db);
 	d.tree->db = NULL;
