@@ -134,6 +134,9 @@ void cfs_tree_free(cfs_tree *t);
 cfs_node *cfs_tree_lookup(cfs_tree *t, const char *path);
 cfs_node *cfs_tree_by_inode(cfs_tree *t, uint64_t inode);
 cfs_node *cfs_node_child(cfs_node *dir, const char *name);
+/* FUSE's (directory inode, name) as a path, checked as the store checks paths: NULL with ENOENT
+ * (no such directory), ENAMETOOLONG or EINVAL in *ret_err. */
+char *cfs_tree_child_path(cfs_tree *t, uint64_t parent, const char *name, int *ret_err);
 /* "a/b/c" for a node (the root is ""). */
 char *cfs_node_path(const cfs_node *n);
 /* Applies one change message (a mutating op) at the time m->time; on success the version grows by

@@ -193,6 +193,33 @@ char *cfs_node_path(const cfs_node *n)
 	return *up ? xasprintf("%s/%s", up, n->name) : xstrdup(n->name);
 }
 
+char *cfs_tree_child_path(cfs_tree *t, uint64_t parent, const char *name, int *ret_err)
+{
+	cfs_node *p = cfs_tree_by_inode(t, parent);
+	if (!p || !p->dir) {
+		*ret_err = ENOENT;
+		return NULL;
+	}
+	size_t nl = strnlen(name, CFS_MAX_NAME + 1);
+	if (nl > CFS_MAX_NAME) {
+		*ret_err = ENAMETOOLONG;
+		return NULL;
+	}
+	_cleanup_free_ char *pp = cfs_node_path(p);
+	if (strlen(pp) + 1 + nl > PVE_STORE_MAX_PATH) {
+		*ret_err = ENAMETOOLONG;
+		return NULL;
+	}
+	char *path = *pp ? xasprintf("%s/%s", pp, name) : xstrdup(name);
+	/* one segment: a '/' in a name would reach another directory */
+	if (strchr(name, '/') || !cfs_path_valid(path, false)) {
+		free(path);
+		*ret_err = EINVAL;
+		return NULL;
+	}
+	return path;
+}
+
 /* ---- guests ---- */
 
 bool cfs_path_guest(const char *path, char **ret_vmid, const char **ret_type, char **ret_node)

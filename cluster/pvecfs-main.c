@@ -679,19 +679,7 @@ static cfsd *req_d(fuse_req_t req)
 
 static char *child_path(cfsd *d, fuse_ino_t parent, const char *name, int *ret_err)
 {
-	cfs_node *p = cfs_tree_by_inode(d->tree, parent);
-	if (!p || !p->dir) {
-		*ret_err = ENOENT;
-		return NULL;
-	}
-	_cleanup_free_ char *pp = cfs_node_path(p);
-	char *path = *pp ? xasprintf("%s/%s", pp, name) : xstrdup(name);
-	if (!cfs_path_valid(path, false)) {
-		free(path);
-		*ret_err = strlen(name) > CFS_MAX_NAME ? ENAMETOOLONG : EINVAL;
-		return NULL;
-	}
-	return path;
+	return cfs_tree_child_path(d->tree, parent, name, ret_err);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
