@@ -120,6 +120,12 @@ typedef struct cfsd {
 	uint32_t name_ids[MAX_MEMBERS];
 	size_t n_names;
 	char cluster_name[64];
+	/* corosync's nodelist (cmap): what .members lists, online or not */
+	struct {
+		uint32_t id;
+		char name[64], ip[64];
+	} nodelist[MAX_MEMBERS];
+	size_t n_nodelist;
 	cpg_handle_t kv; /* the volatile status group */
 	int kv_fd;
 	status_entry *status;
@@ -260,15 +266,30 @@ static char *virtual_content(cfsd *d, uint64_t ino)
 			pve_buf_printf(&b,
 				       ",\n\"cluster\": { \"name\": \"%s\", \"version\": %llu, "
 				       "\"nodes\": %zu, \"quorate\": %d },\n\"nodelist\": {",
-				       d->cluster_name, v, d->n_members, d->quorate ? 1 : 0);
-			for (size_t i = 0; i < d->n_members; i++) {
+				       d->cluster_name, v,
+				       d->n_nodelist ? d->n_nodelist : d->n_members,
+				       d->quorate ? 1 : 0);
+			/* corosync's nodelist, online when in the CPG view; without one, the view */
+			size_t shown = 0;
+			for (size_t i = 0; i < d->n_nodelist; i++) {
+				bool online = false;
+				for (size_t k = 0; k < d->n_members; k++)
+					online |= d->members[k].nodeid == d->nodelist[i].id;
+				pve_buf_printf(
+					&b,
+					"%s\n  \"%s\": { \"id\": %u, \"online\": %d, \"ip\": \"%s\"}",
+					shown++ ? "," : "", d->nodelist[i].name, d->nodelist[i].id,
+					online ? 1 : 0, d->nodelist[i].ip);
+			}
+			for (size_t i = 0; !d->n_nodelist && i < d->n_members; i++) {
 				const char *nm = name_of(d, d->members[i].nodeid);
 				_cleanup_free_ char *fallback =
 					xasprintf("node%u", d->members[i].nodeid);
 				pve_buf_printf(
 					&b,
 					"%s\n  \"%s\": { \"id\": %u, \"online\": 1, \"ip\": \"\"}",
-					i ? "," : "", nm ? nm : fallback, d->members[i].nodeid);
+					shown++ ? "," : "", nm ? nm : fallback,
+					d->members[i].nodeid);
 			}
 			pve_buf_puts(&b, "\n  }");
 		}
@@ -1120,7 +1141,10 @@ static member *member_of(cfsd *d, uint32_t nodeid, uint32_t pid)
 
 static void remember_name(cfsd *d, uint32_t nodeid, const char *name)
 {
-	if (!*name || strlen(name) >= sizeof(d->names[0]))
+	/* a peer's word, printed into .members' JSON: a node name's characters only */
+	if (!*name || strlen(name) >= sizeof(d->names[0]) ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		    strlen(name))
 		return;
 	for (size_t i = 0; i < d->n_names; i++)
 		if (d->name_ids[i] == nodeid) {
@@ -1345,6 +1369,25 @@ static int cluster_start(cfsd *d, pve_error **err)
 		if (cmap_get_string(cm, "totem.cluster_name", &name) == CS_OK && name) {
 			snprintf(d->cluster_name, sizeof(d->cluster_name), "%s", name);
 			free(name);
+		}
+		for (unsigned i = 0; i < MAX_MEMBERS; i++) {
+			char key[64];
+			uint32_t id = 0;
+			snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
+			if (cmap_get_uint32(cm, key, &id) != CS_OK)
+				break;
+			char *nm = NULL, *ip = NULL;
+			snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
+			(void)cmap_get_string(cm, key, &nm);
+			snprintf(key, sizeof(key), "nodelist.node.%u.ring0_addr", i);
+			(void)cmap_get_string(cm, key, &ip);
+			size_t k = d->n_nodelist++;
+			d->nodelist[k].id = id;
+			snprintf(d->nodelist[k].name, sizeof(d->nodelist[k].name), "%s",
+				 nm ? nm : "");
+			snprintf(d->nodelist[k].ip, sizeof(d->nodelist[k].ip), "%s", ip ? ip : "");
+			free(nm);
+			free(ip);
 		}
 		cmap_finalize(cm);
 	}
