@@ -630,16 +630,22 @@ static void client_readable(cfsd *d, client *c)
 		return;
 	}
 	c->in_len += (size_t)got;
+	/* every whole frame in the buffer, then one move of what is left */
+	size_t pos = 0;
 	for (;;) {
-		size_t fl = cfs_msg_frame_len(c->in, c->in_len);
+		size_t have = c->in_len - pos;
+		size_t fl = cfs_msg_frame_len(c->in + pos, have);
 		if (fl == 0)
-			return;
+			break;
 		if (fl < CFS_MSG_HEADER || fl > CFS_MAX_REQUEST) {
 			log_warning("pvecfs: a client sent a frame of %zu bytes; dropping it", fl);
 			c->dead = true;
 			return;
 		}
-		if (c->in_len < fl) {
+		if (have < fl) {
+			memmove(c->in, c->in + pos, have);
+			c->in_len = have;
+			pos = 0;
 			if (c->in_cap < fl) {
 				c->in_cap = fl;
 				c->in = xrealloc(c->in, c->in_cap);
@@ -647,15 +653,17 @@ static void client_readable(cfsd *d, client *c)
 			return;
 		}
 		cfs_msg m;
-		if (cfs_msg_decode(c->in, fl, CFS_MAX_REQUEST, &m) < 0 || m.op == CFS_OP_REPLY ||
-		    m.op == CFS_OP_NOTIFY || m.op == CFS_OP_STATE || m.op == CFS_OP_UPDATE) {
+		if (cfs_msg_decode(c->in + pos, fl, CFS_MAX_REQUEST, &m) < 0 ||
+		    m.op == CFS_OP_REPLY || m.op == CFS_OP_NOTIFY || m.op == CFS_OP_STATE ||
+		    m.op == CFS_OP_UPDATE) {
 			c->dead = true;
 			return;
 		}
 		client_request(d, c, &m);
-		memmove(c->in, c->in + fl, c->in_len - fl);
-		c->in_len -= fl;
+		pos += fl;
 	}
+	memmove(c->in, c->in + pos, c->in_len - pos);
+	c->in_len -= pos;
 }
 
 static void client_flush(client *c)
