@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # timeout: 120
-"""A standalone node on pvecfs (pved --pvecfs): its first start moves its plain files into pvecfs's
-database, its API writes land in pvecfs (and show through the FUSE mount), and a pvecfs killed with -9
-is restarted by pved while the API goes on."""
+"""A standalone node on pvecfs (pved --pvecfs): a node that ran on plain files keeps every file when it
+moves to pvecfs, its API writes land in pvecfs (and show through the FUSE mount), and a pvecfs killed
+with -9 is restarted by pved while the API goes on."""
 
 import os
 import signal
@@ -69,6 +69,31 @@ def restarted_after_kill9(n):
         time.sleep(0.1)
 
 
+def files_under(top):
+    out = {}
+    for dirpath, dirs, files in os.walk(top):
+        for f in files:
+            full = os.path.join(dirpath, f)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, top)] = fh.read()
+        for d in dirs:
+            out[os.path.relpath(os.path.join(dirpath, d), top) + "/"] = None
+    return out
+
+
+@case
+def plain_files_imported(n):
+    """(run first: main started the node on plain files, then again with --pvecfs)"""
+    before = n.plain_files
+    after = files_under(n.path("etc/pve"))
+    aside = files_under(n.path("var/lib/pve-cluster/imported-etc-pve"))
+    expect(before == aside, "the plain files are kept aside as they were")
+    # (the file backend's own lock file is no configuration and stays behind)
+    missing = [p for p in before if not os.path.basename(p.rstrip("/")).startswith(".pved-")
+               and (p not in after or after[p] != before[p])]
+    expect(len(before) > 10 and not missing, f"every plain file is in pvecfs: missing {missing[:5]}")
+
+
 def main():
     if os.geteuid() != 0:
         print("skip all: needs root")
@@ -76,8 +101,16 @@ def main():
     if not os.access("/dev/fuse", os.R_OK | os.W_OK):
         print("skip all: no /dev/fuse")
         return 0
-    with Node(args=["--pvecfs"]) as n:
+    with Node() as n:
+        # a node's first life on plain files, then pvecfs over the same root
         n.login()
+        n.post("/pools", {"poolid": "plainpool"})
+        n.stop()
+        n.plain_files = files_under(n.path("etc/pve"))
+        n.args = ["--pvecfs"]
+        n.start()
+        n.login()
+        pvetest.CASES.sort(key=lambda f: f.__name__ != "plain_files_imported")
         return pvetest.run(n)
 
 
