@@ -17,6 +17,7 @@ O ?= build/san
 endif
 
 PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor \
+	sqlite3 fuse3 libcpg libquorum libvotequorum libcmap \
 	libnl-route-3.0 libnftnl libmnl yaml-0.1
 # Containers' rootfs: template and OCI archives.
 PKGS += libarchive
@@ -124,7 +125,8 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 # What pvectl's fuzz targets link: the files that stand without pvectl's main.
 PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
-BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl $(O)/bin/pved-ctmon $(O)/bin/pved-ctrun
+BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl $(O)/bin/pvecfs $(O)/bin/pved-ctmon \
+	$(O)/bin/pved-ctrun
 
 all: $(BINS) www/index.html
 
@@ -152,6 +154,10 @@ $(O)/bin/pved: $(O)/obj/daemon/core/pved-main.o $(DAEMON_OBJS) $(O)/obj/gen/rout
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(O)/obj/daemon/core/pved-main.o $(DAEMON_OBJS) \
 		$(O)/obj/gen/routes-data.o $(LINK_LIBS)
+# pvecfs: the config tree's daemon (cluster/), FUSE and corosync's libraries.
+$(O)/bin/pvecfs: $(O)/obj/cluster/pvecfs-main.o $(O)/lib/libcluster.a $(O)/lib/libcommon.a $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(filter-out $(FLAGS_STAMP),$^) $(LIBS)
 # The front needs only its own, the api and the common libraries: the less it links, the less it maps.
 $(O)/bin/pved-api: $(O)/obj/front/pved-api-main.o $(O)/lib/libfront.a $(O)/lib/libapi.a $(O)/lib/libcommon.a \
 		$(FLAGS_STAMP)

@@ -37,6 +37,10 @@ struct pve_store {
 };
 
 extern const pve_store_ops pve_store_file_ops;
+extern const pve_store_ops pve_store_cfs_ops;
+/* 1 and the connected socket when pvecfs serves root; 0 when root never ran pvecfs; an error when
+ * it did and pvecfs is not running. */
+int pve_store_cfs_probe(const char *root, int *ret_fd, pve_error **err);
 
 /* Does path name something under priv/ (any "priv" directory segment): mode 0600 / 0700. */
 bool pve_store_path_private(const char *path);

@@ -96,9 +96,20 @@ int pve_store_open(const char *root, pve_store **ret, pve_error **err)
 {
 	if (!root || !*root)
 		return pve_error_set(err, EINVAL, "config store: empty root directory");
+	/* a root that pvecfs serves is read and written through it; one that never ran it keeps its
+	 * plain files */
+	int fd = -1;
+	int r = pve_store_cfs_probe(root, &fd, err);
+	if (r < 0)
+		return r;
 	pve_store *s = xcalloc(1, sizeof(*s));
-	s->ops = &pve_store_file_ops;
-	int r = s->ops->open(s, root, err);
+	if (r > 0) {
+		s->ops = &pve_store_cfs_ops;
+		s->priv = (void *)(intptr_t)fd;
+	} else {
+		s->ops = &pve_store_file_ops;
+	}
+	r = s->ops->open(s, root, err);
 	if (r < 0) {
 		free(s);
 		return r;

@@ -13,7 +13,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--api-workers N]\n"
-		"            [--foreground] [--debug] [--check] [--schema]\n"
+		"            [--foreground] [--debug] [--check] [--schema] [--pvecfs[=MODE]]\n"
 		"  --root DIR         the node's root: every path pved touches is under it (default /)\n"
 		"  --listen ADDR:PORT where the HTTPS API listens (default [::]:8006, all addresses)\n"
 		"  --node NAME        this node's name (default: the host name)\n"
@@ -21,7 +21,9 @@ static void usage(FILE *f)
 		"  --api-workers N    threads of the HTTPS front, 1-8 (default: one per CPU, at most 4)\n"
 		"  --foreground       log to stderr instead of syslog\n"
 		"  --check            parse and validate every config under the root, print it, exit\n"
-		"  --schema           print the API schema as JSON and exit\n");
+		"  --schema           print the API schema as JSON and exit\n"
+		"  --pvecfs[=MODE]    run the root's pvecfs (MODE local, the default, or cluster:\n"
+		"                     replicated through this network namespace's corosync)\n");
 }
 
 /* run/pved.pid, locked for as long as pved runs: a second pved on the same root refuses to start. */
@@ -122,12 +124,14 @@ int main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'D' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "schema", no_argument, NULL, 's' },
+		{ "pvecfs", optional_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	pved ctx = { .areas = pved_areas };
 	pved *d = &ctx;
 	bool foreground = false, debug = false, check = false, schema = false;
+	const char *pvecfs = NULL; /* NULL, "local" or "cluster" */
 	long long workers;
 	const char *root = getenv("PVED_ROOT");
 	int c;
@@ -164,6 +168,13 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			schema = true;
+			break;
+		case 'P':
+			pvecfs = optarg ? optarg : "local";
+			if (strcmp(pvecfs, "local") != 0 && strcmp(pvecfs, "cluster") != 0) {
+				fprintf(stderr, "pved: --pvecfs: local or cluster\n");
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -211,9 +222,13 @@ int main(int argc, char **argv)
 	if (!d->www)
 		d->www = default_www(d->bindir);
 
+	/* (with --pvecfs, a root whose pvecfs is not running yet is opened once pved started it) */
 	if (pve_store_open(d->root, &d->store, &err) < 0) {
-		fprintf(stderr, "pved: %s\n", err->message);
-		return 1;
+		if (!pvecfs || check) {
+			fprintf(stderr, "pved: %s\n", err->message);
+			return 1;
+		}
+		pve_error_free(TAKE_PTR(err));
 	}
 	if (check) {
 		int r = pved_check_configs(d, stdout);
@@ -225,6 +240,18 @@ int main(int argc, char **argv)
 	if (pidfd < 0) {
 		fprintf(stderr, "pved: %s\n", err->message);
 		return 1;
+	}
+	/* the root is ours: its pvecfs too; the store opened above saw the plain files (or an old
+	 * pvecfs) and is opened again over the new one */
+	if (pvecfs) {
+		pve_store_free(d->store);
+		d->store = NULL;
+		if (pved_pvecfs_start(d, strcmp(pvecfs, "cluster") == 0, &err) < 0 ||
+		    pve_store_open(d->root, &d->store, &err) < 0) {
+			fprintf(stderr, "pved: %s\n", err->message);
+			pved_pvecfs_stop(d);
+			return 1;
+		}
 	}
 	/* The root is ours now: store locks whose holder died (a pved killed mid-edit) would refuse every
 	 * edit of their file for up to 120 s. Before serving, clear those whose holder is gone. */
@@ -250,7 +277,8 @@ int main(int argc, char **argv)
 	d->started = time(NULL);
 	if (!d->base || pved_blocking_init(d, &err) < 0 || pved_auth_init(d, &err) < 0 ||
 	    pved_tasks_init(d, &err) < 0 || pved_areas_init(d, &err) < 0 ||
-	    pved_server_init(d, &err) < 0 || pved_front_start(d, &err) < 0) {
+	    pved_server_init(d, &err) < 0 || pved_front_start(d, &err) < 0 ||
+	    (d->pvecfs && pved_pvecfs_watch(d, &err) < 0)) {
 		fprintf(stderr, "pved: %s\n", err ? err->message : "cannot start the event loop");
 		return 1;
 	}
@@ -285,6 +313,7 @@ int main(int argc, char **argv)
 		event_free(watch);
 	for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
 		event_free(sigs[i]);
+	pved_pvecfs_stop(d);
 	event_base_free(d->base);
 	pve_store_free(d->store);
 	pve_routes_free(d->routes);

@@ -30,6 +30,7 @@ typedef struct pved {
 	pved_server *server;
 	pved_auth *auth;
 	pved_front *front;
+	struct pved_pvecfs *pvecfs; /* the node's pvecfs when pved runs it (--pvecfs), else NULL */
 	pved_blocking *blocking;
 	struct pved_storage_state *storage; /* the storage area's own (daemon/storage/) */
 	char *www; /* the web interface's static files */
@@ -86,6 +87,16 @@ int pved_front_start(pved *d, pve_error **err);
 /* SIGHUP: a fresh front takes over; the old one drains. */
 void pved_front_reload(pved *d);
 void pved_front_stop(pved *d);
+
+/* ---- pvecfs, when pved runs it (supervise-pvecfs.c) ---- */
+
+typedef struct pved_pvecfs pved_pvecfs;
+/* Starts pvecfs on the root (cluster: replicated through this namespace's corosync) and waits until
+ * its socket answers; before the loop. */
+int pved_pvecfs_start(pved *d, bool cluster, pve_error **err);
+/* In the loop: restarts it when it dies. */
+int pved_pvecfs_watch(pved *d, pve_error **err);
+void pved_pvecfs_stop(pved *d);
 
 /* ---- authentication and permissions ---------------------------------------------------------------------- */
 

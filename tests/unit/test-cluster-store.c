@@ -1,9 +1,13 @@
-/* Tests of the config store with its plain-file backend: atomicity, digests, locks and the watch. */
+/* Tests of the config store, once with its plain-file backend and once over pvecfs (each case's
+ * name ending in _pvecfs): atomicity, digests, locks and the watch. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <limits.h>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -11,11 +15,19 @@
 #include "cluster/cluster.h"
 #include "tests/unit/test.h"
 
+/* The root of the pvecfs a _pvecfs case runs against (NULL: the plain files of test_tmpdir()). */
+static char *cfs_root;
+
+static const char *store_root(void)
+{
+	return cfs_root ? cfs_root : test_tmpdir();
+}
+
 static pve_store *open_store(void)
 {
 	pve_store *s = NULL;
 	_cleanup_error_ pve_error *err = NULL;
-	int r = pve_store_open(test_tmpdir(), &s, &err);
+	int r = pve_store_open(store_root(), &s, &err);
 	check_int(r, 0);
 	if (r < 0)
 		abort();
@@ -60,7 +72,7 @@ static int count_tmp_files(const char *dir)
 static void test_open(void)
 {
 	pve_store *s = open_store();
-	_cleanup_free_ char *want = xasprintf("%s/etc/pve", test_tmpdir());
+	_cleanup_free_ char *want = xasprintf("%s/etc/pve", store_root());
 	check_streq(pve_store_dir(s), want);
 	check_int(mode_of(want), 0755);
 	_cleanup_free_ char *priv = path_in(s, "priv");
@@ -71,7 +83,7 @@ static void test_open(void)
 	s = open_store();
 	pve_store_free(s);
 	_cleanup_error_ pve_error *err = NULL;
-	_cleanup_free_ char *missing = xasprintf("%s/nope", test_tmpdir());
+	_cleanup_free_ char *missing = xasprintf("%s/nope", store_root());
 	check_int(pve_store_open(missing, &s, &err), -ENOENT);
 	check(err && err->code == ENOENT);
 	pve_store_free(NULL);
@@ -224,8 +236,17 @@ static void test_rename(void)
 	check(!pve_store_exists(s, "nodes/n1/qemu-server/100.conf"));
 	_cleanup_free_ char *cur = read_str(s, "nodes/n2/qemu-server/100.conf");
 	check_streq(cur, "cfg");
-	check_int(pve_store_write(s, "nodes/n1/qemu-server/100.conf", "other", 5, NULL, &err), 0);
-	check_int(pve_store_rename(s, "nodes/n1/qemu-server/100.conf",
+	/* pvecfs keeps a vmid unique across nodes: the second 100.conf is refused there */
+	check_int(pve_store_write(s, "nodes/n1/qemu-server/100.conf", "other", 5, NULL, &err),
+		  cfs_root ? -EEXIST : 0);
+	pve_error_freep(&err);
+	if (cfs_root)
+		check_int(pve_store_write(s, "nodes/n1/qemu-server/100.conf.tmp", "other", 5, NULL,
+					  &err),
+			  0);
+	check_int(pve_store_rename(s,
+				   cfs_root ? "nodes/n1/qemu-server/100.conf.tmp" :
+					      "nodes/n1/qemu-server/100.conf",
 				   "nodes/n2/qemu-server/100.conf", &err),
 		  -EEXIST);
 	check(err && err->code == EEXIST);
@@ -355,11 +376,13 @@ static void test_bad_paths(void)
 	check_int(pve_store_read(s, "big", NULL, NULL, NULL, &err), -E2BIG);
 	pve_error_freep(&err);
 
-	/* a symlink is not followed as a file */
+	/* a symlink is not followed as a file (pvecfs has none to plant) */
 	_cleanup_free_ char *lnk = path_in(s, "link");
-	check_int(symlink("/etc/passwd", lnk), 0);
-	check_int(pve_store_read(s, "link", NULL, NULL, NULL, &err), -EINVAL);
-	pve_error_freep(&err);
+	if (!cfs_root) {
+		check_int(symlink("/etc/passwd", lnk), 0);
+		check_int(pve_store_read(s, "link", NULL, NULL, NULL, &err), -EINVAL);
+		pve_error_freep(&err);
+	}
 
 	/* lock names are one segment */
 	pve_store_lock *l = NULL;
@@ -868,7 +891,159 @@ static void test_watch(void)
 	pve_store_free(s);
 }
 
+/* ---- the same cases over pvecfs ---- */
+
+/* build/tests/test-x -> build/bin/pvecfs; a sanitizer build's tests use the plain build's daemon when
+ * it has none of its own. */
+static char *pvecfs_bin(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	char *p = xasprintf("%s/../bin/pvecfs", self);
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	p = xasprintf("%s/../../bin/pvecfs", self);
+	if (access(p, X_OK) == 0)
+		return p;
+	free(p);
+	return NULL;
+}
+
+static pid_t cfs_pid;
+
+/* Starts pvecfs on cfs_root and waits until its socket answers. */
+static bool start_pvecfs(const char *bin)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* a test that dies takes its pvecfs along (which unmounts) */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0 && !getenv("PVED_TEST_VERBOSE"))
+			dup2(null, 2);
+		execl(bin, "pvecfs", "--root", cfs_root, "--node", "n1", (char *)NULL);
+		_exit(127);
+	}
+	cfs_pid = pid;
+	_cleanup_free_ char *sock = xasprintf("%s/run/pvecfs.sock", cfs_root);
+	for (int i = 0; i < 500; i++) {
+		pve_store *s = NULL;
+		if (access(sock, F_OK) == 0 && pve_store_open(cfs_root, &s, NULL) == 0) {
+			pve_store_free(s);
+			return true;
+		}
+		usleep(10000);
+	}
+	return false;
+}
+
+static void stop_pvecfs(int sig)
+{
+	if (cfs_pid > 0) {
+		kill(cfs_pid, sig);
+		int st;
+		waitpid(cfs_pid, &st, 0);
+	}
+	cfs_pid = 0;
+}
+
+static void run_pvecfs(void (*fn)(void))
+{
+	_cleanup_free_ char *bin = pvecfs_bin();
+	if (!bin) {
+		test_skip("no pvecfs binary beside the tests (make all)");
+		return;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) < 0 || geteuid() != 0) {
+		test_skip("pvecfs needs /dev/fuse and root");
+		return;
+	}
+	char tmpl[] = "/tmp/pved-cfs-test-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		test_fail(__FILE__, __LINE__, "mkdtemp: %m");
+		return;
+	}
+	cfs_root = tmpl;
+	if (start_pvecfs(bin))
+		fn();
+	else
+		test_fail(__FILE__, __LINE__, "pvecfs did not start");
+	stop_pvecfs(SIGTERM);
+	_cleanup_free_ char *mnt = xasprintf("%s/etc/pve", tmpl);
+	(void)umount2(mnt, MNT_DETACH);
+	_cleanup_free_ char *rm = xasprintf("rm -rf '%s'", tmpl);
+	if (system(rm) != 0)
+		test_fail(__FILE__, __LINE__, "can't remove %s", tmpl);
+	cfs_root = NULL;
+}
+
+/* pvecfs killed and started again (pved does that): the same watch fd reports "" once the new one
+ * is there, and then the changes made through it. */
+static void test_watch_restart(void)
+{
+	pve_store *s = open_store();
+	_cleanup_error_ pve_error *err = NULL;
+	int fd = pve_store_watch_fd(s, &err);
+	check(fd >= 0);
+	stop_pvecfs(SIGKILL);
+	_cleanup_free_ char *mnt = xasprintf("%s/etc/pve", cfs_root);
+	(void)umount2(mnt, MNT_DETACH);
+	_cleanup_free_ char *bin = pvecfs_bin();
+	check(start_pvecfs(bin));
+	pve_store *s2 = open_store();
+	seen sn = { 0 };
+	bool got = false;
+	for (int i = 0; i < 40 && !got; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 100) == 1)
+			check_int(pve_store_watch_read(s, on_change, &sn, &err), 0);
+		check_int(pve_store_write(s2, "user.cfg", "x", 1, NULL, &err), 0);
+		got = seen_has(&sn, "user.cfg");
+	}
+	check(seen_has(&sn, ""));
+	check(got);
+	seen_reset(&sn);
+	pve_store_free(s2);
+	pve_store_free(s);
+}
+
+static void test_watch_restart_pvecfs(void)
+{
+	run_pvecfs(test_watch_restart);
+}
+
+#define PVECFS_CASE(name)               \
+	static void name##_pvecfs(void) \
+	{                               \
+		run_pvecfs(name);       \
+	}
+PVECFS_CASE(test_open)
+PVECFS_CASE(test_read_write)
+PVECFS_CASE(test_digest_guard)
+PVECFS_CASE(test_create)
+PVECFS_CASE(test_delete)
+PVECFS_CASE(test_rename)
+PVECFS_CASE(test_mkdir_list_exists)
+PVECFS_CASE(test_bad_paths)
+PVECFS_CASE(test_concurrent_digest)
+PVECFS_CASE(test_never_torn)
+PVECFS_CASE(test_locks)
+PVECFS_CASE(test_watch)
+
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
 	  TEST(test_concurrent_digest), TEST(test_never_torn), TEST(test_crash_safety),
-	  TEST(test_locks), TEST(test_stale_locks), TEST(test_watch))
+	  TEST(test_locks), TEST(test_stale_locks), TEST(test_watch), TEST(test_open_pvecfs),
+	  TEST(test_read_write_pvecfs), TEST(test_digest_guard_pvecfs), TEST(test_create_pvecfs),
+	  TEST(test_delete_pvecfs), TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
+	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
+	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
+	  TEST(test_watch_restart_pvecfs))
