@@ -18,6 +18,8 @@ endif
 
 PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid libpcre2-8 libcbor \
 	libnl-route-3.0 libnftnl libmnl yaml-0.1
+# Containers' rootfs: template and OCI archives.
+PKGS += libarchive
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h

@@ -1,0 +1,48 @@
+/* rootfs-internal: what template.c, oci.c and setup.c share: a tar stream unpacked beneath a directory
+ * that may hold hostile links, and path access confined to that directory. */
+#pragma once
+
+#include <archive.h>
+
+#include "lxc/lxc.h"
+
+/* Limits of an unpacked archive: every entry's path, its count, its link target. */
+#define LXC_UNPACK_MAX_PATH 4096
+#define LXC_UNPACK_MAX_ENTRIES (4u * 1024 * 1024)
+
+typedef struct lxc_unpack {
+	int root_fd; /* the target directory, O_PATH */
+	const lxc_idmap *maps;
+	size_t n_maps;
+	uint64_t max_bytes; /* the volume's space when the unpack began */
+	uint64_t bytes; /* file data written so far, over every layer */
+	size_t entries;
+	bool whiteouts; /* OCI layers: .wh.NAME and .wh..wh..opq are acted on, not written */
+	char **layer_paths; /* OCI: what the current layer made, which an opaque whiteout keeps */
+	size_t n_layer_paths, cap_layer_paths;
+	/* the last parent directory opened, reused by the entries beside it */
+	char *parent_path;
+	int parent_fd;
+} lxc_unpack;
+
+/* Opens root_fd's directory for an unpack (dir must be empty but for lost+found). */
+int lxc_unpack_init(lxc_unpack *u, const char *dir, const lxc_idmap *maps, size_t n_maps,
+		    pve_error **err);
+void lxc_unpack_done(lxc_unpack *u);
+/* A reader for tar streams under any of the compressions templates come in (gzip, xz, zstd, bzip2,
+ * none), detected from the content. */
+struct archive *lxc_archive_reader(void);
+/* Unpacks every entry of a, which is open; what names the archive in messages. */
+int lxc_unpack_archive(lxc_unpack *u, struct archive *a, const char *what, pve_error **err);
+/* Empties dir (after a failed unpack): nothing below it is followed. */
+void lxc_unpack_clear(int root_fd);
+
+/* An entry's path made relative ("./a//b/" -> "a/b"); NULL for one with a ".." component or too long;
+ * "" for the root itself. */
+char *lxc_path_clean(const char *path);
+/* Opens path below root_fd as the container would see it: symlinks resolve inside root_fd (openat2
+ * RESOLVE_IN_ROOT), never to the host's files, magic links refused. Returns an fd or -errno. */
+int lxc_open_in_root(int root_fd, const char *path, int flags, mode_t mode);
+/* The id outside for id inside, through the maps of kind ('u'/'g'); with no maps, id itself. Returns
+ * false for an id the maps do not cover. */
+bool lxc_idmap_shift(const lxc_idmap *maps, size_t n_maps, char kind, uint32_t id, uint32_t *ret);
