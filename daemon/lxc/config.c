@@ -46,14 +46,16 @@ static cJSON *schema_from(const cJSON *parameters)
  * alone, as daemon/qemu does for its create route. */
 static cJSON *schema_from_embedded(void)
 {
-	static const char key[] = "{\"path\": \"/nodes/{node}/lxc/{vmid}/config\", \"method\": \"PUT\"";
+	static const char key[] =
+		"{\"path\": \"/nodes/{node}/lxc/{vmid}/config\", \"method\": \"PUT\"";
 	const char *at = memmem(pve_routes_json, pve_routes_json_len, key, strlen(key));
 	if (!at)
 		return NULL;
 	const char *end = NULL;
 	cJSON *route = cJSON_ParseWithLengthOpts(
 		at, pve_routes_json_len - (size_t)(at - pve_routes_json), &end, false);
-	cJSON *s = route ? schema_from(cJSON_GetObjectItemCaseSensitive(route, "parameters")) : NULL;
+	cJSON *s = route ? schema_from(cJSON_GetObjectItemCaseSensitive(route, "parameters")) :
+			   NULL;
 	cJSON_Delete(route);
 	return s;
 }
@@ -111,8 +113,8 @@ int ct_check_value(pved *d, const char *key, const char *value, cJSON **ret_type
 
 /* ---- the file -------------------------------------------------------------------------------------- */
 
-int ct_conf_load(pved *d, long long vmid, pve_config **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
-		 pve_error **err)
+int ct_conf_load(pved *d, long long vmid, pve_config **ret,
+		 char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
 {
 	_cleanup_free_ char *path = ct_conf_path(d, vmid), *text = NULL;
 	size_t len = 0;
@@ -607,8 +609,8 @@ static int check_keys_perm(pved_call *c, long long vmid, char **keys, pve_error 
 /* Keys a running container takes at once: nothing in it depends on them. */
 static bool fast_key(const char *key)
 {
-	static const char *const fast[] = { "description", "onboot",	"protection", "startup",
-					    "tags",	   "template", "lock",	      "hookscript",
+	static const char *const fast[] = { "description", "onboot",   "protection", "startup",
+					    "tags",	   "template", "lock",	     "hookscript",
 					    "cmode",	   "console",  NULL };
 	return in_list(key, fast) || family(key, "unused");
 }
@@ -674,7 +676,8 @@ static int update_apply(pve_config *c, ct_update *u, pve_error **err)
 		_cleanup_strv_free_ char **keys = pve_config_keys(c, CT_SECTION_PENDING);
 		for (char **k = keys; *k; k++)
 			if (fast_key(*k) && !streq(*k, "delete")) {
-				pve_config_set(c, NULL, *k, pve_config_get(c, CT_SECTION_PENDING, *k));
+				pve_config_set(c, NULL, *k,
+					       pve_config_get(c, CT_SECTION_PENDING, *k));
 				pve_config_delete(c, CT_SECTION_PENDING, *k);
 			}
 		_cleanup_free_ char *desc = pve_config_get_description(c, CT_SECTION_PENDING);
@@ -752,7 +755,8 @@ static int update_precheck(pved_call *c, ct_update *u, pve_error **err)
 	const cJSON *p;
 	cJSON_ArrayForEach (p, u->set) {
 		_cleanup_free_ char *vol = ct_mp_volume(p->valuestring);
-		if ((streq(p->string, "rootfs") || family(p->string, "mp")) && ct_alloc_request(vol))
+		if ((streq(p->string, "rootfs") || family(p->string, "mp")) &&
+		    ct_alloc_request(vol))
 			return pve_error_set_param(
 				err, EINVAL, p->string,
 				"allocating a new volume through a config change is not "
@@ -861,8 +865,9 @@ static void put_locked(pved *d, int fd, pve_error *err, void *ud)
 				  .parse = file_parse,
 				  .print = file_print,
 				  .free = file_free };
-	pved_cfgedit e = { .file = &j->file, .digest = j->digest, .change = put_change,
-			   .done = put_done };
+	pved_cfgedit e = {
+		.file = &j->file, .digest = j->digest, .change = put_change, .done = put_done
+	};
 	pved_cfgedit_run(d, &e, j);
 }
 

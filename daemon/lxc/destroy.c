@@ -42,7 +42,8 @@ static void h_destroy(pved_call *c)
 	if (ct_conf_check_lock(conf, &err) < 0)
 		return pved_call_fail(c, err);
 	if (ct_running(d, vmid, NULL) && !pved_call_int(c, "force", 0)) {
-		pve_error_set(&err, EINVAL, "unable to destroy CT %lld - container is running", vmid);
+		pve_error_set(&err, EINVAL, "unable to destroy CT %lld - container is running",
+			      vmid);
 		return pved_call_fail(c, err);
 	}
 	_cleanup_free_ char *id = xasprintf("%lld", vmid), *upid = NULL;
@@ -126,8 +127,8 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 			size_t n = 0;
 			pve_error *e = NULL;
 			if (pve_storage_activate(&st, &e) < 0 ||
-			    pve_storage_list_volumes(&st, vmid, PVE_CONTENT_ROOTDIR, &list, &n, &e) <
-				    0) {
+			    pve_storage_list_volumes(&st, vmid, PVE_CONTENT_ROOTDIR, &list, &n,
+						     &e) < 0) {
 				pved_task_warn("can't list storage '%s': %s", sid, e->message);
 				pve_error_free(e);
 				continue;
@@ -155,12 +156,12 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 	return 0;
 }
 
-const pved_task_kind pved_tasks_lxc_create[] = {
+const pved_task_kind pved_tasks_lxc_destroy[] = {
 	{ "vzdestroy", task_destroy },
 	{ NULL, NULL },
 };
 
-const pved_handler pved_handlers_lxc_create[] = {
+const pved_handler pved_handlers_lxc_destroy[] = {
 	{ "lxc_vmlist", h_list },
 	{ "lxc_destroy", h_destroy },
 	{ NULL, NULL },

@@ -31,7 +31,7 @@ struct pved_lxc_state {
 	ct_entry **cts; /* sorted by vmid */
 	size_t n, cap;
 	char *conf_dir; /* "nodes/<node>/lxc", below etc/pve */
-	char *run_dir;	/* <root>/run/lxc */
+	char *run_dir; /* <root>/run/lxc */
 };
 
 /* ---- the table (cts.c) ---- */
@@ -59,8 +59,8 @@ bool ct_audit_may(const ct_audit *a, long long vmid);
 /* The config keys' schemas (from the PUT .../config route; in a task worker, from the embedded data). */
 const cJSON *ct_schema(pved *d);
 const cJSON *ct_schema_key(pved *d, const char *key);
-int ct_conf_load(pved *d, long long vmid, pve_config **ret, char ret_digest[PVE_STORE_DIGEST_LEN + 1],
-		 pve_error **err);
+int ct_conf_load(pved *d, long long vmid, pve_config **ret,
+		 char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err);
 int ct_conf_write(pved *d, long long vmid, const pve_config *c, const char *expected_digest,
 		  pve_error **err);
 /* Proxmox's check_lock: EBUSY "CT is locked (<what>)". */
@@ -94,4 +94,6 @@ int ct_volume_storage(pved *d, const pve_sectioncfg *scfg, const char *volid, pv
 
 extern const pved_handler pved_handlers_lxc_config[];
 extern const pved_handler pved_handlers_lxc_create[];
+extern const pved_handler pved_handlers_lxc_destroy[];
 extern const pved_task_kind pved_tasks_lxc_create[];
+extern const pved_task_kind pved_tasks_lxc_destroy[];

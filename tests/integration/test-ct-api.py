@@ -5,10 +5,14 @@ revert), GET pending, /cluster/resources entries of type lxc, and DELETE's vzdes
 container's volumes, refusing a protected container and removing the config."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import case, expect, node_main  # noqa: E402
+from pvetest import Skip, case, expect, node_main  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+TEMPLATE = "busybox-test_amd64.tar.gz"
 
 CONF = """# a test container
 arch: amd64
@@ -193,6 +197,109 @@ def destroy(n):
     expect(not os.path.exists(image(n, 206)), "the volume is still there")
     ids = [x["vmid"] for x in n.get(f"/nodes/{n.name}/lxc").data]
     expect(206 not in ids, ids)
+
+
+def template(n):
+    """The busybox template on local's vztmpl content, built once by tools/ct."""
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, TEMPLATE)
+    if not os.path.exists(path):
+        tool = os.path.join(TOP, "tools/ct/mk-busybox-template")
+        if not os.path.exists(tool):
+            raise Skip("tools/ct/mk-busybox-template is missing")
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([tool, path], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{TEMPLATE}"
+
+
+def images(n, vmid):
+    d = n.path(f"var/lib/vz/images/{vmid}")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def nothing_left(n, vmid):
+    expect(not os.path.exists(conf_path(n, vmid)), f"a config of CT {vmid} was left")
+    expect(images(n, vmid) == [], f"volumes of CT {vmid} were left: {images(n, vmid)}")
+    ids = [x["vmid"] for x in n.get(f"/nodes/{n.name}/lxc").data]
+    expect(vmid not in ids, ids)
+
+
+@case
+def create_raw_and_subvol(n):
+    tmpl = template(n)
+    r = n.post(f"/nodes/{n.name}/lxc", {"vmid": 210, "ostemplate": tmpl, "rootfs": "local:1",
+                                        "hostname": "made", "memory": 128, "password": "secret99",
+                                        "mp0": "local:0,mp=/data", "description": "two words"})
+    expect(r.status == 200 and r.data.startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout=120)
+    expect(st["exitstatus"] == "OK", st)
+    text = open(conf_path(n, 210)).read()
+    expect("rootfs: local:210/vm-210-disk-0.raw,size=1G" in text, text)
+    expect("mp0: local:210/subvol-210-disk-1.subvol,mp=/data,size=0T" in text, text)
+    expect("unprivileged: 1" in text and "hostname: made" in text and "lock:" not in text, text)
+    expect("secret99" not in text and "password" not in text, text)
+    expect(text.startswith("#two words"), text)
+    # the subvolume belongs to the container's root, shifted
+    sub = n.path("var/lib/vz/images/210/subvol-210-disk-1.subvol")
+    expect(os.stat(sub).st_uid == 100000, os.stat(sub))
+    # the raw image holds the template, owned by the shifted ids
+    out = subprocess.run(["debugfs", "-R", "stat /bin/busybox",
+                          n.path("var/lib/vz/images/210/vm-210-disk-0.raw")],
+                         capture_output=True, text=True).stdout
+    expect("User: 100000" in out, out)
+    e = [x for x in n.get(f"/nodes/{n.name}/lxc").data if x["vmid"] == 210][0]
+    expect(e["name"] == "made" and e["maxdisk"] == 1 << 30, e)
+    r = n.request("DELETE", ct(n, 210))
+    expect(n.wait_task(r.data)["exitstatus"] == "OK", r)
+    nothing_left(n, 210)
+
+
+@case
+def create_refuses(n):
+    tmpl = template(n)
+    os.makedirs(n.path("var/lib/vz/images/211"), exist_ok=True)
+    with open(n.path(f"etc/pve/nodes/{n.name}/qemu-server/212.conf"), "w") as f:
+        f.write("memory: 512\n")
+    cases = [
+        ({"vmid": 211, "ostemplate": "local:vztmpl/nosuch.tar.gz"}, "ostemplate",
+         "can't find file"),
+        ({"vmid": 211, "ostemplate": "local:iso/x.iso"}, "ostemplate", "not a container template"),
+        ({"vmid": 211, "ostemplate": tmpl, "rootfs": "nostore:1"}, "rootfs",
+         "storage 'nostore' does not exist"),
+        ({"vmid": 211, "ostemplate": tmpl, "net0": "name=eth0,bridge=nosuchbr0"}, "net0",
+         "bridge 'nosuchbr0' does not exist"),
+        ({"vmid": 211, "ostemplate": tmpl, "restore": 1}, "restore", "not supported"),
+        ({"vmid": 211, "ostemplate": tmpl, "pool": "nopool"}, "pool", "does not exist"),
+        ({"vmid": 211, "ostemplate": tmpl, "rootfs": "local:local:1"}, "rootfs", None),
+        ({"vmid": 212, "ostemplate": tmpl}, "vmid", "already exists on node"),
+    ]
+    for params, param, words in cases:
+        r = n.post(f"/nodes/{n.name}/lxc", params)
+        try:
+            expect(r.status == 400, r)
+            errors = (r.json or {}).get("errors") or {}
+            expect(param in errors and (words is None or words in errors[param]), r)
+        except AssertionError as e:
+            raise AssertionError(f"{params}: {e}")
+        nothing_left(n, 211)
+    os.unlink(n.path(f"etc/pve/nodes/{n.name}/qemu-server/212.conf"))
+
+
+@case
+def create_failure_frees(n):
+    # a template that is no archive fails in the task: the volume and the config go
+    bad = n.path("var/lib/vz/template/cache/broken.tar.gz")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    with open(bad, "wb") as f:
+        f.write(b"this is not an archive" * 100)
+    r = n.post(f"/nodes/{n.name}/lxc", {"vmid": 213, "ostemplate": "local:vztmpl/broken.tar.gz",
+                                        "rootfs": "local:1"})
+    expect(r.status == 200, r)
+    st = n.wait_task(r.data, timeout=120)
+    expect(st["exitstatus"] != "OK", st)
+    nothing_left(n, 213)
 
 
 if __name__ == "__main__":

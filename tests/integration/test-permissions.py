@@ -123,6 +123,7 @@ ROWS = {
     ("PUT", "/nodes/{node}/qemu/{vmid}/unlink"): {"idlist": "unused0"},
     ("GET", "/nodes/{node}/qemu/{vmid}/feature"): {"feature": "snapshot"},
     ("GET", "/nodes/{node}/lxc"): {},
+    ("POST", "/nodes/{node}/lxc"): {"vmid": 100, "ostemplate": "local:vztmpl/matrix.tar.gz"},
     ("GET", "/nodes/{node}/lxc/{vmid}"): {},
     ("DELETE", "/nodes/{node}/lxc/{vmid}"): {},
     ("GET", "/nodes/{node}/lxc/{vmid}/config"): {},
