@@ -175,7 +175,9 @@ int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *
 			 pve_error **err);
 
 /* An OCI image archive (oci-archive or docker-archive tar): its layers unpacked in order with
- * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI). */
+ * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI).
+ * ret_cfg's members, each present only when the image sets it: "entrypoint", "cmd", "env" (arrays of
+ * strings), "workdir", "user" (strings). Both extracts leave dir empty again when they fail. */
 int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
 		    cJSON **ret_cfg, pve_error **err);
 bool lxc_oci_is_image(const char *archive);

@@ -46,3 +46,35 @@ int lxc_open_in_root(int root_fd, const char *path, int flags, mode_t mode);
 /* The id outside for id inside, through the maps of kind ('u'/'g'); with no maps, id itself. Returns
  * false for an id the maps do not cover. */
 bool lxc_idmap_shift(const lxc_idmap *maps, size_t n_maps, char kind, uint32_t id, uint32_t *ret);
+
+/* ---- OCI image archives (oci.c): the JSON side, parsed once into these, with limits ---------------- */
+
+#define LXC_OCI_MAX_JSON (1024 * 1024) /* index, manifest, config */
+#define LXC_OCI_MAX_LAYERS 128
+#define LXC_OCI_MAX_DEPTH 32
+
+typedef struct lxc_oci_layer {
+	char *member; /* the archive member holding it: "blobs/sha256/<hex>", "<hex>/layer.tar" */
+	char digest[65]; /* hex sha256 its bytes must have; "" for none (checked by diff_id instead) */
+	long long size; /* the manifest's size, or -1 */
+} lxc_oci_layer;
+
+typedef struct lxc_oci_manifest {
+	char *config_member;
+	char config_digest[65]; /* "" when the member's name is all there is (docker-archive) */
+	lxc_oci_layer layers[LXC_OCI_MAX_LAYERS];
+	size_t n_layers;
+} lxc_oci_manifest;
+
+void lxc_oci_manifest_clear(lxc_oci_manifest *m);
+/* index.json: the digest (hex) of the linux/amd64 (or only) manifest; *ret_nested when it names
+ * another index rather than a manifest. */
+int lxc_oci_parse_index(const char *json, size_t len, char ret_digest[65], bool *ret_nested,
+			pve_error **err);
+int lxc_oci_parse_manifest(const char *json, size_t len, lxc_oci_manifest *ret, pve_error **err);
+/* docker-archive's manifest.json. */
+int lxc_oci_parse_docker(const char *json, size_t len, lxc_oci_manifest *ret, pve_error **err);
+/* The image config: ret_cfg {entrypoint, cmd, env, workdir, user}; ret_diff_ids (hex, NULL-ended) the
+ * uncompressed layers' digests. */
+int lxc_oci_parse_config(const char *json, size_t len, cJSON **ret_cfg, char ***ret_diff_ids,
+			 pve_error **err);

@@ -264,15 +264,6 @@ static int parent_open(lxc_unpack *u, const char *parent, pve_error **err)
 	return fd;
 }
 
-static void parent_forget(lxc_unpack *u)
-{
-	if (u->parent_fd >= 0)
-		close(u->parent_fd);
-	u->parent_fd = -1;
-	free(u->parent_path);
-	u->parent_path = NULL;
-}
-
 static void layer_path_add(lxc_unpack *u, const char *path)
 {
 	if (u->n_layer_paths == u->cap_layer_paths) {
@@ -422,7 +413,6 @@ static int unpack_entry(lxc_unpack *u, struct archive *a, struct archive_entry *
 
 	if (u->whiteouts && startswith(name, ".wh.")) {
 		int r;
-		parent_forget(u);
 		if (streq(name, ".wh..wh..opq"))
 			r = opaque_dir(u, pfd, parent);
 		else if (streq(name + 4, "") || streq(name + 4, ".") || streq(name + 4, ".."))

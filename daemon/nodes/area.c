@@ -2,7 +2,8 @@
 #include "daemon/nodes/nodes-internal.h"
 
 static const pved_handler *const handlers[] = {
-	pved_handlers_node, pved_handlers_tasks, pved_handlers_console, pved_handlers_scan, NULL,
+	pved_handlers_node, pved_handlers_tasks,   pved_handlers_console,
+	pved_handlers_scan, pved_handlers_aplinfo, NULL,
 };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_node, pved_tasks_console, NULL };

@@ -90,6 +90,8 @@ ROWS = {
     ("GET", "/nodes/{node}/scan/iscsi"): {"portal": "127.0.0.1:1"},
     ("GET", "/nodes/{node}/scan/lvm"): {},
     ("GET", "/nodes/{node}/scan/lvmthin"): {"vg": "pve"},
+    ("GET", "/nodes/{node}/aplinfo"): {},
+    ("POST", "/nodes/{node}/aplinfo"): {"storage": "local", "template": "m_1_amd64.tar.zst"},
     ("POST", "/nodes/{node}/termproxy"): {},
     ("GET", "/nodes/{node}/vncwebsocket"): {"port": 5900, "vncticket": "PVEVNC:00000000::AAAA"},
     ("GET", "/nodes/{node}/qemu"): {},
