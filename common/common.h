@@ -157,6 +157,14 @@ int pve_mkdir_p(const char *path, mode_t mode, pve_error **err);
 /* CLOCK_MONOTONIC, in milliseconds. */
 int64_t pve_now_ms(void);
 
+/* ---- cgroup2 (common/cgroup.c) -------------------------------------------------------------------- */
+/* The cgroup2 mount point from /proc/self/mountinfo, or NULL when there is none. */
+char *pve_cgroup2_mount(void);
+/* The same from mountinfo's text (for tests and the fuzz target). */
+char *pve_cgroup2_mount_parse(const char *text, size_t len);
+/* "pved-<hash>.slice" for a node whose root is not "/" (so test nodes never share cgroups), else NULL. */
+char *pve_cgroup_node_slice(const char *root);
+
 /* ---- starting programs (common/io.c) ---------------------------------------------------------------- */
 
 #define PVE_SPAWN_MAX_FDS 32

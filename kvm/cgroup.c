@@ -7,34 +7,16 @@
 
 char *kvm_cgroup2_mount(void)
 {
-	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return NULL;
-	char line[4096];
-	while (fgets(line, sizeof(line), f)) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER */
-		char *sep = strstr(line, " - ");
-		if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-			continue;
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
-		for (int i = 0; tok && i < 4; i++)
-			tok = strtok_r(NULL, " ", &save);
-		/* mountinfo escapes spaces as \040; a cgroup2 mount point has none in practice */
-		if (tok && tok[0] == '/' && !strchr(tok, '\\'))
-			return xstrdup(tok);
-	}
-	return NULL;
+	return pve_cgroup2_mount();
 }
 
 /* Nodes of tests share a machine: a root other than "/" gets a slice of its own. FNV-1a of the root. */
 static char *base_path(const char *mount, const char *root)
 {
-	if (!root || streq(root, "/"))
+	_cleanup_free_ char *slice = pve_cgroup_node_slice(root);
+	if (!slice)
 		return xasprintf("%s/qemu.slice", mount);
-	uint32_t h = 2166136261u;
-	for (const char *p = root; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return xasprintf("%s/pved-%08x.slice/qemu.slice", mount, h);
+	return xasprintf("%s/%s/qemu.slice", mount, slice);
 }
 
 char *kvm_cgroup_path(const char *root, long long vmid)

@@ -23,9 +23,9 @@
 /* ---- limits and families (Proxmox's LXC/Config.pm) ------------------------------------------------------ */
 
 #define LXC_MAX_MOUNT_POINTS 256 /* mp0..mp255 */
-#define LXC_MAX_NICS 32		 /* net0..net31 */
+#define LXC_MAX_NICS 32 /* net0..net31 */
 #define LXC_MAX_UNUSED 256
-#define LXC_MAX_DEVS 256	/* dev0..dev255 */
+#define LXC_MAX_DEVS 256 /* dev0..dev255 */
 #define LXC_MAX_IDMAPS 32
 #define LXC_MAX_ENV 256
 #define LXC_MAX_ARGS 256
@@ -49,10 +49,10 @@ typedef struct lxc_mount {
 } lxc_mount;
 
 typedef struct lxc_nic {
-	char name[16];	    /* inside: "eth0" */
+	char name[16]; /* inside: "eth0" */
 	char host_name[16]; /* "veth<vmid>i<n>" */
-	char hwaddr[18];    /* "BC:24:11:..." */
-	unsigned mtu;	    /* 0: the bridge's */
+	char hwaddr[18]; /* "BC:24:11:..." */
+	unsigned mtu; /* 0: the bridge's */
 	/* Addresses set inside before the init runs: a CIDR, "dhcp" (a client is run inside), "manual" or
 	 * "" (none); IPv6 also "auto". gw/gw6: a default route, or "". */
 	char ip[64], gw[48], ip6[64], gw6[48];
@@ -70,7 +70,7 @@ typedef struct lxc_dev {
 typedef struct lxc_spec {
 	long long vmid;
 	char *run_dir; /* <root>/run/lxc: the container's pid, console socket and state files */
-	char *rootfs;  /* host path of the mounted rootfs (daemon/lxc mounts the volume) */
+	char *rootfs; /* host path of the mounted rootfs (daemon/lxc mounts the volume) */
 	char *hostname;
 	bool unprivileged;
 	lxc_idmap idmaps[LXC_MAX_IDMAPS]; /* the defaults above when unprivileged and none given */
@@ -80,17 +80,17 @@ typedef struct lxc_spec {
 	char **mount_fstypes; /* features' mount=nfs;cifs, NULL-terminated, may be NULL */
 	/* limits; 0 / -1 as noted: unlimited */
 	uint64_t memory_bytes; /* memory.max; 0: none */
-	int64_t swap_bytes;    /* memory.swap.max; -1: none */
+	int64_t swap_bytes; /* memory.swap.max; -1: none */
 	uint64_t cpu_quota_us; /* cpu.max's quota over a 100000 us period; 0: max */
-	unsigned cpu_weight;   /* cpu.weight (cpuunits); 0: the default */
-	uint64_t pids_max;     /* 0: max */
-	char *cpuset;	       /* cpuset.cpus, or NULL */
+	unsigned cpu_weight; /* cpu.weight (cpuunits); 0: the default */
+	uint64_t pids_max; /* 0: max */
+	char *cpuset; /* cpuset.cpus, or NULL */
 	/* the init: argv[0] is a path inside the container ("/sbin/init", an entrypoint) */
 	char **argv;
 	char **env; /* KEY=VALUE, NULL-terminated; the runtime adds container=lxc */
-	char *cwd;  /* NULL: "/" */
+	char *cwd; /* NULL: "/" */
 	unsigned tty_count; /* /dev/tty1..N (Proxmox's tty, default 2) */
-	char *cmode;	    /* "tty", "console", "shell": what the console attaches to */
+	char *cmode; /* "tty", "console", "shell": what the console attaches to */
 	lxc_mount *mounts;
 	size_t n_mounts;
 	lxc_nic nics[LXC_MAX_NICS];
@@ -99,7 +99,7 @@ typedef struct lxc_spec {
 	size_t n_devs;
 	char *cgroup_parent; /* below the cgroup2 mount; NULL: "lxc.slice" (pved-<hash>.slice/ for a root
 			      * other than /, as kvm/cgroup.c does) */
-	char *log_path;	     /* the monitor's log (start errors after the exec of the init), or NULL */
+	char *log_path; /* the monitor's log (start errors after the exec of the init), or NULL */
 } lxc_spec;
 
 void lxc_spec_free(lxc_spec *s);
@@ -118,9 +118,10 @@ static inline void lxc_spec_freep(lxc_spec **s)
  * bridges (net/'s pve_net_attach) and then calls lxc_start_finish, which lets the init run. */
 
 typedef struct lxc_running {
-	pid_t init_pid;		/* in the host's pid namespace */
+	pid_t init_pid; /* in the host's pid namespace */
 	unsigned long long starttime; /* /proc/<pid>/stat's, to tell a reused pid */
 	pid_t monitor_pid;
+	int sync_fd; /* lxc_start's line to the starter, for lxc_start_finish (which closes it) */
 } lxc_running;
 
 int lxc_start(const lxc_spec *s, lxc_running *ret, pve_error **err);
@@ -154,7 +155,7 @@ int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_erro
 typedef struct lxc_exec_opts {
 	char *const *argv;
 	char *const *env; /* NULL: PATH and TERM defaults */
-	const char *cwd;  /* NULL: "/" */
+	const char *cwd; /* NULL: "/" */
 	uid_t uid;
 	gid_t gid;
 	int fd_in, fd_out, fd_err;

@@ -1,0 +1,315 @@
+/* A running container seen from its run files: its state, stop, freeze and stats, and the run files'
+ * format itself. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lxc/lxc-internal.h"
+
+char *lxc_run_file(const char *run_dir, long long vmid, const char *suffix)
+{
+	return xasprintf("%s/%lld.%s", run_dir, vmid, suffix);
+}
+
+char *lxc_console_path(const char *run_dir, long long vmid, unsigned tty)
+{
+	/* one console per container: every tty and cmode attaches to it (the monitor holds one pty) */
+	(void)tty;
+	return lxc_run_file(run_dir, vmid, "console");
+}
+
+char *lxc_ctmon_path(void)
+{
+	const char *env = getenv("PVED_CTMON");
+	if (env && *env)
+		return xstrdup(env);
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return xstrdup("/usr/local/bin/pved-ctmon");
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	*slash = '\0';
+	return xasprintf("%s/pved-ctmon", self);
+}
+
+unsigned long long lxc_proc_starttime(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* after the comm's closing paren: state is field 3, starttime field 22 */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 3; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+int lxc_runinfo_parse(const char *text, size_t len, lxc_runinfo *ret)
+{
+	lxc_runinfo ri = { 0 };
+	bool have_init = false;
+	if (len > LXC_RUNINFO_MAX)
+		return -EINVAL;
+	_cleanup_free_ char *copy = xstrndup(text, len);
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, ' ');
+		if (!v)
+			return -EINVAL;
+		*v++ = '\0';
+		long long a;
+		unsigned long long u;
+		if (streq(line, "init")) {
+			char *sp = strchr(v, ' ');
+			if (!sp)
+				return -EINVAL;
+			*sp++ = '\0';
+			if (pve_parse_int(v, 1, INT32_MAX, &a) < 0 ||
+			    pve_parse_uint(sp, ULLONG_MAX, &u) < 0)
+				return -EINVAL;
+			ri.init_pid = (pid_t)a, ri.starttime = u, have_init = true;
+		} else if (streq(line, "monitor")) {
+			if (pve_parse_int(v, 1, INT32_MAX, &a) < 0)
+				return -EINVAL;
+			ri.monitor_pid = (pid_t)a;
+		} else if (streq(line, "cgroup")) {
+			if (v[0] != '/' || strlen(v) >= sizeof(ri.cgroup) || strstr(v, ".."))
+				return -EINVAL;
+			strcpy(ri.cgroup, v);
+		} else if (streq(line, "caps")) {
+			if (pve_parse_uint(v, UINT64_MAX, &u) < 0)
+				return -EINVAL;
+			ri.caps = u;
+		} else if (streq(line, "userns")) {
+			ri.userns = streq(v, "1");
+		}
+		/* other keys: a newer writer's, ignored */
+	}
+	if (!have_init)
+		return -EINVAL;
+	*ret = ri;
+	return 0;
+}
+
+int lxc_runinfo_write(const char *run_dir, long long vmid, const lxc_runinfo *ri, pve_error **err)
+{
+	_cleanup_free_ char *path = lxc_run_file(run_dir, vmid, "pid");
+	_cleanup_free_ char *tmp = lxc_run_file(run_dir, vmid, "pid.tmp");
+	_cleanup_free_ char *text =
+		xasprintf("init %d %llu\nmonitor %d\ncgroup %s\ncaps %" PRIu64 "\nuserns %d\n",
+			  (int)ri->init_pid, ri->starttime, (int)ri->monitor_pid, ri->cgroup,
+			  ri->caps, ri->userns ? 1 : 0);
+	_cleanup_close_ int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || pve_write_all(fd, text, strlen(text)) < 0 || rename(tmp, path) < 0) {
+		int e = errno;
+		(void)unlink(tmp);
+		return pve_error_set(err, e, "can't write %s: %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int lxc_runinfo_read(const char *run_dir, long long vmid, lxc_runinfo *ret)
+{
+	_cleanup_free_ char *path = lxc_run_file(run_dir, vmid, "pid");
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	char buf[LXC_RUNINFO_MAX + 1];
+	ssize_t n = pve_read_full(fd, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (n > LXC_RUNINFO_MAX)
+		return -EINVAL;
+	return lxc_runinfo_parse(buf, (size_t)n, ret);
+}
+
+static int running_info(const char *run_dir, long long vmid, lxc_runinfo *ri)
+{
+	int r = lxc_runinfo_read(run_dir, vmid, ri);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	unsigned long long st = lxc_proc_starttime(ri->init_pid);
+	return st && st == ri->starttime ? 1 : 0;
+}
+
+int lxc_state(const char *run_dir, long long vmid, lxc_running *ret)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r == 1 && ret)
+		*ret = (lxc_running){ .init_pid = ri.init_pid,
+				      .starttime = ri.starttime,
+				      .monitor_pid = ri.monitor_pid,
+				      .sync_fd = -1 };
+	return r;
+}
+
+static bool sig_caught(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (startswith(line, "SigCgt:"))
+			return (strtoull(line + 7, NULL, 16) >> (sig - 1)) & 1;
+	return false;
+}
+
+/* The signal that asks this init for a clean poweroff: systemd's SIGRTMIN+3 (what LXC sends it),
+ * SIGPWR where the init catches it (LXC's default halt signal; sysvinit), busybox init's SIGUSR2
+ * (poweroff; its SIGTERM would reboot), else SIGTERM. An init ignores what it does not catch. */
+static int halt_signal(pid_t pid)
+{
+	char path[64], exe[4096];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	if (endswith(exe, "/systemd") && sig_caught(pid, SIGRTMIN + 3))
+		return SIGRTMIN + 3;
+	if (sig_caught(pid, SIGPWR))
+		return SIGPWR;
+	if (endswith(exe, "/busybox") && sig_caught(pid, SIGUSR2))
+		return SIGUSR2;
+	return SIGTERM;
+}
+
+static bool wait_pidfd(int pidfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = pidfd, .events = POLLIN };
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, pve_error **err)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r < 0)
+		return pve_error_set(err, -r, "can't read CT %lld's run file: %s", vmid,
+				     strerror(-r));
+	if (r == 0)
+		return pve_error_set(err, ENOENT, "CT %lld is not running", vmid);
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, ri.init_pid, 0);
+	/* a pid reused between the check and here: its start time differs */
+	if (pidfd < 0 || lxc_proc_starttime(ri.init_pid) != ri.starttime)
+		return pve_error_set(err, ENOENT, "CT %lld is not running", vmid);
+	bool gone = false;
+	if (!force) {
+		(void)syscall(SYS_pidfd_send_signal, pidfd, halt_signal(ri.init_pid), NULL, 0);
+		gone = wait_pidfd(pidfd, (int)(timeout_s > 86400 ? 86400 : timeout_s) * 1000);
+	}
+	if (!gone) {
+		if (!ri.cgroup[0] || lxc_cgroup_write(ri.cgroup, "cgroup.kill", "1") < 0)
+			(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+		if (!wait_pidfd(pidfd, 10000))
+			return pve_error_set(err, ETIMEDOUT,
+					     "CT %lld's init did not end after SIGKILL", vmid);
+	}
+	/* the monitor reaps the init and removes what is left; a dead monitor leaves it to us */
+	_cleanup_free_ char *pidfile = lxc_run_file(run_dir, vmid, "pid");
+	_cleanup_close_ int monfd = (int)syscall(SYS_pidfd_open, ri.monitor_pid, 0);
+	if (monfd >= 0)
+		(void)wait_pidfd(monfd, 5000);
+	if (access(pidfile, F_OK) == 0) {
+		if (ri.cgroup[0])
+			(void)lxc_cgroup_destroy(ri.cgroup);
+		const char *suffixes[] = { "pid", "console", "bpf" };
+		for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+			_cleanup_free_ char *p = lxc_run_file(run_dir, vmid, suffixes[i]);
+			(void)unlink(p);
+		}
+	}
+	return 0;
+}
+
+int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r <= 0)
+		return pve_error_set(err, r < 0 ? -r : ENOENT, "CT %lld is not running", vmid);
+	r = lxc_cgroup_write(ri.cgroup, "cgroup.freeze", freeze ? "1" : "0");
+	if (r < 0)
+		return pve_error_set(err, -r, "can't %s CT %lld (%s/cgroup.freeze): %s",
+				     freeze ? "freeze" : "thaw", vmid, ri.cgroup, strerror(-r));
+	/* cgroup.events says "frozen 1" once every task stopped; it changes with POLLPRI */
+	_cleanup_free_ char *ev = xasprintf("%s/cgroup.events", ri.cgroup);
+	_cleanup_close_ int fd = open(ev, O_RDONLY | O_CLOEXEC);
+	const char *want = freeze ? "frozen 1" : "frozen 0";
+	int64_t end = pve_now_ms() + 10000;
+	while (fd >= 0) {
+		char buf[256];
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		if (strstr(buf, want))
+			return 0;
+		int64_t left = end - pve_now_ms();
+		if (left <= 0)
+			break;
+		struct pollfd p = { .fd = fd, .events = POLLPRI };
+		(void)poll(&p, 1, left > 100 ? 100 : (int)left);
+	}
+	return pve_error_set(err, ETIMEDOUT, "CT %lld did not %s within 10 s", vmid,
+			     freeze ? "freeze" : "thaw");
+}
+
+static uint64_t read_u64(const char *dir, const char *file, const char *key)
+{
+	_cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char line[256];
+	size_t kl = key ? strlen(key) : 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *v = line;
+		if (key) {
+			if (strncmp(line, key, kl) != 0 || line[kl] != ' ')
+				continue;
+			v = line + kl + 1;
+		}
+		if (startswith(v, "max"))
+			return UINT64_MAX;
+		return strtoull(v, NULL, 10);
+	}
+	return 0;
+}
+
+int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r <= 0)
+		return pve_error_set(err, r < 0 ? -r : ENOENT, "CT %lld is not running", vmid);
+	*ret = (lxc_stats){
+		.cpu_usec = read_u64(ri.cgroup, "cpu.stat", "usage_usec"),
+		.mem_bytes = read_u64(ri.cgroup, "memory.current", NULL),
+		.mem_max = read_u64(ri.cgroup, "memory.max", NULL),
+		.swap_bytes = read_u64(ri.cgroup, "memory.swap.current", NULL),
+		.swap_max = read_u64(ri.cgroup, "memory.swap.max", NULL),
+		.pids = read_u64(ri.cgroup, "pids.current", NULL),
+	};
+	return 0;
+}
