@@ -6,10 +6,11 @@
 #include "daemon/lxc/lxc-internal.h"
 
 static const pved_handler *const handlers[] = { pved_handlers_lxc_config, pved_handlers_lxc_create,
-						pved_handlers_lxc_destroy, NULL };
+						pved_handlers_lxc_destroy, pved_handlers_lxc_power,
+						NULL };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_lxc_create, pved_tasks_lxc_destroy,
-					       NULL };
+					       pved_tasks_lxc_power, NULL };
 
 static int lxc_area_init(pved *d, pve_error **err)
 {

@@ -53,8 +53,8 @@ static int check_mp(pved_call *c, const pve_sectioncfg *scfg, const char *key, c
 		return 0;
 	}
 	if (!ct_alloc_request(vol))
-		return pve_error_set_param(err, EINVAL, key,
-					   "a new container needs new volumes: STORAGE:SIZE_IN_GiB");
+		return pve_error_set_param(
+			err, EINVAL, key, "a new container needs new volumes: STORAGE:SIZE_IN_GiB");
 	_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
 	pve_storage st;
 	int r = storage_of(c->d, scfg, sid, key, &st, err);
@@ -195,7 +195,8 @@ static int check_create_perm(pved_call *c, long long vmid, const char *pool, boo
 		return pve_error_set(err, EACCES, "Permission check failed (%s, VM.Allocate)", acl);
 	if (start && !pved_call_permitted(c, acl, "VM.PowerMgmt") &&
 	    !(pacl && pved_call_permitted(c, pacl, "VM.PowerMgmt")))
-		return pve_error_set(err, EACCES, "Permission check failed (%s, VM.PowerMgmt)", acl);
+		return pve_error_set(err, EACCES, "Permission check failed (%s, VM.PowerMgmt)",
+				     acl);
 	/* a privileged container's root is the host's: Proxmox asks for Sys.Modify on / */
 	if (!unprivileged && !pved_call_permitted(c, "/", "Sys.Modify"))
 		return pve_error_set(err, EACCES, "Permission check failed (/, Sys.Modify)");
@@ -251,11 +252,13 @@ static void h_create(pved_call *c)
 		else if (family(*k, "net"))
 			r = check_net(*k, keys, &err);
 		else if (family(*k, "unused"))
-			r = pve_error_set_param(&err, EINVAL, *k, "a new container has no unused volumes");
+			r = pve_error_set_param(&err, EINVAL, *k,
+						"a new container has no unused volumes");
 		else if (family(*k, "dev") || streq(*k, "hookscript") || streq(*k, "lock"))
 			r = streq(c->authid, "root@pam") ?
 				    0 :
-				    pve_error_set(&err, EACCES, "only root can set '%s' config", *k);
+				    pve_error_set(&err, EACCES, "only root can set '%s' config",
+						  *k);
 		if (r < 0)
 			return pved_call_fail(c, err);
 	}
@@ -264,9 +267,10 @@ static void h_create(pved_call *c)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *owner = pved_guest_owner(d, vmid);
 	if (owner) {
-		pve_error_set_param(&err, EINVAL, "vmid",
-				    "unable to create CT %lld - CT %lld already exists on node '%s'",
-				    vmid, vmid, owner);
+		pve_error_set_param(
+			&err, EINVAL, "vmid",
+			"unable to create CT %lld - CT %lld already exists on node '%s'", vmid,
+			vmid, owner);
 		return pved_call_fail(c, err);
 	}
 	/* the vmid is ours from here: a config that holds the lock only */
@@ -312,7 +316,7 @@ typedef struct create_state {
 	long long vmid;
 	pve_sectioncfg *scfg;
 	char **made; /* volids allocated */
-	char *mnt;   /* where the rootfs is mounted, when it is */
+	char *mnt; /* where the rootfs is mounted, when it is */
 	bool mounted;
 } create_state;
 
@@ -445,6 +449,73 @@ static char *password_hash(const char *pw, pve_error **err)
 	return xstrdup(h);
 }
 
+/* An application image's entrypoint, cmd and env become the container's, unless the create set them;
+ * the env's items are separated by the two characters \0 in the file (the API's NUL). */
+static void oci_to_config(pve_config *c, const cJSON *oci)
+{
+	if (!oci)
+		return;
+	if (!pve_config_get(c, NULL, "entrypoint")) {
+		pve_buf b = { 0 };
+		const char *parts[] = { "entrypoint", "cmd" };
+		for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(oci, parts[i]), *x;
+			cJSON_ArrayForEach (x, a)
+				if (cJSON_IsString(x) && !strpbrk(x->valuestring, " \t\n")) {
+					if (b.len)
+						pve_buf_puts(&b, " ");
+					pve_buf_puts(&b, x->valuestring);
+				}
+		}
+		if (b.len)
+			pve_config_set(c, NULL, "entrypoint", b.data);
+		pve_buf_free(&b);
+	}
+	if (!pve_config_get(c, NULL, "env")) {
+		pve_buf b = { 0 };
+		const cJSON *x;
+		cJSON_ArrayForEach (x, cJSON_GetObjectItemCaseSensitive(oci, "env"))
+			if (cJSON_IsString(x) && !strpbrk(x->valuestring, "\n")) {
+				if (b.len)
+					pve_buf_puts(&b, "\\0");
+				pve_buf_puts(&b, x->valuestring);
+			}
+		if (b.len)
+			pve_config_set(c, NULL, "env", b.data);
+		pve_buf_free(&b);
+	}
+	if (!pve_config_get(c, NULL, "cmode"))
+		pve_config_set(c, NULL, "cmode", "console");
+}
+
+/* Proxmox's per-OS set-up of the new rootfs: hostname, network, DNS, root's password, ssh keys. */
+static int setup_rootfs(create_state *s, const pve_config *c, const char *dir, const char *hash,
+			const char *ssh, pve_error **err)
+{
+	lxc_nic nics[LXC_MAX_NICS];
+	size_t n = 0;
+	for (int i = 0; i < LXC_MAX_NICS; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "net%d", i);
+		const char *v = pve_config_get(c, NULL, key);
+		if (v && ct_nic_parse(s->vmid, i, v, &nics[n], err) < 0)
+			return -EINVAL;
+		n += v != NULL;
+	}
+	_cleanup_free_ char *host = pve_config_get(c, NULL, "hostname") ?
+					    xstrdup(pve_config_get(c, NULL, "hostname")) :
+					    xasprintf("CT%lld", s->vmid);
+	lxc_setup st = { .ostype = pve_config_get(c, NULL, "ostype"),
+			 .hostname = host,
+			 .nameserver = pve_config_get(c, NULL, "nameserver"),
+			 .searchdomain = pve_config_get(c, NULL, "searchdomain"),
+			 .root_password_hash = hash,
+			 .ssh_keys = ssh,
+			 .nics = nics,
+			 .n_nics = n };
+	return lxc_setup_rootfs(dir, &st, err);
+}
+
 static int strcmp_p(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -501,13 +572,23 @@ static int create_body(create_state *s, const cJSON *args, pve_config *c, pve_er
 	printf("extracting archive '%s'\n", archive);
 	const lxc_idmap maps[] = { { 'u', 0, LXC_UNPRIV_BASE, LXC_UNPRIV_COUNT },
 				   { 'g', 0, LXC_UNPRIV_BASE, LXC_UNPRIV_COUNT } };
-	r = lxc_template_extract(archive, dir, unprivileged ? maps : NULL, unprivileged ? 2 : 0,
-				 err);
+	size_t n_maps = unprivileged ? 2 : 0;
+	if (lxc_oci_is_image(archive)) {
+		_cleanup_json_ cJSON *oci = NULL;
+		r = lxc_oci_extract(archive, dir, unprivileged ? maps : NULL, n_maps, &oci, err);
+		if (r < 0)
+			return r;
+		oci_to_config(c, oci);
+	} else {
+		r = lxc_template_extract(archive, dir, unprivileged ? maps : NULL, n_maps, err);
+		if (r < 0)
+			return r;
+	}
+	if (!pve_config_get(c, NULL, "ostype"))
+		pve_config_set(c, NULL, "ostype", lxc_ostype_detect(dir));
+	r = setup_rootfs(s, c, dir, hash, pve_json_str(args, "ssh-public-keys"), err);
 	if (r < 0)
 		return r;
-	/* the per-OS set-up (hostname, network, the password's hash, ssh keys) comes with the
-	 * rootfs part's lxc_setup_rootfs */
-	(void)hash;
 	unmount_rootfs(s);
 	return 0;
 }
@@ -542,6 +623,14 @@ static int task_create(pved *d, const cJSON *args, pve_error **err)
 	if (pool && pved_guest_pool_add(d, vmid, pool, &e) < 0) {
 		pved_task_warn("can't add CT %lld to pool '%s': %s", vmid, pool, e->message);
 		pve_error_free(e);
+		e = NULL;
+	}
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "start"))) {
+		printf("starting CT %lld\n", vmid);
+		if (ct_start(d, vmid, false, &e) < 0) {
+			pved_task_warn("%s", e->message);
+			pve_error_free(e);
+		}
 	}
 	return 0;
 }

@@ -157,9 +157,9 @@ void ct_free_all(pved *d)
 
 bool ct_running(pved *d, long long vmid, lxc_running *r)
 {
-	/* the runtime (lxc_state) is not merged yet: nothing runs */
-	(void)d, (void)vmid, (void)r;
-	return false;
+	lxc_running tmp;
+	_cleanup_free_ char *run = ct_run_dir(d);
+	return lxc_state(run, vmid, r ? r : &tmp) == 1;
 }
 
 /* ---- the answers ---------------------------------------------------------------------------------- */
@@ -175,7 +175,7 @@ static void json_str(pve_buf *b, const char *key, const char *value)
 }
 
 /* A process's age in seconds from its start time in clock ticks since boot. */
-static uint64_t uptime_of(const lxc_running *r)
+uint64_t ct_uptime(const lxc_running *r)
 {
 	double up = 0;
 	FILE *f = fopen("/proc/uptime", "re");
@@ -198,7 +198,7 @@ static void common_fields(pved *d, pve_buf *b, const ct_entry *ct, bool *ret_run
 	pve_buf_printf(b, ",\"maxmem\":%llu,\"maxswap\":%llu,\"maxdisk\":%llu,\"cpus\":%d",
 		       (unsigned long long)ct->maxmem, (unsigned long long)ct->maxswap,
 		       (unsigned long long)ct->maxdisk, ct->cpus);
-	pve_buf_printf(b, ",\"uptime\":%llu", (unsigned long long)(running ? uptime_of(&r) : 0));
+	pve_buf_printf(b, ",\"uptime\":%llu", (unsigned long long)(running ? ct_uptime(&r) : 0));
 	if (running)
 		pve_buf_printf(b, ",\"pid\":%d", (int)r.init_pid);
 	if (ct->template_)
@@ -218,8 +218,12 @@ const char *ct_list_json(pved *d, ct_entry *ct)
 	bool running;
 	pve_buf_printf(&b, "{\"vmid\":%lld", ct->vmid);
 	common_fields(d, &b, ct, &running);
-	(void)running;
-	pve_buf_puts(&b, ",\"mem\":0,\"swap\":0");
+	lxc_stats st = { 0 };
+	_cleanup_free_ char *run = ct_run_dir(d);
+	if (running)
+		(void)lxc_stats_read(run, ct->vmid, &st, NULL);
+	pve_buf_printf(&b, ",\"mem\":%llu,\"swap\":%llu", (unsigned long long)st.mem_bytes,
+		       (unsigned long long)st.swap_bytes);
 	pve_buf_puts(&b, ",\"cpu\":0,\"disk\":0,\"netin\":0,\"netout\":0,\"diskread\":0,"
 			 "\"diskwrite\":0}");
 	ct->list_json = pve_buf_steal(&b);
@@ -240,11 +244,15 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	pve_buf_printf(&b, ",\"status\":\"%s\",\"template\":%d", running ? "running" : "stopped",
 		       ct->template_ ? 1 : 0);
 	uint64_t mem = 0;
+	lxc_stats st = { 0 };
+	_cleanup_free_ char *run = ct_run_dir(d);
+	if (running && lxc_stats_read(run, ct->vmid, &st, NULL) == 0)
+		mem = st.mem_bytes;
 	pve_buf_printf(&b, ",\"maxcpu\":%d,\"cpu\":0,\"maxmem\":%llu,\"mem\":%llu", ct->cpus,
 		       (unsigned long long)ct->maxmem, (unsigned long long)mem);
 	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":0,\"uptime\":%llu",
 		       (unsigned long long)ct->maxdisk,
-		       (unsigned long long)(running ? uptime_of(&r) : 0));
+		       (unsigned long long)(running ? ct_uptime(&r) : 0));
 	pve_buf_puts(&b, ",\"netin\":0,\"netout\":0,\"diskread\":0,\"diskwrite\":0");
 	if (ct->lock)
 		json_str(&b, "lock", ct->lock);

