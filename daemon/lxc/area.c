@@ -5,9 +5,9 @@
 
 #include "daemon/lxc/lxc-internal.h"
 
-static const pved_handler *const handlers[] = { pved_handlers_lxc_config, pved_handlers_lxc_create,
+static const pved_handler *const handlers[] = { pved_handlers_lxc_config,  pved_handlers_lxc_create,
 						pved_handlers_lxc_destroy, pved_handlers_lxc_power,
-						NULL };
+						pved_handlers_lxc_exec,	   NULL };
 
 static const pved_task_kind *const tasks[] = { pved_tasks_lxc_create, pved_tasks_lxc_destroy,
 					       pved_tasks_lxc_power, NULL };

@@ -113,4 +113,5 @@ extern const pved_handler pved_handlers_lxc_destroy[];
 extern const pved_task_kind pved_tasks_lxc_create[];
 extern const pved_task_kind pved_tasks_lxc_destroy[];
 extern const pved_handler pved_handlers_lxc_power[];
+extern const pved_handler pved_handlers_lxc_exec[];
 extern const pved_task_kind pved_tasks_lxc_power[];

@@ -254,7 +254,8 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 			s->n_nics++;
 		} else if (family(*k, "dev") && s->n_devs < LXC_MAX_DEVS) {
 			lxc_dev *dv = &s->devs[s->n_devs];
-			_cleanup_free_ char *path = prop_item(v, "path"), *mode = prop_item(v, "mode");
+			_cleanup_free_ char *path = prop_item(v, "path"),
+					    *mode = prop_item(v, "mode");
 			_cleanup_free_ char *uid = prop_item(v, "uid"), *gid = prop_item(v, "gid");
 			if (!path && v[0] == '/')
 				path = xstrndup(v, strcspn(v, ","));
@@ -587,8 +588,12 @@ static void h_status(pved_call *c)
 }
 
 const pved_task_kind pved_tasks_lxc_power[] = {
-	{ "vzstart", task_start },	 { "vzstop", task_stop },	{ "vzshutdown", task_shutdown },
-	{ "vzreboot", task_reboot },	 { "vzsuspend", task_suspend }, { "vzresume", task_resume },
+	{ "vzstart", task_start },
+	{ "vzstop", task_stop },
+	{ "vzshutdown", task_shutdown },
+	{ "vzreboot", task_reboot },
+	{ "vzsuspend", task_suspend },
+	{ "vzresume", task_resume },
 	{ NULL, NULL },
 };
 

@@ -99,6 +99,66 @@ def start_status_stop(n):
     expect("State:\tD" in state or "State:\tS" in state or True, state)
 
 
+def exec_(n, vmid, command, **kw):
+    r = n.request("POST", ct(n, vmid, "/exec"), dict(command=command, **kw), json_body=True,
+                  **({"token": kw.pop("token")} if "token" in kw else {}))
+    return r
+
+
+@case
+def exec_api(n):
+    create(n, 302, start=1)
+    r = exec_(n, 302, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    expect(r.status == 200, r)
+    expect(r.data["exitcode"] == 3 and r.data["out-data"] == "out\n" and
+           r.data["err-data"] == "err\n", r.data)
+    expect("out-truncated" not in r.data and "timed-out" not in r.data, r.data)
+    r = exec_(n, 302, ["cat"], input="from stdin\n")
+    expect(r.data["exitcode"] == 0 and r.data["out-data"] == "from stdin\n", r.data)
+    r = exec_(n, 302, ["sh", "-c", "echo $FOO; pwd; id -u"], env=["FOO=bar", "PATH=/bin:/sbin"],
+              cwd="/tmp", user="1000:1000")
+    expect(r.data["out-data"] == "bar\n/tmp\n1000\n", r.data)
+    # inside the container: its own hostname, pid namespace and id map
+    r = exec_(n, 302, ["sh", "-c", "hostname; echo $$; cat /proc/self/uid_map"])
+    lines = r.data["out-data"].split("\n")
+    # (busybox's rcS names the system from its /etc/hostname: an unmanaged OS keeps its own)
+    expect(lines[0] != __import__("socket").gethostname() and int(lines[1]) < 1000, r.data)
+    expect(lines[2].split() == ["0", "100000", "65536"], r.data)
+    # 10 MiB of output is cut at the 1 MiB default; the command still ends normally
+    t = __import__("time").time()
+    r = exec_(n, 302, ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' a; echo done >&2"])
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    expect(len(r.data["out-data"]) == 1 << 20 and r.data["out-truncated"] == 1, len(r.body))
+    expect(r.data["err-data"] == "done\n", r.data["err-data"])
+    r = exec_(n, 302, ["sleep", "30"], timeout=1)
+    expect(r.data.get("timed-out") == 1 and r.data["exitcode"] == 124, r.data)
+    r = exec_(n, 302, ["/no/such/program"])
+    expect(r.data["exitcode"] == 127, r.data)
+    r = exec_(n, 302, [])
+    expect(r.status == 400, r)
+    # an API token with VM.Console on the container may run commands; one without may not
+    r = n.post("/access/users/admin@pve/token/ex", {"privsep": 0})
+    expect(r.status == 200, r)
+    token = f"{r.data['full-tokenid']}={r.data['value']}"
+    r = n.request("POST", ct(n, 302, "/exec"), {"command": ["true"]}, json_body=True,
+                  token=token, ticket="")
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    r = n.post("/access/users", {"userid": "noconsole@pve", "password": "secret-secret"})
+    expect(r.status == 200, r)
+    r = n.request("PUT", "/access/acl", {"path": "/vms/302", "roles": "PVEAuditor",
+                                         "users": "noconsole@pve"})
+    expect(r.status == 200, r)
+    r = n.post("/access/users/noconsole@pve/token/tk", {"privsep": 0})
+    expect(r.status == 200, r)
+    token = f"{r.data['full-tokenid']}={r.data['value']}"
+    r = n.request("POST", ct(n, 302, "/exec"), {"command": ["true"]}, json_body=True,
+                  token=token, ticket="")
+    expect(r.status == 403, r)
+    task_ok(n, n.post(ct(n, 302, "/status/stop")))
+    r = exec_(n, 302, ["true"])
+    expect(r.status == 400 and "not running" in r.body, r)
+
+
 @case
 def survives_pved_sigkill(n):
     create(n, 301, start=1)

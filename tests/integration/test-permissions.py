@@ -139,6 +139,7 @@ ROWS = {
     ("POST", "/nodes/{node}/lxc/{vmid}/status/reboot"): {},
     ("POST", "/nodes/{node}/lxc/{vmid}/status/suspend"): {},
     ("POST", "/nodes/{node}/lxc/{vmid}/status/resume"): {},
+    ("POST", "/nodes/{node}/lxc/{vmid}/exec"): {"command": "true"},
     ("GET", "/cluster"): {},
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/tasks"): {},
