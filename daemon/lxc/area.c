@@ -5,12 +5,21 @@
 
 #include "daemon/lxc/lxc-internal.h"
 
-static const pved_handler *const handlers[] = { pved_handlers_lxc_config,  pved_handlers_lxc_create,
-						pved_handlers_lxc_destroy, pved_handlers_lxc_power,
-						pved_handlers_lxc_exec,	   NULL };
+static const pved_handler *const handlers[] = {
+	pved_handlers_lxc_config, pved_handlers_lxc_create,  pved_handlers_lxc_destroy,
+	pved_handlers_lxc_power,  pved_handlers_lxc_exec,    pved_handlers_lxc_snapshot,
+	pved_handlers_lxc_disk,	  pved_handlers_lxc_console, NULL,
+};
 
-static const pved_task_kind *const tasks[] = { pved_tasks_lxc_create, pved_tasks_lxc_destroy,
-					       pved_tasks_lxc_power, NULL };
+static const pved_task_kind *const tasks[] = {
+	pved_tasks_lxc_create,
+	pved_tasks_lxc_destroy,
+	pved_tasks_lxc_power,
+	pved_tasks_lxc_snapshot,
+	pved_tasks_lxc_disk,
+	pved_tasks_lxc_console,
+	NULL,
+};
 
 static int lxc_area_init(pved *d, pve_error **err)
 {

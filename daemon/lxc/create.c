@@ -340,7 +340,9 @@ static int alloc_mp(create_state *s, const char *key, const char *value, bool un
 		r = pve_storage_activate(&st, err);
 	if (r < 0)
 		return r;
-	const char *fmt = size == 0 ? "subvol" : "raw";
+	/* btrfs holds a container's volume as a subvolume (its size a quota), as Proxmox's */
+	bool btrfs = st.type && streq(st.type, "btrfs");
+	const char *fmt = size == 0 || btrfs ? "subvol" : "raw";
 	_cleanup_free_ char *volname = NULL, *path = NULL;
 	r = pve_storage_alloc_image(&st, s->vmid, fmt, NULL, size, &volname, err);
 	if (r < 0)
@@ -353,7 +355,7 @@ static int alloc_mp(create_state *s, const char *key, const char *value, bool un
 	char owner[32];
 	snprintf(owner, sizeof(owner), "root_owner=%u:%u", unprivileged ? LXC_UNPRIV_BASE : 0,
 		 unprivileged ? LXC_UNPRIV_BASE : 0);
-	if (size > 0) {
+	if (streq(fmt, "raw")) {
 		/* as Proxmox formats a container's raw volume */
 		const char *argv[] = { "mkfs.ext4", "-q", "-O", "mmp", "-E", owner, path, NULL };
 		printf("Formatting '%s' with ext4\n", path);

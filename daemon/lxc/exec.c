@@ -101,7 +101,8 @@ static void exec_io(exec_job *j, pid_t pid, int fd_in, int fd_out, int fd_err)
 	if (fd_in >= 0 && in_len == 0)
 		close_fd(&fd_in);
 	while (fd_out >= 0 || fd_err >= 0) {
-		struct pollfd p[3] = { { fd_out, POLLIN, 0 }, { fd_err, POLLIN, 0 },
+		struct pollfd p[3] = { { fd_out, POLLIN, 0 },
+				       { fd_err, POLLIN, 0 },
 				       { fd_in, POLLOUT, 0 } };
 		double left = deadline - mono();
 		if (left <= 0) {
@@ -151,9 +152,9 @@ static void exec_io(exec_job *j, pid_t pid, int fd_in, int fd_out, int fd_err)
 		j->exitcode = 124;
 }
 
-static void exec_work(void *arg)
+/* Runs the job's command to its end (blocking: queue threads, task workers). */
+static void exec_run(exec_job *j)
 {
-	exec_job *j = arg;
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	if ((j->input && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0) {
@@ -182,6 +183,31 @@ static void exec_work(void *arg)
 		close_fd(&out[i]);
 		close_fd(&err[i]);
 	}
+}
+
+static void exec_work(void *arg)
+{
+	exec_run(arg);
+}
+
+int ct_exec_collect(pved *d, long long vmid, char *const *argv, unsigned timeout_s, size_t limit,
+		    char **ret_out, int *ret_exitcode, pve_error **err)
+{
+	exec_job j = { .d = d, .vmid = vmid, .timeout_s = timeout_s, .limit = limit };
+	j.argv = strv_new();
+	for (char *const *a = argv; *a; a++)
+		strv_push(&j.argv, xstrdup(*a));
+	exec_run(&j);
+	strv_free(j.argv);
+	pve_buf_free(&j.err);
+	if (j.error) {
+		pve_buf_free(&j.out);
+		*err = j.error;
+		return -j.error->code;
+	}
+	*ret_out = j.out.data ? pve_buf_steal(&j.out) : xstrdup("");
+	*ret_exitcode = j.exitcode;
+	return 0;
 }
 
 /* Output as JSON text: valid UTF-8 as it is, other bytes as U+FFFD (a JSON string carries text). */

@@ -105,6 +105,11 @@ int ct_start(pved *d, long long vmid, bool skiplock, pve_error **err);
 /* Stops it (force: at once; else the init is asked and killed after timeout_s), then unmounts. */
 int ct_stop(pved *d, long long vmid, bool force, unsigned timeout_s, pve_error **err);
 
+/* Runs argv in the running container as root and collects its stdout (at most limit bytes; blocking:
+ * queue threads and task workers). */
+int ct_exec_collect(pved *d, long long vmid, char *const *argv, unsigned timeout_s, size_t limit,
+		    char **ret_out, int *ret_exitcode, pve_error **err);
+
 /* ---- tables ---- */
 
 extern const pved_handler pved_handlers_lxc_config[];
@@ -114,4 +119,10 @@ extern const pved_task_kind pved_tasks_lxc_create[];
 extern const pved_task_kind pved_tasks_lxc_destroy[];
 extern const pved_handler pved_handlers_lxc_power[];
 extern const pved_handler pved_handlers_lxc_exec[];
+extern const pved_handler pved_handlers_lxc_snapshot[];
+extern const pved_task_kind pved_tasks_lxc_snapshot[];
+extern const pved_handler pved_handlers_lxc_disk[];
+extern const pved_task_kind pved_tasks_lxc_disk[];
+extern const pved_handler pved_handlers_lxc_console[];
+extern const pved_task_kind pved_tasks_lxc_console[];
 extern const pved_task_kind pved_tasks_lxc_power[];
