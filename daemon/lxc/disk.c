@@ -62,7 +62,7 @@ static int copy_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, con
 {
 	pve_storage src, dst;
 	_cleanup_free_ char *volname = NULL, *path = NULL, *fmt = NULL, *newname = NULL,
-			       *newpath = NULL;
+			    *newpath = NULL;
 	uint64_t size = 0, used = 0;
 	int r = open_volume(d, scfg, vol, &src, &volname, err);
 	if (r >= 0)
@@ -155,7 +155,8 @@ static void h_template(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	if (ct_running(c->d, vmid, NULL)) {
-		pve_error_set(&err, EINVAL, "you can't convert a CT to template if the CT is running");
+		pve_error_set(&err, EINVAL,
+			      "you can't convert a CT to template if the CT is running");
 		return pved_call_fail(c, err);
 	}
 	char id[32];
@@ -205,15 +206,15 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 				_cleanup_free_ char *newvol = NULL, *volname = NULL;
 				if (full) {
 					_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
-					r = copy_volume(d, scfg, vol, storage ? storage : sid, newid,
-							&newvol, err);
+					r = copy_volume(d, scfg, vol, storage ? storage : sid,
+							newid, &newvol, err);
 				} else {
 					pve_storage st;
 					_cleanup_free_ char *nn = NULL;
 					r = open_volume(d, scfg, vol, &st, &volname, err);
 					if (r >= 0)
-						r = pve_storage_clone_image(&st, volname, newid, NULL,
-									    &nn, err);
+						r = pve_storage_clone_image(&st, volname, newid,
+									    NULL, &nn, err);
 					if (r >= 0)
 						newvol = xasprintf("%s:%s", st.id, nn);
 				}
@@ -310,16 +311,18 @@ static void h_clone(pved_call *c)
 			pve_error *e = NULL;
 			bool ok = ct_volume_is_storage(vol) &&
 				  ct_volume_storage(d, scfg, vol, &st, &volname, &e) == 0 &&
-				  pve_storage_volume_has_feature(&st, PVE_FEATURE_CLONE, volname, NULL) &&
+				  pve_storage_volume_has_feature(&st, PVE_FEATURE_CLONE, volname,
+								 NULL) &&
 				  /* a container mounts raw or a subvolume: a file storage's linked
 				   * clone of a raw base is qcow2 (Proxmox's valid_target_formats) */
 				  !(endswith(volname, ".raw") && !streq(st.type, "btrfs"));
 			pve_error_free(e);
 			if (!ok) {
-				pve_error_set_param(&err, EINVAL, "full",
-						    "linked clone feature for '%s' is not available "
-						    "(full=1 copies it)",
-						    vol ? vol : *k);
+				pve_error_set_param(
+					&err, EINVAL, "full",
+					"linked clone feature for '%s' is not available "
+					"(full=1 copies it)",
+					vol ? vol : *k);
 				return pved_call_fail(c, err);
 			}
 		}
@@ -330,8 +333,8 @@ static void h_clone(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	if (full && ct_running(d, vmid, NULL) && !pved_call_has(c, "snapname")) {
-		pve_error_set(&err, EINVAL,
-			      "CT %lld is running: stop it or clone a snapshot of it", vmid);
+		pve_error_set(&err, EINVAL, "CT %lld is running: stop it or clone a snapshot of it",
+			      vmid);
 		return pved_call_fail(c, err);
 	}
 	if (pool && !pved_guest_pool_exists(d, pool)) {
@@ -348,9 +351,10 @@ static void h_clone(pved_call *c)
 	}
 	_cleanup_free_ char *owner = pved_guest_owner(d, newid);
 	if (owner) {
-		pve_error_set_param(&err, EINVAL, "newid",
-				    "unable to create CT %lld - CT %lld already exists on node '%s'",
-				    newid, newid, owner);
+		pve_error_set_param(
+			&err, EINVAL, "newid",
+			"unable to create CT %lld - CT %lld already exists on node '%s'", newid,
+			newid, owner);
 		return pved_call_fail(c, err);
 	}
 	_cleanup_free_ char *path = ct_conf_path(d, newid);
@@ -384,14 +388,16 @@ static int task_resize(pved *d, const cJSON *args, pve_error **err)
 		return r;
 	_cleanup_config_ pve_config *c = NULL;
 	char digest[PVE_STORE_DIGEST_LEN + 1];
-	if ((r = ct_conf_load(d, vmid, &c, digest, err)) < 0 || (r = ct_conf_check_lock(c, err)) < 0)
+	if ((r = ct_conf_load(d, vmid, &c, digest, err)) < 0 ||
+	    (r = ct_conf_check_lock(c, err)) < 0)
 		return r;
 	const char *want = pve_json_str(args, "digest");
 	if (want && !streq(want, digest))
 		return pve_error_set(err, EINVAL, PVED_CFGEDIT_MODIFIED);
 	const char *v = pve_config_get(c, NULL, disk);
 	if (!v)
-		return pve_error_set_param(err, EINVAL, "disk", "unable to parse config - %s", disk);
+		return pve_error_set_param(err, EINVAL, "disk", "unable to parse config - %s",
+					   disk);
 	_cleanup_free_ char *vol = ct_mp_volume(v), *volname = NULL, *path = NULL, *fmt = NULL;
 	if (!ct_volume_is_storage(vol))
 		return pve_error_set_param(err, EINVAL, "disk", "%s is not a storage volume", disk);
@@ -418,7 +424,8 @@ static int task_resize(pved *d, const cJSON *args, pve_error **err)
 		return r;
 	if (!fmt || !streq(fmt, "subvol")) {
 		/* the file system grows with it: offline on the image, online on its loop device */
-		_cleanup_free_ char *mnt = ct_mount_dir(d, vmid, streq(disk, "rootfs") ? "rootfs" : disk);
+		_cleanup_free_ char *mnt =
+			ct_mount_dir(d, vmid, streq(disk, "rootfs") ? "rootfs" : disk);
 		_cleanup_free_ char *dev = NULL;
 		if (ct_running(d, vmid, NULL)) {
 			const char *find[] = { "losetup", "-j", path, "-O", "NAME", "-n", NULL };
@@ -429,7 +436,7 @@ static int task_resize(pved *d, const cJSON *args, pve_error **err)
 			if ((r = pve_storage_run(cap, NULL, err)) < 0)
 				return r;
 		} else {
-			const char *fsck[] = { "e2fsck", "-f", "-y", "-p", path, NULL };
+			const char *fsck[] = { "e2fsck", "-f", "-y", path, NULL };
 			(void)pve_storage_run(fsck, NULL, NULL);
 		}
 		const char *grow[] = { "resize2fs", dev ? dev : path, NULL };
@@ -462,8 +469,8 @@ static void h_resize(pved_call *c)
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start(c->d, "vzresize", id, c->authid, cJSON_Duplicate(c->params, true), &upid,
-			    &err) < 0)
+	if (pved_task_start(c->d, "vzresize", id, c->authid, cJSON_Duplicate(c->params, true),
+			    &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
@@ -571,7 +578,7 @@ static void h_feature(pved_call *c)
 	}
 	pve_volume_feature f = streq(feature, "snapshot") ? PVE_FEATURE_SNAPSHOT :
 			       streq(feature, "clone")	  ? PVE_FEATURE_CLONE :
-								    PVE_FEATURE_COPY;
+							    PVE_FEATURE_COPY;
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 	if (ct_storage_cfg(c->d, &scfg, &err) < 0)
 		return pved_call_fail(c, err);
@@ -606,10 +613,6 @@ const pved_task_kind pved_tasks_lxc_disk[] = {
 };
 
 const pved_handler pved_handlers_lxc_disk[] = {
-	{ "lxc_template", h_template },
-	{ "lxc_clone", h_clone },
-	{ "lxc_resize", h_resize },
-	{ "lxc_move_volume", h_move },
-	{ "lxc_feature", h_feature },
-	{ NULL, NULL },
+	{ "lxc_template", h_template }, { "lxc_clone", h_clone },     { "lxc_resize", h_resize },
+	{ "lxc_move_volume", h_move },	{ "lxc_feature", h_feature }, { NULL, NULL },
 };
