@@ -700,6 +700,13 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 		return cl->help ? PVECTL_EXIT_OK : PVECTL_EXIT_USAGE;
 	}
 
+	if (strcmp(cl->verb, "ct") == 0) {
+		/* pvectl [OPTIONS] ct VERB ...: pct's words after "ct" */
+		int at = 1;
+		while (at < argc && strcmp(argv[at], "ct") != 0)
+			at++;
+		return pvectl_pct(c, argc - at, argv + at);
+	}
 	if (strcmp(cl->verb, "bashcomplete") == 0) {
 		int at = 1;
 		while (at < argc && strcmp(argv[at], "bashcomplete") != 0)
@@ -777,14 +784,11 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	return usage_error("unknown verb '%s' (see: pvectl help)", cl->verb);
 }
 
-/* qm's words as pvectl vm's; pct has nothing to map onto yet. */
+/* qm's words as pvectl vm's; pct's as pvectl ct's. */
 static int run_as(pvectl *c, const char *name, int argc, char **argv)
 {
-	if (streq(name, "pct")) {
-		fprintf(stderr, "pct: containers are not served by pved yet (there is no "
-				"/nodes/{node}/lxc API); nothing was done\n");
-		return PVECTL_EXIT_FAIL;
-	}
+	if (streq(name, "pct"))
+		return pvectl_pct(c, argc, argv);
 	if (streq(name, "qm")) {
 		c->as_qm = true;
 		return pvectl_qm(c, argc, argv);

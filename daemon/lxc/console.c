@@ -160,8 +160,8 @@ static void ifs_work(void *arg)
 	if (ct_exec_collect(j->d, j->vmid, a, 10, 1 << 20, &j->addrs, &code, &j->err) < 0)
 		return;
 	if (code != 0) {
-		pve_error_set(&j->err, EIO, "'ip -o addr' failed in CT %lld (exit code %d)", j->vmid,
-			      code);
+		pve_error_set(&j->err, EIO, "'ip -o addr' failed in CT %lld (exit code %d)",
+			      j->vmid, code);
 		return;
 	}
 	(void)ct_exec_collect(j->d, j->vmid, l, 10, 1 << 20, &j->links, &code, NULL);
@@ -214,7 +214,9 @@ static void ifs_done(void *arg)
 				cJSON_AddStringToObject(o, "hardware-address", hw);
 				cJSON_AddItemToArray(a, o);
 			}
-			const char *key = streq(fam, "inet") ? "inet" : streq(fam, "inet6") ? "inet6" : NULL;
+			const char *key = streq(fam, "inet")  ? "inet" :
+					  streq(fam, "inet6") ? "inet6" :
+								NULL;
 			if (key && !cJSON_HasObjectItem(o, key))
 				cJSON_AddStringToObject(o, key, addr);
 		}
@@ -247,7 +249,7 @@ const pved_task_kind pved_tasks_lxc_console[] = {
 };
 
 const pved_handler pved_handlers_lxc_console[] = {
-	{ "lxc_termproxy", h_termproxy },     { "lxc_vncproxy", h_vncproxy },
+	{ "lxc_termproxy", h_termproxy },	{ "lxc_vncproxy", h_vncproxy },
 	{ "lxc_vncwebsocket", h_vncwebsocket }, { "lxc_spiceproxy", h_spiceproxy },
-	{ "lxc_interfaces", h_interfaces },   { NULL, NULL },
+	{ "lxc_interfaces", h_interfaces },	{ NULL, NULL },
 };

@@ -82,14 +82,16 @@ static int task_snapshot(pved *d, const cJSON *args, pve_error **err)
 {
 	long long vmid = 0;
 	pve_json_int(args, "vmid", &vmid);
-	const char *snap = pve_json_str(args, "snapname"), *desc = pve_json_str(args, "description");
+	const char *snap = pve_json_str(args, "snapname"),
+		   *desc = pve_json_str(args, "description");
 	_cleanup_close_ int lock = -1;
 	int r = ct_lock_wait(d, vmid, &lock, err);
 	if (r < 0)
 		return r;
 	_cleanup_config_ pve_config *c = NULL;
 	char digest[PVE_STORE_DIGEST_LEN + 1];
-	if ((r = ct_conf_load(d, vmid, &c, digest, err)) < 0 || (r = ct_conf_check_lock(c, err)) < 0)
+	if ((r = ct_conf_load(d, vmid, &c, digest, err)) < 0 ||
+	    (r = ct_conf_check_lock(c, err)) < 0)
 		return r;
 	if (pve_config_has_section(c, snap))
 		return pve_error_set(err, EINVAL, "snapshot name '%s' already used", snap);
@@ -149,8 +151,8 @@ static int task_rollback(pved *d, const cJSON *args, pve_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_config_ pve_config *c = NULL;
-	if ((r = ct_conf_load(d, vmid, &c, NULL, err)) < 0 || (r = ct_conf_check_lock(c, err)) < 0 ||
-	    (r = need_snapshot(c, snap, err)) < 0)
+	if ((r = ct_conf_load(d, vmid, &c, NULL, err)) < 0 ||
+	    (r = ct_conf_check_lock(c, err)) < 0 || (r = need_snapshot(c, snap, err)) < 0)
 		return r;
 	if (ct_running(d, vmid, NULL)) {
 		printf("stopping CT %lld for the rollback\n", vmid);
