@@ -165,7 +165,8 @@ static int pct_list(pvectl *c, const char *node)
 	for (size_t i = 0; i < k; i++) {
 		long long vmid = 0;
 		pve_json_int(cts[i], "vmid", &vmid);
-		const char *st = pve_json_str(cts[i], "status"), *lock = pve_json_str(cts[i], "lock");
+		const char *st = pve_json_str(cts[i], "status"),
+			   *lock = pve_json_str(cts[i], "lock");
 		const char *name = pve_json_str(cts[i], "name");
 		printf("%-10lld %-10s %-12s %-20s\n", vmid, st ? st : "", lock ? lock : "",
 		       name ? name : "");
@@ -203,7 +204,8 @@ static int pct_config(pvectl *c, const char *base, int argc, char **argv)
 		if (streq(items[i]->string, "lxc")) {
 			const cJSON *pair;
 			cJSON_ArrayForEach (pair, items[i]) {
-				const cJSON *kk = cJSON_GetArrayItem(pair, 0), *vv = cJSON_GetArrayItem(pair, 1);
+				const cJSON *kk = cJSON_GetArrayItem(pair, 0),
+					    *vv = cJSON_GetArrayItem(pair, 1);
 				if (cJSON_IsString(kk) && cJSON_IsString(vv))
 					printf("%s: %s\n", kk->valuestring, vv->valuestring);
 			}
@@ -445,7 +447,9 @@ static int pct_enter(pvectl *c, long long vmid)
 	char path[] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	char *env[] = { term, path, NULL };
 	_cleanup_free_ char *run = run_dir(c);
-	lxc_exec_opts o = { .argv = argv, .env = env, .fd_in = slave, .fd_out = slave, .fd_err = slave };
+	lxc_exec_opts o = {
+		.argv = argv, .env = env, .fd_in = slave, .fd_out = slave, .fd_err = slave
+	};
 	pid_t pid;
 	_cleanup_error_ pve_error *e = NULL;
 	int r = lxc_exec_spawn(run, vmid, &o, &pid, &e);
@@ -482,7 +486,8 @@ static int pct_push(pvectl *c, long long vmid, int argc, char **argv)
 			return PVECTL_EXIT_USAGE;
 		}
 	}
-	if (strspn(perms, "01234567") != strlen(perms) || strspn(user, "0123456789") != strlen(user) ||
+	if (strspn(perms, "01234567") != strlen(perms) ||
+	    strspn(user, "0123456789") != strlen(user) ||
 	    (group && strspn(group, "0123456789") != strlen(group))) {
 		fprintf(stderr, "pct push: --perms is octal, --user and --group numeric ids\n");
 		return PVECTL_EXIT_USAGE;
@@ -546,8 +551,8 @@ int pvectl_pct(pvectl *c, int argc, char **argv)
 		return argc < 2 ? PVECTL_EXIT_USAGE : PVECTL_EXIT_OK;
 	}
 	const char *verb = streq(argv[1], "move_volume") ? "move-volume" : argv[1];
-	static const char *const own[] = { "list",   "config", "status", "pending", "listsnapshot",
-					   "exec",   "enter",  "console", "push",   "pull" };
+	static const char *const own[] = { "list", "config", "status",	"pending", "listsnapshot",
+					   "exec", "enter",  "console", "push",	   "pull" };
 	bool listing = false;
 	for (size_t i = 0; i < ELEMENTSOF(own); i++)
 		listing = listing || streq(own[i], verb);
@@ -568,7 +573,8 @@ int pvectl_pct(pvectl *c, int argc, char **argv)
 	int first = 2;
 	if (!streq(verb, "list")) {
 		if (argc <= 2 || pve_parse_int(argv[2], PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0) {
-			fprintf(stderr, "pct %s: '%s' is no CT ID\n", verb, argc <= 2 ? "" : argv[2]);
+			fprintf(stderr, "pct %s: '%s' is no CT ID\n", verb,
+				argc <= 2 ? "" : argv[2]);
 			return PVECTL_EXIT_USAGE;
 		}
 		first = 3;
@@ -614,7 +620,8 @@ int pvectl_pct(pvectl *c, int argc, char **argv)
 		char *hole = strstr(sub, brace);
 		if (hole) {
 			if (strchr(value, '/') || streq(value, ".") || streq(value, "..")) {
-				fprintf(stderr, "pct %s: '%s' is no %s\n", verb, value, pc->words[w]);
+				fprintf(stderr, "pct %s: '%s' is no %s\n", verb, value,
+					pc->words[w]);
 				return PVECTL_EXIT_USAGE;
 			}
 			*hole = 0;
@@ -632,8 +639,9 @@ int pvectl_pct(pvectl *c, int argc, char **argv)
 		fprintf(stderr, "pct %s: the %s is missing\n", verb, pc->words[0]);
 		return PVECTL_EXIT_USAGE;
 	}
-	_cleanup_free_ char *path = *pc->path ? xasprintf("%s%s", base, streq(sub, "/") ? "" : sub) :
-						xasprintf("/nodes/%s/lxc", node);
+	_cleanup_free_ char *path = *pc->path ?
+					    xasprintf("%s%s", base, streq(sub, "/") ? "" : sub) :
+					    xasprintf("/nodes/%s/lxc", node);
 	v[2] = path;
 	_cleanup_free_ char *vmid_text = xasprintf("%lld", vmid);
 	if (!*pc->path) {

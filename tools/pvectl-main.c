@@ -683,6 +683,20 @@ static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
 int pvectl_run(pvectl *c, int argc, char **argv)
 {
 	cli cl = { .noborder = -1, .noheader = -1 };
+	/* pvectl [OPTIONS] ct VERB ...: the options before "ct" are pvectl's, the rest pct's (whose
+	 * words, such as exec's "--", pvectl's parser would take for its own) */
+	int at = 1;
+	while (at < argc && argv[at][0] == '-')
+		at += 1 + (strchr(argv[at], '=') == NULL && at + 1 < argc &&
+			   argv[at + 1][0] != '-' && strcmp(argv[at + 1], "ct") != 0);
+	if (at < argc && strcmp(argv[at], "ct") == 0) {
+		int ex = parse_args(c, &cl, at, argv);
+		for (size_t i = 0; i < cl.n_params; i++) {
+			free(cl.params[i].name);
+			free(cl.params[i].value);
+		}
+		return ex ? ex : pvectl_pct(c, argc - at, argv + at);
+	}
 	int ex = parse_args(c, &cl, argc, argv);
 	if (!ex)
 		ex = dispatch(c, &cl, argc, argv);
@@ -700,13 +714,6 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 		return cl->help ? PVECTL_EXIT_OK : PVECTL_EXIT_USAGE;
 	}
 
-	if (strcmp(cl->verb, "ct") == 0) {
-		/* pvectl [OPTIONS] ct VERB ...: pct's words after "ct" */
-		int at = 1;
-		while (at < argc && strcmp(argv[at], "ct") != 0)
-			at++;
-		return pvectl_pct(c, argc - at, argv + at);
-	}
 	if (strcmp(cl->verb, "bashcomplete") == 0) {
 		int at = 1;
 		while (at < argc && strcmp(argv[at], "bashcomplete") != 0)
