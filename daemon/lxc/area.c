@@ -1,6 +1,8 @@
 /* The lxc area: /nodes/{node}/lxc. Its state is the table of this node's containers (cts.c) and the
  * config keys' schema; the containers themselves run without pved (lxc/'s runtime) and are found again
  * from their run files. */
+#include <event2/event.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 
 #include "daemon/lxc/lxc-internal.h"
@@ -21,6 +23,93 @@ static const pved_task_kind *const tasks[] = {
 	NULL,
 };
 
+/* ---- mounts of containers that ended ----------------------------------------------------------------
+ * A container that ends without a stop task (its init exited, it was killed) leaves its volumes
+ * mounted: when its pid file goes (the monitor removes it), a job on the guest queue takes them down,
+ * under the per-CT lock and only if it still does not run (a start may have come meanwhile). At
+ * pved's start the same happens for every container that is not running. */
+
+typedef struct unmount_job {
+	pved *d;
+	long long *vmids;
+	size_t n;
+} unmount_job;
+
+static void unmount_work(void *arg)
+{
+	unmount_job *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		int fd = -1;
+		if (ct_lock_wait(j->d, j->vmids[i], &fd, NULL) < 0)
+			continue;
+		if (!ct_running(j->d, j->vmids[i], NULL))
+			ct_unmount_all(j->d, j->vmids[i]);
+		close(fd);
+	}
+}
+
+static void unmount_done(void *arg)
+{
+	unmount_job *j = arg;
+	free(j->vmids);
+	free(j);
+}
+
+static void unmount_later(pved *d, long long *vmids, size_t n)
+{
+	unmount_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->vmids = vmids;
+	j->n = n;
+	if (!n || pved_run_blocking(d, PVED_QUEUE_GUEST, unmount_work, unmount_done, j, NULL) < 0)
+		unmount_done(j);
+}
+
+static void run_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	pved *d = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof(*ev) + ev->len;
+			long long vmid;
+			size_t len = ev->len ? strlen(ev->name) : 0;
+			if (len < 5 || !endswith(ev->name, ".pid"))
+				continue;
+			_cleanup_free_ char *num = xstrndup(ev->name, len - 4);
+			if (pve_parse_int(num, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0)
+				continue;
+			long long *one = xcalloc(1, sizeof(*one));
+			one[0] = vmid;
+			unmount_later(d, one, 1);
+		}
+	}
+}
+
+static void watch_start(pved *d)
+{
+	struct pved_lxc_state *q = d->lxc;
+	q->run_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (q->run_watch < 0 || inotify_add_watch(q->run_watch, q->run_dir, IN_DELETE) < 0) {
+		log_warning("no watch on %s (%m): an ended container's volumes stay mounted until "
+			    "its next start or destroy",
+			    q->run_dir);
+		return;
+	}
+	q->run_watch_ev = event_new(d->base, q->run_watch, EV_READ | EV_PERSIST, run_watch_cb, d);
+	event_add(q->run_watch_ev, NULL);
+	/* what ended while pved was away */
+	long long *vmids = xcalloc(q->n + 1, sizeof(*vmids));
+	size_t k = 0;
+	for (size_t i = 0; i < q->n; i++)
+		if (!ct_running(d, q->cts[i]->vmid, NULL))
+			vmids[k++] = q->cts[i]->vmid;
+	unmount_later(d, vmids, k);
+}
+
 static int lxc_area_init(pved *d, pve_error **err)
 {
 	(void)err;
@@ -32,6 +121,9 @@ static int lxc_area_init(pved *d, pve_error **err)
 	(void)pve_store_mkdir(d->store, q->conf_dir, NULL);
 	ct_schema(d);
 	ct_load_all(d);
+	q->run_watch = -1;
+	if (d->base)
+		watch_start(d);
 	return 0;
 }
 
@@ -40,6 +132,10 @@ static void lxc_area_stop(pved *d)
 	struct pved_lxc_state *q = d->lxc;
 	if (!q)
 		return;
+	if (q->run_watch_ev)
+		event_free(q->run_watch_ev);
+	if (q->run_watch >= 0)
+		close(q->run_watch);
 	ct_free_all(d);
 	cJSON_Delete(q->props);
 	free(q->conf_dir);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cjson/cJSON.h>
+#include <event2/event.h>
 
 #include "daemon/core/pved.h"
 #include "lxc/lxc.h"
@@ -32,6 +33,8 @@ struct pved_lxc_state {
 	size_t n, cap;
 	char *conf_dir; /* "nodes/<node>/lxc", below etc/pve */
 	char *run_dir; /* <root>/run/lxc */
+	int run_watch; /* inotify on run_dir: pid files that go are containers that ended */
+	struct event *run_watch_ev;
 };
 
 /* ---- the table (cts.c) ---- */

@@ -160,6 +160,23 @@ def exec_api(n):
 
 
 @case
+def ended_container_unmounted(n):
+    create(n, 303, start=1)
+    pid = status(n, 303)["pid"]
+    expect(rootfs_mounted(n, 303), "not mounted while it runs")
+    # the init ends on its own (killed here): pved sees the pid file go and takes the mount down
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while rootfs_mounted(n, 303) and time.time() < deadline:
+        time.sleep(0.1)
+    expect(status(n, 303)["status"] == "stopped", "still running")
+    expect(not rootfs_mounted(n, 303), "the ended container's rootfs stayed mounted")
+    task_ok(n, n.post(ct(n, 303, "/status/start")))
+    expect(rootfs_mounted(n, 303), "not mounted after a new start")
+    task_ok(n, n.request("DELETE", ct(n, 303), {"force": 1}))
+
+
+@case
 def survives_pved_sigkill(n):
     create(n, 301, start=1)
     pid = status(n, 301)["pid"]
