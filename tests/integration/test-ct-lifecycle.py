@@ -177,6 +177,28 @@ def ended_container_unmounted(n):
 
 
 @case
+def oci_application(n):
+    """An OCI image archive on vztmpl content: its entrypoint, cmd and env become the config's and
+    the container runs them."""
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, "ociapp.tar")
+    os.makedirs(cache, exist_ok=True)
+    r = subprocess.run([os.path.join(TOP, "tools/ct/mk-oci-app"), path], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise Skip(f"mk-oci-app failed: {r.stderr.strip()}")
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {"vmid": 304, "ostemplate": "local:vztmpl/ociapp.tar",
+                                               "rootfs": "local:1", "start": 1}), timeout=120)
+    c = n.get(ct(n, 304, "/config")).data
+    expect(c["entrypoint"].startswith("/app/run.sh") and c.get("cmode") == "console", c)
+    r = exec_(n, 304, ["sh", "-c", "test ! -e /etc/motd && ls /opt/data && cat /proc/1/cmdline"])
+    expect(r.status == 200 and r.data["out-data"].startswith("new\n"), r.data)
+    # the entrypoint ran with the image's default cmd (serve) and exec'd its httpd as pid 1
+    expect("httpd" in r.data["out-data"] and "/app/www" in r.data["out-data"], r.data)
+    task_ok(n, n.request("DELETE", ct(n, 304), {"force": 1}))
+
+
+@case
 def survives_pved_sigkill(n):
     create(n, 301, start=1)
     pid = status(n, 301)["pid"]
