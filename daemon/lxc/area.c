@@ -14,13 +14,10 @@ static const pved_handler *const handlers[] = {
 };
 
 static const pved_task_kind *const tasks[] = {
-	pved_tasks_lxc_create,
-	pved_tasks_lxc_destroy,
-	pved_tasks_lxc_power,
-	pved_tasks_lxc_snapshot,
-	pved_tasks_lxc_disk,
-	pved_tasks_lxc_console,
-	NULL,
+	pved_tasks_lxc_create, pved_tasks_lxc_destroy,
+	pved_tasks_lxc_power,  pved_tasks_lxc_snapshot,
+	pved_tasks_lxc_disk,   pved_tasks_lxc_console,
+	pved_tasks_lxc_exec,   NULL,
 };
 
 /* ---- mounts of containers that ended ----------------------------------------------------------------

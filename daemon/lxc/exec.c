@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "daemon/lxc/lxc-internal.h"
+#include "daemon/nodes/console-internal.h"
+#include <pty.h>
 
 #define EXEC_DEFAULT_LIMIT (1024 * 1024)
 #define EXEC_DEFAULT_TIMEOUT 30
@@ -270,6 +272,90 @@ static char **strings_of(const cJSON *a, const char *param, pve_error **err)
 	return v;
 }
 
+/* ---- websocket=1: the command on a pty in a task, relayed as the consoles are ------------------- */
+
+/* The listening socket is PVED_TASK_FD(0). args: {"vmid", "port", "authid", "path", "command"}. */
+static int exec_task(pved *d, const cJSON *args, pve_error **err)
+{
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long vmid = 0, port = 0;
+	const char *authid = pve_json_str(args, "authid"), *path = pve_json_str(args, "path");
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(args, "command");
+	if (!pve_json_int(args, "vmid", &vmid) || !pve_json_int(args, "port", &port) || !authid ||
+	    !path || !cJSON_IsArray(cmd))
+		return pve_error_set(err, EINVAL,
+				     "the exec task lacks its CT, port, user or command");
+	_cleanup_strv_free_ char **argv = strings_of(cmd, "command", err);
+	if (!argv)
+		return -EINVAL;
+	printf("waiting on port %lld for %s\n", port, authid);
+	fflush(stdout);
+	_cleanup_close_ int fd = -1;
+	pve_buf in = { 0 };
+	int r = pved_console_xterm_accept(d, lfd, (int)port, authid, path, &fd, &in, err);
+	if (r < 0)
+		return r;
+	int master = -1, slave = -1;
+	if (openpty(&master, &slave, NULL, NULL, NULL) < 0) {
+		pve_buf_free(&in);
+		return pve_error_set(err, errno, "openpty: %m");
+	}
+	(void)fcntl(master, F_SETFD, FD_CLOEXEC);
+	_cleanup_free_ char *run = ct_run_dir(d);
+	lxc_exec_opts o = { .argv = argv, .fd_in = slave, .fd_out = slave, .fd_err = slave };
+	pid_t pid;
+	r = lxc_exec_spawn(run, vmid, &o, &pid, err);
+	close(slave);
+	if (r < 0) {
+		close(master);
+		pve_buf_free(&in);
+		return r;
+	}
+	pved_console_xterm_relay(fd, master, &in);
+	pve_buf_free(&in);
+	close(master);
+	kill_tree(pid);
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	printf("exit code %d\n", WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+	return 0;
+}
+
+static void exec_websocket(pved_call *c, long long vmid)
+{
+	pved *d = c->d;
+	pve_error *err = NULL;
+	int port;
+	_cleanup_close_ int lfd = pved_console_listen(&port);
+	if (lfd < 0) {
+		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
+			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
+	cJSON_AddNumberToObject(args, "port", port);
+	cJSON_AddStringToObject(args, "authid", c->authid);
+	cJSON_AddStringToObject(args, "path", path);
+	cJSON_AddItemToObject(
+		args, "command",
+		cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c->params, "command"), true));
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start_fds(d, "vzexec", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "port", port);
+	cJSON_AddStringToObject(o, "ticket", ticket);
+	cJSON_AddStringToObject(o, "upid", upid);
+	cJSON_AddStringToObject(o, "user", c->authid);
+	pved_call_reply(c, o);
+}
+
 static void h_exec(pved_call *c)
 {
 	pved *d = c->d;
@@ -304,6 +390,10 @@ static void h_exec(pved_call *c)
 		job_free(j);
 		return pved_call_fail(c, err);
 	}
+	if (pved_call_int(c, "websocket", 0)) {
+		job_free(j);
+		return exec_websocket(c, vmid);
+	}
 	const char *cwd = pved_call_str(c, "cwd"), *user = pved_call_str(c, "user");
 	const char *input = pved_call_str(c, "input");
 	j->cwd = cwd ? xstrdup(cwd) : NULL;
@@ -328,6 +418,11 @@ static void h_exec(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 }
+
+const pved_task_kind pved_tasks_lxc_exec[] = {
+	{ "vzexec", exec_task },
+	{ NULL, NULL },
+};
 
 const pved_handler pved_handlers_lxc_exec[] = {
 	{ "lxc_exec", h_exec },

@@ -122,6 +122,7 @@ extern const pved_task_kind pved_tasks_lxc_create[];
 extern const pved_task_kind pved_tasks_lxc_destroy[];
 extern const pved_handler pved_handlers_lxc_power[];
 extern const pved_handler pved_handlers_lxc_exec[];
+extern const pved_task_kind pved_tasks_lxc_exec[];
 extern const pved_handler pved_handlers_lxc_snapshot[];
 extern const pved_task_kind pved_tasks_lxc_snapshot[];
 extern const pved_handler pved_handlers_lxc_disk[];

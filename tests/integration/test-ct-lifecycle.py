@@ -160,6 +160,34 @@ def exec_api(n):
 
 
 @case
+def exec_websocket(n):
+    """websocket=1: a vzexec task runs the command on a pty and speaks xterm.js's protocol on the
+    answered port (what vncwebsocket relays), after the client's user and ticket."""
+    import socket
+    create(n, 305, start=1)
+    r = n.request("POST", ct(n, 305, "/exec"), {"command": ["sh"], "websocket": 1},
+                  json_body=True)
+    expect(r.status == 200 and r.data["ticket"].startswith("PVEVNC:"), r)
+    s = socket.create_connection(("127.0.0.1", r.data["port"]), timeout=10)
+    s.sendall(f"{r.data['user']}:{r.data['ticket']}\n".encode())
+    expect(s.recv(2) == b"OK", "no OK")
+    line = b"echo ws-$((20+22)); exit\n"
+    s.sendall(b"0:%d:%s" % (len(line), line))
+    out = b""
+    deadline = time.time() + 10
+    while b"ws-42" not in out and time.time() < deadline:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    expect(b"ws-42" in out, out)
+    st = n.wait_task(r.data["upid"], timeout=20)
+    expect(st["exitstatus"] == "OK", st)
+    task_ok(n, n.request("DELETE", ct(n, 305), {"force": 1}))
+
+
+@case
 def ended_container_unmounted(n):
     create(n, 303, start=1)
     pid = status(n, 303)["pid"]
