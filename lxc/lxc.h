@@ -187,7 +187,13 @@ bool lxc_oci_is_image(const char *archive);
 const char *lxc_ostype_detect(const char *dir);
 
 /* Proxmox's set-up of a new or changed container for its OS: hostname, /etc/hosts, network config of
- * the NICs, nameserver and searchdomain, root password (a crypt hash), ssh keys. */
+ * the NICs, nameserver and searchdomain, root password (a crypt hash), ssh keys.
+ * ostype NULL: lxc_ostype_detect's; "unmanaged" writes nothing. nameserver/searchdomain NULL: the
+ * host's resolv.conf, as Proxmox. root_password_hash NULL leaves root's password as it is (Proxmox's
+ * create without a password locks it: pass "*"); ssh_keys go into a "# --- BEGIN PVE ---" section of
+ * root's authorized_keys. New files belong to the owner of dir itself (the shifted root of an
+ * unprivileged container). Call it again before each start with the current config: it replaces its
+ * own sections and stanzas. */
 typedef struct lxc_setup {
 	const char *ostype;
 	const char *hostname;

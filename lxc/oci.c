@@ -453,19 +453,53 @@ static int apply_layer(lxc_unpack *u, const char *archive, const lxc_oci_layer *
 	return r;
 }
 
-static bool has_member(const char *archive, const char *name)
+/* Whether name could be a member of an image archive: the layout's files, blobs, docker's
+ * "<hex>/layer.tar" and "<hex>.json". A rootfs's first entry ("./", "bin") is none of these. */
+static bool image_member_name(const char *name)
 {
-	struct archive *a;
-	la_int64_t size;
-	if (member_open(archive, name, &a, &size, NULL) < 0)
-		return false;
+	static const char *const names[] = { "oci-layout", "index.json", "manifest.json",
+					     "repositories", "blobs" };
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (streq(name, names[i]))
+			return true;
+	if (startswith(name, "blobs/"))
+		return true;
+	size_t hex = strspn(name, "0123456789abcdef");
+	return hex == 64 && (name[64] == 0 || name[64] == '/' || streq(name + 64, ".json"));
+}
+
+typedef enum image_kind { IMAGE_NONE, IMAGE_OCI, IMAGE_DOCKER } image_kind;
+
+/* One pass over the headers, stopped at the first entry no image archive has: a template is told
+ * from an image by its first entry, without reading it through. */
+static image_kind image_kind_of(const char *archive)
+{
+	struct archive *a = lxc_archive_reader();
+	if (!a)
+		return IMAGE_NONE;
+	bool layout = false, docker = false;
+	if (archive_read_open_filename(a, archive, 64 * 1024) == ARCHIVE_OK) {
+		for (size_t n = 0; n < LXC_UNPACK_MAX_ENTRIES; n++) {
+			struct archive_entry *e;
+			if (archive_read_next_header(a, &e) != ARCHIVE_OK)
+				break;
+			const char *p = archive_entry_pathname(e);
+			_cleanup_free_ char *c = p ? lxc_path_clean(p) : NULL;
+			if (!c || !image_member_name(c)) {
+				layout = docker = false;
+				break;
+			}
+			layout = layout || streq(c, "oci-layout");
+			docker = docker || streq(c, "manifest.json");
+		}
+	}
 	archive_read_free(a);
-	return true;
+	return layout ? IMAGE_OCI : docker ? IMAGE_DOCKER : IMAGE_NONE;
 }
 
 bool lxc_oci_is_image(const char *archive)
 {
-	return has_member(archive, "oci-layout") || has_member(archive, "manifest.json");
+	return image_kind_of(archive) != IMAGE_NONE;
 }
 
 /* The manifest of an oci-archive, through index.json (and one nested index at most). */
@@ -505,7 +539,13 @@ int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps,
 	if (access(archive, R_OK) < 0)
 		return pve_error_set(err, errno, "OCI archive '%s': %m", archive);
 	lxc_oci_manifest m = { 0 };
-	bool docker = !has_member(archive, "oci-layout");
+	image_kind kind = image_kind_of(archive);
+	if (kind == IMAGE_NONE)
+		return pve_error_set(
+			err, EINVAL,
+			"'%s' is not an OCI image archive (no oci-layout or manifest.json)",
+			archive);
+	bool docker = kind == IMAGE_DOCKER;
 	int r;
 	if (docker) {
 		_cleanup_free_ char *json = NULL;
@@ -552,9 +592,7 @@ int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps,
 	u.whiteouts = true;
 	for (size_t i = 0; i < m.n_layers && r == 0; i++) {
 		r = apply_layer(&u, archive, &m.layers[i], docker ? diff_ids[i] : NULL, i, err);
-		for (size_t j = 0; j < u.n_layer_paths; j++)
-			free(u.layer_paths[j]);
-		u.n_layer_paths = 0;
+		lxc_unpack_next_layer(&u);
 	}
 	if (r < 0)
 		lxc_unpack_clear(u.root_fd);

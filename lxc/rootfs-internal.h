@@ -18,8 +18,14 @@ typedef struct lxc_unpack {
 	uint64_t bytes; /* file data written so far, over every layer */
 	size_t entries;
 	bool whiteouts; /* OCI layers: .wh.NAME and .wh..wh..opq are acted on, not written */
-	char **layer_paths; /* OCI: what the current layer made, which an opaque whiteout keeps */
-	size_t n_layer_paths, cap_layer_paths;
+	/* Templates, as Proxmox's tar --skip-old-files: an entry whose name exists already is skipped
+	 * (a directory over a directory still sets its mode); OCI layers replace instead. */
+	bool keep_old;
+	bool saw_sbin; /* an sbin directory, symlink or hard link at the top */
+	/* OCI: a hash set of what the current layer made (which an opaque whiteout keeps) and of the
+	 * directories it already made opaque */
+	char **layer_set;
+	size_t layer_set_n, layer_set_cap;
 	/* the last parent directory opened, reused by the entries beside it */
 	char *parent_path;
 	int parent_fd;
@@ -29,6 +35,8 @@ typedef struct lxc_unpack {
 int lxc_unpack_init(lxc_unpack *u, const char *dir, const lxc_idmap *maps, size_t n_maps,
 		    pve_error **err);
 void lxc_unpack_done(lxc_unpack *u);
+/* Between OCI layers: forgets what the last one made. */
+void lxc_unpack_next_layer(lxc_unpack *u);
 /* A reader for tar streams under any of the compressions templates come in (gzip, xz, zstd, bzip2,
  * none), detected from the content. */
 struct archive *lxc_archive_reader(void);

@@ -200,9 +200,8 @@ void lxc_unpack_done(lxc_unpack *u)
 	if (u->root_fd >= 0)
 		close(u->root_fd);
 	free(u->parent_path);
-	for (size_t i = 0; i < u->n_layer_paths; i++)
-		free(u->layer_paths[i]);
-	free(u->layer_paths);
+	lxc_unpack_next_layer(u);
+	free(u->layer_set);
 	*u = (lxc_unpack){ .root_fd = -1, .parent_fd = -1 };
 }
 
@@ -264,26 +263,77 @@ static int parent_open(lxc_unpack *u, const char *parent, pve_error **err)
 	return fd;
 }
 
-static void layer_path_add(lxc_unpack *u, const char *path)
+void lxc_unpack_next_layer(lxc_unpack *u)
 {
-	if (u->n_layer_paths == u->cap_layer_paths) {
-		u->cap_layer_paths = u->cap_layer_paths ? u->cap_layer_paths * 2 : 64;
-		u->layer_paths = xrealloc(u->layer_paths, u->cap_layer_paths * sizeof(char *));
+	for (size_t i = 0; i < u->layer_set_cap; i++) {
+		free(u->layer_set[i]);
+		u->layer_set[i] = NULL;
 	}
-	u->layer_paths[u->n_layer_paths++] = xstrdup(path);
+	u->layer_set_n = 0;
 }
 
-static bool layer_path_has(const lxc_unpack *u, const char *path)
+static size_t set_hash(const char *s)
 {
-	for (size_t i = 0; i < u->n_layer_paths; i++)
-		if (streq(u->layer_paths[i], path))
-			return true;
-	return false;
+	size_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
 }
 
-/* An opaque whiteout: what lower layers put in the directory goes, this layer's own entries stay. */
+/* A hash set, not a list: an opaque whiteout looks up each child of its directory, and a layer may
+ * hold hundreds of thousands of entries. */
+static bool layer_set_has(const lxc_unpack *u, const char *key)
+{
+	if (!u->layer_set_cap)
+		return false;
+	for (size_t i = set_hash(key) & (u->layer_set_cap - 1);;
+	     i = (i + 1) & (u->layer_set_cap - 1)) {
+		if (!u->layer_set[i])
+			return false;
+		if (streq(u->layer_set[i], key))
+			return true;
+	}
+}
+
+static void layer_set_add(lxc_unpack *u, char *key)
+{
+	if (layer_set_has(u, key)) {
+		free(key);
+		return;
+	}
+	if ((u->layer_set_n + 1) * 2 > u->layer_set_cap) {
+		size_t cap = u->layer_set_cap ? u->layer_set_cap * 2 : 256;
+		char **old = u->layer_set;
+		size_t old_cap = u->layer_set_cap;
+		u->layer_set = xcalloc(cap, sizeof(char *));
+		u->layer_set_cap = cap;
+		for (size_t i = 0; i < old_cap; i++) {
+			if (!old[i])
+				continue;
+			size_t k = set_hash(old[i]) & (cap - 1);
+			while (u->layer_set[k])
+				k = (k + 1) & (cap - 1);
+			u->layer_set[k] = old[i];
+		}
+		free(old);
+	}
+	size_t k = set_hash(key) & (u->layer_set_cap - 1);
+	while (u->layer_set[k])
+		k = (k + 1) & (u->layer_set_cap - 1);
+	u->layer_set[k] = key;
+	u->layer_set_n++;
+}
+
+/* An opaque whiteout: what lower layers put in the directory goes, this layer's own entries stay.
+ * Once per directory and layer: a second marker finds nothing of the lower layers left. */
 static int opaque_dir(lxc_unpack *u, int pfd, const char *parent)
 {
+	char *mark = xasprintf("/%s", parent); /* no entry's cleaned path starts with "/" */
+	if (layer_set_has(u, mark)) {
+		free(mark);
+		return 0;
+	}
+	layer_set_add(u, mark);
 	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -300,7 +350,7 @@ static int opaque_dir(lxc_unpack *u, int pfd, const char *parent)
 			continue;
 		_cleanup_free_ char *p = parent[0] ? xasprintf("%s/%s", parent, de->d_name) :
 						     xstrdup(de->d_name);
-		if (layer_path_has(u, p))
+		if (layer_set_has(u, p))
 			continue;
 		r = rm_rf_at(dirfd(d), de->d_name, 0);
 		if (r < 0)
@@ -371,9 +421,14 @@ static int unpack_entry(lxc_unpack *u, struct archive *a, struct archive_entry *
 				     what, raw);
 	mode_t type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
-	/* Devices are the runtime's to make (its minimal /dev); sockets belong to a running system. */
+	/* Devices are the runtime's to make (its minimal /dev); sockets belong to a running system.
+	 * Whatever a template has below dev/ goes too, as Proxmox's tar excludes dev's contents. */
 	if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFSOCK))
 		return 0;
+	if (startswith(path, "dev/"))
+		return 0;
+	if (streq(path, "sbin") && (hardlink || type == AE_IFDIR || type == AE_IFLNK))
+		u->saw_sbin = true;
 
 	mode_t perm = archive_entry_perm(e) & 07777;
 	uint32_t uid = (uint32_t)archive_entry_uid(e), gid = (uint32_t)archive_entry_gid(e);
@@ -425,9 +480,13 @@ static int unpack_entry(lxc_unpack *u, struct archive *a, struct archive_entry *
 		return 0;
 	}
 	if (u->whiteouts)
-		layer_path_add(u, path);
+		layer_set_add(u, xstrdup(path));
 
 	bool is_dir = !hardlink && type == AE_IFDIR;
+	struct stat old;
+	if (u->keep_old && fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(is_dir && S_ISDIR(old.st_mode)))
+		return 0;
 	int r = make_room(pfd, name, is_dir);
 	if (r < 0)
 		return pve_error_set(err, -r, "%s: cannot replace '%s': %s", what, path,
@@ -545,11 +604,18 @@ int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *
 		lxc_unpack_done(&u);
 		return pve_error_set(err, ENOMEM, "libarchive: out of memory");
 	}
+	u.keep_old = true;
 	if (archive_read_open_fd(a, afd, 64 * 1024) != ARCHIVE_OK)
 		r = pve_error_set(err, EINVAL, "template '%s': %s", archive,
 				  archive_error_string(a));
 	else
 		r = lxc_unpack_archive(&u, a, archive, err);
+	/* Proxmox's check of a template: a root filesystem has an sbin and more than a few entries. */
+	if (r == 0 && !u.saw_sbin)
+		r = pve_error_set(err, EINVAL,
+				  "no 'sbin' directory (or link) found in archive '%s'", archive);
+	if (r == 0 && u.entries < 10)
+		r = pve_error_set(err, EINVAL, "less than 10 members in archive '%s'", archive);
 	archive_read_free(a);
 	if (r < 0 && u.entries == 0 && err && *err && (*err)->code == EINVAL)
 		pve_error_prefix(*err, "not a template archive: ");

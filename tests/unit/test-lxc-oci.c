@@ -28,7 +28,7 @@ typedef struct blob {
 
 static blob tar_mem(int filter, const ent *ents)
 {
-	size_t cap = 1 << 20, used = 0;
+	size_t cap = 16 << 20, used = 0;
 	char *buf = xmalloc(cap);
 	struct archive *a = archive_write_new();
 	archive_write_set_format_pax_restricted(a);
@@ -234,8 +234,9 @@ static void test_bad_digest(void)
 	check(!exists_in(root, "etc"));
 }
 
-/* A lower layer's symlink to a host directory, then a whiteout and an opaque marker through it: the
- * host directory's files stay. */
+/* A lower layer's symlinks to a host directory and a host file, then a file over the second (it
+ * replaces the symlink, never writes through it) and a whiteout and an opaque marker through the
+ * first: the host's files stay as they were. */
 static void test_whiteout_through_symlink(void)
 {
 	_cleanup_free_ char *host = xasprintf("%s/hostdir", test_tmpdir());
@@ -243,8 +244,11 @@ static void test_whiteout_through_symlink(void)
 	_cleanup_free_ char *victim = xasprintf("%s/victim", host);
 	_cleanup_close_ int fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	check(fd >= 0);
-	const ent l1[] = { { AE_IFLNK, "etc", host }, { 0, NULL, NULL } };
+	const ent l1[] = { { AE_IFLNK, "etc", host },
+			   { AE_IFLNK, "f", victim },
+			   { 0, NULL, NULL } };
 	const ent l2[] = {
+		{ AE_IFREG, "f", "replaced\n" },
 		{ AE_IFREG, "etc/.wh.victim", "" },
 		{ AE_IFREG, "etc/.wh..wh..opq", "" },
 		{ 0, NULL, NULL },
@@ -255,7 +259,7 @@ static void test_whiteout_through_symlink(void)
 	_cleanup_error_ pve_error *err = NULL;
 	(void)lxc_oci_extract(img, root, NULL, 0, &cfg, &err);
 	struct stat st;
-	check(stat(victim, &st) == 0);
+	check(stat(victim, &st) == 0 && st.st_size == 0);
 }
 
 static void test_not_an_image(void)
@@ -271,7 +275,37 @@ static void test_not_an_image(void)
 	_cleanup_free_ char *root = mkroot("root");
 	_cleanup_error_ pve_error *err = NULL;
 	check(lxc_oci_extract(p, root, NULL, 0, NULL, &err) < 0);
-	check(err && strstr(err->message, "manifest.json"));
+	check(err && strstr(err->message, "not an OCI image archive"));
+}
+
+/* A template is told from an image by its first entry, not read through to the end: one that holds a
+ * manifest.json further on is still a template. */
+static void test_template_with_manifest(void)
+{
+	_cleanup_free_ char *p = xasprintf("%s/big.tar.gz", test_tmpdir());
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	archive_write_add_filter(a, ARCHIVE_FILTER_GZIP);
+	check(archive_write_open_filename(a, p) == ARCHIVE_OK);
+	static char junk[1 << 16];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7919 % 251);
+	for (int f = 0; f < 2; f++) {
+		struct archive_entry *ae = archive_entry_new();
+		archive_entry_set_pathname(ae, f ? "manifest.json" : "./bin/big");
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, f ? 2 : 1 << 20);
+		check(archive_write_header(a, ae) == ARCHIVE_OK);
+		for (int i = 0; i < (f ? 0 : 16); i++)
+			archive_write_data(a, junk, sizeof(junk));
+		if (f)
+			archive_write_data(a, "[]", 2);
+		archive_entry_free(ae);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	check(!lxc_oci_is_image(p));
 }
 
 static void test_json_limits(void)
@@ -343,6 +377,34 @@ static void test_mk_oci_app(void)
 	}
 }
 
+/* A hostile layer: hundreds of entries in one directory, then tens of thousands of opaque markers for
+ * it. Each marker after the first finds the directory done; a search of the layer's entries per child
+ * per marker would take minutes. */
+static void test_many_opaque_markers(void)
+{
+	enum { FILES = 300, MARKERS = 20000 };
+	ent *l2 = xcalloc(FILES + MARKERS + 1, sizeof(ent));
+	char **names = xcalloc(FILES, sizeof(char *));
+	for (size_t i = 0; i < FILES; i++) {
+		names[i] = xasprintf("opt/data/f%zu", i);
+		l2[i] = (ent){ AE_IFREG, names[i], "x" };
+	}
+	for (size_t i = 0; i < MARKERS; i++)
+		l2[FILES + i] = (ent){ AE_IFREG, "opt/data/.wh..wh..opq", "" };
+	_cleanup_free_ char *img = make_oci(layer1, l2, false);
+	_cleanup_free_ char *root = mkroot("root");
+	_cleanup_json_ cJSON *cfg = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(lxc_oci_extract(img, root, NULL, 0, &cfg, &err), 0);
+	check(!exists_in(root, "opt/data/old"));
+	check(exists_in(root, "opt/data/f0") && exists_in(root, "opt/data/f299"));
+	for (size_t i = 0; i < FILES; i++)
+		free(names[i]);
+	free(names);
+	free(l2);
+}
+
 TEST_MAIN(TEST(test_oci_archive), TEST(test_docker_archive), TEST(test_bad_digest),
-	  TEST(test_whiteout_through_symlink), TEST(test_not_an_image), TEST(test_json_limits),
+	  TEST(test_whiteout_through_symlink), TEST(test_not_an_image),
+	  TEST(test_template_with_manifest), TEST(test_json_limits), TEST(test_many_opaque_markers),
 	  TEST(test_mk_oci_app))
