@@ -1,11 +1,14 @@
 /* cgroup2's mount point, found in /proc/self/mountinfo (a hybrid host has it at /sys/fs/cgroup/unified,
  * a pure one at /sys/fs/cgroup), and the slice of a node whose root is not "/": shared by kvm/ and lxc/. */
+#include <linux/magic.h>
 #include <stdio.h>
+#include <sys/statfs.h>
 #include <string.h>
 
 #include "common/common.h"
 
-char *pve_cgroup2_mount_parse(const char *text, size_t len)
+/* The first cgroup2 mount point for which usable() says yes (NULL: the first). */
+static char *parse(const char *text, size_t len, bool (*usable)(const char *))
 {
 	const char *p = text, *end = text + len;
 	while (p < end) {
@@ -25,13 +28,27 @@ char *pve_cgroup2_mount_parse(const char *text, size_t len)
 					tok = strtok_r(NULL, " ", &save);
 				/* mountinfo escapes spaces as \040; a cgroup2 mount point has none in
 				 * practice, and one that has is not guessed at */
-				if (tok && tok[0] == '/' && !strchr(tok, '\\'))
+				if (tok && tok[0] == '/' && !strchr(tok, '\\') &&
+				    (!usable || usable(tok)))
 					return xstrdup(tok);
 			}
 		}
 		p += n + 1;
 	}
 	return NULL;
+}
+
+char *pve_cgroup2_mount_parse(const char *text, size_t len)
+{
+	return parse(text, len, NULL);
+}
+
+/* A mount point another mount hides (a tmpfs over /sys/fs/cgroup in a private namespace) is listed
+ * all the same: only one that still is cgroup2 counts. */
+static bool is_cgroup2(const char *path)
+{
+	struct statfs sf;
+	return statfs(path, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
 }
 
 char *pve_cgroup2_mount(void)
@@ -45,7 +62,7 @@ char *pve_cgroup2_mount(void)
 	/* mountinfo of a busy host is some hundred KiB at most: 8 MiB bounds a runaway */
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 8u << 20)
 		pve_buf_append(&b, chunk, n);
-	char *r = pve_cgroup2_mount_parse(b.data ? b.data : "", b.len);
+	char *r = parse(b.data ? b.data : "", b.len, is_cgroup2);
 	pve_buf_free(&b);
 	return r;
 }

@@ -54,9 +54,12 @@ static bool has_controller(const char *dir, const char *ctrl)
 
 int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 {
-	_cleanup_free_ char *mount = pve_cgroup2_mount();
-	if (!mount || !startswith(dir, mount))
-		return pve_error_set(err, ENOENT, "no cgroup2 file system is mounted");
+	/* dir is <mount>/<parent>/<vmid>, the parent never empty (lxc_cgroup_dir) */
+	const char *parent = s->cgroup_parent ? s->cgroup_parent : "lxc.slice";
+	_cleanup_free_ char *tail = xasprintf("/%s/%lld", parent, s->vmid);
+	if (!endswith(dir, tail) || strlen(dir) == strlen(tail))
+		return pve_error_set(err, EINVAL, "%s is not CT %lld's cgroup", dir, s->vmid);
+	_cleanup_free_ char *mount = xstrndup(dir, strlen(dir) - strlen(tail));
 	struct {
 		const char *ctrl, *what;
 		bool wanted;

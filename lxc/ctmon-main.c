@@ -1,20 +1,24 @@
-/* pved-ctmon: the per-container monitor and the exec helper, kept tiny (a static musl binary of some
- * ten KiB of RSS: the issue wants no per-container helper above 200 KiB), so it uses the C library and
+/* pved-ctmon: the per-container monitor and the exec helper, kept tiny (a static musl binary of about
+ * 100 KiB of RSS: the issue wants no per-container helper above 200 KiB), so it uses the C library and
  * raw system calls only; the starter has done every set-up that needs libcap, libseccomp or libnl.
  *
- *   pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID   (fd 3: the console's pty master, fd 4: the
- *       listening console socket, fd 5: the starter's line to lxc_start_finish, told one byte) stays the init's parent, serves the console, reaps the init, then
- *       kills what is left in the cgroup, removes it and the run files, and exits with the init's
+ *   pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID NTTYS [HOST_VETH...]   (fd 3: the starter's line
+ *       to lxc_start_finish, told one byte once the monitor runs; then per console, /dev/console
+ *       first and /dev/tty1..NTTYS after it, its pty master and its listening socket: 4 and 5, 6 and
+ *       7, ...) stays the init's parent, serves the consoles, reaps the init, then kills what is left
+ *       in the cgroup, removes it, the host veths and the run files, and exits with the init's
  *       status (128+N for a signal N).
  *   pved-ctmon exec RUN_DIR VMID UID GID CWD -- ARGV... (stdio: the command's; env: the command's)
  *       joins the running container (namespaces through the init's pidfd, cgroup, capabilities,
  *       no_new_privs, the seccomp filter the starter saved) and runs ARGV, exiting with its status.
  *
- * The console protocol: a client connecting to RUN_DIR/VMID.console gets the console as a plain byte
- * stream both ways, no header. One client at a time: a new client takes the console over and the old
- * one is disconnected. A client leaving (or a slow one dropped after 2 s) never stops the container. */
+ * The console protocol (lxc.h): a client connecting to RUN_DIR/VMID.console (or VMID.ttyN) gets that
+ * console as a plain byte stream both ways, no header. One client at a time: a new client takes the
+ * console over and the old one is disconnected. A client leaving (or a slow one dropped after 2 s)
+ * never stops the container. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -185,17 +189,116 @@ static void destroy_cgroup(const char *cg)
 	rm_tree(cg, 0);
 }
 
+/* Deletes a host veth by name (RTM_DELLINK): its peer went with the container's netns, which the
+ * kernel tears down asynchronously; a new start of the same container must find the name free. */
+static void del_link(const char *name)
+{
+	/* rtnetlink's layout, spelled out: musl-gcc sees no kernel headers */
+	struct {
+		uint32_t len;
+		uint16_t type, flags;
+		uint32_t seq, pid;
+		/* struct ifinfomsg */
+		uint8_t family, pad;
+		uint16_t iftype;
+		int32_t index;
+		uint32_t ifflags, change;
+		/* struct rtattr IFLA_IFNAME */
+		uint16_t rta_len, rta_type;
+		char name[16];
+	} req;
+	size_t n = strlen(name);
+	if (n >= sizeof(req.name))
+		return;
+	memset(&req, 0, sizeof(req));
+	/* the header, ifinfomsg and the attribute aligned to 4, nothing after it */
+	req.len = (uint32_t)(32 + ((4 + n + 1 + 3) & ~3u));
+	req.type = 17; /* RTM_DELLINK */
+	req.flags = 1 | 4; /* NLM_F_REQUEST | NLM_F_ACK */
+	req.rta_type = 3; /* IFLA_IFNAME */
+	req.rta_len = (uint16_t)(4 + n + 1); /* RTA_LENGTH */
+	memcpy(req.name, name, n);
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+	if (fd < 0)
+		return;
+	if (send(fd, &req, req.len, 0) >= 0) {
+		char ack[512];
+		(void)recv(fd, ack, sizeof(ack), 0);
+	}
+	close(fd);
+}
+
+#define MAX_CONSOLES 7 /* /dev/console and /dev/tty1..6 */
+
+/* One console: its pty master, its listening socket, its client (or -1). */
+struct console {
+	int master, lfd, client;
+};
+
+static void console_accept(struct console *c)
+{
+	int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* takeover: the newest client gets the console */
+	if (c->client >= 0)
+		close(c->client);
+	c->client = fd;
+	if (c->master < -1)
+		c->master = -c->master - 2;
+	struct timeval tv = { 2, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void console_output(struct console *c, short revents)
+{
+	if (revents & POLLIN) {
+		ssize_t n = read(c->master, buf, sizeof(buf));
+		/* without a client the output is read and dropped, so the container never blocks */
+		if (n > 0 && c->client >= 0 && write_all(c->client, buf, (size_t)n) < 0) {
+			close(c->client);
+			c->client = -1;
+		}
+	} else if (revents & (POLLHUP | POLLERR)) {
+		/* nobody holds the slave (a tty nothing opened yet, or closed): polling it would spin;
+		 * a client's input still reopens interest */
+		c->master = -c->master - 2;
+	}
+}
+
+static void console_input(struct console *c)
+{
+	ssize_t n = read(c->client, buf, sizeof(buf));
+	if (n <= 0) {
+		close(c->client);
+		c->client = -1;
+		return;
+	}
+	if (c->master < -1)
+		c->master = -c->master - 2;
+	if (c->master >= 0)
+		(void)write_all(c->master, buf, (size_t)n);
+}
+
 static int monitor(int argc, char **argv)
 {
-	if (argc != 6)
+	if (argc < 7)
 		return 2;
 	const char *vmid = argv[2], *run_dir = argv[3], *cg = argv[4];
 	pid_t init = (pid_t)strtol(argv[5], NULL, 10);
-	int master = 3, lfd = 4, client = -1;
+	int n = 1 + (int)strtol(argv[6], NULL, 10);
+	if (n < 1 || n > MAX_CONSOLES)
+		return 2;
+	struct console con[MAX_CONSOLES];
+	for (int i = 0; i < n; i++) {
+		con[i] = (struct console){ 4 + 2 * i, 5 + 2 * i, -1 };
+		fcntl(con[i].master, F_SETFD, FD_CLOEXEC);
+		fcntl(con[i].lfd, F_SETFD, FD_CLOEXEC);
+	}
 	/* tell the starter's caller that the monitor runs (lxc_start_finish waits for this byte) */
-	if (write(5, "M", 1) < 0 && errno != EBADF)
+	if (write(3, "M", 1) < 0 && errno != EBADF)
 		logmsg("can't tell the caller");
-	close(5);
+	close(3);
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -203,64 +306,63 @@ static int monitor(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	fcntl(master, F_SETFD, FD_CLOEXEC);
-	fcntl(lfd, F_SETFD, FD_CLOEXEC);
 	int status = 0;
 	for (;;) {
 		/* the init may have ended before the signalfd existed: look first, then wait */
 		pid_t w = waitpid(init, &status, WNOHANG);
 		if (w == init)
 			break;
-		struct pollfd p[4] = { { sfd, POLLIN, 0 },
-				       { master, POLLIN, 0 },
-				       { lfd, POLLIN, 0 },
-				       { client, POLLIN, 0 } };
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		struct pollfd p[1 + 3 * MAX_CONSOLES];
+		p[0] = (struct pollfd){ sfd, POLLIN, 0 };
+		for (int i = 0; i < n; i++) {
+			/* a negative fd is not polled */
+			p[1 + 3 * i] = (struct pollfd){ con[i].master, POLLIN, 0 };
+			p[2 + 3 * i] = (struct pollfd){ con[i].lfd, POLLIN, 0 };
+			p[3 + 3 * i] = (struct pollfd){ con[i].client, POLLIN, 0 };
+		}
+		/* a tty whose slave nobody opened yet hangs up: while a client waits on it, look again
+		 * five times a second for a getty that opened it since */
+		int timeout = -1;
+		for (int i = 0; i < n; i++)
+			if (con[i].master < -1 && con[i].client >= 0)
+				timeout = 200;
+		int r = poll(p, (nfds_t)(1 + 3 * n), timeout);
+		if (r < 0 && errno != EINTR)
 			break;
+		if (r == 0)
+			for (int i = 0; i < n; i++)
+				if (con[i].master < -1 && con[i].client >= 0)
+					con[i].master = -con[i].master - 2;
 		if (p[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof(si)) > 0)
 				;
 		}
-		if (p[2].revents & POLLIN) {
-			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-			if (c >= 0) {
-				/* takeover: the newest client gets the console */
-				if (client >= 0)
-					close(client);
-				client = c;
-				struct timeval tv = { 2, 0 };
-				setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-			}
-		}
-		if (p[1].revents & POLLIN) {
-			ssize_t n = read(master, buf, sizeof(buf));
-			if (n > 0 && client >= 0 && write_all(client, buf, (size_t)n) < 0) {
-				close(client);
-				client = -1;
-			}
-		} else if (p[1].revents & (POLLHUP | POLLERR)) {
-			/* nobody holds the console's slave: stop polling it (it would spin) */
-			master = -1;
-		}
-		if (client >= 0 && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t n = read(client, buf, sizeof(buf));
-			if (n <= 0 || master < 0 || write_all(master, buf, (size_t)n) < 0) {
-				if (n <= 0) {
-					close(client);
-					client = -1;
-				}
-			}
+		for (int i = 0; i < n; i++) {
+			if (p[2 + 3 * i].revents & POLLIN)
+				console_accept(&con[i]);
+			if (p[1 + 3 * i].revents)
+				console_output(&con[i], p[1 + 3 * i].revents);
+			if (con[i].client >= 0 && p[3 + 3 * i].fd == con[i].client &&
+			    (p[3 + 3 * i].revents & (POLLIN | POLLHUP | POLLERR)))
+				console_input(&con[i]);
 		}
 	}
-	if (client >= 0)
-		close(client);
+	for (int i = 0; i < n; i++)
+		if (con[i].client >= 0)
+			close(con[i].client);
 	destroy_cgroup(cg);
+	for (int i = 7; i < argc; i++)
+		del_link(argv[i]);
+	char path[PATH_MAX];
+	for (int i = 1; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s.tty%d", run_dir, vmid, i);
+		unlink(path);
+	}
 	const char *suffixes[] = { "console", "bpf", "pid" };
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
-		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/%s.%s", run_dir, vmid, suffixes[i]);
-		unlink(p);
+		snprintf(path, sizeof(path), "%s/%s.%s", run_dir, vmid, suffixes[i]);
+		unlink(path);
 	}
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
@@ -342,6 +444,22 @@ static int exec_mode(int argc, char **argv)
 	}
 	char procs[PATH_MAX + 32], me[32];
 	snprintf(procs, sizeof(procs), "%s/ns/cgroup.procs", cg);
+	/* the init's own cgroup when it made some below ns (systemd's init.scope): ns itself then
+	 * has controllers for its children and takes no process */
+	char icg[PATH_MAX], vm_ns[64];
+	snprintf(path, sizeof(path), "/proc/%ld/cgroup", init);
+	snprintf(vm_ns, sizeof(vm_ns), "/%s/ns/", vmid);
+	if (read_file(path, icg, sizeof(icg)) > 0) {
+		/* the cgroup2 line; a hybrid host lists its v1 hierarchies first */
+		char *v2 = !strncmp(icg, "0::/", 4) ? icg : strstr(icg, "\n0::/");
+		v2 = v2 && *v2 == '\n' ? v2 + 1 : v2;
+		if (v2)
+			v2[strcspn(v2, "\n")] = '\0';
+		char *rel = v2 ? strstr(v2, vm_ns) : NULL;
+		if (rel && !strstr(rel, "..") && !strchr(rel, '\\'))
+			snprintf(procs, sizeof(procs), "%s%s/cgroup.procs", cg,
+				 rel + strlen(vm_ns) - 4);
+	}
 	snprintf(me, sizeof(me), "%d", (int)getpid());
 	if (cg[0] && write_file(procs, me) < 0) {
 		logmsg("can't join the container's cgroup");
@@ -366,8 +484,10 @@ static int exec_mode(int argc, char **argv)
 		signal(SIGQUIT, SIG_IGN);
 		while (waitpid(child, &st, 0) < 0)
 			if (errno != EINTR)
-				return 125;
-		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+				_exit(125);
+		/* _exit: nothing to flush, and a sanitizer build's leak check at exit would ptrace a
+		 * process that made itself non-dumpable and wait forever */
+		_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
 	}
 	for (int c = 0; c < 64; c++)
 		if (!(caps & (1ull << c)))
@@ -399,7 +519,7 @@ int main(int argc, char **argv)
 		return monitor(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "exec"))
 		return exec_mode(argc, argv);
-	dprintf(2, "usage: pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID\n"
+	dprintf(2, "usage: pved-ctmon monitor VMID RUN_DIR CGROUP INIT_PID [HOST_VETH...]\n"
 		   "       pved-ctmon exec RUN_DIR VMID UID GID CWD -- ARGV...\n");
 	return 2;
 }

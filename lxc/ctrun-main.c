@@ -1,6 +1,7 @@
 /* pved-ctrun: the runtime alone, for tests and the bench. Runs a container in the foreground like
  * `crun run` and exits with its status; also starts one detached, execs into, stops or freezes one. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -14,10 +15,12 @@ static void usage(void)
 		"usage: pved-ctrun [OPTIONS] -- CMD [ARG...]     run a container, exit with its status\n"
 		"       pved-ctrun --detach [OPTIONS] -- CMD...  start it, print the init's pid\n"
 		"       pved-ctrun --exec [--user UID:GID] [--cwd DIR] --vmid N -- CMD...\n"
-		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state --vmid N\n"
+		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state | --stats\n"
+		"                  --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
-		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --idmap u:IN:OUT:N\n"
+		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --nesting --fuse --tty N\n"
+		"         --idmap u:IN:OUT:N\n"
 		"         --nic NAME,HOST_NAME[,CIDR[,GW[,MAC]]]\n");
 	exit(2);
 }
@@ -34,7 +37,7 @@ static unsigned long long num(const char *s)
 
 int main(int argc, char **argv)
 {
-	enum { O_RUN, O_DETACH, O_EXEC, O_STOP, O_FREEZE, O_THAW, O_STATE } mode = O_RUN;
+	enum { O_RUN, O_DETACH, O_EXEC, O_STOP, O_FREEZE, O_THAW, O_STATE, O_STATS } mode = O_RUN;
 	lxc_spec *s = xcalloc(1, sizeof(*s));
 	_cleanup_lxc_spec_ lxc_spec *spec = s;
 	s->vmid = 900000 + getpid() % 100000;
@@ -72,6 +75,10 @@ int main(int argc, char **argv)
 					      { "state", no_argument, 0, 'Q' },
 					      { "user", required_argument, 0, 'u' },
 					      { "nic", required_argument, 0, 'N' },
+					      { "stats", no_argument, 0, 'A' },
+					      { "nesting", no_argument, 0, 'G' },
+					      { "fuse", no_argument, 0, 'E' },
+					      { "tty", required_argument, 0, 'Y' },
 					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -142,6 +149,18 @@ int main(int argc, char **argv)
 		case 'Q':
 			mode = O_STATE;
 			break;
+		case 'A':
+			mode = O_STATS;
+			break;
+		case 'G':
+			s->nesting = true;
+			break;
+		case 'E':
+			s->fuse = true;
+			break;
+		case 'Y':
+			s->tty_count = (unsigned)num(optarg);
+			break;
 		case 'u':
 			if (sscanf(optarg, "%u:%u", &uid, &gid) != 2)
 				usage();
@@ -206,6 +225,16 @@ int main(int argc, char **argv)
 			printf(r ? "running %d\n" : "stopped\n", (int)run.init_pid);
 		return r < 0 ? 1 : 0;
 	}
+	case O_STATS: {
+		lxc_stats st;
+		r = lxc_stats_read(s->run_dir, s->vmid, &st, &err);
+		if (r == 0)
+			printf("cpu_usec %" PRIu64 "\nmem_bytes %" PRIu64 "\nmem_max %" PRIu64
+			       "\nswap_bytes %" PRIu64 "\nswap_max %" PRIu64 "\npids %" PRIu64 "\n",
+			       st.cpu_usec, st.mem_bytes, st.mem_max, st.swap_bytes, st.swap_max,
+			       st.pids);
+		break;
+	}
 	case O_EXEC: {
 		if (optind >= argc)
 			usage();
@@ -232,23 +261,21 @@ int main(int argc, char **argv)
 			usage();
 		for (int i = optind; i < argc; i++)
 			strv_push(&s->argv, xstrdup(argv[i]));
+		if (mode == O_RUN) {
+			/* this process becomes the monitor, which exits with the init's status */
+			fflush(stdout);
+			r = lxc_run_foreground(s, &err);
+			break;
+		}
+		/* detached, as pved starts one: lxc_start, then (here no bridges) lxc_start_finish */
 		lxc_running run;
-		r = lxc_start_ex(s, mode == O_RUN, &run, &err);
+		r = lxc_start(s, &run, &err);
 		if (r == 0)
 			r = lxc_start_finish(s, &run, &err);
 		if (r < 0)
 			break;
-		if (mode == O_DETACH) {
-			printf("%d\n", (int)run.init_pid);
-			return 0;
-		}
-		/* the monitor (our child) exits with the init's status */
-		signal(SIGINT, SIG_IGN);
-		int st;
-		while (waitpid(run.monitor_pid, &st, 0) < 0)
-			if (errno != EINTR)
-				return 125;
-		return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		printf("%d\n", (int)run.init_pid);
+		return 0;
 	}
 	}
 	if (r < 0) {

@@ -72,10 +72,14 @@ int lxc_devices_attach(const lxc_spec *s, const char *cgroup_dir, pve_error **er
 	load.insns = (uint64_t)(uintptr_t)prog;
 	load.insn_cnt = (uint32_t)k;
 	load.license = (uint64_t)(uintptr_t) "GPL";
-	load.log_buf = (uint64_t)(uintptr_t)log;
-	load.log_size = sizeof(log);
-	load.log_level = 1;
 	_cleanup_close_ int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	if (pfd < 0 && errno == EINVAL) {
+		/* the verifier's log costs a third of the load: asked for only to say why it failed */
+		load.log_buf = (uint64_t)(uintptr_t)log;
+		load.log_size = sizeof(log);
+		load.log_level = 1;
+		pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	}
 	if (pfd < 0)
 		return pve_error_set(err, errno, "can't load the device cgroup program: %s%s%s",
 				     strerror(errno), log[0] ? ": " : "", log);

@@ -21,11 +21,13 @@ typedef struct lxc_runinfo {
 #define LXC_RUNINFO_MAX 4096
 
 char *lxc_run_file(const char *run_dir, long long vmid, const char *suffix);
+/* Removes the pid file, the console sockets and the seccomp program. */
+void lxc_run_files_remove(const char *run_dir, long long vmid);
 int lxc_runinfo_write(const char *run_dir, long long vmid, const lxc_runinfo *ri, pve_error **err);
 /* 0 and *ret filled, -ENOENT without a pid file, -EINVAL when it is not one of ours. */
 int lxc_runinfo_read(const char *run_dir, long long vmid, lxc_runinfo *ret);
 int lxc_runinfo_parse(const char *text, size_t len, lxc_runinfo *ret);
-/* /proc/<pid>/stat's starttime, 0 when the process is gone. */
+/* /proc/<pid>/stat's starttime, 0 when the process is gone or a zombie. */
 unsigned long long lxc_proc_starttime(pid_t pid);
 
 /* cgroup.c: the container's cgroup below the cgroup2 mount */
@@ -47,9 +49,17 @@ int lxc_caps_apply(uint64_t keep, pve_error **err);
 /* seccomp.c */
 scmp_filter_ctx lxc_seccomp_build(const lxc_spec *s, pve_error **err);
 
-/* mounts.c: everything between the new mount namespace and pivot_root; the pty master made in the
- * container's devpts is returned (its slave is /dev/console and the init's stdio). */
-int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_error **err);
+/* Proxmox's tty option goes up to 6: /dev/tty1..6. */
+#define LXC_MAX_TTYS 6
+static inline unsigned lxc_ttys(const lxc_spec *s)
+{
+	return s->tty_count > LXC_MAX_TTYS ? LXC_MAX_TTYS : s->tty_count;
+}
+
+/* mounts.c: everything between the new mount namespace and pivot_root. The ptys made in the
+ * container's devpts are returned: masters[0] the console's (its slave, *ret_slave, is /dev/console
+ * and the init's stdio), masters[1..lxc_ttys(s)] those of /dev/tty1..N. */
+int lxc_mounts_setup(const lxc_spec *s, int *masters, int *ret_slave, pve_error **err);
 int lxc_pivot_root(const char *rootfs, pve_error **err);
 
 /* netif.c */
@@ -64,6 +74,12 @@ uid_t lxc_idmap_root(const lxc_spec *s, char kind);
 /* The helper binary pved-ctmon: beside the running program's, or $PVED_CTMON. */
 char *lxc_ctmon_path(void);
 
-/* start.c: foreground keeps the monitor a child of the caller (pved-ctrun waits for it and gets the
- * init's exit status from it). */
-int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error **err);
+/* start.c: LXC_START_FOREGROUND keeps the monitor a child of the caller (pved-ctrun waits for it and
+ * gets the init's exit status from it) and gives the init the caller's stdio; LXC_START_NOWAIT lets the
+ * init exec as soon as it is set up (no lxc_start_finish: nothing to put on bridges), which saves two
+ * round trips between the processes of a start. */
+enum { LXC_START_FOREGROUND = 1, LXC_START_NOWAIT = 2 };
+int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err);
+/* pved-ctrun's run, as `crun run`: the caller becomes the starter and then the monitor, which exits
+ * with the init's status; returns only when the spec is refused before anything was made. */
+int lxc_run_foreground(const lxc_spec *s, pve_error **err);

@@ -164,7 +164,11 @@ int lxc_exec_spawn(const char *run_dir, long long vmid, const lxc_exec_opts *o, 
 		   pve_error **err);
 
 /* The console: a unix socket in run_dir that the monitor serves; each client gets the console (cmode)
- * until it leaves, and leaving never stops the container. */
+ * until it leaves, and leaving never stops the container. The protocol: a plain byte stream both ways
+ * from the first byte, no header; one client at a time, and a new client takes the console over (the
+ * one before is disconnected); a client that does not read for 2 s is dropped. tty 0 is /dev/console
+ * (<vmid>.console: the init's stdio, cmode=console), tty N in 1..tty_count (at most 6) is /dev/ttyN
+ * (<vmid>.ttyN: cmode=tty attaches to tty 1, where the init's getty runs). */
 char *lxc_console_path(const char *run_dir, long long vmid, unsigned tty);
 
 /* ---- the rootfs: templates, OCI images, the per-OS set-up ------------------------------------------------ */

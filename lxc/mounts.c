@@ -137,8 +137,34 @@ static bool exists_beneath(int rootfd, const char *path, bool *is_dir)
 	return true;
 }
 
-static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_slave,
-		     pve_error **err)
+/* A pty of the container's devpts bound onto target; the master and (ret_slave non-NULL) the slave. */
+static int make_pty(int rootfd, const char *target, int *ret_master, int *ret_slave,
+		    pve_error **err)
+{
+	_cleanup_close_ int master = open_beneath(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+	if (master < 0)
+		return pve_error_set(err, -master, "can't open the container's ptmx: %s",
+				     strerror(-master));
+	int unlock = 0;
+	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return pve_error_set(err, errno, "can't unlock the pty for %s: %s", target,
+				     strerror(errno));
+	_cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return pve_error_set(err, errno, "can't open the pty for %s: %s", target,
+				     strerror(errno));
+	char src[64];
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
+	int r = mount_beneath(rootfd, src, target, NULL, MS_BIND, NULL, false, err);
+	if (r < 0)
+		return r;
+	*ret_master = TAKE_FD(master);
+	if (ret_slave)
+		*ret_slave = TAKE_FD(slave);
+	return 0;
+}
+
+static int setup_dev(const lxc_spec *s, int rootfd, int *masters, int *ret_slave, pve_error **err)
 {
 	int r = mount_beneath(rootfd, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
 			      "mode=755,size=4096k", true, err);
@@ -159,6 +185,12 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 		    fchmodat(devfd, dev_nodes[i], 0666, 0) == 0)
 			continue;
 		r = mount_beneath(rootfd, host, in, NULL, MS_BIND, NULL, false, err);
+		if (r < 0)
+			return r;
+	}
+	if (s->fuse) {
+		r = mount_beneath(rootfd, "/dev/fuse", "/dev/fuse", NULL, MS_BIND, NULL, false,
+				  err);
 		if (r < 0)
 			return r;
 	}
@@ -196,29 +228,18 @@ static int setup_dev(const lxc_spec *s, int rootfd, int *ret_master, int *ret_sl
 		return r;
 	(void)mount_beneath(rootfd, "mqueue", "/dev/mqueue", "mqueue",
 			    MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true, NULL);
-	/* the console: a pty of the container's own devpts; the monitor holds the master */
-	_cleanup_close_ int master = open_beneath(rootfd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY);
-	if (master < 0)
-		return pve_error_set(err, -master, "can't open the container's ptmx: %s",
-				     strerror(-master));
-	int unlock = 0;
-	if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
-		return pve_error_set(err, errno, "can't unlock the console pty: %s",
-				     strerror(errno));
-	_cleanup_close_ int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return pve_error_set(err, errno, "can't open the console pty: %s", strerror(errno));
-	char src[64];
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", slave);
-	r = mount_beneath(rootfd, src, "/dev/console", NULL, MS_BIND, NULL, false, err);
-	if (r < 0)
-		return r;
-	*ret_master = TAKE_FD(master);
-	*ret_slave = TAKE_FD(slave);
-	return 0;
+	/* the console and the ttys: ptys of the container's own devpts; the monitor holds the masters
+	 * (the caller closes what was made when a later one fails) */
+	r = make_pty(rootfd, "/dev/console", &masters[0], ret_slave, err);
+	for (unsigned i = 1; r == 0 && i <= lxc_ttys(s); i++) {
+		char tty[32];
+		snprintf(tty, sizeof(tty), "/dev/tty%u", i);
+		r = make_pty(rootfd, tty, &masters[i], NULL, err);
+	}
+	return r;
 }
 
-int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_error **err)
+int lxc_mounts_setup(const lxc_spec *s, int *masters, int *ret_slave, pve_error **err)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return pve_error_set(err, errno, "can't make / private: %s", strerror(errno));
@@ -261,9 +282,14 @@ int lxc_mounts_setup(const lxc_spec *s, int *ret_master, int *ret_slave, pve_err
 			  MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, true, err);
 	if (r < 0)
 		return r;
-	r = setup_dev(s, rootfd, ret_master, ret_slave, err);
+	r = setup_dev(s, rootfd, masters, ret_slave, err);
 	if (r < 0)
 		return r;
+	/* Proxmox's nesting exposes /proc and /sys as they are (its documentation says so): a nested
+	 * runtime can only mount its own proc where no mount hides part of this one. The user
+	 * namespace still guards the host's knobs; a privileged container keeps its masks. */
+	if (s->nesting && s->unprivileged)
+		return 0;
 	for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
 		bool dir;
 		if (!exists_beneath(rootfd, masked[i], &dir))

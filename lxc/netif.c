@@ -1,6 +1,8 @@
 /* The container's NICs: a veth pair per NIC made from the host with its peer created right in the
  * container's network namespace under its inside name, then addressed from inside before the init runs. */
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
@@ -128,12 +130,27 @@ static int add_gw(struct nl_sock *sk, int index, const char *gw, int family, pve
 	return 0;
 }
 
+/* lo up with one ioctl: a container without NICs needs no netlink socket (and libnl's caches) */
+static int lo_up(pve_error **err)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return pve_error_set(err, errno, "can't find lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+		return pve_error_set(err, errno, "can't bring lo up: %s", strerror(errno));
+	return 0;
+}
+
 int lxc_nics_configure(const lxc_spec *s, pve_error **err)
 {
+	int r = lo_up(err);
+	if (r < 0 || !s->n_nics)
+		return r;
 	__attribute__((cleanup(sock_free))) struct nl_sock *sk = sock_open(err);
 	if (!sk)
 		return -EIO;
-	int r = link_up(sk, "lo", err);
 	for (size_t i = 0; r == 0 && i < s->n_nics && i < LXC_MAX_NICS; i++) {
 		const lxc_nic *n = &s->nics[i];
 		int index = (int)if_nametoindex(n->name);

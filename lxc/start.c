@@ -57,44 +57,53 @@ void lxc_spec_free(lxc_spec *s)
 	free(s);
 }
 
-static int send_msg(int fd, int type, int code, pid_t pid, pid_t pid2, const char *text,
-		    int pass_fd)
+/* fds: n_fds of them passed along (SCM_RIGHTS), at most 1 + LXC_MAX_TTYS */
+static int send_msg_fds(int fd, int type, int code, pid_t pid, pid_t pid2, const char *text,
+			const int *fds, size_t n_fds)
 {
 	start_msg m = { .type = type, .code = code, .pid = pid, .pid2 = pid2 };
 	if (text)
 		snprintf(m.text, sizeof(m.text), "%s", text);
 	struct iovec iov = { &m, sizeof(m) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * (1 + LXC_MAX_TTYS))];
 		struct cmsghdr align;
 	} u;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (pass_fd >= 0) {
+	if (n_fds > 0 && n_fds <= 1 + LXC_MAX_TTYS) {
 		memset(&u, 0, sizeof(u));
 		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
 	}
 	return sendmsg(fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -errno;
 }
 
-static int send_error(int fd, pve_error *e)
+static int send_msg(int fd, int type, int code, pid_t pid, pid_t pid2, const char *text)
 {
-	return send_msg(fd, MSG_ERROR, e ? e->code : EIO, 0, 0, e ? e->message : "failed", -1);
+	return send_msg_fds(fd, type, code, pid, pid2, text, NULL, 0);
 }
 
-/* 0 with m filled (and *ret_fd when one came along), -EPIPE at EOF: the other side is gone. */
-static int recv_msg(int fd, start_msg *m, int *ret_fd)
+static int send_error(int fd, pve_error *e)
+{
+	return send_msg(fd, MSG_ERROR, e ? e->code : EIO, 0, 0, e ? e->message : "failed");
+}
+
+/* 0 with m filled (and up to max_fds fds in fds[] when some came along, the count in *ret_n; any
+ * beyond are closed), -EPIPE at EOF: the other side is gone. */
+static int recv_msg_fds(int fd, start_msg *m, int *fds, size_t max_fds, size_t *ret_n)
 {
 	struct iovec iov = { m, sizeof(*m) };
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int) * (1 + LXC_MAX_TTYS))];
 		struct cmsghdr align;
 	} u;
+	if (ret_n)
+		*ret_n = 0;
 	struct msghdr mh = { .msg_iov = &iov,
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
@@ -110,17 +119,25 @@ static int recv_msg(int fd, start_msg *m, int *ret_fd)
 	if (n != (ssize_t)sizeof(*m))
 		return -EBADMSG;
 	m->text[sizeof(m->text) - 1] = '\0';
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t k = 0; k < cnt; k++) {
 			int got;
-			memcpy(&got, CMSG_DATA(c), sizeof(int));
-			if (ret_fd)
-				*ret_fd = got;
+			memcpy(&got, CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+			if (ret_n && *ret_n < max_fds)
+				fds[(*ret_n)++] = got;
 			else
 				close(got);
 		}
+	}
 	return 0;
+}
+
+static int recv_msg(int fd, start_msg *m)
+{
+	return recv_msg_fds(fd, m, NULL, 0, NULL);
 }
 
 static char **build_env(const lxc_spec *s)
@@ -141,21 +158,37 @@ static char **build_env(const lxc_spec *s)
 		strv_push(&env, xstrdup("TERM=linux"));
 	if (!container)
 		strv_push(&env, xstrdup("container=lxc"));
+	/* systemd's getty generator starts a getty on each (LXC sets it the same way) */
+	if (lxc_ttys(s)) {
+		pve_buf b = { 0 };
+		pve_buf_puts(&b, "container_ttys=");
+		for (unsigned i = 1; i <= lxc_ttys(s); i++)
+			pve_buf_printf(&b, "%stty%u", i > 1 ? " " : "", i);
+		strv_push(&env, pve_buf_steal(&b));
+	}
 	return env;
+}
+
+/* Whether the init must wait for its parent's work (id maps, veths) before its own set-up. */
+static bool needs_parent(const lxc_spec *s)
+{
+	return s->unprivileged || s->n_nics > 0;
 }
 
 /* The init, in its new namespaces: everything that can fail is done and reported before the caller's
  * go, so a start either ends with the init's exec or with an error naming the step. */
-static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx,
-				bool inherit_stdio)
+static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx, unsigned flags)
 {
 	pve_error *err = NULL;
 	start_msg m;
-	int master = -1, slave = -1;
-	if (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO)
-		_exit(1);
+	int masters[1 + LXC_MAX_TTYS], slave = -1;
+	for (size_t i = 0; i < ELEMENTSOF(masters); i++)
+		masters[i] = -1;
+	bool inherit_stdio = flags & LXC_START_FOREGROUND;
 	/* the parent's death ends a start that is not finished yet */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (needs_parent(s) && (recv_msg(sock, &m) < 0 || m.type != MSG_GO))
+		_exit(1);
 	if (s->unprivileged) {
 		if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
 			pve_error_set(&err, errno, "can't become root in the user namespace: %s",
@@ -163,7 +196,7 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 			goto fail;
 		}
 	}
-	if (lxc_nics_configure(s, &err) < 0 || lxc_mounts_setup(s, &master, &slave, &err) < 0 ||
+	if (lxc_nics_configure(s, &err) < 0 || lxc_mounts_setup(s, masters, &slave, &err) < 0 ||
 	    lxc_pivot_root(s->rootfs, &err) < 0)
 		goto fail;
 	{
@@ -193,10 +226,12 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 	}
 	if (lxc_caps_apply(lxc_caps_keep(s), &err) < 0)
 		goto fail;
-	if (send_msg(sock, MSG_READY, 0, 0, 0, NULL, master) < 0)
+	if (send_msg_fds(sock, MSG_READY, 0, 0, 0, NULL, masters, 1 + lxc_ttys(s)) < 0)
 		_exit(1);
-	close(master);
-	if (recv_msg(sock, &m, NULL) < 0 || m.type != MSG_GO)
+	for (size_t i = 0; i < ELEMENTSOF(masters); i++)
+		if (masters[i] >= 0)
+			close(masters[i]);
+	if (!(flags & LXC_START_NOWAIT) && (recv_msg(sock, &m) < 0 || m.type != MSG_GO))
 		_exit(1);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		pve_error_set(&err, errno, "can't set no_new_privs: %s", strerror(errno));
@@ -238,22 +273,30 @@ static int listen_console(const char *path, pve_error **err)
 	return fd;
 }
 
-static void remove_run_files(const char *run_dir, long long vmid)
+void lxc_run_files_remove(const char *run_dir, long long vmid)
 {
 	const char *suffixes[] = { "pid", "console", "bpf" };
 	for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
 		_cleanup_free_ char *p = lxc_run_file(run_dir, vmid, suffixes[i]);
 		(void)unlink(p);
 	}
+	for (unsigned i = 1; i <= LXC_MAX_TTYS; i++) {
+		_cleanup_free_ char *p = lxc_console_path(run_dir, vmid, i);
+		(void)unlink(p);
+	}
 }
 
 /* The starter: runs in a process of its own and ends in the monitor's exec or _exit. */
-static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground)
+static _Noreturn void starter_main(const lxc_spec *s, int wsock, unsigned flags)
 {
+	bool foreground = flags & LXC_START_FOREGROUND;
 	pve_error *err = NULL;
 	_cleanup_free_ char *cg = NULL;
 	pid_t pid = -1;
-	int master = -1, csock[2] = { -1, -1 }, lfd = -1;
+	int masters[1 + LXC_MAX_TTYS], lfds[1 + LXC_MAX_TTYS], csock[2] = { -1, -1 };
+	size_t n_masters = 0, n_ttys = lxc_ttys(s);
+	for (size_t i = 0; i < ELEMENTSOF(masters); i++)
+		masters[i] = lfds[i] = -1;
 	bool cg_made = false;
 	start_msg m;
 	_cleanup_free_ char *nsdir = NULL;
@@ -263,7 +306,16 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 	if (pve_mkdir_p(s->run_dir, 0755, &err) < 0)
 		goto fail;
 	cg = lxc_cgroup_dir(s, &err);
-	if (!cg || lxc_cgroup_create(s, cg, &err) < 0)
+	if (!cg)
+		goto fail;
+	/* one left by a container whose monitor died (the state said stopped): its processes and its
+	 * device program go, or a second program would stack on the first */
+	if (lxc_cgroup_destroy(cg) < 0) {
+		pve_error_set(&err, EBUSY, "CT %lld's old cgroup %s cannot be removed", s->vmid,
+			      cg);
+		goto fail;
+	}
+	if (lxc_cgroup_create(s, cg, &err) < 0)
 		goto fail;
 	cg_made = true;
 	if (lxc_devices_attach(s, cg, &err) < 0)
@@ -292,11 +344,13 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		pve_error_set(&err, errno, "socketpair: %s", strerror(errno));
 		goto fail;
 	}
-	uint64_t flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-			 CLONE_NEWCGROUP | CLONE_INTO_CGROUP;
+	uint64_t cflags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
+			  CLONE_NEWCGROUP | CLONE_INTO_CGROUP;
 	if (s->unprivileged)
-		flags |= CLONE_NEWUSER;
-	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgfd };
+		cflags |= CLONE_NEWUSER;
+	struct clone_args ca = { .flags = cflags,
+				 .exit_signal = SIGCHLD,
+				 .cgroup = (uint64_t)cgfd };
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
 		pve_error_set(&err, errno, "can't make the container's namespaces: %s",
@@ -305,7 +359,7 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 	}
 	if (pid == 0) {
 		close(csock[0]);
-		init_main(s, csock[1], ctx, foreground);
+		init_main(s, csock[1], ctx, flags);
 	}
 	close(csock[1]);
 	csock[1] = -1;
@@ -313,12 +367,12 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 		goto fail;
 	if (lxc_nics_create(s, pid, &err) < 0)
 		goto fail;
-	if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0 ||
-	    recv_msg(csock[0], &m, &master) < 0) {
+	if ((needs_parent(s) && send_msg(csock[0], MSG_GO, 0, 0, 0, NULL) < 0) ||
+	    recv_msg_fds(csock[0], &m, masters, ELEMENTSOF(masters), &n_masters) < 0) {
 		pve_error_set(&err, EIO, "the container's init died during its set-up");
 		goto fail;
 	}
-	if (m.type != MSG_READY || master < 0) {
+	if (m.type != MSG_READY || n_masters != 1 + n_ttys) {
 		pve_error_set(&err, m.code > 0 ? m.code : EIO, "%s", m.text);
 		goto fail;
 	}
@@ -330,42 +384,52 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 	snprintf(ri.cgroup, sizeof(ri.cgroup), "%s", cg);
 	if (lxc_runinfo_write(s->run_dir, s->vmid, &ri, &err) < 0)
 		goto fail;
-	{
-		_cleanup_free_ char *cpath = lxc_run_file(s->run_dir, s->vmid, "console");
-		lfd = listen_console(cpath, &err);
-		if (lfd < 0)
+	for (unsigned i = 0; i <= n_ttys; i++) {
+		_cleanup_free_ char *cpath = lxc_console_path(s->run_dir, s->vmid, i);
+		lfds[i] = listen_console(cpath, &err);
+		if (lfds[i] < 0)
 			goto fail;
 	}
-	if (send_msg(wsock, MSG_READY, 0, pid, getpid(), NULL, -1) < 0)
-		goto fail_quiet;
-	/* the caller's bridges, then its go (lxc_start_finish); its end ends the start */
-	if (recv_msg(wsock, &m, NULL) < 0 || m.type != MSG_GO)
-		goto fail_quiet;
-	if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL, -1) < 0) {
-		pve_error_set(&err, EIO, "the container's init died before its exec");
-		goto fail;
+	if (!(flags & LXC_START_NOWAIT)) {
+		if (send_msg(wsock, MSG_READY, 0, pid, getpid(), NULL) < 0)
+			goto fail_quiet;
+		/* the caller's bridges, then its go (lxc_start_finish); its end ends the start */
+		if (recv_msg(wsock, &m) < 0 || m.type != MSG_GO)
+			goto fail_quiet;
+		if (send_msg(csock[0], MSG_GO, 0, 0, 0, NULL) < 0) {
+			pve_error_set(&err, EIO, "the container's init died before its exec");
+			goto fail;
+		}
 	}
-	int r = recv_msg(csock[0], &m, NULL);
+	int r = recv_msg(csock[0], &m);
 	if (r == 0) {
 		pve_error_set(&err, m.code > 0 ? m.code : EIO, "%s", m.text);
 		goto fail;
 	}
 	/* EOF: the init's exec closed its end */
-	if (send_msg(wsock, MSG_STARTED, 0, pid, getpid(), NULL, -1) < 0 && !foreground)
+	if (send_msg(wsock, MSG_STARTED, 0, pid, getpid(), NULL) < 0 && !foreground)
 		goto fail_quiet;
 	{
 		_cleanup_free_ char *mon = lxc_ctmon_path();
 		char vmid[32], ipid[32];
 		snprintf(vmid, sizeof(vmid), "%lld", s->vmid);
 		snprintf(ipid, sizeof(ipid), "%d", (int)pid);
-		/* the monitor's fds: 3 the console's master, 4 its listening socket, 5 the line to the
-		 * caller, on which it says it runs */
-		int hi[3] = { fcntl(master, F_DUPFD_CLOEXEC, 10), fcntl(lfd, F_DUPFD_CLOEXEC, 10),
-			      fcntl(wsock, F_DUPFD_CLOEXEC, 10) };
-		/* (moved up first: any of them may sit on 3..5 already) */
-		for (int i = 0; i < 3; i++)
-			if (hi[i] < 0 || dup2(hi[i], 3 + i) < 0)
+		/* the monitor's fds: 3 the line to the caller, on which it says it runs, then per
+		 * console (0: /dev/console, N: /dev/ttyN) its pty master and its listening socket; all
+		 * moved up first, as any may sit where another goes */
+		int hi[3 + 2 * (1 + LXC_MAX_TTYS)];
+		size_t n_hi = 0;
+		hi[n_hi++] = wsock >= 0 ? fcntl(wsock, F_DUPFD_CLOEXEC, 32) : -1;
+		for (size_t i = 0; i <= n_ttys; i++) {
+			hi[n_hi++] = fcntl(masters[i], F_DUPFD_CLOEXEC, 32);
+			hi[n_hi++] = fcntl(lfds[i], F_DUPFD_CLOEXEC, 32);
+		}
+		for (size_t i = 0; i < n_hi; i++) {
+			if (i == 0 && wsock < 0)
+				close(3);
+			else if (hi[i] < 0 || dup2(hi[i], 3 + (int)i) < 0)
 				goto fail_quiet;
+		}
 		if (!foreground) {
 			int nul = open(s->log_path ? s->log_path : "/dev/null",
 				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
@@ -377,9 +441,13 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, bool foreground
 				dup2(nul, 2);
 			}
 		}
-		(void)syscall(SYS_close_range, 6, ~0u, 0);
-		char name[] = "pved-ctmon", verb[] = "monitor";
-		char *argv[] = { name, verb, vmid, s->run_dir, cg, ipid, NULL };
+		(void)syscall(SYS_close_range, 3 + (unsigned)n_hi, ~0u, 0);
+		char name[] = "pved-ctmon", verb[] = "monitor", ttys[16];
+		snprintf(ttys, sizeof(ttys), "%zu", n_ttys);
+		/* the host veths too: their peers die with the netns, but only some time after */
+		char *argv[8 + LXC_MAX_NICS] = { name, verb, vmid, s->run_dir, cg, ipid, ttys };
+		for (size_t i = 0; i < s->n_nics && i < LXC_MAX_NICS; i++)
+			argv[7 + i] = (char *)s->nics[i].host_name;
 		execv(mon, argv);
 		pve_error_set(&err, errno, "can't run %s: %s", mon, strerror(errno));
 	}
@@ -391,18 +459,21 @@ fail:
 	}
 	if (cg_made)
 		(void)lxc_cgroup_destroy(cg);
-	remove_run_files(s->run_dir, s->vmid);
+	lxc_run_files_remove(s->run_dir, s->vmid);
+	if (wsock < 0) {
+		fprintf(stderr, "pved-ctrun: %s\n", err ? err->message : "the start failed");
+		_exit(125);
+	}
 	if (err)
 		send_error(wsock, err);
 	_exit(1);
 }
 
-int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error **err)
+static int check_spec(const lxc_spec *s, pve_error **err)
 {
 	if (!s->rootfs || !s->run_dir || !s->argv || !s->argv[0])
 		return pve_error_set(err, EINVAL,
-				     "a container needs a rootfs, a run directory and an "
-				     "init");
+				     "a container needs a rootfs, a run directory and an init");
 	if (strv_length(s->argv) > LXC_MAX_ARGS || strv_length(s->env) > LXC_MAX_ENV)
 		return pve_error_set(err, E2BIG, "too many arguments or environment variables");
 	if (s->n_nics > LXC_MAX_NICS || s->n_mounts > LXC_MAX_MOUNT_POINTS ||
@@ -414,6 +485,25 @@ int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error
 	lxc_running cur;
 	if (lxc_state(s->run_dir, s->vmid, &cur) == 1)
 		return pve_error_set(err, EEXIST, "CT %lld is already running", s->vmid);
+	return 0;
+}
+
+int lxc_run_foreground(const lxc_spec *s, pve_error **err)
+{
+	int r = check_spec(s, err);
+	if (r < 0)
+		return r;
+	starter_main(s, -1, LXC_START_FOREGROUND | LXC_START_NOWAIT);
+}
+
+static int wait_monitor(int fd, long long vmid, pve_error **err);
+
+int lxc_start_ex(const lxc_spec *s, unsigned flags, lxc_running *ret, pve_error **err)
+{
+	bool foreground = flags & LXC_START_FOREGROUND;
+	int r = check_spec(s, err);
+	if (r < 0)
+		return r;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return pve_error_set(err, errno, "socketpair: %s", strerror(errno));
@@ -433,14 +523,15 @@ int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error
 			if (p != 0)
 				_exit(p < 0);
 		}
-		starter_main(s, sv[1], foreground);
+		starter_main(s, sv[1], flags);
 	}
 	close(sv[1]);
 	if (!foreground)
 		(void)waitpid(pid, NULL, 0);
 	start_msg m;
-	int r = recv_msg(sv[0], &m, NULL);
-	if (r < 0 || m.type != MSG_READY) {
+	r = recv_msg(sv[0], &m);
+	int want = flags & LXC_START_NOWAIT ? MSG_STARTED : MSG_READY;
+	if (r < 0 || m.type != want) {
 		close(sv[0]);
 		if (foreground)
 			(void)waitpid(pid, NULL, 0);
@@ -452,12 +543,18 @@ int lxc_start_ex(const lxc_spec *s, bool foreground, lxc_running *ret, pve_error
 	ret->monitor_pid = m.pid2;
 	ret->starttime = lxc_proc_starttime(m.pid);
 	ret->sync_fd = sv[0];
+	if (flags & LXC_START_NOWAIT) {
+		r = wait_monitor(sv[0], s->vmid, err);
+		close(sv[0]);
+		ret->sync_fd = -1;
+		return r;
+	}
 	return 0;
 }
 
 int lxc_start(const lxc_spec *s, lxc_running *ret, pve_error **err)
 {
-	return lxc_start_ex(s, false, ret, err);
+	return lxc_start_ex(s, 0, ret, err);
 }
 
 int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
@@ -467,11 +564,18 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
 	start_msg m;
 	if (fd < 0)
 		return pve_error_set(err, EBADF, "CT %lld's start is not pending", s->vmid);
-	if (send_msg(fd, MSG_GO, 0, 0, 0, NULL, -1) < 0 || recv_msg(fd, &m, NULL) < 0)
+	if (send_msg(fd, MSG_GO, 0, 0, 0, NULL) < 0 || recv_msg(fd, &m) < 0)
 		return pve_error_set(err, EIO, "CT %lld's starter died", s->vmid);
 	if (m.type != MSG_STARTED)
 		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
-	/* then the monitor's one byte once it runs, or the starter's error when its exec failed */
+	return wait_monitor(fd, s->vmid, err);
+}
+
+/* After the starter's STARTED: the monitor's one byte once it runs, or the starter's error when its
+ * exec failed. */
+static int wait_monitor(int fd, long long vmid, pve_error **err)
+{
+	start_msg m;
 	ssize_t n;
 	do
 		n = recv(fd, &m, sizeof(m), 0);
@@ -482,5 +586,5 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err)
 		m.text[sizeof(m.text) - 1] = '\0';
 		return pve_error_set(err, m.code > 0 ? m.code : EIO, "%s", m.text);
 	}
-	return pve_error_set(err, EIO, "CT %lld's monitor did not start", s->vmid);
+	return pve_error_set(err, EIO, "CT %lld's monitor did not start", vmid);
 }

@@ -19,9 +19,9 @@ char *lxc_run_file(const char *run_dir, long long vmid, const char *suffix)
 
 char *lxc_console_path(const char *run_dir, long long vmid, unsigned tty)
 {
-	/* one console per container: every tty and cmode attaches to it (the monitor holds one pty) */
-	(void)tty;
-	return lxc_run_file(run_dir, vmid, "console");
+	if (tty == 0)
+		return lxc_run_file(run_dir, vmid, "console");
+	return xasprintf("%s/%lld.tty%u", run_dir, vmid, tty);
 }
 
 char *lxc_ctmon_path(void)
@@ -52,7 +52,8 @@ unsigned long long lxc_proc_starttime(pid_t pid)
 	buf[n] = '\0';
 	/* after the comm's closing paren: state is field 3, starttime field 22 */
 	char *p = strrchr(buf, ')');
-	if (!p)
+	/* a zombie has ended: one nobody reaps (its monitor died) must not look running */
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
 		return 0;
 	p++;
 	for (int field = 3; field < 22 && p; field++)
@@ -235,11 +236,7 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
 	if (access(pidfile, F_OK) == 0) {
 		if (ri.cgroup[0])
 			(void)lxc_cgroup_destroy(ri.cgroup);
-		const char *suffixes[] = { "pid", "console", "bpf" };
-		for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-			_cleanup_free_ char *p = lxc_run_file(run_dir, vmid, suffixes[i]);
-			(void)unlink(p);
-		}
+		lxc_run_files_remove(run_dir, vmid);
 	}
 	return 0;
 }

@@ -8,7 +8,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	lxc_runinfo ri;
 	if (lxc_runinfo_parse((const char *)data, size, &ri) == 0) {
-		if (ri.init_pid <= 0 || ri.monitor_pid < 0 || strlen(ri.cgroup) >= sizeof(ri.cgroup))
+		if (ri.init_pid <= 0 || ri.monitor_pid < 0 ||
+		    strlen(ri.cgroup) >= sizeof(ri.cgroup))
 			abort();
 		if (ri.cgroup[0] && (ri.cgroup[0] != '/' || strstr(ri.cgroup, "..")))
 			abort();

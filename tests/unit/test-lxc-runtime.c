@@ -54,8 +54,11 @@ static void node_slice(void)
 
 static void runinfo_roundtrip(void)
 {
-	lxc_runinfo ri = { .init_pid = 1234, .starttime = 98765, .monitor_pid = 1233,
-			   .caps = 0x1fcfdfcffffull, .userns = true };
+	lxc_runinfo ri = { .init_pid = 1234,
+			   .starttime = 98765,
+			   .monitor_pid = 1233,
+			   .caps = 0x1fcfdfcffffull,
+			   .userns = true };
 	strcpy(ri.cgroup, "/sys/fs/cgroup/lxc.slice/100");
 	_cleanup_(pve_error_freep) pve_error *err = NULL;
 	check_int(lxc_runinfo_write(test_tmpdir(), 100, &ri, &err), 0);
@@ -151,5 +154,5 @@ static void caps_kept(void)
 }
 
 TEST_MAIN(TEST(mountinfo_hybrid), TEST(mountinfo_pure_and_none), TEST(node_slice),
-	  TEST(runinfo_roundtrip), TEST(runinfo_bad), TEST(cgroup_dir_checks), TEST(seccomp_program),
-	  TEST(caps_kept))
+	  TEST(runinfo_roundtrip), TEST(runinfo_bad), TEST(cgroup_dir_checks),
+	  TEST(seccomp_program), TEST(caps_kept))
