@@ -388,8 +388,20 @@ static void relay(int fd, bool escape)
 
 static int pct_console(pvectl *c, long long vmid)
 {
+	/* the config's cmode says which: tty (the default) is tty 1, console and shell /dev/console */
+	_cleanup_free_ char *node = local_node(c);
+	if (!node)
+		return PVECTL_EXIT_FAIL;
+	_cleanup_free_ char *cpath = xasprintf("/nodes/%s/lxc/%lld/config", node, vmid);
+	_cleanup_json_ cJSON *conf = NULL;
+	if (call(c, "GET", cpath, NULL, &conf) < 0)
+		return PVECTL_EXIT_FAIL;
+	const char *cmode = pve_json_str(conf, "cmode");
+	long long ttys = 2;
+	pve_json_int(conf, "tty", &ttys);
+	unsigned tty = (cmode && !streq(cmode, "tty")) || ttys < 1 ? 0 : 1;
 	_cleanup_free_ char *run = run_dir(c);
-	_cleanup_free_ char *path = lxc_console_path(run, vmid, 0);
+	_cleanup_free_ char *path = lxc_console_path(run, vmid, tty);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "pct console: socket path too long\n");

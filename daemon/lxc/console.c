@@ -25,6 +25,19 @@ static bool running_ct(pved_call *c, long long vmid)
 	return true;
 }
 
+unsigned ct_console_tty(pved *d, long long vmid)
+{
+	_cleanup_config_ pve_config *c = NULL;
+	if (ct_conf_load(d, vmid, &c, NULL, NULL) < 0)
+		return 0;
+	const char *cmode = pve_config_get(c, NULL, "cmode");
+	/* Proxmox's cmode: tty (the default) is tty 1, where a getty runs; console and shell the
+	 * init's /dev/console; a container without ttys has only that */
+	if ((cmode && !streq(cmode, "tty")) || ct_conf_int(c, NULL, "tty", 2) < 1)
+		return 0;
+	return 1;
+}
+
 static int connect_unix(const char *path, pve_error **err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -60,7 +73,9 @@ static int term_task(pved *d, const cJSON *args, pve_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *run = ct_run_dir(d);
-	_cleanup_free_ char *sock = lxc_console_path(run, vmid, 0);
+	long long tty = 0;
+	pve_json_int(args, "tty", &tty);
+	_cleanup_free_ char *sock = lxc_console_path(run, vmid, (unsigned)tty);
 	_cleanup_close_ int sfd = connect_unix(sock, err);
 	if (sfd < 0) {
 		pve_buf_free(&in);
@@ -92,6 +107,7 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddNumberToObject(args, "port", port);
 	cJSON_AddStringToObject(args, "authid", c->authid);
 	cJSON_AddStringToObject(args, "path", path);
+	cJSON_AddNumberToObject(args, "tty", ct_console_tty(d, vmid));
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;

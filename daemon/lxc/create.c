@@ -511,7 +511,8 @@ static int setup_rootfs(create_state *s, const pve_config *c, const char *dir, c
 			 .hostname = host,
 			 .nameserver = pve_config_get(c, NULL, "nameserver"),
 			 .searchdomain = pve_config_get(c, NULL, "searchdomain"),
-			 .root_password_hash = hash,
+			 /* Proxmox's create without a password locks root's */
+			 .root_password_hash = hash ? hash : "*",
 			 .ssh_keys = ssh,
 			 .nics = nics,
 			 .n_nics = n };

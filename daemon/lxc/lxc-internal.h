@@ -113,6 +113,9 @@ int ct_stop(pved *d, long long vmid, bool force, unsigned timeout_s, pve_error *
 int ct_exec_collect(pved *d, long long vmid, char *const *argv, unsigned timeout_s, size_t limit,
 		    char **ret_out, int *ret_exitcode, pve_error **err);
 
+/* The console a client attaches to by the config's cmode: 0 (/dev/console) or 1 (tty1). */
+unsigned ct_console_tty(pved *d, long long vmid);
+
 /* ---- tables ---- */
 
 extern const pved_handler pved_handlers_lxc_config[];

@@ -310,6 +310,18 @@ int ct_start(pved *d, long long vmid, bool skiplock, pve_error **err)
 		ct_unmount_all(d, vmid);
 		return r;
 	}
+	/* Proxmox's pre-start set-up with the current config: hostname, network, DNS */
+	lxc_setup su = { .ostype = pve_config_get(c, NULL, "ostype"),
+			 .hostname = s->hostname,
+			 .nameserver = pve_config_get(c, NULL, "nameserver"),
+			 .searchdomain = pve_config_get(c, NULL, "searchdomain"),
+			 .nics = s->nics,
+			 .n_nics = s->n_nics };
+	r = lxc_setup_rootfs(s->rootfs, &su, err);
+	if (r < 0) {
+		ct_unmount_all(d, vmid);
+		return r;
+	}
 	lxc_running run;
 	r = lxc_start(s, &run, err);
 	if (r < 0) {
