@@ -252,7 +252,7 @@ def stop_all(n):
     for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
         if name.endswith(".pid"):
             try:
-                pid = int(open(os.path.join(run_dir, name)).read().split()[0])
+                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
                 os.kill(pid, signal.SIGKILL)
             except (OSError, ValueError, IndexError):
                 pass
