@@ -5,6 +5,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include "access/access.h"
 #include "daemon/lxc/lxc-internal.h"
 
 static const pved_handler *const handlers[] = {
@@ -107,6 +108,62 @@ static void watch_start(pved *d)
 	unmount_later(d, vmids, k);
 }
 
+/* ---- pools, from user.cfg (for /cluster/resources) ---- */
+
+typedef struct ct_pool {
+	long long vmid;
+	char *pool;
+} ct_pool;
+
+static void pools_free(struct pved_lxc_state *q)
+{
+	for (size_t i = 0; i < q->n_pools; i++)
+		free(q->pools[i].pool);
+	free(q->pools);
+	q->pools = NULL;
+	q->n_pools = 0;
+}
+
+static int pool_cmp(const void *a, const void *b)
+{
+	const ct_pool *x = a, *y = b;
+	return (x->vmid > y->vmid) - (x->vmid < y->vmid);
+}
+
+static void pools_load(pved *d)
+{
+	struct pved_lxc_state *q = d->lxc;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	pools_free(q);
+	_cleanup_usercfg_ pve_usercfg *u = NULL;
+	if (pve_store_read(d->store, "user.cfg", &text, &len, NULL, NULL) < 0 ||
+	    pve_usercfg_parse(text, len, &u, NULL) < 0)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < u->n_pools; i++)
+		n += strv_length(u->pools[i].vms);
+	q->pools = xcalloc(n + 1, sizeof(*q->pools));
+	for (size_t i = 0; i < u->n_pools; i++)
+		for (char **v = u->pools[i].vms; v && *v; v++) {
+			long long vmid;
+			if (pve_parse_int(*v, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0)
+				continue;
+			q->pools[q->n_pools].vmid = vmid;
+			q->pools[q->n_pools++].pool = xstrdup(u->pools[i].poolid);
+		}
+	qsort(q->pools, q->n_pools, sizeof(*q->pools), pool_cmp);
+}
+
+static const char *pool_of(const struct pved_lxc_state *q, long long vmid)
+{
+	ct_pool key = { .vmid = vmid };
+	const ct_pool *p =
+		q->n_pools ? bsearch(&key, q->pools, q->n_pools, sizeof(*q->pools), pool_cmp) :
+			     NULL;
+	return p ? p->pool : NULL;
+}
+
 static int lxc_area_init(pved *d, pve_error **err)
 {
 	(void)err;
@@ -118,6 +175,7 @@ static int lxc_area_init(pved *d, pve_error **err)
 	(void)pve_store_mkdir(d->store, q->conf_dir, NULL);
 	ct_schema(d);
 	ct_load_all(d);
+	pools_load(d);
 	q->run_watch = -1;
 	if (d->base)
 		watch_start(d);
@@ -134,6 +192,7 @@ static void lxc_area_stop(pved *d)
 	if (q->run_watch >= 0)
 		close(q->run_watch);
 	ct_free_all(d);
+	pools_free(q);
 	cJSON_Delete(q->props);
 	free(q->conf_dir);
 	free(q->run_dir);
@@ -148,6 +207,11 @@ static void lxc_config_changed(pved *d, const char *path)
 		return;
 	if (!*path) {
 		ct_load_all(d);
+		pools_load(d);
+		return;
+	}
+	if (streq(path, "user.cfg")) {
+		pools_load(d);
 		return;
 	}
 	size_t n = strlen(q->conf_dir);
@@ -177,7 +241,16 @@ static void lxc_resources(pved_call *c, const char *type, pve_buf *out)
 			continue;
 		if (out->len)
 			pve_buf_puts(out, ",");
-		pve_buf_puts(out, ct_resource_json(d, ct));
+		const char *text = ct_resource_json(d, ct);
+		const char *pool = pool_of(d->lxc, ct->vmid);
+		_cleanup_free_ char *pacl = pool ? xasprintf("/pool/%s", pool) : NULL;
+		if (!pool || !pved_call_permitted(c, pacl, "Pool.Audit")) {
+			pve_buf_puts(out, text);
+			continue;
+		}
+		/* the entry with its pool: a pool id needs no JSON escapes */
+		pve_buf_append(out, text, strlen(text) - 1);
+		pve_buf_printf(out, ",\"pool\":\"%s\"}", pool);
 	}
 }
 

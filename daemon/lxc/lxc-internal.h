@@ -33,6 +33,8 @@ struct pved_lxc_state {
 	size_t n, cap;
 	char *conf_dir; /* "nodes/<node>/lxc", below etc/pve */
 	char *run_dir; /* <root>/run/lxc */
+	struct ct_pool *pools; /* the pools' containers, from user.cfg, sorted by vmid */
+	size_t n_pools;
 	int run_watch; /* inotify on run_dir: pid files that go are containers that ended */
 	struct event *run_watch_ev;
 };

@@ -175,6 +175,13 @@ def resources(n):
     e = e[0]
     expect(e["type"] == "lxc" and e["node"] == n.name and e["name"] == "ct-one", e)
     expect(e["status"] == "stopped" and e["maxmem"] == 256 << 20, e)
+    expect("pool" not in e, e)
+    # a container in a pool shows it, as Proxmox's entries do
+    expect(n.post("/pools", {"poolid": "ctpool"}).status == 200, "pool")
+    r = n.request("PUT", "/pools", {"poolid": "ctpool", "vms": "205"})
+    expect(r.status == 200, r)
+    e = [x for x in n.get("/cluster/resources", {"type": "vm"}).data if x.get("id") == "lxc/205"]
+    expect(e and e[0].get("pool") == "ctpool", e)
 
 
 @case
