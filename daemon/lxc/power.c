@@ -182,6 +182,25 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 	const char *host = pve_config_get(c, NULL, "hostname");
 	s->hostname = host ? xstrdup(host) : xasprintf("CT%lld", vmid);
 	s->unprivileged = ct_conf_bool(c, NULL, "unprivileged", false);
+	/* custom id maps, as Proxmox's raw lxc.idmap lines ("u 0 100000 1000"); the runtime refuses
+	 * overlapping or incomplete ones */
+	_cleanup_strv_free_ char **maps = pve_config_get_all(c, NULL, "lxc.idmap");
+	for (char **m = maps; *m; m++) {
+		char kind;
+		unsigned long in, out, count;
+		char extra;
+		if (sscanf(*m, " %c %lu %lu %lu %c", &kind, &in, &out, &count, &extra) != 4 ||
+		    (kind != 'u' && kind != 'g') || count == 0 || in > UINT32_MAX ||
+		    out > UINT32_MAX || count > UINT32_MAX)
+			return pve_error_set(err, EINVAL, "invalid lxc.idmap '%s'", *m);
+		if (s->n_idmaps == LXC_MAX_IDMAPS)
+			return pve_error_set(err, E2BIG, "more than %d lxc.idmap lines",
+					     LXC_MAX_IDMAPS);
+		s->idmaps[s->n_idmaps++] =
+			(lxc_idmap){ kind, (uint32_t)in, (uint32_t)out, (uint32_t)count };
+	}
+	if (s->n_idmaps && !s->unprivileged)
+		return pve_error_set(err, EINVAL, "lxc.idmap needs an unprivileged container");
 	const char *feat = pve_config_get(c, NULL, "features");
 	if (feat) {
 		s->nesting = prop_bool(feat, "nesting");

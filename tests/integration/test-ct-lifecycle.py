@@ -188,6 +188,30 @@ def exec_websocket(n):
 
 
 @case
+def custom_and_overlapping_idmap(n):
+    """Raw lxc.idmap lines (Proxmox's way to map ids) reach the runtime: a valid map is the one the
+    container runs with; overlapping ones fail the start naming them, nothing left mounted."""
+    create(n, 306)
+    path = n.path(f"etc/pve/nodes/{n.name}/lxc/306.conf")
+    base = open(path).read()
+    with open(path, "w") as f:
+        f.write(base + "lxc.idmap: u 0 100000 65536\nlxc.idmap: g 0 100000 65536\n"
+                "lxc.idmap: u 1000 100500 10\n")
+    r = n.post(ct(n, 306, "/status/start"))
+    st = n.wait_task(r.data, timeout=60)
+    expect("overlap" in st["exitstatus"], st)
+    expect(status(n, 306)["status"] == "stopped" and not rootfs_mounted(n, 306), "left running")
+    with open(path, "w") as f:
+        f.write(base + "lxc.idmap: u 0 100000 1000\nlxc.idmap: u 1000 1000 1\n"
+                "lxc.idmap: u 1001 101001 64535\nlxc.idmap: g 0 100000 65536\n")
+    task_ok(n, n.post(ct(n, 306, "/status/start")))
+    r = exec_(n, 306, ["cat", "/proc/self/uid_map"])
+    rows = [l.split() for l in r.data["out-data"].strip().split("\n")]
+    expect(["1000", "1000", "1"] in rows and len(rows) == 3, rows)
+    task_ok(n, n.request("DELETE", ct(n, 306), {"force": 1}))
+
+
+@case
 def ended_container_unmounted(n):
     create(n, 303, start=1)
     pid = status(n, 303)["pid"]
