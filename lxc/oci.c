@@ -2,6 +2,7 @@
  * docker-archive: manifest.json and layer tars), its layers unpacked in order with whiteouts through
  * template.c's confined unpack, each layer's sha256 checked, and the image config's process. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -474,6 +475,9 @@ typedef enum image_kind { IMAGE_NONE, IMAGE_OCI, IMAGE_DOCKER } image_kind;
  * from an image by its first entry, without reading it through. */
 static image_kind image_kind_of(const char *archive)
 {
+	struct stat st;
+	if (stat(archive, &st) < 0 || !S_ISREG(st.st_mode))
+		return IMAGE_NONE;
 	struct archive *a = lxc_archive_reader();
 	if (!a)
 		return IMAGE_NONE;
@@ -536,8 +540,12 @@ static int oci_manifest(const char *archive, lxc_oci_manifest *ret, pve_error **
 int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
 		    cJSON **ret_cfg, pve_error **err)
 {
-	if (access(archive, R_OK) < 0)
+	struct stat st;
+	if (stat(archive, &st) < 0 || access(archive, R_OK) < 0)
 		return pve_error_set(err, errno, "OCI archive '%s': %m", archive);
+	if (!S_ISREG(st.st_mode))
+		return pve_error_set(err, EINVAL, "OCI archive '%s' is not a regular file",
+				     archive);
 	lxc_oci_manifest m = { 0 };
 	image_kind kind = image_kind_of(archive);
 	if (kind == IMAGE_NONE)

@@ -592,8 +592,14 @@ int lxc_unpack_archive(lxc_unpack *u, struct archive *a, const char *what, pve_e
 int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
 			 pve_error **err)
 {
-	_cleanup_close_ int afd = open(archive, O_RDONLY | O_CLOEXEC);
-	if (afd < 0)
+	/* O_NONBLOCK: a FIFO in the archive's place must not hang the task. */
+	_cleanup_close_ int afd = open(archive, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat ast;
+	if (afd < 0 || fstat(afd, &ast) < 0)
+		return pve_error_set(err, errno, "template '%s': %m", archive);
+	if (!S_ISREG(ast.st_mode))
+		return pve_error_set(err, EINVAL, "template '%s' is not a regular file", archive);
+	if (fcntl(afd, F_SETFL, 0) < 0)
 		return pve_error_set(err, errno, "template '%s': %m", archive);
 	lxc_unpack u;
 	int r = lxc_unpack_init(&u, dir, maps, n_maps, err);

@@ -382,6 +382,13 @@ static void test_not_an_archive(void)
 	pve_error_free(err);
 	err = NULL;
 	check_int(lxc_template_extract("/nonexistent/t.tar", root, NULL, 0, &err), -ENOENT);
+	pve_error_free(err);
+	err = NULL;
+	/* a FIFO in its place: refused at once, not read (which would wait for a writer) */
+	_cleanup_free_ char *fifo = xasprintf("%s/fifo.tar", test_tmpdir());
+	check(mkfifo(fifo, 0600) == 0);
+	check_int(lxc_template_extract(fifo, root, NULL, 0, &err), -EINVAL);
+	check(!lxc_oci_is_image(fifo));
 }
 
 /* The volume bounds the unpack: a 1 MiB tmpfs refuses a 4 MiB file by its header, before writing. */
