@@ -755,12 +755,35 @@ static int update_precheck(pved_call *c, ct_update *u, pve_error **err)
 	const cJSON *p;
 	cJSON_ArrayForEach (p, u->set) {
 		_cleanup_free_ char *vol = ct_mp_volume(p->valuestring);
-		if ((streq(p->string, "rootfs") || family(p->string, "mp")) &&
-		    ct_alloc_request(vol))
+		if (!(streq(p->string, "rootfs") || family(p->string, "mp")) ||
+		    !ct_alloc_request(vol))
+			continue;
+		if (streq(p->string, "rootfs"))
+			return pve_error_set_param(err, EINVAL, "rootfs",
+						   "a new rootfs volume is not made by a config "
+						   "change: use resize or move_volume");
+		/* a new mount point's volume, allocated by the edit's check: its storage here */
+		_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
+		_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+		pve_storage st;
+		pve_error *e = NULL;
+		if (ct_storage_cfg(d, &scfg, err) < 0)
+			return -EIO;
+		if (pve_storage_get(scfg, sid, &st, &e) < 0 || st.disabled ||
+		    !pve_storage_on_node(&st, d->node)) {
+			pve_error_free(e);
+			return pve_error_set_param(err, EINVAL, p->string,
+						   "storage '%s' does not exist", sid);
+		}
+		if (!(st.content & PVE_CONTENT_ROOTDIR))
 			return pve_error_set_param(
 				err, EINVAL, p->string,
-				"allocating a new volume through a config change is not "
-				"supported by pved yet: give an existing volume");
+				"storage '%s' does not support container directories", sid);
+		_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace"))
+			return pve_error_set(
+				err, EACCES,
+				"Permission check failed (%s, Datastore.AllocateSpace)", acl);
 	}
 	_cleanup_strv_free_ char **keys = strv_new();
 	cJSON_ArrayForEach (p, u->set)
@@ -779,6 +802,7 @@ typedef struct put_job {
 	pved_cfgfile file;
 	char *path, *lockname, *digest;
 	ct_update u;
+	char **made; /* volumes the check allocated, freed if the write fails */
 } put_job;
 
 static int file_parse(const char *text, size_t len, void **ret, pve_error **err)
@@ -806,6 +830,7 @@ static void put_job_free(put_job *j)
 	free(j->lockname);
 	free(j->digest);
 	update_clear(&j->u);
+	strv_free(j->made);
 	free(j);
 }
 
@@ -820,6 +845,42 @@ static int put_change(pved *d, void *cfg, void *ud, pve_error **err)
 	if (r < 0)
 		return r;
 	return j->u.changed ? 0 : PVED_CFGEDIT_KEEP;
+}
+
+/* On the guest queue, the lock held: the volumes new mount points ask for (main or pending). */
+static int put_check(void *cfg, void *ud, pve_error **err)
+{
+	put_job *j = ud;
+	pve_config *c = cfg;
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	int r = ct_storage_cfg(j->d, &scfg, err);
+	if (r < 0)
+		return r;
+	bool unpriv = ct_conf_bool(c, NULL, "unprivileged", false);
+	j->made = strv_new();
+	const char *sections[] = { NULL, CT_SECTION_PENDING };
+	for (size_t i = 0; i < ELEMENTSOF(sections) && r >= 0; i++) {
+		_cleanup_strv_free_ char **keys = pve_config_keys(c, sections[i]);
+		for (char **k = keys; *k && r >= 0; k++) {
+			if (!family(*k, "mp"))
+				continue;
+			const char *v = pve_config_get(c, sections[i], *k);
+			_cleanup_free_ char *vol = ct_mp_volume(v), *value = NULL, *volid = NULL;
+			if (!ct_alloc_request(vol))
+				continue;
+			r = ct_alloc_mp(j->d, scfg, j->vmid, *k, v, unpriv, &value, &volid, err);
+			if (r >= 0) {
+				pve_config_set(c, sections[i], *k, value);
+				strv_push(&j->made, TAKE_PTR(volid));
+			}
+		}
+	}
+	if (r < 0) {
+		ct_volumes_free(j->d, scfg, j->made, false);
+		strv_free(j->made);
+		j->made = NULL;
+	}
+	return r;
 }
 
 static void destroy_work(void *arg)
@@ -841,6 +902,12 @@ static void put_done(pved *d, void *ud, int r, pve_error *err)
 	close(j->lock_fd);
 	j->lock_fd = -1;
 	ct_refresh(d, j->vmid);
+	if (r < 0 && j->made && j->made[0]) {
+		/* the config was not written: what the check allocated goes */
+		_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+		if (ct_storage_cfg(d, &scfg, NULL) == 0)
+			ct_volumes_free(d, scfg, j->made, false);
+	}
 	if (r < 0)
 		pved_call_fail(j->c, err);
 	else
@@ -865,9 +932,12 @@ static void put_locked(pved *d, int fd, pve_error *err, void *ud)
 				  .parse = file_parse,
 				  .print = file_print,
 				  .free = file_free };
-	pved_cfgedit e = {
-		.file = &j->file, .digest = j->digest, .change = put_change, .done = put_done
-	};
+	pved_cfgedit e = { .file = &j->file,
+			   .digest = j->digest,
+			   .change = put_change,
+			   .check = put_check,
+			   .queue = PVED_QUEUE_GUEST,
+			   .done = put_done };
 	pved_cfgedit_run(d, &e, j);
 }
 

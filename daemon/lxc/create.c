@@ -321,9 +321,12 @@ typedef struct create_state {
 } create_state;
 
 /* Allocates the volume a mount point asks for and formats it; the value to store. */
-static int alloc_mp(create_state *s, const char *key, const char *value, bool unprivileged,
-		    char **ret_value, pve_error **err)
+int ct_alloc_mp(pved *d, const pve_sectioncfg *scfg, long long vmid, const char *key,
+		const char *value, bool unprivileged, char **ret_value, char **ret_volid,
+		pve_error **err)
 {
+	(void)d;
+	*ret_volid = NULL;
 	_cleanup_free_ char *vol = ct_mp_volume(value);
 	if (!ct_alloc_request(vol)) {
 		*ret_value = xstrdup(value);
@@ -335,7 +338,7 @@ static int alloc_mp(create_state *s, const char *key, const char *value, bool un
 	if (pve_parse_size(gib, &size) < 0)
 		return pve_error_set_param(err, EINVAL, key, "invalid size '%s'", gib);
 	pve_storage st;
-	int r = pve_storage_get(s->scfg, sid, &st, err);
+	int r = pve_storage_get(scfg, sid, &st, err);
 	if (r >= 0)
 		r = pve_storage_activate(&st, err);
 	if (r < 0)
@@ -344,45 +347,59 @@ static int alloc_mp(create_state *s, const char *key, const char *value, bool un
 	bool btrfs = st.type && streq(st.type, "btrfs");
 	const char *fmt = size == 0 || btrfs ? "subvol" : "raw";
 	_cleanup_free_ char *volname = NULL, *path = NULL;
-	r = pve_storage_alloc_image(&st, s->vmid, fmt, NULL, size, &volname, err);
+	r = pve_storage_alloc_image(&st, vmid, fmt, NULL, size, &volname, err);
 	if (r < 0)
 		return r;
-	strv_push(&s->made, xasprintf("%s:%s", sid, volname));
-	printf("allocated volume '%s:%s' for %s\n", sid, volname, key);
+	_cleanup_free_ char *volid = xasprintf("%s:%s", sid, volname);
+	printf("allocated volume '%s' for %s\n", volid, key);
 	r = pve_storage_path(&st, volname, NULL, &path, err);
-	if (r < 0)
-		return r;
 	char owner[32];
 	snprintf(owner, sizeof(owner), "root_owner=%u:%u", unprivileged ? LXC_UNPRIV_BASE : 0,
 		 unprivileged ? LXC_UNPRIV_BASE : 0);
-	if (streq(fmt, "raw")) {
+	if (r >= 0 && streq(fmt, "raw")) {
 		/* as Proxmox formats a container's raw volume */
 		const char *argv[] = { "mkfs.ext4", "-q", "-O", "mmp", "-E", owner, path, NULL };
 		printf("Formatting '%s' with ext4\n", path);
 		r = pve_storage_run(argv, NULL, err);
-		if (r < 0)
-			return r;
-	} else if (unprivileged && chown(path, LXC_UNPRIV_BASE, LXC_UNPRIV_BASE) < 0) {
-		return pve_error_set(err, errno, "chown '%s': %m", path);
+	} else if (r >= 0 && unprivileged && chown(path, LXC_UNPRIV_BASE, LXC_UNPRIV_BASE) < 0) {
+		r = pve_error_set(err, errno, "chown '%s': %m", path);
+	}
+	if (r < 0) {
+		(void)pve_storage_free_image(&st, volname, NULL);
+		return r;
 	}
 	/* the rest of the value (mp=, options) stays; the volume and its size are the new ones */
-	const char *rest = value + strcspn(value, ",");
-	_cleanup_free_ char *tail = NULL;
+	const char *first_end = value + strcspn(value, ",");
+	bool positional = !memchr(value, '=', (size_t)(first_end - value));
 	pve_buf b = { 0 };
-	for (const char *q = *rest ? rest + 1 : rest; *q;) {
+	for (const char *q = positional ? first_end : value; *q;) {
+		if (*q == ',')
+			q++;
 		size_t n = strcspn(q, ",");
-		if (!(n >= 5 && strncmp(q, "size=", 5) == 0) &&
+		if (n && !(n >= 5 && strncmp(q, "size=", 5) == 0) &&
 		    !(n >= 7 && strncmp(q, "volume=", 7) == 0)) {
 			pve_buf_puts(&b, ",");
 			pve_buf_append(&b, q, n);
 		}
-		q += n + (q[n] == ',');
+		q += n;
 	}
-	tail = b.data ? pve_buf_steal(&b) : xstrdup("");
-	_cleanup_free_ char *sz = xasprintf("%lluG", (unsigned long long)(size >> 30));
-	*ret_value = xasprintf("%s:%s%s,size=%s", sid, volname, tail,
-			       size ? sz : "0T"); /* Proxmox writes a subvolume's 0 as 0T */
+	_cleanup_free_ char *tail = b.data ? pve_buf_steal(&b) : xstrdup("");
+	/* Proxmox writes a subvolume's 0 as 0T */
+	_cleanup_free_ char *sz = size ? pve_format_size(size) : xstrdup("0T");
+	*ret_value = xasprintf("%s%s,size=%s", volid, tail, sz);
+	*ret_volid = TAKE_PTR(volid);
 	return 0;
+}
+
+static int alloc_mp(create_state *s, const char *key, const char *value, bool unprivileged,
+		    char **ret_value, pve_error **err)
+{
+	char *volid = NULL;
+	int r = ct_alloc_mp(s->d, s->scfg, s->vmid, key, value, unprivileged, ret_value, &volid,
+			    err);
+	if (volid)
+		strv_push(&s->made, volid);
+	return r;
 }
 
 /* Mounts the rootfs volume at s->mnt (a loop mount for a raw image; a subvolume is used in place). */

@@ -90,6 +90,12 @@ char *ct_lock_path(const pved *d, long long vmid);
 int ct_lock_wait(pved *d, long long vmid, int *ret_fd, pve_error **err);
 /* Applies [pve:pending] to the main section and drops it; volumes to free go to *ret_destroy. */
 void ct_apply_pending(pve_config *c, char ***ret_destroy);
+/* Allocates the volume a mount point's value asks for (STORAGE:SIZE_GB; create.c): a raw image
+ * formatted ext4, or a subvolume for size 0 and on btrfs, owned by the container's root; the value to
+ * store and the new volid (NULL when the value asks for none). Blocking. */
+int ct_alloc_mp(pved *d, const pve_sectioncfg *scfg, long long vmid, const char *key,
+		const char *value, bool unprivileged, char **ret_value, char **ret_volid,
+		pve_error **err);
 /* storage.cfg, parsed. */
 int ct_storage_cfg(pved *d, pve_sectioncfg **ret, pve_error **err);
 /* Frees volumes (best effort; failures are task warnings when warn). */

@@ -122,6 +122,25 @@ def put_applies_on_stopped(n):
     expect("lxc.cgroup2.devices.allow: c 1:3 rwm" in text and "[before]" in text, text)
     r = n.get(ct(n, 202, "/config"))
     expect(r.data["net0"] == "name=eth0,bridge=vmbr0,ip=dhcp", r)
+    # a new mount point's volume is allocated by the change, formatted, owned by the CT's root
+    r = n.request("PUT", ct(n, 202, "/config"), {"mp0": "local:1,mp=/data,backup=1"})
+    expect(r.status == 200, r)
+    text = open(conf_path(n, 202)).read()
+    expect("mp0: local:202/vm-202-disk-1.raw,mp=/data,backup=1,size=1G" in text, text)
+    img = n.path("var/lib/vz/images/202/vm-202-disk-1.raw")
+    out = subprocess.run(["dumpe2fs", "-h", img], capture_output=True, text=True).stdout
+    expect("Filesystem OS type" in out, out[:300])
+    # deleting it keeps the volume as an unused disk; deleting that frees it
+    r = n.request("PUT", ct(n, 202, "/config"), {"delete": "mp0"})
+    expect(r.status == 200 and "unused0: local:202/vm-202-disk-1.raw" in
+           open(conf_path(n, 202)).read(), r)
+    r = n.request("PUT", ct(n, 202, "/config"), {"delete": "unused0"})
+    expect(r.status == 200, r)
+    for _ in range(50):
+        if not os.path.exists(img):
+            break
+        __import__("time").sleep(0.1)
+    expect(not os.path.exists(img), "the deleted unused volume was kept")
     r = n.request("PUT", ct(n, 202, "/config"), {"delete": "description,net0"})
     expect(r.status == 200, r)
     r = n.get(ct(n, 202, "/config"))
@@ -142,7 +161,8 @@ def put_refuses(n):
         ({"unprivileged": 0}, "unprivileged", "read-only option"),
         ({"net0": "name=eth0,bridge=vmbr0,ip=nonsense"}, "net0", "ip"),
         ({"features": "nesting=maybe"}, "features", "nesting"),
-        ({"mp0": "local:4,mp=/data"}, "mp0", "not supported by pved yet"),
+        ({"rootfs": "local:4"}, "rootfs", "use resize or move_volume"),
+        ({"mp0": "nostore:1,mp=/data"}, "mp0", "storage 'nostore' does not exist"),
     ]
     for params, param, words in cases:
         try:
