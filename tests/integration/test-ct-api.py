@@ -111,6 +111,9 @@ def list_config_pending(n):
 @case
 def put_applies_on_stopped(n):
     write_ct(n, 202)
+    r = n.request("PUT", ct(n, 202, "/config"), {"nameserver": "192.0.2.53 fe80::1%eth0",
+                                                 "timezone": "Europe/Vienna"})
+    expect(r.status == 200, r)
     r = n.request("PUT", ct(n, 202, "/config"), {"memory": 1024, "description": "new words",
                                                  "net0": "name=eth0,bridge=vmbr0,ip=dhcp"})
     expect(r.status == 200, r)
@@ -162,6 +165,8 @@ def put_refuses(n):
         ({"net0": "name=eth0,bridge=vmbr0,ip=nonsense"}, "net0", "ip"),
         ({"features": "nesting=maybe"}, "features", "nesting"),
         ({"rootfs": "local:4"}, "rootfs", "use resize or move_volume"),
+        ({"timezone": "../../etc/shadow"}, "timezone", "does not match"),
+        ({"nameserver": "8.8.8.8;rm -rf"}, "nameserver", "does not match"),
         ({"mp0": "nostore:1,mp=/data"}, "mp0", "storage 'nostore' does not exist"),
     ]
     for params, param, words in cases:
