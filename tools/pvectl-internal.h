@@ -118,6 +118,8 @@ int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, con
 
 /* qm's verbs: the API's calls through pvectl_run, qm's own listings (list, config, status, pending). */
 int pvectl_qm(pvectl *c, int argc, char **argv);
+/* pct's verbs (tools/pvectl-ct.c); argv[1] is the verb. */
+int pvectl_pct(pvectl *c, int argc, char **argv);
 
 /* pvectl-main.c */
 /* pvectl's command line (argv[0] is the program), as main runs it. */

@@ -683,6 +683,20 @@ static int dispatch(pvectl *c, cli *clp, int argc, char **argv);
 int pvectl_run(pvectl *c, int argc, char **argv)
 {
 	cli cl = { .noborder = -1, .noheader = -1 };
+	/* pvectl [OPTIONS] ct VERB ...: the options before "ct" are pvectl's, the rest pct's (whose
+	 * words, such as exec's "--", pvectl's parser would take for its own) */
+	int at = 1;
+	while (at < argc && argv[at][0] == '-')
+		at += 1 + (strchr(argv[at], '=') == NULL && at + 1 < argc &&
+			   argv[at + 1][0] != '-' && strcmp(argv[at + 1], "ct") != 0);
+	if (at < argc && strcmp(argv[at], "ct") == 0) {
+		int ex = parse_args(c, &cl, at, argv);
+		for (size_t i = 0; i < cl.n_params; i++) {
+			free(cl.params[i].name);
+			free(cl.params[i].value);
+		}
+		return ex ? ex : pvectl_pct(c, argc - at, argv + at);
+	}
 	int ex = parse_args(c, &cl, argc, argv);
 	if (!ex)
 		ex = dispatch(c, &cl, argc, argv);
@@ -777,14 +791,11 @@ static int dispatch(pvectl *c, cli *cl, int argc, char **argv)
 	return usage_error("unknown verb '%s' (see: pvectl help)", cl->verb);
 }
 
-/* qm's words as pvectl vm's; pct has nothing to map onto yet. */
+/* qm's words as pvectl vm's; pct's as pvectl ct's. */
 static int run_as(pvectl *c, const char *name, int argc, char **argv)
 {
-	if (streq(name, "pct")) {
-		fprintf(stderr, "pct: containers are not served by pved yet (there is no "
-				"/nodes/{node}/lxc API); nothing was done\n");
-		return PVECTL_EXIT_FAIL;
-	}
+	if (streq(name, "pct"))
+		return pvectl_pct(c, argc, argv);
 	if (streq(name, "qm")) {
 		c->as_qm = true;
 		return pvectl_qm(c, argc, argv);

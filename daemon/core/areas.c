@@ -9,6 +9,7 @@ const pved_area *const pved_areas[] = {
 	&pved_area_cluster, /* /cluster */
 	&pved_area_storage, /* /storage, /nodes/{node}/storage */
 	&pved_area_qemu, /* /nodes/{node}/qemu */
+	&pved_area_lxc, /* /nodes/{node}/lxc */
 	&pved_area_network, /* /nodes/{node}/network */
 	&pved_area_firewall, /* /cluster/firewall, /nodes/{node}/firewall, guests' firewall */
 	NULL,

@@ -39,6 +39,7 @@ typedef struct pved {
 	struct pved_node_sample *node_sample; /* the node's figures, sampled on demand */
 	struct pved_qemu_state *qemu; /* the qemu area's own (daemon/qemu/) */
 	struct pved_fw_state *firewall; /* the firewall area's own (daemon/firewall/) */
+	struct pved_lxc_state *lxc; /* the lxc area's own (daemon/lxc/) */
 	/* The /dev/kvm probe's verdict, which the node's status reports (daemon/qemu/ fills it at start,
 	 * off the loop): "ok", "degraded" or "absent"; NULL until known. kvm_percent: the probe guest's
 	 * speed as a share of the host's. */
@@ -358,7 +359,7 @@ struct pved_area {
 /* Every area, NULL-terminated (daemon/core/areas.c). */
 extern const pved_area *const pved_areas[];
 extern const pved_area pved_area_core, pved_area_access, pved_area_nodes, pved_area_cluster,
-	pved_area_storage, pved_area_qemu, pved_area_network, pved_area_firewall;
+	pved_area_storage, pved_area_qemu, pved_area_network, pved_area_firewall, pved_area_lxc;
 
 /* Binds each route to its handler, which must belong to the route's area (or to core, whose generic
  * handlers such as "index" serve every area); fails naming the first route without a handler, handler

@@ -6,32 +6,19 @@
 #include <time.h>
 
 #include "access/access.h"
+#include "daemon/core/guest.h"
 #include "daemon/qemu/qemu-internal.h"
 
 #define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
 
 char *qemu_vmid_owner(pved *d, long long vmid)
 {
-	_cleanup_strv_free_ char **nodes = NULL;
-	if (pve_store_list(d->store, "nodes", &nodes, NULL) < 0)
-		return NULL;
-	for (char **n = nodes; *n; n++) {
-		_cleanup_free_ char *qm = xasprintf("nodes/%s/qemu-server/%lld.conf", *n, vmid);
-		_cleanup_free_ char *ct = xasprintf("nodes/%s/lxc/%lld.conf", *n, vmid);
-		if (pve_store_exists(d->store, qm) || pve_store_exists(d->store, ct))
-			return xstrdup(*n);
-	}
-	return NULL;
+	return pved_guest_owner(d, vmid);
 }
 
 bool qemu_pool_exists(pved *d, const char *pool)
 {
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	if (pve_store_read(d->store, "user.cfg", &text, &len, NULL, NULL) < 0)
-		return false;
-	_cleanup_usercfg_ pve_usercfg *u = NULL;
-	return pve_usercfg_parse(text, len, &u, NULL) == 0 && pve_usercfg_find_pool(u, pool);
+	return pved_guest_pool_exists(d, pool);
 }
 
 static void h_create(pved_call *c)
@@ -146,72 +133,16 @@ static char *qemu_version(void)
 	return xstrndup(v, strspn(v, "0123456789."));
 }
 
-/* Adds vmid to pool in user.cfg, under user.cfg's store lock. */
 int qemu_pool_add(pved *d, long long vmid, const char *pool, pve_error **err)
 {
-	pve_store_lock *lock = NULL;
-	int r = pve_store_lock_acquire(d->store, "file-user_cfg", 10000, &lock, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	_cleanup_usercfg_ pve_usercfg *u = NULL;
-	r = pve_store_read(d->store, "user.cfg", &text, &len, digest, err);
-	if (r >= 0)
-		r = pve_usercfg_parse(text, len, &u, err);
-	pve_pool *p = r >= 0 ? pve_usercfg_find_pool(u, pool) : NULL;
-	if (r >= 0 && !p)
-		r = pve_error_set(err, ENOENT, "pool '%s' does not exist", pool);
-	if (r >= 0) {
-		size_t n = strv_length(p->vms);
-		p->vms = xrealloc(p->vms, (n + 2) * sizeof(char *));
-		p->vms[n] = xasprintf("%lld", vmid);
-		p->vms[n + 1] = NULL;
-		_cleanup_free_ char *out = pve_usercfg_print(u);
-		r = pve_store_write(d->store, "user.cfg", out, strlen(out), digest, err);
-	}
-	pve_store_unlock(lock);
-	return r;
+	return pved_guest_pool_add(d, vmid, pool, err);
 }
 
 /* Removes vmid from every pool (destroy with purge). */
 static void remove_from_pools(pved *d, long long vmid)
 {
-	pve_store_lock *lock = NULL;
-	if (pve_store_lock_acquire(d->store, "file-user_cfg", 10000, &lock, NULL) < 0)
-		return;
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	char digest[PVE_STORE_DIGEST_LEN + 1];
-	_cleanup_usercfg_ pve_usercfg *u = NULL;
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	bool changed = false;
-	if (pve_store_read(d->store, "user.cfg", &text, &len, digest, NULL) == 0 &&
-	    pve_usercfg_parse(text, len, &u, NULL) == 0) {
-		for (size_t i = 0; i < u->n_pools; i++) {
-			char **v = u->pools[i].vms;
-			size_t w = 0;
-			for (size_t k = 0; v && v[k]; k++) {
-				if (streq(v[k], id)) {
-					free(v[k]);
-					changed = true;
-					continue;
-				}
-				v[w++] = v[k];
-			}
-			if (v)
-				v[w] = NULL;
-		}
-		if (changed) {
-			_cleanup_free_ char *out = pve_usercfg_print(u);
-			if (pve_store_write(d->store, "user.cfg", out, strlen(out), digest, NULL) ==
-			    0)
-				printf("removed VM %lld from its pool\n", vmid);
-		}
-	}
-	pve_store_unlock(lock);
+	if (pved_guest_pools_remove(d, vmid))
+		printf("removed VM %lld from its pool\n", vmid);
 }
 
 static int strcmp_p(const void *a, const void *b)

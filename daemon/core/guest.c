@@ -1,0 +1,206 @@
+/* What VMs and containers share: the per-guest flock, the owner of a vmid across qemu-server/ and lxc/,
+ * and a guest's pool in user.cfg. Moved out of daemon/qemu when containers needed the same. */
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "access/access.h"
+#include "daemon/core/guest.h"
+
+#define RETRY_MS 20
+
+/* ---- the per-guest lock ---------------------------------------------------------------------------- */
+
+static int open_lock(const char *path, int *ret_fd, pve_error **err)
+{
+	_cleanup_free_ char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	_cleanup_free_ char *lockdir = xstrndup(dir, (size_t)(strrchr(dir, '/') - dir));
+	(void)mkdir(lockdir, 0755);
+	(void)mkdir(dir, 0755);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return pve_error_set(err, errno, "can't open file '%s' - %m", path);
+	*ret_fd = fd;
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int pved_guest_lock_wait(const char *path, int timeout_ms, int *ret_fd, pve_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	int r = open_lock(path, &fd, err);
+	if (r < 0)
+		return r;
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return pve_error_set(err, errno, "can't lock file '%s' - %m", path);
+		if (now_ms() >= deadline)
+			return pve_error_set(err, EBUSY, "can't lock file '%s' - got timeout",
+					     path);
+		usleep(RETRY_MS * 1000);
+	}
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+typedef struct lock_job {
+	pved *d;
+	int fd;
+	char *path;
+	uint64_t deadline;
+	struct event *timer;
+	pved_guest_lock_fn done;
+	void *ud;
+} lock_job;
+
+static void job_finish(lock_job *j, int fd, pve_error *err)
+{
+	if (j->timer)
+		event_free(j->timer);
+	if (fd < 0 && j->fd >= 0)
+		close(j->fd);
+	pved_guest_lock_fn done = j->done;
+	void *ud = j->ud;
+	pved *d = j->d;
+	free(j->path);
+	free(j);
+	done(d, fd, err, ud);
+}
+
+static void attempt(evutil_socket_t s, short what, void *arg)
+{
+	(void)s, (void)what;
+	lock_job *j = arg;
+	if (flock(j->fd, LOCK_EX | LOCK_NB) == 0)
+		return job_finish(j, j->fd, NULL);
+	pve_error *err = NULL;
+	if (errno != EWOULDBLOCK && errno != EINTR) {
+		pve_error_set(&err, errno, "can't lock file '%s' - %m", j->path);
+		return job_finish(j, -1, err);
+	}
+	if (now_ms() >= j->deadline) {
+		pve_error_set(&err, EBUSY, "can't lock file '%s' - got timeout", j->path);
+		return job_finish(j, -1, err);
+	}
+	if (!j->timer)
+		j->timer = evtimer_new(j->d->base, attempt, j);
+	struct timeval tv = { 0, RETRY_MS * 1000 };
+	evtimer_add(j->timer, &tv);
+}
+
+void pved_guest_lock_async(pved *d, const char *path, int timeout_ms, pved_guest_lock_fn done,
+			   void *ud)
+{
+	lock_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->done = done;
+	j->ud = ud;
+	j->path = xstrdup(path);
+	j->deadline = now_ms() + (uint64_t)timeout_ms;
+	pve_error *err = NULL;
+	if (open_lock(path, &j->fd, &err) < 0) {
+		j->fd = -1;
+		return job_finish(j, -1, err);
+	}
+	attempt(-1, 0, j);
+}
+
+/* ---- vmids and pools --------------------------------------------------------------------------------- */
+
+char *pved_guest_owner(pved *d, long long vmid)
+{
+	_cleanup_strv_free_ char **nodes = NULL;
+	if (pve_store_list(d->store, "nodes", &nodes, NULL) < 0)
+		return NULL;
+	for (char **n = nodes; *n; n++) {
+		_cleanup_free_ char *qm = xasprintf("nodes/%s/qemu-server/%lld.conf", *n, vmid);
+		_cleanup_free_ char *ct = xasprintf("nodes/%s/lxc/%lld.conf", *n, vmid);
+		if (pve_store_exists(d->store, qm) || pve_store_exists(d->store, ct))
+			return xstrdup(*n);
+	}
+	return NULL;
+}
+
+bool pved_guest_pool_exists(pved *d, const char *pool)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (pve_store_read(d->store, "user.cfg", &text, &len, NULL, NULL) < 0)
+		return false;
+	_cleanup_usercfg_ pve_usercfg *u = NULL;
+	return pve_usercfg_parse(text, len, &u, NULL) == 0 && pve_usercfg_find_pool(u, pool);
+}
+
+int pved_guest_pool_add(pved *d, long long vmid, const char *pool, pve_error **err)
+{
+	pve_store_lock *lock = NULL;
+	int r = pve_store_lock_acquire(d->store, "file-user_cfg", 10000, &lock, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	_cleanup_usercfg_ pve_usercfg *u = NULL;
+	r = pve_store_read(d->store, "user.cfg", &text, &len, digest, err);
+	if (r >= 0)
+		r = pve_usercfg_parse(text, len, &u, err);
+	pve_pool *p = r >= 0 ? pve_usercfg_find_pool(u, pool) : NULL;
+	if (r >= 0 && !p)
+		r = pve_error_set(err, ENOENT, "pool '%s' does not exist", pool);
+	if (r >= 0) {
+		size_t n = strv_length(p->vms);
+		p->vms = xrealloc(p->vms, (n + 2) * sizeof(char *));
+		p->vms[n] = xasprintf("%lld", vmid);
+		p->vms[n + 1] = NULL;
+		_cleanup_free_ char *out = pve_usercfg_print(u);
+		r = pve_store_write(d->store, "user.cfg", out, strlen(out), digest, err);
+	}
+	pve_store_unlock(lock);
+	return r;
+}
+
+bool pved_guest_pools_remove(pved *d, long long vmid)
+{
+	pve_store_lock *lock = NULL;
+	if (pve_store_lock_acquire(d->store, "file-user_cfg", 10000, &lock, NULL) < 0)
+		return false;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	_cleanup_usercfg_ pve_usercfg *u = NULL;
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	bool changed = false, written = false;
+	if (pve_store_read(d->store, "user.cfg", &text, &len, digest, NULL) == 0 &&
+	    pve_usercfg_parse(text, len, &u, NULL) == 0) {
+		for (size_t i = 0; i < u->n_pools; i++) {
+			char **v = u->pools[i].vms;
+			size_t w = 0;
+			for (size_t k = 0; v && v[k]; k++) {
+				if (streq(v[k], id)) {
+					free(v[k]);
+					changed = true;
+					continue;
+				}
+				v[w++] = v[k];
+			}
+			if (v)
+				v[w] = NULL;
+		}
+		if (changed) {
+			_cleanup_free_ char *out = pve_usercfg_print(u);
+			written = pve_store_write(d->store, "user.cfg", out, strlen(out), digest,
+						  NULL) == 0;
+		}
+	}
+	pve_store_unlock(lock);
+	return written;
+}

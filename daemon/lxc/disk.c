@@ -1,0 +1,618 @@
+/* A container's volumes as a whole: template (vztemplate: each volume made a base volume), clone
+ * (vzclone: full copies, or linked clones of a template's base volumes), resize (grow only: the
+ * volume, then its ext4 with resize2fs), move_volume (vzmove: a copy on another storage) and feature. */
+#include <cjson/cJSON.h>
+#include <sys/stat.h>
+
+#include "daemon/core/guest.h"
+#include "daemon/lxc/lxc-internal.h"
+
+static bool family(const char *key, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return strncmp(key, prefix, n) == 0 && key[n] >= '0' && key[n] <= '9';
+}
+
+static bool mp_key(const char *key)
+{
+	return streq(key, "rootfs") || family(key, "mp");
+}
+
+static bool arg_true(const cJSON *args, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
+	return (cJSON_IsNumber(v) && v->valuedouble != 0) || cJSON_IsTrue(v);
+}
+
+/* A mount point's value with another volume (and size, when given). */
+static char *with_volume(const char *value, const char *volid, uint64_t size)
+{
+	pve_buf b = { 0 };
+	pve_buf_puts(&b, volid);
+	const char *rest = value + strcspn(value, ",");
+	for (const char *q = *rest ? rest + 1 : rest; *q;) {
+		size_t n = strcspn(q, ",");
+		bool drop = (n >= 7 && strncmp(q, "volume=", 7) == 0) ||
+			    (size && n >= 5 && strncmp(q, "size=", 5) == 0);
+		if (!drop) {
+			pve_buf_puts(&b, ",");
+			pve_buf_append(&b, q, n);
+		}
+		q += n + (q[n] == ',');
+	}
+	if (size) {
+		_cleanup_free_ char *s = pve_format_size(size);
+		pve_buf_printf(&b, ",size=%s", s);
+	}
+	return pve_buf_steal(&b);
+}
+
+static int open_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, pve_storage *st,
+		       char **volname, pve_error **err)
+{
+	int r = ct_volume_storage(d, scfg, vol, st, volname, err);
+	if (r >= 0)
+		r = pve_storage_activate(st, err);
+	return r;
+}
+
+/* A full copy of vol onto storage sid for vmid: the same format, the same size. */
+static int copy_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, const char *sid,
+		       long long vmid, char **ret_volid, pve_error **err)
+{
+	pve_storage src, dst;
+	_cleanup_free_ char *volname = NULL, *path = NULL, *fmt = NULL, *newname = NULL,
+			    *newpath = NULL;
+	uint64_t size = 0, used = 0;
+	int r = open_volume(d, scfg, vol, &src, &volname, err);
+	if (r >= 0)
+		r = pve_storage_path(&src, volname, NULL, &path, err);
+	if (r >= 0)
+		r = pve_storage_volume_size(&src, volname, &size, &used, &fmt, err);
+	if (r < 0)
+		return r;
+	bool subvol = fmt && streq(fmt, "subvol");
+	if ((r = pve_storage_get(scfg, sid, &dst, err)) < 0 ||
+	    (r = pve_storage_activate(&dst, err)) < 0)
+		return r;
+	if (!(dst.content & PVE_CONTENT_ROOTDIR))
+		return pve_error_set_param(err, EINVAL, "storage",
+					   "storage '%s' does not support container directories",
+					   sid);
+	r = pve_storage_alloc_image(&dst, vmid, subvol ? "subvol" : "raw", NULL, subvol ? 0 : size,
+				    &newname, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *newvol = xasprintf("%s:%s", sid, newname);
+	r = pve_storage_path(&dst, newname, NULL, &newpath, err);
+	if (r >= 0) {
+		printf("copying '%s' to '%s'\n", vol, newvol);
+		fflush(stdout);
+		_cleanup_free_ char *from = xasprintf("%s/.", path);
+		const char *raw[] = { "cp", "--sparse=always", "--", path, newpath, NULL };
+		const char *dir[] = { "cp", "-a", "--reflink=auto", "--", from, newpath, NULL };
+		r = pve_storage_run(subvol ? dir : raw, NULL, err);
+	}
+	if (r < 0) {
+		(void)pve_storage_free_image(&dst, newname, NULL);
+		return r;
+	}
+	*ret_volid = TAKE_PTR(newvol);
+	return 0;
+}
+
+/* ---- template ---------------------------------------------------------------------------------------- */
+
+static int task_template(pved *d, const cJSON *args, pve_error **err)
+{
+	long long vmid = 0;
+	pve_json_int(args, "vmid", &vmid);
+	_cleanup_close_ int lock = -1;
+	int r = ct_lock_wait(d, vmid, &lock, err);
+	if (r < 0)
+		return r;
+	_cleanup_config_ pve_config *c = NULL;
+	if ((r = ct_conf_load(d, vmid, &c, NULL, err)) < 0 || (r = ct_conf_check_lock(c, err)) < 0)
+		return r;
+	if (ct_conf_bool(c, NULL, "template", false))
+		return pve_error_set(err, EINVAL, "you can't convert a template to a template");
+	if (ct_running(d, vmid, NULL))
+		return pve_error_set(err, EINVAL,
+				     "you can't convert a CT to template if the CT is running");
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if ((r = ct_storage_cfg(d, &scfg, err)) < 0)
+		return r;
+	_cleanup_strv_free_ char **keys = pve_config_keys(c, NULL);
+	for (char **k = keys; *k; k++) {
+		if (!mp_key(*k))
+			continue;
+		const char *v = pve_config_get(c, NULL, *k);
+		_cleanup_free_ char *vol = ct_mp_volume(v), *volname = NULL, *base = NULL;
+		if (!ct_volume_is_storage(vol))
+			continue;
+		pve_storage st;
+		if ((r = open_volume(d, scfg, vol, &st, &volname, err)) < 0 ||
+		    (r = pve_storage_create_base(&st, volname, &base, err)) < 0)
+			return r;
+		_cleanup_free_ char *nv = xasprintf("%s:%s", st.id, base);
+		_cleanup_free_ char *value = with_volume(v, nv, 0);
+		pve_config_set(c, NULL, *k, value);
+		printf("%s: base volume '%s'\n", *k, nv);
+	}
+	pve_config_set(c, NULL, "template", "1");
+	return ct_conf_write(d, vmid, c, NULL, err);
+}
+
+static void h_template(pved_call *c)
+{
+	pve_error *err = NULL;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (ct_conf_bool(conf, NULL, "template", false)) {
+		pve_error_set(&err, EINVAL, "you can't convert a template to a template");
+		return pved_call_fail(c, err);
+	}
+	if (ct_running(c->d, vmid, NULL)) {
+		pve_error_set(&err, EINVAL,
+			      "you can't convert a CT to template if the CT is running");
+		return pved_call_fail(c, err);
+	}
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(c->d, "vztemplate", id, c->authid, cJSON_Duplicate(c->params, true),
+			    &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	/* Proxmox's template answers null: the task runs on */
+	pved_call_reply(c, NULL);
+}
+
+/* ---- clone ------------------------------------------------------------------------------------------- */
+
+static int task_clone(pved *d, const cJSON *args, pve_error **err)
+{
+	long long vmid = 0, newid = 0;
+	pve_json_int(args, "vmid", &vmid);
+	pve_json_int(args, "newid", &newid);
+	const char *storage = pve_json_str(args, "storage"), *host = pve_json_str(args, "hostname");
+	const char *snap = pve_json_str(args, "snapname"), *pool = pve_json_str(args, "pool");
+	bool full = arg_true(args, "full");
+	_cleanup_close_ int lock = -1;
+	int r = ct_lock_wait(d, vmid, &lock, err);
+	if (r < 0)
+		return r;
+	_cleanup_config_ pve_config *src = NULL;
+	if ((r = ct_conf_load(d, vmid, &src, NULL, err)) < 0)
+		return r;
+	if (snap && !pve_config_has_section(src, snap))
+		return pve_error_set(err, EINVAL, "snapshot '%s' does not exist", snap);
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if ((r = ct_storage_cfg(d, &scfg, err)) < 0)
+		return r;
+	_cleanup_config_ pve_config *c = pve_config_new();
+	_cleanup_strv_free_ char **made = strv_new();
+	_cleanup_strv_free_ char **keys = pve_config_keys(src, snap);
+	for (char **k = keys && r >= 0 ? keys : NULL; k && *k; k++) {
+		if (streq(*k, "lock") || streq(*k, "parent") || streq(*k, "snaptime") ||
+		    streq(*k, "snapstate") || streq(*k, "template") || family(*k, "unused"))
+			continue;
+		_cleanup_strv_free_ char **all = pve_config_get_all(src, snap, *k);
+		for (char **v = all; *v; v++) {
+			_cleanup_free_ char *value = NULL;
+			_cleanup_free_ char *vol = mp_key(*k) ? ct_mp_volume(*v) : NULL;
+			if (ct_volume_is_storage(vol)) {
+				_cleanup_free_ char *newvol = NULL, *volname = NULL;
+				if (full) {
+					_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
+					r = copy_volume(d, scfg, vol, storage ? storage : sid,
+							newid, &newvol, err);
+				} else {
+					pve_storage st;
+					_cleanup_free_ char *nn = NULL;
+					r = open_volume(d, scfg, vol, &st, &volname, err);
+					if (r >= 0)
+						r = pve_storage_clone_image(&st, volname, newid,
+									    NULL, &nn, err);
+					if (r >= 0)
+						newvol = xasprintf("%s:%s", st.id, nn);
+				}
+				if (r < 0)
+					break;
+				strv_push(&made, xstrdup(newvol));
+				value = with_volume(*v, newvol, 0);
+			} else if (family(*k, "net")) {
+				/* a clone gets MAC addresses of its own, as Proxmox's */
+				uint8_t rb[3];
+				(void)pve_random_bytes(rb, sizeof(rb), NULL);
+				pve_buf b = { 0 };
+				for (const char *q = *v; *q;) {
+					size_t n = strcspn(q, ",");
+					if (strncmp(q, "hwaddr=", 7) != 0) {
+						if (b.len)
+							pve_buf_puts(&b, ",");
+						pve_buf_append(&b, q, n);
+					}
+					q += n + (q[n] == ',');
+				}
+				pve_buf_printf(&b, ",hwaddr=BC:24:11:%02X:%02X:%02X", rb[0], rb[1],
+					       rb[2]);
+				value = pve_buf_steal(&b);
+			} else {
+				value = xstrdup(*v);
+			}
+			if (streq(*k, "hostname") && host)
+				pve_config_set(c, NULL, *k, host);
+			else if (startswith(*k, "lxc."))
+				pve_config_add(c, NULL, *k, value);
+			else
+				pve_config_set(c, NULL, *k, value);
+		}
+		if (r < 0)
+			break;
+	}
+	if (r >= 0 && host && !pve_config_get(c, NULL, "hostname"))
+		pve_config_set(c, NULL, "hostname", host);
+	_cleanup_free_ char *desc = pve_config_get_description(src, snap);
+	if (desc)
+		pve_config_set_description(c, NULL, desc);
+	if (r >= 0)
+		r = ct_conf_write(d, newid, c, NULL, err);
+	if (r < 0) {
+		ct_volumes_free(d, scfg, made, true);
+		_cleanup_free_ char *path = ct_conf_path(d, newid);
+		(void)pve_store_delete(d->store, path, NULL);
+		return r;
+	}
+	pve_error *e = NULL;
+	if (pool && pved_guest_pool_add(d, newid, pool, &e) < 0) {
+		pved_task_warn("can't add CT %lld to pool '%s': %s", newid, pool, e->message);
+		pve_error_free(e);
+	}
+	printf("cloned CT %lld to CT %lld\n", vmid, newid);
+	return 0;
+}
+
+static void h_clone(pved_call *c)
+{
+	pved *d = c->d;
+	pve_error *err = NULL;
+	long long vmid = pved_call_int(c, "vmid", 0), newid = pved_call_int(c, "newid", 0);
+	const char *pool = pved_call_str(c, "pool"), *storage = pved_call_str(c, "storage");
+	const char *target = pved_call_str(c, "target");
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	bool tmpl = ct_conf_bool(conf, NULL, "template", false);
+	bool full = pved_call_has(c, "full") ? pved_call_int(c, "full", 0) != 0 : !tmpl;
+	if (target && !streq(target, d->node)) {
+		pve_error_set_param(&err, EINVAL, "target", "no such cluster node '%s'", target);
+		return pved_call_fail(c, err);
+	}
+	if (!full && !tmpl) {
+		pve_error_set_param(&err, EINVAL, "full",
+				    "linked clone feature for CT %lld is not available: not a "
+				    "template",
+				    vmid);
+		return pved_call_fail(c, err);
+	}
+	if (!full) {
+		_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+		if (ct_storage_cfg(d, &scfg, &err) < 0)
+			return pved_call_fail(c, err);
+		_cleanup_strv_free_ char **keys = pve_config_keys(conf, NULL);
+		for (char **k = keys; *k; k++) {
+			if (!mp_key(*k))
+				continue;
+			_cleanup_free_ char *vol = ct_mp_volume(pve_config_get(conf, NULL, *k));
+			pve_storage st;
+			_cleanup_free_ char *volname = NULL;
+			pve_error *e = NULL;
+			bool ok = ct_volume_is_storage(vol) &&
+				  ct_volume_storage(d, scfg, vol, &st, &volname, &e) == 0 &&
+				  pve_storage_volume_has_feature(&st, PVE_FEATURE_CLONE, volname,
+								 NULL) &&
+				  /* a container mounts raw or a subvolume: a file storage's linked
+				   * clone of a raw base is qcow2 (Proxmox's valid_target_formats) */
+				  !(endswith(volname, ".raw") && !streq(st.type, "btrfs"));
+			pve_error_free(e);
+			if (!ok) {
+				pve_error_set_param(
+					&err, EINVAL, "full",
+					"linked clone feature for '%s' is not available "
+					"(full=1 copies it)",
+					vol ? vol : *k);
+				return pved_call_fail(c, err);
+			}
+		}
+	}
+	if (!full && storage) {
+		pve_error_set_param(&err, EINVAL, "storage",
+				    "storage is not allowed for a linked clone");
+		return pved_call_fail(c, err);
+	}
+	if (full && ct_running(d, vmid, NULL) && !pved_call_has(c, "snapname")) {
+		pve_error_set(&err, EINVAL, "CT %lld is running: stop it or clone a snapshot of it",
+			      vmid);
+		return pved_call_fail(c, err);
+	}
+	if (pool && !pved_guest_pool_exists(d, pool)) {
+		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
+		return pved_call_fail(c, err);
+	}
+	if (storage) {
+		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
+		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
+			pve_error_set(&err, EACCES,
+				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
+			return pved_call_fail(c, err);
+		}
+	}
+	_cleanup_free_ char *owner = pved_guest_owner(d, newid);
+	if (owner) {
+		pve_error_set_param(
+			&err, EINVAL, "newid",
+			"unable to create CT %lld - CT %lld already exists on node '%s'", newid,
+			newid, owner);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *path = ct_conf_path(d, newid);
+	static const char placeholder[] = "lock: create\n";
+	if (pve_store_create(d->store, path, placeholder, strlen(placeholder), &err) < 0)
+		return pved_call_fail(c, err);
+	cJSON *args = cJSON_Duplicate(c->params, true);
+	cJSON_DeleteItemFromObjectCaseSensitive(args, "full");
+	cJSON_AddBoolToObject(args, "full", full);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(d, "vzclone", id, c->authid, args, &upid, &err) < 0) {
+		(void)pve_store_delete(d->store, path, NULL);
+		return pved_call_fail(c, err);
+	}
+	ct_refresh(d, newid);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+/* ---- resize ------------------------------------------------------------------------------------------ */
+
+static int task_resize(pved *d, const cJSON *args, pve_error **err)
+{
+	long long vmid = 0;
+	pve_json_int(args, "vmid", &vmid);
+	const char *disk = pve_json_str(args, "disk"), *size = pve_json_str(args, "size");
+	_cleanup_close_ int lock = -1;
+	int r = ct_lock_wait(d, vmid, &lock, err);
+	if (r < 0)
+		return r;
+	_cleanup_config_ pve_config *c = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1];
+	if ((r = ct_conf_load(d, vmid, &c, digest, err)) < 0 ||
+	    (r = ct_conf_check_lock(c, err)) < 0)
+		return r;
+	const char *want = pve_json_str(args, "digest");
+	if (want && !streq(want, digest))
+		return pve_error_set(err, EINVAL, PVED_CFGEDIT_MODIFIED);
+	const char *v = pve_config_get(c, NULL, disk);
+	if (!v)
+		return pve_error_set_param(err, EINVAL, "disk", "unable to parse config - %s",
+					   disk);
+	_cleanup_free_ char *vol = ct_mp_volume(v), *volname = NULL, *path = NULL, *fmt = NULL;
+	if (!ct_volume_is_storage(vol))
+		return pve_error_set_param(err, EINVAL, "disk", "%s is not a storage volume", disk);
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	pve_storage st;
+	uint64_t cur = 0, used = 0, n = 0;
+	if ((r = ct_storage_cfg(d, &scfg, err)) < 0 ||
+	    (r = open_volume(d, scfg, vol, &st, &volname, err)) < 0 ||
+	    (r = pve_storage_volume_size(&st, volname, &cur, &used, &fmt, err)) < 0 ||
+	    (r = pve_storage_path(&st, volname, NULL, &path, err)) < 0)
+		return r;
+	bool plus = size[0] == '+';
+	if (pve_parse_size(size + plus, &n) < 0)
+		return pve_error_set_param(err, EINVAL, "size", "unable to parse size '%s'", size);
+	uint64_t newsize = plus ? cur + n : n;
+	if (newsize < cur)
+		return pve_error_set_param(err, EINVAL, "size", "shrinking disks is not supported");
+	if (newsize == cur) {
+		printf("%s already has that size\n", disk);
+		return 0;
+	}
+	printf("resizing %s to %llu bytes\n", disk, (unsigned long long)newsize);
+	if ((r = pve_storage_volume_resize(&st, volname, newsize, err)) < 0)
+		return r;
+	if (!fmt || !streq(fmt, "subvol")) {
+		/* the file system grows with it: offline on the image, online on its loop device */
+		_cleanup_free_ char *mnt =
+			ct_mount_dir(d, vmid, streq(disk, "rootfs") ? "rootfs" : disk);
+		_cleanup_free_ char *dev = NULL;
+		if (ct_running(d, vmid, NULL)) {
+			const char *find[] = { "losetup", "-j", path, "-O", "NAME", "-n", NULL };
+			if ((r = pve_storage_run(find, &dev, err)) < 0)
+				return r;
+			dev[strcspn(dev, "\n")] = 0;
+			const char *cap[] = { "losetup", "-c", dev, NULL };
+			if ((r = pve_storage_run(cap, NULL, err)) < 0)
+				return r;
+		} else {
+			const char *fsck[] = { "e2fsck", "-f", "-y", path, NULL };
+			(void)pve_storage_run(fsck, NULL, NULL);
+		}
+		const char *grow[] = { "resize2fs", dev ? dev : path, NULL };
+		if ((r = pve_storage_run(grow, NULL, err)) < 0)
+			return r;
+	}
+	_cleanup_free_ char *value = with_volume(v, vol, newsize);
+	pve_config_set(c, NULL, disk, value);
+	return ct_conf_write(d, vmid, c, NULL, err);
+}
+
+static void h_resize(pved_call *c)
+{
+	pve_error *err = NULL;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	const char *disk = pved_call_str(c, "disk");
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (!mp_key(disk) || !pve_config_get(conf, NULL, disk)) {
+		pve_error_set_param(&err, EINVAL, "disk", "unable to parse config - %s", disk);
+		return pved_call_fail(c, err);
+	}
+	const char *size = pved_call_str(c, "size");
+	uint64_t n;
+	if (pve_parse_size(size + (size[0] == '+'), &n) < 0) {
+		pve_error_set_param(&err, EINVAL, "size", "unable to parse size '%s'", size);
+		return pved_call_fail(c, err);
+	}
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(c->d, "vzresize", id, c->authid, cJSON_Duplicate(c->params, true),
+			    &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+/* ---- move_volume ------------------------------------------------------------------------------------- */
+
+static int task_move(pved *d, const cJSON *args, pve_error **err)
+{
+	long long vmid = 0;
+	pve_json_int(args, "vmid", &vmid);
+	const char *key = pve_json_str(args, "volume"), *sid = pve_json_str(args, "storage");
+	_cleanup_close_ int lock = -1;
+	int r = ct_lock_wait(d, vmid, &lock, err);
+	if (r < 0)
+		return r;
+	_cleanup_config_ pve_config *c = NULL;
+	if ((r = ct_conf_load(d, vmid, &c, NULL, err)) < 0 || (r = ct_conf_check_lock(c, err)) < 0)
+		return r;
+	if (ct_running(d, vmid, NULL))
+		return pve_error_set(err, EINVAL, "cannot move volumes of a running container");
+	const char *v = pve_config_get(c, NULL, key);
+	_cleanup_free_ char *vol = v ? ct_mp_volume(v) : NULL, *newvol = NULL;
+	if (!ct_volume_is_storage(vol))
+		return pve_error_set_param(err, EINVAL, "volume", "'%s' is not a storage volume",
+					   key);
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if ((r = ct_storage_cfg(d, &scfg, err)) < 0 ||
+	    (r = copy_volume(d, scfg, vol, sid, vmid, &newvol, err)) < 0)
+		return r;
+	_cleanup_free_ char *value = with_volume(v, newvol, 0);
+	pve_config_set(c, NULL, key, value);
+	bool del = arg_true(args, "delete");
+	if (!del) {
+		for (int i = 0; i < LXC_MAX_UNUSED; i++) {
+			char u[16];
+			snprintf(u, sizeof(u), "unused%d", i);
+			if (!pve_config_get(c, NULL, u)) {
+				pve_config_set(c, NULL, u, vol);
+				break;
+			}
+		}
+	}
+	if ((r = ct_conf_write(d, vmid, c, NULL, err)) < 0) {
+		char *one[] = { newvol, NULL };
+		ct_volumes_free(d, scfg, one, true);
+		return r;
+	}
+	if (del) {
+		char *one[] = { vol, NULL };
+		ct_volumes_free(d, scfg, one, true);
+	}
+	return 0;
+}
+
+static void h_move(pved_call *c)
+{
+	pve_error *err = NULL;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	const char *key = pved_call_str(c, "volume"), *sid = pved_call_str(c, "storage");
+	if (pved_call_has(c, "target-vmid")) {
+		pve_error_set_param(&err, EINVAL, "target-vmid",
+				    "moving a volume to another container is not supported by pved "
+				    "yet");
+		return pved_call_fail(c, err);
+	}
+	if (!sid) {
+		pve_error_set_param(&err, EINVAL, "storage", "a target storage is needed");
+		return pved_call_fail(c, err);
+	}
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (!mp_key(key) || !pve_config_get(conf, NULL, key)) {
+		pve_error_set_param(&err, EINVAL, "volume", "unable to find volume '%s'", key);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
+			      acl);
+		return pved_call_fail(c, err);
+	}
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start(c->d, "move_volume", id, c->authid, cJSON_Duplicate(c->params, true),
+			    &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+/* ---- feature ----------------------------------------------------------------------------------------- */
+
+static void h_feature(pved_call *c)
+{
+	pve_error *err = NULL;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	const char *feature = pved_call_str(c, "feature"), *snap = pved_call_str(c, "snapname");
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	if (snap && !pve_config_has_section(conf, snap)) {
+		pve_error_set(&err, EINVAL, "snapshot '%s' does not exist", snap);
+		return pved_call_fail(c, err);
+	}
+	pve_volume_feature f = streq(feature, "snapshot") ? PVE_FEATURE_SNAPSHOT :
+			       streq(feature, "clone")	  ? PVE_FEATURE_CLONE :
+							    PVE_FEATURE_COPY;
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if (ct_storage_cfg(c->d, &scfg, &err) < 0)
+		return pved_call_fail(c, err);
+	bool has = true;
+	_cleanup_strv_free_ char **keys = pve_config_keys(conf, snap);
+	for (char **k = keys; *k && has; k++) {
+		if (!mp_key(*k))
+			continue;
+		_cleanup_free_ char *vol = ct_mp_volume(pve_config_get(conf, snap, *k));
+		pve_storage st;
+		_cleanup_free_ char *volname = NULL;
+		pve_error *e = NULL;
+		has = ct_volume_is_storage(vol) &&
+		      ct_volume_storage(c->d, scfg, vol, &st, &volname, &e) == 0 &&
+		      pve_storage_volume_has_feature(&st, f, volname, snap);
+		pve_error_free(e);
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddBoolToObject(o, "hasFeature", has);
+	cJSON *nodes = cJSON_AddArrayToObject(o, "nodes");
+	if (has)
+		cJSON_AddItemToArray(nodes, cJSON_CreateString(c->d->node));
+	pved_call_reply(c, o);
+}
+
+const pved_task_kind pved_tasks_lxc_disk[] = {
+	{ "vztemplate", task_template },
+	{ "vzclone", task_clone },
+	{ "vzresize", task_resize },
+	{ "move_volume", task_move },
+	{ NULL, NULL },
+};
+
+const pved_handler pved_handlers_lxc_disk[] = {
+	{ "lxc_template", h_template }, { "lxc_clone", h_clone },     { "lxc_resize", h_resize },
+	{ "lxc_move_volume", h_move },	{ "lxc_feature", h_feature }, { NULL, NULL },
+};

