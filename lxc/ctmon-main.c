@@ -417,7 +417,7 @@ static int exec_mode(int argc, char **argv)
 	}
 	long init = 0;
 	unsigned long long start = 0, caps = 0;
-	int userns = 0;
+	int userns = 0, nnp = 1;
 	char cg[PATH_MAX] = "";
 	for (char *l = strtok(info, "\n"); l; l = strtok(NULL, "\n")) {
 		if (!strncmp(l, "init ", 5))
@@ -428,6 +428,8 @@ static int exec_mode(int argc, char **argv)
 			caps = strtoull(l + 5, NULL, 10);
 		else if (!strncmp(l, "userns ", 7))
 			userns = l[7] == '1';
+		else if (!strncmp(l, "nnp ", 4))
+			nnp = l[4] == '1';
 	}
 	int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)init, 0);
 	if (init <= 1 || pidfd < 0) {
@@ -493,6 +495,14 @@ static int exec_mode(int argc, char **argv)
 		if (!(caps & (1ull << c)))
 			prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	/* As the init: with no_new_privs, or loaded while this process still has CAP_SYS_ADMIN in the
+	 * container's namespace (before it takes the user's ids), so that su and sudo work inside. */
+	struct sock_fprog_ prog = { (unsigned short)(blen / 8), (struct sock_filter_ *)bpf };
+	if ((nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
+		logmsg("can't load the seccomp filter");
+		_exit(125);
+	}
 	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0) {
 		logmsg("can't take the user's ids in the container");
@@ -500,12 +510,6 @@ static int exec_mode(int argc, char **argv)
 	}
 	if (chdir(cwd) < 0) {
 		logmsg(cwd);
-		_exit(125);
-	}
-	struct sock_fprog_ prog = { (unsigned short)(blen / 8), (struct sock_filter_ *)bpf };
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) {
-		logmsg("can't load the seccomp filter");
 		_exit(125);
 	}
 	execvp(argv[8], argv + 8);

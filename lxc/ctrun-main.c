@@ -20,6 +20,7 @@ static void usage(void)
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
 		"         --env K=V --cwd DIR --mount SRC:DST[:ro] --keyctl --mknod --nesting --fuse --tty N\n"
+		"         --no-new-privs (as an application container runs)\n"
 		"         --idmap u:IN:OUT:N\n"
 		"         --nic NAME,HOST_NAME[,CIDR[,GW[,MAC]]]\n");
 	exit(2);
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 					      { "nesting", no_argument, 0, 'G' },
 					      { "fuse", no_argument, 0, 'E' },
 					      { "tty", required_argument, 0, 'Y' },
+					      { "no-new-privs", no_argument, 0, 'P' },
 					      { 0, 0, 0, 0 } };
 	int c;
 	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -121,6 +123,9 @@ int main(int argc, char **argv)
 			break;
 		case 'k':
 			s->keyctl = true;
+			break;
+		case 'P':
+			s->no_new_privs = true;
 			break;
 		case 'n':
 			s->mknod = true;

@@ -16,6 +16,7 @@ typedef struct lxc_runinfo {
 	char cgroup[512];
 	uint64_t caps;
 	bool userns;
+	bool no_new_privs;
 } lxc_runinfo;
 
 #define LXC_RUNINFO_MAX 4096

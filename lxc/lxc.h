@@ -77,6 +77,10 @@ typedef struct lxc_spec {
 	size_t n_idmaps;
 	/* features */
 	bool nesting, keyctl, fuse, mknod, force_rw_sys;
+	/* no_new_privs on the init and every exec: an application container's (as OCI runtimes set it).
+	 * Off for a system container, whose su, sudo and file-capability programs must raise privileges
+	 * inside it, as under LXC; the seccomp filter and the capability set hold either way. */
+	bool no_new_privs;
 	char **mount_fstypes; /* features' mount=nfs;cifs, NULL-terminated, may be NULL */
 	/* limits; 0 / -1 as noted: unlimited */
 	uint64_t memory_bytes; /* memory.max; 0: none */

@@ -15,7 +15,8 @@ scmp_filter_ctx lxc_seccomp_build(const lxc_spec *s, pve_error **err)
 		pve_error_set(err, ENOMEM, "can't make a seccomp filter");
 		return NULL;
 	}
-	int r = 0;
+	/* Without no_new_privs the init loads the filter with CAP_SYS_ADMIN of its namespace instead. */
+	int r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, s->no_new_privs ? 1 : 0);
 	const int eperm[] = { SCMP_SYS(kexec_load),	   SCMP_SYS(kexec_file_load),
 			      SCMP_SYS(open_by_handle_at), SCMP_SYS(init_module),
 			      SCMP_SYS(finit_module),	   SCMP_SYS(delete_module) };

@@ -233,7 +233,7 @@ static _Noreturn void init_main(const lxc_spec *s, int sock, scmp_filter_ctx ctx
 			close(masters[i]);
 	if (!(flags & LXC_START_NOWAIT) && (recv_msg(sock, &m) < 0 || m.type != MSG_GO))
 		_exit(1);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+	if (s->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		pve_error_set(&err, errno, "can't set no_new_privs: %s", strerror(errno));
 		goto fail;
 	}
@@ -380,7 +380,8 @@ static _Noreturn void starter_main(const lxc_spec *s, int wsock, unsigned flags)
 			   .starttime = lxc_proc_starttime(pid),
 			   .monitor_pid = getpid(),
 			   .caps = lxc_caps_keep(s),
-			   .userns = s->unprivileged };
+			   .userns = s->unprivileged,
+			   .no_new_privs = s->no_new_privs };
 	snprintf(ri.cgroup, sizeof(ri.cgroup), "%s", cg);
 	if (lxc_runinfo_write(s->run_dir, s->vmid, &ri, &err) < 0)
 		goto fail;

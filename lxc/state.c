@@ -99,6 +99,8 @@ int lxc_runinfo_parse(const char *text, size_t len, lxc_runinfo *ret)
 			ri.caps = u;
 		} else if (streq(line, "userns")) {
 			ri.userns = streq(v, "1");
+		} else if (streq(line, "nnp")) {
+			ri.no_new_privs = streq(v, "1");
 		}
 		/* other keys: a newer writer's, ignored */
 	}
@@ -112,10 +114,11 @@ int lxc_runinfo_write(const char *run_dir, long long vmid, const lxc_runinfo *ri
 {
 	_cleanup_free_ char *path = lxc_run_file(run_dir, vmid, "pid");
 	_cleanup_free_ char *tmp = lxc_run_file(run_dir, vmid, "pid.tmp");
-	_cleanup_free_ char *text =
-		xasprintf("init %d %llu\nmonitor %d\ncgroup %s\ncaps %" PRIu64 "\nuserns %d\n",
-			  (int)ri->init_pid, ri->starttime, (int)ri->monitor_pid, ri->cgroup,
-			  ri->caps, ri->userns ? 1 : 0);
+	_cleanup_free_ char *text = xasprintf("init %d %llu\nmonitor %d\ncgroup %s\ncaps %" PRIu64
+					      "\nuserns %d\nnnp %d\n",
+					      (int)ri->init_pid, ri->starttime,
+					      (int)ri->monitor_pid, ri->cgroup, ri->caps,
+					      ri->userns ? 1 : 0, ri->no_new_privs ? 1 : 0);
 	_cleanup_close_ int fd =
 		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0 || pve_write_all(fd, text, strlen(text)) < 0 || rename(tmp, path) < 0) {

@@ -230,6 +230,10 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 	s->argv = pve_strv_split(ep ? ep : "/sbin/init", " \t");
 	if (!s->argv[0])
 		return pve_error_set_param(err, EINVAL, "entrypoint", "no entrypoint");
+	/* An application container (an entrypoint other than an init) runs with no_new_privs, as OCI
+	 * runtimes run it; a system container's su and sudo need privileges to rise. */
+	s->no_new_privs = !streq(s->argv[0], "/sbin/init") && !streq(s->argv[0], "/init") &&
+			  !endswith(s->argv[0], "/systemd");
 	/* env: NUL-separated in the API; the config file writes each NUL as the two characters \0 */
 	s->env = strv_new();
 	const char *env = pve_config_get(c, NULL, "env");

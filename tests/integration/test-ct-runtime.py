@@ -436,10 +436,24 @@ def exec_in_container(c):
                                "id -u; pwd; grep -E 'NoNewPrivs|Seccomp:' /proc/self/status"],
                        capture_output=True, timeout=10)
     o = out(r).split()
-    expect(o[:2] == ["1000", "/tmp"] and "NoNewPrivs:" in o and o[o.index("Seccomp:") + 1] == "2",
-           f"uid/cwd/seccomp: {o}")
+    # a system container: seccomp, but no no_new_privs (its su and sudo must work), as LXC
+    expect(o[:2] == ["1000", "/tmp"] and o[o.index("NoNewPrivs:") + 1] == "0"
+           and o[o.index("Seccomp:") + 1] == "2", f"uid/cwd/seccomp: {o}")
     r = subprocess.run(base + ["--", "/nonexistent"], capture_output=True, timeout=10)
     expect(r.returncode == 127, f"a missing command exits {r.returncode}")
+    subprocess.run([CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--stop", "--force"],
+                   timeout=20)
+    # an application container: no_new_privs on its init and on what exec runs in it
+    vmid, init = c.detach("--unprivileged", "--no-new-privs")
+    with open(f"/proc/{init}/status") as f:
+        expect("NoNewPrivs:\t1" in f.read(), "the init has no no_new_privs")
+    base = [CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--exec"]
+    r = subprocess.run(base + ["--user", "1000:1000", "--", "/bin/sh", "-c",
+                               "grep -E 'NoNewPrivs|Seccomp:' /proc/self/status"],
+                       capture_output=True, timeout=10)
+    o = out(r).split()
+    expect(o[o.index("NoNewPrivs:") + 1] == "1" and o[o.index("Seccomp:") + 1] == "2",
+           f"application container's exec: {o}")
     subprocess.run([CTRUN, "--run-dir", c.run_dir, "--vmid", str(vmid), "--stop", "--force"],
                    timeout=20)
 

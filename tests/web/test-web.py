@@ -188,6 +188,10 @@ def main():
         with Node() as n:
             try:
                 n.login()
+                # an unprivileged container's root (uid 100000) must reach its rootfs below the
+                # node's root, which mkdtemp made 0700
+                os.chmod(n.root, 0o755)
+                os.chmod(n.path("run"), 0o755)
                 if made_user:
                     r = n.request("POST", "/access/users", {"userid": f"{pam_user}@pam"})
                     expect(r.status == 200, r)
@@ -199,7 +203,9 @@ def main():
                 expect(r.status == 200, r)
                 n.wait_task(r.data)
                 # A container template, once the container work provides one (the busybox template).
-                tpl = os.environ.get("PVED_WEB_CT_TEMPLATE")
+                # (make check's tools/ct/cache-templates builds the busybox one)
+                tpl = os.environ.get("PVED_WEB_CT_TEMPLATE") or os.path.join(
+                    pvetest.TOP, "build", "ct-templates", "busybox-pved_1.35_amd64.tar.zst")
                 if tpl and os.path.isfile(tpl):
                     cache = n.path("var/lib/vz/template/cache")
                     os.makedirs(cache, exist_ok=True)
