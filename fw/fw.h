@@ -249,5 +249,8 @@ static inline void pve_fw_config_freep(pve_fw_config **p)
 	pve_fw_config_free(*p);
 }
 #define _cleanup_fw_config_ _cleanup_(pve_fw_config_freep)
-/* The NICs of a guest config's netN values ("virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1"). */
-int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, pve_fw_nic **ret, size_t *ret_n);
+/* The NICs of a guest config's netN values: a VM's ("virtio=BC:24:11:00:00:01,bridge=vmbr0,
+ * firewall=1") on taps tap<vmid>i<n>, a container's ("name=eth0,hwaddr=...,firewall=1") on veths
+ * veth<vmid>i<n>. */
+int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, bool container, pve_fw_nic **ret,
+		      size_t *ret_n);

@@ -54,7 +54,8 @@ static int parse_mac(const char *s, uint8_t mac[6])
 	return 0;
 }
 
-int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, pve_fw_nic **ret, size_t *ret_n)
+int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, bool container, pve_fw_nic **ret,
+		      size_t *ret_n)
 {
 	pve_fw_nic *nics = NULL;
 	size_t n = 0;
@@ -65,7 +66,8 @@ int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, pve_fw_nic **ret, s
 		if (!v)
 			continue;
 		pve_fw_nic nic = { .index = i };
-		snprintf(nic.ifname, sizeof(nic.ifname), "tap%ui%u", vmid, i);
+		snprintf(nic.ifname, sizeof(nic.ifname), "%s%ui%u", container ? "veth" : "tap",
+			 vmid, i);
 		_cleanup_strv_free_ char **parts = pve_strv_split(v, ",");
 		for (size_t j = 0; parts[j]; j++) {
 			char *eq = strchr(parts[j], '=');
@@ -86,23 +88,15 @@ int pve_fw_guest_nics(unsigned vmid, const pve_config *conf, pve_fw_nic **ret, s
 	return 0;
 }
 
-int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config **ret,
+/* The guests of one config directory (nodes/<node>/qemu-server or lxc) with their .fw files. */
+static int load_guests(const pve_fw_source *src, pve_fw_config *c, const char *dir, bool container,
 		       pve_error **err)
 {
-	_cleanup_fw_config_ pve_fw_config *c = xcalloc(1, sizeof(*c));
-	int r = load_file(src, "firewall/cluster.fw", PVE_FW_CLUSTER, &c->cluster, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *hostpath = xasprintf("nodes/%s/host.fw", node);
-	r = load_file(src, hostpath, PVE_FW_HOST, &c->host, err);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *qdir = xasprintf("nodes/%s/qemu-server", node);
 	_cleanup_strv_free_ char **names = NULL;
 	_cleanup_error_ pve_error *e = NULL;
-	r = src->list(src->ctx, qdir, &names, &e);
+	int r = src->list(src->ctx, dir, &names, &e);
 	if (r < 0 && r != -ENOENT)
-		return pve_error_set(err, -r, "%s: %s", qdir, e ? e->message : strerror(-r));
+		return pve_error_set(err, -r, "%s: %s", dir, e ? e->message : strerror(-r));
 	for (size_t i = 0; names && names[i]; i++) {
 		unsigned long long vmid;
 		if (!endswith(names[i], ".conf"))
@@ -112,7 +106,7 @@ int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config
 			continue;
 		if (c->n_guests >= PVE_FW_MAX_GUESTS)
 			return pve_error_set(err, E2BIG, "more than %d guests", PVE_FW_MAX_GUESTS);
-		_cleanup_free_ char *cpath = xasprintf("%s/%s", qdir, names[i]);
+		_cleanup_free_ char *cpath = xasprintf("%s/%s", dir, names[i]);
 		_cleanup_free_ char *text = NULL;
 		size_t len;
 		_cleanup_error_ pve_error *e2 = NULL;
@@ -120,9 +114,9 @@ int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config
 			continue; /* removed meanwhile */
 		_cleanup_config_ pve_config *conf = NULL;
 		if (pve_config_parse(text, len, &conf, NULL) < 0)
-			continue; /* the qemu area reports a broken config; its guest gets no rules */
+			continue; /* the guest's area reports a broken config; its guest gets no rules */
 		pve_fw_guest g = { .vmid = (unsigned)vmid };
-		pve_fw_guest_nics(g.vmid, conf, &g.nics, &g.n_nics);
+		pve_fw_guest_nics(g.vmid, conf, container, &g.nics, &g.n_nics);
 		_cleanup_free_ char *fwpath = xasprintf("firewall/%llu.fw", vmid);
 		pve_fw_file *fw = NULL;
 		r = load_file(src, fwpath, PVE_FW_VM, &fw, err);
@@ -134,6 +128,28 @@ int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config
 		c->guests = xrealloc(c->guests, (c->n_guests + 1) * sizeof(*c->guests));
 		c->guests[c->n_guests++] = g;
 	}
+	return 0;
+}
+
+int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config **ret,
+		       pve_error **err)
+{
+	_cleanup_fw_config_ pve_fw_config *c = xcalloc(1, sizeof(*c));
+	int r = load_file(src, "firewall/cluster.fw", PVE_FW_CLUSTER, &c->cluster, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *hostpath = xasprintf("nodes/%s/host.fw", node);
+	r = load_file(src, hostpath, PVE_FW_HOST, &c->host, err);
+	if (r < 0)
+		return r;
+	/* VMs' NICs are taps, containers' veths; a vmid is one guest's on a node */
+	_cleanup_free_ char *qdir = xasprintf("nodes/%s/qemu-server", node);
+	_cleanup_free_ char *ldir = xasprintf("nodes/%s/lxc", node);
+	r = load_guests(src, c, qdir, false, err);
+	if (r == 0)
+		r = load_guests(src, c, ldir, true, err);
+	if (r < 0)
+		return r;
 	c->input = (pve_fw_input){
 		.cluster = c->cluster, .host = c->host, .guests = c->guests, .n_guests = c->n_guests
 	};

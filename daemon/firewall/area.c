@@ -218,8 +218,8 @@ static void firewall_stop(pved *d)
 	d->firewall = NULL;
 }
 
-/* Which guest a path belongs to (firewall/<vmid>.fw, nodes/<node>/qemu-server/<vmid>.conf), 0 for
- * a file of the whole table, -1 for a file the firewall does not read. */
+/* Which guest a path belongs to (firewall/<vmid>.fw, nodes/<node>/{qemu-server,lxc}/<vmid>.conf), 0
+ * for a file of the whole table, -1 for a file the firewall does not read. */
 static long long path_scope(pved *d, const char *path)
 {
 	if (!*path || streq(path, "firewall/cluster.fw"))
@@ -228,12 +228,16 @@ static long long path_scope(pved *d, const char *path)
 	if (streq(path, host))
 		return 0;
 	_cleanup_free_ char *qdir = xasprintf("nodes/%s/qemu-server/", d->node);
+	_cleanup_free_ char *ldir = xasprintf("nodes/%s/lxc/", d->node);
 	const char *name = NULL, *suffix = NULL;
 	if (startswith(path, "firewall/")) {
 		name = path + 9;
 		suffix = ".fw";
 	} else if (startswith(path, qdir)) {
 		name = path + strlen(qdir);
+		suffix = ".conf";
+	} else if (startswith(path, ldir)) {
+		name = path + strlen(ldir);
 		suffix = ".conf";
 	}
 	if (!name || !endswith(name, suffix))

@@ -102,8 +102,10 @@ static fw_ctx *ctx_new(pved_call *c, fw_level level, fw_op op, pve_error **err)
 		break;
 	case LV_VM: {
 		x->vmid = (unsigned)pved_call_int(c, "vmid", 0);
-		_cleanup_free_ char *conf =
-			xasprintf("nodes/%s/qemu-server/%u.conf", d->node, x->vmid);
+		/* the guest of the route's type: /nodes/{node}/lxc/... is a container's */
+		bool ct = startswith(c->route->path, "/nodes/{node}/lxc/");
+		_cleanup_free_ char *conf = xasprintf("nodes/%s/%s/%u.conf", d->node,
+						      ct ? "lxc" : "qemu-server", x->vmid);
 		if (!pve_store_exists(d->store, conf)) {
 			pve_error_set(err, ENOENT, "Configuration file '%s' does not exist", conf);
 			ctx_free(x);

@@ -47,10 +47,10 @@ def two_containers_ping(root):
     node = state["node"]
     ip("-n", NS, "link", "add", "vmbr0", "type", "bridge")
     ip("-n", NS, "link", "set", "vmbr0", "up")
-    for vmid, addr in ((601, "10.77.0.1"), (602, "10.77.0.2")):
+    for vmid, addr, fw in ((601, "10.77.0.1", ""), (602, "10.77.0.2", ",firewall=1")):
         pvectl(root, "create", f"/nodes/{node}/lxc", "--vmid", str(vmid), "--ostemplate",
                state["tmpl"], "--rootfs", "local:1", "--hostname", f"net{vmid}", "--net0",
-               f"name=eth0,bridge=vmbr0,ip={addr}/24", "--start", "1")
+               f"name=eth0,bridge=vmbr0,ip={addr}/24{fw}", "--start", "1")
         veth = link(f"veth{vmid}i0")
         expect(veth and veth.get("master") == "vmbr0" and "UP" in veth.get("flags", []),
                f"veth{vmid}i0: {veth}")
@@ -67,11 +67,53 @@ def two_containers_ping(root):
     r = pvectl(root, "get", f"/nodes/{node}/lxc/601/status/current")
     st = json.loads(r.stdout)
     expect(st["netout"] > 0 and st["netin"] > 0, st)
+    container_firewall(root)
     pvectl(root, "create", f"/nodes/{node}/lxc/601/status/stop")
     deadline = time.time() + 5
     while link("veth601i0") and time.time() < deadline:
         time.sleep(0.05)
     expect(link("veth601i0") is None, "the veth stayed after the container ended")
+
+
+def nft_ruleset():
+    return subprocess.run(["ip", "netns", "exec", NS, "nft", "list", "ruleset"],
+                          capture_output=True, text=True).stdout
+
+
+def until(cond, seconds):
+    """Whether cond() comes true within seconds (a ruleset is applied a moment after a change)."""
+    deadline = time.time() + seconds
+    while not cond():
+        if time.time() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def container_firewall(root):
+    """A container's firewall through /nodes/{node}/lxc/{vmid}/firewall, compiled as a VM's on the
+    container's veth veth<vmid>i<n> (net0 has firewall=1): its policy and rules reach the kernel's
+    table. Whether they stop traffic between two containers on one bridge is not tried: the rules
+    are in the inet family, which sees bridged traffic only as the bridge's (the bridge-family
+    variant that filters per port is not built yet)."""
+    node = state["node"]
+    fw = f"/nodes/{node}/lxc/602/firewall"
+    pvectl(root, "set", "/cluster/firewall/options", "--enable", "1", json_out=False)
+    pvectl(root, "set", f"{fw}/options", "--enable", "1", "--policy_in", "DROP", json_out=False)
+    expect(until(lambda: '"veth602i0" : jump' in nft_ruleset(), 10),
+           f"the container's veth is in no verdict map: {nft_ruleset()[:1500]}")
+    pvectl(root, "create", f"{fw}/rules", "--type", "in", "--action", "ACCEPT", "--proto", "icmp",
+           "--enable", "1", json_out=False)
+    r = pvectl(root, "get", f"{fw}/rules")
+    expect([x["proto"] for x in json.loads(r.stdout)] == ["icmp"], r.stdout)
+    expect(until(lambda: "icmp" in nft_ruleset().split("chain guest-602-in", 1)[-1][:800], 10),
+           f"the rule is not in the container's chain: {nft_ruleset()[:3000]}")
+    # 601 has no firewall=1 on its NIC: no chain of its own
+    expect("veth601i0" not in nft_ruleset(), "a NIC without firewall=1 got rules")
+    # a container that does not exist has no firewall
+    r = pvectl(root, "get", f"/nodes/{node}/lxc/699/firewall/options", ok=False)
+    expect(r.returncode != 0 and "does not exist" in r.stderr, f"{r.stdout} {r.stderr}")
+    pvectl(root, "set", "/cluster/firewall/options", "--enable", "0", json_out=False)
 
 
 @case
@@ -114,6 +156,7 @@ def main():
     root = tempfile.mkdtemp(prefix="pved-test-")
     os.chmod(root, 0o755)
     state["node"] = "ctnet"
+    state["root"] = root
     proc = None
     log = open(os.path.join(root, "pved.log"), "ab")
     try:
