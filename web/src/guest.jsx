@@ -267,7 +267,8 @@ export function CreateVm({ node, onClose, onSel }) {
 	const next = useApi('/cluster/nextid');
 	const iso = useVolumes(node, 'iso');
 	const img = useVolumes(node, 'images');
-	if (!next.data) return null;
+	const bridge = useFirstBridge(node);
+	if (!next.data || bridge === undefined) return null;
 	return (
 		<FormDialog title="Create: virtual machine" onClose={onClose} submitLabel="Create" wide
 			fields={[
@@ -285,7 +286,8 @@ export function CreateVm({ node, onClose, onSel }) {
 				{ name: 'cipassword', label: 'Cloud-init password', type: 'password' },
 				{ name: 'start', label: 'Start after created', type: 'bool' },
 			]}
-			initial={{ vmid: next.data, ostype: 'l26', cores: 1, memory: 512, disksize: 1, net: 'virtio,bridge=vmbr0' }}
+			initial={{ vmid: next.data, ostype: 'l26', cores: 1, memory: 512, disksize: 1,
+				net: bridge ? `virtio,bridge=${bridge}` : '' }}
 			onSubmit={async (v) => {
 				const p = { vmid: v.vmid, name: v.name, ostype: v.ostype, cores: v.cores, memory: v.memory, start: v.start };
 				if (v.iso) p.ide2 = `${v.iso},media=cdrom`;
@@ -307,7 +309,8 @@ export function CreateCt({ node, onClose, onSel }) {
 	const next = useApi('/cluster/nextid');
 	const tpl = useVolumes(node, 'vztmpl');
 	const rootdir = useVolumes(node, 'rootdir');
-	if (!next.data) return null;
+	const bridge = useFirstBridge(node);
+	if (!next.data || bridge === undefined) return null;
 	return (
 		<FormDialog title="Create: container" onClose={onClose} submitLabel="Create" wide
 			fields={[
@@ -328,9 +331,11 @@ export function CreateCt({ node, onClose, onSel }) {
 				{ name: 'start', label: 'Start after created', type: 'bool' },
 			]}
 			initial={{ vmid: next.data, cores: 1, memory: 512, swap: 512, disksize: 1, unprivileged: 1,
-				net0: 'name=eth0,bridge=vmbr0,ip=dhcp' }}
+				net0: bridge ? `name=eth0,bridge=${bridge},ip=dhcp` : '' }}
 			onSubmit={async (v) => {
 				const p = { ...v };
+				// (a field left empty is the server's default, not an empty value)
+				for (const k of Object.keys(p)) if (p[k] === '' || p[k] === undefined) delete p[k];
 				delete p.disksize;
 				delete p.oci;
 				delete p.storage;
@@ -349,6 +354,15 @@ export function CreateCt({ node, onClose, onSel }) {
 				onSel && onSel(`lxc/${v.vmid}`);
 			}} />
 	);
+}
+
+// The node's first bridge for a new guest's NIC (null: the node has none, and the NIC is left out, as
+// a create naming a bridge that does not exist is refused); undefined while the list loads.
+function useFirstBridge(node) {
+	const br = useApi(`/nodes/${node}/network`, { type: 'any_bridge' });
+	if (br.loading) return undefined;
+	const names = (br.data || []).map((i) => i.iface).sort();
+	return names.includes('vmbr0') ? 'vmbr0' : names[0] || null;
 }
 
 // The template's name for an OCI reference: "docker.io/library/busybox:latest" -> "busybox_latest.tar".
