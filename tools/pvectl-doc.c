@@ -188,9 +188,10 @@ int pvectl_cmd_usage(pvectl *c, const char *path, const char *only_method, bool 
 	if (any)
 		return PVECTL_EXIT_OK;
 	if (known)
-		fprintf(stderr, "pvectl: '%s' has no %s method\n", norm, only_method);
+		fprintf(stderr, "%s: '%s' has no %s method\n", program_invocation_short_name, norm,
+			only_method);
 	else
-		fprintf(stderr, "pvectl: no API path '%s'\n", norm);
+		fprintf(stderr, "%s: no API path '%s'\n", program_invocation_short_name, norm);
 	return PVECTL_EXIT_USAGE;
 }
 
@@ -459,7 +460,8 @@ int pvectl_cmd_man(pvectl *c, const char *which)
 	else if (strcmp(which, "pved") == 0)
 		man_pved(stdout);
 	else {
-		fprintf(stderr, "pvectl: no man page '%s' (pvectl or pved)\n", which);
+		fprintf(stderr, "%s: no man page '%s' (pvectl or pved)\n",
+			program_invocation_short_name, which);
 		return PVECTL_EXIT_USAGE;
 	}
 	man_api(stdout, c->routes);

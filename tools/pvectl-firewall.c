@@ -41,18 +41,19 @@ int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, con
 	}
 	for (size_t i = 0; i < n_opts; i++)
 		if (!streq(opts[i].name, "node")) {
-			fprintf(stderr, "pvectl: firewall %s takes no parameter '--%s'\n", verb,
-				opts[i].name);
+			fprintf(stderr, "%s: firewall %s takes no parameter '--%s'\n",
+				program_invocation_short_name, verb, opts[i].name);
 			return PVECTL_EXIT_USAGE;
 		}
 	if (c->url) {
-		fprintf(stderr, "pvectl: firewall %s runs on the node (without --url)\n", verb);
+		fprintf(stderr, "%s: firewall %s runs on the node (without --url)\n",
+			program_invocation_short_name, verb);
 		return PVECTL_EXIT_USAGE;
 	}
 	_cleanup_error_ pve_error *err = NULL;
 	pve_store *store = NULL;
 	if (pve_store_open(c->root, &store, &err) < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	_cleanup_free_ char *node = node_name(store, opts, n_opts, &err);
@@ -64,7 +65,7 @@ int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, con
 		r = pve_fw_compile(&conf->input, &rs, &err);
 	pve_store_free(store);
 	if (r < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	if (streq(verb, "compile")) {
@@ -75,7 +76,7 @@ int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, con
 	_cleanup_free_ char *report = NULL;
 	r = pve_fw_status(rs, &report, &err);
 	if (r < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	if (r == 0)

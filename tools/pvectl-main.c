@@ -54,7 +54,7 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("pvectl: ", stderr);
+	fprintf(stderr, "%s: ", program_invocation_short_name);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
@@ -63,7 +63,8 @@ static int usage_error(const char *fmt, ...)
 
 static int fail(pve_error *e)
 {
-	fprintf(stderr, "pvectl: %s\n", e && e->message ? e->message : "failed");
+	fprintf(stderr, "%s: %s\n", program_invocation_short_name,
+		e && e->message ? e->message : "failed");
 	return PVECTL_EXIT_FAIL;
 }
 
@@ -199,7 +200,8 @@ static int wait_task(pvectl *c, const char *upid)
 	pve_upid u;
 	_cleanup_error_ pve_error *perr = NULL;
 	if (pve_upid_parse(upid, &u, &perr) < 0) {
-		fprintf(stderr, "pvectl: cannot follow the task %s: %s\n", upid, perr->message);
+		fprintf(stderr, "%s: cannot follow the task %s: %s\n",
+			program_invocation_short_name, upid, perr->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	_cleanup_free_ char *base = xasprintf("/nodes/%s/tasks/%s", u.node, upid);
@@ -247,7 +249,8 @@ static int wait_task(pvectl *c, const char *upid)
 			if (c->as_qm)
 				fprintf(stderr, "%s\n", exitstatus);
 			else
-				fprintf(stderr, "pvectl: task failed: %s\n", exitstatus);
+				fprintf(stderr, "%s: task failed: %s\n",
+					program_invocation_short_name, exitstatus);
 			return PVECTL_EXIT_FAIL;
 		}
 		pvectl_response_clear(&resp);
@@ -635,7 +638,8 @@ static int cmd_ls(pvectl *c, cli *cl)
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
 	if (!cJSON_IsArray(data)) {
 		pvectl_response_clear(&resp);
-		fprintf(stderr, "pvectl: GET %s did not return a list\n", path);
+		fprintf(stderr, "%s: GET %s did not return a list\n", program_invocation_short_name,
+			path);
 		return PVECTL_EXIT_FAIL;
 	}
 	_cleanup_free_ char *key = child_key(r, children);
@@ -815,7 +819,8 @@ int main(int argc, char **argv)
 
 	_cleanup_error_ pve_error *err = NULL;
 	if (pve_routes_load(&c.routes, &err) < 0) {
-		fprintf(stderr, "pvectl: the built-in route table is broken: %s\n", err->message);
+		fprintf(stderr, "%s: the built-in route table is broken: %s\n",
+			program_invocation_short_name, err->message);
 		free(c.root);
 		return PVECTL_EXIT_FAIL;
 	}

@@ -61,15 +61,15 @@ static cJSON *get_data(pvectl *c, const char *path)
 	pvectl_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	if (pvectl_call(c, "GET", path, NULL, &resp, &err) < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return NULL;
 	}
 	cJSON *data = resp.status == 200 ?
 			      cJSON_DetachItemFromObjectCaseSensitive(resp.body, "data") :
 			      NULL;
 	if (!data)
-		fprintf(stderr, "pvectl: GET %s: %d %s\n", path, resp.status,
-			resp.reason ? resp.reason : "");
+		fprintf(stderr, "%s: GET %s: %d %s\n", program_invocation_short_name, path,
+			resp.status, resp.reason ? resp.reason : "");
 	pvectl_response_clear(&resp);
 	return data;
 }
@@ -78,11 +78,13 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 {
 	long long vmid;
 	if (pve_parse_int(vmid_text, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0) {
-		fprintf(stderr, "pvectl: vm showcmd: '%s' is no VM ID\n", vmid_text);
+		fprintf(stderr, "%s: vm showcmd: '%s' is no VM ID\n", program_invocation_short_name,
+			vmid_text);
 		return PVECTL_EXIT_USAGE;
 	}
 	if (c->url) {
-		fprintf(stderr, "pvectl: vm showcmd runs on the node (without --url)\n");
+		fprintf(stderr, "%s: vm showcmd runs on the node (without --url)\n",
+			program_invocation_short_name);
 		return PVECTL_EXIT_USAGE;
 	}
 	_cleanup_json_ cJSON *nodes = get_data(c, "/nodes");
@@ -103,7 +105,7 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 	_cleanup_error_ pve_error *err = NULL;
 	pve_store *store = NULL;
 	if (pve_store_open(c->root, &store, &err) < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	_cleanup_free_ char *path = xasprintf("nodes/%s/qemu-server/%lld.conf", node, vmid);
@@ -124,7 +126,7 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 	if (r >= 0)
 		r = pve_storage_cfg_parse(stext, strlen(stext), &scfg, &err);
 	if (r < 0) {
-		fprintf(stderr, "pvectl: %s\n", err->message);
+		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	/* as the next start runs it: with the pending changes */
@@ -154,8 +156,8 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 	};
 	char **argv = NULL;
 	if (kvm_cmdline_build(conf, schema, &info, &argv, &err) < 0) {
-		fprintf(stderr, "pvectl: %s%s%s\n", err->param ? err->param : "",
-			err->param ? ": " : "", err->message);
+		fprintf(stderr, "%s: %s%s%s\n", program_invocation_short_name,
+			err->param ? err->param : "", err->param ? ": " : "", err->message);
 		return PVECTL_EXIT_FAIL;
 	}
 	if (pretty) {
@@ -185,7 +187,8 @@ int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pve
 			pretty = true;
 			continue;
 		}
-		fprintf(stderr, "pvectl: vm: unknown option '--%s'\n", opts[i].name);
+		fprintf(stderr, "%s: vm: unknown option '--%s'\n", program_invocation_short_name,
+			opts[i].name);
 		return PVECTL_EXIT_USAGE;
 	}
 	if (n_words == 2 && streq(words[0], "showcmd"))
