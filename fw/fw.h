@@ -216,6 +216,11 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 /* Compares the ruleset with the kernel's table: chains and their rule counts, sets and their
  * element counts. 0 when they agree, 1 when not, with what differs, line by line, in the report. */
 int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err);
+/* Writes host.fw's conntrack settings (nf_conntrack_max, nf_conntrack_tcp_timeout_established,
+ * nf_conntrack_tcp_timeout_syn_recv) to /proc/sys/net/netfilter, in the caller's network namespace,
+ * those that differ only; after pve_fw_apply (conntrack is loaded by then). The error names the
+ * file; the ruleset stays applied. */
+int pve_fw_sysctl_apply(const pve_fw_ruleset *rs, pve_error **err);
 /* Removes the table (when there). */
 int pve_fw_remove(const char *table, pve_error **err);
 
