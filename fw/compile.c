@@ -523,6 +523,18 @@ static int emit_family(ctx *c, const char *chain, const char *dir, const pve_fw_
 	return 0;
 }
 
+/* The syslog number of a level, as pve-firewall puts it in the prefix (":vmid:level:chain: ") and
+ * pvefw-logger reads it back. */
+static int log_level_number(const char *level)
+{
+	static const char *const names[] = { "emerg",	"alert",  "crit", "err",
+					     "warning", "notice", "info", "debug" };
+	for (int i = 0; i < (int)ELEMENTSOF(names); i++)
+		if (streq(level, names[i]))
+			return i;
+	return 6;
+}
+
 /* Compiles one rule of a .fw file into chain. dir is "in", "out" or "forward". */
 static int compile_rule(ctx *c, const char *chain, const char *dir, pve_fw_rule *rule,
 			bool in_group, pve_fw_kind env, pve_error **err)
@@ -571,8 +583,8 @@ static int compile_rule(ctx *c, const char *chain, const char *dir, pve_fw_rule 
 	char prefix[128];
 	const char *log_prefix = NULL;
 	if (rule->log && !streq(rule->log, "nolog")) {
-		snprintf(prefix, sizeof(prefix), ":%u:%s:%s: %s: ", c->guest ? c->guest->vmid : 0,
-			 rule->log, chain, rule->action);
+		snprintf(prefix, sizeof(prefix), ":%u:%d:%s: %s: ", c->guest ? c->guest->vmid : 0,
+			 log_level_number(rule->log), chain, rule->action);
 		log_prefix = prefix;
 	}
 	const pve_fw_macro *m = rule->macro ? pve_fw_macro_find(rule->macro) : NULL;
@@ -623,8 +635,8 @@ static void add_policy(fw_chain *ch, const char *policy, const char *log_level, 
 {
 	if (log_level && *log_level && !streq(log_level, "nolog")) {
 		fw_rule *lr = add_rule(ch);
-		lr->log_prefix =
-			xasprintf(":%u:%s:%s: policy %s: ", vmid, log_level, chain, policy);
+		lr->log_prefix = xasprintf(":%u:%d:%s: policy %s: ", vmid,
+					   log_level_number(log_level), chain, policy);
 	}
 	add_verdict(add_rule(ch), policy);
 }
@@ -919,7 +931,7 @@ static void add_option_drop(pve_fw_ruleset *rs, const char *chain, fw_rule base,
 	if (log_level && !streq(log_level, "nolog")) {
 		fw_rule *lr = add_rule(ch);
 		rule_copy_matches(lr, &base);
-		lr->log_prefix = xasprintf(":0:%s:%s: DROP: ", log_level, chain);
+		lr->log_prefix = xasprintf(":0:%d:%s: DROP: ", log_level_number(log_level), chain);
 	}
 	fw_rule *r = add_rule(ch);
 	*r = base;

@@ -103,7 +103,7 @@ static void test_guest_chains(void)
 		     "@v4-guest-100-ipfilter-net0 drop\n");
 	check_has(t, "ip6 saddr != @v6-guest-100-ipfilter-net0 ip6 saddr != fe80::/10 drop\n");
 	/* the policy, logged with the rate limit, and REJECT through do-reject */
-	check_has(t, "\t\tlimit rate 1/second burst 5 packets log prefix \":100:info:guest-100-in: "
+	check_has(t, "\t\tlimit rate 1/second burst 5 packets log prefix \":100:6:guest-100-in: "
 		     "policy REJECT: \" group 0\n\t\tjump do-reject\n\t}\n");
 	/* cluster ipsets with a nomatch twin */
 	check_has(t, "ip saddr @v4-dc-mgmt ip saddr != @v4-dc-mgmt-nomatch th dport 22 accept\n");
@@ -298,7 +298,7 @@ static void test_host_options(void)
 		     "@v4-synflood-limit { ip saddr limit rate over 5/second burst 1000 packets } "
 		     "drop\n");
 	check_has(t, "meta l4proto tcp tcp flags & (fin|syn) == fin|syn limit rate 1/second burst "
-		     "5 packets log prefix \":0:info:block-invalid-tcp: DROP: \" group 0\n"
+		     "5 packets log prefix \":0:6:block-invalid-tcp: DROP: \" group 0\n"
 		     "\t\tmeta l4proto tcp tcp flags & (fin|syn) == fin|syn drop\n");
 	check_has(t, "meta l4proto tcp tcp flags & (fin|syn|rst|ack) == syn th sport 0 drop\n");
 	/* nosmurfs is on by default, without a log twin. */
