@@ -199,6 +199,7 @@ static int firewall_init(pved *d, pve_error **err)
 	struct pved_fw_state *s = xcalloc(1, sizeof(*s));
 	s->timer = evtimer_new(d->base, timer_cb, d);
 	d->firewall = s;
+	pved_fw_log_start(d);
 	/* The first apply puts the configuration in force (or removes a table a disabled firewall
 	 * left behind). */
 	pved_fw_schedule(d, 0, NULL);
@@ -210,6 +211,7 @@ static void firewall_stop(pved *d)
 	struct pved_fw_state *s = d->firewall;
 	if (!s)
 		return;
+	pved_fw_log_stop(d);
 	/* The rules stay in the kernel: guests keep their protection while pved restarts. */
 	if (s->timer)
 		event_free(s->timer);

@@ -10,6 +10,7 @@ processes and files are removed by the test, also when it fails."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -599,6 +600,42 @@ def host_options():
     expect(chk.returncode == 0, f"nft -c: {chk.stderr}")
     api("set", host, delete="nosmurfs,tcpflags,nf_conntrack_allow_invalid,protection_synflood,"
         "protection_synflood_rate,protection_synflood_burst")
+
+
+@case
+def firewall_log():
+    api("set", "/cluster/firewall/options", enable=1, policy_in="ACCEPT")
+    reset_guest(100, [{"type": "in", "action": "DROP", "proto": "tcp", "dport": "8080",
+                       "log": "info"}], policy_in="ACCEPT")
+    reset_guest(101)
+    expect_traffic(G101, [("tcp", "10.100.0.2", 8080, None, False),
+                          ("tcp", "10.100.0.2", 80, None, True)])
+    line = re.compile(r"^100 6 guest-100-in \d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4} DROP: "
+                      r"IN=tap101i0 OUT=tap100i0 (MAC=[0-9a-f:]+ )?SRC=10\.101\.0\.2 "
+                      r"DST=10\.100\.0\.2 LEN=\d+ .*PROTO=TCP SPT=\d+ DPT=8080 .*SYN ")
+    deadline, got = time.time() + 5, []
+    while time.time() < deadline:
+        got = json.loads(api("get", f"/nodes/{NODE}/firewall/log", limit=0).stdout)
+        if any(line.match(e["t"]) for e in got):
+            break
+        time.sleep(0.1)
+    expect(any(line.match(e["t"]) for e in got), f"no logged drop in {got}")
+    expect(not any("DPT=80 " in e["t"] for e in got), f"an accepted packet logged: {got}")
+    expect([e["n"] for e in got] == list(range(1, len(got) + 1)), f"line numbers: {got}")
+    vm = json.loads(api("get", f"{vm_fw(100)}/log").stdout)
+    expect(vm and all(e["t"].startswith("100 ") for e in vm), f"VM 100's log: {vm}")
+    other = json.loads(api("get", f"{vm_fw(101)}/log").stdout)
+    expect(other == [{"n": 1, "t": "no content"}], f"VM 101's log: {other}")
+    # since and until (UNIX epochs) select by the line's time.
+    later = json.loads(api("get", f"/nodes/{NODE}/firewall/log",
+                           since=int(time.time()) + 3600).stdout)
+    expect(later == [{"n": 1, "t": "no content"}], f"since an hour ahead: {later}")
+    now = json.loads(api("get", f"/nodes/{NODE}/firewall/log", since=int(time.time()) - 60,
+                         until=int(time.time()) + 60).stdout)
+    expect(any(line.match(e["t"]) for e in now), f"since a minute ago: {now}")
+    page = json.loads(api("get", f"/nodes/{NODE}/firewall/log", start=1, limit=1).stdout)
+    expect(len(got) < 2 or (len(page) == 1 and page[0]["n"] == 2), f"start=1 limit=1: {page}")
+    reset_guest(100, policy_in="ACCEPT")
 
 
 @case

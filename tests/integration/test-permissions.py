@@ -228,6 +228,7 @@ ROWS = {
     ("DELETE", "/nodes/{node}/firewall/rules/{pos}"): {},
     ("GET", "/nodes/{node}/firewall/options"): {},
     ("PUT", "/nodes/{node}/firewall/options"): {},
+    ("GET", "/nodes/{node}/firewall/log"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules"): {"type": "in", "action": "ACCEPT"},
@@ -250,6 +251,7 @@ ROWS = {
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall/options"): {},
     ("PUT", "/nodes/{node}/qemu/{vmid}/firewall/options"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall/refs"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/firewall/log"): {},
     # the guest agent, cloud-init and the consoles (daemon/qemu/agent.c, cloudinit.c, console.c)
     ("GET", "/nodes/{node}/qemu/{vmid}/agent"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/exec-status"): {"pid": 1},
