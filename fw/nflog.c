@@ -46,14 +46,15 @@ int pve_fw_nflog_parse(const void *msg, size_t len, pve_fw_nflog_pkt *ret, pve_e
 	    nlh->nlmsg_len > len)
 		return pve_error_set(err, EBADMSG, "truncated nflog message");
 	if (nlh->nlmsg_type != ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET))
-		return pve_error_set(err, EBADMSG, "not an nflog packet (type %u)", nlh->nlmsg_type);
+		return pve_error_set(err, EBADMSG, "not an nflog packet (type %u)",
+				     nlh->nlmsg_type);
 	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
 	attrs t = { 0 };
 	if (mnl_attr_parse(nlh, sizeof(*g), attr_cb, &t) < 0)
 		return pve_error_set(err, EBADMSG, "malformed nflog attributes");
 	pve_fw_nflog_pkt p = { .family = g->nfgen_family };
-	if (t.tb[NFULA_PACKET_HDR] &&
-	    mnl_attr_get_payload_len(t.tb[NFULA_PACKET_HDR]) >= sizeof(struct nfulnl_msg_packet_hdr)) {
+	if (t.tb[NFULA_PACKET_HDR] && mnl_attr_get_payload_len(t.tb[NFULA_PACKET_HDR]) >=
+					      sizeof(struct nfulnl_msg_packet_hdr)) {
 		struct nfulnl_msg_packet_hdr ph;
 		memcpy(&ph, mnl_attr_get_payload(t.tb[NFULA_PACKET_HDR]), sizeof(ph));
 		p.hw_protocol = ntohs(ph.hw_protocol);
@@ -293,8 +294,7 @@ static void split_prefix(const char *prefix, unsigned *vmid, unsigned *level, ch
 	*rest = ce + 2;
 }
 
-char *pve_fw_nflog_format(const pve_fw_nflog_pkt *p, time_t now, pve_fw_ifname_fn ifname,
-			  void *ctx)
+char *pve_fw_nflog_format(const pve_fw_nflog_pkt *p, time_t now, pve_fw_ifname_fn ifname, void *ctx)
 {
 	pve_buf b = { 0 };
 	unsigned vmid, level;

@@ -168,9 +168,11 @@ static void read_one(read_job *j, const char *path, bool final)
 			j->count++;
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddNumberToObject(o, "n", (double)j->count);
-			cJSON_AddStringToObject(o, "t", errno == ENOENT ?
-								"unable to open file - No such file or directory" :
-								"unable to open file");
+			cJSON_AddStringToObject(
+				o, "t",
+				errno == ENOENT ?
+					"unable to open file - No such file or directory" :
+					"unable to open file");
 			cJSON_AddItemToArray(j->lines, o);
 		}
 		return;
