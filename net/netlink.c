@@ -1025,7 +1025,7 @@ static int rate_limit(nlctx *ctx, const link_state *l, double mbps, pve_error **
 	if (r >= 0) {
 		rtnl_tc_set_ifindex(TC_CAST(in), l->index);
 		rtnl_tc_set_parent(TC_CAST(in), TC_H_INGRESS);
-		rtnl_tc_set_handle(TC_CAST(in), TC_HANDLE(0xffff, 0));
+		rtnl_tc_set_handle(TC_CAST(in), TC_HANDLE(0xffffu, 0));
 		rtnl_tc_set_kind(TC_CAST(in), "ingress");
 		msg = NULL;
 		b = rtnl_qdisc_build_add_request(in, NLM_F_CREATE | NLM_F_EXCL, &msg);
