@@ -523,6 +523,18 @@ static int emit_family(ctx *c, const char *chain, const char *dir, const pve_fw_
 	return 0;
 }
 
+/* The syslog number of a level, as pve-firewall puts it in the prefix (":vmid:level:chain: ") and
+ * pvefw-logger reads it back. */
+static int log_level_number(const char *level)
+{
+	static const char *const names[] = { "emerg",	"alert",  "crit", "err",
+					     "warning", "notice", "info", "debug" };
+	for (int i = 0; i < (int)ELEMENTSOF(names); i++)
+		if (streq(level, names[i]))
+			return i;
+	return 6;
+}
+
 /* Compiles one rule of a .fw file into chain. dir is "in", "out" or "forward". */
 static int compile_rule(ctx *c, const char *chain, const char *dir, pve_fw_rule *rule,
 			bool in_group, pve_fw_kind env, pve_error **err)
@@ -571,8 +583,8 @@ static int compile_rule(ctx *c, const char *chain, const char *dir, pve_fw_rule 
 	char prefix[128];
 	const char *log_prefix = NULL;
 	if (rule->log && !streq(rule->log, "nolog")) {
-		snprintf(prefix, sizeof(prefix), ":%u:%s:%s: %s: ", c->guest ? c->guest->vmid : 0,
-			 rule->log, chain, rule->action);
+		snprintf(prefix, sizeof(prefix), ":%u:%d:%s: %s: ", c->guest ? c->guest->vmid : 0,
+			 log_level_number(rule->log), chain, rule->action);
 		log_prefix = prefix;
 	}
 	const pve_fw_macro *m = rule->macro ? pve_fw_macro_find(rule->macro) : NULL;
@@ -623,17 +635,21 @@ static void add_policy(fw_chain *ch, const char *policy, const char *log_level, 
 {
 	if (log_level && *log_level && !streq(log_level, "nolog")) {
 		fw_rule *lr = add_rule(ch);
-		lr->log_prefix =
-			xasprintf(":%u:%s:%s: policy %s: ", vmid, log_level, chain, policy);
+		lr->log_prefix = xasprintf(":%u:%d:%s: policy %s: ", vmid,
+					   log_level_number(log_level), chain, policy);
 	}
 	add_verdict(add_rule(ch), policy);
 }
 
-static void add_ct_rules(fw_chain *ch)
+/* allow_invalid: host.fw's nf_conntrack_allow_invalid, which lets invalid packets on to the rules
+ * (asymmetric routing, where conntrack sees one direction only). */
+static void add_ct_rules(fw_chain *ch, bool allow_invalid)
 {
 	fw_rule *r = add_rule(ch);
 	match_value(r, FW_M_CT_STATE, CT_ESTABLISHED | CT_RELATED);
 	set_verdict(r, FW_V_ACCEPT, NULL);
+	if (allow_invalid)
+		return;
 	r = add_rule(ch);
 	match_value(r, FW_M_CT_STATE, CT_INVALID);
 	set_verdict(r, FW_V_DROP, NULL);
@@ -896,6 +912,132 @@ static void expand_lists(pve_fw_ruleset *rs)
 	}
 }
 
+/* ----- host.fw's options ----- */
+
+/* TCP flag bits (the byte at offset 13 of the header). */
+#define TF_FIN 0x01u
+#define TF_SYN 0x02u
+#define TF_RST 0x04u
+#define TF_PSH 0x08u
+#define TF_ACK 0x10u
+#define TF_URG 0x20u
+#define PKT_BROADCAST 1u /* linux/if_packet.h's PACKET_BROADCAST */
+
+/* A drop in one of the option chains, after its log twin at host.fw's log level for it. */
+static void add_option_drop(pve_fw_ruleset *rs, const char *chain, fw_rule base,
+			    const char *log_level)
+{
+	fw_chain *ch = find_chain(rs, chain);
+	if (log_level && !streq(log_level, "nolog")) {
+		fw_rule *lr = add_rule(ch);
+		rule_copy_matches(lr, &base);
+		lr->log_prefix = xasprintf(":0:%d:%s: DROP: ", log_level_number(log_level), chain);
+	}
+	fw_rule *r = add_rule(ch);
+	*r = base;
+	set_verdict(r, FW_V_DROP, NULL);
+}
+
+static fw_rule tcp_flags_rule(unsigned mask, unsigned want, bool neg)
+{
+	fw_rule r = { 0 };
+	match_value(&r, FW_M_L4PROTO, 6);
+	fw_match *m = add_match(&r, FW_M_TCP_FLAGS);
+	m->value = mask;
+	m->code = (int)want;
+	m->neg = neg;
+	return r;
+}
+
+/* An IPv4 source of one prefix (lo with the first bits of mask kept). */
+static void match_saddr4(fw_rule *r, uint8_t first, int bits)
+{
+	match_value(r, FW_M_NFPROTO, 4);
+	fw_match *m = add_match(r, FW_M_ADDR);
+	m->src = true;
+	m->family = 4;
+	m->ranges = xcalloc(1, sizeof(*m->ranges));
+	m->n_ranges = 1;
+	m->ranges->lo[0] = m->ranges->hi[0] = first;
+	for (int bit = bits; bit < 32; bit++)
+		m->ranges->hi[bit / 8] |= (uint8_t)(0x80u >> (bit % 8));
+}
+
+/* nosmurfs, tcpflags and protection_synflood as proxmox-firewall's block-smurfs,
+ * block-invalid-tcp and block-synflood chains, jumped to from input after conntrack (so only new
+ * connections pay for them); the conntrack settings are kept for pve_fw_sysctl_apply. */
+static void add_host_options(pve_fw_ruleset *rs, const pve_fw_file *host)
+{
+	static const char *const sysctls[] = { "nf_conntrack_max",
+					       "nf_conntrack_tcp_timeout_established",
+					       "nf_conntrack_tcp_timeout_syn_recv" };
+	for (size_t i = 0; i < ELEMENTSOF(sysctls); i++) {
+		long long v = pve_fw_option_int(host, sysctls[i], -1);
+		if (v < 0)
+			continue;
+		rs->sysctls[rs->n_sysctls].name = sysctls[i];
+		rs->sysctls[rs->n_sysctls++].value = (unsigned long long)v;
+	}
+	if (pve_fw_option_int(host, "protection_synflood", 0)) {
+		long long rate = pve_fw_option_int(host, "protection_synflood_rate", 200);
+		long long burst = pve_fw_option_int(host, "protection_synflood_burst", 1000);
+		add_set(rs, "v4-synflood-limit", FW_SET_METER4, 0);
+		add_set(rs, "v6-synflood-limit", FW_SET_METER6, 0);
+		fw_chain *ch = add_chain(rs, "block-synflood", 0);
+		/* Only a new connection's SYN is counted: the rest returns at once. */
+		fw_rule *r = add_rule(ch);
+		*r = tcp_flags_rule(TF_FIN | TF_SYN | TF_RST | TF_ACK, TF_SYN, true);
+		set_verdict(r, FW_V_RETURN, NULL);
+		for (int fam = 4; fam <= 6; fam += 2) {
+			r = add_rule(ch);
+			match_value(r, FW_M_NFPROTO, (unsigned)fam);
+			fw_match *m = add_match(r, FW_M_METER_OVER);
+			m->family = fam;
+			m->name = xstrdup(fam == 4 ? "v4-synflood-limit" : "v6-synflood-limit");
+			m->value = rate > 0 ? (unsigned)rate : 1;
+			m->code = (int)(burst > 0 ? burst : 1);
+			set_verdict(r, FW_V_DROP, NULL);
+		}
+		set_verdict(add_rule(find_chain(rs, "input")), FW_V_JUMP, "block-synflood");
+	}
+	if (pve_fw_option_int(host, "tcpflags", 0)) {
+		/* The combinations no TCP stack sends (pve-firewall's PVEFW-tcpflags). */
+		static const unsigned bad[][2] = {
+			{ TF_FIN | TF_SYN | TF_RST | TF_PSH | TF_ACK | TF_URG,
+			  TF_FIN | TF_PSH | TF_URG },
+			{ TF_FIN | TF_SYN | TF_RST | TF_PSH | TF_ACK | TF_URG, 0 },
+			{ TF_SYN | TF_RST, TF_SYN | TF_RST },
+			{ TF_FIN | TF_SYN, TF_FIN | TF_SYN },
+		};
+		const char *level = pve_fw_option_get(host, "tcp_flags_log_level");
+		add_chain(rs, "block-invalid-tcp", 0);
+		for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+			add_option_drop(rs, "block-invalid-tcp",
+					tcp_flags_rule(bad[i][0], bad[i][1], false), level);
+		/* A SYN from port 0. */
+		fw_rule r = tcp_flags_rule(TF_FIN | TF_SYN | TF_RST | TF_ACK, TF_SYN, false);
+		match_port(&r, true, 0, 0);
+		add_option_drop(rs, "block-invalid-tcp", r, level);
+		set_verdict(add_rule(find_chain(rs, "input")), FW_V_JUMP, "block-invalid-tcp");
+	}
+	/* On unless host.fw says nosmurfs: 0, as pve-firewall. */
+	if (pve_fw_option_int(host, "nosmurfs", 1)) {
+		const char *level = pve_fw_option_get(host, "smurf_log_level");
+		fw_chain *ch = add_chain(rs, "block-smurfs", 0);
+		/* DHCP's 0.0.0.0 source is no smurf. */
+		fw_rule *r = add_rule(ch);
+		match_saddr4(r, 0, 32);
+		set_verdict(r, FW_V_RETURN, NULL);
+		fw_rule bc = { 0 };
+		match_value(&bc, FW_M_PKTTYPE, PKT_BROADCAST);
+		add_option_drop(rs, "block-smurfs", bc, level);
+		fw_rule mc = { 0 };
+		match_saddr4(&mc, 224, 4);
+		add_option_drop(rs, "block-smurfs", mc, level);
+		set_verdict(add_rule(find_chain(rs, "input")), FW_V_JUMP, "block-smurfs");
+	}
+}
+
 /* ----- The table ----- */
 
 int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err)
@@ -971,6 +1113,8 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 
 	/* Base chains: guests' out chains before the host's and the forward rules, guests' in chains
 	 * after, each with conntrack first (established and related traffic is not filtered again). */
+	const pve_fw_file *host = in->host;
+	bool allow_invalid = host && pve_fw_option_int(host, "nf_conntrack_allow_invalid", 0);
 	struct {
 		const char *name;
 		int hook, prio;
@@ -984,7 +1128,7 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	for (size_t i = 0; i < ELEMENTSOF(guest_bases); i++) {
 		fw_chain *b = add_base_chain(rs, guest_bases[i].name, guest_bases[i].hook,
 					     guest_bases[i].prio);
-		add_ct_rules(b);
+		add_ct_rules(b, allow_invalid);
 		fw_match *m = add_match(add_rule(b), FW_M_IFNAME_VMAP);
 		m->src = guest_bases[i].out_map;
 		m->name = xstrdup(guest_bases[i].out_map ? "vm-out" : "vm-in");
@@ -992,23 +1136,24 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 
 	/* The host: cluster.fw's and host.fw's rules, the host's rules first (proxmox-firewall's
 	 * host-in before cluster-in), then the cluster's policy. */
-	const pve_fw_file *host = in->host;
 	bool host_on = !host || pve_fw_option_int(host, "enable", 1);
 	fw_chain *input = add_base_chain(rs, "input", NF_INET_LOCAL_IN, 0);
 	fw_rule *lo = add_rule(input);
 	match_name(lo, FW_M_IIFNAME, "lo");
 	set_verdict(lo, FW_V_ACCEPT, NULL);
-	add_ct_rules(input);
+	add_ct_rules(input, allow_invalid);
 	fw_chain *output = add_base_chain(rs, "output", NF_INET_LOCAL_OUT, 0);
 	lo = add_rule(output);
 	match_name(lo, FW_M_OIFNAME, "lo");
 	set_verdict(lo, FW_V_ACCEPT, NULL);
-	add_ct_rules(output);
+	add_ct_rules(output, allow_invalid);
 	fw_chain *fwd = add_base_chain(rs, "forward", NF_INET_FORWARD, 0);
-	add_ct_rules(fwd);
+	add_ct_rules(fwd, allow_invalid);
 	add_chain(rs, "host-in", 0);
 	add_chain(rs, "host-out", 0);
 	add_chain(rs, "host-forward", 0);
+	if (host_on)
+		add_host_options(rs, host);
 	set_verdict(add_rule(find_chain(rs, "input")), FW_V_JUMP, "host-in");
 	set_verdict(add_rule(find_chain(rs, "output")), FW_V_JUMP, "host-out");
 	set_verdict(add_rule(find_chain(rs, "forward")), FW_V_JUMP, "host-forward");

@@ -27,6 +27,11 @@ typedef enum {
 	FW_M_CT_STATE, /* value: mask of NF_CT_STATE bits the state must have one of */
 	FW_M_ETHER_SADDR_NE, /* mac */
 	FW_M_IFNAME_VMAP, /* iif (src) or oif name looked up in the verdict map name */
+	FW_M_PKTTYPE, /* value: PACKET_BROADCAST, ... (the link layer's destination kind) */
+	FW_M_TCP_FLAGS, /* (flags & value) == code, or != with neg */
+	/* A per-source meter: the source address (family) updates set name, whose limit of value
+	 * packets a second with a burst of code matches when the source goes over it. */
+	FW_M_METER_OVER,
 } fw_match_kind;
 
 typedef struct {
@@ -70,7 +75,11 @@ typedef struct {
 	unsigned vmid; /* the guest it belongs to, 0: the table's own */
 } fw_chain;
 
-typedef enum { FW_SET_ADDR4, FW_SET_ADDR6, FW_SET_VMAP } fw_set_type;
+/* METER4/6: dynamic sets the rules fill (a source's rate limit), with a timeout and a size. */
+typedef enum { FW_SET_ADDR4, FW_SET_ADDR6, FW_SET_VMAP, FW_SET_METER4, FW_SET_METER6 } fw_set_type;
+
+#define FW_METER_SIZE 65536 /* sources a meter holds at most: an attacker's addresses are many */
+#define FW_METER_TIMEOUT_MS 60000
 
 typedef struct {
 	char ifname[16];
@@ -99,6 +108,12 @@ struct pve_fw_ruleset {
 	fw_chain *chains;
 	size_t n_chains;
 	size_t n_guests;
+	/* host.fw's conntrack settings, written to /proc/sys/net/netfilter/<name> on apply. */
+	struct {
+		const char *name;
+		unsigned long long value;
+	} sysctls[3];
+	size_t n_sysctls;
 };
 
 /* Interval helpers shared by the printers. */

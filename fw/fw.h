@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/common.h"
 
@@ -216,8 +217,43 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 /* Compares the ruleset with the kernel's table: chains and their rule counts, sets and their
  * element counts. 0 when they agree, 1 when not, with what differs, line by line, in the report. */
 int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err);
+/* Writes host.fw's conntrack settings (nf_conntrack_max, nf_conntrack_tcp_timeout_established,
+ * nf_conntrack_tcp_timeout_syn_recv) to /proc/sys/net/netfilter, in the caller's network namespace,
+ * those that differ only; after pve_fw_apply (conntrack is loaded by then). The error names the
+ * file; the ruleset stays applied. */
+int pve_fw_sysctl_apply(const pve_fw_ruleset *rs, pve_error **err);
 /* Removes the table (when there). */
 int pve_fw_remove(const char *table, pve_error **err);
+
+/* ----- The firewall log ----- */
+
+/* One nflog packet message; the pointers are into the message. */
+typedef struct {
+	uint8_t family; /* the hook's: AF_INET, AF_INET6, AF_BRIDGE */
+	uint16_t hw_protocol;
+	const char *prefix; /* NULL: none */
+	uint32_t indev, outdev, physindev, physoutdev; /* interface indices, 0: none */
+	uint32_t mark;
+	bool has_time;
+	int64_t sec;
+	const uint8_t *hwhdr;
+	size_t hwhdr_len;
+	const uint8_t *payload; /* the packet from its network header */
+	size_t payload_len;
+} pve_fw_nflog_pkt;
+
+/* Parses one netlink message of len bytes (NFULNL_MSG_PACKET); EBADMSG for anything else. */
+int pve_fw_nflog_parse(const void *msg, size_t len, pve_fw_nflog_pkt *ret, pve_error **err);
+/* The interface name of an index (false: unknown, the number is printed). */
+typedef bool (*pve_fw_ifname_fn)(uint32_t index, char name[17], void *ctx);
+/* The line pvefw-logger writes for it, with its newline: "<vmid> <level> <chain> <time> <ACTION>:
+ * IN=... OUT=... MAC=... SRC=... DST=... ... PROTO=... SPT=... DPT=...". now: when the message has
+ * no timestamp. */
+char *pve_fw_nflog_format(const pve_fw_nflog_pkt *p, time_t now, pve_fw_ifname_fn ifname,
+			  void *ctx);
+/* A non-blocking NETLINK_NETFILTER socket bound to nflog group, in the caller's namespace,
+ * copying 256 bytes of each packet; the fd, or a negative errno. */
+int pve_fw_nflog_open(unsigned group, pve_error **err);
 
 /* ----- Loading a node's firewall configuration ----- */
 

@@ -226,6 +226,15 @@ static void add_named_set(batch *b, const fw_set *set, unsigned only_vmid)
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
 				   nftnl_udata_buf_len(ud));
 		nftnl_udata_buf_free(ud);
+	} else if (set->type == FW_SET_METER4 || set->type == FW_SET_METER6) {
+		bool v6 = set->type == FW_SET_METER6;
+		/* Filled by the rules (dynset), its entries expire, and its size bounds the memory
+		 * a flood of sources takes. */
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? NFT_TYPE_IP6ADDR : NFT_TYPE_IPADDR);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, FW_METER_TIMEOUT_MS);
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FW_METER_SIZE);
 	} else {
 		bool v6 = set->type == FW_SET_ADDR6;
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
@@ -239,7 +248,7 @@ static void add_named_set(batch *b, const fw_set *set, unsigned only_vmid)
 	if (set->type == FW_SET_VMAP)
 		add_elems_msgs(b, set->name, b->set_id, NFT_MSG_NEWSETELEM, NULL, 0, 0, set->elems,
 			       set->n_elems, only_vmid);
-	else
+	else if (set->type == FW_SET_ADDR4 || set->type == FW_SET_ADDR6)
 		add_elems_msgs(b, set->name, b->set_id, NFT_MSG_NEWSETELEM, set->ranges,
 			       set->n_ranges, set->type == FW_SET_ADDR6 ? 16 : 4, NULL, 0, 0);
 }
@@ -444,6 +453,38 @@ static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, cons
 			e_meta(r, m->src ? NFT_META_IIFNAME : NFT_META_OIFNAME);
 			e_lookup(r, m->name, 0, false, true);
 			break;
+		case FW_M_PKTTYPE: {
+			uint8_t v = (uint8_t)m->value;
+			e_meta(r, NFT_META_PKTTYPE);
+			e_cmp(r, NFT_CMP_EQ, &v, 1);
+			break;
+		}
+		case FW_M_TCP_FLAGS: {
+			uint8_t mask = (uint8_t)m->value, want = (uint8_t)m->code;
+			e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+			e_bitwise(r, &mask, 1);
+			e_cmp(r, m->neg ? NFT_CMP_NEQ : NFT_CMP_EQ, &want, 1);
+			break;
+		}
+		case FW_M_METER_OVER: {
+			bool v6 = m->family == 6;
+			e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4);
+			/* The source's own limit, inverted: the dynset breaks (no match) while the
+			 * source is under it. */
+			struct nftnl_expr *lim = nftnl_expr_alloc("limit");
+			nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_RATE, m->value);
+			nftnl_expr_set_u64(lim, NFTNL_EXPR_LIMIT_UNIT, 1);
+			nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_BURST, (uint32_t)m->code);
+			nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+			nftnl_expr_set_u32(lim, NFTNL_EXPR_LIMIT_FLAGS, NFT_LIMIT_F_INV);
+			struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+			nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+			nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, m->name);
+			nftnl_expr_set(e, NFTNL_EXPR_DYNSET_EXPR, lim, 0);
+			nftnl_rule_add_expr(r, e);
+			break;
+		}
 		}
 	}
 	if (fr->log_prefix) {
@@ -867,6 +908,11 @@ static size_t expected_elems(const fw_set *s)
 	return s->type == FW_SET_VMAP ? s->n_elems : s->n_ranges;
 }
 
+static bool is_meter(const fw_set *s)
+{
+	return s->type == FW_SET_METER4 || s->type == FW_SET_METER6;
+}
+
 int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
@@ -929,7 +975,8 @@ int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
 		size_t n = 0;
 		if ((r = dump(nl, nlh, elem_cb, &n, err)) < 0)
 			goto out;
-		if (n != expected_elems(s))
+		/* A meter's elements are the sources the rules saw. */
+		if (!is_meter(s) && n != expected_elems(s))
 			pve_buf_printf(&rep, "set %s: %zu elements, the kernel has %zu\n", s->name,
 				       expected_elems(s), n);
 	}

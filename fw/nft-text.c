@@ -68,6 +68,19 @@ static const char *l4_name(unsigned p)
 	}
 }
 
+static void print_tcp_flags(pve_buf *b, unsigned flags)
+{
+	static const char *const names[] = { "fin", "syn", "rst", "psh", "ack", "urg" };
+	bool first = true;
+	for (unsigned i = 0; i < ELEMENTSOF(names); i++)
+		if (flags & (1u << i)) {
+			pve_buf_printf(b, "%s%s", first ? "" : "|", names[i]);
+			first = false;
+		}
+	if (first)
+		pve_buf_puts(b, "0x0");
+}
+
 static void print_match(pve_buf *b, const fw_match *m)
 {
 	switch (m->kind) {
@@ -124,6 +137,24 @@ static void print_match(pve_buf *b, const fw_match *m)
 		break;
 	case FW_M_IFNAME_VMAP:
 		pve_buf_printf(b, "%s vmap @%s ", m->src ? "iifname" : "oifname", m->name);
+		break;
+	case FW_M_PKTTYPE:
+		pve_buf_printf(b, "meta pkttype %s ",
+			       m->value == 1 ? "broadcast" :
+			       m->value == 2 ? "multicast" :
+					       "host");
+		break;
+	case FW_M_TCP_FLAGS:
+		pve_buf_puts(b, "tcp flags & (");
+		print_tcp_flags(b, m->value);
+		pve_buf_printf(b, ") %s ", m->neg ? "!=" : "==");
+		print_tcp_flags(b, (unsigned)m->code);
+		pve_buf_puts(b, " ");
+		break;
+	case FW_M_METER_OVER:
+		pve_buf_printf(
+			b, "update @%s { %s saddr limit rate over %u/second burst %d packets } ",
+			m->name, m->family == 6 ? "ip6" : "ip", m->value, m->code);
 		break;
 	}
 }
@@ -205,6 +236,14 @@ static void print_set(pve_buf *b, const fw_set *s, bool only_guest, unsigned vmi
 		if (!first)
 			pve_buf_puts(b, " }\n");
 		pve_buf_puts(b, "\t}\n");
+		return;
+	}
+	if (s->type == FW_SET_METER4 || s->type == FW_SET_METER6) {
+		pve_buf_printf(b,
+			       "\tset %s {\n\t\ttype %s\n\t\tsize %u\n\t\tflags dynamic,timeout\n"
+			       "\t\ttimeout %us\n\t}\n",
+			       s->name, s->type == FW_SET_METER6 ? "ipv6_addr" : "ipv4_addr",
+			       FW_METER_SIZE, FW_METER_TIMEOUT_MS / 1000);
 		return;
 	}
 	int family = s->type == FW_SET_ADDR6 ? 6 : 4;

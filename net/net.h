@@ -82,3 +82,10 @@ int pve_net_links(const char *netns, char ***ret_names, bool **ret_up, bool **re
  * up; tag (0: none) is its untagged VLAN on a VLAN-aware bridge. ENOENT names the missing bridge. */
 int pve_net_attach(const char *netns, const char *ifname, const char *bridge, unsigned mtu,
 		   unsigned tag, pve_error **err);
+/* A guest NIC's rate limit, as Proxmox's tap_rate_limit: mbps MiB/s with a 1 MiB burst both ways, an
+ * htb qdisc at the root (to the guest) and an ingress policer (from it); whatever limit was there is
+ * removed first, and mbps <= 0 leaves none. 1 (with *err saying why) when only the limit to the guest
+ * is set: the kernel has no ingress policer (cls_basic, act_police). */
+int pve_net_rate_limit(const char *netns, const char *ifname, double mbps, pve_error **err);
+/* Sets link ifname up or down (a NIC's link_down). */
+int pve_net_link_state(const char *netns, const char *ifname, bool up, pve_error **err);

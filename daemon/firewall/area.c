@@ -30,6 +30,7 @@ typedef struct {
 	const pve_fw_ruleset *old; /* the state's, unchanged while the job runs (one at a time) */
 	pve_fw_ruleset *result;
 	pve_error *err;
+	char *warning; /* a conntrack setting not written; the ruleset is in force */
 } apply_job;
 
 static void apply_work(void *arg)
@@ -64,6 +65,9 @@ static void apply_work(void *arg)
 		pve_fw_ruleset_free(rs);
 		return;
 	}
+	_cleanup_error_ pve_error *se = NULL;
+	if (pve_fw_sysctl_apply(rs, &se) < 0)
+		j->warning = xstrdup(se->message);
 	j->result = rs;
 }
 
@@ -107,6 +111,8 @@ static void apply_done(void *arg)
 		s->applied = j->result;
 		log_info("firewall: ruleset applied (%zu guests)",
 			 pve_fw_ruleset_guest_count(j->result));
+		if (j->warning)
+			log_warning("firewall: %s", j->warning);
 	} else {
 		/* The kernel kept what it had (or, when one of several guests failed, has the others'
 		 * new parts): the next apply replaces the whole table. */
@@ -117,6 +123,7 @@ static void apply_done(void *arg)
 	answer_waiters(d, j->err);
 	pve_error_free(j->err);
 	free(j->vmids);
+	free(j->warning);
 	free(j);
 	if (s->gen_requested > s->gen_done)
 		start_apply(d);
@@ -192,6 +199,7 @@ static int firewall_init(pved *d, pve_error **err)
 	struct pved_fw_state *s = xcalloc(1, sizeof(*s));
 	s->timer = evtimer_new(d->base, timer_cb, d);
 	d->firewall = s;
+	pved_fw_log_start(d);
 	/* The first apply puts the configuration in force (or removes a table a disabled firewall
 	 * left behind). */
 	pved_fw_schedule(d, 0, NULL);
@@ -203,6 +211,7 @@ static void firewall_stop(pved *d)
 	struct pved_fw_state *s = d->firewall;
 	if (!s)
 		return;
+	pved_fw_log_stop(d);
 	/* The rules stay in the kernel: guests keep their protection while pved restarts. */
 	if (s->timer)
 		event_free(s->timer);

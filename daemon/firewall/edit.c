@@ -979,5 +979,7 @@ const pved_handler pved_handlers_firewall[] = {
 	H(vm_update_ip),
 	H(vm_remove_ip),
 	H(vm_refs),
+	{ "fw_host_log", pved_fw_host_log },
+	{ "fw_vm_log", pved_fw_vm_log },
 	{ NULL, NULL },
 };

@@ -25,6 +25,7 @@ struct pved_fw_state {
 		*timer; /* runs the pending apply on the next loop turn: changes come in bursts */
 	pved_fw_waiter *waiters;
 	char *last_error; /* why the last apply failed, or NULL */
+	struct pved_fw_log *log; /* the nflog reader (log.c), NULL when the group was not had */
 };
 
 /* A change to apply: the whole table (vmid 0) or one guest's part. Runs off the loop; a waiter (may be
@@ -32,3 +33,9 @@ struct pved_fw_state {
 void pved_fw_schedule(pved *d, unsigned vmid, pved_call *waiter);
 
 extern const pved_handler pved_handlers_firewall[];
+
+/* log.c: the nflog reader on the loop, and the log endpoints. */
+void pved_fw_log_start(pved *d);
+void pved_fw_log_stop(pved *d);
+void pved_fw_host_log(pved_call *c);
+void pved_fw_vm_log(pved_call *c);

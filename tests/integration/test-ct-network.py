@@ -110,6 +110,10 @@ def container_firewall(root):
            f"the rule is not in the container's chain: {nft_ruleset()[:3000]}")
     # 601 has no firewall=1 on its NIC: no chain of its own
     expect("veth601i0" not in nft_ruleset(), "a NIC without firewall=1 got rules")
+    # its log, as Proxmox answers it before anything was logged on the node
+    r = pvectl(root, "get", f"{fw}/log")
+    expect(json.loads(r.stdout) == [{"n": 1, "t": "unable to open file - No such file or directory"}],
+           r.stdout)
     # a container that does not exist has no firewall
     r = pvectl(root, "get", f"/nodes/{node}/lxc/699/firewall/options", ok=False)
     expect(r.returncode != 0 and "does not exist" in r.stderr, f"{r.stdout} {r.stderr}")

@@ -10,6 +10,7 @@ processes and files are removed by the test, also when it fails."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -74,6 +75,62 @@ ts = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(probes)]
 [t.start() for t in ts]; [t.join() for t in ts]
 print(json.dumps(out))
 """
+
+
+# Host options' probes, from a guest to the host: a UDP broadcast to 255.255.255.255 (a smurf),
+# a raw TCP segment with chosen flags (answered by a reset from a closed port, seen on a raw socket),
+# and a burst of SYNs (how many connections complete at once).
+HOSTPROBE = r"""
+import json, select, socket, struct, sys, time
+what, dst, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+if what == "broadcast":
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+    s.bind((sys.argv[4], 0)); s.settimeout(1.0)
+    s.sendto(b"x", ("255.255.255.255", port))
+    # The guest's own server hears its broadcast too: only the host's answer counts.
+    got = False
+    try:
+        while not got: got = s.recvfrom(10)[1][0] == dst
+    except OSError: pass
+    print(json.dumps(got))
+elif what == "flags":
+    src, flags = sys.argv[4], int(sys.argv[5])
+    rx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    sport = 40000 + int(time.time() * 1000) % 20000
+    hdr = struct.pack("!HHIIBBHHH", sport, port, 1000, 0, 5 << 4, flags, 8192, 0, 0)
+    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(hdr))
+    hdr = hdr[:16] + struct.pack("!H", csum(ph + hdr)) + hdr[18:]
+    tx.sendto(hdr, (dst, 0))
+    end = time.time() + 1.0; got = False
+    while time.time() < end and not got:
+        r, _, _ = select.select([rx], [], [], end - time.time())
+        if not r: break
+        d = rx.recv(100); ihl = (d[0] & 15) * 4
+        sp, dp = struct.unpack("!HH", d[ihl:ihl + 4])
+        got = sp == port and dp == sport and d[ihl + 13] & 4 != 0
+    print(json.dumps(got))
+elif what == "synburst":
+    n, src = int(sys.argv[4]), sys.argv[5]
+    socks = []
+    for _ in range(n):
+        s = socket.socket(); s.setblocking(False); s.bind((src, 0))
+        s.connect_ex((dst, port)); socks.append(s)
+    time.sleep(0.5)
+    _, w, _ = select.select([], socks, [], 0)
+    print(json.dumps(sum(1 for s in w if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)))
+"""
+
+
+def hostprobe(*args):
+    return json.loads(sh(PY, "-c", HOSTPROBE, *map(str, args), ns=G100).stdout)
 
 
 def sh(*args, check=True, ns=None):
@@ -495,6 +552,90 @@ def api_edits():
     expect("nf_conntrack_helpers" in out, out)
     ok, text = in_sync()
     expect(ok, f"after the edits: {text}")
+
+
+@case
+def host_options():
+    api("set", "/cluster/firewall/options", enable=1, policy_in="ACCEPT")
+    reset_guest(100, policy_in="ACCEPT")
+    host = f"/nodes/{NODE}/firewall/options"
+    fin_syn, syn = 0x03, 0x02
+    # nosmurfs is on unless host.fw says 0: a broadcast to the host is dropped, a unicast is not.
+    expect(hostprobe("broadcast", "10.100.0.1", 7070, "10.100.0.2") is False,
+           "a broadcast (smurf) reached the host with nosmurfs on by default")
+    expect_traffic(G100, [("udp", "10.100.0.1", 7070, None, True)])
+    api("set", host, nosmurfs=0)
+    expect(hostprobe("broadcast", "10.100.0.1", 7070, "10.100.0.2") is True,
+           "a broadcast did not reach the host with nosmurfs: 0")
+    # tcpflags: SYN+FIN is dropped; conntrack calls it invalid too, so invalid packets are let
+    # through (nf_conntrack_allow_invalid) to see the rule's own work: a closed port resets it
+    # without tcpflags and not with it, while a plain SYN still gets its reset.
+    api("set", host, nf_conntrack_allow_invalid=1)
+    expect(hostprobe("flags", "10.100.0.1", 7777, "10.100.0.2", fin_syn) is True,
+           "SYN+FIN got no reset without tcpflags (and invalid allowed)")
+    api("set", host, tcpflags=1)
+    expect(hostprobe("flags", "10.100.0.1", 7777, "10.100.0.2", fin_syn) is False,
+           "SYN+FIN reached the host with tcpflags")
+    expect(hostprobe("flags", "10.100.0.1", 7777, "10.100.0.2", syn) is True,
+           "a plain SYN was dropped with tcpflags")
+    # protection_synflood: one source's SYNs over its rate are dropped; another source's pass.
+    n = hostprobe("synburst", "10.100.0.1", 7070, 40, "10.100.0.2")
+    expect(n == 40, f"{n} of 40 connections without synflood protection")
+    api("set", host, protection_synflood=1, protection_synflood_rate=1,
+        protection_synflood_burst=10)
+    n = hostprobe("synburst", "10.100.0.1", 7070, 40, "10.100.0.2")
+    expect(5 <= n <= 15, f"{n} of 40 connections at once with a burst of 10")
+    expect_traffic(G100, [("tcp", "10.100.0.1", 7070, "10.100.0.3", True)])
+    # The conntrack settings reach the namespace's /proc/sys/net/netfilter.
+    api("set", host, nf_conntrack_tcp_timeout_established=7875)
+    v = sh("cat", "/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established", ns=HOST)
+    expect(v.stdout.strip() == "7875", f"nf_conntrack_tcp_timeout_established: {v.stdout}")
+    ok, text = in_sync()
+    expect(ok, f"pvectl firewall status: {text}")
+    r = subprocess.run([os.path.join(BIN, "pvectl"), "--root", state["root"], "firewall",
+                        "compile"], capture_output=True, text=True)
+    expect("update @v4-synflood-limit" in r.stdout, r.stdout + r.stderr)
+    chk = subprocess.run(["ip", "netns", "exec", G100, "nft", "-c", "-f", "-"], input=r.stdout,
+                         capture_output=True, text=True)
+    expect(chk.returncode == 0, f"nft -c: {chk.stderr}")
+    api("set", host, delete="nosmurfs,tcpflags,nf_conntrack_allow_invalid,protection_synflood,"
+        "protection_synflood_rate,protection_synflood_burst")
+
+
+@case
+def firewall_log():
+    api("set", "/cluster/firewall/options", enable=1, policy_in="ACCEPT")
+    reset_guest(100, [{"type": "in", "action": "DROP", "proto": "tcp", "dport": "8080",
+                       "log": "info"}], policy_in="ACCEPT")
+    reset_guest(101)
+    expect_traffic(G101, [("tcp", "10.100.0.2", 8080, None, False),
+                          ("tcp", "10.100.0.2", 80, None, True)])
+    line = re.compile(r"^100 6 guest-100-in \d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4} DROP: "
+                      r"IN=tap101i0 OUT=tap100i0 (MAC=[0-9a-f:]+ )?SRC=10\.101\.0\.2 "
+                      r"DST=10\.100\.0\.2 LEN=\d+ .*PROTO=TCP SPT=\d+ DPT=8080 .*SYN ")
+    deadline, got = time.time() + 5, []
+    while time.time() < deadline:
+        got = json.loads(api("get", f"/nodes/{NODE}/firewall/log", limit=0).stdout)
+        if any(line.match(e["t"]) for e in got):
+            break
+        time.sleep(0.1)
+    expect(any(line.match(e["t"]) for e in got), f"no logged drop in {got}")
+    expect(not any("DPT=80 " in e["t"] for e in got), f"an accepted packet logged: {got}")
+    expect([e["n"] for e in got] == list(range(1, len(got) + 1)), f"line numbers: {got}")
+    vm = json.loads(api("get", f"{vm_fw(100)}/log").stdout)
+    expect(vm and all(e["t"].startswith("100 ") for e in vm), f"VM 100's log: {vm}")
+    other = json.loads(api("get", f"{vm_fw(101)}/log").stdout)
+    expect(other == [{"n": 1, "t": "no content"}], f"VM 101's log: {other}")
+    # since and until (UNIX epochs) select by the line's time.
+    later = json.loads(api("get", f"/nodes/{NODE}/firewall/log",
+                           since=int(time.time()) + 3600).stdout)
+    expect(later == [{"n": 1, "t": "no content"}], f"since an hour ahead: {later}")
+    now = json.loads(api("get", f"/nodes/{NODE}/firewall/log", since=int(time.time()) - 60,
+                         until=int(time.time()) + 60).stdout)
+    expect(any(line.match(e["t"]) for e in now), f"since a minute ago: {now}")
+    page = json.loads(api("get", f"/nodes/{NODE}/firewall/log", start=1, limit=1).stdout)
+    expect(len(got) < 2 or (len(page) == 1 and page[0]["n"] == 2), f"start=1 limit=1: {page}")
+    reset_guest(100, policy_in="ACCEPT")
 
 
 @case

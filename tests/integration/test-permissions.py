@@ -263,6 +263,7 @@ ROWS = {
     ("DELETE", "/nodes/{node}/firewall/rules/{pos}"): {},
     ("GET", "/nodes/{node}/firewall/options"): {},
     ("PUT", "/nodes/{node}/firewall/options"): {},
+    ("GET", "/nodes/{node}/firewall/log"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/firewall/rules"): {},
     ("POST", "/nodes/{node}/qemu/{vmid}/firewall/rules"): {"type": "in", "action": "ACCEPT"},
@@ -307,6 +308,8 @@ ROWS = {
     ("GET", "/nodes/{node}/lxc/{vmid}/firewall/options"): {},
     ("PUT", "/nodes/{node}/lxc/{vmid}/firewall/options"): {},
     ("GET", "/nodes/{node}/lxc/{vmid}/firewall/refs"): {},
+    ("GET", "/nodes/{node}/qemu/{vmid}/firewall/log"): {},
+    ("GET", "/nodes/{node}/lxc/{vmid}/firewall/log"): {},
     # the guest agent, cloud-init and the consoles (daemon/qemu/agent.c, cloudinit.c, console.c)
     ("GET", "/nodes/{node}/qemu/{vmid}/agent"): {},
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/exec-status"): {"pid": 1},

@@ -1,5 +1,6 @@
 /* The compiler: small rulesets in nft syntax, errors naming file and parameter, and (as root, in a
  * network namespace of its own) the netlink batch: applied whole, refused whole, one guest replaced. */
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -102,7 +103,7 @@ static void test_guest_chains(void)
 		     "@v4-guest-100-ipfilter-net0 drop\n");
 	check_has(t, "ip6 saddr != @v6-guest-100-ipfilter-net0 ip6 saddr != fe80::/10 drop\n");
 	/* the policy, logged with the rate limit, and REJECT through do-reject */
-	check_has(t, "\t\tlimit rate 1/second burst 5 packets log prefix \":100:info:guest-100-in: "
+	check_has(t, "\t\tlimit rate 1/second burst 5 packets log prefix \":100:6:guest-100-in: "
 		     "policy REJECT: \" group 0\n\t\tjump do-reject\n\t}\n");
 	/* cluster ipsets with a nomatch twin */
 	check_has(t, "ip saddr @v4-dc-mgmt ip saddr != @v4-dc-mgmt-nomatch th dport 22 accept\n");
@@ -254,5 +255,80 @@ static void test_management(void)
 	setup_clear(&s);
 }
 
+static void apply_host_options(const pve_fw_input *in)
+{
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check(pve_fw_compile(in, &rs, &err) == 0);
+	if (!rs)
+		return;
+	if (pve_fw_apply(rs, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "apply: %s", err->message);
+		return;
+	}
+	_cleanup_free_ char *rep = NULL;
+	check_int(pve_fw_status(rs, &rep, NULL), 0);
+	check_streq(rep, "");
+	/* nf_conntrack_max is the initial namespace's (read-only here): refused, named, and the
+	 * timeout after it written all the same. */
+	int r = pve_fw_sysctl_apply(rs, &err);
+	check(r == 0 || (err && strstr(err->message, "nf_conntrack_max")));
+	char v[64] = "";
+	_cleanup_close_ int fd =
+		open("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established",
+		     O_RDONLY | O_CLOEXEC);
+	check(fd >= 0 && pve_read_full(fd, v, sizeof(v) - 1) > 0);
+	check_streq(v, "7875\n");
+	check(pve_fw_remove("pved-fw-test", NULL) == 0);
+}
+
+/* host.fw's options: proxmox-firewall's chains for smurfs, TCP flags and SYN floods, the invalid
+ * drop left out when asked, and (in the namespace) applied with the conntrack settings written. */
+static void test_host_options(void)
+{
+	setup s;
+	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 0\n", "tap100i0");
+	s.host = parse(PVE_FW_HOST, "[OPTIONS]\ntcpflags: 1\ntcp_flags_log_level: info\n"
+				    "protection_synflood: 1\nprotection_synflood_rate: 5\n"
+				    "nf_conntrack_tcp_timeout_established: 7875\n"
+				    "nf_conntrack_allow_invalid: 1\n");
+	s.in.host = s.host;
+	_cleanup_free_ char *t = compile_text(&s);
+	check_has(t, "\tset v4-synflood-limit {\n\t\ttype ipv4_addr\n\t\tsize 65536\n"
+		     "\t\tflags dynamic,timeout\n\t\ttimeout 60s\n\t}\n");
+	check_has(t, "\tchain block-synflood {\n\t\tmeta l4proto tcp tcp flags & "
+		     "(fin|syn|rst|ack) != syn return\n\t\tmeta nfproto ipv4 update "
+		     "@v4-synflood-limit { ip saddr limit rate over 5/second burst 1000 packets } "
+		     "drop\n");
+	check_has(t, "meta l4proto tcp tcp flags & (fin|syn) == fin|syn limit rate 1/second burst "
+		     "5 packets log prefix \":0:6:block-invalid-tcp: DROP: \" group 0\n"
+		     "\t\tmeta l4proto tcp tcp flags & (fin|syn) == fin|syn drop\n");
+	check_has(t, "meta l4proto tcp tcp flags & (fin|syn|rst|ack) == syn th sport 0 drop\n");
+	/* nosmurfs is on by default, without a log twin. */
+	check_has(t, "\tchain block-smurfs {\n\t\tmeta nfproto ipv4 ip saddr 0.0.0.0 return\n"
+		     "\t\tmeta pkttype broadcast drop\n\t\tmeta nfproto ipv4 ip saddr 224.0.0.0/4 "
+		     "drop\n\t}\n");
+	check_has(t, "\t\tjump block-synflood\n\t\tjump block-invalid-tcp\n"
+		     "\t\tjump block-smurfs\n\t\tjump host-in\n");
+	check(!strstr(t, "ct state invalid drop"));
+	pve_fw_file_free(s.host);
+	s.host = parse(PVE_FW_HOST, "[OPTIONS]\nnosmurfs: 0\n");
+	s.in.host = s.host;
+	_cleanup_free_ char *t2 = compile_text(&s);
+	check(!strstr(t2, "block-smurfs") && !strstr(t2, "synflood"));
+	check_has(t2, "ct state invalid drop");
+	pve_fw_file_free(s.host);
+
+	if (own_netns()) {
+		s.host = parse(PVE_FW_HOST, "[OPTIONS]\nprotection_synflood: 1\ntcpflags: 1\n"
+					    "nf_conntrack_max: 40000\n"
+					    "nf_conntrack_tcp_timeout_established: 7875\n");
+		s.in.host = s.host;
+		apply_host_options(&s.in);
+		pve_fw_file_free(s.host);
+	}
+	setup_clear(&s);
+}
+
 TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
-	  TEST(test_apply_atomic))
+	  TEST(test_host_options), TEST(test_apply_atomic))

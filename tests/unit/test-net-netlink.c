@@ -215,5 +215,121 @@ static void kernel_refusal_named(void)
 	ns_down();
 }
 
+/* Seconds 3 MiB take over TCP from namespace from to to's address (a server there reads them). */
+static double transfer_secs(const char *from, const char *to, const char *addr)
+{
+	static const char server[] =
+		"import socket,sys\n"
+		"s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+		"s.bind((sys.argv[1],5001));s.listen(1);s.settimeout(20);c,_=s.accept()\n"
+		"c.settimeout(20)\n"
+		"while c.recv(65536): pass\n";
+	static const char client[] =
+		"import socket,sys,time\n"
+		"for i in range(100):\n"
+		"  try: c=socket.create_connection((sys.argv[1],5001));break\n"
+		"  except OSError: time.sleep(0.05)\n"
+		"t=time.time();c.sendall(b'x'*3*1024*1024);c.shutdown(socket.SHUT_WR)\n"
+		"c.settimeout(20);c.recv(1);print(time.time()-t)\n";
+	_cleanup_free_ char *srv =
+		xasprintf("ip netns exec %s /usr/bin/python3 -c \"%s\" %s &", to, server, addr);
+	check(sh("%s", srv) == 0);
+	_cleanup_free_ char *cmd =
+		xasprintf("ip netns exec %s /usr/bin/python3 -c \"%s\" %s", from, client, addr);
+	FILE *f = popen(cmd, "r");
+	double secs = -1;
+	if (!f || fscanf(f, "%lf", &secs) != 1)
+		secs = -1;
+	if (f)
+		pclose(f);
+	return secs;
+}
+
+/* Two namespaces joined by ut0a (the host's side, rate limited) and ut0b (the guest's). */
+static bool rate_setup(char *peer, size_t size)
+{
+	if (!ns_up())
+		return false;
+	snprintf(peer, size, "%sp", ns);
+	check(sh("ip netns add %s", peer) == 0);
+	check(sh("ip -n %s link set ut0b netns %s", ns, peer) == 0);
+	check(sh("ip -n %s addr add 10.77.0.1/24 dev ut0a && ip -n %s link set ut0a up", ns, ns) ==
+	      0);
+	check(sh("ip -n %s addr add 10.77.0.2/24 dev ut0b && ip -n %s link set ut0b up && "
+		 "ip -n %s link set lo up",
+		 peer, peer, peer) == 0);
+	return true;
+}
+
+/* rate=1 (MB/s) to the guest: about 1 MiB/s through the htb; set twice (the old limit goes first),
+ * none again after 0. */
+static void rate_limit_to_guest(void)
+{
+	char peer[80];
+	if (!rate_setup(peer, sizeof(peer)))
+		return;
+	_cleanup_free_ char *path = xasprintf("/run/netns/%s", ns);
+	pve_error *err = NULL;
+	for (int i = 0; i < 2; i++) {
+		int r = pve_net_rate_limit(path, "ut0a", 1, &err);
+		check(r >= 0);
+		if (r < 0)
+			test_fail(__FILE__, __LINE__, "rate limit: %s", err->message);
+		pve_error_free(TAKE_PTR(err));
+	}
+	/* 3 MiB with a 1 MiB burst at 1 MiB/s: about 2 s; unlimited, a few ms. */
+	double secs = transfer_secs(ns, peer, "10.77.0.2");
+	printf("# 3 MiB to the guest at rate=1: %.2f s\n", secs);
+	check(secs > 1.2 && secs < 8);
+	check(pve_net_rate_limit(path, "ut0a", 0, NULL) == 0);
+	double free_secs = transfer_secs(ns, peer, "10.77.0.2");
+	check(free_secs >= 0 && free_secs < 0.8);
+	sh("ip netns delete %s 2>/dev/null", peer);
+	ns_down();
+}
+
+/* rate=1 from the guest: the ingress policer, where the kernel has one. */
+static void rate_limit_from_guest(void)
+{
+	char peer[80];
+	if (!rate_setup(peer, sizeof(peer)))
+		return;
+	_cleanup_free_ char *path = xasprintf("/run/netns/%s", ns);
+	pve_error *err = NULL;
+	int r = pve_net_rate_limit(path, "ut0a", 1, &err);
+	check(r >= 0);
+	if (r == 1) {
+		check(err && strstr(err->message, "traffic from 'ut0a' is not rate limited"));
+		test_skip("%s", err ? err->message : "no ingress policer");
+	} else if (r == 0) {
+		double secs = transfer_secs(peer, ns, "10.77.0.1");
+		printf("# 3 MiB from the guest at rate=1: %.2f s\n", secs);
+		check(secs > 1.2 && secs < 15);
+	}
+	pve_error_free(err);
+	sh("ip netns delete %s 2>/dev/null", peer);
+	ns_down();
+}
+
+/* link_down: the link is set down and stays so; up again; a missing link is ENOENT. */
+static void link_state(void)
+{
+	if (!ns_up())
+		return;
+	_cleanup_free_ char *path = xasprintf("/run/netns/%s", ns);
+	check(sh("ip -n %s link set ut0a up", ns) == 0);
+	check(pve_net_link_state(path, "ut0a", false, NULL) == 0);
+	_cleanup_free_ char *l = ipq("link show ut0a");
+	check(strstr(l, "state DOWN") && !strstr(l, ",UP"));
+	check(pve_net_link_state(path, "ut0a", true, NULL) == 0);
+	_cleanup_free_ char *l2 = ipq("link show ut0a");
+	check(strstr(l2, ",UP") != NULL);
+	pve_error *err = NULL;
+	check(pve_net_link_state(path, "nosuch0", false, &err) == -ENOENT);
+	pve_error_free(err);
+	ns_down();
+}
+
 TEST_MAIN(TEST(apply_idempotent_and_back), TEST(attach), TEST(attach_tag),
-	  TEST(kernel_refusal_named))
+	  TEST(kernel_refusal_named), TEST(rate_limit_to_guest), TEST(rate_limit_from_guest),
+	  TEST(link_state))

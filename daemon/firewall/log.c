@@ -1,0 +1,271 @@
+/* The firewall log: the rules' nflog packets read on the loop and appended to
+ * <root>/var/log/pve-firewall.log as pvefw-logger writes them, and the log endpoints that read it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/firewall/firewall-internal.h"
+
+#define LOG_MAX (4 * 1024 * 1024) /* the file is rotated to .1 beyond this */
+#define READS_PER_TURN 64 /* messages one loop turn takes, so a flood never holds the loop */
+#define LINES_DEFAULT 50 /* Proxmox's dump_logfile's default limit */
+
+struct pved_fw_log {
+	int nl_fd;
+	struct event *ev;
+	int fd; /* the log file, O_APPEND */
+	off_t size;
+	char *path;
+	uint8_t buf[65536];
+};
+
+static bool ifname_of(uint32_t index, char name[17], void *ctx)
+{
+	(void)ctx;
+	char n[IF_NAMESIZE];
+	if (!if_indextoname(index, n))
+		return false;
+	snprintf(name, 17, "%s", n);
+	return true;
+}
+
+static int log_open(struct pved_fw_log *l)
+{
+	l->fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (l->fd < 0)
+		return -errno;
+	struct stat st;
+	l->size = fstat(l->fd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+static void log_append(struct pved_fw_log *l, const pve_buf *lines)
+{
+	if (l->fd < 0 && log_open(l) < 0)
+		return;
+	if (l->size > LOG_MAX) {
+		/* Rotation as logrotate's: the current file becomes .1, the old .1 goes. */
+		_cleanup_free_ char *old = xasprintf("%s.1", l->path);
+		if (rename(l->path, old) == 0) {
+			close(l->fd);
+			if (log_open(l) < 0)
+				return;
+		}
+	}
+	ssize_t n = write(l->fd, lines->data, lines->len);
+	if (n > 0)
+		l->size += n;
+}
+
+static void nflog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct pved_fw_log *l = arg;
+	pve_buf lines = { 0 };
+	time_t now = time(NULL);
+	for (int i = 0; i < READS_PER_TURN; i++) {
+		ssize_t n = recv(fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
+		if (n < 0) {
+			/* ENOBUFS: the kernel dropped messages it could not queue; go on. */
+			if (errno == ENOBUFS)
+				continue;
+			break;
+		}
+		if (n == 0)
+			break;
+		size_t left = (size_t)n;
+		for (const struct nlmsghdr *nlh = (const void *)l->buf; NLMSG_OK(nlh, left);
+		     nlh = NLMSG_NEXT(nlh, left)) {
+			pve_fw_nflog_pkt p;
+			if (pve_fw_nflog_parse(nlh, nlh->nlmsg_len, &p, NULL) < 0)
+				continue;
+			_cleanup_free_ char *line = pve_fw_nflog_format(&p, now, ifname_of, NULL);
+			pve_buf_puts(&lines, line);
+		}
+	}
+	if (lines.len)
+		log_append(l, &lines);
+	pve_buf_free(&lines);
+}
+
+void pved_fw_log_start(pved *d)
+{
+	struct pved_fw_state *s = d->firewall;
+	_cleanup_error_ pve_error *err = NULL;
+	int fd = pve_fw_nflog_open(0, &err);
+	if (fd < 0) {
+		/* Another reader has the group (pvefw-logger, a second pved in this namespace). */
+		log_warning("firewall: no firewall log: %s", err->message);
+		return;
+	}
+	struct pved_fw_log *l = xcalloc(1, sizeof(*l));
+	l->nl_fd = fd;
+	l->fd = -1;
+	_cleanup_free_ char *dir = xasprintf("%s/var/log", d->root);
+	(void)pve_mkdir_p(dir, 0755, NULL);
+	l->path = xasprintf("%s/pve-firewall.log", dir);
+	l->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, nflog_cb, l);
+	event_add(l->ev, NULL);
+	s->log = l;
+}
+
+void pved_fw_log_stop(pved *d)
+{
+	struct pved_fw_state *s = d->firewall;
+	struct pved_fw_log *l = s ? s->log : NULL;
+	if (!l)
+		return;
+	event_free(l->ev);
+	close(l->nl_fd);
+	if (l->fd >= 0)
+		close(l->fd);
+	free(l->path);
+	free(l);
+	s->log = NULL;
+}
+
+/* ----- GET /nodes/{node}/firewall/log, /nodes/{node}/qemu/{vmid}/firewall/log ----- */
+
+typedef struct {
+	pved_call *call;
+	char *path;
+	long long start, limit, since, until;
+	bool has_since, has_until;
+	unsigned vmid; /* 0: every line */
+	cJSON *lines;
+	size_t count;
+	pve_error *err;
+} read_job;
+
+/* A line's time: its fourth and fifth words, "07/Dec/2026:04:30:33 +0000". */
+static bool line_time(const char *line, time_t *ret)
+{
+	const char *p = line;
+	for (int w = 0; w < 3; w++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return false;
+		p++;
+	}
+	struct tm tm = { 0 };
+	const char *end = strptime(p, "%d/%b/%Y:%H:%M:%S %z", &tm);
+	if (!end)
+		return false;
+	*ret = timegm(&tm) - tm.tm_gmtoff;
+	return true;
+}
+
+static void read_one(read_job *j, const char *path, bool final)
+{
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno != ENOENT || final) {
+			j->count++;
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddNumberToObject(o, "n", (double)j->count);
+			cJSON_AddStringToObject(
+				o, "t",
+				errno == ENOENT ?
+					"unable to open file - No such file or directory" :
+					"unable to open file");
+			cJSON_AddItemToArray(j->lines, o);
+		}
+		return;
+	}
+	char line[4096];
+	char prefix[16];
+	int plen = snprintf(prefix, sizeof(prefix), "%u ", j->vmid);
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n';
+		if (whole)
+			line[--len] = '\0';
+		else
+			/* A longer line than pved writes: the rest is skipped. */
+			for (int ch; (ch = fgetc(f)) != EOF && ch != '\n';)
+				;
+		if (j->vmid && strncmp(line, prefix, (size_t)plen) != 0)
+			continue;
+		if (j->has_since || j->has_until) {
+			time_t t;
+			if (!line_time(line, &t))
+				continue;
+			if ((j->has_since && j->since && t < j->since) ||
+			    (j->has_until && j->until && t > j->until))
+				continue;
+		}
+		if ((long long)j->count++ < j->start)
+			continue;
+		if (j->limit > 0 && cJSON_GetArraySize(j->lines) >= j->limit)
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "n", (double)j->count);
+		cJSON_AddStringToObject(o, "t", line);
+		cJSON_AddItemToArray(j->lines, o);
+	}
+}
+
+static void read_work(void *arg)
+{
+	read_job *j = arg;
+	j->lines = cJSON_CreateArray();
+	/* As Proxmox: since or until read the rotated file too, oldest first. */
+	if (j->has_since || j->has_until) {
+		_cleanup_free_ char *old = xasprintf("%s.1", j->path);
+		read_one(j, old, false);
+	}
+	read_one(j, j->path, true);
+	/* ExtJS's store wants a line: Proxmox answers "no content". */
+	if (!j->count) {
+		j->count = 1;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "n", 1);
+		cJSON_AddStringToObject(o, "t", "no content");
+		cJSON_AddItemToArray(j->lines, o);
+	}
+}
+
+static void read_done(void *arg)
+{
+	read_job *j = arg;
+	cJSON *extra = cJSON_CreateObject();
+	cJSON_AddNumberToObject(extra, "total", (double)j->count);
+	pved_call_reply_with(j->call, j->lines, extra);
+	free(j->path);
+	free(j);
+}
+
+static void read_log(pved_call *c, unsigned vmid)
+{
+	read_job *j = xcalloc(1, sizeof(*j));
+	j->call = c;
+	j->vmid = vmid;
+	j->path = xasprintf("%s/var/log/pve-firewall.log", c->d->root);
+	j->start = pved_call_int(c, "start", 0);
+	j->limit = pved_call_int(c, "limit", LINES_DEFAULT);
+	j->has_since = pved_call_has(c, "since");
+	j->has_until = pved_call_has(c, "until");
+	j->since = pved_call_int(c, "since", 0);
+	j->until = pved_call_int(c, "until", 0);
+	pve_error *err = NULL;
+	if (pved_run_blocking(c->d, PVED_QUEUE_GUEST, read_work, read_done, j, &err) < 0) {
+		free(j->path);
+		free(j);
+		pved_call_fail(c, err);
+	}
+}
+
+void pved_fw_host_log(pved_call *c)
+{
+	read_log(c, 0);
+}
+
+void pved_fw_vm_log(pved_call *c)
+{
+	read_log(c, (unsigned)pved_call_int(c, "vmid", 0));
+}
