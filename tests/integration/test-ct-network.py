@@ -47,13 +47,20 @@ def two_containers_ping(root):
     node = state["node"]
     ip("-n", NS, "link", "add", "vmbr0", "type", "bridge")
     ip("-n", NS, "link", "set", "vmbr0", "up")
-    for vmid, addr, fw in ((601, "10.77.0.1", ""), (602, "10.77.0.2", ",firewall=1")):
+    for vmid, addr, fw in ((601, "10.77.0.1", ",rate=5"), (602, "10.77.0.2", ",firewall=1")):
         pvectl(root, "create", f"/nodes/{node}/lxc", "--vmid", str(vmid), "--ostemplate",
                state["tmpl"], "--rootfs", "local:1", "--hostname", f"net{vmid}", "--net0",
                f"name=eth0,bridge=vmbr0,ip={addr}/24{fw}", "--start", "1")
         veth = link(f"veth{vmid}i0")
         expect(veth and veth.get("master") == "vmbr0" and "UP" in veth.get("flags", []),
                f"veth{vmid}i0: {veth}")
+    # rate=5: the host side of 601's NIC has the htb qdisc of Proxmox's tap_rate_limit, 602's none
+    tc = subprocess.run(["ip", "netns", "exec", NS, "tc", "qdisc", "show", "dev", "veth601i0"],
+                        capture_output=True, text=True).stdout
+    expect("qdisc htb" in tc, f"veth601i0: {tc}")
+    tc = subprocess.run(["ip", "netns", "exec", NS, "tc", "qdisc", "show", "dev", "veth602i0"],
+                        capture_output=True, text=True).stdout
+    expect("htb" not in tc, f"veth602i0: {tc}")
     r = pvectl(root, "ct", "exec", "601", "--", "ping", "-c", "1", "-W", "5", "10.77.0.2",
                ok=False, json_out=False)
     expect(r.returncode == 0 and "1 packets received" in r.stdout, f"{r.stdout} {r.stderr}")
