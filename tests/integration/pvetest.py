@@ -71,6 +71,10 @@ class Node:
         self.args = list(args)
         self.root = root or tempfile.mkdtemp(prefix="pved-test-")
         self.own_root = root is None
+        if self.own_root:
+            # as a node's / is: an unprivileged container's root (uid 100000) must reach its rootfs
+            # below it (mkdtemp made it 0700; what is secret beneath has modes of its own)
+            os.chmod(self.root, 0o755)
         self.port = free_port()
         self.proc = None
         self.ticket = None

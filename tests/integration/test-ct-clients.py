@@ -180,8 +180,6 @@ def main():
         return 0
     with Node() as n:
         n.login()
-        os.chmod(n.root, 0o755)
-        os.chmod(n.path("run"), 0o755)
         try:
             return run(n)
         finally:

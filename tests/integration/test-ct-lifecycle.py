@@ -293,10 +293,6 @@ def main():
         return 0
     with Node() as n:
         n.login()
-        # an unprivileged container's root (uid 100000) must reach its rootfs below the node's root,
-        # which mkdtemp made 0700
-        os.chmod(n.root, 0o755)
-        os.chmod(n.path("run"), 0o755)
         try:
             return run(n)
         finally:
