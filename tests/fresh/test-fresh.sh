@@ -91,11 +91,23 @@ fi
 flock -u 9
 exec 9>&-
 
+# The machine's network comes with the fresh tree: its resolver, and the certificate authorities it
+# added for its own network (an egress proxy's, in /usr/local/share/ca-certificates), which
+# ca-certificates' install puts in the bundle; npm (the web interface's build) is told to use that
+# bundle, as the host's is.
+trust_machine_cas() {
+	if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+		mkdir -p "$1/usr/local/share/ca-certificates"
+		cp /usr/local/share/ca-certificates/*.crt "$1/usr/local/share/ca-certificates/"
+	fi
+}
+
 work=$(mktemp -d /var/tmp/pved-fresh-XXXXXX)
 root=$work/root
 mkdir "$root"
 tar -C "$root" -xf "$tarball"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+trust_machine_cas "$root"
 # The checkout as a clone has it: tracked (and new, not ignored) files, no build/.
 mkdir -p "$root/root/pved"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' |
@@ -115,11 +127,13 @@ mount --rbind /dev "$root/dev"
 mount --rbind /sys "$root/sys"
 newcomer() {
 	chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+		NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		PVED_ROOT=/tmp/n1 PVED_LISTEN=127.0.0.1:$port /bin/sh -c "cd /root/pved && $1"
 }
 (exec setsid sh -c "echo \$\$ >$work/node.pid.tmp && mv $work/node.pid.tmp $work/node.pid &&
 	exec chroot $root /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+	NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	PVED_ROOT=/tmp/n1 PVED_LISTEN=127.0.0.1:$port /bin/sh -c 'cd /root/pved && exec make run'" \
 	>"$work/run.log" 2>&1 </dev/null) &
