@@ -12,6 +12,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
+import vmlib  # noqa: E402
 
 TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 TEMPLATE = "busybox-test_amd64.tar.gz"
@@ -270,23 +271,6 @@ def survives_pved_sigkill(n):
     expect(not os.path.exists(n.path(f"var/lib/vz/images/301/vm-301-disk-0.raw")), "volume left")
 
 
-def stop_all(n):
-    """Stops every container of this node by its init's PID (run/lxc/<vmid>.pid)."""
-    run_dir = n.path("run/lxc")
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-        if name.endswith(".pid"):
-            try:
-                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
-                os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError, IndexError):
-                pass
-    time.sleep(0.3)
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-        p = os.path.join(run_dir, name)
-        if os.path.ismount(p):
-            subprocess.run(["umount", "-l", p])
-
-
 def main():
     if os.geteuid() != 0:
         print("skip all: needs root")
@@ -296,7 +280,7 @@ def main():
         try:
             return run(n)
         finally:
-            stop_all(n)
+            vmlib.kill_cts(n.root)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import BIN, case, expect, free_port, run  # noqa: E402
+import vmlib  # noqa: E402
 
 TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 NS = f"pvedct{os.getpid()}"
@@ -145,17 +146,6 @@ def nic_on_a_missing_bridge(root):
     expect(link("veth601i0") is None, "a failed start left its veth")
 
 
-def kill_cts(root):
-    run_dir = os.path.join(root, "run/lxc")
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-        if name.endswith(".pid"):
-            try:
-                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
-                os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError, IndexError):
-                pass
-
-
 def main():
     if os.geteuid() != 0:
         print("skip integration-ct-network: needs root")
@@ -197,7 +187,7 @@ def main():
         os.chmod(os.path.join(root, "run"), 0o755)
         return run(root)
     finally:
-        kill_cts(root)
+        vmlib.kill_cts(root)
         if proc and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             try:

@@ -6,14 +6,13 @@ container, termproxy's answer and the refused vncproxy."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
+import vmlib  # noqa: E402
 
 TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 TEMPLATE = "busybox-test_amd64.tar.gz"
@@ -208,24 +207,6 @@ def interfaces_and_console(n):
     expect(r.status == 400 and "not running" in r.body, r)
 
 
-def stop_all(n):
-    run_dir = n.path("run/lxc")
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-        if name.endswith(".pid"):
-            try:
-                pid = int(open(os.path.join(run_dir, name)).read().split()[1])
-                os.kill(pid, signal.SIGKILL)
-            except (OSError, ValueError, IndexError):
-                pass
-    time.sleep(0.3)
-    for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-        p = os.path.join(run_dir, name)
-        if os.path.ismount(p):
-            subprocess.run(["umount", "-l", p])
-    if "mnt" in BTRFS:
-        subprocess.run(["umount", "-l", BTRFS["mnt"]])
-
-
 def main():
     if os.geteuid() != 0:
         print("skip all: needs root")
@@ -235,7 +216,10 @@ def main():
         try:
             return run(n)
         finally:
-            stop_all(n)
+            vmlib.kill_cts(n.root)
+            # the btrfs storage's loop mount (umount frees the loop device, made with autoclear)
+            if os.path.ismount(n.path("btrfs")):
+                subprocess.run(["umount", n.path("btrfs")])
 
 
 if __name__ == "__main__":

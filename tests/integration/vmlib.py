@@ -119,6 +119,36 @@ def wait_gone(pid, timeout=30):
     return not alive(pid)
 
 
+def kill_cts(root):
+    """Every container of this node's root: its init killed by the PID in run/lxc/<vmid>.pid when
+    /proc says that process is the one the file names (its start time), so nothing else is ever hit;
+    its monitor then ends and cleans up; rootfs mounts left behind are unmounted."""
+    run_dir = os.path.join(root, "run/lxc")
+    if not os.path.isdir(run_dir):
+        return
+    pids = []
+    for name in os.listdir(run_dir):
+        if not name.endswith(".pid"):
+            continue
+        try:
+            words = open(os.path.join(run_dir, name)).read().split()
+            pid, start = int(words[1]), words[2]
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[19] != start:
+                    continue
+            os.kill(pid, signal.SIGKILL)
+            pids.append(pid)
+        except (OSError, ValueError, IndexError):
+            pass
+    for pid in pids:
+        wait_gone(pid, 5)
+    time.sleep(0.3)
+    for name in os.listdir(run_dir):
+        path = os.path.join(run_dir, name)
+        if os.path.ismount(path):
+            subprocess.run(["umount", "-l", path])
+
+
 def kill_vms(root):
     """Every QEMU of this node's root, by the PID in its pid file, when its command line names the
     root (so nothing else is ever hit)."""

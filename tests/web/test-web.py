@@ -216,6 +216,7 @@ def main():
                 return pvetest.run(n)
             finally:
                 vmlib.kill_vms(n.root)
+                vmlib.kill_cts(n.root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if made_user:
