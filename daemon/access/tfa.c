@@ -113,7 +113,7 @@ static void h_users_tfa_type(pved_call *c)
 	const char *type = tfa ? strstr(tfa, "type=") : NULL;
 	if (type) {
 		type += strlen("type=");
-		_cleanup_free_ char *t = strndup(type, strcspn(type, ","));
+		_cleanup_free_ char *t = xstrndup(type, strcspn(type, ","));
 		cJSON_AddStringToObject(res, "realm", t);
 	}
 	if (pved_call_int(c, "multiple", 0)) {
