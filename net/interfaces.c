@@ -22,7 +22,7 @@ typedef struct stanza {
 	char *header; /* the iface line as read */
 	char *name, *family, *method; /* family and method NULL for "iface NAME" */
 	net_line *lines;
-	size_t n_lines;
+	size_t n_lines, cap_lines;
 } stanza;
 
 typedef struct block {
@@ -32,7 +32,7 @@ typedef struct block {
 
 struct pve_net_config {
 	block *b;
-	size_t n;
+	size_t n, cap;
 	bool final_newline; /* the last line ended with one (or an edit added lines) */
 };
 
@@ -115,15 +115,33 @@ static bool is_keyword(const char *w)
 	       streq(w, "source-directory") || startswith(w, "allow-");
 }
 
+/* Room for one more block or line, doubling: a file of PVE_NET_MAX_LINES lines must not cost a copy
+ * per line. */
+static void blocks_reserve(pve_net_config *c)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->b = xrealloc(c->b, c->cap * sizeof(*c->b));
+	}
+}
+
+static void lines_reserve(stanza *s)
+{
+	if (s->n_lines == s->cap_lines) {
+		s->cap_lines = s->cap_lines ? s->cap_lines * 2 : 8;
+		s->lines = xrealloc(s->lines, s->cap_lines * sizeof(*s->lines));
+	}
+}
+
 static void push_block(pve_net_config *c, block b)
 {
-	c->b = xrealloc(c->b, (c->n + 1) * sizeof(*c->b));
+	blocks_reserve(c);
 	c->b[c->n++] = b;
 }
 
 static void stanza_push(stanza *s, net_line l)
 {
-	s->lines = xrealloc(s->lines, (s->n_lines + 1) * sizeof(*s->lines));
+	lines_reserve(s);
 	s->lines[s->n_lines++] = l;
 }
 
@@ -789,7 +807,7 @@ static size_t block_index(const pve_net_config *c, const stanza *s)
 
 static void insert_block(pve_net_config *c, size_t at, block b)
 {
-	c->b = xrealloc(c->b, (c->n + 1) * sizeof(*c->b));
+	blocks_reserve(c);
 	memmove(c->b + at + 1, c->b + at, (c->n - at) * sizeof(*c->b));
 	c->b[at] = b;
 	c->n++;
@@ -832,7 +850,7 @@ static void stanza_insert_opt(stanza *s, net_line l)
 	for (size_t j = 0; j < s->n_lines; j++)
 		if (s->lines[j].kind == LN_OPT)
 			at = j + 1;
-	s->lines = xrealloc(s->lines, (s->n_lines + 1) * sizeof(*s->lines));
+	lines_reserve(s);
 	memmove(s->lines + at + 1, s->lines + at, (s->n_lines - at) * sizeof(*s->lines));
 	s->lines[at] = l;
 	s->n_lines++;
