@@ -1,9 +1,12 @@
-/* The compiler: cluster.fw, host.fw and the guests' .fw files into one inet table of chains, sets and
- * verdict maps (the layout is in docs/ARCHITECTURE.md, "Firewall"). */
+/* The compiler: cluster.fw, host.fw and the guests' .fw files into an inet table of chains, sets and
+ * verdict maps, with the guests' part in a bridge table of the same name where the kernel has bridge
+ * conntrack (the layout is in docs/ARCHITECTURE.md, "Firewall"). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_bridge.h>
 #include <strings.h>
 
 #include "fw/fw-internal.h"
@@ -12,6 +15,7 @@
 #define CT_INVALID 1u
 #define CT_ESTABLISHED 2u
 #define CT_RELATED 4u
+#define CT_UNTRACKED 64u
 
 size_t fw_key_len(int family)
 {
@@ -27,6 +31,7 @@ typedef struct {
 	const pve_fw_file *local; /* the file whose ipsets and aliases a rule sees */
 	const char *where; /* "cluster.fw", "host.fw", "100.fw" for errors */
 	size_t vm_in, vm_out; /* the verdict maps' indices in rs->sets */
+	bool bridge; /* compiling into the guests' bridge table */
 } ctx;
 
 static fw_chain *add_chain(pve_fw_ruleset *rs, const char *name, unsigned vmid)
@@ -145,6 +150,7 @@ void pve_fw_ruleset_free(pve_fw_ruleset *rs)
 	}
 	free(rs->sets);
 	free(rs->table);
+	pve_fw_ruleset_free(rs->guests);
 	free(rs);
 }
 
@@ -153,9 +159,14 @@ bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs)
 	return rs->enabled;
 }
 
+bool pve_fw_ruleset_bridged(const pve_fw_ruleset *rs)
+{
+	return rs->guests != NULL;
+}
+
 size_t pve_fw_ruleset_guest_count(const pve_fw_ruleset *rs)
 {
-	return rs->n_guests;
+	return rs->n_guests + (rs->guests ? rs->guests->n_guests : 0);
 }
 
 /* ----- Intervals ----- */
@@ -431,11 +442,15 @@ static fw_verdict action_verdict(const char *action)
 					 FW_V_REJECT;
 }
 
-/* Appends the verdict of action to chain, REJECT as a jump to do-reject. */
-static void add_verdict(fw_rule *r, const char *action)
+/* Appends the verdict of action to chain, REJECT as a jump to do-reject. A bridge rejects only
+ * before forwarding (prerouting and input: nft_reject_bridge), so where it cannot (the guests' in
+ * chains, run at postrouting), REJECT drops. */
+static void add_verdict(fw_rule *r, const char *action, bool can_reject)
 {
 	fw_verdict v = action_verdict(action);
-	if (v == FW_V_REJECT)
+	if (v == FW_V_REJECT && !can_reject)
+		set_verdict(r, FW_V_DROP, NULL);
+	else if (v == FW_V_REJECT)
 		set_verdict(r, FW_V_JUMP, "do-reject");
 	else
 		set_verdict(r, v, NULL);
@@ -518,7 +533,7 @@ static int emit_family(ctx *c, const char *chain, const char *dir, const pve_fw_
 		snprintf(g, sizeof(g), "group-%s-%s", src->action, dir);
 		set_verdict(r, FW_V_JUMP, g);
 	} else {
-		add_verdict(r, src->action);
+		add_verdict(r, src->action, !c->bridge || streq(dir, "out"));
 	}
 	return 0;
 }
@@ -631,28 +646,31 @@ static int compile_rule(ctx *c, const char *chain, const char *dir, pve_fw_rule 
 }
 
 static void add_policy(fw_chain *ch, const char *policy, const char *log_level, unsigned vmid,
-		       const char *chain)
+		       const char *chain, bool can_reject)
 {
 	if (log_level && *log_level && !streq(log_level, "nolog")) {
 		fw_rule *lr = add_rule(ch);
 		lr->log_prefix = xasprintf(":%u:%d:%s: policy %s: ", vmid,
 					   log_level_number(log_level), chain, policy);
 	}
-	add_verdict(add_rule(ch), policy);
+	add_verdict(add_rule(ch), policy, can_reject);
 }
 
 /* allow_invalid: host.fw's nf_conntrack_allow_invalid, which lets invalid packets on to the rules
- * (asymmetric routing, where conntrack sees one direction only). */
-static void add_ct_rules(fw_chain *ch, bool allow_invalid)
+ * (asymmetric routing, where conntrack sees one direction only). In a bridge table ARP has no
+ * conntrack entry, which ct reads as invalid: it passes these rules untouched. */
+static void add_ct_rules(fw_chain *ch, bool allow_invalid, bool bridge)
 {
-	fw_rule *r = add_rule(ch);
-	match_value(r, FW_M_CT_STATE, CT_ESTABLISHED | CT_RELATED);
-	set_verdict(r, FW_V_ACCEPT, NULL);
-	if (allow_invalid)
-		return;
-	r = add_rule(ch);
-	match_value(r, FW_M_CT_STATE, CT_INVALID);
-	set_verdict(r, FW_V_DROP, NULL);
+	for (int k = 0; k < (allow_invalid ? 1 : 2); k++) {
+		fw_rule *r = add_rule(ch);
+		if (bridge) {
+			fw_match *m = add_match(r, FW_M_ETHERTYPE);
+			m->value = ETH_P_ARP;
+			m->neg = true;
+		}
+		match_value(r, FW_M_CT_STATE, k == 0 ? CT_ESTABLISHED | CT_RELATED : CT_INVALID);
+		set_verdict(r, k == 0 ? FW_V_ACCEPT : FW_V_DROP, NULL);
+	}
 }
 
 /* ----- Sets ----- */
@@ -792,6 +810,13 @@ static int compile_guest(ctx *c, const pve_fw_guest *g, pve_error **err)
 			}
 		}
 	}
+	if (c->bridge) {
+		/* ARP that passed macfilter leaves: the inet table never saw it, and a guest with
+		 * policy_out DROP still needs its neighbours. */
+		fw_rule *r = add_rule(find_chain(c->rs, out));
+		add_match(r, FW_M_ETHERTYPE)->value = ETH_P_ARP;
+		set_verdict(r, FW_V_ACCEPT, NULL);
+	}
 	fw_chain *o = find_chain(c->rs, out);
 	if (pve_fw_option_int(fw, "dhcp", 0)) {
 		/* Requests out (DHCP to 67, DHCPv6 to 547), answers in (68, 546). */
@@ -840,11 +865,11 @@ static int compile_guest(ctx *c, const pve_fw_guest *g, pve_error **err)
 	const char *pin = pve_fw_option_get(fw, "policy_in");
 	const char *pout = pve_fw_option_get(fw, "policy_out");
 	add_policy(find_chain(c->rs, in), pin ? pin : "DROP", pve_fw_option_get(fw, "log_level_in"),
-		   g->vmid, in);
+		   g->vmid, in, !c->bridge);
 	/* An accepted packet out of a guest goes on to the receiver's chain: out's ACCEPT is a
 	 * verdict of this base chain only, the next base chain (guest-in) still looks. */
 	add_policy(find_chain(c->rs, out), pout ? pout : "ACCEPT",
-		   pve_fw_option_get(fw, "log_level_out"), g->vmid, out);
+		   pve_fw_option_get(fw, "log_level_out"), g->vmid, out, true);
 
 	fw_set *vin = &c->rs->sets[c->vm_in], *vout = &c->rs->sets[c->vm_out];
 	for (size_t i = 0; i < g->n_nics; i++) {
@@ -1040,10 +1065,111 @@ static void add_host_options(pve_fw_ruleset *rs, const pve_fw_file *host)
 
 /* ----- The table ----- */
 
+/* What host and guest rules both reach, made in each table that has rules: the cluster's ipsets,
+ * do-reject and the groups' chains; and the guests' verdict maps where the guests are. */
+static int compile_shared(ctx *c, bool maps, pve_error **err)
+{
+	pve_fw_ruleset *rs = c->rs;
+	const pve_fw_file *cl = c->in->cluster;
+	for (size_t i = 0; i < cl->n_ipsets; i++) {
+		int r = add_ipset_sets(c, &cl->ipsets[i], 0, err);
+		if (r < 0)
+			return r;
+	}
+	if (maps) {
+		add_set(rs, "vm-in", FW_SET_VMAP, 0);
+		c->vm_in = rs->n_sets - 1;
+		add_set(rs, "vm-out", FW_SET_VMAP, 0);
+		c->vm_out = rs->n_sets - 1;
+	}
+
+	/* do-reject: TCP gets a reset, the rest ICMP port unreachable (Proxmox's PVEFW-reject). */
+	fw_chain *rej = add_chain(rs, "do-reject", 0);
+	fw_rule *r = add_rule(rej);
+	match_value(r, FW_M_L4PROTO, 6);
+	set_verdict(r, FW_V_REJECT_TCP, NULL);
+	set_verdict(add_rule(rej), FW_V_REJECT, NULL);
+
+	for (size_t i = 0; i < cl->n_groups; i++) {
+		const pve_fw_group *g = &cl->groups[i];
+		char gin[64], gout[64], gfwd[64];
+		snprintf(gin, sizeof(gin), "group-%s-in", g->name);
+		snprintf(gout, sizeof(gout), "group-%s-out", g->name);
+		snprintf(gfwd, sizeof(gfwd), "group-%s-forward", g->name);
+		add_chain(rs, gin, 0);
+		add_chain(rs, gout, 0);
+		add_chain(rs, gfwd, 0);
+		char where[64];
+		snprintf(where, sizeof(where), "cluster.fw [group %s]", g->name);
+		c->where = where;
+		c->local = NULL;
+		for (size_t j = 0; j < g->n_rules; j++) {
+			pve_fw_rule *gr = &g->rules[j];
+			const char *chain = streq(gr->type, "in")  ? gin :
+					    streq(gr->type, "out") ? gout :
+								     gfwd;
+			int ret = compile_rule(c, chain, gr->type, gr, true, PVE_FW_CLUSTER, err);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	c->local = cl;
+	c->where = "cluster.fw";
+	return 0;
+}
+
+/* The base chains that send a guest's traffic to its chains by interface, conntrack first
+ * (established and related traffic is not filtered again). In the inet table: the out chains
+ * before the host's and the forward rules, the in chains after. In the bridge table: out when a
+ * frame enters the bridge from a port, in when it leaves through one (ARP in passes, as the inet
+ * table never saw it). The frames the bridge sends itself (the answers of its reject, a multicast
+ * query) have no conntrack, which reads as invalid: they are made untracked on their way out and
+ * pass; the host's own packets carry the inet table's conntrack. */
+static void add_guest_bases(ctx *c, bool allow_invalid)
+{
+	static const struct {
+		const char *name;
+		int hook, prio;
+		bool out_map;
+	} inet[] = {
+		{ "guest-out-input", NF_INET_LOCAL_IN, -10, true },
+		{ "guest-out-forward", NF_INET_FORWARD, -10, true },
+		{ "guest-in-forward", NF_INET_FORWARD, -5, false },
+		{ "guest-in-output", NF_INET_LOCAL_OUT, 10, false },
+	}, bridge[] = {
+		{ "guest-out-prerouting", NF_BR_PRE_ROUTING, 0, true },
+		{ "guest-in-postrouting", NF_BR_POST_ROUTING, 0, false },
+	};
+	if (c->bridge) {
+		fw_chain *lo = add_base_chain(c->rs, "guest-local-output", NF_BR_LOCAL_OUT, 0);
+		set_verdict(add_rule(lo), FW_V_NOTRACK, NULL);
+	}
+	size_t n = c->bridge ? ELEMENTSOF(bridge) : ELEMENTSOF(inet);
+	for (size_t i = 0; i < n; i++) {
+		const __typeof__(inet[0]) *g = c->bridge ? &bridge[i] : &inet[i];
+		fw_chain *b = add_base_chain(c->rs, g->name, g->hook, g->prio);
+		if (c->bridge && !g->out_map) {
+			fw_rule *own = add_rule(b);
+			match_value(own, FW_M_CT_STATE, CT_UNTRACKED);
+			set_verdict(own, FW_V_ACCEPT, NULL);
+		}
+		add_ct_rules(b, allow_invalid, c->bridge);
+		if (c->bridge && !g->out_map) {
+			fw_rule *arp = add_rule(b);
+			add_match(arp, FW_M_ETHERTYPE)->value = ETH_P_ARP;
+			set_verdict(arp, FW_V_ACCEPT, NULL);
+		}
+		fw_match *m = add_match(add_rule(b), FW_M_IFNAME_VMAP);
+		m->src = g->out_map;
+		m->name = xstrdup(g->out_map ? "vm-out" : "vm-in");
+	}
+}
+
 int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err)
 {
 	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = xcalloc(1, sizeof(*rs));
 	rs->table = xstrdup(in->table ? in->table : "pved-firewall");
+	rs->family = NFPROTO_INET;
 	rs->nflog_group = in->nflog_group;
 	rs->log_rate = 1;
 	rs->log_burst = 5;
@@ -1066,73 +1192,29 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 			rs->log_rate = (unsigned)v;
 	}
 	ctx c = { .rs = rs, .in = in, .local = cl, .where = "cluster.fw" };
-
-	/* Cluster ipsets, then the groups' chains, which guest and host rules jump to. */
-	for (size_t i = 0; i < cl->n_ipsets; i++) {
-		int r = add_ipset_sets(&c, &cl->ipsets[i], 0, err);
-		if (r < 0)
-			return r;
-	}
-	add_set(rs, "vm-in", FW_SET_VMAP, 0);
-	c.vm_in = rs->n_sets - 1;
-	add_set(rs, "vm-out", FW_SET_VMAP, 0);
-	c.vm_out = rs->n_sets - 1;
-
-	/* do-reject: TCP gets a reset, the rest ICMP port unreachable (Proxmox's PVEFW-reject). */
-	fw_chain *rej = add_chain(rs, "do-reject", 0);
-	fw_rule *r = add_rule(rej);
-	match_value(r, FW_M_L4PROTO, 6);
-	set_verdict(r, FW_V_REJECT_TCP, NULL);
-	set_verdict(add_rule(rej), FW_V_REJECT, NULL);
-
-	for (size_t i = 0; i < cl->n_groups; i++) {
-		const pve_fw_group *g = &cl->groups[i];
-		char gin[64], gout[64], gfwd[64];
-		snprintf(gin, sizeof(gin), "group-%s-in", g->name);
-		snprintf(gout, sizeof(gout), "group-%s-out", g->name);
-		snprintf(gfwd, sizeof(gfwd), "group-%s-forward", g->name);
-		add_chain(rs, gin, 0);
-		add_chain(rs, gout, 0);
-		add_chain(rs, gfwd, 0);
-		char where[64];
-		snprintf(where, sizeof(where), "cluster.fw [group %s]", g->name);
-		c.where = where;
-		c.local = NULL;
-		for (size_t j = 0; j < g->n_rules; j++) {
-			pve_fw_rule *gr = &g->rules[j];
-			const char *chain = streq(gr->type, "in")  ? gin :
-					    streq(gr->type, "out") ? gout :
-								     gfwd;
-			int ret2 = compile_rule(&c, chain, gr->type, gr, true, PVE_FW_CLUSTER, err);
-			if (ret2 < 0)
-				return ret2;
-		}
-	}
-	c.local = cl;
-	c.where = "cluster.fw";
-
-	/* Base chains: guests' out chains before the host's and the forward rules, guests' in chains
-	 * after, each with conntrack first (established and related traffic is not filtered again). */
+	int r = compile_shared(&c, !in->bridge, err);
+	if (r < 0)
+		return r;
 	const pve_fw_file *host = in->host;
 	bool allow_invalid = host && pve_fw_option_int(host, "nf_conntrack_allow_invalid", 0);
-	struct {
-		const char *name;
-		int hook, prio;
-		bool out_map;
-	} guest_bases[] = {
-		{ "guest-out-input", NF_INET_LOCAL_IN, -10, true },
-		{ "guest-out-forward", NF_INET_FORWARD, -10, true },
-		{ "guest-in-forward", NF_INET_FORWARD, -5, false },
-		{ "guest-in-output", NF_INET_LOCAL_OUT, 10, false },
-	};
-	for (size_t i = 0; i < ELEMENTSOF(guest_bases); i++) {
-		fw_chain *b = add_base_chain(rs, guest_bases[i].name, guest_bases[i].hook,
-					     guest_bases[i].prio);
-		add_ct_rules(b, allow_invalid);
-		fw_match *m = add_match(add_rule(b), FW_M_IFNAME_VMAP);
-		m->src = guest_bases[i].out_map;
-		m->name = xstrdup(guest_bases[i].out_map ? "vm-out" : "vm-in");
+
+	/* The guests: in a bridge table of their own, which sees every port of a bridge (and so the
+	 * traffic between two guests on it); else in this one. */
+	ctx gc = c;
+	if (in->bridge) {
+		pve_fw_ruleset *g = xcalloc(1, sizeof(*g));
+		g->table = xstrdup(rs->table);
+		g->family = NFPROTO_BRIDGE;
+		g->enabled = true;
+		g->nflog_group = rs->nflog_group;
+		g->log_rate = rs->log_rate;
+		g->log_burst = rs->log_burst;
+		rs->guests = g;
+		gc = (ctx){ .rs = g, .in = in, .local = cl, .where = "cluster.fw", .bridge = true };
+		if ((r = compile_shared(&gc, true, err)) < 0)
+			return r;
 	}
+	add_guest_bases(&gc, allow_invalid);
 
 	/* The host: cluster.fw's and host.fw's rules, the host's rules first (proxmox-firewall's
 	 * host-in before cluster-in), then the cluster's policy. */
@@ -1141,14 +1223,14 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	fw_rule *lo = add_rule(input);
 	match_name(lo, FW_M_IIFNAME, "lo");
 	set_verdict(lo, FW_V_ACCEPT, NULL);
-	add_ct_rules(input, allow_invalid);
+	add_ct_rules(input, allow_invalid, false);
 	fw_chain *output = add_base_chain(rs, "output", NF_INET_LOCAL_OUT, 0);
 	lo = add_rule(output);
 	match_name(lo, FW_M_OIFNAME, "lo");
 	set_verdict(lo, FW_V_ACCEPT, NULL);
-	add_ct_rules(output, allow_invalid);
+	add_ct_rules(output, allow_invalid, false);
 	fw_chain *fwd = add_base_chain(rs, "forward", NF_INET_FORWARD, 0);
-	add_ct_rules(fwd, allow_invalid);
+	add_ct_rules(fwd, allow_invalid, false);
 	add_chain(rs, "host-in", 0);
 	add_chain(rs, "host-out", 0);
 	add_chain(rs, "host-forward", 0);
@@ -1218,19 +1300,21 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 		const char *pout = pve_fw_option_get(cl, "policy_out");
 		const char *pfwd = pve_fw_option_get(cl, "policy_forward");
 		add_policy(find_chain(rs, "host-in"), pin ? pin : "DROP",
-			   pve_fw_option_get(host, "log_level_in"), 0, "host-in");
+			   pve_fw_option_get(host, "log_level_in"), 0, "host-in", true);
 		add_policy(find_chain(rs, "host-out"), pout ? pout : "ACCEPT",
-			   pve_fw_option_get(host, "log_level_out"), 0, "host-out");
+			   pve_fw_option_get(host, "log_level_out"), 0, "host-out", true);
 		add_policy(find_chain(rs, "host-forward"), pfwd ? pfwd : "ACCEPT",
-			   pve_fw_option_get(host, "log_level_forward"), 0, "host-forward");
+			   pve_fw_option_get(host, "log_level_forward"), 0, "host-forward", true);
 	}
 
 	for (size_t i = 0; i < in->n_guests; i++) {
-		int ret2 = compile_guest(&c, &in->guests[i], err);
+		int ret2 = compile_guest(&gc, &in->guests[i], err);
 		if (ret2 < 0)
 			return ret2;
 	}
 	expand_lists(rs);
+	if (rs->guests)
+		expand_lists(rs->guests);
 	*ret = TAKE_PTR(rs);
 	return 0;
 }

@@ -19,7 +19,8 @@ typedef struct {
 typedef enum {
 	FW_M_IIFNAME, /* name */
 	FW_M_OIFNAME,
-	FW_M_NFPROTO, /* value: 4 or 6 */
+	FW_M_NFPROTO, /* value: 4 or 6 (in a bridge table, the frame's ether type) */
+	FW_M_ETHERTYPE, /* value: ETH_P_*, neg */
 	FW_M_L4PROTO, /* value: protocol number */
 	FW_M_ADDR, /* family, src, neg; set name or ranges */
 	FW_M_PORT, /* src; ranges (2-byte keys) */
@@ -55,6 +56,7 @@ typedef enum {
 	FW_V_JUMP,
 	FW_V_REJECT_TCP, /* reject with tcp reset (after meta l4proto tcp) */
 	FW_V_REJECT, /* reject with icmpx port-unreachable */
+	FW_V_NOTRACK, /* a packet without conntrack becomes untracked; the chain goes on */
 } fw_verdict;
 
 typedef struct {
@@ -99,6 +101,11 @@ typedef struct {
 
 struct pve_fw_ruleset {
 	char *table;
+	int family; /* NFPROTO_INET, NFPROTO_BRIDGE for the guests' table */
+	/* The guests' part in a bridge table of the same name, which sees each port: their chains,
+	 * sets and maps, with copies of the cluster's ipsets, groups and do-reject. NULL: the guests
+	 * are in this (inet) table, where bridged traffic between them is not seen. */
+	struct pve_fw_ruleset *guests;
 	bool enabled;
 	unsigned nflog_group;
 	unsigned log_rate; /* per second */

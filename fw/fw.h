@@ -185,7 +185,15 @@ typedef struct {
 	size_t n_guests;
 	const char *table; /* the inet table's name; NULL: "pved-firewall" */
 	unsigned nflog_group; /* the nflog group logged rules go to (0 default) */
+	/* The guests' rules in a bridge table, on each bridge port, as Proxmox filters bridged guests;
+	 * false: in the inet table, which sees routed guest traffic and the host's only. */
+	bool bridge;
 } pve_fw_input;
+
+/* Whether this network namespace's kernel takes bridge-family rules with conntrack and reject
+ * (nf_conntrack_bridge, nft_reject_bridge): a batch that makes and deletes a probe table, so
+ * nothing stays. Asked once per process. */
+bool pve_fw_bridge_supported(void);
 
 typedef struct pve_fw_ruleset pve_fw_ruleset;
 
@@ -199,6 +207,8 @@ char *pve_fw_ruleset_nft(const pve_fw_ruleset *rs);
 char *pve_fw_ruleset_guest_nft(const pve_fw_ruleset *rs, unsigned vmid);
 size_t pve_fw_ruleset_guest_count(const pve_fw_ruleset *rs);
 bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs);
+/* The guests' rules are in a bridge table. */
+bool pve_fw_ruleset_bridged(const pve_fw_ruleset *rs);
 void pve_fw_ruleset_free(pve_fw_ruleset *rs);
 static inline void pve_fw_ruleset_freep(pve_fw_ruleset **p)
 {
@@ -267,7 +277,8 @@ typedef struct {
 } pve_fw_source;
 
 /* A node's firewall files and its guests' NICs (from nodes/<node>/qemu-server/<vmid>.conf: netN
- * with firewall=1, its MAC; the tap is tap<vmid>i<N>), ready to compile. */
+ * with firewall=1, its MAC; the tap is tap<vmid>i<N>), ready to compile: the guests in a bridge
+ * table when this kernel takes one (pve_fw_bridge_supported). */
 typedef struct {
 	pve_fw_file *cluster;
 	pve_fw_file *host;

@@ -131,6 +131,16 @@ static int load_guests(const pve_fw_source *src, pve_fw_config *c, const char *d
 	return 0;
 }
 
+/* The guests' rules go to a bridge table where the kernel takes one; PVED_FW_GUEST_TABLE=inet keeps
+ * them in the inet table (routed guests, as the integration test builds them on any kernel). */
+static bool guests_bridged(void)
+{
+	const char *t = getenv("PVED_FW_GUEST_TABLE");
+	if (t && streq(t, "inet"))
+		return false;
+	return pve_fw_bridge_supported();
+}
+
 int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config **ret,
 		       pve_error **err)
 {
@@ -150,9 +160,11 @@ int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config
 		r = load_guests(src, c, ldir, true, err);
 	if (r < 0)
 		return r;
-	c->input = (pve_fw_input){
-		.cluster = c->cluster, .host = c->host, .guests = c->guests, .n_guests = c->n_guests
-	};
+	c->input = (pve_fw_input){ .cluster = c->cluster,
+				   .host = c->host,
+				   .guests = c->guests,
+				   .n_guests = c->n_guests,
+				   .bridge = guests_bridged() };
 	*ret = TAKE_PTR(c);
 	return 0;
 }

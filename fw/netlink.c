@@ -1,5 +1,6 @@
 /* The compiled ruleset sent to the kernel as one nfnetlink batch built with libnftnl: the kernel
  * commits the whole transaction or none of it, and an error names the object it is about. */
+#include <endian.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
@@ -11,6 +12,7 @@
 #include <libnftnl/udata.h>
 #include <linux/if.h>
 #include <linux/if_arp.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -38,6 +40,8 @@ typedef struct {
 	uint32_t set_id;
 	uint64_t nonce; /* random: the batch's anonymous set names differ from those in the table */
 	const char *table;
+	int family; /* the table's: NFPROTO_INET or NFPROTO_BRIDGE */
+	size_t last; /* where the last message starts, for its ack */
 	/* What each message is about, for the error: indexed by seq - seq0. */
 	char **what;
 	size_t n_what;
@@ -59,6 +63,7 @@ static void *msg_room(batch *b)
 
 static void msg_done(batch *b, struct nlmsghdr *nlh, char *what)
 {
+	b->last = b->buf.len;
 	b->buf.len += nlh->nlmsg_len;
 	b->what = xrealloc(b->what, (b->n_what + 1) * sizeof(*b->what));
 	b->what[b->n_what++] = what;
@@ -67,7 +72,7 @@ static void msg_done(batch *b, struct nlmsghdr *nlh, char *what)
 
 static struct nlmsghdr *hdr(batch *b, uint16_t type, uint16_t flags)
 {
-	return nftnl_nlmsg_build_hdr(msg_room(b), type, NFPROTO_INET, flags, b->seq);
+	return nftnl_nlmsg_build_hdr(msg_room(b), type, (uint16_t)b->family, flags, b->seq);
 }
 
 static void batch_free(batch *b)
@@ -78,9 +83,9 @@ static void batch_free(batch *b)
 	free(b->what);
 }
 
-static void batch_begin(batch *b, const char *table)
+static void batch_begin(batch *b, const char *table, int family)
 {
-	*b = (batch){ .table = table };
+	*b = (batch){ .table = table, .family = family };
 	b->seq0 = b->seq = (uint32_t)time(NULL);
 	if (pve_random_bytes(&b->nonce, sizeof(b->nonce), NULL) < 0)
 		b->nonce = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
@@ -98,7 +103,7 @@ static void add_table(batch *b, uint16_t type, uint16_t flags)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
-	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, (uint32_t)b->family);
 	struct nlmsghdr *nlh = hdr(b, type, flags);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
@@ -110,7 +115,7 @@ static void add_chain(batch *b, const fw_chain *c, uint16_t type)
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, b->table);
 	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, c->name);
-	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, (uint32_t)b->family);
 	if (c->base && type == NFT_MSG_NEWCHAIN) {
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t)c->hook);
 		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, c->prio);
@@ -129,7 +134,7 @@ static void flush_chain(batch *b, const char *chain)
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)b->family);
 	struct nlmsghdr *nlh = hdr(b, NFT_MSG_DELRULE, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	nftnl_rule_free(r);
@@ -141,7 +146,7 @@ static struct nftnl_set *set_new(batch *b, const char *name)
 	struct nftnl_set *s = nftnl_set_alloc();
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, b->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)b->family);
 	return s;
 }
 
@@ -381,7 +386,7 @@ static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, cons
 	struct nftnl_rule *r = nftnl_rule_alloc();
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, b->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)b->family);
 	for (size_t i = 0; i < fr->n_m; i++) {
 		const fw_match *m = &fr->m[i];
 		switch (m->kind) {
@@ -393,10 +398,22 @@ static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, cons
 			e_cmp(r, NFT_CMP_EQ, name, IFNAMSIZ);
 			break;
 		}
-		case FW_M_NFPROTO: {
-			uint8_t v = m->value == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
-			e_meta(r, NFT_META_NFPROTO);
-			e_cmp(r, NFT_CMP_EQ, &v, 1);
+		case FW_M_NFPROTO:
+			if (b->family == NFPROTO_BRIDGE) {
+				/* A bridge's packets are frames: the family is the ether type. */
+				uint16_t v = htobe16(m->value == 6 ? ETH_P_IPV6 : ETH_P_IP);
+				e_meta(r, NFT_META_PROTOCOL);
+				e_cmp(r, NFT_CMP_EQ, &v, 2);
+			} else {
+				uint8_t v = m->value == 6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+				e_meta(r, NFT_META_NFPROTO);
+				e_cmp(r, NFT_CMP_EQ, &v, 1);
+			}
+			break;
+		case FW_M_ETHERTYPE: {
+			uint16_t v = htobe16((uint16_t)m->value);
+			e_meta(r, NFT_META_PROTOCOL);
+			e_cmp(r, m->neg ? NFT_CMP_NEQ : NFT_CMP_EQ, &v, 2);
 			break;
 		}
 		case FW_M_L4PROTO: {
@@ -520,6 +537,9 @@ static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, cons
 	case FW_V_REJECT:
 		e_reject(r, NFT_REJECT_ICMPX_UNREACH, NFT_REJECT_ICMPX_PORT_UNREACH);
 		break;
+	case FW_V_NOTRACK:
+		nftnl_rule_add_expr(r, nftnl_expr_alloc("notrack"));
+		break;
 	}
 	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
@@ -617,40 +637,42 @@ out:
 	return r;
 }
 
-/* Marks the last message before the batch end to be acknowledged. */
-static void ack_last(batch *b, struct nlmsghdr *last)
+/* Asks the kernel to acknowledge the last message so far (the one before the batch's end): its
+ * answer ends the wait. */
+static void ack_last(batch *b)
 {
-	(void)b;
-	last->nlmsg_flags |= NLM_F_ACK;
+	((struct nlmsghdr *)(b->buf.data + b->last))->nlmsg_flags |= NLM_F_ACK;
 }
 
-static struct nlmsghdr *last_msg(batch *b, size_t before_len)
+/* Deletes the table of rs's family (made first when missing, so the delete cannot fail) and, when
+ * rs has rules, makes it again with them. */
+static void replace_table(batch *b, const pve_fw_ruleset *rs, const char *table, int family)
 {
-	return (struct nlmsghdr *)(b->buf.data + before_len);
+	b->table = table;
+	b->family = family;
+	add_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	add_table(b, NFT_MSG_DELTABLE, 0);
+	if (!rs || !rs->enabled)
+		return;
+	add_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	for (size_t i = 0; i < rs->n_chains; i++)
+		add_chain(b, &rs->chains[i], NFT_MSG_NEWCHAIN);
+	for (size_t i = 0; i < rs->n_sets; i++)
+		add_named_set(b, &rs->sets[i], 0);
+	for (size_t i = 0; i < rs->n_chains; i++)
+		for (size_t j = 0; j < rs->chains[i].n_rules; j++)
+			add_rule(b, rs, &rs->chains[i], &rs->chains[i].rules[j], j);
 }
 
 int pve_fw_apply(const pve_fw_ruleset *rs, pve_error **err)
 {
 	batch b;
-	batch_begin(&b, rs->table);
-	/* Make the table when it is missing, so deleting it cannot fail; then the new one. */
-	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	size_t before = b.buf.len;
-	add_table(&b, NFT_MSG_DELTABLE, 0);
-	if (rs->enabled) {
-		add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-		for (size_t i = 0; i < rs->n_chains; i++)
-			add_chain(&b, &rs->chains[i], NFT_MSG_NEWCHAIN);
-		for (size_t i = 0; i < rs->n_sets; i++)
-			add_named_set(&b, &rs->sets[i], 0);
-		for (size_t i = 0; i < rs->n_chains; i++)
-			for (size_t j = 0; j < rs->chains[i].n_rules; j++)
-				add_rule(&b, rs, &rs->chains[i], &rs->chains[i].rules[j], j);
-		/* An empty rule list: ack the last chain. */
-		before = b.buf.len;
-		add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	}
-	ack_last(&b, last_msg(&b, before));
+	batch_begin(&b, rs->table, NFPROTO_INET);
+	/* Both tables in one transaction: the bridge one goes also when the guests are in the inet
+	 * table now (the kernel lost bridge conntrack, or the firewall is off). */
+	replace_table(&b, rs, rs->table, NFPROTO_INET);
+	replace_table(&b, rs->enabled ? rs->guests : NULL, rs->table, NFPROTO_BRIDGE);
+	ack_last(&b);
 	batch_end(&b);
 	int r = batch_send(&b, err);
 	batch_free(&b);
@@ -660,15 +682,46 @@ int pve_fw_apply(const pve_fw_ruleset *rs, pve_error **err)
 int pve_fw_remove(const char *table, pve_error **err)
 {
 	batch b;
-	batch_begin(&b, table ? table : "pved-firewall");
-	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	size_t before = b.buf.len;
-	add_table(&b, NFT_MSG_DELTABLE, 0);
-	ack_last(&b, last_msg(&b, before));
+	table = table ? table : "pved-firewall";
+	batch_begin(&b, table, NFPROTO_INET);
+	replace_table(&b, NULL, table, NFPROTO_INET);
+	replace_table(&b, NULL, table, NFPROTO_BRIDGE);
+	ack_last(&b);
 	batch_end(&b);
 	int r = batch_send(&b, err);
 	batch_free(&b);
 	return r;
+}
+
+bool pve_fw_bridge_supported(void)
+{
+	static int known = -1;
+	int v = __atomic_load_n(&known, __ATOMIC_ACQUIRE);
+	if (v >= 0)
+		return v;
+	/* A prerouting chain with the expressions the guests' table needs, in a table that the
+	 * same batch deletes. */
+	_cleanup_free_ char *name = xasprintf("pved-probe-%d", (int)getpid());
+	batch b;
+	batch_begin(&b, name, NFPROTO_BRIDGE);
+	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	/* NF_BR_PRE_ROUTING, whose header cannot go beside linux/if_arp.h's: the same number. */
+	fw_chain pre = { .name = (char *)"probe", .base = true, .hook = NF_INET_PRE_ROUTING };
+	add_chain(&b, &pre, NFT_MSG_NEWCHAIN);
+	fw_match ct = { .kind = FW_M_CT_STATE, .value = 2 };
+	fw_rule rule = { .m = &ct, .n_m = 1, .verdict = FW_V_REJECT_TCP };
+	pve_fw_ruleset rs = { .table = name, .family = NFPROTO_BRIDGE };
+	add_rule(&b, &rs, &pre, &rule, 0);
+	fw_rule notrack = { .verdict = FW_V_NOTRACK };
+	add_rule(&b, &rs, &pre, &notrack, 1);
+	add_table(&b, NFT_MSG_DELTABLE, 0);
+	ack_last(&b);
+	batch_end(&b);
+	_cleanup_error_ pve_error *err = NULL;
+	v = batch_send(&b, &err) == 0;
+	batch_free(&b);
+	__atomic_store_n(&known, v, __ATOMIC_RELEASE);
+	return v;
 }
 
 static const fw_chain *chain_of(const pve_fw_ruleset *rs, const char *name)
@@ -706,14 +759,18 @@ static bool same_elems(const fw_set *a, const fw_set *b, unsigned vmid)
 	}
 }
 
-int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsigned vmid,
+int pve_fw_apply_guest(const pve_fw_ruleset *old_all, const pve_fw_ruleset *all, unsigned vmid,
 		       pve_error **err)
 {
-	/* Only a change within one guest is done this way: the shared chains must be the same. */
-	if (!old || !old->enabled || !rs->enabled || !streq(old->table, rs->table))
-		return pve_fw_apply(rs, err);
+	/* Only a change within one guest is done this way: the shared chains must be the same, and
+	 * the guests in the same table. */
+	if (!old_all || !old_all->enabled || !all->enabled || !streq(old_all->table, all->table) ||
+	    !old_all->guests != !all->guests)
+		return pve_fw_apply(all, err);
+	const pve_fw_ruleset *old = old_all->guests ? old_all->guests : old_all;
+	const pve_fw_ruleset *rs = all->guests ? all->guests : all;
 	batch b;
-	batch_begin(&b, rs->table);
+	batch_begin(&b, rs->table, rs->family);
 	/* The guest's map elements go first when they change: they reference its chains. */
 	for (size_t i = 0; i < old->n_sets; i++) {
 		const fw_set *s = &old->sets[i];
@@ -775,9 +832,8 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old, const pve_fw_ruleset *rs, unsi
 			add_elems_msgs(&b, s->name, 0, NFT_MSG_NEWSETELEM, NULL, 0, 0, s->elems,
 				       s->n_elems, vmid);
 	}
-	size_t before = b.buf.len;
 	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	ack_last(&b, last_msg(&b, before));
+	ack_last(&b);
 	batch_end(&b);
 	int r = batch_send(&b, err);
 	batch_free(&b);
@@ -913,63 +969,59 @@ static bool is_meter(const fw_set *s)
 	return s->type == FW_SET_METER4 || s->type == FW_SET_METER6;
 }
 
-int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
+/* Compares one table of a family with what it should hold: rs, or nothing when rs is NULL or
+ * disabled. */
+static int status_table(struct mnl_socket *nl, const pve_fw_ruleset *rs, const char *table,
+			int family, pve_buf *rep, uint32_t *seq, pve_error **err)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl)
-		return pve_error_set(err, errno, "cannot open the nftables netlink socket: %m");
-	name_counts chains = { .table = rs->table }, rules = { .table = rs->table },
-		    sets = { .table = rs->table };
-	pve_buf rep = { 0 };
-	pve_buf_puts(&rep, "");
+	const char *fam = family == NFPROTO_BRIDGE ? "bridge" : "inet";
+	name_counts chains = { .table = table }, rules = { .table = table },
+		    sets = { .table = table };
 	char req[8192];
 	struct nlmsghdr *nlh;
-	int r = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
-	if (r < 0) {
-		r = pve_error_set(err, errno, "cannot bind the nftables netlink socket: %m");
-		goto out;
-	}
-	uint32_t seq = (uint32_t)time(NULL);
-	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_DUMP, seq++);
+	int r;
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETCHAIN, (uint16_t)family, NLM_F_DUMP, (*seq)++);
 	if ((r = dump(nl, nlh, chain_cb, &chains, err)) < 0)
 		goto out;
-	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, seq++);
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETRULE, (uint16_t)family, NLM_F_DUMP, (*seq)++);
 	if ((r = dump(nl, nlh, rule_cb, &rules, err)) < 0)
 		goto out;
-	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_DUMP, seq++);
+	nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSET, (uint16_t)family, NLM_F_DUMP, (*seq)++);
 	if ((r = dump(nl, nlh, set_cb, &sets, err)) < 0)
 		goto out;
-	if (!rs->enabled) {
+	if (!rs || !rs->enabled) {
 		if (chains.n || sets.n)
-			pve_buf_printf(&rep, "table %s: present, the firewall is disabled\n",
-				       rs->table);
+			pve_buf_printf(rep, "table %s %s: present, %s\n", fam, table,
+				       rs ? "the firewall is disabled" :
+					    "the guests are elsewhere");
 		goto out;
 	}
 	if (!chains.n) {
-		pve_buf_printf(&rep, "table %s: missing in the kernel\n", rs->table);
+		pve_buf_printf(rep, "table %s %s: missing in the kernel\n", fam, table);
 		goto out;
 	}
 	for (size_t i = 0; i < rs->n_chains; i++) {
 		const fw_chain *c = &rs->chains[i];
 		size_t *n = count_of(&rules, c->name, false);
 		if (!count_of(&chains, c->name, false))
-			pve_buf_printf(&rep, "chain %s: missing in the kernel\n", c->name);
+			pve_buf_printf(rep, "chain %s: missing in the kernel\n", c->name);
 		else if ((n ? *n : 0) != c->n_rules)
-			pve_buf_printf(&rep, "chain %s: %zu rules, the kernel has %zu\n", c->name,
+			pve_buf_printf(rep, "chain %s: %zu rules, the kernel has %zu\n", c->name,
 				       c->n_rules, n ? *n : 0);
 	}
 	for (size_t i = 0; i < chains.n; i++)
 		if (!chain_of(rs, chains.names[i]))
-			pve_buf_printf(&rep, "chain %s: in the kernel only\n", chains.names[i]);
+			pve_buf_printf(rep, "chain %s: in the kernel only\n", chains.names[i]);
 	for (size_t i = 0; i < rs->n_sets; i++) {
 		const fw_set *s = &rs->sets[i];
 		if (!count_of(&sets, s->name, false)) {
-			pve_buf_printf(&rep, "set %s: missing in the kernel\n", s->name);
+			pve_buf_printf(rep, "set %s: missing in the kernel\n", s->name);
 			continue;
 		}
-		struct nftnl_set *ns = set_new(&(batch){ .table = rs->table }, s->name);
-		nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP,
-					    seq++);
+		struct nftnl_set *ns =
+			set_new(&(batch){ .table = table, .family = family }, s->name);
+		nlh = nftnl_nlmsg_build_hdr(req, NFT_MSG_GETSETELEM, (uint16_t)family, NLM_F_DUMP,
+					    (*seq)++);
 		nftnl_set_elems_nlmsg_build_payload(nlh, ns);
 		nftnl_set_free(ns);
 		size_t n = 0;
@@ -977,16 +1029,36 @@ int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
 			goto out;
 		/* A meter's elements are the sources the rules saw. */
 		if (!is_meter(s) && n != expected_elems(s))
-			pve_buf_printf(&rep, "set %s: %zu elements, the kernel has %zu\n", s->name,
+			pve_buf_printf(rep, "set %s: %zu elements, the kernel has %zu\n", s->name,
 				       expected_elems(s), n);
 	}
 	for (size_t i = 0; i < sets.n; i++)
 		if (!set_of(rs, sets.names[i]))
-			pve_buf_printf(&rep, "set %s: in the kernel only\n", sets.names[i]);
+			pve_buf_printf(rep, "set %s: in the kernel only\n", sets.names[i]);
 out:
 	name_counts_clear(&chains);
 	name_counts_clear(&rules);
 	name_counts_clear(&sets);
+	return r;
+}
+
+int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return pve_error_set(err, errno, "cannot open the nftables netlink socket: %m");
+	pve_buf rep = { 0 };
+	pve_buf_puts(&rep, "");
+	int r = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
+	if (r < 0) {
+		r = pve_error_set(err, errno, "cannot bind the nftables netlink socket: %m");
+	} else {
+		uint32_t seq = (uint32_t)time(NULL);
+		r = status_table(nl, rs, rs->table, NFPROTO_INET, &rep, &seq, err);
+		if (r >= 0)
+			r = status_table(nl, rs->enabled ? rs->guests : rs, rs->table,
+					 NFPROTO_BRIDGE, &rep, &seq, err);
+	}
 	mnl_socket_close(nl);
 	if (r < 0) {
 		pve_buf_free(&rep);

@@ -1,6 +1,7 @@
 /* The compiled ruleset printed in nft's syntax: what `pvectl firewall compile` shows and what `nft -f`
  * would load to the same effect (the benchmark loads it to compare). */
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
 
 #include "fw/fw-internal.h"
@@ -81,7 +82,25 @@ static void print_tcp_flags(pve_buf *b, unsigned flags)
 		pve_buf_puts(b, "0x0");
 }
 
-static void print_match(pve_buf *b, const fw_match *m)
+static void print_ether_type(pve_buf *b, unsigned type)
+{
+	switch (type) {
+	case ETH_P_ARP:
+		pve_buf_puts(b, "arp ");
+		break;
+	case ETH_P_IP:
+		pve_buf_puts(b, "ip ");
+		break;
+	case ETH_P_IPV6:
+		pve_buf_puts(b, "ip6 ");
+		break;
+	default:
+		pve_buf_printf(b, "0x%04x ", type);
+	}
+}
+
+/* family: the table's (NFPROTO_INET, NFPROTO_BRIDGE), where a frame's family is its ether type. */
+static void print_match(pve_buf *b, const fw_match *m, int family)
 {
 	switch (m->kind) {
 	case FW_M_IIFNAME:
@@ -91,7 +110,16 @@ static void print_match(pve_buf *b, const fw_match *m)
 		pve_buf_printf(b, "oifname \"%s\" ", m->name);
 		break;
 	case FW_M_NFPROTO:
-		pve_buf_printf(b, "meta nfproto %s ", m->value == 6 ? "ipv6" : "ipv4");
+		if (family == NFPROTO_BRIDGE) {
+			pve_buf_puts(b, "meta protocol ");
+			print_ether_type(b, m->value == 6 ? ETH_P_IPV6 : ETH_P_IP);
+		} else {
+			pve_buf_printf(b, "meta nfproto %s ", m->value == 6 ? "ipv6" : "ipv4");
+		}
+		break;
+	case FW_M_ETHERTYPE:
+		pve_buf_printf(b, "meta protocol %s", m->neg ? "!= " : "");
+		print_ether_type(b, m->value);
 		break;
 	case FW_M_L4PROTO:
 		if (l4_name(m->value))
@@ -120,10 +148,11 @@ static void print_match(pve_buf *b, const fw_match *m)
 				       m->code);
 		break;
 	case FW_M_CT_STATE: {
-		static const char *const names[] = { "invalid", "established", "related" };
+		static const char *const names[] = { "invalid", "established", "related", "new", "",
+						     "",	"untracked" };
 		pve_buf_puts(b, "ct state ");
 		bool first = true;
-		for (unsigned i = 0; i < 3; i++)
+		for (unsigned i = 0; i < ELEMENTSOF(names); i++)
 			if (m->value & (1u << i)) {
 				pve_buf_printf(b, "%s%s", first ? "" : ",", names[i]);
 				first = false;
@@ -163,7 +192,7 @@ static void print_rule(pve_buf *b, const pve_fw_ruleset *rs, const fw_rule *r)
 {
 	pve_buf_puts(b, "\t\t");
 	for (size_t i = 0; i < r->n_m; i++)
-		print_match(b, &r->m[i]);
+		print_match(b, &r->m[i], rs->family);
 	if (r->log_prefix)
 		pve_buf_printf(b,
 			       "limit rate %u/second burst %u packets log prefix \"%s\" group %u ",
@@ -188,6 +217,9 @@ static void print_rule(pve_buf *b, const pve_fw_ruleset *rs, const fw_rule *r)
 		break;
 	case FW_V_REJECT:
 		pve_buf_puts(b, "reject with icmpx port-unreachable");
+		break;
+	case FW_V_NOTRACK:
+		pve_buf_puts(b, "notrack");
 		break;
 	}
 	/* No trailing blank: `nft list` prints none either. */
@@ -261,39 +293,56 @@ static void print_set(pve_buf *b, const fw_set *s, bool only_guest, unsigned vmi
 	pve_buf_puts(b, "\t}\n");
 }
 
+static const char *family_name(const pve_fw_ruleset *rs)
+{
+	return rs->family == NFPROTO_BRIDGE ? "bridge" : "inet";
+}
+
+static void print_table(pve_buf *b, const pve_fw_ruleset *rs)
+{
+	pve_buf_printf(b, "table %s %s {\n", family_name(rs), rs->table);
+	for (size_t i = 0; i < rs->n_sets; i++)
+		print_set(b, &rs->sets[i], false, 0);
+	for (size_t i = 0; i < rs->n_chains; i++) {
+		const fw_chain *c = &rs->chains[i];
+		pve_buf_printf(b, "\tchain %s {\n", c->name);
+		print_chain_body(b, rs, c);
+		pve_buf_puts(b, "\t}\n");
+	}
+	pve_buf_puts(b, "}\n");
+}
+
 char *pve_fw_ruleset_nft(const pve_fw_ruleset *rs)
 {
 	pve_buf b = { 0 };
 	/* "table" makes it when missing, so the "delete" that follows never fails: one file, one
-	 * transaction, the old table replaced by the new. */
+	 * transaction, the old tables replaced by the new (the bridge one also when the guests are
+	 * in the inet table, as pve_fw_apply does). */
 	pve_buf_printf(&b, "table inet %s\ndelete table inet %s\n", rs->table, rs->table);
+	pve_buf_printf(&b, "table bridge %s\ndelete table bridge %s\n", rs->table, rs->table);
 	if (!rs->enabled)
 		return pve_buf_steal(&b);
-	pve_buf_printf(&b, "table inet %s {\n", rs->table);
-	for (size_t i = 0; i < rs->n_sets; i++)
-		print_set(&b, &rs->sets[i], false, 0);
-	for (size_t i = 0; i < rs->n_chains; i++) {
-		const fw_chain *c = &rs->chains[i];
-		pve_buf_printf(&b, "\tchain %s {\n", c->name);
-		print_chain_body(&b, rs, c);
-		pve_buf_puts(&b, "\t}\n");
-	}
-	pve_buf_puts(&b, "}\n");
+	print_table(&b, rs);
+	if (rs->guests)
+		print_table(&b, rs->guests);
 	return pve_buf_steal(&b);
 }
 
-char *pve_fw_ruleset_guest_nft(const pve_fw_ruleset *rs, unsigned vmid)
+char *pve_fw_ruleset_guest_nft(const pve_fw_ruleset *all, unsigned vmid)
 {
+	const pve_fw_ruleset *rs = all->guests ? all->guests : all;
+	const char *fam = family_name(rs);
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, "");
 	for (size_t i = 0; i < rs->n_chains; i++)
 		if (rs->chains[i].vmid == vmid)
-			pve_buf_printf(&b, "flush chain inet %s %s\n", rs->table,
+			pve_buf_printf(&b, "flush chain %s %s %s\n", fam, rs->table,
 				       rs->chains[i].name);
 	for (size_t i = 0; i < rs->n_sets; i++)
 		if (rs->sets[i].vmid == vmid)
-			pve_buf_printf(&b, "flush set inet %s %s\n", rs->table, rs->sets[i].name);
-	pve_buf_printf(&b, "table inet %s {\n", rs->table);
+			pve_buf_printf(&b, "flush set %s %s %s\n", fam, rs->table,
+				       rs->sets[i].name);
+	pve_buf_printf(&b, "table %s %s {\n", fam, rs->table);
 	for (size_t i = 0; i < rs->n_sets; i++)
 		if (rs->sets[i].vmid == vmid)
 			print_set(&b, &rs->sets[i], false, 0);

@@ -111,6 +111,15 @@ static void apply_done(void *arg)
 		s->applied = j->result;
 		log_info("firewall: ruleset applied (%zu guests)",
 			 pve_fw_ruleset_guest_count(j->result));
+		if (pve_fw_ruleset_enabled(j->result) && !pve_fw_ruleset_bridged(j->result) &&
+		    !s->told_inet) {
+			log_warning(
+				"firewall: this kernel refuses bridge-family conntrack or reject "
+				"(nf_conntrack_bridge, nft_reject_bridge): the guests' rules are "
+				"in the inet table, and bridged traffic between guests is not "
+				"filtered");
+			s->told_inet = true;
+		}
 		if (j->warning)
 			log_warning("firewall: %s", j->warning);
 	} else {

@@ -26,6 +26,7 @@ struct pved_fw_state {
 	pved_fw_waiter *waiters;
 	char *last_error; /* why the last apply failed, or NULL */
 	struct pved_fw_log *log; /* the nflog reader (log.c), NULL when the group was not had */
+	bool told_inet; /* the log says the guests' rules are in the inet table */
 };
 
 /* A change to apply: the whole table (vmid 0) or one guest's part. Runs off the loop; a waiter (may be

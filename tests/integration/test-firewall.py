@@ -22,6 +22,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import BIN, case, expect, free_port, run  # noqa: E402
 
 PY = "/usr/bin/python3"
+# The guests here are routed taps, which only the inet table's rules see: pved and pvectl keep the
+# guests' rules there also on a kernel with bridge conntrack (the lab's lab-firewall-bridge.sh tests
+# the bridge table with guests on one bridge).
+os.environ["PVED_FW_GUEST_TABLE"] = "inet"
 TAG = f"{os.getpid() % 100000}"
 HOST, G100, G101 = f"fwh{TAG}", f"fwa{TAG}", f"fwb{TAG}"
 NODE = "fwnode"

@@ -118,7 +118,8 @@ static void test_disabled(void)
 	setup s;
 	setup_init(&s, "[OPTIONS]\nenable: 0\n", "[OPTIONS]\nenable: 1\n", "tap100i0");
 	_cleanup_free_ char *t = compile_text(&s);
-	check_streq(t, "table inet pved-fw-test\ndelete table inet pved-fw-test\n");
+	check_streq(t, "table inet pved-fw-test\ndelete table inet pved-fw-test\n"
+		       "table bridge pved-fw-test\ndelete table bridge pved-fw-test\n");
 	setup_clear(&s);
 	/* A guest with its firewall off has no chains and no map element. */
 	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 0\n[RULES]\nIN DROP\n", "tap100i0");
@@ -169,6 +170,19 @@ static bool own_netns(void)
 	return true;
 }
 
+/* Guest 100's part of old replaced by its part of rs: the kernel then has rs. */
+static void check_guest_replaced(const pve_fw_ruleset *old, const pve_fw_ruleset *rs)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	if (!rs || pve_fw_apply_guest(old, rs, 100, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "apply_guest: %s", err ? err->message : "no ruleset");
+		return;
+	}
+	_cleanup_free_ char *rep = NULL;
+	check_int(pve_fw_status(rs, &rep, NULL), 0);
+	check_streq(rep, "");
+}
+
 static void test_apply_atomic(void)
 {
 	if (!own_netns())
@@ -214,12 +228,7 @@ static void test_apply_atomic(void)
 		   "tap100i0");
 	_cleanup_fw_ruleset_ pve_fw_ruleset *rsc = NULL;
 	check(pve_fw_compile(&c.in, &rsc, NULL) == 0);
-	_cleanup_error_ pve_error *e3 = NULL;
-	if (rsc && pve_fw_apply_guest(rsa, rsc, 100, &e3) < 0)
-		test_fail(__FILE__, __LINE__, "apply_guest: %s", e3->message);
-	_cleanup_free_ char *rep3 = NULL;
-	check_int(pve_fw_status(rsc, &rep3, NULL), 0);
-	check_streq(rep3, "");
+	check_guest_replaced(rsa, rsc);
 	_cleanup_free_ char *rep4 = NULL;
 	check_int(pve_fw_status(rsa, &rep4, NULL), 1);
 	if (!rep4 || !strstr(rep4, "chain guest-100-in: 7 rules, the kernel has 11\n"))
@@ -228,7 +237,7 @@ static void test_apply_atomic(void)
 	check(pve_fw_remove("pved-fw-test", NULL) == 0);
 	_cleanup_free_ char *rep5 = NULL;
 	check_int(pve_fw_status(rsa, &rep5, NULL), 1);
-	check_streq(rep5, "table pved-fw-test: missing in the kernel\n");
+	check_streq(rep5, "table inet pved-fw-test: missing in the kernel\n");
 	setup_clear(&a);
 	setup_clear(&b);
 	setup_clear(&c);
@@ -330,5 +339,93 @@ static void test_host_options(void)
 	setup_clear(&s);
 }
 
+/* Guests in a bridge table: their chains there, run per port at prerouting (out) and postrouting
+ * (in), with the cluster's ipsets and groups copied; the inet table keeps the host's. Applied where
+ * the kernel has bridge conntrack and reject (the lab's; this build host lacks both). */
+static void test_bridge(void)
+{
+	setup s;
+	setup_init(&s, cluster_text,
+		   "[OPTIONS]\nenable: 1\npolicy_in: REJECT\npolicy_out: REJECT\n"
+		   "[RULES]\nGROUP web\nIN ACCEPT -source +dc/mgmt -p tcp -dport 22\n"
+		   "OUT REJECT -p tcp -dport 25\n",
+		   "tap100i0");
+	s.in.bridge = true;
+	_cleanup_free_ char *t = compile_text(&s);
+	const char *br = strstr(t, "table bridge pved-fw-test {\n");
+	check(br != NULL);
+	if (!br) {
+		setup_clear(&s);
+		return;
+	}
+	/* The inet table has no guest chain and no map. */
+	_cleanup_free_ char *inet = xstrndup(t, (size_t)(br - t));
+	check(!strstr(inet, "guest-100") && !strstr(inet, "vm-in"));
+	check_has(br, "\tchain guest-out-prerouting {\n"
+		      "\t\ttype filter hook prerouting priority 0; policy accept;\n"
+		      "\t\tmeta protocol != arp ct state established,related accept\n"
+		      "\t\tmeta protocol != arp ct state invalid drop\n"
+		      "\t\tiifname vmap @vm-out\n");
+	check_has(br, "\t\ttype filter hook postrouting priority 0; policy accept;\n");
+	check_has(br, "\t\tmeta protocol arp accept\n\t\toifname vmap @vm-in\n");
+	check_has(br, "\tset v4-dc-mgmt {\n");
+	check_has(br, "\tchain group-web-in {\n");
+	check_has(br, "meta protocol ip meta l4proto tcp ip saddr @v4-dc-mgmt ip saddr != "
+		      "@v4-dc-mgmt-nomatch th dport 22 accept\n");
+	/* REJECT where a bridge can (out, at prerouting), DROP where it cannot (in). */
+	check_has(br, "\tchain guest-100-out {\n\t\tiifname \"tap100i0\" ether saddr != "
+		      "02:00:00:00:01:00 drop\n\t\tmeta protocol arp accept\n");
+	check_has(br, "meta l4proto tcp th dport 25 jump do-reject\n");
+	check_has(br, "\t\tjump do-reject\n\t}\n");
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+	check(pve_fw_compile(&s.in, &rs, NULL) == 0);
+	_cleanup_free_ char *g = rs ? pve_fw_ruleset_guest_nft(rs, 100) : NULL;
+	check(g && strstr(g, "flush chain bridge pved-fw-test guest-100-in\n"));
+	const char *in = strstr(br, "\tchain guest-100-in {\n");
+	check(in != NULL);
+	if (in) {
+		_cleanup_free_ char *body = xstrndup(in, strcspn(in + 1, "}") + 1);
+		check(!strstr(body, "do-reject") && strstr(body, "\t\tdrop\n"));
+	}
+	check_int((int)pve_fw_ruleset_guest_count(rs), 1);
+	check(pve_fw_ruleset_bridged(rs));
+
+	if (rs && own_netns()) {
+		if (!pve_fw_bridge_supported()) {
+			test_skip(
+				"this kernel refuses bridge-family conntrack or reject (the lab has "
+				"both)");
+		} else {
+			_cleanup_error_ pve_error *err = NULL;
+			if (pve_fw_apply(rs, &err) < 0)
+				test_fail(__FILE__, __LINE__, "apply: %s", err->message);
+			_cleanup_free_ char *rep = NULL;
+			check_int(pve_fw_status(rs, &rep, NULL), 0);
+			check_streq(rep, "");
+			/* One guest replaced in the bridge table. */
+			setup c;
+			setup_init(&c, cluster_text, "[OPTIONS]\nenable: 1\n[RULES]\nIN DROP\n",
+				   "tap100i0");
+			c.in.bridge = true;
+			_cleanup_fw_ruleset_ pve_fw_ruleset *rc = NULL;
+			check(pve_fw_compile(&c.in, &rc, NULL) == 0);
+			check_guest_replaced(rs, rc);
+			/* Back to the inet table: the bridge one goes in the same batch. */
+			setup_clear(&c);
+			_cleanup_error_ pve_error *e3 = NULL;
+			s.in.bridge = false;
+			_cleanup_fw_ruleset_ pve_fw_ruleset *ri = NULL;
+			check(pve_fw_compile(&s.in, &ri, NULL) == 0);
+			if (ri && pve_fw_apply(ri, &e3) < 0)
+				test_fail(__FILE__, __LINE__, "apply: %s", e3->message);
+			_cleanup_free_ char *rep3 = NULL;
+			check_int(ri ? pve_fw_status(ri, &rep3, NULL) : -1, 0);
+			check_streq(rep3, "");
+			check(pve_fw_remove("pved-fw-test", NULL) == 0);
+		}
+	}
+	setup_clear(&s);
+}
+
 TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
-	  TEST(test_host_options), TEST(test_apply_atomic))
+	  TEST(test_host_options), TEST(test_apply_atomic), TEST(test_bridge))
