@@ -87,5 +87,10 @@ int pve_net_attach(const char *netns, const char *ifname, const char *bridge, un
  * removed first, and mbps <= 0 leaves none. 1 (with *err saying why) when only the limit to the guest
  * is set: the kernel has no ingress policer (cls_basic, act_police). */
 int pve_net_rate_limit(const char *netns, const char *ifname, double mbps, pve_error **err);
+/* A guest NIC's rate= (MiB/s, pve_net_rate_limit; 0: none) and link_down=1 on ifname, in the caller's
+ * namespace; a limit refused is an error naming param (the NIC's netN). 1 with *ret_warning saying
+ * why when only the limit to the guest is set. */
+int pve_net_nic_limits(const char *ifname, double rate, bool down, const char *param,
+		       pve_error **ret_warning, pve_error **err);
 /* Sets link ifname up or down (a NIC's link_down). */
 int pve_net_link_state(const char *netns, const char *ifname, bool up, pve_error **err);

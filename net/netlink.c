@@ -1071,6 +1071,31 @@ int pve_net_rate_limit(const char *netns, const char *ifname, double mbps, pve_e
 	return r;
 }
 
+int pve_net_nic_limits(const char *ifname, double rate, bool down, const char *param,
+		       pve_error **ret_warning, pve_error **err)
+{
+	nlctx ctx;
+	int r = ctx_open(&ctx, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	link_state l;
+	r = link_of(&ctx, ifname, &l, err);
+	if (r >= 0) {
+		_cleanup_error_ pve_error *w = NULL;
+		r = rate_limit(&ctx, &l, rate, &w);
+		if (r < 0)
+			pve_error_set_param(err, w->code, param, "%s", w->message);
+		else if (r > 0 && ret_warning)
+			*ret_warning = TAKE_PTR(w);
+	}
+	if (r >= 0 && down) {
+		int r2 = link_down(&ctx, &l, err);
+		r = r2 < 0 ? r2 : r;
+	}
+	ctx_close(&ctx);
+	return r;
+}
+
 int pve_net_link_state(const char *netns, const char *ifname, bool up, pve_error **err)
 {
 	nlctx ctx;

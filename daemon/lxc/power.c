@@ -365,15 +365,11 @@ int ct_start(pved *d, long long vmid, bool skiplock, pve_error **err)
 		_cleanup_free_ char *rate = v ? prop_item(v, "rate") : NULL;
 		if (r >= 0) {
 			_cleanup_error_ pve_error *warn = NULL;
-			int rr = pve_net_rate_limit(NULL, s->nics[i].host_name,
-						    rate ? strtod(rate, NULL) : 0, &warn);
-			if (rr < 0)
-				r = pve_error_set_param(err, warn->code, key, "%s", warn->message);
-			else if (rr > 0)
+			r = pve_net_nic_limits(s->nics[i].host_name, rate ? strtod(rate, NULL) : 0,
+					       s->nics[i].link_down, key, &warn, err);
+			if (r > 0)
 				printf("WARN: %s: %s\n", key, warn->message);
 		}
-		if (r >= 0 && s->nics[i].link_down)
-			r = pve_net_link_state(NULL, s->nics[i].host_name, false, err);
 		if (r < 0) {
 			pve_error *e = NULL;
 			(void)lxc_stop(s->run_dir, vmid, true, 0, &e);

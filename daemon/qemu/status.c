@@ -397,13 +397,11 @@ int qemu_tap_plug(long long vmid, const char *key, const kvm_net *n, pve_error *
 	/* rate= (MB/s) and link_down=1 on the tap; a hot-plugged or changed NIC comes here again,
 	 * which sets the limit anew (none when rate= is gone). */
 	_cleanup_error_ pve_error *warn = NULL;
-	r = pve_net_rate_limit(NULL, name, n->rate, &warn);
+	r = pve_net_nic_limits(name, n->rate, n->link_down, key, &warn, err);
 	if (r < 0)
-		return pve_error_set_param(err, warn->code, key, "%s", warn->message);
+		return r;
 	if (r > 0)
 		log_warning("VM %lld: %s", vmid, warn->message);
-	if (n->link_down && (r = pve_net_link_state(NULL, name, false, err)) < 0)
-		return r;
 	return TAKE_FD(fd);
 }
 
