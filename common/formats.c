@@ -176,6 +176,14 @@ static int f_mac(const char *v, char **m)
 	return 0;
 }
 
+/* datacenter.cfg's mac_prefix: one to three bytes of a unicast MAC, as Proxmox's mac-prefix. */
+static int f_mac_prefix(const char *v, char **m)
+{
+	if (!fmt_match("^[a-f0-9][02468ace](:[a-f0-9]{2}){0,2}:?$", v, true))
+		return fail(m, "value does not look like a valid unicast MAC address prefix");
+	return 0;
+}
+
 static bool is_ipv4(const char *v)
 {
 	struct in_addr a;
@@ -445,6 +453,7 @@ static const struct {
 	{ "pve-poolid", f_poolid },
 	{ "pve-priv", f_priv },
 	{ "mac-addr", f_mac },
+	{ "mac-prefix", f_mac_prefix },
 	{ "ip", f_ip },
 	{ "ipv4", f_ipv4 },
 	{ "ipv6", f_ipv6 },

@@ -1,6 +1,7 @@
 /* The cluster area: /cluster, its running tasks, the next free VMID and its resources. */
 #include <cjson/cJSON.h>
 
+#include "daemon/cluster/cluster-internal.h"
 #include "daemon/core/tasks-internal.h"
 #include "storage/storage.h"
 
@@ -34,14 +35,29 @@ static void h_cluster_nextid(pved_call *c)
 		_cleanup_free_ char *s = xasprintf("%lld", vmid);
 		return pved_call_reply(c, cJSON_CreateString(s));
 	}
+	/* The range is datacenter.cfg's next-id, upper exclusive, [100, 1000000) by default (below the
+	 * schema's largest id, as Proxmox). */
+	long long lower = VMID_MIN, upper = 1000 * 1000;
+	cJSON *dc = NULL;
+	if (pved_datacenter_read(c->d, &dc, &err) < 0)
+		return pved_call_fail(c, err);
+	const cJSON *range = cJSON_GetObjectItemCaseSensitive(dc, "next-id");
+	const cJSON *lo = cJSON_GetObjectItemCaseSensitive(range, "lower");
+	const cJSON *hi = cJSON_GetObjectItemCaseSensitive(range, "upper");
+	if (cJSON_IsNumber(lo))
+		lower = (long long)lo->valuedouble;
+	if (cJSON_IsNumber(hi))
+		upper = (long long)hi->valuedouble;
+	cJSON_Delete(dc);
 	/* Proxmox answers with the id as a string, and clients rely on what it does. */
-	for (long long vmid = VMID_MIN; vmid <= VMID_MAX; vmid++) {
+	for (long long vmid = lower; vmid < upper && vmid <= VMID_MAX; vmid++) {
 		if (!vmid_used(c->d, vmid, nodes)) {
 			_cleanup_free_ char *s = xasprintf("%lld", vmid);
 			return pved_call_reply(c, cJSON_CreateString(s));
 		}
 	}
-	pve_error_set(&err, ENOSPC, "unable to get any free VMID");
+	pve_error_set(&err, ENOSPC, "unable to get any free VMID in range [%lld, %lld]", lower,
+		      upper);
 	pved_call_fail(c, err);
 }
 
@@ -196,5 +212,5 @@ static const pved_handler handlers[] = {
 
 const pved_area pved_area_cluster = {
 	.name = "cluster",
-	.handlers = (const pved_handler *const[]){ handlers, NULL },
+	.handlers = (const pved_handler *const[]){ handlers, pved_cluster_options_handlers, NULL },
 };

@@ -28,6 +28,21 @@ typedef struct edit_job {
 	pve_error *err;
 } edit_job;
 
+int pved_cfgfile_config_parse(const char *text, size_t len, void **ret, pve_error **err)
+{
+	return pve_config_parse(text, len, (pve_config **)ret, err);
+}
+
+char *pved_cfgfile_config_print(const void *cfg)
+{
+	return pve_config_print(cfg);
+}
+
+void pved_cfgfile_config_free(void *cfg)
+{
+	pve_config_free(cfg);
+}
+
 int pved_cfgfile_read(pved *d, const pved_cfgfile *f, void **ret_cfg,
 		      char ret_digest[PVE_STORE_DIGEST_LEN + 1], pve_error **err)
 {

@@ -186,6 +186,16 @@ typedef struct pved_cfgedit {
 	void (*done)(pved *d, void *ud, int r, pve_error *err);
 } pved_cfgedit;
 
+/* A pved_cfgfile's functions for a `key: value` file (pve_config): datacenter.cfg and the like, whose
+ * absence is an empty file. */
+int pved_cfgfile_config_parse(const char *text, size_t len, void **ret, pve_error **err);
+char *pved_cfgfile_config_print(const void *cfg);
+void pved_cfgfile_config_free(void *cfg);
+static inline void pved_cfgfile_config_freep(void **cfg)
+{
+	pved_cfgfile_config_free(*cfg);
+}
+
 /* Starts the edit (e is copied); done may run before this returns (the lock was free). */
 void pved_cfgedit_run(pved *d, const pved_cfgedit *e, void *ud);
 /* The same edit, waiting for the lock (up to PVED_CFGEDIT_LOCK_TIMEOUT_MS): only for a task worker, a

@@ -1,0 +1,112 @@
+"""GET and PUT /cluster/options: datacenter.cfg as Proxmox's datacenter options. Values are written to the
+file (property strings canonical, the description as # lines) and answered typed: a property string
+as an object, integers and booleans as numbers. delete removes keys; bad values are a 400 naming the
+parameter with the file unchanged; a user without Sys.Audit sees only console and tag-style, one
+without Sys.Modify changes nothing. GET /cluster/nextid takes its range from next-id. Needs root."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import case, expect, node_main  # noqa: E402
+
+P = "/cluster/options"
+
+
+def put(n, params):
+    return n.request("PUT", P, params)
+
+
+def dc_text(n):
+    try:
+        with open(n.path("etc/pve/datacenter.cfg")) as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+@case
+def set_and_read_back(n):
+    r = put(n, {"keyboard": "de", "next-id": "upper=300,lower=200", "max_workers": "3",
+                "migration": "insecure,network=10.9.0.0/16", "migration_unsecure": "true",
+                "tag-style": "shape=dense,ordering=config", "description": "first line\nsecond: 100%",
+                "registered-tags": "prod;db", "user-tag-access": "user-allow=list,user-allow-list=web"})
+    expect(r.status == 200, r)
+    d = n.get(P).data
+    expect(d["keyboard"] == "de" and d["max_workers"] == 3 and d["migration_unsecure"] == 1, d)
+    expect(d["next-id"] == {"lower": 200, "upper": 300}, d)
+    expect(d["migration"] == {"type": "insecure", "network": "10.9.0.0/16"}, d)
+    expect(d["tag-style"] == {"shape": "dense", "ordering": "config"}, d)
+    expect(d["description"] == "first line\nsecond: 100%", d)
+    # admin@pve is an Administrator: the registered tags and the user list
+    expect(d["allowed-tags"] == ["db", "prod", "web"], d)
+    text = dc_text(n)
+    for line in ("keyboard: de\n", "next-id: lower=200,upper=300\n", "max_workers: 3\n",
+                 "migration: insecure,network=10.9.0.0/16\n", "migration_unsecure: 1\n",
+                 "#first line\n", "#second: 100%25\n"):
+        expect(line in text, f"{line!r} not in {text!r}")
+
+
+@case
+def nextid_from_the_range(n):
+    put(n, {"next-id": "lower=200,upper=203"})
+    expect(n.get("/cluster/nextid").data == "200", "not the range's first id")
+    conf = n.path(f"etc/pve/nodes/{n.name}/qemu-server")
+    os.makedirs(conf, exist_ok=True)
+    try:
+        for vmid in (200, 201, 202):
+            with open(os.path.join(conf, f"{vmid}.conf"), "w") as f:
+                f.write("memory: 128\n")
+        r = n.get("/cluster/nextid")
+        expect(r.status == 500 and r.reason == "unable to get any free VMID in range [200, 203]", r)
+    finally:
+        for vmid in (200, 201, 202):
+            os.unlink(os.path.join(conf, f"{vmid}.conf"))
+    put(n, {"delete": "next-id"})
+    expect(n.get("/cluster/nextid").data == "100", "not 100 without a range")
+
+
+@case
+def bad_values_change_nothing(n):
+    put(n, {"keyboard": "fr"})
+    before = dc_text(n)
+    for params, bad in (({"keyboard": "xx"}, "keyboard"), ({"next-id": "lower=five"}, "next-id"),
+                        ({"max_workers": "0"}, "max_workers"), ({"console": "html5", "nope": "1"}, "nope"),
+                        ({"mac_prefix": "zz:zz"}, "mac_prefix"), ({"delete": "keyboard,bogus"}, "delete"),
+                        ({"http_proxy": "ftp://x"}, "http_proxy")):
+        r = put(n, params)
+        body = json.loads(r.body)
+        expect(r.status == 400 and bad in (body.get("errors") or {}), f"{params}: {r!r}")
+    expect(dc_text(n) == before, "a refused change touched datacenter.cfg")
+
+
+@case
+def delete_keys(n):
+    put(n, {"keyboard": "it", "console": "xtermjs", "description": "notes"})
+    expect(put(n, {"delete": "keyboard,description", "language": "en"}).status == 200, "delete")
+    d = n.get(P).data
+    expect("keyboard" not in d and "description" not in d and d["console"] == "xtermjs" and
+           d["language"] == "en", d)
+    text = dc_text(n)
+    expect("keyboard:" not in text and "#notes" not in text, text)
+
+
+@case
+def permissions(n):
+    put(n, {"console": "html5", "keyboard": "de", "tag-style": "shape=full"})
+    expect(n.post("/access/users", {"userid": "opt@pve", "password": "opt-password-1"}).status == 200,
+           "user")
+    expect(n.request("PUT", "/access/acl", {"path": "/vms", "users": "opt@pve",
+                                           "roles": "PVEVMUser"}).status == 200, "acl")
+    r = n.post("/access/ticket", {"username": "opt@pve", "password": "opt-password-1"}, ticket="")
+    ticket, csrf = r.data["ticket"], r.data["CSRFPreventionToken"]
+    d = n.get(P, ticket=ticket).data
+    expect(set(d) == {"console", "tag-style", "allowed-tags"} and d["console"] == "html5", d)
+    r = n.request("PUT", P, {"keyboard": "fr"}, ticket=ticket, csrf=csrf)
+    expect(r.status == 403, r)
+    expect("keyboard: de\n" in dc_text(n), "a refused user changed the file")
+
+
+if __name__ == "__main__":
+    sys.exit(node_main())
