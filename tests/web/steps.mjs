@@ -173,6 +173,23 @@ await step('pool-user-acl', page, async () => {
 		throw new Error('the ACL is not on the node');
 }, ['login']);
 
+await step('datacenter-options', page, async () => {
+	await page.locator('.tree [data-id=root]').click();
+	await tab(page, 'Options');
+	await button(page, 'Edit').click();
+	await fill(page, { keyboard: 'de', 'next-id': 'lower=5000,upper=6000' });
+	await submit(page);
+	await page.locator('main.content table.kv td', { hasText: 'lower=5000,upper=6000' }).waitFor();
+	const o = await apiCall(page, 'GET', '/cluster/options');
+	if (o.data.keyboard !== 'de' || o.data['next-id'].lower !== 5000) throw new Error('the options are not on the node');
+	// Emptied in the form: deleted.
+	await button(page, 'Edit').click();
+	await fill(page, { keyboard: '', 'next-id': '' });
+	await submit(page);
+	const o2 = await apiCall(page, 'GET', '/cluster/options');
+	if ('keyboard' in o2.data || 'next-id' in o2.data) throw new Error('emptied options stayed');
+}, ['login']);
+
 await step('totp-login', page, async () => {
 	// The second factor added in the Two factor tab; then the user logs in with password and code.
 	await page.locator('.tree [data-id=root]').click();

@@ -1,9 +1,9 @@
 // The datacenter: summary, storage, permissions (users, groups, roles, ACLs, tokens, realms, TFA),
 // pools, firewall.
 import { useState } from 'preact/hooks';
-import { api, post } from './api.js';
+import { api, post, put } from './api.js';
 import { CrudGrid, FirewallOptions, FirewallRules } from './common.jsx';
-import { Bar, ErrorBox, FormDialog, Grid, KV, Tabs, fmtBytes, fmtPct, fmtTime, fmtUptime, useApi } from './ui.jsx';
+import { Bar, ErrorBox, FormDialog, Grid, KV, Tabs, Toolbar, fmtBytes, fmtPct, fmtTime, fmtUptime, useApi } from './ui.jsx';
 import { showTask } from './tasks.jsx';
 
 const yes = (v) => (Number(v) ? 'Yes' : 'No');
@@ -268,10 +268,53 @@ function Permissions() {
 	);
 }
 
+// datacenter.cfg: /cluster/options answers a property string as an object; it is shown and edited as
+// the string Proxmox writes (key=value,...).
+const KEYBOARDS = ['de', 'de-ch', 'da', 'en-gb', 'en-us', 'es', 'fi', 'fr', 'fr-be', 'fr-ca', 'fr-ch', 'hu', 'is',
+	'it', 'ja', 'lt', 'mk', 'nl', 'no', 'pl', 'pt', 'pt-br', 'sv', 'sl', 'tr'];
+const DC_FIELDS = [
+	{ name: 'keyboard', label: 'Keyboard layout', type: 'select', options: KEYBOARDS },
+	{ name: 'language', label: 'Language', type: 'select', options: ['en', 'de', 'fr', 'es', 'it', 'ja', 'nl', 'pl', 'sv', 'zh_CN'] },
+	{ name: 'console', label: 'Console viewer', type: 'select', options: [['html5', 'noVNC'], ['xtermjs', 'xterm.js'], ['vv', 'SPICE'], ['applet', 'Java applet']] },
+	{ name: 'http_proxy', label: 'HTTP proxy', placeholder: 'http://proxy:3128' },
+	{ name: 'email_from', label: 'Email from address' },
+	{ name: 'mac_prefix', label: 'MAC address prefix', placeholder: 'BC:24:11' },
+	{ name: 'max_workers', label: 'Maximal workers/bulk-action', type: 'number', min: 1 },
+	{ name: 'migration', label: 'Migration settings', placeholder: 'type=secure,network=CIDR' },
+	{ name: 'next-id', label: 'Next free VMID range', placeholder: 'lower=100,upper=1000000' },
+	{ name: 'bwlimit', label: 'Bandwidth limits', placeholder: 'clone=LIMIT,move=LIMIT,...' },
+	{ name: 'tag-style', label: 'Tag style', placeholder: 'shape=circle,ordering=alphabetical' },
+	{ name: 'description', label: 'Notes', type: 'textarea' },
+];
+
+function propString(v) {
+	if (v === null || v === undefined || typeof v !== 'object') return v;
+	return Object.entries(v).map(([k, x]) => `${k}=${x}`).join(',');
+}
+
 function Options() {
-	const c = useApi('/cluster');
+	const opts = useApi('/cluster/options');
 	const ver = useApi('/version');
-	return <div><KV obj={ver.data} /><ErrorBox error={ver.error || c.error} /></div>;
+	const [edit, setEdit] = useState(false);
+	const shown = {};
+	for (const f of DC_FIELDS) shown[f.name] = propString((opts.data || {})[f.name]);
+	return (
+		<div>
+			<Toolbar><button onClick={() => setEdit(true)} disabled={!opts.data}>Edit</button></Toolbar>
+			<ErrorBox error={opts.error || ver.error} />
+			<KV obj={shown} keys={DC_FIELDS.map((f) => [f.name, f.label,
+				(v) => (v === undefined || v === '' ? '(default)' : String(v))])} />
+			<KV obj={ver.data} />
+			{edit && <FormDialog title="Datacenter options" fields={DC_FIELDS} initial={shown} wide
+				onClose={() => setEdit(false)}
+				onSubmit={async (v) => {
+					// What was set and is now empty goes; the rest is sent as it is.
+					const gone = DC_FIELDS.map((f) => f.name).filter((k) => shown[k] !== undefined && v[k] === undefined);
+					await put('/cluster/options', gone.length ? { ...v, delete: gone.join(',') } : v);
+					opts.reload();
+				}} />}
+		</div>
+	);
 }
 
 export function DatacenterPanel({ resources }) {
