@@ -221,6 +221,9 @@ char *pve_uri_encode(const char *s);
 char *pve_hex_encode(const void *data, size_t len, bool upper);
 /* Kernel randomness (getrandom), blocking until the pool is ready. */
 int pve_random_bytes(void *buf, size_t len, pve_error **err);
+/* A random unicast, locally administered MAC address ("BC:24:11:5E:0A:3F"), its leading characters
+ * replaced by prefix (datacenter.cfg's mac_prefix; NULL: none), as Proxmox's random_ether_addr. */
+void pve_random_mac(const char *prefix, char ret[18]);
 /* len characters of [A-Za-z0-9], uniformly drawn; NULL only if the kernel gives no randomness. */
 char *pve_random_password(size_t len);
 

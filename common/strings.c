@@ -313,6 +313,16 @@ int pve_random_bytes(void *buf, size_t len, pve_error **err)
 	return 0;
 }
 
+void pve_random_mac(const char *prefix, char ret[18])
+{
+	uint8_t r[6] = { 0 };
+	(void)pve_random_bytes(r, sizeof(r), NULL);
+	r[0] = (uint8_t)((r[0] & 0xfe) | 2); /* unicast, locally administered */
+	snprintf(ret, 18, "%02X:%02X:%02X:%02X:%02X:%02X", r[0], r[1], r[2], r[3], r[4], r[5]);
+	for (size_t i = 0; prefix && prefix[i] && i < 17; i++)
+		ret[i] = (char)toupper((unsigned char)prefix[i]);
+}
+
 char *pve_random_password(size_t len)
 {
 	static const char alphabet[] =

@@ -231,14 +231,8 @@ int kvm_net_parse(const kvm_schema *s, const char *key, const char *value, kvm_n
 	return 0;
 }
 
-void kvm_net_random_mac(char ret[18])
-{
-	unsigned char r[3] = { 0 };
-	(void)pve_random_bytes(r, sizeof(r), NULL);
-	snprintf(ret, 18, "BC:24:11:%02X:%02X:%02X", r[0], r[1], r[2]);
-}
-
-char *kvm_net_with_mac(const kvm_schema *s, const char *key, const char *value)
+char *kvm_net_with_mac(const kvm_schema *s, const char *key, const char *value,
+		       const char *mac_prefix)
 {
 	const cJSON *fmt = kvm_key_format(s, key);
 	_cleanup_json_ cJSON *o = NULL;
@@ -247,7 +241,7 @@ char *kvm_net_with_mac(const kvm_schema *s, const char *key, const char *value)
 	if (pve_json_str(o, "macaddr"))
 		return xstrdup(value);
 	char mac[18];
-	kvm_net_random_mac(mac);
+	pve_random_mac(mac_prefix, mac);
 	cJSON_AddStringToObject(o, "macaddr", mac);
 	/* Proxmox prints the model and the address as `virtio=MAC` */
 	return pve_propstr_print(o, fmt);

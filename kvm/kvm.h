@@ -149,11 +149,10 @@ typedef struct kvm_net {
 /* net[n] values: `virtio=BC:24:11:..,bridge=vmbr0,...` or `model=virtio,macaddr=...`. EINVAL naming key. */
 int kvm_net_parse(const kvm_schema *s, const char *key, const char *value, kvm_net *ret,
 		  pve_error **err);
-/* A random locally administered unicast MAC in Proxmox's BC:24:11 range, as its add_random_macs. */
-void kvm_net_random_mac(char ret[18]);
-/* The value with a generated macaddr if it had none (printed back in Proxmox's order); NULL on a bad
- * value. */
-char *kvm_net_with_mac(const kvm_schema *s, const char *key, const char *value);
+/* The value with a generated macaddr (pve_random_mac with mac_prefix) if it had none, printed back in
+ * Proxmox's order; NULL on a bad value. */
+char *kvm_net_with_mac(const kvm_schema *s, const char *key, const char *value,
+		       const char *mac_prefix);
 
 /* Memory in MiB (memory: [current=]N; default 512). */
 uint64_t kvm_config_memory_mib(const pve_config *c, const char *section);

@@ -51,6 +51,9 @@ typedef struct pved {
 
 /* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
 char *pved_path(const pved *d, const char *rel);
+/* datacenter.cfg's mac_prefix, Proxmox's BC:24:11 when it has none: the start of every MAC address
+ * pved makes (pve_random_mac). */
+char *pved_mac_prefix(pved *d);
 
 /* ---- work that blocks: bounded queues, each with threads of its own ----------------------------------------
  * Calls that may wait (PAM and password hashes, storage tools, mounts and servers, scans of remote

@@ -143,8 +143,9 @@ static char *prop_item(const char *value, const char *name)
 	return NULL;
 }
 
-/* A NIC: its bridge exists, and it gets a MAC address when it has none (Proxmox's BC:24:11 prefix). */
-static int check_net(const char *key, cJSON *keys, pve_error **err)
+/* A NIC: its bridge exists, and it gets a MAC address when it has none (with datacenter.cfg's
+ * mac_prefix). */
+static int check_net(pved *d, const char *key, cJSON *keys, pve_error **err)
 {
 	const char *value = pve_json_str(keys, key);
 	_cleanup_free_ char *bridge = prop_item(value, "bridge");
@@ -152,11 +153,10 @@ static int check_net(const char *key, cJSON *keys, pve_error **err)
 		return pve_error_set_param(err, EINVAL, key, "bridge '%s' does not exist", bridge);
 	_cleanup_free_ char *hw = prop_item(value, "hwaddr");
 	if (!hw) {
-		uint8_t r[3];
-		if (pve_random_bytes(r, sizeof(r), err) < 0)
-			return -EIO;
-		_cleanup_free_ char *nv =
-			xasprintf("%s,hwaddr=BC:24:11:%02X:%02X:%02X", value, r[0], r[1], r[2]);
+		char mac[18];
+		_cleanup_free_ char *prefix = pved_mac_prefix(d);
+		pve_random_mac(prefix, mac);
+		_cleanup_free_ char *nv = xasprintf("%s,hwaddr=%s", value, mac);
 		cJSON_ReplaceItemInObjectCaseSensitive(keys, key, cJSON_CreateString(nv));
 	}
 	return 0;
@@ -250,7 +250,7 @@ static void h_create(pved_call *c)
 		if (streq(*k, "rootfs") || family(*k, "mp"))
 			r = check_mp(c, scfg, *k, pve_json_str(keys, *k), &err);
 		else if (family(*k, "net"))
-			r = check_net(*k, keys, &err);
+			r = check_net(c->d, *k, keys, &err);
 		else if (family(*k, "unused"))
 			r = pve_error_set_param(&err, EINVAL, *k,
 						"a new container has no unused volumes");

@@ -224,8 +224,9 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 				value = with_volume(*v, newvol, 0);
 			} else if (family(*k, "net")) {
 				/* a clone gets MAC addresses of its own, as Proxmox's */
-				uint8_t rb[3];
-				(void)pve_random_bytes(rb, sizeof(rb), NULL);
+				char mac[18];
+				_cleanup_free_ char *prefix = pved_mac_prefix(d);
+				pve_random_mac(prefix, mac);
 				pve_buf b = { 0 };
 				for (const char *q = *v; *q;) {
 					size_t n = strcspn(q, ",");
@@ -236,8 +237,7 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 					}
 					q += n + (q[n] == ',');
 				}
-				pve_buf_printf(&b, ",hwaddr=BC:24:11:%02X:%02X:%02X", rb[0], rb[1],
-					       rb[2]);
+				pve_buf_printf(&b, ",hwaddr=%s", mac);
 				value = pve_buf_steal(&b);
 			} else {
 				value = xstrdup(*v);

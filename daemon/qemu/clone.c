@@ -284,7 +284,8 @@ static char *net_new_mac(pved *d, const char *key, const char *value)
 	if (kvm_net_parse(qemu_schema(d), key, value, &n, NULL) < 0 || !n.macaddr[0])
 		return xstrdup(value);
 	char mac[18];
-	kvm_net_random_mac(mac);
+	_cleanup_free_ char *prefix = pved_mac_prefix(d);
+	pve_random_mac(prefix, mac);
 	const char *at = strcasestr(value, n.macaddr);
 	if (!at)
 		return xstrdup(value);

@@ -351,7 +351,8 @@ int qemu_check_values(pved_call *c, long long vmid, const char *pool, cJSON *par
 				return pve_error_set_param(err, EINVAL, key,
 							   "bridge '%s' does not exist", n.bridge);
 			if (!n.macaddr[0]) {
-				_cleanup_free_ char *withmac = kvm_net_with_mac(s, key, v);
+				_cleanup_free_ char *prefix = pved_mac_prefix(c->d);
+				_cleanup_free_ char *withmac = kvm_net_with_mac(s, key, v, prefix);
 				if (withmac)
 					cJSON_SetValuestring(p, withmac);
 			}

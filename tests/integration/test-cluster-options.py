@@ -2,10 +2,12 @@
 file (property strings canonical, the description as # lines) and answered typed: a property string
 as an object, integers and booleans as numbers. delete removes keys; bad values are a 400 naming the
 parameter with the file unchanged; a user without Sys.Audit sees only console and tag-style, one
-without Sys.Modify changes nothing. GET /cluster/nextid takes its range from next-id. Needs root."""
+without Sys.Modify changes nothing. GET /cluster/nextid takes its range from next-id, and a new NIC's
+MAC address starts with mac_prefix. Needs root."""
 
 import json
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,6 +108,28 @@ def permissions(n):
     r = n.request("PUT", P, {"keyboard": "fr"}, ticket=ticket, csrf=csrf)
     expect(r.status == 403, r)
     expect("keyboard: de\n" in dc_text(n), "a refused user changed the file")
+
+
+@case
+def mac_prefix_for_new_nics(n):
+    bridge = f"dcbr{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    try:
+        expect(put(n, {"mac_prefix": "0a:5c:e"}).status == 400, "a prefix ending in half a byte")
+        expect(put(n, {"mac_prefix": "0a:5c"}).status == 200, "mac_prefix")
+        r = n.post(f"/nodes/{n.name}/qemu", {"vmid": 151, "net0": f"virtio,bridge={bridge}"})
+        expect(r.status == 200, r)
+        n.wait_task(r.data)
+        net0 = n.get(f"/nodes/{n.name}/qemu/151/config").data["net0"]
+        expect(net0.startswith("virtio=0A:5C:") and f"bridge={bridge}" in net0, net0)
+        put(n, {"delete": "mac_prefix"})
+        r = n.request("PUT", f"/nodes/{n.name}/qemu/151/config", {"net1": f"e1000,bridge={bridge}"})
+        expect(r.status == 200, r)
+        net1 = n.get(f"/nodes/{n.name}/qemu/151/config").data["net1"]
+        expect(net1.startswith("e1000=BC:24:11:"), f"without mac_prefix: {net1}")
+        n.wait_task(n.request("DELETE", f"/nodes/{n.name}/qemu/151").data)
+    finally:
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -262,9 +262,19 @@ static void test_nets(void)
 	check_streq(n.model, "e1000");
 	check_streq(n.macaddr, "");
 	check_int(kvm_net_parse(schema, "net0", "bridge=vmbr0", &n, NULL), -EINVAL);
-	char *v = kvm_net_with_mac(schema, "net0", "virtio,bridge=vmbr1");
+	char *v = kvm_net_with_mac(schema, "net0", "virtio,bridge=vmbr1", "BC:24:11");
 	check(v && startswith(v, "virtio=BC:24:11:") && endswith(v, ",bridge=vmbr1"));
 	free(v);
+	/* a prefix of any length replaces the start; the rest is a unicast, local address */
+	v = kvm_net_with_mac(schema, "net0", "e1000", "0a:1");
+	check(v && startswith(v, "e1000=0A:1") && strlen(v) == strlen("e1000=") + 17);
+	free(v);
+	char mac[18];
+	for (int i = 0; i < 64; i++) {
+		pve_random_mac(NULL, mac);
+		unsigned first = (unsigned)strtoul(mac, NULL, 16);
+		check((first & 1) == 0 && (first & 2) == 2 && mac[17] == '\0');
+	}
 }
 
 static void test_values(void)
