@@ -58,6 +58,17 @@ def create(n, vmid, **extra):
     task_ok(n, n.post(f"/nodes/{n.name}/lxc", params))
 
 
+def make_template(n, vmid):
+    """POST .../template (which answers null, as Proxmox's, while its task runs): the config after."""
+    r = n.post(ct(n, vmid, "/template"))
+    expect(r.status == 200, r)
+    for _ in range(100):
+        if "template: 1" in conf(n, vmid):
+            break
+        time.sleep(0.1)
+    return conf(n, vmid)
+
+
 BTRFS = {}
 
 
@@ -143,13 +154,7 @@ def template_on_btrfs(n):
     so only a full copy is made of it."""
     sid = btrfs(n)
     create(n, 402, rootfs=f"{sid}:0")
-    r = n.post(ct(n, 402, "/template"))
-    expect(r.status == 200, r)
-    for _ in range(100):
-        if "template: 1" in conf(n, 402):
-            break
-        time.sleep(0.1)
-    text = conf(n, 402)
+    text = make_template(n, 402)
     expect("template: 1" in text and "rootfs: bt:402/subvol-402-disk-0.subvol" in text, text)
     root = os.path.join(BTRFS["mnt"], "images/402/subvol-402-disk-0.subvol")
     try:
@@ -209,13 +214,7 @@ def full_clone_resize_move(n):
     task_ok(n, n.request("DELETE", ct(n, 411)))
     # a template on dir: its raw volume becomes a base volume; a linked clone needs a storage
     # that can (qcow2 or btrfs), so only a full copy is made of it
-    r = n.post(ct(n, 410, "/template"))
-    expect(r.status == 200, r)
-    for _ in range(100):
-        if "template: 1" in conf(n, 410):
-            break
-        time.sleep(0.1)
-    text = conf(n, 410)
+    text = make_template(n, 410)
     expect("template: 1" in text and "rootfs: local:410/base-410-disk-0.raw" in text, text)
     r = n.post(ct(n, 410, "/status/start"))
     expect(r.status == 400 or task(n, r)[0] != "OK", r)
