@@ -149,8 +149,8 @@ typedef struct lxc_stats {
 	uint64_t mem_bytes, mem_max, swap_bytes, swap_max;
 	uint64_t pids;
 	uint64_t io_read_bytes, io_write_bytes; /* io.stat rbytes and wbytes, summed over devices */
-	uint64_t disk_used,
-		disk_total; /* statvfs of the init's root: blocks minus free, and blocks */
+	/* statvfs of the init's root, in bytes: blocks minus free, and blocks */
+	uint64_t disk_used, disk_total;
 } lxc_stats;
 /* From the container's cgroup files (those missing are 0) and its root file system (0 when statvfs
  * fails). */
