@@ -235,9 +235,12 @@ int main(int argc, char **argv)
 		r = lxc_stats_read(s->run_dir, s->vmid, &st, &err);
 		if (r == 0)
 			printf("cpu_usec %" PRIu64 "\nmem_bytes %" PRIu64 "\nmem_max %" PRIu64
-			       "\nswap_bytes %" PRIu64 "\nswap_max %" PRIu64 "\npids %" PRIu64 "\n",
+			       "\nswap_bytes %" PRIu64 "\nswap_max %" PRIu64 "\npids %" PRIu64
+			       "\nio_read_bytes %" PRIu64 "\nio_write_bytes %" PRIu64
+			       "\ndisk_used %" PRIu64 "\ndisk_total %" PRIu64 "\n",
 			       st.cpu_usec, st.mem_bytes, st.mem_max, st.swap_bytes, st.swap_max,
-			       st.pids);
+			       st.pids, st.io_read_bytes, st.io_write_bytes, st.disk_used,
+			       st.disk_total);
 		break;
 	}
 	case O_EXEC: {

@@ -148,8 +148,12 @@ typedef struct lxc_stats {
 	uint64_t cpu_usec; /* cpu.stat usage_usec */
 	uint64_t mem_bytes, mem_max, swap_bytes, swap_max;
 	uint64_t pids;
+	uint64_t io_read_bytes, io_write_bytes; /* io.stat rbytes and wbytes, summed over devices */
+	/* statvfs of the init's root, in bytes: blocks minus free, and blocks */
+	uint64_t disk_used, disk_total;
 } lxc_stats;
-/* From the container's cgroup files (those missing are 0). */
+/* From the container's cgroup files (those missing are 0) and its root file system (0 when statvfs
+ * fails). */
 int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err);
 
 /* Runs a command inside a running container (pct exec, enter, push and pull, the exec API): a process

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -297,6 +298,26 @@ static uint64_t read_u64(const char *dir, const char *file, const char *key)
 	return 0;
 }
 
+/* io.stat: a line per device, "MAJ:MIN rbytes=N wbytes=N rios=N ...". */
+static void read_io_stat(const char *dir, uint64_t *ret_read, uint64_t *ret_write)
+{
+	_cleanup_free_ char *path = xasprintf("%s/io.stat", dir);
+	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	uint64_t rd = 0, wr = 0;
+	char line[1024];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *save = NULL;
+		for (char *t = strtok_r(line, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+			if (startswith(t, "rbytes="))
+				rd += strtoull(t + 7, NULL, 10);
+			else if (startswith(t, "wbytes="))
+				wr += strtoull(t + 7, NULL, 10);
+		}
+	}
+	*ret_read = rd;
+	*ret_write = wr;
+}
+
 int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err)
 {
 	lxc_runinfo ri;
@@ -311,5 +332,14 @@ int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_erro
 		.swap_max = read_u64(ri.cgroup, "memory.swap.max", NULL),
 		.pids = read_u64(ri.cgroup, "pids.current", NULL),
 	};
+	read_io_stat(ri.cgroup, &ret->io_read_bytes, &ret->io_write_bytes);
+	/* the root the init sees, as Proxmox's df of /proc/<pid>/root */
+	char root[64];
+	struct statvfs sv;
+	snprintf(root, sizeof(root), "/proc/%d/root/", (int)ri.init_pid);
+	if (statvfs(root, &sv) == 0) {
+		ret->disk_total = (uint64_t)sv.f_blocks * sv.f_frsize;
+		ret->disk_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	}
 	return 0;
 }

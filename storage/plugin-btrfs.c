@@ -64,6 +64,16 @@ static int subvol_set_readonly(int fd, bool ro)
 	return ioctl(fd, BTRFS_IOC_SUBVOL_SETFLAGS, &flags) < 0 ? -errno : 0;
 }
 
+/* Whether name in dirfd is a read-only subvolume: a container template's (create_base). */
+static bool subvol_readonly(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	uint64_t flags;
+	return fd >= 0 && ioctl(fd, BTRFS_IOC_SUBVOL_GETFLAGS, &flags) == 0 &&
+	       (flags & BTRFS_SUBVOL_RDONLY);
+}
+
 /* Moves a subvolume to another directory. A read-only one (a snapshot) can't change its parent, so
  * it is writable for the move only. */
 static int subvol_move(int from, const char *name, int to, const char *newname)
@@ -803,30 +813,35 @@ static int btrfs_create_base(const pve_storage *s, const char *volname, char **r
 	_cleanup_close_ int dfd = open_image(s, &b, NULL, err);
 	if (dfd < 0)
 		return dfd;
-	if (b.v.is_base)
+	if (b.v.is_base || (!b.raw && subvol_readonly(dfd, b.sub)))
 		return pve_error_set(err, EINVAL, "create_base not possible with base image");
-	if (!b.raw || !startswith(b.v.name, "vm-"))
+	/* Proxmox renames vm- to base-; a container's subvol- keeps its name, made read-only */
+	if (b.raw ? !startswith(b.v.name, "vm-") : !startswith(b.v.name, "subvol-"))
 		return pve_error_set(err, EINVAL,
-				     "create_base: volume name '%s' must start with 'vm-'",
-				     b.v.name);
+				     "create_base: volume name '%s' must start with '%s'", b.v.name,
+				     b.raw ? "vm-" : "subvol-");
 	int nsnap = 0;
 	for_each_snapshot(dfd, b.sub, count_snapshot_cb, &nsnap);
 	if (nsnap)
 		return pve_error_set(err, EBUSY,
 				     "unable to create base volume - '%s' has snapshots", volname);
-	_cleanup_free_ char *newsub = xasprintf("base-%s", b.sub + 3);
-	if (renameat2(dfd, b.sub, dfd, newsub, RENAME_NOREPLACE) < 0)
+	_cleanup_free_ char *newsub = b.raw ? xasprintf("base-%s", b.sub + 3) : xstrdup(b.sub);
+	if (b.raw && renameat2(dfd, b.sub, dfd, newsub, RENAME_NOREPLACE) < 0)
 		return pve_error_set(err, errno, "rename '%s' to '%s' failed: %m", b.sub, newsub);
 	_cleanup_close_ int sfd = openat(dfd, newsub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* a base stands alone: a clone of a clone is linked to the newest base only (and a
+	 * read-only subvolume's xattrs cannot change) */
+	if (sfd >= 0)
+		fremovexattr(sfd, XATTR_BASE);
 	int r = sfd < 0 ? -errno : subvol_set_readonly(sfd, true);
 	if (r < 0) {
-		renameat2(dfd, newsub, dfd, b.sub, RENAME_NOREPLACE);
+		if (b.raw)
+			renameat2(dfd, newsub, dfd, b.sub, RENAME_NOREPLACE);
 		return pve_error_set(err, r, "unable to make '%s' read-only: %s", newsub,
 				     strerror(-r));
 	}
-	/* a base stands alone: a clone of a clone is linked to the newest base only */
-	fremovexattr(sfd, XATTR_BASE);
-	*ret_volname = xasprintf("%lld/%s.raw", b.v.vmid, newsub);
+	*ret_volname = b.raw ? xasprintf("%lld/%s.raw", b.v.vmid, newsub) :
+			       xasprintf("%lld/%s", b.v.vmid, newsub);
 	return 0;
 }
 
@@ -843,7 +858,7 @@ static bool btrfs_volume_has_feature(const pve_storage *s, pve_volume_feature fe
 	case PVE_FEATURE_CLONE:
 		return (base && !snap) || (!base && snap);
 	case PVE_FEATURE_TEMPLATE:
-		return current && b.raw;
+		return current;
 	case PVE_FEATURE_COPY:
 		return true;
 	case PVE_FEATURE_SPARSEINIT:

@@ -1,6 +1,7 @@
 /* The table of this node's containers: each config's summary, parsed once and refreshed through the
  * store's change watch; whether each runs comes from its run files (lxc_state), which outlive pved. The
  * list and resource answers are printed from here, and each entry's text is kept until it changes. */
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -81,6 +82,13 @@ static void ct_apply_config(ct_entry *ct, const pve_config *c)
 	ct->cpus = cpus;
 	const char *rootfs = pve_config_get(c, NULL, "rootfs");
 	ct->maxdisk = rootfs ? ct_mp_size(rootfs) : 0;
+	ct->nics = 0;
+	for (int i = 0; i < LXC_MAX_NICS; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "net%d", i);
+		if (pve_config_get(c, NULL, key))
+			ct->nics |= 1u << i;
+	}
 	ct_changed(ct);
 }
 
@@ -188,16 +196,76 @@ uint64_t ct_uptime(const lxc_running *r)
 	return up > started ? (uint64_t)(up - started) : 0;
 }
 
-static void common_fields(pved *d, pve_buf *b, const ct_entry *ct, bool *ret_running)
+/* A counter of a container's host-side veth, 0 when there is none. */
+static uint64_t veth_counter(long long vmid, int idx, const char *what)
+{
+	char path[128], buf[32];
+	snprintf(path, sizeof(path), "/sys/class/net/veth%lldi%d/statistics/%s", vmid, idx, what);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+/* pvestatd's share: the cgroup's CPU time over the wall time between two samples, per CPU of the
+ * container; a sample younger than a second keeps the share computed at the one before. */
+static double cpu_share(ct_entry *ct, const lxc_running *r, uint64_t usage_usec)
+{
+	int64_t now = pve_now_ms();
+	if (ct->sample_ms == 0 || ct->sample_start != r->starttime || usage_usec < ct->cpu_usec) {
+		/* a first sample of this run of the container */
+		ct->cpu_usec = usage_usec;
+		ct->sample_ms = now;
+		ct->sample_start = r->starttime;
+		ct->cpu = 0;
+	} else if (now - ct->sample_ms > 1000) {
+		ct->cpu = (double)(usage_usec - ct->cpu_usec) / 1000.0 /
+			  (double)(now - ct->sample_ms) / (ct->cpus > 0 ? ct->cpus : 1);
+		ct->cpu_usec = usage_usec;
+		ct->sample_ms = now;
+	}
+	return ct->cpu;
+}
+
+void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret)
+{
+	*ret = (ct_usage){ .maxdisk = ct->maxdisk };
+	lxc_stats st;
+	_cleanup_free_ char *run = ct_run_dir(d);
+	if (!r || lxc_stats_read(run, ct->vmid, &st, NULL) < 0)
+		return;
+	ret->cpu = cpu_share(ct, r, st.cpu_usec);
+	ret->mem = st.mem_bytes;
+	ret->swap = st.swap_bytes;
+	ret->diskread = st.io_read_bytes;
+	ret->diskwrite = st.io_write_bytes;
+	if (st.disk_total > 0) {
+		ret->disk = st.disk_used;
+		ret->maxdisk = st.disk_total;
+	}
+	for (int i = 0; i < LXC_MAX_NICS; i++) {
+		if (!(ct->nics & (1u << i)))
+			continue;
+		/* the host side's receive is the container's send */
+		ret->netout += veth_counter(ct->vmid, i, "rx_bytes");
+		ret->netin += veth_counter(ct->vmid, i, "tx_bytes");
+	}
+}
+
+static void common_fields(pved *d, pve_buf *b, ct_entry *ct)
 {
 	lxc_running r = { 0 };
 	bool running = ct_running(d, ct->vmid, &r);
+	ct_usage u;
+	ct_usage_read(d, ct, running ? &r : NULL, &u);
 	_cleanup_free_ char *name = ct->name ? NULL : xasprintf("CT%lld", ct->vmid);
 	json_str(b, "name", ct->name ? ct->name : name);
 	pve_buf_printf(b, ",\"status\":\"%s\",\"type\":\"lxc\"", running ? "running" : "stopped");
 	pve_buf_printf(b, ",\"maxmem\":%llu,\"maxswap\":%llu,\"maxdisk\":%llu,\"cpus\":%d",
 		       (unsigned long long)ct->maxmem, (unsigned long long)ct->maxswap,
-		       (unsigned long long)ct->maxdisk, ct->cpus);
+		       (unsigned long long)u.maxdisk, ct->cpus);
 	pve_buf_printf(b, ",\"uptime\":%llu", (unsigned long long)(running ? ct_uptime(&r) : 0));
 	if (running)
 		pve_buf_printf(b, ",\"pid\":%d", (int)r.init_pid);
@@ -207,7 +275,12 @@ static void common_fields(pved *d, pve_buf *b, const ct_entry *ct, bool *ret_run
 		json_str(b, "lock", ct->lock);
 	if (ct->tags)
 		json_str(b, "tags", ct->tags);
-	*ret_running = running;
+	pve_buf_printf(b, ",\"mem\":%llu,\"swap\":%llu,\"cpu\":%.6g,\"disk\":%llu",
+		       (unsigned long long)u.mem, (unsigned long long)u.swap, u.cpu,
+		       (unsigned long long)u.disk);
+	pve_buf_printf(b, ",\"netin\":%llu,\"netout\":%llu,\"diskread\":%llu,\"diskwrite\":%llu",
+		       (unsigned long long)u.netin, (unsigned long long)u.netout,
+		       (unsigned long long)u.diskread, (unsigned long long)u.diskwrite);
 }
 
 /* Running containers' figures change with every look: only a stopped one's entry is kept. */
@@ -215,17 +288,9 @@ const char *ct_list_json(pved *d, ct_entry *ct)
 {
 	free(ct->list_json);
 	pve_buf b = { 0 };
-	bool running;
 	pve_buf_printf(&b, "{\"vmid\":%lld", ct->vmid);
-	common_fields(d, &b, ct, &running);
-	lxc_stats st = { 0 };
-	_cleanup_free_ char *run = ct_run_dir(d);
-	if (running)
-		(void)lxc_stats_read(run, ct->vmid, &st, NULL);
-	pve_buf_printf(&b, ",\"mem\":%llu,\"swap\":%llu", (unsigned long long)st.mem_bytes,
-		       (unsigned long long)st.swap_bytes);
-	pve_buf_puts(&b, ",\"cpu\":0,\"disk\":0,\"netin\":0,\"netout\":0,\"diskread\":0,"
-			 "\"diskwrite\":0}");
+	common_fields(d, &b, ct);
+	pve_buf_puts(&b, "}");
 	ct->list_json = pve_buf_steal(&b);
 	return ct->list_json;
 }
@@ -243,17 +308,16 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	json_str(&b, "name", ct->name ? ct->name : name);
 	pve_buf_printf(&b, ",\"status\":\"%s\",\"template\":%d", running ? "running" : "stopped",
 		       ct->template_ ? 1 : 0);
-	uint64_t mem = 0;
-	lxc_stats st = { 0 };
-	_cleanup_free_ char *run = ct_run_dir(d);
-	if (running && lxc_stats_read(run, ct->vmid, &st, NULL) == 0)
-		mem = st.mem_bytes;
-	pve_buf_printf(&b, ",\"maxcpu\":%d,\"cpu\":0,\"maxmem\":%llu,\"mem\":%llu", ct->cpus,
-		       (unsigned long long)ct->maxmem, (unsigned long long)mem);
-	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":0,\"uptime\":%llu",
-		       (unsigned long long)ct->maxdisk,
+	ct_usage u;
+	ct_usage_read(d, ct, running ? &r : NULL, &u);
+	pve_buf_printf(&b, ",\"maxcpu\":%d,\"cpu\":%.6g,\"maxmem\":%llu,\"mem\":%llu", ct->cpus,
+		       u.cpu, (unsigned long long)ct->maxmem, (unsigned long long)u.mem);
+	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":%llu,\"uptime\":%llu",
+		       (unsigned long long)u.maxdisk, (unsigned long long)u.disk,
 		       (unsigned long long)(running ? ct_uptime(&r) : 0));
-	pve_buf_puts(&b, ",\"netin\":0,\"netout\":0,\"diskread\":0,\"diskwrite\":0");
+	pve_buf_printf(&b, ",\"netin\":%llu,\"netout\":%llu,\"diskread\":%llu,\"diskwrite\":%llu",
+		       (unsigned long long)u.netin, (unsigned long long)u.netout,
+		       (unsigned long long)u.diskread, (unsigned long long)u.diskwrite);
 	if (ct->lock)
 		json_str(&b, "lock", ct->lock);
 	if (ct->tags)

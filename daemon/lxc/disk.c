@@ -123,6 +123,20 @@ static int task_template(pved *d, const cJSON *args, pve_error **err)
 	if ((r = ct_storage_cfg(d, &scfg, err)) < 0)
 		return r;
 	_cleanup_strv_free_ char **keys = pve_config_keys(c, NULL);
+	/* every volume checked first, as Proxmox's template_create: none converted when one can't be */
+	for (char **k = keys; *k; k++) {
+		_cleanup_free_ char *vol = mp_key(*k) ? ct_mp_volume(pve_config_get(c, NULL, *k)) :
+							NULL;
+		_cleanup_free_ char *volname = NULL;
+		pve_storage st;
+		if (!ct_volume_is_storage(vol))
+			continue;
+		if ((r = open_volume(d, scfg, vol, &st, &volname, err)) < 0)
+			return r;
+		if (!pve_storage_volume_has_feature(&st, PVE_FEATURE_TEMPLATE, volname, NULL))
+			return pve_error_set(err, EINVAL,
+					     "Template feature is not available for '%s'", vol);
+	}
 	for (char **k = keys; *k; k++) {
 		if (!mp_key(*k))
 			continue;

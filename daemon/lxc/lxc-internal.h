@@ -24,6 +24,13 @@ typedef struct ct_entry {
 	bool template_;
 	uint64_t maxmem, maxswap, maxdisk; /* bytes */
 	int cpus;
+	uint32_t nics; /* bit N: the config has netN */
+	/* the last CPU sample, as pvestatd keeps it: the cgroup's usage_usec, when it was read
+	 * (monotonic ms) in which run of the init (its starttime), and the share computed then */
+	uint64_t cpu_usec;
+	int64_t sample_ms;
+	unsigned long long sample_start;
+	double cpu;
 	char *list_json, *res_json; /* printed entries, dropped when anything in them changes */
 } ct_entry;
 
@@ -51,6 +58,14 @@ void ct_free_all(pved *d);
 bool ct_running(pved *d, long long vmid, lxc_running *r);
 /* The init's age in seconds. */
 uint64_t ct_uptime(const lxc_running *r);
+/* What a container uses, as Proxmox's vmstatus gives it: zeros and the config's maxdisk when it is
+ * stopped. cpu is the busy share of its cpus since the sample before (a new one when that is over a
+ * second old), 0 at the first; disk and maxdisk are its root's statvfs. */
+typedef struct ct_usage {
+	double cpu;
+	uint64_t mem, swap, disk, maxdisk, netin, netout, diskread, diskwrite;
+} ct_usage;
+void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret);
 const char *ct_list_json(pved *d, ct_entry *ct);
 const char *ct_resource_json(pved *d, ct_entry *ct);
 /* VM.Audit on /vms/<vmid>: asked once when nothing below /vms differs, else per container. */

@@ -545,17 +545,6 @@ static void h_resume(pved_call *c)
 	power_call(c, "vzresume", true);
 }
 
-static uint64_t read_u64(const char *path)
-{
-	char buf[32];
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strtoull(buf, NULL, 10);
-}
-
 static void h_status(pved_call *c)
 {
 	pved *d = c->d;
@@ -588,38 +577,20 @@ static void h_status(pved_call *c)
 	cJSON_AddNumberToObject(o, "cpus", ct->cpus);
 	cJSON_AddNumberToObject(o, "maxmem", (double)ct->maxmem);
 	cJSON_AddNumberToObject(o, "maxswap", (double)ct->maxswap);
-	cJSON_AddNumberToObject(o, "maxdisk", (double)ct->maxdisk);
-	lxc_stats st = { 0 };
-	_cleanup_free_ char *run = ct_run_dir(d);
-	uint64_t netin = 0, netout = 0;
-	if (running) {
+	if (running)
 		cJSON_AddNumberToObject(o, "pid", r.init_pid);
-		cJSON_AddNumberToObject(o, "uptime", (double)ct_uptime(&r));
-		(void)lxc_stats_read(run, vmid, &st, NULL);
-		for (int i = 0; i < LXC_MAX_NICS; i++) {
-			char key[16];
-			snprintf(key, sizeof(key), "net%d", i);
-			if (!pve_config_get(conf, NULL, key))
-				continue;
-			/* the host side's receive is the container's send */
-			_cleanup_free_ char *rx = xasprintf(
-				"/sys/class/net/veth%lldi%d/statistics/rx_bytes", vmid, i);
-			_cleanup_free_ char *tx = xasprintf(
-				"/sys/class/net/veth%lldi%d/statistics/tx_bytes", vmid, i);
-			netout += read_u64(rx);
-			netin += read_u64(tx);
-		}
-	} else {
-		cJSON_AddNumberToObject(o, "uptime", 0);
-	}
-	cJSON_AddNumberToObject(o, "cpu", 0);
-	cJSON_AddNumberToObject(o, "mem", (double)st.mem_bytes);
-	cJSON_AddNumberToObject(o, "swap", (double)st.swap_bytes);
-	cJSON_AddNumberToObject(o, "disk", 0);
-	cJSON_AddNumberToObject(o, "netin", (double)netin);
-	cJSON_AddNumberToObject(o, "netout", (double)netout);
-	cJSON_AddNumberToObject(o, "diskread", 0);
-	cJSON_AddNumberToObject(o, "diskwrite", 0);
+	cJSON_AddNumberToObject(o, "uptime", running ? (double)ct_uptime(&r) : 0);
+	ct_usage u;
+	ct_usage_read(d, ct, running ? &r : NULL, &u);
+	cJSON_AddNumberToObject(o, "maxdisk", (double)u.maxdisk);
+	cJSON_AddNumberToObject(o, "cpu", u.cpu);
+	cJSON_AddNumberToObject(o, "mem", (double)u.mem);
+	cJSON_AddNumberToObject(o, "swap", (double)u.swap);
+	cJSON_AddNumberToObject(o, "disk", (double)u.disk);
+	cJSON_AddNumberToObject(o, "netin", (double)u.netin);
+	cJSON_AddNumberToObject(o, "netout", (double)u.netout);
+	cJSON_AddNumberToObject(o, "diskread", (double)u.diskread);
+	cJSON_AddNumberToObject(o, "diskwrite", (double)u.diskwrite);
 	if (ct->template_)
 		cJSON_AddNumberToObject(o, "template", 1);
 	if (ct->lock)

@@ -252,6 +252,46 @@ def oci_application(n):
 
 
 @case
+def usage_figures(n):
+    """A running container's cpu (its cgroup's usage between two samples) and disk (statvfs of its
+    root) in status/current, the node's list and /cluster/resources, as Proxmox's vmstatus."""
+    create(n, 307, start=1)
+
+    def figures():
+        s = status(n, 307)
+        e = [x for x in n.get(f"/nodes/{n.name}/lxc").data if x["vmid"] == 307][0]
+        res = [x for x in n.get("/cluster/resources", {"type": "vm"}).data
+               if x["id"] == "lxc/307"][0]
+        return s, e, res
+
+    s, e, res = figures()
+    expect(s["status"] == "running" and 0 < s["disk"] < s["maxdisk"] <= 1 << 30, s)
+    expect(e["disk"] == s["disk"] and res["disk"] == s["disk"], (e, res))
+    expect(res["maxdisk"] == s["maxdisk"] and e["maxdisk"] == s["maxdisk"], (e, res))
+    before = s["disk"]
+    r = exec_(n, 307, ["sh", "-c", "dd if=/dev/zero of=/big bs=1048576 count=8 2>/dev/null; sync"])
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    s = status(n, 307)
+    expect(s["disk"] >= before + (6 << 20), (before, s))
+    # a busy loop in the background: the exec ends, the loop stays in the container's cgroup
+    r = exec_(n, 307, ["/bin/sh", "-c", "(while :; do :; done) </dev/null >/dev/null 2>&1 &"])
+    expect(r.status == 200 and r.data["exitcode"] == 0, r)
+    deadline = time.time() + 10
+    while True:
+        s, e, res = figures()
+        if s["cpu"] > 0 and e["cpu"] > 0 and res["cpu"] > 0:
+            break
+        expect(time.time() < deadline, f"cpu stays 0: {s} {e} {res}")
+        time.sleep(0.5)
+    # one busy shell on a container of s["cpus"] CPUs, as a share of them
+    expect(s["cpu"] <= 1.05, s)
+    task_ok(n, n.post(ct(n, 307, "/status/stop")))
+    s = status(n, 307)
+    expect(s["cpu"] == 0 and s["disk"] == 0 and s["maxdisk"] == 1 << 30, s)
+    task_ok(n, n.request("DELETE", ct(n, 307)))
+
+
+@case
 def survives_pved_sigkill(n):
     create(n, 301, start=1)
     pid = status(n, 301)["pid"]

@@ -1,6 +1,7 @@
 """Container operations beyond the lifecycle, on a real pved: snapshots (refused on a dir storage's raw
 image as Proxmox refuses them; made, listed, rolled back and deleted on a btrfs storage the test made on
-a loop file), template and linked clone on btrfs, a full clone on dir (its own volume and MAC address),
+a loop file), template on btrfs (the subvolume kept, read-only; no linked clone of it, as Proxmox
+has none; a full copy), a full clone on dir (its own volume and MAC address),
 resize (grow, the ext4 inside grown too; shrink refused), move_volume, feature, interfaces of a running
 container, termproxy's answer and the refused vncproxy."""
 
@@ -55,6 +56,17 @@ def create(n, vmid, **extra):
     params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
     params.update(extra)
     task_ok(n, n.post(f"/nodes/{n.name}/lxc", params))
+
+
+def make_template(n, vmid):
+    """POST .../template (which answers null, as Proxmox's, while its task runs): the config after."""
+    r = n.post(ct(n, vmid, "/template"))
+    expect(r.status == 200, r)
+    for _ in range(100):
+        if "template: 1" in conf(n, vmid):
+            break
+        time.sleep(0.1)
+    return conf(n, vmid)
 
 
 BTRFS = {}
@@ -136,6 +148,36 @@ def snapshots_on_btrfs(n):
 
 
 @case
+def template_on_btrfs(n):
+    """A container on btrfs made a template: its subvolume keeps its name, read-only (Proxmox's
+    BTRFSPlugin); Proxmox has no linked clone of it (clone is a base's or a raw volume's feature),
+    so only a full copy is made of it."""
+    sid = btrfs(n)
+    create(n, 402, rootfs=f"{sid}:0")
+    text = make_template(n, 402)
+    expect("template: 1" in text and "rootfs: bt:402/subvol-402-disk-0.subvol" in text, text)
+    root = os.path.join(BTRFS["mnt"], "images/402/subvol-402-disk-0.subvol")
+    try:
+        open(os.path.join(root, "marker"), "w").close()
+        expect(False, "the template's subvolume is writable")
+    except OSError as e:
+        expect(e.errno == 30, e)  # EROFS
+    r = n.post(ct(n, 402, "/template"))
+    expect(r.status == 400 and "template to a template" in r.body, r)
+    r = n.post(ct(n, 402, "/clone"), {"newid": 403})
+    expect(r.status == 400 and "linked clone feature" in r.body, r)
+    task_ok(n, n.post(ct(n, 402, "/clone"), {"newid": 403, "full": 1}))
+    text = conf(n, 403)
+    expect("rootfs: bt:403/subvol-403-disk-0.subvol" in text and "template" not in text, text)
+    copy = os.path.join(BTRFS["mnt"], "images/403/subvol-403-disk-0.subvol")
+    expect(os.path.exists(os.path.join(copy, "bin/busybox")), os.listdir(copy))
+    open(os.path.join(copy, "marker"), "w").close()
+    task_ok(n, n.request("DELETE", ct(n, 403)))
+    task_ok(n, n.request("DELETE", ct(n, 402)))
+    expect(not os.path.exists(root), os.listdir(os.path.dirname(root)))
+
+
+@case
 def full_clone_resize_move(n):
     create(n, 410, net0="name=eth0,ip=dhcp")
     r = n.post(ct(n, 410, "/clone"), {"newid": 410})
@@ -172,13 +214,7 @@ def full_clone_resize_move(n):
     task_ok(n, n.request("DELETE", ct(n, 411)))
     # a template on dir: its raw volume becomes a base volume; a linked clone needs a storage
     # that can (qcow2 or btrfs), so only a full copy is made of it
-    r = n.post(ct(n, 410, "/template"))
-    expect(r.status == 200, r)
-    for _ in range(100):
-        if "template: 1" in conf(n, 410):
-            break
-        time.sleep(0.1)
-    text = conf(n, 410)
+    text = make_template(n, 410)
     expect("template: 1" in text and "rootfs: local:410/base-410-disk-0.raw" in text, text)
     r = n.post(ct(n, 410, "/status/start"))
     expect(r.status == 400 or task(n, r)[0] != "OK", r)

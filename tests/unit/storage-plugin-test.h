@@ -24,7 +24,7 @@ typedef struct spt_format {
 	bool data; /* the path is the raw data (file or block device): snapshots keep the bytes */
 	bool subvol; /* the path is a directory (a container volume) */
 	const char *base; /* the name after create_base; NULL: templates must be refused */
-	const char *clone; /* the linked clone of base for VMID 101 */
+	const char *clone; /* the linked clone of base for VMID 101; NULL: it must be refused */
 	bool base_busy; /* the base can't be freed while its clone lives */
 	const char *renamed; /* the name after a rename of volname to VMID 102, or NULL to skip */
 } spt_format;
@@ -158,8 +158,11 @@ static void spt_base_clone(const pve_storage *st, const spt_format *f, const cha
 		return;
 	}
 	check_streq(base, f->base);
-	check(pve_storage_volume_has_feature(st, PVE_FEATURE_CLONE, base, NULL));
-	check(!pve_storage_volume_has_feature(st, PVE_FEATURE_SNAPSHOT, base, NULL));
+	/* a btrfs subvolume made a template keeps its name (read-only): no base by name, no linked
+	 * clone of it (Proxmox's feature table) */
+	check(pve_storage_volume_has_feature(st, PVE_FEATURE_CLONE, base, NULL) == !!f->clone);
+	if (f->clone)
+		check(!pve_storage_volume_has_feature(st, PVE_FEATURE_SNAPSHOT, base, NULL));
 	check(pve_storage_volume_resize(st, base, f->grown ? f->grown * 2 : f->size * 2, &err) < 0);
 	pve_error_free(err);
 	err = NULL;
@@ -167,7 +170,12 @@ static void spt_base_clone(const pve_storage *st, const spt_format *f, const cha
 	pve_error_free(err);
 	err = NULL;
 	char *clone = NULL;
-	if (spt_ok("clone", pve_storage_clone_image(st, base, 101, NULL, &clone, &err), err)) {
+	if (!f->clone) {
+		check(pve_storage_clone_image(st, base, 101, NULL, &clone, &err) < 0);
+		pve_error_free(err);
+		err = NULL;
+	} else if (spt_ok("clone", pve_storage_clone_image(st, base, 101, NULL, &clone, &err),
+			  err)) {
 		check_streq(clone, f->clone);
 		_cleanup_free_ char *cvolid = xasprintf("%s:%s", st->id, clone);
 		check(spt_in_listing(st, 101, cvolid, NULL));

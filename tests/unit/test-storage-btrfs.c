@@ -149,6 +149,8 @@ static void btrfs_plugin_table(void)
 			.grown = 0,
 			.snapshots = true,
 			.subvol = true,
+			/* Proxmox's: the name kept, the subvolume made read-only */
+			.base = "100/subvol-100-disk-0.subvol",
 			.renamed = "102/subvol-102-disk-0.subvol",
 		},
 	};
