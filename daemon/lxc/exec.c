@@ -1,11 +1,14 @@
 /* POST /nodes/{node}/lxc/{vmid}/exec (pved's, beyond Proxmox): a command run in a running container
- * through the runtime's exec helper, on a guest queue thread (the loop never waits), its input written
- * and its output read with a bound per stream (the rest is read and dropped, so the command never
- * blocks on a full pipe) and a bound in time. The answer has the QEMU agent's exec-status shape. */
+ * through the runtime's exec helper, its input written and its output read with a bound per stream
+ * (the rest is read and dropped, so the command never blocks on a full pipe) and a bound in time. The
+ * API's runs are driven by the loop's events (pipes, the helper's pidfd, a timer): a long command
+ * holds no thread, and any number run at once. Task workers run one to its end (exec_run). The answer
+ * has the QEMU agent's exec-status shape. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -187,11 +190,6 @@ static void exec_run(exec_job *j)
 	}
 }
 
-static void exec_work(void *arg)
-{
-	exec_run(arg);
-}
-
 int ct_exec_collect(pved *d, long long vmid, char *const *argv, unsigned timeout_s, size_t limit,
 		    char **ret_out, int *ret_exitcode, pve_error **err)
 {
@@ -255,6 +253,179 @@ static void exec_done(void *arg)
 		cJSON_AddNumberToObject(o, "timed-out", 1);
 	pved_call_reply(j->c, o);
 	job_free(j);
+}
+
+/* ---- the API's runs, on the loop ---------------------------------------------------------------- */
+
+typedef struct exec_live {
+	exec_job *j;
+	pid_t pid;
+	int pidfd, fd_in, fd_out, fd_err;
+	size_t in_off, in_len;
+	struct event *ev_in, *ev_out, *ev_err, *ev_exit, *timer;
+	bool exited, killed;
+	int status;
+} exec_live;
+
+static void live_close(struct event **ev, int *fd)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
+	close_fd(fd);
+}
+
+/* The answer once the helper is reaped and both outputs have ended (or the time is up). */
+static void live_maybe_done(exec_live *x, bool force)
+{
+	if (!x->exited || (!force && (x->fd_out >= 0 || x->fd_err >= 0)))
+		return;
+	exec_job *j = x->j;
+	live_close(&x->ev_in, &x->fd_in);
+	live_close(&x->ev_out, &x->fd_out);
+	live_close(&x->ev_err, &x->fd_err);
+	live_close(&x->ev_exit, &x->pidfd);
+	event_free(x->timer);
+	j->exitcode = WIFSIGNALED(x->status) ? 128 + WTERMSIG(x->status) : WEXITSTATUS(x->status);
+	if (j->timed_out)
+		j->exitcode = 124;
+	free(x);
+	exec_done(j);
+}
+
+static void live_out(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	exec_live *x = arg;
+	exec_job *j = x->j;
+	if (!drain(x->fd_out, &j->out, j->limit, &j->out_trunc))
+		live_close(&x->ev_out, &x->fd_out);
+	live_maybe_done(x, false);
+}
+
+static void live_err(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	exec_live *x = arg;
+	exec_job *j = x->j;
+	if (!drain(x->fd_err, &j->err, j->limit, &j->err_trunc))
+		live_close(&x->ev_err, &x->fd_err);
+	live_maybe_done(x, false);
+}
+
+static void live_in(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	exec_live *x = arg;
+	ssize_t w = write(x->fd_in, x->j->input + x->in_off, x->in_len - x->in_off);
+	if (w > 0)
+		x->in_off += (size_t)w;
+	if ((w < 0 && errno != EAGAIN && errno != EINTR) || x->in_off == x->in_len)
+		live_close(&x->ev_in, &x->fd_in);
+}
+
+static void live_exit(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	exec_live *x = arg;
+	if (waitpid(x->pid, &x->status, WNOHANG) != x->pid)
+		return;
+	x->exited = true;
+	live_close(&x->ev_exit, &x->pidfd);
+	live_maybe_done(x, false);
+}
+
+/* Past the time: the helper and its command are killed; past five seconds more (something the
+ * command left behind holds the outputs), the answer goes without the rest. */
+static void live_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	exec_live *x = arg;
+	if (!x->exited && !x->killed) {
+		x->j->timed_out = true;
+		x->killed = true;
+		kill_tree(x->pid);
+	} else if (x->exited) {
+		x->j->timed_out = x->j->timed_out || x->killed;
+		return live_maybe_done(x, true);
+	} else {
+		(void)kill(x->pid, SIGKILL);
+	}
+	struct timeval tv = { 5, 0 };
+	evtimer_add(x->timer, &tv);
+}
+
+static void live_start(exec_job *j)
+{
+	pved *d = j->d;
+	_cleanup_free_ char *run = ct_run_dir(d);
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	if ((j->input && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+	    pipe2(err, O_CLOEXEC) < 0) {
+		pve_error_set(&j->error, errno, "pipe: %m");
+		goto fail;
+	}
+	lxc_exec_opts o = { .argv = j->argv,
+			    .env = j->env,
+			    .cwd = j->cwd,
+			    .uid = j->uid,
+			    .gid = j->gid,
+			    .fd_in = in[0],
+			    .fd_out = out[1],
+			    .fd_err = err[1] };
+	pid_t pid;
+	if (lxc_exec_spawn(run, j->vmid, &o, &pid, &j->error) < 0)
+		goto fail;
+	int pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		/* (never on the kernels pved runs on: 5.3 and later) */
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		pve_error_set(&j->error, errno, "pidfd_open: %m");
+		goto fail;
+	}
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	exec_live *x = xcalloc(1, sizeof(*x));
+	*x = (exec_live){ .j = j,
+			  .pid = pid,
+			  .pidfd = pidfd,
+			  .fd_in = in[1],
+			  .fd_out = out[0],
+			  .fd_err = err[0],
+			  .in_len = j->input ? strlen(j->input) : 0 };
+	(void)fcntl(x->fd_out, F_SETFL, O_NONBLOCK);
+	(void)fcntl(x->fd_err, F_SETFL, O_NONBLOCK);
+	x->ev_out = event_new(d->base, x->fd_out, EV_READ | EV_PERSIST, live_out, x);
+	x->ev_err = event_new(d->base, x->fd_err, EV_READ | EV_PERSIST, live_err, x);
+	x->ev_exit = event_new(d->base, x->pidfd, EV_READ | EV_PERSIST, live_exit, x);
+	x->timer = evtimer_new(d->base, live_timeout, x);
+	event_add(x->ev_out, NULL);
+	event_add(x->ev_err, NULL);
+	event_add(x->ev_exit, NULL);
+	struct timeval tv = { j->timeout_s, 0 };
+	evtimer_add(x->timer, &tv);
+	if (x->fd_in >= 0 && x->in_len) {
+		(void)fcntl(x->fd_in, F_SETFL, O_NONBLOCK);
+		x->ev_in = event_new(d->base, x->fd_in, EV_WRITE | EV_PERSIST, live_in, x);
+		event_add(x->ev_in, NULL);
+	} else {
+		close_fd(&x->fd_in);
+	}
+	return;
+fail:
+	for (int i = 0; i < 2; i++) {
+		close_fd(&in[i]);
+		close_fd(&out[i]);
+		close_fd(&err[i]);
+	}
+	exec_done(j);
 }
 
 static char **strings_of(const cJSON *a, const char *param, pve_error **err)
@@ -413,10 +584,7 @@ static void h_exec(pved_call *c)
 	}
 	j->timeout_s = (unsigned)pved_call_int(c, "timeout", EXEC_DEFAULT_TIMEOUT);
 	j->limit = (size_t)pved_call_int(c, "output-limit", EXEC_DEFAULT_LIMIT);
-	if (pved_run_blocking(d, PVED_QUEUE_GUEST, exec_work, exec_done, j, &err) < 0) {
-		job_free(j);
-		return pved_call_fail(c, err);
-	}
+	live_start(j);
 }
 
 const pved_task_kind pved_tasks_lxc_exec[] = {
