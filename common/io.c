@@ -41,6 +41,34 @@ ssize_t pve_read_full(int fd, void *buf, size_t len)
 	return (ssize_t)got;
 }
 
+int pve_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pve_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return pve_error_set(err, errno, "unable to open %s: %m", path);
+	/* Read to the end: a generated file (/proc, pvecfs's .members) may give no size. */
+	pve_buf b = { 0 };
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = pve_read_full(fd, chunk, sizeof(chunk));
+		if (n < 0) {
+			pve_buf_free(&b);
+			return pve_error_set(err, (int)-n, "unable to read %s: %s", path,
+					     strerror((int)-n));
+		}
+		if (b.len + (size_t)n > max) {
+			pve_buf_free(&b);
+			return pve_error_set(err, E2BIG, "%s is larger than %zu bytes", path, max);
+		}
+		pve_buf_append(&b, chunk, (size_t)n);
+		if ((size_t)n < sizeof(chunk))
+			break;
+	}
+	*ret_len = b.len;
+	*ret = b.data ? pve_buf_steal(&b) : xstrdup("");
+	return 0;
+}
+
 int pve_mkdir_p(const char *path, mode_t mode, pve_error **err)
 {
 	_cleanup_free_ char *p = xstrdup(path);

@@ -9,3 +9,4 @@ extern const pved_cfgfile pved_datacenter_file;
  * description from its # lines. A missing file is an empty object. */
 int pved_datacenter_read(pved *d, cJSON **ret, pve_error **err);
 extern const pved_handler pved_cluster_options_handlers[];
+extern const pved_handler pved_cluster_status_handlers[]; /* status.c */

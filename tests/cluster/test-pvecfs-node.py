@@ -69,6 +69,14 @@ def restarted_after_kill9(n):
         time.sleep(0.1)
 
 
+@case
+def cluster_status_on_pvecfs(n):
+    # pvecfs without corosync: its .members names no cluster, so the node is on its own
+    r = n.get("/cluster/status")
+    expect(r.status == 200 and len(r.data) == 1 and r.data[0]["type"] == "node" and
+           r.data[0]["name"] == n.name and r.data[0]["local"] == 1, r)
+
+
 def files_under(top):
     out = {}
     for dirpath, dirs, files in os.walk(top):

@@ -3,7 +3,7 @@ file (property strings canonical, the description as # lines) and answered typed
 as an object, integers and booleans as numbers. delete removes keys; bad values are a 400 naming the
 parameter with the file unchanged; a user without Sys.Audit sees only console and tag-style, one
 without Sys.Modify changes nothing. GET /cluster/nextid takes its range from next-id, and a new NIC's
-MAC address starts with mac_prefix. Needs root."""
+MAC address starts with mac_prefix. GET /cluster/status of a node on its own. Needs root."""
 
 import json
 import os
@@ -108,6 +108,23 @@ def permissions(n):
     r = n.request("PUT", P, {"keyboard": "fr"}, ticket=ticket, csrf=csrf)
     expect(r.status == 403, r)
     expect("keyboard: de\n" in dc_text(n), "a refused user changed the file")
+
+
+@case
+def cluster_status_standalone(n):
+    # A node on its own: one entry, itself, its address from its hosts file (not a loopback one).
+    os.makedirs(n.path("etc"), exist_ok=True)
+    with open(n.path("etc/hosts"), "w") as f:
+        f.write(f"127.0.1.1 {n.name}\n10.1.2.3 {n.name}.example.org {n.name} # the node\n")
+    try:
+        r = n.get("/cluster/status")
+        expect(r.status == 200 and r.data == [{"type": "node", "id": f"node/{n.name}", "name": n.name,
+                                               "nodeid": 0, "local": 1, "online": 1,
+                                               "ip": "10.1.2.3", "level": ""}], r)
+    finally:
+        os.unlink(n.path("etc/hosts"))
+    r = n.get("/cluster/status")
+    expect(r.status == 200 and "ip" not in r.data[0], r)
 
 
 @case

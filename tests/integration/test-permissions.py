@@ -160,6 +160,7 @@ ROWS = {
     ("GET", "/cluster"): {},
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/options"): {},
+    ("GET", "/cluster/status"): {},
     ("PUT", "/cluster/options"): {"description": "matrix"},
     ("GET", "/cluster/tasks"): {},
     ("GET", "/cluster/resources"): {},
