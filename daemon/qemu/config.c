@@ -817,16 +817,6 @@ static int file_parse(const char *text, size_t len, void **ret, pve_error **err)
 	return kvm_config_parse(text, len, (pve_config **)ret, err);
 }
 
-static char *file_print(const void *cfg)
-{
-	return pve_config_print(cfg);
-}
-
-static void file_free(void *cfg)
-{
-	pve_config_free(cfg);
-}
-
 static void put_job_free(put_job *j)
 {
 	if (j->lock_fd >= 0)
@@ -939,8 +929,8 @@ static void put_locked(pved *d, int fd, pve_error *err, void *ud)
 	j->file = (pved_cfgfile){ .path = j->path,
 				  .lock = j->lockname,
 				  .parse = file_parse,
-				  .print = file_print,
-				  .free = file_free };
+				  .print = pved_cfgfile_config_print,
+				  .free = pved_cfgfile_config_free };
 	pved_cfgedit e = { .file = &j->file,
 			   .digest = j->digest,
 			   .change = put_change,

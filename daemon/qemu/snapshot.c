@@ -168,16 +168,6 @@ static int file_parse(const char *text, size_t len, void **ret, pve_error **err)
 	return kvm_config_parse(text, len, (pve_config **)ret, err);
 }
 
-static char *file_print(const void *cfg)
-{
-	return pve_config_print(cfg);
-}
-
-static void file_free(void *cfg)
-{
-	pve_config_free(cfg);
-}
-
 static int descr_change(pved *d, void *cfg, void *ud, pve_error **err)
 {
 	(void)d;
@@ -217,8 +207,8 @@ static void descr_locked(pved *d, int fd, pve_error *err, void *ud)
 	j->file = (pved_cfgfile){ .path = j->path,
 				  .lock = j->lockname,
 				  .parse = file_parse,
-				  .print = file_print,
-				  .free = file_free };
+				  .print = pved_cfgfile_config_print,
+				  .free = pved_cfgfile_config_free };
 	pved_cfgedit e = { .file = &j->file, .change = descr_change, .done = descr_done };
 	pved_cfgedit_run(d, &e, j);
 }
