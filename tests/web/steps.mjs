@@ -43,11 +43,13 @@ async function step(name, page, fn, needs = []) {
 const browser = await chromium.launch({ executablePath: cfg.chromium, args: ['--no-sandbox'] });
 // Every request the pages make: nothing may go to another host than the node.
 const foreign = [];
+// The same node by name: WebAuthn takes a domain, not an address, as its relying party.
+const localUrl = cfg.url.replace('//127.0.0.1:', '//localhost:');
 async function newPage(width = 1280) {
 	// The node's CA is the test root's own: Chromium is told to accept its certificate.
 	const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width, height: 800 } });
 	const page = await ctx.newPage();
-	page.on('request', (r) => { if (!r.url().startsWith(cfg.url) && !r.url().startsWith('wss://127.0.0.1') && !r.url().startsWith('data:')) foreign.push(r.url()); });
+	page.on('request', (r) => { if (!r.url().startsWith(cfg.url) && !r.url().startsWith(localUrl) && !r.url().startsWith('wss://127.0.0.1') && !r.url().startsWith('data:')) foreign.push(r.url()); });
 	page.on('pageerror', (e) => console.error('pageerror:', e.message));
 	page.setDefaultTimeout(15000);
 	return page;
@@ -504,6 +506,58 @@ await step('laptop-width-keyboard', page, async () => {
 	await page.locator(`.tree [data-id="node/${node}"][aria-selected=true]`).waitFor();
 	const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 	if (overflow) throw new Error('the page scrolls sideways at 1024 px');
+}, ['login']);
+
+await step('webauthn-login', page, async () => {
+	// A security key (Chromium's virtual authenticator) registered through the API, then the login
+	// form's second step answered with it.
+	const rp = await apiCall(page, 'PUT', '/cluster/options',
+		{ webauthn: `rp=pved,origin=${localUrl},id=localhost` });
+	if (rp.status !== 200) throw new Error(`webauthn options: ${rp.status}`);
+	const u = await apiCall(page, 'POST', '/access/users', { userid: 'keyuser@pve', password: cfg.webuser_password });
+	if (u.status !== 200) throw new Error(`user: ${u.status}`);
+	const p = await newPage();
+	try {
+		const cdp = await p.context().newCDPSession(p);
+		await cdp.send('WebAuthn.enable');
+		await cdp.send('WebAuthn.addVirtualAuthenticator', { options: { protocol: 'ctap2', transport: 'usb',
+			hasResidentKey: false, hasUserVerification: false, automaticPresenceSimulation: true } });
+		const loginForm = async () => {
+			await p.goto(localUrl + '/');
+			await p.fill('input[name=username]', 'keyuser');
+			await p.fill('input[name=password]', cfg.webuser_password);
+			await p.selectOption('select[name=realm]', 'pve');
+			await p.click('form.login button[type=submit]');
+		};
+		await loginForm();
+		await p.waitForSelector('.tree [data-type=root]');
+		const reg = await p.evaluate(async (pw) => {
+			const s = JSON.parse(localStorage.getItem('pved-login'));
+			const post = async (body) => (await fetch('/api2/json/access/tfa/keyuser%40pve', { method: 'POST',
+				headers: { CSRFPreventionToken: s.csrf }, body: new URLSearchParams(body) })).json();
+			const dec = (x) => Uint8Array.from(atob(x.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+			const enc = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+			const ch = (await post({ type: 'webauthn', password: pw })).data.challenge;
+			const pk = JSON.parse(ch).publicKey;
+			pk.challenge = dec(pk.challenge);
+			pk.user.id = dec(pk.user.id);
+			for (const c of pk.excludeCredentials || []) c.id = dec(c.id);
+			const c = await navigator.credentials.create({ publicKey: pk });
+			const value = JSON.stringify({ id: c.id, type: c.type, rawId: enc(c.rawId), response: {
+				attestationObject: enc(c.response.attestationObject), clientDataJSON: enc(c.response.clientDataJSON) } });
+			return post({ type: 'webauthn', password: pw, challenge: ch, value, description: 'virtual key' });
+		}, cfg.webuser_password);
+		if (!reg.data || !String(reg.data.id).startsWith('webauthn-')) throw new Error(`registration: ${JSON.stringify(reg)}`);
+		await p.getByRole('button', { name: 'Logout' }).click();
+		await loginForm();
+		await p.locator('select[name=tfa-kind]').waitFor();
+		if (await p.locator('select[name=tfa-kind]').inputValue() !== 'webauthn') throw new Error('the key is not the first factor offered');
+		await p.click('form.login button[type=submit]');
+		await p.waitForSelector('.tree [data-type=root]');
+		if ((await p.locator('.who').textContent()) !== 'keyuser@pve') throw new Error('not logged in as keyuser@pve');
+	} finally {
+		await p.context().close();
+	}
 }, ['login']);
 
 await step('logout', page, async () => {

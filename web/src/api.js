@@ -94,12 +94,43 @@ export const post = (p, q) => api('POST', p, q);
 export const put = (p, q) => api('PUT', p, q);
 export const del = (p, q) => api('DELETE', p, q);
 
+// What a half ticket asks for: PVE:!tfa!{JSON, ':' written %3A}:TIME::SIGNATURE, the JSON naming the
+// factors the user has (totp, recovery, webauthn with its publicKey options).
+function tfaChallenge(ticket) {
+	try {
+		const data = ticket.slice(4, ticket.lastIndexOf('::'));
+		return JSON.parse(data.slice(0, data.lastIndexOf(':')).replace(/^!tfa!/, '').replace(/%3A/g, ':'));
+	} catch (e) {
+		return {};
+	}
+}
+
 // The first step of a login: a full ticket, or a half ticket with NeedTFA and its challenge.
 export async function login(username, password, realm) {
 	const data = await api('POST', '/access/ticket', { username, password, realm }, { noLogout: true });
-	if (data.NeedTFA) return { tfa: true, username: data.username, ticket: data.ticket };
+	if (data.NeedTFA)
+		return { tfa: true, username: data.username, ticket: data.ticket, challenge: tfaChallenge(data.ticket) };
 	setTicket(data);
 	return { tfa: false };
+}
+
+// A security key's answer to the half ticket's WebAuthn challenge, as the code of kind "webauthn":
+// the assertion's binary members in base64url, as Proxmox's interface sends them.
+export async function webauthnAnswer(publicKey) {
+	const dec = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+	const enc = (b) => btoa(String.fromCharCode(...new Uint8Array(b)))
+		.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+	const pk = { ...publicKey, challenge: dec(publicKey.challenge) };
+	pk.allowCredentials = (publicKey.allowCredentials || []).map((c) => ({ ...c, id: dec(c.id) }));
+	const c = await navigator.credentials.get({ publicKey: pk });
+	return JSON.stringify({
+		id: c.id, type: c.type, rawId: enc(c.rawId), response: {
+			authenticatorData: enc(c.response.authenticatorData),
+			clientDataJSON: enc(c.response.clientDataJSON),
+			signature: enc(c.response.signature),
+			userHandle: c.response.userHandle ? enc(c.response.userHandle) : null,
+		},
+	});
 }
 
 // A ticket lives 2 hours: the page renews it with itself as the password, as Proxmox's does, well

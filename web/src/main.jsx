@@ -2,7 +2,7 @@
 // console URL (/?console=kvm&novnc=1&vmid=N&node=NAME) opens a console page instead.
 import { render } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { get, loadSession, login, loginTfa, logout, renewTicket, session, setLogoutHandler } from './api.js';
+import { get, loadSession, login, loginTfa, logout, renewTicket, session, setLogoutHandler, webauthnAnswer } from './api.js';
 import { ErrorBox } from './ui.jsx';
 import { TaskBar, TaskHost } from './tasks.jsx';
 import { Content } from './content.jsx';
@@ -33,12 +33,19 @@ function Login({ onDone }) {
 		setErr(null);
 		try {
 			if (tfa) {
-				await loginTfa(tfa.username, tfa.ticket, kind, code);
+				const answer = kind === 'webauthn' ? await webauthnAnswer(tfa.challenge.webauthn.publicKey) : code;
+				await loginTfa(tfa.username, tfa.ticket, kind, answer);
 				onDone();
 			} else {
 				const r = await login(user, pass, realm);
-				if (r.tfa) setTfa(r);
-				else onDone();
+				if (r.tfa) {
+					// A security key first when the user has one, else the TOTP app.
+					const ch = r.challenge || {};
+					setKind(ch.webauthn ? 'webauthn' : ch.totp || !ch.recovery ? 'totp' : 'recovery');
+					setTfa(r);
+				} else {
+					onDone();
+				}
 			}
 		} catch (e2) {
 			setErr(e2.status === 401 ? new Error('Login failed. Please try again.') : e2);
@@ -68,12 +75,17 @@ function Login({ onDone }) {
 						<p>Second login factor required.</p>
 						<label class="field"><span>Factor</span>
 							<select name="tfa-kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+								{tfa.challenge && tfa.challenge.webauthn && <option value="webauthn">Security key (WebAuthn)</option>}
 								<option value="totp">TOTP app</option>
 								<option value="recovery">Recovery key</option>
 							</select></label>
-						<label class="field"><span>Code</span>
-							<input name="tfa-code" autocomplete="one-time-code" inputmode="numeric" required autofocus
-								value={code} onInput={(e) => setCode(e.target.value)} /></label>
+						{kind === 'webauthn' ? (
+							<p>Use your security key when the browser asks for it.</p>
+						) : (
+							<label class="field"><span>Code</span>
+								<input name="tfa-code" autocomplete="one-time-code" inputmode="numeric" required autofocus
+									value={code} onInput={(e) => setCode(e.target.value)} /></label>
+						)}
 					</>
 				)}
 				<ErrorBox error={err} />
