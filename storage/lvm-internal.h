@@ -11,6 +11,7 @@
 
 typedef struct lv_info {
 	char *name, *attr, *pool, *origin;
+	char *tags; /* comma-separated, "" for none */
 	uint64_t size;
 	double data_percent; /* 0..100 */
 } lv_info;
@@ -22,8 +23,8 @@ typedef struct lv_list {
 
 void lv_list_clear(lv_list *l);
 
-/* `lvs -o lv_name,lv_size,lv_attr,pool_lv,origin,data_percent` of volume group vg (named in the
- * error). */
+/* `lvs -o lv_name,lv_size,lv_attr,pool_lv,origin,data_percent,lv_tags` of volume group vg (named in
+ * the error). */
 int pve_lvm_parse_lvs(const char *out, size_t len, const char *vg, lv_list *ret, pve_error **err);
 /* `vgs -o vg_size,vg_free` of one volume group: false when the report has no row. */
 bool pve_lvm_parse_vg_space(const char *out, size_t len, uint64_t *ret_size, uint64_t *ret_free);

@@ -9,6 +9,9 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 
 #include "storage/lvm-internal.h"
 #include "storage/storage-internal.h"
@@ -129,6 +132,7 @@ void lv_list_clear(lv_list *l)
 		free(l->v[i].attr);
 		free(l->v[i].pool);
 		free(l->v[i].origin);
+		free(l->v[i].tags);
 	}
 	free(l->v);
 	*l = (lv_list){ 0 };
@@ -174,11 +178,13 @@ uint64_t pve_lvm_percent_of(uint64_t size, const char *percent)
 
 static int lvs(const char *vg, lv_list *ret, pve_error **err)
 {
-	const char *argv[] = { "lvs",  "--reportformat",
-			       "json", "--units",
-			       "b",    "--nosuffix",
-			       "-o",   "lv_name,lv_size,lv_attr,pool_lv,origin,data_percent",
-			       vg,     NULL };
+	const char *argv[] = {
+		"lvs",	"--reportformat",
+		"json", "--units",
+		"b",	"--nosuffix",
+		"-o",	"lv_name,lv_size,lv_attr,pool_lv,origin,data_percent,lv_tags",
+		vg,	NULL
+	};
 	_cleanup_free_ char *out = NULL;
 	if (pve_storage_run(argv, &out, err) < 0)
 		return -EIO;
@@ -205,6 +211,8 @@ int pve_lvm_parse_lvs(const char *out, size_t len, const char *vg, lv_list *ret,
 		i->pool = xstrdup(a ? a : "");
 		a = pve_json_str(row, "origin");
 		i->origin = xstrdup(a ? a : "");
+		a = pve_json_str(row, "lv_tags");
+		i->tags = xstrdup(a ? a : "");
 		i->size = row_u64(row, "lv_size");
 		i->data_percent = percent_value(pve_json_str(row, "data_percent"));
 	}
@@ -273,6 +281,25 @@ static char *lv_free_name(const lv_list *l, long long vmid)
 static char *size_kib(uint64_t size)
 {
 	return xasprintf("%lluk", (unsigned long long)((size + 1023) / 1024));
+}
+
+static char *owner_tag(long long vmid)
+{
+	return xasprintf("pve-vm-%lld", vmid);
+}
+
+/* Whether an LV carries an owner's tag pve-vm-VMID, which tagged_only asks for. */
+static bool lv_tagged(const lv_info *i)
+{
+	_cleanup_strv_free_ char **tags = pve_strv_split(i->tags, ",");
+	for (char **t = tags; t && *t; t++) {
+		if (!startswith(*t, "pve-vm-"))
+			continue;
+		const char *id = *t + strlen("pve-vm-");
+		if (*id && strspn(id, "0123456789") == strlen(id))
+			return true;
+	}
+	return false;
 }
 
 /* ---- storage --------------------------------------------------------------------------------- */
@@ -384,6 +411,8 @@ static int lvm_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 	}
 	_cleanup_free_ char *sz = size_kib(size);
 	_cleanup_free_ char *tp = is_thin(s) ? xasprintf("%s/%s", vg, pool) : NULL;
+	/* the owner's tag, as Proxmox's alloc: a tagged_only storage lists only tagged volumes */
+	_cleanup_free_ char *tag = owner_tag(vmid);
 	/* lvcreate refuses a name that exists: a name another allocation took between our lvs and
 	 * our lvcreate makes us look again and take the next */
 	for (int tries = 0;; tries++) {
@@ -401,8 +430,8 @@ static int lvm_alloc_image(const pve_storage *s, long long vmid, const char *fmt
 		}
 		const char *thin[] = { "lvcreate", "-aly", "-Wy",	 "--yes", "-V", sz,
 				       "--name",   lv,	   "--thinpool", tp,	  NULL };
-		const char *thick[] = { "lvcreate", "-aly",   "-Wy", "--yes", "--size",
-					sz,	    "--name", lv,    vg,      NULL };
+		const char *thick[] = { "lvcreate", "-aly", "-Wy",	"--yes", "--size", sz,
+					"--name",   lv,	    "--addtag", tag,	 vg,	   NULL };
 		pve_error *e = NULL;
 		if (pve_storage_run(is_thin(s) ? thin : thick, NULL, &e) == 0)
 			break;
@@ -461,9 +490,104 @@ static int lvm_deactivate_volume(const pve_storage *s, const char *volname, cons
 	return pve_storage_run(argv, NULL, err);
 }
 
-/* saferemove: the data must not reach the next volume that gets these extents. */
-static int zero_lv(const char *vg, const char *name, pve_error **err)
+/* ---- saferemove -------------------------------------------------------------------------------- */
+
+#define STEPSIZE_DEFAULT_MIB 32
+/* Proxmox's cstream default when the device can't zero by itself: -t -10485760 */
+#define THROUGHPUT_DEFAULT (10ULL << 20)
+#define WRITE_CHUNK (1 << 20)
+
+/* saferemove-stepsize: MiB, one of Proxmox's enumeration. */
+static int parse_stepsize(const char *v, uint64_t *ret, pve_error **err)
 {
+	unsigned long long n;
+	if (!v) {
+		*ret = STEPSIZE_DEFAULT_MIB;
+		return 0;
+	}
+	if (pve_parse_uint(v, 32, &n) < 0 || n == 0 || (n & (n - 1)))
+		return pve_error_set_param(
+			err, EINVAL, "saferemove-stepsize",
+			"value '%.32s' does not have a value in the enumeration '1, 2, 4, 8, 16, 32'",
+			v);
+	*ret = n;
+	return 0;
+}
+
+/* saferemove_throughput: what cstream -t takes, bytes per second with an optional k, m or g
+ * (powers of 1024); negative only means cstream's per-call rather than average limit, a limit
+ * all the same. 0: none given. */
+static int parse_throughput(const char *v, uint64_t *ret, pve_error **err)
+{
+	if (!v) {
+		*ret = 0;
+		return 0;
+	}
+	const char *p = v + (*v == '-');
+	size_t digits = strspn(p, "0123456789");
+	unsigned long long n;
+	_cleanup_free_ char *num = xstrndup(p, digits);
+	const char *unit = p + digits;
+	unsigned shift = !*unit ? 0 : strchr("kK", *unit) ? 10 : strchr("mM", *unit) ? 20 : 30;
+	if (!digits || pve_parse_uint(num, UINT64_MAX >> 30, &n) < 0 ||
+	    (*unit && (unit[1] || !strchr("kKmMgG", *unit))))
+		return pve_error_set_param(
+			err, EINVAL, "saferemove_throughput",
+			"invalid wipe throughput '%.32s' - bytes per second, optionally with k, m or g",
+			v);
+	*ret = (uint64_t)n << shift;
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+/* Holds the zeroing to rate bytes per second: after done bytes, not before start + done/rate. It
+ * runs in the task's worker, never on the daemon's loop. */
+static void pace(uint64_t start, uint64_t done, uint64_t rate)
+{
+	if (!rate)
+		return;
+	long double due = (long double)done * 1e9L / (long double)rate;
+	uint64_t until = start + (due > 1e18L ? (uint64_t)1e18 : (uint64_t)due);
+	struct timespec t = { .tv_sec = (time_t)(until / 1000000000ULL),
+			      .tv_nsec = (long)(until % 1000000000ULL) };
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+		;
+}
+
+/* What the device zeroes by itself in one request (queue/write_zeroes_max_bytes), 0 for nothing. */
+static uint64_t write_zeroes_max(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode))
+		return 0;
+	_cleanup_free_ char *f = xasprintf("/sys/dev/block/%u:%u/queue/write_zeroes_max_bytes",
+					   major(st.st_rdev), minor(st.st_rdev));
+	_cleanup_close_ int sfd = open(f, O_RDONLY | O_CLOEXEC);
+	char text[32] = "";
+	ssize_t len = sfd < 0 ? -1 : pve_read_full(sfd, text, sizeof(text) - 1);
+	unsigned long long n;
+	if (len <= 0)
+		return 0;
+	text[strcspn(text, "\n")] = '\0';
+	return pve_parse_uint(text, UINT64_MAX, &n) == 0 ? n : 0;
+}
+
+/* saferemove: the data must not reach the next volume that gets these extents. As Proxmox: the
+ * device zeroes in steps of saferemove-stepsize MiB (capped by what it takes in one request), or,
+ * when it can't, zeros are written at saferemove_throughput (10 MiB/s by default). A throughput
+ * given also paces the device's steps. */
+static int zero_lv(const pve_storage *s, const char *vg, const char *name, pve_error **err)
+{
+	uint64_t step_mib, rate;
+	if (parse_stepsize(pve_storage_option(s, "saferemove-stepsize"), &step_mib, err) < 0 ||
+	    parse_throughput(pve_storage_option(s, "saferemove_throughput"), &rate, err) < 0)
+		return -EINVAL;
 	_cleanup_free_ char *dev = xasprintf("/dev/%s/%s", vg, name);
 	_cleanup_free_ char *lv = xasprintf("%s/%s", vg, name);
 	const char *act[] = { "lvchange", "-ay", lv, NULL };
@@ -473,21 +597,49 @@ static int zero_lv(const char *vg, const char *name, pve_error **err)
 	uint64_t size;
 	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size) < 0)
 		return pve_error_set(err, errno, "saferemove: unable to open '%s': %m", dev);
-	/* BLKZEROOUT lets the device do it; plain writes where it can't */
-	uint64_t range[2] = { 0, size };
-	if (ioctl(fd, BLKZEROOUT, range) == 0)
-		return 0;
-	static const char zeros[1 << 16];
-	for (uint64_t off = 0; off < size;) {
+	uint64_t step = step_mib << 20, max = write_zeroes_max(fd), start = now_ns(), off = 0;
+	if (max) {
+		if (step > max)
+			step = max & ~(uint64_t)511;
+		for (; step && off < size; off += step) {
+			uint64_t range[2] = { off, size - off < step ? size - off : step };
+			if (ioctl(fd, BLKZEROOUT, range) < 0)
+				break; /* written below */
+			pace(start, off + range[1], rate);
+		}
+		if (off >= size)
+			return 0;
+	}
+	if (!rate)
+		rate = THROUGHPUT_DEFAULT;
+	static const char zeros[WRITE_CHUNK];
+	while (off < size) {
 		size_t n = size - off < sizeof(zeros) ? (size_t)(size - off) : sizeof(zeros);
 		ssize_t w = pwrite(fd, zeros, n, (off_t)off);
 		if (w <= 0)
 			return pve_error_set(err, w < 0 ? errno : EIO,
 					     "saferemove: unable to zero '%s'", dev);
 		off += (uint64_t)w;
+		pace(start, off, rate);
 	}
 	if (fdatasync(fd) < 0)
 		return pve_error_set(err, errno, "saferemove: unable to sync '%s': %m", dev);
+	return 0;
+}
+
+static int lvm_check_option(const char *key, const char *value, pve_error **err)
+{
+	uint64_t n;
+	bool b;
+	if (streq(key, "saferemove-stepsize"))
+		return parse_stepsize(value, &n, err);
+	if (streq(key, "saferemove_throughput"))
+		return parse_throughput(value, &n, err);
+	/* qcow2 volume chains on LVM are a project of their own */
+	if (streq(key, "snapshot-as-volume-chain") && pve_parse_bool(value, &b) == 0 && b)
+		return pve_error_set_param(
+			err, EINVAL, key,
+			"snapshot-as-volume-chain (qcow2 volume chains on LVM) is not supported by pved");
 	return 0;
 }
 
@@ -513,8 +665,8 @@ static int lvm_free_image(const pve_storage *s, const char *volname, pve_error *
 					"base volume '%s' is still in use by linked clone '%s'",
 					volname, l.v[k].name);
 	if (!is_thin(s) && pve_storage_option_bool(s, "saferemove", false) &&
-	    zero_lv(vg, v.name, err) < 0)
-		return -EIO;
+	    zero_lv(s, vg, v.name, err) < 0)
+		return err && *err && (*err)->code == EINVAL ? -EINVAL : -EIO;
 	/* the volume and its snapshots, in one call */
 	_cleanup_free_ char *prefix = xasprintf("snap_%s_", v.name);
 	size_t n = 0;
@@ -547,6 +699,7 @@ static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 	_cleanup_(lv_list_clear) lv_list l = { 0 };
 	if (lvs(vg, &l, err) < 0)
 		return -EIO;
+	bool tagged_only = !is_thin(s) && pve_storage_option_bool(s, "tagged_only", false);
 	pve_volume_info *v = xcalloc(l.n + 1, sizeof(*v));
 	size_t n = 0;
 	for (size_t k = 0; k < l.n; k++) {
@@ -554,6 +707,7 @@ static int lvm_list_volumes(const pve_storage *s, long long vmid, unsigned conte
 		long long owner;
 		bool base;
 		if (!lv_ours(s, i, pool) || startswith(i->name, "subvol-") ||
+		    (tagged_only && !lv_tagged(i)) ||
 		    pve_storage_parse_image_name(i->name, false, &owner, &base, NULL) < 0 ||
 		    (vmid && owner != vmid))
 			continue;
@@ -699,6 +853,14 @@ static int lvm_rename_volume(const pve_storage *s, const char *volname, long lon
 	const char *argv[] = { "lvrename", vg, v.name, target, NULL };
 	if (pve_storage_run(argv, NULL, err) < 0)
 		return -EIO;
+	/* the tag follows the owner; the volume is renamed already, so a failure here is not the
+	 * rename's, as Proxmox only warns */
+	if (!is_thin(s) && v.vmid != target_vmid) {
+		_cleanup_free_ char *lv = xasprintf("%s/%s", vg, target);
+		_cleanup_free_ char *add = owner_tag(target_vmid), *del = owner_tag(v.vmid);
+		const char *tag[] = { "lvchange", "--addtag", add, "--deltag", del, lv, NULL };
+		(void)pve_storage_run(tag, NULL, NULL);
+	}
 	/* thin snapshots follow their volume */
 	_cleanup_free_ char *prefix = xasprintf("snap_%s_", v.name);
 	for (size_t k = 0; k < l.n; k++) {
@@ -967,9 +1129,13 @@ static const char *const lvm_formats[] = { "raw", "qcow2", NULL };
 static const char *const thin_formats[] = { "raw", NULL };
 static const char *const lvm_required[] = { "vgname", NULL };
 static const char *const thin_required[] = { "vgname", "thinpool", NULL };
-static const char *const lvm_options[] = { "vgname",	  "base",
-					   "saferemove",  "saferemove_throughput",
-					   "tagged_only", "snapshot-as-volume-chain",
+static const char *const lvm_options[] = { "vgname",
+					   "base",
+					   "saferemove",
+					   "saferemove-stepsize",
+					   "saferemove_throughput",
+					   "tagged_only",
+					   "snapshot-as-volume-chain",
 					   NULL };
 static const char *const thin_options[] = { "vgname", "thinpool", NULL };
 
@@ -981,6 +1147,7 @@ const pve_storage_plugin pve_storage_plugin_lvm = {
 	.default_format = "raw",
 	.required = lvm_required,
 	.options = lvm_options,
+	.check_option = lvm_check_option,
 	.activate = lvm_activate,
 	.deactivate = lvm_deactivate,
 	.status = lvm_status,

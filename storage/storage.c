@@ -574,7 +574,8 @@ static const char *const common_options[] = {
 };
 static const char *const bool_options[] = {
 	"shared", "disable", "mkdir",	   "create-base-path",	       "create-subdirs",
-	"sparse", "krbd",    "saferemove", "snapshot-as-volume-chain", NULL
+	"sparse", "krbd",    "saferemove", "snapshot-as-volume-chain", "tagged_only",
+	"nocow",  NULL
 };
 
 static bool in_list(const char *const *l, const char *s)
@@ -700,6 +701,9 @@ int pve_storage_check_section(const void *section, pve_error **err)
 		bool b;
 		if (in_list(bool_options, k) && pve_parse_bool(v, &b) < 0)
 			return pve_error_set_param(err, EINVAL, k, "type check ('boolean') failed");
+		if (!in_list(common_options, k) && pl->check_option &&
+		    pl->check_option(k, v, err) < 0)
+			return -EINVAL;
 		if (streq(k, "content")) {
 			unsigned mask;
 			if (pve_storage_content_parse(v, &mask, err) < 0)

@@ -162,6 +162,9 @@ struct pve_storage_plugin {
 	const char *const *required; /* properties a section must have, NULL-terminated */
 	const char *const *options; /* properties it may have besides the common ones */
 	const char *unavailable; /* why this type has no ops yet, or NULL */
+	/* A value of one of its own options that the common checks (booleans) can't judge: EINVAL
+	 * naming key. NULL: any value. */
+	int (*check_option)(const char *key, const char *value, pve_error **err);
 
 	/* A volume name of this type (block storages name volumes their own way); NULL: a file storage's
 	 * name, pve_storage_parse_volname. */

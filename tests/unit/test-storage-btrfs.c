@@ -340,6 +340,63 @@ static void btrfs_export_import(void)
 	fs_teardown(&fs);
 }
 
+/* Whether lsattr shows the C (NOCOW) attribute on path. */
+static bool has_nocow(const char *path)
+{
+	const char *argv[] = { "lsattr", "-d", path, NULL };
+	_cleanup_free_ char *out = NULL;
+	if (pve_storage_run(argv, &out, NULL) < 0)
+		return false;
+	return strchr(out, ' ') && memchr(out, 'C', (size_t)(strchr(out, ' ') - out));
+}
+
+/* nocow: the raw image file gets the NOCOW attribute, as Proxmox's; without it, none. A value that
+ * is no boolean is refused naming nocow. */
+static void btrfs_nocow(void)
+{
+	btrfs_fs fs;
+	if (!fs_setup(&fs))
+		return;
+	if (access("/usr/bin/lsattr", X_OK) < 0 && access("/bin/lsattr", X_OK) < 0) {
+		test_skip("no lsattr (e2fsprogs)");
+		fs_teardown(&fs);
+		return;
+	}
+	_cleanup_free_ char *text = xasprintf(
+		"btrfs: nc\n\tpath %s\n\tcontent images\n\tis_mountpoint 1\n\tnocow 1\n", fs.mnt);
+	_cleanup_sectioncfg_ pve_sectioncfg *cfg = NULL;
+	pve_storage st;
+	pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &cfg, &err) < 0 ||
+	    pve_storage_get(cfg, "nc", &st, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		pve_error_free(err);
+		fs_teardown(&fs);
+		return;
+	}
+	char *vn = NULL, *path = NULL, *plain = NULL, *ppath = NULL;
+	check(pve_storage_alloc_image(&st, 100, "raw", NULL, 4 << 20, &vn, NULL) == 0);
+	check(pve_storage_path(&st, vn, NULL, &path, NULL) == 0);
+	check(path && has_nocow(path));
+	check(path && spt_write(path, false, "nocowdat") && spt_has(path, false, "nocowdat"));
+	check(pve_storage_alloc_image(&fs.st, 100, "raw", NULL, 4 << 20, &plain, NULL) == 0);
+	check(pve_storage_path(&fs.st, plain, NULL, &ppath, NULL) == 0);
+	check(ppath && !has_nocow(ppath));
+	check(pve_storage_free_image(&st, vn, NULL) == 0);
+	check(pve_storage_free_image(&fs.st, plain, NULL) == 0);
+	free(vn);
+	free(path);
+	free(plain);
+	free(ppath);
+
+	_cleanup_sectioncfg_ pve_sectioncfg *bad = NULL;
+	_cleanup_free_ char *btext = xasprintf("btrfs: nc\n\tpath %s\n\tnocow maybe\n", fs.mnt);
+	check(pve_storage_cfg_parse(btext, strlen(btext), &bad, &err) == -EINVAL);
+	check(err && strstr(err->message, "nocow"));
+	pve_error_free(err);
+	fs_teardown(&fs);
+}
+
 /* Two processes allocating 20 volumes each at once: 40 distinct names. */
 static void btrfs_alloc_concurrent(void)
 {
@@ -351,4 +408,4 @@ static void btrfs_alloc_concurrent(void)
 }
 
 TEST_MAIN(TEST(btrfs_plugin_table), TEST(btrfs_plugin_refusals), TEST(btrfs_plugin_extras),
-	  TEST(btrfs_export_import), TEST(btrfs_alloc_concurrent))
+	  TEST(btrfs_export_import), TEST(btrfs_alloc_concurrent), TEST(btrfs_nocow))

@@ -1,8 +1,9 @@
 /* The lvm and lvmthin plugins on a real volume group: the shared plugin table
- * (storage-plugin-test.h), the refusals, and saferemove. The volume group (and its thin pool) come
- * from the environment: PVED_TEST_VG and PVED_TEST_THINPOOL, which tests/storage/lab-storage-lvm.sh
- * sets up on loop devices in the lab (this host has no device-mapper); without them every case
- * skips and says so. */
+ * (storage-plugin-test.h), the refusals, saferemove (paced, in steps), tagged_only, and the lvm
+ * options' values (no volume group needed). The volume group (and its thin pool) come from the
+ * environment: PVED_TEST_VG and PVED_TEST_THINPOOL, which tests/storage/lab-storage-lvm.sh sets up
+ * on loop devices in the lab (this host has no device-mapper); without them every case that needs
+ * one skips and says so. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -123,11 +124,32 @@ static void lvm_plugin_refusals(void)
 	}
 }
 
-/* saferemove: a freed volume's data does not reach the next volume on its extents. */
-static void lvm_saferemove(void)
+/* The marker at offset off of a block device. */
+static bool marker_at(const char *path, off_t off, const char *marker, bool write)
+{
+	_cleanup_close_ int fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	char buf[16] = "";
+	size_t n = strlen(marker);
+	if (fd < 0)
+		return false;
+	if (write)
+		return pwrite(fd, marker, n, off) == (ssize_t)n && fdatasync(fd) == 0;
+	return pread(fd, buf, n, off) == (ssize_t)n && memcmp(buf, marker, n) == 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* saferemove with the storage's extra options: a freed volume's data (its first and last bytes)
+ * does not reach the next volume on its extents, and each removal takes min_seconds at least. */
+static void saferemove_case(const char *extra, double min_seconds)
 {
 	lvm_env e;
-	if (!env_setup(&e, "lvm", "\tsaferemove 1\n"))
+	if (!env_setup(&e, "lvm", extra))
 		return;
 	for (int round = 0; round < 2; round++) {
 		char *vn = NULL, *path = NULL;
@@ -136,14 +158,119 @@ static void lvm_saferemove(void)
 			break;
 		}
 		check(pve_storage_path(&e.st, vn, NULL, &path, NULL) == 0);
-		if (round == 1)
-			check(!spt_has(path, false, "secret.."));
-		check(spt_write(path, false, "secret.."));
+		if (round == 1) {
+			check(!marker_at(path, 0, "secret..", false));
+			check(!marker_at(path, 4 * MIB - 8, "secret..", false));
+		}
+		check(marker_at(path, 0, "secret..", true));
+		check(marker_at(path, 4 * MIB - 8, "secret..", true));
+		struct timespec t0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		check(pve_storage_free_image(&e.st, vn, NULL) == 0);
+		double took = seconds_since(&t0);
+		if (took < min_seconds)
+			test_fail(__FILE__, __LINE__, "the removal took %.2f s, below %.2f s", took,
+				  min_seconds);
 		free(path);
 		free(vn);
 	}
 	env_clear(&e);
+}
+
+static void lvm_saferemove(void)
+{
+	saferemove_case("\tsaferemove 1\n", 0);
+}
+
+/* In 1 MiB steps at 2 MiB/s: 4 MiB take 2 s at least. */
+static void lvm_saferemove_paced(void)
+{
+	saferemove_case("\tsaferemove 1\n\tsaferemove-stepsize 1\n\tsaferemove_throughput 2m\n",
+			2.0);
+}
+
+/* tagged_only: an LV without an owner's tag pve-vm-VMID is not listed, one pved allocated is (it
+ * carries the tag, which follows it when it moves to another guest); without tagged_only both
+ * are. */
+static void lvm_tagged_only(void)
+{
+	lvm_env e, all;
+	if (!env_setup(&e, "lvm", "\ttagged_only 1\n"))
+		return;
+	if (!env_setup(&all, "lvm", "")) {
+		env_clear(&e);
+		return;
+	}
+	_cleanup_free_ char *untagged = xasprintf("%s/vm-100-disk-40", e.vg);
+	const char *mk[] = { "lvcreate", "-q",	   "-aly",	     "-Wy", "--yes", "--size",
+			     "4m",	 "--name", "vm-100-disk-40", e.vg,  NULL };
+	const char *rm[] = { "lvremove", "-q", "-f", untagged, NULL };
+	char *vn = NULL, *moved = NULL;
+	pve_volume_info *v = NULL;
+	size_t n = 0;
+	check(pve_storage_run(mk, NULL, NULL) == 0);
+	check(pve_storage_alloc_image(&e.st, 100, "raw", NULL, 4 * MIB, &vn, NULL) == 0);
+	check(pve_storage_list_volumes(&e.st, 100, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
+	check_int(n, 1);
+	_cleanup_free_ char *want = xasprintf("test:%s", vn ? vn : "");
+	check(n == 1 && streq(v[0].volid, want));
+	pve_volume_infos_free(v, n);
+	check(pve_storage_list_volumes(&all.st, 100, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
+	check_int(n, 2);
+	pve_volume_infos_free(v, n);
+	check(pve_storage_rename_volume(&e.st, vn, 102, NULL, &moved, NULL) == 0);
+	check(pve_storage_list_volumes(&e.st, 102, PVE_CONTENT_ALL, &v, &n, NULL) == 0);
+	check_int(n, 1);
+	pve_volume_infos_free(v, n);
+	check(pve_storage_free_image(&e.st, moved ? moved : vn, NULL) == 0);
+	check(pve_storage_run(rm, NULL, NULL) == 0);
+	free(vn);
+	free(moved);
+	env_clear(&all);
+	env_clear(&e);
+}
+
+/* The lvm options' values, checked with storage.cfg (the API's 400 names the option): a step size
+ * of Proxmox's enumeration, a throughput cstream -t takes, and no volume chains. Needs no volume
+ * group. */
+static void lvm_option_refusals(void)
+{
+	static const struct {
+		const char *line, *param;
+	} cases[] = {
+		{ "saferemove-stepsize 0", "saferemove-stepsize" },
+		{ "saferemove-stepsize 3", "saferemove-stepsize" },
+		{ "saferemove-stepsize 64", "saferemove-stepsize" },
+		{ "saferemove-stepsize abc", "saferemove-stepsize" },
+		{ "saferemove_throughput fast", "saferemove_throughput" },
+		{ "saferemove_throughput 10x", "saferemove_throughput" },
+		{ "saferemove_throughput -", "saferemove_throughput" },
+		{ "snapshot-as-volume-chain 1", "snapshot-as-volume-chain" },
+		{ "tagged_only maybe", "tagged_only" },
+		{ "saferemove-stepsize 32", NULL },
+		{ "saferemove-stepsize 1", NULL },
+		{ "saferemove_throughput 10485760", NULL },
+		{ "saferemove_throughput -10485760", NULL },
+		{ "saferemove_throughput 10m", NULL },
+		{ "snapshot-as-volume-chain 0", NULL },
+		{ "tagged_only 1", NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		_cleanup_free_ char *text =
+			xasprintf("lvm: opts\n\tvgname vg0\n\t%s\n", cases[i].line);
+		_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
+		pve_error *err = NULL;
+		int r = pve_storage_cfg_parse(text, strlen(text), &c, &err);
+		if (cases[i].param) {
+			check(r == -EINVAL);
+			if (!err || !strstr(err->message, cases[i].param))
+				test_fail(__FILE__, __LINE__, "'%s': %s", cases[i].line,
+					  err ? err->message : "accepted");
+		} else if (r < 0) {
+			test_fail(__FILE__, __LINE__, "'%s': %s", cases[i].line, err->message);
+		}
+		pve_error_free(err);
+	}
 }
 
 static void lvmthin_plugin_table(void)
@@ -398,6 +525,7 @@ static void lvm_alloc_concurrent(void)
 }
 
 TEST_MAIN(TEST(lvm_plugin_table), TEST(lvm_plugin_refusals), TEST(lvm_saferemove),
+	  TEST(lvm_saferemove_paced), TEST(lvm_tagged_only), TEST(lvm_option_refusals),
 	  TEST(lvmthin_plugin_table), TEST(lvmthin_plugin_refusals), TEST(lvm_scans),
 	  TEST(lvm_export_import), TEST(lvmthin_export_import), TEST(lvm_activation),
 	  TEST(lvmthin_activation), TEST(lvm_alloc_concurrent))
