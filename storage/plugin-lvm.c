@@ -630,16 +630,10 @@ static int zero_lv(const pve_storage *s, const char *vg, const char *name, pve_e
 static int lvm_check_option(const char *key, const char *value, pve_error **err)
 {
 	uint64_t n;
-	bool b;
 	if (streq(key, "saferemove-stepsize"))
 		return parse_stepsize(value, &n, err);
 	if (streq(key, "saferemove_throughput"))
 		return parse_throughput(value, &n, err);
-	/* qcow2 volume chains on LVM are a project of their own */
-	if (streq(key, "snapshot-as-volume-chain") && pve_parse_bool(value, &b) == 0 && b)
-		return pve_error_set_param(
-			err, EINVAL, key,
-			"snapshot-as-volume-chain (qcow2 volume chains on LVM) is not supported by pved");
 	return 0;
 }
 

@@ -102,6 +102,11 @@ def storage_bad_input(n):
         ({"storage": "1bad", "type": "dir", "path": "/tmp/x1"}, "storage"),
         ({"storage": "x1", "type": "dir", "path": "relative"}, "path"),
         ({"storage": "x1", "type": "dir", "path": "/tmp/x1", "format": "qed"}, "format"),
+        ({"storage": "x1", "type": "lvm", "vgname": "pve", "snapshot-as-volume-chain": 1},
+         "snapshot-as-volume-chain"),
+        ({"storage": "x1", "type": "lvm", "vgname": "pve", "saferemove-stepsize": "3"},
+         "saferemove-stepsize"),
+        ({"storage": "x1", "type": "dir", "path": "/tmp/x1", "nocow": 1}, "nocow"),
     ]:
         r = n.post("/storage", params)
         expect(r.status == 400, (params, r))
