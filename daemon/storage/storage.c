@@ -392,9 +392,10 @@ static int apply_params(pved_call *c, pve_section *s, pve_error **err)
 		/* qcow2 volume chains on LVM are a project of their own: not switched on here. A
 		 * storage.cfg of Proxmox's that has it stays readable (its raw volumes work). */
 		if (streq(p->string, "snapshot-as-volume-chain") && streq(v, "1"))
-			return pve_error_set_param(err, EINVAL, p->string,
-						   "snapshot-as-volume-chain (qcow2 volume chains on "
-						   "LVM) is not supported by pved");
+			return pve_error_set_param(
+				err, EINVAL, p->string,
+				"snapshot-as-volume-chain (qcow2 volume chains on "
+				"LVM) is not supported by pved");
 		if (pve_section_set(s, p->string, v) < 0)
 			return pve_error_set_param(err, EINVAL, p->string, "invalid value");
 	}
