@@ -215,7 +215,7 @@ int main(int argc, char **argv)
 	int r = 0;
 	switch (mode) {
 	case O_STOP:
-		r = lxc_stop(s->run_dir, s->vmid, force, timeout, &err);
+		r = lxc_stop(s->run_dir, s->vmid, force, timeout, 0, &err);
 		break;
 	case O_FREEZE:
 		r = lxc_freeze(s->run_dir, s->vmid, true, &err);

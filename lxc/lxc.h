@@ -136,10 +136,15 @@ int lxc_start_finish(const lxc_spec *s, const lxc_running *r, pve_error **err);
  * enough for pved's loop (a pid file, a stat of /proc/<pid>). */
 int lxc_state(const char *run_dir, long long vmid, lxc_running *ret);
 
-/* Stops it: with force, cgroup.kill (or SIGKILL to the init when the cgroup cannot); else SIGPWR/SIGTERM
- * to the init (what it takes for a clean shutdown), then after timeout_s kill. Waits for its end
- * (task workers only). Leaves the cgroup and the run files removed. */
-int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, pve_error **err);
+/* Stops it: with force, cgroup.kill (or SIGKILL to the init when the cgroup cannot); else halt_sig (0:
+ * what the init takes for a clean shutdown: SIGRTMIN+3, SIGPWR, SIGUSR2 or SIGTERM) to the init, then
+ * after timeout_s kill. Waits for its end (task workers only). Leaves the cgroup and the run files
+ * removed. */
+int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, int halt_sig,
+	     pve_error **err);
+/* A signal as LXC's lxc.signal.halt and an OCI image's StopSignal name it: SIGTERM, TERM, 15,
+ * SIGRTMIN+3, RTMAX-1; -1 when it is none. */
+int lxc_signal_parse(const char *s);
 
 /* cgroup.freeze; thaw with freeze false. */
 int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err);
@@ -188,9 +193,9 @@ int lxc_template_extract(const char *archive, const char *dir, const lxc_idmap *
 			 pve_error **err);
 
 /* An OCI image archive (oci-archive or docker-archive tar): its layers unpacked in order with
- * whiteouts; ret_cfg gets {entrypoint, cmd, env, workdir} from the image config (NULL when not OCI).
- * ret_cfg's members, each present only when the image sets it: "entrypoint", "cmd", "env" (arrays of
- * strings), "workdir", "user" (strings). Both extracts leave dir empty again when they fail. */
+ * whiteouts; ret_cfg gets the image config's (NULL when not OCI), each member present only when the
+ * image sets it: "entrypoint", "cmd", "env" (arrays of strings), "workdir", "user", "stopsignal"
+ * (strings). Both extracts leave dir empty again when they fail. */
 int lxc_oci_extract(const char *archive, const char *dir, const lxc_idmap *maps, size_t n_maps,
 		    cJSON **ret_cfg, pve_error **err);
 bool lxc_oci_is_image(const char *archive);

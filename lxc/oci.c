@@ -266,7 +266,9 @@ int lxc_oci_parse_config(const char *json, size_t len, cJSON **ret_cfg, char ***
 		if (a)
 			cJSON_AddItemToObject(out, lists[i].to, a);
 	}
-	static const char *const strs[][2] = { { "WorkingDir", "workdir" }, { "User", "user" } };
+	static const char *const strs[][2] = { { "WorkingDir", "workdir" },
+					       { "User", "user" },
+					       { "StopSignal", "stopsignal" } };
 	for (size_t i = 0; i < ELEMENTSOF(strs); i++) {
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(c, strs[i][0]);
 		if (!s || cJSON_IsNull(s))

@@ -207,7 +207,36 @@ static bool wait_pidfd(int pidfd, int timeout_ms)
 	return r > 0;
 }
 
-int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, pve_error **err)
+int lxc_signal_parse(const char *s)
+{
+	static const struct {
+		const char *name;
+		int sig;
+	} names[] = { { "HUP", SIGHUP },   { "INT", SIGINT },	{ "QUIT", SIGQUIT },
+		      { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "USR2", SIGUSR2 },
+		      { "TERM", SIGTERM }, { "PWR", SIGPWR },	{ "WINCH", SIGWINCH } };
+	if (!s || !*s)
+		return -1;
+	unsigned long long n;
+	if (pve_parse_uint(s, (unsigned long long)SIGRTMAX, &n) == 0)
+		return n > 0 ? (int)n : -1;
+	if (startswith(s, "SIG"))
+		s += 3;
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (streq(s, names[i].name))
+			return names[i].sig;
+	bool min = startswith(s, "RTMIN"), max = startswith(s, "RTMAX");
+	if (!min && !max)
+		return -1;
+	long long off = 0;
+	if (s[5] && pve_parse_int(s + 5, -(SIGRTMAX - SIGRTMIN), SIGRTMAX - SIGRTMIN, &off) < 0)
+		return -1;
+	int sig = (min ? SIGRTMIN : SIGRTMAX) + (int)off;
+	return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -1;
+}
+
+int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s, int halt_sig,
+	     pve_error **err)
 {
 	lxc_runinfo ri;
 	int r = running_info(run_dir, vmid, &ri);
@@ -222,7 +251,8 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
 		return pve_error_set(err, ENOENT, "CT %lld is not running", vmid);
 	bool gone = false;
 	if (!force) {
-		(void)syscall(SYS_pidfd_send_signal, pidfd, halt_signal(ri.init_pid), NULL, 0);
+		(void)syscall(SYS_pidfd_send_signal, pidfd,
+			      halt_sig > 0 ? halt_sig : halt_signal(ri.init_pid), NULL, 0);
 		gone = wait_pidfd(pidfd, (int)(timeout_s > 86400 ? 86400 : timeout_s) * 1000);
 	}
 	if (!gone) {

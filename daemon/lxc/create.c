@@ -469,7 +469,9 @@ static char *password_hash(const char *pw, pve_error **err)
 }
 
 /* An application image's entrypoint, cmd and env become the container's, unless the create set them;
- * the env's items are separated by the two characters \0 in the file (the API's NUL). */
+ * the env's items are separated by the two characters \0 in the file (the API's NUL). Its working
+ * directory and stop signal become lxc.init.cwd and lxc.signal.halt (SIGTERM without one), as
+ * Proxmox writes them. */
 static void oci_to_config(pve_config *c, const cJSON *oci)
 {
 	if (!oci)
@@ -505,6 +507,12 @@ static void oci_to_config(pve_config *c, const cJSON *oci)
 	}
 	if (!pve_config_get(c, NULL, "cmode"))
 		pve_config_set(c, NULL, "cmode", "console");
+	const char *wd = pve_json_str(oci, "workdir"), *stop = pve_json_str(oci, "stopsignal");
+	if (wd && wd[0] == '/' && !strpbrk(wd, "\n") && !pve_config_get(c, NULL, "lxc.init.cwd"))
+		pve_config_set(c, NULL, "lxc.init.cwd", wd);
+	if (!pve_config_get(c, NULL, "lxc.signal.halt"))
+		pve_config_set(c, NULL, "lxc.signal.halt",
+			       stop && lxc_signal_parse(stop) > 0 ? stop : "SIGTERM");
 }
 
 /* Proxmox's per-OS set-up of the new rootfs: hostname, network, DNS, root's password, ssh keys. */

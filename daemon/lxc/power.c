@@ -226,6 +226,10 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 	s->cpu_weight = (unsigned)ct_conf_int(c, NULL, "cpuunits", 0);
 	_cleanup_free_ char *slice = pve_cgroup_node_slice(d->root);
 	s->cgroup_parent = slice ? xasprintf("%s/lxc.slice", slice) : xstrdup("lxc.slice");
+	/* lxc.init.cwd: an OCI image's WorkingDir (Proxmox writes it so) */
+	const char *cwd = pve_config_get(c, NULL, "lxc.init.cwd");
+	if (cwd && cwd[0] == '/')
+		s->cwd = xstrdup(cwd);
 	const char *ep = pve_config_get(c, NULL, "entrypoint");
 	s->argv = pve_strv_split(ep ? ep : "/sbin/init", " \t");
 	if (!s->argv[0])
@@ -372,7 +376,7 @@ int ct_start(pved *d, long long vmid, bool skiplock, pve_error **err)
 		}
 		if (r < 0) {
 			pve_error *e = NULL;
-			(void)lxc_stop(s->run_dir, vmid, true, 0, &e);
+			(void)lxc_stop(s->run_dir, vmid, true, 0, 0, &e);
 			pve_error_free(e);
 			ct_unmount_all(d, vmid);
 			if (err && *err && (*err)->code == ENOENT)
@@ -404,7 +408,12 @@ static int task_start(pved *d, const cJSON *args, pve_error **err)
 int ct_stop(pved *d, long long vmid, bool force, unsigned timeout_s, pve_error **err)
 {
 	_cleanup_free_ char *run = ct_run_dir(d);
-	int r = lxc_stop(run, vmid, force, timeout_s, err);
+	/* the config's lxc.signal.halt (an OCI image's StopSignal), else what the init takes */
+	int halt = 0;
+	_cleanup_config_ pve_config *c = NULL;
+	if (!force && ct_conf_load(d, vmid, &c, NULL, NULL) == 0)
+		halt = lxc_signal_parse(pve_config_get(c, NULL, "lxc.signal.halt"));
+	int r = lxc_stop(run, vmid, force, timeout_s, halt > 0 ? halt : 0, err);
 	if (r < 0)
 		return r;
 	ct_unmount_all(d, vmid);

@@ -258,7 +258,24 @@ def oci_application(n):
     expect(r.status == 200 and r.data["out-data"].startswith("new\n"), r.data)
     # the entrypoint ran with the image's default cmd (serve) and exec'd its httpd as pid 1
     expect("httpd" in r.data["out-data"] and "/app/www" in r.data["out-data"], r.data)
+    # the image's WorkingDir is the init's, and its StopSignal (SIGUSR1 here) the halt signal, as
+    # Proxmox writes them: lxc.init.cwd and lxc.signal.halt
+    # (GET config gives lxc.* keys as Proxmox does: a list of [key, value] under "lxc")
+    expect(["lxc.init.cwd", "/app"] in c.get("lxc", []) and
+           ["lxc.signal.halt", "SIGUSR1"] in c.get("lxc", []), c)
     task_ok(n, n.request("DELETE", ct(n, 304), {"force": 1}))
+    # a shell init that ends on SIGUSR1 only: the shutdown sends it and is quick, where SIGTERM,
+    # which an init without a handler ignores, would wait for the timeout
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {"vmid": 308, "ostemplate": "local:vztmpl/ociapp.tar",
+                                               "rootfs": "local:1", "entrypoint": "/app/run.sh trap",
+                                               "start": 1}), timeout=120)
+    r = exec_(n, 308, ["readlink", "/proc/1/cwd"])
+    expect(r.data["out-data"] == "/app\n", r.data)
+    t = time.time()
+    task_ok(n, n.post(ct(n, 308, "/status/shutdown"), {"timeout": 30}), timeout=60)
+    expect(time.time() - t < 10, f"the shutdown took {time.time() - t:.1f} s")
+    expect(status(n, 308)["status"] == "stopped", "still running")
+    task_ok(n, n.request("DELETE", ct(n, 308), {"force": 1}))
 
 
 @case
