@@ -381,6 +381,39 @@ def clone_bad_input(n):
     expect(images(n, 330) == [], images(n, 330))
 
 
+@case
+def template_with_a_linked_clone_stays(n):
+    need("clones")
+    tmpl = f"/nodes/{n.name}/qemu/300"
+    clone_disk = "var/lib/vz/images/301/vm-301-disk-0.qcow2"
+    # the template's disk made unused: freeing it is refused while the linked clone uses it
+    r = n.request("PUT", f"{tmpl}/config", {"delete": "scsi0"})
+    expect(r.status == 200, r)
+    c = n.get(f"{tmpl}/config").data
+    expect(c.get("unused0", "").startswith("local:300/base-300-disk-0.qcow2"), c)
+    before = conf_text(n, 300)
+    refused(n.request("PUT", f"{tmpl}/config", {"delete": "unused0"}), None,
+            "base volume '300/base-300-disk-0.qcow2' is still in use by linked clones", 409)
+    expect(conf_text(n, 300) == before, "a refused deletion changed the template")
+    # destroying it fails in its task with Proxmox's text, and nothing goes
+    st = task(n, n.request("DELETE", tmpl), ok=False)
+    expect(st.get("exitstatus") ==
+           "base volume 'local:300/base-300-disk-0.qcow2' is still in use by linked cloned", st)
+    expect(conf_text(n, 300) == before, "a refused destroy changed the template")
+    expect(images(n, 300) == ["base-300-disk-0.qcow2"], images(n, 300))
+    expect(backing(n, clone_disk) == "../300/base-300-disk-0.qcow2", "the clone lost its backing")
+    r = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", n.path(clone_disk)],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, f"the linked clone's backing chain is broken: {r.stderr}")
+    # without the clone the template goes, and its volume with it
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/301"))
+    expect(images(n, 301) == [], images(n, 301))
+    task(n, n.request("DELETE", tmpl))
+    expect(images(n, 300) == [], images(n, 300))
+    expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/300.conf")),
+           "the template's config stayed")
+
+
 def guest_sectors(serial):
     m = shell(serial, "echo sectors-$(cat /sys/block/sda/size)", r"sectors-(\d+)\r?\n")
     return int(m.group(1))
