@@ -5,8 +5,10 @@ one with its RAM (QEMU's snapshot-save into a state volume) and without (one tra
 snapshots), a rollback that brings the guest's RAM back (a marker written in the guest's shell before
 the snapshot is read after it), snapshot config and description, deletions that leave no state volume
 and no snapshot in the image; names and states Proxmox refuses: a 400 naming the parameter and nothing
-changed. Templates, linked and full clones (booted: the guest reads the template's disk), ten full
-clones of one template started at once; a disk grown while the VM runs (the guest sees the new size),
+changed. Templates, linked and full clones (booted: the guest reads the template's disk; once a
+stop task has ended, the list and status/current say stopped), ten full clones of one template
+started at once; a template whose base image a linked clone uses is neither destroyed nor loses that
+disk (Proxmox's errors), and goes, with its volume, once the clone is gone; a disk grown while the VM runs (the guest sees the new size),
 moved to another dir storage by drive-mirror while it runs (the guest's writes land in the new volume)
 and back by qemu-img while stopped; unlink, feature. Five guest boots: the limit is 600 s for a loaded
 machine. Runs as root; every QEMU is stopped by PID at the end."""
@@ -340,6 +342,11 @@ def clones_boot(n):
         finally:
             serial.close()
         task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/stop"))
+        # the stop task has ended: the list and status/current say so at once, no wait
+        listed = [v for v in n.get(f"/nodes/{n.name}/qemu").data if v["vmid"] == vmid]
+        expect([v["status"] for v in listed] == ["stopped"], f"VM {vmid} listed as {listed}")
+        st = status(n, vmid)
+        expect(st["status"] == "stopped" and st["qmpstatus"] == "stopped", st)
 
 
 @case
