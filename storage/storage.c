@@ -989,9 +989,41 @@ int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fm
 	return s->plugin->alloc_image(s, vmid, fmt, name, size, ret_volname, err);
 }
 
+int pve_storage_check_base_unused(const pve_storage *s, const char *volname, pve_error **err)
+{
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	/* a name that does not parse is for the plugin to refuse */
+	if (pve_storage_volume_parse(s, volname, &v, NULL) < 0 || !v.is_base)
+		return 0;
+	NEED(list_volumes);
+	/* every guest's images, whatever the storage's content says now: Proxmox's list_images */
+	pve_volume_info *l = NULL;
+	size_t n = 0;
+	int r = s->plugin->list_volumes(s, 0, PVE_CONTENT_IMAGES | PVE_CONTENT_ROOTDIR, &l, &n,
+					err);
+	if (r < 0)
+		return r;
+	bool used = false;
+	for (size_t i = 0; i < n && !used; i++) {
+		const char *name = strchr(l[i].volid, ':');
+		_cleanup_(pve_volname_clear) pve_volname c = { 0 };
+		used = name && pve_storage_volume_parse(s, name + 1, &c, NULL) == 0 && c.basename &&
+		       c.basevmid == v.vmid && streq(c.basename, v.name);
+	}
+	pve_volume_infos_free(l, n);
+	if (used)
+		return pve_error_set(err, EBUSY,
+				     "base volume '%s' is still in use by linked clones", volname);
+	return 0;
+}
+
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err)
 {
 	NEED(free_image);
+	/* Proxmox's vdisk_free asks before any plugin frees a base image */
+	int r = pve_storage_check_base_unused(s, volname, err);
+	if (r < 0)
+		return r;
 	return s->plugin->free_image(s, volname, err);
 }
 

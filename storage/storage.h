@@ -278,7 +278,13 @@ int pve_storage_get_status(const pve_storage *s, pve_storage_status *ret, pve_er
 int pve_storage_check_content(const pve_storage *s, unsigned content, pve_error **err);
 int pve_storage_alloc_image(const pve_storage *s, long long vmid, const char *fmt, const char *name,
 			    uint64_t size, char **ret_volname, pve_error **err);
+/* Refuses to free a base image that a linked clone on the storage still uses: EBUSY "base volume 'x' is
+ * still in use by linked clones" (Proxmox's vdisk_free), whatever the type; a failed listing is an
+ * error too. */
 int pve_storage_free_image(const pve_storage *s, const char *volname, pve_error **err);
+/* The same question without freeing: 0 when volname is no base image of s or no linked clone of any
+ * guest on s uses it, else EBUSY with the text above (or the listing's error). */
+int pve_storage_check_base_unused(const pve_storage *s, const char *volname, pve_error **err);
 /* The volumes of the content types asked for that the storage holds, sorted by volid, as Proxmox's
  * list_volumes: a guest's images are "rootdir" when it is one of s->containers, else "images" (a
  * subvol too); vmid (0: all) keeps that guest's images and backups and every snippet and import,

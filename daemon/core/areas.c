@@ -105,6 +105,13 @@ void pved_areas_config_changed(pved *d, const char *path)
 			(*a)->config_changed(d, path);
 }
 
+void pved_areas_task_ended(pved *d, const char *type, const char *id)
+{
+	for (const pved_area *const *a = d->areas; a && *a; a++)
+		if ((*a)->task_ended)
+			(*a)->task_ended(d, type, id);
+}
+
 void pved_areas_stop(pved *d)
 {
 	size_t n = 0;

@@ -1,5 +1,6 @@
 /* What VMs and containers share: the per-guest flock, the owner of a vmid across qemu-server/ and lxc/,
- * and a guest's pool in user.cfg. Moved out of daemon/qemu when containers needed the same. */
+ * a guest's pool in user.cfg and the linked-clone check before a guest's volumes go. Moved out of
+ * daemon/qemu when containers needed the same. */
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -7,6 +8,7 @@
 
 #include "access/access.h"
 #include "daemon/core/guest.h"
+#include "storage/storage.h"
 
 #define RETRY_MS 20
 
@@ -203,4 +205,51 @@ bool pved_guest_pools_remove(pved *d, long long vmid)
 	}
 	pve_store_unlock(lock);
 	return written;
+}
+
+/* ---- a guest's volumes ------------------------------------------------------------------------------ */
+
+bool pved_guest_volume_owned(const pve_sectioncfg *scfg, const char *volid, long long vmid)
+{
+	_cleanup_free_ char *sid = NULL, *volname = NULL;
+	pve_storage st;
+	_cleanup_(pve_volname_clear) pve_volname v = { 0 };
+	return pve_storage_volid_split(volid, &sid, &volname, NULL) == 0 &&
+	       pve_storage_get(scfg, sid, &st, NULL) == 0 &&
+	       pve_storage_volume_parse(&st, volname, &v, NULL) == 0 && v.vmid == vmid;
+}
+
+/* ---- base images of linked clones ------------------------------------------------------------------ */
+
+int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *const *volids,
+				  bool warn, const char **ret_volid, pve_error **err)
+{
+	for (char *const *v = volids; v && *v; v++) {
+		_cleanup_free_ char *sid = NULL, *volname = NULL;
+		pve_storage st;
+		if (pve_storage_volid_split(*v, &sid, &volname, NULL) < 0 ||
+		    pve_storage_get(scfg, sid, &st, NULL) < 0 || st.disabled ||
+		    !pve_storage_on_node(&st, d->node))
+			continue;
+		pve_error *e = NULL;
+		int r = pve_storage_activate(&st, &e);
+		if (r >= 0)
+			r = pve_storage_check_base_unused(&st, volname, &e);
+		if (r == -EBUSY) {
+			if (ret_volid)
+				*ret_volid = *v;
+			if (err && !*err)
+				*err = e;
+			else
+				pve_error_free(e);
+			return r;
+		}
+		/* as Proxmox: a storage that can't tell is a warning; freeing the volume fails later */
+		if (r < 0 && warn)
+			pved_task_warn(
+				"failed to check if volume '%s' is used by linked clones: %s", *v,
+				e->message);
+		pve_error_free(e);
+	}
+	return 0;
 }

@@ -1,6 +1,6 @@
 /* daemon/core/guest: what the qemu and lxc areas share about guests: the per-guest flock (Proxmox's
- * lock_config, local to the node), which node holds a vmid (VMs and containers share one id space) and
- * the pools of user.cfg a new guest joins. */
+ * lock_config, local to the node), which node holds a vmid (VMs and containers share one id space),
+ * the pools of user.cfg a new guest joins and whether a guest's base images back linked clones. */
 #pragma once
 
 #include "daemon/core/pved.h"
@@ -21,3 +21,14 @@ bool pved_guest_pool_exists(pved *d, const char *pool);
 int pved_guest_pool_add(pved *d, long long vmid, const char *pool, pve_error **err);
 /* Removes vmid from every pool (a destroy with purge; blocking, best effort); true when it was in one. */
 bool pved_guest_pools_remove(pved *d, long long vmid);
+
+/* Whether the volume is the guest's own, as its storage's volume name says (Proxmox's owner from
+ * PVE::Storage::path): a linked clone's "300/base-300-disk-0.qcow2/301/vm-301-disk-0.qcow2" is 301's,
+ * not its base's 300. False on a storage scfg does not have or a name that does not parse. */
+bool pved_guest_volume_owned(const pve_sectioncfg *scfg, const char *volid, long long vmid);
+/* Blocking: before any of volids is freed, EBUSY (storage/'s "base volume 'x' is still in use by linked
+ * clones", *ret_volid the volid) when one is a base image a linked clone uses. Volumes on storages
+ * missing or not on this node are skipped; a storage that can't list is skipped too, with a task
+ * warning when warn (Proxmox's destroy_vm: the free fails later anyway). */
+int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *const *volids,
+				  bool warn, const char **ret_volid, pve_error **err);

@@ -365,6 +365,10 @@ struct pved_area {
 	 * when out is not empty. From memory: it never waits. Text, not cJSON: 10,000 VMs are answered
 	 * from entries printed once. */
 	void (*resources)(pved_call *c, const char *type, pve_buf *out);
+	/* A task has ended, and the task table says so from now on: its UPID's type and id ("qmstop",
+	 * "100"). A client that saw the task end asks after this, so state the task changed (a VM's
+	 * run state) can be brought up to date here rather than on a timer. */
+	void (*task_ended)(pved *d, const char *type, const char *id);
 	/* At exit, in reverse list order, after the front and the server have stopped. */
 	void (*stop)(pved *d);
 };
@@ -383,4 +387,5 @@ int pved_areas_bind(const pve_routes *routes, const pved_area *const *areas,
 int pved_areas_init(pved *d, pve_error **err);
 void pved_areas_reload(pved *d);
 void pved_areas_config_changed(pved *d, const char *path);
+void pved_areas_task_ended(pved *d, const char *type, const char *id);
 void pved_areas_stop(pved *d);

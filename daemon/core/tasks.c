@@ -334,6 +334,7 @@ static void finish(pved_tasks *t, pved_task *task, int wstatus, bool have_wstatu
 	append_index(t, task);
 	write_active(t);
 	log_debug("task %s ended: %s", task->upid_str, status);
+	pved_areas_task_ended(d, task->upid.type, task->upid.id);
 }
 
 void pved_tasks_refresh(pved *d)

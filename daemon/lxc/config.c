@@ -846,6 +846,10 @@ static int put_check(void *cfg, void *ud, pve_error **err)
 	int r = ct_storage_cfg(j->d, &scfg, err);
 	if (r < 0)
 		return r;
+	/* an unused base image a linked clone still uses stays in the config (Proxmox's vdisk_free) */
+	r = pved_guest_check_bases_unused(j->d, scfg, j->u.destroy, false, NULL, err);
+	if (r < 0)
+		return r;
 	bool unpriv = ct_conf_bool(c, NULL, "unprivileged", false);
 	j->made = strv_new();
 	const char *sections[] = { NULL, CT_SECTION_PENDING };

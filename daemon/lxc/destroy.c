@@ -53,21 +53,6 @@ static void h_destroy(pved_call *c)
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 
-/* Whether a volume is this container's own (a linked clone's base belongs to another). */
-static bool volume_is_cts(const char *volid, long long vmid)
-{
-	const char *name = strchr(volid, ':');
-	if (!name)
-		return false;
-	name++;
-	char prefix[48], vmprefix[48], subprefix[48];
-	snprintf(prefix, sizeof(prefix), "%lld/", vmid);
-	snprintf(vmprefix, sizeof(vmprefix), "vm-%lld-", vmid);
-	snprintf(subprefix, sizeof(subprefix), "subvol-%lld-", vmid);
-	return startswith(name, prefix) || startswith(name, vmprefix) ||
-	       startswith(name, subprefix);
-}
-
 static bool arg_true(const cJSON *args, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(args, key);
@@ -109,12 +94,17 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 	_cleanup_strv_free_ char **vols = ct_conf_volumes(c, vmid);
 	size_t w = 0;
 	for (size_t i = 0; vols[i]; i++) {
-		if (volume_is_cts(vols[i], vmid))
+		if (pved_guest_volume_owned(scfg, vols[i], vmid))
 			vols[w++] = vols[i];
 		else
 			free(vols[i]);
 	}
 	vols[w] = NULL;
+	/* Proxmox's vdisk_free fails the destroy on a base image a linked clone uses; here before
+	 * anything is freed */
+	r = pved_guest_check_bases_unused(d, scfg, vols, true, NULL, err);
+	if (r < 0)
+		return r;
 	ct_volumes_free(d, scfg, vols, true);
 	if (arg_true(args, "destroy-unreferenced-disks")) {
 		for (size_t i = 0; i < pve_sectioncfg_count(scfg); i++) {

@@ -170,6 +170,19 @@ static void qemu_config_changed(pved *d, const char *path)
 		qemu_vm_refresh(d, vmid);
 }
 
+/* A task of a VM has ended: the table takes the run state the task left (a stopped QEMU is gone, a
+ * started one runs) now, so the list agrees with the task from its end on, not after a retry. */
+static void qemu_task_ended(pved *d, const char *type, const char *id)
+{
+	(void)type;
+	long long vmid;
+	if (id[0] == '0' || pve_parse_int(id, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0)
+		return;
+	qemu_vm *vm = qemu_vm_find(d, vmid);
+	if (vm)
+		qemu_vm_check_running(d, vm);
+}
+
 /* GET /cluster/resources: the VMs the caller may audit, from the table's printed entries. */
 void qemu_resources(pved_call *c, const char *type, pve_buf *out)
 {
@@ -205,4 +218,5 @@ const pved_area pved_area_qemu = {
 	.stop = qemu_stop,
 	.config_changed = qemu_config_changed,
 	.resources = qemu_resources,
+	.task_ended = qemu_task_ended,
 };

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "access/access.h"
+#include "daemon/core/guest.h"
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/qemu-internal.h"
 
@@ -853,6 +854,10 @@ static int put_check(void *cfg, void *ud, pve_error **err)
 	int r = qemu_storage_cfg(j->d, &j->scfg, err);
 	if (r < 0)
 		return r;
+	/* an unused base image a linked clone still uses stays in the config (Proxmox's vdisk_free) */
+	r = pved_guest_check_bases_unused(j->d, j->scfg, j->u.destroy, false, NULL, err);
+	if (r < 0)
+		return r;
 	char **made = NULL;
 	r = qemu_disks_allocate(j->d, j->scfg, j->vmid, cfg, NULL, NULL, &made, err);
 	if (r >= 0) {
@@ -1079,6 +1084,8 @@ static int task_config(pved *d, const cJSON *args, pve_error **err)
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 	char **made = NULL, **more = NULL;
 	r = qemu_storage_cfg(d, &scfg, err);
+	if (r >= 0)
+		r = pved_guest_check_bases_unused(d, scfg, u.destroy, true, NULL, err);
 	if (r >= 0)
 		r = qemu_disks_allocate(d, scfg, vmid, c, NULL, NULL, &made, err);
 	if (r >= 0)

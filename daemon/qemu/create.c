@@ -365,21 +365,6 @@ static char **config_volumes(const pve_config *c)
 	return v;
 }
 
-static bool volume_is_vms(const char *volid, long long vmid)
-{
-	const char *name = strchr(volid, ':');
-	if (!name)
-		return false;
-	name++;
-	/* file storages name images <vmid>/...; block storages vm-<vmid>-... */
-	char prefix[48], vmprefix[48], baseprefix[48];
-	snprintf(prefix, sizeof(prefix), "%lld/", vmid);
-	snprintf(vmprefix, sizeof(vmprefix), "vm-%lld-", vmid);
-	snprintf(baseprefix, sizeof(baseprefix), "base-%lld-", vmid);
-	return startswith(name, prefix) || startswith(name, vmprefix) ||
-	       startswith(name, baseprefix);
-}
-
 static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 {
 	long long vmid = 0;
@@ -411,12 +396,22 @@ static int task_destroy(pved *d, const cJSON *args, pve_error **err)
 	/* volumes of other guests (a linked clone's base) are not this VM's to free */
 	size_t w = 0;
 	for (size_t i = 0; vols[i]; i++) {
-		if (volume_is_vms(vols[i], vmid))
+		if (pved_guest_volume_owned(scfg, vols[i], vmid))
 			vols[w++] = vols[i];
 		else
 			free(vols[i]);
 	}
 	vols[w] = NULL;
+	/* a template whose base images back linked clones stays whole, as Proxmox's destroy_vm */
+	const char *used = NULL;
+	pve_error *busy = NULL;
+	if (kvm_config_bool(c, NULL, "template", false) &&
+	    pved_guest_check_bases_unused(d, scfg, vols, true, &used, &busy) < 0) {
+		pve_error_free(busy);
+		/* sic: Proxmox's text */
+		return pve_error_set(err, EBUSY,
+				     "base volume '%s' is still in use by linked cloned", used);
+	}
 	qemu_disks_free(d, scfg, vols, true);
 	const cJSON *dud = cJSON_GetObjectItemCaseSensitive(args, "destroy-unreferenced-disks");
 	if (cJSON_IsNumber(dud) && dud->valuedouble != 0) {

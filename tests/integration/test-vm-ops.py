@@ -5,8 +5,10 @@ one with its RAM (QEMU's snapshot-save into a state volume) and without (one tra
 snapshots), a rollback that brings the guest's RAM back (a marker written in the guest's shell before
 the snapshot is read after it), snapshot config and description, deletions that leave no state volume
 and no snapshot in the image; names and states Proxmox refuses: a 400 naming the parameter and nothing
-changed. Templates, linked and full clones (booted: the guest reads the template's disk), ten full
-clones of one template started at once; a disk grown while the VM runs (the guest sees the new size),
+changed. Templates, linked and full clones (booted: the guest reads the template's disk; once a
+stop task has ended, the list and status/current say stopped), ten full clones of one template
+started at once; a template whose base image a linked clone uses is neither destroyed nor loses that
+disk (Proxmox's errors), and goes, with its volume, once the clone is gone; a disk grown while the VM runs (the guest sees the new size),
 moved to another dir storage by drive-mirror while it runs (the guest's writes land in the new volume)
 and back by qemu-img while stopped; unlink, feature. Five guest boots: the limit is 600 s for a loaded
 machine. Runs as root; every QEMU is stopped by PID at the end."""
@@ -340,6 +342,11 @@ def clones_boot(n):
         finally:
             serial.close()
         task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/stop"))
+        # the stop task has ended: the list and status/current say so at once, no wait
+        listed = [v for v in n.get(f"/nodes/{n.name}/qemu").data if v["vmid"] == vmid]
+        expect([v["status"] for v in listed] == ["stopped"], f"VM {vmid} listed as {listed}")
+        st = status(n, vmid)
+        expect(st["status"] == "stopped" and st["qmpstatus"] == "stopped", st)
 
 
 @case
@@ -379,6 +386,39 @@ def clone_bad_input(n):
     expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/330.conf")),
            "a refused clone left a config")
     expect(images(n, 330) == [], images(n, 330))
+
+
+@case
+def template_with_a_linked_clone_stays(n):
+    need("clones")
+    tmpl = f"/nodes/{n.name}/qemu/300"
+    clone_disk = "var/lib/vz/images/301/vm-301-disk-0.qcow2"
+    # the template's disk made unused: freeing it is refused while the linked clone uses it
+    r = n.request("PUT", f"{tmpl}/config", {"delete": "scsi0"})
+    expect(r.status == 200, r)
+    c = n.get(f"{tmpl}/config").data
+    expect(c.get("unused0", "").startswith("local:300/base-300-disk-0.qcow2"), c)
+    before = conf_text(n, 300)
+    refused(n.request("PUT", f"{tmpl}/config", {"delete": "unused0"}), None,
+            "base volume '300/base-300-disk-0.qcow2' is still in use by linked clones", 409)
+    expect(conf_text(n, 300) == before, "a refused deletion changed the template")
+    # destroying it fails in its task with Proxmox's text, and nothing goes
+    st = task(n, n.request("DELETE", tmpl), ok=False)
+    expect(st.get("exitstatus") ==
+           "base volume 'local:300/base-300-disk-0.qcow2' is still in use by linked cloned", st)
+    expect(conf_text(n, 300) == before, "a refused destroy changed the template")
+    expect(images(n, 300) == ["base-300-disk-0.qcow2"], images(n, 300))
+    expect(backing(n, clone_disk) == "../300/base-300-disk-0.qcow2", "the clone lost its backing")
+    r = subprocess.run(["qemu-img", "info", "-U", "--backing-chain", n.path(clone_disk)],
+                       capture_output=True, text=True)
+    expect(r.returncode == 0, f"the linked clone's backing chain is broken: {r.stderr}")
+    # without the clone the template goes, and its volume with it
+    task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/301"))
+    expect(images(n, 301) == [], images(n, 301))
+    task(n, n.request("DELETE", tmpl))
+    expect(images(n, 300) == [], images(n, 300))
+    expect(not os.path.exists(n.path(f"etc/pve/nodes/{n.name}/qemu-server/300.conf")),
+           "the template's config stayed")
 
 
 def guest_sectors(serial):

@@ -416,10 +416,27 @@ static void dir_export_snapshot_and_clone(void)
 	if (imp)
 		check(pve_storage_free_image(&b, imp, NULL) == 0);
 	free(imp);
+	/* the base stays while its linked clone uses it (Proxmox's vdisk_free), and is asked about */
+	if (base && clone) {
+		check(pve_storage_check_base_unused(&a, base, &err) == -EBUSY);
+		check(err && streq(err->message, "base volume '100/base-100-disk-0.qcow2' is still "
+						 "in use by linked clones"));
+		pve_error_free(err);
+		err = NULL;
+		check(pve_storage_free_image(&a, base, &err) == -EBUSY);
+		pve_error_free(err);
+		err = NULL;
+		_cleanup_free_ char *bp = NULL;
+		check(pve_storage_path(&a, base, NULL, &bp, NULL) == 0 && bp &&
+		      access(bp, F_OK) == 0);
+		check(pve_storage_check_base_unused(&a, clone, NULL) == 0);
+	}
 	if (clone)
 		check(pve_storage_free_image(&a, clone, NULL) == 0);
-	if (base)
+	if (base) {
+		check(pve_storage_check_base_unused(&a, base, NULL) == 0);
 		check(pve_storage_free_image(&a, base, NULL) == 0);
+	}
 	free(clone);
 	free(base);
 	free(vn);
