@@ -219,6 +219,70 @@ bool pved_guest_volume_owned(const pve_sectioncfg *scfg, const char *volid, long
 	       pve_storage_volume_parse(&st, volname, &v, NULL) == 0 && v.vmid == vmid;
 }
 
+/* ---- bandwidth limits ---------------------------------------------------------------------------------- */
+
+/* The operation's limit in a bwlimit property string (clone=N,default=N,...), or -1. */
+static long long bwlimit_of(const char *prop, const char *operation)
+{
+	if (!prop)
+		return -1;
+	long long def = -1, op = -1;
+	_cleanup_strv_free_ char **items = pve_strv_split(prop, ",");
+	for (char **i = items; *i; i++) {
+		char *eq = strchr(*i, '=');
+		double v;
+		if (!eq || pve_parse_double(eq + 1, &v) < 0 || v < 0)
+			continue;
+		*eq = '\0';
+		if (streq(*i, operation))
+			op = (long long)v;
+		else if (streq(*i, "default"))
+			def = (long long)v;
+	}
+	return op >= 0 ? op : def;
+}
+
+long long pved_guest_bwlimit(pved *d, const pve_sectioncfg *scfg, const char *operation,
+			     const char *const *sids, long long override, bool privileged)
+{
+	if (override >= 0 && privileged)
+		return override;
+	/* each storage's limit, and datacenter.cfg's where one of them (or none at all) has none */
+	long long res = -1;
+	bool global = true;
+	for (const char *const *s = sids; s && *s; s++) {
+		pve_storage st;
+		if (s == sids)
+			global = false;
+		if (pve_storage_get(scfg, *s, &st, NULL) < 0) {
+			global = true;
+			continue;
+		}
+		long long l = bwlimit_of(pve_section_get(st.section, "bwlimit"), operation);
+		if (l < 0) {
+			global = true;
+			continue;
+		}
+		if (res < 0 || l < res)
+			res = l;
+	}
+	if (global) {
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		_cleanup_config_ pve_config *dc = NULL;
+		long long l = -1;
+		if (pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL) == 0 &&
+		    pve_config_parse(text, len, &dc, NULL) == 0)
+			l = bwlimit_of(pve_config_get(dc, NULL, "bwlimit"), operation);
+		if (l >= 0 && (res < 0 || l < res))
+			res = l;
+	}
+	/* an unprivileged override only lowers what holds (0 would lift it: it does not) */
+	if (override > 0 && (res <= 0 || override < res))
+		res = override;
+	return res > 0 ? res : 0;
+}
+
 /* ---- base images of linked clones ------------------------------------------------------------------ */
 
 int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *const *volids,

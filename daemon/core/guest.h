@@ -32,3 +32,11 @@ bool pved_guest_volume_owned(const pve_sectioncfg *scfg, const char *volid, long
  * warning when warn (Proxmox's destroy_vm: the free fails later anyway). */
 int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *const *volids,
 				  bool warn, const char **ret_volid, pve_error **err);
+
+/* Proxmox's get_bandwidth_limit: the I/O limit in KiB/s (0: none) of an operation ("clone", "move",
+ * "restore", "migration") over the storages it reads and writes (NULL-ended; NULL entries skipped):
+ * the smallest of each storage's bwlimit (its operation's limit, else its default), or datacenter.cfg's
+ * when no storage has one. override (-1: none) lowers it; only a privileged caller (Sys.Modify on /,
+ * which the handler decides) may raise it or lift it with 0. Blocking (reads datacenter.cfg). */
+long long pved_guest_bwlimit(pved *d, const pve_sectioncfg *scfg, const char *operation,
+			     const char *const *sids, long long override, bool privileged);

@@ -13,6 +13,7 @@
 
 #include "access/access.h"
 #include "cluster/cluster.h"
+#include "daemon/core/guest.h"
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/ops-internal.h"
 
@@ -152,6 +153,9 @@ static void h_clone(pved_call *c)
 	cJSON *args = cJSON_Duplicate(c->params, true);
 	cJSON_DeleteItemFromObjectCaseSensitive(args, "full");
 	cJSON_AddBoolToObject(args, "full", full);
+	/* who may raise or lift the configured bandwidth limits (pved_guest_bwlimit) */
+	cJSON_AddBoolToObject(args, "bwlimit-privileged",
+			      pved_call_permitted(c, "/", "Sys.Modify"));
 	pve_error *e = NULL;
 	_cleanup_free_ char *id = xasprintf("%lld", vmid), *upid = NULL;
 	if (pved_task_start(d, "qmclone", id, c->authid, args, &upid, &e) < 0) {
@@ -299,7 +303,8 @@ typedef struct clone_ctx {
 	const char *snap; /* the snapshot copied, or NULL */
 	const char *storage, *format;
 	bool full, running;
-	long long bwlimit; /* KiB/s, 0: none */
+	long long bwlimit; /* the caller's, KiB/s; -1: none given */
+	bool bwlimit_privileged;
 	char **made;
 	size_t n_made;
 } clone_ctx;
@@ -347,6 +352,11 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	if (r >= 0)
 		r = qemu_ops_disk_size(x->d, x->vmid, key, &src, x->running, &size, &src_fmt, err);
 	const char *sid = x->storage ? x->storage : src.sid;
+	long long limit = pved_guest_bwlimit(x->d, x->scfg, "clone",
+					     (const char *const[]){ src.sid, x->storage, NULL },
+					     x->bwlimit, x->bwlimit_privileged);
+	if (limit > 0)
+		printf("%s: bandwidth limit: %lld KiB/s\n", key, limit);
 	pve_storage dst;
 	if (r >= 0)
 		r = pve_storage_get(x->scfg, sid, &dst, err);
@@ -379,7 +389,7 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 	if (r >= 0 && x->running) {
 		printf("%s: copying %s to %s by drive-mirror\n", key, volid, nv);
 		fflush(stdout);
-		r = qemu_ops_mirror(x->d, x->vmid, key, dst_path, fmt, false, x->bwlimit, err);
+		r = qemu_ops_mirror(x->d, x->vmid, key, dst_path, fmt, false, limit, err);
 	} else if (r >= 0) {
 		printf("%s: copying %s to %s\n", key, volid, nv);
 		fflush(stdout);
@@ -391,7 +401,7 @@ static int copy_disk(clone_ctx *x, const char *key, const char *volid, char **re
 		argv[k++] = "qemu-img";
 		argv[k++] = "convert";
 		argv[k++] = "-n"; /* the target exists: write into it */
-		qemu_ops_rate_arg(x->bwlimit, rate, argv, &k);
+		qemu_ops_rate_arg(limit, rate, argv, &k);
 		argv[k++] = "-f";
 		argv[k++] = src_fmt ? src_fmt : "raw";
 		if (snapopt) {
@@ -423,7 +433,9 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 	x.storage = pve_json_str(args, "storage");
 	x.format = pve_json_str(args, "format");
 	x.full = arg_bool(args, "full");
+	x.bwlimit = -1;
 	pve_json_int(args, "bwlimit", &x.bwlimit);
+	x.bwlimit_privileged = arg_bool(args, "bwlimit-privileged");
 	const char *name = pve_json_str(args, "name"), *descr = pve_json_str(args, "description");
 	const char *pool = pve_json_str(args, "pool");
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
+#include "daemon/core/guest.h"
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/ops-internal.h"
 
@@ -436,7 +437,11 @@ static void h_move_disk(pved_call *c)
 			      acl);
 		return pved_call_fail(c, err);
 	}
-	start(c, "qmmove", cJSON_Duplicate(c->params, true));
+	cJSON *args = cJSON_Duplicate(c->params, true);
+	/* who may raise or lift the configured bandwidth limits (pved_guest_bwlimit) */
+	cJSON_AddBoolToObject(args, "bwlimit-privileged",
+			      pved_call_permitted(c, "/", "Sys.Modify"));
+	start(c, "qmmove", args);
 }
 
 static int task_move(pved *d, const cJSON *args, pve_error **err)
@@ -446,7 +451,7 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 		return task_reassign(d, target, args, err);
 	const char *disk = pve_json_str(args, "disk"), *storage = pve_json_str(args, "storage");
 	bool del = arg_bool(args, "delete");
-	long long bwlimit = 0;
+	long long bwlimit = -1;
 	pve_json_int(args, "bwlimit", &bwlimit);
 	/* held for the copy, as Proxmox's move_disk holds its config lock */
 	_cleanup_close_ int lock = -1;
@@ -480,6 +485,11 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 		r = pve_storage_get(scfg, storage, &dst, err);
 	if (r >= 0)
 		r = pve_storage_activate(&dst, err);
+	bwlimit = pved_guest_bwlimit(d, scfg, "move",
+				     (const char *const[]){ src.sid, storage, NULL }, bwlimit,
+				     arg_bool(args, "bwlimit-privileged"));
+	if (bwlimit > 0)
+		printf("%s: bandwidth limit: %lld KiB/s\n", disk, bwlimit);
 	qemu_vol_clear(&src);
 	if (r < 0)
 		return r;

@@ -3,12 +3,14 @@ file (property strings canonical, the description as # lines) and answered typed
 as an object, integers and booleans as numbers. delete removes keys; bad values are a 400 naming the
 parameter with the file unchanged; a user without Sys.Audit sees only console and tag-style, one
 without Sys.Modify changes nothing. GET /cluster/nextid takes its range from next-id, and a new NIC's
-MAC address starts with mac_prefix. GET /cluster/status of a node on its own. Needs root."""
+MAC address starts with mac_prefix, and a clone or disk move takes its bandwidth limit from the
+storages' and datacenter.cfg's bwlimit. GET /cluster/status of a node on its own. Needs root."""
 
 import json
 import os
 import subprocess
 import sys
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import case, expect, node_main  # noqa: E402
@@ -147,6 +149,46 @@ def mac_prefix_for_new_nics(n):
         n.wait_task(n.request("DELETE", f"/nodes/{n.name}/qemu/151").data)
     finally:
         subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+
+
+def task_log(n, upid):
+    n.wait_task(upid, timeout=120)
+    q = urllib.parse.quote(upid, safe="")
+    return "\n".join(x["t"] for x in n.get(f"/nodes/{n.name}/tasks/{q}/log", {"limit": 500}).data)
+
+
+@case
+def bwlimit_defaults(n):
+    # Proxmox's get_bandwidth_limit: each storage's (its operation's limit, else its default), and
+    # datacenter.cfg's where a storage has none; the smallest holds; a caller with Sys.Modify on /
+    # may give another (0: none), anyone may lower it.
+    r = n.post(f"/nodes/{n.name}/qemu", {"vmid": 170, "scsi0": "local:0.01,format=raw"})
+    expect(r.status == 200, r)
+    n.wait_task(r.data)
+    try:
+        put(n, {"bwlimit": "clone=900000,default=800000"})
+        log = task_log(n, n.post(f"/nodes/{n.name}/qemu/170/clone", {"newid": 171, "full": 1}).data)
+        expect("scsi0: bandwidth limit: 900000 KiB/s" in log, log)
+        expect(n.request("PUT", "/storage/local", {"bwlimit": "clone=700000"}).status == 200, "bw")
+        log = task_log(n, n.post(f"/nodes/{n.name}/qemu/170/clone", {"newid": 172, "full": 1}).data)
+        expect("scsi0: bandwidth limit: 700000 KiB/s" in log, log)
+        log = task_log(n, n.post(f"/nodes/{n.name}/qemu/170/clone",
+                                 {"newid": 173, "full": 1, "bwlimit": 600000}).data)
+        expect("scsi0: bandwidth limit: 600000 KiB/s" in log, log)
+        log = task_log(n, n.post(f"/nodes/{n.name}/qemu/170/clone",
+                                 {"newid": 174, "full": 1, "bwlimit": 0}).data)
+        expect("bandwidth limit" not in log, log)
+        # a move: the storage has no move limit, so datacenter.cfg's default counts too
+        log = task_log(n, n.post(f"/nodes/{n.name}/qemu/171/move_disk",
+                                 {"disk": "scsi0", "storage": "local", "format": "qcow2"}).data)
+        expect("scsi0: bandwidth limit: 800000 KiB/s" in log, log)
+    finally:
+        n.request("PUT", "/storage/local", {"delete": "bwlimit"})
+        put(n, {"delete": "bwlimit"})
+        for vmid in (174, 173, 172, 171, 170):
+            r = n.request("DELETE", f"/nodes/{n.name}/qemu/{vmid}")
+            if r.status == 200:
+                n.wait_task(r.data)
 
 
 if __name__ == "__main__":
