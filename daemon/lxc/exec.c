@@ -293,25 +293,19 @@ static void live_maybe_done(exec_live *x, bool force)
 	exec_done(j);
 }
 
-static void live_out(evutil_socket_t fd, short what, void *arg)
+/* A pipe of the command's output readable: what it has, kept up to the limit. */
+static void live_read(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
 	(void)what;
 	exec_live *x = arg;
 	exec_job *j = x->j;
-	if (!drain(x->fd_out, &j->out, j->limit, &j->out_trunc))
-		live_close(&x->ev_out, &x->fd_out);
-	live_maybe_done(x, false);
-}
-
-static void live_err(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	exec_live *x = arg;
-	exec_job *j = x->j;
-	if (!drain(x->fd_err, &j->err, j->limit, &j->err_trunc))
-		live_close(&x->ev_err, &x->fd_err);
+	bool out = fd == x->fd_out;
+	if (!drain(fd, out ? &j->out : &j->err, j->limit, out ? &j->out_trunc : &j->err_trunc)) {
+		if (out)
+			live_close(&x->ev_out, &x->fd_out);
+		else
+			live_close(&x->ev_err, &x->fd_err);
+	}
 	live_maybe_done(x, false);
 }
 
@@ -402,8 +396,8 @@ static void live_start(exec_job *j)
 			  .in_len = j->input ? strlen(j->input) : 0 };
 	(void)fcntl(x->fd_out, F_SETFL, O_NONBLOCK);
 	(void)fcntl(x->fd_err, F_SETFL, O_NONBLOCK);
-	x->ev_out = event_new(d->base, x->fd_out, EV_READ | EV_PERSIST, live_out, x);
-	x->ev_err = event_new(d->base, x->fd_err, EV_READ | EV_PERSIST, live_err, x);
+	x->ev_out = event_new(d->base, x->fd_out, EV_READ | EV_PERSIST, live_read, x);
+	x->ev_err = event_new(d->base, x->fd_err, EV_READ | EV_PERSIST, live_read, x);
 	x->ev_exit = event_new(d->base, x->pidfd, EV_READ | EV_PERSIST, live_exit, x);
 	x->timer = evtimer_new(d->base, live_timeout, x);
 	event_add(x->ev_out, NULL);

@@ -2,6 +2,8 @@
 client that verifies the node's certificate against its own CA, and the case runner whose lines
 tests/run counts ("ok NAME", "FAIL NAME: why", "skip NAME: why")."""
 
+import base64
+import hashlib
 import http.client
 import json
 import os
@@ -271,6 +273,80 @@ def comm(pid):
             return f.read().strip()
     except OSError:
         return ""
+
+
+class WebSocketClient:
+    """An RFC 6455 client over a connected socket: the upgrade (a GET of path with extra header lines),
+    masked frames out, unmasked frames in. head and accepted say how the upgrade went."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, sock, host, path, headers=""):
+        self.s = sock
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                        f"Sec-WebSocket-Version: 13\r\n{headers}\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(4096)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.head = head.decode(errors="replace")
+        want = base64.b64encode(hashlib.sha1((key + self.GUID).encode()).digest()).decode()
+        self.accepted = (self.head.startswith("HTTP/1.1 101") and
+                         f"Sec-WebSocket-Accept: {want}" in self.head)
+
+    def send(self, data, opcode=2):
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x80 | opcode])
+        if n < 126:
+            hdr += bytes([0x80 | n])
+        elif n < 65536:
+            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
+        else:
+            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
+        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _need(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+
+    def recv(self):
+        """One frame: (opcode, payload); self.fin tells whether it ends its message."""
+        self._need(2)
+        b0, b1 = self.buf[0], self.buf[1]
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            self._need(4)
+            n, off = struct.unpack(">H", self.buf[2:4])[0], 4
+        elif n == 127:
+            self._need(10)
+            n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+        self._need(off + n)
+        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
+        self.fin = bool(b0 & 0x80)
+        return b0 & 0x0F, payload
+
+    def recv_message(self):
+        """One whole message, its fragments joined."""
+        message = b""
+        while True:
+            message += self.recv()[1]
+            if self.fin:
+                return message
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
 
 
 CASES = []

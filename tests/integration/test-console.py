@@ -3,80 +3,28 @@ interface's xterm.js reaches it, with a small RFC 6455 client written here. The 
 the pam realm (a throwaway system user, removed at the end); others are refused. Needs root and
 useradd."""
 
-import base64
-import hashlib
 import os
 import re
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Node, Skip, WebSocketClient, case, expect, run  # noqa: E402
 
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-class WebSocket:
-    """A client: the upgrade over TLS, masked frames out, unmasked frames in."""
+class WebSocket(WebSocketClient):
+    """The node's websocket over TLS, with the ticket's cookie, as xterm.js opens it."""
 
     def __init__(self, n, path, cookie):
         ctx = ssl.create_default_context(cafile=n.path("etc/pve/pve-root-ca.pem"))
         raw = socket.create_connection(("127.0.0.1", n.port), timeout=15)
-        self.s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET /api2/json{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                        f"Sec-WebSocket-Protocol: binary\r\n"
-                        f"Cookie: PVEAuthCookie={urllib.parse.quote(cookie, safe='')}\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.s.recv(4096)
-            if not chunk:
-                break
-            self.buf += chunk
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        self.head = head.decode(errors="replace")
-        want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        self.accepted = self.head.startswith("HTTP/1.1 101") and f"Sec-WebSocket-Accept: {want}" in self.head
-
-    def send(self, data, opcode=2):
-        mask = os.urandom(4)
-        n = len(data)
-        hdr = bytes([0x80 | opcode])
-        if n < 126:
-            hdr += bytes([0x80 | n])
-        elif n < 65536:
-            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buf += chunk
-
-    def recv(self):
-        """One frame: (opcode, payload)."""
-        self._need(2)
-        b0, b1 = self.buf[0], self.buf[1]
-        n, off = b1 & 0x7F, 2
-        if n == 126:
-            self._need(4)
-            n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-        elif n == 127:
-            self._need(10)
-            n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
-        self._need(off + n)
-        payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
-        return b0 & 0x0F, payload
+        super().__init__(ctx.wrap_socket(raw, server_hostname="127.0.0.1"), "127.0.0.1",
+                         f"/api2/json{path}",
+                         f"Sec-WebSocket-Protocol: binary\r\n"
+                         f"Cookie: PVEAuthCookie={urllib.parse.quote(cookie, safe='')}\r\n")
 
     def read_until(self, pattern, timeout=20):
         seen = b""
@@ -89,12 +37,6 @@ class WebSocket:
             if re.search(pattern, seen):
                 return seen
         raise AssertionError(f"no {pattern!r} in {seen[-300:]!r}")
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def termproxy(n):

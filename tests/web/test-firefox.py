@@ -8,14 +8,11 @@ and logout. The pages run the same application as in Chromium (tests/web/steps.m
 between the browsers is the engine. Needs root and firefox-esr; the test ends Firefox by its PID and
 removes its profile."""
 
-import base64
-import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -23,82 +20,35 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-from pvetest import Node, case, expect, free_port, run  # noqa: E402
+from pvetest import Node, WebSocketClient, case, expect, free_port, run  # noqa: E402
 
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
 state = {}
 
 
-class Bidi:
+class Bidi(WebSocketClient):
     """WebDriver BiDi over a plain websocket to Firefox on loopback: commands by id, events skipped."""
 
     def __init__(self, port):
         deadline = time.time() + 30
         while True:
             try:
-                self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
+                sock = socket.create_connection(("127.0.0.1", port), timeout=30)
                 break
             except OSError:
                 if time.time() > deadline:
                     raise
                 time.sleep(0.1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET /session HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                        f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            chunk = self.s.recv(4096)
-            if not chunk:
-                raise AssertionError("Firefox closed the BiDi connection")
-            self.buf += chunk
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        want = base64.b64encode(hashlib.sha1(
-            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
-        expect(head.startswith(b"HTTP/1.1 101") and want.encode() in head, head[:200])
+        super().__init__(sock, f"127.0.0.1:{port}", "/session")
+        expect(self.accepted, self.head[:200])
         self.next_id = 0
-
-    def _send(self, data):
-        mask = os.urandom(4)
-        n = len(data)
-        hdr = bytes([0x81])
-        if n < 126:
-            hdr += bytes([0x80 | n])
-        elif n < 65536:
-            hdr += bytes([0x80 | 126]) + struct.pack(">H", n)
-        else:
-            hdr += bytes([0x80 | 127]) + struct.pack(">Q", n)
-        self.s.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise EOFError("Firefox closed the BiDi connection")
-            self.buf += chunk
-
-    def _recv(self):
-        message = b""
-        while True:
-            self._need(2)
-            fin, n, off = self.buf[0] & 0x80, self.buf[1] & 0x7F, 2
-            if n == 126:
-                self._need(4)
-                n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-            elif n == 127:
-                self._need(10)
-                n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
-            self._need(off + n)
-            message += self.buf[off:off + n]
-            self.buf = self.buf[off + n:]
-            if fin:
-                return json.loads(message)
 
     def call(self, method, **params):
         self.next_id += 1
-        self._send(json.dumps({"id": self.next_id, "method": method, "params": params}).encode())
+        self.send(json.dumps({"id": self.next_id, "method": method, "params": params}).encode(),
+                  opcode=1)
         while True:
-            m = self._recv()
+            m = json.loads(self.recv_message())
             if m.get("id") != self.next_id:
                 continue  # an event
             if m.get("type") == "error":
