@@ -1196,6 +1196,7 @@ static const char *const lvm_options[] = { "vgname",
 					   "tagged_only",
 					   "snapshot-as-volume-chain",
 					   NULL };
+static const char *const lvm_fixed[] = { "vgname", "base", NULL };
 static const char *const thin_options[] = { "vgname", "thinpool", NULL };
 
 const pve_storage_plugin pve_storage_plugin_lvm = {
@@ -1206,6 +1207,7 @@ const pve_storage_plugin pve_storage_plugin_lvm = {
 	.default_format = "raw",
 	.required = lvm_required,
 	.options = lvm_options,
+	.fixed = lvm_fixed,
 	.check_option = lvm_check_option,
 	.on_add = lvm_on_add,
 	.activate = lvm_activate,

@@ -162,6 +162,8 @@ struct pve_storage_plugin {
 	bool shared; /* shared by nature (nfs, cifs, iscsi) */
 	const char *const *required; /* properties a section must have, NULL-terminated */
 	const char *const *options; /* properties it may have besides the common ones */
+	/* properties set only when the storage is added (Proxmox's fixed), NULL-terminated or NULL */
+	const char *const *fixed;
 	const char *unavailable; /* why this type has no ops yet, or NULL */
 	/* A value of one of its own options that the common checks (booleans) can't judge: EINVAL
 	 * naming key. NULL: any value. */

@@ -606,6 +606,10 @@ static int update_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 			if (streq(*r, *k))
 				return pve_error_set(err, EINVAL,
 						     "unable to delete required option '%s'", *k);
+		for (const char *const *f = pl ? pl->fixed : NULL; f && *f; f++)
+			if (streq(*f, *k))
+				return pve_error_set(err, EINVAL,
+						     "unable to delete fixed option '%s'", *k);
 		pve_section_delete(s, *k);
 		e->pw_deleted |= streq(*k, "password");
 	}

@@ -147,6 +147,9 @@ def lvm_base(n):
         f.write("\nlvm: lb\n\tvgname lbvg\n\tbase isc:0.0.1.scsi-x\n\tdisable 1\n")
     r = n.get("/storage/lb")
     expect(r.status == 200 and r.data.get("base") == "isc:0.0.1.scsi-x", r)
+    r = n.request("PUT", "/storage/lb", {"delete": "base"})
+    expect(r.status == 500 and r.reason == "update storage failed: unable to delete fixed option "
+           "'base'", r)
     r = n.request("DELETE", "/storage/isc")
     expect(r.status == 500 and r.reason == "delete storage failed: can't remove storage - storage is "
            "used as base of another storage", r)
