@@ -634,7 +634,72 @@ static int lvm_check_option(const char *key, const char *value, pve_error **err)
 		return parse_stepsize(value, &n, err);
 	if (streq(key, "saferemove_throughput"))
 		return parse_throughput(value, &n, err);
+	if (streq(key, "base") && pve_storage_volid_split(value, NULL, NULL, NULL) < 0)
+		return pve_error_set_param(err, EINVAL, key, "unable to parse volume ID '%.300s'",
+					   value);
 	return 0;
+}
+
+/* The volume group a physical volume belongs to: *ret NULL when dev is no PV, "" when it is one of
+ * no group. */
+static int pv_vg(const char *dev, char **ret, pve_error **err)
+{
+	const char *argv[] = { "pvs", "--reportformat", "json", "-o", "vg_name", dev, NULL };
+	_cleanup_free_ char *out = NULL;
+	int status;
+	if (pve_storage_run_ex(argv, NULL, 0, &out, &status, err) < 0)
+		return -EIO;
+	_cleanup_json_ cJSON *j =
+		status == 0 ? pve_json_parse(out, strlen(out), LVM_REPORT_MAX, 16, NULL) : NULL;
+	const cJSON *rows = j ? report_rows(j, "pv") : NULL;
+	const char *vg = rows ? pve_json_str(cJSON_GetArrayItem(rows, 0), "vg_name") : NULL;
+	*ret = vg ? xstrdup(vg) : NULL;
+	return 0;
+}
+
+/* As Proxmox's lvm_create_volume_group: a device already in vg is fine, in another group refused;
+ * else its first sector is cleared (a partition table makes pvcreate refuse) and vg made on it. */
+static int vg_create(const char *dev, const char *vg, pve_error **err)
+{
+	_cleanup_free_ char *has = NULL;
+	if (pv_vg(dev, &has, err) < 0)
+		return -EIO;
+	if (has && streq(has, vg))
+		return 0;
+	if (has && *has)
+		return pve_error_set(err, EBUSY, "device '%s' is already used by volume group '%s'",
+				     dev, has);
+	static const char zero[512];
+	_cleanup_close_ int fd = open(dev, O_WRONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : write(fd, zero, sizeof(zero));
+	if (n != (ssize_t)sizeof(zero) || fsync(fd) < 0) {
+		int e = n < 0 || n == (ssize_t)sizeof(zero) ? errno : EIO;
+		return pve_error_set(err, e, "unable to clear the first sector of '%s': %s", dev,
+				     strerror(e));
+	}
+	const char *pv[] = { "pvcreate", "--metadatasize", "250k", dev, NULL };
+	const char *vgc[] = { "vgcreate", vg, dev, NULL };
+	if (pve_storage_run(pv, NULL, err) < 0 || pve_storage_run(vgc, NULL, err) < 0)
+		return -EIO;
+	return 0;
+}
+
+/* An lvm storage on a base volume (an iSCSI LUN): the base storage is activated (logged in) and the
+ * volume group made on the LUN, unless it is there already. */
+static int lvm_on_add(const pve_storage *s, pve_error **err)
+{
+	const char *vg;
+	pve_storage b;
+	_cleanup_free_ char *volname = NULL, *dev = NULL;
+	if (storage_vg(s, &vg, NULL, err) < 0 || pve_storage_base(s, &b, &volname, err) < 0)
+		return -EINVAL;
+	if (!volname)
+		return 0;
+	if (pve_storage_path(&b, volname, NULL, &dev, err) < 0)
+		return -EINVAL;
+	if (pve_storage_activate_base(s, err) < 0)
+		return -EIO;
+	return vg_create(dev, vg, err);
 }
 
 static int lvm_free_image(const pve_storage *s, const char *volname, pve_error **err)
@@ -1131,6 +1196,7 @@ static const char *const lvm_options[] = { "vgname",
 					   "tagged_only",
 					   "snapshot-as-volume-chain",
 					   NULL };
+static const char *const lvm_fixed[] = { "vgname", "base", NULL };
 static const char *const thin_options[] = { "vgname", "thinpool", NULL };
 
 const pve_storage_plugin pve_storage_plugin_lvm = {
@@ -1141,7 +1207,9 @@ const pve_storage_plugin pve_storage_plugin_lvm = {
 	.default_format = "raw",
 	.required = lvm_required,
 	.options = lvm_options,
+	.fixed = lvm_fixed,
 	.check_option = lvm_check_option,
+	.on_add = lvm_on_add,
 	.activate = lvm_activate,
 	.deactivate = lvm_deactivate,
 	.status = lvm_status,

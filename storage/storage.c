@@ -874,7 +874,9 @@ int pve_storage_get(const pve_sectioncfg *cfg, const char *id, pve_storage *ret,
 		return pve_error_set_param(err, EINVAL, "storage",
 					   "storage '%s' has unknown type '%s'", id,
 					   pve_section_type(s));
-	pve_storage st = { .id = pve_section_id(s), .type = pl->type, .plugin = pl, .section = s };
+	pve_storage st = {
+		.id = pve_section_id(s), .type = pl->type, .plugin = pl, .section = s, .cfg = cfg
+	};
 	st.path = pve_section_get(s, "path");
 	const char *content = pve_section_get(s, "content");
 	st.content = pl->content_default;
@@ -928,10 +930,81 @@ static int unsupported(const pve_storage *s, const char *op, pve_error **err)
 	if (!s->plugin->op) \
 	return unsupported(s, #op, err)
 
+int pve_storage_base(const pve_storage *s, pve_storage *ret_base, char **ret_volname,
+		     pve_error **err)
+{
+	const char *base = pve_storage_option(s, "base");
+	*ret_volname = NULL;
+	if (!base)
+		return 0;
+	_cleanup_free_ char *id = NULL, *volname = NULL;
+	pve_storage b;
+	pve_error *e = NULL;
+	if (pve_storage_volid_split(base, &id, &volname, NULL) < 0)
+		return pve_error_set_param(err, EINVAL, "base",
+					   "unable to parse volume ID '%.300s'", base);
+	if (!s->cfg || pve_storage_get(s->cfg, id, &b, NULL) < 0)
+		return pve_error_set_param(err, EINVAL, "base",
+					   "base storage ID '%s' does not exist", id);
+	/* as Proxmox: only an iSCSI LUN, whose storage has no base of its own */
+	if (!streq(b.type, "iscsi"))
+		return pve_error_set_param(err, EINVAL, "base", "unsupported base type '%s'",
+					   b.type);
+	pve_volname v = { 0 };
+	if (pve_storage_volume_parse(&b, volname, &v, &e) < 0) {
+		int r = pve_error_set_param(err, EINVAL, "base", "%s", e->message);
+		pve_error_free(e);
+		return r;
+	}
+	pve_volname_clear(&v);
+	*ret_base = b;
+	*ret_volname = TAKE_PTR(volname);
+	return 0;
+}
+
+bool pve_storage_is_base(const pve_sectioncfg *cfg, const char *id)
+{
+	for (size_t i = 0; i < pve_sectioncfg_count(cfg); i++) {
+		const char *base = pve_section_get(pve_sectioncfg_nth(cfg, i), "base");
+		const char *colon = base ? strchr(base, ':') : NULL;
+		if (colon && strlen(id) == (size_t)(colon - base) && !strncmp(base, id, strlen(id)))
+			return true;
+	}
+	return false;
+}
+
+int pve_storage_activate_base(const pve_storage *s, pve_error **err)
+{
+	pve_storage b;
+	_cleanup_free_ char *volname = NULL;
+	if (pve_storage_base(s, &b, &volname, err) < 0) {
+		/* a storage.cfg's broken base is no parameter of the call that activates */
+		if (err && *err) {
+			free((*err)->param);
+			(*err)->param = NULL;
+		}
+		return -EINVAL;
+	}
+	if (!volname)
+		return 0;
+	/* as Proxmox's storage_check_enabled */
+	if (b.disabled)
+		return pve_error_set(err, EINVAL, "storage '%s' is disabled", b.id);
+	return pve_storage_activate(&b, err);
+}
+
 int pve_storage_activate(const pve_storage *s, pve_error **err)
 {
 	NEED(activate);
+	int r = pve_storage_activate_base(s, err);
+	if (r < 0)
+		return r;
 	return s->plugin->activate(s, err);
+}
+
+int pve_storage_on_add(const pve_storage *s, pve_error **err)
+{
+	return s->plugin->on_add ? s->plugin->on_add(s, err) : 0;
 }
 
 int pve_storage_deactivate(const pve_storage *s, pve_error **err)

@@ -108,6 +108,7 @@ typedef struct pve_storage {
 	const char *type;
 	const pve_storage_plugin *plugin;
 	const void *section; /* the pve_section */
+	const void *cfg; /* the pve_sectioncfg it is in (its base storage is found there), or NULL */
 	const char *path; /* dir: its path; else NULL */
 	unsigned content;
 	bool shared, disabled;
@@ -161,6 +162,8 @@ struct pve_storage_plugin {
 	bool shared; /* shared by nature (nfs, cifs, iscsi) */
 	const char *const *required; /* properties a section must have, NULL-terminated */
 	const char *const *options; /* properties it may have besides the common ones */
+	/* properties set only when the storage is added (Proxmox's fixed), NULL-terminated or NULL */
+	const char *const *fixed;
 	const char *unavailable; /* why this type has no ops yet, or NULL */
 	/* A value of one of its own options that the common checks (booleans) can't judge: EINVAL
 	 * naming key. NULL: any value. */
@@ -170,6 +173,9 @@ struct pve_storage_plugin {
 	 * name, pve_storage_parse_volname. */
 	int (*parse_volname)(const pve_storage *s, const char *volname, pve_volname *ret,
 			     pve_error **err);
+	/* When the storage is added (POST /storage), before its first activation: lvm makes its
+	 * volume group on its base volume. NULL: nothing to do. */
+	int (*on_add)(const pve_storage *s, pve_error **err);
 	int (*activate)(const pve_storage *s, pve_error **err);
 	int (*deactivate)(const pve_storage *s, pve_error **err);
 	int (*status)(const pve_storage *s, pve_storage_status *ret, pve_error **err);
@@ -269,7 +275,22 @@ int pve_storage_path_to_volume_id(const pve_sectioncfg *cfg, const char *path, u
 
 /* ---- operations: check support and arguments, then call the plugin ---------------------------------- */
 
+/* Activates the storage; one with a `base` volume (lvm on an iSCSI LUN) activates its base storage
+ * first, as Proxmox's activate_storage. */
 int pve_storage_activate(const pve_storage *s, pve_error **err);
+/* Only the base storage of s, if it has one: EINVAL "storage 'x' is disabled" for a disabled one. */
+int pve_storage_activate_base(const pve_storage *s, pve_error **err);
+/* The plugin's on_add, where it has one. */
+int pve_storage_on_add(const pve_storage *s, pve_error **err);
+/* The storage's `base` ("iscsistore:0.0.1.scsi-..."): *ret_base its storage, *ret_volname (free it)
+ * the volume there; *ret_volname NULL when s has none. EINVAL naming "base", Proxmox's texts:
+ * "unable to parse volume ID 'x'", "base storage ID 'x' does not exist", "unsupported base type
+ * 'y'" (only iscsi), or the base storage's own for a volume name it does not take. s->cfg must be
+ * set for a storage with a base. */
+int pve_storage_base(const pve_storage *s, pve_storage *ret_base, char **ret_volname,
+		     pve_error **err);
+/* Whether a storage of cfg has a `base` on storage id (which can't be removed then). */
+bool pve_storage_is_base(const pve_sectioncfg *cfg, const char *id);
 /* Undoes activate where the type has something to undo (a mount, an iSCSI session, active LVs). */
 int pve_storage_deactivate(const pve_storage *s, pve_error **err);
 int pve_storage_get_status(const pve_storage *s, pve_storage_status *ret, pve_error **err);

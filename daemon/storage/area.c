@@ -45,6 +45,13 @@ static char **activating(struct pved_storage_state *s, const char *id)
 int pved_storage_activate(pved *d, const pve_storage *st, pve_error **err)
 {
 	struct pved_storage_state *s = d->storage;
+	/* its base storage (an iSCSI LUN's) first, in the base's own turn: two storages on one target
+	 * never log in at once; a base that is wrong is pve_storage_activate's to report */
+	pve_storage base;
+	_cleanup_free_ char *base_volname = NULL;
+	if (pve_storage_base(st, &base, &base_volname, NULL) == 0 && base_volname &&
+	    !base.disabled && pved_storage_activate(d, &base, err) < 0)
+		return -EIO;
 	pthread_mutex_lock(&s->lock);
 	char **slot = NULL;
 	for (;;) {

@@ -455,6 +455,9 @@ typedef struct storage_edit {
 	bool pw_deleted;
 	pve_storage st; /* what the check activates, when this node uses it */
 	bool activate;
+	/* a storage created: its plugin's on_add runs first (lvm makes its VG on its base) */
+	pve_storage added;
+	bool add;
 	/* Proxmox's errmsg of lock_storage_config ("create storage failed"), which prefixes what the
 	 * locked code dies with; params_outside: parameter errors are Proxmox's check_config before
 	 * the lock (create), which keeps them 400 with "errors". */
@@ -493,6 +496,8 @@ static int activate_check(void *cfg, void *ud, pve_error **err)
 {
 	(void)cfg;
 	storage_edit *e = ud;
+	if (e->add && pve_storage_on_add(&e->added, err) < 0)
+		return failed(e, -EIO, err);
 	return failed(e, e->activate ? pved_storage_activate(e->c->d, &e->st, err) : 0, err);
 }
 
@@ -558,6 +563,13 @@ static int create_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 	default_path(c->d, s);
 	if (pve_storage_check_section(s, err) < 0 || check_path(c, s, err) < 0)
 		return -EINVAL;
+	/* a base volume that is not there, or not an iSCSI LUN, is the caller's mistake */
+	pve_storage base;
+	_cleanup_free_ char *base_volname = NULL;
+	if (pve_storage_get(cfg, id, &e->added, err) < 0 ||
+	    pve_storage_base(&e->added, &base, &base_volname, err) < 0)
+		return -EINVAL;
+	e->add = true;
 	return plan_activation(e, cfg);
 }
 
@@ -594,6 +606,10 @@ static int update_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 			if (streq(*r, *k))
 				return pve_error_set(err, EINVAL,
 						     "unable to delete required option '%s'", *k);
+		for (const char *const *f = pl ? pl->fixed : NULL; f && *f; f++)
+			if (streq(*f, *k))
+				return pve_error_set(err, EINVAL,
+						     "unable to delete fixed option '%s'", *k);
 		pve_section_delete(s, *k);
 		e->pw_deleted |= streq(*k, "password");
 	}
@@ -623,6 +639,10 @@ static int delete_change_locked(pved *d, void *cfgp, void *ud, pve_error **err)
 	(void)d;
 	storage_edit *e = ud;
 	const char *id = pved_call_str(e->c, "storage");
+	if (pve_sectioncfg_find(cfgp, id) && pve_storage_is_base(cfgp, id))
+		return pve_error_set(
+			err, EBUSY,
+			"can't remove storage - storage is used as base of another storage");
 	if (!pve_sectioncfg_remove(cfgp, id))
 		return pve_error_set(err, ENOENT, "storage '%s' does not exist", id);
 	e->pw_deleted = true;

@@ -118,6 +118,48 @@ def storage_bad_input(n):
 
 
 @case
+def lvm_base(n):
+    """An lvm storage on an iSCSI LUN (base): bad bases are 400s naming base, a disabled base storage
+    is refused when the VG would be made on it, and a storage used as a base can't be removed. The
+    LUN itself (login, the VG made) needs a target: tests/storage/lab-storage-lvm-base.sh."""
+    r = n.post("/storage", {"storage": "isc", "type": "iscsi", "portal": "127.0.0.1",
+                            "target": "iqn.2026-11.org.pved.test:none", "disable": 1})
+    expect(r.status == 200, r)
+    before = cfg_text(n)
+    lvm = {"storage": "lb", "type": "lvm", "vgname": "lbvg"}
+    for base, msg in [
+        ("nocolon", "unable to parse volume ID 'nocolon'"),
+        ("nosuch:0.0.1.scsi-x", "base storage ID 'nosuch' does not exist"),
+        ("local:0.0.1.scsi-x", "unsupported base type 'dir'"),
+        ("isc:lun1", "unable to parse iscsi volume name 'lun1'"),
+    ]:
+        r = n.post("/storage", dict(lvm, base=base))
+        expect(r.status == 400 and msg in (r.json.get("errors") or {}).get("base", ""),
+               (base, r))
+    r = n.request("PUT", "/storage/isc", {"base": "isc:0.0.1.scsi-x"})
+    expect(r.status == 400 and "base" in (r.json.get("errors") or {}), r)
+    r = n.post("/storage", dict(lvm, base="isc:0.0.1.scsi-x"))
+    expect(r.status == 500 and r.reason == "create storage failed: storage 'isc' is disabled", r)
+    expect(cfg_text(n) == before, "storage.cfg changed by a refused base")
+
+    # a storage.cfg written elsewhere (another node made the VG): the iscsi storage is its base
+    with open(n.path("etc/pve/storage.cfg"), "a") as f:
+        f.write("\nlvm: lb\n\tvgname lbvg\n\tbase isc:0.0.1.scsi-x\n\tdisable 1\n")
+    r = n.get("/storage/lb")
+    expect(r.status == 200 and r.data.get("base") == "isc:0.0.1.scsi-x", r)
+    r = n.request("PUT", "/storage/lb", {"delete": "base"})
+    expect(r.status == 500 and r.reason == "update storage failed: unable to delete fixed option "
+           "'base'", r)
+    r = n.request("DELETE", "/storage/isc")
+    expect(r.status == 500 and r.reason == "delete storage failed: can't remove storage - storage is "
+           "used as base of another storage", r)
+    expect("iscsi: isc" in cfg_text(n), cfg_text(n))
+    expect(n.request("DELETE", "/storage/lb").status == 200, "lb not deleted")
+    expect(n.request("DELETE", "/storage/isc").status == 200, "isc not deleted")
+    expect("iscsi: isc" not in cfg_text(n) and "lvm: lb" not in cfg_text(n), cfg_text(n))
+
+
+@case
 def content_alloc_list_delete(n):
     base = f"/nodes/{n.name}/storage/local/content"
     r = n.post(base, {"vmid": 100, "filename": "vm-100-disk-0.qcow2", "size": "1M"})

@@ -31,14 +31,10 @@ N=/nodes/lab/network
 modprobe 8021q && modprobe bonding || fail modules "8021q or bonding cannot be loaded"
 for l in ld0 ld1 ld2; do ip link add "$l" type dummy || fail dummies "cannot add $l"; done
 
-"$bin/pved" --root "$root" --listen 127.0.0.1:8006 --node lab --foreground >"$root.log" 2>&1 &
-pid=$!
-i=0
-while [ ! -S "$root/run/pved.sock" ] && [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -S "$root/run/pved.sock" ] && ok node-up || { fail node-up "$(tail -n 5 "$root.log")"; exit 1; }
+lab_pved_start "$bin" "$root" "$root.log"
+up=$?
+pid=$LAB_PVED_PID
+[ $up = 0 ] && ok node-up || { fail node-up "$(tail -n 5 "$root.log")"; exit 1; }
 
 check create-bond pvectl create $N --iface bond0 --type bond --slaves "ld0 ld1" \
 	--bond_mode active-backup --autostart 1

@@ -64,6 +64,22 @@ lab_done()
 	exit "${1:-0}"
 }
 
+# lab_pved_start BIN ROOT LOG: a node "lab" on the temporary root ROOT (listening on 127.0.0.1:8006,
+# pvectl --root ROOT reaches it over its local socket), in the background, its output in LOG and its PID
+# in LAB_PVED_PID (the caller stops it); waits up to 240 s for its socket (a start under TCG is slow),
+# false without one.
+lab_pved_start()
+{
+	"$1/pved" --root "$2" --listen 127.0.0.1:8006 --node lab --foreground >"$3" 2>&1 &
+	LAB_PVED_PID=$!
+	_lab_i=0
+	while [ ! -S "$2/run/pved.sock" ] && [ $_lab_i -lt 2400 ]; do
+		sleep 0.1
+		_lab_i=$((_lab_i + 1))
+	done
+	[ -S "$2/run/pved.sock" ]
+}
+
 # At exit: a status above 1 (exit 2, a signal, a set -e stop on such a status) is kept, and the
 # runner reports it as a failure; status 1 is usually a last "[ ... ] && ok" that was false, so
 # the counts alone decide then.

@@ -5,6 +5,7 @@
 # Its ok/FAIL/skip lines are this test's. Everything is removed at the end, also on failure.
 
 . "$(dirname "$0")/../lab/lib.sh"
+. "$(dirname "$0")/storage-lab.sh"
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
@@ -40,14 +41,7 @@ if [ -z "$dev" ]; then
 	fail lvm-setup "no loop device"
 	exit 1
 fi
-# lvm2 leaves /dev/VG/LV to udev's rules, and the lab runs no udevd (starting one costs minutes under TCG):
-# lvm2 makes the nodes itself then. /etc is the lab's own overlay; the host's lvm.conf is untouched.
-cat >/etc/lvm/lvm.conf <<'CONF'
-activation {
-	udev_sync = 0
-	udev_rules = 0
-}
-CONF
+lvm_conf_no_udev
 if ! out=$(pvcreate -q "$dev" 2>&1 && vgcreate -q "$vg" "$dev" 2>&1 &&
 	lvcreate -q -L 128m -T "$vg/data" 2>&1); then
 	fail lvm-setup "$(echo "$out" | tail -n 1)"

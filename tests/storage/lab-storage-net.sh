@@ -6,6 +6,7 @@
 # started here is stopped by PID and unmounted at exit, also on failure. Each daemon runs in its own
 # session: some signal their whole process group when they stop, which would end this script too.
 . "$(dirname "$0")/../lab/lib.sh"
+. "$(dirname "$0")/storage-lab.sh"
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${PVED_BUILD:-$TOP/build}/tests/test-storage-net
@@ -26,12 +27,7 @@ cleanup()
 	done
 	exportfs -ua 2>/dev/null
 	rpc.nfsd 0 2>/dev/null
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
-	done
+	stop_pids
 	umount "$W/export" 2>/dev/null
 	rm -rf "$W"
 }
@@ -145,26 +141,7 @@ echo "# smb server up in $(since "$t0") s"
 t0=$(now)
 start_iscsi()
 {
-	modprobe iscsi_tcp || return 1
-	mkdir -p /run/lock/iscsi /run/udev || return 1
-	# udev makes the /dev/disk/by-id/scsi-* links the plugin names LUNs by
-	setsid /lib/systemd/systemd-udevd >"$W/udevd.log" 2>&1 &
-	PIDS="$PIDS $!"
-	truncate -s $LUN_SIZE "$W/lun0.img" || return 1
-	setsid tgtd -f --iscsi portal=127.0.0.1:3260 >"$W/tgtd.log" 2>&1 &
-	PIDS="$PIDS $!"
-	i=0
-	until tgtadm --lld iscsi --op show --mode target >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || return 1
-		sleep 0.1
-	done
-	tgtadm --lld iscsi --op new --mode target --tid 1 -T "$TARGET" &&
-		tgtadm --lld iscsi --op new --mode logicalunit --tid 1 --lun 1 -b "$W/lun0.img" &&
-		tgtadm --lld iscsi --op bind --mode target --tid 1 -I 127.0.0.1 || return 1
-	setsid iscsid -f >"$W/iscsid.log" 2>&1 &
-	PIDS="$PIDS $!"
-	sleep 0.5
+	iscsi_target_start "$W" "$TARGET" $LUN_SIZE
 }
 if start_iscsi >"$W/iscsi-start.log" 2>&1; then
 	ok iscsi-target

@@ -525,7 +525,71 @@ static void lvm_alloc_concurrent(void)
 	env_clear(&e);
 }
 
-TEST_MAIN(TEST(lvm_plugin_table), TEST(lvm_plugin_refusals), TEST(lvm_saferemove),
+/* base: a volume of an iscsi storage of the same storage.cfg, resolved with Proxmox's errors naming
+ * it; a bad volume ID is refused already when storage.cfg is read. */
+static void lvm_base(void)
+{
+	static const char text[] = "iscsi: isc\n\tportal 127.0.0.1\n\ttarget iqn.2026-12.org.t:x\n"
+				   "\tdisable 1\n"
+				   "dir: dd\n\tpath /srv/dd\n"
+				   "lvm: plain\n\tvgname vg0\n"
+				   "lvm: ok\n\tvgname vg1\n\tbase isc:0.0.1.scsi-36000\n"
+				   "lvm: nostore\n\tvgname vg2\n\tbase gone:0.0.1.scsi-36000\n"
+				   "lvm: notiscsi\n\tvgname vg3\n\tbase dd:0.0.1.scsi-36000\n"
+				   "lvm: notlun\n\tvgname vg4\n\tbase isc:lun1\n";
+	static const struct {
+		const char *id, *error;
+	} cases[] = {
+		{ "plain", NULL },
+		{ "ok", NULL },
+		{ "nostore", "base storage ID 'gone' does not exist" },
+		{ "notiscsi", "unsupported base type 'dir'" },
+		{ "notlun", "unable to parse iscsi volume name 'lun1'" },
+	};
+	_cleanup_sectioncfg_ pve_sectioncfg *c = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	if (pve_storage_cfg_parse(text, strlen(text), &c, &err) < 0) {
+		test_fail(__FILE__, __LINE__, "%s", err->message);
+		return;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		pve_storage st, b;
+		_cleanup_free_ char *volname = NULL;
+		_cleanup_error_ pve_error *e = NULL;
+		check(pve_storage_get(c, cases[i].id, &st, NULL) == 0);
+		int r = pve_storage_base(&st, &b, &volname, &e);
+		if (cases[i].error) {
+			check_int(r, -EINVAL);
+			check(e && e->param && streq(e->param, "base"));
+			check_streq(e ? e->message : NULL, cases[i].error);
+		} else {
+			check_int(r, 0);
+		}
+	}
+	pve_storage st, b;
+	_cleanup_free_ char *volname = NULL;
+	check(pve_storage_get(c, "ok", &st, NULL) == 0);
+	check(pve_storage_base(&st, &b, &volname, NULL) == 0);
+	check_streq(volname, "0.0.1.scsi-36000");
+	check_streq(b.id, "isc");
+	/* a disabled base is not activated, and neither is the storage on it */
+	_cleanup_error_ pve_error *e = NULL;
+	check_int(pve_storage_activate(&st, &e), -EINVAL);
+	check_streq(e ? e->message : NULL, "storage 'isc' is disabled");
+	check(pve_storage_is_base(c, "isc"));
+	check(pve_storage_is_base(c, "dd"));
+	check(!pve_storage_is_base(c, "is"));
+	check(!pve_storage_is_base(c, "plain"));
+
+	static const char bad[] = "lvm: bb\n\tvgname vg0\n\tbase nocolon\n";
+	_cleanup_sectioncfg_ pve_sectioncfg *c2 = NULL;
+	_cleanup_error_ pve_error *e2 = NULL;
+	check(pve_storage_cfg_parse(bad, strlen(bad), &c2, &e2) == -EINVAL);
+	if (!e2 || !strstr(e2->message, "unable to parse volume ID 'nocolon'"))
+		test_fail(__FILE__, __LINE__, "%s", e2 ? e2->message : "accepted");
+}
+
+TEST_MAIN(TEST(lvm_base), TEST(lvm_plugin_table), TEST(lvm_plugin_refusals), TEST(lvm_saferemove),
 	  TEST(lvm_saferemove_paced), TEST(lvm_tagged_only), TEST(lvm_option_refusals),
 	  TEST(lvmthin_plugin_table), TEST(lvmthin_plugin_refusals), TEST(lvm_scans),
 	  TEST(lvm_export_import), TEST(lvmthin_export_import), TEST(lvm_activation),
