@@ -249,11 +249,9 @@ long long pved_guest_bwlimit(pved *d, const pve_sectioncfg *scfg, const char *op
 		return override;
 	/* each storage's limit, and datacenter.cfg's where one of them (or none at all) has none */
 	long long res = -1;
-	bool global = true;
+	bool global = !sids || !sids[0];
 	for (const char *const *s = sids; s && *s; s++) {
 		pve_storage st;
-		if (s == sids)
-			global = false;
 		if (pve_storage_get(scfg, *s, &st, NULL) < 0) {
 			global = true;
 			continue;
@@ -267,13 +265,8 @@ long long pved_guest_bwlimit(pved *d, const pve_sectioncfg *scfg, const char *op
 			res = l;
 	}
 	if (global) {
-		_cleanup_free_ char *text = NULL;
-		size_t len;
-		_cleanup_config_ pve_config *dc = NULL;
-		long long l = -1;
-		if (pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL) == 0 &&
-		    pve_config_parse(text, len, &dc, NULL) == 0)
-			l = bwlimit_of(pve_config_get(dc, NULL, "bwlimit"), operation);
+		_cleanup_free_ char *dc = pved_datacenter_option(d, "bwlimit");
+		long long l = bwlimit_of(dc, operation);
 		if (l >= 0 && (res < 0 || l < res))
 			res = l;
 	}

@@ -34,7 +34,7 @@ int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *con
 				  bool warn, const char **ret_volid, pve_error **err);
 
 /* Proxmox's get_bandwidth_limit: the I/O limit in KiB/s (0: none) of an operation ("clone", "move",
- * "restore", "migration") over the storages it reads and writes (NULL-ended; NULL entries skipped):
+ * "restore", "migration") over the storages it reads and writes (NULL-ended):
  * the smallest of each storage's bwlimit (its operation's limit, else its default), or datacenter.cfg's
  * when no storage has one. override (-1: none) lowers it; only a privileged caller (Sys.Modify on /,
  * which the handler decides) may raise it or lift it with 0. Blocking (reads datacenter.cfg). */

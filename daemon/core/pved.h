@@ -51,6 +51,9 @@ typedef struct pved {
 
 /* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
 char *pved_path(const pved *d, const char *rel);
+/* datacenter.cfg's value of key as written (a property string unparsed); NULL when the file or the
+ * key is absent or the file does not parse. Reads the store: not for a hot path. */
+char *pved_datacenter_option(pved *d, const char *key);
 /* datacenter.cfg's mac_prefix, Proxmox's BC:24:11 when it has none: the start of every MAC address
  * pved makes (pve_random_mac). */
 char *pved_mac_prefix(pved *d);

@@ -11,19 +11,27 @@ char *pved_path(const pved *d, const char *rel)
 	return xasprintf("%s/%s", d->root, rel);
 }
 
-char *pved_mac_prefix(pved *d)
+char *pved_datacenter_option(pved *d, const char *key)
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	_cleanup_config_ pve_config *c = NULL;
-	const char *p = NULL;
-	if (pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL) == 0 &&
-	    pve_config_parse(text, len, &c, NULL) == 0)
-		p = pve_config_get(c, NULL, "mac_prefix");
+	if (pve_store_read(d->store, "datacenter.cfg", &text, &len, NULL, NULL) < 0 ||
+	    pve_config_parse(text, len, &c, NULL) < 0)
+		return NULL;
+	const char *v = pve_config_get(c, NULL, key);
+	return v ? xstrdup(v) : NULL;
+}
+
+char *pved_mac_prefix(pved *d)
+{
+	char *p = pved_datacenter_option(d, "mac_prefix");
 	/* The API checked it; a hand-edited one that is no prefix is as none. */
-	if (!p || pve_format_check("mac-prefix", p, NULL) < 0)
-		p = "BC:24:11";
-	return xstrdup(p);
+	if (!p || pve_format_check("mac-prefix", p, NULL) < 0) {
+		free(p);
+		p = xstrdup("BC:24:11");
+	}
+	return p;
 }
 
 void pved_error_wrap(pve_error *err, const char *errmsg)

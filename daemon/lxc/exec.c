@@ -89,6 +89,12 @@ static bool drain(int fd, pve_buf *b, size_t limit, bool *trunc)
 	return true;
 }
 
+/* A command's exit code as a shell gives it: 128 + the signal that ended it. */
+static int exit_code(int status)
+{
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -152,18 +158,20 @@ static void exec_io(exec_job *j, pid_t pid, int fd_in, int fd_out, int fd_err)
 	if (r < 0)
 		j->exitcode = -1;
 	else
-		j->exitcode = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+		j->exitcode = exit_code(st);
 	if (j->timed_out)
 		j->exitcode = 124;
 }
 
-/* Runs the job's command to its end (blocking: queue threads, task workers). */
-static void exec_run(exec_job *j)
+/* The job's command spawned with pipes for its input (when it has some) and outputs: 0 with its pid
+ * and the parent's ends (*ret_in -1 without input), the child's ends closed; else j->error. */
+static int job_spawn(exec_job *j, pid_t *ret_pid, int *ret_in, int *ret_out, int *ret_err)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	int r = 0;
 	if ((j->input && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0) {
-		pve_error_set(&j->error, errno, "pipe: %m");
+		r = pve_error_set(&j->error, errno, "pipe: %m");
 	} else {
 		_cleanup_free_ char *run = ct_run_dir(j->d);
 		lxc_exec_opts o = { .argv = j->argv,
@@ -174,20 +182,30 @@ static void exec_run(exec_job *j)
 				    .fd_in = in[0],
 				    .fd_out = out[1],
 				    .fd_err = err[1] };
-		pid_t pid;
-		if (lxc_exec_spawn(run, j->vmid, &o, &pid, &j->error) == 0) {
-			close_fd(&in[0]);
-			close_fd(&out[1]);
-			close_fd(&err[1]);
-			exec_io(j, pid, in[1], out[0], err[0]);
-			in[1] = out[0] = err[0] = -1;
-		}
+		r = lxc_exec_spawn(run, j->vmid, &o, ret_pid, &j->error);
 	}
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&err[i]);
+	close_fd(&in[0]);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	if (r < 0) {
+		close_fd(&in[1]);
+		close_fd(&out[0]);
+		close_fd(&err[0]);
+		return r;
 	}
+	*ret_in = in[1];
+	*ret_out = out[0];
+	*ret_err = err[0];
+	return 0;
+}
+
+/* Runs the job's command to its end (blocking: queue threads, task workers). */
+static void exec_run(exec_job *j)
+{
+	pid_t pid;
+	int in, out, err;
+	if (job_spawn(j, &pid, &in, &out, &err) == 0)
+		exec_io(j, pid, in, out, err);
 }
 
 int ct_exec_collect(pved *d, long long vmid, char *const *argv, unsigned timeout_s, size_t limit,
@@ -286,7 +304,7 @@ static void live_maybe_done(exec_live *x, bool force)
 	live_close(&x->ev_err, &x->fd_err);
 	live_close(&x->ev_exit, &x->pidfd);
 	event_free(x->timer);
-	j->exitcode = WIFSIGNALED(x->status) ? 128 + WTERMSIG(x->status) : WEXITSTATUS(x->status);
+	j->exitcode = exit_code(x->status);
 	if (j->timed_out)
 		j->exitcode = 124;
 	free(x);
@@ -357,42 +375,28 @@ static void live_timeout(evutil_socket_t fd, short what, void *arg)
 static void live_start(exec_job *j)
 {
 	pved *d = j->d;
-	_cleanup_free_ char *run = ct_run_dir(d);
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	if ((j->input && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
-	    pipe2(err, O_CLOEXEC) < 0) {
-		pve_error_set(&j->error, errno, "pipe: %m");
-		goto fail;
-	}
-	lxc_exec_opts o = { .argv = j->argv,
-			    .env = j->env,
-			    .cwd = j->cwd,
-			    .uid = j->uid,
-			    .gid = j->gid,
-			    .fd_in = in[0],
-			    .fd_out = out[1],
-			    .fd_err = err[1] };
 	pid_t pid;
-	if (lxc_exec_spawn(run, j->vmid, &o, &pid, &j->error) < 0)
-		goto fail;
+	int in, out, err;
+	if (job_spawn(j, &pid, &in, &out, &err) < 0)
+		return exec_done(j);
 	int pidfd = pidfd_open(pid, 0);
 	if (pidfd < 0) {
 		/* (never on the kernels pved runs on: 5.3 and later) */
+		pve_error_set(&j->error, errno, "pidfd_open: %m");
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
-		pve_error_set(&j->error, errno, "pidfd_open: %m");
-		goto fail;
+		close_fd(&in);
+		close_fd(&out);
+		close_fd(&err);
+		return exec_done(j);
 	}
-	close_fd(&in[0]);
-	close_fd(&out[1]);
-	close_fd(&err[1]);
 	exec_live *x = xcalloc(1, sizeof(*x));
 	*x = (exec_live){ .j = j,
 			  .pid = pid,
 			  .pidfd = pidfd,
-			  .fd_in = in[1],
-			  .fd_out = out[0],
-			  .fd_err = err[0],
+			  .fd_in = in,
+			  .fd_out = out,
+			  .fd_err = err,
 			  .in_len = j->input ? strlen(j->input) : 0 };
 	(void)fcntl(x->fd_out, F_SETFL, O_NONBLOCK);
 	(void)fcntl(x->fd_err, F_SETFL, O_NONBLOCK);
@@ -412,14 +416,6 @@ static void live_start(exec_job *j)
 	} else {
 		close_fd(&x->fd_in);
 	}
-	return;
-fail:
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&err[i]);
-	}
-	exec_done(j);
 }
 
 static char **strings_of(const cJSON *a, const char *param, pve_error **err)
@@ -483,7 +479,7 @@ static int exec_task(pved *d, const cJSON *args, pve_error **err)
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	printf("exit code %d\n", WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+	printf("exit code %d\n", exit_code(st));
 	return 0;
 }
 
