@@ -155,6 +155,10 @@ ssize_t pve_read_full(int fd, void *buf, size_t len);
 /* A whole file (to its end, whatever size it reports) as a NUL-terminated string: E2BIG past max bytes,
  * else an error naming the file. */
 int pve_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pve_error **err);
+/* path replaced atomically by len bytes of data (created with mode): a temporary file beside it, fsync,
+ * rename, fsync of the directory, which is created when missing. */
+int pve_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			  pve_error **err);
 /* Creates path and its missing parents (mode for each): 0, or an error naming the one that failed. */
 int pve_mkdir_p(const char *path, mode_t mode, pve_error **err);
 /* CLOCK_MONOTONIC, in milliseconds. */

@@ -69,6 +69,40 @@ int pve_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pve
 	return 0;
 }
 
+int pve_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			  pve_error **err)
+{
+	_cleanup_free_ char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (pve_mkdir_p(dir, 0755, err) < 0)
+			return -EIO;
+	} else {
+		free(dir);
+		dir = xstrdup(slash ? "/" : ".");
+	}
+	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	_cleanup_close_ int fd =
+		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return pve_error_set(err, errno, "unable to create %s: %m", tmp);
+	if (fchmod(fd, mode) < 0 || pve_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return pve_error_set(err, e, "unable to write %s: %s", tmp, strerror(e));
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return pve_error_set(err, e, "unable to rename %s: %s", tmp, strerror(e));
+	}
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+}
+
 int pve_mkdir_p(const char *path, mode_t mode, pve_error **err)
 {
 	_cleanup_free_ char *p = xstrdup(path);

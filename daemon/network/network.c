@@ -62,34 +62,6 @@ static int ifaces_read(pved *d, char **ret_text, size_t *ret_len,
 	return 0;
 }
 
-/* path replaced atomically by text: a temporary file, fsync, rename, fsync of the directory. */
-static int write_atomic(const char *path, const char *text, size_t len, pve_error **err)
-{
-	_cleanup_free_ char *dir = xstrdup(path);
-	*strrchr(dir, '/') = '\0';
-	if (pve_mkdir_p(dir, 0755, err) < 0)
-		return -errno ? -errno : -EIO;
-	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	_cleanup_close_ int fd =
-		open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return pve_error_set(err, errno, "unable to create %s: %m", tmp);
-	if (pve_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return pve_error_set(err, e, "unable to write %s: %s", tmp, strerror(e));
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return pve_error_set(err, e, "unable to rename %s: %s", tmp, strerror(e));
-	}
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
-	return 0;
-}
-
 /* Edits go to the pending copy, if what is there is still what the edit read (all writers hold the
  * store lock: the compare and the write do not race). */
 static int ifaces_write(pved *d, const char *text, size_t len, const char *expected_digest,
@@ -104,7 +76,7 @@ static int ifaces_write(pved *d, const char *text, size_t len, const char *expec
 	if (expected_digest && strcmp(expected_digest, digest) != 0)
 		return pve_error_set(err, ESTALE, PVED_CFGEDIT_MODIFIED);
 	_cleanup_free_ char *path = pved_path(d, IFACES_NEW);
-	return write_atomic(path, text, len, err);
+	return pve_write_file_atomic(path, text, len, 0644, err);
 }
 
 static int cfg_parse(const char *text, size_t len, void **ret, pve_error **err)
