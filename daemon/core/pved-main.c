@@ -22,8 +22,10 @@ static void usage(FILE *f)
 		"  --foreground       log to stderr instead of syslog\n"
 		"  --check            parse and validate every config under the root, print it, exit\n"
 		"  --schema           print the API schema as JSON and exit\n"
-		"  --pvecfs[=MODE]    run the root's pvecfs (MODE local, the default, or cluster:\n"
-		"                     replicated through this network namespace's corosync)\n");
+		"  --pvecfs[=MODE]    run the root's pvecfs: MODE local, or cluster (replicated through\n"
+		"                     this network namespace's corosync); without MODE, cluster when the\n"
+		"                     root has etc/corosync/corosync.conf. A root that has either that\n"
+		"                     file or pvecfs's database runs pvecfs without the option too.\n");
 }
 
 /* run/pved.pid, locked for as long as pved runs: a second pved on the same root refuses to start. */
@@ -66,6 +68,14 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("received signal %d, stopping", (int)sig);
+	d->stopping = true;
+	event_base_loopexit(d->base, NULL);
+}
+
+void pved_restart(pved *d, const char *why)
+{
+	log_info("restarting pved: %s", why);
+	d->restart = true;
 	d->stopping = true;
 	event_base_loopexit(d->base, NULL);
 }
@@ -131,7 +141,7 @@ int main(int argc, char **argv)
 	pved ctx = { .areas = pved_areas };
 	pved *d = &ctx;
 	bool foreground = false, debug = false, check = false, schema = false;
-	const char *pvecfs = NULL; /* NULL, "local" or "cluster" */
+	const char *pvecfs = NULL; /* NULL, "local", "cluster" or "auto" */
 	long long workers;
 	const char *root = getenv("PVED_ROOT");
 	int c;
@@ -170,8 +180,8 @@ int main(int argc, char **argv)
 			schema = true;
 			break;
 		case 'P':
-			pvecfs = optarg ? optarg : "local";
-			if (strcmp(pvecfs, "local") != 0 && strcmp(pvecfs, "cluster") != 0) {
+			pvecfs = optarg ? optarg : "auto";
+			if (optarg && !streq(optarg, "local") && !streq(optarg, "cluster")) {
 				fprintf(stderr, "pved: --pvecfs: local or cluster\n");
 				return 2;
 			}
@@ -222,7 +232,8 @@ int main(int argc, char **argv)
 	if (!d->www)
 		d->www = default_www(d->bindir);
 
-	/* (with --pvecfs, a root whose pvecfs is not running yet is opened once pved started it) */
+	pvecfs = pved_pvecfs_mode(d, pvecfs);
+	/* (with pvecfs, a root whose pvecfs is not running yet is opened once pved started it) */
 	if (pve_store_open(d->root, &d->store, &err) < 0) {
 		if (!pvecfs || check) {
 			fprintf(stderr, "pved: %s\n", err->message);
@@ -246,8 +257,11 @@ int main(int argc, char **argv)
 	if (pvecfs) {
 		pve_store_free(d->store);
 		d->store = NULL;
-		if (pved_pvecfs_start(d, strcmp(pvecfs, "cluster") == 0, &err) < 0 ||
-		    pve_store_open(d->root, &d->store, &err) < 0) {
+		bool cluster = streq(pvecfs, "cluster");
+		if ((cluster && pved_join_prepare(d, &err) < 0) ||
+		    pved_pvecfs_start(d, cluster, &err) < 0 ||
+		    pve_store_open(d->root, &d->store, &err) < 0 ||
+		    (cluster && pved_pvecfs_wait_tree(d, &err) < 0)) {
 			fprintf(stderr, "pved: %s\n", err->message);
 			pved_pvecfs_stop(d);
 			return 1;
@@ -320,6 +334,11 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *sock = pved_path(d, "run/pved.sock");
 	unlink(sock);
 	close(pidfd);
+	if (d->restart) {
+		execv("/proc/self/exe", argv);
+		fprintf(stderr, "pved: cannot start again: %m\n");
+		return 1;
+	}
 	free(d->root);
 	free(d->node);
 	free(d->listen);

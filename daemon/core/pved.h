@@ -47,6 +47,7 @@ typedef struct pved {
 	double kvm_percent;
 	time_t started;
 	bool stopping;
+	bool restart; /* pved_restart: exec pved again when the loop has ended */
 } pved;
 
 /* A path under the node's root: pved_path(d, "var/log/pve/tasks") -> "<root>/var/log/pve/tasks". */
@@ -95,15 +96,33 @@ int pved_front_start(pved *d, pve_error **err);
 void pved_front_reload(pved *d);
 void pved_front_stop(pved *d);
 
-/* ---- pvecfs, when pved runs it (supervise-pvecfs.c) ---- */
+/* ---- pvecfs and corosync, when pved runs them (supervise-cluster.c) ---- */
 
 typedef struct pved_pvecfs pved_pvecfs;
-/* Starts pvecfs on the root (cluster: replicated through this namespace's corosync) and waits until
- * its socket answers; before the loop. */
+/* Starts pvecfs on the root (cluster: replicated through this namespace's corosync, which pved starts
+ * first when the root has etc/corosync/corosync.conf) and waits until its socket answers; before the
+ * loop. */
 int pved_pvecfs_start(pved *d, bool cluster, pve_error **err);
-/* In the loop: restarts it when it dies. */
+/* In the loop: restarts them when they die. */
 int pved_pvecfs_watch(pved *d, pve_error **err);
 void pved_pvecfs_stop(pved *d);
+/* Which pvecfs the root needs: asked is the --pvecfs option's MODE ("local", "cluster", "auto" for
+ * none given, NULL without the option). NULL: none (plain files). */
+const char *pved_pvecfs_mode(const pved *d, const char *asked);
+/* A node that has just been accepted into a cluster (PVED_JOIN_MARKER) sets its own tree aside: the
+ * database and whatever is under etc/pve go to var/lib/pve-cluster/before-join-TIME/, so the first
+ * sync brings the cluster's tree and nothing of the node's can win over it. Before pvecfs starts; again
+ * after a crash before the tree came (it only holds a part of the cluster's then). */
+#define PVED_JOIN_MARKER "var/lib/pve-cluster/join-pending"
+int pved_join_prepare(pved *d, pve_error **err);
+/* A node that joined (the marker is there until this succeeds) waits for the sync to bring the
+ * cluster's tree (user.cfg) before the first start would make keys of its own. */
+int pved_pvecfs_wait_tree(pved *d, pve_error **err);
+/* pvecfs runs in cluster mode. */
+bool pved_pvecfs_clustered(const pved *d);
+/* Marks the node for a restart of pved itself (the same arguments, a fresh process) once the loop
+ * ends, and ends it: creating or joining a cluster changes which processes the root needs. */
+void pved_restart(pved *d, const char *why);
 
 /* ---- authentication and permissions ---------------------------------------------------------------------- */
 
