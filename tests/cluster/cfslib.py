@@ -262,8 +262,14 @@ system {{
 
 
 class Cluster:
-    def __init__(self, n=3):
+    """services: start corosync and pvecfs per node (else only the network, for pveds that run their
+    own); host_ip: give the bridge an address of the private /24, so that the test reaches the nodes
+    from its own namespace (traffic stays on the test's bridge)."""
+
+    def __init__(self, n=3, services=True, host_ip=False):
         self.n = n
+        self.services = services
+        self.host_ip = host_ip
         self.tag = f"pc{os.getpid() % 100000}"
         self.net = os.getpid() % 250 + 1
         self.bridge = f"{self.tag}br"
@@ -284,6 +290,8 @@ class Cluster:
         try:
             sh("ip", "link", "add", self.bridge, "type", "bridge")
             sh("ip", "link", "set", self.bridge, "up")
+            if self.host_ip:
+                sh("ip", "addr", "add", f"10.213.{self.net}.1/24", "dev", self.bridge)
             for i in range(1, self.n + 1):
                 nd = Node(self, i)
                 self.nodes.append(nd)
@@ -294,12 +302,13 @@ class Cluster:
                 sh("ip", "-n", nd.ns, "link", "set", "lo", "up")
                 sh("ip", "-n", nd.ns, "addr", "add", f"{nd.ip}/24", "dev", "eth0")
                 sh("ip", "-n", nd.ns, "link", "set", "eth0", "up")
-            for nd in self.nodes:
-                nd.write_conf(range(1, self.n + 1))
-                nd.start_corosync()
-            self.wait_quorate()
-            for nd in self.nodes:
-                nd.start_pvecfs()
+            if self.services:
+                for nd in self.nodes:
+                    nd.write_conf(range(1, self.n + 1))
+                    nd.start_corosync()
+                self.wait_quorate()
+                for nd in self.nodes:
+                    nd.start_pvecfs()
         except BaseException:
             self.__exit__(None, None, None)
             raise

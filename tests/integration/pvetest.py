@@ -68,16 +68,19 @@ class Response:
 class Node:
     """A pved on a temporary root. Use as a context manager; it stops what it started, by PID."""
 
-    def __init__(self, name="testnode", root=None, args=()):
+    def __init__(self, name="testnode", root=None, args=(), host="127.0.0.1", port=None, wrap=()):
+        """host, port: where it listens; wrap: a command that runs pved (nsenter into a namespace)."""
         self.name = name
         self.args = list(args)
+        self.host = host
+        self.wrap = list(wrap)
         self.root = root or tempfile.mkdtemp(prefix="pved-test-")
         self.own_root = root is None
         if self.own_root:
             # as a node's / is: an unprivileged container's root (uid 100000) must reach its rootfs
             # below it (mkdtemp made it 0700; what is secret beneath has modes of its own)
             os.chmod(self.root, 0o755)
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = None
         self.ticket = None
         self.csrf = None
@@ -97,15 +100,15 @@ class Node:
     def start(self, timeout=20):
         self.log = open(self.path("pved.log") if os.path.isdir(self.root) else os.devnull, "ab")
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "pved"), "--root", self.root, "--listen", f"127.0.0.1:{self.port}",
-             "--node", self.name, "--foreground", *self.args],
+            [*self.wrap, os.path.join(BIN, "pved"), "--root", self.root, "--listen",
+             f"{self.host}:{self.port}", "--node", self.name, "--foreground", *self.args],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"pved exited with {self.proc.returncode}: {self.logtext()[-2000:]}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection((self.host, self.port), timeout=0.5):
                     if os.path.exists(self.path("run/pved.sock")):
                         return
             except OSError:
@@ -165,10 +168,13 @@ class Node:
 
     def ssl_context(self):
         ctx = ssl.create_default_context(cafile=self.path("etc/pve/pve-root-ca.pem"))
+        # the node certificate names the host, localhost and loopback; a namespace's address is
+        # none of them, but the certificate must still be the node CA's
+        ctx.check_hostname = self.host == "127.0.0.1"
         return ctx
 
     def connection(self, timeout=15):
-        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ssl_context(),
+        return http.client.HTTPSConnection(self.host, self.port, context=self.ssl_context(),
                                            timeout=timeout)
 
     def request(self, method, path, params=None, ticket=None, csrf=None, token=None, headers=None,
