@@ -24,8 +24,9 @@ static void usage(FILE *f)
 		"  --schema           print the API schema as JSON and exit\n"
 		"  --pvecfs[=MODE]    run the root's pvecfs: MODE local, or cluster (replicated through\n"
 		"                     this network namespace's corosync); without MODE, cluster when the\n"
-		"                     root has etc/corosync/corosync.conf. A root that has either that\n"
-		"                     file or pvecfs's database runs pvecfs without the option too.\n");
+		"                     root is a cluster node's (it created or joined one). A cluster\n"
+		"                     node's root, or one with pvecfs's database, runs pvecfs without\n"
+		"                     the option too.\n");
 }
 
 /* run/pved.pid, locked for as long as pved runs: a second pved on the same root refuses to start. */

@@ -106,6 +106,8 @@ int pved_pvecfs_start(pved *d, bool cluster, pve_error **err);
 /* In the loop: restarts them when they die. */
 int pved_pvecfs_watch(pved *d, pve_error **err);
 void pved_pvecfs_stop(pved *d);
+/* The root is a cluster node's: corosync's conf and key, and a cluster's tree. */
+bool pved_root_in_cluster(const pved *d);
 /* Which pvecfs the root needs: asked is the --pvecfs option's MODE ("local", "cluster", "auto" for
  * none given, NULL without the option). NULL: none (plain files). */
 const char *pved_pvecfs_mode(const pved *d, const char *asked);

@@ -2,7 +2,7 @@
  * config store is opened, so the store finds pvecfs; restarted when they die (the store's requests fail
  * meanwhile, as a read-only root would); stopped last.
  *
- * corosync runs when the root holds etc/corosync/corosync.conf. It has fixed paths (/run/corosync.pid,
+ * corosync runs in cluster mode when the root holds etc/corosync/corosync.conf. It has fixed paths (/run/corosync.pid,
  * /etc/corosync, /var/lib/corosync): for a root other than /, it runs in a mount namespace of its own
  * where the root's run/corosync, etc/corosync and var/lib/corosync are bound over them, so several
  * nodes, each in its own network namespace, run on one machine. */
@@ -265,15 +265,29 @@ void pved_pvecfs_stop(pved *d)
 	d->pvecfs = NULL;
 }
 
+static bool root_has(const pved *d, const char *rel)
+{
+	_cleanup_free_ char *path = pved_path(d, rel);
+	return access(path, F_OK) == 0;
+}
+
+/* corosync's files alone say nothing (Debian's corosync package installs a corosync.conf of its own):
+ * the root is a cluster node when it has them and a tree that is a cluster's (pvecfs's database, a
+ * plain tree with the cluster's corosync.conf, or a join under way). */
+bool pved_root_in_cluster(const pved *d)
+{
+	return root_has(d, "etc/corosync/corosync.conf") && root_has(d, "etc/corosync/authkey") &&
+	       (root_has(d, "var/lib/pve-cluster/config.db") ||
+		root_has(d, "etc/pve/corosync.conf") || root_has(d, PVED_JOIN_MARKER));
+}
+
 const char *pved_pvecfs_mode(const pved *d, const char *asked)
 {
 	if (asked && !streq(asked, "auto"))
 		return asked;
-	_cleanup_free_ char *conf = pved_path(d, "etc/corosync/corosync.conf");
-	if (access(conf, F_OK) == 0)
+	if (pved_root_in_cluster(d))
 		return "cluster";
-	_cleanup_free_ char *db = pved_path(d, "var/lib/pve-cluster/config.db");
-	return asked || access(db, F_OK) == 0 ? "local" : NULL;
+	return asked || root_has(d, "var/lib/pve-cluster/config.db") ? "local" : NULL;
 }
 
 int pved_join_prepare(pved *d, pve_error **err)
