@@ -95,7 +95,7 @@ endif
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 # front/ is pved-api's own library; daemon/ (pved) is one folder per API area, linked as objects.
-SUBSYS := api access cluster kvm lxc net storage fw common
+SUBSYS := api access client cluster kvm lxc net storage fw common
 lib_srcs = $(filter-out %-main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBFILES := $(foreach d,$(SUBSYS),$(O)/lib/lib$(d).a)
@@ -124,7 +124,7 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
 # What pvectl's fuzz targets link: the files that stand without pvectl's main.
-PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
+PVECTL_OBJS := $(O)/obj/tools/pvectl-format.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl $(O)/bin/pvecfs $(O)/bin/pved-ctmon \
 	$(O)/bin/pved-ctrun
 

@@ -1,7 +1,7 @@
 /* pvectl's HTTP response parser (tools/pvectl-http.c): the framings a server may use, in any pieces,
  * and the limits on the head and the body. */
 #include "tests/unit/test.h"
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 
 /* Feeds text in pieces of step bytes, then the close; the parser's result. */
 static int feed(pvectl_http *h, const char *text, size_t step, pve_error **err)

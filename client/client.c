@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 #include "tools/pvectl-internal.h"
 
 /* The password or token read from a file or the terminal. */

@@ -2,7 +2,7 @@
  * to the close), with pvectl's limits on the head and the body. */
 #include <limits.h>
 
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 
 static pvectl_http *http_of(http_parser *hp)
 {
