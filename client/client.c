@@ -1,155 +1,58 @@
-/* pvectl's transports: wire frames over the node's local socket, and HTTPS (OpenSSL, HTTP/1.1)
- * with a ticket login or an API token, pinning the server certificate by its SHA-256. */
+/* client: the blocking HTTPS client (OpenSSL, HTTP/1.1) with a ticket login or an API token, pinning
+ * the server certificate by its SHA-256 or verifying it with the system's CAs. */
 #include <ctype.h>
-#include <fcntl.h>
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <termios.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "client/client.h"
 #include "client/http-internal.h"
-#include "tools/pvectl-internal.h"
 
-/* The password or token read from a file or the terminal. */
-#define SECRET_MAX 4096
+/* A PEM text larger than this holds no certificate of ours (a node's is under 2 KiB). */
+#define PEM_MAX (1u << 20)
 
-void pvectl_response_clear(pvectl_response *r)
+struct pve_client {
+	char *host; /* as given in the URL, without brackets */
+	char *port;
+	char *fingerprint; /* normalised; NULL: verified with the system's CAs */
+	SSL_CTX *ssl_ctx;
+	char *token;
+	char *ticket; /* after login */
+	char *csrf;
+	char *peer_fingerprint; /* of the last handshake */
+};
+
+void pve_client_response_clear(pve_client_response *r)
 {
 	free(r->reason);
 	cJSON_Delete(r->body);
-	*r = (pvectl_response){ 0 };
+	*r = (pve_client_response){ 0 };
 }
 
-static int parse_body(pvectl_response *r, const char *body, size_t len)
+static void parse_body(pve_client_response *r, const char *body, size_t len)
 {
-	if (len == 0)
-		return 0;
-	r->body = cJSON_ParseWithLength(body, len);
-	return 0;
+	if (len > 0)
+		r->body = cJSON_ParseWithLength(body, len);
 }
 
-/* ---- transport 1: the local socket ----------------------------------------------------------- */
-
-static int local_call(pvectl *c, const char *method, const char *path, const cJSON *params,
-		      pvectl_response *ret, pve_error **err)
+/* n bytes as upper-case hex pairs joined by ':', the way fingerprints are shown */
+static char *hex_colon(const uint8_t *bytes, size_t n)
 {
-	const char *root = c->root ? c->root : "/";
-	_cleanup_free_ char *sock =
-		xasprintf("%s%srun/pved.sock", root, root[strlen(root) - 1] == '/' ? "" : "/");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return pve_error_set(err, ENAMETOOLONG, "socket path %s is too long", sock);
-	strcpy(sa.sun_path, sock);
-
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return pve_error_set(err, errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		return pve_error_set(
-			err, e,
-			"cannot connect to pved at %s: %s (is pved running with --root %s?)", sock,
-			strerror(e), root);
-	}
-
-	pve_request req = {
-		.method = (char *)method,
-		.path = (char *)path,
-		.params = (cJSON *)params,
-		.client = (char *)"local",
-		/* The whole answer at once, as far as pvectl takes one: it reads every frame as it
-		 * comes, so no WINDOW frame is needed below that. */
-		.window = PVECTL_MAX_BODY + (1u << 20),
-	};
-	_cleanup_free_ char *payload = NULL;
-	size_t payload_len;
-	int r = pve_request_encode(&req, &payload, &payload_len, err);
-	if (r < 0)
-		return r;
-	pve_buf out = { 0 };
-	pve_wire_append_request(&out, 1, payload, payload_len);
-	r = pve_write_all(fd, out.data, out.len);
-	pve_buf_free(&out);
-	if (r < 0)
-		return pve_error_set(err, -r, "sending the request to %s: %s", sock, strerror(-r));
-
-	pve_buf body = { 0 };
-	bool have_head = false;
-	for (;;) {
-		uint8_t hb[PVE_WIRE_HEADER_SIZE];
-		ssize_t got = pve_read_full(fd, hb, sizeof(hb));
-		if (got != (ssize_t)sizeof(hb)) {
-			pve_buf_free(&body);
-			return pve_error_set(
-				err, got < 0 ? (int)-got : EPIPE,
-				"pved closed the connection before the response ended");
-		}
-		pve_wire_header h;
-		r = pve_wire_header_decode(hb, &h, err);
-		if (r < 0) {
-			pve_buf_free(&body);
-			return r;
-		}
-		_cleanup_free_ uint8_t *p = xmalloc(h.len ? h.len : 1);
-		if (h.len && pve_read_full(fd, p, h.len) != (ssize_t)h.len) {
-			pve_buf_free(&body);
-			return pve_error_set(err, EPIPE,
-					     "pved closed the connection inside a frame");
-		}
-		if (h.id != 1)
-			continue; /* not ours; a frame for another request id cannot happen here */
-		if (!have_head) {
-			if (h.type != PVE_WIRE_RESPONSE) {
-				pve_buf_free(&body);
-				return pve_error_set(err, EPROTO,
-						     "pved sent frame type %u before a response",
-						     h.type);
-			}
-			const char *b;
-			size_t blen;
-			uint64_t total;
-			r = pve_wire_response_decode(p, h.len, h.flags, &ret->status, &ret->reason,
-						     &total, &b, &blen, err);
-			if (r < 0) {
-				pve_buf_free(&body);
-				return r;
-			}
-			pve_buf_append(&body, b, blen);
-			have_head = true;
-		} else if (h.type == PVE_WIRE_DATA) {
-			pve_buf_append(&body, p, h.len);
-		} else {
-			pve_buf_free(&body);
-			return pve_error_set(err, EPROTO,
-					     "pved sent frame type %u inside a response", h.type);
-		}
-		if (body.len > PVECTL_MAX_BODY) {
-			pve_buf_free(&body);
-			return pve_error_set(err, EFBIG, "response exceeds %u MiB",
-					     PVECTL_MAX_BODY >> 20);
-		}
-		if (h.flags & PVE_WIRE_ABORT) {
-			pve_buf_free(&body);
-			return pve_error_set(err, EIO, "pved cut the response short");
-		}
-		if (h.flags & PVE_WIRE_FIN)
-			break;
-	}
-	parse_body(ret, body.data, body.len);
-	pve_buf_free(&body);
-	return 0;
+	char *out = xmalloc(3 * n + 1);
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 3 * i, "%02X%s", bytes[i], i + 1 < n ? ":" : "");
+	return out;
 }
 
-/* ---- transport 2: HTTPS ---------------------------------------------------------------------- */
-
-char *pvectl_fingerprint_normalize(const char *s)
+char *pve_client_fingerprint_normalize(const char *s)
 {
 	uint8_t bytes[32];
 	size_t n = 0;
@@ -167,10 +70,7 @@ char *pvectl_fingerprint_normalize(const char *s)
 	}
 	if (n != sizeof(bytes))
 		return NULL;
-	char *out = xmalloc(3 * sizeof(bytes));
-	for (size_t i = 0; i < sizeof(bytes); i++)
-		sprintf(out + 3 * i, "%02X%s", bytes[i], i + 1 < sizeof(bytes) ? ":" : "");
-	return out;
+	return hex_colon(bytes, n);
 }
 
 static char *cert_fingerprint(X509 *cert)
@@ -179,10 +79,7 @@ static char *cert_fingerprint(X509 *cert)
 	unsigned int mdlen = 0;
 	if (!cert || !X509_digest(cert, EVP_sha256(), md, &mdlen) || mdlen != 32)
 		return NULL;
-	char *out = xmalloc(3 * mdlen);
-	for (unsigned int i = 0; i < mdlen; i++)
-		sprintf(out + 3 * i, "%02X%s", md[i], i + 1 < mdlen ? ":" : "");
-	return out;
+	return hex_colon(md, mdlen);
 }
 
 static bool is_ip_literal(const char *host)
@@ -248,9 +145,11 @@ static int tcp_connect(const char *host, const char *port, pve_error **err)
 			     strerror(last));
 }
 
-static int https_connect(pvectl *c, https_conn *hc, pve_error **err)
+static int https_connect(pve_client *c, https_conn *hc, pve_error **err)
 {
 	*hc = (https_conn){ .fd = -1 };
+	free(c->peer_fingerprint);
+	c->peer_fingerprint = NULL;
 	if (!c->ssl_ctx) {
 		c->ssl_ctx = SSL_CTX_new(TLS_client_method());
 		if (!c->ssl_ctx)
@@ -283,8 +182,8 @@ static int https_connect(pvectl *c, https_conn *hc, pve_error **err)
 		return r;
 	}
 
-	X509 *cert = SSL_get0_peer_certificate(hc->ssl);
-	_cleanup_free_ char *seen = cert_fingerprint(cert);
+	c->peer_fingerprint = cert_fingerprint(SSL_get0_peer_certificate(hc->ssl));
+	const char *seen = c->peer_fingerprint;
 	if (!seen) {
 		https_conn_close(hc);
 		return pve_error_set(err, EPROTO, "%s:%s presented no certificate", c->host,
@@ -303,12 +202,9 @@ static int https_connect(pvectl *c, https_conn *hc, pve_error **err)
 	long v = SSL_get_verify_result(hc->ssl);
 	if (v != X509_V_OK) {
 		https_conn_close(hc);
-		return pve_error_set(
-			err, EPERM,
-			"the certificate of %s:%s cannot be verified (%s). If this is a pved "
-			"node with its own self-signed certificate, check its fingerprint and "
-			"pin it with --fingerprint (the server presented %s)",
-			c->host, c->port, X509_verify_cert_error_string(v), seen);
+		/* (what was presented is pve_client_peer_fingerprint's, for the caller's advice) */
+		return pve_error_set(err, EPERM, "the certificate of %s:%s cannot be verified (%s)",
+				     c->host, c->port, X509_verify_cert_error_string(v));
 	}
 	return 0;
 }
@@ -369,30 +265,43 @@ static void form_add(pve_buf *b, const char *name, const char *value)
 	url_encode(b, value, NULL);
 }
 
-static void form_encode(pve_buf *b, const cJSON *params)
+static int form_encode(pve_buf *b, const cJSON *params, pve_error **err)
 {
+	if (!cJSON_IsObject(params))
+		return pve_error_set(err, EINVAL, "the parameters are not an object");
 	const cJSON *p;
 	cJSON_ArrayForEach (p, params) {
-		if (cJSON_IsArray(p)) {
-			const cJSON *v;
-			cJSON_ArrayForEach (v, p) {
-				_cleanup_free_ char *s = pvectl_value_text(v);
-				form_add(b, p->string, s);
-			}
-		} else {
-			_cleanup_free_ char *s = pvectl_value_text(p);
-			form_add(b, p->string, s);
+		if (cJSON_IsString(p)) {
+			form_add(b, p->string, p->valuestring);
+			continue;
+		}
+		if (!cJSON_IsArray(p))
+			return pve_error_set_param(err, EINVAL, p->string,
+						   "parameter '%s' is not a string", p->string);
+		const cJSON *v;
+		cJSON_ArrayForEach (v, p) {
+			if (!cJSON_IsString(v))
+				return pve_error_set_param(err, EINVAL, p->string,
+							   "parameter '%s' holds a non-string",
+							   p->string);
+			form_add(b, p->string, v->valuestring);
 		}
 	}
+	return 0;
 }
 
-static int http_exchange(pvectl *c, const char *method, const char *path, const cJSON *params,
-			 bool with_auth, pvectl_response *ret, pve_error **err)
+static int http_exchange(pve_client *c, const char *method, const char *path, const cJSON *params,
+			 bool with_auth, pve_client_response *ret, pve_error **err)
 {
 	bool in_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
 	pve_buf form = { 0 };
-	if (params)
-		form_encode(&form, params);
+	if (params) {
+		int r = form_encode(&form, params, err);
+		if (r < 0) {
+			pve_buf_free(&form);
+			return r;
+		}
+	}
 
 	pve_buf req = { 0 };
 	pve_buf_printf(&req, "%s /api2/json", method);
@@ -401,7 +310,7 @@ static int http_exchange(pvectl *c, const char *method, const char *path, const 
 		pve_buf_printf(&req, "?%s", form.data);
 	bool v6 = strchr(c->host, ':') != NULL;
 	pve_buf_printf(&req,
-		       " HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: pvectl\r\n"
+		       " HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: pved-client\r\n"
 		       "Accept: application/json\r\nConnection: close\r\n",
 		       v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
 	if (with_auth && c->token)
@@ -435,15 +344,15 @@ static int http_exchange(pvectl *c, const char *method, const char *path, const 
 	}
 
 	/* The response, framed by http-parser (Content-Length, chunked, or up to the close). */
-	pvectl_http h;
-	pvectl_http_init(&h, PVECTL_MAX_BODY);
+	pve_client_http h;
+	pve_client_http_init(&h, PVE_CLIENT_MAX_BODY);
 	pve_buf chunk = { 0 };
 	for (;;) {
 		chunk.len = 0;
 		r = ssl_read_some(&hc, &chunk, 16384, err);
 		if (r < 0)
 			break;
-		r = pvectl_http_feed(&h, chunk.data, chunk.len, err);
+		r = pve_client_http_feed(&h, chunk.data, chunk.len, err);
 		if (r != 0)
 			break;
 	}
@@ -461,86 +370,67 @@ static int http_exchange(pvectl *c, const char *method, const char *path, const 
 				  c->host, c->port);
 	}
 	pve_buf_free(&chunk);
-	pvectl_http_clear(&h);
+	pve_client_http_clear(&h);
 	https_conn_close(&hc);
 	return r;
 }
 
-static int read_secret_file(const char *path, char **ret, pve_error **err)
+int pve_client_new(const char *host, const char *port, const char *fingerprint, pve_client **ret,
+		   pve_error **err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pve_error_set(err, errno, "cannot open %s: %s", path, strerror(errno));
-	char buf[SECRET_MAX + 1];
-	size_t got = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return pve_error_set(err, errno, "reading %s: %s", path, strerror(errno));
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof(buf) - 1)
-			break;
+	_cleanup_free_ char *fp = NULL;
+	if (fingerprint) {
+		fp = pve_client_fingerprint_normalize(fingerprint);
+		if (!fp)
+			return pve_error_set(err, EINVAL, "'%s' is not a SHA-256 fingerprint",
+					     fingerprint);
 	}
-	buf[got] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0])
-		return pve_error_set(err, EINVAL, "%s: the first line is empty", path);
-	*ret = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
+	pve_client *c = xmalloc(sizeof(*c));
+	*c = (pve_client){
+		.host = xstrdup(host),
+		.port = xstrdup(port),
+		.fingerprint = TAKE_PTR(fp),
+	};
+	*ret = c;
 	return 0;
 }
 
-static int prompt_password(const char *user, char **ret, pve_error **err)
+static void free_secret(char *s)
 {
-	_cleanup_close_ int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return pve_error_set(
-			err, ENOTTY,
-			"no terminal to ask for the password of %s: pass --password-file", user);
-	struct termios old, quiet;
-	if (tcgetattr(fd, &old) < 0)
-		return pve_error_set(err, errno, "tcgetattr: %s", strerror(errno));
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	quiet.c_lflag |= ICANON;
-	_cleanup_free_ char *prompt = xasprintf("Password for %s: ", user);
-	(void)!write(fd, prompt, strlen(prompt));
-	tcsetattr(fd, TCSAFLUSH, &quiet);
-	char buf[SECRET_MAX + 1];
-	ssize_t n;
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	int e = errno;
-	tcsetattr(fd, TCSAFLUSH, &old);
-	(void)!write(fd, "\n", 1);
-	if (n <= 0)
-		return pve_error_set(err, n < 0 ? e : EINVAL, "no password read");
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*ret = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
+	if (s)
+		explicit_bzero(s, strlen(s));
+	free(s);
 }
 
-static int https_login(pvectl *c, pve_error **err)
+void pve_client_free(pve_client *c)
 {
-	_cleanup_free_ char *password = NULL;
-	int r = c->password_file ? read_secret_file(c->password_file, &password, err) :
-				   prompt_password(c->user, &password, err);
-	if (r < 0)
-		return r;
+	if (!c)
+		return;
+	if (c->ssl_ctx)
+		SSL_CTX_free(c->ssl_ctx);
+	free(c->host);
+	free(c->port);
+	free(c->fingerprint);
+	free_secret(c->token);
+	free_secret(c->ticket);
+	free(c->csrf);
+	free(c->peer_fingerprint);
+	free(c);
+}
+
+void pve_client_set_token(pve_client *c, const char *token)
+{
+	free_secret(c->token);
+	c->token = token ? xstrdup(token) : NULL;
+}
+
+int pve_client_login(pve_client *c, const char *user, const char *password, pve_error **err)
+{
 	cJSON *params = cJSON_CreateObject();
-	cJSON_AddStringToObject(params, "username", c->user);
+	cJSON_AddStringToObject(params, "username", user);
 	cJSON_AddStringToObject(params, "password", password);
-	explicit_bzero(password, strlen(password));
-	pvectl_response resp = { 0 };
-	r = http_exchange(c, "POST", "/access/ticket", params, false, &resp, err);
+	pve_client_response resp = { 0 };
+	int r = http_exchange(c, "POST", "/access/ticket", params, false, &resp, err);
 	cJSON *pw = cJSON_GetObjectItemCaseSensitive(params, "password");
 	if (cJSON_IsString(pw))
 		explicit_bzero(pw->valuestring, strlen(pw->valuestring));
@@ -551,60 +441,55 @@ static int https_login(pvectl *c, pve_error **err)
 	const cJSON *ticket = cJSON_GetObjectItemCaseSensitive(data, "ticket");
 	const cJSON *csrf = cJSON_GetObjectItemCaseSensitive(data, "CSRFPreventionToken");
 	if (resp.status != 200 || !cJSON_IsString(ticket) || !cJSON_IsString(csrf)) {
-		r = pve_error_set(err, EACCES, "login as %s at %s:%s failed: %d %s", c->user,
-				  c->host, c->port, resp.status,
+		r = pve_error_set(err, EACCES, "login as %s at %s:%s failed: %d %s", user, c->host,
+				  c->port, resp.status,
 				  resp.reason && *resp.reason ? resp.reason : "");
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return r;
 	}
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data, "NeedTFA")) ||
 	    cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(data, "NeedTFA")) == 1) {
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return pve_error_set(
-			err, EACCES,
-			"%s needs a second factor, which pvectl does not support: use --token",
-			c->user);
+			err, EOPNOTSUPP,
+			"%s needs a second factor, which this client does not support: use an API "
+			"token",
+			user);
 	}
+	free_secret(c->ticket);
+	free(c->csrf);
 	c->ticket = xstrdup(ticket->valuestring);
 	c->csrf = xstrdup(csrf->valuestring);
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return 0;
 }
 
-static int https_call(pvectl *c, const char *method, const char *path, const cJSON *params,
-		      pvectl_response *ret, pve_error **err)
+int pve_client_call(pve_client *c, const char *method, const char *path, const cJSON *params,
+		    pve_client_response *ret, pve_error **err)
 {
-	if (!c->token && !c->ticket) {
-		if (!c->user)
-			return pve_error_set(
-				err, EINVAL,
-				"--url needs --user (with --password-file) or --token");
-		int r = https_login(c, err);
-		if (r < 0)
-			return r;
-	}
-	return http_exchange(c, method, path, params, true, ret, err);
-}
-
-int pvectl_call(pvectl *c, const char *method, const char *path, const cJSON *params,
-		pvectl_response *ret, pve_error **err)
-{
-	*ret = (pvectl_response){ 0 };
-	int r = c->url ? https_call(c, method, path, params, ret, err) :
-			 local_call(c, method, path, params, ret, err);
+	*ret = (pve_client_response){ 0 };
+	int r = http_exchange(c, method, path, params, true, ret, err);
 	if (r < 0)
-		pvectl_response_clear(ret);
+		pve_client_response_clear(ret);
 	return r;
 }
 
-void pvectl_transport_done(pvectl *c)
+const char *pve_client_peer_fingerprint(const pve_client *c)
 {
-	if (c->ssl_ctx)
-		SSL_CTX_free(c->ssl_ctx);
-	c->ssl_ctx = NULL;
-	if (c->ticket)
-		explicit_bzero(c->ticket, strlen(c->ticket));
-	free(c->ticket);
-	free(c->csrf);
-	c->ticket = c->csrf = NULL;
+	return c->peer_fingerprint;
+}
+
+char *pve_client_pem_fingerprint(const char *pem, size_t len)
+{
+	if (len > PEM_MAX)
+		return NULL;
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	if (!b)
+		return NULL;
+	X509 *x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ERR_clear_error();
+	char *fp = cert_fingerprint(x);
+	X509_free(x);
+	return fp;
 }
