@@ -95,7 +95,7 @@ endif
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 # front/ is pved-api's own library; daemon/ (pved) is one folder per API area, linked as objects.
-SUBSYS := api access cluster kvm lxc net storage fw common
+SUBSYS := api access client cluster kvm lxc net storage fw common
 lib_srcs = $(filter-out %-main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBFILES := $(foreach d,$(SUBSYS),$(O)/lib/lib$(d).a)
@@ -123,8 +123,8 @@ $(O)/obj/%.o: %.c $(FLAGS_STAMP)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 DAEMON_OBJS := $(call objs,$(filter-out %-main.c,$(wildcard daemon/*/*.c)))
-# What pvectl's fuzz targets link: the files that stand without pvectl's main.
-PVECTL_OBJS := $(O)/obj/tools/pvectl-http.o $(O)/obj/tools/pvectl-format.o
+# What pvectl's unit tests link: the files that stand without pvectl's main.
+PVECTL_OBJS := $(O)/obj/tools/pvectl-format.o
 BINS := $(O)/bin/pved $(O)/bin/pved-api $(O)/bin/pvectl $(O)/bin/pvecfs $(O)/bin/pved-ctmon \
 	$(O)/bin/pved-ctrun
 
@@ -191,8 +191,10 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 HARNESS := $(O)/obj/tests/unit/harness.o
 subsys_of = $(word 2,$(subst -, ,$(notdir $(1))))
-# The libraries a subsystem's tests link: its own, what it builds on, common.
-sub_libs = $(O)/lib/lib$(1).a $(if $(filter front,$(1)),$(O)/lib/libapi.a) $(O)/lib/libcommon.a
+# The libraries a subsystem's tests link: its own, what it builds on, common (client's: access too, whose
+# certificates its tests hash).
+sub_libs = $(O)/lib/lib$(1).a $(if $(filter front,$(1)),$(O)/lib/libapi.a) \
+	$(if $(filter client,$(1)),$(O)/lib/libaccess.a) $(O)/lib/libcommon.a
 extra_objs = $(strip $(if $(filter pvectl,$(call subsys_of,$(1))),$(PVECTL_OBJS),\
 	$(if $(filter daemon,$(call subsys_of,$(1))),$(DAEMON_OBJS))))
 # What a test or fuzz target program depends on, and what its link line names.

@@ -47,8 +47,7 @@ int pve_ca_create(const char *cn, char **ret_cert_pem, char **ret_key_pem, pve_e
 int pve_node_cert_create(const char *ca_cert_pem, const char *ca_key_pem, const char *node,
 			 char *const *altnames, char **ret_cert_pem, char **ret_key_pem,
 			 pve_error **err);
-/* The SHA-256 fingerprint of the first certificate in cert_pem, as "AB:CD:...". */
-int pve_cert_fingerprint(const char *cert_pem, char **ret_sha256_colon_hex, pve_error **err);
+/* (a certificate's fingerprint: client/'s pve_client_pem_fingerprint) */
 
 /* The content for pve-www.key: base64 of 32 random bytes (no newline). */
 int pve_csrf_secret_generate(char **ret, pve_error **err);

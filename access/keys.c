@@ -345,28 +345,6 @@ int pve_node_cert_create(const char *ca_cert_pem, const char *ca_key_pem, const 
 	return 0;
 }
 
-int pve_cert_fingerprint(const char *cert_pem, char **ret_sha256_colon_hex, pve_error **err)
-{
-	_cleanup_x509_ X509 *x = load_cert(cert_pem, "certificate", err);
-	if (!x)
-		return -EINVAL;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	if (X509_digest(x, EVP_sha256(), md, &n) != 1)
-		return ssl_error(err, EIO, "cannot hash certificate");
-	static const char hexd[] = "0123456789ABCDEF";
-	char *out = xmalloc(n * 3 + 1);
-	for (unsigned int i = 0; i < n; i++) {
-		out[3 * i] = hexd[md[i] >> 4];
-		out[3 * i + 1] = hexd[md[i] & 15];
-		out[3 * i + 2] = i + 1 < n ? ':' : 0;
-	}
-	if (n == 0)
-		out[0] = 0;
-	*ret_sha256_colon_hex = out;
-	return 0;
-}
-
 int pve_csrf_secret_generate(char **ret, pve_error **err)
 {
 	(void)err;

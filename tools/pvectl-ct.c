@@ -66,7 +66,7 @@ static void pct_usage(FILE *f)
 
 /* ---- API helpers ---- */
 
-static void print_api_error(const pvectl_response *resp)
+static void print_api_error(const pve_client_response *resp)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp->body, "message");
 	const char *msg = cJSON_IsString(m) ? m->valuestring : "";
@@ -86,7 +86,7 @@ static void print_api_error(const pvectl_response *resp)
 static int call(pvectl *c, const char *method, const char *path, cJSON *params, cJSON **ret)
 {
 	_cleanup_json_ cJSON *p = params ? params : cJSON_CreateObject();
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	*ret = NULL;
 	if (pvectl_call(c, method, path, p, &resp, &err) < 0) {
@@ -104,7 +104,7 @@ static int call(pvectl *c, const char *method, const char *path, cJSON *params, 
 		print_api_error(&resp);
 		r = -1;
 	}
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return r;
 }
 

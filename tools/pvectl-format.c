@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <math.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "tools/pvectl-internal.h"

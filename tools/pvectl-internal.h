@@ -2,9 +2,9 @@
 #pragma once
 
 #include <cjson/cJSON.h>
-#include <openssl/ssl.h>
 
 #include "api/api.h"
+#include "client/client.h"
 #include "common/common.h"
 
 /* Exit codes: an API or transport error is 1, a mistake on the command line is 2. */
@@ -22,7 +22,7 @@ typedef struct pvectl_format {
 } pvectl_format;
 
 /* A whole response body is held in memory to be printed; this is its ceiling. */
-#define PVECTL_MAX_BODY (64u << 20)
+#define PVECTL_MAX_BODY PVE_CLIENT_MAX_BODY
 
 /* The one context of the process. */
 typedef struct pvectl {
@@ -37,7 +37,7 @@ typedef struct pvectl {
 	/* transport 1: the node's local socket */
 	char *root;
 
-	/* transport 2: HTTPS */
+	/* transport 2: HTTPS (client/), made at the first call */
 	char *url;
 	char *host; /* as given in the URL, without brackets */
 	char *port;
@@ -45,28 +45,16 @@ typedef struct pvectl {
 	char *password_file;
 	char *token;
 	char *fingerprint; /* normalised: 32 bytes as upper-case hex pairs joined by ':' */
-	SSL_CTX *ssl_ctx;
-	char *ticket; /* after login */
-	char *csrf;
+	pve_client *https;
+	bool logged_in; /* the ticket is https's */
 } pvectl;
-
-/* A response: the status line and the body parsed as JSON (NULL when it was empty or not JSON). */
-typedef struct pvectl_response {
-	int status;
-	char *reason;
-	cJSON *body;
-} pvectl_response;
-
-void pvectl_response_clear(pvectl_response *r);
 
 /* pvectl-transport.c: one API call over whichever transport the context names. params holds strings
  * (arrays of strings for list parameters). Fails only when no response came; an HTTP error is a
  * response. */
 int pvectl_call(pvectl *c, const char *method, const char *path, const cJSON *params,
-		pvectl_response *ret, pve_error **err);
+		pve_client_response *ret, pve_error **err);
 void pvectl_transport_done(pvectl *c);
-/* "AA:bb:..." or "aabb..." to the canonical "AA:BB:..."; NULL when it is not 32 bytes of hex. */
-char *pvectl_fingerprint_normalize(const char *s);
 
 /* pvectl-format.c: API results as pvesh prints them (Proxmox's CLIFormatter). */
 void pvectl_format_init(pvectl_format *f);

@@ -77,7 +77,7 @@ static char *trimmed(const char *s)
 	return xstrndup(s, len);
 }
 
-static int api_error(const pvectl_response *resp)
+static int api_error(const pve_client_response *resp)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp->body, "message");
 	_cleanup_free_ char *reason = trimmed(resp->reason ? resp->reason : "");
@@ -140,7 +140,7 @@ static int task_log(pvectl *c, const char *log_path, task_follow *f, bool runnin
 		_cleanup_free_ char *limit = xasprintf("%d", TASK_LOG_PAGE);
 		cJSON_AddStringToObject(params, "start", start);
 		cJSON_AddStringToObject(params, "limit", limit);
-		pvectl_response resp = { 0 };
+		pve_client_response resp = { 0 };
 		_cleanup_error_ pve_error *err = NULL;
 		int r = pvectl_call(c, "GET", log_path, params, &resp, &err);
 		cJSON_Delete(params);
@@ -148,11 +148,11 @@ static int task_log(pvectl *c, const char *log_path, task_follow *f, bool runnin
 			return fail(err);
 		if (resp.status != 200) {
 			r = api_error(&resp);
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			return r;
 		}
 		if (running && placeholder_page(resp.body, f->seen)) {
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			return 0;
 		}
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
@@ -172,7 +172,7 @@ static int task_log(pvectl *c, const char *log_path, task_follow *f, bool runnin
 				printf("%s\n", t->valuestring);
 		}
 		fflush(stdout);
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		if (count < TASK_LOG_PAGE)
 			return 0;
 	}
@@ -214,13 +214,13 @@ static int wait_task(pvectl *c, const char *upid)
 		int r = task_log(c, log_path, &f, true);
 		if (r)
 			return r;
-		pvectl_response resp = { 0 };
+		pve_client_response resp = { 0 };
 		_cleanup_error_ pve_error *err = NULL;
 		if (pvectl_call(c, "GET", status_path, NULL, &resp, &err) < 0)
 			return fail(err);
 		if (resp.status != 200) {
 			r = api_error(&resp);
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			return r;
 		}
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
@@ -229,7 +229,7 @@ static int wait_task(pvectl *c, const char *upid)
 			const cJSON *ex = cJSON_GetObjectItemCaseSensitive(data, "exitstatus");
 			_cleanup_free_ char *exitstatus =
 				xstrdup(cJSON_IsString(ex) ? ex->valuestring : "unknown");
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			/* stopped: the log is whole now, whatever it holds */
 			r = task_log(c, log_path, &f, false);
 			if (r)
@@ -253,7 +253,7 @@ static int wait_task(pvectl *c, const char *upid)
 					program_invocation_short_name, exitstatus);
 			return PVECTL_EXIT_FAIL;
 		}
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		progress(true, &u, started);
 		sleep_poll();
 	}
@@ -418,7 +418,7 @@ static int parse_args(pvectl *c, cli *cl, int argc, char **argv)
 			set_string(&c->token, value);
 		} else if (strcmp(nm, "fingerprint") == 0) {
 			free(c->fingerprint);
-			c->fingerprint = pvectl_fingerprint_normalize(value);
+			c->fingerprint = pve_client_fingerprint_normalize(value);
 			if (!c->fingerprint)
 				return usage_error(
 					"--fingerprint: '%s' is not a SHA-256 fingerprint "
@@ -563,7 +563,7 @@ static int cmd_call(pvectl *c, cli *cl, const char *method)
 	if (ex)
 		return ex;
 
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	int rc = pvectl_call(c, method, path, params, &resp, &err);
 	cJSON_Delete(params);
@@ -571,18 +571,18 @@ static int cmd_call(pvectl *c, cli *cl, const char *method)
 		return fail(err);
 	if (resp.status != 200) {
 		ex = api_error(&resp);
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return ex;
 	}
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
 	if (cJSON_IsString(data) && strncmp(data->valuestring, "UPID:", 5) == 0 && !c->async) {
 		_cleanup_free_ char *upid = xstrdup(data->valuestring);
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return wait_task(c, upid);
 	}
 	pvectl_print_data(stdout, data, cJSON_GetObjectItemCaseSensitive(r->info, "returns"),
 			  &c->fmt);
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return PVECTL_EXIT_OK;
 }
 
@@ -626,18 +626,18 @@ static int cmd_ls(pvectl *c, cli *cl)
 	if (cl->n_params)
 		return usage_error("ls takes no parameters ('%s')", cl->params[0].name);
 
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	if (pvectl_call(c, "GET", path, NULL, &resp, &err) < 0)
 		return fail(err);
 	if (resp.status != 200) {
 		int ex = api_error(&resp);
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return ex;
 	}
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
 	if (!cJSON_IsArray(data)) {
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		fprintf(stderr, "%s: GET %s did not return a list\n", program_invocation_short_name,
 			path);
 		return PVECTL_EXIT_FAIL;
@@ -667,7 +667,7 @@ static int cmd_ls(pvectl *c, cli *cl)
 	static const char *const cols[] = { "capabilities", "name" };
 	pvectl_print_result(stdout, out, NULL, cols, 2, "name", &f);
 	cJSON_Delete(out);
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return PVECTL_EXIT_OK;
 }
 

@@ -121,7 +121,7 @@ static void print_usage(FILE *f)
 		fprintf(f, "  pvectl storage %s\n", verbs[i].usage);
 }
 
-static int api_failed(const pvectl_response *r)
+static int api_failed(const pve_client_response *r)
 {
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(r->body, "message");
 	fprintf(stderr, "%d %s\n", r->status,
@@ -138,7 +138,7 @@ static int api_failed(const pvectl_response *r)
 /* This node's name: the first of GET /nodes (a node answers for itself). */
 static int local_node(pvectl *c, char **ret, pve_error **err)
 {
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	int r = pvectl_call(c, "GET", "/nodes", NULL, &resp, err);
 	if (r < 0)
 		return r;
@@ -151,7 +151,7 @@ static int local_node(pvectl *c, char **ret, pve_error **err)
 	} else {
 		*ret = xstrdup(node->valuestring);
 	}
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return r;
 }
 
@@ -163,7 +163,7 @@ static int follow_task(pvectl *c, const char *node, const char *upid)
 	_cleanup_free_ char *status_path = xasprintf("/nodes/%s/tasks/%s/status", node, upid);
 	long wait_ns = 1000 * 1000L;
 	for (;;) {
-		pvectl_response resp = { 0 };
+		pve_client_response resp = { 0 };
 		_cleanup_error_ pve_error *err = NULL;
 		if (pvectl_call(c, "GET", status_path, NULL, &resp, &err) < 0) {
 			fprintf(stderr, "pvectl storage: %s\n", err->message);
@@ -171,7 +171,7 @@ static int follow_task(pvectl *c, const char *node, const char *upid)
 		}
 		if (resp.status != 200) {
 			int ex = api_failed(&resp);
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			return ex;
 		}
 		const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
@@ -186,10 +186,10 @@ static int follow_task(pvectl *c, const char *node, const char *upid)
 					ex ? ex : "unknown");
 				rc = PVECTL_EXIT_FAIL;
 			}
-			pvectl_response_clear(&resp);
+			pve_client_response_clear(&resp);
 			return rc;
 		}
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		struct timespec ts = { 0, wait_ns };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
@@ -472,7 +472,7 @@ static void print_task_log(pvectl *c, const char *node, const char *upid)
 	_cleanup_free_ char *path = xasprintf("/nodes/%s/tasks/%s/log", node, upid);
 	cJSON *params = cJSON_CreateObject();
 	cJSON_AddStringToObject(params, "limit", "100000");
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	if (pvectl_call(c, "GET", path, params, &resp, &err) == 0 && resp.status == 200) {
 		const cJSON *line;
@@ -485,7 +485,7 @@ static void print_task_log(pvectl *c, const char *node, const char *upid)
 		}
 	}
 	cJSON_Delete(params);
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 }
 
 static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t n_words,
@@ -569,7 +569,7 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 		cJSON_Delete(params);
 		return usage("%s: pved has no API route %s %s yet", v->verb, method, v->path);
 	}
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	int r = pvectl_call(c, method, path, params, &resp, &err);
 	cJSON_Delete(params);
 	if (r < 0) {
@@ -578,7 +578,7 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 	}
 	if (resp.status != 200) {
 		ex = api_failed(&resp);
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return ex;
 	}
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(resp.body, "data");
@@ -598,7 +598,7 @@ static int run_verb(pvectl *c, const sverb *v, const char *const *words, size_t 
 					  NULL,
 				  &c->fmt);
 	}
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return ex;
 }
 

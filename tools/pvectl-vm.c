@@ -58,7 +58,7 @@ static bool bridge_exists(void *ud, const char *bridge)
 /* A GET through the transport: the answer's data (taken), or NULL with a message printed. */
 static cJSON *get_data(pvectl *c, const char *path)
 {
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	if (pvectl_call(c, "GET", path, NULL, &resp, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", program_invocation_short_name, err->message);
@@ -70,7 +70,7 @@ static cJSON *get_data(pvectl *c, const char *path)
 	if (!data)
 		fprintf(stderr, "%s: GET %s: %d %s\n", program_invocation_short_name, path,
 			resp.status, resp.reason ? resp.reason : "");
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return data;
 }
 
@@ -276,7 +276,7 @@ static int call_with(pvectl *c, const char *method, const char *path, cJSON *par
 		     cJSON **ret_data)
 {
 	_cleanup_json_ cJSON *p = params ? params : cJSON_CreateObject();
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	*ret_data = NULL;
 	if (pvectl_call(c, method, path, p, &resp, &err) < 0) {
@@ -289,7 +289,7 @@ static int call_with(pvectl *c, const char *method, const char *path, cJSON *par
 			cJSON_Delete(*ret_data);
 			*ret_data = NULL;
 		}
-		pvectl_response_clear(&resp);
+		pve_client_response_clear(&resp);
 		return 0;
 	}
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(resp.body, "message");
@@ -305,7 +305,7 @@ static int call_with(pvectl *c, const char *method, const char *path, cJSON *par
 	cJSON_ArrayForEach (e, errs)
 		if (cJSON_IsString(e))
 			fprintf(stderr, "%s: %s\n", e->string, e->valuestring);
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return -1;
 }
 
@@ -315,7 +315,7 @@ static cJSON *get_with(pvectl *c, const char *path, const char *const *kv)
 	_cleanup_json_ cJSON *params = cJSON_CreateObject();
 	for (; kv && kv[0]; kv += 2)
 		cJSON_AddStringToObject(params, kv[0], kv[1]);
-	pvectl_response resp = { 0 };
+	pve_client_response resp = { 0 };
 	_cleanup_error_ pve_error *err = NULL;
 	if (pvectl_call(c, "GET", path, params, &resp, &err) < 0) {
 		fprintf(stderr, "%s\n", err->message);
@@ -334,7 +334,7 @@ static cJSON *get_with(pvectl *c, const char *path, const char *const *kv)
 			len--;
 		fprintf(stderr, "%.*s\n", (int)len, msg);
 	}
-	pvectl_response_clear(&resp);
+	pve_client_response_clear(&resp);
 	return data;
 }
 

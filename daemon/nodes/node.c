@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "client/client.h"
 #include "daemon/nodes/nodes-internal.h"
 
 static void h_node_version(pved_call *c)
@@ -295,9 +296,10 @@ static void h_nodes_list(pved_call *c)
 	cJSON_AddStringToObject(n, "level", "");
 	_cleanup_free_ char *path = xasprintf("nodes/%s/pve-ssl.pem", c->d->node);
 	_cleanup_free_ char *pem = NULL;
+	size_t pem_len = 0;
 	_cleanup_free_ char *fp = NULL;
-	if (pve_store_read(c->d->store, path, &pem, NULL, NULL, NULL) == 0 &&
-	    pve_cert_fingerprint(pem, &fp, NULL) == 0)
+	if (pve_store_read(c->d->store, path, &pem, &pem_len, NULL, NULL) == 0 &&
+	    (fp = pve_client_pem_fingerprint(pem, pem_len)))
 		cJSON_AddStringToObject(n, "ssl_fingerprint", fp);
 	cJSON_AddItemToArray(list, n);
 	pved_call_reply(c, list);

@@ -1,26 +1,26 @@
-/* pvectl's HTTP response parser (tools/pvectl-http.c): the framings a server may use, in any pieces,
+/* The HTTPS client's response parser (client/http.c): the framings a server may use, in any pieces,
  * and the limits on the head and the body. */
 #include "tests/unit/test.h"
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 
 /* Feeds text in pieces of step bytes, then the close; the parser's result. */
-static int feed(pvectl_http *h, const char *text, size_t step, pve_error **err)
+static int feed(pve_client_http *h, const char *text, size_t step, pve_error **err)
 {
 	size_t len = strlen(text);
 	for (size_t off = 0; off < len; off += step) {
 		size_t n = len - off < step ? len - off : step;
-		int r = pvectl_http_feed(h, text + off, n, err);
+		int r = pve_client_http_feed(h, text + off, n, err);
 		if (r != 0)
 			return r;
 	}
-	return pvectl_http_feed(h, NULL, 0, err);
+	return pve_client_http_feed(h, NULL, 0, err);
 }
 
 static void expect_body(const char *text, int status, const char *reason, const char *body)
 {
 	for (size_t step = 1; step <= strlen(text); step = step * 2 + 1) {
-		pvectl_http h;
-		pvectl_http_init(&h, 1024);
+		pve_client_http h;
+		pve_client_http_init(&h, 1024);
 		_cleanup_error_ pve_error *err = NULL;
 		check_int(feed(&h, text, step, &err), 1);
 		check_int(h.status, status);
@@ -28,18 +28,18 @@ static void expect_body(const char *text, int status, const char *reason, const 
 		      memcmp(h.reason.data, reason, h.reason.len) == 0);
 		check(h.body.len == strlen(body) &&
 		      (h.body.len == 0 || memcmp(h.body.data, body, h.body.len) == 0));
-		pvectl_http_clear(&h);
+		pve_client_http_clear(&h);
 	}
 }
 
 static void expect_error(const char *text, int code, const char *message, size_t max_body)
 {
-	pvectl_http h;
-	pvectl_http_init(&h, max_body);
+	pve_client_http h;
+	pve_client_http_init(&h, max_body);
 	_cleanup_error_ pve_error *err = NULL;
 	check_int(feed(&h, text, 7, &err), -code);
 	check(err && strstr(err->message, message));
-	pvectl_http_clear(&h);
+	pve_client_http_clear(&h);
 }
 
 static void test_framings(void)

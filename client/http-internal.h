@@ -1,4 +1,4 @@
-/* pvectl: the HTTP/1.1 response parser of the HTTPS transport (http-parser), apart from the TLS
+/* client: the HTTP/1.1 response parser of the HTTPS transport (http-parser), apart from the TLS
  * connection, so that a fuzz target reaches it. */
 #pragma once
 
@@ -7,9 +7,9 @@
 #include "common/common.h"
 
 /* An HTTP response head larger than this is refused: ours are a few hundred bytes. */
-#define PVECTL_HTTP_MAX_HEAD (64u << 10)
+#define PVE_CLIENT_HTTP_MAX_HEAD (64u << 10)
 
-typedef struct pvectl_http {
+typedef struct pve_client_http {
 	http_parser hp;
 	size_t max_body;
 	int status;
@@ -19,12 +19,12 @@ typedef struct pvectl_http {
 	size_t seen; /* every byte fed */
 	bool done;
 	pve_error *err; /* a limit a callback hit */
-} pvectl_http;
+} pve_client_http;
 
 /* A parser for one response whose body may hold at most max_body bytes. */
-void pvectl_http_init(pvectl_http *h, size_t max_body);
-void pvectl_http_clear(pvectl_http *h);
+void pve_client_http_init(pve_client_http *h, size_t max_body);
+void pve_client_http_clear(pve_client_http *h);
 /* Feeds what arrived; len 0 says the connection closed. 1 once the response is complete (bytes after
  * it are ignored: the request said Connection: close), 0 while more is needed, or a negative errno
  * with err: EPROTO for a malformed response, EFBIG over a limit, EPIPE for a close before the end. */
-int pvectl_http_feed(pvectl_http *h, const char *data, size_t len, pve_error **err);
+int pve_client_http_feed(pve_client_http *h, const char *data, size_t len, pve_error **err);

@@ -1,29 +1,29 @@
-/* Fuzzes pvectl's HTTP response parser (tools/pvectl-http.c), which reads what any server given to
- * `pvectl --url` answers. The first byte splits the input into two reads, as TLS records would; then
+/* Fuzzes the HTTPS client's response parser (client/http.c), which reads what any server given to
+ * `pvectl --url` or a cluster pved joins answers. The first byte splits the input into two reads, as TLS records would; then
  * the connection closes. Fed whole or in pieces, the result must be the same, and a complete
  * response must hold a status from 100 to 599 and a body within the limit. */
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_BODY (64u << 10)
 
-static int feed_all(pvectl_http *h, const char *in, size_t len, size_t split)
+static int feed_all(pve_client_http *h, const char *in, size_t len, size_t split)
 {
 	int r = 0;
 	/* Each piece in a buffer of its own, so ASan sees any read past it. */
 	if (split > 0) {
 		_cleanup_free_ char *a = xmalloc(split);
 		memcpy(a, in, split);
-		r = pvectl_http_feed(h, a, split, NULL);
+		r = pve_client_http_feed(h, a, split, NULL);
 	}
 	if (r == 0 && len > split) {
 		_cleanup_free_ char *b = xmalloc(len - split);
 		memcpy(b, in + split, len - split);
-		r = pvectl_http_feed(h, b, len - split, NULL);
+		r = pve_client_http_feed(h, b, len - split, NULL);
 	}
 	if (r == 0)
-		r = pvectl_http_feed(h, NULL, 0, NULL);
+		r = pve_client_http_feed(h, NULL, 0, NULL);
 	return r;
 }
 
@@ -33,9 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const char *in = (const char *)data + 1;
 	size_t len = size - 1, split = len ? data[0] % (len + 1) : 0;
-	pvectl_http whole, pieces;
-	pvectl_http_init(&whole, MAX_BODY);
-	pvectl_http_init(&pieces, MAX_BODY);
+	pve_client_http whole, pieces;
+	pve_client_http_init(&whole, MAX_BODY);
+	pve_client_http_init(&pieces, MAX_BODY);
 	int r1 = feed_all(&whole, in, len, 0);
 	int r2 = feed_all(&pieces, in, len, split);
 	if (r1 == 0 || r1 != r2)
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (whole.body.len && memcmp(whole.body.data, pieces.body.data, whole.body.len)))
 			abort();
 	}
-	pvectl_http_clear(&whole);
-	pvectl_http_clear(&pieces);
+	pve_client_http_clear(&whole);
+	pve_client_http_clear(&pieces);
 	return 0;
 }

@@ -1,21 +1,21 @@
-/* pvectl: HTTP/1.1 responses through http-parser, which frames them (Content-Length, chunked, or up
- * to the close), with pvectl's limits on the head and the body. */
+/* client: HTTP/1.1 responses through http-parser, which frames them (Content-Length, chunked, or up
+ * to the close), with the client's limits on the head and the body. */
 #include <limits.h>
 
-#include "tools/pvectl-http-internal.h"
+#include "client/http-internal.h"
 
-static pvectl_http *http_of(http_parser *hp)
+static pve_client_http *http_of(http_parser *hp)
 {
 	return hp->data;
 }
 
 /* Counts head bytes against the limit; -1 stops the parser. */
-static int head_bytes(pvectl_http *h, size_t len)
+static int head_bytes(pve_client_http *h, size_t len)
 {
 	h->head_bytes += len;
-	if (h->head_bytes > PVECTL_HTTP_MAX_HEAD) {
+	if (h->head_bytes > PVE_CLIENT_HTTP_MAX_HEAD) {
 		pve_error_set(&h->err, EPROTO, "response head exceeds %u bytes",
-			      PVECTL_HTTP_MAX_HEAD);
+			      PVE_CLIENT_HTTP_MAX_HEAD);
 		return -1;
 	}
 	return 0;
@@ -23,7 +23,7 @@ static int head_bytes(pvectl_http *h, size_t len)
 
 static int on_status(http_parser *hp, const char *at, size_t len)
 {
-	pvectl_http *h = http_of(hp);
+	pve_client_http *h = http_of(hp);
 	if (head_bytes(h, len) < 0)
 		return -1;
 	pve_buf_append(&h->reason, at, len);
@@ -38,7 +38,7 @@ static int on_header_part(http_parser *hp, const char *at, size_t len)
 
 static int on_headers_complete(http_parser *hp)
 {
-	pvectl_http *h = http_of(hp);
+	pve_client_http *h = http_of(hp);
 	h->status = hp->status_code;
 	if (h->status < 100 || h->status > 599) {
 		pve_error_set(&h->err, EPROTO, "malformed HTTP status line");
@@ -56,7 +56,7 @@ static int on_headers_complete(http_parser *hp)
 
 static int on_body(http_parser *hp, const char *at, size_t len)
 {
-	pvectl_http *h = http_of(hp);
+	pve_client_http *h = http_of(hp);
 	if (len > h->max_body - h->body.len) {
 		pve_error_set(&h->err, EFBIG, "response exceeds %zu MiB", h->max_body >> 20);
 		return -1;
@@ -65,11 +65,11 @@ static int on_body(http_parser *hp, const char *at, size_t len)
 	return 0;
 }
 
-/* A chunk's announced size counts before its bytes come: a server cannot make pvectl wait for a
+/* A chunk's announced size counts before its bytes come: a server cannot make the client wait for a
  * body it would refuse. */
 static int on_chunk_header(http_parser *hp)
 {
-	pvectl_http *h = http_of(hp);
+	pve_client_http *h = http_of(hp);
 	if (hp->content_length > h->max_body - h->body.len) {
 		pve_error_set(&h->err, EFBIG, "response exceeds %zu MiB", h->max_body >> 20);
 		return -1;
@@ -95,22 +95,22 @@ static const http_parser_settings settings = {
 	.on_message_complete = on_message_complete,
 };
 
-void pvectl_http_init(pvectl_http *h, size_t max_body)
+void pve_client_http_init(pve_client_http *h, size_t max_body)
 {
-	*h = (pvectl_http){ .max_body = max_body };
+	*h = (pve_client_http){ .max_body = max_body };
 	http_parser_init(&h->hp, HTTP_RESPONSE);
 	h->hp.data = h;
 }
 
-void pvectl_http_clear(pvectl_http *h)
+void pve_client_http_clear(pve_client_http *h)
 {
 	pve_buf_free(&h->reason);
 	pve_buf_free(&h->body);
 	pve_error_free(h->err);
-	*h = (pvectl_http){ 0 };
+	*h = (pve_client_http){ 0 };
 }
 
-int pvectl_http_feed(pvectl_http *h, const char *data, size_t len, pve_error **err)
+int pve_client_http_feed(pve_client_http *h, const char *data, size_t len, pve_error **err)
 {
 	if (h->done)
 		return 1;

@@ -1,0 +1,63 @@
+/* client: a blocking HTTPS client of a Proxmox-compatible API (pvectl's --url, pved's task workers):
+ * OpenSSL with the server certificate pinned by its SHA-256 or checked against the system's CAs,
+ * ticket login or API token, form-encoded parameters, JSON responses. */
+#pragma once
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "common/common.h"
+
+/* A whole response body is held in memory; this is its ceiling. */
+#define PVE_CLIENT_MAX_BODY (64u << 20)
+
+typedef struct pve_client pve_client;
+
+/* A response: the status line and the body parsed as JSON (NULL when it was empty or not JSON). */
+typedef struct pve_client_response {
+	int status;
+	char *reason;
+	cJSON *body;
+} pve_client_response;
+
+void pve_client_response_clear(pve_client_response *r);
+
+/* A client of https://host:port (host without brackets; nothing is connected yet). fingerprint:
+ * "AA:BB:..." or "aabb...", the server certificate's SHA-256, which is then all that is checked; NULL:
+ * the chain is verified with the system's CAs and the name (or IP address) against host. -EINVAL if
+ * fingerprint is no SHA-256 fingerprint. */
+int pve_client_new(const char *host, const char *port, const char *fingerprint, pve_client **ret,
+		   pve_error **err);
+void pve_client_free(pve_client *c);
+static inline void pve_client_freep(pve_client **c)
+{
+	pve_client_free(*c);
+}
+#define _cleanup_client_ _cleanup_(pve_client_freep)
+
+/* POST /access/ticket, then keeps the ticket and CSRF token for the calls after it. A refused login is
+ * -EACCES ("login as USER at HOST:PORT failed: 401 ..."); a user who needs a second factor, which this
+ * client does not answer, -EOPNOTSUPP. */
+int pve_client_login(pve_client *c, const char *user, const char *password, pve_error **err);
+/* Authenticates the calls with an API token, "user@realm!name=SECRET" (sent as PVEAPIToken=...). */
+void pve_client_set_token(pve_client *c, const char *token);
+
+/* One call to /api2/json + path (a connection of its own). params: an object of strings (arrays of
+ * strings for list parameters), NULL for none; anything else is -EINVAL. Fails only when no response
+ * came (a TLS, certificate or connection error); an HTTP error is a response. The certificate's
+ * errors are -EPERM: a fingerprint mismatch, or, without a fingerprint, "the certificate of HOST:PORT
+ * cannot be verified (REASON)" (pve_client_peer_fingerprint tells what the server presented). */
+int pve_client_call(pve_client *c, const char *method, const char *path, const cJSON *params,
+		    pve_client_response *ret, pve_error **err);
+
+/* The SHA-256 fingerprint ("AA:BB:...") of the certificate the last connection's server presented,
+ * NULL before a handshake. */
+const char *pve_client_peer_fingerprint(const pve_client *c);
+
+/* "AA:bb:..." or "aabb..." (':' and ' ' between pairs ignored) to the canonical "AA:BB:..."; NULL when
+ * it is not 32 bytes of hex. */
+char *pve_client_fingerprint_normalize(const char *s);
+/* The SHA-256 fingerprint ("AA:BB:...") of the first certificate in a PEM text of len bytes, NULL if
+ * it holds none. */
+char *pve_client_pem_fingerprint(const char *pem, size_t len);
