@@ -13,7 +13,6 @@
 #include <openssl/x509v3.h>
 
 #include "client/client.h"
-#include "client/http-internal.h"
 
 /* A PEM text larger than this holds no certificate of ours (a node's is under 2 KiB). */
 #define PEM_MAX (1u << 20)
@@ -290,13 +289,12 @@ static int form_encode(pve_buf *b, const cJSON *params, pve_error **err)
 	return 0;
 }
 
-static int http_exchange(pve_client *c, const char *method, const char *path, const cJSON *params,
-			 bool with_auth, pve_client_response *ret, pve_error **err)
+int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err)
 {
-	bool in_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
+	bool in_body = strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0;
 	pve_buf form = { 0 };
-	if (params) {
-		int r = form_encode(&form, params, err);
+	if (rq->params) {
+		int r = form_encode(&form, rq->params, err);
 		if (r < 0) {
 			pve_buf_free(&form);
 			return r;
@@ -304,21 +302,21 @@ static int http_exchange(pve_client *c, const char *method, const char *path, co
 	}
 
 	pve_buf req = { 0 };
-	pve_buf_printf(&req, "%s /api2/json", method);
-	url_encode(&req, path, "/:@!$'()*+,;=");
+	pve_buf_printf(&req, "%s /api2/json", rq->method);
+	url_encode(&req, rq->path, "/:@!$'()*+,;=");
 	if (!in_body && form.len)
 		pve_buf_printf(&req, "?%s", form.data);
-	bool v6 = strchr(c->host, ':') != NULL;
+	bool v6 = strchr(rq->host, ':') != NULL;
 	pve_buf_printf(&req,
 		       " HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: pved-client\r\n"
 		       "Accept: application/json\r\nConnection: close\r\n",
-		       v6 ? "[" : "", c->host, v6 ? "]" : "", c->port);
-	if (with_auth && c->token)
-		pve_buf_printf(&req, "Authorization: PVEAPIToken=%s\r\n", c->token);
-	if (with_auth && c->ticket) {
-		pve_buf_printf(&req, "Cookie: PVEAuthCookie=%s\r\n", c->ticket);
-		if (strcmp(method, "GET") != 0 && c->csrf)
-			pve_buf_printf(&req, "CSRFPreventionToken: %s\r\n", c->csrf);
+		       v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port);
+	if (rq->token)
+		pve_buf_printf(&req, "Authorization: PVEAPIToken=%s\r\n", rq->token);
+	if (rq->ticket) {
+		pve_buf_printf(&req, "Cookie: PVEAuthCookie=%s\r\n", rq->ticket);
+		if (strcmp(rq->method, "GET") != 0 && rq->csrf)
+			pve_buf_printf(&req, "CSRFPreventionToken: %s\r\n", rq->csrf);
 	}
 	if (in_body)
 		pve_buf_printf(&req,
@@ -329,6 +327,27 @@ static int http_exchange(pve_client *c, const char *method, const char *path, co
 	if (in_body)
 		pve_buf_append(&req, form.data, form.len);
 	pve_buf_free(&form);
+	*ret = req;
+	return 0;
+}
+
+static int http_exchange(pve_client *c, const char *method, const char *path, const cJSON *params,
+			 bool with_auth, pve_client_response *ret, pve_error **err)
+{
+	pve_client_request rq = {
+		.method = method,
+		.path = path,
+		.host = c->host,
+		.port = c->port,
+		.params = params,
+		.ticket = with_auth ? c->ticket : NULL,
+		.csrf = with_auth ? c->csrf : NULL,
+		.token = with_auth ? c->token : NULL,
+	};
+	pve_buf req = { 0 };
+	int br = pve_client_request_build(&rq, &req, err);
+	if (br < 0)
+		return br;
 
 	https_conn hc;
 	int r = https_connect(c, &hc, err);

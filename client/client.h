@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
+#include <http_parser.h>
 
 #include "common/common.h"
 
@@ -61,3 +62,43 @@ char *pve_client_fingerprint_normalize(const char *s);
 /* The SHA-256 fingerprint ("AA:BB:...") of the first certificate in a PEM text of len bytes, NULL if
  * it holds none. */
 char *pve_client_pem_fingerprint(const char *pem, size_t len);
+
+/* ---- the pieces of a call, for a caller with a connection of its own (pved's forwarding, on its
+ * event loop) ---- */
+
+typedef struct pve_client_request {
+	const char *method; /* GET, POST, PUT, DELETE */
+	const char *path; /* below /api2/json */
+	const char *host, *port; /* for the Host header; host without brackets */
+	const cJSON *params; /* as pve_client_call takes them, or NULL */
+	const char *ticket, *csrf, *token; /* each NULL when not sent; csrf only with a ticket and a
+					    * method other than GET */
+} pve_client_request;
+/* The request's bytes (HTTP/1.1, Connection: close): the parameters as a query string (GET, DELETE)
+ * or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
+int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err);
+
+/* ---- HTTP/1.1 responses (http.c), apart from the TLS connection, so that a fuzz target reaches it ---- */
+
+/* An HTTP response head larger than this is refused: ours are a few hundred bytes. */
+#define PVE_CLIENT_HTTP_MAX_HEAD (64u << 10)
+
+typedef struct pve_client_http {
+	http_parser hp;
+	size_t max_body;
+	int status;
+	pve_buf reason;
+	pve_buf body; /* de-chunked */
+	size_t head_bytes; /* status line and headers so far */
+	size_t seen; /* every byte fed */
+	bool done;
+	pve_error *err; /* a limit a callback hit */
+} pve_client_http;
+
+/* A parser for one response whose body may hold at most max_body bytes. */
+void pve_client_http_init(pve_client_http *h, size_t max_body);
+void pve_client_http_clear(pve_client_http *h);
+/* Feeds what arrived; len 0 says the connection closed. 1 once the response is complete (bytes after
+ * it are ignored: the request said Connection: close), 0 while more is needed, or a negative errno
+ * with err: EPROTO for a malformed response, EFBIG over a limit, EPIPE for a close before the end. */
+int pve_client_http_feed(pve_client_http *h, const char *data, size_t len, pve_error **err);

@@ -2,7 +2,7 @@
  * to the close), with the client's limits on the head and the body. */
 #include <limits.h>
 
-#include "client/http-internal.h"
+#include "client/client.h"
 
 static pve_client_http *http_of(http_parser *hp)
 {

@@ -5,8 +5,6 @@
 
 #include "daemon/cluster/cluster-internal.h"
 
-#define MEMBERS_MAX (1024 * 1024)
-
 /* The node's address as its hosts file names it (Proxmox resolves the node name, and refuses a
  * loopback address for it); NULL when the file has none. */
 static char *hosts_ip(pved *d, const char *node)
@@ -49,30 +47,11 @@ static cJSON *node_entry(const char *name, double nodeid, bool local, bool onlin
 	return o;
 }
 
-/* pvecfs's .members when the node is in a cluster, else NULL. */
-static cJSON *read_members(pved *d)
-{
-	if (!d->pvecfs)
-		return NULL;
-	_cleanup_free_ char *path = pved_path(d, "etc/pve/.members");
-	_cleanup_free_ char *text = NULL;
-	size_t len;
-	cJSON *m = NULL;
-	if (pve_read_file(path, MEMBERS_MAX, &text, &len, NULL) < 0 ||
-	    !(m = pve_json_parse(text, len, MEMBERS_MAX, 16, NULL)))
-		return NULL;
-	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "cluster"))) {
-		cJSON_Delete(m);
-		return NULL;
-	}
-	return m;
-}
-
 static void h_cluster_status(pved_call *c)
 {
 	pved *d = c->d;
 	cJSON *list = cJSON_CreateArray();
-	cJSON *m = read_members(d);
+	cJSON *m = pved_cluster_members(d);
 	if (!m) {
 		_cleanup_free_ char *ip = hosts_ip(d, d->node);
 		cJSON_AddItemToArray(list, node_entry(d->node, 0, true, true, ip));

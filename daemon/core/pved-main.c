@@ -319,6 +319,7 @@ int main(int argc, char **argv)
 
 	pved_front_stop(d);
 	pved_server_free(d->server);
+	pved_proxy_free(d);
 	/* The blocking pool's threads may still use an area's state (the listing cache): join them first. */
 	pved_blocking_free(d->blocking);
 	pved_areas_stop(d);

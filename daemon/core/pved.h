@@ -31,6 +31,7 @@ typedef struct pved {
 	pved_auth *auth;
 	pved_front *front;
 	struct pved_pvecfs *pvecfs; /* the node's pvecfs when pved runs it (--pvecfs), else NULL */
+	struct pved_proxy *proxy; /* calls forwarded to other nodes (proxy.c), made at the first */
 	pved_blocking *blocking;
 	struct pved_storage_state *storage; /* the storage area's own (daemon/storage/) */
 	char *www; /* the web interface's static files */
@@ -272,6 +273,8 @@ void pved_call_reply(pved_call *c, cJSON *data);
 void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra);
 /* The data already printed as JSON (by the handler's own cache): the answer is {"data": <data_json>}. */
 void pved_call_reply_json(pved_call *c, const char *data_json, size_t len);
+/* A whole answer as it is (a forwarded call's): status, reason and the body (taken over). */
+void pved_call_reply_body(pved_call *c, int status, const char *reason, pve_buf *body);
 /* Takes err: its HTTP status from pve_error_http_status, its param (if any) into "errors". */
 void pved_call_fail(pved_call *c, pve_error *err);
 /* pved_call_fail with an error made here: code (an errno) and the message. */
@@ -322,12 +325,35 @@ void pved_error_wrap(pve_error *err, const char *errmsg);
 void pved_call_fail_errors(pved_call *c, cJSON *errors);
 /* As pved_call_fail, with the HTTP status given (408 for a stalled upload, 413 for no space). */
 void pved_call_fail_status(pved_call *c, int status, pve_error *err);
+/* The same with a message of its own (Proxmox's envelope, the message its reason phrase). */
+void pved_call_fail_statusf(pved_call *c, int status, const char *fmt, ...) _printf_(3, 4);
 /* Parameter accessors: the value or the default when the parameter was not given. */
 const char *pved_call_str(const pved_call *c, const char *name);
 long long pved_call_int(const pved_call *c, const char *name, long long def);
 bool pved_call_has(const pved_call *c, const char *name);
 /* The caller's privileges: may authid use privilege priv on ACL path? root@pam may do everything. */
 bool pved_call_permitted(const pved_call *c, const char *path, const char *priv);
+
+/* ---- forwarding a call to another cluster node (proxy.c) ---- */
+
+typedef struct pved_proxy pved_proxy;
+/* pvecfs's .members (corosync's nodelist: name -> {id, online, ip}) when the node is in a cluster,
+ * else NULL. */
+cJSON *pved_cluster_members(pved *d);
+/* What the client sent, to be sent on. */
+typedef struct pved_proxy_request {
+	const char *method;
+	const char *path; /* below /api2/json */
+	const char *ticket, *csrf, *token; /* as the client sent them, or NULL */
+	bool local_root; /* root on the local socket: a fresh root@pam ticket goes instead */
+} pved_proxy_request;
+/* Forwards the call (its route's proxyto names node, another node) to node's API: its validated
+ * parameters, the credentials; the node's status and body answer it as they are. A node not in
+ * .members is 404 "no such cluster node"; one offline, unreachable or not answering in time 595;
+ * a certificate other than nodes/<node>/pve-ssl.pem (the pin) or a failed handshake 596. */
+void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request *rq);
+/* At the end: forwards still waiting are dropped (answered 503 to clients that are gone). */
+void pved_proxy_free(pved *d);
 
 /* ---- tasks ----------------------------------------------------------------------------------------------
  * A task is a worker process with a UPID: pved spawns itself as `pved --task-worker` (a fresh process

@@ -510,6 +510,11 @@ void pved_call_reply_json(pved_call *c, const char *data_json, size_t len)
 	call_answer(k, 200, "OK", &body, false);
 }
 
+void pved_call_reply_body(pved_call *c, int status, const char *reason, pve_buf *body)
+{
+	call_answer((call *)c, status, reason, body, false);
+}
+
 void pved_call_reply_with(pved_call *c, cJSON *data, cJSON *extra)
 {
 	call *k = (call *)c;
@@ -574,14 +579,13 @@ void pved_call_fail_status(pved_call *c, int status, pve_error *err)
 	pve_error_free(err);
 }
 
-static void fail_msg(call *k, int status, const char *fmt, ...) _printf_(3, 4);
-static void fail_msg(call *k, int status, const char *fmt, ...)
+void pved_call_fail_statusf(pved_call *c, int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	call_fail_full(k, status, m, NULL);
+	call_fail_full((call *)c, status, m, NULL);
 }
 
 /* ---- parameter access for handlers ---------------------------------------------------------------------- */
@@ -669,6 +673,45 @@ static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
 	return true;
 }
 
+/* Forwarding moves one JSON answer; streams (uploads, websockets, consoles, file downloads) are not
+ * forwarded yet, and are refused so, never half done. */
+static const char *forward_unsupported(const call *k)
+{
+	static const char *const consoles[] = { "termproxy", "vncproxy", "vncwebsocket",
+						"spiceproxy" };
+	if (k->pub.upload)
+		return "uploads";
+	if (k->pub.websocket)
+		return "websockets";
+	const char *name = k->pub.route->name;
+	for (size_t i = 0; i < ELEMENTSOF(consoles); i++)
+		if (endswith(name, consoles[i]))
+			return "consoles";
+	if (streq(name, "task_log") && pved_call_int(&k->pub, "download", 0))
+		return "file downloads";
+	return NULL;
+}
+
+static void forward(call *k, const char *node)
+{
+	const char *what = forward_unsupported(k);
+	if (what) {
+		pved_call_fail_statusf(&k->pub, 501,
+				       "forwarding %s to another node is not supported yet", what);
+		return;
+	}
+	pve_request *r = k->req;
+	pved_proxy_request rq = {
+		.method = r->method,
+		.path = r->path,
+		.ticket = r->ticket,
+		.csrf = r->csrf,
+		.token = r->token,
+		.local_root = k->conn->root,
+	};
+	pved_proxy_forward(&k->pub, node, &rq);
+}
+
 static void dispatch(call *k)
 {
 	pved *d = k->conn->srv->d;
@@ -681,7 +724,8 @@ static void dispatch(call *k)
 		pve_routes_match(d->routes, r->method, r->path, path_params, &path_known);
 	if (!route) {
 		cJSON_Delete(path_params);
-		fail_msg(k, 501, "Method '%s /api2/json%s' not implemented", r->method, r->path);
+		pved_call_fail_statusf(&k->pub, 501, "Method '%s /api2/json%s' not implemented",
+				       r->method, r->path);
 		return;
 	}
 	k->pub.route = route;
@@ -696,8 +740,9 @@ static void dispatch(call *k)
 	const cJSON *user = cJSON_GetObjectItemCaseSensitive(perms, "user");
 	bool world = cJSON_IsString(user) && strcmp(user->valuestring, "world") == 0;
 	if (r->token && !route->allowtoken) {
-		fail_msg(k, 401, "URI '%s' not available with API token, need proper ticket.",
-			 r->path);
+		pved_call_fail_statusf(&k->pub, 401,
+				       "URI '%s' not available with API token, need proper ticket.",
+				       r->path);
 		return;
 	}
 	if (k->conn->root) {
@@ -706,7 +751,7 @@ static void dispatch(call *k)
 		int ret = pved_auth_request(d, r, method_writes(r->method), route->allowtoken,
 					    &k->authid, &err);
 		if (ret < 0 && !world) {
-			fail_msg(k, 401, "%s", err->message);
+			pved_call_fail_statusf(&k->pub, 401, "%s", err->message);
 			return;
 		}
 	}
@@ -715,7 +760,7 @@ static void dispatch(call *k)
 		 * never make another user of it. */
 		k->userid = pve_authid_user(k->authid);
 		if (!k->userid) {
-			fail_msg(k, 401, "invalid user id '%s'", k->authid);
+			pved_call_fail_statusf(&k->pub, 401, "invalid user id '%s'", k->authid);
 			return;
 		}
 	}
@@ -727,7 +772,7 @@ static void dispatch(call *k)
 	/* An upload's parameters come in its body: its handler validates them. Only routes made for it. */
 	const cJSON *takes = cJSON_GetObjectItemCaseSensitive(route->info, "upload");
 	if (r->upload && !cJSON_IsTrue(takes) && !(cJSON_IsNumber(takes) && takes->valueint == 1)) {
-		fail_msg(k, 400, "%s %s takes no upload", r->method, r->path);
+		pved_call_fail_statusf(&k->pub, 400, "%s %s takes no upload", r->method, r->path);
 		return;
 	}
 	k->pub.upload = r->upload;
@@ -740,11 +785,11 @@ static void dispatch(call *k)
 		return;
 	}
 
-	/* Only this node exists until clustering: any other {node} is unknown. */
+	/* Another node's call goes there; that node checks the permissions. */
 	if (route->proxyto) {
 		const char *node = pved_call_str(&k->pub, route->proxyto);
 		if (node && strcmp(node, d->node) != 0) {
-			fail_msg(k, 404, "no such cluster node '%s'", node);
+			forward(k, node);
 			return;
 		}
 	}
@@ -757,12 +802,14 @@ static void dispatch(call *k)
 		_cleanup_free_ char *what = NULL;
 		int ok = check_expr(&k->pub, check, &what);
 		if (ok < 0) {
-			fail_msg(k, 500, "route %s %s: malformed permission check", route->method,
-				 route->path);
+			pved_call_fail_statusf(&k->pub, 500,
+					       "route %s %s: malformed permission check",
+					       route->method, route->path);
 			return;
 		}
 		if (!ok) {
-			fail_msg(k, 403, "Permission check failed (%s)", what ? what : "denied");
+			pved_call_fail_statusf(&k->pub, 403, "Permission check failed (%s)",
+					       what ? what : "denied");
 			return;
 		}
 	}
@@ -789,12 +836,12 @@ static void handle_request(pved_conn *c, const pve_wire_header *h, const void *p
 
 	_cleanup_error_ pve_error *err = NULL;
 	if (c->n_calls > MAX_CALLS_PER_CONN) {
-		fail_msg(k, 503, "too many requests in flight");
+		pved_call_fail_statusf(&k->pub, 503, "too many requests in flight");
 		return;
 	}
 	k->window = PVE_WIRE_DEFAULT_WINDOW;
 	if (pve_request_decode(payload, h->len, &k->req, &err) < 0) {
-		fail_msg(k, 400, "%s", err->message);
+		pved_call_fail_statusf(&k->pub, 400, "%s", err->message);
 		return;
 	}
 	if (k->req->window)

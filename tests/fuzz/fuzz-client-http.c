@@ -2,7 +2,7 @@
  * `pvectl --url` or a cluster pved joins answers. The first byte splits the input into two reads, as TLS records would; then
  * the connection closes. Fed whole or in pieces, the result must be the same, and a complete
  * response must hold a status from 100 to 599 and a body within the limit. */
-#include "client/http-internal.h"
+#include "client/client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* The HTTPS client's response parser (client/http.c): the framings a server may use, in any pieces,
  * and the limits on the head and the body. */
 #include "tests/unit/test.h"
-#include "client/http-internal.h"
+#include "client/client.h"
 
 /* Feeds text in pieces of step bytes, then the close; the parser's result. */
 static int feed(pve_client_http *h, const char *text, size_t step, pve_error **err)

@@ -1,0 +1,435 @@
+/* Forwarding (Proxmox's proxyto): a call whose {node} names another cluster member goes to that node's
+ * API on port 8006, over TLS pinned to the node's certificate in the store, with the caller's
+ * credentials; the node's answer (status, reason, body) goes back as it is. On the loop, never
+ * waiting: connect, handshake, request and answer are bufferevent callbacks under two timers. */
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include "client/client.h"
+#include "daemon/core/pved.h"
+
+#define PROXY_PORT 8006
+#define PROXY_PORT_STR "8006"
+/* TCP connect and TLS handshake: Proxmox's 30 s (AnyEvent::HTTP's timeout in pveproxy). */
+#define PROXY_CONNECT_TIMEOUT_SEC 30
+/* From the request sent to the answer's last byte: long-running work is a task, whose UPID comes back
+ * at once; a synchronous call that takes longer than this is cut off (595). */
+#define PROXY_CALL_TIMEOUT_SEC 300
+#define MEMBERS_MAX (1024 * 1024)
+
+typedef struct proxy_call proxy_call;
+
+struct pved_proxy {
+	SSL_CTX *ctx;
+	proxy_call *calls;
+};
+
+struct proxy_call {
+	pved *d;
+	pved_call *c;
+	char *node;
+	char *addr; /* "IP:8006" for messages */
+	char *fingerprint; /* the pin: SHA-256 of nodes/<node>/pve-ssl.pem */
+	pve_buf request; /* sent once the pin is checked */
+	struct bufferevent *bev;
+	struct event *timer;
+	bool connected;
+	pve_client_http resp;
+	proxy_call *prev, *next;
+};
+
+cJSON *pved_cluster_members(pved *d)
+{
+	if (!d->pvecfs)
+		return NULL;
+	_cleanup_free_ char *path = pved_path(d, "etc/pve/.members");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	cJSON *m = NULL;
+	if (pve_read_file(path, MEMBERS_MAX, &text, &len, NULL) < 0 ||
+	    !(m = pve_json_parse(text, len, MEMBERS_MAX, 16, NULL)))
+		return NULL;
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "cluster"))) {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void proxy_call_free(proxy_call *p)
+{
+	if (!p)
+		return;
+	pved_proxy *px = p->d->proxy;
+	if (p->prev)
+		p->prev->next = p->next;
+	else if (px && px->calls == p)
+		px->calls = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	if (p->bev)
+		bufferevent_free(p->bev);
+	if (p->timer)
+		event_free(p->timer);
+	pve_client_http_clear(&p->resp);
+	pve_buf_free(&p->request);
+	free(p->node);
+	free(p->addr);
+	free(p->fingerprint);
+	free(p);
+}
+
+/* Ends the forward with an error of ours, in Proxmox's envelope. */
+static void proxy_fail(proxy_call *p, int status, const char *fmt, ...) _printf_(3, 4);
+static void proxy_fail(proxy_call *p, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *m = xvasprintf(fmt, ap);
+	va_end(ap);
+	log_warning("forward to node %s: %s", p->node, m);
+	pved_call *c = p->c;
+	proxy_call_free(p);
+	pved_call_fail_statusf(c, status, "%s", m);
+}
+
+static void proxy_done(proxy_call *p)
+{
+	pved_call *c = p->c;
+	int status = p->resp.status;
+	_cleanup_free_ char *reason =
+		xstrndup(p->resp.reason.data ? p->resp.reason.data : "", p->resp.reason.len);
+	pve_buf body = p->resp.body;
+	p->resp.body = (pve_buf){ 0 };
+	proxy_call_free(p);
+	pved_call_reply_body(c, status, *reason ? reason : "OK", &body);
+}
+
+/* The TLS peer's certificate against the pin; the request goes out only after it matched. */
+static int check_pin(proxy_call *p, pve_error **err)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(p->bev);
+	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	if (!cert)
+		return pve_error_set(err, EPROTO, "node '%s' (%s) presented no certificate",
+				     p->node, p->addr);
+	BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio || PEM_write_bio_X509(bio, cert) != 1) {
+		BIO_free(bio);
+		return pve_error_set(err, ENOMEM, "cannot read the certificate of node '%s'",
+				     p->node);
+	}
+	char *pem;
+	long n = BIO_get_mem_data(bio, &pem);
+	_cleanup_free_ char *seen = pve_client_pem_fingerprint(pem, (size_t)n);
+	BIO_free(bio);
+	if (!seen)
+		return pve_error_set(err, EPROTO, "cannot read the certificate of node '%s'",
+				     p->node);
+	if (strcmp(seen, p->fingerprint) != 0)
+		return pve_error_set(err, EPERM,
+				     "the certificate of node '%s' (%s) does not match "
+				     "nodes/%s/pve-ssl.pem: it presented %s, expected %s",
+				     p->node, p->addr, p->node, seen, p->fingerprint);
+	return 0;
+}
+
+/* Feeds what arrived (and at eof the close) to the response's parser; true when the forward ended
+ * (p is gone). */
+static bool proxy_feed(proxy_call *p, bool eof)
+{
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	_cleanup_error_ pve_error *err = NULL;
+	int r = 0;
+	while (r == 0 && evbuffer_get_length(in) > 0) {
+		size_t n = evbuffer_get_contiguous_space(in);
+		const char *at = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		r = pve_client_http_feed(&p->resp, at, n, &err);
+		evbuffer_drain(in, n);
+	}
+	if (r == 0 && eof)
+		r = pve_client_http_feed(&p->resp, NULL, 0, &err);
+	if (r == 1)
+		proxy_done(p);
+	else if (r < 0)
+		proxy_fail(p, 502, "node '%s' (%s) answered badly: %s", p->node, p->addr,
+			   err->message);
+	return r != 0;
+}
+
+static void proxy_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	proxy_feed(arg, false);
+}
+
+static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	proxy_call *p = arg;
+	if (what & BEV_EVENT_CONNECTED) {
+		_cleanup_error_ pve_error *err = NULL;
+		if (check_pin(p, &err) < 0)
+			return proxy_fail(p, 596, "%s", err->message);
+		p->connected = true;
+		struct timeval tv = { PROXY_CALL_TIMEOUT_SEC, 0 };
+		evtimer_add(p->timer, &tv);
+		bufferevent_write(bev, p->request.data, p->request.len);
+		pve_buf_free(&p->request);
+		bufferevent_enable(bev, EV_READ);
+		return;
+	}
+	int saved = EVUTIL_SOCKET_ERROR();
+	if (p->connected) {
+		/* the close decides: the end of an answer framed by it, or one cut short */
+		proxy_feed(p, true);
+		return;
+	}
+	/* Before the handshake's end: the node refused, reset or could not be reached, or TLS failed.
+	 * The socket's own error first; errno only when it names a network failure (it may be stale). */
+	/* (libevent records a failed system call as an error of library 0: not TLS's) */
+	unsigned long e = 0, any;
+	while ((any = bufferevent_get_openssl_error(bev)) != 0)
+		if (!e && ERR_GET_LIB(any) != 0)
+			e = any;
+	int so_error = 0;
+	socklen_t len = sizeof(so_error);
+	if (getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_ERROR, &so_error, &len) < 0)
+		so_error = 0;
+	if (!so_error && e) {
+		char buf[256];
+		ERR_error_string_n(e, buf, sizeof(buf));
+		return proxy_fail(p, 596, "TLS with node '%s' (%s) failed: %s", p->node, p->addr,
+				  buf);
+	}
+	if (!so_error && (saved == ECONNREFUSED || saved == ECONNRESET || saved == EHOSTUNREACH ||
+			  saved == ENETUNREACH || saved == ETIMEDOUT || saved == EPIPE))
+		so_error = saved;
+	proxy_fail(p, 595, "node '%s' (%s) is unreachable: %s", p->node, p->addr,
+		   so_error ? strerror(so_error) : "it closed the connection");
+}
+
+static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	proxy_call *p = arg;
+	if (!p->connected)
+		return proxy_fail(p, 595,
+				  "node '%s' (%s) is unreachable: no connection within %d s",
+				  p->node, p->addr, PROXY_CONNECT_TIMEOUT_SEC);
+	proxy_fail(p, 595, "node '%s' (%s) did not answer within %d s", p->node, p->addr,
+		   PROXY_CALL_TIMEOUT_SEC);
+}
+
+static pved_proxy *proxy_state(pved *d, pve_error **err)
+{
+	if (d->proxy)
+		return d->proxy;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx)
+		return pve_error_set(err, ENOMEM, "cannot make a TLS context"), NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	/* No chain check: the pin (the node's certificate in the cluster's tree) is checked after the
+	 * handshake and before anything is sent, as Proxmox pins its nodes' certificates. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	d->proxy = xcalloc(1, sizeof(*d->proxy));
+	d->proxy->ctx = ctx;
+	return d->proxy;
+}
+
+/* The route's placeholders are in the path already: not sent again as parameters. */
+static bool is_path_param(const char *route_path, const char *name)
+{
+	_cleanup_free_ char *ph = xasprintf("{%s}", name);
+	return strstr(route_path, ph) != NULL;
+}
+
+/* A validated value as Proxmox's clients send it: booleans as 1 or 0, numbers as JSON prints them. */
+static char *param_text(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return xstrdup(v->valuestring);
+	if (cJSON_IsBool(v))
+		return xstrdup(cJSON_IsTrue(v) ? "1" : "0");
+	return pve_json_print(v);
+}
+
+/* The call's parameters as the client library sends them (strings, lists as arrays of strings), but
+ * the path's placeholders. */
+static cJSON *params_as_strings(const pved_call *c)
+{
+	cJSON *out = cJSON_CreateObject();
+	const cJSON *v;
+	cJSON_ArrayForEach (v, c->params) {
+		if (is_path_param(c->route->path, v->string))
+			continue;
+		if (!cJSON_IsArray(v)) {
+			_cleanup_free_ char *t = param_text(v);
+			cJSON_AddStringToObject(out, v->string, t);
+			continue;
+		}
+		cJSON *list = cJSON_AddArrayToObject(out, v->string);
+		const cJSON *e;
+		cJSON_ArrayForEach (e, v) {
+			_cleanup_free_ char *t = param_text(e);
+			cJSON_AddItemToArray(list, cJSON_CreateString(t));
+		}
+	}
+	return out;
+}
+
+/* Header values go out as they came; a CR or LF in one would add a header of the caller's. */
+static bool header_safe(const char *s)
+{
+	return !s || !strpbrk(s, "\r\n");
+}
+
+void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request *rq)
+{
+	pved *d = c->d;
+	_cleanup_error_ pve_error *err = NULL;
+
+	_cleanup_json_ cJSON *m = pved_cluster_members(d);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(m, "nodelist"), node);
+	if (!cJSON_IsObject(n))
+		return pved_call_fail_statusf(c, 404, "no such cluster node '%s'", node);
+	const char *ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(n, "ip"));
+	unsigned char raw[16];
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sslen;
+	if (ip && inet_pton(AF_INET, ip, raw) == 1) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(PROXY_PORT);
+		memcpy(&sin->sin_addr, raw, 4);
+		sslen = sizeof(*sin);
+	} else if (ip && inet_pton(AF_INET6, ip, raw) == 1) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(PROXY_PORT);
+		memcpy(&sin6->sin6_addr, raw, 16);
+		sslen = sizeof(*sin6);
+	} else {
+		return pved_call_fail_statusf(
+			c, 500, "unable to get remote IP address for node '%s'", node);
+	}
+	const cJSON *online = cJSON_GetObjectItemCaseSensitive(n, "online");
+	if (cJSON_IsNumber(online) && online->valuedouble == 0)
+		return pved_call_fail_statusf(
+			c, 595, "node '%s' is offline: not in the cluster's membership", node);
+
+	/* The credentials: what the client sent, or for root on the local socket a fresh root@pam
+	 * ticket signed with the cluster's key (the local socket's trust ends at this node). */
+	_cleanup_free_ char *root_ticket = NULL, *root_csrf = NULL;
+	const char *ticket = rq->ticket, *csrf = rq->csrf;
+	if (rq->local_root) {
+		root_ticket = pved_auth_ticket(d, "root@pam");
+		root_csrf = pved_auth_csrf(d, "root@pam");
+		if (!root_ticket || !root_csrf)
+			return pved_call_fail_statusf(
+				c, 500,
+				"cannot forward to node '%s': no key to sign a "
+				"ticket for root@pam",
+				node);
+		ticket = root_ticket;
+		csrf = root_csrf;
+	}
+	if (!header_safe(ticket) || !header_safe(csrf) || !header_safe(rq->token))
+		return pved_call_fail_statusf(c, 401, "invalid credentials");
+
+	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", node);
+	_cleanup_free_ char *cert = NULL, *fp = NULL;
+	size_t cert_len;
+	if (pve_store_read(d->store, cert_path, &cert, &cert_len, NULL, &err) < 0)
+		return pved_call_fail_statusf(
+			c, 500, "cannot forward to node '%s': no certificate to pin: %s", node,
+			err->message);
+	fp = pve_client_pem_fingerprint(cert, cert_len);
+	if (!fp)
+		return pved_call_fail_statusf(
+			c, 500, "cannot forward to node '%s': %s holds no certificate to pin", node,
+			cert_path);
+
+	_cleanup_json_ cJSON *params = params_as_strings(c);
+	pve_client_request creq = {
+		.method = rq->method,
+		.path = rq->path,
+		.host = ip,
+		.port = PROXY_PORT_STR,
+		.params = params,
+		.ticket = ticket,
+		.csrf = csrf,
+		.token = rq->token,
+	};
+	pve_buf request = { 0 };
+	if (pve_client_request_build(&creq, &request, &err) < 0)
+		return pved_call_fail(c, TAKE_PTR(err));
+	pved_proxy *px = proxy_state(d, &err);
+	if (!px) {
+		pve_buf_free(&request);
+		return pved_call_fail(c, TAKE_PTR(err));
+	}
+
+	proxy_call *p = xcalloc(1, sizeof(*p));
+	p->d = d;
+	p->c = c;
+	p->node = xstrdup(node);
+	p->addr = xasprintf("%s%s%s:%d", ss.ss_family == AF_INET6 ? "[" : "", ip,
+			    ss.ss_family == AF_INET6 ? "]" : "", PROXY_PORT);
+	p->fingerprint = TAKE_PTR(fp);
+	pve_client_http_init(&p->resp, PVE_CLIENT_MAX_BODY);
+	p->request = request;
+	p->next = px->calls;
+	if (px->calls)
+		px->calls->prev = p;
+	px->calls = p;
+
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int saved = errno;
+		return proxy_fail(p, 500, "cannot make a socket: %s", strerror(saved));
+	}
+	SSL *ssl = SSL_new(px->ctx);
+	if (!ssl) {
+		close(fd);
+		return proxy_fail(p, 500, "cannot make a TLS connection");
+	}
+	p->bev = bufferevent_openssl_socket_new(d->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!p->bev) {
+		SSL_free(ssl);
+		close(fd);
+		return proxy_fail(p, 500, "cannot make a TLS connection");
+	}
+	/* Proxmox's nodes close without close_notify at times; the HTTP framing tells an early end. */
+	bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
+	bufferevent_setcb(p->bev, proxy_read_cb, NULL, proxy_event_cb, p);
+	p->timer = evtimer_new(d->base, proxy_timer_cb, p);
+	struct timeval tv = { PROXY_CONNECT_TIMEOUT_SEC, 0 };
+	evtimer_add(p->timer, &tv);
+	if (pve_log_enabled(PVE_LOG_DEBUG))
+		log_debug("forwarding %s %s to node %s (%s)", rq->method, rq->path, node, p->addr);
+	/* A connect that fails at once reaches proxy_event_cb as well (libevent runs it, and may have
+	 * run it before this returns, p gone): nothing here touches p after it. */
+	bufferevent_socket_connect(p->bev, (struct sockaddr *)&ss, (int)sslen);
+}
+
+void pved_proxy_free(pved *d)
+{
+	pved_proxy *px = d->proxy;
+	if (!px)
+		return;
+	/* Calls still waiting for another node end with the daemon: answered (their clients are
+	 * gone by now, so this only lets go of them). */
+	while (px->calls)
+		proxy_fail(px->calls, 503, "pved is stopping");
+	SSL_CTX_free(px->ctx);
+	free(px);
+	d->proxy = NULL;
+}

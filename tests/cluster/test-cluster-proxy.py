@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+# timeout: 240
+"""Forwarding (proxyto) in a cluster of 3: one pved per node on the cluster's pvecfs, each in its
+node's network namespace on 8006; the test reaches them through an address of its own on the test's
+bridge. A call for node3 made on node1 runs on node3 (its ticket, an API token, root on node1's local
+socket), node3's 400 comes back with its errors, an unknown node is 404, streams are refused (501), a
+certificate other than the one in the store is refused (596), and a stopped pved gives 595 naming
+the node. Every process is stopped by PID, also when a case fails."""
+
+import os
+import shutil
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cfslib  # noqa: E402
+import pvetest  # noqa: E402
+from cfslib import case, expect  # noqa: E402
+
+
+def cluster_pved(nd):
+    """A pved on a cluster node's root, in its network namespace (nsenter with only --net execs
+    pved: the PID is pved's), on IP:8006, on the pvecfs the cluster started."""
+    return pvetest.Node(name=nd.name, root=nd.root, args=["--pvecfs=cluster"], host=nd.ip,
+                        port=8006, wrap=["nsenter", f"--net=/run/netns/{nd.ns}"])
+
+
+def interfaces_text(n):
+    out = ""
+    for f in ("etc/network/interfaces.new", "etc/network/interfaces"):
+        try:
+            with open(n.path(f)) as fh:
+                out += fh.read()
+        except OSError:
+            pass
+    return out
+
+
+@case
+def get_on_another_node(t):
+    n1 = t.pveds[0]
+    r = n1.get("/nodes/node3/status")
+    expect(r.status == 200 and isinstance(r.data, dict), f"node3's status through node1: {r}")
+    r = n1.get("/nodes/node3/network")
+    expect(r.status == 200 and isinstance(r.data, list), f"node3's network through node1: {r}")
+
+
+@case
+def write_on_another_node(t):
+    n1, n3 = t.pveds[0], t.pveds[2]
+    r = n1.post("/nodes/node3/network", {"iface": "vmbr7", "type": "bridge", "autostart": 1})
+    expect(r.status == 200, f"create vmbr7 on node3 through node1: {r}")
+    expect("vmbr7" in interfaces_text(n3), "node3's interfaces have vmbr7")
+    expect("vmbr7" not in interfaces_text(n1), "node1's interfaces do not")
+    r = t.pveds[1].get("/nodes/node3/network", ticket=n1.ticket)
+    expect(r.status == 200 and any(i.get("iface") == "vmbr7" for i in r.data),
+           f"node3's answer through node2 lists vmbr7: {r}")
+    r = n1.get("/nodes/node1/network")
+    expect(r.status == 200 and not any(i.get("iface") == "vmbr7" for i in r.data),
+           f"node1's own list has no vmbr7: {r}")
+
+
+@case
+def remote_400_keeps_errors(t):
+    r = t.pveds[0].post("/nodes/node3/network", {"iface": "vmbr7", "type": "bridge"})
+    expect(r.status == 400, f"a second vmbr7 on node3: {r}")
+    expect((r.json or {}).get("errors", {}).get("iface") == "interface already exists",
+           f"node3's errors object came back: {r}")
+
+
+@case
+def api_token(t):
+    n1 = t.pveds[0]
+    status, body = n1.local_call("POST", "/access/users/admin@pve/token/fwd", {"privsep": 0})
+    expect(status == 200, f"token made: {status} {body}")
+    token = f"admin@pve!fwd={body['data']['value']}"
+    end = time.monotonic() + 15
+    while True:
+        # (node3's pved picks up token.cfg from the replicated tree a moment later)
+        r = n1.get("/nodes/node3/network", token=token, ticket="")
+        if r.status == 200 or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    expect(r.status == 200 and any(i.get("iface") == "vmbr7" for i in r.data),
+           f"the token works through the forward: {r}")
+    r = n1.get("/nodes/node3/network", token="admin@pve!fwd=00000000-0000-0000-0000-000000000000",
+               ticket="")
+    expect(r.status == 401, f"a wrong token is refused by node3: {r}")
+
+
+@case
+def local_root_gets_a_ticket(t):
+    status, body = t.pveds[0].local_call("GET", "/nodes/node3/network", {})
+    expect(status == 200 and any(i.get("iface") == "vmbr7" for i in body["data"]),
+           f"root on node1's socket reaches node3: {status} {body}")
+
+
+@case
+def unknown_node(t):
+    r = t.pveds[0].get("/nodes/node9/status")
+    expect(r.status == 404 and "no such cluster node 'node9'" in r.body, r)
+
+
+@case
+def streams_refused(t):
+    r = t.pveds[0].post("/nodes/node3/termproxy", {})
+    expect(r.status == 501 and "forwarding consoles to another node is not supported yet"
+           in r.body, r)
+
+
+@case
+def certificate_pinned(t):
+    n1 = t.pveds[0]
+    path = n1.path("etc/pve/nodes/node3/pve-ssl.pem")
+    with open(path) as f:
+        own = f.read()
+    with open(n1.path("etc/pve/nodes/node2/pve-ssl.pem")) as f:
+        other = f.read()
+    try:
+        with open(path, "w") as f:
+            f.write(other)
+        r = n1.get("/nodes/node3/status")
+        expect(r.status == 596 and "does not match nodes/node3/pve-ssl.pem" in r.body,
+               f"node3 serving a certificate other than the store's is refused: {r}")
+    finally:
+        with open(path, "w") as f:
+            f.write(own)
+    r = n1.get("/nodes/node3/status")
+    expect(r.status == 200, f"with the store's certificate back: {r}")
+
+
+@case
+def stopped_node(t):
+    t.pveds[2].stop()
+    r = t.pveds[0].get("/nodes/node3/status")
+    expect(r.status == 595 and "node 'node3'" in r.body and "Connection refused" in r.body, r)
+
+
+class Test:
+    pass
+
+
+def main():
+    if not shutil.which("nsenter"):
+        print("skip all: no nsenter")
+        return 0
+    try:
+        # host_ip: the test's own address on its own bridge, so its HTTP client reaches the nodes
+        with cfslib.Cluster(3, host_ip=True) as cl:
+            t = Test()
+            t.pveds = []
+            try:
+                for nd in cl.nodes:
+                    # node1 first: its first start writes the keys, the CA and user.cfg
+                    n = cluster_pved(nd)
+                    t.pveds.append(n)
+                    n.start(timeout=30)
+                t.pveds[0].login()
+                return cfslib.run(t)
+            finally:
+                for n in t.pveds:
+                    n.stop()
+    except cfslib.Skip as e:
+        print(f"skip all: {e}")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
