@@ -11,10 +11,11 @@ import json
 import os
 import shutil
 import ssl
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import case, expect, node_main  # noqa: E402
+from pvetest import BIN, case, expect, node_main  # noqa: E402
 
 AUTHKEY = "3f" * 64 + "\n"
 
@@ -238,6 +239,20 @@ def permissions(n):
             expect(text(n) == before, "a refused user changed corosync.conf")
         finally:
             n.request("DELETE", "/access/users/ccnone@pve")
+
+
+@case
+def check_mode(n):
+    pved = [os.path.join(BIN, "pved"), "--root", n.root, "--check"]
+    with Cluster(n):
+        out = subprocess.run(pved, capture_output=True, text=True, timeout=20)
+        expect(out.returncode == 0 and
+               "corosync.conf: cluster 'lab', config_version 4, 2 nodes\n" in out.stdout, out)
+        with open(n.path("etc/pve/corosync.conf"), "a") as f:
+            f.write("totem {\n}\n")
+        out = subprocess.run(pved, capture_output=True, text=True, timeout=20)
+        expect(out.returncode == 1 and "corosync.conf: ERROR: line 37: section 'totem' already "
+               "exists and not marked as array!" in out.stdout, out)
 
 
 @case
