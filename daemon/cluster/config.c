@@ -1,5 +1,6 @@
 /* /cluster/config: the cluster's corosync.conf as Proxmox's ClusterConfig.pm reads and edits it (the
- * index, nodes, totem, qdevice, join information, the join API version, addnode and delnode). */
+ * nodes, totem, qdevice, join information, the join API version, addnode and delnode; the index is
+ * core's, from the route table). */
 #include <cjson/cJSON.h>
 
 #include "common/corosync-conf.h"
@@ -75,18 +76,6 @@ static bool root_only(pved_call *c)
 	pve_error_set(&err, EACCES, "Permission check failed (user != root@pam)");
 	pved_call_fail(c, err);
 	return false;
-}
-
-static void h_index(pved_call *c)
-{
-	static const char *const names[] = { "nodes", "totem", "join", "qdevice", "apiversion" };
-	cJSON *list = cJSON_CreateArray();
-	for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", names[i]);
-		cJSON_AddItemToArray(list, o);
-	}
-	pved_call_reply(c, list);
 }
 
 static void h_apiversion(pved_call *c)
@@ -455,7 +444,6 @@ static void h_not_implemented(pved_call *c)
 }
 
 const pved_handler pved_cluster_config_handlers[] = {
-	{ "cluster_config_index", h_index },
 	{ "cluster_config_apiversion", h_apiversion },
 	{ "cluster_config_nodes", h_nodes },
 	{ "cluster_config_totem", h_totem },

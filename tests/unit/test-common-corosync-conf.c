@@ -58,9 +58,10 @@ static pve_corosync_conf *parse_ok(const char *text)
 	return c;
 }
 
+/* o.a.b.k as a string; a and b may be NULL. */
 static char *json_at(const cJSON *o, const char *a, const char *b, const char *k)
 {
-	const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+	const cJSON *x = a ? cJSON_GetObjectItemCaseSensitive(o, a) : o;
 	if (b)
 		x = cJSON_GetObjectItemCaseSensitive(x, b);
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, k));
@@ -223,41 +224,34 @@ static void test_create(void)
 {
 	const char *const links[] = { "10.0.0.1", "10.1.0.1", NULL };
 	_cleanup_free_ char *text = pve_corosync_conf_create("lab", "pve1", 1, 1, links, 125);
-	check_streq(text, "logging {\n"
-			  "  debug: off\n"
-			  "  to_syslog: yes\n"
-			  "}\n"
-			  "\n"
-			  "nodelist {\n"
-			  "  node {\n"
-			  "    name: pve1\n"
-			  "    nodeid: 1\n"
-			  "    quorum_votes: 1\n"
-			  "    ring0_addr: 10.0.0.1\n"
-			  "    ring1_addr: 10.1.0.1\n"
-			  "  }\n"
-			  "}\n"
-			  "\n"
-			  "quorum {\n"
-			  "  provider: corosync_votequorum\n"
-			  "}\n"
-			  "\n"
-			  "totem {\n"
-			  "  cluster_name: lab\n"
-			  "  config_version: 1\n"
-			  "  interface {\n"
-			  "    linknumber: 0\n"
-			  "  }\n"
-			  "  interface {\n"
-			  "    linknumber: 1\n"
-			  "  }\n"
-			  "  ip_version: ipv4-6\n"
-			  "  link_mode: passive\n"
-			  "  secauth: on\n"
-			  "  token_coefficient: 125\n"
-			  "  version: 2\n"
-			  "}\n"
-			  "\n");
+	/* the file is Proxmox's layout: printing what it parses gives it back */
+	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *p = parse_ok(text);
+	_cleanup_free_ char *again = p ? pve_corosync_conf_print(p) : NULL;
+	check_streq(again, text);
+	check(startswith(text, "logging {\n  debug: off\n  to_syslog: yes\n}\n\nnodelist {\n"));
+	check(strstr(text, "quorum {\n  provider: corosync_votequorum\n}\n\n") != NULL);
+	check(endswith(text, "totem {\n"
+			     "  cluster_name: lab\n"
+			     "  config_version: 1\n"
+			     "  interface {\n"
+			     "    linknumber: 0\n"
+			     "  }\n"
+			     "  interface {\n"
+			     "    linknumber: 1\n"
+			     "  }\n"
+			     "  ip_version: ipv4-6\n"
+			     "  link_mode: passive\n"
+			     "  secauth: on\n"
+			     "  token_coefficient: 125\n"
+			     "  version: 2\n"
+			     "}\n\n"));
+	cJSON *nodes = p ? pve_corosync_conf_nodes(p) : NULL;
+	const cJSON *n = cJSON_GetArrayItem(nodes, 0);
+	check_int(cJSON_GetArraySize(nodes), 1);
+	check_streq(json_at(n, NULL, NULL, "name"), "pve1");
+	check_streq(json_at(n, NULL, NULL, "ring1_addr"), "10.1.0.1");
+	check_streq(json_at(n, NULL, NULL, "quorum_votes"), "1");
+	cJSON_Delete(nodes);
 	const char *const one[] = { "192.0.2.1", NULL };
 	_cleanup_free_ char *t2 = pve_corosync_conf_create("c", "n", 4, 2, one, -1);
 	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *c = parse_ok(t2);
