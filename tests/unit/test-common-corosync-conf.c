@@ -222,42 +222,48 @@ static void test_syntax_errors(void)
 
 static void test_create(void)
 {
-	const char *const links[] = { "10.0.0.1", "10.1.0.1", NULL };
-	_cleanup_free_ char *text = pve_corosync_conf_create("lab", "pve1", 1, 1, links, 125);
-	/* the file is Proxmox's layout: printing what it parses gives it back */
-	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *p = parse_ok(text);
-	_cleanup_free_ char *again = p ? pve_corosync_conf_print(p) : NULL;
-	check_streq(again, text);
+	/* one link, token_coefficient 0 (given: written) */
+	const char *const one[] = { "192.0.2.1", NULL };
+	_cleanup_free_ char *text = pve_corosync_conf_create("c", "n", 4, 2, one, 0);
 	check(startswith(text, "logging {\n  debug: off\n  to_syslog: yes\n}\n\nnodelist {\n"));
+	check(strstr(text, "  node {\n    name: n\n    nodeid: 4\n    quorum_votes: 2\n"
+			   "    ring0_addr: 192.0.2.1\n  }\n}\n\n") != NULL);
 	check(strstr(text, "quorum {\n  provider: corosync_votequorum\n}\n\n") != NULL);
 	check(endswith(text, "totem {\n"
-			     "  cluster_name: lab\n"
+			     "  cluster_name: c\n"
 			     "  config_version: 1\n"
 			     "  interface {\n"
 			     "    linknumber: 0\n"
 			     "  }\n"
-			     "  interface {\n"
-			     "    linknumber: 1\n"
-			     "  }\n"
 			     "  ip_version: ipv4-6\n"
 			     "  link_mode: passive\n"
 			     "  secauth: on\n"
-			     "  token_coefficient: 125\n"
+			     "  token_coefficient: 0\n"
 			     "  version: 2\n"
 			     "}\n\n"));
-	cJSON *nodes = p ? pve_corosync_conf_nodes(p) : NULL;
-	const cJSON *n = cJSON_GetArrayItem(nodes, 0);
-	check_int(cJSON_GetArraySize(nodes), 1);
-	check_streq(json_at(n, NULL, NULL, "name"), "pve1");
-	check_streq(json_at(n, NULL, NULL, "ring1_addr"), "10.1.0.1");
-	check_streq(json_at(n, NULL, NULL, "quorum_votes"), "1");
-	cJSON_Delete(nodes);
-	const char *const one[] = { "192.0.2.1", NULL };
-	_cleanup_free_ char *t2 = pve_corosync_conf_create("c", "n", 4, 2, one, -1);
-	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *c = parse_ok(t2);
-	check_int(c ? pve_corosync_conf_version(c) : 0, 1);
+	/* the file is Proxmox's layout: printing what it parses gives it back */
+	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *p = parse_ok(text);
+	_cleanup_free_ char *again = p ? pve_corosync_conf_print(p) : NULL;
+	check_streq(again, text);
+	check_int(p ? pve_corosync_conf_version(p) : 0, 1);
+
+	/* two links, no token_coefficient */
+	const char *const links[] = { "10.0.0.1", "10.1.0.1", NULL };
+	_cleanup_free_ char *t2 = pve_corosync_conf_create("lab", "pve1", 1, 1, links, -1);
 	check(strstr(t2, "token_coefficient") == NULL);
-	check(strstr(t2, "    nodeid: 4\n    quorum_votes: 2\n") != NULL);
+	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *c = parse_ok(t2);
+	cJSON *j = c ? pve_corosync_conf_to_json(c) : NULL;
+	const cJSON *ifaces = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(j, "totem"), "interface");
+	check_int(cJSON_GetArraySize(ifaces), 2);
+	check_streq(json_at(ifaces, "1", NULL, "linknumber"), "1");
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "nodelist"),
+						 "node"),
+		"pve1");
+	check_streq(json_at(node, NULL, NULL, "ring1_addr"), "10.1.0.1");
+	check_streq(json_at(node, NULL, NULL, "nodeid"), "1");
+	cJSON_Delete(j);
 }
 
 static void add_refused(pve_corosync_conf *c, const char *node, int nodeid,
