@@ -3,7 +3,7 @@
 nodes, totem, qdevice and the join information (fingerprints of the nodes' certificates, the file's
 digest); addnode (the file changes, config_version bumps, a name, address or nodeid in use is a 400
 naming the parameter and changes nothing, the authkey in the answer), delnode (never this node); the
-root-only edits and the Sys.Audit reads refused to others; and without a cluster Proxmox's answers.
+reads refused without Sys.Audit and the edits without Sys.Modify on /; and without a cluster Proxmox's answers.
 Needs root."""
 
 import hashlib
@@ -218,27 +218,42 @@ def authkey_must_be_text(n):
         expect(text(n) == before, "corosync.conf changed")
 
 
+def user_ticket(n, userid, role=None):
+    n.post("/access/users", {"userid": userid, "password": "cc-password-1"})
+    if role:
+        n.request("PUT", "/access/acl", {"path": "/", "users": userid, "roles": role})
+    r = n.post("/access/ticket", {"username": userid, "password": "cc-password-1"}, ticket="")
+    return r.data["ticket"], r.data["CSRFPreventionToken"]
+
+
 @case
 def permissions(n):
     with Cluster(n):
-        n.post("/access/users", {"userid": "ccnone@pve", "password": "ccnone-password-1"})
-        r = n.post("/access/ticket", {"username": "ccnone@pve", "password": "ccnone-password-1"},
-                   ticket="")
-        ticket, csrf = r.data["ticket"], r.data["CSRFPreventionToken"]
         try:
+            none = user_ticket(n, "ccnone@pve")
+            auditor = user_ticket(n, "ccaudit@pve", "PVEAuditor")
             for p in ("", "/nodes", "/totem", "/join", "/qdevice", "/apiversion"):
-                r = n.get("/cluster/config" + p, ticket=ticket)
+                r = n.get("/cluster/config" + p, ticket=none[0])
                 expect(r.status == 403, f"{p}: {r!r}")
+                r = n.get("/cluster/config" + p, ticket=auditor[0])
+                expect(r.status == 200, f"{p}: {r!r}")
             before = text(n)
-            # admin@pve is an Administrator (Sys.Modify), still not root@pam: Proxmox's root-only calls
-            for tk, cs in ((ticket, csrf), (None, None)):
-                r = n.post("/cluster/config/nodes/zpve3", {"link0": "10.7.0.3"}, ticket=tk, csrf=cs)
-                expect(r.status == 403 and "user != root@pam" in r.reason, r)
-                r = n.request("DELETE", "/cluster/config/nodes/zpve2", ticket=tk, csrf=cs)
+            # Sys.Modify on / edits (Proxmox: root@pam alone; pved's administrator is admin@pve)
+            for ticket, csrf in (none, auditor):
+                r = n.post("/cluster/config/nodes/zpve3", {"link0": "10.7.0.3"}, ticket=ticket,
+                           csrf=csrf)
+                expect(r.status == 403 and "Sys.Modify" in r.reason, r)
+                r = n.request("DELETE", "/cluster/config/nodes/zpve2", ticket=ticket, csrf=csrf)
                 expect(r.status == 403, r)
             expect(text(n) == before, "a refused user changed corosync.conf")
+            # admin@pve, an Administrator, may
+            r = n.post("/cluster/config/nodes/zpve3", {"link0": "10.7.0.3", "apiversion": 1})
+            expect(r.status == 200 and r.data["corosync_conf"] == text(n), r)
+            r = n.request("DELETE", "/cluster/config/nodes/zpve3")
+            expect(r.status == 200 and "zpve3" not in text(n), r)
         finally:
-            n.request("DELETE", "/access/users/ccnone@pve")
+            for u in ("ccnone@pve", "ccaudit@pve"):
+                n.request("DELETE", f"/access/users/{u}")
 
 
 @case
