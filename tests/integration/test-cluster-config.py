@@ -2,9 +2,9 @@
 (and a hex authkey into etc/corosync/authkey) to stand for a cluster of two: the index, the API version,
 nodes, totem, qdevice and the join information (fingerprints of the nodes' certificates, the file's
 digest); addnode (the file changes, config_version bumps, a name, address or nodeid in use is a 400
-naming the parameter and changes nothing, the authkey in the answer), delnode (never this node); the
-reads refused without Sys.Audit and the edits without Sys.Modify on /; and without a cluster Proxmox's answers.
-Needs root."""
+naming the parameter and changes nothing, the authkey in the answer; a second link; a binary key
+refused), delnode (never this node); the reads refused without Sys.Audit and the edits without
+Sys.Modify on /; pved --check on the file; and without a cluster Proxmox's answers. Needs root."""
 
 import hashlib
 import json
@@ -192,6 +192,11 @@ def addnode_and_delnode(n):
                             {"link0": "10.7.0.33", "force": 1, "apiversion": 1})
         expect(status == 200 and "ring0_addr: 10.7.0.33\n" in text(n), (status, data))
         expect("config_version: 6\n" in text(n), text(n))
+        # a joiner of API version 0 (none given) with one link: that link is its fallback address
+        status, data = root(n, "POST", "/nodes/zpve5", {"link0": "10.7.0.5"})
+        expect(status == 200 and "ring0_addr: 10.7.0.5\n" in text(n), (status, data))
+        status, data = root(n, "DELETE", "/nodes/zpve5")
+        expect(status == 200 and "zpve5" not in text(n), (status, data))
         # new_node_ip stands for the cluster's one link
         status, data = root(n, "POST", "/nodes/zpve4", {"new_node_ip": "10.7.0.4", "apiversion": 1})
         expect(status == 200 and "ring0_addr: 10.7.0.4\n" in text(n), (status, data))
@@ -202,9 +207,33 @@ def addnode_and_delnode(n):
         status, data = root(n, "DELETE", "/nodes/zpve3")
         expect(status == 200 and data["data"] is None, (status, data))
         t = text(n)
-        expect("zpve3" not in t and "config_version: 8\n" in t, t)
+        expect("zpve3" not in t and "config_version: 10\n" in t, t)
         status, data = root(n, "DELETE", "/nodes/zpve3")
         expect(status == 404, (status, data))
+
+
+@case
+def two_links(n):
+    with Cluster(n):
+        t = text(n)
+        for i in (1, 2):
+            t = t.replace(f"    ring0_addr: 10.7.0.{i}\n",
+                          f"    ring0_addr: 10.7.0.{i}\n    ring1_addr: 10.8.0.{i}\n")
+        t = t.replace("    linknumber: 0\n  }\n",
+                      "    linknumber: 0\n  }\n  interface {\n    linknumber: 1\n  }\n")
+        with open(n.path("etc/pve/corosync.conf"), "w") as f:
+            f.write(t)
+        for params, bad in (({"new_node_ip": "10.7.0.3", "apiversion": 1}, "new_node_ip"),
+                            ({"link0": "10.7.0.3", "apiversion": 1}, "link1"),
+                            ({"link0": "10.7.0.3"}, "link0")):
+            status, data = root(n, "POST", "/nodes/zpve3", params)
+            expect(status == 400 and bad in (data.get("errors") or {}), (params, status, data))
+            expect(text(n) == t, "a refused addnode changed corosync.conf")
+        status, data = root(n, "POST", "/nodes/zpve3",
+                            {"link0": "10.7.0.3", "link1": "address=10.8.0.3,priority=5",
+                             "apiversion": 1})
+        expect(status == 200, (status, data))
+        expect("    ring0_addr: 10.7.0.3\n    ring1_addr: 10.8.0.3\n" in text(n), text(n))
 
 
 @case
