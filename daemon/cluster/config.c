@@ -328,6 +328,15 @@ static void h_addnode(pved_call *c)
 				    apiversion, JOIN_API_VERSION, min_version);
 		return pved_call_fail(c, err);
 	}
+	/* corosync's node ids and votes are 32-bit */
+	static const char *const ints[] = { "nodeid", "votes" };
+	for (size_t i = 0; i < ELEMENTSOF(ints); i++) {
+		if (pved_call_int(c, ints[i], 0) > INT32_MAX) {
+			pve_error_set_param(&err, EINVAL, ints[i],
+					    "value must have a maximum value of %d", INT32_MAX);
+			return pved_call_fail(c, err);
+		}
+	}
 	addnode_job *j = xcalloc(1, sizeof(*j));
 	j->c = c;
 	/* Of each link, only the address counts: its priority is for cluster create, as Proxmox. */

@@ -183,7 +183,8 @@ def addnode_and_delnode(n):
                                    "nodeid"),
                                   ({"link0": "10.7.0.4", "link1": "10.8.0.4", "apiversion": 1},
                                    "zpve4", "link1"),
-                                  ({"link0": "10.7.0.4", "apiversion": -1}, "zpve4", "apiversion")):
+                                  ({"link0": "10.7.0.4", "apiversion": -1}, "zpve4", "apiversion"),
+                                  ({"link0": "10.7.0.4", "nodeid": 1 << 40}, "zpve4", "nodeid")):
             status, data = root(n, "POST", f"/nodes/{node}", params)
             expect(status == 400 and bad in (data.get("errors") or {}), (params, status, data))
             expect(text(n) == before, f"{params}: a refused addnode changed corosync.conf")
