@@ -10,3 +10,4 @@ extern const pved_cfgfile pved_datacenter_file;
 int pved_datacenter_read(pved *d, cJSON **ret, pve_error **err);
 extern const pved_handler pved_cluster_options_handlers[];
 extern const pved_handler pved_cluster_status_handlers[]; /* status.c */
+extern const pved_handler pved_cluster_config_handlers[]; /* config.c: /cluster/config */

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/corosync-conf.h"
 #include "daemon/core/pved.h"
 #include "storage/storage.h"
 
@@ -279,6 +280,21 @@ static int check_config(const char *text, size_t len, FILE *out, pve_error **err
 	return 0;
 }
 
+/* corosync.conf, a cluster's: its name, version and nodes. */
+static int check_corosync(const char *text, size_t len, FILE *out, pve_error **err)
+{
+	_cleanup_(pve_corosync_conf_freep) pve_corosync_conf *c = NULL;
+	int r = pve_corosync_conf_parse(text, len, &c, err);
+	if (r < 0)
+		return r;
+	const char *name = pve_corosync_conf_cluster_name(c);
+	cJSON *nodes = pve_corosync_conf_nodes(c);
+	fprintf(out, "corosync.conf: cluster '%s', config_version %lld, %d nodes\n",
+		name ? name : "", pve_corosync_conf_version(c), cJSON_GetArraySize(nodes));
+	cJSON_Delete(nodes);
+	return 0;
+}
+
 int pved_check_configs(pved *d, FILE *out)
 {
 	int bad = 0;
@@ -309,5 +325,7 @@ int pved_check_configs(pved *d, FILE *out)
 		fprintf(out, "datacenter.cfg: ");
 		bad |= check_file(d, out, "datacenter.cfg", check_config);
 	}
+	if (pve_store_exists(d->store, "corosync.conf"))
+		bad |= check_file(d, out, "corosync.conf", check_corosync);
 	return bad ? -1 : 0;
 }
