@@ -126,6 +126,9 @@ typedef struct cfsd {
 		char name[64], ip[64];
 	} nodelist[MAX_MEMBERS];
 	size_t n_nodelist;
+	cmap_handle_t cmap;
+	int cmap_fd; /* tracks nodelist.node.* */
+	bool nodelist_changed;
 	cpg_handle_t kv; /* the volatile status group */
 	int kv_fd;
 	status_entry *status;
@@ -422,6 +425,16 @@ static void submit(cfsd *d, cfs_msg *m, pending *p)
 	if (!d->cluster) {
 		complete(d, p, cfs_tree_apply(d->tree, m));
 		return;
+	}
+	/* mkdir -p of a directory there is (not a lock's, which mkdir takes over): nothing to change,
+	 * so nothing to ask the cluster (a node that starts before it has quorum makes sure of its own
+	 * directories) */
+	if (m->op == CFS_OP_MKDIR && !startswith(m->path, "priv/lock/")) {
+		cfs_node *n = cfs_tree_lookup(d->tree, m->path);
+		if (n && n->dir) {
+			complete(d, p, 0);
+			return;
+		}
 	}
 	/* pmxcfs: without quorum every change is refused where it is asked */
 	if (!d->quorate) {
@@ -1341,6 +1354,39 @@ static void on_kv_confchg(cpg_handle_t h, const struct cpg_name *group,
 			kv_send(d, e->key, e->data, e->len);
 }
 
+/* corosync's nodelist as cmap has it now. */
+static void nodelist_read(cfsd *d)
+{
+	d->n_nodelist = 0;
+	for (unsigned i = 0; i < MAX_MEMBERS; i++) {
+		char key[64];
+		uint32_t id = 0;
+		snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
+		if (cmap_get_uint32(d->cmap, key, &id) != CS_OK)
+			break;
+		char *nm = NULL, *ip = NULL;
+		snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
+		(void)cmap_get_string(d->cmap, key, &nm);
+		snprintf(key, sizeof(key), "nodelist.node.%u.ring0_addr", i);
+		(void)cmap_get_string(d->cmap, key, &ip);
+		size_t k = d->n_nodelist++;
+		d->nodelist[k].id = id;
+		snprintf(d->nodelist[k].name, sizeof(d->nodelist[k].name), "%s", nm ? nm : "");
+		snprintf(d->nodelist[k].ip, sizeof(d->nodelist[k].ip), "%s", ip ? ip : "");
+		free(nm);
+		free(ip);
+	}
+}
+
+static void on_nodelist_changed(cmap_handle_t h, cmap_track_handle_t th, int32_t event,
+				const char *key, struct cmap_notify_value new_value,
+				struct cmap_notify_value old_value, void *user_data)
+{
+	(void)h, (void)th, (void)event, (void)key, (void)new_value, (void)old_value;
+	/* a reload changes several keys one after another: read the list once they are dispatched */
+	((cfsd *)user_data)->nodelist_changed = true;
+}
+
 static int cluster_start(cfsd *d, pve_error **err)
 {
 	static cpg_callbacks_t cb = { .cpg_deliver_fn = on_deliver, .cpg_confchg_fn = on_confchg };
@@ -1370,34 +1416,23 @@ static int cluster_start(cfsd *d, pve_error **err)
 	cpg_local_get(d->cpg, &d->nodeid);
 	d->pid = (uint32_t)getpid();
 
-	cmap_handle_t cm;
 	snprintf(d->cluster_name, sizeof(d->cluster_name), "pvecfs");
-	if (cmap_initialize(&cm) == CS_OK) {
+	if (cmap_initialize(&d->cmap) == CS_OK) {
 		char *name = NULL;
-		if (cmap_get_string(cm, "totem.cluster_name", &name) == CS_OK && name) {
+		if (cmap_get_string(d->cmap, "totem.cluster_name", &name) == CS_OK && name) {
 			snprintf(d->cluster_name, sizeof(d->cluster_name), "%s", name);
 			free(name);
 		}
-		for (unsigned i = 0; i < MAX_MEMBERS; i++) {
-			char key[64];
-			uint32_t id = 0;
-			snprintf(key, sizeof(key), "nodelist.node.%u.nodeid", i);
-			if (cmap_get_uint32(cm, key, &id) != CS_OK)
-				break;
-			char *nm = NULL, *ip = NULL;
-			snprintf(key, sizeof(key), "nodelist.node.%u.name", i);
-			(void)cmap_get_string(cm, key, &nm);
-			snprintf(key, sizeof(key), "nodelist.node.%u.ring0_addr", i);
-			(void)cmap_get_string(cm, key, &ip);
-			size_t k = d->n_nodelist++;
-			d->nodelist[k].id = id;
-			snprintf(d->nodelist[k].name, sizeof(d->nodelist[k].name), "%s",
-				 nm ? nm : "");
-			snprintf(d->nodelist[k].ip, sizeof(d->nodelist[k].ip), "%s", ip ? ip : "");
-			free(nm);
-			free(ip);
-		}
-		cmap_finalize(cm);
+		nodelist_read(d);
+		/* corosync reloads its config when a node joins or leaves the cluster: the nodelist
+		 * (and .members) follows */
+		cmap_track_handle_t th;
+		cmap_context_set(d->cmap, d);
+		if (cmap_track_add(d->cmap, "nodelist.node.",
+				   CMAP_TRACK_ADD | CMAP_TRACK_DELETE | CMAP_TRACK_MODIFY |
+					   CMAP_TRACK_PREFIX,
+				   on_nodelist_changed, d, &th) == CS_OK)
+			cmap_fd_get(d->cmap, &d->cmap_fd);
 	}
 
 	struct cpg_name group;
@@ -1575,6 +1610,7 @@ static void loop(cfsd *d)
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->cpg_fd : -1, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->q_fd : -1, .events = POLLIN };
 		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->kv_fd : -1, .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = d->cluster ? d->cmap_fd : -1, .events = POLLIN };
 		nfds_t first = n;
 		for (client *c = d->clients; c; c = c->next) {
 			map[n] = c;
@@ -1641,6 +1677,17 @@ static void loop(cfsd *d)
 				log_error("pvecfs: corosync went away");
 				return;
 			}
+			if (pf[6].revents &&
+			    cmap_dispatch(d->cmap, CS_DISPATCH_ALL) == CS_ERR_LIBRARY) {
+				log_error("pvecfs: corosync's cmap went away");
+				return;
+			}
+			if (d->nodelist_changed) {
+				d->nodelist_changed = false;
+				nodelist_read(d);
+				log_info("pvecfs: corosync's nodelist has %zu nodes",
+					 d->n_nodelist);
+			}
 			cpg_flush(d);
 		}
 		for (nfds_t i = first; i < n; i++) {
@@ -1667,7 +1714,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	cfsd d = { .lfd = -1, .sfd = -1, .cpg_fd = -1, .q_fd = -1, .kv_fd = -1 };
+	cfsd d = { .lfd = -1, .sfd = -1, .cpg_fd = -1, .q_fd = -1, .kv_fd = -1, .cmap_fd = -1 };
 	bool debug = false;
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -1766,6 +1813,8 @@ int main(int argc, char **argv)
 		cpg_finalize(d.cpg);
 		cpg_finalize(d.kv);
 		quorum_finalize(d.q);
+		if (d.cmap)
+			cmap_finalize(d.cmap);
 	}
 	while (d.clients)
 		client_drop(&d, d.clients);
