@@ -289,6 +289,19 @@ static bool header_safe(const char *s)
 	return !s || !strpbrk(s, "\r\n");
 }
 
+int pved_node_fingerprint(pved *d, const char *node, char **ret, pve_error **err)
+{
+	_cleanup_free_ char *path = xasprintf("nodes/%s/pve-ssl.pem", node);
+	_cleanup_free_ char *cert = NULL;
+	size_t len;
+	int r = pve_store_read(d->store, path, &cert, &len, NULL, err);
+	if (r < 0)
+		return r;
+	if (!(*ret = pve_client_pem_fingerprint(cert, len)))
+		return pve_error_set(err, EINVAL, "%s holds no certificate", path);
+	return 0;
+}
+
 void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request *rq)
 {
 	pved *d = c->d;
@@ -343,18 +356,10 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 	if (!header_safe(ticket) || !header_safe(csrf) || !header_safe(rq->token))
 		return pved_call_fail_statusf(c, 401, "invalid credentials");
 
-	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", node);
-	_cleanup_free_ char *cert = NULL, *fp = NULL;
-	size_t cert_len;
-	if (pve_store_read(d->store, cert_path, &cert, &cert_len, NULL, &err) < 0)
-		return pved_call_fail_statusf(
-			c, 500, "cannot forward to node '%s': no certificate to pin: %s", node,
-			err->message);
-	fp = pve_client_pem_fingerprint(cert, cert_len);
-	if (!fp)
-		return pved_call_fail_statusf(
-			c, 500, "cannot forward to node '%s': %s holds no certificate to pin", node,
-			cert_path);
+	_cleanup_free_ char *fp = NULL;
+	if (pved_node_fingerprint(d, node, &fp, &err) < 0)
+		return pved_call_fail_statusf(c, 500, "cannot forward to node '%s': %s", node,
+					      err->message);
 
 	_cleanup_json_ cJSON *params = params_as_strings(c);
 	pve_client_request creq = {

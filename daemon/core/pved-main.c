@@ -73,14 +73,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
-void pved_restart(pved *d, const char *why)
-{
-	log_info("restarting pved: %s", why);
-	d->restart = true;
-	d->stopping = true;
-	event_base_loopexit(d->base, NULL);
-}
-
 static void store_changed(const char *path, void *userdata)
 {
 	pved_areas_config_changed(userdata, path);
@@ -279,6 +271,7 @@ int main(int argc, char **argv)
 		log_info("cleared the lock '%s': its holder is gone", *p);
 	if (pved_firststart(d, &err) < 0) {
 		fprintf(stderr, "pved: first start of the node failed: %s\n", err->message);
+		pved_pvecfs_stop(d);
 		return 1;
 	}
 	static const char *const rundirs[] = { "run/qemu-server", "run/lxc", "var/log/pve/tasks" };
@@ -295,6 +288,7 @@ int main(int argc, char **argv)
 	    pved_server_init(d, &err) < 0 || pved_front_start(d, &err) < 0 ||
 	    (d->pvecfs && pved_pvecfs_watch(d, &err) < 0)) {
 		fprintf(stderr, "pved: %s\n", err ? err->message : "cannot start the event loop");
+		pved_pvecfs_stop(d);
 		return 1;
 	}
 	struct event *sigs[] = {

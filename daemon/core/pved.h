@@ -339,6 +339,9 @@ bool pved_call_permitted(const pved_call *c, const char *path, const char *priv)
 typedef struct pved_proxy pved_proxy;
 /* pvecfs's .members (corosync's nodelist: name -> {id, online, ip}) when the node is in a cluster,
  * else NULL. */
+/* The SHA-256 fingerprint ("AA:BB:...") of the certificate a node's API serves: the tree's
+ * nodes/NODE/pve-ssl.pem (pved serves no custom pveproxy-ssl.pem). Proxmox pins nodes by it. */
+int pved_node_fingerprint(pved *d, const char *node, char **ret, pve_error **err);
 cJSON *pved_cluster_members(pved *d);
 /* What the client sent, to be sent on. */
 typedef struct pved_proxy_request {

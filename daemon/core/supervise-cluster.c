@@ -249,6 +249,14 @@ int pved_pvecfs_watch(pved *d, pve_error **err)
 	return r < 0 ? r : child_watch(d, &d->pvecfs->pvecfs, err);
 }
 
+void pved_restart(pved *d, const char *why)
+{
+	log_info("restarting pved: %s", why);
+	d->restart = true;
+	d->stopping = true;
+	event_base_loopexit(d->base, NULL);
+}
+
 bool pved_pvecfs_clustered(const pved *d)
 {
 	return d->pvecfs && d->pvecfs->cluster;
