@@ -104,6 +104,11 @@ int pvectl_cmd_vm(pvectl *c, const char *const *words, size_t n_words, const pve
 int pvectl_cmd_firewall(pvectl *c, const char *const *words, size_t n_words, const pvectl_opt *opts,
 			size_t n_opts);
 
+/* pvectl-cluster.c: create, join, status, nodes, delnode; argv[0] is "cluster". */
+int pvectl_cluster(pvectl *c, int argc, char **argv);
+/* The first line of a file holding a password or a token (pvectl-transport.c). */
+int pvectl_read_secret_file(const char *path, char **ret, pve_error **err);
+
 /* qm's verbs: the API's calls through pvectl_run, qm's own listings (list, config, status, pending). */
 int pvectl_qm(pvectl *c, int argc, char **argv);
 /* pct's verbs (tools/pvectl-ct.c); argv[1] is the verb. */

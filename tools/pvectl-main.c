@@ -805,6 +805,8 @@ static int run_as(pvectl *c, const char *name, int argc, char **argv)
 		return pvectl_qm(c, argc, argv);
 	}
 	c->as_pvesh = streq(name, "pvesh");
+	if (!c->as_pvesh && argc > 1 && streq(argv[1], "cluster"))
+		return pvectl_cluster(c, argc - 1, argv + 1);
 	return pvectl_run(c, argc, argv);
 }
 

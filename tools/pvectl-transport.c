@@ -125,7 +125,7 @@ static int local_call(pvectl *c, const char *method, const char *path, const cJS
 
 /* ---- transport 2: HTTPS ---------------------------------------------------------------------- */
 
-static int read_secret_file(const char *path, char **ret, pve_error **err)
+int pvectl_read_secret_file(const char *path, char **ret, pve_error **err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -207,7 +207,7 @@ static int https_advice(pvectl *c, int r, pve_error **err)
 static int https_login(pvectl *c, pve_error **err)
 {
 	_cleanup_free_ char *password = NULL;
-	int r = c->password_file ? read_secret_file(c->password_file, &password, err) :
+	int r = c->password_file ? pvectl_read_secret_file(c->password_file, &password, err) :
 				   prompt_password(c->user, &password, err);
 	if (r < 0)
 		return r;

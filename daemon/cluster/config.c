@@ -6,9 +6,6 @@
 #include "common/corosync-conf.h"
 #include "daemon/cluster/cluster-internal.h"
 
-/* Proxmox's JOIN_API_VERSION and what a joining node may lag behind it (JOIN_API_AGE_AS_CLUSTER). */
-#define JOIN_API_VERSION 1
-#define JOIN_API_AGE_AS_CLUSTER 1
 /* corosync-keygen's key is 128 bytes; pved's is hex text. Anything far larger is not a key. */
 #define AUTHKEY_MAX (64 * 1024)
 
@@ -69,7 +66,7 @@ static const char *node_name(const cJSON *node)
 
 static void h_apiversion(pved_call *c)
 {
-	pved_call_reply(c, cJSON_CreateNumber(JOIN_API_VERSION));
+	pved_call_reply(c, cJSON_CreateNumber(PVED_CLUSTER_JOIN_API_VERSION));
 }
 
 /* Proxmox answers each node's keys as written (strings), with "node" its key; no cluster: []. */
@@ -111,23 +108,6 @@ static void h_qdevice(pved_call *c)
 	pved_call_reply(c, cJSON_CreateObject());
 }
 
-/* The SHA-256 fingerprint of a node's API certificate, as Proxmox's get_node_fingerprint: its custom
- * pveproxy-ssl.pem when there is one, else pve-ssl.pem. */
-static int node_fingerprint(pved *d, const char *node, char **ret, pve_error **err)
-{
-	_cleanup_free_ char *custom = xasprintf("nodes/%s/pveproxy-ssl.pem", node);
-	_cleanup_free_ char *path = xasprintf("nodes/%s/pve-ssl.pem", node);
-	_cleanup_free_ char *pem = NULL;
-	const char *used = pve_store_exists(d->store, custom) ? custom : path;
-	int r = pve_store_read(d->store, used, &pem, NULL, NULL, err);
-	if (r < 0)
-		return r;
-	r = pve_cert_fingerprint(pem, ret, err);
-	if (r < 0 && err && *err)
-		pve_error_prefix(*err, "%s", used);
-	return r;
-}
-
 static void h_join_info(pved_call *c)
 {
 	pved *d = c->d;
@@ -157,7 +137,7 @@ static void h_join_info(pved_call *c)
 	cJSON_ArrayForEach (n, nodes) {
 		const char *name = node_name(n);
 		_cleanup_free_ char *fp = NULL;
-		if (!name || node_fingerprint(d, name, &fp, &err) < 0) {
+		if (!name || pved_node_fingerprint(d, name, &fp, &err) < 0) {
 			cJSON_Delete(nodes);
 			if (!err)
 				pve_error_set(&err, EIO, "a node in corosync.conf has no name");
@@ -291,9 +271,46 @@ static void addnode_done(pved *d, void *ud, int r, pve_error *err)
 	pved_call_reply(c, res);
 }
 
+int pved_cluster_call_links(pved_call *c, char *links[PVE_COROSYNC_MAX_LINKS + 1], size_t *ret_n,
+			    size_t *ret_given, pve_error **err)
+{
+	/* Of each link, only the address counts: its priority is for cluster create, as Proxmox. */
+	const cJSON *props = cJSON_GetObjectItemCaseSensitive(c->route->parameters, "properties");
+	const cJSON *format = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(props, "link[n]"), "format");
+	size_t given = 0, n = 0;
+	for (int l = 0; l < PVE_COROSYNC_MAX_LINKS; l++) {
+		char name[16];
+		snprintf(name, sizeof(name), "link%d", l);
+		const char *v = pved_call_str(c, name);
+		if (!v)
+			continue;
+		cJSON *link = NULL;
+		if (pve_propstr_parse(v, format, &link, err) < 0) {
+			free((*err)->param);
+			(*err)->param = xstrdup(name);
+			for (size_t k = 0; k < n; k++)
+				free(links[k]);
+			return -EINVAL;
+		}
+		const char *addr =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(link, "address"));
+		for (int k = (int)n; k < l; k++)
+			links[k] = xstrdup("");
+		links[l] = xstrdup(addr ? addr : "");
+		n = (size_t)l + 1;
+		cJSON_Delete(link);
+		given++;
+	}
+	links[n] = NULL;
+	*ret_n = n;
+	*ret_given = given;
+	return 0;
+}
+
 /* The corosync key a joining node gets: pved's keys are hex text, and the answer is JSON text, so a
  * key of other bytes (corosync-keygen's binary one) is refused rather than mangled. */
-static int read_authkey(pved *d, char **ret, pve_error **err)
+int pved_cluster_authkey_read(pved *d, char **ret, pve_error **err)
 {
 	_cleanup_free_ char *path = pved_path(d, "etc/corosync/authkey");
 	_cleanup_free_ char *key = NULL;
@@ -319,13 +336,13 @@ static void h_addnode(pved_call *c)
 {
 	pve_error *err = NULL;
 	long long apiversion = pved_call_int(c, "apiversion", 0);
-	long long min_version = JOIN_API_VERSION - JOIN_API_AGE_AS_CLUSTER;
+	long long min_version = PVED_CLUSTER_JOIN_API_VERSION - PVED_CLUSTER_JOIN_API_AGE;
 	if (apiversion < min_version) {
 		pve_error_set_param(&err, EINVAL, "apiversion",
 				    "error: unsupported old API version on joining node (%lld), "
 				    "cluster node has %d and supports >= %lld. Please upgrade node "
 				    "before joining",
-				    apiversion, JOIN_API_VERSION, min_version);
+				    apiversion, PVED_CLUSTER_JOIN_API_VERSION, min_version);
 		return pved_call_fail(c, err);
 	}
 	/* corosync's node ids and votes are 32-bit */
@@ -339,32 +356,10 @@ static void h_addnode(pved_call *c)
 	}
 	addnode_job *j = xcalloc(1, sizeof(*j));
 	j->c = c;
-	/* Of each link, only the address counts: its priority is for cluster create, as Proxmox. */
-	const cJSON *props = cJSON_GetObjectItemCaseSensitive(c->route->parameters, "properties");
-	const cJSON *format = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(props, "link[n]"), "format");
 	size_t given = 0;
-	for (int l = 0; l < PVE_COROSYNC_MAX_LINKS; l++) {
-		char name[16];
-		snprintf(name, sizeof(name), "link%d", l);
-		const char *v = pved_call_str(c, name);
-		if (!v)
-			continue;
-		cJSON *link = NULL;
-		if (pve_propstr_parse(v, format, &link, &err) < 0) {
-			free(err->param);
-			err->param = xstrdup(name);
-			addnode_job_free(j);
-			return pved_call_fail(c, err);
-		}
-		const char *addr =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(link, "address"));
-		for (int k = (int)j->nlinks; k < l; k++)
-			j->links[k] = xstrdup("");
-		j->links[l] = xstrdup(addr ? addr : "");
-		j->nlinks = (size_t)l + 1;
-		cJSON_Delete(link);
-		given++;
+	if (pved_cluster_call_links(c, j->links, &j->nlinks, &given, &err) < 0) {
+		addnode_job_free(j);
+		return pved_call_fail(c, err);
 	}
 	const char *ip = pved_call_str(c, "new_node_ip");
 	j->new_node_ip = ip ? xstrdup(ip) : NULL;
@@ -385,7 +380,7 @@ static void h_addnode(pved_call *c)
 			"no links and no fallback ip (new_node_ip) given, cannot join cluster");
 		return pved_call_fail(c, err);
 	}
-	if (read_authkey(c->d, &j->authkey, &err) < 0) {
+	if (pved_cluster_authkey_read(c->d, &j->authkey, &err) < 0) {
 		addnode_job_free(j);
 		return pved_call_fail_status(c, 500, err);
 	}
@@ -426,25 +421,9 @@ static void h_delnode(pved_call *c)
 	pved_cfgedit_run(c->d, &e, c);
 }
 
-/* ---- placeholders: cluster create and join come from another branch, which replaces these ---- */
-
-static void h_not_implemented(pved_call *c)
-{
-	pve_error *err = NULL;
-	pve_error_set(&err, ENOSYS, "not implemented");
-	pved_call_fail_status(c, 501, err);
-}
-
 const pved_handler pved_cluster_config_handlers[] = {
-	{ "cluster_config_apiversion", h_apiversion },
-	{ "cluster_config_nodes", h_nodes },
-	{ "cluster_config_totem", h_totem },
-	{ "cluster_config_qdevice", h_qdevice },
-	{ "cluster_config_join_info", h_join_info },
-	{ "cluster_config_addnode", h_addnode },
-	{ "cluster_config_delnode", h_delnode },
-	/* placeholders, replaced at the merge of cluster create and join */
-	{ "cluster_config_create", h_not_implemented },
-	{ "cluster_config_join", h_not_implemented },
-	{ NULL, NULL },
+	{ "cluster_config_apiversion", h_apiversion }, { "cluster_config_nodes", h_nodes },
+	{ "cluster_config_totem", h_totem },	       { "cluster_config_qdevice", h_qdevice },
+	{ "cluster_config_join_info", h_join_info },   { "cluster_config_addnode", h_addnode },
+	{ "cluster_config_delnode", h_delnode },       { NULL, NULL },
 };

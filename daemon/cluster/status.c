@@ -5,9 +5,8 @@
 
 #include "daemon/cluster/cluster-internal.h"
 
-/* The node's address as its hosts file names it (Proxmox resolves the node name, and refuses a
- * loopback address for it); NULL when the file has none. */
-static char *hosts_ip(pved *d, const char *node)
+/* Proxmox resolves the node name, and refuses a loopback address for it. */
+char *pved_node_ip(pved *d, const char *node)
 {
 	_cleanup_free_ char *path = pved_path(d, "etc/hosts");
 	_cleanup_free_ char *text = NULL;
@@ -53,7 +52,7 @@ static void h_cluster_status(pved_call *c)
 	cJSON *list = cJSON_CreateArray();
 	cJSON *m = pved_cluster_members(d);
 	if (!m) {
-		_cleanup_free_ char *ip = hosts_ip(d, d->node);
+		_cleanup_free_ char *ip = pved_node_ip(d, d->node);
 		cJSON_AddItemToArray(list, node_entry(d->node, 0, true, true, ip));
 		return pved_call_reply(c, list);
 	}
