@@ -2,6 +2,7 @@
  * format of the unix socket and of the CPG group, the tree in RAM and its SQLite file. */
 #pragma once
 
+#include <endian.h>
 #include <stdint.h>
 
 #include "cluster/cluster.h"
@@ -57,12 +58,62 @@ enum cfs_op {
 	CFS_OP_UPDATE, /* CPG sync: the leader's tree (cfs_tree_serialize) */
 	CFS_OP_SET_STATUS, /* volatile: path: key, data: value; to every node, never to disk */
 	CFS_OP_GET_STATUS, /* path: node name, path2: key -> data */
+	CFS_OP_LOG, /* cluster log: path: tag, path2: user, flags: priority, data: the message */
+	CFS_OP_LOG_READ, /* path: only this user's ("" all), arg: at most (0: 50) -> data: JSON */
+	CFS_OP_LOG_ENTRIES, /* status group: data: log entries (cfs_log_encode), one or a whole log */
 	CFS_OP_MAX,
 };
 
 /* Volatile status (the second CPG group): per node, at most this many keys of this size. */
 #define CFS_MAX_STATUS_KEYS 256
 #define CFS_MAX_STATUS_VALUE (64 * 1024)
+
+/* ---- the cluster log (cfs-log.c) ----------------------------------------------------------------------
+ * pmxcfs's: entries {uid, time, pri, tag, pid, node, user, msg} of every node, in RAM only. Bounds as
+ * pmxcfs's (logger.h): an entry at most CFS_LOG_MAX_ENTRY bytes in its wire form (the message is cut
+ * to fit), the log at most CFS_LOG_MAX_BYTES of them (the oldest go). Entries are ordered by (time,
+ * node, uid), and that triple is an entry's identity: the uid is per node and per pvecfs run. */
+#define CFS_LOG_MAX_ENTRY 4096
+#define CFS_LOG_MAX_BYTES (128 * 1024)
+#define CFS_LOG_MAX_NAME 255 /* node, user and tag: cut to this many bytes */
+#define CFS_LOG_DEFAULT_MAX 50 /* entries answered when no count is asked (and in .clusterlog) */
+#define CFS_LOG_ENTRY_HEADER 20
+
+typedef struct cfs_log_entry {
+	uint32_t uid, time, pid; /* time: seconds */
+	uint8_t pri; /* syslog's 0..7 */
+	const char *node, *user, *tag, *msg; /* into strings */
+	size_t size; /* the wire form's */
+	char strings[];
+} cfs_log_entry;
+
+typedef struct cfs_log cfs_log;
+/* first_uid: where this run's counter starts (pvecfs: its start time in ms, so that a pvecfs restarted
+ * within a second does not repeat the identities of the run before; pmxcfs starts at 1 and tells runs
+ * apart by the time alone). */
+cfs_log *cfs_log_new(uint32_t first_uid);
+void cfs_log_free(cfs_log *l);
+/* A local entry with the next uid. Text is kept as pmxcfs keeps it: control characters written as
+ * "#NNN" (decimal), bytes that are not UTF-8 as '?', each string cut to its limit at a character's
+ * end. Returns the entry (the log's, for sending), NULL when the bound dropped it at once (a clock
+ * far behind the log's newest entries). */
+const cfs_log_entry *cfs_log_add(cfs_log *l, const char *node, const char *tag, const char *user,
+				 uint32_t pid, uint8_t pri, uint32_t time, const char *msg,
+				 size_t msg_len);
+/* Entries from another node (untrusted): all are decoded and checked before any is taken (-EBADMSG
+ * for anything malformed), then those the log does not hold go in, in order, and the oldest go beyond
+ * the bound. Returns how many were new. */
+int cfs_log_merge(cfs_log *l, const uint8_t *data, size_t len);
+void cfs_log_encode_entry(pve_buf *b, const cfs_log_entry *e);
+/* The whole log, oldest first: what a member sends when a node joins. */
+void cfs_log_encode(const cfs_log *l, pve_buf *b);
+/* pmxcfs's JSON ({"data": [...]}, newest first): at most max entries, only user's when user is not
+ * NULL or "". */
+void cfs_log_dump_json(const cfs_log *l, pve_buf *b, const char *user, size_t max);
+size_t cfs_log_count(const cfs_log *l);
+size_t cfs_log_bytes(const cfs_log *l);
+/* Oldest first; NULL past the end. */
+const cfs_log_entry *cfs_log_nth(const cfs_log *l, size_t i);
 
 #define CFS_F_EXCL 0x1
 #define CFS_F_DIR 0x2
@@ -79,6 +130,41 @@ typedef struct cfs_msg {
 	const uint8_t *data;
 	size_t data_len;
 } cfs_msg;
+
+/* The wire formats' little-endian fields (messages, log entries), read and written unaligned. */
+static inline void cfs_put16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+static inline void cfs_put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+static inline void cfs_put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+static inline uint16_t cfs_get16(const uint8_t *p)
+{
+	uint16_t v;
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+static inline uint32_t cfs_get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+static inline uint64_t cfs_get64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
 
 #define CFS_MSG_HEADER 64
 /* Appends the encoded message to b. */

@@ -1,45 +1,9 @@
 /* cluster: pvecfs's message format (socket and CPG alike), its decoder and the path rules it checks. */
-#include <endian.h>
-
 #include "cluster/cfs-internal.h"
 
 /* Header layout, little-endian: len u32 @0, op u32 @4, flags u32 @8, result i32 @12, reqid u64 @16,
  * version u64 @24, time i64 @32, arg u64 @40, path_len u16 @48, path2_len u16 @50, tag_len u16 @52,
  * reserved u16 @54, data_len u64 @56. Then path, path2 and tag, each followed by a NUL, then data. */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	v = htole16(v);
-	memcpy(p, &v, 2);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	v = htole32(v);
-	memcpy(p, &v, 4);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	v = htole64(v);
-	memcpy(p, &v, 8);
-}
-static uint16_t get16(const uint8_t *p)
-{
-	uint16_t v;
-	memcpy(&v, p, 2);
-	return le16toh(v);
-}
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return le32toh(v);
-}
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return le64toh(v);
-}
 
 void cfs_msg_encode(pve_buf *b, const cfs_msg *m)
 {
@@ -53,18 +17,18 @@ void cfs_msg_encode(pve_buf *b, const cfs_msg *m)
 	uint64_t total = CFS_MSG_HEADER + pl + 1 + p2l + 1 + tl + 1 + m->data_len;
 	if (total > UINT32_MAX)
 		abort();
-	put32(h, (uint32_t)total);
-	put32(h + 4, m->op);
-	put32(h + 8, m->flags);
-	put32(h + 12, (uint32_t)m->result);
-	put64(h + 16, m->reqid);
-	put64(h + 24, m->version);
-	put64(h + 32, (uint64_t)m->time);
-	put64(h + 40, m->arg);
-	put16(h + 48, (uint16_t)pl);
-	put16(h + 50, (uint16_t)p2l);
-	put16(h + 52, (uint16_t)tl);
-	put64(h + 56, m->data_len);
+	cfs_put32(h, (uint32_t)total);
+	cfs_put32(h + 4, m->op);
+	cfs_put32(h + 8, m->flags);
+	cfs_put32(h + 12, (uint32_t)m->result);
+	cfs_put64(h + 16, m->reqid);
+	cfs_put64(h + 24, m->version);
+	cfs_put64(h + 32, (uint64_t)m->time);
+	cfs_put64(h + 40, m->arg);
+	cfs_put16(h + 48, (uint16_t)pl);
+	cfs_put16(h + 50, (uint16_t)p2l);
+	cfs_put16(h + 52, (uint16_t)tl);
+	cfs_put64(h + 56, m->data_len);
 	pve_buf_append(b, h, sizeof(h));
 	pve_buf_append(b, path, pl + 1);
 	pve_buf_append(b, path2, p2l + 1);
@@ -75,7 +39,7 @@ void cfs_msg_encode(pve_buf *b, const cfs_msg *m)
 
 size_t cfs_msg_frame_len(const uint8_t *buf, size_t have)
 {
-	return have < 4 ? 0 : get32(buf);
+	return have < 4 ? 0 : cfs_get32(buf);
 }
 
 static int take_str(uint8_t *buf, size_t len, size_t *pos, size_t n, const char **ret)
@@ -95,26 +59,26 @@ int cfs_msg_decode(uint8_t *buf, size_t len, size_t max, cfs_msg *ret)
 		return -EBADMSG;
 	if (len > max)
 		return -E2BIG;
-	if (get32(buf) != len)
+	if (cfs_get32(buf) != len)
 		return -EBADMSG;
 	cfs_msg m = {
-		.op = get32(buf + 4),
-		.flags = get32(buf + 8),
-		.result = (int32_t)get32(buf + 12),
-		.reqid = get64(buf + 16),
-		.version = get64(buf + 24),
-		.time = (int64_t)get64(buf + 32),
-		.arg = get64(buf + 40),
+		.op = cfs_get32(buf + 4),
+		.flags = cfs_get32(buf + 8),
+		.result = (int32_t)cfs_get32(buf + 12),
+		.reqid = cfs_get64(buf + 16),
+		.version = cfs_get64(buf + 24),
+		.time = (int64_t)cfs_get64(buf + 32),
+		.arg = cfs_get64(buf + 40),
 	};
 	if (m.op == 0 || m.op >= CFS_OP_MAX)
 		return -EBADMSG;
 	size_t pos = CFS_MSG_HEADER;
 	int r;
-	if ((r = take_str(buf, len, &pos, get16(buf + 48), &m.path)) < 0 ||
-	    (r = take_str(buf, len, &pos, get16(buf + 50), &m.path2)) < 0 ||
-	    (r = take_str(buf, len, &pos, get16(buf + 52), &m.tag)) < 0)
+	if ((r = take_str(buf, len, &pos, cfs_get16(buf + 48), &m.path)) < 0 ||
+	    (r = take_str(buf, len, &pos, cfs_get16(buf + 50), &m.path2)) < 0 ||
+	    (r = take_str(buf, len, &pos, cfs_get16(buf + 52), &m.tag)) < 0)
 		return r;
-	uint64_t dl = get64(buf + 56);
+	uint64_t dl = cfs_get64(buf + 56);
 	if (dl != len - pos)
 		return -EBADMSG;
 	m.data = dl ? buf + pos : NULL;

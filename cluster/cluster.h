@@ -92,3 +92,25 @@ int pve_store_recover(pve_store *s, char ***ret_cleared, pve_error **err);
 typedef void (*pve_store_watch_fn)(const char *path, void *userdata);
 int pve_store_watch_fd(pve_store *s, pve_error **err);
 int pve_store_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err);
+
+/* ---- the cluster log -----------------------------------------------------------------------------------
+ * pmxcfs's cluster log: entries {uid, time, pri, tag, pid, node, user, msg} that every node appends to,
+ * kept in pvecfs's RAM and replicated to every node. Both calls are answered from that RAM at once, so
+ * they are fine on pved's loop. A store on plain files has no cluster log (nor has a Proxmox node
+ * without pmxcfs): an append does nothing and a read is an empty list. */
+
+/* The most a read's JSON text takes: a whole log (128 KiB of entries) written out. */
+#define PVE_STORE_LOG_MAX_JSON (4 * 1024 * 1024)
+
+/* priority: syslog's, 0 (emerg) to 7 (debug); tag: the program ("pved"); user: whose action it is
+ * ("root@pam"; may be NULL or ""); msg: cut where the entry's 4 KiB end, as pmxcfs cuts it (so is
+ * a tag or user past 255 bytes). The entry's pid is the caller's. EINVAL for a priority out of
+ * range or an empty message. */
+int pve_store_log(pve_store *s, const char *tag, const char *user, int priority, const char *msg,
+		  pve_error **err);
+/* The newest max entries (0: 50), newest first, only user's when user is not NULL or "" (all
+ * entries for an auditor), as pmxcfs's JSON text:
+ * {"data": [{"uid": 3, "time": 1700000000, "pri": 6, "tag": "pved", "pid": 7, "node": "n1",
+ *   "user": "root@pam", "msg": "..."}, ...]} */
+int pve_store_log_read(pve_store *s, const char *user, unsigned max, char **ret_json,
+		       pve_error **err);

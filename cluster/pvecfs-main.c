@@ -26,6 +26,13 @@
 #define MAX_MEMBERS 64
 #define CPG_GROUP "pvecfs_v1"
 #define CPG_KV_GROUP "pvecfs_kv_v1"
+/* Cluster-log messages corosync had no room for wait in a queue of at most this many; past it an entry
+ * stays here alone until the next join's merge brings it to the others. */
+#define KV_QUEUE_MAX 1024
+/* What the status group carries at most: a whole cluster log or one status value, and the header. */
+#define KV_MAX_MSG                                                                               \
+	((CFS_LOG_MAX_BYTES > CFS_MAX_STATUS_VALUE ? CFS_LOG_MAX_BYTES : CFS_MAX_STATUS_VALUE) + \
+	 CFS_MSG_HEADER + 3 * (PVE_STORE_MAX_PATH + 1))
 
 typedef struct client client;
 struct client {
@@ -34,6 +41,7 @@ struct client {
 	size_t in_len, in_cap;
 	pve_buf out;
 	size_t out_off;
+	uint32_t pid; /* SO_PEERCRED's: what the cluster log records as its entries' pid */
 	bool watch, dead;
 	client *next;
 };
@@ -132,6 +140,9 @@ typedef struct cfsd {
 	cpg_handle_t kv; /* the volatile status group */
 	int kv_fd;
 	status_entry *status;
+	cfs_log *log; /* the cluster log, replicated on the status group */
+	outmsg *kv_outq, **kv_outq_tail;
+	size_t kv_outq_len;
 } cfsd;
 
 static volatile sig_atomic_t quit;
@@ -319,7 +330,7 @@ static char *virtual_content(cfsd *d, uint64_t ino)
 		pve_buf_puts(&b, "\n}\n");
 		break;
 	case CFS_INO_CLUSTERLOG:
-		pve_buf_puts(&b, "{\n\"data\": []\n}\n");
+		cfs_log_dump_json(d->log, &b, NULL, CFS_LOG_DEFAULT_MAX);
 		break;
 	default:
 		pve_buf_puts(&b, "");
@@ -391,22 +402,31 @@ static void complete(cfsd *d, pending *p, int r)
 	free(p);
 }
 
-static void cpg_flush(cfsd *d)
+/* Sends what a queue holds until corosync has no room; returns how many went. */
+static size_t flush_queue(cpg_handle_t h, outmsg **q, outmsg ***tail)
 {
-	while (d->outq) {
-		outmsg *o = d->outq;
+	size_t sent = 0;
+	while (*q) {
+		outmsg *o = *q;
 		struct iovec iov = { .iov_base = o->b.data, .iov_len = o->b.len };
-		cs_error_t rc = cpg_mcast_joined(d->cpg, CPG_TYPE_AGREED, &iov, 1);
+		cs_error_t rc = cpg_mcast_joined(h, CPG_TYPE_AGREED, &iov, 1);
 		if (rc == CS_ERR_TRY_AGAIN)
-			return;
+			break;
 		if (rc != CS_OK)
 			log_error("pvecfs: cpg_mcast_joined: error %d", rc);
-		d->outq = o->next;
-		if (!d->outq)
-			d->outq_tail = &d->outq;
+		*q = o->next;
+		if (!*q)
+			*tail = q;
 		pve_buf_free(&o->b);
 		free(o);
+		sent++;
 	}
+	return sent;
+}
+
+static void cpg_flush(cfsd *d)
+{
+	(void)flush_queue(d->cpg, &d->outq, &d->outq_tail);
 }
 
 static void cpg_send(cfsd *d, const cfs_msg *m)
@@ -525,6 +545,66 @@ static void kv_send(cfsd *d, const char *key, const uint8_t *data, size_t len)
 	pve_buf_free(&b);
 }
 
+/* ---- the cluster log ---- */
+
+static void kv_flush(cfsd *d)
+{
+	d->kv_outq_len -= flush_queue(d->kv, &d->kv_outq, &d->kv_outq_tail);
+}
+
+/* Log entries to every other member, in order behind what waits already. */
+static void kv_send_log(cfsd *d, pve_buf *entries)
+{
+	if (d->kv_outq_len >= KV_QUEUE_MAX) {
+		pve_buf_free(entries);
+		return;
+	}
+	outmsg *o = xcalloc(1, sizeof(*o));
+	cfs_msg m = { .op = CFS_OP_LOG_ENTRIES,
+		      .path2 = d->node,
+		      .data = (const uint8_t *)entries->data,
+		      .data_len = entries->len };
+	cfs_msg_encode(&o->b, &m);
+	pve_buf_free(entries);
+	*d->kv_outq_tail = o;
+	d->kv_outq_tail = &o->next;
+	d->kv_outq_len++;
+	kv_flush(d);
+}
+
+static void log_local(cfsd *d, const char *tag, const char *user, uint32_t pid, uint8_t pri,
+		      const char *msg, size_t len)
+{
+	const cfs_log_entry *e =
+		cfs_log_add(d->log, d->node, tag, user, pid, pri, (uint32_t)time(NULL), msg, len);
+	if (!e || !d->cluster)
+		return;
+	pve_buf b = { 0 };
+	cfs_log_encode_entry(&b, e);
+	kv_send_log(d, &b);
+}
+
+static void client_log(cfsd *d, client *c, const cfs_msg *m)
+{
+	/* pmxcfs refuses an empty message; the strings are the header's, NUL-terminated */
+	if (m->flags > 7 || m->data_len == 0) {
+		reply_client(c, m->reqid, -EINVAL, NULL, 0, 0, 0);
+		return;
+	}
+	log_local(d, m->path, m->path2, c->pid, (uint8_t)m->flags, (const char *)m->data,
+		  m->data_len);
+	reply_client(c, m->reqid, 0, NULL, 0, 0, 0);
+}
+
+static void client_log_read(cfsd *d, client *c, const cfs_msg *m)
+{
+	pve_buf b = { 0 };
+	size_t max = m->arg ? (m->arg > SIZE_MAX ? SIZE_MAX : (size_t)m->arg) : CFS_LOG_DEFAULT_MAX;
+	cfs_log_dump_json(d->log, &b, m->path, max);
+	reply_client(c, m->reqid, 0, b.data, b.len, 0, 0);
+	pve_buf_free(&b);
+}
+
 /* ---- the socket ---- */
 
 static void client_request(cfsd *d, client *c, cfs_msg *m)
@@ -551,6 +631,14 @@ static void client_request(cfsd *d, client *c, cfs_msg *m)
 		if (d->cluster)
 			kv_send(d, m->path, m->data, m->data_len);
 		reply_client(c, m->reqid, 0, NULL, 0, 0, 0);
+		return;
+	}
+	if (m->op == CFS_OP_LOG) {
+		client_log(d, c, m);
+		return;
+	}
+	if (m->op == CFS_OP_LOG_READ) {
+		client_log_read(d, c, m);
 		return;
 	}
 	if (m->op == CFS_OP_GET_STATUS) {
@@ -668,7 +756,7 @@ static void client_readable(cfsd *d, client *c)
 		cfs_msg m;
 		if (cfs_msg_decode(c->in + pos, fl, CFS_MAX_REQUEST, &m) < 0 ||
 		    m.op == CFS_OP_REPLY || m.op == CFS_OP_NOTIFY || m.op == CFS_OP_STATE ||
-		    m.op == CFS_OP_UPDATE) {
+		    m.op == CFS_OP_UPDATE || m.op == CFS_OP_LOG_ENTRIES) {
 			c->dead = true;
 			return;
 		}
@@ -707,6 +795,10 @@ static void accept_client(cfsd *d)
 	}
 	client *c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0)
+		c->pid = (uint32_t)cred.pid;
 	c->next = d->clients;
 	d->clients = c;
 	d->n_clients++;
@@ -1327,9 +1419,18 @@ static void on_kv_deliver(cpg_handle_t h, const struct cpg_name *group, uint32_t
 	cfsd *d = NULL;
 	cpg_context_get(h, (void **)&d);
 	cfs_msg m;
-	if (nodeid == d->nodeid || cfs_msg_decode(msg, len, CFS_MAX_STATUS_VALUE + 4096, &m) < 0 ||
-	    m.op != CFS_OP_SET_STATUS || !cfs_path_valid(m.path, false) ||
-	    !cfs_path_valid(m.path2, false) || strchr(m.path, '/') || strchr(m.path2, '/'))
+	/* our own come back too: they are in our log and status already */
+	if (nodeid == d->nodeid || cfs_msg_decode(msg, len, KV_MAX_MSG, &m) < 0)
+		return;
+	if (m.op == CFS_OP_LOG_ENTRIES) {
+		if (cfs_log_merge(d->log, m.data, m.data_len) < 0)
+			log_warning("pvecfs: malformed cluster log entries from node %u; ignored",
+				    nodeid);
+		return;
+	}
+	if (m.op != CFS_OP_SET_STATUS || m.data_len > CFS_MAX_STATUS_VALUE ||
+	    !cfs_path_valid(m.path, false) || !cfs_path_valid(m.path2, false) ||
+	    strchr(m.path, '/') || strchr(m.path2, '/'))
 		return;
 	status_set(d, nodeid, m.path2, m.path, m.data, m.data_len);
 }
@@ -1352,6 +1453,14 @@ static void on_kv_confchg(cpg_handle_t h, const struct cpg_name *group,
 	for (status_entry *e = d->status; e; e = e->next)
 		if (e->nodeid == d->nodeid)
 			kv_send(d, e->key, e->data, e->len);
+	/* pmxcfs merges every member's log when one joins: each sends its whole log, and each merges
+	 * what it hears (by identity, keeping the newest within the bound), so all end up alike */
+	pve_buf b = { 0 };
+	cfs_log_encode(d->log, &b);
+	if (b.len)
+		kv_send_log(d, &b);
+	else
+		pve_buf_free(&b);
 }
 
 /* corosync's nodelist as cmap has it now. */
@@ -1617,7 +1726,7 @@ static void loop(cfsd *d)
 			pf[n++] = (struct pollfd){ .fd = c->fd,
 						   .events = POLLIN | (c->out.len ? POLLOUT : 0) };
 		}
-		int timeout = d->outq ? 2 : 1000;
+		int timeout = d->outq || d->kv_outq ? 2 : 1000;
 		if (poll(pf, n, timeout) < 0 && errno != EINTR)
 			break;
 		if (pf[0].revents) {
@@ -1689,6 +1798,7 @@ static void loop(cfsd *d)
 					 d->n_nodelist);
 			}
 			cpg_flush(d);
+			kv_flush(d);
 		}
 		for (nfds_t i = first; i < n; i++) {
 			if (pf[i].revents & (POLLIN | POLLHUP | POLLERR))
@@ -1745,7 +1855,18 @@ int main(int argc, char **argv)
 	pve_log_init("pvecfs", false, debug ? PVE_LOG_DEBUG : PVE_LOG_INFO);
 	d.queued_tail = &d.queued;
 	d.outq_tail = &d.outq;
+	d.kv_outq_tail = &d.kv_outq;
 	d.start_time = time(NULL);
+	/* the uids start at the clock's milliseconds: a pvecfs restarted within the second does not
+	 * give its entries the identities (time, node, uid) of the run before */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	d.log = cfs_log_new(
+		(uint32_t)((uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000));
+	/* as pmxcfs begins its log (the others hear of it when this node joins) */
+	static const char first[] = "starting cluster log";
+	(void)cfs_log_add(d.log, d.node, "cluster", "root", (uint32_t)getpid(), PVE_LOG_INFO,
+			  (uint32_t)d.start_time, first, sizeof(first) - 1);
 	struct group *g = getgrnam("www-data");
 	d.www_gid = g ? g->gr_gid : 0;
 	d.mnt = xasprintf("%s/etc/pve", d.root);
@@ -1826,6 +1947,13 @@ int main(int argc, char **argv)
 		free(e->data);
 		free(e);
 	}
+	while (d.kv_outq) {
+		outmsg *q = d.kv_outq;
+		d.kv_outq = q->next;
+		pve_buf_free(&q->b);
+		free(q);
+	}
+	cfs_log_free(d.log);
 	cfs_db_free(d.tree->db);
 	d.tree->db = NULL;
 	cfs_tree_free(d.tree);

@@ -459,6 +459,50 @@ static int cfs_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, p
 	return 0;
 }
 
+/* ---- the cluster log ---- */
+
+/* What pvecfs cuts to its entry's limit anyway: more would be sent only to be dropped there. */
+static char *log_part(const char *s)
+{
+	return xstrndup(s, CFS_LOG_MAX_ENTRY);
+}
+
+static int cfs_log_append(pve_store *s, const char *tag, const char *user, int priority,
+			  const char *msg, pve_error **err)
+{
+	_cleanup_free_ char *t = log_part(tag), *u = log_part(user), *text = log_part(msg);
+	cfs_msg m = { .op = CFS_OP_LOG,
+		      .path = t,
+		      .path2 = u,
+		      .flags = (uint32_t)priority,
+		      .data = (const uint8_t *)text,
+		      .data_len = strlen(text) },
+		rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r < 0 && frame)
+		return pve_error_set(err, -r, "can't write the cluster log: %s", strerror(-r));
+	return r < 0 ? r : 0;
+}
+
+static int cfs_log_get(pve_store *s, const char *user, unsigned max, char **ret_json,
+		       pve_error **err)
+{
+	_cleanup_free_ char *u = log_part(user);
+	cfs_msg m = { .op = CFS_OP_LOG_READ, .path = u, .arg = max }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r < 0)
+		return frame ? pve_error_set(err, -r, "can't read the cluster log: %s",
+					     strerror(-r)) :
+			       r;
+	if (rep.data_len > PVE_STORE_LOG_MAX_JSON)
+		return pve_error_set(err, E2BIG, "the cluster log's answer is over %d bytes",
+				     PVE_STORE_LOG_MAX_JSON);
+	*ret_json = xstrndup(rep.data ? (const char *)rep.data : "", rep.data_len);
+	return 0;
+}
+
 const pve_store_ops pve_store_cfs_ops = {
 	.name = "pvecfs",
 	.open = cfs_open,
@@ -470,6 +514,8 @@ const pve_store_ops pve_store_cfs_ops = {
 	.mkdir = cfs_mkdir,
 	.list = cfs_list,
 	.exists = cfs_exists,
+	.log = cfs_log_append,
+	.log_read = cfs_log_get,
 	.lock_try = cfs_lock_try,
 	.lock_refresh = cfs_lock_refresh,
 	.lock_release = cfs_lock_release,

@@ -19,6 +19,11 @@ typedef struct pve_store_ops {
 	int (*mkdir)(pve_store *s, const char *path, pve_error **err);
 	int (*list)(pve_store *s, const char *dir, char ***ret_names, pve_error **err);
 	bool (*exists)(pve_store *s, const char *path);
+	/* The cluster log (NULL: the backend has none; store.c answers for it). */
+	int (*log)(pve_store *s, const char *tag, const char *user, int priority, const char *msg,
+		   pve_error **err);
+	int (*log_read)(pve_store *s, const char *user, unsigned max, char **ret_json,
+			pve_error **err);
 	/* One try: 0 when taken (fresh, or over an expired holder) with owner token, -EBUSY when held. */
 	int (*lock_try)(pve_store *s, const char *name, const char *token, pve_error **err);
 	/* -EBUSY when the lock no longer carries token. */

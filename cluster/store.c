@@ -305,3 +305,31 @@ int pve_store_watch_read(pve_store *s, pve_store_watch_fn cb, void *userdata, pv
 {
 	return s->ops->watch_read(s, cb, userdata, err);
 }
+
+/* ---- the cluster log ---- */
+
+/* A backend without a log reads as pvecfs's empty one does. */
+#define EMPTY_LOG "{\n\"data\": [\n]\n}\n"
+
+int pve_store_log(pve_store *s, const char *tag, const char *user, int priority, const char *msg,
+		  pve_error **err)
+{
+	if (priority < 0 || priority > 7)
+		return pve_error_set(err, EINVAL, "cluster log: priority %d is not a syslog level",
+				     priority);
+	if (!msg || !*msg)
+		return pve_error_set(err, EINVAL, "cluster log: empty message");
+	if (!s->ops->log)
+		return 0;
+	return s->ops->log(s, tag ? tag : "", user ? user : "", priority, msg, err);
+}
+
+int pve_store_log_read(pve_store *s, const char *user, unsigned max, char **ret_json,
+		       pve_error **err)
+{
+	if (!s->ops->log_read) {
+		*ret_json = xstrdup(EMPTY_LOG);
+		return 0;
+	}
+	return s->ops->log_read(s, user ? user : "", max, ret_json, err);
+}

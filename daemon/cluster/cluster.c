@@ -212,7 +212,8 @@ static const pved_handler handlers[] = {
 
 const pved_area pved_area_cluster = {
 	.name = "cluster",
-	.handlers = (const pved_handler *const[]){ handlers, pved_cluster_options_handlers,
+	.handlers = (const pved_handler *const[]){ handlers, pved_cluster_log_handlers,
+						   pved_cluster_options_handlers,
 						   pved_cluster_status_handlers,
 						   pved_cluster_config_handlers,
 						   pved_cluster_membership_handlers, NULL },

@@ -304,6 +304,16 @@ static void append_log(const char *path, const char *text)
 	(void)!write(fd, s, strlen(s));
 }
 
+/* A task's start and end in the cluster log, as pvedaemon writes them there ("starting task UPID", "end
+ * task UPID STATUS"), by the task's user. pvecfs answers from RAM, so the call is fine on the loop; a
+ * store on plain files keeps no cluster log. */
+static void log_to_cluster(pved *d, int priority, const char *user, const char *msg)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	if (d->store && pve_store_log(d->store, "pved", user, priority, msg, &err) < 0)
+		log_warning("can't add to the cluster log: %s", err->message);
+}
+
 /* The task has ended: its status from its log, into the index and the active file. */
 static void finish(pved_tasks *t, pved_task *task, int wstatus, bool have_wstatus)
 {
@@ -334,6 +344,11 @@ static void finish(pved_tasks *t, pved_task *task, int wstatus, bool have_wstatu
 	append_index(t, task);
 	write_active(t);
 	log_debug("task %s ended: %s", task->upid_str, status);
+	/* Proxmox: err for a task that failed, info for one that ended OK or with warnings */
+	const char *type = pved_task_status_type(status);
+	_cleanup_free_ char *msg = xasprintf("end task %s %s", task->upid_str, status);
+	log_to_cluster(d, streq(type, "ok") || streq(type, "warning") ? PVE_LOG_INFO : PVE_LOG_ERR,
+		       task->upid.user, msg);
 	pved_areas_task_ended(d, task->upid.type, task->upid.id);
 }
 
@@ -810,6 +825,8 @@ int pved_task_start_fds(pved *d, const char *type, const char *id, const char *a
 	add(t, task);
 	write_active(t);
 	log_debug("task %s started", task->upid_str);
+	_cleanup_free_ char *msg = xasprintf("starting task %s", task->upid_str);
+	log_to_cluster(d, PVE_LOG_INFO, task->upid.user, msg);
 	if (ret_upid)
 		*ret_upid = xstrdup(task->upid_str);
 	return 0;

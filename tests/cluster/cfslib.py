@@ -3,6 +3,7 @@ with its own root, corosync (its /run bind-mounted privately, as the reference's
 pvecfs; a client of pvecfs's socket protocol. Everything is started by PID and removed by PID, also
 when a case fails."""
 
+import json
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ BIN = pvetest.BIN
 
 OP = {"READ": 1, "STAT": 2, "LIST": 3, "WRITE": 4, "DELETE": 5, "RENAME": 6, "MKDIR": 7,
       "LOCK": 8, "UNLOCK": 9, "LOCK_REFRESH": 10, "REPLY": 17, "SET_STATUS": 20,
-      "GET_STATUS": 21}
+      "GET_STATUS": 21, "LOG": 22, "LOG_READ": 23}
 HDR = struct.Struct("<IIIiQQqQHHHHQ")
 EACCES, EEXIST, ENOENT = 13, 17, 2
 
@@ -54,11 +55,11 @@ class Client:
             buf += chunk
         return buf
 
-    def call(self, op, path="", path2="", tag="", data=b"", flags=0):
+    def call(self, op, path="", path2="", tag="", data=b"", flags=0, arg=0):
         self.req += 1
         p, p2, t = path.encode(), path2.encode(), tag.encode()
         total = HDR.size + len(p) + 1 + len(p2) + 1 + len(t) + 1 + len(data)
-        frame = HDR.pack(total, OP[op], flags, 0, self.req, 0, 0, 0, len(p), len(p2), len(t), 0,
+        frame = HDR.pack(total, OP[op], flags, 0, self.req, 0, 0, arg, len(p), len(p2), len(t), 0,
                          len(data)) + p + b"\0" + p2 + b"\0" + t + b"\0" + data
         self.s.sendall(frame)
         hdr = self._recv(HDR.size)
@@ -76,6 +77,15 @@ class Client:
 
     def read(self, path):
         return self.call("READ", path)
+
+    def log(self, msg, tag="pved", user="root@pam", priority=6):
+        """An entry in the cluster log (msg: bytes or text)."""
+        return self.call("LOG", tag, user, data=msg if isinstance(msg, bytes) else msg.encode(),
+                         flags=priority)
+
+    def log_read(self, user="", max_entries=0):
+        """The cluster log's newest entries (0: 50), newest first, as pmxcfs's JSON's list."""
+        return json.loads(self.call("LOG_READ", user, arg=max_entries))["data"]
 
     def list(self, path=""):
         out = self.call("LIST", path)
@@ -336,6 +346,16 @@ class Cluster:
         if self.tmp and not os.environ.get("PVED_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
+
+
+def cluster_main(n=3):
+    """The usual main of a cluster test: n nodes, every case run on them in order."""
+    try:
+        with Cluster(n) as cl:
+            return run(cl)
+    except Skip as e:
+        print(f"skip all: {e}")
+        return 0
 
 
 def converged(nodes, timeout=10):

@@ -53,12 +53,7 @@ def majority_and_minority(cl):
 
 
 def main():
-    try:
-        with cfslib.Cluster(5) as cl:
-            return cfslib.run(cl)
-    except cfslib.Skip as e:
-        print(f"skip all: {e}")
-        return 0
+    return cfslib.cluster_main(5)
 
 
 if __name__ == "__main__":

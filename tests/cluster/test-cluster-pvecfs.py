@@ -263,12 +263,7 @@ def restart_all_keeps_state(cl):
 
 
 def main():
-    try:
-        with cfslib.Cluster(3) as cl:
-            return cfslib.run(cl)
-    except cfslib.Skip as e:
-        print(f"skip all: {e}")
-        return 0
+    return cfslib.cluster_main(3)
 
 
 if __name__ == "__main__":

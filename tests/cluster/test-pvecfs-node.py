@@ -102,24 +102,15 @@ def plain_files_imported(n):
     expect(len(before) > 10 and not missing, f"every plain file is in pvecfs: missing {missing[:5]}")
 
 
+def on_plain_files(n):
+    n.post("/pools", {"poolid": "plainpool"})
+    n.stop()
+    n.plain_files = files_under(n.path("etc/pve"))
+
+
 def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
-        print("skip all: no /dev/fuse")
-        return 0
-    with Node() as n:
-        # a node's first life on plain files, then pvecfs over the same root
-        n.login()
-        n.post("/pools", {"poolid": "plainpool"})
-        n.stop()
-        n.plain_files = files_under(n.path("etc/pve"))
-        n.args = ["--pvecfs"]
-        n.start()
-        n.login()
-        pvetest.CASES.sort(key=lambda f: f.__name__ != "plain_files_imported")
-        return pvetest.run(n)
+    pvetest.CASES.sort(key=lambda f: f.__name__ != "plain_files_imported")
+    return pvetest.pvecfs_node_main(on_plain_files)
 
 
 if __name__ == "__main__":

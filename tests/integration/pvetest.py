@@ -387,6 +387,25 @@ def run(*args):
     return 1 if failed else 0
 
 
+def pvecfs_node_main(first_life):
+    """As root with FUSE, one node in two lives on one root: first on plain files, logged in as
+    admin@pve, where first_life(n) runs and stops it; then on pvecfs (pved --pvecfs, local mode),
+    logged in again, with every case run on it."""
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        print("skip all: no /dev/fuse")
+        return 0
+    with Node() as n:
+        n.login()
+        first_life(n)
+        n.args = ["--pvecfs"]
+        n.start()
+        n.login()
+        return run(n)
+
+
 def node_main():
     """The usual main: as root, one node, logged in as admin@pve, every case run on it."""
     if os.geteuid() != 0:

@@ -161,6 +161,7 @@ ROWS = {
     ("GET", "/cluster/nextid"): {},
     ("GET", "/cluster/options"): {},
     ("GET", "/cluster/status"): {},
+    ("GET", "/cluster/log"): {"max": 5},
     ("PUT", "/cluster/options"): {"description": "matrix"},
     ("GET", "/cluster/tasks"): {},
     ("GET", "/cluster/resources"): {},

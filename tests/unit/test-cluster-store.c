@@ -891,6 +891,44 @@ static void test_watch(void)
 	pve_store_free(s);
 }
 
+/* The cluster log: none on plain files (appends do nothing, reads are empty); over pvecfs appends are
+ * read back newest first, with the caller's pid, filtered by user and counted by max. */
+static void test_cluster_log(void)
+{
+	pve_store *s = open_store();
+	_cleanup_error_ pve_error *err = NULL;
+	check_int(pve_store_log(s, "pved", "root@pam", 8, "x", &err), -EINVAL);
+	pve_error_free(TAKE_PTR(err));
+	check_int(pve_store_log(s, "pved", "root@pam", 6, "", &err), -EINVAL);
+	pve_error_free(TAKE_PTR(err));
+	check_int(pve_store_log(s, "pved", "root@pam", 6, "starting task one", &err), 0);
+	check_int(pve_store_log(s, "pved", "other@pve", 3, "end task two failed", &err), 0);
+	_cleanup_free_ char *all = NULL, *mine = NULL, *one = NULL;
+	check_int(pve_store_log_read(s, NULL, 0, &all, &err), 0);
+	check_int(pve_store_log_read(s, "root@pam", 0, &mine, &err), 0);
+	check_int(pve_store_log_read(s, NULL, 1, &one, &err), 0);
+	if (!cfs_root) {
+		check_streq(all, "{\n\"data\": [\n]\n}\n");
+		check_streq(mine, all);
+		pve_store_free(s);
+		return;
+	}
+	/* pvecfs begins its log with an entry of its own, as pmxcfs does */
+	_cleanup_free_ char *pid = xasprintf("\"pid\": %d,", (int)getpid());
+	check(strstr(all, "\"msg\": \"end task two failed\"") < strstr(all, "starting task one"));
+	check(strstr(all, "starting cluster log") != NULL);
+	check(strstr(all, "\"pri\": 3, \"tag\": \"pved\"") != NULL);
+	check(strstr(all, pid) != NULL);
+	check(strstr(mine, "starting task one") && !strstr(mine, "end task two"));
+	check(strstr(one, "end task two") && !strstr(one, "starting task one"));
+	/* .clusterlog shows the same (its 50 newest) */
+	_cleanup_free_ char *file = path_in(s, ".clusterlog"), *text = NULL;
+	size_t len;
+	check_int(pve_read_file(file, 1 << 20, &text, &len, &err), 0);
+	check_streq(text, all);
+	pve_store_free(s);
+}
+
 /* ---- the same cases over pvecfs ---- */
 
 /* build/tests/test-x -> build/bin/pvecfs; a sanitizer build's tests use the plain build's daemon when
@@ -1025,6 +1063,7 @@ static void test_watch_restart_pvecfs(void)
 	{                               \
 		run_pvecfs(name);       \
 	}
+PVECFS_CASE(test_cluster_log)
 PVECFS_CASE(test_open)
 PVECFS_CASE(test_read_write)
 PVECFS_CASE(test_digest_guard)
@@ -1041,9 +1080,10 @@ PVECFS_CASE(test_watch)
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
 	  TEST(test_concurrent_digest), TEST(test_never_torn), TEST(test_crash_safety),
-	  TEST(test_locks), TEST(test_stale_locks), TEST(test_watch), TEST(test_open_pvecfs),
-	  TEST(test_read_write_pvecfs), TEST(test_digest_guard_pvecfs), TEST(test_create_pvecfs),
-	  TEST(test_delete_pvecfs), TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
+	  TEST(test_locks), TEST(test_stale_locks), TEST(test_watch), TEST(test_cluster_log),
+	  TEST(test_cluster_log_pvecfs), TEST(test_open_pvecfs), TEST(test_read_write_pvecfs),
+	  TEST(test_digest_guard_pvecfs), TEST(test_create_pvecfs), TEST(test_delete_pvecfs),
+	  TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
 	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
 	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
 	  TEST(test_watch_restart_pvecfs))
