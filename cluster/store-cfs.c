@@ -10,6 +10,10 @@
 #include "cluster/cfs-internal.h"
 #include "cluster/store-internal.h"
 
+_Static_assert(PVE_STORE_STATUS_MAX_VALUE == CFS_MAX_STATUS_VALUE &&
+		       PVE_STORE_STATUS_MAX_KEYS == CFS_MAX_STATUS_KEYS,
+	       "the store states pvecfs's limits");
+
 typedef struct cfs_conn {
 	int fd;
 	int watch_fd, wsock,
@@ -330,6 +334,46 @@ static void cfs_lock_release(pve_store *s, const char *name, const char *token)
 	(void)simple(s, &m, NULL, NULL);
 }
 
+static int cfs_status_set(pve_store *s, const char *key, const void *data, size_t len,
+			  pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_SET_STATUS, .path = key, .data = data, .data_len = len }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r == -ENOSPC && frame)
+		return pve_error_set(err, ENOSPC, "this node has %d status keys already",
+				     CFS_MAX_STATUS_KEYS);
+	if (r < 0 && frame)
+		return pve_error_set(err, -r, "config filesystem: status '%s': %s", key,
+				     strerror(-r));
+	return r;
+}
+
+static int cfs_status_get(pve_store *s, const char *node, const char *key, char **ret_data,
+			  size_t *ret_len, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_GET_STATUS, .path = node, .path2 = key }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r == -ENOENT && frame)
+		return pve_error_set(err, ENOENT, "node '%s' has no status '%s'", node, key);
+	if (r < 0 && frame)
+		return pve_error_set(err, -r, "config filesystem: status '%s' of '%s': %s", key,
+				     node, strerror(-r));
+	if (r < 0)
+		return r;
+	if (rep.data_len > CFS_MAX_STATUS_VALUE)
+		return pve_error_set(err, E2BIG, "status '%s' of '%s' is larger than %d bytes", key,
+				     node, CFS_MAX_STATUS_VALUE);
+	char *data = xmalloc(rep.data_len + 1);
+	if (rep.data_len)
+		memcpy(data, rep.data, rep.data_len);
+	data[rep.data_len] = '\0';
+	*ret_data = data;
+	*ret_len = rep.data_len;
+	return 0;
+}
+
 /* The watch fd is an epoll set holding the subscribed socket and a retry timer: when pvecfs restarts,
  * the socket is replaced inside the set and the fd the caller polls stays the same. */
 static int watch_subscribe(cfs_conn *c)
@@ -522,4 +566,6 @@ const pve_store_ops pve_store_cfs_ops = {
 	.recover = NULL,
 	.watch_fd = cfs_watch_fd,
 	.watch_read = cfs_watch_read,
+	.status_set = cfs_status_set,
+	.status_get = cfs_status_get,
 };

@@ -1023,6 +1023,36 @@ static void run_pvecfs(void (*fn)(void))
 	cfs_root = NULL;
 }
 
+/* Volatile status: over pvecfs this node's values are read back (by its node name, "n1"); on plain
+ * files a set does nothing and a get finds nothing. Bad keys and sizes are refused on both. */
+static void test_status(void)
+{
+	pve_store *s = open_store();
+	pve_error *err = NULL;
+	check_int(pve_store_status_set(s, "resources.0", "[1]", 3, &err), 0);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = pve_store_status_get(s, "n1", "resources.0", &data, &len, &err);
+	if (cfs_root) {
+		check_int(r, 0);
+		check_int((int)len, 3);
+		check_streq(data, "[1]");
+	} else {
+		check_int(r, -ENOENT);
+		check(err && err->code == ENOENT);
+	}
+	pve_error_free(err);
+	err = NULL;
+	check_int(pve_store_status_get(s, "n2", "resources.0", &data, &len, NULL), -ENOENT);
+	check_int(pve_store_status_set(s, "a/b", "x", 1, NULL), -EINVAL);
+	check_int(pve_store_status_get(s, "../n1", "k", &data, &len, NULL), -EINVAL);
+	_cleanup_free_ char *big = xcalloc(PVE_STORE_STATUS_MAX_VALUE + 2, 1);
+	check_int(pve_store_status_set(s, "big", big, PVE_STORE_STATUS_MAX_VALUE + 1, &err),
+		  -E2BIG);
+	pve_error_free(err);
+	pve_store_free(s);
+}
+
 /* pvecfs killed and started again (pved does that): the same watch fd reports "" once the new one
  * is there, and then the changes made through it. */
 static void test_watch_restart(void)
@@ -1076,6 +1106,7 @@ PVECFS_CASE(test_concurrent_digest)
 PVECFS_CASE(test_never_torn)
 PVECFS_CASE(test_locks)
 PVECFS_CASE(test_watch)
+PVECFS_CASE(test_status)
 
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
@@ -1086,4 +1117,4 @@ TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(
 	  TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
 	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
 	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
-	  TEST(test_watch_restart_pvecfs))
+	  TEST(test_watch_restart_pvecfs), TEST(test_status), TEST(test_status_pvecfs))
