@@ -2,6 +2,7 @@
  * answered once the change is applied (in a cluster: once the cluster's order delivered it back). */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <sys/socket.h>
@@ -19,6 +20,7 @@ typedef struct cfs_conn {
 	int watch_fd, wsock,
 		wtimer; /* the epoll set the caller polls, the socket, the retry timer */
 	pid_t pid; /* a forked child gets its own connection: requests on a shared one would mix */
+	pthread_t thread; /* so does any other thread than the one that connected, for each call */
 	uint64_t next_req;
 	char *sock;
 	/* the watch connection's partial frame */
@@ -88,6 +90,7 @@ static int reconnect(cfs_conn *c, pve_error **err)
 		close(c->fd);
 	c->fd = fd;
 	c->pid = getpid();
+	c->thread = pthread_self();
 	return 0;
 }
 
@@ -129,8 +132,26 @@ static int call(pve_store *s, cfs_msg *m, uint8_t **ret_frame, cfs_msg *ret, pve
 	int r;
 	if (c->pid != getpid() && (r = reconnect(c, err)) < 0)
 		return r;
-	m->reqid = ++c->next_req;
 	pve_buf b = { 0 };
+	if (!pthread_equal(c->thread, pthread_self())) {
+		/* pved's blocking queues read the store from their threads while its loop uses the
+		 * connection: such a call has a connection of its own */
+		int fd = connect_sock(c->sock, 0);
+		if (fd < 0)
+			return pve_error_set(err, EIO,
+					     "the config filesystem (pvecfs) is not answering");
+		cfs_conn own = { .fd = fd };
+		m->reqid = 1;
+		cfs_msg_encode(&b, m);
+		r = call_once(&own, &b, m->reqid, ret_frame, ret);
+		close(fd);
+		pve_buf_free(&b);
+		if (r < 0)
+			return pve_error_set(err, EIO,
+					     "the config filesystem (pvecfs) is not answering");
+		return ret->result;
+	}
+	m->reqid = ++c->next_req;
 	cfs_msg_encode(&b, m);
 	r = call_once(c, &b, m->reqid, ret_frame, ret);
 	/* pvecfs was restarted (pved does that): a request that never reached it, or one that changes
@@ -194,6 +215,7 @@ static int cfs_open(pve_store *s, const char *root, pve_error **err)
 	c->fd = (int)(intptr_t)s->priv;
 	c->watch_fd = c->wsock = c->wtimer = -1;
 	c->pid = getpid();
+	c->thread = pthread_self();
 	c->sock = cfs_socket_path(root);
 	s->priv = c;
 	s->dir = xasprintf("%s/etc/pve", root);

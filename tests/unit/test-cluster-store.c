@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <limits.h>
 #include <sys/file.h>
@@ -1053,6 +1054,46 @@ static void test_status(void)
 	pve_store_free(s);
 }
 
+static void *read_loop(void *arg)
+{
+	pve_store *s = arg;
+	intptr_t bad = 0;
+	for (int i = 0; i < 300; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		if (pve_store_read(s, "user.cfg", &data, &len, NULL, NULL) < 0 ||
+		    !streq(data, "shared"))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+/* pved's blocking queues read the store from their threads while its loop uses it: no call takes
+ * another's reply. */
+static void test_threads(void)
+{
+	pve_store *s = open_store();
+	check_int(pve_store_write(s, "user.cfg", "shared", 6, NULL, NULL), 0);
+	pthread_t t[2];
+	for (size_t i = 0; i < ELEMENTSOF(t); i++)
+		check_int(pthread_create(&t[i], NULL, read_loop, s), 0);
+	int bad = 0;
+	for (int i = 0; i < 300; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		bad += pve_store_read(s, "user.cfg", &data, &len, NULL, NULL) < 0 ||
+		       !streq(data, "shared");
+		bad += pve_store_status_set(s, "k", "v", 1, NULL) < 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		void *r = NULL;
+		pthread_join(t[i], &r);
+		bad += (int)(intptr_t)r;
+	}
+	check_int(bad, 0);
+	pve_store_free(s);
+}
+
 /* pvecfs killed and started again (pved does that): the same watch fd reports "" once the new one
  * is there, and then the changes made through it. */
 static void test_watch_restart(void)
@@ -1107,6 +1148,7 @@ PVECFS_CASE(test_never_torn)
 PVECFS_CASE(test_locks)
 PVECFS_CASE(test_watch)
 PVECFS_CASE(test_status)
+PVECFS_CASE(test_threads)
 
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
@@ -1117,4 +1159,5 @@ TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(
 	  TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
 	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
 	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
-	  TEST(test_watch_restart_pvecfs), TEST(test_status), TEST(test_status_pvecfs))
+	  TEST(test_watch_restart_pvecfs), TEST(test_status), TEST(test_status_pvecfs),
+	  TEST(test_threads), TEST(test_threads_pvecfs))
