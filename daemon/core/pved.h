@@ -41,6 +41,7 @@ typedef struct pved {
 	struct pved_qemu_state *qemu; /* the qemu area's own (daemon/qemu/) */
 	struct pved_fw_state *firewall; /* the firewall area's own (daemon/firewall/) */
 	struct pved_lxc_state *lxc; /* the lxc area's own (daemon/lxc/) */
+	struct pved_cluster_state *cluster; /* the cluster area's publication (daemon/cluster/) */
 	/* The /dev/kvm probe's verdict, which the node's status reports (daemon/qemu/ fills it at start,
 	 * off the loop): "ok", "degraded" or "absent"; NULL until known. kvm_percent: the probe guest's
 	 * speed as a share of the host's. */
