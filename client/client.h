@@ -73,9 +73,11 @@ typedef struct pve_client_request {
 	const cJSON *params; /* as pve_client_call takes them, or NULL */
 	const char *ticket, *csrf, *token; /* each NULL when not sent; csrf only with a ticket and a
 					    * method other than GET */
+	const char *websocket_key; /* a websocket upgrade (RFC 6455's Sec-WebSocket-Key, protocol
+				    * "binary") instead of Connection: close; NULL for a call */
 } pve_client_request;
-/* The request's bytes (HTTP/1.1, Connection: close): the parameters as a query string (GET, DELETE)
- * or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
+/* The request's bytes (HTTP/1.1, Connection: close or the upgrade): the parameters as a query string
+ * (GET, DELETE) or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
 int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err);
 
 /* ---- HTTP/1.1 responses (http.c), apart from the TLS connection, so that a fuzz target reaches it ---- */
@@ -91,6 +93,8 @@ typedef struct pve_client_http {
 	pve_buf body; /* de-chunked */
 	size_t head_bytes; /* status line and headers so far */
 	size_t seen; /* every byte fed */
+	size_t consumed; /* the bytes the response took: after an upgrade's head, what follows is the
+			  * new protocol's */
 	bool done;
 	pve_error *err; /* a limit a callback hit */
 } pve_client_http;
