@@ -301,9 +301,12 @@ def check_mode(n):
 
 
 @case
-def placeholders(n):
-    status, data = root(n, "POST", "", {"clustername": "lab"})
-    expect(status == 501, (status, data))
+def create_refused_in_a_cluster(n):
+    with Cluster(n):
+        before = text(n)
+        status, data = root(n, "POST", "", {"clustername": "lab2"})
+        expect(status != 200 and "already exists" in json.dumps(data), (status, data))
+        expect(text(n) == before, "corosync.conf changed")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ refused to the administrator (Proxmox 9's table), a second line refused; sendkey
 its bad key; spiceproxy answers as Proxmox's for a VM without SPICE; the consoles of a stopped VM are
 refused. Runs as root; every QEMU is stopped by PID at the end."""
 
-import importlib.util
 import os
 import re
 import struct
@@ -24,14 +23,6 @@ from pvetest import BIN, Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import task, wait_status  # noqa: E402
 
-# the websocket client of the node console's test (whose cases are not this test's)
-_spec = importlib.util.spec_from_file_location(
-    "test_console", os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-console.py"))
-_console = importlib.util.module_from_spec(_spec)
-_n_cases = len(pvetest.CASES)
-_spec.loader.exec_module(_console)
-del pvetest.CASES[_n_cases:]
-WebSocket = _console.WebSocket
 
 state = {}
 VMID = 700
@@ -51,7 +42,7 @@ def need_guest():
 
 def websocket(n, tp):
     q = urllib.parse.urlencode({"port": tp["port"], "vncticket": tp["ticket"]})
-    return WebSocket(n, f"/nodes/{n.name}/qemu/{VMID}/vncwebsocket?{q}", n.ticket)
+    return n.websocket(f"/nodes/{n.name}/qemu/{VMID}/vncwebsocket?{q}", n.ticket)
 
 
 @case
