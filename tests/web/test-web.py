@@ -33,18 +33,6 @@ VMID, OTHER, CTID, CLONE = 9301, 9302, 9303, 9304
 state = {}
 
 
-def websocket_class():
-    """The websocket client of the node console's test (its cases are not this test's)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "test_console", os.path.join(TOP, "tests", "integration", "test-console.py"))
-    mod = importlib.util.module_from_spec(spec)
-    before = len(pvetest.CASES)
-    spec.loader.exec_module(mod)
-    del pvetest.CASES[before:]
-    return mod.WebSocket
-
-
 def need_vm():
     if not state.get("vm_running"):
         raise Skip("the VM made in the browser is not running")
@@ -65,7 +53,7 @@ def first_payload(ws):
 
 def open_ws(n, vmid, vp):
     q = urllib.parse.urlencode({"port": vp["port"], "vncticket": vp["ticket"]})
-    return state["WebSocket"](n, f"/nodes/{n.name}/qemu/{vmid}/vncwebsocket?{q}", n.ticket)
+    return n.websocket(f"/nodes/{n.name}/qemu/{vmid}/vncwebsocket?{q}", n.ticket)
 
 
 @case
@@ -175,7 +163,6 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     os.makedirs(ARTIFACTS, exist_ok=True)
-    state["WebSocket"] = websocket_class()
     state["pw"] = "Web-" + secrets.token_hex(8)
     pam_user = "pvedweb" + secrets.token_hex(3)
     made_user = subprocess.run(["useradd", "-M", "-d", "/", "-s", "/bin/sh", pam_user]).returncode == 0
