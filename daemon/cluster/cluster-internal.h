@@ -34,3 +34,7 @@ extern const pved_handler pved_cluster_membership_handlers[];
 extern const pved_task_kind pved_cluster_tasks[];
 void pved_cluster_task_ended(pved *d, const char *type, const char *id);
 void pved_cluster_config_changed(pved *d, const char *path);
+/* /cluster/bulk-action (bulk.c): its handlers and the bulk-start, bulk-shutdown and bulk-suspend
+ * tasks. */
+extern const pved_handler pved_cluster_bulk_handlers[];
+extern const pved_task_kind pved_cluster_bulk_tasks[];
