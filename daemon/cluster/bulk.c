@@ -51,7 +51,8 @@ static bool guests_permitted(pved_call *c, const cJSON *vms, const char *priv)
 	cJSON_ArrayForEach (v, vms) {
 		_cleanup_free_ char *path = xasprintf("/vms/%lld", (long long)v->valuedouble);
 		if (!pved_call_permitted(c, path, priv)) {
-			pved_call_fail_statusf(c, 403, "Permission check failed (%s, %s)", path, priv);
+			pved_call_fail_statusf(c, 403, "Permission check failed (%s, %s)", path,
+					       priv);
 			return false;
 		}
 	}
@@ -110,8 +111,8 @@ static void bulk_call(pved_call *c, bulk_kind kind)
 		if (!guests_permitted(c, vms, "VM.Config.Disk"))
 			return;
 		/* without it the suspend call checks the storage it picks */
-		_cleanup_free_ char *path =
-			statestorage ? xasprintf("/storage/%s", statestorage) : NULL;
+		_cleanup_free_ char *path = statestorage ? xasprintf("/storage/%s", statestorage) :
+							   NULL;
 		if (path && !pved_call_permitted(c, path, "Datastore.AllocateSpace"))
 			return pved_call_fail_statusf(c, 403, "Permission check failed (%s, %s)",
 						      path, "Datastore.AllocateSpace");
@@ -289,7 +290,8 @@ static int collect_guests(bulk_run *b, bulk_guest **ret, size_t *ret_n, pve_erro
 				if (pve_parse_int(id, 100, 999999999, &vmid) < 0 ||
 				    !selected(vms, vmid))
 					continue;
-				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p), *text = NULL;
+				_cleanup_free_ char *path = xasprintf("%s/%s", dir, *p),
+						    *text = NULL;
 				_cleanup_(pve_config_freep) pve_config *cfg = NULL;
 				_cleanup_error_ pve_error *e = NULL;
 				size_t tlen;
@@ -308,7 +310,9 @@ static int collect_guests(bulk_run *b, bulk_guest **ret, size_t *ret_n, pve_erro
 					g = xrealloc(g, cap * sizeof(*g));
 				}
 				bulk_guest *x = &g[n++];
-				*x = (bulk_guest){ .vmid = vmid, .lxc = k == 1, .node = xstrdup(*node) };
+				*x = (bulk_guest){ .vmid = vmid,
+						   .lxc = k == 1,
+						   .node = xstrdup(*node) };
 				parse_startup(pve_config_get(cfg, NULL, "startup"), x);
 				/* shutdown and suspend go the other way */
 				if (b->kind != BULK_START)
@@ -428,9 +432,9 @@ static int guest_begin(bulk_run *b, const bulk_guest *g, char **ret_upid)
 				       type_text(g), g->vmid);
 			return 1;
 		}
-		long long timeout = g->down >= 0 ? g->down :
-						   arg_int(b->args, "timeout",
-							   BULK_SHUTDOWN_TIMEOUT_SEC);
+		long long timeout = g->down >= 0 ?
+					    g->down :
+					    arg_int(b->args, "timeout", BULK_SHUTDOWN_TIMEOUT_SEC);
 		param_int(params, "forceStop", force < 0 ? 1 : force);
 		param_int(params, "timeout", timeout);
 		operation = "shutdown";

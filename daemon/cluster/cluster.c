@@ -212,12 +212,11 @@ static const pved_handler handlers[] = {
 
 const pved_area pved_area_cluster = {
 	.name = "cluster",
-	.handlers = (const pved_handler *const[]){ handlers, pved_cluster_log_handlers,
-						   pved_cluster_options_handlers,
-						   pved_cluster_status_handlers,
-						   pved_cluster_config_handlers,
-						   pved_cluster_membership_handlers,
-						   pved_cluster_bulk_handlers, NULL },
+	.handlers =
+		(const pved_handler *const[]){
+			handlers, pved_cluster_log_handlers, pved_cluster_options_handlers,
+			pved_cluster_status_handlers, pved_cluster_config_handlers,
+			pved_cluster_membership_handlers, pved_cluster_bulk_handlers, NULL },
 	.tasks = (const pved_task_kind *const[]){ pved_cluster_tasks, pved_cluster_bulk_tasks,
 						  NULL },
 	.config_changed = pved_cluster_config_changed,
