@@ -194,3 +194,16 @@ cJSON *pve_routes_apidoc(const pve_routes *t);
 /* The embedded route data (generated from api/routes/AREA/NN-NAME.json by tools/embed-json). */
 extern const char pve_routes_json[];
 extern const size_t pve_routes_json_len;
+
+/* ---- websockets over a bufferevent: the bodies of wslay's I/O callbacks, for the front's websockets
+ * and pved's forwarded ones (api/ws.c) ---- */
+
+struct bufferevent;
+struct wslay_event_context;
+/* What bev's input holds, at most len bytes; none: -1 with WSLAY_ERR_WOULDBLOCK set on ctx. */
+ssize_t pve_ws_bev_recv(struct wslay_event_context *ctx, struct bufferevent *bev, uint8_t *buf,
+			size_t len);
+/* data appended to bev's output, unless that holds more than max already: -1 with
+ * WSLAY_ERR_WOULDBLOCK (wslay sends it again at the next wslay_event_send, after the drain). */
+ssize_t pve_ws_bev_send(struct wslay_event_context *ctx, struct bufferevent *bev,
+			const uint8_t *data, size_t len, size_t max);

@@ -324,10 +324,16 @@ int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_err
 	if (!in_body && form.len)
 		pve_buf_printf(&req, "?%s", form.data);
 	bool v6 = strchr(rq->host, ':') != NULL;
-	pve_buf_printf(&req,
-		       " HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: pved-client\r\n"
-		       "Accept: application/json\r\nConnection: close\r\n",
+	pve_buf_printf(&req, " HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: pved-client\r\n",
 		       v6 ? "[" : "", rq->host, v6 ? "]" : "", rq->port);
+	if (rq->websocket_key)
+		pve_buf_printf(&req,
+			       "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+			       "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: %s\r\n"
+			       "Sec-WebSocket-Protocol: binary\r\n",
+			       rq->websocket_key);
+	else
+		pve_buf_puts(&req, "Accept: application/json\r\nConnection: close\r\n");
 	if (rq->token)
 		pve_buf_printf(&req, "Authorization: PVEAPIToken=%s\r\n", rq->token);
 	if (rq->ticket) {

@@ -46,8 +46,8 @@ void pve_client_set_token(pve_client *c, const char *token);
 /* Authenticates the calls with a ticket someone else got (a task acting for its caller), and the CSRF
  * token that goes with it for calls other than GET (may be NULL). */
 void pve_client_set_ticket(pve_client *c, const char *ticket, const char *csrf);
-/* Each connect, send and receive of a call fails after this long without progress (EAGAIN, "Resource
- * temporarily unavailable"); 0, the default: no limit. */
+/* Each connect, handshake, send and receive of a call fails after this many seconds without progress
+ * (a response that does not come: ETIMEDOUT "no response in time"); 0, the default: no limit. */
 void pve_client_set_timeout(pve_client *c, int seconds);
 
 /* One call to /api2/json + path (a connection of its own). params: an object of strings (arrays of
@@ -79,9 +79,11 @@ typedef struct pve_client_request {
 	const cJSON *params; /* as pve_client_call takes them, or NULL */
 	const char *ticket, *csrf, *token; /* each NULL when not sent; csrf only with a ticket and a
 					    * method other than GET */
+	const char *websocket_key; /* a websocket upgrade (RFC 6455's Sec-WebSocket-Key, protocol
+				    * "binary") instead of Connection: close; NULL for a call */
 } pve_client_request;
-/* The request's bytes (HTTP/1.1, Connection: close): the parameters as a query string (GET, DELETE)
- * or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
+/* The request's bytes (HTTP/1.1, Connection: close or the upgrade): the parameters as a query string
+ * (GET, DELETE) or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
 int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err);
 
 /* ---- HTTP/1.1 responses (http.c), apart from the TLS connection, so that a fuzz target reaches it ---- */
@@ -97,6 +99,8 @@ typedef struct pve_client_http {
 	pve_buf body; /* de-chunked */
 	size_t head_bytes; /* status line and headers so far */
 	size_t seen; /* every byte fed */
+	size_t consumed; /* the bytes the response took: after an upgrade's head, what follows is the
+			  * new protocol's */
 	bool done;
 	pve_error *err; /* a limit a callback hit */
 } pve_client_http;

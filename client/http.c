@@ -118,6 +118,7 @@ int pve_client_http_feed(pve_client_http *h, const char *data, size_t len, pve_e
 		return pve_error_set(err, h->err->code, "%s", h->err->message);
 	size_t fed = http_parser_execute(&h->hp, &settings, len ? data : NULL, len);
 	h->seen += len;
+	h->consumed += fed;
 	if (h->done)
 		return 1;
 	if (h->err)

@@ -56,6 +56,23 @@ int pve_store_mkdir(pve_store *s, const char *path, pve_error **err);
 int pve_store_list(pve_store *s, const char *dir, char ***ret_names, pve_error **err);
 bool pve_store_exists(pve_store *s, const char *path);
 
+/* ---- volatile status ---------------------------------------------------------------------------------
+ * pvecfs's per-node key/values (pmxcfs's kvstore): each node sets its own, every node reads every
+ * node's; RAM only, a node's values are gone once it leaves the cluster. key and node are one path
+ * segment; a value holds at most PVE_STORE_STATUS_MAX_VALUE bytes (E2BIG), a node at most
+ * PVE_STORE_STATUS_MAX_KEYS keys (ENOSPC). Answered at once from pvecfs's RAM, as reads are. On plain
+ * files (no pvecfs) there is nobody to tell: set does nothing and get is ENOENT. */
+
+#define PVE_STORE_STATUS_MAX_VALUE (64 * 1024)
+#define PVE_STORE_STATUS_MAX_KEYS 256
+
+/* This node's value of key. */
+int pve_store_status_set(pve_store *s, const char *key, const void *data, size_t len,
+			 pve_error **err);
+/* node's value of key, NUL-terminated past *ret_len; ENOENT when it has none. */
+int pve_store_status_get(pve_store *s, const char *node, const char *key, char **ret_data,
+			 size_t *ret_len, pve_error **err);
+
 /* ---- locks ---------------------------------------------------------------------------------------------
  * pmxcfs semantics: a lock is the directory priv/lock/<name>, held while its mtime is younger than
  * PVE_STORE_LOCK_TIMEOUT_SEC; the holder refreshes it; an expired lock may be taken over by anyone. They

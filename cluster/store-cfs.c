@@ -2,6 +2,7 @@
  * answered once the change is applied (in a cluster: once the cluster's order delivered it back). */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
 #include <sys/socket.h>
@@ -10,11 +11,16 @@
 #include "cluster/cfs-internal.h"
 #include "cluster/store-internal.h"
 
+_Static_assert(PVE_STORE_STATUS_MAX_VALUE == CFS_MAX_STATUS_VALUE &&
+		       PVE_STORE_STATUS_MAX_KEYS == CFS_MAX_STATUS_KEYS,
+	       "the store states pvecfs's limits");
+
 typedef struct cfs_conn {
 	int fd;
 	int watch_fd, wsock,
 		wtimer; /* the epoll set the caller polls, the socket, the retry timer */
 	pid_t pid; /* a forked child gets its own connection: requests on a shared one would mix */
+	pthread_t thread; /* so does any other thread than the one that connected, for each call */
 	uint64_t next_req;
 	char *sock;
 	/* the watch connection's partial frame */
@@ -84,6 +90,7 @@ static int reconnect(cfs_conn *c, pve_error **err)
 		close(c->fd);
 	c->fd = fd;
 	c->pid = getpid();
+	c->thread = pthread_self();
 	return 0;
 }
 
@@ -125,8 +132,26 @@ static int call(pve_store *s, cfs_msg *m, uint8_t **ret_frame, cfs_msg *ret, pve
 	int r;
 	if (c->pid != getpid() && (r = reconnect(c, err)) < 0)
 		return r;
-	m->reqid = ++c->next_req;
 	pve_buf b = { 0 };
+	if (!pthread_equal(c->thread, pthread_self())) {
+		/* pved's blocking queues read the store from their threads while its loop uses the
+		 * connection: such a call has a connection of its own */
+		int fd = connect_sock(c->sock, 0);
+		if (fd < 0)
+			return pve_error_set(err, EIO,
+					     "the config filesystem (pvecfs) is not answering");
+		cfs_conn own = { .fd = fd };
+		m->reqid = 1;
+		cfs_msg_encode(&b, m);
+		r = call_once(&own, &b, m->reqid, ret_frame, ret);
+		close(fd);
+		pve_buf_free(&b);
+		if (r < 0)
+			return pve_error_set(err, EIO,
+					     "the config filesystem (pvecfs) is not answering");
+		return ret->result;
+	}
+	m->reqid = ++c->next_req;
 	cfs_msg_encode(&b, m);
 	r = call_once(c, &b, m->reqid, ret_frame, ret);
 	/* pvecfs was restarted (pved does that): a request that never reached it, or one that changes
@@ -190,6 +215,7 @@ static int cfs_open(pve_store *s, const char *root, pve_error **err)
 	c->fd = (int)(intptr_t)s->priv;
 	c->watch_fd = c->wsock = c->wtimer = -1;
 	c->pid = getpid();
+	c->thread = pthread_self();
 	c->sock = cfs_socket_path(root);
 	s->priv = c;
 	s->dir = xasprintf("%s/etc/pve", root);
@@ -328,6 +354,46 @@ static void cfs_lock_release(pve_store *s, const char *name, const char *token)
 {
 	cfs_msg m = { .op = CFS_OP_UNLOCK, .path = name, .tag = token };
 	(void)simple(s, &m, NULL, NULL);
+}
+
+static int cfs_status_set(pve_store *s, const char *key, const void *data, size_t len,
+			  pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_SET_STATUS, .path = key, .data = data, .data_len = len }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r == -ENOSPC && frame)
+		return pve_error_set(err, ENOSPC, "this node has %d status keys already",
+				     CFS_MAX_STATUS_KEYS);
+	if (r < 0 && frame)
+		return pve_error_set(err, -r, "config filesystem: status '%s': %s", key,
+				     strerror(-r));
+	return r;
+}
+
+static int cfs_status_get(pve_store *s, const char *node, const char *key, char **ret_data,
+			  size_t *ret_len, pve_error **err)
+{
+	cfs_msg m = { .op = CFS_OP_GET_STATUS, .path = node, .path2 = key }, rep;
+	_cleanup_free_ uint8_t *frame = NULL;
+	int r = call(s, &m, &frame, &rep, err);
+	if (r == -ENOENT && frame)
+		return pve_error_set(err, ENOENT, "node '%s' has no status '%s'", node, key);
+	if (r < 0 && frame)
+		return pve_error_set(err, -r, "config filesystem: status '%s' of '%s': %s", key,
+				     node, strerror(-r));
+	if (r < 0)
+		return r;
+	if (rep.data_len > CFS_MAX_STATUS_VALUE)
+		return pve_error_set(err, E2BIG, "status '%s' of '%s' is larger than %d bytes", key,
+				     node, CFS_MAX_STATUS_VALUE);
+	char *data = xmalloc(rep.data_len + 1);
+	if (rep.data_len)
+		memcpy(data, rep.data, rep.data_len);
+	data[rep.data_len] = '\0';
+	*ret_data = data;
+	*ret_len = rep.data_len;
+	return 0;
 }
 
 /* The watch fd is an epoll set holding the subscribed socket and a retry timer: when pvecfs restarts,
@@ -522,4 +588,6 @@ const pve_store_ops pve_store_cfs_ops = {
 	.recover = NULL,
 	.watch_fd = cfs_watch_fd,
 	.watch_read = cfs_watch_read,
+	.status_set = cfs_status_set,
+	.status_get = cfs_status_get,
 };

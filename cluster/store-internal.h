@@ -33,6 +33,11 @@ typedef struct pve_store_ops {
 	int (*recover)(pve_store *s, char ***ret_cleared, pve_error **err);
 	int (*watch_fd)(pve_store *s, pve_error **err);
 	int (*watch_read)(pve_store *s, pve_store_watch_fn cb, void *userdata, pve_error **err);
+	/* NULL: the backend has no volatile status (set does nothing, get is ENOENT). */
+	int (*status_set)(pve_store *s, const char *key, const void *data, size_t len,
+			  pve_error **err);
+	int (*status_get)(pve_store *s, const char *node, const char *key, char **ret_data,
+			  size_t *ret_len, pve_error **err);
 } pve_store_ops;
 
 struct pve_store {

@@ -226,6 +226,43 @@ bool pve_store_exists(pve_store *s, const char *path)
 	return s->ops->exists(s, path);
 }
 
+/* ---- volatile status ---- */
+
+static int check_segment(const char *name, const char *what, pve_error **err)
+{
+	int r = check_path(name, what, err);
+	if (r < 0)
+		return r;
+	if (strchr(name, '/'))
+		return pve_error_set(err, EINVAL, "%s '%s' is not one name", what, name);
+	return 0;
+}
+
+int pve_store_status_set(pve_store *s, const char *key, const void *data, size_t len,
+			 pve_error **err)
+{
+	int r = check_segment(key, "status key", err);
+	if (r < 0)
+		return r;
+	if (len > PVE_STORE_STATUS_MAX_VALUE)
+		return pve_error_set(err, E2BIG, "status '%s' is larger than %d bytes", key,
+				     PVE_STORE_STATUS_MAX_VALUE);
+	if (!s->ops->status_set)
+		return 0;
+	return s->ops->status_set(s, key, data ? data : "", len, err);
+}
+
+int pve_store_status_get(pve_store *s, const char *node, const char *key, char **ret_data,
+			 size_t *ret_len, pve_error **err)
+{
+	int r = check_segment(node, "node", err);
+	if (r < 0 || (r = check_segment(key, "status key", err)) < 0)
+		return r;
+	if (!s->ops->status_get)
+		return pve_error_set(err, ENOENT, "node '%s' has no status '%s'", node, key);
+	return s->ops->status_get(s, node, key, ret_data, ret_len, err);
+}
+
 /* ---- locks ---- */
 
 int pve_store_lock_acquire(pve_store *s, const char *name, int timeout_ms, pve_store_lock **ret,

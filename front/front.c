@@ -1286,26 +1286,16 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 {
 	(void)flags;
 	struct conn *c = ud;
-	int n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
-	if (n <= 0) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	return n;
+	return pve_ws_bev_recv(ctx, c->bev, buf, len);
 }
 
 static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
 			  void *ud)
 {
-	(void)ctx, (void)flags;
+	(void)flags;
 	struct conn *c = ud;
 	/* Bounded: a client that stops reading stops the relay until its socket drains. */
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > WS_MAX_QUEUED) {
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	bufferevent_write(c->bev, data, len);
-	return (ssize_t)len;
+	return pve_ws_bev_send(ctx, c->bev, data, len, WS_MAX_QUEUED);
 }
 
 static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,

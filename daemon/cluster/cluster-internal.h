@@ -34,6 +34,11 @@ extern const pved_handler pved_cluster_membership_handlers[];
 extern const pved_task_kind pved_cluster_tasks[];
 void pved_cluster_task_ended(pved *d, const char *type, const char *id);
 void pved_cluster_config_changed(pved *d, const char *path);
+/* resources.c: GET /cluster/resources and /cluster/tasks, and this node's part of them published to
+ * the others every few seconds while pvecfs runs in cluster mode (the area's init and stop). */
+extern const pved_handler pved_cluster_resources_handlers[];
+int pved_cluster_publish_start(pved *d, pve_error **err);
+void pved_cluster_publish_stop(pved *d);
 /* /cluster/bulk-action (bulk.c): its handlers and the bulk-start, bulk-shutdown and bulk-suspend
  * tasks. */
 extern const pved_handler pved_cluster_bulk_handlers[];

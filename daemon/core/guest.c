@@ -1,6 +1,6 @@
-/* What VMs and containers share: the per-guest flock, the owner of a vmid across qemu-server/ and lxc/,
- * a guest's pool in user.cfg and the linked-clone check before a guest's volumes go. Moved out of
- * daemon/qemu when containers needed the same. */
+/* What VMs and containers share: who may see one, the per-guest flock, the owner of a vmid across
+ * qemu-server/ and lxc/, a guest's pool in user.cfg and the linked-clone check before a guest's volumes
+ * go. Moved out of daemon/qemu when containers needed the same. */
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -11,6 +11,23 @@
 #include "storage/storage.h"
 
 #define RETRY_MS 20
+
+/* ---- who may see a guest ------------------------------------------------------------------------- */
+
+void pved_guest_audit_init(pved_guest_audit *a, pved_call *c)
+{
+	a->c = c;
+	a->uniform = pved_auth_children_uniform(c->d, c->authid, "/vms", "VM.Audit", &a->allowed);
+}
+
+bool pved_guest_audit_may(const pved_guest_audit *a, long long vmid)
+{
+	if (a->uniform)
+		return a->allowed;
+	char acl[64];
+	snprintf(acl, sizeof(acl), "/vms/%lld", vmid);
+	return pved_call_permitted(a->c, acl, "VM.Audit");
+}
 
 /* ---- the per-guest lock ---------------------------------------------------------------------------- */
 

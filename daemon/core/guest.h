@@ -13,6 +13,16 @@ typedef void (*pved_guest_lock_fn)(pved *d, int fd, pve_error *err, void *ud);
 void pved_guest_lock_async(pved *d, const char *path, int timeout_ms, pved_guest_lock_fn done,
 			   void *ud);
 
+/* Who may see which guests in a list (VM.Audit on /vms/<vmid>, through its pool too): asked once for
+ * them all when no ACL or pool sets anything below /vms, as it usually is, else per guest. The qemu
+ * and lxc lists and /cluster/resources (other nodes' guests too) share it. */
+typedef struct pved_guest_audit {
+	pved_call *c;
+	bool uniform, allowed;
+} pved_guest_audit;
+void pved_guest_audit_init(pved_guest_audit *a, pved_call *c);
+bool pved_guest_audit_may(const pved_guest_audit *a, long long vmid);
+
 /* The node holding a guest with this id (a VM or a container, on any node), or NULL. */
 char *pved_guest_owner(pved *d, long long vmid);
 /* Whether user.cfg has the pool. */

@@ -1,15 +1,19 @@
 /* Forwarding (Proxmox's proxyto): a call whose {node} names another cluster member goes to that node's
  * API on port 8006, over TLS pinned to the node's certificate in the store, with the caller's
- * credentials; the node's answer (status, reason, body) goes back as it is. On the loop, never
- * waiting: connect, handshake, request and answer are bufferevent callbacks under two timers. */
+ * credentials; the node's answer (status, reason, body) goes back as it is. A websocket (a console's
+ * vncwebsocket) is upgraded there too, and its messages are relayed both ways: the front ends the
+ * client's websocket, pved speaks a websocket client (wslay) to the node. On the loop, never waiting:
+ * connect, handshake, request and answer are bufferevent callbacks under two timers. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <wslay/wslay.h>
 
 #include "client/client.h"
 #include "daemon/core/pved.h"
@@ -21,6 +25,19 @@
 /* From the request sent to the answer's last byte: long-running work is a task, whose UPID comes back
  * at once; a synchronous call that takes longer than this is cut off (595). */
 #define PROXY_CALL_TIMEOUT_SEC 300
+/* A websocket's upgrade: from the request sent to the node's 101 (a console's is at once). */
+#define PROXY_UPGRADE_TIMEOUT_SEC 30
+/* After one side of a relayed websocket closed: how long the other may take to finish its closing
+ * handshake before the connection is dropped. */
+#define PROXY_WS_LINGER_SEC 5
+/* The relay's bounds. Towards the client: the node is not read while the wire to the front holds more
+ * than this (the node's bufferevent reads at most PROXY_WS_READ_MAX ahead). Towards the node: the
+ * wire has no window for a websocket's data, so a node that takes less than the client sends ends
+ * the console once this much waits for it. */
+#define PROXY_WS_WIRE_MAX (1u << 20)
+#define PROXY_WS_READ_MAX (64u << 10)
+#define PROXY_WS_SEND_MAX (256u << 10)
+#define PROXY_WS_QUEUE_MAX (1u << 20)
 #define MEMBERS_MAX (1024 * 1024)
 
 typedef struct proxy_call proxy_call;
@@ -41,6 +58,11 @@ struct proxy_call {
 	struct event *timer;
 	bool connected;
 	pve_client_http resp;
+	/* A websocket: upgraded on the node, then relayed (c is NULL once the client's side ended). */
+	bool websocket;
+	bool relaying;
+	bool starting; /* the client's 101 is being sent: its end waits for it */
+	wslay_event_context_ptr ws;
 	proxy_call *prev, *next;
 };
 
@@ -77,6 +99,8 @@ static void proxy_call_free(proxy_call *p)
 		bufferevent_free(p->bev);
 	if (p->timer)
 		event_free(p->timer);
+	if (p->ws)
+		wslay_event_context_free(p->ws);
 	pve_client_http_clear(&p->resp);
 	pve_buf_free(&p->request);
 	free(p->node);
@@ -140,8 +164,10 @@ static int check_pin(proxy_call *p, pve_error **err)
 	return 0;
 }
 
+static void ws_start(proxy_call *p);
+
 /* Feeds what arrived (and at eof the close) to the response's parser; true when the forward ended
- * (p is gone). */
+ * (p is gone) or became a relay. */
 static bool proxy_feed(proxy_call *p, bool eof)
 {
 	struct evbuffer *in = bufferevent_get_input(p->bev);
@@ -150,12 +176,20 @@ static bool proxy_feed(proxy_call *p, bool eof)
 	while (r == 0 && evbuffer_get_length(in) > 0) {
 		size_t n = evbuffer_get_contiguous_space(in);
 		const char *at = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
+		size_t before = p->resp.consumed;
 		r = pve_client_http_feed(&p->resp, at, n, &err);
-		evbuffer_drain(in, n);
+		/* After a 101's head the websocket's frames follow: they stay for the relay. */
+		evbuffer_drain(in, r == 1 ? p->resp.consumed - before : n);
 	}
 	if (r == 0 && eof)
 		r = pve_client_http_feed(&p->resp, NULL, 0, &err);
-	if (r == 1)
+	if (r == 1 && p->websocket && p->resp.status == 101) {
+		if (!p->resp.hp.upgrade || eof)
+			proxy_fail(p, 502, "node '%s' (%s) answered the websocket upgrade badly",
+				   p->node, p->addr);
+		else
+			ws_start(p);
+	} else if (r == 1)
 		proxy_done(p);
 	else if (r < 0)
 		proxy_fail(p, 502, "node '%s' (%s) answered badly: %s", p->node, p->addr,
@@ -163,10 +197,26 @@ static bool proxy_feed(proxy_call *p, bool eof)
 	return r != 0;
 }
 
+static bool ws_pump(proxy_call *p);
+static void ws_end(proxy_call *p);
+
 static void proxy_read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	proxy_feed(arg, false);
+	proxy_call *p = arg;
+	if (p->relaying)
+		ws_pump(p);
+	else
+		proxy_feed(p, false);
+}
+
+/* The node took what was written: more of the relay's frames may go. */
+static void proxy_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	proxy_call *p = arg;
+	if (p->relaying)
+		ws_pump(p);
 }
 
 static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -177,7 +227,9 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (check_pin(p, &err) < 0)
 			return proxy_fail(p, 596, "%s", err->message);
 		p->connected = true;
-		struct timeval tv = { PROXY_CALL_TIMEOUT_SEC, 0 };
+		struct timeval tv = { p->websocket ? PROXY_UPGRADE_TIMEOUT_SEC :
+						     PROXY_CALL_TIMEOUT_SEC,
+				      0 };
 		evtimer_add(p->timer, &tv);
 		bufferevent_write(bev, p->request.data, p->request.len);
 		pve_buf_free(&p->request);
@@ -185,6 +237,12 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	int saved = EVUTIL_SOCKET_ERROR();
+	if (p->relaying) {
+		/* the node closed: what it sent before goes to the client, then the client's end */
+		if (ws_pump(p))
+			ws_end(p);
+		return;
+	}
 	if (p->connected) {
 		/* the close decides: the end of an answer framed by it, or one cut short */
 		proxy_feed(p, true);
@@ -218,12 +276,168 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	proxy_call *p = arg;
+	if (p->relaying)
+		return ws_end(p); /* a closing handshake that did not finish */
 	if (!p->connected)
 		return proxy_fail(p, 595,
 				  "node '%s' (%s) is unreachable: no connection within %d s",
 				  p->node, p->addr, PROXY_CONNECT_TIMEOUT_SEC);
 	proxy_fail(p, 595, "node '%s' (%s) did not answer within %d s", p->node, p->addr,
-		   PROXY_CALL_TIMEOUT_SEC);
+		   p->websocket ? PROXY_UPGRADE_TIMEOUT_SEC : PROXY_CALL_TIMEOUT_SEC);
+}
+
+/* ---- a relayed websocket ---------------------------------------------------------------------------------
+ * The node's side is a wslay client on the TLS bufferevent; the client's side is the call's stream (the
+ * front ends the client's websocket: its messages come as DATA frames, each sent on as one binary
+ * message, and each message of the node's goes back as one). Pings and the closing handshake are
+ * wslay's on each side; a close on either ends the other. */
+
+/* Ends the relay: the client's stream (if it is still there) and the node's connection. */
+static void ws_end(proxy_call *p)
+{
+	pved_call *c = p->c;
+	p->c = NULL;
+	p->relaying = false;
+	if (c)
+		pved_call_stream_end(c);
+	proxy_call_free(p);
+}
+
+/* The client's side ended (its close, or the front's): a close to the node, and a short wait for its
+ * answer. */
+static void ws_close_node(proxy_call *p)
+{
+	wslay_event_queue_close(p->ws, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
+	struct timeval tv = { PROXY_WS_LINGER_SEC, 0 };
+	evtimer_add(p->timer, &tv);
+}
+
+static void ws_drained(void *ud)
+{
+	proxy_call *p = ud;
+	bufferevent_enable(p->bev, EV_READ);
+	ws_pump(p);
+}
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+			  void *ud)
+{
+	(void)flags;
+	proxy_call *p = ud;
+	/* The client's wire is full: the node waits (its bufferevent stops at its watermark). */
+	if (p->c && pved_call_stream_congested(p->c, PROXY_WS_WIRE_MAX, ws_drained, p)) {
+		bufferevent_disable(p->bev, EV_READ);
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	return pve_ws_bev_recv(ctx, p->bev, buf, len);
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+			  void *ud)
+{
+	(void)flags;
+	proxy_call *p = ud;
+	return pve_ws_bev_send(ctx, p->bev, data, len, PROXY_WS_SEND_MAX);
+}
+
+static int ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
+{
+	(void)ud;
+	if (pve_random_bytes(buf, len, NULL) < 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return 0;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+		      void *ud)
+{
+	(void)ctx;
+	proxy_call *p = ud;
+	if (arg->opcode == WSLAY_CONNECTION_CLOSE && p->c) {
+		/* wslay answers the node's close; the client's stream ends now */
+		pved_call *c = p->c;
+		p->c = NULL;
+		pved_call_stream_end(c);
+		struct timeval tv = { PROXY_WS_LINGER_SEC, 0 };
+		evtimer_add(p->timer, &tv);
+		return;
+	}
+	if (wslay_is_ctrl_frame(arg->opcode) || !p->c)
+		return;
+	pved_call_stream_send(p->c, arg->msg, arg->msg_length);
+}
+
+/* Reads what the node sent, writes what is queued for it, and ends the relay once both sides closed
+ * or the connection failed; false when it ended (p is gone). */
+static bool ws_pump(proxy_call *p)
+{
+	if (wslay_event_recv(p->ws) != 0 || wslay_event_send(p->ws) != 0) {
+		log_info("websocket to node %s (%s) failed", p->node, p->addr);
+		ws_end(p);
+		return false;
+	}
+	if (!wslay_event_want_read(p->ws) && !wslay_event_want_write(p->ws) &&
+	    evbuffer_get_length(bufferevent_get_output(p->bev)) == 0) {
+		ws_end(p);
+		return false;
+	}
+	return true;
+}
+
+/* A message of the client's, sent on to the node as a binary message. */
+static void ws_client_data(void *ud, const void *data, size_t len)
+{
+	proxy_call *p = ud;
+	if (wslay_event_get_queued_msg_length(p->ws) + len > PROXY_WS_QUEUE_MAX) {
+		log_warning("websocket to node %s (%s): the node takes less than the client sends "
+			    "(%u bytes waiting); closing",
+			    p->node, p->addr, PROXY_WS_QUEUE_MAX);
+		return ws_end(p);
+	}
+	struct wslay_event_msg m = { WSLAY_BINARY_FRAME, data, len };
+	if (wslay_event_queue_msg(p->ws, &m) != 0)
+		return ws_end(p);
+	ws_pump(p);
+}
+
+/* The client's side ended; its call is gone after this returns. */
+static void ws_client_closed(void *ud)
+{
+	proxy_call *p = ud;
+	p->c = NULL;
+	if (p->starting)
+		return;
+	ws_close_node(p);
+	ws_pump(p);
+}
+
+/* The node answered 101: the client's upgrade is accepted, and the relay begins with whatever of the
+ * node's frames came with the head. */
+static void ws_start(proxy_call *p)
+{
+	static const struct wslay_event_callbacks callbacks = {
+		.recv_callback = ws_recv_cb,
+		.send_callback = ws_send_cb,
+		.genmask_callback = ws_genmask_cb,
+		.on_msg_recv_callback = ws_msg_cb,
+	};
+	evtimer_del(p->timer);
+	if (wslay_event_context_client_init(&p->ws, &callbacks, p) != 0)
+		return proxy_fail(p, 500, "cannot make a websocket client");
+	/* One message of the node's goes back in one wire frame. */
+	wslay_event_config_set_max_recv_msg_length(p->ws, PVE_WIRE_MAX_FRAME);
+	bufferevent_setwatermark(p->bev, EV_READ, 0, PROXY_WS_READ_MAX);
+	p->relaying = true;
+	/* The accept may end the client's side at once (it left): the close waits until after. */
+	p->starting = true;
+	pved_call_stream_accept(p->c, ws_client_data, ws_client_closed, p);
+	p->starting = false;
+	if (!p->c)
+		ws_close_node(p);
+	ws_pump(p);
 }
 
 static pved_proxy *proxy_state(pved *d, pve_error **err)
@@ -361,6 +575,15 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 		return pved_call_fail_statusf(c, 500, "cannot forward to node '%s': %s", node,
 					      err->message);
 
+	/* A websocket's key: 16 random bytes in base64 (RFC 6455). */
+	char ws_key[25] = "";
+	if (c->websocket) {
+		unsigned char raw_key[16];
+		if (pve_random_bytes(raw_key, sizeof(raw_key), &err) < 0)
+			return pved_call_fail(c, TAKE_PTR(err));
+		EVP_EncodeBlock((unsigned char *)ws_key, raw_key, sizeof(raw_key));
+	}
+
 	_cleanup_json_ cJSON *params = params_as_strings(c);
 	pve_client_request creq = {
 		.method = rq->method,
@@ -371,6 +594,7 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 		.ticket = ticket,
 		.csrf = csrf,
 		.token = rq->token,
+		.websocket_key = c->websocket ? ws_key : NULL,
 	};
 	pve_buf request = { 0 };
 	if (pve_client_request_build(&creq, &request, &err) < 0)
@@ -388,6 +612,7 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 	p->addr = xasprintf("%s%s%s:%d", ss.ss_family == AF_INET6 ? "[" : "", ip,
 			    ss.ss_family == AF_INET6 ? "]" : "", PROXY_PORT);
 	p->fingerprint = TAKE_PTR(fp);
+	p->websocket = c->websocket;
 	pve_client_http_init(&p->resp, PVE_CLIENT_MAX_BODY);
 	p->request = request;
 	p->next = px->calls;
@@ -414,7 +639,7 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 	}
 	/* Proxmox's nodes close without close_notify at times; the HTTP framing tells an early end. */
 	bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
-	bufferevent_setcb(p->bev, proxy_read_cb, NULL, proxy_event_cb, p);
+	bufferevent_setcb(p->bev, proxy_read_cb, proxy_write_cb, proxy_event_cb, p);
 	p->timer = evtimer_new(d->base, proxy_timer_cb, p);
 	struct timeval tv = { PROXY_CONNECT_TIMEOUT_SEC, 0 };
 	evtimer_add(p->timer, &tv);
@@ -432,8 +657,12 @@ void pved_proxy_free(pved *d)
 		return;
 	/* Calls still waiting for another node end with the daemon: answered (their clients are
 	 * gone by now, so this only lets go of them). */
-	while (px->calls)
-		proxy_fail(px->calls, 503, "pved is stopping");
+	while (px->calls) {
+		if (px->calls->relaying)
+			ws_end(px->calls);
+		else
+			proxy_fail(px->calls, 503, "pved is stopping");
+	}
 	SSL_CTX_free(px->ctx);
 	free(px);
 	d->proxy = NULL;

@@ -41,6 +41,7 @@ typedef struct pved {
 	struct pved_qemu_state *qemu; /* the qemu area's own (daemon/qemu/) */
 	struct pved_fw_state *firewall; /* the firewall area's own (daemon/firewall/) */
 	struct pved_lxc_state *lxc; /* the lxc area's own (daemon/lxc/) */
+	struct pved_cluster_state *cluster; /* the cluster area's publication (daemon/cluster/) */
 	/* The /dev/kvm probe's verdict, which the node's status reports (daemon/qemu/ fills it at start,
 	 * off the loop): "ok", "degraded" or "absent"; NULL until known. kvm_percent: the probe guest's
 	 * speed as a share of the host's. */
@@ -301,6 +302,10 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void *ud);
 void pved_call_stream_send(pved_call *c, const void *data, size_t len);
 void pved_call_stream_end(pved_call *c);
+/* Websocket streams are outside the wire's window: a producer that can wait (a relay reading a socket)
+ * asks this before it reads more. True when the stream's connection holds more than limit bytes not
+ * yet written; on_drain(ud) then runs once, when all of them are (never if the stream ends first). */
+bool pved_call_stream_congested(pved_call *c, size_t limit, void (*on_drain)(void *ud), void *ud);
 /* An upload's form, as pved-api parsed it (pved parses no multipart): field for each text field, then
  * file when the file part begins, data for its bytes in order, end when the form is complete (the handler
  * then answers as usual); close instead if the client went away or the form was malformed (the call is

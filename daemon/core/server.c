@@ -31,6 +31,7 @@ struct pved_conn {
 	void (*on_ready)(void *ud);
 	void (*on_close)(void *ud);
 	void *ud;
+	unsigned drain_waiters; /* streams with on_drain set */
 	pved_conn *next;
 };
 
@@ -65,6 +66,9 @@ struct call {
 	pved_stream_data_fn on_data;
 	pved_stream_close_fn on_close;
 	void *stream_ud;
+	void (*on_drain)(void *ud); /* waits for the connection's output to drain */
+	void *drain_ud;
+	bool drain_now; /* its turn in the drain being handled */
 	call *prev, *next;
 };
 
@@ -76,6 +80,7 @@ struct pved_server {
 };
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void call_free(call *k);
 
 /* The client ended a stream: tell the handler, then drop the call. */
@@ -143,7 +148,7 @@ static pved_conn *conn_new(pved_server *srv, int fd, bool front, bool root)
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* Reads of up to a frame at a time: an upload's body comes in frames of 256 KiB. */
 	bufferevent_set_max_single_read(c->bev, 256 * 1024);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -185,6 +190,8 @@ static void call_free(call *k)
 	if (k->next)
 		k->next->prev = k->prev;
 	c->n_calls--;
+	if (k->on_drain)
+		c->drain_waiters--;
 	if (k->delay)
 		event_free(k->delay);
 	if (k->produce_free)
@@ -487,6 +494,50 @@ void pved_call_stream_send(pved_call *c, const void *data, size_t len)
 	pve_buf_free(&frames);
 }
 
+bool pved_call_stream_congested(pved_call *c, size_t limit, void (*on_drain)(void *ud), void *ud)
+{
+	call *k = (call *)c;
+	if (k->conn->closed || evbuffer_get_length(bufferevent_get_output(k->conn->bev)) <= limit)
+		return false;
+	if (!k->on_drain)
+		k->conn->drain_waiters++;
+	k->on_drain = on_drain;
+	k->drain_ud = ud;
+	return true;
+}
+
+/* The connection's output drained (libevent's write callback, at its low watermark of 0): the streams
+ * that waited for it go on. */
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pved_conn *c = arg;
+	if (!c->drain_waiters)
+		return;
+	/* Each waiting stream once (one that is congested again waits for the next drain); a callback
+	 * may end its stream or another, so the list is walked again from its head after each. */
+	for (call *k = c->calls; k; k = k->next)
+		k->drain_now = k->on_drain != NULL;
+	c->n_calls++;
+	for (bool again = true; again && !c->closed;) {
+		again = false;
+		for (call *k = c->calls; k; k = k->next)
+			if (k->drain_now) {
+				k->drain_now = false;
+				if (!k->on_drain)
+					continue;
+				void (*fn)(void *ud) = k->on_drain;
+				k->on_drain = NULL;
+				c->drain_waiters--;
+				fn(k->drain_ud);
+				again = true;
+				break;
+			}
+	}
+	c->n_calls--;
+	conn_maybe_free(c);
+}
+
 void pved_call_stream_end(pved_call *c)
 {
 	call *k = (call *)c;
@@ -701,20 +752,14 @@ static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
 	return true;
 }
 
-/* Forwarding moves one JSON answer; streams (uploads, websockets, consoles, file downloads) are not
+/* Forwarding moves one JSON answer or a websocket (a console's vncwebsocket; termproxy, vncproxy and
+ * spiceproxy are JSON answers of the node that runs the console); uploads and file downloads are not
  * forwarded yet, and are refused so, never half done. */
 static const char *forward_unsupported(const call *k)
 {
-	static const char *const consoles[] = { "termproxy", "vncproxy", "vncwebsocket",
-						"spiceproxy" };
 	if (k->pub.upload)
 		return "uploads";
-	if (k->pub.websocket)
-		return "websockets";
 	const char *name = k->pub.route->name;
-	for (size_t i = 0; i < ELEMENTSOF(consoles); i++)
-		if (endswith(name, consoles[i]))
-			return "consoles";
 	if (streq(name, "task_log") && pved_call_int(&k->pub, "download", 0))
 		return "file downloads";
 	return NULL;

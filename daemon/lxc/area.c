@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "access/access.h"
+#include "daemon/core/guest.h"
 #include "daemon/lxc/lxc-internal.h"
 
 static const pved_handler *const handlers[] = {
@@ -233,11 +234,11 @@ static void lxc_resources(pved_call *c, const char *type, pve_buf *out)
 	pved *d = c->d;
 	if (!d->lxc || (type && !streq(type, "vm")))
 		return;
-	ct_audit audit;
-	ct_audit_init(&audit, c);
+	pved_guest_audit audit;
+	pved_guest_audit_init(&audit, c);
 	for (size_t i = 0; i < d->lxc->n; i++) {
 		ct_entry *ct = d->lxc->cts[i];
-		if (!ct_audit_may(&audit, ct->vmid))
+		if (!pved_guest_audit_may(&audit, ct->vmid))
 			continue;
 		if (out->len)
 			pve_buf_puts(out, ",");

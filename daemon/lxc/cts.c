@@ -326,18 +326,3 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	ct->res_json = pve_buf_steal(&b);
 	return ct->res_json;
 }
-
-void ct_audit_init(ct_audit *a, pved_call *c)
-{
-	a->c = c;
-	a->uniform = pved_auth_children_uniform(c->d, c->authid, "/vms", "VM.Audit", &a->allowed);
-}
-
-bool ct_audit_may(const ct_audit *a, long long vmid)
-{
-	if (a->uniform)
-		return a->allowed;
-	char acl[64];
-	snprintf(acl, sizeof(acl), "/vms/%lld", vmid);
-	return pved_call_permitted(a->c, acl, "VM.Audit");
-}

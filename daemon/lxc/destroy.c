@@ -8,14 +8,14 @@
 static void h_list(pved_call *c)
 {
 	pved *d = c->d;
-	ct_audit audit;
-	ct_audit_init(&audit, c);
+	pved_guest_audit audit;
+	pved_guest_audit_init(&audit, c);
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, "[");
 	bool first = true;
 	for (size_t i = 0; d->lxc && i < d->lxc->n; i++) {
 		ct_entry *ct = d->lxc->cts[i];
-		if (!ct_audit_may(&audit, ct->vmid))
+		if (!pved_guest_audit_may(&audit, ct->vmid))
 			continue;
 		if (!first)
 			pve_buf_puts(&b, ",");

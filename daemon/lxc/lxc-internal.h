@@ -68,13 +68,6 @@ typedef struct ct_usage {
 void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret);
 const char *ct_list_json(pved *d, ct_entry *ct);
 const char *ct_resource_json(pved *d, ct_entry *ct);
-/* VM.Audit on /vms/<vmid>: asked once when nothing below /vms differs, else per container. */
-typedef struct ct_audit {
-	pved_call *c;
-	bool uniform, allowed;
-} ct_audit;
-void ct_audit_init(ct_audit *a, pved_call *c);
-bool ct_audit_may(const ct_audit *a, long long vmid);
 
 /* ---- the config (config.c) ---- */
 

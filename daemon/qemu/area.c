@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "access/access.h"
+#include "daemon/core/guest.h"
 #include "daemon/qemu/ops-internal.h"
 
 static const pved_handler *const handlers[] = {
@@ -189,11 +190,11 @@ void qemu_resources(pved_call *c, const char *type, pve_buf *out)
 	pved *d = c->d;
 	if (!d->qemu || (type && !streq(type, "vm")))
 		return;
-	qemu_audit audit;
-	qemu_audit_init(&audit, c);
+	pved_guest_audit audit;
+	pved_guest_audit_init(&audit, c);
 	for (size_t i = 0; i < d->qemu->n; i++) {
 		qemu_vm *vm = d->qemu->vms[i];
-		if (!qemu_audit_may(&audit, vm->vmid))
+		if (!pved_guest_audit_may(&audit, vm->vmid))
 			continue;
 		const char *text = qemu_vm_resource_json(d, vm);
 		if (out->len)

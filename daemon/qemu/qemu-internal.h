@@ -81,14 +81,6 @@ bool qemu_vm_running(const qemu_vm *vm);
 void qemu_runtime_start(pved *d);
 void qemu_runtime_stop(pved *d);
 /* The vmlist entry (full: with the runtime figures) and the /cluster/resources entry, as JSON text. */
-/* Who may see which VMs in a list (VM.Audit on /vms/<vmid>): asked once for them all when no ACL or pool
- * sets anything below /vms, as it usually is, else per VM. */
-typedef struct qemu_audit {
-	pved_call *c;
-	bool uniform, allowed;
-} qemu_audit;
-void qemu_audit_init(qemu_audit *a, pved_call *c);
-bool qemu_audit_may(const qemu_audit *a, long long vmid);
 const char *qemu_vm_list_json(pved *d, qemu_vm *vm);
 const char *qemu_vm_resource_json(pved *d, qemu_vm *vm);
 /* status/current's answer. */

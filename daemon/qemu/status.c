@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "daemon/core/guest.h"
 #include "daemon/core/tasks-internal.h"
 #include "daemon/qemu/qemu-internal.h"
 #include "net/net.h"
@@ -37,11 +38,11 @@ static void h_vmlist(pved_call *c)
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, "[");
 	bool first = true;
-	qemu_audit audit;
-	qemu_audit_init(&audit, c);
+	pved_guest_audit audit;
+	pved_guest_audit_init(&audit, c);
 	for (size_t i = 0; d->qemu && i < d->qemu->n; i++) {
 		qemu_vm *vm = d->qemu->vms[i];
-		if (!qemu_audit_may(&audit, vm->vmid))
+		if (!pved_guest_audit_may(&audit, vm->vmid))
 			continue;
 		if (!first)
 			pve_buf_puts(&b, ",");

@@ -696,21 +696,6 @@ static bool stale(const qemu_vm *vm)
 	return qemu_vm_running(vm) && vm->list_json_at != time(NULL);
 }
 
-void qemu_audit_init(qemu_audit *a, pved_call *c)
-{
-	a->c = c;
-	a->uniform = pved_auth_children_uniform(c->d, c->authid, "/vms", "VM.Audit", &a->allowed);
-}
-
-bool qemu_audit_may(const qemu_audit *a, long long vmid)
-{
-	if (a->uniform)
-		return a->allowed;
-	char acl[64];
-	snprintf(acl, sizeof(acl), "/vms/%lld", vmid);
-	return pved_call_permitted(a->c, acl, "VM.Audit");
-}
-
 const char *qemu_vm_list_json(pved *d, qemu_vm *vm)
 {
 	(void)d;

@@ -201,6 +201,9 @@ def replicated_and_shared_tickets(ctx):
     expect(r.status == 200, f"node1's ticket on node2: {r}")
     r = n3.get("/access/users", ticket=n1.ticket)
     expect(r.status == 200, f"node1's ticket on node3: {r}")
+    # any node answers for every node: node1 forwards a call for node3
+    r = n1.get("/nodes/node3/network")
+    expect(r.status == 200, f"node3's network through node1: {r}")
     with open(n1.path("etc/corosync/corosync.conf")) as a, \
             open(n3.path("etc/corosync/corosync.conf")) as b:
         expect(a.read() == b.read(), "every node installed the same corosync.conf")

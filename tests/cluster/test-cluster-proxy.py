@@ -4,19 +4,24 @@
 node's network namespace on 8006; the test reaches them through an address of its own on the test's
 bridge. A call for node3 made on node1 runs on node3 (its ticket, an API token, root on node1's local
 socket), node3's 400 comes back with its errors, a bulk start and shutdown on node1 of a VM on node3
-(the bulk task's calls forwarded), an unknown node is 404, streams are refused (501), a
-certificate other than the one in the store is refused (596), and a stopped pved gives 595 naming
-the node. Every process is stopped by PID, also when a case fails."""
+(the bulk task's calls forwarded), an unknown node is 404, a node shell on node3 opened
+on node1 (termproxy, then vncwebsocket relayed by node1) runs in node3's network namespace, a wrong
+vncticket gets node3's refusal, file downloads are refused (501), a certificate other than the one in
+the store is refused (596), and a stopped pved gives 595 naming the node, to calls and websockets.
+Every process is stopped by PID, also when a case fails; the shell's throwaway pam user is removed."""
 
 import os
+import re
 import shutil
+import subprocess
 import sys
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfslib  # noqa: E402
 import pvetest  # noqa: E402
-from cfslib import Skip, case, expect  # noqa: E402
+from cfslib import case, expect  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import vmlib  # noqa: E402
@@ -27,6 +32,47 @@ def cluster_pved(nd):
     pved: the PID is pved's), on IP:8006, on the pvecfs the cluster started."""
     return pvetest.Node(name=nd.name, root=nd.root, args=["--pvecfs=cluster"], host=nd.ip,
                         port=8006, wrap=["nsenter", f"--net=/run/netns/{nd.ns}"])
+
+
+def type_keys(ws, text):
+    """Keys for the shell, in xterm.js's input message."""
+    data = text.encode()
+    ws.send(b"0:%d:" % len(data) + data)
+
+
+def shell_user(t):
+    """A pam user allowed the node shell on node3, logged in on node1: (ticket, user, password)."""
+    if not t.shell:
+        raise cfslib.Skip("no throwaway pam user (useradd failed)")
+    return t.shell
+
+
+def node3_console(t, ticket, vncticket_suffix=""):
+    """termproxy for node3, called on node1 (retried while node3 has not yet read the shell user
+    from the replicated tree), and its vncwebsocket opened on node1: (termproxy's data, websocket)."""
+    n1 = t.pveds[0]
+    end = time.monotonic() + 15
+    while True:
+        r = n1.post("/nodes/node3/termproxy", {}, ticket=ticket, csrf=t.shell_csrf)
+        if r.status == 200 or time.monotonic() > end:
+            break
+        time.sleep(0.2)
+    expect(r.status == 200 and r.data["port"] >= 5900 and "UPID:node3:" in r.data["upid"], r)
+    tp = r.data
+    q = urllib.parse.urlencode({"port": tp["port"], "vncticket": tp["ticket"] + vncticket_suffix})
+    return tp, n1.websocket(f"/nodes/node3/vncwebsocket?{q}", ticket)
+
+
+def wait_task(n, upid, timeout=20):
+    """The end of a task of node3's, asked through n."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = n.get(f"/nodes/node3/tasks/{urllib.parse.quote(upid, safe='')}/status")
+        expect(r.status == 200, r)
+        if r.data["status"] == "stopped":
+            return r.data
+        time.sleep(0.2)
+    raise AssertionError(f"task {upid} did not finish in {timeout} s")
 
 
 def interfaces_text(n):
@@ -117,7 +163,7 @@ def bulk_action_reaches_another_node(t):
     """A bulk start on node1 of a diskless VM on node3: the task calls node1's API, which forwards
     the guest's calls to node3."""
     if not vmlib.QEMU:
-        raise Skip("no qemu-system-x86_64")
+        raise cfslib.Skip("no qemu-system-x86_64")
     n1, n3 = t.pveds[0], t.pveds[2]
     r = n1.post("/nodes/node3/qemu", {"vmid": 301, "memory": 64})
     expect(r.status == 200 and r.data.startswith("UPID:node3:"), r)
@@ -148,9 +194,92 @@ def unknown_node(t):
 
 
 @case
-def streams_refused(t):
-    r = t.pveds[0].post("/nodes/node3/termproxy", {})
-    expect(r.status == 501 and "forwarding consoles to another node is not supported yet"
+def node_shell_on_another_node(t):
+    """xterm.js's way to node3's shell, through node1: termproxy forwarded as a call (its port and
+    vncticket are node3's), vncwebsocket relayed by node1 to node3's API; the shell runs on node3,
+    in node3's network namespace, which its addresses show."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    ticket, user, password = shell_user(t)
+    tp, ws = node3_console(t, ticket)
+    try:
+        expect(ws.accepted, ws.head)
+        ws.send(f"{tp['user']}:{tp['ticket']}\n".encode())
+        ws.read_until(rb"OK")
+        ws.send(b"1:120:40:")
+        ws.read_until(rb"login: ")
+        type_keys(ws, user.split("@")[0] + "\n")
+        ws.read_until(rb"assword: ")
+        type_keys(ws, password + "\n")
+        ws.read_until(rb"[$#] $")
+        type_keys(ws, "echo ans$((6*7)); ip -o -4 addr show; echo done-$((1+1))\n")
+        out = ws.read_until(rb"done-2").decode(errors="replace")
+        expect("ans42" in out, out)
+        expect(f"inet {n3.host}/" in out, f"the shell runs in node3's namespace: {out}")
+        expect(f"inet {n1.host}/" not in out, f"not in node1's: {out}")
+        # exit ends the shell; node3's close comes back through node1
+        type_keys(ws, "exit\n")
+        closed = False
+        try:
+            for _ in range(200):
+                if ws.recv()[0] == 8:
+                    closed = True
+                    break
+        except EOFError:
+            closed = True
+        expect(closed, "the console closed when the shell ended")
+    finally:
+        ws.close()
+    st = wait_task(n1, tp["upid"])
+    expect(st["exitstatus"] == "OK", st)
+
+
+@case
+def node_shell_client_leaves(t):
+    """A client that drops its connection: node1 closes its websocket to node3, whose console ends."""
+    tp, ws = node3_console(t, shell_user(t)[0])
+    try:
+        expect(ws.accepted, ws.head)
+        ws.send(f"{tp['user']}:{tp['ticket']}\n".encode())
+        ws.read_until(rb"login: ")
+    finally:
+        ws.close()
+    st = wait_task(t.pveds[0], tp["upid"])
+    expect(st["exitstatus"] == "OK", st)
+
+
+@case
+def wrong_vncticket_refused_by_the_node(t):
+    """A wrong vncticket: node1 does not judge it, node3 refuses it, and its answer comes back as it
+    is (the same as node3 gives when asked itself)."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    ticket = shell_user(t)[0]
+    tp, ws = node3_console(t, ticket, "x")
+    heads = []
+    try:
+        expect(not ws.accepted, ws.head)
+        heads.append(ws.head.split("\r\n")[0])
+    finally:
+        ws.close()
+    q = urllib.parse.urlencode({"port": tp["port"], "vncticket": tp["ticket"] + "x"})
+    ws = n3.websocket(f"/nodes/node3/vncwebsocket?{q}", ticket)
+    try:
+        expect(not ws.accepted, ws.head)
+        heads.append(ws.head.split("\r\n")[0])
+    finally:
+        ws.close()
+    expect(re.match(r"HTTP/1.1 403 invalid ticket", heads[0]) and heads[0] == heads[1],
+           f"node3's refusal comes back through node1: {heads}")
+    # Nobody came with the right ticket: node3's shell task gives up after its timeout.
+    st = wait_task(n1, tp["upid"], timeout=30)
+    expect(st["exitstatus"] != "OK", st)
+
+
+@case
+def downloads_refused(t):
+    upid = "UPID:node3:00001234:00005678:5F000000:vncshell::root@pam:"
+    r = t.pveds[0].get(f"/nodes/node3/tasks/{urllib.parse.quote(upid, safe='')}/log",
+                       {"download": 1})
+    expect(r.status == 501 and "forwarding file downloads to another node is not supported yet"
            in r.body, r)
 
 
@@ -180,10 +309,38 @@ def stopped_node(t):
     t.pveds[2].stop()
     r = t.pveds[0].get("/nodes/node3/status")
     expect(r.status == 595 and "node 'node3'" in r.body and "Connection refused" in r.body, r)
+    if t.shell:
+        q = urllib.parse.urlencode({"port": 5900, "vncticket": "PVEVNC:00000000::x"})
+        ws = t.pveds[0].websocket(f"/nodes/node3/vncwebsocket?{q}", t.shell[0])
+        try:
+            expect(not ws.accepted and re.match(r"HTTP/1.1 595 node 'node3' .*Connection refused",
+                                                ws.head), ws.head)
+        finally:
+            ws.close()
 
 
 class Test:
     pass
+
+
+def make_shell_user(t, user):
+    """A throwaway system user with a shell, in the pam realm, with Sys.Console on node3, logged in
+    on node1 (node3 reads the same replicated user.cfg)."""
+    n1 = t.pveds[0]
+    password = "Pw-" + os.urandom(6).hex()
+    if subprocess.run(["useradd", "-M", "-s", "/bin/sh", user]).returncode != 0:
+        return
+    subprocess.run(["chpasswd"], input=f"{user}:{password}\n", text=True, check=True)
+    expect(n1.post("/access/roles", {"roleid": "Shell", "privs": "Sys.Console"}).status == 200,
+           "role Shell")
+    expect(n1.post("/access/users", {"userid": f"{user}@pam"}).status == 200, "pam user")
+    r = n1.request("PUT", "/access/acl", {"path": "/nodes/node3", "roles": "Shell",
+                                          "users": f"{user}@pam"})
+    expect(r.status == 200, r)
+    r = n1.post("/access/ticket", {"username": f"{user}@pam", "password": password}, ticket="")
+    expect(r.status == 200, r)
+    t.shell = (r.data["ticket"], f"{user}@pam", password)
+    t.shell_csrf = r.data["CSRFPreventionToken"]
 
 
 def main():
@@ -202,7 +359,13 @@ def main():
                     t.pveds.append(n)
                     n.start(timeout=30)
                 t.pveds[0].login()
-                return cfslib.run(t)
+                t.shell = None
+                user = "pvedfw%d" % (os.getpid() % 100000)
+                try:
+                    make_shell_user(t, user)
+                    return cfslib.run(t)
+                finally:
+                    subprocess.run(["userdel", user], stderr=subprocess.DEVNULL)
             finally:
                 for n in t.pveds:
                     n.stop()

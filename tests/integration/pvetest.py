@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -172,6 +173,15 @@ class Node:
         # none of them, but the certificate must still be the node CA's
         ctx.check_hostname = self.host == "127.0.0.1"
         return ctx
+
+    def websocket(self, path, ticket):
+        """A websocket to path below /api2/json over TLS, with the ticket's cookie and the binary
+        protocol, as xterm.js and noVNC open one: a WebSocketClient (see its accepted and head)."""
+        raw = socket.create_connection((self.host, self.port), timeout=15)
+        return WebSocketClient(self.ssl_context().wrap_socket(raw, server_hostname=self.host),
+                               self.host, f"/api2/json{path}",
+                               "Sec-WebSocket-Protocol: binary\r\n"
+                               f"Cookie: PVEAuthCookie={urllib.parse.quote(ticket, safe='')}\r\n")
 
     def connection(self, timeout=15):
         return http.client.HTTPSConnection(self.host, self.port, context=self.ssl_context(),
@@ -339,6 +349,20 @@ class WebSocketClient:
         payload, self.buf = self.buf[off:off + n], self.buf[off + n:]
         self.fin = bool(b0 & 0x80)
         return b0 & 0x0F, payload
+
+    def read_until(self, pattern, timeout=20):
+        """Frames' payloads until their bytes match pattern (a regular expression): all of them.
+        EOFError at a close frame."""
+        seen = b""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            op, data = self.recv()
+            if op == 8:
+                raise EOFError(f"closed; so far {seen[-300:]!r}")
+            seen += data
+            if re.search(pattern, seen):
+                return seen
+        raise AssertionError(f"no {pattern!r} in {seen[-300:]!r}")
 
     def recv_message(self):
         """One whole message, its fragments joined."""

@@ -1,43 +1,16 @@
 """Websockets end to end: the node shell (termproxy) reached through vncwebsocket over TLS, as the web
-interface's xterm.js reaches it, with a small RFC 6455 client written here. The shell is for users of
+interface's xterm.js reaches it, with pvetest's small RFC 6455 client. The shell is for users of
 the pam realm (a throwaway system user, removed at the end); others are refused. Needs root and
 useradd."""
 
 import os
 import re
-import socket
-import ssl
 import subprocess
 import sys
-import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, WebSocketClient, case, expect, run  # noqa: E402
-
-class WebSocket(WebSocketClient):
-    """The node's websocket over TLS, with the ticket's cookie, as xterm.js opens it."""
-
-    def __init__(self, n, path, cookie):
-        ctx = ssl.create_default_context(cafile=n.path("etc/pve/pve-root-ca.pem"))
-        raw = socket.create_connection(("127.0.0.1", n.port), timeout=15)
-        super().__init__(ctx.wrap_socket(raw, server_hostname="127.0.0.1"), "127.0.0.1",
-                         f"/api2/json{path}",
-                         f"Sec-WebSocket-Protocol: binary\r\n"
-                         f"Cookie: PVEAuthCookie={urllib.parse.quote(cookie, safe='')}\r\n")
-
-    def read_until(self, pattern, timeout=20):
-        seen = b""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            op, data = self.recv()
-            if op == 8:
-                raise EOFError(f"closed; so far {seen[-200:]!r}")
-            seen += data
-            if re.search(pattern, seen):
-                return seen
-        raise AssertionError(f"no {pattern!r} in {seen[-300:]!r}")
-
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
 
 def termproxy(n):
     if not n.pam_user:
@@ -61,7 +34,7 @@ def node_shell_is_for_pam_users(n):
 def node_shell_over_websocket(n):
     tp = termproxy(n)
     q = urllib.parse.urlencode({"port": tp["port"], "vncticket": tp["ticket"]})
-    ws = WebSocket(n, f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
+    ws = n.websocket(f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
     try:
         expect(ws.accepted, ws.head)
         ws.send(f"{tp['user']}:{tp['ticket']}\n".encode())
@@ -80,7 +53,7 @@ def node_shell_over_websocket(n):
 def vncwebsocket_refuses_a_bad_ticket(n):
     tp = termproxy(n)
     q = urllib.parse.urlencode({"port": tp["port"], "vncticket": tp["ticket"] + "x"})
-    ws = WebSocket(n, f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
+    ws = n.websocket(f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
     try:
         expect(not ws.accepted and re.match(r"HTTP/1.1 40[13]", ws.head), ws.head)
     finally:
@@ -88,7 +61,7 @@ def vncwebsocket_refuses_a_bad_ticket(n):
     # A ticket for another port opens nothing either.
     q = urllib.parse.urlencode({"port": tp["port"] + 1 if tp["port"] < 5999 else 5900,
                                 "vncticket": tp["ticket"]})
-    ws = WebSocket(n, f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
+    ws = n.websocket(f"/nodes/{n.name}/vncwebsocket?{q}", n.ticket)
     try:
         expect(not ws.accepted, ws.head)
     finally:

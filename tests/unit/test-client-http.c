@@ -84,4 +84,52 @@ static void test_errors(void)
 	pve_buf_free(&b);
 }
 
-TEST_MAIN(TEST(test_framings), TEST(test_errors))
+/* A websocket's 101: complete at the head's end, whatever piece it comes in; consumed tells where the
+ * websocket's frames begin. */
+static void test_upgrade(void)
+{
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				   "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n";
+	static const char text[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+				   "Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"
+				   "\x82\x02OK";
+	for (size_t step = 1; step <= sizeof(text) - 1; step = step * 2 + 1) {
+		pve_client_http h;
+		pve_client_http_init(&h, 1024);
+		_cleanup_error_ pve_error *err = NULL;
+		int r = 0;
+		size_t off = 0;
+		while (r == 0 && off < sizeof(text) - 1) {
+			size_t n = sizeof(text) - 1 - off < step ? sizeof(text) - 1 - off : step;
+			r = pve_client_http_feed(&h, text + off, n, &err);
+			off += n;
+		}
+		check_int(r, 1);
+		check_int(h.status, 101);
+		check(h.hp.upgrade);
+		check_int((long long)h.consumed, (long long)(sizeof(head) - 1));
+		pve_client_http_clear(&h);
+	}
+}
+
+/* The upgrade request: Connection: Upgrade with the key and the binary protocol, no Connection: close. */
+static void test_upgrade_request(void)
+{
+	pve_client_request rq = { .method = "GET",
+				  .path = "/nodes/n3/vncwebsocket",
+				  .host = "10.0.0.3",
+				  .port = "8006",
+				  .ticket = "PVE:t",
+				  .websocket_key = "dGhlIHNhbXBsZSBub25jZQ==" };
+	pve_buf b = { 0 };
+	check_int(pve_client_request_build(&rq, &b, NULL), 0);
+	check(strstr(b.data, "GET /api2/json/nodes/n3/vncwebsocket HTTP/1.1\r\n") == b.data);
+	check(strstr(b.data, "\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"));
+	check(strstr(b.data, "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"));
+	check(strstr(b.data, "\r\nSec-WebSocket-Protocol: binary\r\n"));
+	check(strstr(b.data, "\r\nCookie: PVEAuthCookie=PVE:t\r\n"));
+	check(!strstr(b.data, "Connection: close"));
+	pve_buf_free(&b);
+}
+
+TEST_MAIN(TEST(test_framings), TEST(test_errors), TEST(test_upgrade), TEST(test_upgrade_request))

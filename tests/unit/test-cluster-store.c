@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <limits.h>
 #include <sys/file.h>
@@ -1023,6 +1024,76 @@ static void run_pvecfs(void (*fn)(void))
 	cfs_root = NULL;
 }
 
+/* Volatile status: over pvecfs this node's values are read back (by its node name, "n1"); on plain
+ * files a set does nothing and a get finds nothing. Bad keys and sizes are refused on both. */
+static void test_status(void)
+{
+	pve_store *s = open_store();
+	pve_error *err = NULL;
+	check_int(pve_store_status_set(s, "resources.0", "[1]", 3, &err), 0);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	int r = pve_store_status_get(s, "n1", "resources.0", &data, &len, &err);
+	if (cfs_root) {
+		check_int(r, 0);
+		check_int((int)len, 3);
+		check_streq(data, "[1]");
+	} else {
+		check_int(r, -ENOENT);
+		check(err && err->code == ENOENT);
+	}
+	pve_error_free(err);
+	err = NULL;
+	check_int(pve_store_status_get(s, "n2", "resources.0", &data, &len, NULL), -ENOENT);
+	check_int(pve_store_status_set(s, "a/b", "x", 1, NULL), -EINVAL);
+	check_int(pve_store_status_get(s, "../n1", "k", &data, &len, NULL), -EINVAL);
+	_cleanup_free_ char *big = xcalloc(PVE_STORE_STATUS_MAX_VALUE + 2, 1);
+	check_int(pve_store_status_set(s, "big", big, PVE_STORE_STATUS_MAX_VALUE + 1, &err),
+		  -E2BIG);
+	pve_error_free(err);
+	pve_store_free(s);
+}
+
+static void *read_loop(void *arg)
+{
+	pve_store *s = arg;
+	intptr_t bad = 0;
+	for (int i = 0; i < 300; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		if (pve_store_read(s, "user.cfg", &data, &len, NULL, NULL) < 0 ||
+		    !streq(data, "shared"))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+/* pved's blocking queues read the store from their threads while its loop uses it: no call takes
+ * another's reply. */
+static void test_threads(void)
+{
+	pve_store *s = open_store();
+	check_int(pve_store_write(s, "user.cfg", "shared", 6, NULL, NULL), 0);
+	pthread_t t[2];
+	for (size_t i = 0; i < ELEMENTSOF(t); i++)
+		check_int(pthread_create(&t[i], NULL, read_loop, s), 0);
+	int bad = 0;
+	for (int i = 0; i < 300; i++) {
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+		bad += pve_store_read(s, "user.cfg", &data, &len, NULL, NULL) < 0 ||
+		       !streq(data, "shared");
+		bad += pve_store_status_set(s, "k", "v", 1, NULL) < 0;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+		void *r = NULL;
+		pthread_join(t[i], &r);
+		bad += (int)(intptr_t)r;
+	}
+	check_int(bad, 0);
+	pve_store_free(s);
+}
+
 /* pvecfs killed and started again (pved does that): the same watch fd reports "" once the new one
  * is there, and then the changes made through it. */
 static void test_watch_restart(void)
@@ -1076,6 +1147,8 @@ PVECFS_CASE(test_concurrent_digest)
 PVECFS_CASE(test_never_torn)
 PVECFS_CASE(test_locks)
 PVECFS_CASE(test_watch)
+PVECFS_CASE(test_status)
+PVECFS_CASE(test_threads)
 
 TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(test_create),
 	  TEST(test_delete), TEST(test_rename), TEST(test_mkdir_list_exists), TEST(test_bad_paths),
@@ -1086,4 +1159,5 @@ TEST_MAIN(TEST(test_open), TEST(test_read_write), TEST(test_digest_guard), TEST(
 	  TEST(test_rename_pvecfs), TEST(test_mkdir_list_exists_pvecfs),
 	  TEST(test_bad_paths_pvecfs), TEST(test_concurrent_digest_pvecfs),
 	  TEST(test_never_torn_pvecfs), TEST(test_locks_pvecfs), TEST(test_watch_pvecfs),
-	  TEST(test_watch_restart_pvecfs))
+	  TEST(test_watch_restart_pvecfs), TEST(test_status), TEST(test_status_pvecfs),
+	  TEST(test_threads), TEST(test_threads_pvecfs))

@@ -1,0 +1,728 @@
+/* What the nodes of a cluster tell each other and the answers made of it: each pved publishes its
+ * /cluster/resources entries and its newest tasks in pvecfs's volatile status, and GET
+ * /cluster/resources and /cluster/tasks join this node's own (live) with what the others published. */
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "daemon/cluster/cluster-internal.h"
+#include "daemon/core/guest.h"
+#include "daemon/core/tasks-internal.h"
+#include "storage/storage.h"
+
+/* Published every PUBLISH_SEC; a node whose last publication is older than STALE_SEC (three missed
+ * ones; Proxmox's pvestatd sends every 10 s) has its guests "unknown". The time is the publisher's
+ * clock, as Proxmox's status carries it: the nodes' clocks must agree to a few seconds. */
+#define PUBLISH_SEC 3
+#define STALE_SEC 10
+#define CHUNK_MAX (60 * 1024)
+#define CHUNKS_MAX 200
+#define TASKS_PUBLISHED 50
+#define VMLIST_MAX (16 * 1024 * 1024)
+#define COUNT_KEY "resources.n"
+#define TASKS_KEY "tasks"
+
+struct pved_cluster_state {
+	struct event *timer;
+	bool busy; /* a publication's storage figures are being asked */
+	bool orphan; /* the area stopped meanwhile: the publication frees the state */
+	bool too_large_logged, failing;
+	char *sent[CHUNKS_MAX]; /* each chunk as last set */
+	char *tasks_sent;
+};
+
+/* ---- this node's entries ---------------------------------------------------------------------------
+ * Guests and the node come from their areas' memory (the resources hook); storages from storage.cfg, with
+ * their figures asked on the storage queue, as they may wait on a tool or a server. */
+
+typedef struct storage_fig {
+	char *id;
+	bool ok;
+	pve_storage_status st;
+} storage_fig;
+
+typedef struct resources_job {
+	pved *d;
+	pved_call *c; /* NULL: a publication */
+	char *type;
+	pve_sectioncfg *cfg;
+	storage_fig *figs;
+	size_t n;
+} resources_job;
+
+static void resources_job_free(resources_job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		free(j->figs[i].id);
+	free(j->figs);
+	pve_sectioncfg_free(j->cfg);
+	free(j->type);
+	free(j);
+}
+
+/* storage.cfg's storages of this node that c may audit (all of them for a publication). */
+static void storages_pick(resources_job *j)
+{
+	pved *d = j->d;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (pve_store_read(d->store, "storage.cfg", &text, &len, NULL, NULL) < 0 ||
+	    pve_storage_cfg_parse(text, len, &j->cfg, NULL) < 0 || !j->cfg)
+		return;
+	size_t n = pve_sectioncfg_count(j->cfg);
+	j->figs = xcalloc(n + 1, sizeof(*j->figs));
+	for (size_t i = 0; i < n; i++) {
+		pve_storage st;
+		const char *sid = pve_section_id(pve_sectioncfg_nth(j->cfg, i));
+		_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+		if (pve_storage_get(j->cfg, sid, &st, NULL) < 0 || st.disabled ||
+		    !pve_storage_on_node(&st, d->node) ||
+		    (j->c && !pved_call_permitted(j->c, acl, "Datastore.Audit")))
+			continue;
+		j->figs[j->n++].id = xstrdup(sid);
+	}
+}
+
+static void storage_work(void *arg)
+{
+	resources_job *j = arg;
+	for (size_t i = 0; i < j->n; i++) {
+		pve_storage st;
+		if (pve_storage_get(j->cfg, j->figs[i].id, &st, NULL) == 0)
+			j->figs[i].ok = pve_storage_get_status(&st, &j->figs[i].st, NULL) == 0 &&
+					j->figs[i].st.active;
+	}
+}
+
+/* Appends o's text to the comma-separated entries in b, and frees o. */
+static void entry_add(pve_buf *b, cJSON *o)
+{
+	_cleanup_free_ char *t = pve_json_print(o);
+	cJSON_Delete(o);
+	if (b->len)
+		pve_buf_puts(b, ",");
+	pve_buf_puts(b, t);
+}
+
+/* A storage's entry on node, as Proxmox's extract_storage_stats: "unknown" without figures. */
+static cJSON *storage_entry(const pve_storage *st, const char *node, const pve_storage_status *fig)
+{
+	cJSON *o = cJSON_CreateObject();
+	_cleanup_free_ char *id = xasprintf("storage/%s/%s", node, st->id);
+	_cleanup_free_ char *content = pve_storage_content_print(st->content);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "storage", st->id);
+	cJSON_AddStringToObject(o, "node", node);
+	cJSON_AddStringToObject(o, "type", "storage");
+	cJSON_AddStringToObject(o, "plugintype", st->type);
+	cJSON_AddStringToObject(o, "status", fig ? "available" : "unknown");
+	cJSON_AddNumberToObject(o, "shared", st->shared ? 1 : 0);
+	cJSON_AddStringToObject(o, "content", content);
+	if (fig) {
+		cJSON_AddNumberToObject(o, "maxdisk", (double)fig->total);
+		cJSON_AddNumberToObject(o, "disk", (double)fig->used);
+	}
+	return o;
+}
+
+/* This node's entries that c may see, comma-separated. */
+static void local_resources(pved_call *c, const resources_job *j, pve_buf *b)
+{
+	pved *d = c->d;
+	for (const pved_area *const *a = d->areas; *a; a++)
+		if ((*a)->resources)
+			(*a)->resources(c, j->type, b);
+	for (size_t i = 0; i < j->n; i++) {
+		pve_storage st;
+		if (pve_storage_get(j->cfg, j->figs[i].id, &st, NULL) == 0)
+			entry_add(b, storage_entry(&st, d->node,
+						   j->figs[i].ok ? &j->figs[i].st : NULL));
+	}
+}
+
+/* ---- publishing ------------------------------------------------------------------------------------ */
+
+/* The caller the hooks print everything for (root@pam may see all); the answers filter per caller. */
+static pved_call all_seeing(pved *d)
+{
+	return (pved_call){ .d = d, .authid = "root@pam", .userid = "root@pam", .client = "local" };
+}
+
+/* Where each top-level entry of the hooks' comma-separated text ends (they print JSON objects, so a
+ * comma outside strings and braces separates two). */
+static size_t entry_end(const char *s, size_t len, size_t pos)
+{
+	int depth = 0;
+	bool str = false;
+	for (; pos < len; pos++) {
+		char ch = s[pos];
+		if (str) {
+			if (ch == '\\')
+				pos++;
+			else if (ch == '"')
+				str = false;
+		} else if (ch == '"') {
+			str = true;
+		} else if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (ch == ',' && depth == 0) {
+			return pos;
+		}
+	}
+	return len;
+}
+
+static void set_status(pved *d, const char *key, const char *text)
+{
+	struct pved_cluster_state *cs = d->cluster;
+	_cleanup_error_ pve_error *err = NULL;
+	if (pve_store_status_set(d->store, key, text, strlen(text), &err) < 0) {
+		if (!cs->failing)
+			log_warning("can't publish this node's '%s' to the cluster: %s", key,
+				    err->message);
+		cs->failing = true;
+		return;
+	}
+	cs->failing = false;
+}
+
+/* Sets the chunks that changed since their last publication, then the count with the time (each
+ * time: the others tell a silent node by it). */
+static void publish_resources(pved *d, const pve_buf *b)
+{
+	struct pved_cluster_state *cs = d->cluster;
+	/* pvecfs keeps the values in RAM only: after its restart, everything is sent again */
+	_cleanup_free_ char *mine = NULL;
+	size_t mlen;
+	if (pve_store_status_get(d->store, d->node, COUNT_KEY, &mine, &mlen, NULL) == -ENOENT) {
+		for (size_t i = 0; i < CHUNKS_MAX; i++) {
+			free(cs->sent[i]);
+			cs->sent[i] = NULL;
+		}
+		free(cs->tasks_sent);
+		cs->tasks_sent = NULL;
+	}
+	size_t n = 0, pos = 0;
+	const char *text = b->data ? b->data : "";
+	while (pos < b->len && n < CHUNKS_MAX) {
+		pve_buf chunk = { 0 };
+		pve_buf_puts(&chunk, "[");
+		while (pos < b->len) {
+			size_t end = entry_end(text, b->len, pos);
+			/* no entry is near 60 KiB; one that were would be left out rather than split */
+			if (end == pos || end - pos + 2 > CHUNK_MAX) {
+				pos = end + 1;
+				continue;
+			}
+			if (chunk.len + (end - pos) + 2 > CHUNK_MAX)
+				break;
+			if (chunk.len > 1)
+				pve_buf_puts(&chunk, ",");
+			pve_buf_append(&chunk, text + pos, end - pos);
+			pos = end + 1;
+		}
+		pve_buf_puts(&chunk, "]");
+		if (!cs->sent[n] || !streq(cs->sent[n], chunk.data)) {
+			char key[32];
+			snprintf(key, sizeof(key), "resources.%zu", n);
+			set_status(d, key, chunk.data);
+			free(cs->sent[n]);
+			cs->sent[n] = cs->failing ? NULL : pve_buf_steal(&chunk);
+		}
+		pve_buf_free(&chunk);
+		n++;
+	}
+	if (pos < b->len && !cs->too_large_logged) {
+		log_warning(
+			"this node's /cluster/resources entries exceed %d chunks of %d KiB: the "
+			"other nodes see only the first",
+			CHUNKS_MAX, CHUNK_MAX / 1024);
+		cs->too_large_logged = true;
+	}
+	_cleanup_free_ char *count =
+		xasprintf("{\"count\":%zu,\"time\":%lld}", n, (long long)time(NULL));
+	set_status(d, COUNT_KEY, count);
+}
+
+/* The newest tasks, as /nodes/{node}/tasks prints them, as many as fit one value. */
+static void publish_tasks(pved *d)
+{
+	struct pved_cluster_state *cs = d->cluster;
+	pved_tasks_refresh(d);
+	size_t n = pved_tasks_count(d);
+	const pved_task **v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = pved_tasks_nth(d, i);
+	qsort(v, n, sizeof(*v), pved_task_cmp_newest);
+	cJSON *list = cJSON_CreateArray();
+	for (size_t i = 0; i < n && i < TASKS_PUBLISHED; i++)
+		cJSON_AddItemToArray(list, pved_task_to_json(v[i]));
+	free(v);
+	char *text = pve_json_print(list);
+	while (strlen(text) > PVE_STORE_STATUS_MAX_VALUE && cJSON_GetArraySize(list) > 0) {
+		cJSON_DeleteItemFromArray(list, cJSON_GetArraySize(list) - 1);
+		free(text);
+		text = pve_json_print(list);
+	}
+	cJSON_Delete(list);
+	if (cs->tasks_sent && streq(cs->tasks_sent, text)) {
+		free(text);
+		return;
+	}
+	set_status(d, TASKS_KEY, text);
+	free(cs->tasks_sent);
+	cs->tasks_sent = NULL;
+	if (cs->failing)
+		free(text);
+	else
+		cs->tasks_sent = text;
+}
+
+static void cluster_state_free(struct pved_cluster_state *cs)
+{
+	if (cs->timer)
+		event_free(cs->timer);
+	for (size_t i = 0; i < CHUNKS_MAX; i++)
+		free(cs->sent[i]);
+	free(cs->tasks_sent);
+	free(cs);
+}
+
+static void publish_done(void *arg)
+{
+	resources_job *j = arg;
+	pved *d = j->d;
+	struct pved_cluster_state *cs = d->cluster;
+	if (cs->orphan) {
+		/* the area stopped while the figures were asked; the state waited for this */
+		d->cluster = NULL;
+		cluster_state_free(cs);
+		return resources_job_free(j);
+	}
+	cs->busy = false;
+	/* the areas may be gone already: the others would see a node without guests */
+	if (d->stopping)
+		return resources_job_free(j);
+	pved_call all = all_seeing(d);
+	pve_buf b = { 0 };
+	local_resources(&all, j, &b);
+	resources_job_free(j);
+	publish_resources(d, &b);
+	pve_buf_free(&b);
+	publish_tasks(d);
+}
+
+static void publish_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pved *d = arg;
+	struct pved_cluster_state *cs = d->cluster;
+	if (cs->busy || d->stopping)
+		return;
+	resources_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	storages_pick(j);
+	cs->busy = true;
+	if (pved_run_blocking(d, PVED_QUEUE_STORAGE, storage_work, publish_done, j, NULL) < 0) {
+		/* the storage queue is full: this round is skipped */
+		cs->busy = false;
+		resources_job_free(j);
+	}
+}
+
+int pved_cluster_publish_start(pved *d, pve_error **err)
+{
+	(void)err;
+	if (!d->base || !pved_pvecfs_clustered(d))
+		return 0;
+	struct pved_cluster_state *cs = xcalloc(1, sizeof(*cs));
+	d->cluster = cs;
+	cs->timer = event_new(d->base, -1, EV_PERSIST, publish_tick, d);
+	struct timeval tv = { PUBLISH_SEC, 0 };
+	event_add(cs->timer, &tv);
+	/* the first at once: the others see this node's entries from its start */
+	event_active(cs->timer, EV_TIMEOUT, 0);
+	return 0;
+}
+
+void pved_cluster_publish_stop(pved *d)
+{
+	struct pved_cluster_state *cs = d->cluster;
+	if (!cs)
+		return;
+	event_free(cs->timer);
+	cs->timer = NULL;
+	if (cs->busy) {
+		/* its job still runs and holds d: the state goes when it is done */
+		cs->orphan = true;
+		return;
+	}
+	cluster_state_free(cs);
+	d->cluster = NULL;
+}
+
+/* ---- what the other nodes published ---------------------------------------------------------------- */
+
+typedef struct published {
+	bool fresh; /* published within STALE_SEC */
+	cJSON *all; /* the entries that name this node */
+	const cJSON **by_id; /* sorted by "id" */
+	size_t n;
+} published;
+
+static void published_free(published *p)
+{
+	cJSON_Delete(p->all);
+	free(p->by_id);
+	*p = (published){ 0 };
+}
+
+static const char *id_of(const cJSON *o)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "id"));
+}
+
+static int by_id_cmp(const void *a, const void *b)
+{
+	return strcmp(id_of(*(const cJSON *const *)a), id_of(*(const cJSON *const *)b));
+}
+
+/* A value another node published, parsed: cluster input, so its size and depth are bounded here. */
+static cJSON *status_json(pved *d, const char *node, const char *key)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (pve_store_status_get(d->store, node, key, &text, &len, NULL) < 0)
+		return NULL;
+	return pve_json_parse(text, len, PVE_STORE_STATUS_MAX_VALUE, 8, NULL);
+}
+
+static void published_load(pved *d, const char *node, published *p)
+{
+	*p = (published){ .all = cJSON_CreateArray() };
+	cJSON *count = status_json(d, node, COUNT_KEY);
+	const cJSON *cn = cJSON_GetObjectItemCaseSensitive(count, "count");
+	const cJSON *ct = cJSON_GetObjectItemCaseSensitive(count, "time");
+	double now = (double)time(NULL);
+	p->fresh = cJSON_IsNumber(cn) && cJSON_IsNumber(ct) && ct->valuedouble + STALE_SEC >= now &&
+		   ct->valuedouble <= now + STALE_SEC;
+	int n = p->fresh && cn->valuedouble >= 0 && cn->valuedouble <= CHUNKS_MAX ?
+			(int)cn->valuedouble :
+			0;
+	cJSON_Delete(count);
+	for (int i = 0; i < n; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "resources.%d", i);
+		cJSON *chunk = status_json(d, node, key);
+		cJSON *e;
+		while (cJSON_IsArray(chunk) && (e = cJSON_DetachItemFromArray(chunk, 0))) {
+			const char *en =
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "node"));
+			if (cJSON_IsObject(e) && id_of(e) && en && streq(en, node))
+				cJSON_AddItemToArray(p->all, e);
+			else
+				cJSON_Delete(e);
+		}
+		cJSON_Delete(chunk);
+	}
+	p->by_id = xcalloc((size_t)cJSON_GetArraySize(p->all) + 1, sizeof(*p->by_id));
+	const cJSON *e;
+	cJSON_ArrayForEach (e, p->all)
+		p->by_id[p->n++] = e;
+	qsort(p->by_id, p->n, sizeof(*p->by_id), by_id_cmp);
+}
+
+/* A copy of the node's published entry with this id; NULL when it has none or is silent. */
+static cJSON *published_find(const published *p, const char *id)
+{
+	if (!p->fresh || !p->n)
+		return NULL;
+	size_t lo = 0, hi = p->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(id, id_of(p->by_id[mid]));
+		if (r == 0)
+			return cJSON_Duplicate(p->by_id[mid], true);
+		if (r < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* pvecfs's .vmlist: every guest's node and type. */
+static cJSON *read_vmlist(pved *d)
+{
+	_cleanup_free_ char *path = pved_path(d, "etc/pve/.vmlist");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	if (pve_read_file(path, VMLIST_MAX, &text, &len, NULL) < 0)
+		return NULL;
+	return pve_json_parse(text, len, VMLIST_MAX, 8, NULL);
+}
+
+/* What the caller may see of a published entry, as the hooks filter theirs: a node's figures only
+ * with Sys.Audit on it, a guest's pool only with Pool.Audit on the pool. */
+static void node_figures_filter(pved_call *c, const char *node, cJSON *o)
+{
+	_cleanup_free_ char *acl = xasprintf("/nodes/%s", node);
+	if (pved_call_permitted(c, acl, "Sys.Audit"))
+		return;
+	static const char *const figures[] = { "cpu",	 "maxcpu", "mem",    "maxmem",
+					       "uptime", "disk",   "maxdisk" };
+	for (size_t i = 0; i < ELEMENTSOF(figures); i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, figures[i]);
+}
+
+static void pool_filter(pved_call *c, cJSON *o)
+{
+	const char *pool = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "pool"));
+	if (!pool)
+		return;
+	_cleanup_free_ char *acl = xasprintf("/pool/%s", pool);
+	if (!pved_call_permitted(c, acl, "Pool.Audit"))
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "pool");
+}
+
+/* The guests of .vmlist on other nodes that c may audit: as their node published them, "unknown"
+ * when it has not lately. */
+static void guest_entries(pved_call *c, const cJSON *vmlist, const cJSON *nodelist,
+			  const published *pubs, pve_buf *b)
+{
+	pved *d = c->d;
+	pved_guest_audit audit;
+	pved_guest_audit_init(&audit, c);
+	const cJSON *g;
+	cJSON_ArrayForEach (g, cJSON_GetObjectItemCaseSensitive(vmlist, "ids")) {
+		const char *node =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "node"));
+		const char *type =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "type"));
+		long long vmid;
+		/* this node's guests are the hooks' (live) */
+		if (!node || !type || streq(node, d->node) ||
+		    (!streq(type, "qemu") && !streq(type, "lxc")) || !g->string ||
+		    g->string[0] == '0' ||
+		    pve_parse_int(g->string, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0 ||
+		    !pved_guest_audit_may(&audit, vmid))
+			continue;
+		_cleanup_free_ char *id = xasprintf("%s/%lld", type, vmid);
+		const published *p = NULL;
+		size_t i = 0;
+		const cJSON *n;
+		cJSON_ArrayForEach (n, nodelist) {
+			if (streq(n->string, node))
+				p = &pubs[i];
+			i++;
+		}
+		cJSON *o = p ? published_find(p, id) : NULL;
+		if (!o) {
+			/* Proxmox's extract_vm_stats without the node's status */
+			o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "id", id);
+			cJSON_AddNumberToObject(o, "vmid", (double)vmid);
+			cJSON_AddStringToObject(o, "node", node);
+			cJSON_AddStringToObject(o, "type", type);
+			cJSON_AddStringToObject(o, "status", "unknown");
+		}
+		pool_filter(c, o);
+		entry_add(b, o);
+	}
+}
+
+/* A node's entry as Proxmox's extract_node_stats: "online" with its figures when it is in the view
+ * and published lately, "unknown" when it is in the view but silent, else "offline". */
+static cJSON *node_entry(pved_call *c, const char *node, bool online, const published *p)
+{
+	_cleanup_free_ char *id = xasprintf("node/%s", node);
+	cJSON *o = online ? published_find(p, id) : NULL;
+	if (o) {
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "status");
+		cJSON_AddStringToObject(o, "status", "online");
+		node_figures_filter(c, node, o);
+		return o;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "node", node);
+	cJSON_AddStringToObject(o, "type", "node");
+	cJSON_AddStringToObject(o, "status", online ? "unknown" : "offline");
+	return o;
+}
+
+/* Every storage enabled on node that the caller may audit, once per node as Proxmox lists them (a
+ * shared one too), with the figures that node published. */
+static void storage_entries(pved_call *c, const pve_sectioncfg *cfg, const char *node,
+			    const published *p, pve_buf *b)
+{
+	size_t n = pve_sectioncfg_count(cfg);
+	for (size_t i = 0; i < n; i++) {
+		pve_storage st;
+		const char *sid = pve_section_id(pve_sectioncfg_nth(cfg, i));
+		_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+		if (pve_storage_get(cfg, sid, &st, NULL) < 0 || st.disabled ||
+		    !pve_storage_on_node(&st, node) ||
+		    !pved_call_permitted(c, acl, "Datastore.Audit"))
+			continue;
+		_cleanup_free_ char *id = xasprintf("storage/%s/%s", node, sid);
+		cJSON *o = published_find(p, id);
+		entry_add(b, o ? o : storage_entry(&st, node, NULL));
+	}
+}
+
+/* The other nodes' entries (.members' nodelist), filtered for c; nothing on a node alone. */
+static void remote_resources(pved_call *c, const resources_job *j, pve_buf *b)
+{
+	pved *d = c->d;
+	cJSON *members = pved_cluster_members(d);
+	if (!members)
+		return;
+	const cJSON *nodelist = cJSON_GetObjectItemCaseSensitive(members, "nodelist");
+	size_t nn = (size_t)cJSON_GetArraySize(nodelist), i = 0;
+	published *pubs = xcalloc(nn + 1, sizeof(*pubs));
+	bool *online = xcalloc(nn + 1, sizeof(*online));
+	const cJSON *n;
+	cJSON_ArrayForEach (n, nodelist) {
+		const cJSON *on = cJSON_GetObjectItemCaseSensitive(n, "online");
+		online[i] = cJSON_IsNumber(on) && on->valuedouble != 0;
+		if (online[i] && !streq(n->string, d->node))
+			published_load(d, n->string, &pubs[i]);
+		i++;
+	}
+	const char *type = j->type;
+	if (!type || streq(type, "vm")) {
+		cJSON *vmlist = read_vmlist(d);
+		guest_entries(c, vmlist, nodelist, pubs, b);
+		cJSON_Delete(vmlist);
+	}
+	i = 0;
+	cJSON_ArrayForEach (n, nodelist) {
+		if (!streq(n->string, d->node)) {
+			if (!type || streq(type, "node"))
+				entry_add(b, node_entry(c, n->string, online[i], &pubs[i]));
+			if ((!type || streq(type, "storage")) && j->cfg)
+				storage_entries(c, j->cfg, n->string, &pubs[i], b);
+		}
+		published_free(&pubs[i]);
+		i++;
+	}
+	free(pubs);
+	free(online);
+	cJSON_Delete(members);
+}
+
+/* ---- GET /cluster/resources: this node's entries live, the others' as they published them ------------ */
+
+static void resources_answer(resources_job *j)
+{
+	pved_call *c = j->c;
+	pve_buf b = { 0 };
+	local_resources(c, j, &b);
+	remote_resources(c, j, &b);
+	_cleanup_free_ char *text = xasprintf("[%s]", b.data ? b.data : "");
+	pve_buf_free(&b);
+	pved_call_reply_json(c, text, strlen(text));
+	resources_job_free(j);
+}
+
+static void storage_done(void *arg)
+{
+	resources_answer(arg);
+}
+
+static void h_cluster_resources(pved_call *c)
+{
+	const char *type = pved_call_str(c, "type");
+	resources_job *j = xcalloc(1, sizeof(*j));
+	j->d = c->d;
+	j->c = c;
+	j->type = type ? xstrdup(type) : NULL;
+	if (type && !streq(type, "storage"))
+		return resources_answer(j);
+	storages_pick(j);
+	if (!j->n ||
+	    pved_run_blocking(c->d, PVED_QUEUE_STORAGE, storage_work, storage_done, j, NULL) < 0)
+		return resources_answer(j);
+}
+
+/* ---- GET /cluster/tasks: this node's running and recent tasks and the lists the others published ---- */
+
+static double starttime_of(const cJSON *t)
+{
+	const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "starttime");
+	return cJSON_IsNumber(s) ? s->valuedouble : 0;
+}
+
+/* The newest first, as pved_task_cmp_newest orders this node's. */
+static int task_cmp_newest(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+	double sx = starttime_of(x), sy = starttime_of(y);
+	if (sx != sy)
+		return sx < sy ? 1 : -1;
+	return strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(y, "upid")),
+		      cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "upid")));
+}
+
+/* node's published tasks that c may see (Sys.Audit on the node, or its own), into list. */
+static void remote_tasks(pved_call *c, const char *node, cJSON *list)
+{
+	cJSON *tasks = status_json(c->d, node, TASKS_KEY);
+	_cleanup_free_ char *acl = xasprintf("/nodes/%s", node);
+	bool auditor = pved_call_permitted(c, acl, "Sys.Audit");
+	cJSON *t;
+	while (cJSON_IsArray(tasks) && (t = cJSON_DetachItemFromArray(tasks, 0))) {
+		const char *tn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "node"));
+		const char *user =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "user"));
+		if (cJSON_IsObject(t) && tn && streq(tn, node) && user &&
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "upid")) &&
+		    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "starttime")) &&
+		    (auditor || pved_task_owned_by(c->authid, user)))
+			cJSON_AddItemToArray(list, t);
+		else
+			cJSON_Delete(t);
+	}
+	cJSON_Delete(tasks);
+}
+
+static void h_cluster_tasks(pved_call *c)
+{
+	pved *d = c->d;
+	pved_tasks_refresh(d);
+	_cleanup_free_ char *node_path = xasprintf("/nodes/%s", d->node);
+	bool auditor = pved_call_permitted(c, node_path, "Sys.Audit");
+	cJSON *all = cJSON_CreateArray();
+	size_t n = pved_tasks_count(d);
+	for (size_t i = 0; i < n; i++) {
+		const pved_task *t = pved_tasks_nth(d, i);
+		if (!pved_task_is_active(d, t))
+			continue;
+		if (!auditor && !pved_task_owned_by(c->authid, t->upid.user))
+			continue;
+		cJSON_AddItemToArray(all, pved_task_to_json(t));
+	}
+	cJSON *members = pved_cluster_members(d);
+	const cJSON *m;
+	cJSON_ArrayForEach (m, cJSON_GetObjectItemCaseSensitive(members, "nodelist"))
+		if (!streq(m->string, d->node))
+			remote_tasks(c, m->string, all);
+	cJSON_Delete(members);
+	size_t k = (size_t)cJSON_GetArraySize(all);
+	cJSON **v = xcalloc(k + 1, sizeof(*v));
+	for (size_t i = 0; i < k; i++)
+		v[i] = cJSON_DetachItemFromArray(all, 0);
+	qsort(v, k, sizeof(*v), task_cmp_newest);
+	for (size_t i = 0; i < k; i++)
+		cJSON_AddItemToArray(all, v[i]);
+	free(v);
+	pved_call_reply(c, all);
+}
+
+const pved_handler pved_cluster_resources_handlers[] = {
+	{ "cluster_resources", h_cluster_resources },
+	{ "cluster_tasks", h_cluster_tasks },
+	{ NULL, NULL },
+};
