@@ -412,9 +412,9 @@ static int guest_begin(bulk_run *b, const bulk_guest *g, char **ret_upid)
 			}
 			operation = "resume";
 		}
-		long long timeout = arg_int(b->args, "timeout", -1);
-		if (timeout >= 0 && streq(operation, "start") && !g->lxc)
-			param_int(params, "timeout", timeout);
+		if (cJSON_GetObjectItemCaseSensitive(b->args, "timeout") &&
+		    streq(operation, "start") && !g->lxc)
+			param_int(params, "timeout", arg_int(b->args, "timeout", 0));
 		printf("Starting %s %lld\n", type_text(g), g->vmid);
 		break;
 	}

@@ -145,19 +145,6 @@ def local_root_gets_a_ticket(t):
            f"root on node1's socket reaches node3: {status} {body}")
 
 
-def wait_remote_task(n, node, upid, timeout=120):
-    """Follows a task of node through n (its status call forwarded): the stopped status."""
-    q = vmlib.q(upid)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        r = n.get(f"/nodes/{node}/tasks/{q}/status")
-        expect(r.status == 200, r)
-        if r.data["status"] == "stopped":
-            return r.data
-        time.sleep(0.2)
-    raise AssertionError(f"task {upid} did not end in {timeout} s")
-
-
 @case
 def bulk_action_reaches_another_node(t):
     """A bulk start on node1 of a diskless VM on node3: the task calls node1's API, which forwards
@@ -167,7 +154,7 @@ def bulk_action_reaches_another_node(t):
     n1, n3 = t.pveds[0], t.pveds[2]
     r = n1.post("/nodes/node3/qemu", {"vmid": 301, "memory": 64})
     expect(r.status == 200 and r.data.startswith("UPID:node3:"), r)
-    st = wait_remote_task(n1, "node3", r.data)
+    st = wait_task(n1, r.data, 120)
     expect(st["exitstatus"] == "OK", st)
     conf = n1.path("etc/pve/nodes/node3/qemu-server/301.conf")
     end = time.monotonic() + 10
