@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -26,6 +27,7 @@ struct pve_client {
 	char *ticket; /* after login */
 	char *csrf;
 	char *peer_fingerprint; /* of the last handshake */
+	int timeout_sec; /* for each send, receive and connect; 0: none */
 };
 
 void pve_client_response_clear(pve_client_response *r)
@@ -118,7 +120,7 @@ static void https_conn_close(https_conn *hc)
 	*hc = (https_conn){ .fd = -1 };
 }
 
-static int tcp_connect(const char *host, const char *port, pve_error **err)
+static int tcp_connect(const char *host, const char *port, int timeout_sec, pve_error **err)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
 	int r = getaddrinfo(host, port, &hints, &ai);
@@ -130,6 +132,15 @@ static int tcp_connect(const char *host, const char *port, pve_error **err)
 		int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
 		if (fd < 0) {
 			last = errno;
+			continue;
+		}
+		/* SO_SNDTIMEO bounds connect() too; a call that times out fails with EAGAIN. */
+		struct timeval tv = { .tv_sec = timeout_sec };
+		if (timeout_sec > 0 &&
+		    (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+		     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)) {
+			last = errno;
+			close(fd);
 			continue;
 		}
 		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
@@ -159,7 +170,7 @@ static int https_connect(pve_client *c, https_conn *hc, pve_error **err)
 		 * it, so the message can show the server's fingerprint. Nothing is sent before. */
 		SSL_CTX_set_verify(c->ssl_ctx, SSL_VERIFY_NONE, NULL);
 	}
-	int fd = tcp_connect(c->host, c->port, err);
+	int fd = tcp_connect(c->host, c->port, c->timeout_sec, err);
 	if (fd < 0)
 		return fd;
 	hc->fd = fd;
@@ -227,11 +238,17 @@ static int ssl_read_some(https_conn *hc, pve_buf *b, size_t cap, pve_error **err
 	char tmp[16384];
 	int want = cap < sizeof(tmp) ? (int)cap : (int)sizeof(tmp);
 	int n = SSL_read(hc->ssl, tmp, want);
+	int saved = errno;
 	if (n > 0) {
 		pve_buf_append(b, tmp, (size_t)n);
 		return n;
 	}
 	int e = SSL_get_error(hc->ssl, n);
+	if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_WANT_READ) &&
+	    (saved == EAGAIN || saved == EWOULDBLOCK)) {
+		ERR_clear_error();
+		return pve_error_set(err, ETIMEDOUT, "no response in time");
+	}
 	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
 		ERR_clear_error();
 		/* a close without close_notify is common; the framing tells if it came early */
@@ -447,6 +464,19 @@ void pve_client_set_token(pve_client *c, const char *token)
 {
 	free_secret(c->token);
 	c->token = token ? xstrdup(token) : NULL;
+}
+
+void pve_client_set_ticket(pve_client *c, const char *ticket, const char *csrf)
+{
+	free_secret(c->ticket);
+	free(c->csrf);
+	c->ticket = ticket ? xstrdup(ticket) : NULL;
+	c->csrf = csrf ? xstrdup(csrf) : NULL;
+}
+
+void pve_client_set_timeout(pve_client *c, int seconds)
+{
+	c->timeout_sec = seconds > 0 ? seconds : 0;
 }
 
 int pve_client_login(pve_client *c, const char *user, const char *password, pve_error **err)

@@ -43,6 +43,12 @@ static inline void pve_client_freep(pve_client **c)
 int pve_client_login(pve_client *c, const char *user, const char *password, pve_error **err);
 /* Authenticates the calls with an API token, "user@realm!name=SECRET" (sent as PVEAPIToken=...). */
 void pve_client_set_token(pve_client *c, const char *token);
+/* Authenticates the calls with a ticket someone else got (a task acting for its caller), and the CSRF
+ * token that goes with it for calls other than GET (may be NULL). */
+void pve_client_set_ticket(pve_client *c, const char *ticket, const char *csrf);
+/* Each connect, handshake, send and receive of a call fails after this many seconds without progress
+ * (a response that does not come: ETIMEDOUT "no response in time"); 0, the default: no limit. */
+void pve_client_set_timeout(pve_client *c, int seconds);
 
 /* One call to /api2/json + path (a connection of its own). params: an object of strings (arrays of
  * strings for list parameters), NULL for none; anything else is -EINVAL. Fails only when no response

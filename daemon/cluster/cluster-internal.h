@@ -39,3 +39,7 @@ void pved_cluster_config_changed(pved *d, const char *path);
 extern const pved_handler pved_cluster_resources_handlers[];
 int pved_cluster_publish_start(pved *d, pve_error **err);
 void pved_cluster_publish_stop(pved *d);
+/* /cluster/bulk-action (bulk.c): its handlers and the bulk-start, bulk-shutdown and bulk-suspend
+ * tasks. */
+extern const pved_handler pved_cluster_bulk_handlers[];
+extern const pved_task_kind pved_cluster_bulk_tasks[];

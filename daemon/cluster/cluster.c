@@ -70,8 +70,10 @@ const pved_area pved_area_cluster = {
 		(const pved_handler *const[]){
 			handlers, pved_cluster_log_handlers, pved_cluster_options_handlers,
 			pved_cluster_status_handlers, pved_cluster_config_handlers,
-			pved_cluster_membership_handlers, pved_cluster_resources_handlers, NULL },
-	.tasks = (const pved_task_kind *const[]){ pved_cluster_tasks, NULL },
+			pved_cluster_membership_handlers, pved_cluster_resources_handlers,
+			pved_cluster_bulk_handlers, NULL },
+	.tasks = (const pved_task_kind *const[]){ pved_cluster_tasks, pved_cluster_bulk_tasks,
+						  NULL },
 	.config_changed = pved_cluster_config_changed,
 	.task_ended = pved_cluster_task_ended,
 	.init = pved_cluster_publish_start,

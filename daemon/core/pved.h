@@ -338,6 +338,11 @@ long long pved_call_int(const pved_call *c, const char *name, long long def);
 bool pved_call_has(const pved_call *c, const char *name);
 /* The caller's privileges: may authid use privilege priv on ACL path? root@pam may do everything. */
 bool pved_call_permitted(const pved_call *c, const char *path, const char *priv);
+/* The caller's credentials for a task that calls the API as the caller (Proxmox's expose_credentials):
+ * {"ticket", "csrf"} or {"token"} as the call brought them, or for root on the local socket a fresh
+ * root@pam ticket and CSRF token. Secrets: they go into a task's args (a pipe), never into a log, a
+ * message or the task's id. */
+int pved_call_credentials(const pved_call *c, cJSON **ret, pve_error **err);
 
 /* ---- forwarding a call to another cluster node (proxy.c) ---- */
 

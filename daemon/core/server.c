@@ -663,6 +663,34 @@ bool pved_call_permitted(const pved_call *c, const char *path, const char *priv)
 	return pved_auth_permitted(c->d, c->authid, path, priv);
 }
 
+int pved_call_credentials(const pved_call *c, cJSON **ret, pve_error **err)
+{
+	const call *k = c->priv;
+	const pve_request *r = k->req;
+	_cleanup_json_ cJSON *o = cJSON_CreateObject();
+	if (k->conn->root) {
+		/* The local socket's trust reaches no HTTPS call: a ticket stands for it, as in
+		 * forwarding. */
+		_cleanup_free_ char *ticket = pved_auth_ticket(c->d, "root@pam");
+		_cleanup_free_ char *csrf = pved_auth_csrf(c->d, "root@pam");
+		if (!ticket || !csrf)
+			return pve_error_set(err, EIO, "no key to sign a ticket for root@pam");
+		cJSON_AddStringToObject(o, "ticket", ticket);
+		cJSON_AddStringToObject(o, "csrf", csrf);
+	} else if (r->token) {
+		/* what authenticated the call (pved_auth_request takes a token first) */
+		cJSON_AddStringToObject(o, "token", r->token);
+	} else if (r->ticket) {
+		cJSON_AddStringToObject(o, "ticket", r->ticket);
+		if (r->csrf)
+			cJSON_AddStringToObject(o, "csrf", r->csrf);
+	} else {
+		return pve_error_set(err, EACCES, "the call brought no credentials to hand on");
+	}
+	*ret = TAKE_PTR(o);
+	return 0;
+}
+
 /* ---- permission expressions (Proxmox's "check" lists) -------------------------------------------------- */
 
 static bool check_permitted(void *ud, const char *path, const char *priv)

@@ -3,7 +3,8 @@
 """Forwarding (proxyto) in a cluster of 3: one pved per node on the cluster's pvecfs, each in its
 node's network namespace on 8006; the test reaches them through an address of its own on the test's
 bridge. A call for node3 made on node1 runs on node3 (its ticket, an API token, root on node1's local
-socket), node3's 400 comes back with its errors, an unknown node is 404, a node shell on node3 opened
+socket), node3's 400 comes back with its errors, a bulk start and shutdown on node1 of a VM on node3
+(the bulk task's calls forwarded), an unknown node is 404, a node shell on node3 opened
 on node1 (termproxy, then vncwebsocket relayed by node1) runs in node3's network namespace, a wrong
 vncticket gets node3's refusal, file downloads are refused (501), a certificate other than the one in
 the store is refused (596), and a stopped pved gives 595 naming the node, to calls and websockets.
@@ -21,6 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfslib  # noqa: E402
 import pvetest  # noqa: E402
 from cfslib import case, expect  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import vmlib  # noqa: E402
 
 
 def cluster_pved(nd):
@@ -139,6 +143,35 @@ def local_root_gets_a_ticket(t):
     status, body = t.pveds[0].local_call("GET", "/nodes/node3/network", {})
     expect(status == 200 and any(i.get("iface") == "vmbr7" for i in body["data"]),
            f"root on node1's socket reaches node3: {status} {body}")
+
+
+@case
+def bulk_action_reaches_another_node(t):
+    """A bulk start on node1 of a diskless VM on node3: the task calls node1's API, which forwards
+    the guest's calls to node3."""
+    if not vmlib.QEMU:
+        raise cfslib.Skip("no qemu-system-x86_64")
+    n1, n3 = t.pveds[0], t.pveds[2]
+    r = n1.post("/nodes/node3/qemu", {"vmid": 301, "memory": 64})
+    expect(r.status == 200 and r.data.startswith("UPID:node3:"), r)
+    st = wait_task(n1, r.data, 120)
+    expect(st["exitstatus"] == "OK", st)
+    conf = n1.path("etc/pve/nodes/node3/qemu-server/301.conf")
+    end = time.monotonic() + 10
+    while not os.path.exists(conf) and time.monotonic() < end:
+        time.sleep(0.1)
+    for action, params, want in (("start", {"vms": "301"}, "running"),
+                                 ("shutdown", {"vms": "301", "timeout": 1}, "stopped")):
+        r = n1.post(f"/cluster/bulk-action/guest/{action}", params)
+        expect(r.status == 200 and r.data.startswith("UPID:node1:"), r)
+        st = n1.wait_task(r.data, 120)
+        log = vmlib.task_log(n1, r.data)
+        expect(st["exitstatus"] == "OK", f"{st} {log}")
+        expect(("Starting VM 301" if action == "start" else "Shutting down VM 301") in log, log)
+        r = n1.get("/nodes/node3/qemu/301/status/current")
+        expect(r.status == 200 and r.data["status"] == want, r)
+    expect(vmlib.qemu_pid(n3.root, 301) is None or not vmlib.alive(vmlib.qemu_pid(n3.root, 301)),
+           "node3's QEMU has gone")
 
 
 @case
@@ -323,6 +356,7 @@ def main():
             finally:
                 for n in t.pveds:
                     n.stop()
+                    vmlib.kill_vms(n.root)
     except cfslib.Skip as e:
         print(f"skip all: {e}")
         return 0
