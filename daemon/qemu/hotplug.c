@@ -258,7 +258,9 @@ static int cpu_hotplug(hp_ctx *x, pve_config *c, const char *value, pve_error **
 		cJSON *a = cJSON_CreateObject();
 		cJSON_AddStringToObject(a, "id", id);
 		int r = kvm_qmp_sync_command(x->q, "device_del", a, 10000, NULL, err);
-		if (r >= 0 && wait_vcpus(x, i - 1, UNPLUG_TIMEOUT_MS, err) == -ETIMEDOUT)
+		if (r >= 0)
+			r = wait_vcpus(x, i - 1, UNPLUG_TIMEOUT_MS, err);
+		if (r == -ETIMEDOUT)
 			r = pve_error_set(err, ETIMEDOUT, "error unplugging cpu%d", i);
 		if (r < 0)
 			return r;
@@ -276,7 +278,9 @@ static int cpu_hotplug(hp_ctx *x, pve_config *c, const char *value, pve_error **
 				     "vcpus in running vm does not match its configuration");
 	for (int i = cur + 1; i <= want; i++) {
 		r = vcpu_add(x, c, i, err);
-		if (r >= 0 && wait_vcpus(x, i, UNPLUG_TIMEOUT_MS, err) == -ETIMEDOUT)
+		if (r >= 0)
+			r = wait_vcpus(x, i, UNPLUG_TIMEOUT_MS, err);
+		if (r == -ETIMEDOUT)
 			r = pve_error_set(err, ETIMEDOUT, "error hotplugging cpu%d", i);
 		if (r < 0)
 			return r;
