@@ -182,6 +182,76 @@ static int firmware(ctx *x)
 	return 0;
 }
 
+static unsigned hotplug_features(const ctx *x)
+{
+	unsigned f = KVM_HOTPLUG_NETWORK | KVM_HOTPLUG_DISK | KVM_HOTPLUG_USB;
+	const char *v = get(x, "hotplug");
+	if (v && kvm_hotplug_parse(v, &f) < 0)
+		f = 0;
+	return f;
+}
+
+/* -m, and with numa: 1 one node per socket (Proxmox's split of memory and cores when no numaN is
+ * set). With memory hot-plug: 1 GiB of static RAM, up to 255 slots, and the rest as the dimms of
+ * Proxmox's layout, so that a restarted VM has what hot-plug gave it. */
+static int memory(ctx *x, bool hotplug, int sockets, int cores)
+{
+	uint64_t mem = kvm_config_memory_mib(x->c, NULL), static_mem = mem;
+	bool numa = kvm_config_bool(x->c, NULL, "numa", false);
+	if (hotplug) {
+		if (!numa)
+			return pve_error_set_param(x->err, EINVAL, "hotplug",
+						   "NUMA needs to be enabled for memory hotplug");
+		uint64_t max = kvm_memory_max_mib(x->c, x->s);
+		if (mem > max)
+			return pve_error_set_param(x->err, EINVAL, "memory",
+						   "Total memory is bigger than %lluMB",
+						   (unsigned long long)max);
+		static_mem = KVM_STATIC_MEMORY_MIB;
+		if (mem < static_mem)
+			return pve_error_set_param(x->err, EINVAL, "memory",
+						   "minimum memory must be %lluMB",
+						   (unsigned long long)static_mem);
+		add(x->b, "-m");
+		addf(x->b, "size=%llu,slots=255,maxmem=%lluM", (unsigned long long)static_mem,
+		     (unsigned long long)max);
+	} else {
+		add(x->b, "-m");
+		addf(x->b, "%llu", (unsigned long long)mem);
+	}
+	for (int i = 0; numa && i < sockets; i++) {
+		/* QEMU wants the nodes to add up to the static RAM: the last takes the remainder */
+		uint64_t size = static_mem / (uint64_t)sockets;
+		if (i == sockets - 1)
+			size = static_mem - size * (uint64_t)(sockets - 1);
+		add(x->b, "-object");
+		addf(x->b, "memory-backend-ram,id=ram-node%d,size=%lluM", i,
+		     (unsigned long long)size);
+		add(x->b, "-numa");
+		if (cores > 1)
+			addf(x->b, "node,nodeid=%d,cpus=%d-%d,memdev=ram-node%d", i, cores * i,
+			     cores * i + cores - 1, i);
+		else
+			addf(x->b, "node,nodeid=%d,cpus=%d,memdev=ram-node%d", i, i, i);
+	}
+	kvm_dimm d;
+	for (int i = 0; hotplug && mem > static_mem && kvm_dimm_nth(x->c, i, &d); i++) {
+		add(x->b, "-object");
+		addf(x->b, "memory-backend-ram,id=mem-dimm%d,size=%lluM", i,
+		     (unsigned long long)d.size_mib);
+		add(x->b, "-device");
+		addf(x->b, "pc-dimm,id=dimm%d,memdev=mem-dimm%d,node=%d", i, i, d.node);
+		if (d.total_mib > mem)
+			return pve_error_set_param(
+				x->err, EINVAL, "memory",
+				"memory size (%llu) must be aligned to %llu for hotplugging",
+				(unsigned long long)mem, (unsigned long long)d.size_mib);
+		if (d.total_mib == mem)
+			break;
+	}
+	return 0;
+}
+
 static int cpu(ctx *x)
 {
 	int vcpus;
@@ -198,8 +268,13 @@ static int cpu(ctx *x)
 	if (online > 0 && maxcpus > online && x->info->kvm)
 		return pve_error_set_param(x->err, EINVAL, "cores",
 					   "MAX %ld vcpus allowed per VM on this node", online);
+	unsigned hotplug = hotplug_features(x);
+	/* With CPU hot-plug one vCPU is built in and the others are devices (cpu2..cpuN), as Proxmox
+	 * starts them, so that they can be unplugged later and a restart has what was plugged. */
+	bool cpu_hotplug = hotplug & KVM_HOTPLUG_CPU;
 	add(x->b, "-smp");
-	addf(x->b, "%d,sockets=%lld,cores=%lld,maxcpus=%d", vcpus, sockets, cores, maxcpus);
+	addf(x->b, "%d,sockets=%lld,cores=%lld,maxcpus=%d", cpu_hotplug ? 1 : vcpus, sockets, cores,
+	     maxcpus);
 
 	const char *model = "kvm64";
 	pve_buf b = { 0 };
@@ -236,9 +311,17 @@ static int cpu(ctx *x)
 		pve_buf_printf(&b, ",phys-bits=%s", pb);
 	add2(x->b, "-cpu", b.data);
 	pve_buf_free(&b);
+	for (int i = 2; cpu_hotplug && i <= vcpus; i++) {
+		int sock, core;
+		kvm_cpu_slot(x->c, i, &sock, &core);
+		add(x->b, "-device");
+		addf(x->b, "%s-x86_64-cpu,id=cpu%d,socket-id=%d,core-id=%d,thread-id=0", model, i,
+		     sock, core);
+	}
 
-	add(x->b, "-m");
-	addf(x->b, "%llu", (unsigned long long)kvm_config_memory_mib(x->c, NULL));
+	int r = memory(x, hotplug & KVM_HOTPLUG_MEMORY, (int)sockets, (int)cores);
+	if (r < 0)
+		return r;
 	/* the balloon device, unless balloon: 0 turns it off */
 	const char *balloon = get(x, "balloon");
 	if (!balloon || !streq(balloon, "0"))
@@ -785,7 +868,8 @@ static int refuse_unsupported(ctx *x)
 			if (strncmp(*k, keys[i].prefix, n) != 0 ||
 			    ((*k)[n] && !isdigit((unsigned char)(*k)[n])))
 				continue;
-			if (streq(*k, "numa") && !kvm_config_bool(x->c, NULL, "numa", false))
+			/* numa: 1 is one node per socket; numaN's own topologies are not done yet */
+			if (streq(*k, "numa"))
 				continue;
 			return pve_error_set_param(x->err, EINVAL, *k,
 						   "%s: %s are not supported by pved yet", *k,

@@ -1,7 +1,8 @@
-/* Device hot-plug's view of the command line: the options a config key puts on it (-drive, -device,
+/* Hot-plug's view of the command line: the options a config key puts on it (-drive, -device,
  * -netdev), picked out of the whole argv kvm_cmdline_build makes, so that a device plugged into a
- * running QEMU is the one a start would have made. */
-#include "kvm/kvm.h"
+ * running QEMU is the one a start would have made; and the layout of hot-pluggable vCPUs and memory
+ * (Proxmox's dimm slots and sizes, cpuN's socket and core), which the start and hot-plug share. */
+#include "kvm/kvm-internal.h"
 
 /* Whether the option value names id (`id=ID` as a whole field). */
 static bool names_id(const char *value, const char *id)
@@ -34,4 +35,88 @@ char **kvm_cmdline_pick(char *const *argv, const char *key)
 		i++;
 	}
 	return out;
+}
+
+bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret)
+{
+	if (i < 0 || i >= KVM_MAX_DIMMS)
+		return false;
+	int sockets = kvm_config_sockets(c);
+	uint64_t total = KVM_STATIC_MEMORY_MIB;
+	for (int k = 0; k <= i; k++)
+		total += (uint64_t)512 << (k / 32);
+	*ret = (kvm_dimm){
+		.index = i,
+		.size_mib = (uint64_t)512 << (i / 32),
+		.node = (i % 32) % sockets,
+		.total_mib = total,
+	};
+	return true;
+}
+
+int kvm_config_sockets(const pve_config *c)
+{
+	const char *v = pve_config_get(c, NULL, "sockets");
+	if (!v)
+		v = pve_config_get(c, NULL, "smp");
+	long long n;
+	if (!v || pve_parse_int(v, 1, 4096, &n) < 0)
+		return 1;
+	return (int)n;
+}
+
+/* The host's physical address bits from /proc/cpuinfo ("address sizes : 48 bits physical"); 0 when
+ * it does not say. */
+static int host_phys_bits(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
+	if (!f)
+		return 0;
+	char line[512];
+	while (fgets(line, sizeof(line), f)) {
+		int bits;
+		if (startswith(line, "address sizes") &&
+		    sscanf(strchr(line, ':') ? strchr(line, ':') + 1 : "", "%d bits physical",
+			   &bits) == 1)
+			return bits;
+	}
+	return 0;
+}
+
+uint64_t kvm_memory_max_mib(const pve_config *c, const kvm_schema *s)
+{
+	_cleanup_json_ cJSON *o = NULL;
+	const char *v = pve_config_get(c, NULL, "cpu");
+	const cJSON *fmt = v ? kvm_key_format(s, "cpu") : NULL;
+	if (fmt)
+		(void)pve_propstr_parse(v, fmt, &o, NULL);
+	const char *pb = o ? pve_json_str(o, "phys-bits") : NULL;
+	const char *type = o ? pve_json_str(o, "cputype") : NULL;
+	int bits = 0;
+	if (pb && streq(pb, "host"))
+		bits = host_phys_bits();
+	else if (pb)
+		bits = atoi(pb);
+	if (bits <= 0) {
+		int host = host_phys_bits();
+		if (host <= 0)
+			host = 36;
+		bits = type && (streq(type, "host") || streq(type, "max")) ? host :
+		       host > 40					   ? 40 :
+									     host;
+	}
+	bits &= ~1;
+	/* the bits in MiB, halved: QEMU needs some of the address space */
+	uint64_t max = bits > 21 ? (uint64_t)1 << (bits - 21) : 1;
+	return max > 4 * 1024 * 1024 ? 4 * 1024 * 1024 : max;
+}
+
+void kvm_cpu_slot(const pve_config *c, int id, int *ret_socket, int *ret_core)
+{
+	const char *v = pve_config_get(c, NULL, "cores");
+	long long cores = 1;
+	if (v && pve_parse_int(v, 1, 4096, &cores) < 0)
+		cores = 1;
+	*ret_core = (int)((id - 1) % cores);
+	*ret_socket = (int)((id - 1) / cores);
 }

@@ -223,6 +223,27 @@ char **kvm_cmdline_pick(char *const *argv, const char *key);
 /* The argv as a shell would read it (each word quoted where needed), for showcmd. */
 char *kvm_cmdline_quote(char *const *argv);
 
+/* ---- CPU and memory hot-plug's layout (Proxmox's qemu_cpu_hotplug and Memory.pm) ------------------ */
+/* With memory hot-plug the first 1 GiB is static RAM; the rest are pc-dimms. */
+#define KVM_STATIC_MEMORY_MIB 1024
+/* dimm0..dimm255: 8 rounds of 32 slots, the dimm size doubling each round (512 MiB first). */
+#define KVM_MAX_DIMMS 256
+typedef struct kvm_dimm {
+	int index; /* dimmN; its backend is mem-dimmN */
+	uint64_t size_mib; /* this dimm's size */
+	int node; /* the guest NUMA node it goes to (one node per socket) */
+	uint64_t total_mib; /* the VM's memory with dimm0..dimmN plugged */
+} kvm_dimm;
+/* The i-th dimm of c's layout; false past the last slot. */
+bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret);
+/* Sockets (sockets:, else the old smp:, else 1). */
+int kvm_config_sockets(const pve_config *c);
+/* The most memory in MiB a VM with memory hot-plug may have (Proxmox's get_max_mem: half of what
+ * the guest's physical address bits reach, at most 4 TiB). */
+uint64_t kvm_memory_max_mib(const pve_config *c, const kvm_schema *s);
+/* The socket and core of vCPU id (1-based, cpuN as Proxmox names the hot-plugged ones). */
+void kvm_cpu_slot(const pve_config *c, int id, int *ret_socket, int *ret_core);
+
 /* ---- NICs -------------------------------------------------------------------------------------------- */
 
 /* Whether a bridge of that name exists (/sys/class/net/NAME/bridge). */

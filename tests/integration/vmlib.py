@@ -38,6 +38,14 @@ def guest_image():
     return GUEST_DIR
 
 
+def guest_args():
+    """The `args` that boot the test guest's kernel and initramfs directly (PVH), or Skip."""
+    g = guest_image()
+    with open(os.path.join(g, "cmdline")) as f:
+        cmdline = f.read().strip()
+    return f"-kernel {g}/vmlinux -initrd {g}/initrd.gz -append '{cmdline}'"
+
+
 def playbook(n, text, timeout=240):
     """Runs an Ansible playbook (Debian's ansible-playbook) on localhost against node n, or Skip; its
     output. The certificate is not checked (validate_certs: false in the playbook): the machine's

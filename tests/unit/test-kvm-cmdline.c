@@ -173,22 +173,14 @@ static void test_defaults_and_q35(void)
 	pve_config_free(c);
 }
 
-static void test_errors(void)
+typedef struct refusal {
+	const char *conf, *param, *msg;
+} refusal;
+
+/* Each config's build fails naming param (when set) with msg (when set). */
+static void check_refused(const refusal *cases, size_t n)
 {
-	static const struct {
-		const char *conf, *param, *msg;
-	} cases[] = {
-		{ "net0: virtio=BC:24:11:00:00:01,bridge=vmbr9\n", "net0",
-		  "bridge 'vmbr9' does not exist" },
-		{ "scsi0: local:4\n", "scsi0", "scsi0: the disk 'local:4' was never allocated" },
-		{ "hostpci0: 01:00.0\n", "hostpci0",
-		  "hostpci0: PCI passthrough are not supported by pved yet" },
-		{ "cpu: host\n", "cpu", "CPU model 'host' needs KVM, and this VM runs without it" },
-		{ "virtio0: gone:1/vm-1-disk-0.raw\n", NULL, "storage 'gone' does not exist" },
-		{ "args: -foo 'bar\n", "args", "unbalanced quotes in args" },
-		{ "bios: ovmf\n", "bios", NULL },
-	};
-	for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+	for (size_t k = 0; k < n; k++) {
 		pve_config *c = conf(cases[k].conf);
 		char **argv = NULL;
 		pve_error *e = NULL;
@@ -204,6 +196,22 @@ static void test_errors(void)
 		pve_error_free(e);
 		pve_config_free(c);
 	}
+}
+
+static void test_errors(void)
+{
+	static const refusal cases[] = {
+		{ "net0: virtio=BC:24:11:00:00:01,bridge=vmbr9\n", "net0",
+		  "bridge 'vmbr9' does not exist" },
+		{ "scsi0: local:4\n", "scsi0", "scsi0: the disk 'local:4' was never allocated" },
+		{ "hostpci0: 01:00.0\n", "hostpci0",
+		  "hostpci0: PCI passthrough are not supported by pved yet" },
+		{ "cpu: host\n", "cpu", "CPU model 'host' needs KVM, and this VM runs without it" },
+		{ "virtio0: gone:1/vm-1-disk-0.raw\n", NULL, "storage 'gone' does not exist" },
+		{ "args: -foo 'bar\n", "args", "unbalanced quotes in args" },
+		{ "bios: ovmf\n", "bios", NULL },
+	};
+	check_refused(cases, ELEMENTSOF(cases));
 	warnings = 0;
 	pve_config *c = conf("net0: virtio,bridge=vmbr0,tag=7\n");
 	char **argv = NULL;
@@ -213,6 +221,52 @@ static void test_errors(void)
 	check_int(warnings, 1);
 	strv_free(argv);
 	pve_config_free(c);
+}
+
+/* hotplug cpu,memory with numa: 1 on two sockets: -smp 1 and cpu2..cpuN devices, 1 GiB static RAM split
+ * over the two nodes, dimms of 512 MiB alternating between them (Proxmox's layout), and what it
+ * refuses. */
+static void test_cpu_memory_hotplug(void)
+{
+	pve_config *c = conf("memory: 2560\nnuma: 1\nsockets: 2\ncores: 2\nvcpus: 3\n"
+			     "hotplug: network,disk,cpu,memory\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-smp", "1,sockets=2,cores=2,maxcpus=4"));
+	check(has(argv, "-device", "kvm64-x86_64-cpu,id=cpu2,socket-id=0,core-id=1,thread-id=0"));
+	check(has(argv, "-device", "kvm64-x86_64-cpu,id=cpu3,socket-id=1,core-id=0,thread-id=0"));
+	_cleanup_free_ char *m = xasprintf("size=1024,slots=255,maxmem=%lluM",
+					   (unsigned long long)kvm_memory_max_mib(c, schema));
+	check(has(argv, "-m", m));
+	check(has(argv, "-object", "memory-backend-ram,id=ram-node1,size=512M"));
+	check(has(argv, "-numa", "node,nodeid=1,cpus=2-3,memdev=ram-node1"));
+	check(has(argv, "-device", "pc-dimm,id=dimm1,memdev=mem-dimm1,node=1"));
+	check(has(argv, "-device", "pc-dimm,id=dimm2,memdev=mem-dimm2,node=0"));
+	_cleanup_free_ char *all = kvm_cmdline_quote(argv);
+	check(strstr(all, "dimm3") == NULL && strstr(all, "id=cpu4") == NULL);
+	strv_free(argv);
+	pve_config_free(c);
+
+	/* the 33rd dimm is 1 GiB; 512 MiB dimms past 1 GiB of static RAM */
+	c = conf("numa: 1\n");
+	kvm_dimm d;
+	check(kvm_dimm_nth(c, 31, &d) && d.size_mib == 512 && d.total_mib == 1024 + 32 * 512);
+	check(kvm_dimm_nth(c, 32, &d) && d.size_mib == 1024 && d.node == 0);
+	check(!kvm_dimm_nth(c, KVM_MAX_DIMMS, &d));
+	pve_config_free(c);
+
+	static const refusal cases[] = {
+		{ "memory: 2048\nhotplug: memory\n", "hotplug",
+		  "NUMA needs to be enabled for memory hotplug" },
+		{ "memory: 512\nnuma: 1\nhotplug: memory\n", "memory",
+		  "minimum memory must be 1024MB" },
+		{ "memory: 1300\nnuma: 1\nhotplug: memory\n", "memory",
+		  "memory size (1300) must be aligned to 512 for hotplugging" },
+		{ "numa: 1\nnuma0: cpus=0,memory=512\n", "numa0",
+		  "numa0: NUMA nodes are not supported by pved yet" },
+	};
+	check_refused(cases, ELEMENTSOF(cases));
 }
 
 static int real_resolve(void *ud, const char *volid, char **ret_path, char **ret_format,
@@ -296,4 +350,4 @@ static void test_setup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
-	  TEST(test_real_qemu))
+	  TEST(test_cpu_memory_hotplug), TEST(test_real_qemu))
