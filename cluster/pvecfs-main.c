@@ -935,13 +935,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	/* every read comes to us: another node may have changed the file a moment ago */
 	fi->direct_io = 1;
+	/* a generated file is made once per open: a reader that takes it in several reads gets one
+	 * whole text even when the log or the membership changes meanwhile */
+	if (virt)
+		fi->fh = (uint64_t)(uintptr_t)virtual_content(d, ino);
 	fuse_reply_open(req, fi);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (ino >= CFS_INO_MEMBERS && ino <= CFS_INO_RRD)
+		free((char *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)fi;
 	cfsd *d = req_d(req);
 	cfs_node *n = cfs_tree_by_inode(d->tree, ino);
 	_cleanup_free_ char *virt = NULL;
@@ -951,9 +961,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		data = n->data ? n->data : "";
 		len = n->size;
 	} else if (!n && ino >= CFS_INO_MEMBERS && ino <= CFS_INO_RRD) {
-		virt = virtual_content(d, ino);
-		data = virt;
-		len = strlen(virt);
+		/* the text made at open (see op_open); made now for a handle without one */
+		if (fi && fi->fh) {
+			data = (const char *)(uintptr_t)fi->fh;
+		} else {
+			virt = virtual_content(d, ino);
+			data = virt;
+		}
+		len = strlen(data);
 	} else {
 		fuse_reply_err(req, n ? EISDIR : ENOENT);
 		return;
@@ -1151,6 +1166,7 @@ static const struct fuse_lowlevel_ops fuse_ops = {
 	.readlink = op_readlink,
 	.readdir = op_readdir,
 	.open = op_open,
+	.release = op_release,
 	.read = op_read,
 	.write = op_write,
 	.create = op_create,
