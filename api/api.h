@@ -109,6 +109,9 @@ typedef struct pve_wire_file_meta {
 	bool gzip;
 } pve_wire_file_meta;
 void pve_wire_file_meta_clear(pve_wire_file_meta *m);
+/* A value the front writes into a header as it is: printable ASCII, no quote or backslash (it goes
+ * inside quotes), at most 255 bytes. */
+bool pve_wire_file_meta_value_ok(const char *s, size_t n);
 /* Encodes m into a new string of *ret_len bytes (with NULs inside). */
 char *pve_wire_file_meta_encode(const pve_wire_file_meta *m, size_t *ret_len);
 /* The most body bytes a RESPONSE frame with this reason can carry. */

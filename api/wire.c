@@ -141,8 +141,7 @@ char *pve_wire_file_meta_encode(const pve_wire_file_meta *m, size_t *ret_len)
 	return s;
 }
 
-/* A header value the front writes as it is: printable ASCII, no quote (it goes inside one). */
-static bool meta_value_ok(const char *s, size_t n)
+bool pve_wire_file_meta_value_ok(const char *s, size_t n)
 {
 	if (n > 255)
 		return false;
@@ -163,7 +162,7 @@ static int meta_decode(const uint8_t *p, size_t n, pve_wire_file_meta *m, pve_er
 			return pve_error_set(err, EPROTO, "file description malformed");
 		parts[i] = s;
 		lens[i] = (size_t)(z - s);
-		if (!meta_value_ok(parts[i], lens[i]))
+		if (!pve_wire_file_meta_value_ok(parts[i], lens[i]))
 			return pve_error_set(err, EPROTO, "file description malformed");
 		s = z < end ? z + 1 : end;
 	}

@@ -103,10 +103,21 @@ typedef struct pve_client_http {
 			  * new protocol's */
 	bool done;
 	pve_error *err; /* a limit a callback hit */
+	/* A streamed body (pve_client_http_init_stream): no length limit, as its reader takes body's
+	 * bytes as they come; the head's headers are kept ("name\0value\0" each). */
+	bool stream;
+	bool head_done;
+	pve_buf headers;
+	bool in_value; /* the last header callback was a value's */
 } pve_client_http;
 
 /* A parser for one response whose body may hold at most max_body bytes. */
 void pve_client_http_init(pve_client_http *h, size_t max_body);
+/* A parser for a response whose body the caller takes out of h->body as it comes (bounding what it feeds
+ * while body holds more than it wants): any length, the headers kept, head_done once they are in. */
+void pve_client_http_init_stream(pve_client_http *h);
+/* A header of a streamed response's head (case-insensitive name), or NULL. */
+const char *pve_client_http_header(const pve_client_http *h, const char *name);
 void pve_client_http_clear(pve_client_http *h);
 /* Feeds what arrived; len 0 says the connection closed. 1 once the response is complete (bytes after
  * it are ignored: the request said Connection: close), 0 while more is needed, or a negative errno

@@ -1,6 +1,7 @@
 /* client: HTTP/1.1 responses through http-parser, which frames them (Content-Length, chunked, or up
  * to the close), with the client's limits on the head and the body. */
 #include <limits.h>
+#include <strings.h>
 
 #include "client/client.h"
 
@@ -30,10 +31,30 @@ static int on_status(http_parser *hp, const char *at, size_t len)
 	return 0;
 }
 
-static int on_header_part(http_parser *hp, const char *at, size_t len)
+/* A streamed response keeps its headers as "name\0value\0" pairs: a name's first piece ends the value
+ * before it, a value's first piece the name. */
+static int on_header_piece(http_parser *hp, const char *at, size_t len, bool value)
 {
-	(void)at;
-	return head_bytes(http_of(hp), len);
+	pve_client_http *h = http_of(hp);
+	if (head_bytes(h, len) < 0)
+		return -1;
+	if (!h->stream)
+		return 0;
+	if (h->headers.len && h->in_value != value)
+		pve_buf_append(&h->headers, "", 1);
+	h->in_value = value;
+	pve_buf_append(&h->headers, at, len);
+	return 0;
+}
+
+static int on_header_field(http_parser *hp, const char *at, size_t len)
+{
+	return on_header_piece(hp, at, len, false);
+}
+
+static int on_header_value(http_parser *hp, const char *at, size_t len)
+{
+	return on_header_piece(hp, at, len, true);
 }
 
 static int on_headers_complete(http_parser *hp)
@@ -43,6 +64,16 @@ static int on_headers_complete(http_parser *hp)
 	if (h->status < 100 || h->status > 599) {
 		pve_error_set(&h->err, EPROTO, "malformed HTTP status line");
 		return -1;
+	}
+	if (h->stream) {
+		/* a value without bytes: its name still ends */
+		if (h->headers.len && !h->in_value)
+			pve_buf_append(&h->headers, "", 1);
+		if (h->headers.len)
+			pve_buf_append(&h->headers, "", 1);
+		h->in_value = false;
+		h->head_done = true;
+		return 0;
 	}
 	/* http-parser keeps ULLONG_MAX when there is no Content-Length */
 	if (!(hp->flags & F_CHUNKED) && hp->content_length != ULLONG_MAX &&
@@ -57,7 +88,7 @@ static int on_headers_complete(http_parser *hp)
 static int on_body(http_parser *hp, const char *at, size_t len)
 {
 	pve_client_http *h = http_of(hp);
-	if (len > h->max_body - h->body.len) {
+	if (!h->stream && len > h->max_body - h->body.len) {
 		pve_error_set(&h->err, EFBIG, "response exceeds %zu MiB", h->max_body >> 20);
 		return -1;
 	}
@@ -70,7 +101,7 @@ static int on_body(http_parser *hp, const char *at, size_t len)
 static int on_chunk_header(http_parser *hp)
 {
 	pve_client_http *h = http_of(hp);
-	if (hp->content_length > h->max_body - h->body.len) {
+	if (!h->stream && hp->content_length > h->max_body - h->body.len) {
 		pve_error_set(&h->err, EFBIG, "response exceeds %zu MiB", h->max_body >> 20);
 		return -1;
 	}
@@ -87,8 +118,8 @@ static int on_message_complete(http_parser *hp)
 
 static const http_parser_settings settings = {
 	.on_status = on_status,
-	.on_header_field = on_header_part,
-	.on_header_value = on_header_part,
+	.on_header_field = on_header_field,
+	.on_header_value = on_header_value,
 	.on_headers_complete = on_headers_complete,
 	.on_body = on_body,
 	.on_chunk_header = on_chunk_header,
@@ -102,8 +133,32 @@ void pve_client_http_init(pve_client_http *h, size_t max_body)
 	h->hp.data = h;
 }
 
+void pve_client_http_init_stream(pve_client_http *h)
+{
+	pve_client_http_init(h, SIZE_MAX);
+	h->stream = true;
+}
+
+const char *pve_client_http_header(const pve_client_http *h, const char *name)
+{
+	const char *at = h->headers.data, *end = at + h->headers.len;
+	while (at && at < end) {
+		const char *value = memchr(at, 0, (size_t)(end - at));
+		if (!value || ++value >= end)
+			return NULL;
+		const char *next = memchr(value, 0, (size_t)(end - value));
+		if (!next)
+			return NULL;
+		if (strcasecmp(at, name) == 0)
+			return value;
+		at = next + 1;
+	}
+	return NULL;
+}
+
 void pve_client_http_clear(pve_client_http *h)
 {
+	pve_buf_free(&h->headers);
 	pve_buf_free(&h->reason);
 	pve_buf_free(&h->body);
 	pve_error_free(h->err);

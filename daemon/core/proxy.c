@@ -2,7 +2,8 @@
  * API on port 8006, over TLS pinned to the node's certificate in the store, with the caller's
  * credentials; the node's answer (status, reason, body) goes back as it is. A websocket (a console's
  * vncwebsocket) is upgraded there too, and its messages are relayed both ways: the front ends the
- * client's websocket, pved speaks a websocket client (wslay) to the node. On the loop, never waiting:
+ * client's websocket, pved speaks a websocket client (wslay) to the node. A file answer (a task log's
+ * download) streams back as it comes, paced by the client's window. On the loop, never waiting:
  * connect, handshake, request and answer are bufferevent callbacks under two timers. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -14,6 +15,7 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <wslay/wslay.h>
+#include <zlib.h>
 
 #include "client/client.h"
 #include "daemon/core/pved.h"
@@ -38,6 +40,10 @@
 #define PROXY_WS_READ_MAX (64u << 10)
 #define PROXY_WS_SEND_MAX (256u << 10)
 #define PROXY_WS_QUEUE_MAX (1u << 20)
+/* A streamed file answer: the node's connection is read at most PROXY_DL_READ_MAX ahead, and its body
+ * is parsed only while less than PROXY_DL_BUF_MAX of it waits for the client's window. */
+#define PROXY_DL_READ_MAX (64u << 10)
+#define PROXY_DL_BUF_MAX (256u << 10)
 #define MEMBERS_MAX (1024 * 1024)
 
 typedef struct proxy_call proxy_call;
@@ -63,6 +69,15 @@ struct proxy_call {
 	bool relaying;
 	bool starting; /* the client's 101 is being sent: its end waits for it */
 	wslay_event_context_ptr ws;
+	/* A file answer: its 200 streams back (the call answering, its producer this), the node's
+	 * gzip undone (the front gzips it again, as the node sent it). */
+	bool download;
+	bool streaming;
+	bool eof; /* the node's connection ended: the parser hears of it once the input is taken */
+	bool gunzip, gunzip_end;
+	z_stream zs;
+	size_t body_off; /* resp.body's bytes already taken */
+	pve_error *stream_err; /* the stream's end by an error, told by the producer */
 	proxy_call *prev, *next;
 };
 
@@ -101,6 +116,9 @@ static void proxy_call_free(proxy_call *p)
 		event_free(p->timer);
 	if (p->ws)
 		wslay_event_context_free(p->ws);
+	if (p->gunzip)
+		inflateEnd(&p->zs);
+	pve_error_free(p->stream_err);
 	pve_client_http_clear(&p->resp);
 	pve_buf_free(&p->request);
 	free(p->node);
@@ -165,6 +183,13 @@ static int check_pin(proxy_call *p, pve_error **err)
 }
 
 static void ws_start(proxy_call *p);
+static void dl_start(proxy_call *p);
+
+/* A file answer's 200 head is in: its body goes to the client as it comes. */
+static bool dl_ready(const proxy_call *p)
+{
+	return p->download && p->resp.head_done && p->resp.status == 200;
+}
 
 /* Feeds what arrived (and at eof the close) to the response's parser; true when the forward ended
  * (p is gone) or became a relay. */
@@ -173,16 +198,24 @@ static bool proxy_feed(proxy_call *p, bool eof)
 	struct evbuffer *in = bufferevent_get_input(p->bev);
 	_cleanup_error_ pve_error *err = NULL;
 	int r = 0;
-	while (r == 0 && evbuffer_get_length(in) > 0) {
+	while (r == 0 && evbuffer_get_length(in) > 0 && !dl_ready(p)) {
 		size_t n = evbuffer_get_contiguous_space(in);
 		const char *at = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
 		size_t before = p->resp.consumed;
 		r = pve_client_http_feed(&p->resp, at, n, &err);
 		/* After a 101's head the websocket's frames follow: they stay for the relay. */
 		evbuffer_drain(in, r == 1 ? p->resp.consumed - before : n);
+		if (r == 0 && p->download && p->resp.body.len > PVE_CLIENT_MAX_BODY)
+			r = pve_error_set(&err, EFBIG, "response exceeds %u MiB",
+					  PVE_CLIENT_MAX_BODY >> 20);
 	}
-	if (r == 0 && eof)
+	if (r == 0 && eof && !dl_ready(p))
 		r = pve_client_http_feed(&p->resp, NULL, 0, &err);
+	if (r >= 0 && dl_ready(p)) {
+		p->eof = eof;
+		dl_start(p);
+		return true;
+	}
 	if (r == 1 && p->websocket && p->resp.status == 101) {
 		if (!p->resp.hp.upgrade || eof)
 			proxy_fail(p, 502, "node '%s' (%s) answered the websocket upgrade badly",
@@ -199,12 +232,15 @@ static bool proxy_feed(proxy_call *p, bool eof)
 
 static bool ws_pump(proxy_call *p);
 static void ws_end(proxy_call *p);
+static void dl_readable(proxy_call *p);
 
 static void proxy_read_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	proxy_call *p = arg;
-	if (p->relaying)
+	if (p->streaming)
+		dl_readable(p);
+	else if (p->relaying)
 		ws_pump(p);
 	else
 		proxy_feed(p, false);
@@ -237,6 +273,11 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	int saved = EVUTIL_SOCKET_ERROR();
+	if (p->streaming) {
+		/* the close ends the answer, or cuts it short: the parser tells once it has the rest */
+		p->eof = true;
+		return dl_readable(p);
+	}
 	if (p->relaying) {
 		/* the node closed: what it sent before goes to the client, then the client's end */
 		if (ws_pump(p))
@@ -278,6 +319,13 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 	proxy_call *p = arg;
 	if (p->relaying)
 		return ws_end(p); /* a closing handshake that did not finish */
+	if (p->streaming) {
+		if (!p->stream_err)
+			pve_error_set(&p->stream_err, ETIMEDOUT,
+				      "node '%s' (%s) sent nothing of the file for %d s", p->node,
+				      p->addr, PROXY_CALL_TIMEOUT_SEC);
+		return pved_call_produce_ready(p->c);
+	}
 	if (!p->connected)
 		return proxy_fail(p, 595,
 				  "node '%s' (%s) is unreachable: no connection within %d s",
@@ -438,6 +486,149 @@ static void ws_start(proxy_call *p)
 	if (!p->c)
 		ws_close_node(p);
 	ws_pump(p);
+}
+
+/* ---- a streamed file answer -------------------------------------------------------------------------------
+ * The node's 200 goes back as a file answer (its Content-Type and Content-Disposition's name) whose
+ * producer takes the node's body as it is parsed: the client's window paces the producer, the producer's
+ * buffer (PROXY_DL_BUF_MAX) the parsing, and the bufferevent's read watermark the node's connection, so
+ * a client that reads slowly holds the node's sending and no more than those bounds in pved. The call
+ * owns p from then on (the producer's ud): the call's end frees it. */
+
+static void dl_free(void *ud)
+{
+	proxy_call *p = ud;
+	proxy_call_free(p);
+}
+
+static size_t dl_buffered(const proxy_call *p)
+{
+	return p->resp.body.len - p->body_off;
+}
+
+/* Parses what the node sent, while the body waiting for the client is under its bound; the close once
+ * all before it is parsed. */
+static void dl_fill(proxy_call *p)
+{
+	if (p->stream_err || p->resp.done)
+		return;
+	if (p->body_off && p->body_off == p->resp.body.len)
+		p->resp.body.len = p->body_off = 0;
+	struct evbuffer *in = bufferevent_get_input(p->bev);
+	_cleanup_error_ pve_error *err = NULL;
+	int r = 0;
+	while (r == 0 && dl_buffered(p) < PROXY_DL_BUF_MAX && evbuffer_get_length(in) > 0) {
+		if (p->body_off > PROXY_DL_BUF_MAX) {
+			memmove(p->resp.body.data, p->resp.body.data + p->body_off, dl_buffered(p));
+			p->resp.body.len -= p->body_off;
+			p->body_off = 0;
+		}
+		size_t n = evbuffer_get_contiguous_space(in);
+		if (n > PROXY_DL_BUF_MAX - dl_buffered(p))
+			n = PROXY_DL_BUF_MAX - dl_buffered(p);
+		r = pve_client_http_feed(&p->resp, (const char *)evbuffer_pullup(in, (ev_ssize_t)n),
+					 n, &err);
+		evbuffer_drain(in, n);
+	}
+	if (r == 0 && p->eof && evbuffer_get_length(in) == 0)
+		r = pve_client_http_feed(&p->resp, NULL, 0, &err);
+	if (r < 0)
+		pve_error_set(&p->stream_err, err->code, "node '%s' (%s) answered badly: %s",
+			      p->node, p->addr, err->message);
+	if (r == 1)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* The node sent more (or closed): the producer is asked, if the client's window is open. */
+static void dl_readable(proxy_call *p)
+{
+	struct timeval tv = { PROXY_CALL_TIMEOUT_SEC, 0 };
+	evtimer_add(p->timer, &tv);
+	pved_call_produce_ready(p->c);
+}
+
+/* Takes the body's bytes that came, as they are or un-gzipped, about room of them. */
+static int dl_produce(void *ud, pve_buf *out, size_t room, pve_error **err)
+{
+	proxy_call *p = ud;
+	dl_fill(p);
+	if (p->stream_err)
+		return pve_error_set(err, p->stream_err->code, "%s", p->stream_err->message);
+	size_t before = out->len;
+	if (!p->gunzip) {
+		size_t n = dl_buffered(p) < room ? dl_buffered(p) : room;
+		pve_buf_append(out, p->resp.body.data + p->body_off, n);
+		p->body_off += n;
+	} else {
+		char buf[16 * 1024];
+		while (!p->gunzip_end && out->len - before < room && dl_buffered(p) > 0) {
+			size_t want = room - (out->len - before);
+			p->zs.next_in = (Bytef *)p->resp.body.data + p->body_off;
+			p->zs.avail_in = (uInt)dl_buffered(p);
+			p->zs.next_out = (Bytef *)buf;
+			p->zs.avail_out = (uInt)(want < sizeof(buf) ? want : sizeof(buf));
+			int z = inflate(&p->zs, Z_NO_FLUSH);
+			p->body_off = (size_t)((char *)p->zs.next_in - p->resp.body.data);
+			pve_buf_append(out, buf, (size_t)((char *)p->zs.next_out - buf));
+			if (z == Z_STREAM_END)
+				p->gunzip_end = true;
+			else if (z == Z_BUF_ERROR)
+				break; /* more of the input is needed */
+			else if (z != Z_OK)
+				return pve_error_set(err, EPROTO,
+						     "node '%s' (%s) sent a broken gzip body: %s",
+						     p->node, p->addr,
+						     p->zs.msg ? p->zs.msg : "inflate failed");
+		}
+		if (p->gunzip_end)
+			p->body_off = p->resp.body.len; /* nothing counts after the gzip's end */
+	}
+	if (out->len > before) {
+		struct timeval tv = { PROXY_CALL_TIMEOUT_SEC, 0 };
+		evtimer_add(p->timer, &tv);
+	}
+	if (p->resp.done && dl_buffered(p) == 0) {
+		if (p->gunzip && !p->gunzip_end)
+			return pve_error_set(err, EPROTO, "node '%s' (%s) sent a cut gzip body",
+					     p->node, p->addr);
+		return 1;
+	}
+	return out->len > before ? 0 : PVED_PRODUCE_WAIT;
+}
+
+/* A header's value for the file's description, or NULL when the front could not write it as it is. */
+static const char *dl_meta_value(const char *v)
+{
+	return v && *v && pve_wire_file_meta_value_ok(v, strlen(v)) ? v : NULL;
+}
+
+/* The node's 200 head is in: the client's answer begins, its body the producer's. */
+static void dl_start(proxy_call *p)
+{
+	const char *enc = pve_client_http_header(&p->resp, "Content-Encoding");
+	if (enc && strcasecmp(enc, "gzip") == 0) {
+		if (inflateInit2(&p->zs, 15 + 16) != Z_OK)
+			return proxy_fail(p, 500, "cannot make a gzip decoder");
+		p->gunzip = true;
+	} else if (enc && *enc && strcasecmp(enc, "identity") != 0) {
+		return proxy_fail(p, 502, "node '%s' (%s) answered with Content-Encoding '%s'",
+				  p->node, p->addr, dl_meta_value(enc) ? enc : "?");
+	}
+	const char *type = dl_meta_value(pve_client_http_header(&p->resp, "Content-Type"));
+	/* Content-Disposition: attachment; filename="NAME" */
+	_cleanup_free_ char *name = NULL;
+	const char *disp = pve_client_http_header(&p->resp, "Content-Disposition");
+	const char *at = disp ? strstr(disp, "filename=\"") : NULL;
+	const char *end = at ? strchr(at + 10, '"') : NULL;
+	if (end && pve_wire_file_meta_value_ok(at + 10, (size_t)(end - at - 10)))
+		name = xstrndup(at + 10, (size_t)(end - at - 10));
+	bufferevent_setwatermark(p->bev, EV_READ, 0, PROXY_DL_READ_MAX);
+	struct timeval tv = { PROXY_CALL_TIMEOUT_SEC, 0 };
+	evtimer_add(p->timer, &tv);
+	p->streaming = true;
+	/* p may be gone when this returns: a short answer ends at once. */
+	pved_call_reply_file(p->c, type ? type : "application/octet-stream",
+			     name && *name ? name : NULL, p->gunzip, dl_produce, dl_free, p);
 }
 
 static pved_proxy *proxy_state(pved *d, pve_error **err)
@@ -613,7 +804,11 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 			    ss.ss_family == AF_INET6 ? "]" : "", PROXY_PORT);
 	p->fingerprint = TAKE_PTR(fp);
 	p->websocket = c->websocket;
-	pve_client_http_init(&p->resp, PVE_CLIENT_MAX_BODY);
+	p->download = rq->download && !c->websocket;
+	if (p->download)
+		pve_client_http_init_stream(&p->resp);
+	else
+		pve_client_http_init(&p->resp, PVE_CLIENT_MAX_BODY);
 	p->request = request;
 	p->next = px->calls;
 	if (px->calls)
@@ -656,7 +851,8 @@ void pved_proxy_free(pved *d)
 	if (!px)
 		return;
 	/* Calls still waiting for another node end with the daemon: answered (their clients are
-	 * gone by now, so this only lets go of them). */
+	 * gone by now, so this only lets go of them). A streamed answer's p went with its call, as the
+	 * server went before this. */
 	while (px->calls) {
 		if (px->calls->relaying)
 			ws_end(px->calls);

@@ -285,8 +285,14 @@ void pved_call_failf(pved_call *c, int code, const char *fmt, ...) _printf_(3, 4
  * something), or < 0 with *err to cut it short. It is called only while the client's window is open, so
  * a client that does not read stops it. free_ud runs once, when the answer has ended either way. */
 typedef int (*pved_produce_fn)(void *ud, pve_buf *out, size_t room, pve_error **err);
+/* A producer fed from elsewhere (a forwarded answer) returns this when it has nothing yet: it is not
+ * asked again until pved_call_produce_ready. */
+#define PVED_PRODUCE_WAIT 2
 void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_ud)(void *ud),
 			    void *ud);
+/* More is ready for a producer that returned PVED_PRODUCE_WAIT: it is asked now if the client's window
+ * is open. The call (and with it the producer's ud) may be gone when this returns. */
+void pved_call_produce_ready(pved_call *c);
 /* As pved_call_reply_stream, with a file as the body instead of JSON (Proxmox's "download" answers):
  * content_type, the name a browser saves it as (may be NULL) and, with gzip, gzip-encoded by the front
  * whatever the client asked, as Proxmox sends a task log over 1 KiB. Printable ASCII without quotes. */
@@ -359,6 +365,7 @@ typedef struct pved_proxy_request {
 	const char *path; /* below /api2/json */
 	const char *ticket, *csrf, *token; /* as the client sent them, or NULL */
 	bool local_root; /* root on the local socket: a fresh root@pam ticket goes instead */
+	bool download; /* a file answer: its 200's body streams back as it comes */
 } pved_proxy_request;
 /* Forwards the call (its route's proxyto names node, another node) to node's API: its validated
  * parameters, the credentials; the node's status and body answer it as they are. A node not in

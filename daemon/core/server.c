@@ -219,9 +219,10 @@ static void call_pump(call *k)
 	if (k->delay && evtimer_pending(k->delay, NULL))
 		return;
 	pve_buf frames = { 0 };
-	bool done = false;
+	bool done = false, wait = false;
 	for (;;) {
-		while (!k->produced_all && k->pending.len - k->pending_off < STREAM_CHUNK &&
+		while (!k->produced_all && !wait &&
+		       k->pending.len - k->pending_off < STREAM_CHUNK &&
 		       (!k->head_sent || k->window > k->pending.len - k->pending_off)) {
 			if (k->pending_off) {
 				memmove(k->pending.data, k->pending.data + k->pending_off,
@@ -232,6 +233,10 @@ static void call_pump(call *k)
 			size_t before = k->pending.len;
 			_cleanup_error_ pve_error *err = NULL;
 			int r = k->produce(k->produce_ud, &k->pending, STREAM_CHUNK, &err);
+			if (r == PVED_PRODUCE_WAIT) {
+				wait = true; /* pved_call_produce_ready pumps again */
+				break;
+			}
 			if (r > 0)
 				k->produced_all = true;
 			if (r < 0 || (r == 0 && k->pending.len == before)) {
@@ -364,6 +369,11 @@ void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_u
 	k->produce_free = free_ud;
 	k->produce_ud = ud;
 	call_pump(k);
+}
+
+void pved_call_produce_ready(pved_call *c)
+{
+	call_pump((call *)c);
 }
 
 void pved_call_reply_file(pved_call *c, const char *content_type, const char *filename, bool gzip,
@@ -752,25 +762,14 @@ static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
 	return true;
 }
 
-/* Forwarding moves one JSON answer or a websocket (a console's vncwebsocket; termproxy, vncproxy and
- * spiceproxy are JSON answers of the node that runs the console); uploads and file downloads are not
- * forwarded yet, and are refused so, never half done. */
-static const char *forward_unsupported(const call *k)
-{
-	if (k->pub.upload)
-		return "uploads";
-	const char *name = k->pub.route->name;
-	if (streq(name, "task_log") && pved_call_int(&k->pub, "download", 0))
-		return "file downloads";
-	return NULL;
-}
-
+/* Forwarding moves one JSON answer, a file answer as it comes (a task log's download) or a websocket (a
+ * console's vncwebsocket; termproxy, vncproxy and spiceproxy are JSON answers of the node that runs the
+ * console); uploads are not forwarded yet, and are refused so, never half done. */
 static void forward(call *k, const char *node)
 {
-	const char *what = forward_unsupported(k);
-	if (what) {
+	if (k->pub.upload) {
 		pved_call_fail_statusf(&k->pub, 501,
-				       "forwarding %s to another node is not supported yet", what);
+				       "forwarding uploads to another node is not supported yet");
 		return;
 	}
 	pve_request *r = k->req;
@@ -781,6 +780,8 @@ static void forward(call *k, const char *node)
 		.csrf = r->csrf,
 		.token = r->token,
 		.local_root = k->conn->root,
+		.download = streq(k->pub.route->name, "task_log") &&
+			    pved_call_int(&k->pub, "download", 0),
 	};
 	pved_proxy_forward(&k->pub, node, &rq);
 }

@@ -1,7 +1,8 @@
 /* Fuzzes the HTTPS client's response parser (client/http.c), which reads what any server given to
  * `pvectl --url` or a cluster pved joins answers. The first byte splits the input into two reads, as TLS records would; then
  * the connection closes. Fed whole or in pieces, the result must be the same, and a complete
- * response must hold a status from 100 to 599 and a body within the limit. */
+ * response must hold a status from 100 to 599 and a body within the limit; parsed as a stream, the
+ * headers kept must be the same too. */
 #include "client/client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,6 +47,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (whole.body.len && memcmp(whole.body.data, pieces.body.data, whole.body.len)))
 			abort();
 	}
+	pve_client_http_clear(&whole);
+	pve_client_http_clear(&pieces);
+
+	/* Streamed (a forwarded file answer): the same headers kept, whole or in pieces. */
+	pve_client_http_init_stream(&whole);
+	pve_client_http_init_stream(&pieces);
+	r1 = feed_all(&whole, in, len, 0);
+	r2 = feed_all(&pieces, in, len, split);
+	if (r1 == 0 || r1 != r2 || whole.head_done != pieces.head_done)
+		abort();
+	if (whole.head_done &&
+	    (whole.headers.len != pieces.headers.len ||
+	     (whole.headers.len &&
+	      memcmp(whole.headers.data, pieces.headers.data, whole.headers.len))))
+		abort();
+	/* a value found ends within what was kept */
+	const char *v = pve_client_http_header(&whole, "Content-Type");
+	if (v &&
+	    (v < whole.headers.data || v + strlen(v) >= whole.headers.data + whole.headers.len))
+		abort();
 	pve_client_http_clear(&whole);
 	pve_client_http_clear(&pieces);
 	return 0;

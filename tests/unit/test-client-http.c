@@ -132,4 +132,48 @@ static void test_upgrade_request(void)
 	pve_buf_free(&b);
 }
 
-TEST_MAIN(TEST(test_framings), TEST(test_errors), TEST(test_upgrade), TEST(test_upgrade_request))
+/* A streamed response (a forwarded file answer): the head's headers kept and head_done at its end
+ * whatever the pieces, the body over any limit, taken out of body as it comes. */
+static void test_stream(void)
+{
+	static const char text[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				   "content-disposition: attachment; filename=\"t.log\"\r\n"
+				   "X-Empty:\r\nContent-Encoding: gzip\r\n"
+				   "Transfer-Encoding: chunked\r\n\r\n"
+				   "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n";
+	for (size_t step = 1; step <= sizeof(text) - 1; step = step * 2 + 1) {
+		pve_client_http h;
+		pve_client_http_init_stream(&h);
+		_cleanup_error_ pve_error *err = NULL;
+		pve_buf got = { 0 };
+		int r = 0;
+		for (size_t off = 0; r == 0 && off < sizeof(text) - 1; off += step) {
+			size_t n = sizeof(text) - 1 - off < step ? sizeof(text) - 1 - off : step;
+			r = pve_client_http_feed(&h, text + off, n, &err);
+			if (h.head_done) {
+				pve_buf_append(&got, h.body.data, h.body.len);
+				h.body.len = 0;
+			}
+		}
+		check_int(r, 1);
+		check_int(h.status, 200);
+		check(streq(pve_client_http_header(&h, "content-type"), "text/plain"));
+		check(streq(pve_client_http_header(&h, "Content-Disposition"),
+			    "attachment; filename=\"t.log\""));
+		check(streq(pve_client_http_header(&h, "Content-Encoding"), "gzip"));
+		check(!pve_client_http_header(&h, "Content-Length"));
+		check(got.len == 7 && memcmp(got.data, "abcdefg", 7) == 0);
+		pve_buf_free(&got);
+		pve_client_http_clear(&h);
+	}
+	/* no length limit: a file of any size streams */
+	static const char big[] = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n";
+	pve_client_http h;
+	pve_client_http_init_stream(&h);
+	check_int(pve_client_http_feed(&h, big, sizeof(big) - 1, NULL), 0);
+	check(h.head_done);
+	pve_client_http_clear(&h);
+}
+
+TEST_MAIN(TEST(test_framings), TEST(test_errors), TEST(test_upgrade), TEST(test_upgrade_request),
+	  TEST(test_stream))
