@@ -593,13 +593,22 @@ static void node_figures_filter(pved_call *c, const char *node, cJSON *o)
 		cJSON_DeleteItemFromObjectCaseSensitive(o, figures[i]);
 }
 
+/* A kept entry as JSON again, to take members out for a caller (the text is pved's own print of
+ * what passed the limits once: it parses within its length and the same depth). */
+static cJSON *pub_entry_json(const pub_entry *e)
+{
+	size_t len = strlen(e->text);
+	return pve_json_parse(e->text, len, len, 8, NULL);
+}
+
 /* Appends a published entry's text for c: without its pool unless c may audit the pool. */
 static void pub_entry_add(pved_call *c, const pub_entry *e, pve_buf *b)
 {
 	_cleanup_free_ char *acl = e->pool ? xasprintf("/pool/%s", e->pool) : NULL;
 	if (acl && !pved_call_permitted(c, acl, "Pool.Audit")) {
-		cJSON *o = pve_json_parse(e->text, strlen(e->text), PVE_STORE_STATUS_MAX_VALUE, 8,
-					  NULL);
+		cJSON *o = pub_entry_json(e);
+		if (!o)
+			return;
 		cJSON_DeleteItemFromObjectCaseSensitive(o, "pool");
 		return entry_add(b, o);
 	}
@@ -662,9 +671,7 @@ static cJSON *node_entry(pved_call *c, const char *node, bool online, const publ
 {
 	_cleanup_free_ char *id = xasprintf("node/%s", node);
 	const pub_entry *e = online ? published_find(p, id) : NULL;
-	cJSON *o =
-		e ? pve_json_parse(e->text, strlen(e->text), PVE_STORE_STATUS_MAX_VALUE, 8, NULL) :
-		    NULL;
+	cJSON *o = e ? pub_entry_json(e) : NULL;
 	if (o) {
 		cJSON_DeleteItemFromObjectCaseSensitive(o, "status");
 		cJSON_AddStringToObject(o, "status", "online");
