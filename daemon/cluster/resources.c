@@ -373,12 +373,13 @@ void pved_cluster_publish_stop(pved *d)
 }
 
 /* ---- what the other nodes published ----------------------------------------------------------------
- * Parsed once per chunk text: each request reads the chunks again (from pvecfs's RAM) but parses and
- * prints again only those whose text changed since, so an answer joins the entries' kept text. */
+ * Parsed once per entry text: each request reads the chunks again (from pvecfs's RAM); in a chunk
+ * whose text changed, only the entries whose text is new are parsed (a node's figures change each
+ * publication and move every later entry to another chunk), so an answer joins the kept texts. */
 
 typedef struct pub_entry {
 	char *id;
-	char *text; /* the entry as printed once */
+	char *text; /* the entry as published: one JSON object that passed pve_json_parse */
 	char *pool; /* its pool, for the caller's Pool.Audit; NULL without one */
 } pub_entry;
 
@@ -448,28 +449,92 @@ static cJSON *status_json(pved *d, const char *node, const char *key)
 	return pve_json_parse(text, len, PVE_STORE_STATUS_MAX_VALUE, 8, NULL);
 }
 
-/* ch's entries from its text, raw (taken): those that name node. */
-static void pub_chunk_parse(pub_chunk *ch, const char *node, char *raw, size_t len)
+/* The entries of the chunks a load replaces, by text: an entry published again unchanged is taken
+ * over rather than parsed again. */
+typedef struct pub_reuse_item {
+	const char *text; /* kept for the search after the entry is taken */
+	pub_entry *e; /* NULL once taken */
+} pub_reuse_item;
+
+typedef struct pub_reuse {
+	pub_reuse_item *v; /* sorted by text */
+	size_t n;
+} pub_reuse;
+
+static int by_text_cmp(const void *a, const void *b)
 {
-	ch->raw = raw;
-	cJSON *chunk = pve_json_parse(raw, len, PVE_STORE_STATUS_MAX_VALUE, 8, NULL);
-	const cJSON *list = cJSON_IsArray(chunk) ? chunk : NULL;
-	ch->v = xcalloc((size_t)cJSON_GetArraySize(chunk) + 1, sizeof(*ch->v));
-	const cJSON *e;
-	cJSON_ArrayForEach (e, list) {
-		const char *en = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "node"));
-		if (!cJSON_IsObject(e) || !id_of(e) || !en || !streq(en, node))
-			continue;
-		const char *pool =
-			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "pool"));
-		ch->v[ch->n++] = (pub_entry){ .id = xstrdup(id_of(e)),
-					      .text = pve_json_print(e),
-					      .pool = pool ? xstrdup(pool) : NULL };
-	}
-	cJSON_Delete(chunk);
+	return strcmp(((const pub_reuse_item *)a)->text, ((const pub_reuse_item *)b)->text);
 }
 
-/* p brought up to what node published now: its chunks read again, the changed ones parsed. */
+/* The kept entry whose text is s[0..len), moved out of its old chunk (which then frees none of it). */
+static bool pub_reuse_take(pub_reuse *r, const char *s, size_t len, pub_entry *ret)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *t = r->v[mid].text;
+		int c = strncmp(s, t, len);
+		if (c == 0 && t[len])
+			c = -1;
+		if (c == 0) {
+			if (!r->v[mid].e)
+				return false; /* the same entry twice: parsed again */
+			*ret = *r->v[mid].e;
+			*r->v[mid].e = (pub_entry){ 0 };
+			r->v[mid].e = NULL;
+			return true;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+/* One entry's text, s[0..len), parsed: kept when it is an object with an id that names node. */
+static bool pub_entry_parse(const char *s, size_t len, const char *node, pub_entry *ret)
+{
+	cJSON *e = pve_json_parse(s, len, CHUNK_MAX, 7, NULL);
+	const char *en = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "node"));
+	bool ok = cJSON_IsObject(e) && id_of(e) && en && streq(en, node);
+	if (ok) {
+		const char *pool =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "pool"));
+		*ret = (pub_entry){ .id = xstrdup(id_of(e)),
+				    .text = xstrndup(s, len),
+				    .pool = pool ? xstrdup(pool) : NULL };
+	}
+	cJSON_Delete(e);
+	return ok;
+}
+
+/* ch's entries from its text, raw (taken): the JSON array's objects that name node, each taken from
+ * r when its text was published before. */
+static void pub_chunk_parse(pub_chunk *ch, const char *node, char *raw, size_t len, pub_reuse *r)
+{
+	ch->raw = raw;
+	/* the entries are cut where the publisher joined them (entry_end) and each parsed alone */
+	if (len < 2 || raw[0] != '[' || raw[len - 1] != ']')
+		return;
+	const char *body = raw + 1;
+	size_t blen = len - 2, cap = 16;
+	ch->v = xcalloc(cap, sizeof(*ch->v));
+	for (size_t pos = 0; pos < blen;) {
+		size_t end = entry_end(body, blen, pos);
+		if (ch->n == cap) {
+			cap *= 2;
+			ch->v = xrealloc(ch->v, cap * sizeof(*ch->v));
+		}
+		if (pub_reuse_take(r, body + pos, end - pos, &ch->v[ch->n]) ||
+		    pub_entry_parse(body + pos, end - pos, node, &ch->v[ch->n]))
+			ch->n++;
+		pos = end + 1;
+	}
+}
+
+/* p brought up to what node published now: its chunks read again, the entries of changed ones
+ * parsed unless they were published before. */
 static void published_load(pved *d, const char *node, published *p)
 {
 	cJSON *count = status_json(d, node, COUNT_KEY);
@@ -482,29 +547,53 @@ static void published_load(pved *d, const char *node, published *p)
 			   (size_t)cn->valuedouble :
 			   0;
 	cJSON_Delete(count);
-	bool changed = n != p->nchunks;
-	for (size_t i = n; i < p->nchunks; i++)
-		pub_chunk_clear(&p->chunks[i]);
+	char *texts[CHUNKS_MAX] = { 0 };
+	size_t lens[CHUNKS_MAX] = { 0 };
+	bool changed[CHUNKS_MAX] = { 0 }, any = n != p->nchunks;
 	for (size_t i = 0; i < n; i++) {
 		char key[32];
 		snprintf(key, sizeof(key), "resources.%zu", i);
-		char *text = NULL;
-		size_t len = 0;
-		if (pve_store_status_get(d->store, node, key, &text, &len, NULL) < 0)
-			text = xstrdup("");
-		pub_chunk *ch = &p->chunks[i];
-		if (ch->raw && streq(ch->raw, text)) {
-			free(text);
-			continue;
+		if (pve_store_status_get(d->store, node, key, &texts[i], &lens[i], NULL) < 0) {
+			texts[i] = xstrdup("");
+			lens[i] = 0;
 		}
-		pub_chunk_clear(ch);
-		pub_chunk_parse(ch, node, text, len);
-		changed = true;
+		changed[i] = i >= p->nchunks || !p->chunks[i].raw ||
+			     !streq(p->chunks[i].raw, texts[i]);
+		any |= changed[i];
 	}
-	p->nchunks = n;
-	if (!changed)
+	for (size_t i = n; i < p->nchunks; i++)
+		changed[i] = true;
+	if (!any) {
+		for (size_t i = 0; i < n; i++)
+			free(texts[i]);
 		return;
+	}
+	/* the entries of the chunks replaced or dropped, to take over by text */
+	pub_reuse r = { 0 };
 	size_t total = 0;
+	for (size_t i = 0; i < p->nchunks; i++)
+		if (changed[i])
+			total += p->chunks[i].n;
+	r.v = xcalloc(total + 1, sizeof(*r.v));
+	for (size_t i = 0; i < p->nchunks; i++)
+		for (size_t k = 0; changed[i] && k < p->chunks[i].n; k++)
+			r.v[r.n++] = (pub_reuse_item){ p->chunks[i].v[k].text, &p->chunks[i].v[k] };
+	qsort(r.v, r.n, sizeof(*r.v), by_text_cmp);
+	pub_chunk fresh[CHUNKS_MAX] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		if (changed[i])
+			pub_chunk_parse(&fresh[i], node, texts[i], lens[i], &r);
+		else
+			free(texts[i]);
+	for (size_t i = 0; i < n || i < p->nchunks; i++) {
+		if (!changed[i])
+			continue;
+		pub_chunk_clear(&p->chunks[i]);
+		p->chunks[i] = fresh[i];
+	}
+	free(r.v);
+	p->nchunks = n;
+	total = 0;
 	for (size_t i = 0; i < n; i++)
 		total += p->chunks[i].n;
 	free(p->by_id);
