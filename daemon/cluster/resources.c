@@ -385,6 +385,7 @@ typedef struct pub_entry {
 
 typedef struct pub_chunk {
 	char *raw; /* the chunk's text as read last */
+	size_t rawlen;
 	pub_entry *v;
 	size_t n;
 } pub_chunk;
@@ -453,6 +454,7 @@ static cJSON *status_json(pved *d, const char *node, const char *key)
  * over rather than parsed again. */
 typedef struct pub_reuse_item {
 	const char *text; /* kept for the search after the entry is taken */
+	size_t len;
 	pub_entry *e; /* NULL once taken */
 } pub_reuse_item;
 
@@ -461,9 +463,19 @@ typedef struct pub_reuse {
 	size_t n;
 } pub_reuse;
 
+/* Bytes, then length: a chunk's text is cluster input and may hold a NUL, where strcmp would stop. */
+static int text_cmp(const char *s, size_t slen, const char *t, size_t tlen)
+{
+	int c = memcmp(s, t, slen < tlen ? slen : tlen);
+	if (c)
+		return c;
+	return slen < tlen ? -1 : slen > tlen ? 1 : 0;
+}
+
 static int by_text_cmp(const void *a, const void *b)
 {
-	return strcmp(((const pub_reuse_item *)a)->text, ((const pub_reuse_item *)b)->text);
+	const pub_reuse_item *x = a, *y = b;
+	return text_cmp(x->text, x->len, y->text, y->len);
 }
 
 /* The kept entry whose text is s[0..len), moved out of its old chunk (which then frees none of it). */
@@ -472,10 +484,7 @@ static bool pub_reuse_take(pub_reuse *r, const char *s, size_t len, pub_entry *r
 	size_t lo = 0, hi = r->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const char *t = r->v[mid].text;
-		int c = strncmp(s, t, len);
-		if (c == 0 && t[len])
-			c = -1;
+		int c = text_cmp(s, len, r->v[mid].text, r->v[mid].len);
 		if (c == 0) {
 			if (!r->v[mid].e)
 				return false; /* the same entry twice: parsed again */
@@ -514,6 +523,7 @@ static bool pub_entry_parse(const char *s, size_t len, const char *node, pub_ent
 static void pub_chunk_parse(pub_chunk *ch, const char *node, char *raw, size_t len, pub_reuse *r)
 {
 	ch->raw = raw;
+	ch->rawlen = len;
 	/* the entries are cut where the publisher joined them (entry_end) and each parsed alone */
 	if (len < 2 || raw[0] != '[' || raw[len - 1] != ']')
 		return;
@@ -558,7 +568,7 @@ static void published_load(pved *d, const char *node, published *p)
 			lens[i] = 0;
 		}
 		changed[i] = i >= p->nchunks || !p->chunks[i].raw ||
-			     !streq(p->chunks[i].raw, texts[i]);
+			     text_cmp(p->chunks[i].raw, p->chunks[i].rawlen, texts[i], lens[i]);
 		any |= changed[i];
 	}
 	for (size_t i = n; i < p->nchunks; i++)
@@ -577,7 +587,9 @@ static void published_load(pved *d, const char *node, published *p)
 	r.v = xcalloc(total + 1, sizeof(*r.v));
 	for (size_t i = 0; i < p->nchunks; i++)
 		for (size_t k = 0; changed[i] && k < p->chunks[i].n; k++)
-			r.v[r.n++] = (pub_reuse_item){ p->chunks[i].v[k].text, &p->chunks[i].v[k] };
+			r.v[r.n++] = (pub_reuse_item){ p->chunks[i].v[k].text,
+						       strlen(p->chunks[i].v[k].text),
+						       &p->chunks[i].v[k] };
 	qsort(r.v, r.n, sizeof(*r.v), by_text_cmp);
 	pub_chunk fresh[CHUNKS_MAX] = { 0 };
 	for (size_t i = 0; i < n; i++)
