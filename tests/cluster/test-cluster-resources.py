@@ -3,9 +3,9 @@
 """/cluster/resources and /cluster/tasks of a whole cluster: three nodes (cfslib: corosync and pvecfs
 per network namespace), one pved on each (--pvecfs=cluster on that pvecfs). A guest made on node3
 shows on node1 with node node3; every node's entry is online; a user with VM.Audit on one VM sees only
-it; node1's /cluster/tasks has a task that ran on node3; node2's pved stopped: after its publication
-lapses (10 s) node2 is "unknown" and its guests "unknown", and with node2's pvecfs gone too, node2 is
-"offline"."""
+it, without the pool it is in; node1's /cluster/tasks has a task that ran on node3; node2's pved
+stopped: after its publication lapses (10 s) node2 is "unknown" and its guests "unknown", and with
+node2's pvecfs gone too, node2 is "offline"."""
 
 import os
 import sys
@@ -99,6 +99,13 @@ def audit_one_vm(ctx):
     r = n1.request("PUT", "/access/acl", {"path": "/vms/301", "roles": "PVEAuditor",
                                            "users": "viewer@pve"})
     expect(r.status == 200, f"VM.Audit on /vms/301: {r}")
+    # 301 in a pool: node3 publishes it with its pool, which the viewer may not audit
+    r = n1.post("/pools", {"poolid": "p301"})
+    expect(r.status == 200, f"create a pool: {r}")
+    r = n1.request("PUT", "/pools", {"poolid": "p301", "vms": "301"})
+    expect(r.status == 200, f"301 into the pool: {r}")
+    wait_for("node1 shows node3's 301 in its pool",
+             lambda: resources(n1).get("qemu/301", {}).get("pool") == "p301", 15)
     viewer = pvetest.Node.__new__(type(n1))
     viewer.__dict__.update(n1.__dict__)
     viewer.ticket = viewer.csrf = None
@@ -113,6 +120,8 @@ def audit_one_vm(ctx):
         guests = sorted(i for i, e in res.items() if e["type"] in ("qemu", "lxc"))
         return guests == ["qemu/301"] and res
     res = wait_for("viewer sees only VM 301", only_301, timeout=15)
+    expect("pool" not in res["qemu/301"] and res["qemu/301"]["status"] == "stopped",
+           f"301 without the pool the viewer may not audit: {res['qemu/301']}")
     # nodes are listed for everyone, their figures only with Sys.Audit on them
     expect(all(f"node/{n}" in res and "maxmem" not in res[f"node/{n}"]
                for n in ("node1", "node2", "node3")), f"nodes without figures: {res}")
