@@ -742,22 +742,7 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 		return pved_call_fail_statusf(
 			c, 595, "node '%s' is offline: not in the cluster's membership", node);
 
-	/* The credentials: what the client sent, or for root on the local socket a fresh root@pam
-	 * ticket signed with the cluster's key (the local socket's trust ends at this node). */
-	_cleanup_free_ char *root_ticket = NULL, *root_csrf = NULL;
 	const char *ticket = rq->ticket, *csrf = rq->csrf;
-	if (rq->local_root) {
-		root_ticket = pved_auth_ticket(d, "root@pam");
-		root_csrf = pved_auth_csrf(d, "root@pam");
-		if (!root_ticket || !root_csrf)
-			return pved_call_fail_statusf(
-				c, 500,
-				"cannot forward to node '%s': no key to sign a "
-				"ticket for root@pam",
-				node);
-		ticket = root_ticket;
-		csrf = root_csrf;
-	}
 	if (!header_safe(ticket) || !header_safe(csrf) || !header_safe(rq->token))
 		return pved_call_fail_statusf(c, 401, "invalid credentials");
 

@@ -363,8 +363,8 @@ cJSON *pved_cluster_members(pved *d);
 typedef struct pved_proxy_request {
 	const char *method;
 	const char *path; /* below /api2/json */
-	const char *ticket, *csrf, *token; /* as the client sent them, or NULL */
-	bool local_root; /* root on the local socket: a fresh root@pam ticket goes instead */
+	/* as the client sent them, or NULL; for root on the local socket a signed root@pam ticket */
+	const char *ticket, *csrf, *token;
 	bool download; /* a file answer: its 200's body streams back as it comes */
 } pved_proxy_request;
 /* Forwards the call (its route's proxyto names node, another node) to node's API: its validated

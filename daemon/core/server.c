@@ -773,13 +773,24 @@ static void forward(call *k, const char *node)
 		return;
 	}
 	pve_request *r = k->req;
+	/* root on the local socket: a fresh root@pam ticket, as a task that calls the API gets */
+	_cleanup_json_ cJSON *root = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	if (k->conn->root && pved_call_credentials(&k->pub, &root, &err) < 0) {
+		pved_call_fail_statusf(&k->pub, 500, "cannot forward to node '%s': %s", node,
+				       err->message);
+		return;
+	}
 	pved_proxy_request rq = {
 		.method = r->method,
 		.path = r->path,
-		.ticket = r->ticket,
-		.csrf = r->csrf,
+		.ticket = root ? cJSON_GetStringValue(
+					 cJSON_GetObjectItemCaseSensitive(root, "ticket")) :
+				 r->ticket,
+		.csrf = root ? cJSON_GetStringValue(
+				       cJSON_GetObjectItemCaseSensitive(root, "csrf")) :
+			       r->csrf,
 		.token = r->token,
-		.local_root = k->conn->root,
 		.download = streq(k->pub.route->name, "task_log") &&
 			    pved_call_int(&k->pub, "download", 0),
 	};
