@@ -24,7 +24,6 @@
 #include "storage/storage.h"
 
 #define AUTHKEY_BYTES 128 /* 256 hex characters: a 2048-bit key of 1024 random bits */
-#define COROSYNC_CONF_MAX (1024 * 1024)
 #define RESTART_DELAY_MS 1000
 #define JOIN_API_PORT "8006"
 
@@ -442,7 +441,7 @@ void pved_cluster_config_changed(pved *d, const char *path)
 	if (pve_store_read(d->store, "corosync.conf", &text, &len, NULL, NULL) < 0)
 		return;
 	_cleanup_free_ char *local = pved_path(d, "etc/corosync/corosync.conf");
-	long long have = pve_read_file(local, COROSYNC_CONF_MAX, &old, &old_len, NULL) < 0 ?
+	long long have = pve_read_file(local, PVE_COROSYNC_MAX_SIZE, &old, &old_len, NULL) < 0 ?
 				 0 :
 				 conf_version(old, old_len);
 	long long version = conf_version(text, len);
