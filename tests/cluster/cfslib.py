@@ -271,6 +271,22 @@ system {{
                 time.sleep(0.05)
 
 
+class PvedNode(pvetest.Node):
+    """A pved on a cfslib node's root, started as a node is: in the node's network namespace
+    (nsenter with only --net execs pved: the PID is pved's), on its address and port 8006. The
+    root's etc/hosts names the node's address, as Proxmox expects of a node's hosts file. args:
+    pved's further options (the default runs on the pvecfs the Cluster started)."""
+
+    def __init__(self, net_node, args=("--pvecfs=cluster",)):
+        self.nn = net_node
+        os.makedirs(os.path.join(net_node.root, "etc"), exist_ok=True)
+        os.chmod(net_node.dir, 0o755)
+        with open(os.path.join(net_node.root, "etc", "hosts"), "w") as f:
+            f.write(f"127.0.0.1 localhost\n{net_node.ip} {net_node.name}\n")
+        super().__init__(name=net_node.name, root=net_node.root, args=args, host=net_node.ip,
+                         port=8006, wrap=["nsenter", f"--net=/run/netns/{net_node.ns}"])
+
+
 class Cluster:
     """services: start corosync and pvecfs per node (else only the network, for pveds that run their
     own); host_ip: give the bridge an address of the private /24, so that the test reaches the nodes

@@ -29,18 +29,7 @@ def step(fn):
     return fn
 
 
-class ClusterNode(pvetest.Node):
-    def __init__(self, net_node, args=()):
-        self.nn = net_node
-        root = os.path.join(net_node.dir, "root")
-        os.makedirs(os.path.join(root, "etc"), exist_ok=True)
-        os.chmod(net_node.dir, 0o755)
-        # the node's name resolves to its address, as Proxmox expects of a node's hosts file
-        with open(os.path.join(root, "etc", "hosts"), "w") as f:
-            f.write(f"127.0.0.1 localhost\n{net_node.ip} {net_node.name}\n")
-        super().__init__(name=net_node.name, root=root, args=args, host=net_node.ip, port=8006,
-                         wrap=["nsenter", f"--net=/run/netns/{net_node.ns}"])
-
+class ClusterNode(cfslib.PvedNode):
     def wait_serving(self, timeout=60):
         """Until the API answers a logged-in call again (a pved that restarts itself)."""
         end = time.monotonic() + timeout
@@ -299,7 +288,7 @@ def main():
         with cfslib.Cluster(3, services=False, host_ip=True) as net:
             ctx.net = net
             # node1 and node3 on pvecfs from their start, node2 on plain files until it joins
-            ctx.nodes = [ClusterNode(net.nodes[0], ["--pvecfs"]), ClusterNode(net.nodes[1]),
+            ctx.nodes = [ClusterNode(net.nodes[0], ["--pvecfs"]), ClusterNode(net.nodes[1], []),
                          ClusterNode(net.nodes[2], ["--pvecfs"])]
             try:
                 for nd in ctx.nodes:

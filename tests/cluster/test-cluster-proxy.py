@@ -23,18 +23,10 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfslib  # noqa: E402
-import pvetest  # noqa: E402
 from cfslib import case, expect  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import vmlib  # noqa: E402
-
-
-def cluster_pved(nd):
-    """A pved on a cluster node's root, in its network namespace (nsenter with only --net execs
-    pved: the PID is pved's), on IP:8006, on the pvecfs the cluster started."""
-    return pvetest.Node(name=nd.name, root=nd.root, args=["--pvecfs=cluster"], host=nd.ip,
-                        port=8006, wrap=["nsenter", f"--net=/run/netns/{nd.ns}"])
 
 
 def type_keys(ws, text):
@@ -427,7 +419,7 @@ def main():
             try:
                 for nd in cl.nodes:
                     # node1 first: its first start writes the keys, the CA and user.cfg
-                    n = cluster_pved(nd)
+                    n = cfslib.PvedNode(nd)
                     t.pveds.append(n)
                     n.start(timeout=30)
                 t.pveds[0].login()

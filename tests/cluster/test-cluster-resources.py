@@ -24,18 +24,6 @@ from pvetest import expect  # noqa: E402
 LAPSE = 10
 
 
-class ClusterNode(pvetest.Node):
-    def __init__(self, net_node):
-        self.nn = net_node
-        root = net_node.root
-        os.chmod(net_node.dir, 0o755)
-        with open(os.path.join(root, "etc", "hosts"), "w") as f:
-            f.write(f"127.0.0.1 localhost\n{net_node.ip} {net_node.name}\n")
-        super().__init__(name=net_node.name, root=root, args=["--pvecfs=cluster"],
-                         host=net_node.ip, port=8006,
-                         wrap=["nsenter", f"--net=/run/netns/{net_node.ns}"])
-
-
 def resources(nd, **params):
     r = nd.get("/cluster/resources", params or None)
     expect(r.status == 200, f"{nd.name}: /cluster/resources: {r}")
@@ -186,7 +174,7 @@ def main():
         with cfslib.Cluster(3, host_ip=True) as cl:
             ctx = Ctx()
             ctx.cl = cl
-            ctx.nodes = [ClusterNode(nn) for nn in cl.nodes]
+            ctx.nodes = [cfslib.PvedNode(nn) for nn in cl.nodes]
             try:
                 # node1 first: it writes the keys, the CA and user.cfg into the shared tree
                 ctx.nodes[0].start(timeout=60)
