@@ -340,13 +340,40 @@ class Cluster:
             raise
         return self
 
-    def wait_quorate(self, nodes=None, timeout=20):
+    def wait_quorate(self, nodes=None, timeout=40):
         end = time.monotonic() + timeout
         for nd in nodes or self.nodes:
             while not nd.quorate():
                 if time.monotonic() > end:
                     raise RuntimeError(f"{nd.name}: corosync not quorate after {timeout} s")
                 time.sleep(0.1)
+
+    def after_failure(self):
+        """After a failed case: the tail of each node's logs, then every node back (link up,
+        corosync, quorum, pvecfs) for the next case."""
+        for nd in self.nodes:
+            for log in ("corosync.log", "pvecfs.log", "stdout"):
+                path = os.path.join(nd.dir, "log", log)
+                try:
+                    with open(path, errors="replace") as f:
+                        tail = f.readlines()[-12:]
+                except OSError:
+                    continue
+                print(f"# {nd.name} {log}:\n" + "".join(f"#   {line}" for line in tail), end="",
+                      flush=True)
+        if not self.services:
+            return
+        try:
+            for nd in self.nodes:
+                sh("ip", "-n", nd.ns, "link", "set", "eth0", "up")
+                if not nd.coro_pid:
+                    nd.start_corosync()
+            self.wait_quorate(timeout=60)
+            for nd in self.nodes:
+                if not nd.cfs_pid:
+                    nd.start_pvecfs()
+        except Exception as e:
+            print(f"# the cluster did not come back after the failure: {e!r}", flush=True)
 
     def __exit__(self, *exc):
         for nd in self.nodes:

@@ -408,6 +408,11 @@ def run(*args):
             detail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
             print(f"FAIL {fn.__name__}: {e!r}", flush=True)
             print(detail, file=sys.stdout, flush=True)
+            # what the subject of the cases can tell about the failure, and its repair so that one
+            # failure is not also the next case's
+            after = getattr(args[0], "after_failure", None) if args else None
+            if after:
+                after()
     return 1 if failed else 0
 
 
