@@ -18,9 +18,13 @@
  * costs a bounded amount on both sides and pved stops producing. Websocket streams are outside it.
  * A websocket request answered with status 101 becomes a stream: each websocket message is one DATA
  * frame with the request's id, both ways; pved ends it with an empty DATA frame carrying FIN, the front
- * with CANCEL. An upload request (pve_request.upload: a POST to .../storage/{storage}/upload) is followed
- * by its raw body as DATA frames with the request's id, the last one carrying FIN; pved answers with a
- * RESPONSE as usual, possibly before the body is complete (then the front stops sending it). */
+ * with CANCEL. An upload request (pve_request.upload: a POST to .../storage/{storage}/upload) waits for
+ * pved's CONTINUE; then the front sends its form as it parses the multipart body: FIELD frames, a FILE
+ * frame, the file's bytes as DATA frames and an empty DATA frame with FIN. A CONTINUE with
+ * PVE_WIRE_RAW asks for the body as the client sent it instead (pved forwards it to another node), in
+ * DATA frames within the window pved grants with WINDOW frames (none before the first), the last one
+ * carrying FIN. pved answers with a RESPONSE as usual, possibly before the body is complete (then the
+ * front stops sending it). */
 
 #define PVE_WIRE_HEADER_SIZE 12u
 #define PVE_WIRE_MAX_FRAME (1u << 20)
@@ -37,7 +41,9 @@ enum pve_wire_type {
 		5, /* empty, pved-api to pved: listening and sandboxed; an older front may drain */
 	PVE_WIRE_CONTINUE =
 		6, /* empty, pved to pved-api: the upload with this id may send its body now */
-	PVE_WIRE_WINDOW = 7, /* u32: more bytes of its answer's body pved may send for this id */
+	/* u32: more bytes of its answer's body pved may send for this id; from pved, more bytes of a raw
+	 * upload's body the front may send */
+	PVE_WIRE_WINDOW = 7,
 	PVE_WIRE_FIELD = 8, /* an upload's form field: u16 name length, name, value */
 	PVE_WIRE_FILE =
 		9, /* an upload's file part: three u16-length strings: name, filename, type */
@@ -50,6 +56,8 @@ enum pve_wire_type {
  * "gzip" when it goes out gzip-encoded whatever the client asked (Proxmox's task log download). */
 #define PVE_WIRE_FILE_BODY 0x8u
 #define PVE_WIRE_MAX_FILE_META 1024
+/* CONTINUE: the upload's body as it came, not parsed, within pved's windows */
+#define PVE_WIRE_RAW 0x10u
 #define PVE_WIRE_DEFAULT_WINDOW (1u << 20)
 
 typedef struct pve_wire_header {

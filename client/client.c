@@ -308,7 +308,8 @@ static int form_encode(pve_buf *b, const cJSON *params, pve_error **err)
 
 int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err)
 {
-	bool in_body = strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0;
+	bool in_body = !rq->body_type &&
+		       (strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0);
 	pve_buf form = { 0 };
 	if (rq->params) {
 		int r = form_encode(&form, rq->params, err);
@@ -346,6 +347,9 @@ int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_err
 			       "Content-Type: application/x-www-form-urlencoded\r\n"
 			       "Content-Length: %zu\r\n",
 			       form.len);
+	else if (rq->body_type)
+		pve_buf_printf(&req, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
+			       rq->body_type, rq->body_length);
 	pve_buf_puts(&req, "\r\n");
 	if (in_body)
 		pve_buf_append(&req, form.data, form.len);

@@ -81,9 +81,14 @@ typedef struct pve_client_request {
 					    * method other than GET */
 	const char *websocket_key; /* a websocket upgrade (RFC 6455's Sec-WebSocket-Key, protocol
 				    * "binary") instead of Connection: close; NULL for a call */
+	/* A body the caller sends after the head (an upload's, forwarded): its Content-Type and
+	 * Content-Length; the parameters then go in the query string. NULL: none. */
+	const char *body_type;
+	uint64_t body_length;
 } pve_client_request;
 /* The request's bytes (HTTP/1.1, Connection: close or the upgrade): the parameters as a query string
- * (GET, DELETE) or a form body (POST, PUT). -EINVAL for parameters that are not strings. */
+ * (GET, DELETE, or with a body_type) or a form body (POST, PUT). -EINVAL for parameters that are not
+ * strings. */
 int pve_client_request_build(const pve_client_request *rq, pve_buf *ret, pve_error **err);
 
 /* ---- HTTP/1.1 responses (http.c), apart from the TLS connection, so that a fuzz target reaches it ---- */

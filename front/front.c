@@ -134,6 +134,10 @@ struct conn {
 	bool uploading; /* ... and is parsed here, its form going to pved as frames */
 	bool upload_held; /* ... once pved says CONTINUE: it prepares the target first */
 	bool upload_paused; /* reading stopped until pved's queue drains */
+	/* pved asked for the body as it came (it forwards it): sent unparsed, within the window it
+	 * grants */
+	bool upload_raw;
+	uint64_t upload_window;
 	bool discarding; /* answered early: the rest of the body is read and dropped */
 	uint64_t upload_left;
 	/* The upload's multipart body, parsed here: the text field being read, whether the file part
@@ -422,7 +426,8 @@ static bool answer_keep(struct conn *c)
 		set_deadline(c, DISCARD_TIME);
 		upload_pause(c, false);
 	}
-	c->uploading = c->upload_held = false;
+	c->uploading = c->upload_held = c->upload_raw = false;
+	c->upload_window = 0;
 	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
 	c->close_after = !keep;
 	return keep;
@@ -815,7 +820,9 @@ static void serve_static(struct conn *c, const char *path)
  * The multipart body of an upload is parsed here, unprivileged, once pved has sent CONTINUE for it (until
  * then at most UPLOAD_CHUNK of it is read): pved gets the text fields as FIELD frames, the file part as a
  * FILE frame and its bytes as DATA frames, then an empty DATA frame with FIN. pved parses no multipart.
- * It may answer at any time instead; the answer ends the upload. A malformed body is answered here. */
+ * It may answer at any time instead; the answer ends the upload. A malformed body is answered here.
+ * An upload pved forwards to another node (CONTINUE with RAW) goes as it came instead, unparsed, within
+ * the window pved grants: that node's front parses it. */
 
 static void upload_pause(struct conn *c, bool pause)
 {
@@ -908,16 +915,21 @@ static const pve_multipart_callbacks mp_callbacks = {
 	.part_end = mp_end,
 };
 
-/* The file bytes of one read go to pved as one frame: moved, not copied. */
-static void flush_file_bytes(struct conn *c)
+/* n bytes of src go to pved as one DATA frame: moved, not copied. */
+static void data_frame(struct conn *c, struct evbuffer *src, size_t n)
 {
-	size_t n = evbuffer_get_length(c->file_bytes);
-	if (!n)
-		return;
 	uint8_t hdr[PVE_WIRE_HEADER_SIZE];
 	pve_wire_header_encode(hdr, &(pve_wire_header){ (uint32_t)n, PVE_WIRE_DATA, 0, c->id });
 	evbuffer_add(pved_out(c), hdr, sizeof(hdr));
-	evbuffer_add_buffer(pved_out(c), c->file_bytes);
+	evbuffer_remove_buffer(src, pved_out(c), n);
+}
+
+/* The file bytes of one read go to pved as one frame. */
+static void flush_file_bytes(struct conn *c)
+{
+	size_t n = evbuffer_get_length(c->file_bytes);
+	if (n)
+		data_frame(c, c->file_bytes, n);
 }
 
 /* The body is not a form we can pass on: answered here (400, or 413 for a limit), pved drops its
@@ -944,7 +956,8 @@ static void upload_pump(struct conn *c)
 		return;
 	bool moved = false;
 	while (c->uploading && c->upload_left > 0 && evbuffer_get_length(in) > 0) {
-		if (evbuffer_get_length(pved_out(c)) > UPLOAD_HIGH) {
+		if (evbuffer_get_length(pved_out(c)) > UPLOAD_HIGH ||
+		    (c->upload_raw && c->upload_window == 0)) {
 			upload_pause(c, true);
 			break;
 		}
@@ -953,6 +966,15 @@ static void upload_pump(struct conn *c)
 			n = UPLOAD_CHUNK;
 		if (n > c->upload_left)
 			n = (size_t)c->upload_left;
+		if (c->upload_raw) {
+			if (n > c->upload_window)
+				n = (size_t)c->upload_window;
+			data_frame(c, in, n);
+			c->upload_window -= n;
+			c->upload_left -= n;
+			moved = true;
+			continue;
+		}
 		struct evbuffer_iovec v[16];
 		int k = evbuffer_peek(in, (ev_ssize_t)n, NULL, v, ELEMENTSOF(v));
 		size_t fed = 0;
@@ -980,7 +1002,7 @@ static void upload_pump(struct conn *c)
 		/* Back to the usual read limit; a pipelined request waits for the answer. */
 		bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
 		evtimer_del(c->timer);
-		if (pve_multipart_finish(c->mp, &err) < 0) {
+		if (!c->upload_raw && pve_multipart_finish(c->mp, &err) < 0) {
 			upload_refuse(c, err);
 			return;
 		}
@@ -1387,7 +1409,7 @@ static struct conn *conn_by_id(struct front *f, uint32_t id)
 static void handle_frame(struct front *f, const pve_wire_header *h, const char *payload)
 {
 	if (h->type != PVE_WIRE_RESPONSE && h->type != PVE_WIRE_DATA &&
-	    h->type != PVE_WIRE_CONTINUE) {
+	    h->type != PVE_WIRE_CONTINUE && h->type != PVE_WIRE_WINDOW) {
 		log_debug("ignoring frame type %u from pved", h->type);
 		return;
 	}
@@ -1395,8 +1417,23 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 	if (!c)
 		return; /* cancelled: the client went away */
 	if (h->type == PVE_WIRE_CONTINUE) {
-		if (c->state == C_WAITING)
+		if (c->state == C_WAITING && c->uploading && c->upload_held) {
+			c->upload_raw = h->flags & PVE_WIRE_RAW;
 			upload_continue(c);
+		}
+		return;
+	}
+	if (h->type == PVE_WIRE_WINDOW) {
+		uint32_t grant;
+		_cleanup_error_ pve_error *err = NULL;
+		if (!c->uploading || !c->upload_raw ||
+		    pve_wire_window_decode(payload, h->len, &grant, &err) < 0)
+			return;
+		/* bounded, so no sum of grants wraps */
+		if (c->upload_window + grant <= (1ull << 40))
+			c->upload_window += grant;
+		upload_pause(c, false);
+		upload_pump(c);
 		return;
 	}
 	if (c->state == C_WEBSOCKET) {

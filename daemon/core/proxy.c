@@ -44,6 +44,12 @@
  * is parsed only while less than PROXY_DL_BUF_MAX of it waits for the client's window. */
 #define PROXY_DL_READ_MAX (64u << 10)
 #define PROXY_DL_BUF_MAX (256u << 10)
+/* A forwarded upload: its body passes as the client sent it. At most PROXY_UP_WINDOW of it is granted
+ * to the front and not yet written to the node; more is granted once less than half of that is. It
+ * may stall PROXY_UP_IDLE_SEC (the front's own bound for a client's upload); after its last byte the
+ * node's answer has PROXY_CALL_TIMEOUT_SEC. */
+#define PROXY_UP_WINDOW (2u << 20)
+#define PROXY_UP_IDLE_SEC 60
 #define MEMBERS_MAX (1024 * 1024)
 
 typedef struct proxy_call proxy_call;
@@ -78,6 +84,11 @@ struct proxy_call {
 	z_stream zs;
 	size_t body_off; /* resp.body's bytes already taken */
 	pve_error *stream_err; /* the stream's end by an error, told by the producer */
+	/* An upload: its body is relayed once the request's head is out; up_granted is what the front
+	 * may still send. */
+	bool upload;
+	bool up_sending, up_done;
+	uint64_t up_granted;
 	proxy_call *prev, *next;
 };
 
@@ -185,6 +196,68 @@ static int check_pin(proxy_call *p, pve_error **err)
 static void ws_start(proxy_call *p);
 static void dl_start(proxy_call *p);
 
+/* ---- a forwarded upload -------------------------------------------------------------------------------- */
+
+static void up_arm(proxy_call *p, int sec)
+{
+	struct timeval tv = { sec, 0 };
+	evtimer_add(p->timer, &tv);
+}
+
+/* More of the body for the front to send, while what it may send and what waits for the node are
+ * under half the window. */
+static void up_grant(proxy_call *p)
+{
+	if (!p->up_sending || p->up_done)
+		return;
+	uint64_t held = p->up_granted + evbuffer_get_length(bufferevent_get_output(p->bev));
+	if (held >= PROXY_UP_WINDOW / 2)
+		return;
+	uint32_t more = (uint32_t)(PROXY_UP_WINDOW - held);
+	p->up_granted += more;
+	pved_call_body_grant(p->c, more);
+}
+
+static void up_data(void *ud, const void *data, size_t len)
+{
+	proxy_call *p = ud;
+	/* the server keeps the front within the grants */
+	p->up_granted -= len < p->up_granted ? len : p->up_granted;
+	bufferevent_write(p->bev, data, len);
+	up_arm(p, PROXY_UP_IDLE_SEC);
+	up_grant(p);
+}
+
+static void up_end(void *ud)
+{
+	proxy_call *p = ud;
+	p->up_sending = false;
+	p->up_done = true;
+	up_arm(p, PROXY_CALL_TIMEOUT_SEC);
+}
+
+/* The client went away (or its body was malformed): the call is gone, and the node's connection
+ * with this, so the node drops the partial upload. */
+static void up_close(void *ud)
+{
+	proxy_call_free(ud);
+}
+
+static const pved_form_callbacks up_callbacks = {
+	.data = up_data,
+	.end = up_end,
+	.close = up_close,
+};
+
+/* The head went to the node: the client's body follows it as it comes. p may be gone after this. */
+static void up_start(proxy_call *p)
+{
+	up_arm(p, PROXY_UP_IDLE_SEC);
+	p->up_sending = true;
+	p->up_granted = PROXY_UP_WINDOW;
+	pved_call_receive_body(p->c, &up_callbacks, p, PROXY_UP_WINDOW);
+}
+
 /* A file answer's 200 head is in: its body goes to the client as it comes. */
 static bool dl_ready(const proxy_call *p)
 {
@@ -253,6 +326,8 @@ static void proxy_write_cb(struct bufferevent *bev, void *arg)
 	proxy_call *p = arg;
 	if (p->relaying)
 		ws_pump(p);
+	else if (p->up_sending)
+		up_grant(p);
 }
 
 static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -270,6 +345,8 @@ static void proxy_event_cb(struct bufferevent *bev, short what, void *arg)
 		bufferevent_write(bev, p->request.data, p->request.len);
 		pve_buf_free(&p->request);
 		bufferevent_enable(bev, EV_READ);
+		if (p->upload)
+			up_start(p);
 		return;
 	}
 	int saved = EVUTIL_SOCKET_ERROR();
@@ -330,6 +407,9 @@ static void proxy_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return proxy_fail(p, 595,
 				  "node '%s' (%s) is unreachable: no connection within %d s",
 				  p->node, p->addr, PROXY_CONNECT_TIMEOUT_SEC);
+	if (p->up_sending)
+		return proxy_fail(p, 408, "the upload to node '%s' (%s) made no progress for %d s",
+				  p->node, p->addr, PROXY_UP_IDLE_SEC);
 	proxy_fail(p, 595, "node '%s' (%s) did not answer within %d s", p->node, p->addr,
 		   p->websocket ? PROXY_UPGRADE_TIMEOUT_SEC : PROXY_CALL_TIMEOUT_SEC);
 }
@@ -745,6 +825,8 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 	const char *ticket = rq->ticket, *csrf = rq->csrf;
 	if (!header_safe(ticket) || !header_safe(csrf) || !header_safe(rq->token))
 		return pved_call_fail_statusf(c, 401, "invalid credentials");
+	if (c->upload && !header_safe(c->upload_type))
+		return pved_call_fail_statusf(c, 400, "invalid Content-Type");
 
 	_cleanup_free_ char *fp = NULL;
 	if (pved_node_fingerprint(d, node, &fp, &err) < 0)
@@ -771,6 +853,9 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 		.csrf = csrf,
 		.token = rq->token,
 		.websocket_key = c->websocket ? ws_key : NULL,
+		/* the node's front tells a body that is not a form, as ours would */
+		.body_type = c->upload ? (c->upload_type ? c->upload_type : "") : NULL,
+		.body_length = c->upload_length,
 	};
 	pve_buf request = { 0 };
 	if (pve_client_request_build(&creq, &request, &err) < 0)
@@ -789,6 +874,7 @@ void pved_proxy_forward(pved_call *c, const char *node, const pved_proxy_request
 			    ss.ss_family == AF_INET6 ? "]" : "", PROXY_PORT);
 	p->fingerprint = TAKE_PTR(fp);
 	p->websocket = c->websocket;
+	p->upload = c->upload;
 	p->download = rq->download && !c->websocket;
 	if (p->download)
 		pve_client_http_init_stream(&p->resp);

@@ -326,6 +326,11 @@ typedef struct pved_form_callbacks {
 	void (*close)(void *ud);
 } pved_form_callbacks;
 void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud);
+/* An upload's body as the client sent it (the multipart bytes, upload_length of them, to be forwarded):
+ * cb's data, then end or close, as above (field and file are not called). The front sends window bytes,
+ * then only what pved_call_body_grant allows; more than that ends the upload (400). */
+void pved_call_receive_body(pved_call *c, const pved_form_callbacks *cb, void *ud, uint32_t window);
+void pved_call_body_grant(pved_call *c, uint32_t grant);
 /* What Proxmox's lock_user_config, lock_storage_config and the like make of an error of the code they
  * run, `die "$errmsg: $err"`: a plain error (EIO: 500) whose text is errmsg, ": " and the error as Perl
  * prints it: a parameter error as "400 Parameter verification failed.\nPARAM: MESSAGE", a permission

@@ -61,6 +61,8 @@ struct call {
 	uint64_t window;
 	bool streaming; /* accepted websocket: open until one side ends it */
 	bool receiving; /* an upload's form: FIELD, FILE and DATA frames until one with FIN */
+	bool raw; /* ... or its body as it came: DATA frames within raw_window */
+	uint64_t raw_window;
 	const pved_form_callbacks *form;
 	bool form_file; /* its file part began */
 	pved_stream_data_fn on_data;
@@ -326,10 +328,19 @@ static void delayed_send_cb(evutil_socket_t fd, short what, void *arg)
 	call_pump(k);
 }
 
+/* An answer begins: an upload still coming in ends here, its handler hears no more of it (the front
+ * drops the rest). */
+static void answer_begin(call *k)
+{
+	k->answering = true;
+	if (k->receiving)
+		k->streaming = k->receiving = false;
+}
+
 /* The answer: body is taken over; delay holds it back for the failed-authentication delay. */
 static void call_answer(call *k, int status, const char *reason, pve_buf *body, bool delay)
 {
-	k->answering = true;
+	answer_begin(k);
 	k->status = status;
 	k->reason = xstrdup(reason);
 	pve_buf_free(&k->pending);
@@ -362,7 +373,7 @@ void pved_call_reply_stream(pved_call *c, pved_produce_fn produce, void (*free_u
 			    void *ud)
 {
 	call *k = (call *)c;
-	k->answering = true;
+	answer_begin(k);
 	k->status = 200;
 	k->reason = xstrdup("OK");
 	k->produce = produce;
@@ -403,11 +414,12 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_buf_free(&frames);
 }
 
-void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud)
+static void receive_start(call *k, const pved_form_callbacks *cb, void *ud, bool raw,
+			  uint32_t window)
 {
-	call *k = (call *)c;
 	k->streaming = true;
 	k->receiving = true;
+	k->raw = raw;
 	k->form = cb;
 	k->on_close = cb->close;
 	k->stream_ud = ud;
@@ -417,9 +429,35 @@ void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *u
 	}
 	/* The front holds the body back until now: nothing of it arrives before the handlers above. */
 	pve_buf frames = { 0 };
-	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, 0, k->id, NULL, 0);
+	pve_wire_append_frame(&frames, PVE_WIRE_CONTINUE, raw ? PVE_WIRE_RAW : 0, k->id, NULL, 0);
+	if (raw) {
+		k->raw_window = window;
+		pve_wire_append_window(&frames, k->id, window);
+	}
 	bufferevent_write(k->conn->bev, frames.data, frames.len);
 	pve_buf_free(&frames);
+}
+
+void pved_call_receive_form(pved_call *c, const pved_form_callbacks *cb, void *ud)
+{
+	receive_start((call *)c, cb, ud, false, 0);
+}
+
+void pved_call_receive_body(pved_call *c, const pved_form_callbacks *cb, void *ud, uint32_t window)
+{
+	receive_start((call *)c, cb, ud, true, window);
+}
+
+void pved_call_body_grant(pved_call *c, uint32_t grant)
+{
+	call *k = (call *)c;
+	if (!k->receiving || !k->raw || k->conn->closed || !grant)
+		return;
+	k->raw_window += grant;
+	pve_buf frame = { 0 };
+	pve_wire_append_window(&frame, k->id, grant);
+	bufferevent_write(k->conn->bev, frame.data, frame.len);
+	pve_buf_free(&frame);
 }
 
 /* The call of an open stream with this id, if any. */
@@ -449,6 +487,14 @@ static void form_frame(pved_conn *c, call *k, const pve_wire_header *h, const vo
 	void *ud = k->stream_ud;
 	const pved_form_callbacks *cb = k->form;
 	uint32_t id = k->id;
+	if (k->raw && h->type != PVE_WIRE_DATA) {
+		pve_error_set(&err, EPROTO, "form frame in a raw upload");
+		return form_refuse(k, err);
+	}
+	if (k->raw && h->len > k->raw_window) {
+		pve_error_set(&err, EPROTO, "upload data beyond its window");
+		return form_refuse(k, err);
+	}
 	if (h->type == PVE_WIRE_FIELD) {
 		_cleanup_free_ char *name = NULL, *value = NULL;
 		if (pve_wire_field_decode(payload, h->len, &name, &value, &err) < 0)
@@ -474,7 +520,9 @@ static void form_frame(pved_conn *c, call *k, const pve_wire_header *h, const vo
 	}
 	bool fin = h->flags & PVE_WIRE_FIN;
 	if (h->len) {
-		if (!k->form_file) {
+		if (k->raw) {
+			k->raw_window -= h->len;
+		} else if (!k->form_file) {
 			pve_error_set(&err, EPROTO, "upload data before its file part");
 			return form_refuse(k, err);
 		}
@@ -762,16 +810,11 @@ static bool merge_path_params(call *k, cJSON *params, cJSON *path_params)
 	return true;
 }
 
-/* Forwarding moves one JSON answer, a file answer as it comes (a task log's download) or a websocket (a
+/* Forwarding moves one JSON answer, a file answer as it comes (a task log's download), a websocket (a
  * console's vncwebsocket; termproxy, vncproxy and spiceproxy are JSON answers of the node that runs the
- * console); uploads are not forwarded yet, and are refused so, never half done. */
+ * console) or an upload's body as the client sent it. */
 static void forward(call *k, const char *node)
 {
-	if (k->pub.upload) {
-		pved_call_fail_statusf(&k->pub, 501,
-				       "forwarding uploads to another node is not supported yet");
-		return;
-	}
 	pve_request *r = k->req;
 	/* root on the local socket: a fresh root@pam ticket, as a task that calls the API gets */
 	_cleanup_json_ cJSON *root = NULL;

@@ -7,17 +7,22 @@ socket), node3's 400 comes back with its errors, a bulk start and shutdown on no
 (the bulk task's calls forwarded), an unknown node is 404, a node shell on node3 opened
 on node1 (termproxy, then vncwebsocket relayed by node1) runs in node3's network namespace, a wrong
 vncticket gets node3's refusal, a task log's download from node3 through node1 is node3's file
-(streamed: node1's pved does not hold it), uploads are refused (501), a certificate other than the
-one in the store is refused (596), and a stopped pved gives 595 naming the node, to calls and
-websockets. Every process is stopped by PID, also when a case fails; the shell's throwaway pam user
-is removed."""
+(streamed: node1's pved does not hold it), an upload to node3 through node1 (streamed, held back
+while node3 takes nothing; node3's refusals as node3 gives them; a client that leaves), a
+certificate other than the one in the store is refused (596), and a stopped pved gives 595 naming
+the node, to calls and websockets. Every process is stopped by PID, also when a case fails; the
+shell's throwaway pam user is removed."""
 
 import gzip
+import hashlib
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -333,18 +338,178 @@ def log_download_from_another_node(t):
     expect(r.status == 200, f"node1 after a client left a download: {r}")
 
 
+MIB = 1 << 20
+BOUNDARY = "----pvedfwdboundary7MA4YWxkTrZu0gW"
+
+
+def form(filename, fields):
+    """The multipart text before and after an upload's file bytes."""
+    pre = "".join(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                  for k, v in fields.items())
+    pre += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"filename\"; "
+            f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+    return pre.encode(), f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def upload_start(t, n, node, storage, filename, fields, size):
+    """An upload's head and form start sent to n for node (with node1's ticket): the connection and
+    the form's end."""
+    pre, post = form(filename, fields)
+    c = n.connection(timeout=120)
+    c.putrequest("POST", f"/api2/json/nodes/{node}/storage/{storage}/upload")
+    c.putheader("Cookie", "PVEAuthCookie=" + urllib.parse.quote(t.pveds[0].ticket, safe=""))
+    c.putheader("CSRFPreventionToken", t.pveds[0].csrf)
+    c.putheader("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")
+    c.putheader("Content-Length", str(len(pre) + size + len(post)))
+    c.endheaders()
+    c.send(pre)
+    return c, post
+
+
+def upload_answer(c):
+    r = c.getresponse()
+    body = r.read().decode(errors="replace")
+    c.close()
+    return r.status, body
+
+
+def node3_iso_dir(t):
+    """A storage of node3's own, iso3 (nodes node3), made once: "local" is one directory here, the
+    first node's, as its path in the shared storage.cfg is absolute."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    path = n3.path("var/lib/iso3")
+    if not getattr(t, "iso3", False):
+        r = n1.post("/storage", {"storage": "iso3", "type": "dir", "path": path,
+                                 "content": "iso", "nodes": "node3"})
+        expect(r.status == 200, r)
+        t.iso3 = True
+    return os.path.join(path, "template", "iso")
+
+
+def iso_files(d):
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
 @case
-def uploads_refused(t):
-    """Uploads to another node are not forwarded yet: refused before any of the body is taken."""
-    n1 = t.pveds[0]
-    body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\niso\r\n"
-            b"--XyZ\r\nContent-Disposition: form-data; name=\"filename\"; "
-            b"filename=\"x.iso\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            + b"\0" * 4096 + b"\r\n--XyZ--\r\n")
-    r = n1.post("/nodes/node3/storage/local/upload", body=body,
-                headers={"Content-Type": "multipart/form-data; boundary=XyZ"})
-    expect(r.status == 501 and "forwarding uploads to another node is not supported yet"
-           in r.body, r)
+def upload_to_another_node(t):
+    """A 64 MiB ISO with its sha256 uploaded to node3 through node1: node3's task and file, the same
+    bytes. Midway node3's pved is stopped for 3 s: the client is held back (what it has sent stops
+    growing) and node1's pved does not grow with what the client would send."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    size = 64 * MIB
+    data = os.urandom(size)
+    digest = hashlib.sha256(data).hexdigest()
+    isos = node3_iso_dir(t)
+    c, post = upload_start(t, n1, "node3", "iso3", "fwd.iso",
+                           {"content": "iso", "checksum": digest, "checksum-algorithm": "sha256"},
+                           size)
+    sent = [0]
+    failed = []
+
+    def send():
+        try:
+            for off in range(0, size, MIB):
+                c.send(data[off:off + MIB])
+                sent[0] += MIB
+            c.send(post)
+        except OSError as e:
+            failed.append(e)
+
+    pid = n1.proc.pid
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+    before = vm_kib(pid, "VmRSS")
+    th = threading.Thread(target=send)
+    th.start()
+    try:
+        while sent[0] < 8 * MIB and th.is_alive():
+            time.sleep(0.01)
+        os.kill(n3.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(1.5)
+            held = sent[0]
+            time.sleep(1.5)
+            moved = sent[0] - held
+            grew = vm_kib(pid, "VmHWM") - before
+        finally:
+            os.kill(n3.proc.pid, signal.SIGCONT)
+    finally:
+        th.join()
+    status, body = upload_answer(c)
+    expect(not failed and status == 200, f"{failed} {status} {body}")
+    upid = json.loads(body)["data"]
+    expect(upid.startswith("UPID:node3:"), upid)
+    st = wait_task(n1, upid, timeout=120)
+    expect(st["exitstatus"] == "OK", st)
+    path = os.path.join(isos, "fwd.iso")
+    with open(path, "rb") as f:
+        expect(hashlib.sha256(f.read()).hexdigest() == digest, "node3's file differs")
+    print(f"# with node3's pved stopped: the client was held at {held >> 20} of {size >> 20} MiB "
+          f"and sent {moved >> 20} MiB more in 1.5 s; node1's pved peaked {grew} KiB above its "
+          "RSS before", flush=True)
+    expect(held < size and moved == 0,
+           f"the client went on sending ({held} then {moved} bytes) while node3 took nothing")
+    with open(f"/proc/{pid}/maps") as f:
+        asan = "libasan" in f.read()
+    expect(asan or grew < 8 << 10, f"node1's pved grew by {grew} KiB while node3 was stopped")
+    os.unlink(path)
+
+
+@case
+def upload_refused_by_the_other_node(t):
+    """node3's refusal comes back as node3 gives it: a wrong checksum (its task fails, no file) and
+    an unknown storage (its error, before the body)."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    isos = node3_iso_dir(t)
+    size = 2 * MIB
+    c, post = upload_start(t, n1, "node3", "iso3", "bad.iso",
+                           {"content": "iso", "checksum": "0" * 64, "checksum-algorithm": "sha256"},
+                           size)
+    c.send(b"\0" * size + post)
+    status, body = upload_answer(c)
+    expect(status == 200, f"{status} {body}")
+    st = wait_task(n1, json.loads(body)["data"], timeout=60)
+    expect(st["exitstatus"] != "OK", st)
+    expect("bad.iso" not in iso_files(isos), iso_files(isos))
+
+    answers = []
+    for n in (n1, n3):
+        c, post = upload_start(t, n, "node3", "nosuch", "x.iso", {"content": "iso"}, size)
+        try:
+            c.send(b"\0" * size + post)
+        except OSError:
+            pass  # answered and closed before the body was all sent
+        answers.append(upload_answer(c))
+    expect(answers[0] == answers[1] and answers[0][0] >= 400,
+           f"through node1 {answers[0]}, from node3 {answers[1]}")
+
+
+@case
+def upload_client_leaves(t):
+    """A client that leaves halfway through an upload forwarded to node3: node3 keeps no file and no
+    open temporary file, and node1 goes on."""
+    n1, n3 = t.pveds[0], t.pveds[2]
+    isos = node3_iso_dir(t)
+    size = 32 * MIB
+    c, post = upload_start(t, n1, "node3", "iso3", "cut.iso", {"content": "iso"}, size)
+    for _ in range(size // MIB // 2):
+        c.send(b"\0" * MIB)
+
+    def held():
+        return cfslib.pvetest.open_files(n3.proc.pid, isos, "pveupload")
+
+    end = time.monotonic() + 10
+    while not held() and time.monotonic() < end:
+        time.sleep(0.1)
+    expect(held(), "node3 did not begin the upload")
+    c.close()
+    end = time.monotonic() + 10
+    while held() and time.monotonic() < end:
+        time.sleep(0.1)
+    expect(not held(), held())
+    expect("cut.iso" not in iso_files(isos), iso_files(isos))
+    r = n1.get("/nodes/node3/status")
+    expect(r.status == 200, r)
 
 
 @case

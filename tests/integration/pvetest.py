@@ -379,6 +379,20 @@ class WebSocketClient:
             pass
 
 
+def open_files(pid, *needles):
+    """The files a process holds open whose paths contain one of needles (an upload's temporary
+    file: "template/iso", "pveupload")."""
+    out = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if any(x in target for x in needles):
+            out.append(target)
+    return out
+
+
 CASES = []
 
 

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Node, Skip, case, expect, open_files, run  # noqa: E402
 
 MIB = 1 << 20
 
@@ -59,15 +59,7 @@ def upload_url(n, storage="local"):
 
 def open_fds_deleted(pid):
     """Files pved holds open that have no name: an upload's temporary file left behind."""
-    out = []
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            t = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if "template/iso" in t or "pveupload" in t:
-            out.append(t)
-    return out
+    return open_files(pid, "template/iso", "pveupload")
 
 
 def task_ok(n, upid):
