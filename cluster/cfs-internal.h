@@ -115,6 +115,27 @@ size_t cfs_log_bytes(const cfs_log *l);
 /* Oldest first; NULL past the end. */
 const cfs_log_entry *cfs_log_nth(const cfs_log *l, size_t i);
 
+/* ---- .rrd (cfs-rrd.c) -------------------------------------------------------------------------------
+ * pmxcfs's dump of the newest RRD update of every node, guest and storage: "KEY:DATA\n" lines, e.g.
+ * "pve-node-9.0/n1:UPTIME:...". Each node publishes its lines in its status values "rrd.0", "rrd.1",
+ * ... (CFS_RRD_KEY_PREFIX), many per value. */
+#define CFS_RRD_KEY_PREFIX "rrd."
+#define CFS_RRD_MAX_LINE 4095 /* pmxcfs takes an entry under 4 KiB */
+#define CFS_RRD_MAX_AGE_SEC 300 /* pmxcfs leaves out what it heard more than 5 minutes ago */
+#define CFS_RRD_CACHE_SEC 2 /* and makes the text at most every 2 s */
+#define CFS_RRD_MAX_TEXT (16u * 1024 * 1024) /* lines past it are left out */
+
+typedef struct cfs_rrd_source {
+	const char *data; /* lines, each ended by '\n' (the last one may lack it) */
+	size_t len;
+	int64_t time; /* when it was heard, seconds */
+} cfs_rrd_source;
+
+/* Appends the lines of the sources heard within CFS_RRD_MAX_AGE_SEC of now, sorted by key, one per
+ * key (the one heard last), as long as out stays within max bytes. A line that is not "KEY:DATA"
+ * with printable characters and at most CFS_RRD_MAX_LINE bytes is left out. */
+void cfs_rrd_dump(const cfs_rrd_source *v, size_t n, int64_t now, size_t max, pve_buf *out);
+
 #define CFS_F_EXCL 0x1
 #define CFS_F_DIR 0x2
 

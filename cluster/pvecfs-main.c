@@ -90,6 +90,7 @@ struct status_entry {
 	char *node, *key;
 	uint8_t *data;
 	size_t len;
+	int64_t time; /* when it was set or heard: .rrd leaves out old lines by it */
 	status_entry *next;
 };
 
@@ -143,6 +144,8 @@ typedef struct cfsd {
 	cfs_log *log; /* the cluster log, replicated on the status group */
 	outmsg *kv_outq, **kv_outq_tail;
 	size_t kv_outq_len;
+	char *rrd_text; /* .rrd as made last, at rrd_time: made again after CFS_RRD_CACHE_SEC */
+	int64_t rrd_time;
 } cfsd;
 
 static volatile sig_atomic_t quit;
@@ -268,6 +271,30 @@ static const char *name_of(cfsd *d, uint32_t nodeid)
 	return NULL;
 }
 
+/* .rrd: every member's lines from its "rrd.N" status values; made at most every CFS_RRD_CACHE_SEC,
+ * as pmxcfs makes it, since a getattr makes the text too. */
+static char *rrd_content(cfsd *d)
+{
+	int64_t now = time(NULL);
+	if (d->rrd_text && now - d->rrd_time < CFS_RRD_CACHE_SEC && now >= d->rrd_time)
+		return xstrdup(d->rrd_text);
+	size_t n = 0;
+	for (status_entry *e = d->status; e; e = e->next)
+		n += startswith(e->key, CFS_RRD_KEY_PREFIX);
+	cfs_rrd_source *v = xcalloc(n + 1, sizeof(*v));
+	n = 0;
+	for (status_entry *e = d->status; e; e = e->next)
+		if (startswith(e->key, CFS_RRD_KEY_PREFIX))
+			v[n++] = (cfs_rrd_source){ (const char *)e->data, e->len, e->time };
+	pve_buf b = { 0 };
+	cfs_rrd_dump(v, n, now, CFS_RRD_MAX_TEXT, &b);
+	free(v);
+	free(d->rrd_text);
+	d->rrd_text = b.data ? pve_buf_steal(&b) : xstrdup("");
+	d->rrd_time = now;
+	return xstrdup(d->rrd_text);
+}
+
 /* The generated files, in pmxcfs's formats (status.c). */
 static char *virtual_content(cfsd *d, uint64_t ino)
 {
@@ -332,6 +359,8 @@ static char *virtual_content(cfsd *d, uint64_t ino)
 	case CFS_INO_CLUSTERLOG:
 		cfs_log_dump_json(d->log, &b, NULL, CFS_LOG_DEFAULT_MAX);
 		break;
+	case CFS_INO_RRD:
+		return rrd_content(d);
 	default:
 		pve_buf_puts(&b, "");
 		break;
@@ -509,6 +538,7 @@ static void status_set(cfsd *d, uint32_t nodeid, const char *node, const char *k
 	if (len)
 		memcpy(e->data, data, len);
 	e->len = len;
+	e->time = time(NULL);
 }
 
 static void status_drop_gone(cfsd *d, const struct cpg_address *members, size_t n)
@@ -1970,6 +2000,7 @@ int main(int argc, char **argv)
 		free(q);
 	}
 	cfs_log_free(d.log);
+	free(d.rrd_text);
 	cfs_db_free(d.tree->db);
 	d.tree->db = NULL;
 	cfs_tree_free(d.tree);

@@ -21,6 +21,11 @@
 #define VERSION_MAX (64 * 1024)
 #define COUNT_KEY "resources.n"
 #define TASKS_KEY "tasks"
+/* pvecfs's .rrd: this node's lines every RRD_TICKS publications (about pvestatd's 10 s), in values
+ * "rrd.0", "rrd.1", ... of at most CHUNK_MAX (a node has 256 keys: 200 chunks of resources, the
+ * count, the tasks and these). */
+#define RRD_TICKS 3
+#define RRD_CHUNKS_MAX 48
 
 typedef struct pved_published published;
 static void published_list_free(published **v, size_t n);
@@ -32,6 +37,9 @@ struct pved_cluster_state {
 	bool too_large_logged, failing;
 	char *sent[CHUNKS_MAX]; /* each chunk as last set */
 	char *tasks_sent;
+	unsigned ticks; /* publications so far: .rrd's lines go with every RRD_TICKS-th */
+	size_t rrd_sent; /* rrd.N values set last time, emptied when fewer are set */
+	bool rrd_too_large_logged;
 	published **pubs; /* the other nodes' publications, parsed (remote_resources) */
 	size_t npubs;
 	cJSON *vmlist; /* .vmlist parsed, and its version (vmlist_get) */
@@ -287,6 +295,168 @@ static void publish_tasks(pved *d)
 		cs->tasks_sent = text;
 }
 
+/* ---- pvecfs's .rrd -------------------------------------------------------------------------------
+ * Each line as pvestatd broadcasts it for Proxmox VE 9 (its "pve-*-9.0" keys), "U" for what is
+ * unknown: the node's from the nodes area's hook, a guest's and a storage's from the entry
+ * /cluster/resources has of it, which holds the figures this publication sampled. */
+
+static void rrd_num(pve_buf *b, const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v)) {
+		pve_buf_puts(b, ":U");
+		return;
+	}
+	double x = v->valuedouble;
+	if (x == (double)(long long)x && x > -9e15 && x < 9e15)
+		pve_buf_printf(b, ":%lld", (long long)x);
+	else
+		pve_buf_printf(b, ":%.6g", x);
+}
+
+/* A name as one field: a ':' or a control character would split the line. */
+static void rrd_str(pve_buf *b, const char *s)
+{
+	pve_buf_puts(b, ":");
+	for (; s && *s; s++)
+		pve_buf_append(b, (unsigned char)*s < 0x20 || *s == ':' ? "_" : s, 1);
+}
+
+/* pvestatd's update_qemu_status and update_lxc_status: uptime, name, status, template, time, CPUs,
+ * CPU, memory max and used, disk max and used, net in and out, disk read and written, the host's
+ * memory of the guest and six pressure figures; a stopped guest has only what its config says. */
+static void rrd_guest(pve_buf *b, const cJSON *o, bool qemu, time_t now)
+{
+	long long vmid;
+	const char *status = pve_json_str(o, "status");
+	if (!pve_json_int(o, "vmid", &vmid) || !status)
+		return;
+	bool running = streq(status, "running");
+	long long tmpl = 0;
+	(void)pve_json_int(o, "template", &tmpl);
+	pve_buf_printf(b, "pve-vm-9.0/%lld", vmid);
+	if (running)
+		rrd_num(b, o, "uptime");
+	else
+		pve_buf_puts(b, ":0");
+	rrd_str(b, pve_json_str(o, "name"));
+	rrd_str(b, status);
+	pve_buf_printf(b, ":%lld:%lld", tmpl ? 1LL : 0LL, (long long)now);
+	rrd_num(b, o, "maxcpu");
+	if (running)
+		rrd_num(b, o, "cpu");
+	else
+		pve_buf_puts(b, ":U");
+	rrd_num(b, o, "maxmem");
+	if (running)
+		rrd_num(b, o, "mem");
+	else
+		pve_buf_puts(b, ":U");
+	rrd_num(b, o, "maxdisk");
+	rrd_num(b, o, "disk");
+	if (running) {
+		rrd_num(b, o, "netin");
+		rrd_num(b, o, "netout");
+		/* a VM's block statistics are not asked of QEMU: unknown, not 0 */
+		if (qemu) {
+			pve_buf_puts(b, ":U:U");
+		} else {
+			rrd_num(b, o, "diskread");
+			rrd_num(b, o, "diskwrite");
+		}
+	} else {
+		pve_buf_puts(b, ":U:U:U:U");
+	}
+	pve_buf_puts(b, ":U:U:U:U:U:U:U\n");
+}
+
+/* pvestatd's update_storage_status: time, total, used; an active storage's only. */
+static void rrd_storage(pve_buf *b, const cJSON *o, const char *node, time_t now)
+{
+	const char *sid = pve_json_str(o, "storage"), *status = pve_json_str(o, "status");
+	if (!sid || !status || !streq(status, "available"))
+		return;
+	pve_buf_printf(b, "pve-storage-9.0/%s/%s:%lld", node, sid, (long long)now);
+	rrd_num(b, o, "maxdisk");
+	rrd_num(b, o, "disk");
+	pve_buf_puts(b, "\n");
+}
+
+/* This node's lines: the areas' hooks', then one for each guest and storage entry of res (the
+ * comma-separated entries local_resources printed). */
+static void rrd_lines(pved *d, const pve_buf *res, pve_buf *b)
+{
+	time_t now = time(NULL);
+	for (const pved_area *const *a = d->areas; *a; a++)
+		if ((*a)->rrd)
+			(*a)->rrd(d, now, b);
+	const char *text = res->data ? res->data : "";
+	for (size_t pos = 0; pos < res->len;) {
+		size_t end = entry_end(text, res->len, pos);
+		const char *e = text + pos;
+		size_t len = end - pos;
+		pos = end + 1;
+		/* every entry starts with its id: only these are parsed */
+		bool qemu = len > 12 && startswith(e, "{\"id\":\"qemu/");
+		bool lxc = len > 11 && startswith(e, "{\"id\":\"lxc/");
+		bool storage = len > 15 && startswith(e, "{\"id\":\"storage/");
+		if (!qemu && !lxc && !storage)
+			continue;
+		cJSON *o = cJSON_ParseWithLength(e, len);
+		if (o && storage)
+			rrd_storage(b, o, d->node, now);
+		else if (o)
+			rrd_guest(b, o, qemu, now);
+		cJSON_Delete(o);
+	}
+}
+
+/* Sets rrd.0, rrd.1, ... with whole lines, each time (their time changes), and empties the values
+ * a longer list set before. */
+static void publish_rrd(pved *d, const pve_buf *res)
+{
+	struct pved_cluster_state *cs = d->cluster;
+	pve_buf lines = { 0 };
+	rrd_lines(d, res, &lines);
+	const char *text = lines.data ? lines.data : "";
+	size_t n = 0, pos = 0;
+	while (pos < lines.len && n < RRD_CHUNKS_MAX) {
+		size_t start = pos;
+		while (pos < lines.len) {
+			const char *nl = memchr(text + pos, '\n', lines.len - pos);
+			size_t next = nl ? (size_t)(nl - text) + 1 : lines.len;
+			/* a line past CHUNK_MAX alone is left out (none is near it) */
+			if (next - start > CHUNK_MAX) {
+				if (pos == start)
+					start = pos = next;
+				else
+					break;
+			} else {
+				pos = next;
+			}
+		}
+		if (pos == start)
+			break;
+		char key[32];
+		snprintf(key, sizeof(key), "rrd.%zu", n++);
+		_cleanup_free_ char *chunk = xstrndup(text + start, pos - start);
+		set_status(d, key, chunk);
+	}
+	if (pos < lines.len && !cs->rrd_too_large_logged) {
+		log_warning(
+			"this node's RRD lines exceed %d values of %d KiB: the rest is left out",
+			RRD_CHUNKS_MAX, CHUNK_MAX / 1024);
+		cs->rrd_too_large_logged = true;
+	}
+	for (size_t i = n; i < cs->rrd_sent; i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "rrd.%zu", i);
+		set_status(d, key, "");
+	}
+	cs->rrd_sent = n;
+	pve_buf_free(&lines);
+}
+
 static void cluster_state_free(struct pved_cluster_state *cs)
 {
 	if (cs->timer)
@@ -318,9 +488,14 @@ static void publish_done(void *arg)
 	pve_buf b = { 0 };
 	local_resources(&all, j, &b);
 	resources_job_free(j);
-	publish_resources(d, &b);
+	if (cs->ticks++ % RRD_TICKS == 0)
+		publish_rrd(d, &b);
+	/* a node alone (pvecfs in local mode) has nobody to tell but its own .rrd */
+	if (pved_pvecfs_clustered(d)) {
+		publish_resources(d, &b);
+		publish_tasks(d);
+	}
 	pve_buf_free(&b);
-	publish_tasks(d);
 }
 
 static void publish_tick(evutil_socket_t fd, short what, void *arg)
@@ -330,6 +505,10 @@ static void publish_tick(evutil_socket_t fd, short what, void *arg)
 	struct pved_cluster_state *cs = d->cluster;
 	if (cs->busy || d->stopping)
 		return;
+	if (!pved_pvecfs_clustered(d) && cs->ticks % RRD_TICKS != 0) {
+		cs->ticks++;
+		return;
+	}
 	resources_job *j = xcalloc(1, sizeof(*j));
 	j->d = d;
 	storages_pick(j);
@@ -344,7 +523,8 @@ static void publish_tick(evutil_socket_t fd, short what, void *arg)
 int pved_cluster_publish_start(pved *d, pve_error **err)
 {
 	(void)err;
-	if (!d->base || !pved_pvecfs_clustered(d))
+	/* without pvecfs, nobody reads what would be published */
+	if (!d->base || !d->pvecfs)
 		return 0;
 	struct pved_cluster_state *cs = xcalloc(1, sizeof(*cs));
 	d->cluster = cs;

@@ -440,6 +440,10 @@ struct pved_area {
 	 * when out is not empty. From memory: it never waits. Text, not cJSON: 10,000 VMs are answered
 	 * from entries printed once. */
 	void (*resources)(pved_call *c, const char *type, pve_buf *out);
+	/* pvecfs's .rrd: appends the area's lines as Proxmox's pvestatd broadcasts them, "KEY:DATA\n"
+	 * each, with now as their time. From memory, as resources. (Guests' and storages' lines are
+	 * made from their resources entries, so that their figures are sampled once.) */
+	void (*rrd)(pved *d, time_t now, pve_buf *out);
 	/* A task has ended, and the task table says so from now on: its UPID's type and id ("qmstop",
 	 * "100"). A client that saw the task end asks after this, so state the task changed (a VM's
 	 * run state) can be brought up to date here rather than on a timer. */

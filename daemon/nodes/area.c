@@ -20,4 +20,5 @@ const pved_area pved_area_nodes = {
 	.tasks = tasks,
 	.stop = nodes_stop,
 	.resources = pved_node_resources,
+	.rrd = pved_node_rrd,
 };

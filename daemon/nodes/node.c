@@ -1,5 +1,6 @@
 /* The node handlers of the foundation: the node's version, the node list and the node's status
  * from /proc and statfs, its time, and the start-all and stop-all tasks. */
+#include <net/if.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
@@ -34,6 +35,7 @@ struct pved_node_sample {
 	struct statvfs rootfs;
 	bool rootfs_ok;
 	unsigned long long ksm_shared;
+	unsigned long long netin, netout; /* bytes the physical NICs received and sent */
 	cJSON *cpuinfo; /* /proc/cpuinfo does not change while the node runs */
 	char *status_json; /* the status answer of this sample, printed once */
 	size_t status_len;
@@ -103,6 +105,32 @@ static void sample_cpu(struct pved_node_sample *s)
 	s->cpu_total = total;
 	s->cpu_idle = idle;
 	s->cpu_iowait = iowait;
+}
+
+/* /proc/net/dev's counters of the physical NICs (those with a device behind them), summed, as
+ * Proxmox's pvestatd counts the node's traffic: bridges, taps, veths and bonds are left out. */
+static void sample_net(struct pved_node_sample *s)
+{
+	s->netin = s->netout = 0;
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/dev", "re");
+	char line[512];
+	while (f && fgets(line, sizeof(line), f)) {
+		char *name = line + strspn(line, " ");
+		char *colon = strchr(name, ':');
+		if (!colon || colon == name || (size_t)(colon - name) >= IFNAMSIZ)
+			continue;
+		*colon = '\0';
+		unsigned long long v[9];
+		if (sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) < 9)
+			continue;
+		char dev[64];
+		snprintf(dev, sizeof(dev), "/sys/class/net/%s/device", name);
+		if (access(dev, F_OK) < 0)
+			continue;
+		s->netin += v[0];
+		s->netout += v[8];
+	}
 }
 
 static cJSON *read_cpuinfo(void)
@@ -176,6 +204,7 @@ static const struct pved_node_sample *node_sample(pved *d)
 	}
 	s->uptime = read_small("/proc/uptime", buf, sizeof(buf)) > 0 ? strtod(buf, NULL) : 0;
 	s->rootfs_ok = statvfs(d->root, &s->rootfs) == 0;
+	sample_net(s);
 	s->ksm_shared = 0;
 	if (read_small("/sys/kernel/mm/ksm/pages_sharing", buf, sizeof(buf)) > 0)
 		s->ksm_shared = strtoull(buf, NULL, 10) * (unsigned long long)sysconf(_SC_PAGESIZE);
@@ -341,6 +370,28 @@ void pved_node_resources(pved_call *c, const char *type, pve_buf *out)
 	if (out->len)
 		pve_buf_puts(out, ",");
 	pve_buf_puts(out, t);
+}
+
+/* The node's line of pvecfs's .rrd, as pvestatd's update_node_status broadcasts it for Proxmox VE 9
+ * ("pve-node-9.0/NODE"): uptime, subscription level (none), time, load, CPUs, CPU and IO wait,
+ * memory and swap total and used, root fs total and used, net in and out, memory available; the ZFS
+ * ARC and the pressure figures are unknown ("U"). */
+void pved_node_rrd(pved *d, time_t now, pve_buf *out)
+{
+	const struct pved_node_sample *s = node_sample(d);
+	pve_buf_printf(out, "pve-node-9.0/%s:%lld::%lld:%s:%ld:%.6g:%.6g", d->node,
+		       (long long)s->uptime, (long long)now, s->loadavg[0][0] ? s->loadavg[0] : "U",
+		       sysconf(_SC_NPROCESSORS_ONLN), s->cpu, s->wait);
+	pve_buf_printf(out, ":%llu:%llu:%llu:%llu", s->mem.total, s->mem.total - s->mem.available,
+		       s->mem.swap_total, s->mem.swap_total - s->mem.swap_free);
+	if (s->rootfs_ok) {
+		unsigned long long bs = s->rootfs.f_frsize;
+		pve_buf_printf(out, ":%llu:%llu", (unsigned long long)s->rootfs.f_blocks * bs,
+			       (unsigned long long)(s->rootfs.f_blocks - s->rootfs.f_bfree) * bs);
+	} else {
+		pve_buf_puts(out, ":U:U");
+	}
+	pve_buf_printf(out, ":%llu:%llu:%llu:U:U:U:U:U:U\n", s->netin, s->netout, s->mem.available);
 }
 
 static void h_node_time(pved_call *c)

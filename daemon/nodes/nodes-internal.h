@@ -13,6 +13,7 @@ extern const pved_task_kind pved_tasks_console[];
 
 void pved_node_sample_free(struct pved_node_sample *s);
 void pved_node_resources(pved_call *c, const char *type, pve_buf *out);
+void pved_node_rrd(pved *d, time_t now, pve_buf *out);
 /* An appliance index text (aplinfo.c) into all, {template: record}; skipped records counted. */
 int pved_aplinfo_parse(const char *text, size_t len, const char *source, cJSON *all,
 		       size_t *ret_skipped, pve_error **err);

@@ -79,6 +79,22 @@ def nodes_online(ctx):
                "type=node: only nodes")
 
 
+def rrd_of_others(ctx):
+    n1 = ctx.nodes[0]
+
+    def lines():
+        with open(n1.path("etc/pve/.rrd")) as f:
+            got = dict(line.split(":", 1) for line in f.read().splitlines())
+        want = ("pve-node-9.0/node2", "pve-storage-9.0/node2/local", "pve-vm-9.0/301")
+        return all(k in got for k in want) and got
+    got = wait_for("node1's .rrd has node2's and node3's lines", lines, timeout=30)
+    # pvestatd's field counts: node 22, guest 22, storage 3 (after the key)
+    for key, fields in (("pve-node-9.0/node2", 22), ("pve-vm-9.0/301", 22),
+                        ("pve-storage-9.0/node2/local", 3)):
+        expect(len(got[key].split(":")) == fields, f"{key}: {got[key]}")
+    expect(got["pve-vm-9.0/301"].split(":")[1:3] == ["on-three", "stopped"], got["pve-vm-9.0/301"])
+
+
 def audit_one_vm(ctx):
     n1, n3 = ctx.nodes[0], ctx.nodes[2]
     for params in ({"userid": "viewer@pve", "password": "viewer-pass-1"},):
@@ -161,7 +177,7 @@ def node2_stopped(ctx):
              lambda: resources(n1)["node/node2"]["status"] == "offline", 15)
 
 
-STEPS = [guest_on_node3, nodes_online, audit_one_vm, tasks_of_node3, node2_stopped]
+STEPS = [guest_on_node3, nodes_online, rrd_of_others, audit_one_vm, tasks_of_node3, node2_stopped]
 
 
 class Ctx:

@@ -2,7 +2,8 @@
  * change application of whatever decodes, the sync update's tree decoder, and the cluster log's entry
  * decoder and merge. The input is a sequence of frames; each decoded change is applied to one tree, whose
  * serialized form must read back to the same digest; each decoded set of log entries is merged into one
- * log, which must stay within its bound and read back whole. */
+ * log, which must stay within its bound and read back whole; the status values (SET_STATUS data) make
+ * .rrd's text, which must stay within its bound and hold only whole, printable lines. */
 #include "cluster/cfs-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -13,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfs_log *log = cfs_log_new(1);
 	uint8_t *copy = xmalloc(size ? size : 1);
 	memcpy(copy, data, size);
+	cfs_rrd_source rrd[8];
+	size_t n_rrd = 0;
 	size_t pos = 0;
 	while (size - pos >= CFS_MSG_HEADER) {
 		size_t fl = cfs_msg_frame_len(copy + pos, size - pos);
@@ -28,6 +31,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				(void)cfs_log_add(log, "n1", m.path, m.path2, 1, (uint8_t)m.flags,
 						  (uint32_t)m.time, (const char *)m.data,
 						  m.data_len);
+			else if (m.op == CFS_OP_SET_STATUS && n_rrd < ELEMENTSOF(rrd))
+				rrd[n_rrd++] = (cfs_rrd_source){ (const char *)m.data, m.data_len,
+								 (int64_t)m.arg };
 			else if (cfs_op_mutates(m.op))
 				(void)cfs_tree_apply(t, &m);
 			(void)cfs_path_guest(m.path, NULL, NULL, NULL);
@@ -35,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		pos += fl;
 	}
+	/* .rrd: within the bound, whole lines of printable bytes, each with a key */
+	pve_buf rb = { 0 };
+	cfs_rrd_dump(rrd, n_rrd, CFS_RRD_MAX_AGE_SEC, 4096, &rb);
+	if (rb.len > 4096 || (rb.len && rb.data[rb.len - 1] != '\n'))
+		abort();
+	for (size_t i = 0; i < rb.len; i++)
+		if ((unsigned char)rb.data[i] < 0x20 && rb.data[i] != '\n')
+			abort();
+	pve_buf_free(&rb);
 	/* what we serialize we must read back to the same tree */
 	pve_buf b = { 0 };
 	cfs_tree_serialize(t, &b);
