@@ -152,6 +152,10 @@ void pve_buf_free(pve_buf *b);
 int pve_write_all(int fd, const void *data, size_t len);
 /* Reads len bytes, fewer only at the end of the stream: how many came, or a negative errno. */
 ssize_t pve_read_full(int fd, void *buf, size_t len);
+/* The data of file from (its holes skipped: SEEK_DATA, SEEK_HOLE) written at the same offsets into the
+ * existing file to, at most rate bytes a second (0: as fast as it goes), then to synced. Blocking and
+ * sleeping: for a task's worker, never pved's loop. An error names the file. */
+int pve_copy_sparse(const char *from, const char *to, uint64_t rate, pve_error **err);
 /* A whole file (to its end, whatever size it reports) as a NUL-terminated string: E2BIG past max bytes,
  * else an error naming the file. */
 int pve_read_file(const char *path, size_t max, char **ret, size_t *ret_len, pve_error **err);

@@ -24,6 +24,69 @@ int pve_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static double now_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int pve_copy_sparse(const char *from, const char *to, uint64_t rate, pve_error **err)
+{
+	enum { CHUNK = 1 << 20 };
+	_cleanup_close_ int in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return pve_error_set(err, errno, "unable to open '%s': %m", from);
+	_cleanup_close_ int out = open(to, O_WRONLY | O_CLOEXEC);
+	if (out < 0)
+		return pve_error_set(err, errno, "unable to open '%s': %m", to);
+	_cleanup_free_ char *buf = xmalloc(CHUNK);
+	double start = now_sec();
+	uint64_t done = 0;
+	off_t pos = 0;
+	for (;;) {
+		off_t data = lseek(in, pos, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole to the end */
+		off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return pve_error_set(err, errno, "unable to read '%s': %m", from);
+		for (pos = data; pos < hole;) {
+			size_t n = hole - pos < CHUNK ? (size_t)(hole - pos) : CHUNK;
+			ssize_t got = pread(in, buf, n, pos);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return pve_error_set(err, got < 0 ? errno : EIO,
+						     "unable to read '%s': %s", from,
+						     got < 0 ? strerror(errno) : "short file");
+			for (ssize_t w = 0; w < got;) {
+				ssize_t k = pwrite(out, buf + w, (size_t)(got - w), pos + w);
+				if (k < 0 && errno == EINTR)
+					continue;
+				if (k <= 0)
+					return pve_error_set(err, k < 0 ? errno : EIO,
+							     "unable to write '%s': %s", to,
+							     k < 0 ? strerror(errno) : "no space");
+				w += k;
+			}
+			pos += got;
+			done += (uint64_t)got;
+			/* ahead of the rate: wait until the bytes so far are due */
+			double due = rate ? (double)done / (double)rate - (now_sec() - start) : 0;
+			if (due > 0) {
+				struct timespec ts = { (time_t)due,
+						       (long)((due - (double)(time_t)due) * 1e9) };
+				while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+					;
+			}
+		}
+	}
+	if (fsync(out) < 0)
+		return pve_error_set(err, errno, "unable to write '%s': %m", to);
+	return 0;
+}
+
 ssize_t pve_read_full(int fd, void *buf, size_t len)
 {
 	char *p = buf;

@@ -1,6 +1,7 @@
 /* A container's volumes as a whole: template (vztemplate: each volume made a base volume), clone
  * (vzclone: full copies, or linked clones of a template's base volumes), resize (grow only: the
- * volume, then its ext4 with resize2fs), move_volume (vzmove: a copy on another storage) and feature. */
+ * volume, then its ext4 with resize2fs), move_volume (a copy on another storage, or the volume handed
+ * to another container) and feature. */
 #include <cjson/cJSON.h>
 #include <sys/stat.h>
 
@@ -56,9 +57,24 @@ static int open_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, pve
 	return r;
 }
 
-/* A full copy of vol onto storage sid for vmid: the same format, the same size. */
+/* The bandwidth limit (KiB/s, 0: none) of a copy from vol's storage to sid: Proxmox's
+ * get_bandwidth_limit for the operation, with the call's bwlimit and who made it (pved_guest_bwlimit). */
+static long long copy_limit(pved *d, const pve_sectioncfg *scfg, const char *operation,
+			    const char *vol, const char *sid, const cJSON *args)
+{
+	_cleanup_free_ char *from = xstrndup(vol, strcspn(vol, ":"));
+	const cJSON *b = cJSON_GetObjectItemCaseSensitive(args, "bwlimit");
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(args, "bwlimit-privileged");
+	return pved_guest_bwlimit(d, scfg, operation, (const char *const[]){ from, sid, NULL },
+				  cJSON_IsNumber(b) ? (long long)b->valuedouble : -1,
+				  cJSON_IsTrue(p));
+}
+
+/* A full copy of vol onto storage sid for vmid: the same format, the same size; at most limit KiB/s
+ * when limit > 0 (a raw image's data by pve_copy_sparse, a subvolume through rsync --bwlimit as
+ * Proxmox copies one; qemu-img convert -r counts an image's zeroes against the limit too). */
 static int copy_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, const char *sid,
-		       long long vmid, char **ret_volid, pve_error **err)
+		       long long vmid, long long limit, char **ret_volid, pve_error **err)
 {
 	pve_storage src, dst;
 	_cleanup_free_ char *volname = NULL, *path = NULL, *fmt = NULL, *newname = NULL,
@@ -87,11 +103,22 @@ static int copy_volume(pved *d, const pve_sectioncfg *scfg, const char *vol, con
 	r = pve_storage_path(&dst, newname, NULL, &newpath, err);
 	if (r >= 0) {
 		printf("copying '%s' to '%s'\n", vol, newvol);
+		if (limit > 0)
+			printf("bandwidth limit: %lld KiB/s\n", limit);
 		fflush(stdout);
-		_cleanup_free_ char *from = xasprintf("%s/.", path);
+		_cleanup_free_ char *from = xasprintf("%s/.", path), *tree = xasprintf("%s/", path),
+				    *bw = xasprintf("--bwlimit=%lld", limit);
 		const char *raw[] = { "cp", "--sparse=always", "--", path, newpath, NULL };
 		const char *dir[] = { "cp", "-a", "--reflink=auto", "--", from, newpath, NULL };
-		r = pve_storage_run(subvol ? dir : raw, NULL, err);
+		const char *dir_slow[] = {
+			"rsync", "-aHAX", "--numeric-ids", "--sparse", "--one-file-system", bw,
+			"--",	 tree,	  newpath,	   NULL
+		};
+		if (!subvol && limit > 0)
+			/* the image's data into the file alloc_image made, its holes left holes */
+			r = pve_copy_sparse(path, newpath, (uint64_t)limit * 1024, err);
+		else
+			r = pve_storage_run(subvol ? (limit > 0 ? dir_slow : dir) : raw, NULL, err);
 	}
 	if (r < 0) {
 		(void)pve_storage_free_image(&dst, newname, NULL);
@@ -220,8 +247,10 @@ static int task_clone(pved *d, const cJSON *args, pve_error **err)
 				_cleanup_free_ char *newvol = NULL, *volname = NULL;
 				if (full) {
 					_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
-					r = copy_volume(d, scfg, vol, storage ? storage : sid,
-							newid, &newvol, err);
+					const char *to = storage ? storage : sid;
+					r = copy_volume(d, scfg, vol, to, newid,
+							copy_limit(d, scfg, "clone", vol, to, args),
+							&newvol, err);
 				} else {
 					pve_storage st;
 					_cleanup_free_ char *nn = NULL;
@@ -378,6 +407,9 @@ static void h_clone(pved_call *c)
 	cJSON *args = cJSON_Duplicate(c->params, true);
 	cJSON_DeleteItemFromObjectCaseSensitive(args, "full");
 	cJSON_AddBoolToObject(args, "full", full);
+	/* who may raise or lift the configured bandwidth limits (pved_guest_bwlimit) */
+	cJSON_AddBoolToObject(args, "bwlimit-privileged",
+			      pved_call_permitted(c, "/", "Sys.Modify"));
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
@@ -489,10 +521,223 @@ static void h_resize(pved_call *c)
 	pved_call_reply(c, cJSON_CreateString(upid));
 }
 
+/* ---- move_volume to another container (Proxmox's reassign): the volume renamed to the target's, its
+ * key moved from one config to the other ---- */
+
+typedef struct reassign {
+	long long vmid, target;
+	const char *key, *tkey; /* tkey: target-volume, else key */
+} reassign;
+
+static void reassign_of(const cJSON *args, reassign *ra)
+{
+	ra->vmid = ra->target = 0;
+	pve_json_int(args, "vmid", &ra->vmid);
+	pve_json_int(args, "target-vmid", &ra->target);
+	ra->key = pve_json_str(args, "volume");
+	ra->tkey = pve_json_str(args, "target-volume");
+	if (!ra->tkey)
+		ra->tkey = ra->key;
+}
+
+/* Whether a snapshot of c has vol as one of its mount points' volumes. */
+static bool in_snapshot(const pve_config *c, const char *vol)
+{
+	_cleanup_strv_free_ char **sections = pve_config_sections(c);
+	for (char **sec = sections; *sec; sec++) {
+		if (!**sec || streq(*sec, CT_SECTION_PENDING))
+			continue;
+		_cleanup_strv_free_ char **keys = pve_config_keys(c, *sec);
+		for (char **k = keys; *k; k++) {
+			_cleanup_free_ char *v =
+				mp_key(*k) ? ct_mp_volume(pve_config_get(c, *sec, *k)) : NULL;
+			if (v && streq(v, vol))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Proxmox's load_and_check_reassign_configs: the checks before and again under both locks. The
+ * storage of the volume in *ret_sid. */
+static int reassign_check(pved *d, const reassign *ra, const pve_config *src, const char *digest,
+			  const pve_config *dst, const char *tdigest, const cJSON *args,
+			  const pve_sectioncfg *scfg, char **ret_sid, pve_error **err)
+{
+	if (streq(ra->key, "rootfs") || streq(ra->tkey, "rootfs"))
+		return pve_error_set(err, EINVAL, "Cannot move to/from 'rootfs'");
+	bool unused = family(ra->key, "unused"), tunused = family(ra->tkey, "unused");
+	if (!tunused && !family(ra->tkey, "mp"))
+		return pve_error_set_param(err, EINVAL, "target-volume", "invalid volume key '%s'",
+					   ra->tkey);
+	if (unused && !tunused)
+		return pve_error_set(err, EINVAL,
+				     "Moving an unused volume to a used one is not possible");
+	if (ct_conf_bool(src, NULL, "template", false) ||
+	    ct_conf_bool(dst, NULL, "template", false))
+		return pve_error_set(err, EINVAL, "Can't move volumes from or to template CT");
+	int r = ct_conf_check_lock(src, err);
+	if (r >= 0)
+		r = ct_conf_check_lock(dst, err);
+	if (r < 0)
+		return r;
+	const char *want = pve_json_str(args, "digest");
+	if (want && !streq(want, digest))
+		return pve_error_set(err, EINVAL, "Container %lld: %s", ra->vmid,
+				     PVED_CFGEDIT_MODIFIED);
+	want = pve_json_str(args, "target-digest");
+	if (want && !streq(want, tdigest))
+		return pve_error_set(err, EINVAL, "Container %lld: %s", ra->target,
+				     PVED_CFGEDIT_MODIFIED);
+	const char *value = pve_config_get(src, NULL, ra->key);
+	if (!value)
+		return pve_error_set(err, EINVAL, "volume '%s' for container '%lld' does not exist",
+				     ra->key, ra->vmid);
+	if (pve_config_get(dst, NULL, ra->tkey) ||
+	    pve_config_get(dst, CT_SECTION_PENDING, ra->tkey))
+		return pve_error_set(
+			err, EINVAL,
+			"Target volume key '%s' is already in use for container '%lld'", ra->tkey,
+			ra->target);
+	_cleanup_free_ char *vol = ct_mp_volume(value);
+	if (!vol || !*vol)
+		return pve_error_set(err, EINVAL, "Volume '%s' has no associated image", ra->key);
+	if (!ct_volume_is_storage(vol))
+		return pve_error_set(
+			err, EINVAL,
+			"Cannot move a bindmount or device mount to another container");
+	if (in_snapshot(src, vol))
+		return pve_error_set(err, EINVAL,
+				     "Cannot move volume used by a snapshot to another container");
+	_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));
+	pve_storage st;
+	if (pve_storage_get(scfg, sid, &st, NULL) < 0 ||
+	    !pve_storage_volume_has_feature(&st, PVE_FEATURE_RENAME, vol + strlen(sid) + 1, NULL))
+		return pve_error_set(err, EINVAL,
+				     "Storage does not support moving of this disk to another "
+				     "container");
+	if (!unused && ct_running(d, ra->vmid, NULL))
+		return pve_error_set(err, EINVAL,
+				     "Cannot move in-use volume while the source CT is running - "
+				     "detach or shutdown first");
+	if (ret_sid)
+		*ret_sid = TAKE_PTR(sid);
+	return 0;
+}
+
+static void h_reassign(pved_call *c)
+{
+	pved *d = c->d;
+	pve_error *err = NULL;
+	reassign ra;
+	reassign_of(c->params, &ra);
+	if (ra.target == ra.vmid && streq(ra.key, ra.tkey)) {
+		pve_error_set_param(&err, EINVAL, "target-volume",
+				    "the volume is already '%s' of container %lld", ra.key,
+				    ra.vmid);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_free_ char *tacl = xasprintf("/vms/%lld", ra.target);
+	if (!pved_call_permitted(c, tacl, "VM.Config.Disk")) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, VM.Config.Disk)", tacl);
+		return pved_call_fail(c, err);
+	}
+	_cleanup_config_ pve_config *src = NULL, *dst = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1], tdigest[PVE_STORE_DIGEST_LEN + 1];
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	_cleanup_free_ char *sid = NULL;
+	if (ct_conf_load(d, ra.vmid, &src, digest, &err) < 0 ||
+	    ct_conf_load(d, ra.target, &dst, tdigest, &err) < 0 ||
+	    ct_storage_cfg(d, &scfg, &err) < 0 ||
+	    reassign_check(d, &ra, src, digest, dst, tdigest, c->params, scfg, &sid, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
+		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
+			      acl);
+		return pved_call_fail(c, err);
+	}
+	/* Proxmox's task id: both ends */
+	_cleanup_free_ char *id = xasprintf("%lld-%s>%lld-%s", ra.vmid, ra.key, ra.target, ra.tkey),
+			    *upid = NULL;
+	if (pved_task_start(d, "move_volume", id, c->authid, cJSON_Duplicate(c->params, true),
+			    &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	pved_call_reply(c, cJSON_CreateString(upid));
+}
+
+/* The reassign task: both per-CT locks (the lower vmid first), the checks again, the volume renamed,
+ * the target's config written first, then the source's; a failure puts the volume back. */
+static int task_reassign(pved *d, const cJSON *args, pve_error **err)
+{
+	reassign ra;
+	reassign_of(args, &ra);
+	bool one = ra.vmid == ra.target;
+	_cleanup_close_ int l1 = -1, l2 = -1;
+	int r = ct_lock_wait(d, ra.vmid < ra.target ? ra.vmid : ra.target, &l1, err);
+	if (r >= 0 && !one)
+		r = ct_lock_wait(d, ra.vmid < ra.target ? ra.target : ra.vmid, &l2, err);
+	_cleanup_config_ pve_config *src = NULL, *other = NULL;
+	char digest[PVE_STORE_DIGEST_LEN + 1], tdigest[PVE_STORE_DIGEST_LEN + 1];
+	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
+	if (r >= 0)
+		r = ct_conf_load(d, ra.vmid, &src, digest, err);
+	if (r >= 0 && !one)
+		r = ct_conf_load(d, ra.target, &other, tdigest, err);
+	pve_config *dst = one ? src : other;
+	if (one)
+		memcpy(tdigest, digest, sizeof(digest));
+	if (r >= 0)
+		r = ct_storage_cfg(d, &scfg, err);
+	if (r >= 0)
+		r = reassign_check(d, &ra, src, digest, dst, tdigest, args, scfg, NULL, err);
+	if (r < 0)
+		return r;
+	printf("moving volume '%s' from container '%lld' to '%lld'\n", ra.key, ra.vmid, ra.target);
+	const char *value = pve_config_get(src, NULL, ra.key);
+	_cleanup_free_ char *vol = ct_mp_volume(value), *volname = NULL, *newname = NULL;
+	pve_storage st;
+	r = ct_volume_storage(d, scfg, vol, &st, &volname, err);
+	if (r >= 0)
+		r = pve_storage_rename_volume(&st, volname, ra.target, NULL, &newname, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *newvol = xasprintf("%s:%s", st.id, newname);
+	_cleanup_free_ char *nv = family(ra.tkey, "unused") ? xstrdup(newvol) :
+							      with_volume(value, newvol, 0);
+	pve_config_delete(src, NULL, ra.key);
+	printf("removing volume '%s' from container '%lld' config\n", ra.key, ra.vmid);
+	/* a running target gets the mount point as a pending change, as any change of its config */
+	bool pending = !family(ra.tkey, "unused") && ct_running(d, ra.target, NULL);
+	pve_config_set(dst, pending ? CT_SECTION_PENDING : NULL, ra.tkey, nv);
+	if (one) {
+		r = ct_conf_write(d, ra.vmid, src, digest, err);
+	} else {
+		r = ct_conf_write(d, ra.target, dst, tdigest, err);
+		if (r >= 0 && (r = ct_conf_write(d, ra.vmid, src, digest, err)) < 0) {
+			pve_config_delete(dst, pending ? CT_SECTION_PENDING : NULL, ra.tkey);
+			(void)ct_conf_write(d, ra.target, dst, NULL, NULL);
+		}
+	}
+	if (r < 0) {
+		/* the volume goes back to its container, under its old name */
+		_cleanup_free_ char *back = NULL;
+		const char *base = strrchr(volname, '/');
+		(void)pve_storage_rename_volume(&st, newname, ra.vmid, base ? base + 1 : volname,
+						&back, NULL);
+		return r;
+	}
+	printf("target container '%lld' updated with '%s'%s\n", ra.target, ra.tkey,
+	       pending ? " (pending: it is running)" : "");
+	return 0;
+}
+
 /* ---- move_volume ------------------------------------------------------------------------------------- */
 
 static int task_move(pved *d, const cJSON *args, pve_error **err)
 {
+	if (cJSON_GetObjectItemCaseSensitive(args, "target-vmid"))
+		return task_reassign(d, args, err);
 	long long vmid = 0;
 	pve_json_int(args, "vmid", &vmid);
 	const char *key = pve_json_str(args, "volume"), *sid = pve_json_str(args, "storage");
@@ -512,7 +757,8 @@ static int task_move(pved *d, const cJSON *args, pve_error **err)
 					   key);
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 	if ((r = ct_storage_cfg(d, &scfg, err)) < 0 ||
-	    (r = copy_volume(d, scfg, vol, sid, vmid, &newvol, err)) < 0)
+	    (r = copy_volume(d, scfg, vol, sid, vmid, copy_limit(d, scfg, "move", vol, sid, args),
+			     &newvol, err)) < 0)
 		return r;
 	_cleanup_free_ char *value = with_volume(v, newvol, 0);
 	pve_config_set(c, NULL, key, value);
@@ -544,16 +790,20 @@ static void h_move(pved_call *c)
 	pve_error *err = NULL;
 	long long vmid = pved_call_int(c, "vmid", 0);
 	const char *key = pved_call_str(c, "volume"), *sid = pved_call_str(c, "storage");
-	if (pved_call_has(c, "target-vmid")) {
-		pve_error_set_param(&err, EINVAL, "target-vmid",
-				    "moving a volume to another container is not supported by pved "
-				    "yet");
-		return pved_call_fail(c, err);
+	bool to_ct = pved_call_has(c, "target-vmid");
+	if (to_ct == (sid != NULL)) {
+		/* Proxmox's raise_param_exc with both */
+		const char *msg =
+			to_ct ? "either set 'storage' or 'target-vmid', but not both" :
+				"both 'storage' and 'target-vmid' missing, either needs to "
+				"be set";
+		cJSON *errors = cJSON_CreateObject();
+		cJSON_AddStringToObject(errors, "target-vmid", msg);
+		cJSON_AddStringToObject(errors, "storage", msg);
+		return pved_call_fail_errors(c, errors);
 	}
-	if (!sid) {
-		pve_error_set_param(&err, EINVAL, "storage", "a target storage is needed");
-		return pved_call_fail(c, err);
-	}
+	if (to_ct)
+		return h_reassign(c);
 	_cleanup_config_ pve_config *conf = NULL;
 	if (ct_conf_load(c->d, vmid, &conf, NULL, &err) < 0)
 		return pved_call_fail(c, err);
@@ -570,8 +820,10 @@ static void h_move(pved_call *c)
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start(c->d, "move_volume", id, c->authid, cJSON_Duplicate(c->params, true),
-			    &upid, &err) < 0)
+	cJSON *args = cJSON_Duplicate(c->params, true);
+	cJSON_AddBoolToObject(args, "bwlimit-privileged",
+			      pved_call_permitted(c, "/", "Sys.Modify"));
+	if (pved_task_start(c->d, "move_volume", id, c->authid, args, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	pved_call_reply(c, cJSON_CreateString(upid));
 }

@@ -2,8 +2,9 @@
 image as Proxmox refuses them; made, listed, rolled back and deleted on a btrfs storage the test made on
 a loop file), template on btrfs (the subvolume kept, read-only; no linked clone of it, as Proxmox
 has none; a full copy), a full clone on dir (its own volume and MAC address),
-resize (grow, the ext4 inside grown too; shrink refused), move_volume, feature, interfaces of a running
-container, termproxy's answer and the refused vncproxy."""
+resize (grow, the ext4 inside grown too; shrink refused), move_volume (to another storage, and to
+another container), a clone under a bandwidth limit, feature, interfaces of a running container,
+termproxy's answer and the refused vncproxy."""
 
 import os
 import re
@@ -166,7 +167,10 @@ def template_on_btrfs(n):
     expect(r.status == 400 and "template to a template" in r.body, r)
     r = n.post(ct(n, 402, "/clone"), {"newid": 403})
     expect(r.status == 400 and "linked clone feature" in r.body, r)
-    task_ok(n, n.post(ct(n, 402, "/clone"), {"newid": 403, "full": 1}))
+    # under a bandwidth limit: the subvolume copied by rsync --bwlimit, as Proxmox copies one
+    status, log = task(n, n.post(ct(n, 402, "/clone"), {"newid": 403, "full": 1,
+                                                        "bwlimit": 102400}))
+    expect(status == "OK" and "bandwidth limit: 102400 KiB/s" in log, f"{status}: {log[-800:]}")
     text = conf(n, 403)
     expect("rootfs: bt:403/subvol-403-disk-0.subvol" in text and "template" not in text, text)
     copy = os.path.join(BTRFS["mnt"], "images/403/subvol-403-disk-0.subvol")
@@ -224,6 +228,91 @@ def full_clone_resize_move(n):
     expect("rootfs: local:412/vm-412-disk-0.raw" in conf(n, 412), conf(n, 412))
     task_ok(n, n.request("DELETE", ct(n, 412)))
     task_ok(n, n.request("DELETE", ct(n, 410)))
+
+
+def data_bytes(path):
+    """The bytes of a file outside its holes, as SEEK_DATA and SEEK_HOLE tell them."""
+    total, pos = 0, 0
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        while True:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                return total
+            pos = os.lseek(fd, start, os.SEEK_HOLE)
+            total += pos - start
+
+
+@case
+def clone_with_bwlimit(n):
+    """A full clone with bwlimit copies at that rate (qemu-img convert -r; the task log names it),
+    and no faster: the time is at least half of what the source's data takes at the limit."""
+    create(n, 440)
+    src = n.path("var/lib/vz/images/440/vm-440-disk-0.raw")
+    data = data_bytes(src)
+    limit = 512
+    t0 = time.monotonic()
+    r = n.post(ct(n, 440, "/clone"), {"newid": 441, "bwlimit": limit})
+    status, log = task(n, r, timeout=300)
+    took = time.monotonic() - t0
+    expect(status == "OK" and f"bandwidth limit: {limit} KiB/s" in log, f"{status}: {log[-800:]}")
+    floor = data / (limit * 1024) / 2
+    print(f"# {data >> 10} KiB of data cloned at {limit} KiB/s in {took:.1f} s", flush=True)
+    expect(took >= floor, f"{took:.1f} s, under {floor:.1f} s: the limit was not applied")
+    img = n.path("var/lib/vz/images/441/vm-441-disk-0.raw")
+    out = subprocess.run(["debugfs", "-R", "stat /bin/busybox", img], capture_output=True,
+                         text=True).stdout
+    expect("User: 100000" in out, out)
+    for vmid in (441, 440):
+        task_ok(n, n.request("DELETE", ct(n, vmid)))
+
+
+@case
+def move_volume_to_another_ct(n):
+    """move_volume with target-vmid (Proxmox's reassign): the volume renamed to the other container
+    and its key moved; Proxmox's refusals (storage and target-vmid together or neither, rootfs, an
+    unused volume to a mount point, a key in use)."""
+    create(n, 430, mp0="local:1,mp=/data")
+    create(n, 431)
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "mp0", "storage": "local",
+                                            "target-vmid": 431})
+    expect(r.status == 400 and set(r.json["errors"]) == {"storage", "target-vmid"}, r)
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "mp0"})
+    expect(r.status == 400 and set(r.json["errors"]) == {"storage", "target-vmid"}, r)
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "rootfs", "target-vmid": 431})
+    expect(r.status >= 400 and "Cannot move to/from 'rootfs'" in r.body, r)
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "mp0", "target-vmid": 431,
+                                            "target-volume": "rootfs"})
+    expect(r.status >= 400 and "rootfs" in r.body, r)
+    src = n.path("var/lib/vz/images/430/vm-430-disk-1.raw")
+    expect(os.path.exists(src), os.listdir(os.path.dirname(src)))
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "mp0", "target-vmid": 431,
+                                            "target-volume": "mp1"})
+    expect(r.status == 200 and ":430-mp0>431-mp1:" in r.data, r)
+    task_ok(n, r)
+    a, b = conf(n, 430), conf(n, 431)
+    expect("mp0" not in a, a)
+    m = re.search(r"^mp1: (local:431/vm-431-disk-\d+\.raw),mp=/data", b, re.M)
+    expect(m, b)
+    expect(not os.path.exists(src), "the volume kept its old name")
+    path = n.path(f"var/lib/vz/images/431/{m.group(1).split('/')[1]}")
+    expect(os.path.exists(path), os.listdir(os.path.dirname(path)))
+    # back, as an unused volume of 430; an unused volume can't become a mount point
+    task_ok(n, n.post(ct(n, 431, "/move_volume"), {"volume": "mp1", "target-vmid": 430,
+                                                   "target-volume": "unused0"}))
+    expect(re.search(r"^unused0: local:430/vm-430-disk-\d+\.raw$", conf(n, 430), re.M),
+           conf(n, 430))
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "unused0", "target-vmid": 431,
+                                            "target-volume": "mp2"})
+    expect(r.status >= 400 and "unused volume to a used one" in r.body, r)
+    r = n.post(ct(n, 430, "/move_volume"), {"volume": "unused0", "target-vmid": 431,
+                                            "target-volume": "rootfs"})
+    expect(r.status >= 400, r)
+    for vmid in (431, 430):
+        task_ok(n, n.request("DELETE", ct(n, vmid)))
+    expect(not os.path.exists(n.path("var/lib/vz/images/430")) or
+           not os.listdir(n.path("var/lib/vz/images/430")), "430's volumes were left")
 
 
 @case
