@@ -619,7 +619,8 @@ int pve_corosync_conf_add_node(pve_corosync_conf *c, const char *node, int nodei
 	return 0;
 }
 
-int pve_corosync_conf_del_node(pve_corosync_conf *c, const char *node, pve_error **err)
+int pve_corosync_conf_del_node(pve_corosync_conf *c, const char *node, int *ret_nodeid,
+			       pve_error **err)
 {
 	cc_section *nl = find_section(&c->main, "nodelist");
 	for (size_t i = 0; nl && i < nl->n; i++) {
@@ -633,6 +634,10 @@ int pve_corosync_conf_del_node(pve_corosync_conf *c, const char *node, pve_error
 		int r = next_version(c, &version, err);
 		if (r < 0)
 			return r;
+		if (ret_nodeid) {
+			const char *id = get_value(n, "nodeid");
+			*ret_nodeid = id ? atoi(id) : 0;
+		}
 		free(nl->e[i].key);
 		section_clear(n);
 		free(n);

@@ -44,8 +44,10 @@ char *pve_corosync_conf_create(const char *cluster, const char *node, int nodeid
  * link1). The error names the parameter (node, nodeid, linkN); nothing is changed on an error. */
 int pve_corosync_conf_add_node(pve_corosync_conf *c, const char *node, int nodeid, int votes,
 			       const char *const *links, bool force, pve_error **err);
-/* Removes the node (found by name, or by its ring0 or ring1 address as Proxmox does); ENOENT with
- * Proxmox's words when there is none. Bumps config_version. */
-int pve_corosync_conf_del_node(pve_corosync_conf *c, const char *node, pve_error **err);
+/* Removes the node (found by name, or by its ring0 or ring1 address as Proxmox does), its nodeid in
+ * *ret_nodeid (may be NULL; 0 when it had none); ENOENT with Proxmox's words when there is none. Bumps
+ * config_version. */
+int pve_corosync_conf_del_node(pve_corosync_conf *c, const char *node, int *ret_nodeid,
+			       pve_error **err);
 /* the nodes: each {name, nodeid, quorum_votes, ring0_addr, ...} as an array of objects */
 cJSON *pve_corosync_conf_nodes(const pve_corosync_conf *c);

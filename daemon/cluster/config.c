@@ -5,9 +5,12 @@
 
 #include "common/corosync-conf.h"
 #include "daemon/cluster/cluster-internal.h"
+#include "storage/storage.h"
 
 /* corosync-keygen's key is 128 bytes; pved's is hex text. Anything far larger is not a key. */
 #define AUTHKEY_MAX (64 * 1024)
+/* corosync-cfgtool -k of a deleted node: corosync answers at once, or is not there */
+#define DELNODE_KILL_TIMEOUT_MS 10000
 
 static int cc_parse(const char *text, size_t len, void **ret, pve_error **err)
 {
@@ -390,20 +393,45 @@ static void h_addnode(pved_call *c)
 
 /* ---- DELETE /cluster/config/nodes/{node}: delnode ---- */
 
+typedef struct delnode_job {
+	pved_call *c;
+	int nodeid;
+	bool clustered;
+} delnode_job;
+
 static int delnode_change(pved *d, void *cfg, void *ud, pve_error **err)
 {
-	(void)d;
-	pved_call *c = ud;
-	int r = pve_corosync_conf_del_node(cfg, pved_call_str(c, "node"), err);
+	delnode_job *j = ud;
+	int r = pve_corosync_conf_del_node(cfg, pved_call_str(j->c, "node"), &j->nodeid, err);
 	if (r == 0)
-		log_notice("deleting node %s from cluster", pved_call_str(c, "node"));
+		log_notice("deleting node %s from cluster", pved_call_str(j->c, "node"));
+	j->clustered = pved_pvecfs_clustered(d);
 	return r;
+}
+
+/* Before the conf without the node is written, corosync lets go of it (corosync-cfgtool -k), as
+ * Proxmox's delnode: allowed to fail, the node being down already. */
+static int delnode_kill(void *cfg, void *ud, pve_error **err)
+{
+	(void)cfg, (void)err;
+	delnode_job *j = ud;
+	if (!j->clustered || j->nodeid <= 0)
+		return 0;
+	char id[16];
+	snprintf(id, sizeof(id), "%d", j->nodeid);
+	const char *argv[] = { "corosync-cfgtool", "-k", id, NULL };
+	_cleanup_error_ pve_error *e = NULL;
+	if (pve_storage_run_ex(argv, NULL, DELNODE_KILL_TIMEOUT_MS, NULL, NULL, &e) < 0)
+		log_info("corosync-cfgtool -k %s: %s (the node is down)", id, e->message);
+	return 0;
 }
 
 static void delnode_done(pved *d, void *ud, int r, pve_error *err)
 {
 	(void)d;
-	pved_call *c = ud;
+	delnode_job *j = ud;
+	pved_call *c = j->c;
+	free(j);
 	if (r < 0)
 		return pved_call_fail(c, err);
 	pve_error_free(err);
@@ -417,8 +445,14 @@ static void h_delnode(pved_call *c)
 		pve_error_set(&err, EINVAL, "Cannot delete myself from cluster!");
 		return pved_call_fail(c, err);
 	}
-	pved_cfgedit e = { .file = &corosync_file, .change = delnode_change, .done = delnode_done };
-	pved_cfgedit_run(c->d, &e, c);
+	delnode_job *j = xcalloc(1, sizeof(*j));
+	j->c = c;
+	pved_cfgedit e = { .file = &corosync_file,
+			   .change = delnode_change,
+			   .check = delnode_kill,
+			   .queue = PVED_QUEUE_SCAN,
+			   .done = delnode_done };
+	pved_cfgedit_run(c->d, &e, j);
 }
 
 const pved_handler pved_cluster_config_handlers[] = {

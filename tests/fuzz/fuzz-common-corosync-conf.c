@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		_cleanup_free_ char *added = pve_corosync_conf_print(c);
 		reparse(added);
 	}
-	if (pve_corosync_conf_del_node(c, "fuzznode", NULL) == 0) {
+	if (pve_corosync_conf_del_node(c, "fuzznode", NULL, NULL) == 0) {
 		_cleanup_free_ char *deleted = pve_corosync_conf_print(c);
 		reparse(deleted);
 	}

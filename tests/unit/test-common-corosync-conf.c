@@ -318,7 +318,7 @@ static void test_add_node(void)
 	cJSON_Delete(j);
 
 	/* the lowest free id; votes 0 writes no quorum_votes, as Proxmox */
-	check_int(pve_corosync_conf_del_node(c, "pve1", NULL), 0);
+	check_int(pve_corosync_conf_del_node(c, "pve1", NULL, NULL), 0);
 	const char *const l5[] = { "10.0.0.5", "10.1.0.5", NULL };
 	check_int(pve_corosync_conf_add_node(c, "pve5", 0, 0, l5, false, NULL), 0);
 	_cleanup_free_ char *out2 = pve_corosync_conf_print(c);
@@ -341,16 +341,18 @@ static void test_del_node(void)
 	if (!c)
 		return;
 	_cleanup_error_ pve_error *err = NULL;
-	check(pve_corosync_conf_del_node(c, "pve9", &err) == -ENOENT);
+	check(pve_corosync_conf_del_node(c, "pve9", NULL, &err) == -ENOENT);
 	check_streq(err ? err->message : NULL, "Node/IP: pve9 is not a known host of the cluster.");
 	check_int(pve_corosync_conf_version(c), 5);
-	/* by ring address too, as Proxmox */
-	check_int(pve_corosync_conf_del_node(c, "10.1.0.2", NULL), 0);
+	/* by ring address too, as Proxmox; its nodeid for corosync-cfgtool -k */
+	int id = 0;
+	check_int(pve_corosync_conf_del_node(c, "10.1.0.2", &id, NULL), 0);
+	check_int(id, 2);
 	check_int(pve_corosync_conf_version(c), 6);
 	cJSON *list = pve_corosync_conf_nodes(c);
 	check_int(cJSON_GetArraySize(list), 1);
 	cJSON_Delete(list);
-	check_int(pve_corosync_conf_del_node(c, "pve1", NULL), 0);
+	check_int(pve_corosync_conf_del_node(c, "pve1", NULL, NULL), 0);
 	_cleanup_free_ char *out = pve_corosync_conf_print(c);
 	check(strstr(out, "nodelist {\n}\n\n") != NULL);
 	check(strstr(out, "config_version: 7\n") != NULL);
