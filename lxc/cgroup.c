@@ -52,6 +52,39 @@ static bool has_controller(const char *dir, const char *ctrl)
 	return false;
 }
 
+int lxc_cgroup_enable(const char *dir, const char *ctrl, pve_error **err)
+{
+	if (has_controller(dir, ctrl))
+		return 0;
+	_cleanup_free_ char *mount = pve_cgroup2_mount();
+	size_t ml = mount ? strlen(mount) : 0;
+	if (!mount || strncmp(dir, mount, ml) != 0 || dir[ml] != '/')
+		return pve_error_set(err, ENOENT, "%s is not below the cgroup2 mount", dir);
+	/* top down: each cgroup above dir that has ctrl gives it to its children */
+	_cleanup_free_ char *path = xstrdup(dir);
+	for (char *p = path + ml + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		_cleanup_free_ char *up = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+		bool ok = has_controller(up, ctrl);
+		if (ok && !has_controller(path, ctrl)) {
+			_cleanup_free_ char *v = xasprintf("+%s", ctrl);
+			(void)lxc_cgroup_write(up, "cgroup.subtree_control", v);
+		}
+		*p = '/';
+		if (!ok)
+			break;
+	}
+	_cleanup_free_ char *parent = xstrndup(dir, (size_t)(strrchr(dir, '/') - dir));
+	_cleanup_free_ char *v = xasprintf("+%s", ctrl);
+	if (has_controller(parent, ctrl))
+		(void)lxc_cgroup_write(parent, "cgroup.subtree_control", v);
+	if (!has_controller(dir, ctrl))
+		return pve_error_set(err, ENOTSUP,
+				     "the cgroup controller '%s' is not available for %s", ctrl,
+				     dir);
+	return 0;
+}
+
 int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 {
 	/* dir is <mount>/<parent>/<vmid>, the parent never empty (lxc_cgroup_dir) */

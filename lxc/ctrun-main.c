@@ -16,6 +16,7 @@ static void usage(void)
 		"       pved-ctrun --detach [OPTIONS] -- CMD...  start it, print the init's pid\n"
 		"       pved-ctrun --exec [--user UID:GID] [--cwd DIR] --vmid N -- CMD...\n"
 		"       pved-ctrun --stop [--force] [--timeout S] | --freeze | --thaw | --state | --stats\n"
+		"                  | --set FILE=VALUE (a cgroup limit of the running container)\n"
 		"                  --vmid N\n"
 		"options: --unprivileged --rootfs DIR --hostname H --memory BYTES --swap BYTES\n"
 		"         --cpu-quota US --pids N --vmid N --run-dir DIR --cgroup-parent PATH\n"
@@ -38,7 +39,18 @@ static unsigned long long num(const char *s)
 
 int main(int argc, char **argv)
 {
-	enum { O_RUN, O_DETACH, O_EXEC, O_STOP, O_FREEZE, O_THAW, O_STATE, O_STATS } mode = O_RUN;
+	enum {
+		O_RUN,
+		O_DETACH,
+		O_EXEC,
+		O_STOP,
+		O_FREEZE,
+		O_THAW,
+		O_STATE,
+		O_STATS,
+		O_SET
+	} mode = O_RUN;
+	const char *set = NULL;
 	lxc_spec *s = xcalloc(1, sizeof(*s));
 	_cleanup_lxc_spec_ lxc_spec *spec = s;
 	s->vmid = 900000 + getpid() % 100000;
@@ -77,6 +89,7 @@ int main(int argc, char **argv)
 					      { "user", required_argument, 0, 'u' },
 					      { "nic", required_argument, 0, 'N' },
 					      { "stats", no_argument, 0, 'A' },
+					      { "set", required_argument, 0, 'L' },
 					      { "nesting", no_argument, 0, 'G' },
 					      { "fuse", no_argument, 0, 'E' },
 					      { "tty", required_argument, 0, 'Y' },
@@ -157,6 +170,10 @@ int main(int argc, char **argv)
 		case 'A':
 			mode = O_STATS;
 			break;
+		case 'L':
+			mode = O_SET;
+			set = optarg;
+			break;
 		case 'G':
 			s->nesting = true;
 			break;
@@ -229,6 +246,14 @@ int main(int argc, char **argv)
 		if (r >= 0)
 			printf(r ? "running %d\n" : "stopped\n", (int)run.init_pid);
 		return r < 0 ? 1 : 0;
+	}
+	case O_SET: {
+		const char *eq = strchr(set, '=');
+		if (!eq)
+			usage();
+		_cleanup_free_ char *file = xstrndup(set, (size_t)(eq - set));
+		r = lxc_cgroup_set(s->run_dir, s->vmid, file, eq + 1, &err);
+		break;
 	}
 	case O_STATS: {
 		lxc_stats st;

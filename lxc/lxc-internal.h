@@ -36,6 +36,9 @@ char *lxc_cgroup_dir(const lxc_spec *s, pve_error **err);
 /* Makes dir and dir/ns with the spec's limits; a limit whose controller is missing fails naming it. */
 int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err);
 int lxc_cgroup_write(const char *dir, const char *file, const char *value);
+/* Gives dir the controller ctrl: "+ctrl" in the subtree_control of each cgroup above it, top down,
+ * where that cgroup has it; ENOTSUP naming ctrl when dir does not get it. */
+int lxc_cgroup_enable(const char *dir, const char *ctrl, pve_error **err);
 /* Kills every process in dir (cgroup.kill, else SIGKILL to each pid of cgroup.procs, recursively),
  * waits for it to empty and removes it and its children. */
 int lxc_cgroup_destroy(const char *dir);

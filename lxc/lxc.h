@@ -146,6 +146,11 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
  * SIGRTMIN+3, RTMAX-1; -1 when it is none. */
 int lxc_signal_parse(const char *s);
 
+/* A running container's limit changed in place (memory.max, memory.swap.max, cpu.max, cpu.weight):
+ * the file's controller given to its cgroup first where the cgroups above have it; ENOTSUP naming the
+ * controller where they do not. */
+int lxc_cgroup_set(const char *run_dir, long long vmid, const char *file, const char *value,
+		   pve_error **err);
 /* cgroup.freeze; thaw with freeze false. */
 int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err);
 

@@ -275,6 +275,27 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
 	return 0;
 }
 
+int lxc_cgroup_set(const char *run_dir, long long vmid, const char *file, const char *value,
+		   pve_error **err)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r <= 0)
+		return pve_error_set(err, r < 0 ? -r : ENOENT, "CT %lld is not running", vmid);
+	/* the controller is the file's prefix: memory.max, cpu.weight */
+	_cleanup_free_ char *ctrl = xstrndup(file, strcspn(file, "."));
+	if (!*ctrl || strchr(file, '/'))
+		return pve_error_set(err, EINVAL, "'%s' is no cgroup limit file", file);
+	r = lxc_cgroup_enable(ri.cgroup, ctrl, err);
+	if (r < 0)
+		return r;
+	r = lxc_cgroup_write(ri.cgroup, file, value);
+	if (r < 0)
+		return pve_error_set(err, -r, "can't set %s to %s in %s: %s", file, value,
+				     ri.cgroup, strerror(-r));
+	return 0;
+}
+
 int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err)
 {
 	lxc_runinfo ri;

@@ -2,7 +2,8 @@
  * lxc.* lines kept as they are, [pve:pending] with its delete line, one section per snapshot), its keys
  * checked against the parameters of PUT .../config, GET .../config and .../pending, and PUT with
  * Proxmox's rules: every change goes to [pve:pending] first; a stopped container gets it applied at once,
- * a running one only the keys that need nothing from the running container, the rest at its next start. */
+ * a running one the keys that need nothing from the running container and the limits its cgroup takes
+ * (memory, swap, cpulimit, cpuunits: hotplug_limits), the rest at its next start. */
 #include <cjson/cJSON.h>
 #include <limits.h>
 
@@ -803,6 +804,7 @@ typedef struct put_job {
 	char *path, *lockname, *digest;
 	ct_update u;
 	char **made; /* volumes the check allocated, freed if the write fails */
+	cJSON *hotplug_errors; /* keys a running container could not take, answered after the write */
 } put_job;
 
 static int file_parse(const char *text, size_t len, void **ret, pve_error **err)
@@ -821,6 +823,7 @@ static void put_job_free(put_job *j)
 	free(j->digest);
 	update_clear(&j->u);
 	strv_free(j->made);
+	cJSON_Delete(j->hotplug_errors);
 	free(j);
 }
 
@@ -837,11 +840,128 @@ static int put_change(pved *d, void *cfg, void *ud, pve_error **err)
 	return j->u.changed ? 0 : PVED_CFGEDIT_KEEP;
 }
 
-/* On the guest queue, the lock held: the volumes new mount points ask for (main or pending). */
+/* ---- limits of a running container ------------------------------------------------------------------
+ * Proxmox's vmconfig_hotplug_pending for what the container's cgroup holds: memory and swap (together:
+ * memory.max, and memory.swap.max while memory is limited, as the start sets them), cpulimit (cpu.max)
+ * and cpuunits (cpu.weight), each pending set or deletion written into the cgroup and then taken out
+ * of [pve:pending]; a key the cgroup does not take stays pending, its error kept for the answer. */
+
+/* A key's value after the pending change: the pending one, none if it is to be deleted, else the
+ * main section's. */
+static const char *value_after(const pve_config *c, char **dels, const char *key)
+{
+	const char *v = pve_config_get(c, CT_SECTION_PENDING, key);
+	if (v)
+		return v;
+	for (char **k = dels; *k; k++)
+		if (streq(*k + ((*k)[0] == '!'), key))
+			return NULL;
+	return pve_config_get(c, NULL, key);
+}
+
+static bool is_pending(const pve_config *c, char **dels, const char *key)
+{
+	if (pve_config_get(c, CT_SECTION_PENDING, key))
+		return true;
+	for (char **k = dels; *k; k++)
+		if (streq(*k + ((*k)[0] == '!'), key))
+			return true;
+	return false;
+}
+
+/* key (and with it also, if not NULL) leaves [pve:pending] for the main section. */
+static void take_pending(pve_config *c, const char *key)
+{
+	const char *v = pve_config_get(c, CT_SECTION_PENDING, key);
+	if (v) {
+		pve_config_set(c, NULL, key, v);
+		pve_config_delete(c, CT_SECTION_PENDING, key);
+	} else {
+		delete_key(c, key, false, NULL);
+	}
+	pending_delete_remove(c, key);
+}
+
+static void hotplug_error(put_job *j, const char *key, const pve_error *e)
+{
+	if (!j->hotplug_errors)
+		j->hotplug_errors = cJSON_CreateObject();
+	_cleanup_free_ char *m = xasprintf("unable to hotplug %s: %s", key, e->message);
+	cJSON_AddStringToObject(j->hotplug_errors, key, m);
+}
+
+/* Writes each (file, value) into the running container's cgroup; keys then leave [pve:pending], or
+ * each gets the error. unlimited: the values lift the limit, which a cgroup without the controller
+ * has no other way. */
+static void hotplug_set(put_job *j, pve_config *c, const char *const *keys,
+			const char *const *files, char *const *values, bool unlimited)
+{
+	_cleanup_free_ char *run = ct_run_dir(j->d);
+	_cleanup_error_ pve_error *e = NULL;
+	for (size_t i = 0; files[i] && !e; i++)
+		(void)lxc_cgroup_set(run, j->vmid, files[i], values[i], &e);
+	if (e && unlimited && e->code == ENOTSUP) {
+		pve_error_free(e);
+		e = NULL;
+	}
+	for (size_t i = 0; keys[i]; i++) {
+		if (e)
+			hotplug_error(j, keys[i], e);
+		else
+			take_pending(c, keys[i]);
+	}
+}
+
+static void hotplug_limits(put_job *j, pve_config *c)
+{
+	_cleanup_strv_free_ char **dels = pending_deletes(c);
+	if (is_pending(c, dels, "memory") || is_pending(c, dels, "swap")) {
+		const char *m = value_after(c, dels, "memory"), *sw = value_after(c, dels, "swap");
+		long long mem = m ? strtoll(m, NULL, 10) : 0,
+			  swap = sw ? strtoll(sw, NULL, 10) : -1;
+		_cleanup_free_ char *mv = mem > 0 ? xasprintf("%lld", mem << 20) : xstrdup("max");
+		_cleanup_free_ char *sv = mem > 0 && swap >= 0 ? xasprintf("%lld", swap << 20) :
+								 xstrdup("max");
+		const char *keys[3] = { 0 };
+		size_t n = 0;
+		if (is_pending(c, dels, "memory"))
+			keys[n++] = "memory";
+		if (is_pending(c, dels, "swap"))
+			keys[n++] = "swap";
+		hotplug_set(j, c, keys,
+			    (const char *const[]){ "memory.max", "memory.swap.max", NULL },
+			    (char *const[]){ mv, sv }, mem <= 0);
+	}
+	if (is_pending(c, dels, "cpulimit")) {
+		const char *v = value_after(c, dels, "cpulimit");
+		double limit = v ? strtod(v, NULL) : 0;
+		_cleanup_free_ char *q =
+			limit > 0 ? xasprintf("%llu 100000", (unsigned long long)(limit * 100000)) :
+				    xstrdup("max 100000");
+		hotplug_set(j, c, (const char *const[]){ "cpulimit", NULL },
+			    (const char *const[]){ "cpu.max", NULL }, (char *const[]){ q },
+			    limit <= 0);
+	}
+	if (is_pending(c, dels, "cpuunits")) {
+		const char *v = value_after(c, dels, "cpuunits");
+		long long w = v ? strtoll(v, NULL, 10) : 100;
+		/* cgroup v2's range; 0 is the default's */
+		_cleanup_free_ char *wv = xasprintf("%lld", w <= 0 ? 100 : w > 10000 ? 10000 : w);
+		hotplug_set(j, c, (const char *const[]){ "cpuunits", NULL },
+			    (const char *const[]){ "cpu.weight", NULL }, (char *const[]){ wv },
+			    w <= 0 || w == 100);
+	}
+	pending_drop_if_empty(c);
+}
+
+/* On the guest queue, the lock held: the volumes new mount points ask for (main or pending), and a
+ * running container's new limits. */
 static int put_check(void *cfg, void *ud, pve_error **err)
 {
 	put_job *j = ud;
 	pve_config *c = cfg;
+	if (j->u.running)
+		hotplug_limits(j, c);
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
 	int r = ct_storage_cfg(j->d, &scfg, err);
 	if (r < 0)
@@ -904,6 +1024,10 @@ static void put_done(pved *d, void *ud, int r, pve_error *err)
 	}
 	if (r < 0)
 		pved_call_fail(j->c, err);
+	else if (j->hotplug_errors)
+		/* written, with what the running container did not take kept pending: Proxmox's
+		 * raise_param_exc after the write */
+		pved_call_fail_errors(j->c, TAKE_PTR(j->hotplug_errors));
 	else
 		pved_call_reply(j->c, NULL);
 	if (r >= 0 && j->u.destroy && j->u.destroy[0] &&

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The container runtime's cgroup v2 limits, in the lab (the host has no cgroup2 controllers): a process
 # over memory.max is OOM-killed inside the container only, cpu.max throttles, pids.max stops a fork
-# bomb, freeze stops every task and thaw resumes them, and the stats read the cgroup's files.
+# bomb, freeze stops every task and thaw resumes them, the stats read the cgroup's files, and a running
+# container's limits change in place.
 . "$(dirname "$0")/lib.sh"
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +21,7 @@ ln -s ../bin/busybox $R/sbin/init
 ct() { "$CTRUN" --run-dir $RUN --rootfs $R "$@"; }
 cleanup()
 {
-	for v in 1 2 3 4; do ct --vmid 90$v --stop --force >/dev/null 2>&1; done
+	for v in 1 2 3 4 5; do ct --vmid 90$v --stop --force >/dev/null 2>&1; done
 	lab_done
 }
 trap cleanup EXIT
@@ -80,8 +81,20 @@ else
 	fail freeze "pved-ctrun --freeze failed"
 fi
 
+# a limit changed while it runs (pct set memory or cpuunits on a running container): the container,
+# started without a memory limit, gets the controller and the limit
+ct --vmid 905 --detach -- /bin/sh -c 'sleep 1000' >/dev/null
+if ct --vmid 905 --set memory.max=67108864 && ct --vmid 905 --set cpu.weight=300 &&
+	[ "$(cat $cg/lxc.slice/905/memory.max)" = 67108864 ] &&
+	[ "$(cat $cg/lxc.slice/905/cpu.weight)" = 300 ]; then
+	ok live-limits
+else
+	fail live-limits "memory.max $(cat $cg/lxc.slice/905/memory.max 2>&1), cpu.weight $(cat $cg/lxc.slice/905/cpu.weight 2>&1)"
+fi
+if ct --vmid 905 --set ../x=1 2>/dev/null; then fail live-limits-bad-file "accepted"; else ok live-limits-bad-file; fi
+
 # every container stopped leaves no cgroup behind
-for v in 1 2 4; do ct --vmid 90$v --stop --force >/dev/null 2>&1; done
+for v in 1 2 4 5; do ct --vmid 90$v --stop --force >/dev/null 2>&1; done
 sleep 0.2
 left=$(ls -d $cg/lxc.slice/90? 2>/dev/null)
 [ -z "$left" ] && ok no-cgroups-left || fail no-cgroups-left "$left"
