@@ -66,54 +66,21 @@ static void log_append(struct pved_fw_log *l, const pve_buf *lines)
 		l->size += n;
 }
 
-static void nflog_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)what;
-	struct pved_fw_log *l = arg;
-	pve_buf lines = { 0 };
-	time_t now = time(NULL);
-	for (int i = 0; i < READS_PER_TURN; i++) {
-		ssize_t n = recv(fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
-		if (n < 0) {
-			/* ENOBUFS: the kernel dropped messages it could not queue; go on. */
-			if (errno == ENOBUFS)
-				continue;
-			break;
-		}
-		if (n == 0)
-			break;
-		size_t left = (size_t)n;
-		for (const struct nlmsghdr *nlh = (const void *)l->buf; NLMSG_OK(nlh, left);
-		     nlh = NLMSG_NEXT(nlh, left)) {
-			pve_fw_nflog_pkt p;
-			if (pve_fw_nflog_parse(nlh, nlh->nlmsg_len, &p, NULL) < 0)
-				continue;
-			_cleanup_free_ char *line = pve_fw_nflog_format(&p, now, ifname_of, NULL);
-			pve_buf_puts(&lines, line);
-		}
-	}
-	if (lines.len)
-		log_append(l, &lines);
-	pve_buf_free(&lines);
-}
+/* One netlink message's log line, or NULL for a message that makes none. */
+typedef char *(*line_fn)(const struct nlmsghdr *nlh, time_t now);
 
-static void conntrack_cb(evutil_socket_t fd, short what, void *arg)
+/* At most READS_PER_TURN reads of fd, so a flood never holds the loop; their lines appended at
+ * once. Returns whether the kernel dropped messages it could not queue (ENOBUFS). */
+static bool read_lines(struct pved_fw_log *l, int fd, line_fn fn)
 {
-	(void)what;
-	struct pved_fw_log *l = arg;
 	pve_buf lines = { 0 };
 	time_t now = time(NULL);
+	bool lost = false;
 	for (int i = 0; i < READS_PER_TURN; i++) {
 		ssize_t n = recv(fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
 		if (n < 0) {
-			/* The kernel dropped events it could not queue: the log misses some, as
-			 * pvefw-logger's says. */
 			if (errno == ENOBUFS) {
-				if (!l->ct_told)
-					log_warning(
-						"firewall: conntrack events lost: the conntrack "
-						"log may be incomplete");
-				l->ct_told = true;
+				lost = true;
 				continue;
 			}
 			break;
@@ -123,17 +90,50 @@ static void conntrack_cb(evutil_socket_t fd, short what, void *arg)
 		size_t left = (size_t)n;
 		for (const struct nlmsghdr *nlh = (const void *)l->buf; NLMSG_OK(nlh, left);
 		     nlh = NLMSG_NEXT(nlh, left)) {
-			pve_fw_ct_event e;
-			if (pve_fw_ct_parse(nlh, nlh->nlmsg_len, &e, NULL) < 0 ||
-			    e.type == PVE_FW_CT_UPDATE)
-				continue;
-			_cleanup_free_ char *line = pve_fw_ct_format(&e, now);
-			pve_buf_puts(&lines, line);
+			_cleanup_free_ char *line = fn(nlh, now);
+			if (line)
+				pve_buf_puts(&lines, line);
 		}
 	}
 	if (lines.len)
 		log_append(l, &lines);
 	pve_buf_free(&lines);
+	return lost;
+}
+
+static char *nflog_line(const struct nlmsghdr *nlh, time_t now)
+{
+	pve_fw_nflog_pkt p;
+	if (pve_fw_nflog_parse(nlh, nlh->nlmsg_len, &p, NULL) < 0)
+		return NULL;
+	return pve_fw_nflog_format(&p, now, ifname_of, NULL);
+}
+
+static void nflog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	/* Packets the kernel could not queue are not logged; the log goes on. */
+	(void)read_lines(arg, fd, nflog_line);
+}
+
+/* pvefw-logger's conntrack callback takes NEW and DESTROY only. */
+static char *conntrack_line(const struct nlmsghdr *nlh, time_t now)
+{
+	pve_fw_ct_event e;
+	if (pve_fw_ct_parse(nlh, nlh->nlmsg_len, &e, NULL) < 0 || e.type == PVE_FW_CT_UPDATE)
+		return NULL;
+	return pve_fw_ct_format(&e, now);
+}
+
+static void conntrack_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct pved_fw_log *l = arg;
+	/* Lost events are said once, as pvefw-logger says them. */
+	if (read_lines(l, fd, conntrack_line) && !l->ct_told) {
+		log_warning("firewall: conntrack events lost: the conntrack log may be incomplete");
+		l->ct_told = true;
+	}
 }
 
 void pved_fw_log_conntrack(pved *d, bool on)

@@ -264,20 +264,30 @@ static void test_management(void)
 	setup_clear(&s);
 }
 
-static void apply_host_options(const pve_fw_input *in)
+/* in compiled and applied; the kernel then has it. NULL when that failed. */
+static pve_fw_ruleset *apply_checked(const pve_fw_input *in)
 {
 	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
 	_cleanup_error_ pve_error *err = NULL;
 	check(pve_fw_compile(in, &rs, &err) == 0);
 	if (!rs)
-		return;
+		return NULL;
 	if (pve_fw_apply(rs, &err) < 0) {
 		test_fail(__FILE__, __LINE__, "apply: %s", err->message);
-		return;
+		return NULL;
 	}
 	_cleanup_free_ char *rep = NULL;
 	check_int(pve_fw_status(rs, &rep, NULL), 0);
 	check_streq(rep, "");
+	return TAKE_PTR(rs);
+}
+
+static void apply_host_options(const pve_fw_input *in)
+{
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = apply_checked(in);
+	if (!rs)
+		return;
+	_cleanup_error_ pve_error *err = NULL;
 	/* nf_conntrack_max is the initial namespace's (read-only here): refused, named, and the
 	 * timeout after it written all the same. */
 	int r = pve_fw_sysctl_apply(rs, &err);
@@ -410,13 +420,7 @@ static void test_ct_helpers(void)
 		check(pve_fw_ct_helper_supported("ftp") && pve_fw_ct_helper_supported("tftp"));
 		s.host = parse(PVE_FW_HOST, "[OPTIONS]\nnf_conntrack_helpers: ftp,tftp\n");
 		s.in.host = s.host;
-		_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
-		_cleanup_error_ pve_error *e3 = NULL;
-		check(pve_fw_compile(&s.in, &rs, NULL) == 0);
-		if (rs && pve_fw_apply(rs, &e3) < 0)
-			test_fail(__FILE__, __LINE__, "apply: %s", e3->message);
-		_cleanup_free_ char *rep = NULL;
-		check_int(rs ? pve_fw_status(rs, &rep, NULL) : -1, 0);
+		pve_fw_ruleset_free(apply_checked(&s.in));
 		check(pve_fw_remove("pved-fw-test", NULL) == 0);
 		pve_fw_file_free(s.host);
 	}
@@ -496,15 +500,8 @@ static void test_bridge(void)
 			check_guest_replaced(rs, rc);
 			/* Back to the inet table: the bridge one goes in the same batch. */
 			setup_clear(&c);
-			_cleanup_error_ pve_error *e3 = NULL;
 			s.in.bridge = false;
-			_cleanup_fw_ruleset_ pve_fw_ruleset *ri = NULL;
-			check(pve_fw_compile(&s.in, &ri, NULL) == 0);
-			if (ri && pve_fw_apply(ri, &e3) < 0)
-				test_fail(__FILE__, __LINE__, "apply: %s", e3->message);
-			_cleanup_free_ char *rep3 = NULL;
-			check_int(ri ? pve_fw_status(ri, &rep3, NULL) : -1, 0);
-			check_streq(rep3, "");
+			pve_fw_ruleset_free(apply_checked(&s.in));
 			check(pve_fw_remove("pved-fw-test", NULL) == 0);
 		}
 	}
