@@ -280,6 +280,12 @@ char *pve_fw_nflog_format(const pve_fw_nflog_pkt *p, time_t now, pve_fw_ifname_f
  * copying 256 bytes of each packet; the fd, or a negative errno. */
 int pve_fw_nflog_open(unsigned group, pve_error **err);
 
+/* The next whole netlink message of buf (len bytes, as one recv gives them) at *off, with *off moved
+ * past it; NULL at the end or at a message whose length does not fit what is left. (NLMSG_NEXT's
+ * and libmnl's walks wrap on a hostile nlmsg_len.) */
+struct nlmsghdr;
+const struct nlmsghdr *pve_fw_nlmsg_next(const void *buf, size_t len, size_t *off);
+
 /* One conntrack event (ctnetlink, conntrack.c): what the kernel sent, each field with whether it
  * was there; pointers are into the message. */
 typedef enum { PVE_FW_CT_NEW, PVE_FW_CT_UPDATE, PVE_FW_CT_DESTROY } pve_fw_ct_type;

@@ -87,9 +87,9 @@ static bool read_lines(struct pved_fw_log *l, int fd, line_fn fn)
 		}
 		if (n == 0)
 			break;
-		size_t left = (size_t)n;
-		for (const struct nlmsghdr *nlh = (const void *)l->buf; NLMSG_OK(nlh, left);
-		     nlh = NLMSG_NEXT(nlh, left)) {
+		size_t off = 0;
+		for (const struct nlmsghdr *nlh;
+		     (nlh = pve_fw_nlmsg_next(l->buf, (size_t)n, &off));) {
 			_cleanup_free_ char *line = fn(nlh, now);
 			if (line)
 				pve_buf_puts(&lines, line);

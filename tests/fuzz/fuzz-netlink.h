@@ -4,17 +4,17 @@
 
 #include <linux/netlink.h>
 
-#include "common/common.h"
+#include "fw/fw.h"
 
-/* fn(message) for each message of data, copied first: netlink messages are 4-byte aligned, as the
- * socket's buffer is. */
+/* fn(message) for each message of data, copied first (netlink messages are 4-byte aligned, as the
+ * socket's buffer is), walked as pved walks a recv's messages. */
 static inline void fuzz_netlink_messages(const uint8_t *data, size_t size,
 					 void (*fn)(const struct nlmsghdr *nlh))
 {
 	_cleanup_free_ void *buf = xmalloc(size ? size : 1);
 	memcpy(buf, data, size);
-	size_t left = size;
-	for (const struct nlmsghdr *nlh = buf; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left))
+	size_t off = 0;
+	for (const struct nlmsghdr *nlh; (nlh = pve_fw_nlmsg_next(buf, size, &off));)
 		fn(nlh);
 }
 

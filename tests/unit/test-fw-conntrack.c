@@ -169,6 +169,28 @@ static void test_not_events(void)
 		       "dst=0.0.0.0\n");
 }
 
+/* The walk over one recv's messages stops at a length that does not fit, and after a last message
+ * of an unaligned length (where NLMSG_NEXT's size_t length wrapped). */
+static void test_walk(void)
+{
+	uint32_t buf[16] = { 0 };
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	size_t off = 0;
+	nlh->nlmsg_len = 21;
+	check(pve_fw_nlmsg_next(buf, 21, &off) == nlh);
+	check(off == 24 && !pve_fw_nlmsg_next(buf, 21, &off));
+	off = 0;
+	nlh->nlmsg_len = 0xfffffff0u;
+	check(!pve_fw_nlmsg_next(buf, sizeof(buf), &off) && off == 0);
+	nlh->nlmsg_len = 8;
+	check(!pve_fw_nlmsg_next(buf, sizeof(buf), &off));
+	nlh->nlmsg_len = 16;
+	((struct nlmsghdr *)&buf[4])->nlmsg_len = 48;
+	check(pve_fw_nlmsg_next(buf, sizeof(buf), &off) == nlh);
+	check(pve_fw_nlmsg_next(buf, sizeof(buf), &off) == (void *)&buf[4]);
+	check(!pve_fw_nlmsg_next(buf, sizeof(buf), &off) && off == sizeof(buf));
+}
+
 /* Reads events from fd until one's line has want in it (2 s at most). */
 static char *wait_line(int fd, const char *want)
 {
@@ -180,9 +202,8 @@ static char *wait_line(int fd, const char *want)
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n <= 0)
 			continue;
-		size_t left = (size_t)n;
-		for (const struct nlmsghdr *nlh = (const void *)buf; NLMSG_OK(nlh, left);
-		     nlh = NLMSG_NEXT(nlh, left)) {
+		size_t off = 0;
+		for (const struct nlmsghdr *nlh; (nlh = pve_fw_nlmsg_next(buf, (size_t)n, &off));) {
 			pve_fw_ct_event e;
 			if (pve_fw_ct_parse(nlh, nlh->nlmsg_len, &e, NULL) < 0)
 				continue;
@@ -261,4 +282,4 @@ static void test_live(void)
 	check(pve_fw_remove("pved-ct-test", NULL) == 0);
 }
 
-TEST_MAIN(TEST(test_lines), TEST(test_not_events), TEST(test_live))
+TEST_MAIN(TEST(test_lines), TEST(test_not_events), TEST(test_walk), TEST(test_live))
