@@ -114,6 +114,7 @@ static void rule_free(fw_rule *r)
 		match_free(&r->m[i]);
 	free(r->m);
 	free(r->log_prefix);
+	free(r->ct_helper);
 	free(r->target);
 }
 
@@ -149,6 +150,7 @@ void pve_fw_ruleset_free(pve_fw_ruleset *rs)
 		free(rs->sets[i].elems);
 	}
 	free(rs->sets);
+	free(rs->helpers);
 	free(rs->table);
 	pve_fw_ruleset_free(rs->guests);
 	free(rs);
@@ -162,6 +164,16 @@ bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs)
 bool pve_fw_ruleset_bridged(const pve_fw_ruleset *rs)
 {
 	return rs->guests != NULL;
+}
+
+unsigned pve_fw_ruleset_ct_helpers_absent(const pve_fw_ruleset *rs)
+{
+	return rs->ct_helpers_absent;
+}
+
+bool pve_fw_ruleset_log_conntrack(const pve_fw_ruleset *rs)
+{
+	return rs->log_conntrack;
 }
 
 size_t pve_fw_ruleset_guest_count(const pve_fw_ruleset *rs)
@@ -1063,6 +1075,49 @@ static void add_host_options(pve_fw_ruleset *rs, const pve_fw_file *host)
 	}
 }
 
+/* pve-firewall's ports and families of each helper, in pve_fw_ct_helper_names' order. */
+const fw_ct_helper_def fw_ct_helper_defs[] = {
+	{ "amanda", 17, 10080, true }, { "ftp", 6, 21, true },
+	{ "irc", 6, 6667, false },     { "netbios-ns", 17, 137, false },
+	{ "pptp", 6, 1723, false },    { "sane", 6, 6566, true },
+	{ "sip", 17, 5060, true },     { "snmp", 17, 161, false },
+	{ "tftp", 17, 69, true },      { NULL, 0, 0, false },
+};
+
+/* nf_conntrack_helpers as pve-firewall's raw PREROUTING rules (`-p tcp --dport 21 -j CT --helper
+ * ftp`): a ct helper object per helper and a prerouting chain that assigns it to new connections
+ * to its port, the host's and routed guests' alike. The helper makes the connections it expects
+ * (FTP data, a TFTP reply) RELATED, which the base chains accept; the rules still decide the
+ * control connection. Helpers the kernel lacks are left out (the batch would fail). */
+static void add_ct_helpers(pve_fw_ruleset *rs, const pve_fw_file *host, unsigned absent)
+{
+	const char *list = pve_fw_option_get(host, "nf_conntrack_helpers");
+	_cleanup_strv_free_ char **names = pve_strv_split(list, ",");
+	fw_chain *ch = NULL;
+	for (size_t i = 0; fw_ct_helper_defs[i].name; i++) {
+		const fw_ct_helper_def *def = &fw_ct_helper_defs[i];
+		if (!strv_contains(names, def->name))
+			continue;
+		if (absent & (1u << i)) {
+			rs->ct_helpers_absent |= 1u << i;
+			continue;
+		}
+		rs->helpers = xrealloc(rs->helpers, (rs->n_helpers + 1) * sizeof(*rs->helpers));
+		fw_ct_helper *h = &rs->helpers[rs->n_helpers++];
+		h->def = def;
+		snprintf(h->obj, sizeof(h->obj), "helper-%s-%s", def->name,
+			 def->l4proto == 6 ? "tcp" : "udp");
+		if (!ch)
+			ch = add_base_chain(rs, "ct-helpers", NF_INET_PRE_ROUTING, 0);
+		fw_rule *r = add_rule(ch);
+		if (!def->v6)
+			match_value(r, FW_M_NFPROTO, 4);
+		match_value(r, FW_M_L4PROTO, def->l4proto);
+		match_port(r, false, def->port, def->port);
+		r->ct_helper = xstrdup(h->obj);
+	}
+}
+
 /* ----- The table ----- */
 
 /* What host and guest rules both reach, made in each table that has rules: the cluster's ipsets,
@@ -1174,6 +1229,8 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	rs->log_rate = 1;
 	rs->log_burst = 5;
 	const pve_fw_file *cl = in->cluster;
+	/* The conntrack log is the host's, kept also while no rules are. */
+	rs->log_conntrack = in->host && pve_fw_option_int(in->host, "log_nf_conntrack", 0);
 	rs->enabled = cl && pve_fw_option_int(cl, "enable", 0);
 	if (!rs->enabled) {
 		*ret = TAKE_PTR(rs);
@@ -1234,8 +1291,10 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	add_chain(rs, "host-in", 0);
 	add_chain(rs, "host-out", 0);
 	add_chain(rs, "host-forward", 0);
-	if (host_on)
+	if (host_on) {
 		add_host_options(rs, host);
+		add_ct_helpers(rs, host, in->ct_helpers_absent);
+	}
 	set_verdict(add_rule(find_chain(rs, "input")), FW_V_JUMP, "host-in");
 	set_verdict(add_rule(find_chain(rs, "output")), FW_V_JUMP, "host-out");
 	set_verdict(add_rule(find_chain(rs, "forward")), FW_V_JUMP, "host-forward");

@@ -63,6 +63,7 @@ typedef struct {
 	fw_match *m;
 	size_t n_m;
 	char *log_prefix; /* NULL: no log statement; logged with the rate limit of log_ratelimit */
+	char *ct_helper; /* NULL, or `ct helper set` of the table's ct helper object of this name */
 	fw_verdict verdict;
 	char *target; /* FW_V_JUMP */
 } fw_rule;
@@ -88,6 +89,22 @@ typedef struct {
 	char chain[64];
 	unsigned vmid;
 } fw_vmap_elem;
+
+/* A conntrack helper as Proxmox assigns it: the kernel's helper for traffic to one port, IPv4 only
+ * where the kernel's helper is (pve-firewall's $pve_fw_helpers). */
+typedef struct {
+	const char *name;
+	uint8_t l4proto;
+	uint16_t port;
+	bool v6;
+} fw_ct_helper_def;
+extern const fw_ct_helper_def fw_ct_helper_defs[]; /* as pve_fw_ct_helper_names */
+
+/* A ct helper object of the table: "helper-<name>-<tcp|udp>". */
+typedef struct {
+	char obj[48];
+	const fw_ct_helper_def *def;
+} fw_ct_helper;
 
 typedef struct {
 	char *name;
@@ -115,6 +132,10 @@ struct pve_fw_ruleset {
 	fw_chain *chains;
 	size_t n_chains;
 	size_t n_guests;
+	fw_ct_helper *helpers; /* host.fw's nf_conntrack_helpers the kernel has */
+	size_t n_helpers;
+	unsigned ct_helpers_absent; /* those it lacks */
+	bool log_conntrack; /* host.fw's log_nf_conntrack */
 	/* host.fw's conntrack settings, written to /proc/sys/net/netfilter/<name> on apply. */
 	struct {
 		const char *name;

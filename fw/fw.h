@@ -188,7 +188,18 @@ typedef struct {
 	/* The guests' rules in a bridge table, on each bridge port, as Proxmox filters bridged guests;
 	 * false: in the inet table, which sees routed guest traffic and the host's only. */
 	bool bridge;
+	/* The conntrack helpers this kernel lacks (bit i: pve_fw_ct_helper_names[i]), left out of
+	 * the ruleset: one the kernel does not have would make it refuse the whole batch. */
+	unsigned ct_helpers_absent;
 } pve_fw_input;
+
+/* The conntrack helpers host.fw's nf_conntrack_helpers may name (Proxmox's list), NULL-terminated. */
+extern const char *const pve_fw_ct_helper_names[];
+/* Whether this network namespace's kernel has the conntrack helper of that name (nf_conntrack_ftp
+ * for "ftp"): a batch that makes a ct helper object in a probe table and deletes it. Only the
+ * kernel's "no such helper" counts as absent (a refusal for want of rights does not). Asked once
+ * per helper and process. */
+bool pve_fw_ct_helper_supported(const char *name);
 
 /* Whether this network namespace's kernel takes bridge-family rules with conntrack and reject
  * (nf_conntrack_bridge, nft_reject_bridge): a batch that makes and deletes a probe table, so
@@ -209,6 +220,10 @@ size_t pve_fw_ruleset_guest_count(const pve_fw_ruleset *rs);
 bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs);
 /* The guests' rules are in a bridge table. */
 bool pve_fw_ruleset_bridged(const pve_fw_ruleset *rs);
+/* The helpers host.fw asks for that the ruleset leaves out (ct_helpers_absent's bits). */
+unsigned pve_fw_ruleset_ct_helpers_absent(const pve_fw_ruleset *rs);
+/* host.fw's log_nf_conntrack: conntrack's NEW and DESTROY events go to the firewall log. */
+bool pve_fw_ruleset_log_conntrack(const pve_fw_ruleset *rs);
 void pve_fw_ruleset_free(pve_fw_ruleset *rs);
 static inline void pve_fw_ruleset_freep(pve_fw_ruleset **p)
 {
@@ -264,6 +279,51 @@ char *pve_fw_nflog_format(const pve_fw_nflog_pkt *p, time_t now, pve_fw_ifname_f
 /* A non-blocking NETLINK_NETFILTER socket bound to nflog group, in the caller's namespace,
  * copying 256 bytes of each packet; the fd, or a negative errno. */
 int pve_fw_nflog_open(unsigned group, pve_error **err);
+
+/* The next whole netlink message of buf (len bytes, as one recv gives them) at *off, with *off moved
+ * past it; NULL at the end or at a message whose length does not fit what is left. (NLMSG_NEXT's
+ * and libmnl's walks wrap on a hostile nlmsg_len.) */
+struct nlmsghdr;
+const struct nlmsghdr *pve_fw_nlmsg_next(const void *buf, size_t len, size_t *off);
+
+/* One conntrack event (ctnetlink, conntrack.c): what the kernel sent, each field with whether it
+ * was there; pointers are into the message. */
+typedef enum { PVE_FW_CT_NEW, PVE_FW_CT_UPDATE, PVE_FW_CT_DESTROY } pve_fw_ct_type;
+typedef struct {
+	uint8_t addr_len; /* 4, 16; 0: no addresses */
+	uint8_t src[16], dst[16];
+	uint8_t proto;
+	uint16_t sport, dport; /* GRE: the keys */
+	uint8_t icmp_type, icmp_code;
+	uint16_t icmp_id;
+	bool has_zone, has_counters;
+	uint16_t zone;
+	uint64_t packets, bytes;
+} pve_fw_ct_tuple;
+
+typedef struct {
+	pve_fw_ct_type type;
+	uint8_t family; /* AF_INET, AF_INET6 */
+	pve_fw_ct_tuple orig, reply;
+	bool has_timeout, has_status, has_mark, has_secmark, has_zone, has_use, has_start, has_stop;
+	uint32_t timeout, status, mark, secmark, use;
+	uint16_t zone;
+	int tcp_state, sctp_state; /* -1: none */
+	uint64_t start, stop; /* ns since the epoch (nf_conntrack_timestamp) */
+	const char *helper, *secctx; /* NULL: none */
+} pve_fw_ct_event;
+
+/* Parses one ctnetlink message of len bytes (IPCTNL_MSG_CT_NEW or _DELETE); EBADMSG for anything
+ * else. */
+int pve_fw_ct_parse(const void *msg, size_t len, pve_fw_ct_event *ret, pve_error **err);
+/* The line pvefw-logger writes for it (libnetfilter_conntrack's default output with the layer 3
+ * protocol and timestamps), with its newline: "    [NEW] ipv4     2 tcp      6 120 SYN_SENT
+ * src=... dst=... sport=... dport=... [UNREPLIED] src=... ...". now: a delta-time's end while the
+ * connection lives. */
+char *pve_fw_ct_format(const pve_fw_ct_event *e, time_t now);
+/* A non-blocking NETLINK_NETFILTER socket subscribed to conntrack's NEW and DESTROY events in the
+ * caller's namespace; the fd, or a negative errno. */
+int pve_fw_ct_open(pve_error **err);
 
 /* ----- Loading a node's firewall configuration ----- */
 

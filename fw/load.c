@@ -141,6 +141,19 @@ static bool guests_bridged(void)
 	return pve_fw_bridge_supported();
 }
 
+/* The helpers host.fw names that this kernel lacks (probed once each). */
+static unsigned ct_helpers_absent(const pve_fw_file *host)
+{
+	_cleanup_strv_free_ char **names =
+		pve_strv_split(pve_fw_option_get(host, "nf_conntrack_helpers"), ",");
+	unsigned absent = 0;
+	for (size_t i = 0; pve_fw_ct_helper_names[i]; i++)
+		if (strv_contains(names, pve_fw_ct_helper_names[i]) &&
+		    !pve_fw_ct_helper_supported(pve_fw_ct_helper_names[i]))
+			absent |= 1u << i;
+	return absent;
+}
+
 int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config **ret,
 		       pve_error **err)
 {
@@ -164,7 +177,8 @@ int pve_fw_config_load(const pve_fw_source *src, const char *node, pve_fw_config
 				   .host = c->host,
 				   .guests = c->guests,
 				   .n_guests = c->n_guests,
-				   .bridge = guests_bridged() };
+				   .bridge = guests_bridged(),
+				   .ct_helpers_absent = ct_helpers_absent(c->host) };
 	*ret = TAKE_PTR(c);
 	return 0;
 }

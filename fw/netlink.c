@@ -6,6 +6,7 @@
 #include <libnftnl/batch.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -126,6 +127,25 @@ static void add_chain(batch *b, const fw_chain *c, uint16_t type)
 	nftnl_chain_nlmsg_build_payload(nlh, ch);
 	nftnl_chain_free(ch);
 	msg_done(b, nlh, xasprintf("chain %s", c->name));
+}
+
+/* A ct helper object: the kernel's helper def->name for its protocol, IPv4 only unless def->v6
+ * (the table's families otherwise). */
+static void add_ct_helper(batch *b, const char *obj, const fw_ct_helper_def *def)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, b->table);
+	nftnl_obj_set_str(o, NFTNL_OBJ_NAME, obj);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_CT_HELPER);
+	nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, (uint32_t)b->family);
+	nftnl_obj_set_str(o, NFTNL_OBJ_CT_HELPER_NAME, def->name);
+	nftnl_obj_set_u8(o, NFTNL_OBJ_CT_HELPER_L4PROTO, def->l4proto);
+	if (!def->v6)
+		nftnl_obj_set_u16(o, NFTNL_OBJ_CT_HELPER_L3PROTO, NFPROTO_IPV4);
+	struct nlmsghdr *nlh = hdr(b, NFT_MSG_NEWOBJ, NLM_F_CREATE);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
+	msg_done(b, nlh, xasprintf("ct helper %s", obj));
 }
 
 /* Removes every rule of a chain (a DELRULE without a handle). */
@@ -516,6 +536,12 @@ static void add_rule(batch *b, const pve_fw_ruleset *rs, const fw_chain *c, cons
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, fr->log_prefix);
 		nftnl_rule_add_expr(r, e);
 	}
+	if (fr->ct_helper) {
+		struct nftnl_expr *e = nftnl_expr_alloc("objref");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_CT_HELPER);
+		nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, fr->ct_helper);
+		nftnl_rule_add_expr(r, e);
+	}
 	switch (fr->verdict) {
 	case FW_V_NONE:
 		break;
@@ -655,6 +681,8 @@ static void replace_table(batch *b, const pve_fw_ruleset *rs, const char *table,
 	if (!rs || !rs->enabled)
 		return;
 	add_table(b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	for (size_t i = 0; i < rs->n_helpers; i++)
+		add_ct_helper(b, rs->helpers[i].obj, rs->helpers[i].def);
 	for (size_t i = 0; i < rs->n_chains; i++)
 		add_chain(b, &rs->chains[i], NFT_MSG_NEWCHAIN);
 	for (size_t i = 0; i < rs->n_sets; i++)
@@ -722,6 +750,37 @@ bool pve_fw_bridge_supported(void)
 	batch_free(&b);
 	__atomic_store_n(&known, v, __ATOMIC_RELEASE);
 	return v;
+}
+
+bool pve_fw_ct_helper_supported(const char *name)
+{
+	/* 0 unknown, 1 present, 2 absent, per helper */
+	static int known[16];
+	size_t i = 0;
+	while (fw_ct_helper_defs[i].name && !streq(fw_ct_helper_defs[i].name, name))
+		i++;
+	if (!fw_ct_helper_defs[i].name || i >= ELEMENTSOF(known))
+		return false;
+	int v = __atomic_load_n(&known[i], __ATOMIC_ACQUIRE);
+	if (v)
+		return v == 1;
+	/* The object alone, in a table the same batch deletes: the kernel looks the helper up when
+	 * the object is made. */
+	_cleanup_free_ char *table = xasprintf("pved-probe-%d", (int)getpid());
+	batch b;
+	batch_begin(&b, table, NFPROTO_INET);
+	add_table(&b, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	add_ct_helper(&b, "probe", &fw_ct_helper_defs[i]);
+	add_table(&b, NFT_MSG_DELTABLE, 0);
+	ack_last(&b);
+	batch_end(&b);
+	_cleanup_error_ pve_error *err = NULL;
+	int r = batch_send(&b, &err);
+	batch_free(&b);
+	/* Only "no such helper" is an answer; no rights to ask (pvectl as a user) is none. */
+	v = r == -ENOENT || r == -EOPNOTSUPP ? 2 : 1;
+	__atomic_store_n(&known[i], v, __ATOMIC_RELEASE);
+	return v == 1;
 }
 
 static const fw_chain *chain_of(const pve_fw_ruleset *rs, const char *name)

@@ -39,6 +39,18 @@ static bool attr_u32(const struct nlattr *a, uint32_t *ret)
 	return true;
 }
 
+const struct nlmsghdr *pve_fw_nlmsg_next(const void *buf, size_t len, size_t *off)
+{
+	if (*off > len || len - *off < sizeof(struct nlmsghdr))
+		return NULL;
+	const struct nlmsghdr *nlh = (const void *)((const uint8_t *)buf + *off);
+	if (nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len - *off)
+		return NULL;
+	/* Within len (checked above), so the aligned step cannot overflow. */
+	*off += NLMSG_ALIGN(nlh->nlmsg_len);
+	return nlh;
+}
+
 int pve_fw_nflog_parse(const void *msg, size_t len, pve_fw_nflog_pkt *ret, pve_error **err)
 {
 	const struct nlmsghdr *nlh = msg;
@@ -281,8 +293,9 @@ static void split_prefix(const char *prefix, unsigned *vmid, unsigned *level, ch
 		id = id * 10 + (unsigned long)(*p++ - '0');
 	if (p[0] != ':' || p[1] < '0' || p[1] > '7' || p[2] != ':')
 		return;
+	/* A chain name of printable characters only: the line stays one line. */
 	const char *cs = p + 3, *ce = cs;
-	while (*ce && *ce != ':' && *ce != ' ')
+	while (*ce && *ce != ':' && *ce != ' ' && (unsigned char)*ce > 0x20 && *ce != 0x7f)
 		ce++;
 	size_t n = (size_t)(ce - cs);
 	if (ce[0] != ':' || ce[1] != ' ' || !n || n >= chain_size)

@@ -197,6 +197,8 @@ static void print_rule(pve_buf *b, const pve_fw_ruleset *rs, const fw_rule *r)
 		pve_buf_printf(b,
 			       "limit rate %u/second burst %u packets log prefix \"%s\" group %u ",
 			       rs->log_rate, rs->log_burst, r->log_prefix, rs->nflog_group);
+	if (r->ct_helper)
+		pve_buf_printf(b, "ct helper set \"%s\" ", r->ct_helper);
 	switch (r->verdict) {
 	case FW_V_NONE:
 		break;
@@ -301,6 +303,14 @@ static const char *family_name(const pve_fw_ruleset *rs)
 static void print_table(pve_buf *b, const pve_fw_ruleset *rs)
 {
 	pve_buf_printf(b, "table %s %s {\n", family_name(rs), rs->table);
+	for (size_t i = 0; i < rs->n_helpers; i++) {
+		const fw_ct_helper *h = &rs->helpers[i];
+		pve_buf_printf(b, "\tct helper %s {\n\t\ttype \"%s\" protocol %s\n", h->obj,
+			       h->def->name, h->def->l4proto == 6 ? "tcp" : "udp");
+		if (!h->def->v6)
+			pve_buf_puts(b, "\t\tl3proto ip\n");
+		pve_buf_puts(b, "\t}\n");
+	}
 	for (size_t i = 0; i < rs->n_sets; i++)
 		print_set(b, &rs->sets[i], false, 0);
 	for (size_t i = 0; i < rs->n_chains; i++) {

@@ -214,8 +214,9 @@ bool pve_fw_log_level_valid(const char *s)
 	return false;
 }
 
-static const char *const helpers[] = { "amanda", "ftp", "irc",	"netbios-ns", "pptp",
-				       "sane",	 "sip", "snmp", "tftp",	      NULL };
+/* Proxmox's list; fw_ct_helper_defs (compile.c) says how each is assigned, in the same order. */
+const char *const pve_fw_ct_helper_names[] = { "amanda", "ftp", "irc",	"netbios-ns", "pptp",
+					       "sane",	 "sip", "snmp", "tftp",	      NULL };
 
 int pve_fw_option_check(pve_fw_kind kind, const char *key, const char *value, char **ret_value,
 			pve_error **err)
@@ -263,11 +264,16 @@ int pve_fw_option_check(pve_fw_kind kind, const char *key, const char *value, ch
 		for (char *p = v; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		_cleanup_strv_free_ char **list = pve_strv_split(v, ",");
+		_cleanup_free_ char *joined = pve_strv_join(list, ",");
+		if (!streq(joined, v))
+			return pve_error_set_param(err, EINVAL, d->name,
+						   "extraneous commas in list");
 		for (size_t i = 0; list && list[i]; i++) {
 			size_t j = 0;
-			while (helpers[j] && !streq(helpers[j], list[i]))
+			while (pve_fw_ct_helper_names[j] &&
+			       !streq(pve_fw_ct_helper_names[j], list[i]))
 				j++;
-			if (!helpers[j])
+			if (!pve_fw_ct_helper_names[j])
 				return pve_error_set_param(err, EINVAL, d->name,
 							   "unknown helper %s", list[i]);
 		}

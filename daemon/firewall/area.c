@@ -122,6 +122,21 @@ static void apply_done(void *arg)
 		}
 		if (j->warning)
 			log_warning("firewall: %s", j->warning);
+		unsigned absent = pve_fw_ruleset_ct_helpers_absent(j->result) & ~s->told_helpers;
+		for (size_t i = 0; pve_fw_ct_helper_names[i]; i++) {
+			if (!(absent & (1u << i)))
+				continue;
+			char module[64];
+			snprintf(module, sizeof(module), "nf_conntrack_%s",
+				 pve_fw_ct_helper_names[i]);
+			for (char *p = module; *p; p++)
+				*p = *p == '-' ? '_' : *p;
+			log_warning("firewall: this kernel has no conntrack helper '%s' (%s): "
+				    "host.fw's nf_conntrack_helpers goes without it",
+				    pve_fw_ct_helper_names[i], module);
+		}
+		s->told_helpers |= absent;
+		pved_fw_log_conntrack(d, pve_fw_ruleset_log_conntrack(j->result));
 	} else {
 		/* The kernel kept what it had (or, when one of several guests failed, has the others'
 		 * new parts): the next apply replaces the whole table. */

@@ -25,8 +25,9 @@ struct pved_fw_state {
 		*timer; /* runs the pending apply on the next loop turn: changes come in bursts */
 	pved_fw_waiter *waiters;
 	char *last_error; /* why the last apply failed, or NULL */
-	struct pved_fw_log *log; /* the nflog reader (log.c), NULL when the group was not had */
+	struct pved_fw_log *log; /* the log file's writer and its readers (log.c) */
 	bool told_inet; /* the log says the guests' rules are in the inet table */
+	unsigned told_helpers; /* the conntrack helpers the log said this kernel lacks */
 };
 
 /* A change to apply: the whole table (vmid 0) or one guest's part. Runs off the loop; a waiter (may be
@@ -38,5 +39,8 @@ extern const pved_handler pved_handlers_firewall[];
 /* log.c: the nflog reader on the loop, and the log endpoints. */
 void pved_fw_log_start(pved *d);
 void pved_fw_log_stop(pved *d);
+/* Subscribes to conntrack's events (on) or closes the subscription, as host.fw's log_nf_conntrack
+ * says after each apply. */
+void pved_fw_log_conntrack(pved *d, bool on);
 void pved_fw_host_log(pved_call *c);
 void pved_fw_vm_log(pved_call *c);

@@ -1,5 +1,6 @@
-/* The firewall log: the rules' nflog packets read on the loop and appended to
- * <root>/var/log/pve-firewall.log as pvefw-logger writes them, and the log endpoints that read it. */
+/* The firewall log: the rules' nflog packets (and, with host.fw's log_nf_conntrack, conntrack's NEW
+ * and DESTROY events) read on the loop and appended to <root>/var/log/pve-firewall.log as
+ * pvefw-logger writes them, and the log endpoints that read it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -16,8 +17,11 @@
 #define LINES_DEFAULT 50 /* Proxmox's dump_logfile's default limit */
 
 struct pved_fw_log {
-	int nl_fd;
+	int nl_fd; /* nflog, -1 when another reader has the group */
 	struct event *ev;
+	int ct_fd; /* conntrack events while log_nf_conntrack is on, else -1 */
+	struct event *ct_ev;
+	bool ct_told; /* a failure to subscribe, or lost events, was logged */
 	int fd; /* the log file, O_APPEND */
 	off_t size;
 	char *path;
@@ -62,56 +66,127 @@ static void log_append(struct pved_fw_log *l, const pve_buf *lines)
 		l->size += n;
 }
 
-static void nflog_cb(evutil_socket_t fd, short what, void *arg)
+/* One netlink message's log line, or NULL for a message that makes none. */
+typedef char *(*line_fn)(const struct nlmsghdr *nlh, time_t now);
+
+/* At most READS_PER_TURN reads of fd, so a flood never holds the loop; their lines appended at
+ * once. Returns whether the kernel dropped messages it could not queue (ENOBUFS). */
+static bool read_lines(struct pved_fw_log *l, int fd, line_fn fn)
 {
-	(void)what;
-	struct pved_fw_log *l = arg;
 	pve_buf lines = { 0 };
 	time_t now = time(NULL);
+	bool lost = false;
 	for (int i = 0; i < READS_PER_TURN; i++) {
 		ssize_t n = recv(fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
 		if (n < 0) {
-			/* ENOBUFS: the kernel dropped messages it could not queue; go on. */
-			if (errno == ENOBUFS)
+			if (errno == ENOBUFS) {
+				lost = true;
 				continue;
+			}
 			break;
 		}
 		if (n == 0)
 			break;
-		size_t left = (size_t)n;
-		for (const struct nlmsghdr *nlh = (const void *)l->buf; NLMSG_OK(nlh, left);
-		     nlh = NLMSG_NEXT(nlh, left)) {
-			pve_fw_nflog_pkt p;
-			if (pve_fw_nflog_parse(nlh, nlh->nlmsg_len, &p, NULL) < 0)
-				continue;
-			_cleanup_free_ char *line = pve_fw_nflog_format(&p, now, ifname_of, NULL);
-			pve_buf_puts(&lines, line);
+		size_t off = 0;
+		for (const struct nlmsghdr *nlh;
+		     (nlh = pve_fw_nlmsg_next(l->buf, (size_t)n, &off));) {
+			_cleanup_free_ char *line = fn(nlh, now);
+			if (line)
+				pve_buf_puts(&lines, line);
 		}
 	}
 	if (lines.len)
 		log_append(l, &lines);
 	pve_buf_free(&lines);
+	return lost;
+}
+
+static char *nflog_line(const struct nlmsghdr *nlh, time_t now)
+{
+	pve_fw_nflog_pkt p;
+	if (pve_fw_nflog_parse(nlh, nlh->nlmsg_len, &p, NULL) < 0)
+		return NULL;
+	return pve_fw_nflog_format(&p, now, ifname_of, NULL);
+}
+
+static void nflog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	/* Packets the kernel could not queue are not logged; the log goes on. */
+	(void)read_lines(arg, fd, nflog_line);
+}
+
+/* pvefw-logger's conntrack callback takes NEW and DESTROY only. */
+static char *conntrack_line(const struct nlmsghdr *nlh, time_t now)
+{
+	pve_fw_ct_event e;
+	if (pve_fw_ct_parse(nlh, nlh->nlmsg_len, &e, NULL) < 0 || e.type == PVE_FW_CT_UPDATE)
+		return NULL;
+	return pve_fw_ct_format(&e, now);
+}
+
+static void conntrack_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	struct pved_fw_log *l = arg;
+	/* Lost events are said once, as pvefw-logger says them. */
+	if (read_lines(l, fd, conntrack_line) && !l->ct_told) {
+		log_warning("firewall: conntrack events lost: the conntrack log may be incomplete");
+		l->ct_told = true;
+	}
+}
+
+void pved_fw_log_conntrack(pved *d, bool on)
+{
+	struct pved_fw_state *s = d->firewall;
+	struct pved_fw_log *l = s ? s->log : NULL;
+	if (!l || on == (l->ct_fd >= 0))
+		return;
+	if (!on) {
+		event_free(l->ct_ev);
+		close(l->ct_fd);
+		l->ct_ev = NULL;
+		l->ct_fd = -1;
+		l->ct_told = false;
+		log_info("firewall: conntrack events no longer logged");
+		return;
+	}
+	_cleanup_error_ pve_error *err = NULL;
+	int fd = pve_fw_ct_open(&err);
+	if (fd < 0) {
+		/* Tried again at the next apply; said once. */
+		if (!l->ct_told)
+			log_warning("firewall: no conntrack log: %s", err->message);
+		l->ct_told = true;
+		return;
+	}
+	l->ct_told = false;
+	l->ct_fd = fd;
+	l->ct_ev = event_new(d->base, fd, EV_READ | EV_PERSIST, conntrack_cb, l);
+	event_add(l->ct_ev, NULL);
+	log_info("firewall: conntrack events are logged (log_nf_conntrack)");
 }
 
 void pved_fw_log_start(pved *d)
 {
 	struct pved_fw_state *s = d->firewall;
-	_cleanup_error_ pve_error *err = NULL;
-	int fd = pve_fw_nflog_open(0, &err);
-	if (fd < 0) {
-		/* Another reader has the group (pvefw-logger, a second pved in this namespace). */
-		log_warning("firewall: no firewall log: %s", err->message);
-		return;
-	}
 	struct pved_fw_log *l = xcalloc(1, sizeof(*l));
-	l->nl_fd = fd;
-	l->fd = -1;
+	l->nl_fd = l->ct_fd = l->fd = -1;
 	_cleanup_free_ char *dir = xasprintf("%s/var/log", d->root);
 	(void)pve_mkdir_p(dir, 0755, NULL);
 	l->path = xasprintf("%s/pve-firewall.log", dir);
+	s->log = l;
+	_cleanup_error_ pve_error *err = NULL;
+	int fd = pve_fw_nflog_open(0, &err);
+	if (fd < 0) {
+		/* Another reader has the group (pvefw-logger, a second pved in this namespace); the
+		 * conntrack log may still be had. */
+		log_warning("firewall: no firewall log: %s", err->message);
+		return;
+	}
+	l->nl_fd = fd;
 	l->ev = event_new(d->base, fd, EV_READ | EV_PERSIST, nflog_cb, l);
 	event_add(l->ev, NULL);
-	s->log = l;
 }
 
 void pved_fw_log_stop(pved *d)
@@ -120,8 +195,14 @@ void pved_fw_log_stop(pved *d)
 	struct pved_fw_log *l = s ? s->log : NULL;
 	if (!l)
 		return;
-	event_free(l->ev);
-	close(l->nl_fd);
+	if (l->ev)
+		event_free(l->ev);
+	if (l->nl_fd >= 0)
+		close(l->nl_fd);
+	if (l->ct_ev)
+		event_free(l->ct_ev);
+	if (l->ct_fd >= 0)
+		close(l->ct_fd);
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l->path);

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import BIN, case, expect, free_port, run  # noqa: E402
+from pvetest import BIN, Skip, case, expect, free_port, run  # noqa: E402
 
 PY = "/usr/bin/python3"
 # The guests here are routed taps, which only the inet table's rules see: pved and pvectl keep the
@@ -130,6 +130,42 @@ elif what == "synburst":
     time.sleep(0.5)
     _, w, _ = select.select([], socks, [], 0)
     print(json.dumps(sum(1 for s in w if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)))
+"""
+
+
+# Flushes the namespace's IPv4 conntrack table (ctnetlink's DELETE without a tuple, as `conntrack
+# -F`): each entry goes with its DESTROY event. Prints the kernel's answer (0: done).
+FLUSH_CT = r"""
+import socket, struct
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)
+s.bind((0, 0))
+s.send(struct.pack("=LHHLL", 20, (1 << 8) | 2, 1 | 4, 1, 0) + struct.pack("=BBH", 2, 0, 0))
+print(struct.unpack("=i", s.recv(4096)[16:20])[0])
+"""
+
+# A TFTP server's way of answering: each read request from a new port (the conntrack helper's
+# reason to be); and the client, which reads the answer from whichever port it comes.
+TFTP_SERVER = r"""
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 69))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(512)
+    r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        r.sendto(b"\0\3\0\1data", a)
+    except PermissionError:  # the firewall dropped it on its way out
+        pass
+    r.close()
+"""
+TFTP_CLIENT = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)
+s.sendto(b"\0\1file\0octet\0", (sys.argv[1], 69))
+try:
+    print(json.dumps(s.recvfrom(512)[0] == b"\0\3\0\1data"))
+except OSError:
+    print("false")
 """
 
 
@@ -640,6 +676,89 @@ def firewall_log():
     page = json.loads(api("get", f"/nodes/{NODE}/firewall/log", start=1, limit=1).stdout)
     expect(len(got) < 2 or (len(page) == 1 and page[0]["n"] == 2), f"start=1 limit=1: {page}")
     reset_guest(100, policy_in="ACCEPT")
+
+
+def fw_log(path=None):
+    return json.loads(api("get", path or f"/nodes/{NODE}/firewall/log", limit=0).stdout)
+
+
+@case
+def conntrack_log():
+    api("set", "/cluster/firewall/options", enable=1, policy_in="ACCEPT")
+    reset_guest(100, policy_in="ACCEPT")
+    host = f"/nodes/{NODE}/firewall/options"
+    # On through the API (answered once in force): a connection's NEW and, when its entry goes,
+    # its DESTROY reach the firewall log as pvefw-logger writes them.
+    api("set", host, log_nf_conntrack=1)
+    expect_traffic(G100, [("tcp", "10.100.0.1", 7070, "10.100.0.2", True)])
+    r = sh(PY, "-c", FLUSH_CT, ns=HOST)
+    expect(r.stdout.strip() == "0", f"conntrack flush: {r.stdout} {r.stderr}")
+    new = re.compile(r"^    \[NEW\] ipv4     2 tcp      6 \d+ SYN_SENT src=10\.100\.0\.2 "
+                     r"dst=10\.100\.0\.1 sport=(\d+) dport=7070 \[UNREPLIED\] src=10\.100\.0\.1 "
+                     r"dst=10\.100\.0\.2 sport=7070 dport=(\d+)")
+    gone = re.compile(r"^\[DESTROY\] ipv4     2 tcp      6 .*src=10\.100\.0\.2 dst=10\.100\.0\.1 "
+                      r"sport=(\d+) dport=7070 .*src=10\.100\.0\.1 dst=10\.100\.0\.2 sport=7070")
+    deadline, got, ports = time.time() + 5, [], set()
+    while time.time() < deadline:
+        got = fw_log()
+        news = {m.group(1) for m in (new.match(e["t"]) for e in got) if m}
+        ports = news & {m.group(1) for m in (gone.match(e["t"]) for e in got) if m}
+        if ports:
+            break
+        time.sleep(0.1)
+    expect(ports, f"no NEW and DESTROY of one connection in {got}")
+    # The guests' logs are their own lines only.
+    vm = fw_log(f"{vm_fw(100)}/log")
+    expect(not any("[NEW]" in e["t"] for e in vm), f"VM 100's log: {vm}")
+    # Off: the subscription goes, and a new connection is not logged.
+    api("set", host, delete="log_nf_conntrack")
+    expect_traffic(G100, [("tcp", "10.100.0.1", 7070, "10.100.0.3", True)])
+    time.sleep(0.5)
+    got = fw_log()
+    expect(not any("src=10.100.0.3 " in e["t"] for e in got), f"logged while off: {got}")
+
+
+@case
+def conntrack_helpers():
+    # The helper must be in this kernel already: a test loads no module (the kernel would, for a
+    # ct helper object whose helper it lacks).
+    loaded = os.path.exists("/sys/module/nf_conntrack_tftp")
+    if not loaded and os.path.exists("/proc/modules"):
+        with open("/proc/modules") as f:
+            loaded = any(line.startswith("nf_conntrack_tftp ") for line in f)
+    if not loaded:
+        raise Skip("this kernel has no nf_conntrack_tftp loaded or built in")
+    api("set", "/cluster/firewall/options", enable=1, policy_in="ACCEPT")
+    reset_guest(100)
+    p = subprocess.Popen(["ip", "netns", "exec", HOST, PY, "-c", TFTP_SERVER],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    state["procs"].append(p)
+    expect(p.stdout.readline().strip() == b"ready", "the TFTP server did not start")
+
+    def tftp():
+        return json.loads(sh(PY, "-c", TFTP_CLIENT, "10.100.0.1", ns=G100).stdout)
+    # The answer comes from another port: a new connection to a guest whose policy drops it...
+    expect(tftp() is False, "a TFTP answer reached the guest without the helper")
+    # ...and RELATED to the request with the helper, which the guest's chains accept.
+    host = f"/nodes/{NODE}/firewall/options"
+    api("set", host, nf_conntrack_helpers="tftp,ftp")
+    expect(tftp() is True, "no TFTP answer with nf_conntrack_helpers: tftp")
+    ok, text = in_sync()
+    expect(ok, f"pvectl firewall status: {text}")
+    r = subprocess.run([os.path.join(BIN, "pvectl"), "--root", state["root"], "firewall",
+                        "compile"], capture_output=True, text=True)
+    expect('ct helper set "helper-tftp-udp"' in r.stdout and "ct helper helper-ftp-tcp {"
+           in r.stdout, r.stdout + r.stderr)
+    chk = subprocess.run(["ip", "netns", "exec", G100, "nft", "-c", "-f", "-"], input=r.stdout,
+                         capture_output=True, text=True)
+    expect(chk.returncode == 0, f"nft -c: {chk.stderr}")
+    out = api_fails("set", host, nf_conntrack_helpers="tftp,,ftp")
+    expect("nf_conntrack_helpers" in out and "extraneous commas" in out, out)
+    api("set", host, delete="nf_conntrack_helpers")
+    expect(tftp() is False, "a TFTP answer reached the guest after the helper went")
+    p.terminate()
+    p.wait()
+    state["procs"].remove(p)
 
 
 @case

@@ -264,20 +264,30 @@ static void test_management(void)
 	setup_clear(&s);
 }
 
-static void apply_host_options(const pve_fw_input *in)
+/* in compiled and applied; the kernel then has it. NULL when that failed. */
+static pve_fw_ruleset *apply_checked(const pve_fw_input *in)
 {
 	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
 	_cleanup_error_ pve_error *err = NULL;
 	check(pve_fw_compile(in, &rs, &err) == 0);
 	if (!rs)
-		return;
+		return NULL;
 	if (pve_fw_apply(rs, &err) < 0) {
 		test_fail(__FILE__, __LINE__, "apply: %s", err->message);
-		return;
+		return NULL;
 	}
 	_cleanup_free_ char *rep = NULL;
 	check_int(pve_fw_status(rs, &rep, NULL), 0);
 	check_streq(rep, "");
+	return TAKE_PTR(rs);
+}
+
+static void apply_host_options(const pve_fw_input *in)
+{
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = apply_checked(in);
+	if (!rs)
+		return;
+	_cleanup_error_ pve_error *err = NULL;
 	/* nf_conntrack_max is the initial namespace's (read-only here): refused, named, and the
 	 * timeout after it written all the same. */
 	int r = pve_fw_sysctl_apply(rs, &err);
@@ -334,6 +344,84 @@ static void test_host_options(void)
 					    "nf_conntrack_tcp_timeout_established: 7875\n");
 		s.in.host = s.host;
 		apply_host_options(&s.in);
+		pve_fw_file_free(s.host);
+	}
+	setup_clear(&s);
+}
+
+/* nf_conntrack_helpers: a ct helper object each and the prerouting chain that assigns it to its
+ * port (IPv4 only where pve-firewall's is); a helper the kernel lacks is left out and said; in the
+ * namespace, applied (the helpers this kernel has built in or loaded: a test loads no module). */
+static void test_ct_helpers(void)
+{
+	setup s;
+	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 0\n", "tap100i0");
+	s.host = parse(PVE_FW_HOST, "[OPTIONS]\nnf_conntrack_helpers: ftp,irc,tftp,sip\n");
+	s.in.host = s.host;
+	_cleanup_free_ char *t = compile_text(&s);
+	check_has(t, "\tct helper helper-ftp-tcp {\n\t\ttype \"ftp\" protocol tcp\n\t}\n"
+		     "\tct helper helper-irc-tcp {\n\t\ttype \"irc\" protocol tcp\n"
+		     "\t\tl3proto ip\n\t}\n"
+		     "\tct helper helper-sip-udp {\n\t\ttype \"sip\" protocol udp\n\t}\n"
+		     "\tct helper helper-tftp-udp {\n\t\ttype \"tftp\" protocol udp\n\t}\n");
+	check_has(t, "\tchain ct-helpers {\n"
+		     "\t\ttype filter hook prerouting priority 0; policy accept;\n"
+		     "\t\tmeta l4proto tcp th dport 21 ct helper set \"helper-ftp-tcp\"\n"
+		     "\t\tmeta nfproto ipv4 meta l4proto tcp th dport 6667 ct helper set "
+		     "\"helper-irc-tcp\"\n"
+		     "\t\tmeta l4proto udp th dport 5060 ct helper set \"helper-sip-udp\"\n"
+		     "\t\tmeta l4proto udp th dport 69 ct helper set \"helper-tftp-udp\"\n\t}\n");
+	{
+		_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+		check(pve_fw_compile(&s.in, &rs, NULL) == 0);
+		check_int(rs ? pve_fw_ruleset_ct_helpers_absent(rs) : 99, 0);
+		check(rs && !pve_fw_ruleset_log_conntrack(rs));
+	}
+
+	/* The kernel lacks tftp (bit 8) and pptp, which is not asked for. */
+	s.in.ct_helpers_absent = 1u << 8 | 1u << 4;
+	_cleanup_free_ char *t2 = compile_text(&s);
+	check(!strstr(t2, "tftp") && strstr(t2, "helper-ftp-tcp"));
+	{
+		_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+		check(pve_fw_compile(&s.in, &rs, NULL) == 0);
+		check_int(rs ? pve_fw_ruleset_ct_helpers_absent(rs) : 0, 1u << 8);
+	}
+	s.in.ct_helpers_absent = 0;
+	pve_fw_file_free(s.host);
+
+	/* None asked for: no chain; log_nf_conntrack is read also while the firewall is off. */
+	s.host = parse(PVE_FW_HOST, "[OPTIONS]\nlog_nf_conntrack: 1\n");
+	s.in.host = s.host;
+	_cleanup_free_ char *t3 = compile_text(&s);
+	check(!strstr(t3, "ct helper") && !strstr(t3, "ct-helpers"));
+	{
+		pve_fw_input off = s.in;
+		_cleanup_fw_file_ pve_fw_file *cl = parse(PVE_FW_CLUSTER, "[OPTIONS]\nenable: 0\n");
+		off.cluster = cl;
+		_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+		check(pve_fw_compile(&off, &rs, NULL) == 0);
+		check(rs && pve_fw_ruleset_log_conntrack(rs) && !pve_fw_ruleset_enabled(rs));
+	}
+	pve_fw_file_free(s.host);
+
+	/* The option's errors name it. */
+	_cleanup_free_ char *v = NULL;
+	_cleanup_error_ pve_error *err = NULL;
+	check(pve_fw_option_check(PVE_FW_HOST, "nf_conntrack_helpers", "ftp,bogus", &v, &err) < 0);
+	check(err && err->param && streq(err->param, "nf_conntrack_helpers") &&
+	      strstr(err->message, "unknown helper bogus"));
+	_cleanup_error_ pve_error *err2 = NULL;
+	check(pve_fw_option_check(PVE_FW_HOST, "nf_conntrack_helpers", "ftp,,tftp", &v, &err2) < 0);
+	check(err2 && err2->param && streq(err2->param, "nf_conntrack_helpers"));
+
+	if (own_netns() && access("/sys/module/nf_conntrack_ftp", F_OK) == 0 &&
+	    access("/sys/module/nf_conntrack_tftp", F_OK) == 0) {
+		check(pve_fw_ct_helper_supported("ftp") && pve_fw_ct_helper_supported("tftp"));
+		s.host = parse(PVE_FW_HOST, "[OPTIONS]\nnf_conntrack_helpers: ftp,tftp\n");
+		s.in.host = s.host;
+		pve_fw_ruleset_free(apply_checked(&s.in));
+		check(pve_fw_remove("pved-fw-test", NULL) == 0);
 		pve_fw_file_free(s.host);
 	}
 	setup_clear(&s);
@@ -412,15 +500,8 @@ static void test_bridge(void)
 			check_guest_replaced(rs, rc);
 			/* Back to the inet table: the bridge one goes in the same batch. */
 			setup_clear(&c);
-			_cleanup_error_ pve_error *e3 = NULL;
 			s.in.bridge = false;
-			_cleanup_fw_ruleset_ pve_fw_ruleset *ri = NULL;
-			check(pve_fw_compile(&s.in, &ri, NULL) == 0);
-			if (ri && pve_fw_apply(ri, &e3) < 0)
-				test_fail(__FILE__, __LINE__, "apply: %s", e3->message);
-			_cleanup_free_ char *rep3 = NULL;
-			check_int(ri ? pve_fw_status(ri, &rep3, NULL) : -1, 0);
-			check_streq(rep3, "");
+			pve_fw_ruleset_free(apply_checked(&s.in));
 			check(pve_fw_remove("pved-fw-test", NULL) == 0);
 		}
 	}
@@ -428,4 +509,5 @@ static void test_bridge(void)
 }
 
 TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
-	  TEST(test_host_options), TEST(test_apply_atomic), TEST(test_bridge))
+	  TEST(test_host_options), TEST(test_ct_helpers), TEST(test_apply_atomic),
+	  TEST(test_bridge))
