@@ -46,3 +46,10 @@ int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, co
 /* Relays until either side ends: the client's xterm.js messages (in: what came already) to target,
  * target's output to the client as it is. */
 void pved_console_xterm_relay(int fd, int target, pve_buf *in);
+/* A connection to a console's (or a monitor's) unix socket: an error naming it otherwise. */
+int pved_console_connect(const char *path, pve_error **err);
+/* The task of a console shown as a terminal over VNC (pved's vncterm: term/), for a container's
+ * console and a VM's serial port; the listening socket is PVED_TASK_FD(0). args: {"port", "console":
+ * the socket's path, "password": the VNC password (the ticket), "title"}. Waits for one client as
+ * the node shell does, then serves it until either side ends. */
+int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err);

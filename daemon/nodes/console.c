@@ -1,5 +1,6 @@
-/* Consoles: the node shell (termproxy, spoken to by xterm.js) and vncwebsocket, which relays an upgraded
- * websocket to a console's port on localhost. Guest consoles use the same relay when guests arrive. */
+/* Consoles: the node shell (termproxy, spoken to by xterm.js), vncwebsocket, which relays an upgraded
+ * websocket to a console's port on localhost, and the task that shows a guest's console socket as a
+ * terminal over VNC (term/). The guests' consoles use them. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -11,11 +12,13 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "daemon/nodes/console-internal.h"
 #include "daemon/nodes/nodes-internal.h"
+#include "term/term.h"
 
 /* The client has this long to connect to a console, and then to say who it is. */
 #define CONSOLE_CONNECT_TIMEOUT_MS 10000
@@ -367,6 +370,58 @@ void pved_console_xterm_relay(int fd, int target, pve_buf *in)
 			ok = xterm_messages(in, target);
 		}
 	}
+}
+
+int pved_console_connect(const char *path, pve_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return pve_error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pve_error_set(err, errno, "socket: %m");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return pve_error_set(err, e, "can't connect to the console %s: %s", path,
+				     strerror(e));
+	}
+	return fd;
+}
+
+int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
+{
+	(void)d;
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long port = 0;
+	const char *console = pve_json_str(args, "console");
+	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
+	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its port, console or password");
+	printf("starting vncterm on port %lld for %s\n", port, console);
+	fflush(stdout);
+	/* the font before the client: a node without it fails at once, naming the package */
+	_cleanup_font_ term_font *font = NULL;
+	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int cfd = pved_console_connect(console, err);
+	if (cfd < 0)
+		return cfd;
+	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
+		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
+				     CONSOLE_CONNECT_TIMEOUT_MS / 1000);
+	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return pve_error_set(err, errno, "accept: %m");
+	term_vnc_opts o = { .password = password, .title = title, .font = font };
+	r = term_vnc_serve(fd, cfd, &o, err);
+	if (r < 0)
+		return r;
+	printf("console closed\n");
+	return 0;
 }
 
 static void h_termproxy(pved_call *c)
