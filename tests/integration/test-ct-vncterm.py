@@ -1,10 +1,10 @@
-"""A container's console over VNC on a real pved, as the web interface's noVNC reaches it: vncproxy's
-answer (Proxmox's fields, a `vncproxy` task), its port through vncwebsocket over TLS, an RFB client
-written here: the handshake with the VNC ticket as the password, a full framebuffer update of the
-size announced (80x25 cells of the 8x16 font), keys typed into the busybox container's shell on tty1
-(`touch /tmp/vnc-was-here` and Return, checked through the exec API), an incremental update with
-lit pixels after the output; leaving keeps the container running; a wrong password refused with
-RFB's reason. Runs as root; every container is killed by PID at the end."""
+"""A container's console over VNC on a real pved, as the web interface's noVNC reaches it:
+vncproxy's answer (Proxmox's fields, a `vncproxy` task), its port through vncwebsocket over TLS,
+an RFB client written here: the handshake with the VNC ticket as the password, a full framebuffer
+update of the size announced (80x25 cells of the 8x16 font), keys typed into the busybox
+container's shell on tty1 (`touch /tmp/vnc-was-here` and Return, checked through the exec API), an
+incremental update with lit pixels after the output; leaving keeps the container running; a wrong
+password refused with RFB's reason. Runs as root; every container is killed by PID at the end."""
 
 import os
 import struct
