@@ -76,12 +76,9 @@ static void h_termproxy(pved_call *c)
 	if (!running_ct(c, vmid))
 		return;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
@@ -96,12 +93,7 @@ static void h_termproxy(pved_call *c)
 	if (pved_task_start_fds(d, "vzterm", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 static void h_vncwebsocket(pved_call *c)
@@ -123,23 +115,16 @@ static void h_vncproxy(pved_call *c)
 	if (!running_ct(c, vmid))
 		return;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	/* as Proxmox's vncterm: the VNC password is the ticket */
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
 	_cleanup_free_ char *run = ct_run_dir(d);
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
 	_cleanup_free_ char *title = xasprintf("CT %lld console", vmid);
-	cJSON *args = cJSON_CreateObject();
-	cJSON_AddNumberToObject(args, "port", port);
-	cJSON_AddStringToObject(args, "console", sock);
-	cJSON_AddStringToObject(args, "password", ticket);
-	cJSON_AddStringToObject(args, "title", title);
+	cJSON *args = pved_console_vncterm_args(port, sock, ticket, title);
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
@@ -147,16 +132,7 @@ static void h_vncproxy(pved_call *c)
 	 * console's vncterm task for args that name a console */
 	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *cert = NULL;
-	size_t certlen = 0;
-	(void)pve_store_read(d->store, "pve-root-ca.pem", &cert, &certlen, NULL, NULL);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "cert", cert ? cert : "");
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, true, NULL);
 }
 
 static void h_spiceproxy(pved_call *c)

@@ -210,12 +210,9 @@ static void h_vncproxy(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
 	bool generate = pved_call_int(c, "generate-password", 0) != 0;
@@ -224,34 +221,24 @@ static void h_vncproxy(pved_call *c)
 		pve_error_set(&err, EIO, "no random bytes for the password");
 		return pved_call_fail(c, err);
 	}
-	cJSON *args = cJSON_CreateObject();
-	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
-	cJSON_AddNumberToObject(args, "port", port);
-	cJSON_AddStringToObject(args, "password", password);
+	cJSON *args;
 	if (serial[0]) {
 		_cleanup_free_ char *rundir = qemu_run_dir(d);
 		_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, serial);
 		_cleanup_free_ char *title = xasprintf("VM %lld %s", vmid, serial);
-		cJSON_AddStringToObject(args, "console", sock);
-		cJSON_AddStringToObject(args, "title", title);
+		args = pved_console_vncterm_args(port, sock, password, title);
+	} else {
+		args = cJSON_CreateObject();
+		cJSON_AddNumberToObject(args, "vmid", (double)vmid);
+		cJSON_AddNumberToObject(args, "port", port);
+		cJSON_AddStringToObject(args, "password", password);
 	}
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
 	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *cert = NULL;
-	size_t certlen = 0;
-	(void)pve_store_read(d->store, "pve-root-ca.pem", &cert, &certlen, NULL, NULL);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "cert", cert ? cert : "");
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	if (generate)
-		cJSON_AddStringToObject(o, "password", password);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, true, generate ? password : NULL);
 }
 
 /* ---- vncwebsocket ------------------------------------------------------------------------------------ */
@@ -328,12 +315,9 @@ static void h_termproxy(pved_call *c)
 	if (!serial_socket(c, conf, serial))
 		return;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
@@ -347,12 +331,7 @@ static void h_termproxy(pved_call *c)
 	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 /* ---- monitor, sendkey, spiceproxy: QMP on pved's own connection ------------------------------------- */

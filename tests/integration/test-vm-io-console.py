@@ -265,22 +265,16 @@ def raw_update(ws, rfb, w, h, incremental):
 def vnc_on_a_serial_display(n):
     """Last: the guest is powered off from its serial console."""
     need_guest()
-    task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/stop"))
-    wait_status(n, VMID, "stopped")
-    r = n.request("PUT", f"/nodes/{n.name}/qemu/{VMID}/config", {"vga": "serial1"})
-    expect(r.status == 200, r)
-    task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/start"))
-    state["pid"] = wait_status(n, VMID, "running")["pid"]
-    # serial1 is not configured: refused as termproxy refuses it
-    r = n.post(f"/nodes/{n.name}/qemu/{VMID}/vncproxy", {"websocket": 1})
-    expect(r.status == 400 and "serial" in (r.json or {}).get("errors", {}), r)
-    task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/stop"))
-    wait_status(n, VMID, "stopped")
-    r = n.request("PUT", f"/nodes/{n.name}/qemu/{VMID}/config", {"vga": "serial0"})
-    expect(r.status == 200, r)
-    task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/start"))
-    state["pid"] = wait_status(n, VMID, "running")["pid"]
-    r = n.post(f"/nodes/{n.name}/qemu/{VMID}/vncproxy", {"websocket": 1})
+    for vga in ("serial1", "serial0"):
+        task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/stop"))
+        wait_status(n, VMID, "stopped")
+        r = n.request("PUT", f"/nodes/{n.name}/qemu/{VMID}/config", {"vga": vga})
+        expect(r.status == 200, r)
+        task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/start"))
+        state["pid"] = wait_status(n, VMID, "running")["pid"]
+        r = n.post(f"/nodes/{n.name}/qemu/{VMID}/vncproxy", {"websocket": 1})
+        if vga == "serial1":  # not configured: refused as termproxy refuses it
+            expect(r.status == 400 and "serial" in (r.json or {}).get("errors", {}), r)
     expect(r.status == 200 and f":vncproxy:{VMID}:" in r.data["upid"], r)
     vp = r.data
     ws = websocket(n, vp)
