@@ -199,7 +199,7 @@ static int flush_output(session *s, pve_error **err)
 	return 0;
 }
 
-static int handle_msg(session *s, const rfb_msg *m)
+static void handle_msg(session *s, const rfb_msg *m)
 {
 	switch (m->type) {
 	case RFB_SET_PIXEL_FORMAT:
@@ -224,7 +224,6 @@ static int handle_msg(session *s, const rfb_msg *m)
 	default: /* SetEncodings: Raw is always sent; PointerEvent: no mouse */
 		break;
 	}
-	return 0;
 }
 
 static int read_client(session *s, pve_error **err)
