@@ -21,6 +21,8 @@ PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid l
 	libnl-route-3.0 libnftnl libmnl yaml-0.1
 # Containers' rootfs: template and OCI archives.
 PKGS += libarchive
+# term/ (the VNC terminal): libvterm emulates it, nettle's DES answers VNC authentication.
+PKGS += vterm nettle
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h
@@ -95,7 +97,7 @@ endif
 
 # Each subsystem folder is a static library; files named *-main.c hold a main() and stay out of it.
 # front/ is pved-api's own library; daemon/ (pved) is one folder per API area, linked as objects.
-SUBSYS := api access client cluster kvm lxc net storage fw common
+SUBSYS := api access client cluster kvm lxc net storage fw term common
 lib_srcs = $(filter-out %-main.c,$(wildcard $(1)/*.c))
 objs = $(patsubst %.c,$(O)/obj/%.o,$(1))
 LIBFILES := $(foreach d,$(SUBSYS),$(O)/lib/lib$(d).a)

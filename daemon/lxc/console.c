@@ -1,10 +1,9 @@
 /* A container's console and addresses: termproxy (a console task relays xterm.js, as the node shell's,
- * to the monitor's console socket; leaving never stops the container), vncwebsocket (the node console's
- * relay), vncproxy and spiceproxy (Proxmox runs vncterm or spiceterm there, which pved has not: a clear
- * refusal that names termproxy), interfaces (`ip -o` run inside the container). */
+ * to the monitor's console socket; leaving never stops the container), vncproxy (the same socket shown
+ * as a terminal over VNC by the node console's vncterm task), vncwebsocket (the node console's relay),
+ * spiceproxy (Proxmox runs spiceterm there, which pved has not: a clear refusal that names termproxy),
+ * interfaces (`ip -o` run inside the container). */
 #include <cjson/cJSON.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 #include "daemon/lxc/lxc-internal.h"
 #include "daemon/nodes/console-internal.h"
@@ -38,24 +37,6 @@ unsigned ct_console_tty(pved *d, long long vmid)
 	return 1;
 }
 
-static int connect_unix(const char *path, pve_error **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return pve_error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return pve_error_set(err, errno, "socket: %m");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(fd);
-		return pve_error_set(err, e, "can't connect to the console %s: %s", path,
-				     strerror(e));
-	}
-	return fd;
-}
-
 /* The listening socket is PVED_TASK_FD(0). args: {"vmid", "port", "authid", "path"}. */
 static int term_task(pved *d, const cJSON *args, pve_error **err)
 {
@@ -76,7 +57,7 @@ static int term_task(pved *d, const cJSON *args, pve_error **err)
 	long long tty = 0;
 	pve_json_int(args, "tty", &tty);
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, (unsigned)tty);
-	_cleanup_close_ int sfd = connect_unix(sock, err);
+	_cleanup_close_ int sfd = pved_console_connect(sock, err);
 	if (sfd < 0) {
 		pve_buf_free(&in);
 		return sfd;
@@ -95,12 +76,9 @@ static void h_termproxy(pved_call *c)
 	if (!running_ct(c, vmid))
 		return;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
@@ -115,12 +93,7 @@ static void h_termproxy(pved_call *c)
 	if (pved_task_start_fds(d, "vzterm", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 static void h_vncwebsocket(pved_call *c)
@@ -136,13 +109,30 @@ static void h_vncwebsocket(pved_call *c)
 
 static void h_vncproxy(pved_call *c)
 {
+	pved *d = c->d;
 	long long vmid = pved_call_int(c, "vmid", 0);
 	pve_error *err = NULL;
 	if (!running_ct(c, vmid))
 		return;
-	pve_error_set(&err, ENOSYS,
-		      "a container's VNC console needs vncterm, which pved has not: use termproxy");
-	pved_call_fail(c, err);
+	int port;
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
+	/* as Proxmox's vncterm: the VNC password is the ticket */
+	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
+	_cleanup_free_ char *run = ct_run_dir(d);
+	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
+	_cleanup_free_ char *title = xasprintf("CT %lld console", vmid);
+	cJSON *args = pved_console_vncterm_args(port, sock, ticket, title);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	/* Proxmox's type: its one kind is the VMs' (daemon/qemu/console.c), which runs the node
+	 * console's vncterm task for args that name a console */
+	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	pved_console_reply(c, port, ticket, upid, true, NULL);
 }
 
 static void h_spiceproxy(pved_call *c)

@@ -488,12 +488,9 @@ static void exec_websocket(pved_call *c, long long vmid)
 	pved *d = c->d;
 	pve_error *err = NULL;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
@@ -509,12 +506,7 @@ static void exec_websocket(pved_call *c, long long vmid)
 	if (pved_task_start_fds(d, "vzexec", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 static void h_exec(pved_call *c)

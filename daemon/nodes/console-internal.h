@@ -34,7 +34,11 @@ ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret);
 
 /* A listening socket on localhost at the first free console port: made by pved, so the port is taken
  * before the client is told it, and handed to the task. -EADDRINUSE when all are taken. */
-int pved_console_listen(int *ret_port);
+int pved_console_listen(int *ret_port, pve_error **err);
+/* Answers a console call as Proxmox's: {port, ticket, upid, user}, with cert (the cluster's CA) for a
+ * VNC console, and password when one was generated. */
+void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,
+			const char *password);
 /* vncwebsocket: checks the call's vncticket against path and port, then relays the upgraded websocket
  * to the port on localhost. Answers the call. */
 void pved_console_websocket(pved_call *c, const char *path);
@@ -46,3 +50,13 @@ int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, co
 /* Relays until either side ends: the client's xterm.js messages (in: what came already) to target,
  * target's output to the client as it is. */
 void pved_console_xterm_relay(int fd, int target, pve_buf *in);
+/* A connection to a console's (or a monitor's) unix socket: an error naming it otherwise. */
+int pved_console_connect(const char *path, pve_error **err);
+/* The task of a console shown as a terminal over VNC (pved's vncterm: term/), for a container's
+ * console and a VM's serial port; the listening socket is PVED_TASK_FD(0). args (made by
+ * pved_console_vncterm_args): the port, the console socket's path, the VNC password (the ticket) and
+ * ServerInit's name. Waits for one client as the node shell does, then serves it until either side
+ * ends. */
+int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err);
+cJSON *pved_console_vncterm_args(int port, const char *console, const char *password,
+				 const char *title);

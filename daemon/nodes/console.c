@@ -1,5 +1,6 @@
-/* Consoles: the node shell (termproxy, spoken to by xterm.js) and vncwebsocket, which relays an upgraded
- * websocket to a console's port on localhost. Guest consoles use the same relay when guests arrive. */
+/* Consoles: the node shell (termproxy, spoken to by xterm.js), vncwebsocket, which relays an upgraded
+ * websocket to a console's port on localhost, and the task that shows a guest's console socket as a
+ * terminal over VNC (term/). The guests' consoles use them. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -11,11 +12,13 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "daemon/nodes/console-internal.h"
 #include "daemon/nodes/nodes-internal.h"
+#include "term/term.h"
 
 /* The client has this long to connect to a console, and then to say who it is. */
 #define CONSOLE_CONNECT_TIMEOUT_MS 10000
@@ -136,7 +139,7 @@ static int listen_local(int port)
 	return fd;
 }
 
-int pved_console_listen(int *ret_port)
+int pved_console_listen(int *ret_port, pve_error **err)
 {
 	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
 		int fd = listen_local(port);
@@ -145,7 +148,27 @@ int pved_console_listen(int *ret_port)
 			return fd;
 		}
 	}
-	return -EADDRINUSE;
+	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d",
+			     CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+}
+
+void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,
+			const char *password)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (cert) {
+		_cleanup_free_ char *pem = NULL;
+		size_t len = 0;
+		(void)pve_store_read(c->d->store, "pve-root-ca.pem", &pem, &len, NULL, NULL);
+		cJSON_AddStringToObject(o, "cert", pem ? pem : "");
+	}
+	cJSON_AddNumberToObject(o, "port", port);
+	cJSON_AddStringToObject(o, "ticket", ticket);
+	cJSON_AddStringToObject(o, "upid", upid);
+	cJSON_AddStringToObject(o, "user", c->authid);
+	if (password)
+		cJSON_AddStringToObject(o, "password", password);
+	pved_call_reply(c, o);
 }
 
 static int wait_readable(int fd, int timeout_ms)
@@ -317,15 +340,24 @@ static int shell_task(pved *d, const cJSON *args, pve_error **err)
 	return 0;
 }
 
-int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, const char *path,
-			      int *ret_fd, pve_buf *rest, pve_error **err)
+/* The one client of a console task, within the time it has to connect. */
+static int accept_client(int lfd, pve_error **err)
 {
 	if (wait_readable(lfd, CONSOLE_CONNECT_TIMEOUT_MS) <= 0)
 		return pve_error_set(err, ETIMEDOUT, "no connection to the console within %d s",
 				     CONSOLE_CONNECT_TIMEOUT_MS / 1000);
-	_cleanup_close_ int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return pve_error_set(err, errno, "accept: %m");
+	return fd;
+}
+
+int pved_console_xterm_accept(pved *d, int lfd, int port, const char *authid, const char *path,
+			      int *ret_fd, pve_buf *rest, pve_error **err)
+{
+	_cleanup_close_ int fd = accept_client(lfd, err);
+	if (fd < 0)
+		return fd;
 	_cleanup_free_ char *line = NULL;
 	int r = read_auth_line(fd, &line, rest, err);
 	if (r < 0)
@@ -369,6 +401,66 @@ void pved_console_xterm_relay(int fd, int target, pve_buf *in)
 	}
 }
 
+int pved_console_connect(const char *path, pve_error **err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return pve_error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return pve_error_set(err, errno, "socket: %m");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return pve_error_set(err, e, "can't connect to the console %s: %s", path,
+				     strerror(e));
+	}
+	return fd;
+}
+
+cJSON *pved_console_vncterm_args(int port, const char *console, const char *password,
+				 const char *title)
+{
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddNumberToObject(args, "port", port);
+	cJSON_AddStringToObject(args, "console", console);
+	cJSON_AddStringToObject(args, "password", password);
+	cJSON_AddStringToObject(args, "title", title);
+	return args;
+}
+
+int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
+{
+	(void)d;
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long port = 0;
+	const char *console = pve_json_str(args, "console");
+	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
+	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its port, console or password");
+	printf("starting vncterm on port %lld for %s\n", port, console);
+	fflush(stdout);
+	/* the font before the client: a node without it fails at once, naming the package */
+	_cleanup_font_ term_font *font = NULL;
+	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int cfd = pved_console_connect(console, err);
+	if (cfd < 0)
+		return cfd;
+	_cleanup_close_ int fd = accept_client(lfd, err);
+	if (fd < 0)
+		return fd;
+	term_vnc_opts o = { .password = password, .title = title, .font = font };
+	r = term_vnc_serve(fd, cfd, &o, err);
+	if (r < 0)
+		return r;
+	printf("console closed\n");
+	return 0;
+}
+
 static void h_termproxy(pved_call *c)
 {
 	pve_error *err = NULL;
@@ -379,12 +471,9 @@ static void h_termproxy(pved_call *c)
 		return pved_call_fail(c, err);
 	}
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/nodes/%s", c->d->node);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "port", port);
@@ -394,12 +483,7 @@ static void h_termproxy(pved_call *c)
 	if (pved_task_start_fds(c->d, "vncshell", "", c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(c->d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 const pved_task_kind pved_tasks_console[] = {

@@ -1,12 +1,12 @@
 /* A VM's consoles as Proxmox's API2/Qemu.pm offers them: vncproxy (a task relays one connection on a
- * console port to QEMU's VNC socket, whose password QMP's set_password makes the VNC ticket), vncwebsocket
+ * console port to QEMU's VNC socket, whose password QMP's set_password makes the VNC ticket; with a
+ * serial display, the node console's vncterm task shows the serial port instead), vncwebsocket
  * (the node console's relay, with the VM's ticket path), termproxy (a serial port in the node shell's
  * xterm.js session), monitor (HMP through QMP's human-monitor-command), sendkey and spiceproxy.
  * The relay and the xterm.js code are the node console's (daemon/nodes/console.c), not copies. */
 #include <cjson/cJSON.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "daemon/nodes/console-internal.h"
 #include "daemon/qemu/qemu-internal.h"
@@ -42,23 +42,6 @@ static pve_config *running_conf(pved_call *c, long long vmid, qemu_vm **ret_vm)
 	if (ret_vm)
 		*ret_vm = vm;
 	return conf;
-}
-
-static int connect_unix(const char *path, pve_error **err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return pve_error_set(err, ENAMETOOLONG, "socket path too long: %s", path);
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return pve_error_set(err, errno, "socket: %m");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int e = errno;
-		close(fd);
-		return pve_error_set(err, e, "unable to connect to %s: %s", path, strerror(e));
-	}
-	return fd;
 }
 
 static int wait_readable(int fd, int timeout_ms)
@@ -112,14 +95,17 @@ static int monitor(pved *d, long long vmid, const char *cmd, cJSON *args, pve_er
 /* ---- vncproxy ------------------------------------------------------------------------------------------ */
 
 /* The listening socket is PVED_TASK_FD(0). args: {"vmid", "port", "password"}; with "serial", a
- * termproxy's. */
+ * termproxy's; with "console", the node console's vncterm task (a serial display, a container's
+ * console). */
 static int termproxy_task(pved *d, const cJSON *args, pve_error **err);
 
 static int vncproxy_task(pved *d, const cJSON *args, pve_error **err)
 {
-	/* both are Proxmox's "vncproxy" tasks */
+	/* all are Proxmox's "vncproxy" tasks, and a type has one kind */
 	if (pve_json_str(args, "serial"))
 		return termproxy_task(d, args, err);
+	if (pve_json_str(args, "console"))
+		return pved_console_vncterm_task(d, args, err);
 	_cleanup_close_ int lfd = PVED_TASK_FD(0);
 	long long vmid = 0, port = 0;
 	const char *password = pve_json_str(args, "password");
@@ -149,7 +135,7 @@ static int vncproxy_task(pved *d, const cJSON *args, pve_error **err)
 		return pve_error_set(err, errno, "accept: %m");
 	_cleanup_free_ char *rundir = qemu_run_dir(d);
 	_cleanup_free_ char *path = kvm_run_path(rundir, vmid, "vnc");
-	_cleanup_close_ int vnc = connect_unix(path, err);
+	_cleanup_close_ int vnc = pved_console_connect(path, err);
 	if (vnc < 0)
 		return vnc;
 	relay_raw(fd, vnc);
@@ -170,6 +156,42 @@ static char *random_password(void)
 	return p;
 }
 
+/* The serial port a display is ("serial0" .. "serial3": vga's type, first or named): false when it
+ * is not one. */
+static bool serial_display(const char *vga, char ret[16])
+{
+	if (!vga)
+		return false;
+	const char *t = startswith(vga, "type=") ? vga + 5 : vga;
+	const char *named = strstr(vga, ",type=");
+	if (named)
+		t = named + 6;
+	if (!startswith(t, "serial") || t[6] < '0' || t[6] > '3' || (t[7] && t[7] != ','))
+		return false;
+	snprintf(ret, 16, "serial%c", t[6]);
+	return true;
+}
+
+/* A serial port a console may open: configured, as a socket. Answers the call when not. */
+static bool serial_socket(pved_call *c, const pve_config *conf, const char *serial)
+{
+	pve_error *err = NULL;
+	const char *v = pve_config_get(conf, NULL, serial);
+	if (!v) {
+		pve_error_set_param(&err, EINVAL, "serial",
+				    "serial interface '%s' is not configured", serial);
+		pved_call_fail(c, err);
+		return false;
+	}
+	if (!streq(v, "socket")) {
+		pve_error_set_param(&err, EINVAL, "serial", "wrong serial type on interface '%s'",
+				    serial);
+		pved_call_fail(c, err);
+		return false;
+	}
+	return true;
+}
+
 static void h_vncproxy(pved_call *c)
 {
 	pved *d = c->d;
@@ -179,23 +201,18 @@ static void h_vncproxy(pved_call *c)
 	if (!conf)
 		return;
 	const char *vga = pve_config_get(conf, NULL, "vga");
-	if (vga && (startswith(vga, "serial") || strstr(vga, "type=serial"))) {
-		/* Proxmox runs vncterm on the serial port here, which pved does not have */
-		pve_error_set(&err, EINVAL, "VM %lld's display is a serial port: use termproxy",
-			      vmid);
-		return pved_call_fail(c, err);
-	}
+	/* as Proxmox's: vncterm on the serial port of a serial display */
+	char serial[16] = "";
+	if (serial_display(vga, serial) && !serial_socket(c, conf, serial))
+		return;
 	if (vga && (streq(vga, "none") || strstr(vga, "type=none"))) {
 		pve_error_set(&err, EINVAL, "VM %lld has no display (vga: none)", vmid);
 		return pved_call_fail(c, err);
 	}
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
 	bool generate = pved_call_int(c, "generate-password", 0) != 0;
@@ -204,27 +221,24 @@ static void h_vncproxy(pved_call *c)
 		pve_error_set(&err, EIO, "no random bytes for the password");
 		return pved_call_fail(c, err);
 	}
-	cJSON *args = cJSON_CreateObject();
-	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
-	cJSON_AddNumberToObject(args, "port", port);
-	cJSON_AddStringToObject(args, "password", password);
+	cJSON *args;
+	if (serial[0]) {
+		_cleanup_free_ char *rundir = qemu_run_dir(d);
+		_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, serial);
+		_cleanup_free_ char *title = xasprintf("VM %lld %s", vmid, serial);
+		args = pved_console_vncterm_args(port, sock, password, title);
+	} else {
+		args = cJSON_CreateObject();
+		cJSON_AddNumberToObject(args, "vmid", (double)vmid);
+		cJSON_AddNumberToObject(args, "port", port);
+		cJSON_AddStringToObject(args, "password", password);
+	}
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
 	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *cert = NULL;
-	size_t certlen = 0;
-	(void)pve_store_read(d->store, "pve-root-ca.pem", &cert, &certlen, NULL, NULL);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "cert", cert ? cert : "");
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	if (generate)
-		cJSON_AddStringToObject(o, "password", password);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, true, generate ? password : NULL);
 }
 
 /* ---- vncwebsocket ------------------------------------------------------------------------------------ */
@@ -261,7 +275,7 @@ static int termproxy_task(pved *d, const cJSON *args, pve_error **err)
 		return r;
 	_cleanup_free_ char *rundir = qemu_run_dir(d);
 	_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, serial);
-	_cleanup_close_ int sfd = connect_unix(sock, err);
+	_cleanup_close_ int sfd = pved_console_connect(sock, err);
 	if (sfd < 0) {
 		pve_buf_free(&in);
 		return sfd;
@@ -286,8 +300,8 @@ static void h_termproxy(pved_call *c)
 	const char *vga = pve_config_get(conf, NULL, "vga");
 	if (want)
 		snprintf(serial, sizeof(serial), "%s", want);
-	else if (vga && startswith(vga, "serial") && vga[6] >= '0' && vga[6] <= '3')
-		snprintf(serial, sizeof(serial), "serial%c", vga[6]);
+	else
+		(void)serial_display(vga, serial);
 	for (int i = 0; i < KVM_MAX_SERIAL && !serial[0]; i++) {
 		char key[16];
 		snprintf(key, sizeof(key), "serial%d", i);
@@ -298,24 +312,12 @@ static void h_termproxy(pved_call *c)
 		pve_error_set(&err, EINVAL, "unable to find a serial interface");
 		return pved_call_fail(c, err);
 	}
-	const char *v = pve_config_get(conf, NULL, serial);
-	if (!v) {
-		pve_error_set_param(&err, EINVAL, "serial",
-				    "serial interface '%s' is not configured", serial);
-		return pved_call_fail(c, err);
-	}
-	if (!streq(v, "socket")) {
-		pve_error_set_param(&err, EINVAL, "serial", "wrong serial type on interface '%s'",
-				    serial);
-		return pved_call_fail(c, err);
-	}
+	if (!serial_socket(c, conf, serial))
+		return;
 	int port;
-	_cleanup_close_ int lfd = pved_console_listen(&port);
-	if (lfd < 0) {
-		pve_error_set(&err, EADDRINUSE, "no free console port between %d and %d",
-			      CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	_cleanup_close_ int lfd = pved_console_listen(&port, &err);
+	if (lfd < 0)
 		return pved_call_fail(c, err);
-	}
 	_cleanup_free_ char *path = xasprintf("/vms/%lld", vmid);
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddNumberToObject(args, "vmid", (double)vmid);
@@ -329,12 +331,7 @@ static void h_termproxy(pved_call *c)
 	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "port", port);
-	cJSON_AddStringToObject(o, "ticket", ticket);
-	cJSON_AddStringToObject(o, "upid", upid);
-	cJSON_AddStringToObject(o, "user", c->authid);
-	pved_call_reply(c, o);
+	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
 
 /* ---- monitor, sendkey, spiceproxy: QMP on pved's own connection ------------------------------------- */

@@ -2,7 +2,9 @@
 websockets as the web interface's noVNC and xterm.js reach them: the serial termproxy (serial0) shows
 the guest's boot up to GUEST-READY and runs a command in its shell; vncproxy's port through
 vncwebsocket speaks RFB 3.8 with VNC authentication, the VNC ticket as the password (QMP set_password),
-and delivers a framebuffer update. A bad ticket opens nothing. monitor: `info version` for a user with
+and delivers a framebuffer update. A bad ticket opens nothing. With `vga: serial0`, vncproxy shows the
+serial port as a terminal (pved's vncterm): the handshake, a full update, lit pixels as the guest
+boots, keys typed that power it off. monitor: `info version` for a user with
 Sys.Audit on the VM, `stop` refused to them (Sys.Modify on /), root's commands and unlisted ones
 refused to the administrator (Proxmox 9's table), a second line refused; sendkey and
 its bad key; spiceproxy answers as Proxmox's for a VM without SPICE; the consoles of a stopped VM are
@@ -230,6 +232,76 @@ def spiceproxy_without_spice(n):
     r = n.post(f"/nodes/{n.name}/qemu/{VMID}/spiceproxy")
     msg = (r.json or {}).get("message", "")
     expect(r.status == 500 and ("spice" in msg), r)
+
+
+def rfb_handshake(ws, rfb, password):
+    """3.8, VNC authentication, ClientInit: ServerInit's (width, height, name)."""
+    expect(rfb.read(12) == b"RFB 003.008\n", "no RFB 3.8 greeting")
+    ws.send(b"RFB 003.008\n")
+    expect(2 in rfb.read(rfb.read(1)[0]), "no VNC authentication")
+    ws.send(b"\x02")
+    ws.send(des_response(password, rfb.read(16)))
+    expect(struct.unpack(">I", rfb.read(4))[0] == 0, "VNC authentication failed")
+    ws.send(b"\x01")
+    w, h = struct.unpack(">HH", rfb.read(4))
+    rfb.read(16)
+    return w, h, rfb.read(struct.unpack(">I", rfb.read(4))[0])
+
+
+def raw_update(ws, rfb, w, h, incremental):
+    """One FramebufferUpdate of Raw 32-bit rectangles: whether any pixel is not black."""
+    ws.send(struct.pack(">BBHHHH", 3, int(incremental), 0, 0, w, h))
+    expect(rfb.read(2)[0] == 0, "not a FramebufferUpdate")
+    lit = False
+    for _ in range(struct.unpack(">H", rfb.read(2))[0]):
+        _, _, rw, rh, enc = struct.unpack(">HHHHi", rfb.read(12))
+        expect(enc == 0, f"encoding {enc}")
+        px = rfb.read(rw * rh * 4)
+        lit = lit or any(px[i:i + 3] != b"\0\0\0" for i in range(0, len(px), 4))
+    return lit
+
+
+@case
+def vnc_on_a_serial_display(n):
+    """Last: the guest is powered off from its serial console."""
+    need_guest()
+    for vga in ("serial1", "serial0"):
+        task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/stop"))
+        wait_status(n, VMID, "stopped")
+        r = n.request("PUT", f"/nodes/{n.name}/qemu/{VMID}/config", {"vga": vga})
+        expect(r.status == 200, r)
+        task(n, n.post(f"/nodes/{n.name}/qemu/{VMID}/status/start"))
+        state["pid"] = wait_status(n, VMID, "running")["pid"]
+        r = n.post(f"/nodes/{n.name}/qemu/{VMID}/vncproxy", {"websocket": 1})
+        if vga == "serial1":  # not configured: refused as termproxy refuses it
+            expect(r.status == 400 and "serial" in (r.json or {}).get("errors", {}), r)
+    expect(r.status == 200 and f":vncproxy:{VMID}:" in r.data["upid"], r)
+    vp = r.data
+    ws = websocket(n, vp)
+    try:
+        expect(ws.accepted, ws.head)
+        rfb = RFB(ws)
+        w, h, name = rfb_handshake(ws, rfb, vp["ticket"])
+        expect((w, h, name) == (640, 400, f"VM {VMID} serial0".encode()), (w, h, name))
+        raw_update(ws, rfb, w, h, False)
+        ws.s.settimeout(vmlib.READY_LIMIT)
+        deadline = time.time() + vmlib.READY_LIMIT
+        lit = False
+        while not lit:
+            expect(time.time() < deadline, "nothing drawn while the guest boots")
+            lit = raw_update(ws, rfb, w, h, True)
+        # typed until the shell runs it: the guest powers off
+        line = "\npoweroff -f || echo o >/proc/sysrq-trigger\n"
+        while vmlib.status(n, VMID)["status"] == "running":
+            expect(time.time() < deadline, "the typed poweroff did not run")
+            for ch in line:
+                sym = 0xFF0D if ch == "\n" else ord(ch)
+                ws.send(struct.pack(">BBHI", 4, 1, 0, sym) + struct.pack(">BBHI", 4, 0, 0, sym))
+            time.sleep(2)
+    finally:
+        ws.close()
+    st = n.wait_task(vp["upid"])
+    expect(st["exitstatus"] == "OK", st)
 
 
 if __name__ == "__main__":
