@@ -430,6 +430,11 @@ static bool answer_keep(struct conn *c)
 	c->upload_window = 0;
 	bool keep = !c->close_after && !c->f->draining && c->req && c->req->keep_alive;
 	c->close_after = !keep;
+	/* A connection that ends while the body still comes lingers (reads and drops it) first: closed
+	 * with input unread, it would be reset, and a reset can take the answer with it before the
+	 * client read it (a forwarding pved saw "closed without a response"). */
+	if (!keep && c->body_pending && c->discarding)
+		c->linger_after = true;
 	return keep;
 }
 
