@@ -327,3 +327,12 @@ int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *con
 	}
 	return 0;
 }
+
+int pved_guest_check_space(const pved_call *c, const char *sid, pve_error **err)
+{
+	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
+	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace"))
+		return pve_error_set(err, EACCES,
+				     "Permission check failed (%s, Datastore.AllocateSpace)", acl);
+	return 0;
+}

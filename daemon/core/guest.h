@@ -48,5 +48,9 @@ int pved_guest_check_bases_unused(pved *d, const pve_sectioncfg *scfg, char *con
  * the smallest of each storage's bwlimit (its operation's limit, else its default), or datacenter.cfg's
  * when no storage has one. override (-1: none) lowers it; only a privileged caller (Sys.Modify on /,
  * which the handler decides) may raise it or lift it with 0. Blocking (reads datacenter.cfg). */
+/* Datastore.AllocateSpace on /storage/<sid> for the caller (Proxmox's check of a target storage): 0,
+ * or -EACCES with Proxmox's "Permission check failed (...)". */
+int pved_guest_check_space(const pved_call *c, const char *sid, pve_error **err);
+
 long long pved_guest_bwlimit(pved *d, const pve_sectioncfg *scfg, const char *operation,
 			     const char *const *sids, long long override, bool privileged);

@@ -384,14 +384,8 @@ static void h_clone(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
 		return pved_call_fail(c, err);
 	}
-	if (storage) {
-		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
-		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-			pve_error_set(&err, EACCES,
-				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
-			return pved_call_fail(c, err);
-		}
-	}
+	if (storage && pved_guest_check_space(c, storage, &err) < 0)
+		return pved_call_fail(c, err);
 	_cleanup_free_ char *owner = pved_guest_owner(d, newid);
 	if (owner) {
 		pve_error_set_param(
@@ -651,12 +645,8 @@ static void h_reassign(pved_call *c)
 	    ct_storage_cfg(d, &scfg, &err) < 0 ||
 	    reassign_check(d, &ra, src, digest, dst, tdigest, c->params, scfg, &sid, &err) < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
-	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-			      acl);
+	if (pved_guest_check_space(c, sid, &err) < 0)
 		return pved_call_fail(c, err);
-	}
 	/* Proxmox's task id: both ends */
 	_cleanup_free_ char *id = xasprintf("%lld-%s>%lld-%s", ra.vmid, ra.key, ra.target, ra.tkey),
 			    *upid = NULL;
@@ -811,12 +801,8 @@ static void h_move(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "volume", "unable to find volume '%s'", key);
 		return pved_call_fail(c, err);
 	}
-	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
-	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-			      acl);
+	if (pved_guest_check_space(c, sid, &err) < 0)
 		return pved_call_fail(c, err);
-	}
 	char id[32];
 	snprintf(id, sizeof(id), "%lld", vmid);
 	_cleanup_free_ char *upid = NULL;
