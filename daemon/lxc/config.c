@@ -780,11 +780,8 @@ static int update_precheck(pved_call *c, ct_update *u, pve_error **err)
 			return pve_error_set_param(
 				err, EINVAL, p->string,
 				"storage '%s' does not support container directories", sid);
-		_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
-		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace"))
-			return pve_error_set(
-				err, EACCES,
-				"Permission check failed (%s, Datastore.AllocateSpace)", acl);
+		if (pved_guest_check_space(c, sid, err) < 0)
+			return -EACCES;
 	}
 	_cleanup_strv_free_ char **keys = strv_new();
 	cJSON_ArrayForEach (p, u->set)

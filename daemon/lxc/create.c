@@ -64,11 +64,7 @@ static int check_mp(pved_call *c, const pve_sectioncfg *scfg, const char *key, c
 		return pve_error_set_param(err, EINVAL, key,
 					   "storage '%s' does not support container directories",
 					   sid);
-	_cleanup_free_ char *acl = xasprintf("/storage/%s", sid);
-	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace"))
-		return pve_error_set(err, EACCES,
-				     "Permission check failed (%s, Datastore.AllocateSpace)", acl);
-	return 0;
+	return pved_guest_check_space(c, sid, err);
 }
 
 /* The template: a vztmpl volume of a storage the caller may read, which exists; its path. */

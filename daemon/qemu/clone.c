@@ -119,12 +119,8 @@ static void h_clone(pved_call *c)
 			err->param = xstrdup("storage");
 			return pved_call_fail(c, err);
 		}
-		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
-		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-			pve_error_set(&err, EACCES,
-				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
+		if (pved_guest_check_space(c, storage, &err) < 0)
 			return pved_call_fail(c, err);
-		}
 	}
 	const char *pool = pved_call_str(c, "pool");
 	if (pool && !qemu_pool_exists(d, pool)) {

@@ -46,14 +46,8 @@ static void h_create(pved_call *c)
 		pve_error_set_param(&err, EINVAL, "pool", "pool '%s' does not exist", pool);
 		return pved_call_fail(c, err);
 	}
-	if (storage) {
-		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
-		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-			pve_error_set(&err, EACCES,
-				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
-			return pved_call_fail(c, err);
-		}
-	}
+	if (storage && pved_guest_check_space(c, storage, &err) < 0)
+		return pved_call_fail(c, err);
 	char acl[64];
 	snprintf(acl, sizeof(acl), "/vms/%lld", vmid);
 	_cleanup_free_ char *pacl = pool ? xasprintf("/pool/%s", pool) : NULL;

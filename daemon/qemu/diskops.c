@@ -96,11 +96,8 @@ static int storage_perm(pved_call *c, const char *volid, pve_error **err)
 {
 	if (volid[0] == '/' || !strchr(volid, ':'))
 		return 0;
-	_cleanup_free_ char *acl = xasprintf("/storage/%.*s", (int)strcspn(volid, ":"), volid);
-	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace"))
-		return pve_error_set(err, EACCES,
-				     "Permission check failed (%s, Datastore.AllocateSpace)", acl);
-	return 0;
+	_cleanup_free_ char *sid = xstrndup(volid, strcspn(volid, ":"));
+	return pved_guest_check_space(c, sid, err);
 }
 
 static void h_resize(pved_call *c)
@@ -430,13 +427,8 @@ static void h_move_disk(pved_call *c)
 		return h_reassign(c, target, conf, digest, scfg);
 	if (move_check(c->d, conf, digest, c->params, scfg, &err) < 0)
 		return pved_call_fail(c, err);
-	const char *storage = pved_call_str(c, "storage");
-	_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
-	if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-		pve_error_set(&err, EACCES, "Permission check failed (%s, Datastore.AllocateSpace)",
-			      acl);
+	if (pved_guest_check_space(c, pved_call_str(c, "storage"), &err) < 0)
 		return pved_call_fail(c, err);
-	}
 	cJSON *args = cJSON_Duplicate(c->params, true);
 	/* who may raise or lift the configured bandwidth limits (pved_guest_bwlimit) */
 	cJSON_AddBoolToObject(args, "bwlimit-privileged",

@@ -208,14 +208,9 @@ static void h_suspend(pved_call *c)
 	static const char *const root_only[] = { "skiplock", NULL };
 	pve_error *err = NULL;
 	const char *storage = pved_call_str(c, "statestorage");
-	if (pved_call_int(c, "todisk", 0) && storage) {
-		_cleanup_free_ char *acl = xasprintf("/storage/%s", storage);
-		if (!pved_call_permitted(c, acl, "Datastore.AllocateSpace")) {
-			pve_error_set(&err, EACCES,
-				      "Permission check failed (%s, Datastore.AllocateSpace)", acl);
-			return pved_call_fail(c, err);
-		}
-	}
+	if (pved_call_int(c, "todisk", 0) && storage &&
+	    pved_guest_check_space(c, storage, &err) < 0)
+		return pved_call_fail(c, err);
 	start_task(c, "qmsuspend", root_only, NULL);
 }
 
