@@ -360,18 +360,17 @@ static char *next_unused(const pve_config *c)
 	return NULL;
 }
 
-/* Whether a volume is used by a key of the config other than key in the main section, or by a
- * snapshot: then removing key leaves it alone. */
-static bool volume_used_elsewhere(const pve_config *c, const char *vol, const char *key)
+bool ct_volume_referenced(const pve_config *c, const char *vol, const char *except_key,
+			  bool with_main)
 {
 	_cleanup_strv_free_ char **sections = pve_config_sections(c);
-	for (ssize_t si = -1; si < (ssize_t)strv_length(sections); si++) {
+	for (ssize_t si = with_main ? -1 : 0; si < (ssize_t)strv_length(sections); si++) {
 		const char *sec = si < 0 ? NULL : sections[si];
 		if (sec && streq(sec, CT_SECTION_PENDING))
 			continue;
 		_cleanup_strv_free_ char **keys = pve_config_keys(c, sec);
 		for (char **k = keys; *k; k++) {
-			if (!mp_key(*k) || (!sec && streq(*k, key)))
+			if (!mp_key(*k) || (!sec && except_key && streq(*k, except_key)))
 				continue;
 			_cleanup_free_ char *v = ct_mp_volume(pve_config_get(c, sec, *k));
 			if (v && streq(v, vol))
@@ -388,7 +387,8 @@ static void delete_key(pve_config *c, const char *key, bool force, char ***destr
 	const char *old = pve_config_get(c, NULL, key);
 	if (old && (family(key, "mp") || family(key, "unused"))) {
 		_cleanup_free_ char *vol = ct_mp_volume(old);
-		if (ct_volume_is_storage(vol) && !volume_used_elsewhere(c, vol, key)) {
+		/* used by another key or by a snapshot: removing key leaves it alone */
+		if (ct_volume_is_storage(vol) && !ct_volume_referenced(c, vol, key, true)) {
 			if (family(key, "unused") || force) {
 				if (destroy)
 					strv_push(destroy, TAKE_PTR(vol));

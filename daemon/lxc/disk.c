@@ -534,24 +534,6 @@ static void reassign_of(const cJSON *args, reassign *ra)
 		ra->tkey = ra->key;
 }
 
-/* Whether a snapshot of c has vol as one of its mount points' volumes. */
-static bool in_snapshot(const pve_config *c, const char *vol)
-{
-	_cleanup_strv_free_ char **sections = pve_config_sections(c);
-	for (char **sec = sections; *sec; sec++) {
-		if (!**sec || streq(*sec, CT_SECTION_PENDING))
-			continue;
-		_cleanup_strv_free_ char **keys = pve_config_keys(c, *sec);
-		for (char **k = keys; *k; k++) {
-			_cleanup_free_ char *v =
-				mp_key(*k) ? ct_mp_volume(pve_config_get(c, *sec, *k)) : NULL;
-			if (v && streq(v, vol))
-				return true;
-		}
-	}
-	return false;
-}
-
 /* Proxmox's load_and_check_reassign_configs: the checks before and again under both locks. The
  * storage of the volume in *ret_sid. */
 static int reassign_check(pved *d, const reassign *ra, const pve_config *src, const char *digest,
@@ -600,7 +582,7 @@ static int reassign_check(pved *d, const reassign *ra, const pve_config *src, co
 		return pve_error_set(
 			err, EINVAL,
 			"Cannot move a bindmount or device mount to another container");
-	if (in_snapshot(src, vol))
+	if (ct_volume_referenced(src, vol, NULL, false))
 		return pve_error_set(err, EINVAL,
 				     "Cannot move volume used by a snapshot to another container");
 	_cleanup_free_ char *sid = xstrndup(vol, strcspn(vol, ":"));

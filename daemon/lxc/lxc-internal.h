@@ -87,6 +87,10 @@ int ct_check_value(pved *d, const char *key, const char *value, cJSON **ret_type
 /* A mount point's (rootfs, mpN, unusedN) volume and its size from the value; size 0 when none. */
 char *ct_mp_volume(const char *value);
 uint64_t ct_mp_size(const char *value);
+/* Whether vol is the volume of a mount point (rootfs, mpN, unusedN) of the snapshots, and with_main of
+ * the main section too, except_key there left out (may be NULL). [pve:pending] does not count. */
+bool ct_volume_referenced(const pve_config *c, const char *vol, const char *except_key,
+			  bool with_main);
 /* Whether a volume ID names a storage volume (not a bind mount's or a device's path). */
 bool ct_volume_is_storage(const char *vol);
 /* Whether a mount point's volume asks for a new one: STORAGE:SIZE_IN_GiB (0: a subvolume). */
