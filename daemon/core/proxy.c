@@ -84,10 +84,10 @@ struct proxy_call {
 	z_stream zs;
 	size_t body_off; /* resp.body's bytes already taken */
 	pve_error *stream_err; /* the stream's end by an error, told by the producer */
-	/* An upload: its body is relayed once the request's head is out; up_granted is what the front
-	 * may still send. */
+	/* An upload: its body is relayed (up_sending) from the request's head on to its last byte;
+	 * up_granted is what the front may still send. */
 	bool upload;
-	bool up_sending, up_done;
+	bool up_sending;
 	uint64_t up_granted;
 	proxy_call *prev, *next;
 };
@@ -208,7 +208,7 @@ static void up_arm(proxy_call *p, int sec)
  * under half the window. */
 static void up_grant(proxy_call *p)
 {
-	if (!p->up_sending || p->up_done)
+	if (!p->up_sending)
 		return;
 	uint64_t held = p->up_granted + evbuffer_get_length(bufferevent_get_output(p->bev));
 	if (held >= PROXY_UP_WINDOW / 2)
@@ -232,7 +232,6 @@ static void up_end(void *ud)
 {
 	proxy_call *p = ud;
 	p->up_sending = false;
-	p->up_done = true;
 	up_arm(p, PROXY_CALL_TIMEOUT_SEC);
 }
 
