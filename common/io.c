@@ -24,13 +24,6 @@ int pve_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static double now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int pve_copy_sparse(const char *from, const char *to, uint64_t rate, pve_error **err)
 {
 	enum { CHUNK = 1 << 20 };
@@ -41,7 +34,7 @@ int pve_copy_sparse(const char *from, const char *to, uint64_t rate, pve_error *
 	if (out < 0)
 		return pve_error_set(err, errno, "unable to open '%s': %m", to);
 	_cleanup_free_ char *buf = xmalloc(CHUNK);
-	double start = now_sec();
+	int64_t start = pve_now_ms();
 	uint64_t done = 0;
 	off_t pos = 0;
 	for (;;) {
@@ -73,7 +66,9 @@ int pve_copy_sparse(const char *from, const char *to, uint64_t rate, pve_error *
 			pos += got;
 			done += (uint64_t)got;
 			/* ahead of the rate: wait until the bytes so far are due */
-			double due = rate ? (double)done / (double)rate - (now_sec() - start) : 0;
+			double due = rate ? (double)done / (double)rate -
+						     (double)(pve_now_ms() - start) / 1000 :
+					    0;
 			if (due > 0) {
 				struct timespec ts = { (time_t)due,
 						       (long)((due - (double)(time_t)due) * 1e9) };

@@ -866,7 +866,7 @@ static bool is_pending(const pve_config *c, char **dels, const char *key)
 	return false;
 }
 
-/* key (and with it also, if not NULL) leaves [pve:pending] for the main section. */
+/* key's pending set or deletion leaves [pve:pending] for the main section. */
 static void take_pending(pve_config *c, const char *key)
 {
 	const char *v = pve_config_get(c, CT_SECTION_PENDING, key);
