@@ -47,6 +47,9 @@ int pve_ca_create(const char *cn, char **ret_cert_pem, char **ret_key_pem, pve_e
 int pve_node_cert_create(const char *ca_cert_pem, const char *ca_key_pem, const char *node,
 			 char *const *altnames, char **ret_cert_pem, char **ret_key_pem,
 			 pve_error **err);
+/* A certificate's subject as remote-viewer's host-subject wants it ("C=AT,CN=node", as Proxmox's
+ * read_x509_subject_spice), or NULL when pem holds no certificate. */
+char *pve_cert_subject_spice(const char *pem);
 /* (a certificate's fingerprint: client/'s pve_client_pem_fingerprint) */
 
 /* The content for pve-www.key: base64 of 32 random bytes (no newline). */
@@ -72,6 +75,14 @@ char *pve_csrf_create(const char *secret, const char *userid, time_t now);
 /* Valid for age -300..7200 s; -EACCES "invalid csrf token" otherwise. Compares in constant time. */
 int pve_csrf_verify(const char *secret, const char *userid, const char *token, time_t now,
 		    pve_error **err);
+
+/* A SPICE ticket as Proxmox's assemble_spice_ticket: *ret_password a random one-time password (40 hex
+ * digits) for the SPICE server, *ret_host "pvespiceproxy:<8 hex now>:<vmid>:<node>:<port>::<40 hex
+ * SHA-1 of that text and secret>", which a client passes through the SPICE proxy as its host (public,
+ * so signed with the CSRF secret). */
+int pve_spice_ticket_create(const char *secret, const char *userid, long long vmid,
+			    const char *node, int port, time_t now, char **ret_password,
+			    char **ret_host, pve_error **err);
 
 /* ---- API tokens -------------------------------------------------------------------------------------- */
 

@@ -353,3 +353,29 @@ int pve_csrf_secret_generate(char **ret, pve_error **err)
 	*ret = access_base64(raw, sizeof(raw), true);
 	return 0;
 }
+
+char *pve_cert_subject_spice(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	if (!bio)
+		return NULL;
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (!x)
+		return NULL;
+	char *one = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+	X509_free(x);
+	if (!one)
+		return NULL;
+	/* "/C=AT/CN=node" -> "C=AT,CN=node": a '/' that starts an attribute ("\w+=") becomes a comma */
+	char *ret = xstrdup(one[0] == '/' ? one + 1 : one);
+	OPENSSL_free(one);
+	for (char *p = ret; (p = strchr(p, '/'));) {
+		size_t n = strspn(
+			p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+		if (n > 0 && p[1 + n] == '=')
+			*p = ',';
+		p++;
+	}
+	return ret;
+}

@@ -244,3 +244,33 @@ int pve_csrf_verify(const char *secret, const char *userid, const char *token, t
 		return pve_error_set(err, EACCES, "invalid csrf token");
 	return 0;
 }
+
+int pve_spice_ticket_create(const char *secret, const char *userid, long long vmid,
+			    const char *node, int port, time_t now, char **ret_password,
+			    char **ret_host, pve_error **err)
+{
+	(void)userid; /* Proxmox mixes it into the random password, which needs no more entropy */
+	if (!secret || !node || now < 0 || (unsigned long long)now > 0xffffffffULL)
+		return pve_error_set(err, EINVAL, "can't make a SPICE ticket");
+	/* the password: 40 lower-case hex digits, as Proxmox's SHA-1 of random data (SPICE takes 60) */
+	uint8_t rnd[20];
+	int r = pve_random_bytes(rnd, sizeof(rnd), err);
+	if (r < 0)
+		return r;
+	/* host: "pvespiceproxy:<8 hex time>:<vmid>:<node, lower case>:<port>::<sig>", the signature
+	 * SHA-1 over the plain part and the CSRF secret, lower case as remote-viewer needs */
+	_cleanup_free_ char *lnode = xstrdup(node);
+	for (char *p = lnode; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	_cleanup_free_ char *plain = xasprintf("pvespiceproxy:%08llx:%lld:%s:%d",
+					       (unsigned long long)now, vmid, lnode, port);
+	_cleanup_free_ char *signed_text = xasprintf("%s%s", plain, secret);
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	if (!EVP_Digest(signed_text, strlen(signed_text), md, &mdlen, EVP_sha1(), NULL))
+		return pve_error_set(err, EIO, "SHA-1 failed");
+	_cleanup_free_ char *sig = pve_hex_encode(md, mdlen, false);
+	*ret_password = pve_hex_encode(rnd, sizeof(rnd), false);
+	*ret_host = xasprintf("%s::%s", plain, sig);
+	return 0;
+}

@@ -378,6 +378,13 @@ char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int por
 	return pve_ticket_create(d->auth->keys, "PVEVNC", data, time(NULL));
 }
 
+int pved_auth_spiceticket(pved *d, const char *authid, long long vmid, int port,
+			  char **ret_password, char **ret_host, pve_error **err)
+{
+	return pve_spice_ticket_create(d->auth->csrf_secret, authid, vmid, d->node, port,
+				       time(NULL), ret_password, ret_host, err);
+}
+
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
 			       int port, pve_error **err)
 {

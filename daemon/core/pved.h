@@ -146,6 +146,10 @@ bool pved_auth_children_uniform(pved *d, const char *authid, const char *parent,
 char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int port);
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
 			       int port, pve_error **err);
+/* A SPICE ticket (Proxmox's assemble_spice_ticket) for the console of vmid on port: the password for
+ * the SPICE server and the host a client gives the SPICE proxy. */
+int pved_auth_spiceticket(pved *d, const char *authid, long long vmid, int port,
+			  char **ret_password, char **ret_host, pve_error **err);
 /* A fresh ticket and CSRF token for userid. */
 char *pved_auth_ticket(pved *d, const char *userid);
 char *pved_auth_csrf(pved *d, const char *userid);

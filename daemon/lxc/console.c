@@ -1,8 +1,8 @@
 /* A container's console and addresses: termproxy (a console task relays xterm.js, as the node shell's,
  * to the monitor's console socket; leaving never stops the container), vncproxy (the same socket shown
  * as a terminal over VNC by the node console's vncterm task), vncwebsocket (the node console's relay),
- * spiceproxy (Proxmox runs spiceterm there, which pved has not: a clear refusal that names termproxy),
- * interfaces (`ip -o` run inside the container). */
+ * spiceproxy (the same socket shown as a terminal over SPICE by the node console's spiceterm task,
+ * answered with a remote-viewer config), interfaces (`ip -o` run inside the container). */
 #include <cjson/cJSON.h>
 
 #include "daemon/lxc/lxc-internal.h"
@@ -137,14 +137,29 @@ static void h_vncproxy(pved_call *c)
 
 static void h_spiceproxy(pved_call *c)
 {
+	pved *d = c->d;
 	long long vmid = pved_call_int(c, "vmid", 0);
 	pve_error *err = NULL;
 	if (!running_ct(c, vmid))
 		return;
-	pve_error_set(&err, ENOSYS,
-		      "a container's SPICE console needs spiceterm, which pved has not: use "
-		      "termproxy");
-	pved_call_fail(c, err);
+	int port;
+	_cleanup_close_ int lfd =
+		pved_console_listen_in(SPICE_PORT_MIN, SPICE_PORT_MAX, &port, &err);
+	if (lfd < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *password = NULL, *host = NULL;
+	if (pved_auth_spiceticket(d, c->authid, vmid, port, &password, &host, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *run = ct_run_dir(d);
+	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
+	_cleanup_free_ char *title = xasprintf("CT %lld", vmid);
+	cJSON *args = pved_console_vncterm_args(port, sock, password, title);
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	_cleanup_free_ char *upid = NULL;
+	if (pved_task_start_fds(d, "spiceproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
+		return pved_call_fail(c, err);
+	pved_console_spice_reply(c, port, password, host, pved_call_str(c, "proxy"), title);
 }
 
 /* ---- interfaces ---------------------------------------------------------------------------------------- */
@@ -251,6 +266,8 @@ static void h_interfaces(pved_call *c)
 
 const pved_task_kind pved_tasks_lxc_console[] = {
 	{ "vzterm", term_task },
+	/* Proxmox's type; VMs run no task for their SPICE */
+	{ "spiceproxy", pved_console_spiceterm_task },
 	{ NULL, NULL },
 };
 

@@ -139,17 +139,21 @@ static int listen_local(int port)
 	return fd;
 }
 
-int pved_console_listen(int *ret_port, pve_error **err)
+int pved_console_listen_in(int min, int max, int *ret_port, pve_error **err)
 {
-	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
+	for (int port = min; port <= max; port++) {
 		int fd = listen_local(port);
 		if (fd >= 0) {
 			*ret_port = port;
 			return fd;
 		}
 	}
-	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d",
-			     CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d", min, max);
+}
+
+int pved_console_listen(int *ret_port, pve_error **err)
+{
+	return pved_console_listen_in(CONSOLE_PORT_MIN, CONSOLE_PORT_MAX, ret_port, err);
 }
 
 void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,
@@ -459,6 +463,88 @@ int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
 		return r;
 	printf("console closed\n");
 	return 0;
+}
+
+/* SPICE's ticket lives as long as spiceterm gives it (QEMU's, 30 s, is set per call by the caller). */
+#define SPICE_TICKET_LIFETIME_S 300
+
+int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
+{
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	long long port = 0;
+	const char *console = pve_json_str(args, "console");
+	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
+	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its port, console or password");
+	printf("starting spiceterm on port %lld for %s\n", port, console);
+	fflush(stdout);
+	_cleanup_font_ term_font *font = NULL;
+	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int cfd = pved_console_connect(console, err);
+	if (cfd < 0)
+		return cfd;
+	const char *etc = pve_store_dir(d->store);
+	_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", etc);
+	_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", etc, d->node);
+	_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", etc, d->node);
+	term_spice_opts o = {
+		.port = (int)port,
+		.reserved_fd = TAKE_FD(lfd),
+		.password = password,
+		.password_lifetime = SPICE_TICKET_LIFETIME_S,
+		.ca_file = ca,
+		.cert_file = cert,
+		.key_file = key,
+		.timeout = SPICE_CLIENT_TIMEOUT_S,
+		.title = title,
+		.font = font,
+	};
+	r = term_spice_serve(cfd, &o, err);
+	if (r < 0)
+		return r;
+	printf("console closed\n");
+	return 0;
+}
+
+void pved_console_spice_reply(pved_call *c, int port, const char *password, const char *host,
+			      const char *proxy, const char *title)
+{
+	pved *d = c->d;
+	_cleanup_free_ char *pem = NULL, *ca = NULL;
+	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", d->node);
+	(void)pve_store_read(d->store, cert_path, &pem, NULL, NULL, NULL);
+	(void)pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, NULL);
+	_cleanup_free_ char *subject = pem ? pve_cert_subject_spice(pem) : NULL;
+	/* the proxy: the client's choice, else this node (Proxmox's `hostname -f`), IPv6 bracketed */
+	const char *p = proxy && *proxy ? proxy : d->node;
+	_cleanup_free_ char *url =
+		xasprintf(strchr(p, ':') ? "http://[%s]:3128" : "http://%s:3128", p);
+	/* remote-viewer's config keeps the CA on one line: its line ends as the two characters \n */
+	pve_buf cab = { 0 };
+	for (const char *q = ca ? ca : ""; *q; q++)
+		if (*q == '\n')
+			pve_buf_append(&cab, "\\n", 2);
+		else
+			pve_buf_append(&cab, q, 1);
+	pve_buf_append(&cab, "", 1);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
+	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
+	cJSON_AddStringToObject(o, "release-cursor", "Ctrl+Alt+R");
+	cJSON_AddStringToObject(o, "type", "spice");
+	cJSON_AddStringToObject(o, "title", title);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(o, "proxy", url);
+	cJSON_AddNumberToObject(o, "tls-port", port);
+	cJSON_AddStringToObject(o, "host-subject", subject ? subject : "");
+	cJSON_AddStringToObject(o, "ca", (const char *)cab.data);
+	cJSON_AddStringToObject(o, "password", password);
+	cJSON_AddNumberToObject(o, "delete-this-file", 1);
+	pve_buf_free(&cab);
+	pved_call_reply(c, o);
 }
 
 static void h_termproxy(pved_call *c)
