@@ -479,6 +479,8 @@ int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
 				     "the console task lacks its port, console or password");
 	printf("starting spiceterm on port %lld for %s\n", port, console);
 	fflush(stdout);
+	/* libspice writes to the client's TLS connections with write(): a client that left is EPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	_cleanup_font_ term_font *font = NULL;
 	int r = term_font_load(TERM_FONT_PATH, &font, err);
 	if (r < 0)

@@ -1,0 +1,189 @@
+"""A container's console over SPICE on a real pved, as remote-viewer reaches it (but straight to the
+port, not through the SPICE proxy): spiceproxy's answer (Proxmox's remote-viewer fields, the ticket's
+host signed for the port, a `spiceproxy` task), a SPICE client written here (spiceclient.py): TLS
+checked against the answer's CA and host-subject, the main channel linked with the password, the
+display channel's surface of the terminal's size, keys typed as scancodes on the inputs channel into
+the busybox container's shell on tty1 (`touch /tmp/spice-was-here` and Enter, checked through the
+exec API), a draw with lit pixels after the output; leaving keeps the container running; a wrong
+password's link refused; a stopped container refused. Runs as root; every container is killed by PID
+at the end."""
+
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvetest import Node, Skip, case, expect, run  # noqa: E402
+import spiceclient as sc  # noqa: E402
+import vmlib  # noqa: E402
+
+TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
+TEMPLATE = "busybox-test_amd64.tar.gz"
+VMID = 441
+
+
+def task_ok(n, r, timeout=120):
+    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
+    st = n.wait_task(r.data, timeout=timeout)
+    expect(st["exitstatus"] == "OK", st)
+
+
+def start_container(n):
+    """The busybox template (tools/ct), a container made of it and started: a shell on tty1."""
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, TEMPLATE)
+    if not os.path.exists(path):
+        import subprocess
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {
+        "vmid": VMID, "ostemplate": f"local:vztmpl/{TEMPLATE}", "rootfs": "local:1",
+        "hostname": "spice", "start": 1}))
+
+
+def spice_tasks(n):
+    r = n.get(f"/nodes/{n.name}/tasks", {"typefilter": "spiceproxy", "vmid": VMID, "limit": 100,
+                                              "source": "all"})
+    expect(r.status == 200, r)
+    return {t["upid"] for t in r.data}
+
+
+def spiceproxy(n, params=None):
+    """The call's answer and the UPID of the task it started (the answer has none, as Proxmox's)."""
+    before = spice_tasks(n)
+    r = n.post(f"/nodes/{n.name}/lxc/{VMID}/spiceproxy", params or {})
+    expect(r.status == 200, r)
+    new = spice_tasks(n) - before
+    expect(len(new) == 1, new)
+    return r.data, new.pop()
+
+
+def ended_ok(n, upid):
+    st = n.wait_task(upid)
+    expect(st["exitstatus"] == "OK", st)
+
+
+def link(cfg, password, channel_type, connection_id=0):
+    """Links a channel, trying again while the task has not bound the port yet (Proxmox's call
+    waits for it; pved's answers at once)."""
+    ca = cfg["ca"].replace("\\n", "\n")
+    deadline = time.time() + 10
+    while True:
+        try:
+            return sc.link("127.0.0.1", cfg["tls-port"], ca, password, channel_type, connection_id)
+        except (ConnectionError, EOFError) as e:
+            if time.time() > deadline:
+                raise AssertionError(f"no SPICE server on port {cfg['tls-port']}: {e}")
+            time.sleep(0.1)
+
+
+@case
+def spice_console_of_a_container(n):
+    start_container(n)
+    # the console has one client at a time: each one is left before the next call
+    for proxy, url in (("192.0.2.7", "http://192.0.2.7:3128"),
+                       ("2001:db8::7", "http://[2001:db8::7]:3128")):
+        other, upid = spiceproxy(n, {"proxy": proxy})
+        expect(other["proxy"] == url, other)
+        ch, _ = link(other, other["password"], sc.CHANNEL_MAIN)
+        ch.close()
+        ended_ok(n, upid)
+
+    cfg, upid = spiceproxy(n)
+    expect(cfg["type"] == "spice" and cfg["title"] == f"CT {VMID}", cfg)
+    expect(61000 <= cfg["tls-port"] <= 61999, cfg)
+    expect(re.fullmatch(r"[0-9a-f]{40}", cfg["password"]), cfg)
+    expect(re.fullmatch(rf"pvespiceproxy:[0-9a-f]{{8}}:{VMID}:{n.name.lower()}:{cfg['tls-port']}"
+                        r"::[0-9a-f]{40}", cfg["host"]), cfg)
+    expect(cfg["proxy"] == f"http://{n.name}:3128", cfg)
+    expect("BEGIN CERTIFICATE" in cfg["ca"] and "\n" not in cfg["ca"] and "\\n" in cfg["ca"], cfg)
+    expect(f"CN={n.name}" in cfg["host-subject"], cfg)
+    expect(cfg["delete-this-file"] == 1 and cfg["secure-attention"] == "Ctrl+Alt+Ins" and
+           cfg["toggle-fullscreen"] == "Shift+F11" and cfg["release-cursor"] == "Ctrl+Alt+R", cfg)
+    main, cert = link(cfg, cfg["password"], sc.CHANNEL_MAIN)
+    chans = [main]
+    try:
+        subject = dict(x[0] for x in cert["subject"])
+        expect(f"CN={subject.get('commonName')}" in cfg["host-subject"], (cert, cfg))
+        session = sc.main_init(main)
+        display, _ = link(cfg, cfg["password"], sc.CHANNEL_DISPLAY, session)
+        chans.append(display)
+        sc.display_init(display)
+        while True:
+            t, body = display.recv()
+            if t == sc.MSG_DISPLAY_SURFACE_CREATE:
+                break
+        _sid, w, h, _fmt = sc.surface_create(body)
+        expect((w, h) == (640, 400), (w, h))
+        inputs, _ = link(cfg, cfg["password"], sc.CHANNEL_INPUTS, session)
+        chans.append(inputs)
+        # what was drawn before the keys does not count
+        try:
+            while True:
+                display.recv(timeout=1)
+        except TimeoutError:
+            pass
+        sc.type_text(inputs, "touch /tmp/spice-was-here\n")
+        lit = 0
+        deadline = time.time() + 20
+        while not lit and time.time() < deadline:
+            t, body = display.recv()
+            if t == sc.MSG_DISPLAY_DRAW_COPY:
+                _box, bitmap = sc.draw_copy_bitmap(body)
+                expect(bitmap is not None, "a draw without an uncompressed bitmap")
+                lit = sc.lit_pixels(bitmap)
+        expect(lit, "no lit pixels after the shell's echo")
+        for _ in range(50):
+            r = n.request("POST", f"/nodes/{n.name}/lxc/{VMID}/exec",
+                          {"command": ["test", "-e", "/tmp/spice-was-here"]}, json_body=True)
+            if r.status == 200 and r.data["exitcode"] == 0:
+                break
+            time.sleep(0.2)
+        expect(r.status == 200 and r.data["exitcode"] == 0, f"the typed command did not run: {r}")
+    finally:
+        for ch in chans:
+            ch.close()
+    ended_ok(n, upid)
+    r = n.get(f"/nodes/{n.name}/lxc/{VMID}/status/current")
+    expect(r.data["status"] == "running", "leaving the console stopped the container")
+
+
+@case
+def wrong_password_refused(n):
+    cfg, upid = spiceproxy(n)
+    try:
+        link(cfg, "0" * 40, sc.CHANNEL_MAIN)
+        expect(False, "a wrong password was let in")
+    except sc.LinkError as e:
+        expect(e.code != 0, e)
+    # the right one still links (the task waits for its one client), and leaving ends the task
+    ch, _ = link(cfg, cfg["password"], sc.CHANNEL_MAIN)
+    ch.close()
+    ended_ok(n, upid)
+
+
+@case
+def stopped_container_refused(n):
+    task_ok(n, n.post(f"/nodes/{n.name}/lxc/{VMID}/status/stop"))
+    r = n.post(f"/nodes/{n.name}/lxc/{VMID}/spiceproxy", {})
+    expect(r.status == 400 and f"CT {VMID} not running" in r.body, r)
+
+
+def main():
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        try:
+            return run(n)
+        finally:
+            vmlib.kill_cts(n.root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
