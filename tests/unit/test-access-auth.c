@@ -243,6 +243,32 @@ static void csrf(void)
 	check_streq(kat, "6553F100:" CSRF_KAT);
 }
 
+static void spice_ticket(void)
+{
+	char *password = NULL, *host = NULL;
+	/* Known answer: `printf 'pvespiceproxy:6553f100:100:node1:61000secret' | sha1sum`, the node
+	 * name lower-cased as Proxmox's */
+	check_int(pve_spice_ticket_create("secret", "root@pam", 100, "Node1", 61000, 0x6553f100,
+					  &password, &host, NULL),
+		  0);
+	check_streq(host, "pvespiceproxy:6553f100:100:node1:61000::"
+			  "c43e7d863fc4de37e1a3602d6ae05ca2ad768d8a");
+	check(password && strlen(password) == 40 && strspn(password, "0123456789abcdef") == 40);
+	char *again = NULL, *host2 = NULL;
+	check_int(pve_spice_ticket_create("secret", "root@pam", 100, "node1", 61000, 0x6553f100,
+					  &again, &host2, NULL),
+		  0);
+	check(again && password && strcmp(again, password) != 0); /* random: one-time */
+	check_streq(host2, host);
+	check_int(pve_spice_ticket_create(NULL, "root@pam", 100, "node1", 61000, 0, &again, &host2,
+					  NULL),
+		  -EINVAL);
+	free(password);
+	free(host);
+	free(again);
+	free(host2);
+}
+
 static void token_header(void)
 {
 	_cleanup_error_ pve_error *err = NULL;
@@ -513,6 +539,9 @@ static void certificates(void)
 
 	X509 *cax = parse_cert(ca), *x = parse_cert(cert);
 	check(cax && x);
+	_cleanup_free_ char *subject = pve_cert_subject_spice(cert);
+	check_streq(subject, "OU=pved,CN=node1"); /* remote-viewer's host-subject */
+	check(pve_cert_subject_spice("not a certificate") == NULL);
 	EVP_PKEY *capub = X509_get0_pubkey(cax);
 	check_int(X509_verify(cax, capub), 1); /* self-signed */
 	check_int(X509_verify(x, capub), 1); /* signed by the CA */
@@ -551,6 +580,6 @@ static void certificates(void)
 }
 
 TEST_MAIN(TEST(authkey_generate_and_load), TEST(ticket_roundtrip), TEST(ticket_rejects),
-	  TEST(ticket_rotation), TEST(csrf), TEST(token_header), TEST(token_secret),
-	  TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg), TEST(pam_real),
-	  TEST(certificates))
+	  TEST(ticket_rotation), TEST(csrf), TEST(spice_ticket), TEST(token_header),
+	  TEST(token_secret), TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg),
+	  TEST(pam_real), TEST(certificates))
