@@ -434,31 +434,57 @@ cJSON *pved_console_vncterm_args(int port, const char *console, const char *pass
 	return args;
 }
 
+/* What a terminal task (vncterm, spiceterm) starts with: its arguments, the font and a connection to the
+ * console, in that order, so that a node without the font fails at once, naming the package. */
+typedef struct term_task {
+	long long port;
+	const char *password, *title;
+	term_font *font;
+	int console;
+} term_task;
+
+static void term_task_done(term_task *t)
+{
+	term_font_free(t->font);
+	closep(&t->console);
+}
+
+static int term_task_open(const cJSON *args, const char *name, term_task *ret, pve_error **err)
+{
+	term_task t = { .console = -1 };
+	const char *console = pve_json_str(args, "console");
+	t.password = pve_json_str(args, "password");
+	t.title = pve_json_str(args, "title");
+	if (!pve_json_int(args, "port", &t.port) || !console || !t.password || !t.title)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its port, console or password");
+	printf("starting %s on port %lld for %s\n", name, t.port, console);
+	fflush(stdout);
+	int r = term_font_load(TERM_FONT_PATH, &t.font, err);
+	if (r < 0)
+		return r;
+	t.console = pved_console_connect(console, err);
+	if (t.console < 0) {
+		term_font_free(t.font);
+		return t.console;
+	}
+	*ret = t;
+	return 0;
+}
+
 int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)d;
 	_cleanup_close_ int lfd = PVED_TASK_FD(0);
-	long long port = 0;
-	const char *console = pve_json_str(args, "console");
-	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
-	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
-		return pve_error_set(err, EINVAL,
-				     "the console task lacks its port, console or password");
-	printf("starting vncterm on port %lld for %s\n", port, console);
-	fflush(stdout);
-	/* the font before the client: a node without it fails at once, naming the package */
-	_cleanup_font_ term_font *font = NULL;
-	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	_cleanup_(term_task_done) term_task t = { .console = -1 };
+	int r = term_task_open(args, "vncterm", &t, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int cfd = pved_console_connect(console, err);
-	if (cfd < 0)
-		return cfd;
 	_cleanup_close_ int fd = accept_client(lfd, err);
 	if (fd < 0)
 		return fd;
-	term_vnc_opts o = { .password = password, .title = title, .font = font };
-	r = term_vnc_serve(fd, cfd, &o, err);
+	term_vnc_opts o = { .password = t.password, .title = t.title, .font = t.font };
+	r = term_vnc_serve(fd, t.console, &o, err);
 	if (r < 0)
 		return r;
 	printf("console closed\n");
@@ -471,40 +497,29 @@ int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
 int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
 {
 	_cleanup_close_ int lfd = PVED_TASK_FD(0);
-	long long port = 0;
-	const char *console = pve_json_str(args, "console");
-	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
-	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
-		return pve_error_set(err, EINVAL,
-				     "the console task lacks its port, console or password");
-	printf("starting spiceterm on port %lld for %s\n", port, console);
-	fflush(stdout);
-	/* libspice writes to the client's TLS connections with write(): a client that left is EPIPE */
-	signal(SIGPIPE, SIG_IGN);
-	_cleanup_font_ term_font *font = NULL;
-	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	_cleanup_(term_task_done) term_task t = { .console = -1 };
+	int r = term_task_open(args, "spiceterm", &t, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int cfd = pved_console_connect(console, err);
-	if (cfd < 0)
-		return cfd;
+	/* libspice writes to the client's TLS connections with write(): a client that left is EPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	const char *etc = pve_store_dir(d->store);
 	_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", etc);
 	_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", etc, d->node);
 	_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", etc, d->node);
 	term_spice_opts o = {
-		.port = (int)port,
+		.port = (int)t.port,
 		.reserved_fd = TAKE_FD(lfd),
-		.password = password,
+		.password = t.password,
 		.password_lifetime = SPICE_TICKET_LIFETIME_S,
 		.ca_file = ca,
 		.cert_file = cert,
 		.key_file = key,
 		.timeout = SPICE_CLIENT_TIMEOUT_S,
-		.title = title,
-		.font = font,
+		.title = t.title,
+		.font = t.font,
 	};
-	r = term_spice_serve(cfd, &o, err);
+	r = term_spice_serve(t.console, &o, err);
 	if (r < 0)
 		return r;
 	printf("console closed\n");

@@ -14,35 +14,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import case, expect  # noqa: E402
 import spiceclient as sc  # noqa: E402
 import vmlib  # noqa: E402
 
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-TEMPLATE = "busybox-test_amd64.tar.gz"
 VMID = 441
-
-
-def task_ok(n, r, timeout=120):
-    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
-    st = n.wait_task(r.data, timeout=timeout)
-    expect(st["exitstatus"] == "OK", st)
-
-
-def start_container(n):
-    """The busybox template (tools/ct), a container made of it and started: a shell on tty1."""
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, TEMPLATE)
-    if not os.path.exists(path):
-        import subprocess
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {
-        "vmid": VMID, "ostemplate": f"local:vztmpl/{TEMPLATE}", "rootfs": "local:1",
-        "hostname": "spice", "start": 1}))
 
 
 def spice_tasks(n):
@@ -83,7 +59,7 @@ def link(cfg, password, channel_type, connection_id=0):
 
 @case
 def spice_console_of_a_container(n):
-    start_container(n)
+    vmlib.start_busybox_ct(n, VMID, "spice")
     # the console has one client at a time: each one is left before the next call
     for proxy, url in (("192.0.2.7", "http://192.0.2.7:3128"),
                        ("2001:db8::7", "http://[2001:db8::7]:3128")):
@@ -137,13 +113,7 @@ def spice_console_of_a_container(n):
                 expect(bitmap is not None, "a draw without an uncompressed bitmap")
                 lit = sc.lit_pixels(bitmap)
         expect(lit, "no lit pixels after the shell's echo")
-        for _ in range(50):
-            r = n.request("POST", f"/nodes/{n.name}/lxc/{VMID}/exec",
-                          {"command": ["test", "-e", "/tmp/spice-was-here"]}, json_body=True)
-            if r.status == 200 and r.data["exitcode"] == 0:
-                break
-            time.sleep(0.2)
-        expect(r.status == 200 and r.data["exitcode"] == 0, f"the typed command did not run: {r}")
+        expect(vmlib.ct_file_appears(n, VMID, "/tmp/spice-was-here"), "the typed command did not run")
     finally:
         for ch in chans:
             ch.close()
@@ -168,22 +138,10 @@ def wrong_password_refused(n):
 
 @case
 def stopped_container_refused(n):
-    task_ok(n, n.post(f"/nodes/{n.name}/lxc/{VMID}/status/stop"))
+    vmlib.task(n, n.post(f"/nodes/{n.name}/lxc/{VMID}/status/stop"))
     r = n.post(f"/nodes/{n.name}/lxc/{VMID}/spiceproxy", {})
     expect(r.status == 400 and f"CT {VMID} not running" in r.body, r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            vmlib.kill_cts(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main())
