@@ -1,5 +1,5 @@
-/* access/keys.c: the ticket key pair (generate, load), the cluster CA and node certificates, and the
- * CSRF secret, all as PEM text in and out. */
+/* access/keys.c: the ticket key pair (generate, load), the cluster CA and node certificates (and a
+ * subject as remote-viewer names it), and the CSRF secret, all as PEM text in and out. */
 #include <arpa/inet.h>
 
 #include <openssl/bio.h>

@@ -1,5 +1,5 @@
 /* access/ticket.c: RSA-signed authentication tickets (PVE:<user>:<time>::<signature>) and HMAC CSRF
- * prevention tokens, both checked on every API request. */
+ * prevention tokens, both checked on every API request, and the SPICE consoles' tickets. */
 #include <ctype.h>
 
 #include <openssl/crypto.h>

@@ -397,8 +397,8 @@ static term_rect rect_union(term_rect a, term_rect b)
 	return (term_rect){ x0, y0, x1 - x0, y1 - y0 };
 }
 
-/* The screen's damage drawn: true when some still waits for the queue. */
-static bool flush_damage(spice_term *t)
+/* The screen's damage queued as a draw, or kept in pending while the queue is full. */
+static void flush_damage(spice_term *t)
 {
 	term_rect r;
 	if (term_screen_take_damage(t->screen, &r)) {
@@ -406,15 +406,14 @@ static bool flush_damage(spice_term *t)
 		t->has_pending = true;
 	}
 	if (!t->has_pending)
-		return false;
+		return;
 	pthread_mutex_lock(&t->lock);
 	bool full = t->queued >= DRAWS_MAX;
 	pthread_mutex_unlock(&t->lock);
 	if (full)
-		return true;
+		return;
 	push_draw(t, t->pending);
 	t->has_pending = false;
-	return false;
 }
 
 /* ---- the keyboard ---- */
@@ -557,7 +556,7 @@ static int serve_round(spice_term *t, core_loop *l, uint64_t deadline, const ter
 	int r = flush_output(t, err);
 	if (r < 0)
 		return r;
-	(void)flush_damage(t);
+	flush_damage(t);
 	return 1;
 }
 

@@ -1,5 +1,6 @@
-/* term: a terminal shown over VNC, pved's own vncterm: an RFB 3.8 server for one client on an accepted
- * fd, a terminal emulated by libvterm on a console fd, drawn with a PSF console font. */
+/* term: a terminal shown over VNC or SPICE, pved's own vncterm and spiceterm: an RFB 3.8 server for one
+ * client on an accepted fd, a SPICE server for one client on libspice-server, a terminal emulated by
+ * libvterm on a console fd, drawn with a PSF console font. */
 #pragma once
 
 #include <sys/types.h>
@@ -53,8 +54,8 @@ typedef struct term_spice_opts {
 	int reserved_fd; /* a socket that holds the port until then (closed), or -1 */
 	const char *password; /* the SPICE ticket: valid password_lifetime seconds */
 	unsigned password_lifetime;
-	const char *ca_file, *cert_file,
-		*key_file; /* PEM: the cluster's CA, the node's cert and key */
+	/* PEM files: the cluster's CA, the node's certificate and key */
+	const char *ca_file, *cert_file, *key_file;
 	unsigned timeout; /* seconds for the client to come */
 	const char *title; /* the session's name */
 	const term_font *font;

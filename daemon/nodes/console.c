@@ -491,7 +491,7 @@ int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
 	return 0;
 }
 
-/* SPICE's ticket lives as long as spiceterm gives it (QEMU's, 30 s, is set per call by the caller). */
+/* The SPICE password's lifetime, spiceterm's: every channel of the one client links with it. */
 #define SPICE_TICKET_LIFETIME_S 300
 
 int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
