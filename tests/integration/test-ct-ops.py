@@ -17,21 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvetest import Node, Skip, case, expect, run  # noqa: E402
 import vmlib  # noqa: E402
 
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-TEMPLATE = "busybox-test_amd64.tar.gz"
-
-
-def template(n):
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, TEMPLATE)
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    return f"local:vztmpl/{TEMPLATE}"
-
 
 def ct(n, vmid, rest=""):
     return f"/nodes/{n.name}/lxc/{vmid}{rest}"
@@ -55,7 +40,7 @@ def conf(n, vmid):
 
 
 def create(n, vmid, **extra):
-    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params = {"vmid": vmid, "ostemplate": vmlib.ct_template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
     params.update(extra)
     task_ok(n, n.post(f"/nodes/{n.name}/lxc", params))
 

@@ -8,6 +8,7 @@ exec API), a draw with lit pixels after the output; leaving keeps the container 
 password's link refused; a stopped container refused. Runs as root; every container is killed by PID
 at the end."""
 
+import hashlib
 import os
 import re
 import sys
@@ -75,6 +76,11 @@ def spice_console_of_a_container(n):
     expect(re.fullmatch(r"[0-9a-f]{40}", cfg["password"]), cfg)
     expect(re.fullmatch(rf"pvespiceproxy:[0-9a-f]{{8}}:{VMID}:{n.name.lower()}:{cfg['tls-port']}"
                         r"::[0-9a-f]{40}", cfg["host"]), cfg)
+    # signed as Proxmox's SPICE proxy checks it: SHA-1 of the plain part and the CSRF secret
+    plain, sig = cfg["host"].split("::")
+    with open(n.path("etc/pve/pve-www.key")) as f:
+        secret = f.read().split("\n")[0]
+    expect(hashlib.sha1((plain + secret).encode()).hexdigest() == sig, cfg["host"])
     expect(cfg["proxy"] == f"http://{n.name}:3128", cfg)
     expect("BEGIN CERTIFICATE" in cfg["ca"] and "\n" not in cfg["ca"] and "\\n" in cfg["ca"], cfg)
     expect(f"CN={n.name}" in cfg["host-subject"], cfg)

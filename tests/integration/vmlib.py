@@ -239,9 +239,8 @@ def vm_main(name):
 CT_TEMPLATE = "busybox-test_amd64.tar.gz"
 
 
-def start_busybox_ct(n, vmid, hostname):
-    """The busybox template (tools/ct, made once per node root), a container made of it and started:
-    a shell on tty1."""
+def ct_template(n):
+    """The busybox template (tools/ct), made once per node root: its volume id."""
     cache = n.path("var/lib/vz/template/cache")
     path = os.path.join(cache, CT_TEMPLATE)
     if not os.path.exists(path):
@@ -250,8 +249,13 @@ def start_busybox_ct(n, vmid, hostname):
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{CT_TEMPLATE}"
+
+
+def start_busybox_ct(n, vmid, hostname):
+    """A container of the busybox template, started: a shell on tty1."""
     task(n, n.post(f"/nodes/{n.name}/lxc", {
-        "vmid": vmid, "ostemplate": f"local:vztmpl/{CT_TEMPLATE}", "rootfs": "local:1",
+        "vmid": vmid, "ostemplate": ct_template(n), "rootfs": "local:1",
         "hostname": hostname, "start": 1}), timeout=120)
 
 
