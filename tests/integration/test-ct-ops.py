@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 
 
@@ -374,20 +374,11 @@ def interfaces_and_console(n):
     expect(r.status == 400 and "not running" in r.body, r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            vmlib.kill_cts(n.root)
-            # the btrfs storage's loop mount (umount frees the loop device, made with autoclear)
-            if os.path.ismount(n.path("btrfs")):
-                subprocess.run(["umount", n.path("btrfs")])
+def umount_btrfs(n):
+    """The btrfs storage's loop mount (umount frees the loop device, made with autoclear)."""
+    if os.path.ismount(n.path("btrfs")):
+        subprocess.run(["umount", n.path("btrfs")])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main(umount_btrfs))

@@ -273,9 +273,9 @@ def ct_file_appears(n, vmid, path, timeout=10):
         time.sleep(0.2)
 
 
-def ct_main():
-    """The container console tests' main: as root, one node logged in, every case run, and every
-    container killed by its PID at the end, also when a case fails."""
+def ct_main(cleanup=None):
+    """The container tests' main: as root, one node logged in, every case run, and every container
+    killed by its PID at the end, then cleanup(n) when given, also when a case fails."""
     if os.geteuid() != 0:
         print("skip all: needs root")
         return 0
@@ -285,3 +285,5 @@ def ct_main():
             return run(n)
         finally:
             kill_cts(n.root)
+            if cleanup:
+                cleanup(n)
