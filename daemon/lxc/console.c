@@ -24,6 +24,22 @@ static bool running_ct(pved_call *c, long long vmid)
 	return true;
 }
 
+/* Starts a console task of type for vmid, handed the listening socket lfd: its UPID, or NULL when the
+ * call has been answered with the error. */
+static char *start_console_task(pved_call *c, const char *type, long long vmid, cJSON *args,
+				int lfd)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	char *upid = NULL;
+	pve_error *err = NULL;
+	if (pved_task_start_fds(c->d, type, id, c->authid, args, &lfd, 1, &upid, &err) < 0) {
+		pved_call_fail(c, err);
+		return NULL;
+	}
+	return upid;
+}
+
 unsigned ct_console_tty(pved *d, long long vmid)
 {
 	_cleanup_config_ pve_config *c = NULL;
@@ -86,12 +102,10 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddStringToObject(args, "authid", c->authid);
 	cJSON_AddStringToObject(args, "path", path);
 	cJSON_AddNumberToObject(args, "tty", ct_console_tty(d, vmid));
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	_cleanup_free_ char *upid = NULL;
 	/* Proxmox's type is vncproxy, which the VMs' console task answers to in pved */
-	if (pved_task_start_fds(d, "vzterm", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
-		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = start_console_task(c, "vzterm", vmid, args, lfd);
+	if (!upid)
+		return;
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
 	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
@@ -125,13 +139,11 @@ static void h_vncproxy(pved_call *c)
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
 	_cleanup_free_ char *title = xasprintf("CT %lld console", vmid);
 	cJSON *args = pved_console_vncterm_args(port, sock, ticket, title);
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	_cleanup_free_ char *upid = NULL;
 	/* Proxmox's type: its one kind is the VMs' (daemon/qemu/console.c), which runs the node
 	 * console's vncterm task for args that name a console */
-	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
-		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = start_console_task(c, "vncproxy", vmid, args, lfd);
+	if (!upid)
+		return;
 	pved_console_reply(c, port, ticket, upid, true, NULL);
 }
 
@@ -154,11 +166,9 @@ static void h_spiceproxy(pved_call *c)
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
 	_cleanup_free_ char *title = xasprintf("CT %lld", vmid);
 	cJSON *args = pved_console_vncterm_args(port, sock, password, title);
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	_cleanup_free_ char *upid = NULL;
-	if (pved_task_start_fds(d, "spiceproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
-		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = start_console_task(c, "spiceproxy", vmid, args, lfd);
+	if (!upid)
+		return;
 	pved_console_spice_reply(c, port, password, host, pved_call_str(c, "proxy"), title);
 }
 
