@@ -213,8 +213,99 @@ static unsigned hotplug_features(const ctx *x)
 	return f;
 }
 
-/* -m, and with numa: 1 one node per socket (Proxmox's split of memory and cores when no numaN is
- * set). With memory hot-plug: 1 GiB of static RAM, up to 255 slots, and the rest as the dimms of
+/* "0-1;3" (numaN's cpus and hostnodes) as QEMU takes it: ",cpus=0-1,cpus=3" for cpus, "0-1,3" for
+ * host-nodes, each host node checked to exist. */
+static int id_list(ctx *x, const char *key, const char *list, bool host, pve_buf *b)
+{
+	_cleanup_strv_free_ char **parts = pve_strv_split(list, ";");
+	for (char **p = parts; *p; p++) {
+		if (host) {
+			pve_buf_printf(b, "%s%s", p == parts ? "" : ",", *p);
+			long long lo, hi;
+			char *dash = strchr(*p, '-');
+			if (dash)
+				*dash = '\0';
+			if (pve_parse_int(*p, 0, 1023, &lo) < 0 ||
+			    pve_parse_int(dash ? dash + 1 : *p, 0, 1023, &hi) < 0)
+				return pve_error_set_param(x->err, EINVAL, key,
+							   "invalid host node list '%s'", list);
+			for (long long i = lo; i <= hi; i++) {
+				_cleanup_free_ char *dir =
+					xasprintf("/sys/devices/system/node/node%lld", i);
+				if (access(dir, F_OK) != 0)
+					return pve_error_set_param(
+						x->err, EINVAL, key,
+						"host NUMA node%lld doesn't exist", i);
+			}
+		} else {
+			pve_buf_printf(b, ",cpus=%s", *p);
+		}
+	}
+	return 0;
+}
+
+/* numaN, as Proxmox's: a guest node each with its memory (the nodes adding up to the static RAM), its
+ * vCPUs and, optionally, the host nodes it is bound to with a policy. 1 when the config has numaN. */
+static int numa_nodes(ctx *x, uint64_t static_mem)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < KVM_MAX_NUMA; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "numa%d", i);
+		if (!get(x, key))
+			continue;
+		_cleanup_json_ cJSON *o = parse_key(x, key);
+		if (!o)
+			return -EINVAL;
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "memory");
+		double mem = cJSON_IsNumber(m) ? m->valuedouble : 0;
+		if (cJSON_IsString(m) && pve_parse_double(m->valuestring, &mem) < 0)
+			mem = 0;
+		if (mem < 1)
+			return pve_error_set_param(x->err, EINVAL, key,
+						   "missing NUMA node%d memory value", i);
+		const char *cpus = pve_json_str(o, "cpus");
+		if (!cpus)
+			return pve_error_set_param(x->err, EINVAL, key, "missing NUMA node%d cpus",
+						   i);
+		pve_buf obj = { 0 }, node = { 0 };
+		pve_buf_printf(&obj, "memory-backend-ram,id=ram-node%d,size=%lluM", i,
+			       (unsigned long long)mem);
+		pve_buf_printf(&node, "node,nodeid=%d", i);
+		int r = id_list(x, key, cpus, false, &node);
+		const char *hostnodes = pve_json_str(o, "hostnodes");
+		if (r >= 0 && hostnodes) {
+			const char *policy = pve_json_str(o, "policy");
+			pve_buf hn = { 0 };
+			r = id_list(x, key, hostnodes, true, &hn);
+			if (r >= 0 && !policy)
+				r = pve_error_set_param(
+					x->err, EINVAL, key,
+					"you need to define a policy for hostnode %s", hn.data);
+			if (r >= 0)
+				pve_buf_printf(&obj, ",host-nodes=%s,policy=%s", hn.data, policy);
+			pve_buf_free(&hn);
+		}
+		if (r >= 0) {
+			pve_buf_printf(&node, ",memdev=ram-node%d", i);
+			add2(x->b, "-object", obj.data);
+			add2(x->b, "-numa", node.data);
+			total += (uint64_t)mem;
+		}
+		pve_buf_free(&obj);
+		pve_buf_free(&node);
+		if (r < 0)
+			return r;
+	}
+	if (total != static_mem)
+		return pve_error_set_param(x->err, EINVAL, "memory",
+					   "total memory for NUMA nodes must be equal to vm static "
+					   "memory");
+	return 1;
+}
+
+/* -m, and with numa: 1 the numaN nodes, or one node per socket (Proxmox's split of memory and cores
+ * when no numaN is set). With memory hot-plug: 1 GiB of static RAM, up to 255 slots, and the rest as the dimms of
  * Proxmox's layout, so that a restarted VM has what hot-plug gave it. */
 static int memory(ctx *x, bool hotplug, int sockets, int cores)
 {
@@ -241,7 +332,10 @@ static int memory(ctx *x, bool hotplug, int sockets, int cores)
 		add(x->b, "-m");
 		addf(x->b, "%llu", (unsigned long long)mem);
 	}
-	for (int i = 0; numa && i < sockets; i++) {
+	int r = numa && kvm_config_numa_nodes(x->c, NULL) ? numa_nodes(x, static_mem) : 0;
+	if (r < 0)
+		return r;
+	for (int i = 0; numa && !r && i < sockets; i++) {
 		/* QEMU wants the nodes to add up to the static RAM: the last takes the remainder */
 		uint64_t size = static_mem / (uint64_t)sockets;
 		if (i == sockets - 1)
@@ -896,17 +990,13 @@ static int refuse_unsupported(ctx *x)
 		     { "virtiofs", "virtiofs" },       { "amd-sev", "AMD SEV" },
 		     { "intel-tdx", "Intel TDX" },     { "ivshmem", "ivshmem" },
 		     { "parallel", "parallel ports" }, { "audio0", "audio devices" },
-		     { "numa", "NUMA nodes" },	       { "hugepages", "huge pages" },
-		     { "spice_enhancements", "SPICE" } };
+		     { "hugepages", "huge pages" },    { "spice_enhancements", "SPICE" } };
 	_cleanup_strv_free_ char **all = pve_config_keys(x->c, NULL);
 	for (char **k = all; *k; k++)
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 			size_t n = strlen(keys[i].prefix);
 			if (strncmp(*k, keys[i].prefix, n) != 0 ||
 			    ((*k)[n] && !isdigit((unsigned char)(*k)[n])))
-				continue;
-			/* numa: 1 is one node per socket; numaN's own topologies are not done yet */
-			if (streq(*k, "numa"))
 				continue;
 			return pve_error_set_param(x->err, EINVAL, *k,
 						   "%s: %s are not supported by pved yet", *k,

@@ -244,6 +244,10 @@ typedef struct kvm_dimm {
 	int node; /* the guest NUMA node it goes to (one node per socket) */
 	uint64_t total_mib; /* the VM's memory with dimm0..dimmN plugged */
 } kvm_dimm;
+/* numa0..numa7: a guest NUMA topology of the config's own. */
+#define KVM_MAX_NUMA 8
+/* How many numaN keys c's main section has, their N in ret_nodes (may be NULL), in order. */
+int kvm_config_numa_nodes(const pve_config *c, int ret_nodes[KVM_MAX_NUMA]);
 /* The i-th dimm of c's layout; false past the last slot. */
 bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret);
 /* Sockets (sockets:, else the old smp:, else 1). */

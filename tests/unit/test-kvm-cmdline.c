@@ -304,8 +304,50 @@ static void test_cpu_memory_hotplug(void)
 		  "minimum memory must be 1024MB" },
 		{ "memory: 1300\nnuma: 1\nhotplug: memory\n", "memory",
 		  "memory size (1300) must be aligned to 512 for hotplugging" },
-		{ "numa: 1\nnuma0: cpus=0,memory=512\n", "numa0",
-		  "numa0: NUMA nodes are not supported by pved yet" },
+	};
+	check_refused(cases, ELEMENTSOF(cases));
+}
+
+/* numaN: the config's own guest nodes, their memory adding up, Proxmox's refusals; the dimms go to
+ * those nodes in turn. */
+static void test_numa_nodes(void)
+{
+	pve_config *c = conf("memory: 768\nnuma: 1\nsockets: 1\ncores: 4\n"
+			     "numa0: cpus=0-1;3,memory=512\nnuma2: cpus=2,memory=256\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-object", "memory-backend-ram,id=ram-node0,size=512M"));
+	check(has(argv, "-numa", "node,nodeid=0,cpus=0-1,cpus=3,memdev=ram-node0"));
+	check(has(argv, "-numa", "node,nodeid=2,cpus=2,memdev=ram-node2"));
+	check(!has(argv, "-object", "memory-backend-ram,id=ram-node1,size=384M"));
+	strv_free(argv);
+	pve_config_free(c);
+	/* host node 0 exists wherever there is a /sys/devices/system/node */
+	if (access("/sys/devices/system/node/node0", F_OK) == 0) {
+		c = conf(
+			"memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=0,policy=bind\n");
+		check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+		check(has(argv, "-object",
+			  "memory-backend-ram,id=ram-node0,size=512M,host-nodes=0,policy=bind"));
+		strv_free(argv);
+		pve_config_free(c);
+	}
+	c = conf("memory: 3072\nnuma: 1\nhotplug: memory\n"
+		 "numa0: cpus=0,memory=512\nnuma3: cpus=0,memory=512\n");
+	kvm_dimm d;
+	check(kvm_dimm_nth(c, 0, &d) && d.node == 0);
+	check(kvm_dimm_nth(c, 1, &d) && d.node == 3);
+	check(kvm_dimm_nth(c, 2, &d) && d.node == 0);
+	pve_config_free(c);
+	static const refusal cases[] = {
+		{ "memory: 1024\nnuma: 1\nnuma0: cpus=0,memory=512\n", "memory",
+		  "total memory for NUMA nodes must be equal to vm static memory" },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0\n", "numa0",
+		  "missing NUMA node0 memory value" },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=0\n", "numa0", NULL },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=77,policy=bind\n",
+		  "numa0", "host NUMA node77 doesn't exist" },
 	};
 	check_refused(cases, ELEMENTSOF(cases));
 }
@@ -391,4 +433,5 @@ static void test_setup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
-	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_real_qemu))
+	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_numa_nodes),
+	  TEST(test_real_qemu))
