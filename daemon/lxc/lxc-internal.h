@@ -82,6 +82,10 @@ int ct_conf_write(pved *d, long long vmid, const pve_config *c, const char *expe
 int ct_conf_check_lock(const pve_config *c, pve_error **err);
 bool ct_conf_bool(const pve_config *c, const char *section, const char *key, bool def);
 long long ct_conf_int(const pve_config *c, const char *section, const char *key, long long def);
+/* The limits of memory, swap (MiB), cpulimit (CPUs) and cpuunits (each NULL when unset) into s, as a
+ * start and a live change of a running container set them (lxc_limit_files renders the files). */
+void ct_limits_spec(lxc_spec *s, const char *memory, const char *swap, const char *cpulimit,
+		    const char *cpuunits);
 /* Checks value for key (EINVAL naming the key); *ret_typed (may be NULL) gets it as the API shows it. */
 int ct_check_value(pved *d, const char *key, const char *value, cJSON **ret_typed, pve_error **err);
 /* A mount point's (rootfs, mpN, unusedN) volume and its size from the value; size 0 when none. */

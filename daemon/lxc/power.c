@@ -170,6 +170,18 @@ int ct_nic_parse(long long vmid, int idx, const char *value, lxc_nic *n, pve_err
 	n->link_down = prop_bool(value, "link_down");
 	return 0;
 }
+void ct_limits_spec(lxc_spec *s, const char *memory, const char *swap, const char *cpulimit,
+		    const char *cpuunits)
+{
+	long long mem = memory ? strtoll(memory, NULL, 10) : 0;
+	long long sw = swap ? strtoll(swap, NULL, 10) : -1;
+	s->memory_bytes = mem > 0 ? (uint64_t)mem << 20 : 0;
+	s->swap_bytes = sw >= 0 && mem > 0 ? (int64_t)sw << 20 : -1;
+	double limit = cpulimit ? strtod(cpulimit, NULL) : 0;
+	s->cpu_quota_us = limit > 0 ? (uint64_t)(limit * 100000) : 0;
+	long long w = cpuunits ? strtoll(cpuunits, NULL, 10) : 0;
+	s->cpu_weight = w > 0 ? (unsigned)(w > 262144 ? 262144 : w) : 0;
+}
 
 /* The container's config resolved into a spec; the volumes mounted (ct_unmount_all undoes it). */
 static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_sectioncfg *scfg,
@@ -215,15 +227,8 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 	/* Limits the config sets are enforced (a host without the controller refuses the start and
 	 * names it); Proxmox's defaults (512 MiB) are reported but not enforced, so a container runs
 	 * on a host whose cgroup2 has no memory controller (this machine's hybrid layout). */
-	long long mem = ct_conf_int(c, NULL, "memory", 0);
-	long long swap = ct_conf_int(c, NULL, "swap", -1);
-	s->memory_bytes = mem > 0 ? (uint64_t)mem << 20 : 0;
-	s->swap_bytes = swap >= 0 && mem > 0 ? (int64_t)swap << 20 : -1;
-	const char *cl = pve_config_get(c, NULL, "cpulimit");
-	double cpulimit = cl ? strtod(cl, NULL) : 0;
-	if (cpulimit > 0)
-		s->cpu_quota_us = (uint64_t)(cpulimit * 100000);
-	s->cpu_weight = (unsigned)ct_conf_int(c, NULL, "cpuunits", 0);
+	ct_limits_spec(s, pve_config_get(c, NULL, "memory"), pve_config_get(c, NULL, "swap"),
+		       pve_config_get(c, NULL, "cpulimit"), pve_config_get(c, NULL, "cpuunits"));
 	_cleanup_free_ char *slice = pve_cgroup_node_slice(d->root);
 	s->cgroup_parent = slice ? xasprintf("%s/lxc.slice", slice) : xstrdup("lxc.slice");
 	/* lxc.init.cwd: an OCI image's WorkingDir (Proxmox writes it so) */
