@@ -212,7 +212,19 @@ typedef struct kvm_cmdline_info {
 	const int *tap_fds;
 	/* Told what the command line leaves out or works around (may be NULL). */
 	void (*warn)(void *ud, const char *msg);
+	/* SPICE, for a qxl or virtio display as Proxmox gives it one: the TLS port on 127.0.0.1 the
+	 * caller allocated (KVM_SPICE_PORT_MIN..MAX; 0 when it allocated none, as showcmd), and the
+	 * node's certificate, key and the cluster's CA that the TLS port presents. */
+	int spice_port;
+	const char *spice_cert, *spice_key, *spice_ca;
 } kvm_cmdline_info;
+
+/* Proxmox's spice_port_range: the ports of the VMs' SPICE servers (spiceproxy refuses others). */
+#define KVM_SPICE_PORT_MIN 61000
+#define KVM_SPICE_PORT_MAX 61999
+/* Whether a vga value (the config's, or NULL) gives the VM a SPICE server: qxl, qxl2..qxl4, virtio,
+ * virtio-gl, as Proxmox's config_to_command. */
+bool kvm_vga_has_spice(const char *vga);
 
 /* The argv (NULL-terminated) for the config's main section. EINVAL naming the key at fault. */
 int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdline_info *info,

@@ -139,17 +139,21 @@ static int listen_local(int port)
 	return fd;
 }
 
-int pved_console_listen(int *ret_port, pve_error **err)
+int pved_port_listen(int min, int max, int *ret_port, pve_error **err)
 {
-	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
+	for (int port = min; port <= max; port++) {
 		int fd = listen_local(port);
 		if (fd >= 0) {
 			*ret_port = port;
 			return fd;
 		}
 	}
-	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d",
-			     CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	return pve_error_set(err, EADDRINUSE, "no free port between %d and %d", min, max);
+}
+
+int pved_console_listen(int *ret_port, pve_error **err)
+{
+	return pved_port_listen(CONSOLE_PORT_MIN, CONSOLE_PORT_MAX, ret_port, err);
 }
 
 void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,
