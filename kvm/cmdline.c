@@ -677,14 +677,16 @@ static void spice(ctx *x, int qxlnum)
 	pve_buf o = { 0 };
 	pve_buf_printf(&o, "tls-port=%d,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on",
 		       x->info->spice_port);
-	const char *files[][2] = { { "x509-cert-file", x->info->spice_cert },
-				   { "x509-key-file", x->info->spice_key },
-				   { "x509-cacert-file", x->info->spice_ca } };
-	for (size_t i = 0; i < ELEMENTSOF(files); i++)
-		if (files[i][1]) {
-			_cleanup_free_ char *e = qemu_escape(files[i][1]);
-			pve_buf_printf(&o, ",%s=%s", files[i][0], e);
-		}
+	if (x->info->pve_dir && x->info->node) {
+		const char *dir = x->info->pve_dir, *node = x->info->node;
+		_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", dir, node);
+		_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", dir, node);
+		_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", dir);
+		_cleanup_free_ char *ecert = qemu_escape(cert), *ekey = qemu_escape(key);
+		_cleanup_free_ char *eca = qemu_escape(ca);
+		pve_buf_printf(&o, ",x509-cert-file=%s,x509-key-file=%s,x509-cacert-file=%s", ecert,
+			       ekey, eca);
+	}
 	add2(x->b, "-spice", o.data);
 	pve_buf_free(&o);
 }

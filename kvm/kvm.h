@@ -213,10 +213,11 @@ typedef struct kvm_cmdline_info {
 	/* Told what the command line leaves out or works around (may be NULL). */
 	void (*warn)(void *ud, const char *msg);
 	/* SPICE, for a qxl or virtio display as Proxmox gives it one: the TLS port on 127.0.0.1 the
-	 * caller allocated (KVM_SPICE_PORT_MIN..MAX; 0 when it allocated none, as showcmd), and the
-	 * node's certificate, key and the cluster's CA that the TLS port presents. */
+	 * caller allocated (KVM_SPICE_PORT_MIN..MAX, pve_listen_local_port), and where the node's
+	 * certificate and key and the cluster's CA are, which the TLS port presents: the config
+	 * store's directory (<root>/etc/pve) and the node's name. */
 	int spice_port;
-	const char *spice_cert, *spice_key, *spice_ca;
+	const char *pve_dir, *node;
 } kvm_cmdline_info;
 
 /* Proxmox's spice_port_range: the ports of the VMs' SPICE servers (spiceproxy refuses others). */

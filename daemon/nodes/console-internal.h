@@ -35,8 +35,6 @@ ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret);
 /* A listening socket on localhost at the first free console port: made by pved, so the port is taken
  * before the client is told it, and handed to the task. -EADDRINUSE when all are taken. */
 int pved_console_listen(int *ret_port, pve_error **err);
-/* The same for any range of ports (a VM's SPICE port: closed again, for QEMU to bind). */
-int pved_port_listen(int min, int max, int *ret_port, pve_error **err);
 /* Answers a console call as Proxmox's: {port, ticket, upid, user}, with cert (the cluster's CA) for a
  * VNC console, and password when one was generated. */
 void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,

@@ -12,7 +12,6 @@
 
 #include "daemon/core/guest.h"
 #include "daemon/core/tasks-internal.h"
-#include "daemon/nodes/console-internal.h"
 #include "daemon/qemu/qemu-internal.h"
 #include "net/net.h"
 
@@ -481,23 +480,19 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		}
 	}
 	/* SPICE: a free port as Proxmox's next_spice_port finds one (QEMU binds it; QMP's query-spice
-	 * tells it later), the node's certificate for its TLS */
+	 * tells it later) */
 	int spice_port = 0;
-	_cleanup_free_ char *spice_cert = NULL, *spice_key = NULL, *spice_ca = NULL;
 	if (r >= 0 && kvm_vga_has_spice(pve_config_get(c, NULL, "vga"))) {
-		int fd = pved_port_listen(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &spice_port, err);
+		int fd = pve_listen_local_port(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &spice_port,
+					       err);
 		if (fd < 0)
 			r = fd;
 		else
 			close(fd);
-		_cleanup_free_ char *base = xasprintf("etc/pve/nodes/%s/pve-ssl", d->node);
-		_cleanup_free_ char *pem = xasprintf("%s.pem", base), *key = xasprintf("%s.key", base);
-		spice_cert = pved_path(d, pem);
-		spice_key = pved_path(d, key);
-		spice_ca = pved_path(d, "etc/pve/pve-root-ca.pem");
 		if (r >= 0)
 			printf("spice listens on port %d\n", spice_port);
 	}
+	_cleanup_free_ char *pve_dir = pved_path(d, "etc/pve");
 	start_ctx x = { .d = d, .scfg = TAKE_PTR(scfg) };
 	kvm_cmdline_info info = {
 		.vmid = vmid,
@@ -512,9 +507,8 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		.tap_fds = taps,
 		.warn = warn_cb,
 		.spice_port = spice_port,
-		.spice_cert = spice_cert,
-		.spice_key = spice_key,
-		.spice_ca = spice_ca,
+		.pve_dir = pve_dir,
+		.node = d->node,
 	};
 	char **argv = NULL;
 	if (r >= 0)
