@@ -368,9 +368,11 @@ char *pve_cert_subject_spice(const char *cert_pem, pve_error **err)
 	/* "/OU=pved/CN=node" as "OU=pved,CN=node": a '/' that starts a "key=" is a separator */
 	pve_buf b = { 0 };
 	for (const char *p = line + (line[0] == '/'); *p; p++) {
-		size_t key = *p == '/' ? strspn(p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-						       "0123456789_") :
-					 0;
+		size_t key = *p == '/' ?
+				     strspn(p + 1,
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789_") :
+				     0;
 		pve_buf_append(&b, key && p[1 + key] == '=' ? "," : p, 1);
 	}
 	OPENSSL_free(line);

@@ -1242,7 +1242,8 @@ static void tunnel_open(struct conn *c)
 	free(c->reason);
 	c->reason = NULL;
 	/* as Proxmox's: the request's protocol, then an empty line */
-	const char *ok = c->req->http_minor == 1 ? "HTTP/1.1 200 OK\r\n\r\n" : "HTTP/1.0 200 OK\r\n\r\n";
+	const char *ok = c->req->http_minor == 1 ? "HTTP/1.1 200 OK\r\n\r\n" :
+						   "HTTP/1.0 200 OK\r\n\r\n";
 	conn_write(c, ok, strlen(ok));
 	/* a console may sit idle for hours: no request or keep-alive limit from here on */
 	evtimer_del(c->timer);

@@ -119,7 +119,8 @@ void pved_spiceproxy_connect(pved_call *c)
 		return pved_call_fail_statusf(c, 401, "invalid ticket");
 	}
 	if (to.port < KVM_SPICE_PORT_MIN || to.port > KVM_SPICE_PORT_MAX)
-		return pved_call_fail_statusf(c, 403, "SPICE Port %d is not in allowed range (%d, %d)",
+		return pved_call_fail_statusf(c, 403,
+					      "SPICE Port %d is not in allowed range (%d, %d)",
 					      to.port, KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX);
 	/* the ticket names the node in lower case */
 	bool here = streq(to.node, "localhost") || strcasecmp(to.node, d->node) == 0;

@@ -690,8 +690,8 @@ static int spice_answer(spice_call *s, int port, pve_error **err)
 	if (!proxy)
 		proxy = d->node;
 	bool v6 = strchr(proxy, ':') != NULL;
-	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy, v6 ? "]" : "",
-					     d->spice_port ? d->spice_port : 3128);
+	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
+					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
 	_cleanup_config_ pve_config *conf = NULL;
 	const char *name = NULL;
 	if (qemu_conf_load(d, s->vmid, &conf, NULL, NULL) == 0)

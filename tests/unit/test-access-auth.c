@@ -251,7 +251,8 @@ static void spice_ticket(void)
 	_cleanup_error_ pve_error *err = NULL;
 	time_t now = 1700000000;
 	_cleanup_free_ char *host = NULL, *password = NULL;
-	check_int(pve_spice_ticket_create("secret", 100, "Node1", 61000, now, &host, &password, &err),
+	check_int(pve_spice_ticket_create("secret", 100, "Node1", 61000, now, &host, &password,
+					  &err),
 		  0);
 	check(host && strncmp(host, "pvespiceproxy:6553f100:100:node1:61000::", 40) == 0);
 	check_int(strlen(host), 40 + 40);
@@ -293,15 +294,15 @@ static void spice_ticket(void)
 	};
 	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
 		check_int(pve_spice_ticket_verify("key", bad[i], now, &t, NULL), -EACCES);
-	check_int(pve_spice_ticket_verify(
-			  "key",
-			  "pvespiceproxy:6553f100:100:node1:61000::"
-			  "812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
-			  now, &t, NULL),
+	check_int(pve_spice_ticket_verify("key",
+					  "pvespiceproxy:6553f100:100:node1:61000::"
+					  "812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+					  now, &t, NULL),
 		  0);
 	/* a name a ticket cannot carry */
 	char *h = NULL, *pw = NULL;
-	check_int(pve_spice_ticket_create("secret", 100, "a:b", 61000, now, &h, &pw, NULL), -EINVAL);
+	check_int(pve_spice_ticket_create("secret", 100, "a:b", 61000, now, &h, &pw, NULL),
+		  -EINVAL);
 	check(h == NULL && pw == NULL);
 }
 
@@ -613,6 +614,6 @@ static void certificates(void)
 }
 
 TEST_MAIN(TEST(authkey_generate_and_load), TEST(ticket_roundtrip), TEST(ticket_rejects),
-	  TEST(ticket_rotation), TEST(csrf), TEST(spice_ticket), TEST(token_header), TEST(token_secret),
-	  TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg), TEST(pam_real),
-	  TEST(certificates))
+	  TEST(ticket_rotation), TEST(csrf), TEST(spice_ticket), TEST(token_header),
+	  TEST(token_secret), TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg),
+	  TEST(pam_real), TEST(certificates))

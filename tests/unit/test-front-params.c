@@ -433,7 +433,8 @@ static void test_spice_connect(void)
 		  0, "pvespiceproxy:6553f100:100:n1:61000::abc:61000" },
 		{ "CONNECT h:1 HTTP/1.1\r\n\r\n", 0, "h:1" },
 		{ "GET / HTTP/1.0\r\n\r\n", 501, NULL },
-		{ "POST /api2/json/access/ticket HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 501, NULL },
+		{ "POST /api2/json/access/ticket HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 501,
+		  NULL },
 	};
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
 		pve_http_parser *p = pve_http_parser_new();

@@ -262,9 +262,9 @@ static void test_spice(void)
 	pve_config_free(c);
 	check(kvm_vga_has_spice("qxl") && kvm_vga_has_spice("qxl4,memory=16") &&
 	      kvm_vga_has_spice("memory=16,type=virtio-gl") && kvm_vga_has_spice("type=qxl3"));
-	check(!kvm_vga_has_spice(NULL) && !kvm_vga_has_spice("std") &&
-	      !kvm_vga_has_spice("qxl5") && !kvm_vga_has_spice("serial0") &&
-	      !kvm_vga_has_spice("memory=16") && !kvm_vga_has_spice(""));
+	check(!kvm_vga_has_spice(NULL) && !kvm_vga_has_spice("std") && !kvm_vga_has_spice("qxl5") &&
+	      !kvm_vga_has_spice("serial0") && !kvm_vga_has_spice("memory=16") &&
+	      !kvm_vga_has_spice(""));
 }
 
 /* hotplug cpu,memory with numa: 1 on two sockets: -smp 1 and cpu2..cpuN devices, 1 GiB static RAM split
