@@ -310,18 +310,14 @@ int pve_spice_ticket_create(const char *secret, long long vmid, const char *node
 	return 0;
 }
 
-/* A decimal number of at most max_digits digits, all of s[0..len). */
-static bool spice_number(const char *s, size_t len, size_t max_digits, long long *ret)
+/* A decimal number of at most max, all of s[0..len). */
+static bool spice_number(const char *s, size_t len, unsigned long long max, long long *ret)
 {
-	if (!len || len > max_digits)
+	_cleanup_free_ char *t = xstrndup(s, len);
+	unsigned long long v;
+	if (pve_parse_uint(t, max, &v) < 0)
 		return false;
-	long long v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*ret = v;
+	*ret = (long long)v;
 	return true;
 }
 
@@ -336,7 +332,7 @@ int pve_spice_ticket_verify(const char *secret, const char *connect, time_t now,
 	const char *end = connect + len;
 	const char *colon = strrchr(connect, ':');
 	long long port = 0;
-	if (!colon || !spice_number(colon + 1, (size_t)(end - colon - 1), 5, &port) ||
+	if (!colon || !spice_number(colon + 1, (size_t)(end - colon - 1), 65535, &port) ||
 	    colon - connect < (ptrdiff_t)(strlen(SPICE_PREFIX) + 42))
 		return pve_error_set(err, EACCES, "invalid ticket");
 	const char *sig = colon - 40;
@@ -353,9 +349,9 @@ int pve_spice_ticket_verify(const char *secret, const char *connect, time_t now,
 	const char *c3 = strrchr(plain, ':');
 	long long vmid = 0, signed_port = 0;
 	if (!c1 || c1 - t != 8 || !c2 || c3 <= c2 ||
-	    !spice_number(c1 + 1, (size_t)(c2 - c1 - 1), 9, &vmid) ||
+	    !spice_number(c1 + 1, (size_t)(c2 - c1 - 1), 999999999, &vmid) ||
 	    !spice_node_ok(c2 + 1, (size_t)(c3 - c2 - 1)) ||
-	    !spice_number(c3 + 1, strlen(c3 + 1), 5, &signed_port))
+	    !spice_number(c3 + 1, strlen(c3 + 1), 65535, &signed_port))
 		return pve_error_set(err, EACCES, "invalid ticket");
 	unsigned long long ttime = 0;
 	for (int i = 0; i < 8; i++) {

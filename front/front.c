@@ -310,6 +310,7 @@ static void listeners_enable(struct front *f, bool on)
 static void conn_free(struct conn *c)
 {
 	struct front *f = c->f;
+
 	if (c->upload_paused)
 		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
@@ -682,6 +683,7 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
+
 	if (c->state == C_WEBSOCKET) {
 		ws_pump(c);
 		return;
@@ -696,6 +698,10 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 		fill_file(c);
 		return;
 	}
+	/* A write callback deferred from before the answer was queued (a plain socket, the SPICE
+	 * proxy's, is writable at once after the accept) is not the answer's drain. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
 	answer_done(c);
 }
 
@@ -703,6 +709,7 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
+
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e;
 		while ((e = bufferevent_get_openssl_error(c->bev)))
@@ -1103,6 +1110,23 @@ static void on_pved_write(struct bufferevent *bev, void *arg)
 
 /* ---- API requests ------------------------------------------------------------------------------------ */
 
+/* The request (an encoded payload) to pved under a new id; the connection waits for the answer. */
+static void send_request(struct conn *c, const char *payload, size_t len)
+{
+	struct front *f = c->f;
+	if (++f->next_id == 0)
+		f->next_id = 1;
+	c->id = f->next_id;
+	c->state = C_WAITING;
+	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
+	 * pipelined request waits in the input buffer, bounded by the read watermark. */
+	evtimer_del(c->timer);
+	pve_buf b = { 0 };
+	pve_wire_append_request(&b, c->id, payload, len);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
 static void forward_api(struct conn *c, const char *path)
 {
 	struct front *f = c->f;
@@ -1135,17 +1159,7 @@ static void forward_api(struct conn *c, const char *path)
 		send_error(c, 413, err->message, false);
 		return;
 	}
-	if (++f->next_id == 0)
-		f->next_id = 1;
-	c->id = f->next_id;
-	c->state = C_WAITING;
-	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
-	 * pipelined request waits in the input buffer, bounded by the read watermark. */
-	evtimer_del(c->timer);
-	pve_buf b = { 0 };
-	pve_wire_append_request(&b, c->id, payload, len);
-	bufferevent_write(f->pved, b.data, b.len);
-	pve_buf_free(&b);
+	send_request(c, payload, len);
 	if (c->req->stream_body)
 		upload_start(c);
 }
@@ -1202,15 +1216,7 @@ static void spice_request(struct conn *c)
 		spice_refuse(c, 400, err->message);
 		return;
 	}
-	if (++f->next_id == 0)
-		f->next_id = 1;
-	c->id = f->next_id;
-	c->state = C_WAITING;
-	evtimer_del(c->timer);
-	pve_buf b = { 0 };
-	pve_wire_append_request(&b, c->id, payload, len);
-	bufferevent_write(f->pved, b.data, b.len);
-	pve_buf_free(&b);
+	send_request(c, payload, len);
 }
 
 /* The client's bytes to pved, as far as its window goes; the rest waits in the input, which the read

@@ -421,10 +421,12 @@ void pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
 			     uint32_t grant)
 {
 	call *k = (call *)c;
+	/* a client gone already: stream_accept hands the call back (on_close) and frees it */
+	bool gone = k->cancelled || k->conn->closed;
 	k->tunnel = true;
 	k->on_window = on_window;
 	pved_call_stream_accept(c, on_data, on_close, ud);
-	if (k->streaming)
+	if (!gone)
 		pved_call_body_grant(c, grant);
 }
 

@@ -596,6 +596,7 @@ static void h_sendkey(pved_call *c)
 typedef struct spice_call {
 	pved_call *c;
 	long long vmid;
+	char *title;
 	char *password;
 	cJSON *answer;
 } spice_call;
@@ -605,6 +606,7 @@ static void spice_call_free(spice_call *s)
 	if (s->password)
 		explicit_bzero(s->password, strlen(s->password));
 	free(s->password);
+	free(s->title);
 	cJSON_Delete(s->answer);
 	free(s);
 }
@@ -692,18 +694,12 @@ static int spice_answer(spice_call *s, int port, pve_error **err)
 	bool v6 = strchr(proxy, ':') != NULL;
 	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
 					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
-	_cleanup_config_ pve_config *conf = NULL;
-	const char *name = NULL;
-	if (qemu_conf_load(d, s->vmid, &conf, NULL, NULL) == 0)
-		name = pve_config_get(conf, NULL, "name");
-	_cleanup_free_ char *title = name ? xasprintf("VM %lld - %s", s->vmid, name) :
-					    xasprintf("VM %lld", s->vmid);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
 	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
 	cJSON_AddStringToObject(o, "release-cursor", "Ctrl+Alt+R");
 	cJSON_AddStringToObject(o, "type", "spice");
-	cJSON_AddStringToObject(o, "title", title);
+	cJSON_AddStringToObject(o, "title", s->title);
 	cJSON_AddStringToObject(o, "host", proxyticket);
 	cJSON_AddStringToObject(o, "proxy", url);
 	cJSON_AddNumberToObject(o, "tls-port", port);
@@ -747,6 +743,8 @@ static void h_spiceproxy(pved_call *c)
 	spice_call *s = xcalloc(1, sizeof(*s));
 	s->c = c;
 	s->vmid = vmid;
+	const char *name = pve_config_get(conf, NULL, "name");
+	s->title = name ? xasprintf("VM %lld - %s", vmid, name) : xasprintf("VM %lld", vmid);
 	spice_qmp(s, "query-spice", NULL, spice_port_known);
 }
 
