@@ -4,13 +4,19 @@ and query-spice agree); spiceproxy's answer field by field (Proxmox's remote_vie
 SPICE client (spicelib) goes through the node's SPICE proxy with the answer's proxy and host, TLS
 with its CA and host-subject, links the main channel with the password and reads SPICE_MSG_MAIN_INIT.
 Refused: a wrong password (link result not 0), a forged ticket, another VM's port with a valid
-ticket, another method than CONNECT, an expired ticket (after 40 s). Runs as root; skips without
-QEMU's SPICE module; every QEMU is stopped by PID at the end."""
+ticket, another method than CONNECT, an expired ticket (after 40 s). The relay is bounded: a stand-in
+SPICE server (a ticket signed here with the node's secret) that writes without end to a client that
+does not read, and the other way round, gets only so far, pved's and pved-api's memory stay flat, and
+every byte arrives once the reader reads. Runs as root; skips without QEMU's SPICE module; every QEMU
+is stopped by PID at the end."""
 
+import hashlib
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -153,7 +159,6 @@ def other_vms_port_refused(n):
 @case
 def only_connect(n):
     need_vms()
-    import socket
     s = socket.create_connection(("127.0.0.1", n.spice_port), timeout=10)
     try:
         s.sendall(b"GET / HTTP/1.0\r\n\r\n")
@@ -161,6 +166,90 @@ def only_connect(n):
         expect(line.startswith(b"HTTP/1.0 501"), line)
     finally:
         s.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def signed_target(n, vmid, port):
+    """A proxy ticket as pved makes one, signed here with the node's secret (pve-www.key)."""
+    with open(n.path("etc/pve/pve-www.key")) as f:
+        secret = f.read().split("\n")[0]
+    plain = f"pvespiceproxy:{int(time.time()):08x}:{vmid}:{n.name.lower()}:{port}"
+    return f"{plain}::{hashlib.sha1((plain + secret).encode()).hexdigest()}:{port}"
+
+
+def flood(s, seconds, limit=256 << 20):
+    """Writes to s for seconds (or up to limit): how much it took."""
+    s.settimeout(0.2)
+    chunk = bytes(range(256)) * 256
+    sent, deadline = 0, time.time() + seconds
+    while time.time() < deadline and sent < limit:
+        try:
+            sent += s.send(chunk)
+        except socket.timeout:
+            pass
+    return sent
+
+
+def drain(s, want, timeout=60):
+    s.settimeout(timeout)
+    got = 0
+    while got < want:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    return got
+
+
+@case
+def relay_bounded(n):
+    vmlib.need_root_and_qemu()
+    srv = socket.socket()
+    for port in range(61999, 61900, -1):
+        try:
+            srv.bind(("127.0.0.1", port))
+            break
+        except OSError:
+            continue
+    srv.listen(1)
+    front = n.front_pids()[0]
+    base = {"pved-api": rss_kib(front), "pved": rss_kib(n.proc.pid)}
+    client = spicelib.proxy_connect(f"http://127.0.0.1:{n.spice_port}",
+                                    signed_target(n, 999, port))
+    conn, _ = srv.accept()
+    srv.close()
+    try:
+        # the server writes, the client does not read; then the other way
+        down = flood(conn, 4)
+        up = flood(client, 4)
+        grown = {"pved-api": rss_kib(front) - base["pved-api"],
+                 "pved": rss_kib(n.proc.pid) - base["pved"]}
+        print(f"# relay to readers that do not read: {down >> 10} KiB down, {up >> 10} KiB up "
+              f"taken; RSS growth {grown} KiB", flush=True)
+        # socket buffers and the windows, far from what 4 s on loopback would move unbounded
+        expect(down < 64 << 20 and up < 64 << 20, (down, up))
+        expect(grown["pved-api"] < 32 << 10 and grown["pved"] < 32 << 10, grown)
+        # every byte arrives once the readers read
+        results = {}
+        t = threading.Thread(target=lambda: results.update(up=drain(conn, up)))
+        t.start()
+        expect(drain(client, down) == down, "the client did not get all the server sent")
+        t.join(70)
+        expect(results.get("up") == up, "the server did not get all the client sent")
+        # the server's end reaches the client
+        conn.close()
+        client.settimeout(10)
+        expect(client.recv(1) == b"", "the tunnel did not end with the server's close")
+    finally:
+        conn.close()
+        client.close()
 
 
 @case
