@@ -143,11 +143,14 @@ static int firmware(ctx *x)
 	const char *bios = get(x, "bios");
 	if (!bios || streq(bios, "seabios"))
 		return 0;
-	if (!x->info->ovmf_code || access(x->info->ovmf_code, R_OK) != 0)
+	const char *file = x->info->ovmf_code, *template;
+	if (!file)
+		kvm_ovmf_files(x->s, get(x, "efidisk0"), get(x, "machine"), &file, &template);
+	if (access(file, R_OK) != 0)
 		return pve_error_set_param(x->err, ENOENT, "bios",
 					   "bios 'ovmf': the OVMF firmware is not installed (%s)",
-					   x->info->ovmf_code ? x->info->ovmf_code : "no path");
-	_cleanup_free_ char *code = qemu_escape(x->info->ovmf_code);
+					   file);
+	_cleanup_free_ char *code = qemu_escape(file);
 	add(x->b, "-drive");
 	addf(x->b, "if=pflash,unit=0,format=raw,readonly=on,file=%s", code);
 	const char *efi = get(x, "efidisk0");
@@ -180,6 +183,25 @@ static int firmware(ctx *x)
 	     ep);
 	kvm_drive_clear(&d);
 	return 0;
+}
+
+void kvm_ovmf_files(const kvm_schema *s, const char *efi, const char *machine,
+		    const char **ret_code, const char **ret_vars)
+{
+	*ret_code = KVM_OVMF_DIR "/OVMF_CODE.fd";
+	*ret_vars = KVM_OVMF_DIR "/OVMF_VARS.fd";
+	kvm_drive d;
+	if (!efi || kvm_drive_parse(s, "efidisk0", efi, &d, NULL) < 0)
+		return;
+	bool four_m = streq_ptr(pve_json_str(d.opts, "efitype"), "4m");
+	bool ms = opt_bool(d.opts, "pre-enrolled-keys", false);
+	kvm_drive_clear(&d);
+	if (!four_m)
+		return;
+	/* Proxmox's 4m images: the secure-boot build where the machine has SMM (q35) */
+	bool q35 = machine && strstr(machine, "q35");
+	*ret_code = q35 ? KVM_OVMF_DIR "/OVMF_CODE_4M.secboot.fd" : KVM_OVMF_DIR "/OVMF_CODE_4M.fd";
+	*ret_vars = ms ? KVM_OVMF_DIR "/OVMF_VARS_4M.ms.fd" : KVM_OVMF_DIR "/OVMF_VARS_4M.fd";
 }
 
 static unsigned hotplug_features(const ctx *x)
@@ -811,6 +833,21 @@ static int agent(ctx *x)
 	return 0;
 }
 
+/* tpmstate0: a TPM (TIS) whose emulator, swtpm, the start runs beforehand on <run>/<vmid>.swtpm
+ * (kvm_swtpm_argv), as Proxmox's add_tpm_device. */
+static int tpm(ctx *x)
+{
+	if (!get(x, "tpmstate0"))
+		return 0;
+	_cleanup_free_ char *p = kvm_run_path(x->info->run_dir, x->info->vmid, "swtpm");
+	_cleanup_free_ char *ep = qemu_escape(p);
+	add(x->b, "-chardev");
+	addf(x->b, "socket,id=tpmchar,path=%s", ep);
+	add2(x->b, "-tpmdev", "emulator,id=tpmdev,chardev=tpmchar");
+	add2(x->b, "-device", "tpm-tis,tpmdev=tpmdev");
+	return 0;
+}
+
 static int base64_value(int c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -929,11 +966,11 @@ static int refuse_unsupported(ctx *x)
 		const char *prefix;
 		const char *what;
 	} keys[] = { { "hostpci", "PCI passthrough" }, { "usb", "USB devices" },
-		     { "virtiofs", "virtiofs" },       { "tpmstate0", "a TPM" },
-		     { "amd-sev", "AMD SEV" },	       { "intel-tdx", "Intel TDX" },
-		     { "ivshmem", "ivshmem" },	       { "parallel", "parallel ports" },
-		     { "audio0", "audio devices" },    { "numa", "NUMA nodes" },
-		     { "hugepages", "huge pages" },    { "spice_enhancements", "SPICE" } };
+		     { "virtiofs", "virtiofs" },       { "amd-sev", "AMD SEV" },
+		     { "intel-tdx", "Intel TDX" },     { "ivshmem", "ivshmem" },
+		     { "parallel", "parallel ports" }, { "audio0", "audio devices" },
+		     { "numa", "NUMA nodes" },	       { "hugepages", "huge pages" },
+		     { "spice_enhancements", "SPICE" } };
 	_cleanup_strv_free_ char **all = pve_config_keys(x->c, NULL);
 	for (char **k = all; *k; k++)
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -1046,6 +1083,8 @@ int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdlin
 		r = misc(&x);
 	if (r == 0)
 		r = agent(&x);
+	if (r == 0)
+		r = tpm(&x);
 	if (r == 0)
 		r = drives(&x);
 	if (r == 0)

@@ -197,8 +197,9 @@ typedef struct kvm_cmdline_info {
 	const char *qemu; /* the binary: /usr/bin/qemu-system-x86_64 */
 	bool kvm; /* use KVM (else TCG) */
 	bool allow_args; /* the config's `args` are used (root set them); refused otherwise */
-	/* OVMF's code image, for bios: ovmf; without an efidisk0 the VM boots with throw-away EFI
-	 * variables in <run>/<vmid>.efivars, which the caller copies from OVMF's template first. */
+	/* OVMF's code image for bios: ovmf, or NULL for kvm_ovmf_files's; without an efidisk0 the VM
+	 * boots with throw-away EFI variables in <run>/<vmid>.efivars, which the caller copies from
+	 * OVMF's template first. */
 	const char *ovmf_code;
 	const char *machine; /* a machine to force, or NULL */
 	/* The path and format of a volume ID (or absolute path) as storage/ resolves it. */
@@ -226,6 +227,14 @@ typedef struct kvm_cmdline_info {
 /* Whether a vga value (the config's, or NULL) gives the VM a SPICE server: qxl, qxl2..qxl4, virtio,
  * virtio-gl, as Proxmox's config_to_command. */
 bool kvm_vga_has_spice(const char *vga);
+/* OVMF's code and variables template for an efidisk0 value (or NULL) and machine, as Proxmox's get_ovmf_files picks them from
+ * its firmware package, here from Debian's ovmf: the 2 MiB images by default, the 4 MiB ones for
+ * efitype=4m (the secure-boot code on q35, Microsoft's keys in the template with pre-enrolled-keys). */
+#define KVM_OVMF_DIR "/usr/share/OVMF"
+/* A TPM state volume's size, fixed as Proxmox's TPMSTATE_DISK_SIZE. */
+#define KVM_TPMSTATE_SIZE (4 * 1024 * 1024)
+void kvm_ovmf_files(const kvm_schema *s, const char *efidisk0, const char *machine,
+		    const char **ret_code, const char **ret_vars);
 
 /* The argv (NULL-terminated) for the config's main section. EINVAL naming the key at fault. */
 int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdline_info *info,

@@ -859,14 +859,23 @@ static int alpine_version(int root)
 	return maj * 100 + min;
 }
 
+/* An unmanaged system gets nothing written, except a busybox one (os-release ID=busybox, as pved's
+ * template): the runtime sets static addresses itself, but DHCP is the init's, and busybox's init
+ * scripts read ifupdown's file (Alpine's flavour, with netmasks) to know where to run udhcpc. */
+static int busybox_interfaces(int root, const lxc_setup *s, pve_error **err)
+{
+	_cleanup_free_ char *osr = ct_read(root, "/etc/os-release");
+	_cleanup_free_ char *id = osr ? os_release_get(osr, "ID") : NULL;
+	if (!id || !streq(id, "busybox"))
+		return 0;
+	return setup_interfaces(root, s, true, false, err);
+}
+
 int lxc_setup_rootfs(const char *dir, const lxc_setup *s, pve_error **err)
 {
 	_cleanup_close_ int root = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return pve_error_set(err, errno, "container rootfs '%s': %m", dir);
-	const char *ostype = s->ostype && s->ostype[0] ? s->ostype : lxc_ostype_detect(dir);
-	if (streq(ostype, "unmanaged"))
-		return 0;
 	if (!line_safe(s->hostname) || !line_safe(s->nameserver) || !line_safe(s->searchdomain))
 		return pve_error_set(err, EINVAL,
 				     "hostname, nameserver or searchdomain holds a line break");
@@ -878,6 +887,9 @@ int lxc_setup_rootfs(const char *dir, const lxc_setup *s, pve_error **err)
 			return pve_error_set(err, EINVAL, "network device %zu: bad name or address",
 					     i);
 	}
+	const char *ostype = s->ostype && s->ostype[0] ? s->ostype : lxc_ostype_detect(dir);
+	if (streq(ostype, "unmanaged"))
+		return busybox_interfaces(root, s, err);
 
 	int r = 0;
 	if (s->root_password_hash)

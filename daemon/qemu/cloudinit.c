@@ -543,44 +543,73 @@ static int monitor(pved *d, long long vmid, const char *cmd, cJSON *args, pve_er
 	return r;
 }
 
+/* The image of drive key made again from conf; a running VM's medium taken out while it is written
+ * (QEMU holds the image open and locked) and put back in, also when writing failed. */
+static int rewrite_medium(pved *d, const pve_sectioncfg *scfg, long long vmid, pve_config *conf,
+			  const char *key, bool running, pve_error **err)
+{
+	if (running) {
+		cJSON *args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "id", key);
+		cJSON_AddTrueToObject(args, "force");
+		int r = monitor(d, vmid, "eject", args, err);
+		if (r < 0)
+			return r;
+	}
+	int r = write_image(d, scfg, vmid, conf, key, err);
+	if (!running)
+		return r;
+	_cleanup_free_ char *path = NULL, *fmt = NULL;
+	pve_error *e = NULL;
+	_cleanup_free_ char *volid = drive_file(pve_config_get(conf, NULL, key));
+	int r2 = qemu_volume_path(d, scfg, volid, &path, &fmt, &e);
+	if (r2 >= 0) {
+		cJSON *args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "id", key);
+		cJSON_AddStringToObject(args, "filename", path);
+		cJSON_AddStringToObject(args, "format", fmt);
+		cJSON_AddStringToObject(args, "read-only-mode", "read-only");
+		r2 = monitor(d, vmid, "blockdev-change-medium", args, &e);
+	}
+	if (r2 < 0 && r >= 0) {
+		if (err && !*err)
+			*err = e;
+		else
+			pve_error_free(e);
+		return r2;
+	}
+	pve_error_free(e);
+	return r;
+}
+
 static void update_work(void *arg)
 {
 	update_job *j = arg;
-	pved *d = j->d;
-	/* QEMU holds the image open (and locked): out with it while it is written */
-	if (j->running) {
-		cJSON *args = cJSON_CreateObject();
-		cJSON_AddStringToObject(args, "id", j->key);
-		cJSON_AddTrueToObject(args, "force");
-		j->r = monitor(d, j->vmid, "eject", args, &j->err);
-		if (j->r < 0)
-			return;
-	}
 	_cleanup_sectioncfg_ pve_sectioncfg *scfg = NULL;
-	j->r = qemu_storage_cfg(d, &scfg, &j->err);
+	j->r = qemu_storage_cfg(j->d, &scfg, &j->err);
 	if (j->r >= 0)
-		j->r = write_image(d, scfg, j->vmid, j->conf, j->key, &j->err);
-	if (j->running) {
-		/* the medium goes back in also when writing failed */
-		_cleanup_free_ char *path = NULL, *fmt = NULL;
-		pve_error *e = NULL;
-		_cleanup_free_ char *volid = drive_file(pve_config_get(j->conf, NULL, j->key));
-		int r = scfg ? qemu_volume_path(d, scfg, volid, &path, &fmt, &e) : -EIO;
-		if (r >= 0) {
-			cJSON *args = cJSON_CreateObject();
-			cJSON_AddStringToObject(args, "id", j->key);
-			cJSON_AddStringToObject(args, "filename", path);
-			cJSON_AddStringToObject(args, "format", fmt);
-			cJSON_AddStringToObject(args, "read-only-mode", "read-only");
-			r = monitor(d, j->vmid, "blockdev-change-medium", args, &e);
-		}
-		if (r < 0 && j->r >= 0) {
-			j->r = r;
-			j->err = e;
-		} else {
-			pve_error_free(e);
-		}
-	}
+		j->r = rewrite_medium(j->d, scfg, j->vmid, j->conf, j->key, j->running, &j->err);
+}
+
+int qemu_cloudinit_hotplug(pved *d, long long vmid, pve_config *c, const pve_sectioncfg *scfg,
+			   pve_error **err)
+{
+	unsigned features = KVM_HOTPLUG_NETWORK | KVM_HOTPLUG_DISK | KVM_HOTPLUG_USB;
+	const char *hv = pve_config_get(c, NULL, "hotplug");
+	if (hv && kvm_hotplug_parse(hv, &features) < 0)
+		return 0;
+	const char *key = qemu_cloudinit_drive(c, NULL);
+	if (!(features & KVM_HOTPLUG_CLOUDINIT) || !key ||
+	    !pve_config_has_section(c, KVM_SECTION_CLOUDINIT))
+		return 0;
+	char drive[16];
+	snprintf(drive, sizeof(drive), "%s", key);
+	int r = rewrite_medium(d, scfg, vmid, c, drive, true, err);
+	if (r < 0)
+		return r;
+	printf("cloud-init drive %s generated again\n", drive);
+	pve_config_delete_section(c, KVM_SECTION_CLOUDINIT);
+	return 1;
 }
 
 static void update_done(void *arg)

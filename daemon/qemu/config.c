@@ -483,6 +483,22 @@ static void apply_fast_plug(pve_config *c)
 	kvm_pending_drop_if_empty(c);
 }
 
+/* With `hotplug` cloudinit, a running VM's cloud-init drive made again from the changed config, as
+ * Proxmox's vmconfig_update_cloudinit_drive; a failure is the answer (the first hot-plug error
+ * stays), the config still written. */
+static void hotplug_cloudinit(pved *d, long long vmid, pve_config *c, const pve_sectioncfg *scfg,
+			      pve_error **err)
+{
+	pve_error *e = NULL;
+	if (qemu_cloudinit_hotplug(d, vmid, c, scfg, &e) >= 0)
+		return;
+	pved_task_warn("cloud-init: %s", e->message);
+	if (*err)
+		pve_error_free(e);
+	else
+		*err = e;
+}
+
 /* A key's value before an update, for cloud-init's record of what the drive holds. */
 static void ci_remember(cJSON *old, const pve_config *c, const char *key)
 {
@@ -877,9 +893,11 @@ static int put_check(void *cfg, void *ud, pve_error **err)
 	j->made = made;
 	/* a running VM: what can be hot-plugged goes in now; a failure is the answer, after the
 	 * write, with the change kept pending (Proxmox's order) */
-	if (j->u.running)
+	if (j->u.running) {
 		(void)qemu_hotplug_pending(j->d, j->vmid, cfg, j->scfg, &j->u.destroy,
 					   &j->hotplug_err);
+		hotplug_cloudinit(j->d, j->vmid, cfg, j->scfg, &j->hotplug_err);
+	}
 	return 0;
 }
 
@@ -1091,8 +1109,10 @@ static int task_config(pved *d, const cJSON *args, pve_error **err)
 	if (r >= 0)
 		r = qemu_disks_allocate(d, scfg, vmid, c, KVM_SECTION_PENDING, NULL, &more, err);
 	pve_error *hotplug_err = NULL;
-	if (r >= 0 && u.running)
+	if (r >= 0 && u.running) {
 		(void)qemu_hotplug_pending(d, vmid, c, scfg, &u.destroy, &hotplug_err);
+		hotplug_cloudinit(d, vmid, c, scfg, &hotplug_err);
+	}
 	if (r >= 0)
 		r = qemu_conf_write(d, vmid, c, digest, err);
 	if (r >= 0 && hotplug_err) {

@@ -270,7 +270,8 @@ static int move_check(pved *d, const pve_config *c, const char *digest, const cJ
 }
 
 /* ---- move_disk to another VM (Proxmox's reassign): the volume renamed to the target's, the key moved
- * from one config to the other; both VMs stopped ---- */
+ * from one config to the other. A running source may give only an unused disk; a running target
+ * gets the disk as a change of its config, hot-plugged as a PUT's would be ---- */
 
 static bool reassign_target(const cJSON *args, long long *ret)
 {
@@ -301,7 +302,7 @@ static int reassign_check(pved *d, const pve_config *src, const char *digest, lo
 	const char *td = pve_json_str(args, "target-disk");
 	if (!td)
 		td = disk;
-	if (!kvm_drive_key(td, false, NULL, NULL))
+	if (!kvm_drive_key(td, true, NULL, NULL))
 		return pve_error_set_param(err, EINVAL, "target-disk", "invalid disk key '%s'", td);
 	if (pve_config_get(dst, NULL, td) || pve_config_get(dst, KVM_SECTION_PENDING, td))
 		return pve_error_set_param(err, EINVAL, "target-disk",
@@ -316,10 +317,12 @@ static int reassign_check(pved *d, const pve_config *src, const char *digest, lo
 	if (used_by_snapshot(d, src, volid))
 		return pve_error_set_param(err, EINVAL, "disk",
 					   "can't reassign a disk that is part of a snapshot");
-	if (qemu_ops_running(d, arg_vmid_of(args), NULL) || qemu_ops_running(d, target, NULL))
-		return pve_error_set_param(err, EINVAL, "target-vmid",
-					   "reassigning a disk of a running VM is not supported by "
-					   "pved yet");
+	/* a running target gets it as a change (hot-plugged where it can); a running source keeps
+	 * the disk its QEMU uses */
+	if (!startswith(disk, "unused") && qemu_ops_running(d, arg_vmid_of(args), NULL))
+		return pve_error_set_param(err, EINVAL, "disk",
+					   "Cannot move disk to another VM while the source VM is "
+					   "running - detach first");
 	_cleanup_free_ char *sid = xstrndup(volid, strcspn(volid, ":"));
 	pve_storage st;
 	if (pve_storage_get(scfg, sid, &st, NULL) < 0 ||
@@ -344,6 +347,36 @@ static void h_reassign(pved_call *c, long long target, const pve_config *src, co
 		return pved_call_fail(c, err);
 	}
 	start(c, "qmmove", cJSON_Duplicate(c->params, true));
+}
+
+/* Proxmox's: a disk that leaves a VM leaves its `boot: order=` (the key goes when nothing is left). */
+static void boot_order_drop(pve_config *c, const char *disk)
+{
+	const char *boot = pve_config_get(c, NULL, "boot");
+	const char *order = boot ? strstr(boot, "order=") : NULL;
+	if (!order)
+		return;
+	_cleanup_free_ char *list = xstrndup(order + 6, strcspn(order + 6, ","));
+	_cleanup_strv_free_ char **devs = pve_strv_split(list, ";");
+	pve_buf b = { 0 };
+	bool found = false;
+	for (char **dv = devs; *dv; dv++) {
+		if (streq(*dv, disk)) {
+			found = true;
+			continue;
+		}
+		pve_buf_printf(&b, "%s%s", b.len ? ";" : "", *dv);
+	}
+	if (found) {
+		printf("removing disk '%s' from boot order config\n", disk);
+		if (b.len) {
+			_cleanup_free_ char *v = xasprintf("order=%s", b.data);
+			pve_config_set(c, NULL, "boot", v);
+		} else {
+			pve_config_delete(c, NULL, "boot");
+		}
+	}
+	pve_buf_free(&b);
 }
 
 static int task_reassign(pved *d, long long target, const cJSON *args, pve_error **err)
@@ -387,18 +420,31 @@ static int task_reassign(pved *d, long long target, const cJSON *args, pve_error
 	_cleanup_free_ char *newvol = xasprintf("%s:%s", v.sid, newname);
 	printf("reassigning %s (%s) of VM %lld to %s of VM %lld as %s\n", disk, volid, vmid, td,
 	       target, newvol);
-	_cleanup_free_ char *nv = qemu_ops_drive_with(d, td, value, newvol, 0, NULL);
+	/* an unusedN is the volume alone, as Proxmox parses it for that key */
+	_cleanup_free_ char *nv = startswith(td, "unused") ?
+					  xstrdup(newvol) :
+					  qemu_ops_drive_with(d, td, value, newvol, 0, NULL);
 	if (!nv)
 		r = pve_error_set(err, EINVAL, "the drive '%s' can't be '%s'", disk, td);
+	/* a running target: a change in [PENDING], hot-plugged when `hotplug` has disk and the bus
+	 * allows (an unused disk needs nothing from QEMU) */
+	bool pending = r >= 0 && !startswith(td, "unused") && qemu_ops_running(d, target, NULL);
+	char **destroy = NULL;
+	pve_error *hotplug_err = NULL;
 	if (r >= 0) {
-		pve_config_set(dst, NULL, td, nv);
+		pve_config_set(dst, pending ? KVM_SECTION_PENDING : NULL, td, nv);
+		if (pending)
+			(void)qemu_hotplug_pending(d, target, dst, scfg, &destroy, &hotplug_err);
 		r = qemu_conf_write(d, target, dst, tdigest, err);
 	}
+	strv_free(destroy);
 	if (r >= 0) {
 		pve_config_delete(src, NULL, disk);
+		boot_order_drop(src, disk);
 		r = qemu_conf_write(d, vmid, src, digest, err);
 		if (r < 0) {
-			pve_config_delete(dst, NULL, td);
+			pve_config_delete(dst, pending ? KVM_SECTION_PENDING : NULL, td);
+			kvm_pending_drop_if_empty(dst);
 			(void)qemu_conf_write(d, target, dst, NULL, NULL);
 		}
 	}
@@ -410,6 +456,13 @@ static int task_reassign(pved *d, long long target, const cJSON *args, pve_error
 						&back, NULL);
 	}
 	qemu_vol_clear(&v);
+	if (r >= 0 && hotplug_err) {
+		/* done, as Proxmox's: the disk stays a pending change of the target, the task fails */
+		if (err && !*err)
+			*err = TAKE_PTR(hotplug_err);
+		r = -EINVAL;
+	}
+	pve_error_free(hotplug_err);
 	return r;
 }
 

@@ -2,6 +2,7 @@
  * allocated from STORAGE:SIZE requests or imported from an image (import-from), and volumes freed. All of
  * it blocks: it runs in task workers and on the guest queue's threads. */
 #include <cjson/cJSON.h>
+#include <sys/stat.h>
 
 #include "daemon/qemu/qemu-internal.h"
 
@@ -146,6 +147,24 @@ static int allocate_one(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 		r = pve_storage_activate(&st, err);
 	const char *src = pve_json_str(drv.opts, "import-from");
 	_cleanup_free_ char *src_path = NULL, *src_format = NULL;
+	/* As Proxmox: a new EFI disk is OVMF's variables template, a TPM state a fixed 4 MiB. */
+	if (r >= 0 && !src && drv.bus == KVM_BUS_EFIDISK) {
+		const char *code, *vars;
+		kvm_ovmf_files(s, pve_config_get(c, section, key),
+			       pve_config_get(c, NULL, "machine"), &code, &vars);
+		struct stat stt;
+		if (stat(vars, &stt) < 0) {
+			r = pve_error_set_param(err, ENOENT, key,
+						"EFI vars image '%s' not found (package ovmf)",
+						vars);
+		} else {
+			bytes = (uint64_t)stt.st_size;
+			src_path = xstrdup(vars);
+			src_format = xstrdup("raw");
+		}
+	} else if (!src && drv.bus == KVM_BUS_TPMSTATE) {
+		bytes = KVM_TPMSTATE_SIZE;
+	}
 	if (r >= 0 && src) {
 		r = image_size(d, scfg, src, &bytes, err);
 		if (r >= 0)
@@ -164,7 +183,7 @@ static int allocate_one(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 		const char *def = pve_section_get(st.section, "format");
 		fmt = def ? def : st.plugin->default_format;
 	}
-	if (!bytes && !src) {
+	if (!bytes && !src_path) {
 		kvm_drive_clear(&drv);
 		return pve_error_set_param(err, EINVAL, key, "disk size must be larger than zero");
 	}
@@ -178,11 +197,12 @@ static int allocate_one(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 	}
 	_cleanup_free_ char *volid = xasprintf("%s:%s", sid, volname);
 	made_add(made, n_made, volid);
-	if (src) {
+	if (src_path) {
 		_cleanup_free_ char *dst = NULL, *dst_fmt = NULL;
 		r = qemu_volume_path(d, scfg, volid, &dst, &dst_fmt, err);
-		if (r >= 0) {
+		if (r >= 0 && src)
 			printf("importing disk '%s' to VM %lld ...\n", src, vmid);
+		if (r >= 0) {
 			fflush(stdout);
 			const char *argv[16];
 			size_t k = 0;
@@ -204,7 +224,8 @@ static int allocate_one(pved *d, const pve_sectioncfg *scfg, long long vmid, pve
 			kvm_drive_clear(&drv);
 			return r;
 		}
-		printf("successfully imported disk '%s'\n", volid);
+		if (src)
+			printf("successfully imported disk '%s'\n", volid);
 	}
 	uint64_t size = bytes;
 	pve_storage_volume_size(&st, volname, &size, NULL, NULL, NULL);

@@ -7,8 +7,9 @@
  * drive_add (a drive-<key> as at start), the device by HMP's device_add with the -device text, a NIC's
  * tap as an fd (getfd). With `hotplug` cpu, vcpus is reached by plugging or unplugging cpuN devices;
  * with memory (and numa: 1), memory by the pc-dimms of Proxmox's layout (kvm_dimm_nth), as a start of
- * the changed config has them. Everything else, and what `hotplug` leaves out, stays pending for the
- * next start, which is Proxmox's answer too. */
+ * the changed config has them. `hotplug` itself changes at once unless cpu or memory come or go.
+ * Everything else, and what `hotplug` leaves out, stays pending for the next start, which is Proxmox's
+ * answer too. */
 #include <cjson/cJSON.h>
 
 #include "daemon/core/tasks-internal.h"
@@ -511,6 +512,17 @@ int qemu_hotplug_pending(pved *d, long long vmid, pve_config *c, const pve_secti
 	}
 	_cleanup_strv_free_ char **keys = pve_config_keys(c, KVM_SECTION_PENDING);
 	for (char **k = keys; *k; k++) {
+		if (streq(*k, "hotplug")) {
+			/* the option itself, as Proxmox's: at once, unless cpu or memory come or go */
+			const char *old = pve_config_get(c, NULL, *k);
+			const char *v = pve_config_get(c, KVM_SECTION_PENDING, *k);
+			if (strstr(v, "cpu") || strstr(v, "memory") ||
+			    (old && (strstr(old, "cpu") || strstr(old, "memory"))))
+				continue;
+			pve_config_set(c, NULL, *k, v);
+			pve_config_delete(c, KVM_SECTION_PENDING, *k);
+			continue;
+		}
 		pve_error *e = NULL;
 		r = streq(*k, "delete") ? 0 : cpumem(&x, c, *k, false, features, &e);
 		if (r < 0) {

@@ -193,6 +193,11 @@ int qemu_cloudinit_allocate(pved *d, const pve_sectioncfg *scfg, long long vmid,
  * [special:cloudinit]; *ret_changed when the config must be written. */
 int qemu_cloudinit_generate(pved *d, long long vmid, pve_config *c, bool *ret_changed,
 			    pve_error **err);
+/* With `hotplug` cloudinit: a running VM's cloud-init image made again when [special:cloudinit] says
+ * the config changed since (blocks; the medium changed over QMP) and the section dropped. 1 when
+ * done, 0 when nothing was to do. */
+int qemu_cloudinit_hotplug(pved *d, long long vmid, pve_config *c, const pve_sectioncfg *scfg,
+			   pve_error **err);
 /* Whether a key's changes are recorded in [special:cloudinit]: the options, name, the NICs. */
 bool qemu_cloudinit_recorded_key(const char *key);
 /* Records a change of key (old/new: NULL when unset) the image does not hold yet. */

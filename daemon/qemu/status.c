@@ -4,6 +4,7 @@
  * line built, QEMU spawned into its cgroup; QEMU daemonizes and outlives the worker and pved. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -16,7 +17,6 @@
 #include "net/net.h"
 
 #define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
-#define OVMF_DIR "/usr/share/OVMF"
 /* How long stop and shutdown wait by default, as Proxmox's _do_vm_stop. */
 #define STOP_TIMEOUT_SEC 60
 /* After SIGTERM, this long before SIGKILL. */
@@ -366,10 +366,9 @@ static void reset_signals(void)
 /* Files a QEMU killed with -9 left behind; QEMU makes them anew. */
 static void remove_run_files(const char *rundir, long long vmid)
 {
-	static const char *const files[] = {
-		"pid",	   "qmp",     "pved.qmp", "vnc",     "qga",
-		"serial0", "serial1", "serial2",  "serial3", "efivars"
-	};
+	static const char *const files[] = { "pid",	"qmp",	   "pved.qmp", "vnc",
+					     "qga",	"serial0", "serial1",  "serial2",
+					     "serial3", "efivars", "swtpm",    "swtpm.pid" };
 	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
 		_cleanup_free_ char *p = kvm_run_path(rundir, vmid, files[i]);
 		unlink(p);
@@ -399,6 +398,102 @@ int qemu_tap_plug(long long vmid, const char *key, const kvm_net *n, pve_error *
 	if (r > 0)
 		log_warning("VM %lld: %s", vmid, warn->message);
 	return TAKE_FD(fd);
+}
+
+/* Runs argv (no shell) with the task log as its output and waits for it. */
+static int run_logged(const char *const *argv, pve_error **err)
+{
+	_cleanup_close_ int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fflush(stdout);
+	fflush(stderr);
+	pve_spawn_opts so = { .path = argv[0],
+			      .argv = (char *const *)argv,
+			      .stdin_fd = null,
+			      .stdout_fd = -1,
+			      .stderr_fd = -1 };
+	pid_t pid;
+	int r = pve_spawn(&so, &pid, err);
+	if (r < 0)
+		return r;
+	int st = 0;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return pve_error_set(err, EIO, "%s failed: exit code %d", argv[0],
+				     WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return 0;
+}
+
+/* tpmstate0's emulator, as Proxmox's start_swtpm: the state made in the volume when it has none
+ * (swtpm_setup --not-overwrite), then swtpm on <run>/<vmid>.swtpm, ending itself when QEMU lets go
+ * (--terminate). Its pid (> 0), for a start that fails after it. */
+static int swtpm_start(start_ctx *x, const pve_config *c, const char *rundir, long long vmid,
+		       pve_error **err)
+{
+	kvm_drive drv;
+	int r = kvm_drive_parse(qemu_schema(x->d), "tpmstate0",
+				pve_config_get(c, NULL, "tpmstate0"), &drv, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *path = NULL, *fmt = NULL;
+	r = resolve_volume(x, drv.file, &path, &fmt, err);
+	bool v2 = streq_ptr(pve_json_str(drv.opts, "version"), "v2.0");
+	kvm_drive_clear(&drv);
+	if (r < 0)
+		return r;
+	/* swtpm keeps its state in a plain file or device, not in an image format */
+	if (fmt && !streq(fmt, "raw"))
+		return pve_error_set_param(err, EINVAL, "tpmstate0",
+					   "tpmstate0: swtpm needs a raw volume, not %s", fmt);
+	_cleanup_free_ char *state = xasprintf("file://%s", path);
+	const char *setup[] = { "swtpm_setup", "--tpmstate", state, "--createek",
+				"--create-ek-cert", "--create-platform-cert", "--lock-nvram",
+				"--config", "/etc/swtpm_setup.conf", "--runas", "0",
+				"--not-overwrite",
+				/* TPM 2.0, with ECC; a 1.2 state ends the list here */
+				v2 ? "--tpm2" : NULL, "--ecc", NULL };
+	r = run_logged(setup, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *sock = kvm_run_path(rundir, vmid, "swtpm");
+	_cleanup_free_ char *pidfile = kvm_run_path(rundir, vmid, "swtpm.pid");
+	_cleanup_free_ char *logfile = kvm_run_path(rundir, vmid, "swtpm.log");
+	_cleanup_free_ char *tpmstate = xasprintf("backend-uri=%s,mode=0600", state);
+	_cleanup_free_ char *ctrl = xasprintf("type=unixio,path=%s,mode=0600", sock);
+	_cleanup_free_ char *pidopt = xasprintf("file=%s", pidfile);
+	_cleanup_free_ char *logopt =
+		xasprintf("file=%s,level=1,prefix=[id=%lld] ", logfile, (long long)time(NULL));
+	const char *emu[] = { "swtpm",
+			      "socket",
+			      "--tpmstate",
+			      tpmstate,
+			      "--ctrl",
+			      ctrl,
+			      "--pid",
+			      pidopt,
+			      "--terminate",
+			      "--daemon",
+			      "--log",
+			      logopt,
+			      v2 ? "--tpm2" : NULL,
+			      NULL };
+	r = run_logged(emu, err);
+	if (r < 0)
+		return r;
+	/* swtpm writes its pid file once it listens */
+	for (int tries = 0; tries < 100; tries++) {
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		long long pid;
+		if (pve_read_file(pidfile, 64, &text, &len, NULL) >= 0) {
+			text[strcspn(text, "\n")] = '\0';
+			if (pve_parse_int(text, 1, INT_MAX, &pid) == 0)
+				return (int)pid;
+		}
+		usleep(50 * 1000);
+	}
+	return pve_error_set(err, EIO, "failed to start swtpm: pid file '%s' wasn't created.",
+			     pidfile);
 }
 
 /* Starts the VM's QEMU. The caller holds the VM's lock. */
@@ -466,17 +561,15 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		if (taps[i] < 0)
 			r = taps[i];
 	}
-	/* OVMF: 4m by default (Debian's ovmf ships *_4M.fd); the vars template when there is no
-	 * efidisk0 */
+	/* OVMF: the variables template copied for a VM without an efidisk0, as Proxmox's temporary one */
 	const char *bios = pve_config_get(c, NULL, "bios");
-	_cleanup_free_ char *code = NULL;
+	const char *code = NULL, *vars_template = NULL;
 	if (r >= 0 && bios && streq(bios, "ovmf")) {
-		const char *efi = pve_config_get(c, NULL, "efidisk0");
-		bool two_m = efi && strstr(efi, "efitype=2m");
-		code = xasprintf(OVMF_DIR "/%s", two_m ? "OVMF_CODE.fd" : "OVMF_CODE_4M.fd");
-		if (!efi && access(code, R_OK) == 0) {
+		kvm_ovmf_files(s, pve_config_get(c, NULL, "efidisk0"),
+			       pve_config_get(c, NULL, "machine"), &code, &vars_template);
+		if (!pve_config_get(c, NULL, "efidisk0") && access(code, R_OK) == 0) {
 			_cleanup_free_ char *vars = kvm_run_path(rundir, vmid, "efivars");
-			r = copy_file(OVMF_DIR "/OVMF_VARS_4M.fd", vars, err);
+			r = copy_file(vars_template, vars, err);
 		}
 	}
 	/* SPICE: a free port as Proxmox's next_spice_port finds one (QEMU binds it; QMP's query-spice
@@ -513,6 +606,13 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 	char **argv = NULL;
 	if (r >= 0)
 		r = kvm_cmdline_build(c, s, &info, &argv, err);
+	/* the TPM emulator first: QEMU connects to it as it starts */
+	int tpm_pid = 0;
+	if (r >= 0 && pve_config_get(c, NULL, "tpmstate0")) {
+		r = swtpm_start(&x, c, rundir, vmid, err);
+		if (r > 0)
+			tpm_pid = r, r = 0;
+	}
 	_cleanup_free_ char *cgroup = NULL, *note = NULL;
 	if (r >= 0) {
 		uint64_t cpuunits = 0;
@@ -574,6 +674,11 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 	strv_free(argv);
 	pve_sectioncfg_free(x.scfg);
 	if (r < 0) {
+		if (tpm_pid > 0) {
+			printf("stopping swtpm instance (pid %d) due to QEMU startup error\n",
+			       tpm_pid);
+			kill(tpm_pid, SIGTERM);
+		}
 		if (cgroup)
 			(void)kvm_cgroup_remove(d->root, vmid);
 		return r;

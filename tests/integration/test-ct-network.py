@@ -1,7 +1,8 @@
 """Two containers on one bridge, in a network namespace the test makes (pved runs inside it and is
 spoken to through its local socket with pvectl): each container's net0 is the veth veth<vmid>i0, a port
 of the bridge, up, addressed inside as its config says; they ping each other; the interfaces API
-reports the address; a NIC on a missing bridge is refused at create and at start, naming the NIC.
+reports the address; a container with ip=dhcp gets its address from busybox's udhcpd on the bridge;
+a NIC on a missing bridge is refused at create and at start, naming the NIC.
 Runs as root; the namespace, pved and the containers are removed by the test, also when it fails."""
 
 import json
@@ -126,6 +127,55 @@ def container_firewall(root):
     r = pvectl(root, "get", f"/nodes/{node}/lxc/699/firewall/options", ok=False)
     expect(r.returncode != 0 and "does not exist" in r.stderr, f"{r.stdout} {r.stderr}")
     pvectl(root, "set", "/cluster/firewall/options", "--enable", "0", json_out=False)
+
+
+@case
+def dhcp_inside(root):
+    """ip=dhcp: the template's init runs udhcpc on eth0, which gets its lease from busybox's udhcpd
+    serving the bridge in the test's namespace."""
+    node = state["node"]
+    work = os.path.join(root, "udhcpd")
+    os.makedirs(work)
+    conf = os.path.join(work, "udhcpd.conf")
+    leases = os.path.join(work, "leases")
+    with open(conf, "w") as f:
+        f.write(f"start 10.77.0.100\nend 10.77.0.110\ninterface vmbr0\nlease_file {leases}\n"
+                f"pidfile {work}/pid\nopt subnet 255.255.255.0\nopt router 10.77.0.254\n"
+                "opt lease 600\n")
+    open(leases, "w").close()
+    ip("-n", NS, "addr", "add", "10.77.0.254/24", "dev", "vmbr0")
+    server = subprocess.Popen(["ip", "netns", "exec", NS, "busybox", "udhcpd", "-f", conf],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pvectl(root, "create", f"/nodes/{node}/lxc", "--vmid", "604", "--ostemplate",
+               state["tmpl"], "--rootfs", "local:1", "--hostname", "dhcp604", "--net0",
+               "name=eth0,bridge=vmbr0,ip=dhcp", "--start", "1")
+        got = None
+        deadline = time.time() + 30
+        while time.time() < deadline and not got:
+            r = pvectl(root, "get", f"/nodes/{node}/lxc/604/interfaces")
+            eth0 = [x for x in json.loads(r.stdout) if x["name"] == "eth0"]
+            got = eth0[0].get("inet") if eth0 else None
+            time.sleep(0.3)
+        why = ""
+        if not got:
+            # what the container's init had to go on, and what it did
+            for cmd in (["cat", "/etc/network/interfaces"], ["ps"], ["ip", "addr"]):
+                r = pvectl(root, "ct", "exec", "604", "--", *cmd, ok=False, json_out=False)
+                why += f"\n{' '.join(cmd)}: {r.stdout} {r.stderr}"
+        expect(got and got.startswith("10.77.0.10") and got.endswith("/24"),
+               f"no lease on eth0 in 30 s: {got}{why}")
+        r = pvectl(root, "ct", "exec", "604", "--", "ping", "-c", "1", "-W", "5", "10.77.0.254",
+                   ok=False, json_out=False)
+        expect(r.returncode == 0, f"the router from the lease: {r.stdout} {r.stderr}")
+        r = pvectl(root, "ct", "exec", "604", "--", "ip", "route", ok=False, json_out=False)
+        expect("default via 10.77.0.254" in r.stdout, f"no default route: {r.stdout} {r.stderr}")
+    finally:
+        server.terminate()
+        server.wait(10)
+        pvectl(root, "create", f"/nodes/{node}/lxc/604/status/stop", ok=False)
+        pvectl(root, "delete", f"/nodes/{node}/lxc/604", ok=False)
+        ip("-n", NS, "addr", "del", "10.77.0.254/24", "dev", "vmbr0", check=False)
 
 
 @case

@@ -2,7 +2,8 @@
 applies the drive and prints GUEST-CLOUDINIT on serial0: a NoCloud drive (ide2: local:cloudinit) with
 ciuser, cipassword (stored hashed), sshkeys and ipconfig0 gives the guest the VM's name as hostname, the
 user (in /etc/passwd, its key in authorized_keys, both read through the agent) and the address; a change
-of a running VM is listed by GET .../cloudinit as pending and goes onto the drive with PUT .../cloudinit;
+of a running VM is listed by GET .../cloudinit as pending and goes onto the drive with PUT .../cloudinit,
+or at once when `hotplug` has cloudinit (the medium changed in the running QEMU);
 citype=configdrive2 with another user is on the drive at the next start (the guest reads a config-2
 drive); cicustom with a user-data snippet uploaded through the storage upload endpoint (content
 snippets, refused while the storage does not hold snippets) replaces the generated user data. GET
@@ -203,6 +204,24 @@ def pending_checks(n):
     by = {e["key"]: e for e in n.get(base).data}
     expect(by["ciuser"] == {"key": "ciuser", "value": "other"}, by)
     expect("[special:cloudinit]" not in conf_text(n), conf_text(n))
+    # `hotplug` with cloudinit (the option itself changes at once): a change goes onto the drive
+    r = put(n, {"hotplug": "network,disk,usb,cloudinit"})
+    expect(r.status == 200 and config(n).get("hotplug") == "network,disk,usb,cloudinit", r)
+    expect("[PENDING]" not in conf_text(n), conf_text(n))
+    r = put(n, {"ciuser": "hotuser"})
+    expect(r.status == 200, r)
+    by = {e["key"]: e for e in n.get(base).data}
+    expect(by["ciuser"] == {"key": "ciuser", "value": "hotuser"}, by)
+    expect("[special:cloudinit]" not in conf_text(n), conf_text(n))
+    drive = config(n)["ide2"].split(",")[0]
+    path = n.get(f"/nodes/{n.name}/storage/local/content/{drive}").data["path"]
+    with open(path, "rb") as f:
+        image = f.read()
+    expect(b"hotuser" in image and b"\nuser: other" not in image, "the drive's user data")
+    # and the running QEMU has the medium back in, read-only
+    info = n.post(f"/nodes/{n.name}/qemu/{VMID}/monitor", {"command": "info block"}).data
+    line = [x for x in info.splitlines() if x.startswith("drive-ide2")]
+    expect(line and path in line[0] and "not inserted" not in line[0], info)
 
 
 @case

@@ -674,7 +674,49 @@ def reassign_a_disk_to_another_vm(n):
                    {"disk": "virtio0", "target-vmid": 200, "target-disk": "scsi0"}))
     expect(n.get(f"/nodes/{n.name}/qemu/200/config").data["scsi0"].startswith(
         "local:200/vm-200-disk-0.raw,"), n.get(f"/nodes/{n.name}/qemu/200/config").data)
+    try:
+        reassign_with_a_running_vm(n)
+    finally:
+        n.post(f"/nodes/{n.name}/qemu/201/status/stop")
+        wait_status(n, 201, "stopped")
     task(n, n.request("DELETE", f"/nodes/{n.name}/qemu/201", {"purge": 1}))
+
+
+def reassign_with_a_running_vm(n):
+    """A running target gets the disk hot-plugged; a running source gives only an unused disk."""
+    expect(n.request("PUT", f"/nodes/{n.name}/qemu/201/config", {"delete": "virtio1"}).status == 200,
+           "delete virtio1")
+    expect("unused0" in n.get(f"/nodes/{n.name}/qemu/201/config").data, "virtio1 not unused0")
+    task(n, n.post(f"/nodes/{n.name}/qemu/201/status/start"))
+    task(n, n.post(f"/nodes/{n.name}/qemu/200/move_disk",
+                   {"disk": "scsi0", "target-vmid": 201, "target-disk": "virtio2"}))
+    # hot-plugged: in the main section, nothing pending, the drive in the running QEMU
+    pend = {e["key"]: e for e in n.get(f"/nodes/{n.name}/qemu/201/pending").data}
+    expect(pend["virtio2"]["value"].startswith("local:201/vm-201-disk-") and
+           "pending" not in pend["virtio2"], pend.get("virtio2"))
+    vol = pend["virtio2"]["value"].split(",")[0]
+    info = n.post(f"/nodes/{n.name}/qemu/201/monitor", {"command": "info block"}).data
+    line = [x for x in info.splitlines() if x.startswith("drive-virtio2")]
+    expect(line and vol.split("/")[1] in line[0], info)
+    # the running source keeps the disk its QEMU uses; an unused one it can give
+    before = (conf_text(n, 200), conf_text(n, 201))
+    refused(n.post(f"/nodes/{n.name}/qemu/201/move_disk",
+                   {"disk": "virtio2", "target-vmid": 200, "target-disk": "scsi0"}),
+            "disk", "while the source VM is running - detach first")
+    expect((conf_text(n, 200), conf_text(n, 201)) == before, "a refused reassign changed a config")
+    task(n, n.post(f"/nodes/{n.name}/qemu/201/move_disk",
+                   {"disk": "unused0", "target-vmid": 200, "target-disk": "unused3"}))
+    c200 = n.get(f"/nodes/{n.name}/qemu/200/config").data
+    expect(c200.get("unused3", "").startswith("local:200/vm-200-disk-") and
+           "unused0" not in n.get(f"/nodes/{n.name}/qemu/201/config").data, c200)
+    expect(n.request("PUT", f"/nodes/{n.name}/qemu/200/config", {"delete": "unused3"}).status == 200,
+           "delete unused3")
+    # stopped again, the disk goes back where it was
+    task(n, n.post(f"/nodes/{n.name}/qemu/201/status/stop"))
+    task(n, n.post(f"/nodes/{n.name}/qemu/201/move_disk",
+                   {"disk": "virtio2", "target-vmid": 200, "target-disk": "scsi0"}))
+    expect(n.get(f"/nodes/{n.name}/qemu/200/config").data["scsi0"].startswith("local:200/"),
+           n.get(f"/nodes/{n.name}/qemu/200/config").data)
 
 
 PLAYBOOK = """

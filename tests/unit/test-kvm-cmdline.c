@@ -209,13 +209,21 @@ static void test_errors(void)
 		{ "cpu: host\n", "cpu", "CPU model 'host' needs KVM, and this VM runs without it" },
 		{ "virtio0: gone:1/vm-1-disk-0.raw\n", NULL, "storage 'gone' does not exist" },
 		{ "args: -foo 'bar\n", "args", "unbalanced quotes in args" },
-		{ "bios: ovmf\n", "bios", NULL },
 	};
 	check_refused(cases, ELEMENTSOF(cases));
-	warnings = 0;
-	pve_config *c = conf("net0: virtio,bridge=vmbr0,tag=7\n");
+	/* OVMF's code image missing */
+	pve_config *c = conf("bios: ovmf\n");
 	char **argv = NULL;
+	pve_error *e = NULL;
 	kvm_cmdline_info i = info(false);
+	i.ovmf_code = "/nonexistent/OVMF_CODE.fd";
+	check(kvm_cmdline_build(c, schema, &i, &argv, &e) < 0);
+	check(e && streq_ptr(e->param, "bios"));
+	pve_error_free(e);
+	pve_config_free(c);
+	warnings = 0;
+	c = conf("net0: virtio,bridge=vmbr0,tag=7\n");
+	i = info(false);
 	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
 	check(has(argv, "-netdev", "type=tap,id=net0,ifname=tap100i0,script=no,downscript=no"));
 	check_int(warnings, 1);
@@ -265,6 +273,39 @@ static void test_spice(void)
 	check(!kvm_vga_has_spice(NULL) && !kvm_vga_has_spice("std") && !kvm_vga_has_spice("qxl5") &&
 	      !kvm_vga_has_spice("serial0") && !kvm_vga_has_spice("memory=16") &&
 	      !kvm_vga_has_spice(""));
+}
+
+/* The firmware volumes: OVMF's images as Proxmox picks them, the efidisk as pflash 1, a TPM on swtpm's
+ * socket. */
+static void test_firmware(void)
+{
+	const char *code, *vars;
+	kvm_ovmf_files(schema, NULL, NULL, &code, &vars);
+	check_streq(code, KVM_OVMF_DIR "/OVMF_CODE.fd");
+	check_streq(vars, KVM_OVMF_DIR "/OVMF_VARS.fd");
+	kvm_ovmf_files(schema, "local:100/vm-100-disk-0.raw,efitype=4m", "pc", &code, &vars);
+	check_streq(code, KVM_OVMF_DIR "/OVMF_CODE_4M.fd");
+	check_streq(vars, KVM_OVMF_DIR "/OVMF_VARS_4M.fd");
+	kvm_ovmf_files(schema, "local:100/vm-100-disk-0.raw,efitype=4m,pre-enrolled-keys=1", "q35",
+		       &code, &vars);
+	check_streq(code, KVM_OVMF_DIR "/OVMF_CODE_4M.secboot.fd");
+	check_streq(vars, KVM_OVMF_DIR "/OVMF_VARS_4M.ms.fd");
+
+	pve_config *c =
+		conf("bios: ovmf\nefidisk0: local:100/vm-100-disk-0.raw,efitype=4m,size=528K\n"
+		     "tpmstate0: local:100/vm-100-disk-1.raw,size=4M,version=v2.0\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	i.ovmf_code = "/dev/null"; /* readable: the build does not depend on the host's ovmf */
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-drive", "if=pflash,unit=0,format=raw,readonly=on,file=/dev/null"));
+	check(has(argv, "-drive",
+		  "if=pflash,unit=1,id=drive-efidisk0,format=raw,file=/img/100/vm-100-disk-0.raw"));
+	check(has(argv, "-chardev", "socket,id=tpmchar,path=/run/qemu-server/100.swtpm"));
+	check(has(argv, "-tpmdev", "emulator,id=tpmdev,chardev=tpmchar"));
+	check(has(argv, "-device", "tpm-tis,tpmdev=tpmdev"));
+	strv_free(argv);
+	pve_config_free(c);
 }
 
 /* hotplug cpu,memory with numa: 1 on two sockets: -smp 1 and cpu2..cpuN devices, 1 GiB static RAM split
@@ -394,4 +435,5 @@ static void test_setup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
-	  TEST(test_cpu_memory_hotplug), TEST(test_spice), TEST(test_real_qemu))
+	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_spice),
+	  TEST(test_real_qemu))
