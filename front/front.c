@@ -310,7 +310,6 @@ static void listeners_enable(struct front *f, bool on)
 static void conn_free(struct conn *c)
 {
 	struct front *f = c->f;
-
 	if (c->upload_paused)
 		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
@@ -683,7 +682,6 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-
 	if (c->state == C_WEBSOCKET) {
 		ws_pump(c);
 		return;
@@ -709,7 +707,6 @@ static void on_conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct conn *c = arg;
-
 	if (what & BEV_EVENT_ERROR) {
 		unsigned long e;
 		while ((e = bufferevent_get_openssl_error(c->bev)))
