@@ -1205,6 +1205,9 @@ static void spice_request(struct conn *c)
 		.window = FRONT_WINDOW,
 	};
 	cJSON_AddStringToObject(r.params, "connect", target);
+	/* another node's proxy forwarding to this one (Proxmox's loop guard) */
+	if (pve_http_request_header(c->req, "PVEDisableProxy"))
+		cJSON_AddTrueToObject(r.params, "noproxy");
 	_cleanup_free_ char *payload = NULL;
 	size_t len = 0;
 	int rc = pve_request_encode(&r, &payload, &len, &err);

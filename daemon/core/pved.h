@@ -323,13 +323,16 @@ bool pved_call_stream_congested(pved_call *c, size_t limit, void (*on_drain)(voi
 /* Accepts a tunnel (the SPICE proxy's CONNECT) as pved_call_stream_accept does, and grants the front
  * its first window of the client's bytes (more with pved_call_body_grant, as they are taken). What
  * goes to the client counts against the window the front grants: pved_call_window tells what is
- * left, and on_window runs when the front grants more. */
-void pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
+ * left, and on_window runs when the front grants more. false: the client had gone, on_close ran
+ * (ud may be freed). */
+bool pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void (*on_window)(void *ud), void *ud,
 			     uint32_t grant);
 uint64_t pved_call_window(const pved_call *c);
 /* The SPICE proxy (daemon/core/spiceproxy.c): a CONNECT's "connect" parameter, its proxy ticket and
- * port, checked, then the tunnel to the VM's SPICE port on localhost. Answers the call. */
+ * port, checked, then the tunnel to the VM's SPICE port on localhost, or (the ticket of another
+ * cluster node, and no "noproxy": the front saw PVEDisableProxy) to that node's SPICE proxy with the
+ * same CONNECT. Answers the call. */
 void pved_spiceproxy_connect(pved_call *c);
 /* An upload's form, as pved-api parsed it (pved parses no multipart): field for each text field, then
  * file when the file part begins, data for its bytes in order, end when the form is complete (the handler

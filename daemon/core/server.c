@@ -416,7 +416,7 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_buf_free(&frames);
 }
 
-void pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
+bool pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
 			     pved_stream_close_fn on_close, void (*on_window)(void *ud), void *ud,
 			     uint32_t grant)
 {
@@ -428,6 +428,7 @@ void pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
 	pved_call_stream_accept(c, on_data, on_close, ud);
 	if (!gone)
 		pved_call_body_grant(c, grant);
+	return !gone;
 }
 
 uint64_t pved_call_window(const pved_call *c)
