@@ -35,6 +35,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def rss_kib(pid):
+    """A process's resident memory (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def children_of(pid):
     """The direct children of pid, from /proc (only processes the test itself started descend from it)."""
     kids = []

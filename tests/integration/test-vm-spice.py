@@ -20,7 +20,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import BIN, Skip, case, expect  # noqa: E402
+from pvetest import BIN, Skip, case, expect, rss_kib  # noqa: E402
 import spicelib  # noqa: E402
 import vmlib  # noqa: E402
 from vmlib import task, wait_status  # noqa: E402
@@ -166,14 +166,6 @@ def only_connect(n):
         expect(line.startswith(b"HTTP/1.0 501"), line)
     finally:
         s.close()
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def signed_target(n, vmid, port):
