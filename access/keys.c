@@ -353,3 +353,30 @@ int pve_csrf_secret_generate(char **ret, pve_error **err)
 	*ret = access_base64(raw, sizeof(raw), true);
 	return 0;
 }
+
+char *pve_cert_subject_spice(const char *cert_pem, pve_error **err)
+{
+	X509 *x = load_cert(cert_pem, "certificate", err);
+	if (!x)
+		return NULL;
+	char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+	X509_free(x);
+	if (!line) {
+		ssl_error(err, EIO, "certificate subject");
+		return NULL;
+	}
+	/* "/OU=pved/CN=node" as "OU=pved,CN=node": a '/' that starts a "key=" is a separator */
+	pve_buf b = { 0 };
+	for (const char *p = line + (line[0] == '/'); *p; p++) {
+		size_t key = *p == '/' ?
+				     strspn(p + 1,
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789_") :
+				     0;
+		pve_buf_append(&b, key && p[1 + key] == '=' ? "," : p, 1);
+	}
+	OPENSSL_free(line);
+	if (!b.data)
+		pve_buf_puts(&b, "");
+	return pve_buf_steal(&b);
+}

@@ -743,6 +743,70 @@ static int nics(ctx *x)
 
 /* ---- the rest ------------------------------------------------------------------------------------- */
 
+/* The display's type in a vga value: its first item when that has no '=', else its "type=". */
+static bool vga_type_is_spice(const char *type, size_t len)
+{
+	static const char *const spice[] = { "qxl", "qxl2", "qxl3", "qxl4", "virtio", "virtio-gl" };
+	for (size_t i = 0; i < ELEMENTSOF(spice); i++)
+		if (strlen(spice[i]) == len && strncmp(type, spice[i], len) == 0)
+			return true;
+	return false;
+}
+
+bool kvm_vga_has_spice(const char *vga)
+{
+	if (!vga)
+		return false;
+	for (const char *p = vga; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *eq = memchr(p, '=', n);
+		if (!eq && p == vga)
+			return vga_type_is_spice(p, n);
+		if (eq && eq - p == 4 && strncmp(p, "type", 4) == 0)
+			return vga_type_is_spice(eq + 1, n - 5);
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* Proxmox's SPICE for a qxl or virtio display: the agent's channel and a TLS port on localhost with
+ * the node's certificate; no password until spiceproxy sets the ticket (QMP set_password). */
+static void spice(ctx *x, int qxlnum)
+{
+	if (qxlnum > 1) {
+		/* more displays from one device (Proxmox's way for a guest other than Windows) */
+		long long mem = 0;
+		_cleanup_json_ cJSON *vga = get(x, "vga") ? parse_key(x, "vga") : NULL;
+		long long ram = 134217728, vram = 67108864;
+		if (vga && pve_json_int(vga, "memory", &mem) && mem > 0) {
+			ram = qxlnum * 4 * mem * 1024 * 1024;
+			vram = qxlnum * 2 * mem * 1024 * 1024;
+		}
+		add(x->b, "-global");
+		addf(x->b, "qxl-vga.ram_size=%lld", ram);
+		add(x->b, "-global");
+		addf(x->b, "qxl-vga.vram_size=%lld", vram);
+	}
+	add2(x->b, "-device", "virtio-serial,id=spice");
+	add2(x->b, "-chardev", "spicevmc,id=vdagent,name=vdagent");
+	add2(x->b, "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0");
+	pve_buf o = { 0 };
+	pve_buf_printf(&o, "tls-port=%d,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on",
+		       x->info->spice_port);
+	if (x->info->pve_dir && x->info->node) {
+		const char *dir = x->info->pve_dir, *node = x->info->node;
+		_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", dir, node);
+		_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", dir, node);
+		_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", dir);
+		_cleanup_free_ char *ecert = qemu_escape(cert), *ekey = qemu_escape(key);
+		_cleanup_free_ char *eca = qemu_escape(ca);
+		pve_buf_printf(&o, ",x509-cert-file=%s,x509-key-file=%s,x509-cacert-file=%s", ecert,
+			       ekey, eca);
+	}
+	add2(x->b, "-spice", o.data);
+	pve_buf_free(&o);
+}
+
 static int vga_and_consoles(ctx *x)
 {
 	_cleanup_json_ cJSON *vga = NULL;
@@ -781,6 +845,11 @@ static int vga_and_consoles(ctx *x)
 		long long mem = 0;
 		pve_buf d = { 0 };
 		pve_buf_printf(&d, "%s,id=vga", dev);
+		/* as Proxmox: a Linux (or other) guest may have up to 4 displays on one qxl device */
+		const char *ostype = get(x, "ostype");
+		if (startswith(type, "qxl") &&
+		    (!ostype || streq(ostype, "other") || (ostype[0] == 'l' && isdigit(ostype[1]))))
+			pve_buf_puts(&d, ",max_outputs=4");
 		if (vga && pve_json_int(vga, "memory", &mem) && mem > 0) {
 			if (streq(type, "std") || streq(type, "vmware"))
 				pve_buf_printf(&d, ",vgamem_mb=%lld", mem);
@@ -790,13 +859,17 @@ static int vga_and_consoles(ctx *x)
 		}
 		add2(x->b, "-device", d.data);
 		pve_buf_free(&d);
+		if (vga_type_is_spice(type, strlen(type)))
+			spice(x, startswith(type, "qxl") ? (type[3] ? type[3] - '0' : 1) : 0);
 		_cleanup_free_ char *vnc = kvm_run_path(x->info->run_dir, x->info->vmid, "vnc");
 		_cleanup_free_ char *ev = qemu_escape(vnc);
 		add(x->b, "-vnc");
 		addf(x->b, "unix:%s,password=on", ev);
 	}
-	bool tablet =
-		kvm_config_bool(x->c, NULL, "tablet", !serial_console && !streq(type, "none"));
+	/* as Proxmox: SPICE's qxl has its own pointer, so no tablet unless asked for */
+	bool tablet = kvm_config_bool(x->c, NULL, "tablet",
+				      !serial_console && !streq(type, "none") &&
+					      !startswith(type, "qxl"));
 	if (tablet) {
 		if (x->q35) {
 			add2(x->b, "-device", "ich9-usb-ehci1,id=ehci");

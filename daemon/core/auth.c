@@ -399,6 +399,20 @@ int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, 
 	return 0;
 }
 
+/* ---- SPICE tickets: signed with the cluster's CSRF secret, as Proxmox's (any node checks them) ---- */
+
+int pved_auth_spice_ticket(pved *d, long long vmid, int port, char **ret_proxyticket,
+			   char **ret_password, pve_error **err)
+{
+	return pve_spice_ticket_create(d->auth->csrf_secret, vmid, d->node, port, time(NULL),
+				       ret_proxyticket, ret_password, err);
+}
+
+int pved_auth_verify_spice(pved *d, const char *connect, pve_spice_target *ret, pve_error **err)
+{
+	return pve_spice_ticket_verify(d->auth->csrf_secret, connect, time(NULL), ret, err);
+}
+
 /* ---- two-factor half tickets ----------------------------------------------------------------------------- */
 
 char *pved_auth_tfa_ticket(pved *d, const char *userid, const cJSON *challenge)

@@ -122,34 +122,9 @@ static void h_vncwebsocket(pved_call *c)
  * login runs on a pty, and the client's messages are "0:<len>:<data>" (input), "1:<cols>:<rows>:" (resize)
  * and "2" (ping). */
 
-static int listen_local(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 1) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 int pved_console_listen(int *ret_port, pve_error **err)
 {
-	for (int port = CONSOLE_PORT_MIN; port <= CONSOLE_PORT_MAX; port++) {
-		int fd = listen_local(port);
-		if (fd >= 0) {
-			*ret_port = port;
-			return fd;
-		}
-	}
-	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d",
-			     CONSOLE_PORT_MIN, CONSOLE_PORT_MAX);
+	return pve_listen_local_port(CONSOLE_PORT_MIN, CONSOLE_PORT_MAX, ret_port, err);
 }
 
 void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,

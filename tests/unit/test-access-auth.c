@@ -243,6 +243,69 @@ static void csrf(void)
 	check_streq(kat, "6553F100:" CSRF_KAT);
 }
 
+/* Proxmox's SPICE proxy ticket: made and checked, its window of -20..40 s (exclusive), the port
+ * bound, and a known answer: SHA-1 of "pvespiceproxy:6553f100:100:node1:61000" and "key", computed
+ * with `printf 'pvespiceproxy:6553f100:100:node1:61000key' | sha1sum`. */
+static void spice_ticket(void)
+{
+	_cleanup_error_ pve_error *err = NULL;
+	time_t now = 1700000000;
+	_cleanup_free_ char *host = NULL, *password = NULL;
+	check_int(pve_spice_ticket_create("secret", 100, "Node1", 61000, now, &host, &password,
+					  &err),
+		  0);
+	check(host && strncmp(host, "pvespiceproxy:6553f100:100:node1:61000::", 40) == 0);
+	check_int(strlen(host), 40 + 40);
+	check(password && strlen(password) == 40 && strspn(password, "0123456789abcdef") == 40);
+	_cleanup_free_ char *target = xasprintf("%s:61000", host);
+	pve_spice_target t = { 0 };
+	check_int(pve_spice_ticket_verify("secret", target, now, &t, &err), 0);
+	check_int(t.vmid, 100);
+	check_streq(t.node, "node1");
+	check_int(t.port, 61000);
+	check_int(pve_spice_ticket_verify("secret", target, now + 39, &t, NULL), 0);
+	check_int(pve_spice_ticket_verify("secret", target, now - 19, &t, NULL), 0);
+	check_int(pve_spice_ticket_verify("secret", target, now + 40, &t, &err), -EACCES);
+	check_streq(err ? err->message : NULL, "ticket expired");
+	pve_error_free(err), err = NULL;
+	check_int(pve_spice_ticket_verify("secret", target, now - 20, &t, NULL), -EACCES);
+	check_int(pve_spice_ticket_verify("other", target, now, &t, &err), -EACCES);
+	check_streq(err ? err->message : NULL, "invalid ticket");
+	/* another port than the one signed: another VM's */
+	_cleanup_free_ char *other = xasprintf("%s:61001", host);
+	check_int(pve_spice_ticket_verify("secret", other, now, &t, NULL), -EACCES);
+	_cleanup_free_ char *vm = xstrdup(target);
+	vm[24] = '1'; /* vmid 100 -> 110 */
+	check_int(pve_spice_ticket_verify("secret", vm, now, &t, NULL), -EACCES);
+	static const char *const bad[] = {
+		"",
+		"pvespiceproxy:",
+		"pvespiceproxy:6553f100:100:node1:61000",
+		"pvespiceproxy:6553f100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68",
+		"pvespiceproxy:6553F100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+		"pvespiceproxy:6553f100:100:no de:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+		"pvespiceproxy:6553f100:x:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+		"pvespiceproxy:6553f100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff6:61000",
+		"pvespiceproxy:6553f100:100:node1:61000:::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+		"pvespiceproxy:6553f100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:",
+		"pvespiceproxy:6553f100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:999999",
+		"pvespiceproxy:6553f100:100::61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+		"xvespiceproxy:6553f100:100:node1:61000::812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		check_int(pve_spice_ticket_verify("key", bad[i], now, &t, NULL), -EACCES);
+	check_int(pve_spice_ticket_verify("key",
+					  "pvespiceproxy:6553f100:100:node1:61000::"
+					  "812a685ecb3be53918c64fdaec52644c8bb5ff68:61000",
+					  now, &t, NULL),
+		  0);
+	/* a name a ticket cannot carry */
+	char *h = NULL, *pw = NULL;
+	check_int(pve_spice_ticket_create("secret", 100, "a:b", 61000, now, &h, &pw, NULL),
+		  -EINVAL);
+	check(h == NULL && pw == NULL);
+}
+
 static void token_header(void)
 {
 	_cleanup_error_ pve_error *err = NULL;
@@ -551,6 +614,6 @@ static void certificates(void)
 }
 
 TEST_MAIN(TEST(authkey_generate_and_load), TEST(ticket_roundtrip), TEST(ticket_rejects),
-	  TEST(ticket_rotation), TEST(csrf), TEST(token_header), TEST(token_secret),
-	  TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg), TEST(pam_real),
-	  TEST(certificates))
+	  TEST(ticket_rotation), TEST(csrf), TEST(spice_ticket), TEST(token_header),
+	  TEST(token_secret), TEST(token_cfg), TEST(password_hash), TEST(shadow_cfg),
+	  TEST(pam_real), TEST(certificates))

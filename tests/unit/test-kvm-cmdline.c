@@ -231,6 +231,50 @@ static void test_errors(void)
 	pve_config_free(c);
 }
 
+/* SPICE as Proxmox gives it a qxl or virtio display: the agent's port, the TLS port with the node's
+ * certificate, no tablet for qxl; four displays on one qxl device; none for std. */
+static void test_spice(void)
+{
+	pve_config *c = conf("vga: qxl2\nostype: l26\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	i.spice_port = 61005;
+	i.pve_dir = "/etc/pve";
+	i.node = "n1";
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-device", "qxl-vga,id=vga,max_outputs=4"));
+	check(has(argv, "-global", "qxl-vga.ram_size=134217728"));
+	check(has(argv, "-global", "qxl-vga.vram_size=67108864"));
+	check(has(argv, "-device", "virtio-serial,id=spice"));
+	check(has(argv, "-chardev", "spicevmc,id=vdagent,name=vdagent"));
+	check(has(argv, "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0"));
+	check(has(argv, "-spice",
+		  "tls-port=61005,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on,"
+		  "x509-cert-file=/etc/pve/nodes/n1/pve-ssl.pem,"
+		  "x509-key-file=/etc/pve/nodes/n1/pve-ssl.key,"
+		  "x509-cacert-file=/etc/pve/pve-root-ca.pem"));
+	for (char **a = argv; *a; a++)
+		check(!strstr(*a, "usb-tablet"));
+	strv_free(argv);
+	pve_config_free(c);
+	c = conf("vga: type=virtio,memory=32\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-device", "virtio-serial,id=spice"));
+	strv_free(argv);
+	pve_config_free(c);
+	c = conf("vga: std\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	for (char **a = argv; *a; a++)
+		check(!streq(*a, "-spice"));
+	strv_free(argv);
+	pve_config_free(c);
+	check(kvm_vga_has_spice("qxl") && kvm_vga_has_spice("qxl4,memory=16") &&
+	      kvm_vga_has_spice("memory=16,type=virtio-gl") && kvm_vga_has_spice("type=qxl3"));
+	check(!kvm_vga_has_spice(NULL) && !kvm_vga_has_spice("std") && !kvm_vga_has_spice("qxl5") &&
+	      !kvm_vga_has_spice("serial0") && !kvm_vga_has_spice("memory=16") &&
+	      !kvm_vga_has_spice(""));
+}
+
 /* The firmware volumes: OVMF's images as Proxmox picks them, the efidisk as pflash 1, a TPM on swtpm's
  * socket. */
 static void test_firmware(void)
@@ -434,4 +478,4 @@ static void test_setup(void)
 
 TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
 	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_numa_nodes),
-	  TEST(test_real_qemu))
+	  TEST(test_spice), TEST(test_real_qemu))
