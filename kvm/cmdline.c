@@ -790,6 +790,14 @@ static void spice(ctx *x, int qxlnum)
 	add2(x->b, "-device", "virtio-serial,id=spice");
 	add2(x->b, "-chardev", "spicevmc,id=vdagent,name=vdagent");
 	add2(x->b, "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0");
+	/* spice_enhancements: folder sharing over the webdav channel, video streaming */
+	_cleanup_json_ cJSON *enh =
+		get(x, "spice_enhancements") ? parse_key(x, "spice_enhancements") : NULL;
+	if (enh && opt_bool(enh, "foldersharing", false)) {
+		add2(x->b, "-chardev", "spiceport,id=foldershare,name=org.spice-space.webdav.0");
+		add2(x->b, "-device",
+		     "virtserialport,chardev=foldershare,name=org.spice-space.webdav.0");
+	}
 	pve_buf o = { 0 };
 	pve_buf_printf(&o, "tls-port=%d,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on",
 		       x->info->spice_port);
@@ -803,6 +811,9 @@ static void spice(ctx *x, int qxlnum)
 		pve_buf_printf(&o, ",x509-cert-file=%s,x509-key-file=%s,x509-cacert-file=%s", ecert,
 			       ekey, eca);
 	}
+	const char *streaming = enh ? pve_json_str(enh, "videostreaming") : NULL;
+	if (streaming)
+		pve_buf_printf(&o, ",streaming-video=%s", streaming);
 	add2(x->b, "-spice", o.data);
 	pve_buf_free(&o);
 }
@@ -976,6 +987,40 @@ static char *base64_decode(const char *s)
 	return pve_buf_steal(&b);
 }
 
+/* audio0, as Proxmox's audio_devs: an AC97, or an Intel HDA with a microphone and a duplex codec, on
+ * the SPICE backend (the client plays it) or none. */
+static int audio(ctx *x)
+{
+	if (!get(x, "audio0"))
+		return 0;
+	_cleanup_json_ cJSON *a = parse_key(x, "audio0");
+	if (!a)
+		return -EINVAL;
+	const char *dev = pve_json_str(a, "device");
+	const char *driver = pve_json_str(a, "driver");
+	driver = driver ? driver : "spice";
+	if (!dev)
+		return pve_error_set_param(x->err, EINVAL, "audio0", "audio0: no device");
+	if (streq(dev, "AC97")) {
+		add(x->b, "-device");
+		addf(x->b, "AC97,id=audiodev0,audiodev=%s-backend0", driver);
+	} else {
+		add(x->b, "-device");
+		addf(x->b, "%s,id=audiodev0", dev);
+		add(x->b, "-device");
+		addf(x->b,
+		     "hda-micro,id=audiodev0-codec0,bus=audiodev0.0,cad=0,audiodev=%s-backend0",
+		     driver);
+		add(x->b, "-device");
+		addf(x->b,
+		     "hda-duplex,id=audiodev0-codec1,bus=audiodev0.0,cad=1,audiodev=%s-backend0",
+		     driver);
+	}
+	add(x->b, "-audiodev");
+	addf(x->b, "%s,id=%s-backend0", driver, driver);
+	return 0;
+}
+
 static int misc(ctx *x)
 {
 	if (get(x, "smbios1")) {
@@ -1062,8 +1107,7 @@ static int refuse_unsupported(ctx *x)
 	} keys[] = { { "hostpci", "PCI passthrough" }, { "usb", "USB devices" },
 		     { "virtiofs", "virtiofs" },       { "amd-sev", "AMD SEV" },
 		     { "intel-tdx", "Intel TDX" },     { "ivshmem", "ivshmem" },
-		     { "parallel", "parallel ports" }, { "audio0", "audio devices" },
-		     { "hugepages", "huge pages" },    { "spice_enhancements", "SPICE" } };
+		     { "parallel", "parallel ports" }, { "hugepages", "huge pages" } };
 	_cleanup_strv_free_ char **all = pve_config_keys(x->c, NULL);
 	for (char **k = all; *k; k++)
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
@@ -1173,6 +1217,8 @@ int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdlin
 		r = misc(&x);
 	if (r == 0)
 		r = agent(&x);
+	if (r == 0)
+		r = audio(&x);
 	if (r == 0)
 		r = tpm(&x);
 	if (r == 0)

@@ -59,6 +59,16 @@ def qxl_vms_start_with_spice(n):
         r = n.post(f"/nodes/{n.name}/qemu", {"vmid": vmid, "name": f"spice{vmid}", "memory": 64,
                                              "vga": "qxl"})
         task(n, r)
+    # the first with SPICE's audio and enhancements, as Proxmox renders them; spice_enhancements
+    # is root's (Proxmox's rule): set through the node's local socket
+    r = n.request("PUT", f"/nodes/{n.name}/qemu/{VMS[0]}/config",
+                  {"audio0": "device=ich9-intel-hda,driver=spice"})
+    expect(r.status == 200, r)
+    out = subprocess.run([os.path.join(BIN, "pvectl"), "--root", n.root, "set",
+                          f"/nodes/{n.name}/qemu/{VMS[0]}/config",
+                          "--spice_enhancements", "foldersharing=1,videostreaming=filter"],
+                         capture_output=True, text=True)
+    expect(out.returncode == 0, out)
     out = subprocess.run([os.path.join(BIN, "pvectl"), "--root", n.root, "vm", "showcmd",
                           str(VMS[0])], capture_output=True, text=True)
     expect(out.returncode == 0, out)
@@ -79,6 +89,9 @@ def qxl_vms_start_with_spice(n):
         expect(m, r.data)
         ports[vmid] = int(m.group(1))
         expect(61000 <= ports[vmid] <= 61999, ports)
+    tree = n.post(f"/nodes/{n.name}/qemu/{VMS[0]}/monitor", {"command": "info qtree"}).data
+    for dev in ('dev: hda-duplex, id "audiodev0-codec1"', 'name = "org.spice-space.webdav.0"'):
+        expect(dev in tree, f"{dev!r} not in QEMU's device tree")
     expect(ports[VMS[0]] != ports[VMS[1]], ports)
     state["ports"] = ports
 

@@ -262,10 +262,29 @@ static void test_spice(void)
 	check(has(argv, "-device", "virtio-serial,id=spice"));
 	strv_free(argv);
 	pve_config_free(c);
-	c = conf("vga: std\n");
+	c = conf("vga: std\naudio0: device=AC97,driver=none\n");
 	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
 	for (char **a = argv; *a; a++)
 		check(!streq(*a, "-spice"));
+	check(has(argv, "-device", "AC97,id=audiodev0,audiodev=none-backend0"));
+	check(has(argv, "-audiodev", "none,id=none-backend0"));
+	strv_free(argv);
+	pve_config_free(c);
+	/* spice_enhancements and SPICE audio, as Proxmox renders them */
+	c = conf("vga: qxl\nspice_enhancements: foldersharing=1,videostreaming=all\n"
+		 "audio0: device=ich9-intel-hda\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-chardev", "spiceport,id=foldershare,name=org.spice-space.webdav.0"));
+	check(has(argv, "-device",
+		  "virtserialport,chardev=foldershare,name=org.spice-space.webdav.0"));
+	check(has(argv, "-device", "ich9-intel-hda,id=audiodev0"));
+	check(has(argv, "-device",
+		  "hda-duplex,id=audiodev0-codec1,bus=audiodev0.0,cad=1,audiodev=spice-backend0"));
+	check(has(argv, "-audiodev", "spice,id=spice-backend0"));
+	bool streaming = false;
+	for (char **a = argv; *a; a++)
+		streaming |= endswith(*a, ",streaming-video=all");
+	check(streaming);
 	strv_free(argv);
 	pve_config_free(c);
 	check(kvm_vga_has_spice("qxl") && kvm_vga_has_spice("qxl4,memory=16") &&
