@@ -554,25 +554,20 @@ static void h_resume(pved_call *c)
 	power_call(c, "vzresume", true);
 }
 
-static void h_status(pved_call *c)
+static void status_reply(void *arg)
 {
+	pved_call *c = arg;
 	pved *d = c->d;
 	long long vmid = pved_call_int(c, "vmid", 0);
 	pve_error *err = NULL;
-	_cleanup_config_ pve_config *conf = NULL;
-	if (ct_conf_load(d, vmid, &conf, NULL, &err) < 0)
-		return pved_call_fail(c, err);
 	ct_entry *ct = ct_find(d, vmid);
-	if (!ct) {
-		ct_refresh(d, vmid);
-		ct = ct_find(d, vmid);
-	}
 	if (!ct) {
 		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
 		return pved_call_fail(c, err);
 	}
 	lxc_running r = { 0 };
-	bool running = ct_running(d, vmid, &r);
+	ct_usage u;
+	bool running = ct_look(d, ct, &r, &u);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "vmid", (double)vmid);
 	cJSON_AddStringToObject(o, "type", "lxc");
@@ -589,8 +584,6 @@ static void h_status(pved_call *c)
 	if (running)
 		cJSON_AddNumberToObject(o, "pid", r.init_pid);
 	cJSON_AddNumberToObject(o, "uptime", running ? (double)ct_uptime(&r) : 0);
-	ct_usage u;
-	ct_usage_read(d, ct, running ? &r : NULL, &u);
 	cJSON_AddNumberToObject(o, "maxdisk", (double)u.maxdisk);
 	cJSON_AddNumberToObject(o, "cpu", u.cpu);
 	cJSON_AddNumberToObject(o, "mem", (double)u.mem);
@@ -609,6 +602,31 @@ static void h_status(pved_call *c)
 	cJSON *ha = cJSON_AddObjectToObject(o, "ha");
 	cJSON_AddNumberToObject(ha, "managed", 0);
 	pved_call_reply(c, o);
+}
+
+/* One container's status is its current figures: a running one's disk is sampled first (off the
+ * loop), unless a sample of it is already being taken, whose root may not answer. */
+static void h_status(pved_call *c)
+{
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	ct_entry *ct = ct_find(d, vmid);
+	if (!ct) {
+		ct_refresh(d, vmid);
+		ct = ct_find(d, vmid);
+	}
+	if (!ct) {
+		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
+		return pved_call_fail(c, err);
+	}
+	lxc_running r;
+	if (ct_running(d, vmid, &r))
+		return ct_disk_sample(d, ct, &r, status_reply, c);
+	status_reply(c);
 }
 
 const pved_task_kind pved_tasks_lxc_power[] = {
