@@ -554,6 +554,33 @@ static void h_resume(pved_call *c)
 	power_call(c, "vzresume", true);
 }
 
+static void status_reply(void *arg);
+
+/* One container's status is its current figures: a running one's disk is sampled first (off the
+ * loop), unless a sample of it is already being taken, whose root may not answer. */
+static void h_status(pved_call *c)
+{
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	_cleanup_config_ pve_config *conf = NULL;
+	if (ct_conf_load(d, vmid, &conf, NULL, &err) < 0)
+		return pved_call_fail(c, err);
+	ct_entry *ct = ct_find(d, vmid);
+	if (!ct) {
+		ct_refresh(d, vmid);
+		ct = ct_find(d, vmid);
+	}
+	if (!ct) {
+		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
+		return pved_call_fail(c, err);
+	}
+	lxc_running r;
+	if (ct_running(d, vmid, &r))
+		return ct_disk_sample(d, ct, &r, status_reply, c);
+	status_reply(c);
+}
+
 static void status_reply(void *arg)
 {
 	pved_call *c = arg;
@@ -602,31 +629,6 @@ static void status_reply(void *arg)
 	cJSON *ha = cJSON_AddObjectToObject(o, "ha");
 	cJSON_AddNumberToObject(ha, "managed", 0);
 	pved_call_reply(c, o);
-}
-
-/* One container's status is its current figures: a running one's disk is sampled first (off the
- * loop), unless a sample of it is already being taken, whose root may not answer. */
-static void h_status(pved_call *c)
-{
-	pved *d = c->d;
-	long long vmid = pved_call_int(c, "vmid", 0);
-	pve_error *err = NULL;
-	_cleanup_config_ pve_config *conf = NULL;
-	if (ct_conf_load(d, vmid, &conf, NULL, &err) < 0)
-		return pved_call_fail(c, err);
-	ct_entry *ct = ct_find(d, vmid);
-	if (!ct) {
-		ct_refresh(d, vmid);
-		ct = ct_find(d, vmid);
-	}
-	if (!ct) {
-		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
-		return pved_call_fail(c, err);
-	}
-	lxc_running r;
-	if (ct_running(d, vmid, &r))
-		return ct_disk_sample(d, ct, &r, status_reply, c);
-	status_reply(c);
 }
 
 const pved_task_kind pved_tasks_lxc_power[] = {
