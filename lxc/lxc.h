@@ -180,6 +180,12 @@ typedef struct lxc_stats {
 /* From the container's cgroup files (those missing are 0) and its root file system (0 when statvfs
  * fails). */
 int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err);
+/* lxc_state and, when it runs, the cgroup's figures (disk_* left 0) from the same read of the pid
+ * file: what pved's lists ask for each container, on the loop. */
+int lxc_state_stats(const char *run_dir, long long vmid, lxc_running *ret, lxc_stats *ret_stats);
+/* statvfs of the running init's root: used and total bytes; -ESRCH when the pid is another process's
+ * by now. Blocking (a network file system's server may not answer): never on pved's loop. */
+int lxc_root_usage(const lxc_running *r, uint64_t *ret_used, uint64_t *ret_total);
 
 /* Runs a command inside a running container (pct exec, enter, push and pull, the exec API): a process
  * spawned (never a fork of pved) that joins the init's namespaces and cgroup, with the container's

@@ -70,7 +70,7 @@ char *pved_mac_prefix(pved *d);
  * storage never holds up a login; each holds at most its limit of waiting jobs and refuses more. */
 typedef enum pved_queue {
 	PVED_QUEUE_AUTH, /* logins, password and TFA checks */
-	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets */
+	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets, containers' disk figures */
 	PVED_QUEUE_SCAN, /* asking remote servers what they offer */
 	PVED_QUEUE_GUEST, /* guests' own work: the /dev/kvm probe, disk allocations of config edits */
 	PVED_QUEUE_COUNT,

@@ -559,6 +559,10 @@ static void h_resume(pved_call *c)
 	power_call(c, "vzresume", true);
 }
 
+static void status_reply(void *arg);
+
+/* One container's status is its current figures: a running one's disk is sampled first (off the
+ * loop), unless a sample of it is already being taken, whose root may not answer. */
 static void h_status(pved_call *c)
 {
 	pved *d = c->d;
@@ -576,8 +580,26 @@ static void h_status(pved_call *c)
 		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
 		return pved_call_fail(c, err);
 	}
+	lxc_running r;
+	if (ct_running(d, vmid, &r))
+		return ct_disk_sample(d, ct, &r, status_reply, c);
+	status_reply(c);
+}
+
+static void status_reply(void *arg)
+{
+	pved_call *c = arg;
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	ct_entry *ct = ct_find(d, vmid);
+	if (!ct) {
+		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
+		return pved_call_fail(c, err);
+	}
 	lxc_running r = { 0 };
-	bool running = ct_running(d, vmid, &r);
+	ct_usage u;
+	bool running = ct_look(d, ct, &r, &u);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "vmid", (double)vmid);
 	cJSON_AddStringToObject(o, "type", "lxc");
@@ -594,8 +616,6 @@ static void h_status(pved_call *c)
 	if (running)
 		cJSON_AddNumberToObject(o, "pid", r.init_pid);
 	cJSON_AddNumberToObject(o, "uptime", running ? (double)ct_uptime(&r) : 0);
-	ct_usage u;
-	ct_usage_read(d, ct, running ? &r : NULL, &u);
 	cJSON_AddNumberToObject(o, "maxdisk", (double)u.maxdisk);
 	cJSON_AddNumberToObject(o, "cpu", u.cpu);
 	cJSON_AddNumberToObject(o, "mem", (double)u.mem);
