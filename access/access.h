@@ -47,10 +47,10 @@ int pve_ca_create(const char *cn, char **ret_cert_pem, char **ret_key_pem, pve_e
 int pve_node_cert_create(const char *ca_cert_pem, const char *ca_key_pem, const char *node,
 			 char *const *altnames, char **ret_cert_pem, char **ret_key_pem,
 			 pve_error **err);
-/* A certificate's subject as remote-viewer's host-subject wants it ("C=AT,CN=node", as Proxmox's
- * read_x509_subject_spice), or NULL when pem holds no certificate. */
-char *pve_cert_subject_spice(const char *pem);
 /* (a certificate's fingerprint: client/'s pve_client_pem_fingerprint) */
+/* The subject as remote-viewer takes it for "host-subject" (Proxmox's read_x509_subject_spice):
+ * "OU=pved,CN=node". NULL and an error for a PEM that holds no certificate. */
+char *pve_cert_subject_spice(const char *cert_pem, pve_error **err);
 
 /* The content for pve-www.key: base64 of 32 random bytes (no newline). */
 int pve_csrf_secret_generate(char **ret, pve_error **err);
@@ -76,13 +76,31 @@ char *pve_csrf_create(const char *secret, const char *userid, time_t now);
 int pve_csrf_verify(const char *secret, const char *userid, const char *token, time_t now,
 		    pve_error **err);
 
-/* A SPICE ticket as Proxmox's assemble_spice_ticket: *ret_password a random one-time password (40 hex
- * digits) for the SPICE server, *ret_host "pvespiceproxy:<8 hex now>:<vmid>:<node>:<port>::<40 hex
- * SHA-1 of that text and secret>", which a client passes through the SPICE proxy as its host (public,
- * so signed with the CSRF secret). */
-int pve_spice_ticket_create(const char *secret, const char *userid, long long vmid,
-			    const char *node, int port, time_t now, char **ret_password,
-			    char **ret_host, pve_error **err);
+/* ---- SPICE tickets (Proxmox's assemble_spice_ticket, verify_spice_connect_url) ---------------------
+ * The proxy ticket, "pvespiceproxy:<8 hex now>:<vmid>:<node>:<port>::<hex SHA-1 of the part before
+ * '::' and the secret>", is what remote-viewer gets as its host and sends back in its CONNECT (with
+ * ":<port>" after it): lower case and short, as remote-viewer needs. The password, 40 random hex
+ * digits, is what QEMU's SPICE server is told (set_password) and the client proves. */
+#define PVE_SPICE_TICKET_MAX 256
+#define PVE_SPICE_NODE_MAX 63
+/* Proxmox's window: valid for an age strictly between these (s). */
+#define PVE_SPICE_TICKET_MIN_AGE (-20)
+#define PVE_SPICE_TICKET_MAX_AGE 40
+
+typedef struct pve_spice_target {
+	long long vmid;
+	char node[PVE_SPICE_NODE_MAX + 1]; /* lower case */
+	int port;
+} pve_spice_target;
+
+/* EINVAL for a node name a ticket cannot carry (letters, digits, '-' and '.'; lower-cased). */
+int pve_spice_ticket_create(const char *secret, long long vmid, const char *node, int port,
+			    time_t now, char **ret_proxyticket, char **ret_password,
+			    pve_error **err);
+/* Checks a CONNECT's target: the signature, the age and that the port asked for is the one signed.
+ * -EACCES "invalid ticket" or "ticket expired". */
+int pve_spice_ticket_verify(const char *secret, const char *connect, time_t now,
+			    pve_spice_target *ret, pve_error **err);
 
 /* ---- API tokens -------------------------------------------------------------------------------------- */
 

@@ -1,5 +1,5 @@
-/* access/keys.c: the ticket key pair (generate, load), the cluster CA and node certificates (and a
- * subject as remote-viewer names it), and the CSRF secret, all as PEM text in and out. */
+/* access/keys.c: the ticket key pair (generate, load), the cluster CA and node certificates, and the
+ * CSRF secret, all as PEM text in and out. */
 #include <arpa/inet.h>
 
 #include <openssl/bio.h>
@@ -354,28 +354,29 @@ int pve_csrf_secret_generate(char **ret, pve_error **err)
 	return 0;
 }
 
-char *pve_cert_subject_spice(const char *pem)
+char *pve_cert_subject_spice(const char *cert_pem, pve_error **err)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	if (!bio)
-		return NULL;
-	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	BIO_free(bio);
+	X509 *x = load_cert(cert_pem, "certificate", err);
 	if (!x)
 		return NULL;
-	char *one = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+	char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
 	X509_free(x);
-	if (!one)
+	if (!line) {
+		ssl_error(err, EIO, "certificate subject");
 		return NULL;
-	/* "/C=AT/CN=node" -> "C=AT,CN=node": a '/' that starts an attribute ("\w+=") becomes a comma */
-	char *ret = xstrdup(one[0] == '/' ? one + 1 : one);
-	OPENSSL_free(one);
-	for (char *p = ret; (p = strchr(p, '/'));) {
-		size_t n = strspn(
-			p + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
-		if (n > 0 && p[1 + n] == '=')
-			*p = ',';
-		p++;
 	}
-	return ret;
+	/* "/OU=pved/CN=node" as "OU=pved,CN=node": a '/' that starts a "key=" is a separator */
+	pve_buf b = { 0 };
+	for (const char *p = line + (line[0] == '/'); *p; p++) {
+		size_t key = *p == '/' ?
+				     strspn(p + 1,
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					    "0123456789_") :
+				     0;
+		pve_buf_append(&b, key && p[1 + key] == '=' ? "," : p, 1);
+	}
+	OPENSSL_free(line);
+	if (!b.data)
+		pve_buf_puts(&b, "");
+	return pve_buf_steal(&b);
 }

@@ -1,5 +1,5 @@
 /* access/ticket.c: RSA-signed authentication tickets (PVE:<user>:<time>::<signature>) and HMAC CSRF
- * prevention tokens, both checked on every API request, and the SPICE consoles' tickets. */
+ * prevention tokens, both checked on every API request. */
 #include <ctype.h>
 
 #include <openssl/crypto.h>
@@ -245,32 +245,132 @@ int pve_csrf_verify(const char *secret, const char *userid, const char *token, t
 	return 0;
 }
 
-int pve_spice_ticket_create(const char *secret, const char *userid, long long vmid,
-			    const char *node, int port, time_t now, char **ret_password,
-			    char **ret_host, pve_error **err)
+/* ---- SPICE tickets ------------------------------------------------------------------------------------ */
+
+#define SPICE_PREFIX "pvespiceproxy:"
+
+/* The hex SHA-1 of plain and the secret, as Proxmox signs a proxy ticket: 40 lower-case digits. */
+static bool spice_sign(const char *secret, const char *plain, char ret[41])
 {
-	(void)userid; /* Proxmox mixes it into the random password, which needs no more entropy */
-	if (!secret || !node || now < 0 || (unsigned long long)now > 0xffffffffULL)
-		return pve_error_set(err, EINVAL, "can't make a SPICE ticket");
-	/* the password: 40 lower-case hex digits, as Proxmox's SHA-1 of random data (SPICE takes 60) */
-	uint8_t rnd[20];
-	int r = pve_random_bytes(rnd, sizeof(rnd), err);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+		  EVP_DigestUpdate(ctx, plain, strlen(plain)) == 1 &&
+		  EVP_DigestUpdate(ctx, secret, strlen(secret)) == 1 &&
+		  EVP_DigestFinal_ex(ctx, md, &n) == 1 && n == 20;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+		return false;
+	}
+	for (unsigned i = 0; i < 20; i++)
+		snprintf(ret + 2 * i, 3, "%02x", md[i]);
+	return true;
+}
+
+static bool spice_node_ok(const char *node, size_t len)
+{
+	if (!len || len > PVE_SPICE_NODE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!(islower((unsigned char)node[i]) || isdigit((unsigned char)node[i]) ||
+		      node[i] == '-' || node[i] == '.'))
+			return false;
+	return true;
+}
+
+int pve_spice_ticket_create(const char *secret, long long vmid, const char *node, int port,
+			    time_t now, char **ret_proxyticket, char **ret_password,
+			    pve_error **err)
+{
+	if (!secret || now < 0 || (unsigned long long)now > 0xffffffffULL || vmid <= 0 ||
+	    port <= 0 || port > 65535)
+		return pve_error_set(err, EINVAL, "cannot make a spice ticket");
+	/* remote-viewer wants the host (the proxy ticket) in lower case */
+	_cleanup_free_ char *lc = xstrdup(node);
+	for (char *p = lc; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (!spice_node_ok(lc, strlen(lc)))
+		return pve_error_set(err, EINVAL, "node name '%s' does not fit a spice ticket",
+				     node);
+	unsigned char raw[20];
+	int r = pve_random_bytes(raw, sizeof(raw), err);
 	if (r < 0)
 		return r;
-	/* host: "pvespiceproxy:<8 hex time>:<vmid>:<node, lower case>:<port>::<sig>", the signature
-	 * SHA-1 over the plain part and the CSRF secret, lower case as remote-viewer needs */
-	_cleanup_free_ char *lnode = xstrdup(node);
-	for (char *p = lnode; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	_cleanup_free_ char *plain = xasprintf("pvespiceproxy:%08llx:%lld:%s:%d",
-					       (unsigned long long)now, vmid, lnode, port);
-	_cleanup_free_ char *signed_text = xasprintf("%s%s", plain, secret);
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned mdlen = 0;
-	if (!EVP_Digest(signed_text, strlen(signed_text), md, &mdlen, EVP_sha1(), NULL))
-		return pve_error_set(err, EIO, "SHA-1 failed");
-	_cleanup_free_ char *sig = pve_hex_encode(md, mdlen, false);
-	*ret_password = pve_hex_encode(rnd, sizeof(rnd), false);
-	*ret_host = xasprintf("%s::%s", plain, sig);
+	char password[41], sig[41];
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(password + 2 * i, 3, "%02x", raw[i]);
+	_cleanup_free_ char *plain = xasprintf(SPICE_PREFIX "%08llx:%lld:%s:%d",
+					       (unsigned long long)now, vmid, lc, port);
+	if (!spice_sign(secret, plain, sig))
+		return pve_error_set(err, EIO, "cannot sign a spice ticket");
+	*ret_proxyticket = xasprintf("%s::%s", plain, sig);
+	*ret_password = xstrdup(password);
+	return 0;
+}
+
+/* A decimal number of at most max, all of s[0..len). */
+static bool spice_number(const char *s, size_t len, unsigned long long max, long long *ret)
+{
+	_cleanup_free_ char *t = xstrndup(s, len);
+	unsigned long long v;
+	if (pve_parse_uint(t, max, &v) < 0)
+		return false;
+	*ret = (long long)v;
+	return true;
+}
+
+int pve_spice_ticket_verify(const char *secret, const char *connect, time_t now,
+			    pve_spice_target *ret, pve_error **err)
+{
+	/* "pvespiceproxy:<8 hex time>:<vmid>:<node>:<port>::<40 hex signature>:<port>": the proxy
+	 * ticket the client was given as its host, and the port it connects to */
+	size_t len = connect ? strnlen(connect, PVE_SPICE_TICKET_MAX + 1) : 0;
+	if (!secret || len > PVE_SPICE_TICKET_MAX || !startswith(connect, SPICE_PREFIX))
+		return pve_error_set(err, EACCES, "invalid ticket");
+	const char *end = connect + len;
+	const char *colon = strrchr(connect, ':');
+	long long port = 0;
+	if (!colon || !spice_number(colon + 1, (size_t)(end - colon - 1), 65535, &port) ||
+	    colon - connect < (ptrdiff_t)(strlen(SPICE_PREFIX) + 42))
+		return pve_error_set(err, EACCES, "invalid ticket");
+	const char *sig = colon - 40;
+	if (sig[-1] != ':' || sig[-2] != ':')
+		return pve_error_set(err, EACCES, "invalid ticket");
+	for (const char *p = sig; p < colon; p++)
+		if (!isdigit((unsigned char)*p) && !(*p >= 'a' && *p <= 'f'))
+			return pve_error_set(err, EACCES, "invalid ticket");
+	_cleanup_free_ char *plain = xstrndup(connect, (size_t)(sig - 2 - connect));
+	/* <8 hex time>:<vmid>:<node>:<signed port> */
+	const char *t = plain + strlen(SPICE_PREFIX);
+	const char *c1 = strchr(t, ':');
+	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	const char *c3 = strrchr(plain, ':');
+	long long vmid = 0, signed_port = 0;
+	if (!c1 || c1 - t != 8 || !c2 || c3 <= c2 ||
+	    !spice_number(c1 + 1, (size_t)(c2 - c1 - 1), 999999999, &vmid) ||
+	    !spice_node_ok(c2 + 1, (size_t)(c3 - c2 - 1)) ||
+	    !spice_number(c3 + 1, strlen(c3 + 1), 65535, &signed_port))
+		return pve_error_set(err, EACCES, "invalid ticket");
+	unsigned long long ttime = 0;
+	for (int i = 0; i < 8; i++) {
+		int v = hexval(t[i]);
+		if (v < 0 || isupper((unsigned char)t[i]))
+			return pve_error_set(err, EACCES, "invalid ticket");
+		ttime = ttime * 16 + (unsigned)v;
+	}
+	char want[41];
+	if (!spice_sign(secret, plain, want) || CRYPTO_memcmp(want, sig, 40) != 0)
+		return pve_error_set(err, EACCES, "invalid ticket");
+	long long age = (long long)now - (long long)ttime;
+	if (age <= PVE_SPICE_TICKET_MIN_AGE || age >= PVE_SPICE_TICKET_MAX_AGE)
+		return pve_error_set(err, EACCES, "ticket expired");
+	/* the port signed is the port asked for: a ticket opens one VM's SPICE server */
+	if (signed_port != port)
+		return pve_error_set(err, EACCES, "invalid ticket");
+	ret->vmid = vmid;
+	snprintf(ret->node, sizeof(ret->node), "%.*s", (int)(c3 - c2 - 1), c2 + 1);
+	ret->port = (int)port;
 	return 0;
 }

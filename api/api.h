@@ -161,6 +161,11 @@ int pve_wire_file_decode(const void *payload, size_t len, char **ret_name, char 
  * "127.0.0.1:8006", "[::1]:8006", "[::]:8006" (dual-stack), "0.0.0.0:8006": a bound, listening,
  * non-blocking, close-on-exec TCP socket. */
 int pve_listen_socket(const char *spec, pve_error **err);
+/* A listening socket on 127.0.0.1 at the first free port of min..max (Proxmox's next_unused_port):
+ * a console's, taken before the client is told it; a VM's SPICE port, closed again for QEMU to bind
+ * (a start at the same moment may then take it first: that start fails). -EADDRINUSE when all are
+ * taken. */
+int pve_listen_local_port(int min, int max, int *ret_port, pve_error **err);
 
 /* ---- the route table ----------------------------------------------------------------------------------
  * The routes are JSON data (api/routes/AREA/NN-NAME.json, embedded at build time): a list of objects,

@@ -60,3 +60,23 @@ int pve_listen_socket(const char *spec, pve_error **err)
 		return pve_error_set(err, errno, "cannot listen on %s: %m", spec);
 	return TAKE_FD(fd);
 }
+
+int pve_listen_local_port(int min, int max, int *ret_port, pve_error **err)
+{
+	for (int port = min; port <= max; port++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return pve_error_set(err, errno, "socket: %m");
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_port = htons((uint16_t)port) };
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(fd, 1) == 0) {
+			*ret_port = port;
+			return fd;
+		}
+		close(fd);
+	}
+	return pve_error_set(err, EADDRINUSE, "no free port between %d and %d", min, max);
+}

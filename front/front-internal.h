@@ -112,6 +112,15 @@ char *pve_http_websocket_accept(const char *key);
 /* A websocket upgrade request: GET, Upgrade: websocket, Sec-WebSocket-Version: 13, a key. */
 bool pve_http_is_websocket(const pve_http_request *r);
 
+/* ---- the SPICE proxy (front/params.c) ----------------------------------------------------------------
+ * Its port takes one request, "CONNECT <proxy ticket>:<port> HTTP/1.x", parsed by pve_http_parser as any
+ * other (the same limits); pved checks the ticket. */
+#define PVE_SPICE_CONNECT_MAX 256
+/* The CONNECT's target, printable ASCII of at most PVE_SPICE_CONNECT_MAX bytes. Another method: 501
+ * (Proxmox's "method 'GET' not available"); a bad target: 400. */
+int pve_spice_connect_target(const pve_http_request *r, char **ret_target, int *ret_status,
+			     pve_error **err);
+
 /* ---- parameters and credentials (api/params.c) ----------------------------------------------------- */
 
 /* Percent-decodes len bytes (plus_space: '+' is a space, as in forms). Refuses a malformed escape and an
@@ -196,6 +205,7 @@ typedef struct pve_front_options {
 	char **listen; /* "127.0.0.1:8006", "[::]:8006": bound here (standalone use) */
 	int listen_fds[8]; /* listening sockets pved made and passed on */
 	size_t n_listen_fds;
+	int spice_listen_fd; /* the SPICE proxy's (plain HTTP, CONNECT only), or -1 */
 	const char *user;
 	const char *chroot_dir;
 	bool no_sandbox;

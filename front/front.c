@@ -1,5 +1,6 @@
 /* The server loop of pved-api: TLS listeners, client connections (keep-alive, pipelining, timeouts),
- * static files from the www directory, and the frames to and from pved that carry API requests. */
+ * static files from the www directory, the frames to and from pved that carry API requests, and the
+ * SPICE proxy's plain-HTTP listener, whose CONNECT becomes a tunnel of bytes through pved. */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -78,6 +79,7 @@ enum conn_state {
 	C_STREAMING, /* the answer's head went out; its body comes from pved as the window allows */
 	C_WRITING, /* an answer is going out; then READING again, or the end */
 	C_WEBSOCKET, /* upgraded: websocket messages and pved's DATA frames relayed both ways */
+	C_TUNNEL, /* a SPICE proxy's CONNECT accepted: bytes and DATA frames, both ways within windows */
 };
 
 struct front;
@@ -129,6 +131,7 @@ struct conn {
 	bool ws_wanted; /* the request asked for a websocket upgrade */
 	wslay_event_context_ptr ws;
 	bool ws_ended; /* pved ended the stream (or the client did): no CANCEL owed */
+	bool spice; /* accepted on the SPICE proxy's port: one CONNECT, then a tunnel */
 
 	bool body_pending; /* an upload body is still on the connection, unread */
 	bool uploading; /* ... and is parsed here, its form going to pved as frames */
@@ -311,7 +314,7 @@ static void conn_free(struct conn *c)
 		f->n_upload_paused--;
 	/* pved may drop the work; its answer will find no connection and be dropped too. */
 	if ((c->state == C_WAITING || c->state == C_STREAMING ||
-	     (c->state == C_WEBSOCKET && !c->ws_ended)) &&
+	     ((c->state == C_WEBSOCKET || c->state == C_TUNNEL) && !c->ws_ended)) &&
 	    c->id)
 		send_frame(f, PVE_WIRE_CANCEL, c->id, 0);
 	if (c->ws)
@@ -683,7 +686,7 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 		ws_pump(c);
 		return;
 	}
-	if (c->state == C_STREAMING) {
+	if (c->state == C_STREAMING || c->state == C_TUNNEL) {
 		maybe_grant(c);
 		return;
 	}
@@ -693,6 +696,10 @@ static void on_conn_write(struct bufferevent *bev, void *arg)
 		fill_file(c);
 		return;
 	}
+	/* A write callback deferred from before the answer was queued (a plain socket, the SPICE
+	 * proxy's, is writable at once after the accept) is not the answer's drain. */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
 	answer_done(c);
 }
 
@@ -1100,6 +1107,23 @@ static void on_pved_write(struct bufferevent *bev, void *arg)
 
 /* ---- API requests ------------------------------------------------------------------------------------ */
 
+/* The request (an encoded payload) to pved under a new id; the connection waits for the answer. */
+static void send_request(struct conn *c, const char *payload, size_t len)
+{
+	struct front *f = c->f;
+	if (++f->next_id == 0)
+		f->next_id = 1;
+	c->id = f->next_id;
+	c->state = C_WAITING;
+	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
+	 * pipelined request waits in the input buffer, bounded by the read watermark. */
+	evtimer_del(c->timer);
+	pve_buf b = { 0 };
+	pve_wire_append_request(&b, c->id, payload, len);
+	bufferevent_write(f->pved, b.data, b.len);
+	pve_buf_free(&b);
+}
+
 static void forward_api(struct conn *c, const char *path)
 {
 	struct front *f = c->f;
@@ -1132,24 +1156,131 @@ static void forward_api(struct conn *c, const char *path)
 		send_error(c, 413, err->message, false);
 		return;
 	}
-	if (++f->next_id == 0)
-		f->next_id = 1;
-	c->id = f->next_id;
-	c->state = C_WAITING;
-	/* Reading goes on, so a client that goes away is noticed (and the request cancelled); a
-	 * pipelined request waits in the input buffer, bounded by the read watermark. */
-	evtimer_del(c->timer);
-	pve_buf b = { 0 };
-	pve_wire_append_request(&b, c->id, payload, len);
-	bufferevent_write(f->pved, b.data, b.len);
-	pve_buf_free(&b);
+	send_request(c, payload, len);
 	if (c->req->stream_body)
 		upload_start(c);
+}
+
+/* ---- the SPICE proxy ---------------------------------------------------------------------------------
+ * A CONNECT on its port goes to pved as a request of method CONNECT ({"connect": target}); pved checks
+ * the ticket and connects to the VM's SPICE port, then answers 101 and a WINDOW frame: the bytes of the
+ * client it may be sent. From then on the client's bytes go to pved as DATA frames within the windows
+ * pved grants, and pved's DATA frames go to the client within FRONT_WINDOW, granted again as the
+ * client takes them (as a streamed answer's body), so a side that does not read stops the other. */
+
+/* An HTTP/1.0 answer without a body, as Proxmox's proxy refuses; the connection ends after it. */
+static void spice_refuse(struct conn *c, int status, const char *reason)
+{
+	_cleanup_free_ char *r = pve_http_reason_sanitize(status, reason);
+	pve_buf b = { 0 };
+	pve_buf_printf(&b, "HTTP/1.0 %d %s\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+		       status, r);
+	c->close_after = true;
+	start_writing(c);
+	conn_write(c, b.data, b.len);
+	pve_buf_free(&b);
+}
+
+static void spice_request(struct conn *c)
+{
+	struct front *f = c->f;
+	_cleanup_error_ pve_error *err = NULL;
+	_cleanup_free_ char *target = NULL;
+	int status = 400;
+	if (pve_spice_connect_target(c->req, &target, &status, &err) < 0) {
+		log_debug("%s: spice proxy: %s", c->client, err->message);
+		spice_refuse(c, status, err->message);
+		return;
+	}
+	if (!f->pved) {
+		spice_refuse(c, 502, "pved is not available");
+		return;
+	}
+	pve_request r = {
+		.method = (char *)"CONNECT",
+		.path = (char *)"/",
+		.params = cJSON_CreateObject(),
+		.client = c->client,
+		.websocket = true,
+		.window = FRONT_WINDOW,
+	};
+	cJSON_AddStringToObject(r.params, "connect", target);
+	/* another node's proxy forwarding to this one (Proxmox's loop guard) */
+	if (pve_http_request_header(c->req, "PVEDisableProxy"))
+		cJSON_AddTrueToObject(r.params, "noproxy");
+	_cleanup_free_ char *payload = NULL;
+	size_t len = 0;
+	int rc = pve_request_encode(&r, &payload, &len, &err);
+	cJSON_Delete(r.params);
+	if (rc < 0) {
+		spice_refuse(c, 400, err->message);
+		return;
+	}
+	send_request(c, payload, len);
+}
+
+/* The client's bytes to pved, as far as its window goes; the rest waits in the input, which the read
+ * watermark bounds. */
+static void tunnel_pump(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	while (c->upload_window > 0 && evbuffer_get_length(in) > 0 && c->f->pved) {
+		size_t n = evbuffer_get_length(in);
+		if (n > c->upload_window)
+			n = (size_t)c->upload_window;
+		if (n > UPLOAD_CHUNK)
+			n = UPLOAD_CHUNK;
+		const unsigned char *data = evbuffer_pullup(in, (ev_ssize_t)n);
+		if (!data)
+			break;
+		pve_buf b = { 0 };
+		pve_wire_append_frame(&b, PVE_WIRE_DATA, 0, c->id, data, n);
+		bufferevent_write(c->f->pved, b.data, b.len);
+		pve_buf_free(&b);
+		evbuffer_drain(in, n);
+		c->upload_window -= n;
+	}
+}
+
+static void tunnel_open(struct conn *c)
+{
+	c->state = C_TUNNEL;
+	free(c->reason);
+	c->reason = NULL;
+	/* as Proxmox's: the request's protocol, then an empty line */
+	const char *ok = c->req->http_minor == 1 ? "HTTP/1.1 200 OK\r\n\r\n" :
+						   "HTTP/1.0 200 OK\r\n\r\n";
+	conn_write(c, ok, strlen(ok));
+	/* a console may sit idle for hours: no request or keep-alive limit from here on */
+	evtimer_del(c->timer);
+	bufferevent_setwatermark(c->bev, EV_WRITE, STREAM_LOW, 0);
+}
+
+/* A DATA frame from pved for a tunnel: its bytes to the client; FIN ends the tunnel once they are out. */
+static void tunnel_from_pved(struct conn *c, const pve_wire_header *h, const char *payload)
+{
+	if (h->len > 0) {
+		conn_write(c, payload, h->len);
+		c->unacked += h->len;
+		maybe_grant(c);
+	}
+	if (h->flags & PVE_WIRE_FIN) {
+		c->ws_ended = true;
+		c->close_after = true;
+		start_writing(c);
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+	}
 }
 
 static void handle_request(struct conn *c, pve_http_request *req)
 {
 	c->req = req;
+	if (c->spice) {
+		spice_request(c);
+		return;
+	}
 	if (req->stream_body) {
 		c->upload_left = req->content_length;
 		c->body_pending = req->content_length > 0;
@@ -1201,6 +1332,10 @@ static void conn_process(struct conn *c)
 			pve_http_parser_feed(c->parser, v.iov_base, v.iov_len, &req, &status, &err);
 		if (n < 0) {
 			log_debug("%s: bad request: %s", c->client, err ? err->message : "?");
+			if (c->spice) {
+				spice_refuse(c, status, err ? err->message : "bad request");
+				return;
+			}
 			c->target = PVE_FRONT_API;
 			c->linger_after = true;
 			send_error(c, status, err ? err->message : "bad request", true);
@@ -1226,6 +1361,8 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	if (c->state == C_WEBSOCKET)
 		ws_pump(c);
+	else if (c->state == C_TUNNEL)
+		tunnel_pump(c);
 	else if (c->state == C_LINGER)
 		linger_read(c);
 	else if (c->uploading)
@@ -1234,11 +1371,9 @@ static void on_conn_read(struct bufferevent *bev, void *arg)
 		conn_process(c);
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-		      void *arg)
+static void accept_conn(struct front *f, evutil_socket_t fd, struct sockaddr *sa, int salen,
+			bool spice)
 {
-	(void)l;
-	struct front *f = arg;
 	if (f->draining) {
 		evutil_closesocket(fd);
 		return;
@@ -1266,8 +1401,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	 * does not read. What is in flight is not limited, so a fast client's throughput is not. */
 	int lowat = NOTSENT_LOWAT;
 	setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
-	SSL *ssl = SSL_new(f->ssl);
-	if (!ssl) {
+	/* the SPICE proxy speaks plain HTTP, as Proxmox's: the SPICE link inside is TLS itself */
+	SSL *ssl = spice ? NULL : SSL_new(f->ssl);
+	if (!spice && !ssl) {
 		client_put(f->set, key);
 		evutil_closesocket(fd);
 		return;
@@ -1279,8 +1415,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	c->file_fd = -1;
 	c->client = pve_client_address(sa, (socklen_t)salen);
 	c->parser = pve_http_parser_new();
-	c->bev = bufferevent_openssl_socket_new(f->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	c->spice = spice;
+	if (spice)
+		c->bev = bufferevent_socket_new(f->base, fd,
 						BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	else
+		c->bev = bufferevent_openssl_socket_new(f->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+							BEV_OPT_CLOSE_ON_FREE |
+								BEV_OPT_DEFER_CALLBACKS);
 	c->timer = evtimer_new(f->base, on_timer, c);
 	c->next = f->conns;
 	if (f->conns)
@@ -1293,7 +1435,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		conn_free(c);
 		return;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	if (!spice)
+		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, on_conn_read, on_conn_write, on_conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, 64 * 1024);
 	struct timeval wt = { .tv_sec = WRITE_TIMEOUT };
@@ -1301,6 +1444,20 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = C_READING;
 	arm_timer(c, f->set->first_byte_timeout, "handshake and first byte");
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	(void)l;
+	accept_conn(arg, fd, sa, salen, false);
+}
+
+static void on_accept_spice(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+			    int salen, void *arg)
+{
+	(void)l;
+	accept_conn(arg, fd, sa, salen, true);
 }
 
 /* ---- websockets -----------------------------------------------------------------------------------------
@@ -1405,7 +1562,8 @@ static void ws_from_pved(struct conn *c, const pve_wire_header *h, const char *p
 static struct conn *conn_by_id(struct front *f, uint32_t id)
 {
 	for (struct conn *c = f->conns; c; c = c->next)
-		if ((c->state == C_WAITING || c->state == C_STREAMING || c->state == C_WEBSOCKET) &&
+		if ((c->state == C_WAITING || c->state == C_STREAMING || c->state == C_WEBSOCKET ||
+		     c->state == C_TUNNEL) &&
 		    c->id == id)
 			return c;
 	return NULL;
@@ -1428,6 +1586,16 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 		}
 		return;
 	}
+	if (h->type == PVE_WIRE_WINDOW && c->spice) {
+		uint32_t grant;
+		if (pve_wire_window_decode(payload, h->len, &grant, NULL) < 0)
+			return;
+		if (c->upload_window + grant <= (1ull << 40))
+			c->upload_window += grant;
+		if (c->state == C_TUNNEL)
+			tunnel_pump(c);
+		return;
+	}
 	if (h->type == PVE_WIRE_WINDOW) {
 		uint32_t grant;
 		_cleanup_error_ pve_error *err = NULL;
@@ -1444,6 +1612,11 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 	if (c->state == C_WEBSOCKET) {
 		if (h->type == PVE_WIRE_DATA)
 			ws_from_pved(c, h, payload);
+		return;
+	}
+	if (c->state == C_TUNNEL) {
+		if (h->type == PVE_WIRE_DATA)
+			tunnel_from_pved(c, h, payload);
 		return;
 	}
 	if (c->state == C_STREAMING) {
@@ -1468,6 +1641,16 @@ static void handle_frame(struct front *f, const pve_wire_header *h, const char *
 			return;
 		}
 		c->have_head = true;
+		if (c->spice) {
+			if (c->status == 101) {
+				tunnel_open(c);
+				tunnel_pump(c);
+			} else {
+				_cleanup_free_ char *reason = xstrdup(c->reason);
+				spice_refuse(c, c->status, reason);
+			}
+			return;
+		}
 		if (c->ws_wanted && c->status == 101) {
 			ws_upgrade(c);
 			return;
@@ -1666,13 +1849,14 @@ static int ssl_ctx_new(const pve_front_options *o, SSL_CTX **ret, pve_error **er
 	return 0;
 }
 
-static int add_listener(struct front *f, int fd, pve_error **err)
+static int add_listener(struct front *f, int fd, bool spice, pve_error **err)
 {
 	if (f->n_listeners >= MAX_LISTENERS)
 		return pve_error_set(err, E2BIG, "too many listen addresses");
 	evutil_make_socket_nonblocking(fd);
-	struct evconnlistener *l = evconnlistener_new(
-		f->base, on_accept, f, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	struct evconnlistener *l =
+		evconnlistener_new(f->base, spice ? on_accept_spice : on_accept, f,
+				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!l)
 		return pve_error_set(err, ENOMEM, "evconnlistener_new failed");
 	f->listeners[f->n_listeners++] = l;
@@ -1709,8 +1893,8 @@ static int collect_listen_fds(const pve_front_options *o, int fds[static MAX_LIS
 
 /* One worker's loop, listeners (its own copies of the listening sockets) and wire. */
 static int worker_init(struct front *f, front_set *set, SSL_CTX *ssl, int www_fd,
-		       const int *listen_fds, size_t n_listen, int pved_fd, size_t max_conns,
-		       pve_error **err)
+		       const int *listen_fds, size_t n_listen, int spice_fd, int pved_fd,
+		       size_t max_conns, pve_error **err)
 {
 	f->set = set;
 	f->ssl = ssl;
@@ -1720,11 +1904,11 @@ static int worker_init(struct front *f, front_set *set, SSL_CTX *ssl, int www_fd
 	f->base = event_base_new();
 	if (!f->base)
 		return pve_error_set(err, ENOMEM, "event_base_new failed");
-	for (size_t i = 0; i < n_listen; i++) {
-		int fd = fcntl(listen_fds[i], F_DUPFD_CLOEXEC, 3);
+	for (size_t i = 0; i < n_listen + (spice_fd >= 0); i++) {
+		int fd = fcntl(i < n_listen ? listen_fds[i] : spice_fd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			return pve_error_set(err, errno, "dup of a listening socket: %m");
-		int r = add_listener(f, fd, err);
+		int r = add_listener(f, fd, i == n_listen, err);
 		if (r < 0) {
 			close(fd);
 			return r;
@@ -1815,10 +1999,13 @@ int pve_front_run(const pve_front_options *o, pve_error **err)
 	size_t inited = 0;
 	for (; r == 0 && inited < n; inited++)
 		r = worker_init(&set.w[inited], &set, ssl, www_fd, listen_fds, n_listen,
-				o->pved_fds[inited], max_conns / n ? max_conns / n : 1, err);
+				o->spice_listen_fd, o->pved_fds[inited],
+				max_conns / n ? max_conns / n : 1, err);
 	/* Each worker has its copies now. */
 	for (size_t i = 0; i < n_listen; i++)
 		close(listen_fds[i]);
+	if (o->spice_listen_fd >= 0)
+		close(o->spice_listen_fd);
 	if (r == 0) {
 		set.sigterm = evsignal_new(set.w[0].base, SIGTERM, on_sigterm, &set);
 		set.sigint = evsignal_new(set.w[0].base, SIGINT, on_sigterm, &set);

@@ -422,3 +422,26 @@ int pve_front_build_request(const pve_http_request *h, const char *path, const c
 	*ret = req;
 	return 0;
 }
+
+/* ---- the SPICE proxy's CONNECT ---------------------------------------------------------------------- */
+
+int pve_spice_connect_target(const pve_http_request *r, char **ret_target, int *ret_status,
+			     pve_error **err)
+{
+	/* as Proxmox's spiceproxy, which knows no other method */
+	if (!streq(r->method, "CONNECT")) {
+		*ret_status = 501;
+		return pve_error_set(err, EINVAL, "method '%s' not available", r->method);
+	}
+	/* the proxy ticket and the port: "pvespiceproxy:...:<port>", printable, no spaces */
+	size_t len = strlen(r->url);
+	bool ok = len > 0 && len <= PVE_SPICE_CONNECT_MAX;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = r->url[i] > ' ' && r->url[i] < 0x7f;
+	if (!ok) {
+		*ret_status = 400;
+		return pve_error_set(err, EINVAL, "bad CONNECT target");
+	}
+	*ret_target = xstrdup(r->url);
+	return 0;
+}

@@ -11,12 +11,13 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: pved-api --fd N --cert-fd M [--www DIR] [--listen ADDR:PORT | --listen-fd N ...] [--user USER]\n"
 		"                [--chroot DIR] [--no-sandbox] [--log-level N] [--max-conns N] [--max-per-client N]\n"
-		"                [--first-byte-timeout S] [--request-timeout S]\n"
+		"                [--first-byte-timeout S] [--request-timeout S] [--spice-listen-fd N]\n"
 		"  --fd N         connected socket to pved carrying wire frames (repeatable: one per worker thread)\n"
 		"  --cert-fd M    fd to read the node certificate PEM and its key from (then closed)\n"
 		"  --www DIR      static files of the web interface\n"
 		"  --listen A:P   127.0.0.1:8006, [::1]:8006, [::]:8006 (default, dual-stack), 0.0.0.0:8006\n"
 		"  --listen-fd N  a listening socket made by pved (repeatable; pved passes these)\n"
+		"  --spice-listen-fd N  the SPICE proxy's listening socket (plain HTTP CONNECT)\n"
 		"  --user USER    user to run as after start-up (default www-data)\n"
 		"  --chroot DIR   empty directory to chroot into after start-up\n"
 		"  --no-sandbox   keep uid, root directory and syscalls (development only)\n"
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 		{ "www", required_argument, NULL, 'w' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-fd", required_argument, NULL, 'L' },
+		{ "spice-listen-fd", required_argument, NULL, 'S' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "chroot", required_argument, NULL, 'r' },
 		{ "no-sandbox", no_argument, NULL, 'n' },
@@ -95,7 +97,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	pve_front_options o = { .user = "www-data" };
+	pve_front_options o = { .user = "www-data", .spice_listen_fd = -1 };
 	int cert_fd = -1, level = PVE_LOG_INFO, c;
 	_cleanup_strv_free_ char **listen = xcalloc(1, sizeof(char *));
 	size_t n_listen = 0;
@@ -124,6 +126,10 @@ int main(int argc, char **argv)
 			    parse_fd(optarg, &o.listen_fds[o.n_listen_fds]) < 0)
 				goto bad;
 			o.n_listen_fds++;
+			break;
+		case 'S':
+			if (parse_fd(optarg, &o.spice_listen_fd) < 0)
+				goto bad;
 			break;
 		case 'u':
 			o.user = optarg;

@@ -1,6 +1,7 @@
 /* The compiler: cluster.fw, host.fw and the guests' .fw files into an inet table of chains, sets and
- * verdict maps, with the guests' part in a bridge table of the same name where the kernel has bridge
- * conntrack (the layout is in docs/ARCHITECTURE.md, "Firewall"). */
+ * verdict maps for the host, and the guests' part in tables of their own, sharded by vmid: bridge
+ * ones where the kernel has bridge conntrack, else inet ones (the layout is in docs/ARCHITECTURE.md,
+ * "Firewall"). */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -153,7 +154,21 @@ void pve_fw_ruleset_free(pve_fw_ruleset *rs)
 	free(rs->helpers);
 	free(rs->table);
 	pve_fw_ruleset_free(rs->guests);
+	pve_fw_ruleset_free(rs->next);
 	free(rs);
+}
+
+void fw_guest_table_name(const char *table, size_t k, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s-g%zu", table, k);
+}
+
+const pve_fw_ruleset *fw_shard_of(const pve_fw_ruleset *rs, unsigned vmid)
+{
+	const pve_fw_ruleset *g = rs->guests;
+	for (size_t k = vmid % (rs->n_shards ? rs->n_shards : 1); g && k; k--)
+		g = g->next;
+	return g;
 }
 
 bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs)
@@ -163,7 +178,7 @@ bool pve_fw_ruleset_enabled(const pve_fw_ruleset *rs)
 
 bool pve_fw_ruleset_bridged(const pve_fw_ruleset *rs)
 {
-	return rs->guests != NULL;
+	return rs->guests && rs->guests->family == NFPROTO_BRIDGE;
 }
 
 unsigned pve_fw_ruleset_ct_helpers_absent(const pve_fw_ruleset *rs)
@@ -178,7 +193,10 @@ bool pve_fw_ruleset_log_conntrack(const pve_fw_ruleset *rs)
 
 size_t pve_fw_ruleset_guest_count(const pve_fw_ruleset *rs)
 {
-	return rs->n_guests + (rs->guests ? rs->guests->n_guests : 0);
+	size_t n = 0;
+	for (const pve_fw_ruleset *g = rs->guests; g; g = g->next)
+		n += g->n_guests;
+	return n;
 }
 
 /* ----- Intervals ----- */
@@ -1249,29 +1267,38 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 			rs->log_rate = (unsigned)v;
 	}
 	ctx c = { .rs = rs, .in = in, .local = cl, .where = "cluster.fw" };
-	int r = compile_shared(&c, !in->bridge, err);
+	int r = compile_shared(&c, false, err);
 	if (r < 0)
 		return r;
 	const pve_fw_file *host = in->host;
 	bool allow_invalid = host && pve_fw_option_int(host, "nf_conntrack_allow_invalid", 0);
 
-	/* The guests: in a bridge table of their own, which sees every port of a bridge (and so the
-	 * traffic between two guests on it); else in this one. */
-	ctx gc = c;
-	if (in->bridge) {
+	/* The guests: in tables of their own, bridge ones (which see every port of a bridge, and so
+	 * the traffic between two guests on it) where the kernel takes them, sharded by vmid. */
+	size_t n_shards = (in->n_guests + FW_SHARD_GUESTS - 1) / FW_SHARD_GUESTS;
+	n_shards = n_shards < 1 ? 1 : n_shards > FW_MAX_SHARDS ? FW_MAX_SHARDS : n_shards;
+	ctx shards[FW_MAX_SHARDS];
+	pve_fw_ruleset **tail = &rs->guests;
+	for (size_t k = 0; k < n_shards; k++) {
 		pve_fw_ruleset *g = xcalloc(1, sizeof(*g));
-		g->table = xstrdup(rs->table);
-		g->family = NFPROTO_BRIDGE;
+		char name[128];
+		fw_guest_table_name(rs->table, k, name, sizeof(name));
+		g->table = xstrdup(name);
+		g->family = in->bridge ? NFPROTO_BRIDGE : NFPROTO_INET;
 		g->enabled = true;
 		g->nflog_group = rs->nflog_group;
 		g->log_rate = rs->log_rate;
 		g->log_burst = rs->log_burst;
-		rs->guests = g;
-		gc = (ctx){ .rs = g, .in = in, .local = cl, .where = "cluster.fw", .bridge = true };
-		if ((r = compile_shared(&gc, true, err)) < 0)
+		*tail = g;
+		tail = &g->next;
+		shards[k] = (ctx){
+			.rs = g, .in = in, .local = cl, .where = "cluster.fw", .bridge = in->bridge
+		};
+		if ((r = compile_shared(&shards[k], true, err)) < 0)
 			return r;
+		add_guest_bases(&shards[k], allow_invalid);
 	}
-	add_guest_bases(&gc, allow_invalid);
+	rs->n_shards = n_shards;
 
 	/* The host: cluster.fw's and host.fw's rules, the host's rules first (proxmox-firewall's
 	 * host-in before cluster-in), then the cluster's policy. */
@@ -1367,13 +1394,14 @@ int pve_fw_compile(const pve_fw_input *in, pve_fw_ruleset **ret, pve_error **err
 	}
 
 	for (size_t i = 0; i < in->n_guests; i++) {
-		int ret2 = compile_guest(&gc, &in->guests[i], err);
+		const pve_fw_guest *g = &in->guests[i];
+		int ret2 = compile_guest(&shards[g->vmid % n_shards], g, err);
 		if (ret2 < 0)
 			return ret2;
 	}
 	expand_lists(rs);
-	if (rs->guests)
-		expand_lists(rs->guests);
+	for (pve_fw_ruleset *g = rs->guests; g; g = g->next)
+		expand_lists(g);
 	*ret = TAKE_PTR(rs);
 	return 0;
 }

@@ -119,10 +119,16 @@ typedef struct {
 struct pve_fw_ruleset {
 	char *table;
 	int family; /* NFPROTO_INET, NFPROTO_BRIDGE for the guests' table */
-	/* The guests' part in a bridge table of the same name, which sees each port: their chains,
-	 * sets and maps, with copies of the cluster's ipsets, groups and do-reject. NULL: the guests
-	 * are in this (inet) table, where bridged traffic between them is not seen. */
+	/* The guests' part, in tables of their own, "<table>-g<k>" (fw_guest_table_name): bridge ones,
+	 * which see each port, where the kernel has bridge conntrack, else inet ones, where bridged
+	 * traffic between guests is not seen. Their chains, sets and maps, with copies of the
+	 * cluster's ipsets, groups and do-reject. The guests are sharded by vmid (fw_shard_of) over
+	 * one table per FW_SHARD_GUESTS of them (at most FW_MAX_SHARDS), since the kernel
+	 * validates every table a transaction touches, whole: a change to one guest is then a
+	 * transaction on a small table. NULL while the firewall is off. */
 	struct pve_fw_ruleset *guests;
+	struct pve_fw_ruleset *next; /* the next shard, in a shard */
+	size_t n_shards; /* in the main ruleset */
 	bool enabled;
 	unsigned nflog_group;
 	unsigned log_rate; /* per second */
@@ -143,6 +149,14 @@ struct pve_fw_ruleset {
 	} sysctls[3];
 	size_t n_sysctls;
 };
+
+/* Guests per shard table, and the most shard tables (every one is deleted when unused). */
+#define FW_SHARD_GUESTS 64
+#define FW_MAX_SHARDS 16
+/* "<table>-g<k>". */
+void fw_guest_table_name(const char *table, size_t k, char *buf, size_t size);
+/* The shard table that holds guest vmid. */
+const pve_fw_ruleset *fw_shard_of(const pve_fw_ruleset *rs, unsigned vmid);
 
 /* Interval helpers shared by the printers. */
 size_t fw_key_len(int family); /* 4, 16 */

@@ -692,14 +692,34 @@ static void replace_table(batch *b, const pve_fw_ruleset *rs, const char *table,
 			add_rule(b, rs, &rs->chains[i], &rs->chains[i].rules[j], j);
 }
 
+/* Every guest table of both families, each replaced by its shard of rs or deleted: the guests' tables
+ * of a layout before (the other family, more shards) go in the same transaction. The bridge table
+ * named as the inet one, where guests were before they were sharded, goes too. */
+static void replace_guest_tables(batch *b, const pve_fw_ruleset *rs, const char *table)
+{
+	replace_table(b, NULL, table, NFPROTO_BRIDGE);
+	static const int families[] = { NFPROTO_INET, NFPROTO_BRIDGE };
+	for (size_t f = 0; f < ELEMENTSOF(families); f++) {
+		const pve_fw_ruleset *g = rs && rs->enabled ? rs->guests : NULL;
+		for (size_t k = 0; k < FW_MAX_SHARDS; k++) {
+			char name[128];
+			fw_guest_table_name(table, k, name, sizeof(name));
+			bool mine = g && g->family == families[f];
+			replace_table(b, mine ? g : NULL, name, families[f]);
+			/* name is gone after this turn: the batch must not point to it */
+			b->table = table;
+			g = g ? g->next : NULL;
+		}
+	}
+}
+
 int pve_fw_apply(const pve_fw_ruleset *rs, pve_error **err)
 {
 	batch b;
 	batch_begin(&b, rs->table, NFPROTO_INET);
-	/* Both tables in one transaction: the bridge one goes also when the guests are in the inet
-	 * table now (the kernel lost bridge conntrack, or the firewall is off). */
+	/* Every table in one transaction: the kernel swaps old for new, or keeps the old. */
 	replace_table(&b, rs, rs->table, NFPROTO_INET);
-	replace_table(&b, rs->enabled ? rs->guests : NULL, rs->table, NFPROTO_BRIDGE);
+	replace_guest_tables(&b, rs, rs->table);
 	ack_last(&b);
 	batch_end(&b);
 	int r = batch_send(&b, err);
@@ -713,7 +733,7 @@ int pve_fw_remove(const char *table, pve_error **err)
 	table = table ? table : "pved-firewall";
 	batch_begin(&b, table, NFPROTO_INET);
 	replace_table(&b, NULL, table, NFPROTO_INET);
-	replace_table(&b, NULL, table, NFPROTO_BRIDGE);
+	replace_guest_tables(&b, NULL, table);
 	ack_last(&b);
 	batch_end(&b);
 	int r = batch_send(&b, err);
@@ -824,10 +844,12 @@ int pve_fw_apply_guest(const pve_fw_ruleset *old_all, const pve_fw_ruleset *all,
 	/* Only a change within one guest is done this way: the shared chains must be the same, and
 	 * the guests in the same table. */
 	if (!old_all || !old_all->enabled || !all->enabled || !streq(old_all->table, all->table) ||
-	    !old_all->guests != !all->guests)
+	    old_all->n_shards != all->n_shards || !old_all->guests || !all->guests ||
+	    old_all->guests->family != all->guests->family)
 		return pve_fw_apply(all, err);
-	const pve_fw_ruleset *old = old_all->guests ? old_all->guests : old_all;
-	const pve_fw_ruleset *rs = all->guests ? all->guests : all;
+	/* the guest's shard: a transaction on that table alone */
+	const pve_fw_ruleset *old = fw_shard_of(old_all, vmid);
+	const pve_fw_ruleset *rs = fw_shard_of(all, vmid);
 	batch b;
 	batch_begin(&b, rs->table, rs->family);
 	/* The guest's map elements go first when they change: they reference its chains. */
@@ -1052,7 +1074,7 @@ static int status_table(struct mnl_socket *nl, const pve_fw_ruleset *rs, const c
 		if (chains.n || sets.n)
 			pve_buf_printf(rep, "table %s %s: present, %s\n", fam, table,
 				       rs ? "the firewall is disabled" :
-					    "the guests are elsewhere");
+					    "pved makes no such table");
 		goto out;
 	}
 	if (!chains.n) {
@@ -1114,9 +1136,12 @@ int pve_fw_status(const pve_fw_ruleset *rs, char **ret_report, pve_error **err)
 	} else {
 		uint32_t seq = (uint32_t)time(NULL);
 		r = status_table(nl, rs, rs->table, NFPROTO_INET, &rep, &seq, err);
+		/* the bridge table of the same name is from before the guests were sharded */
 		if (r >= 0)
-			r = status_table(nl, rs->enabled ? rs->guests : rs, rs->table,
-					 NFPROTO_BRIDGE, &rep, &seq, err);
+			r = status_table(nl, NULL, rs->table, NFPROTO_BRIDGE, &rep, &seq, err);
+		for (const pve_fw_ruleset *g = rs->enabled ? rs->guests : NULL; g && r >= 0;
+		     g = g->next)
+			r = status_table(nl, g, g->table, g->family, &rep, &seq, err);
 	}
 	mnl_socket_close(nl);
 	if (r < 0) {

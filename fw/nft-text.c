@@ -326,21 +326,31 @@ char *pve_fw_ruleset_nft(const pve_fw_ruleset *rs)
 {
 	pve_buf b = { 0 };
 	/* "table" makes it when missing, so the "delete" that follows never fails: one file, one
-	 * transaction, the old tables replaced by the new (the bridge one also when the guests are
-	 * in the inet table, as pve_fw_apply does). */
+	 * transaction, the old tables replaced by the new, every guest table of both families
+	 * included, as pve_fw_apply does. */
 	pve_buf_printf(&b, "table inet %s\ndelete table inet %s\n", rs->table, rs->table);
 	pve_buf_printf(&b, "table bridge %s\ndelete table bridge %s\n", rs->table, rs->table);
+	for (int f = 0; f < 2; f++)
+		for (size_t k = 0; k < FW_MAX_SHARDS; k++) {
+			char name[128];
+			fw_guest_table_name(rs->table, k, name, sizeof(name));
+			const char *fam = f ? "bridge" : "inet";
+			pve_buf_printf(&b, "table %s %s\ndelete table %s %s\n", fam, name, fam,
+				       name);
+		}
 	if (!rs->enabled)
 		return pve_buf_steal(&b);
 	print_table(&b, rs);
-	if (rs->guests)
-		print_table(&b, rs->guests);
+	for (const pve_fw_ruleset *g = rs->guests; g; g = g->next)
+		print_table(&b, g);
 	return pve_buf_steal(&b);
 }
 
 char *pve_fw_ruleset_guest_nft(const pve_fw_ruleset *all, unsigned vmid)
 {
-	const pve_fw_ruleset *rs = all->guests ? all->guests : all;
+	const pve_fw_ruleset *rs = fw_shard_of(all, vmid);
+	if (!rs)
+		return xstrdup("");
 	const char *fam = family_name(rs);
 	pve_buf b = { 0 };
 	pve_buf_puts(&b, "");

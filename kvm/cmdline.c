@@ -213,8 +213,99 @@ static unsigned hotplug_features(const ctx *x)
 	return f;
 }
 
-/* -m, and with numa: 1 one node per socket (Proxmox's split of memory and cores when no numaN is
- * set). With memory hot-plug: 1 GiB of static RAM, up to 255 slots, and the rest as the dimms of
+/* "0-1;3" (numaN's cpus and hostnodes) as QEMU takes it: ",cpus=0-1,cpus=3" for cpus, "0-1,3" for
+ * host-nodes, each host node checked to exist. */
+static int id_list(ctx *x, const char *key, const char *list, bool host, pve_buf *b)
+{
+	_cleanup_strv_free_ char **parts = pve_strv_split(list, ";");
+	for (char **p = parts; *p; p++) {
+		if (host) {
+			pve_buf_printf(b, "%s%s", p == parts ? "" : ",", *p);
+			long long lo, hi;
+			char *dash = strchr(*p, '-');
+			if (dash)
+				*dash = '\0';
+			if (pve_parse_int(*p, 0, 1023, &lo) < 0 ||
+			    pve_parse_int(dash ? dash + 1 : *p, 0, 1023, &hi) < 0)
+				return pve_error_set_param(x->err, EINVAL, key,
+							   "invalid host node list '%s'", list);
+			for (long long i = lo; i <= hi; i++) {
+				_cleanup_free_ char *dir =
+					xasprintf("/sys/devices/system/node/node%lld", i);
+				if (access(dir, F_OK) != 0)
+					return pve_error_set_param(
+						x->err, EINVAL, key,
+						"host NUMA node%lld doesn't exist", i);
+			}
+		} else {
+			pve_buf_printf(b, ",cpus=%s", *p);
+		}
+	}
+	return 0;
+}
+
+/* numaN, as Proxmox's: a guest node each with its memory (the nodes adding up to the static RAM), its
+ * vCPUs and, optionally, the host nodes it is bound to with a policy. 1 when the config has numaN. */
+static int numa_nodes(ctx *x, uint64_t static_mem)
+{
+	uint64_t total = 0;
+	for (int i = 0; i < KVM_MAX_NUMA; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "numa%d", i);
+		if (!get(x, key))
+			continue;
+		_cleanup_json_ cJSON *o = parse_key(x, key);
+		if (!o)
+			return -EINVAL;
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "memory");
+		double mem = cJSON_IsNumber(m) ? m->valuedouble : 0;
+		if (cJSON_IsString(m) && pve_parse_double(m->valuestring, &mem) < 0)
+			mem = 0;
+		if (mem < 1)
+			return pve_error_set_param(x->err, EINVAL, key,
+						   "missing NUMA node%d memory value", i);
+		const char *cpus = pve_json_str(o, "cpus");
+		if (!cpus)
+			return pve_error_set_param(x->err, EINVAL, key, "missing NUMA node%d cpus",
+						   i);
+		pve_buf obj = { 0 }, node = { 0 };
+		pve_buf_printf(&obj, "memory-backend-ram,id=ram-node%d,size=%lluM", i,
+			       (unsigned long long)mem);
+		pve_buf_printf(&node, "node,nodeid=%d", i);
+		int r = id_list(x, key, cpus, false, &node);
+		const char *hostnodes = pve_json_str(o, "hostnodes");
+		if (r >= 0 && hostnodes) {
+			const char *policy = pve_json_str(o, "policy");
+			pve_buf hn = { 0 };
+			r = id_list(x, key, hostnodes, true, &hn);
+			if (r >= 0 && !policy)
+				r = pve_error_set_param(
+					x->err, EINVAL, key,
+					"you need to define a policy for hostnode %s", hn.data);
+			if (r >= 0)
+				pve_buf_printf(&obj, ",host-nodes=%s,policy=%s", hn.data, policy);
+			pve_buf_free(&hn);
+		}
+		if (r >= 0) {
+			pve_buf_printf(&node, ",memdev=ram-node%d", i);
+			add2(x->b, "-object", obj.data);
+			add2(x->b, "-numa", node.data);
+			total += (uint64_t)mem;
+		}
+		pve_buf_free(&obj);
+		pve_buf_free(&node);
+		if (r < 0)
+			return r;
+	}
+	if (total != static_mem)
+		return pve_error_set_param(x->err, EINVAL, "memory",
+					   "total memory for NUMA nodes must be equal to vm static "
+					   "memory");
+	return 1;
+}
+
+/* -m, and with numa: 1 the numaN nodes, or one node per socket (Proxmox's split of memory and cores
+ * when no numaN is set). With memory hot-plug: 1 GiB of static RAM, up to 255 slots, and the rest as the dimms of
  * Proxmox's layout, so that a restarted VM has what hot-plug gave it. */
 static int memory(ctx *x, bool hotplug, int sockets, int cores)
 {
@@ -241,7 +332,10 @@ static int memory(ctx *x, bool hotplug, int sockets, int cores)
 		add(x->b, "-m");
 		addf(x->b, "%llu", (unsigned long long)mem);
 	}
-	for (int i = 0; numa && i < sockets; i++) {
+	int r = numa && kvm_config_numa_nodes(x->c, NULL) ? numa_nodes(x, static_mem) : 0;
+	if (r < 0)
+		return r;
+	for (int i = 0; numa && !r && i < sockets; i++) {
 		/* QEMU wants the nodes to add up to the static RAM: the last takes the remainder */
 		uint64_t size = static_mem / (uint64_t)sockets;
 		if (i == sockets - 1)
@@ -649,6 +743,81 @@ static int nics(ctx *x)
 
 /* ---- the rest ------------------------------------------------------------------------------------- */
 
+/* The display's type in a vga value: its first item when that has no '=', else its "type=". */
+static bool vga_type_is_spice(const char *type, size_t len)
+{
+	static const char *const spice[] = { "qxl", "qxl2", "qxl3", "qxl4", "virtio", "virtio-gl" };
+	for (size_t i = 0; i < ELEMENTSOF(spice); i++)
+		if (strlen(spice[i]) == len && strncmp(type, spice[i], len) == 0)
+			return true;
+	return false;
+}
+
+bool kvm_vga_has_spice(const char *vga)
+{
+	if (!vga)
+		return false;
+	for (const char *p = vga; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *eq = memchr(p, '=', n);
+		if (!eq && p == vga)
+			return vga_type_is_spice(p, n);
+		if (eq && eq - p == 4 && strncmp(p, "type", 4) == 0)
+			return vga_type_is_spice(eq + 1, n - 5);
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
+/* Proxmox's SPICE for a qxl or virtio display: the agent's channel and a TLS port on localhost with
+ * the node's certificate; no password until spiceproxy sets the ticket (QMP set_password). */
+static void spice(ctx *x, int qxlnum)
+{
+	if (qxlnum > 1) {
+		/* more displays from one device (Proxmox's way for a guest other than Windows) */
+		long long mem = 0;
+		_cleanup_json_ cJSON *vga = get(x, "vga") ? parse_key(x, "vga") : NULL;
+		long long ram = 134217728, vram = 67108864;
+		if (vga && pve_json_int(vga, "memory", &mem) && mem > 0) {
+			ram = qxlnum * 4 * mem * 1024 * 1024;
+			vram = qxlnum * 2 * mem * 1024 * 1024;
+		}
+		add(x->b, "-global");
+		addf(x->b, "qxl-vga.ram_size=%lld", ram);
+		add(x->b, "-global");
+		addf(x->b, "qxl-vga.vram_size=%lld", vram);
+	}
+	add2(x->b, "-device", "virtio-serial,id=spice");
+	add2(x->b, "-chardev", "spicevmc,id=vdagent,name=vdagent");
+	add2(x->b, "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0");
+	/* spice_enhancements: folder sharing over the webdav channel, video streaming */
+	_cleanup_json_ cJSON *enh =
+		get(x, "spice_enhancements") ? parse_key(x, "spice_enhancements") : NULL;
+	if (enh && opt_bool(enh, "foldersharing", false)) {
+		add2(x->b, "-chardev", "spiceport,id=foldershare,name=org.spice-space.webdav.0");
+		add2(x->b, "-device",
+		     "virtserialport,chardev=foldershare,name=org.spice-space.webdav.0");
+	}
+	pve_buf o = { 0 };
+	pve_buf_printf(&o, "tls-port=%d,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on",
+		       x->info->spice_port);
+	if (x->info->pve_dir && x->info->node) {
+		const char *dir = x->info->pve_dir, *node = x->info->node;
+		_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", dir, node);
+		_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", dir, node);
+		_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", dir);
+		_cleanup_free_ char *ecert = qemu_escape(cert), *ekey = qemu_escape(key);
+		_cleanup_free_ char *eca = qemu_escape(ca);
+		pve_buf_printf(&o, ",x509-cert-file=%s,x509-key-file=%s,x509-cacert-file=%s", ecert,
+			       ekey, eca);
+	}
+	const char *streaming = enh ? pve_json_str(enh, "videostreaming") : NULL;
+	if (streaming)
+		pve_buf_printf(&o, ",streaming-video=%s", streaming);
+	add2(x->b, "-spice", o.data);
+	pve_buf_free(&o);
+}
+
 static int vga_and_consoles(ctx *x)
 {
 	_cleanup_json_ cJSON *vga = NULL;
@@ -687,6 +856,11 @@ static int vga_and_consoles(ctx *x)
 		long long mem = 0;
 		pve_buf d = { 0 };
 		pve_buf_printf(&d, "%s,id=vga", dev);
+		/* as Proxmox: a Linux (or other) guest may have up to 4 displays on one qxl device */
+		const char *ostype = get(x, "ostype");
+		if (startswith(type, "qxl") &&
+		    (!ostype || streq(ostype, "other") || (ostype[0] == 'l' && isdigit(ostype[1]))))
+			pve_buf_puts(&d, ",max_outputs=4");
 		if (vga && pve_json_int(vga, "memory", &mem) && mem > 0) {
 			if (streq(type, "std") || streq(type, "vmware"))
 				pve_buf_printf(&d, ",vgamem_mb=%lld", mem);
@@ -696,13 +870,17 @@ static int vga_and_consoles(ctx *x)
 		}
 		add2(x->b, "-device", d.data);
 		pve_buf_free(&d);
+		if (vga_type_is_spice(type, strlen(type)))
+			spice(x, startswith(type, "qxl") ? (type[3] ? type[3] - '0' : 1) : 0);
 		_cleanup_free_ char *vnc = kvm_run_path(x->info->run_dir, x->info->vmid, "vnc");
 		_cleanup_free_ char *ev = qemu_escape(vnc);
 		add(x->b, "-vnc");
 		addf(x->b, "unix:%s,password=on", ev);
 	}
-	bool tablet =
-		kvm_config_bool(x->c, NULL, "tablet", !serial_console && !streq(type, "none"));
+	/* as Proxmox: SPICE's qxl has its own pointer, so no tablet unless asked for */
+	bool tablet = kvm_config_bool(x->c, NULL, "tablet",
+				      !serial_console && !streq(type, "none") &&
+					      !startswith(type, "qxl"));
 	if (tablet) {
 		if (x->q35) {
 			add2(x->b, "-device", "ich9-usb-ehci1,id=ehci");
@@ -809,6 +987,40 @@ static char *base64_decode(const char *s)
 	return pve_buf_steal(&b);
 }
 
+/* audio0, as Proxmox's audio_devs: an AC97, or an Intel HDA with a microphone and a duplex codec, on
+ * the SPICE backend (the client plays it) or none. */
+static int audio(ctx *x)
+{
+	if (!get(x, "audio0"))
+		return 0;
+	_cleanup_json_ cJSON *a = parse_key(x, "audio0");
+	if (!a)
+		return -EINVAL;
+	const char *dev = pve_json_str(a, "device");
+	const char *driver = pve_json_str(a, "driver");
+	driver = driver ? driver : "spice";
+	if (!dev)
+		return pve_error_set_param(x->err, EINVAL, "audio0", "audio0: no device");
+	if (streq(dev, "AC97")) {
+		add(x->b, "-device");
+		addf(x->b, "AC97,id=audiodev0,audiodev=%s-backend0", driver);
+	} else {
+		add(x->b, "-device");
+		addf(x->b, "%s,id=audiodev0", dev);
+		add(x->b, "-device");
+		addf(x->b,
+		     "hda-micro,id=audiodev0-codec0,bus=audiodev0.0,cad=0,audiodev=%s-backend0",
+		     driver);
+		add(x->b, "-device");
+		addf(x->b,
+		     "hda-duplex,id=audiodev0-codec1,bus=audiodev0.0,cad=1,audiodev=%s-backend0",
+		     driver);
+	}
+	add(x->b, "-audiodev");
+	addf(x->b, "%s,id=%s-backend0", driver, driver);
+	return 0;
+}
+
 static int misc(ctx *x)
 {
 	if (get(x, "smbios1")) {
@@ -895,18 +1107,13 @@ static int refuse_unsupported(ctx *x)
 	} keys[] = { { "hostpci", "PCI passthrough" }, { "usb", "USB devices" },
 		     { "virtiofs", "virtiofs" },       { "amd-sev", "AMD SEV" },
 		     { "intel-tdx", "Intel TDX" },     { "ivshmem", "ivshmem" },
-		     { "parallel", "parallel ports" }, { "audio0", "audio devices" },
-		     { "numa", "NUMA nodes" },	       { "hugepages", "huge pages" },
-		     { "spice_enhancements", "SPICE" } };
+		     { "parallel", "parallel ports" }, { "hugepages", "huge pages" } };
 	_cleanup_strv_free_ char **all = pve_config_keys(x->c, NULL);
 	for (char **k = all; *k; k++)
 		for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
 			size_t n = strlen(keys[i].prefix);
 			if (strncmp(*k, keys[i].prefix, n) != 0 ||
 			    ((*k)[n] && !isdigit((unsigned char)(*k)[n])))
-				continue;
-			/* numa: 1 is one node per socket; numaN's own topologies are not done yet */
-			if (streq(*k, "numa"))
 				continue;
 			return pve_error_set_param(x->err, EINVAL, *k,
 						   "%s: %s are not supported by pved yet", *k,
@@ -1010,6 +1217,8 @@ int kvm_cmdline_build(const pve_config *c, const kvm_schema *s, const kvm_cmdlin
 		r = misc(&x);
 	if (r == 0)
 		r = agent(&x);
+	if (r == 0)
+		r = audio(&x);
 	if (r == 0)
 		r = tpm(&x);
 	if (r == 0)

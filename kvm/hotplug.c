@@ -37,10 +37,28 @@ char **kvm_cmdline_pick(char *const *argv, const char *key)
 	return out;
 }
 
+int kvm_config_numa_nodes(const pve_config *c, int ret_nodes[KVM_MAX_NUMA])
+{
+	int n = 0;
+	for (int i = 0; i < KVM_MAX_NUMA; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "numa%d", i);
+		if (!pve_config_get(c, NULL, key))
+			continue;
+		if (ret_nodes)
+			ret_nodes[n] = i;
+		n++;
+	}
+	return n;
+}
+
 bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret)
 {
 	if (i < 0 || i >= KVM_MAX_DIMMS)
 		return false;
+	/* the dimms go to the guest's nodes in turn: numaN's, else one per socket */
+	int nodes[KVM_MAX_NUMA];
+	int n_nodes = kvm_config_numa_nodes(c, nodes);
 	int sockets = kvm_config_sockets(c);
 	uint64_t total = KVM_STATIC_MEMORY_MIB;
 	for (int k = 0; k <= i; k++)
@@ -48,7 +66,7 @@ bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret)
 	*ret = (kvm_dimm){
 		.index = i,
 		.size_mib = (uint64_t)512 << (i / 32),
-		.node = (i % 32) % sockets,
+		.node = n_nodes ? nodes[(i % 32) % n_nodes] : (i % 32) % sockets,
 		.total_mib = total,
 	};
 	return true;

@@ -213,8 +213,20 @@ typedef struct kvm_cmdline_info {
 	const int *tap_fds;
 	/* Told what the command line leaves out or works around (may be NULL). */
 	void (*warn)(void *ud, const char *msg);
+	/* SPICE, for a qxl or virtio display as Proxmox gives it one: the TLS port on 127.0.0.1 the
+	 * caller allocated (KVM_SPICE_PORT_MIN..MAX, pve_listen_local_port), and where the node's
+	 * certificate and key and the cluster's CA are, which the TLS port presents: the config
+	 * store's directory (<root>/etc/pve) and the node's name. */
+	int spice_port;
+	const char *pve_dir, *node;
 } kvm_cmdline_info;
 
+/* Proxmox's spice_port_range: the ports of the VMs' SPICE servers (spiceproxy refuses others). */
+#define KVM_SPICE_PORT_MIN 61000
+#define KVM_SPICE_PORT_MAX 61999
+/* Whether a vga value (the config's, or NULL) gives the VM a SPICE server: qxl, qxl2..qxl4, virtio,
+ * virtio-gl, as Proxmox's config_to_command. */
+bool kvm_vga_has_spice(const char *vga);
 /* OVMF's code and variables template for an efidisk0 value (or NULL) and machine, as Proxmox's get_ovmf_files picks them from
  * its firmware package, here from Debian's ovmf: the 2 MiB images by default, the 4 MiB ones for
  * efitype=4m (the secure-boot code on q35, Microsoft's keys in the template with pre-enrolled-keys). */
@@ -244,6 +256,10 @@ typedef struct kvm_dimm {
 	int node; /* the guest NUMA node it goes to (one node per socket) */
 	uint64_t total_mib; /* the VM's memory with dimm0..dimmN plugged */
 } kvm_dimm;
+/* numa0..numa7: a guest NUMA topology of the config's own. */
+#define KVM_MAX_NUMA 8
+/* How many numaN keys c's main section has, their N in ret_nodes (may be NULL), in order. */
+int kvm_config_numa_nodes(const pve_config *c, int ret_nodes[KVM_MAX_NUMA]);
 /* The i-th dimm of c's layout; false past the last slot. */
 bool kvm_dimm_nth(const pve_config *c, int i, kvm_dimm *ret);
 /* Sockets (sockets:, else the old smp:, else 1). */

@@ -85,6 +85,48 @@ int lxc_cgroup_enable(const char *dir, const char *ctrl, pve_error **err)
 	return 0;
 }
 
+size_t lxc_limit_files(const lxc_spec *s, unsigned which, bool reset, lxc_limit_file out[4])
+{
+	size_t n = 0;
+	if (which & LXC_LIMIT_MEMORY) {
+		if (s->memory_bytes > 0 || reset) {
+			out[n].file = "memory.max";
+			if (s->memory_bytes > 0)
+				snprintf(out[n++].value, 64, "%" PRIu64, s->memory_bytes);
+			else
+				snprintf(out[n++].value, 64, "max");
+		}
+		/* swap is limited only while memory is */
+		bool swap = s->memory_bytes > 0 && s->swap_bytes >= 0;
+		if (swap || reset) {
+			out[n].file = "memory.swap.max";
+			if (swap)
+				snprintf(out[n++].value, 64, "%" PRId64, s->swap_bytes);
+			else
+				snprintf(out[n++].value, 64, "max");
+		}
+	}
+	if ((which & LXC_LIMIT_CPU_MAX) && (s->cpu_quota_us > 0 || reset)) {
+		out[n].file = "cpu.max";
+		if (s->cpu_quota_us > 0)
+			snprintf(out[n++].value, 64, "%" PRIu64 " 100000", s->cpu_quota_us);
+		else
+			snprintf(out[n++].value, 64, "max 100000");
+	}
+	if ((which & LXC_LIMIT_CPU_WEIGHT) && (s->cpu_weight > 0 || reset)) {
+		unsigned w = s->cpu_weight ? s->cpu_weight : 100;
+		out[n].file = "cpu.weight";
+		snprintf(out[n++].value, 64, "%u", w > 10000 ? 10000 : w);
+	}
+	return n;
+}
+
+bool lxc_limit_is_default(const lxc_limit_file *f)
+{
+	return startswith(f->value, "max") ||
+	       (streq(f->file, "cpu.weight") && streq(f->value, "100"));
+}
+
 int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 {
 	/* dir is <mount>/<parent>/<vmid>, the parent never empty (lxc_cgroup_dir) */
@@ -136,34 +178,15 @@ int lxc_cgroup_create(const lxc_spec *s, const char *dir, pve_error **err)
 			break;
 	}
 	char v[128];
-	struct {
-		bool set;
-		const char *file;
-		char value[64];
-	} lim[6] = { 0 };
-	size_t n = 0;
-	if (s->memory_bytes > 0) {
-		lim[n].set = true, lim[n].file = "memory.max";
-		snprintf(lim[n++].value, 64, "%" PRIu64, s->memory_bytes);
-	}
-	if (s->swap_bytes >= 0 && (s->memory_bytes > 0 || s->swap_bytes > 0)) {
-		lim[n].set = true, lim[n].file = "memory.swap.max";
-		snprintf(lim[n++].value, 64, "%" PRId64, s->swap_bytes);
-	}
-	if (s->cpu_quota_us > 0) {
-		lim[n].set = true, lim[n].file = "cpu.max";
-		snprintf(lim[n++].value, 64, "%" PRIu64 " 100000", s->cpu_quota_us);
-	}
-	if (s->cpu_weight > 0) {
-		lim[n].set = true, lim[n].file = "cpu.weight";
-		snprintf(lim[n++].value, 64, "%u", s->cpu_weight > 10000 ? 10000 : s->cpu_weight);
-	}
+	lxc_limit_file lim[6];
+	size_t n = lxc_limit_files(s, LXC_LIMIT_MEMORY | LXC_LIMIT_CPU_MAX | LXC_LIMIT_CPU_WEIGHT,
+				   false, lim);
 	if (s->pids_max > 0) {
-		lim[n].set = true, lim[n].file = "pids.max";
+		lim[n].file = "pids.max";
 		snprintf(lim[n++].value, 64, "%" PRIu64, s->pids_max);
 	}
 	if (s->cpuset && *s->cpuset) {
-		lim[n].set = true, lim[n].file = "cpuset.cpus";
+		lim[n].file = "cpuset.cpus";
 		snprintf(lim[n++].value, 64, "%s", s->cpuset);
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -146,6 +146,21 @@ int lxc_stop(const char *run_dir, long long vmid, bool force, unsigned timeout_s
  * SIGRTMIN+3, RTMAX-1; -1 when it is none. */
 int lxc_signal_parse(const char *s);
 
+/* A container's limits as the cgroup v2 files that hold them: the start (lxc_cgroup_create) and a live
+ * change of a running container write them from this one rendering. */
+enum { LXC_LIMIT_MEMORY = 1, LXC_LIMIT_CPU_MAX = 2, LXC_LIMIT_CPU_WEIGHT = 4 };
+typedef struct lxc_limit_file {
+	const char *file;
+	char value[64];
+} lxc_limit_file;
+/* The files of the limits in `which` from s's memory_bytes and swap_bytes (memory.max and, while
+ * memory is limited, memory.swap.max), cpu_quota_us (cpu.max) and cpu_weight (cpu.weight, at most
+ * 10000). A limit s does not set is left out, or with reset written as the kernel's default (max,
+ * weight 100): what lifts a limit a live change removed. The number of files. */
+size_t lxc_limit_files(const lxc_spec *s, unsigned which, bool reset, lxc_limit_file out[4]);
+/* Whether the file's value is the kernel's default, which lifts its limit. */
+bool lxc_limit_is_default(const lxc_limit_file *f);
+
 /* A running container's limit changed in place (memory.max, memory.swap.max, cpu.max, cpu.weight):
  * the file's controller given to its cgroup first where the cgroups above have it; ENOTSUP naming the
  * controller where they do not. */
@@ -165,6 +180,12 @@ typedef struct lxc_stats {
 /* From the container's cgroup files (those missing are 0) and its root file system (0 when statvfs
  * fails). */
 int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err);
+/* lxc_state and, when it runs, the cgroup's figures (disk_* left 0) from the same read of the pid
+ * file: what pved's lists ask for each container, on the loop. */
+int lxc_state_stats(const char *run_dir, long long vmid, lxc_running *ret, lxc_stats *ret_stats);
+/* statvfs of the running init's root: used and total bytes; -ESRCH when the pid is another process's
+ * by now. Blocking (a network file system's server may not answer): never on pved's loop. */
+int lxc_root_usage(const lxc_running *r, uint64_t *ret_used, uint64_t *ret_total);
 
 /* Runs a command inside a running container (pct exec, enter, push and pull, the exec API): a process
  * spawned (never a fork of pved) that joins the init's namespaces and cgroup, with the container's

@@ -329,36 +329,48 @@ int lxc_freeze(const char *run_dir, long long vmid, bool freeze, pve_error **err
 			     freeze ? "freeze" : "thaw");
 }
 
-static uint64_t read_u64(const char *dir, const char *file, const char *key)
+/* A cgroup file read whole into buf (NUL-terminated), relative to the cgroup's directory; false when
+ * it is missing (a controller the cgroup lacks) or empty. */
+static bool read_cg_file(int dirfd, const char *file, char *buf, size_t size)
 {
-	_cleanup_free_ char *path = xasprintf("%s/%s", dir, file);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
-	char line[256];
+	_cleanup_close_ int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : pve_read_full(fd, buf, size - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return true;
+}
+
+/* A single value ("max": UINT64_MAX), or key's value on a "key value" line. */
+static uint64_t read_u64(int dirfd, const char *file, const char *key)
+{
+	char buf[1024];
+	if (!read_cg_file(dirfd, file, buf, sizeof(buf)))
+		return 0;
 	size_t kl = key ? strlen(key) : 0;
-	while (f && fgets(line, sizeof(line), f)) {
+	for (char *line = buf; line && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
 		const char *v = line;
-		if (key) {
-			if (strncmp(line, key, kl) != 0 || line[kl] != ' ')
-				continue;
-			v = line + kl + 1;
+		if (key && (strncmp(line, key, kl) != 0 || line[kl] != ' ')) {
+			line = next;
+			continue;
 		}
-		if (startswith(v, "max"))
-			return UINT64_MAX;
-		return strtoull(v, NULL, 10);
+		v += key ? kl + 1 : 0;
+		return startswith(v, "max") ? UINT64_MAX : strtoull(v, NULL, 10);
 	}
 	return 0;
 }
 
 /* io.stat: a line per device, "MAJ:MIN rbytes=N wbytes=N rios=N ...". */
-static void read_io_stat(const char *dir, uint64_t *ret_read, uint64_t *ret_write)
+static void read_io_stat(int dirfd, uint64_t *ret_read, uint64_t *ret_write)
 {
-	_cleanup_free_ char *path = xasprintf("%s/io.stat", dir);
-	_cleanup_fclose_ FILE *f = fopen(path, "re");
+	char buf[8192];
 	uint64_t rd = 0, wr = 0;
-	char line[1024];
-	while (f && fgets(line, sizeof(line), f)) {
+	if (read_cg_file(dirfd, "io.stat", buf, sizeof(buf))) {
 		char *save = NULL;
-		for (char *t = strtok_r(line, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
+		for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
 			if (startswith(t, "rbytes="))
 				rd += strtoull(t + 7, NULL, 10);
 			else if (startswith(t, "wbytes="))
@@ -369,28 +381,59 @@ static void read_io_stat(const char *dir, uint64_t *ret_read, uint64_t *ret_writ
 	*ret_write = wr;
 }
 
-int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err)
+/* The cgroup's figures; the files opened beside one handle on its directory, so a list of many
+ * containers walks each long cgroup path once, not once per file. */
+static void cgroup_stats(const char *cgroup, lxc_stats *ret)
 {
-	lxc_runinfo ri;
-	int r = running_info(run_dir, vmid, &ri);
-	if (r <= 0)
-		return pve_error_set(err, r < 0 ? -r : ENOENT, "CT %lld is not running", vmid);
-	*ret = (lxc_stats){
-		.cpu_usec = read_u64(ri.cgroup, "cpu.stat", "usage_usec"),
-		.mem_bytes = read_u64(ri.cgroup, "memory.current", NULL),
-		.mem_max = read_u64(ri.cgroup, "memory.max", NULL),
-		.swap_bytes = read_u64(ri.cgroup, "memory.swap.current", NULL),
-		.swap_max = read_u64(ri.cgroup, "memory.swap.max", NULL),
-		.pids = read_u64(ri.cgroup, "pids.current", NULL),
-	};
-	read_io_stat(ri.cgroup, &ret->io_read_bytes, &ret->io_write_bytes);
+	*ret = (lxc_stats){ 0 };
+	_cleanup_close_ int dirfd = open(cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return;
+	ret->cpu_usec = read_u64(dirfd, "cpu.stat", "usage_usec");
+	ret->mem_bytes = read_u64(dirfd, "memory.current", NULL);
+	ret->mem_max = read_u64(dirfd, "memory.max", NULL);
+	ret->swap_bytes = read_u64(dirfd, "memory.swap.current", NULL);
+	ret->swap_max = read_u64(dirfd, "memory.swap.max", NULL);
+	ret->pids = read_u64(dirfd, "pids.current", NULL);
+	read_io_stat(dirfd, &ret->io_read_bytes, &ret->io_write_bytes);
+}
+
+int lxc_root_usage(const lxc_running *r, uint64_t *ret_used, uint64_t *ret_total)
+{
 	/* the root the init sees, as Proxmox's df of /proc/<pid>/root */
 	char root[64];
 	struct statvfs sv;
-	snprintf(root, sizeof(root), "/proc/%d/root/", (int)ri.init_pid);
-	if (statvfs(root, &sv) == 0) {
-		ret->disk_total = (uint64_t)sv.f_blocks * sv.f_frsize;
-		ret->disk_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
-	}
+	snprintf(root, sizeof(root), "/proc/%d/root/", (int)r->init_pid);
+	if (statvfs(root, &sv) < 0)
+		return -errno;
+	/* a pid reused meanwhile: another process's root */
+	if (lxc_proc_starttime(r->init_pid) != r->starttime)
+		return -ESRCH;
+	*ret_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+	*ret_total = (uint64_t)sv.f_blocks * sv.f_frsize;
+	return 0;
+}
+
+int lxc_state_stats(const char *run_dir, long long vmid, lxc_running *ret, lxc_stats *ret_stats)
+{
+	lxc_runinfo ri;
+	int r = running_info(run_dir, vmid, &ri);
+	if (r != 1)
+		return r;
+	*ret = (lxc_running){ .init_pid = ri.init_pid,
+			      .starttime = ri.starttime,
+			      .monitor_pid = ri.monitor_pid,
+			      .sync_fd = -1 };
+	cgroup_stats(ri.cgroup, ret_stats);
+	return 1;
+}
+
+int lxc_stats_read(const char *run_dir, long long vmid, lxc_stats *ret, pve_error **err)
+{
+	lxc_running run;
+	int r = lxc_state_stats(run_dir, vmid, &run, ret);
+	if (r <= 0)
+		return pve_error_set(err, r < 0 ? -r : ENOENT, "CT %lld is not running", vmid);
+	(void)lxc_root_usage(&run, &ret->disk_used, &ret->disk_total);
 	return 0;
 }

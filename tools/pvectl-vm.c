@@ -143,6 +143,16 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 								"OVMF_CODE_4M.fd") :
 			NULL;
 	resolve_ctx x = { .scfg = scfg, .node = node };
+	/* as qm showcmd: a SPICE display gets a free port of the range, as a start would */
+	int spice_port = 0;
+	if (kvm_vga_has_spice(pve_config_get(conf, NULL, "vga"))) {
+		int fd = pve_listen_local_port(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &spice_port,
+					       NULL);
+		if (fd >= 0)
+			close(fd);
+	}
+	_cleanup_free_ char *pve_dir =
+		xasprintf("%s%setc/pve", c->root, endswith(c->root, "/") ? "" : "/");
 	kvm_cmdline_info info = {
 		.vmid = vmid,
 		.run_dir = rundir,
@@ -153,6 +163,9 @@ static int showcmd(pvectl *c, const char *vmid_text, bool pretty)
 		.resolve = resolve,
 		.bridge_exists = bridge_exists,
 		.ud = &x,
+		.spice_port = spice_port,
+		.pve_dir = pve_dir,
+		.node = node,
 	};
 	char **argv = NULL;
 	if (kvm_cmdline_build(conf, schema, &info, &argv, &err) < 0) {

@@ -378,13 +378,6 @@ char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int por
 	return pve_ticket_create(d->auth->keys, "PVEVNC", data, time(NULL));
 }
 
-int pved_auth_spiceticket(pved *d, const char *authid, long long vmid, int port,
-			  char **ret_password, char **ret_host, pve_error **err)
-{
-	return pve_spice_ticket_create(d->auth->csrf_secret, authid, vmid, d->node, port,
-				       time(NULL), ret_password, ret_host, err);
-}
-
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
 			       int port, pve_error **err)
 {
@@ -404,6 +397,20 @@ int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, 
 	if (strcmp(data, want) != 0)
 		return pve_error_set(err, EACCES, "invalid vnc ticket");
 	return 0;
+}
+
+/* ---- SPICE tickets: signed with the cluster's CSRF secret, as Proxmox's (any node checks them) ---- */
+
+int pved_auth_spice_ticket(pved *d, long long vmid, int port, char **ret_proxyticket,
+			   char **ret_password, pve_error **err)
+{
+	return pve_spice_ticket_create(d->auth->csrf_secret, vmid, d->node, port, time(NULL),
+				       ret_proxyticket, ret_password, err);
+}
+
+int pved_auth_verify_spice(pved *d, const char *connect, pve_spice_target *ret, pve_error **err)
+{
+	return pve_spice_ticket_verify(d->auth->csrf_secret, connect, time(NULL), ret, err);
 }
 
 /* ---- two-factor half tickets ----------------------------------------------------------------------------- */

@@ -12,10 +12,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: pved [--root DIR] [--listen ADDR:PORT] [--node NAME] [--www DIR] [--api-workers N]\n"
+		"usage: pved [--root DIR] [--listen ADDR:PORT] [--spice-listen ADDR:PORT] [--node NAME]\n"
+		"            [--www DIR] [--api-workers N]\n"
 		"            [--foreground] [--debug] [--check] [--schema] [--pvecfs[=MODE]]\n"
 		"  --root DIR         the node's root: every path pved touches is under it (default /)\n"
 		"  --listen ADDR:PORT where the HTTPS API listens (default [::]:8006, all addresses)\n"
+		"  --spice-listen ADDR:PORT  where the SPICE proxy listens (default [::]:3128 when free)\n"
 		"  --node NAME        this node's name (default: the host name)\n"
 		"  --www DIR          the web interface's files\n"
 		"  --api-workers N    threads of the HTTPS front, 1-8 (default: one per CPU, at most 4)\n"
@@ -120,6 +122,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "root", required_argument, NULL, 'r' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "spice-listen", required_argument, NULL, 'S' },
 		{ "node", required_argument, NULL, 'n' },
 		{ "www", required_argument, NULL, 'w' },
 		{ "api-workers", required_argument, NULL, 'W' },
@@ -145,6 +148,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			d->listen = xstrdup(optarg);
+			break;
+		case 'S':
+			d->spice_listen = xstrdup(optarg);
 			break;
 		case 'n':
 			d->node = xstrdup(optarg);
@@ -338,6 +344,7 @@ int main(int argc, char **argv)
 	free(d->root);
 	free(d->node);
 	free(d->listen);
+	free(d->spice_listen);
 	free(d->www);
 	free(d->bindir);
 	return 0;

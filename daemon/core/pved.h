@@ -24,6 +24,9 @@ typedef struct pved {
 	char *root; /* the node's root directory, "/" by default; every path is under it */
 	char *node; /* this node's name */
 	char *listen; /* ADDR:PORT for pved-api, or NULL for all addresses on 8006 */
+	/* ADDR:PORT for the SPICE proxy (Proxmox's spiceproxy), or NULL: all addresses on 3128, if free */
+	char *spice_listen;
+	int spice_port; /* the port the SPICE proxy listens on (0: none), for spiceproxy's answer */
 	pve_store *store; /* etc/pve */
 	pve_routes *routes;
 	pved_tasks *tasks;
@@ -67,7 +70,7 @@ char *pved_mac_prefix(pved *d);
  * storage never holds up a login; each holds at most its limit of waiting jobs and refuses more. */
 typedef enum pved_queue {
 	PVED_QUEUE_AUTH, /* logins, password and TFA checks */
-	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets */
+	PVED_QUEUE_STORAGE, /* activation, status, content, upload targets, containers' disk figures */
 	PVED_QUEUE_SCAN, /* asking remote servers what they offer */
 	PVED_QUEUE_GUEST, /* guests' own work: the /dev/kvm probe, disk allocations of config edits */
 	PVED_QUEUE_COUNT,
@@ -144,12 +147,13 @@ bool pved_auth_children_uniform(pved *d, const char *authid, const char *parent,
 				bool *ret_allowed);
 /* A VNC ticket: short-lived (40 s), bound to authid, the ACL path and the port it opens. */
 char *pved_auth_vncticket(pved *d, const char *authid, const char *path, int port);
+/* A SPICE proxy ticket for this node's VM and its SPICE port, and the password QEMU is given. */
+int pved_auth_spice_ticket(pved *d, long long vmid, int port, char **ret_proxyticket,
+			   char **ret_password, pve_error **err);
+/* A CONNECT's target checked: -EACCES "invalid ticket" / "ticket expired". */
+int pved_auth_verify_spice(pved *d, const char *connect, pve_spice_target *ret, pve_error **err);
 int pved_auth_verify_vncticket(pved *d, const char *ticket, const char *authid, const char *path,
 			       int port, pve_error **err);
-/* A SPICE ticket (Proxmox's assemble_spice_ticket) for the console of vmid on port: the password for
- * the SPICE server and the host a client gives the SPICE proxy. */
-int pved_auth_spiceticket(pved *d, const char *authid, long long vmid, int port,
-			  char **ret_password, char **ret_host, pve_error **err);
 /* A fresh ticket and CSRF token for userid. */
 char *pved_auth_ticket(pved *d, const char *userid);
 char *pved_auth_csrf(pved *d, const char *userid);
@@ -316,6 +320,20 @@ void pved_call_stream_end(pved_call *c);
  * asks this before it reads more. True when the stream's connection holds more than limit bytes not
  * yet written; on_drain(ud) then runs once, when all of them are (never if the stream ends first). */
 bool pved_call_stream_congested(pved_call *c, size_t limit, void (*on_drain)(void *ud), void *ud);
+/* Accepts a tunnel (the SPICE proxy's CONNECT) as pved_call_stream_accept does, and grants the front
+ * its first window of the client's bytes (more with pved_call_body_grant, as they are taken). What
+ * goes to the client counts against the window the front grants: pved_call_window tells what is
+ * left, and on_window runs when the front grants more. false: the client had gone, on_close ran
+ * (ud may be freed). */
+bool pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
+			     pved_stream_close_fn on_close, void (*on_window)(void *ud), void *ud,
+			     uint32_t grant);
+uint64_t pved_call_window(const pved_call *c);
+/* The SPICE proxy (daemon/core/spiceproxy.c): a CONNECT's "connect" parameter, its proxy ticket and
+ * port, checked, then the tunnel to the VM's SPICE port on localhost, or (the ticket of another
+ * cluster node, and no "noproxy": the front saw PVEDisableProxy) to that node's SPICE proxy with the
+ * same CONNECT. Answers the call. */
+void pved_spiceproxy_connect(pved_call *c);
 /* An upload's form, as pved-api parsed it (pved parses no multipart): field for each text field, then
  * file when the file part begins, data for its bytes in order, end when the form is complete (the handler
  * then answers as usual); close instead if the client went away or the form was malformed (the call is

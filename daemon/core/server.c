@@ -60,6 +60,8 @@ struct call {
 	bool produced_all;
 	uint64_t window;
 	bool streaming; /* accepted websocket: open until one side ends it */
+	bool tunnel; /* ... a tunnel: its DATA both ways within windows (pved_call_tunnel_accept) */
+	void (*on_window)(void *ud); /* the front granted more of the window */
 	bool receiving; /* an upload's form: FIELD, FILE and DATA frames until one with FIN */
 	bool raw; /* ... or its body as it came: DATA frames within raw_window */
 	uint64_t raw_window;
@@ -414,6 +416,26 @@ void pved_call_stream_accept(pved_call *c, pved_stream_data_fn on_data,
 	pve_buf_free(&frames);
 }
 
+bool pved_call_tunnel_accept(pved_call *c, pved_stream_data_fn on_data,
+			     pved_stream_close_fn on_close, void (*on_window)(void *ud), void *ud,
+			     uint32_t grant)
+{
+	call *k = (call *)c;
+	/* a client gone already: stream_accept hands the call back (on_close) and frees it */
+	bool gone = k->cancelled || k->conn->closed;
+	k->tunnel = true;
+	k->on_window = on_window;
+	pved_call_stream_accept(c, on_data, on_close, ud);
+	if (!gone)
+		pved_call_body_grant(c, grant);
+	return !gone;
+}
+
+uint64_t pved_call_window(const pved_call *c)
+{
+	return ((const call *)c)->window;
+}
+
 static void receive_start(call *k, const pved_form_callbacks *cb, void *ud, bool raw,
 			  uint32_t window)
 {
@@ -451,7 +473,9 @@ void pved_call_receive_body(pved_call *c, const pved_form_callbacks *cb, void *u
 void pved_call_body_grant(pved_call *c, uint32_t grant)
 {
 	call *k = (call *)c;
-	if (!k->receiving || !k->raw || k->conn->closed || !grant)
+	if (!(k->receiving && k->raw) && !(k->tunnel && k->streaming))
+		return;
+	if (k->conn->closed || !grant)
 		return;
 	k->raw_window += grant;
 	pve_buf frame = { 0 };
@@ -541,6 +565,8 @@ void pved_call_stream_send(pved_call *c, const void *data, size_t len)
 	call *k = (call *)c;
 	if (k->conn->closed)
 		return;
+	if (k->tunnel)
+		k->window -= len < k->window ? len : k->window;
 	pve_buf frames = { 0 };
 	for (size_t off = 0; off < len;) {
 		size_t n = len - off > PVE_WIRE_MAX_FRAME ? PVE_WIRE_MAX_FRAME : len - off;
@@ -846,6 +872,15 @@ static void dispatch(call *k)
 	pve_request *r = k->req;
 	_cleanup_error_ pve_error *err = NULL;
 
+	/* The SPICE proxy's CONNECT (from its port on the front): its ticket is its authentication. */
+	if (streq(r->method, "CONNECT") && k->conn->front && r->websocket) {
+		k->pub.params = TAKE_PTR(r->params);
+		k->pub.client = r->client ? r->client : "local";
+		k->pub.websocket = true;
+		pved_spiceproxy_connect(&k->pub);
+		return;
+	}
+
 	cJSON *path_params = cJSON_CreateObject();
 	bool path_known = false;
 	const pve_route *route =
@@ -1010,6 +1045,8 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 					k->window += grant;
 				if (k->answering && !k->streaming)
 					call_pump(k);
+				else if (k->streaming && k->on_window)
+					k->on_window(k->stream_ud);
 				break;
 			}
 		break;
@@ -1021,10 +1058,16 @@ static void handle_frame(pved_conn *c, const pve_wire_header *h, const void *pay
 		call *k = stream_call(c, h->id);
 		if (!k)
 			break;
-		if (k->receiving)
+		if (k->receiving) {
 			form_frame(c, k, h, payload);
-		else if (h->type == PVE_WIRE_DATA)
+		} else if (h->type == PVE_WIRE_DATA && k->tunnel && h->len > k->raw_window) {
+			log_warning("tunnel data beyond its window from pved-api; closing");
+			pved_conn_close(c);
+		} else if (h->type == PVE_WIRE_DATA) {
+			if (k->tunnel)
+				k->raw_window -= h->len;
 			k->on_data(k->stream_ud, payload, h->len);
+		}
 		break;
 	}
 	case PVE_WIRE_READY:

@@ -1,6 +1,7 @@
 /* The front: pved fork+execs pved-api with one socketpair per worker thread and its certificate in a
  * memfd, restarts it when it dies, and on reload lets a fresh one take over while the old one drains. */
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -37,6 +38,7 @@ struct pved_front {
 	front_proc *procs;
 	int listen_fds[MAX_LISTEN]; /* made once; every front serves the same sockets */
 	size_t n_listen;
+	int spice_fd; /* the SPICE proxy's listening socket, or -1 */
 	struct event *sigchld;
 	struct event *restart;
 	int restart_delay;
@@ -192,14 +194,20 @@ static void front_spawn(pved *d)
 	pved_front *f = d->front;
 	/* fd 3: the first wire to pved; fd 4: the certificate; 5...: the listening sockets; then the
 	 * other workers' wires. */
-	int fds[2 + MAX_LISTEN + PVE_FRONT_MAX_WORKERS], n_fds = 0;
+	int fds[3 + MAX_LISTEN + PVE_FRONT_MAX_WORKERS], n_fds = 0;
 	fds[n_fds++] = sv[0][1];
 	fds[n_fds++] = certfd;
 	for (size_t i = 0; i < f->n_listen; i++)
 		fds[n_fds++] = f->listen_fds[i];
 	for (unsigned i = 1; i < n_wires; i++)
 		fds[n_fds++] = sv[i][1];
-	const char *argv[24 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
+	/* the SPICE proxy's socket last, after the wires */
+	char spicefd[16];
+	if (f->spice_fd >= 0) {
+		snprintf(spicefd, sizeof(spicefd), "%d", 3 + n_fds);
+		fds[n_fds++] = f->spice_fd;
+	}
+	const char *argv[26 + 2 * (MAX_LISTEN + PVE_FRONT_MAX_WORKERS)];
 	char fdnames[MAX_LISTEN + PVE_FRONT_MAX_WORKERS][16];
 	size_t n = 0;
 	argv[n++] = "pved-api";
@@ -207,10 +215,14 @@ static void front_spawn(pved *d)
 	argv[n++] = "3";
 	argv[n++] = "--cert-fd";
 	argv[n++] = "4";
-	for (int i = 2; i < n_fds; i++) {
+	for (int i = 2; i < n_fds - (f->spice_fd >= 0); i++) {
 		snprintf(fdnames[i - 2], sizeof(fdnames[i - 2]), "%d", 3 + i);
 		argv[n++] = i < 2 + (int)f->n_listen ? "--listen-fd" : "--fd";
 		argv[n++] = fdnames[i - 2];
+	}
+	if (f->spice_fd >= 0) {
+		argv[n++] = "--spice-listen-fd";
+		argv[n++] = spicefd;
 	}
 	argv[n++] = "--www";
 	argv[n++] = d->www;
@@ -284,6 +296,25 @@ int pved_front_start(pved *d, pve_error **err)
 		}
 		f->listen_fds[f->n_listen++] = fd;
 	}
+	/* The SPICE proxy: where asked, else on 3128 when that is free (a node for tests, or a second
+	 * one on the host, goes on without it) */
+	_cleanup_error_ pve_error *serr = NULL;
+	f->spice_fd = pve_listen_socket(d->spice_listen ? d->spice_listen : "[::]:3128", &serr);
+	if (f->spice_fd < 0 && d->spice_listen) {
+		int r = pve_error_set(err, serr->code, "--spice-listen: %s", serr->message);
+		for (size_t i = 0; i < f->n_listen; i++)
+			close(f->listen_fds[i]);
+		free(f);
+		return r;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (f->spice_fd < 0)
+		log_warning("no SPICE proxy: %s", serr->message);
+	else if (getsockname(f->spice_fd, (struct sockaddr *)&ss, &sl) == 0)
+		d->spice_port = ntohs(ss.ss_family == AF_INET6 ?
+					      ((struct sockaddr_in6 *)&ss)->sin6_port :
+					      ((struct sockaddr_in *)&ss)->sin_port);
 	f->sigchld = evsignal_new(d->base, SIGCHLD, sigchld_cb, d);
 	evsignal_add(f->sigchld, NULL);
 	f->restart = evtimer_new(d->base, restart_cb, d);
@@ -316,6 +347,8 @@ void pved_front_stop(pved *d)
 	event_free(f->restart);
 	for (size_t i = 0; i < f->n_listen; i++)
 		close(f->listen_fds[i]);
+	if (f->spice_fd >= 0)
+		close(f->spice_fd);
 	free(f);
 	d->front = NULL;
 }

@@ -81,6 +81,10 @@ static void run_watch_cb(evutil_socket_t fd, short what, void *arg)
 			_cleanup_free_ char *num = xstrndup(ev->name, len - 4);
 			if (pve_parse_int(num, PVE_VMID_MIN, PVE_VMID_MAX, &vmid) < 0)
 				continue;
+			if (ev->mask & IN_MOVED_TO) {
+				ct_disk_started(d, vmid);
+				continue;
+			}
 			long long *one = xcalloc(1, sizeof(*one));
 			one[0] = vmid;
 			unmount_later(d, one, 1);
@@ -92,7 +96,8 @@ static void watch_start(pved *d)
 {
 	struct pved_lxc_state *q = d->lxc;
 	q->run_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (q->run_watch < 0 || inotify_add_watch(q->run_watch, q->run_dir, IN_DELETE) < 0) {
+	if (q->run_watch < 0 ||
+	    inotify_add_watch(q->run_watch, q->run_dir, IN_DELETE | IN_MOVED_TO) < 0) {
 		log_warning("no watch on %s (%m): an ended container's volumes stay mounted until "
 			    "its next start or destroy",
 			    q->run_dir);
@@ -192,6 +197,7 @@ static void lxc_area_stop(pved *d)
 		event_free(q->run_watch_ev);
 	if (q->run_watch >= 0)
 		close(q->run_watch);
+	ct_disk_free(d);
 	ct_free_all(d);
 	pools_free(q);
 	cJSON_Delete(q->props);

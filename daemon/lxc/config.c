@@ -887,16 +887,19 @@ static void hotplug_error(put_job *j, const char *key, const pve_error *e)
 	cJSON_AddStringToObject(j->hotplug_errors, key, m);
 }
 
-/* Writes each (file, value) into the running container's cgroup; keys then leave [pve:pending], or
- * each gets the error. unlimited: the values lift the limit, which a cgroup without the controller
- * has no other way. */
+/* Writes the files into the running container's cgroup; keys then leave [pve:pending], or each gets
+ * the error. A cgroup without the controller takes no limit, but needs none lifted: values that lift
+ * the limit are no error there. */
 static void hotplug_set(put_job *j, pve_config *c, const char *const *keys,
-			const char *const *files, char *const *values, bool unlimited)
+			const lxc_limit_file *files, size_t n)
 {
 	_cleanup_free_ char *run = ct_run_dir(j->d);
 	_cleanup_error_ pve_error *e = NULL;
-	for (size_t i = 0; files[i] && !e; i++)
-		(void)lxc_cgroup_set(run, j->vmid, files[i], values[i], &e);
+	bool unlimited = true;
+	for (size_t i = 0; i < n; i++)
+		unlimited &= lxc_limit_is_default(&files[i]);
+	for (size_t i = 0; i < n && !e; i++)
+		(void)lxc_cgroup_set(run, j->vmid, files[i].file, files[i].value, &e);
 	if (e && unlimited && e->code == ENOTSUP) {
 		pve_error_free(e);
 		e = NULL;
@@ -912,41 +915,30 @@ static void hotplug_set(put_job *j, pve_config *c, const char *const *keys,
 static void hotplug_limits(put_job *j, pve_config *c)
 {
 	_cleanup_strv_free_ char **dels = pending_deletes(c);
-	if (is_pending(c, dels, "memory") || is_pending(c, dels, "swap")) {
-		const char *m = value_after(c, dels, "memory"), *sw = value_after(c, dels, "swap");
-		long long mem = m ? strtoll(m, NULL, 10) : 0,
-			  swap = sw ? strtoll(sw, NULL, 10) : -1;
-		_cleanup_free_ char *mv = mem > 0 ? xasprintf("%lld", mem << 20) : xstrdup("max");
-		_cleanup_free_ char *sv = mem > 0 && swap >= 0 ? xasprintf("%lld", swap << 20) :
-								 xstrdup("max");
+	/* the limits as they will be, rendered as a start renders them, unset ones lifted */
+	lxc_spec s = { 0 };
+	ct_limits_spec(&s, value_after(c, dels, "memory"), value_after(c, dels, "swap"),
+		       value_after(c, dels, "cpulimit"), value_after(c, dels, "cpuunits"));
+	static const struct {
+		unsigned which;
+		const char *keys[3];
+	} groups[] = {
+		/* memory and swap together, as the start sets memory.swap.max only with memory.max */
+		{ LXC_LIMIT_MEMORY, { "memory", "swap", NULL } },
+		{ LXC_LIMIT_CPU_MAX, { "cpulimit", NULL } },
+		{ LXC_LIMIT_CPU_WEIGHT, { "cpuunits", NULL } },
+	};
+	for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
 		const char *keys[3] = { 0 };
 		size_t n = 0;
-		if (is_pending(c, dels, "memory"))
-			keys[n++] = "memory";
-		if (is_pending(c, dels, "swap"))
-			keys[n++] = "swap";
-		hotplug_set(j, c, keys,
-			    (const char *const[]){ "memory.max", "memory.swap.max", NULL },
-			    (char *const[]){ mv, sv }, mem <= 0);
-	}
-	if (is_pending(c, dels, "cpulimit")) {
-		const char *v = value_after(c, dels, "cpulimit");
-		double limit = v ? strtod(v, NULL) : 0;
-		_cleanup_free_ char *q =
-			limit > 0 ? xasprintf("%llu 100000", (unsigned long long)(limit * 100000)) :
-				    xstrdup("max 100000");
-		hotplug_set(j, c, (const char *const[]){ "cpulimit", NULL },
-			    (const char *const[]){ "cpu.max", NULL }, (char *const[]){ q },
-			    limit <= 0);
-	}
-	if (is_pending(c, dels, "cpuunits")) {
-		const char *v = value_after(c, dels, "cpuunits");
-		long long w = v ? strtoll(v, NULL, 10) : 100;
-		/* cgroup v2's range; 0 is the default's */
-		_cleanup_free_ char *wv = xasprintf("%lld", w <= 0 ? 100 : w > 10000 ? 10000 : w);
-		hotplug_set(j, c, (const char *const[]){ "cpuunits", NULL },
-			    (const char *const[]){ "cpu.weight", NULL }, (char *const[]){ wv },
-			    w <= 0 || w == 100);
+		for (size_t k = 0; groups[g].keys[k]; k++)
+			if (is_pending(c, dels, groups[g].keys[k]))
+				keys[n++] = groups[g].keys[k];
+		if (!n)
+			continue;
+		lxc_limit_file files[4];
+		size_t nf = lxc_limit_files(&s, groups[g].which, true, files);
+		hotplug_set(j, c, keys, files, nf);
 	}
 	pending_drop_if_empty(c);
 }

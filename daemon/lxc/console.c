@@ -7,6 +7,7 @@
 
 #include "daemon/lxc/lxc-internal.h"
 #include "daemon/nodes/console-internal.h"
+#include "kvm/kvm.h"
 
 static bool running_ct(pved_call *c, long long vmid)
 {
@@ -154,22 +155,28 @@ static void h_spiceproxy(pved_call *c)
 	pve_error *err = NULL;
 	if (!running_ct(c, vmid))
 		return;
+	/* Proxmox's SPICE ports, the VMs' too: the SPICE proxy relays to no other */
 	int port;
 	_cleanup_close_ int lfd =
-		pved_console_listen_in(SPICE_PORT_MIN, SPICE_PORT_MAX, &port, &err);
+		pve_listen_local_port(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &port, &err);
 	if (lfd < 0)
 		return pved_call_fail(c, err);
-	_cleanup_free_ char *password = NULL, *host = NULL;
-	if (pved_auth_spiceticket(d, c->authid, vmid, port, &password, &host, &err) < 0)
+	_cleanup_free_ char *host = NULL, *password = NULL;
+	_cleanup_free_ char *title = xasprintf("CT %lld", vmid);
+	cJSON *answer = NULL;
+	if (pved_auth_spice_ticket(d, vmid, port, &host, &password, &err) < 0 ||
+	    pved_console_spice_config(d, port, password, host, pved_call_str(c, "proxy"), title,
+				      &answer, &err) < 0)
 		return pved_call_fail(c, err);
 	_cleanup_free_ char *run = ct_run_dir(d);
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
-	_cleanup_free_ char *title = xasprintf("CT %lld", vmid);
 	cJSON *args = pved_console_vncterm_args(port, sock, password, title);
 	_cleanup_free_ char *upid = start_console_task(c, "spiceproxy", vmid, args, lfd);
-	if (!upid)
+	if (!upid) {
+		cJSON_Delete(answer);
 		return;
-	pved_console_spice_reply(c, port, password, host, pved_call_str(c, "proxy"), title);
+	}
+	pved_call_reply(c, answer);
 }
 
 /* ---- interfaces ---------------------------------------------------------------------------------------- */

@@ -92,7 +92,7 @@ static int check_template(pved_call *c, const pve_sectioncfg *scfg, const char *
 	int r = storage_of(c->d, scfg, sid, "ostemplate", &st, err);
 	if (r < 0)
 		return r;
-	pve_volname vn;
+	_cleanup_(pve_volname_clear) pve_volname vn = { 0 };
 	if (pve_storage_volume_parse(&st, volname, &vn, &e) < 0 || vn.vtype != PVE_CONTENT_VZTMPL) {
 		pve_error_free(e);
 		return pve_error_set_param(err, EINVAL, "ostemplate",

@@ -182,16 +182,14 @@ static void json_str(pve_buf *b, const char *key, const char *value)
 	cJSON_Delete(s);
 }
 
-/* A process's age in seconds from its start time in clock ticks since boot. */
+/* A process's age in seconds from its start time in clock ticks since boot (CLOCK_BOOTTIME is
+ * /proc/uptime's clock, without a file to open for each container of a list). */
 uint64_t ct_uptime(const lxc_running *r)
 {
-	double up = 0;
-	FILE *f = fopen("/proc/uptime", "re");
-	if (!f)
+	struct timespec ts;
+	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0)
 		return 0;
-	if (fscanf(f, "%lf", &up) != 1)
-		up = 0;
-	fclose(f);
+	double up = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	double started = (double)r->starttime / (double)sysconf(_SC_CLK_TCK);
 	return up > started ? (uint64_t)(up - started) : 0;
 }
@@ -229,22 +227,23 @@ static double cpu_share(ct_entry *ct, const lxc_running *r, uint64_t usage_usec)
 	return ct->cpu;
 }
 
-void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret)
+bool ct_look(pved *d, ct_entry *ct, lxc_running *r, ct_usage *ret)
 {
 	*ret = (ct_usage){ .maxdisk = ct->maxdisk };
 	lxc_stats st;
-	_cleanup_free_ char *run = ct_run_dir(d);
-	if (!r || lxc_stats_read(run, ct->vmid, &st, NULL) < 0)
-		return;
+	if (lxc_state_stats(d->lxc->run_dir, ct->vmid, r, &st) != 1)
+		return false;
 	ret->cpu = cpu_share(ct, r, st.cpu_usec);
 	ret->mem = st.mem_bytes;
 	ret->swap = st.swap_bytes;
 	ret->diskread = st.io_read_bytes;
 	ret->diskwrite = st.io_write_bytes;
-	if (st.disk_total > 0) {
-		ret->disk = st.disk_used;
-		ret->maxdisk = st.disk_total;
+	if (ct->disk_start == r->starttime && ct->disk_total > 0) {
+		ret->disk = ct->disk_used;
+		ret->maxdisk = ct->disk_total;
 	}
+	if (ct->disk_start != r->starttime || pve_now_ms() - ct->disk_ms > CT_DISK_MAX_AGE_MS)
+		ct_disk_want(d, ct, r);
 	for (int i = 0; i < LXC_MAX_NICS; i++) {
 		if (!(ct->nics & (1u << i)))
 			continue;
@@ -252,14 +251,14 @@ void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret)
 		ret->netout += veth_counter(ct->vmid, i, "rx_bytes");
 		ret->netin += veth_counter(ct->vmid, i, "tx_bytes");
 	}
+	return true;
 }
 
 static void common_fields(pved *d, pve_buf *b, ct_entry *ct)
 {
 	lxc_running r = { 0 };
-	bool running = ct_running(d, ct->vmid, &r);
 	ct_usage u;
-	ct_usage_read(d, ct, running ? &r : NULL, &u);
+	bool running = ct_look(d, ct, &r, &u);
 	_cleanup_free_ char *name = ct->name ? NULL : xasprintf("CT%lld", ct->vmid);
 	json_str(b, "name", ct->name ? ct->name : name);
 	pve_buf_printf(b, ",\"status\":\"%s\",\"type\":\"lxc\"", running ? "running" : "stopped");
@@ -300,7 +299,8 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	free(ct->res_json);
 	pve_buf b = { 0 };
 	lxc_running r = { 0 };
-	bool running = ct_running(d, ct->vmid, &r);
+	ct_usage u;
+	bool running = ct_look(d, ct, &r, &u);
 	pve_buf_printf(&b, "{\"id\":\"lxc/%lld\",\"type\":\"lxc\",\"vmid\":%lld", ct->vmid,
 		       ct->vmid);
 	json_str(&b, "node", d->node);
@@ -308,8 +308,6 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	json_str(&b, "name", ct->name ? ct->name : name);
 	pve_buf_printf(&b, ",\"status\":\"%s\",\"template\":%d", running ? "running" : "stopped",
 		       ct->template_ ? 1 : 0);
-	ct_usage u;
-	ct_usage_read(d, ct, running ? &r : NULL, &u);
 	pve_buf_printf(&b, ",\"maxcpu\":%d,\"cpu\":%.6g,\"maxmem\":%llu,\"mem\":%llu", ct->cpus,
 		       u.cpu, (unsigned long long)ct->maxmem, (unsigned long long)u.mem);
 	pve_buf_printf(&b, ",\"maxdisk\":%llu,\"disk\":%llu,\"uptime\":%llu",
@@ -325,4 +323,144 @@ const char *ct_resource_json(pved *d, ct_entry *ct)
 	pve_buf_puts(&b, "}");
 	ct->res_json = pve_buf_steal(&b);
 	return ct->res_json;
+}
+
+/* ---- disk figures, off the loop -------------------------------------------------------------------------
+ * statvfs of a container's root waits for its file system, which on a network server that does not
+ * answer is forever: samples are taken on the storage queue, many containers' in one sweep and one
+ * sweep at a time, so a hung root holds one thread and the answers keep the last figures. */
+
+struct ct_disk_probe {
+	long long vmid;
+	lxc_running run;
+	uint64_t used, total;
+	int r;
+};
+
+typedef struct disk_job {
+	pved *d;
+	struct ct_disk_probe *w;
+	size_t n;
+	bool sweep; /* the area's sweep (else one container's sample for a call) */
+	void (*done)(void *arg);
+	void *arg;
+} disk_job;
+
+static void disk_work(void *arg)
+{
+	disk_job *j = arg;
+	for (size_t i = 0; i < j->n; i++)
+		j->w[i].r = lxc_root_usage(&j->w[i].run, &j->w[i].used, &j->w[i].total);
+}
+
+static void disk_flush(evutil_socket_t fd, short what, void *arg);
+
+static void disk_done(void *arg)
+{
+	disk_job *j = arg;
+	struct pved_lxc_state *q = j->d->lxc;
+	int64_t now = pve_now_ms();
+	for (size_t i = 0; q && i < j->n; i++) {
+		ct_entry *ct = ct_find(j->d, j->w[i].vmid);
+		if (!ct)
+			continue;
+		ct->disk_busy = false;
+		if (j->w[i].r < 0)
+			continue;
+		ct->disk_used = j->w[i].used;
+		ct->disk_total = j->w[i].total;
+		ct->disk_start = j->w[i].run.starttime;
+		ct->disk_ms = now;
+	}
+	if (q && j->sweep) {
+		q->disk_sweeping = false;
+		/* what was asked for while this one ran */
+		if (q->n_disk_want && q->disk_flush_ev)
+			event_active(q->disk_flush_ev, EV_TIMEOUT, 0);
+	}
+	if (j->done)
+		j->done(j->arg);
+	free(j->w);
+	free(j);
+}
+
+static void disk_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pved *d = arg;
+	struct pved_lxc_state *q = d->lxc;
+	if (!q || q->disk_sweeping || !q->n_disk_want)
+		return;
+	disk_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->sweep = true;
+	j->w = TAKE_PTR(q->disk_want);
+	j->n = q->n_disk_want;
+	q->n_disk_want = q->cap_disk_want = 0;
+	q->disk_sweeping = true;
+	if (pved_run_blocking(d, PVED_QUEUE_STORAGE, disk_work, disk_done, j, NULL) < 0) {
+		/* the queue is full: these are asked for again at their next look */
+		for (size_t i = 0; i < j->n; i++)
+			j->w[i].r = -EAGAIN;
+		disk_done(j);
+	}
+}
+
+void ct_disk_want(pved *d, ct_entry *ct, const lxc_running *run)
+{
+	struct pved_lxc_state *q = d->lxc;
+	if (ct->disk_busy)
+		return;
+	if (!q->disk_flush_ev) {
+		if (!d->base)
+			return;
+		q->disk_flush_ev = event_new(d->base, -1, 0, disk_flush, d);
+	}
+	if (q->n_disk_want == q->cap_disk_want) {
+		q->cap_disk_want = q->cap_disk_want ? q->cap_disk_want * 2 : 16;
+		q->disk_want = xrealloc(q->disk_want, q->cap_disk_want * sizeof(*q->disk_want));
+	}
+	q->disk_want[q->n_disk_want++] = (struct ct_disk_probe){ .vmid = ct->vmid, .run = *run };
+	ct->disk_busy = true;
+	if (!q->disk_sweeping)
+		event_active(q->disk_flush_ev, EV_TIMEOUT, 0);
+}
+
+void ct_disk_sample(pved *d, ct_entry *ct, const lxc_running *run, void (*done)(void *arg),
+		    void *arg)
+{
+	if (ct->disk_busy)
+		return done(arg);
+	disk_job *j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->w = xcalloc(1, sizeof(*j->w));
+	j->w[0] = (struct ct_disk_probe){ .vmid = ct->vmid, .run = *run };
+	j->n = 1;
+	j->done = done;
+	j->arg = arg;
+	ct->disk_busy = true;
+	if (pved_run_blocking(d, PVED_QUEUE_STORAGE, disk_work, disk_done, j, NULL) < 0) {
+		j->w[0].r = -EAGAIN;
+		disk_done(j);
+	}
+}
+
+void ct_disk_started(pved *d, long long vmid)
+{
+	ct_entry *ct = ct_find(d, vmid);
+	lxc_running r;
+	if (ct && ct_running(d, vmid, &r) && ct->disk_start != r.starttime)
+		ct_disk_want(d, ct, &r);
+}
+
+void ct_disk_free(pved *d)
+{
+	struct pved_lxc_state *q = d->lxc;
+	if (q->disk_flush_ev)
+		event_free(q->disk_flush_ev);
+	q->disk_flush_ev = NULL;
+	free(q->disk_want);
+	q->disk_want = NULL;
+	q->n_disk_want = q->cap_disk_want = 0;
 }

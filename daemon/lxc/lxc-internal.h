@@ -31,6 +31,12 @@ typedef struct ct_entry {
 	int64_t sample_ms;
 	unsigned long long sample_start;
 	double cpu;
+	/* the last disk sample (statvfs of the init's root, off the loop): bytes used and in all, of
+	 * which run (the init's starttime) and when (monotonic ms); busy while one is being taken */
+	uint64_t disk_used, disk_total;
+	unsigned long long disk_start;
+	int64_t disk_ms;
+	bool disk_busy;
 	char *list_json, *res_json; /* printed entries, dropped when anything in them changes */
 } ct_entry;
 
@@ -44,6 +50,12 @@ struct pved_lxc_state {
 	size_t n_pools;
 	int run_watch; /* inotify on run_dir: pid files that go are containers that ended */
 	struct event *run_watch_ev;
+	/* disk samples wanted (vmid and run of each), taken by one sweep at a time on the storage
+	 * queue; flush_ev sends them once the handler that asked has returned */
+	struct ct_disk_probe *disk_want;
+	size_t n_disk_want, cap_disk_want;
+	bool disk_sweeping;
+	struct event *disk_flush_ev;
 };
 
 /* ---- the table (cts.c) ---- */
@@ -60,12 +72,26 @@ bool ct_running(pved *d, long long vmid, lxc_running *r);
 uint64_t ct_uptime(const lxc_running *r);
 /* What a container uses, as Proxmox's vmstatus gives it: zeros and the config's maxdisk when it is
  * stopped. cpu is the busy share of its cpus since the sample before (a new one when that is over a
- * second old), 0 at the first; disk and maxdisk are its root's statvfs. */
+ * second old), 0 at the first; disk and maxdisk are its root's statvfs as last sampled off the loop
+ * (0 and the config's until the first sample of this run), a new sample asked when that one is older
+ * than CT_DISK_MAX_AGE_MS. */
 typedef struct ct_usage {
 	double cpu;
 	uint64_t mem, swap, disk, maxdisk, netin, netout, diskread, diskwrite;
 } ct_usage;
-void ct_usage_read(pved *d, ct_entry *ct, const lxc_running *r, ct_usage *ret);
+#define CT_DISK_MAX_AGE_MS 10000
+/* Whether it runs (r filled) and its usage, from one read of its run files and cgroup. */
+bool ct_look(pved *d, ct_entry *ct, lxc_running *r, ct_usage *ret);
+/* Asks for a disk sample of the running container (run: its init) in the next sweep; a no-op while one
+ * is being taken. */
+void ct_disk_want(pved *d, ct_entry *ct, const lxc_running *run);
+/* Takes a disk sample of this one container now on the storage queue, then done(arg) on the loop
+ * (at once when a sample of it is already being taken or the queue is full). */
+void ct_disk_sample(pved *d, ct_entry *ct, const lxc_running *run, void (*done)(void *arg),
+		    void *arg);
+/* The run watch saw <vmid>.pid written: a new run's first sample, right after its start. */
+void ct_disk_started(pved *d, long long vmid);
+void ct_disk_free(pved *d);
 const char *ct_list_json(pved *d, ct_entry *ct);
 const char *ct_resource_json(pved *d, ct_entry *ct);
 
@@ -82,6 +108,10 @@ int ct_conf_write(pved *d, long long vmid, const pve_config *c, const char *expe
 int ct_conf_check_lock(const pve_config *c, pve_error **err);
 bool ct_conf_bool(const pve_config *c, const char *section, const char *key, bool def);
 long long ct_conf_int(const pve_config *c, const char *section, const char *key, long long def);
+/* The limits of memory, swap (MiB), cpulimit (CPUs) and cpuunits (each NULL when unset) into s, as a
+ * start and a live change of a running container set them (lxc_limit_files renders the files). */
+void ct_limits_spec(lxc_spec *s, const char *memory, const char *swap, const char *cpulimit,
+		    const char *cpuunits);
 /* Checks value for key (EINVAL naming the key); *ret_typed (may be NULL) gets it as the API shows it. */
 int ct_check_value(pved *d, const char *key, const char *value, cJSON **ret_typed, pve_error **err);
 /* A mount point's (rootfs, mpN, unusedN) volume and its size from the value; size 0 when none. */

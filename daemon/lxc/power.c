@@ -170,6 +170,18 @@ int ct_nic_parse(long long vmid, int idx, const char *value, lxc_nic *n, pve_err
 	n->link_down = prop_bool(value, "link_down");
 	return 0;
 }
+void ct_limits_spec(lxc_spec *s, const char *memory, const char *swap, const char *cpulimit,
+		    const char *cpuunits)
+{
+	long long mem = memory ? strtoll(memory, NULL, 10) : 0;
+	long long sw = swap ? strtoll(swap, NULL, 10) : -1;
+	s->memory_bytes = mem > 0 ? (uint64_t)mem << 20 : 0;
+	s->swap_bytes = sw >= 0 && mem > 0 ? (int64_t)sw << 20 : -1;
+	double limit = cpulimit ? strtod(cpulimit, NULL) : 0;
+	s->cpu_quota_us = limit > 0 ? (uint64_t)(limit * 100000) : 0;
+	long long w = cpuunits ? strtoll(cpuunits, NULL, 10) : 0;
+	s->cpu_weight = w > 0 ? (unsigned)(w > 262144 ? 262144 : w) : 0;
+}
 
 /* The container's config resolved into a spec; the volumes mounted (ct_unmount_all undoes it). */
 static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_sectioncfg *scfg,
@@ -215,15 +227,8 @@ static int build_spec(pved *d, long long vmid, const pve_config *c, const pve_se
 	/* Limits the config sets are enforced (a host without the controller refuses the start and
 	 * names it); Proxmox's defaults (512 MiB) are reported but not enforced, so a container runs
 	 * on a host whose cgroup2 has no memory controller (this machine's hybrid layout). */
-	long long mem = ct_conf_int(c, NULL, "memory", 0);
-	long long swap = ct_conf_int(c, NULL, "swap", -1);
-	s->memory_bytes = mem > 0 ? (uint64_t)mem << 20 : 0;
-	s->swap_bytes = swap >= 0 && mem > 0 ? (int64_t)swap << 20 : -1;
-	const char *cl = pve_config_get(c, NULL, "cpulimit");
-	double cpulimit = cl ? strtod(cl, NULL) : 0;
-	if (cpulimit > 0)
-		s->cpu_quota_us = (uint64_t)(cpulimit * 100000);
-	s->cpu_weight = (unsigned)ct_conf_int(c, NULL, "cpuunits", 0);
+	ct_limits_spec(s, pve_config_get(c, NULL, "memory"), pve_config_get(c, NULL, "swap"),
+		       pve_config_get(c, NULL, "cpulimit"), pve_config_get(c, NULL, "cpuunits"));
 	_cleanup_free_ char *slice = pve_cgroup_node_slice(d->root);
 	s->cgroup_parent = slice ? xasprintf("%s/lxc.slice", slice) : xstrdup("lxc.slice");
 	/* lxc.init.cwd: an OCI image's WorkingDir (Proxmox writes it so) */
@@ -554,6 +559,10 @@ static void h_resume(pved_call *c)
 	power_call(c, "vzresume", true);
 }
 
+static void status_reply(void *arg);
+
+/* One container's status is its current figures: a running one's disk is sampled first (off the
+ * loop), unless a sample of it is already being taken, whose root may not answer. */
 static void h_status(pved_call *c)
 {
 	pved *d = c->d;
@@ -571,8 +580,26 @@ static void h_status(pved_call *c)
 		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
 		return pved_call_fail(c, err);
 	}
+	lxc_running r;
+	if (ct_running(d, vmid, &r))
+		return ct_disk_sample(d, ct, &r, status_reply, c);
+	status_reply(c);
+}
+
+static void status_reply(void *arg)
+{
+	pved_call *c = arg;
+	pved *d = c->d;
+	long long vmid = pved_call_int(c, "vmid", 0);
+	pve_error *err = NULL;
+	ct_entry *ct = ct_find(d, vmid);
+	if (!ct) {
+		pve_error_set(&err, ENOENT, "CT %lld does not exist", vmid);
+		return pved_call_fail(c, err);
+	}
 	lxc_running r = { 0 };
-	bool running = ct_running(d, vmid, &r);
+	ct_usage u;
+	bool running = ct_look(d, ct, &r, &u);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "vmid", (double)vmid);
 	cJSON_AddStringToObject(o, "type", "lxc");
@@ -589,8 +616,6 @@ static void h_status(pved_call *c)
 	if (running)
 		cJSON_AddNumberToObject(o, "pid", r.init_pid);
 	cJSON_AddNumberToObject(o, "uptime", running ? (double)ct_uptime(&r) : 0);
-	ct_usage u;
-	ct_usage_read(d, ct, running ? &r : NULL, &u);
 	cJSON_AddNumberToObject(o, "maxdisk", (double)u.maxdisk);
 	cJSON_AddNumberToObject(o, "cpu", u.cpu);
 	cJSON_AddNumberToObject(o, "mem", (double)u.mem);

@@ -28,16 +28,12 @@ ssize_t pved_xterm_msg_parse(const char *buf, size_t len, xterm_msg *ret);
 
 #include "daemon/core/pved.h"
 
-/* Proxmox hands out console ports from 5900 up, SPICE ports (spiceterm's) from 61000 up. */
+/* Proxmox hands out console ports from 5900 up. */
 #define CONSOLE_PORT_MIN 5900
 #define CONSOLE_PORT_MAX 5999
-#define SPICE_PORT_MIN 61000
-#define SPICE_PORT_MAX 61999
 
-/* A listening socket on localhost at the first free port of [min, max]: made by pved, so the port is
- * taken before the client is told it, and handed to the task. -EADDRINUSE when all are taken. */
-int pved_console_listen_in(int min, int max, int *ret_port, pve_error **err);
-/* The same for a VNC or xterm.js console: CONSOLE_PORT_MIN..CONSOLE_PORT_MAX. */
+/* A listening socket on localhost at the first free console port: made by pved, so the port is taken
+ * before the client is told it, and handed to the task. -EADDRINUSE when all are taken. */
 int pved_console_listen(int *ret_port, pve_error **err);
 /* Answers a console call as Proxmox's: {port, ticket, upid, user}, with cert (the cluster's CA) for a
  * VNC console, and password when one was generated. */
@@ -70,7 +66,9 @@ cJSON *pved_console_vncterm_args(int port, const char *console, const char *pass
  * either side ends. */
 #define SPICE_CLIENT_TIMEOUT_S 40
 int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err);
-/* Answers a SPICE console call with Proxmox's remote-viewer config: proxy is the call's or NULL (this
- * node), title "CT 100". */
-void pved_console_spice_reply(pved_call *c, int port, const char *password, const char *host,
-			      const char *proxy, const char *title);
+/* remote-viewer's settings for a SPICE console on port, as Proxmox's remote_viewer_config: host the
+ * proxy ticket, proxy the call's or NULL (this node, on the SPICE proxy's port), title "CT 100". The
+ * same answer as the VMs' spiceproxy (daemon/qemu/console.c has its own copy, spice_answer, which a
+ * merge can make a call of this). */
+int pved_console_spice_config(pved *d, int port, const char *password, const char *host,
+			      const char *proxy, const char *title, cJSON **ret, pve_error **err);

@@ -122,38 +122,9 @@ static void h_vncwebsocket(pved_call *c)
  * login runs on a pty, and the client's messages are "0:<len>:<data>" (input), "1:<cols>:<rows>:" (resize)
  * and "2" (ping). */
 
-static int listen_local(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int one = 1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 1) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-int pved_console_listen_in(int min, int max, int *ret_port, pve_error **err)
-{
-	for (int port = min; port <= max; port++) {
-		int fd = listen_local(port);
-		if (fd >= 0) {
-			*ret_port = port;
-			return fd;
-		}
-	}
-	return pve_error_set(err, EADDRINUSE, "no free console port between %d and %d", min, max);
-}
-
 int pved_console_listen(int *ret_port, pve_error **err)
 {
-	return pved_console_listen_in(CONSOLE_PORT_MIN, CONSOLE_PORT_MAX, ret_port, err);
+	return pve_listen_local_port(CONSOLE_PORT_MIN, CONSOLE_PORT_MAX, ret_port, err);
 }
 
 void pved_console_reply(pved_call *c, int port, const char *ticket, const char *upid, bool cert,
@@ -526,27 +497,32 @@ int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
 	return 0;
 }
 
-void pved_console_spice_reply(pved_call *c, int port, const char *password, const char *host,
-			      const char *proxy, const char *title)
+int pved_console_spice_config(pved *d, int port, const char *password, const char *host,
+			      const char *proxy, const char *title, cJSON **ret, pve_error **err)
 {
-	pved *d = c->d;
-	_cleanup_free_ char *pem = NULL, *ca = NULL;
-	_cleanup_free_ char *cert_path = xasprintf("nodes/%s/pve-ssl.pem", d->node);
-	(void)pve_store_read(d->store, cert_path, &pem, NULL, NULL, NULL);
-	(void)pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, NULL);
-	_cleanup_free_ char *subject = pem ? pve_cert_subject_spice(pem) : NULL;
-	/* the proxy: the client's choice, else this node (Proxmox's `hostname -f`), IPv6 bracketed */
-	const char *p = proxy && *proxy ? proxy : d->node;
-	_cleanup_free_ char *url =
-		xasprintf(strchr(p, ':') ? "http://[%s]:3128" : "http://%s:3128", p);
-	/* remote-viewer's config keeps the CA on one line: its line ends as the two characters \n */
-	pve_buf cab = { 0 };
-	for (const char *q = ca ? ca : ""; *q; q++)
-		if (*q == '\n')
-			pve_buf_append(&cab, "\\n", 2);
+	_cleanup_free_ char *certpath = xasprintf("nodes/%s/pve-ssl.pem", d->node);
+	_cleanup_free_ char *cert = NULL, *ca = NULL;
+	int r;
+	if ((r = pve_store_read(d->store, certpath, &cert, NULL, NULL, err)) < 0 ||
+	    (r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0)
+		return r;
+	_cleanup_free_ char *subject = pve_cert_subject_spice(cert, err);
+	if (!subject)
+		return -EINVAL;
+	/* the CA on one line, its line breaks as "\n": the viewer's file is an INI file */
+	pve_buf cabuf = { 0 };
+	for (const char *p = ca; *p; p++)
+		if (*p == '\n')
+			pve_buf_puts(&cabuf, "\\n");
 		else
-			pve_buf_append(&cab, q, 1);
-	pve_buf_append(&cab, "", 1);
+			pve_buf_append(&cabuf, p, 1);
+	_cleanup_free_ char *ca1 = pve_buf_steal(&cabuf);
+	/* the proxy: the caller's choice, else this node, on the SPICE proxy's port (3128) */
+	if (!proxy || !*proxy)
+		proxy = d->node;
+	bool v6 = strchr(proxy, ':') != NULL;
+	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
+					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
 	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
@@ -556,12 +532,12 @@ void pved_console_spice_reply(pved_call *c, int port, const char *password, cons
 	cJSON_AddStringToObject(o, "host", host);
 	cJSON_AddStringToObject(o, "proxy", url);
 	cJSON_AddNumberToObject(o, "tls-port", port);
-	cJSON_AddStringToObject(o, "host-subject", subject ? subject : "");
-	cJSON_AddStringToObject(o, "ca", (const char *)cab.data);
+	cJSON_AddStringToObject(o, "host-subject", subject);
+	cJSON_AddStringToObject(o, "ca", ca1);
 	cJSON_AddStringToObject(o, "password", password);
 	cJSON_AddNumberToObject(o, "delete-this-file", 1);
-	pve_buf_free(&cab);
-	pved_call_reply(c, o);
+	*ret = o;
+	return 0;
 }
 
 static void h_termproxy(pved_call *c)

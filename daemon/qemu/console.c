@@ -590,35 +590,162 @@ static void h_sendkey(pved_call *c)
 	hmp(c, vm, HMP_SENDKEY, line);
 }
 
-static void spice_done(void *ud, const cJSON *ret, const pve_error *err)
+/* spiceproxy, as Proxmox's: QEMU's SPICE port (query-spice), a ticket for it, the ticket's password set
+ * in QEMU for 30 s (set_password, expire_password), and remote-viewer's settings as the answer. Each
+ * step is a QMP command on pved's own connection, looked up again by the VM's id (it may stop). */
+typedef struct spice_call {
+	pved_call *c;
+	long long vmid;
+	char *title;
+	char *password;
+	cJSON *answer;
+} spice_call;
+
+static void spice_call_free(spice_call *s)
 {
-	pved_call *c = ud;
+	if (s->password)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
+	free(s->title);
+	cJSON_Delete(s->answer);
+	free(s);
+}
+
+static void spice_fail(spice_call *s, pve_error *err)
+{
+	pved_call_fail(s->c, err);
+	spice_call_free(s);
+}
+
+static void spice_qmp(spice_call *s, const char *cmd, cJSON *args, kvm_qmp_reply_fn fn)
+{
+	pve_error *err = NULL;
+	qemu_vm *vm = qemu_vm_find(s->c->d, s->vmid);
+	if (!vm || !vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
+		cJSON_Delete(args);
+		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", s->vmid);
+		return spice_fail(s, err);
+	}
+	if (kvm_qmp_command(vm->qmp, cmd, args, 10000, fn, s, &err) < 0)
+		spice_fail(s, err);
+}
+
+static bool spice_step_failed(spice_call *s, const char *cmd, const pve_error *err)
+{
+	if (!err)
+		return false;
 	pve_error *e = NULL;
-	/* pved starts no VM with SPICE (Debian's QEMU needs qemu-system-modules-spice for it): the
-	 * answers of Proxmox's spice_port for a QEMU without SPICE, and for a VM without a port */
+	pve_error_set(&e, EIO, "VM %lld qmp command '%s' failed - %s", s->vmid, cmd, err->message);
+	spice_fail(s, e);
+	return true;
+}
+
+static void spice_expired(void *ud, const cJSON *ret, const pve_error *err)
+{
 	(void)ret;
-	if (err)
-		pve_error_set(&e, EIO, "VM %lld qmp command 'query-spice' failed - %s",
-			      pved_call_int(c, "vmid", 0), err->message);
-	else
+	spice_call *s = ud;
+	if (spice_step_failed(s, "expire_password", err))
+		return;
+	pved_call_reply(s->c, TAKE_PTR(s->answer));
+	spice_call_free(s);
+}
+
+static void spice_password_set(void *ud, const cJSON *ret, const pve_error *err)
+{
+	(void)ret;
+	spice_call *s = ud;
+	if (spice_step_failed(s, "set_password", err))
+		return;
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "protocol", "spice");
+	cJSON_AddStringToObject(a, "time", "+30");
+	spice_qmp(s, "expire_password", a, spice_expired);
+}
+
+/* remote-viewer's settings, as Proxmox's remote_viewer_config. */
+static int spice_answer(spice_call *s, int port, pve_error **err)
+{
+	pved_call *c = s->c;
+	pved *d = c->d;
+	_cleanup_free_ char *proxyticket = NULL;
+	int r = pved_auth_spice_ticket(d, s->vmid, port, &proxyticket, &s->password, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *certpath = xasprintf("nodes/%s/pve-ssl.pem", d->node);
+	_cleanup_free_ char *cert = NULL, *ca = NULL;
+	if ((r = pve_store_read(d->store, certpath, &cert, NULL, NULL, err)) < 0 ||
+	    (r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0)
+		return r;
+	_cleanup_free_ char *subject = pve_cert_subject_spice(cert, err);
+	if (!subject)
+		return -EINVAL;
+	/* the CA on one line, its line breaks as "\n": the viewer's file is an INI file */
+	pve_buf cabuf = { 0 };
+	for (const char *p = ca; *p; p++)
+		if (*p == '\n')
+			pve_buf_puts(&cabuf, "\\n");
+		else
+			pve_buf_append(&cabuf, p, 1);
+	_cleanup_free_ char *ca1 = pve_buf_steal(&cabuf);
+	/* the proxy: the caller's choice, else this node, on the SPICE proxy's port (3128) */
+	const char *proxy = pved_call_str(c, "proxy");
+	if (!proxy)
+		proxy = d->node;
+	bool v6 = strchr(proxy, ':') != NULL;
+	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
+					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
+	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
+	cJSON_AddStringToObject(o, "release-cursor", "Ctrl+Alt+R");
+	cJSON_AddStringToObject(o, "type", "spice");
+	cJSON_AddStringToObject(o, "title", s->title);
+	cJSON_AddStringToObject(o, "host", proxyticket);
+	cJSON_AddStringToObject(o, "proxy", url);
+	cJSON_AddNumberToObject(o, "tls-port", port);
+	cJSON_AddStringToObject(o, "host-subject", subject);
+	cJSON_AddStringToObject(o, "ca", ca1);
+	cJSON_AddStringToObject(o, "password", s->password);
+	cJSON_AddNumberToObject(o, "delete-this-file", 1);
+	s->answer = o;
+	return 0;
+}
+
+static void spice_port_known(void *ud, const cJSON *ret, const pve_error *err)
+{
+	spice_call *s = ud;
+	if (spice_step_failed(s, "query-spice", err))
+		return;
+	/* as Proxmox's spice_port: the TLS port, else the plain one */
+	long long port = 0;
+	if (!pve_json_int(ret, "tls-port", &port) || port <= 0)
+		(void)pve_json_int(ret, "port", &port);
+	pve_error *e = NULL;
+	if (port <= 0 || port > 65535) {
 		pve_error_set(&e, EIO, "no spice port");
-	pved_call_fail(c, e);
+		return spice_fail(s, e);
+	}
+	if (spice_answer(s, (int)port, &e) < 0)
+		return spice_fail(s, e);
+	cJSON *a = cJSON_CreateObject();
+	cJSON_AddStringToObject(a, "protocol", "spice");
+	cJSON_AddStringToObject(a, "password", s->password);
+	spice_qmp(s, "set_password", a, spice_password_set);
 }
 
 static void h_spiceproxy(pved_call *c)
 {
 	long long vmid = pved_call_int(c, "vmid", 0);
-	pve_error *err = NULL;
 	qemu_vm *vm = NULL;
 	_cleanup_config_ pve_config *conf = running_conf(c, vmid, &vm);
 	if (!conf)
 		return;
-	if (!vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
-		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", vmid);
-		return pved_call_fail(c, err);
-	}
-	if (kvm_qmp_command(vm->qmp, "query-spice", NULL, 10000, spice_done, c, &err) < 0)
-		pved_call_fail(c, err);
+	spice_call *s = xcalloc(1, sizeof(*s));
+	s->c = c;
+	s->vmid = vmid;
+	const char *name = pve_config_get(conf, NULL, "name");
+	s->title = name ? xasprintf("VM %lld - %s", vmid, name) : xasprintf("VM %lld", vmid);
+	spice_qmp(s, "query-spice", NULL, spice_port_known);
 }
 
 const pved_task_kind pved_tasks_qemu_console[] = {

@@ -572,6 +572,20 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 			r = copy_file(vars_template, vars, err);
 		}
 	}
+	/* SPICE: a free port as Proxmox's next_spice_port finds one (QEMU binds it; QMP's query-spice
+	 * tells it later) */
+	int spice_port = 0;
+	if (r >= 0 && kvm_vga_has_spice(pve_config_get(c, NULL, "vga"))) {
+		int fd = pve_listen_local_port(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &spice_port,
+					       err);
+		if (fd < 0)
+			r = fd;
+		else
+			close(fd);
+		if (r >= 0)
+			printf("spice listens on port %d\n", spice_port);
+	}
+	_cleanup_free_ char *pve_dir = pved_path(d, "etc/pve");
 	start_ctx x = { .d = d, .scfg = TAKE_PTR(scfg) };
 	kvm_cmdline_info info = {
 		.vmid = vmid,
@@ -585,6 +599,9 @@ static int vm_start_locked(pved *d, long long vmid, const cJSON *args, pve_error
 		.ud = &x,
 		.tap_fds = taps,
 		.warn = warn_cb,
+		.spice_port = spice_port,
+		.pve_dir = pve_dir,
+		.node = d->node,
 	};
 	char **argv = NULL;
 	if (r >= 0)

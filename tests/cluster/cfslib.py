@@ -273,7 +273,8 @@ system {{
 
 class PvedNode(pvetest.Node):
     """A pved on a cfslib node's root, started as a node is: in the node's network namespace
-    (nsenter with only --net execs pved: the PID is pved's), on its address and port 8006. The
+    (nsenter with only --net execs pved: the PID is pved's), on its address and port 8006 (and
+    3128, the SPICE proxy's). The
     root's etc/hosts names the node's address, as Proxmox expects of a node's hosts file. args:
     pved's further options (the default runs on the pvecfs the Cluster started)."""
 
@@ -285,6 +286,8 @@ class PvedNode(pvetest.Node):
             f.write(f"127.0.0.1 localhost\n{net_node.ip} {net_node.name}\n")
         super().__init__(name=net_node.name, root=net_node.root, args=args, host=net_node.ip,
                          port=8006, wrap=["nsenter", f"--net=/run/netns/{net_node.ns}"])
+        # the SPICE proxy on Proxmox's port too: nodes pass a CONNECT on to each other's 3128
+        self.spice_port = 3128
 
 
 class Cluster:

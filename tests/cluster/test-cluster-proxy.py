@@ -4,7 +4,8 @@
 node's network namespace on 8006; the test reaches them through an address of its own on the test's
 bridge. A call for node3 made on node1 runs on node3 (its ticket, an API token, root on node1's local
 socket), node3's 400 comes back with its errors, a bulk start and shutdown on node1 of a VM on node3
-(the bulk task's calls forwarded), an unknown node is 404, a node shell on node3 opened
+(the bulk task's calls forwarded), a SPICE client reaches a VM on node3 through node1's SPICE
+proxy (node1's proxy passes the CONNECT on to node3's), an unknown node is 404, a node shell on node3 opened
 on node1 (termproxy, then vncwebsocket relayed by node1) runs in node3's network namespace, a wrong
 vncticket gets node3's refusal, a task log's download from node3 through node1 is node3's file
 (streamed: node1's pved does not hold it), an upload to node3 through node1 (streamed, held back
@@ -31,6 +32,7 @@ import cfslib  # noqa: E402
 from cfslib import case, expect  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+import spicelib  # noqa: E402
 import vmlib  # noqa: E402
 
 
@@ -172,6 +174,51 @@ def bulk_action_reaches_another_node(t):
         expect(r.status == 200 and r.data["status"] == want, r)
     expect(vmlib.qemu_pid(n3.root, 301) is None or not vmlib.alive(vmlib.qemu_pid(n3.root, 301)),
            "node3's QEMU has gone")
+
+
+@case
+def spice_through_another_node(t):
+    """remote-viewer's way to a `vga: qxl` VM on node3 through node1's SPICE proxy: spiceproxy
+    (forwarded to node3) answers node3's ticket and port; node1's proxy passes the CONNECT on to
+    node3's (3128 in its namespace), which relays to QEMU's SPICE port: the main channel links. A
+    forged ticket for node3 is refused, by node3 through node1."""
+    if not vmlib.QEMU:
+        raise cfslib.Skip("no qemu-system-x86_64")
+    out = subprocess.run([vmlib.QEMU, "-spice", "help"], capture_output=True, text=True)
+    if "tls-port" not in out.stdout + out.stderr:
+        raise cfslib.Skip("QEMU has no SPICE (package qemu-system-modules-spice)")
+    n1 = t.pveds[0]
+    r = n1.post("/nodes/node3/qemu", {"vmid": 303, "memory": 64, "vga": "qxl"})
+    expect(r.status == 200 and r.data.startswith("UPID:node3:"), r)
+    expect(wait_task(n1, r.data, 120)["exitstatus"] == "OK", r)
+    conf = n1.path("etc/pve/nodes/node3/qemu-server/303.conf")
+    end = time.monotonic() + 10
+    while not os.path.exists(conf) and time.monotonic() < end:
+        time.sleep(0.1)
+    r = n1.post("/nodes/node3/qemu/303/status/start")
+    expect(r.status == 200, r)
+    st = wait_task(n1, r.data, 120)
+    expect(st["exitstatus"] == "OK", st)
+    try:
+        r = n1.post("/nodes/node3/qemu/303/spiceproxy", {"proxy": n1.host})
+        expect(r.status == 200, r)
+        a = r.data
+        expect(a["proxy"] == f"http://{n1.host}:3128" and ":303:node3:" in a["host"], a)
+        expect(a["host-subject"].endswith("CN=node3"), a)
+        result, first = spicelib.connect(a)
+        expect(result == spicelib.LINK_ERR_OK and first == spicelib.MSG_MAIN_INIT,
+               (result, first))
+        sig = a["host"][-40:]
+        forged = a["host"][:-40] + ("0" if sig[0] != "0" else "1") + sig[1:]
+        try:
+            spicelib.proxy_connect(a["proxy"], f"{forged}:{a['tls-port']}")
+            raise AssertionError("a forged ticket went through")
+        except spicelib.ProxyRefused as e:
+            expect(str(e).startswith("HTTP/1.0 401"), e)
+    finally:
+        r = n1.post("/nodes/node3/qemu/303/status/stop")
+        if r.status == 200:
+            wait_task(n1, r.data, 60)
 
 
 @case

@@ -1,5 +1,5 @@
-/* Fuzz target: the parsers of credentials a client sends: tickets (first line of the input), CSRF tokens
- * and API token header values, plus token.cfg and shadow.cfg text. */
+/* Fuzz target: the parsers of credentials a client sends: tickets (first line of the input), CSRF tokens,
+ * SPICE proxy tickets and API token header values, plus token.cfg and shadow.cfg text. */
 #include "access/access.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,6 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pve_error_free(err), err = NULL;
 
 	(void)pve_csrf_verify("secret", "root@pam", s, 1700000000, NULL);
+
+	/* what passes is well formed (the samples' known-answer ticket does) */
+	pve_spice_target st;
+	if (pve_spice_ticket_verify("key", s, 1700000000, &st, NULL) == 0 &&
+	    (st.port < 1 || st.port > 65535 || st.vmid < 0 || !st.node[0]))
+		abort();
 
 	char *u = NULL, *n = NULL, *sec = NULL;
 	if (pve_token_header_parse(s, &u, &n, &sec, &err) == 0) {

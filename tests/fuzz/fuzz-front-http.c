@@ -1,5 +1,7 @@
 /* Fuzz target: bytes from a client into pved-api's HTTP parser (with its limits), in pieces, through
- * every pipelined request, and each request on through classification and parameter decoding. */
+ * every pipelined request, and each request on through classification and parameter decoding, and
+ * as the SPICE proxy's port takes it (its CONNECT's target; pved checks the ticket in it:
+ * fuzz-access-ticket). */
 #include "front/front-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -41,6 +43,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			}
 			(void)pve_http_is_websocket(r);
+			char *target = NULL;
+			int st = 0;
+			if (pve_spice_connect_target(r, &target, &st, NULL) == 0) {
+				if (!target[0] || strlen(target) > PVE_SPICE_CONNECT_MAX ||
+				    strpbrk(target, " \r\n\t"))
+					abort();
+				free(target);
+			} else if (st != 400 && st != 501) {
+				abort();
+			}
 			free(rest);
 			pve_http_request_free(r);
 		} else if (used == 0) {

@@ -35,6 +35,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def rss_kib(pid):
+    """A process's resident memory (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def children_of(pid):
     """The direct children of pid, from /proc (only processes the test itself started descend from it)."""
     kids = []
@@ -82,6 +91,8 @@ class Node:
             # below it (mkdtemp made it 0700; what is secret beneath has modes of its own)
             os.chmod(self.root, 0o755)
         self.port = port or free_port()
+        # the SPICE proxy's port (a node's 3128), free here as the API's
+        self.spice_port = free_port()
         self.proc = None
         self.ticket = None
         self.csrf = None
@@ -102,7 +113,8 @@ class Node:
         self.log = open(self.path("pved.log") if os.path.isdir(self.root) else os.devnull, "ab")
         self.proc = subprocess.Popen(
             [*self.wrap, os.path.join(BIN, "pved"), "--root", self.root, "--listen",
-             f"{self.host}:{self.port}", "--node", self.name, "--foreground", *self.args],
+             f"{self.host}:{self.port}", "--spice-listen", f"{self.host}:{self.spice_port}",
+             "--node", self.name, "--foreground", *self.args],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:

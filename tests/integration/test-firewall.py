@@ -522,9 +522,9 @@ def restarted_guest_keeps_its_rules():
 
 @case
 def table_flushed_behind_pveds_back():
-    # Someone removes the table: the next change of one guest puts the whole table back.
+    # Someone removes the guests' table: the next change of one guest puts every table back.
     reset_guest(100, [{"type": "in", "action": "ACCEPT", "macro": "SSH"}])
-    sh("nft", "delete", "table", "inet", "pved-firewall", ns=HOST)
+    sh("nft", "delete", "table", "inet", "pved-firewall-g0", ns=HOST)
     expect_traffic(G101, [("tcp", "10.100.0.2", 80, None, True)])
     api("set", f"{vm_fw(100)}/options", log_level_in="nolog")
     expect_traffic(G101, [("tcp", "10.100.0.2", 22, None, True),

@@ -6,8 +6,9 @@ vcpus raised to 3 (query-cpus-fast) and memory to 2048 (dimm0 and dimm1 in query
 query-memory-size-summary), [PENDING] empty after; what Proxmox refuses (memory below the static 1 GiB,
 vcpus over sockets*cores) a 400 naming the key with Proxmox's words, the value left pending; cores stays
 pending; lowered again (the guest releases cpu3 and the dimms); a restart keeps the hot-plugged layout;
-memory hot-plug without numa: 1 does not start, with Proxmox's error. Runs as root; every QEMU is
-stopped by PID at the end."""
+memory hot-plug without numa: 1 does not start, with Proxmox's error; numaN nodes of the config's
+own reach QEMU (HMP's info numa), and nodes that do not add up to the memory make the start fail with
+Proxmox's error. Runs as root; every QEMU is stopped by PID at the end."""
 
 import json
 import os
@@ -242,6 +243,34 @@ def memory_hotplug_needs_numa(n):
     log = vmlib.task_log(n, r.data)
     expect(st.get("exitstatus") != "OK" and "NUMA needs to be enabled for memory hotplug" in log,
            f"{st} {log}")
+
+
+@case
+def numa_nodes_of_its_own(n):
+    """numaN: QEMU gets the config's own guest nodes, one of them bound to host node 0."""
+    vmid = VMID + 2
+    hostnode = ",hostnodes=0,policy=bind" if os.path.isdir("/sys/devices/system/node/node0") else ""
+    task(n, n.post(f"/nodes/{n.name}/qemu", {
+        "vmid": vmid, "memory": 384, "numa": 1, "sockets": 1, "cores": 2, "vga": "none",
+        "numa0": f"cpus=0,memory=256{hostnode}", "numa1": "cpus=1,memory=128"}))
+    task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/start"))
+    try:
+        r = n.post(f"/nodes/{n.name}/qemu/{vmid}/monitor", {"command": "info numa"})
+        expect(r.status == 200, r)
+        info = r.data
+        for line in ("2 nodes", "node 0 cpus: 0", "node 0 size: 256 MB", "node 1 cpus: 1",
+                     "node 1 size: 128 MB"):
+            expect(line in info, f"{line!r} not in {info!r}")
+    finally:
+        task(n, n.post(f"/nodes/{n.name}/qemu/{vmid}/status/stop"))
+    # the nodes must add up to the memory: the start says so, as Proxmox's
+    expect(n.request("PUT", f"/nodes/{n.name}/qemu/{vmid}/config", {"memory": 512}).status == 200,
+           "memory 512")
+    r = n.post(f"/nodes/{n.name}/qemu/{vmid}/status/start")
+    st = task(n, r, ok=False)
+    log = vmlib.task_log(n, r.data)
+    expect(st.get("exitstatus") != "OK" and
+           "total memory for NUMA nodes must be equal to vm static memory" in log, f"{st} {log}")
 
 
 if __name__ == "__main__":

@@ -126,11 +126,11 @@ case $status in
 "in sync"*) ok applied ;;
 *) fail applied "$status $(tail -n 5 "$root/pved.log")"; exit 1 ;;
 esac
-ip netns exec $H nft list table bridge pved-firewall >/dev/null 2>&1 && ok bridge-table ||
+ip netns exec $H nft list table bridge pved-firewall-g0 >/dev/null 2>&1 && ok bridge-table ||
 	fail bridge-table "no bridge table: $(ip netns exec $H nft list tables 2>&1)"
 # What `pvectl firewall compile` prints is what nft reads (the bridge table included).
 ip netns exec $H "$bin/pvectl" --root "$root" firewall compile >"$root/ruleset.nft" 2>&1 &&
-	grep -q "^table bridge pved-firewall {" "$root/ruleset.nft" &&
+	grep -q "^table bridge pved-firewall-g0 {" "$root/ruleset.nft" &&
 	ip netns exec $H nft -c -f "$root/ruleset.nft" >"$root/nft-c.log" 2>&1 && ok compile-nft ||
 	fail compile-nft "$(head -c 600 "$root/nft-c.log" "$root/ruleset.nft" 2>&1 | tail -n 8)"
 grep -q "bridged traffic between guests is not filtered" "$root/pved.log" &&

@@ -420,7 +420,61 @@ static void test_client_address(void)
 	check_streq(d, "unknown");
 }
 
+/* The SPICE proxy's request: a CONNECT through the HTTP parser, its target; other methods 501. */
+static void test_spice_connect(void)
+{
+	static const struct {
+		const char *in;
+		int status; /* 0: accepted */
+		const char *target;
+	} cases[] = {
+		{ "CONNECT pvespiceproxy:6553f100:100:n1:61000::abc:61000 HTTP/1.0\r\n"
+		  "Host: pvespiceproxy:6553f100:100:n1:61000::abc:61000\r\n\r\n",
+		  0, "pvespiceproxy:6553f100:100:n1:61000::abc:61000" },
+		{ "CONNECT h:1 HTTP/1.1\r\n\r\n", 0, "h:1" },
+		{ "GET / HTTP/1.0\r\n\r\n", 501, NULL },
+		{ "POST /api2/json/access/ticket HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 501,
+		  NULL },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		pve_http_parser *p = pve_http_parser_new();
+		pve_http_request *r = NULL;
+		int status = 0;
+		_cleanup_error_ pve_error *err = NULL;
+		ssize_t n = pve_http_parser_feed(p, cases[i].in, strlen(cases[i].in), &r, &status,
+						 &err);
+		check(n > 0 && r);
+		if (r) {
+			_cleanup_free_ char *target = NULL;
+			int st = 0;
+			int rc = pve_spice_connect_target(r, &target, &st, NULL);
+			check_int(rc < 0 ? st : 0, cases[i].status);
+			if (cases[i].target)
+				check_streq(target, cases[i].target);
+			else
+				check(target == NULL);
+		}
+		pve_http_request_free(r);
+		pve_http_parser_free(p);
+	}
+	/* a target past the limit, or with a byte outside printable ASCII */
+	pve_http_request r = { .method = (char *)"CONNECT" };
+	char long_target[PVE_SPICE_CONNECT_MAX + 2];
+	memset(long_target, 'a', sizeof(long_target) - 1);
+	long_target[sizeof(long_target) - 1] = '\0';
+	const char *bad[] = { long_target, "", "a\x7f", "a\x01b", "\xc3\xa4" };
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		r.url = (char *)bad[i];
+		char *target = NULL;
+		int st = 0;
+		check_int(pve_spice_connect_target(&r, &target, &st, NULL), -EINVAL);
+		check_int(st, 400);
+		check(target == NULL);
+	}
+}
+
 TEST_MAIN(TEST(test_uri_decode), TEST(test_urlencoded), TEST(test_urlencoded_many),
 	  TEST(test_utf8_and_nul), TEST(test_json_body), TEST(test_query_over_form_body),
 	  TEST(test_json_request), TEST(test_bad_requests), TEST(test_credentials),
-	  TEST(test_auth_header), TEST(test_cookie), TEST(test_classify), TEST(test_client_address))
+	  TEST(test_auth_header), TEST(test_cookie), TEST(test_classify), TEST(test_client_address),
+	  TEST(test_spice_connect))

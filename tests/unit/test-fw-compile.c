@@ -118,8 +118,13 @@ static void test_disabled(void)
 	setup s;
 	setup_init(&s, "[OPTIONS]\nenable: 0\n", "[OPTIONS]\nenable: 1\n", "tap100i0");
 	_cleanup_free_ char *t = compile_text(&s);
-	check_streq(t, "table inet pved-fw-test\ndelete table inet pved-fw-test\n"
-		       "table bridge pved-fw-test\ndelete table bridge pved-fw-test\n");
+	/* nothing but deletes: the tables, the legacy bridge one, every guest table of both
+	 * families */
+	check(startswith(t, "table inet pved-fw-test\ndelete table inet pved-fw-test\n"
+			    "table bridge pved-fw-test\ndelete table bridge pved-fw-test\n"
+			    "table inet pved-fw-test-g0\ndelete table inet pved-fw-test-g0\n"));
+	check(endswith(t, "table bridge pved-fw-test-g15\ndelete table bridge pved-fw-test-g15\n"));
+	check(!strchr(t, '{'));
 	setup_clear(&s);
 	/* A guest with its firewall off has no chains and no map element. */
 	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 0\n[RULES]\nIN DROP\n", "tap100i0");
@@ -237,7 +242,8 @@ static void test_apply_atomic(void)
 	check(pve_fw_remove("pved-fw-test", NULL) == 0);
 	_cleanup_free_ char *rep5 = NULL;
 	check_int(pve_fw_status(rsa, &rep5, NULL), 1);
-	check_streq(rep5, "table inet pved-fw-test: missing in the kernel\n");
+	check_streq(rep5, "table inet pved-fw-test: missing in the kernel\n"
+			  "table inet pved-fw-test-g0: missing in the kernel\n");
 	setup_clear(&a);
 	setup_clear(&b);
 	setup_clear(&c);
@@ -427,7 +433,7 @@ static void test_ct_helpers(void)
 	setup_clear(&s);
 }
 
-/* Guests in a bridge table: their chains there, run per port at prerouting (out) and postrouting
+/* Guests in a bridge table of their own: their chains there, run per port at prerouting (out) and postrouting
  * (in), with the cluster's ipsets and groups copied; the inet table keeps the host's. Applied where
  * the kernel has bridge conntrack and reject (the lab's; this build host lacks both). */
 static void test_bridge(void)
@@ -440,7 +446,7 @@ static void test_bridge(void)
 		   "tap100i0");
 	s.in.bridge = true;
 	_cleanup_free_ char *t = compile_text(&s);
-	const char *br = strstr(t, "table bridge pved-fw-test {\n");
+	const char *br = strstr(t, "table bridge pved-fw-test-g0 {\n");
 	check(br != NULL);
 	if (!br) {
 		setup_clear(&s);
@@ -468,7 +474,7 @@ static void test_bridge(void)
 	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
 	check(pve_fw_compile(&s.in, &rs, NULL) == 0);
 	_cleanup_free_ char *g = rs ? pve_fw_ruleset_guest_nft(rs, 100) : NULL;
-	check(g && strstr(g, "flush chain bridge pved-fw-test guest-100-in\n"));
+	check(g && strstr(g, "flush chain bridge pved-fw-test-g0 guest-100-in\n"));
 	const char *in = strstr(br, "\tchain guest-100-in {\n");
 	check(in != NULL);
 	if (in) {
@@ -508,6 +514,70 @@ static void test_bridge(void)
 	setup_clear(&s);
 }
 
+/* 130 guests: three guest tables, each guest in table vmid % 3 with its own copy of the shared
+ * chains and maps; applied, and one guest replaced in its table alone (as root). */
+static void test_shards(void)
+{
+	setup s;
+	setup_init(&s, cluster_text, "[OPTIONS]\nenable: 1\n[RULES]\nIN ACCEPT -p tcp -dport 22\n",
+		   "tap100i0");
+	pve_fw_guest guests[130];
+	pve_fw_nic nics[130];
+	for (unsigned i = 0; i < 130; i++) {
+		guests[i] = s.guest;
+		guests[i].vmid = 100 + i;
+		nics[i] = s.nic;
+		nics[i].mac[4] = (uint8_t)i;
+		snprintf(nics[i].ifname, sizeof(nics[i].ifname), "tap%ui0", 100 + i);
+		guests[i].nics = &nics[i];
+	}
+	s.in.guests = guests;
+	s.in.n_guests = 130;
+	_cleanup_fw_ruleset_ pve_fw_ruleset *rs = NULL;
+	check(pve_fw_compile(&s.in, &rs, NULL) == 0);
+	if (!rs) {
+		setup_clear(&s);
+		return;
+	}
+	check_int((int)pve_fw_ruleset_guest_count(rs), 130);
+	_cleanup_free_ char *t = pve_fw_ruleset_nft(rs);
+	for (int k = 0; k < 3; k++) {
+		_cleanup_free_ char *head = xasprintf("table inet pved-fw-test-g%d {\n", k);
+		const char *tab = strstr(t, head);
+		check(tab != NULL);
+		if (tab)
+			check(strstr(tab, "\tchain do-reject {\n") != NULL);
+	}
+	check(!strstr(t, "table inet pved-fw-test-g3 {"));
+	/* 100 % 3 == 1, 101 % 3 == 2 */
+	_cleanup_free_ char *g100 = pve_fw_ruleset_guest_nft(rs, 100);
+	check(strstr(g100, "flush chain inet pved-fw-test-g1 guest-100-in\n") != NULL);
+	_cleanup_free_ char *g101 = pve_fw_ruleset_guest_nft(rs, 101);
+	check(strstr(g101, "table inet pved-fw-test-g2 {\n") != NULL);
+	const char *g1 = strstr(t, "table inet pved-fw-test-g1 {\n");
+	const char *g2 = strstr(t, "table inet pved-fw-test-g2 {\n");
+	check(g1 && g2 && strstr(g1, "\"tap100i0\" : jump guest-100-in") &&
+	      strstr(g1, "\"tap100i0\" : jump guest-100-in") < g2);
+	if (own_netns()) {
+		_cleanup_fw_ruleset_ pve_fw_ruleset *on = apply_checked(&s.in);
+		/* guest 100 changes: replaced in its table (the batch names no other), and the kernel
+		 * then holds the new ruleset */
+		pve_fw_file *vm = parse(PVE_FW_VM, "[OPTIONS]\nenable: 1\n[RULES]\nIN DROP\n");
+		guests[0].fw = vm;
+		_cleanup_fw_ruleset_ pve_fw_ruleset *rc = NULL;
+		check(pve_fw_compile(&s.in, &rc, NULL) == 0);
+		if (on)
+			check_guest_replaced(on, rc);
+		pve_fw_file_free(vm);
+		/* fewer guests, one table: the other two go in the same batch */
+		s.in.n_guests = 1;
+		guests[0].fw = s.vm;
+		pve_fw_ruleset_free(apply_checked(&s.in));
+		check(pve_fw_remove("pved-fw-test", NULL) == 0);
+	}
+	setup_clear(&s);
+}
+
 TEST_MAIN(TEST(test_guest_chains), TEST(test_disabled), TEST(test_errors), TEST(test_management),
 	  TEST(test_host_options), TEST(test_ct_helpers), TEST(test_apply_atomic),
-	  TEST(test_bridge))
+	  TEST(test_bridge), TEST(test_shards))

@@ -231,6 +231,69 @@ static void test_errors(void)
 	pve_config_free(c);
 }
 
+/* SPICE as Proxmox gives it a qxl or virtio display: the agent's port, the TLS port with the node's
+ * certificate, no tablet for qxl; four displays on one qxl device; none for std. */
+static void test_spice(void)
+{
+	pve_config *c = conf("vga: qxl2\nostype: l26\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	i.spice_port = 61005;
+	i.pve_dir = "/etc/pve";
+	i.node = "n1";
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-device", "qxl-vga,id=vga,max_outputs=4"));
+	check(has(argv, "-global", "qxl-vga.ram_size=134217728"));
+	check(has(argv, "-global", "qxl-vga.vram_size=67108864"));
+	check(has(argv, "-device", "virtio-serial,id=spice"));
+	check(has(argv, "-chardev", "spicevmc,id=vdagent,name=vdagent"));
+	check(has(argv, "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0"));
+	check(has(argv, "-spice",
+		  "tls-port=61005,addr=127.0.0.1,tls-ciphers=HIGH,seamless-migration=on,"
+		  "x509-cert-file=/etc/pve/nodes/n1/pve-ssl.pem,"
+		  "x509-key-file=/etc/pve/nodes/n1/pve-ssl.key,"
+		  "x509-cacert-file=/etc/pve/pve-root-ca.pem"));
+	for (char **a = argv; *a; a++)
+		check(!strstr(*a, "usb-tablet"));
+	strv_free(argv);
+	pve_config_free(c);
+	c = conf("vga: type=virtio,memory=32\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-device", "virtio-serial,id=spice"));
+	strv_free(argv);
+	pve_config_free(c);
+	c = conf("vga: std\naudio0: device=AC97,driver=none\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	for (char **a = argv; *a; a++)
+		check(!streq(*a, "-spice"));
+	check(has(argv, "-device", "AC97,id=audiodev0,audiodev=none-backend0"));
+	check(has(argv, "-audiodev", "none,id=none-backend0"));
+	strv_free(argv);
+	pve_config_free(c);
+	/* spice_enhancements and SPICE audio, as Proxmox renders them */
+	c = conf("vga: qxl\nspice_enhancements: foldersharing=1,videostreaming=all\n"
+		 "audio0: device=ich9-intel-hda\n");
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-chardev", "spiceport,id=foldershare,name=org.spice-space.webdav.0"));
+	check(has(argv, "-device",
+		  "virtserialport,chardev=foldershare,name=org.spice-space.webdav.0"));
+	check(has(argv, "-device", "ich9-intel-hda,id=audiodev0"));
+	check(has(argv, "-device",
+		  "hda-duplex,id=audiodev0-codec1,bus=audiodev0.0,cad=1,audiodev=spice-backend0"));
+	check(has(argv, "-audiodev", "spice,id=spice-backend0"));
+	bool streaming = false;
+	for (char **a = argv; *a; a++)
+		streaming |= endswith(*a, ",streaming-video=all");
+	check(streaming);
+	strv_free(argv);
+	pve_config_free(c);
+	check(kvm_vga_has_spice("qxl") && kvm_vga_has_spice("qxl4,memory=16") &&
+	      kvm_vga_has_spice("memory=16,type=virtio-gl") && kvm_vga_has_spice("type=qxl3"));
+	check(!kvm_vga_has_spice(NULL) && !kvm_vga_has_spice("std") && !kvm_vga_has_spice("qxl5") &&
+	      !kvm_vga_has_spice("serial0") && !kvm_vga_has_spice("memory=16") &&
+	      !kvm_vga_has_spice(""));
+}
+
 /* The firmware volumes: OVMF's images as Proxmox picks them, the efidisk as pflash 1, a TPM on swtpm's
  * socket. */
 static void test_firmware(void)
@@ -304,8 +367,50 @@ static void test_cpu_memory_hotplug(void)
 		  "minimum memory must be 1024MB" },
 		{ "memory: 1300\nnuma: 1\nhotplug: memory\n", "memory",
 		  "memory size (1300) must be aligned to 512 for hotplugging" },
-		{ "numa: 1\nnuma0: cpus=0,memory=512\n", "numa0",
-		  "numa0: NUMA nodes are not supported by pved yet" },
+	};
+	check_refused(cases, ELEMENTSOF(cases));
+}
+
+/* numaN: the config's own guest nodes, their memory adding up, Proxmox's refusals; the dimms go to
+ * those nodes in turn. */
+static void test_numa_nodes(void)
+{
+	pve_config *c = conf("memory: 768\nnuma: 1\nsockets: 1\ncores: 4\n"
+			     "numa0: cpus=0-1;3,memory=512\nnuma2: cpus=2,memory=256\n");
+	char **argv = NULL;
+	kvm_cmdline_info i = info(false);
+	check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+	check(has(argv, "-object", "memory-backend-ram,id=ram-node0,size=512M"));
+	check(has(argv, "-numa", "node,nodeid=0,cpus=0-1,cpus=3,memdev=ram-node0"));
+	check(has(argv, "-numa", "node,nodeid=2,cpus=2,memdev=ram-node2"));
+	check(!has(argv, "-object", "memory-backend-ram,id=ram-node1,size=384M"));
+	strv_free(argv);
+	pve_config_free(c);
+	/* host node 0 exists wherever there is a /sys/devices/system/node */
+	if (access("/sys/devices/system/node/node0", F_OK) == 0) {
+		c = conf(
+			"memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=0,policy=bind\n");
+		check_int(kvm_cmdline_build(c, schema, &i, &argv, NULL), 0);
+		check(has(argv, "-object",
+			  "memory-backend-ram,id=ram-node0,size=512M,host-nodes=0,policy=bind"));
+		strv_free(argv);
+		pve_config_free(c);
+	}
+	c = conf("memory: 3072\nnuma: 1\nhotplug: memory\n"
+		 "numa0: cpus=0,memory=512\nnuma3: cpus=0,memory=512\n");
+	kvm_dimm d;
+	check(kvm_dimm_nth(c, 0, &d) && d.node == 0);
+	check(kvm_dimm_nth(c, 1, &d) && d.node == 3);
+	check(kvm_dimm_nth(c, 2, &d) && d.node == 0);
+	pve_config_free(c);
+	static const refusal cases[] = {
+		{ "memory: 1024\nnuma: 1\nnuma0: cpus=0,memory=512\n", "memory",
+		  "total memory for NUMA nodes must be equal to vm static memory" },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0\n", "numa0",
+		  "missing NUMA node0 memory value" },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=0\n", "numa0", NULL },
+		{ "memory: 512\nnuma: 1\nnuma0: cpus=0,memory=512,hostnodes=77,policy=bind\n",
+		  "numa0", "host NUMA node77 doesn't exist" },
 	};
 	check_refused(cases, ELEMENTSOF(cases));
 }
@@ -391,4 +496,5 @@ static void test_setup(void)
 }
 
 TEST_MAIN(TEST(test_setup), TEST(test_full), TEST(test_defaults_and_q35), TEST(test_errors),
-	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_real_qemu))
+	  TEST(test_firmware), TEST(test_cpu_memory_hotplug), TEST(test_numa_nodes),
+	  TEST(test_spice), TEST(test_real_qemu))

@@ -220,18 +220,32 @@ static void test_symlink_attack(void)
 	check(access(h2, F_OK) < 0);
 }
 
+/* Nothing is written into an unmanaged rootfs, except the interfaces file into a busybox one, whose
+ * init runs udhcpc on the NICs marked dhcp there. */
 static void test_unmanaged(void)
 {
-	_cleanup_free_ char *root = mkroot();
-	put(root, "etc/os-release", "ID=busybox\n");
-	lxc_nic nics[] = { nic("eth0", "dhcp", "", "", "") };
-	lxc_setup s = { .hostname = "bb", .nics = nics, .n_nics = 1, .nameserver = "1.1.1.1" };
-	_cleanup_error_ pve_error *err = NULL;
-	check_int(lxc_setup_rootfs(root, &s, &err), 0);
-	_cleanup_free_ char *etc = xasprintf("%s/etc/hostname", root);
-	check(access(etc, F_OK) < 0);
-	_cleanup_free_ char *ifs = xasprintf("%s/etc/network/interfaces", root);
-	check(access(ifs, F_OK) < 0);
+	static const char *const ids[] = { "ID=busybox\n", "ID=mystery\n" };
+	for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+		_cleanup_free_ char *root = xasprintf("%s/root%zu", test_tmpdir(), i);
+		check(mkdir(root, 0755) == 0);
+		put(root, "etc/os-release", ids[i]);
+		lxc_nic nics[] = { nic("eth0", "dhcp", "", "", "") };
+		lxc_setup s = {
+			.hostname = "bb", .nics = nics, .n_nics = 1, .nameserver = "1.1.1.1"
+		};
+		_cleanup_error_ pve_error *err = NULL;
+		check_int(lxc_setup_rootfs(root, &s, &err), 0);
+		_cleanup_free_ char *etc = xasprintf("%s/etc/hostname", root);
+		check(access(etc, F_OK) < 0);
+		_cleanup_free_ char *ifs = xasprintf("%s/etc/network/interfaces", root);
+		_cleanup_free_ char *text = NULL;
+		size_t len;
+		bool made = pve_read_file(ifs, 65536, &text, &len, NULL) >= 0;
+		if (i == 0)
+			check(made && strstr(text, "iface eth0 inet dhcp\n"));
+		else
+			check(!made);
+	}
 }
 
 static void test_alpine(void)
