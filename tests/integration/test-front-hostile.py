@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Node, Skip, case, expect, rss_kib, run  # noqa: E402
 
 # The second node's front: one worker, the default limits (1024 connections, 128 per address) but a
 # shorter first-byte timeout, which pved passes on to pved-api from its environment (daemon/front.c).
@@ -89,14 +89,6 @@ def read_response(t, limit=1 << 20):
 
 def auth_header(n):
     return "Cookie: PVEAuthCookie=" + urllib.parse.quote(n.ticket, safe="") + "\r\n"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 def sanitized(pid):

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, open_files, run  # noqa: E402
+from pvetest import Node, Skip, case, expect, open_files, rss_kib, run  # noqa: E402
 
 MIB = 1 << 20
 
@@ -211,14 +211,6 @@ def interrupted_upload_leaves_nothing(n):
         time.sleep(0.1)
     expect(not open_fds_deleted(n.proc.pid), open_fds_deleted(n.proc.pid))
     expect(listing(n) == before, listing(n))
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @case

@@ -2,8 +2,9 @@
 # The node network with a full kernel (8021q, bonding, bridge VLAN filtering, which the build host
 # lacks): a node on a temporary root, driven through pvectl over its local socket, creates a bond of two
 # dummy NICs, a VLAN-aware bridge on it with bridge-vids, a NAME.N VLAN and a vlanN with
-# vlan-raw-device; applies them (srvreload); a pending change is reverted; everything is deleted and
-# applied again. The lab's kernel is its own: the test works on its root network namespace.
+# vlan-raw-device; applies them (srvreload); containers tagged 10, 10 and 20 on the bridge reach each
+# other only within their VLAN; a pending change is reverted; everything is deleted and applied
+# again. The lab's kernel is its own: the test works on its root network namespace.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -14,6 +15,11 @@ pid=
 
 cleanup()
 {
+	# containers a failed check left running end before their node
+	for v in 801 802 803; do
+		[ -n "$pid" ] && "$bin/pvectl" --root "$root" create /nodes/lab/lxc/$v/status/stop \
+			>/dev/null 2>&1
+	done
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	for l in vlan40 ld2.30 vmbr0 bond0 ld0 ld1 ld2; do ip link del "$l" 2>/dev/null; done
 	rm -rf "$root" "$root.log" "$root.unit"
@@ -60,6 +66,46 @@ ip -d link show ld2.30 | grep -q "vlan protocol 802.1Q id 30" && ok vlan-dot ||
 	fail vlan-dot "$(ip -d link show ld2.30 2>&1)"
 ip -d link show vlan40 | grep -q "vlan protocol 802.1Q id 40" && ip link show vlan40 | grep -q "vlan40@ld2" &&
 	ok vlan-n || fail vlan-n "$(ip -d link show vlan40 2>&1)"
+
+# tagged guests isolated per VLAN: three busybox containers on the VLAN-aware vmbr0, two with tag 10
+# and one with tag 20, all in one subnet; the two of VLAN 10 reach each other, the third neither
+tmpl="$root/var/lib/vz/template/cache"
+mkdir -p "$tmpl"
+# an unprivileged container's root (uid 100000) passes through the node's root on its way in
+chmod 755 "$root"
+if "$top/tools/ct/mk-busybox-template" "$tmpl/bb.tar.gz" >/dev/null 2>&1; then
+	for g in "801 10 1" "802 10 2" "803 20 3"; do
+		set -- $g
+		# a subvol rootfs (size 0): the lab's /tmp takes no loop mount
+		check "ct-vlan-$1" pvectl create /nodes/lab/lxc --vmid "$1" --ostemplate local:vztmpl/bb.tar.gz \
+			--rootfs local:0 --net0 "name=eth0,bridge=vmbr0,tag=$2,ip=10.98.0.$3/24"
+		check "ct-vlan-start-$1" pvectl create /nodes/lab/lxc/$1/status/start
+	done
+	bridge -color=never vlan show dev veth801i0 | grep -q "10 PVID Egress Untagged" &&
+		ok ct-vlan-port || fail ct-vlan-port "$(bridge -color=never vlan show dev veth801i0 2>&1;
+			pvectl get /nodes/lab/lxc/801/status/current; tail -n 20 "$root.log")"
+	reach()
+	{
+		"$bin/pvectl" --root "$root" ct exec "$1" -- ping -c 1 -W 2 "$2" >/dev/null 2>&1
+	}
+	# isolation means something only where the same VLAN reaches
+	if reach 801 10.98.0.2 && reach 802 10.98.0.1; then
+		ok vlan-same-reaches
+		if reach 803 10.98.0.1 || reach 801 10.98.0.3; then
+			fail vlan-isolated "803 (VLAN 20) and 801 (VLAN 10) reach each other"
+		else
+			ok vlan-isolated
+		fi
+	else
+		fail vlan-same-reaches "801 and 802 (VLAN 10) do not reach each other"
+	fi
+	for v in 801 802 803; do
+		pvectl create /nodes/lab/lxc/$v/status/stop >/dev/null 2>&1
+		pvectl delete /nodes/lab/lxc/$v >/dev/null 2>&1
+	done
+else
+	fail ct-template "mk-busybox-template failed"
+fi
 
 # a pending change reverted never reaches the kernel
 check pending-delete pvectl delete $N/vlan40
