@@ -23,6 +23,8 @@ PKGS := libevent libevent_openssl openssl libcjson libseccomp libcap zlib uuid l
 PKGS += libarchive
 # term/ (the VNC terminal): libvterm emulates it, nettle's DES answers VNC authentication.
 PKGS += vterm nettle
+# term/spice.c (the SPICE terminal): libspice-server speaks SPICE, pved draws and types.
+PKGS += spice-server
 # Libraries without a .pc file, as LIB:HEADER; tools/gen-config checks that each compiles and links.
 PLAIN_LIBS := http_parser:http_parser.h wslay:wslay/wslay.h pam:security/pam_appl.h crypt:crypt.h \
 	oath:liboath/oath.h ldap:ldap.h lber:lber.h m:math.h pthread:pthread.h

@@ -107,3 +107,18 @@ bool term_screen_take_damage(term_screen *s, term_rect *ret);
 void term_screen_redraw(term_screen *s);
 /* The frame buffer: width * height pixels 0xRRGGBB, row after row. */
 const uint32_t *term_screen_pixels(const term_screen *s);
+
+/* ---- PC scancodes (term/scancode.c) ---- */
+
+/* What the keyboard's bytes have said so far. */
+typedef struct term_kbd {
+	bool e0; /* the last byte was the 0xe0 prefix */
+	uint8_t skip; /* bytes of a Pause sequence still to come */
+	bool shift_l, shift_r, caps, numlock;
+	bool locks_held[2]; /* Caps Lock, Num Lock: a held key repeats its make code */
+} term_kbd;
+
+/* One byte of a set 1 scancode (a make code, or a break code with 0x80 set, after 0xe0 for the
+ * extended keys): the X keysym of the key (US layout, shift and caps lock applied) with *ret_down,
+ * or 0 when the byte types nothing (a prefix, a lock key, a key without a keysym). */
+uint32_t term_kbd_scancode(term_kbd *k, uint8_t byte, bool *ret_down);

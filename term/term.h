@@ -1,5 +1,6 @@
-/* term: a terminal shown over VNC, pved's own vncterm: an RFB 3.8 server for one client on an accepted
- * fd, a terminal emulated by libvterm on a console fd, drawn with a PSF console font. */
+/* term: a terminal shown over VNC or SPICE, pved's own vncterm and spiceterm: an RFB 3.8 server for one
+ * client on an accepted fd, a SPICE server for one client on libspice-server, a terminal emulated by
+ * libvterm on a console fd, drawn with a PSF console font. */
 #pragma once
 
 #include <sys/types.h>
@@ -45,3 +46,23 @@ typedef struct term_vnc_opts {
  * either side ends: 0 when one closed, else an error (authentication failed, a malformed message,
  * a timeout in the handshake). Blocking: for a console task, never for pved's loop. */
 int term_vnc_serve(int fd, int console, const term_vnc_opts *o, pve_error **err);
+
+/* ---- the SPICE server (term/spice.c) ---- */
+
+typedef struct term_spice_opts {
+	int port; /* on 127.0.0.1, TLS only, bound by libspice-server */
+	int reserved_fd; /* a socket that holds the port until then (closed), or -1 */
+	const char *password; /* the SPICE ticket: valid password_lifetime seconds */
+	unsigned password_lifetime;
+	/* PEM files: the cluster's CA, the node's certificate and key */
+	const char *ca_file, *cert_file, *key_file;
+	unsigned timeout; /* seconds for the client to come */
+	const char *title; /* the session's name */
+	const term_font *font;
+} term_spice_opts;
+
+/* Listens on the port, serves one SPICE client (main, display and inputs channels: the terminal's
+ * screen and keyboard) with the terminal on console until the client leaves or the console closes:
+ * 0 then; an error when no client came within the timeout, or the server could not start. Runs its
+ * own poll loop: for a console task, never for pved's loop. */
+int term_spice_serve(int console, const term_spice_opts *o, pve_error **err);

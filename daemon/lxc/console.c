@@ -1,12 +1,13 @@
 /* A container's console and addresses: termproxy (a console task relays xterm.js, as the node shell's,
  * to the monitor's console socket; leaving never stops the container), vncproxy (the same socket shown
  * as a terminal over VNC by the node console's vncterm task), vncwebsocket (the node console's relay),
- * spiceproxy (Proxmox runs spiceterm there, which pved has not: a clear refusal that names termproxy),
- * interfaces (`ip -o` run inside the container). */
+ * spiceproxy (the same socket shown as a terminal over SPICE by the node console's spiceterm task,
+ * answered with a remote-viewer config), interfaces (`ip -o` run inside the container). */
 #include <cjson/cJSON.h>
 
 #include "daemon/lxc/lxc-internal.h"
 #include "daemon/nodes/console-internal.h"
+#include "kvm/kvm.h"
 
 static bool running_ct(pved_call *c, long long vmid)
 {
@@ -22,6 +23,22 @@ static bool running_ct(pved_call *c, long long vmid)
 		return false;
 	}
 	return true;
+}
+
+/* Starts a console task of type for vmid, handed the listening socket lfd: its UPID, or NULL when the
+ * call has been answered with the error. */
+static char *start_console_task(pved_call *c, const char *type, long long vmid, cJSON *args,
+				int lfd)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", vmid);
+	char *upid = NULL;
+	pve_error *err = NULL;
+	if (pved_task_start_fds(c->d, type, id, c->authid, args, &lfd, 1, &upid, &err) < 0) {
+		pved_call_fail(c, err);
+		return NULL;
+	}
+	return upid;
 }
 
 unsigned ct_console_tty(pved *d, long long vmid)
@@ -86,12 +103,10 @@ static void h_termproxy(pved_call *c)
 	cJSON_AddStringToObject(args, "authid", c->authid);
 	cJSON_AddStringToObject(args, "path", path);
 	cJSON_AddNumberToObject(args, "tty", ct_console_tty(d, vmid));
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	_cleanup_free_ char *upid = NULL;
 	/* Proxmox's type is vncproxy, which the VMs' console task answers to in pved */
-	if (pved_task_start_fds(d, "vzterm", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
-		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = start_console_task(c, "vzterm", vmid, args, lfd);
+	if (!upid)
+		return;
 	_cleanup_free_ char *ticket = pved_auth_vncticket(d, c->authid, path, port);
 	pved_console_reply(c, port, ticket, upid, false, NULL);
 }
@@ -125,26 +140,43 @@ static void h_vncproxy(pved_call *c)
 	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
 	_cleanup_free_ char *title = xasprintf("CT %lld console", vmid);
 	cJSON *args = pved_console_vncterm_args(port, sock, ticket, title);
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", vmid);
-	_cleanup_free_ char *upid = NULL;
 	/* Proxmox's type: its one kind is the VMs' (daemon/qemu/console.c), which runs the node
 	 * console's vncterm task for args that name a console */
-	if (pved_task_start_fds(d, "vncproxy", id, c->authid, args, &lfd, 1, &upid, &err) < 0)
-		return pved_call_fail(c, err);
+	_cleanup_free_ char *upid = start_console_task(c, "vncproxy", vmid, args, lfd);
+	if (!upid)
+		return;
 	pved_console_reply(c, port, ticket, upid, true, NULL);
 }
 
 static void h_spiceproxy(pved_call *c)
 {
+	pved *d = c->d;
 	long long vmid = pved_call_int(c, "vmid", 0);
 	pve_error *err = NULL;
 	if (!running_ct(c, vmid))
 		return;
-	pve_error_set(&err, ENOSYS,
-		      "a container's SPICE console needs spiceterm, which pved has not: use "
-		      "termproxy");
-	pved_call_fail(c, err);
+	/* Proxmox's SPICE ports, the VMs' too: the SPICE proxy relays to no other */
+	int port;
+	_cleanup_close_ int lfd =
+		pve_listen_local_port(KVM_SPICE_PORT_MIN, KVM_SPICE_PORT_MAX, &port, &err);
+	if (lfd < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *host = NULL, *password = NULL;
+	_cleanup_free_ char *title = xasprintf("CT %lld", vmid);
+	cJSON *answer = NULL;
+	if (pved_auth_spice_ticket(d, vmid, port, &host, &password, &err) < 0 ||
+	    pved_console_spice_config(d, port, password, host, pved_call_str(c, "proxy"), title,
+				      &answer, &err) < 0)
+		return pved_call_fail(c, err);
+	_cleanup_free_ char *run = ct_run_dir(d);
+	_cleanup_free_ char *sock = lxc_console_path(run, vmid, ct_console_tty(d, vmid));
+	cJSON *args = pved_console_vncterm_args(port, sock, password, title);
+	_cleanup_free_ char *upid = start_console_task(c, "spiceproxy", vmid, args, lfd);
+	if (!upid) {
+		cJSON_Delete(answer);
+		return;
+	}
+	pved_call_reply(c, answer);
 }
 
 /* ---- interfaces ---------------------------------------------------------------------------------------- */
@@ -251,6 +283,8 @@ static void h_interfaces(pved_call *c)
 
 const pved_task_kind pved_tasks_lxc_console[] = {
 	{ "vzterm", term_task },
+	/* Proxmox's type; VMs run no task for their SPICE */
+	{ "spiceproxy", pved_console_spiceterm_task },
 	{ NULL, NULL },
 };
 

@@ -60,3 +60,15 @@ int pved_console_connect(const char *path, pve_error **err);
 int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err);
 cJSON *pved_console_vncterm_args(int port, const char *console, const char *password,
 				 const char *title);
+/* The task of a console shown as a terminal over SPICE (pved's spiceterm: term/spice.c), args as
+ * vncterm's with the SPICE ticket's password; PVED_TASK_FD(0) holds the port until libspice binds it
+ * (TLS with the node's certificate). Waits SPICE_CLIENT_TIMEOUT_S for the client, serves it until
+ * either side ends. */
+#define SPICE_CLIENT_TIMEOUT_S 40
+int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err);
+/* remote-viewer's settings for a SPICE console on port, as Proxmox's remote_viewer_config: host the
+ * proxy ticket, proxy the call's or NULL (this node, on the SPICE proxy's port), title "CT 100". The
+ * same answer as the VMs' spiceproxy (daemon/qemu/console.c has its own copy, spice_answer, which a
+ * merge can make a call of this). */
+int pved_console_spice_config(pved *d, int port, const char *password, const char *host,
+			      const char *proxy, const char *title, cJSON **ret, pve_error **err);

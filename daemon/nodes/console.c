@@ -405,34 +405,138 @@ cJSON *pved_console_vncterm_args(int port, const char *console, const char *pass
 	return args;
 }
 
+/* What a terminal task (vncterm, spiceterm) starts with: its arguments, the font and a connection to the
+ * console, in that order, so that a node without the font fails at once, naming the package. */
+typedef struct term_task {
+	long long port;
+	const char *password, *title;
+	term_font *font;
+	int console;
+} term_task;
+
+static void term_task_done(term_task *t)
+{
+	term_font_free(t->font);
+	closep(&t->console);
+}
+
+static int term_task_open(const cJSON *args, const char *name, term_task *ret, pve_error **err)
+{
+	term_task t = { .console = -1 };
+	const char *console = pve_json_str(args, "console");
+	t.password = pve_json_str(args, "password");
+	t.title = pve_json_str(args, "title");
+	if (!pve_json_int(args, "port", &t.port) || !console || !t.password || !t.title)
+		return pve_error_set(err, EINVAL,
+				     "the console task lacks its port, console or password");
+	printf("starting %s on port %lld for %s\n", name, t.port, console);
+	fflush(stdout);
+	int r = term_font_load(TERM_FONT_PATH, &t.font, err);
+	if (r < 0)
+		return r;
+	t.console = pved_console_connect(console, err);
+	if (t.console < 0) {
+		term_font_free(t.font);
+		return t.console;
+	}
+	*ret = t;
+	return 0;
+}
+
 int pved_console_vncterm_task(pved *d, const cJSON *args, pve_error **err)
 {
 	(void)d;
 	_cleanup_close_ int lfd = PVED_TASK_FD(0);
-	long long port = 0;
-	const char *console = pve_json_str(args, "console");
-	const char *password = pve_json_str(args, "password"), *title = pve_json_str(args, "title");
-	if (!pve_json_int(args, "port", &port) || !console || !password || !title)
-		return pve_error_set(err, EINVAL,
-				     "the console task lacks its port, console or password");
-	printf("starting vncterm on port %lld for %s\n", port, console);
-	fflush(stdout);
-	/* the font before the client: a node without it fails at once, naming the package */
-	_cleanup_font_ term_font *font = NULL;
-	int r = term_font_load(TERM_FONT_PATH, &font, err);
+	_cleanup_(term_task_done) term_task t = { .console = -1 };
+	int r = term_task_open(args, "vncterm", &t, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int cfd = pved_console_connect(console, err);
-	if (cfd < 0)
-		return cfd;
 	_cleanup_close_ int fd = accept_client(lfd, err);
 	if (fd < 0)
 		return fd;
-	term_vnc_opts o = { .password = password, .title = title, .font = font };
-	r = term_vnc_serve(fd, cfd, &o, err);
+	term_vnc_opts o = { .password = t.password, .title = t.title, .font = t.font };
+	r = term_vnc_serve(fd, t.console, &o, err);
 	if (r < 0)
 		return r;
 	printf("console closed\n");
+	return 0;
+}
+
+/* The SPICE password's lifetime, spiceterm's: every channel of the one client links with it. */
+#define SPICE_TICKET_LIFETIME_S 300
+
+int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err)
+{
+	_cleanup_close_ int lfd = PVED_TASK_FD(0);
+	_cleanup_(term_task_done) term_task t = { .console = -1 };
+	int r = term_task_open(args, "spiceterm", &t, err);
+	if (r < 0)
+		return r;
+	/* libspice writes to the client's TLS connections with write(): a client that left is EPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	const char *etc = pve_store_dir(d->store);
+	_cleanup_free_ char *ca = xasprintf("%s/pve-root-ca.pem", etc);
+	_cleanup_free_ char *cert = xasprintf("%s/nodes/%s/pve-ssl.pem", etc, d->node);
+	_cleanup_free_ char *key = xasprintf("%s/nodes/%s/pve-ssl.key", etc, d->node);
+	term_spice_opts o = {
+		.port = (int)t.port,
+		.reserved_fd = TAKE_FD(lfd),
+		.password = t.password,
+		.password_lifetime = SPICE_TICKET_LIFETIME_S,
+		.ca_file = ca,
+		.cert_file = cert,
+		.key_file = key,
+		.timeout = SPICE_CLIENT_TIMEOUT_S,
+		.title = t.title,
+		.font = t.font,
+	};
+	r = term_spice_serve(t.console, &o, err);
+	if (r < 0)
+		return r;
+	printf("console closed\n");
+	return 0;
+}
+
+int pved_console_spice_config(pved *d, int port, const char *password, const char *host,
+			      const char *proxy, const char *title, cJSON **ret, pve_error **err)
+{
+	_cleanup_free_ char *certpath = xasprintf("nodes/%s/pve-ssl.pem", d->node);
+	_cleanup_free_ char *cert = NULL, *ca = NULL;
+	int r;
+	if ((r = pve_store_read(d->store, certpath, &cert, NULL, NULL, err)) < 0 ||
+	    (r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0)
+		return r;
+	_cleanup_free_ char *subject = pve_cert_subject_spice(cert, err);
+	if (!subject)
+		return -EINVAL;
+	/* the CA on one line, its line breaks as "\n": the viewer's file is an INI file */
+	pve_buf cabuf = { 0 };
+	for (const char *p = ca; *p; p++)
+		if (*p == '\n')
+			pve_buf_puts(&cabuf, "\\n");
+		else
+			pve_buf_append(&cabuf, p, 1);
+	_cleanup_free_ char *ca1 = pve_buf_steal(&cabuf);
+	/* the proxy: the caller's choice, else this node, on the SPICE proxy's port (3128) */
+	if (!proxy || !*proxy)
+		proxy = d->node;
+	bool v6 = strchr(proxy, ':') != NULL;
+	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
+					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
+	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
+	cJSON_AddStringToObject(o, "release-cursor", "Ctrl+Alt+R");
+	cJSON_AddStringToObject(o, "type", "spice");
+	cJSON_AddStringToObject(o, "title", title);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddStringToObject(o, "proxy", url);
+	cJSON_AddNumberToObject(o, "tls-port", port);
+	cJSON_AddStringToObject(o, "host-subject", subject);
+	cJSON_AddStringToObject(o, "ca", ca1);
+	cJSON_AddStringToObject(o, "password", password);
+	cJSON_AddNumberToObject(o, "delete-this-file", 1);
+	*ret = o;
 	return 0;
 }
 

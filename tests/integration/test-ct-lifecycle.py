@@ -11,23 +11,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
 
 TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-TEMPLATE = "busybox-test_amd64.tar.gz"
-
-
-def template(n):
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, TEMPLATE)
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    return f"local:vztmpl/{TEMPLATE}"
 
 
 def ct(n, vmid, rest=""):
@@ -51,7 +38,7 @@ def status(n, vmid):
 
 def create(n, vmid, **extra):
     # no memory: this host's cgroup2 has no memory controller, and a limit the config sets is enforced
-    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params = {"vmid": vmid, "ostemplate": vmlib.ct_template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
     params.update(extra)
     task_ok(n, n.post(f"/nodes/{n.name}/lxc", params), timeout=120)
 
@@ -347,17 +334,5 @@ def survives_pved_sigkill(n):
     expect(not os.path.exists(n.path(f"var/lib/vz/images/301/vm-301-disk-0.raw")), "volume left")
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            vmlib.kill_cts(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main())

@@ -14,23 +14,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
-
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-TEMPLATE = "busybox-test_amd64.tar.gz"
-
-
-def template(n):
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, TEMPLATE)
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    return f"local:vztmpl/{TEMPLATE}"
 
 
 def ct(n, vmid, rest=""):
@@ -55,7 +40,7 @@ def conf(n, vmid):
 
 
 def create(n, vmid, **extra):
-    params = {"vmid": vmid, "ostemplate": template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
+    params = {"vmid": vmid, "ostemplate": vmlib.ct_template(n), "rootfs": "local:1", "hostname": f"ct{vmid}"}
     params.update(extra)
     task_ok(n, n.post(f"/nodes/{n.name}/lxc", params))
 
@@ -389,20 +374,11 @@ def interfaces_and_console(n):
     expect(r.status == 400 and "not running" in r.body, r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            vmlib.kill_cts(n.root)
-            # the btrfs storage's loop mount (umount frees the loop device, made with autoclear)
-            if os.path.ismount(n.path("btrfs")):
-                subprocess.run(["umount", n.path("btrfs")])
+def umount_btrfs(n):
+    """The btrfs storage's loop mount (umount frees the loop device, made with autoclear)."""
+    if os.path.ismount(n.path("btrfs")):
+        subprocess.run(["umount", n.path("btrfs")])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main(umount_btrfs))

@@ -8,40 +8,16 @@ password refused with RFB's reason. Runs as root; every container is killed by P
 
 import os
 import struct
-import subprocess
 import sys
 import time
 import urllib.parse
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import case, expect  # noqa: E402
 import vmlib  # noqa: E402
 
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-TEMPLATE = "busybox-test_amd64.tar.gz"
 VMID = 440
-
-
-def task_ok(n, r, timeout=120):
-    expect(r.status == 200 and str(r.data).startswith("UPID:"), r)
-    st = n.wait_task(r.data, timeout=timeout)
-    expect(st["exitstatus"] == "OK", st)
-
-
-def start_container(n):
-    """The busybox template (tools/ct), a container made of it and started: a shell on tty1."""
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, TEMPLATE)
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    task_ok(n, n.post(f"/nodes/{n.name}/lxc", {
-        "vmid": VMID, "ostemplate": f"local:vztmpl/{TEMPLATE}", "rootfs": "local:1",
-        "hostname": "vnc", "start": 1}))
 
 
 def vnc_key(password, challenge):
@@ -125,7 +101,7 @@ def type_keys(ws, text):
 
 @case
 def vnc_console_of_a_container(n):
-    start_container(n)
+    vmlib.start_busybox_ct(n, VMID, "vnc")
     vp, ws, rfb = open_console(n)
     try:
         expect(authenticate(ws, rfb, vp["ticket"]) == 0, "VNC authentication failed")
@@ -145,13 +121,7 @@ def vnc_console_of_a_container(n):
             for _, _, _, _, px in update(ws, rfb, w, h, True):
                 lit = lit or any(px[i] or px[i + 1] or px[i + 2] for i in range(0, len(px), 4))
         expect(lit, "no lit pixels after the shell's echo")
-        for _ in range(50):
-            r = n.request("POST", f"/nodes/{n.name}/lxc/{VMID}/exec",
-                          {"command": ["test", "-e", "/tmp/vnc-was-here"]}, json_body=True)
-            if r.status == 200 and r.data["exitcode"] == 0:
-                break
-            time.sleep(0.2)
-        expect(r.status == 200 and r.data["exitcode"] == 0, f"the typed command did not run: {r}")
+        expect(vmlib.ct_file_appears(n, VMID, "/tmp/vnc-was-here"), "the typed command did not run")
     finally:
         ws.close()
     st = n.wait_task(vp["upid"])
@@ -174,22 +144,10 @@ def wrong_password_refused(n):
 
 @case
 def stopped_container_refused(n):
-    task_ok(n, n.post(f"/nodes/{n.name}/lxc/{VMID}/status/stop"))
+    vmlib.task(n, n.post(f"/nodes/{n.name}/lxc/{VMID}/status/stop"))
     r = n.post(f"/nodes/{n.name}/lxc/{VMID}/vncproxy", {"websocket": 1})
     expect(r.status == 400 and "not running" in r.body, r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            vmlib.kill_cts(n.root)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main())

@@ -1,6 +1,7 @@
 """What the VM tests (test-vm-*.py) share: the test guest, tasks followed to their end, a VM's serial
 console read as it boots, and the QEMUs of a node's root stopped by PID, also when a test fails
-(guests outlive pved by design, so stopping the node does not stop them)."""
+(guests outlive pved by design, so stopping the node does not stop them); and what the container
+console tests share: a started busybox container, a file a typed command makes, their main."""
 
 import os
 import re
@@ -233,3 +234,56 @@ def vm_main(name):
             return run(n)
         finally:
             kill_vms(n.root)
+
+
+CT_TEMPLATE = "busybox-test_amd64.tar.gz"
+
+
+def ct_template(n):
+    """The busybox template (tools/ct), made once per node root: its volume id."""
+    cache = n.path("var/lib/vz/template/cache")
+    path = os.path.join(cache, CT_TEMPLATE)
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
+    return f"local:vztmpl/{CT_TEMPLATE}"
+
+
+def start_busybox_ct(n, vmid, hostname):
+    """A container of the busybox template, started: a shell on tty1."""
+    task(n, n.post(f"/nodes/{n.name}/lxc", {
+        "vmid": vmid, "ostemplate": ct_template(n), "rootfs": "local:1",
+        "hostname": hostname, "start": 1}), timeout=120)
+
+
+def ct_file_appears(n, vmid, path, timeout=10):
+    """Whether path comes to exist inside the running container within timeout (the exec API's
+    `test -e`), as a command typed on a console makes it."""
+    deadline = time.time() + timeout
+    while True:
+        r = n.request("POST", f"/nodes/{n.name}/lxc/{vmid}/exec",
+                      {"command": ["test", "-e", path]}, json_body=True)
+        if r.status == 200 and r.data["exitcode"] == 0:
+            return True
+        if time.time() > deadline:
+            return False
+        time.sleep(0.2)
+
+
+def ct_main(cleanup=None):
+    """The container tests' main: as root, one node logged in, every case run, and every container
+    killed by its PID at the end, then cleanup(n) when given, also when a case fails."""
+    if os.geteuid() != 0:
+        print("skip all: needs root")
+        return 0
+    with Node() as n:
+        n.login()
+        try:
+            return run(n)
+        finally:
+            kill_cts(n.root)
+            if cleanup:
+                cleanup(n)
