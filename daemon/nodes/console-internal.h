@@ -67,8 +67,7 @@ cJSON *pved_console_vncterm_args(int port, const char *console, const char *pass
 #define SPICE_CLIENT_TIMEOUT_S 40
 int pved_console_spiceterm_task(pved *d, const cJSON *args, pve_error **err);
 /* remote-viewer's settings for a SPICE console on port, as Proxmox's remote_viewer_config: host the
- * proxy ticket, proxy the call's or NULL (this node, on the SPICE proxy's port), title "CT 100". The
- * same answer as the VMs' spiceproxy (daemon/qemu/console.c has its own copy, spice_answer, which a
- * merge can make a call of this). */
+ * proxy ticket, proxy the call's or NULL (this node, on the SPICE proxy's port), title "CT 100" or
+ * "VM 100 - name". The containers' and the VMs' spiceproxy answer. */
 int pved_console_spice_config(pved *d, int port, const char *password, const char *host,
 			      const char *proxy, const char *title, cJSON **ret, pve_error **err);

@@ -666,49 +666,12 @@ static void spice_password_set(void *ud, const cJSON *ret, const pve_error *err)
 static int spice_answer(spice_call *s, int port, pve_error **err)
 {
 	pved_call *c = s->c;
-	pved *d = c->d;
 	_cleanup_free_ char *proxyticket = NULL;
-	int r = pved_auth_spice_ticket(d, s->vmid, port, &proxyticket, &s->password, err);
+	int r = pved_auth_spice_ticket(c->d, s->vmid, port, &proxyticket, &s->password, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *certpath = xasprintf("nodes/%s/pve-ssl.pem", d->node);
-	_cleanup_free_ char *cert = NULL, *ca = NULL;
-	if ((r = pve_store_read(d->store, certpath, &cert, NULL, NULL, err)) < 0 ||
-	    (r = pve_store_read(d->store, "pve-root-ca.pem", &ca, NULL, NULL, err)) < 0)
-		return r;
-	_cleanup_free_ char *subject = pve_cert_subject_spice(cert, err);
-	if (!subject)
-		return -EINVAL;
-	/* the CA on one line, its line breaks as "\n": the viewer's file is an INI file */
-	pve_buf cabuf = { 0 };
-	for (const char *p = ca; *p; p++)
-		if (*p == '\n')
-			pve_buf_puts(&cabuf, "\\n");
-		else
-			pve_buf_append(&cabuf, p, 1);
-	_cleanup_free_ char *ca1 = pve_buf_steal(&cabuf);
-	/* the proxy: the caller's choice, else this node, on the SPICE proxy's port (3128) */
-	const char *proxy = pved_call_str(c, "proxy");
-	if (!proxy)
-		proxy = d->node;
-	bool v6 = strchr(proxy, ':') != NULL;
-	_cleanup_free_ char *url = xasprintf("http://%s%s%s:%d", v6 ? "[" : "", proxy,
-					     v6 ? "]" : "", d->spice_port ? d->spice_port : 3128);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "secure-attention", "Ctrl+Alt+Ins");
-	cJSON_AddStringToObject(o, "toggle-fullscreen", "Shift+F11");
-	cJSON_AddStringToObject(o, "release-cursor", "Ctrl+Alt+R");
-	cJSON_AddStringToObject(o, "type", "spice");
-	cJSON_AddStringToObject(o, "title", s->title);
-	cJSON_AddStringToObject(o, "host", proxyticket);
-	cJSON_AddStringToObject(o, "proxy", url);
-	cJSON_AddNumberToObject(o, "tls-port", port);
-	cJSON_AddStringToObject(o, "host-subject", subject);
-	cJSON_AddStringToObject(o, "ca", ca1);
-	cJSON_AddStringToObject(o, "password", s->password);
-	cJSON_AddNumberToObject(o, "delete-this-file", 1);
-	s->answer = o;
-	return 0;
+	return pved_console_spice_config(c->d, port, s->password, proxyticket,
+					 pved_call_str(c, "proxy"), s->title, &s->answer, err);
 }
 
 static void spice_port_known(void *ud, const cJSON *ret, const pve_error *err)
