@@ -18,6 +18,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -613,25 +614,67 @@ static void ack_cb(const struct nlmsghdr *nlh, ack_state *st)
 		st->done = true;
 }
 
-static int batch_send(batch *b, pve_error **err)
+/* The batches' socket, kept open per thread and network namespace: closing a socket that has just
+ * committed waits in the kernel for the transaction's deferred release (its NETLINK_URELEASE handler
+ * flushes nf_tables' destroy work, an RCU grace period), 5-20 ms that a kept socket never pays. */
+static __thread struct {
+	struct mnl_socket *nl;
+	dev_t dev;
+	ino_t ino;
+} batch_sock;
+
+static void batch_sock_drop(void)
 {
+	if (batch_sock.nl)
+		mnl_socket_close(batch_sock.nl);
+	batch_sock.nl = NULL;
+}
+
+static struct mnl_socket *batch_sock_get(pve_error **err)
+{
+	struct stat ns;
+	if (stat("/proc/thread-self/ns/net", &ns) < 0)
+		ns = (struct stat){ 0 };
+	if (batch_sock.nl && (batch_sock.dev != ns.st_dev || batch_sock.ino != ns.st_ino))
+		batch_sock_drop();
+	if (batch_sock.nl) {
+		/* nothing of an earlier answer may be left to read */
+		char drop[4096];
+		while (recv(mnl_socket_get_fd(batch_sock.nl), drop, sizeof(drop), MSG_DONTWAIT) > 0)
+			;
+		return batch_sock.nl;
+	}
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl)
-		return pve_error_set(err, errno, "cannot open the nftables netlink socket: %m");
-	int r = 0;
-	ack_state st = { .b = b };
-	_cleanup_free_ char *buf = xmalloc(MNL_SOCKET_BUFFER_SIZE * 4);
+	if (!nl) {
+		pve_error_set(err, errno, "cannot open the nftables netlink socket: %m");
+		return NULL;
+	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = pve_error_set(err, errno, "cannot bind the nftables netlink socket: %m");
-		goto out;
+		pve_error_set(err, errno, "cannot bind the nftables netlink socket: %m");
+		mnl_socket_close(nl);
+		return NULL;
 	}
 	int one = 1;
 	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	int rcv = 8 * 1024 * 1024;
+	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
+	batch_sock.nl = nl;
+	batch_sock.dev = ns.st_dev;
+	batch_sock.ino = ns.st_ino;
+	return nl;
+}
+
+static int batch_send(batch *b, pve_error **err)
+{
+	struct mnl_socket *nl = batch_sock_get(err);
+	if (!nl)
+		return -EIO;
+	int r = 0;
+	ack_state st = { .b = b };
+	_cleanup_free_ char *buf = xmalloc(MNL_SOCKET_BUFFER_SIZE * 4);
 	/* The whole batch in one send, so the kernel sees one transaction. */
 	int size = (int)(b->buf.len + 4096);
 	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
-	int rcv = 8 * 1024 * 1024;
-	setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv));
 	if (mnl_socket_sendto(nl, b->buf.data, b->buf.len) < 0) {
 		r = pve_error_set(err, errno, "cannot send the nftables batch: %m");
 		goto out;
@@ -659,7 +702,9 @@ static int batch_send(batch *b, pve_error **err)
 out:
 	free(st.what);
 	free(st.extack);
-	mnl_socket_close(nl);
+	/* a socket that failed to send or to read is not trusted with the next batch */
+	if (r < 0 && !st.error)
+		batch_sock_drop();
 	return r;
 }
 
