@@ -370,7 +370,8 @@ static void hmp_done(void *ud, const cJSON *ret, const pve_error *err)
 static void hmp(pved_call *c, qemu_vm *vm, hmp_kind kind, const char *line)
 {
 	pve_error *err = NULL;
-	if (!vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
+	kvm_qmp *q = qemu_vm_qmp(c->d, vm);
+	if (!q) {
 		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", vm->vmid);
 		return pved_call_fail(c, err);
 	}
@@ -379,7 +380,7 @@ static void hmp(pved_call *c, qemu_vm *vm, hmp_kind kind, const char *line)
 	h->kind = kind;
 	cJSON *a = cJSON_CreateObject();
 	cJSON_AddStringToObject(a, "command-line", line);
-	if (kvm_qmp_command(vm->qmp, "human-monitor-command", a, 25000, hmp_done, h, &err) < 0) {
+	if (kvm_qmp_command(q, "human-monitor-command", a, 25000, hmp_done, h, &err) < 0) {
 		free(h);
 		pved_call_fail(c, err);
 	}
@@ -621,12 +622,13 @@ static void spice_qmp(spice_call *s, const char *cmd, cJSON *args, kvm_qmp_reply
 {
 	pve_error *err = NULL;
 	qemu_vm *vm = qemu_vm_find(s->c->d, s->vmid);
-	if (!vm || !vm->qmp || !kvm_qmp_is_ready(vm->qmp)) {
+	kvm_qmp *q = vm ? qemu_vm_qmp(s->c->d, vm) : NULL;
+	if (!q) {
 		cJSON_Delete(args);
 		pve_error_set(&err, EIO, "VM %lld qmp command failed - not connected", s->vmid);
 		return spice_fail(s, err);
 	}
-	if (kvm_qmp_command(vm->qmp, cmd, args, 10000, fn, s, &err) < 0)
+	if (kvm_qmp_command(q, cmd, args, 10000, fn, s, &err) < 0)
 		spice_fail(s, err);
 }
 

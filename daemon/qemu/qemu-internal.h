@@ -77,6 +77,10 @@ void qemu_vms_free(pved *d);
 /* Looks for the VM's QEMU now (its pid file) and attaches when it runs: for a start that pved has not
  * seen yet. */
 void qemu_vm_check_running(pved *d, qemu_vm *vm);
+/* The VM's QMP connection on the loop, attached now if QEMU runs and pved has none yet: a command
+ * given to it while it connects waits for it (within the command's own timeout). NULL when QEMU does
+ * not run or cannot be reached. */
+kvm_qmp *qemu_vm_qmp(pved *d, qemu_vm *vm);
 bool qemu_vm_running(const qemu_vm *vm);
 void qemu_runtime_start(pved *d);
 void qemu_runtime_stop(pved *d);

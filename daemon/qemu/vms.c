@@ -480,6 +480,12 @@ void qemu_vm_check_running(pved *d, qemu_vm *vm)
 	attach(d, vm);
 }
 
+kvm_qmp *qemu_vm_qmp(pved *d, qemu_vm *vm)
+{
+	qemu_vm_check_running(d, vm);
+	return qemu_vm_running(vm) ? vm->qmp : NULL;
+}
+
 /* ---- watching the run directory ---------------------------------------------------------------------- */
 
 static void run_watch_cb(evutil_socket_t fd, short what, void *arg)
