@@ -132,6 +132,17 @@ pve_buf *term_screen_output(term_screen *s)
 	return &s->out;
 }
 
+int term_screen_flush(term_screen *s, int console, pve_error **err)
+{
+	if (s->out.len == 0)
+		return 0;
+	int r = pve_write_all(console, s->out.data, s->out.len);
+	s->out.len = 0;
+	if (r < 0)
+		return pve_error_set(err, -r, "can't write to the console: %s", strerror(-r));
+	return 0;
+}
+
 void term_screen_feed(term_screen *s, const char *data, size_t len)
 {
 	vterm_input_write(s->vt, data, len);

@@ -481,18 +481,6 @@ static int server_start(spice_term *t, const term_spice_opts *o, pve_error **err
 	return 0;
 }
 
-static int flush_output(spice_term *t, pve_error **err)
-{
-	pve_buf *out = term_screen_output(t->screen);
-	if (out->len == 0)
-		return 0;
-	int r = pve_write_all(t->console, out->data, out->len);
-	out->len = 0;
-	if (r < 0)
-		return pve_error_set(err, -r, "can't write to the console: %s", strerror(-r));
-	return 0;
-}
-
 /* One round of the loop: 1 to go on, 0 when the console or the client ended, else an error. */
 static int serve_round(spice_term *t, core_loop *l, uint64_t deadline, const term_spice_opts *o,
 		       pve_error **err)
@@ -553,7 +541,7 @@ static int serve_round(spice_term *t, core_loop *l, uint64_t deadline, const ter
 		if (ev && !w->removed)
 			w->func(w->fd, ev, w->opaque);
 	}
-	int r = flush_output(t, err);
+	int r = term_screen_flush(t->screen, t->console, err);
 	if (r < 0)
 		return r;
 	flush_damage(t);

@@ -101,6 +101,8 @@ void term_screen_type(term_screen *s, const uint8_t *text, size_t n);
 /* What is to go to the console: typed keys, libvterm's answers to the console's queries. The caller
  * empties it. */
 pve_buf *term_screen_output(term_screen *s);
+/* That output written to the console fd and emptied; an error names the console. */
+int term_screen_flush(term_screen *s, int console, pve_error **err);
 /* Draws what changed and answers its bounding box (false when nothing did), then forgets it. */
 bool term_screen_take_damage(term_screen *s, term_rect *ret);
 /* Everything drawn as it is now. */

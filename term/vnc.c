@@ -187,18 +187,6 @@ static int flush_update(session *s, pve_error **err)
 	return send_update(s, r, err);
 }
 
-static int flush_output(session *s, pve_error **err)
-{
-	pve_buf *out = term_screen_output(s->screen);
-	if (out->len == 0)
-		return 0;
-	int r = pve_write_all(s->console, out->data, out->len);
-	out->len = 0;
-	if (r < 0)
-		return pve_error_set(err, -r, "can't write to the console: %s", strerror(-r));
-	return 0;
-}
-
 static void handle_msg(session *s, const rfb_msg *m)
 {
 	switch (m->type) {
@@ -287,7 +275,8 @@ int term_vnc_serve(int fd, int console, const term_vnc_opts *o, pve_error **err)
 			if (r <= 0)
 				break; /* 0: the client left */
 		}
-		if ((r = flush_output(s, err)) < 0 || (r = flush_update(s, err)) < 0)
+		if ((r = term_screen_flush(s->screen, s->console, err)) < 0 ||
+		    (r = flush_update(s, err)) < 0)
 			break;
 	}
 	term_screen_free(s->screen);
