@@ -10,29 +10,13 @@ container is stopped by its init's PID at the end."""
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import Node, Skip, case, expect, run  # noqa: E402
+from pvetest import Skip, case, expect  # noqa: E402
 import vmlib  # noqa: E402
-
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
-
-
-def template(n):
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, "bb.tar.gz")
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    return "local:vztmpl/bb.tar.gz"
-
 
 def api(n):
     try:
@@ -58,7 +42,7 @@ def wait(px, node, upid, timeout=120):
 def proxmoxer_lifecycle(n):
     px = api(n)
     node = n.name
-    tmpl = template(n)
+    tmpl = vmlib.ct_template(n)
     wait(px, node, px.nodes(node).lxc.create(vmid=700, ostemplate=tmpl, rootfs="local:1",
                                              hostname="pxct", password="secret-pw1"))
     res = [r for r in px.cluster.resources.get(type="vm") if r["vmid"] == 700]
@@ -144,7 +128,7 @@ STOP = """
 
 @case
 def ansible_module_and_inventory(n):
-    tmpl = template(n)
+    tmpl = vmlib.ct_template(n)
     head = HEAD.format(port=n.port, password=n.admin_password)
     vmlib.playbook(n, head + PLAY.format(node=n.name, tmpl=tmpl))
     r = n.get(f"/nodes/{n.name}/lxc/710/status/current")
@@ -174,28 +158,5 @@ def ansible_module_and_inventory(n):
     expect(r.status != 200, r)
 
 
-def main():
-    if os.geteuid() != 0:
-        print("skip all: needs root")
-        return 0
-    with Node() as n:
-        n.login()
-        try:
-            return run(n)
-        finally:
-            run_dir = n.path("run/lxc")
-            for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-                if name.endswith(".pid"):
-                    try:
-                        pid = int(open(os.path.join(run_dir, name)).read().split()[1])
-                        os.kill(pid, signal.SIGKILL)
-                    except (OSError, ValueError, IndexError):
-                        pass
-            time.sleep(0.3)
-            for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-                if os.path.ismount(os.path.join(run_dir, name)):
-                    subprocess.run(["umount", "-l", os.path.join(run_dir, name)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(vmlib.ct_main())

@@ -14,9 +14,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvetest import BIN, Node, Skip, case, expect, run  # noqa: E402
+from pvetest import BIN, case, expect  # noqa: E402
+import vmlib  # noqa: E402
 
-TOP = os.environ.get("PVED_TOP", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 state = {}
 
 
@@ -31,18 +31,6 @@ def ok(n, *args, **kw):
     code, out, err = pct(n, *args, **kw)
     expect(code == 0, f"pct {' '.join(args)}: {code} {out} {err}")
     return out
-
-
-def template(n):
-    cache = n.path("var/lib/vz/template/cache")
-    path = os.path.join(cache, "bb.tar.gz")
-    if not os.path.exists(path):
-        os.makedirs(cache, exist_ok=True)
-        r = subprocess.run([os.path.join(TOP, "tools/ct/mk-busybox-template"), path],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise Skip(f"mk-busybox-template failed: {r.stderr.strip()}")
-    return "local:vztmpl/bb.tar.gz"
 
 
 def interact(n, args, script, wait_for, timeout=20, after=None):
@@ -85,7 +73,7 @@ def interact(n, args, script, wait_for, timeout=20, after=None):
 
 @case
 def lifecycle_through_pct(n):
-    tmpl = template(n)
+    tmpl = vmlib.ct_template(n)
     ok(n, "create", "500", tmpl, "--rootfs", "local:1", "--hostname", "pctone")
     out = ok(n, "list")
     expect(out.split("\n")[0].split() == ["VMID", "Status", "Lock", "Name"], out)
@@ -147,23 +135,7 @@ def main():
     state["pct"] = os.path.join(state["tmp"], "pct")
     os.symlink(os.path.abspath(os.path.join(BIN, "pvectl")), state["pct"])
     try:
-        with Node() as n:
-            n.login()
-            try:
-                return run(n)
-            finally:
-                run_dir = n.path("run/lxc")
-                for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-                    if name.endswith(".pid"):
-                        try:
-                            pid = int(open(os.path.join(run_dir, name)).read().split()[1])
-                            os.kill(pid, signal.SIGKILL)
-                        except (OSError, ValueError, IndexError):
-                            pass
-                time.sleep(0.3)
-                for name in os.listdir(run_dir) if os.path.isdir(run_dir) else []:
-                    if os.path.ismount(os.path.join(run_dir, name)):
-                        subprocess.run(["umount", "-l", os.path.join(run_dir, name)])
+        return vmlib.ct_main()
     finally:
         shutil.rmtree(state["tmp"], ignore_errors=True)
 
